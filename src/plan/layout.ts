@@ -1,0 +1,69 @@
+// Byte layouts shared by the code generator (which writes C structs) and the runtime (which reads
+// records and map keys): one definition, so the two cannot disagree.
+//
+// Encodings: int is little-endian of its width; str is `size` bytes, NUL-padded; buf is a u32
+// length then `size` bytes; tuple is its elements in order, each at its own alignment, padded to 8;
+// ksym, username, timestamp are a u64; usym and ustack are a u64 (address, or stack id) then a u64
+// pid; kstack is an i64 stack id; inet is a u32 address family then 16 address bytes.
+import type { KType } from '../frontend/ast.js';
+import type { Layout } from './types.js';
+
+export function alignOf(t: KType): number {
+  switch (t.kind) {
+    case 'int':
+      return t.bits / 8;
+    case 'str':
+      return 1;
+    case 'buf':
+    case 'inet':
+      return 4;
+    case 'tuple':
+      return 8;
+    case 'none':
+      return 1;
+    default:
+      return 8;
+  }
+}
+
+export function sizeOf(t: KType): number {
+  switch (t.kind) {
+    case 'int':
+      return t.bits / 8;
+    case 'str':
+      return t.size;
+    case 'buf':
+      return 4 + t.size;
+    case 'tuple':
+      return layoutOf(t.elems).size;
+    case 'ksym':
+    case 'username':
+    case 'timestamp':
+    case 'kstack':
+      return 8;
+    case 'usym':
+    case 'ustack':
+      return 16;
+    case 'inet':
+      return 20;
+    case 'none':
+      return 0;
+  }
+}
+
+/** Lays out values one after another at their natural alignment; the total is padded to 8. */
+export function layoutOf(types: KType[], start = 0): Layout {
+  let offset = start;
+  const fields = types.map((type) => {
+    const align = alignOf(type);
+    offset = Math.ceil(offset / align) * align;
+    const size = sizeOf(type);
+    const field = { type, offset, size };
+    offset += size;
+    return field;
+  });
+  return { size: Math.ceil(offset / 8) * 8, fields };
+}
+
+/** Offset of the first field of a ring-buffer record: after the u32 event id and its padding. */
+export const EVENT_HEADER_SIZE = 8;

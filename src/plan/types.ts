@@ -1,0 +1,84 @@
+// The plan: a script split into what runs in the kernel (a BPF object) and what runs in user space
+// (event decoding, printing, user-space maps). Serialisable as JSON: `kafkatrace compile` writes it,
+// and the runtime needs nothing else besides the object.
+import type { KType, MapValueKind, Probe } from '../frontend/ast.js';
+import type { ResolvedAttach } from '../frontend/analysis.js';
+
+export interface Plan {
+  version: 1;
+  /** The script's file name, for messages. */
+  file: string;
+  probes: PlanProbe[];
+  maps: PlanMap[];
+  /** Records the kernel part sends to user space on the ring buffer, by id. */
+  events: PlanEvent[];
+  /** Byte size of the ring buffer map `events`. */
+  ringbufSize: number;
+  /** Whether the script may run system()/signal() (given `--unsafe`). */
+  unsafe: boolean;
+}
+
+export interface PlanProbe {
+  /** Position of the probe block in the script. */
+  index: number;
+  where: 'kernel' | 'user';
+  /** Programs of the BPF object and where each attaches (kernel probes). */
+  programs: { name: string; attach: ResolvedAttach[] }[];
+  /** Attach points of user-space probes (kafka). */
+  attach: ResolvedAttach[];
+  /** The probe's AST, for user-space probes whose actions run in the runtime. */
+  ast?: Probe;
+  /** The probe as written, for `-l`, `.probes` and messages. */
+  text: string;
+}
+
+/**
+ * How a kernel map stores its values (user space decodes exactly this):
+ * - keys: `keyLayout` of the key types; a map with no keys uses a single u32 0 key (keyLayout.size 4,
+ *   no fields). Maps are hashes, so an unset map has no entry and prints nothing.
+ * - count, sum: per-CPU u64 (s64 for signed sums); the total is the sum over CPUs.
+ * - min, max: per-CPU { s64 value; u64 set }; merge the CPUs whose `set` is non-zero.
+ * - avg, stats: per-CPU { s64 count; s64 total }; avg = total / count (integer division),
+ *   stats prints count, average, total.
+ * - hist: per-CPU u64[66] buckets: [0] counts negative values, [1] zero, [k+2] counts [2^k, 2^(k+1)).
+ * - lhist: per-CPU u64[n + 2]: [0] below min, [1 + i] counts [min + i*step, min + (i+1)*step),
+ *   [n + 1] at or above max, n = ceil((max - min) / step).
+ * - scalar: the value's own layout (layoutOf([type])), not per-CPU.
+ */
+export interface PlanMap {
+  /** `@name` as written (`@` for the anonymous map). */
+  name: string;
+  /** The BPF map's name in the object (kernel maps). */
+  bpfName?: string;
+  home: 'kernel' | 'user';
+  keyTypes: KType[];
+  /** Byte layout of the key: offsets of keyTypes, total size (4 with no keys: a single u32 0). */
+  keyLayout: Layout;
+  value: MapValueKind;
+  /** Byte size of one value; for per-CPU maps, of one CPU's value. */
+  valueSize: number;
+  perCpu: boolean;
+  bpfType: 'hash' | 'percpu_hash' | 'array' | 'percpu_array' | 'lru_hash';
+  maxEntries: number;
+}
+
+export interface Layout {
+  size: number;
+  fields: { type: KType; offset: number; size: number }[];
+}
+
+/**
+ * A ring-buffer record. Every record starts with a u32 event id (then 4 bytes of padding);
+ * the fields follow from offset 8 at `layout.fields[i].offset`.
+ */
+export type PlanEvent =
+  | { id: number; kind: 'printf'; format: string; layout: Layout }
+  | { id: number; kind: 'print'; map: string; top: number; div: number }
+  | { id: number; kind: 'printValue'; layout: Layout }
+  | { id: number; kind: 'time'; format: string }
+  | { id: number; kind: 'join'; separator: string; layout: Layout }
+  | { id: number; kind: 'exit'; layout: Layout }
+  | { id: number; kind: 'clear' | 'zero'; map: string }
+  | { id: number; kind: 'cat'; format: string; layout: Layout }
+  | { id: number; kind: 'system'; format: string; layout: Layout }
+  | { id: number; kind: 'signal'; layout: Layout };

@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0)
+/*
+ * kafkatrace's Kafka capture program: follows TCP byte streams through syscall tracepoints only (no
+ * kprobes, no fentry), tracks Kafka frames (`int32 size` + payload) per connection and direction, and
+ * copies only the first kt_head_bytes bytes of each frame to the `kafka_events` ring buffer, counting
+ * the rest as `skipped`: what reaches user space does not grow with message size.
+ *
+ * Which sockets: any fd whose kernel socket is AF_INET/AF_INET6 SOCK_STREAM, found by walking the
+ * task's fd table (CO-RE reads) the first time the fd is used, so connections opened before tracing
+ * began are captured too (their first record is flagged KC_F_RESYNC: we join mid-stream and assume a
+ * frame starts there). connect/accept/accept4 learn connections from their first byte; close
+ * forgets them. Each entry remembers the `struct file` it was learnt from, so an fd reused without
+ * close (dup2, exec, a new process with a recycled pid) is noticed and relearnt.
+ *
+ * Data is read at syscall exit, where the return value says how many bytes moved; enter only saves
+ * the arguments. sendfile moves bytes we cannot see: they only advance the frame position.
+ * Configured before load through the read-only globals below (0 means "no filter" / "default").
+ */
+#include <linux/bpf.h>
+#include <linux/types.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "kafka-capture.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* --- configuration (.rodata, set by the loader) --- */
+const volatile __u32 kt_target_pid = 0;  /* tgid */
+const volatile __u64 kt_cgroup_id = 0;   /* cgroup v2 id */
+const volatile char kt_comm[16] = {};    /* exact comm */
+const volatile __u16 kt_ports[8] = {};   /* local or remote port, any of the first kt_nports */
+const volatile __u32 kt_nports = 0;
+const volatile __u32 kt_head_bytes = 0;  /* bytes copied per frame, size field included; 0: 512 */
+const volatile __u32 kt_max_frame = 0;   /* larger sizes mean lost sync; 0: 100 MiB */
+
+#define DEFAULT_HEAD 512
+#define DEFAULT_MAX_FRAME (100u << 20)
+/* A response's correlation id; smaller sizes mean lost sync (src/kafka/stream.ts agrees). */
+#define MIN_FRAME 4
+#define MAX_STEPS 8192 /* frame-tracking steps per buffer: enough for a 64 KiB read of tiny frames */
+#define MAX_IOV 64
+#define MAX_MMSG 16
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+#define MSG_PEEK 2
+
+/* --- kernel types, CO-RE relocated: only the fields we read --- */
+struct in6_addr {
+  __u8 s6_addr[16];
+};
+struct sock_common {
+  __be32 skc_daddr;
+  __be32 skc_rcv_saddr;
+  __be16 skc_dport;
+  __u16 skc_num;
+  unsigned short skc_family;
+  struct in6_addr skc_v6_daddr;
+  struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+struct sock {
+  struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+struct socket {
+  short type;
+  struct sock *sk;
+} __attribute__((preserve_access_index));
+struct inode {
+  unsigned short i_mode;
+} __attribute__((preserve_access_index));
+struct file {
+  struct inode *f_inode;
+  void *private_data;
+} __attribute__((preserve_access_index));
+struct fdtable {
+  unsigned int max_fds;
+  struct file **fd;
+} __attribute__((preserve_access_index));
+struct files_struct {
+  struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+struct task_struct {
+  struct files_struct *files;
+} __attribute__((preserve_access_index));
+
+/* --- user ABI (x86_64 / 64-bit) --- */
+struct u_iovec {
+  __u64 base;
+  __u64 len;
+};
+struct u_msghdr {
+  __u64 name;
+  __u32 namelen;
+  __u32 pad;
+  __u64 iov;
+  __u64 iovlen;
+  __u64 control;
+  __u64 controllen;
+  __u32 flags;
+  __u32 pad2;
+};
+struct u_mmsghdr {
+  struct u_msghdr hdr;
+  __u32 len;
+  __u32 pad;
+};
+struct u_sockaddr_in {
+  __u16 family;
+  __be16 port;
+  __u8 addr[4];
+};
+struct u_sockaddr_in6 {
+  __u16 family;
+  __be16 port;
+  __u32 flowinfo;
+  __u8 addr[16];
+};
+
+/* --- syscall tracepoint contexts (stable: see events/syscalls/<name>/format) --- */
+struct sys_enter_ctx {
+  __u64 common;
+  __s64 nr;
+  __u64 args[6];
+};
+struct sys_exit_ctx {
+  __u64 common;
+  __s64 nr;
+  __s64 ret;
+};
+
+/* --- state --- */
+struct dir_state {
+  __u64 offset;    /* bytes of this direction seen */
+  __u64 frame_end; /* stream offset where the current frame ends; <= offset: at a frame boundary */
+  __u64 head_end;  /* bytes before this offset in the current frame are copied */
+  __u64 skipped;   /* uncopied bytes since the last record */
+  __u8 size_buf[4];
+  __u8 size_have; /* bytes of a size field seen so far (it may straddle syscalls) */
+  __u8 flags;     /* KC_F_* for the next record */
+  __u8 lost;      /* a record was lost: copy nothing until the next frame boundary */
+  __u8 desync;    /* an absurd size: skip to the end of this syscall, resync at the next */
+};
+
+struct conn {
+  __u64 file; /* the struct file this entry was learnt from */
+  __u64 id;
+  __u32 fd;
+  __u16 family;
+  __u16 lport;
+  __u16 rport;
+  __u8 capture; /* a TCP socket that passes the port filter */
+  __u8 pad;
+  __u8 laddr[16];
+  __u8 raddr[16];
+  struct dir_state dir[2];
+};
+
+struct conn_key {
+  __u32 tgid;
+  __u32 fd;
+};
+
+enum kind { K_BUF = 1, K_IOV, K_MSG, K_MMSG, K_SENDFILE, K_CONNECT, K_ACCEPT };
+
+struct pending {
+  __u64 ptr; /* buffer, iovec array, msghdr, mmsghdr array or sockaddr */
+  __u64 len; /* buffer length or element count */
+  __u32 fd;
+  __u32 kind;
+};
+
+/* The walk's changing variables live in this map value rather than on the stack: the verifier does
+ * not track map contents, so bpf_loop callbacks converge at once instead of per distinct value. */
+struct walk_vars {
+  __u64 ubuf;
+  __u64 left;
+  __u64 iov;
+  __u64 iov_cnt;
+  __u64 iov_total; /* bytes the syscall moved, still to attribute to iovecs */
+  __u64 vec;
+  __u64 vec_cnt;
+  __u32 dir;
+  __u32 head;
+  __u32 max_frame;
+  __u32 pad;
+};
+
+struct record {
+  struct walk_vars v;
+  struct kc_event hdr;
+  __u8 data[2 * KC_REC_CAP]; /* twice the cap so that bounded copies at any offset < cap verify */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 << 20);
+} kafka_events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} kafka_lost SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct conn_key);
+  __type(value, struct conn);
+} kafka_conns SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct pending);
+} kafka_pending SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct record);
+} kafka_scratch SEC(".maps");
+
+/* --- filters --- */
+static __always_inline int wanted(void) {
+  __u64 id = bpf_get_current_pid_tgid();
+  if (kt_target_pid && (__u32)(id >> 32) != kt_target_pid) return 0;
+  if (kt_cgroup_id && bpf_get_current_cgroup_id() != kt_cgroup_id) return 0;
+  if (kt_comm[0]) {
+    char comm[16];
+    bpf_get_current_comm(comm, sizeof comm);
+    for (int i = 0; i < 16; i++) {
+      if (comm[i] != kt_comm[i]) return 0;
+      if (comm[i] == 0) break;
+    }
+  }
+  return 1;
+}
+
+static __always_inline int port_wanted(__u16 lport, __u16 rport) {
+  if (kt_nports == 0) return 1;
+  for (int i = 0; i < 8; i++) {
+    if (i >= kt_nports) break;
+    if (kt_ports[i] == lport || kt_ports[i] == rport) return 1;
+  }
+  return 0;
+}
+
+/* --- sockets --- */
+static __always_inline struct file *fd_file(__u32 fd) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt) return 0;
+  if (fd >= BPF_CORE_READ(fdt, max_fds)) return 0;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *f = 0;
+  bpf_probe_read_kernel(&f, sizeof f, &fds[fd]);
+  return f;
+}
+
+/* Fills identity and `capture` from the kernel socket behind `f`. */
+static __always_inline void learn_socket(struct conn *c, struct file *f) {
+  unsigned short mode = BPF_CORE_READ(f, f_inode, i_mode);
+  if ((mode & S_IFMT) != S_IFSOCK) return;
+  struct socket *so = BPF_CORE_READ(f, private_data);
+  if (!so || BPF_CORE_READ(so, type) != SOCK_STREAM) return;
+  struct sock *sk = BPF_CORE_READ(so, sk);
+  if (!sk) return;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family == AF_INET) {
+    BPF_CORE_READ_INTO((__be32 *)c->laddr, sk, __sk_common.skc_rcv_saddr);
+    BPF_CORE_READ_INTO((__be32 *)c->raddr, sk, __sk_common.skc_daddr);
+  } else if (family == AF_INET6) {
+    BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+    BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr);
+  } else {
+    return;
+  }
+  c->family = family;
+  c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  c->capture = 1;
+}
+
+/* A zeroed conn to build on: too big for comfort on the BPF stack next to the rest. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct conn);
+} kafka_conn_init SEC(".maps");
+
+/* (Re)learns the connection behind fd. fresh: its stream starts now (connect/accept); otherwise we
+ * join mid-stream. Returns the entry only when it is to be captured. */
+static __always_inline struct conn *learn(__u32 tgid, __u32 fd, struct file *f, int fresh) {
+  __u32 zero = 0;
+  struct conn *n = bpf_map_lookup_elem(&kafka_conn_init, &zero);
+  if (!n) return 0;
+  __builtin_memset(n, 0, sizeof *n);
+  n->file = (__u64)f;
+  n->id = bpf_ktime_get_ns();
+  n->fd = fd;
+  learn_socket(n, f);
+  if (n->capture && !port_wanted(n->lport, n->rport)) n->capture = 0;
+  if (!fresh) {
+    n->dir[0].flags = KC_F_RESYNC;
+    n->dir[1].flags = KC_F_RESYNC;
+  }
+  struct conn_key k = {.tgid = tgid, .fd = fd};
+  bpf_map_update_elem(&kafka_conns, &k, n, BPF_ANY);
+  struct conn *c = bpf_map_lookup_elem(&kafka_conns, &k);
+  return c && c->capture ? c : 0;
+}
+
+/* The captured connection behind fd, learning it on first use. */
+static __always_inline struct conn *conn_of(__u32 fd) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  struct file *f = fd_file(fd);
+  if (!f) return 0;
+  struct conn_key k = {.tgid = tgid, .fd = fd};
+  struct conn *c = bpf_map_lookup_elem(&kafka_conns, &k);
+  if (c && c->file == (__u64)f) return c->capture ? c : 0;
+  return learn(tgid, fd, f, 0);
+}
+
+/* --- records --- */
+static __always_inline void count_lost(void) {
+  __u32 zero = 0;
+  __u64 *n = bpf_map_lookup_elem(&kafka_lost, &zero);
+  if (n) __sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void fill_identity(struct record *r, struct conn *c, __u32 dir) {
+  __u64 id = bpf_get_current_pid_tgid();
+  r->hdr.ts = bpf_ktime_get_ns();
+  r->hdr.conn = c->id;
+  r->hdr.pid = id >> 32;
+  r->hdr.tid = (__u32)id;
+  r->hdr.fd = c->fd;
+  r->hdr.dir = dir;
+  r->hdr.family = c->family;
+  r->hdr.lport = c->lport;
+  r->hdr.rport = c->rport;
+  r->hdr.pad = 0;
+  __builtin_memcpy(r->hdr.laddr, c->laddr, 16);
+  __builtin_memcpy(r->hdr.raddr, c->raddr, 16);
+  bpf_get_current_comm(r->hdr.comm, sizeof r->hdr.comm);
+}
+
+/* Sends the record being built, if any. After a failed send nothing is copied until the next frame
+ * boundary, where a record flagged KC_F_RESYNC starts. */
+static __always_inline void flush(struct record *r, struct conn *c, struct dir_state *d, __u32 dir) {
+  __u32 len = r->hdr.len;
+  if (len == 0) return;
+  if (len > KC_REC_CAP) len = KC_REC_CAP;
+  fill_identity(r, c, dir);
+  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + len, 0)) {
+    /* Its bytes count as skipped; user space, skipping across a boundary, resyncs where we do. */
+    count_lost();
+    d->skipped += r->hdr.skipped + len;
+    d->flags |= r->hdr.flags;
+    d->lost = 1;
+  }
+  r->hdr.len = 0;
+}
+
+/* --- frame tracking over one user buffer --- */
+/* The bpf_loop context: pointers only, constant for the whole syscall. */
+struct walk {
+  struct conn *c;
+  struct dir_state *d;
+  struct record *r;
+};
+
+static __always_inline void advance(struct walk *w, __u64 n) {
+  w->r->v.ubuf += n;
+  w->r->v.left -= n;
+  w->d->offset += n;
+}
+
+static __always_inline void skip(struct walk *w, __u64 n) {
+  w->d->skipped += n;
+  advance(w, n);
+}
+
+/* Starts a record at the current offset unless one is open, contiguous and has `room` bytes free. */
+static __always_inline void open_record(struct walk *w, __u32 room) {
+  struct record *r = w->r;
+  struct dir_state *d = w->d;
+  if (r->hdr.len > 0 && (d->skipped > 0 || r->hdr.len + room > KC_REC_CAP)) flush(r, w->c, d, w->r->v.dir);
+  if (r->hdr.len == 0) {
+    r->hdr.offset = d->offset;
+    r->hdr.skipped = d->skipped;
+    r->hdr.flags = d->flags;
+    d->skipped = 0;
+    d->flags = 0;
+  }
+}
+
+/* Copies n (>0) bytes of user memory into the record; returns 0 on a fault. */
+static __always_inline int copy(struct walk *w, __u64 n) {
+  struct record *r = w->r;
+  __u32 at = r->hdr.len;
+  if (at >= KC_REC_CAP) return 0;
+  if (n > KC_REC_CAP - at) n = KC_REC_CAP - at;
+  if (n == 0 || n > KC_REC_CAP) return 0;
+  barrier_var(at);
+  at &= KC_REC_CAP - 1;
+  barrier_var(n);
+  if (n > KC_REC_CAP) return 0;
+  if (bpf_probe_read_user(&r->data[at], n, (const void *)w->r->v.ubuf)) return 0;
+  r->hdr.len = at + n;
+  advance(w, n);
+  return 1;
+}
+
+/* At a frame boundary: reads (part of) the size field. */
+static __always_inline void size_step(struct walk *w) {
+  struct dir_state *d = w->d;
+  if (d->lost && d->size_have == 0) {
+    /* Back in step after a lost record: user space restarts from this frame. */
+    d->lost = 0;
+    d->flags |= KC_F_RESYNC;
+  }
+  __u32 have = d->size_have & 3;
+  __u64 n = 4 - have;
+  if (n > w->r->v.left) n = w->r->v.left;
+  __u8 tmp[4] = {};
+  if (bpf_probe_read_user(tmp, n & 7, (const void *)w->r->v.ubuf)) {
+    d->lost = 1;
+    d->size_have = 0;
+    d->desync = 1;
+    skip(w, w->r->v.left);
+    return;
+  }
+  if (d->lost) {
+    skip(w, n);
+  } else {
+    open_record(w, n);
+    struct record *r = w->r;
+    __u32 at = r->hdr.len;
+    barrier_var(at);
+    at &= KC_REC_CAP - 1; /* open_record left room for n, so this changes nothing */
+    bpf_probe_read_kernel(&r->data[at], n & 7, tmp);
+    r->hdr.len = at + n;
+    advance(w, n);
+  }
+  for (int i = 0; i < 4; i++)
+    if (i < n) d->size_buf[(have + i) & 3] = tmp[i];
+  d->size_have = have + n;
+  if (d->size_have < 4) return;
+  d->size_have = 0;
+  __s32 size = (__s32)(((__u32)d->size_buf[0] << 24) | ((__u32)d->size_buf[1] << 16) |
+                       ((__u32)d->size_buf[2] << 8) | d->size_buf[3]);
+  if (size < MIN_FRAME || (__u32)size > w->r->v.max_frame) {
+    d->desync = 1;
+    skip(w, w->r->v.left);
+    return;
+  }
+  __u64 start = d->offset - 4;
+  d->frame_end = d->offset + (__u32)size;
+  d->head_end = start + w->r->v.head;
+  if (d->head_end > d->frame_end) d->head_end = d->frame_end;
+}
+
+static long walk_step(__u32 i, void *ctx) {
+  struct walk *w = ctx;
+  if (w->r->v.left == 0) return 1;
+  struct dir_state *d = w->d;
+  if (d->offset >= d->frame_end) {
+    size_step(w);
+    return 0;
+  }
+  __u64 in_frame = d->frame_end - d->offset;
+  if (d->offset < d->head_end && !d->lost) {
+    __u64 n = d->head_end - d->offset;
+    if (n > w->r->v.left) n = w->r->v.left;
+    open_record(w, 1);
+    if (!copy(w, n)) {
+      d->lost = 1;
+      flush(w->r, w->c, d, w->r->v.dir);
+    }
+    return 0;
+  }
+  skip(w, in_frame < w->r->v.left ? in_frame : w->r->v.left);
+  return 0;
+}
+
+/* Runs the frame tracker over `len` bytes at user address `ubuf`. */
+static __always_inline void walk_buffer(struct walk *w, __u64 ubuf, __u64 len) {
+  w->r->v.ubuf = ubuf;
+  w->r->v.left = len;
+  bpf_loop(MAX_STEPS, walk_step, w, 0);
+  /* Only a flood of tiny frames gets here with bytes left: give up on them and resync. */
+  if (w->r->v.left) {
+    w->d->desync = 1;
+    skip(w, w->r->v.left);
+  }
+}
+
+/* Prepares a walk over one syscall's bytes; returns 0 when there is nothing to do. */
+static __always_inline int walk_begin(struct walk *w, struct conn *c, __u32 dir) {
+  __u32 zero = 0;
+  struct record *r = bpf_map_lookup_elem(&kafka_scratch, &zero);
+  if (!r) return 0;
+  r->hdr.len = 0;
+  struct dir_state *d = &c->dir[dir & 1];
+  if (d->desync) {
+    d->desync = 0;
+    d->lost = 0;
+    d->size_have = 0;
+    d->frame_end = d->offset;
+    d->head_end = d->offset;
+    d->flags |= KC_F_RESYNC;
+  }
+  w->c = c;
+  w->d = d;
+  w->r = r;
+  w->r->v.dir = dir & 1;
+  w->r->v.head = kt_head_bytes ? kt_head_bytes : DEFAULT_HEAD;
+  if (w->r->v.head < 4) w->r->v.head = 4;
+  w->r->v.max_frame = kt_max_frame ? kt_max_frame : DEFAULT_MAX_FRAME;
+  return 1;
+}
+
+/* Ends a syscall's walk. When uncopied bytes completed a frame, a record without data says so now:
+ * user space then finishes the frame (and pairs its exchange) without waiting for more traffic. */
+static __always_inline void walk_end(struct walk *w) {
+  struct record *r = w->r;
+  struct dir_state *d = w->d;
+  flush(r, w->c, d, r->v.dir);
+  if (d->skipped == 0 || d->offset < d->frame_end || d->desync || d->lost) return;
+  r->hdr.offset = d->offset;
+  r->hdr.skipped = d->skipped;
+  r->hdr.flags = d->flags;
+  r->hdr.len = 0;
+  fill_identity(r, w->c, r->v.dir);
+  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), 0)) {
+    count_lost();
+    return;
+  }
+  d->skipped = 0;
+  d->flags = 0;
+}
+
+/* --- scatter/gather --- */
+static long iov_step(__u32 i, void *ctx) {
+  struct walk *w = ctx;
+  struct walk_vars *v = &w->r->v;
+  if (i >= v->iov_cnt || v->iov_total == 0) return 1;
+  struct u_iovec iov;
+  if (bpf_probe_read_user(&iov, sizeof iov, (const void *)(v->iov + (__u64)i * sizeof iov))) return 1;
+  __u64 n = iov.len < v->iov_total ? iov.len : v->iov_total;
+  v->iov_total -= n;
+  if (n) walk_buffer(w, iov.base, n);
+  return 0;
+}
+
+/* Bytes that passed where we could not follow them: skipped, and sync is lost. */
+static __always_inline void lose(struct walk *w, __u64 n) {
+  if (n == 0) return;
+  w->d->desync = 1;
+  w->d->skipped += n;
+  w->d->offset += n;
+}
+
+static __always_inline void walk_iov(struct walk *w, __u64 iov, __u64 cnt, __u64 total) {
+  struct walk_vars *v = &w->r->v;
+  v->iov = iov;
+  v->iov_cnt = cnt;
+  v->iov_total = total;
+  bpf_loop(MAX_IOV, iov_step, w, 0);
+  lose(w, w->r->v.iov_total); /* iovecs beyond MAX_IOV, or unreadable */
+}
+
+static __always_inline void walk_msghdr(struct walk *w, __u64 msg, __u64 total) {
+  struct u_msghdr m;
+  if (bpf_probe_read_user(&m, sizeof m, (const void *)msg)) {
+    lose(w, total);
+    return;
+  }
+  walk_iov(w, m.iov, m.iovlen, total);
+}
+
+static long mmsg_step(__u32 i, void *ctx) {
+  struct walk *w = ctx;
+  struct walk_vars *v = &w->r->v;
+  if (i >= v->vec_cnt) return 1;
+  struct u_mmsghdr m;
+  if (bpf_probe_read_user(&m, sizeof m, (const void *)(v->vec + (__u64)i * sizeof m))) return 1;
+  walk_iov(w, m.hdr.iov, m.hdr.iovlen, m.len);
+  return 0;
+}
+
+/* --- syscall handlers --- */
+static __always_inline int save(__u32 kind, __u64 fd, __u64 ptr, __u64 len) {
+  if (!wanted()) return 0;
+  __u64 id = bpf_get_current_pid_tgid();
+  if (kind != K_CONNECT && kind != K_ACCEPT && !conn_of((__u32)fd)) return 0;
+  struct pending p = {.ptr = ptr, .len = len, .fd = (__u32)fd, .kind = kind};
+  bpf_map_update_elem(&kafka_pending, &id, &p, BPF_ANY);
+  return 0;
+}
+
+static __always_inline int take(struct pending *out) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct pending *p = bpf_map_lookup_elem(&kafka_pending, &id);
+  if (!p) return 0;
+  *out = *p;
+  bpf_map_delete_elem(&kafka_pending, &id);
+  return 1;
+}
+
+/* Data syscalls' exit: `ret` bytes moved in direction dir. */
+static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir) {
+  struct pending p;
+  if (!take(&p)) return 0;
+  __s64 ret = ctx->ret;
+  if (ret <= 0) return 0;
+  struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = p.fd};
+  struct conn *c = bpf_map_lookup_elem(&kafka_conns, &k);
+  if (!c || !c->capture) return 0;
+  struct walk w;
+  if (!walk_begin(&w, c, dir)) return 0;
+  switch (p.kind) {
+  case K_BUF:
+    walk_buffer(&w, p.ptr, (__u64)ret);
+    break;
+  case K_IOV:
+    walk_iov(&w, p.ptr, p.len, (__u64)ret);
+    break;
+  case K_MSG:
+    walk_msghdr(&w, p.ptr, (__u64)ret);
+    break;
+  case K_MMSG: {
+    /* ret is a message count; each message's byte count is in its msg_len. */
+    w.r->v.vec = p.ptr;
+    w.r->v.vec_cnt = (__u64)ret < p.len ? (__u64)ret : p.len;
+    bpf_loop(MAX_MMSG, mmsg_step, &w, 0);
+    break;
+  }
+  case K_SENDFILE: {
+    /* Content unseen: advance within the current frame; crossing a boundary loses sync. */
+    struct dir_state *d = w.d;
+    __u64 n = (__u64)ret;
+    __u64 in_frame = d->offset < d->frame_end ? d->frame_end - d->offset : 0;
+    if (n > in_frame) d->desync = 1;
+    d->skipped += n;
+    d->offset += n;
+    break;
+  }
+  }
+  walk_end(&w);
+  return 0;
+}
+
+/* FLAGS: the recv* flags; MSG_PEEK reads leave the data in the socket, to be read again. */
+#define DATA_PROBES(name, kind, dir, FD, PTR, LEN, FLAGS)                         \
+  SEC("tracepoint/syscalls/sys_enter_" #name)                                     \
+  int kt_ce_##name(struct sys_enter_ctx *ctx) {                                   \
+    if ((FLAGS) & MSG_PEEK) return 0;                                             \
+    return save(kind, FD, PTR, LEN);                                              \
+  }                                                                               \
+  SEC("tracepoint/syscalls/sys_exit_" #name)                                      \
+  int kt_cx_##name(struct sys_exit_ctx *ctx) {                                    \
+    return data_exit(ctx, dir);                                                   \
+  }
+
+DATA_PROBES(write, K_BUF, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2], 0)
+DATA_PROBES(writev, K_IOV, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2], 0)
+DATA_PROBES(sendto, K_BUF, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2], 0)
+DATA_PROBES(sendmsg, K_MSG, KC_DIR_OUT, ctx->args[0], ctx->args[1], 0, 0)
+DATA_PROBES(sendmmsg, K_MMSG, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2], 0)
+DATA_PROBES(sendfile64, K_SENDFILE, KC_DIR_OUT, ctx->args[0], 0, ctx->args[3], 0)
+DATA_PROBES(read, K_BUF, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], 0)
+DATA_PROBES(readv, K_IOV, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], 0)
+DATA_PROBES(recvfrom, K_BUF, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3])
+DATA_PROBES(recvmsg, K_MSG, KC_DIR_IN, ctx->args[0], ctx->args[1], 0, ctx->args[2])
+DATA_PROBES(recvmmsg, K_MMSG, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3])
+
+/* The peer as the user passed it; used when the socket has none yet. */
+static __always_inline void peer_from_user(struct conn *c, __u64 addr) {
+  if (!addr || c->rport) return;
+  struct u_sockaddr_in6 sa = {};
+  if (bpf_probe_read_user(&sa, sizeof sa, (const void *)addr)) {
+    struct u_sockaddr_in sa4 = {};
+    if (bpf_probe_read_user(&sa4, sizeof sa4, (const void *)addr)) return;
+    if (sa4.family != AF_INET) return;
+    __builtin_memcpy(c->raddr, sa4.addr, 4);
+    c->rport = bpf_ntohs(sa4.port);
+    return;
+  }
+  if (sa.family == AF_INET) {
+    struct u_sockaddr_in *sa4 = (struct u_sockaddr_in *)&sa;
+    __builtin_memcpy(c->raddr, sa4->addr, 4);
+    c->rport = bpf_ntohs(sa4->port);
+  } else if (sa.family == AF_INET6) {
+    __builtin_memcpy(c->raddr, sa.addr, 16);
+    c->rport = bpf_ntohs(sa.port);
+  }
+}
+
+/* connect/accept exit: a connection whose stream starts now. */
+static __always_inline void learn_fresh(__u32 fd, __u64 sockaddr) {
+  struct file *f = fd_file(fd);
+  if (!f) return;
+  struct conn *c = learn(bpf_get_current_pid_tgid() >> 32, fd, f, 1);
+  if (c) peer_from_user(c, sockaddr);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int kt_ce_connect(struct sys_enter_ctx *ctx) {
+  return save(K_CONNECT, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int kt_cx_connect(struct sys_exit_ctx *ctx) {
+  struct pending p;
+  if (!take(&p)) return 0;
+  if (ctx->ret == 0 || ctx->ret == -EINPROGRESS) learn_fresh(p.fd, p.ptr);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int kt_ce_accept(struct sys_enter_ctx *ctx) {
+  return save(K_ACCEPT, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int kt_ce_accept4(struct sys_enter_ctx *ctx) {
+  return save(K_ACCEPT, ctx->args[0], ctx->args[1], 0);
+}
+
+static __always_inline int accept_exit(struct sys_exit_ctx *ctx) {
+  struct pending p;
+  if (!take(&p)) return 0;
+  if (ctx->ret >= 0) learn_fresh((__u32)ctx->ret, p.ptr);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int kt_cx_accept(struct sys_exit_ctx *ctx) {
+  return accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int kt_cx_accept4(struct sys_exit_ctx *ctx) {
+  return accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int kt_ce_close(struct sys_enter_ctx *ctx) {
+  if (!wanted()) return 0;
+  struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__u32)ctx->args[0]};
+  struct conn *c = bpf_map_lookup_elem(&kafka_conns, &k);
+  if (!c) return 0;
+  if (c->capture) {
+    __u32 zero = 0;
+    struct record *r = bpf_map_lookup_elem(&kafka_scratch, &zero);
+    if (r) {
+      fill_identity(r, c, KC_DIR_OUT);
+      r->hdr.offset = c->dir[KC_DIR_OUT].offset;
+      r->hdr.skipped = c->dir[KC_DIR_OUT].skipped;
+      r->hdr.len = 0;
+      r->hdr.flags = KC_F_CLOSE;
+      if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), 0)) count_lost();
+    }
+  }
+  bpf_map_delete_elem(&kafka_conns, &k);
+  return 0;
+}

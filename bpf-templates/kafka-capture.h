@@ -1,0 +1,41 @@
+/*
+ * The record kafka-capture.bpf.c writes on its `kafka_events` ring buffer, and its flags.
+ * src/kafka/capture.ts decodes exactly this layout (little-endian, fixed offsets); change both together.
+ */
+#ifndef KAFKA_CAPTURE_H
+#define KAFKA_CAPTURE_H
+
+/* Bytes of data one record can carry at most; bigger runs are split across records. */
+#define KC_REC_CAP 4096
+
+#define KC_DIR_OUT 0
+#define KC_DIR_IN 1
+
+/* The first data byte is (assumed to be) the start of a frame: drop any partial frame held so far.
+ * Set on a connection first seen mid-stream, after unparseable data, and after lost records. */
+#define KC_F_RESYNC 1
+/* The connection was closed; the record carries no data. */
+#define KC_F_CLOSE 2
+
+struct kc_event {
+  __u64 ts;      /* 0: bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the syscall's exit */
+  __u64 conn;    /* 8: connection id: CLOCK_MONOTONIC ns when the connection was first seen */
+  __u64 offset;  /* 16: stream offset of data[0] in this direction since the connection was seen */
+  __u64 skipped; /* 24: bytes of this direction that passed uncopied since the previous record */
+  __u32 pid;     /* 32: tgid */
+  __u32 tid;     /* 36 */
+  __u32 fd;      /* 40 */
+  __u16 len;     /* 44: bytes of data */
+  __u8 dir;      /* 46: KC_DIR_* */
+  __u8 flags;    /* 47: KC_F_* */
+  __u16 family;  /* 48: AF_INET or AF_INET6 */
+  __u16 lport;   /* 50: host byte order */
+  __u16 rport;   /* 52: host byte order */
+  __u16 pad;     /* 54 */
+  __u8 laddr[16]; /* 56: IPv4 in the first 4 bytes (network order), or IPv6 */
+  __u8 raddr[16]; /* 72 */
+  char comm[16];  /* 88 */
+  /* 104: data[len] */
+};
+
+#endif

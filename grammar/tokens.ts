@@ -1,0 +1,168 @@
+// Token types of the kafkatrace language and the lexer modes that choose between them.
+//
+// The lexer has three modes because the top level of a script is not made of expression tokens:
+//   top   attach points, `,`, preprocessor lines, C definitions, the `/` opening a predicate, `{`
+//   pred  expression tokens until the `/` that closes the predicate (a `/` followed by `{`)
+//   body  expression and statement tokens; `{` pushes another body, `}` pops back
+import { createToken, Lexer, type TokenType } from 'chevrotain';
+import { matchAttachPoint, matchCDefinition } from './attach-scanner.js';
+
+const tokens: TokenType[] = [];
+function token(config: Parameters<typeof createToken>[0]): TokenType {
+  const t = createToken(config);
+  tokens.push(t);
+  return t;
+}
+
+// Trivia, shared by every mode.
+export const Whitespace = token({ name: 'Whitespace', pattern: /[ \t\r\n\f\v]+/, group: Lexer.SKIPPED, line_breaks: true });
+export const LineComment = token({ name: 'LineComment', pattern: /\/\/[^\n]*/, group: 'comments' });
+/** A block comment; one without its closing star-slash runs to the end of the input (reported later). */
+export const BlockComment = token({ name: 'BlockComment', pattern: /\/\*(?:[^*]|\*(?!\/))*(?:\*\/)?/, group: 'comments', line_breaks: true });
+
+// Top level.
+export const Preprocessor = token({ name: 'Preprocessor', pattern: /#(?:[^\n\\]|\\[^])*/, label: "a '#' preprocessor line", line_breaks: true });
+export const CDefinition = token({ name: 'CDefinition', pattern: { exec: matchCDefinition }, line_breaks: true, start_chars_hint: ['s', 'u', 'e'], label: 'a C definition' });
+export const AttachPoint = token({
+  name: 'AttachPoint',
+  pattern: { exec: matchAttachPoint },
+  line_breaks: false,
+  start_chars_hint: [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_'],
+  label: 'an attach point',
+});
+
+// Abstract categories the parser consumes; the concrete tokens below differ only in mode changes.
+export const LCurly = token({ name: 'LCurly', pattern: Lexer.NA, label: "'{'" });
+export const RCurly = token({ name: 'RCurly', pattern: Lexer.NA, label: "'}'" });
+export const Comma = token({ name: 'Comma', pattern: ',', label: "','" });
+export const StringLit = token({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\[^\n])*"/, label: 'a string' });
+/** A string with no closing quote on its line: parsed as a string, reported by the lexer stage. */
+export const UnterminatedString = token({ name: 'UnterminatedString', pattern: /"(?:[^"\\\n]|\\[^\n])*\\?/, categories: [StringLit], label: 'a string' });
+
+export const TopComma = token({ name: 'TopComma', pattern: ',', categories: [Comma], label: "','" });
+export const TopLCurly = token({ name: 'TopLCurly', pattern: '{', categories: [LCurly], push_mode: 'body', label: "'{'" });
+export const TopRCurly = token({ name: 'TopRCurly', pattern: '}', categories: [RCurly], label: "'}'" });
+export const PredOpen = token({ name: 'PredOpen', pattern: '/', push_mode: 'pred', label: "'/'" });
+/** Anything else at the top level: one character, so the parser can name it in its message. */
+export const TopJunk = token({ name: 'TopJunk', pattern: /[^\s]/, label: 'a character' });
+
+// Predicate mode.
+// The closing `/` is the one followed (after blanks and comments) by `{`, like bpftrace's ENDPRED.
+export const PredClose = token({
+  name: 'PredClose',
+  pattern: /\/(?=(?:\s|\/\/[^\n]*|\/\*(?:[^*]|\*(?!\/))*\*\/)*\{)/,
+  pop_mode: true,
+  label: "'/'",
+});
+/** `{` while a predicate is still open: the predicate lacks its closing `/`; lex the block anyway. */
+export const PredLCurly = token({ name: 'PredLCurly', pattern: '{', categories: [LCurly], pop_mode: true, push_mode: 'body', label: "'{'" });
+export const PredRCurly = token({ name: 'PredRCurly', pattern: '}', categories: [RCurly], pop_mode: true, label: "'}'" });
+
+// Body mode braces.
+export const BodyLCurly = token({ name: 'BodyLCurly', pattern: '{', categories: [LCurly], push_mode: 'body', label: "'{'" });
+export const BodyRCurly = token({ name: 'BodyRCurly', pattern: '}', categories: [RCurly], pop_mode: true, label: "'}'" });
+
+// Words.
+/** Anything that can name a field after `.` or `->`: identifiers and keywords. */
+export const Word = token({ name: 'Word', pattern: Lexer.NA, label: 'a name' });
+export const Ident = token({ name: 'Ident', pattern: /[A-Za-z_][A-Za-z0-9_]*/, categories: [Word], label: 'an identifier' });
+function keyword(word: string): TokenType {
+  return token({ name: `Kw_${word}`, pattern: word, longer_alt: Ident, categories: [Word], label: `'${word}'` });
+}
+export const If = keyword('if');
+export const Else = keyword('else');
+export const While = keyword('while');
+export const Unroll = keyword('unroll');
+export const For = keyword('for');
+export const Return = keyword('return');
+export const Break = keyword('break');
+export const Continue = keyword('continue');
+export const Struct = keyword('struct');
+export const Union = keyword('union');
+export const Enum = keyword('enum');
+
+// Literals and references. Integer literals are scanned greedily (`0x1F`, `1_000`, `1e6`, `10ul`)
+// and checked when parsed, so that `12ab` gets one clear message.
+export const IntLit = token({ name: 'IntLit', pattern: /[0-9][A-Za-z0-9_]*/, label: 'an integer' });
+export const Variable = token({ name: 'Variable', pattern: /\$[A-Za-z_][A-Za-z0-9_]*/, label: 'a variable' });
+export const Positional = token({ name: 'Positional', pattern: /\$[0-9]+/, label: 'a positional parameter' });
+export const ArgCount = token({ name: 'ArgCount', pattern: '$#', label: "'$#'" });
+export const MapName = token({ name: 'MapName', pattern: /@(?:[A-Za-z_][A-Za-z0-9_]*)?/, label: 'a map' });
+
+// Operator categories, so that one rule per precedence level consumes any operator of its level.
+export const AssignOp = token({ name: 'AssignOp', pattern: Lexer.NA, label: 'an assignment' });
+export const EqualityOp = token({ name: 'EqualityOp', pattern: Lexer.NA, label: "'==' or '!='" });
+export const RelationalOp = token({ name: 'RelationalOp', pattern: Lexer.NA, label: 'a comparison' });
+export const ShiftOp = token({ name: 'ShiftOp', pattern: Lexer.NA, label: "'<<' or '>>'" });
+export const AdditiveOp = token({ name: 'AdditiveOp', pattern: Lexer.NA, label: "'+' or '-'" });
+export const MultiplicativeOp = token({ name: 'MultiplicativeOp', pattern: Lexer.NA, label: "'*', '/' or '%'" });
+export const IncDecOp = token({ name: 'IncDecOp', pattern: Lexer.NA, label: "'++' or '--'" });
+
+function op(name: string, pattern: string, categories: TokenType[] = []): TokenType {
+  return token({ name, pattern, categories, label: `'${pattern}'` });
+}
+// Longest first: chevrotain takes the first pattern that matches.
+export const ShlAssign = op('ShlAssign', '<<=', [AssignOp]);
+export const ShrAssign = op('ShrAssign', '>>=', [AssignOp]);
+export const PlusAssign = op('PlusAssign', '+=', [AssignOp]);
+export const MinusAssign = op('MinusAssign', '-=', [AssignOp]);
+export const StarAssign = op('StarAssign', '*=', [AssignOp]);
+export const SlashAssign = op('SlashAssign', '/=', [AssignOp]);
+export const PercentAssign = op('PercentAssign', '%=', [AssignOp]);
+export const AmpAssign = op('AmpAssign', '&=', [AssignOp]);
+export const PipeAssign = op('PipeAssign', '|=', [AssignOp]);
+export const CaretAssign = op('CaretAssign', '^=', [AssignOp]);
+export const Arrow = op('Arrow', '->');
+export const PlusPlus = op('PlusPlus', '++', [IncDecOp]);
+export const MinusMinus = op('MinusMinus', '--', [IncDecOp]);
+export const Shl = op('Shl', '<<', [ShiftOp]);
+export const Shr = op('Shr', '>>', [ShiftOp]);
+export const Le = op('Le', '<=', [RelationalOp]);
+export const Ge = op('Ge', '>=', [RelationalOp]);
+export const EqEq = op('EqEq', '==', [EqualityOp]);
+export const NotEq = op('NotEq', '!=', [EqualityOp]);
+export const AndAnd = op('AndAnd', '&&');
+export const OrOr = op('OrOr', '||');
+export const Lt = op('Lt', '<', [RelationalOp]);
+export const Gt = op('Gt', '>', [RelationalOp]);
+export const Assign = op('Assign', '=', [AssignOp]);
+export const Plus = op('Plus', '+', [AdditiveOp]);
+export const Minus = op('Minus', '-', [AdditiveOp]);
+export const Star = op('Star', '*', [MultiplicativeOp]);
+export const Slash = op('Slash', '/', [MultiplicativeOp]);
+export const Percent = op('Percent', '%', [MultiplicativeOp]);
+export const Amp = op('Amp', '&');
+export const Pipe = op('Pipe', '|');
+export const Caret = op('Caret', '^');
+export const Bang = op('Bang', '!');
+export const Tilde = op('Tilde', '~');
+export const Question = op('Question', '?');
+export const Colon = op('Colon', ':');
+export const Semi = op('Semi', ';');
+export const Dot = op('Dot', '.');
+export const LParen = op('LParen', '(');
+export const RParen = op('RParen', ')');
+export const LBracket = op('LBracket', '[');
+export const RBracket = op('RBracket', ']');
+
+const trivia = [Whitespace, LineComment, BlockComment];
+const keywords = [If, Else, While, Unroll, For, Return, Break, Continue, Struct, Union, Enum];
+const expressionTokens = [
+  StringLit, UnterminatedString, ...keywords, Ident, IntLit, ArgCount, Positional, Variable, MapName,
+  ShlAssign, ShrAssign, PlusAssign, MinusAssign, StarAssign, SlashAssign, PercentAssign, AmpAssign,
+  PipeAssign, CaretAssign, Arrow, PlusPlus, MinusMinus, Shl, Shr, Le, Ge, EqEq, NotEq, AndAnd, OrOr,
+  Lt, Gt, Assign, Plus, Minus, Star, Slash, Percent, Amp, Pipe, Caret, Bang, Tilde, Question, Colon,
+  Semi, Dot, LParen, RParen, LBracket, RBracket, Comma,
+];
+
+export const lexerDefinition = {
+  defaultMode: 'top',
+  modes: {
+    top: [...trivia, Preprocessor, CDefinition, AttachPoint, TopComma, TopLCurly, TopRCurly, PredOpen, TopJunk],
+    pred: [...trivia, PredClose, PredLCurly, PredRCurly, ...expressionTokens],
+    body: [...trivia, BodyLCurly, BodyRCurly, ...expressionTokens],
+  },
+};
+
+/** Every token type, categories included, for the parser. */
+export const allTokens: TokenType[] = tokens;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what kafkatrace needs on Debian 12, as root: the compiler and libbpf for BPF objects and the
+# addon, bpftool to inspect what is loaded, librdkafka and kcat for the mock broker and a real client,
+# bpftrace to compare with, prometheus for exporter tests; then the npm dependencies (which builds the
+# addon, the mock broker and the Kafka capture program).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh must run as root (it installs Debian packages)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 \
+  librdkafka-dev kcat bpftrace prometheus iproute2 procps >/dev/null
+npm ci --no-audit --no-fund

@@ -1,0 +1,174 @@
+// Command-line parsing. bpftrace's flags keep their meaning; subcommands (check, compile, run, repl,
+// demo) come first when present.
+import { parseArgs } from 'node:util';
+
+export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version';
+
+export interface CliOptions {
+  command: Command;
+  /** Script text from -e. */
+  program?: string;
+  /** Script file, `-` for stdin, or (for `run`) a stdlib tool name. */
+  file?: string;
+  /** For `check`: every script to check. */
+  files: string[];
+  /** Positional parameters for $1..$N. */
+  positional: string[];
+  debug?: 'ast' | 'plan' | 'c';
+  format: 'text' | 'json' | 'github';
+  outputFile?: string;
+  outputDir?: string;
+  pid?: number;
+  command_?: string;
+  unsafe: boolean;
+  verbose: boolean;
+  listGlob?: string;
+  durationMs?: number;
+  listTools: boolean;
+  noColor: boolean;
+}
+
+export class UsageError extends Error {}
+
+const SUBCOMMANDS = new Set(['check', 'compile', 'run']);
+
+export const HELP = `kafkatrace: a bpftrace-style tracing language with Kafka-aware probes
+
+USAGE
+  kafkatrace [options] FILE [ARGS...]       run a script (ARGS become $1, $2, ...)
+  kafkatrace [options] -e 'PROGRAM'         run a one-liner
+  kafkatrace [options] -                    read the script from stdin
+  kafkatrace -l [GLOB]                      list probes (-lv: with their args)
+  kafkatrace check [--format github] FILE... | -e PROG
+                                            check scripts without running them (no root needed)
+  kafkatrace compile FILE|-e PROG -o DIR    write the generated C, the BPF object and the plan
+  kafkatrace run NAME|FILE [options]        run a stdlib tool by name or a script (--list: the tools)
+
+OPTIONS
+  -e PROGRAM        the script text
+  -d ast|plan|c     print a stage of the compiler and stop
+  -f text|json      output format (default text; json: one object per line)
+  -o FILE           write output to FILE (for compile: -o DIR)
+  -p PID            trace only this process (every probe, not only uprobes)
+  -c 'CMD ARGS'     run CMD, trace only it, and stop when it ends
+  --duration TIME   stop after TIME (e.g. 30s, 500ms, 2m)
+  --unsafe          allow system() and signal()
+  -v                verbose (with -l: show probe args)
+  --no-color        plain output even on a terminal (NO_COLOR is honoured too)
+  -h, --help        this help
+  -V, --version     print the version
+
+Exit status: 0 on success; the code given to exit(code) when a script calls it; 1 on errors.
+`;
+
+/** Parses "30s", "500ms", "2m", "1h" or a plain number of seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`invalid duration '${text}': use a number with ms, s, m or h (e.g. 30s)`);
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
+  return Math.round(Number(m[1]) * scale);
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  let command: Command = 'trace';
+  let rest = argv;
+  if (rest.length > 0 && SUBCOMMANDS.has(rest[0]!)) {
+    command = rest[0] as Command;
+    rest = rest.slice(1);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        e: { type: 'string' },
+        d: { type: 'string' },
+        f: { type: 'string' },
+        format: { type: 'string' },
+        o: { type: 'string' },
+        p: { type: 'string' },
+        c: { type: 'string' },
+        l: { type: 'boolean' },
+        v: { type: 'boolean' },
+        h: { type: 'boolean' },
+        help: { type: 'boolean' },
+        V: { type: 'boolean' },
+        version: { type: 'boolean' },
+        unsafe: { type: 'boolean' },
+        duration: { type: 'string' },
+        list: { type: 'boolean' },
+        'no-color': { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^TypeError \[\w+\]: /, ''));
+  }
+  const v = parsed.values;
+  const positionals = parsed.positionals;
+  if (v.h || v.help) command = 'help';
+  else if (v.V || v.version) command = 'version';
+  else if (v.l && command === 'trace') command = 'list';
+
+  const opts: CliOptions = {
+    command,
+    positional: [],
+    files: [],
+    format: 'text',
+    unsafe: v.unsafe ?? false,
+    verbose: v.v ?? false,
+    listTools: v.list ?? false,
+    noColor: (v['no-color'] ?? false) || 'NO_COLOR' in process.env,
+  };
+  if (command === 'help' || command === 'version') return opts;
+  if (command === 'list') {
+    opts.listGlob = positionals[0];
+    return opts;
+  }
+
+  if (v.d !== undefined) {
+    if (v.d !== 'ast' && v.d !== 'plan' && v.d !== 'c') {
+      throw new UsageError(`-d takes ast, plan or c, not '${v.d}'`);
+    }
+    opts.debug = v.d;
+  }
+  const format = v.format ?? v.f;
+  if (format !== undefined) {
+    const allowed = command === 'check' ? ['text', 'github'] : ['text', 'json'];
+    if (!allowed.includes(format)) {
+      throw new UsageError(`unknown output format '${format}': use ${allowed.join(' or ')}`);
+    }
+    opts.format = format as CliOptions['format'];
+  }
+  if (v.p !== undefined) {
+    const pid = Number(v.p);
+    if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`-p takes a process id, not '${v.p}'`);
+    opts.pid = pid;
+  }
+  if (v.c !== undefined) opts.command_ = v.c;
+  if (opts.pid !== undefined && opts.command_ !== undefined) {
+    throw new UsageError('-p and -c cannot be used together');
+  }
+  if (v.duration !== undefined) opts.durationMs = parseDuration(v.duration);
+  if (command === 'compile') opts.outputDir = v.o;
+  else opts.outputFile = v.o;
+
+  if (v.e !== undefined) {
+    opts.program = v.e;
+    opts.positional = positionals;
+  } else if (command === 'run' && opts.listTools) {
+    return opts;
+  } else if (command === 'check') {
+    if (positionals.length === 0) throw new UsageError('check needs a script file or -e PROGRAM');
+    opts.files = positionals;
+  } else {
+    if (positionals.length === 0) {
+      throw new UsageError(command === 'run' ? 'run needs a tool name or a script file (run --list lists the tools)' : 'no program given: pass a script file, - for stdin, or -e PROGRAM');
+    }
+    opts.file = positionals[0];
+    opts.positional = positionals.slice(1);
+  }
+  if (command === 'compile' && opts.outputDir === undefined) throw new UsageError('compile needs -o DIR');
+  return opts;
+}

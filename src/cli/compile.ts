@@ -1,0 +1,23 @@
+// `kafkatrace compile FILE -o DIR`: the generated C, the BPF object and the plan, for inspection or to
+// ship a prebuilt object.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { planToJson } from '../plan/json.js';
+import type { AnalysisEnv } from '../frontend/index.js';
+import { objectFor, planSource } from './pipeline.js';
+import type { ScriptSource } from './source.js';
+
+export async function compileToDir(src: ScriptSource, dir: string, opts: AnalysisEnv, write: (s: string) => void): Promise<void> {
+  const compiled = planSource(src, opts);
+  const object = await objectFor(compiled);
+  mkdirSync(dir, { recursive: true });
+  const stem = src.file === '-e' || src.file === 'stdin' ? 'script' : basename(src.file).replace(/\.ktr$/, '');
+  const written = [join(dir, `${stem}.plan.json`)];
+  writeFileSync(written[0]!, planToJson(compiled.plan, 2) + '\n');
+  if (object) {
+    written.push(join(dir, `${stem}.bpf.c`), join(dir, `${stem}.bpf.o`));
+    writeFileSync(written[1]!, compiled.c);
+    writeFileSync(written[2]!, object);
+  }
+  for (const f of written) write(`wrote ${f}\n`);
+}

@@ -1,0 +1,85 @@
+// kafkatrace's entry point: parse the command line, run the subcommand, turn every user-facing
+// failure into one message and a non-zero exit status.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { realSystem } from '../frontend/system.js';
+import { HELP, parseCli, UsageError, type CliOptions } from './args.js';
+import { checkScripts } from './check.js';
+import { compileToDir } from './compile.js';
+import { listProbes } from './list.js';
+import { packageRoot } from '../package-root.js';
+import { ScriptError } from './pipeline.js';
+import { readScript, resolveRunTarget, SourceError, stdlibTools, type ScriptSource } from './source.js';
+import { trace } from './trace.js';
+import { userFacingMessage } from './errors.js';
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+
+function err(s: string): void {
+  process.stderr.write(s);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return `kafkatrace v${pkg.version}\n`;
+}
+
+function scriptOf(opts: CliOptions): ScriptSource {
+  if (opts.program !== undefined) return { text: opts.program, file: '-e' };
+  const file = opts.command === 'run' ? resolveRunTarget(opts.file!) : opts.file!;
+  return readScript(file);
+}
+
+async function dispatch(opts: CliOptions): Promise<number> {
+  switch (opts.command) {
+    case 'help':
+      out(HELP);
+      return 0;
+    case 'version':
+      out(version());
+      return 0;
+    case 'list':
+      out(listProbes(opts.listGlob, opts.verbose, realSystem()));
+      return 0;
+    case 'check': {
+      const sources = opts.program !== undefined ? [{ text: opts.program, file: '-e' }] : opts.files.map(readScript);
+      const failed = checkScripts(sources, { format: opts.format === 'github' ? 'github' : 'text', positional: opts.positional, unsafe: opts.unsafe, system: realSystem() }, err);
+      return failed > 0 ? 1 : 0;
+    }
+    case 'compile':
+      await compileToDir(scriptOf(opts), opts.outputDir!, { positional: opts.positional, unsafe: opts.unsafe, system: realSystem() }, out);
+      return 0;
+    case 'run':
+      if (opts.listTools) {
+        for (const t of stdlibTools()) out(`${t.name.padEnd(18)} ${t.description}\n`);
+        return 0;
+      }
+      return trace(scriptOf(opts), opts);
+    case 'trace':
+      return trace(scriptOf(opts), opts);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(parseCli(argv));
+  } catch (e) {
+    if (e instanceof ScriptError) {
+      err(e.message + '\n');
+      return 1;
+    }
+    if (e instanceof UsageError || e instanceof SourceError) {
+      err(`kafkatrace: ${e.message}\n(kafkatrace --help shows the usage)\n`);
+      return 1;
+    }
+    const message = userFacingMessage(e);
+    if (message !== undefined) {
+      err(`kafkatrace: ${message}\n`);
+      return 1;
+    }
+    err(`kafkatrace: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}

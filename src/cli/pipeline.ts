@@ -1,0 +1,19 @@
+// The CLI's view of the compile pipeline (src/codegen): a script with errors becomes one ScriptError
+// whose message is its rendered diagnostics.
+import { compileC, planScript, type CompiledScript } from '../codegen/index.js';
+import type { AnalysisEnv } from '../frontend/index.js';
+import { renderDiagnostics } from './check.js';
+import type { ScriptSource } from './source.js';
+
+export class ScriptError extends Error {}
+
+export function planSource(src: ScriptSource, env: AnalysisEnv): CompiledScript {
+  const r = planScript(src.text, src.file, env);
+  if (!r.ok) throw new ScriptError(renderDiagnostics(r.diagnostics, src.text, 'text'));
+  return r.compiled;
+}
+
+/** The BPF object for the kernel part, or undefined when everything runs in user space. */
+export async function objectFor(compiled: CompiledScript): Promise<Buffer | undefined> {
+  return compiled.c ? compileC(compiled.c) : undefined;
+}

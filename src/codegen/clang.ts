@@ -1,0 +1,153 @@
+// clang -target bpf over generated C, with a content-addressed object cache: the same source, clang
+// and templates give the same object, so a cache hit skips clang entirely.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { templatesDir } from './toolchain.js';
+
+const INSTALL_HINT = 'apt-get install clang libbpf-dev';
+
+/** The C toolchain is missing (clang, or libbpf's BPF headers): the user must install it. */
+export class ToolchainError extends Error {
+  override name = 'ToolchainError';
+}
+
+/** clang rejected generated C: a kafkatrace bug, reported with the offending generated lines. */
+export class CCompileError extends Error {
+  override name = 'CCompileError';
+  constructor(
+    message: string,
+    readonly diagnostics: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CompileOptions {
+  /** Cache directory; default $XDG_CACHE_HOME/kafkatrace or ~/.cache/kafkatrace. */
+  cacheDir?: string;
+  /** The clang binary (default `clang`). */
+  clang?: string;
+}
+
+let clangRuns = 0;
+const versions = new Map<string, Promise<string>>();
+
+/** How many times this process has run clang to compile (cache misses); for tests. */
+export function clangInvocations(): number {
+  return clangRuns;
+}
+
+export function defaultCacheDir(): string {
+  const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(base, 'kafkatrace');
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(new ToolchainError(`${cmd} is not installed (kafkatrace compiles BPF programs with it): ${INSTALL_HINT}`));
+      else reject(e);
+    });
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+  });
+}
+
+function clangVersion(clang: string): Promise<string> {
+  let v = versions.get(clang);
+  if (!v) {
+    v = run(clang, ['--version']).then((r) => r.stdout.split('\n')[0] ?? '');
+    v.catch(() => versions.delete(clang));
+    versions.set(clang, v);
+  }
+  return v;
+}
+
+/** The templates' contents, part of the cache key so that editing the prelude invalidates objects. */
+function templatesDigest(dir: string): string {
+  const h = createHash('sha256');
+  for (const f of readdirSync(dir).filter((n) => n.startsWith('kt_') && n.endsWith('.h')).sort()) {
+    h.update(f).update('\0').update(readFileSync(join(dir, f))).update('\0');
+  }
+  return h.digest('hex');
+}
+
+function clangArgs(dir: string, out: string): string[] {
+  const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-I', dir];
+  // <linux/bpf.h> needs <asm/types.h>, which Debian keeps in the multiarch directory that clang does
+  // not search for the bpf target.
+  if (existsSync('/usr/include/x86_64-linux-gnu/asm/types.h')) args.push('-idirafter', '/usr/include/x86_64-linux-gnu');
+  args.push('-Wno-unused-variable', '-Wno-unused-function', '-x', 'c', '-', '-c', '-o', out);
+  return args;
+}
+
+/** clang's errors, each followed by the generated line it points at. */
+export function explainClangErrors(stderr: string, source: string): string {
+  const lines = source.split('\n');
+  const out: string[] = [];
+  for (const l of stderr.split('\n')) {
+    const m = /^<stdin>:(\d+):(\d+): (error|fatal error): (.*)$/.exec(l);
+    if (!m) continue;
+    const n = Number(m[1]);
+    out.push(`generated line ${n}:${m[2]}: ${m[4]}`, `    ${(lines[n - 1] ?? '').trim()}`);
+  }
+  return out.length > 0 ? out.join('\n') : stderr.trim();
+}
+
+/** The cache file of the object for `source`: named by the hash of everything that shapes it. */
+export async function cachePath(source: string, opts: CompileOptions = {}): Promise<string> {
+  const clang = opts.clang ?? 'clang';
+  const dir = templatesDir();
+  const key = createHash('sha256')
+    .update(source)
+    .update('\0')
+    .update(await clangVersion(clang))
+    .update('\0')
+    .update(templatesDigest(dir))
+    .update('\0')
+    .update(clangArgs(dir, '').join(' '))
+    .digest('hex');
+  return join(opts.cacheDir ?? defaultCacheDir(), `${key}.bpf.o`);
+}
+
+/** Compiles generated C to a BPF object, from the cache when the same inputs were compiled before. */
+export async function compileC(source: string, opts: CompileOptions = {}): Promise<Buffer> {
+  const clang = opts.clang ?? 'clang';
+  const file = await cachePath(source, opts);
+  const cacheDir = dirname(file);
+  try {
+    return await readFile(file);
+  } catch {
+    // A miss: compile below.
+  }
+  await mkdir(cacheDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  clangRuns++;
+  const r = await run(clang, clangArgs(templatesDir(), tmp), source);
+  if (r.code !== 0) {
+    await rm(tmp, { force: true });
+    if (/bpf\/bpf_helpers\.h['"]? file not found/.test(r.stderr)) {
+      throw new ToolchainError(`libbpf's BPF headers (bpf/bpf_helpers.h) are not installed: ${INSTALL_HINT}`);
+    }
+    if (/linux\/bpf\.h['"]? file not found|asm\/types\.h['"]? file not found/.test(r.stderr)) {
+      throw new ToolchainError(`the Linux UAPI headers are not installed: apt-get install linux-libc-dev`);
+    }
+    throw new CCompileError(
+      `internal error: the generated C did not compile (a kafkatrace bug; please report it):\n${explainClangErrors(r.stderr, source)}`,
+      r.stderr,
+    );
+  }
+  const object = await readFile(tmp);
+  await rename(tmp, file);
+  return object;
+}

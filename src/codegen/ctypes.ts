@@ -1,0 +1,28 @@
+// C spellings of kafkatrace types and constants.
+import type { KType } from '../frontend/ast.js';
+
+/** Types held in a C integer (u64 for symbols, stack ids, user ids, timestamps); others live in memory. */
+export function isScalar(t: KType): boolean {
+  return t.kind === 'int' || t.kind === 'ksym' || t.kind === 'username' || t.kind === 'timestamp' || t.kind === 'kstack';
+}
+
+export function intCType(bits: number, signed: boolean): string {
+  return `__${signed ? 's' : 'u'}${bits}`;
+}
+
+/** The C type of a scalar value (ints at their width; kstack a signed 64-bit id; the rest u64). */
+export function scalarCType(t: KType): string {
+  if (t.kind === 'int') return intCType(t.bits, t.signed);
+  if (t.kind === 'kstack') return '__s64';
+  return '__u64';
+}
+
+export function isSigned(t: KType): boolean {
+  return (t.kind === 'int' && t.signed) || t.kind === 'kstack';
+}
+
+/** A C integer constant for a bigint, typed so that C does not reinterpret it. */
+export function cInt(v: bigint): string {
+  if (v < 0n) return v >= -(1n << 63n) + 1n ? `(-${-v}LL)` : `((__s64)0x8000000000000000ULL)`;
+  return v <= (1n << 63n) - 1n ? `${v}LL` : `${BigInt.asUintN(64, v)}ULL`;
+}

@@ -1,0 +1,192 @@
+// The C source of a script's BPF object: the prelude (bpf-templates/kt_prelude.h), the script's maps,
+// the tracepoint record structs and one function per BPF program.
+import type { Analysis, AnalyzedProbe, ResolvedAttach } from '../frontend/analysis.js';
+import type { Call, Script } from '../frontend/ast.js';
+import { eventCalls, InternalError } from '../plan/events.js';
+import { programKind, type ProgramKind } from '../plan/programs.js';
+import type { Plan, PlanEvent, PlanMap } from '../plan/types.js';
+import { cComment } from './escape.js';
+import { ProgramGen } from './program.js';
+import { tracepointStruct } from './tracepoint-struct.js';
+
+/** Frames kept per stack in kt_stacks (the kernel's PERF_MAX_STACK_DEPTH). */
+export const STACK_DEPTH = 127;
+export const STACK_ENTRIES = 4096;
+
+const MAP_TYPES: Record<PlanMap['bpfType'], string> = {
+  hash: 'BPF_MAP_TYPE_HASH',
+  percpu_hash: 'BPF_MAP_TYPE_PERCPU_HASH',
+  array: 'BPF_MAP_TYPE_ARRAY',
+  percpu_array: 'BPF_MAP_TYPE_PERCPU_ARRAY',
+  lru_hash: 'BPF_MAP_TYPE_LRU_HASH',
+};
+
+/** The probe text of one attach point, as the `probe` builtin prints it. */
+export function attachText(a: ResolvedAttach): string {
+  switch (a.type) {
+    case 'begin':
+      return 'BEGIN';
+    case 'end':
+      return 'END';
+    case 'tracepoint':
+      return `tracepoint:${a.category}:${a.name}`;
+    case 'rawtracepoint':
+      return `rawtracepoint:${a.name}`;
+    case 'uprobe':
+    case 'uretprobe':
+      return `${a.type}:${a.binary}:${a.symbol}${a.offset ? `+${a.offset}` : ''}`;
+    case 'usdt':
+      return `usdt:${a.binary}:${a.provider}:${a.name}`;
+    case 'profile':
+    case 'interval':
+      return `${a.type}:${a.unit}:${a.value}`;
+    case 'software':
+    case 'hardware':
+      return `${a.type}:${a.event}:${a.period}`;
+    case 'kprobe':
+    case 'kretprobe':
+      return `${a.type}:${a.func}${a.offset ? `+${a.offset}` : ''}`;
+    case 'fentry':
+    case 'fexit':
+      return `${a.type}:${a.func}`;
+    case 'kafka':
+      return `kafka:${a.name}`;
+  }
+}
+
+function ctxTypeOf(kind: ProgramKind): string {
+  switch (kind) {
+    case 'raw_tp':
+      return 'struct bpf_raw_tracepoint_args';
+    case 'uprobe':
+    case 'uretprobe':
+    case 'usdt':
+    case 'kprobe':
+    case 'kretprobe':
+      return 'struct pt_regs';
+    case 'perf_event':
+      return 'struct kt_perf_event_data';
+    case 'fentry':
+    case 'fexit':
+      return '__u64';
+    default:
+      return 'void';
+  }
+}
+
+function sectionOf(kind: ProgramKind, a: ResolvedAttach): string {
+  if (kind === 'begin' || kind === 'end') return 'raw_tp';
+  if ((a.type === 'fentry' || a.type === 'fexit') && /^[A-Za-z0-9_.]+$/.test(a.func)) return `${a.type}/${a.func}`;
+  if (a.type === 'fentry' || a.type === 'fexit') throw new InternalError(`bad function name '${a.func}'`);
+  return kind;
+}
+
+function readsUserMemory(a: ResolvedAttach): boolean {
+  if (a.type === 'tracepoint') return a.category === 'syscalls' || a.category === 'raw_syscalls';
+  return a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt';
+}
+
+function mapDecl(m: PlanMap & { bpfName: string }): string {
+  return [
+    'struct {',
+    `  __uint(type, ${MAP_TYPES[m.bpfType]});`,
+    `  __uint(max_entries, ${m.maxEntries});`,
+    `  __uint(key_size, ${m.keyLayout.size});`,
+    `  __uint(value_size, ${m.valueSize});`,
+    `} ${m.bpfName} SEC(".maps");`,
+  ].join('\n');
+}
+
+/** Pairs each record-sending call of the kernel probes with its plan event (both walk in one order). */
+function eventsByCall(plan: Plan, kernelProbes: AnalyzedProbe[]): Map<Call, PlanEvent> {
+  const byCall = new Map<Call, PlanEvent>();
+  let next = 0;
+  for (const ap of kernelProbes) {
+    for (const call of eventCalls(ap.probe)) {
+      const ev = plan.events[next++];
+      if (!ev) throw new InternalError('the plan has fewer events than the script sends');
+      byCall.set(call, ev);
+    }
+  }
+  return byCall;
+}
+
+export function generateC(plan: Plan, script: Script, analysis: Analysis): string {
+  const maps = new Map(plan.maps.filter((m) => m.home === 'kernel').map((m) => [m.name, m]));
+  const kernelProbes = analysis.probes.filter((p) => p.where === 'kernel');
+  const events = eventsByCall(plan, kernelProbes);
+  const structs: string[] = [];
+  const programs: string[] = [];
+  let scratch = 8;
+  let zero = 8;
+  let stacks = false;
+  let usdt = false;
+  for (const pp of plan.probes) {
+    if (pp.where !== 'kernel') continue;
+    const ap = kernelProbes.find((p) => p.index === pp.index);
+    if (!ap) throw new InternalError(`probe ${pp.index} is not in the analysis`);
+    for (const prog of pp.programs) {
+      const first = prog.attach[0];
+      if (!first) throw new InternalError(`program ${prog.name} attaches nowhere`);
+      const kind = programKind(first);
+      usdt ||= kind === 'usdt';
+      let ctxType = ctxTypeOf(kind);
+      let format;
+      let structMembers;
+      if (first.type === 'tracepoint' && ap.usesArgs) {
+        format = ap.tracepointFormats[`${first.category}:${first.name}`];
+        if (!format) throw new InternalError(`no format for tracepoint ${first.category}:${first.name}`);
+        const s = tracepointStruct(`kt_tp_${prog.name}`, format);
+        structs.push(s.decl);
+        structMembers = s.members;
+        ctxType = `struct kt_tp_${prog.name}`;
+      }
+      const out = new ProgramGen({
+        name: prog.name,
+        kind,
+        probe: ap,
+        probeText: prog.attach.length === 1 ? attachText(first) : pp.text,
+        format,
+        structMembers,
+        section: sectionOf(kind, first),
+        ctxType,
+        userMemory: readsUserMemory(first),
+        maps,
+        events,
+        positional: analysis.positional,
+      }).generate();
+      programs.push(`/* probe ${pp.index}: ${cComment(prog.attach.map(attachText).join(', '))} */\n${out.code}`);
+      scratch = Math.max(scratch, out.scratchSize);
+      zero = Math.max(zero, out.zeroSize);
+      stacks ||= out.usesStacks;
+    }
+  }
+  for (const m of maps.values()) zero = Math.max(zero, m.valueSize, m.keyLayout.size);
+
+  const parts = [
+    `/* Generated by kafkatrace from ${cComment(plan.file || script.file)}. */`,
+    `#define KT_RINGBUF_SIZE ${plan.ringbufSize}`,
+    `#define KT_SCRATCH_SIZE ${scratch}`,
+    `#define KT_ZERO_SIZE ${zero}`,
+    '#include "kt_prelude.h"',
+  ];
+  if (usdt) parts.push('#include <bpf/usdt.bpf.h>');
+  if (stacks) {
+    parts.push(
+      [
+        'struct {',
+        '  __uint(type, BPF_MAP_TYPE_STACK_TRACE);',
+        `  __uint(max_entries, ${STACK_ENTRIES});`,
+        '  __uint(key_size, 4);',
+        `  __uint(value_size, ${STACK_DEPTH * 8});`,
+        '} kt_stacks SEC(".maps");',
+      ].join('\n'),
+    );
+  }
+  for (const m of maps.values()) {
+    parts.push(mapDecl(m as PlanMap & { bpfName: string }));
+    if (m.perCpu) parts.push(`KT_PERCPU_READERS(${m.bpfName})`);
+  }
+  parts.push(...structs, ...programs);
+  return parts.join('\n\n') + '\n';
+}

@@ -1,0 +1,659 @@
+// Semantic analysis: resolves attach points against the system, types every expression, checks
+// builtins, functions, maps and variables, and reports every mistake of a script at once.
+import type { AttachPoint, Call, Expr, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
+import type { Analysis, AnalyzedProbe, KafkaArg, MapInfo, ResolvedAttach, TracepointFormat } from './analysis.js';
+import { type AttachResolution, attachName, resolveAttachPoint } from './attach.js';
+import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
+import { type Diagnostic, didYouMean, error } from './diagnostics.js';
+import { type CallHost, type T, checkAggregation, checkCall } from './calls.js';
+import { MAP_FUNCTIONS } from './functions.js';
+import { type KafkaCatalogue, type KafkaProbeInfo, KafkaCatalogueError, kafkaCatalogue } from './kafka-catalogue.js';
+import { type MapState, MapTable, at, mapValueType, plural } from './map-table.js';
+import type { Provider } from './providers.js';
+import type { SystemInfo } from './system.js';
+import { INT64, NONE, UINT64, compatible, isInt, isStr, storageType, typeName, unify } from './types.js';
+
+export interface AnalysisEnv {
+  /** Positional parameters given on the command line ($1 is index 0). */
+  positional: string[];
+  /** Whether --unsafe was given (system(), signal()). */
+  unsafe: boolean;
+  system: SystemInfo;
+  /** The kafka probe catalogue; the installed one when absent. */
+  kafka?: KafkaCatalogue;
+}
+
+interface ProbeContext {
+  providers: Provider[];
+  where: 'kernel' | 'user';
+  formats: TracepointFormat[];
+  kafka: KafkaProbeInfo[];
+  /** The full names of the attach points, for the `probe` builtin. */
+  names: string[];
+  variables: Map<string, { type: KType; loc: Loc }>;
+  usesArgs: boolean;
+  loops: number;
+  /** Inside the first argument of str(): a missing positional parameter is an empty string there. */
+  inStrArg: boolean;
+}
+
+const INT_CASTS: Record<string, KType> = {
+  int8: { kind: 'int', bits: 8, signed: true },
+  int16: { kind: 'int', bits: 16, signed: true },
+  int32: { kind: 'int', bits: 32, signed: true },
+  int64: INT64,
+  uint8: { kind: 'int', bits: 8, signed: false },
+  uint16: { kind: 'int', bits: 16, signed: false },
+  uint32: { kind: 'int', bits: 32, signed: false },
+  uint64: UINT64,
+  char: { kind: 'int', bits: 8, signed: true },
+  short: { kind: 'int', bits: 16, signed: true },
+  int: { kind: 'int', bits: 32, signed: true },
+  long: INT64,
+  'unsigned char': { kind: 'int', bits: 8, signed: false },
+  'unsigned short': { kind: 'int', bits: 16, signed: false },
+  'unsigned int': { kind: 'int', bits: 32, signed: false },
+  unsigned: { kind: 'int', bits: 32, signed: false },
+  'unsigned long': UINT64,
+  bool: { kind: 'int', bits: 8, signed: false },
+};
+
+const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '&', '|', '^', '<<', '>>']);
+const ORDERING = new Set(['<', '<=', '>', '>=']);
+
+class Analyzer implements CallHost {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly maps: MapTable;
+  usesUnsafe = false;
+  private ctx!: ProbeContext;
+
+  constructor(
+    private readonly file: string,
+    private readonly env: AnalysisEnv,
+    seed?: Map<string, MapState>,
+  ) {
+    // The second pass starts from the maps the first pass found, so a map read in a probe written
+    // before the one that assigns it still has its type.
+    this.maps = new MapTable((loc, message) => this.err(loc, message), seed);
+  }
+
+  get where(): 'kernel' | 'user' {
+    return this.ctx.where;
+  }
+
+  get providers(): Provider[] {
+    return this.ctx.providers;
+  }
+
+  err(loc: Loc, message: string, hint?: string): undefined {
+    this.diagnostics.push(error(this.file, loc, message, hint));
+    return undefined;
+  }
+
+  suggest(name: string, candidates: Iterable<string>): string | undefined {
+    const c = didYouMean(name, candidates);
+    return c === undefined ? undefined : `did you mean '${c}'?`;
+  }
+
+  // ---- probes ------------------------------------------------------------------------------
+
+  analyzeProbe(probe: Probe, resolutions: (AttachResolution | undefined)[]): ProbeContext {
+    const ok = resolutions.filter((r): r is AttachResolution => r !== undefined);
+    const providers = [...new Set(ok.map((r) => r.provider))];
+    const names = ok.flatMap((r) => r.resolved.map(attachName));
+    this.ctx = {
+      providers,
+      where: providers.includes('kafka') ? 'user' : 'kernel',
+      formats: ok.flatMap((r) => r.formats),
+      kafka: ok.flatMap((r) => r.kafka),
+      names,
+      variables: new Map(),
+      usesArgs: false,
+      loops: 0,
+      inStrArg: false,
+    };
+    if (providers.includes('kafka') && providers.length > 1) {
+      const other = probe.attach.find((_, i) => resolutions[i] && resolutions[i]!.provider !== 'kafka')!;
+      this.err(other.loc, 'kafka probes run in user space and cannot share a block with kernel probes: give them their own block');
+    }
+    if (probe.predicate) {
+      const t = this.expr(probe.predicate);
+      if (t && !isInt(t)) this.err(probe.predicate.loc, `the predicate must be an integer condition, but it is ${typeName(t)}`);
+    }
+    this.block(probe.body);
+    return this.ctx;
+  }
+
+  // ---- statements --------------------------------------------------------------------------
+
+  private block(stmts: Stmt[]): void {
+    for (const s of stmts) this.stmt(s);
+  }
+
+  private stmt(s: Stmt): void {
+    switch (s.kind) {
+      case 'exprStmt':
+        this.expr(s.expr, true);
+        return;
+      case 'assign':
+        this.assignVar(s.target, s.op, s.value);
+        return;
+      case 'mapAssign':
+        this.assignMap(s.target, s.op, s.value);
+        return;
+      case 'if':
+        this.condition(s.cond, 'if');
+        this.block(s.then);
+        if (s.else) this.block(s.else);
+        return;
+      case 'while':
+        this.condition(s.cond, 'while');
+        this.ctx.loops++;
+        this.block(s.body);
+        this.ctx.loops--;
+        return;
+      case 'unroll': {
+        this.expr(s.count);
+        const n = s.count.kind === 'int' ? Number(s.count.value) : NaN;
+        if (!(n >= 1 && n <= 100)) this.err(s.count.loc, 'unroll count must be an integer literal from 1 to 100');
+        this.block(s.body);
+        return;
+      }
+      case 'for':
+        this.forLoop(s.variable, s.map, s.body);
+        return;
+      case 'return':
+        if (s.value) {
+          const t = this.expr(s.value);
+          if (t && !isInt(t)) this.err(s.value.loc, `return takes an integer, but the value is ${typeName(t)}`);
+        }
+        return;
+      case 'break':
+      case 'continue':
+        if (this.ctx.loops === 0) this.err(s.loc, `${s.kind} outside of a loop`);
+        return;
+      case 'block':
+        this.block(s.body);
+        return;
+    }
+  }
+
+  private condition(cond: Expr, what: string): void {
+    const t = this.expr(cond);
+    if (t && !isInt(t)) this.err(cond.loc, `the ${what} condition must be an integer, but it is ${typeName(t)}`);
+  }
+
+  private assignVar(target: VarRef, op: string, value: Expr): void {
+    const t = this.expr(value);
+    const existing = this.ctx.variables.get(target.name);
+    if (op !== '=') {
+      if (!existing) {
+        target.type = NONE;
+        return void this.err(target.loc, `${target.name} used before assignment`, this.suggest(target.name, this.ctx.variables.keys()));
+      }
+      target.type = existing.type;
+      if (!isInt(existing.type)) return void this.err(target.loc, `'${op}=' needs an integer variable, but ${target.name} is ${typeName(existing.type)}`);
+      if (t && !isInt(t)) this.err(value.loc, `'${op}=' needs an integer value, but it is ${typeName(t)}`);
+      return;
+    }
+    if (!t) {
+      target.type = existing?.type ?? NONE;
+      return;
+    }
+    if (t.kind === 'none') {
+      target.type = existing?.type ?? NONE;
+      return void this.err(value.loc, `cannot assign a value of no type to ${target.name}`);
+    }
+    if (existing) {
+      if (!compatible(existing.type, t)) {
+        target.type = existing.type;
+        return void this.err(
+          value.loc,
+          `${target.name} holds ${typeName(existing.type)} (first assigned at ${at(existing.loc)}); it cannot be assigned ${typeName(t)}`,
+        );
+      }
+      existing.type = unify(existing.type, t);
+      target.type = existing.type;
+      return;
+    }
+    const stored = storageType(t);
+    this.ctx.variables.set(target.name, { type: stored, loc: target.loc });
+    target.type = stored;
+  }
+
+  private assignMap(target: MapRef, op: string, value: Expr): void {
+    this.mapKeys(target);
+    if (value.kind === 'call' && MAP_FUNCTIONS.has(value.name)) {
+      if (op !== '=') {
+        this.err(value.loc, `${value.name}() cannot be combined with '${op}=': write ${target.name} = ${value.name}(...)`);
+        for (const a of value.args) this.expr(a);
+        value.type = NONE;
+        return;
+      }
+      const kind = checkAggregation(this, value);
+      value.type = NONE;
+      if (kind) this.maps.defineValue(target, kind, value.loc, this.ctx.where);
+      target.type = this.maps.valueType(target.name) ?? NONE;
+      return;
+    }
+    const t = this.expr(value);
+    if (op !== '=') {
+      if (t && !isInt(t)) this.err(value.loc, `'${op}=' needs an integer value, but it is ${typeName(t)}`);
+      this.maps.defineValue(target, { kind: 'scalar', type: INT64 }, target.loc, this.ctx.where, true);
+      target.type = this.maps.valueType(target.name) ?? NONE;
+      return;
+    }
+    if (!t) {
+      target.type = NONE;
+      return;
+    }
+    if (t.kind === 'none') {
+      target.type = NONE;
+      return void this.err(value.loc, `cannot assign a value of no type to ${target.name}`);
+    }
+    this.maps.defineValue(target, { kind: 'scalar', type: storageType(t) }, value.loc, this.ctx.where);
+    target.type = this.maps.valueType(target.name) ?? NONE;
+  }
+
+  private forLoop(variable: VarRef, map: MapRef, body: Stmt[]): void {
+    const state = this.maps.touch(map, this.ctx.where);
+    map.type = NONE;
+    if (map.keys.length) this.err(map.loc, `for loops iterate over a whole map: write ${map.name} without keys`);
+    let elem: KType = NONE;
+    if (!state?.value) {
+      this.err(map.loc, `undefined map ${map.name}`, this.suggest(map.name, this.maps.names()));
+    } else {
+      const keyTypes = state.keys?.types ?? [];
+      const key: KType = keyTypes.length === 1 ? keyTypes[0]! : { kind: 'tuple', elems: keyTypes };
+      const value = mapValueType(state.value.kind);
+      if (!keyTypes.length) this.err(map.loc, `for loops need a map with keys, but ${map.name} has none`);
+      else if (!value) this.err(map.loc, `cannot iterate over ${map.name}: a ${state.value.kind.kind}() map has no single value per key`);
+      else elem = { kind: 'tuple', elems: [key, value] };
+    }
+    variable.type = elem;
+    const previous = this.ctx.variables.get(variable.name);
+    if (previous && !compatible(previous.type, elem)) {
+      this.err(variable.loc, `${variable.name} holds ${typeName(previous.type)} (first assigned at ${at(previous.loc)}); the loop would make it ${typeName(elem)}`);
+    } else if (!previous) {
+      this.ctx.variables.set(variable.name, { type: elem, loc: variable.loc });
+    }
+    this.ctx.loops++;
+    this.block(body);
+    this.ctx.loops--;
+  }
+
+  // ---- maps --------------------------------------------------------------------------------
+
+  /** Types the keys of a map reference and checks them against the map's key shape. */
+  mapKeys(ref: MapRef): void {
+    const types: KType[] = [];
+    let failed = false;
+    for (const k of ref.keys) {
+      const t = this.expr(k);
+      if (!t) failed = true;
+      else if (t.kind === 'none') {
+        failed = true;
+        this.err(k.loc, `a map key cannot be a value of no type`);
+      } else types.push(storageType(t));
+    }
+    const state = this.maps.touch(ref, this.ctx.where);
+    if (failed) return;
+    this.maps.checkKeys(state, types, ref);
+  }
+
+  private mapRead(ref: MapRef): T {
+    this.mapKeys(ref);
+    const state = this.maps.get(ref.name)!;
+    if (!state.value) return this.err(ref.loc, `undefined map ${ref.name}`, this.suggest(ref.name, this.maps.names()));
+    const t = mapValueType(state.value.kind);
+    if (!t) {
+      return this.err(ref.loc, `the value of ${ref.name}, a ${state.value.kind.kind}() map, cannot be used in an expression; print(${ref.name}) prints it`);
+    }
+    return t;
+  }
+
+  constInt(e: Expr): number | undefined {
+    if (e.kind === 'int') return Number(e.value);
+    if (e.kind === 'unary' && e.op === '-' && e.operand.kind === 'int') return -Number(e.operand.value);
+    if (e.kind === 'positional') {
+      const v = this.env.positional[e.index - 1];
+      return v !== undefined && /^-?\d+$/.test(v) ? Number(v) : undefined;
+    }
+    return undefined;
+  }
+
+  // ---- expressions -------------------------------------------------------------------------
+
+  /** Types an expression, sets `type` on it, and returns the type (undefined after an error). */
+  expr(e: Expr, statement = false): T {
+    const t = this.exprInner(e, statement);
+    e.type = t ?? NONE;
+    return t;
+  }
+
+  private exprInner(e: Expr, statement: boolean): T {
+    switch (e.kind) {
+      case 'int':
+        return e.value > 0x7fffffffffffffffn ? UINT64 : INT64;
+      case 'str':
+        return { kind: 'str', size: Buffer.byteLength(e.value) + 1 };
+      case 'var': {
+        const v = this.ctx.variables.get(e.name);
+        if (!v) return this.err(e.loc, `${e.name} used before assignment`, this.suggest(e.name, this.ctx.variables.keys()));
+        return v.type;
+      }
+      case 'map':
+        return this.mapRead(e);
+      case 'builtin':
+        return this.builtin(e.name, e.loc);
+      case 'positional': {
+        const v = this.env.positional[e.index - 1];
+        if (v === undefined) {
+          if (this.ctx.inStrArg) return { kind: 'str', size: 1 };
+          return this.err(
+            e.loc,
+            `positional parameter $${e.index} was not given (the script got ${plural(this.env.positional.length, 'argument')})`,
+            `pass it after the script, or write str($${e.index}) to default to an empty string`,
+          );
+        }
+        return /^-?(?:0x[0-9a-fA-F]+|\d+)$/.test(v) ? INT64 : { kind: 'str', size: Buffer.byteLength(v) + 1 };
+      }
+      case 'argcount':
+        return INT64;
+      case 'call':
+        return checkCall(this, e, statement);
+      case 'binary':
+        return this.binary(e.op, e.left, e.right, e.loc);
+      case 'unary': {
+        const t = this.expr(e.operand);
+        if (e.op === '&') return this.err(e.loc, `the address-of operator '&' is not supported`);
+        if (!t) return undefined;
+        if (!isInt(t)) return this.err(e.loc, `'${e.op}' needs an integer operand, but it is ${typeName(t)}`);
+        if (e.op === '*') return UINT64;
+        if (e.op === '!') return INT64;
+        return { kind: 'int', bits: 64, signed: e.op === '-' ? true : t.signed };
+      }
+      case 'incdec': {
+        if (e.target.kind === 'var') {
+          const v = this.ctx.variables.get(e.target.name);
+          if (!v) {
+            e.target.type = NONE;
+            return this.err(e.target.loc, `${e.target.name} used before assignment`, this.suggest(e.target.name, this.ctx.variables.keys()));
+          }
+          e.target.type = v.type;
+          if (!isInt(v.type)) return this.err(e.loc, `'${e.op}' needs an integer, but ${e.target.name} is ${typeName(v.type)}`);
+          return v.type;
+        }
+        this.mapKeys(e.target);
+        this.maps.defineValue(e.target, { kind: 'scalar', type: INT64 }, e.target.loc, this.ctx.where, true);
+        e.target.type = this.maps.valueType(e.target.name) ?? NONE;
+        return INT64;
+      }
+      case 'ternary': {
+        this.condition(e.cond, 'ternary');
+        const a = this.expr(e.then);
+        const b = this.expr(e.else);
+        if (!a || !b) return undefined;
+        if (!compatible(a, b)) return this.err(e.loc, `the branches of ?: have different types: ${typeName(a)} and ${typeName(b)}`);
+        return unify(a, b);
+      }
+      case 'field':
+        return this.field(e.object, e.field, e.loc);
+      case 'tupleIndex': {
+        const t = this.expr(e.object);
+        if (!t) return undefined;
+        if (t.kind !== 'tuple') return this.err(e.loc, `.${e.index} needs a tuple, but the value is ${typeName(t)}`);
+        const elem = t.elems[e.index];
+        if (!elem) return this.err(e.loc, `tuple index ${e.index} is out of range for a tuple of ${plural(t.elems.length, 'element')}`);
+        return elem;
+      }
+      case 'tuple': {
+        const elems: KType[] = [];
+        for (const x of e.elems) {
+          const t = this.expr(x);
+          if (!t) return undefined;
+          if (t.kind === 'none') return this.err(x.loc, 'a tuple element cannot be a value of no type');
+          elems.push(t);
+        }
+        return { kind: 'tuple', elems };
+      }
+      case 'index':
+        this.expr(e.object);
+        this.expr(e.index);
+        return this.err(e.loc, `indexing with [] is only supported on maps (@name[key])`);
+      case 'cast': {
+        const t = this.expr(e.operand);
+        const name = e.typeName.replace(/\s+/g, ' ').trim();
+        const target = name.endsWith('*') ? UINT64 : INT_CASTS[name];
+        if (!target) return this.err(e.loc, `unknown type '${name}' in cast`, this.suggest(name, Object.keys(INT_CASTS)));
+        if (t && !isInt(t)) return this.err(e.loc, `cannot cast ${typeName(t)} to ${name}`);
+        return target;
+      }
+    }
+  }
+
+  private binary(op: string, left: Expr, right: Expr, loc: Loc): T {
+    const a = this.expr(left);
+    const b = this.expr(right);
+    if (!a || !b) return undefined;
+    if (op === '==' || op === '!=') {
+      if (isInt(a) && isInt(b)) return INT64;
+      if (isStr(a) && isStr(b)) return INT64;
+      return this.err(loc, `cannot compare ${typeName(a)} with ${typeName(b)} using '${op}'`);
+    }
+    if (ORDERING.has(op)) {
+      if (isInt(a) && isInt(b)) return INT64;
+      if (isStr(a) || isStr(b)) return this.err(loc, `strings can only be compared with == and !=, not '${op}'`);
+      return this.err(loc, `'${op}' needs integers, but the operands are ${typeName(a)} and ${typeName(b)}`);
+    }
+    if (op === '&&' || op === '||') {
+      const bad = !isInt(a) ? left : !isInt(b) ? right : undefined;
+      if (bad) return this.err(bad.loc, `'${op}' needs integer operands, but this one is ${typeName(bad.type!)}`);
+      return INT64;
+    }
+    if (ARITHMETIC.has(op)) {
+      if (!isInt(a) || !isInt(b)) {
+        const hint = isStr(a) && isStr(b) && op === '+' ? 'strings cannot be concatenated; printf("%s%s", a, b) prints both' : undefined;
+        return this.err(loc, `'${op}' needs integers, but the operands are ${typeName(a)} and ${typeName(b)}`, hint);
+      }
+      if ((op === '/' || op === '%') && right.kind === 'int' && right.value === 0n) return this.err(right.loc, 'division by zero');
+      return { kind: 'int', bits: 64, signed: a.signed || b.signed };
+    }
+    return this.err(loc, `unknown operator '${op}'`);
+  }
+
+  private builtin(name: string, loc: Loc): T {
+    const providers = this.ctx.providers;
+    const argMatch = /^(s?)arg(\d+)$/.exec(name);
+    if (argMatch) {
+      const stack = argMatch[1] === 's';
+      const n = Number(argMatch[2]);
+      if (this.ctx.where === 'user') return this.err(loc, `${name} is not available in kafka probes: use args.NAME`);
+      const allowed = stack ? STACK_ARG_PROVIDERS : ARG_PROVIDERS;
+      const bad = providers.find((p) => !allowed.includes(p));
+      if (bad) {
+        const alt = bad === 'tracepoint' ? ' (tracepoints have args.NAME)' : '';
+        return this.err(loc, `${name} is only available in ${allowed.join(', ')} probes, not in ${bad}${alt}`);
+      }
+      if (!stack && n >= MAX_ARG_REGISTERS) return this.err(loc, `${name}: only arg0 to arg${MAX_ARG_REGISTERS - 1} are passed in registers on x86-64 (sarg0.. reads the stack)`);
+      return stack ? INT64 : UINT64;
+    }
+    const info = BUILTINS[name];
+    if (!info) return this.err(loc, `unknown identifier '${name}'`, this.suggest(name, builtinNames()));
+    if (this.ctx.where === 'user' && !info.kafka) {
+      return this.err(loc, `${name} is not available in kafka probes, which run in user space on decoded Kafka events`);
+    }
+    if (info.only) {
+      const bad = providers.find((p) => !info.only!.includes(p) && !(p === 'kafka' && info.kafka));
+      if (bad) return this.err(loc, `${name} is only available in ${info.only.join(', ')} probes, not in ${bad}`);
+    }
+    if (name === 'args') {
+      this.ctx.usesArgs = true;
+      return this.err(loc, `args must be followed by a field: args.NAME`);
+    }
+    if (name === 'probe') {
+      const longest = Math.max(0, ...this.ctx.names.map((n) => Buffer.byteLength(n)));
+      return { kind: 'str', size: longest + 1 };
+    }
+    return typeof info.type === 'function' ? info.type(providers) : info.type;
+  }
+
+  private field(object: Expr, field: string, loc: Loc): T {
+    if (object.kind !== 'builtin' || object.name !== 'args') {
+      const t = this.expr(object);
+      if (!t) return undefined;
+      return this.err(loc, `field access needs args (tracepoint and kafka probe arguments), but the value is ${typeName(t)}`);
+    }
+    // Check availability of `args` itself (providers), without the "needs a field" error.
+    const providers = this.ctx.providers;
+    object.type = NONE;
+    const info = BUILTINS.args!;
+    const bad = providers.find((p) => !info.only!.includes(p));
+    if (bad) {
+      const alt = ['kprobe', 'uprobe', 'usdt'].includes(bad) ? ' (use arg0, arg1, ...)' : '';
+      return this.err(object.loc, `args is only available in tracepoint, fentry, fexit and kafka probes, not in ${bad}${alt}`);
+    }
+    this.ctx.usesArgs = true;
+    if (providers.includes('fentry') || providers.includes('fexit')) {
+      return this.err(loc, `args of fentry/fexit probes are not supported yet`);
+    }
+    if (providers.includes('kafka')) return this.kafkaArg(field, loc);
+    if (providers.includes('tracepoint')) return this.tracepointArg(field, loc);
+    return undefined;
+  }
+
+  private kafkaArg(field: string, loc: Loc): T {
+    let type: KType | undefined;
+    for (const p of this.ctx.kafka) {
+      const arg: KafkaArg | undefined = p.args.find((a) => a.name === field);
+      if (!arg) {
+        const which = this.ctx.kafka.length > 1 ? ` (this block attaches to ${this.ctx.kafka.length} kafka probes; all must have it)` : '';
+        return this.err(loc, `kafka:${p.name} has no arg '${field}'${which}`, this.suggest(field, p.args.map((a) => a.name)));
+      }
+      type = type ? unify(type, arg.type) : arg.type;
+    }
+    return type;
+  }
+
+  private tracepointArg(field: string, loc: Loc): T {
+    let type: KType | undefined;
+    for (const f of this.ctx.formats) {
+      const fieldInfo = f.fields.find((x) => x.name === field);
+      if (!fieldInfo) {
+        const which = this.ctx.formats.length > 1 ? ` (this block matches ${plural(this.ctx.formats.length, 'tracepoint')}; all must have it)` : '';
+        return this.err(
+          loc,
+          `tracepoint ${f.category}:${f.name} has no field '${field}'${which}`,
+          this.suggest(field, f.fields.map((x) => x.name)),
+        );
+      }
+      if (type && !compatible(type, fieldInfo.type)) {
+        return this.err(loc, `args.${field} has different types in the matched tracepoints: ${typeName(type)} and ${typeName(fieldInfo.type)}`);
+      }
+      type = type ? unify(type, fieldInfo.type) : fieldInfo.type;
+    }
+    return type;
+  }
+
+
+  strArgument(e: Expr): T {
+    const saved = this.ctx.inStrArg;
+    this.ctx.inStrArg = true;
+    const t = this.expr(e);
+    this.ctx.inStrArg = saved;
+    return t;
+  }
+
+  requireUnsafe(c: Call): void {
+    this.usesUnsafe = true;
+    if (!this.env.unsafe) this.err(c.loc, `${c.name}() is unsafe: pass --unsafe to allow it`);
+  }
+}
+
+/** Analyzes a parsed script. Never throws; every problem becomes a diagnostic. */
+export function analyze(script: Script, env: AnalysisEnv): { analysis?: Analysis; diagnostics: Diagnostic[] } {
+  try {
+    return analyzeScript(script, env);
+  } catch (e) {
+    // A bug here must still come out as one clear message rather than a stack trace.
+    return {
+      diagnostics: [error(script.file, script.loc, `internal error in semantic analysis: ${(e as Error).message}`)],
+    };
+  }
+}
+
+function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  let catalogue: KafkaCatalogue | string | undefined = env.kafka;
+  const kafka = (): KafkaCatalogue | string => {
+    if (catalogue === undefined) {
+      try {
+        catalogue = kafkaCatalogue();
+      } catch (e) {
+        catalogue = e instanceof KafkaCatalogueError ? e.message : `cannot load the kafka probe catalogue: ${(e as Error).message}`;
+      }
+    }
+    return catalogue;
+  };
+  const ctx = { file: script.file, system: env.system, kafka, diagnostics };
+  const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
+
+  // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
+  const first = new Analyzer(script.file, env);
+  script.probes.forEach((p, i) => first.analyzeProbe(p, resolutions[i]!));
+  const second = new Analyzer(script.file, env, first.maps.maps);
+  const contexts = script.probes.map((p, i) => second.analyzeProbe(p, resolutions[i]!));
+  diagnostics.push(...second.diagnostics);
+  diagnostics.sort((a, b) => a.loc.offset - b.loc.offset);
+
+  if (!script.probes.length) diagnostics.push(error(script.file, script.loc, 'the script has no probes'));
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+
+  const probes: AnalyzedProbe[] = script.probes.map((probe, index) => {
+    const ctxP = contexts[index]!;
+    const attach: ResolvedAttach[] = resolutions[index]!.flatMap((r) => r!.resolved);
+    const tracepointFormats: Record<string, TracepointFormat> = {};
+    for (const f of ctxP.formats) tracepointFormats[`${f.category}:${f.name}`] = f;
+    return {
+      probe,
+      index,
+      where: ctxP.where,
+      attach,
+      tracepointFormats,
+      usesArgs: ctxP.usesArgs,
+      variables: Object.fromEntries([...ctxP.variables].map(([k, v]) => [k, v.type])),
+    };
+  });
+  const maps: MapInfo[] = [...second.maps.maps.values()]
+    .filter((m) => m.value)
+    .map((m) => ({
+      name: m.name,
+      keyTypes: m.keys?.types ?? [],
+      value: m.value!.kind,
+      loc: m.value!.refLoc,
+      usedBy: (['kernel', 'user'] as const).filter((w) => m.usedBy.has(w)),
+    }));
+  fixVariableTypes(script, probes);
+  return {
+    analysis: { probes, maps, positional: env.positional, unsafe: second.usesUnsafe },
+    diagnostics,
+  };
+}
+
+/**
+ * A variable's final type can be wider than at its first use (a longer string assigned later):
+ * give every reference the final type so code generation sizes storage once.
+ */
+function fixVariableTypes(script: Script, probes: AnalyzedProbe[]): void {
+  const visit = (node: unknown, vars: Record<string, KType>): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n, vars);
+      return;
+    }
+    const n = node as { kind?: string; name?: string; type?: KType };
+    if (n.kind === 'var' && n.name && vars[n.name]) n.type = vars[n.name];
+    for (const [k, v] of Object.entries(node)) if (k !== 'loc' && k !== 'type') visit(v, vars);
+  };
+  script.probes.forEach((p, i) => visit(p, probes[i]!.variables));
+}

@@ -1,0 +1,287 @@
+// Attach points: provider aliases, the shape of each provider's attach point, and wildcard
+// expansion against the system (tracepoints, raw tracepoints, binary symbols, USDT probes, kernel
+// functions) and the kafka probe catalogue.
+import type { AttachPoint } from './ast.js';
+import type { ResolvedAttach, TracepointFormat } from './analysis.js';
+import { type Diagnostic, didYouMean, error } from './diagnostics.js';
+import { globToRegExp, hasWildcard } from './glob.js';
+import type { KafkaCatalogue, KafkaProbeInfo } from './kafka-catalogue.js';
+import { HARDWARE_EVENTS, PROVIDER_ALIASES, PROVIDER_NAMES, type Provider, SOFTWARE_EVENTS } from './providers.js';
+import type { SystemInfo } from './system.js';
+
+export interface AttachContext {
+  file: string;
+  system: SystemInfo;
+  /** The kafka catalogue, or the reason it could not be loaded. */
+  kafka: () => KafkaCatalogue | string;
+  diagnostics: Diagnostic[];
+}
+
+export interface AttachResolution {
+  provider: Provider;
+  resolved: ResolvedAttach[];
+  /** Formats of the matched tracepoints. */
+  formats: TracepointFormat[];
+  /** Catalogue entries of the matched kafka probes. */
+  kafka: KafkaProbeInfo[];
+}
+
+function hint(candidate: string | undefined): string | undefined {
+  return candidate === undefined ? undefined : `did you mean '${candidate}'?`;
+}
+
+const POSITIVE_INT = /^(?:0|[1-9][0-9_]*)$/;
+
+function positiveInt(text: string): number | undefined {
+  if (!POSITIVE_INT.test(text)) return undefined;
+  const n = Number(text.replace(/_/g, ''));
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/** `name+offset` (offset decimal or hex). */
+function splitOffset(text: string): { name: string; offset: number } | undefined {
+  const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(text);
+  if (!m) return undefined;
+  return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
+}
+
+/** Resolves one attach point; reports problems into ctx.diagnostics and returns undefined on error. */
+export function resolveAttachPoint(ap: AttachPoint, ctx: AttachContext): AttachResolution | undefined {
+  const report = (message: string, h?: string): undefined => {
+    ctx.diagnostics.push(error(ctx.file, ap.loc, message, h));
+    return undefined;
+  };
+  const provider = PROVIDER_ALIASES[ap.provider];
+  if (!provider) return report(`unknown probe provider '${ap.provider}'`, hint(didYouMean(ap.provider, PROVIDER_NAMES)));
+  const parts = ap.parts;
+  const done = (resolved: ResolvedAttach[], formats: TracepointFormat[] = [], kafka: KafkaProbeInfo[] = []): AttachResolution => ({
+    provider,
+    resolved,
+    formats,
+    kafka,
+  });
+
+  switch (provider) {
+    case 'BEGIN':
+    case 'END':
+      if (parts.length) return report(`${provider} takes no arguments: write '${provider}'`);
+      return done([{ type: provider === 'BEGIN' ? 'begin' : 'end' }]);
+
+    case 'tracepoint': {
+      if (parts.length !== 2 || !parts[0] || !parts[1]) {
+        return report(`tracepoint probes need a category and a name: tracepoint:CATEGORY:NAME (e.g. tracepoint:syscalls:sys_enter_openat)`);
+      }
+      const [category, name] = parts as [string, string];
+      if (/[^\w*?{},-]/.test(category + name)) return report(`invalid tracepoint name ${category}:${name}`);
+      const matches = ctx.system.tracepoints(`${category}:${name}`);
+      if (!matches.length) {
+        if (hasWildcard(category) || hasWildcard(name)) return report(`no tracepoint matches ${category}:${name}`);
+        const all = ctx.system.tracepoints('*:*').map((t) => `${t.category}:${t.name}`);
+        return report(`tracepoint not found: ${category}:${name}`, hint(didYouMean(`${category}:${name}`, all)));
+      }
+      const formats: TracepointFormat[] = [];
+      for (const m of matches) {
+        const format = ctx.system.tracepointFormat(m.category, m.name);
+        if (!format) return report(`cannot read the format of tracepoint ${m.category}:${m.name}`);
+        formats.push(format);
+      }
+      return done(
+        matches.map((m) => ({ type: 'tracepoint', category: m.category, name: m.name })),
+        formats,
+      );
+    }
+
+    case 'rawtracepoint': {
+      if (parts.length < 1 || parts.length > 2 || !parts[parts.length - 1]) {
+        return report(`rawtracepoint probes need a tracepoint name: rawtracepoint:NAME (e.g. rawtracepoint:sched_switch)`);
+      }
+      const name = parts[parts.length - 1]!;
+      const matches = ctx.system.rawTracepoints(name);
+      if (!matches.length) {
+        if (hasWildcard(name)) return report(`no raw tracepoint matches ${name}`);
+        return report(`raw tracepoint not found: ${name}`, hint(didYouMean(name, ctx.system.rawTracepoints('*'))));
+      }
+      return done(matches.map((n) => ({ type: 'rawtracepoint', name: n })));
+    }
+
+    case 'uprobe':
+    case 'uretprobe': {
+      if (parts.length !== 2 || !parts[0] || !parts[1]) {
+        return report(`${provider} probes need a binary and a function: ${provider}:BINARY:FUNCTION (e.g. ${provider}:/bin/bash:readline)`);
+      }
+      const binary = ctx.system.resolveBinary(parts[0]);
+      if (!binary) return report(`binary not found: ${parts[0]} (give a path, a program in PATH, or a library name like libc)`);
+      const target = splitOffset(parts[1]);
+      if (!target) return report(`invalid ${provider} target '${parts[1]}': expected FUNCTION or FUNCTION+OFFSET`);
+      if (provider === 'uretprobe' && target.offset) return report(`uretprobe cannot take an offset: write ${provider}:${parts[0]}:${target.name}`);
+      const symbols = ctx.system.symbols(binary);
+      if (!symbols.ok) return report(`cannot read symbols of ${binary}: ${symbols.error}`);
+      let matches = symbols.value;
+      if (hasWildcard(target.name)) {
+        const re = globToRegExp(target.name);
+        matches = matches.filter((s) => re.test(s.name));
+        if (!matches.length) return report(`no function of ${binary} matches ${target.name}`);
+      } else {
+        const hit = matches.find((s) => s.name === target.name);
+        if (!hit) {
+          return report(
+            `function '${target.name}' not found in ${binary}`,
+            hint(didYouMean(target.name, matches.map((s) => s.name))),
+          );
+        }
+        matches = [hit];
+      }
+      if (target.offset && matches.length > 1) return report(`an offset cannot be combined with a wildcard in ${ap.raw}`);
+      return done(
+        matches.map((s) => ({ type: provider, binary, symbol: s.name, offset: s.fileOffset + target.offset })),
+      );
+    }
+
+    case 'usdt': {
+      if (parts.length < 2 || parts.length > 3 || parts.some((p) => !p)) {
+        return report(`usdt probes need a binary and a probe: usdt:BINARY:[PROVIDER:]NAME`);
+      }
+      const binary = ctx.system.resolveBinary(parts[0]!);
+      if (!binary) return report(`binary not found: ${parts[0]}`);
+      const probes = ctx.system.usdtProbes(binary);
+      if (!probes.ok) return report(`cannot read USDT probes of ${binary}: ${probes.error}`);
+      const providerRe = globToRegExp(parts.length === 3 ? parts[1]! : '*');
+      const nameGlob = parts[parts.length - 1]!;
+      const nameRe = globToRegExp(nameGlob);
+      const seen = new Set<string>();
+      const matches = probes.value.filter((p) => {
+        const key = `${p.provider}:${p.name}`;
+        if (!providerRe.test(p.provider) || !nameRe.test(p.name) || seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      if (!matches.length) {
+        const wanted = parts.slice(1).join(':');
+        if (!probes.value.length) return report(`${binary} has no USDT probes`);
+        return report(
+          `USDT probe '${wanted}' not found in ${binary}`,
+          hint(didYouMean(wanted, probes.value.map((p) => (parts.length === 3 ? `${p.provider}:${p.name}` : p.name)))),
+        );
+      }
+      return done(matches.map((p) => ({ type: 'usdt', binary, provider: p.provider, name: p.name })));
+    }
+
+    case 'profile':
+    case 'interval': {
+      const example = provider === 'profile' ? 'profile:hz:99' : 'interval:s:1';
+      if (parts.length !== 2) return report(`${provider} probes need a unit and a count: ${provider}:UNIT:N with UNIT hz, s, ms or us (e.g. ${example})`);
+      const [unit, count] = parts as [string, string];
+      if (unit !== 'hz' && unit !== 's' && unit !== 'ms' && unit !== 'us') {
+        return report(`unknown ${provider} unit '${unit}' (expected hz, s, ms or us)`, hint(didYouMean(unit, ['hz', 's', 'ms', 'us'])));
+      }
+      const value = positiveInt(count);
+      if (value === undefined) return report(`${provider} count must be a positive integer, got '${count}'`);
+      return done([{ type: provider, unit, value }]);
+    }
+
+    case 'software':
+    case 'hardware': {
+      const table = provider === 'software' ? SOFTWARE_EVENTS : HARDWARE_EVENTS;
+      if (parts.length < 1 || parts.length > 2 || !parts[0]) {
+        return report(`${provider} probes need an event: ${provider}:EVENT[:PERIOD] (e.g. ${provider}:${table[0]!.name}:1000000)`);
+      }
+      const event = table.find((e) => e.name === parts[0] || e.aliases.includes(parts[0]!));
+      if (!event) {
+        return report(`unknown ${provider} event '${parts[0]}'`, hint(didYouMean(parts[0]!, table.flatMap((e) => [e.name, ...e.aliases]))));
+      }
+      let period = event.period;
+      if (parts.length === 2) {
+        const p = positiveInt(parts[1]!);
+        if (p === undefined) return report(`${provider} event period must be a positive integer, got '${parts[1]}'`);
+        period = p;
+      }
+      return done([{ type: provider, event: event.name, period }]);
+    }
+
+    case 'kprobe':
+    case 'kretprobe': {
+      // kprobe:FUNC, kprobe:FUNC+OFFSET, or kprobe:MODULE:FUNC.
+      if (parts.length < 1 || parts.length > 2 || !parts[parts.length - 1]) {
+        return report(`${provider} probes need a kernel function: ${provider}:FUNCTION${provider === 'kprobe' ? '[+OFFSET]' : ''}`);
+      }
+      const target = splitOffset(parts[parts.length - 1]!);
+      if (!target || !/^[A-Za-z0-9_.*?{},]+$/.test(target.name)) return report(`invalid kernel function '${parts[parts.length - 1]}'`);
+      if (provider === 'kretprobe' && target.offset) return report(`kretprobe cannot take an offset: write kretprobe:${target.name}`);
+      if (hasWildcard(target.name)) {
+        if (target.offset) return report(`an offset cannot be combined with a wildcard in ${ap.raw}`);
+        const funcs = ctx.system.kernelFunctions(target.name);
+        if (!funcs.length) return report(`no kernel function matches ${target.name}`);
+        return done(funcs.map((func) => ({ type: provider, func, offset: 0 })));
+      }
+      return done([{ type: provider, func: target.name, offset: target.offset }]);
+    }
+
+    case 'fentry':
+    case 'fexit': {
+      if (parts.length < 1 || parts.length > 2 || !parts[parts.length - 1]) {
+        return report(`${provider} probes need a kernel function: ${provider}:FUNCTION (or ${provider}:MODULE:FUNCTION)`);
+      }
+      const name = parts[parts.length - 1]!;
+      if (!/^[A-Za-z0-9_*?{},]+$/.test(name)) return report(`invalid kernel function '${name}'`);
+      const funcs = ctx.system.kernelFunctions(name);
+      if (!funcs.length) {
+        if (hasWildcard(name)) return report(`no kernel function matches ${name}`);
+        const all = ctx.system.kernelFunctions('*');
+        // Without kernel BTF nothing can be checked here; loading will say what is missing.
+        if (!all.length) return done([{ type: provider, func: name }]);
+        return report(`kernel function not found in BTF: ${name}`, hint(didYouMean(name, all)));
+      }
+      return done(funcs.map((func) => ({ type: provider, func })));
+    }
+
+    case 'kafka': {
+      if (parts.length !== 1 || !parts[0]) return report(`kafka probes need a name: kafka:NAME (e.g. kafka:produce, kafka:fetch, kafka:*)`);
+      const catalogue = ctx.kafka();
+      if (typeof catalogue === 'string') return report(catalogue);
+      const re = globToRegExp(parts[0]);
+      const matches = catalogue.probes.filter((p) => re.test(p.name));
+      if (!matches.length) {
+        if (hasWildcard(parts[0])) return report(`no kafka probe matches ${parts[0]}`);
+        return report(`unknown kafka probe '${parts[0]}'`, hint(didYouMean(parts[0], catalogue.probes.map((p) => p.name))));
+      }
+      return done(
+        matches.map((p) => ({ type: 'kafka', name: p.name })),
+        [],
+        matches,
+      );
+    }
+  }
+}
+
+/** The probe's full name as bpftrace's `probe` builtin gives it. */
+export function attachName(a: ResolvedAttach): string {
+  switch (a.type) {
+    case 'begin':
+      return 'BEGIN';
+    case 'end':
+      return 'END';
+    case 'tracepoint':
+      return `tracepoint:${a.category}:${a.name}`;
+    case 'rawtracepoint':
+      return `rawtracepoint:${a.name}`;
+    case 'uprobe':
+    case 'uretprobe':
+      return `${a.type}:${a.binary}:${a.symbol}`;
+    case 'usdt':
+      return `usdt:${a.binary}:${a.provider}:${a.name}`;
+    case 'profile':
+    case 'interval':
+      return `${a.type}:${a.unit}:${a.value}`;
+    case 'software':
+    case 'hardware':
+      return `${a.type}:${a.event}:${a.period}`;
+    case 'kprobe':
+    case 'kretprobe':
+      return `${a.type}:${a.func}${a.offset ? `+${a.offset}` : ''}`;
+    case 'fentry':
+    case 'fexit':
+      return `${a.type}:${a.func}`;
+    case 'kafka':
+      return `kafka:${a.name}`;
+  }
+}

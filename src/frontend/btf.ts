@@ -1,0 +1,289 @@
+// A small reader of BTF (the kernel's type information, /sys/kernel/btf/vmlinux), enough to list
+// tracepoints and describe their fields when tracefs is unreadable (`kafkatrace check` without root).
+// Format: https://docs.kernel.org/bpf/btf.html
+import { readFileSync } from 'node:fs';
+
+const BTF_MAGIC = 0xeb9f;
+
+export enum BtfKind {
+  Int = 1,
+  Ptr = 2,
+  Array = 3,
+  Struct = 4,
+  Union = 5,
+  Enum = 6,
+  Fwd = 7,
+  Typedef = 8,
+  Volatile = 9,
+  Const = 10,
+  Restrict = 11,
+  Func = 12,
+  FuncProto = 13,
+  Var = 14,
+  Datasec = 15,
+  Float = 16,
+  DeclTag = 17,
+  TypeTag = 18,
+  Enum64 = 19,
+}
+
+export interface BtfMember {
+  name: string;
+  type: number;
+  /** Offset in bits from the start of the struct. */
+  bitOffset: number;
+}
+
+export interface BtfType {
+  kind: BtfKind;
+  name: string;
+  /** size for INT/STRUCT/UNION/ENUM/FLOAT/DATASEC; referenced type id for PTR/TYPEDEF/CONST/FUNC/... */
+  sizeOrType: number;
+  /** INT: encoding bits (1 signed, 2 char, 4 bool). */
+  intEncoding?: number;
+  array?: { type: number; nelems: number };
+  /** STRUCT/UNION members, FUNC_PROTO parameters (bitOffset 0). */
+  members?: BtfMember[];
+}
+
+/** The C-level facts of a type that a tracepoint field needs. */
+export interface BtfTypeInfo {
+  /** The type spelled as C, e.g. `unsigned int`, `const char *`, `char[16]`, `pid_t`. */
+  cType: string;
+  size: number;
+  signed: boolean;
+  arrayLength?: number;
+}
+
+/** GCC's names of integer types, as the kernel's format files spell them. */
+const INT_SPELLING: Record<string, string> = {
+  'short int': 'short',
+  'short unsigned int': 'unsigned short',
+  'long int': 'long',
+  'long unsigned int': 'unsigned long',
+  'long long int': 'long long',
+  'long long unsigned int': 'unsigned long long',
+};
+
+export class Btf {
+  /** Types by id; id 0 is void. */
+  readonly types: (BtfType | undefined)[] = [undefined];
+  private readonly byName = new Map<string, number[]>();
+
+  constructor(data: Uint8Array) {
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (data.byteLength < 24 || view.getUint16(0, true) !== BTF_MAGIC) {
+      throw new Error('not a little-endian BTF blob');
+    }
+    const hdrLen = view.getUint32(4, true);
+    const typeOff = hdrLen + view.getUint32(8, true);
+    const typeLen = view.getUint32(12, true);
+    const strOff = hdrLen + view.getUint32(16, true);
+    const strLen = view.getUint32(20, true);
+    if (typeOff + typeLen > data.byteLength || strOff + strLen > data.byteLength) {
+      throw new Error('BTF sections run past the end of the data');
+    }
+    const decoder = new TextDecoder();
+    const str = (off: number): string => {
+      if (off === 0) return '';
+      let end = strOff + off;
+      while (end < strOff + strLen && data[end] !== 0) end++;
+      return decoder.decode(data.subarray(strOff + off, end));
+    };
+    let p = typeOff;
+    const end = typeOff + typeLen;
+    while (p + 12 <= end) {
+      const name = str(view.getUint32(p, true));
+      const info = view.getUint32(p + 4, true);
+      const sizeOrType = view.getUint32(p + 8, true);
+      const kind = ((info >>> 24) & 0x1f) as BtfKind;
+      const vlen = info & 0xffff;
+      const kindFlag = info >>> 31 === 1;
+      p += 12;
+      const t: BtfType = { kind, name, sizeOrType };
+      switch (kind) {
+        case BtfKind.Int:
+          t.intEncoding = (view.getUint32(p, true) >>> 24) & 0xf;
+          p += 4;
+          break;
+        case BtfKind.Array:
+          t.array = { type: view.getUint32(p, true), nelems: view.getUint32(p + 8, true) };
+          p += 12;
+          break;
+        case BtfKind.Struct:
+        case BtfKind.Union:
+          t.members = [];
+          for (let i = 0; i < vlen; i++, p += 12) {
+            const raw = view.getUint32(p + 8, true);
+            t.members.push({
+              name: str(view.getUint32(p, true)),
+              type: view.getUint32(p + 4, true),
+              bitOffset: kindFlag ? raw & 0xffffff : raw,
+            });
+          }
+          break;
+        case BtfKind.Enum:
+          p += 8 * vlen;
+          break;
+        case BtfKind.Enum64:
+          p += 12 * vlen;
+          break;
+        case BtfKind.FuncProto:
+          t.members = [];
+          for (let i = 0; i < vlen; i++, p += 8) {
+            t.members.push({ name: str(view.getUint32(p, true)), type: view.getUint32(p + 4, true), bitOffset: 0 });
+          }
+          break;
+        case BtfKind.Var:
+        case BtfKind.DeclTag:
+          p += 4;
+          break;
+        case BtfKind.Datasec:
+          p += 12 * vlen;
+          break;
+        case BtfKind.Ptr:
+        case BtfKind.Fwd:
+        case BtfKind.Typedef:
+        case BtfKind.Volatile:
+        case BtfKind.Const:
+        case BtfKind.Restrict:
+        case BtfKind.Func:
+        case BtfKind.Float:
+        case BtfKind.TypeTag:
+          break;
+        default:
+          throw new Error(`unknown BTF kind ${kind as number} at type ${this.types.length}`);
+      }
+      const id = this.types.length;
+      this.types.push(t);
+      if (name) {
+        const ids = this.byName.get(name);
+        if (ids) ids.push(id);
+        else this.byName.set(name, [id]);
+      }
+    }
+  }
+
+  /** The id of the first type named `name` of the given kind. */
+  find(name: string, kind: BtfKind): number | undefined {
+    return this.byName.get(name)?.find((id) => this.types[id]!.kind === kind);
+  }
+
+  /** Names of all types of one kind, in id order. */
+  namesOfKind(kind: BtfKind): string[] {
+    const out: string[] = [];
+    for (const t of this.types) if (t && t.kind === kind && t.name) out.push(t.name);
+    return out;
+  }
+
+  /** Skips typedefs and qualifiers. */
+  resolve(id: number): { id: number; type: BtfType | undefined } {
+    let t = this.types[id];
+    for (let guard = 0; t && guard < 64; guard++) {
+      if (
+        t.kind !== BtfKind.Typedef &&
+        t.kind !== BtfKind.Const &&
+        t.kind !== BtfKind.Volatile &&
+        t.kind !== BtfKind.Restrict &&
+        t.kind !== BtfKind.TypeTag
+      ) {
+        break;
+      }
+      id = t.sizeOrType;
+      t = this.types[id];
+    }
+    return { id, type: t };
+  }
+
+  sizeOf(id: number): number {
+    const { type } = this.resolve(id);
+    if (!type) return 0;
+    switch (type.kind) {
+      case BtfKind.Ptr:
+        return 8;
+      case BtfKind.Array:
+        return type.array!.nelems * this.sizeOf(type.array!.type);
+      case BtfKind.Int:
+      case BtfKind.Struct:
+      case BtfKind.Union:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Float:
+        return type.sizeOrType;
+      default:
+        return 0;
+    }
+  }
+
+  /** The C spelling of a type, as tracefs format files write it. */
+  cName(id: number): string {
+    const t = this.types[id];
+    if (!t) return 'void';
+    switch (t.kind) {
+      case BtfKind.Int:
+        return INT_SPELLING[t.name] ?? t.name;
+      case BtfKind.Typedef:
+      case BtfKind.Float:
+        return t.name;
+      case BtfKind.Struct:
+        return `struct ${t.name || '(anon)'}`;
+      case BtfKind.Union:
+        return `union ${t.name || '(anon)'}`;
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+        return `enum ${t.name || '(anon)'}`;
+      case BtfKind.Fwd:
+        return `struct ${t.name}`;
+      case BtfKind.Const:
+        return `const ${this.cName(t.sizeOrType)}`;
+      case BtfKind.Volatile:
+        return `volatile ${this.cName(t.sizeOrType)}`;
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+        return this.cName(t.sizeOrType);
+      case BtfKind.Ptr:
+        return `${this.cName(t.sizeOrType)} *`;
+      case BtfKind.Array:
+        return `${this.cName(t.array!.type)}[${t.array!.nelems}]`;
+      case BtfKind.FuncProto:
+        return 'void (*)()';
+      default:
+        return t.name;
+    }
+  }
+
+  info(id: number): BtfTypeInfo {
+    const { type } = this.resolve(id);
+    const cType = this.cName(id);
+    if (type?.kind === BtfKind.Array) {
+      const elem = this.resolve(type.array!.type).type;
+      return {
+        cType,
+        size: this.sizeOf(id),
+        signed: elem?.kind === BtfKind.Int && ((elem.intEncoding ?? 0) & 1) === 1,
+        arrayLength: type.array!.nelems,
+      };
+    }
+    const signed = type?.kind === BtfKind.Int && ((type.intEncoding ?? 0) & 1) === 1;
+    return { cType, size: this.sizeOf(id), signed };
+  }
+
+  /** Parameters of a kernel function (FUNC → FUNC_PROTO), or undefined when BTF does not have it. */
+  funcParams(name: string): { name: string; type: number }[] | undefined {
+    const id = this.find(name, BtfKind.Func);
+    if (id === undefined) return undefined;
+    const proto = this.types[this.types[id]!.sizeOrType];
+    if (!proto || proto.kind !== BtfKind.FuncProto) return undefined;
+    return proto.members!.map((m) => ({ name: m.name, type: m.type }));
+  }
+}
+
+let cached: { path: string; btf: Btf } | undefined;
+
+/** Reads and parses a BTF file once per process (vmlinux BTF is a few MB; parsing takes ~100 ms). */
+export function loadBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
+  if (cached?.path === path) return cached.btf;
+  const btf = new Btf(readFileSync(path));
+  cached = { path, btf };
+  return btf;
+}

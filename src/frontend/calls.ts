@@ -1,0 +1,334 @@
+// Function calls: arity, argument kinds and result types of every function, and the aggregations
+// that may only be assigned to maps.
+import type { Call, Expr, KType, Loc, MapRef, MapValueKind } from './ast.js';
+import { FUNCTION_SIGNATURES, MAP_FUNCTIONS } from './functions.js';
+import { type MapTable, plural } from './map-table.js';
+import { parseFormat, specMismatch } from './printf-format.js';
+import type { Provider } from './providers.js';
+import { INT64, NONE, UINT64, isInt, isStr, storageType, typeName } from './types.js';
+
+/** A type, or undefined when an error was already reported. */
+export type T = KType | undefined;
+
+/** What call checking needs from the analyzer. */
+export interface CallHost {
+  /** Where the probe runs: kafka probes run in user space. */
+  readonly where: 'kernel' | 'user';
+  readonly providers: Provider[];
+  readonly maps: MapTable;
+  expr(e: Expr, statement?: boolean): T;
+  /** Types the first argument of str(), where a missing positional parameter is an empty string. */
+  strArgument(e: Expr): T;
+  err(loc: Loc, message: string, hint?: string): undefined;
+  suggest(name: string, candidates: Iterable<string>): string | undefined;
+  /** Types a map reference's keys and checks them against the map's key shape. */
+  mapKeys(ref: MapRef): void;
+  constInt(e: Expr): number | undefined;
+  /** Notes a call of system() or signal(), reporting it when --unsafe was not given. */
+  requireUnsafe(c: Call): void;
+}
+
+/** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
+const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr'];
+
+const INT_TYPE_NAMES = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
+
+export function checkAggregation(h: CallHost, call: Call): MapValueKind | undefined {
+  const types = call.args.map((a) => h.expr(a));
+  const arity = call.name === 'count' ? 0 : call.name === 'lhist' ? 4 : 1;
+  if (call.args.length !== arity) {
+    return h.err(call.loc, `${call.name}() takes ${plural(arity, 'argument')}, got ${call.args.length}: ${FUNCTION_SIGNATURES[call.name]}`);
+  }
+  if (arity === 0) return { kind: 'count' };
+  const v = types[0];
+  if (v && !isInt(v)) return h.err(call.args[0]!.loc, `${call.name}() takes an integer, but the argument is ${typeName(v)}`);
+  const signed = v && isInt(v) ? v.signed : true;
+  switch (call.name) {
+    case 'sum':
+    case 'avg':
+    case 'min':
+    case 'max':
+    case 'stats':
+      return { kind: call.name, signed };
+    case 'hist':
+      return { kind: 'hist' };
+    default: {
+      const bounds: number[] = [];
+      for (const a of call.args.slice(1)) {
+        const n = h.constInt(a);
+        if (n === undefined) return h.err(a.loc, `lhist() bounds must be integer literals: ${FUNCTION_SIGNATURES.lhist}`);
+        bounds.push(n);
+      }
+      const [min, max, step] = bounds as [number, number, number];
+      if (min < 0) return h.err(call.args[1]!.loc, `lhist() min must not be negative, got ${min}`);
+      if (max <= min) return h.err(call.args[2]!.loc, `lhist() max (${max}) must be greater than min (${min})`);
+      if (step <= 0) return h.err(call.args[3]!.loc, `lhist() step must be positive, got ${step}`);
+      if ((max - min) / step > 1000) return h.err(call.args[3]!.loc, `lhist() would have ${Math.ceil((max - min) / step)} buckets; at most 1000 are allowed`);
+      return { kind: 'lhist', min, max, step };
+    }
+  }
+}
+
+export function checkCall(h: CallHost, c: Call, statement: boolean): T {
+  const sig = FUNCTION_SIGNATURES[c.name];
+  if (!sig) {
+    for (const a of c.args) h.expr(a);
+    if (c.name === 'override') return h.err(c.loc, 'override() is not supported: it needs kprobes, which this kind of kernel lacks');
+    return h.err(c.loc, `unknown function '${c.name}'`, h.suggest(c.name, Object.keys(FUNCTION_SIGNATURES)));
+  }
+  if (MAP_FUNCTIONS.has(c.name)) {
+    for (const a of c.args) h.expr(a);
+    return h.err(c.loc, `${c.name}() must be assigned to a map, e.g. @name = ${c.name}(${c.name === 'count' ? '' : '...'})`);
+  }
+  if (h.where === 'user' && KERNEL_ONLY.includes(c.name)) {
+    for (const a of c.args) h.expr(a);
+    return h.err(c.loc, `${c.name}() is not available in kafka probes, which run in user space on decoded Kafka events`);
+  }
+  const arity = (min: number, max: number): boolean => {
+    if (c.args.length >= min && c.args.length <= max) return true;
+    const expected = min === max ? plural(min, 'argument') : max === Infinity ? `at least ${plural(min, 'argument')}` : `${min} to ${max} arguments`;
+    h.err(c.loc, `${c.name}() takes ${expected}, got ${c.args.length}: ${sig}`);
+    for (const a of c.args) h.expr(a);
+    return false;
+  };
+  const noValue = (t: KType): T => {
+    if (!statement) return h.err(c.loc, `${c.name}() returns no value`);
+    return t;
+  };
+  const needInt = (i: number): T => {
+    const a = c.args[i]!;
+    const t = h.expr(a);
+    if (t && !isInt(t)) return h.err(a.loc, `argument ${i + 1} of ${c.name}() must be an integer, but it is ${typeName(t)}: ${sig}`);
+    return t;
+  };
+  const needLiteralString = (i: number, what: string): string | undefined => {
+    const a = c.args[i]!;
+    h.expr(a);
+    if (a.kind !== 'str') {
+      h.err(a.loc, `${what} of ${c.name}() must be a string literal: ${sig}`);
+      return undefined;
+    }
+    return a.value;
+  };
+  const needWholeMap = (i: number): MapRef | undefined => {
+    const a = c.args[i]!;
+    if (a.kind !== 'map') {
+      h.expr(a);
+      h.err(a.loc, `${c.name}() takes a map: ${sig}`);
+      return undefined;
+    }
+    a.type = NONE;
+    const state = h.maps.touch(a, h.where);
+    if (a.keys.length) {
+      for (const k of a.keys) h.expr(k);
+      h.err(a.loc, `${c.name}() acts on a whole map: write ${a.name} without keys`);
+      return undefined;
+    }
+    if (!state.value) {
+      h.err(a.loc, `undefined map ${a.name}`, h.suggest(a.name, h.maps.names()));
+      return undefined;
+    }
+    return a;
+  };
+
+  switch (c.name) {
+    case 'printf':
+    case 'cat':
+    case 'system': {
+      if (!arity(1, Infinity)) return undefined;
+      if (c.name === 'system') h.requireUnsafe(c);
+      const fmt = needLiteralString(0, 'the format');
+      const types = c.args.slice(1).map((a) => h.expr(a));
+      if (fmt === undefined) return noValue(NONE);
+      const parsed = parseFormat(fmt);
+      if (!parsed.ok) return h.err(c.args[0]!.loc, `${c.name}(): ${parsed.error}`);
+      if (parsed.specs.length !== types.length) {
+        return h.err(
+          c.loc,
+          `${c.name}(): the format has ${plural(parsed.specs.length, 'conversion')} but ${plural(types.length, 'argument')} ${types.length === 1 ? 'was' : 'were'} given`,
+        );
+      }
+      parsed.specs.forEach((spec, i) => {
+        const t = types[i];
+        if (!t) return;
+        const why = specMismatch(spec, t);
+        if (why) h.err(c.args[i + 1]!.loc, `${c.name}(): ${why}`);
+      });
+      return noValue(NONE);
+    }
+    case 'print': {
+      if (!arity(1, 3)) return undefined;
+      const a = c.args[0]!;
+      if (a.kind === 'map' && a.keys.length === 0) {
+        needWholeMap(0);
+        for (let i = 1; i < c.args.length; i++) {
+          needInt(i);
+          const n = h.constInt(c.args[i]!);
+          if (n === undefined || n < 0) h.err(c.args[i]!.loc, `print(): ${i === 1 ? 'top' : 'div'} must be a non-negative integer literal`);
+        }
+        return noValue(NONE);
+      }
+      if (c.args.length > 1) {
+        for (const x of c.args) h.expr(x);
+        return h.err(c.loc, `print() of a value takes 1 argument (top and div apply to maps): ${sig}`);
+      }
+      const t = h.expr(a);
+      if (t && t.kind === 'none') h.err(a.loc, 'print() was given a value of no type');
+      return noValue(NONE);
+    }
+    case 'time':
+      if (!arity(0, 1)) return undefined;
+      if (c.args.length) needLiteralString(0, 'the format');
+      return noValue(NONE);
+    case 'str': {
+      if (!arity(1, 2)) return undefined;
+      const t = h.strArgument(c.args[0]!);
+      if (t && !isInt(t) && !isStr(t)) return h.err(c.args[0]!.loc, `str() takes a pointer or a string, but the argument is ${typeName(t)}`);
+      if (t && isInt(t) && h.where === 'user') return h.err(c.args[0]!.loc, 'str() of a pointer is not available in kafka probes: their args are already strings');
+      let size = t && isStr(t) ? Math.min(t.size, 64) : 64;
+      if (c.args.length === 2) {
+        needInt(1);
+        const n = h.constInt(c.args[1]!);
+        if (n !== undefined) {
+          if (n < 1 || n > 1024) return h.err(c.args[1]!.loc, `str() length must be from 1 to 1024, got ${n}`);
+          size = n + 1;
+          if (t && isStr(t)) size = Math.min(size, t.size);
+        }
+      } else if (t && isStr(t)) size = t.size;
+      return { kind: 'str', size };
+    }
+    case 'buf': {
+      if (!arity(1, 2)) return undefined;
+      const t = h.expr(c.args[0]!);
+      if (t && !isInt(t) && !isStr(t) && t.kind !== 'buf') return h.err(c.args[0]!.loc, `buf() takes a pointer, but the argument is ${typeName(t)}`);
+      let size = t && (t.kind === 'str' || t.kind === 'buf') ? t.size : 64;
+      if (c.args.length === 2) {
+        needInt(1);
+        const n = h.constInt(c.args[1]!);
+        if (n !== undefined) {
+          if (n < 1 || n > 1024) return h.err(c.args[1]!.loc, `buf() length must be from 1 to 1024, got ${n}`);
+          size = n;
+        }
+      } else if (t && isInt(t)) return h.err(c.loc, `buf() of a pointer needs a length: ${sig}`);
+      return { kind: 'buf', size };
+    }
+    case 'join':
+      if (!arity(1, 2)) return undefined;
+      needInt(0);
+      if (c.args.length === 2) needLiteralString(1, 'the separator');
+      return noValue(NONE);
+    case 'ksym':
+    case 'usym':
+      if (!arity(1, 1)) return undefined;
+      needInt(0);
+      return { kind: c.name };
+    case 'ntop': {
+      if (!arity(1, 2)) return undefined;
+      if (c.args.length === 2) needInt(0);
+      const a = c.args[c.args.length - 1]!;
+      const t = h.expr(a);
+      if (t && !isInt(t) && t.kind !== 'buf' && !isStr(t)) return h.err(a.loc, `ntop() takes an IPv4 address as an integer or a 4- or 16-byte buffer, but the argument is ${typeName(t)}`);
+      if (t && (t.kind === 'buf' || t.kind === 'str') && t.size !== 4 && t.size !== 16) {
+        return h.err(a.loc, `ntop() takes a 4-byte (IPv4) or 16-byte (IPv6) address, but the argument has ${t.size} bytes`);
+      }
+      return { kind: 'inet' };
+    }
+    case 'strncmp': {
+      if (!arity(3, 3)) return undefined;
+      for (const i of [0, 1]) {
+        const t = h.expr(c.args[i]!);
+        if (t && !isStr(t)) h.err(c.args[i]!.loc, `argument ${i + 1} of strncmp() must be a string, but it is ${typeName(t)}: ${sig}`);
+      }
+      needInt(2);
+      const n = h.constInt(c.args[2]!);
+      if (n === undefined || n < 0) h.err(c.args[2]!.loc, `strncmp() length must be a non-negative integer literal`);
+      return INT64;
+    }
+    case 'strcontains': {
+      if (!arity(2, 2)) return undefined;
+      for (const i of [0, 1]) {
+        const t = h.expr(c.args[i]!);
+        if (t && !isStr(t)) h.err(c.args[i]!.loc, `argument ${i + 1} of strcontains() must be a string, but it is ${typeName(t)}: ${sig}`);
+      }
+      return INT64;
+    }
+    case 'exit':
+      if (!arity(0, 1)) return undefined;
+      if (c.args.length) needInt(0);
+      return noValue(NONE);
+    case 'signal': {
+      if (!arity(1, 1)) return undefined;
+      h.requireUnsafe(c);
+      const a = c.args[0]!;
+      const t = h.expr(a);
+      if (a.kind === 'str') {
+        if (!/^(SIG)?[A-Z0-9]+$/.test(a.value)) h.err(a.loc, `signal(): '${a.value}' is not a signal name like "SIGKILL"`);
+      } else if (t && !isInt(t)) h.err(a.loc, `signal() takes a signal number or name, but the argument is ${typeName(t)}`);
+      return noValue(NONE);
+    }
+    case 'kaddr':
+    case 'uaddr':
+    case 'cgroupid':
+      if (!arity(1, 1)) return undefined;
+      needLiteralString(0, 'the argument');
+      if (c.name === 'uaddr' && h.providers.some((p) => !['uprobe', 'uretprobe', 'usdt'].includes(p))) {
+        return h.err(c.loc, 'uaddr() is only available in uprobe, uretprobe and usdt probes');
+      }
+      return UINT64;
+    case 'sizeof': {
+      if (!arity(1, 1)) return undefined;
+      const a = c.args[0]!;
+      if (a.kind === 'builtin' && INT_TYPE_NAMES.has(a.name)) {
+        a.type = NONE;
+        return UINT64;
+      }
+      h.expr(a);
+      return UINT64;
+    }
+    case 'kstack':
+    case 'ustack': {
+      if (!arity(0, 1)) return undefined;
+      if (c.args.length) {
+        needInt(0);
+        const n = h.constInt(c.args[0]!);
+        if (n === undefined || n < 1 || n > 127) h.err(c.args[0]!.loc, `${c.name}() limit must be an integer literal from 1 to 127`);
+      }
+      return { kind: c.name };
+    }
+    case 'delete': {
+      if (!arity(1, 1)) return undefined;
+      const a = c.args[0]!;
+      if (a.kind !== 'map') {
+        h.expr(a);
+        return h.err(a.loc, `delete() takes a map entry: ${sig}`);
+      }
+      h.mapKeys(a);
+      a.type = NONE;
+      const state = h.maps.get(a.name)!;
+      if (!state.value) h.err(a.loc, `undefined map ${a.name}`, h.suggest(a.name, h.maps.names()));
+      return noValue(NONE);
+    }
+    case 'clear':
+    case 'zero':
+      if (!arity(1, 1)) return undefined;
+      needWholeMap(0);
+      return noValue(NONE);
+    case 'has_key': {
+      if (!arity(2, 2)) return undefined;
+      const m = needWholeMap(0);
+      const k = c.args[1]!;
+      const t = h.expr(k);
+      if (m && t) {
+        const keys = t.kind === 'tuple' && k.kind === 'tuple' ? t.elems : [t];
+        h.maps.checkKeys(h.maps.get(m.name)!, keys.map(storageType), { loc: k.loc, keys: k.kind === 'tuple' ? k.elems : [k] });
+      }
+      return INT64;
+    }
+    case 'macaddr':
+      for (const a of c.args) h.expr(a);
+      return h.err(c.loc, 'macaddr() is not supported yet');
+    default:
+      for (const a of c.args) h.expr(a);
+      return h.err(c.loc, `${c.name}() is not supported`);
+  }
+}

@@ -1,0 +1,186 @@
+// A small ELF64 (little-endian) reader: function symbols with the file offsets uprobes attach at,
+// and SystemTap SDT notes (USDT probes).
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+export interface ElfFunction {
+  name: string;
+  /** Virtual address as the symbol table gives it. */
+  address: number;
+  /** Offset in the file: what a uprobe attaches at. */
+  fileOffset: number;
+  size: number;
+}
+
+export interface UsdtProbe {
+  provider: string;
+  name: string;
+  /** File offset of the probe's instruction. */
+  fileOffset: number;
+  /** Address of the semaphore, 0 when the probe has none. */
+  semaphore: number;
+  /** Argument specs as written in the note, e.g. `8@%rdi -4@-20(%rbp)`. */
+  args: string;
+}
+
+export interface ElfInfo {
+  functions: ElfFunction[];
+  usdt: UsdtProbe[];
+}
+
+interface Section {
+  name: string;
+  nameOff: number;
+  type: number;
+  addr: number;
+  offset: number;
+  size: number;
+  link: number;
+  entsize: number;
+}
+
+interface Segment {
+  type: number;
+  offset: number;
+  vaddr: number;
+  filesz: number;
+  memsz: number;
+}
+
+const SHT_SYMTAB = 2;
+const SHT_NOTE = 7;
+const SHT_DYNSYM = 11;
+const PT_LOAD = 1;
+const STT_FUNC = 2;
+const STT_GNU_IFUNC = 10;
+const NT_STAPSDT = 3;
+
+export class ElfError extends Error {}
+
+/** Reads a whole file; symbol tables are spread through it, and binaries are a few MB at most. */
+function readFile(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(size);
+    let done = 0;
+    while (done < size) {
+      const n = readSync(fd, buf, done, size - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return buf.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function cString(buf: Buffer, off: number, limit = buf.length): string {
+  let end = off;
+  while (end < limit && buf[end] !== 0) end++;
+  return buf.toString('utf8', off, end);
+}
+
+/** Parses the symbols and USDT notes of an ELF64 file. Throws ElfError when the file is not one. */
+export function readElf(path: string): ElfInfo {
+  const buf = readFile(path);
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) throw new ElfError(`${path} is not an ELF file`);
+  if (buf[4] !== 2) throw new ElfError(`${path} is not a 64-bit ELF file`);
+  if (buf[5] !== 1) throw new ElfError(`${path} is not a little-endian ELF file`);
+  const num = (off: number): number => {
+    if (off + 8 > buf.length) throw new ElfError(`${path} is truncated`);
+    return Number(buf.readBigUInt64LE(off));
+  };
+  const phoff = num(32);
+  const shoff = num(40);
+  const phentsize = buf.readUInt16LE(54);
+  const phnum = buf.readUInt16LE(56);
+  const shentsize = buf.readUInt16LE(58);
+  const shnum = buf.readUInt16LE(60);
+  const shstrndx = buf.readUInt16LE(62);
+
+  const segments: Segment[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const p = phoff + i * phentsize;
+    if (p + 56 > buf.length) throw new ElfError(`${path} is truncated`);
+    segments.push({ type: buf.readUInt32LE(p), offset: num(p + 8), vaddr: num(p + 16), filesz: num(p + 32), memsz: num(p + 40) });
+  }
+  const sections: Section[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const s = shoff + i * shentsize;
+    if (s + 64 > buf.length) throw new ElfError(`${path} is truncated`);
+    sections.push({
+      name: '',
+      nameOff: buf.readUInt32LE(s),
+      type: buf.readUInt32LE(s + 4),
+      addr: num(s + 16),
+      offset: num(s + 24),
+      size: num(s + 32),
+      link: buf.readUInt32LE(s + 40),
+      entsize: num(s + 56),
+    });
+  }
+  const shstr = sections[shstrndx];
+  if (shstr) for (const s of sections) s.name = cString(buf, shstr.offset + s.nameOff);
+
+  const toFileOffset = (addr: number): number | undefined => {
+    for (const seg of segments) {
+      if (seg.type === PT_LOAD && addr >= seg.vaddr && addr < seg.vaddr + seg.filesz) return addr - seg.vaddr + seg.offset;
+    }
+    return undefined;
+  };
+
+  const functions = new Map<string, ElfFunction>();
+  // .symtab first: it has the local functions too; .dynsym adds nothing new when both exist.
+  const tables = [...sections.filter((s) => s.type === SHT_SYMTAB), ...sections.filter((s) => s.type === SHT_DYNSYM)];
+  for (const table of tables) {
+    const strtab = sections[table.link];
+    if (!strtab || table.entsize < 24) continue;
+    const end = Math.min(table.offset + table.size, buf.length);
+    for (let p = table.offset; p + 24 <= end; p += table.entsize) {
+      const type = buf[p + 4]! & 0xf;
+      const shndx = buf.readUInt16LE(p + 6);
+      if ((type !== STT_FUNC && type !== STT_GNU_IFUNC) || shndx === 0) continue;
+      const address = num(p + 8);
+      if (address === 0) continue;
+      // Versioned names (`malloc@@GLIBC_2.2.5`) appear only in static tables; keep the plain name.
+      const name = cString(buf, strtab.offset + buf.readUInt32LE(p)).replace(/@.*$/, '');
+      if (!name || functions.has(name)) continue;
+      const fileOffset = toFileOffset(address);
+      if (fileOffset === undefined) continue;
+      functions.set(name, { name, address, fileOffset, size: num(p + 16) });
+    }
+  }
+
+  const usdt: UsdtProbe[] = [];
+  const note = sections.find((s) => s.type === SHT_NOTE && s.name === '.note.stapsdt');
+  const base = sections.find((s) => s.name === '.stapsdt.base');
+  if (note) {
+    let p = note.offset;
+    const end = Math.min(note.offset + note.size, buf.length);
+    while (p + 12 <= end) {
+      const namesz = buf.readUInt32LE(p);
+      const descsz = buf.readUInt32LE(p + 4);
+      const type = buf.readUInt32LE(p + 8);
+      const nameOff = p + 12;
+      const descOff = nameOff + Math.ceil(namesz / 4) * 4;
+      const next = descOff + Math.ceil(descsz / 4) * 4;
+      if (next > end) break;
+      if (type === NT_STAPSDT && cString(buf, nameOff, nameOff + namesz) === 'stapsdt' && descsz >= 24) {
+        let pc = num(descOff);
+        const linkBase = num(descOff + 8);
+        const semaphore = num(descOff + 16);
+        // Prelinked or moved binaries: the note records the link-time address of .stapsdt.base.
+        if (base && linkBase) pc += base.addr - linkBase;
+        const descEnd = descOff + descsz;
+        const provider = cString(buf, descOff + 24, descEnd);
+        const nameStart = descOff + 24 + Buffer.byteLength(provider) + 1;
+        const probeName = cString(buf, nameStart, descEnd);
+        const args = cString(buf, nameStart + Buffer.byteLength(probeName) + 1, descEnd);
+        const fileOffset = toFileOffset(pc);
+        if (fileOffset !== undefined) usdt.push({ provider, name: probeName, fileOffset, semaphore, args });
+      }
+      p = next;
+    }
+  }
+  return { functions: [...functions.values()], usdt };
+}

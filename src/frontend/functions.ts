@@ -1,0 +1,41 @@
+// The functions a script can call, with the signatures quoted in messages.
+
+export const FUNCTION_SIGNATURES: Record<string, string> = {
+  printf: 'printf(fmt, ...)',
+  print: 'print(@map[, top[, div]]) or print(value)',
+  time: 'time([fmt])',
+  str: 'str(ptr[, length])',
+  buf: 'buf(ptr, length)',
+  join: 'join(argv[, separator])',
+  ksym: 'ksym(addr)',
+  usym: 'usym(addr)',
+  ntop: 'ntop([af, ]addr)',
+  strncmp: 'strncmp(s1, s2, length)',
+  strcontains: 'strcontains(haystack, needle)',
+  exit: 'exit([code])',
+  cat: 'cat(fmt, ...)',
+  signal: 'signal(sig)',
+  system: 'system(fmt, ...)',
+  kaddr: 'kaddr("symbol")',
+  uaddr: 'uaddr("symbol")',
+  cgroupid: 'cgroupid("/sys/fs/cgroup/path")',
+  sizeof: 'sizeof(type or expression)',
+  macaddr: 'macaddr(addr)',
+  kstack: 'kstack([limit])',
+  ustack: 'ustack([limit])',
+  count: '@map = count()',
+  sum: '@map = sum(value)',
+  avg: '@map = avg(value)',
+  min: '@map = min(value)',
+  max: '@map = max(value)',
+  stats: '@map = stats(value)',
+  hist: '@map = hist(value)',
+  lhist: '@map = lhist(value, min, max, step)',
+  delete: 'delete(@map[key])',
+  clear: 'clear(@map)',
+  zero: 'zero(@map)',
+  has_key: 'has_key(@map, key)',
+};
+
+/** Aggregations: only valid as the value assigned to a map. */
+export const MAP_FUNCTIONS = new Set(['count', 'sum', 'avg', 'min', 'max', 'stats', 'hist', 'lhist']);

@@ -1,0 +1,275 @@
+// What semantic analysis needs to know about the machine: tracepoints and their formats, raw
+// tracepoints, kernel functions, and the symbols and USDT probes of binaries. The real
+// implementation reads tracefs when it can and BTF otherwise (tracefs is usually root-only, and
+// `kafkatrace check` must work without root); tests use a fake.
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import type { TracepointFormat } from './analysis.js';
+import { type Btf, BtfKind, loadBtf } from './btf.js';
+import { type ElfFunction, type ElfInfo, type UsdtProbe, readElf } from './elf.js';
+import { globToRegExp, hasWildcard } from './glob.js';
+import { btfEventNames, btfHasEventFormat, btfSyscalls, btfTracepointFormat, parseFormatFile } from './tracepoint-format.js';
+
+export interface TracepointId {
+  category: string;
+  name: string;
+}
+
+export type SystemResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export interface SystemInfo {
+  /** Tracepoints matching a `category:name` glob (each side may hold `*`, `?`, `{a,b}`). */
+  tracepoints(glob: string): TracepointId[];
+  /** The format of one tracepoint, or undefined when it does not exist or cannot be read. */
+  tracepointFormat(category: string, name: string): TracepointFormat | undefined;
+  /** Raw tracepoint names matching a glob. */
+  rawTracepoints(glob: string): string[];
+  /** Kernel function names matching a glob (for kprobe/fentry wildcards and suggestions). */
+  kernelFunctions(glob: string): string[];
+  /** Function symbols of a binary (an absolute path, as resolveBinary returns). */
+  symbols(binary: string): SystemResult<ElfFunction[]>;
+  usdtProbes(binary: string): SystemResult<UsdtProbe[]>;
+  /** A path for `/bin/bash`, `bash` (from PATH), `libc` or `libc.so.6` (shared libraries). */
+  resolveBinary(name: string): string | undefined;
+}
+
+function readableDir(path: string): boolean {
+  try {
+    readdirSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const TRACEFS_DIRS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+/** Finds a readable tracefs, mounting it at /sys/kernel/tracing when it is missing and we are root. */
+export function ensureTracefs(): { path?: string; error?: string } {
+  for (const dir of TRACEFS_DIRS) if (readableDir(join(dir, 'events'))) return { path: dir };
+  if (process.getuid?.() !== 0) {
+    return { error: 'tracefs is not mounted or not readable (reading it, or mounting it, needs root)' };
+  }
+  try {
+    execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    return { error: `cannot mount tracefs at /sys/kernel/tracing: ${stderr || (e as Error).message}` };
+  }
+  return readableDir('/sys/kernel/tracing/events')
+    ? { path: '/sys/kernel/tracing' }
+    : { error: 'tracefs was mounted at /sys/kernel/tracing but its events are not readable' };
+}
+
+function splitGlob(glob: string): [string, string] {
+  const i = glob.indexOf(':');
+  return i < 0 ? ['*', glob] : [glob.slice(0, i), glob.slice(i + 1)];
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const LIBRARY_DIRS = [
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib64',
+  '/usr/lib64',
+  '/lib',
+  '/usr/lib',
+  '/usr/local/lib',
+];
+
+export interface RealSystemOptions {
+  /** A tracefs root to read, or false to use BTF only. Default: find (or mount) one. */
+  tracefs?: string | false;
+  btfPath?: string;
+}
+
+export class RealSystem implements SystemInfo {
+  private tracefsRoot: string | undefined;
+  private btfCache: Btf | null | undefined;
+  private readonly elfCache = new Map<string, SystemResult<ElfInfo>>();
+  private tracefsList: TracepointId[] | undefined;
+  private libraries: Map<string, string> | undefined;
+
+  constructor(private readonly options: RealSystemOptions = {}) {
+    if (options.tracefs === false) this.tracefsRoot = undefined;
+    else if (options.tracefs) this.tracefsRoot = options.tracefs;
+    else this.tracefsRoot = ensureTracefs().path;
+  }
+
+  /** Where tracepoint information comes from, for messages and tests. */
+  get source(): 'tracefs' | 'btf' {
+    return this.tracefsRoot ? 'tracefs' : 'btf';
+  }
+
+  private btf(): Btf | undefined {
+    if (this.btfCache === undefined) {
+      try {
+        this.btfCache = loadBtf(this.options.btfPath);
+      } catch {
+        this.btfCache = null;
+      }
+    }
+    return this.btfCache ?? undefined;
+  }
+
+  private allTracefsTracepoints(root: string): TracepointId[] {
+    if (!this.tracefsList) {
+      const out: TracepointId[] = [];
+      for (const category of readdirSync(join(root, 'events'), { withFileTypes: true })) {
+        if (!category.isDirectory()) continue;
+        for (const ev of readdirSync(join(root, 'events', category.name), { withFileTypes: true })) {
+          if (ev.isDirectory()) out.push({ category: category.name, name: ev.name });
+        }
+      }
+      this.tracefsList = out;
+    }
+    return this.tracefsList;
+  }
+
+  tracepoints(glob: string): TracepointId[] {
+    const [catGlob, nameGlob] = splitGlob(glob);
+    const catRe = globToRegExp(catGlob);
+    const nameRe = globToRegExp(nameGlob);
+    if (this.tracefsRoot) {
+      // One named tracepoint is a single stat, not a walk of every category (start-up time).
+      if (!hasWildcard(catGlob) && !hasWildcard(nameGlob)) {
+        return readableDir(join(this.tracefsRoot, 'events', catGlob, nameGlob)) ? [{ category: catGlob, name: nameGlob }] : [];
+      }
+      return this.allTracefsTracepoints(this.tracefsRoot).filter((t) => catRe.test(t.category) && nameRe.test(t.name));
+    }
+    const btf = this.btf();
+    if (!btf) return [];
+    const out: TracepointId[] = [];
+    if (catRe.test('syscalls')) {
+      for (const sc of btfSyscalls(btf)) {
+        for (const name of [`sys_enter_${sc}`, `sys_exit_${sc}`]) if (nameRe.test(name)) out.push({ category: 'syscalls', name });
+      }
+    }
+    // BTF does not record categories: accept the category as written when it names one.
+    if (!hasWildcard(catGlob) && catGlob !== 'syscalls') {
+      for (const name of btfEventNames(btf)) {
+        if (nameRe.test(name) && btfHasEventFormat(btf, name)) out.push({ category: catGlob, name });
+      }
+    }
+    return out;
+  }
+
+  tracepointFormat(category: string, name: string): TracepointFormat | undefined {
+    if (this.tracefsRoot) {
+      try {
+        return parseFormatFile(readFileSync(join(this.tracefsRoot, 'events', category, name, 'format'), 'utf8'), category, name);
+      } catch {
+        return undefined;
+      }
+    }
+    const btf = this.btf();
+    return btf ? btfTracepointFormat(btf, category, name) : undefined;
+  }
+
+  rawTracepoints(glob: string): string[] {
+    const re = globToRegExp(glob);
+    const btf = this.btf();
+    if (btf) return btfEventNames(btf).filter((n) => re.test(n));
+    if (this.tracefsRoot) return [...new Set(this.allTracefsTracepoints(this.tracefsRoot).map((t) => t.name))].filter((n) => re.test(n));
+    return [];
+  }
+
+  kernelFunctions(glob: string): string[] {
+    const re = globToRegExp(glob);
+    return this.btf()?.namesOfKind(BtfKind.Func).filter((n) => re.test(n)) ?? [];
+  }
+
+  private elf(binary: string): SystemResult<ElfInfo> {
+    let r = this.elfCache.get(binary);
+    if (!r) {
+      try {
+        r = { ok: true, value: readElf(binary) };
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        r = { ok: false, error: err.code === 'ENOENT' ? `${binary}: no such file` : err.code ? `cannot read ${binary}: ${err.code}` : err.message };
+      }
+      this.elfCache.set(binary, r);
+    }
+    return r;
+  }
+
+  symbols(binary: string): SystemResult<ElfFunction[]> {
+    const r = this.elf(binary);
+    return r.ok ? { ok: true, value: r.value.functions } : r;
+  }
+
+  usdtProbes(binary: string): SystemResult<UsdtProbe[]> {
+    const r = this.elf(binary);
+    return r.ok ? { ok: true, value: r.value.usdt } : r;
+  }
+
+  private libraryIndex(): Map<string, string> {
+    if (!this.libraries) {
+      const index = new Map<string, string>();
+      try {
+        const out = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        for (const m of out.matchAll(/^\s*(\S+) \(([^)]*)\) => (\S+)$/gm)) {
+          // 64-bit entries win over 32-bit ones of the same name.
+          if (m[2]!.includes('x86-64') || !index.has(m[1]!)) index.set(m[1]!, m[3]!);
+        }
+      } catch {
+        // No ldconfig: the standard directories below still apply.
+      }
+      this.libraries = index;
+    }
+    return this.libraries;
+  }
+
+  resolveBinary(name: string): string | undefined {
+    if (name.includes('/')) return isFile(name) ? resolve(name) : undefined;
+    for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+      if (dir && isExecutableFile(join(dir, name))) return join(dir, name);
+    }
+    const stems = name.startsWith('lib') ? [name] : [name, `lib${name}`];
+    const index = this.libraryIndex();
+    for (const stem of stems) {
+      const exact = index.get(stem);
+      if (exact) return exact;
+      for (const [soname, path] of index) if (soname === `${stem}.so` || soname.startsWith(`${stem}.so.`)) return path;
+    }
+    for (const dir of LIBRARY_DIRS) {
+      let entries: string[];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const stem of stems) {
+        const hit = entries.find((e) => e === stem || e === `${stem}.so` || e.startsWith(`${stem}.so.`));
+        if (hit && isFile(join(dir, hit))) return join(dir, hit);
+      }
+    }
+    return undefined;
+  }
+}
+
+let defaultSystem: RealSystem | undefined;
+
+/** The machine this process runs on (one instance per process: it caches what it reads). */
+export function realSystem(): RealSystem {
+  defaultSystem ??= new RealSystem();
+  return defaultSystem;
+}

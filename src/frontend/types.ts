@@ -1,0 +1,67 @@
+// KType constructors, comparison and naming (names follow bpftrace's messages: int64, string[16]).
+import type { KType } from './ast.js';
+
+export const INT64: KType = { kind: 'int', bits: 64, signed: true };
+export const UINT64: KType = { kind: 'int', bits: 64, signed: false };
+export const NONE: KType = { kind: 'none' };
+
+export function intType(bits: 8 | 16 | 32 | 64, signed: boolean): KType {
+  return { kind: 'int', bits, signed };
+}
+
+export function strType(size: number): KType {
+  return { kind: 'str', size };
+}
+
+export function isInt(t: KType | undefined): t is Extract<KType, { kind: 'int' }> {
+  return t?.kind === 'int';
+}
+
+export function isStr(t: KType | undefined): t is Extract<KType, { kind: 'str' }> {
+  return t?.kind === 'str';
+}
+
+export function typeName(t: KType): string {
+  switch (t.kind) {
+    case 'int':
+      return `${t.signed ? 'int' : 'uint'}${t.bits}`;
+    case 'str':
+      return `string[${t.size}]`;
+    case 'buf':
+      return `buffer[${t.size}]`;
+    case 'tuple':
+      return `(${t.elems.map(typeName).join(', ')})`;
+    case 'none':
+      return 'none';
+    default:
+      return t.kind;
+  }
+}
+
+/** Same kind of value (ints of any width, strings of any size, tuples element by element). */
+export function compatible(a: KType, b: KType): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'tuple' && b.kind === 'tuple') {
+    return a.elems.length === b.elems.length && a.elems.every((e, i) => compatible(e, b.elems[i]!));
+  }
+  return true;
+}
+
+/**
+ * The type that holds both: ints widen to 64 bits (maps and variables store ints as 64-bit values,
+ * as bpftrace does), strings and buffers to the larger size. Only for compatible types.
+ */
+export function unify(a: KType, b: KType): KType {
+  if (a.kind === 'int' && b.kind === 'int') return { kind: 'int', bits: 64, signed: a.signed || b.signed };
+  if (a.kind === 'str' && b.kind === 'str') return { kind: 'str', size: Math.max(a.size, b.size) };
+  if (a.kind === 'buf' && b.kind === 'buf') return { kind: 'buf', size: Math.max(a.size, b.size) };
+  if (a.kind === 'tuple' && b.kind === 'tuple') return { kind: 'tuple', elems: a.elems.map((e, i) => unify(e, b.elems[i]!)) };
+  return a;
+}
+
+/** How a value is stored in a map or a variable: ints as 64-bit, the rest as they are. */
+export function storageType(t: KType): KType {
+  if (t.kind === 'int') return { kind: 'int', bits: 64, signed: t.signed };
+  if (t.kind === 'tuple') return { kind: 'tuple', elems: t.elems.map(storageType) };
+  return t;
+}

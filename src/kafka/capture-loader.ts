@@ -1,0 +1,184 @@
+// Loads build/kafka-capture.bpf.o through the libbpf addon, configures it (its `const volatile`
+// globals: the kernel-side filters pushed down from kafka:* predicates, and the copied head size),
+// attaches every program to its syscall tracepoint and delivers decoded records.
+import { existsSync, readFileSync } from 'node:fs';
+import { openObject, type BpfObject } from '../native/index.js';
+import { BUILD_HINT, captureObjectPath } from './capture-build.js';
+import { decodeCaptureRecord, type CaptureRecord } from './capture.js';
+
+export interface CaptureOptions {
+  /** Only this process (tgid). */
+  pid?: number;
+  /** Only threads with exactly this comm (at most 15 bytes). */
+  comm?: string;
+  /** Only this cgroup v2 id. */
+  cgroupId?: bigint;
+  /** Only connections whose local or remote port is one of these (at most 8). */
+  ports?: number[];
+  /** Bytes copied from the start of each frame, its size field included (default 512). */
+  headBytes?: number;
+  /** Larger frame sizes mean lost sync (default 100 MiB, as src/kafka/stream.ts). */
+  maxFrameSize?: number;
+  /** Ring buffer bytes: a power of two, at least 4096 (default 8 MiB). */
+  ringBytes?: number;
+  /** The object (default build/kafka-capture.bpf.o). */
+  objectPath?: string;
+}
+
+export class CaptureConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CaptureConfigError';
+  }
+}
+
+const MAX_PORTS = 8;
+const COMM_BYTES = 16;
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+/** The object's read-only globals for these options (validated; throws CaptureConfigError). */
+export function captureGlobals(o: CaptureOptions): Map<string, Buffer> {
+  const g = new Map<string, Buffer>();
+  const pid = o.pid ?? 0;
+  if (!Number.isInteger(pid) || pid < 0 || pid > 0xffffffff) throw new CaptureConfigError(`invalid pid ${o.pid}`);
+  g.set('kt_target_pid', u32(pid));
+
+  const cg = o.cgroupId ?? 0n;
+  if (cg < 0n || cg > 0xffffffffffffffffn) throw new CaptureConfigError(`invalid cgroup id ${o.cgroupId}`);
+  const cgBuf = Buffer.alloc(8);
+  cgBuf.writeBigUInt64LE(cg);
+  g.set('kt_cgroup_id', cgBuf);
+
+  const comm = Buffer.alloc(COMM_BYTES);
+  if (o.comm !== undefined) {
+    const bytes = Buffer.from(o.comm, 'utf8');
+    if (bytes.length === 0 || bytes.length >= COMM_BYTES || bytes.includes(0)) {
+      throw new CaptureConfigError(`comm filter ${JSON.stringify(o.comm)} must be 1 to 15 bytes (the kernel truncates comm to 15)`);
+    }
+    bytes.copy(comm);
+  }
+  g.set('kt_comm', comm);
+
+  const ports = o.ports ?? [];
+  if (ports.length > MAX_PORTS) throw new CaptureConfigError(`at most ${MAX_PORTS} ports can be filtered in the kernel`);
+  const portBuf = Buffer.alloc(2 * MAX_PORTS);
+  ports.forEach((p, i) => {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new CaptureConfigError(`invalid port ${p}`);
+    portBuf.writeUInt16LE(p, 2 * i);
+  });
+  g.set('kt_ports', portBuf);
+  g.set('kt_nports', u32(ports.length));
+
+  const head = o.headBytes ?? 512;
+  if (!Number.isInteger(head) || head < 4 || head > 16 << 20) {
+    throw new CaptureConfigError(`head size ${o.headBytes} must be from 4 bytes to 16 MiB`);
+  }
+  g.set('kt_head_bytes', u32(head));
+
+  const maxFrame = o.maxFrameSize ?? 100 << 20;
+  if (!Number.isInteger(maxFrame) || maxFrame < 4 || maxFrame > 0x7fffffff) {
+    throw new CaptureConfigError(`maximum frame size ${o.maxFrameSize} must be from 4 to 2^31-1`);
+  }
+  g.set('kt_max_frame', u32(maxFrame));
+  return g;
+}
+
+export interface CaptureTracepoint {
+  program: string;
+  category: 'syscalls';
+  name: string;
+}
+
+/** Each capture program's tracepoint: kt_ce_X → syscalls:sys_enter_X, kt_cx_X → syscalls:sys_exit_X. */
+export function captureTracepoints(programNames: string[]): CaptureTracepoint[] {
+  const out: CaptureTracepoint[] = [];
+  for (const program of programNames) {
+    const m = /^kt_c([ex])_(\w+)$/.exec(program);
+    if (!m) continue;
+    out.push({ program, category: 'syscalls', name: `sys_${m[1] === 'e' ? 'enter' : 'exit'}_${m[2]}` });
+  }
+  return out;
+}
+
+export interface Capture {
+  /** Tracepoints attached. */
+  readonly probes: number;
+  /** Records the kernel could not put on the ring buffer (sum over CPUs of kafka_lost). */
+  lost(): number;
+  /** Records that did not decode (never expected: a layout mismatch between object and decoder). */
+  readonly badRecords: number;
+  /** Every record available now, synchronously (to drain before reading results or closing). */
+  poll(): CaptureRecord[];
+  /** Detaches and frees everything; safe to call twice. */
+  close(): void;
+}
+
+function ringSize(bytes: number | undefined): number {
+  const n = bytes ?? 8 << 20;
+  if (!Number.isInteger(n) || n < 4096 || (n & (n - 1)) !== 0) {
+    throw new CaptureConfigError(`ring buffer size ${bytes} must be a power of two of at least 4096 bytes`);
+  }
+  return n;
+}
+
+/**
+ * Loads and attaches the capture; records arrive on Node's loop in batches through `onRecords`.
+ * Needs root (or CAP_BPF + CAP_PERFMON) and tracefs.
+ */
+export function startCapture(options: CaptureOptions, onRecords: (records: CaptureRecord[]) => void): Capture {
+  const globals = captureGlobals(options);
+  const ring = ringSize(options.ringBytes);
+  const path = options.objectPath ?? captureObjectPath();
+  if (!existsSync(path)) throw new CaptureConfigError(`the Kafka capture program is not built (${path}): ${BUILD_HINT}`);
+
+  const obj: BpfObject = openObject(readFileSync(path), 'kafka_capture');
+  let badRecords = 0;
+  const decodeAll = (raw: Buffer[]): CaptureRecord[] => {
+    const out: CaptureRecord[] = [];
+    for (const r of raw) {
+      try {
+        out.push(decodeCaptureRecord(r));
+      } catch {
+        badRecords++;
+      }
+    }
+    return out;
+  };
+  let probes = 0;
+  try {
+    for (const [name, bytes] of globals) obj.setGlobal(name, bytes);
+    obj.setMaxEntries('kafka_events', ring);
+    obj.load();
+    for (const tp of captureTracepoints(obj.programNames())) {
+      obj.attachTracepoint(tp.program, tp.category, tp.name);
+      probes++;
+    }
+    obj.ringStart('kafka_events', (raw) => onRecords(decodeAll(raw)));
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+  let closed = false;
+  return {
+    probes,
+    get badRecords() {
+      return badRecords;
+    },
+    lost: () => {
+      let n = 0n;
+      for (const e of obj.mapDump('kafka_lost')) for (const v of e.values) n += v.readBigUInt64LE(0);
+      return Number(n);
+    },
+    poll: () => decodeAll(obj.ringConsume()),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      obj.close();
+    },
+  };
+}

@@ -1,0 +1,163 @@
+// Schema-driven decoding of request and response bodies, for every version of the bundled schemas.
+// Values are written into the result as soon as they are read, so when decoding stops early (a
+// truncated or corrupt frame) the caller still has everything before that point.
+import { DecodeError, type Reader } from './reader.js';
+import { summarizeRecords, type RecordsSummary } from './records.js';
+import { inRange, type FieldSpec, type MessageSpec, type PrimitiveType } from './schemas/spec.js';
+
+/** bytes fields decode to their length only: their content (metadata, SASL tokens) never reaches output. */
+export interface BytesValue {
+  kind: 'bytes';
+  length: number;
+}
+
+export type DecodedValue =
+  | number
+  | bigint
+  | boolean
+  | string
+  | null
+  | BytesValue
+  | RecordsSummary
+  | DecodedStruct
+  | DecodedValue[];
+
+export interface DecodedStruct {
+  [field: string]: DecodedValue;
+}
+
+export interface BodyResult {
+  body: DecodedStruct;
+  /** Why decoding stopped early; undefined when the body decoded to its end. */
+  error?: DecodeError;
+}
+
+/** Decodes a message body at `version`; never throws. */
+export function decodeBody(spec: MessageSpec, version: number, r: Reader): BodyResult {
+  const body: DecodedStruct = {};
+  try {
+    decodeStruct(r, spec.fields, version, inRange(spec.flexible, version), body);
+    if (r.pos !== r.declaredEnd) {
+      return { body, error: new DecodeError('trailing', `${r.declaredEnd - r.pos} bytes after the body`) };
+    }
+    return { body };
+  } catch (e) {
+    if (e instanceof DecodeError) return { body, error: e };
+    throw e;
+  }
+}
+
+function decodeStruct(
+  r: Reader,
+  fields: readonly FieldSpec[],
+  version: number,
+  flexible: boolean,
+  out: DecodedStruct,
+): void {
+  for (const f of fields) {
+    if (!inRange(f.v, version)) continue;
+    if (flexible && f.tag !== undefined && inRange(f.tv, version)) continue;
+    decodeField(r, f, version, flexible, out);
+  }
+  if (flexible) decodeTaggedFields(r, fields, version, out);
+}
+
+function decodeTaggedFields(r: Reader, fields: readonly FieldSpec[], version: number, out: DecodedStruct): void {
+  const count = r.uvarint();
+  for (let i = 0; i < count; i++) {
+    const tag = r.uvarint();
+    const size = r.uvarint();
+    const end = r.pos + size;
+    if (end > r.declaredEnd) throw new DecodeError('overrun', `tagged field ${tag} runs past the end of the frame`);
+    const f = fields.find((x) => x.tag === tag && inRange(x.tv, version));
+    if (f) {
+      decodeField(r, f, version, true, out);
+      if (r.pos > end) throw new DecodeError('overrun', `tagged field ${tag} is longer than its size`);
+    }
+    r.pos = end;
+  }
+}
+
+function decodeField(r: Reader, f: FieldSpec, version: number, messageFlexible: boolean, out: DecodedStruct): void {
+  const compact = f.fx !== undefined ? inRange(f.fx, version) : messageFlexible;
+  const nullable = inRange(f.nv, version);
+  if (f.a) {
+    const n = r.length(compact);
+    if (n === null) {
+      out[f.n] = null;
+      return;
+    }
+    const items: DecodedValue[] = [];
+    out[f.n] = items;
+    for (let i = 0; i < n; i++) {
+      if (f.t === 'struct') {
+        const item: DecodedStruct = {};
+        items.push(item);
+        decodeStruct(r, f.f ?? [], version, messageFlexible, item);
+      } else if (f.t !== 'records') {
+        items.push(readPrimitive(r, f.t, compact, false));
+      }
+    }
+    return;
+  }
+  if (f.t === 'struct') {
+    if (nullable && r.int8() < 0) {
+      out[f.n] = null;
+      return;
+    }
+    const item: DecodedStruct = {};
+    out[f.n] = item;
+    decodeStruct(r, f.f ?? [], version, messageFlexible, item);
+    return;
+  }
+  if (f.t === 'records') {
+    const n = r.length(compact);
+    if (n === null) {
+      out[f.n] = null;
+      return;
+    }
+    out[f.n] = summarizeRecords(r.available(n), n);
+    r.skip(n);
+    return;
+  }
+  out[f.n] = readPrimitive(r, f.t, compact, nullable);
+}
+
+function readPrimitive(r: Reader, t: Exclude<PrimitiveType, 'records'>, compact: boolean, nullable: boolean): DecodedValue {
+  switch (t) {
+    case 'bool':
+      return r.bool();
+    case 'int8':
+      return r.int8();
+    case 'int16':
+      return r.int16();
+    case 'uint16':
+      return r.uint16();
+    case 'int32':
+      return r.int32();
+    case 'uint32':
+      return r.uint32();
+    case 'int64':
+      return r.int64();
+    case 'float64':
+      return r.float64();
+    case 'uuid':
+      return r.uuid();
+    case 'string': {
+      const n = r.length(compact, true);
+      if (n === null) return nullOr(nullable, 'string');
+      return r.string(n);
+    }
+    case 'bytes': {
+      const n = r.length(compact);
+      if (n === null) return nullOr(nullable, 'bytes');
+      r.skip(n);
+      return { kind: 'bytes', length: n };
+    }
+  }
+}
+
+function nullOr(nullable: boolean, what: string): null {
+  if (!nullable) throw new DecodeError('bad_length', `null ${what} in a field that cannot be null`);
+  return null;
+}

@@ -1,0 +1,436 @@
+// Per-API fields of an exchange, from its decoded request and response bodies: api-level details
+// (group, member, generation, ...) and per topic-partition (or per group, per topic) items.
+// Field names are the `args` names of the kafka probes. A field missing from a body (not copied, or
+// absent in that version) is left out; consumers decide on defaults.
+import { API_KEYS } from './api-names.js';
+import type { DecodedStruct, DecodedValue } from './decoder.js';
+import { errorName } from './error-codes.js';
+import type { RecordsSummary } from './records.js';
+
+export type FieldValue = string | number | bigint | boolean;
+export type Fields = Record<string, FieldValue>;
+
+export interface DetailsContext {
+  /** Topic name for a topic id seen in Metadata responses of the same process. */
+  topicName(id: string): string | undefined;
+  /** Last fetch offset requested for a partition on this connection (fetch sessions omit unchanged ones). */
+  fetchOffset(topic: string, partition: number): bigint | undefined;
+  setFetchOffset(topic: string, partition: number, offset: bigint): void;
+  /** The consumer group a client id was last seen in. */
+  groupOf(clientId: string): string | undefined;
+}
+
+export interface ExchangeDetails {
+  details: Fields;
+  items: Fields[];
+  /** Top-level error code of the response, if it has one. */
+  error?: number;
+}
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+function structs(v: DecodedValue | undefined): DecodedStruct[] {
+  return Array.isArray(v) ? (v.filter((x) => typeof x === 'object' && x !== null && !Array.isArray(x)) as DecodedStruct[]) : [];
+}
+
+function struct(v: DecodedValue | undefined): DecodedStruct | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !('kind' in v && typeof v.kind === 'string')
+    ? (v as DecodedStruct)
+    : undefined;
+}
+
+function records(v: DecodedValue | undefined): RecordsSummary | undefined {
+  return typeof v === 'object' && v !== null && 'batches' in v ? (v as unknown as RecordsSummary) : undefined;
+}
+
+/** Copies the fields of `from` named in `map` (schema name → arg name) that are present. */
+function pick(out: Fields, from: DecodedStruct | null | undefined, map: Record<string, string>): Fields {
+  if (!from) return out;
+  for (const schemaName in map) {
+    const argName = map[schemaName]!;
+    const v = from[schemaName];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
+      out[argName] = v;
+    } else if (Array.isArray(v)) {
+      out[argName] = v.length;
+    } else if (v && typeof v === 'object' && 'kind' in v && v.kind === 'bytes') {
+      out[argName] = (v as { length: number }).length;
+    }
+  }
+  return out;
+}
+
+function withError(item: Fields, code: DecodedValue | undefined): Fields {
+  if (typeof code === 'number') {
+    item.error = code;
+    item.error_name = errorName(code);
+  }
+  return item;
+}
+
+function addRecords(item: Fields, v: DecodedValue | undefined): void {
+  const rec = records(v);
+  if (rec) {
+    item.records = rec.records;
+    item.bytes = rec.bytes;
+  } else if (v === null) {
+    item.records = 0;
+    item.bytes = 0;
+  }
+}
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+function topicOf(t: DecodedStruct, ctx: DetailsContext, nameField: string): string {
+  const name = t[nameField];
+  if (typeof name === 'string') return name;
+  const id = t.TopicId;
+  if (typeof id === 'string' && id !== NIL_UUID) return ctx.topicName(id) ?? id;
+  return '';
+}
+
+type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string) => ExchangeDetails;
+
+const EXTRACTORS: Record<number, Extractor> = {
+  [API_KEYS.Produce]: (req, resp) => {
+    const details = pick({}, req, { Acks: 'acks', TransactionalId: 'transactional_id' });
+    const items = new Map<string, Fields>();
+    for (const t of structs(req?.TopicData)) {
+      const topic = typeof t.Name === 'string' ? t.Name : '';
+      for (const p of structs(t.PartitionData)) {
+        const partition = typeof p.Index === 'number' ? p.Index : -1;
+        const item: Fields = { topic, partition };
+        if (typeof details.acks === 'number') item.acks = details.acks;
+        addRecords(item, p.Records);
+        items.set(key(topic, partition), item);
+      }
+    }
+    for (const t of structs(resp?.Responses)) {
+      const topic = typeof t.Name === 'string' ? t.Name : '';
+      for (const p of structs(t.PartitionResponses)) {
+        const partition = typeof p.Index === 'number' ? p.Index : -1;
+        const item = items.get(key(topic, partition)) ?? { topic, partition };
+        pick(item, p, { BaseOffset: 'base_offset' });
+        withError(item, p.ErrorCode);
+        items.set(key(topic, partition), item);
+      }
+    }
+    return { details, items: [...items.values()] };
+  },
+
+  [API_KEYS.Fetch]: (req, resp, ctx, clientId) => {
+    const details = pick({}, req, { MaxWaitMs: 'max_wait_ms', MinBytes: 'min_bytes', MaxBytes: 'max_bytes', IsolationLevel: 'isolation_level', SessionId: 'session_id', SessionEpoch: 'session_epoch', RackId: 'rack' });
+    const group = ctx.groupOf(clientId);
+    if (group !== undefined) details.group = group;
+    const requested = new Map<string, Fields>();
+    for (const t of structs(req?.Topics)) {
+      const topic = topicOf(t, ctx, 'Topic');
+      for (const p of structs(t.Partitions)) {
+        const partition = typeof p.Partition === 'number' ? p.Partition : -1;
+        const item: Fields = { topic, partition };
+        if (typeof p.FetchOffset === 'bigint') {
+          item.fetch_offset = p.FetchOffset;
+          ctx.setFetchOffset(topic, partition, p.FetchOffset);
+        }
+        requested.set(key(topic, partition), item);
+      }
+    }
+    if (!resp) return { details, items: [...requested.values()].map((i) => withGroup(i, group)) };
+    const items: Fields[] = [];
+    for (const t of structs(resp.Responses)) {
+      const topic = topicOf(t, ctx, 'Topic');
+      for (const p of structs(t.Partitions)) {
+        const partition = typeof p.PartitionIndex === 'number' ? p.PartitionIndex : -1;
+        const item: Fields = { topic, partition };
+        const fetchOffset = requested.get(key(topic, partition))?.fetch_offset ?? ctx.fetchOffset(topic, partition);
+        if (fetchOffset !== undefined) item.fetch_offset = fetchOffset;
+        pick(item, p, { HighWatermark: 'high_watermark', LastStableOffset: 'last_stable_offset', LogStartOffset: 'log_start_offset' });
+        if (typeof item.high_watermark === 'bigint' && typeof item.fetch_offset === 'bigint' && item.fetch_offset >= 0n) {
+          item.lag = item.high_watermark - item.fetch_offset;
+        }
+        addRecords(item, p.Records);
+        withError(item, p.ErrorCode);
+        items.push(withGroup(item, group));
+      }
+    }
+    return { details, items, error: errorCode(resp.ErrorCode) };
+  },
+
+  [API_KEYS.ListOffsets]: (req, resp) => {
+    const details = pick({}, req, { IsolationLevel: 'isolation_level', ReplicaId: 'replica_id' });
+    const items = new Map<string, Fields>();
+    for (const t of structs(req?.Topics)) {
+      for (const p of structs(t.Partitions)) {
+        const item = pick({ topic: str(t.Name), partition: int(p.PartitionIndex) }, p, { Timestamp: 'timestamp' });
+        items.set(key(str(t.Name), int(p.PartitionIndex)), item);
+      }
+    }
+    for (const t of structs(resp?.Topics)) {
+      for (const p of structs(t.Partitions)) {
+        const k = key(str(t.Name), int(p.PartitionIndex));
+        const item = items.get(k) ?? { topic: str(t.Name), partition: int(p.PartitionIndex) };
+        pick(item, p, { Offset: 'offset', LeaderEpoch: 'leader_epoch' });
+        const old = p.OldStyleOffsets;
+        if (Array.isArray(old) && typeof old[0] === 'bigint') item.offset = old[0];
+        withError(item, p.ErrorCode);
+        items.set(k, item);
+      }
+    }
+    return { details, items: [...items.values()] };
+  },
+
+  [API_KEYS.Metadata]: (req, resp) => {
+    const details = pick({}, req, { Topics: 'requested_topics', AllowAutoTopicCreation: 'allow_auto_topic_creation' });
+    pick(details, resp, { Brokers: 'brokers', Topics: 'topics', ClusterId: 'cluster_id', ControllerId: 'controller_id' });
+    const items: Fields[] = [];
+    for (const t of structs(resp?.Topics)) {
+      const item = pick({ topic: str(t.Name) }, t, { TopicId: 'topic_id', Partitions: 'partitions', IsInternal: 'internal' });
+      items.push(withError(item, t.ErrorCode));
+    }
+    return { details, items };
+  },
+
+  [API_KEYS.OffsetCommit]: (req, resp) => {
+    const details = pick({}, req, { GroupId: 'group', MemberId: 'member', GenerationIdOrMemberEpoch: 'generation', GroupInstanceId: 'group_instance_id' });
+    const items = new Map<string, Fields>();
+    for (const t of structs(req?.Topics)) {
+      for (const p of structs(t.Partitions)) {
+        const item = pick({ topic: str(t.Name), partition: int(p.PartitionIndex) }, p, { CommittedOffset: 'committed_offset' });
+        items.set(key(str(t.Name), int(p.PartitionIndex)), withGroup(item, details.group));
+      }
+    }
+    for (const t of structs(resp?.Topics)) {
+      for (const p of structs(t.Partitions)) {
+        const k = key(str(t.Name), int(p.PartitionIndex));
+        const item = items.get(k) ?? withGroup({ topic: str(t.Name), partition: int(p.PartitionIndex) }, details.group);
+        items.set(k, withError(item, p.ErrorCode));
+      }
+    }
+    return { details, items: [...items.values()] };
+  },
+
+  [API_KEYS.OffsetFetch]: (req, resp) => {
+    const reqGroups = structs(req?.Groups);
+    const details = pick({}, req, { GroupId: 'group', RequireStable: 'require_stable' });
+    if (reqGroups.length > 0) {
+      pick(details, reqGroups[0], { GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch' });
+      details.groups = reqGroups.length;
+    }
+    const items: Fields[] = [];
+    const addTopics = (topics: DecodedValue | undefined, group: FieldValue | undefined): void => {
+      for (const t of structs(topics)) {
+        for (const p of structs(t.Partitions)) {
+          const item = pick({ topic: str(t.Name), partition: int(p.PartitionIndex) }, p, { CommittedOffset: 'committed_offset', CommittedLeaderEpoch: 'leader_epoch' });
+          items.push(withError(withGroup(item, group), p.ErrorCode));
+        }
+      }
+    };
+    addTopics(resp?.Topics, details.group);
+    for (const g of structs(resp?.Groups)) addTopics(g.Topics, g.GroupId as FieldValue | undefined);
+    const groupError = structs(resp?.Groups).map((g) => g.ErrorCode).find((c) => typeof c === 'number' && c !== 0);
+    return { details, items, error: errorCode(resp?.ErrorCode ?? groupError) };
+  },
+
+  [API_KEYS.FindCoordinator]: (req, resp) => {
+    const details = pick({}, req, { Key: 'key', KeyType: 'key_type' });
+    const keys = req?.CoordinatorKeys;
+    if (Array.isArray(keys) && typeof keys[0] === 'string') {
+      details.key = keys[0];
+      details.keys = keys.length;
+    }
+    pick(details, resp, { NodeId: 'node_id', Host: 'host', Port: 'port' });
+    const coordinators = structs(resp?.Coordinators);
+    const items = coordinators.map((c) => withError(pick({}, c, { Key: 'key', NodeId: 'node_id', Host: 'host', Port: 'port' }), c.ErrorCode));
+    if (coordinators[0]) pick(details, coordinators[0], { NodeId: 'node_id', Host: 'host', Port: 'port' });
+    if ((details.key_type ?? 0) === 0 && typeof details.key === 'string') details.group = details.key;
+    if (details.key_type === 1 && typeof details.key === 'string') details.transactional_id = details.key;
+    const itemError = coordinators.map((c) => c.ErrorCode).find((c) => typeof c === 'number' && c !== 0);
+    return { details, items, error: errorCode(resp?.ErrorCode ?? itemError) };
+  },
+
+  [API_KEYS.JoinGroup]: (req, resp) => {
+    const details = pick({}, req, {
+      GroupId: 'group', MemberId: 'member', GroupInstanceId: 'group_instance_id', ProtocolType: 'protocol_type',
+      SessionTimeoutMs: 'session_timeout_ms', RebalanceTimeoutMs: 'rebalance_timeout_ms', Reason: 'reason', Protocols: 'protocols',
+    });
+    pick(details, resp, { GenerationId: 'generation', ProtocolType: 'protocol_type', ProtocolName: 'protocol', Leader: 'leader', MemberId: 'member', Members: 'members' });
+    if (typeof details.leader === 'string' && typeof details.member === 'string' && details.member !== '') {
+      details.is_leader = details.leader === details.member;
+    }
+    return { details, items: [] };
+  },
+
+  [API_KEYS.Heartbeat]: (req) => ({
+    details: pick({}, req, { GroupId: 'group', GenerationId: 'generation', MemberId: 'member', GroupInstanceId: 'group_instance_id' }),
+    items: [],
+  }),
+
+  [API_KEYS.LeaveGroup]: (req, resp) => {
+    const details = pick({}, req, { GroupId: 'group', MemberId: 'member' });
+    const members = structs(req?.Members);
+    if (members.length > 0) {
+      pick(details, members[0], { MemberId: 'member', GroupInstanceId: 'group_instance_id', Reason: 'reason' });
+      details.members = members.length;
+    }
+    const items = structs(resp?.Members).map((m) =>
+      withError(withGroup(pick({}, m, { MemberId: 'member', GroupInstanceId: 'group_instance_id' }), details.group), m.ErrorCode));
+    return { details, items };
+  },
+
+  [API_KEYS.SyncGroup]: (req, resp) => {
+    const details = pick({}, req, {
+      GroupId: 'group', GenerationId: 'generation', MemberId: 'member', GroupInstanceId: 'group_instance_id',
+      ProtocolType: 'protocol_type', ProtocolName: 'protocol', Assignments: 'assignments',
+    });
+    pick(details, resp, { ProtocolType: 'protocol_type', ProtocolName: 'protocol', Assignment: 'assignment_bytes' });
+    return { details, items: [] };
+  },
+
+  [API_KEYS.DescribeGroups]: (req, resp) => {
+    const details = pick({}, req, { Groups: 'groups' });
+    const items = structs(resp?.Groups).map((g) =>
+      withError(pick({}, g, { GroupId: 'group', GroupState: 'state', ProtocolType: 'protocol_type', ProtocolData: 'protocol', Members: 'members' }), g.ErrorCode));
+    if (items.length === 1) Object.assign(details, items[0]);
+    return { details, items };
+  },
+
+  [API_KEYS.ListGroups]: (req, resp) => {
+    const details = pick({}, req, { StatesFilter: 'states_filter', TypesFilter: 'types_filter' });
+    pick(details, resp, { Groups: 'groups' });
+    const items = structs(resp?.Groups).map((g) =>
+      pick({}, g, { GroupId: 'group', ProtocolType: 'protocol_type', GroupState: 'state', GroupType: 'type' }));
+    return { details, items };
+  },
+
+  [API_KEYS.ApiVersions]: (req, resp) => ({
+    details: pick(pick({}, req, { ClientSoftwareName: 'client_software_name', ClientSoftwareVersion: 'client_software_version' }), resp, { ApiKeys: 'api_count' }),
+    items: structs(resp?.ApiKeys).map((k) => pick({}, k, { ApiKey: 'api_key', MinVersion: 'min_version', MaxVersion: 'max_version' })),
+  }),
+
+  [API_KEYS.InitProducerId]: (req, resp) => ({
+    details: pick(pick({}, req, { TransactionalId: 'transactional_id', TransactionTimeoutMs: 'transaction_timeout_ms' }), resp, { ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch' }),
+    items: [],
+  }),
+
+  [API_KEYS.AddPartitionsToTxn]: (req, resp) => {
+    const txns = structs(req?.Transactions);
+    const details = pick({}, req, { V3AndBelowTransactionalId: 'transactional_id', V3AndBelowProducerId: 'producer_id', V3AndBelowProducerEpoch: 'producer_epoch' });
+    if (txns[0]) pick(details, txns[0], { TransactionalId: 'transactional_id', ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch' });
+    const items = new Map<string, Fields>();
+    const addRequested = (topics: DecodedValue | undefined, txn: FieldValue | undefined): void => {
+      for (const t of structs(topics)) {
+        const parts = t.Partitions;
+        for (const p of Array.isArray(parts) ? parts : []) {
+          if (typeof p !== 'number') continue;
+          const item: Fields = { topic: str(t.Name), partition: p };
+          if (txn !== undefined) item.transactional_id = txn;
+          items.set(`${String(txn)}\u0000${key(str(t.Name), p)}`, item);
+        }
+      }
+    };
+    addRequested(req?.V3AndBelowTopics, details.transactional_id);
+    for (const tx of txns) addRequested(tx.Topics, tx.TransactionalId as FieldValue | undefined);
+    const addResults = (topics: DecodedValue | undefined, txn: FieldValue | undefined): void => {
+      for (const t of structs(topics)) {
+        for (const p of structs(t.ResultsByPartition)) {
+          const k = `${String(txn)}\u0000${key(str(t.Name), int(p.PartitionIndex))}`;
+          const item = items.get(k) ?? { topic: str(t.Name), partition: int(p.PartitionIndex) };
+          items.set(k, withError(item, p.PartitionErrorCode));
+        }
+      }
+    };
+    addResults(resp?.ResultsByTopicV3AndBelow, details.transactional_id);
+    for (const tx of structs(resp?.ResultsByTransaction)) addResults(tx.TopicResults, tx.TransactionalId as FieldValue | undefined);
+    return { details, items: [...items.values()], error: errorCode(resp?.ErrorCode) };
+  },
+
+  [API_KEYS.EndTxn]: (req, resp) => ({
+    details: pick(pick({}, req, { TransactionalId: 'transactional_id', ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch', Committed: 'committed' }), resp, { ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch' }),
+    items: [],
+  }),
+
+  [API_KEYS.CreateTopics]: (req, resp) => {
+    const details = pick({}, req, { timeoutMs: 'timeout_ms', validateOnly: 'validate_only', Topics: 'topics' });
+    const items = new Map<string, Fields>();
+    for (const t of structs(req?.Topics)) {
+      items.set(str(t.Name), pick({ topic: str(t.Name) }, t, { NumPartitions: 'partitions', ReplicationFactor: 'replication_factor' }));
+    }
+    for (const t of structs(resp?.Topics)) {
+      const item = items.get(str(t.Name)) ?? { topic: str(t.Name) };
+      pick(item, t, { TopicId: 'topic_id', NumPartitions: 'partitions', ReplicationFactor: 'replication_factor' });
+      items.set(str(t.Name), withError(item, t.ErrorCode));
+    }
+    return { details, items: [...items.values()] };
+  },
+
+  [API_KEYS.DeleteTopics]: (req, resp, ctx) => {
+    const details = pick({}, req, { TimeoutMs: 'timeout_ms' });
+    const items = new Map<string, Fields>();
+    const names = req?.TopicNames;
+    for (const n of Array.isArray(names) ? names : []) if (typeof n === 'string') items.set(n, { topic: n });
+    for (const t of structs(req?.Topics)) {
+      const topic = topicOf(t, ctx, 'Name');
+      items.set(topic, pick({ topic }, t, { TopicId: 'topic_id' }));
+    }
+    for (const t of structs(resp?.Responses)) {
+      const topic = topicOf(t, ctx, 'Name');
+      const item = items.get(topic) ?? { topic };
+      items.set(topic, withError(pick(item, t, { TopicId: 'topic_id' }), t.ErrorCode));
+    }
+    details.topics = items.size;
+    return { details, items: [...items.values()] };
+  },
+
+  [API_KEYS.ConsumerGroupHeartbeat]: (req, resp, ctx) => {
+    const details = pick({}, req, {
+      GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch', InstanceId: 'group_instance_id',
+      RackId: 'rack', RebalanceTimeoutMs: 'rebalance_timeout_ms', ServerAssignor: 'assignor', SubscribedTopicNames: 'subscribed_topics',
+    });
+    pick(details, resp, { MemberId: 'member', MemberEpoch: 'member_epoch', HeartbeatIntervalMs: 'heartbeat_interval_ms' });
+    const assignment = struct(resp?.Assignment);
+    const items: Fields[] = [];
+    if (assignment) {
+      const parts: string[] = [];
+      for (const t of structs(assignment.TopicPartitions)) {
+        const topic = topicOf(t, ctx, 'Name');
+        const ps = Array.isArray(t.Partitions) ? t.Partitions.filter((p): p is number => typeof p === 'number') : [];
+        for (const p of ps) items.push(withGroup({ topic, partition: p, member: str(details.member) }, details.group));
+        parts.push(`${topic}[${ps.join(',')}]`);
+      }
+      details.assignment = parts.join(' ');
+      details.assigned_partitions = items.length;
+    }
+    return { details, items };
+  },
+};
+
+function str(v: DecodedValue | FieldValue | undefined): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function int(v: DecodedValue | undefined): number {
+  return typeof v === 'number' ? v : -1;
+}
+
+function errorCode(v: DecodedValue | undefined): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+
+function withGroup(item: Fields, group: FieldValue | undefined): Fields {
+  if (typeof group === 'string') item.group = group;
+  return item;
+}
+
+/** Details of an exchange of `apiKey`; empty for header-only APIs. */
+export function exchangeDetails(
+  apiKey: number,
+  req: DecodedStruct | null,
+  resp: DecodedStruct | null,
+  ctx: DetailsContext,
+  clientId: string,
+): ExchangeDetails {
+  const extract = EXTRACTORS[apiKey];
+  const result = extract ? extract(req, resp, ctx, clientId) : { details: {}, items: [] };
+  if (result.error === undefined && resp && typeof resp.ErrorCode === 'number') result.error = resp.ErrorCode;
+  return result;
+}

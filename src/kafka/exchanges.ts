@@ -1,0 +1,343 @@
+// Pairing of requests and responses on one connection. A response carries no api key, only the
+// correlation id of its request, so requests are remembered per connection until their response
+// arrives (or the request needs none, the connection closes, or it times out). Which direction
+// carries requests is learnt from the first response that pairs; before that, frames that read as
+// requests are remembered from both directions.
+import { API_KEYS, apiName } from './api-names.js';
+import { BoundedMap } from './bounded-map.js';
+import { countFailure, type KafkaCounters } from './counters.js';
+import type { DecodedStruct } from './decoder.js';
+import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
+import { errorName } from './error-codes.js';
+import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
+import { MAX_PLAUSIBLE_VERSION } from './headers.js';
+import type { StreamFrame } from './stream.js';
+
+export type Direction = 'out' | 'in';
+
+/** Who the traced process is on a connection, and which thread and addresses it used. */
+export interface ConnectionInfo {
+  pid: number;
+  tid: number;
+  comm: string;
+  fd: number;
+  laddr: string;
+  lport: number;
+  raddr: string;
+  rport: number;
+}
+
+/** What the stream keeps of the chunk in which a frame started. */
+export interface FrameMeta {
+  ts: bigint;
+  tid: number;
+}
+
+export type ExchangeStatus = 'complete' | 'no_response' | 'closed' | 'timeout';
+
+export interface KafkaExchange {
+  api: string;
+  api_key: number;
+  version: number;
+  correlation_id: number;
+  /** '' when the client sent none. */
+  client_id: string;
+  /** 'client' when this process wrote the request, 'broker' when it read it. */
+  role: 'client' | 'broker';
+  status: ExchangeStatus;
+  /** Response start minus request start, in ns; null without a response. */
+  latency: bigint | null;
+  /** The response's top-level error, else its first partition error, else 0; null without a response. */
+  error: number | null;
+  error_name: string | null;
+  /** Frame sizes on the wire, size field included. */
+  request_bytes: number;
+  response_bytes: number | null;
+  request_ts: bigint;
+  response_ts: bigint | null;
+  /** Whether part of the request or response was not copied (details may be incomplete). */
+  truncated: boolean;
+  connection: ConnectionInfo;
+  /** API-level fields (group, member, generation, acks, ...). */
+  details: Fields;
+  /** Per topic-partition (or per group, per topic) fields. */
+  items: Fields[];
+  /** Set on a completed SyncGroup that follows this member's JoinGroup: the rebalance it ended. */
+  rebalance?: Fields;
+}
+
+/** State shared by all connections of one decoder (per process: topic ids, groups of client ids). */
+export interface SharedState {
+  counters: KafkaCounters;
+  topicNames(pid: number): Map<string, string>;
+  groups: Map<string, string>;
+  emit(exchange: KafkaExchange): void;
+}
+
+interface Pending {
+  request: DecodedRequest;
+  dir: Direction;
+  bytes: number;
+  ts: bigint;
+  tid: number;
+  truncated: boolean;
+}
+
+interface JoinState {
+  ts: bigint;
+  members: number;
+  generation: number;
+}
+
+const GROUP_APIS = new Set<number>([
+  API_KEYS.JoinGroup, API_KEYS.SyncGroup, API_KEYS.Heartbeat, API_KEYS.LeaveGroup, API_KEYS.OffsetCommit,
+  API_KEYS.OffsetFetch, API_KEYS.ConsumerGroupHeartbeat,
+]);
+
+const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
+
+export interface ConnectionOptions {
+  maxPending: number;
+  timeoutNs: bigint;
+}
+
+export class Connection {
+  private requestDir: Direction | null = null;
+  private readonly pending: Record<Direction, Map<number, Pending>> = { out: new Map(), in: new Map() };
+  private readonly fetchOffsets = new BoundedMap<string, bigint>(10_000);
+  private readonly joins = new BoundedMap<string, JoinState>(1_000);
+  /** After a SaslHandshake v0, raw SASL tokens follow without Kafka headers. */
+  private saslTokens = false;
+  /** Expiry runs when frame timestamps pass this (every 1/16 of the timeout, not on every frame). */
+  private nextExpire = 0n;
+
+  constructor(
+    public info: ConnectionInfo,
+    private readonly shared: SharedState,
+    private readonly options: ConnectionOptions,
+  ) {}
+
+  onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
+    if (frame.meta.ts >= this.nextExpire) {
+      this.expire(frame.meta.ts);
+      this.nextExpire = frame.meta.ts + this.options.timeoutNs / 16n;
+    }
+    const counters = this.shared.counters;
+    const other = opposite(dir);
+    if (this.requestDir !== dir && this.pending[other].size > 0) {
+      const id = peekCorrelationId(frame);
+      const req = id === null ? undefined : this.pending[other].get(id);
+      if (req && id !== null) {
+        this.pending[other].delete(id);
+        if (this.requestDir === null) {
+          this.requestDir = other;
+          this.pending[dir].clear();
+        }
+        this.complete(req, frame);
+        return;
+      }
+    }
+    if (this.saslTokens) {
+      // Tokens are never decoded; the first frame that reads as a whole request ends them.
+      const req = decodeRequest(frame);
+      if (this.requestDir === other || 'rejected' in req || req.failure !== null) {
+        countFailure(counters, 'sasl_token');
+        return;
+      }
+      this.saslTokens = false;
+      this.accept(dir, req, frame);
+      return;
+    }
+    if (this.requestDir === other) {
+      countFailure(counters, 'orphan_response');
+      return;
+    }
+    const req = decodeRequest(frame);
+    if ('rejected' in req) {
+      if (req.rejected !== 'truncated') countFailure(counters, req.rejected);
+      return;
+    }
+    this.accept(dir, req, frame);
+  }
+
+  /**
+   * Whether a frame starting with `head` can be real in direction `dir`: a response to a pending
+   * request, or (unless the direction is known to carry responses) a plausible request header.
+   */
+  checkHead(dir: Direction, head: Uint8Array): boolean {
+    if (this.saslTokens || head.length < 4) return true;
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const other = opposite(dir);
+    if (this.requestDir !== dir && this.pending[other].has(view.getInt32(0))) return true;
+    if (this.requestDir === other) {
+      countFailure(this.shared.counters, 'orphan_response');
+      return false;
+    }
+    const version = view.getInt16(2);
+    if (apiName(view.getInt16(0)) !== undefined && version >= 0 && version <= MAX_PLAUSIBLE_VERSION) return true;
+    countFailure(this.shared.counters, 'bad_header');
+    return false;
+  }
+
+  /** Reports every request still waiting for its response as `closed`. */
+  close(): void {
+    for (const dir of ['out', 'in'] as const) {
+      for (const p of this.pending[dir].values()) this.report(p, null, 'closed');
+      this.pending[dir].clear();
+    }
+  }
+
+  /** Reports requests older than the timeout as `timeout`. */
+  expire(now: bigint): void {
+    for (const dir of ['out', 'in'] as const) {
+      const pending = this.pending[dir];
+      for (const [id, p] of pending) {
+        if (now - p.ts <= this.options.timeoutNs) break;
+        pending.delete(id);
+        this.report(p, null, 'timeout');
+      }
+    }
+  }
+
+  private accept(dir: Direction, req: DecodedRequest, frame: StreamFrame<FrameMeta>): void {
+    const counters = this.shared.counters;
+    counters.framesDecoded++;
+    if (frame.truncated) counters.framesTruncated++;
+    if (req.failure !== null && req.failure !== 'truncated') countFailure(counters, req.failure);
+    const p: Pending = { request: req, dir, bytes: frame.size + 4, ts: frame.meta.ts, tid: frame.meta.tid, truncated: frame.truncated };
+    this.rememberGroup(p);
+    if (req.header.apiKey === API_KEYS.Produce && req.body?.Acks === 0) {
+      this.report(p, null, 'no_response');
+      return;
+    }
+    const pending = this.pending[dir];
+    const previous = pending.get(req.header.correlationId);
+    if (previous) {
+      pending.delete(req.header.correlationId);
+      this.report(previous, null, 'timeout');
+    }
+    pending.set(req.header.correlationId, p);
+    if (pending.size > this.options.maxPending) {
+      const [oldestId, oldest] = pending.entries().next().value as [number, Pending];
+      pending.delete(oldestId);
+      this.report(oldest, null, 'timeout');
+    }
+  }
+
+  private complete(p: Pending, frame: StreamFrame<FrameMeta>): void {
+    const counters = this.shared.counters;
+    const { apiKey, apiVersion } = p.request.header;
+    const resp = decodeResponse(frame, apiKey, apiVersion);
+    counters.framesDecoded++;
+    if (frame.truncated) counters.framesTruncated++;
+    if (resp.failure !== null && resp.failure !== 'truncated') countFailure(counters, resp.failure);
+    if (apiKey === API_KEYS.SaslHandshake && apiVersion === 0) this.saslTokens = true;
+    if (apiKey === API_KEYS.Metadata && resp.body) this.learnTopicIds(resp.body);
+    this.report(p, { body: resp.body, bytes: frame.size + 4, ts: frame.meta.ts, truncated: frame.truncated }, 'complete');
+  }
+
+  private report(
+    p: Pending,
+    resp: { body: DecodedStruct | null; bytes: number; ts: bigint; truncated: boolean } | null,
+    status: ExchangeStatus,
+  ): void {
+    const h = p.request.header;
+    const clientId = h.clientId ?? '';
+    const role = p.dir === 'out' ? 'client' : 'broker';
+    const { details, items, error: topError } = exchangeDetails(h.apiKey, p.request.body, resp?.body ?? null, this.context(role, clientId), clientId);
+    let error: number | null = null;
+    if (resp) {
+      error = topError ?? 0;
+      if (error === 0) {
+        const itemError = items.find((i) => typeof i.error === 'number' && i.error !== 0)?.error;
+        if (typeof itemError === 'number') error = itemError;
+      }
+    }
+    const exchange: KafkaExchange = {
+      api: p.request.api,
+      api_key: h.apiKey,
+      version: h.apiVersion,
+      correlation_id: h.correlationId,
+      client_id: clientId,
+      role,
+      status,
+      latency: resp ? resp.ts - p.ts : null,
+      error,
+      error_name: error === null ? null : errorName(error),
+      request_bytes: p.bytes,
+      response_bytes: resp?.bytes ?? null,
+      request_ts: p.ts,
+      response_ts: resp?.ts ?? null,
+      truncated: p.truncated || (resp?.truncated ?? false),
+      connection: { ...this.info, tid: p.tid },
+      details,
+      items,
+    };
+    if (status === 'complete') this.trackRebalance(exchange);
+    const counters = this.shared.counters;
+    counters.exchanges++;
+    if (!resp) counters.unanswered++;
+    this.shared.emit(exchange);
+  }
+
+  /** JoinGroup → SyncGroup of one member is one rebalance as that member saw it. */
+  private trackRebalance(ex: KafkaExchange): void {
+    const group = ex.details.group;
+    if (typeof group !== 'string' || ex.error !== 0) return;
+    if (ex.api_key === API_KEYS.JoinGroup) {
+      const generation = typeof ex.details.generation === 'number' ? ex.details.generation : -1;
+      const members = typeof ex.details.members === 'number' ? ex.details.members : 0;
+      this.joins.set(`${group}\u0000${String(ex.details.member ?? '')}`, { ts: ex.request_ts, members, generation });
+    } else if (ex.api_key === API_KEYS.SyncGroup) {
+      const k = `${group}\u0000${String(ex.details.member ?? '')}`;
+      const join = this.joins.get(k);
+      if (!join) return;
+      this.joins.delete(k);
+      ex.rebalance = {
+        group,
+        member: String(ex.details.member ?? ''),
+        generation: join.generation,
+        members: join.members,
+        duration: ex.request_ts + (ex.latency ?? 0n) - join.ts,
+      };
+    }
+  }
+
+  private context(role: 'client' | 'broker', clientId: string): DetailsContext {
+    const topicNames = this.shared.topicNames(this.info.pid);
+    return {
+      topicName: (id) => topicNames.get(id),
+      fetchOffset: (topic, partition) => this.fetchOffsets.get(`${topic}\u0000${partition}`),
+      setFetchOffset: (topic, partition, offset) => this.fetchOffsets.set(`${topic}\u0000${partition}`, offset),
+      groupOf: (id) => this.shared.groups.get(this.groupKey(role, id)),
+    };
+  }
+
+  /** Brokers see many clients: their client ids are told apart by remote address. */
+  private groupKey(role: 'client' | 'broker', clientId: string): string {
+    return role === 'client' ? `${this.info.pid}\u0000${clientId}` : `${this.info.pid}\u0000${this.info.raddr}\u0000${clientId}`;
+  }
+
+  private rememberGroup(p: Pending): void {
+    const h = p.request.header;
+    if (!GROUP_APIS.has(h.apiKey) || !p.request.body) return;
+    const body = p.request.body;
+    let group = body.GroupId;
+    if (group === undefined && Array.isArray(body.Groups)) {
+      const first = body.Groups[0];
+      if (first && typeof first === 'object' && !Array.isArray(first) && 'GroupId' in first) group = first.GroupId;
+    }
+    if (typeof group === 'string') this.shared.groups.set(this.groupKey(p.dir === 'out' ? 'client' : 'broker', h.clientId ?? ''), group);
+  }
+
+  private learnTopicIds(body: DecodedStruct): void {
+    const names = this.shared.topicNames(this.info.pid);
+    const topics = body.Topics;
+    if (!Array.isArray(topics)) return;
+    for (const t of topics) {
+      if (!t || typeof t !== 'object' || Array.isArray(t)) continue;
+      const s = t as DecodedStruct;
+      if (typeof s.TopicId === 'string' && typeof s.Name === 'string') names.set(s.TopicId, s.Name);
+    }
+  }
+}

@@ -1,0 +1,159 @@
+// Entry point for the runtime: feed captured chunks of Kafka connections, get exchange events.
+//
+//   const decoder = new KafkaDecoder({ onExchange: (ex) => ... });
+//   decoder.push(chunk);          // in stream order per connection and direction
+//   decoder.close(chunk);         // when the socket closes: pending requests reported as 'closed'
+//   decoder.expire(nowNs);        // now and then: requests unanswered for too long → 'timeout'
+//   decoder.counters();           // frames decoded / failed, bytes skipped, resyncs
+import { BoundedMap } from './bounded-map.js';
+import { newCounters, type KafkaCounters } from './counters.js';
+import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange } from './exchanges.js';
+import { FrameStream, type StreamStats } from './stream.js';
+
+export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
+export type { Fields, FieldValue } from './details.js';
+export type { FrameFailure, KafkaCounters } from './counters.js';
+export { probeFirings, type ProbeFiring } from './probes.js';
+export { apiName } from './api-names.js';
+export { errorName } from './error-codes.js';
+
+/** One captured piece of a connection's byte stream (what src/kafka/capture.ts decodes). */
+export interface CaptureChunk extends ConnectionInfo {
+  /** 'out': written by the traced process; 'in': read by it. */
+  dir: Direction;
+  /** CLOCK_MONOTONIC ns of the syscall. */
+  ts: bigint;
+  /** Bytes of the stream that passed before `data` without being copied. */
+  skipped: number;
+  data: Uint8Array;
+}
+
+export interface KafkaDecoderOptions {
+  onExchange: (exchange: KafkaExchange) => void;
+  /** Requests unanswered for longer are reported as 'timeout' (default 5 min, Kafka's longest waits). */
+  requestTimeoutNs?: bigint;
+  /** Payload bytes kept per frame (default 1 MiB). */
+  maxFrameCopy?: number;
+  /** Requests awaiting a response per connection (default 4096). */
+  maxPendingPerConnection?: number;
+  /** Connections tracked at once; the least recently used is closed past it (default 65536). */
+  maxConnections?: number;
+}
+
+interface Tracked {
+  conn: Connection;
+  streams: Record<Direction, FrameStream<FrameMeta>>;
+}
+
+const sameAddresses = (a: ConnectionInfo, b: ConnectionInfo): boolean =>
+  a.lport === b.lport && a.rport === b.rport && a.laddr === b.laddr && a.raddr === b.raddr;
+
+export class KafkaDecoder {
+  private readonly counts = newCounters();
+  private readonly connections: Map<string, Tracked> = new Map();
+  private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
+  private readonly groups = new BoundedMap<string, string>(100_000);
+  /** Stream stats of closed connections, so counters() stays cumulative. */
+  private readonly closedStats: StreamStats = { frames: 0, resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
+  private readonly timeoutNs: bigint;
+  private readonly maxConnections: number;
+
+  constructor(private readonly options: KafkaDecoderOptions) {
+    this.timeoutNs = options.requestTimeoutNs ?? 300_000_000_000n;
+    this.maxConnections = options.maxConnections ?? 65_536;
+  }
+
+  push(chunk: CaptureChunk): void {
+    const key = `${chunk.pid}:${chunk.fd}`;
+    let t = this.connections.get(key);
+    // The fd now names another socket (its close was not seen): finish the old connection.
+    if (t && !sameAddresses(t.conn.info, chunk)) {
+      this.close(chunk);
+      t = undefined;
+    }
+    if (!t) t = this.open(key, chunk);
+    else {
+      this.connections.delete(key);
+      this.connections.set(key, t);
+    }
+    const conn = t.conn;
+    t.streams[chunk.dir].push(chunk, { ts: chunk.ts, tid: chunk.tid }, (frame) => conn.onFrame(chunk.dir, frame));
+  }
+
+  /** The connection closed: frames in progress are decoded as truncated, pending requests reported. */
+  close(id: { pid: number; fd: number }): void {
+    const key = `${id.pid}:${id.fd}`;
+    const t = this.connections.get(key);
+    if (!t) return;
+    this.connections.delete(key);
+    for (const dir of ['out', 'in'] as const) {
+      t.streams[dir].flush((frame) => t.conn.onFrame(dir, frame));
+      const s = t.streams[dir].stats;
+      this.closedStats.frames += s.frames;
+      this.closedStats.resyncs += s.resyncs;
+      this.closedStats.bytesSkipped += s.bytesSkipped;
+      this.closedStats.bytesDropped += s.bytesDropped;
+    }
+    t.conn.close();
+  }
+
+  /** Closes every connection (at exit). */
+  closeAll(): void {
+    for (const t of [...this.connections.values()]) this.close(t.conn.info);
+  }
+
+  /** Reports requests that waited longer than the timeout at `nowNs` (CLOCK_MONOTONIC). */
+  expire(nowNs: bigint): void {
+    for (const t of this.connections.values()) t.conn.expire(nowNs);
+  }
+
+  counters(): KafkaCounters {
+    const c: KafkaCounters = { ...this.counts, framesFailed: { ...this.counts.framesFailed } };
+    c.resyncs = this.closedStats.resyncs;
+    c.bytesSkipped = this.closedStats.bytesSkipped;
+    c.bytesDropped = this.closedStats.bytesDropped;
+    for (const t of this.connections.values()) {
+      for (const s of [t.streams.out.stats, t.streams.in.stats]) {
+        c.resyncs += s.resyncs;
+        c.bytesSkipped += s.bytesSkipped;
+        c.bytesDropped += s.bytesDropped;
+      }
+    }
+    return c;
+  }
+
+  /** Connections currently tracked. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private open(key: string, info: ConnectionInfo): Tracked {
+    if (this.connections.size >= this.maxConnections) {
+      const oldest = this.connections.values().next().value as Tracked;
+      this.close(oldest.conn.info);
+    }
+    const shared = {
+      counters: this.counts,
+      groups: this.groups,
+      topicNames: (pid: number): Map<string, string> => {
+        let m = this.topicIds.get(pid);
+        if (!m) {
+          m = new BoundedMap<string, string>(100_000);
+          this.topicIds.set(pid, m);
+        }
+        return m;
+      },
+      emit: (ex: KafkaExchange): void => this.options.onExchange(ex),
+    };
+    const { pid, tid, comm, fd, laddr, lport, raddr, rport } = info;
+    const conn = new Connection({ pid, tid, comm, fd, laddr, lport, raddr, rport }, shared, {
+      maxPending: this.options.maxPendingPerConnection ?? 4_096,
+      timeoutNs: this.timeoutNs,
+    });
+    const stream = (dir: Direction): FrameStream<FrameMeta> =>
+      new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHead: (head) => conn.checkHead(dir, head) });
+    const t: Tracked = { conn, streams: { out: stream('out'), in: stream('in') } };
+    this.connections.set(key, t);
+    return t;
+  }
+}

@@ -1,0 +1,73 @@
+// Exchange → kafka probe firings with flat `args` (integers as bigint, as the runtime's values are):
+// `kafka:request` once per exchange; the API's own probe (`kafka:produce`, ...) once per item for
+// APIs with per topic-partition items, else once; `kafka:rebalance` when a SyncGroup ends a rebalance.
+// Exchanges without a response carry latency 0, error 0, error_name '', response_bytes 0 and their
+// status ('no_response', 'closed', 'timeout') in `status`.
+import { API_KEYS } from './api-names.js';
+import type { FieldValue, Fields } from './details.js';
+import type { KafkaExchange } from './exchanges.js';
+
+export type ProbeArgs = Record<string, bigint | string>;
+
+export interface ProbeFiring {
+  /** Probe name after `kafka:` (lower-case API name, `request` or `rebalance`). */
+  probe: string;
+  args: ProbeArgs;
+}
+
+/** APIs whose probe fires once per item (topic-partition, topic or group). */
+const PER_ITEM = new Set<number>([
+  API_KEYS.Produce, API_KEYS.Fetch, API_KEYS.ListOffsets, API_KEYS.OffsetCommit, API_KEYS.OffsetFetch,
+  API_KEYS.AddPartitionsToTxn, API_KEYS.CreateTopics, API_KEYS.DeleteTopics, API_KEYS.DescribeGroups,
+]);
+
+function toArg(v: FieldValue): bigint | string {
+  if (typeof v === 'string' || typeof v === 'bigint') return v;
+  if (typeof v === 'boolean') return v ? 1n : 0n;
+  return BigInt(Math.trunc(v));
+}
+
+function addFields(args: ProbeArgs, fields: Fields): ProbeArgs {
+  for (const [k, v] of Object.entries(fields)) args[k] = toArg(v);
+  return args;
+}
+
+export function commonArgs(ex: KafkaExchange): ProbeArgs {
+  const c = ex.connection;
+  return {
+    api: ex.api,
+    api_key: BigInt(ex.api_key),
+    version: BigInt(ex.version),
+    correlation_id: BigInt(ex.correlation_id),
+    client_id: ex.client_id,
+    latency: ex.latency ?? 0n,
+    error: BigInt(ex.error ?? 0),
+    error_name: ex.error_name ?? '',
+    role: ex.role,
+    status: ex.status,
+    request_bytes: BigInt(ex.request_bytes),
+    response_bytes: BigInt(ex.response_bytes ?? 0),
+    laddr: c.laddr,
+    lport: BigInt(c.lport),
+    raddr: c.raddr,
+    rport: BigInt(c.rport),
+  };
+}
+
+export function probeFirings(ex: KafkaExchange): ProbeFiring[] {
+  const common = commonArgs(ex);
+  const withDetails = addFields({ ...common }, ex.details);
+  const firings: ProbeFiring[] = [{ probe: 'request', args: withDetails }];
+  const probe = ex.api.toLowerCase();
+  if (PER_ITEM.has(ex.api_key) && ex.items.length > 0) {
+    for (const item of ex.items) {
+      // The item's own error (per partition) wins over the exchange's.
+      const args = addFields({ ...withDetails }, item);
+      firings.push({ probe, args });
+    }
+  } else {
+    firings.push({ probe, args: withDetails });
+  }
+  if (ex.rebalance) firings.push({ probe: 'rebalance', args: addFields({ ...common }, ex.rebalance) });
+  return firings;
+}

@@ -1,0 +1,210 @@
+// Bounds-checked reading of Kafka primitives over the copied parts of a frame. A frame may have
+// gaps (bytes the capture skipped, such as record data sent with sendfile): a read that falls in a
+// gap throws DecodeError('truncated'), and a length that skips over a gap lets decoding continue
+// after it. Frame decoding catches DecodeError, so no exception from a bad frame escapes.
+
+/**
+ * Why decoding stopped:
+ * - truncated: the bytes needed were not copied (expected for frame heads), not an error;
+ * - overrun: a length points past the end of the frame (corrupt data);
+ * - bad_length: a negative or impossible length or count;
+ * - bad_varint: a varint longer than its type allows;
+ * - bad_header: not a plausible Kafka header;
+ * - trailing: the body ended before the frame did.
+ */
+export type DecodeFailure = 'truncated' | 'overrun' | 'bad_length' | 'bad_varint' | 'bad_header' | 'trailing';
+
+export class DecodeError extends Error {
+  readonly reason: DecodeFailure;
+
+  constructor(reason: DecodeFailure, message: string) {
+    // Bad and truncated frames are routine: a stack trace per frame would dominate decoding time.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(message);
+    Error.stackTraceLimit = limit;
+    this.name = 'DecodeError';
+    this.reason = reason;
+  }
+}
+
+/** Copied bytes of a frame starting at `offset` (offset 0 is the first byte after the size field). */
+export interface Segment {
+  offset: number;
+  data: Uint8Array;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
+
+export class Reader {
+  pos: number;
+  private segStart = 0;
+  private segEnd = 0;
+  private bytes: Uint8Array = EMPTY;
+  private view: DataView<ArrayBufferLike> = EMPTY_VIEW;
+
+  /**
+   * @param segments copied parts of the frame, sorted by offset, not overlapping
+   * @param declaredEnd the frame's real size (past the copied bytes when the frame was truncated)
+   */
+  constructor(readonly segments: readonly Segment[], readonly declaredEnd: number, pos = 0) {
+    this.pos = pos;
+  }
+
+  static of(data: Uint8Array, declaredEnd = data.length): Reader {
+    return new Reader([{ offset: 0, data }], declaredEnd);
+  }
+
+  /** Bytes left in the frame as declared (not all of them may have been copied). */
+  get declaredRemaining(): number {
+    return this.declaredEnd - this.pos;
+  }
+
+  /** Makes [pos, pos + n) readable through `view` at `pos - segStart`, or throws. */
+  private need(n: number): number {
+    if (this.pos >= this.segStart && this.pos + n <= this.segEnd) return this.pos - this.segStart;
+    if (this.pos + n > this.declaredEnd) {
+      throw new DecodeError('overrun', `${n} bytes needed at byte ${this.pos}, past the end of the frame`);
+    }
+    for (let i = 0; i < this.segments.length; i++) {
+      const s = this.segments[i]!;
+      if (this.pos >= s.offset && this.pos + n <= s.offset + s.data.length) {
+        this.segStart = s.offset;
+        this.segEnd = s.offset + s.data.length;
+        this.bytes = s.data;
+        this.view = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
+        return this.pos - this.segStart;
+      }
+    }
+    throw new DecodeError('truncated', `bytes ${this.pos}..${this.pos + n} of the frame were not copied`);
+  }
+
+  int8(): number {
+    const at = this.need(1);
+    this.pos += 1;
+    return this.view.getInt8(at);
+  }
+
+  bool(): boolean {
+    return this.int8() !== 0;
+  }
+
+  int16(): number {
+    const at = this.need(2);
+    this.pos += 2;
+    return this.view.getInt16(at);
+  }
+
+  uint16(): number {
+    const at = this.need(2);
+    this.pos += 2;
+    return this.view.getUint16(at);
+  }
+
+  int32(): number {
+    const at = this.need(4);
+    this.pos += 4;
+    return this.view.getInt32(at);
+  }
+
+  uint32(): number {
+    const at = this.need(4);
+    this.pos += 4;
+    return this.view.getUint32(at);
+  }
+
+  int64(): bigint {
+    const at = this.need(8);
+    this.pos += 8;
+    return this.view.getBigInt64(at);
+  }
+
+  float64(): number {
+    const at = this.need(8);
+    this.pos += 8;
+    return this.view.getFloat64(at);
+  }
+
+  uuid(): string {
+    const at = this.need(16);
+    let s = '';
+    for (let i = 0; i < 16; i++) {
+      s += this.bytes[at + i]!.toString(16).padStart(2, '0');
+      if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+    }
+    this.pos += 16;
+    return s;
+  }
+
+  /** Unsigned LEB128 of at most 32 bits (5 bytes). */
+  uvarint(): number {
+    let result = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const b = this.int8() & 0xff;
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) {
+        if (result > 0xffffffff) throw new DecodeError('bad_varint', `varint too large at byte ${this.pos}`);
+        return result;
+      }
+    }
+    throw new DecodeError('bad_varint', `varint longer than 5 bytes at byte ${this.pos}`);
+  }
+
+  /** Zig-zag signed varint (32 bits). */
+  varint(): number {
+    const u = this.uvarint();
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  }
+
+  /** Zig-zag signed varlong (64 bits), at most 10 bytes. */
+  varlong(): bigint {
+    let result = 0n;
+    for (let shift = 0n; shift < 70n; shift += 7n) {
+      const b = this.int8() & 0xff;
+      result |= BigInt(b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return (result >> 1n) ^ -(result & 1n);
+    }
+    throw new DecodeError('bad_varint', `varlong longer than 10 bytes at byte ${this.pos}`);
+  }
+
+  /**
+   * A length or element count: int32 (int16 for classic strings), or unsigned varint minus one when
+   * compact. -1 is null; other negatives, and lengths that cannot fit in the frame, are errors.
+   */
+  length(compact: boolean, short = false): number | null {
+    const n = compact ? this.uvarint() - 1 : short ? this.int16() : this.int32();
+    if (n === -1) return null;
+    if (n < -1) throw new DecodeError('bad_length', `negative length ${n} at byte ${this.pos}`);
+    if (n > this.declaredRemaining) {
+      throw new DecodeError('overrun', `length ${n} at byte ${this.pos} runs past the end of the frame`);
+    }
+    return n;
+  }
+
+  string(n: number): string {
+    const at = this.need(n);
+    this.pos += n;
+    return utf8.decode(this.bytes.subarray(at, at + n));
+  }
+
+  /** The copied bytes from `pos` on, up to n and up to the next gap, without advancing. */
+  available(n: number): Uint8Array {
+    for (const s of this.segments) {
+      if (this.pos >= s.offset && this.pos < s.offset + s.data.length) {
+        const at = this.pos - s.offset;
+        return s.data.subarray(at, Math.min(s.data.length, at + n));
+      }
+    }
+    return EMPTY;
+  }
+
+  /** Advances by n bytes whether or not they were copied. */
+  skip(n: number): void {
+    if (this.pos + n > this.declaredEnd) {
+      throw new DecodeError('overrun', `${n} bytes skipped at byte ${this.pos}, past the end of the frame`);
+    }
+    this.pos += n;
+  }
+}

@@ -1,0 +1,109 @@
+// Summaries of record data (the `records` field of Produce requests and Fetch responses): batch
+// headers only. Records are never decompressed or decoded: only sizes and counts reach output.
+
+const COMPRESSION = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+
+/** A record batch header (magic 2). */
+export interface RecordBatchHeader {
+  baseOffset: bigint;
+  /** Bytes after the length field. */
+  batchLength: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  /** CRC-32C as an unsigned number. */
+  crc: number;
+  attributes: number;
+  compression: (typeof COMPRESSION)[number] | 'unknown';
+  timestampType: 'create' | 'log_append';
+  transactional: boolean;
+  control: boolean;
+  lastOffsetDelta: number;
+  baseTimestamp: bigint;
+  maxTimestamp: bigint;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+export interface RecordsSummary {
+  /** Declared size of the record data in bytes. */
+  bytes: number;
+  /** Records counted in the batches (or magic 0/1 messages) whose headers were copied. */
+  records: number;
+  /** Magic of the first batch or message set; -1 when empty or not copied. */
+  magic: number;
+  /** Batch headers seen (magic 2). */
+  batches: RecordBatchHeader[];
+  /** Whether every batch header in the declared size was copied (else `records` is a lower bound). */
+  complete: boolean;
+}
+
+/** Batch headers kept per records field (the count covers them all). */
+const MAX_BATCHES = 64;
+/** Size of a magic 2 batch header. */
+const BATCH_HEADER_SIZE = 61;
+/** base offset (8) + length (4): the prefix common to batches and magic 0/1 messages. */
+const LOG_OVERHEAD = 12;
+/** Magic 0/1 message: offset (8) + size (4) + crc (4) + magic (1) + attributes (1). */
+const MAGIC_OFFSET = 16;
+
+/**
+ * Walks batches in `data`, the copied part of a records field of `declared` bytes.
+ * Stops at the first header not fully copied, or at a structurally impossible one.
+ */
+export function summarizeRecords(data: Uint8Array, declared: number): RecordsSummary {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const summary: RecordsSummary = { bytes: declared, records: 0, magic: -1, batches: [], complete: true };
+  let pos = 0;
+  while (pos < declared) {
+    if (pos + MAGIC_OFFSET + 1 > data.length) {
+      summary.complete = false;
+      break;
+    }
+    const size = view.getInt32(pos + 8);
+    // A trailing partial batch is normal (the broker may cut Fetch data at max bytes).
+    if (size < 0 || pos + LOG_OVERHEAD + size > declared) break;
+    const magic = view.getInt8(pos + MAGIC_OFFSET);
+    if (summary.magic === -1) summary.magic = magic;
+    if (magic === 2) {
+      if (pos + BATCH_HEADER_SIZE > data.length) {
+        summary.complete = false;
+        break;
+      }
+      const batch = readBatchHeader(view, pos);
+      summary.records += Math.max(0, batch.recordCount);
+      if (summary.batches.length < MAX_BATCHES) summary.batches.push(batch);
+    } else if (magic === 0 || magic === 1) {
+      summary.records += 1;
+    } else {
+      break;
+    }
+    pos += LOG_OVERHEAD + size;
+  }
+  return summary;
+}
+
+function readBatchHeader(view: DataView, pos: number): RecordBatchHeader {
+  const attributes = view.getInt16(pos + 21);
+  const codec = attributes & 0x07;
+  return {
+    baseOffset: view.getBigInt64(pos),
+    batchLength: view.getInt32(pos + 8),
+    partitionLeaderEpoch: view.getInt32(pos + 12),
+    magic: view.getInt8(pos + 16),
+    crc: view.getUint32(pos + 17),
+    attributes,
+    compression: COMPRESSION[codec] ?? 'unknown',
+    timestampType: attributes & 0x08 ? 'log_append' : 'create',
+    transactional: (attributes & 0x10) !== 0,
+    control: (attributes & 0x20) !== 0,
+    lastOffsetDelta: view.getInt32(pos + 23),
+    baseTimestamp: view.getBigInt64(pos + 27),
+    maxTimestamp: view.getBigInt64(pos + 35),
+    producerId: view.getBigInt64(pos + 43),
+    producerEpoch: view.getInt16(pos + 51),
+    baseSequence: view.getInt32(pos + 53),
+    recordCount: view.getInt32(pos + 57),
+  };
+}

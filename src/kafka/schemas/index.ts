@@ -1,0 +1,20 @@
+// Lookup of the generated message specs by API key.
+import { MESSAGE_SPECS } from './generated.js';
+import type { MessageSpec } from './spec.js';
+
+const requests = new Map<number, MessageSpec>();
+const responses = new Map<number, MessageSpec>();
+for (const spec of MESSAGE_SPECS) (spec.kind === 'request' ? requests : responses).set(spec.key, spec);
+
+export function requestSpec(apiKey: number): MessageSpec | undefined {
+  return requests.get(apiKey);
+}
+
+export function responseSpec(apiKey: number): MessageSpec | undefined {
+  return responses.get(apiKey);
+}
+
+/** API keys whose bodies kafkatrace decodes. */
+export function decodedApiKeys(): number[] {
+  return [...requests.keys()].sort((a, b) => a - b);
+}

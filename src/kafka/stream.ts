@@ -1,0 +1,208 @@
+// Reassembly of one direction of one connection into Kafka frames (`int32 size` + payload).
+// Chunks arrive in stream order; `skipped` bytes passed on the wire before a chunk's data but were
+// not copied (record payloads past the copied head, sendfile data). Frames are cut at size
+// boundaries; a frame with uncopied bytes is handed on with `truncated` set and its copied parts as
+// segments. A size that cannot be real means the stream is out of sync: the rest of the chunk is
+// dropped and parsing restarts at the next chunk's data, where a capture usually starts a syscall's
+// buffer. A size can also be plausible and still wrong: the caller may check the first bytes of each
+// frame (checkHead) and reject them, which resynchronises the same way instead of swallowing up to
+// 100 MiB of the stream as one bogus frame. Memory per stream is bounded by maxFrameCopy.
+import type { Segment } from './reader.js';
+
+export interface StreamChunk {
+  data: Uint8Array;
+  /** Bytes of the stream that passed before `data` without being copied. */
+  skipped: number;
+}
+
+export interface StreamFrame<T> {
+  /** Copied parts of the payload (offset 0 = first byte after the size field). */
+  segments: Segment[];
+  /** Payload size from the size field. */
+  size: number;
+  truncated: boolean;
+  /** What the caller passed with the chunk in which the frame started (e.g. its timestamp). */
+  meta: T;
+}
+
+export interface StreamOptions {
+  /** Larger sizes mean the stream is out of sync (Kafka's own default limit is 100 MiB). */
+  maxFrameSize?: number;
+  /** Payload bytes kept per frame; the rest counts as not copied. */
+  maxFrameCopy?: number;
+  /**
+   * Called once per frame with its first HEAD_BYTES payload bytes (fewer for smaller frames) when they
+   * were copied; false means the frame cannot be real and the stream is out of sync.
+   */
+  checkHead?: (head: Uint8Array, size: number) => boolean;
+}
+
+/** Payload bytes handed to checkHead: enough for a request's api key, version and correlation id. */
+export const HEAD_BYTES = 8;
+
+export interface StreamStats {
+  frames: number;
+  resyncs: number;
+  /** Bytes passed on as `skipped` by the capture. */
+  bytesSkipped: number;
+  /** Copied bytes thrown away while out of sync or over maxFrameCopy. */
+  bytesDropped: number;
+}
+
+export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024;
+export const DEFAULT_MAX_FRAME_COPY = 1024 * 1024;
+/** The smallest payload of a real frame: a response header's correlation id. */
+const MIN_FRAME_SIZE = 4;
+
+interface OpenFrame<T> {
+  size: number;
+  /** Bytes of the payload passed so far, copied or not. */
+  pos: number;
+  copied: number;
+  truncated: boolean;
+  /** Whether checkHead has run (or cannot: the head was not copied). */
+  checked: boolean;
+  segments: { offset: number; buf: Uint8Array; len: number }[];
+  meta: T;
+}
+
+export class FrameStream<T> {
+  readonly stats: StreamStats = { frames: 0, resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
+  private readonly maxFrameSize: number;
+  private readonly maxFrameCopy: number;
+  private readonly checkHead: ((head: Uint8Array, size: number) => boolean) | undefined;
+  private sizeBytes = new Uint8Array(4);
+  private sizeHave = 0;
+  private sizeMeta: T | undefined;
+  private frame: OpenFrame<T> | null = null;
+  private outOfSync = false;
+
+  constructor(options: StreamOptions = {}) {
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.maxFrameCopy = options.maxFrameCopy ?? DEFAULT_MAX_FRAME_COPY;
+    this.checkHead = options.checkHead;
+  }
+
+  /** Feeds one chunk; calls `emit` for every frame it completes. */
+  push(chunk: StreamChunk, meta: T, emit: (frame: StreamFrame<T>) => void): void {
+    if (chunk.skipped > 0) {
+      this.stats.bytesSkipped += chunk.skipped;
+      if (!this.outOfSync) this.skip(chunk.skipped, emit);
+    }
+    // A new chunk is where an out-of-sync stream tries again.
+    this.outOfSync = false;
+    const data = chunk.data;
+    let off = 0;
+    while (off < data.length) {
+      if (!this.frame) {
+        if (this.sizeHave === 0) this.sizeMeta = meta;
+        while (this.sizeHave < 4 && off < data.length) this.sizeBytes[this.sizeHave++] = data[off++]!;
+        if (this.sizeHave < 4) break;
+        this.sizeHave = 0;
+        const b = this.sizeBytes;
+        const size = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) | 0;
+        if (size < MIN_FRAME_SIZE || size > this.maxFrameSize) {
+          this.lostSync(data.length - off);
+          return;
+        }
+        this.frame = { size, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, segments: [], meta: this.sizeMeta as T };
+        continue;
+      }
+      const f = this.frame;
+      const n = Math.min(f.size - f.pos, data.length - off);
+      this.append(f, data.subarray(off, off + n));
+      off += n;
+      if (!f.checked && !this.headOk(f)) {
+        this.lostSync(data.length - off);
+        return;
+      }
+      if (f.pos === f.size) this.finish(emit);
+    }
+  }
+
+  /** Hands on the frame in progress, if any, as truncated (the connection closed mid-frame). */
+  flush(emit: (frame: StreamFrame<T>) => void): void {
+    if (this.frame) {
+      this.frame.truncated = true;
+      this.finish(emit);
+    }
+    this.sizeHave = 0;
+  }
+
+  private skip(n: number, emit: (frame: StreamFrame<T>) => void): void {
+    while (n > 0) {
+      const f = this.frame;
+      // Skipping a size field (or past a frame's end into one) loses the frame boundaries.
+      if (!f) {
+        this.lostSync(0);
+        return;
+      }
+      const k = Math.min(n, f.size - f.pos);
+      f.pos += k;
+      f.truncated = true;
+      // A head cut short by a skip cannot be checked.
+      if (!f.checked && f.pos >= Math.min(HEAD_BYTES, f.size)) f.checked = true;
+      n -= k;
+      if (f.pos === f.size) this.finish(emit);
+    }
+  }
+
+  private append(f: OpenFrame<T>, bytes: Uint8Array): void {
+    const keep = Math.min(bytes.length, this.maxFrameCopy - f.copied);
+    if (keep < bytes.length) {
+      f.truncated = true;
+      this.stats.bytesDropped += bytes.length - keep;
+    }
+    if (keep > 0) {
+      const last = f.segments[f.segments.length - 1];
+      if (last && last.offset + last.len === f.pos) {
+        if (last.len + keep > last.buf.length) {
+          const grown = new Uint8Array(Math.min(Math.max(last.buf.length * 2, last.len + keep), this.maxFrameCopy));
+          grown.set(last.buf.subarray(0, last.len));
+          last.buf = grown;
+        }
+        last.buf.set(bytes.subarray(0, keep), last.len);
+        last.len += keep;
+      } else {
+        // Own copy: the chunk's buffer may be reused by the caller.
+        const buf = new Uint8Array(Math.min(Math.max(keep, 256), f.size - f.pos, this.maxFrameCopy));
+        buf.set(bytes.subarray(0, keep));
+        f.segments.push({ offset: f.pos, buf, len: keep });
+      }
+      f.copied += keep;
+    }
+    f.pos += bytes.length;
+  }
+
+  /** Runs checkHead once the head is in; true while it is not. */
+  private headOk(f: OpenFrame<T>): boolean {
+    const need = Math.min(HEAD_BYTES, f.size);
+    const first = f.segments[0];
+    if (f.pos < need) return true;
+    f.checked = true;
+    if (!first || first.offset !== 0 || first.len < need) return true;
+    return this.checkHead!(first.buf.subarray(0, need), f.size);
+  }
+
+  private finish(emit: (frame: StreamFrame<T>) => void): void {
+    const f = this.frame!;
+    this.frame = null;
+    this.stats.frames++;
+    const segments: Segment[] = [];
+    for (const s of f.segments) segments.push({ offset: s.offset, data: s.buf.subarray(0, s.len) });
+    emit({
+      segments,
+      size: f.size,
+      truncated: f.truncated || f.pos < f.size,
+      meta: f.meta,
+    });
+  }
+
+  private lostSync(dropped: number): void {
+    this.stats.resyncs++;
+    this.stats.bytesDropped += dropped;
+    this.frame = null;
+    this.sizeHave = 0;
+    this.outOfSync = true;
+  }
+}

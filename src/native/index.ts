@@ -1,0 +1,136 @@
+// The typed face of the libbpf addon (build/Release/kafkatrace_native.node, built by
+// scripts/build-native.mjs). Loading is lazy so that the front end works where the addon is missing.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeMapInfo {
+  name: string;
+  /** enum bpf_map_type */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+/** A map entry as raw bytes: `values` has one Buffer per possible CPU for per-CPU maps, else one. */
+export interface MapEntryBytes {
+  key: Buffer;
+  values: Buffer[];
+}
+
+/** One BPF object: every method throws a NativeError (see isNativeError) on failure. */
+export interface BpfObject {
+  programNames(): string[];
+  mapInfo(): NativeMapInfo[];
+  /** Writes a `const volatile` global of .rodata (before load); bytes must match its size. */
+  setGlobal(name: string, bytes: Buffer): void;
+  /** Sets a map's max_entries (for a ring buffer: its byte size) before load. */
+  setMaxEntries(map: string, entries: number): void;
+  /** Loads every program; a rejection carries `program` and the verifier's last lines in `log`. */
+  load(): void;
+  attachTracepoint(program: string, category: string, name: string): number;
+  attachRawTracepoint(program: string, name: string): number;
+  /** pid -1: every process. */
+  attachUprobe(program: string, retprobe: boolean, binary: string, offset: number, pid: number): number;
+  attachUsdt(program: string, binary: string, provider: string, name: string, pid: number): number;
+  /** Opens a perf event (perf_event_attr type/config; sample is a frequency when freq) and attaches. */
+  attachPerfEvent(
+    program: string,
+    type: number,
+    config: number,
+    sample: number,
+    freq: boolean,
+    cpu: number,
+    pid: number,
+  ): number;
+  attachKprobe(program: string, retprobe: boolean, func: string, offset: number): number;
+  /** fentry/fexit: the target comes from the program's section name. */
+  attachTrace(program: string): number;
+  /** Runs a program once (BPF_PROG_TEST_RUN) and returns its return value. */
+  testRun(program: string): number;
+  linkCount(): number;
+  /** Destroys every link. */
+  detach(): void;
+  /** Stops the ring buffer, destroys links, closes the object; safe to call twice. */
+  close(): void;
+  mapDump(map: string): MapEntryBytes[];
+  mapLookup(map: string, key: Buffer): Buffer[] | null;
+  /** values: one Buffer, or one per CPU for per-CPU maps (one alone sets CPU 0, zeroing the rest). */
+  mapUpdate(map: string, key: Buffer, values: Buffer[]): void;
+  mapDelete(map: string, key: Buffer): boolean;
+  mapClear(map: string): void;
+  mapZero(map: string): void;
+  /**
+   * Polls the ring buffer on Node's loop; onRecords gets the records of one wakeup (copies, at most
+   * 16384: a flood is delivered over several turns of the loop).
+   */
+  ringStart(map: string, onRecords: (records: Buffer[]) => void): void;
+  /** The records available now (at most one batch), synchronously. */
+  ringConsume(): Buffer[];
+  ringStop(): void;
+}
+
+export interface NativeAddon {
+  BpfObject: new (elf: Buffer, name: string) => BpfObject;
+  numPossibleCpus(): number;
+  libbpfVersion(): string;
+}
+
+/** An Error from the addon: errno is positive; log holds libbpf's or the verifier's last lines. */
+export interface NativeError extends Error {
+  errno?: number;
+  code?: string;
+  log?: string;
+  program?: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && ('errno' in e || 'log' in e || 'program' in e);
+}
+
+export class NativeUnavailableError extends Error {
+  constructor(detail: string) {
+    super(
+      `kafkatrace's libbpf addon is not built (${detail}): install its build dependencies with ` +
+        '`apt-get install libbpf-dev libelf-dev clang` then run `npm rebuild`',
+    );
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+/** The package root: the nearest directory above this module holding kafkatrace's package.json. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'kafkatrace') {
+      return dir;
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new NativeUnavailableError('cannot find the kafkatrace package directory');
+    dir = up;
+  }
+}
+
+export const ADDON_PATH = join('build', 'Release', 'kafkatrace_native.node');
+
+let addon: NativeAddon | undefined;
+
+export function loadNative(): NativeAddon {
+  if (addon) return addon;
+  const path = join(packageRoot(), ADDON_PATH);
+  if (!existsSync(path)) throw new NativeUnavailableError(`${ADDON_PATH} is missing`);
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    throw new NativeUnavailableError(`${ADDON_PATH} does not load: ${(e as Error).message}`);
+  }
+  return addon;
+}
+
+/** Opens a BPF object from its ELF bytes (nothing is loaded into the kernel yet). */
+export function openObject(elf: Buffer, name = 'kafkatrace'): BpfObject {
+  return new (loadNative().BpfObject)(elf, name);
+}

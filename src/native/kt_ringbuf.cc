@@ -1,0 +1,117 @@
+// The `events` ring buffer, polled on Node's own event loop: its epoll fd is watched with a uv_poll_t
+// (no thread, no timer), and each wakeup delivers every available record to JS in one batch.
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+
+#include "kt_errors.h"
+#include "kt_object.h"
+
+namespace kt {
+
+namespace {
+
+// Records per delivery. libbpf keeps consuming while producers keep producing; bailing out after a
+// batch lets the loop run signals and timers in between (the ring stays readable, so polling resumes).
+constexpr size_t kMaxBatch = 16384;
+
+}  // namespace
+
+int BpfObject::OnSample(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<BpfObject*>(ctx);
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  self->pending_.emplace_back(bytes, bytes + size);
+  // libbpf has already consumed this record when a callback returns an error.
+  return self->pending_.size() >= kMaxBatch ? -EAGAIN : 0;
+}
+
+Napi::Array BpfObject::TakeRecords(Napi::Env env) {
+  Napi::Array out = Napi::Array::New(env, pending_.size());
+  for (size_t i = 0; i < pending_.size(); i++) {
+    out.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, pending_[i].data(), pending_[i].size()));
+  }
+  pending_.clear();
+  return out;
+}
+
+void BpfObject::OnRingReadable(uv_poll_t* handle, int status, int) {
+  auto* self = static_cast<BpfObject*>(handle->data);
+  if (self == nullptr || self->ring_ == nullptr || status < 0) return;
+  ring_buffer__consume(self->ring_);
+  if (self->pending_.empty()) return;
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  Napi::Array records = self->TakeRecords(env);
+  try {
+    self->ringCallback_.MakeCallback(self->Value(), {records}, *self->ringContext_);
+  } catch (const Napi::Error& e) {
+    // An exception in the JS handler is the program's uncaught exception, as for any other callback.
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+// ringStart(map, onRecords): onRecords(records: Buffer[]) is called once per wakeup.
+void BpfObject::RingStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Loaded(env);
+  if (ring_ != nullptr) throw Napi::Error::New(env, "the ring buffer is already being read");
+  struct bpf_map* map = Map(env, info[0]);
+  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "ringStart(map, onRecords: Function)");
+  LibbpfLogCapture log;
+  ring_ = ring_buffer__new(bpf_map__fd(map), OnSample, this, nullptr);
+  if (ring_ == nullptr) {
+    throw ErrnoError(env, errno, std::string("cannot read ring buffer '") + bpf_map__name(map) + "'",
+                     LastLines(log.text(), 5));
+  }
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  poll_->data = this;
+  int err = uv_poll_init(loop, poll_, ring_buffer__epoll_fd(ring_));
+  if (err == 0) err = uv_poll_start(poll_, UV_READABLE, OnRingReadable);
+  if (err != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    ring_buffer__free(ring_);
+    ring_ = nullptr;
+    throw Napi::Error::New(env, std::string("cannot poll the ring buffer: ") + uv_strerror(err));
+  }
+  ringCallback_ = Napi::Persistent(info[1].As<Napi::Function>());
+  ringContext_ = new Napi::AsyncContext(env, "kafkatrace:ringbuf");
+  // While records may arrive, the JS object must not be collected under the poll handle.
+  Ref();
+}
+
+// ringConsume(): the records available now (at most one batch), synchronously (to drain at exit).
+Napi::Value BpfObject::RingConsume(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ring_ == nullptr) return Napi::Array::New(env);
+  int err = ring_buffer__consume(ring_);
+  if (err < 0 && err != -EAGAIN) throw ErrnoError(env, err, "cannot read the ring buffer");
+  return TakeRecords(env);
+}
+
+void BpfObject::StopRing(bool finalizing) {
+  if (poll_ != nullptr) {
+    // uv_close unregisters the epoll fd at once, so the ring buffer (which owns it) can go next;
+    // the handle's memory is freed when libuv is done with it.
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+    if (!finalizing) Unref();
+  }
+  if (ring_ != nullptr) {
+    ring_buffer__free(ring_);
+    ring_ = nullptr;
+  }
+  pending_.clear();
+  if (ringContext_ != nullptr) {
+    delete ringContext_;
+    ringContext_ = nullptr;
+  }
+  if (!ringCallback_.IsEmpty()) ringCallback_.Reset();
+}
+
+void BpfObject::RingStop(const Napi::CallbackInfo&) { StopRing(false); }
+
+}  // namespace kt

@@ -1,0 +1,97 @@
+// The kernel/user split: which probes run in BPF, where each map lives and how it is stored, and the
+// records the kernel part sends to user space.
+import type { Analysis, MapInfo } from '../frontend/analysis.js';
+import type { MapValueKind, Script } from '../frontend/ast.js';
+import { eventCalls, eventFor } from './events.js';
+import { layoutOf } from './layout.js';
+import { splitPrograms } from './programs.js';
+import type { Layout, Plan, PlanEvent, PlanMap, PlanProbe } from './types.js';
+
+/** Entries of a map with keys (bpftrace's default map size). */
+export const MAP_MAX_ENTRIES = 4096;
+/** Bytes of the `events` ring buffer (a power of two, a multiple of the page size). */
+export const RINGBUF_SIZE = 1 << 20;
+export const HIST_BUCKETS = 66;
+
+export function lhistBuckets(v: { min: number; max: number; step: number }): number {
+  return Math.ceil((v.max - v.min) / v.step) + 2;
+}
+
+/** Byte size of one (per-CPU) value of a kernel map, as documented above PlanMap. */
+export function valueSize(v: MapValueKind): number {
+  switch (v.kind) {
+    case 'count':
+    case 'sum':
+      return 8;
+    case 'min':
+    case 'max':
+    case 'avg':
+    case 'stats':
+      return 16;
+    case 'hist':
+      return HIST_BUCKETS * 8;
+    case 'lhist':
+      return lhistBuckets(v) * 8;
+    case 'scalar':
+      return Math.max(8, layoutOf([v.type]).size);
+  }
+}
+
+export function keyLayout(m: { keyTypes: MapInfo['keyTypes'] }): Layout {
+  return m.keyTypes.length === 0 ? { size: 4, fields: [] } : layoutOf(m.keyTypes);
+}
+
+/** A C identifier for a map: `m_` and the name's identifier characters; `m__anon` for `@`. */
+function bpfNameOf(name: string, taken: Set<string>): string {
+  const bare = name.replace(/^@/, '');
+  const base = bare === '' ? 'm__anon' : 'm_' + bare.replace(/[^A-Za-z0-9_]/g, '_');
+  let candidate = base;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${base}_${n}`;
+  taken.add(candidate);
+  return candidate;
+}
+
+function planMap(m: MapInfo, taken: Set<string>): PlanMap {
+  const home = m.usedBy.includes('kernel') ? 'kernel' : 'user';
+  const perCpu = m.value.kind !== 'scalar';
+  return {
+    name: m.name,
+    bpfName: home === 'kernel' ? bpfNameOf(m.name, taken) : undefined,
+    home,
+    keyTypes: m.keyTypes,
+    keyLayout: keyLayout(m),
+    value: m.value,
+    valueSize: valueSize(m.value),
+    perCpu,
+    bpfType: perCpu ? 'percpu_hash' : 'hash',
+    maxEntries: m.keyTypes.length === 0 ? 1 : MAP_MAX_ENTRIES,
+  };
+}
+
+export function buildPlan(script: Script, analysis: Analysis, file: string): Plan {
+  const events: PlanEvent[] = [];
+  const probes: PlanProbe[] = analysis.probes.map((ap) => {
+    const text = ap.probe.attach.map((a) => a.raw).join(', ');
+    if (ap.where === 'user') {
+      return { index: ap.index, where: 'user', programs: [], attach: ap.attach, ast: ap.probe, text };
+    }
+    for (const call of eventCalls(ap.probe)) events.push(eventFor(call, events.length));
+    return {
+      index: ap.index,
+      where: 'kernel',
+      programs: splitPrograms(ap.index, ap.probe, ap.attach, ap.usesArgs),
+      attach: [],
+      text,
+    };
+  });
+  const taken = new Set<string>();
+  return {
+    version: 1,
+    file: file || script.file,
+    probes,
+    maps: analysis.maps.map((m) => planMap(m, taken)),
+    events,
+    ringbufSize: RINGBUF_SIZE,
+    unsafe: analysis.unsafe,
+  };
+}

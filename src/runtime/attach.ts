@@ -1,0 +1,211 @@
+// Attaching one program to one resolved attach point, with errors that name the missing kernel
+// feature when that is why it failed.
+import { existsSync, readFileSync } from 'node:fs';
+import type { ResolvedAttach } from '../frontend/analysis.js';
+import { isNativeError, type BpfObject } from '../native/index.js';
+
+export class AttachError extends Error {
+  constructor(
+    message: string,
+    readonly errno?: number,
+  ) {
+    super(message);
+    this.name = 'AttachError';
+  }
+}
+
+export const KPROBES_MISSING = 'kprobes are not available: this kernel was built without CONFIG_KPROBES';
+export const FENTRY_MISSING = 'fentry/fexit are not supported by this kernel (no BPF trampoline)';
+export const HARDWARE_MISSING = 'no hardware performance counters on this machine';
+
+const PERF_TYPE_HARDWARE = 0;
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_COUNT_SW_CPU_CLOCK = 0;
+
+/** Software events by bpftrace's names and aliases: perf config and default sample period. */
+const SOFTWARE_EVENTS: Record<string, { config: number; period: number }> = {
+  'cpu-clock': { config: 0, period: 1_000_000 },
+  cpu: { config: 0, period: 1_000_000 },
+  'task-clock': { config: 1, period: 1_000_000 },
+  'page-faults': { config: 2, period: 100 },
+  faults: { config: 2, period: 100 },
+  'context-switches': { config: 3, period: 1000 },
+  cs: { config: 3, period: 1000 },
+  'cpu-migrations': { config: 4, period: 1 },
+  'minor-faults': { config: 5, period: 100 },
+  'major-faults': { config: 6, period: 1 },
+  'alignment-faults': { config: 7, period: 1 },
+  'emulation-faults': { config: 8, period: 1 },
+  dummy: { config: 9, period: 1 },
+  'bpf-output': { config: 10, period: 1 },
+};
+
+const HARDWARE_EVENTS: Record<string, { config: number; period: number }> = {
+  'cpu-cycles': { config: 0, period: 1_000_000 },
+  cycles: { config: 0, period: 1_000_000 },
+  instructions: { config: 1, period: 1_000_000 },
+  'cache-references': { config: 2, period: 1_000_000 },
+  'cache-misses': { config: 3, period: 1_000_000 },
+  'branch-instructions': { config: 4, period: 100_000 },
+  branches: { config: 4, period: 100_000 },
+  'branch-misses': { config: 5, period: 100_000 },
+  'bus-cycles': { config: 6, period: 100_000 },
+  'frontend-stalls': { config: 7, period: 1_000_000 },
+  'backend-stalls': { config: 8, period: 1_000_000 },
+  'ref-cycles': { config: 9, period: 1_000_000 },
+};
+
+const NS_PER_UNIT = { s: 1_000_000_000, ms: 1_000_000, us: 1_000 } as const;
+
+/** Parses a CPU list like `0-3,5` (the format of /sys/devices/system/cpu/online). */
+export function parseCpuList(text: string): number[] {
+  const cpus: number[] = [];
+  for (const part of text.trim().split(',')) {
+    if (part === '') continue;
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a!; c <= (b ?? a!); c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+export function onlineCpus(): number[] {
+  return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
+}
+
+export interface AttachContext {
+  /** Uprobes and USDT attach to this process only when set. */
+  pid?: number;
+  cpus: number[];
+}
+
+/** Describes an attach point the way a script writes it, for messages. */
+export function describeAttach(a: ResolvedAttach): string {
+  switch (a.type) {
+    case 'begin':
+      return 'BEGIN';
+    case 'end':
+      return 'END';
+    case 'tracepoint':
+      return `tracepoint:${a.category}:${a.name}`;
+    case 'rawtracepoint':
+      return `rawtracepoint:${a.name}`;
+    case 'uprobe':
+    case 'uretprobe':
+      return `${a.type}:${a.binary}:${a.symbol}`;
+    case 'usdt':
+      return `usdt:${a.binary}:${a.provider}:${a.name}`;
+    case 'profile':
+    case 'interval':
+      return `${a.type}:${a.unit}:${a.value}`;
+    case 'software':
+    case 'hardware':
+      return `${a.type}:${a.event}:${a.period}`;
+    case 'kprobe':
+    case 'kretprobe':
+      return `${a.type}:${a.func}${a.offset ? `+${a.offset}` : ''}`;
+    case 'fentry':
+    case 'fexit':
+      return `${a.type}:${a.func}`;
+    case 'kafka':
+      return `kafka:${a.name}`;
+  }
+}
+
+function kprobesAvailable(): boolean {
+  return (
+    existsSync('/sys/bus/event_source/devices/kprobe') ||
+    existsSync('/sys/kernel/tracing/kprobe_events') ||
+    existsSync('/sys/kernel/debug/tracing/kprobe_events')
+  );
+}
+
+function reason(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Whether a failure on an fentry/fexit program is the kernel lacking BPF trampolines. */
+export function isTrampolineFailure(e: unknown): boolean {
+  return isNativeError(e) && [1, 22, 95, 524, 38].includes(e.errno ?? 0);
+}
+
+/** Turns an addon error into an AttachError naming the attach point (and the missing feature). */
+function explain(a: ResolvedAttach, e: unknown): AttachError {
+  const errno = isNativeError(e) ? e.errno : undefined;
+  const where = describeAttach(a);
+  if ((a.type === 'kprobe' || a.type === 'kretprobe') && !kprobesAvailable()) {
+    return new AttachError(`${where}: ${KPROBES_MISSING}`, errno);
+  }
+  if ((a.type === 'fentry' || a.type === 'fexit') && isTrampolineFailure(e)) {
+    return new AttachError(`${where}: ${FENTRY_MISSING}`, errno);
+  }
+  if (a.type === 'hardware' && (errno === 2 || errno === 95 || errno === 19)) {
+    return new AttachError(`${where}: ${HARDWARE_MISSING}`, errno);
+  }
+  if (a.type === 'tracepoint' && errno === 2) {
+    return new AttachError(`${where}: no such tracepoint in this kernel (${reason(e)})`, errno);
+  }
+  return new AttachError(`${where}: ${reason(e)}`, errno);
+}
+
+function perfEvent(obj: BpfObject, program: string, type: number, config: number, sample: number, freq: boolean, cpus: number[]) {
+  for (const cpu of cpus) obj.attachPerfEvent(program, type, config, sample, freq, cpu, -1);
+}
+
+/**
+ * Attaches `program` to one attach point (BEGIN/END and kafka need no attaching). Throws an
+ * AttachError with a message for the user.
+ */
+export function attachProgram(obj: BpfObject, program: string, a: ResolvedAttach, ctx: AttachContext): void {
+  const pid = ctx.pid && ctx.pid > 0 ? ctx.pid : -1;
+  try {
+    switch (a.type) {
+      case 'begin':
+      case 'end':
+      case 'kafka':
+        return;
+      case 'tracepoint':
+        obj.attachTracepoint(program, a.category, a.name);
+        return;
+      case 'rawtracepoint':
+        obj.attachRawTracepoint(program, a.name);
+        return;
+      case 'uprobe':
+      case 'uretprobe':
+        obj.attachUprobe(program, a.type === 'uretprobe', a.binary, a.offset, pid);
+        return;
+      case 'usdt':
+        obj.attachUsdt(program, a.binary, a.provider, a.name, pid);
+        return;
+      case 'profile':
+        if (a.unit === 'hz') perfEvent(obj, program, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, a.value, true, ctx.cpus);
+        else perfEvent(obj, program, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, a.value * NS_PER_UNIT[a.unit], false, ctx.cpus);
+        return;
+      case 'interval': {
+        // One CPU: the action runs once per interval, not once per CPU.
+        const period = a.unit === 'hz' ? Math.round(1e9 / a.value) : a.value * NS_PER_UNIT[a.unit];
+        perfEvent(obj, program, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, period, false, ctx.cpus.slice(0, 1));
+        return;
+      }
+      case 'software':
+      case 'hardware': {
+        const table = a.type === 'software' ? SOFTWARE_EVENTS : HARDWARE_EVENTS;
+        const ev = table[a.event];
+        if (!ev) throw new AttachError(`${describeAttach(a)}: unknown ${a.type} event '${a.event}'`);
+        const type = a.type === 'software' ? PERF_TYPE_SOFTWARE : PERF_TYPE_HARDWARE;
+        perfEvent(obj, program, type, ev.config, a.period > 0 ? a.period : ev.period, false, ctx.cpus);
+        return;
+      }
+      case 'kprobe':
+      case 'kretprobe':
+        obj.attachKprobe(program, a.type === 'kretprobe', a.func, a.offset);
+        return;
+      case 'fentry':
+      case 'fexit':
+        obj.attachTrace(program);
+        return;
+    }
+  } catch (e) {
+    if (e instanceof AttachError) throw e;
+    throw explain(a, e);
+  }
+}

@@ -1,0 +1,107 @@
+// Rendering of a single decoded Value as bpftrace prints it in text and in JSON.
+import type { Symbolizer } from '../symbols.js';
+import type { InetValue, Value } from '../values.js';
+import { hexFormatBuffer } from './buffer.js';
+import { jsonString } from './json.js';
+
+export interface RenderContext {
+  symbols: Symbolizer;
+  /** Frames of a stack id in kt_stacks (zero-terminated or trimmed), undefined when it is gone. */
+  stackLookup?: (id: number) => bigint[] | undefined;
+}
+
+function ipv4(b: Uint8Array, from = 0): string {
+  return `${b[from]}.${b[from + 1]}.${b[from + 2]}.${b[from + 3]}`;
+}
+
+/** inet_ntop(3) for IPv6, including its choice of the longest zero run and the embedded-IPv4 forms. */
+function ipv6(b: Uint8Array): string {
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push(((b[2 * i] ?? 0) << 8) | (b[2 * i + 1] ?? 0));
+  let bestBase = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestBase = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
+      out += ipv4(b, 12);
+      break;
+    }
+    out += words[i]!.toString(16);
+  }
+  if (bestBase >= 0 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+/** ntop(): dotted quad for AF_INET, inet_ntop's form for AF_INET6. */
+export function ntop(v: InetValue): string {
+  return v.af === 10 ? ipv6(v.bytes) : ipv4(v.bytes);
+}
+
+function stackText(frames: bigint[] | undefined, indent: number, resolve: (addr: bigint) => string): string {
+  if (!frames) return '';
+  let out = '\n';
+  for (const addr of frames) {
+    if (addr === 0n) break;
+    out += ' '.repeat(indent) + resolve(addr) + '\n';
+  }
+  return out;
+}
+
+/**
+ * Text of a value. `indent` is the stack frame indentation: 8 spaces where a stack is a value, 4 where
+ * it is a map key (bpftrace's two cases).
+ */
+export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return hexFormatBuffer(v);
+  if (Array.isArray(v)) return '(' + v.map((e) => valueText(e, ctx, indent)).join(', ') + ')';
+  switch (v.kind) {
+    case 'ksym':
+      return ctx.symbols.ksym(v.addr);
+    case 'usym':
+      return ctx.symbols.usym(v.addr, v.pid);
+    case 'inet':
+      return ntop(v);
+    case 'username':
+      return ctx.symbols.username(v.uid);
+    case 'kstack':
+      return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId), indent, (a) => ctx.symbols.ksym(a, true));
+    case 'ustack':
+      return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId), indent, (a) => ctx.symbols.usym(a, v.pid, true));
+    case 'timestamp':
+      return v.ns.toString();
+    case 'none':
+      return '';
+  }
+}
+
+/** JSON of a value: numbers bare, strings and everything printed as text quoted, tuples as arrays. */
+export function valueJson(v: Value, ctx: RenderContext): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return '[' + v.map((e) => valueJson(e, ctx)).join(',') + ']';
+  if (typeof v === 'object' && !(v instanceof Uint8Array) && (v.kind === 'timestamp' || v.kind === 'none')) {
+    return v.kind === 'none' ? 'null' : v.ns.toString();
+  }
+  return jsonString(valueText(v, ctx));
+}
+

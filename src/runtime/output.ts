@@ -1,0 +1,148 @@
+// Everything kafkatrace prints while a script runs: the attach banner, printf/time/join/cat/print
+// records, maps (print() and at exit), lost events; in bpftrace's text format or its JSON lines.
+import { readFileSync } from 'node:fs';
+import { formatPrintf } from './format/printf.js';
+import { jsonString } from './format/json.js';
+import { mapJson, mapText } from './format/map.js';
+import { strftime } from './format/time.js';
+import { type RenderContext, valueJson, valueText } from './format/value.js';
+import { createSymbolizer, type Symbolizer } from './symbols.js';
+import type { DecodedEvent, MapSnapshot, Value } from './values.js';
+
+export interface OutputOptions {
+  format: 'text' | 'json';
+  write: (s: string) => void;
+  /** Where error messages go; standard error by default. */
+  writeError?: (s: string) => void;
+  /** Called by flush(), e.g. to flush a buffered stream. */
+  flush?: () => void;
+  /** Resolves ksym/usym/username; the machine's own by default. */
+  symbols?: Symbolizer;
+  /** Frames of a stack id in kt_stacks. */
+  stackLookup?: (id: number) => bigint[] | undefined;
+  /** The clock time() prints; the wall clock by default. */
+  now?: () => Date;
+  /** Reads the file cat() prints; at most maxBytes are printed. */
+  readFile?: (path: string) => Uint8Array;
+}
+
+export interface Output {
+  /** `Attaching N probes...` */
+  attached(probeCount: number): void;
+  /**
+   * Prints a record: printf, printValue, time, join, cat; an error value becomes an error message.
+   * Returns false for records the runtime acts on instead (print, exit, clear, zero, system, signal).
+   */
+  event(e: DecodedEvent): boolean;
+  /** One map, as print(@m, top, div) prints it. */
+  printMap(s: MapSnapshot, top?: number, div?: number): void;
+  /**
+   * All maps sorted by name, as bpftrace prints them at exit (preceded by its two newlines); with
+   * atExit false (SIGUSR1), just the maps.
+   */
+  printMaps(all: MapSnapshot[], opts?: { atExit?: boolean }): void;
+  /** `Lost N events` */
+  lost(n: number | bigint): void;
+  error(message: string): void;
+  flush(): void;
+}
+
+/** bpftrace prints at most this many bytes of a file with cat(). */
+const CAT_MAX_BYTES = 10240;
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  EISDIR: 'Is a directory',
+  ENOTDIR: 'Not a directory',
+};
+
+function errnoText(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  return (code && ERRNO_TEXT[code]) ?? (e instanceof Error ? e.message : String(e));
+}
+
+export function createOutput(opts: OutputOptions): Output {
+  const json = opts.format === 'json';
+  const ctx: RenderContext = { symbols: opts.symbols ?? createSymbolizer(), stackLookup: opts.stackLookup };
+  const write = opts.write;
+  const writeError = opts.writeError ?? ((s: string) => void process.stderr.write(s));
+  const now = opts.now ?? (() => new Date());
+  const readFile = opts.readFile ?? ((p: string) => readFileSync(p));
+  const render = (v: Value): string => valueText(v, ctx);
+
+  /** A text message, or a JSON `{"type": type, "data": "..."}` line. */
+  const message = (type: string, text: string, newline: boolean): void => {
+    write(json ? `{"type": "${type}", "data": ${jsonString(text)}}\n` : newline ? text + '\n' : text);
+  };
+
+  const error = (msg: string): void => writeError(`ERROR: ${msg}\n`);
+
+  const printMap = (s: MapSnapshot, top = 0, div = 1): void => {
+    write(json ? mapJson(s, ctx, top, div) : mapText(s, ctx, top, div));
+  };
+
+  return {
+    attached(n) {
+      if (json) write(`{"type": "attached_probes", "data": {"probes": ${n}}}\n`);
+      else write(`Attaching ${n} ${n === 1 ? 'probe' : 'probes'}...\n`);
+    },
+    event(e) {
+      if (!e.ok) {
+        error(e.error);
+        return true;
+      }
+      const ev = e.event;
+      switch (ev.kind) {
+        case 'printf':
+          message('printf', formatPrintf(ev.format, e.args, render), false);
+          return true;
+        case 'time':
+          message('time', strftime(ev.format, now()), false);
+          return true;
+        case 'join': {
+          // The record holds a fixed number of slots; bpftrace stops at the array's NULL, which
+          // arrives here as the empty slots after the last element.
+          const parts = e.args.map(render);
+          while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+          message('join', parts.join(ev.separator), true);
+          return true;
+        }
+        case 'printValue': {
+          const v = e.args[0] ?? { kind: 'none' };
+          write(json ? `{"type": "value", "data": ${valueJson(v, ctx)}}\n` : valueText(v, ctx) + '\n');
+          return true;
+        }
+        case 'cat': {
+          const path = formatPrintf(ev.format, e.args, render);
+          let content = '';
+          try {
+            content = Buffer.from(readFile(path).subarray(0, CAT_MAX_BYTES)).toString('utf8');
+          } catch (err) {
+            error(`failed to open file '${path}': ${errnoText(err)}`);
+          }
+          // bpftrace still emits the (empty) cat message after a failure: a JSON line, no text.
+          message('cat', content, false);
+          return true;
+        }
+        default:
+          return false;
+      }
+    },
+    printMap,
+    printMaps(all, o = {}) {
+      if (o.atExit ?? true) write('\n\n');
+      const sorted = [...all].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const s of sorted) printMap(s);
+    },
+    lost(n) {
+      if (json) write(`{"type": "lost_events", "data": {"events": ${n}}}\n`);
+      else write(`Lost ${n} events\n`);
+    },
+    error,
+    flush() {
+      opts.flush?.();
+    },
+  };
+}

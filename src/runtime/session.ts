@@ -1,0 +1,381 @@
+// A tracing session: load the plan's BPF object, attach its programs, stream ring-buffer records to
+// the output until something ends the session, then run END, print the maps and release everything.
+import type { ResolvedAttach } from '../frontend/analysis.js';
+import { ensureTracefs } from '../frontend/system.js';
+import { isNativeError, openObject, type BpfObject } from '../native/index.js';
+import type { Plan, PlanMap } from '../plan/types.js';
+import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
+import { CommandError, spawnHeld, splitCommand, type HeldCommand } from './command.js';
+import { decodeEvent, decodeMap } from './decode.js';
+import { privilegeProblem } from './privileges.js';
+import { handleSignals } from './signals.js';
+import type { RenderContext } from './format/value.js';
+import { createSymbolizer } from './symbols.js';
+import { runSystem, systemCommand } from './system-call.js';
+import type { Output } from './output.js';
+import type { DecodedEvent, MapSnapshot } from './values.js';
+
+/** Frames of a `kt_stacks` entry, or undefined when the id is not (or no longer) there. */
+export type StackLookup = (stackId: number) => bigint[] | undefined;
+
+export interface CommandStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export type StopReason = 'exit' | 'SIGINT' | 'SIGTERM' | 'command' | 'duration' | 'abort';
+
+export interface SessionOptions {
+  /** The output, or a factory given the lookup of stack ids (kstack/ustack printing needs it). */
+  output: Output | ((stackLookup: StackLookup) => Output);
+  /** -p: only this process (kt_target_pid; uprobes and usdt attach to it alone). */
+  pid?: number;
+  /** -c: run this command line (split like a shell, run without one), trace only it, stop when it ends. */
+  command?: string;
+  /** Stop after this many milliseconds. */
+  durationMs?: number;
+  /** Handle SIGINT, SIGTERM (stop) and SIGUSR1 (print maps); default true. */
+  signals?: boolean;
+  /** Stops the session when aborted (the REPL, tests). */
+  abort?: AbortSignal;
+  /** Called with the -c command's exit status once it has ended. */
+  onCommandExit?: (status: CommandStatus) => void;
+  /** Called once the session has stopped, with why, before END runs. */
+  onStop?: (reason: StopReason) => void;
+}
+
+/** A problem that prevents the session from starting; its message is meant for the user as is. */
+export class SessionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionError';
+  }
+}
+
+const STACK_MAP = 'kt_stacks';
+const LOST_MAP = 'kt_lost';
+const EVENTS_MAP = 'events';
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function u64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, n));
+  return b;
+}
+
+function kernelPrograms(plan: Plan): { name: string; attach: ResolvedAttach[] }[] {
+  return plan.probes.filter((p) => p.where === 'kernel').flatMap((p) => p.programs);
+}
+
+function programsAt(plan: Plan, type: 'begin' | 'end'): string[] {
+  return kernelPrograms(plan)
+    .filter((p) => p.attach.some((a) => a.type === type))
+    .map((p) => p.name);
+}
+
+/** The attach kind of the program the kernel rejected, to explain a load failure. */
+function loadFailure(plan: Plan, e: unknown): SessionError {
+  if (!isNativeError(e)) return new SessionError(`cannot load the BPF programs: ${String(e)}`);
+  const program = kernelPrograms(plan).find((p) => p.name === e.program);
+  const trampoline = program?.attach.find((a) => a.type === 'fentry' || a.type === 'fexit');
+  if (trampoline && isTrampolineFailure(e)) return new SessionError(`${describeAttach(trampoline)}: ${FENTRY_MISSING}`);
+  const where = program?.attach[0] ? ` (${describeAttach(program.attach[0])})` : '';
+  const log = e.log ? `\n${e.log}` : '';
+  return new SessionError(`${e.message}${where}${log}`);
+}
+
+function sumCounters(values: Buffer[]): bigint {
+  return values.reduce((total, v) => total + v.readBigUInt64LE(0), 0n);
+}
+
+class Session {
+  private readonly obj: BpfObject;
+  private out!: Output;
+  private held?: HeldCommand;
+  private exitCode = 0;
+  private stopping = false;
+  private resolveStop!: (reason: StopReason) => void;
+  private readonly stopped: Promise<StopReason>;
+  private readonly cleanups: (() => void)[] = [];
+  private commandStatus?: CommandStatus;
+  private readonly unhandled = new Set<string>();
+  private readonly render: RenderContext = {
+    symbols: createSymbolizer(),
+    stackLookup: (id) => this.stack(id),
+  };
+
+  constructor(
+    private readonly plan: Plan,
+    elf: Buffer,
+    private readonly options: SessionOptions,
+  ) {
+    this.stopped = new Promise((resolve) => (this.resolveStop = resolve));
+    this.obj = openObject(elf);
+  }
+
+  async run(): Promise<number> {
+    try {
+      this.start();
+    } catch (e) {
+      this.release();
+      if (isNativeError(e)) throw new SessionError(e.message);
+      throw e;
+    }
+    const reason = await this.stopped;
+    try {
+      this.options.onStop?.(reason);
+      this.finish();
+    } finally {
+      this.release();
+    }
+    if (this.held && !this.commandStatus) await this.commandEnded();
+    return this.exitCode;
+  }
+
+  private start(): void {
+    const { plan, options, obj } = this;
+    const stackLookup: StackLookup = (id) => this.stack(id);
+    this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
+    if (options.command !== undefined) {
+      try {
+        this.held = spawnHeld(splitCommand(options.command));
+      } catch (e) {
+        if (e instanceof CommandError) throw new SessionError(e.message);
+        throw e;
+      }
+      this.held.child.on('exit', (code, signal) => {
+        this.commandStatus = { code, signal };
+        options.onCommandExit?.(this.commandStatus);
+        this.requestStop('command');
+      });
+    }
+    const targetPid = this.held?.pid ?? options.pid ?? 0;
+    obj.setGlobal('kt_target_pid', u32(targetPid));
+    obj.setGlobal('kt_start_ns', u64(process.hrtime.bigint()));
+    if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
+    try {
+      obj.load();
+    } catch (e) {
+      throw loadFailure(plan, e);
+    }
+    const probes = this.attachAll(targetPid);
+    this.out.attached(probes);
+    obj.ringStart(EVENTS_MAP, (records) => this.onRecords(records));
+    if (options.signals !== false) {
+      this.cleanups.push(
+        handleSignals({ stop: (sig) => this.requestStop(sig), printMaps: () => this.printAllMaps(false) }),
+      );
+    }
+    if (options.durationMs !== undefined) {
+      const timer = setTimeout(() => this.requestStop('duration'), options.durationMs);
+      this.cleanups.push(() => clearTimeout(timer));
+    }
+    if (options.abort) {
+      const onAbort = () => this.requestStop('abort');
+      if (options.abort.aborted) onAbort();
+      options.abort.addEventListener('abort', onAbort);
+      this.cleanups.push(() => options.abort?.removeEventListener('abort', onAbort));
+    }
+    for (const p of programsAt(plan, 'begin')) obj.testRun(p);
+    this.drain();
+    // An exit() in BEGIN ends the session before the command has run anything.
+    if (!this.stopping) this.held?.release();
+  }
+
+  /** Attaches every kernel program; returns the number of attach points (what bpftrace calls probes). */
+  private attachAll(targetPid: number): number {
+    const ctx = { pid: targetPid || undefined, cpus: onlineCpus() };
+    let count = 0;
+    for (const program of kernelPrograms(this.plan)) {
+      for (const a of program.attach) {
+        try {
+          attachProgram(this.obj, program.name, a, ctx);
+        } catch (e) {
+          if (e instanceof AttachError) throw new SessionError(e.message);
+          throw e;
+        }
+        count++;
+      }
+    }
+    return count;
+  }
+
+  private requestStop(reason: StopReason): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.resolveStop(reason);
+  }
+
+  private onRecords(records: Buffer[]): void {
+    for (const record of records) {
+      const e = decodeEvent(this.plan, record);
+      if (!e.ok) {
+        this.out.error(e.error);
+        continue;
+      }
+      if (e.event.kind === 'exit') {
+        // Like bpftrace: the first exit() decides the code; what follows it in this batch is dropped.
+        if (this.stopping) continue;
+        const code = e.args[0];
+        this.exitCode = typeof code === 'bigint' ? Number(code) : 0;
+        this.requestStop('exit');
+        return;
+      }
+      try {
+        this.handle(e);
+      } catch (err) {
+        // One record that cannot be acted on (a map gone, a failing output) does not end the session.
+        this.out.error(err instanceof Error ? err.message : String(err));
+      }
+    }
+  }
+
+  private handle(e: DecodedEvent & { ok: true }): void {
+    const ev = e.event;
+    switch (ev.kind) {
+      case 'print': {
+        const map = this.planMap(ev.map);
+        if (map) this.out.printMap(this.snapshot(map), ev.top || undefined, ev.div || undefined);
+        return;
+      }
+      case 'clear':
+      case 'zero': {
+        const map = this.planMap(ev.map);
+        if (map?.bpfName) {
+          if (ev.kind === 'clear') this.obj.mapClear(map.bpfName);
+          else this.obj.mapZero(map.bpfName);
+        }
+        return;
+      }
+      case 'system': {
+        // The analysis only lets system() through with --unsafe; the plan says whether it was given.
+        if (!this.plan.unsafe) {
+          this.out.error('system() needs --unsafe');
+          return;
+        }
+        this.out.flush();
+        const problem = runSystem(systemCommand(ev.format, e.args, this.render));
+        if (problem) this.out.error(problem);
+        return;
+      }
+      default:
+        if (!this.out.event(e) && !this.unhandled.has(ev.kind)) {
+          this.unhandled.add(ev.kind);
+          this.out.error(`${ev.kind}() is not supported by this runtime yet; its records are ignored`);
+        }
+    }
+  }
+
+  private planMap(name: string): PlanMap | undefined {
+    const map = this.plan.maps.find((m) => m.name === name);
+    if (!map) this.out.error(`unknown map ${name} in a ring buffer record`);
+    return map;
+  }
+
+  private snapshot(map: PlanMap): MapSnapshot {
+    const entries = map.home === 'kernel' && map.bpfName ? this.obj.mapDump(map.bpfName) : [];
+    return decodeMap(map, entries);
+  }
+
+  private printAllMaps(atExit: boolean): void {
+    const kernelMaps = this.plan.maps.filter((m) => m.home === 'kernel');
+    this.out.printMaps(
+      kernelMaps.map((m) => this.snapshot(m)),
+      { atExit },
+    );
+    this.out.flush();
+  }
+
+  private drain(): void {
+    this.onRecords(this.obj.ringConsume());
+  }
+
+  private stack(id: number): bigint[] | undefined {
+    if (id < 0) return undefined;
+    let values: Buffer[] | null;
+    try {
+      values = this.obj.mapLookup(STACK_MAP, u32(id));
+    } catch {
+      return undefined;
+    }
+    const bytes = values?.[0];
+    if (!bytes) return undefined;
+    const frames: bigint[] = [];
+    for (let off = 0; off + 8 <= bytes.length; off += 8) {
+      const ip = bytes.readBigUInt64LE(off);
+      if (ip === 0n) break;
+      frames.push(ip);
+    }
+    return frames;
+  }
+
+  private lostEvents(): bigint {
+    const values = this.obj.mapLookup(LOST_MAP, u32(0));
+    return values ? sumCounters(values) : 0n;
+  }
+
+  /**
+   * After the stop: END, the last records, lost events, the maps. Detaching comes after, in release():
+   * the kernel waits for an RCU grace period when the last tracepoint goes (tens of ms), and the
+   * user should not wait for that to see the result.
+   */
+  private finish(): void {
+    for (const c of this.cleanups.splice(0)) c();
+    for (const p of programsAt(this.plan, 'end')) this.obj.testRun(p);
+    this.drain();
+    const lost = this.lostEvents();
+    if (lost > 0n) this.out.lost(lost);
+    this.printAllMaps(true);
+  }
+
+  private release(): void {
+    for (const c of this.cleanups.splice(0)) c();
+    this.obj.close();
+    const child = this.held?.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+
+  private commandEnded(): Promise<void> {
+    return new Promise((resolve) => {
+      const child = this.held!.child;
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+  }
+}
+
+/**
+ * Runs a plan's BPF object until exit(), a signal, the -c command's end, the duration or an abort;
+ * resolves to the exit code (exit()'s argument, else 0). Throws SessionError when it cannot start.
+ */
+export async function runSession(plan: Plan, object: Buffer, options: SessionOptions): Promise<number> {
+  const problem = privilegeProblem();
+  if (problem) throw new SessionError(problem);
+  const user = plan.probes.find((p) => p.where === 'user');
+  if (user) throw new SessionError(`${user.text}: kafka probes cannot run in this session yet`);
+  // libbpf reads tracepoint ids from tracefs.
+  if (kernelPrograms(plan).some((p) => p.attach.some((a) => a.type === 'tracepoint'))) {
+    const tracefs = ensureTracefs();
+    if (tracefs.error) throw new SessionError(tracefs.error);
+  }
+  if (options.pid !== undefined) {
+    try {
+      process.kill(options.pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new SessionError(`no process with pid ${options.pid}`);
+    }
+  }
+  let session: Session;
+  try {
+    session = new Session(plan, object, options);
+  } catch (e) {
+    if (isNativeError(e)) throw new SessionError(`${e.message}${e.log ? `\n${e.log}` : ''}`);
+    throw e;
+  }
+  return session.run();
+}

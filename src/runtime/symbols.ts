@@ -1,0 +1,145 @@
+// Symbol, user-name resolution for output: ksym from /proc/kallsyms, usym from the ELF symbols of
+// the file mapped at an address in /proc/PID/maps, user names from /etc/passwd. Everything is read
+// lazily and cached; a failure to read just leaves the address unresolved, printed as bpftrace does.
+import { readFileSync } from 'node:fs';
+import { type ElfImage, fileOffsetToVaddr, findSymbol, readElf } from './symbols-elf.js';
+
+export interface Symbolizer {
+  /** Kernel symbol at addr: `name`, or `name+off` with withOffset; unresolved: `0x...` hex. */
+  ksym(addr: bigint, withOffset?: boolean): string;
+  /** User symbol of process pid at addr, same forms as ksym. */
+  usym(addr: bigint, pid: number, withOffset?: boolean): string;
+  /** The user name of uid, or '' when /etc/passwd has none (as bpftrace prints it). */
+  username(uid: number): string;
+}
+
+export interface KernelSymbol {
+  addr: bigint;
+  name: string;
+}
+
+export interface Mapping {
+  start: bigint;
+  end: bigint;
+  offset: bigint;
+  perms: string;
+  path: string;
+}
+
+/** Parses /proc/kallsyms text into symbols sorted by address (zeroed addresses dropped). */
+export function parseKallsyms(text: string): KernelSymbol[] {
+  const out: KernelSymbol[] = [];
+  for (const line of text.split('\n')) {
+    const parts = line.split(/\s+/);
+    if (parts.length < 3 || !parts[0]) continue;
+    const addr = BigInt('0x' + parts[0]);
+    if (addr === 0n) continue;
+    out.push({ addr, name: parts[2]! });
+  }
+  out.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+  return out;
+}
+
+/** uid → name from /etc/passwd text; the first line for a uid wins, as in bpftrace. */
+export function parsePasswd(text: string): Map<number, string> {
+  const users = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length < 3) continue;
+    const uid = Number(fields[2]);
+    if (Number.isInteger(uid) && !users.has(uid)) users.set(uid, fields[0]!);
+  }
+  return users;
+}
+
+export function parseProcMaps(text: string): Mapping[] {
+  const out: Mapping[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)\s+([0-9a-f]+)\s+\S+\s+\d+\s*(.*)$/.exec(line);
+    if (!m) continue;
+    out.push({
+      start: BigInt('0x' + m[1]),
+      end: BigInt('0x' + m[2]),
+      perms: m[3]!,
+      offset: BigInt('0x' + m[4]),
+      path: m[5]!.trim(),
+    });
+  }
+  return out;
+}
+
+/** Nearest kernel symbol at or below addr. */
+export function findKernelSymbol(symbols: KernelSymbol[], addr: bigint): KernelSymbol | undefined {
+  let lo = 0;
+  let hi = symbols.length - 1;
+  let best: KernelSymbol | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (symbols[mid]!.addr <= addr) {
+      best = symbols[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+/** How C++ prints `(void *)addr`: `0` for null, lower-case hex with 0x otherwise. */
+export function rawAddress(addr: bigint): string {
+  return addr === 0n ? '0' : '0x' + BigInt.asUintN(64, addr).toString(16);
+}
+
+export interface SymbolSources {
+  kallsyms?: string;
+  passwd?: string;
+  /** Where /proc is (tests point it at a fake tree). */
+  proc?: string;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function createSymbolizer(sources: SymbolSources = {}): Symbolizer {
+  const proc = sources.proc ?? '/proc';
+  let kernel: KernelSymbol[] | undefined;
+  let users: Map<number, string> | undefined;
+  const maps = new Map<number, Mapping[]>();
+  const elves = new Map<string, ElfImage | undefined>();
+
+  const elfOf = (pid: number, path: string): ElfImage | undefined => {
+    if (!elves.has(path)) elves.set(path, readElf(path) ?? readElf(`${proc}/${pid}/root${path}`));
+    return elves.get(path);
+  };
+
+  return {
+    ksym(addr, withOffset = false) {
+      kernel ??= parseKallsyms(readText(sources.kallsyms ?? `${proc}/kallsyms`) ?? '');
+      const sym = findKernelSymbol(kernel, addr);
+      if (!sym) return rawAddress(addr);
+      return withOffset ? `${sym.name}+${addr - sym.addr}` : sym.name;
+    },
+    usym(addr, pid, withOffset = false) {
+      let mappings = maps.get(pid);
+      if (!mappings) {
+        mappings = parseProcMaps(readText(`${proc}/${pid}/maps`) ?? '');
+        maps.set(pid, mappings);
+      }
+      // Only executable mappings hold code, as bcc (and so bpftrace) assumes: an address in data
+      // (a broken frame) stays unresolved.
+      const m = mappings.find((x) => addr >= x.start && addr < x.end && x.perms.includes('x') && x.path.startsWith('/'));
+      const img = m ? elfOf(pid, m.path) : undefined;
+      const vaddr = m && img ? fileOffsetToVaddr(img, addr - m.start + m.offset) : undefined;
+      const sym = img && vaddr !== undefined ? findSymbol(img.symbols, vaddr) : undefined;
+      if (!sym || vaddr === undefined) return rawAddress(addr);
+      return withOffset ? `${sym.name}+${vaddr - sym.addr}` : sym.name;
+    },
+    username(uid) {
+      users ??= parsePasswd(readText(sources.passwd ?? '/etc/passwd') ?? '');
+      return users.get(uid) ?? '';
+    },
+  };
+}

@@ -1,0 +1,233 @@
+// Maps that live in user space, for kafka probes: the same operations and semantics as the kernel
+// maps (u64/s64 wrap-around, the same hist and lhist buckets, min/max with a `set` flag that zero()
+// clears) and the same MapSnapshot, so they print exactly like kernel maps.
+import type { KType, MapValueKind } from '../frontend/ast.js';
+import { HIST_BUCKETS, lhistBucketCount } from './decode.js';
+import { histBucketIndex, lhistBucketIndex } from './format/hist.js';
+import type { MapEntryValue, MapSnapshot, Value } from './values.js';
+
+export interface UserMapSpec {
+  name: string;
+  keyTypes: KType[];
+  value: MapValueKind;
+}
+
+type Stored =
+  | { kind: 'int'; value: bigint }
+  | { kind: 'minmax'; value: bigint; set: boolean }
+  | { kind: 'avg'; count: bigint; total: bigint }
+  | { kind: 'buckets'; buckets: bigint[] }
+  | { kind: 'scalar'; value: Value };
+
+interface UserMap {
+  spec: UserMapSpec;
+  entries: Map<string, { keys: Value[]; stored: Stored }>;
+}
+
+/** A canonical identity for a key tuple: equal keys (by value) give equal strings. */
+export function keyIdentity(keys: Value[]): string {
+  return JSON.stringify(keys, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return `i:${v}`;
+    if (typeof v === 'string') return `s:${v}`;
+    if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString('hex')}`;
+    return v;
+  });
+}
+
+const wrap64 = (v: bigint, signed: boolean): bigint => (signed ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v));
+
+function normalize(type: KType, v: Value): Value {
+  if (type.kind === 'int' && typeof v === 'bigint') {
+    return type.signed ? BigInt.asIntN(type.bits, v) : BigInt.asUintN(type.bits, v);
+  }
+  return v;
+}
+
+/** The value a freshly zeroed entry of this type reads as. */
+function zeroOf(type: KType): Value {
+  switch (type.kind) {
+    case 'int':
+      return 0n;
+    case 'str':
+      return '';
+    case 'buf':
+      return new Uint8Array(0);
+    case 'tuple':
+      return type.elems.map(zeroOf);
+    case 'ksym':
+      return { kind: 'ksym', addr: 0n };
+    case 'usym':
+      return { kind: 'usym', addr: 0n, pid: 0 };
+    case 'inet':
+      return { kind: 'inet', af: 0, bytes: new Uint8Array(4) };
+    case 'username':
+      return { kind: 'username', uid: 0 };
+    case 'kstack':
+      return { kind: 'kstack', stackId: 0 };
+    case 'ustack':
+      return { kind: 'ustack', stackId: 0, pid: 0 };
+    case 'timestamp':
+      return { kind: 'timestamp', ns: 0n };
+    case 'none':
+      return { kind: 'none' };
+  }
+}
+
+function emptyStored(value: MapValueKind): Stored {
+  switch (value.kind) {
+    case 'count':
+    case 'sum':
+      return { kind: 'int', value: 0n };
+    case 'min':
+    case 'max':
+      return { kind: 'minmax', value: 0n, set: false };
+    case 'avg':
+    case 'stats':
+      return { kind: 'avg', count: 0n, total: 0n };
+    case 'hist':
+      return { kind: 'buckets', buckets: new Array<bigint>(HIST_BUCKETS).fill(0n) };
+    case 'lhist':
+      return { kind: 'buckets', buckets: new Array<bigint>(lhistBucketCount(value)).fill(0n) };
+    case 'scalar':
+      return { kind: 'scalar', value: zeroOf(value.type) };
+  }
+}
+
+function publicValue(s: Stored): MapEntryValue {
+  switch (s.kind) {
+    case 'int':
+    case 'minmax':
+      return s.value;
+    case 'avg':
+      return { count: s.count, total: s.total };
+    case 'buckets':
+      return [...s.buckets];
+    case 'scalar':
+      return s.value;
+  }
+}
+
+export class UserMaps {
+  private readonly maps = new Map<string, UserMap>();
+
+  constructor(specs: UserMapSpec[]) {
+    for (const spec of specs) this.maps.set(spec.name, { spec, entries: new Map() });
+  }
+
+  private map(name: string, expect?: MapValueKind['kind'][]): UserMap {
+    const m = this.maps.get(name);
+    if (!m) throw new Error(`kafkatrace bug: no user-space map ${name}`);
+    if (expect && !expect.includes(m.spec.value.kind)) {
+      throw new Error(`kafkatrace bug: map ${name} holds ${m.spec.value.kind}, not ${expect.join('/')}`);
+    }
+    return m;
+  }
+
+  private entry(name: string, keys: Value[], expect: MapValueKind['kind'][]): Stored {
+    const m = this.map(name, expect);
+    const id = keyIdentity(keys);
+    let e = m.entries.get(id);
+    if (!e) {
+      e = { keys, stored: emptyStored(m.spec.value) };
+      m.entries.set(id, e);
+    }
+    return e.stored;
+  }
+
+  count(name: string, keys: Value[]): void {
+    const s = this.entry(name, keys, ['count']) as { value: bigint };
+    s.value = wrap64(s.value + 1n, false);
+  }
+
+  sum(name: string, keys: Value[], v: bigint): void {
+    const m = this.map(name, ['sum']);
+    const s = this.entry(name, keys, ['sum']) as { value: bigint };
+    s.value = wrap64(s.value + v, m.spec.value.kind === 'sum' && m.spec.value.signed);
+  }
+
+  min(name: string, keys: Value[], v: bigint): void {
+    const s = this.entry(name, keys, ['min']) as { value: bigint; set: boolean };
+    if (!s.set || v < s.value) Object.assign(s, { value: v, set: true });
+  }
+
+  max(name: string, keys: Value[], v: bigint): void {
+    const s = this.entry(name, keys, ['max']) as { value: bigint; set: boolean };
+    if (!s.set || v > s.value) Object.assign(s, { value: v, set: true });
+  }
+
+  avg(name: string, keys: Value[], v: bigint): void {
+    this.addAvg(this.entry(name, keys, ['avg']), v);
+  }
+
+  stats(name: string, keys: Value[], v: bigint): void {
+    this.addAvg(this.entry(name, keys, ['stats']), v);
+  }
+
+  private addAvg(s: Stored, v: bigint): void {
+    const a = s as { count: bigint; total: bigint };
+    a.count = wrap64(a.count + 1n, true);
+    a.total = wrap64(a.total + v, true);
+  }
+
+  hist(name: string, keys: Value[], v: bigint): void {
+    const s = this.entry(name, keys, ['hist']) as { buckets: bigint[] };
+    const i = histBucketIndex(v);
+    s.buckets[i] = wrap64(s.buckets[i]! + 1n, false);
+  }
+
+  lhist(name: string, keys: Value[], v: bigint): void {
+    const spec = this.map(name, ['lhist']).spec.value as { min: number; max: number; step: number };
+    const s = this.entry(name, keys, ['lhist']) as { buckets: bigint[] };
+    const i = lhistBucketIndex(v, spec);
+    s.buckets[i] = wrap64(s.buckets[i]! + 1n, false);
+  }
+
+  /** `@m[k] = v` on a map of plain values. */
+  assign(name: string, keys: Value[], v: Value): void {
+    const m = this.map(name, ['scalar']);
+    const type = (m.spec.value as { type: KType }).type;
+    (this.entry(name, keys, ['scalar']) as { value: Value }).value = normalize(type, v);
+  }
+
+  /** The entry's value as a snapshot holds it, or undefined when the key is absent. */
+  get(name: string, keys: Value[]): MapEntryValue | undefined {
+    const e = this.map(name).entries.get(keyIdentity(keys));
+    return e ? publicValue(e.stored) : undefined;
+  }
+
+  hasKey(name: string, keys: Value[]): boolean {
+    return this.map(name).entries.has(keyIdentity(keys));
+  }
+
+  delete(name: string, keys: Value[]): boolean {
+    return this.map(name).entries.delete(keyIdentity(keys));
+  }
+
+  clear(name: string): void {
+    this.map(name).entries.clear();
+  }
+
+  /** Keeps the keys and resets every value, as zero() does on a kernel map. */
+  zero(name: string): void {
+    const m = this.map(name);
+    for (const e of m.entries.values()) e.stored = emptyStored(m.spec.value);
+  }
+
+  has(name: string): boolean {
+    return this.maps.has(name);
+  }
+
+  snapshot(name: string): MapSnapshot {
+    const m = this.map(name);
+    return {
+      name,
+      value: m.spec.value,
+      keyTypes: m.spec.keyTypes,
+      entries: [...m.entries.values()].map((e) => ({ keys: e.keys, value: publicValue(e.stored) })),
+    };
+  }
+
+  snapshots(): MapSnapshot[] {
+    return [...this.maps.keys()].map((n) => this.snapshot(n));
+  }
+}

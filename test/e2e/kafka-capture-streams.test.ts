@@ -1,0 +1,378 @@
+// The capture's frame tracking on known byte streams: a small C client (compiled here with cc)
+// writes frames in awkward pieces (size fields split across writes, writev, sendmsg, sendmmsg,
+// sendfile, an impossible size, a connection joined mid-stream) to a Node server in this process.
+// Both ends' records go through src/kafka/stream.ts, the consumer they are made for. Needs root.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CaptureRecord } from '../../src/kafka/capture.js';
+import { startCapture, type CaptureOptions } from '../../src/kafka/capture-loader.js';
+import { FrameStream } from '../../src/kafka/stream.js';
+import { ensureTracefs, privilegeProblem } from '../../src/runtime/privileges.js';
+
+const HEAD = 64;
+const problem = privilegeProblem() ?? ensureTracefs();
+if (problem && process.env['CI'] !== 'true') console.log(`kafka-capture stream tests skipped: ${problem}`);
+const maybe = problem && process.env['CI'] !== 'true' ? describe.skip : describe;
+
+const CLIENT_SOURCE = String.raw`/*
+ * Writes Kafka-like frames (int32 big-endian size + payload) to 127.0.0.1:PORT in deliberately
+ * awkward pieces, so the capture's frame tracking can be checked against known frames:
+ *   stream-client PORT split     sizes split across writes, writev, sendmsg, sendmmsg
+ *   stream-client PORT sendfile  a frame whose payload mostly goes by sendfile
+ *   stream-client PORT garbage   an impossible size, then a good frame in the next write
+ *   stream-client PORT late      one frame before the capture starts, one after
+ *   stream-client PORT reads     reads 5048 bytes of frames with recv(MSG_PEEK), readv, recvmsg,
+ *                                recvmmsg and read
+ * Each says "ready" on stdout and waits for a line on stdin before the part to capture.
+ * Payload byte i of a frame is (i & 0xff); exits 0 on success.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static unsigned char buf[1 << 20];
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+/* Fills buf with a whole frame of size payload bytes; returns its length on the wire. */
+static size_t frame(unsigned size) {
+  buf[0] = size >> 24;
+  buf[1] = size >> 16;
+  buf[2] = size >> 8;
+  buf[3] = size;
+  for (unsigned i = 0; i < size; i++) buf[4 + i] = i & 0xff;
+  return 4 + (size_t)size;
+}
+
+/* Says "ready" and waits for a line on stdin: the test attaches the capture in between. */
+static void ready(void) {
+  char line[16];
+  printf("ready\n");
+  fflush(stdout);
+  if (!fgets(line, sizeof line, stdin)) die("stdin");
+}
+
+static void put(int fd, const void *p, size_t n) {
+  if (write(fd, p, n) != (ssize_t)n) die("write");
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: stream-client PORT split|sendfile|garbage|late|reads\n");
+    return 2;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  const char *mode = argv[2];
+  int late = strcmp(mode, "late") == 0;
+  if (!late) ready();
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) die("connect");
+
+  if (strcmp(mode, "split") == 0) {
+    size_t n = frame(12); /* size field split 2 + 2 */
+    put(fd, buf, 2);
+    put(fd, buf + 2, n - 2);
+    n = frame(10000); /* one write, far beyond the head */
+    put(fd, buf, n);
+    frame(20); /* 1 + (3 + payload) through writev */
+    put(fd, buf, 1);
+    struct iovec v[2] = {{buf + 1, 3}, {buf + 4, 20}};
+    if (writev(fd, v, 2) != 23) die("writev");
+    frame(300); /* sendmsg, 3 iovecs */
+    struct iovec m[3] = {{buf, 4}, {buf + 4, 100}, {buf + 104, 200}};
+    struct msghdr msg = {.msg_iov = m, .msg_iovlen = 3};
+    if (sendmsg(fd, &msg, 0) != 304) die("sendmsg");
+    n = frame(8); /* sendmmsg: two messages of one frame each */
+    struct iovec a = {buf, n}, b = {buf, n};
+    struct mmsghdr mm[2] = {{.msg_hdr = {.msg_iov = &a, .msg_iovlen = 1}}, {.msg_hdr = {.msg_iov = &b, .msg_iovlen = 1}}};
+    if (sendmmsg(fd, mm, 2, 0) != 2) die("sendmmsg");
+  } else if (strcmp(mode, "sendfile") == 0) {
+    const unsigned size = 50000, head = 16;
+    frame(size);
+    FILE *tmp = tmpfile();
+    if (!tmp || fwrite(buf + 4 + head, 1, size - head, tmp) != size - head || fflush(tmp) != 0) die("tmpfile");
+    put(fd, buf, 4 + head);
+    off_t off = 0;
+    size_t left = size - head;
+    while (left > 0) {
+      ssize_t k = sendfile(fd, fileno(tmp), &off, left);
+      if (k <= 0) die("sendfile");
+      left -= k;
+    }
+    put(fd, buf, frame(8));
+  } else if (strcmp(mode, "garbage") == 0) {
+    const unsigned char junk[8] = {0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4};
+    put(fd, junk, sizeof junk);
+    usleep(20000);
+    put(fd, buf, frame(8));
+  } else if (strcmp(mode, "reads") == 0) {
+    /* The server sends 5048 bytes of frames; read them back through every read-side syscall. */
+    size_t total = 5048, got = 0;
+    usleep(50000);
+    if (recv(fd, buf, 4, MSG_PEEK) != 4) die("recv peek");
+    struct iovec v[2] = {{buf, 4}, {buf + 4, 10}};
+    ssize_t k = readv(fd, v, 2);
+    if (k <= 0) die("readv");
+    got += k;
+    struct iovec m[3] = {{buf, 1000}, {buf + 1000, 1000}, {buf + 2000, 1000}};
+    struct msghdr msg = {.msg_iov = m, .msg_iovlen = 3};
+    k = recvmsg(fd, &msg, 0);
+    if (k <= 0) die("recvmsg");
+    got += k;
+    struct iovec a = {buf, 500}, b = {buf + 500, 500};
+    struct mmsghdr mm[2] = {{.msg_hdr = {.msg_iov = &a, .msg_iovlen = 1}}, {.msg_hdr = {.msg_iov = &b, .msg_iovlen = 1}}};
+    int nm = recvmmsg(fd, mm, 2, MSG_DONTWAIT, NULL);
+    if (nm <= 0) die("recvmmsg");
+    for (int i = 0; i < nm; i++) got += mm[i].msg_len;
+    while (got < total) {
+      k = read(fd, buf, total - got);
+      if (k <= 0) die("read");
+      got += k;
+    }
+  } else if (late) {
+    put(fd, buf, frame(8));
+    ready();
+    put(fd, buf, frame(40));
+  } else {
+    fprintf(stderr, "unknown mode %s\n", mode);
+    return 2;
+  }
+  usleep(20000);
+  close(fd);
+  return 0;
+}
+`;
+
+interface Run {
+  /** The client's writes. */
+  out: CaptureRecord[];
+  /** The server's (this process's) reads. */
+  in: CaptureRecord[];
+  /** The client's reads. */
+  clientIn: CaptureRecord[];
+}
+
+interface Seen {
+  size: number;
+  /** Bytes copied, size field included. */
+  copied: number;
+  truncated: boolean;
+  /** Every copied payload byte is (offset & 0xff), as the client writes them. */
+  intact: boolean;
+}
+
+/** Feeds one direction's records, in order, to a FrameStream. */
+function reassemble(records: CaptureRecord[]): { frames: Seen[]; resyncs: number } {
+  const stream = new FrameStream<null>();
+  const frames: Seen[] = [];
+  for (const r of records) {
+    stream.push({ data: r.data, skipped: r.skipped }, null, (f) => {
+      let copied = 4;
+      let intact = true;
+      for (const s of f.segments) {
+        copied += s.data.length;
+        s.data.forEach((b, i) => {
+          if (b !== ((s.offset + i) & 0xff)) intact = false;
+        });
+      }
+      frames.push({ size: f.size, copied, truncated: f.truncated, intact });
+    });
+  }
+  return { frames, resyncs: stream.stats.resyncs };
+}
+
+maybe('kafka capture frame tracking', () => {
+  let dir: string;
+  let client: string;
+  let server: Server;
+  let port: number;
+  const sockets = new Set<Socket>();
+  /** What the server writes to each new connection. */
+  let sendOnConnect: Buffer | null = null;
+
+  beforeAll(async () => {
+    if (problem) throw new Error(problem);
+    dir = mkdtempSync(join(tmpdir(), 'kt-capture-'));
+    writeFileSync(join(dir, 'stream-client.c'), CLIENT_SOURCE);
+    client = join(dir, 'stream-client');
+    execFileSync('cc', ['-O2', '-o', client, join(dir, 'stream-client.c')]);
+    server = createServer((s) => {
+      sockets.add(s);
+      if (sendOnConnect) s.write(sendOnConnect);
+      s.on('data', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server?.close(resolve));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    const left = execFileSync('bpftool', ['prog', 'show'], { encoding: 'utf8' });
+    expect(left).not.toMatch(/\bname kt_c[ex]_/);
+  });
+
+  /** Runs the client in `mode` under a capture of the server's port, attached once the client is ready. */
+  async function run(mode: string, options: CaptureOptions = {}): Promise<Run> {
+    const child = spawn(client, [String(port), mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    const records: CaptureRecord[] = [];
+    let capture;
+    try {
+      capture = startCapture({ ports: [port], headBytes: HEAD, ...options }, (batch) => records.push(...batch));
+      child.stdin.end('go\n');
+      expect(await exited).toBe(0);
+      // The server's reads happen on this loop: let them run before draining.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      records.push(...capture.poll());
+      expect(capture.lost()).toBe(0);
+      expect(capture.badRecords).toBe(0);
+    } finally {
+      capture?.close();
+      child.kill('SIGKILL');
+    }
+    return {
+      out: records.filter((r) => r.pid === child.pid && r.dir === 'out'),
+      in: records.filter((r) => r.pid === process.pid && r.dir === 'in'),
+      clientIn: records.filter((r) => r.pid === child.pid && r.dir === 'in'),
+    };
+  }
+
+  it('cuts frames whose size fields straddle writes, writev, sendmsg and sendmmsg', async () => {
+    const r = await run('split');
+    const expected = [
+      { size: 12, copied: 16, truncated: false, intact: true },
+      { size: 10000, copied: HEAD, truncated: true, intact: true },
+      { size: 20, copied: 24, truncated: false, intact: true },
+      { size: 300, copied: HEAD, truncated: true, intact: true },
+      { size: 8, copied: 12, truncated: false, intact: true },
+      { size: 8, copied: 12, truncated: false, intact: true },
+    ];
+    for (const side of [r.out, r.in]) {
+      const { frames, resyncs } = reassemble(side);
+      expect(resyncs).toBe(0);
+      expect(frames).toEqual(expected);
+      expect(side.every((x) => !x.resync)).toBe(true);
+    }
+    expect(r.out.reduce((n, x) => n + x.data.length, 0)).toBe(16 + HEAD + 24 + HEAD + 12 + 12);
+    expect(r.out[0]!.offset).toBe(0n);
+    expect(r.out.some((x) => x.close)).toBe(true);
+  });
+
+  it('advances over sendfile bytes without copying them', async () => {
+    const r = await run('sendfile');
+    for (const side of [r.out, r.in]) {
+      const { frames, resyncs } = reassemble(side);
+      expect(resyncs).toBe(0);
+      expect(frames).toEqual([
+        // The sender copied what it wrote (size + 16 bytes); the reader sees the bytes and copies a head.
+        { size: 50000, copied: side === r.out ? 20 : HEAD, truncated: true, intact: true },
+        { size: 8, copied: 12, truncated: false, intact: true },
+      ]);
+    }
+    expect(r.out.reduce((n, x) => n + x.skipped, 0)).toBe(50000 - 16);
+  });
+
+  it('resyncs after an impossible size at the next write, flagging it', async () => {
+    const r = await run('garbage');
+    const { frames, resyncs } = reassemble(r.out);
+    expect(resyncs).toBe(1);
+    expect(frames).toEqual([{ size: 8, copied: 12, truncated: false, intact: true }]);
+    const good = r.out.find((x) => x.data.length === 12)!;
+    expect(good.resync).toBe(true);
+  });
+
+  it('joins a connection mid-stream at its next write', async () => {
+    const r = await run('late');
+    const { frames } = reassemble(r.out);
+    expect(frames).toEqual([{ size: 40, copied: 44, truncated: false, intact: true }]);
+    expect(r.out[0]!.resync).toBe(true);
+    expect(r.out[0]!.offset).toBe(0n);
+    expect(r.out[0]!.rport).toBe(port);
+    expect(r.out[0]!.laddr).toBe('127.0.0.1');
+  });
+
+  it('follows reads through readv, recvmsg and recvmmsg, ignoring MSG_PEEK', async () => {
+    const sizes = [16, 5000, 8, 8];
+    const bytes = Buffer.concat(
+      sizes.map((n) => {
+        const f = Buffer.alloc(4 + n);
+        f.writeInt32BE(n, 0);
+        for (let i = 0; i < n; i++) f[4 + i] = i & 0xff;
+        return f;
+      }),
+    );
+    expect(bytes.length).toBe(5048);
+    sendOnConnect = bytes;
+    try {
+      const r = await run('reads');
+      const got = r.clientIn;
+      expect(reassemble(got).resyncs).toBe(0);
+      expect(reassemble(got).frames).toEqual([
+        { size: 16, copied: 20, truncated: false, intact: true },
+        { size: 5000, copied: HEAD, truncated: true, intact: true },
+        { size: 8, copied: 12, truncated: false, intact: true },
+        { size: 8, copied: 12, truncated: false, intact: true },
+      ]);
+      expect(got.reduce((n, x) => n + x.data.length + x.skipped, 0)).toBe(5048);
+    } finally {
+      sendOnConnect = null;
+    }
+  });
+
+  it('filters by comm in the kernel', async () => {
+    const r = await run('split', { comm: 'stream-client' });
+    expect(r.in).toEqual([]);
+    expect(reassemble(r.out).frames.map((f) => f.size)).toEqual([12, 10000, 20, 300, 8, 8]);
+  });
+
+  it('follows IPv6 connections', async () => {
+    const v6 = createServer((s) => s.on('data', () => undefined));
+    await new Promise<void>((resolve) => v6.listen(0, '::1', resolve));
+    const v6port = (v6.address() as { port: number }).port;
+    const records: CaptureRecord[] = [];
+    const capture = startCapture({ pid: process.pid, ports: [v6port], headBytes: HEAD }, (b) => records.push(...b));
+    try {
+      const sock = connect(v6port, '::1');
+      await new Promise((resolve) => sock.once('connect', resolve));
+      const frame = Buffer.alloc(4 + 100);
+      frame.writeInt32BE(100, 0);
+      for (let i = 0; i < 100; i++) frame[4 + i] = i;
+      await new Promise((resolve) => sock.write(frame, resolve));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      sock.destroy();
+      records.push(...capture.poll());
+    } finally {
+      capture.close();
+      await new Promise((resolve) => v6.close(resolve));
+    }
+    const out = records.filter((r) => r.dir === 'out' && r.rport === v6port);
+    const inn = records.filter((r) => r.dir === 'in' && r.lport === v6port);
+    expect(out[0]).toMatchObject({ family: 6, laddr: '::1', raddr: '::1', rport: v6port });
+    for (const side of [out, inn]) {
+      expect(reassemble(side).frames).toEqual([{ size: 100, copied: HEAD, truncated: true, intact: true }]);
+    }
+  });
+});

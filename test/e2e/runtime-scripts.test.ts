@@ -1,0 +1,95 @@
+// Real scripts end to end: compiled by compileScript (front end, plan, C, clang) and run by the
+// session against the kernel, with the workload's exact syscall counts.
+import { describe, expect, it } from 'vitest';
+import { compileScript } from '../../src/codegen/index.js';
+import { realSystem } from '../../src/frontend/system.js';
+import { createOutput } from '../../src/runtime/output.js';
+import { runSession, SessionError, type SessionOptions } from '../../src/runtime/session.js';
+import { buildFixtures, canRun, collector, loadedProgramsSettled } from './runtime-helpers.js';
+
+const ok = canRun();
+const fx = ok ? buildFixtures() : undefined;
+
+async function runScript(
+  source: string,
+  options: Omit<SessionOptions, 'output'> = {},
+  unsafe = false,
+): Promise<{ code: number; text: string; errors: string[] }> {
+  const r = await compileScript(source, 'test.ktr', { positional: [], unsafe, system: realSystem() });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+  const c = collector();
+  const output = createOutput({ format: 'text', write: c.write, writeError: c.writeError });
+  const code = await runSession(r.compiled.plan, r.compiled.object!, { signals: false, ...options, output });
+  return { code, text: c.text(), errors: c.errors };
+}
+
+/** Like runScript, with an output that resolves stack ids through the session's lookup. */
+async function runScriptWithStacks(source: string, options: Omit<SessionOptions, 'output'>): Promise<string> {
+  const r = await compileScript(source, 'test.ktr', { positional: [], unsafe: false, system: realSystem() });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+  const c = collector();
+  await runSession(r.compiled.plan, r.compiled.object!, {
+    signals: false,
+    ...options,
+    output: (stackLookup) => createOutput({ format: 'text', write: c.write, writeError: c.writeError, stackLookup }),
+  });
+  return c.text();
+}
+
+describe.runIf(ok)('scripts through the runtime', () => {
+  it('counts the exact syscalls of a -c command', async () => {
+    const r = await runScript('tracepoint:syscalls:sys_enter_getppid { @calls = count(); }', {
+      command: `${fx!.workload} getppid 100`,
+    });
+    expect(r.text).toContain('Attaching 1 probe...\n');
+    expect(r.text).toContain('@calls: 100\n');
+  });
+
+  it('sums and hists tracepoint args, keyed by comm', async () => {
+    const r = await runScript(
+      'tracepoint:syscalls:sys_enter_write { @bytes[comm] = sum(args.count); @sizes = hist(args.count); }',
+      { command: `${fx!.workload} write 300 7 write 5 2` },
+    );
+    expect(r.text).toContain('@bytes[workload]: 2110\n');
+    expect(r.text).toMatch(/\[4, 8\)\s+2 \|/);
+    expect(r.text).toMatch(/\[256, 512\)\s+7 \|@+\|/);
+  });
+
+  it('prints from BEGIN and exits with the code given to exit()', async () => {
+    const r = await runScript('BEGIN { printf("hello %d %s\\n", 42, "kt"); exit(); } END { printf("bye\\n"); }');
+    expect(r.code).toBe(0);
+    expect(r.text.startsWith('Attaching 2 probes...\nhello 42 kt\nbye\n')).toBe(true);
+  });
+
+  it('resolves exit(code) to the session exit code', async () => {
+    expect((await runScript('BEGIN { exit(3); }')).code).toBe(3);
+  });
+
+  it('prints kernel stacks looked up in kt_stacks', async () => {
+    const r = await runScriptWithStacks('tracepoint:syscalls:sys_enter_getppid { @s[kstack] = count(); }', {
+      command: `${fx!.workload} getppid 10`,
+    });
+    expect(r).toMatch(/@s\[\n(    \S+\+\d+\n)*    do_syscall_64\+\d+\n(    \S+\+\d+\n)*\]: 10\n/);
+  });
+
+  it('counts uprobe hits on the workload', async () => {
+    const r = await runScript(`uprobe:${fx!.workload}:kt_workload_target { @hits = count(); }`, {
+      command: `${fx!.workload} call 777`,
+    });
+    expect(r.text).toContain('@hits: 777\n');
+  });
+
+  it('stops from an interval probe', async () => {
+    const start = Date.now();
+    const r = await runScript('interval:ms:100 { @ticks = count(); if (@ticks == 3) { exit(); } }');
+    expect(Date.now() - start).toBeGreaterThanOrEqual(280);
+    expect(r.text).toContain('@ticks: 3\n');
+  });
+
+  it('names the missing kernel feature for a kprobe script', async () => {
+    await expect(runScript('kprobe:do_sys_openat2 { @ = count(); }')).rejects.toThrow(
+      new SessionError('kprobe:do_sys_openat2: kprobes are not available: this kernel was built without CONFIG_KPROBES'),
+    );
+    expect(await loadedProgramsSettled('kt_')).toEqual([]);
+  });
+});

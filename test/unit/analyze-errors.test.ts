@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { frontend } from '../../src/frontend/index.js';
+import { FakeSystem } from '../fixtures/analysis/fake-system.js';
+
+const system = new FakeSystem();
+
+function diagnose(source: string, opts: { positional?: string[]; unsafe?: boolean } = {}) {
+  const r = frontend(source, 'err.ktr', { positional: opts.positional ?? [], unsafe: opts.unsafe ?? false, system });
+  return r.diagnostics.map((d) => ({ at: `${d.loc.line}:${d.loc.col}`, message: d.message, hint: d.hint }));
+}
+
+/** [script, line:col of the error, a substring of its message, a substring of its hint]. */
+type Case = [string, string, string, string?];
+
+const CASES: Record<string, Case> = {
+  // Providers and attach points.
+  'unknown provider': ['tracepont:syscalls:sys_enter_openat { }', '1:1', "unknown probe provider 'tracepont'", "did you mean 'tracepoint'?"],
+  'tracepoint not found': ['BEGIN { }\nt:syscalls:sys_enter_opnat { }', '2:1', 'tracepoint not found: syscalls:sys_enter_opnat', "'syscalls:sys_enter_openat'"],
+  'tracepoint wildcard matching nothing': ['t:syscalls:sys_enter_zz* { }', '1:1', 'no tracepoint matches syscalls:sys_enter_zz*'],
+  'tracepoint without a name': ['tracepoint:syscalls { }', '1:1', 'tracepoint probes need a category and a name'],
+  'profile unit': ['profile:hx:99 { }', '1:1', "unknown profile unit 'hx' (expected hz, s, ms or us)", "'hz'"],
+  'interval count': ['interval:s:abc { }', '1:1', "interval count must be a positive integer, got 'abc'"],
+  'interval without count': ['interval:s { }', '1:1', 'interval probes need a unit and a count'],
+  'software event': ['software:cpu-clok:100 { }', '1:1', "unknown software event 'cpu-clok'", "'cpu-clock'"],
+  'hardware period': ['hardware:cycles:0 { }', '1:1', "hardware event period must be a positive integer, got '0'"],
+  'uprobe without function': ['uprobe:bash { }', '1:1', 'uprobe probes need a binary and a function'],
+  'uprobe binary missing': ['uprobe:/no/such/bin:main { }', '1:1', 'binary not found: /no/such/bin'],
+  'uprobe function missing': ['uprobe:bash:readlin { }', '1:1', "function 'readlin' not found in /usr/bin/bash", "'readline'"],
+  'uprobe wildcard matching nothing': ['uprobe:libc:zz* { }', '1:1', 'no function of /usr/lib/x86_64-linux-gnu/libc.so.6 matches zz*'],
+  'uretprobe offset': ['uretprobe:bash:readline+4 { }', '1:1', 'uretprobe cannot take an offset'],
+  'usdt probe missing': ['usdt:libc:libc:setjmpp { }', '1:1', "USDT probe 'libc:setjmpp' not found", "'libc:setjmp'"],
+  'kretprobe offset': ['kretprobe:vfs_read+8 { }', '1:1', 'kretprobe cannot take an offset'],
+  'fentry function missing': ['fentry:vfs_reed { }', '1:1', 'kernel function not found in BTF: vfs_reed', "'vfs_read'"],
+  'rawtracepoint missing': ['rawtracepoint:sched_swich { }', '1:1', 'raw tracepoint not found: sched_swich', "'sched_switch'"],
+  'kafka probe unknown': ['kafka:prodce { }', '1:1', "unknown kafka probe 'prodce'", "'produce'"],
+  'kafka mixed with kernel probes': ['kafka:produce, tracepoint:sched:sched_switch { }', '1:16', 'cannot share a block with kernel probes'],
+
+  // Builtins.
+  'unknown builtin': ['BEGIN { printf("%s\\n", comn); }', '1:24', "unknown identifier 'comn'", "'comm'"],
+  'retval outside return probes': ['kprobe:vfs_read { @ = retval; }', '1:23', 'retval is only available in kretprobe, uretprobe, fexit probes, not in kprobe'],
+  'arg0 in a tracepoint': ['t:syscalls:sys_enter_read { @ = arg0; }', '1:33', 'arg0 is only available in kprobe, uprobe, usdt, rawtracepoint probes, not in tracepoint'],
+  'arg9 beyond registers': ['kprobe:vfs_read { @ = arg9; }', '1:23', 'only arg0 to arg5 are passed in registers'],
+  'args in a uprobe': ['uprobe:bash:readline { @ = args.x; }', '1:28', 'args is only available in tracepoint, fentry, fexit and kafka probes, not in uprobe'],
+  'args without a field': ['t:syscalls:sys_enter_read { @ = args; }', '1:33', 'args must be followed by a field'],
+  'func in a tracepoint': ['t:sched:sched_switch { @[func] = count(); }', '1:26', 'func is only available in'],
+  'uid in a kafka probe': ['kafka:produce { @[uid] = count(); }', '1:19', 'uid is not available in kafka probes'],
+
+  // Args fields.
+  'tracepoint field missing': ['t:syscalls:sys_enter_openat { @[str(args.filenam)] = count(); }', '1:37', "tracepoint syscalls:sys_enter_openat has no field 'filenam'", "'filename'"],
+  'field missing in one of several tracepoints': ['t:syscalls:sys_enter_open* { @[args.dfd] = count(); }', '1:32', "tracepoint syscalls:sys_enter_open has no field 'dfd' (this block matches 2 tracepoints"],
+  'kafka arg missing': ['kafka:produce { @[args.topc] = count(); }', '1:19', "kafka:produce has no arg 'topc'", "'topic'"],
+  'kafka arg missing in a wildcard': ['kafka:* { @[args.topic] = count(); }', '1:13', "kafka:request has no arg 'topic'"],
+
+  // Functions.
+  'unknown function': ['BEGIN { printff("x"); }', '1:9', "unknown function 'printff'", "'printf'"],
+  'printf argument count': ['BEGIN { printf("%d %d\\n", 1); }', '1:9', 'printf(): the format has 2 conversions but 1 argument was given'],
+  'printf %d with a string': ['BEGIN { printf("%d\\n", comm); }', '1:24', '%d expects an integer, but the argument is string[16] (use %s)'],
+  'printf %s with an integer': ['BEGIN { printf("%s\\n", pid); }', '1:24', '%s expects a string, but the argument is uint64 (use %d)'],
+  'printf invalid specifier': ['BEGIN { printf("%q\\n", 1); }', '1:16', "invalid format specifier '%q'"],
+  'printf format not a literal': ['BEGIN { printf(comm); }', '1:16', 'the format of printf() must be a string literal'],
+  'system without --unsafe': ['BEGIN { system("ls"); }', '1:9', 'system() is unsafe: pass --unsafe to allow it'],
+  'signal without --unsafe': ['kprobe:vfs_read { signal("SIGKILL"); }', '1:19', 'signal() is unsafe: pass --unsafe to allow it'],
+  'str arity': ['BEGIN { @ = str(1, 2, 3); }', '1:13', 'str() takes 1 to 2 arguments, got 3: str(ptr[, length])'],
+  'count() not assigned': ['BEGIN { count(); }', '1:9', 'count() must be assigned to a map'],
+  'count() with an argument': ['BEGIN { @c = count(1); }', '1:14', 'count() takes 0 arguments, got 1'],
+  'sum() of a string': ['BEGIN { @s = sum(comm); }', '1:18', 'sum() takes an integer, but the argument is string[16]'],
+  'lhist bounds not literal': ['BEGIN { @l = lhist(pid, 0, pid, 10); }', '1:28', 'lhist() bounds must be integer literals'],
+  'lhist max below min': ['BEGIN { @l = lhist(pid, 10, 5, 1); }', '1:29', 'lhist() max (5) must be greater than min (10)'],
+  'kstack in a kafka probe': ['kafka:produce { @[kstack()] = count(); }', '1:19', 'kstack() is not available in kafka probes'],
+  'printf has no value': ['BEGIN { $x = printf("x"); }', '1:14', 'printf() returns no value'],
+  'kstack limit': ['kprobe:vfs_read { @[kstack(500)] = count(); }', '1:28', 'kstack() limit must be an integer literal from 1 to 127'],
+  'delete of a non-map': ['BEGIN { delete(pid); }', '1:16', 'delete() takes a map entry'],
+  'clear with keys': ['BEGIN { @a[1] = 1; clear(@a[1]); }', '1:26', 'clear() acts on a whole map'],
+  'exit with a string': ['BEGIN { exit("x"); }', '1:14', 'argument 1 of exit() must be an integer, but it is string[2]'],
+  'uaddr outside uprobes': ['kprobe:vfs_read { @ = uaddr("x"); }', '1:23', 'uaddr() is only available in uprobe'],
+  'override': ['kprobe:vfs_read { override(1); }', '1:19', 'override() is not supported'],
+  'strncmp of integers': ['BEGIN { @ = strncmp(pid, "a", 1); }', '1:21', 'argument 1 of strncmp() must be a string'],
+
+  // Maps.
+  'map kinds mixed': ['BEGIN { @a = count(); }\nEND { @a = sum(1); }', '2:12', '@a is used with sum() here but with count() at 1:14'],
+  'map key arity mixed': ['BEGIN { @a[1] = 1; @a[1, 2] = 2; }', '1:20', '@a is used with 2 keys here but with 1 key at 1:9'],
+  'map key type mixed': ['BEGIN { @a[1] = 1; @a["x"] = 2; }', '1:23', 'key 1 of @a is string[2] here but int64 at 1:9'],
+  'map value type mixed': ['BEGIN { @a = 1; @a = "x"; }', '1:22', '@a holds int64 (defined at 1:14); it cannot be assigned string[2]'],
+  'undefined map': ['BEGIN { @total = 1; printf("%d\\n", @totl); }', '1:36', 'undefined map @totl', "'@total'"],
+  'hist value in an expression': ['BEGIN { @h = hist(1); @x = @h; }', '1:28', 'the value of @h, a hist() map, cannot be used in an expression'],
+
+  // Variables, types, statements.
+  'variable used before assignment': ['BEGIN { @ = $x + 1; }', '1:13', '$x used before assignment'],
+  'variable changes type': ['BEGIN { $x = 1; $x = "s"; }', '1:22', '$x holds int64 (first assigned at 1:9); it cannot be assigned string[2]'],
+  'string arithmetic': ['BEGIN { @ = comm + 1; }', '1:13', "'+' needs integers, but the operands are string[16] and int64"],
+  'string ordering': ['BEGIN { @ = comm < "a"; }', '1:13', "strings can only be compared with == and !=, not '<'"],
+  'string compared with an integer': ['BEGIN { @ = comm == 1; }', '1:13', "cannot compare string[16] with int64 using '=='"],
+  'string predicate': ['BEGIN /comm/ { }', '1:8', 'the predicate must be an integer condition, but it is string[16]'],
+  'string if condition': ['BEGIN { if (comm) { } }', '1:13', 'the if condition must be an integer, but it is string[16]'],
+  'break outside a loop': ['BEGIN { break; }', '1:9', 'break outside of a loop'],
+  'missing positional parameter': ['BEGIN { @ = $2; }', '1:13', 'positional parameter $2 was not given (the script got 1 argument)', 'str($2)'],
+  'tuple index out of range': ['BEGIN { $t = (1, 2); @ = $t.2; }', '1:26', 'tuple index 2 is out of range for a tuple of 2 elements'],
+  'cast to an unknown type': ['BEGIN { @ = (uint33)pid; }', '1:13', "unknown type 'uint33' in cast", "'uint32'"],
+  'cast of a string': ['BEGIN { @ = (uint32)comm; }', '1:13', 'cannot cast string[16] to uint32'],
+  'division by zero': ['BEGIN { @ = pid / 0; }', '1:19', 'division by zero'],
+  'ternary branch types': ['BEGIN { @ = pid ? 1 : "x"; }', '1:13', 'the branches of ?: have different types: int64 and string[2]'],
+  'field access on a variable': ['BEGIN { $x = 1; @ = $x.foo; }', '1:21', 'field access needs args'],
+};
+
+describe('analysis errors', () => {
+  it('has at least 45 distinct cases', () => {
+    expect(Object.keys(CASES).length).toBeGreaterThanOrEqual(45);
+    expect(new Set(Object.values(CASES).map((c) => c[2])).size).toBe(Object.keys(CASES).length);
+  });
+
+  for (const [name, [source, at, message, hint]] of Object.entries(CASES)) {
+    it(name, () => {
+      const diags = diagnose(source, { positional: name === 'missing positional parameter' ? ['5'] : [] });
+      expect(diags, JSON.stringify(diags)).toHaveLength(1);
+      expect(diags[0]!.message).toContain(message);
+      expect(diags[0]!.at).toBe(at);
+      if (hint) expect(diags[0]!.hint).toContain(hint);
+    });
+  }
+
+  it('reports every error of a script, in source order', () => {
+    const source = [
+      'tracepoint:syscalls:sys_enter_opnat { @a = count(); }',
+      'BEGIN { @a = sum(comm); printf("%d\\n"); }',
+      'kafka:fetch { @lag[args.topc] = max(args.lag); }',
+      'END { $y = $z; print(@nosuch); }',
+    ].join('\n');
+    const diags = diagnose(source);
+    expect(diags.map((d) => d.at)).toEqual(['1:1', '2:18', '2:25', '3:20', '4:12', '4:22']);
+    expect(diags[0]!.message).toContain('tracepoint not found');
+    expect(diags[1]!.message).toContain('sum() takes an integer');
+    expect(diags[2]!.message).toContain('the format has 1 conversion but 0 arguments were given');
+    expect(diags[3]!.message).toContain("kafka:fetch has no arg 'topc'");
+    expect(diags[4]!.message).toContain('$z used before assignment');
+    expect(diags[5]!.message).toContain('undefined map @nosuch');
+  });
+
+  it('allows system() and signal() with --unsafe', () => {
+    expect(diagnose('kprobe:vfs_read { signal("SIGKILL"); system("echo %d", pid); }', { unsafe: true })).toEqual([]);
+  });
+});

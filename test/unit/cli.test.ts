@@ -1,0 +1,130 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { kafkatrace, ROOT } from '../helpers/cli.js';
+import { githubAnnotation } from '../../src/cli/check.js';
+import { parseCli, parseDuration, UsageError } from '../../src/cli/args.js';
+
+describe('command line parsing', () => {
+  it('reads bpftrace-style flags', () => {
+    const o = parseCli(['-f', 'json', '-p', '42', '-e', 'BEGIN { exit(); }', 'a', 'b']);
+    expect(o).toMatchObject({ command: 'trace', format: 'json', pid: 42, program: 'BEGIN { exit(); }', positional: ['a', 'b'] });
+  });
+
+  it('takes subcommands first', () => {
+    expect(parseCli(['check', 'a.ktr', 'b.ktr']).files).toEqual(['a.ktr', 'b.ktr']);
+    expect(parseCli(['compile', 'a.ktr', '-o', 'out']).outputDir).toBe('out');
+    expect(parseCli(['run', 'syscount', '--duration', '2s']).durationMs).toBe(2000);
+    expect(parseCli(['-lv', 'kafka:*'])).toMatchObject({ command: 'list', verbose: true, listGlob: 'kafka:*' });
+  });
+
+  it('rejects what makes no sense with a usage error', () => {
+    expect(() => parseCli(['-d', 'llvm', 'x.ktr'])).toThrow(/-d takes ast, plan or c/);
+    expect(() => parseCli(['-p', 'abc', 'x.ktr'])).toThrow(UsageError);
+    expect(() => parseCli(['-p', '1', '-c', 'ls', 'x.ktr'])).toThrow(/cannot be used together/);
+    expect(() => parseCli(['compile', 'x.ktr'])).toThrow(/needs -o DIR/);
+    expect(() => parseCli(['--bogus'])).toThrow(UsageError);
+    expect(() => parseCli([])).toThrow(/no program given/);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(parseDuration('1.5')).toBe(1500);
+    expect(() => parseDuration('soon')).toThrow(/invalid duration/);
+  });
+});
+
+describe('GitHub annotations', () => {
+  it('escapes properties and data as workflow commands require', () => {
+    const line = githubAnnotation({ severity: 'error', message: 'bad 100%\nthing', file: 'a,b:c.ktr', loc: { line: 3, col: 5, offset: 0, length: 4 } });
+    expect(line).toBe('::error file=a%2Cb%3Ac.ktr,line=3,col=5,endColumn=9::bad 100%25%0Athing');
+  });
+});
+
+describe('kafkatrace (the built command)', () => {
+  it('prints help and version', () => {
+    const help = kafkatrace(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('kafkatrace check');
+    const version = kafkatrace(['-V']);
+    expect(version.stdout).toMatch(/^kafkatrace v\d+\.\d+\.\d+\n$/);
+  });
+
+  it('check: exit 0 on a good script, 1 with every diagnostic on a bad one', () => {
+    expect(kafkatrace(['check', '-e', 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'])).toMatchObject({ code: 0, stderr: '' });
+    const bad = kafkatrace(['check', '-e', 'BEGIN { @a = count(); @a = sum(1); printff("x"); }']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^-e:1:\d+: error: /m);
+    expect(bad.stderr.match(/error:/g)!.length).toBeGreaterThanOrEqual(2);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('check --format github prints annotations', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kt-check-'));
+    try {
+      const file = join(dir, 'bad.ktr');
+      writeFileSync(file, 'BEGIN {\n  printf("%d\\n", nosuchbuiltin);\n}\n');
+      const r = kafkatrace(['check', '--format', 'github', file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^::error file=${file.replace(/\//g, '\\/')},line=2,col=\\d+`, 'm'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('check: every example and stdlib script is clean', () => {
+    const scripts = [
+      ...readdirSync(join(ROOT, 'examples')).map((f) => join('examples', f)),
+      ...readdirSync(join(ROOT, 'stdlib')).filter((f) => f.endsWith('.ktr')).map((f) => join('stdlib', f)),
+    ];
+    expect(scripts.length).toBeGreaterThan(15);
+    const r = kafkatrace(['check', ...scripts]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('a missing script file is one clear line', () => {
+    const r = kafkatrace(['/no/such/script.ktr']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^kafkatrace: cannot read script '\/no\/such\/script.ktr': no such file\n/);
+  });
+
+  it('lists kafka probes with their args', () => {
+    const r = kafkatrace(['-lv', 'kafka:produce']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^kafka:produce\n/);
+    expect(r.stdout).toMatch(/^ {4}string\[\d+\] topic;$/m);
+    expect(r.stdout).toMatch(/^ {4}int64 partition;$/m);
+  });
+
+  it('run --list names the stdlib tools', () => {
+    const r = kafkatrace(['run', '--list']);
+    expect(r.code).toBe(0);
+    for (const tool of ['kafka-lag', 'kafka-overview', 'syscount', 'execsnoop']) expect(r.stdout).toMatch(new RegExp(`^${tool} `, 'm'));
+  });
+
+  it('-d ast, -d plan and -d c print their stage', () => {
+    const prog = 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }';
+    expect(kafkatrace(['-d', 'ast', '-e', prog]).stdout).toMatch(/sys_enter_openat/);
+    const plan = JSON.parse(kafkatrace(['-d', 'plan', '-e', prog]).stdout) as { version: number; maps: unknown[] };
+    expect(plan.version).toBe(1);
+    expect(plan.maps).toHaveLength(1);
+    expect(kafkatrace(['-d', 'c', '-e', prog]).stdout).toMatch(/SEC\("tracepoint/);
+  });
+
+  it('compile writes the C, the object and the plan', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kt-compile-'));
+    try {
+      const r = kafkatrace(['compile', join(ROOT, 'stdlib', 'syscount.ktr'), '-o', dir]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual(['syscount.bpf.c', 'syscount.bpf.o', 'syscount.plan.json']);
+      expect(readFileSync(join(dir, 'syscount.bpf.o')).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

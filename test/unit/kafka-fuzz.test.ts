@@ -1,0 +1,136 @@
+// A million mutated frames (bit flips, truncations, random sizes, random chunking and skips) through
+// stream reassembly, decoding and pairing: no exception may escape and memory must stay bounded.
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { KafkaDecoder, probeFirings } from '../../src/kafka/index.js';
+import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
+import { requestSpec } from '../../src/kafka/schemas/index.js';
+import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
+import { sampleBody } from '../fixtures/kafka/samples.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** xorshift32: deterministic, fast. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+/** Valid request/response frame pairs for every API and version the schemas define. */
+function corpus(): [Uint8Array, Uint8Array][] {
+  const pairs: [Uint8Array, Uint8Array][] = [];
+  let cid = 1;
+  for (const spec of MESSAGE_SPECS) {
+    if (spec.kind !== 'response') continue;
+    const req = requestSpec(spec.key)!;
+    for (let v = spec.valid[0]; v <= spec.valid[1]; v++) {
+      for (const nulls of [false, true]) {
+        const id = cid++;
+        pairs.push([
+          requestFrame(spec.key, v, id, nulls ? null : 'fuzz-client', encodeBody(req, v, sampleBody(req, v, nulls).value)),
+          responseFrame(spec.key, v, id, encodeBody(spec, v, sampleBody(spec, v, nulls).value)),
+        ]);
+      }
+    }
+  }
+  return pairs;
+}
+
+/** Random bytes to cut junk chunks from. */
+const JUNK = (() => {
+  const next = rng(0xbad);
+  return Uint8Array.from({ length: 1 << 16 }, () => next() & 0xff);
+})();
+
+/** Only mutations that change bytes copy the frame: the decoder must not rely on callers' buffers. */
+function mutate(frame: Uint8Array, next: () => number): Uint8Array {
+  switch (next() % 6) {
+    case 0:
+      return frame;
+    case 1:
+    case 2: {
+      const out = frame.slice();
+      const flips = 1 + (next() % 4);
+      for (let i = 0; i < flips; i++) out[next() % out.length]! ^= 1 << (next() % 8);
+      return out;
+    }
+    case 3:
+      return frame.subarray(0, next() % frame.length);
+    case 4: {
+      const out = frame.slice();
+      new DataView(out.buffer).setInt32(0, next() % 3 === 0 ? next() | 0 : next() % (out.length * 2));
+      return out;
+    }
+    default: {
+      const at = next() % (JUNK.length - 64);
+      return JUNK.subarray(at, at + (next() % 64));
+    }
+  }
+}
+
+describe('fuzz', () => {
+  it('a million mutated frames: no exception escapes, memory stays bounded', () => {
+    const pairs = corpus();
+    const next = rng(0x5eed);
+    let exchanges = 0;
+    let firings = 0;
+    const decoder = new KafkaDecoder({
+      onExchange: (ex) => {
+        exchanges++;
+        firings += probeFirings(ex).length;
+      },
+      maxConnections: 256,
+      maxPendingPerConnection: 64,
+      maxFrameCopy: 4096,
+    });
+    const FRAMES = 1_000_000;
+    let heapAtQuarter = 0;
+    let ts = 0n;
+    for (let n = 0; n < FRAMES; ) {
+      const [req, resp] = pairs[next() % pairs.length]!;
+      const fd = next() % 48;
+      const pid = 1 + (next() % 3);
+      for (const [dir, frame] of [['out', req], ['in', resp]] as const) {
+        const data = mutate(frame, next);
+        n++;
+        ts += 1000n;
+        // Random chunking, sometimes with skipped bytes in between.
+        let off = 0;
+        while (off < data.length || off === 0) {
+          const len = next() % 4 === 0 ? 1 + (next() % 16) : data.length - off;
+          const skipped = next() % 32 === 0 ? next() % 200 : 0;
+          decoder.push({ pid, tid: 1, comm: 'fuzz', fd, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 9092, dir, ts, skipped, data: data.subarray(off, off + len) });
+          off += Math.max(len, 1);
+        }
+      }
+      if (next() % 1000 === 0) decoder.close({ pid, fd });
+      if (n % 100_000 === 0) decoder.expire(ts);
+      if (n === FRAMES / 4) {
+        gc();
+        heapAtQuarter = process.memoryUsage().heapUsed;
+      }
+    }
+    decoder.closeAll();
+    gc();
+    const growth = process.memoryUsage().heapUsed - heapAtQuarter;
+    const c = decoder.counters();
+    expect(decoder.connectionCount).toBe(0);
+    expect(growth).toBeLessThan(32 * 1024 * 1024);
+    // The fuzz must exercise the paths that matter, not just reject everything.
+    expect(exchanges).toBeGreaterThan(100_000);
+    expect(firings).toBeGreaterThan(exchanges);
+    expect(c.framesDecoded).toBeGreaterThan(200_000);
+    expect(c.resyncs).toBeGreaterThan(1000);
+    expect(c.framesTruncated).toBeGreaterThan(1000);
+    for (const reason of ['bad_header', 'overrun', 'orphan_response'] as const) expect(c.framesFailed[reason]).toBeGreaterThan(0);
+  }, 180_000);
+});

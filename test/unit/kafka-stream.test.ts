@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { FrameStream, type StreamFrame } from '../../src/kafka/stream.js';
+import { concat, withSize } from '../fixtures/kafka/encoder.js';
+
+const payload = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+
+function collect(stream: FrameStream<number>, chunks: { data: Uint8Array; skipped?: number }[]): StreamFrame<number>[] {
+  const out: StreamFrame<number>[] = [];
+  chunks.forEach((c, i) => stream.push({ data: c.data, skipped: c.skipped ?? 0 }, i, (f) => out.push(f)));
+  return out;
+}
+
+const joined = (f: StreamFrame<number>) => concat(...f.segments.map((s) => s.data));
+
+describe('FrameStream', () => {
+  it('cuts many frames out of one chunk', () => {
+    const frames = [payload(10, 1), payload(300, 2), payload(4, 3)];
+    const out = collect(new FrameStream(), [{ data: concat(...frames.map(withSize)) }]);
+    expect(out.map((f) => f.size)).toEqual([10, 300, 4]);
+    out.forEach((f, i) => {
+      expect(f.truncated).toBe(false);
+      expect(joined(f)).toEqual(frames[i]);
+    });
+  });
+
+  it('reassembles frames split across many chunks, size field included', () => {
+    const frames = [payload(1000, 4), payload(50, 5)];
+    const all = concat(...frames.map(withSize));
+    const chunks = [];
+    for (let i = 0; i < all.length; i += 3) chunks.push({ data: all.subarray(i, i + 3) });
+    const out = collect(new FrameStream(), chunks);
+    expect(out).toHaveLength(2);
+    expect(joined(out[0]!)).toEqual(frames[0]);
+    expect(out[0]!.segments).toHaveLength(1);
+    expect(joined(out[1]!)).toEqual(frames[1]);
+    // The frame's meta is the chunk in which its size field started.
+    expect(out[0]!.meta).toBe(0);
+    expect(out[1]!.meta).toBe(Math.floor(1004 / 3));
+  });
+
+  it('skipped bytes inside a frame make it truncated with a gap', () => {
+    const f = withSize(payload(100, 6));
+    const out = collect(new FrameStream(), [
+      { data: f.subarray(0, 30) },
+      { data: f.subarray(80, 104), skipped: 50 },
+    ]);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.truncated).toBe(true);
+    expect(out[0]!.segments.map((s) => [s.offset, s.data.length])).toEqual([[0, 26], [76, 24]]);
+    expect(out[0]!.segments[1]!.data).toEqual(f.subarray(80, 104));
+  });
+
+  it('a skip that ends a frame exactly keeps the stream in sync (sendfile of the tail)', () => {
+    const a = withSize(payload(1000, 7));
+    const b = withSize(payload(20, 8));
+    const s = new FrameStream<number>();
+    const out = collect(s, [{ data: a.subarray(0, 64) }, { data: b, skipped: a.length - 64 }]);
+    expect(out.map((f) => [f.size, f.truncated])).toEqual([[1000, true], [20, false]]);
+    expect(s.stats).toMatchObject({ frames: 2, resyncs: 0, bytesSkipped: 940 });
+  });
+
+  it('a frame with only skipped payload still comes out', () => {
+    const out = collect(new FrameStream(), [{ data: Uint8Array.from([0, 0, 1, 0]) }, { data: new Uint8Array(0), skipped: 256 }]);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.segments).toEqual([]);
+    expect(out[0]!.truncated).toBe(true);
+  });
+
+  it('resynchronises at the next chunk after an impossible size', () => {
+    const good = withSize(payload(12, 9));
+    const s = new FrameStream<number>();
+    const out = collect(s, [
+      { data: Uint8Array.from([0xff, 0xff, 0xff, 0xf0, 1, 2, 3]) },
+      { data: good },
+      { data: Uint8Array.from([0x7f, 0, 0, 0, 9, 9]) },
+      { data: concat(good, good) },
+    ]);
+    expect(out).toHaveLength(3);
+    expect(s.stats.resyncs).toBe(2);
+    expect(s.stats.bytesDropped).toBe(5);
+  });
+
+  it('a skip over a frame boundary loses sync until the next chunk', () => {
+    const a = withSize(payload(10, 1));
+    const s = new FrameStream<number>();
+    const out = collect(s, [{ data: a.subarray(0, 8) }, { data: new Uint8Array(0), skipped: 20 }, { data: a }]);
+    expect(out.map((f) => f.truncated)).toEqual([true, false]);
+    expect(s.stats.resyncs).toBe(1);
+  });
+
+  it('bounds the bytes kept per frame', () => {
+    const big = withSize(payload(10_000, 3));
+    const s = new FrameStream<number>({ maxFrameCopy: 1000 });
+    const out = collect(s, [{ data: big }]);
+    expect(out[0]!.truncated).toBe(true);
+    expect(joined(out[0]!)).toEqual(big.subarray(4, 1004));
+    expect(s.stats.bytesDropped).toBe(9000);
+  });
+
+  it('flush hands on a frame in progress as truncated', () => {
+    const s = new FrameStream<number>();
+    const f = withSize(payload(100, 2));
+    const out = collect(s, [{ data: f.subarray(0, 50) }]);
+    expect(out).toHaveLength(0);
+    s.flush((x) => out.push(x));
+    expect(out).toHaveLength(1);
+    expect(out[0]!.truncated).toBe(true);
+  });
+
+  it('a plausible but wrong size is caught by checkHead instead of swallowing the stream', () => {
+    const good = withSize(Uint8Array.from([0, 18, 0, 0, 0, 0, 0, 1]));
+    const heads: number[] = [];
+    const s = new FrameStream<number>({ checkHead: (head) => (heads.push(head.length), head[1] === 18) });
+    const wrong = Uint8Array.from([0, 0x10, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9]);
+    const out = collect(s, [{ data: concat(good, wrong.subarray(0, 6)) }, { data: wrong.subarray(6) }, { data: concat(good, good) }]);
+    expect(out).toHaveLength(3);
+    expect(s.stats.resyncs).toBe(1);
+    expect(heads).toEqual([8, 8, 8, 8]);
+  });
+});

@@ -1,0 +1,93 @@
+// The runtime's pure helpers: -c splitting and lookup, CPU lists, capability checks, attach point
+// descriptions, and the message when the addon is missing. No root needed.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { NativeUnavailableError, isNativeError } from '../../src/native/index.js';
+import { describeAttach, parseCpuList } from '../../src/runtime/attach.js';
+import { CommandError, resolveProgram, splitCommand } from '../../src/runtime/command.js';
+import { effectiveCapabilities, hasBpfPrivileges } from '../../src/runtime/privileges.js';
+
+describe('splitCommand', () => {
+  it('splits on whitespace and honours quotes and backslashes like a shell', () => {
+    expect(splitCommand('ls  -l /tmp')).toEqual(['ls', '-l', '/tmp']);
+    expect(splitCommand(`echo 'a  b' "c \\"d\\" $x" e\\ f ''`)).toEqual(['echo', 'a  b', 'c "d" $x', 'e f', '']);
+    expect(splitCommand(`a'b'"c"`)).toEqual(['abc']);
+    expect(splitCommand(`echo "a\\nb"`)).toEqual(['echo', 'a\\nb']);
+  });
+
+  it('treats shell syntax as plain words: there is no shell', () => {
+    expect(splitCommand('echo $(id); rm -rf / | x')).toEqual(['echo', '$(id);', 'rm', '-rf', '/', '|', 'x']);
+  });
+
+  it('rejects unterminated quotes and empty commands with a clear message', () => {
+    expect(() => splitCommand(`echo 'abc`)).toThrow(new CommandError(`unterminated ' in command: echo 'abc`));
+    expect(() => splitCommand('echo "abc')).toThrow(CommandError);
+    expect(() => splitCommand('   ')).toThrow('the command to run (-c) is empty');
+  });
+});
+
+describe('resolveProgram', () => {
+  it('finds programs on PATH and checks explicit paths', () => {
+    expect(resolveProgram('sh', '/nonexistent:/bin')).toBe('/bin/sh');
+    expect(resolveProgram('/bin/sh')).toBe('/bin/sh');
+    expect(() => resolveProgram('no-such-program-kt', '/bin')).toThrow('command not found: no-such-program-kt');
+    expect(() => resolveProgram('/etc/passwd')).toThrow("cannot run '/etc/passwd': not an executable file");
+  });
+});
+
+describe('parseCpuList', () => {
+  it('expands ranges and single CPUs', () => {
+    expect(parseCpuList('0-3,5,7-8\n')).toEqual([0, 1, 2, 3, 5, 7, 8]);
+    expect(parseCpuList('0')).toEqual([0]);
+  });
+});
+
+describe('privileges', () => {
+  it('reads CapEff and accepts CAP_SYS_ADMIN or CAP_BPF with CAP_PERFMON', () => {
+    expect(effectiveCapabilities('Name:\tx\nCapEff:\t000001ffffffffff\n')).toBe(0x1ffffffffffn);
+    expect(hasBpfPrivileges(0x1ffffffffffn)).toBe(true);
+    expect(hasBpfPrivileges(1n << 21n)).toBe(true);
+    expect(hasBpfPrivileges((1n << 38n) | (1n << 39n))).toBe(true);
+    expect(hasBpfPrivileges(1n << 39n)).toBe(false);
+    expect(hasBpfPrivileges(0n)).toBe(false);
+    expect(effectiveCapabilities('Name:\tx\n')).toBe(0n);
+  });
+});
+
+describe('describeAttach', () => {
+  it('writes attach points as a script does', () => {
+    expect(describeAttach({ type: 'tracepoint', category: 'syscalls', name: 'sys_enter_read' })).toBe(
+      'tracepoint:syscalls:sys_enter_read',
+    );
+    expect(describeAttach({ type: 'kprobe', func: 'vfs_read', offset: 16 })).toBe('kprobe:vfs_read+16');
+    expect(describeAttach({ type: 'profile', unit: 'hz', value: 99 })).toBe('profile:hz:99');
+    expect(describeAttach({ type: 'uretprobe', binary: '/bin/sh', symbol: 'main', offset: 0 })).toBe('uretprobe:/bin/sh:main');
+  });
+});
+
+describe('scripts/build-native.mjs', () => {
+  it('says in one line what is missing and exits 0 when there is no compiler', () => {
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../scripts/build-native.mjs', import.meta.url))], {
+      env: { PATH: '/nonexistent' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toMatch(/^kafkatrace: native addon not built \(missing a C\+\+ compiler \(g\+\+\), a C compiler \(gcc\)\)/);
+    expect(r.stdout).toContain('npm rebuild');
+  });
+});
+
+describe('native errors', () => {
+  it('says what to install and how to rebuild when the addon is missing', () => {
+    const e = new NativeUnavailableError('build/Release/kafkatrace_native.node is missing');
+    expect(e.message).toContain('apt-get install libbpf-dev libelf-dev clang');
+    expect(e.message).toContain('npm rebuild');
+  });
+
+  it('recognises errors that carry an errno', () => {
+    expect(isNativeError(Object.assign(new Error('x'), { errno: 2 }))).toBe(true);
+    expect(isNativeError(new Error('x'))).toBe(false);
+  });
+});

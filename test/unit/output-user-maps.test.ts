@@ -1,0 +1,107 @@
+// User-space maps (kafka probes): same semantics and snapshots as kernel maps.
+import { describe, expect, it } from 'vitest';
+import { UserMaps, keyIdentity } from '../../src/runtime/user-maps.js';
+import { i64, str, u64 } from './format-helpers.js';
+
+const make = () =>
+  new UserMaps([
+    { name: '@c', keyTypes: [str, u64], value: { kind: 'count' } },
+    { name: '@s', keyTypes: [], value: { kind: 'sum', signed: false } },
+    { name: '@ss', keyTypes: [], value: { kind: 'sum', signed: true } },
+    { name: '@mi', keyTypes: [], value: { kind: 'min', signed: true } },
+    { name: '@ma', keyTypes: [], value: { kind: 'max', signed: true } },
+    { name: '@av', keyTypes: [], value: { kind: 'avg', signed: true } },
+    { name: '@st', keyTypes: [], value: { kind: 'stats', signed: true } },
+    { name: '@h', keyTypes: [], value: { kind: 'hist' } },
+    { name: '@l', keyTypes: [], value: { kind: 'lhist', min: 0, max: 100, step: 25 } },
+    { name: '@x', keyTypes: [u64], value: { kind: 'scalar', type: { kind: 'int', bits: 8, signed: false } } },
+    { name: '@t', keyTypes: [], value: { kind: 'scalar', type: { kind: 'tuple', elems: [i64, str] } } },
+  ]);
+
+describe('UserMaps', () => {
+  it('counts per key, keys compared by value', () => {
+    const m = make();
+    m.count('@c', ['topic', 1n]);
+    m.count('@c', ['topic', 1n]);
+    m.count('@c', ['topic', 2n]);
+    expect(m.get('@c', ['topic', 1n])).toBe(2n);
+    expect(m.snapshot('@c')).toEqual({
+      name: '@c',
+      value: { kind: 'count' },
+      keyTypes: [str, u64],
+      entries: [
+        { keys: ['topic', 1n], value: 2n },
+        { keys: ['topic', 2n], value: 1n },
+      ],
+    });
+  });
+  it('wraps sums at 64 bits with the sign of the map', () => {
+    const m = make();
+    m.sum('@s', [], -1n);
+    expect(m.get('@s', [])).toBe(0xffffffffffffffffn);
+    m.sum('@ss', [], 0x7fffffffffffffffn);
+    m.sum('@ss', [], 1n);
+    expect(m.get('@ss', [])).toBe(-0x8000000000000000n);
+  });
+  it('keeps min, max, avg and stats like the kernel maps', () => {
+    const m = make();
+    for (const v of [5n, -3n, 9n]) {
+      m.min('@mi', [], v);
+      m.max('@ma', [], v);
+      m.avg('@av', [], v);
+      m.stats('@st', [], v);
+    }
+    expect(m.get('@mi', [])).toBe(-3n);
+    expect(m.get('@ma', [])).toBe(9n);
+    expect(m.get('@av', [])).toEqual({ count: 3n, total: 11n });
+    expect(m.get('@st', [])).toEqual({ count: 3n, total: 11n });
+  });
+  it('fills hist and lhist buckets like the kernel', () => {
+    const m = make();
+    for (const v of [-1n, 0n, 1n, 1024n, 1500n]) m.hist('@h', [], v);
+    const h = m.get('@h', []) as bigint[];
+    expect(h.length).toBe(66);
+    expect([h[0], h[1], h[2], h[12]]).toEqual([1n, 1n, 1n, 2n]);
+    for (const v of [-1n, 0n, 24n, 25n, 99n, 100n]) m.lhist('@l', [], v);
+    expect(m.get('@l', [])).toEqual([1n, 2n, 1n, 0n, 1n, 1n]);
+  });
+  it('assigns plain values, truncated to their integer type', () => {
+    const m = make();
+    m.assign('@x', [1n], 300n);
+    m.assign('@t', [], [1n, 'a']);
+    expect(m.get('@x', [1n])).toBe(44n);
+    expect(m.get('@t', [])).toEqual([1n, 'a']);
+  });
+  it('deletes, clears, zeroes and answers has_key', () => {
+    const m = make();
+    m.count('@c', ['a', 1n]);
+    m.count('@c', ['b', 1n]);
+    m.min('@mi', [], 4n);
+    m.assign('@t', [], [3n, 'z']);
+    expect(m.hasKey('@c', ['a', 1n])).toBe(true);
+    expect(m.delete('@c', ['a', 1n])).toBe(true);
+    expect(m.delete('@c', ['a', 1n])).toBe(false);
+    expect(m.hasKey('@c', ['a', 1n])).toBe(false);
+    m.zero('@c');
+    m.zero('@mi');
+    m.zero('@t');
+    expect(m.snapshot('@c').entries).toEqual([{ keys: ['b', 1n], value: 0n }]);
+    expect(m.get('@mi', [])).toBe(0n);
+    expect(m.get('@t', [])).toEqual([0n, '']);
+    m.min('@mi', [], 7n);
+    expect(m.get('@mi', [])).toBe(7n);
+    m.clear('@c');
+    expect(m.snapshot('@c').entries).toEqual([]);
+    expect(m.snapshots().map((s) => s.name)).toContain('@t');
+  });
+  it('rejects operations that do not fit the map, as a kafkatrace bug', () => {
+    const m = make();
+    expect(() => m.sum('@c', ['a', 1n], 1n)).toThrow(/holds count/);
+    expect(() => m.count('@nope', [])).toThrow(/no user-space map @nope/);
+  });
+  it('gives distinct identities to keys that differ in type', () => {
+    expect(keyIdentity([1n])).not.toBe(keyIdentity(['1']));
+    expect(keyIdentity([new Uint8Array([1])])).not.toBe(keyIdentity([[1n]]));
+    expect(keyIdentity(['a', 2n])).toBe(keyIdentity(['a', 2n]));
+  });
+});

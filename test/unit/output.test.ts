@@ -1,0 +1,188 @@
+// The Output object: banners, records, map printing details, errors.
+import { describe, expect, it } from 'vitest';
+import type { MapSnapshot } from '../../src/runtime/values.js';
+import { collect, event, i64, printfEvent, str, u64, valueEvent } from './format-helpers.js';
+
+describe('banners', () => {
+  it('prints attach and lost-event lines in text and json', () => {
+    const t = collect('text');
+    t.out.attached(1);
+    t.out.attached(3);
+    t.out.lost(5n);
+    expect(t.text()).toBe('Attaching 1 probe...\nAttaching 3 probes...\nLost 5 events\n');
+    const j = collect('json');
+    j.out.attached(2);
+    j.out.lost(7);
+    expect(j.text()).toBe('{"type": "attached_probes", "data": {"probes": 2}}\n{"type": "lost_events", "data": {"events": 7}}\n');
+  });
+  it('sends errors to the error stream and flushes through the callback', () => {
+    let flushed = 0;
+    const t = collect('text', { flush: () => flushed++ });
+    t.out.error('boom');
+    t.out.flush();
+    expect(t.errors()).toBe('ERROR: boom\n');
+    expect(t.text()).toBe('');
+    expect(flushed).toBe(1);
+  });
+});
+
+describe('events', () => {
+  const now = () => new Date(2026, 10, 27, 1, 2, 3);
+  it('prints time() with strftime and no added newline', () => {
+    const t = collect('text', { now });
+    expect(t.out.event(event({ id: 1, kind: 'time', format: '%H:%M:%S' }))).toBe(true);
+    expect(t.text()).toBe('01:02:03');
+    const j = collect('json', { now });
+    j.out.event(event({ id: 1, kind: 'time', format: '%H:%M:%S\n' }));
+    expect(j.text()).toBe('{"type": "time", "data": "01:02:03\\n"}\n');
+  });
+  it('prints join() with its separator and a newline', () => {
+    const layout = { size: 0, fields: [] };
+    const t = collect('text');
+    t.out.event(event({ id: 1, kind: 'join', separator: ' ', layout }, ['ls', '-l', '/tmp', '', '']));
+    expect(t.text()).toBe('ls -l /tmp\n');
+    const j = collect('json');
+    j.out.event(event({ id: 1, kind: 'join', separator: ',', layout }, ['a', 'b']));
+    expect(j.text()).toBe('{"type": "join", "data": "a,b"}\n');
+  });
+  it('prints cat() file contents, or an error naming the file', () => {
+    const layout = { size: 0, fields: [] };
+    const files: Record<string, string> = { '/proc/7/comm': 'bash\n' };
+    const readFile = (p: string) => {
+      if (!(p in files)) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+      return new TextEncoder().encode(files[p]);
+    };
+    const t = collect('text', { readFile });
+    t.out.event(event({ id: 1, kind: 'cat', format: '/proc/%d/comm', layout }, [7n]));
+    t.out.event(event({ id: 1, kind: 'cat', format: '/nope', layout }));
+    expect(t.text()).toBe('bash\n');
+    expect(t.errors()).toBe("ERROR: failed to open file '/nope': No such file or directory\n");
+    const j = collect('json', { readFile });
+    j.out.event(event({ id: 1, kind: 'cat', format: '/proc/%d/comm', layout }, [7n]));
+    j.out.event(event({ id: 1, kind: 'cat', format: '/nope', layout }));
+    expect(j.text()).toBe('{"type": "cat", "data": "bash\\n"}\n{"type": "cat", "data": ""}\n');
+  });
+  it('prints values given to print()', () => {
+    const t = collect('text');
+    t.out.event(valueEvent({ kind: 'inet', af: 2, bytes: new Uint8Array([10, 1, 2, 3]) }));
+    t.out.event(valueEvent(-4n));
+    expect(t.text()).toBe('10.1.2.3\n-4\n');
+  });
+  it('leaves records the runtime acts on to the runtime', () => {
+    const t = collect('text');
+    expect(t.out.event(event({ id: 1, kind: 'print', map: '@a', top: 0, div: 0 }))).toBe(false);
+    expect(t.out.event(event({ id: 2, kind: 'exit', layout: { size: 0, fields: [] } }))).toBe(false);
+    expect(t.out.event(event({ id: 3, kind: 'clear', map: '@a' }))).toBe(false);
+    expect(t.text()).toBe('');
+  });
+  it('reports a bad record as an error and keeps going', () => {
+    const t = collect('text');
+    expect(t.out.event({ ok: false, id: 9, error: 'ring buffer record with unknown event id 9' })).toBe(true);
+    t.out.event(printfEvent('ok\n', []));
+    expect(t.errors()).toBe('ERROR: ring buffer record with unknown event id 9\n');
+    expect(t.text()).toBe('ok\n');
+  });
+});
+
+describe('maps', () => {
+  const count = (entries: [bigint, bigint][]): MapSnapshot => ({
+    name: '@c',
+    value: { kind: 'count' },
+    keyTypes: [u64],
+    entries: entries.map(([k, v]) => ({ keys: [k], value: v })),
+  });
+  it('orders count maps by value and applies top and div', () => {
+    const s = count([[1n, 30n], [2n, 10n], [3n, 20n]]);
+    const t = collect('text');
+    t.out.printMap(s);
+    t.out.printMap(s, 2, 10);
+    expect(t.text()).toBe('@c[2]: 10\n@c[3]: 20\n@c[1]: 30\n@c[3]: 2\n@c[1]: 3\n');
+  });
+  it('prints an empty map as an empty line in text and nothing in json', () => {
+    const t = collect('text');
+    t.out.printMap(count([]));
+    t.out.printMap({ name: '@s', value: { kind: 'stats', signed: true }, keyTypes: [], entries: [] });
+    expect(t.text()).toBe('\n\n\n');
+    const j = collect('json');
+    j.out.printMap(count([]));
+    expect(j.text()).toBe('');
+  });
+  it('orders maps by name at exit, after two newlines; without them on request', () => {
+    const a = { ...count([[1n, 1n]]), name: '@a' };
+    const anon = { ...count([[1n, 2n]]), name: '@' };
+    const t = collect('text');
+    t.out.printMaps([a, anon]);
+    t.out.printMaps([a], { atExit: false });
+    expect(t.text()).toBe('\n\n@[1]: 2\n@a[1]: 1\n@a[1]: 1\n');
+  });
+  it('orders plain maps by key: integers unsigned, strings bytewise, first key first', () => {
+    const s: MapSnapshot = {
+      name: '@m',
+      value: { kind: 'scalar', type: str },
+      keyTypes: [str, i64],
+      entries: [
+        { keys: ['b', 1n], value: 'x' },
+        { keys: ['a', -1n], value: 'y' },
+        { keys: ['a', 2n], value: 'z' },
+      ],
+    };
+    const t = collect('text');
+    t.out.printMap(s);
+    expect(t.text()).toBe('@m[a, 2]: z\n@m[a, -1]: y\n@m[b, 1]: x\n');
+  });
+  it('prints stack keys indented by four and stack values without separators', () => {
+    const stackLookup = (id: number) => (id === 1 ? [0x1001n, 0x1002n] : [0x1003n]);
+    const byStack: MapSnapshot = {
+      name: '@',
+      value: { kind: 'count' },
+      keyTypes: [{ kind: 'kstack' }],
+      entries: [{ keys: [{ kind: 'kstack', stackId: 1 }], value: 3n }],
+    };
+    const stackValues: MapSnapshot = {
+      name: '@s',
+      value: { kind: 'scalar', type: { kind: 'kstack' } },
+      keyTypes: [u64],
+      entries: [
+        { keys: [1n], value: { kind: 'kstack', stackId: 1 } },
+        { keys: [2n], value: { kind: 'kstack', stackId: 2 } },
+      ],
+    };
+    const t = collect('text', { stackLookup });
+    t.out.printMap(byStack);
+    t.out.printMap(stackValues);
+    expect(t.text()).toBe('@[\n    kfunc+1\n    kfunc+2\n]: 3\n@s[1]: \n        kfunc+1\n        kfunc+2\n@s[2]: \n        kfunc+3\n\n');
+    const j = collect('json', { stackLookup });
+    j.out.printMap(byStack);
+    expect(j.text()).toBe('{"type": "map", "data": {"@": {"\\n    kfunc+1\\n    kfunc+2\\n": 3}}}\n');
+  });
+  it('orders avg and stats by average, hist by total count', () => {
+    const avg: MapSnapshot = {
+      name: '@v',
+      value: { kind: 'avg', signed: true },
+      keyTypes: [u64],
+      entries: [
+        { keys: [1n], value: { count: 2n, total: 9n } },
+        { keys: [2n], value: { count: 0n, total: 0n } },
+        { keys: [3n], value: { count: 1n, total: -3n } },
+      ],
+    };
+    const t = collect('text');
+    t.out.printMap(avg);
+    expect(t.text()).toBe('@v[3]: -3\n@v[2]: 0\n@v[1]: 4\n\n');
+    const hb = (i: number, n: bigint) => Object.assign(new Array<bigint>(66).fill(0n), { [i]: n });
+    const hist: MapSnapshot = {
+      name: '@h',
+      value: { kind: 'hist' },
+      keyTypes: [str],
+      entries: [
+        { keys: ['big'], value: hb(2, 5n) },
+        { keys: ['small'], value: hb(1, 1n) },
+      ],
+    };
+    const j = collect('json');
+    j.out.printMap(hist);
+    expect(j.text()).toBe(
+      '{"type": "hist", "data": {"@h": {"small": [{"min": 0, "max": 0, "count": 1}], "big": [{"min": 1, "max": 1, "count": 5}]}}}\n',
+    );
+  });
+});

@@ -1,0 +1,91 @@
+// Symbol resolution: kallsyms, /etc/passwd, and ELF symbols of mapped files (the real libc, mapped in
+// a fake /proc tree at an address of the test's choosing).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readElf } from '../../src/runtime/symbols-elf.js';
+import { createSymbolizer, parseKallsyms, parsePasswd, parseProcMaps, rawAddress } from '../../src/runtime/symbols.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kt-symbols-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('kernel symbols', () => {
+  const kallsyms = join(dir, 'kallsyms');
+  writeFileSync(
+    kallsyms,
+    [
+      'ffffffff81000100 T do_sys_open',
+      'ffffffff81000000 T _stext',
+      '0000000000000000 A fixed_percpu_data',
+      'ffffffffc0000000 t bpf_prog_abc_kt_probe\t[bpf]',
+      '',
+    ].join('\n'),
+  );
+  it('parses and sorts kallsyms, dropping zero addresses', () => {
+    const syms = parseKallsyms(`ffffffff81000100 T b\nffffffff81000000 T a\n0000000000000000 A z\n`);
+    expect(syms.map((s) => s.name)).toEqual(['a', 'b']);
+  });
+  it('resolves to the nearest symbol below, with offsets on request', () => {
+    const s = createSymbolizer({ kallsyms, passwd: join(dir, 'none') });
+    expect(s.ksym(0xffffffff81000105n)).toBe('do_sys_open');
+    expect(s.ksym(0xffffffff81000105n, true)).toBe('do_sys_open+5');
+    expect(s.ksym(0xffffffff81000000n, true)).toBe('_stext+0');
+    expect(s.ksym(0xffffffffc0000010n)).toBe('bpf_prog_abc_kt_probe');
+    expect(s.ksym(0x10n)).toBe('0x10');
+    expect(s.ksym(0n)).toBe('0');
+  });
+});
+
+describe('user names', () => {
+  it('reads /etc/passwd, first entry wins, unknown uid is empty', () => {
+    expect(parsePasswd('root:x:0:0::/root:/bin/sh\nalias:x:0:0::/:/bin/sh\nkafka:x:1001:1001::/:/bin/false\n')).toEqual(
+      new Map([
+        [0, 'root'],
+        [1001, 'kafka'],
+      ]),
+    );
+    const passwd = join(dir, 'passwd');
+    writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\n');
+    const s = createSymbolizer({ passwd });
+    expect(s.username(0)).toBe('root');
+    expect(s.username(4242)).toBe('');
+  });
+});
+
+describe('user symbols', () => {
+  const libc = '/lib/x86_64-linux-gnu/libc.so.6';
+  it('parses /proc/PID/maps lines', () => {
+    expect(parseProcMaps('7f00-7f10 r-xp 00001000 08:01 1234   /usr/lib/x.so\n7f10-7f20 rw-p 00000000 00:00 0 \n')).toEqual([
+      { start: 0x7f00n, end: 0x7f10n, perms: 'r-xp', offset: 0x1000n, path: '/usr/lib/x.so' },
+      { start: 0x7f10n, end: 0x7f20n, perms: 'rw-p', offset: 0n, path: '' },
+    ]);
+  });
+  it('resolves an address inside a mapped ELF file to its symbol', () => {
+    expect(existsSync(libc)).toBe(true);
+    const img = readElf(libc)!;
+    expect(img).toBeDefined();
+    const sym = img.symbols.find((s) => s.name === 'malloc')!;
+    expect(sym).toBeDefined();
+    const load = img.loads.find((l) => sym.addr >= l.vaddr && sym.addr < l.vaddr + l.filesz)!;
+    const base = 0x7f0000000000n;
+    const page = (x: bigint) => x & ~0xfffn;
+    const start = base + page(load.vaddr);
+    const end = base + load.vaddr + load.filesz + 0x1000n;
+    const hex = (x: bigint) => x.toString(16);
+    mkdirSync(join(dir, 'proc', '77'), { recursive: true });
+    writeFileSync(
+      join(dir, 'proc', '77', 'maps'),
+      `${hex(start)}-${hex(page(end))} r-xp ${hex(page(load.offset)).padStart(8, '0')} 08:01 99 ${libc}\n`,
+    );
+    const s = createSymbolizer({ proc: join(dir, 'proc') });
+    // malloc has aliases at the same address (__libc_malloc); any of them names it.
+    const aliases = img.symbols.filter((x) => x.addr === sym.addr).map((x) => x.name);
+    const withOffset = s.usym(base + sym.addr + 4n, 77, true);
+    expect(withOffset.endsWith('+4')).toBe(true);
+    expect(aliases).toContain(withOffset.slice(0, -2));
+    expect(aliases).toContain(s.usym(base + sym.addr, 77));
+    expect(s.usym(0x1234n, 77)).toBe('0x1234');
+    expect(s.usym(0x1234n, 78)).toBe(rawAddress(0x1234n));
+  });
+});

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/bundle/kafkatrace.mjs';
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

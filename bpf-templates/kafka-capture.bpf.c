@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0)
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * kafkatrace's Kafka capture program: follows TCP byte streams through syscall tracepoints only (no
  * kprobes, no fentry), tracks Kafka frames (`int32 size` + payload) per connection and direction, and
@@ -14,6 +14,16 @@
  *
  * Data is read at syscall exit, where the return value says how many bytes moved; enter only saves
  * the arguments. sendfile moves bytes we cannot see: they only advance the frame position.
+ * MSG_PEEK reads are ignored (the data is read again later).
+ *
+ * Sync: both this program and src/kafka/stream.ts treat a size below 4 or above the maximum as lost
+ * sync. We then skip the rest of the syscall and assume the next syscall starts a frame (its record
+ * is flagged KC_F_RESYNC); stream.ts, dropping the rest of that record, restarts at the next record's
+ * data, the same place. A record the ring buffer cannot take counts as skipped bytes, and copying
+ * resumes at the next frame boundary, again flagged.
+ *
+ * Not followed: io_uring, splice, TLS contents (encrypted bytes never parse as frames), 32-bit
+ * compat syscalls (the user structs below are the 64-bit ABI).
  * Configured before load through the read-only globals below (0 means "no filter" / "default").
  */
 #include <linux/bpf.h>

@@ -92,6 +92,24 @@ static __always_inline void *kt_lookup_or_init(void *map, const void *key)
   return bpf_map_lookup_elem(map, key);
 }
 
+/* Signed division and remainder through unsigned ones: clang 14's BPF backend has no signed
+ * division. Like C, the quotient truncates toward zero and the remainder has the dividend's sign. */
+static __always_inline __s64 kt_sdiv(__s64 a, __s64 b)
+{
+  __u64 ua = a < 0 ? -(__u64)a : (__u64)a;
+  __u64 ub = b < 0 ? -(__u64)b : (__u64)b;
+  __u64 q = ua / ub;
+  return (a < 0) != (b < 0) ? -(__s64)q : (__s64)q;
+}
+
+static __always_inline __s64 kt_smod(__s64 a, __s64 b)
+{
+  __u64 ua = a < 0 ? -(__u64)a : (__u64)a;
+  __u64 ub = b < 0 ? -(__u64)b : (__u64)b;
+  __u64 r = ua % ub;
+  return a < 0 ? -(__s64)r : (__s64)r;
+}
+
 /* The bucket of a power-of-two histogram: 0 negative, 1 zero, k + 2 for [2^k, 2^(k+1)). */
 static __always_inline __u32 kt_hist_bucket(__s64 value)
 {

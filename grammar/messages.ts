@@ -8,6 +8,9 @@ export interface OpenConstruct {
   token: IToken;
 }
 
+/** How every message about a missing `}` begins. */
+export const UNCLOSED_BLOCK = "expected '}' to close";
+
 /** How a token is named in a message. */
 export function describeToken(t: IToken): string {
   if (t.tokenType === EOF) return 'the end of the input';
@@ -56,7 +59,7 @@ export class ParserMessages implements IParserErrorMessageProvider {
     }
     if (expected === T.RCurly) {
       const opener = [...this.open].reverse().find((o) => o.kind !== 'predicate');
-      if (opener) return `expected '}' to close the ${opener.kind} opened at ${at(opener.token)}, found ${found}`;
+      if (opener) return `${UNCLOSED_BLOCK} the ${opener.kind} opened at ${at(opener.token)}, found ${found}`;
     }
     if (expected === T.PredClose) {
       const opener = [...this.open].reverse().find((o) => o.kind === 'predicate');

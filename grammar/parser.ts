@@ -15,6 +15,8 @@ import * as T from './tokens.js';
 export interface ActionProblem {
   loc: Loc;
   message: string;
+  /** About one token (a bad literal), so it holds even where error recovery patched the tree. */
+  lexical?: boolean;
 }
 
 interface Block {
@@ -23,7 +25,11 @@ interface Block {
 }
 
 const noLoc: Loc = { line: 0, col: 0, offset: 0, length: 0 };
+// What a rule that failed returns during error recovery (the script is rejected anyway).
 const placeholder = (): Expr => ({ kind: 'int', value: 0n, raw: '0', loc: noLoc });
+const emptyBlock = (): Stmt => ({ kind: 'block', body: [], loc: noLoc });
+const recoverExpr = { recoveryValueFunc: placeholder };
+const recoverStmt = { recoveryValueFunc: emptyBlock };
 
 /** Names that make `(name)e` a cast rather than a parenthesised expression. */
 const castTypeNames = new Set([
@@ -64,10 +70,10 @@ export class KtParser extends EmbeddedActionsParser {
     this.open.length = 0;
   }
 
-  private problem(loc: Loc, message: string): void {
+  private problem(loc: Loc, message: string, lexical = false): void {
     // Nodes made up by error recovery have no position; the error that caused them is reported.
     if (!(loc.line >= 1)) return;
-    this.problems.push({ loc, message });
+    this.problems.push(lexical ? { loc, message, lexical } : { loc, message });
   }
 
   public probe = this.RULE('probe', (): Probe => {
@@ -128,7 +134,7 @@ export class KtParser extends EmbeddedActionsParser {
             const semi = this.OPTION(() => this.CONSUME2(T.Semi));
             this.ACTION(() => {
               const next = this.LA(1);
-              if (semi === undefined && matchesAny(next, statementStarts) && !tokenMatcher(next, T.LCurly)) {
+              if (semi === undefined && matchesAny(next, statementStarts)) {
                 this.problem(tokenLoc(next), `expected ';' before '${next.image}'`);
               }
             });
@@ -154,7 +160,7 @@ export class KtParser extends EmbeddedActionsParser {
           },
         },
       ]),
-    { recoveryValueFunc: (): Stmt => ({ kind: 'block', body: [], loc: noLoc }) },
+    recoverStmt,
   );
 
   private ifStatement = this.RULE('ifStatement', (): IfStmt => {
@@ -198,14 +204,14 @@ export class KtParser extends EmbeddedActionsParser {
     const cond = this.SUBRULE(this.parenthesised);
     const body = this.SUBRULE(this.block, { ARGS: [false] });
     return this.ACTION((): Stmt => ({ kind: 'while', cond, body: body.stmts, loc: span(tokenLoc(kw), body.loc) }));
-  }, { recoveryValueFunc: (): Stmt => ({ kind: 'block', body: [], loc: noLoc }) });
+  }, recoverStmt);
 
   private unrollStatement = this.RULE('unrollStatement', (): Stmt => {
     const kw = this.CONSUME(T.Unroll);
     const count = this.SUBRULE(this.parenthesised);
     const body = this.SUBRULE(this.block, { ARGS: [false] });
     return this.ACTION((): Stmt => ({ kind: 'unroll', count, body: body.stmts, loc: span(tokenLoc(kw), body.loc) }));
-  }, { recoveryValueFunc: (): Stmt => ({ kind: 'block', body: [], loc: noLoc }) });
+  }, recoverStmt);
 
   private forStatement = this.RULE('forStatement', (): Stmt => {
     const kw = this.CONSUME(T.For);
@@ -222,7 +228,7 @@ export class KtParser extends EmbeddedActionsParser {
       body: body.stmts,
       loc: span(tokenLoc(kw), body.loc),
     }));
-  }, { recoveryValueFunc: (): Stmt => ({ kind: 'block', body: [], loc: noLoc }) });
+  }, recoverStmt);
 
   private parenthesised = this.RULE(
     'parenthesised',
@@ -232,7 +238,7 @@ export class KtParser extends EmbeddedActionsParser {
       this.CONSUME(T.RParen);
       return e;
     },
-    { recoveryValueFunc: placeholder },
+    recoverExpr,
   );
 
   private simpleStatement = this.RULE(
@@ -271,7 +277,7 @@ export class KtParser extends EmbeddedActionsParser {
           },
         },
       ]),
-    { recoveryValueFunc: (): Stmt => ({ kind: 'exprStmt', expr: placeholder(), loc: noLoc }) },
+    recoverStmt,
   );
 
   private statementFrom(lhs: Expr, op: IToken | undefined, rhs: Expr | undefined): Stmt {
@@ -284,7 +290,7 @@ export class KtParser extends EmbeddedActionsParser {
     return { kind: 'exprStmt', expr: lhs, loc };
   }
 
-  public expression = this.RULE('expression', (): Expr => this.SUBRULE(this.ternary), { recoveryValueFunc: placeholder });
+  public expression = this.RULE('expression', (): Expr => this.SUBRULE(this.ternary), recoverExpr);
 
   private ternary = this.RULE('ternary', (): Expr => {
     const cond = this.SUBRULE(this.logicalOr);
@@ -299,7 +305,7 @@ export class KtParser extends EmbeddedActionsParser {
       });
     });
     return result;
-  }, { recoveryValueFunc: placeholder });
+  }, recoverExpr);
 
   /** One left-associative precedence level: `next (op next)*`. */
   private binaryLevel(name: string, operator: TokenType, next: () => (idx?: number) => Expr) {
@@ -313,7 +319,7 @@ export class KtParser extends EmbeddedActionsParser {
         });
       });
       return left;
-    }, { recoveryValueFunc: placeholder });
+    }, recoverExpr);
   }
 
   private logicalOr = this.binaryLevel('logicalOr', T.OrOr, () => this.logicalAnd);
@@ -364,7 +370,7 @@ export class KtParser extends EmbeddedActionsParser {
         { ALT: () => this.SUBRULE(this.postfix) },
       ],
     }),
-    { recoveryValueFunc: placeholder },
+    recoverExpr,
   );
 
   private incDec(op: IToken, target: Expr, prefix: boolean, loc: Loc): Expr {
@@ -427,6 +433,7 @@ export class KtParser extends EmbeddedActionsParser {
                 ALT: () => {
                   const n = this.CONSUME(T.IntLit);
                   this.ACTION(() => {
+                    if (e.kind === 'int') this.problem(span(e.loc, tokenLoc(n)), 'floating-point numbers are not supported: use an integer');
                     e = { kind: 'tupleIndex', object: e, index: this.tupleIndex(n), loc: span(e.loc, tokenLoc(n)) };
                   });
                 },
@@ -464,11 +471,11 @@ export class KtParser extends EmbeddedActionsParser {
       ]);
     });
     return e;
-  }, { recoveryValueFunc: placeholder });
+  }, recoverExpr);
 
   private tupleIndex(n: IToken): number {
     if (!/^[0-9]+$/.test(n.image) || n.image.length > 6) {
-      this.problem(tokenLoc(n), `invalid tuple index '${n.image}'`);
+      this.problem(tokenLoc(n), `invalid tuple index '${n.image}'`, true);
       return 0;
     }
     return Number(n.image);
@@ -512,13 +519,13 @@ export class KtParser extends EmbeddedActionsParser {
         { ALT: () => this.SUBRULE(this.nameOrCall) },
         { ALT: () => this.SUBRULE(this.parenOrTuple) },
       ]),
-    { recoveryValueFunc: placeholder },
+    recoverExpr,
   );
 
   private integer(t: IToken): Expr {
     const r = parseInteger(t.image);
     if ('error' in r) {
-      this.problem(tokenLoc(t), r.error);
+      this.problem(tokenLoc(t), r.error, true);
       return { kind: 'int', value: 0n, raw: t.image, loc: tokenLoc(t) };
     }
     return { kind: 'int', value: r.value, raw: t.image, loc: tokenLoc(t) };
@@ -527,7 +534,7 @@ export class KtParser extends EmbeddedActionsParser {
   private string(t: IToken): Expr {
     const { value, errors } = decodeString(t.image, t.tokenType === T.StringLit);
     for (const e of errors) {
-      this.problem({ line: t.startLine ?? 0, col: (t.startColumn ?? 0) + e.offset, offset: t.startOffset + e.offset, length: e.length }, e.message);
+      this.problem({ line: t.startLine ?? 0, col: (t.startColumn ?? 0) + e.offset, offset: t.startOffset + e.offset, length: e.length }, e.message, true);
     }
     return { kind: 'str', value, loc: tokenLoc(t) };
   }
@@ -542,7 +549,7 @@ export class KtParser extends EmbeddedActionsParser {
       close = this.CONSUME(T.RBracket);
     });
     return this.ACTION((): Expr => ({ kind: 'map', name: t.image, keys, loc: close ? span(tokenLoc(t), tokenLoc(close)) : tokenLoc(t) }));
-  }, { recoveryValueFunc: placeholder });
+  }, recoverExpr);
 
   private nameOrCall = this.RULE('nameOrCall', (): Expr => {
     const t = this.CONSUME(T.Ident);
@@ -559,7 +566,7 @@ export class KtParser extends EmbeddedActionsParser {
         ? { kind: 'call', name: t.image, args, loc: span(tokenLoc(t), tokenLoc(close)) }
         : { kind: 'builtin', name: t.image, loc: tokenLoc(t) },
     );
-  }, { recoveryValueFunc: placeholder });
+  }, recoverExpr);
 
   private parenOrTuple = this.RULE('parenOrTuple', (): Expr => {
     const open = this.CONSUME(T.LParen);
@@ -569,5 +576,5 @@ export class KtParser extends EmbeddedActionsParser {
     return this.ACTION((): Expr =>
       elems.length === 1 ? elems[0]! : { kind: 'tuple', elems, loc: span(tokenLoc(open), tokenLoc(close)) },
     );
-  }, { recoveryValueFunc: placeholder });
+  }, recoverExpr);
 }

@@ -15,13 +15,13 @@ function token(config: Parameters<typeof createToken>[0]): TokenType {
 }
 
 // Trivia, shared by every mode.
-export const Whitespace = token({ name: 'Whitespace', pattern: /[ \t\r\n\f\v]+/, group: Lexer.SKIPPED, line_breaks: true });
-export const LineComment = token({ name: 'LineComment', pattern: /\/\/[^\n]*/, group: 'comments' });
+export const Whitespace = token({ name: 'Whitespace', pattern: /[ \t\r\n\f\v\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true });
+export const LineComment = token({ name: 'LineComment', pattern: /\/\/[^\r\n]*/, group: 'comments' });
 /** A block comment; one without its closing star-slash runs to the end of the input (reported later). */
 export const BlockComment = token({ name: 'BlockComment', pattern: /\/\*(?:[^*]|\*(?!\/))*(?:\*\/)?/, group: 'comments', line_breaks: true });
 
 // Top level.
-export const Preprocessor = token({ name: 'Preprocessor', pattern: /#(?:[^\n\\]|\\[^])*/, label: "a '#' preprocessor line", line_breaks: true });
+export const Preprocessor = token({ name: 'Preprocessor', pattern: /#(?:[^\r\n\\]|\\[^])*/, label: "a '#' preprocessor line", line_breaks: true });
 export const CDefinition = token({ name: 'CDefinition', pattern: { exec: matchCDefinition }, line_breaks: true, start_chars_hint: ['s', 'u', 'e'], label: 'a C definition' });
 export const AttachPoint = token({
   name: 'AttachPoint',
@@ -37,14 +37,14 @@ export const RCurly = token({ name: 'RCurly', pattern: Lexer.NA, label: "'}'" })
 export const Comma = token({ name: 'Comma', pattern: ',', label: "','" });
 export const StringLit = token({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\[^\n])*"/, label: 'a string' });
 /** A string with no closing quote on its line: parsed as a string, reported by the lexer stage. */
-export const UnterminatedString = token({ name: 'UnterminatedString', pattern: /"(?:[^"\\\n]|\\[^\n])*\\?/, categories: [StringLit], label: 'a string' });
+export const UnterminatedString = token({ name: 'UnterminatedString', pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*\\?/, categories: [StringLit], label: 'a string' });
 
 export const TopComma = token({ name: 'TopComma', pattern: ',', categories: [Comma], label: "','" });
 export const TopLCurly = token({ name: 'TopLCurly', pattern: '{', categories: [LCurly], push_mode: 'body', label: "'{'" });
 export const TopRCurly = token({ name: 'TopRCurly', pattern: '}', categories: [RCurly], label: "'}'" });
 export const PredOpen = token({ name: 'PredOpen', pattern: '/', push_mode: 'pred', label: "'/'" });
 /** Anything else at the top level: one character, so the parser can name it in its message. */
-export const TopJunk = token({ name: 'TopJunk', pattern: /[^\s]/, label: 'a character' });
+export const TopJunk = token({ name: 'TopJunk', pattern: /[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s]/, label: 'a character' });
 
 // Predicate mode.
 // The closing `/` is the one followed (after blanks and comments) by `{`, like bpftrace's ENDPRED.

@@ -3,12 +3,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { planToJson } from '../plan/json.js';
-import type { AnalysisEnv } from '../frontend/index.js';
-import { objectFor, planSource } from './pipeline.js';
+import { objectFor, planSource, systemEnv } from './pipeline.js';
 import type { ScriptSource } from './source.js';
 
-export async function compileToDir(src: ScriptSource, dir: string, opts: AnalysisEnv, write: (s: string) => void): Promise<void> {
-  const compiled = planSource(src, opts);
+export async function compileToDir(src: ScriptSource, dir: string, opts: { positional: string[]; unsafe: boolean }, write: (s: string) => void): Promise<void> {
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
   const object = await objectFor(compiled);
   mkdirSync(dir, { recursive: true });
   const stem = src.file === '-e' || src.file === 'stdin' ? 'script' : basename(src.file).replace(/\.ktr$/, '');

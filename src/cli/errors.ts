@@ -2,8 +2,13 @@
 import { NativeUnavailableError, isNativeError } from '../native/index.js';
 import { SessionError } from '../runtime/session.js';
 import { KafkaCatalogueError } from '../frontend/kafka-catalogue.js';
-import { CCompileError, ToolchainError } from '../codegen/index.js';
-import { NotRunnableError } from './trace.js';
+import { CCompileError, ToolchainError } from '../codegen/clang.js';
+
+/** A script with errors: the rendered diagnostics are the whole message. */
+export class ScriptError extends Error {}
+
+/** A script kafkatrace understands but cannot run in this build. */
+export class NotRunnableError extends Error {}
 
 export function userFacingMessage(e: unknown): string | undefined {
   if (e instanceof SessionError || e instanceof NotRunnableError || e instanceof NativeUnavailableError || e instanceof KafkaCatalogueError || e instanceof ToolchainError || e instanceof CCompileError) {

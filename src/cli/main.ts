@@ -1,17 +1,12 @@
 // kafkatrace's entry point: parse the command line, run the subcommand, turn every user-facing
-// failure into one message and a non-zero exit status.
+// failure into one message and a non-zero exit status. Subcommands load their modules on demand so
+// that running a cached script never loads the compiler.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { realSystem } from '../frontend/system.js';
-import { HELP, parseCli, UsageError, type CliOptions } from './args.js';
-import { checkScripts } from './check.js';
-import { compileToDir } from './compile.js';
-import { listProbes } from './list.js';
 import { packageRoot } from '../package-root.js';
-import { ScriptError } from './pipeline.js';
+import { HELP, parseCli, UsageError, type CliOptions } from './args.js';
+import { ScriptError, userFacingMessage } from './errors.js';
 import { readScript, resolveRunTarget, SourceError, stdlibTools, type ScriptSource } from './source.js';
-import { trace } from './trace.js';
-import { userFacingMessage } from './errors.js';
 
 function out(s: string): void {
   process.stdout.write(s);
@@ -40,25 +35,31 @@ async function dispatch(opts: CliOptions): Promise<number> {
     case 'version':
       out(version());
       return 0;
-    case 'list':
+    case 'list': {
+      const [{ listProbes }, { realSystem }] = await Promise.all([import('./list.js'), import('../frontend/system.js')]);
       out(listProbes(opts.listGlob, opts.verbose, realSystem()));
       return 0;
+    }
     case 'check': {
+      const [{ checkScripts }, { realSystem }] = await Promise.all([import('./check.js'), import('../frontend/system.js')]);
       const sources = opts.program !== undefined ? [{ text: opts.program, file: '-e' }] : opts.files.map(readScript);
-      const failed = checkScripts(sources, { format: opts.format === 'github' ? 'github' : 'text', positional: opts.positional, unsafe: opts.unsafe, system: realSystem() }, err);
+      const format = opts.format === 'github' ? 'github' : 'text';
+      const failed = checkScripts(sources, { format, positional: opts.positional, unsafe: opts.unsafe, system: realSystem() }, err);
       return failed > 0 ? 1 : 0;
     }
-    case 'compile':
-      await compileToDir(scriptOf(opts), opts.outputDir!, { positional: opts.positional, unsafe: opts.unsafe, system: realSystem() }, out);
+    case 'compile': {
+      const { compileToDir } = await import('./compile.js');
+      await compileToDir(scriptOf(opts), opts.outputDir!, opts, out);
       return 0;
+    }
     case 'run':
       if (opts.listTools) {
         for (const t of stdlibTools()) out(`${t.name.padEnd(18)} ${t.description}\n`);
         return 0;
       }
-      return trace(scriptOf(opts), opts);
+      return (await import('./trace.js')).trace(scriptOf(opts), opts);
     case 'trace':
-      return trace(scriptOf(opts), opts);
+      return (await import('./trace.js')).trace(scriptOf(opts), opts);
   }
 }
 
@@ -79,7 +80,8 @@ export async function main(argv: string[]): Promise<number> {
       err(`kafkatrace: ${message}\n`);
       return 1;
     }
-    err(`kafkatrace: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    const detail = process.env['KAFKATRACE_DEBUG'] ? (e as Error)?.stack : (e as Error)?.message;
+    err(`kafkatrace: internal error: ${detail ?? String(e)}\n(set KAFKATRACE_DEBUG=1 for the stack trace)\n`);
     return 1;
   }
 }

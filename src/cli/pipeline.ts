@@ -1,11 +1,16 @@
 // The CLI's view of the compile pipeline (src/codegen): a script with errors becomes one ScriptError
-// whose message is its rendered diagnostics.
-import { compileC, planScript, type CompiledScript } from '../codegen/index.js';
+// whose message is its rendered diagnostics. Loaded lazily: a cached script never needs it.
+import { cachePath, compileC } from '../codegen/clang.js';
+import { planScript, type CompiledScript } from '../codegen/index.js';
 import type { AnalysisEnv } from '../frontend/index.js';
+import { realSystem } from '../frontend/system.js';
 import { renderDiagnostics } from './check.js';
+import { ScriptError } from './errors.js';
 import type { ScriptSource } from './source.js';
 
-export class ScriptError extends Error {}
+export function systemEnv(positional: string[], unsafe: boolean): AnalysisEnv {
+  return { positional, unsafe, system: realSystem() };
+}
 
 export function planSource(src: ScriptSource, env: AnalysisEnv): CompiledScript {
   const r = planScript(src.text, src.file, env);
@@ -16,4 +21,9 @@ export function planSource(src: ScriptSource, env: AnalysisEnv): CompiledScript 
 /** The BPF object for the kernel part, or undefined when everything runs in user space. */
 export async function objectFor(compiled: CompiledScript): Promise<Buffer | undefined> {
   return compiled.c ? compileC(compiled.c) : undefined;
+}
+
+/** Where the object cache keeps the object of a compiled script. */
+export function objectPath(compiled: CompiledScript): Promise<string> {
+  return cachePath(compiled.c);
 }

@@ -1,40 +1,57 @@
-// Running a script: `kafkatrace FILE`, `-e`, `run NAME`. `-d` stops after the stage it names.
+// Running a script: `kafkatrace FILE`, `-e`, `run NAME`. `-d` stops after the stage it names. A script
+// compiled before runs from the compilation cache without loading the compiler at all.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { realSystem } from '../frontend/system.js';
-import { formatAst } from '../frontend/print-ast.js';
-import { planToJson } from '../plan/json.js';
 import { createOutput } from '../runtime/output.js';
 import { runSession } from '../runtime/session.js';
+import type { Plan } from '../plan/types.js';
 import type { CliOptions } from './args.js';
-import { objectFor, planSource } from './pipeline.js';
+import { NotRunnableError } from './errors.js';
+import { compilationKey, lookupCompilation, storeCompilation, type CachedCompilation } from './plan-cache.js';
 import type { ScriptSource } from './source.js';
 
-export class NotRunnableError extends Error {}
-
-export async function trace(src: ScriptSource, opts: CliOptions): Promise<number> {
-  const pipeline = { positional: opts.positional, unsafe: opts.unsafe, system: realSystem() };
+async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
+  const { planSource, systemEnv } = await import('./pipeline.js');
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
   if (opts.debug === 'ast') {
-    process.stdout.write(formatAst(planSource(src, pipeline).script) + '\n');
-    return 0;
-  }
-  const compiled = planSource(src, pipeline);
-  if (opts.debug === 'plan') {
+    const { formatAst } = await import('../frontend/print-ast.js');
+    process.stdout.write(formatAst(compiled.script) + '\n');
+  } else if (opts.debug === 'plan') {
+    const { planToJson } = await import('../plan/json.js');
     process.stdout.write(planToJson(compiled.plan, 2) + '\n');
-    return 0;
-  }
-  if (opts.debug === 'c') {
+  } else {
     process.stdout.write(compiled.c);
-    return 0;
   }
-  const userProbes = compiled.plan.probes.filter((p) => p.where === 'user');
+}
+
+async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedCompilation> {
+  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe);
+  const cached = lookupCompilation(key);
+  if (cached) return cached;
+  const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
+  const object = await objectFor(compiled);
+  storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined);
+  return { plan: compiled.plan, object };
+}
+
+function refuseUserProbes(plan: Plan): void {
+  const userProbes = plan.probes.filter((p) => p.where === 'user');
   if (userProbes.length > 0) {
     throw new NotRunnableError(`kafka probes cannot run yet: this build decodes Kafka traffic but does not attach the capture (${userProbes.map((p) => p.text).join(', ')}); 'kafkatrace check' and 'compile' accept them`);
   }
-  const object = await objectFor(compiled);
+}
+
+export async function trace(src: ScriptSource, opts: CliOptions): Promise<number> {
+  if (opts.debug) {
+    await debugStage(src, opts);
+    return 0;
+  }
+  const { plan, object } = await compilation(src, opts);
+  refuseUserProbes(plan);
   const fd = opts.outputFile !== undefined ? openSync(opts.outputFile, 'w') : undefined;
   const write = fd !== undefined ? (s: string) => void writeSync(fd, s) : (s: string) => void process.stdout.write(s);
   try {
-    return await runSession(compiled.plan, object!, {
+    return await runSession(plan, object!, {
       output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, stackLookup }),
       pid: opts.pid,
       command: opts.command_,

@@ -170,7 +170,8 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
     `#define KT_ZERO_SIZE ${zero}`,
     '#include "kt_prelude.h"',
   ];
-  if (usdt) parts.push('#include <bpf/usdt.bpf.h>');
+  // usdt.bpf.h uses bool without including its header.
+  if (usdt) parts.push('#include <stdbool.h>\n#include <bpf/usdt.bpf.h>');
   if (stacks) {
     parts.push(
       [

@@ -4,6 +4,7 @@
 // tuples, inet, usym, ustack) lives in memory: a slot of the per-CPU scratch area (the BPF stack is
 // only 512 bytes), a map value or a ring-buffer record, and is handled through pointers. Expressions
 // may first emit statements (map lookups, helper calls) into the current block.
+import { statSync } from 'node:fs';
 import type { AnalyzedProbe, TracepointField, TracepointFormat } from '../frontend/analysis.js';
 import type { Call, Expr, KType, MapRef, Stmt } from '../frontend/ast.js';
 import { InternalError, joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../plan/events.js';
@@ -12,17 +13,13 @@ import type { ProgramKind } from '../plan/programs.js';
 import type { Layout, PlanEvent, PlanMap } from '../plan/types.js';
 import { cInt, intCType, isScalar, isSigned, scalarCType } from './ctypes.js';
 import { cByte, cIdent } from './escape.js';
+import { Emitter } from './emitter.js';
+import { SIGNALS } from './signals.js';
 import { CodegenError } from './errors.js';
 import { fieldMember, isIntField } from './tracepoint-struct.js';
 
 const S64: KType = { kind: 'int', bits: 64, signed: true };
 
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9,
-  SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18,
-  SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26,
-  SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
-};
 
 export interface ProgramInput {
   name: string;
@@ -53,12 +50,7 @@ export interface ProgramOutput {
   usesStacks: boolean;
 }
 
-export class ProgramGen {
-  private lines: string[] = [];
-  private indent = 1;
-  private tmp = 0;
-  private scratch = 0;
-  private zeroSize = 8;
+export class ProgramGen extends Emitter {
   private usesStacks = false;
   private readonly vars = new Map<string, { type: KType; slot?: number }>();
   private loopDepth = 0;
@@ -67,7 +59,9 @@ export class ProgramGen {
   private readonly functions: string[] = [];
   private forCount = 0;
 
-  constructor(private readonly p: ProgramInput) {}
+  constructor(private readonly p: ProgramInput) {
+    super();
+  }
 
   generate(): ProgramOutput {
     const { probe } = this.p;
@@ -109,51 +103,6 @@ export class ProgramGen {
       zeroSize: this.zeroSize,
       usesStacks: this.usesStacks,
     };
-  }
-
-  // ---- emission helpers ----
-
-  private emit(line: string): void {
-    this.lines.push('  '.repeat(this.indent) + line);
-  }
-
-  private block(fn: () => void): void {
-    this.indent++;
-    fn();
-    this.indent--;
-  }
-
-  /** Runs `fn` collecting its statements separately: for code that must only run conditionally. */
-  private capture<T>(fn: () => T): { lines: string[]; value: T } {
-    const saved = this.lines;
-    const savedIndent = this.indent;
-    this.lines = [];
-    this.indent = 0;
-    const value = fn();
-    const lines = this.lines;
-    this.lines = saved;
-    this.indent = savedIndent;
-    return { lines, value };
-  }
-
-  private emitCaptured(lines: string[]): void {
-    for (const l of lines) this.emit(l);
-  }
-
-  private temp(): string {
-    return `t${this.tmp++}`;
-  }
-
-  /** A slot of `size` bytes in the scratch area, 8-aligned. */
-  private alloc(size: number): number {
-    const at = this.scratch;
-    this.scratch += Math.ceil(Math.max(size, 1) / 8) * 8;
-    return at;
-  }
-
-  private zeroCheck(size: number): number {
-    this.zeroSize = Math.max(this.zeroSize, size);
-    return size;
   }
 
   private varName(name: string): string {
@@ -230,12 +179,7 @@ export class ProgramGen {
         return;
       case 'return':
         if (s.value) this.exprStmt(s.value);
-        if (this.inCallback) {
-          this.emit('F->kt_ret = 1;');
-          this.emit('return 1;');
-        } else {
-          this.emit('return 0;');
-        }
+        this.leave();
         return;
       case 'break':
       case 'continue':
@@ -256,9 +200,11 @@ export class ProgramGen {
   }
 
   /**
-   * `for ($kv : @m) { ... }` becomes bpf_for_each_map_elem with a callback. The callback sees the
-   * probe's scalar variables through a context struct (copied in and back out around the call) and
-   * its memory variables in the scratch area, which it looks up again.
+   * `for ($kv : @m) { ... }` becomes bpf_for_each_map_elem with a callback. The callback gets the
+   * program's context through a stack struct, and sees the probe's variables in the scratch area:
+   * scalars in a struct there (copied in and back out around the call), memory variables in their
+   * slots. Scalars go through map memory on purpose: the verifier checks a callback until its states
+   * repeat, which a precisely tracked counter on the stack never does.
    */
   private forLoop(s: Extract<Stmt, { kind: 'for' }>): void {
     const m = this.map(s.map);
@@ -269,7 +215,9 @@ export class ProgramGen {
     const cb = `kt_for_cb_${this.p.name}_${n}`;
     const scalars = [...this.vars.entries()].filter(([, v]) => v.slot === undefined);
     const fields = scalars.map(([name, v]) => `  ${scalarCType(v.type)} v_${cIdent(name)};`);
-    this.functions.push([`struct ${structName} {`, `  ${this.p.ctxType} *ctx;`, '  int kt_ret;', ...fields, '};'].join('\n'));
+    this.functions.push(`struct ${structName}_ctx {\n  ${this.p.ctxType} *ctx;\n};`);
+    this.functions.push([`struct ${structName} {`, '  __s64 kt_ret;', ...fields, '};'].join('\n'));
+    const varsAt = this.alloc(8 * (scalars.length + 1));
 
     const elems = kv.type.elems;
     const layout = layoutOf(elems);
@@ -289,7 +237,7 @@ export class ProgramGen {
       if (v.kind === 'count' || v.kind === 'sum') {
         this.emit(`*(${scalarCType(vt)} *)${valueAt} = kt_sum_${m.bpfName}(key, 0);`);
       } else if (v.kind === 'avg') {
-        this.emit(`{ __s64 c = kt_sum_${m.bpfName}(key, 0); *(${scalarCType(vt)} *)${valueAt} = c ? kt_sum_${m.bpfName}(key, 1) / c : 0; }`);
+        this.emit(`{ __s64 c = kt_sum_${m.bpfName}(key, 0); *(${scalarCType(vt)} *)${valueAt} = c ? kt_sdiv(kt_sum_${m.bpfName}(key, 1), c) : 0; }`);
       } else if (v.kind === 'min' || v.kind === 'max') {
         this.emit(`*(${scalarCType(vt)} *)${valueAt} = kt_minmax_${m.bpfName}(key, ${v.kind === 'min' ? 1 : 0}, ${v.signed ? 1 : 0});`);
       } else if (v.kind === 'scalar') {
@@ -306,26 +254,38 @@ export class ProgramGen {
       [
         `static long ${cb}(void *map, const void *key, void *value, void *arg)`,
         '{',
-        `  struct ${structName} *F = arg;`,
-        `  ${this.p.ctxType} *ctx = F->ctx;`,
+        `  ${this.p.ctxType} *ctx = ((struct ${structName}_ctx *)arg)->ctx;`,
         '  __u32 kt_key0 = 0;',
         '  __u8 *S = bpf_map_lookup_elem(&kt_scratch, &kt_key0);',
         '  if (!S)',
         '    return 1;',
+        `  struct ${structName} *F = (struct ${structName} *)(S + ${varsAt});`,
         ...body.lines,
         '}',
       ].join('\n'),
     );
-    const f = this.temp();
-    this.emit(`struct ${structName} ${f} = {.ctx = ctx};`);
-    for (const [name] of scalars) this.emit(`${f}.v_${cIdent(name)} = ${this.varName(name)};`);
-    this.emit(`bpf_for_each_map_elem(&${m.bpfName}, ${cb}, &${f}, 0);`);
-    for (const [name] of scalars) this.emit(`${this.varName(name)} = ${f}.v_${cIdent(name)};`);
-    this.emit(`if (${f}.kt_ret)`);
+    const c = this.temp();
+    const f = `((struct ${structName} *)(S + ${varsAt}))`;
+    this.emit(`struct ${structName}_ctx ${c} = {.ctx = ctx};`);
+    this.emit(`${f}->kt_ret = 0;`);
+    for (const [name] of scalars) this.emit(`${f}->v_${cIdent(name)} = ${this.varName(name)};`);
+    this.emit(`bpf_for_each_map_elem(&${m.bpfName}, ${cb}, &${c}, 0);`);
+    for (const [name] of scalars) this.emit(`${this.varName(name)} = ${f}->v_${cIdent(name)};`);
+    this.emit(`if (${f}->kt_ret)`);
     if (this.inCallback) {
       this.emit('{ F->kt_ret = 1; return 1; }');
     } else {
       this.emit('  return 0;');
+    }
+  }
+
+  /** Ends the probe's action (from a for-loop callback: stops the iteration and tells the caller). */
+  private leave(): void {
+    if (this.inCallback) {
+      this.emit('F->kt_ret = 1;');
+      this.emit('return 1;');
+    } else {
+      this.emit('return 0;');
     }
   }
 
@@ -472,7 +432,7 @@ export class ProgramGen {
         case 'lhist': {
           const n = Math.ceil((v.max - v.min) / v.step);
           const b = this.temp();
-          this.emit(`__u32 ${b} = ${x} < ${v.min}LL ? 0 : ${x} >= ${v.max}LL ? ${n + 1} : 1 + (__u32)((${x} - ${v.min}LL) / ${v.step}LL);`);
+          this.emit(`__u32 ${b} = ${x} < ${v.min}LL ? 0 : ${x} >= ${v.max}LL ? ${n + 1} : 1 + (__u32)((__u64)(${x} - ${v.min}LL) / ${v.step}ULL);`);
           this.emit(`barrier_var(${b});`);
           this.emit(`if (${b} < ${n + 2})`);
           this.emit(`  ${p}[${b}] += 1;`);
@@ -499,7 +459,7 @@ export class ProgramGen {
       case 'stats': {
         const c = this.temp();
         this.emit(`__s64 ${c} = kt_sum_${m.bpfName}(${key}, 0);`);
-        this.emit(`__s64 ${r} = ${c} ? kt_sum_${m.bpfName}(${key}, 1) / ${c} : 0;`);
+        this.emit(`__s64 ${r} = ${c} ? kt_sdiv(kt_sum_${m.bpfName}(${key}, 1), ${c}) : 0;`);
         return r;
       }
       case 'min':
@@ -579,6 +539,8 @@ export class ProgramGen {
         const ev = this.event(c);
         const code = c.args[0] ? this.scalar(c.args[0]) : '0';
         this.withRecord(ev.id, layoutOf([S64], EVENT_HEADER_SIZE), (r) => this.emit(`*(__s64 *)(${r} + 8) = (__s64)(${code});`));
+        // As in bpftrace, the rest of the action does not run after exit().
+        this.leave();
         return true;
       }
       case 'join':
@@ -650,14 +612,20 @@ export class ProgramGen {
     const layout = layoutOf(joinElementTypes(), EVENT_HEADER_SIZE);
     const read = this.p.userMemory ? 'user' : 'kernel';
     this.withRecord(ev.id, layout, (r) => {
+      // The array ends at the first NULL pointer; the elements after it stay empty strings.
       const ptr = this.temp();
+      const more = this.temp();
       this.emit(`__u64 ${ptr} = 0;`);
+      this.emit(`int ${more} = 1;`);
       for (let i = 0; i < JOIN_ARGS; i++) {
-        this.emit(`bpf_probe_read_${read}(&${ptr}, 8, (const void *)(${base} + ${i * 8}));`);
-        this.emit(`if (${ptr})`);
-        this.emit(`  bpf_probe_read_${read}_str(${r} + ${EVENT_HEADER_SIZE + i * JOIN_ARG_SIZE}, ${JOIN_ARG_SIZE}, (const void *)${ptr});`);
-        this.emit('else');
+        this.emit(`if (${more}) {`);
         this.emit(`  ${ptr} = 0;`);
+        this.emit(`  bpf_probe_read_${read}(&${ptr}, 8, (const void *)(${base} + ${i * 8}));`);
+        this.emit(`  if (${ptr})`);
+        this.emit(`    bpf_probe_read_${read}_str(${r} + ${EVENT_HEADER_SIZE + i * JOIN_ARG_SIZE}, ${JOIN_ARG_SIZE}, (const void *)${ptr});`);
+        this.emit('  else');
+        this.emit(`    ${more} = 0;`);
+        this.emit('}');
       }
     });
   }
@@ -722,9 +690,11 @@ export class ProgramGen {
       let len = String(size);
       if (e.args[1]) {
         const l = this.temp();
-        this.emit(`__u32 ${l} = (__u32)(${this.scalar(e.args[1])}) + 1;`);
+        this.emit(`__u64 ${l} = (__u64)(${this.scalar(e.args[1])}) + 1;`);
         this.emit(`if (${l} > ${size})`);
         this.emit(`  ${l} = ${size};`);
+        // Keeps clang from turning the clamp into something the verifier cannot bound.
+        this.emit(`barrier_var(${l});`);
         len = l;
       }
       this.emit(`bpf_probe_read_${this.p.userMemory ? 'user' : 'kernel'}_str(${dest}, ${len}, (const void *)(__u64)(${ptr}));`);
@@ -866,9 +836,10 @@ export class ProgramGen {
         }
         const ptr = this.scalar(a);
         const len = this.temp();
-        this.emit(`__u32 ${len} = ${c.args[1] ? `(__u32)(${this.scalar(c.args[1])})` : t.size};`);
+        this.emit(`__u64 ${len} = ${c.args[1] ? `(__u64)(${this.scalar(c.args[1])})` : t.size};`);
         this.emit(`if (${len} > ${t.size})`);
         this.emit(`  ${len} = ${t.size};`);
+        this.emit(`barrier_var(${len});`);
         this.emit(`*(__u32 *)${p} = ${len};`);
         this.emit(`bpf_probe_read_${this.p.userMemory ? 'user' : 'kernel'}(${p} + 4, ${len}, (const void *)(__u64)(${ptr}));`);
         return;
@@ -916,7 +887,10 @@ export class ProgramGen {
 
   private arith(op: string, l: string, r: string, lt: KType, rt: KType): string {
     const ct = isSigned(lt) && isSigned(rt) ? '__s64' : '__u64';
-    if (op === '/' || op === '%') return `((${ct})(${r}) == 0 ? 0 : (${ct})(${l}) ${op} (${ct})(${r}))`;
+    if (op === '/' || op === '%') {
+      const div = ct === '__s64' ? `${op === '/' ? 'kt_sdiv' : 'kt_smod'}((__s64)(${l}), (__s64)(${r}))` : `(__u64)(${l}) ${op} (__u64)(${r})`;
+      return `((${ct})(${r}) == 0 ? 0 : ${div})`;
+    }
     if (op === '<<' || op === '>>') return `((${ct})(${l}) ${op} ((${r}) & 63))`;
     return `((${ct})(${l}) ${op} (${ct})(${r}))`;
   }
@@ -1097,8 +1071,17 @@ export class ProgramGen {
   private callScalar(c: Call): string {
     switch (c.name) {
       case 'ksym':
-      case 'kaddr':
         return `((__u64)(${this.scalar(c.args[0]!)}))`;
+      case 'sizeof': {
+        const a = c.args[0];
+        if (!a) throw new InternalError('sizeof() needs an argument');
+        return `${sizeOf(typeOf(a))}LL`;
+      }
+      case 'cgroupid': {
+        const a = c.args[0];
+        if (!a || a.kind !== 'str') throw new CodegenError('cgroupid() needs a path as a string literal', c.loc);
+        return cInt(cgroupId(a.value, a.loc));
+      }
       case 'kstack':
         return this.builtin('kstack', c);
       case 'has_key': {
@@ -1121,8 +1104,6 @@ export class ProgramGen {
         const [h, n] = c.args;
         return `kt_strcontains(${this.mem(h!)}, ${sizeOf(typeOf(h!))}, ${this.mem(n!)}, ${sizeOf(typeOf(n!))})`;
       }
-      case 'cgroupid':
-        return this.unsupported(c, 'cgroupid()');
       default: {
         if (isAggregation(c.name)) throw new CodegenError(`${c.name}() can only be assigned to a map`, c.loc);
         return this.unsupported(c, `${c.name}() as a value`);
@@ -1219,8 +1200,8 @@ export class ProgramGen {
     const format = this.p.format;
     const f = format?.fields.find((x) => x.name === e.field);
     if (!f) {
-      if (this.p.kind !== 'tracepoint') this.unsupported(e, `args in a ${this.p.kind} probe`);
-      throw new InternalError(`args.${e.field} is not a field of this tracepoint`);
+      if (this.p.kind !== 'tracepoint' || !format) this.unsupported(e, `args in a ${this.p.kind} probe`);
+      throw new CodegenError(`args.${e.field} is not a field of tracepoint ${format.category}:${format.name}`, e.loc);
     }
     return f;
   }
@@ -1258,6 +1239,15 @@ export class ProgramGen {
     }
     this.emit(`bpf_probe_read_kernel(${p}, ${size}, (const __u8 *)ctx + ${f.offset});`);
     if (t.kind === 'str' && f.size >= t.size) this.emit(`((__u8 *)${p})[${t.size - 1}] = 0;`);
+  }
+}
+
+/** A cgroup's id is the inode number of its cgroupfs directory (cgroup v2). */
+function cgroupId(path: string, loc: Expr['loc']): bigint {
+  try {
+    return statSync(path, { bigint: true }).ino;
+  } catch (e) {
+    throw new CodegenError(`cgroupid(): cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, loc);
   }
 }
 

@@ -479,7 +479,10 @@ class Analyzer implements CallHost {
       return stack ? INT64 : UINT64;
     }
     const info = BUILTINS[name];
-    if (!info) return this.err(loc, `unknown identifier '${name}'`, this.suggest(name, builtinNames()));
+    if (!info) {
+      const isArg = this.ctx.kafka.some((p) => p.args.some((a) => a.name === name)) || this.ctx.formats.some((f) => f.fields.some((x) => x.name === name));
+      return this.err(loc, `unknown identifier '${name}'`, isArg ? `did you mean 'args.${name}'?` : this.suggest(name, builtinNames()));
+    }
     if (this.ctx.where === 'user' && !info.kafka) {
       return this.err(loc, `${name} is not available in kafka probes, which run in user space on decoded Kafka events`);
     }

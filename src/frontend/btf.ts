@@ -55,6 +55,38 @@ export interface BtfTypeInfo {
   arrayLength?: number;
 }
 
+/** Bytes that follow a type's 12-byte header, by kind. */
+function extraSize(kind: number, vlen: number, id: number): number {
+  switch (kind) {
+    case BtfKind.Int:
+    case BtfKind.Var:
+    case BtfKind.DeclTag:
+      return 4;
+    case BtfKind.Array:
+      return 12;
+    case BtfKind.Struct:
+    case BtfKind.Union:
+    case BtfKind.Datasec:
+    case BtfKind.Enum64:
+      return 12 * vlen;
+    case BtfKind.Enum:
+    case BtfKind.FuncProto:
+      return 8 * vlen;
+    case BtfKind.Ptr:
+    case BtfKind.Fwd:
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.Func:
+    case BtfKind.Float:
+    case BtfKind.TypeTag:
+      return 0;
+    default:
+      throw new Error(`unknown BTF kind ${kind} at type ${id}`);
+  }
+}
+
 /** GCC's names of integer types, as the kernel's format files spell them. */
 const INT_SPELLING: Record<string, string> = {
   'short int': 'short',
@@ -66,9 +98,14 @@ const INT_SPELLING: Record<string, string> = {
 };
 
 export class Btf {
-  /** Types by id; id 0 is void. */
-  readonly types: (BtfType | undefined)[] = [undefined];
-  private readonly byName = new Map<string, number[]>();
+  /** Number of type ids, counting id 0 (void). */
+  readonly count: number;
+  private readonly view: DataView;
+  private readonly strings: string;
+  /** Byte offset of each type's record; types are decoded on demand (vmlinux has ~150k). */
+  private readonly offsets: Uint32Array;
+  private readonly decoded = new Map<number, BtfType>();
+  private readonly indexes = new Map<BtfKind, Map<string, number>>();
 
   constructor(data: Uint8Array) {
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -83,102 +120,101 @@ export class Btf {
     if (typeOff + typeLen > data.byteLength || strOff + strLen > data.byteLength) {
       throw new Error('BTF sections run past the end of the data');
     }
-    const decoder = new TextDecoder();
-    const str = (off: number): string => {
-      if (off === 0) return '';
-      let end = strOff + off;
-      while (end < strOff + strLen && data[end] !== 0) end++;
-      return decoder.decode(data.subarray(strOff + off, end));
-    };
+    this.view = view;
+    // Names are ASCII identifiers: decode the string section once and slice it.
+    this.strings = Buffer.from(data.buffer, data.byteOffset + strOff, strLen).toString('latin1');
+    const offsets: number[] = [0];
     let p = typeOff;
     const end = typeOff + typeLen;
     while (p + 12 <= end) {
-      const name = str(view.getUint32(p, true));
+      offsets.push(p);
       const info = view.getUint32(p + 4, true);
-      const sizeOrType = view.getUint32(p + 8, true);
-      const kind = ((info >>> 24) & 0x1f) as BtfKind;
-      const vlen = info & 0xffff;
-      const kindFlag = info >>> 31 === 1;
-      p += 12;
-      const t: BtfType = { kind, name, sizeOrType };
-      switch (kind) {
-        case BtfKind.Int:
-          t.intEncoding = (view.getUint32(p, true) >>> 24) & 0xf;
-          p += 4;
-          break;
-        case BtfKind.Array:
-          t.array = { type: view.getUint32(p, true), nelems: view.getUint32(p + 8, true) };
-          p += 12;
-          break;
-        case BtfKind.Struct:
-        case BtfKind.Union:
-          t.members = [];
-          for (let i = 0; i < vlen; i++, p += 12) {
-            const raw = view.getUint32(p + 8, true);
-            t.members.push({
-              name: str(view.getUint32(p, true)),
-              type: view.getUint32(p + 4, true),
-              bitOffset: kindFlag ? raw & 0xffffff : raw,
-            });
-          }
-          break;
-        case BtfKind.Enum:
-          p += 8 * vlen;
-          break;
-        case BtfKind.Enum64:
-          p += 12 * vlen;
-          break;
-        case BtfKind.FuncProto:
-          t.members = [];
-          for (let i = 0; i < vlen; i++, p += 8) {
-            t.members.push({ name: str(view.getUint32(p, true)), type: view.getUint32(p + 4, true), bitOffset: 0 });
-          }
-          break;
-        case BtfKind.Var:
-        case BtfKind.DeclTag:
-          p += 4;
-          break;
-        case BtfKind.Datasec:
-          p += 12 * vlen;
-          break;
-        case BtfKind.Ptr:
-        case BtfKind.Fwd:
-        case BtfKind.Typedef:
-        case BtfKind.Volatile:
-        case BtfKind.Const:
-        case BtfKind.Restrict:
-        case BtfKind.Func:
-        case BtfKind.Float:
-        case BtfKind.TypeTag:
-          break;
-        default:
-          throw new Error(`unknown BTF kind ${kind as number} at type ${this.types.length}`);
+      p += 12 + extraSize((info >>> 24) & 0x1f, info & 0xffff, offsets.length - 1);
+    }
+    this.offsets = Uint32Array.from(offsets);
+    this.count = offsets.length;
+  }
+
+  private str(off: number): string {
+    if (off === 0 || off >= this.strings.length) return '';
+    const end = this.strings.indexOf('\0', off);
+    return this.strings.slice(off, end < 0 ? this.strings.length : end);
+  }
+
+  kindOf(id: number): BtfKind | undefined {
+    if (id <= 0 || id >= this.count) return undefined;
+    return ((this.view.getUint32(this.offsets[id]! + 4, true) >>> 24) & 0x1f) as BtfKind;
+  }
+
+  nameOf(id: number): string {
+    if (id <= 0 || id >= this.count) return '';
+    return this.str(this.view.getUint32(this.offsets[id]!, true));
+  }
+
+  /** The type with this id, or undefined for void and ids out of range. */
+  type(id: number): BtfType | undefined {
+    if (id <= 0 || id >= this.count) return undefined;
+    const cached = this.decoded.get(id);
+    if (cached) return cached;
+    const view = this.view;
+    let p = this.offsets[id]!;
+    const info = view.getUint32(p + 4, true);
+    const kind = ((info >>> 24) & 0x1f) as BtfKind;
+    const vlen = info & 0xffff;
+    const kindFlag = info >>> 31 === 1;
+    const t: BtfType = { kind, name: this.str(view.getUint32(p, true)), sizeOrType: view.getUint32(p + 8, true) };
+    p += 12;
+    if (kind === BtfKind.Int) t.intEncoding = (view.getUint32(p, true) >>> 24) & 0xf;
+    else if (kind === BtfKind.Array) t.array = { type: view.getUint32(p, true), nelems: view.getUint32(p + 8, true) };
+    else if (kind === BtfKind.Struct || kind === BtfKind.Union) {
+      t.members = [];
+      for (let i = 0; i < vlen; i++, p += 12) {
+        const raw = view.getUint32(p + 8, true);
+        t.members.push({ name: this.str(view.getUint32(p, true)), type: view.getUint32(p + 4, true), bitOffset: kindFlag ? raw & 0xffffff : raw });
       }
-      const id = this.types.length;
-      this.types.push(t);
-      if (name) {
-        const ids = this.byName.get(name);
-        if (ids) ids.push(id);
-        else this.byName.set(name, [id]);
+    } else if (kind === BtfKind.FuncProto) {
+      t.members = [];
+      for (let i = 0; i < vlen; i++, p += 8) {
+        t.members.push({ name: this.str(view.getUint32(p, true)), type: view.getUint32(p + 4, true), bitOffset: 0 });
       }
     }
+    this.decoded.set(id, t);
+    return t;
+  }
+
+  /** Ids of all types of one kind, in id order. */
+  idsOfKind(kind: BtfKind): number[] {
+    const out: number[] = [];
+    for (let id = 1; id < this.count; id++) if (this.kindOf(id) === kind) out.push(id);
+    return out;
+  }
+
+  /** Names of all named types of one kind, in id order. */
+  namesOfKind(kind: BtfKind): string[] {
+    return [...this.index(kind).keys()];
   }
 
   /** The id of the first type named `name` of the given kind. */
   find(name: string, kind: BtfKind): number | undefined {
-    return this.byName.get(name)?.find((id) => this.types[id]!.kind === kind);
+    return this.index(kind).get(name);
   }
 
-  /** Names of all types of one kind, in id order. */
-  namesOfKind(kind: BtfKind): string[] {
-    const out: string[] = [];
-    for (const t of this.types) if (t && t.kind === kind && t.name) out.push(t.name);
-    return out;
+  private index(kind: BtfKind): Map<string, number> {
+    let index = this.indexes.get(kind);
+    if (!index) {
+      index = new Map();
+      for (const id of this.idsOfKind(kind)) {
+        const name = this.nameOf(id);
+        if (name && !index.has(name)) index.set(name, id);
+      }
+      this.indexes.set(kind, index);
+    }
+    return index;
   }
 
   /** Skips typedefs and qualifiers. */
   resolve(id: number): { id: number; type: BtfType | undefined } {
-    let t = this.types[id];
+    let t = this.type(id);
     for (let guard = 0; t && guard < 64; guard++) {
       if (
         t.kind !== BtfKind.Typedef &&
@@ -190,7 +226,7 @@ export class Btf {
         break;
       }
       id = t.sizeOrType;
-      t = this.types[id];
+      t = this.type(id);
     }
     return { id, type: t };
   }
@@ -217,7 +253,7 @@ export class Btf {
 
   /** The C spelling of a type, as tracefs format files write it. */
   cName(id: number): string {
-    const t = this.types[id];
+    const t = this.type(id);
     if (!t) return 'void';
     switch (t.kind) {
       case BtfKind.Int:
@@ -272,7 +308,7 @@ export class Btf {
   funcParams(name: string): { name: string; type: number }[] | undefined {
     const id = this.find(name, BtfKind.Func);
     if (id === undefined) return undefined;
-    const proto = this.types[this.types[id]!.sizeOrType];
+    const proto = this.type(this.type(id)!.sizeOrType);
     if (!proto || proto.kind !== BtfKind.FuncProto) return undefined;
     return proto.members!.map((m) => ({ name: m.name, type: m.type }));
   }

@@ -73,7 +73,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
   const sig = FUNCTION_SIGNATURES[c.name];
   if (!sig) {
     for (const a of c.args) h.expr(a);
-    if (c.name === 'override') return h.err(c.loc, 'override() is not supported: it needs kprobes, which this kind of kernel lacks');
+    if (c.name === 'override') return h.err(c.loc, 'override() is not supported (it needs kprobes and CONFIG_BPF_KPROBE_OVERRIDE)');
     return h.err(c.loc, `unknown function '${c.name}'`, h.suggest(c.name, Object.keys(FUNCTION_SIGNATURES)));
   }
   if (MAP_FUNCTIONS.has(c.name)) {
@@ -91,10 +91,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     for (const a of c.args) h.expr(a);
     return false;
   };
-  const noValue = (t: KType): T => {
-    if (!statement) return h.err(c.loc, `${c.name}() returns no value`);
-    return t;
-  };
+  // Actions like printf() are statements: using one as a value is an error.
+  const noValue = (): T => (statement ? NONE : h.err(c.loc, `${c.name}() returns no value`));
   const needInt = (i: number): T => {
     const a = c.args[i]!;
     const t = h.expr(a);
@@ -139,7 +137,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (c.name === 'system') h.requireUnsafe(c);
       const fmt = needLiteralString(0, 'the format');
       const types = c.args.slice(1).map((a) => h.expr(a));
-      if (fmt === undefined) return noValue(NONE);
+      if (fmt === undefined) return noValue();
       const parsed = parseFormat(fmt);
       if (!parsed.ok) return h.err(c.args[0]!.loc, `${c.name}(): ${parsed.error}`);
       if (parsed.specs.length !== types.length) {
@@ -154,7 +152,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
         const why = specMismatch(spec, t);
         if (why) h.err(c.args[i + 1]!.loc, `${c.name}(): ${why}`);
       });
-      return noValue(NONE);
+      return noValue();
     }
     case 'print': {
       if (!arity(1, 3)) return undefined;
@@ -166,7 +164,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
           const n = h.constInt(c.args[i]!);
           if (n === undefined || n < 0) h.err(c.args[i]!.loc, `print(): ${i === 1 ? 'top' : 'div'} must be a non-negative integer literal`);
         }
-        return noValue(NONE);
+        return noValue();
       }
       if (c.args.length > 1) {
         for (const x of c.args) h.expr(x);
@@ -174,12 +172,12 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       }
       const t = h.expr(a);
       if (t && t.kind === 'none') h.err(a.loc, 'print() was given a value of no type');
-      return noValue(NONE);
+      return noValue();
     }
     case 'time':
       if (!arity(0, 1)) return undefined;
       if (c.args.length) needLiteralString(0, 'the format');
-      return noValue(NONE);
+      return noValue();
     case 'str': {
       if (!arity(1, 2)) return undefined;
       const t = h.strArgument(c.args[0]!);
@@ -216,7 +214,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (!arity(1, 2)) return undefined;
       needInt(0);
       if (c.args.length === 2) needLiteralString(1, 'the separator');
-      return noValue(NONE);
+      return noValue();
     case 'ksym':
     case 'usym':
       if (!arity(1, 1)) return undefined;
@@ -255,7 +253,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'exit':
       if (!arity(0, 1)) return undefined;
       if (c.args.length) needInt(0);
-      return noValue(NONE);
+      return noValue();
     case 'signal': {
       if (!arity(1, 1)) return undefined;
       h.requireUnsafe(c);
@@ -264,7 +262,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (a.kind === 'str') {
         if (!/^(SIG)?[A-Z0-9]+$/.test(a.value)) h.err(a.loc, `signal(): '${a.value}' is not a signal name like "SIGKILL"`);
       } else if (t && !isInt(t)) h.err(a.loc, `signal() takes a signal number or name, but the argument is ${typeName(t)}`);
-      return noValue(NONE);
+      return noValue();
     }
     case 'kaddr':
     case 'uaddr':
@@ -306,13 +304,13 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       a.type = NONE;
       const state = h.maps.get(a.name)!;
       if (!state.value) h.err(a.loc, `undefined map ${a.name}`, h.suggest(a.name, h.maps.names()));
-      return noValue(NONE);
+      return noValue();
     }
     case 'clear':
     case 'zero':
       if (!arity(1, 1)) return undefined;
       needWholeMap(0);
-      return noValue(NONE);
+      return noValue();
     case 'has_key': {
       if (!arity(2, 2)) return undefined;
       const m = needWholeMap(0);

@@ -3,7 +3,7 @@
 import { createTokenInstance, EOF, tokenMatcher, type ILexingError, type IRecognitionException, type IToken } from 'chevrotain';
 import { tokenize } from '../../grammar/lexer.js';
 import { locAt, tokenLoc } from '../../grammar/loc.js';
-import { ParserMessages } from '../../grammar/messages.js';
+import { ParserMessages, UNCLOSED_BLOCK } from '../../grammar/messages.js';
 import { KtParser } from '../../grammar/parser.js';
 import * as T from '../../grammar/tokens.js';
 import type { AttachPayload } from '../../grammar/attach-scanner.js';
@@ -18,6 +18,10 @@ export interface ParseResult {
 
 /** Brackets nested deeper than this are refused before parsing (the parser is recursive). */
 const MAX_NESTING = 100;
+/** Syntax trees deeper than this are refused: the stages after parsing walk them recursively. */
+const MAX_DEPTH = 1000;
+/** Past this many errors the rest are noise: stop and say so. */
+const MAX_ERRORS = 20;
 
 let parser: KtParser | undefined;
 
@@ -55,16 +59,20 @@ function parseScript(source: string, file: string): ParseResult {
   const preamble: string[] = [];
   const probes: Probe[] = [];
   for (const chunk of splitProbes(tokens, preamble)) {
+    if (problems.length > MAX_ERRORS) break;
     const result = parseProbe(chunk, source);
     // After a lexical error (an unterminated string, a stray character) the parser's complaints in
     // the same probe are consequences of it, so they are left out.
     const start = chunk[0]!.startOffset;
     const end = endOf(chunk, source).offset;
-    const firstLexical = Math.min(...lexical.filter((p) => p.loc.offset >= start && p.loc.offset <= end).map((p) => p.loc.offset));
+    const firstLexical = lexical.reduce((min, p) => (p.loc.offset >= start && p.loc.offset <= end ? Math.min(min, p.loc.offset) : min), Infinity);
     problems.push(...result.problems.filter((p) => p.loc.offset < firstLexical));
     if (result.probe) probes.push(result.probe);
   }
-  const diagnostics = dedupe(problems).map((p) => error(file, p.loc, p.message));
+  const sorted = dedupe(problems);
+  const diagnostics = sorted.slice(0, MAX_ERRORS).map((p) => error(file, p.loc, p.message));
+  const extra = sorted[MAX_ERRORS];
+  if (extra) diagnostics.push(error(file, extra.loc, `too many syntax errors: stopped after ${MAX_ERRORS}`));
   if (diagnostics.length > 0) return { diagnostics };
   return {
     script: { kind: 'script', file, preamble, probes, loc: { line: 1, col: 1, offset: 0, length: source.length } },
@@ -85,7 +93,8 @@ function dedupe(problems: Problem[]): Problem[] {
 }
 
 function lexingProblem(source: string, e: ILexingError): Problem {
-  const c = source[e.offset] ?? '';
+  const code = source.codePointAt(e.offset);
+  const c = code === undefined ? '' : String.fromCodePoint(code);
   const loc: Loc = { line: e.line ?? 0, col: e.column ?? 0, offset: e.offset, length: e.length };
   if (c === '$') return { loc: { ...loc, length: 1 }, message: "'$' must be followed by a variable name ($x), a parameter number ($1) or '#'" };
   if (c === '#') return { loc: { ...loc, length: 1 }, message: "a '#' preprocessor line is only allowed outside probe blocks" };
@@ -173,7 +182,7 @@ function lexScript(source: string): Lexed {
 function unclosedMessage(open: IToken[]): string {
   const innermost = open[open.length - 1]!;
   const what = open.length === 1 ? 'probe block' : 'block';
-  return `expected '}' to close the ${what} opened at ${innermost.startLine}:${innermost.startColumn}`;
+  return `${UNCLOSED_BLOCK} the ${what} opened at ${innermost.startLine}:${innermost.startColumn}`;
 }
 
 /** Stand-in `}` tokens that close blocks left open, so the parser can still read what they hold. */
@@ -219,8 +228,9 @@ function splitProbes(tokens: IToken[], preamble: string[]): IToken[][] {
   let depth = 0;
   for (const t of tokens) {
     if (depth === 0 && (t.tokenType === T.Preprocessor || t.tokenType === T.CDefinition)) {
-      // A `#!` interpreter line is not part of the program.
-      if (!(t.startOffset === 0 && t.image.startsWith('#!'))) preamble.push(t.image);
+      // A `#!` interpreter line first in the file is not part of the program.
+      const shebang = t.image.startsWith('#!') && chunks.length === 0 && preamble.length === 0;
+      if (!shebang) preamble.push(t.image);
       current = undefined;
       continue;
     }
@@ -261,12 +271,31 @@ function parseProbe(tokens: IToken[], source: string): { probe?: Probe; problems
     }
     throw e;
   }
-  // Only the first error of chevrotain's recovery is reliable; later ones are often its echoes.
-  const first = p.errors[0];
-  const problems: Problem[] = first ? [recognitionProblem(first, endOf(tokens, source))] : [];
+  const end = endOf(tokens, source);
+  const problems = independentErrors(p.errors, tokens).map((e) => recognitionProblem(e, end));
+  // After the first error the tree is patched up by recovery, so problems found in its structure
+  // may be bogus; bad literals are still bad.
   const limit = problems[0]?.loc.offset ?? Infinity;
-  problems.push(...p.problems.filter((q) => q.loc.offset < limit));
+  problems.push(...p.problems.filter((q) => q.lexical || q.loc.offset < limit).map(({ loc, message }) => ({ loc, message })));
+  if (problems.length === 0 && depthOf(probe) > MAX_DEPTH) {
+    problems.push({ loc: probe.loc, message: `expression nested too deeply (more than ${MAX_DEPTH} levels)` });
+  }
   return problems.length > 0 ? { problems } : { probe, problems };
+}
+
+/** The depth of a syntax tree, measured without recursion. */
+function depthOf(root: object): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) max = depth;
+    for (const [key, child] of Object.entries(node as object)) {
+      if (key === 'loc' || key === 'type' || !child || typeof child !== 'object') continue;
+      stack.push([child, Array.isArray(child) ? depth : depth + 1]);
+    }
+  }
+  return max;
 }
 
 /** Where "the end of the input" is for a probe: just after its last real token. */
@@ -276,6 +305,28 @@ function endOf(tokens: IToken[], source: string): Loc {
     if (!Number.isNaN(t.startLine)) return locAt(source, t.endOffset! + 1, 0);
   }
   return locAt(source, source.length, 0);
+}
+
+/**
+ * The errors of chevrotain's recovery that are not echoes of an earlier one: an error counts when a
+ * `;` or `}` lies between it and the previous one (it is in a later statement), and it is not the
+ * "expected '}'" that recovery produces when it gives up on a block.
+ */
+function independentErrors(errors: IRecognitionException[], tokens: IToken[]): IRecognitionException[] {
+  const kept: IRecognitionException[] = [];
+  for (const e of errors) {
+    const prev = kept[kept.length - 1];
+    if (!prev) {
+      kept.push(e);
+      continue;
+    }
+    const from = prev.token.startOffset;
+    const to = e.token.startOffset;
+    if (!(to > from) || e.message.startsWith(UNCLOSED_BLOCK)) continue;
+    const boundary = tokens.some((t) => t.startOffset >= from && t.startOffset < to && (t.tokenType === T.Semi || tokenMatcher(t, T.RCurly)));
+    if (boundary) kept.push(e);
+  }
+  return kept;
 }
 
 function recognitionProblem(e: IRecognitionException, endOfChunk: Loc): Problem {

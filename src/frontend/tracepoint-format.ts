@@ -124,7 +124,7 @@ function commonFields(btf: Btf): TracepointField[] {
       makeField('common_pid', 'int', 4, 4, true),
     ];
   }
-  return btf.types[id]!.members!.map((m) => {
+  return btf.type(id)!.members!.map((m) => {
     const info = btf.info(m.type);
     return makeField(`common_${m.name}`, info.cType, m.bitOffset / 8, info.size, info.signed, info.arrayLength);
   });
@@ -136,14 +136,18 @@ const syscallsCache = new WeakMap<Btf, string[]>();
 export function btfSyscalls(btf: Btf): string[] {
   const cached = syscallsCache.get(btf);
   if (cached) return cached;
-  const out: string[] = [];
+  // __x64_sys_X wrappers name the syscalls of this kernel; zero-argument ones are aliases BTF
+  // lacks, but their __do_sys_X bodies are there.
+  const out = new Set<string>();
   for (const fn of btf.namesOfKind(BtfKind.Func)) {
-    if (!fn.startsWith('__x64_sys_')) continue;
-    const name = fn.slice('__x64_sys_'.length);
-    if (name in SYSCALL_PARAMS || btf.find(`__do_sys_${name}`, BtfKind.Func) !== undefined) out.push(name);
+    const x64 = fn.startsWith('__x64_sys_') ? fn.slice('__x64_sys_'.length) : undefined;
+    const body = fn.startsWith('__do_sys_') ? fn.slice('__do_sys_'.length) : undefined;
+    if (x64 !== undefined && (x64 in SYSCALL_PARAMS || btf.find(`__do_sys_${x64}`, BtfKind.Func) !== undefined)) out.add(x64);
+    if (body !== undefined && body in SYSCALL_PARAMS) out.add(body);
   }
-  syscallsCache.set(btf, out);
-  return out;
+  const list = [...out].sort();
+  syscallsCache.set(btf, list);
+  return list;
 }
 
 function syscallFormat(btf: Btf, syscall: string, enter: boolean): TracepointFormat {
@@ -153,7 +157,8 @@ function syscallFormat(btf: Btf, syscall: string, enter: boolean): TracepointFor
     fields.push(makeField('ret', 'long', 16, 8, true));
     return { category: 'syscalls', name, fields };
   }
-  const fromBtf = btf.funcParams(`__do_sys_${syscall}`);
+  // SYSCALL_DEFINE0 bodies take only `const struct pt_regs *__unused`, which is no argument.
+  const fromBtf = btf.funcParams(`__do_sys_${syscall}`)?.filter((p) => p.name !== '__unused');
   const params = fromBtf
     ? fromBtf.map((p) => ({ name: p.name, cType: btf.cName(p.type) }))
     : (SYSCALL_PARAMS[syscall] ?? '')
@@ -168,38 +173,72 @@ function syscallFormat(btf: Btf, syscall: string, enter: boolean): TracepointFor
   return { category: 'syscalls', name, fields };
 }
 
-const templatesCache = new WeakMap<Btf, { cls: string; id: number }[]>();
+/** Parameter type ids of a FUNC_PROTO, reached through FUNC, TYPEDEF and PTR. */
+function protoParams(btf: Btf, id: number | undefined): string | undefined {
+  for (let guard = 0; id !== undefined && guard < 4; guard++) {
+    const t = btf.type(id);
+    if (!t) return undefined;
+    if (t.kind === BtfKind.FuncProto) return t.members!.map((m) => m.type).join(',');
+    id = t.sizeOrType;
+  }
+  return undefined;
+}
 
-/** `trace_event_raw_<class>` structs of classes that are not events themselves (templates). */
-function templateClasses(btf: Btf): { cls: string; id: number }[] {
-  let out = templatesCache.get(btf);
+interface EventClass {
+  cls: string;
+  /** Id of the `trace_event_raw_<class>` struct. */
+  id: number;
+  params: string;
+  /** A class that is not an event itself (DECLARE_EVENT_CLASS rather than TRACE_EVENT). */
+  template: boolean;
+}
+
+const classesCache = new WeakMap<Btf, EventClass[]>();
+
+/** Event classes: each has a `trace_event_raw_<class>` record struct and a `__bpf_trace_<class>` function. */
+function eventClasses(btf: Btf): EventClass[] {
+  let out = classesCache.get(btf);
   if (!out) {
     out = [];
-    for (const [id, t] of btf.types.entries()) {
-      if (!t || t.kind !== BtfKind.Struct || !t.name.startsWith('trace_event_raw_')) continue;
-      const cls = t.name.slice('trace_event_raw_'.length);
-      if (btf.find(`btf_trace_${cls}`, BtfKind.Typedef) === undefined) out.push({ cls, id });
+    for (const fn of btf.namesOfKind(BtfKind.Func)) {
+      if (!fn.startsWith('__bpf_trace_')) continue;
+      const cls = fn.slice('__bpf_trace_'.length);
+      const id = btf.find(`trace_event_raw_${cls}`, BtfKind.Struct);
+      const params = protoParams(btf, btf.find(fn, BtfKind.Func));
+      const template = btf.find(`btf_trace_${cls}`, BtfKind.Typedef) === undefined;
+      if (id !== undefined && params !== undefined) out.push({ cls, id, params, template });
     }
-    templatesCache.set(btf, out);
+    classesCache.set(btf, out);
   }
   return out;
+}
+
+/** Lexicographic comparison of ranks: the first differing entry decides. */
+function outranks(a: number[], b: number[]): boolean {
+  const i = a.findIndex((x, j) => x !== b[j]);
+  return i >= 0 && a[i]! > b[i]!;
 }
 
 /**
  * The `trace_event_raw_<class>` struct describing an event's record. Events defined with
  * DEFINE_EVENT share their class's struct, and BTF does not say which class an event belongs to:
- * take the event's own name when such a struct exists, else the class template whose name shares
- * the longest prefix with the event (e.g. sched_wakeup → sched_wakeup_template).
+ * take the event's own name when such a struct exists, else a class whose `__bpf_trace_<class>`
+ * takes the same argument types as the event's `btf_trace_<event>`. When several do, prefer class
+ * templates (an event of a TRACE_EVENT class has that class's name), then the name sharing the
+ * longest prefix with the event (e.g. sched_wakeup → sched_wakeup_template).
  */
 function eventStruct(btf: Btf, name: string): number | undefined {
   const own = btf.find(`trace_event_raw_${name}`, BtfKind.Struct);
   if (own !== undefined) return own;
-  let best: { id: number; score: number; len: number } | undefined;
-  for (const { cls, id } of templateClasses(btf)) {
-    let score = 0;
-    while (score < cls.length && score < name.length && cls[score] === name[score]) score++;
-    if (score < 4) continue;
-    if (!best || score > best.score || (score === best.score && cls.length < best.len)) best = { id, score, len: cls.length };
+  const params = protoParams(btf, btf.find(`btf_trace_${name}`, BtfKind.Typedef));
+  if (params === undefined) return undefined;
+  let best: { id: number; rank: number[] } | undefined;
+  for (const { cls, id, params: p, template } of eventClasses(btf)) {
+    if (p !== params) continue;
+    let prefix = 0;
+    while (prefix < cls.length && prefix < name.length && cls[prefix] === name[prefix]) prefix++;
+    const rank = [template ? 1 : 0, prefix, -cls.length];
+    if (!best || outranks(rank, best.rank)) best = { id, rank };
   }
   return best?.id;
 }
@@ -219,7 +258,7 @@ export function btfTracepointFormat(btf: Btf, category: string, name: string): T
   const id = eventStruct(btf, name);
   if (id === undefined) return undefined;
   const fields = commonFields(btf);
-  for (const m of btf.types[id]!.members!) {
+  for (const m of btf.type(id)!.members!) {
     if (m.name === 'ent' || m.name === '__data') continue;
     const offset = m.bitOffset / 8;
     if (m.name.startsWith('__data_loc_')) {

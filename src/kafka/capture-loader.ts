@@ -2,6 +2,7 @@
 // globals: the kernel-side filters pushed down from kafka:* predicates, and the copied head size),
 // attaches every program to its syscall tracepoint and delivers decoded records.
 import { existsSync, readFileSync } from 'node:fs';
+import { ensureTracefs } from '../frontend/system.js';
 import { openObject, type BpfObject } from '../native/index.js';
 import { BUILD_HINT, captureObjectPath } from './capture-build.js';
 import { decodeCaptureRecord, type CaptureRecord } from './capture.js';
@@ -128,13 +129,16 @@ function ringSize(bytes: number | undefined): number {
 
 /**
  * Loads and attaches the capture; records arrive on Node's loop in batches through `onRecords`.
- * Needs root (or CAP_BPF + CAP_PERFMON) and tracefs.
+ * Needs root (or CAP_BPF + CAP_PERFMON); mounts tracefs when it is missing.
  */
 export function startCapture(options: CaptureOptions, onRecords: (records: CaptureRecord[]) => void): Capture {
   const globals = captureGlobals(options);
   const ring = ringSize(options.ringBytes);
   const path = options.objectPath ?? captureObjectPath();
   if (!existsSync(path)) throw new CaptureConfigError(`the Kafka capture program is not built (${path}): ${BUILD_HINT}`);
+  // libbpf finds syscall tracepoints' ids in tracefs.
+  const tracefs = ensureTracefs();
+  if (tracefs.error) throw new CaptureConfigError(tracefs.error);
 
   const obj: BpfObject = openObject(readFileSync(path), 'kafka_capture');
   let badRecords = 0;

@@ -96,6 +96,16 @@ const GROUP_APIS = new Set<number>([
 
 const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
 
+/** What a connection may ask of its two streams. */
+export interface StreamControl {
+  /** Drops the frame in progress and resynchronises. */
+  resync(dir: Direction): void;
+  /** The copied head of the frame in progress, if any. */
+  openHead(dir: Direction): Uint8Array | null;
+  /** Hands on the frame in progress now (to onFrame), as truncated. */
+  finishOpen(dir: Direction): void;
+}
+
 export interface ConnectionOptions {
   maxPending: number;
   timeoutNs: bigint;
@@ -115,6 +125,7 @@ export class Connection {
     public info: ConnectionInfo,
     private readonly shared: SharedState,
     private readonly options: ConnectionOptions,
+    private readonly streams: StreamControl,
   ) {}
 
   onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
@@ -124,10 +135,10 @@ export class Connection {
     }
     const counters = this.shared.counters;
     const other = opposite(dir);
-    if (this.requestDir !== dir && this.pending[other].size > 0) {
+    if (this.requestDir !== dir) {
       const id = peekCorrelationId(frame);
-      const req = id === null ? undefined : this.pending[other].get(id);
-      if (req && id !== null) {
+      const req = id === null ? undefined : this.pendingRequest(other, id);
+      if (req && id !== null && (this.requestDir !== null || this.soundPairing(req, frame))) {
         this.pending[other].delete(id);
         if (this.requestDir === null) {
           this.requestDir = other;
@@ -149,7 +160,7 @@ export class Connection {
       return;
     }
     if (this.requestDir === other) {
-      countFailure(counters, 'orphan_response');
+      this.orphan(other);
       return;
     }
     const req = decodeRequest(frame);
@@ -161,6 +172,43 @@ export class Connection {
   }
 
   /**
+   * The request `id` awaiting its response in direction `dir`. A request whose tail the capture has
+   * not reported yet (its head copied, the rest skipped) is still open in its stream; a response to
+   * it proves it complete on the wire, so it is finished early.
+   */
+  private pendingRequest(dir: Direction, id: number): Pending | undefined {
+    const found = this.pending[dir].get(id);
+    if (found) return found;
+    const head = this.streams.openHead(dir);
+    if (!head || head.length < 8) return undefined;
+    if (new DataView(head.buffer, head.byteOffset, head.byteLength).getInt32(4) !== id) return undefined;
+    this.streams.finishOpen(dir);
+    return this.pending[dir].get(id);
+  }
+
+  /**
+   * A response that answers no request means requests were lost, most likely because the request
+   * stream is inside a frame whose size was wrong (it would otherwise swallow the stream up to that
+   * size): the request stream drops the frame in progress and resynchronises.
+   */
+  private orphan(requestDir: Direction): void {
+    countFailure(this.shared.counters, 'orphan_response');
+    this.streams.resync(requestDir);
+  }
+
+  /**
+   * Before the direction is known, a response can pass for a request (a small correlation id reads
+   * as api key 0 and a plausible version) and a request's api key and version for a correlation id.
+   * A pairing teaches the direction only if the remembered request decoded cleanly, or the frame
+   * that would answer it does not.
+   */
+  private soundPairing(req: Pending, frame: StreamFrame<FrameMeta>): boolean {
+    if (req.request.failure === null) return true;
+    const asRequest = decodeRequest(frame);
+    return 'rejected' in asRequest || asRequest.failure !== null;
+  }
+
+  /**
    * Whether a frame starting with `head` can be real in direction `dir`: a response to a pending
    * request, or (unless the direction is known to carry responses) a plausible request header.
    */
@@ -168,9 +216,9 @@ export class Connection {
     if (this.saslTokens || head.length < 4) return true;
     const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const other = opposite(dir);
-    if (this.requestDir !== dir && this.pending[other].has(view.getInt32(0))) return true;
+    if (this.requestDir !== dir && this.pendingRequest(other, view.getInt32(0))) return true;
     if (this.requestDir === other) {
-      countFailure(this.shared.counters, 'orphan_response');
+      this.orphan(other);
       return false;
     }
     const version = view.getInt16(2);

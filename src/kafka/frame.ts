@@ -30,6 +30,8 @@ export interface DecodedResponse {
   failure: DecodeFailure | null;
 }
 
+const UNSUPPORTED_VERSION = 35;
+
 /** APIs whose bodies carry credentials: never decoded. */
 const NEVER_DECODED = new Set<number>([API_KEYS.SaslHandshake, API_KEYS.SaslAuthenticate]);
 
@@ -76,6 +78,12 @@ export function decodeResponse(frame: FrameInput, apiKey: number, version: numbe
   if (!spec || NEVER_DECODED.has(apiKey) || !inRange(spec.valid, version)) {
     return { correlationId, body: null, failure: null };
   }
+  const start = r.pos;
   const { body, error } = decodeBody(spec, version, r);
+  // A broker that does not support the requested ApiVersions version answers in version 0.
+  if (apiKey === API_KEYS.ApiVersions && version > 0 && (error || body.ErrorCode === UNSUPPORTED_VERSION)) {
+    const v0 = decodeBody(spec, 0, new Reader(frame.segments, frame.size, start));
+    if (!v0.error || v0.error.reason === 'truncated') return { correlationId, body: v0.body, failure: v0.error?.reason ?? null };
+  }
   return { correlationId, body, failure: error?.reason ?? null };
 }

@@ -7,7 +7,7 @@
 //   decoder.counters();           // frames decoded / failed, bytes skipped, resyncs
 import { BoundedMap } from './bounded-map.js';
 import { newCounters, type KafkaCounters } from './counters.js';
-import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange } from './exchanges.js';
+import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
 import { FrameStream, type StreamStats } from './stream.js';
 
 export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
@@ -26,9 +26,16 @@ export interface CaptureChunk extends ConnectionInfo {
   /** Bytes of the stream that passed before `data` without being copied. */
   skipped: number;
   data: Uint8Array;
+  /** Connection id from the capture (tells a reused fd apart); without it, addresses do. */
+  conn?: bigint;
+  /** The capture knows a frame starts at data[0] (joined mid-stream, or after lost records). */
+  resync?: boolean;
+  /** The connection closed (the chunk carries no data). */
+  close?: boolean;
 }
 
 export interface KafkaDecoderOptions {
+  /** Called synchronously from push/close/expire; what it throws propagates to their caller. */
   onExchange: (exchange: KafkaExchange) => void;
   /** Requests unanswered for longer are reported as 'timeout' (default 5 min, Kafka's longest waits). */
   requestTimeoutNs?: bigint;
@@ -41,6 +48,7 @@ export interface KafkaDecoderOptions {
 }
 
 interface Tracked {
+  id: bigint | undefined;
   conn: Connection;
   streams: Record<Direction, FrameStream<FrameMeta>>;
 }
@@ -54,22 +62,40 @@ export class KafkaDecoder {
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
   /** Stream stats of closed connections, so counters() stays cumulative. */
-  private readonly closedStats: StreamStats = { frames: 0, resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
+  private readonly closedStats: Omit<StreamStats, 'frames'> = { resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
   private readonly timeoutNs: bigint;
   private readonly maxConnections: number;
+  private readonly shared: SharedState = {
+    counters: this.counts,
+    groups: this.groups,
+    topicNames: (pid) => {
+      let m = this.topicIds.get(pid);
+      if (!m) {
+        m = new BoundedMap<string, string>(100_000);
+        this.topicIds.set(pid, m);
+      }
+      return m;
+    },
+    emit: (ex) => this.options.onExchange(ex),
+  };
 
   constructor(private readonly options: KafkaDecoderOptions) {
     this.timeoutNs = options.requestTimeoutNs ?? 300_000_000_000n;
     this.maxConnections = options.maxConnections ?? 65_536;
   }
 
+  /** Feeds one chunk (a CaptureRecord from src/kafka/capture.ts fits as is). */
   push(chunk: CaptureChunk): void {
     const key = `${chunk.pid}:${chunk.fd}`;
     let t = this.connections.get(key);
     // The fd now names another socket (its close was not seen): finish the old connection.
-    if (t && !sameAddresses(t.conn.info, chunk)) {
+    if (t && (t.id !== chunk.conn || !sameAddresses(t.conn.info, chunk))) {
       this.close(chunk);
       t = undefined;
+    }
+    if (chunk.close) {
+      if (t) this.close(chunk);
+      return;
     }
     if (!t) t = this.open(key, chunk);
     else {
@@ -89,7 +115,6 @@ export class KafkaDecoder {
     for (const dir of ['out', 'in'] as const) {
       t.streams[dir].flush((frame) => t.conn.onFrame(dir, frame));
       const s = t.streams[dir].stats;
-      this.closedStats.frames += s.frames;
       this.closedStats.resyncs += s.resyncs;
       this.closedStats.bytesSkipped += s.bytesSkipped;
       this.closedStats.bytesDropped += s.bytesDropped;
@@ -127,32 +152,23 @@ export class KafkaDecoder {
     return this.connections.size;
   }
 
-  private open(key: string, info: ConnectionInfo): Tracked {
+  private open(key: string, info: CaptureChunk): Tracked {
     if (this.connections.size >= this.maxConnections) {
       const oldest = this.connections.values().next().value as Tracked;
       this.close(oldest.conn.info);
     }
-    const shared = {
-      counters: this.counts,
-      groups: this.groups,
-      topicNames: (pid: number): Map<string, string> => {
-        let m = this.topicIds.get(pid);
-        if (!m) {
-          m = new BoundedMap<string, string>(100_000);
-          this.topicIds.set(pid, m);
-        }
-        return m;
-      },
-      emit: (ex: KafkaExchange): void => this.options.onExchange(ex),
-    };
     const { pid, tid, comm, fd, laddr, lport, raddr, rport } = info;
-    const conn = new Connection({ pid, tid, comm, fd, laddr, lport, raddr, rport }, shared, {
+    const conn = new Connection({ pid, tid, comm, fd, laddr, lport, raddr, rport }, this.shared, {
       maxPending: this.options.maxPendingPerConnection ?? 4_096,
       timeoutNs: this.timeoutNs,
+    }, {
+      resync: (dir) => t.streams[dir].abandon(),
+      openHead: (dir) => t.streams[dir].openHead(),
+      finishOpen: (dir) => t.streams[dir].finishOpen((frame) => conn.onFrame(dir, frame)),
     });
     const stream = (dir: Direction): FrameStream<FrameMeta> =>
       new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHead: (head) => conn.checkHead(dir, head) });
-    const t: Tracked = { conn, streams: { out: stream('out'), in: stream('in') } };
+    const t: Tracked = { id: info.conn, conn, streams: { out: stream('out'), in: stream('in') } };
     this.connections.set(key, t);
     return t;
   }

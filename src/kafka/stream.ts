@@ -13,6 +13,8 @@ export interface StreamChunk {
   data: Uint8Array;
   /** Bytes of the stream that passed before `data` without being copied. */
   skipped: number;
+  /** The capture knows a frame starts at data[0] (after lost records): restart framing there. */
+  resync?: boolean;
 }
 
 export interface StreamFrame<T> {
@@ -76,6 +78,8 @@ export class FrameStream<T> {
   private sizeMeta: T | undefined;
   private frame: OpenFrame<T> | null = null;
   private outOfSync = false;
+  /** Bytes still to come of a frame handed on early by finishOpen (skipped or copied, both ignored). */
+  private owedTail = 0;
 
   constructor(options: StreamOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -85,15 +89,36 @@ export class FrameStream<T> {
 
   /** Feeds one chunk; calls `emit` for every frame it completes. */
   push(chunk: StreamChunk, meta: T, emit: (frame: StreamFrame<T>) => void): void {
-    if (chunk.skipped > 0) {
-      this.stats.bytesSkipped += chunk.skipped;
-      if (!this.outOfSync) this.skip(chunk.skipped, emit);
+    if (chunk.skipped > 0) this.stats.bytesSkipped += chunk.skipped;
+    let skipped = chunk.skipped;
+    if (chunk.resync) {
+      this.flush(emit);
+      this.owedTail = 0;
+      this.stats.resyncs++;
+      skipped = 0;
+    } else if (this.owedTail > 0) {
+      const k = Math.min(skipped, this.owedTail);
+      skipped -= k;
+      this.owedTail -= k;
     }
+    if (skipped > 0 && !this.outOfSync) this.skip(skipped, emit);
     // A new chunk is where an out-of-sync stream tries again.
     this.outOfSync = false;
     const data = chunk.data;
     let off = 0;
+    // emit and checkHead may call back into this stream (abandon, finishOpen): state is re-read each turn.
     while (off < data.length) {
+      if (this.outOfSync) {
+        this.stats.bytesDropped += data.length - off;
+        return;
+      }
+      if (this.owedTail > 0) {
+        const k = Math.min(this.owedTail, data.length - off);
+        off += k;
+        this.owedTail -= k;
+        this.stats.bytesDropped += k;
+        continue;
+      }
       if (!this.frame) {
         if (this.sizeHave === 0) this.sizeMeta = meta;
         while (this.sizeHave < 4 && off < data.length) this.sizeBytes[this.sizeHave++] = data[off++]!;
@@ -112,13 +137,14 @@ export class FrameStream<T> {
       const n = Math.min(f.size - f.pos, data.length - off);
       this.append(f, data.subarray(off, off + n));
       off += n;
-      if (!f.checked && !this.headOk(f)) {
+      if (!f.checked && !this.headOk(f) && this.frame === f) {
         this.lostSync(data.length - off);
         return;
       }
-      if (f.pos === f.size) this.finish(emit);
+      if (this.frame === f && f.pos === f.size) this.finish(emit);
     }
   }
+
 
   /** Hands on the frame in progress, if any, as truncated (the connection closed mid-frame). */
   flush(emit: (frame: StreamFrame<T>) => void): void {
@@ -127,6 +153,31 @@ export class FrameStream<T> {
       this.finish(emit);
     }
     this.sizeHave = 0;
+  }
+
+  /** The copied first bytes of the frame in progress (at least HEAD_BYTES of them), if any. */
+  openHead(): Uint8Array | null {
+    const first = this.frame?.segments[0];
+    if (!first || first.offset !== 0 || first.len < Math.min(HEAD_BYTES, this.frame!.size)) return null;
+    return first.buf.subarray(0, first.len);
+  }
+
+  /**
+   * Hands on the frame in progress now, as truncated: the other direction proved it complete on the
+   * wire (a response to it arrived) though its tail has not been reported yet. The tail is then
+   * ignored when it comes, copied or skipped.
+   */
+  finishOpen(emit: (frame: StreamFrame<T>) => void): void {
+    const f = this.frame;
+    if (!f) return;
+    this.owedTail = f.size - f.pos;
+    f.truncated = true;
+    this.finish(emit);
+  }
+
+  /** Drops the frame in progress, if any, and waits for the next chunk to parse again. */
+  abandon(): void {
+    if (this.frame) this.lostSync(0);
   }
 
   private skip(n: number, emit: (frame: StreamFrame<T>) => void): void {

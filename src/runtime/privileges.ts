@@ -1,5 +1,6 @@
-// Whether this process may load BPF programs: root, or the capabilities that stand in for it.
+// What loading BPF needs from the system: root (or the capabilities that stand in for it), and tracefs.
 import { readFileSync } from 'node:fs';
+import { ensureTracefs as findOrMountTracefs } from '../frontend/system.js';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
@@ -21,4 +22,12 @@ export function hasBpfPrivileges(caps: bigint): boolean {
 /** The message to show when this process may not load BPF programs, or undefined when it may. */
 export function privilegeProblem(): string | undefined {
   return hasBpfPrivileges(effectiveCapabilities()) ? undefined : PRIVILEGES_MESSAGE;
+}
+
+/**
+ * Makes sure tracefs is there (libbpf reads tracepoint ids from it), mounting it when it is not;
+ * returns why that failed, or undefined when it is available.
+ */
+export function ensureTracefs(): string | undefined {
+  return findOrMountTracefs().error;
 }

@@ -1,13 +1,12 @@
 // A tracing session: load the plan's BPF object, attach its programs, stream ring-buffer records to
 // the output until something ends the session, then run END, print the maps and release everything.
 import type { ResolvedAttach } from '../frontend/analysis.js';
-import { ensureTracefs } from '../frontend/system.js';
 import { isNativeError, openObject, type BpfObject } from '../native/index.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
 import { CommandError, spawnHeld, splitCommand, type HeldCommand } from './command.js';
 import { decodeEvent, decodeMap } from './decode.js';
-import { privilegeProblem } from './privileges.js';
+import { ensureTracefs, privilegeProblem } from './privileges.js';
 import { handleSignals } from './signals.js';
 import type { RenderContext } from './format/value.js';
 import { createSymbolizer } from './symbols.js';
@@ -129,7 +128,7 @@ class Session {
     const reason = await this.stopped;
     try {
       this.options.onStop?.(reason);
-      this.finish();
+      this.finish(reason);
     } finally {
       this.release();
     }
@@ -324,8 +323,10 @@ class Session {
    * the kernel waits for an RCU grace period when the last tracepoint goes (tens of ms), and the
    * user should not wait for that to see the result.
    */
-  private finish(): void {
+  private finish(reason: StopReason): void {
     for (const c of this.cleanups.splice(0)) c();
+    // Like bpftrace, nothing that other probes sent after exit() is printed; END's records are.
+    if (reason === 'exit') this.obj.ringConsume();
     for (const p of programsAt(this.plan, 'end')) this.obj.testRun(p);
     this.drain();
     const lost = this.lostEvents();
@@ -360,8 +361,8 @@ export async function runSession(plan: Plan, object: Buffer, options: SessionOpt
   if (user) throw new SessionError(`${user.text}: kafka probes cannot run in this session yet`);
   // libbpf reads tracepoint ids from tracefs.
   if (kernelPrograms(plan).some((p) => p.attach.some((a) => a.type === 'tracepoint'))) {
-    const tracefs = ensureTracefs();
-    if (tracefs.error) throw new SessionError(tracefs.error);
+    const problem = ensureTracefs();
+    if (problem) throw new SessionError(problem);
   }
   if (options.pid !== undefined) {
     try {

@@ -118,6 +118,19 @@ describe.runIf(ok)('runtime session in a child process', () => {
     expect(r.stderr()).toContain('crash requested by the test');
   });
 
+  it('says that it needs root when run as an unprivileged user', async () => {
+    const child = spawn(process.execPath, [fx!.runner, JSON.stringify({ object: fx!.paths.probes, plan: fixturePlan([GETPPID]) })], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid: 65534,
+      gid: 65534,
+    });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(err).toBe('error: kafkatrace needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs\n');
+  });
+
   it('leaves nothing loaded after SIGKILL', async () => {
     const r = startRunner({ plan: fixturePlan([BEGIN, GETPPID, END]), durationMs: 60_000 });
     await r.ready;

@@ -43,6 +43,7 @@ const CASES: Record<string, Case> = {
   'args in a uprobe': ['uprobe:bash:readline { @ = args.x; }', '1:28', 'args is only available in tracepoint, fentry, fexit and kafka probes, not in uprobe'],
   'args without a field': ['t:syscalls:sys_enter_read { @ = args; }', '1:33', 'args must be followed by a field'],
   'func in a tracepoint': ['t:sched:sched_switch { @[func] = count(); }', '1:26', 'func is only available in'],
+  'kafka arg without args.': ['kafka:produce { @[topic] = count(); }', '1:19', "unknown identifier 'topic'", "did you mean 'args.topic'?"],
   'uid in a kafka probe': ['kafka:produce { @[uid] = count(); }', '1:19', 'uid is not available in kafka probes'],
 
   // Args fields.

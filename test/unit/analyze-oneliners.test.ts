@@ -43,6 +43,8 @@ const ONELINERS = [
   'BEGIN { $i = 0; while ($i < 10) { $i++; if ($i == 5) { break; } } @i = $i; }',
   'BEGIN { unroll(3) { @u = count(); } }',
   'tracepoint:syscalls:sys_enter_kill { printf("%d -> %d (sig %d)\\n", pid, args.pid, args.sig); }',
+  'uprobe:libc:malloc { @bytes[comm] = sum(arg0); }',
+  'usdt:libstdc++:libstdcxx:throw { @[ustack] = count(); }',
   'kafka:produce { @bytes[args.topic] = sum(args.bytes); }',
   'kafka:fetch { @lag[args.group, args.topic, args.partition] = max(args.lag); }',
   'kafka:request /args.latency > 1000000/ { @slow[args.api, args.client_id] = hist(args.latency); }',

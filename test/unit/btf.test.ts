@@ -12,10 +12,12 @@ function fields(category: string, name: string) {
 
 describe('BTF reader on /sys/kernel/btf/vmlinux', () => {
   it('parses the whole type section and finds well-known types', () => {
-    expect(btf.types.length).toBeGreaterThan(10_000);
+    expect(btf.count).toBeGreaterThan(10_000);
+    expect(btf.type(0)).toBeUndefined();
+    expect(btf.type(btf.count)).toBeUndefined();
     const task = btf.find('task_struct', BtfKind.Struct);
     expect(task).toBeDefined();
-    expect(btf.types[task!]!.members!.some((m) => m.name === 'pid')).toBe(true);
+    expect(btf.type(task!)!.members!.some((m) => m.name === 'pid')).toBe(true);
     const pid = btf.find('pid_t', BtfKind.Typedef)!;
     expect(btf.info(pid)).toEqual({ cType: 'pid_t', size: 4, signed: true });
   });
@@ -38,6 +40,11 @@ describe('BTF reader on /sys/kernel/btf/vmlinux', () => {
     expect(f.flags).toMatchObject({ offset: 32, size: 8 });
     expect(f.mode).toMatchObject({ offset: 40, size: 8, cType: 'umode_t' });
     expect(f.common_pid).toMatchObject({ offset: 4, size: 4, signed: true });
+  });
+
+  it('gives zero-argument syscalls no argument fields', () => {
+    expect(btfSyscalls(btf)).toContain('getpid');
+    expect(Object.keys(fields('syscalls', 'sys_enter_getpid'))).toEqual(['common_type', 'common_flags', 'common_preempt_count', 'common_pid', '__syscall_nr']);
   });
 
   it('describes sys_exit_read with a signed long ret at 16', () => {

@@ -92,14 +92,14 @@ const corpus = [
 ];
 
 describe('parser fuzzing', () => {
-  it('survives 3000 random token soups', () => {
+  it('survives 2500 random token soups', () => {
     const r = rng(1);
-    for (let i = 0; i < 3000; i++) checkResult(soup(r));
+    for (let i = 0; i < 2500; i++) checkResult(soup(r));
   });
 
-  it('survives 5000 mutations of the one-liners and examples', () => {
+  it('survives 4000 mutations of the one-liners and examples', () => {
     const r = rng(2);
-    for (let i = 0; i < 5000; i++) {
+    for (let i = 0; i < 4000; i++) {
       let s = pick(r, corpus);
       const rounds = 1 + Math.floor(r() * 4);
       for (let k = 0; k < rounds; k++) s = mutate(r, s);
@@ -110,6 +110,21 @@ describe('parser fuzzing', () => {
   it('survives every prefix of an example script', () => {
     const src = readFileSync(`${root}examples/syscall-rate.ktr`, 'utf8');
     for (let i = 0; i <= src.length; i++) checkResult(src.slice(0, i));
+  });
+
+  it('survives large inputs: many probes, many bad characters, long lines', () => {
+    checkResult('BEGIN { @x = 1; }\n'.repeat(2000));
+    checkResult(`BEGIN { ${'`'.repeat(100000)} }`);
+    checkResult(`BEGIN { ${'` '.repeat(50000)} }`);
+    expect(parse(`BEGIN { $x = ${'1 + '.repeat(20000)}1; }`, 'long.ktr').diagnostics.map((d) => d.message)).toEqual([
+      'expression nested too deeply (more than 1000 levels)',
+    ]);
+    checkResult(`BEGIN { $x = ${'1 + '.repeat(900)}1; }`);
+    checkResult('}'.repeat(10000));
+    expect(parse('kprobe:a { $x = ; }\n'.repeat(30), 'many.ktr').diagnostics.map((d) => d.message).slice(-1)).toEqual([
+      'too many syntax errors: stopped after 20',
+    ]);
+    checkResult('"'.repeat(10001));
   });
 
   it('gives the same answer twice', () => {

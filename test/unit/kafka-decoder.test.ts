@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { apiName } from '../../src/kafka/api-names.js';
 import { decodeBody } from '../../src/kafka/decoder.js';
+import { errorName } from '../../src/kafka/error-codes.js';
 import { decodeRequest, decodeResponse } from '../../src/kafka/frame.js';
 import { readRequestHeader, requestHeaderVersion, responseHeaderVersion } from '../../src/kafka/headers.js';
 import { Reader } from '../../src/kafka/reader.js';
@@ -22,6 +24,14 @@ describe('schemas', () => {
     for (const k of BODY_APIS) expect(responseSpec(k)).toBeDefined();
     expect(requestSpec(1)!.valid).toEqual([0, 17]);
     expect(requestSpec(1)!.flexible).toEqual([12, 32767]);
+  });
+
+  it('name every API key Kafka defines, and error codes', () => {
+    for (let k = 0; k <= 75; k++) expect(apiName(k), `api key ${k}`).toMatch(/^[A-Z][A-Za-z]+$/);
+    expect([apiName(0), apiName(36), apiName(68), apiName(76), apiName(-1)]).toEqual(['Produce', 'SaslAuthenticate', 'ConsumerGroupHeartbeat', undefined, undefined]);
+    expect([errorName(-1), errorName(0), errorName(6), errorName(27), errorName(119), errorName(500)]).toEqual([
+      'UNKNOWN_SERVER_ERROR', 'NONE', 'NOT_LEADER_OR_FOLLOWER', 'REBALANCE_IN_PROGRESS', 'INVALID_REGISTRATION', 'UNKNOWN_ERROR_500',
+    ]);
   });
 });
 

@@ -170,4 +170,42 @@ describe('exchange pairing', () => {
     send('out', requestFrame(18, 0, 1, 'x', {}), 1n, { rport: 9093 });
     expect(events.map((e) => [e.status, e.connection.rport])).toEqual([['closed', 9092]]);
   });
+
+  it('capture flags: a close record closes, a new connection id on the same fd starts afresh', () => {
+    const { events, send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1, 'x', {}), 0n, { conn: 1n });
+    send('out', requestFrame(18, 0, 2, 'x', {}), 1n, { conn: 2n });
+    expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1, 'closed']]);
+    send('out', new Uint8Array(0), 2n, { conn: 2n, close: true });
+    expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1, 'closed'], [2, 'closed']]);
+    expect(decoder.connectionCount).toBe(0);
+  });
+
+  it('capture resync flag: the frame in progress is reported truncated, framing restarts at the data', () => {
+    const { events, send, decoder } = setup();
+    const req = requestFrame(3, 1, 1, 'x', { Topics: [{ Name: 'a' }, { Name: 'b' }] });
+    send('out', req.subarray(0, 20), 0n);
+    send('out', requestFrame(18, 0, 2, 'x', {}), 5n, { resync: true });
+    send('in', responseFrame(18, 0, 2, { ErrorCode: 0, ApiKeys: [] }), 9n);
+    send('in', responseFrame(3, 1, 1, { Brokers: [], ControllerId: 0, Topics: [] }), 10n);
+    expect(events.map((e) => [e.api, e.correlation_id, e.truncated, e.latency])).toEqual([
+      ['ApiVersions', 2, false, 4n],
+      ['Metadata', 1, true, 10n],
+    ]);
+    expect(decoder.counters().resyncs).toBe(1);
+  });
+
+  it('a response answering no request makes the request stream drop a frame with a bogus size', () => {
+    const { events, send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1, 'x', {}), 0n);
+    send('in', responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1n);
+    // A plausible size (1 MiB) in front of a valid-looking head: the stream would wait for 1 MiB.
+    send('out', Uint8Array.from([0, 0x10, 0, 0, 0, 18, 0, 0, 0, 0, 0, 2, 0, 0]), 2n);
+    send('out', requestFrame(18, 0, 3, 'x', {}), 3n);
+    send('in', responseFrame(18, 0, 3, { ErrorCode: 0, ApiKeys: [] }), 4n);
+    send('out', requestFrame(18, 0, 4, 'x', {}), 5n);
+    send('in', responseFrame(18, 0, 4, { ErrorCode: 0, ApiKeys: [] }), 6n);
+    expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1, 'complete'], [4, 'complete']]);
+    expect(decoder.counters().framesFailed.orphan_response).toBe(1);
+  });
 });

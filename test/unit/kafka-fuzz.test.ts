@@ -80,7 +80,8 @@ function mutate(frame: Uint8Array, next: () => number): Uint8Array {
 describe('fuzz', () => {
   it('a million mutated frames: no exception escapes, memory stays bounded', () => {
     const pairs = corpus();
-    const next = rng(0x5eed);
+    // KT_FUZZ_SEED picks another run; the default keeps the test deterministic.
+    const next = rng(Number(process.env.KT_FUZZ_SEED ?? 0x5eed));
     let exchanges = 0;
     let firings = 0;
     const decoder = new KafkaDecoder({
@@ -108,11 +109,13 @@ describe('fuzz', () => {
         while (off < data.length || off === 0) {
           const len = next() % 4 === 0 ? 1 + (next() % 16) : data.length - off;
           const skipped = next() % 32 === 0 ? next() % 200 : 0;
-          decoder.push({ pid, tid: 1, comm: 'fuzz', fd, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 9092, dir, ts, skipped, data: data.subarray(off, off + len) });
+          const resync = next() % 64 === 0;
+          decoder.push({ pid, tid: 1, comm: 'fuzz', fd, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 9092, dir, ts, skipped, resync, data: data.subarray(off, off + len) });
           off += Math.max(len, 1);
         }
       }
-      if (next() % 1000 === 0) decoder.close({ pid, fd });
+      // Connections come and go, as real ones do; a stream that lost sync is not stuck for the run.
+      if (next() % 16 === 0) decoder.close({ pid, fd });
       if (n % 100_000 === 0) decoder.expire(ts);
       if (n === FRAMES / 4) {
         gc();
@@ -126,9 +129,9 @@ describe('fuzz', () => {
     expect(decoder.connectionCount).toBe(0);
     expect(growth).toBeLessThan(32 * 1024 * 1024);
     // The fuzz must exercise the paths that matter, not just reject everything.
-    expect(exchanges).toBeGreaterThan(100_000);
+    expect(exchanges).toBeGreaterThan(150_000);
     expect(firings).toBeGreaterThan(exchanges);
-    expect(c.framesDecoded).toBeGreaterThan(200_000);
+    expect(c.framesDecoded).toBeGreaterThan(250_000);
     expect(c.resyncs).toBeGreaterThan(1000);
     expect(c.framesTruncated).toBeGreaterThan(1000);
     for (const reason of ['bad_header', 'overrun', 'orphan_response'] as const) expect(c.framesFailed[reason]).toBeGreaterThan(0);

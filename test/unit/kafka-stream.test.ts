@@ -117,4 +117,20 @@ describe('FrameStream', () => {
     expect(s.stats.resyncs).toBe(1);
     expect(heads).toEqual([8, 8, 8, 8]);
   });
+
+  it('finishOpen hands on a frame early and ignores its tail when it comes, skipped or copied', () => {
+    const s = new FrameStream<number>();
+    const a = withSize(payload(100, 1));
+    const b = withSize(payload(10, 2));
+    const out = collect(s, [{ data: a.subarray(0, 20) }]);
+    expect(s.openHead()).toEqual(a.subarray(4, 20));
+    s.finishOpen((f) => out.push(f));
+    expect(out.map((f) => [f.size, f.truncated])).toEqual([[100, true]]);
+    expect(s.openHead()).toBeNull();
+    // 50 of the 84 missing bytes skipped, 34 copied, then the next frame.
+    s.push({ data: concat(a.subarray(70), b), skipped: 50 }, 1, (f) => out.push(f));
+    expect(out.map((f) => [f.size, f.truncated])).toEqual([[100, true], [10, false]]);
+    expect(joined(out[1]!)).toEqual(b.subarray(4));
+    expect(s.stats.resyncs).toBe(0);
+  });
 });

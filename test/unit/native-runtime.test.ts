@@ -3,8 +3,15 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NativeUnavailableError, isNativeError } from '../../src/native/index.js';
-import { describeAttach, parseCpuList } from '../../src/runtime/attach.js';
+import { NativeUnavailableError, isNativeError, type BpfObject } from '../../src/native/index.js';
+import {
+  AttachError,
+  attachProgram,
+  describeAttach,
+  FENTRY_MISSING,
+  HARDWARE_MISSING,
+  parseCpuList,
+} from '../../src/runtime/attach.js';
 import { CommandError, resolveProgram, splitCommand } from '../../src/runtime/command.js';
 import { effectiveCapabilities, hasBpfPrivileges } from '../../src/runtime/privileges.js';
 
@@ -52,6 +59,62 @@ describe('privileges', () => {
     expect(hasBpfPrivileges(1n << 39n)).toBe(false);
     expect(hasBpfPrivileges(0n)).toBe(false);
     expect(effectiveCapabilities('Name:\tx\n')).toBe(0n);
+  });
+});
+
+/** A BpfObject stand-in that records perf event attaches and fails the others as told. */
+function fakeObject(fail?: { errno: number }): { obj: BpfObject; perf: unknown[][] } {
+  const perf: unknown[][] = [];
+  const failing = () => {
+    if (fail) throw Object.assign(new Error('cannot attach: kernel says no'), fail);
+    return 1;
+  };
+  const obj = {
+    attachPerfEvent: (...args: unknown[]) => {
+      failing();
+      perf.push(args);
+      return perf.length;
+    },
+    attachTrace: failing,
+    attachKprobe: failing,
+    attachTracepoint: failing,
+  } as unknown as BpfObject;
+  return { obj, perf };
+}
+
+describe('attachProgram', () => {
+  it('opens profile events on every CPU at a frequency, interval on one CPU with a period', () => {
+    const { obj, perf } = fakeObject();
+    attachProgram(obj, 'p', { type: 'profile', unit: 'hz', value: 99 }, { cpus: [0, 1, 3] });
+    expect(perf).toEqual([
+      ['p', 1, 0, 99, true, 0, -1],
+      ['p', 1, 0, 99, true, 1, -1],
+      ['p', 1, 0, 99, true, 3, -1],
+    ]);
+    perf.length = 0;
+    attachProgram(obj, 'i', { type: 'interval', unit: 'ms', value: 250 }, { cpus: [2, 3] });
+    expect(perf).toEqual([['i', 1, 0, 250_000_000, false, 2, -1]]);
+    perf.length = 0;
+    attachProgram(obj, 's', { type: 'software', event: 'faults', period: 0 }, { cpus: [0] });
+    expect(perf).toEqual([['s', 1, 2, 100, false, 0, -1]]);
+  });
+
+  it('names the missing feature when the kernel refuses', () => {
+    expect(() =>
+      attachProgram(fakeObject({ errno: 524 }).obj, 'f', { type: 'fexit', func: 'vfs_read' }, { cpus: [0] }),
+    ).toThrow(`fexit:vfs_read: ${FENTRY_MISSING}`);
+    expect(() =>
+      attachProgram(fakeObject({ errno: 2 }).obj, 'h', { type: 'hardware', event: 'cache-misses', period: 10 }, { cpus: [0] }),
+    ).toThrow(`hardware:cache-misses:10: ${HARDWARE_MISSING}`);
+    expect(() =>
+      attachProgram(fakeObject({ errno: 13 }).obj, 't', { type: 'tracepoint', category: 'a', name: 'b' }, { cpus: [0] }),
+    ).toThrow(AttachError);
+    expect(() =>
+      attachProgram(fakeObject({ errno: 13 }).obj, 't', { type: 'tracepoint', category: 'a', name: 'b' }, { cpus: [0] }),
+    ).toThrow('tracepoint:a:b: cannot attach: kernel says no');
+    expect(() =>
+      attachProgram(fakeObject().obj, 's', { type: 'software', event: 'nope', period: 1 }, { cpus: [0] }),
+    ).toThrow("software:nope:1: unknown software event 'nope'");
   });
 });
 

@@ -128,6 +128,14 @@ describe('formatAst', () => {
   });
 });
 
+describe('agreement with bpftrace 0.17', () => {
+  const dir = `${root}test/fixtures/oneliners/bpftrace-ast`;
+  const scripts = readFileSync(`${dir}/scripts.txt`, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  it.each(scripts.map((s, i) => [i + 1, s] as const))('script %i has the parse tree bpftrace printed', (n, script) => {
+    expect(formatAst(parseOk(script))).toBe(readFileSync(`${dir}/${n}.txt`, 'utf8').trimEnd());
+  });
+});
+
 describe('speed', () => {
   it('parses all the one-liners and examples quickly once warm', () => {
     const sources = [...oneLiners(), ...exampleFiles().map((f) => readFileSync(`${root}examples/${f}`, 'utf8'))];

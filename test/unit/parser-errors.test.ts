@@ -6,6 +6,7 @@ import { allErrors, firstError } from './parser-helpers.js';
 describe('syntax errors: message and position', () => {
   it.each([
     ['missing semicolon between statements', 'BEGIN { $x = 1 $y = 2 }', "1:16: expected ';' before '$y'"],
+    ['missing semicolon before a block', 'BEGIN { $x = 1 { $y = 2 } }', "1:16: expected ';' before '{'"],
     ['missing operand', 'BEGIN { $x = 1 +; }', "1:17: expected an expression, found ';'"],
     ['= in a condition', 'BEGIN { if (pid = 1) { } }', "1:17: unexpected '=': did you mean '=='?"],
     ['= in a predicate', 'kprobe:f /pid = 1/ { @x = 1; }', "1:15: unexpected '=': did you mean '=='?"],
@@ -32,8 +33,10 @@ describe('syntax errors: message and position', () => {
     ['for with in', 'BEGIN { for ($x in @m) {} }', "1:17: expected ':' as in 'for ($kv : @map)', found 'in'"],
     ['attach point without a block', 'BEGIN', "1:6: expected '{' to start the probe's action block, found the end of the input"],
     ['invalid character', 'BEGIN { $x = 1 ` 2; }', "1:16: invalid character '`'"],
+    ['non-ASCII character', 'BEGIN { $x = 1 \u{1F600} 2; }', "1:16: invalid character '\u{1F600}'"],
     ['missing )', 'BEGIN { printf("%d", 1; }', "1:23: expected ')', found ';'"],
     ['bad tuple index', 'BEGIN { $t = (1, 2); $x = $t.0x1; }', "1:30: invalid tuple index '0x1'"],
+    ['floating-point literal', 'BEGIN { $x = 1.5; }', '1:14: floating-point numbers are not supported: use an integer'],
     ['keyword as a value', 'BEGIN { $x = while; }', "1:14: expected an expression, found 'while'"],
     ['predicate without expression', 'kprobe:f / / { }', "1:12: expected an expression, found '/'"],
   ])('%s', (_name, source, expected) => {
@@ -72,6 +75,20 @@ describe('syntax errors: message and position', () => {
       "4:1: expected '}' to close the probe block opened at 1:7",
       "7:17: expected an expression, found ';'",
     ]);
+  });
+
+  it('reports errors in separate statements of one block, but not their echoes', () => {
+    expect(allErrors('BEGIN { $x = ; $y = ; $z = 1 }')).toEqual([
+      "1:14: expected an expression, found ';'",
+      "1:21: expected an expression, found ';'",
+    ]);
+    expect(allErrors('BEGIN { $x = (1, 2; $y = 3 +; $z = 08; }')).toEqual([
+      "1:19: expected ')', found ';'",
+      "1:29: expected an expression, found ';'",
+      "1:36: invalid octal literal '08' (digits 8 and 9 are not octal)",
+    ]);
+    expect(allErrors('BEGIN { for ($x in @m) {} $a = 1; }')).toEqual(["1:17: expected ':' as in 'for ($kv : @map)', found 'in'"]);
+    expect(allErrors('BEGIN { if (pid = 1) { } $y = 1; }')).toEqual(["1:17: unexpected '=': did you mean '=='?"]);
   });
 
   it('reports each missing semicolon of a block', () => {

@@ -77,6 +77,13 @@ describe('probes and attach points', () => {
     expect(s.probes).toHaveLength(1);
   });
 
+  it('reads CRLF line ends and a byte order mark', () => {
+    const s = parseOk('\uFEFF#!/usr/bin/env kafkatrace\r\n#include <x.h>\r\nBEGIN\r\n{\r\n  $x = 1;\r\n}\r\nEND { }\r\n');
+    expect(s.preamble).toEqual(['#include <x.h>']);
+    expect(s.probes.map((p) => p.loc.line)).toEqual([3, 7]);
+    expect(s.probes[0]!.body[0]!.loc).toMatchObject({ line: 5, col: 3 });
+  });
+
   it('accepts comments anywhere', () => {
     const s = parseOk('// top\n/* a\n block */ BEGIN /* x */ { // y\n $x = 1; /* z */ }');
     expect(s.probes[0]!.body).toHaveLength(1);

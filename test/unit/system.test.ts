@@ -51,6 +51,24 @@ describe('RealSystem', () => {
     }
   });
 
+  it('agrees between tracefs and BTF on nearly every tracepoint of the kernel', () => {
+    const tracefs = tracefsOrWhy();
+    if (!tracefs) return;
+    let same = 0;
+    const differ: string[] = [];
+    // ftrace's own events are not trace events with BTF records.
+    const all = tracefs.tracepoints('*:*').filter((t) => t.category !== 'ftrace');
+    for (const t of all) {
+      const a = tracefs.tracepointFormat(t.category, t.name);
+      const b = btfOnly.tracepointFormat(t.category, t.name);
+      if (a && b && JSON.stringify(strip(a.fields)) === JSON.stringify(strip(b.fields))) same++;
+      else differ.push(`${t.category}:${t.name}`);
+    }
+    expect(all.length).toBeGreaterThan(500);
+    expect(same / all.length, `differing: ${differ.slice(0, 20).join(' ')}`).toBeGreaterThan(0.97);
+    expect(differ.filter((d) => d.startsWith('syscalls:') || d.startsWith('sched:sched_s'))).toEqual([]);
+  });
+
   it('lists raw tracepoints and kernel functions from BTF', () => {
     expect(btfOnly.rawTracepoints('sched_switch')).toEqual(['sched_switch']);
     expect(btfOnly.rawTracepoints('sys_*')).toEqual(expect.arrayContaining(['sys_enter', 'sys_exit']));

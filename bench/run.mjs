@@ -1,0 +1,294 @@
+#!/usr/bin/env node
+// kafkatrace against bpftrace 0.17, measured in one run on the same scripts: time to attach (cached
+// and cold compile), SIGINT to exit, CPU added per traced event, printf throughput through the ring
+// buffer. Prints each figure with its ratio and whether its target is met; bench/README.md explains
+// the format. Needs root, bpftrace, cc, and a built kafkatrace (npx tsc -p tsconfig.json).
+// Environment: BENCH_REPS (repetitions, default 5), BENCH_CALLS (getppid loop, default 2000000),
+// BENCH_EVENTS (printf events, default 200000).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'kafkatrace.js');
+const OUT = join(ROOT, 'build', 'bench');
+// The workload's comm: scripts that must see only it filter on it.
+const SPIN = join(OUT, 'ktbench-spin');
+const REPS = positive('BENCH_REPS', 5);
+const CALLS = positive('BENCH_CALLS', 2_000_000);
+const EVENTS = positive('BENCH_EVENTS', 200_000);
+// Time given to a tracer after its Attaching line before the workload starts or SIGINT is sent:
+// bpftrace prints the line before it attaches its probes.
+const SETTLE_MS = 500;
+
+const SCRIPTS = {
+  begin: 'BEGIN { exit(); }',
+  hist: 'tracepoint:syscalls:sys_exit_read { @ = hist(args->ret); }',
+  perEvent: 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }',
+  printf: 'tracepoint:syscalls:sys_enter_getppid /comm == "ktbench-spin"/ { printf("ev %d %s\\n", tid, comm); }',
+};
+
+function positive(name, fallback) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(1);
+}
+
+function preflight() {
+  const problems = [];
+  if (process.getuid?.() !== 0) problems.push('must run as root');
+  for (const cmd of ['bpftrace', 'cc']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    } catch {
+      problems.push(`${cmd} not found`);
+    }
+  }
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) problems.push('kafkatrace not built: npx tsc -p tsconfig.json');
+  if (problems.length > 0) fail(problems.join('; '));
+  mkdirSync(OUT, { recursive: true });
+  execFileSync('cc', ['-O2', '-o', SPIN, join(ROOT, 'bench', 'workload', 'spin.c')]);
+}
+
+// Every process started, so that an interrupted bench leaves none behind.
+const live = new Set();
+
+process.on('SIGINT', () => {
+  for (const child of live) child.kill('SIGINT');
+  setTimeout(() => {
+    for (const child of live) child.kill('SIGKILL');
+    process.exit(130);
+  }, 2000).unref();
+});
+
+const TOOLS = {
+  bpftrace: (args) => ['bpftrace', args],
+  kafkatrace: (args) => [process.execPath, [BIN, ...args]],
+};
+
+/**
+ * Starts a tracer. `attached` resolves with the ms from spawn to its Attaching line, `exited` with
+ * its exit code and the time of exit; `lines` counts output lines starting with `linePrefix`.
+ */
+function startTracer(tool, args, { env = {}, linePrefix } = {}) {
+  const [cmd, argv] = TOOLS[tool](args);
+  const t0 = performance.now();
+  const child = spawn(cmd, argv, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const state = { child, stdout: '', stderr: '', lines: 0, lastLineAt: 0, partial: '' };
+  let onAttach;
+  state.attached = new Promise((r) => (onAttach = r));
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    if (state.stdout.length < 1 << 16) state.stdout += d;
+    if (onAttach && /Attaching/.test(state.stdout)) {
+      onAttach(performance.now() - t0);
+      onAttach = undefined;
+    }
+    if (linePrefix !== undefined) {
+      const text = state.partial + d;
+      const parts = text.split('\n');
+      state.partial = parts.pop();
+      for (const line of parts) if (line.startsWith(linePrefix)) state.lines++;
+      state.lastLineAt = performance.now();
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (d) => (state.stderr += d));
+  state.exited = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      live.delete(child);
+      if (onAttach) onAttach(NaN);
+      resolve({ code, at: performance.now() });
+    });
+  });
+  return state;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function mustAttach(t, what) {
+  const ms = await t.attached;
+  if (Number.isNaN(ms)) {
+    const { code } = await t.exited;
+    fail(`${what} exited (${code}) before attaching:\n${t.stdout}${t.stderr}`);
+  }
+  return ms;
+}
+
+/** Sends SIGINT and returns the ms until the process has exited. */
+async function interrupt(t) {
+  const sent = performance.now();
+  t.child.kill('SIGINT');
+  const { at } = await t.exited;
+  return at - sent;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function freshCache() {
+  return mkdtempSync(join(tmpdir(), 'ktbench-cache-'));
+}
+
+/** One attach measurement: `begin` exits by itself; others are interrupted after settling. */
+async function attachOnce(tool, script, env) {
+  const t = startTracer(tool, ['-e', script], { env });
+  const attach = await mustAttach(t, `${tool} -e '${script}'`);
+  let stop;
+  if (script === SCRIPTS.begin) {
+    await t.exited;
+  } else {
+    await sleep(SETTLE_MS);
+    stop = await interrupt(t);
+  }
+  return { attach, stop };
+}
+
+async function attachSeries(script) {
+  const res = { bpftrace: [], cached: [], cold: [], stopBpftrace: [], stopKafkatrace: [] };
+  // Warm both: page cache, and kafkatrace's object cache for the cached series.
+  await attachOnce('bpftrace', script);
+  await attachOnce('kafkatrace', script);
+  for (let i = 0; i < REPS; i++) {
+    const bt = await attachOnce('bpftrace', script);
+    res.bpftrace.push(bt.attach);
+    if (bt.stop !== undefined) res.stopBpftrace.push(bt.stop);
+    const cached = await attachOnce('kafkatrace', script);
+    res.cached.push(cached.attach);
+    if (cached.stop !== undefined) res.stopKafkatrace.push(cached.stop);
+    const dir = freshCache();
+    try {
+      res.cold.push((await attachOnce('kafkatrace', script, { XDG_CACHE_HOME: dir })).attach);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return res;
+}
+
+function runSpin(n) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SPIN, [String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    live.add(child);
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      live.delete(child);
+      const m = /cpu_ns=(\d+) wall_ns=(\d+)/.exec(out);
+      if (code !== 0 || !m) reject(new Error(`spin failed (${code}): ${out}`));
+      else resolve({ cpu: Number(m[1]), wall: Number(m[2]) });
+    });
+  });
+}
+
+async function spinSeries() {
+  const cpu = [];
+  for (let i = 0; i < REPS; i++) cpu.push((await runSpin(CALLS)).cpu);
+  return median(cpu);
+}
+
+async function tracedSpin(tool) {
+  const t = startTracer(tool, ['-e', SCRIPTS.perEvent]);
+  await mustAttach(t, `${tool} per-event script`);
+  await sleep(SETTLE_MS);
+  try {
+    return await spinSeries();
+  } finally {
+    await interrupt(t);
+  }
+}
+
+async function printfThroughput(tool) {
+  const t = startTracer(tool, ['-e', SCRIPTS.printf], { linePrefix: 'ev ' });
+  await mustAttach(t, `${tool} printf script`);
+  await sleep(SETTLE_MS);
+  const start = performance.now();
+  await runSpin(EVENTS);
+  // Drain: wait until every line arrived or the stream has been quiet for a second.
+  while (t.lines < EVENTS && performance.now() - Math.max(t.lastLineAt, start) < 1000) await sleep(20);
+  const last = t.lastLineAt;
+  await interrupt(t);
+  const lostText = `${t.stdout}\n${t.stderr}`;
+  const lost = [...lostText.matchAll(/Lost (\d+) events/g)].reduce((s, m) => s + Number(m[1]), 0);
+  return { lines: t.lines, lost, seconds: (last - start) / 1000 };
+}
+
+const ms = (x) => `${x.toFixed(0)} ms`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+const verdict = (ok, target) => `target ${target}: ${ok ? 'met' : 'NOT MET'}`;
+
+function reportAttach(title, r) {
+  const bt = median(r.bpftrace);
+  const cached = median(r.cached);
+  const cold = median(r.cold);
+  console.log(`${title}`);
+  console.log(`  bpftrace            ${ms(bt)}`);
+  console.log(`  kafkatrace cached   ${ms(cached)}  ${ratio(cached, bt)}  ${verdict(cached <= 0.5 * bt, '<= 0.5x')}`);
+  console.log(`  kafkatrace cold     ${ms(cold)}  ${ratio(cold, bt)}  ${verdict(cold <= bt, '<= 1.0x')}`);
+}
+
+async function main() {
+  preflight();
+  const bpftraceVersion = execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim();
+  console.log(`kafkatrace bench: ${bpftraceVersion}, node ${process.version}, ${REPS} repetitions (medians)`);
+  console.log(`load average at start: ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()}`);
+  console.log('');
+
+  const begin = await attachSeries(SCRIPTS.begin);
+  reportAttach(`attach: ${SCRIPTS.begin}`, begin);
+  const hist = await attachSeries(SCRIPTS.hist);
+  reportAttach(`attach: ${SCRIPTS.hist}`, hist);
+  console.log('');
+
+  const stopBt = median(hist.stopBpftrace);
+  const stopKt = median(hist.stopKafkatrace);
+  console.log(`SIGINT to exit (${SCRIPTS.hist}, maps printed)`);
+  console.log(`  bpftrace            ${ms(stopBt)}`);
+  console.log(`  kafkatrace          ${ms(stopKt)}  ${ratio(stopKt, stopBt)}  ${verdict(stopKt < 50, '< 50 ms')}`);
+  console.log('');
+
+  const base = await spinSeries();
+  const btCpu = await tracedSpin('bpftrace');
+  const ktCpu = await tracedSpin('kafkatrace');
+  const btAdd = (btCpu - base) / CALLS;
+  const ktAdd = (ktCpu - base) / CALLS;
+  console.log(`cost per event: ${CALLS} getppid, CPU time of the loop, traced by ${SCRIPTS.perEvent}`);
+  console.log(`  untraced            ${(base / CALLS).toFixed(1)} ns/call`);
+  console.log(`  bpftrace            ${(btCpu / CALLS).toFixed(1)} ns/call, adds ${btAdd.toFixed(1)} ns/event`);
+  console.log(
+    `  kafkatrace          ${(ktCpu / CALLS).toFixed(1)} ns/call, adds ${ktAdd.toFixed(1)} ns/event  ${ratio(ktAdd, btAdd)}  ${verdict(ktAdd <= btAdd, '<= 1.0x')}`,
+  );
+  console.log('');
+
+  console.log(`printf throughput: ${EVENTS} events, ${SCRIPTS.printf}`);
+  const tp = {};
+  for (const tool of ['bpftrace', 'kafkatrace']) {
+    const r = await printfThroughput(tool);
+    tp[tool] = r;
+    const rate = r.lines / r.seconds;
+    console.log(
+      `  ${tool.padEnd(19)} ${r.lines}/${EVENTS} lines, lost ${r.lost}, ${r.seconds.toFixed(2)} s, ${Math.round(rate)} events/s  ${verdict(r.lines === EVENTS && r.lost === 0, 'zero loss')}`,
+    );
+  }
+  const rateRatio = tp.kafkatrace.lines / tp.kafkatrace.seconds / (tp.bpftrace.lines / tp.bpftrace.seconds);
+  console.log(`  kafkatrace/bpftrace events/s: ${rateRatio.toFixed(2)}x`);
+}
+
+main().catch((e) => {
+  for (const child of live) child.kill('SIGKILL');
+  fail(e instanceof Error ? e.message : String(e));
+});

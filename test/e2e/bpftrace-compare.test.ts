@@ -1,0 +1,240 @@
+// Side by side with bpftrace 0.17: each script in test/fixtures/compare/ runs under both tools over
+// the same deterministic workload, and both must print the same map contents and the same text.
+// A fixture's header says how to run it:
+//   // workload: STEP...   arguments of the workload (test/fixtures/workload/workload.c)
+//   // expect: TEXT        a line fragment both outputs must hold (so that two equally wrong outputs fail)
+//   // format: json        run both with -f json (default text)
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from './runtime-helpers.js';
+
+const COMPARE = join(ROOT, 'test', 'fixtures', 'compare');
+const OUT = join(ROOT, 'build', 'test', 'compare');
+// Every fixture filters on this comm, so that only the workload is traced by both tools (bpftrace's
+// -c does not filter by pid, kafkatrace's does; the predicate makes them see the same events).
+const WORKLOAD = join(OUT, 'ktcmp-wl');
+const BIN = join(ROOT, 'bin', 'kafkatrace.js');
+const RUN_TIMEOUT_MS = 90_000;
+
+function which(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function canRun(): boolean {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push('not root');
+  if (!which('bpftrace')) problems.push('bpftrace not installed');
+  if (!which('cc')) problems.push('no C compiler');
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) problems.push('not built (npx tsc -p tsconfig.json)');
+  if (!existsSync(join(ROOT, 'build', 'Release', 'kafkatrace_native.node'))) problems.push('addon not built');
+  if (problems.length === 0) return true;
+  if (process.env.CI === 'true') throw new Error(`bpftrace comparison cannot run: ${problems.join(', ')}`);
+  console.log(`skipping the bpftrace comparison: ${problems.join(', ')}`);
+  return false;
+}
+
+interface Fixture {
+  name: string;
+  path: string;
+  workload: string[];
+  expects: string[];
+  format: 'text' | 'json';
+}
+
+function header(text: string, key: string): string[] {
+  const re = new RegExp(`^// ${key}: (.*)$`, 'gm');
+  return [...text.matchAll(re)].map((m) => m[1]!);
+}
+
+function fixtures(): Fixture[] {
+  return readdirSync(COMPARE)
+    .filter((f) => f.endsWith('.bt'))
+    .sort()
+    .map((f) => {
+      const text = readFileSync(join(COMPARE, f), 'utf8');
+      const format = header(text, 'format')[0] === 'json' ? 'json' : 'text';
+      return { name: f, path: join(COMPARE, f), workload: (header(text, 'workload')[0] ?? '').split(/\s+/), expects: header(text, 'expect'), format };
+    });
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const started: number[] = [];
+
+/** Runs a tracer to completion; past the timeout it is interrupted (and then killed) so nothing stays. */
+function run(cmd: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) started.push(child.pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const interrupt = setTimeout(() => child.kill('SIGINT'), RUN_TIMEOUT_MS);
+    const kill = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS + 5_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(interrupt);
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const MAP_LINE = /^(@[A-Za-z0-9_]*)(\[.*\])?: (.*)$/;
+
+/**
+ * Orders the lines of a map print that have equal values by key. bpftrace sorts a map by value and
+ * leaves entries with equal values in hash-table order, which no other implementation can reproduce;
+ * kafkatrace orders those ties by key. Every other byte is compared as is.
+ */
+function normaliseTies(text: string): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  let run: string[] = [];
+  let runOf = '';
+  const flush = () => {
+    out.push(...run.sort());
+    run = [];
+    runOf = '';
+  };
+  for (const line of lines) {
+    const m = MAP_LINE.exec(line);
+    const of = m && m[2] !== undefined ? `${m[1]}\0${m[3]}` : '';
+    if (of !== '' && of === runOf) {
+      run.push(line);
+      continue;
+    }
+    flush();
+    if (of !== '') {
+      run = [line];
+      runOf = of;
+    } else {
+      out.push(line);
+    }
+  }
+  flush();
+  return out.join('\n');
+}
+
+/** The one-line map entries of a text output, as map name → key → value (hist and lhist bodies aside). */
+function mapContents(text: string): Record<string, Record<string, string>> {
+  const maps: Record<string, Record<string, string>> = {};
+  for (const line of text.split('\n')) {
+    const m = MAP_LINE.exec(line);
+    if (!m || m[3] === '') continue;
+    (maps[m[1]!] ??= {})[m[2] ?? ''] = m[3]!;
+  }
+  return maps;
+}
+
+/** The map data of a JSON output, merged over its `map` lines. */
+function jsonMaps(text: string): Record<string, unknown> {
+  const maps: Record<string, unknown> = {};
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const obj = JSON.parse(line) as { type: string; data: Record<string, unknown> };
+    if (obj.type === 'map' || obj.type === 'hist' || obj.type === 'stats') Object.assign(maps, obj.data);
+  }
+  return maps;
+}
+
+/** kt_ programs that are still loaded and held by a process we started, or by no process at all. */
+function leftPrograms(): string[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as {
+    id: number;
+    name?: string;
+    pids?: { pid: number }[];
+  }[];
+  return progs
+    .filter((p) => p.name?.startsWith('kt_'))
+    .filter((p) => !p.pids || p.pids.length === 0 || p.pids.some((h) => started.includes(h.pid)))
+    .map((p) => `${p.id}:${p.name}`);
+}
+
+function workloadProcesses(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'ktcmp-wl') pids.push(Number(d));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const ok = canRun();
+
+describe.runIf(ok)('side by side with bpftrace 0.17', () => {
+  beforeAll(() => {
+    mkdirSync(OUT, { recursive: true });
+    const src = join(ROOT, 'test', 'fixtures', 'workload', 'workload.c');
+    const built = join(OUT, 'workload');
+    if (!existsSync(built) || statSync(src).mtimeMs > statSync(built).mtimeMs) execFileSync('cc', ['-O1', '-o', built, src]);
+    copyFileSync(built, WORKLOAD);
+    execFileSync('chmod', ['755', WORKLOAD]);
+  });
+
+  afterAll(async () => {
+    // Programs are freed when their last descriptor closes, which can lag the process's exit a little.
+    for (let i = 0; i < 50 && (leftPrograms().length > 0 || workloadProcesses().length > 0); i++) await sleep(100);
+    expect(leftPrograms()).toEqual([]);
+    expect(workloadProcesses()).toEqual([]);
+    expect(started.filter(alive)).toEqual([]);
+  });
+
+  const all = fixtures();
+
+  it('has at least 15 fixtures, each with a workload and an expectation', () => {
+    expect(all.length).toBeGreaterThanOrEqual(15);
+    for (const f of all) {
+      expect(f.workload.length, f.name).toBeGreaterThan(0);
+      expect(f.expects.length, f.name).toBeGreaterThan(0);
+    }
+  });
+
+  for (const f of all) {
+    it(f.name, { timeout: 2 * RUN_TIMEOUT_MS + 20_000 }, async () => {
+      const cmd = [WORKLOAD, ...f.workload].join(' ');
+      // One after the other: both trace the same comm, so running them together would double counts.
+      const bt = await run('bpftrace', ['-f', f.format, '-c', cmd, f.path]);
+      const kt = await run(process.execPath, [BIN, '-f', f.format, '-c', cmd, f.path]);
+      expect(bt.code, `bpftrace failed: ${bt.stderr}`).toBe(0);
+      expect(kt.code, `kafkatrace failed: ${kt.stderr}`).toBe(0);
+      for (const e of f.expects) {
+        expect(bt.stdout, 'bpftrace output').toContain(e);
+        expect(kt.stdout, 'kafkatrace output').toContain(e);
+      }
+      if (f.format === 'json') {
+        expect(jsonMaps(kt.stdout)).toEqual(jsonMaps(bt.stdout));
+      } else {
+        expect(mapContents(kt.stdout)).toEqual(mapContents(bt.stdout));
+      }
+      expect(normaliseTies(kt.stdout)).toBe(normaliseTies(bt.stdout));
+    });
+  }
+});

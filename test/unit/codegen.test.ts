@@ -1,0 +1,114 @@
+// Generated C for every construct compiles with the real clang; the C has the shape the kernel
+// contract asks for.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileScript, planScript } from '../../src/codegen/index.js';
+import { FakeSystem } from '../fixtures/analysis/fake-system.js';
+import { CONSTRUCTS, POSITIONAL } from '../fixtures/codegen/constructs.js';
+
+const system = new FakeSystem();
+const cacheDir = mkdtempSync(join(tmpdir(), 'kt-codegen-'));
+afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+function generated(source: string, positional: string[] = []): string {
+  const r = planScript(source, 't.ktr', { positional, unsafe: true, system });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col} ${d.message}`).join('\n'));
+  return r.compiled.c;
+}
+
+async function compiles(source: string, positional: string[] = []): Promise<Buffer> {
+  const r = await compileScript(source, 't.ktr', { positional, unsafe: true, system }, { cacheDir });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col} ${d.message}`).join('\n'));
+  const object = r.compiled.object!;
+  expect(object.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  return object;
+}
+
+
+describe('generateC compiles every construct', () => {
+  for (const [name, source] of Object.entries(CONSTRUCTS)) {
+    it(name, async () => {
+      await compiles(source, POSITIONAL);
+    });
+  }
+});
+
+describe('the shape of the generated C', () => {
+  it('filters every probe but BEGIN and END by kt_target_pid', () => {
+    const c = generated('BEGIN { @b = 1; } tracepoint:syscalls:sys_enter_read { @r = count(); } END { @e = 1; }');
+    const programs = c.split('SEC("').slice(1).filter((p) => !p.startsWith('.maps'));
+    const filtered = programs.map((p) => [p.slice(0, p.indexOf('"')), p.includes('KT_FILTER();')]);
+    expect(filtered).toEqual([
+      ['raw_tp', false],
+      ['tracepoint', true],
+      ['raw_tp', false],
+    ]);
+  });
+
+  it('declares the contract maps and globals, and script maps by bpfName', () => {
+    const c = generated('tracepoint:syscalls:sys_enter_read { @reads[comm] = count(); @[kstack] = count(); }');
+    expect(c).toContain('#include "kt_prelude.h"');
+    expect(c).toMatch(/BPF_MAP_TYPE_PERCPU_HASH\);\n {2}__uint\(max_entries, 4096\);\n {2}__uint\(key_size, 16\);\n {2}__uint\(value_size, 8\);\n\} m_reads SEC/);
+    expect(c).toContain('} m__anon SEC(".maps")');
+    expect(c).toContain('BPF_MAP_TYPE_STACK_TRACE');
+    expect(c).toContain('} kt_stacks SEC(".maps")');
+    expect(c).toContain('#define KT_RINGBUF_SIZE 1048576');
+  });
+
+  it('writes a tracepoint struct from its format fields', () => {
+    const c = generated('tracepoint:syscalls:sys_enter_openat { @[str(args.filename)] = count(); }');
+    expect(c).toMatch(/struct kt_tp_kt_p0 \{[^}]*__s32 f___syscall_nr;\n {2}__u8 kt_pad\d+\[4\];\n {2}__u64 f_dfd;\n {2}__u64 f_filename;/);
+    expect(c).toContain('__builtin_offsetof(struct kt_tp_kt_p0, f_filename) == 24');
+    expect(c).toContain('int kt_p0(struct kt_tp_kt_p0 *ctx)');
+    expect(c).toContain('bpf_probe_read_user_str(');
+  });
+
+  it('reads kernel memory with the kernel helpers outside syscalls and uprobes', () => {
+    const c = generated('tracepoint:tcp:tcp_retransmit_skb { printf("%s\\n", str(args.skaddr)); }');
+    expect(c).toContain('bpf_probe_read_kernel_str(');
+    expect(c).not.toContain('bpf_probe_read_user_str(');
+  });
+
+  it('gives `probe` the attach point of each program', () => {
+    const c = generated('tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write { @[probe] = count(); }');
+    const bytes = (s: string) => [...Buffer.from(s)].map((b, i) => `[${i}] = ${b};`);
+    const read = c.slice(c.indexOf('int kt_p0_0('), c.indexOf('int kt_p0_1('));
+    const write = c.slice(c.indexOf('int kt_p0_1('));
+    for (const line of bytes('tracepoint:syscalls:sys_enter_read')) expect(read).toContain(line);
+    expect(write).toContain(bytes('tracepoint:syscalls:sys_enter_write').at(-1)!);
+  });
+
+  it('initialises map values from the zero area, never from the stack', () => {
+    const c = generated('tracepoint:syscalls:sys_enter_read { @h[comm] = hist(args.count); }');
+    expect(c).toContain('kt_lookup_or_init(&m_h,');
+    expect(c).toMatch(/#define KT_ZERO_SIZE (\d+)/);
+    expect(Number(/#define KT_ZERO_SIZE (\d+)/.exec(c)![1])).toBeGreaterThanOrEqual(66 * 8);
+  });
+
+  it('names the object programs as the plan does', async () => {
+    const object = await compiles('BEGIN { @x = 1; } tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write { @[args.count] = count(); }');
+    for (const name of ['kt_p0', 'kt_p1_0', 'kt_p1_1', 'events', 'kt_lost', 'kt_target_pid', 'kt_start_ns']) {
+      expect(object.includes(Buffer.from(name + '\0'))).toBe(true);
+    }
+  });
+
+  it('compiles a kafka-only script to a plan without an object', async () => {
+    const r = await compileScript('kafka:produce { @[args.topic] = count(); }', 'k.ktr', { positional: [], unsafe: false, system }, { cacheDir });
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.compiled.object).toBeUndefined();
+      expect(r.compiled.c).toBe('');
+      expect(r.compiled.plan.probes[0]!.where).toBe('user');
+    }
+  });
+
+  it('reports a construct the kernel side cannot compile as a diagnostic with its position', () => {
+    const r = planScript('uprobe:/usr/bin/bash:readline { printf("%s\\n", str(*uaddr("ps1_prompt"))); }', 'u.ktr', { positional: [], unsafe: false, system });
+    expect(r.ok).toBe(false);
+    const d = r.diagnostics.find((x) => x.severity === 'error');
+    expect(d?.message).toMatch(/not supported|uaddr/);
+    expect(d?.loc.line).toBe(1);
+  });
+});

@@ -4,7 +4,7 @@
 // tuples, inet, usym, ustack) lives in memory: a slot of the per-CPU scratch area (the BPF stack is
 // only 512 bytes), a map value or a ring-buffer record, and is handled through pointers. Expressions
 // may first emit statements (map lookups, helper calls) into the current block.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { AnalyzedProbe, TracepointField, TracepointFormat } from '../frontend/analysis.js';
 import type { Call, Expr, KType, MapRef, Stmt } from '../frontend/ast.js';
 import { InternalError, joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../plan/events.js';
@@ -1072,6 +1072,11 @@ export class ProgramGen extends Emitter {
     switch (c.name) {
       case 'ksym':
         return `((__u64)(${this.scalar(c.args[0]!)}))`;
+      case 'kaddr': {
+        const a = c.args[0];
+        if (!a || a.kind !== 'str') throw new CodegenError('kaddr() needs a symbol name as a string literal', c.loc);
+        return `${kernelSymbolAddress(a.value, a.loc)}ULL`;
+      }
       case 'sizeof': {
         const a = c.args[0];
         if (!a) throw new InternalError('sizeof() needs an argument');
@@ -1240,6 +1245,24 @@ export class ProgramGen extends Emitter {
     this.emit(`bpf_probe_read_kernel(${p}, ${size}, (const __u8 *)ctx + ${f.offset});`);
     if (t.kind === 'str' && f.size >= t.size) this.emit(`((__u8 *)${p})[${t.size - 1}] = 0;`);
   }
+}
+
+/** The address of a kernel symbol, from /proc/kallsyms (which shows zeroes to non-root users). */
+function kernelSymbolAddress(name: string, loc: Expr['loc']): bigint {
+  let text: string;
+  try {
+    text = readFileSync('/proc/kallsyms', 'utf8');
+  } catch (e) {
+    throw new CodegenError(`kaddr(): cannot read /proc/kallsyms: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, loc);
+  }
+  for (const line of text.split('\n')) {
+    const [addr, , sym] = line.split(/\s+/);
+    if (sym !== name || addr === undefined) continue;
+    const value = BigInt('0x' + addr);
+    if (value === 0n) throw new CodegenError(`kaddr(): the address of ${name} is hidden: run as root`, loc);
+    return value;
+  }
+  throw new CodegenError(`kaddr(): no kernel symbol '${name}'`, loc);
 }
 
 /** A cgroup's id is the inode number of its cgroupfs directory (cgroup v2). */

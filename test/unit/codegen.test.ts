@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileScript, planScript } from '../../src/codegen/index.js';
+import { tracepointStruct } from '../../src/codegen/tracepoint-struct.js';
+import type { TracepointField, TracepointFormat } from '../../src/frontend/analysis.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 import { CONSTRUCTS, POSITIONAL } from '../fixtures/codegen/constructs.js';
 
@@ -110,5 +112,39 @@ describe('the shape of the generated C', () => {
     const d = r.diagnostics.find((x) => x.severity === 'error');
     expect(d?.message).toMatch(/not supported|uaddr/);
     expect(d?.loc.line).toBe(1);
+  });
+});
+
+describe('tracepointStruct', () => {
+  const field = (name: string, offset: number, size: number, extra: Partial<TracepointField> = {}): TracepointField => ({
+    name,
+    cType: 'int',
+    offset,
+    size,
+    signed: true,
+    dataLoc: false,
+    type: { kind: 'int', bits: 32, signed: true },
+    ...extra,
+  });
+
+  it('pads members to their offsets and reads overlapping or misaligned fields by offset', () => {
+    const format: TracepointFormat = {
+      category: 'c',
+      name: 'n',
+      fields: [
+        field('a', 0, 2),
+        field('b', 4, 4),
+        field('overlap', 4, 2),
+        field('odd', 9, 4),
+        field('name', 16, 4, { dataLoc: true }),
+        field('comm', 20, 16, { arrayLength: 16 }),
+        field('p', 40, 8, { signed: false }),
+      ],
+    };
+    const s = tracepointStruct('kt_tp', format);
+    expect([...s.members].map((f) => f.name)).toEqual(['a', 'b', 'name', 'comm', 'p']);
+    expect(s.decl).toContain('__s16 f_a;\n  __u8 kt_pad0[2];\n  __s32 f_b;');
+    expect(s.decl).toContain('__u32 f_name;\n  __u8 f_comm[16];\n  __u8 kt_pad2[4];\n  __u64 f_p;');
+    expect(s.decl).toContain('__builtin_offsetof(struct kt_tp, f_p) == 40');
   });
 });

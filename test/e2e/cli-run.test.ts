@@ -1,0 +1,65 @@
+// The CLI as a user runs it, as root: output formats, exit codes, the compilation cache, and the
+// one-line errors for what this kernel or build cannot do.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kafkatrace } from '../helpers/cli.js';
+import { canRun } from './runtime-helpers.js';
+
+const run = canRun();
+
+describe.runIf(run)('kafkatrace as a user runs it', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kt-cli-run-'));
+    env = { XDG_CACHE_HOME: join(dir, 'cache') };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs a script a second time from the cache, without the compiler', () => {
+    const prog = 'BEGIN { printf("hello %d\\n", 41 + 1); exit(); }';
+    const first = kafkatrace(['-e', prog], { env });
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toBe('Attaching 1 probe...\nhello 42\n\n\n');
+    // No clang on PATH: only a cache hit can run the script now.
+    const second = kafkatrace(['-e', prog], { env: { ...env, PATH: '/nonexistent' } });
+    expect(second).toEqual(first);
+    const changed = kafkatrace(['-e', prog.replace('41', '40')], { env: { ...env, PATH: '/nonexistent' } });
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/^kafkatrace: clang is not installed/);
+  });
+
+  it('-f json prints one object per line, -o writes to a file', () => {
+    const out = join(dir, 'out.json');
+    const r = kafkatrace(['-f', 'json', '-o', out, '-e', 'BEGIN { @c[1] = count(); printf("x\\n"); exit(); }'], { env });
+    expect(r).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    // bpftrace 0.17 writes two empty lines before the maps at exit in JSON mode too; so do we.
+    const text = readFileSync(out, 'utf8');
+    expect(text).toMatch(/\n\n\n\{"type": "map"/);
+    const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string; data: unknown });
+    expect(lines[0]).toEqual({ type: 'attached_probes', data: { probes: 1 } });
+    expect(lines[1]).toEqual({ type: 'printf', data: 'x\n' });
+    expect(lines[2]).toEqual({ type: 'map', data: { '@c': { '1': 1 } } });
+  });
+
+  it('takes its exit status from exit(code)', () => {
+    expect(kafkatrace(['-e', 'BEGIN { exit(3); }'], { env }).code).toBe(3);
+  });
+
+  it('names the missing kernel feature for a kprobe, in one line', () => {
+    const r = kafkatrace(['-e', 'kprobe:do_sys_openat2 { @ = count(); }'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/CONFIG_KPROBES/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a bad script run directly gets its diagnostics, never a stack trace', () => {
+    const r = kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_opnat { @ = count(); }'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^-e:1:1: error: .*sys_enter_opnat/);
+    expect(r.stderr).toMatch(/did you mean .*sys_enter_openat/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

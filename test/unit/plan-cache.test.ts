@@ -1,0 +1,63 @@
+import { copyFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compilationKey, lookupCompilation, storeCompilation } from '../../src/cli/plan-cache.js';
+import type { Plan } from '../../src/plan/types.js';
+
+function planWithUprobe(binary: string): Plan {
+  return {
+    version: 1,
+    file: '-e',
+    probes: [{ index: 0, where: 'kernel', programs: [{ name: 'kt_p0', attach: [{ type: 'uprobe', binary, symbol: 'main', offset: 4096 }] }], attach: [], text: `uprobe:${binary}:main` }],
+    maps: [],
+    events: [],
+    ringbufSize: 4096,
+    unsafe: false,
+  };
+}
+
+describe('compilation cache', () => {
+  let dir: string;
+  let saved: string | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kt-plan-cache-'));
+    saved = process.env['XDG_CACHE_HOME'];
+    process.env['XDG_CACHE_HOME'] = join(dir, 'cache');
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env['XDG_CACHE_HOME'];
+    else process.env['XDG_CACHE_HOME'] = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keys on everything that shapes a plan', () => {
+    const base = compilationKey('BEGIN { exit(); }', '-e', [], false);
+    expect(compilationKey('BEGIN { exit(); }', '-e', [], false)).toBe(base);
+    expect(compilationKey('BEGIN { exit(1); }', '-e', [], false)).not.toBe(base);
+    expect(compilationKey('BEGIN { exit(); }', 'a.ktr', [], false)).not.toBe(base);
+    expect(compilationKey('BEGIN { exit(); }', '-e', ['1'], false)).not.toBe(base);
+    expect(compilationKey('BEGIN { exit(); }', '-e', [], true)).not.toBe(base);
+  });
+
+  it('returns the stored plan and object, and forgets them when a probed binary changes', () => {
+    const binary = join(dir, 'prog');
+    copyFileSync(process.execPath, binary);
+    const object = join(dir, 'x.bpf.o');
+    writeFileSync(object, 'object bytes');
+    const plan = planWithUprobe(binary);
+    storeCompilation('k1', plan, object);
+    const hit = lookupCompilation('k1');
+    expect(hit?.plan).toEqual(plan);
+    expect(hit?.object?.toString()).toBe('object bytes');
+    utimesSync(binary, new Date(), new Date(Date.now() + 60_000));
+    expect(lookupCompilation('k1')).toBeUndefined();
+  });
+
+  it('misses on an unknown key and on a damaged entry', () => {
+    expect(lookupCompilation('nothing')).toBeUndefined();
+    storeCompilation('k2', planWithUprobe(process.execPath), undefined);
+    writeFileSync(join(dir, 'cache', 'kafkatrace', 'plans', 'k2.json'), '{ not json');
+    expect(lookupCompilation('k2')).toBeUndefined();
+  });
+});

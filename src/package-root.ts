@@ -1,19 +1,26 @@
-// Files that ship with kafkatrace (stdlib/, bpf-templates/, build/) are found from the package root,
-// whether running from dist/ or from the TypeScript sources under vitest.
-import { existsSync } from 'node:fs';
+// kafkatrace's own files (stdlib/, bpf-templates/, build/) are found from the package root, whether
+// running from the bundle in dist/, from compiled modules, or from the TypeScript sources under vitest.
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-let cached: string | undefined;
+let root: string | undefined;
 
+/** The nearest directory above this module holding kafkatrace's package.json. */
 export function packageRoot(): string {
-  if (cached) return cached;
+  if (root) return root;
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'stdlib'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('kafkatrace: cannot find its package root (package.json beside stdlib/)');
-    dir = parent;
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'kafkatrace') return (root = dir);
+      } catch {
+        // Not ours (or unreadable): keep looking further up.
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the kafkatrace package root (its package.json)');
+    dir = up;
   }
-  cached = dir;
-  return dir;
 }

@@ -1,8 +1,8 @@
 // The kafka:* probe catalogue: stdlib/kafka-probes.json, read at run time so that adding a probe is
 // adding data. Each probe's args are the common args followed by its own.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
 import type { KType } from './ast.js';
 import type { KafkaArg } from './analysis.js';
 
@@ -24,13 +24,10 @@ export class KafkaCatalogueError extends Error {}
 
 const CATALOGUE_PATH = join('stdlib', 'kafka-probes.json');
 
-/** Finds the catalogue by walking up from this module: it sits at the package root, in src/ and dist/ alike. */
-export function findCataloguePath(from = dirname(fileURLToPath(import.meta.url))): string | undefined {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, CATALOGUE_PATH);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
-  }
+/** The catalogue ships at the package root's stdlib/; undefined when it is missing. */
+export function findCataloguePath(): string | undefined {
+  const candidate = join(packageRoot(), CATALOGUE_PATH);
+  return existsSync(candidate) ? candidate : undefined;
 }
 
 function fail(where: string, what: string): never {
@@ -85,7 +82,7 @@ let cached: KafkaCatalogue | undefined;
 export function kafkaCatalogue(): KafkaCatalogue {
   if (cached) return cached;
   const path = findCataloguePath();
-  if (!path) throw new KafkaCatalogueError(`cannot find ${CATALOGUE_PATH} above ${dirname(fileURLToPath(import.meta.url))}`);
+  if (!path) throw new KafkaCatalogueError(`the kafka probe catalogue ${join(packageRoot(), CATALOGUE_PATH)} is missing`);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));

@@ -1,9 +1,9 @@
 // The typed face of the libbpf addon (build/Release/kafkatrace_native.node, built by
 // scripts/build-native.mjs). Loading is lazy so that the front end works where the addon is missing.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
 
 export interface NativeMapInfo {
   name: string;
@@ -97,20 +97,6 @@ export class NativeUnavailableError extends Error {
         '`apt-get install libbpf-dev libelf-dev clang` then run `npm rebuild`',
     );
     this.name = 'NativeUnavailableError';
-  }
-}
-
-/** The package root: the nearest directory above this module holding kafkatrace's package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'kafkatrace') {
-      return dir;
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new NativeUnavailableError('cannot find the kafkatrace package directory');
-    dir = up;
   }
 }
 

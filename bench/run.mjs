@@ -103,6 +103,8 @@ function startTracer(tool, args, { env = {}, linePrefix } = {}) {
     }
   });
   child.stderr.setEncoding('utf8').on('data', (d) => (state.stderr += d));
+  // The process's own exit, before its pipes are drained and closed: what SIGINT-to-exit measures.
+  state.exitedAt = new Promise((resolve) => child.on('exit', () => resolve(performance.now())));
   state.exited = new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
@@ -129,7 +131,8 @@ async function mustAttach(t, what) {
 async function interrupt(t) {
   const sent = performance.now();
   t.child.kill('SIGINT');
-  const { at } = await t.exited;
+  const at = await t.exitedAt;
+  await t.exited;
   return at - sent;
 }
 

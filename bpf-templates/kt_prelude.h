@@ -59,6 +59,15 @@ const volatile __u8 kt_zero[KT_ZERO_SIZE] = {0};
       return 0;                                                                      \
   } while (0)
 
+/* A pointer into the scratch area, computed where it is used: otherwise clang hoists every such
+ * address to the function's start and spills them, overflowing the 512-byte stack. */
+#define KT_AT(base, off)                \
+  ({                                    \
+    __u8 *kt_at = (base);               \
+    barrier_var(kt_at);                 \
+    kt_at + (off);                      \
+  })
+
 #define KT_CLEAR(p, n) bpf_probe_read_kernel((void *)(p), (n), (const void *)kt_zero)
 
 static __always_inline void kt_count_lost(void)

@@ -1,8 +1,9 @@
 // Command-line parsing. bpftrace's flags keep their meaning; subcommands (check, compile, run, repl,
 // demo) come first when present.
 import { parseArgs } from 'node:util';
+import { parseExportTarget, type ExportTarget } from '../export/address.js';
 
-export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version';
+export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'repl';
 
 export interface CliOptions {
   command: Command;
@@ -26,11 +27,13 @@ export interface CliOptions {
   durationMs?: number;
   listTools: boolean;
   noColor: boolean;
+  /** --export: serve the maps while the script runs. */
+  exportTarget?: ExportTarget;
 }
 
 export class UsageError extends Error {}
 
-const SUBCOMMANDS = new Set(['check', 'compile', 'run']);
+const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run']);
 
 export const HELP = `kafkatrace: a bpftrace-style tracing language with Kafka-aware probes
 
@@ -42,6 +45,7 @@ USAGE
   kafkatrace check [--format github] FILE... | -e PROG
                                             check scripts without running them (no root needed)
   kafkatrace compile FILE|-e PROG -o DIR    write the generated C, the BPF object and the plan
+  kafkatrace repl                           type probe blocks at a prompt; they attach at once (.help)
   kafkatrace run NAME|FILE [options]        run a stdlib tool by name or a script (--list: the tools)
 
 OPTIONS
@@ -52,6 +56,9 @@ OPTIONS
   -p PID            trace only this process (every probe, not only uprobes)
   -c 'CMD ARGS'     run CMD, trace only it, and stop when it ends
   --duration TIME   stop after TIME (e.g. 30s, 500ms, 2m)
+  --export prometheus[=ADDR:PORT]
+                    serve the maps as Prometheus metrics on http://ADDR:PORT/metrics while the
+                    script runs (default 127.0.0.1:9464; IPv6 as [::1]:9464)
   --unsafe          allow system() and signal()
   -v                verbose (with -l: show probe args)
   --no-color        plain output even on a terminal (NO_COLOR is honoured too)
@@ -98,6 +105,7 @@ export function parseCli(argv: string[]): CliOptions {
         version: { type: 'boolean' },
         unsafe: { type: 'boolean' },
         duration: { type: 'string' },
+        export: { type: 'string' },
         list: { type: 'boolean' },
         'no-color': { type: 'boolean' },
       },
@@ -126,6 +134,10 @@ export function parseCli(argv: string[]): CliOptions {
     opts.listGlob = positionals[0];
     return opts;
   }
+  if (command === 'repl') {
+    if (positionals.length > 0) throw new UsageError(`repl takes no arguments, not '${positionals[0]}'`);
+    return opts;
+  }
 
   if (v.d !== undefined) {
     if (v.d !== 'ast' && v.d !== 'plan' && v.d !== 'c') {
@@ -151,6 +163,12 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UsageError('-p and -c cannot be used together');
   }
   if (v.duration !== undefined) opts.durationMs = parseDuration(v.duration);
+  if (v.export !== undefined) {
+    if (command !== 'trace' && command !== 'run') throw new UsageError(`--export only applies when a script runs, not to ${command}`);
+    const target = parseExportTarget(v.export);
+    if ('error' in target) throw new UsageError(target.error);
+    opts.exportTarget = target;
+  }
   if (command === 'compile') opts.outputDir = v.o;
   else opts.outputFile = v.o;
 

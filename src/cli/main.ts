@@ -60,6 +60,8 @@ async function dispatch(opts: CliOptions): Promise<number> {
       return (await import('./trace.js')).trace(scriptOf(opts), opts);
     case 'trace':
       return (await import('./trace.js')).trace(scriptOf(opts), opts);
+    case 'repl':
+      return (await import('../repl/index.js')).runRepl();
   }
 }
 

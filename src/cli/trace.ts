@@ -1,6 +1,7 @@
 // Running a script: `kafkatrace FILE`, `-e`, `run NAME`. `-d` stops after the stage it names. A script
 // compiled before runs from the compilation cache without loading the compiler at all.
 import { closeSync, openSync, writeSync } from 'node:fs';
+import type { PrometheusExporter } from '../export/server.js';
 import { createOutput } from '../runtime/output.js';
 import { runSession } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
@@ -48,16 +49,29 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   }
   const { plan, object } = await compilation(src, opts);
   refuseUserProbes(plan);
-  const fd = opts.outputFile !== undefined ? openSync(opts.outputFile, 'w') : undefined;
-  const write = fd !== undefined ? (s: string) => void writeSync(fd, s) : (s: string) => void process.stdout.write(s);
+  // Listening comes first: a taken port then fails the run before any BPF program is loaded.
+  const exporter = opts.exportTarget ? await startExporter(plan, opts) : undefined;
+  let fd: number | undefined;
   try {
+    fd = opts.outputFile !== undefined ? openSync(opts.outputFile, 'w') : undefined;
+    const write = fd !== undefined ? (s: string) => void writeSync(fd!, s) : (s: string) => void process.stdout.write(s);
     return await runSession(plan, object!, {
       output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, stackLookup }),
       pid: opts.pid,
       command: opts.command_,
       durationMs: opts.durationMs,
+      onStarted: exporter && ((control) => exporter.attach(control)),
+      onStop: exporter && (() => exporter.detach()),
     });
   } finally {
     if (fd !== undefined) closeSync(fd);
+    await exporter?.close();
   }
+}
+
+async function startExporter(plan: Plan, opts: CliOptions): Promise<PrometheusExporter> {
+  const [{ PrometheusExporter }, { formatAddress }] = await Promise.all([import('../export/server.js'), import('../export/address.js')]);
+  const exporter = await PrometheusExporter.listen(opts.exportTarget!, plan.maps);
+  process.stderr.write(`Serving Prometheus metrics on http://${formatAddress(exporter.address)}/metrics\n`);
+  return exporter;
 }

@@ -5,6 +5,7 @@ import type { Call, Script } from '../frontend/ast.js';
 import { eventCalls, InternalError } from '../plan/events.js';
 import { programKind, type ProgramKind } from '../plan/programs.js';
 import type { Plan, PlanEvent, PlanMap } from '../plan/types.js';
+import { CodegenError } from './errors.js';
 import { cComment } from './escape.js';
 import { ProgramGen } from './program.js';
 import { tracepointStruct } from './tracepoint-struct.js';
@@ -12,6 +13,8 @@ import { tracepointStruct } from './tracepoint-struct.js';
 /** Frames kept per stack in kt_stacks (the kernel's PERF_MAX_STACK_DEPTH). */
 export const STACK_DEPTH = 127;
 export const STACK_ENTRIES = 4096;
+/** The largest value of a per-CPU array (the kernel's PCPU_MIN_UNIT_SIZE), which holds the scratch area. */
+const MAX_SCRATCH = 32768;
 
 const MAP_TYPES: Record<PlanMap['bpfType'], string> = {
   hash: 'BPF_MAP_TYPE_HASH',
@@ -156,6 +159,12 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         positional: analysis.positional,
       }).generate();
       programs.push(`/* probe ${pp.index}: ${cComment(prog.attach.map(attachText).join(', '))} */\n${out.code}`);
+      if (out.scratchSize > MAX_SCRATCH) {
+        throw new CodegenError(
+          `this probe needs ${out.scratchSize} bytes of strings, keys and tuples at once; the limit is ${MAX_SCRATCH}`,
+          ap.probe.loc,
+        );
+      }
       scratch = Math.max(scratch, out.scratchSize);
       zero = Math.max(zero, out.zeroSize);
       stacks ||= out.usesStacks;

@@ -75,7 +75,7 @@ export class ProgramGen extends Emitter {
       } else {
         const slot = this.alloc(sizeOf(type));
         this.vars.set(name, { type, slot });
-        this.emit(`KT_CLEAR(S + ${slot}, ${this.zeroCheck(sizeOf(type))});`);
+        this.emit(`KT_CLEAR(KT_AT(S, ${slot}), ${this.zeroCheck(sizeOf(type))});`);
       }
     }
     if (probe.probe.predicate) {
@@ -228,10 +228,10 @@ export class ProgramGen extends Emitter {
     const body = this.capture(() => {
       this.indent = 1;
       const size = this.zeroCheck(sizeOf(kv.type));
-      this.emit(`KT_CLEAR(S + ${slot}, ${size});`);
+      this.emit(`KT_CLEAR(KT_AT(S, ${slot}), ${size});`);
       const keyType: KType = m.keyTypes.length === 1 ? m.keyTypes[0]! : { kind: 'tuple', elems: m.keyTypes };
-      this.convert('(const __u8 *)key', keyType, `(S + ${slot + layout.fields[0]!.offset})`, layout.fields[0]!.type);
-      const valueAt = `(S + ${slot + layout.fields[1]!.offset})`;
+      this.convert('(const __u8 *)key', keyType, `KT_AT(S, ${slot + layout.fields[0]!.offset})`, layout.fields[0]!.type);
+      const valueAt = `KT_AT(S, ${slot + layout.fields[1]!.offset})`;
       const vt = layout.fields[1]!.type;
       const v = m.value;
       if (v.kind === 'count' || v.kind === 'sum') {
@@ -259,13 +259,13 @@ export class ProgramGen extends Emitter {
         '  __u8 *S = bpf_map_lookup_elem(&kt_scratch, &kt_key0);',
         '  if (!S)',
         '    return 1;',
-        `  struct ${structName} *F = (struct ${structName} *)(S + ${varsAt});`,
+        `  struct ${structName} *F = (struct ${structName} *)KT_AT(S, ${varsAt});`,
         ...body.lines,
         '}',
       ].join('\n'),
     );
     const c = this.temp();
-    const f = `((struct ${structName} *)(S + ${varsAt}))`;
+    const f = `((struct ${structName} *)KT_AT(S, ${varsAt}))`;
     this.emit(`struct ${structName}_ctx ${c} = {.ctx = ctx};`);
     this.emit(`${f}->kt_ret = 0;`);
     for (const [name] of scalars) this.emit(`${f}->v_${cIdent(name)} = ${this.varName(name)};`);
@@ -313,10 +313,10 @@ export class ProgramGen extends Emitter {
     if (op !== '=') throw new CodegenError(`'${op}=' needs an integer variable`, value.loc);
     const size = this.zeroCheck(sizeOf(v.type));
     const slot = this.alloc(size);
-    const tmp = `(S + ${slot})`;
+    const tmp = `KT_AT(S, ${slot})`;
     this.emit(`KT_CLEAR(${tmp}, ${size});`);
     this.store(value, tmp, v.type);
-    this.emit(`bpf_probe_read_kernel(S + ${v.slot}, ${size}, ${tmp});`);
+    this.emit(`bpf_probe_read_kernel(KT_AT(S, ${v.slot}), ${size}, ${tmp});`);
   }
 
   // ---- maps ----
@@ -326,7 +326,7 @@ export class ProgramGen extends Emitter {
     if (m.keyTypes.length === 0) return '&kt_key0';
     const size = this.zeroCheck(m.keyLayout.size);
     const slot = this.alloc(size);
-    const p = `(S + ${slot})`;
+    const p = `KT_AT(S, ${slot})`;
     this.emit(`KT_CLEAR(${p}, ${size});`);
     if (keys.length === 1 && m.keyTypes.length > 1) {
       const t = typeOf(keys[0]!);
@@ -380,9 +380,9 @@ export class ProgramGen extends Emitter {
     if (op !== '=') throw new CodegenError(`'${op}=' needs an integer map value`, value.loc);
     const size = this.zeroCheck(m.valueSize);
     const slot = this.alloc(size);
-    this.emit(`KT_CLEAR(S + ${slot}, ${size});`);
-    this.store(value, `(S + ${slot})`, v.type);
-    this.emit(`bpf_map_update_elem(&${m.bpfName}, ${key}, S + ${slot}, BPF_ANY);`);
+    this.emit(`KT_CLEAR(KT_AT(S, ${slot}), ${size});`);
+    this.store(value, `KT_AT(S, ${slot})`, v.type);
+    this.emit(`bpf_map_update_elem(&${m.bpfName}, ${key}, KT_AT(S, ${slot}), BPF_ANY);`);
   }
 
   private aggregate(m: PlanMap & { bpfName: string }, target: MapRef, call: Call): void {
@@ -747,7 +747,7 @@ export class ProgramGen extends Emitter {
     const t = typeOf(e);
     if (e.kind === 'var') {
       const v = this.variable(e.name);
-      if (v?.slot !== undefined) return `(S + ${v.slot})`;
+      if (v?.slot !== undefined) return `KT_AT(S, ${v.slot})`;
     }
     if (e.kind === 'map' && !isScalar(t)) return this.readMapMem(e);
     if (e.kind === 'tupleIndex' && !isScalar(t)) {
@@ -757,7 +757,7 @@ export class ProgramGen extends Emitter {
     }
     const size = this.zeroCheck(Math.max(sizeOf(t), 8));
     const slot = this.alloc(size);
-    const p = `(S + ${slot})`;
+    const p = `KT_AT(S, ${slot})`;
     this.emit(`KT_CLEAR(${p}, ${size});`);
     if (isScalar(t)) {
       this.emit(`*(${scalarCType(t)} *)${p} = ${this.scalar(e)};`);
@@ -829,9 +829,15 @@ export class ProgramGen extends Emitter {
         if (t.kind !== 'buf') throw new InternalError('buf() of a non-buffer type');
         const a = c.args[0]!;
         const at = typeOf(a);
+        if (at.kind === 'str') {
+          // A string's bytes become the buffer's data, after its u32 length.
+          const n = Math.min(at.size, t.size);
+          this.emit(`bpf_probe_read_kernel(${p} + 4, ${this.zeroCheck(n)}, ${this.mem(a)});`);
+          this.emit(`*(__u32 *)${p} = ${n};`);
+          return;
+        }
         if (!isScalar(at)) {
-          this.convert(this.mem(a), at.kind === 'str' ? { kind: 'buf', size: at.size } : at, p, t);
-          if (at.kind === 'str') this.emit(`*(__u32 *)${p} = ${Math.min(at.size, t.size)};`);
+          this.convert(this.mem(a), at, p, t);
           return;
         }
         const ptr = this.scalar(a);

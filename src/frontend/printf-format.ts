@@ -1,12 +1,12 @@
 // printf/cat/system format strings, with bpftrace's conversions: flags `-+ #0`, a width, a
-// precision, length modifiers hh h l ll z j t, and d i u o x X c s p.
+// precision, length modifiers hh h l ll z j t, and d i u o x X c s p, and r (a buf() as hex escapes).
 import type { KType } from './ast.js';
 import { typeName } from './types.js';
 
 export interface FormatSpec {
   /** The whole specifier as written, e.g. `%-10lu`. */
   text: string;
-  conversion: 'd' | 'i' | 'u' | 'o' | 'x' | 'X' | 'c' | 's' | 'p';
+  conversion: 'd' | 'i' | 'u' | 'o' | 'x' | 'X' | 'c' | 's' | 'p' | 'r';
 }
 
 export type FormatParse = { ok: true; specs: FormatSpec[] } | { ok: false; error: string };
@@ -20,7 +20,7 @@ export function parseFormat(fmt: string): FormatParse {
     const [text, , width, precision, , conv] = m;
     if (width === '*' || precision === '*') return { ok: false, error: `'*' widths are not supported in ${text}: write the width in the format` };
     if (!conv) return { ok: false, error: `incomplete format specifier '${text}' at the end of the format` };
-    if (!'diuoxXcsp'.includes(conv)) return { ok: false, error: `invalid format specifier '${text}' (expected one of %d %i %u %o %x %X %c %s %p)` };
+    if (!'diuoxXcspr'.includes(conv)) return { ok: false, error: `invalid format specifier '${text}' (expected one of %d %i %u %o %x %X %c %s %p %r)` };
     specs.push({ text: text!, conversion: conv as FormatSpec['conversion'] });
   }
   return { ok: true, specs };
@@ -29,6 +29,9 @@ export function parseFormat(fmt: string): FormatParse {
 /** Why an argument does not fit its specifier, or undefined when it does. */
 export function specMismatch(spec: FormatSpec, t: KType): string | undefined {
   if (t.kind === 'none') return `${spec.text} was given a value of no type`;
+  if (spec.conversion === 'r') {
+    return t.kind === 'buf' ? undefined : `${spec.text} expects a buffer from buf(), but the argument is ${typeName(t)}`;
+  }
   if (spec.conversion === 's') {
     // %s prints strings and the values that print as text (symbols, addresses, stacks, tuples).
     return t.kind === 'int' ? `${spec.text} expects a string, but the argument is ${typeName(t)} (use %d)` : undefined;

@@ -55,6 +55,12 @@ export interface BpfObject {
   detach(): void;
   /** Stops the ring buffer, destroys links, closes the object; safe to call twice. */
   close(): void;
+  /** Before load: use the existing kernel map behind fd (libbpf dups it) instead of creating one. */
+  reuseMapFd(map: string, fd: number): void;
+  /** The fd of a loaded map; valid until close(). */
+  mapFd(map: string): number;
+  /** Before load: whether load() loads this program (false leaves it out of the kernel). */
+  setAutoload(program: string, load: boolean): void;
   mapDump(map: string): MapEntryBytes[];
   mapLookup(map: string, key: Buffer): Buffer[] | null;
   /** values: one Buffer, or one per CPU for per-CPU maps (one alone sets CPU 0, zeroing the rest). */

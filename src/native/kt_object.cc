@@ -59,6 +59,9 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod<&BpfObject::LinkCount>("linkCount"),
                          InstanceMethod<&BpfObject::Detach>("detach"),
                          InstanceMethod<&BpfObject::Close>("close"),
+                         InstanceMethod<&BpfObject::ReuseMapFd>("reuseMapFd"),
+                         InstanceMethod<&BpfObject::MapFd>("mapFd"),
+                         InstanceMethod<&BpfObject::SetAutoload>("setAutoload"),
                          InstanceMethod<&BpfObject::MapDump>("mapDump"),
                          InstanceMethod<&BpfObject::MapLookup>("mapLookup"),
                          InstanceMethod<&BpfObject::MapUpdate>("mapUpdate"),
@@ -359,5 +362,31 @@ void BpfObject::CloseAll(bool finalizing) {
 }
 
 void BpfObject::Close(const Napi::CallbackInfo&) { CloseAll(false); }
+
+// reuseMapFd(map, fd): before load, makes the map the kernel map behind fd (libbpf dups the fd), so
+// that several objects share one map. libbpf does not compare the two maps' shapes: the caller must.
+void BpfObject::ReuseMapFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct bpf_map* map = Map(env, info[0]);
+  if (loaded_) throw Napi::Error::New(env, "maps must be shared before load");
+  int err = bpf_map__reuse_fd(map, info[1].As<Napi::Number>().Int32Value());
+  if (err) throw ErrnoError(env, err, std::string("cannot share map '") + bpf_map__name(map) + "'");
+}
+
+// setAutoload(prog, load): before load, whether load() loads the program at all.
+void BpfObject::SetAutoload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct bpf_program* prog = Program(env, info[0]);
+  if (loaded_) throw Napi::Error::New(env, "autoload must be set before load");
+  int err = bpf_program__set_autoload(prog, info[1].As<Napi::Boolean>().Value());
+  if (err) throw ErrnoError(env, err, std::string("cannot set autoload of '") + bpf_program__name(prog) + "'");
+}
+
+// mapFd(map): the fd of a loaded map, owned by this object (valid until close).
+Napi::Value BpfObject::MapFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Loaded(env);
+  return Napi::Number::New(env, bpf_map__fd(Map(env, info[0])));
+}
 
 }  // namespace kt

@@ -36,6 +36,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value LinkCount(const Napi::CallbackInfo& info);
   void Detach(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
+  void ReuseMapFd(const Napi::CallbackInfo& info);
+  Napi::Value MapFd(const Napi::CallbackInfo& info);
+  void SetAutoload(const Napi::CallbackInfo& info);
 
   // Maps (kt_maps.cc)
   Napi::Value MapDump(const Napi::CallbackInfo& info);

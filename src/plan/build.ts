@@ -1,10 +1,11 @@
 // The kernel/user split: which probes run in BPF, where each map lives and how it is stored, and the
 // records the kernel part sends to user space.
 import type { Analysis, MapInfo } from '../frontend/analysis.js';
-import type { MapValueKind, Script } from '../frontend/ast.js';
+import type { Expr, MapValueKind, Script } from '../frontend/ast.js';
 import { eventCalls, eventFor } from './events.js';
 import { layoutOf } from './layout.js';
 import { splitPrograms } from './programs.js';
+import { walkExpr, walkStmts } from './walk.js';
 import type { Layout, Plan, PlanEvent, PlanMap, PlanProbe } from './types.js';
 
 /** Entries of a map with keys (bpftrace's default map size). */
@@ -51,9 +52,44 @@ function bpfNameOf(name: string, taken: Set<string>): string {
   return candidate;
 }
 
-function planMap(m: MapInfo, taken: Set<string>): PlanMap {
+/** What a key expression is called: `comm`, `args.topic` → `topic`, `$t` → `t`; through casts and str() etc. */
+function keyExprName(e: Expr): string {
+  switch (e.kind) {
+    case 'builtin':
+      return e.name;
+    case 'field':
+      return e.field;
+    case 'var':
+      return e.name.replace(/^\$/, '');
+    case 'cast':
+      return keyExprName(e.operand);
+    case 'call':
+      return e.args[0] ? keyExprName(e.args[0]) : '';
+    default:
+      return '';
+  }
+}
+
+/** Key names of every map with keys: a position keeps a name only where every use gives it the same one. */
+function keyNamesOf(script: Script): Map<string, string[]> {
+  const names = new Map<string, string[]>();
+  const visit = (e: Expr): void => {
+    if (e.kind !== 'map' || e.keys.length === 0) return;
+    const seen = e.keys.map(keyExprName);
+    const prev = names.get(e.name);
+    names.set(e.name, prev ? prev.map((n, i) => (n === seen[i] ? n : '')) : seen);
+  };
+  for (const probe of script.probes) {
+    if (probe.predicate) walkExpr(probe.predicate, { expr: visit });
+    walkStmts(probe.body, { expr: visit });
+  }
+  return names;
+}
+
+function planMap(m: MapInfo, taken: Set<string>, keyNames: Map<string, string[]>): PlanMap {
   const home = m.usedBy.includes('kernel') ? 'kernel' : 'user';
   const perCpu = m.value.kind !== 'scalar';
+  const names = keyNames.get(m.name);
   return {
     name: m.name,
     bpfName: home === 'kernel' ? bpfNameOf(m.name, taken) : undefined,
@@ -65,6 +101,7 @@ function planMap(m: MapInfo, taken: Set<string>): PlanMap {
     perCpu,
     bpfType: perCpu ? 'percpu_hash' : 'hash',
     maxEntries: m.keyTypes.length === 0 ? 1 : MAP_MAX_ENTRIES,
+    ...(m.keyTypes.length > 0 && names?.length === m.keyTypes.length ? { keyNames: names } : {}),
   };
 }
 
@@ -85,11 +122,12 @@ export function buildPlan(script: Script, analysis: Analysis, file: string): Pla
     };
   });
   const taken = new Set<string>();
+  const keyNames = keyNamesOf(script);
   return {
     version: 1,
     file: file || script.file,
     probes,
-    maps: analysis.maps.map((m) => planMap(m, taken)),
+    maps: analysis.maps.map((m) => planMap(m, taken, keyNames)),
     events,
     ringbufSize: RINGBUF_SIZE,
     unsafe: analysis.unsafe,

@@ -60,6 +60,12 @@ export interface PlanMap {
   perCpu: boolean;
   bpfType: 'hash' | 'percpu_hash' | 'array' | 'percpu_array' | 'lru_hash';
   maxEntries: number;
+  /**
+   * A name per key, from what the script indexes the map with wherever all its uses agree (`@[comm]`
+   * → `comm`, `@b[args.topic]` → `topic`); '' where there is none. Exporters name labels with it;
+   * absent in plans written before it existed (keys are then positional).
+   */
+  keyNames?: string[];
 }
 
 export interface Layout {

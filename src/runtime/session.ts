@@ -24,6 +24,25 @@ export interface CommandStatus {
 
 export type StopReason = 'exit' | 'SIGINT' | 'SIGTERM' | 'command' | 'duration' | 'abort';
 
+/** kafkatrace's own health while a session runs. */
+export interface SessionHealth {
+  /** Ring-buffer records the kernel could not send (kt_lost, summed over CPUs). */
+  eventsLost: bigint;
+  /** Attach points, as `Attaching N probes...` counts them. */
+  probesAttached: number;
+  /** Kafka frames that could not be decoded (no Kafka capture runs in a session yet: 0). */
+  kafkaFramesFailed: number;
+}
+
+/** Live access to a running session (exporters): every call reads the maps anew. */
+export interface SessionControl {
+  /** Every kernel map, read now; throws SessionError once the session has released its maps. */
+  snapshots(): MapSnapshot[];
+  health(): SessionHealth;
+  /** How keys that are symbols, stacks or user names turn into text. */
+  render: RenderContext;
+}
+
 export interface SessionOptions {
   /** The output, or a factory given the lookup of stack ids (kstack/ustack printing needs it). */
   output: Output | ((stackLookup: StackLookup) => Output);
@@ -41,6 +60,8 @@ export interface SessionOptions {
   onCommandExit?: (status: CommandStatus) => void;
   /** Called once the session has stopped, with why, before END runs. */
   onStop?: (reason: StopReason) => void;
+  /** Called once the programs are attached, before BEGIN runs. */
+  onStarted?: (control: SessionControl) => void;
 }
 
 /** A problem that prevents the session from starting; its message is meant for the user as is. */
@@ -102,6 +123,8 @@ class Session {
   private readonly stopped: Promise<StopReason>;
   private readonly cleanups: (() => void)[] = [];
   private commandStatus?: CommandStatus;
+  private probesAttached = 0;
+  private released = false;
   private readonly unhandled = new Set<string>();
   private readonly render: RenderContext = {
     symbols: createSymbolizer(),
@@ -162,8 +185,9 @@ class Session {
     } catch (e) {
       throw loadFailure(plan, e);
     }
-    const probes = this.attachAll(targetPid);
-    this.out.attached(probes);
+    this.probesAttached = this.attachAll(targetPid);
+    this.out.attached(this.probesAttached);
+    options.onStarted?.(this.control());
     obj.ringStart(EVENTS_MAP, (records) => this.onRecords(records));
     if (options.signals !== false) {
       this.cleanups.push(
@@ -202,6 +226,23 @@ class Session {
       }
     }
     return count;
+  }
+
+  private control(): SessionControl {
+    const live = (): void => {
+      if (this.released) throw new SessionError('the session has ended');
+    };
+    return {
+      snapshots: () => {
+        live();
+        return this.plan.maps.filter((m) => m.home === 'kernel').map((m) => this.snapshot(m));
+      },
+      health: () => {
+        live();
+        return { eventsLost: this.lostEvents(), probesAttached: this.probesAttached, kafkaFramesFailed: 0 };
+      },
+      render: this.render,
+    };
   }
 
   private requestStop(reason: StopReason): void {
@@ -336,6 +377,7 @@ class Session {
 
   private release(): void {
     for (const c of this.cleanups.splice(0)) c();
+    this.released = true;
     this.obj.close();
     const child = this.held?.child;
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

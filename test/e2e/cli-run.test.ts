@@ -44,6 +44,11 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
     expect(lines[2]).toEqual({ type: 'map', data: { '@c': { '1': 1 } } });
   });
 
+  it('prints buffers with %r as bpftrace does', () => {
+    const r = kafkatrace(['-e', 'BEGIN { printf("%r|%r\\n", buf("ab\\x01", 3), buf("xyz", 2)); exit(); }'], { env });
+    expect(r.stdout).toBe('Attaching 1 probe...\nab\\x01|xy\n\n\n');
+  });
+
   it('takes its exit status from exit(code)', () => {
     expect(kafkatrace(['-e', 'BEGIN { exit(3); }'], { env }).code).toBe(3);
   });

@@ -1,0 +1,401 @@
+// The REPL's tracing state: every attached block is its own BPF object, and maps with the same name
+// are one kernel map shared by fd (bpf_map__reuse_fd) between the objects that use them.
+import { compileC } from '../codegen/clang.js';
+import { planScript } from '../codegen/index.js';
+import { error, formatDiagnostic } from '../frontend/diagnostics.js';
+import type { SystemInfo } from '../frontend/system.js';
+import { isNativeError, openObject, type BpfObject } from '../native/index.js';
+import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
+import { AttachError, attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
+import { decodeEvent, decodeMap } from '../runtime/decode.js';
+import { createOutput, type Output } from '../runtime/output.js';
+import { ensureTracefs, privilegeProblem } from '../runtime/privileges.js';
+import type { DecodedEvent, MapSnapshot } from '../runtime/values.js';
+import { shapeMismatch } from './shared-maps.js';
+import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics, REPL_FILE } from './unit.js';
+
+/** Kernel maps that are not script maps but are shared too: stack ids must mean one thing. */
+const SHARED_INTERNAL = ['kt_stacks'];
+const EVENTS_MAP = 'events';
+
+export interface EngineOptions {
+  system: SystemInfo;
+  /** Program output: printf records, maps, messages. */
+  write: (s: string) => void;
+  /** Diagnostics and errors. */
+  writeError: (s: string) => void;
+  /** C → BPF object; clang by default. */
+  compile?: (c: string) => Promise<Buffer>;
+}
+
+interface Block {
+  id: number;
+  text: string;
+  obj: BpfObject;
+  plan: Plan;
+  probes: PlanProbe[];
+  /** Kernel maps of the object by name, as this object's plan lays them out. */
+  maps: Map<string, PlanMap>;
+  /** Shared internal maps the object holds. */
+  internal: string[];
+}
+
+interface LiveMap {
+  map: PlanMap;
+  /** The block whose compile unit declares the map (the first to use it). */
+  declaredBy: number;
+  holders: Set<number>;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function u64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, n));
+  return b;
+}
+
+function messageOf(e: unknown): string {
+  if (isNativeError(e)) return `${e.message}${e.log ? `\n${e.log}` : ''}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class ReplEngine {
+  private readonly blocks = new Map<number, Block>();
+  private readonly live = new Map<string, LiveMap>();
+  /** Every block ever attached: its text and the blocks compiled with it (for later declarations). */
+  private readonly units = new Map<number, { text: string; unit: number[] }>();
+  private nextId = 1;
+  /** Set by close(): a block still compiling then never attaches. */
+  private closed = false;
+  private readonly startNs = process.hrtime.bigint();
+  private readonly out: Output;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.out = createOutput({
+      format: 'text',
+      write: opts.write,
+      writeError: opts.writeError,
+      stackLookup: (id) => this.stack(id),
+    });
+  }
+
+  /** Numbers of the attached blocks, in order. */
+  blockIds(): number[] {
+    return [...this.blocks.keys()];
+  }
+
+  mapNames(): string[] {
+    return [...this.live.keys()].sort();
+  }
+
+  /** Compiles, loads and attaches one block; problems are reported, never thrown. Returns its number. */
+  async submit(text: string): Promise<number | undefined> {
+    if (text.trim() === '') return undefined;
+    const declaring = this.declaringBlocks(text);
+    const unit = composeUnit(text, declaring.map((b) => ({ block: b, text: this.units.get(b)!.text })));
+    const r = planScript(unit.source, REPL_FILE, { positional: [], unsafe: false, system: this.opts.system });
+    const fresh = (d: { loc: { line: number } }) => d.loc.line > unit.prefixLines;
+    if (!r.ok) {
+      this.opts.writeError(renderUnitDiagnostics(r.diagnostics, unit, text) + '\n');
+      return undefined;
+    }
+    const warnings = r.diagnostics.filter(fresh);
+    if (warnings.length > 0) this.opts.writeError(renderUnitDiagnostics(warnings, unit, text) + '\n');
+    const { plan, script, c } = r.compiled;
+    const isNew = (p: PlanProbe) => script.probes[p.index]!.loc.line > unit.prefixLines;
+    const probes = plan.probes.filter(isNew);
+    const kafka = probes.filter((p) => p.where === 'user');
+    if (kafka.length > 0) {
+      this.opts.writeError(
+        `kafka probes cannot run yet: this build decodes Kafka traffic but does not attach the capture (${kafka.map((p) => p.text).join(', ')}); the block was not attached\n`,
+      );
+      return undefined;
+    }
+    const kernelMaps = plan.maps.filter((m) => m.home === 'kernel' && m.bpfName);
+    for (const m of kernelMaps) {
+      const live = this.live.get(m.name);
+      const why = live && shapeMismatch(live.map, m);
+      if (why) {
+        this.opts.writeError(formatDiagnostic(error(REPL_FILE, mapLoc(text, m.name), why), text) + '\n');
+        return undefined;
+      }
+    }
+    const problem = this.privilegeProblem(probes);
+    if (problem) {
+      this.opts.writeError(`ERROR: ${problem}\n`);
+      return undefined;
+    }
+    let elf: Buffer;
+    try {
+      elf = await (this.opts.compile ?? compileC)(c);
+    } catch (e) {
+      this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
+      return undefined;
+    }
+    if (this.closed) return undefined;
+    const id = this.nextId;
+    const block = this.load(id, text, plan, elf, probes, kernelMaps);
+    if (!block) return undefined;
+    this.nextId++;
+    this.blocks.set(id, block);
+    this.units.set(id, { text, unit: [...new Set([...declaring.flatMap((b) => this.units.get(b)!.unit), id])] });
+    for (const m of kernelMaps) {
+      const live = this.live.get(m.name);
+      if (live) live.holders.add(id);
+      else this.live.set(m.name, { map: m, declaredBy: id, holders: new Set([id]) });
+    }
+    const points = probes.reduce((n, p) => n + p.programs.reduce((k, prog) => k + prog.attach.length, 0), 0);
+    this.opts.write(`block ${id}: attached ${points} ${points === 1 ? 'probe' : 'probes'}\n`);
+    for (const prog of probes.flatMap((p) => p.programs).filter((p) => p.attach.some((a) => a.type === 'begin'))) {
+      this.run(block, prog.name);
+    }
+    this.drain(block);
+    return id;
+  }
+
+  /** The blocks whose compile units declare the live maps the text mentions. */
+  private declaringBlocks(text: string): number[] {
+    const ids = new Set<number>();
+    for (const name of mentionedMaps(text)) {
+      const live = this.live.get(name);
+      if (live) for (const b of this.units.get(live.declaredBy)!.unit) ids.add(b);
+    }
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  private privilegeProblem(probes: PlanProbe[]): string | undefined {
+    const problem = privilegeProblem();
+    if (problem) return problem;
+    // libbpf reads tracepoint ids from tracefs.
+    if (probes.some((p) => p.programs.some((prog) => prog.attach.some((a) => a.type === 'tracepoint')))) return ensureTracefs();
+    return undefined;
+  }
+
+  /** A holder's fd of a shared map, to reuse in a new object. */
+  private sharedFd(name: string, bpfName: (b: Block) => string | undefined): number | undefined {
+    for (const b of this.blocks.values()) {
+      const n = bpfName(b);
+      if (n) return b.obj.mapFd(n);
+    }
+    return undefined;
+  }
+
+  private load(id: number, text: string, plan: Plan, elf: Buffer, probes: PlanProbe[], kernelMaps: PlanMap[]): Block | undefined {
+    let obj: BpfObject;
+    try {
+      obj = openObject(elf, `kt_repl_${id}`);
+    } catch (e) {
+      this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
+      return undefined;
+    }
+    const mine = new Set(probes.flatMap((p) => p.programs.map((prog) => prog.name)));
+    const present = new Set(obj.mapInfo().map((m) => m.name));
+    const internal = SHARED_INTERNAL.filter((n) => present.has(n));
+    try {
+      obj.setGlobal('kt_target_pid', u32(0));
+      // One clock for every block: elapsed means time since the REPL started.
+      obj.setGlobal('kt_start_ns', u64(this.startNs));
+      if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
+      for (const m of kernelMaps) {
+        const fd = this.live.has(m.name) ? this.sharedFd(m.name, (b) => b.maps.get(m.name)?.bpfName) : undefined;
+        if (fd !== undefined) obj.reuseMapFd(m.bpfName!, fd);
+      }
+      for (const n of internal) {
+        const fd = this.sharedFd(n, (b) => (b.internal.includes(n) ? n : undefined));
+        if (fd !== undefined) obj.reuseMapFd(n, fd);
+      }
+      // The declaring blocks are compiled in for their types only: their programs stay out of the kernel.
+      for (const name of obj.programNames()) if (!mine.has(name)) obj.setAutoload(name, false);
+      obj.load();
+      const ctx = { cpus: onlineCpus() };
+      for (const p of probes) for (const prog of p.programs) for (const a of prog.attach) attachProgram(obj, prog.name, a, ctx);
+    } catch (e) {
+      obj.close();
+      const where = isNativeError(e) && e.program ? this.programPlace(probes, e.program) : '';
+      this.opts.writeError(`ERROR: ${e instanceof AttachError ? e.message : messageOf(e)}${where}\n`);
+      return undefined;
+    }
+    const block: Block = {
+      id,
+      text,
+      obj,
+      plan,
+      probes,
+      maps: new Map(kernelMaps.map((m) => [m.name, m])),
+      internal,
+    };
+    obj.ringStart(EVENTS_MAP, (records) => this.onRecords(block, records));
+    return block;
+  }
+
+  private programPlace(probes: PlanProbe[], program: string): string {
+    const prog = probes.flatMap((p) => p.programs).find((p) => p.name === program);
+    return prog?.attach[0] ? ` (${describeAttach(prog.attach[0])})` : '';
+  }
+
+  private run(block: Block, program: string): void {
+    try {
+      block.obj.testRun(program);
+    } catch (e) {
+      this.out.error(messageOf(e));
+    }
+  }
+
+  private drain(block: Block): void {
+    this.onRecords(block, block.obj.ringConsume());
+  }
+
+  private onRecords(block: Block, records: Buffer[]): void {
+    for (const record of records) {
+      if (!this.blocks.has(block.id)) return;
+      const e = decodeEvent(block.plan, record);
+      try {
+        this.handle(block, e);
+      } catch (err) {
+        this.out.error(messageOf(err));
+      }
+    }
+    this.out.flush();
+  }
+
+  private handle(block: Block, e: DecodedEvent): void {
+    if (!e.ok) {
+      this.out.error(e.error);
+      return;
+    }
+    const ev = e.event;
+    switch (ev.kind) {
+      case 'exit':
+        // exit() ends the block that called it, not the REPL; detaching waits for the callback to return.
+        setImmediate(() => {
+          if (!this.blocks.has(block.id)) return;
+          this.opts.write(`block ${block.id} called exit()\n`);
+          this.detach(block.id);
+        });
+        return;
+      case 'print': {
+        const snap = this.snapshot(ev.map);
+        if (snap) this.out.printMap(snap, ev.top || undefined, ev.div || undefined);
+        return;
+      }
+      case 'clear':
+      case 'zero': {
+        const m = block.maps.get(ev.map);
+        if (m?.bpfName) ev.kind === 'clear' ? block.obj.mapClear(m.bpfName) : block.obj.mapZero(m.bpfName);
+        return;
+      }
+      default:
+        if (!this.out.event(e)) this.out.error(`${ev.kind}() is not supported in the REPL; its records are ignored`);
+    }
+  }
+
+  private holder(name: string): { block: Block; map: PlanMap } | undefined {
+    const live = this.live.get(name);
+    if (!live) return undefined;
+    for (const id of live.holders) {
+      const block = this.blocks.get(id);
+      const map = block?.maps.get(name);
+      if (block && map) return { block, map };
+    }
+    return undefined;
+  }
+
+  private snapshot(name: string): MapSnapshot | undefined {
+    const h = this.holder(name);
+    return h && decodeMap(h.map, h.block.obj.mapDump(h.map.bpfName!));
+  }
+
+  private stack(id: number): bigint[] | undefined {
+    if (id < 0) return undefined;
+    const block = [...this.blocks.values()].find((b) => b.internal.includes('kt_stacks'));
+    const bytes = block?.obj.mapLookup('kt_stacks', u32(id))?.[0];
+    if (!bytes) return undefined;
+    const frames: bigint[] = [];
+    for (let off = 0; off + 8 <= bytes.length; off += 8) {
+      const ip = bytes.readBigUInt64LE(off);
+      if (ip === 0n) break;
+      frames.push(ip);
+    }
+    return frames;
+  }
+
+  /** `.probes`: one line per attached block. */
+  listBlocks(): string {
+    if (this.blocks.size === 0) return 'no blocks attached\n';
+    return [...this.blocks.values()]
+      .map((b) => {
+        const maps = [...b.maps.keys()].sort();
+        return `${String(b.id).padStart(3)}  ${b.probes.map((p) => p.text).join(', ')}${maps.length ? `  (${maps.join(', ')})` : ''}\n`;
+      })
+      .join('');
+  }
+
+  /** `.maps`: every live map, as bpftrace prints them. */
+  printMaps(): void {
+    if (this.live.size === 0) {
+      this.opts.write('no maps\n');
+      return;
+    }
+    this.out.printMaps(this.mapNames().map((n) => this.snapshot(n)!), { atExit: false });
+  }
+
+  /** `.print @x` */
+  printMap(name: string): void {
+    const snap = this.snapshot(name);
+    if (!snap) this.opts.writeError(this.noMap(name));
+    else this.out.printMap(snap);
+  }
+
+  /** `.clear @x` */
+  clearMap(name: string): void {
+    const h = this.holder(name);
+    if (!h) {
+      this.opts.writeError(this.noMap(name));
+      return;
+    }
+    h.block.obj.mapClear(h.map.bpfName!);
+    this.opts.write(`${name} cleared\n`);
+  }
+
+  private noMap(name: string): string {
+    return `no map ${name}${this.live.size ? ` (live: ${this.mapNames().join(', ')})` : ' (no map is live)'}\n`;
+  }
+
+  /** `.detach N`: runs its END probes, removes its programs; its maps stay while another block uses them. */
+  detach(id: number): boolean {
+    const block = this.blocks.get(id);
+    if (!block) {
+      this.opts.writeError(`no block ${id} (.probes lists the attached blocks)\n`);
+      return false;
+    }
+    for (const prog of block.probes.flatMap((p) => p.programs).filter((p) => p.attach.some((a) => a.type === 'end'))) {
+      this.run(block, prog.name);
+    }
+    this.drain(block);
+    this.blocks.delete(id);
+    block.obj.close();
+    const gone: string[] = [];
+    for (const [name, live] of this.live) {
+      live.holders.delete(id);
+      if (live.holders.size === 0) {
+        this.live.delete(name);
+        gone.push(name);
+      }
+    }
+    this.opts.write(`block ${id} detached${gone.length ? `; maps no block uses any more are gone: ${gone.join(', ')}` : ''}\n`);
+    return true;
+  }
+
+  /** Detaches everything without a word: `.exit`, Ctrl-C twice, the end of input. */
+  close(): void {
+    this.closed = true;
+    for (const block of this.blocks.values()) block.obj.close();
+    this.blocks.clear();
+    this.live.clear();
+  }
+}

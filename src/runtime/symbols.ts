@@ -2,7 +2,7 @@
 // the file mapped at an address in /proc/PID/maps, user names from /etc/passwd. Everything is read
 // lazily and cached; a failure to read just leaves the address unresolved, printed as bpftrace does.
 import { readFileSync } from 'node:fs';
-import { type ElfImage, fileOffsetToVaddr, findSymbol, readElf } from './symbols-elf.js';
+import { type ElfFunction, readElf } from '../frontend/elf.js';
 
 export interface Symbolizer {
   /** Kernel symbol at addr: `name`, or `name+off` with withOffset; unresolved: `0x...` hex. */
@@ -103,15 +103,44 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** A file's function symbols sorted by file offset; undefined when it cannot be read as ELF. */
+function functionsByOffset(path: string): ElfFunction[] | undefined {
+  try {
+    return readElf(path).functions.sort((a, b) => a.fileOffset - b.fileOffset);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The function whose code holds a file offset (for zero-size symbols, the nearest one before it). */
+export function functionAt(functions: ElfFunction[], fileOffset: number): ElfFunction | undefined {
+  let lo = 0;
+  let hi = functions.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (functions[mid]!.fileOffset <= fileOffset) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  // Several symbols may share an address (aliases); any sized one that covers the offset will do.
+  for (let i = best; i >= 0 && functions[i]!.fileOffset === functions[best]!.fileOffset; i--) {
+    const f = functions[i]!;
+    if (f.size === 0 || fileOffset < f.fileOffset + f.size) return f;
+  }
+  return undefined;
+}
+
 export function createSymbolizer(sources: SymbolSources = {}): Symbolizer {
   const proc = sources.proc ?? '/proc';
   let kernel: KernelSymbol[] | undefined;
   let users: Map<number, string> | undefined;
   const maps = new Map<number, Mapping[]>();
-  const elves = new Map<string, ElfImage | undefined>();
+  const elves = new Map<string, ElfFunction[] | undefined>();
 
-  const elfOf = (pid: number, path: string): ElfImage | undefined => {
-    if (!elves.has(path)) elves.set(path, readElf(path) ?? readElf(`${proc}/${pid}/root${path}`));
+  const functionsOf = (pid: number, path: string): ElfFunction[] | undefined => {
+    if (!elves.has(path)) elves.set(path, functionsByOffset(path) ?? functionsByOffset(`${proc}/${pid}/root${path}`));
     return elves.get(path);
   };
 
@@ -131,11 +160,11 @@ export function createSymbolizer(sources: SymbolSources = {}): Symbolizer {
       // Only executable mappings hold code, as bcc (and so bpftrace) assumes: an address in data
       // (a broken frame) stays unresolved.
       const m = mappings.find((x) => addr >= x.start && addr < x.end && x.perms.includes('x') && x.path.startsWith('/'));
-      const img = m ? elfOf(pid, m.path) : undefined;
-      const vaddr = m && img ? fileOffsetToVaddr(img, addr - m.start + m.offset) : undefined;
-      const sym = img && vaddr !== undefined ? findSymbol(img.symbols, vaddr) : undefined;
-      if (!sym || vaddr === undefined) return rawAddress(addr);
-      return withOffset ? `${sym.name}+${vaddr - sym.addr}` : sym.name;
+      const functions = m ? functionsOf(pid, m.path) : undefined;
+      const fileOffset = m ? Number(addr - m.start + m.offset) : 0;
+      const sym = functions ? functionAt(functions, fileOffset) : undefined;
+      if (!sym) return rawAddress(addr);
+      return withOffset ? `${sym.name}+${fileOffset - sym.fileOffset}` : sym.name;
     },
     username(uid) {
       users ??= parsePasswd(readText(sources.passwd ?? '/etc/passwd') ?? '');

@@ -1,6 +1,6 @@
 // The C source of a script's BPF object: the prelude (bpf-templates/kt_prelude.h), the script's maps,
 // the tracepoint record structs and one function per BPF program.
-import type { Analysis, AnalyzedProbe, ResolvedAttach } from '../frontend/analysis.js';
+import { attachName, type Analysis, type AnalyzedProbe, type ResolvedAttach } from '../frontend/analysis.js';
 import type { Call, Script } from '../frontend/ast.js';
 import { eventCalls, InternalError } from '../plan/events.js';
 import { programKind, type ProgramKind } from '../plan/programs.js';
@@ -24,38 +24,6 @@ const MAP_TYPES: Record<PlanMap['bpfType'], string> = {
   lru_hash: 'BPF_MAP_TYPE_LRU_HASH',
 };
 
-/** The probe text of one attach point, as the `probe` builtin prints it. */
-export function attachText(a: ResolvedAttach): string {
-  switch (a.type) {
-    case 'begin':
-      return 'BEGIN';
-    case 'end':
-      return 'END';
-    case 'tracepoint':
-      return `tracepoint:${a.category}:${a.name}`;
-    case 'rawtracepoint':
-      return `rawtracepoint:${a.name}`;
-    case 'uprobe':
-    case 'uretprobe':
-      return `${a.type}:${a.binary}:${a.symbol}${a.offset ? `+${a.offset}` : ''}`;
-    case 'usdt':
-      return `usdt:${a.binary}:${a.provider}:${a.name}`;
-    case 'profile':
-    case 'interval':
-      return `${a.type}:${a.unit}:${a.value}`;
-    case 'software':
-    case 'hardware':
-      return `${a.type}:${a.event}:${a.period}`;
-    case 'kprobe':
-    case 'kretprobe':
-      return `${a.type}:${a.func}${a.offset ? `+${a.offset}` : ''}`;
-    case 'fentry':
-    case 'fexit':
-      return `${a.type}:${a.func}`;
-    case 'kafka':
-      return `kafka:${a.name}`;
-  }
-}
 
 function ctxTypeOf(kind: ProgramKind): string {
   switch (kind) {
@@ -148,7 +116,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         name: prog.name,
         kind,
         probe: ap,
-        probeText: prog.attach.length === 1 ? attachText(first) : pp.text,
+        probeText: prog.attach.length === 1 ? attachName(first) : pp.text,
         format,
         structMembers,
         section: sectionOf(kind, first),
@@ -158,7 +126,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         events,
         positional: analysis.positional,
       }).generate();
-      programs.push(`/* probe ${pp.index}: ${cComment(prog.attach.map(attachText).join(', '))} */\n${out.code}`);
+      programs.push(`/* probe ${pp.index}: ${cComment(prog.attach.map(attachName).join(', '))} */\n${out.code}`);
       if (out.scratchSize > MAX_SCRATCH) {
         throw new CodegenError(
           `this probe needs ${out.scratchSize} bytes of strings, keys and tuples at once; the limit is ${MAX_SCRATCH}`,

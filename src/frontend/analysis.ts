@@ -78,3 +78,36 @@ export interface Analysis {
   /** Whether the script calls functions that need `--unsafe` (system, signal). */
   unsafe: boolean;
 }
+
+/** The probe's full name as bpftrace's `probe` builtin gives it. */
+export function attachName(a: ResolvedAttach): string {
+  switch (a.type) {
+    case 'begin':
+      return 'BEGIN';
+    case 'end':
+      return 'END';
+    case 'tracepoint':
+      return `tracepoint:${a.category}:${a.name}`;
+    case 'rawtracepoint':
+      return `rawtracepoint:${a.name}`;
+    case 'uprobe':
+    case 'uretprobe':
+      return `${a.type}:${a.binary}:${a.symbol}`;
+    case 'usdt':
+      return `usdt:${a.binary}:${a.provider}:${a.name}`;
+    case 'profile':
+    case 'interval':
+      return `${a.type}:${a.unit}:${a.value}`;
+    case 'software':
+    case 'hardware':
+      return `${a.type}:${a.event}:${a.period}`;
+    case 'kprobe':
+    case 'kretprobe':
+      return `${a.type}:${a.func}${a.offset ? `+${a.offset}` : ''}`;
+    case 'fentry':
+    case 'fexit':
+      return `${a.type}:${a.func}`;
+    case 'kafka':
+      return `kafka:${a.name}`;
+  }
+}

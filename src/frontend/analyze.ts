@@ -1,8 +1,8 @@
 // Semantic analysis: resolves attach points against the system, types every expression, checks
 // builtins, functions, maps and variables, and reports every mistake of a script at once.
 import type { AttachPoint, Call, Expr, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
-import type { Analysis, AnalyzedProbe, KafkaArg, MapInfo, ResolvedAttach, TracepointFormat } from './analysis.js';
-import { type AttachResolution, attachName, resolveAttachPoint } from './attach.js';
+import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
+import { type AttachResolution, resolveAttachPoint } from './attach.js';
 import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
 import { type Diagnostic, didYouMean, error } from './diagnostics.js';
 import { type CallHost, type T, checkAggregation, checkCall } from './calls.js';

@@ -1,7 +1,7 @@
 // Attaching one program to one resolved attach point, with errors that name the missing kernel
 // feature when that is why it failed.
 import { existsSync, readFileSync } from 'node:fs';
-import type { ResolvedAttach } from '../frontend/analysis.js';
+import { attachName, type ResolvedAttach } from '../frontend/analysis.js';
 import { isNativeError, type BpfObject } from '../native/index.js';
 
 export class AttachError extends Error {
@@ -79,37 +79,7 @@ export interface AttachContext {
 }
 
 /** Describes an attach point the way a script writes it, for messages. */
-export function describeAttach(a: ResolvedAttach): string {
-  switch (a.type) {
-    case 'begin':
-      return 'BEGIN';
-    case 'end':
-      return 'END';
-    case 'tracepoint':
-      return `tracepoint:${a.category}:${a.name}`;
-    case 'rawtracepoint':
-      return `rawtracepoint:${a.name}`;
-    case 'uprobe':
-    case 'uretprobe':
-      return `${a.type}:${a.binary}:${a.symbol}`;
-    case 'usdt':
-      return `usdt:${a.binary}:${a.provider}:${a.name}`;
-    case 'profile':
-    case 'interval':
-      return `${a.type}:${a.unit}:${a.value}`;
-    case 'software':
-    case 'hardware':
-      return `${a.type}:${a.event}:${a.period}`;
-    case 'kprobe':
-    case 'kretprobe':
-      return `${a.type}:${a.func}${a.offset ? `+${a.offset}` : ''}`;
-    case 'fentry':
-    case 'fexit':
-      return `${a.type}:${a.func}`;
-    case 'kafka':
-      return `kafka:${a.name}`;
-  }
-}
+export const describeAttach = attachName;
 
 function kprobesAvailable(): boolean {
   return (

@@ -7,11 +7,8 @@ import { CCompileError, ToolchainError } from '../codegen/clang.js';
 /** A script with errors: the rendered diagnostics are the whole message. */
 export class ScriptError extends Error {}
 
-/** A script kafkatrace understands but cannot run in this build. */
-export class NotRunnableError extends Error {}
-
 export function userFacingMessage(e: unknown): string | undefined {
-  if (e instanceof SessionError || e instanceof NotRunnableError || e instanceof NativeUnavailableError || e instanceof KafkaCatalogueError || e instanceof ToolchainError || e instanceof CCompileError) {
+  if (e instanceof SessionError || e instanceof NativeUnavailableError || e instanceof KafkaCatalogueError || e instanceof ToolchainError || e instanceof CCompileError) {
     return e.message;
   }
   if (isNativeError(e)) return e.message;

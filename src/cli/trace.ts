@@ -6,7 +6,6 @@ import { createOutput } from '../runtime/output.js';
 import { runSession } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
 import type { CliOptions } from './args.js';
-import { NotRunnableError } from './errors.js';
 import { compilationKey, lookupCompilation, storeCompilation, type CachedCompilation } from './plan-cache.js';
 import type { ScriptSource } from './source.js';
 
@@ -35,31 +34,24 @@ async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedC
   return { plan: compiled.plan, object };
 }
 
-function refuseUserProbes(plan: Plan): void {
-  const userProbes = plan.probes.filter((p) => p.where === 'user');
-  if (userProbes.length > 0) {
-    throw new NotRunnableError(`kafka probes cannot run yet: this build decodes Kafka traffic but does not attach the capture (${userProbes.map((p) => p.text).join(', ')}); 'kafkatrace check' and 'compile' accept them`);
-  }
-}
-
 export async function trace(src: ScriptSource, opts: CliOptions): Promise<number> {
   if (opts.debug) {
     await debugStage(src, opts);
     return 0;
   }
   const { plan, object } = await compilation(src, opts);
-  refuseUserProbes(plan);
   // Listening comes first: a taken port then fails the run before any BPF program is loaded.
   const exporter = opts.exportTarget ? await startExporter(plan, opts) : undefined;
   let fd: number | undefined;
   try {
     fd = opts.outputFile !== undefined ? openSync(opts.outputFile, 'w') : undefined;
     const write = fd !== undefined ? (s: string) => void writeSync(fd!, s) : (s: string) => void process.stdout.write(s);
-    return await runSession(plan, object!, {
+    return await runSession(plan, object, {
       output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, stackLookup }),
       pid: opts.pid,
       command: opts.command_,
       durationMs: opts.durationMs,
+      positional: opts.positional,
       onStarted: exporter && ((control) => exporter.attach(control)),
       onStop: exporter && (() => exporter.detach()),
     });

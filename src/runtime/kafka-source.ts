@@ -6,6 +6,7 @@ import { startCapture, type Capture, type CaptureOptions } from '../kafka/captur
 import { BoundedMap } from '../kafka/bounded-map.js';
 import { newCounters } from '../kafka/counters.js';
 import { KafkaDecoder, probeFirings, type KafkaCounters, type KafkaExchange } from '../kafka/index.js';
+import type { Expr } from '../frontend/ast.js';
 import type { Plan } from '../plan/types.js';
 import { type CompiledProbe, compileUserProbes } from './interpreter.js';
 import type { Firing } from './interpreter-frame.js';
@@ -24,7 +25,7 @@ export interface KafkaProbeOptions {
   positional?: string[];
   /** CLOCK_MONOTONIC ns the session started at (`elapsed`); now by default. */
   startNs?: bigint;
-  /** Capture settings beyond the pid (head size, ring size, object path). */
+  /** Capture settings beyond the pid (head size, ring size, comm, ports, object path). */
   capture?: Omit<CaptureOptions, 'pid'>;
 }
 
@@ -66,6 +67,39 @@ function cgroupOf(pid: number): bigint {
   } catch {
     return 0n;
   }
+}
+
+/** The terms of a predicate's top-level `&&` chain. */
+function conjuncts(e: Expr | undefined): Expr[] {
+  if (!e) return [];
+  if (e.kind === 'binary' && e.op === '&&') return [...conjuncts(e.left), ...conjuncts(e.right)];
+  return [e];
+}
+
+/** The literal that `builtin == literal` (either way round) compares the builtin with. */
+function comparedWith(e: Expr, builtin: string): Expr | undefined {
+  if (e.kind !== 'binary' || e.op !== '==') return undefined;
+  if (e.left.kind === 'builtin' && e.left.name === builtin) return e.right;
+  if (e.right.kind === 'builtin' && e.right.name === builtin) return e.left;
+  return undefined;
+}
+
+/**
+ * The pid that every kafka probe's predicate requires (`pid == N`), so that the capture drops other
+ * processes' traffic in the kernel; the predicates still run, so this only saves copying. comm is
+ * not pushed down: the kernel filter sees each syscall's thread, while `comm` in a kafka probe is
+ * the connection's, and a client may read and write from differently named threads.
+ */
+export function pushdownPid(plan: Plan): number | undefined {
+  const preds = plan.probes.filter((p) => p.where === 'user').map((p) => conjuncts(p.ast?.predicate));
+  const pids = preds.map((terms) => {
+    for (const t of terms) {
+      const lit = comparedWith(t, 'pid');
+      if (lit?.kind === 'int' && lit.value > 0n && lit.value <= 0xffffffffn) return Number(lit.value);
+    }
+    return undefined;
+  });
+  return pids.length > 0 && pids.every((p) => p !== undefined && p === pids[0]) ? pids[0] : undefined;
 }
 
 /**
@@ -139,7 +173,7 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
       }
     }
   };
-  const capture = startCapture({ ...opts.capture, pid: opts.pid }, feed);
+  const capture = startCapture({ ...opts.capture, pid: opts.pid ?? pushdownPid(plan) }, feed);
   const timer = setInterval(() => decoder.expire(process.hrtime.bigint()), EXPIRE_INTERVAL_MS);
   timer.unref();
 

@@ -13,6 +13,10 @@ import { createSymbolizer } from './symbols.js';
 import { runSystem, systemCommand } from './system-call.js';
 import type { Output } from './output.js';
 import type { DecodedEvent, MapSnapshot } from './values.js';
+import { InterpreterError } from './interpreter.js';
+import { startKafkaProbes, userMapsOf, type KafkaProbes } from './kafka-source.js';
+import type { UserMaps } from './user-maps.js';
+import { CaptureConfigError } from '../kafka/capture-loader.js';
 
 /** Frames of a `kt_stacks` entry, or undefined when the id is not (or no longer) there. */
 export type StackLookup = (stackId: number) => bigint[] | undefined;
@@ -62,6 +66,8 @@ export interface SessionOptions {
   onStop?: (reason: StopReason) => void;
   /** Called once the programs are attached, before BEGIN runs. */
   onStarted?: (control: SessionControl) => void;
+  /** Positional parameters ($1 is index 0), for kafka probe actions. */
+  positional?: string[];
 }
 
 /** A problem that prevents the session from starting; its message is meant for the user as is. */
@@ -114,7 +120,10 @@ function sumCounters(values: Buffer[]): bigint {
 }
 
 class Session {
-  private readonly obj: BpfObject;
+  /** The kernel part; absent when every probe is a kafka probe. */
+  private readonly obj?: BpfObject;
+  private kafka?: KafkaProbes;
+  private readonly userMaps: UserMaps;
   private out!: Output;
   private held?: HeldCommand;
   private exitCode = 0;
@@ -133,11 +142,12 @@ class Session {
 
   constructor(
     private readonly plan: Plan,
-    elf: Buffer,
+    elf: Buffer | undefined,
     private readonly options: SessionOptions,
   ) {
     this.stopped = new Promise((resolve) => (this.resolveStop = resolve));
-    this.obj = openObject(elf);
+    this.obj = elf ? openObject(elf) : undefined;
+    this.userMaps = userMapsOf(plan);
   }
 
   async run(): Promise<number> {
@@ -177,18 +187,23 @@ class Session {
       });
     }
     const targetPid = this.held?.pid ?? options.pid ?? 0;
-    obj.setGlobal('kt_target_pid', u32(targetPid));
-    obj.setGlobal('kt_start_ns', u64(process.hrtime.bigint()));
-    if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
-    try {
-      obj.load();
-    } catch (e) {
-      throw loadFailure(plan, e);
+    const startNs = process.hrtime.bigint();
+    if (obj) {
+      obj.setGlobal('kt_target_pid', u32(targetPid));
+      obj.setGlobal('kt_start_ns', u64(startNs));
+      if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
+      try {
+        obj.load();
+      } catch (e) {
+        throw loadFailure(plan, e);
+      }
+      this.probesAttached = this.attachAll(obj, targetPid);
     }
-    this.probesAttached = this.attachAll(targetPid);
+    this.kafka = this.startKafka(targetPid, startNs);
+    this.probesAttached += this.kafka.attachedProbes;
     this.out.attached(this.probesAttached);
     options.onStarted?.(this.control());
-    obj.ringStart(EVENTS_MAP, (records) => this.onRecords(records));
+    obj?.ringStart(EVENTS_MAP, (records) => this.onRecords(records));
     if (options.signals !== false) {
       this.cleanups.push(
         handleSignals({ stop: (sig) => this.requestStop(sig), printMaps: () => this.printAllMaps(false) }),
@@ -204,20 +219,45 @@ class Session {
       options.abort.addEventListener('abort', onAbort);
       this.cleanups.push(() => options.abort?.removeEventListener('abort', onAbort));
     }
-    for (const p of programsAt(plan, 'begin')) obj.testRun(p);
+    for (const p of programsAt(plan, 'begin')) obj?.testRun(p);
     this.drain();
     // An exit() in BEGIN ends the session before the command has run anything.
     if (!this.stopping) this.held?.release();
   }
 
+  /** Starts the kafka probes: their actions run here, on exchanges the capture program sees. */
+  private startKafka(targetPid: number, startNs: bigint): KafkaProbes {
+    try {
+      return startKafkaProbes(this.plan, {
+        output: this.out,
+        maps: this.userMaps,
+        pid: targetPid || undefined,
+        positional: this.options.positional,
+        startNs,
+        onExit: (code) => {
+          if (this.stopping) return;
+          this.exitCode = code;
+          this.requestStop('exit');
+        },
+      });
+    } catch (e) {
+      if (e instanceof InterpreterError) {
+        const d = e.diagnostic;
+        throw new SessionError(`${d.file}:${d.loc.line}:${d.loc.col}: error: ${d.message}`);
+      }
+      if (e instanceof CaptureConfigError || isNativeError(e)) throw new SessionError(`cannot start the Kafka capture: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
   /** Attaches every kernel program; returns the number of attach points (what bpftrace calls probes). */
-  private attachAll(targetPid: number): number {
+  private attachAll(obj: BpfObject, targetPid: number): number {
     const ctx = { pid: targetPid || undefined, cpus: onlineCpus() };
     let count = 0;
     for (const program of kernelPrograms(this.plan)) {
       for (const a of program.attach) {
         try {
-          attachProgram(this.obj, program.name, a, ctx);
+          attachProgram(obj, program.name, a, ctx);
         } catch (e) {
           if (e instanceof AttachError) throw new SessionError(e.message);
           throw e;
@@ -235,11 +275,11 @@ class Session {
     return {
       snapshots: () => {
         live();
-        return this.plan.maps.filter((m) => m.home === 'kernel').map((m) => this.snapshot(m));
+        return this.allSnapshots();
       },
       health: () => {
         live();
-        return { eventsLost: this.lostEvents(), probesAttached: this.probesAttached, kafkaFramesFailed: 0 };
+        return { eventsLost: this.lostEvents(), probesAttached: this.probesAttached, kafkaFramesFailed: this.kafkaFramesFailed() };
       },
       render: this.render,
     };
@@ -287,8 +327,8 @@ class Session {
       case 'zero': {
         const map = this.planMap(ev.map);
         if (map?.bpfName) {
-          if (ev.kind === 'clear') this.obj.mapClear(map.bpfName);
-          else this.obj.mapZero(map.bpfName);
+          if (ev.kind === 'clear') this.obj?.mapClear(map.bpfName);
+          else this.obj?.mapZero(map.bpfName);
         }
         return;
       }
@@ -318,28 +358,30 @@ class Session {
   }
 
   private snapshot(map: PlanMap): MapSnapshot {
-    const entries = map.home === 'kernel' && map.bpfName ? this.obj.mapDump(map.bpfName) : [];
+    if (map.home === 'user') return this.userMaps.snapshot(map.name);
+    const entries = map.bpfName && this.obj ? this.obj.mapDump(map.bpfName) : [];
     return decodeMap(map, entries);
   }
 
+  /** Every map of the script, kernel and user-space alike. */
+  private allSnapshots(): MapSnapshot[] {
+    return this.plan.maps.map((m) => this.snapshot(m));
+  }
+
   private printAllMaps(atExit: boolean): void {
-    const kernelMaps = this.plan.maps.filter((m) => m.home === 'kernel');
-    this.out.printMaps(
-      kernelMaps.map((m) => this.snapshot(m)),
-      { atExit },
-    );
+    this.out.printMaps(this.allSnapshots(), { atExit });
     this.out.flush();
   }
 
   private drain(): void {
-    this.onRecords(this.obj.ringConsume());
+    if (this.obj) this.onRecords(this.obj.ringConsume());
   }
 
   private stack(id: number): bigint[] | undefined {
     if (id < 0) return undefined;
-    let values: Buffer[] | null;
+    let values: Buffer[] | null | undefined;
     try {
-      values = this.obj.mapLookup(STACK_MAP, u32(id));
+      values = this.obj?.mapLookup(STACK_MAP, u32(id));
     } catch {
       return undefined;
     }
@@ -355,8 +397,14 @@ class Session {
   }
 
   private lostEvents(): bigint {
-    const values = this.obj.mapLookup(LOST_MAP, u32(0));
-    return values ? sumCounters(values) : 0n;
+    const values = this.obj?.mapLookup(LOST_MAP, u32(0));
+    const kafkaLost = BigInt(this.kafka?.counters().lostRecords ?? 0);
+    return (values ? sumCounters(values) : 0n) + kafkaLost;
+  }
+
+  private kafkaFramesFailed(): number {
+    const failed = this.kafka?.counters().framesFailed ?? {};
+    return Object.values(failed).reduce((total, n) => total + (n ?? 0), 0);
   }
 
   /**
@@ -366,9 +414,11 @@ class Session {
    */
   private finish(reason: StopReason): void {
     for (const c of this.cleanups.splice(0)) c();
+    // The capture's last records still fire their probes, unless exit() ended the session.
+    this.kafka?.stop();
     // Like bpftrace, nothing that other probes sent after exit() is printed; END's records are.
-    if (reason === 'exit') this.obj.ringConsume();
-    for (const p of programsAt(this.plan, 'end')) this.obj.testRun(p);
+    if (reason === 'exit') this.obj?.ringConsume();
+    for (const p of programsAt(this.plan, 'end')) this.obj?.testRun(p);
     this.drain();
     const lost = this.lostEvents();
     if (lost > 0n) this.out.lost(lost);
@@ -378,7 +428,8 @@ class Session {
   private release(): void {
     for (const c of this.cleanups.splice(0)) c();
     this.released = true;
-    this.obj.close();
+    this.kafka?.stop();
+    this.obj?.close();
     const child = this.held?.child;
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   }
@@ -396,11 +447,9 @@ class Session {
  * Runs a plan's BPF object until exit(), a signal, the -c command's end, the duration or an abort;
  * resolves to the exit code (exit()'s argument, else 0). Throws SessionError when it cannot start.
  */
-export async function runSession(plan: Plan, object: Buffer, options: SessionOptions): Promise<number> {
+export async function runSession(plan: Plan, object: Buffer | undefined, options: SessionOptions): Promise<number> {
   const problem = privilegeProblem();
   if (problem) throw new SessionError(problem);
-  const user = plan.probes.find((p) => p.where === 'user');
-  if (user) throw new SessionError(`${user.text}: kafka probes cannot run in this session yet`);
   // libbpf reads tracepoint ids from tracefs.
   if (kernelPrograms(plan).some((p) => p.attach.some((a) => a.type === 'tracepoint'))) {
     const problem = ensureTracefs();

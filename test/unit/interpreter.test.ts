@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { planScript } from '../../src/codegen/index.js';
 import { compileUserProbes, InterpreterError, MAX_LOOP_ITERATIONS } from '../../src/runtime/interpreter.js';
 import type { Firing } from '../../src/runtime/interpreter-frame.js';
-import { userMapsOf } from '../../src/runtime/kafka-source.js';
+import { pushdownPid, startKafkaProbes, userMapsOf } from '../../src/runtime/kafka-source.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
@@ -116,6 +116,25 @@ describe('interpreter: maps', () => {
   });
 });
 
+describe('interpreter: more map shapes and output', () => {
+  it('gives a for loop over a two-key map its keys as a tuple, and an avg map its mean', () => {
+    const t = setup(`kafka:produce { @a[args.topic, args.partition] = avg(args.records); }
+      kafka:fetch { for ($kv : @a) { printf("%s/%d: %d\\n", $kv.0.0, $kv.0.1, $kv.1); } }`);
+    t.fire('produce', produce('a', 4n));
+    t.fire('produce', produce('a', 7n));
+    t.fire('produce', produce('b', 1n, { partition: 3n }));
+    t.fire('fetch', {});
+    expect(t.out()).toBe('a/0: 5\nb/3: 1\n');
+  });
+
+  it('prints cat() files and runs system() commands without errors', () => {
+    const t = setup('kafka:request { cat("/proc/%d/comm", pid); system("true %s", args.api); }');
+    t.fire('request', { api: 'Produce' }, { pid: process.pid });
+    expect(t.out()).toMatch(/^\S+\n$/);
+    expect(t.err()).toBe('');
+  });
+});
+
 describe('interpreter: integers like the kernel', () => {
   const run = (expr: string, positional: string[] = []): string => {
     const t = setup(`kafka:request { printf("%lld %llu\\n", ${expr}, ${expr}); }`, positional);
@@ -199,6 +218,9 @@ describe('interpreter: control flow and strings', () => {
     t.fire('produce', produce('payments', 1n, { partition: 3n }));
     expect(t.out()).toBe('eq\n0 1 1\n(orders, 0)\nne pay\n1 0 1\n(payments, 3)\n');
     expect(t.maps.get('@tup', [])).toEqual(['payments', 3n]);
+    const p = setup('kafka:produce { printf("%d %d\\n", strncmp(args.topic, "orx", $1), strncmp(args.topic, "orx", 2)); }', ['3']);
+    p.fire('produce', produce('orders', 1n));
+    expect(p.out()).toBe('1 0\n');
   });
 
   it('cuts strings to their type size, as string[N] storage does', () => {
@@ -258,5 +280,39 @@ describe('interpreter: exit and errors', () => {
       [0, ['produce', 'fetch']],
       [1, ['request']],
     ]);
+  });
+});
+
+describe('kafka source without kafka probes', () => {
+  it('starts no capture, attaches nothing and keeps only user-space maps', () => {
+    const r = planScript('tracepoint:syscalls:sys_enter_openat { @n = count(); }', 't.ktr', { positional: [], unsafe: false, system });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+    const maps = userMapsOf(r.compiled.plan);
+    expect(maps.has('@n')).toBe(false);
+    const exits: number[] = [];
+    const k = startKafkaProbes(r.compiled.plan, { output: createOutput({ format: 'text', write: () => {} }), maps, onExit: (c) => exits.push(c) });
+    expect(k.attachedProbes).toBe(0);
+    expect(k.counters()).toMatchObject({ firings: 0, framesDecoded: 0, lostRecords: 0 });
+    k.stop();
+    expect(exits).toEqual([]);
+  });
+});
+
+describe('pid pushdown', () => {
+  const pidOf = (source: string): number | undefined => {
+    const r = planScript(source, 't.ktr', { positional: [], unsafe: false, system });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+    return pushdownPid(r.compiled.plan);
+  };
+
+  it('captures only the process every kafka predicate requires', () => {
+    expect(pidOf('kafka:produce /args.error == 0 && pid == 123/ { @ = count(); }')).toBe(123);
+    expect(pidOf('kafka:produce /123 == pid/ { @ = count(); } kafka:fetch /pid == 123 && args.lag > 5/ { @f = count(); }')).toBe(123);
+  });
+
+  it('captures everything when one probe could fire for another process', () => {
+    expect(pidOf('kafka:produce /pid == 123/ { @ = count(); } kafka:fetch { @f = count(); }')).toBeUndefined();
+    expect(pidOf('kafka:produce /pid == 123 || args.error != 0/ { @ = count(); }')).toBeUndefined();
+    expect(pidOf('kafka:produce /pid == 1/ { @ = count(); } kafka:fetch /pid == 2/ { @f = count(); }')).toBeUndefined();
   });
 });

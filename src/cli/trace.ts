@@ -1,9 +1,10 @@
 // Running a script: `kafkatrace FILE`, `-e`, `run NAME`. `-d` stops after the stage it names. A script
 // compiled before runs from the compilation cache without loading the compiler at all.
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { PrometheusExporter } from '../export/server.js';
 import { createOutput } from '../runtime/output.js';
-import { runSession } from '../runtime/session.js';
+import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
 import type { CliOptions } from './args.js';
 import { compilationKey, lookupCompilation, storeCompilation, type CachedCompilation } from './plan-cache.js';
@@ -34,6 +35,12 @@ async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedC
   return { plan: compiled.plan, object };
 }
 
+/** A shell's view of how a command ended: its status, or 128 + the signal that killed it. */
+export function commandExitCode(status: CommandStatus): number {
+  if (status.code !== null) return status.code;
+  return 128 + (status.signal ? (constants.signals[status.signal] ?? 0) : 0);
+}
+
 export async function trace(src: ScriptSource, opts: CliOptions): Promise<number> {
   if (opts.debug) {
     await debugStage(src, opts);
@@ -46,15 +53,23 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   try {
     fd = opts.outputFile !== undefined ? openSync(opts.outputFile, 'w') : undefined;
     const write = fd !== undefined ? (s: string) => void writeSync(fd!, s) : (s: string) => void process.stdout.write(s);
-    return await runSession(plan, object, {
+    let stopReason: StopReason | undefined;
+    let command: CommandStatus | undefined;
+    const code = await runSession(plan, object, {
       output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, stackLookup }),
       pid: opts.pid,
       command: opts.command_,
       durationMs: opts.durationMs,
       positional: opts.positional,
       onStarted: exporter && ((control) => exporter.attach(control)),
-      onStop: exporter && (() => exporter.detach()),
+      onCommandExit: (status) => (command = status),
+      onStop: (reason) => {
+        stopReason = reason;
+        exporter?.detach();
+      },
     });
+    // A run that ended with its -c command (and no exit() from the script) fails as the command did.
+    return stopReason === 'command' && command ? commandExitCode(command) : code;
   } finally {
     if (fd !== undefined) closeSync(fd);
     await exporter?.close();

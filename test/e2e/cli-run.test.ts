@@ -53,6 +53,14 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
     expect(kafkatrace(['-e', 'BEGIN { exit(3); }'], { env }).code).toBe(3);
   });
 
+  it('with -c, fails as the command did unless the script called exit()', () => {
+    const prog = 'tracepoint:syscalls:sys_enter_getppid { @ = count(); }';
+    expect(kafkatrace(['-e', prog, '-c', "sh -c 'exit 7'"], { env }).code).toBe(7);
+    expect(kafkatrace(['-e', prog, '-c', "sh -c 'kill -TERM $$'"], { env }).code).toBe(143);
+    expect(kafkatrace(['-e', prog, '-c', '/bin/true'], { env }).code).toBe(0);
+    expect(kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_exit_group { exit(4); }', '-c', "sh -c 'exit 7'"], { env }).code).toBe(4);
+  });
+
   it('names the missing kernel feature for a kprobe, in one line', () => {
     const r = kafkatrace(['-e', 'kprobe:do_sys_openat2 { @ = count(); }'], { env });
     expect(r.code).toBe(1);

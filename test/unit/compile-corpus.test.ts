@@ -1,5 +1,6 @@
 // Every example, every stdlib tool and every bpftrace one-liner that the front end accepts on this
-// machine compiles to a BPF object with the real clang.
+// machine compiles to a BPF object with the real clang; libbpf opens the objects of the examples and
+// stdlib tools and finds every program the plan attaches.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compileScript, planScript } from '../../src/codegen/index.js';
 import { frontend } from '../../src/frontend/index.js';
 import { realSystem } from '../../src/frontend/system.js';
+import { openObject } from '../../src/native/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const cacheDir = mkdtempSync(join(tmpdir(), 'kt-corpus-'));
@@ -39,6 +41,14 @@ describe('examples and stdlib compile', () => {
       if (!r.ok) return;
       const kernel = r.compiled.plan.probes.some((p) => p.where === 'kernel');
       expect(r.compiled.object !== undefined).toBe(kernel);
+      if (!r.compiled.object) return;
+      const obj = openObject(r.compiled.object);
+      try {
+        const planned = r.compiled.plan.probes.flatMap((p) => p.programs.map((prog) => prog.name));
+        expect(obj.programNames().sort()).toEqual(expect.arrayContaining(planned.sort()));
+      } finally {
+        obj.close();
+      }
     });
   }
 });

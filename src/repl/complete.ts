@@ -108,7 +108,7 @@ export function complete(pending: string, line: string, src: CompletionSource): 
     const token = /[^\s,{}]*$/.exec(line)![0];
     return [completeProbe(token, src), token];
   }
-  const token = /[@$\w.]*$/.exec(line)![0];
+  const token = /(?:args->)?[@$\w.]*$/.exec(line)![0];
   if (token.startsWith('@')) {
     const inText = text.match(/@\w*/g) ?? [];
     return [matching([...src.maps(), ...inText.filter((m) => m !== token)], token), token];

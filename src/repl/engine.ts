@@ -30,7 +30,6 @@ export interface EngineOptions {
 
 interface Block {
   id: number;
-  text: string;
   obj: BpfObject;
   plan: Plan;
   probes: PlanProbe[];
@@ -38,6 +37,8 @@ interface Block {
   maps: Map<string, PlanMap>;
   /** Shared internal maps the object holds. */
   internal: string[];
+  /** Set by its first exit(): like bpftrace, what it sends after that is dropped. */
+  exited: boolean;
 }
 
 interface LiveMap {
@@ -139,7 +140,7 @@ export class ReplEngine {
     }
     if (this.closed) return undefined;
     const id = this.nextId;
-    const block = this.load(id, text, plan, elf, probes, kernelMaps);
+    const block = this.load(id, plan, elf, probes, kernelMaps);
     if (!block) return undefined;
     this.nextId++;
     this.blocks.set(id, block);
@@ -185,7 +186,7 @@ export class ReplEngine {
     return undefined;
   }
 
-  private load(id: number, text: string, plan: Plan, elf: Buffer, probes: PlanProbe[], kernelMaps: PlanMap[]): Block | undefined {
+  private load(id: number, plan: Plan, elf: Buffer, probes: PlanProbe[], kernelMaps: PlanMap[]): Block | undefined {
     let obj: BpfObject;
     try {
       obj = openObject(elf, `kt_repl_${id}`);
@@ -222,12 +223,12 @@ export class ReplEngine {
     }
     const block: Block = {
       id,
-      text,
       obj,
       plan,
       probes,
       maps: new Map(kernelMaps.map((m) => [m.name, m])),
       internal,
+      exited: false,
     };
     obj.ringStart(EVENTS_MAP, (records) => this.onRecords(block, records));
     return block;
@@ -252,7 +253,7 @@ export class ReplEngine {
 
   private onRecords(block: Block, records: Buffer[]): void {
     for (const record of records) {
-      if (!this.blocks.has(block.id)) return;
+      if (!this.blocks.has(block.id) || block.exited) return;
       const e = decodeEvent(block.plan, record);
       try {
         this.handle(block, e);
@@ -272,8 +273,9 @@ export class ReplEngine {
     switch (ev.kind) {
       case 'exit':
         // exit() ends the block that called it, not the REPL; detaching waits for the callback to return.
+        block.exited = true;
         setImmediate(() => {
-          if (!this.blocks.has(block.id)) return;
+          if (!this.blocks.has(block.id) || block.exited) return;
           this.opts.write(`block ${block.id} called exit()\n`);
           this.detach(block.id);
         });

@@ -60,19 +60,34 @@ export function startRepl(opts: ReplOptions): ReplSession {
   const terminal = opts.terminal ?? Boolean((opts.output as NodeJS.WriteStream).isTTY);
   let server: REPLServer | undefined;
   let busy = false;
+  let ended = false;
+  /** Set by .exit: what was typed after it is not run. */
+  let exiting = false;
   /** The lines of the block typed so far (node:repl buffers them; completion needs them). */
   let pending = '';
 
-  // Output that arrives while the user is typing goes above the prompt, which is then redrawn.
-  const write = (s: string): void => {
-    if (!server || busy || !terminal) {
-      opts.output.write(s);
+  // Output that arrives while the user is typing (printf records) goes above the prompt, which is
+  // then redrawn once per turn of the loop.
+  let above = '';
+  const flushAbove = (): void => {
+    const text = above;
+    above = '';
+    if (ended || busy || !server) {
+      opts.output.write(text);
       return;
     }
     clearLine(opts.output as NodeJS.WritableStream, 0);
     cursorTo(opts.output as NodeJS.WritableStream, 0);
-    opts.output.write(s);
+    opts.output.write(text);
     server.prompt(true);
+  };
+  const write = (s: string): void => {
+    if (!server || busy || !terminal || ended) {
+      opts.output.write(s);
+      return;
+    }
+    if (above === '') setImmediate(flushAbove);
+    above += s;
   };
   const engine = new ReplEngine({ system: opts.system, write, writeError: write, compile: opts.compile });
 
@@ -87,7 +102,7 @@ export function startRepl(opts: ReplOptions): ReplSession {
     pending = '';
     busy = true;
     queue = queue
-      .then(() => engine.submit(cmd))
+      .then(() => (exiting ? undefined : engine.submit(cmd)))
       .catch((e: unknown) => write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`))
       .finally(() => {
         busy = false;
@@ -119,7 +134,7 @@ export function startRepl(opts: ReplOptions): ReplSession {
     pending = '';
     clearBuffered();
   };
-  // node's own .editor, .load, .save evaluate JavaScript ideas that do not fit here.
+  // node's own .editor, .load and .save are about JavaScript sessions; .break stays.
   const commands = s.commands as Record<string, unknown>;
   for (const name of Object.keys(commands)) if (!COMMANDS.includes(name)) delete commands[name];
 
@@ -129,12 +144,15 @@ export function startRepl(opts: ReplOptions): ReplSession {
       action(arg: string) {
         // After the blocks typed before it have attached: input is handled in the order typed.
         queue = queue.then(() => {
+          if (exiting) return;
+          busy = true;
           try {
             action(arg.trim());
           } catch (e) {
             write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
           }
-          s.displayPrompt();
+          busy = false;
+          if (!ended) s.displayPrompt();
         });
       },
     });
@@ -148,28 +166,27 @@ export function startRepl(opts: ReplOptions): ReplSession {
     if (/^\d+$/.test(arg)) engine.detach(Number(arg));
     else write('usage: .detach N (.probes lists the blocks)\n');
   });
-  command('list', 'List probes (with a glob: and their args): .list GLOB', (arg) => {
-    try {
-      write(listProbes(arg || undefined, arg !== '', opts.system) || `no probes match ${arg}\n`);
-    } catch (e) {
-      write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
-    }
-  });
+  command('list', 'List probes (with a glob: and their args): .list GLOB', (arg) =>
+    write(listProbes(arg || undefined, arg !== '', opts.system) || `no probes match ${arg}\n`),
+  );
   s.defineCommand('exit', {
     help: 'Detach everything and leave',
     action() {
-      s.close();
+      queue = queue.then(() => {
+        exiting = true;
+        s.close();
+      });
     },
   });
 
   const closed = new Promise<void>((resolve) => {
     s.on('exit', () => {
-      // A block still compiling attaches after this point only to be closed at once.
+      ended = true;
+      // What was typed before the end (piped input ends at once) still runs, then everything detaches.
       void queue.finally(() => {
         engine.close();
         resolve();
       });
-      engine.close();
     });
   });
   if (opts.historyFile !== undefined) {

@@ -35,12 +35,12 @@ function blockAt(unit: CompileUnit, line: number) {
   return unit.declaring.find((d) => line >= d.firstLine && line < d.firstLine + d.lines);
 }
 
-/** Rewrites `at L:C` in a message when L is in a declaring block: `at block N 2:5`. */
+/** Rewrites `at L:C` in a message when L is in a declaring block: `at 2:5 of block N`. */
 function relocateMessage(message: string, unit: CompileUnit): string {
   return message.replace(/\bat (\d+):(\d+)/g, (whole, l: string, c: string) => {
     const line = Number(l);
     const d = blockAt(unit, line);
-    if (d) return `at block ${d.block} ${line - d.firstLine + 1}:${c}`;
+    if (d) return `at ${line - d.firstLine + 1}:${c} of block ${d.block}`;
     return line > unit.prefixLines ? `at ${line - unit.prefixLines}:${c}` : whole;
   });
 }

@@ -6,7 +6,7 @@
 // Environment: BENCH_REPS (repetitions, default 5), BENCH_CALLS (getppid loop, default 2000000),
 // BENCH_EVENTS (printf events, default 200000).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -54,7 +54,11 @@ function preflight() {
       problems.push(`${cmd} not found`);
     }
   }
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) problems.push('kafkatrace not built: npx tsc -p tsconfig.json');
+  try {
+    execFileSync(process.execPath, [BIN, '--version'], { stdio: 'ignore' });
+  } catch {
+    problems.push('kafkatrace does not start (build it: npx tsc -p tsconfig.json)');
+  }
   if (problems.length > 0) fail(problems.join('; '));
   mkdirSync(OUT, { recursive: true });
   execFileSync('cc', ['-O2', '-o', SPIN, join(ROOT, 'bench', 'workload', 'spin.c')]);
@@ -78,28 +82,33 @@ const TOOLS = {
 
 /**
  * Starts a tracer. `attached` resolves with the ms from spawn to its Attaching line, `exited` with
- * its exit code and the time of exit; `lines` counts output lines starting with `linePrefix`.
+ * its exit code; `lines` counts output lines starting with `linePrefix`, `lost` sums the `Lost N
+ * events` reports of both tools, `tail` keeps the end of the output (the maps printed at exit).
  */
 function startTracer(tool, args, { env = {}, linePrefix } = {}) {
   const [cmd, argv] = TOOLS[tool](args);
   const t0 = performance.now();
   const child = spawn(cmd, argv, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
-  const state = { child, stdout: '', stderr: '', lines: 0, lastLineAt: 0, partial: '' };
+  const state = { child, head: '', tail: '', stderr: '', lines: 0, lost: 0, lastLineAt: 0, partial: '' };
   let onAttach;
   state.attached = new Promise((r) => (onAttach = r));
   child.stdout.setEncoding('utf8').on('data', (d) => {
-    if (state.stdout.length < 1 << 16) state.stdout += d;
-    if (onAttach && /Attaching/.test(state.stdout)) {
+    if (state.head.length < 1 << 12) state.head += d;
+    state.tail = (state.tail + d).slice(-(1 << 16));
+    if (onAttach && /Attaching/.test(state.head)) {
       onAttach(performance.now() - t0);
       onAttach = undefined;
     }
-    if (linePrefix !== undefined) {
-      const text = state.partial + d;
-      const parts = text.split('\n');
-      state.partial = parts.pop();
-      for (const line of parts) if (line.startsWith(linePrefix)) state.lines++;
-      state.lastLineAt = performance.now();
+    const parts = (state.partial + d).split('\n');
+    state.partial = parts.pop();
+    for (const line of parts) {
+      if (linePrefix !== undefined && line.startsWith(linePrefix)) {
+        state.lines++;
+        state.lastLineAt = performance.now();
+      }
+      const lost = /^Lost (\d+) events/.exec(line);
+      if (lost) state.lost += Number(lost[1]);
     }
   });
   child.stderr.setEncoding('utf8').on('data', (d) => (state.stderr += d));
@@ -110,7 +119,7 @@ function startTracer(tool, args, { env = {}, linePrefix } = {}) {
     child.on('close', (code) => {
       live.delete(child);
       if (onAttach) onAttach(NaN);
-      resolve({ code, at: performance.now() });
+      resolve({ code });
     });
   });
   return state;
@@ -122,7 +131,7 @@ async function mustAttach(t, what) {
   const ms = await t.attached;
   if (Number.isNaN(ms)) {
     const { code } = await t.exited;
-    fail(`${what} exited (${code}) before attaching:\n${t.stdout}${t.stderr}`);
+    fail(`${what} exited (${code}) before attaching:\n${t.head}${t.stderr}`);
   }
   return ms;
 }
@@ -182,9 +191,9 @@ async function attachSeries(script) {
   return res;
 }
 
-function runSpin(n) {
+function runSpin(n, rate) {
   return new Promise((resolve, reject) => {
-    const child = spawn(SPIN, [String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(SPIN, rate === undefined ? [String(n)] : [String(n), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
     live.add(child);
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
@@ -204,30 +213,50 @@ async function spinSeries() {
   return median(cpu);
 }
 
+/** CPU per getppid untraced, then traced by the tool; the tool's count proves its probe fired. */
 async function tracedSpin(tool) {
+  const base = await spinSeries();
   const t = startTracer(tool, ['-e', SCRIPTS.perEvent]);
   await mustAttach(t, `${tool} per-event script`);
   await sleep(SETTLE_MS);
+  let traced;
   try {
-    return await spinSeries();
+    traced = await spinSeries();
   } finally {
     await interrupt(t);
   }
+  const m = /^@\[ktbench-spin\]: (\d+)$/m.exec(t.tail);
+  return { base, traced, counted: m ? Number(m[1]) : 0 };
 }
 
-async function printfThroughput(tool) {
+/** One printf run: COUNT events at RATE per second (undefined: as fast as possible). */
+async function printfRun(tool, count, rate) {
   const t = startTracer(tool, ['-e', SCRIPTS.printf], { linePrefix: 'ev ' });
   await mustAttach(t, `${tool} printf script`);
   await sleep(SETTLE_MS);
   const start = performance.now();
-  await runSpin(EVENTS);
-  // Drain: wait until every line arrived or the stream has been quiet for a second.
-  while (t.lines < EVENTS && performance.now() - Math.max(t.lastLineAt, start) < 1000) await sleep(20);
+  await runSpin(count, rate);
+  // Drain: until every event is accounted for or the stream has been quiet for a second.
+  while (t.lines + t.lost < count && performance.now() - Math.max(t.lastLineAt, start) < 1000) await sleep(20);
   const last = t.lastLineAt;
   await interrupt(t);
-  const lostText = `${t.stdout}\n${t.stderr}`;
-  const lost = [...lostText.matchAll(/Lost (\d+) events/g)].reduce((s, m) => s + Number(m[1]), 0);
-  return { lines: t.lines, lost, seconds: (last - start) / 1000 };
+  return { count, rate, lines: t.lines, lost: t.lost, seconds: (last - start) / 1000 };
+}
+
+const PRINTF_RATES = [25_000, 50_000, 100_000, 200_000, 400_000, 800_000];
+
+/** Paced runs of one second each at rising rates until one loses events, then one unpaced burst. */
+async function printfLadder(tool) {
+  let sustained;
+  const steps = [];
+  for (const rate of PRINTF_RATES) {
+    const r = await printfRun(tool, rate, rate);
+    steps.push(r);
+    if (r.lost > 0 || r.lines !== r.count) break;
+    sustained = r;
+  }
+  const burst = await printfRun(tool, EVENTS);
+  return { sustained, steps, burst };
 }
 
 const ms = (x) => `${x.toFixed(0)} ms`;
@@ -248,7 +277,7 @@ async function main() {
   preflight();
   const bpftraceVersion = execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim();
   console.log(`kafkatrace bench: ${bpftraceVersion}, node ${process.version}, ${REPS} repetitions (medians)`);
-  console.log(`load average at start: ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()}`);
+  console.log(`load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   console.log('');
 
   const begin = await attachSeries(SCRIPTS.begin);
@@ -264,31 +293,33 @@ async function main() {
   console.log(`  kafkatrace          ${ms(stopKt)}  ${ratio(stopKt, stopBt)}  ${verdict(stopKt < 50, '< 50 ms')}`);
   console.log('');
 
-  const base = await spinSeries();
-  const btCpu = await tracedSpin('bpftrace');
-  const ktCpu = await tracedSpin('kafkatrace');
-  const btAdd = (btCpu - base) / CALLS;
-  const ktAdd = (ktCpu - base) / CALLS;
+  const bt = await tracedSpin('bpftrace');
+  const kt = await tracedSpin('kafkatrace');
+  const btAdd = (bt.traced - bt.base) / CALLS;
+  const ktAdd = (kt.traced - kt.base) / CALLS;
+  const perCall = (x) => `${(x / CALLS).toFixed(1)} ns/call`;
+  const expected = REPS * CALLS;
   console.log(`cost per event: ${CALLS} getppid, CPU time of the loop, traced by ${SCRIPTS.perEvent}`);
-  console.log(`  untraced            ${(base / CALLS).toFixed(1)} ns/call`);
-  console.log(`  bpftrace            ${(btCpu / CALLS).toFixed(1)} ns/call, adds ${btAdd.toFixed(1)} ns/event`);
-  console.log(
-    `  kafkatrace          ${(ktCpu / CALLS).toFixed(1)} ns/call, adds ${ktAdd.toFixed(1)} ns/event  ${ratio(ktAdd, btAdd)}  ${verdict(ktAdd <= btAdd, '<= 1.0x')}`,
-  );
+  for (const [tool, r, add] of [['bpftrace', bt, btAdd], ['kafkatrace', kt, ktAdd]]) {
+    console.log(`  ${tool.padEnd(19)} untraced ${perCall(r.base)}, traced ${perCall(r.traced)}: adds ${add.toFixed(1)} ns/event (counted ${r.counted}/${expected})`);
+  }
+  const counted = bt.counted >= expected && kt.counted >= expected;
+  console.log(`  kafkatrace/bpftrace ${ratio(ktAdd, btAdd)}  ${counted ? verdict(ktAdd <= btAdd, '<= 1.0x') : 'INVALID: a tracer did not count every call'}`);
   console.log('');
 
-  console.log(`printf throughput: ${EVENTS} events, ${SCRIPTS.printf}`);
-  const tp = {};
+  console.log(`printf throughput: ${SCRIPTS.printf}`);
+  console.log(`  paced 1 s runs at ${PRINTF_RATES.map((r) => `${r / 1000}k`).join(', ')} events/s until one loses events; then ${EVENTS} unpaced`);
+  const rates = {};
   for (const tool of ['bpftrace', 'kafkatrace']) {
-    const r = await printfThroughput(tool);
-    tp[tool] = r;
-    const rate = r.lines / r.seconds;
-    console.log(
-      `  ${tool.padEnd(19)} ${r.lines}/${EVENTS} lines, lost ${r.lost}, ${r.seconds.toFixed(2)} s, ${Math.round(rate)} events/s  ${verdict(r.lines === EVENTS && r.lost === 0, 'zero loss')}`,
-    );
+    const { sustained, steps, burst } = await printfLadder(tool);
+    const stepText = steps.map((r) => `${r.rate / 1000}k: ${r.lines} lines, lost ${r.lost}`).join('; ');
+    rates[tool] = sustained ? sustained.rate : 0;
+    console.log(`  ${tool.padEnd(19)} highest zero-loss rate ${sustained ? `${sustained.rate} events/s` : 'none'}  (${stepText})`);
+    const burstRate = Math.round(burst.lines / burst.seconds);
+    console.log(`  ${''.padEnd(19)} unpaced: ${burst.lines}/${burst.count} lines, lost ${burst.lost}, ${burstRate} lines/s delivered`);
   }
-  const rateRatio = tp.kafkatrace.lines / tp.kafkatrace.seconds / (tp.bpftrace.lines / tp.bpftrace.seconds);
-  console.log(`  kafkatrace/bpftrace events/s: ${rateRatio.toFixed(2)}x`);
+  const r = rates.kafkatrace / rates.bpftrace;
+  console.log(`  kafkatrace/bpftrace zero-loss rate: ${Number.isFinite(r) ? `${r.toFixed(2)}x` : 'n/a'}`);
 }
 
 main().catch((e) => {

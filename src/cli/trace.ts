@@ -35,6 +35,23 @@ async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedC
   return { plan: compiled.plan, object };
 }
 
+/**
+ * Collects what one burst of events prints and writes it with one system call once the burst's
+ * synchronous work is done: a write per printf line would stall the ring-buffer consumer.
+ */
+export function batchedWriter(sink: (s: string) => void): (s: string) => void {
+  let pending: string[] = [];
+  const flush = (): void => {
+    const text = pending.join('');
+    pending = [];
+    sink(text);
+  };
+  return (s) => {
+    if (pending.length === 0) queueMicrotask(flush);
+    pending.push(s);
+  };
+}
+
 /** A shell's view of how a command ended: its status, or 128 + the signal that killed it. */
 export function commandExitCode(status: CommandStatus): number {
   if (status.code !== null) return status.code;
@@ -52,7 +69,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   let fd: number | undefined;
   try {
     fd = opts.outputFile !== undefined ? openSync(opts.outputFile, 'w') : undefined;
-    const write = fd !== undefined ? (s: string) => void writeSync(fd!, s) : (s: string) => void process.stdout.write(s);
+    const write = batchedWriter(fd !== undefined ? (s: string) => void writeSync(fd!, s) : (s: string) => void process.stdout.write(s));
     let stopReason: StopReason | undefined;
     let command: CommandStatus | undefined;
     const code = await runSession(plan, object, {

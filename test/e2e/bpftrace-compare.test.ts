@@ -27,12 +27,22 @@ function which(cmd: string): boolean {
   }
 }
 
+/** Whether the CLI as installed (bin/kafkatrace.js and whatever it loads) starts. */
+function builtCli(): boolean {
+  try {
+    execFileSync(process.execPath, [BIN, '--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function canRun(): boolean {
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push('not root');
   if (!which('bpftrace')) problems.push('bpftrace not installed');
   if (!which('cc')) problems.push('no C compiler');
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) problems.push('not built (npx tsc -p tsconfig.json)');
+  if (!builtCli()) problems.push('kafkatrace not built (npx tsc -p tsconfig.json)');
   if (!existsSync(join(ROOT, 'build', 'Release', 'kafkatrace_native.node'))) problems.push('addon not built');
   if (problems.length === 0) return true;
   if (process.env.CI === 'true') throw new Error(`bpftrace comparison cannot run: ${problems.join(', ')}`);

@@ -32,7 +32,12 @@ function kafkaProbes(): Listed[] {
 function tracepoints(system: SystemInfo, glob: string): Listed[] {
   return system.tracepoints(glob).map((t) => ({
     name: `tracepoint:${t.category}:${t.name}`,
-    args: () => system.tracepointFormat(t.category, t.name)?.fields.map((f) => `${f.cType} ${f.name}`) ?? [],
+    // Like bpftrace, the common_* header fields every tracepoint shares are not listed.
+    args: () =>
+      system
+        .tracepointFormat(t.category, t.name)
+        ?.fields.filter((f) => !f.name.startsWith('common_'))
+        .map((f) => `${f.cType} ${f.name}`) ?? [],
   }));
 }
 

@@ -100,6 +100,19 @@ describe('kafkatrace (the built command)', () => {
     expect(r.stdout).toMatch(/^ {4}int64 partition;$/m);
   });
 
+  it('lists tracepoints with their args, and a binary\'s uprobe symbols', () => {
+    const tp = kafkatrace(['-lv', 'tracepoint:syscalls:sys_enter_openat']);
+    expect(tp.code).toBe(0);
+    expect(tp.stdout).toMatch(/^tracepoint:syscalls:sys_enter_openat\n/);
+    expect(tp.stdout).toMatch(/^ {4}const char \* ?filename;$/m);
+    expect(tp.stdout).not.toMatch(/common_pid/);
+    const all = kafkatrace(['-l', 'tracepoint:syscalls:sys_enter_open*']).stdout.split('\n');
+    expect(all).toContain('tracepoint:syscalls:sys_enter_openat');
+    expect(all.every((l) => l === '' || l.startsWith('tracepoint:syscalls:sys_enter_open'))).toBe(true);
+    const up = kafkatrace(['-l', 'uprobe:/bin/bash:readline*']);
+    expect(up.stdout.split('\n')).toContain('uprobe:/bin/bash:readline');
+  });
+
   it('run --list names the stdlib tools', () => {
     const r = kafkatrace(['run', '--list']);
     expect(r.code).toBe(0);

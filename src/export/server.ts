@@ -32,7 +32,7 @@ export class PrometheusExporter {
     private readonly server: Server,
     maps: PlanMap[],
   ) {
-    this.maps = exportedMaps(maps.filter((m) => m.home === 'kernel'));
+    this.maps = exportedMaps(maps);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 

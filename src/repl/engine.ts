@@ -13,6 +13,7 @@ import { ensureTracefs, privilegeProblem } from '../runtime/privileges.js';
 import type { DecodedEvent, MapSnapshot } from '../runtime/values.js';
 import { shapeMismatch } from './shared-maps.js';
 import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics, REPL_FILE } from './unit.js';
+import { u32, u64 } from '../runtime/session.js';
 
 /** Kernel maps that are not script maps but are shared too: stack ids must mean one thing. */
 const SHARED_INTERNAL = ['kt_stacks'];
@@ -46,18 +47,6 @@ interface LiveMap {
   /** The block whose compile unit declares the map (the first to use it). */
   declaredBy: number;
   holders: Set<number>;
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-}
-
-function u64(n: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt.asUintN(64, n));
-  return b;
 }
 
 function messageOf(e: unknown): string {

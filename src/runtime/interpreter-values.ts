@@ -51,26 +51,6 @@ export function converter(t: KType): (v: Value) => Value {
   }
 }
 
-/** The value an unassigned variable or an absent map entry of type `t` reads as. */
-export function zeroValue(t: KType): Value {
-  switch (t.kind) {
-    case 'int':
-      return 0n;
-    case 'str':
-      return '';
-    case 'buf':
-      return new Uint8Array(0);
-    case 'tuple':
-      return t.elems.map(zeroValue);
-    case 'inet':
-      return { kind: 'inet', af: 0, bytes: new Uint8Array(4) };
-    case 'timestamp':
-      return { kind: 'timestamp', ns: 0n };
-    default:
-      return { kind: 'none' };
-  }
-}
-
 export type IntOp = (a: bigint, b: bigint) => bigint;
 
 /**

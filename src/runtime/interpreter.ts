@@ -6,9 +6,9 @@ import { error, type Diagnostic } from '../frontend/diagnostics.js';
 import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
 import { type CallContext, compileCall } from './interpreter-calls.js';
 import { type Ev, type Exec, Flow, type Frame, type Firing, type IntEv } from './interpreter-frame.js';
-import { arithmetic, comparison, converter, isSigned, truncateString, unaryOp, wrapInt, zeroValue } from './interpreter-values.js';
+import { arithmetic, comparison, converter, isSigned, truncateString, unaryOp, wrapInt } from './interpreter-values.js';
 import type { Output } from './output.js';
-import type { UserMaps } from './user-maps.js';
+import { zeroValue, type UserMaps } from './user-maps.js';
 import { isAvgValue, type MapEntryValue, type Value } from './values.js';
 
 export type { Firing } from './interpreter-frame.js';

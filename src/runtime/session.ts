@@ -82,13 +82,14 @@ const STACK_MAP = 'kt_stacks';
 const LOST_MAP = 'kt_lost';
 const EVENTS_MAP = 'events';
 
-function u32(n: number): Buffer {
+/** Little-endian bytes of a map key or a read-only global. */
+export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0);
   return b;
 }
 
-function u64(n: bigint): Buffer {
+export function u64(n: bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt.asUintN(64, n));
   return b;

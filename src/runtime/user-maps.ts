@@ -43,8 +43,8 @@ function normalize(type: KType, v: Value): Value {
   return v;
 }
 
-/** The value a freshly zeroed entry of this type reads as. */
-function zeroOf(type: KType): Value {
+/** The value a freshly zeroed entry, an absent map entry or an unassigned variable of this type reads as. */
+export function zeroValue(type: KType): Value {
   switch (type.kind) {
     case 'int':
       return 0n;
@@ -53,7 +53,7 @@ function zeroOf(type: KType): Value {
     case 'buf':
       return new Uint8Array(0);
     case 'tuple':
-      return type.elems.map(zeroOf);
+      return type.elems.map(zeroValue);
     case 'ksym':
       return { kind: 'ksym', addr: 0n };
     case 'usym':
@@ -89,7 +89,7 @@ function emptyStored(value: MapValueKind): Stored {
     case 'lhist':
       return { kind: 'buckets', buckets: new Array<bigint>(lhistBucketCount(value)).fill(0n) };
     case 'scalar':
-      return { kind: 'scalar', value: zeroOf(value.type) };
+      return { kind: 'scalar', value: zeroValue(value.type) };
   }
 }
 

@@ -4,18 +4,8 @@ import { kafkaCatalogue } from '../frontend/kafka-catalogue.js';
 import { globToRegExp } from '../frontend/glob.js';
 import { HARDWARE_EVENTS, PROVIDER_ALIASES, SOFTWARE_EVENTS } from '../frontend/providers.js';
 import type { SystemInfo } from '../frontend/system.js';
-import type { KType } from '../frontend/ast.js';
+import { typeName } from '../frontend/types.js';
 
-function typeName(t: KType): string {
-  switch (t.kind) {
-    case 'int':
-      return `${t.signed ? 'int' : 'uint'}${t.bits}`;
-    case 'str':
-      return `string[${t.size}]`;
-    default:
-      return t.kind;
-  }
-}
 
 interface Listed {
   name: string;

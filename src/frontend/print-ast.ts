@@ -1,6 +1,7 @@
 // `kafkatrace -d ast`: the AST as an indented tree, one node per line, children one space deeper,
 // in the manner of bpftrace's `-d` output. Types are shown after `::` once analysis has set them.
-import type { Expr, KType, Script, Stmt } from './ast.js';
+import type { Expr, Script, Stmt } from './ast.js';
+import { typeName } from './types.js';
 
 export function formatAst(script: Script): string {
   const out: string[] = ['Program'];
@@ -16,20 +17,6 @@ export function formatAst(script: Script): string {
   return out.join('\n');
 }
 
-export function formatType(t: KType): string {
-  switch (t.kind) {
-    case 'int':
-      return `${t.signed ? '' : 'u'}int${t.bits}`;
-    case 'str':
-      return `string[${t.size}]`;
-    case 'buf':
-      return `buffer[${t.size}]`;
-    case 'tuple':
-      return `(${t.elems.map(formatType).join(', ')})`;
-    default:
-      return t.kind;
-  }
-}
 
 /** A string literal shown with its escapes, as written in a script. */
 function quote(s: string): string {
@@ -111,7 +98,7 @@ function stmt(out: string[], s: Stmt, depth: number): void {
 }
 
 function expr(out: string[], e: Expr, depth: number): void {
-  const typed = (text: string) => line(out, depth, e.type ? `${text} :: ${formatType(e.type)}` : text);
+  const typed = (text: string) => line(out, depth, e.type ? `${text} :: ${typeName(e.type)}` : text);
   switch (e.kind) {
     case 'int':
       typed(`int: ${e.value}`);

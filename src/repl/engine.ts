@@ -7,7 +7,7 @@ import type { SystemInfo } from '../frontend/system.js';
 import { isNativeError, openObject, type BpfObject } from '../native/index.js';
 import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
-import { decodeEvent, decodeMap } from '../runtime/decode.js';
+import { decodeEvent, decodeMap, stackFrames } from '../runtime/decode.js';
 import { createOutput, type Output } from '../runtime/output.js';
 import { ensureTracefs, privilegeProblem } from '../runtime/privileges.js';
 import type { DecodedEvent, MapSnapshot } from '../runtime/values.js';
@@ -306,13 +306,7 @@ export class ReplEngine {
     const block = [...this.blocks.values()].find((b) => b.internal.includes('kt_stacks'));
     const bytes = block?.obj.mapLookup('kt_stacks', u32(id))?.[0];
     if (!bytes) return undefined;
-    const frames: bigint[] = [];
-    for (let off = 0; off + 8 <= bytes.length; off += 8) {
-      const ip = bytes.readBigUInt64LE(off);
-      if (ip === 0n) break;
-      frames.push(ip);
-    }
-    return frames;
+    return stackFrames(bytes);
   }
 
   /** `.probes`: one line per attached block. */

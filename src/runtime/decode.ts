@@ -238,3 +238,15 @@ export function decodeMap(map: PlanMap, entries: { key: Uint8Array; values: Uint
   }
   return { name: map.name, value: map.value, keyTypes: map.keyTypes, entries: out };
 }
+
+/** The frames of a kt_stacks entry: instruction pointers up to the first zero. */
+export function stackFrames(bytes: Uint8Array): bigint[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frames: bigint[] = [];
+  for (let off = 0; off + 8 <= bytes.length; off += 8) {
+    const ip = dv.getBigUint64(off, true);
+    if (ip === 0n) break;
+    frames.push(ip);
+  }
+  return frames;
+}

@@ -5,7 +5,7 @@ import { isNativeError, openObject, type BpfObject } from '../native/index.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
 import { CommandError, spawnHeld, splitCommand, type HeldCommand } from './command.js';
-import { decodeEvent, decodeMap } from './decode.js';
+import { decodeEvent, decodeMap, stackFrames } from './decode.js';
 import { ensureTracefs, privilegeProblem } from './privileges.js';
 import { handleSignals } from './signals.js';
 import type { RenderContext } from './format/value.js';
@@ -388,13 +388,7 @@ class Session {
     }
     const bytes = values?.[0];
     if (!bytes) return undefined;
-    const frames: bigint[] = [];
-    for (let off = 0; off + 8 <= bytes.length; off += 8) {
-      const ip = bytes.readBigUInt64LE(off);
-      if (ip === 0n) break;
-      frames.push(ip);
-    }
-    return frames;
+    return stackFrames(bytes);
   }
 
   private lostEvents(): bigint {

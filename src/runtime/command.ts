@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 
 export class CommandError extends Error {}
 
@@ -72,13 +72,16 @@ export interface HeldCommand {
   /** The pid the command will have (the wrapper execs it in place). */
   pid: number;
   child: ChildProcess;
+  /** Settles once the wrapper has started and waits (or has ended): the shell's own start-up
+   * syscalls (dash calls getppid) are then over, so that tracing sees only the command's. */
+  ready: Promise<void>;
   /** Lets the command start. */
   release(): void;
 }
 
-// The wrapper blocks on fd 3 until released; if kafkatrace dies first the pipe closes and it exits
-// without running the command.
-const WRAPPER = 'read _ <&3 || exit 125; exec 3<&-; exec "$@"';
+// The wrapper says it is ready on fd 3 and blocks there until released; if kafkatrace dies first
+// the socket closes and it exits without running the command.
+const WRAPPER = 'printf r >&3; read _ <&3 || exit 125; exec 3<&-; exec "$@"';
 
 /** Starts `words` held back in a wrapper whose pid becomes the command's pid. */
 export function spawnHeld(words: string[]): HeldCommand {
@@ -87,12 +90,17 @@ export function spawnHeld(words: string[]): HeldCommand {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
   if (child.pid === undefined) throw new CommandError(`cannot start '${words[0]}'`);
-  const gate = child.stdio[3] as Writable;
+  const gate = child.stdio[3] as Duplex;
   // The wrapper may exit before reading (killed): a broken pipe is then expected, not an error.
   gate.on('error', () => {});
+  const ready = new Promise<void>((resolve) => {
+    gate.once('data', () => resolve());
+    child.once('exit', () => resolve());
+  });
   return {
     pid: child.pid,
     child,
+    ready,
     release: () => {
       gate.end('\n');
     },

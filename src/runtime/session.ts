@@ -153,6 +153,7 @@ class Session {
 
   async run(): Promise<number> {
     try {
+      await this.spawnCommand();
       this.start();
     } catch (e) {
       this.release();
@@ -170,23 +171,28 @@ class Session {
     return this.exitCode;
   }
 
+  /** Starts the -c command held back, and waits until its wrapper is ready. */
+  private async spawnCommand(): Promise<void> {
+    const { options } = this;
+    if (options.command === undefined) return;
+    try {
+      this.held = spawnHeld(splitCommand(options.command));
+    } catch (e) {
+      if (e instanceof CommandError) throw new SessionError(e.message);
+      throw e;
+    }
+    this.held.child.on('exit', (code, signal) => {
+      this.commandStatus = { code, signal };
+      options.onCommandExit?.(this.commandStatus);
+      this.requestStop('command');
+    });
+    await this.held.ready;
+  }
+
   private start(): void {
     const { plan, options, obj } = this;
     const stackLookup: StackLookup = (id) => this.stack(id);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
-    if (options.command !== undefined) {
-      try {
-        this.held = spawnHeld(splitCommand(options.command));
-      } catch (e) {
-        if (e instanceof CommandError) throw new SessionError(e.message);
-        throw e;
-      }
-      this.held.child.on('exit', (code, signal) => {
-        this.commandStatus = { code, signal };
-        options.onCommandExit?.(this.commandStatus);
-        this.requestStop('command');
-      });
-    }
     const targetPid = this.held?.pid ?? options.pid ?? 0;
     const startNs = process.hrtime.bigint();
     if (obj) {

@@ -1,6 +1,7 @@
 // The runtime's pure helpers: -c splitting and lookup, CPU lists, capability checks, attach point
 // descriptions, and the message when the addon is missing. No root needed.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NativeUnavailableError, isNativeError, type BpfObject } from '../../src/native/index.js';
@@ -12,7 +13,7 @@ import {
   HARDWARE_MISSING,
   parseCpuList,
 } from '../../src/runtime/attach.js';
-import { CommandError, resolveProgram, splitCommand } from '../../src/runtime/command.js';
+import { CommandError, resolveProgram, spawnHeld, splitCommand } from '../../src/runtime/command.js';
 import { effectiveCapabilities, hasBpfPrivileges } from '../../src/runtime/privileges.js';
 
 describe('splitCommand', () => {
@@ -31,6 +32,18 @@ describe('splitCommand', () => {
     expect(() => splitCommand(`echo 'abc`)).toThrow(new CommandError(`unterminated ' in command: echo 'abc`));
     expect(() => splitCommand('echo "abc')).toThrow(CommandError);
     expect(() => splitCommand('   ')).toThrow('the command to run (-c) is empty');
+  });
+});
+
+describe('spawnHeld', () => {
+  it('is ready once its wrapper waits, before the command runs, and runs it when released', async () => {
+    const held = spawnHeld(['sh', '-c', 'exit 9']);
+    await held.ready;
+    // Still the wrapper, blocked on its gate: its own start-up syscalls are behind it.
+    expect(readFileSync(`/proc/${held.pid}/cmdline`, 'utf8')).toContain('kafkatrace-c');
+    const exited = new Promise<number | null>((resolve) => held.child.on('exit', resolve));
+    held.release();
+    expect(await exited).toBe(9);
   });
 });
 

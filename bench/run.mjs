@@ -2,12 +2,12 @@
 // kafkatrace against bpftrace 0.17, measured in one run on the same scripts: time to attach (cached
 // and cold compile), SIGINT to exit, CPU added per traced event, printf throughput through the ring
 // buffer. Prints each figure with its ratio and whether its target is met; bench/README.md explains
-// the format. Needs root, bpftrace, cc, and a built kafkatrace (npx tsc -p tsconfig.json).
+// the format. Needs root, bpftrace, cc, clang, and a built kafkatrace (npm run build).
 // Environment: BENCH_REPS (repetitions, default 5), BENCH_CALLS (getppid loop, default 2000000),
 // BENCH_EVENTS (printf events, default 200000).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,14 @@ const SCRIPTS = {
   hist: 'tracepoint:syscalls:sys_exit_read { @ = hist(args->ret); }',
   perEvent: 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }',
   printf: 'tracepoint:syscalls:sys_enter_getppid /comm == "ktbench-spin"/ { printf("ev %d %s\\n", tid, comm); }',
+  kafka: 'kafka:produce { @ = count(); }',
 };
+
+// Node reads NODE_EXTRA_CA_CERTS's certificates when it starts, whether or not the program uses TLS
+// (tens of ms for a system bundle). kafkatrace makes no TLS connection: the tracers run without it,
+// and the header says what it would cost.
+const TRACER_ENV = { ...process.env, NO_COLOR: '1' };
+delete TRACER_ENV.NODE_EXTRA_CA_CERTS;
 
 function positive(name, fallback) {
   const v = process.env[name];
@@ -57,7 +64,7 @@ function preflight() {
   try {
     execFileSync(process.execPath, [BIN, '--version'], { stdio: 'ignore' });
   } catch {
-    problems.push('kafkatrace does not start (build it: npx tsc -p tsconfig.json)');
+    problems.push('kafkatrace does not start (build it: npm run build)');
   }
   if (problems.length > 0) fail(problems.join('; '));
   mkdirSync(OUT, { recursive: true });
@@ -78,6 +85,8 @@ process.on('SIGINT', () => {
 const TOOLS = {
   bpftrace: (args) => ['bpftrace', args],
   kafkatrace: (args) => [process.execPath, [BIN, ...args]],
+  // Node alone printing the line: the floor under any figure of kafkatrace's.
+  node: () => [process.execPath, ['-e', 'console.log("Attaching 0 probes...")']],
 };
 
 /**
@@ -88,7 +97,7 @@ const TOOLS = {
 function startTracer(tool, args, { env = {}, linePrefix } = {}) {
   const [cmd, argv] = TOOLS[tool](args);
   const t0 = performance.now();
-  const child = spawn(cmd, argv, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, argv, { env: { ...TRACER_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const state = { child, head: '', tail: '', stderr: '', lines: 0, lost: 0, lastLineAt: 0, partial: '' };
   let onAttach;
@@ -136,6 +145,32 @@ async function mustAttach(t, what) {
   return ms;
 }
 
+/** ms from spawn to exit of `node -e 0`, with the tracers' environment or with `env` added. */
+async function nodeBoot(env = {}) {
+  const times = [];
+  for (let i = 0; i < REPS; i++) {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['-e', '0'], { env: { ...TRACER_ENV, ...env }, stdio: 'ignore' });
+    live.add(child);
+    await new Promise((resolve) => child.on('exit', resolve));
+    live.delete(child);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** SIGINT to exit of a kafka script: the capture attaches dozens of tracepoints. */
+async function kafkaStopSeries() {
+  const stops = [];
+  for (let i = 0; i < REPS; i++) {
+    const t = startTracer('kafkatrace', ['-e', SCRIPTS.kafka]);
+    await mustAttach(t, `kafkatrace -e '${SCRIPTS.kafka}'`);
+    await sleep(SETTLE_MS);
+    stops.push(await interrupt(t));
+  }
+  return median(stops);
+}
+
 /** Sends SIGINT and returns the ms until the process has exited. */
 async function interrupt(t) {
   const sent = performance.now();
@@ -155,6 +190,41 @@ function freshCache() {
   return mkdtempSync(join(tmpdir(), 'ktbench-cache-'));
 }
 
+/**
+ * A fresh cache holding only kafkatrace's V8 code cache (of its own JavaScript, kept from the runs
+ * before): the script is compiled from nothing, kafkatrace is not run for the first time.
+ */
+function compiledCodeOnly() {
+  const dir = freshCache();
+  const v8 = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kafkatrace', 'v8');
+  if (existsSync(v8)) cpSync(v8, join(dir, 'kafkatrace', 'v8'), { recursive: true });
+  return dir;
+}
+
+/** The script's generated C; the run also leaves the compiler's JavaScript in V8's code cache. */
+function generatedC(script) {
+  return execFileSync(process.execPath, [BIN, '-d', 'c', '-e', script], { env: TRACER_ENV, encoding: 'utf8' });
+}
+
+/** ms from spawn to exit of clang compiling generated C `c`, as kafkatrace runs it. */
+async function clangAlone(c) {
+  const { clangArgs } = await import('../dist/src/codegen/clang.js');
+  const { templatesDir } = await import('../dist/src/codegen/toolchain.js');
+  const out = join(OUT, 'clang-alone.o');
+  const times = [];
+  for (let i = 0; i < REPS; i++) {
+    const t0 = performance.now();
+    const child = spawn('clang', clangArgs(templatesDir(), out), { stdio: ['pipe', 'ignore', 'inherit'] });
+    live.add(child);
+    child.stdin.end(c);
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    live.delete(child);
+    if (code !== 0) fail('clang failed on generated C');
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
 /** One attach measurement: `begin` exits by itself; others are interrupted after settling. */
 async function attachOnce(tool, script, env) {
   const t = startTracer(tool, ['-e', script], { env });
@@ -170,24 +240,28 @@ async function attachOnce(tool, script, env) {
 }
 
 async function attachSeries(script) {
-  const res = { bpftrace: [], cached: [], cold: [], stopBpftrace: [], stopKafkatrace: [] };
+  const res = { bpftrace: [], node: [], cached: [], cold: [], first: [], stopBpftrace: [], stopKafkatrace: [] };
   // Warm both: page cache, and kafkatrace's object cache for the cached series.
   await attachOnce('bpftrace', script);
   await attachOnce('kafkatrace', script);
+  const c = generatedC(script);
   for (let i = 0; i < REPS; i++) {
     const bt = await attachOnce('bpftrace', script);
     res.bpftrace.push(bt.attach);
+    res.node.push((await attachOnce('node', SCRIPTS.begin)).attach);
     if (bt.stop !== undefined) res.stopBpftrace.push(bt.stop);
     const cached = await attachOnce('kafkatrace', script);
     res.cached.push(cached.attach);
     if (cached.stop !== undefined) res.stopKafkatrace.push(cached.stop);
-    const dir = freshCache();
-    try {
-      res.cold.push((await attachOnce('kafkatrace', script, { XDG_CACHE_HOME: dir })).attach);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    for (const [series, dir] of [['cold', compiledCodeOnly()], ['first', freshCache()]]) {
+      try {
+        res[series].push((await attachOnce('kafkatrace', script, { XDG_CACHE_HOME: dir })).attach);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   }
+  res.clang = await clangAlone(c);
   return res;
 }
 
@@ -267,10 +341,14 @@ function reportAttach(title, r) {
   const bt = median(r.bpftrace);
   const cached = median(r.cached);
   const cold = median(r.cold);
+  const node = median(r.node);
   console.log(`${title}`);
   console.log(`  bpftrace            ${ms(bt)}`);
+  console.log(`  node alone          ${ms(node)}  ${ratio(node, bt)}  (node -e printing the line: no kafkatrace can start faster)`);
   console.log(`  kafkatrace cached   ${ms(cached)}  ${ratio(cached, bt)}  ${verdict(cached <= 0.5 * bt, '<= 0.5x')}`);
   console.log(`  kafkatrace cold     ${ms(cold)}  ${ratio(cold, bt)}  ${verdict(cold <= bt, '<= 1.0x')}`);
+  console.log(`  kafkatrace 1st run  ${ms(median(r.first))}  ${ratio(median(r.first), bt)}  (no cache at all: kafkatrace's own code compiled too)`);
+  console.log(`  clang alone         ${ms(r.clang)}  ${ratio(r.clang, bt)}  (clang on this script's generated C: part of every cold run)`);
 }
 
 async function main() {
@@ -278,6 +356,11 @@ async function main() {
   const bpftraceVersion = execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim();
   console.log(`kafkatrace bench: ${bpftraceVersion}, node ${process.version}, ${REPS} repetitions (medians)`);
   console.log(`load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  console.log(`node -e 0 (spawn to exit): ${ms(await nodeBoot())}`);
+  const extraCerts = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraCerts) {
+    console.log(`  with NODE_EXTRA_CA_CERTS=${extraCerts} (set here): ${ms(await nodeBoot({ NODE_EXTRA_CA_CERTS: extraCerts }))}; the tracers run without it`);
+  }
   console.log('');
 
   const begin = await attachSeries(SCRIPTS.begin);
@@ -291,6 +374,11 @@ async function main() {
   console.log(`SIGINT to exit (${SCRIPTS.hist}, maps printed)`);
   console.log(`  bpftrace            ${ms(stopBt)}`);
   console.log(`  kafkatrace          ${ms(stopKt)}  ${ratio(stopKt, stopBt)}  ${verdict(stopKt < 50, '< 50 ms')}`);
+  if (existsSync(join(ROOT, 'build', 'kafka-capture.bpf.o'))) {
+    const stopKafka = await kafkaStopSeries();
+    console.log(`SIGINT to exit (${SCRIPTS.kafka}: the capture's tracepoints, maps printed)`);
+    console.log(`  kafkatrace          ${ms(stopKafka)}  ${verdict(stopKafka < 50, '< 50 ms')}`);
+  }
   console.log('');
 
   const bt = await tracedSpin('bpftrace');
@@ -320,6 +408,10 @@ async function main() {
   }
   const r = rates.kafkatrace / rates.bpftrace;
   console.log(`  kafkatrace/bpftrace zero-loss rate: ${Number.isFinite(r) ? `${r.toFixed(2)}x` : 'n/a'}`);
+  console.log('');
+  await (await import('./lag.mjs')).benchLag();
+  await (await import('./kafka-throughput.mjs')).benchKafkaThroughput();
+  await (await import('./kafka-capture.mjs')).benchKafkaCapture();
 }
 
 main().catch((e) => {

@@ -3,7 +3,10 @@
  * kafkatrace's Kafka capture program: follows TCP byte streams through syscall tracepoints only (no
  * kprobes, no fentry), tracks Kafka frames (`int32 size` + payload) per connection and direction, and
  * copies only the first kt_head_bytes bytes of each frame to the `kafka_events` ring buffer, counting
- * the rest as `skipped`: what reaches user space does not grow with message size.
+ * the rest as `skipped`: what reaches user space does not grow with message size. Fetch responses
+ * (v0-17) are the exception: they are walked to their end, every topic, partition and record batch
+ * header copied and the records skipped, so that every partition's offsets and counts reach user
+ * space while the bytes copied still do not grow with the records (see "Fetch responses" below).
  *
  * Which sockets: any fd whose kernel socket is AF_INET/AF_INET6 SOCK_STREAM, found by walking the
  * task's fd table (CO-RE reads) the first time the fd is used, so connections opened before tracing
@@ -49,7 +52,7 @@ const volatile __u32 kt_max_frame = 0;   /* larger sizes mean lost sync; 0: 100 
 #define DEFAULT_MAX_FRAME (100u << 20)
 /* A response's correlation id; smaller sizes mean lost sync (src/kafka/stream.ts agrees). */
 #define MIN_FRAME 4
-#define MAX_STEPS 8192 /* frame-tracking steps per buffer: enough for a 64 KiB read of tiny frames */
+#define MAX_STEPS 32768 /* frame-tracking steps per buffer: enough for a 64 KiB read of tiny frames */
 #define MAX_IOV 64
 #define MAX_MMSG 16
 
@@ -145,6 +148,32 @@ struct sys_exit_ctx {
 };
 
 /* --- state --- */
+/* Where the Fetch-response walk is (src/kafka/schemas: FetchResponse v0-17). Bytes pass in this
+ * order: `copy` bytes copied unparsed, `skip` bytes skipped, then `need` bytes copied and gathered
+ * in `acc` (a varint grows `need` a byte at a time), then the state `st` parses `acc`. */
+struct fetch_walk {
+  __u64 copy;
+  __u64 skip;
+  __u64 records_left; /* bytes of the current records field not yet walked */
+  __u32 topics_left;
+  __u32 parts_left;
+  __u32 aborted_left;
+  __u32 tags_left;
+  __u8 st;       /* FW_* */
+  __u8 tag_ret;  /* the state after a tagged-field section */
+  __u8 version;
+  __u8 flexible;
+  __u8 need;
+  __u8 have;
+  __u8 varint;   /* `need` grows while the last byte has its continuation bit */
+  __u8 pad;
+  __u8 req[4];   /* a request's api key and version, kept while its correlation id arrives */
+  __u8 acc[32];  /* at most 12 bytes are gathered; the slack keeps masked copies in bounds */
+};
+
+/* Fetch requests seen in one direction, awaited in the other (pipelined: a few at a time). */
+#define FETCH_PENDING 4
+
 struct dir_state {
   __u64 offset;    /* bytes of this direction seen */
   __u64 frame_end; /* stream offset where the current frame ends; <= offset: at a frame boundary */
@@ -155,6 +184,10 @@ struct dir_state {
   __u8 flags;     /* KC_F_* for the next record */
   __u8 lost;      /* a record was lost: copy nothing until the next frame boundary */
   __u8 desync;    /* an absurd size: skip to the end of this syscall, resync at the next */
+  __u8 fetch_next;
+  __s32 fetch_corr[FETCH_PENDING];
+  __u8 fetch_ver[FETCH_PENDING]; /* the version + 1; 0: free */
+  struct fetch_walk fw;
 };
 
 struct conn {
@@ -433,6 +466,394 @@ static __always_inline int copy(struct walk *w, __u64 n) {
   return 1;
 }
 
+/* --- Fetch responses: walk their structure, copy it, skip record payloads ---
+ * Every frame's first 8 payload bytes pass through the walk (they are in the head anyway): a Fetch
+ * request (api key 1, version 0-17) leaves its correlation id and version in its direction's
+ * fetch_* slots; a frame in the other direction that starts with one of those correlation ids is a
+ * Fetch response, and is walked to its end instead of being cut at the head: every topic and
+ * partition header is copied, and in each records field every batch's first 61 bytes (its header
+ * for magic 2) while the rest of the batch is skipped. Whatever does not parse ends the walk for
+ * that frame only: the frame's end is known from its size, so sync is never lost. */
+enum fw_state {
+  FW_OFF = 0, /* not walking: the head rule applies */
+  FW_PREFIX,  /* payload bytes 0-3: a response's correlation id, or a request's api key and version */
+  FW_REQ,     /* payload bytes 4-7: a request's correlation id */
+  FW_TAGS_N,  /* tagged fields: count, then (tag, size, data) each */
+  FW_NEXT_TAG,
+  FW_TAG_ID,
+  FW_TAG_LEN,
+  FW_TOP, /* after the response header: throttle, error, session, then the topics */
+  FW_TOPICS_N,
+  FW_NEXT_TOPIC,
+  FW_TOPIC_LEN,
+  FW_PARTS_N,
+  FW_NEXT_PART,
+  FW_ABORTED_N,
+  FW_NEXT_ABORTED,
+  FW_AFTER_ABORTED,
+  FW_RECORDS_LEN,
+  FW_NEXT_BATCH,
+  FW_BATCH,
+  FW_END,
+};
+
+#define API_FETCH 1
+#define FETCH_MAX_VERSION 17
+#define FETCH_FLEXIBLE 12
+#define FETCH_TOPIC_IDS 13
+#define BATCH_PREFIX 12  /* base offset + batch length: enough to find the next batch */
+#define BATCH_HEADER 61  /* a magic 2 batch header */
+#define TAG_COPY_MAX 1024 /* bigger tagged fields are skipped */
+#define MAX_TAGS 64
+#define MAX_ABORTED 4096 /* more aborted transactions in one partition: the walk gives up on the frame */
+
+static __always_inline void fw_expect(struct fetch_walk *f, __u8 st, __u8 need, __u8 varint) {
+  f->st = st;
+  f->need = need;
+  f->have = 0;
+  f->varint = varint;
+}
+
+static __always_inline void fw_reset(struct fetch_walk *f) {
+  f->copy = 0;
+  f->skip = 0;
+  fw_expect(f, FW_OFF, 0, 0);
+}
+
+/* An array count or a length: int32, or a compact uvarint when the version is flexible. */
+static __always_inline void fw_expect_len(struct fetch_walk *f, __u8 st) {
+  if (f->flexible)
+    fw_expect(f, st, 1, 1);
+  else
+    fw_expect(f, st, 4, 0);
+}
+
+static __always_inline void fw_tags(struct fetch_walk *f, __u8 ret) {
+  f->tag_ret = ret;
+  fw_expect(f, FW_TAGS_N, 1, 1);
+}
+
+static __always_inline __u32 fw_be32(struct fetch_walk *f, __u32 at) {
+  at &= 15;
+  return ((__u32)f->acc[at] << 24) | ((__u32)f->acc[at + 1] << 16) | ((__u32)f->acc[at + 2] << 8) | f->acc[at + 3];
+}
+
+static __always_inline __u64 fw_uvarint(struct fetch_walk *f) {
+  __u64 v = 0;
+  for (int i = 0; i < 5; i++)
+    if (i < f->have) v |= (__u64)(f->acc[i] & 0x7f) << (7 * i);
+  return v;
+}
+
+/* The gathered count or length; -1 is null (0 when compact). */
+static __always_inline __s64 fw_len(struct fetch_walk *f) {
+  if (f->flexible) return (__s64)fw_uvarint(f) - 1;
+  return (__s32)fw_be32(f, 0);
+}
+
+/* Remembers a Fetch request's correlation id and version in its direction. */
+static __always_inline void fw_request(struct dir_state *d, struct fetch_walk *f) {
+  __u32 api = ((__u32)f->req[0] << 8) | f->req[1];
+  __u32 ver = ((__u32)f->req[2] << 8) | f->req[3];
+  if (api != API_FETCH || ver > FETCH_MAX_VERSION) return;
+  __u32 i = d->fetch_next++ & (FETCH_PENDING - 1);
+  d->fetch_corr[i] = (__s32)fw_be32(f, 0);
+  d->fetch_ver[i] = ver + 1;
+}
+
+/* The version + 1 of the Fetch request awaited with this correlation id in the other direction, taken;
+ * 0 when there is none. */
+static __always_inline __u32 fw_response(struct walk *w, __s32 corr) {
+  struct dir_state *o = &w->c->dir[(w->r->v.dir ^ 1) & 1];
+  for (int i = 0; i < FETCH_PENDING; i++) {
+    if (o->fetch_ver[i] && o->fetch_corr[i] == corr) {
+      __u32 ver = o->fetch_ver[i];
+      o->fetch_ver[i] = 0;
+      return ver;
+    }
+  }
+  return 0;
+}
+
+/* FW_RECORDS_LEN gathered: the records field's length. 0 when it cannot be right. */
+static __always_inline int fw_records(struct fetch_walk *f, __u64 in_frame) {
+  __s64 n = fw_len(f);
+  if (n < -1 || n > (__s64)in_frame) return 0;
+  f->records_left = n < 0 ? 0 : n;
+  fw_expect(f, FW_NEXT_BATCH, 0, 0);
+  return 1;
+}
+
+/* FW_BATCH gathered a batch's base offset and length: copy the rest of its header, skip its records. */
+static __always_inline void fw_batch(struct fetch_walk *f) {
+  f->records_left -= BATCH_PREFIX;
+  __s32 blen = (__s32)fw_be32(f, 8);
+  __u64 rest = blen < 0 || (__u64)blen > f->records_left ? f->records_left : (__u64)blen;
+  __u64 head = BATCH_HEADER - BATCH_PREFIX;
+  f->copy = rest < head ? rest : head;
+  f->skip = rest - f->copy;
+  f->records_left -= rest;
+  fw_expect(f, FW_NEXT_BATCH, 0, 0);
+}
+
+/* Acts on the gathered bytes of state st (they were copied already) and sets up the next state. */
+static __always_inline void fw_parse(struct walk *w) {
+  struct dir_state *d = w->d;
+  struct fetch_walk *f = &d->fw;
+  __u64 in_frame = d->frame_end - d->offset;
+  __s64 n;
+  switch (f->st) {
+  case FW_PREFIX: {
+    __u32 ver = fw_response(w, (__s32)fw_be32(f, 0));
+    if (ver) {
+      f->version = ver - 1;
+      f->flexible = f->version >= FETCH_FLEXIBLE;
+      if (f->flexible)
+        fw_tags(f, FW_TOP);
+      else
+        fw_expect(f, FW_TOP, 0, 0);
+      return;
+    }
+    __builtin_memcpy(f->req, f->acc, 4);
+    fw_expect(f, FW_REQ, 4, 0);
+    return;
+  }
+  case FW_REQ:
+    fw_request(d, f);
+    break;
+  case FW_TAGS_N:
+    f->tags_left = fw_uvarint(f);
+    if (f->tags_left > MAX_TAGS) break;
+    fw_expect(f, FW_NEXT_TAG, 0, 0);
+    return;
+  case FW_NEXT_TAG:
+    if (f->tags_left == 0) {
+      fw_expect(f, f->tag_ret, 0, 0);
+      return;
+    }
+    f->tags_left--;
+    fw_expect(f, FW_TAG_ID, 1, 1);
+    return;
+  case FW_TAG_ID:
+    fw_expect(f, FW_TAG_LEN, 1, 1);
+    return;
+  case FW_TAG_LEN: {
+    __u64 len = fw_uvarint(f);
+    if (len > in_frame) break;
+    if (len <= TAG_COPY_MAX)
+      f->copy = len;
+    else
+      f->skip = len;
+    fw_expect(f, FW_NEXT_TAG, 0, 0);
+    return;
+  }
+  case FW_TOP:
+    /* throttle (v1+), error and session (v7+) */
+    f->copy = (f->version >= 1 ? 4 : 0) + (f->version >= 7 ? 6 : 0);
+    fw_expect_len(f, FW_TOPICS_N);
+    return;
+  case FW_TOPICS_N:
+    n = fw_len(f);
+    if (n < -1 || n > (__s64)in_frame) break;
+    f->topics_left = n < 0 ? 0 : n;
+    fw_expect(f, FW_NEXT_TOPIC, 0, 0);
+    return;
+  case FW_NEXT_TOPIC:
+    if (f->topics_left == 0) {
+      if (!f->flexible) break; /* the end of the response */
+      fw_tags(f, FW_END);
+      return;
+    }
+    f->topics_left--;
+    if (f->version >= FETCH_TOPIC_IDS) {
+      f->copy = 16;
+      fw_expect_len(f, FW_PARTS_N);
+    } else if (f->flexible) {
+      fw_expect(f, FW_TOPIC_LEN, 1, 1);
+    } else {
+      fw_expect(f, FW_TOPIC_LEN, 2, 0);
+    }
+    return;
+  case FW_TOPIC_LEN:
+    n = f->flexible ? fw_len(f) : (__s16)(((__u16)f->acc[0] << 8) | f->acc[1]);
+    if (n < 0 || n > (__s64)in_frame) break;
+    f->copy = n;
+    fw_expect_len(f, FW_PARTS_N);
+    return;
+  case FW_PARTS_N:
+    n = fw_len(f);
+    if (n < -1 || n > (__s64)in_frame) break;
+    f->parts_left = n < 0 ? 0 : n;
+    fw_expect(f, FW_NEXT_PART, 0, 0);
+    return;
+  case FW_NEXT_PART:
+    if (f->parts_left == 0) {
+      if (f->flexible)
+        fw_tags(f, FW_NEXT_TOPIC);
+      else
+        fw_expect(f, FW_NEXT_TOPIC, 0, 0);
+      return;
+    }
+    f->parts_left--;
+    /* index, error, high watermark, last stable offset (v4+), log start offset (v5+) */
+    f->copy = 14 + (f->version >= 4 ? 8 : 0) + (f->version >= 5 ? 8 : 0);
+    if (f->version >= 4)
+      fw_expect_len(f, FW_ABORTED_N);
+    else
+      fw_expect(f, FW_AFTER_ABORTED, 0, 0);
+    return;
+  case FW_ABORTED_N:
+    n = fw_len(f);
+    if (n < -1 || n > MAX_ABORTED || 16 * n > (__s64)in_frame) break;
+    if (n < 0) n = 0;
+    if (f->flexible) {
+      f->aborted_left = n;
+      fw_expect(f, FW_NEXT_ABORTED, 0, 0);
+    } else {
+      f->copy = 16 * n;
+      fw_expect(f, FW_AFTER_ABORTED, 0, 0);
+    }
+    return;
+  case FW_NEXT_ABORTED:
+    if (f->aborted_left == 0) {
+      fw_expect(f, FW_AFTER_ABORTED, 0, 0);
+      return;
+    }
+    f->aborted_left--;
+    f->copy = 16;
+    fw_tags(f, FW_NEXT_ABORTED);
+    return;
+  case FW_AFTER_ABORTED:
+    f->copy = f->version >= 11 ? 4 : 0; /* preferred read replica */
+    fw_expect_len(f, FW_RECORDS_LEN);
+    return;
+  case FW_RECORDS_LEN:
+    if (!fw_records(f, in_frame)) break;
+    return;
+  case FW_NEXT_BATCH:
+    if (f->records_left == 0) {
+      if (f->flexible)
+        fw_tags(f, FW_NEXT_PART);
+      else
+        fw_expect(f, FW_NEXT_PART, 0, 0);
+      return;
+    }
+    if (f->records_left < BATCH_PREFIX) {
+      /* A partial batch the broker cut at its size limit. */
+      f->copy = f->records_left;
+      f->records_left = 0;
+      fw_expect(f, FW_NEXT_BATCH, 0, 0);
+      return;
+    }
+    fw_expect(f, FW_BATCH, BATCH_PREFIX, 0);
+    return;
+  case FW_BATCH:
+    fw_batch(f);
+    return;
+  }
+  /* The walk is over, or the bytes do not parse as a Fetch response: the head rule takes over. */
+  fw_reset(f);
+}
+
+/* One step of the walk: copy, skip or gather bytes of the current frame, or parse what was gathered. */
+static __always_inline void fw_step(struct walk *w) {
+  struct dir_state *d = w->d;
+  struct fetch_walk *f = &d->fw;
+  if (d->lost) {
+    fw_reset(f);
+    return;
+  }
+  __u64 in_frame = d->frame_end - d->offset;
+  __u64 left = w->r->v.left;
+  __u64 avail = in_frame < left ? in_frame : left;
+  if (f->copy > in_frame || f->skip > in_frame || f->need > in_frame + f->have) {
+    fw_reset(f);
+    return;
+  }
+  if (f->copy) {
+    __u64 n = f->copy < avail ? f->copy : avail;
+    open_record(w, 1);
+    __u32 room = KC_REC_CAP - w->r->hdr.len;
+    if (n > room) n = room;
+    if (!copy(w, n)) {
+      d->lost = 1;
+      flush(w->r, w->c, d, w->r->v.dir);
+      fw_reset(f);
+      return;
+    }
+    f->copy -= n;
+    return;
+  }
+  if (f->skip) {
+    __u64 n = f->skip < avail ? f->skip : avail;
+    skip(w, n);
+    f->skip -= n;
+    return;
+  }
+  if (f->have < f->need) {
+    __u64 n = f->need - f->have;
+    if (n > avail) n = avail;
+    n &= 15; /* at most 12 */
+    __u8 tmp[16] = {};
+    if (bpf_probe_read_user(tmp, n, (const void *)w->r->v.ubuf)) {
+      d->lost = 1;
+      d->desync = 1;
+      fw_reset(f);
+      skip(w, w->r->v.left);
+      return;
+    }
+    open_record(w, n);
+    struct record *r = w->r;
+    __u32 at = r->hdr.len;
+    barrier_var(at);
+    at &= KC_REC_CAP - 1; /* open_record left room for n, so this changes nothing */
+    bpf_probe_read_kernel(&r->data[at], n, tmp);
+    r->hdr.len = at + n;
+    __u32 have = f->have & 15;
+    bpf_probe_read_kernel(&f->acc[have], n, tmp);
+    f->have = have + n;
+    advance(w, n);
+    if (f->varint && f->have == f->need && (f->acc[(f->have - 1) & 15] & 0x80)) {
+      if (f->have >= 5)
+        fw_reset(f); /* longer than a 32-bit varint */
+      else
+        f->need++;
+    }
+    return;
+  }
+  fw_parse(w);
+}
+
+/* sendfile moved n bytes of the current frame unseen: a walk survives when they are record data.
+ * Gathered bytes are parsed only at the next step, so a parse due now (a records length or a batch
+ * prefix just read) runs first. Bytes due to be copied pass uncopied (that batch header is lost). */
+static __always_inline void fw_unseen(struct dir_state *d, __u64 n) {
+  struct fetch_walk *f = &d->fw;
+  if (f->st == FW_OFF) return;
+  if (f->copy == 0 && f->skip == 0 && f->have == f->need) {
+    if (f->st == FW_RECORDS_LEN && !fw_records(f, d->frame_end - d->offset)) {
+      fw_reset(f);
+      return;
+    }
+    if (f->st == FW_BATCH && f->need) fw_batch(f);
+  }
+  __u64 k = n < f->copy ? n : f->copy;
+  f->copy -= k;
+  n -= k;
+  k = n < f->skip ? n : f->skip;
+  f->skip -= k;
+  n -= k;
+  if (n == 0) return;
+  int at_batch = (f->st == FW_NEXT_BATCH || (f->st == FW_BATCH && f->have == 0)) && f->copy == 0 && f->skip == 0;
+  if (at_batch && n <= f->records_left) {
+    /* Whole batches sent from a file: their headers are not seen, their bytes are skipped. */
+    f->records_left -= n;
+    fw_expect(f, FW_NEXT_BATCH, 0, 0);
+    return;
+  }
+  fw_reset(f);
+}
+
 /* At a frame boundary: reads (part of) the size field. */
 static __always_inline void size_step(struct walk *w) {
   struct dir_state *d = w->d;
@@ -480,7 +901,11 @@ static __always_inline void size_step(struct walk *w) {
   d->frame_end = d->offset + (__u32)size;
   d->head_end = start + w->r->v.head;
   if (d->head_end > d->frame_end) d->head_end = d->frame_end;
+  fw_reset(&d->fw);
+  /* The walk looks at the first 8 payload bytes, which the head copies anyway. */
+  if (!d->lost && d->head_end >= d->offset + 8) fw_expect(&d->fw, FW_PREFIX, 4, 0);
 }
+
 
 static long walk_step(__u32 i, void *ctx) {
   struct walk *w = ctx;
@@ -488,6 +913,10 @@ static long walk_step(__u32 i, void *ctx) {
   struct dir_state *d = w->d;
   if (d->offset >= d->frame_end) {
     size_step(w);
+    return 0;
+  }
+  if (d->fw.st != FW_OFF) {
+    fw_step(w);
     return 0;
   }
   __u64 in_frame = d->frame_end - d->offset;
@@ -531,6 +960,7 @@ static __always_inline int walk_begin(struct walk *w, struct conn *c, __u32 dir)
     d->frame_end = d->offset;
     d->head_end = d->offset;
     d->flags |= KC_F_RESYNC;
+    fw_reset(&d->fw);
   }
   w->c = c;
   w->d = d;
@@ -630,10 +1060,11 @@ static __always_inline int take(struct pending *out) {
   return 1;
 }
 
-/* Data syscalls' exit: `ret` bytes moved in direction dir. */
-static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir) {
+/* Data syscalls' exit: `ret` bytes moved in direction dir. `kind` is a constant per program, so each
+ * program holds (and the verifier walks) only its own way of reading the bytes. */
+static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir, __u32 kind) {
   struct pending p;
-  if (!take(&p)) return 0;
+  if (!take(&p) || p.kind != kind) return 0;
   __s64 ret = ctx->ret;
   if (ret <= 0) return 0;
   struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = p.fd};
@@ -641,7 +1072,7 @@ static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir) {
   if (!c || !c->capture) return 0;
   struct walk w;
   if (!walk_begin(&w, c, dir)) return 0;
-  switch (p.kind) {
+  switch (kind) {
   case K_BUF:
     walk_buffer(&w, p.ptr, (__u64)ret);
     break;
@@ -663,7 +1094,10 @@ static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir) {
     struct dir_state *d = w.d;
     __u64 n = (__u64)ret;
     __u64 in_frame = d->offset < d->frame_end ? d->frame_end - d->offset : 0;
-    if (n > in_frame) d->desync = 1;
+    if (n > in_frame)
+      d->desync = 1;
+    else
+      fw_unseen(d, n);
     d->skipped += n;
     d->offset += n;
     break;
@@ -682,7 +1116,7 @@ static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir) {
   }                                                                               \
   SEC("tracepoint/syscalls/sys_exit_" #name)                                      \
   int kt_cx_##name(struct sys_exit_ctx *ctx) {                                    \
-    return data_exit(ctx, dir);                                                   \
+    return data_exit(ctx, dir, kind);                                             \
   }
 
 DATA_PROBES(write, K_BUF, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2], 0)

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
 
-export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'repl';
+export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'repl' | 'demo';
 
 export interface CliOptions {
   command: Command;
@@ -29,11 +29,13 @@ export interface CliOptions {
   noColor: boolean;
   /** --export: serve the maps while the script runs. */
   exportTarget?: ExportTarget;
+  /** A subcommand's own --help (demo). */
+  help?: boolean;
 }
 
 export class UsageError extends Error {}
 
-const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run']);
+const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo']);
 
 export const HELP = `kafkatrace: a bpftrace-style tracing language with Kafka-aware probes
 
@@ -47,6 +49,8 @@ USAGE
   kafkatrace compile FILE|-e PROG -o DIR    write the generated C, the BPF object and the plan
   kafkatrace repl                           type probe blocks at a prompt; they attach at once (.help)
   kafkatrace run NAME|FILE [options]        run a stdlib tool by name or a script (--list: the tools)
+  kafkatrace demo [--duration TIME]         a mock Kafka with a producer and a rebalancing consumer
+                                            group, traced live (demo --help explains it)
 
 OPTIONS
   -e PROGRAM        the script text
@@ -74,6 +78,16 @@ export function parseDuration(text: string): number {
   if (!m) throw new UsageError(`invalid duration '${text}': use a number with ms, s, m or h (e.g. 30s)`);
   const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
   return Math.round(Number(m[1]) * scale);
+}
+
+/** `demo` takes --duration and --no-color (already in opts), and -h. */
+function demoOptions(opts: CliOptions, v: Record<string, string | boolean | undefined>, positionals: string[]): CliOptions {
+  if (positionals.length > 0) throw new UsageError(`demo takes no arguments, not '${positionals[0]}'`);
+  const other = Object.keys(v).find((k) => v[k] !== undefined && !['duration', 'no-color', 'h', 'help'].includes(k));
+  if (other) throw new UsageError(`demo does not take ${other.length === 1 ? '-' : '--'}${other}`);
+  if (v.h || v.help) opts.help = true;
+  if (typeof v.duration === 'string') opts.durationMs = parseDuration(v.duration);
+  return opts;
 }
 
 export function parseCli(argv: string[]): CliOptions {
@@ -115,7 +129,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
   const v = parsed.values;
   const positionals = parsed.positionals;
-  if (v.h || v.help) command = 'help';
+  if ((v.h || v.help) && command !== 'demo') command = 'help';
   else if (v.V || v.version) command = 'version';
   else if (v.l && command === 'trace') command = 'list';
 
@@ -134,6 +148,7 @@ export function parseCli(argv: string[]): CliOptions {
     opts.listGlob = positionals[0];
     return opts;
   }
+  if (command === 'demo') return demoOptions(opts, v, positionals);
   if (command === 'repl') {
     if (positionals.length > 0) throw new UsageError(`repl takes no arguments, not '${positionals[0]}'`);
     return opts;

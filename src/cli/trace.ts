@@ -2,6 +2,7 @@
 // compiled before runs from the compilation cache without loading the compiler at all.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
+import { prestartClang } from '../codegen/clang.js';
 import type { PrometheusExporter } from '../export/server.js';
 import { createOutput } from '../runtime/output.js';
 import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
@@ -28,6 +29,8 @@ async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedC
   const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe);
   const cached = lookupCompilation(key);
   if (cached) return cached;
+  // clang starts while the compiler loads and runs: most scripts need it.
+  prestartClang();
   const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
   const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
   const object = await objectFor(compiled);
@@ -78,6 +81,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       command: opts.command_,
       durationMs: opts.durationMs,
       positional: opts.positional,
+      releaseAtExit: true,
       onStarted: exporter && ((control) => exporter.attach(control)),
       onCommandExit: (status) => (command = status),
       onStop: (reason) => {

@@ -1,11 +1,11 @@
 // clang -target bpf over generated C, with a content-addressed object cache: the same source, clang
-// and templates give the same object, so a cache hit skips clang entirely.
-import { spawn } from 'node:child_process';
+// binary and templates give the same object, so a cache hit skips clang entirely (and runs nothing).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { templatesDir } from './toolchain.js';
 
 const INSTALL_HINT = 'apt-get install clang libbpf-dev';
@@ -34,7 +34,6 @@ export interface CompileOptions {
 }
 
 let clangRuns = 0;
-const versions = new Map<string, Promise<string>>();
 
 /** How many times this process has run clang to compile (cache misses); for tests. */
 export function clangInvocations(): number {
@@ -46,31 +45,98 @@ export function defaultCacheDir(): string {
   return join(base, 'kafkatrace');
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+interface Running {
+  child: ChildProcess;
+  /** The process's end: its status and what it printed. */
+  done: Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** Starts `cmd`, its stdin left open for the caller to write and end. */
+function start(cmd: string, args: string[]): Running {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.on('error', () => {});
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') reject(new ToolchainError(`${cmd} is not installed (kafkatrace compiles BPF programs with it): ${INSTALL_HINT}`));
       else reject(e);
     });
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
   });
+  return { child, done };
 }
 
-function clangVersion(clang: string): Promise<string> {
-  let v = versions.get(clang);
-  if (!v) {
-    v = run(clang, ['--version']).then((r) => r.stdout.split('\n')[0] ?? '');
-    v.catch(() => versions.delete(clang));
-    versions.set(clang, v);
+/** Whether a child process (and its pipes) keeps node's event loop alive. */
+function setReferenced(child: ChildProcess, ref: boolean): void {
+  for (const handle of [child, child.stdin, child.stdout, child.stderr] as unknown as ({ ref(): void; unref(): void } | null)[]) {
+    if (ref) handle?.ref();
+    else handle?.unref();
   }
-  return v;
+}
+
+let prestarted: { running: Running; out: string } | undefined;
+
+/**
+ * Starts the default clang now, its C to come on stdin: clang's own start-up (loading LLVM, some
+ * 40 ms) then overlaps the front end's work instead of following it. compileC with the default
+ * clang and cache directory takes it; a process that exits without using it kills it. Best effort.
+ */
+export function prestartClang(): void {
+  if (prestarted) return;
+  try {
+    const dir = defaultCacheDir();
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, `clang.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const running = start('clang', clangArgs(templatesDir(), out));
+    // Unused, its failure (clang missing) is compileC's to report, or nobody's.
+    running.done.catch(() => {});
+    setReferenced(running.child, false);
+    prestarted = { running, out };
+    process.once('exit', () => {
+      if (prestarted?.running !== running) return;
+      running.child.kill('SIGKILL');
+      rmSync(out, { force: true });
+    });
+  } catch {
+    // compileC starts clang itself.
+  }
+}
+
+function isExecutableFile(path: string): boolean {
+  // No exceptions for the directories of $PATH that lack it: building their errors costs milliseconds.
+  const s = statSync(path, { throwIfNoEntry: false });
+  return s !== undefined && s.isFile() && (s.mode & 0o111) !== 0;
+}
+
+/** Where `cmd` runs from: itself when it names a path, else the first match on $PATH (as spawn finds it). */
+function whichFile(cmd: string): string | undefined {
+  if (cmd.includes('/')) return isAbsolute(cmd) ? cmd : resolve(cmd);
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, cmd);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * The clang binary behind `clang`, for the cache key: its real path (/usr/bin/clang links to one
+ * llvm version's), size, mtime and inode. Another clang, or the same one reinstalled, gives another
+ * identity; stat-ing it costs microseconds where `clang --version` costs a process spawn.
+ */
+export function clangIdentity(clang: string): string {
+  const file = whichFile(clang);
+  if (file === undefined) return `${clang}:not found`;
+  try {
+    const real = realpathSync(file);
+    const s = statSync(real);
+    return `${real}:${s.size}:${s.mtimeMs}:${s.ino}`;
+  } catch {
+    return `${file}:unreadable`;
+  }
 }
 
 /** The templates' contents, part of the cache key so that editing the prelude invalidates objects. */
@@ -82,7 +148,8 @@ function templatesDigest(dir: string): string {
   return h.digest('hex');
 }
 
-function clangArgs(dir: string, out: string): string[] {
+/** clang's arguments: C on stdin, the object to `out`, headers from the templates in `dir`. */
+export function clangArgs(dir: string, out: string): string[] {
   const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-I', dir];
   // <linux/bpf.h> needs <asm/types.h>, which Debian keeps in the multiarch directory that clang does
   // not search for the bpf target.
@@ -111,7 +178,7 @@ export async function cachePath(source: string, opts: CompileOptions = {}): Prom
   const key = createHash('sha256')
     .update(source)
     .update('\0')
-    .update(await clangVersion(clang))
+    .update(clangIdentity(clang))
     .update('\0')
     .update(templatesDigest(dir))
     .update('\0')
@@ -131,9 +198,14 @@ export async function compileC(source: string, opts: CompileOptions = {}): Promi
     // A miss: compile below.
   }
   await mkdir(cacheDir, { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const pre = opts.clang === undefined && opts.cacheDir === undefined ? prestarted : undefined;
+  if (pre) prestarted = undefined;
+  const tmp = pre?.out ?? `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const running = pre?.running ?? start(clang, clangArgs(templatesDir(), tmp));
+  if (pre) setReferenced(running.child, true);
   clangRuns++;
-  const r = await run(clang, clangArgs(templatesDir(), tmp), source);
+  running.child.stdin!.end(source);
+  const r = await running.done;
   if (r.code !== 0) {
     await rm(tmp, { force: true });
     if (/bpf\/bpf_helpers\.h['"]? file not found/.test(r.stderr)) {

@@ -2,7 +2,7 @@
 // Values are written into the result as soon as they are read, so when decoding stops early (a
 // truncated or corrupt frame) the caller still has everything before that point.
 import { DecodeError, type Reader } from './reader.js';
-import { summarizeRecords, type RecordsSummary } from './records.js';
+import { summarizeRecordWindows, type RecordsSummary } from './records.js';
 import { inRange, type FieldSpec, type MessageSpec, type PrimitiveType } from './schemas/spec.js';
 
 /** bytes fields decode to their length only: their content (metadata, SASL tokens) never reaches output. */
@@ -116,7 +116,8 @@ function decodeField(r: Reader, f: FieldSpec, version: number, messageFlexible: 
       out[f.n] = null;
       return;
     }
-    out[f.n] = summarizeRecords(r.available(n), n);
+    const start = r.pos;
+    out[f.n] = summarizeRecordWindows((at, len) => r.window(start + at, len), n);
     r.skip(n);
     return;
   }

@@ -11,6 +11,7 @@ import { exchangeDetails, type DetailsContext, type Fields } from './details.js'
 import { errorName } from './error-codes.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
+import type { DerivedEvent, RebalanceTracker } from './rebalances.js';
 import type { StreamFrame } from './stream.js';
 
 export type Direction = 'out' | 'in';
@@ -62,8 +63,10 @@ export interface KafkaExchange {
   details: Fields;
   /** Per topic-partition (or per group, per topic) fields. */
   items: Fields[];
-  /** Set on a completed SyncGroup that follows this member's JoinGroup: the rebalance it ended. */
-  rebalance?: Fields;
+  /** `kafka:rebalance` and `kafka:member` events this exchange completed (see rebalances.ts). */
+  derived?: DerivedEvent[];
+  /** Lag views (per group, topic, partition) that this exchange changed: see src/kafka/lag.ts. */
+  lag?: Fields[];
 }
 
 /** State shared by all connections of one decoder (per process: topic ids, groups of client ids). */
@@ -71,6 +74,7 @@ export interface SharedState {
   counters: KafkaCounters;
   topicNames(pid: number): Map<string, string>;
   groups: Map<string, string>;
+  rebalances: RebalanceTracker;
   emit(exchange: KafkaExchange): void;
 }
 
@@ -81,12 +85,6 @@ interface Pending {
   ts: bigint;
   tid: number;
   truncated: boolean;
-}
-
-interface JoinState {
-  ts: bigint;
-  members: number;
-  generation: number;
 }
 
 const GROUP_APIS = new Set<number>([
@@ -115,7 +113,6 @@ export class Connection {
   private requestDir: Direction | null = null;
   private readonly pending: Record<Direction, Map<number, Pending>> = { out: new Map(), in: new Map() };
   private readonly fetchOffsets = new BoundedMap<string, bigint>(10_000);
-  private readonly joins = new BoundedMap<string, JoinState>(1_000);
   /** After a SaslHandshake v0, raw SASL tokens follow without Kafka headers. */
   private saslTokens = false;
   /** Expiry runs when frame timestamps pass this (every 1/16 of the timeout, not on every frame). */
@@ -321,34 +318,12 @@ export class Connection {
       details,
       items,
     };
-    if (status === 'complete') this.trackRebalance(exchange);
+    const derived = this.shared.rebalances.observe(exchange, p.request.body, resp?.body ?? null);
+    if (derived.length > 0) exchange.derived = derived;
     const counters = this.shared.counters;
     counters.exchanges++;
     if (!resp) counters.unanswered++;
     this.shared.emit(exchange);
-  }
-
-  /** JoinGroup → SyncGroup of one member is one rebalance as that member saw it. */
-  private trackRebalance(ex: KafkaExchange): void {
-    const group = ex.details.group;
-    if (typeof group !== 'string' || ex.error !== 0) return;
-    if (ex.api_key === API_KEYS.JoinGroup) {
-      const generation = typeof ex.details.generation === 'number' ? ex.details.generation : -1;
-      const members = typeof ex.details.members === 'number' ? ex.details.members : 0;
-      this.joins.set(`${group}\u0000${String(ex.details.member ?? '')}`, { ts: ex.request_ts, members, generation });
-    } else if (ex.api_key === API_KEYS.SyncGroup) {
-      const k = `${group}\u0000${String(ex.details.member ?? '')}`;
-      const join = this.joins.get(k);
-      if (!join) return;
-      this.joins.delete(k);
-      ex.rebalance = {
-        group,
-        member: String(ex.details.member ?? ''),
-        generation: join.generation,
-        members: join.members,
-        duration: ex.request_ts + (ex.latency ?? 0n) - join.ts,
-      };
-    }
   }
 
   private context(role: 'client' | 'broker', clientId: string): DetailsContext {

@@ -8,12 +8,15 @@
 import { BoundedMap } from './bounded-map.js';
 import { newCounters, type KafkaCounters } from './counters.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
+import { LagTracker } from './lag.js';
+import { RebalanceTracker, type DerivedEvent } from './rebalances.js';
 import { FrameStream, type StreamStats } from './stream.js';
 
 export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
 export type { Fields, FieldValue } from './details.js';
 export type { FrameFailure, KafkaCounters } from './counters.js';
-export { probeFirings, type ProbeFiring } from './probes.js';
+export { derivedFiring, probeFirings, type ProbeFiring } from './probes.js';
+export type { DerivedEvent } from './rebalances.js';
 export { apiName } from './api-names.js';
 export { errorName } from './error-codes.js';
 
@@ -37,6 +40,11 @@ export interface CaptureChunk extends ConnectionInfo {
 export interface KafkaDecoderOptions {
   /** Called synchronously from push/close/expire; what it throws propagates to their caller. */
   onExchange: (exchange: KafkaExchange) => void;
+  /**
+   * Called from closeAll() with the rebalances it completes (generations still waiting for members'
+   * SyncGroup answers); other derived events travel in `KafkaExchange.derived`.
+   */
+  onDerived?: (event: DerivedEvent) => void;
   /** Requests unanswered for longer are reported as 'timeout' (default 5 min, Kafka's longest waits). */
   requestTimeoutNs?: bigint;
   /** Payload bytes kept per frame (default 1 MiB). */
@@ -61,6 +69,8 @@ export class KafkaDecoder {
   private readonly connections: Map<string, Tracked> = new Map();
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
+  private readonly lag = new LagTracker();
+  private readonly rebalances = new RebalanceTracker();
   /** Stream stats of closed connections, so counters() stays cumulative. */
   private readonly closedStats: Omit<StreamStats, 'frames'> = { resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
   private readonly timeoutNs: bigint;
@@ -68,6 +78,7 @@ export class KafkaDecoder {
   private readonly shared: SharedState = {
     counters: this.counts,
     groups: this.groups,
+    rebalances: this.rebalances,
     topicNames: (pid) => {
       let m = this.topicIds.get(pid);
       if (!m) {
@@ -76,7 +87,10 @@ export class KafkaDecoder {
       }
       return m;
     },
-    emit: (ex) => this.options.onExchange(ex),
+    emit: (ex) => {
+      this.lag.observe(ex);
+      this.options.onExchange(ex);
+    },
   };
 
   constructor(private readonly options: KafkaDecoderOptions) {
@@ -122,9 +136,10 @@ export class KafkaDecoder {
     t.conn.close();
   }
 
-  /** Closes every connection (at exit). */
+  /** Closes every connection and completes open rebalances (at exit). */
   closeAll(): void {
     for (const t of [...this.connections.values()]) this.close(t.conn.info);
+    for (const ev of this.rebalances.flush()) this.options.onDerived?.(ev);
   }
 
   /** Reports requests that waited longer than the timeout at `nowNs` (CLOCK_MONOTONIC). */

@@ -1,11 +1,14 @@
 // Exchange → kafka probe firings with flat `args` (integers as bigint, as the runtime's values are):
 // `kafka:request` once per exchange; the API's own probe (`kafka:produce`, ...) once per item for
-// APIs with per topic-partition items, else once; `kafka:rebalance` when a SyncGroup ends a rebalance.
+// APIs with per topic-partition items, else once; `kafka:rebalance` and `kafka:member` for the events
+// the exchange completed (src/kafka/rebalances.ts), with the exchange's common args.
+// `kafka:lag` once per group/topic/partition lag view the exchange changed (src/kafka/lag.ts).
 // Exchanges without a response carry latency 0, error 0, error_name '', response_bytes 0 and their
 // status ('no_response', 'closed', 'timeout') in `status`.
 import { API_KEYS } from './api-names.js';
 import type { FieldValue, Fields } from './details.js';
 import type { KafkaExchange } from './exchanges.js';
+import type { DerivedEvent } from './rebalances.js';
 
 export type ProbeArgs = Record<string, bigint | string>;
 
@@ -20,6 +23,12 @@ const PER_ITEM = new Set<number>([
   API_KEYS.Produce, API_KEYS.Fetch, API_KEYS.ListOffsets, API_KEYS.OffsetCommit, API_KEYS.OffsetFetch,
   API_KEYS.AddPartitionsToTxn, API_KEYS.CreateTopics, API_KEYS.DeleteTopics, API_KEYS.DescribeGroups,
 ]);
+
+/** Lag args that read -1, not 0, when unknown (the decoder leaves them out then). */
+const UNKNOWN_LAG: Record<string, ProbeArgs> = {
+  fetch: { lag: -1n, time_lag: -1n },
+  offsetcommit: { committed_lag: -1n },
+};
 
 function toArg(v: FieldValue): bigint | string {
   if (typeof v === 'string' || typeof v === 'bigint') return v;
@@ -62,12 +71,19 @@ export function probeFirings(ex: KafkaExchange): ProbeFiring[] {
   if (PER_ITEM.has(ex.api_key) && ex.items.length > 0) {
     for (const item of ex.items) {
       // The item's own error (per partition) wins over the exchange's.
-      const args = addFields({ ...withDetails }, item);
+      const args = addFields({ ...withDetails, ...UNKNOWN_LAG[probe] }, item);
       firings.push({ probe, args });
     }
   } else {
     firings.push({ probe, args: withDetails });
   }
-  if (ex.rebalance) firings.push({ probe: 'rebalance', args: addFields({ ...common }, ex.rebalance) });
+  for (const d of ex.derived ?? []) firings.push({ probe: d.probe, args: addFields({ ...common }, d.fields) });
+  for (const view of ex.lag ?? []) firings.push({ probe: 'lag', args: addFields({ ...common }, view) });
   return firings;
+}
+
+/** The firing of a derived event completed without an exchange (KafkaDecoder's onDerived). */
+export function derivedFiring(ev: DerivedEvent): ProbeFiring {
+  const c = ev.connection;
+  return { probe: ev.probe, args: addFields({ laddr: c.laddr, lport: BigInt(c.lport), raddr: c.raddr, rport: BigInt(c.rport) }, ev.fields) };
 }

@@ -68,17 +68,29 @@ export class Reader {
     if (this.pos + n > this.declaredEnd) {
       throw new DecodeError('overrun', `${n} bytes needed at byte ${this.pos}, past the end of the frame`);
     }
-    for (let i = 0; i < this.segments.length; i++) {
-      const s = this.segments[i]!;
-      if (this.pos >= s.offset && this.pos + n <= s.offset + s.data.length) {
-        this.segStart = s.offset;
-        this.segEnd = s.offset + s.data.length;
-        this.bytes = s.data;
-        this.view = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
-        return this.pos - this.segStart;
-      }
+    const s = this.segmentHolding(this.pos, n);
+    if (!s) throw new DecodeError('truncated', `bytes ${this.pos}..${this.pos + n} of the frame were not copied`);
+    this.segStart = s.offset;
+    this.segEnd = s.offset + s.data.length;
+    this.bytes = s.data;
+    this.view = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
+    return this.pos - this.segStart;
+  }
+
+  /** The segment holding all of [at, at + n), by binary search: a walked Fetch response has thousands. */
+  private segmentHolding(at: number, n: number): Segment | undefined {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.segments[mid]!;
+      const end = s.offset + s.data.length;
+      if (at < s.offset) hi = mid - 1;
+      else if (at + n <= end) return s;
+      else if (at >= end) lo = mid + 1;
+      else return undefined;
     }
-    throw new DecodeError('truncated', `bytes ${this.pos}..${this.pos + n} of the frame were not copied`);
+    return undefined;
   }
 
   int8(): number {
@@ -198,6 +210,12 @@ export class Reader {
       }
     }
     return EMPTY;
+  }
+
+  /** The copied bytes [at, at + n) of the frame as a view and the index of `at` in it; null if not all copied. */
+  window(at: number, n: number): { view: DataView; index: number } | null {
+    const s = this.segmentHolding(at, n);
+    return s ? { view: new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength), index: at - s.offset } : null;
   }
 
   /** Advances by n bytes whether or not they were copied. */

@@ -37,7 +37,16 @@ export interface RecordsSummary {
   batches: RecordBatchHeader[];
   /** Whether every batch header in the declared size was copied (else `records` is a lower bound). */
   complete: boolean;
+  /** A batch header was structurally impossible: the walk stopped there (`records` is a lower bound). */
+  malformed: boolean;
 }
+
+/**
+ * The copied bytes [at, at + n) of a records field, as a view and the index of `at` in it; null when
+ * not all of them were copied. The capture copies each batch's header and skips its records, so the
+ * copied parts of a records field can be far apart.
+ */
+export type RecordWindow = (at: number, n: number) => { view: DataView; index: number } | null;
 
 /** Batch headers kept per records field (the count covers them all). */
 const MAX_BATCHES = 64;
@@ -49,34 +58,54 @@ const LOG_OVERHEAD = 12;
 const MAGIC_OFFSET = 16;
 
 /**
- * Walks batches in `data`, the copied part of a records field of `declared` bytes.
+ * Walks batches in `data`, the copied first part of a records field of `declared` bytes.
  * Stops at the first header not fully copied, or at a structurally impossible one.
  */
 export function summarizeRecords(data: Uint8Array, declared: number): RecordsSummary {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const summary: RecordsSummary = { bytes: declared, records: 0, magic: -1, batches: [], complete: true };
+  return summarizeRecordWindows((at, n) => (at + n <= data.length ? { view, index: at } : null), declared);
+}
+
+/**
+ * Walks batches by their lengths through a records field of `declared` bytes of which only some
+ * windows were copied: each batch's header must be copied, its records need not be.
+ */
+export function summarizeRecordWindows(window: RecordWindow, declared: number): RecordsSummary {
+  const summary: RecordsSummary = { bytes: declared, records: 0, magic: -1, batches: [], complete: true, malformed: false };
   let pos = 0;
   while (pos < declared) {
-    if (pos + MAGIC_OFFSET + 1 > data.length) {
+    // A trailing partial batch is normal (the broker cuts Fetch data at max bytes).
+    if (declared - pos < MAGIC_OFFSET + 1) break;
+    const prefix = window(pos, MAGIC_OFFSET + 1);
+    if (!prefix) {
       summary.complete = false;
       break;
     }
-    const size = view.getInt32(pos + 8);
-    // A trailing partial batch is normal (the broker may cut Fetch data at max bytes).
-    if (size < 0 || pos + LOG_OVERHEAD + size > declared) break;
-    const magic = view.getInt8(pos + MAGIC_OFFSET);
+    const size = prefix.view.getInt32(prefix.index + 8);
+    if (size < 0) {
+      summary.malformed = true;
+      break;
+    }
+    if (pos + LOG_OVERHEAD + size > declared) break;
+    const magic = prefix.view.getInt8(prefix.index + MAGIC_OFFSET);
     if (summary.magic === -1) summary.magic = magic;
     if (magic === 2) {
-      if (pos + BATCH_HEADER_SIZE > data.length) {
+      const header = LOG_OVERHEAD + size >= BATCH_HEADER_SIZE ? window(pos, BATCH_HEADER_SIZE) : null;
+      if (LOG_OVERHEAD + size < BATCH_HEADER_SIZE) {
+        summary.malformed = true;
+        break;
+      }
+      if (!header) {
         summary.complete = false;
         break;
       }
-      const batch = readBatchHeader(view, pos);
+      const batch = readBatchHeader(header.view, header.index);
       summary.records += Math.max(0, batch.recordCount);
       if (summary.batches.length < MAX_BATCHES) summary.batches.push(batch);
     } else if (magic === 0 || magic === 1) {
       summary.records += 1;
     } else {
+      summary.malformed = true;
       break;
     }
     pos += LOG_OVERHEAD + size;

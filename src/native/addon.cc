@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfObject", kt::BpfObject::Define(env));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
+  exports.Set("releaseLinksAtExit", Napi::Function::New(env, kt::ReleaseLinksAtExit));
   return exports;
 }
 

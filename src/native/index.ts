@@ -82,6 +82,13 @@ export interface NativeAddon {
   BpfObject: new (elf: Buffer, name: string) => BpfObject;
   numPossibleCpus(): number;
   libbpfVersion(): string;
+  /**
+   * From now on, close() and detach() hand the links' last references to a reaper process that
+   * lets go of them once this process has exited: the kernel's wait on detaching tracepoints (an
+   * RCU grace period each, one after another) no longer delays our exit. For a process that exits
+   * when its session ends (the CLI), never for one that goes on (the REPL).
+   */
+  releaseLinksAtExit(): void;
 }
 
 /** An Error from the addon: errno is positive; log holds libbpf's or the verifier's last lines. */
@@ -120,6 +127,11 @@ export function loadNative(): NativeAddon {
     throw new NativeUnavailableError(`${ADDON_PATH} does not load: ${(e as Error).message}`);
   }
   return addon;
+}
+
+/** See NativeAddon.releaseLinksAtExit. */
+export function releaseLinksAtExit(): void {
+  loadNative().releaseLinksAtExit();
 }
 
 /** Opens a BPF object from its ELF bytes (nothing is loaded into the kernel yet). */

@@ -3,10 +3,15 @@
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
+#include <fcntl.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -38,7 +43,61 @@ void ExplainLoadFailure(const std::string& log, std::string* program, std::strin
   }
 }
 
+// Set by releaseLinksAtExit(): this process exits once its session is done.
+bool releaseAtExit = false;
+
+// A link whose last close makes the kernel wait: a BPF link or a perf event (a tracepoint's perf
+// event waits for an RCU grace period, under a lock, when its last reference goes). libbpf leaves
+// fd 0 in links without a descriptor of their own (usdt), hence the check of what the fd is.
+bool SlowToRelease(int fd) {
+  if (fd <= 2) return false;
+  char target[64];
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
+  if (n < 0) return false;
+  target[n] = '\0';
+  return strcmp(target, "anon_inode:bpf_link") == 0 || strcmp(target, "anon_inode:[perf_event]") == 0;
+}
+
+// Gives a reaper process its own references to `fds`: `cat` reading a pipe whose only writer is this
+// process (close-on-exec, never closed), so it ends when this process has exited, and the kernel's
+// wait happens in the reaper's exit instead of ours. It runs in its own process group so that a
+// terminal's Ctrl-C does not end it before we have closed our copies. False if it cannot start.
+bool HandToReaper(const std::vector<int>& fds) {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return false;
+  // Targets above every source fd, so that no dup2 overwrites a source still to be copied.
+  int base = std::max(*std::max_element(fds.begin(), fds.end()), pipefd[0]) + 1;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[0], 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  for (size_t i = 0; i < fds.size(); i++) posix_spawn_file_actions_adddup2(&actions, fds[i], base + static_cast<int>(i));
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+  char cat[] = "cat";
+  char* argv[] = {cat, nullptr};
+  pid_t pid;
+  int err = posix_spawnp(&pid, "cat", &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(pipefd[0]);
+  if (err != 0) {
+    close(pipefd[1]);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+void ReleaseLinksAtExit(const Napi::CallbackInfo&) { releaseAtExit = true; }
 
 Napi::Function BpfObject::Define(Napi::Env env) {
   return DefineClass(env, "BpfObject",
@@ -196,7 +255,13 @@ void BpfObject::Load(const Napi::CallbackInfo& info) {
   if (obj_ == nullptr) throw Napi::Error::New(env, "the BPF object is closed");
   if (loaded_) throw Napi::Error::New(env, "the BPF object is already loaded");
   LibbpfLogCapture log;
+  // The verifier gives up with EAGAIN when a signal is pending (a profiler's SIGPROF, a child's
+  // SIGCHLD), and libbpf's retries can all meet the next one: signals wait until the load is done.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);
   int err = bpf_object__load(obj_);
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   if (err) {
     std::string program, detail;
     ExplainLoadFailure(log.text(), &program, &detail);
@@ -344,6 +409,15 @@ Napi::Value BpfObject::LinkCount(const Napi::CallbackInfo& info) {
 }
 
 void BpfObject::DestroyLinks() {
+  if (releaseAtExit && !links_.empty()) {
+    std::vector<int> fds;
+    for (struct bpf_link* link : links_) {
+      int fd = bpf_link__fd(link);
+      if (SlowToRelease(fd)) fds.push_back(fd);
+    }
+    // Handed over, our closes below are not the last ones and return at once.
+    if (!fds.empty()) HandToReaper(fds);
+  }
   for (struct bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
 }

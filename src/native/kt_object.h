@@ -12,6 +12,10 @@
 
 namespace kt {
 
+// releaseLinksAtExit(): from now on, links are detached without waiting for the kernel (see
+// DestroyLinks); only for a process that exits once its session has ended.
+void ReleaseLinksAtExit(const Napi::CallbackInfo& info);
+
 class BpfObject : public Napi::ObjectWrap<BpfObject> {
  public:
   static Napi::Function Define(Napi::Env env);

@@ -5,7 +5,16 @@ import { readFileSync, statSync } from 'node:fs';
 import { startCapture, type Capture, type CaptureOptions } from '../kafka/capture-loader.js';
 import { BoundedMap } from '../kafka/bounded-map.js';
 import { newCounters } from '../kafka/counters.js';
-import { KafkaDecoder, probeFirings, type KafkaCounters, type KafkaExchange } from '../kafka/index.js';
+import {
+  derivedFiring,
+  KafkaDecoder,
+  probeFirings,
+  type ConnectionInfo,
+  type DerivedEvent,
+  type KafkaCounters,
+  type KafkaExchange,
+  type ProbeFiring,
+} from '../kafka/index.js';
 import type { Expr } from '../frontend/ast.js';
 import type { Plan } from '../plan/types.js';
 import { type CompiledProbe, compileUserProbes } from './interpreter.js';
@@ -51,10 +60,7 @@ export interface KafkaProbes {
 /** How often unanswered requests are checked for the decoder's timeout. */
 const EXPIRE_INTERVAL_MS = 1000;
 
-/** The UserMaps for a plan's user-space maps. */
-export function userMapsOf(plan: Plan): UserMaps {
-  return new UserMaps(plan.maps.filter((m) => m.home === 'user').map((m) => ({ name: m.name, keyTypes: m.keyTypes, value: m.value })));
-}
+export { userMapsOf } from './user-maps.js';
 
 /** A process's cgroup v2 id: the inode of its cgroupfs directory; 0 when it cannot be read. */
 function cgroupOf(pid: number): bigint {
@@ -76,6 +82,12 @@ function conjuncts(e: Expr | undefined): Expr[] {
   return [e];
 }
 
+/** The terms of an `||` chain. */
+function disjuncts(e: Expr): Expr[] {
+  if (e.kind === 'binary' && e.op === '||') return [...disjuncts(e.left), ...disjuncts(e.right)];
+  return [e];
+}
+
 /** The literal that `builtin == literal` (either way round) compares the builtin with. */
 function comparedWith(e: Expr, builtin: string): Expr | undefined {
   if (e.kind !== 'binary' || e.op !== '==') return undefined;
@@ -84,22 +96,131 @@ function comparedWith(e: Expr, builtin: string): Expr | undefined {
   return undefined;
 }
 
+const isArg = (e: Expr, field: string): boolean =>
+  e.kind === 'field' && e.field === field && e.object.kind === 'builtin' && e.object.name === 'args';
+
+/** The port N of `args.lport == N` or `args.rport == N` (either way round). */
+function comparedPort(e: Expr): number | undefined {
+  if (e.kind !== 'binary' || e.op !== '==') return undefined;
+  const [field, lit] = isArg(e.left, 'lport') || isArg(e.left, 'rport') ? [e.left, e.right] : [e.right, e.left];
+  if (!(isArg(field, 'lport') || isArg(field, 'rport')) || lit.kind !== 'int') return undefined;
+  return lit.value >= 1n && lit.value <= 65535n ? Number(lit.value) : undefined;
+}
+
+/** Kernel filters for the capture that drop only traffic no kafka probe of the plan could fire on. */
+export interface KafkaPushdown {
+  pid?: number;
+  cgroupId?: bigint;
+  ports?: number[];
+}
+
+/** Probes whose args come from state built over exchanges of other processes (groups, lag). */
+const CROSS_PROCESS_PROBES = new Set(['lag', 'rebalance', 'member']);
 /**
- * The pid that every kafka probe's predicate requires (`pid == N`), so that the capture drops other
- * processes' traffic in the kernel; the predicates still run, so this only saves copying. comm is
- * not pushed down: the kernel filter sees each syscall's thread, while `comm` in a kafka probe is
- * the connection's, and a client may read and write from differently named threads.
+ * Args that may come from another process's exchanges: time_lag (a producer's Produce),
+ * committed_lag (the log end from a producer's or another consumer's exchanges).
  */
-export function pushdownPid(plan: Plan): number | undefined {
-  const preds = plan.probes.filter((p) => p.where === 'user').map((p) => conjuncts(p.ast?.predicate));
-  const pids = preds.map((terms) => {
-    for (const t of terms) {
-      const lit = comparedWith(t, 'pid');
-      if (lit?.kind === 'int' && lit.value > 0n && lit.value <= 0xffffffffn) return Number(lit.value);
+const CROSS_PROCESS_ARGS = new Set(['time_lag', 'committed_lag']);
+/**
+ * Args that may come from another connection of the same process: topic names of topic-id
+ * versions (from a Metadata answer), a fetching client's group (from its group requests).
+ */
+const CROSS_CONNECTION_ARGS = new Set(['topic', 'group']);
+/** The capture's limit on ports (src/kafka/capture-loader.ts). */
+const MAX_PORTS = 8;
+
+/** The names of the `args.NAME` fields a probe reads, in its predicate or its actions. */
+function argsRead(node: unknown, into = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) {
+    for (const n of node) argsRead(n, into);
+  } else if (node !== null && typeof node === 'object') {
+    const e = node as Expr;
+    if (e.kind === 'field' && e.object.kind === 'builtin' && e.object.name === 'args') into.add(e.field);
+    for (const v of Object.values(node)) argsRead(v, into);
+  }
+  return into;
+}
+
+/** The one value every probe requires, or undefined when one probe requires none or they differ. */
+function common<T>(values: (T | undefined)[]): T | undefined {
+  const first = values[0];
+  return first !== undefined && values.every((v) => v === first) ? first : undefined;
+}
+
+/**
+ * What the capture can filter in the kernel for this plan: a filter is pushed when every kafka
+ * probe's predicate requires it in its top-level `&&` chain. The predicates still run in user
+ * space, so a filter only saves copying and decoding, and a filter is pushed only where it cannot
+ * drop a record that a firing needs:
+ * - pid (`pid == N`) and cgroup (`cgroup == N`, `cgroup == cgroupid("path")`): a connection belongs
+ *   to one process, and every thread of a process shares both (cgroup v2's threaded mode aside).
+ * - ports (`args.lport == N`, `args.rport == N`, or an `||` of those): the capture decides per
+ *   connection, once, from the socket's ports, exactly what args.lport and args.rport report. The
+ *   ports of all probes are merged (at most 8).
+ * comm is never pushed, although the capture can filter on it: the kernel compares the name of the
+ * thread doing each read or write, while a kafka probe's comm is the name of the first thread seen
+ * on the connection, and the two differ in real clients. librdkafka renames a bootstrap broker's
+ * thread when it learns the broker's id (rdk:broker-1 becomes rdk:broker1) on the same connection;
+ * Java's classic consumer uses its coordinator connection from the polling thread and from
+ * "kafka-coordinator-heartbeat-thread". A per-thread filter would then report exchanges that
+ * `comm == "x"` rejects, or cut a connection's stream in the middle. Pushing comm safely needs the
+ * capture to decide per connection, from the thread of its first I/O, as it does for ports.
+ * Some args come from other exchanges, which a filter could drop: nothing is pushed for kafka:lag,
+ * kafka:rebalance, kafka:member, args.time_lag or args.committed_lag (other processes' traffic),
+ * and no port when a probe reads
+ * args.topic or args.group (maybe from another connection of the same process).
+ */
+export function kafkaPushdown(plan: Plan): KafkaPushdown {
+  const probes = plan.probes.filter((p) => p.where === 'user');
+  if (probes.length === 0) return {};
+  if (probes.some((p) => p.attach.some((a) => a.type === 'kafka' && CROSS_PROCESS_PROBES.has(a.name)))) return {};
+  const read = argsRead(probes.map((p) => p.ast));
+  if ([...read].some((a) => CROSS_PROCESS_ARGS.has(a))) return {};
+  const perConnection = ![...read].some((a) => CROSS_CONNECTION_ARGS.has(a));
+  const terms = probes.map((p) => conjuncts(p.ast?.predicate));
+  const first = <T>(pick: (t: Expr) => T | undefined) => (ts: Expr[]): T | undefined => {
+    for (const t of ts) {
+      const v = pick(t);
+      if (v !== undefined) return v;
     }
     return undefined;
-  });
-  return pids.length > 0 && pids.every((p) => p !== undefined && p === pids[0]) ? pids[0] : undefined;
+  };
+
+  const pid = common(terms.map(first((t) => {
+    const lit = comparedWith(t, 'pid');
+    return lit?.kind === 'int' && lit.value > 0n && lit.value <= 0xffffffffn ? Number(lit.value) : undefined;
+  })));
+  const cgroupId = common(terms.map(first((t) => {
+    const lit = comparedWith(t, 'cgroup');
+    if (lit?.kind === 'int' && lit.value > 0n && lit.value <= 0xffffffffffffffffn) return lit.value;
+    if (lit?.kind === 'call' && lit.name === 'cgroupid' && lit.args[0]?.kind === 'str') return cgroupIdOf(lit.args[0].value);
+    return undefined;
+  })));
+  const portSets = terms.map(first((t) => {
+    const ports = disjuncts(t).map(comparedPort);
+    return ports.every((p) => p !== undefined) ? (ports as number[]) : undefined;
+  }));
+  const ports = portSets.every((s) => s !== undefined) ? [...new Set(portSets.flat())].sort((a, b) => a - b) : undefined;
+
+  const out: KafkaPushdown = {};
+  if (pid !== undefined) out.pid = pid;
+  if (cgroupId !== undefined) out.cgroupId = cgroupId;
+  if (perConnection && ports !== undefined && ports.length <= MAX_PORTS) out.ports = ports;
+  return out;
+}
+
+/** The pid every kafka probe's predicate requires (see kafkaPushdown). */
+export function pushdownPid(plan: Plan): number | undefined {
+  return kafkaPushdown(plan).pid;
+}
+
+/** cgroupid(path) as the interpreter computes it (the directory's inode); undefined when unreadable. */
+function cgroupIdOf(path: string): bigint | undefined {
+  try {
+    return statSync(path, { bigint: true }).ino;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -134,34 +255,40 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
   };
   let exited = false;
 
-  const onExchange = (ex: KafkaExchange): void => {
-    if (exited) return;
-    const c = ex.connection;
-    const nsecs = ex.response_ts ?? ex.request_ts;
-    for (const firing of probeFirings(ex)) {
-      const probes = byName.get(firing.probe);
-      if (!probes) continue;
-      const f: Firing = { probe: `kafka:${firing.probe}`, args: firing.args, pid: c.pid, tid: c.tid, comm: c.comm, nsecs, cgroup: cgroupFor(c.pid) };
-      for (const p of probes) {
-        counts.firings++;
-        let code: number | undefined;
-        try {
-          code = p.run(f);
-        } catch (e) {
-          // One failing action must not end the session; say why once.
-          counts.actionErrors++;
-          reportOnce(`kafka probe ${f.probe}: ${e instanceof Error ? e.message : String(e)}`);
-        }
-        if (code !== undefined) {
-          exited = true;
-          opts.onExit(code);
-          return;
-        }
+  /** Runs the probes a firing names; false once a probe has called exit(). */
+  const fire = (firing: ProbeFiring, c: ConnectionInfo, nsecs: bigint): boolean => {
+    const probes = byName.get(firing.probe);
+    if (!probes) return true;
+    const f: Firing = { probe: `kafka:${firing.probe}`, args: firing.args, pid: c.pid, tid: c.tid, comm: c.comm, nsecs, cgroup: cgroupFor(c.pid) };
+    for (const p of probes) {
+      counts.firings++;
+      let code: number | undefined;
+      try {
+        code = p.run(f);
+      } catch (e) {
+        // One failing action must not end the session; say why once.
+        counts.actionErrors++;
+        reportOnce(`kafka probe ${f.probe}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (code !== undefined) {
+        exited = true;
+        opts.onExit(code);
+        return false;
       }
     }
+    return true;
+  };
+  const onExchange = (ex: KafkaExchange): void => {
+    if (exited) return;
+    const nsecs = ex.response_ts ?? ex.request_ts;
+    for (const firing of probeFirings(ex)) if (!fire(firing, ex.connection, nsecs)) return;
+  };
+  // Rebalances completed by no exchange (flushed at the end): they fire on their last connection.
+  const onDerived = (ev: DerivedEvent): void => {
+    if (!exited) fire(derivedFiring(ev), ev.connection, ev.ts);
   };
 
-  const decoder = new KafkaDecoder({ onExchange });
+  const decoder = new KafkaDecoder({ onExchange, onDerived });
   const feed = (records: ReturnType<Capture['poll']>): void => {
     for (const r of records) {
       if (exited) return;
@@ -173,7 +300,9 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
       }
     }
   };
-  const capture = startCapture({ ...opts.capture, pid: opts.pid ?? pushdownPid(plan) }, feed);
+  // Explicit options (-p, capture settings) win over what the predicates allow.
+  const pushed = kafkaPushdown(plan);
+  const capture = startCapture({ ...pushed, ...opts.capture, ...(opts.pid === undefined ? {} : { pid: opts.pid }) }, feed);
   const timer = setInterval(() => decoder.expire(process.hrtime.bigint()), EXPIRE_INTERVAL_MS);
   timer.unref();
 
@@ -188,6 +317,7 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
       try {
         feed(capture.poll());
         lostRecords = capture.lost();
+        if (!exited) decoder.closeAll();
       } finally {
         capture.close();
       }

@@ -1,7 +1,7 @@
 // A tracing session: load the plan's BPF object, attach its programs, stream ring-buffer records to
 // the output until something ends the session, then run END, print the maps and release everything.
 import type { ResolvedAttach } from '../frontend/analysis.js';
-import { isNativeError, openObject, type BpfObject } from '../native/index.js';
+import { isNativeError, openObject, releaseLinksAtExit, type BpfObject } from '../native/index.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
 import { CommandError, spawnHeld, splitCommand, type HeldCommand } from './command.js';
@@ -13,10 +13,8 @@ import { createSymbolizer } from './symbols.js';
 import { runSystem, systemCommand } from './system-call.js';
 import type { Output } from './output.js';
 import type { DecodedEvent, MapSnapshot } from './values.js';
-import { InterpreterError } from './interpreter.js';
-import { startKafkaProbes, userMapsOf, type KafkaProbes } from './kafka-source.js';
-import type { UserMaps } from './user-maps.js';
-import { CaptureConfigError } from '../kafka/capture-loader.js';
+import type { KafkaProbes } from './kafka-source.js';
+import { userMapsOf, type UserMaps } from './user-maps.js';
 
 /** Frames of a `kt_stacks` entry, or undefined when the id is not (or no longer) there. */
 export type StackLookup = (stackId: number) => bigint[] | undefined;
@@ -68,6 +66,11 @@ export interface SessionOptions {
   onStarted?: (control: SessionControl) => void;
   /** Positional parameters ($1 is index 0), for kafka probe actions. */
   positional?: string[];
+  /**
+   * The process exits once the session has ended (the CLI): the kernel's wait on detaching is left
+   * to a reaper process (see releaseLinksAtExit in native/index.ts) so that the exit is immediate.
+   */
+  releaseAtExit?: boolean;
 }
 
 /** A problem that prevents the session from starting; its message is meant for the user as is. */
@@ -116,6 +119,17 @@ function loadFailure(plan: Plan, e: unknown): SessionError {
   return new SessionError(`${e.message}${where}${log}`);
 }
 
+/**
+ * What kafka:* probes need, loaded only for a plan that has some: the interpreter, the Kafka decoder
+ * and the capture are a large part of the runtime, and a script without them should not load them.
+ */
+async function kafkaRuntime() {
+  const [source, interpreter, capture] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js'), import('../kafka/capture-loader.js')]);
+  return { startKafkaProbes: source.startKafkaProbes, InterpreterError: interpreter.InterpreterError, CaptureConfigError: capture.CaptureConfigError };
+}
+
+type KafkaRuntime = Awaited<ReturnType<typeof kafkaRuntime>>;
+
 function sumCounters(values: Buffer[]): bigint {
   return values.reduce((total, v) => total + v.readBigUInt64LE(0), 0n);
 }
@@ -153,8 +167,11 @@ class Session {
 
   async run(): Promise<number> {
     try {
+      // Set before anything attaches: the kafka capture detaches in finish(), before release().
+      if (this.options.releaseAtExit) releaseLinksAtExit();
+      const kafka = this.plan.probes.some((p) => p.where === 'user') ? await kafkaRuntime() : undefined;
       await this.spawnCommand();
-      this.start();
+      this.start(kafka);
     } catch (e) {
       this.release();
       if (isNativeError(e)) throw new SessionError(e.message);
@@ -164,6 +181,8 @@ class Session {
     try {
       this.options.onStop?.(reason);
       this.finish(reason);
+      // The output may hold what finish() printed until a microtask: let it go out before detaching.
+      await Promise.resolve();
     } finally {
       this.release();
     }
@@ -189,7 +208,7 @@ class Session {
     await this.held.ready;
   }
 
-  private start(): void {
+  private start(kafka: KafkaRuntime | undefined): void {
     const { plan, options, obj } = this;
     const stackLookup: StackLookup = (id) => this.stack(id);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
@@ -206,8 +225,10 @@ class Session {
       }
       this.probesAttached = this.attachAll(obj, targetPid);
     }
-    this.kafka = this.startKafka(targetPid, startNs);
-    this.probesAttached += this.kafka.attachedProbes;
+    if (kafka) {
+      this.kafka = this.startKafka(kafka, targetPid, startNs);
+      this.probesAttached += this.kafka.attachedProbes;
+    }
     this.out.attached(this.probesAttached);
     options.onStarted?.(this.control());
     obj?.ringStart(EVENTS_MAP, (records) => this.onRecords(records));
@@ -233,9 +254,9 @@ class Session {
   }
 
   /** Starts the kafka probes: their actions run here, on exchanges the capture program sees. */
-  private startKafka(targetPid: number, startNs: bigint): KafkaProbes {
+  private startKafka(kafka: KafkaRuntime, targetPid: number, startNs: bigint): KafkaProbes {
     try {
-      return startKafkaProbes(this.plan, {
+      return kafka.startKafkaProbes(this.plan, {
         output: this.out,
         maps: this.userMaps,
         pid: targetPid || undefined,
@@ -248,11 +269,11 @@ class Session {
         },
       });
     } catch (e) {
-      if (e instanceof InterpreterError) {
+      if (e instanceof kafka.InterpreterError) {
         const d = e.diagnostic;
         throw new SessionError(`${d.file}:${d.loc.line}:${d.loc.col}: error: ${d.message}`);
       }
-      if (e instanceof CaptureConfigError || isNativeError(e)) throw new SessionError(`cannot start the Kafka capture: ${(e as Error).message}`);
+      if (e instanceof kafka.CaptureConfigError || isNativeError(e)) throw new SessionError(`cannot start the Kafka capture: ${(e as Error).message}`);
       throw e;
     }
   }

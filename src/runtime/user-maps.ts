@@ -2,6 +2,7 @@
 // maps (u64/s64 wrap-around, the same hist and lhist buckets, min/max with a `set` flag that zero()
 // clears) and the same MapSnapshot, so they print exactly like kernel maps.
 import type { KType, MapValueKind } from '../frontend/ast.js';
+import type { Plan } from '../plan/types.js';
 import { HIST_BUCKETS, lhistBucketCount } from './decode.js';
 import { histBucketIndex, lhistBucketIndex } from './format/hist.js';
 import type { MapEntryValue, MapSnapshot, Value } from './values.js';
@@ -230,4 +231,9 @@ export class UserMaps {
   snapshots(): MapSnapshot[] {
     return [...this.maps.keys()].map((n) => this.snapshot(n));
   }
+}
+
+/** The UserMaps for a plan's user-space maps. */
+export function userMapsOf(plan: Plan): UserMaps {
+  return new UserMaps(plan.maps.filter((m) => m.home === 'user').map((m) => ({ name: m.name, keyTypes: m.keyTypes, value: m.value })));
 }

@@ -5,7 +5,7 @@ import { findCataloguePath, kafkaCatalogue, parseKafkaCatalogue } from '../../sr
 const REQUIRED = [
   'request', 'produce', 'fetch', 'listoffsets', 'metadata', 'offsetcommit', 'offsetfetch', 'findcoordinator', 'joingroup',
   'heartbeat', 'leavegroup', 'syncgroup', 'describegroups', 'listgroups', 'apiversions', 'initproducerid',
-  'addpartitionstotxn', 'endtxn', 'createtopics', 'deletetopics', 'consumergroupheartbeat', 'rebalance',
+  'addpartitionstotxn', 'endtxn', 'createtopics', 'deletetopics', 'consumergroupheartbeat', 'rebalance', 'lag', 'member',
 ];
 
 describe('kafka probe catalogue', () => {

@@ -51,7 +51,7 @@ describe('librdkafka traffic', () => {
     const join = events.find((e) => e.api === 'JoinGroup')!;
     expect(join.details).toMatchObject({ group: 'grp1', generation: 2, protocol: 'range', protocol_type: 'consumer', members: 1, is_leader: true });
     const sync = events.find((e) => e.api === 'SyncGroup')!;
-    expect(sync.rebalance).toMatchObject({ group: 'grp1', generation: 2, members: 1 });
+    expect(sync.derived?.find((d) => d.probe === 'rebalance')?.fields).toMatchObject({ group: 'grp1', generation: 2, members: 1, complete: 1 });
     const fetch = events.find((e) => e.api === 'Fetch' && e.status === 'complete')!;
     expect(fetch.version).toBe(11);
     expect(fetch.items.map((i) => i.partition)).toEqual([2, 3]);

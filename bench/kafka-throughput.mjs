@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+// Kafka probe throughput, against the project's targets:
+// - decode: synthetic produce and fetch exchanges (one request frame and one response frame per
+//   capture chunk, as a client's syscalls deliver them) through KafkaDecoder on one core, alone and
+//   with the probe firings the runtime builds from each exchange; target at least 1 M exchanges/s.
+// - producer: kcat sending a fixed number of messages to the mock broker, untraced and traced by
+//   `kafka:produce { @[args.topic] = sum(args.records); }` (system-wide, as a user would run it),
+//   alternating, medians; the throughput lost to tracing, target under 3%. The traced sum must
+//   equal the messages sent, or the figure is INVALID.
+// Needs a built kafkatrace (npm run build), build/ (node scripts/build-kafka.mjs), kcat, and root
+// for the producer figure (without root it is skipped with the reason).
+// Environment: BENCH_REPS (default 5), BENCH_KAFKA_EXCHANGES (decode, default 400000),
+// BENCH_KAFKA_MESSAGES (producer, default 300000), BENCH_KAFKA_VALUE (bytes per message, default 100).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'kafkatrace.js');
+const TOPIC = 'bench-throughput';
+const DECODE_TARGET = 1_000_000;
+const LOSS_TARGET = 3;
+const TRACE_SCRIPT = 'kafka:produce { @[args.topic] = sum(args.records); }';
+
+function positive(name, fallback) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const perSecond = (n, ms) => Math.round(n / (ms / 1000));
+const fmt = (n) => n.toLocaleString('en-US');
+const verdict = (ok, target) => `target ${target}: ${ok ? 'met' : 'NOT MET'}`;
+
+// --- synthetic frames (big-endian, as on the wire) ---
+
+class Writer {
+  parts = [];
+  int(size, v) {
+    const b = Buffer.alloc(size);
+    if (size === 1) b.writeInt8(v);
+    else if (size === 2) b.writeInt16BE(v);
+    else if (size === 4) b.writeInt32BE(v);
+    else b.writeBigInt64BE(BigInt(v));
+    this.parts.push(b);
+    return this;
+  }
+  raw(b) {
+    this.parts.push(b);
+    return this;
+  }
+  string(s) {
+    if (s === null) return this.int(2, -1);
+    const b = Buffer.from(s, 'utf8');
+    return this.int(2, b.length).raw(b);
+  }
+  bytes(b) {
+    return this.int(4, b.length).raw(b);
+  }
+  out() {
+    return Buffer.concat(this.parts);
+  }
+}
+
+/** A magic 2 record batch of `records` records (their bytes are filler: only the header is read). */
+function recordBatch(baseOffset, records, payload) {
+  return new Writer().int(8, baseOffset).int(4, 49 + payload).int(4, 0).int(1, 2).int(4, 0).int(2, 0)
+    .int(4, records - 1).int(8, 1_700_000_000_000).int(8, 1_700_000_000_000).int(8, -1).int(2, -1).int(4, -1)
+    .int(4, records).raw(Buffer.alloc(payload, 0xab)).out();
+}
+
+const frame = (body) => new Writer().int(4, body.length).raw(body).out();
+const request = (apiKey, version, id, body) => frame(new Writer().int(2, apiKey).int(2, version).int(4, id).string('bench-client').raw(body).out());
+const response = (id, body) => frame(new Writer().int(4, id).raw(body).out());
+
+/** Produce v3, one partition, one batch of 10 records; its response. */
+function produceExchange(id, offset) {
+  const req = new Writer().string(null).int(2, -1).int(4, 30_000).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).bytes(recordBatch(0, 10, 200)).out();
+  const resp = new Writer().int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(2, 0).int(8, offset).int(8, -1).int(4, 0).out();
+  return [request(0, 3, id, req), response(id, resp)];
+}
+
+/** Fetch v4, one partition, answered with one batch of 10 records. */
+function fetchExchange(id, offset) {
+  const req = new Writer().int(4, -1).int(4, 500).int(4, 1).int(4, 1 << 20).int(1, 0).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(8, offset).int(4, 1 << 20).out();
+  const resp = new Writer().int(4, 0).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(2, 0).int(8, offset + 10).int(8, offset + 10).int(4, -1)
+    .bytes(recordBatch(offset, 10, 200)).out();
+  return [request(1, 4, id, req), response(id, resp)];
+}
+
+/** Capture chunks of `n` exchanges, half produce (one connection) and half fetch (another). */
+function decodeWorkload(n) {
+  const conn = (fd, lport) => ({ pid: 1000, tid: 1000, comm: 'bench', fd, laddr: '127.0.0.1', lport, raddr: '127.0.0.1', rport: 9092 });
+  const producer = conn(3, 40001);
+  const consumer = conn(4, 40002);
+  const chunks = [];
+  let ts = 1_000_000n;
+  for (let i = 0; i < n; i++) {
+    const produce = i % 2 === 0;
+    const [req, resp] = produce ? produceExchange(i + 1, i * 10) : fetchExchange(i + 1, i * 10);
+    const info = produce ? producer : consumer;
+    chunks.push({ ...info, dir: 'out', ts: (ts += 1000n), skipped: 0, data: req });
+    chunks.push({ ...info, dir: 'in', ts: (ts += 1000n), skipped: 0, data: resp });
+  }
+  return chunks;
+}
+
+async function benchDecode(reps) {
+  const kafka = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'index.js')).href);
+  const n = positive('BENCH_KAFKA_EXCHANGES', 400_000);
+  const chunks = decodeWorkload(n);
+  const once = (withFirings) => {
+    let exchanges = 0;
+    let firings = 0;
+    let records = 0n;
+    const decoder = new kafka.KafkaDecoder({
+      onExchange: (ex) => {
+        exchanges++;
+        if (!withFirings) return;
+        for (const f of kafka.probeFirings(ex)) {
+          firings++;
+          if (f.probe === 'produce') records += f.args.records;
+        }
+      },
+    });
+    const t0 = performance.now();
+    for (const c of chunks) decoder.push(c);
+    const ms = performance.now() - t0;
+    if (exchanges !== n) throw new Error(`decoded ${exchanges} of ${n} exchanges`);
+    if (withFirings && records !== BigInt(Math.ceil(n / 2) * 10)) throw new Error(`produce firings counted ${records} records`);
+    return { ms, firings };
+  };
+  once(true); // warm-up: let the JIT compile the decoder
+  const decodeMs = median(Array.from({ length: reps }, () => once(false).ms));
+  const firingRuns = Array.from({ length: reps }, () => once(true));
+  const firingMs = median(firingRuns.map((r) => r.ms));
+  const bytes = chunks.reduce((s, c) => s + c.data.length, 0);
+  console.log(`kafka decode: ${fmt(n)} exchanges (half Produce v3, half Fetch v4, 10-record batches), ${(bytes / 1e6).toFixed(1)} MB of frames, one core`);
+  const rate = perSecond(n, decodeMs);
+  console.log(`  decode              ${fmt(rate)} exchanges/s, ${fmt(2 * rate)} frames/s  ${verdict(rate >= DECODE_TARGET, '>= 1,000,000 exchanges/s')}`);
+  console.log(`  decode + firings    ${fmt(perSecond(n, firingMs))} exchanges/s (${fmt(firingRuns[0].firings)} probe firings built per run)`);
+}
+
+// --- producer throughput against the mock broker ---
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Seconds of "0m1.234000s". */
+const shellSeconds = (t) => {
+  const m = /^(\d+)m([\d.]+)s$/.exec(t);
+  if (!m) throw new Error(`unexpected times output ${t}`);
+  return Number(m[1]) * 60 + Number(m[2]);
+};
+
+/**
+ * Runs kcat -P on `input` under sh, whose `times` reports kcat's CPU (user + system: the capture
+ * program runs inside kcat's syscalls). Resolves to the wall ms from spawn to exit and kcat's CPU s.
+ */
+function kcatProduce(bootstrap, input) {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const script = 'kcat -P -b "$1" -t "$2" -X client.id=bench-kcat || exit $?; times >&2';
+    const child = spawn('sh', ['-c', script, 'sh', bootstrap, TOPIC], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', (e) => reject(new Error(`cannot run kcat: ${e.message}`)));
+    child.on('close', (code) => {
+      const ms = performance.now() - t0;
+      if (code !== 0) return reject(new Error(`kcat failed (${code}): ${stderr.trim()}`));
+      const children = stderr.trim().split('\n').at(-1).split(' ');
+      resolvePromise({ ms, cpu: shellSeconds(children[0]) + shellSeconds(children[1]) });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+/** CPU seconds a process used so far (utime + stime of /proc/PID/stat). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Starts kafkatrace on the trace script; resolves once it has attached. */
+async function startTracer(live) {
+  const child = spawn(process.execPath, [BIN, '-e', TRACE_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  live.add(child);
+  const state = { child, stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (d) => (state.stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (state.stderr += d));
+  state.exited = new Promise((r) => child.on('close', (code) => {
+    live.delete(child);
+    r(code);
+  }));
+  while (!state.stdout.includes('Attaching')) {
+    if (child.exitCode !== null) throw new Error(`kafkatrace exited before attaching: ${state.stderr.trim()}`);
+    await sleep(20);
+  }
+  return state;
+}
+
+async function benchProducer(reps, live) {
+  if (process.getuid?.() !== 0) {
+    console.log('kafka producer throughput: skipped (tracing needs root)');
+    return;
+  }
+  const { startMockBroker } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'mock-broker.js')).href);
+  const messages = positive('BENCH_KAFKA_MESSAGES', 300_000);
+  const valueSize = positive('BENCH_KAFKA_VALUE', 100);
+  const line = 'x'.repeat(valueSize);
+  const input = `${Array.from({ length: messages }, () => line).join('\n')}\n`;
+  const broker = await startMockBroker({ brokers: 1, topics: { [TOPIC]: 1 } });
+  try {
+    await kcatProduce(broker.bootstrap, input); // warm-up: page cache, the broker's first segment
+    const untraced = [];
+    const traced = [];
+    const tracerCpu = [];
+    let counted = true;
+    for (let i = 0; i < reps; i++) {
+      untraced.push(await kcatProduce(broker.bootstrap, input));
+      const t = await startTracer(live);
+      const cpu0 = cpuSeconds(t.child.pid);
+      traced.push(await kcatProduce(broker.bootstrap, input));
+      tracerCpu.push(cpuSeconds(t.child.pid) - cpu0);
+      t.child.kill('SIGINT');
+      await t.exited;
+      // Client and broker side both count the records.
+      const sum = /^@\[bench-throughput\]: (\d+)$/m.exec(t.stdout);
+      if (!sum || Number(sum[1]) !== 2 * messages) counted = false;
+    }
+    const base = perSecond(messages, median(untraced.map((r) => r.ms)));
+    const withTrace = perSecond(messages, median(traced.map((r) => r.ms)));
+    const loss = (1 - withTrace / base) * 100;
+    const cpuBase = median(untraced.map((r) => r.cpu));
+    const cpuTraced = median(traced.map((r) => r.cpu));
+    console.log(`kafka producer: kcat -P, ${fmt(messages)} messages of ${valueSize} bytes to the mock broker, traced by ${TRACE_SCRIPT}`);
+    console.log(`  untraced            ${fmt(base)} messages/s, kcat used ${cpuBase.toFixed(2)} s CPU`);
+    console.log(`  traced              ${fmt(withTrace)} messages/s, kcat used ${cpuTraced.toFixed(2)} s CPU (+${(((cpuTraced - cpuBase) / cpuBase) * 100).toFixed(1)}%), kafkatrace ${median(tracerCpu).toFixed(2)} s`);
+    console.log(`  lost                ${loss.toFixed(1)}%  ${counted ? verdict(loss < LOSS_TARGET, `< ${LOSS_TARGET}%`) : 'INVALID: the traced sum differs from the messages sent'}`);
+  } finally {
+    await broker.stop();
+  }
+}
+
+/** Runs both figures and prints them (bench/run.mjs calls this; it also runs alone). */
+export async function benchKafkaThroughput() {
+  const reps = positive('BENCH_REPS', 5);
+  const live = new Set();
+  const onSigint = () => {
+    for (const child of live) child.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    console.log('');
+    await benchDecode(reps);
+    await benchProducer(reps, live);
+  } finally {
+    for (const child of live) child.kill('SIGKILL');
+    process.off('SIGINT', onSigint);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  benchKafkaThroughput().catch((e) => {
+    process.stderr.write(`bench kafka: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,174 @@
+// `kafkatrace demo`: a mock Kafka broker, a producer and a consumer group that rebalances, traced by
+// the demo script through the real runtime and shown live; everything it started is stopped at the
+// end, on Ctrl-C and on SIGTERM.
+import type { CliOptions } from '../cli/args.js';
+import { MockBrokerError, startMockBroker, type MockBroker } from '../kafka/mock-broker.js';
+import type { Output } from '../runtime/output.js';
+import { privilegeProblem } from '../runtime/privileges.js';
+import { runSession, type SessionControl } from '../runtime/session.js';
+import type { MapSnapshot } from '../runtime/values.js';
+import { DemoLog } from './events.js';
+import { Frames, type DemoSetting } from './frames.js';
+import { kcatProblem, Scenario } from './scenario.js';
+import { liveScreen, plainScreen, type Screen } from './screen.js';
+import { DEMO_SCRIPT } from './script.js';
+import { renderView } from './view.js';
+
+export const DEFAULT_DURATION_MS = 20_000;
+const TOPIC = 'demo-orders';
+const GROUP = 'kafkatrace-demo';
+const PARTITIONS = 3;
+/** How often the live view redraws, and how often plain output prints a frame. */
+const LIVE_REFRESH_MS = 1000;
+const PLAIN_REFRESH_MS = 5000;
+
+export const DEMO_HELP = `kafkatrace demo: watch Kafka traffic and consumer-group rebalances, traced live
+
+USAGE
+  kafkatrace demo [--duration TIME] [--no-color]
+
+Starts a mock Kafka broker (librdkafka's mock cluster) with the topic ${TOPIC} (${PARTITIONS} partitions), a
+kcat producer writing a steady stream of records, and the consumer group ${GROUP} of two kcat
+members. A third member joins after 30% of the run and the first leaves after 60%, so the group
+rebalances while you watch. A kafkatrace script (kafka:produce, kafka:fetch, kafka:request,
+kafka:rebalance, kafka:joingroup, kafka:leavegroup) traces it all through the syscall capture, and
+the screen shows, per second: records and bytes in and out per topic, records per producer and
+consumer client id, requests and latency per API, and each rebalance, join and leave as it happens.
+At the end, on Ctrl-C or on SIGTERM, everything the demo started is stopped and it exits 0.
+
+On a terminal the view redraws in place, in colour unless --no-color or NO_COLOR is set; when
+standard output is not a terminal, plain-text frames are printed every ${PLAIN_REFRESH_MS / 1000} s.
+
+OPTIONS
+  --duration TIME   how long to run (default ${DEFAULT_DURATION_MS / 1000}s; e.g. 12s, 1m)
+  --no-color        no colour on a terminal
+  -h, --help        this help
+
+Needs root (it loads BPF programs) and kcat (scripts/install-deps.sh installs both the Debian
+packages and the mock broker).
+`;
+
+export interface DemoIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** The runtime's output for the demo script: its printf records feed the log, nothing is printed. */
+function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output {
+  return {
+    attached() {},
+    event(e) {
+      if (!log.record(e) && !e.ok) log.note('error', e.error);
+      return true;
+    },
+    printMap() {},
+    printMaps(all, o = {}) {
+      if (o.atExit ?? true) atExit(all);
+    },
+    lost() {},
+    error(message) {
+      log.note('error', message);
+    },
+    flush() {},
+  };
+}
+
+/** The port of the first broker of "127.0.0.1:PORT,...". */
+function brokerPort(bootstrap: string): string {
+  return bootstrap.split(',')[0]!.split(':').pop()!;
+}
+
+function problem(): string | undefined {
+  if (privilegeProblem()) return 'the demo needs root (or CAP_BPF and CAP_PERFMON): it loads BPF programs';
+  return kcatProblem();
+}
+
+export async function demo(opts: CliOptions, io: DemoIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  if (opts.help) {
+    io.stdout.write(DEMO_HELP);
+    return 0;
+  }
+  const why = problem();
+  if (why) {
+    io.stderr.write(`kafkatrace: ${why}\n`);
+    return 1;
+  }
+  const { planSource, objectFor, systemEnv } = await import('../cli/pipeline.js');
+
+  // One handler for the whole run, so that a signal during start-up or clean-up also ends the demo
+  // in order instead of killing it with its clients still running.
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, onSignal);
+  // A reader that went away (`kafkatrace demo | head`) ends the demo the same way.
+  io.stdout.on('error', onSignal);
+  let broker: MockBroker | undefined;
+  let scenario: Scenario | undefined;
+  let screen: Screen | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  try {
+    broker = await startMockBroker({ topics: { [TOPIC]: PARTITIONS } });
+    if (abort.signal.aborted) return 0;
+    const positional = [brokerPort(broker.bootstrap), GROUP];
+    const compiled = planSource({ text: DEMO_SCRIPT, file: 'demo.ktr' }, systemEnv(positional, false));
+    const object = await objectFor(compiled);
+    const durationMs = opts.durationMs ?? DEFAULT_DURATION_MS;
+    const setting: DemoSetting = { bootstrap: broker.bootstrap, topic: TOPIC, partitions: PARTITIONS, group: GROUP, durationMs };
+    const live = io.stdout.isTTY === true;
+    const color = live && !opts.noColor;
+    // A terminal's last row stays free (the screen leaves it so); its height is read anew each frame.
+    const viewOptions = () => ({ color, ...(live ? { rows: Math.max(1, (io.stdout.rows ?? 24) - 1) } : {}) });
+    const shown: Screen = live ? liveScreen(io.stdout) : plainScreen((s) => void io.stdout.write(s));
+    screen = shown;
+    let startedAt = Date.now();
+    const elapsed = (): number => Date.now() - startedAt;
+    const log = new DemoLog(elapsed);
+    const frames = new Frames(setting, log, live ? 'live' : 'plain');
+    const run = new Scenario({
+      ...setting,
+      note: (text) => log.note('scenario', text),
+      failed: (text) => log.note('error', text),
+    });
+    scenario = run;
+    let control: SessionControl | undefined;
+    const lost = (): number => Number(control?.health().eventsLost ?? 0n);
+    let lastMaps: MapSnapshot[] = [];
+    let lostAtStop = 0;
+    await runSession(compiled.plan, object, {
+      output: demoOutput(log, (maps) => (lastMaps = maps)),
+      durationMs,
+      positional,
+      signals: false,
+      abort: abort.signal,
+      onStarted: (c) => {
+        control = c;
+        startedAt = Date.now();
+        run.start();
+        const draw = (): void => shown.draw(renderView(frames.next(c.snapshots(), elapsed(), lost()), viewOptions()));
+        // A terminal shows the (empty) view at once; plain output waits for figures worth printing.
+        if (live) draw();
+        ticker = setInterval(draw, live ? LIVE_REFRESH_MS : PLAIN_REFRESH_MS);
+      },
+      onStop: () => {
+        clearInterval(ticker);
+        lostAtStop = lost();
+      },
+    });
+    shown.draw(renderView(frames.final(lastMaps, elapsed(), lostAtStop), viewOptions()));
+    return 0;
+  } catch (e) {
+    if (e instanceof MockBrokerError) {
+      io.stderr.write(`kafkatrace: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    clearInterval(ticker);
+    screen?.close();
+    await scenario?.stop();
+    await broker?.stop();
+    for (const s of signals) process.off(s, onSignal);
+    io.stdout.off('error', onSignal);
+  }
+}

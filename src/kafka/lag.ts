@@ -1,0 +1,240 @@
+// Consumer lag across the connections of one decoder, from what is on the wire:
+// - the log end of each topic-partition: the highest of the high watermarks in Fetch responses,
+//   the offsets of ListOffsets "latest" answers and the ends of acknowledged Produce batches (the
+//   highest, because responses of different connections are decoded in no guaranteed order; a
+//   Produce whose batch headers were not copied counts as one record, a lower bound);
+// - committed offsets per group: acknowledged OffsetCommit requests and OffsetFetch answers;
+// - where each produced batch starts and when it was sent, to time a record from its Produce to the
+//   Fetch that asks for it. The first such fetch gives the record's time lag; a later one asking for
+//   the same offset (the consumer paused, or seeked back) tells how old the consumer's position is.
+// observe() annotates an exchange's items (committed_lag on OffsetCommit, time_lag on Fetch, when
+// known) and lists in `lag` the per group/topic/partition views that the exchange changed.
+import { API_KEYS } from './api-names.js';
+import { BoundedMap } from './bounded-map.js';
+import type { FieldValue, Fields } from './details.js';
+import type { KafkaExchange } from './exchanges.js';
+
+/** Bounds of the state; past them the least recently updated entry is forgotten. */
+export interface LagLimits {
+  /** Topic-partitions tracked (default 100000). */
+  partitions: number;
+  /** Groups tracked per partition (default 256). */
+  groups: number;
+  /** Produced batches remembered per partition for time lag (default 128). */
+  batches: number;
+}
+
+const DEFAULT_LIMITS: LagLimits = { partitions: 100_000, groups: 256, batches: 128 };
+
+interface GroupPartition {
+  committed: bigint;
+  fetchOffset: bigint;
+}
+
+interface Batch {
+  base: bigint;
+  /** CLOCK_MONOTONIC ns the Produce request was sent (the earliest side that saw it). */
+  ts: bigint;
+}
+
+interface PartitionState {
+  /** Log end as far as seen; -1 when unknown. */
+  end: bigint;
+  groups: BoundedMap<string, GroupPartition>;
+  /** Produced batches in offset order. */
+  batches: Batch[];
+}
+
+/** ListOffsets timestamp asking for the log end. */
+const LATEST = -1n;
+
+const int = (v: FieldValue | undefined): bigint | undefined =>
+  typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : undefined;
+
+const ok = (item: Fields): boolean => item.error === undefined || item.error === 0;
+
+export class LagTracker {
+  private readonly limits: LagLimits;
+  /** By topic and partition (key: topic NUL partition). */
+  private readonly partitions: BoundedMap<string, PartitionState>;
+
+  constructor(limits: Partial<LagLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.partitions = new BoundedMap(this.limits.partitions);
+  }
+
+  /** Learns from a completed exchange, annotates its items and sets `ex.lag` to the views it changed. */
+  observe(ex: KafkaExchange): void {
+    if (ex.status !== 'complete') return;
+    const changed = new Map<string, { group: string; topic: string; partition: number; state: PartitionState }>();
+    const touch = (group: string, topic: string, partition: number, state: PartitionState): void => {
+      changed.set(`${group}\u0000${topic}\u0000${partition}`, { group, topic, partition, state });
+    };
+    const touchAll = (topic: string, partition: number, state: PartitionState): void => {
+      for (const group of state.groups.keys()) touch(group, topic, partition, state);
+    };
+    switch (ex.api_key) {
+      case API_KEYS.Produce:
+        for (const item of ex.items) {
+          const base = int(item.base_offset);
+          if (!ok(item) || base === undefined || base < 0n) continue;
+          // A batch whose header was not copied counts no records, but holds at least one.
+          const records = int(item.records) ?? 0n;
+          const end = base + (records > 0n ? records : 1n);
+          const s = this.partition(item);
+          this.remember(s, { base, ts: ex.request_ts });
+          if (this.raise(s, end)) touchAll(String(item.topic), Number(item.partition), s);
+        }
+        break;
+      case API_KEYS.ListOffsets:
+        for (const item of ex.items) {
+          const offset = int(item.offset);
+          if (!ok(item) || int(item.timestamp) !== LATEST || offset === undefined || offset < 0n) continue;
+          const s = this.partition(item);
+          if (this.raise(s, offset)) touchAll(String(item.topic), Number(item.partition), s);
+        }
+        break;
+      case API_KEYS.Fetch:
+        for (const item of ex.items) this.fetched(ex, item, touch, touchAll);
+        break;
+      case API_KEYS.OffsetCommit:
+        for (const item of ex.items) {
+          const committed = int(item.committed_offset);
+          if (typeof item.group !== 'string' || committed === undefined || item.error !== 0) continue;
+          const s = this.partition(item);
+          if (s.end >= 0n) item.committed_lag = s.end - committed;
+          const g = this.groupOf(s, item.group);
+          if (g.committed === committed) continue;
+          g.committed = committed;
+          touch(item.group, String(item.topic), Number(item.partition), s);
+        }
+        break;
+      case API_KEYS.OffsetFetch:
+        for (const item of ex.items) {
+          const committed = int(item.committed_offset);
+          if (typeof item.group !== 'string' || committed === undefined || committed < 0n || !ok(item)) continue;
+          const s = this.partition(item);
+          const g = this.groupOf(s, item.group);
+          if (g.committed === committed) continue;
+          g.committed = committed;
+          touch(item.group, String(item.topic), Number(item.partition), s);
+        }
+        break;
+      case API_KEYS.DeleteTopics:
+        for (const item of ex.items) if (ok(item) && typeof item.topic === 'string') this.forgetTopic(item.topic);
+        break;
+    }
+    if (changed.size > 0) ex.lag = [...changed.values()].map((c) => view(c.group, c.topic, c.partition, c.state));
+  }
+
+  /** The current view of one group's partition; undefined when nothing is known of it. */
+  view(group: string, topic: string, partition: number): Fields | undefined {
+    const s = this.partitions.get(`${topic}\u0000${partition}`);
+    return s?.groups.has(group) ? view(group, topic, partition, s) : undefined;
+  }
+
+  private fetched(
+    ex: KafkaExchange,
+    item: Fields,
+    touch: (group: string, topic: string, partition: number, s: PartitionState) => void,
+    touchAll: (topic: string, partition: number, s: PartitionState) => void,
+  ): void {
+    const hw = int(item.high_watermark);
+    const fetchOffset = int(item.fetch_offset);
+    if (!ok(item) || (hw === undefined && fetchOffset === undefined)) return;
+    const s = this.partition(item);
+    const topic = String(item.topic);
+    const partition = Number(item.partition);
+    if (hw !== undefined && hw >= 0n && this.raise(s, hw)) touchAll(topic, partition, s);
+    if (fetchOffset === undefined || fetchOffset < 0n) return;
+    if (typeof item.group === 'string' && item.group !== '') {
+      const g = this.groupOf(s, item.group);
+      if (g.fetchOffset !== fetchOffset) {
+        g.fetchOffset = fetchOffset;
+        touch(item.group, topic, partition, s);
+      }
+    }
+    const batch = findBatch(s, fetchOffset);
+    const at = ex.response_ts ?? ex.request_ts;
+    if (batch && batch.ts <= at) item.time_lag = at - batch.ts;
+  }
+
+  private partition(item: Fields): PartitionState {
+    const key = `${String(item.topic ?? '')}\u0000${String(item.partition ?? -1)}`;
+    let s = this.partitions.get(key);
+    if (!s) s = { end: -1n, groups: new BoundedMap(this.limits.groups), batches: [] };
+    // Set again when present too: the least recently updated partition is the one forgotten.
+    this.partitions.set(key, s);
+    return s;
+  }
+
+  /** A deleted topic's partitions start afresh if it is created again. */
+  private forgetTopic(topic: string): void {
+    const prefix = `${topic}\u0000`;
+    for (const key of [...this.partitions.keys()]) if (key.startsWith(prefix)) this.partitions.delete(key);
+  }
+
+  private groupOf(s: PartitionState, group: string): GroupPartition {
+    let g = s.groups.get(group);
+    if (!g) {
+      g = { committed: -1n, fetchOffset: -1n };
+      s.groups.set(group, g);
+    }
+    return g;
+  }
+
+  /** Raises the log end; true when it moved. */
+  private raise(s: PartitionState, end: bigint): boolean {
+    if (end <= s.end) return false;
+    s.end = end;
+    return true;
+  }
+
+  /** Keeps batches in offset order; a batch seen from both ends of a connection keeps its earliest time. */
+  private remember(s: PartitionState, b: Batch): void {
+    const list = s.batches;
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.base > b.base) i--;
+    const prev = list[i - 1];
+    if (prev && prev.base === b.base) {
+      if (b.ts < prev.ts) prev.ts = b.ts;
+      return;
+    }
+    list.splice(i, 0, b);
+    if (list.length > this.limits.batches) list.shift();
+  }
+}
+
+/**
+ * The batch holding `offset`: the last one starting at or before it, when the offset is below the
+ * next batch (or the log end). Batches are told apart by where they start, since the record counts
+ * of batches whose headers were not copied are unknown.
+ */
+function findBatch(s: PartitionState, offset: bigint): Batch | undefined {
+  const batches = s.batches;
+  let lo = 0;
+  let hi = batches.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (batches[mid]!.base <= offset) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  const found = batches[hi];
+  const limit = batches[hi + 1]?.base ?? s.end;
+  return found && offset < limit ? found : undefined;
+}
+
+function view(group: string, topic: string, partition: number, s: PartitionState): Fields {
+  const g = s.groups.get(group) ?? { committed: -1n, fetchOffset: -1n };
+  const known = s.end >= 0n;
+  return {
+    group,
+    topic,
+    partition,
+    high_watermark: s.end,
+    committed_offset: g.committed,
+    committed_lag: known && g.committed >= 0n ? s.end - g.committed : -1n,
+    fetch_offset: g.fetchOffset,
+    lag: known && g.fetchOffset >= 0n ? s.end - g.fetchOffset : -1n,
+  };
+}

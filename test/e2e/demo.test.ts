@@ -1,0 +1,186 @@
+// `kafkatrace demo` as a user runs it, stdout piped: it runs its broker, producer and rebalancing
+// consumer group under the real runtime, prints what it traced, exits 0 at the end of its duration
+// and on SIGINT, and leaves nothing behind: none of its processes, BPF programs, maps or links.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN, ROOT } from '../helpers/cli.js';
+import { canRun } from './runtime-helpers.js';
+
+/** canRun(), and what the demo needs beyond it: the CLI bundle, the mock broker and kcat. */
+function demoCanRun(): boolean {
+  if (!canRun()) return false;
+  const problems: string[] = [];
+  if (!existsSync(join(ROOT, 'dist', 'bundle', 'kafkatrace.mjs'))) problems.push('CLI not built (npm run build)');
+  if (!existsSync(join(ROOT, 'build', 'kafkatrace-mock-broker'))) problems.push('mock broker not built (node scripts/build-kafka.mjs)');
+  if (spawnSync('kcat', ['-V'], { stdio: 'ignore' }).error) problems.push('kcat not installed');
+  if (problems.length === 0) return true;
+  if (process.env.CI === 'true') throw new Error(`demo e2e tests cannot run: ${problems.join(', ')}`);
+  console.log(`skipping demo e2e tests: ${problems.join(', ')}`);
+  return false;
+}
+
+const run = demoCanRun();
+
+/** What a process holds: its children's pids and the ids of the BPF objects behind its fds. */
+interface Holdings {
+  children: Set<number>;
+  progs: Set<number>;
+  maps: Set<number>;
+  links: Set<number>;
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The fields after the command name (which may hold spaces) start with state, then ppid.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  return out;
+}
+
+function sample(pid: number, into: Holdings): void {
+  for (const c of childrenOf(pid)) into.children.add(c);
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return;
+  }
+  for (const fd of fds) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      const id = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+)`, 'm').exec(info)?.[1]);
+      if (target === 'anon_inode:bpf-prog') into.progs.add(id('prog_id'));
+      else if (target === 'anon_inode:bpf-map') into.maps.add(id('map_id'));
+      else if (target === 'anon_inode:bpf_link') into.links.add(id('link_id'));
+    } catch {
+      // The fd was closed while the list was read.
+    }
+  }
+}
+
+function loadedIds(kind: 'prog' | 'map' | 'link'): Set<number> {
+  const list = JSON.parse(execFileSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8' })) as { id: number }[];
+  return new Set(list.map((o) => o.id));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface DemoRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  held: Holdings;
+}
+
+/** Runs the demo, sampling what it holds every 300 ms; `signal` is sent once `interrupt` returns true. */
+function runDemo(args: string[], interrupt?: (stdout: string) => boolean, signal: NodeJS.Signals = 'SIGINT'): Promise<DemoRun> {
+  const child = spawn(process.execPath, [BIN, 'demo', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const held: Holdings = { children: new Set(), progs: new Set(), maps: new Set(), links: new Set() };
+  let stdout = '';
+  let stderr = '';
+  let interrupted = false;
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+    if (interrupt && !interrupted && interrupt(stdout)) {
+      interrupted = true;
+      sample(child.pid!, held);
+      child.kill(signal);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const sampler = setInterval(() => sample(child.pid!, held), 300);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      clearInterval(sampler);
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr, held });
+    });
+  });
+}
+
+/** Nothing the demo started or loaded is left, once the kernel has freed what was closed. */
+async function expectNothingLeft(held: Holdings): Promise<void> {
+  // The demo started the broker, the producer and three consumers.
+  expect(held.children.size).toBeGreaterThanOrEqual(4);
+  expect(held.progs.size).toBeGreaterThan(0);
+  let left: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const progs = loadedIds('prog');
+    const maps = loadedIds('map');
+    const links = loadedIds('link');
+    left = [
+      ...[...held.children].filter(alive).map((p) => `process ${p}`),
+      ...[...held.progs].filter((id) => progs.has(id)).map((id) => `prog ${id}`),
+      ...[...held.maps].filter((id) => maps.has(id)).map((id) => `map ${id}`),
+      ...[...held.links].filter((id) => links.has(id)).map((id) => `link ${id}`),
+    ];
+    if (left.length === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(left).toEqual([]);
+}
+
+describe.runIf(run)('kafkatrace demo', () => {
+  it('runs its scenario for the duration, shows traffic and rebalances, exits 0 and leaves nothing behind', async () => {
+    const r = await runDemo(['--duration', '12s']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/\x1b/);
+    // Periodic frames, then the last one.
+    expect(r.stdout.match(/^kafkatrace demo  mock Kafka at /gm)?.length).toBeGreaterThanOrEqual(2);
+    const last = r.stdout.slice(r.stdout.lastIndexOf('kafkatrace demo  mock Kafka at'));
+    expect(last).toMatch(/^finished after 1\d\.\d s; rates are averages over the run$/m);
+    // Records in and out of the demo topic: rates and totals, all above zero.
+    const topic = /^demo-orders +(\d+\.\d) +(\d+\.\d) +(\d+\.\d) +(\d+\.\d) +(\d+) +(\d+)$/m.exec(last);
+    expect(topic).not.toBeNull();
+    for (const figure of topic!.slice(1)) expect(Number(figure)).toBeGreaterThan(0);
+    expect(last).toMatch(/^demo-producer +producer +\d+\.\d +[1-9]\d*$/m);
+    expect(last).toMatch(/^Produce +\d+\.\d +\d+(\.\d)? (µs|ms) +[1-9]\d*$/m);
+    expect(last).toMatch(/^Fetch +\d+\.\d +\d+(\.\d)? (µs|ms) +[1-9]\d*$/m);
+    expect(last).toMatch(/^ *\d+:\d\d\.\d  rebalance  kafkatrace-demo generation \d+/m);
+    expect(last).toMatch(/^kafkatrace-demo +\d+ +(\d+|-) +[1-9]\d* +[1-9]\d*$/m);
+    expect(last).toMatch(/join       demo-consumer-1 joined kafkatrace-demo/);
+    await expectNothingLeft(r.held);
+  }, 60_000);
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`stops everything and exits 0 on ${signal} midway`, async () => {
+      const r = await runDemo(['--duration', '60s'], (stdout) => stdout.includes('kafkatrace demo  mock Kafka at'), signal);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^finished after \d\.\d s; rates are averages over the run$/m);
+      await expectNothingLeft(r.held);
+    }, 60_000);
+  }
+
+  it('says in one line that it needs root, and starts nothing, when run without privileges', () => {
+    const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'demo'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('kafkatrace: the demo needs root (or CAP_BPF and CAP_PERFMON): it loads BPF programs\n');
+  });
+});

@@ -120,6 +120,13 @@ export class FrameStream<T> {
         continue;
       }
       if (!this.frame) {
+        if (this.sizeHave === 0 && data.length - off >= 4) {
+          const size = ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) | 0;
+          if (size >= MIN_FRAME_SIZE && size <= this.maxFrameSize && data.length - off - 4 >= size) {
+            off = this.whole(data, off + 4, size, meta, emit);
+            continue;
+          }
+        }
         if (this.sizeHave === 0) this.sizeMeta = meta;
         while (this.sizeHave < 4 && off < data.length) this.sizeBytes[this.sizeHave++] = data[off++]!;
         if (this.sizeHave < 4) break;
@@ -178,6 +185,26 @@ export class FrameStream<T> {
   /** Drops the frame in progress, if any, and waits for the next chunk to parse again. */
   abandon(): void {
     if (this.frame) this.lostSync(0);
+  }
+
+  /**
+   * A frame of `size` bytes at data[start] lies wholly inside the chunk: it is handed on as a view of
+   * the chunk, without copying (emit runs before push returns, so the caller's buffer is still
+   * intact; nothing keeps a frame's segments past emit). Same outcome as the copying path: the head is
+   * checked, bytes past maxFrameCopy are dropped. Returns where parsing goes on.
+   */
+  private whole(data: Uint8Array, start: number, size: number, meta: T, emit: (frame: StreamFrame<T>) => void): number {
+    const end = start + size;
+    const keep = Math.min(size, this.maxFrameCopy);
+    const head = Math.min(HEAD_BYTES, size);
+    if (this.checkHead && keep >= head && !this.checkHead(data.subarray(start, start + head), size)) {
+      this.lostSync(data.length - end);
+      return data.length;
+    }
+    if (keep < size) this.stats.bytesDropped += size - keep;
+    this.stats.frames++;
+    emit({ segments: [{ offset: 0, data: data.subarray(start, start + keep) }], size, truncated: keep < size, meta });
+    return end;
   }
 
   private skip(n: number, emit: (frame: StreamFrame<T>) => void): void {

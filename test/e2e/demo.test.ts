@@ -1,11 +1,12 @@
 // `kafkatrace demo` as a user runs it, stdout piped: it runs its broker, producer and rebalancing
 // consumer group under the real runtime, prints what it traced, exits 0 at the end of its duration
 // and on SIGINT, and leaves nothing behind: none of its processes, BPF programs, maps or links.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
+import { emptyHeld, heldBpf, stillLoaded, type HeldBpf } from '../helpers/bpf-held.js';
 import { canRun } from './runtime-helpers.js';
 
 /** canRun(), and what the demo needs beyond it: the CLI bundle, the mock broker and kcat. */
@@ -23,12 +24,9 @@ function demoCanRun(): boolean {
 
 const run = demoCanRun();
 
-/** What a process holds: its children's pids and the ids of the BPF objects behind its fds. */
-interface Holdings {
+/** What the demo holds: its children's pids and the BPF objects behind its fds. */
+interface Holdings extends HeldBpf {
   children: Set<number>;
-  progs: Set<number>;
-  maps: Set<number>;
-  links: Set<number>;
 }
 
 function childrenOf(pid: number): number[] {
@@ -49,29 +47,7 @@ function childrenOf(pid: number): number[] {
 
 function sample(pid: number, into: Holdings): void {
   for (const c of childrenOf(pid)) into.children.add(c);
-  let fds: string[];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return;
-  }
-  for (const fd of fds) {
-    try {
-      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-      const id = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+)`, 'm').exec(info)?.[1]);
-      if (target === 'anon_inode:bpf-prog') into.progs.add(id('prog_id'));
-      else if (target === 'anon_inode:bpf-map') into.maps.add(id('map_id'));
-      else if (target === 'anon_inode:bpf_link') into.links.add(id('link_id'));
-    } catch {
-      // The fd was closed while the list was read.
-    }
-  }
-}
-
-function loadedIds(kind: 'prog' | 'map' | 'link'): Set<number> {
-  const list = JSON.parse(execFileSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8' })) as { id: number }[];
-  return new Set(list.map((o) => o.id));
+  heldBpf(pid, into);
 }
 
 function alive(pid: number): boolean {
@@ -94,7 +70,7 @@ interface DemoRun {
 /** Runs the demo, sampling what it holds every 300 ms; `signal` is sent once `interrupt` returns true. */
 function runDemo(args: string[], interrupt?: (stdout: string) => boolean, signal: NodeJS.Signals = 'SIGINT'): Promise<DemoRun> {
   const child = spawn(process.execPath, [BIN, 'demo', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  const held: Holdings = { children: new Set(), progs: new Set(), maps: new Set(), links: new Set() };
+  const held: Holdings = { ...emptyHeld(), children: new Set() };
   let stdout = '';
   let stderr = '';
   let interrupted = false;
@@ -123,20 +99,11 @@ async function expectNothingLeft(held: Holdings): Promise<void> {
   // The demo started the broker, the producer and three consumers.
   expect(held.children.size).toBeGreaterThanOrEqual(4);
   expect(held.progs.size).toBeGreaterThan(0);
-  let left: string[] = [];
-  for (let i = 0; i < 60; i++) {
-    const progs = loadedIds('prog');
-    const maps = loadedIds('map');
-    const links = loadedIds('link');
-    left = [
-      ...[...held.children].filter(alive).map((p) => `process ${p}`),
-      ...[...held.progs].filter((id) => progs.has(id)).map((id) => `prog ${id}`),
-      ...[...held.maps].filter((id) => maps.has(id)).map((id) => `map ${id}`),
-      ...[...held.links].filter((id) => links.has(id)).map((id) => `link ${id}`),
-    ];
-    if (left.length === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  expect(await stillLoaded('prog', held.progs)).toEqual([]);
+  expect(await stillLoaded('map', held.maps)).toEqual([]);
+  expect(await stillLoaded('link', held.links)).toEqual([]);
+  for (let i = 0; i < 60 && [...held.children].some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  const left = [...held.children].filter(alive);
   expect(left).toEqual([]);
 }
 

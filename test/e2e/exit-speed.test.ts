@@ -1,13 +1,14 @@
 // Ctrl-C to exit through the command line: the maps and END are printed, the process exits without
 // waiting for the kernel to detach its tracepoints (a reaper process holds the last references), and
 // every program it loaded is gone shortly after.
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { canRun } from './runtime-helpers.js';
+import { heldBpf, stillLoaded } from '../helpers/bpf-held.js';
 
 const run = canRun() && existsSync(join(ROOT, 'dist', 'bundle', 'kafkatrace.mjs'));
 const captureBuilt = existsSync(join(ROOT, 'build', 'kafka-capture.bpf.o'));
@@ -24,37 +25,7 @@ interface Stopped {
   programIds: number[];
 }
 
-/** The ids of the BPF programs behind a process's fds (fdinfo of prog and link fds has prog_id). */
-function programIdsOf(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      // An fd closed while we read.
-    }
-  }
-  return [...ids];
-}
-
-function loadedIds(): Set<number> {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { id: number }[];
-  return new Set(progs.map((p) => p.id));
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits up to `ms` for none of `ids` to be loaded; returns those still loaded. */
-async function stillLoaded(ids: number[], ms: number): Promise<number[]> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const loaded = loadedIds();
-    const left = ids.filter((id) => loaded.has(id));
-    if (left.length === 0 || performance.now() > deadline) return left;
-    await sleep(50);
-  }
-}
 
 /** Runs the CLI until it is attached, then `settleMs` more, then SIGINT. */
 async function interrupted(args: string[], settleMs = 200): Promise<Stopped> {
@@ -76,7 +47,7 @@ async function interrupted(args: string[], settleMs = 200): Promise<Stopped> {
     throw new Error(`kafkatrace exited before attaching: ${stderr}`);
   }
   await sleep(settleMs);
-  const programIds = programIdsOf(child.pid!);
+  const programIds = [...heldBpf(child.pid!).progs];
   const sent = performance.now();
   child.kill('SIGINT');
   const { code, at } = await exited;
@@ -99,7 +70,7 @@ describe.runIf(run)('Ctrl-C to exit', () => {
     // Detaching a tracepoint alone waits for an RCU grace period (~80 ms here); the best of three
     // runs keeps a busy machine's noise out.
     expect(Math.min(...runs.map((r) => r.exitMs))).toBeLessThan(50);
-    expect(await stillLoaded(runs.flatMap((r) => r.programIds), 5000)).toEqual([]);
+    expect(await stillLoaded('prog', runs.flatMap((r) => r.programIds), 5000)).toEqual([]);
   }, 60_000);
 
   it.runIf(captureBuilt)('does not wait for the kafka capture tracepoints to detach either', async () => {
@@ -109,7 +80,7 @@ describe.runIf(run)('Ctrl-C to exit', () => {
     // The capture attaches dozens of tracepoints: detached one after another, they took seconds.
     expect(r.programIds.length).toBeGreaterThan(10);
     expect(r.exitMs).toBeLessThan(300);
-    expect(await stillLoaded(r.programIds, 15_000)).toEqual([]);
+    expect(await stillLoaded('prog', r.programIds, 15_000)).toEqual([]);
   }, 60_000);
 
   it('ends with a -c command as before, with its output and nothing left loaded', async () => {
@@ -121,13 +92,13 @@ describe.runIf(run)('Ctrl-C to exit', () => {
     let ids: number[] = [];
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (ids.length === 0 && stdout.includes('Attaching')) ids = programIdsOf(child.pid!);
+      if (ids.length === 0 && stdout.includes('Attaching')) ids = [...heldBpf(child.pid!).progs];
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(code).toBe(3);
     // The shell waits for its sleep: only the command's own process is traced.
     expect(stdout).toMatch(/\n@n: [1-9]\d*\n/);
     expect(ids.length).toBeGreaterThan(0);
-    expect(await stillLoaded(ids, 5000)).toEqual([]);
+    expect(await stillLoaded('prog', ids, 5000)).toEqual([]);
   }, 30_000);
 });

@@ -2,7 +2,6 @@
 // sendmsg/recvmsg) and kafkajs (Node: write/writev/read) traffic, frame heads only, bounded copies
 // for 1 MiB messages, and the KafkaDecoder fed straight from the records. Needs root, the addon
 // (node scripts/build-native.mjs) and build/ from node scripts/build-kafka.mjs.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureRecord } from '../../src/kafka/capture.js';
 import { startCapture, type Capture, type CaptureOptions } from '../../src/kafka/capture-loader.js';
@@ -10,6 +9,7 @@ import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { produceWithKafkajs, produceWithKcat, startKafkajsConsumer, type KafkajsRequest } from '../helpers/kafka-clients.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 
 const HEAD = 256;
 // Without root outside CI the tests return early, saying why; in CI (CI=true) that is a failure.
@@ -84,12 +84,6 @@ const correlationId = (f: SeenFrame, request: boolean): number =>
   new DataView(f.head.buffer, f.head.byteOffset).getInt32(request ? 4 : 0);
 const contains = (hay: Uint8Array, needle: string): boolean => Buffer.from(hay).includes(Buffer.from(needle));
 
-function ourPrograms(): number {
-  return execFileSync('bpftool', ['prog', 'show'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => /\bname kt_c[ex]_/.test(l)).length;
-}
-
 /** Runs `work` under a fresh capture and returns every record it produced. */
 async function captured(options: CaptureOptions, work: () => Promise<unknown>): Promise<{ records: CaptureRecord[]; lost: number; bad: number }> {
   const records: CaptureRecord[] = [];
@@ -117,7 +111,7 @@ describe('kafka capture', () => {
   afterAll(async () => {
     if (!runnable) return;
     await broker?.stop();
-    expect(ourPrograms()).toBe(0);
+    expect(heldBpf().progs.size).toBe(0);
   });
 
   it('sees kcat Produce requests from both ends, heads only', async () => {

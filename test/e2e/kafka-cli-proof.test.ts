@@ -5,8 +5,8 @@
 // side of each connection agrees with the client's; -lv lists the catalogue. Also the kernel
 // filters: a port predicate keeps other processes' traffic out of the capture, and why comm is not
 // pushed. Needs root, the addon, build/ (node scripts/build-kafka.mjs) and a built dist/.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planScript } from '../../src/codegen/index.js';
@@ -24,6 +24,7 @@ import {
   type KafkajsRequest,
 } from '../helpers/kafka-clients.js';
 import { canRun } from './runtime-helpers.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 
 const run = canRun();
 const TIMEOUT_MS = 240_000;
@@ -107,22 +108,6 @@ function withoutAll(all: string[], some: string[]): string[] | undefined {
   return rest;
 }
 
-/**
- * BPF programs, links and maps and perf events this process holds open (bpftool cannot say which
- * process holds a program here, and other tests on the machine may hold their own).
- */
-function ourBpfObjects(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (/^anon_inode:(bpf|\[perf_event\])/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++;
-    } catch {
-      // The fd closed while we listed them (readdir's own, for one).
-    }
-  }
-  return n;
-}
-
 /** The partitions of a member's latest assignment, as "topic/partition". */
 function assigned(m: GroupMember): string[] {
   const last = m.joins.at(-1);
@@ -146,7 +131,7 @@ describe.runIf(run)('kafka probes proven from the command line', () => {
   afterAll(async () => {
     await broker?.stop();
     await other?.stop();
-    expect(ourBpfObjects()).toBe(0);
+    expect(heldBpf().fds).toBe(0);
   });
 
   it('sees every kafkajs request once, both group members join and sync, and the broker agrees', { timeout: TIMEOUT_MS }, async () => {
@@ -327,7 +312,7 @@ describe.runIf(run)('kafka probes proven from the command line', () => {
     const output = createOutput({ format: 'text', write: () => undefined, writeError: () => undefined });
     const probes = startKafkaProbes(r.compiled.plan, { output, maps, onExit: () => undefined });
     try {
-      expect(ourBpfObjects()).toBeGreaterThan(0);
+      expect(heldBpf().fds).toBeGreaterThan(0);
       await produceWithKcat({ bootstrap: broker.bootstrap, topic: countTopic, count: 10, partition: 0, clientId: `proof-push-${tag}` });
       await produceWithKcat({ bootstrap: other.bootstrap, topic: countTopic, count: 20, partition: 0, clientId: `proof-push-${tag}` });
     } finally {

@@ -3,8 +3,7 @@
 // computes from the wire is compared with what the kafkajs admin API computes (topic end offsets
 // minus the group's committed offsets) at a moment when nothing moves, and must return to 0.
 // Needs root, the addon and build/ from node scripts/build-kafka.mjs.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { startKafkaProbes, userMapsOf } from '../../src/runtime/kafka-source.js';
 import { ROOT } from '../helpers/cli.js';
 import { kafkajsClient, startKafkajsConsumer, type GroupMember } from '../helpers/kafka-clients.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 
 const problem = privilegeProblem();
 if (problem && process.env['CI'] === 'true') throw new Error(problem);
@@ -25,21 +25,6 @@ const runnable = problem === undefined;
 const TOPIC = 'ktl-orders';
 const GROUP = 'ktl-billing';
 const PARTITIONS = [0, 1, 2];
-
-/** Capture programs this process holds open (other tests on the machine may hold their own). */
-function capturePrograms(): number {
-  const held = new Set<number>();
-  for (const fd of readdirSync('/proc/self/fdinfo')) {
-    try {
-      const id = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
-      if (id) held.add(Number(id));
-    } catch {
-      // The fd closed while we looked.
-    }
-  }
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { id: number; name?: string }[];
-  return progs.filter((p) => /^kt_c[ex]_/.test(p.name ?? '') && held.has(p.id)).length;
-}
 
 /** Resolves when `check` holds, polling the maps the capture fills as events arrive; rejects after `timeoutMs`. */
 async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
@@ -59,7 +44,7 @@ describe.runIf(runnable)('kafka-lag', () => {
 
   afterAll(async () => {
     await broker?.stop();
-    expect(capturePrograms()).toBe(0);
+    expect(heldBpf().progs.size).toBe(0);
   });
 
   it('reports the lag the kafkajs admin API computes while a consumer is paused, and 0 once it caught up', async () => {
@@ -70,7 +55,7 @@ describe.runIf(runnable)('kafka-lag', () => {
     let err = '';
     const output = createOutput({ format: 'text', write: (s) => void (out += s), writeError: (s) => void (err += s) });
     const probes = startKafkaProbes(r.compiled.plan, { output, maps, onExit: () => undefined, pid: broker.pid });
-    expect(capturePrograms()).toBeGreaterThan(0);
+    expect(heldBpf().progs.size).toBeGreaterThan(0);
 
     const kafka = kafkajsClient(broker.bootstrap, 'ktl-admin');
     const admin = kafka.admin();
@@ -136,6 +121,6 @@ describe.runIf(runnable)('kafka-lag', () => {
     expect(probes.counters().actionErrors).toBe(0);
     // The tool's lines: one per change of a group's lag, in its table columns.
     expect(out).toMatch(new RegExp(`^${GROUP} +${TOPIC} +2 +\\d+ +\\d+ +11 +\\d+ +11$`, 'm'));
-    expect(capturePrograms()).toBe(0);
+    expect(heldBpf().progs.size).toBe(0);
   }, 120_000);
 });

@@ -1,7 +1,6 @@
 // kafka:* probes end to end: the capture program on the real kernel, the mock broker, kcat as the
 // producer, the decoder, and the interpreter running the probes' actions into user-space maps.
 // Needs root, the addon and build/ from node scripts/build-kafka.mjs.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planScript } from '../../src/codegen/index.js';
 import { realSystem } from '../../src/frontend/system.js';
@@ -10,17 +9,12 @@ import { createOutput } from '../../src/runtime/output.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { startKafkaProbes, userMapsOf, type KafkaProbeOptions } from '../../src/runtime/kafka-source.js';
 import { produceWithKcat } from '../helpers/kafka-clients.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 
 const problem = privilegeProblem();
 if (problem && process.env['CI'] === 'true') throw new Error(problem);
 if (problem) console.log(`kafka-probes e2e tests not run: ${problem}`);
 const runnable = problem === undefined;
-
-function capturePrograms(): number {
-  return execFileSync('bpftool', ['prog', 'show'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => /\bname kt_c[ex]_/.test(l)).length;
-}
 
 function setup(source: string, opts: Partial<KafkaProbeOptions> = {}) {
   const r = planScript(source, 'e2e.ktr', { positional: [], unsafe: false, system: realSystem() });
@@ -44,14 +38,14 @@ describe.runIf(runnable)('kafka probes', () => {
 
   afterAll(async () => {
     await broker?.stop();
-    expect(capturePrograms()).toBe(0);
+    expect(heldBpf().progs.size).toBe(0);
   });
 
   it('sums produced records per topic and counts requests per API on the broker', async () => {
     const t = setup('kafka:produce { @[args.topic] = sum(args.records); } kafka:request { @req[args.api] = count(); }', { pid: broker.pid });
     try {
       expect(t.probes.attachedProbes).toBe(2);
-      expect(capturePrograms()).toBeGreaterThan(0);
+      expect(heldBpf().progs.size).toBeGreaterThan(0);
       await produceWithKcat({ bootstrap: broker.bootstrap, topic: 'ktp-orders', count: 25 });
       await produceWithKcat({ bootstrap: broker.bootstrap, topic: 'ktp-audit', count: 7 });
     } finally {
@@ -69,7 +63,7 @@ describe.runIf(runnable)('kafka probes', () => {
     expect(t.err()).toBe('');
     t.output.printMaps(t.maps.snapshots());
     expect(t.out()).toContain('@[ktp-orders]: 25\n');
-    expect(capturePrograms()).toBe(0);
+    expect(heldBpf().progs.size).toBe(0);
   });
 
   it('sees the client side with predicates on role and topic, builtins included', async () => {

@@ -4,7 +4,6 @@
 // sides and must still fire once per generation. Needs root, the addon and build/ from
 // node scripts/build-kafka.mjs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planScript } from '../../src/codegen/index.js';
 import { realSystem } from '../../src/frontend/system.js';
@@ -12,6 +11,7 @@ import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js
 import { createOutput } from '../../src/runtime/output.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { startKafkaProbes, userMapsOf } from '../../src/runtime/kafka-source.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 import { ROOT } from '../helpers/cli.js';
 
 const problem = privilegeProblem();
@@ -21,17 +21,6 @@ const runnable = problem === undefined;
 
 const TOPIC = 'ktr-rebalance';
 const GROUP = `ktr-group-${process.pid}`;
-
-/** BPF programs, maps and links this process holds (other sessions may run captures of their own). */
-function bpfFds(): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return /^anon_inode:bpf[-_]/.test(readlinkSync(`/proc/self/fd/${fd}`));
-    } catch {
-      return false;
-    }
-  }).length;
-}
 
 /** Runs `source` on the kafka probes; `until` resolves once the printed lines satisfy a check. */
 function trace(source: string) {
@@ -172,12 +161,12 @@ describe.runIf(runnable)('kafka:rebalance', () => {
 
   afterAll(async () => {
     await broker?.stop();
-    expect(bpfFds()).toBe(0);
+    expect(heldBpf().fds).toBe(0);
   });
 
   it('one rebalance per generation as a member joins and one leaves; each member its own join time', async () => {
     const t = trace(SCRIPT);
-    expect(bpfFds()).toBeGreaterThan(0);
+    expect(heldBpf().fds).toBeGreaterThan(0);
     const members: Member[] = [];
     try {
       const first = startMember(broker.bootstrap, 'ktr-first');
@@ -224,6 +213,6 @@ describe.runIf(runnable)('kafka:rebalance', () => {
       t.probes.stop();
       await Promise.all(members.map((m) => m.stop()));
     }
-    expect(bpfFds()).toBe(0);
+    expect(heldBpf().fds).toBe(0);
   }, 180_000);
 });

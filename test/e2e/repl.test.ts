@@ -2,12 +2,13 @@
 // `.maps` shows exact counts of a workload's getppid calls, `.detach` keeps the shared map's
 // values, and neither `.exit` nor Ctrl-C leaves a program or map of the REPL loaded.
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { canRun } from './runtime-helpers.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 
 function replCanRun(): boolean {
   if (!canRun()) return false;
@@ -24,26 +25,6 @@ const run = replCanRun();
 
 function stripAnsi(s: string): string {
   return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
-}
-
-/** BPF program and map ids that a process holds open (from /proc/PID/fdinfo). */
-function heldBpfIds(pid: number): { progs: Set<number>; maps: Set<number> } {
-  const progs = new Set<number>();
-  const maps = new Set<number>();
-  const dir = `/proc/${pid}/fdinfo`;
-  for (const fd of readdirSync(dir)) {
-    let info: string;
-    try {
-      info = readFileSync(join(dir, fd), 'utf8');
-    } catch {
-      continue;
-    }
-    const prog = /^prog_id:\s*(\d+)/m.exec(info);
-    const map = /^map_id:\s*(\d+)/m.exec(info);
-    if (prog) progs.add(Number(prog[1]));
-    if (map) maps.add(Number(map[1]));
-  }
-  return { progs, maps };
 }
 
 function loaded(kind: 'prog' | 'map'): { id: number; name?: string }[] {
@@ -131,7 +112,7 @@ describe.runIf(run)('kafkatrace repl on a terminal', () => {
       await repl.waitFor(/block 2: attached 1 probe\n/);
       await repl.waitFor(/kt> /);
 
-      const held = heldBpfIds(repl.replPid());
+      const held = heldBpf(repl.replPid());
       const ours = loaded('prog').filter((p) => held.progs.has(p.id));
       expect(ours.map((p) => p.name)).toEqual(['kt_p0', 'kt_p1']);
 
@@ -168,7 +149,7 @@ describe.runIf(run)('kafkatrace repl on a terminal', () => {
       await repl.waitFor(/kt> /);
       repl.type('interval:ms:100 { printf("tick\\n"); }\r');
       await repl.waitFor(/block 1: attached 1 probe\n/);
-      const held = heldBpfIds(repl.replPid());
+      const held = heldBpf(repl.replPid());
       expect(held.progs.size).toBe(1);
       repl.type('BEGI');
       // The record goes above the prompt, which is redrawn with what was typed so far.

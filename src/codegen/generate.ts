@@ -122,6 +122,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         section: sectionOf(kind, first),
         ctxType,
         userMemory: readsUserMemory(first),
+        processFilter: !prog.attach.every((a) => a.type === 'begin' || a.type === 'end' || a.type === 'interval'),
         maps,
         events,
         positional: analysis.positional,

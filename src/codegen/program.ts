@@ -37,6 +37,8 @@ export interface ProgramInput {
   ctxType: string;
   /** Whether pointers in arguments point to user memory (syscall tracepoints, uprobes, usdt). */
   userMemory: boolean;
+  /** Whether -p/-c apply: not to BEGIN and END (run by kafkatrace) nor to interval timers. */
+  processFilter: boolean;
   maps: Map<string, PlanMap>;
   events: Map<Call, PlanEvent>;
   positional: string[];
@@ -90,7 +92,7 @@ export class ProgramGen extends Emitter {
     head.push(`SEC("${this.p.section}")`);
     head.push(`int ${this.p.name}(${this.p.ctxType} *ctx)`);
     head.push('{');
-    if (this.p.kind !== 'begin' && this.p.kind !== 'end') head.push('  KT_FILTER();');
+    if (this.p.processFilter) head.push('  KT_FILTER();');
     head.push('  __u32 kt_key0 = 0;');
     if (this.scratch > 0) {
       head.push('  __u8 *S = bpf_map_lookup_elem(&kt_scratch, &kt_key0);');

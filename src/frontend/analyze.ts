@@ -97,13 +97,15 @@ class Analyzer implements CallHost {
 
   // ---- probes ------------------------------------------------------------------------------
 
-  analyzeProbe(probe: Probe, resolutions: (AttachResolution | undefined)[]): ProbeContext {
+  /** `inUserSpace`: an interval or END block that shares maps with kafka probes runs beside them. */
+  analyzeProbe(probe: Probe, resolutions: (AttachResolution | undefined)[], inUserSpace = false): ProbeContext {
     const ok = resolutions.filter((r): r is AttachResolution => r !== undefined);
     const providers = [...new Set(ok.map((r) => r.provider))];
     const names = ok.flatMap((r) => r.resolved.map(attachName));
+    this.maps.takeTouched();
     this.ctx = {
       providers,
-      where: providers.includes('kafka') ? 'user' : 'kernel',
+      where: providers.includes('kafka') || inUserSpace ? 'user' : 'kernel',
       formats: ok.flatMap((r) => r.formats),
       kafka: ok.flatMap((r) => r.kafka),
       names,
@@ -603,10 +605,14 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
   const first = new Analyzer(script.file, env);
-  script.probes.forEach((p, i) => first.analyzeProbe(p, resolutions[i]!));
+  const touched = script.probes.map((p, i) => {
+    const c = first.analyzeProbe(p, resolutions[i]!);
+    return { providers: c.providers, maps: first.maps.takeTouched() };
+  });
+  const inUserSpace = userSpaceBlocks(touched);
   const second = new Analyzer(script.file, env, first.maps.maps);
-  const contexts = script.probes.map((p, i) => second.analyzeProbe(p, resolutions[i]!));
-  diagnostics.push(...second.diagnostics);
+  const contexts = script.probes.map((p, i) => second.analyzeProbe(p, resolutions[i]!, inUserSpace[i]));
+  diagnostics.push(...second.diagnostics, ...sharedMapErrors(script.file, second.maps));
   diagnostics.sort((a, b) => a.loc.offset - b.loc.offset);
 
   if (!script.probes.length) diagnostics.push(error(script.file, script.loc, 'the script has no probes'));
@@ -641,6 +647,42 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
     analysis: { probes, maps, positional: env.positional, unsafe: second.usesUnsafe },
     diagnostics,
   };
+}
+
+/** Providers whose blocks can run in user space, beside the kafka probes whose maps they use. */
+const USER_CAPABLE = new Set<Provider>(['interval', 'END']);
+
+/**
+ * Which blocks run in user space: kafka blocks, and interval and END blocks that use a map a
+ * user-space block uses (`interval:s:1 { print(@bytes); clear(@bytes); }` beside `kafka:produce`).
+ */
+function userSpaceBlocks(blocks: { providers: Provider[]; maps: Set<string> }[]): boolean[] {
+  const user = blocks.map((b) => b.providers.includes('kafka'));
+  const userMaps = new Set(blocks.flatMap((b, i) => (user[i] ? [...b.maps] : [])));
+  for (let changed = true; changed; ) {
+    changed = false;
+    blocks.forEach((b, i) => {
+      if (user[i] || b.providers.length === 0 || !b.providers.every((p) => USER_CAPABLE.has(p))) return;
+      if (![...b.maps].some((m) => userMaps.has(m))) return;
+      user[i] = changed = true;
+      for (const m of b.maps) userMaps.add(m);
+    });
+  }
+  return user;
+}
+
+/** A map lives in the kernel or in user space, never both. */
+function sharedMapErrors(file: string, maps: MapTable): Diagnostic[] {
+  return [...maps.maps.values()]
+    .filter((m) => m.usedBy.size > 1)
+    .map((m) =>
+      error(
+        file,
+        m.loc,
+        `${m.name} is used by kafka probes, which run in user space, and by kernel probes: a map lives in one place`,
+        'only interval and END blocks can share maps with kafka probes; give the kernel probes a map of their own',
+      ),
+    );
 }
 
 /**

@@ -45,6 +45,7 @@ export function mapValueType(kind: MapValueKind): KType | undefined {
 
 export class MapTable {
   readonly maps = new Map<string, MapState>();
+  private touched = new Set<string>();
 
   constructor(
     private readonly report: Report,
@@ -62,7 +63,15 @@ export class MapTable {
     return [...this.maps.values()].filter((m) => m.value).map((m) => m.name);
   }
 
+  /** Maps touched since the last call, by name: what one probe block uses. */
+  takeTouched(): Set<string> {
+    const t = this.touched;
+    this.touched = new Set();
+    return t;
+  }
+
   touch(ref: MapRef, where: 'kernel' | 'user'): MapState {
+    this.touched.add(ref.name);
     let state = this.maps.get(ref.name);
     if (!state) {
       state = { name: ref.name, loc: ref.loc, usedBy: new Set() };

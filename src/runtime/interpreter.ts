@@ -2,6 +2,7 @@
 // closures, which then run per firing against UserMaps and an Output with the kernel's semantics
 // (see interpreter-values.ts). exit() comes back to the caller as an exit code.
 import type { Expr, KType, Loc, MapRef, Stmt, VarRef } from '../frontend/ast.js';
+import { attachName } from '../frontend/analysis.js';
 import { error, type Diagnostic } from '../frontend/diagnostics.js';
 import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
 import { type CallContext, compileCall } from './interpreter-calls.js';
@@ -43,6 +44,10 @@ export interface CompiledProbe {
   index: number;
   /** The kafka probe names it attaches to (`produce`, `request`, ...). */
   names: string[];
+  /** Its interval attach points (blocks that share maps with kafka probes): name and period. */
+  intervals: { probe: string; ms: number }[];
+  /** It is an END block, run when the kafka probes stop. */
+  atEnd: boolean;
   /** Runs the predicate, then the action; returns exit()'s code when the action called it. */
   run(firing: Firing): number | undefined;
 }
@@ -104,6 +109,8 @@ class ProbeCompiler implements CallContext {
     return {
       index: probe.index,
       names,
+      intervals: probe.attach.flatMap((a) => (a.type === 'interval' ? [{ probe: attachName(a), ms: intervalMs(a.unit, a.value) }] : [])),
+      atEnd: probe.attach.some((a) => a.type === 'end'),
       run(f) {
         const fr: Frame = { vars: initial.slice(), f, exitCode: 0 };
         if (predicate && predicate(fr) === 0n) return undefined;
@@ -486,6 +493,12 @@ class ProbeCompiler implements CallContext {
     }
     return () => NONE;
   }
+}
+
+/** An interval's period in ms; timers fire at most once a millisecond. */
+function intervalMs(unit: 'hz' | 's' | 'ms' | 'us', value: number): number {
+  const ms = unit === 's' ? value * 1000 : unit === 'ms' ? value : unit === 'us' ? value / 1000 : 1000 / value;
+  return Math.max(1, Math.round(ms));
 }
 
 /** Compiles one user-space probe; throws InterpreterError for what user space cannot run. */

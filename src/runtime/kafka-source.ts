@@ -171,7 +171,7 @@ function common<T>(values: (T | undefined)[]): T | undefined {
  * args.topic or args.group (maybe from another connection of the same process).
  */
 export function kafkaPushdown(plan: Plan): KafkaPushdown {
-  const probes = plan.probes.filter((p) => p.where === 'user');
+  const probes = plan.probes.filter((p) => p.attach.some((a) => a.type === 'kafka'));
   if (probes.length === 0) return {};
   if (probes.some((p) => p.attach.some((a) => a.type === 'kafka' && CROSS_PROCESS_PROBES.has(a.name)))) return {};
   const read = argsRead(probes.map((p) => p.ast));
@@ -231,7 +231,7 @@ function cgroupIdOf(path: string): bigint | undefined {
 export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProbes {
   const startNs = opts.startNs ?? process.hrtime.bigint();
   const compiled = compileUserProbes(plan, { maps: opts.maps, output: opts.output, positional: opts.positional, startNs });
-  const attachedProbes = compiled.reduce((n, p) => n + p.names.length, 0);
+  const attachedProbes = compiled.reduce((n, p) => n + p.names.length + p.intervals.length + (p.atEnd ? 1 : 0), 0);
   const counts = { firings: 0, actionErrors: 0 };
   if (compiled.length === 0) {
     return { attachedProbes: 0, stop() {}, counters: () => ({ ...newCounters(), ...counts, lostRecords: 0, badRecords: 0 }) };
@@ -255,29 +255,41 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
   };
   let exited = false;
 
+  /** Runs one probe; false once it has called exit(). */
+  const run = (p: CompiledProbe, f: Firing): boolean => {
+    counts.firings++;
+    let code: number | undefined;
+    try {
+      code = p.run(f);
+    } catch (e) {
+      // One failing action must not end the session; say why once.
+      counts.actionErrors++;
+      reportOnce(`kafka probe ${f.probe}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (code === undefined) return true;
+    exited = true;
+    opts.onExit(code);
+    return false;
+  };
   /** Runs the probes a firing names; false once a probe has called exit(). */
   const fire = (firing: ProbeFiring, c: ConnectionInfo, nsecs: bigint): boolean => {
     const probes = byName.get(firing.probe);
     if (!probes) return true;
     const f: Firing = { probe: `kafka:${firing.probe}`, args: firing.args, pid: c.pid, tid: c.tid, comm: c.comm, nsecs, cgroup: cgroupFor(c.pid) };
-    for (const p of probes) {
-      counts.firings++;
-      let code: number | undefined;
-      try {
-        code = p.run(f);
-      } catch (e) {
-        // One failing action must not end the session; say why once.
-        counts.actionErrors++;
-        reportOnce(`kafka probe ${f.probe}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      if (code !== undefined) {
-        exited = true;
-        opts.onExit(code);
-        return false;
-      }
-    }
+    for (const p of probes) if (!run(p, f)) return false;
     return true;
   };
+  /** interval and END blocks that share maps with kafka probes fire here, as kafkatrace itself. */
+  const fireOwn = (p: CompiledProbe, probe: string): void => {
+    if (!exited) run(p, { probe, args: {}, pid: process.pid, tid: process.pid, comm: 'kafkatrace', nsecs: process.hrtime.bigint(), cgroup: cgroupFor(process.pid) });
+  };
+  const timers = compiled.flatMap((p) =>
+    p.intervals.map(({ probe, ms }) => {
+      const t = setInterval(() => fireOwn(p, probe), ms);
+      t.unref();
+      return t;
+    }),
+  );
   const onExchange = (ex: KafkaExchange): void => {
     if (exited) return;
     const nsecs = ex.response_ts ?? ex.request_ts;
@@ -314,10 +326,12 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
+      for (const t of timers) clearInterval(t);
       try {
         feed(capture.poll());
         lostRecords = capture.lost();
         if (!exited) decoder.closeAll();
+        for (const p of compiled) if (p.atEnd) fireOwn(p, 'END');
       } finally {
         capture.close();
       }

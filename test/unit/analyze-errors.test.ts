@@ -34,6 +34,8 @@ const CASES: Record<string, Case> = {
   'rawtracepoint missing': ['rawtracepoint:sched_swich { }', '1:1', 'raw tracepoint not found: sched_swich', "'sched_switch'"],
   'kafka probe unknown': ['kafka:prodce { }', '1:1', "unknown kafka probe 'prodce'", "'produce'"],
   'kafka mixed with kernel probes': ['kafka:produce, tracepoint:sched:sched_switch { }', '1:16', 'cannot share a block with kernel probes'],
+  'kafka map shared with a kernel probe': ['kafka:produce { @n = count(); }\nt:syscalls:sys_enter_openat { @n = count(); }', '1:17', '@n is used by kafka probes, which run in user space, and by kernel probes', 'only interval and END blocks can share maps'],
+  'interval block sharing a kafka map and a kernel one': ['kafka:produce { @n = count(); }\nt:syscalls:sys_enter_openat { @k = count(); }\ninterval:s:1 { print(@n); print(@k); }', '2:31', '@k is used by kafka probes'],
 
   // Builtins.
   'unknown builtin': ['BEGIN { printf("%s\\n", comn); }', '1:24', "unknown identifier 'comn'", "'comm'"],

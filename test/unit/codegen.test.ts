@@ -38,14 +38,18 @@ describe('generateC compiles every construct', () => {
 });
 
 describe('the shape of the generated C', () => {
-  it('filters every probe but BEGIN and END by kt_target_pid', () => {
-    const c = generated('BEGIN { @b = 1; } tracepoint:syscalls:sys_enter_read { @r = count(); } END { @e = 1; }');
+  it('filters every probe but BEGIN, END and interval timers by kt_target_pid', () => {
+    const c = generated(
+      'BEGIN { @b = 1; } tracepoint:syscalls:sys_enter_read { @r = count(); } END { @e = 1; } interval:s:1 { @i = 1; } profile:hz:99 { @p = 1; }',
+    );
     const programs = c.split('SEC("').slice(1).filter((p) => !p.startsWith('.maps'));
     const filtered = programs.map((p) => [p.slice(0, p.indexOf('"')), p.includes('KT_FILTER();')]);
     expect(filtered).toEqual([
       ['raw_tp', false],
       ['tracepoint', true],
       ['raw_tp', false],
+      ['perf_event', false],
+      ['perf_event', true],
     ]);
   });
 

@@ -259,19 +259,36 @@ describe('interpreter: exit and errors', () => {
       unsafe: false,
       system,
     });
-    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
-    const output = createOutput({ format: 'text', write: () => {} });
-    const plan = r.compiled.plan;
-    let caught: unknown;
-    try {
-      compileUserProbes(plan, { maps: userMapsOf(plan), output, startNs: 0n });
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).toBeInstanceOf(InterpreterError);
-    const d = (caught as InterpreterError).diagnostic;
-    expect([d.file, d.loc.line, d.loc.col]).toEqual(['t.ktr', 2, 17]);
-    expect(d.message).toBe('@n is also used by kernel probes; kafka probes run in user space and cannot share a map with kernel probes');
+    expect(r.ok).toBe(false);
+    const d = r.diagnostics[0]!;
+    expect([d.file, d.loc.line, d.loc.col]).toEqual(['t.ktr', 1, 40]);
+    expect(d.message).toBe('@n is used by kafka probes, which run in user space, and by kernel probes: a map lives in one place');
+  });
+
+  it('runs interval and END blocks that share maps with kafka probes beside them', () => {
+    const t = setup(
+      'kafka:produce { @r[args.topic] = sum(args.records); }\n' +
+        'interval:s:2, interval:ms:250 { print(@r); clear(@r); }\n' +
+        'END { printf("%s\\n", probe); }\n' +
+        'interval:s:1 { @kernel = count(); }',
+    );
+    expect(t.probes.map((p) => [p.index, p.names, p.intervals, p.atEnd])).toEqual([
+      [0, ['produce'], [], false],
+      [1, [], [{ probe: 'interval:s:2', ms: 2000 }, { probe: 'interval:ms:250', ms: 250 }], false],
+    ]);
+    t.fire('produce', produce('orders', 3n));
+    expect(t.maps.get('@r', ['orders'])).toBeDefined();
+    t.probes[1]!.run({ probe: 'interval:s:2', args: {}, pid: 1, tid: 1, comm: 'kafkatrace', nsecs: 0n });
+    expect(t.out()).toBe('@r[orders]: 3\n');
+    expect(t.maps.get('@r', ['orders'])).toBeUndefined();
+  });
+
+  it('runs an END block in user space when it uses a kafka map', () => {
+    const t = setup('kafka:produce { @r = count(); } END { printf("%d %s\\n", @r, probe); }');
+    expect(t.probes[1]!.atEnd).toBe(true);
+    t.fire('produce');
+    t.probes[1]!.run({ probe: 'END', args: {}, pid: 1, tid: 1, comm: 'kafkatrace', nsecs: 0n });
+    expect(t.out()).toBe('1 END\n');
   });
 
   it('compiles each probe once and names its attach points', () => {

@@ -223,6 +223,8 @@ class Session {
       } catch (e) {
         throw loadFailure(plan, e);
       }
+      // BEGIN runs before anything else is attached, as in bpftrace: its output comes first.
+      for (const p of programsAt(plan, 'begin')) obj.testRun(p);
       this.probesAttached = this.attachAll(obj, targetPid);
     }
     if (kafka) {
@@ -247,7 +249,6 @@ class Session {
       options.abort.addEventListener('abort', onAbort);
       this.cleanups.push(() => options.abort?.removeEventListener('abort', onAbort));
     }
-    for (const p of programsAt(plan, 'begin')) obj?.testRun(p);
     this.drain();
     // An exit() in BEGIN ends the session before the command has run anything.
     if (!this.stopping) this.held?.release();

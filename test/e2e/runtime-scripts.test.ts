@@ -63,6 +63,11 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(r.text.startsWith('Attaching 2 probes...\nhello 42 kt\nbye\n')).toBe(true);
   });
 
+  it('runs BEGIN before the other probes attach, so its output comes first', async () => {
+    const r = await runScript('BEGIN { printf("first\\n"); } tracepoint:raw_syscalls:sys_enter { printf("event\\n"); exit(); }');
+    expect(r.text.startsWith('Attaching 2 probes...\nfirst\nevent\n')).toBe(true);
+  });
+
   it('resolves exit(code) to the session exit code', async () => {
     expect((await runScript('BEGIN { exit(3); }')).code).toBe(3);
   });

@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './runtime-helpers.js';
+import { alive } from '../helpers/processes.js';
 
 const COMPARE = join(ROOT, 'test', 'fixtures', 'compare');
 const OUT = join(ROOT, 'build', 'test', 'compare');
@@ -184,15 +185,6 @@ function workloadProcesses(): number[] {
     }
   }
   return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

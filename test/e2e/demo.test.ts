@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { emptyHeld, heldBpf, stillLoaded, type HeldBpf } from '../helpers/bpf-held.js';
 import { canRun } from './runtime-helpers.js';
+import { alive } from '../helpers/processes.js';
 
 /** canRun(), and what the demo needs beyond it: the CLI bundle, the mock broker and kcat. */
 function demoCanRun(): boolean {
@@ -48,15 +49,6 @@ function childrenOf(pid: number): number[] {
 function sample(pid: number, into: Holdings): void {
   for (const c of childrenOf(pid)) into.children.add(c);
   heldBpf(pid, into);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface DemoRun {

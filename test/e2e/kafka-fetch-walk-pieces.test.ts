@@ -5,7 +5,7 @@
 // sendfile(2), one partition's whole records field by sendfile. A Node client in this process
 // sends the request and reads the response. Both ends' records go through the KafkaDecoder.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { startCapture } from '../../src/kafka/capture-loader.js';
 import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { concat, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 
 const problem = privilegeProblem();
 if (problem && process.env['CI'] === 'true') throw new Error(problem);
@@ -205,16 +206,6 @@ function decode(records: CaptureRecord[]): { fetches: KafkaExchange[]; failed: o
   return { fetches: exchanges.filter((e) => e.api === 'Fetch'), failed: decoder.counters().framesFailed };
 }
 
-function ourBpfObjects(): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('anon_inode:bpf');
-    } catch {
-      return false;
-    }
-  }).length;
-}
-
 describe('kafka capture: Fetch responses in awkward pieces', () => {
   let dir: string;
   let broker: string;
@@ -237,7 +228,7 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
     if (!runnable) return;
     await new Promise((resolve) => server?.close(resolve));
     if (dir) rmSync(dir, { recursive: true, force: true });
-    expect(ourBpfObjects()).toBe(0);
+    expect(heldBpf().fds).toBe(0);
   });
 
   /** Runs the C broker on `file` with `plan` under a capture; the client sends `requests` first. */
@@ -310,33 +301,8 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
       const response = fetchResponse(version, parts);
       const file = join(dir, `response-${version}`);
       writeFileSync(file, response);
-      const records: CaptureRecord[] = [];
-      const capture = startCapture({ ports: [port] }, (batch) => records.push(...batch));
-      let pid = 0;
-      try {
-        const received = new Promise<number>((resolve) => {
-          onClient = (s) => {
-            let got = 0;
-            s.on('data', (d: Buffer) => (got += d.length));
-            s.on('end', () => {
-              s.end();
-              resolve(got);
-            });
-            s.write(fetchRequest(version, parts));
-          };
-        });
-        const child = spawn(broker, [String(port), file, plan(response, parts)], { stdio: 'inherit' });
-        pid = child.pid!;
-        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-        expect(await received).toBe(response.length);
-        expect(await exited).toBe(0);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        records.push(...capture.poll());
-        expect(capture.lost()).toBe(0);
-      } finally {
-        capture.close();
-        onClient = null;
-      }
+      const { records, pid, received } = await exchange(file, plan(response, parts), [fetchRequest(version, parts)]);
+      expect(received).toBe(response.length);
       const topic = version >= 13 ? TOPIC_ID : 'pieces';
       for (const side of [records.filter((r) => r.pid === process.pid), records.filter((r) => r.pid === pid)]) {
         const { fetches, failed } = decode(side);

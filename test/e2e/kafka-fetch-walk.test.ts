@@ -4,7 +4,6 @@
 // lag for all 8, while the bytes copied stay far below the response's size. Two readers: a raw
 // Node socket (read(2) in 64 KiB pieces) and kcat (librdkafka: recvmsg with iovecs). Needs root,
 // the addon and build/ from node scripts/build-kafka.mjs.
-import { readdirSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureRecord } from '../../src/kafka/capture.js';
@@ -13,6 +12,7 @@ import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { requestFrame } from '../fixtures/kafka/encoder.js';
+import { heldBpf } from '../helpers/bpf-held.js';
 import { produceWithKcat, runCommand } from '../helpers/kafka-clients.js';
 
 const problem = privilegeProblem();
@@ -25,23 +25,12 @@ const PARTITIONS = 8;
 const TOPIC = 'walk-big';
 const FETCH_VERSION = 11;
 
-/** BPF programs, maps and links this process holds: other engineers' captures may run at the same time. */
-function ourBpfObjects(): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('anon_inode:bpf');
-    } catch {
-      return false;
-    }
-  }).length;
-}
-
 async function captured(options: CaptureOptions, work: () => Promise<unknown>): Promise<{ records: CaptureRecord[]; lost: number }> {
   const records: CaptureRecord[] = [];
   const capture = startCapture(options, (batch) => records.push(...batch));
   try {
     await work();
-    expect(ourBpfObjects()).toBeGreaterThan(0);
+    expect(heldBpf().fds).toBeGreaterThan(0);
     records.push(...capture.poll());
     return { records, lost: capture.lost() };
   } finally {
@@ -127,7 +116,7 @@ describe('kafka capture: Fetch responses walked, records skipped', () => {
   afterAll(async () => {
     if (!runnable) return;
     await broker?.stop();
-    expect(ourBpfObjects()).toBe(0);
+    expect(heldBpf().fds).toBe(0);
   });
 
   it('a raw Node client: lag for all 8 partitions, a few KiB copied of an 8 MiB response', async () => {

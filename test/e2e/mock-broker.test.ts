@@ -13,15 +13,7 @@ import {
   runCommand,
   startKafkajsConsumer,
 } from '../helpers/kafka-clients.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../helpers/processes.js';
 
 async function waitGone(pid: number, ms = 5000): Promise<boolean> {
   const until = Date.now() + ms;

@@ -2,7 +2,7 @@
 // then firings with hand-made args, asserting map snapshots and printed text exactly.
 import { describe, expect, it } from 'vitest';
 import { planScript } from '../../src/codegen/index.js';
-import { compileUserProbes, InterpreterError, MAX_LOOP_ITERATIONS } from '../../src/runtime/interpreter.js';
+import { compileUserProbes, MAX_LOOP_ITERATIONS } from '../../src/runtime/interpreter.js';
 import type { Firing } from '../../src/runtime/interpreter-frame.js';
 import { pushdownPid, startKafkaProbes, userMapsOf } from '../../src/runtime/kafka-source.js';
 import { createOutput } from '../../src/runtime/output.js';

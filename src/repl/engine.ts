@@ -1,5 +1,7 @@
 // The REPL's tracing state: every attached block is its own BPF object, and maps with the same name
-// are one kernel map shared by fd (bpf_map__reuse_fd) between the objects that use them.
+// are one kernel map shared by fd (bpf_map__reuse_fd) between the objects that use them. Kafka blocks
+// (and the interval and END blocks that use their maps) run in user space: one capture and decoder
+// for the whole session feed them, and their maps live in one UserMaps.
 import { compileC } from '../codegen/clang.js';
 import { planScript } from '../codegen/index.js';
 import { error, formatDiagnostic } from '../frontend/diagnostics.js';
@@ -11,8 +13,10 @@ import { decodeEvent, decodeMap, stackFrames } from '../runtime/decode.js';
 import { createOutput, type Output } from '../runtime/output.js';
 import { ensureTracefs, privilegeProblem } from '../runtime/privileges.js';
 import type { DecodedEvent, MapSnapshot } from '../runtime/values.js';
+import type { KafkaAttachment, KafkaFeed, KafkaFeedOptions } from '../runtime/kafka-source.js';
 import { shapeMismatch } from './shared-maps.js';
-import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics, REPL_FILE } from './unit.js';
+import { UserMaps } from '../runtime/user-maps.js';
+import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics, REPL_FILE, type CompileUnit } from './unit.js';
 import { u32, u64 } from '../runtime/session.js';
 
 /** Kernel maps that are not script maps but are shared too: stack ids must mean one thing. */
@@ -27,15 +31,35 @@ export interface EngineOptions {
   writeError: (s: string) => void;
   /** C → BPF object; clang by default. */
   compile?: (c: string) => Promise<Buffer>;
+  /** Starts the Kafka capture and decoder; startKafkaFeed by default. */
+  startKafkaFeed?: (opts: KafkaFeedOptions) => KafkaFeed;
 }
+
+/** What kafka blocks need, loaded with the first one: the interpreter and the capture. */
+async function kafkaRuntime() {
+  const [source, interpreter] = await Promise.all([import('../runtime/kafka-source.js'), import('../runtime/interpreter.js')]);
+  return {
+    startKafkaFeed: source.startKafkaFeed,
+    kafkaProbeCount: source.kafkaProbeCount,
+    compileUserProbe: interpreter.compileUserProbe,
+    InterpreterError: interpreter.InterpreterError,
+  };
+}
+
+type KafkaRuntime = Awaited<ReturnType<typeof kafkaRuntime>>;
 
 interface Block {
   id: number;
-  obj: BpfObject;
+  /** The kernel part; absent when every probe of the block runs in user space. */
+  obj?: BpfObject;
   plan: Plan;
   probes: PlanProbe[];
   /** Kernel maps of the object by name, as this object's plan lays them out. */
   maps: Map<string, PlanMap>;
+  /** The user-space maps the block uses. */
+  userMaps: string[];
+  /** The block's user-space probes on the session's kafka feed. */
+  kafka?: KafkaAttachment;
   /** Shared internal maps the object holds. */
   internal: string[];
   /** Set by its first exit(): like bpftrace, what it sends after that is dropped. */
@@ -64,6 +88,9 @@ export class ReplEngine {
   private closed = false;
   private readonly startNs = process.hrtime.bigint();
   private readonly out: Output;
+  private readonly userMaps = new UserMaps([]);
+  /** The capture and decoder, from the first kafka block attached until the last is detached. */
+  private feed?: KafkaFeed;
 
   constructor(private readonly opts: EngineOptions) {
     this.out = createOutput({
@@ -99,15 +126,12 @@ export class ReplEngine {
     const { plan, script, c } = r.compiled;
     const isNew = (p: PlanProbe) => script.probes[p.index]!.loc.line > unit.prefixLines;
     const probes = plan.probes.filter(isNew);
-    const kafka = probes.filter((p) => p.where === 'user');
-    if (kafka.length > 0) {
-      this.opts.writeError(
-        `kafka probes cannot run yet: this build decodes Kafka traffic but does not attach the capture (${kafka.map((p) => p.text).join(', ')}); the block was not attached\n`,
-      );
-      return undefined;
-    }
-    const kernelMaps = plan.maps.filter((m) => m.home === 'kernel' && m.bpfName);
-    for (const m of kernelMaps) {
+    const kernelProbes = probes.filter((p) => p.where !== 'user');
+    const userProbes = probes.filter((p) => p.where === 'user');
+    // The declaring blocks' maps are held too: they are in the object, or the actions name them.
+    const kernelMaps = kernelProbes.length > 0 ? plan.maps.filter((m) => m.home === 'kernel' && m.bpfName) : [];
+    const userMaps = userProbes.length > 0 ? plan.maps.filter((m) => m.home === 'user') : [];
+    for (const m of [...kernelMaps, ...userMaps]) {
       const live = this.live.get(m.name);
       const why = live && shapeMismatch(live.map, m);
       if (why) {
@@ -120,32 +144,112 @@ export class ReplEngine {
       this.opts.writeError(`ERROR: ${problem}\n`);
       return undefined;
     }
-    let elf: Buffer;
-    try {
-      elf = await (this.opts.compile ?? compileC)(c);
-    } catch (e) {
-      this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
-      return undefined;
+    const compiled = userProbes.length > 0 ? await this.compileUser(plan, userProbes, userMaps, unit, text) : undefined;
+    if (compiled === false) return undefined;
+    let elf: Buffer | undefined;
+    if (kernelProbes.length > 0) {
+      try {
+        elf = await (this.opts.compile ?? compileC)(c);
+      } catch (e) {
+        this.dropUnheldUserMaps();
+        this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
+        return undefined;
+      }
     }
     if (this.closed) return undefined;
     const id = this.nextId;
-    const block = this.load(id, plan, elf, probes, kernelMaps);
-    if (!block) return undefined;
+    const loaded = elf ? this.load(id, plan, elf, kernelProbes, kernelMaps) : undefined;
+    if (elf && !loaded) {
+      this.dropUnheldUserMaps();
+      return undefined;
+    }
+    const block: Block = {
+      id,
+      obj: loaded?.obj,
+      plan,
+      probes,
+      maps: new Map(kernelMaps.map((m) => [m.name, m])),
+      userMaps: userMaps.map((m) => m.name),
+      internal: loaded?.internal ?? [],
+      exited: false,
+    };
+    if (compiled) {
+      const feed = this.startFeed(compiled.runtime);
+      if (!feed) {
+        block.obj?.close();
+        this.dropUnheldUserMaps();
+        return undefined;
+      }
+      block.kafka = feed.attach(compiled.probes, () => this.exitBlock(block));
+    }
     this.nextId++;
     this.blocks.set(id, block);
     this.units.set(id, { text, unit: [...new Set([...declaring.flatMap((b) => this.units.get(b)!.unit), id])] });
-    for (const m of kernelMaps) {
+    for (const m of [...kernelMaps, ...userMaps]) {
       const live = this.live.get(m.name);
       if (live) live.holders.add(id);
       else this.live.set(m.name, { map: m, declaredBy: id, holders: new Set([id]) });
     }
-    const points = probes.reduce((n, p) => n + p.programs.reduce((k, prog) => k + prog.attach.length, 0), 0);
+    const kernelPoints = kernelProbes.reduce((n, p) => n + p.programs.reduce((k, prog) => k + prog.attach.length, 0), 0);
+    const points = kernelPoints + (compiled ? compiled.runtime.kafkaProbeCount(compiled.probes) : 0);
     this.opts.write(`block ${id}: attached ${points} ${points === 1 ? 'probe' : 'probes'}\n`);
-    for (const prog of probes.flatMap((p) => p.programs).filter((p) => p.attach.some((a) => a.type === 'begin'))) {
-      this.run(block, prog.name);
+    const obj = block.obj;
+    if (obj) {
+      obj.ringStart(EVENTS_MAP, (records) => this.onRecords(block, records));
+      for (const prog of kernelProbes.flatMap((p) => p.programs).filter((p) => p.attach.some((a) => a.type === 'begin'))) {
+        this.run(obj, prog.name);
+      }
+      this.drain(block);
     }
-    this.drain(block);
     return id;
+  }
+
+  /**
+   * Compiles a block's user-space probes against the session's user maps (adding the block's new
+   * ones); false, with the reason written, when user space cannot run them.
+   */
+  private async compileUser(plan: Plan, probes: PlanProbe[], maps: PlanMap[], unit: CompileUnit, text: string) {
+    const runtime = await kafkaRuntime();
+    const added = maps.filter((m) => !this.userMaps.has(m.name));
+    for (const m of added) this.userMaps.add({ name: m.name, keyTypes: m.keyTypes, value: m.value });
+    try {
+      const opts = { maps: this.userMaps, output: this.out, positional: [], startNs: this.startNs };
+      return { runtime, probes: probes.map((p) => runtime.compileUserProbe(plan, p, opts)) };
+    } catch (e) {
+      this.dropUnheldUserMaps();
+      if (e instanceof runtime.InterpreterError) this.opts.writeError(renderUnitDiagnostics([e.diagnostic], unit, text) + '\n');
+      else this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
+      return false;
+    }
+  }
+
+  /** The session's kafka feed, started with the first kafka block; undefined, with the reason written, when it cannot start. */
+  private startFeed(runtime: KafkaRuntime): KafkaFeed | undefined {
+    if (this.feed) return this.feed;
+    try {
+      // No kernel filter: the capture serves every kafka block typed later too.
+      this.feed = (this.opts.startKafkaFeed ?? runtime.startKafkaFeed)({ output: this.out, capture: {} });
+      return this.feed;
+    } catch (e) {
+      this.opts.writeError(`ERROR: cannot start the Kafka capture: ${messageOf(e)}\n`);
+      return undefined;
+    }
+  }
+
+  /** Forgets the user maps that no attached block holds (added for a block that did not attach). */
+  private dropUnheldUserMaps(): void {
+    for (const name of this.userMaps.names()) if (!this.live.has(name)) this.userMaps.remove(name);
+  }
+
+  /** exit() ends the block that called it, not the REPL; detaching waits for the caller to return. */
+  private exitBlock(block: Block): void {
+    if (block.exited) return;
+    block.exited = true;
+    setImmediate(() => {
+      if (!this.blocks.has(block.id)) return;
+      this.opts.write(`block ${block.id} called exit()\n`);
+      this.detach(block.id);
+    });
   }
 
   /** The blocks whose compile units declare the live maps the text mentions. */
@@ -170,12 +274,12 @@ export class ReplEngine {
   private sharedFd(name: string, bpfName: (b: Block) => string | undefined): number | undefined {
     for (const b of this.blocks.values()) {
       const n = bpfName(b);
-      if (n) return b.obj.mapFd(n);
+      if (n && b.obj) return b.obj.mapFd(n);
     }
     return undefined;
   }
 
-  private load(id: number, plan: Plan, elf: Buffer, probes: PlanProbe[], kernelMaps: PlanMap[]): Block | undefined {
+  private load(id: number, plan: Plan, elf: Buffer, probes: PlanProbe[], kernelMaps: PlanMap[]): { obj: BpfObject; internal: string[] } | undefined {
     let obj: BpfObject;
     try {
       obj = openObject(elf, `kt_repl_${id}`);
@@ -210,17 +314,7 @@ export class ReplEngine {
       this.opts.writeError(`ERROR: ${e instanceof AttachError ? e.message : messageOf(e)}${where}\n`);
       return undefined;
     }
-    const block: Block = {
-      id,
-      obj,
-      plan,
-      probes,
-      maps: new Map(kernelMaps.map((m) => [m.name, m])),
-      internal,
-      exited: false,
-    };
-    obj.ringStart(EVENTS_MAP, (records) => this.onRecords(block, records));
-    return block;
+    return { obj, internal };
   }
 
   private programPlace(probes: PlanProbe[], program: string): string {
@@ -228,16 +322,16 @@ export class ReplEngine {
     return prog?.attach[0] ? ` (${describeAttach(prog.attach[0])})` : '';
   }
 
-  private run(block: Block, program: string): void {
+  private run(obj: BpfObject, program: string): void {
     try {
-      block.obj.testRun(program);
+      obj.testRun(program);
     } catch (e) {
       this.out.error(messageOf(e));
     }
   }
 
   private drain(block: Block): void {
-    this.onRecords(block, block.obj.ringConsume());
+    if (block.obj) this.onRecords(block, block.obj.ringConsume());
   }
 
   private onRecords(block: Block, records: Buffer[]): void {
@@ -261,13 +355,7 @@ export class ReplEngine {
     const ev = e.event;
     switch (ev.kind) {
       case 'exit':
-        // exit() ends the block that called it, not the REPL; detaching waits for the callback to return.
-        block.exited = true;
-        setImmediate(() => {
-          if (!this.blocks.has(block.id) || block.exited) return;
-          this.opts.write(`block ${block.id} called exit()\n`);
-          this.detach(block.id);
-        });
+        this.exitBlock(block);
         return;
       case 'print': {
         const snap = this.snapshot(ev.map);
@@ -277,7 +365,7 @@ export class ReplEngine {
       case 'clear':
       case 'zero': {
         const m = block.maps.get(ev.map);
-        if (m?.bpfName) ev.kind === 'clear' ? block.obj.mapClear(m.bpfName) : block.obj.mapZero(m.bpfName);
+        if (m?.bpfName) ev.kind === 'clear' ? block.obj?.mapClear(m.bpfName) : block.obj?.mapZero(m.bpfName);
         return;
       }
       default:
@@ -285,26 +373,28 @@ export class ReplEngine {
     }
   }
 
-  private holder(name: string): { block: Block; map: PlanMap } | undefined {
+  /** A block holding the kernel map `name`, and its object. */
+  private holder(name: string): { obj: BpfObject; map: PlanMap } | undefined {
     const live = this.live.get(name);
     if (!live) return undefined;
     for (const id of live.holders) {
       const block = this.blocks.get(id);
       const map = block?.maps.get(name);
-      if (block && map) return { block, map };
+      if (block?.obj && map) return { obj: block.obj, map };
     }
     return undefined;
   }
 
   private snapshot(name: string): MapSnapshot | undefined {
+    if (this.live.get(name)?.map.home === 'user') return this.userMaps.snapshot(name);
     const h = this.holder(name);
-    return h && decodeMap(h.map, h.block.obj.mapDump(h.map.bpfName!));
+    return h && decodeMap(h.map, h.obj.mapDump(h.map.bpfName!));
   }
 
   private stack(id: number): bigint[] | undefined {
     if (id < 0) return undefined;
     const block = [...this.blocks.values()].find((b) => b.internal.includes('kt_stacks'));
-    const bytes = block?.obj.mapLookup('kt_stacks', u32(id))?.[0];
+    const bytes = block?.obj?.mapLookup('kt_stacks', u32(id))?.[0];
     if (!bytes) return undefined;
     return stackFrames(bytes);
   }
@@ -314,7 +404,7 @@ export class ReplEngine {
     if (this.blocks.size === 0) return 'no blocks attached\n';
     return [...this.blocks.values()]
       .map((b) => {
-        const maps = [...b.maps.keys()].sort();
+        const maps = [...b.maps.keys(), ...b.userMaps].sort();
         return `${String(b.id).padStart(3)}  ${b.probes.map((p) => p.text).join(', ')}${maps.length ? `  (${maps.join(', ')})` : ''}\n`;
       })
       .join('');
@@ -338,12 +428,14 @@ export class ReplEngine {
 
   /** `.clear @x` */
   clearMap(name: string): void {
-    const h = this.holder(name);
-    if (!h) {
+    const live = this.live.get(name);
+    const h = live?.map.home === 'kernel' ? this.holder(name) : undefined;
+    if (live?.map.home === 'user') this.userMaps.clear(name);
+    else if (h) h.obj.mapClear(h.map.bpfName!);
+    else {
       this.opts.writeError(this.noMap(name));
       return;
     }
-    h.block.obj.mapClear(h.map.bpfName!);
     this.opts.write(`${name} cleared\n`);
   }
 
@@ -358,17 +450,27 @@ export class ReplEngine {
       this.opts.writeError(`no block ${id} (.probes lists the attached blocks)\n`);
       return false;
     }
-    for (const prog of block.probes.flatMap((p) => p.programs).filter((p) => p.attach.some((a) => a.type === 'end'))) {
-      this.run(block, prog.name);
+    const obj = block.obj;
+    if (obj) {
+      for (const prog of block.probes.flatMap((p) => p.programs).filter((p) => p.attach.some((a) => a.type === 'end'))) {
+        this.run(obj, prog.name);
+      }
+      this.drain(block);
     }
-    this.drain(block);
+    // Runs its user-space END blocks, after the firings the capture still holds.
+    block.kafka?.detach();
     this.blocks.delete(id);
-    block.obj.close();
+    obj?.close();
+    if (block.kafka && ![...this.blocks.values()].some((b) => b.kafka)) {
+      this.feed?.stop();
+      this.feed = undefined;
+    }
     const gone: string[] = [];
     for (const [name, live] of this.live) {
       live.holders.delete(id);
       if (live.holders.size === 0) {
         this.live.delete(name);
+        if (live.map.home === 'user') this.userMaps.remove(name);
         gone.push(name);
       }
     }
@@ -379,7 +481,9 @@ export class ReplEngine {
   /** Detaches everything without a word: `.exit`, Ctrl-C twice, the end of input. */
   close(): void {
     this.closed = true;
-    for (const block of this.blocks.values()) block.obj.close();
+    for (const block of this.blocks.values()) block.obj?.close();
+    this.feed?.close();
+    this.feed = undefined;
     this.blocks.clear();
     this.live.clear();
   }

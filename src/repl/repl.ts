@@ -14,6 +14,7 @@ export const PROMPT = 'kt> ';
 
 export const REPL_HELP = `Type a probe block and it attaches at once, e.g.
   tracepoint:syscalls:sys_enter_openat { @opens[comm] = count(); }
+  kafka:produce { @records[args.topic] = sum(args.records); }
 A block may span lines: it ends when its braces balance. Blocks that name the same map share it.
 
   .probes        the attached blocks, by number

@@ -223,24 +223,59 @@ function cgroupIdOf(path: string): bigint | undefined {
   }
 }
 
-/**
- * Compiles the plan's kafka probes and starts capturing. Throws InterpreterError (with a Diagnostic)
- * for an action user space cannot run, CaptureConfigError or a native error when the capture cannot
- * start. With no kafka probes in the plan it captures nothing and attaches 0 probes.
- */
-export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProbes {
-  const startNs = opts.startNs ?? process.hrtime.bigint();
-  const compiled = compileUserProbes(plan, { maps: opts.maps, output: opts.output, positional: opts.positional, startNs });
-  const attachedProbes = compiled.reduce((n, p) => n + p.names.length + p.intervals.length + (p.atEnd ? 1 : 0), 0);
-  const counts = { firings: 0, actionErrors: 0 };
-  if (compiled.length === 0) {
-    return { attachedProbes: 0, stop() {}, counters: () => ({ ...newCounters(), ...counts, lostRecords: 0, badRecords: 0 }) };
-  }
+export interface KafkaFeedOptions {
+  output: Output;
+  /** What the capture filters in the kernel (pid, ports, ring size, ...). */
+  capture: CaptureOptions;
+}
 
-  const byName = new Map<string, CompiledProbe[]>();
-  for (const p of compiled) {
-    for (const name of new Set(p.names)) byName.set(name, [...(byName.get(name) ?? []), p]);
-  }
+/** Probes attached to a KafkaFeed together: a script's, or one REPL block's. */
+export interface KafkaAttachment {
+  /** Drains what the capture holds into the feed's probes, then stops this set's probes and runs its END blocks. */
+  detach(): void;
+}
+
+/** One capture and one decoder whose exchanges fire the probes attached at the time. */
+export interface KafkaFeed {
+  /**
+   * Attaches compiled probes: kafka probes fire on exchanges, interval blocks on timers, END blocks
+   * at detach or stop. onExit is called once when one of them calls exit(code); none of the set
+   * runs after that, while other sets go on.
+   */
+  attach(probes: CompiledProbe[], onExit: (code: number) => void): KafkaAttachment;
+  /** Drains the capture, flushes the decoder, runs every set's END blocks, then detaches; safe to call twice. */
+  stop(): void;
+  /** Detaches at once: nothing more is decoded or run. */
+  close(): void;
+  counters(): KafkaSourceCounters;
+}
+
+interface ProbeSet {
+  probes: CompiledProbe[];
+  onExit: (code: number) => void;
+  exited: boolean;
+  timers: NodeJS.Timeout[];
+}
+
+/**
+ * Starts the capture and the decoder with no probe attached. Throws CaptureConfigError or a native
+ * error when the capture cannot start.
+ */
+export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
+  const counts = { firings: 0, actionErrors: 0 };
+  const sets = new Set<ProbeSet>();
+  /** The attached probes by kafka probe name, in attach order. */
+  let byName = new Map<string, { set: ProbeSet; probe: CompiledProbe }[]>();
+  const index = (): void => {
+    byName = new Map();
+    for (const set of sets) {
+      for (const probe of set.probes) {
+        for (const name of new Set(probe.names)) byName.set(name, [...(byName.get(name) ?? []), { set, probe }]);
+      }
+    }
+  };
+  /** Sets that have not called exit(): with none, records are not even decoded. */
+  let running = 0;
   const cgroups = new BoundedMap<number, bigint>(4096);
   const cgroupFor = (pid: number) => (): bigint => {
     let id = cgroups.get(pid);
@@ -253,10 +288,9 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
     reported.add(message);
     opts.output.error(message);
   };
-  let exited = false;
 
-  /** Runs one probe; false once it has called exit(). */
-  const run = (p: CompiledProbe, f: Firing): boolean => {
+  /** Runs one probe of a set that has not exited. */
+  const run = (set: ProbeSet, p: CompiledProbe, f: Firing): void => {
     counts.firings++;
     let code: number | undefined;
     try {
@@ -266,44 +300,35 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
       counts.actionErrors++;
       reportOnce(`kafka probe ${f.probe}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (code === undefined) return true;
-    exited = true;
-    opts.onExit(code);
-    return false;
+    if (code === undefined) return;
+    set.exited = true;
+    running--;
+    set.onExit(code);
   };
-  /** Runs the probes a firing names; false once a probe has called exit(). */
-  const fire = (firing: ProbeFiring, c: ConnectionInfo, nsecs: bigint): boolean => {
+  const fire = (firing: ProbeFiring, c: ConnectionInfo, nsecs: bigint): void => {
     const probes = byName.get(firing.probe);
-    if (!probes) return true;
+    if (!probes) return;
     const f: Firing = { probe: `kafka:${firing.probe}`, args: firing.args, pid: c.pid, tid: c.tid, comm: c.comm, nsecs, cgroup: cgroupFor(c.pid) };
-    for (const p of probes) if (!run(p, f)) return false;
-    return true;
+    for (const { set, probe } of probes) if (!set.exited) run(set, probe, f);
   };
   /** interval and END blocks that share maps with kafka probes fire here, as kafkatrace itself. */
-  const fireOwn = (p: CompiledProbe, probe: string): void => {
-    if (!exited) run(p, { probe, args: {}, pid: process.pid, tid: process.pid, comm: 'kafkatrace', nsecs: process.hrtime.bigint(), cgroup: cgroupFor(process.pid) });
+  const fireOwn = (set: ProbeSet, p: CompiledProbe, probe: string): void => {
+    if (!set.exited) run(set, p, { probe, args: {}, pid: process.pid, tid: process.pid, comm: 'kafkatrace', nsecs: process.hrtime.bigint(), cgroup: cgroupFor(process.pid) });
   };
-  const timers = compiled.flatMap((p) =>
-    p.intervals.map(({ probe, ms }) => {
-      const t = setInterval(() => fireOwn(p, probe), ms);
-      t.unref();
-      return t;
-    }),
-  );
   const onExchange = (ex: KafkaExchange): void => {
-    if (exited) return;
     const nsecs = ex.response_ts ?? ex.request_ts;
-    for (const firing of probeFirings(ex)) if (!fire(firing, ex.connection, nsecs)) return;
+    for (const firing of probeFirings(ex)) {
+      if (running === 0) return;
+      fire(firing, ex.connection, nsecs);
+    }
   };
   // Rebalances completed by no exchange (flushed at the end): they fire on their last connection.
-  const onDerived = (ev: DerivedEvent): void => {
-    if (!exited) fire(derivedFiring(ev), ev.connection, ev.ts);
-  };
+  const onDerived = (ev: DerivedEvent): void => fire(derivedFiring(ev), ev.connection, ev.ts);
 
   const decoder = new KafkaDecoder({ onExchange, onDerived });
   const feed = (records: ReturnType<Capture['poll']>): void => {
     for (const r of records) {
-      if (exited) return;
+      if (running === 0) return;
       try {
         decoder.push(r);
       } catch (e) {
@@ -312,30 +337,63 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
       }
     }
   };
-  // Explicit options (-p, capture settings) win over what the predicates allow.
-  const pushed = kafkaPushdown(plan);
-  const capture = startCapture({ ...pushed, ...opts.capture, ...(opts.pid === undefined ? {} : { pid: opts.pid }) }, feed);
+  const capture = startCapture(opts.capture, feed);
   const timer = setInterval(() => decoder.expire(process.hrtime.bigint()), EXPIRE_INTERVAL_MS);
   timer.unref();
 
+  const runEnd = (set: ProbeSet): void => {
+    for (const p of set.probes) if (p.atEnd) fireOwn(set, p, 'END');
+  };
+  const remove = (set: ProbeSet): void => {
+    if (!sets.delete(set)) return;
+    for (const t of set.timers) clearInterval(t);
+    if (!set.exited) running--;
+    index();
+  };
   let stopped = false;
   let lostRecords = 0;
-  return {
-    attachedProbes,
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(timer);
-      for (const t of timers) clearInterval(t);
-      try {
+  const finish = (drain: boolean): void => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    for (const set of sets) for (const t of set.timers) clearInterval(t);
+    try {
+      if (drain) {
         feed(capture.poll());
-        lostRecords = capture.lost();
-        if (!exited) decoder.closeAll();
-        for (const p of compiled) if (p.atEnd) fireOwn(p, 'END');
-      } finally {
-        capture.close();
+        if (running > 0) decoder.closeAll();
+        for (const set of sets) runEnd(set);
       }
+    } finally {
+      lostRecords = capture.lost();
+      capture.close();
+      for (const set of [...sets]) remove(set);
+    }
+  };
+  return {
+    attach(probes, onExit) {
+      const set: ProbeSet = { probes, onExit, exited: false, timers: [] };
+      sets.add(set);
+      running++;
+      index();
+      set.timers = probes.flatMap((p) =>
+        p.intervals.map(({ probe, ms }) => {
+          const t = setInterval(() => fireOwn(set, p, probe), ms);
+          t.unref();
+          return t;
+        }),
+      );
+      return {
+        detach() {
+          if (!sets.has(set)) return;
+          if (!stopped) feed(capture.poll());
+          for (const t of set.timers) clearInterval(t);
+          runEnd(set);
+          remove(set);
+        },
+      };
     },
+    stop: () => finish(true),
+    close: () => finish(false),
     counters: () => ({
       ...decoder.counters(),
       ...counts,
@@ -343,4 +401,27 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
       badRecords: capture.badRecords,
     }),
   };
+}
+
+/** kafka attach points of compiled probes, as "Attaching N probes" counts them: names, intervals, END. */
+export function kafkaProbeCount(probes: CompiledProbe[]): number {
+  return probes.reduce((n, p) => n + p.names.length + p.intervals.length + (p.atEnd ? 1 : 0), 0);
+}
+
+/**
+ * Compiles the plan's kafka probes and starts capturing. Throws InterpreterError (with a Diagnostic)
+ * for an action user space cannot run, CaptureConfigError or a native error when the capture cannot
+ * start. With no kafka probes in the plan it captures nothing and attaches 0 probes.
+ */
+export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProbes {
+  const startNs = opts.startNs ?? process.hrtime.bigint();
+  const compiled = compileUserProbes(plan, { maps: opts.maps, output: opts.output, positional: opts.positional, startNs });
+  if (compiled.length === 0) {
+    return { attachedProbes: 0, stop() {}, counters: () => ({ ...newCounters(), firings: 0, actionErrors: 0, lostRecords: 0, badRecords: 0 }) };
+  }
+  // Explicit options (-p, capture settings) win over what the predicates allow.
+  const capture = { ...kafkaPushdown(plan), ...opts.capture, ...(opts.pid === undefined ? {} : { pid: opts.pid }) };
+  const feed = startKafkaFeed({ output: opts.output, capture });
+  feed.attach(compiled, opts.onExit);
+  return { attachedProbes: kafkaProbeCount(compiled), stop: () => feed.stop(), counters: () => feed.counters() };
 }

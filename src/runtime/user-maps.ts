@@ -218,6 +218,19 @@ export class UserMaps {
     return this.maps.has(name);
   }
 
+  /** Adds a map (the REPL's set grows as blocks attach); one of that name already here stays as it is. */
+  add(spec: UserMapSpec): void {
+    if (!this.maps.has(spec.name)) this.maps.set(spec.name, { spec, entries: new Map() });
+  }
+
+  remove(name: string): void {
+    this.maps.delete(name);
+  }
+
+  names(): string[] {
+    return [...this.maps.keys()];
+  }
+
   snapshot(name: string): MapSnapshot {
     const m = this.map(name);
     return {

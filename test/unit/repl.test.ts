@@ -190,12 +190,6 @@ describe('the REPL on streams', () => {
     expect(out).toContain('no maps\n');
   });
 
-  it('says that kafka blocks cannot run yet', async () => {
-    const out = await drive(['kafka:produce { @bytes[args.topic] = sum(args.bytes); }']);
-    expect(out).toContain('kafka probes cannot run yet');
-    expect(out).toContain('(kafka:produce); the block was not attached');
-  });
-
   it('answers commands about unknown blocks and maps', async () => {
     const out = await drive(['.detach 4', '.detach x', '.print @nope', '.clear', '.list uprobe:/nonexistent/bin:f*']);
     expect(out).toContain('no block 4 (.probes lists the attached blocks)');

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median, verdict } from './common.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PARTITIONS = 8;
@@ -98,13 +99,6 @@ function kcatProduce(bootstrap, topic, partition, size) {
 
 const sum = (records, f) => records.reduce((n, r) => n + f(r), 0);
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const verdict = (ok, target) => `target ${target}: ${ok ? 'met' : 'NOT MET'}`;
 const bytes = (n) => (n >= MiB ? `${(n / MiB).toFixed(2)} MiB` : `${Math.round(n)} B`);
 
 export async function benchKafkaCapture() {

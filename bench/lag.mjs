@@ -9,6 +9,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { positive } from './common.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOPIC = 'bench-orders';
@@ -116,14 +117,6 @@ function workload(partitionCount, groupCount, rounds) {
     }
   }
   return chunks;
-}
-
-function positive(name, fallback) {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
-  return n;
 }
 
 /** Runs the lag bench and prints its figures. */

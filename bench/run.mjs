@@ -11,6 +11,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { median, positive, verdict } from './common.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'kafkatrace.js');
@@ -37,14 +38,6 @@ const SCRIPTS = {
 // and the header says what it would cost.
 const TRACER_ENV = { ...process.env, NO_COLOR: '1' };
 delete TRACER_ENV.NODE_EXTRA_CA_CERTS;
-
-function positive(name, fallback) {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer, got '${v}'`);
-  return n;
-}
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
@@ -178,12 +171,6 @@ async function interrupt(t) {
   const at = await t.exitedAt;
   await t.exited;
   return at - sent;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function freshCache() {
@@ -335,7 +322,6 @@ async function printfLadder(tool) {
 
 const ms = (x) => `${x.toFixed(0)} ms`;
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
-const verdict = (ok, target) => `target ${target}: ${ok ? 'met' : 'NOT MET'}`;
 
 function reportAttach(title, r) {
   const bt = median(r.bpftrace);

@@ -6,7 +6,8 @@ export class BoundedMap<K, V> extends Map<K, V> {
   }
 
   override set(key: K, value: V): this {
-    if (this.has(key)) this.delete(key);
+    // Deleted first so that a key set again moves to the newest end.
+    this.delete(key);
     super.set(key, value);
     if (this.size > this.limit) this.delete(this.keys().next().value as K);
     return this;

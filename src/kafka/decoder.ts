@@ -1,6 +1,9 @@
 // Schema-driven decoding of request and response bodies, for every version of the bundled schemas.
-// Values are written into the result as soon as they are read, so when decoding stops early (a
-// truncated or corrupt frame) the caller still has everything before that point.
+// Bodies decode through functions compiled per message and version (body-compiler.ts); when one
+// stops early (a truncated or corrupt frame) the interpreter here decodes the body again, writing
+// values into the result as soon as they are read, so the caller still has everything before that
+// point.
+import { compileBody, type CompiledBody, type CompilerRuntime } from './body-compiler.js';
 import { DecodeError, type Reader } from './reader.js';
 import { summarizeRecordWindows, type RecordsSummary } from './records.js';
 import { inRange, type FieldSpec, type MessageSpec, type PrimitiveType } from './schemas/spec.js';
@@ -32,8 +35,37 @@ export interface BodyResult {
   error?: DecodeError;
 }
 
-/** Decodes a message body at `version`; never throws. */
+const compiled = new Map<MessageSpec, (CompiledBody | undefined)[]>();
+const runtime: CompilerRuntime = { tagged: decodeTaggedFields };
+
+function compiledBody(spec: MessageSpec, version: number): CompiledBody {
+  let byVersion = compiled.get(spec);
+  if (!byVersion) compiled.set(spec, (byVersion = []));
+  return (byVersion[version] ??= compileBody(spec, version, runtime));
+}
+
+/**
+ * Decodes a message body at `version`; never throws. A body that decodes cleanly takes the compiled
+ * path; one that stops early is decoded again by the interpreter, which keeps the fields read before
+ * the failure.
+ */
 export function decodeBody(spec: MessageSpec, version: number, r: Reader): BodyResult {
+  const start = r.pos;
+  try {
+    const body = compiledBody(spec, version)(r);
+    if (r.pos !== r.declaredEnd) {
+      return { body, error: new DecodeError('trailing', `${r.declaredEnd - r.pos} bytes after the body`) };
+    }
+    return { body };
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+  }
+  r.pos = start;
+  return interpretBody(spec, version, r);
+}
+
+/** The interpreter: slower than the compiled path, but it keeps what was read before a failure. */
+export function interpretBody(spec: MessageSpec, version: number, r: Reader): BodyResult {
   const body: DecodedStruct = {};
   try {
     decodeStruct(r, spec.fields, version, inRange(spec.flexible, version), body);

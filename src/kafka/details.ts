@@ -29,8 +29,14 @@ export interface ExchangeDetails {
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
-function structs(v: DecodedValue | undefined): DecodedStruct[] {
-  return Array.isArray(v) ? (v.filter((x) => typeof x === 'object' && x !== null && !Array.isArray(x)) as DecodedStruct[]) : [];
+const isStruct = (x: DecodedValue): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
+const NO_STRUCTS: DecodedStruct[] = [];
+
+/** The structs of an array field (the array itself when all its items are, the usual case). */
+function structs(v: DecodedValue | undefined): readonly DecodedStruct[] {
+  if (!Array.isArray(v)) return NO_STRUCTS;
+  for (let i = 0; i < v.length; i++) if (!isStruct(v[i]!)) return v.filter(isStruct) as DecodedStruct[];
+  return v as DecodedStruct[];
 }
 
 function struct(v: DecodedValue | undefined): DecodedStruct | undefined {
@@ -81,6 +87,32 @@ function addRecords(item: Fields, v: DecodedValue | undefined): void {
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
+/**
+ * Items by topic and partition, in the order first set, like a Map keyed by key(topic, partition)
+ * but without building a key string per item (the busiest APIs, Produce and Fetch, use it).
+ */
+class ItemIndex {
+  private readonly byTopic = new Map<string, Map<number, number>>();
+  readonly items: Fields[] = [];
+
+  get(topic: string, partition: number): Fields | undefined {
+    const at = this.byTopic.get(topic)?.get(partition);
+    return at === undefined ? undefined : this.items[at];
+  }
+
+  set(topic: string, partition: number, item: Fields): void {
+    let partitions = this.byTopic.get(topic);
+    if (!partitions) this.byTopic.set(topic, (partitions = new Map()));
+    const at = partitions.get(partition);
+    if (at === undefined) {
+      partitions.set(partition, this.items.length);
+      this.items.push(item);
+    } else {
+      this.items[at] = item;
+    }
+  }
+}
+
 function topicOf(t: DecodedStruct, ctx: DetailsContext, nameField: string): string {
   const name = t[nameField];
   if (typeof name === 'string') return name;
@@ -89,12 +121,21 @@ function topicOf(t: DecodedStruct, ctx: DetailsContext, nameField: string): stri
   return '';
 }
 
+// Field maps of the busiest APIs, made once rather than per exchange.
+const PRODUCE_REQUEST = { Acks: 'acks', TransactionalId: 'transactional_id' };
+const PRODUCE_PARTITION = { BaseOffset: 'base_offset' };
+const FETCH_REQUEST = {
+  MaxWaitMs: 'max_wait_ms', MinBytes: 'min_bytes', MaxBytes: 'max_bytes', IsolationLevel: 'isolation_level',
+  SessionId: 'session_id', SessionEpoch: 'session_epoch', RackId: 'rack',
+};
+const FETCH_PARTITION = { HighWatermark: 'high_watermark', LastStableOffset: 'last_stable_offset', LogStartOffset: 'log_start_offset' };
+
 type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string) => ExchangeDetails;
 
 const EXTRACTORS: Record<number, Extractor> = {
   [API_KEYS.Produce]: (req, resp) => {
-    const details = pick({}, req, { Acks: 'acks', TransactionalId: 'transactional_id' });
-    const items = new Map<string, Fields>();
+    const details = pick({}, req, PRODUCE_REQUEST);
+    const items = new ItemIndex();
     for (const t of structs(req?.TopicData)) {
       const topic = typeof t.Name === 'string' ? t.Name : '';
       for (const p of structs(t.PartitionData)) {
@@ -102,27 +143,27 @@ const EXTRACTORS: Record<number, Extractor> = {
         const item: Fields = { topic, partition };
         if (typeof details.acks === 'number') item.acks = details.acks;
         addRecords(item, p.Records);
-        items.set(key(topic, partition), item);
+        items.set(topic, partition, item);
       }
     }
     for (const t of structs(resp?.Responses)) {
       const topic = typeof t.Name === 'string' ? t.Name : '';
       for (const p of structs(t.PartitionResponses)) {
         const partition = typeof p.Index === 'number' ? p.Index : -1;
-        const item = items.get(key(topic, partition)) ?? { topic, partition };
-        pick(item, p, { BaseOffset: 'base_offset' });
+        const item = items.get(topic, partition) ?? { topic, partition };
+        pick(item, p, PRODUCE_PARTITION);
         withError(item, p.ErrorCode);
-        items.set(key(topic, partition), item);
+        items.set(topic, partition, item);
       }
     }
-    return { details, items: [...items.values()] };
+    return { details, items: items.items };
   },
 
   [API_KEYS.Fetch]: (req, resp, ctx, clientId) => {
-    const details = pick({}, req, { MaxWaitMs: 'max_wait_ms', MinBytes: 'min_bytes', MaxBytes: 'max_bytes', IsolationLevel: 'isolation_level', SessionId: 'session_id', SessionEpoch: 'session_epoch', RackId: 'rack' });
+    const details = pick({}, req, FETCH_REQUEST);
     const group = ctx.groupOf(clientId);
     if (group !== undefined) details.group = group;
-    const requested = new Map<string, Fields>();
+    const requested = new ItemIndex();
     for (const t of structs(req?.Topics)) {
       const topic = topicOf(t, ctx, 'Topic');
       for (const p of structs(t.Partitions)) {
@@ -132,19 +173,19 @@ const EXTRACTORS: Record<number, Extractor> = {
           item.fetch_offset = p.FetchOffset;
           ctx.setFetchOffset(topic, partition, p.FetchOffset);
         }
-        requested.set(key(topic, partition), item);
+        requested.set(topic, partition, item);
       }
     }
-    if (!resp) return { details, items: [...requested.values()].map((i) => withGroup(i, group)) };
+    if (!resp) return { details, items: requested.items.map((i) => withGroup(i, group)) };
     const items: Fields[] = [];
     for (const t of structs(resp.Responses)) {
       const topic = topicOf(t, ctx, 'Topic');
       for (const p of structs(t.Partitions)) {
         const partition = typeof p.PartitionIndex === 'number' ? p.PartitionIndex : -1;
         const item: Fields = { topic, partition };
-        const fetchOffset = requested.get(key(topic, partition))?.fetch_offset ?? ctx.fetchOffset(topic, partition);
+        const fetchOffset = requested.get(topic, partition)?.fetch_offset ?? ctx.fetchOffset(topic, partition);
         if (fetchOffset !== undefined) item.fetch_offset = fetchOffset;
-        pick(item, p, { HighWatermark: 'high_watermark', LastStableOffset: 'last_stable_offset', LogStartOffset: 'log_start_offset' });
+        pick(item, p, FETCH_PARTITION);
         if (typeof item.high_watermark === 'bigint' && typeof item.fetch_offset === 'bigint' && item.fetch_offset >= 0n) {
           item.lag = item.high_watermark - item.fetch_offset;
         }

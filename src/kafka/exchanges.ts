@@ -94,6 +94,10 @@ const GROUP_APIS = new Set<number>([
 
 const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
 
+/** Big-endian integers of a frame head (a DataView per frame would cost more than the read). */
+const int32At = (b: Uint8Array, at: number): number => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
+const int16At = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
+
 /** What a connection may ask of its two streams. */
 export interface StreamControl {
   /** Drops the frame in progress and resynchronises. */
@@ -117,6 +121,7 @@ export class Connection {
   private saslTokens = false;
   /** Expiry runs when frame timestamps pass this (every 1/16 of the timeout, not on every frame). */
   private nextExpire = 0n;
+  private readonly contexts: Partial<Record<'client' | 'broker', DetailsContext>> = {};
 
   constructor(
     public info: ConnectionInfo,
@@ -178,7 +183,7 @@ export class Connection {
     if (found) return found;
     const head = this.streams.openHead(dir);
     if (!head || head.length < 8) return undefined;
-    if (new DataView(head.buffer, head.byteOffset, head.byteLength).getInt32(4) !== id) return undefined;
+    if (int32At(head, 4) !== id) return undefined;
     this.streams.finishOpen(dir);
     return this.pending[dir].get(id);
   }
@@ -211,15 +216,14 @@ export class Connection {
    */
   checkHead(dir: Direction, head: Uint8Array): boolean {
     if (this.saslTokens || head.length < 4) return true;
-    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const other = opposite(dir);
-    if (this.requestDir !== dir && this.pendingRequest(other, view.getInt32(0))) return true;
+    if (this.requestDir !== dir && this.pendingRequest(other, int32At(head, 0))) return true;
     if (this.requestDir === other) {
       this.orphan(other);
       return false;
     }
-    const version = view.getInt16(2);
-    if (apiName(view.getInt16(0)) !== undefined && version >= 0 && version <= MAX_PLAUSIBLE_VERSION) return true;
+    const version = int16At(head, 2);
+    if (apiName(int16At(head, 0)) !== undefined && version >= 0 && version <= MAX_PLAUSIBLE_VERSION) return true;
     countFailure(this.shared.counters, 'bad_header');
     return false;
   }
@@ -289,7 +293,7 @@ export class Connection {
     const h = p.request.header;
     const clientId = h.clientId ?? '';
     const role = p.dir === 'out' ? 'client' : 'broker';
-    const { details, items, error: topError } = exchangeDetails(h.apiKey, p.request.body, resp?.body ?? null, this.context(role, clientId), clientId);
+    const { details, items, error: topError } = exchangeDetails(h.apiKey, p.request.body, resp?.body ?? null, this.context(role), clientId);
     let error: number | null = null;
     if (resp) {
       error = topError ?? 0;
@@ -326,14 +330,20 @@ export class Connection {
     this.shared.emit(exchange);
   }
 
-  private context(role: 'client' | 'broker', clientId: string): DetailsContext {
-    const topicNames = this.shared.topicNames(this.info.pid);
-    return {
-      topicName: (id) => topicNames.get(id),
+  /** The details context of a role; built once per connection and role, not per exchange. */
+  private context(role: 'client' | 'broker'): DetailsContext {
+    const cached = this.contexts[role];
+    if (cached) return cached;
+    const pid = this.info.pid;
+    const ctx: DetailsContext = {
+      // Looked up per call: the per-process topic table may be evicted and recreated meanwhile.
+      topicName: (id) => this.shared.topicNames(pid).get(id),
       fetchOffset: (topic, partition) => this.fetchOffsets.get(`${topic}\u0000${partition}`),
       setFetchOffset: (topic, partition, offset) => this.fetchOffsets.set(`${topic}\u0000${partition}`, offset),
       groupOf: (id) => this.shared.groups.get(this.groupKey(role, id)),
     };
+    this.contexts[role] = ctx;
+    return ctx;
   }
 
   /** Brokers see many clients: their client ids are told apart by remote address. */

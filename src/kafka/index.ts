@@ -61,12 +61,20 @@ interface Tracked {
   streams: Record<Direction, FrameStream<FrameMeta>>;
 }
 
+/**
+ * A connection's key from its pid (at most 2^22, the kernel's PID_MAX_LIMIT) and fd (below 2^31): a
+ * number below 2^53, so exact and unique, and cheaper to hash than a string built per chunk. Values
+ * outside those ranges (never from the kernel) get a string key instead.
+ */
+const connectionKey = (pid: number, fd: number): number | string =>
+  pid >= 0 && pid < 2 ** 22 && fd >= 0 && fd < 2 ** 31 && Number.isInteger(pid) && Number.isInteger(fd) ? pid * 2 ** 31 + fd : `${pid}:${fd}`;
+
 const sameAddresses = (a: ConnectionInfo, b: ConnectionInfo): boolean =>
   a.lport === b.lport && a.rport === b.rport && a.laddr === b.laddr && a.raddr === b.raddr;
 
 export class KafkaDecoder {
   private readonly counts = newCounters();
-  private readonly connections: Map<string, Tracked> = new Map();
+  private readonly connections: Map<number | string, Tracked> = new Map();
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
   private readonly lag = new LagTracker();
@@ -100,7 +108,7 @@ export class KafkaDecoder {
 
   /** Feeds one chunk (a CaptureRecord from src/kafka/capture.ts fits as is). */
   push(chunk: CaptureChunk): void {
-    const key = `${chunk.pid}:${chunk.fd}`;
+    const key = connectionKey(chunk.pid, chunk.fd);
     let t = this.connections.get(key);
     // The fd now names another socket (its close was not seen): finish the old connection.
     if (t && (t.id !== chunk.conn || !sameAddresses(t.conn.info, chunk))) {
@@ -122,7 +130,7 @@ export class KafkaDecoder {
 
   /** The connection closed: frames in progress are decoded as truncated, pending requests reported. */
   close(id: { pid: number; fd: number }): void {
-    const key = `${id.pid}:${id.fd}`;
+    const key = connectionKey(id.pid, id.fd);
     const t = this.connections.get(key);
     if (!t) return;
     this.connections.delete(key);
@@ -167,7 +175,7 @@ export class KafkaDecoder {
     return this.connections.size;
   }
 
-  private open(key: string, info: CaptureChunk): Tracked {
+  private open(key: number | string, info: CaptureChunk): Tracked {
     if (this.connections.size >= this.maxConnections) {
       const oldest = this.connections.values().next().value as Tracked;
       this.close(oldest.conn.info);

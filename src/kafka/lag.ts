@@ -66,8 +66,10 @@ export class LagTracker {
   /** Learns from a completed exchange, annotates its items and sets `ex.lag` to the views it changed. */
   observe(ex: KafkaExchange): void {
     if (ex.status !== 'complete') return;
-    const changed = new Map<string, { group: string; topic: string; partition: number; state: PartitionState }>();
+    // Most exchanges change no view: the map is made on the first change.
+    let changed: Map<string, { group: string; topic: string; partition: number; state: PartitionState }> | undefined;
     const touch = (group: string, topic: string, partition: number, state: PartitionState): void => {
+      changed ??= new Map();
       changed.set(`${group}\u0000${topic}\u0000${partition}`, { group, topic, partition, state });
     };
     const touchAll = (topic: string, partition: number, state: PartitionState): void => {
@@ -124,7 +126,7 @@ export class LagTracker {
         for (const item of ex.items) if (ok(item) && typeof item.topic === 'string') this.forgetTopic(item.topic);
         break;
     }
-    if (changed.size > 0) ex.lag = [...changed.values()].map((c) => view(c.group, c.topic, c.partition, c.state));
+    if (changed) ex.lag = [...changed.values()].map((c) => view(c.group, c.topic, c.partition, c.state));
   }
 
   /** The current view of one group's partition; undefined when nothing is known of it. */

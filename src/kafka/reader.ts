@@ -35,15 +35,51 @@ export interface Segment {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+/** Strings up to this length are decoded in JavaScript when they are ASCII. */
+const SHORT_STRING = 64;
 const EMPTY = new Uint8Array(0);
-const EMPTY_VIEW = new DataView(EMPTY.buffer);
+
+/**
+ * Recently decoded short strings by a hash of their bytes. Topic names, client ids and group ids
+ * repeat in frame after frame: a hit costs one pass over the bytes and allocates nothing.
+ */
+const STRING_CACHE_SIZE = 1024;
+const stringCache: (string | undefined)[] = new Array(STRING_CACHE_SIZE).fill(undefined);
+
+function shortString(b: Uint8Array, at: number, n: number): string {
+  let h = n;
+  let ascii = true;
+  for (let i = at; i < at + n; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) ascii = false;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  if (!ascii) return utf8.decode(b.subarray(at, at + n));
+  const slot = (h >>> 0) % STRING_CACHE_SIZE;
+  const cached = stringCache[slot];
+  if (cached !== undefined && cached.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (cached.charCodeAt(i) !== b[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cached;
+  }
+  let s = '';
+  for (let i = at; i < at + n; i++) s += String.fromCharCode(b[i]!);
+  stringCache[slot] = s;
+  return s;
+}
 
 export class Reader {
   pos: number;
   private segStart = 0;
   private segEnd = 0;
   private bytes: Uint8Array = EMPTY;
-  private view: DataView<ArrayBufferLike> = EMPTY_VIEW;
+  /** A view of `bytes`, made when first needed (int64, float64, record windows): most reads need none. */
+  private view: DataView<ArrayBufferLike> | null = null;
 
   /**
    * @param segments copied parts of the frame, sorted by offset, not overlapping
@@ -73,8 +109,12 @@ export class Reader {
     this.segStart = s.offset;
     this.segEnd = s.offset + s.data.length;
     this.bytes = s.data;
-    this.view = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
+    this.view = null;
     return this.pos - this.segStart;
+  }
+
+  private dataView(): DataView {
+    return (this.view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   /** The segment holding all of [at, at + n), by binary search: a walked Fetch response has thousands. */
@@ -96,7 +136,7 @@ export class Reader {
   int8(): number {
     const at = this.need(1);
     this.pos += 1;
-    return this.view.getInt8(at);
+    return (this.bytes[at]! << 24) >> 24;
   }
 
   bool(): boolean {
@@ -106,37 +146,43 @@ export class Reader {
   int16(): number {
     const at = this.need(2);
     this.pos += 2;
-    return this.view.getInt16(at);
+    const b = this.bytes;
+    return ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
   }
 
   uint16(): number {
     const at = this.need(2);
     this.pos += 2;
-    return this.view.getUint16(at);
+    const b = this.bytes;
+    return (b[at]! << 8) | b[at + 1]!;
   }
 
   int32(): number {
     const at = this.need(4);
     this.pos += 4;
-    return this.view.getInt32(at);
+    const b = this.bytes;
+    return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
   }
 
   uint32(): number {
-    const at = this.need(4);
-    this.pos += 4;
-    return this.view.getUint32(at);
+    return this.int32() >>> 0;
   }
 
   int64(): bigint {
     const at = this.need(8);
     this.pos += 8;
-    return this.view.getBigInt64(at);
+    const b = this.bytes;
+    const hi = (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
+    const lo = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+    // Offsets, timestamps and ids fit in 53 bits: one BigInt from a number, no DataView.
+    const v = hi * 4294967296 + lo;
+    return Number.isSafeInteger(v) ? BigInt(v) : this.dataView().getBigInt64(at);
   }
 
   float64(): number {
     const at = this.need(8);
     this.pos += 8;
-    return this.view.getFloat64(at);
+    return this.dataView().getFloat64(at);
   }
 
   uuid(): string {
@@ -152,6 +198,14 @@ export class Reader {
 
   /** Unsigned LEB128 of at most 32 bits (5 bytes). */
   uvarint(): number {
+    // One byte is the usual case (lengths and counts below 128, empty tagged fields).
+    if (this.pos >= this.segStart && this.pos < this.segEnd) {
+      const b = this.bytes[this.pos - this.segStart]!;
+      if ((b & 0x80) === 0) {
+        this.pos += 1;
+        return b;
+      }
+    }
     let result = 0;
     for (let shift = 0; shift < 35; shift += 7) {
       const b = this.int8() & 0xff;
@@ -198,7 +252,7 @@ export class Reader {
   string(n: number): string {
     const at = this.need(n);
     this.pos += n;
-    return utf8.decode(this.bytes.subarray(at, at + n));
+    return n <= SHORT_STRING ? shortString(this.bytes, at, n) : utf8.decode(this.bytes.subarray(at, at + n));
   }
 
   /** The copied bytes from `pos` on, up to n and up to the next gap, without advancing. */
@@ -214,6 +268,7 @@ export class Reader {
 
   /** The copied bytes [at, at + n) of the frame as a view and the index of `at` in it; null if not all copied. */
   window(at: number, n: number): { view: DataView; index: number } | null {
+    if (at >= this.segStart && at + n <= this.segEnd) return { view: this.dataView(), index: at - this.segStart };
     const s = this.segmentHolding(at, n);
     return s ? { view: new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength), index: at - s.offset } : null;
   }

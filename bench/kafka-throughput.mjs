@@ -10,13 +10,14 @@
 // Needs a built kafkatrace (npm run build), build/ (node scripts/build-kafka.mjs), kcat, and root
 // for the producer figure (without root it is skipped with the reason).
 // Environment: BENCH_REPS (default 5), BENCH_KAFKA_EXCHANGES (decode, default 400000),
-// BENCH_KAFKA_MESSAGES (producer, default 300000), BENCH_KAFKA_VALUE (bytes per message, default 100).
+// BENCH_KAFKA_MESSAGES (producer, default 1000000), BENCH_KAFKA_VALUE (bytes per message, default 100).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median, positive, verdict } from './common.mjs';
+import { recordBatch, request, response, Writer } from './frames.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'kafkatrace.js');
@@ -28,52 +29,13 @@ const TRACE_SCRIPT = 'kafka:produce { @[args.topic] = sum(args.records); }';
 const perSecond = (n, ms) => Math.round(n / (ms / 1000));
 const fmt = (n) => n.toLocaleString('en-US');
 
-// --- synthetic frames (big-endian, as on the wire) ---
-
-class Writer {
-  parts = [];
-  int(size, v) {
-    const b = Buffer.alloc(size);
-    if (size === 1) b.writeInt8(v);
-    else if (size === 2) b.writeInt16BE(v);
-    else if (size === 4) b.writeInt32BE(v);
-    else b.writeBigInt64BE(BigInt(v));
-    this.parts.push(b);
-    return this;
-  }
-  raw(b) {
-    this.parts.push(b);
-    return this;
-  }
-  string(s) {
-    if (s === null) return this.int(2, -1);
-    const b = Buffer.from(s, 'utf8');
-    return this.int(2, b.length).raw(b);
-  }
-  bytes(b) {
-    return this.int(4, b.length).raw(b);
-  }
-  out() {
-    return Buffer.concat(this.parts);
-  }
-}
-
-/** A magic 2 record batch of `records` records (their bytes are filler: only the header is read). */
-function recordBatch(baseOffset, records, payload) {
-  return new Writer().int(8, baseOffset).int(4, 49 + payload).int(4, 0).int(1, 2).int(4, 0).int(2, 0)
-    .int(4, records - 1).int(8, 1_700_000_000_000).int(8, 1_700_000_000_000).int(8, -1).int(2, -1).int(4, -1)
-    .int(4, records).raw(Buffer.alloc(payload, 0xab)).out();
-}
-
-const frame = (body) => new Writer().int(4, body.length).raw(body).out();
-const request = (apiKey, version, id, body) => frame(new Writer().int(2, apiKey).int(2, version).int(4, id).string('bench-client').raw(body).out());
-const response = (id, body) => frame(new Writer().int(4, id).raw(body).out());
+// --- synthetic frames ---
 
 /** Produce v3, one partition, one batch of 10 records; its response. */
 function produceExchange(id, offset) {
   const req = new Writer().string(null).int(2, -1).int(4, 30_000).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).bytes(recordBatch(0, 10, 200)).out();
   const resp = new Writer().int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(2, 0).int(8, offset).int(8, -1).int(4, 0).out();
-  return [request(0, 3, id, req), response(id, resp)];
+  return [request(0, 3, id, 'bench-client', req), response(id, resp)];
 }
 
 /** Fetch v4, one partition, answered with one batch of 10 records. */
@@ -81,7 +43,7 @@ function fetchExchange(id, offset) {
   const req = new Writer().int(4, -1).int(4, 500).int(4, 1).int(4, 1 << 20).int(1, 0).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(8, offset).int(4, 1 << 20).out();
   const resp = new Writer().int(4, 0).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(2, 0).int(8, offset + 10).int(8, offset + 10).int(4, -1)
     .bytes(recordBatch(offset, 10, 200)).out();
-  return [request(1, 4, id, req), response(id, resp)];
+  return [request(1, 4, id, 'bench-client', req), response(id, resp)];
 }
 
 /**
@@ -217,7 +179,7 @@ async function benchProducer(reps, live) {
     return;
   }
   const { startMockBroker } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'mock-broker.js')).href);
-  const messages = positive('BENCH_KAFKA_MESSAGES', 300_000);
+  const messages = positive('BENCH_KAFKA_MESSAGES', 1_000_000);
   const valueSize = positive('BENCH_KAFKA_VALUE', 100);
   const line = 'x'.repeat(valueSize);
   const input = `${Array.from({ length: messages }, () => line).join('\n')}\n`;

@@ -10,65 +10,18 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { positive } from './common.mjs';
+import { recordBatch, request, response, Writer } from './frames.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOPIC = 'bench-orders';
 const RECORDS_PER_BATCH = 10;
 const COMMIT_EVERY = 5;
 
-class Writer {
-  parts = [];
-  length = 0;
-  push(b) {
-    this.parts.push(b);
-    this.length += b.length;
-    return this;
-  }
-  int(size, v) {
-    const b = Buffer.alloc(size);
-    if (size === 1) b.writeInt8(v);
-    else if (size === 2) b.writeInt16BE(v);
-    else if (size === 4) b.writeInt32BE(v);
-    else b.writeBigInt64BE(BigInt(v));
-    return this.push(b);
-  }
-  string(s) {
-    if (s === null) return this.int(2, -1);
-    const b = Buffer.from(s, 'utf8');
-    return this.int(2, b.length).push(b);
-  }
-  bytes(b) {
-    if (b === null) return this.int(4, -1);
-    return this.int(4, b.length).push(b);
-  }
-  array(items, each) {
-    this.int(4, items.length);
-    for (const item of items) each(this, item);
-    return this;
-  }
-  out() {
-    return Buffer.concat(this.parts, this.length);
-  }
-}
-
-/** A magic 2 record batch header with `records` records and some fake record bytes. */
-function recordBatch(baseOffset, records) {
-  const payload = 100;
-  return new Writer().int(8, baseOffset).int(4, 49 + payload).int(4, 0).int(1, 2).int(4, 0).int(2, 0)
-    .int(4, records - 1).int(8, 1_700_000_000_000).int(8, 1_700_000_000_000).int(8, -1).int(2, -1).int(4, -1)
-    .int(4, records).push(Buffer.alloc(payload, 0xab)).out();
-}
-
-const frame = (body) => new Writer().int(4, body.length).push(body).out();
-const request = (apiKey, version, id, clientId, body) =>
-  frame(new Writer().int(2, apiKey).int(2, version).int(4, id).string(clientId).push(body).out());
-const response = (id, body) => frame(new Writer().int(4, id).push(body).out());
-
 const topics = (w, parts, each) => w.array([TOPIC], (w, name) => w.string(name).array(parts, each));
 
 function produce(id, partitions, ends) {
   const req = new Writer().string(null).int(2, -1).int(4, 30_000);
-  topics(req, partitions, (w, p) => w.int(4, p).bytes(recordBatch(0, RECORDS_PER_BATCH)));
+  topics(req, partitions, (w, p) => w.int(4, p).bytes(recordBatch(0, RECORDS_PER_BATCH, 100)));
   const resp = new Writer();
   topics(resp, partitions, (w, p) => w.int(4, p).int(2, 0).int(8, ends[p]).int(8, -1));
   resp.int(4, 0);
@@ -80,7 +33,7 @@ function fetch(id, clientId, partitions, offsets, ends) {
   topics(req, partitions, (w, p) => w.int(4, p).int(8, offsets[p]).int(4, 1 << 20));
   const resp = new Writer().int(4, 0);
   topics(resp, partitions, (w, p) =>
-    w.int(4, p).int(2, 0).int(8, ends[p]).int(8, ends[p]).int(4, -1).bytes(recordBatch(offsets[p], RECORDS_PER_BATCH)));
+    w.int(4, p).int(2, 0).int(8, ends[p]).int(8, ends[p]).int(4, -1).bytes(recordBatch(offsets[p], RECORDS_PER_BATCH, 100)));
   return [request(1, 4, id, clientId, req.out()), response(id, resp.out())];
 }
 

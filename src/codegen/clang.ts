@@ -5,7 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { findOnPath } from '../executables.js';
 import { templatesDir } from './toolchain.js';
 
 const INSTALL_HINT = 'apt-get install clang libbpf-dev';
@@ -105,30 +106,14 @@ export function prestartClang(): void {
   }
 }
 
-function isExecutableFile(path: string): boolean {
-  // No exceptions for the directories of $PATH that lack it: building their errors costs milliseconds.
-  const s = statSync(path, { throwIfNoEntry: false });
-  return s !== undefined && s.isFile() && (s.mode & 0o111) !== 0;
-}
-
-/** Where `cmd` runs from: itself when it names a path, else the first match on $PATH (as spawn finds it). */
-function whichFile(cmd: string): string | undefined {
-  if (cmd.includes('/')) return isAbsolute(cmd) ? cmd : resolve(cmd);
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, cmd);
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 /**
  * The clang binary behind `clang`, for the cache key: its real path (/usr/bin/clang links to one
  * llvm version's), size, mtime and inode. Another clang, or the same one reinstalled, gives another
  * identity; stat-ing it costs microseconds where `clang --version` costs a process spawn.
  */
 export function clangIdentity(clang: string): string {
-  const file = whichFile(clang);
+  // Where spawn finds it: itself when it names a path, else on $PATH.
+  const file = clang.includes('/') ? resolve(clang) : findOnPath(clang);
   if (file === undefined) return `${clang}:not found`;
   try {
     const real = realpathSync(file);

@@ -3,8 +3,9 @@
 // implementation reads tracefs when it can and BTF otherwise (tracefs is usually root-only, and
 // `kafkatrace check` must work without root); tests use a fake.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { findOnPath } from '../executables.js';
 import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
 import { type ElfFunction, type ElfInfo, type UsdtProbe, readElf } from './elf.js';
@@ -65,16 +66,6 @@ export function ensureTracefs(): { path?: string; error?: string } {
 function splitGlob(glob: string): [string, string] {
   const i = glob.indexOf(':');
   return i < 0 ? ['*', glob] : [glob.slice(0, i), glob.slice(i + 1)];
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isFile(path: string): boolean {
@@ -240,9 +231,8 @@ export class RealSystem implements SystemInfo {
 
   resolveBinary(name: string): string | undefined {
     if (name.includes('/')) return isFile(name) ? resolve(name) : undefined;
-    for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-      if (dir && isExecutableFile(join(dir, name))) return join(dir, name);
-    }
+    const onPath = findOnPath(name);
+    if (onPath !== undefined) return onPath;
     const stems = name.startsWith('lib') ? [name] : [name, `lib${name}`];
     const index = this.libraryIndex();
     for (const stem of stems) {

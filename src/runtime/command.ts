@@ -1,8 +1,7 @@
 // The -c command: split like a shell would split it (quotes and backslashes, no expansion), started
 // held back until the probes are attached, so that its very first syscalls are traced.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findOnPath, isExecutableFile } from '../executables.js';
 import type { Duplex } from 'node:stream';
 
 export class CommandError extends Error {}
@@ -46,26 +45,15 @@ export function splitCommand(text: string): string[] {
   return words;
 }
 
-function isExecutableFile(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /** The program a command name runs: as given when it holds a '/', else found on PATH. */
 export function resolveProgram(name: string, path = process.env.PATH ?? '/usr/bin:/bin'): string {
   if (name.includes('/')) {
     if (!isExecutableFile(name)) throw new CommandError(`cannot run '${name}': not an executable file`);
     return name;
   }
-  for (const dir of path.split(delimiter)) {
-    const candidate = join(dir || '.', name);
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  throw new CommandError(`command not found: ${name}`);
+  const found = findOnPath(name, path);
+  if (found === undefined) throw new CommandError(`command not found: ${name}`);
+  return found;
 }
 
 export interface HeldCommand {

@@ -37,6 +37,9 @@ interface Batch {
   ts: bigint;
 }
 
+/** Records that a group's view of a partition changed. */
+type Touch = (group: string, topic: string, partition: number, state: PartitionState) => void;
+
 interface PartitionState {
   /** Log end as far as seen; -1 when unknown. */
   end: bigint;
@@ -68,7 +71,7 @@ export class LagTracker {
     if (ex.status !== 'complete') return;
     // Most exchanges change no view: the map is made on the first change.
     let changed: Map<string, { group: string; topic: string; partition: number; state: PartitionState }> | undefined;
-    const touch = (group: string, topic: string, partition: number, state: PartitionState): void => {
+    const touch: Touch = (group, topic, partition, state) => {
       changed ??= new Map();
       changed.set(`${group}\u0000${topic}\u0000${partition}`, { group, topic, partition, state });
     };
@@ -105,21 +108,14 @@ export class LagTracker {
           if (typeof item.group !== 'string' || committed === undefined || item.error !== 0) continue;
           const s = this.partition(item);
           if (s.end >= 0n) item.committed_lag = s.end - committed;
-          const g = this.groupOf(s, item.group);
-          if (g.committed === committed) continue;
-          g.committed = committed;
-          touch(item.group, String(item.topic), Number(item.partition), s);
+          this.committed(s, item, item.group, committed, touch);
         }
         break;
       case API_KEYS.OffsetFetch:
         for (const item of ex.items) {
           const committed = int(item.committed_offset);
           if (typeof item.group !== 'string' || committed === undefined || committed < 0n || !ok(item)) continue;
-          const s = this.partition(item);
-          const g = this.groupOf(s, item.group);
-          if (g.committed === committed) continue;
-          g.committed = committed;
-          touch(item.group, String(item.topic), Number(item.partition), s);
+          this.committed(this.partition(item), item, item.group, committed, touch);
         }
         break;
       case API_KEYS.DeleteTopics:
@@ -138,7 +134,7 @@ export class LagTracker {
   private fetched(
     ex: KafkaExchange,
     item: Fields,
-    touch: (group: string, topic: string, partition: number, s: PartitionState) => void,
+    touch: Touch,
     touchAll: (topic: string, partition: number, s: PartitionState) => void,
   ): void {
     const hw = int(item.high_watermark);
@@ -174,6 +170,14 @@ export class LagTracker {
   private forgetTopic(topic: string): void {
     const prefix = `${topic}\u0000`;
     for (const key of [...this.partitions.keys()]) if (key.startsWith(prefix)) this.partitions.delete(key);
+  }
+
+  /** A group's committed offset of an item's partition; its view changes when the offset does. */
+  private committed(s: PartitionState, item: Fields, group: string, committed: bigint, touch: Touch): void {
+    const g = this.groupOf(s, group);
+    if (g.committed === committed) return;
+    g.committed = committed;
+    touch(group, String(item.topic), Number(item.partition), s);
   }
 
   private groupOf(s: PartitionState, group: string): GroupPartition {

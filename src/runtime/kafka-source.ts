@@ -60,8 +60,6 @@ export interface KafkaProbes {
 /** How often unanswered requests are checked for the decoder's timeout. */
 const EXPIRE_INTERVAL_MS = 1000;
 
-export { userMapsOf } from './user-maps.js';
-
 /** A process's cgroup v2 id: the inode of its cgroupfs directory; 0 when it cannot be read. */
 function cgroupOf(pid: number): bigint {
   try {
@@ -167,8 +165,8 @@ function common<T>(values: (T | undefined)[]): T | undefined {
  * capture to decide per connection, from the thread of its first I/O, as it does for ports.
  * Some args come from other exchanges, which a filter could drop: nothing is pushed for kafka:lag,
  * kafka:rebalance, kafka:member, args.time_lag or args.committed_lag (other processes' traffic),
- * and no port when a probe reads
- * args.topic or args.group (maybe from another connection of the same process).
+ * and no port when a probe reads args.topic or args.group (maybe from another connection of the
+ * same process).
  */
 export function kafkaPushdown(plan: Plan): KafkaPushdown {
   const probes = plan.probes.filter((p) => p.attach.some((a) => a.type === 'kafka'));
@@ -207,11 +205,6 @@ export function kafkaPushdown(plan: Plan): KafkaPushdown {
   if (cgroupId !== undefined) out.cgroupId = cgroupId;
   if (perConnection && ports !== undefined && ports.length <= MAX_PORTS) out.ports = ports;
   return out;
-}
-
-/** The pid every kafka probe's predicate requires (see kafkaPushdown). */
-export function pushdownPid(plan: Plan): number | undefined {
-  return kafkaPushdown(plan).pid;
 }
 
 /** cgroupid(path) as the interpreter computes it (the directory's inode); undefined when unreadable. */

@@ -112,7 +112,7 @@ export class UserMaps {
   private readonly maps = new Map<string, UserMap>();
 
   constructor(specs: UserMapSpec[]) {
-    for (const spec of specs) this.maps.set(spec.name, { spec, entries: new Map() });
+    for (const spec of specs) this.add(spec);
   }
 
   private map(name: string, expect?: MapValueKind['kind'][]): UserMap {

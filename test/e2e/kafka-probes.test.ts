@@ -7,7 +7,8 @@ import { realSystem } from '../../src/frontend/system.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
-import { startKafkaProbes, userMapsOf, type KafkaProbeOptions } from '../../src/runtime/kafka-source.js';
+import { startKafkaProbes, type KafkaProbeOptions } from '../../src/runtime/kafka-source.js';
+import { userMapsOf } from '../../src/runtime/user-maps.js';
 import { produceWithKcat } from '../helpers/kafka-clients.js';
 import { heldBpf } from '../helpers/bpf-held.js';
 

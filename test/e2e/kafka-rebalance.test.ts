@@ -10,7 +10,8 @@ import { realSystem } from '../../src/frontend/system.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
-import { startKafkaProbes, userMapsOf } from '../../src/runtime/kafka-source.js';
+import { startKafkaProbes } from '../../src/runtime/kafka-source.js';
+import { userMapsOf } from '../../src/runtime/user-maps.js';
 import { heldBpf } from '../helpers/bpf-held.js';
 import { ROOT } from '../helpers/cli.js';
 

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { planScript } from '../../src/codegen/index.js';
 import { compileUserProbes, MAX_LOOP_ITERATIONS } from '../../src/runtime/interpreter.js';
 import type { Firing } from '../../src/runtime/interpreter-frame.js';
-import { pushdownPid, startKafkaProbes, userMapsOf } from '../../src/runtime/kafka-source.js';
+import { kafkaPushdown, startKafkaProbes } from '../../src/runtime/kafka-source.js';
+import { userMapsOf } from '../../src/runtime/user-maps.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
@@ -319,7 +320,7 @@ describe('pid pushdown', () => {
   const pidOf = (source: string): number | undefined => {
     const r = planScript(source, 't.ktr', { positional: [], unsafe: false, system });
     if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
-    return pushdownPid(r.compiled.plan);
+    return kafkaPushdown(r.compiled.plan).pid;
   };
 
   it('captures only the process every kafka predicate requires', () => {

@@ -1,12 +1,14 @@
 // The kafkatrace grammar: a chevrotain EmbeddedActionsParser that builds the AST of
 // src/frontend/ast.ts directly. One probe is parsed per invocation of `probe` (see parse.ts, which
 // splits a script into probes so that an error in one probe does not hide errors in the next).
-import { EmbeddedActionsParser, tokenMatcher, type IToken, type TokenType } from 'chevrotain';
+import { EmbeddedActionsParser, tokenMatcher, type ILookaheadStrategy, type IToken, type TokenType } from 'chevrotain';
 import type {
   AttachPoint, Expr, IfStmt, Loc, MapRef, Probe, Stmt, VarRef,
 } from '../src/frontend/ast.js';
 import type { AttachPayload } from './attach-scanner.js';
 import { decodeString, parseInteger } from './literals.js';
+import { tabledLookahead } from './lookahead.js';
+import { LOOKAHEAD_TABLE } from './lookahead-table.js';
 import { span, tokenLoc } from './loc.js';
 import { ParserMessages, type OpenConstruct } from './messages.js';
 import * as T from './tokens.js';
@@ -23,6 +25,9 @@ interface Block {
   stmts: Stmt[];
   loc: Loc;
 }
+
+/** Tokens of lookahead the grammar needs at most (its table is computed for this many). */
+export const MAX_LOOKAHEAD = 3;
 
 const noLoc: Loc = { line: 0, col: 0, offset: 0, length: 0 };
 // What a rule that failed returns during error recovery (the script is rejected anyway).
@@ -56,9 +61,18 @@ export class KtParser extends EmbeddedActionsParser {
   /** Open braces and predicates, innermost last, for "expected '}' to close ..." messages. */
   readonly open: OpenConstruct[] = [];
 
-  /** `validate` runs chevrotain's grammar checks (slow; the unit tests do it, start-up does not). */
-  constructor(messages: ParserMessages, validate = false) {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: messages, skipValidations: !validate });
+  /**
+   * `validate` runs chevrotain's grammar checks (slow; the unit tests do it, start-up does not).
+   * `lookahead` defaults to the precomputed table (lookahead.ts).
+   */
+  constructor(messages: ParserMessages, validate = false, lookahead?: ILookaheadStrategy) {
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      maxLookahead: MAX_LOOKAHEAD,
+      errorMessageProvider: messages,
+      skipValidations: !validate,
+      lookaheadStrategy: lookahead ?? tabledLookahead(LOOKAHEAD_TABLE, T.allTokens, MAX_LOOKAHEAD),
+    });
     messages.open = this.open;
     this.performSelfAnalysis();
   }

@@ -7,6 +7,11 @@
 import { createToken, Lexer, type TokenType } from 'chevrotain';
 import { matchAttachPoint, matchCDefinition } from './attach-scanner.js';
 
+// Every token built from a regular expression states whether it can span lines (`line_breaks`) and
+// the characters it can start with (`start_chars_hint`). chevrotain otherwise works both out by
+// parsing each expression when the lexer is built, a good part of a first compile's start-up;
+// test/unit/lexer-hints.test.ts checks the declarations against a lexer built without them.
+
 const tokens: TokenType[] = [];
 function token(config: Parameters<typeof createToken>[0]): TokenType {
   const t = createToken(config);
@@ -14,20 +19,33 @@ function token(config: Parameters<typeof createToken>[0]): TokenType {
   return t;
 }
 
+/** The characters of `ranges`, written as in a character class (`A-Za-z_`). */
+function chars(ranges: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ranges.length; i++) {
+    if (ranges[i + 1] === '-' && i + 2 < ranges.length) {
+      for (let c = ranges.charCodeAt(i); c <= ranges.charCodeAt(i + 2); c++) out.push(String.fromCharCode(c));
+      i += 2;
+    } else out.push(ranges[i]!);
+  }
+  return out;
+}
+const IDENT_START = chars('A-Za-z_');
+
 // Trivia, shared by every mode.
-export const Whitespace = token({ name: 'Whitespace', pattern: /[ \t\r\n\f\v\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true });
-export const LineComment = token({ name: 'LineComment', pattern: /\/\/[^\r\n]*/, group: 'comments' });
+export const Whitespace = token({ name: 'Whitespace', pattern: /[ \t\r\n\f\v\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true, start_chars_hint: [...' \t\r\n\f\v\uFEFF'] });
+export const LineComment = token({ name: 'LineComment', pattern: /\/\/[^\r\n]*/, group: 'comments', line_breaks: false, start_chars_hint: ['/'] });
 /** A block comment; one without its closing star-slash runs to the end of the input (reported later). */
-export const BlockComment = token({ name: 'BlockComment', pattern: /\/\*(?:[^*]|\*(?!\/))*(?:\*\/)?/, group: 'comments', line_breaks: true });
+export const BlockComment = token({ name: 'BlockComment', pattern: /\/\*(?:[^*]|\*(?!\/))*(?:\*\/)?/, group: 'comments', line_breaks: true, start_chars_hint: ['/'] });
 
 // Top level.
-export const Preprocessor = token({ name: 'Preprocessor', pattern: /#(?:[^\r\n\\]|\\[^])*/, label: "a '#' preprocessor line", line_breaks: true });
+export const Preprocessor = token({ name: 'Preprocessor', pattern: /#(?:[^\r\n\\]|\\[^])*/, label: "a '#' preprocessor line", line_breaks: true, start_chars_hint: ['#'] });
 export const CDefinition = token({ name: 'CDefinition', pattern: { exec: matchCDefinition }, line_breaks: true, start_chars_hint: ['s', 'u', 'e'], label: 'a C definition' });
 export const AttachPoint = token({
   name: 'AttachPoint',
   pattern: { exec: matchAttachPoint },
   line_breaks: false,
-  start_chars_hint: [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_'],
+  start_chars_hint: IDENT_START,
   label: 'an attach point',
 });
 
@@ -35,16 +53,29 @@ export const AttachPoint = token({
 export const LCurly = token({ name: 'LCurly', pattern: Lexer.NA, label: "'{'" });
 export const RCurly = token({ name: 'RCurly', pattern: Lexer.NA, label: "'}'" });
 export const Comma = token({ name: 'Comma', pattern: ',', label: "','" });
-export const StringLit = token({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\[^\n])*"/, label: 'a string' });
+export const StringLit = token({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\[^\n])*"/, line_breaks: true, start_chars_hint: ['"'], label: 'a string' });
 /** A string with no closing quote on its line: parsed as a string, reported by the lexer stage. */
-export const UnterminatedString = token({ name: 'UnterminatedString', pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*\\?/, categories: [StringLit], label: 'a string' });
+export const UnterminatedString = token({ name: 'UnterminatedString', pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*\\?/, categories: [StringLit], line_breaks: false, start_chars_hint: ['"'], label: 'a string' });
 
 export const TopComma = token({ name: 'TopComma', pattern: ',', categories: [Comma], label: "','" });
 export const TopLCurly = token({ name: 'TopLCurly', pattern: '{', categories: [LCurly], push_mode: 'body', label: "'{'" });
 export const TopRCurly = token({ name: 'TopRCurly', pattern: '}', categories: [RCurly], label: "'}'" });
 export const PredOpen = token({ name: 'PredOpen', pattern: '/', push_mode: 'pred', label: "'/'" });
 /** Anything else at the top level: one character, so the parser can name it in its message. */
-export const TopJunk = token({ name: 'TopJunk', pattern: /[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s]/, label: 'a character' });
+const JUNK = /[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s]/y;
+// A custom pattern: it can start with nearly any character, so the top mode's first-character index
+// could not hold it either way, and as a regular expression it would be parsed just to learn that.
+export const TopJunk = token({
+  name: 'TopJunk',
+  pattern: {
+    exec: (text: string, offset: number) => {
+      JUNK.lastIndex = offset;
+      return JUNK.exec(text);
+    },
+  },
+  line_breaks: false,
+  label: 'a character',
+});
 
 // Predicate mode.
 // The closing `/` is the one followed (after blanks and comments) by `{`, like bpftrace's ENDPRED.
@@ -52,6 +83,9 @@ export const PredClose = token({
   name: 'PredClose',
   pattern: /\/(?=(?:\s|\/\/[^\n]*|\/\*(?:[^*]|\*(?!\/))*\*\/)*\{)/,
   pop_mode: true,
+  // What it consumes is the `/` alone; the blanks and `{` are only looked at.
+  line_breaks: false,
+  start_chars_hint: ['/'],
   label: "'/'",
 });
 /** `{` while a predicate is still open: the predicate lacks its closing `/`; lex the block anyway. */
@@ -65,7 +99,7 @@ export const BodyRCurly = token({ name: 'BodyRCurly', pattern: '}', categories: 
 // Words.
 /** Anything that can name a field after `.` or `->`: identifiers and keywords. */
 export const Word = token({ name: 'Word', pattern: Lexer.NA, label: 'a name' });
-export const Ident = token({ name: 'Ident', pattern: /[A-Za-z_][A-Za-z0-9_]*/, categories: [Word], label: 'an identifier' });
+export const Ident = token({ name: 'Ident', pattern: /[A-Za-z_][A-Za-z0-9_]*/, categories: [Word], line_breaks: false, start_chars_hint: IDENT_START, label: 'an identifier' });
 function keyword(word: string): TokenType {
   return token({ name: `Kw_${word}`, pattern: word, longer_alt: Ident, categories: [Word], label: `'${word}'` });
 }
@@ -83,11 +117,11 @@ export const Enum = keyword('enum');
 
 // Literals and references. Integer literals are scanned greedily (`0x1F`, `1_000`, `1e6`, `10ul`)
 // and checked when parsed, so that `12ab` gets one clear message.
-export const IntLit = token({ name: 'IntLit', pattern: /[0-9][A-Za-z0-9_]*/, label: 'an integer' });
-export const Variable = token({ name: 'Variable', pattern: /\$[A-Za-z_][A-Za-z0-9_]*/, label: 'a variable' });
-export const Positional = token({ name: 'Positional', pattern: /\$[0-9]+/, label: 'a positional parameter' });
+export const IntLit = token({ name: 'IntLit', pattern: /[0-9][A-Za-z0-9_]*/, line_breaks: false, start_chars_hint: chars('0-9'), label: 'an integer' });
+export const Variable = token({ name: 'Variable', pattern: /\$[A-Za-z_][A-Za-z0-9_]*/, line_breaks: false, start_chars_hint: ['$'], label: 'a variable' });
+export const Positional = token({ name: 'Positional', pattern: /\$[0-9]+/, line_breaks: false, start_chars_hint: ['$'], label: 'a positional parameter' });
 export const ArgCount = token({ name: 'ArgCount', pattern: '$#', label: "'$#'" });
-export const MapName = token({ name: 'MapName', pattern: /@(?:[A-Za-z_][A-Za-z0-9_]*)?/, label: 'a map' });
+export const MapName = token({ name: 'MapName', pattern: /@(?:[A-Za-z_][A-Za-z0-9_]*)?/, line_breaks: false, start_chars_hint: ['@'], label: 'a map' });
 
 // Operator categories, so that one rule per precedence level consumes any operator of its level.
 export const AssignOp = token({ name: 'AssignOp', pattern: Lexer.NA, label: 'an assignment' });

@@ -4,11 +4,12 @@ import { delimiter, join } from 'node:path';
 
 /** A regular file this process may execute. No exception is built for a missing one: $PATH scans meet many. */
 export function isExecutableFile(path: string): boolean {
-  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) return false;
   try {
+    if (!statSync(path, { throwIfNoEntry: false })?.isFile()) return false;
     accessSync(path, constants.X_OK);
     return true;
   } catch {
+    // Not executable by us, or in a directory we may not search (EACCES), as execvp skips it.
     return false;
   }
 }

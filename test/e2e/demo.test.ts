@@ -132,6 +132,12 @@ describe.runIf(run)('kafkatrace demo', () => {
     }, 60_000);
   }
 
+  it('leaves no client or broker behind when killed by SIGKILL, with no chance to stop them', async () => {
+    const r = await runDemo(['--duration', '60s'], (stdout) => stdout.includes('kafkatrace demo  mock Kafka at'), 'SIGKILL');
+    expect(r.signal).toBe('SIGKILL');
+    await expectNothingLeft(r.held);
+  }, 60_000);
+
   it('says in one line that it needs root, and starts nothing, when run without privileges', () => {
     const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'demo'], {
       cwd: ROOT,

@@ -7,6 +7,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { findOnPath } from '../executables.js';
+import { buildPch, pchArgs, refusePch } from './pch.js';
 import { templatesDir } from './toolchain.js';
 
 const INSTALL_HINT = 'apt-get install clang libbpf-dev';
@@ -133,14 +134,29 @@ function templatesDigest(dir: string): string {
   return h.digest('hex');
 }
 
-/** clang's arguments: C on stdin, the object to `out`, headers from the templates in `dir`. */
-export function clangArgs(dir: string, out: string): string[] {
+/** clang's options for generated C, headers from the templates in `dir`, input and output aside. */
+export function clangFlags(dir: string): string[] {
   const args = ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', '-I', dir];
   // <linux/bpf.h> needs <asm/types.h>, which Debian keeps in the multiarch directory that clang does
   // not search for the bpf target.
   if (existsSync('/usr/include/x86_64-linux-gnu/asm/types.h')) args.push('-idirafter', '/usr/include/x86_64-linux-gnu');
-  args.push('-Wno-unused-variable', '-Wno-unused-function', '-x', 'c', '-', '-c', '-o', out);
+  args.push('-Wno-unused-variable', '-Wno-unused-function');
   return args;
+}
+
+/**
+ * clang's arguments: C on stdin, the object to `out`, headers from the templates in `dir`, the system
+ * headers precompiled when they were built for this `clang` (pch.ts).
+ */
+export function clangArgs(dir: string, out: string, clang = 'clang'): string[] {
+  const flags = clangFlags(dir);
+  return [...flags, ...pchArgs(dir, clangIdentity(clang), flags), '-x', 'c', '-', '-c', '-o', out];
+}
+
+/** Builds the precompiled system headers for the default clang; clang's error, or undefined. */
+export function precompileSystemHeaders(): string | undefined {
+  const dir = templatesDir();
+  return buildPch(dir, clangIdentity('clang'), 'clang', clangFlags(dir));
 }
 
 /** clang's errors, each followed by the generated line it points at. */
@@ -167,7 +183,7 @@ export async function cachePath(source: string, opts: CompileOptions = {}): Prom
     .update('\0')
     .update(templatesDigest(dir))
     .update('\0')
-    .update(clangArgs(dir, '').join(' '))
+    .update(clangArgs(dir, '', clang).join(' '))
     .digest('hex');
   return join(opts.cacheDir ?? defaultCacheDir(), `${key}.bpf.o`);
 }
@@ -186,11 +202,18 @@ export async function compileC(source: string, opts: CompileOptions = {}): Promi
   const pre = opts.clang === undefined && opts.cacheDir === undefined ? prestarted : undefined;
   if (pre) prestarted = undefined;
   const tmp = pre?.out ?? `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const running = pre?.running ?? start(clang, clangArgs(templatesDir(), tmp));
+  const running = pre?.running ?? start(clang, clangArgs(templatesDir(), tmp, clang));
   if (pre) setReferenced(running.child, true);
   clangRuns++;
   running.child.stdin!.end(source);
-  const r = await running.done;
+  let r = await running.done;
+  if (r.code !== 0 && /precompiled header|PCH file/i.test(r.stderr)) {
+    // A system header changed since the precompiled header was built: compile without it.
+    refusePch();
+    const again = start(clang, clangArgs(templatesDir(), tmp, clang));
+    again.child.stdin!.end(source);
+    r = await again.done;
+  }
   if (r.code !== 0) {
     await rm(tmp, { force: true });
     if (/bpf\/bpf_helpers\.h['"]? file not found/.test(r.stderr)) {

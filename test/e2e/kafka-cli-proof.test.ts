@@ -351,7 +351,6 @@ describe.runIf(run)('kafka probes proven from the command line', () => {
     // The same filter written so that it cannot be pushed: the brokers' side is decoded too.
     const unpushed = await produceAndCount('comm == "rdk:broker-1" || pid == 0');
     expect(unpushed.records).toBe(30n);
-    expect(unpushed.requests).toBe(pushed.requests);
     expect(unpushed.counters.exchanges).toBeGreaterThan(Number(unpushed.requests));
     // The thread's new name is the name of no connection of these records.
     const renamed = await produceAndCount('comm == "rdk:broker1"');

@@ -17,7 +17,7 @@ import type { KafkaAttachment, KafkaFeed, KafkaFeedOptions } from '../runtime/ka
 import { shapeMismatch } from './shared-maps.js';
 import { UserMaps } from '../runtime/user-maps.js';
 import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics, REPL_FILE, type CompileUnit } from './unit.js';
-import { u32, u64 } from '../runtime/session.js';
+import { lostInObject, u32, u64 } from '../runtime/session.js';
 
 /** Kernel maps that are not script maps but are shared too: stack ids must mean one thing. */
 const SHARED_INTERNAL = ['kt_stacks'];
@@ -460,11 +460,15 @@ export class ReplEngine {
     // Runs its user-space END blocks, after the firings the capture still holds.
     block.kafka?.detach();
     this.blocks.delete(id);
+    // As a script's end does: what the kernel could not hand over is said, never silently dropped.
+    let lost = obj ? lostInObject(obj) : 0n;
     obj?.close();
-    if (block.kafka && ![...this.blocks.values()].some((b) => b.kafka)) {
-      this.feed?.stop();
+    if (block.kafka && this.feed && ![...this.blocks.values()].some((b) => b.kafka)) {
+      this.feed.stop();
+      lost += BigInt(this.feed.counters().lostRecords);
       this.feed = undefined;
     }
+    if (lost > 0n) this.out.lost(lost);
     const gone: string[] = [];
     for (const [name, live] of this.live) {
       live.holders.delete(id);

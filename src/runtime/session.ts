@@ -134,6 +134,12 @@ function sumCounters(values: Buffer[]): bigint {
   return values.reduce((total, v) => total + v.readBigUInt64LE(0), 0n);
 }
 
+/** Events the object's programs could not put in the ring buffer (it was full). */
+export function lostInObject(obj: BpfObject): bigint {
+  const values = obj.mapLookup(LOST_MAP, u32(0));
+  return values ? sumCounters(values) : 0n;
+}
+
 class Session {
   /** The kernel part; absent when every probe is a kafka probe. */
   private readonly obj?: BpfObject;
@@ -420,9 +426,8 @@ class Session {
   }
 
   private lostEvents(): bigint {
-    const values = this.obj?.mapLookup(LOST_MAP, u32(0));
     const kafkaLost = BigInt(this.kafka?.counters().lostRecords ?? 0);
-    return (values ? sumCounters(values) : 0n) + kafkaLost;
+    return (this.obj ? lostInObject(this.obj) : 0n) + kafkaLost;
   }
 
   private kafkaFramesFailed(): number {

@@ -5,6 +5,7 @@ import { ReplEngine } from '../../src/repl/engine.js';
 import type { CompiledProbe, Firing } from '../../src/runtime/interpreter.js';
 import type { KafkaFeed, KafkaFeedOptions } from '../../src/runtime/kafka-source.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
+import { newCounters } from '../../src/kafka/counters.js';
 
 interface FakeSet {
   probes: CompiledProbe[];
@@ -47,8 +48,11 @@ class FakeFeed implements KafkaFeed {
     this.state = 'closed';
   }
 
-  counters(): never {
-    throw new Error('not used by the REPL');
+  /** Records the capture lost, as counters() reports them. */
+  lost = 0;
+
+  counters(): ReturnType<KafkaFeed['counters']> {
+    return { ...newCounters(), firings: 0, actionErrors: 0, lostRecords: this.lost, badRecords: 0 };
   }
 }
 
@@ -129,8 +133,11 @@ describe('kafka blocks in the REPL engine', () => {
     feeds[0]!.fire('produce', produce('orders', 1n));
     engine.printMap('@n');
     expect(take()).toBe('@n[orders]: 4\n');
+    // The capture's lost records are said when it stops with the last kafka block, as at a script's end.
+    feeds[0]!.lost = 3;
     engine.detach(2);
     expect(feeds[0]!.state).toBe('stopped');
+    expect(take()).toBe('Lost 3 events\nblock 2 detached; maps no block uses any more are gone: @n, @all\n');
     // A kafka block after that starts a capture of its own.
     await engine.submit('kafka:produce { @m = count(); }');
     expect(feeds).toHaveLength(2);

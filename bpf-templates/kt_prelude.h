@@ -53,6 +53,11 @@ const volatile __u8 kt_zero[KT_ZERO_SIZE] = {0};
     kt_at + (off);                      \
   })
 
+/* The stack id of kstack(n)/ustack(n): n above the map's own id (src/plan/layout.ts, stackRef). */
+static __always_inline __s64 kt_stack_ref(long id, __u64 limit) {
+  return id < 0 ? id : (__s64)((__u64)id | (limit << 32));
+}
+
 #define KT_CLEAR(p, n) bpf_probe_read_kernel((void *)(p), (n), (const void *)kt_zero)
 
 static __always_inline void kt_count_lost(void)

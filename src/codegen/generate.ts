@@ -3,6 +3,7 @@
 import { attachName, type Analysis, type AnalyzedProbe, type ResolvedAttach } from '../frontend/analysis.js';
 import type { Call, Script } from '../frontend/ast.js';
 import { eventCalls, InternalError } from '../plan/events.js';
+import { STACK_DEPTH, stackMapName } from '../plan/layout.js';
 import { programKind, type ProgramKind } from '../plan/programs.js';
 import type { Plan, PlanEvent, PlanMap } from '../plan/types.js';
 import { CodegenError } from './errors.js';
@@ -10,8 +11,6 @@ import { cComment } from './escape.js';
 import { ProgramGen } from './program.js';
 import { tracepointStruct } from './tracepoint-struct.js';
 
-/** Frames kept per stack in kt_stacks (the kernel's PERF_MAX_STACK_DEPTH). */
-export const STACK_DEPTH = 127;
 export const STACK_ENTRIES = 4096;
 /** The largest value of a per-CPU array (the kernel's PCPU_MIN_UNIT_SIZE), which holds the scratch area. */
 const MAX_SCRATCH = 32768;
@@ -90,7 +89,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
   const programs: string[] = [];
   let scratch = 8;
   let zero = 8;
-  let stacks = false;
+  const stackLimits = new Set<number>();
   let usdt = false;
   for (const pp of plan.probes) {
     if (pp.where !== 'kernel') continue;
@@ -136,7 +135,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
       }
       scratch = Math.max(scratch, out.scratchSize);
       zero = Math.max(zero, out.zeroSize);
-      stacks ||= out.usesStacks;
+      for (const limit of out.stackLimits) stackLimits.add(limit);
     }
   }
   for (const m of maps.values()) zero = Math.max(zero, m.valueSize, m.keyLayout.size);
@@ -150,15 +149,15 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
   ];
   // usdt.bpf.h uses bool without including its header.
   if (usdt) parts.push('#include <stdbool.h>\n#include <bpf/usdt.bpf.h>');
-  if (stacks) {
+  for (const limit of [...stackLimits].sort((a, b) => a - b)) {
     parts.push(
       [
         'struct {',
         '  __uint(type, BPF_MAP_TYPE_STACK_TRACE);',
         `  __uint(max_entries, ${STACK_ENTRIES});`,
         '  __uint(key_size, 4);',
-        `  __uint(value_size, ${STACK_DEPTH * 8});`,
-        '} kt_stacks SEC(".maps");',
+        `  __uint(value_size, ${(limit || STACK_DEPTH) * 8});`,
+        `} ${stackMapName(limit)} SEC(".maps");`,
       ].join('\n'),
     );
   }

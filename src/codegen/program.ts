@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { AnalyzedProbe, TracepointField, TracepointFormat } from '../frontend/analysis.js';
 import type { Call, Expr, KType, MapRef, Stmt } from '../frontend/ast.js';
 import { InternalError, joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../plan/events.js';
-import { EVENT_HEADER_SIZE, layoutOf, sizeOf } from '../plan/layout.js';
+import { EVENT_HEADER_SIZE, layoutOf, sizeOf, STACK_DEPTH, stackMapName } from '../plan/layout.js';
 import type { ProgramKind } from '../plan/programs.js';
 import type { Layout, PlanEvent, PlanMap } from '../plan/types.js';
 import { cInt, intCType, isScalar, isSigned, scalarCType } from './ctypes.js';
@@ -49,11 +49,12 @@ export interface ProgramOutput {
   scratchSize: number;
   /** Largest memory the program clears or copies from the zero area. */
   zeroSize: number;
-  usesStacks: boolean;
+  /** The frame limits of the stacks it records (0: whole stacks), each with its own stack map. */
+  stackLimits: number[];
 }
 
 export class ProgramGen extends Emitter {
-  private usesStacks = false;
+  private readonly stackLimits = new Set<number>();
   private readonly vars = new Map<string, { type: KType; slot?: number }>();
   private loopDepth = 0;
   /** Inside a for-loop callback: scalars live in the loop's context struct `F`. */
@@ -103,7 +104,7 @@ export class ProgramGen extends Emitter {
       code: [...this.functions, [...head, ...body, '}'].join('\n')].join('\n\n'),
       scratchSize: this.scratch,
       zeroSize: this.zeroSize,
-      usesStacks: this.usesStacks,
+      stackLimits: [...this.stackLimits],
     };
   }
 
@@ -804,11 +805,24 @@ export class ProgramGen extends Emitter {
     }
   }
 
+  /** The stored id of the stack kstack/ustack (`e`, a call when it has a frame limit) records. */
+  private stackId(e: Expr, flags: string): string {
+    const arg = e.kind === 'call' ? e.args[0] : undefined;
+    let limit = 0;
+    if (arg?.kind === 'int') limit = Number(arg.value);
+    else if (arg?.kind === 'positional') limit = Number(this.p.positional[arg.index - 1]);
+    else if (arg) throw new InternalError('a stack limit that is not a constant');
+    // A limit of the whole depth is no limit: one map, one id for the same stack.
+    if (limit >= STACK_DEPTH) limit = 0;
+    this.stackLimits.add(limit);
+    const id = `bpf_get_stackid(ctx, &${stackMapName(limit)}, ${flags})`;
+    return limit ? `kt_stack_ref(${id}, ${limit})` : `((__s64)${id})`;
+  }
+
   private builtinMem(name: string, e: Expr, p: string): void {
     switch (name) {
       case 'ustack':
-        this.usesStacks = true;
-        this.emit(`*(__s64 *)${p} = bpf_get_stackid(ctx, &kt_stacks, BPF_F_USER_STACK);`);
+        this.emit(`*(__s64 *)${p} = ${this.stackId(e, 'BPF_F_USER_STACK')};`);
         this.emit(`*(__u64 *)(${p} + 8) = bpf_get_current_pid_tgid() >> 32;`);
         return;
       case 'func':
@@ -1150,8 +1164,7 @@ export class ProgramGen extends Emitter {
       case 'curtask':
         return 'bpf_get_current_task()';
       case 'kstack':
-        this.usesStacks = true;
-        return '((__s64)bpf_get_stackid(ctx, &kt_stacks, 0))';
+        return this.stackId(e, '0');
       case 'func':
         return this.ip(e);
       case 'retval':

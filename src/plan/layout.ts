@@ -4,7 +4,8 @@
 // Encodings: int is little-endian of its width; str is `size` bytes, NUL-padded; buf is a u32
 // length then `size` bytes; tuple is its elements in order, each at its own alignment, padded to 8;
 // ksym, username, timestamp are a u64; usym and ustack are a u64 (address, or stack id) then a u64
-// pid; kstack is an i64 stack id; inet is a u32 address family then 16 address bytes.
+// pid; kstack is an i64 stack id; inet is a u32 address family then 16 address bytes. A stack id
+// of kstack(n) or ustack(n) carries n in bits 32 and up: its map keeps n frames (stackMapName).
 import type { KType } from '../frontend/ast.js';
 import type { Layout } from './types.js';
 
@@ -67,3 +68,25 @@ export function layoutOf(types: KType[], start = 0): Layout {
 
 /** Offset of the first field of a ring-buffer record: after the u32 event id and its padding. */
 export const EVENT_HEADER_SIZE = 8;
+
+/** Frames a stack map keeps without a limit (the kernel's PERF_MAX_STACK_DEPTH). */
+export const STACK_DEPTH = 127;
+
+/**
+ * The stack map of stacks cut to `limit` frames (kstack(n), ustack(n)), or of whole stacks: the
+ * kernel hashes a stack over the frames its map keeps, so stacks that differ only deeper share an id.
+ */
+export function stackMapName(limit: number | undefined): string {
+  return limit ? `kt_stacks_${limit}` : 'kt_stacks';
+}
+
+export function isStackMap(name: string): boolean {
+  return name === 'kt_stacks' || /^kt_stacks_\d+$/.test(name);
+}
+
+/** A stored stack id: the map's own id, and the frame limit that names its map. */
+export function stackRef(stored: bigint): { stackId: number; limit?: number } {
+  if (stored < 0n) return { stackId: Number(stored) };
+  const limit = Number(stored >> 32n);
+  return limit ? { stackId: Number(stored & 0xffffffffn), limit } : { stackId: Number(stored) };
+}

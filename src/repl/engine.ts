@@ -18,9 +18,8 @@ import { shapeMismatch } from './shared-maps.js';
 import { UserMaps } from '../runtime/user-maps.js';
 import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics, REPL_FILE, type CompileUnit } from './unit.js';
 import { lostInObject, u32, u64 } from '../runtime/session.js';
+import { isStackMap, stackMapName } from '../plan/layout.js';
 
-/** Kernel maps that are not script maps but are shared too: stack ids must mean one thing. */
-const SHARED_INTERNAL = ['kt_stacks'];
 const EVENTS_MAP = 'events';
 
 export interface EngineOptions {
@@ -97,7 +96,7 @@ export class ReplEngine {
       format: 'text',
       write: opts.write,
       writeError: opts.writeError,
-      stackLookup: (id) => this.stack(id),
+      stackLookup: (id, limit) => this.stack(id, limit),
     });
   }
 
@@ -289,7 +288,8 @@ export class ReplEngine {
     }
     const mine = new Set(probes.flatMap((p) => p.programs.map((prog) => prog.name)));
     const present = new Set(obj.mapInfo().map((m) => m.name));
-    const internal = SHARED_INTERNAL.filter((n) => present.has(n));
+    // Stack maps are shared by every block too: a stack id must mean one stack to every block.
+    const internal = [...present].filter(isStackMap);
     try {
       obj.setGlobal('kt_target_pid', u32(0));
       // One clock for every block: elapsed means time since the REPL started.
@@ -391,10 +391,11 @@ export class ReplEngine {
     return h && decodeMap(h.map, h.obj.mapDump(h.map.bpfName!));
   }
 
-  private stack(id: number): bigint[] | undefined {
+  private stack(id: number, limit?: number): bigint[] | undefined {
     if (id < 0) return undefined;
-    const block = [...this.blocks.values()].find((b) => b.internal.includes('kt_stacks'));
-    const bytes = block?.obj?.mapLookup('kt_stacks', u32(id))?.[0];
+    const map = stackMapName(limit);
+    const block = [...this.blocks.values()].find((b) => b.internal.includes(map));
+    const bytes = block?.obj?.mapLookup(map, u32(id))?.[0];
     if (!bytes) return undefined;
     return stackFrames(bytes);
   }

@@ -1,7 +1,7 @@
 // Decoding of ring-buffer records and kernel map entries into Values, following the byte layouts of
 // src/plan/layout.ts and the map value storage documented above PlanMap in src/plan/types.ts.
 import type { KType, MapValueKind } from '../frontend/ast.js';
-import { EVENT_HEADER_SIZE, layoutOf } from '../plan/layout.js';
+import { EVENT_HEADER_SIZE, layoutOf, stackRef } from '../plan/layout.js';
 import type { Layout, Plan, PlanEvent, PlanMap } from '../plan/types.js';
 import type { AvgValue, DecodedEvent, MapEntry, MapEntryValue, MapSnapshot, Value } from './values.js';
 
@@ -81,11 +81,11 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'timestamp':
       return { kind: 'timestamp', ns: readInt(dv, offset, 64, false) };
     case 'kstack':
-      return { kind: 'kstack', stackId: Number(readInt(dv, offset, 64, true)) };
+      return { kind: 'kstack', ...stackRef(readInt(dv, offset, 64, true)) };
     case 'ustack':
       return {
         kind: 'ustack',
-        stackId: Number(readInt(dv, offset, 64, true)),
+        ...stackRef(readInt(dv, offset, 64, true)),
         pid: Number(readInt(dv, offset + 8, 64, false) & 0xffffffffn),
       };
     case 'inet': {
@@ -239,7 +239,7 @@ export function decodeMap(map: PlanMap, entries: { key: Uint8Array; values: Uint
   return { name: map.name, value: map.value, keyTypes: map.keyTypes, entries: out };
 }
 
-/** The frames of a kt_stacks entry: instruction pointers up to the first zero. */
+/** The frames of a stack map entry: instruction pointers up to the first zero. */
 export function stackFrames(bytes: Uint8Array): bigint[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const frames: bigint[] = [];

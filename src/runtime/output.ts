@@ -6,6 +6,7 @@ import { jsonString } from './format/json.js';
 import { mapJson, mapText } from './format/map.js';
 import { strftime } from './format/time.js';
 import { type RenderContext, valueJson, valueText } from './format/value.js';
+import type { StackLookup } from './values.js';
 import { createSymbolizer, type Symbolizer } from './symbols.js';
 import type { DecodedEvent, MapSnapshot, Value } from './values.js';
 
@@ -18,8 +19,8 @@ export interface OutputOptions {
   flush?: () => void;
   /** Resolves ksym/usym/username; the machine's own by default. */
   symbols?: Symbolizer;
-  /** Frames of a stack id in kt_stacks. */
-  stackLookup?: (id: number) => bigint[] | undefined;
+  /** Frames of a stack id in its stack map. */
+  stackLookup?: StackLookup;
   /** The clock time() prints; the wall clock by default. */
   now?: () => Date;
   /** Reads the file cat() prints; at most maxBytes are printed. */

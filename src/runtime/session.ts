@@ -2,6 +2,7 @@
 // the output until something ends the session, then run END, print the maps and release everything.
 import type { ResolvedAttach } from '../frontend/analysis.js';
 import { isNativeError, openObject, releaseLinksAtExit, type BpfObject } from '../native/index.js';
+import { stackMapName } from '../plan/layout.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
 import { CommandError, spawnHeld, splitCommand, type HeldCommand } from './command.js';
@@ -12,12 +13,10 @@ import type { RenderContext } from './format/value.js';
 import { createSymbolizer } from './symbols.js';
 import { runSystem, systemCommand } from './system-call.js';
 import type { Output } from './output.js';
-import type { DecodedEvent, MapSnapshot } from './values.js';
+import type { DecodedEvent, MapSnapshot, StackLookup } from './values.js';
 import type { KafkaProbes } from './kafka-source.js';
 import { userMapsOf, type UserMaps } from './user-maps.js';
 
-/** Frames of a `kt_stacks` entry, or undefined when the id is not (or no longer) there. */
-export type StackLookup = (stackId: number) => bigint[] | undefined;
 
 export interface CommandStatus {
   code: number | null;
@@ -81,7 +80,6 @@ export class SessionError extends Error {
   }
 }
 
-const STACK_MAP = 'kt_stacks';
 const LOST_MAP = 'kt_lost';
 const EVENTS_MAP = 'events';
 
@@ -158,7 +156,7 @@ class Session {
   private readonly unhandled = new Set<string>();
   private readonly render: RenderContext = {
     symbols: createSymbolizer(),
-    stackLookup: (id) => this.stack(id),
+    stackLookup: (id, limit) => this.stack(id, limit),
   };
 
   constructor(
@@ -216,7 +214,7 @@ class Session {
 
   private start(kafka: KafkaRuntime | undefined): void {
     const { plan, options, obj } = this;
-    const stackLookup: StackLookup = (id) => this.stack(id);
+    const stackLookup: StackLookup = (id, limit) => this.stack(id, limit);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
     const targetPid = this.held?.pid ?? options.pid ?? 0;
     const startNs = process.hrtime.bigint();
@@ -412,11 +410,11 @@ class Session {
     if (this.obj) this.onRecords(this.obj.ringConsume());
   }
 
-  private stack(id: number): bigint[] | undefined {
+  private stack(id: number, limit?: number): bigint[] | undefined {
     if (id < 0) return undefined;
     let values: Buffer[] | null | undefined;
     try {
-      values = this.obj?.mapLookup(STACK_MAP, u32(id));
+      values = this.obj?.mapLookup(stackMapName(limit), u32(id));
     } catch {
       return undefined;
     }

@@ -10,8 +10,11 @@ export interface UsymValue { kind: 'usym'; addr: bigint; pid: number }
 export interface InetValue { kind: 'inet'; af: number; bytes: Uint8Array }
 export interface UsernameValue { kind: 'username'; uid: number }
 /** A negative stackId means the kernel could not record the stack. */
-export interface KstackValue { kind: 'kstack'; stackId: number }
-export interface UstackValue { kind: 'ustack'; stackId: number; pid: number }
+/** Frames of a stack map entry, or undefined when the id is not (or no longer) there. */
+export type StackLookup = (stackId: number, limit?: number) => bigint[] | undefined;
+/** `limit`: the frames kstack(n)/ustack(n) kept, which names the stack's map (stackMapName). */
+export interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
+export interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
 /** Nanoseconds, as the timestamp builtin recorded them. */
 export interface TimestampValue { kind: 'timestamp'; ns: bigint }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */

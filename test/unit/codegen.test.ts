@@ -63,6 +63,17 @@ describe('the shape of the generated C', () => {
     expect(c).toContain('#define KT_RINGBUF_SIZE 1048576');
   });
 
+  it('keeps kstack(n) and ustack(n) in a stack map of n frames each, their ids tagged with n', () => {
+    const c = generated('profile:hz:99 { @k[kstack(3)] = count(); @u[ustack(5)] = count(); @all[kstack] = count(); @same[kstack(127)] = count(); }');
+    for (const [name, frames] of [['kt_stacks_3', 3], ['kt_stacks_5', 5], ['kt_stacks', 127]] as const) {
+      expect(c).toMatch(new RegExp(`value_size, ${frames * 8}\\);\\n\\} ${name} SEC`));
+    }
+    expect(c.match(/BPF_MAP_TYPE_STACK_TRACE/g)).toHaveLength(3);
+    expect(c).toContain('kt_stack_ref(bpf_get_stackid(ctx, &kt_stacks_3, 0), 3)');
+    expect(c).toContain('kt_stack_ref(bpf_get_stackid(ctx, &kt_stacks_5, BPF_F_USER_STACK), 5)');
+    expect(c).toContain('((__s64)bpf_get_stackid(ctx, &kt_stacks, 0))');
+  });
+
   it('writes a tracepoint struct from its format fields', () => {
     const c = generated('tracepoint:syscalls:sys_enter_openat { @[str(args.filename)] = count(); }');
     expect(c).toMatch(/struct kt_tp_kt_p0 \{[^}]*__s32 f___syscall_nr;\n {2}__u8 kt_pad\d+\[4\];\n {2}__u64 f_dfd;\n {2}__u64 f_filename;/);

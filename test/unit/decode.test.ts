@@ -1,7 +1,7 @@
 // Decoding ring-buffer records and kernel map entries from hand-built bytes.
 import { describe, expect, it } from 'vitest';
 import type { KType, MapValueKind } from '../../src/frontend/ast.js';
-import { layoutOf } from '../../src/plan/layout.js';
+import { layoutOf, stackMapName } from '../../src/plan/layout.js';
 import type { Plan, PlanMap } from '../../src/plan/types.js';
 import { decodeEvent, decodeMap, decodeValue } from '../../src/runtime/decode.js';
 
@@ -77,6 +77,12 @@ describe('decodeValue', () => {
     const st = new Bytes(16).i64(0, -14n).u64(8, 77n);
     expect(decodeValue({ kind: 'kstack' }, dv(st), 0)).toEqual({ kind: 'kstack', stackId: -14 });
     expect(decodeValue({ kind: 'ustack' }, dv(new Bytes(16).u64(0, 5n).u64(8, 77n)), 0)).toEqual({ kind: 'ustack', stackId: 5, pid: 77 });
+    // kstack(n)/ustack(n): n above the id names the map that holds n frames.
+    expect(decodeValue({ kind: 'kstack' }, dv(new Bytes(8).i64(0, (3n << 32n) | 9n)), 0)).toEqual({ kind: 'kstack', stackId: 9, limit: 3 });
+    expect(decodeValue({ kind: 'ustack' }, dv(new Bytes(16).u64(0, (100n << 32n) | 0xffffffffn).u64(8, 77n)), 0))
+      .toEqual({ kind: 'ustack', stackId: 0xffffffff, limit: 100, pid: 77 });
+    expect(stackMapName(3)).toBe('kt_stacks_3');
+    expect(stackMapName(undefined)).toBe('kt_stacks');
   });
 });
 

@@ -1,13 +1,13 @@
 // Rendering of a single decoded Value as bpftrace prints it in text and in JSON.
 import type { Symbolizer } from '../symbols.js';
-import type { InetValue, Value } from '../values.js';
+import type { InetValue, StackLookup, Value } from '../values.js';
 import { hexFormatBuffer } from './buffer.js';
 import { jsonString } from './json.js';
 
 export interface RenderContext {
   symbols: Symbolizer;
-  /** Frames of a stack id in kt_stacks (zero-terminated or trimmed), undefined when it is gone. */
-  stackLookup?: (id: number) => bigint[] | undefined;
+  /** Frames of a stack id in its stack map (zero-terminated or trimmed), undefined when it is gone. */
+  stackLookup?: StackLookup;
 }
 
 function ipv4(b: Uint8Array, from = 0): string {
@@ -85,9 +85,9 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
     case 'username':
       return ctx.symbols.username(v.uid);
     case 'kstack':
-      return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId), indent, (a) => ctx.symbols.ksym(a, true));
+      return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.ksym(a, true));
     case 'ustack':
-      return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId), indent, (a) => ctx.symbols.usym(a, v.pid, true));
+      return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.usym(a, v.pid, true));
     case 'timestamp':
       return v.ns.toString();
     case 'none':

@@ -3,7 +3,8 @@
 // stops early (a truncated or corrupt frame) the interpreter here decodes the body again, writing
 // values into the result as soon as they are read, so the caller still has everything before that
 // point.
-import { compileBody, type CompiledBody, type CompilerRuntime } from './body-compiler.js';
+import { compileBody, type CompiledBody, type ProjectedRuntime } from './body-compiler.js';
+import type { DecodePlan } from './demand.js';
 import { DecodeError, type Reader } from './reader.js';
 import { summarizeRecordWindows, type RecordsSummary } from './records.js';
 import { inRange, type FieldSpec, type MessageSpec, type PrimitiveType } from './schemas/spec.js';
@@ -36,7 +37,7 @@ export interface BodyResult {
 }
 
 const compiled = new Map<MessageSpec, (CompiledBody | undefined)[]>();
-const runtime: CompilerRuntime = { tagged: decodeTaggedFields };
+const runtime: ProjectedRuntime = { tagged: decodeTaggedFields, skipTagged };
 
 function compiledBody(spec: MessageSpec, version: number): CompiledBody {
   let byVersion = compiled.get(spec);
@@ -54,6 +55,27 @@ export function decodeBody(spec: MessageSpec, version: number, r: Reader): BodyR
   try {
     const body = compiledBody(spec, version)(r);
     if (r.pos !== r.declaredEnd) {
+      return { body, error: new DecodeError('trailing', `${r.declaredEnd - r.pos} bytes after the body`) };
+    }
+    return { body };
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+  }
+  r.pos = start;
+  return interpretBody(spec, version, r);
+}
+
+/**
+ * Decodes only `fields` of a body (a DecodePlan's projection). A body that stops early is decoded
+ * again whole by the interpreter, so a failure keeps what the full path keeps. A projection that
+ * ends before the body does checks nothing after its last field.
+ */
+export function decodeProjected(plan: DecodePlan, spec: MessageSpec, version: number, fields: ReadonlySet<string>, r: Reader): BodyResult {
+  const start = r.pos;
+  const projected = plan.projectedBody(spec, version, fields, runtime);
+  try {
+    const body = projected.decode(r);
+    if (projected.whole && r.pos !== r.declaredEnd) {
       return { body, error: new DecodeError('trailing', `${r.declaredEnd - r.pos} bytes after the body`) };
     }
     return { body };
@@ -95,7 +117,16 @@ function decodeStruct(
 }
 
 function decodeTaggedFields(r: Reader, fields: readonly FieldSpec[], version: number, out: DecodedStruct): void {
+  taggedFields(r, r.uvarint(), fields, version, out);
+}
+
+/** Steps over a tagged fields section; the fields it has (rarely any) are decoded and dropped, for the same checks. */
+function skipTagged(r: Reader, fields: readonly FieldSpec[], version: number): void {
   const count = r.uvarint();
+  if (count > 0) taggedFields(r, count, fields, version, {});
+}
+
+function taggedFields(r: Reader, count: number, fields: readonly FieldSpec[], version: number, out: DecodedStruct): void {
   for (let i = 0; i < count; i++) {
     const tag = r.uvarint();
     const size = r.uvarint();

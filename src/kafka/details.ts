@@ -89,27 +89,48 @@ const key = (topic: string, partition: number): string => `${topic}\u0000${parti
 
 /**
  * Items by topic and partition, in the order first set, like a Map keyed by key(topic, partition)
- * but without building a key string per item (the busiest APIs, Produce and Fetch, use it).
+ * but without building a key string per item (the busiest APIs, Produce and Fetch, use it). Most
+ * exchanges have a few items: those are found by a scan, and Maps are built only past SCAN_LIMIT.
  */
 class ItemIndex {
-  private readonly byTopic = new Map<string, Map<number, number>>();
+  private static readonly SCAN_LIMIT = 8;
+  private byTopic: Map<string, Map<number, number>> | null = null;
+  private readonly topics: string[] = [];
+  private readonly partitions: number[] = [];
   readonly items: Fields[] = [];
 
+  private find(topic: string, partition: number): number | undefined {
+    if (this.byTopic) return this.byTopic.get(topic)?.get(partition);
+    for (let i = 0; i < this.items.length; i++) if (this.partitions[i] === partition && this.topics[i] === topic) return i;
+    return undefined;
+  }
+
   get(topic: string, partition: number): Fields | undefined {
-    const at = this.byTopic.get(topic)?.get(partition);
+    const at = this.find(topic, partition);
     return at === undefined ? undefined : this.items[at];
   }
 
   set(topic: string, partition: number, item: Fields): void {
-    let partitions = this.byTopic.get(topic);
-    if (!partitions) this.byTopic.set(topic, (partitions = new Map()));
-    const at = partitions.get(partition);
-    if (at === undefined) {
-      partitions.set(partition, this.items.length);
-      this.items.push(item);
-    } else {
+    const at = this.find(topic, partition);
+    if (at !== undefined) {
       this.items[at] = item;
+      return;
     }
+    const index = this.items.length;
+    this.items.push(item);
+    this.topics.push(topic);
+    this.partitions.push(partition);
+    if (this.byTopic) this.index(topic, partition, index);
+    else if (this.items.length > ItemIndex.SCAN_LIMIT) {
+      this.byTopic = new Map();
+      for (let i = 0; i < this.items.length; i++) this.index(this.topics[i]!, this.partitions[i]!, i);
+    }
+  }
+
+  private index(topic: string, partition: number, at: number): void {
+    let partitions = this.byTopic!.get(topic);
+    if (!partitions) this.byTopic!.set(topic, (partitions = new Map()));
+    partitions.set(partition, at);
   }
 }
 

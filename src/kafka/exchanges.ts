@@ -7,6 +7,7 @@ import { API_KEYS, apiName } from './api-names.js';
 import { BoundedMap } from './bounded-map.js';
 import { countFailure, type KafkaCounters } from './counters.js';
 import type { DecodedStruct } from './decoder.js';
+import type { DecodePlan } from './demand.js';
 import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
 import { errorName } from './error-codes.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
@@ -75,6 +76,8 @@ export interface SharedState {
   topicNames(pid: number): Map<string, string>;
   groups: Map<string, string>;
   rebalances: RebalanceTracker;
+  /** What the running script needs decoded; undefined: everything. */
+  plan: DecodePlan | undefined;
   emit(exchange: KafkaExchange): void;
 }
 
@@ -165,7 +168,8 @@ export class Connection {
       this.orphan(other);
       return;
     }
-    const req = decodeRequest(frame);
+    // Until a pairing has taught the direction, requests decode whole: soundPairing judges by their failures.
+    const req = decodeRequest(frame, this.requestDir === null ? undefined : this.shared.plan);
     if ('rejected' in req) {
       if (req.rejected !== 'truncated') countFailure(counters, req.rejected);
       return;
@@ -215,15 +219,20 @@ export class Connection {
    * request, or (unless the direction is known to carry responses) a plausible request header.
    */
   checkHead(dir: Direction, head: Uint8Array): boolean {
-    if (this.saslTokens || head.length < 4) return true;
+    return this.checkHeadAt(dir, head, 0, head.length);
+  }
+
+  /** checkHead of the head at bytes [at, at + n) of `data`. */
+  checkHeadAt(dir: Direction, data: Uint8Array, at: number, n: number): boolean {
+    if (this.saslTokens || n < 4) return true;
     const other = opposite(dir);
-    if (this.requestDir !== dir && this.pendingRequest(other, int32At(head, 0))) return true;
+    if (this.requestDir !== dir && this.pendingRequest(other, int32At(data, at))) return true;
     if (this.requestDir === other) {
       this.orphan(other);
       return false;
     }
-    const version = int16At(head, 2);
-    if (apiName(int16At(head, 0)) !== undefined && version >= 0 && version <= MAX_PLAUSIBLE_VERSION) return true;
+    const version = int16At(data, at + 2);
+    if (apiName(int16At(data, at)) !== undefined && version >= 0 && version <= MAX_PLAUSIBLE_VERSION) return true;
     countFailure(this.shared.counters, 'bad_header');
     return false;
   }
@@ -276,7 +285,7 @@ export class Connection {
   private complete(p: Pending, frame: StreamFrame<FrameMeta>): void {
     const counters = this.shared.counters;
     const { apiKey, apiVersion } = p.request.header;
-    const resp = decodeResponse(frame, apiKey, apiVersion);
+    const resp = decodeResponse(frame, apiKey, apiVersion, this.shared.plan);
     counters.framesDecoded++;
     if (frame.truncated) counters.framesTruncated++;
     if (resp.failure !== null && resp.failure !== 'truncated') countFailure(counters, resp.failure);
@@ -318,16 +327,25 @@ export class Connection {
       request_ts: p.ts,
       response_ts: resp?.ts ?? null,
       truncated: p.truncated || (resp?.truncated ?? false),
-      connection: { ...this.info, tid: p.tid },
+      connection: this.connectionOf(p.tid),
       details,
       items,
     };
-    const derived = this.shared.rebalances.observe(exchange, p.request.body, resp?.body ?? null);
-    if (derived.length > 0) exchange.derived = derived;
+    const plan = this.shared.plan;
+    if (!plan || plan.rebalance) {
+      const derived = this.shared.rebalances.observe(exchange, p.request.body, resp?.body ?? null);
+      if (derived.length > 0) exchange.derived = derived;
+    }
     const counters = this.shared.counters;
     counters.exchanges++;
     if (!resp) counters.unanswered++;
     this.shared.emit(exchange);
+  }
+
+  /** The connection's info with the thread of one exchange (a literal: a spread per exchange cost more). */
+  private connectionOf(tid: number): ConnectionInfo {
+    const i = this.info;
+    return { pid: i.pid, tid, comm: i.comm, fd: i.fd, laddr: i.laddr, lport: i.lport, raddr: i.raddr, rport: i.rport };
   }
 
   /** The details context of a role; built once per connection and role, not per exchange. */
@@ -335,12 +353,33 @@ export class Connection {
     const cached = this.contexts[role];
     if (cached) return cached;
     const pid = this.info.pid;
+    // The keys of the last partition and client id asked for: a connection asks for the same ones
+    // exchange after exchange, and a key string per lookup was a measurable share of decoding.
+    let lastTopic = '';
+    let lastPartition = NaN;
+    let lastOffsetKey = '';
+    const offsetKey = (topic: string, partition: number): string => {
+      if (topic !== lastTopic || partition !== lastPartition) {
+        lastTopic = topic;
+        lastPartition = partition;
+        lastOffsetKey = `${topic}\u0000${partition}`;
+      }
+      return lastOffsetKey;
+    };
+    let lastClientId: string | undefined;
+    let lastGroupKey = '';
     const ctx: DetailsContext = {
       // Looked up per call: the per-process topic table may be evicted and recreated meanwhile.
       topicName: (id) => this.shared.topicNames(pid).get(id),
-      fetchOffset: (topic, partition) => this.fetchOffsets.get(`${topic}\u0000${partition}`),
-      setFetchOffset: (topic, partition, offset) => this.fetchOffsets.set(`${topic}\u0000${partition}`, offset),
-      groupOf: (id) => this.shared.groups.get(this.groupKey(role, id)),
+      fetchOffset: (topic, partition) => this.fetchOffsets.get(offsetKey(topic, partition)),
+      setFetchOffset: (topic, partition, offset) => this.fetchOffsets.set(offsetKey(topic, partition), offset),
+      groupOf: (id) => {
+        if (id !== lastClientId) {
+          lastClientId = id;
+          lastGroupKey = this.groupKey(role, id);
+        }
+        return this.shared.groups.get(lastGroupKey);
+      },
     };
     this.contexts[role] = ctx;
     return ctx;

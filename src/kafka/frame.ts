@@ -1,11 +1,12 @@
 // One Kafka frame (the payload after its int32 size) to a decoded request or response. Never throws:
 // failures are reported in the result, so the stream and the counters decide what to do with them.
 import { API_KEYS, apiName } from './api-names.js';
-import { decodeBody, type DecodedStruct } from './decoder.js';
+import { decodeBody, decodeProjected, type BodyResult, type DecodedStruct } from './decoder.js';
+import type { DecodePlan } from './demand.js';
 import { readRequestHeader, readResponseHeader, responseHeaderVersion, type RequestHeader } from './headers.js';
 import { DecodeError, Reader, type DecodeFailure, type Segment } from './reader.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
-import { inRange } from './schemas/spec.js';
+import { inRange, type MessageSpec } from './schemas/spec.js';
 
 export interface FrameInput {
   segments: readonly Segment[];
@@ -35,8 +36,19 @@ const UNSUPPORTED_VERSION = 35;
 /** APIs whose bodies carry credentials: never decoded. */
 const NEVER_DECODED = new Set<number>([API_KEYS.SaslHandshake, API_KEYS.SaslAuthenticate]);
 
-/** Decodes a request; a frame that is not a Kafka request (or too little of it was copied) is rejected. */
-export function decodeRequest(frame: FrameInput): DecodedRequest | { rejected: DecodeFailure } {
+/** A body as `plan` asks for it (whole without a plan); null when the plan needs none of it. */
+function planned(plan: DecodePlan | undefined, kind: 'request' | 'response', spec: MessageSpec, version: number, r: Reader): BodyResult | null {
+  if (!plan) return decodeBody(spec, version, r);
+  const body = plan.body(kind, spec.key);
+  if (body === null) return null;
+  return body === 'full' ? decodeBody(spec, version, r) : decodeProjected(plan, spec, version, body, r);
+}
+
+/**
+ * Decodes a request; a frame that is not a Kafka request (or too little of it was copied) is
+ * rejected. With a plan, the body is decoded only as far as the plan needs it.
+ */
+export function decodeRequest(frame: FrameInput, plan?: DecodePlan): DecodedRequest | { rejected: DecodeFailure } {
   const r = new Reader(frame.segments, frame.size);
   let header: RequestHeader;
   try {
@@ -50,12 +62,19 @@ export function decodeRequest(frame: FrameInput): DecodedRequest | { rejected: D
   if (!spec || NEVER_DECODED.has(header.apiKey) || !inRange(spec.valid, header.apiVersion)) {
     return { header, api, body: null, failure: null };
   }
-  const { body, error } = decodeBody(spec, header.apiVersion, r);
-  return { header, api, body, failure: error?.reason ?? null };
+  const decoded = planned(plan, 'request', spec, header.apiVersion, r);
+  if (!decoded) return { header, api, body: null, failure: null };
+  return { header, api, body: decoded.body, failure: decoded.error?.reason ?? null };
 }
 
 /** The correlation id of a response frame, or null when not even that much was copied. */
 export function peekCorrelationId(frame: FrameInput): number | null {
+  // Usually the frame's first copied bytes hold it: read them without a Reader.
+  const first = frame.segments[0];
+  if (first && first.offset === 0 && first.data.length >= 4 && frame.size >= 4) {
+    const b = first.data;
+    return (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!;
+  }
   try {
     return new Reader(frame.segments, frame.size).int32();
   } catch (e) {
@@ -64,8 +83,8 @@ export function peekCorrelationId(frame: FrameInput): number | null {
   }
 }
 
-/** Decodes a response to a request of `apiKey` at `version`. */
-export function decodeResponse(frame: FrameInput, apiKey: number, version: number): DecodedResponse {
+/** Decodes a response to a request of `apiKey` at `version` (as far as `plan` needs it, with one). */
+export function decodeResponse(frame: FrameInput, apiKey: number, version: number, plan?: DecodePlan): DecodedResponse {
   const r = new Reader(frame.segments, frame.size);
   let correlationId: number;
   try {
@@ -79,7 +98,9 @@ export function decodeResponse(frame: FrameInput, apiKey: number, version: numbe
     return { correlationId, body: null, failure: null };
   }
   const start = r.pos;
-  const { body, error } = decodeBody(spec, version, r);
+  const decoded = planned(plan, 'response', spec, version, r);
+  if (!decoded) return { correlationId, body: null, failure: null };
+  const { body, error } = decoded;
   // A broker that does not support the requested ApiVersions version answers in version 0.
   if (apiKey === API_KEYS.ApiVersions && version > 0 && (error || body.ErrorCode === UNSUPPORTED_VERSION)) {
     const v0 = decodeBody(spec, 0, new Reader(frame.segments, frame.size, start));

@@ -5,18 +5,24 @@
 //   decoder.close(chunk);         // when the socket closes: pending requests reported as 'closed'
 //   decoder.expire(nowNs);        // now and then: requests unanswered for too long → 'timeout'
 //   decoder.counters();           // frames decoded / failed, bytes skipped, resyncs
+//
+// With a demand (the probes attached and the args they read), only what those need is decoded
+// (src/kafka/demand.ts), and decoder.firings(ex) builds their firings.
 import { BoundedMap } from './bounded-map.js';
 import { newCounters, type KafkaCounters } from './counters.js';
+import { DecodePlan, type KafkaDemand } from './demand.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
 import { LagTracker } from './lag.js';
+import { plannedFirings, probeFirings, type ProbeFiring } from './probes.js';
 import { RebalanceTracker, type DerivedEvent } from './rebalances.js';
-import { FrameStream, type StreamStats } from './stream.js';
+import { FrameStream, type StreamFrame, type StreamStats } from './stream.js';
 
 export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
 export type { Fields, FieldValue } from './details.js';
 export type { FrameFailure, KafkaCounters } from './counters.js';
 export { derivedFiring, probeFirings, type ProbeFiring } from './probes.js';
 export type { DerivedEvent } from './rebalances.js';
+export type { KafkaDemand } from './demand.js';
 export { apiName } from './api-names.js';
 export { errorName } from './error-codes.js';
 
@@ -53,12 +59,16 @@ export interface KafkaDecoderOptions {
   maxPendingPerConnection?: number;
   /** Connections tracked at once; the least recently used is closed past it (default 65536). */
   maxConnections?: number;
+  /** What the running script reads; without it, everything is decoded and tracked. */
+  demand?: KafkaDemand;
 }
 
 interface Tracked {
   id: bigint | undefined;
   conn: Connection;
   streams: Record<Direction, FrameStream<FrameMeta>>;
+  /** Frame handlers per direction, made once rather than per chunk. */
+  onFrame: Record<Direction, (frame: StreamFrame<FrameMeta>) => void>;
 }
 
 /**
@@ -83,10 +93,13 @@ export class KafkaDecoder {
   private readonly closedStats: Omit<StreamStats, 'frames'> = { resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
   private readonly timeoutNs: bigint;
   private readonly maxConnections: number;
+  /** The most recently used connection's key: a chunk of it needs no LRU reordering. */
+  private lastKey: number | string | undefined;
   private readonly shared: SharedState = {
     counters: this.counts,
     groups: this.groups,
     rebalances: this.rebalances,
+    plan: undefined,
     topicNames: (pid) => {
       let m = this.topicIds.get(pid);
       if (!m) {
@@ -96,7 +109,8 @@ export class KafkaDecoder {
       return m;
     },
     emit: (ex) => {
-      this.lag.observe(ex);
+      const plan = this.shared.plan;
+      if (!plan || plan.lag) this.lag.observe(ex);
       this.options.onExchange(ex);
     },
   };
@@ -104,6 +118,21 @@ export class KafkaDecoder {
   constructor(private readonly options: KafkaDecoderOptions) {
     this.timeoutNs = options.requestTimeoutNs ?? 300_000_000_000n;
     this.maxConnections = options.maxConnections ?? 65_536;
+    this.setDemand(options.demand);
+  }
+
+  /**
+   * Changes what is decoded from the next frame on (probes attached or detached); undefined:
+   * everything. Tracker state is kept, though it missed what passed while its tracker was off.
+   */
+  setDemand(demand: KafkaDemand | undefined): void {
+    this.shared.plan = demand && new DecodePlan(demand);
+  }
+
+  /** The probe firings of an exchange: with a demand, of its probes and args only (see probeFirings). */
+  firings(ex: KafkaExchange): ProbeFiring[] {
+    const plan = this.shared.plan;
+    return plan ? plannedFirings(ex, plan) : probeFirings(ex);
   }
 
   /** Feeds one chunk (a CaptureRecord from src/kafka/capture.ts fits as is). */
@@ -120,12 +149,12 @@ export class KafkaDecoder {
       return;
     }
     if (!t) t = this.open(key, chunk);
-    else {
+    else if (key !== this.lastKey) {
       this.connections.delete(key);
       this.connections.set(key, t);
     }
-    const conn = t.conn;
-    t.streams[chunk.dir].push(chunk, { ts: chunk.ts, tid: chunk.tid }, (frame) => conn.onFrame(chunk.dir, frame));
+    this.lastKey = key;
+    t.streams[chunk.dir].push(chunk, { ts: chunk.ts, tid: chunk.tid }, t.onFrame[chunk.dir]);
   }
 
   /** The connection closed: frames in progress are decoded as truncated, pending requests reported. */
@@ -134,6 +163,7 @@ export class KafkaDecoder {
     const t = this.connections.get(key);
     if (!t) return;
     this.connections.delete(key);
+    if (key === this.lastKey) this.lastKey = undefined;
     for (const dir of ['out', 'in'] as const) {
       t.streams[dir].flush((frame) => t.conn.onFrame(dir, frame));
       const s = t.streams[dir].stats;
@@ -190,9 +220,15 @@ export class KafkaDecoder {
       finishOpen: (dir) => t.streams[dir].finishOpen((frame) => conn.onFrame(dir, frame)),
     });
     const stream = (dir: Direction): FrameStream<FrameMeta> =>
-      new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHead: (head) => conn.checkHead(dir, head) });
-    const t: Tracked = { id: info.conn, conn, streams: { out: stream('out'), in: stream('in') } };
+      new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHeadAt: (data, at, n) => conn.checkHeadAt(dir, data, at, n) });
+    const t: Tracked = {
+      id: info.conn,
+      conn,
+      streams: { out: stream('out'), in: stream('in') },
+      onFrame: { out: (frame) => conn.onFrame('out', frame), in: (frame) => conn.onFrame('in', frame) },
+    };
     this.connections.set(key, t);
+    this.lastKey = key;
     return t;
   }
 }

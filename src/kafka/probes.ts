@@ -6,6 +6,7 @@
 // Exchanges without a response carry latency 0, error 0, error_name '', response_bytes 0 and their
 // status ('no_response', 'closed', 'timeout') in `status`.
 import { API_KEYS } from './api-names.js';
+import type { DecodePlan } from './demand.js';
 import type { FieldValue, Fields } from './details.js';
 import type { KafkaExchange } from './exchanges.js';
 import type { DerivedEvent } from './rebalances.js';
@@ -94,4 +95,82 @@ export function probeFirings(ex: KafkaExchange): ProbeFiring[] {
 export function derivedFiring(ev: DerivedEvent): ProbeFiring {
   const c = ev.connection;
   return { probe: ev.probe, args: addFields({ laddr: c.laddr, lport: BigInt(c.lport), raddr: c.raddr, rport: BigInt(c.rport) }, ev.fields) };
+}
+
+const PROBE_NAMES = new Map<string, string>();
+/** The probe of an API's name, without a new string per exchange. */
+function probeName(api: string): string {
+  let name = PROBE_NAMES.get(api);
+  if (name === undefined) PROBE_NAMES.set(api, (name = api.toLowerCase()));
+  return name;
+}
+
+/** One common arg of an exchange (what commonArgs sets), made only when asked for. */
+function commonArg(ex: KafkaExchange, name: string): bigint | string | undefined {
+  switch (name) {
+    case 'api': return ex.api;
+    case 'api_key': return BigInt(ex.api_key);
+    case 'version': return BigInt(ex.version);
+    case 'correlation_id': return BigInt(ex.correlation_id);
+    case 'client_id': return ex.client_id;
+    case 'latency': return ex.latency ?? 0n;
+    case 'error': return BigInt(ex.error ?? 0);
+    case 'error_name': return ex.error_name ?? '';
+    case 'role': return ex.role;
+    case 'status': return ex.status;
+    case 'request_bytes': return BigInt(ex.request_bytes);
+    case 'response_bytes': return BigInt(ex.response_bytes ?? 0);
+    case 'laddr': return ex.connection.laddr;
+    case 'lport': return BigInt(ex.connection.lport);
+    case 'raddr': return ex.connection.raddr;
+    case 'rport': return BigInt(ex.connection.rport);
+    default: return undefined;
+  }
+}
+
+/** Builds the demanded args of one firing from up to three layers of fields (see compileArgs). */
+export type ArgsBuilder = (ex: KafkaExchange, a: Fields | ProbeArgs, b?: Fields | ProbeArgs, c?: Fields) => ProbeArgs;
+
+/**
+ * The builder of a demand's args: each arg from the last layer that has it (as probeFirings lets
+ * later fields override earlier ones), else from the exchange's common args. Compiled per demand
+ * so that each arg is a named property load, not a keyed load by a name that changes each turn.
+ * The names come from scripts (args.NAME identifiers) and reach the code JSON-quoted.
+ */
+export function compileArgs(names: readonly string[]): ArgsBuilder {
+  // No arg is named like an Object.prototype member, which a property load would find on any layer.
+  const lines = names.filter((name) => !(name in Object.prototype)).map((name) => {
+    const n = JSON.stringify(name);
+    return [
+      `v = c === undefined ? undefined : c[${n}];`,
+      `if (v === undefined && b !== undefined) v = b[${n}];`,
+      `if (v === undefined) v = a[${n}];`,
+      `v = v !== undefined ? toArg(v) : commonArg(ex, ${n});`,
+      `if (v !== undefined) args[${n}] = v;`,
+    ].join('\n');
+  });
+  const source = `return function build(ex, a, b, c) {\nconst args = {};\nlet v;\n${lines.join('\n')}\nreturn args;\n};`;
+  return new Function('toArg', 'commonArg', source)(toArg, commonArg) as ArgsBuilder;
+}
+
+/**
+ * probeFirings for a running script: firings only of the probes `plan` has attached, each with
+ * only the args the script reads, with the values probeFirings would give them.
+ */
+export function plannedFirings(ex: KafkaExchange, plan: DecodePlan): ProbeFiring[] {
+  const build = plan.buildArgs;
+  const firings: ProbeFiring[] = [];
+  if (plan.fires('request')) firings.push({ probe: 'request', args: build(ex, ex.details) });
+  const probe = probeName(ex.api);
+  if (plan.fires(probe)) {
+    if (PER_ITEM.has(ex.api_key) && ex.items.length > 0) {
+      const unknownLag = UNKNOWN_LAG[probe];
+      for (const item of ex.items) firings.push({ probe, args: build(ex, ex.details, unknownLag, item) });
+    } else {
+      firings.push({ probe, args: build(ex, ex.details) });
+    }
+  }
+  for (const d of ex.derived ?? []) if (plan.fires(d.probe)) firings.push({ probe: d.probe, args: build(ex, d.fields) });
+  if (plan.fires('lag')) for (const view of ex.lag ?? []) firings.push({ probe: 'lag', args: build(ex, view) });
+  return firings;
 }

@@ -266,11 +266,32 @@ export class Reader {
     return EMPTY;
   }
 
+  /** Index in the array locate() last returned. */
+  located = 0;
+
+  /** The array holding copied bytes [at, at + n) (their index in `located`), or null if not all copied. */
+  locate(at: number, n: number): Uint8Array | null {
+    if (at >= this.segStart && at + n <= this.segEnd) {
+      this.located = at - this.segStart;
+      return this.bytes;
+    }
+    const s = this.segmentHolding(at, n);
+    if (!s) return null;
+    this.located = at - s.offset;
+    return s.data;
+  }
+
   /** The copied bytes [at, at + n) of the frame as a view and the index of `at` in it; null if not all copied. */
   window(at: number, n: number): { view: DataView; index: number } | null {
     if (at >= this.segStart && at + n <= this.segEnd) return { view: this.dataView(), index: at - this.segStart };
     const s = this.segmentHolding(at, n);
     return s ? { view: new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength), index: at - s.offset } : null;
+  }
+
+  /** Advances by n bytes that must have been copied (what reading them would check, without a value). */
+  skipCopied(n: number): void {
+    this.need(n);
+    this.pos += n;
   }
 
   /** Advances by n bytes whether or not they were copied. */

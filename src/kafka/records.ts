@@ -33,7 +33,7 @@ export interface RecordsSummary {
   records: number;
   /** Magic of the first batch or message set; -1 when empty or not copied. */
   magic: number;
-  /** Batch headers seen (magic 2). */
+  /** Batch headers seen (magic 2); empty from countRecords. */
   batches: RecordBatchHeader[];
   /** Whether every batch header in the declared size was copied (else `records` is a lower bound). */
   complete: boolean;
@@ -102,6 +102,59 @@ export function summarizeRecordWindows(window: RecordWindow, declared: number): 
       const batch = readBatchHeader(header.view, header.index);
       summary.records += Math.max(0, batch.recordCount);
       if (summary.batches.length < MAX_BATCHES) summary.batches.push(batch);
+    } else if (magic === 0 || magic === 1) {
+      summary.records += 1;
+    } else {
+      summary.malformed = true;
+      break;
+    }
+    pos += LOG_OVERHEAD + size;
+  }
+  return summary;
+}
+
+/** Copied bytes of a frame, found without allocating: the array holding [at, at + n), `located` its index there. */
+export interface CopiedBytes {
+  locate(at: number, n: number): Uint8Array | null;
+  readonly located: number;
+}
+
+const int32At = (b: Uint8Array, i: number): number => (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
+
+/**
+ * summarizeRecordWindows for the counts alone (batches stays empty), over the records field of
+ * `declared` bytes at `start` of `src`: no DataView, window or batch header object per batch.
+ */
+export function countRecords(src: CopiedBytes, start: number, declared: number): RecordsSummary {
+  const summary: RecordsSummary = { bytes: declared, records: 0, magic: -1, batches: [], complete: true, malformed: false };
+  let pos = 0;
+  while (pos < declared) {
+    if (declared - pos < MAGIC_OFFSET + 1) break;
+    const prefix = src.locate(start + pos, MAGIC_OFFSET + 1);
+    if (!prefix) {
+      summary.complete = false;
+      break;
+    }
+    const at = src.located;
+    const size = int32At(prefix, at + 8);
+    if (size < 0) {
+      summary.malformed = true;
+      break;
+    }
+    if (pos + LOG_OVERHEAD + size > declared) break;
+    const magic = (prefix[at + MAGIC_OFFSET]! << 24) >> 24;
+    if (summary.magic === -1) summary.magic = magic;
+    if (magic === 2) {
+      if (LOG_OVERHEAD + size < BATCH_HEADER_SIZE) {
+        summary.malformed = true;
+        break;
+      }
+      const header = src.locate(start + pos, BATCH_HEADER_SIZE);
+      if (!header) {
+        summary.complete = false;
+        break;
+      }
+      summary.records += Math.max(0, int32At(header, src.located + 57));
     } else if (magic === 0 || magic === 1) {
       summary.records += 1;
     } else {

@@ -40,6 +40,7 @@ async function kafkaRuntime() {
   return {
     startKafkaFeed: source.startKafkaFeed,
     kafkaProbeCount: source.kafkaProbeCount,
+    kafkaDemand: source.kafkaDemand,
     compileUserProbe: interpreter.compileUserProbe,
     InterpreterError: interpreter.InterpreterError,
   };
@@ -179,7 +180,9 @@ export class ReplEngine {
         this.dropUnheldUserMaps();
         return undefined;
       }
-      block.kafka = feed.attach(compiled.probes, () => this.exitBlock(block));
+      // What this block's probes read: the feed decodes only what its attached blocks need.
+      const demand = compiled.runtime.kafkaDemand({ ...plan, probes: userProbes });
+      block.kafka = feed.attach(compiled.probes, () => this.exitBlock(block), demand.args);
     }
     this.nextId++;
     this.blocks.set(id, block);

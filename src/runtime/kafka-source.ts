@@ -8,10 +8,10 @@ import { newCounters } from '../kafka/counters.js';
 import {
   derivedFiring,
   KafkaDecoder,
-  probeFirings,
   type ConnectionInfo,
   type DerivedEvent,
   type KafkaCounters,
+  type KafkaDemand,
   type KafkaExchange,
   type ProbeFiring,
 } from '../kafka/index.js';
@@ -240,9 +240,10 @@ export interface KafkaFeed {
   /**
    * Attaches compiled probes: kafka probes fire on exchanges, interval blocks on timers, END blocks
    * at detach or stop. onExit is called once when one of them calls exit(code); none of the set
-   * runs after that, while other sets go on.
+   * runs after that, while other sets go on. `argsRead`, the args.NAME the probes read, lets the
+   * decoder decode only what they need; without it, everything is decoded for them.
    */
-  attach(probes: CompiledProbe[], onExit: (code: number) => void): KafkaAttachment;
+  attach(probes: CompiledProbe[], onExit: (code: number) => void, argsRead?: Iterable<string>): KafkaAttachment;
   /** Drains the capture, flushes the decoder, runs every set's END blocks, then detaches; safe to call twice. */
   stop(): void;
   /** Detaches at once: nothing more is decoded or run. */
@@ -252,6 +253,8 @@ export interface KafkaFeed {
 
 interface ProbeSet {
   probes: CompiledProbe[];
+  /** The args its probes read; undefined: unknown, so all. */
+  args: ReadonlySet<string> | undefined;
   onExit: (code: number) => void;
   exited: boolean;
   timers: NodeJS.Timeout[];
@@ -273,6 +276,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
         for (const name of new Set(probe.names)) byName.set(name, [...(byName.get(name) ?? []), { set, probe }]);
       }
     }
+    decoder.setDemand(demandOf([...sets]));
   };
   /** Sets that have not called exit(): with none, records are not even decoded. */
   let running = 0;
@@ -317,7 +321,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
   };
   const onExchange = (ex: KafkaExchange): void => {
     const nsecs = ex.response_ts ?? ex.request_ts;
-    for (const firing of probeFirings(ex)) {
+    for (const firing of decoder.firings(ex)) {
       if (running === 0) return;
       fire(firing, ex.connection, nsecs);
     }
@@ -370,8 +374,8 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
     }
   };
   return {
-    attach(probes, onExit) {
-      const set: ProbeSet = { probes, onExit, exited: false, timers: [] };
+    attach(probes, onExit, args) {
+      const set: ProbeSet = { probes, args: args && new Set(args), onExit, exited: false, timers: [] };
       sets.add(set);
       running++;
       index();
@@ -403,6 +407,30 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
   };
 }
 
+/** The kafka probes of a plan and the args they read: what its decoder must decode. */
+export function kafkaDemand(plan: Plan): KafkaDemand {
+  const probes = plan.probes.filter((p) => p.attach.some((a) => a.type === 'kafka'));
+  return {
+    probes: new Set(probes.flatMap((p) => p.attach.flatMap((a) => (a.type === 'kafka' ? [a.name] : [])))),
+    args: argsRead(probes.map((p) => p.ast)),
+  };
+}
+
+/**
+ * What the decoder must decode for the attached sets: their kafka probes and the args they read;
+ * undefined (everything) when a set did not say which args it reads.
+ */
+export function demandOf(sets: readonly { probes: CompiledProbe[]; args: ReadonlySet<string> | undefined }[]): KafkaDemand | undefined {
+  const probes = new Set<string>();
+  const args = new Set<string>();
+  for (const set of sets) {
+    if (!set.args) return undefined;
+    for (const p of set.probes) for (const name of p.names) probes.add(name);
+    for (const a of set.args) args.add(a);
+  }
+  return { probes, args };
+}
+
 /** kafka attach points of compiled probes, as "Attaching N probes" counts them: names, intervals, END. */
 export function kafkaProbeCount(probes: CompiledProbe[]): number {
   return probes.reduce((n, p) => n + p.names.length + p.intervals.length + (p.atEnd ? 1 : 0), 0);
@@ -422,6 +450,6 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
   // Explicit options (-p, capture settings) win over what the predicates allow.
   const capture = { ...kafkaPushdown(plan), ...opts.capture, ...(opts.pid === undefined ? {} : { pid: opts.pid }) };
   const feed = startKafkaFeed({ output: opts.output, capture });
-  feed.attach(compiled, opts.onExit);
+  feed.attach(compiled, opts.onExit, kafkaDemand(plan).args);
   return { attachedProbes: kafkaProbeCount(compiled), stop: () => feed.stop(), counters: () => feed.counters() };
 }

@@ -10,6 +10,8 @@ import { newCounters } from '../../src/kafka/counters.js';
 interface FakeSet {
   probes: CompiledProbe[];
   onExit: (code: number) => void;
+  /** The args the block's probes read, which the feed's decoder is asked for. */
+  args: string[] | undefined;
   detached: boolean;
 }
 
@@ -18,8 +20,8 @@ class FakeFeed implements KafkaFeed {
   readonly sets: FakeSet[] = [];
   state: 'running' | 'stopped' | 'closed' = 'running';
 
-  attach(probes: CompiledProbe[], onExit: (code: number) => void) {
-    const set: FakeSet = { probes, onExit, detached: false };
+  attach(probes: CompiledProbe[], onExit: (code: number) => void, args?: Iterable<string>) {
+    const set: FakeSet = { probes, onExit, args: args && [...args].sort(), detached: false };
     this.sets.push(set);
     return {
       detach: () => {
@@ -123,6 +125,8 @@ describe('kafka blocks in the REPL engine', () => {
     await engine.submit('kafka:produce, kafka:fetch { @n[args.topic] = count(); @all = count(); }');
     expect(take()).toBe('block 1: attached 1 probe\nblock 2: attached 2 probes\n');
     expect(feeds).toHaveLength(1);
+    // Each block asks the decoder for what its own probes read.
+    expect(feeds[0]!.sets.map((s) => s.args)).toEqual([['topic'], ['topic']]);
     feeds[0]!.fire('produce', produce('orders', 1n));
     feeds[0]!.fire('fetch', { api: 'Fetch', topic: 'orders', partition: 0n });
     engine.printMaps();

@@ -1,0 +1,160 @@
+// What a running script needs from the decoder, and what the decoder then decodes: bodies only of
+// the APIs whose probes (or trackers) need them, Produce and Fetch bodies only in the fields the
+// demanded args come from, the lag and rebalance trackers only when something reads their output,
+// and probe firings only for attached probes, with only the demanded args.
+import { API_KEYS, apiName } from './api-names.js';
+import { compileProjectedBody, type ProjectedBody, type ProjectedRuntime } from './body-compiler.js';
+import { decodedApiKeys } from './schemas/index.js';
+import { compileArgs, type ArgsBuilder } from './probes.js';
+import type { MessageSpec } from './schemas/spec.js';
+
+/** What the attached kafka probes read (src/runtime/kafka-source.ts computes it from the plan). */
+export interface KafkaDemand {
+  /** kafka probe names attached, after `kafka:` ('request', 'produce', 'lag', ...). */
+  probes: Iterable<string>;
+  /** The `args.NAME` names those probes read, in predicates and actions. */
+  args: Iterable<string>;
+}
+
+/** Args that come from the headers, frame sizes and connection alone: no body is decoded for them. */
+const HEADER_ARGS = new Set([
+  'api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status',
+  'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport',
+]);
+
+/** Probes and args fed by the lag tracker (src/kafka/lag.ts). */
+const LAG_ARGS = new Set(['time_lag', 'committed_lag']);
+/** APIs whose exchanges the lag tracker learns from. */
+const LAG_APIS = new Set<number>([API_KEYS.Produce, API_KEYS.Fetch, API_KEYS.ListOffsets, API_KEYS.OffsetCommit, API_KEYS.OffsetFetch, API_KEYS.DeleteTopics]);
+/** Probes and args fed by the rebalance tracker (src/kafka/rebalances.ts). */
+const REBALANCE_PROBES = new Set(['rebalance', 'member']);
+const REBALANCE_ARGS = new Set(['join_to_sync', 'join_time']);
+const REBALANCE_APIS = new Set<number>([
+  API_KEYS.FindCoordinator, API_KEYS.JoinGroup, API_KEYS.SyncGroup, API_KEYS.Heartbeat, API_KEYS.LeaveGroup,
+  API_KEYS.ConsumerGroupHeartbeat,
+]);
+/**
+ * APIs that feed state other exchanges read (topic names of topic ids, the group of a client id):
+ * decoded whenever any body is, being rare next to Produce and Fetch.
+ */
+const STATE_APIS = [
+  API_KEYS.Metadata, API_KEYS.JoinGroup, API_KEYS.SyncGroup, API_KEYS.Heartbeat, API_KEYS.LeaveGroup,
+  API_KEYS.OffsetCommit, API_KEYS.OffsetFetch, API_KEYS.ConsumerGroupHeartbeat,
+];
+
+/**
+ * Schema fields (by name, at any depth) that Produce and Fetch args come from (details.ts), per
+ * body. The fields that tell items apart, and error codes, are always kept (ALWAYS below).
+ */
+const PRODUCE_REQUEST_ARGS: Record<string, string[]> = {
+  acks: ['Acks'], transactional_id: ['TransactionalId'], records: ['Records'], bytes: ['Records'],
+};
+const PRODUCE_RESPONSE_ARGS: Record<string, string[]> = { base_offset: ['BaseOffset'] };
+const FETCH_REQUEST_ARGS: Record<string, string[]> = {
+  max_wait_ms: ['MaxWaitMs'], min_bytes: ['MinBytes'], max_bytes: ['MaxBytes'], isolation_level: ['IsolationLevel'],
+  session_id: ['SessionId'], session_epoch: ['SessionEpoch'], rack: ['RackId'],
+};
+const FETCH_RESPONSE_ARGS: Record<string, string[]> = {
+  high_watermark: ['HighWatermark'], lag: ['HighWatermark'], last_stable_offset: ['LastStableOffset'],
+  log_start_offset: ['LogStartOffset'], records: ['Records'], bytes: ['Records'],
+};
+/**
+ * Acks decides whether a Produce waits for a response (status), so it is read even when no Produce
+ * body is needed; FetchOffset is remembered per connection for fetch sessions, so that a demand
+ * changed later (a REPL block attached) finds it up to date.
+ */
+const ALWAYS = {
+  produceRequest: ['Acks', 'Name', 'Index'],
+  produceResponse: ['Name', 'Index', 'ErrorCode'],
+  fetchRequest: ['Topic', 'TopicId', 'Partition', 'FetchOffset'],
+  fetchResponse: ['Topic', 'TopicId', 'PartitionIndex', 'ErrorCode'],
+};
+
+/** How one body is decoded: not at all, fully, or only in the named fields (CompiledBody per version). */
+export type BodyPlan = null | 'full' | ReadonlySet<string>;
+
+export class DecodePlan {
+  readonly probes: ReadonlySet<string>;
+  readonly args: ReadonlySet<string>;
+  /** Builds a firing's demanded args (in the order of `args`). */
+  readonly buildArgs: ArgsBuilder;
+  /** Whether exchanges go through the lag tracker. */
+  readonly lag: boolean;
+  /** Whether exchanges go through the rebalance tracker. */
+  readonly rebalance: boolean;
+  private readonly requests = new Map<number, BodyPlan>();
+  private readonly responses = new Map<number, BodyPlan>();
+  private readonly compiled = new Map<MessageSpec, (ProjectedBody | undefined)[]>();
+
+  constructor(demand: KafkaDemand) {
+    this.probes = new Set(demand.probes);
+    this.args = new Set(demand.args);
+    const args = [...this.args];
+    this.buildArgs = compileArgs(args);
+    this.lag = this.probes.has('lag') || args.some((a) => LAG_ARGS.has(a));
+    this.rebalance = [...this.probes].some((p) => REBALANCE_PROBES.has(p)) || args.some((a) => REBALANCE_ARGS.has(a));
+    const requestBodyArgs = this.probes.has('request') && args.some((a) => !HEADER_ARGS.has(a));
+    const needed = (apiKey: number): boolean => requestBodyArgs || this.probes.has(apiProbe(apiKey))
+      || (this.lag && LAG_APIS.has(apiKey)) || (this.rebalance && REBALANCE_APIS.has(apiKey));
+    let any = false;
+    for (const key of decodedApiKeys()) {
+      if (key === API_KEYS.Produce || key === API_KEYS.Fetch || !needed(key)) continue;
+      this.requests.set(key, 'full');
+      this.responses.set(key, 'full');
+      any = true;
+    }
+    const fields = (always: string[], table: Record<string, string[]>): Set<string> =>
+      new Set([...always, ...args.flatMap((a) => table[a] ?? [])]);
+    if (needed(API_KEYS.Produce)) {
+      const request = fields(ALWAYS.produceRequest, PRODUCE_REQUEST_ARGS);
+      const response = fields(ALWAYS.produceResponse, PRODUCE_RESPONSE_ARGS);
+      // The lag tracker reads where acknowledged batches end.
+      if (this.lag) {
+        request.add('Records');
+        response.add('BaseOffset');
+      }
+      this.requests.set(API_KEYS.Produce, request);
+      this.responses.set(API_KEYS.Produce, response);
+      any = true;
+    } else {
+      this.requests.set(API_KEYS.Produce, new Set(['Acks']));
+      this.responses.set(API_KEYS.Produce, null);
+    }
+    if (needed(API_KEYS.Fetch)) {
+      const response = fields(ALWAYS.fetchResponse, FETCH_RESPONSE_ARGS);
+      if (this.lag) response.add('HighWatermark');
+      this.requests.set(API_KEYS.Fetch, fields(ALWAYS.fetchRequest, FETCH_REQUEST_ARGS));
+      this.responses.set(API_KEYS.Fetch, response);
+      any = true;
+    } else {
+      this.requests.set(API_KEYS.Fetch, new Set(ALWAYS.fetchRequest));
+      this.responses.set(API_KEYS.Fetch, null);
+    }
+    if (any) {
+      for (const key of STATE_APIS) {
+        this.requests.set(key, 'full');
+        this.responses.set(key, 'full');
+      }
+    }
+  }
+
+  /** How the request (or response) body of `apiKey` is decoded. */
+  body(kind: 'request' | 'response', apiKey: number): BodyPlan {
+    return (kind === 'request' ? this.requests : this.responses).get(apiKey) ?? null;
+  }
+
+  /** The decoder of a projected body (`fields` is what body() returned for the spec's API). */
+  projectedBody(spec: MessageSpec, version: number, fields: ReadonlySet<string>, rt: ProjectedRuntime): ProjectedBody {
+    let byVersion = this.compiled.get(spec);
+    if (!byVersion) this.compiled.set(spec, (byVersion = []));
+    return (byVersion[version] ??= compileProjectedBody(spec, version, rt, fields));
+  }
+
+  /** Whether firings of the probe are built at all. */
+  fires(probe: string): boolean {
+    return this.probes.has(probe);
+  }
+}
+
+/** The probe name of an API (`produce` for Produce). */
+const apiProbe = (apiKey: number): string => apiName(apiKey)?.toLowerCase() ?? '';

@@ -5,7 +5,6 @@
 // side of each connection agrees with the client's; -lv lists the catalogue. Also the kernel
 // filters: a port predicate keeps other processes' traffic out of the capture, and why comm is not
 // pushed. Needs root, the addon, build/ (node scripts/build-kafka.mjs) and a built dist/.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,8 @@ import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js
 import { startKafkaProbes } from '../../src/runtime/kafka-source.js';
 import { userMapsOf } from '../../src/runtime/user-maps.js';
 import { createOutput } from '../../src/runtime/output.js';
-import { BIN, ROOT, kafkatrace } from '../helpers/cli.js';
+import { ROOT, kafkatrace } from '../helpers/cli.js';
+import { sorted, traceWhile, waitFor } from '../helpers/cli-trace.js';
 import {
   produceWithKafkajs,
   produceWithKcat,
@@ -30,73 +30,6 @@ import { heldBpf } from '../helpers/bpf-held.js';
 const run = canRun();
 const TIMEOUT_MS = 240_000;
 
-interface JsonLine {
-  type: string;
-  data: unknown;
-}
-
-interface Traced {
-  code: number | null;
-  stderr: string;
-  /** printf lines, without their newline. */
-  lines: string[];
-  /** The maps printed at exit: name → flattened key ("a,b") → value. */
-  maps: Record<string, Record<string, number> | number>;
-}
-
-/**
- * Runs the CLI with `-f json`, waits for its attached_probes line, runs `during`, then sends SIGINT
- * and collects its output. The CLI is killed if it outlives the test.
- */
-async function traceWhile(script: string, during: () => Promise<void>): Promise<Traced> {
-  const child = spawn(process.execPath, [BIN, '-f', 'json', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let attachTimer: NodeJS.Timeout | undefined;
-  const attached = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (stdout.includes('"attached_probes"')) resolve();
-    });
-    void exited.then(() => reject(new Error(`kafkatrace exited before attaching: ${stderr}`)));
-    attachTimer = setTimeout(() => reject(new Error(`kafkatrace did not attach within 60 s: ${stderr}`)), 60_000);
-  });
-  try {
-    await attached;
-    clearTimeout(attachTimer);
-    await during();
-  } finally {
-    clearTimeout(attachTimer);
-    child.kill('SIGINT');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(killer);
-  }
-  const code = await exited;
-  const lines: string[] = [];
-  const maps: Traced['maps'] = {};
-  for (const raw of stdout.split('\n')) {
-    if (raw.trim() === '') continue;
-    const l = JSON.parse(raw) as JsonLine;
-    if (l.type === 'printf') lines.push(...String(l.data).split('\n').filter((s) => s !== ''));
-    if (l.type === 'map') Object.assign(maps, l.data);
-  }
-  return { code, stderr, lines, maps };
-}
-
-/** Polls `check` until it holds (an event the test cannot subscribe to); fails after `timeoutMs`. */
-async function waitFor(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Sorted multiset as a list, so that a mismatch shows which entries differ. */
-const sorted = (xs: string[]): string[] => [...xs].sort();
 
 /** `all` without one of each of `some`; undefined when `some` holds an entry `all` lacks. */
 function withoutAll(all: string[], some: string[]): string[] | undefined {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileProjectedBody } from '../../src/kafka/body-compiler.js';
 import { DecodePlan } from '../../src/kafka/demand.js';
-import { KafkaDecoder, probeFirings, type CaptureChunk, type KafkaDemand, type KafkaExchange, type ProbeFiring } from '../../src/kafka/index.js';
+import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type KafkaExchange, type ProbeFiring } from '../../src/kafka/index.js';
 import { Reader } from '../../src/kafka/reader.js';
 import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
 import { requestSpec } from '../../src/kafka/schemas/index.js';

@@ -51,18 +51,7 @@ function compiledBody(spec: MessageSpec, version: number): CompiledBody {
  * the failure.
  */
 export function decodeBody(spec: MessageSpec, version: number, r: Reader): BodyResult {
-  const start = r.pos;
-  try {
-    const body = compiledBody(spec, version)(r);
-    if (r.pos !== r.declaredEnd) {
-      return { body, error: new DecodeError('trailing', `${r.declaredEnd - r.pos} bytes after the body`) };
-    }
-    return { body };
-  } catch (e) {
-    if (!(e instanceof DecodeError)) throw e;
-  }
-  r.pos = start;
-  return interpretBody(spec, version, r);
+  return decodeOrInterpret(compiledBody(spec, version), true, spec, version, r);
 }
 
 /**
@@ -71,11 +60,16 @@ export function decodeBody(spec: MessageSpec, version: number, r: Reader): BodyR
  * ends before the body does checks nothing after its last field.
  */
 export function decodeProjected(plan: DecodePlan, spec: MessageSpec, version: number, fields: ReadonlySet<string>, r: Reader): BodyResult {
-  const start = r.pos;
   const projected = plan.projectedBody(spec, version, fields, runtime);
+  return decodeOrInterpret(projected.decode, projected.whole, spec, version, r);
+}
+
+/** Runs a compiled decoder; when it stops early, the interpreter decodes the body again from its start. */
+function decodeOrInterpret(decode: (r: Reader) => DecodedStruct, toTheEnd: boolean, spec: MessageSpec, version: number, r: Reader): BodyResult {
+  const start = r.pos;
   try {
-    const body = projected.decode(r);
-    if (projected.whole && r.pos !== r.declaredEnd) {
+    const body = decode(r);
+    if (toTheEnd && r.pos !== r.declaredEnd) {
       return { body, error: new DecodeError('trailing', `${r.declaredEnd - r.pos} bytes after the body`) };
     }
     return { body };

@@ -42,7 +42,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* --- configuration (.rodata, set by the loader) --- */
 const volatile __u32 kt_target_pid = 0;  /* tgid */
 const volatile __u64 kt_cgroup_id = 0;   /* cgroup v2 id */
-const volatile char kt_comm[16] = {};    /* only connections learnt under exactly this comm */
+const volatile char kt_comm[16] = {};    /* exact comm */
 const volatile __u16 kt_ports[8] = {};   /* local or remote port, any of the first kt_nports */
 const volatile __u32 kt_nports = 0;
 const volatile __u32 kt_head_bytes = 0;  /* bytes copied per frame, size field included; 0: 512 */
@@ -201,7 +201,6 @@ struct conn {
   __u8 pad;
   __u8 laddr[16];
   __u8 raddr[16];
-  char comm[16]; /* the thread that opened or first used it: its records all carry this name */
   struct dir_state dir[2];
 };
 
@@ -279,17 +278,13 @@ static __always_inline int wanted(void) {
   __u64 id = bpf_get_current_pid_tgid();
   if (kt_target_pid && (__u32)(id >> 32) != kt_target_pid) return 0;
   if (kt_cgroup_id && bpf_get_current_cgroup_id() != kt_cgroup_id) return 0;
-  return 1;
-}
-
-/* comm is decided per connection, from the name it was learnt under, never per thread: clients use a
- * connection from several threads, and rename threads (librdkafka's rdk:broker-1 becomes rdk:broker1
- * on the same connection). A connection's records all carry that name, which is the probes' comm. */
-static __always_inline int comm_wanted(const char *comm) {
-  if (!kt_comm[0]) return 1;
-  for (int i = 0; i < 16; i++) {
-    if (comm[i] != kt_comm[i]) return 0;
-    if (comm[i] == 0) break;
+  if (kt_comm[0]) {
+    char comm[16];
+    bpf_get_current_comm(comm, sizeof comm);
+    for (int i = 0; i < 16; i++) {
+      if (comm[i] != kt_comm[i]) return 0;
+      if (comm[i] == 0) break;
+    }
   }
   return 1;
 }
@@ -358,8 +353,7 @@ static __always_inline struct conn *learn(__u32 tgid, __u32 fd, struct file *f, 
   n->id = bpf_ktime_get_ns();
   n->fd = fd;
   learn_socket(n, f);
-  bpf_get_current_comm(n->comm, sizeof n->comm);
-  if (n->capture && (!port_wanted(n->lport, n->rport) || !comm_wanted(n->comm))) n->capture = 0;
+  if (n->capture && !port_wanted(n->lport, n->rport)) n->capture = 0;
   if (!fresh) {
     n->dir[0].flags = KC_F_RESYNC;
     n->dir[1].flags = KC_F_RESYNC;
@@ -402,7 +396,7 @@ static __always_inline void fill_identity(struct record *r, struct conn *c, __u3
   r->hdr.pad = 0;
   __builtin_memcpy(r->hdr.laddr, c->laddr, 16);
   __builtin_memcpy(r->hdr.raddr, c->raddr, 16);
-  __builtin_memcpy(r->hdr.comm, c->comm, sizeof r->hdr.comm);
+  bpf_get_current_comm(r->hdr.comm, sizeof r->hdr.comm);
 }
 
 /* Sends the record being built, if any. After a failed send nothing is copied until the next frame

@@ -10,7 +10,7 @@ import { decodeCaptureRecord, type CaptureRecord } from './capture.js';
 export interface CaptureOptions {
   /** Only this process (tgid). */
   pid?: number;
-  /** Only connections first used by a thread named exactly this (at most 15 bytes); their records all carry it. */
+  /** Only threads with exactly this comm (at most 15 bytes). */
   comm?: string;
   /** Only this cgroup v2 id. */
   cgroupId?: bigint;

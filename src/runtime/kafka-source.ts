@@ -110,7 +110,6 @@ export interface KafkaPushdown {
   pid?: number;
   cgroupId?: bigint;
   ports?: number[];
-  comm?: string;
 }
 
 /** Probes whose args come from state built over exchanges of other processes (groups, lag). */
@@ -127,8 +126,6 @@ const CROSS_PROCESS_ARGS = new Set(['time_lag', 'committed_lag']);
 const CROSS_CONNECTION_ARGS = new Set(['topic', 'group']);
 /** The capture's limit on ports (src/kafka/capture-loader.ts). */
 const MAX_PORTS = 8;
-/** The kernel keeps 15 bytes of a thread's name: a longer literal never equals a comm. */
-const MAX_COMM_BYTES = 15;
 
 /** The names of the `args.NAME` fields a probe reads, in its predicate or its actions. */
 function argsRead(node: unknown, into = new Set<string>()): Set<string> {
@@ -158,13 +155,14 @@ function common<T>(values: (T | undefined)[]): T | undefined {
  * - ports (`args.lport == N`, `args.rport == N`, or an `||` of those): the capture decides per
  *   connection, once, from the socket's ports, exactly what args.lport and args.rport report. The
  *   ports of all probes are merged (at most 8).
- * - comm (`comm == "name"`): the capture decides per connection too, from the name of the thread it
- *   learnt the connection under, and every record of the connection carries that name, which is
- *   the probes' comm. Never per thread: librdkafka renames a bootstrap broker's thread when it
- *   learns the broker's id (rdk:broker-1 becomes rdk:broker1) on the same connection, and Java's
- *   classic consumer uses its coordinator connection from two threads; a per-thread filter would
- *   cut such a connection's stream in the middle. Like ports, not when a probe reads args.topic or
- *   args.group.
+ * comm is never pushed, although the capture can filter on it: the kernel compares the name of the
+ * thread doing each read or write, while a kafka probe's comm is the name of the first thread seen
+ * on the connection, and the two differ in real clients. librdkafka renames a bootstrap broker's
+ * thread when it learns the broker's id (rdk:broker-1 becomes rdk:broker1) on the same connection;
+ * Java's classic consumer uses its coordinator connection from the polling thread and from
+ * "kafka-coordinator-heartbeat-thread". A per-thread filter would then report exchanges that
+ * `comm == "x"` rejects, or cut a connection's stream in the middle. Pushing comm safely needs the
+ * capture to decide per connection, from the thread of its first I/O, as it does for ports.
  * Some args come from other exchanges, which a filter could drop: nothing is pushed for kafka:lag,
  * kafka:rebalance, kafka:member, args.time_lag or args.committed_lag (other processes' traffic),
  * and no port when a probe reads args.topic or args.group (maybe from another connection of the
@@ -201,16 +199,11 @@ export function kafkaPushdown(plan: Plan): KafkaPushdown {
     return ports.every((p) => p !== undefined) ? (ports as number[]) : undefined;
   }));
   const ports = portSets.every((s) => s !== undefined) ? [...new Set(portSets.flat())].sort((a, b) => a - b) : undefined;
-  const comm = common(terms.map(first((t) => {
-    const lit = comparedWith(t, 'comm');
-    return lit?.kind === 'str' && lit.value !== '' && Buffer.byteLength(lit.value) <= MAX_COMM_BYTES ? lit.value : undefined;
-  })));
 
   const out: KafkaPushdown = {};
   if (pid !== undefined) out.pid = pid;
   if (cgroupId !== undefined) out.cgroupId = cgroupId;
   if (perConnection && ports !== undefined && ports.length <= MAX_PORTS) out.ports = ports;
-  if (perConnection && comm !== undefined) out.comm = comm;
   return out;
 }
 

@@ -215,15 +215,11 @@ export class Connection {
   }
 
   /**
-   * Whether a frame starting with `head` can be real in direction `dir`: a response to a pending
-   * request, or (unless the direction is known to carry responses) a plausible request header.
+   * Whether a frame whose head is bytes [at, at + n) of `data` can be real in direction `dir`: a
+   * response to a pending request, or (unless the direction is known to carry responses) a
+   * plausible request header.
    */
-  checkHead(dir: Direction, head: Uint8Array): boolean {
-    return this.checkHeadAt(dir, head, 0, head.length);
-  }
-
-  /** checkHead of the head at bytes [at, at + n) of `data`. */
-  checkHeadAt(dir: Direction, data: Uint8Array, at: number, n: number): boolean {
+  checkHead(dir: Direction, data: Uint8Array, at: number, n: number): boolean {
     if (this.saslTokens || n < 4) return true;
     const other = opposite(dir);
     if (this.requestDir !== dir && this.pendingRequest(other, int32At(data, at))) return true;

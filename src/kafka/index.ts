@@ -220,7 +220,7 @@ export class KafkaDecoder {
       finishOpen: (dir) => t.streams[dir].finishOpen((frame) => conn.onFrame(dir, frame)),
     });
     const stream = (dir: Direction): FrameStream<FrameMeta> =>
-      new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHeadAt: (data, at, n) => conn.checkHeadAt(dir, data, at, n) });
+      new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHead: (data, at, n) => conn.checkHead(dir, data, at, n) });
     const t: Tracked = {
       id: info.conn,
       conn,

@@ -36,15 +36,11 @@ export interface StreamOptions {
   /** Payload bytes kept per frame; the rest counts as not copied. */
   maxFrameCopy?: number;
   /**
-   * Called once per frame with its first HEAD_BYTES payload bytes (fewer for smaller frames) when they
-   * were copied; false means the frame cannot be real and the stream is out of sync.
+   * Called once per frame with its first HEAD_BYTES payload bytes (fewer for smaller frames), bytes
+   * [at, at + n) of `data`, when they were copied (no view is made: one per frame costs more than
+   * the check); false means the frame cannot be real and the stream is out of sync.
    */
-  checkHead?: (head: Uint8Array, size: number) => boolean;
-  /**
-   * checkHead without a view of the head: the head is bytes [at, at + n) of `data`. Preferred when
-   * given (a Uint8Array view per frame costs more than the check).
-   */
-  checkHeadAt?: (data: Uint8Array, at: number, n: number, size: number) => boolean;
+  checkHead?: (data: Uint8Array, at: number, n: number, size: number) => boolean;
 }
 
 /** Payload bytes handed to checkHead: enough for a request's api key, version and correlation id. */
@@ -98,8 +94,7 @@ export class FrameStream<T> {
   constructor(options: StreamOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.maxFrameCopy = options.maxFrameCopy ?? DEFAULT_MAX_FRAME_COPY;
-    const viewed = options.checkHead;
-    this.checkHead = options.checkHeadAt ?? (viewed && ((data, at, n, size) => viewed(view(data, at, n), size)));
+    this.checkHead = options.checkHead;
   }
 
   /** Feeds one chunk; calls `emit` for every frame it completes. */

@@ -88,7 +88,7 @@ describe('FrameStream whole-frame path', () => {
 
   it('checks the head of a whole frame and drops the rest of the chunk when it is rejected', () => {
     const heads: number[][] = [];
-    const s = new FrameStream<number>({ checkHead: (head) => (heads.push([...head]), head[0] === 0) });
+    const s = new FrameStream<number>({ checkHead: (data, at, n) => (heads.push([...data.subarray(at, at + n)]), data[at] === 0) });
     const good = withSize(Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
     const bad = withSize(Uint8Array.from([9, 9, 9, 9]));
     const out = collect(s, new Uint8Array([...good, ...bad, ...good]));

@@ -110,7 +110,7 @@ describe('FrameStream', () => {
   it('a plausible but wrong size is caught by checkHead instead of swallowing the stream', () => {
     const good = withSize(Uint8Array.from([0, 18, 0, 0, 0, 0, 0, 1]));
     const heads: number[] = [];
-    const s = new FrameStream<number>({ checkHead: (head) => (heads.push(head.length), head[1] === 18) });
+    const s = new FrameStream<number>({ checkHead: (data, at, n) => (heads.push(n), data[at + 1] === 18) });
     const wrong = Uint8Array.from([0, 0x10, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9]);
     const out = collect(s, [{ data: concat(good, wrong.subarray(0, 6)) }, { data: wrong.subarray(6) }, { data: concat(good, good) }]);
     expect(out).toHaveLength(3);

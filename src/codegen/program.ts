@@ -6,6 +6,7 @@
 // may first emit statements (map lookups, helper calls) into the current block.
 import { readFileSync, statSync } from 'node:fs';
 import type { AnalyzedProbe, TracepointField, TracepointFormat } from '../frontend/analysis.js';
+import { readElf, type ElfObject } from '../frontend/elf.js';
 import type { Call, Expr, KType, MapRef, Stmt } from '../frontend/ast.js';
 import { InternalError, joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../plan/events.js';
 import { EVENT_HEADER_SIZE, layoutOf, sizeOf, STACK_DEPTH, stackMapName } from '../plan/layout.js';
@@ -1099,6 +1100,11 @@ export class ProgramGen extends Emitter {
         if (!a || a.kind !== 'str') throw new CodegenError('kaddr() needs a symbol name as a string literal', c.loc);
         return `${kernelSymbolAddress(a.value, a.loc)}ULL`;
       }
+      case 'uaddr': {
+        const a = c.args[0];
+        if (!a || a.kind !== 'str') throw new CodegenError('uaddr() needs a symbol name as a string literal', c.loc);
+        return `${userSymbolAddress(this.p.probe, a.value, a.loc)}ULL`;
+      }
       case 'sizeof': {
         const a = c.args[0];
         if (!a) throw new InternalError('sizeof() needs an argument');
@@ -1269,6 +1275,27 @@ export class ProgramGen extends Emitter {
 }
 
 /** The address of a kernel symbol, from /proc/kallsyms (which shows zeroes to non-root users). */
+/**
+ * The link-time address of a data symbol of the one binary the probe attaches to, as bpftrace 0.17's
+ * uaddr() gives it: not moved by where the binary is loaded (a PIE's or a library's base is not added).
+ */
+function userSymbolAddress(probe: AnalyzedProbe, name: string, loc: Expr['loc']): string {
+  const binaries = [...new Set(probe.attach.flatMap((a) => (a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt' ? [a.binary] : [])))];
+  if (binaries.length !== 1) {
+    throw new CodegenError(`uaddr() needs its probe to attach to one binary; this one attaches to ${binaries.length}`, loc);
+  }
+  const binary = binaries[0]!;
+  let objects: ElfObject[];
+  try {
+    objects = readElf(binary).objects;
+  } catch (e) {
+    throw new CodegenError(`uaddr(): cannot read ${binary}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, loc);
+  }
+  const symbol = objects.find((o) => o.name === name);
+  if (!symbol) throw new CodegenError(`uaddr(): no data symbol '${name}' in ${binary}`, loc);
+  return `0x${symbol.address.toString(16)}`;
+}
+
 function kernelSymbolAddress(name: string, loc: Expr['loc']): bigint {
   let text: string;
   try {

@@ -1,5 +1,5 @@
 // A small ELF64 (little-endian) reader: function symbols with the file offsets uprobes attach at,
-// and SystemTap SDT notes (USDT probes).
+// data symbols (for uaddr()), and SystemTap SDT notes (USDT probes).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 export interface ElfFunction {
@@ -22,8 +22,16 @@ export interface UsdtProbe {
   args: string;
 }
 
+/** A data symbol (STT_OBJECT): a global or static variable, at its link-time address. */
+export interface ElfObject {
+  name: string;
+  address: number;
+  size: number;
+}
+
 export interface ElfInfo {
   functions: ElfFunction[];
+  objects: ElfObject[];
   usdt: UsdtProbe[];
 }
 
@@ -50,6 +58,7 @@ const SHT_SYMTAB = 2;
 const SHT_NOTE = 7;
 const SHT_DYNSYM = 11;
 const PT_LOAD = 1;
+const STT_OBJECT = 1;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const NT_STAPSDT = 3;
@@ -130,6 +139,7 @@ export function readElf(path: string): ElfInfo {
   };
 
   const functions = new Map<string, ElfFunction>();
+  const objects = new Map<string, ElfObject>();
   // .symtab first: it has the local functions too; .dynsym adds nothing new when both exist.
   const tables = [...sections.filter((s) => s.type === SHT_SYMTAB), ...sections.filter((s) => s.type === SHT_DYNSYM)];
   for (const table of tables) {
@@ -139,11 +149,16 @@ export function readElf(path: string): ElfInfo {
     for (let p = table.offset; p + 24 <= end; p += table.entsize) {
       const type = buf[p + 4]! & 0xf;
       const shndx = buf.readUInt16LE(p + 6);
-      if ((type !== STT_FUNC && type !== STT_GNU_IFUNC) || shndx === 0) continue;
+      const isFunction = type === STT_FUNC || type === STT_GNU_IFUNC;
+      if ((!isFunction && type !== STT_OBJECT) || shndx === 0) continue;
       const address = num(p + 8);
       if (address === 0) continue;
       // Versioned names (`malloc@@GLIBC_2.2.5`) appear only in static tables; keep the plain name.
       const name = cString(buf, strtab.offset + buf.readUInt32LE(p)).replace(/@.*$/, '');
+      if (!isFunction) {
+        if (name && !objects.has(name)) objects.set(name, { name, address, size: num(p + 16) });
+        continue;
+      }
       if (!name || functions.has(name)) continue;
       const fileOffset = toFileOffset(address);
       if (fileOffset === undefined) continue;
@@ -182,5 +197,5 @@ export function readElf(path: string): ElfInfo {
       p = next;
     }
   }
-  return { functions: [...functions.values()], usdt };
+  return { functions: [...functions.values()], objects: [...objects.values()], usdt };
 }

@@ -112,6 +112,19 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(r.text).toContain('@hits: 777\n');
   });
 
+  it('gives uaddr() the link-time address of a data symbol of the probed binary, as bpftrace 0.17 does', async () => {
+    const nm = execFileSync('nm', [fx!.workload], { encoding: 'utf8' });
+    const address = /^([0-9a-f]+) B kt_workload_calls$/m.exec(nm)?.[1];
+    expect(address).toBeDefined();
+    const r = await runScript(`uprobe:${fx!.workload}:kt_workload_target { printf("%p\\n", uaddr("kt_workload_calls")); exit(); }`, {
+      command: `${fx!.workload} call 3`,
+    });
+    expect(r.text).toContain(`0x${BigInt('0x' + address).toString(16)}\n`);
+    await expect(compileScript(`uprobe:${fx!.workload}:kt_workload_target { printf("%p\\n", uaddr("kt_no_such_symbol")); }`, 'test.ktr', {
+      positional: [], unsafe: false, system: realSystem(),
+    })).resolves.toMatchObject({ ok: false, diagnostics: [{ message: `uaddr(): no data symbol 'kt_no_such_symbol' in ${fx!.workload}` }] });
+  });
+
   it('stops from an interval probe', async () => {
     const start = Date.now();
     const r = await runScript('interval:ms:100 { @ticks = count(); if (@ticks == 3) { exit(); } }');

@@ -122,11 +122,11 @@ describe('the shape of the generated C', () => {
   });
 
   it('reports a construct the kernel side cannot compile as a diagnostic with its position', () => {
-    const r = planScript('uprobe:/usr/bin/bash:readline { printf("%s\\n", str(*uaddr("ps1_prompt"))); }', 'u.ktr', { positional: [], unsafe: false, system });
+    const r = planScript('uprobe:/usr/bin/bash:readline { printf("%s\\n", str(*uaddr("kt_no_such_symbol"))); }', 'u.ktr', { positional: [], unsafe: false, system });
     expect(r.ok).toBe(false);
     const d = r.diagnostics.find((x) => x.severity === 'error');
-    expect(d?.message).toMatch(/not supported|uaddr/);
-    expect(d?.loc.line).toBe(1);
+    expect(d?.message).toBe("uaddr(): no data symbol 'kt_no_such_symbol' in /usr/bin/bash");
+    expect([d?.loc.line, d?.loc.col]).toEqual([1, 59]);
   });
 });
 

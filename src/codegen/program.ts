@@ -1274,7 +1274,6 @@ export class ProgramGen extends Emitter {
   }
 }
 
-/** The address of a kernel symbol, from /proc/kallsyms (which shows zeroes to non-root users). */
 /**
  * The link-time address of a data symbol of the one binary the probe attaches to, as bpftrace 0.17's
  * uaddr() gives it: not moved by where the binary is loaded (a PIE's or a library's base is not added).
@@ -1296,6 +1295,7 @@ function userSymbolAddress(probe: AnalyzedProbe, name: string, loc: Expr['loc'])
   return `0x${symbol.address.toString(16)}`;
 }
 
+/** The address of a kernel symbol, from /proc/kallsyms (which shows zeroes to non-root users). */
 function kernelSymbolAddress(name: string, loc: Expr['loc']): bigint {
   let text: string;
   try {

@@ -71,17 +71,19 @@ export const EVENT_HEADER_SIZE = 8;
 
 /** Frames a stack map keeps without a limit (the kernel's PERF_MAX_STACK_DEPTH). */
 export const STACK_DEPTH = 127;
+const STACK_MAP = 'kt_stacks';
+const LIMITED_STACK_MAP = new RegExp(`^${STACK_MAP}_\\d+$`);
 
 /**
  * The stack map of stacks cut to `limit` frames (kstack(n), ustack(n)), or of whole stacks: the
  * kernel hashes a stack over the frames its map keeps, so stacks that differ only deeper share an id.
  */
 export function stackMapName(limit: number | undefined): string {
-  return limit ? `kt_stacks_${limit}` : 'kt_stacks';
+  return limit ? `${STACK_MAP}_${limit}` : STACK_MAP;
 }
 
 export function isStackMap(name: string): boolean {
-  return name === 'kt_stacks' || /^kt_stacks_\d+$/.test(name);
+  return name === STACK_MAP || LIMITED_STACK_MAP.test(name);
 }
 
 /** A stored stack id: the map's own id, and the frame limit that names its map. */

@@ -6,9 +6,8 @@ import { jsonString } from './format/json.js';
 import { mapJson, mapText } from './format/map.js';
 import { strftime } from './format/time.js';
 import { type RenderContext, valueJson, valueText } from './format/value.js';
-import type { StackLookup } from './values.js';
 import { createSymbolizer, type Symbolizer } from './symbols.js';
-import type { DecodedEvent, MapSnapshot, Value } from './values.js';
+import type { DecodedEvent, MapSnapshot, StackLookup, Value } from './values.js';
 
 export interface OutputOptions {
   format: 'text' | 'json';

@@ -5,7 +5,7 @@
 import { API_KEYS, apiName } from './api-names.js';
 import { compileProjectedBody, type ProjectedBody, type ProjectedRuntime } from './body-compiler.js';
 import { decodedApiKeys } from './schemas/index.js';
-import { compileArgs, type ArgsBuilder } from './probes.js';
+import { compileArgs, probeName, type ArgsBuilder } from './probes.js';
 import type { MessageSpec } from './schemas/spec.js';
 
 /** What the attached kafka probes read (src/runtime/kafka-source.ts computes it from the plan). */
@@ -157,4 +157,7 @@ export class DecodePlan {
 }
 
 /** The probe name of an API (`produce` for Produce). */
-const apiProbe = (apiKey: number): string => apiName(apiKey)?.toLowerCase() ?? '';
+const apiProbe = (apiKey: number): string => {
+  const api = apiName(apiKey);
+  return api === undefined ? '' : probeName(api);
+};

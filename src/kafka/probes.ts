@@ -74,7 +74,7 @@ export function probeFirings(ex: KafkaExchange): ProbeFiring[] {
   // grown field by field shares its hidden class with the other firings of the same probe.
   const withDetails = addFields(commonArgs(ex), ex.details);
   const firings: ProbeFiring[] = [{ probe: 'request', args: withDetails }];
-  const probe = ex.api.toLowerCase();
+  const probe = probeName(ex.api);
   if (PER_ITEM.has(ex.api_key) && ex.items.length > 0) {
     const unknownLag = UNKNOWN_LAG[probe];
     for (const item of ex.items) {
@@ -99,7 +99,7 @@ export function derivedFiring(ev: DerivedEvent): ProbeFiring {
 
 const PROBE_NAMES = new Map<string, string>();
 /** The probe of an API's name, without a new string per exchange. */
-function probeName(api: string): string {
+export function probeName(api: string): string {
   let name = PROBE_NAMES.get(api);
   if (name === undefined) PROBE_NAMES.set(api, (name = api.toLowerCase()));
   return name;

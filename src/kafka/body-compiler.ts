@@ -90,6 +90,12 @@ const PRIMITIVE_CALL: Record<string, string> = {
   uint32: 'r.uint32()', int64: 'r.int64()', float64: 'r.float64()', uuid: 'r.uuid()',
 };
 
+/** Whether a projection to `keep` decodes a field: named in it, or a struct holding such a field. */
+export function wantedField(f: FieldSpec, keep: ReadonlySet<string>, version: number): boolean {
+  if (keep.has(f.n)) return true;
+  return f.t === 'struct' && (f.f ?? []).some((c) => inRange(c.v, version) && wantedField(c, keep, version));
+}
+
 /** Generates the source of one decoding function per struct; returns the name of the top one. */
 class Generator {
   readonly functions: string[] = [];
@@ -105,10 +111,8 @@ class Generator {
     return fields.filter((f) => inRange(f.v, this.version) && !(this.flexible && f.tag !== undefined && inRange(f.tv, this.version)));
   }
 
-  /** Whether a field is decoded under `keep`: named in it, or a struct holding such a field. */
   private wanted(f: FieldSpec, keep: ReadonlySet<string> | null): boolean {
-    if (!keep || keep.has(f.n)) return true;
-    return f.t === 'struct' && (f.f ?? []).some((c) => inRange(c.v, this.version) && this.wanted(c, keep));
+    return keep === null || wantedField(f, keep, this.version);
   }
 
   struct(fields: readonly FieldSpec[], keep: ReadonlySet<string> | null, top = false): string {

@@ -10,6 +10,8 @@ import type { DecodedStruct } from './decoder.js';
 import type { DecodePlan } from './demand.js';
 import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
 import { errorName } from './error-codes.js';
+import { LanePending, type FastLane } from './lane.js';
+import { PendingRequests } from './pending.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
 import type { DerivedEvent, RebalanceTracker } from './rebalances.js';
@@ -78,6 +80,8 @@ export interface SharedState {
   rebalances: RebalanceTracker;
   /** What the running script needs decoded; undefined: everything. */
   plan: DecodePlan | undefined;
+  /** The fast lane of that plan, when it has one (lane.ts). */
+  lane: FastLane | undefined;
   emit(exchange: KafkaExchange): void;
 }
 
@@ -118,13 +122,15 @@ export interface ConnectionOptions {
 
 export class Connection {
   private requestDir: Direction | null = null;
-  private readonly pending: Record<Direction, Map<number, Pending>> = { out: new Map(), in: new Map() };
+  private readonly pending: Record<Direction, PendingRequests<Pending>> = { out: new PendingRequests(), in: new PendingRequests() };
   private readonly fetchOffsets = new BoundedMap<string, bigint>(10_000);
   /** After a SaslHandshake v0, raw SASL tokens follow without Kafka headers. */
   private saslTokens = false;
   /** Expiry runs when frame timestamps pass this (every 1/16 of the timeout, not on every frame). */
   private nextExpire = 0n;
   private readonly contexts: Partial<Record<'client' | 'broker', DetailsContext>> = {};
+  /** The last connection info handed out with an exchange (most exchanges share their thread). */
+  private lastConnection: ConnectionInfo | undefined;
 
   constructor(
     public info: ConnectionInfo,
@@ -133,11 +139,46 @@ export class Connection {
     private readonly streams: StreamControl,
   ) {}
 
-  onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
-    if (frame.meta.ts >= this.nextExpire) {
-      this.expire(frame.meta.ts);
-      this.nextExpire = frame.meta.ts + this.options.timeoutNs / 16n;
+  /**
+   * The fast lane's turn at a frame lying whole in a chunk, bytes [start, start + size) of `data`
+   * (lane.ts); false: nothing changed, and the frame goes the usual way (onFrame).
+   */
+  takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: FrameMeta): boolean {
+    const lane = this.shared.lane;
+    if (!lane || this.saslTokens || this.requestDir === null) return false;
+    this.expireBy(meta.ts);
+    const counters = this.shared.counters;
+    if (dir === this.requestDir) {
+      const p = lane.request(data, start, size);
+      if (!p) return false;
+      p.dir = dir;
+      p.ts = meta.ts;
+      p.tid = meta.tid;
+      counters.framesDecoded++;
+      this.remember(dir, p.id, p);
+      return true;
     }
+    if (size < 4) return false;
+    const id = int32At(data, start);
+    const pending = this.pending[this.requestDir];
+    const p = pending.get(id);
+    if (!(p instanceof LanePending)) return false;
+    if (!lane.respond(p, data, start, size, meta.ts, this.info, this.context(p.dir === 'out' ? 'client' : 'broker'))) return false;
+    pending.delete(id);
+    counters.framesDecoded++;
+    counters.exchanges++;
+    return true;
+  }
+
+  /** Expiry runs when frame timestamps pass nextExpire. */
+  private expireBy(ts: bigint): void {
+    if (ts < this.nextExpire) return;
+    this.expire(ts);
+    this.nextExpire = ts + this.options.timeoutNs / 16n;
+  }
+
+  onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
+    this.expireBy(frame.meta.ts);
     const counters = this.shared.counters;
     const other = opposite(dir);
     if (this.requestDir !== dir) {
@@ -236,7 +277,7 @@ export class Connection {
   /** Reports every request still waiting for its response as `closed`. */
   close(): void {
     for (const dir of ['out', 'in'] as const) {
-      for (const p of this.pending[dir].values()) this.report(p, null, 'closed');
+      for (const [, p] of this.pending[dir].entries()) this.report(p, null, 'closed');
       this.pending[dir].clear();
     }
   }
@@ -245,7 +286,7 @@ export class Connection {
   expire(now: bigint): void {
     for (const dir of ['out', 'in'] as const) {
       const pending = this.pending[dir];
-      for (const [id, p] of pending) {
+      for (const [id, p] of pending.entries()) {
         if (now - p.ts <= this.options.timeoutNs) break;
         pending.delete(id);
         this.report(p, null, 'timeout');
@@ -264,15 +305,20 @@ export class Connection {
       this.report(p, null, 'no_response');
       return;
     }
+    this.remember(dir, req.header.correlationId, p);
+  }
+
+  /** Keeps a request until its response; one with the same correlation id, or the oldest past maxPending, is given up. */
+  private remember(dir: Direction, id: number, p: Pending): void {
     const pending = this.pending[dir];
-    const previous = pending.get(req.header.correlationId);
+    const previous = pending.get(id);
     if (previous) {
-      pending.delete(req.header.correlationId);
+      pending.delete(id);
       this.report(previous, null, 'timeout');
     }
-    pending.set(req.header.correlationId, p);
+    pending.set(id, p);
     if (pending.size > this.options.maxPending) {
-      const [oldestId, oldest] = pending.entries().next().value as [number, Pending];
+      const [oldestId, oldest] = pending.oldest()!;
       pending.delete(oldestId);
       this.report(oldest, null, 'timeout');
     }
@@ -340,8 +386,10 @@ export class Connection {
 
   /** The connection's info with the thread of one exchange (a literal: a spread per exchange cost more). */
   private connectionOf(tid: number): ConnectionInfo {
+    const last = this.lastConnection;
+    if (last && last.tid === tid) return last;
     const i = this.info;
-    return { pid: i.pid, tid, comm: i.comm, fd: i.fd, laddr: i.laddr, lport: i.lport, raddr: i.raddr, rport: i.rport };
+    return (this.lastConnection = { pid: i.pid, tid, comm: i.comm, fd: i.fd, laddr: i.laddr, lport: i.lport, raddr: i.raddr, rport: i.rport });
   }
 
   /** The details context of a role; built once per connection and role, not per exchange. */

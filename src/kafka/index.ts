@@ -7,12 +7,15 @@
 //   decoder.counters();           // frames decoded / failed, bytes skipped, resyncs
 //
 // With a demand (the probes attached and the args they read), only what those need is decoded
-// (src/kafka/demand.ts), and decoder.firings(ex) builds their firings.
+// (src/kafka/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
+// instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
+// lane (src/kafka/lane.ts), which makes no exchange object at all.
 import { BoundedMap } from './bounded-map.js';
 import { newCounters, type KafkaCounters } from './counters.js';
 import { DecodePlan, type KafkaDemand } from './demand.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
 import { LagTracker } from './lag.js';
+import { FastLane, type FiringSink } from './lane.js';
 import { plannedFirings, probeFirings, type ProbeFiring } from './probes.js';
 import { RebalanceTracker, type DerivedEvent } from './rebalances.js';
 import { FrameStream, type StreamFrame, type StreamStats } from './stream.js';
@@ -20,9 +23,10 @@ import { FrameStream, type StreamFrame, type StreamStats } from './stream.js';
 export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
 export type { Fields, FieldValue } from './details.js';
 export type { FrameFailure, KafkaCounters } from './counters.js';
-export { derivedFiring, probeFirings, type ProbeFiring } from './probes.js';
+export { derivedFiring, probeFirings, type ProbeArgs, type ProbeFiring } from './probes.js';
 export type { DerivedEvent } from './rebalances.js';
 export type { KafkaDemand } from './demand.js';
+export type { FiringSink } from './lane.js';
 export { apiName } from './api-names.js';
 export { errorName } from './error-codes.js';
 
@@ -45,7 +49,14 @@ export interface CaptureChunk extends ConnectionInfo {
 
 export interface KafkaDecoderOptions {
   /** Called synchronously from push/close/expire; what it throws propagates to their caller. */
-  onExchange: (exchange: KafkaExchange) => void;
+  onExchange?: (exchange: KafkaExchange) => void;
+  /**
+   * Called the same way with each probe firing (decoder.firings of each exchange, with the
+   * exchange's connection, thread and time: its response's, else its request's).
+   */
+  onFiring?: FiringSink;
+  /** false: no fast lane, every frame takes the schema decoder's path (tests compare the two). */
+  lane?: boolean;
   /**
    * Called from closeAll() with the rebalances it completes (generations still waiting for members'
    * SyncGroup answers); other derived events travel in `KafkaExchange.derived`.
@@ -69,7 +80,18 @@ interface Tracked {
   streams: Record<Direction, FrameStream<FrameMeta>>;
   /** Frame handlers per direction, made once rather than per chunk. */
   onFrame: Record<Direction, (frame: StreamFrame<FrameMeta>) => void>;
+  /** The fast lane's frame handlers per direction (Connection.takeWhole). */
+  take: Record<Direction, (data: Uint8Array, start: number, size: number, meta: FrameMeta) => boolean>;
+  /** The decoder's push count when the connection last moved to the back of the LRU order. */
+  moved: number;
 }
+
+/**
+ * A connection moves to the back of the LRU order only when it has not moved for maxConnections /
+ * LRU_SLACK chunks: moving it on every chunk (a Map delete and set) was a large share of the cost of
+ * a chunk, and a connection used that recently is not the one to evict anyway.
+ */
+const LRU_SLACK = 64;
 
 /**
  * A connection's key from its pid (at most 2^22, the kernel's PID_MAX_LIMIT) and fd (below 2^31): a
@@ -93,8 +115,9 @@ export class KafkaDecoder {
   private readonly closedStats: Omit<StreamStats, 'frames'> = { resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
   private readonly timeoutNs: bigint;
   private readonly maxConnections: number;
-  /** The most recently used connection's key: a chunk of it needs no LRU reordering. */
-  private lastKey: number | string | undefined;
+  /** Chunks pushed so far (the LRU order's clock). */
+  private pushes = 0;
+  private readonly lruSlack: number;
   private readonly shared: SharedState = {
     counters: this.counts,
     groups: this.groups,
@@ -108,16 +131,22 @@ export class KafkaDecoder {
       }
       return m;
     },
+    lane: undefined,
     emit: (ex) => {
       const plan = this.shared.plan;
       if (!plan || plan.lag) this.lag.observe(ex);
-      this.options.onExchange(ex);
+      this.options.onExchange?.(ex);
+      const onFiring = this.options.onFiring;
+      if (!onFiring) return;
+      const nsecs = ex.response_ts ?? ex.request_ts;
+      for (const f of this.firings(ex)) onFiring(f.probe, f.args, ex.connection, ex.connection.tid, nsecs);
     },
   };
 
   constructor(private readonly options: KafkaDecoderOptions) {
     this.timeoutNs = options.requestTimeoutNs ?? 300_000_000_000n;
     this.maxConnections = options.maxConnections ?? 65_536;
+    this.lruSlack = Math.floor(this.maxConnections / LRU_SLACK);
     this.setDemand(options.demand);
   }
 
@@ -126,7 +155,10 @@ export class KafkaDecoder {
    * everything. Tracker state is kept, though it missed what passed while its tracker was off.
    */
   setDemand(demand: KafkaDemand | undefined): void {
-    this.shared.plan = demand && new DecodePlan(demand);
+    const plan = demand && new DecodePlan(demand);
+    const { onExchange, onFiring, lane } = this.options;
+    this.shared.plan = plan;
+    this.shared.lane = plan && onFiring && !onExchange && lane !== false ? FastLane.of(plan, onFiring) : undefined;
   }
 
   /** The probe firings of an exchange: with a demand, of its probes and args only (see probeFirings). */
@@ -139,8 +171,9 @@ export class KafkaDecoder {
   push(chunk: CaptureChunk): void {
     const key = connectionKey(chunk.pid, chunk.fd);
     let t = this.connections.get(key);
-    // The fd now names another socket (its close was not seen): finish the old connection.
-    if (t && (t.id !== chunk.conn || !sameAddresses(t.conn.info, chunk))) {
+    // The fd now names another socket (its close was not seen): finish the old connection. The
+    // capture's connection id tells; without one, the addresses do.
+    if (t && (t.id !== chunk.conn || (chunk.conn === undefined && !sameAddresses(t.conn.info, chunk)))) {
       this.close(chunk);
       t = undefined;
     }
@@ -148,13 +181,24 @@ export class KafkaDecoder {
       if (t) this.close(chunk);
       return;
     }
+    const now = ++this.pushes;
     if (!t) t = this.open(key, chunk);
-    else if (key !== this.lastKey) {
+    else if (now - t.moved > this.lruSlack) {
       this.connections.delete(key);
       this.connections.set(key, t);
+      t.moved = now;
     }
-    this.lastKey = key;
-    t.streams[chunk.dir].push(chunk, { ts: chunk.ts, tid: chunk.tid }, t.onFrame[chunk.dir]);
+    const out = chunk.dir === 'out';
+    const stream = out ? t.streams.out : t.streams.in;
+    let rest: CaptureChunk = chunk;
+    // The fast lane takes whole frames straight from the chunk (the chunk serves as their meta).
+    if (this.shared.lane && chunk.skipped === 0 && !chunk.resync) {
+      const data = chunk.data;
+      const off = stream.takeWhole(data, chunk, out ? t.take.out : t.take.in);
+      if (off === data.length) return;
+      if (off > 0) rest = { ...chunk, data: data.subarray(off) };
+    }
+    stream.push(rest, { ts: chunk.ts, tid: chunk.tid }, out ? t.onFrame.out : t.onFrame.in);
   }
 
   /** The connection closed: frames in progress are decoded as truncated, pending requests reported. */
@@ -163,7 +207,6 @@ export class KafkaDecoder {
     const t = this.connections.get(key);
     if (!t) return;
     this.connections.delete(key);
-    if (key === this.lastKey) this.lastKey = undefined;
     for (const dir of ['out', 'in'] as const) {
       t.streams[dir].flush((frame) => t.conn.onFrame(dir, frame));
       const s = t.streams[dir].stats;
@@ -226,9 +269,13 @@ export class KafkaDecoder {
       conn,
       streams: { out: stream('out'), in: stream('in') },
       onFrame: { out: (frame) => conn.onFrame('out', frame), in: (frame) => conn.onFrame('in', frame) },
+      take: {
+        out: (data, start, size, meta) => conn.takeWhole('out', data, start, size, meta),
+        in: (data, start, size, meta) => conn.takeWhole('in', data, start, size, meta),
+      },
+      moved: this.pushes,
     };
     this.connections.set(key, t);
-    this.lastKey = key;
     return t;
   }
 }

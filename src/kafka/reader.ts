@@ -73,6 +73,21 @@ function shortString(b: Uint8Array, at: number, n: number): string {
   return s;
 }
 
+/** The 16 bytes at data[at] as a UUID's text. */
+export function uuidAt(data: Uint8Array, at: number): string {
+  let s = '';
+  for (let i = 0; i < 16; i++) {
+    s += data[at + i]!.toString(16).padStart(2, '0');
+    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+  }
+  return s;
+}
+
+/** The string of `n` bytes at data[at] (a Kafka string's bytes, UTF-8). */
+export function frameString(data: Uint8Array, at: number, n: number): string {
+  return n <= SHORT_STRING ? shortString(data, at, n) : utf8.decode(data.subarray(at, at + n));
+}
+
 export class Reader {
   pos: number;
   private segStart = 0;
@@ -187,13 +202,8 @@ export class Reader {
 
   uuid(): string {
     const at = this.need(16);
-    let s = '';
-    for (let i = 0; i < 16; i++) {
-      s += this.bytes[at + i]!.toString(16).padStart(2, '0');
-      if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
-    }
     this.pos += 16;
-    return s;
+    return uuidAt(this.bytes, at);
   }
 
   /** Unsigned LEB128 of at most 32 bits (5 bytes). */
@@ -252,7 +262,7 @@ export class Reader {
   string(n: number): string {
     const at = this.need(n);
     this.pos += n;
-    return n <= SHORT_STRING ? shortString(this.bytes, at, n) : utf8.decode(this.bytes.subarray(at, at + n));
+    return frameString(this.bytes, at, n);
   }
 
   /** The copied bytes from `pos` on, up to n and up to the next gap, without advancing. */

@@ -126,7 +126,16 @@ const int32At = (b: Uint8Array, i: number): number => (b[i]! << 24) | (b[i + 1]!
  * `declared` bytes at `start` of `src`: no DataView, window or batch header object per batch.
  */
 export function countRecords(src: CopiedBytes, start: number, declared: number): RecordsSummary {
-  const summary: RecordsSummary = { bytes: declared, records: 0, magic: -1, batches: [], complete: true, malformed: false };
+  return countRecordsInto({ bytes: declared, records: 0, magic: -1, batches: [], complete: true, malformed: false }, src, start, declared);
+}
+
+/** countRecords into a summary of the caller's (reused by the fast lane: no object per field). */
+export function countRecordsInto(summary: RecordsSummary, src: CopiedBytes, start: number, declared: number): RecordsSummary {
+  summary.bytes = declared;
+  summary.records = 0;
+  summary.magic = -1;
+  summary.complete = true;
+  summary.malformed = false;
   let pos = 0;
   while (pos < declared) {
     if (declared - pos < MAGIC_OFFSET + 1) break;

@@ -97,6 +97,25 @@ export class FrameStream<T> {
     this.checkHead = options.checkHead;
   }
 
+  /**
+   * Offers `take` the frames lying whole at the start of `data`, a chunk with nothing skipped before
+   * it, while the stream is between frames, until a frame is not whole or `take` declines it (a frame
+   * taken is neither checked nor emitted). Returns where the rest of the chunk starts, for push.
+   */
+  takeWhole(data: Uint8Array, meta: T, take: (data: Uint8Array, start: number, size: number, meta: T) => boolean): number {
+    if (this.frame || this.sizeHave > 0 || this.owedTail > 0) return 0;
+    const len = data.length;
+    let off = 0;
+    while (len - off >= 4) {
+      const size = ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) | 0;
+      if (size < MIN_FRAME_SIZE || size > this.maxFrameSize || size > this.maxFrameCopy || len - off - 4 < size) break;
+      if (!take(data, off + 4, size, meta)) break;
+      this.stats.frames++;
+      off += 4 + size;
+    }
+    return off;
+  }
+
   /** Feeds one chunk; calls `emit` for every frame it completes. */
   push(chunk: StreamChunk, meta: T, emit: (frame: StreamFrame<T>) => void): void {
     if (chunk.skipped > 0) this.stats.bytesSkipped += chunk.skipped;

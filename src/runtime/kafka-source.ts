@@ -12,8 +12,7 @@ import {
   type DerivedEvent,
   type KafkaCounters,
   type KafkaDemand,
-  type KafkaExchange,
-  type ProbeFiring,
+  type ProbeArgs,
 } from '../kafka/index.js';
 import type { Expr } from '../frontend/ast.js';
 import type { Plan } from '../plan/types.js';
@@ -302,27 +301,24 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
     running--;
     set.onExit(code);
   };
-  const fire = (firing: ProbeFiring, c: ConnectionInfo, nsecs: bigint): void => {
-    const probes = byName.get(firing.probe);
+  const fire = (probe: string, args: ProbeArgs, c: ConnectionInfo, tid: number, nsecs: bigint): void => {
+    if (running === 0) return;
+    const probes = byName.get(probe);
     if (!probes) return;
-    const f: Firing = { probe: `kafka:${firing.probe}`, args: firing.args, pid: c.pid, tid: c.tid, comm: c.comm, nsecs, cgroup: cgroupFor(c.pid) };
-    for (const { set, probe } of probes) if (!set.exited) run(set, probe, f);
+    const f: Firing = { probe: `kafka:${probe}`, args, pid: c.pid, tid, comm: c.comm, nsecs, cgroup: cgroupFor(c.pid) };
+    for (const { set, probe: p } of probes) if (!set.exited) run(set, p, f);
   };
   /** interval and END blocks that share maps with kafka probes fire here, as kafkatrace itself. */
   const fireOwn = (set: ProbeSet, p: CompiledProbe, probe: string): void => {
     if (!set.exited) run(set, p, { probe, args: {}, pid: process.pid, tid: process.pid, comm: 'kafkatrace', nsecs: process.hrtime.bigint(), cgroup: cgroupFor(process.pid) });
   };
-  const onExchange = (ex: KafkaExchange): void => {
-    const nsecs = ex.response_ts ?? ex.request_ts;
-    for (const firing of decoder.firings(ex)) {
-      if (running === 0) return;
-      fire(firing, ex.connection, nsecs);
-    }
-  };
   // Rebalances completed by no exchange (flushed at the end): they fire on their last connection.
-  const onDerived = (ev: DerivedEvent): void => fire(derivedFiring(ev), ev.connection, ev.ts);
+  const onDerived = (ev: DerivedEvent): void => {
+    const { probe, args } = derivedFiring(ev);
+    fire(probe, args, ev.connection, ev.connection.tid, ev.ts);
+  };
 
-  const decoder = new KafkaDecoder({ onExchange, onDerived });
+  const decoder = new KafkaDecoder({ onFiring: fire, onDerived });
   const feed = (records: ReturnType<Capture['poll']>): void => {
     for (const r of records) {
       if (running === 0) return;

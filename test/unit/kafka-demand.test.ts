@@ -6,79 +6,13 @@ import { compileProjectedBody } from '../../src/kafka/body-compiler.js';
 import { DecodePlan } from '../../src/kafka/demand.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type KafkaExchange, type ProbeFiring } from '../../src/kafka/index.js';
 import { Reader } from '../../src/kafka/reader.js';
-import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
 import { requestSpec } from '../../src/kafka/schemas/index.js';
 import { planScript } from '../../src/codegen/index.js';
 import { demandOf, kafkaDemand } from '../../src/runtime/kafka-source.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 import type { CompiledProbe } from '../../src/runtime/interpreter.js';
+import { chunk, conn, corpus, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
 import { encodeBody, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
-import { sampleBody } from '../fixtures/kafka/samples.js';
-
-const conn = { pid: 100, tid: 101, comm: 'app', fd: 7, laddr: '127.0.0.1', lport: 50000, raddr: '127.0.0.1', rport: 9092 };
-const chunk = (dir: 'out' | 'in', data: Uint8Array, ts: bigint, skipped = 0, c = conn): CaptureChunk => ({ ...c, dir, ts, skipped, data });
-
-/** Chunks of one exchange; `cut` keeps only that many bytes of the request (or response), the rest skipped. */
-function exchangeChunks(req: Uint8Array, resp: Uint8Array, ts: bigint, cut?: { side: 'req' | 'resp'; keep: number }): CaptureChunk[] {
-  const side = (dir: 'out' | 'in', frame: Uint8Array, at: bigint): CaptureChunk[] =>
-    cut && (cut.side === 'req') === (dir === 'out') && cut.keep < frame.length
-      ? [chunk(dir, frame.subarray(0, cut.keep), at), chunk(dir, new Uint8Array(0), at, frame.length - cut.keep)]
-      : [chunk(dir, frame, at)];
-  return [...side('out', req, ts), ...side('in', resp, ts + 5n)];
-}
-
-/** Every API and version the schemas define, sample bodies with and without nulls, whole and cut. */
-function corpus(): CaptureChunk[] {
-  // A first exchange teaches the connection its direction (until then requests decode whole).
-  const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
-  let id = 2;
-  let ts = 2_000n;
-  for (const spec of MESSAGE_SPECS) {
-    if (spec.kind !== 'response') continue;
-    const reqSpec = requestSpec(spec.key)!;
-    for (let v = spec.valid[0]; v <= spec.valid[1]; v++) {
-      for (const nulls of [false, true]) {
-        const reqBody = encodeBody(reqSpec, v, sampleBody(reqSpec, v, nulls).value);
-        const respBody = encodeBody(spec, v, sampleBody(spec, v, nulls).value);
-        const cuts = [undefined, { side: 'req' as const, keep: 20 }, { side: 'req' as const, keep: 40 }, { side: 'resp' as const, keep: 14 }, { side: 'resp' as const, keep: 30 }];
-        for (const cut of cuts) {
-          const cid = id++;
-          chunks.push(...exchangeChunks(requestFrame(spec.key, v, cid, nulls ? null : 'client', reqBody), responseFrame(spec.key, v, cid, respBody), (ts += 100n), cut));
-        }
-      }
-    }
-  }
-  return chunks;
-}
-
-/** Produce, OffsetCommit and Fetch of one topic, so that the lag tracker links them. */
-function lagFlow(): CaptureChunk[] {
-  const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
-  let id = 2;
-  let ts = 2_000n;
-  for (let round = 0; round < 4; round++) {
-    for (const [pv, fv] of [[3, 4], [7, 11], [9, 12], [11, 15]] as const) {
-      const base = BigInt(round * 100 + pv * 10);
-      let cid = id++;
-      chunks.push(...exchangeChunks(
-        requestFrame(0, pv, cid, 'p', { TransactionalId: null, Acks: -1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: recordBatch({ records: 5, baseOffset: 0n }) }] }] }),
-        responseFrame(0, pv, cid, { Responses: [{ Name: 'orders', PartitionResponses: [{ Index: 0, ErrorCode: 0, BaseOffset: base }] }] }),
-        (ts += 1000n)));
-      cid = id++;
-      chunks.push(...exchangeChunks(
-        requestFrame(8, 2, cid, 'c1', { GroupId: 'billing', GenerationIdOrMemberEpoch: 1, MemberId: 'm', RetentionTimeMs: -1n, Topics: [{ Name: 'orders', Partitions: [{ PartitionIndex: 0, CommittedOffset: base - 2n, CommittedMetadata: null }] }] }),
-        responseFrame(8, 2, cid, { Topics: [{ Name: 'orders', Partitions: [{ PartitionIndex: 0, ErrorCode: 0 }] }] }),
-        (ts += 1000n)));
-      cid = id++;
-      const hw = base + 5n;
-      chunks.push(...exchangeChunks(
-        requestFrame(1, fv, cid, 'c1', { ReplicaId: -1, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 1 << 20, IsolationLevel: 0, Topics: [{ Topic: 'orders', Partitions: [{ Partition: 0, FetchOffset: base, PartitionMaxBytes: 1 << 20 }] }] }),
-        responseFrame(1, fv, cid, { ThrottleTimeMs: 0, Responses: [{ Topic: 'orders', Partitions: [{ PartitionIndex: 0, ErrorCode: 0, HighWatermark: hw, LastStableOffset: hw, AbortedTransactions: null, Records: recordBatch({ records: 5, baseOffset: base }) }] }] }),
-        (ts += 1000n)));
-    }
-  }
-  return chunks;
-}
 
 function run(chunks: CaptureChunk[], demand?: KafkaDemand): { decoder: KafkaDecoder; exchanges: KafkaExchange[]; firings: ProbeFiring[][] } {
   const exchanges: KafkaExchange[] = [];

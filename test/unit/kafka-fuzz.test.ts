@@ -1,9 +1,11 @@
 // A million mutated frames (bit flips, truncations, random sizes, random chunking and skips) through
-// stream reassembly, decoding and pairing: no exception may escape and memory must stay bounded.
+// stream reassembly, decoding and pairing, and Produce and Fetch frames through the fast lane: no
+// exception may escape and memory must stay bounded.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KafkaDecoder, probeFirings } from '../../src/kafka/index.js';
+import { FastLane } from '../../src/kafka/lane.js';
 import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
 import { requestSpec } from '../../src/kafka/schemas/index.js';
 import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
@@ -77,6 +79,43 @@ function mutate(frame: Uint8Array, next: () => number): Uint8Array {
   }
 }
 
+/** Pushes `frames` mutated frames of `pairs` through `decoder`; returns the heap growth after the first quarter. */
+function drive(decoder: KafkaDecoder, pairs: [Uint8Array, Uint8Array][], frames: number, next: () => number): number {
+  let heapAtQuarter = 0;
+  let ts = 0n;
+  for (let n = 0; n < frames; ) {
+    const [req, resp] = pairs[next() % pairs.length]!;
+    const fd = next() % 48;
+    const pid = 1 + (next() % 3);
+    for (const [dir, frame] of [['out', req], ['in', resp]] as const) {
+      const data = mutate(frame, next);
+      n++;
+      ts += 1000n;
+      // Random chunking, sometimes with skipped bytes in between.
+      let off = 0;
+      while (off < data.length || off === 0) {
+        const len = next() % 4 === 0 ? 1 + (next() % 16) : data.length - off;
+        const skipped = next() % 32 === 0 ? next() % 200 : 0;
+        const resync = next() % 64 === 0;
+        decoder.push({ pid, tid: 1, comm: 'fuzz', fd, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 9092, dir, ts, skipped, resync, data: data.subarray(off, off + len) });
+        off += Math.max(len, 1);
+      }
+    }
+    // Connections come and go, as real ones do; a stream that lost sync is not stuck for the run.
+    if (next() % 16 === 0) decoder.close({ pid, fd });
+    if (n % 100_000 === 0) decoder.expire(ts);
+    if (n === frames / 4) {
+      gc();
+      heapAtQuarter = process.memoryUsage().heapUsed;
+    }
+  }
+  decoder.closeAll();
+  gc();
+  return process.memoryUsage().heapUsed - heapAtQuarter;
+}
+
+const LIMITS = { maxConnections: 256, maxPendingPerConnection: 64, maxFrameCopy: 4096 };
+
 describe('fuzz', () => {
   it('a million mutated frames: no exception escapes, memory stays bounded', () => {
     const pairs = corpus();
@@ -89,42 +128,9 @@ describe('fuzz', () => {
         exchanges++;
         firings += probeFirings(ex).length;
       },
-      maxConnections: 256,
-      maxPendingPerConnection: 64,
-      maxFrameCopy: 4096,
+      ...LIMITS,
     });
-    const FRAMES = 1_000_000;
-    let heapAtQuarter = 0;
-    let ts = 0n;
-    for (let n = 0; n < FRAMES; ) {
-      const [req, resp] = pairs[next() % pairs.length]!;
-      const fd = next() % 48;
-      const pid = 1 + (next() % 3);
-      for (const [dir, frame] of [['out', req], ['in', resp]] as const) {
-        const data = mutate(frame, next);
-        n++;
-        ts += 1000n;
-        // Random chunking, sometimes with skipped bytes in between.
-        let off = 0;
-        while (off < data.length || off === 0) {
-          const len = next() % 4 === 0 ? 1 + (next() % 16) : data.length - off;
-          const skipped = next() % 32 === 0 ? next() % 200 : 0;
-          const resync = next() % 64 === 0;
-          decoder.push({ pid, tid: 1, comm: 'fuzz', fd, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 9092, dir, ts, skipped, resync, data: data.subarray(off, off + len) });
-          off += Math.max(len, 1);
-        }
-      }
-      // Connections come and go, as real ones do; a stream that lost sync is not stuck for the run.
-      if (next() % 16 === 0) decoder.close({ pid, fd });
-      if (n % 100_000 === 0) decoder.expire(ts);
-      if (n === FRAMES / 4) {
-        gc();
-        heapAtQuarter = process.memoryUsage().heapUsed;
-      }
-    }
-    decoder.closeAll();
-    gc();
-    const growth = process.memoryUsage().heapUsed - heapAtQuarter;
+    const growth = drive(decoder, pairs, 1_000_000, next);
     const c = decoder.counters();
     expect(decoder.connectionCount).toBe(0);
     expect(growth).toBeLessThan(32 * 1024 * 1024);
@@ -135,5 +141,31 @@ describe('fuzz', () => {
     expect(c.resyncs).toBeGreaterThan(1000);
     expect(c.framesTruncated).toBeGreaterThan(1000);
     for (const reason of ['bad_header', 'overrun', 'orphan_response'] as const) expect(c.framesFailed[reason]).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('mutated Produce and Fetch frames through the fast lane: no exception escapes, memory stays bounded', () => {
+    const pairs = corpus().filter(([req]) => req[5] === 0 || req[5] === 1);
+    const next = rng(Number(process.env.KT_FUZZ_SEED ?? 0x1a4e));
+    let firings = 0;
+    let tried = 0;
+    let taken = 0;
+    const respond = FastLane.prototype.respond;
+    const spy = vi.spyOn(FastLane.prototype, 'respond').mockImplementation(function (this: FastLane, ...args) {
+      tried++;
+      const ok = respond.apply(this, args);
+      if (ok) taken++;
+      return ok;
+    });
+    const args = ['topic', 'partition', 'records', 'bytes', 'lag', 'fetch_offset', 'high_watermark', 'base_offset', 'error_name', 'latency', 'client_id'];
+    const decoder = new KafkaDecoder({ demand: { probes: ['produce', 'fetch'], args }, onFiring: () => void firings++, ...LIMITS });
+    const growth = drive(decoder, pairs, 300_000, next);
+    spy.mockRestore();
+    expect(decoder.connectionCount).toBe(0);
+    expect(growth).toBeLessThan(32 * 1024 * 1024);
+    // Responses (mutated or not) that reached the lane, and those it took.
+    expect(tried).toBeGreaterThan(5_000);
+    expect(taken).toBeGreaterThan(1_000);
+    expect(firings).toBeGreaterThan(taken);
+    expect(decoder.counters().framesFailed.overrun).toBeGreaterThan(0);
   }, 180_000);
 });

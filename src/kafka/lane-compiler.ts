@@ -1,0 +1,269 @@
+// Produce and Fetch bodies compiled for the fast lane (lane.ts): one JavaScript function per message
+// and version that reads a frame where it lies in the capture chunk, with every struct inlined into
+// nested loops, and no object made per struct. The fields the lane needs land in local variables,
+// and a hook per array element hands them on; every other field is stepped over with the same
+// bounds and length checks the schema decoder makes. Whatever the lane does not expect (a null
+// array, a tagged field present, a length past the frame) makes the function return -1: the frame
+// then takes the schema decoder's path, which decodes or counts it as before.
+// Generated code holds only schema field names (in comments, sanitised), numbers and the hooks the
+// lane itself writes, never input bytes.
+import { wantedField } from './body-compiler.js';
+import { countRecordsInto, type CopiedBytes, type RecordsSummary } from './records.js';
+import { frameString, uuidAt } from './reader.js';
+import { inRange, type FieldSpec, type MessageSpec } from './schemas/spec.js';
+
+/** What a lane function captures and does, by field path ('TopicData.PartitionData.Index'). */
+export interface LaneShape {
+  /** Field path → local variable the value is read into (declared by the generated function). */
+  capture: Readonly<Record<string, string>>;
+  /** Array-of-structs path → code run after each element is read (it may `return -1`). */
+  each: Readonly<Record<string, string>>;
+  /** Code run after the last needed top-level field (it may `return -1`). */
+  end: string;
+  /** Locals the hooks read that no capture of this version may assign (they stay undefined). */
+  declare?: readonly string[];
+  /**
+   * The schema decoder's projection of the body (demand.ts): the lane steps over the same top-level
+   * fields, so that it checks what that path checks and no more.
+   */
+  keep: ReadonlySet<string>;
+}
+
+/**
+ * A compiled lane body: reads data[p, e), where `p` is the body's first byte. Returns the position
+ * after the last field read, or -1 when the lane declines the frame. `P` and `X` are the lane's
+ * pending request and response scratch, passed through to the hooks.
+ */
+export type LaneBody<P, X> = (b: Uint8Array, p: number, e: number, P: P, X: X) => number;
+
+const SMALL = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** Helpers the generated code calls for what is more than a few byte reads. */
+class LaneHelpers implements CopiedBytes {
+  /** Where the last uv() ended. */
+  at = 0;
+  located = 0;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private end = 0;
+  private readonly summary: RecordsSummary = { bytes: 0, records: 0, magic: -1, batches: [], complete: true, malformed: false };
+
+  /** A non-negative integer as a BigInt, from a table when small (offsets, counts). */
+  big(x: number): bigint {
+    return x >= 0 && x < 1024 ? SMALL[x]! : BigInt(x);
+  }
+
+  i64(b: Uint8Array, p: number): bigint {
+    const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+    if (hi === 0) return this.big(lo);
+    if (hi === -1 && lo === 0xffffffff) return -1n;
+    const v = hi * 4294967296 + lo;
+    return Number.isSafeInteger(v) ? BigInt(v) : BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+  }
+
+  uuid(b: Uint8Array, p: number): string {
+    return uuidAt(b, p);
+  }
+
+  /** An unsigned varint of more than one byte at b[p]; -1 when malformed or past `e` (position in `at`). */
+  uv(b: Uint8Array, p: number, e: number): number {
+    let result = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (p >= e) return -1;
+      const x = b[p++]!;
+      result += (x & 0x7f) * 2 ** shift;
+      if ((x & 0x80) === 0) {
+        this.at = p;
+        return result > 0xffffffff ? -1 : result;
+      }
+    }
+    return -1;
+  }
+
+  /** The last string read at each site of the generated code (see str). */
+  private readonly last: string[] = [];
+  private sites = 0;
+
+  /** A number for a place in generated code that reads strings (a topic name, a client id). */
+  site(): number {
+    return this.sites++;
+  }
+
+  /**
+   * The string of n bytes at b[p]. A site reads the same topic or client id frame after frame: the
+   * string it read last is compared with the bytes (equal char codes can only be ASCII) and reused.
+   */
+  str(b: Uint8Array, p: number, n: number, site: number): string {
+    const last = this.last[site];
+    if (last !== undefined && last.length === n) {
+      let i = 0;
+      while (i < n && last.charCodeAt(i) === b[p + i]) i++;
+      if (i === n) return last;
+    }
+    return (this.last[site] = frameString(b, p, n));
+  }
+
+  /** The records counted in a records field of `n` bytes at b[p], the frame ending at `e`. */
+  records(b: Uint8Array, p: number, n: number, e: number): number {
+    this.bytes = b;
+    this.end = e;
+    return countRecordsInto(this.summary, this, p, n).records;
+  }
+
+  locate(at: number, n: number): Uint8Array | null {
+    if (at + n > this.end) return null;
+    this.located = at;
+    return this.bytes;
+  }
+}
+
+const READ: Record<string, [number, string]> = {
+  bool: [1, 'b[p] !== 0'],
+  int8: [1, '((b[p] << 24) >> 24)'],
+  int16: [2, '(((b[p] << 24) | (b[p + 1] << 16)) >> 16)'],
+  uint16: [2, '((b[p] << 8) | b[p + 1])'],
+  int32: [4, '((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3])'],
+  uint32: [4, '(((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0)'],
+  int64: [8, 'H.i64(b, p)'],
+  float64: [8, 'new DataView(b.buffer, b.byteOffset + p, 8).getFloat64(0)'],
+  uuid: [16, 'H.uuid(b, p)'],
+};
+
+class LaneGenerator {
+  private depth = 0;
+  /** Locals the generated code assigns (captures, and `<capture>Bytes` of records fields). */
+  readonly locals = new Set<string>();
+
+  constructor(private readonly version: number, private readonly flexible: boolean, private readonly shape: LaneShape) {}
+
+  private present(fields: readonly FieldSpec[]): FieldSpec[] {
+    return fields.filter((f) => inRange(f.v, this.version) && !(this.flexible && f.tag !== undefined && inRange(f.tv, this.version)));
+  }
+
+  /** Whether anything under `path` is captured or hooked. */
+  needed(path: string): boolean {
+    const under = (k: string): boolean => k === path || k.startsWith(`${path}.`);
+    return Object.keys(this.shape.capture).some(under) || Object.keys(this.shape.each).some(under);
+  }
+
+  /**
+   * The top struct's fields, up to the last one the lane or the projection needs, as the schema
+   * decoder's projected body (body-compiler.ts) goes. One that ends with the body (no field or
+   * tagged section after it) must end at the frame's end, as that path checks ('trailing'); one that
+   * needs a tagged field of the top struct is left to that path.
+   */
+  top(fields: readonly FieldSpec[]): string[] {
+    const keep = this.shape.keep;
+    const wanted = (f: FieldSpec): boolean => this.needed(f.n) || wantedField(f, keep, this.version);
+    const tagged = fields.some((f) => this.flexible && f.tag !== undefined && inRange(f.tv, this.version) && wanted(f));
+    if (tagged) return ['return -1;'];
+    const present = this.present(fields);
+    let last = present.length - 1;
+    while (last >= 0 && !wanted(present[last]!)) last--;
+    const lines = present.slice(0, last + 1).flatMap((f) => this.field(f, f.n));
+    if (last === present.length - 1 && !this.flexible) lines.push('if (p !== e) return -1;');
+    return lines;
+  }
+
+  private struct(fields: readonly FieldSpec[], path: string): string[] {
+    const lines = this.present(fields).flatMap((f) => this.field(f, `${path}.${f.n}`));
+    // A tagged field present is rare in these bodies: the schema decoder's path takes it.
+    if (this.flexible) lines.push('if (p >= e || b[p] !== 0) return -1;', 'p++;');
+    return lines;
+  }
+
+  /** Reads a length into `n`: compact (unsigned varint minus one) or int16/int32; -1 is null. */
+  private length(compact: boolean, width: 2 | 4): string[] {
+    if (compact) {
+      return [
+        'if (p >= e) return -1;',
+        'n = b[p];',
+        'if (n < 128) p++; else { n = H.uv(b, p, e); if (n < 0) return -1; p = H.at; }',
+        'n -= 1;',
+      ];
+    }
+    return [`if (p + ${width} > e) return -1;`, `n = ${READ[width === 2 ? 'int16' : 'int32']![1]};`, `p += ${width};`];
+  }
+
+  private field(f: FieldSpec, path: string): string[] {
+    const compact = f.fx !== undefined ? inRange(f.fx, this.version) : this.flexible;
+    const nullable = inRange(f.nv, this.version);
+    const local = this.shape.capture[path];
+    if (local !== undefined) this.locals.add(local);
+    const lines = [`// ${path.replace(/[^A-Za-z0-9_.]/g, '')}`];
+    if (f.a) {
+      lines.push(...this.length(compact, 4), 'if (n < -1 || p + Math.max(n, 0) > e) return -1;');
+      if (f.t !== 'struct') {
+        const w = READ[f.t]?.[0];
+        if (w !== undefined) lines.push(`if (n > 0) { if (p + n * ${w} > e) return -1; p += n * ${w}; }`);
+        else lines.push(`for (let i = 0, m = n; i < m; i++) { ${this.skipVariable(f.t, compact, false).join(' ')} }`);
+        return lines;
+      }
+      const hook = this.shape.each[path];
+      // The schema decoder keeps a null array as null: no elements, which the lane does not report.
+      if (hook !== undefined) lines.push('if (n < 0) return -1;');
+      const i = `i${this.depth}`;
+      const m = `m${this.depth}`;
+      this.depth++;
+      const body = this.struct(f.f ?? [], path);
+      this.depth--;
+      lines.push(`for (let ${i} = 0, ${m} = n; ${i} < ${m}; ${i}++) {`, ...body, ...(hook === undefined ? [] : [hook]), '}');
+      return lines;
+    }
+    if (f.t === 'struct') {
+      if (nullable) lines.push('if (p >= e) return -1;', 'if (b[p++] >= 128) {} else {', ...this.struct(f.f ?? [], path), '}');
+      else lines.push(...this.struct(f.f ?? [], path));
+      return lines;
+    }
+    const fixed = READ[f.t];
+    if (fixed) {
+      const [w, read] = fixed;
+      lines.push(`if (p + ${w} > e) return -1;`);
+      if (local !== undefined) lines.push(`${local} = ${read};`);
+      lines.push(`p += ${w};`);
+      return lines;
+    }
+    if (local === undefined) return [...lines, ...this.skipVariable(f.t, compact, nullable)];
+    lines.push(...this.length(compact, f.t === 'string' ? 2 : 4), 'if (n < -1 || p + n > e) return -1;');
+    if (f.t === 'string') lines.push(`if (n < 0) { ${nullable ? `${local} = null;` : 'return -1;'} } else { ${local} = H.str(b, p, n, ${helpers.site()}); p += n; }`);
+    else if (f.t === 'records') {
+      // A records field reads as its record count and its size in bytes; null as -1 and 0.
+      this.locals.add(`${local}Bytes`);
+      lines.push(`if (n < 0) { ${local} = -1; ${local}Bytes = 0; } else { ${local} = H.records(b, p, n, e); ${local}Bytes = n; p += n; }`);
+    }
+    else throw new Error(`the lane cannot capture a ${f.t} field (${path})`);
+    return lines;
+  }
+
+  /** Steps over a string, bytes or records field with the checks decoding it makes. */
+  private skipVariable(t: string, compact: boolean, nullable: boolean): string[] {
+    const nullCheck = t === 'records' || nullable ? 'n < -1' : 'n < 0';
+    return [...this.length(compact, t === 'string' ? 2 : 4), `if (${nullCheck} || p + n > e) return -1;`, 'if (n > 0) p += n;'];
+  }
+}
+
+const helpers = new LaneHelpers();
+
+/** Compiles a lane body of `spec` at `version` (which must be in spec.valid). */
+export function compileLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneShape): LaneBody<P, X> {
+  const gen = new LaneGenerator(version, inRange(spec.flexible, version), shape);
+  const body = gen.top(spec.fields);
+  const source = [
+    'return function laneBody(b, p, e, P, X) {',
+    `let n = 0, k = 0${[...new Set([...Object.values(shape.capture), ...(shape.declare ?? []), ...gen.locals])].map((l) => `, ${l}`).join('')};`,
+    ...body,
+    shape.end,
+    'return p;',
+    '};',
+  ].join('\n');
+  return new Function('H', source)(helpers) as LaneBody<P, X>;
+}
+
+/** A non-negative count as the runtime's BigInt, from a table when small. */
+export const laneBig = (x: number): bigint => helpers.big(x);
+
+/** A string reader for one site of the lane's own code (LaneHelpers.str). */
+export function laneString(): (b: Uint8Array, p: number, n: number) => string {
+  const site = helpers.site();
+  return (b, p, n) => helpers.str(b, p, n, site);
+}

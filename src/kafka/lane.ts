@@ -1,0 +1,406 @@
+// The fast lane: Produce and Fetch frames that lie whole in one capture chunk, for a running script
+// whose demand the lane can serve, go from the chunk's bytes to probe firings with no frame, view,
+// reader, decoded struct, exchange or item object on the way. Bodies are read in place by functions
+// compiled per version (lane-compiler.ts); a request waits for its response as a LanePending, which
+// the rest of the decoder can read as any other pending request (its `request` is made when asked
+// for: a response that does not take the lane, a close, a timeout). Everything else, and whatever a
+// lane function declines, takes the schema decoder's path (exchanges.ts), with the same outcome:
+// test/unit/kafka-lane.test.ts decodes the same streams both ways and compares the firings.
+import { API_KEYS } from './api-names.js';
+import type { DecodedStruct } from './decoder.js';
+import type { DecodePlan } from './demand.js';
+import { errorName } from './error-codes.js';
+import type { ConnectionInfo, Direction } from './exchanges.js';
+import type { DecodedRequest } from './frame.js';
+import { isFlexible } from './headers.js';
+import { compileLaneBody, laneBig, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
+import type { ProbeArgs } from './probes.js';
+import { requestSpec, responseSpec } from './schemas/index.js';
+import { inRange, type MessageSpec } from './schemas/spec.js';
+
+/** Where firings go: the probe, its args, the connection and thread, and the firing's time. */
+export type FiringSink = (probe: string, args: ProbeArgs, connection: ConnectionInfo, tid: number, nsecs: bigint) => void;
+
+/** How the lane reaches per-connection state (topic names of ids, fetch offsets of fetch sessions). */
+export interface LaneContext {
+  topicName(id: string): string | undefined;
+  fetchOffset(topic: string, partition: number): bigint | undefined;
+  setFetchOffset(topic: string, partition: number, offset: bigint): void;
+}
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** One partition of a request read by the lane. */
+interface LaneItem {
+  /** Undefined in Fetch v13 and later, which name topics by id. */
+  topic: string | undefined;
+  id: string | undefined;
+  part: number;
+  /** Produce: records counted in the partition's data (-1: null data; undefined: not read), and its size. */
+  records: number | undefined;
+  bytes: number | undefined;
+  /** Fetch: the offset asked for. */
+  fo: bigint | undefined;
+}
+
+/** A Produce or Fetch request read by the lane, waiting for its response. */
+export class LanePending {
+  dir: Direction = 'out';
+  ts = 0n;
+  tid = 0;
+  readonly truncated = false;
+  acks = 0;
+  readonly items: LaneItem[] = [];
+  private decoded: DecodedRequest | undefined;
+
+  constructor(readonly apiKey: number, readonly version: number, readonly id: number, readonly clientId: string | null, readonly bytes: number) {}
+
+  /** The request as the schema decoder would have projected it, for the decoder's other paths. */
+  get request(): DecodedRequest {
+    return (this.decoded ??= {
+      header: { apiKey: this.apiKey, apiVersion: this.version, correlationId: this.id, clientId: this.clientId, headerVersion: isFlexible(this.apiKey, this.version) ? 2 : 1 },
+      api: this.apiKey === API_KEYS.Produce ? 'Produce' : 'Fetch',
+      body: this.apiKey === API_KEYS.Produce ? this.produceBody() : this.fetchBody(),
+      failure: null,
+    });
+  }
+
+  private produceBody(): DecodedStruct {
+    const TopicData = this.items.map((i) => {
+      const partition: Record<string, unknown> = { Index: i.part };
+      if (i.records !== undefined) {
+        partition.Records = i.records < 0 ? null : { bytes: i.bytes, records: i.records, magic: -1, batches: [], complete: true, malformed: false };
+      }
+      return { Name: i.topic!, PartitionData: [partition] };
+    });
+    return { Acks: this.acks, TopicData } as unknown as DecodedStruct;
+  }
+
+  private fetchBody(): DecodedStruct {
+    const Topics = this.items.map((i) => {
+      const Partitions = [{ Partition: i.part, FetchOffset: i.fo! }];
+      return i.id === undefined ? { Topic: i.topic!, Partitions } : { TopicId: i.id, Partitions };
+    });
+    return { Topics } as unknown as DecodedStruct;
+  }
+}
+
+/** Per-partition values of the response being read, reused from response to response. */
+class ResponseScratch {
+  n = 0;
+  readonly topic: (string | undefined)[] = [];
+  readonly id: (string | undefined)[] = [];
+  readonly part: number[] = [];
+  readonly err: number[] = [];
+  readonly base: (bigint | undefined)[] = [];
+  readonly hw: (bigint | undefined)[] = [];
+  readonly lso: (bigint | undefined)[] = [];
+  readonly lsto: (bigint | undefined)[] = [];
+  readonly records: number[] = [];
+  readonly bytes: number[] = [];
+  readonly fo: (bigint | undefined)[] = [];
+  readonly lag: (bigint | undefined)[] = [];
+  /** Topic names of the request's partitions. */
+  readonly requested: string[] = [];
+}
+
+/** What a firing's args are built from besides the pending request and the response scratch. */
+interface FiringSource {
+  api: string;
+  apiKey: number;
+  latency: bigint;
+  role: 'client' | 'broker';
+  bytes: number;
+  info: ConnectionInfo;
+}
+
+type Builder = (P: LanePending, X: ResponseScratch, i: number, R: FiringSource, big: (x: number) => bigint, errorName: (c: number) => string) => ProbeArgs;
+
+type ShapeName = 'produceRequest' | 'produceResponse' | 'fetchRequest' | 'fetchResponse';
+
+const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
+  produceRequest: {
+    capture: { Acks: 'acks', 'TopicData.Name': 'topic', 'TopicData.PartitionData.Index': 'part', 'TopicData.PartitionData.Records': 'rec' },
+    each: { 'TopicData.PartitionData': 'P.items.push({ topic, id: undefined, part, records: rec, bytes: recBytes, fo: undefined });' },
+    end: 'if (P.items.length === 0) return -1; P.acks = acks;',
+  },
+  produceResponse: {
+    capture: {
+      'Responses.Name': 'topic', 'Responses.PartitionResponses.Index': 'part',
+      'Responses.PartitionResponses.ErrorCode': 'err', 'Responses.PartitionResponses.BaseOffset': 'base',
+    },
+    // The schema decoder's items follow the request's partitions: the lane takes responses that
+    // answer them in the same order.
+    each: {
+      'Responses.PartitionResponses':
+        'if (k >= P.items.length || P.items[k].part !== part || P.items[k].topic !== topic) return -1; X.err[k] = err; X.base[k] = base; k++;',
+    },
+    end: 'if (k !== P.items.length) return -1; X.n = k;',
+  },
+  fetchRequest: {
+    capture: { 'Topics.Topic': 'topic', 'Topics.TopicId': 'tid', 'Topics.Partitions.Partition': 'part', 'Topics.Partitions.FetchOffset': 'fo' },
+    each: { 'Topics.Partitions': 'P.items.push({ topic, id: tid, part, records: 0, bytes: 0, fo });' },
+    end: '',
+  },
+  fetchResponse: {
+    capture: {
+      'Responses.Topic': 'topic', 'Responses.TopicId': 'tid', 'Responses.Partitions.PartitionIndex': 'part',
+      'Responses.Partitions.ErrorCode': 'err', 'Responses.Partitions.HighWatermark': 'hw',
+      'Responses.Partitions.LastStableOffset': 'lso', 'Responses.Partitions.LogStartOffset': 'lsto',
+      'Responses.Partitions.Records': 'rec',
+    },
+    each: {
+      'Responses.Partitions':
+        'X.topic[k] = topic; X.id[k] = tid; X.part[k] = part; X.err[k] = err; X.hw[k] = hw; X.lso[k] = lso; X.lsto[k] = lsto; X.records[k] = rec; X.bytes[k] = recBytes; k++;',
+    },
+    // A Fetch response without partitions fires once, without an item: the schema decoder's path.
+    end: 'if (k === 0) return -1; X.n = k;',
+  },
+};
+
+/** Captures made only for the args named: others leave their local undefined (no BigInt made, no records counted). */
+const OPTIONAL: Record<ShapeName, Record<string, string[]>> = {
+  produceRequest: { 'TopicData.PartitionData.Records': ['records', 'bytes'] },
+  produceResponse: {
+    'Responses.PartitionResponses.ErrorCode': ['error', 'error_name'],
+    'Responses.PartitionResponses.BaseOffset': ['base_offset'],
+  },
+  fetchRequest: {},
+  fetchResponse: {
+    'Responses.Partitions.ErrorCode': ['error', 'error_name'],
+    'Responses.Partitions.HighWatermark': ['high_watermark', 'lag'],
+    'Responses.Partitions.LastStableOffset': ['last_stable_offset'],
+    'Responses.Partitions.LogStartOffset': ['log_start_offset'],
+    'Responses.Partitions.Records': ['records', 'bytes'],
+  },
+};
+
+/** A shape with only the captures `args` need, stepping as far as the projection `keep` goes. */
+function shapeFor(name: ShapeName, args: ReadonlySet<string>, keep: ReadonlySet<string>): LaneShape {
+  const { capture, each, end } = SHAPES[name];
+  const optional = OPTIONAL[name];
+  const kept = Object.entries(capture).filter(([path]) => optional[path]?.some((a) => args.has(a)) ?? true);
+  const locals = Object.values(capture);
+  return { capture: Object.fromEntries(kept), each, end, declare: [...locals, ...locals.map((l) => `${l}Bytes`)], keep };
+}
+
+/** Args every firing can have, from the exchange (the JavaScript that sets each one). */
+const COMMON: Record<string, string> = {
+  api: 'args.api = R.api;',
+  api_key: 'args.api_key = big(R.apiKey);',
+  version: 'args.version = big(P.version);',
+  correlation_id: 'args.correlation_id = BigInt(P.id);',
+  client_id: "args.client_id = P.clientId ?? '';",
+  latency: 'args.latency = R.latency;',
+  role: 'args.role = R.role;',
+  status: "args.status = 'complete';",
+  request_bytes: 'args.request_bytes = big(P.bytes);',
+  response_bytes: 'args.response_bytes = big(R.bytes);',
+  laddr: 'args.laddr = R.info.laddr;',
+  lport: 'args.lport = big(R.info.lport);',
+  raddr: 'args.raddr = R.info.raddr;',
+  rport: 'args.rport = big(R.info.rport);',
+};
+
+const present = (name: string, from: string): string => `v = ${from}; if (v !== undefined) args.${name} = v;`;
+
+/** Per-item args of each probe; an arg of the other probe's table is absent from this one's firings. */
+const ITEM: Record<'produce' | 'fetch', Record<string, string>> = {
+  produce: {
+    topic: 'args.topic = P.items[i].topic;',
+    partition: 'args.partition = big(P.items[i].part);',
+    acks: 'args.acks = big(P.acks);',
+    records: 'args.records = big(Math.max(P.items[i].records, 0));',
+    bytes: 'args.bytes = big(P.items[i].bytes);',
+    base_offset: present('base_offset', 'X.base[i]'),
+    error: 'args.error = big(X.err[i]);',
+    error_name: 'args.error_name = errorName(X.err[i]);',
+  },
+  fetch: {
+    topic: 'args.topic = X.topic[i];',
+    partition: 'args.partition = big(X.part[i]);',
+    fetch_offset: present('fetch_offset', 'X.fo[i]'),
+    high_watermark: present('high_watermark', 'X.hw[i]'),
+    last_stable_offset: present('last_stable_offset', 'X.lso[i]'),
+    log_start_offset: present('log_start_offset', 'X.lsto[i]'),
+    // Unknown lag reads -1 (probes.ts's UNKNOWN_LAG).
+    lag: 'v = X.lag[i]; args.lag = v === undefined ? -1n : v;',
+    records: 'args.records = big(Math.max(X.records[i], 0));',
+    bytes: 'args.bytes = big(X.bytes[i]);',
+    error: 'args.error = big(X.err[i]);',
+    error_name: 'args.error_name = errorName(X.err[i]);',
+  },
+};
+
+/**
+ * Args the schema decoder gives Produce or Fetch firings that the lane does not make: details.ts's
+ * request-level fields and the group of a Fetch, and the lag tracker's time_lag.
+ */
+const BEYOND = new Set([
+  'transactional_id', 'group', 'time_lag', 'max_wait_ms', 'min_bytes', 'max_bytes', 'isolation_level', 'session_id',
+  'session_epoch', 'rack',
+]);
+
+/** What the lane makes of an arg: 'lane' (it makes it), 'beyond' (it cannot), 'absent' (no Produce or Fetch firing has it). */
+export function laneArgKinds(name: string): 'lane' | 'beyond' | 'absent' {
+  if (BEYOND.has(name)) return 'beyond';
+  return name in ITEM.produce || name in ITEM.fetch || name in COMMON ? 'lane' : 'absent';
+}
+
+/** The builder of one probe's args, in the demand's order; undefined when an arg is beyond the lane. */
+function compileBuilder(probe: 'produce' | 'fetch', names: readonly string[]): Builder | undefined {
+  const lines: string[] = [];
+  for (const name of names) {
+    if (name in Object.prototype) continue;
+    if (BEYOND.has(name)) return undefined;
+    const line = ITEM[probe][name] ?? COMMON[name];
+    if (line !== undefined) lines.push(line);
+  }
+  const source = `return function build(P, X, i, R, big, errorName) {\nconst args = {};\nlet v;\n${lines.join('\n')}\nreturn args;\n};`;
+  return new Function(source)() as Builder;
+}
+
+/** A topic's name, from its name or its id (details.ts's topicOf). */
+const topicOf = (name: string | undefined, id: string | undefined, ctx: LaneContext): string =>
+  name !== undefined ? name : id !== undefined && id !== NIL_UUID ? ctx.topicName(id) ?? id : '';
+
+const clientIdAt = laneString();
+
+const int16At = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
+const int32At = (b: Uint8Array, at: number): number => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
+
+const PRODUCE = { request: requestSpec(API_KEYS.Produce)!, response: responseSpec(API_KEYS.Produce)! };
+const FETCH = { request: requestSpec(API_KEYS.Fetch)!, response: responseSpec(API_KEYS.Fetch)! };
+
+export class FastLane {
+  /** Lane bodies by shape and version, compiled when first needed. */
+  private readonly bodies: Record<ShapeName, (LaneBody<LanePending, ResponseScratch> | undefined)[]> = {
+    produceRequest: [], produceResponse: [], fetchRequest: [], fetchResponse: [],
+  };
+  private readonly scratch = new ResponseScratch();
+  private readonly source: FiringSource = { api: '', apiKey: 0, latency: 0n, role: 'client', bytes: 0, info: undefined as unknown as ConnectionInfo };
+
+  private constructor(
+    /** The shapes of the APIs the lane takes (those whose bodies the plan projects). */
+    private readonly shapes: Partial<Record<ShapeName, LaneShape>>,
+    private readonly fires: { produce: boolean; fetch: boolean },
+    private readonly build: { produce: Builder; fetch: Builder },
+    private readonly sink: FiringSink,
+  ) {}
+
+  /**
+   * The lane of a running script's plan, or undefined when the plan needs what only the schema
+   * decoder gives: the lag or rebalance trackers, `kafka:request` firings (built from the whole
+   * exchange), or args the lane does not make.
+   */
+  static of(plan: DecodePlan, sink: FiringSink): FastLane | undefined {
+    if (plan.lag || plan.rebalance || plan.fires('request')) return undefined;
+    const names = [...plan.args];
+    const produce = compileBuilder('produce', names);
+    const fetch = compileBuilder('fetch', names);
+    if (!produce || !fetch) return undefined;
+    const shapes: Partial<Record<ShapeName, LaneShape>> = {};
+    for (const [key, request, response] of [[API_KEYS.Produce, 'produceRequest', 'produceResponse'], [API_KEYS.Fetch, 'fetchRequest', 'fetchResponse']] as const) {
+      // An API whose response the plan does not decode is the schema decoder's (it reads little of it).
+      const requestKeep = plan.body('request', key);
+      const responseKeep = plan.body('response', key);
+      if (!(requestKeep instanceof Set) || !(responseKeep instanceof Set)) continue;
+      shapes[request] = shapeFor(request, plan.args, requestKeep);
+      shapes[response] = shapeFor(response, plan.args, responseKeep);
+    }
+    return new FastLane(shapes, { produce: plan.fires('produce'), fetch: plan.fires('fetch') }, { produce, fetch }, sink);
+  }
+
+  /** Reads a Produce or Fetch request at data[start, start + size); null when the lane declines it. */
+  request(data: Uint8Array, start: number, size: number): LanePending | null {
+    const e = start + size;
+    if (size < 10) return null;
+    const apiKey = int16At(data, start);
+    if (apiKey !== API_KEYS.Produce && apiKey !== API_KEYS.Fetch) return null;
+    const version = int16At(data, start + 2);
+    const spec = apiKey === API_KEYS.Produce ? PRODUCE.request : FETCH.request;
+    if (!inRange(spec.valid, version) || !this.shapes[apiKey === API_KEYS.Produce ? 'produceRequest' : 'fetchRequest']) return null;
+    const id = int32At(data, start + 4);
+    let p = start + 8;
+    const n = int16At(data, p);
+    p += 2;
+    if (n < -1 || n > e - p) return null;
+    const clientId = n < 0 ? null : clientIdAt(data, p, n);
+    if (n > 0) p += n;
+    if (inRange(spec.flexible, version)) {
+      if (p >= e || data[p] !== 0) return null;
+      p++;
+    }
+    const pending = new LanePending(apiKey, version, id, clientId, size + 4);
+    const body = this.body(spec, apiKey === API_KEYS.Produce ? 'produceRequest' : 'fetchRequest', version);
+    if (body(data, p, e, pending, this.scratch) < 0) return null;
+    // acks=0 is answered by nothing: the schema decoder's path reports it at once.
+    return apiKey === API_KEYS.Produce && pending.acks === 0 ? null : pending;
+  }
+
+  /**
+   * Reads the response to `P` at data[start, start + size) and fires its probes; false (nothing
+   * fired, nothing changed) when the lane declines it.
+   */
+  respond(P: LanePending, data: Uint8Array, start: number, size: number, ts: bigint, info: ConnectionInfo, ctx: LaneContext): boolean {
+    const e = start + size;
+    let p = start + 4;
+    const specs = P.apiKey === API_KEYS.Produce ? PRODUCE : FETCH;
+    if (inRange(specs.request.flexible, P.version)) {
+      if (p >= e || data[p] !== 0) return false;
+      p++;
+    }
+    const spec = specs.response;
+    const X = this.scratch;
+    if (this.body(spec, P.apiKey === API_KEYS.Produce ? 'produceResponse' : 'fetchResponse', P.version)(data, p, e, P, X) < 0) return false;
+    const R = this.source;
+    R.latency = ts - P.ts;
+    R.role = P.dir === 'out' ? 'client' : 'broker';
+    R.bytes = size + 4;
+    R.info = info;
+    if (P.apiKey === API_KEYS.Produce) {
+      R.api = 'Produce';
+      R.apiKey = API_KEYS.Produce;
+      if (this.fires.produce) for (let i = 0; i < X.n; i++) this.sink('produce', this.build.produce(P, X, i, R, laneBig, errorName), info, P.tid, ts);
+      return true;
+    }
+    R.api = 'Fetch';
+    R.apiKey = API_KEYS.Fetch;
+    this.fetchItems(P, X, ctx);
+    if (this.fires.fetch) for (let i = 0; i < X.n; i++) this.sink('fetch', this.build.fetch(P, X, i, R, laneBig, errorName), info, P.tid, ts);
+    return true;
+  }
+
+  private body(spec: MessageSpec, name: ShapeName, version: number): LaneBody<LanePending, ResponseScratch> {
+    return (this.bodies[name][version] ??= compileLaneBody(spec, version, this.shapes[name]!));
+  }
+
+  /** Topic names, fetch offsets and lag of a Fetch response's partitions, as details.ts makes them. */
+  private fetchItems(P: LanePending, X: ResponseScratch, ctx: LaneContext): void {
+    const items = P.items;
+    const requested = X.requested;
+    for (let j = 0; j < items.length; j++) {
+      const item = items[j]!;
+      const topic = topicOf(item.topic, item.id, ctx);
+      requested[j] = topic;
+      ctx.setFetchOffset(topic, item.part, item.fo!);
+    }
+    for (let i = 0; i < X.n; i++) {
+      const topic = topicOf(X.topic[i], X.id[i], ctx);
+      const part = X.part[i]!;
+      X.topic[i] = topic;
+      let fo: bigint | undefined;
+      // The last request entry of a partition wins, as in details.ts's item index.
+      for (let j = items.length - 1; j >= 0; j--) {
+        if (items[j]!.part === part && requested[j] === topic) {
+          fo = items[j]!.fo;
+          break;
+        }
+      }
+      if (fo === undefined) fo = ctx.fetchOffset(topic, part);
+      X.fo[i] = fo;
+      const hw = X.hw[i];
+      X.lag[i] = hw !== undefined && fo !== undefined && fo >= 0n ? hw - fo : undefined;
+    }
+  }
+}

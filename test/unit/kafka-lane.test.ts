@@ -1,0 +1,277 @@
+// The fast lane (src/kafka/lane.ts) must change nothing but speed: the same traffic decoded with and
+// without it gives the same firings (probe, args, process, thread, time) and the same counters,
+// over every Produce and Fetch version, and over what the lane declines halfway (responses out of
+// order, split across chunks, empty; connections closed; acks=0), where the schema decoder's path
+// finishes what the lane began.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DecodePlan } from '../../src/kafka/demand.js';
+import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type ProbeArgs } from '../../src/kafka/index.js';
+import { FastLane, laneArgKinds } from '../../src/kafka/lane.js';
+import { chunk, conn, corpus, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
+import { concat, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
+
+interface Fired {
+  probe: string;
+  args: ProbeArgs;
+  pid: number;
+  tid: number;
+  comm: string;
+  nsecs: bigint;
+}
+
+function run(chunks: CaptureChunk[], demand: KafkaDemand, lane: boolean): { fired: Fired[]; decoder: KafkaDecoder } {
+  const fired: Fired[] = [];
+  const decoder = new KafkaDecoder({
+    demand,
+    lane,
+    onFiring: (probe, args, c, tid, nsecs) => fired.push({ probe, args, pid: c.pid, tid, comm: c.comm, nsecs }),
+  });
+  for (const c of chunks) decoder.push(c);
+  decoder.closeAll();
+  return { fired, decoder };
+}
+
+/** Responses the lane took while `f` ran. */
+function laneResponses(f: () => void): number {
+  let taken = 0;
+  const respond = FastLane.prototype.respond;
+  const spy = vi.spyOn(FastLane.prototype, 'respond').mockImplementation(function (this: FastLane, ...args) {
+    const ok = respond.apply(this, args);
+    if (ok) taken++;
+    return ok;
+  });
+  f();
+  spy.mockRestore();
+  return taken;
+}
+
+/** Decodes `chunks` both ways; returns how many responses the lane took. */
+function expectSame(chunks: CaptureChunk[], demand: KafkaDemand): number {
+  const slow = run(chunks, demand, false);
+  let fast!: ReturnType<typeof run>;
+  const taken = laneResponses(() => (fast = run(chunks, demand, true)));
+  expect(fast.fired).toEqual(slow.fired);
+  expect(fast.decoder.counters()).toEqual(slow.decoder.counters());
+  return taken;
+}
+
+const produce = (v: number, id: number, topics: [string, number[]][], acks = -1, records: Uint8Array | null = recordBatch({ records: 3 })): Uint8Array =>
+  requestFrame(0, v, id, 'p', {
+    TransactionalId: null, Acks: acks, TimeoutMs: 1000,
+    TopicData: topics.map(([Name, parts]) => ({ Name, PartitionData: parts.map((Index) => ({ Index, Records: records })) })),
+  });
+const produced = (v: number, id: number, topics: [string, number[]][], base = 10n): Uint8Array =>
+  responseFrame(0, v, id, {
+    Responses: topics.map(([Name, parts]) => ({ Name, PartitionResponses: parts.map((Index) => ({ Index, ErrorCode: Index === 2 ? 6 : 0, BaseOffset: base + BigInt(Index) })) })),
+    ThrottleTimeMs: 0,
+  });
+const fetch = (v: number, id: number, topics: [string, number[]][], offset = 40n): Uint8Array =>
+  requestFrame(1, v, id, 'c', {
+    ReplicaId: -1, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 1 << 20, IsolationLevel: 0, SessionId: 0, SessionEpoch: -1,
+    Topics: topics.map(([t, parts]) => ({ Topic: t, TopicId: t, Partitions: parts.map((Partition) => ({ Partition, FetchOffset: offset + BigInt(Partition), PartitionMaxBytes: 1 << 20 })) })),
+  });
+const fetched = (v: number, id: number, topics: [string, number[]][], hw = 50n): Uint8Array =>
+  responseFrame(1, v, id, {
+    ThrottleTimeMs: 0, ErrorCode: 0, SessionId: 0,
+    Responses: topics.map(([t, parts]) => ({
+      Topic: t, TopicId: t,
+      Partitions: parts.map((PartitionIndex) => ({
+        PartitionIndex, ErrorCode: 0, HighWatermark: hw + BigInt(PartitionIndex), LastStableOffset: hw, LogStartOffset: 0n,
+        AbortedTransactions: null, PreferredReadReplica: -1, Records: PartitionIndex === 3 ? null : recordBatch({ records: 4, baseOffset: 40n }),
+      })),
+    })),
+  });
+
+const ID_A = '0a0a0a0a-0000-0000-0000-00000000000a';
+const ID_B = '0b0b0b0b-0000-0000-0000-00000000000b';
+
+/** The cases the lane takes and those it hands back, on one connection after the first pairing. */
+function laneFlow(): CaptureChunk[] {
+  const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
+  let ts = 2_000n;
+  const exchange = (req: Uint8Array, resp: Uint8Array): void => void chunks.push(...exchangeChunks(req, resp, (ts += 1_000n)));
+  const two: [string, number[]][] = [['orders', [0, 1, 2]], ['audit', [0]]];
+  // Metadata teaches topic ids: Fetch v13 and later name topics by id alone.
+  exchange(requestFrame(3, 12, 2, 'c', { Topics: null }), responseFrame(3, 12, 2, { Topics: [{ ErrorCode: 0, Name: 'orders', TopicId: ID_A, Partitions: [] }] }));
+  let id = 3;
+  for (let v = 0; v <= 11; v++) exchange(produce(v, id, two), produced(v, id++, two));
+  for (let v = 0; v <= 17; v++) {
+    const topics: [string, number[]][] = v >= 13 ? [[ID_A, [0, 3]], [ID_B, [1]]] : [['orders', [0, 3]], ['audit', [1]]];
+    exchange(fetch(v, id, topics), fetched(v, id++, topics));
+  }
+  // Answered out of order, and with a partition the request did not name: the schema decoder's path.
+  exchange(produce(7, id, two), produced(7, id++, [['audit', [0]], ['orders', [2, 1, 0]]]));
+  exchange(produce(9, id, [['orders', [0]]]), produced(9, id++, [['orders', [0, 5]]]));
+  // A Fetch of a session answered with a partition the request left out: its offset is remembered.
+  exchange(fetch(11, id, [['orders', [0, 1]]], 70n), fetched(11, id++, [['orders', [0, 1]]]));
+  exchange(fetch(11, id, [['orders', [0]]], 80n), fetched(11, id++, [['orders', [0, 1]]]));
+  // An empty Fetch response; null records; acks=0 (no response); a null client id.
+  exchange(fetch(11, id, [['orders', [0]]]), fetched(11, id++, []));
+  exchange(produce(3, id, [['orders', [0]]], -1, null), produced(3, id++, [['orders', [0]]]));
+  chunks.push(chunk('out', produce(5, id++, [['orders', [0]]], 0), (ts += 1_000n)));
+  exchange(requestFrame(0, 8, id, null, { Acks: 1, TimeoutMs: 5, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 1, Records: recordBatch({ records: 2 }) }] }] }), produced(8, id++, [['orders', [1]]]));
+  // Two requests in one write, answered in one read; then one answered in two reads.
+  const a = id++;
+  const b = id++;
+  chunks.push(chunk('out', concat(produce(3, a, two), fetch(4, b, [['orders', [0]]])), (ts += 1_000n)));
+  chunks.push(chunk('in', concat(produced(3, a, two), fetched(4, b, [['orders', [0]]])), (ts += 5n)));
+  const split = fetched(4, id, [['orders', [0, 1]]]);
+  chunks.push(chunk('out', fetch(4, id++, [['orders', [0, 1]]]), (ts += 1_000n)));
+  chunks.push(chunk('in', split.subarray(0, 30), (ts += 5n)), chunk('in', split.subarray(30), (ts += 5n)));
+  // A whole request, then a frame cut short in the same chunk, then its rest.
+  const cut = produce(3, id + 1, [['orders', [0]]]);
+  chunks.push(chunk('out', concat(produce(3, id, [['orders', [1]]]), cut.subarray(0, 20)), (ts += 1_000n)));
+  chunks.push(chunk('out', cut.subarray(20), (ts += 5n)));
+  chunks.push(chunk('in', concat(produced(3, id, [['orders', [1]]]), produced(3, id + 1, [['orders', [0]]])), (ts += 5n)));
+  id += 2;
+  // Another thread of the same process; then a request the connection's close leaves unanswered.
+  exchange(produce(3, id, [['orders', [0]]]), produced(3, id++, [['orders', [0]]]));
+  chunks.push({ ...chunk('out', fetch(4, id, [['orders', [0]]]), (ts += 1_000n)), tid: 102 });
+  chunks.push({ ...chunk('in', fetched(4, id++, [['orders', [0]]]), (ts += 5n)), tid: 102 });
+  chunks.push(chunk('out', produce(3, id++, [['orders', [0]]]), (ts += 1_000n)));
+  chunks.push({ ...chunk('out', new Uint8Array(0), (ts += 1_000n)), close: true });
+  return chunks;
+}
+
+const PRODUCE = ['topic', 'partition', 'acks', 'records', 'bytes', 'base_offset', 'error', 'error_name'];
+const FETCH = ['topic', 'partition', 'fetch_offset', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'lag', 'records', 'bytes', 'error', 'error_name'];
+const COMMON = ['api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport'];
+
+const DEMANDS: [string, KafkaDemand][] = [
+  ['the bench script', { probes: ['produce', 'fetch'], args: ['topic', 'records', 'lag'] }],
+  ['every produce arg', { probes: ['produce'], args: [...PRODUCE, ...COMMON] }],
+  ['every fetch arg', { probes: ['fetch'], args: [...FETCH, ...COMMON] }],
+  ['both, and another API', { probes: ['produce', 'fetch', 'metadata'], args: [...new Set([...FETCH, ...PRODUCE, 'latency'])] }],
+  ['no args', { probes: ['fetch'], args: [] }],
+];
+
+describe('the fast lane', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow() };
+
+  for (const [name, demand] of DEMANDS) {
+    it(`gives the schema decoder's firings and counters for ${name}`, () => {
+      let taken = 0;
+      for (const chunks of Object.values(flows)) taken += expectSame(chunks, demand);
+      expect(taken).toBeGreaterThan(30);
+    });
+  }
+
+  it('takes every Produce and Fetch version it can, and fires with their values', () => {
+    const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'lag', 'error_name', 'fetch_offset'] };
+    let fast!: ReturnType<typeof run>;
+    const taken = laneResponses(() => (fast = run(laneFlow(), demand, true)));
+    // 12 Produce and 18 Fetch versions, the two session Fetches, null records, acks=1, the two
+    // answers of one read, the answer to the whole request before the cut one, both threads.
+    expect(taken).toBe(12 + 18 + 2 + 1 + 1 + 2 + 1 + 2);
+    const v13 = fast.fired.filter((f) => f.probe === 'fetch' && f.args.version === 13n);
+    expect(v13.map((f) => [f.args.topic, f.args.partition, f.args.records, f.args.fetch_offset, f.args.lag])).toEqual([
+      ['orders', 0n, 4n, 40n, 10n], ['orders', 3n, 0n, 43n, 10n], [ID_B, 1n, 4n, 41n, 10n],
+    ]);
+    const v11 = fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 11n);
+    expect(v11.map((f) => f.args.error_name)).toEqual(['NONE', 'NONE', 'NOT_LEADER_OR_FOLLOWER', 'NONE']);
+    // The session's second Fetch left partition 1 out: its offset is the one the first asked for.
+    const inSession = (o: bigint | string | undefined): boolean => typeof o === 'bigint' && o >= 70n && o <= 80n;
+    const session = fast.fired.filter((f) => f.probe === 'fetch' && inSession(f.args.fetch_offset));
+    expect(session.map((f) => [f.args.partition, f.args.fetch_offset])).toEqual([[0n, 70n], [1n, 71n], [0n, 80n], [1n, 71n]]);
+    expect(fast.fired.some((f) => f.tid === 102)).toBe(true);
+  });
+
+  it('is not used for what only the schema decoder gives', () => {
+    const sink = (): void => undefined;
+    for (const demand of [
+      { probes: ['request'], args: ['api'] },
+      { probes: ['fetch'], args: ['time_lag'] },
+      { probes: ['lag'], args: [] },
+      { probes: ['member', 'produce'], args: ['topic'] },
+      { probes: ['fetch'], args: ['group'] },
+      { probes: ['produce'], args: ['transactional_id'] },
+      { probes: ['fetch'], args: ['max_wait_ms'] },
+    ]) {
+      expect(FastLane.of(new DecodePlan(demand), sink), JSON.stringify(demand)).toBeUndefined();
+    }
+    // Args of other APIs are absent from Produce and Fetch firings either way.
+    expect(FastLane.of(new DecodePlan({ probes: ['produce', 'joingroup'], args: ['topic', 'member'] }), sink)).toBeDefined();
+    // A decoder with onExchange builds exchanges: no lane.
+    const decoder = new KafkaDecoder({ demand: DEMANDS[0]![1], onExchange: () => undefined, onFiring: sink });
+    expect(laneResponses(() => lagFlow().forEach((c) => decoder.push(c)))).toBe(0);
+  });
+
+  it('follows a changed demand, with requests read under the old one answered under the new one', () => {
+    const chunks = laneFlow();
+    const both = (lane: boolean): Fired[] => {
+      const fired: Fired[] = [];
+      const decoder = new KafkaDecoder({ demand: { probes: ['produce'], args: ['topic'] }, lane, onFiring: (probe, args, c, tid, nsecs) => fired.push({ probe, args, pid: c.pid, tid, comm: c.comm, nsecs }) });
+      chunks.forEach((c, i) => {
+        // Each change lands between a request and its response.
+        if (i === 41) decoder.setDemand({ probes: ['produce', 'fetch'], args: ['records', 'lag', 'api'] });
+        if (i === 83) decoder.setDemand({ probes: ['request'], args: ['api'] });
+        decoder.push(c);
+      });
+      return fired;
+    };
+    const fired = both(true);
+    expect(new Set(fired.map((f) => f.probe))).toEqual(new Set(['produce', 'fetch', 'request']));
+    expect(fired).toEqual(both(false));
+  });
+
+  it('knows every arg the schema decoder gives Produce and Fetch firings', () => {
+    const names = new Set<string>();
+    const decoder = new KafkaDecoder({
+      onExchange: (ex) => {
+        for (const f of decoder.firings(ex)) if (f.probe === 'produce' || f.probe === 'fetch') for (const a in f.args) names.add(a);
+      },
+    });
+    for (const c of [...corpus(), ...lagFlow(), ...laneFlow()]) decoder.push(c);
+    expect(names.size).toBeGreaterThan(30);
+    for (const name of names) expect(laneArgKinds(name), name).not.toBe('absent');
+  });
+
+  it("gives the schema decoder's firings and counters for corrupted Produce and Fetch frames", () => {
+    // Bytes flipped in whole frames, which the lane reads: it must decline what the schema decoder
+    // fails or reads otherwise, and read the rest the same way.
+    let x = 0x1a4e;
+    const next = (): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x >>> 0;
+    };
+    const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
+    const pairs: [Uint8Array, Uint8Array][] = [];
+    for (let v = 0; v <= 11; v++) pairs.push([produce(v, 0, [['orders', [0, 1]], ['audit', [2]]]), produced(v, 0, [['orders', [0, 1]], ['audit', [2]]])]);
+    for (let v = 0; v <= 17; v++) pairs.push([fetch(v, 0, [['orders', [0, 3]]]), fetched(v, 0, [['orders', [0, 3]]])]);
+    let ts = 2_000n;
+    for (let i = 0; i < 3_000; i++) {
+      const [req, resp] = pairs[i % pairs.length]!;
+      const id = i + 2;
+      const frames = [req.slice(), resp.slice()];
+      new DataView(frames[0]!.buffer).setInt32(8, id);
+      new DataView(frames[1]!.buffer).setInt32(4, id);
+      // Past the size and the correlation id: a flip there only unpairs the exchange.
+      const target = frames[next() % 2]!;
+      for (let k = 1 + (next() % 3); k > 0; k--) target[12 + (next() % (target.length - 12))]! ^= 1 << (next() % 8);
+      chunks.push(...exchangeChunks(frames[0]!, frames[1]!, (ts += 1_000n)));
+    }
+    const demand = { probes: ['produce', 'fetch'], args: ['topic', 'partition', 'records', 'bytes', 'lag', 'base_offset', 'error_name', 'client_id', 'last_stable_offset'] };
+    expect(expectSame(chunks, demand)).toBeGreaterThan(500);
+  });
+
+  it('keeps thread and connection of each exchange', () => {
+    const other = { ...conn, pid: 300, tid: 301, comm: 'other', fd: 9, lport: 50001 };
+    const chunks = [
+      ...exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n),
+      chunk('out', requestFrame(18, 0, 1, 'c', {}), 1_100n, 0, other),
+      chunk('in', responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_200n, 0, other),
+      chunk('out', produce(3, 2, [['orders', [0]]]), 2_000n),
+      chunk('out', produce(3, 2, [['orders', [1]]]), 2_100n, 0, other),
+      chunk('in', produced(3, 2, [['orders', [1]]]), 2_500n, 0, other),
+      chunk('in', produced(3, 2, [['orders', [0]]]), 2_600n),
+    ];
+    const { fired } = run(chunks, { probes: ['produce'], args: ['partition', 'latency', 'lport'] }, true);
+    expect(fired).toEqual([
+      { probe: 'produce', args: { partition: 1n, latency: 400n, lport: 50001n }, pid: 300, tid: 301, comm: 'other', nsecs: 2_500n },
+      { probe: 'produce', args: { partition: 0n, latency: 600n, lport: 50000n }, pid: 100, tid: 101, comm: 'app', nsecs: 2_600n },
+    ]);
+  });
+});

@@ -96,6 +96,29 @@ export function wantedField(f: FieldSpec, keep: ReadonlySet<string>, version: nu
   return f.t === 'struct' && (f.f ?? []).some((c) => inRange(c.v, version) && wantedField(c, keep, version));
 }
 
+/** The fields of a struct present at `version`, tagged ones excepted (they sit in its tagged section). */
+export function presentFields(fields: readonly FieldSpec[], version: number, flexible: boolean): FieldSpec[] {
+  return fields.filter((f) => inRange(f.v, version) && !(flexible && f.tag !== undefined && inRange(f.tv, version)));
+}
+
+/**
+ * How far a projection reads the top struct: its present fields up to the last one `wanted`, and
+ * whether that is the body's end (no field or tagged section after it). Null when it wants a tagged
+ * field of the top struct: then it reads the whole struct, tagged section included.
+ */
+export function projectionStop(
+  fields: readonly FieldSpec[],
+  version: number,
+  flexible: boolean,
+  wanted: (f: FieldSpec) => boolean,
+): { fields: FieldSpec[]; whole: boolean } | null {
+  if (fields.some((f) => flexible && f.tag !== undefined && inRange(f.tv, version) && wanted(f))) return null;
+  const present = presentFields(fields, version, flexible);
+  let last = present.length - 1;
+  while (last >= 0 && !wanted(present[last]!)) last--;
+  return { fields: present.slice(0, last + 1), whole: last === present.length - 1 && !flexible };
+}
+
 /** Generates the source of one decoding function per struct; returns the name of the top one. */
 class Generator {
   readonly functions: string[] = [];
@@ -106,9 +129,8 @@ class Generator {
   /** @param keep the fields to decode (by name, at any depth); all when null */
   constructor(private readonly version: number, private readonly flexible: boolean, private readonly keep: ReadonlySet<string> | null) {}
 
-  /** The fields of a struct present in this version, tagged ones excepted. */
   private present(fields: readonly FieldSpec[]): FieldSpec[] {
-    return fields.filter((f) => inRange(f.v, this.version) && !(this.flexible && f.tag !== undefined && inRange(f.tv, this.version)));
+    return presentFields(fields, this.version, this.flexible);
   }
 
   private wanted(f: FieldSpec, keep: ReadonlySet<string> | null): boolean {
@@ -124,12 +146,10 @@ class Generator {
     let present = this.present(fields);
     let tagged = this.flexible;
     // A projection stops after the last field it needs, unless it needs a tagged field at the end.
-    const taggedWanted = fields.some((f) => this.flexible && f.tag !== undefined && inRange(f.tv, this.version) && this.wanted(f, keep));
-    if (top && keep && !taggedWanted) {
-      let last = present.length - 1;
-      while (last >= 0 && !this.wanted(present[last]!, keep)) last--;
-      if (last < present.length - 1 || tagged) this.whole = false;
-      present = present.slice(0, last + 1);
+    const stop = top && keep ? projectionStop(fields, this.version, this.flexible, (f) => this.wanted(f, keep)) : null;
+    if (stop) {
+      this.whole = stop.whole;
+      present = stop.fields;
       tagged = false;
     }
     for (const f of present) {

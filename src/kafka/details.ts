@@ -136,9 +136,17 @@ class ItemIndex {
 
 function topicOf(t: DecodedStruct, ctx: DetailsContext, nameField: string): string {
   const name = t[nameField];
-  if (typeof name === 'string') return name;
   const id = t.TopicId;
-  if (typeof id === 'string' && id !== NIL_UUID) return ctx.topicName(id) ?? id;
+  return topicNamed(typeof name === 'string' ? name : undefined, typeof id === 'string' ? id : undefined, ctx);
+}
+
+/**
+ * A topic's name: the one it is named by, else the one Metadata gave its id (Fetch v13 and later name
+ * topics by id alone), else the id itself; '' without either (or with the nil id).
+ */
+export function topicNamed(name: string | undefined, id: string | undefined, ctx: Pick<DetailsContext, 'topicName'>): string {
+  if (name !== undefined) return name;
+  if (id !== undefined && id !== NIL_UUID) return ctx.topicName(id) ?? id;
   return '';
 }
 

@@ -14,6 +14,7 @@ import { LanePending, type FastLane } from './lane.js';
 import { PendingRequests } from './pending.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
+import { int16At, int32At } from './reader.js';
 import type { DerivedEvent, RebalanceTracker } from './rebalances.js';
 import type { StreamFrame } from './stream.js';
 
@@ -101,9 +102,6 @@ const GROUP_APIS = new Set<number>([
 
 const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
 
-/** Big-endian integers of a frame head (a DataView per frame would cost more than the read). */
-const int32At = (b: Uint8Array, at: number): number => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
-const int16At = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
 
 /** What a connection may ask of its two streams. */
 export interface StreamControl {

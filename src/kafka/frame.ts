@@ -4,7 +4,7 @@ import { API_KEYS, apiName } from './api-names.js';
 import { decodeBody, decodeProjected, type BodyResult, type DecodedStruct } from './decoder.js';
 import type { DecodePlan } from './demand.js';
 import { readRequestHeader, readResponseHeader, responseHeaderVersion, type RequestHeader } from './headers.js';
-import { DecodeError, Reader, type DecodeFailure, type Segment } from './reader.js';
+import { DecodeError, int32At, Reader, type DecodeFailure, type Segment } from './reader.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
 import { inRange, type MessageSpec } from './schemas/spec.js';
 
@@ -72,8 +72,7 @@ export function peekCorrelationId(frame: FrameInput): number | null {
   // Usually the frame's first copied bytes hold it: read them without a Reader.
   const first = frame.segments[0];
   if (first && first.offset === 0 && first.data.length >= 4 && frame.size >= 4) {
-    const b = first.data;
-    return (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!;
+    return int32At(first.data, 0);
   }
   try {
     return new Reader(frame.segments, frame.size).int32();

@@ -7,9 +7,9 @@
 // then takes the schema decoder's path, which decodes or counts it as before.
 // Generated code holds only schema field names (in comments, sanitised), numbers and the hooks the
 // lane itself writes, never input bytes.
-import { wantedField } from './body-compiler.js';
+import { presentFields, projectionStop, wantedField } from './body-compiler.js';
 import { countRecordsInto, type CopiedBytes, type RecordsSummary } from './records.js';
-import { frameString, uuidAt } from './reader.js';
+import { frameString, int32At, uuidAt } from './reader.js';
 import { inRange, type FieldSpec, type MessageSpec } from './schemas/spec.js';
 
 /** What a lane function captures and does, by field path ('TopicData.PartitionData.Index'). */
@@ -53,8 +53,8 @@ class LaneHelpers implements CopiedBytes {
   }
 
   i64(b: Uint8Array, p: number): bigint {
-    const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+    const hi = int32At(b, p);
+    const lo = int32At(b, p + 4) >>> 0;
     if (hi === 0) return this.big(lo);
     if (hi === -1 && lo === 0xffffffff) return -1n;
     const v = hi * 4294967296 + lo;
@@ -137,7 +137,7 @@ class LaneGenerator {
   constructor(private readonly version: number, private readonly flexible: boolean, private readonly shape: LaneShape) {}
 
   private present(fields: readonly FieldSpec[]): FieldSpec[] {
-    return fields.filter((f) => inRange(f.v, this.version) && !(this.flexible && f.tag !== undefined && inRange(f.tv, this.version)));
+    return presentFields(fields, this.version, this.flexible);
   }
 
   /** Whether anything under `path` is captured or hooked. */
@@ -154,14 +154,10 @@ class LaneGenerator {
    */
   top(fields: readonly FieldSpec[]): string[] {
     const keep = this.shape.keep;
-    const wanted = (f: FieldSpec): boolean => this.needed(f.n) || wantedField(f, keep, this.version);
-    const tagged = fields.some((f) => this.flexible && f.tag !== undefined && inRange(f.tv, this.version) && wanted(f));
-    if (tagged) return ['return -1;'];
-    const present = this.present(fields);
-    let last = present.length - 1;
-    while (last >= 0 && !wanted(present[last]!)) last--;
-    const lines = present.slice(0, last + 1).flatMap((f) => this.field(f, f.n));
-    if (last === present.length - 1 && !this.flexible) lines.push('if (p !== e) return -1;');
+    const stop = projectionStop(fields, this.version, this.flexible, (f) => this.needed(f.n) || wantedField(f, keep, this.version));
+    if (!stop) return ['return -1;'];
+    const lines = stop.fields.flatMap((f) => this.field(f, f.n));
+    if (stop.whole) lines.push('if (p !== e) return -1;');
     return lines;
   }
 

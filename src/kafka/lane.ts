@@ -9,12 +9,14 @@
 import { API_KEYS } from './api-names.js';
 import type { DecodedStruct } from './decoder.js';
 import type { DecodePlan } from './demand.js';
+import { topicNamed } from './details.js';
 import { errorName } from './error-codes.js';
 import type { ConnectionInfo, Direction } from './exchanges.js';
 import type { DecodedRequest } from './frame.js';
 import { isFlexible } from './headers.js';
 import { compileLaneBody, laneBig, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
 import type { ProbeArgs } from './probes.js';
+import { int16At, int32At } from './reader.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
 import { inRange, type MessageSpec } from './schemas/spec.js';
 
@@ -27,8 +29,6 @@ export interface LaneContext {
   fetchOffset(topic: string, partition: number): bigint | undefined;
   setFetchOffset(topic: string, partition: number, offset: bigint): void;
 }
-
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /** One partition of a request read by the lane. */
 interface LaneItem {
@@ -180,8 +180,8 @@ function shapeFor(name: ShapeName, args: ReadonlySet<string>, keep: ReadonlySet<
   const { capture, each, end } = SHAPES[name];
   const optional = OPTIONAL[name];
   const kept = Object.entries(capture).filter(([path]) => optional[path]?.some((a) => args.has(a)) ?? true);
-  const locals = Object.values(capture);
-  return { capture: Object.fromEntries(kept), each, end, declare: [...locals, ...locals.map((l) => `${l}Bytes`)], keep };
+  // The hooks read every local, `recBytes` too (the size lane-compiler.ts gives a records capture `rec`).
+  return { capture: Object.fromEntries(kept), each, end, declare: [...Object.values(capture), 'recBytes'], keep };
 }
 
 /** Args every firing can have, from the exchange (the JavaScript that sets each one). */
@@ -260,14 +260,7 @@ function compileBuilder(probe: 'produce' | 'fetch', names: readonly string[]): B
   return new Function(source)() as Builder;
 }
 
-/** A topic's name, from its name or its id (details.ts's topicOf). */
-const topicOf = (name: string | undefined, id: string | undefined, ctx: LaneContext): string =>
-  name !== undefined ? name : id !== undefined && id !== NIL_UUID ? ctx.topicName(id) ?? id : '';
-
 const clientIdAt = laneString();
-
-const int16At = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
-const int32At = (b: Uint8Array, at: number): number => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
 
 const PRODUCE = { request: requestSpec(API_KEYS.Produce)!, response: responseSpec(API_KEYS.Produce)! };
 const FETCH = { request: requestSpec(API_KEYS.Fetch)!, response: responseSpec(API_KEYS.Fetch)! };
@@ -381,12 +374,12 @@ export class FastLane {
     const requested = X.requested;
     for (let j = 0; j < items.length; j++) {
       const item = items[j]!;
-      const topic = topicOf(item.topic, item.id, ctx);
+      const topic = topicNamed(item.topic, item.id, ctx);
       requested[j] = topic;
       ctx.setFetchOffset(topic, item.part, item.fo!);
     }
     for (let i = 0; i < X.n; i++) {
-      const topic = topicOf(X.topic[i], X.id[i], ctx);
+      const topic = topicNamed(X.topic[i], X.id[i], ctx);
       const part = X.part[i]!;
       X.topic[i] = topic;
       let fo: bigint | undefined;

@@ -73,6 +73,11 @@ function shortString(b: Uint8Array, at: number, n: number): string {
   return s;
 }
 
+/** Big-endian integers at data[at], read without a Reader or a DataView (frame heads, lengths, counts). */
+export const int16At = (data: Uint8Array, at: number): number => ((data[at]! << 24) | (data[at + 1]! << 16)) >> 16;
+export const int32At = (data: Uint8Array, at: number): number =>
+  (data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!;
+
 /** The 16 bytes at data[at] as a UUID's text. */
 export function uuidAt(data: Uint8Array, at: number): string {
   let s = '';
@@ -161,8 +166,7 @@ export class Reader {
   int16(): number {
     const at = this.need(2);
     this.pos += 2;
-    const b = this.bytes;
-    return ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
+    return int16At(this.bytes, at);
   }
 
   uint16(): number {
@@ -175,8 +179,7 @@ export class Reader {
   int32(): number {
     const at = this.need(4);
     this.pos += 4;
-    const b = this.bytes;
-    return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
+    return int32At(this.bytes, at);
   }
 
   uint32(): number {
@@ -186,9 +189,8 @@ export class Reader {
   int64(): bigint {
     const at = this.need(8);
     this.pos += 8;
-    const b = this.bytes;
-    const hi = (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
-    const lo = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+    const hi = int32At(this.bytes, at);
+    const lo = int32At(this.bytes, at + 4) >>> 0;
     // Offsets, timestamps and ids fit in 53 bits: one BigInt from a number, no DataView.
     const v = hi * 4294967296 + lo;
     return Number.isSafeInteger(v) ? BigInt(v) : this.dataView().getBigInt64(at);

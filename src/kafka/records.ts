@@ -1,5 +1,6 @@
 // Summaries of record data (the `records` field of Produce requests and Fetch responses): batch
 // headers only. Records are never decompressed or decoded: only sizes and counts reach output.
+import { int32At } from './reader.js';
 
 const COMPRESSION = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
@@ -118,8 +119,6 @@ export interface CopiedBytes {
   locate(at: number, n: number): Uint8Array | null;
   readonly located: number;
 }
-
-const int32At = (b: Uint8Array, i: number): number => (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
 
 /**
  * summarizeRecordWindows for the counts alone (batches stays empty), over the records field of

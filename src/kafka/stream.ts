@@ -7,7 +7,7 @@
 // buffer. A size can also be plausible and still wrong: the caller may check the first bytes of each
 // frame (checkHead) and reject them, which resynchronises the same way instead of swallowing up to
 // 100 MiB of the stream as one bogus frame. Memory per stream is bounded by maxFrameCopy.
-import type { Segment } from './reader.js';
+import { int32At, type Segment } from './reader.js';
 
 export interface StreamChunk {
   data: Uint8Array;
@@ -107,7 +107,7 @@ export class FrameStream<T> {
     const len = data.length;
     let off = 0;
     while (len - off >= 4) {
-      const size = ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) | 0;
+      const size = int32At(data, off);
       if (size < MIN_FRAME_SIZE || size > this.maxFrameSize || size > this.maxFrameCopy || len - off - 4 < size) break;
       if (!take(data, off + 4, size, meta)) break;
       this.stats.frames++;
@@ -150,7 +150,7 @@ export class FrameStream<T> {
       }
       if (!this.frame) {
         if (this.sizeHave === 0 && data.length - off >= 4) {
-          const size = ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) | 0;
+          const size = int32At(data, off);
           if (size >= MIN_FRAME_SIZE && size <= this.maxFrameSize && data.length - off - 4 >= size) {
             off = this.whole(data, off + 4, size, meta, emit);
             continue;
@@ -160,8 +160,7 @@ export class FrameStream<T> {
         while (this.sizeHave < 4 && off < data.length) this.sizeBytes[this.sizeHave++] = data[off++]!;
         if (this.sizeHave < 4) break;
         this.sizeHave = 0;
-        const b = this.sizeBytes;
-        const size = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) | 0;
+        const size = int32At(this.sizeBytes, 0);
         if (size < MIN_FRAME_SIZE || size > this.maxFrameSize) {
           this.lostSync(data.length - off);
           return;

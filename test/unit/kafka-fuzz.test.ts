@@ -3,13 +3,13 @@
 // exception may escape and memory must stay bounded.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KafkaDecoder, probeFirings } from '../../src/kafka/index.js';
-import { FastLane } from '../../src/kafka/lane.js';
 import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
 import { requestSpec } from '../../src/kafka/schemas/index.js';
 import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 import { sampleBody } from '../fixtures/kafka/samples.js';
+import { laneResponses } from '../helpers/lane-count.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -147,19 +147,10 @@ describe('fuzz', () => {
     const pairs = corpus().filter(([req]) => req[5] === 0 || req[5] === 1);
     const next = rng(Number(process.env.KT_FUZZ_SEED ?? 0x1a4e));
     let firings = 0;
-    let tried = 0;
-    let taken = 0;
-    const respond = FastLane.prototype.respond;
-    const spy = vi.spyOn(FastLane.prototype, 'respond').mockImplementation(function (this: FastLane, ...args) {
-      tried++;
-      const ok = respond.apply(this, args);
-      if (ok) taken++;
-      return ok;
-    });
     const args = ['topic', 'partition', 'records', 'bytes', 'lag', 'fetch_offset', 'high_watermark', 'base_offset', 'error_name', 'latency', 'client_id'];
     const decoder = new KafkaDecoder({ demand: { probes: ['produce', 'fetch'], args }, onFiring: () => void firings++, ...LIMITS });
-    const growth = drive(decoder, pairs, 300_000, next);
-    spy.mockRestore();
+    let growth = 0;
+    const { tried, taken } = laneResponses(() => (growth = drive(decoder, pairs, 300_000, next)));
     expect(decoder.connectionCount).toBe(0);
     expect(growth).toBeLessThan(32 * 1024 * 1024);
     // Responses (mutated or not) that reached the lane, and those it took.

@@ -3,11 +3,12 @@
 // over every Produce and Fetch version, and over what the lane declines halfway (responses out of
 // order, split across chunks, empty; connections closed; acks=0), where the schema decoder's path
 // finishes what the lane began.
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DecodePlan } from '../../src/kafka/demand.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type ProbeArgs } from '../../src/kafka/index.js';
 import { FastLane, laneArgKinds } from '../../src/kafka/lane.js';
 import { chunk, conn, corpus, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
+import { laneResponses } from '../helpers/lane-count.js';
 import { concat, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 
 interface Fired {
@@ -31,25 +32,11 @@ function run(chunks: CaptureChunk[], demand: KafkaDemand, lane: boolean): { fire
   return { fired, decoder };
 }
 
-/** Responses the lane took while `f` ran. */
-function laneResponses(f: () => void): number {
-  let taken = 0;
-  const respond = FastLane.prototype.respond;
-  const spy = vi.spyOn(FastLane.prototype, 'respond').mockImplementation(function (this: FastLane, ...args) {
-    const ok = respond.apply(this, args);
-    if (ok) taken++;
-    return ok;
-  });
-  f();
-  spy.mockRestore();
-  return taken;
-}
-
 /** Decodes `chunks` both ways; returns how many responses the lane took. */
 function expectSame(chunks: CaptureChunk[], demand: KafkaDemand): number {
   const slow = run(chunks, demand, false);
   let fast!: ReturnType<typeof run>;
-  const taken = laneResponses(() => (fast = run(chunks, demand, true)));
+  const { taken } = laneResponses(() => (fast = run(chunks, demand, true)));
   expect(fast.fired).toEqual(slow.fired);
   expect(fast.decoder.counters()).toEqual(slow.decoder.counters());
   return taken;
@@ -146,7 +133,6 @@ const DEMANDS: [string, KafkaDemand][] = [
 ];
 
 describe('the fast lane', () => {
-  afterEach(() => vi.restoreAllMocks());
   const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow() };
 
   for (const [name, demand] of DEMANDS) {
@@ -160,7 +146,7 @@ describe('the fast lane', () => {
   it('takes every Produce and Fetch version it can, and fires with their values', () => {
     const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'lag', 'error_name', 'fetch_offset'] };
     let fast!: ReturnType<typeof run>;
-    const taken = laneResponses(() => (fast = run(laneFlow(), demand, true)));
+    const { taken } = laneResponses(() => (fast = run(laneFlow(), demand, true)));
     // 12 Produce and 18 Fetch versions, the two session Fetches, null records, acks=1, the two
     // answers of one read, the answer to the whole request before the cut one, both threads.
     expect(taken).toBe(12 + 18 + 2 + 1 + 1 + 2 + 1 + 2);
@@ -194,7 +180,7 @@ describe('the fast lane', () => {
     expect(FastLane.of(new DecodePlan({ probes: ['produce', 'joingroup'], args: ['topic', 'member'] }), sink)).toBeDefined();
     // A decoder with onExchange builds exchanges: no lane.
     const decoder = new KafkaDecoder({ demand: DEMANDS[0]![1], onExchange: () => undefined, onFiring: sink });
-    expect(laneResponses(() => lagFlow().forEach((c) => decoder.push(c)))).toBe(0);
+    expect(laneResponses(() => lagFlow().forEach((c) => decoder.push(c))).tried).toBe(0);
   });
 
   it('follows a changed demand, with requests read under the old one answered under the new one', () => {

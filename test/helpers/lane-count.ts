@@ -1,0 +1,22 @@
+// How many Produce and Fetch responses reached the fast lane (src/kafka/lane.ts), and how many it
+// took, while a function ran: tests that compare the lane with the schema decoder's path check that
+// the lane was exercised at all.
+import { vi } from 'vitest';
+import { FastLane } from '../../src/kafka/lane.js';
+
+export function laneResponses(f: () => void): { tried: number; taken: number } {
+  const counts = { tried: 0, taken: 0 };
+  const respond = FastLane.prototype.respond;
+  const spy = vi.spyOn(FastLane.prototype, 'respond').mockImplementation(function (this: FastLane, ...args) {
+    counts.tried++;
+    const ok = respond.apply(this, args);
+    if (ok) counts.taken++;
+    return ok;
+  });
+  try {
+    f();
+  } finally {
+    spy.mockRestore();
+  }
+  return counts;
+}

@@ -104,6 +104,7 @@ const bytes = (n) => (n >= MiB ? `${(n / MiB).toFixed(2)} MiB` : `${Math.round(n
 export async function benchKafkaCapture() {
   const load = (m) => import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', m)).href);
   const { startCapture } = await load('capture-loader.js');
+  const { captureRecords } = await load('capture.js');
   const { startMockBroker } = await load('mock-broker.js');
   const n = reps();
 
@@ -116,14 +117,14 @@ export async function benchKafkaCapture() {
     let traffic = { copied: 0, passed: 0 };
     for (const [label, topic, size] of SIZES) {
       const records = [];
-      const capture = startCapture({ ports: [port] }, (batch) => records.push(...batch));
+      const capture = startCapture({ ports: [port] }, (batch) => records.push(...captureRecords(batch)));
       live.push(capture);
       const fetches = [];
       try {
         for (let p = 0; p < PARTITIONS; p++) await kcatProduce(broker.bootstrap, topic, p, size);
         for (let i = 0; i < n; i++) fetches.push(await rawFetch(port, topic, i + 1));
         await new Promise((r) => setTimeout(r, 100));
-        records.push(...capture.poll());
+        records.push(...captureRecords(capture.poll()));
         if (capture.lost() > 0) console.log(`  (the capture lost ${capture.lost()} records: figures are low)`);
       } finally {
         capture.close();

@@ -5,7 +5,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ensureTracefs } from '../frontend/system.js';
 import { openObject, type BpfObject } from '../native/index.js';
 import { BUILD_HINT, captureObjectPath } from './capture-build.js';
-import { decodeCaptureRecord, type CaptureRecord } from './capture.js';
 
 export interface CaptureOptions {
   /** Only this process (tgid). */
@@ -112,10 +111,11 @@ export interface Capture {
   readonly probes: number;
   /** Records the kernel could not put on the ring buffer (sum over CPUs of kafka_lost). */
   lost(): number;
-  /** Records that did not decode (never expected: a layout mismatch between object and decoder). */
-  readonly badRecords: number;
-  /** Every record available now, synchronously (to drain before reading results or closing). */
-  poll(): CaptureRecord[];
+  /**
+   * Every record available now, synchronously (to drain before reading results or closing), packed
+   * as onBatch gets them.
+   */
+  poll(): Buffer;
   /** Detaches and frees everything; safe to call twice. */
   close(): void;
 }
@@ -129,10 +129,11 @@ function ringSize(bytes: number | undefined): number {
 }
 
 /**
- * Loads and attaches the capture; records arrive on Node's loop in batches through `onRecords`.
- * Needs root (or CAP_BPF + CAP_PERFMON); mounts tracefs when it is missing.
+ * Loads and attaches the capture; records arrive on Node's loop in batches through `onBatch`,
+ * packed (src/native/ring-records.ts: KafkaDecoder.pushCapture reads them, captureRecords lists
+ * them). Needs root (or CAP_BPF + CAP_PERFMON); mounts tracefs when it is missing.
  */
-export function startCapture(options: CaptureOptions, onRecords: (records: CaptureRecord[]) => void): Capture {
+export function startCapture(options: CaptureOptions, onBatch: (batch: Buffer) => void): Capture {
   const globals = captureGlobals(options);
   const ring = ringSize(options.ringBytes);
   const path = options.objectPath ?? captureObjectPath();
@@ -142,18 +143,6 @@ export function startCapture(options: CaptureOptions, onRecords: (records: Captu
   if (tracefs.error) throw new CaptureConfigError(tracefs.error);
 
   const obj: BpfObject = openObject(readFileSync(path), 'kafka_capture');
-  let badRecords = 0;
-  const decodeAll = (raw: Buffer[]): CaptureRecord[] => {
-    const out: CaptureRecord[] = [];
-    for (const r of raw) {
-      try {
-        out.push(decodeCaptureRecord(r));
-      } catch {
-        badRecords++;
-      }
-    }
-    return out;
-  };
   let probes = 0;
   try {
     for (const [name, bytes] of globals) obj.setGlobal(name, bytes);
@@ -163,7 +152,7 @@ export function startCapture(options: CaptureOptions, onRecords: (records: Captu
       obj.attachTracepoint(tp.program, tp.category, tp.name);
       probes++;
     }
-    obj.ringStart('kafka_events', (raw) => onRecords(decodeAll(raw)));
+    obj.ringStart('kafka_events', onBatch);
   } catch (e) {
     obj.close();
     throw e;
@@ -171,15 +160,12 @@ export function startCapture(options: CaptureOptions, onRecords: (records: Captu
   let closed = false;
   return {
     probes,
-    get badRecords() {
-      return badRecords;
-    },
     lost: () => {
       let n = 0n;
       for (const e of obj.mapDump('kafka_lost')) for (const v of e.values) n += v.readBigUInt64LE(0);
       return Number(n);
     },
-    poll: () => decodeAll(obj.ringConsume()),
+    poll: () => obj.ringConsume(),
     close: () => {
       if (closed) return;
       closed = true;

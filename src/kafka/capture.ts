@@ -2,15 +2,24 @@
 // struct kc_event in bpf-templates/kafka-capture.h, little-endian, data after a 104-byte header).
 // A record is one contiguous piece of one direction of one TCP connection: `skipped` bytes passed
 // uncopied before `data`, so a record feeds src/kafka/stream.ts as `{ data, skipped }` unchanged.
+// Records arrive packed in batches (src/native/ring-records.ts); KafkaDecoder.pushCapture reads the
+// header fields it needs in place (CAPTURE_AT), decodeCaptureRecord makes the whole record.
+import { RECORD_PREFIX, ringRecords } from '../native/ring-records.js';
 
 export const CAPTURE_HEADER_SIZE = 104;
 /** Most data bytes one record carries (KC_REC_CAP). */
 export const CAPTURE_RECORD_CAP = 4096;
 
+/** Byte offsets of kc_event's fields. */
+export const CAPTURE_AT = {
+  ts: 0, conn: 8, offset: 16, skipped: 24, pid: 32, tid: 36, fd: 40, len: 44, dir: 46, flags: 47, family: 48,
+  lport: 50, rport: 52, laddr: 56, raddr: 72, comm: 88,
+} as const;
+
 const F_RESYNC = 1;
 const F_CLOSE = 2;
-const AF_INET = 2;
-const AF_INET6 = 10;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
 
 export interface CaptureRecord {
   pid: number;
@@ -75,9 +84,11 @@ export function formatIpv6(b: Uint8Array): string {
   return `${hex.slice(0, bestAt).join(':')}::${hex.slice(bestAt + bestLen).join(':')}`;
 }
 
+const utf8 = new TextDecoder();
+
 function cString(b: Uint8Array): string {
   const end = b.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? b : b.subarray(0, end));
+  return utf8.decode(end < 0 ? b : b.subarray(0, end));
 }
 
 /** Decodes one record; `data` is a view into `record` (not a copy). */
@@ -86,35 +97,94 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
     throw new CaptureDecodeError(`capture record of ${record.length} bytes is shorter than its ${CAPTURE_HEADER_SIZE}-byte header`);
   }
   const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);
-  const len = dv.getUint16(44, true);
+  const len = dv.getUint16(CAPTURE_AT.len, true);
   if (CAPTURE_HEADER_SIZE + len > record.length) {
     throw new CaptureDecodeError(`capture record says ${len} data bytes but holds ${record.length - CAPTURE_HEADER_SIZE}`);
   }
-  const familyCode = dv.getUint16(48, true);
+  const familyCode = dv.getUint16(CAPTURE_AT.family, true);
   if (familyCode !== AF_INET && familyCode !== AF_INET6) {
     throw new CaptureDecodeError(`capture record has unknown address family ${familyCode}`);
   }
   const family = familyCode === AF_INET ? 4 : 6;
   const addr = (at: number): string =>
     family === 4 ? ipv4(record.subarray(at, at + 4)) : formatIpv6(record.subarray(at, at + 16));
-  const flags = dv.getUint8(47);
+  const flags = dv.getUint8(CAPTURE_AT.flags);
   return {
-    ts: dv.getBigUint64(0, true),
-    conn: dv.getBigUint64(8, true),
-    offset: dv.getBigUint64(16, true),
-    skipped: Number(dv.getBigUint64(24, true)),
-    pid: dv.getUint32(32, true),
-    tid: dv.getUint32(36, true),
-    fd: dv.getUint32(40, true),
-    dir: dv.getUint8(46) === 0 ? 'out' : 'in',
+    ts: dv.getBigUint64(CAPTURE_AT.ts, true),
+    conn: dv.getBigUint64(CAPTURE_AT.conn, true),
+    offset: dv.getBigUint64(CAPTURE_AT.offset, true),
+    skipped: Number(dv.getBigUint64(CAPTURE_AT.skipped, true)),
+    pid: dv.getUint32(CAPTURE_AT.pid, true),
+    tid: dv.getUint32(CAPTURE_AT.tid, true),
+    fd: dv.getUint32(CAPTURE_AT.fd, true),
+    dir: dv.getUint8(CAPTURE_AT.dir) === 0 ? 'out' : 'in',
     resync: (flags & F_RESYNC) !== 0,
     close: (flags & F_CLOSE) !== 0,
     family,
-    lport: dv.getUint16(50, true),
-    rport: dv.getUint16(52, true),
-    laddr: addr(56),
-    raddr: addr(72),
-    comm: cString(record.subarray(88, 104)),
+    lport: dv.getUint16(CAPTURE_AT.lport, true),
+    rport: dv.getUint16(CAPTURE_AT.rport, true),
+    laddr: addr(CAPTURE_AT.laddr),
+    raddr: addr(CAPTURE_AT.raddr),
+    comm: cString(record.subarray(CAPTURE_AT.comm, CAPTURE_HEADER_SIZE)),
     data: record.subarray(CAPTURE_HEADER_SIZE, CAPTURE_HEADER_SIZE + len),
   };
+}
+
+/** The records of a packed batch; throws at the first that overruns the batch or does not decode. */
+export function captureRecords(batch: Buffer): CaptureRecord[] {
+  return ringRecords(batch).map(decodeCaptureRecord);
+}
+
+function addressBytes(family: 4 | 6, text: string): Uint8Array {
+  const out = new Uint8Array(16);
+  if (family === 4) {
+    text.split('.').forEach((n, i) => (out[i] = Number(n)));
+    return out;
+  }
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
+  if (mapped) {
+    out[10] = out[11] = 0xff;
+    out.set(addressBytes(4, mapped[1]!).subarray(0, 4), 12);
+    return out;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const groups = (s: string | undefined): number[] => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const before = groups(head);
+  const after = groups(tail);
+  const all = [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/**
+ * The inverse of decodeCaptureRecord (what the capture program writes for `record`), packed with
+ * its size as in a batch: tests and the bench feed the decoder what a drain of the ring would.
+ */
+export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resync' | 'close'> & Partial<Pick<CaptureRecord, 'offset' | 'resync' | 'close'>>): Uint8Array {
+  const size = CAPTURE_HEADER_SIZE + record.data.length;
+  const out = new Uint8Array(RECORD_PREFIX + size);
+  const dv = new DataView(out.buffer, RECORD_PREFIX);
+  new DataView(out.buffer).setUint32(0, size, true);
+  dv.setBigUint64(CAPTURE_AT.ts, record.ts, true);
+  dv.setBigUint64(CAPTURE_AT.conn, record.conn, true);
+  dv.setBigUint64(CAPTURE_AT.offset, record.offset ?? 0n, true);
+  dv.setBigUint64(CAPTURE_AT.skipped, BigInt(record.skipped), true);
+  dv.setUint32(CAPTURE_AT.pid, record.pid, true);
+  dv.setUint32(CAPTURE_AT.tid, record.tid, true);
+  dv.setUint32(CAPTURE_AT.fd, record.fd, true);
+  dv.setUint16(CAPTURE_AT.len, record.data.length, true);
+  dv.setUint8(CAPTURE_AT.dir, record.dir === 'out' ? 0 : 1);
+  dv.setUint8(CAPTURE_AT.flags, (record.resync ? F_RESYNC : 0) | (record.close ? F_CLOSE : 0));
+  dv.setUint16(CAPTURE_AT.family, record.family === 4 ? AF_INET : AF_INET6, true);
+  dv.setUint16(CAPTURE_AT.lport, record.lport, true);
+  dv.setUint16(CAPTURE_AT.rport, record.rport, true);
+  const body = out.subarray(RECORD_PREFIX);
+  body.set(addressBytes(record.family, record.laddr), CAPTURE_AT.laddr);
+  body.set(addressBytes(record.family, record.raddr), CAPTURE_AT.raddr);
+  body.set(new TextEncoder().encode(record.comm).subarray(0, 15), CAPTURE_AT.comm);
+  body.set(record.data, CAPTURE_HEADER_SIZE);
+  return out;
 }

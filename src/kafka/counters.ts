@@ -23,10 +23,12 @@ export interface KafkaCounters {
   exchanges: number;
   /** Exchanges reported without a response (acks=0, closed, timed out). */
   unanswered: number;
+  /** Capture records that did not decode (never expected: a layout mismatch between capture and decoder). */
+  badRecords: number;
 }
 
 export function newCounters(): KafkaCounters {
-  return { framesDecoded: 0, framesTruncated: 0, framesFailed: {}, bytesSkipped: 0, bytesDropped: 0, resyncs: 0, exchanges: 0, unanswered: 0 };
+  return { framesDecoded: 0, framesTruncated: 0, framesFailed: {}, bytesSkipped: 0, bytesDropped: 0, resyncs: 0, exchanges: 0, unanswered: 0, badRecords: 0 };
 }
 
 export function countFailure(c: KafkaCounters, reason: FrameFailure): void {

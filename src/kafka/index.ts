@@ -2,6 +2,7 @@
 //
 //   const decoder = new KafkaDecoder({ onExchange: (ex) => ... });
 //   decoder.push(chunk);          // in stream order per connection and direction
+//   decoder.pushCapture(batch);   // or the capture's records, packed as the ring buffer delivers them
 //   decoder.close(chunk);         // when the socket closes: pending requests reported as 'closed'
 //   decoder.expire(nowNs);        // now and then: requests unanswered for too long → 'timeout'
 //   decoder.counters();           // frames decoded / failed, bytes skipped, resyncs
@@ -10,7 +11,9 @@
 // (src/kafka/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
 // instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
 // lane (src/kafka/lane.ts), which makes no exchange object at all.
+import { RECORD_PREFIX } from '../native/ring-records.js';
 import { BoundedMap } from './bounded-map.js';
+import { AF_INET, AF_INET6, CAPTURE_AT, CAPTURE_HEADER_SIZE, decodeCaptureRecord, type CaptureRecord } from './capture.js';
 import { newCounters, type KafkaCounters } from './counters.js';
 import { DecodePlan, type KafkaDemand } from './demand.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
@@ -75,13 +78,19 @@ export interface KafkaDecoderOptions {
 }
 
 interface Tracked {
+  key: number | string;
+  pid: number;
+  fd: number;
+  /** Closed or evicted: no longer in the decoder's connections (a stale entry of `recent`). */
+  closed: boolean;
   id: bigint | undefined;
+  /** The id's low and high 32 bits (-1 without one: no record matches), for pushCapture. */
+  idLow: number;
+  idHigh: number;
   conn: Connection;
   streams: Record<Direction, FrameStream<FrameMeta>>;
   /** Frame handlers per direction, made once rather than per chunk. */
   onFrame: Record<Direction, (frame: StreamFrame<FrameMeta>) => void>;
-  /** The fast lane's frame handlers per direction (Connection.takeWhole). */
-  take: Record<Direction, (data: Uint8Array, start: number, size: number, meta: FrameMeta) => boolean>;
   /** The decoder's push count when the connection last moved to the back of the LRU order. */
   moved: number;
 }
@@ -92,6 +101,9 @@ interface Tracked {
  * a chunk, and a connection used that recently is not the one to evict anyway.
  */
 const LRU_SLACK = 64;
+
+/** Slots of KafkaDecoder.recent (a power of two). */
+const RECENT_SLOTS = 64;
 
 /**
  * A connection's key from its pid (at most 2^22, the kernel's PID_MAX_LIMIT) and fd (below 2^31): a
@@ -107,6 +119,12 @@ const sameAddresses = (a: ConnectionInfo, b: ConnectionInfo): boolean =>
 export class KafkaDecoder {
   private readonly counts = newCounters();
   private readonly connections: Map<number | string, Tracked> = new Map();
+  /**
+   * Connections pushCapture found lately, by pid and fd: a Map lookup by a key above 2^31 (a heap
+   * number, hashed outside the JIT's code) was a large share of a record's cost.
+   */
+  private readonly laneMeta: FrameMeta = { ts: 0n, tid: 0 };
+  private readonly recent: (Tracked | undefined)[] = new Array<Tracked | undefined>(RECENT_SLOTS).fill(undefined);
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
   private readonly lag = new LagTracker();
@@ -169,6 +187,84 @@ export class KafkaDecoder {
 
   /** Feeds one chunk (a CaptureRecord from src/kafka/capture.ts fits as is). */
   push(chunk: CaptureChunk): void {
+    const t = this.track(chunk);
+    if (!t) return;
+    let rest: CaptureChunk = chunk;
+    // The fast lane takes whole frames straight from the chunk (the chunk serves as their meta).
+    if (this.shared.lane && chunk.skipped === 0 && !chunk.resync) {
+      const data = chunk.data;
+      const off = this.streamOf(t, chunk.dir).takeWhole(data, 0, data.length, chunk, t.conn, chunk.dir);
+      if (off === data.length) return;
+      if (off > 0) rest = { ...chunk, data: data.subarray(off) };
+    }
+    this.feed(t, rest);
+  }
+
+  /**
+   * Feeds a batch of capture records packed as the ring buffer delivers them (src/native/
+   * ring-records.ts). A record of a known connection whose frames the fast lane takes is read in
+   * place, with no record object; any other becomes a CaptureRecord and goes through push.
+   */
+  pushCapture(batch: Uint8Array): void {
+    const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+    for (let at = 0; at + RECORD_PREFIX <= batch.length; ) {
+      const start = at + RECORD_PREFIX;
+      at = start + dv.getUint32(at, true);
+      if (at > batch.length) {
+        this.counts.badRecords++;
+        return;
+      }
+      if (this.shared.lane && this.laneRecord(batch, dv, start, at)) continue;
+      const record = this.captureRecord(batch, start, at);
+      if (record) this.push(record);
+    }
+  }
+
+  /**
+   * The fast lane's share of pushCapture: a record with nothing skipped, no flag, of a connection
+   * already tracked. Returns false, having changed nothing, for any other record.
+   */
+  private laneRecord(batch: Uint8Array, dv: DataView, start: number, end: number): boolean {
+    if (end - start < CAPTURE_HEADER_SIZE) return false;
+    const dataStart = start + CAPTURE_HEADER_SIZE;
+    const dataEnd = dataStart + dv.getUint16(start + CAPTURE_AT.len, true);
+    const family = dv.getUint16(start + CAPTURE_AT.family, true);
+    if (dataEnd > end || batch[start + CAPTURE_AT.flags] !== 0 || (family !== AF_INET && family !== AF_INET6)) return false;
+    if (dv.getUint32(start + CAPTURE_AT.skipped, true) !== 0 || dv.getUint32(start + CAPTURE_AT.skipped + 4, true) !== 0) return false;
+    const pid = dv.getUint32(start + CAPTURE_AT.pid, true);
+    const fd = dv.getUint32(start + CAPTURE_AT.fd, true);
+    const slot = (pid ^ fd) & (RECENT_SLOTS - 1);
+    let t = this.recent[slot];
+    if (!t || t.pid !== pid || t.fd !== fd || t.closed) {
+      t = this.connections.get(connectionKey(pid, fd));
+      if (!t) return false;
+      this.recent[slot] = t;
+    }
+    if (dv.getUint32(start + CAPTURE_AT.conn, true) !== t.idLow || dv.getUint32(start + CAPTURE_AT.conn + 4, true) !== t.idHigh) return false;
+    this.touch(t);
+    const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
+    // The lane copies what it keeps of a frame's meta: one object serves every record.
+    const meta = this.laneMeta;
+    meta.ts = dv.getBigUint64(start + CAPTURE_AT.ts, true);
+    meta.tid = dv.getUint32(start + CAPTURE_AT.tid, true);
+    const off = this.streamOf(t, dir).takeWhole(batch, dataStart, dataEnd, meta, t.conn, dir);
+    if (off === dataEnd) return true;
+    const record = this.captureRecord(batch, start, end);
+    if (record) this.feed(t, off > dataStart ? { ...record, data: record.data.subarray(off - dataStart) } : record);
+    return true;
+  }
+
+  private captureRecord(batch: Uint8Array, start: number, end: number): CaptureRecord | undefined {
+    try {
+      return decodeCaptureRecord(batch.subarray(start, end));
+    } catch {
+      this.counts.badRecords++;
+      return undefined;
+    }
+  }
+
+  /** The chunk's connection, opened if new; undefined when the chunk closed it. */
+  private track(chunk: CaptureChunk): Tracked | undefined {
     const key = connectionKey(chunk.pid, chunk.fd);
     let t = this.connections.get(key);
     // The fd now names another socket (its close was not seen): finish the old connection. The
@@ -179,26 +275,33 @@ export class KafkaDecoder {
     }
     if (chunk.close) {
       if (t) this.close(chunk);
-      return;
+      return undefined;
     }
+    if (!t) {
+      this.pushes++;
+      return this.open(key, chunk);
+    }
+    this.touch(t);
+    return t;
+  }
+
+  /** Counts a push, and moves the connection to the back of the LRU order when due. */
+  private touch(t: Tracked): void {
     const now = ++this.pushes;
-    if (!t) t = this.open(key, chunk);
-    else if (now - t.moved > this.lruSlack) {
-      this.connections.delete(key);
-      this.connections.set(key, t);
-      t.moved = now;
-    }
+    if (now - t.moved <= this.lruSlack) return;
+    this.connections.delete(t.key);
+    this.connections.set(t.key, t);
+    t.moved = now;
+  }
+
+  private streamOf(t: Tracked, dir: Direction): FrameStream<FrameMeta> {
+    return dir === 'out' ? t.streams.out : t.streams.in;
+  }
+
+  /** The schema decoder's path: the stream reassembles frames and hands them to the connection. */
+  private feed(t: Tracked, chunk: CaptureChunk): void {
     const out = chunk.dir === 'out';
-    const stream = out ? t.streams.out : t.streams.in;
-    let rest: CaptureChunk = chunk;
-    // The fast lane takes whole frames straight from the chunk (the chunk serves as their meta).
-    if (this.shared.lane && chunk.skipped === 0 && !chunk.resync) {
-      const data = chunk.data;
-      const off = stream.takeWhole(data, chunk, out ? t.take.out : t.take.in);
-      if (off === data.length) return;
-      if (off > 0) rest = { ...chunk, data: data.subarray(off) };
-    }
-    stream.push(rest, { ts: chunk.ts, tid: chunk.tid }, out ? t.onFrame.out : t.onFrame.in);
+    this.streamOf(t, chunk.dir).push(chunk, { ts: chunk.ts, tid: chunk.tid }, out ? t.onFrame.out : t.onFrame.in);
   }
 
   /** The connection closed: frames in progress are decoded as truncated, pending requests reported. */
@@ -207,6 +310,7 @@ export class KafkaDecoder {
     const t = this.connections.get(key);
     if (!t) return;
     this.connections.delete(key);
+    t.closed = true;
     for (const dir of ['out', 'in'] as const) {
       t.streams[dir].flush((frame) => t.conn.onFrame(dir, frame));
       const s = t.streams[dir].stats;
@@ -265,14 +369,16 @@ export class KafkaDecoder {
     const stream = (dir: Direction): FrameStream<FrameMeta> =>
       new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHead: (data, at, n) => conn.checkHead(dir, data, at, n) });
     const t: Tracked = {
+      key,
+      pid,
+      fd,
+      closed: false,
       id: info.conn,
+      idLow: info.conn === undefined ? -1 : Number(BigInt.asUintN(32, info.conn)),
+      idHigh: info.conn === undefined ? -1 : Number(BigInt.asUintN(32, info.conn >> 32n)),
       conn,
       streams: { out: stream('out'), in: stream('in') },
       onFrame: { out: (frame) => conn.onFrame('out', frame), in: (frame) => conn.onFrame('in', frame) },
-      take: {
-        out: (data, start, size, meta) => conn.takeWhole('out', data, start, size, meta),
-        in: (data, start, size, meta) => conn.takeWhole('in', data, start, size, meta),
-      },
       moved: this.pushes,
     };
     this.connections.set(key, t);

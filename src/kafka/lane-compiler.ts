@@ -240,10 +240,62 @@ class LaneGenerator {
 
 const helpers = new LaneHelpers();
 
-/** Compiles a lane body of `spec` at `version` (which must be in spec.valid). */
+/**
+ * Bodies compiled so far, by message, version and shape: a decoder made again for the same demand
+ * (a REPL block attached again, the bench's passes) reuses code the JIT has already optimised, rather
+ * than new functions that start cold.
+ */
+const compiledBodies = new Map<string, LaneBody<unknown, unknown>>();
+
+/** Compiles a lane body of `spec` at `version` (which must be in spec.valid), or finds it compiled. */
 export function compileLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneShape): LaneBody<P, X> {
+  const key = JSON.stringify([spec.name, version, shape.capture, shape.each, shape.end, shape.declare ?? [], [...shape.keep].sort()]);
+  let body = compiledBodies.get(key);
+  if (!body) compiledBodies.set(key, (body = generateLaneBody(spec, version, shape)));
+  return body as LaneBody<P, X>;
+}
+
+const SKIP_CHECK = /^if \(p \+ (\d+) > e\) return -1;$/;
+
+/**
+ * Fixed-size fields stepped over one after another become one check and one step: nothing happens
+ * between them, and the frame is too short for the run exactly when it is too short for one of them.
+ */
+function coalesceSkips(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  /** The run's fields' comments, and those read since (of the run's next field, or of what follows it). */
+  let runComments: string[] = [];
+  let comments: string[] = [];
+  let run = 0;
+  const flush = (): void => {
+    if (run > 0) out.push(...runComments, `if (p + ${run} > e) return -1;`, `p += ${run};`);
+    out.push(...comments);
+    runComments = [];
+    comments = [];
+    run = 0;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const check = SKIP_CHECK.exec(line);
+    if (check && lines[i + 1] === `p += ${check[1]};`) {
+      run += Number(check[1]);
+      runComments.push(...comments);
+      comments = [];
+      i++;
+    } else if (line.startsWith('//')) {
+      comments.push(line);
+    } else {
+      flush();
+      out.push(line);
+    }
+  }
+  flush();
+  return out;
+}
+
+function generateLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneShape): LaneBody<P, X> {
   const gen = new LaneGenerator(version, inRange(spec.flexible, version), shape);
-  const body = gen.top(spec.fields);
+  const body = coalesceSkips(gen.top(spec.fields));
   const source = [
     'return function laneBody(b, p, e, P, X) {',
     `let n = 0, k = 0${[...new Set([...Object.values(shape.capture), ...(shape.declare ?? []), ...gen.locals])].map((l) => `, ${l}`).join('')};`,

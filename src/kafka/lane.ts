@@ -108,7 +108,8 @@ class ResponseScratch {
 interface FiringSource {
   api: string;
   apiKey: number;
-  latency: bigint;
+  /** The response's time (latency is made only for the scripts that read it). */
+  ts: bigint;
   role: 'client' | 'broker';
   bytes: number;
   info: ConnectionInfo;
@@ -191,7 +192,7 @@ const COMMON: Record<string, string> = {
   version: 'args.version = big(P.version);',
   correlation_id: 'args.correlation_id = BigInt(P.id);',
   client_id: "args.client_id = P.clientId ?? '';",
-  latency: 'args.latency = R.latency;',
+  latency: 'args.latency = R.ts - P.ts;',
   role: 'args.role = R.role;',
   status: "args.status = 'complete';",
   request_bytes: 'args.request_bytes = big(P.bytes);',
@@ -247,8 +248,17 @@ export function laneArgKinds(name: string): 'lane' | 'beyond' | 'absent' {
   return name in ITEM.produce || name in ITEM.fetch || name in COMMON ? 'lane' : 'absent';
 }
 
+/** Builders compiled so far, by probe and arg names (as compileLaneBody keeps bodies, and why). */
+const compiledBuilders = new Map<string, Builder | undefined>();
+
 /** The builder of one probe's args, in the demand's order; undefined when an arg is beyond the lane. */
 function compileBuilder(probe: 'produce' | 'fetch', names: readonly string[]): Builder | undefined {
+  const key = JSON.stringify([probe, names]);
+  if (!compiledBuilders.has(key)) compiledBuilders.set(key, generateBuilder(probe, names));
+  return compiledBuilders.get(key);
+}
+
+function generateBuilder(probe: 'produce' | 'fetch', names: readonly string[]): Builder | undefined {
   const lines: string[] = [];
   for (const name of names) {
     if (name in Object.prototype) continue;
@@ -265,21 +275,32 @@ const clientIdAt = laneString();
 const PRODUCE = { request: requestSpec(API_KEYS.Produce)!, response: responseSpec(API_KEYS.Produce)! };
 const FETCH = { request: requestSpec(API_KEYS.Fetch)!, response: responseSpec(API_KEYS.Fetch)! };
 
+/**
+ * The shapes in the order the hot paths index them: loading by a shape's name at one site, with
+ * four names, went through V8's megamorphic keyed loads.
+ */
+const SHAPE_ORDER: readonly ShapeName[] = ['produceRequest', 'produceResponse', 'fetchRequest', 'fetchResponse'];
+const PRODUCE_REQUEST = 0;
+const PRODUCE_RESPONSE = 1;
+const FETCH_REQUEST = 2;
+const FETCH_RESPONSE = 3;
+
 export class FastLane {
-  /** Lane bodies by shape and version, compiled when first needed. */
-  private readonly bodies: Record<ShapeName, (LaneBody<LanePending, ResponseScratch> | undefined)[]> = {
-    produceRequest: [], produceResponse: [], fetchRequest: [], fetchResponse: [],
-  };
+  /** Lane bodies by shape (SHAPE_ORDER) and version, compiled when first needed. */
+  private readonly bodies: (LaneBody<LanePending, ResponseScratch> | undefined)[][] = [[], [], [], []];
+  private readonly shapeAt: (LaneShape | undefined)[];
   private readonly scratch = new ResponseScratch();
-  private readonly source: FiringSource = { api: '', apiKey: 0, latency: 0n, role: 'client', bytes: 0, info: undefined as unknown as ConnectionInfo };
+  private readonly source: FiringSource = { api: '', apiKey: 0, ts: 0n, role: 'client', bytes: 0, info: undefined as unknown as ConnectionInfo };
 
   private constructor(
     /** The shapes of the APIs the lane takes (those whose bodies the plan projects). */
-    private readonly shapes: Partial<Record<ShapeName, LaneShape>>,
+    shapes: Partial<Record<ShapeName, LaneShape>>,
     private readonly fires: { produce: boolean; fetch: boolean },
     private readonly build: { produce: Builder; fetch: Builder },
     private readonly sink: FiringSink,
-  ) {}
+  ) {
+    this.shapeAt = SHAPE_ORDER.map((name) => shapes[name]);
+  }
 
   /**
    * The lane of a running script's plan, or undefined when the plan needs what only the schema
@@ -312,7 +333,8 @@ export class FastLane {
     if (apiKey !== API_KEYS.Produce && apiKey !== API_KEYS.Fetch) return null;
     const version = int16At(data, start + 2);
     const spec = apiKey === API_KEYS.Produce ? PRODUCE.request : FETCH.request;
-    if (!inRange(spec.valid, version) || !this.shapes[apiKey === API_KEYS.Produce ? 'produceRequest' : 'fetchRequest']) return null;
+    const shape = apiKey === API_KEYS.Produce ? PRODUCE_REQUEST : FETCH_REQUEST;
+    if (!inRange(spec.valid, version) || !this.shapeAt[shape]) return null;
     const id = int32At(data, start + 4);
     let p = start + 8;
     const n = int16At(data, p);
@@ -325,7 +347,7 @@ export class FastLane {
       p++;
     }
     const pending = new LanePending(apiKey, version, id, clientId, size + 4);
-    const body = this.body(spec, apiKey === API_KEYS.Produce ? 'produceRequest' : 'fetchRequest', version);
+    const body = this.body(spec, shape, version);
     if (body(data, p, e, pending, this.scratch) < 0) return null;
     // acks=0 is answered by nothing: the schema decoder's path reports it at once.
     return apiKey === API_KEYS.Produce && pending.acks === 0 ? null : pending;
@@ -345,9 +367,9 @@ export class FastLane {
     }
     const spec = specs.response;
     const X = this.scratch;
-    if (this.body(spec, P.apiKey === API_KEYS.Produce ? 'produceResponse' : 'fetchResponse', P.version)(data, p, e, P, X) < 0) return false;
+    if (this.body(spec, P.apiKey === API_KEYS.Produce ? PRODUCE_RESPONSE : FETCH_RESPONSE, P.version)(data, p, e, P, X) < 0) return false;
     const R = this.source;
-    R.latency = ts - P.ts;
+    R.ts = ts;
     R.role = P.dir === 'out' ? 'client' : 'broker';
     R.bytes = size + 4;
     R.info = info;
@@ -364,8 +386,8 @@ export class FastLane {
     return true;
   }
 
-  private body(spec: MessageSpec, name: ShapeName, version: number): LaneBody<LanePending, ResponseScratch> {
-    return (this.bodies[name][version] ??= compileLaneBody(spec, version, this.shapes[name]!));
+  private body(spec: MessageSpec, shape: number, version: number): LaneBody<LanePending, ResponseScratch> {
+    return (this.bodies[shape]![version] ??= compileLaneBody(spec, version, this.shapeAt[shape]!));
   }
 
   /** Topic names, fetch offsets and lag of a Fetch response's partitions, as details.ts makes them. */

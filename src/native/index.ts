@@ -70,11 +70,12 @@ export interface BpfObject {
   mapZero(map: string): void;
   /**
    * Polls the ring buffer on Node's loop; onRecords gets the records of one wakeup (copies, at most
-   * 16384: a flood is delivered over several turns of the loop).
+   * 16384: a flood is delivered over several turns of the loop), packed in one Buffer (see
+   * ring-records.ts).
    */
-  ringStart(map: string, onRecords: (records: Buffer[]) => void): void;
-  /** The records available now (at most one batch), synchronously. */
-  ringConsume(): Buffer[];
+  ringStart(map: string, onRecords: (batch: Buffer) => void): void;
+  /** The records available now (at most one batch, packed), synchronously. */
+  ringConsume(): Buffer;
   ringStop(): void;
 }
 

@@ -62,7 +62,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   struct bpf_object* Loaded(Napi::Env env);
   Napi::Value KeepLink(Napi::Env env, struct bpf_link* link, const std::string& what,
                        const LibbpfLogCapture& log);
-  Napi::Array TakeRecords(Napi::Env env);
+  Napi::Buffer<uint8_t> TakeRecords(Napi::Env env);
   // finalizing: called from the destructor, when the JS object is already gone.
   void StopRing(bool finalizing);
   void DestroyLinks();
@@ -77,7 +77,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   uv_poll_t* poll_ = nullptr;
   Napi::FunctionReference ringCallback_;
   Napi::AsyncContext* ringContext_ = nullptr;
-  std::vector<std::vector<uint8_t>> pending_;
+  // Records of the current batch, packed: each a 4-byte little-endian size, then its bytes.
+  std::vector<uint8_t> pending_;
+  size_t pendingRecords_ = 0;
   std::vector<uint8_t> elf_;
 };
 

@@ -1,5 +1,7 @@
 // The `events` ring buffer, polled on Node's own event loop: its epoll fd is watched with a uv_poll_t
-// (no thread, no timer), and each wakeup delivers every available record to JS in one batch.
+// (no thread, no timer), and each wakeup delivers every available record to JS in one batch: one
+// Buffer holding the records packed (each a 4-byte little-endian size, then its bytes), so a batch
+// costs one allocation however many records it has (src/native/ring-records.ts reads it).
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -20,17 +22,19 @@ constexpr size_t kMaxBatch = 16384;
 int BpfObject::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<BpfObject*>(ctx);
   const auto* bytes = static_cast<const uint8_t*>(data);
-  self->pending_.emplace_back(bytes, bytes + size);
+  const uint32_t n = static_cast<uint32_t>(size);
+  const uint8_t prefix[4] = {static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n >> 16),
+                             static_cast<uint8_t>(n >> 24)};
+  self->pending_.insert(self->pending_.end(), prefix, prefix + 4);
+  self->pending_.insert(self->pending_.end(), bytes, bytes + size);
   // libbpf has already consumed this record when a callback returns an error.
-  return self->pending_.size() >= kMaxBatch ? -EAGAIN : 0;
+  return ++self->pendingRecords_ >= kMaxBatch ? -EAGAIN : 0;
 }
 
-Napi::Array BpfObject::TakeRecords(Napi::Env env) {
-  Napi::Array out = Napi::Array::New(env, pending_.size());
-  for (size_t i = 0; i < pending_.size(); i++) {
-    out.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, pending_[i].data(), pending_[i].size()));
-  }
+Napi::Buffer<uint8_t> BpfObject::TakeRecords(Napi::Env env) {
+  auto out = Napi::Buffer<uint8_t>::Copy(env, pending_.data(), pending_.size());
   pending_.clear();
+  pendingRecords_ = 0;
   return out;
 }
 
@@ -41,7 +45,7 @@ void BpfObject::OnRingReadable(uv_poll_t* handle, int status, int) {
   if (self->pending_.empty()) return;
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
-  Napi::Array records = self->TakeRecords(env);
+  Napi::Buffer<uint8_t> records = self->TakeRecords(env);
   try {
     self->ringCallback_.MakeCallback(self->Value(), {records}, *self->ringContext_);
   } catch (const Napi::Error& e) {
@@ -50,7 +54,7 @@ void BpfObject::OnRingReadable(uv_poll_t* handle, int status, int) {
   }
 }
 
-// ringStart(map, onRecords): onRecords(records: Buffer[]) is called once per wakeup.
+// ringStart(map, onRecords): onRecords(batch: Buffer) is called once per wakeup.
 void BpfObject::RingStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Loaded(env);
@@ -85,7 +89,7 @@ void BpfObject::RingStart(const Napi::CallbackInfo& info) {
 // ringConsume(): the records available now (at most one batch), synchronously (to drain at exit).
 Napi::Value BpfObject::RingConsume(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (ring_ == nullptr) return Napi::Array::New(env);
+  if (ring_ == nullptr) return Napi::Buffer<uint8_t>::New(env, 0);
   int err = ring_buffer__consume(ring_);
   if (err < 0 && err != -EAGAIN) throw ErrnoError(env, err, "cannot read the ring buffer");
   return TakeRecords(env);
@@ -105,6 +109,7 @@ void BpfObject::StopRing(bool finalizing) {
     ring_ = nullptr;
   }
   pending_.clear();
+  pendingRecords_ = 0;
   if (ringContext_ != nullptr) {
     delete ringContext_;
     ringContext_ = nullptr;

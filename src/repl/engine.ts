@@ -7,6 +7,7 @@ import { planScript } from '../codegen/index.js';
 import { error, formatDiagnostic } from '../frontend/diagnostics.js';
 import type { SystemInfo } from '../frontend/system.js';
 import { isNativeError, openObject, type BpfObject } from '../native/index.js';
+import { ringRecords } from '../native/ring-records.js';
 import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
 import { decodeEvent, decodeMap, stackFrames } from '../runtime/decode.js';
@@ -197,7 +198,7 @@ export class ReplEngine {
     this.opts.write(`block ${id}: attached ${points} ${points === 1 ? 'probe' : 'probes'}\n`);
     const obj = block.obj;
     if (obj) {
-      obj.ringStart(EVENTS_MAP, (records) => this.onRecords(block, records));
+      obj.ringStart(EVENTS_MAP, (batch) => this.onRecords(block, ringRecords(batch)));
       for (const prog of kernelProbes.flatMap((p) => p.programs).filter((p) => p.attach.some((a) => a.type === 'begin'))) {
         this.run(obj, prog.name);
       }
@@ -334,7 +335,7 @@ export class ReplEngine {
   }
 
   private drain(block: Block): void {
-    if (block.obj) this.onRecords(block, block.obj.ringConsume());
+    if (block.obj) this.onRecords(block, ringRecords(block.obj.ringConsume()));
   }
 
   private onRecords(block: Block, records: Buffer[]): void {

@@ -2,7 +2,7 @@
 // exchange becomes probe firings, and every user-space probe attached to a firing's name runs its
 // compiled action. Frames that fail to decode are counted by the decoder, never fatal.
 import { readFileSync, statSync } from 'node:fs';
-import { startCapture, type Capture, type CaptureOptions } from '../kafka/capture-loader.js';
+import { startCapture, type CaptureOptions } from '../kafka/capture-loader.js';
 import { BoundedMap } from '../kafka/bounded-map.js';
 import { newCounters } from '../kafka/counters.js';
 import {
@@ -44,8 +44,6 @@ export interface KafkaSourceCounters extends KafkaCounters {
   actionErrors: number;
   /** Capture records lost in the kernel (ring buffer full). */
   lostRecords: number;
-  /** Capture records that did not decode. */
-  badRecords: number;
 }
 
 export interface KafkaProbes {
@@ -319,15 +317,13 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
   };
 
   const decoder = new KafkaDecoder({ onFiring: fire, onDerived });
-  const feed = (records: ReturnType<Capture['poll']>): void => {
-    for (const r of records) {
-      if (running === 0) return;
-      try {
-        decoder.push(r);
-      } catch (e) {
-        // The decoder counts bad frames itself; anything it throws is a bug, reported, not fatal.
-        reportOnce(`kafka decoder: ${e instanceof Error ? e.message : String(e)}`);
-      }
+  const feed = (batch: Buffer): void => {
+    if (running === 0) return;
+    try {
+      decoder.pushCapture(batch);
+    } catch (e) {
+      // The decoder counts bad frames and records itself; anything it throws is a bug, reported, not fatal.
+      reportOnce(`kafka decoder: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
   const capture = startCapture(opts.capture, feed);
@@ -391,7 +387,6 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
       ...decoder.counters(),
       ...counts,
       lostRecords: stopped ? lostRecords : capture.lost(),
-      badRecords: capture.badRecords,
     }),
   };
 }
@@ -434,7 +429,7 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
   const startNs = opts.startNs ?? process.hrtime.bigint();
   const compiled = compileUserProbes(plan, { maps: opts.maps, output: opts.output, positional: opts.positional, startNs });
   if (compiled.length === 0) {
-    return { attachedProbes: 0, stop() {}, counters: () => ({ ...newCounters(), firings: 0, actionErrors: 0, lostRecords: 0, badRecords: 0 }) };
+    return { attachedProbes: 0, stop() {}, counters: () => ({ ...newCounters(), firings: 0, actionErrors: 0, lostRecords: 0 }) };
   }
   // Explicit options (-p, capture settings) win over what the predicates allow.
   const capture = { ...kafkaPushdown(plan), ...opts.capture, ...(opts.pid === undefined ? {} : { pid: opts.pid }) };

@@ -2,6 +2,7 @@
 // the output until something ends the session, then run END, print the maps and release everything.
 import type { ResolvedAttach } from '../frontend/analysis.js';
 import { isNativeError, openObject, releaseLinksAtExit, type BpfObject } from '../native/index.js';
+import { ringRecords } from '../native/ring-records.js';
 import { stackMapName } from '../plan/layout.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
@@ -237,7 +238,7 @@ class Session {
     }
     this.out.attached(this.probesAttached);
     options.onStarted?.(this.control());
-    obj?.ringStart(EVENTS_MAP, (records) => this.onRecords(records));
+    obj?.ringStart(EVENTS_MAP, (batch) => this.onRecords(ringRecords(batch)));
     if (options.signals !== false) {
       this.cleanups.push(
         handleSignals({ stop: (sig) => this.requestStop(sig), printMaps: () => this.printAllMaps(false) }),
@@ -407,7 +408,7 @@ class Session {
   }
 
   private drain(): void {
-    if (this.obj) this.onRecords(this.obj.ringConsume());
+    if (this.obj) this.onRecords(ringRecords(this.obj.ringConsume()));
   }
 
   private stack(id: number, limit?: number): bigint[] | undefined {

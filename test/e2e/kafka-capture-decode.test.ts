@@ -6,9 +6,12 @@ import { captureObjectPath } from '../../src/kafka/capture-build.js';
 import {
   CAPTURE_HEADER_SIZE,
   CaptureDecodeError,
+  captureRecords,
   decodeCaptureRecord,
+  encodeCaptureRecord,
   formatIpv6,
 } from '../../src/kafka/capture.js';
+import { ringRecords } from '../../src/native/ring-records.js';
 import { CaptureConfigError, captureGlobals, captureTracepoints } from '../../src/kafka/capture-loader.js';
 
 interface Fields {
@@ -110,6 +113,46 @@ describe('capture records', () => {
     lying[44] = 200;
     expect(() => decodeCaptureRecord(lying)).toThrow(/says 200 data bytes but holds 3/);
     expect(() => decodeCaptureRecord(record({ family: 1 }))).toThrow(/unknown address family 1/);
+  });
+});
+
+/** Records packed as the addon delivers a ring buffer's batch: each a little-endian size, then its bytes. */
+function pack(...records: Uint8Array[]): Buffer {
+  return Buffer.concat(records.flatMap((r) => {
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(r.length);
+    return [size, Buffer.from(r)];
+  }));
+}
+
+describe('packed batches', () => {
+  it('list their records as views, in order', () => {
+    const a = record({ pid: 1, data: [1, 2] });
+    const b = record({ pid: 2, flags: 2 });
+    const batch = pack(a, b);
+    const views = ringRecords(batch);
+    expect(views.map((v) => [...v])).toEqual([[...a], [...b]]);
+    expect(views[0]!.buffer).toBe(batch.buffer);
+    expect(captureRecords(batch).map((r) => [r.pid, r.close, [...r.data]])).toEqual([[1, false, [1, 2]], [2, true, []]]);
+    expect(ringRecords(Buffer.alloc(0))).toEqual([]);
+  });
+
+  it('reject a record that overruns its batch', () => {
+    const batch = pack(record({}), record({ data: [1, 2, 3] })).subarray(0, -1);
+    expect(() => ringRecords(batch)).toThrow(/overruns its \d+-byte batch/);
+    expect(() => captureRecords(batch)).toThrow(/overruns/);
+    expect(() => captureRecords(pack(record({ family: 1 })))).toThrow(CaptureDecodeError);
+  });
+
+  it('are what encodeCaptureRecord writes, for IPv4, IPv6 and IPv4-mapped addresses', () => {
+    const base = { ts: 2n ** 60n + 5n, conn: 2n ** 40n + 3n, offset: 77n, skipped: 12, pid: 4_000_000, tid: 4_000_001, fd: 300, dir: 'in' as const, lport: 40000, rport: 9092, comm: 'kafkatrace-mock', data: new Uint8Array([9, 8, 7]) };
+    const records = [
+      { ...base, family: 4 as const, laddr: '127.0.0.1', raddr: '10.1.2.3', resync: true, close: false },
+      { ...base, family: 6 as const, laddr: '2001:db8::1:0:0:1', raddr: '::1', resync: false, close: true },
+      { ...base, family: 6 as const, laddr: '::ffff:127.0.0.1', raddr: 'fe80::aa', resync: false, close: false },
+    ];
+    const decoded = captureRecords(Buffer.concat(records.map((r) => encodeCaptureRecord(r))));
+    expect(decoded.map((r) => ({ ...r, data: [...r.data] }))).toEqual(records.map((r) => ({ ...r, data: [...r.data] })));
   });
 });
 

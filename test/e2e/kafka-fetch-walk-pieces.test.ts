@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CaptureRecord } from '../../src/kafka/capture.js';
+import { captureRecords, type CaptureRecord } from '../../src/kafka/capture.js';
 import { startCapture } from '../../src/kafka/capture-loader.js';
 import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
@@ -234,7 +234,7 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
   /** Runs the C broker on `file` with `plan` under a capture; the client sends `requests` first. */
   async function exchange(file: string, plan: string, requests: Uint8Array[]): Promise<{ records: CaptureRecord[]; pid: number; received: number }> {
     const records: CaptureRecord[] = [];
-    const capture = startCapture({ ports: [port] }, (batch) => records.push(...batch));
+    const capture = startCapture({ ports: [port] }, (batch) => records.push(...captureRecords(batch)));
     let pid = 0;
     let received = 0;
     try {
@@ -255,7 +255,7 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
       received = await done;
       expect(await exited).toBe(0);
       await new Promise((resolve) => setTimeout(resolve, 50));
-      records.push(...capture.poll());
+      records.push(...captureRecords(capture.poll()));
       expect(capture.lost()).toBe(0);
     } finally {
       capture.close();

@@ -6,7 +6,7 @@
 // the addon and build/ from node scripts/build-kafka.mjs.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CaptureRecord } from '../../src/kafka/capture.js';
+import { captureRecords, type CaptureRecord } from '../../src/kafka/capture.js';
 import { startCapture, type CaptureOptions } from '../../src/kafka/capture-loader.js';
 import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
@@ -27,11 +27,11 @@ const FETCH_VERSION = 11;
 
 async function captured(options: CaptureOptions, work: () => Promise<unknown>): Promise<{ records: CaptureRecord[]; lost: number }> {
   const records: CaptureRecord[] = [];
-  const capture = startCapture(options, (batch) => records.push(...batch));
+  const capture = startCapture(options, (batch) => records.push(...captureRecords(batch)));
   try {
     await work();
     expect(heldBpf().fds).toBeGreaterThan(0);
-    records.push(...capture.poll());
+    records.push(...captureRecords(capture.poll()));
     return { records, lost: capture.lost() };
   } finally {
     capture.close();

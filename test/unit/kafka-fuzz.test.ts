@@ -4,7 +4,8 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { KafkaDecoder, probeFirings } from '../../src/kafka/index.js';
+import { encodeCaptureRecord } from '../../src/kafka/capture.js';
+import { KafkaDecoder, probeFirings, type CaptureChunk } from '../../src/kafka/index.js';
 import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
 import { requestSpec } from '../../src/kafka/schemas/index.js';
 import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
@@ -80,7 +81,12 @@ function mutate(frame: Uint8Array, next: () => number): Uint8Array {
 }
 
 /** Pushes `frames` mutated frames of `pairs` through `decoder`; returns the heap growth after the first quarter. */
-function drive(decoder: KafkaDecoder, pairs: [Uint8Array, Uint8Array][], frames: number, next: () => number): number {
+/** How drive hands a chunk to the decoder (push by default). */
+type Feed = (decoder: KafkaDecoder, chunk: CaptureChunk & { conn: bigint }, next: () => number) => void;
+
+const pushChunk: Feed = (decoder, chunk) => decoder.push(chunk);
+
+function drive(decoder: KafkaDecoder, pairs: [Uint8Array, Uint8Array][], frames: number, next: () => number, feed = pushChunk): number {
   let heapAtQuarter = 0;
   let ts = 0n;
   for (let n = 0; n < frames; ) {
@@ -97,7 +103,8 @@ function drive(decoder: KafkaDecoder, pairs: [Uint8Array, Uint8Array][], frames:
         const len = next() % 4 === 0 ? 1 + (next() % 16) : data.length - off;
         const skipped = next() % 32 === 0 ? next() % 200 : 0;
         const resync = next() % 64 === 0;
-        decoder.push({ pid, tid: 1, comm: 'fuzz', fd, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 9092, dir, ts, skipped, resync, data: data.subarray(off, off + len) });
+        const conn = BigInt(pid * 1000 + fd) << 32n;
+        feed(decoder, { pid, tid: 1, comm: 'fuzz', fd, conn, laddr: '10.0.0.1', lport: 40000, raddr: '10.0.0.2', rport: 9092, dir, ts, skipped, resync, data: data.subarray(off, off + len) }, next);
         off += Math.max(len, 1);
       }
     }
@@ -158,5 +165,24 @@ describe('fuzz', () => {
     expect(taken).toBeGreaterThan(1_000);
     expect(firings).toBeGreaterThan(taken);
     expect(decoder.counters().framesFailed.overrun).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('mutated frames in capture records, some records mangled, through pushCapture: no exception escapes', () => {
+    const pairs = corpus().filter(([req]) => req[5] === 0 || req[5] === 1);
+    const next = rng(Number(process.env.KT_FUZZ_SEED ?? 0xcafe));
+    let firings = 0;
+    const decoder = new KafkaDecoder({ demand: { probes: ['produce', 'fetch'], args: ['topic', 'records', 'lag'] }, onFiring: () => void firings++, ...LIMITS });
+    // Each chunk a batch of one record; one in 50 has a byte of its size or header flipped.
+    const packed: Feed = (d, chunk, rand) => {
+      const record = encodeCaptureRecord({ ...chunk, family: 4 });
+      if (rand() % 50 === 0) record[rand() % 108]! ^= 1 << (rand() % 8);
+      d.pushCapture(record);
+    };
+    let growth = 0;
+    const { taken } = laneResponses(() => (growth = drive(decoder, pairs, 200_000, next, packed)));
+    expect(growth).toBeLessThan(32 * 1024 * 1024);
+    expect(taken).toBeGreaterThan(1_000);
+    expect(firings).toBeGreaterThan(taken);
+    expect(decoder.counters().badRecords).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -4,6 +4,7 @@
 // order, split across chunks, empty; connections closed; acks=0), where the schema decoder's path
 // finishes what the lane began.
 import { describe, expect, it } from 'vitest';
+import { encodeCaptureRecord } from '../../src/kafka/capture.js';
 import { DecodePlan } from '../../src/kafka/demand.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type ProbeArgs } from '../../src/kafka/index.js';
 import { FastLane, laneArgKinds } from '../../src/kafka/lane.js';
@@ -261,3 +262,80 @@ describe('the fast lane', () => {
     ]);
   });
 });
+
+/**
+ * `chunks` as the ring buffer delivers them: capture records, packed in batches of `perBatch`. A
+ * chunk without a connection id gets one from its pid and fd, above 2^32 as the capture's are.
+ */
+function packed(chunks: CaptureChunk[], perBatch: number): Uint8Array[] {
+  const records = chunks.map((c) => encodeCaptureRecord({ ...c, family: 4, conn: c.conn ?? 1_700_000_000_000_000_000n + BigInt(c.pid * 1000 + c.fd) }));
+  const batches: Uint8Array[] = [];
+  for (let i = 0; i < records.length; i += perBatch) batches.push(concat(...records.slice(i, i + perBatch)));
+  return batches;
+}
+
+function runPacked(batches: Uint8Array[], demand: KafkaDemand, lane: boolean): { fired: Fired[]; decoder: KafkaDecoder } {
+  const fired: Fired[] = [];
+  const decoder = new KafkaDecoder({ demand, lane, onFiring: (probe, args, c, tid, nsecs) => fired.push({ probe, args, pid: c.pid, tid, comm: c.comm, nsecs }) });
+  for (const b of batches) decoder.pushCapture(b);
+  decoder.closeAll();
+  return { fired, decoder };
+}
+
+describe('packed capture records (pushCapture)', () => {
+  const flows = [corpus(), lagFlow(), laneFlow()];
+
+  for (const [name, demand] of DEMANDS) {
+    it(`give the firings and counters of their chunks for ${name}, with and without the lane`, () => {
+      for (const chunks of flows) {
+        const expected = run(chunks, demand, false);
+        for (const perBatch of [1, 7, 100_000]) {
+          for (const lane of [true, false]) {
+            const got = runPacked(packed(chunks, perBatch), demand, lane);
+            expect(got.fired).toEqual(expected.fired);
+            expect(got.decoder.counters()).toEqual(expected.decoder.counters());
+          }
+        }
+      }
+    });
+  }
+
+  it('read the lane\'s records in place, and the rest through whole records', () => {
+    const demand = DEMANDS[0]![1];
+    const batches = packed(laneFlow(), 100_000);
+    const { taken } = laneResponses(() => runPacked(batches, demand, true));
+    expect(taken).toBe(12 + 18 + 2 + 1 + 1 + 2 + 1 + 2);
+  });
+
+  it('count records that do not decode, and go on with the next', () => {
+    const chunks = lagFlow();
+    const demand = DEMANDS[0]![1];
+    const good = packed(chunks, 1);
+    // A record with an unknown address family, then a batch whose last record overruns it.
+    const badFamily = packed([chunks[0]!], 1)[0]!.slice();
+    badFamily[4 + 48] = 1;
+    const cut = packed([chunks[0]!], 1)[0]!.subarray(0, 60);
+    const got = runPacked([...good.slice(0, 3), badFamily, ...good.slice(3), cut], demand, true);
+    const expected = run(chunks, demand, false);
+    expect(got.fired).toEqual(expected.fired);
+    expect(got.decoder.counters()).toEqual({ ...expected.decoder.counters(), badRecords: 2 });
+  });
+
+  it('tell connections apart by id when a fd is reused, on the lane too', () => {
+    const req = produce(3, 5, [['orders', [0]]]);
+    const resp = produced(3, 5, [['orders', [0]]]);
+    const hello = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
+    const first = [...hello, chunk('out', req, 2_000n)].map((c) => ({ ...c, conn: 2n ** 40n + 1n }));
+    // The same pid and fd, another socket (its close unseen): the first request ends unanswered, the
+    // response on the new socket answers nothing.
+    const second = [chunk('in', resp, 3_000n)].map((c) => ({ ...c, conn: 2n ** 40n + 2n }));
+    const demand = { probes: ['produce'], args: ['topic', 'status'] };
+    const expected = run([...first, ...second], demand, false);
+    const got = runPacked(packed([...first, ...second], 1), demand, true);
+    expect(got.fired).toEqual(expected.fired);
+    expect(got.fired.length).toBeGreaterThan(0);
+    expect(got.fired.every((f) => f.args.status === 'closed')).toBe(true);
+    expect(got.decoder.counters()).toEqual(expected.decoder.counters());
+  });
+});
+

@@ -54,7 +54,7 @@ class FakeFeed implements KafkaFeed {
   lost = 0;
 
   counters(): ReturnType<KafkaFeed['counters']> {
-    return { ...newCounters(), firings: 0, actionErrors: 0, lostRecords: this.lost, badRecords: 0 };
+    return { ...newCounters(), firings: 0, actionErrors: 0, lostRecords: this.lost };
   }
 }
 

@@ -123,8 +123,9 @@ export class KafkaDecoder {
    * Connections pushCapture found lately, by pid and fd: a Map lookup by a key above 2^31 (a heap
    * number, hashed outside the JIT's code) was a large share of a record's cost.
    */
-  private readonly laneMeta: FrameMeta = { ts: 0n, tid: 0 };
   private readonly recent: (Tracked | undefined)[] = new Array<Tracked | undefined>(RECENT_SLOTS).fill(undefined);
+  /** The meta of the record pushCapture hands the lane (which copies what it keeps of it). */
+  private readonly laneMeta: FrameMeta = { ts: 0n, tid: 0 };
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
   private readonly lag = new LagTracker();
@@ -222,7 +223,8 @@ export class KafkaDecoder {
 
   /**
    * The fast lane's share of pushCapture: a record with nothing skipped, no flag, of a connection
-   * already tracked. Returns false, having changed nothing, for any other record.
+   * already tracked, whose whole frames go to the lane and the rest (what the lane declines) through
+   * the schema decoder's path. Returns false, having changed nothing, for any other record.
    */
   private laneRecord(batch: Uint8Array, dv: DataView, start: number, end: number): boolean {
     if (end - start < CAPTURE_HEADER_SIZE) return false;
@@ -243,7 +245,6 @@ export class KafkaDecoder {
     if (dv.getUint32(start + CAPTURE_AT.conn, true) !== t.idLow || dv.getUint32(start + CAPTURE_AT.conn + 4, true) !== t.idHigh) return false;
     this.touch(t);
     const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
-    // The lane copies what it keeps of a frame's meta: one object serves every record.
     const meta = this.laneMeta;
     meta.ts = dv.getBigUint64(start + CAPTURE_AT.ts, true);
     meta.tid = dv.getUint32(start + CAPTURE_AT.tid, true);

@@ -16,8 +16,8 @@ export const CAPTURE_AT = {
   lport: 50, rport: 52, laddr: 56, raddr: 72, comm: 88,
 } as const;
 
-const F_RESYNC = 1;
-const F_CLOSE = 2;
+/** Bits of kc_event's flags. */
+export const CAPTURE_FLAGS = { resync: 1, close: 2 } as const;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
@@ -118,8 +118,8 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
     tid: dv.getUint32(CAPTURE_AT.tid, true),
     fd: dv.getUint32(CAPTURE_AT.fd, true),
     dir: dv.getUint8(CAPTURE_AT.dir) === 0 ? 'out' : 'in',
-    resync: (flags & F_RESYNC) !== 0,
-    close: (flags & F_CLOSE) !== 0,
+    resync: (flags & CAPTURE_FLAGS.resync) !== 0,
+    close: (flags & CAPTURE_FLAGS.close) !== 0,
     family,
     lport: dv.getUint16(CAPTURE_AT.lport, true),
     rport: dv.getUint16(CAPTURE_AT.rport, true),
@@ -177,7 +177,7 @@ export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resy
   dv.setUint32(CAPTURE_AT.fd, record.fd, true);
   dv.setUint16(CAPTURE_AT.len, record.data.length, true);
   dv.setUint8(CAPTURE_AT.dir, record.dir === 'out' ? 0 : 1);
-  dv.setUint8(CAPTURE_AT.flags, (record.resync ? F_RESYNC : 0) | (record.close ? F_CLOSE : 0));
+  dv.setUint8(CAPTURE_AT.flags, (record.resync ? CAPTURE_FLAGS.resync : 0) | (record.close ? CAPTURE_FLAGS.close : 0));
   dv.setUint16(CAPTURE_AT.family, record.family === 4 ? AF_INET : AF_INET6, true);
   dv.setUint16(CAPTURE_AT.lport, record.lport, true);
   dv.setUint16(CAPTURE_AT.rport, record.rport, true);

@@ -13,7 +13,7 @@
 // lane (src/kafka/lane.ts), which makes no exchange object at all.
 import { RECORD_PREFIX } from '../native/ring-records.js';
 import { BoundedMap } from './bounded-map.js';
-import { AF_INET, AF_INET6, CAPTURE_AT, CAPTURE_HEADER_SIZE, decodeCaptureRecord, type CaptureRecord } from './capture.js';
+import { AF_INET, AF_INET6, CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, decodeCaptureRecord, type CaptureRecord } from './capture.js';
 import { newCounters, type KafkaCounters } from './counters.js';
 import { DecodePlan, type KafkaDemand } from './demand.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
@@ -113,6 +113,10 @@ const RECENT_SLOTS = 64;
 const connectionKey = (pid: number, fd: number): number | string =>
   pid >= 0 && pid < 2 ** 22 && fd >= 0 && fd < 2 ** 31 && Number.isInteger(pid) && Number.isInteger(fd) ? pid * 2 ** 31 + fd : `${pid}:${fd}`;
 
+/** The `skipped` field of the capture record at `start`. */
+const skippedAt = (dv: DataView, start: number): number =>
+  dv.getUint32(start + CAPTURE_AT.skipped, true) + dv.getUint32(start + CAPTURE_AT.skipped + 4, true) * 2 ** 32;
+
 const sameAddresses = (a: ConnectionInfo, b: ConnectionInfo): boolean =>
   a.lport === b.lport && a.rport === b.rport && a.laddr === b.laddr && a.raddr === b.raddr;
 
@@ -203,8 +207,10 @@ export class KafkaDecoder {
 
   /**
    * Feeds a batch of capture records packed as the ring buffer delivers them (src/native/
-   * ring-records.ts). A record of a known connection whose frames the fast lane takes is read in
-   * place, with no record object; any other becomes a CaptureRecord and goes through push.
+   * ring-records.ts). A record of a known connection is read in place: its whole frames go to the
+   * fast lane with no record object, and what else it has goes on as a chunk with the connection's
+   * addresses and comm (no strings made again). A record of a connection not tracked yet becomes a
+   * CaptureRecord.
    */
   pushCapture(batch: Uint8Array): void {
     const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
@@ -215,44 +221,73 @@ export class KafkaDecoder {
         this.counts.badRecords++;
         return;
       }
-      if (this.shared.lane && this.laneRecord(batch, dv, start, at)) continue;
-      const record = this.captureRecord(batch, start, at);
-      if (record) this.push(record);
+      const t = this.recordConnection(batch, dv, start, at);
+      if (!t) {
+        const record = this.captureRecord(batch, start, at);
+        if (record) this.push(record);
+        continue;
+      }
+      if (this.shared.lane && batch[start + CAPTURE_AT.flags] === 0 && skippedAt(dv, start) === 0) this.laneRecord(t, batch, dv, start);
+      else this.push(this.knownChunk(t, batch, dv, start, 0));
     }
   }
 
   /**
-   * The fast lane's share of pushCapture: a record with nothing skipped, no flag, of a connection
-   * already tracked, whose whole frames go to the lane and the rest (what the lane declines) through
-   * the schema decoder's path. Returns false, having changed nothing, for any other record.
+   * The tracked connection of the record at batch[start, end), when its header is sound (as
+   * decodeCaptureRecord checks it) and names that connection's id; otherwise undefined.
    */
-  private laneRecord(batch: Uint8Array, dv: DataView, start: number, end: number): boolean {
-    if (end - start < CAPTURE_HEADER_SIZE) return false;
-    const dataStart = start + CAPTURE_HEADER_SIZE;
-    const dataEnd = dataStart + dv.getUint16(start + CAPTURE_AT.len, true);
+  private recordConnection(batch: Uint8Array, dv: DataView, start: number, end: number): Tracked | undefined {
+    if (end - start < CAPTURE_HEADER_SIZE) return undefined;
     const family = dv.getUint16(start + CAPTURE_AT.family, true);
-    if (dataEnd > end || batch[start + CAPTURE_AT.flags] !== 0 || (family !== AF_INET && family !== AF_INET6)) return false;
-    if (dv.getUint32(start + CAPTURE_AT.skipped, true) !== 0 || dv.getUint32(start + CAPTURE_AT.skipped + 4, true) !== 0) return false;
+    if (start + CAPTURE_HEADER_SIZE + dv.getUint16(start + CAPTURE_AT.len, true) > end || (family !== AF_INET && family !== AF_INET6)) return undefined;
     const pid = dv.getUint32(start + CAPTURE_AT.pid, true);
     const fd = dv.getUint32(start + CAPTURE_AT.fd, true);
     const slot = (pid ^ fd) & (RECENT_SLOTS - 1);
     let t = this.recent[slot];
     if (!t || t.pid !== pid || t.fd !== fd || t.closed) {
       t = this.connections.get(connectionKey(pid, fd));
-      if (!t) return false;
+      if (!t) return undefined;
       this.recent[slot] = t;
     }
-    if (dv.getUint32(start + CAPTURE_AT.conn, true) !== t.idLow || dv.getUint32(start + CAPTURE_AT.conn + 4, true) !== t.idHigh) return false;
+    if (dv.getUint32(start + CAPTURE_AT.conn, true) !== t.idLow || dv.getUint32(start + CAPTURE_AT.conn + 4, true) !== t.idHigh) return undefined;
+    return t;
+  }
+
+  /**
+   * The fast lane's share of pushCapture: a record of connection `t` with nothing skipped and no
+   * flag. Its whole frames go to the lane; the rest (what the lane declines) to the schema
+   * decoder's path.
+   */
+  private laneRecord(t: Tracked, batch: Uint8Array, dv: DataView, start: number): void {
     this.touch(t);
     const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
     const meta = this.laneMeta;
     meta.ts = dv.getBigUint64(start + CAPTURE_AT.ts, true);
     meta.tid = dv.getUint32(start + CAPTURE_AT.tid, true);
+    const dataStart = start + CAPTURE_HEADER_SIZE;
+    const dataEnd = dataStart + dv.getUint16(start + CAPTURE_AT.len, true);
     const off = this.streamOf(t, dir).takeWhole(batch, dataStart, dataEnd, meta, t.conn, dir);
-    if (off === dataEnd) return true;
-    const record = this.captureRecord(batch, start, end);
-    if (record) this.feed(t, off > dataStart ? { ...record, data: record.data.subarray(off - dataStart) } : record);
-    return true;
+    if (off < dataEnd) this.feed(t, this.knownChunk(t, batch, dv, start, off - dataStart));
+  }
+
+  /**
+   * The record at batch[start] of connection `t` as a chunk, from `from` bytes into its data: only
+   * a connection's first chunk has its addresses and comm read (they are the connection's).
+   */
+  private knownChunk(t: Tracked, batch: Uint8Array, dv: DataView, start: number, from: number): CaptureChunk {
+    const { pid, comm, fd, laddr, lport, raddr, rport } = t.conn.info;
+    const flags = batch[start + CAPTURE_AT.flags]!;
+    const dataStart = start + CAPTURE_HEADER_SIZE;
+    return {
+      pid, tid: dv.getUint32(start + CAPTURE_AT.tid, true), comm, fd, laddr, lport, raddr, rport,
+      dir: batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in',
+      ts: dv.getBigUint64(start + CAPTURE_AT.ts, true),
+      skipped: skippedAt(dv, start),
+      conn: t.id,
+      resync: (flags & CAPTURE_FLAGS.resync) !== 0,
+      close: (flags & CAPTURE_FLAGS.close) !== 0,
+      data: batch.subarray(dataStart + from, dataStart + dv.getUint16(start + CAPTURE_AT.len, true)),
+    };
   }
 
   private captureRecord(batch: Uint8Array, start: number, end: number): CaptureRecord | undefined {

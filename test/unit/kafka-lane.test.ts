@@ -307,6 +307,20 @@ describe('packed capture records (pushCapture)', () => {
     expect(taken).toBe(12 + 18 + 2 + 1 + 1 + 2 + 1 + 2);
   });
 
+  it('keep resyncs and skipped bytes of known connections', () => {
+    // Every seventh chunk marked as a resync (the capture's flag); the corpus has skipped tails.
+    const chunks = corpus().map((c, i) => (i % 7 === 3 ? { ...c, resync: true } : c));
+    const demand = DEMANDS[3]![1];
+    const expected = run(chunks, demand, false);
+    expect(expected.decoder.counters().resyncs).toBeGreaterThan(10);
+    expect(expected.decoder.counters().bytesSkipped).toBeGreaterThan(0);
+    for (const lane of [true, false]) {
+      const got = runPacked(packed(chunks, 50), demand, lane);
+      expect(got.fired).toEqual(expected.fired);
+      expect(got.decoder.counters()).toEqual(expected.decoder.counters());
+    }
+  });
+
   it('count records that do not decode, and go on with the next', () => {
     const chunks = lagFlow();
     const demand = DEMANDS[0]![1];

@@ -18,8 +18,8 @@ export const CAPTURE_AT = {
 
 /** Bits of kc_event's flags. */
 export const CAPTURE_FLAGS = { resync: 1, close: 2 } as const;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+const AF_INET = 2;
+const AF_INET6 = 10;
 
 export interface CaptureRecord {
   pid: number;
@@ -91,21 +91,31 @@ function cString(b: Uint8Array): string {
   return utf8.decode(end < 0 ? b : b.subarray(0, end));
 }
 
+/**
+ * What is wrong with the header of the `size`-byte record at `start` of `dv`, or undefined when it
+ * is sound: the checks decodeCaptureRecord makes, for KafkaDecoder.pushCapture, which reads records
+ * in place.
+ */
+export function captureHeaderError(dv: DataView, start: number, size: number): string | undefined {
+  if (size < CAPTURE_HEADER_SIZE) return `capture record of ${size} bytes is shorter than its ${CAPTURE_HEADER_SIZE}-byte header`;
+  const len = dv.getUint16(start + CAPTURE_AT.len, true);
+  if (CAPTURE_HEADER_SIZE + len > size) return `capture record says ${len} data bytes but holds ${size - CAPTURE_HEADER_SIZE}`;
+  const family = dv.getUint16(start + CAPTURE_AT.family, true);
+  if (family !== AF_INET && family !== AF_INET6) return `capture record has unknown address family ${family}`;
+  return undefined;
+}
+
+/** The `skipped` field of the record at `start` of `dv`. */
+export const captureSkipped = (dv: DataView, start: number): number =>
+  dv.getUint32(start + CAPTURE_AT.skipped, true) + dv.getUint32(start + CAPTURE_AT.skipped + 4, true) * 2 ** 32;
+
 /** Decodes one record; `data` is a view into `record` (not a copy). */
 export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
-  if (record.length < CAPTURE_HEADER_SIZE) {
-    throw new CaptureDecodeError(`capture record of ${record.length} bytes is shorter than its ${CAPTURE_HEADER_SIZE}-byte header`);
-  }
   const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const error = captureHeaderError(dv, 0, record.length);
+  if (error !== undefined) throw new CaptureDecodeError(error);
   const len = dv.getUint16(CAPTURE_AT.len, true);
-  if (CAPTURE_HEADER_SIZE + len > record.length) {
-    throw new CaptureDecodeError(`capture record says ${len} data bytes but holds ${record.length - CAPTURE_HEADER_SIZE}`);
-  }
-  const familyCode = dv.getUint16(CAPTURE_AT.family, true);
-  if (familyCode !== AF_INET && familyCode !== AF_INET6) {
-    throw new CaptureDecodeError(`capture record has unknown address family ${familyCode}`);
-  }
-  const family = familyCode === AF_INET ? 4 : 6;
+  const family = dv.getUint16(CAPTURE_AT.family, true) === AF_INET ? 4 : 6;
   const addr = (at: number): string =>
     family === 4 ? ipv4(record.subarray(at, at + 4)) : formatIpv6(record.subarray(at, at + 16));
   const flags = dv.getUint8(CAPTURE_AT.flags);
@@ -113,7 +123,7 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
     ts: dv.getBigUint64(CAPTURE_AT.ts, true),
     conn: dv.getBigUint64(CAPTURE_AT.conn, true),
     offset: dv.getBigUint64(CAPTURE_AT.offset, true),
-    skipped: Number(dv.getBigUint64(CAPTURE_AT.skipped, true)),
+    skipped: captureSkipped(dv, 0),
     pid: dv.getUint32(CAPTURE_AT.pid, true),
     tid: dv.getUint32(CAPTURE_AT.tid, true),
     fd: dv.getUint32(CAPTURE_AT.fd, true),

@@ -11,9 +11,9 @@
 // (src/kafka/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
 // instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
 // lane (src/kafka/lane.ts), which makes no exchange object at all.
-import { RECORD_PREFIX } from '../native/ring-records.js';
+import { walkRecords } from '../native/ring-records.js';
 import { BoundedMap } from './bounded-map.js';
-import { AF_INET, AF_INET6, CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, decodeCaptureRecord, type CaptureRecord } from './capture.js';
+import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderError, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture.js';
 import { newCounters, type KafkaCounters } from './counters.js';
 import { DecodePlan, type KafkaDemand } from './demand.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
@@ -113,10 +113,6 @@ const RECENT_SLOTS = 64;
 const connectionKey = (pid: number, fd: number): number | string =>
   pid >= 0 && pid < 2 ** 22 && fd >= 0 && fd < 2 ** 31 && Number.isInteger(pid) && Number.isInteger(fd) ? pid * 2 ** 31 + fd : `${pid}:${fd}`;
 
-/** The `skipped` field of the capture record at `start`. */
-const skippedAt = (dv: DataView, start: number): number =>
-  dv.getUint32(start + CAPTURE_AT.skipped, true) + dv.getUint32(start + CAPTURE_AT.skipped + 4, true) * 2 ** 32;
-
 const sameAddresses = (a: ConnectionInfo, b: ConnectionInfo): boolean =>
   a.lport === b.lport && a.rport === b.rport && a.laddr === b.laddr && a.raddr === b.raddr;
 
@@ -214,21 +210,18 @@ export class KafkaDecoder {
    */
   pushCapture(batch: Uint8Array): void {
     const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-    for (let at = 0; at + RECORD_PREFIX <= batch.length; ) {
-      const start = at + RECORD_PREFIX;
-      at = start + dv.getUint32(at, true);
-      if (at > batch.length) {
-        this.counts.badRecords++;
-        return;
-      }
-      const t = this.recordConnection(batch, dv, start, at);
-      if (!t) {
-        const record = this.captureRecord(batch, start, at);
-        if (record) this.push(record);
-        continue;
-      }
-      if (this.shared.lane && batch[start + CAPTURE_AT.flags] === 0 && skippedAt(dv, start) === 0) this.laneRecord(t, batch, dv, start);
-      else this.push(this.knownChunk(t, batch, dv, start, 0));
+    if (!walkRecords(batch, (start, end) => this.pushRecord(batch, dv, start, end))) this.counts.badRecords++;
+  }
+
+  private pushRecord(batch: Uint8Array, dv: DataView, start: number, end: number): void {
+    const t = this.recordConnection(batch, dv, start, end);
+    if (!t) {
+      const record = this.captureRecord(batch, start, end);
+      if (record) this.push(record);
+    } else if (this.shared.lane && batch[start + CAPTURE_AT.flags] === 0 && captureSkipped(dv, start) === 0) {
+      this.laneRecord(t, batch, dv, start);
+    } else {
+      this.push(this.knownChunk(t, batch, dv, start, 0));
     }
   }
 
@@ -237,9 +230,7 @@ export class KafkaDecoder {
    * decodeCaptureRecord checks it) and names that connection's id; otherwise undefined.
    */
   private recordConnection(batch: Uint8Array, dv: DataView, start: number, end: number): Tracked | undefined {
-    if (end - start < CAPTURE_HEADER_SIZE) return undefined;
-    const family = dv.getUint16(start + CAPTURE_AT.family, true);
-    if (start + CAPTURE_HEADER_SIZE + dv.getUint16(start + CAPTURE_AT.len, true) > end || (family !== AF_INET && family !== AF_INET6)) return undefined;
+    if (captureHeaderError(dv, start, end - start) !== undefined) return undefined;
     const pid = dv.getUint32(start + CAPTURE_AT.pid, true);
     const fd = dv.getUint32(start + CAPTURE_AT.fd, true);
     const slot = (pid ^ fd) & (RECENT_SLOTS - 1);
@@ -282,7 +273,7 @@ export class KafkaDecoder {
       pid, tid: dv.getUint32(start + CAPTURE_AT.tid, true), comm, fd, laddr, lport, raddr, rport,
       dir: batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in',
       ts: dv.getBigUint64(start + CAPTURE_AT.ts, true),
-      skipped: skippedAt(dv, start),
+      skipped: captureSkipped(dv, start),
       conn: t.id,
       resync: (flags & CAPTURE_FLAGS.resync) !== 0,
       close: (flags & CAPTURE_FLAGS.close) !== 0,

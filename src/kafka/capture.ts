@@ -92,17 +92,23 @@ function cString(b: Uint8Array): string {
 }
 
 /**
- * What is wrong with the header of the `size`-byte record at `start` of `dv`, or undefined when it
- * is sound: the checks decodeCaptureRecord makes, for KafkaDecoder.pushCapture, which reads records
- * in place.
+ * Whether the header of the `size`-byte record at `start` of `dv` is sound: the checks
+ * decodeCaptureRecord makes, for KafkaDecoder.pushCapture, which reads records in place (small
+ * enough for the JIT to inline; captureHeaderError says what is wrong).
  */
+export function captureHeaderSound(dv: DataView, start: number, size: number): boolean {
+  if (size < CAPTURE_HEADER_SIZE || CAPTURE_HEADER_SIZE + dv.getUint16(start + CAPTURE_AT.len, true) > size) return false;
+  const family = dv.getUint16(start + CAPTURE_AT.family, true);
+  return family === AF_INET || family === AF_INET6;
+}
+
+/** What is wrong with the header of the `size`-byte record at `start` of `dv`; undefined when it is sound. */
 export function captureHeaderError(dv: DataView, start: number, size: number): string | undefined {
+  if (captureHeaderSound(dv, start, size)) return undefined;
   if (size < CAPTURE_HEADER_SIZE) return `capture record of ${size} bytes is shorter than its ${CAPTURE_HEADER_SIZE}-byte header`;
   const len = dv.getUint16(start + CAPTURE_AT.len, true);
   if (CAPTURE_HEADER_SIZE + len > size) return `capture record says ${len} data bytes but holds ${size - CAPTURE_HEADER_SIZE}`;
-  const family = dv.getUint16(start + CAPTURE_AT.family, true);
-  if (family !== AF_INET && family !== AF_INET6) return `capture record has unknown address family ${family}`;
-  return undefined;
+  return `capture record has unknown address family ${dv.getUint16(start + CAPTURE_AT.family, true)}`;
 }
 
 /** The `skipped` field of the record at `start` of `dv`. */

@@ -10,7 +10,7 @@ import type { DecodedStruct } from './decoder.js';
 import type { DecodePlan } from './demand.js';
 import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
 import { errorName } from './error-codes.js';
-import { LanePending, type FastLane } from './lane.js';
+import { LanePending, type FastLane, type LaneContext, type LaneMeta } from './lane.js';
 import { PendingRequests } from './pending.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
@@ -121,12 +121,16 @@ export interface ConnectionOptions {
 export class Connection {
   private requestDir: Direction | null = null;
   private readonly pending: Record<Direction, PendingRequests<Pending>> = { out: new PendingRequests(), in: new PendingRequests() };
-  private readonly fetchOffsets = new BoundedMap<string, bigint>(10_000);
+  /** Fetch offsets asked for: BigInts from the schema decoder, numbers from the fast lane. */
+  private readonly fetchOffsets = new BoundedMap<string, bigint | number>(10_000);
   /** After a SaslHandshake v0, raw SASL tokens follow without Kafka headers. */
   private saslTokens = false;
   /** Expiry runs when frame timestamps pass this (every 1/16 of the timeout, not on every frame). */
   private nextExpire = 0n;
-  private readonly contexts: Partial<Record<'client' | 'broker', DetailsContext>> = {};
+  /** nextExpire as a double, for the fast lane's check (which makes no BigInt of a request's time). */
+  private nextExpireAt = 0;
+  private readonly contexts: Partial<Record<'client' | 'broker', DetailsContext & LaneContext>> = {};
+  private laneContext: (DetailsContext & LaneContext) | undefined;
   /** The last connection info handed out with an exchange (most exchanges share their thread). */
   private lastConnection: ConnectionInfo | undefined;
 
@@ -141,27 +145,30 @@ export class Connection {
    * The fast lane's turn at a frame lying whole in a chunk, bytes [start, start + size) of `data`
    * (lane.ts); false: nothing changed, and the frame goes the usual way (onFrame).
    */
-  takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: FrameMeta): boolean {
+  takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: LaneMeta): boolean {
     const lane = this.shared.lane;
     if (!lane || this.saslTokens || this.requestDir === null) return false;
-    this.expireBy(meta.ts);
+    if (meta.approx >= this.nextExpireAt) this.expireBy(meta.ts);
     const counters = this.shared.counters;
     if (dir === this.requestDir) {
-      const p = lane.request(data, start, size);
+      const p = lane.request(data, meta.view, start, size);
       if (!p) return false;
       p.dir = dir;
-      p.ts = meta.ts;
+      p.tsHi = meta.hi;
+      p.tsLo = meta.lo;
       p.tid = meta.tid;
       counters.framesDecoded++;
       this.remember(dir, p.id, p);
       return true;
     }
     if (size < 4) return false;
-    const id = int32At(data, start);
+    const id = meta.view.getInt32(start);
     const pending = this.pending[this.requestDir];
     const p = pending.get(id);
     if (!(p instanceof LanePending)) return false;
-    if (!lane.respond(p, data, start, size, meta.ts, this.info, this.context(p.dir === 'out' ? 'client' : 'broker'))) return false;
+    // The lane's requests go one way, the connection's requestDir, which is set once: so does its role.
+    const ctx = (this.laneContext ??= this.context(this.requestDir === 'out' ? 'client' : 'broker'));
+    if (!lane.respond(p, data, start, size, meta, this.info, ctx)) return false;
     pending.delete(id);
     counters.framesDecoded++;
     counters.exchanges++;
@@ -173,6 +180,7 @@ export class Connection {
     if (ts < this.nextExpire) return;
     this.expire(ts);
     this.nextExpire = ts + this.options.timeoutNs / 16n;
+    this.nextExpireAt = Number(this.nextExpire);
   }
 
   onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
@@ -390,8 +398,8 @@ export class Connection {
     return (this.lastConnection = { pid: i.pid, tid, comm: i.comm, fd: i.fd, laddr: i.laddr, lport: i.lport, raddr: i.raddr, rport: i.rport });
   }
 
-  /** The details context of a role; built once per connection and role, not per exchange. */
-  private context(role: 'client' | 'broker'): DetailsContext {
+  /** The details and lane context of a role; built once per connection and role, not per exchange. */
+  private context(role: 'client' | 'broker'): DetailsContext & LaneContext {
     const cached = this.contexts[role];
     if (cached) return cached;
     const pid = this.info.pid;
@@ -410,11 +418,20 @@ export class Connection {
     };
     let lastClientId: string | undefined;
     let lastGroupKey = '';
-    const ctx: DetailsContext = {
+    const ctx: DetailsContext & LaneContext = {
       // Looked up per call: the per-process topic table may be evicted and recreated meanwhile.
       topicName: (id) => this.shared.topicNames(pid).get(id),
-      fetchOffset: (topic, partition) => this.fetchOffsets.get(offsetKey(topic, partition)),
-      setFetchOffset: (topic, partition, offset) => this.fetchOffsets.set(offsetKey(topic, partition), offset),
+      fetchOffset: (topic, partition) => {
+        const offset = this.fetchOffsets.get(offsetKey(topic, partition));
+        return typeof offset === 'number' ? BigInt(offset) : offset;
+      },
+      laneFetchOffset: (topic, partition) => {
+        const offset = this.fetchOffsets.get(offsetKey(topic, partition));
+        if (typeof offset !== 'bigint') return offset;
+        const n = Number(offset);
+        return Number.isSafeInteger(n) ? n : NaN;
+      },
+      setFetchOffset: (topic: string, partition: number, offset: bigint | number) => this.fetchOffsets.set(offsetKey(topic, partition), offset),
       groupOf: (id) => {
         if (id !== lastClientId) {
           lastClientId = id;

@@ -13,12 +13,12 @@
 // lane (src/kafka/lane.ts), which makes no exchange object at all.
 import { walkRecords } from '../native/ring-records.js';
 import { BoundedMap } from './bounded-map.js';
-import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderError, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture.js';
+import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture.js';
 import { newCounters, type KafkaCounters } from './counters.js';
 import { DecodePlan, type KafkaDemand } from './demand.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
 import { LagTracker } from './lag.js';
-import { FastLane, type FiringSink } from './lane.js';
+import { FastLane, LaneMeta, type FiringSink } from './lane.js';
 import { plannedFirings, probeFirings, type ProbeFiring } from './probes.js';
 import { RebalanceTracker, type DerivedEvent } from './rebalances.js';
 import { FrameStream, type StreamFrame, type StreamStats } from './stream.js';
@@ -124,8 +124,8 @@ export class KafkaDecoder {
    * number, hashed outside the JIT's code) was a large share of a record's cost.
    */
   private readonly recent: (Tracked | undefined)[] = new Array<Tracked | undefined>(RECENT_SLOTS).fill(undefined);
-  /** The meta of the record pushCapture hands the lane (which copies what it keeps of it). */
-  private readonly laneMeta: FrameMeta = { ts: 0n, tid: 0 };
+  /** The time and thread of the record whose frames go to the lane (which copies what it keeps of them). */
+  private readonly laneMeta = new LaneMeta();
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
   private readonly lag = new LagTracker();
@@ -191,10 +191,12 @@ export class KafkaDecoder {
     const t = this.track(chunk);
     if (!t) return;
     let rest: CaptureChunk = chunk;
-    // The fast lane takes whole frames straight from the chunk (the chunk serves as their meta).
+    // The fast lane takes whole frames straight from the chunk.
     if (this.shared.lane && chunk.skipped === 0 && !chunk.resync) {
       const data = chunk.data;
-      const off = this.streamOf(t, chunk.dir).takeWhole(data, 0, data.length, chunk, t.conn, chunk.dir);
+      const meta = this.laneMeta;
+      meta.setChunk(data, chunk.ts, chunk.tid);
+      const off = this.streamOf(t, chunk.dir).takeWhole(data, 0, data.length, meta, t.conn, chunk.dir);
       if (off === data.length) return;
       if (off > 0) rest = { ...chunk, data: data.subarray(off) };
     }
@@ -230,7 +232,7 @@ export class KafkaDecoder {
    * decodeCaptureRecord checks it) and names that connection's id; otherwise undefined.
    */
   private recordConnection(batch: Uint8Array, dv: DataView, start: number, end: number): Tracked | undefined {
-    if (captureHeaderError(dv, start, end - start) !== undefined) return undefined;
+    if (!captureHeaderSound(dv, start, end - start)) return undefined;
     const pid = dv.getUint32(start + CAPTURE_AT.pid, true);
     const fd = dv.getUint32(start + CAPTURE_AT.fd, true);
     const slot = (pid ^ fd) & (RECENT_SLOTS - 1);
@@ -253,8 +255,7 @@ export class KafkaDecoder {
     this.touch(t);
     const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
     const meta = this.laneMeta;
-    meta.ts = dv.getBigUint64(start + CAPTURE_AT.ts, true);
-    meta.tid = dv.getUint32(start + CAPTURE_AT.tid, true);
+    meta.setRecord(dv, start + CAPTURE_AT.ts, dv.getUint32(start + CAPTURE_AT.tid, true));
     const dataStart = start + CAPTURE_HEADER_SIZE;
     const dataEnd = dataStart + dv.getUint16(start + CAPTURE_AT.len, true);
     const off = this.streamOf(t, dir).takeWhole(batch, dataStart, dataEnd, meta, t.conn, dir);

@@ -8,8 +8,8 @@
 // Generated code holds only schema field names (in comments, sanitised), numbers and the hooks the
 // lane itself writes, never input bytes.
 import { presentFields, projectionStop, wantedField } from './body-compiler.js';
-import { countRecordsInto, type CopiedBytes, type RecordsSummary } from './records.js';
-import { frameString, int32At, uuidAt } from './reader.js';
+import { BATCH_HEADER_SIZE, countRecordsInto, LOG_OVERHEAD, MAGIC_OFFSET, RECORD_COUNT_AT, type CopiedBytes, type RecordsSummary } from './records.js';
+import { frameString, uuidAt } from './reader.js';
 import { inRange, type FieldSpec, type MessageSpec } from './schemas/spec.js';
 
 /** What a lane function captures and does, by field path ('TopicData.PartitionData.Index'). */
@@ -30,11 +30,12 @@ export interface LaneShape {
 }
 
 /**
- * A compiled lane body: reads data[p, e), where `p` is the body's first byte. Returns the position
- * after the last field read, or -1 when the lane declines the frame. `P` and `X` are the lane's
- * pending request and response scratch, passed through to the hooks.
+ * A compiled lane body: reads b[p, e), where `p` is the body's first byte, numbers through `v`, a
+ * DataView of the same bytes (one load per field where byte reads take one per byte). Returns the
+ * position after the last field read, or -1 when the lane declines the frame. `P` and `X` are the
+ * lane's pending request and response scratch, passed through to the hooks.
  */
-export type LaneBody<P, X> = (b: Uint8Array, p: number, e: number, P: P, X: X) => number;
+export type LaneBody<P, X> = (b: Uint8Array, v: DataView, p: number, e: number, P: P, X: X) => number;
 
 const SMALL = Array.from({ length: 1024 }, (_, i) => BigInt(i));
 
@@ -52,13 +53,13 @@ class LaneHelpers implements CopiedBytes {
     return x >= 0 && x < 1024 ? SMALL[x]! : BigInt(x);
   }
 
-  i64(b: Uint8Array, p: number): bigint {
-    const hi = int32At(b, p);
-    const lo = int32At(b, p + 4) >>> 0;
-    if (hi === 0) return this.big(lo);
-    if (hi === -1 && lo === 0xffffffff) return -1n;
-    const v = hi * 4294967296 + lo;
-    return Number.isSafeInteger(v) ? BigInt(v) : BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+  /**
+   * An int64 as a number, NaN when past 2^53 either way (a true value out there cannot round into
+   * the safe range): offsets and the like stay numbers until an arg needs their BigInt.
+   */
+  n64(v: DataView, p: number): number {
+    const x = v.getInt32(p) * 4294967296 + v.getUint32(p + 4);
+    return Number.isSafeInteger(x) ? x : NaN;
   }
 
   uuid(b: Uint8Array, p: number): string {
@@ -80,8 +81,11 @@ class LaneHelpers implements CopiedBytes {
     return -1;
   }
 
-  /** The last string read at each site of the generated code (see str). */
+  /** The last string read at each site of the generated code, and a view of its bytes (see str). */
   private readonly last: string[] = [];
+  private readonly lastBytes: DataView[] = [];
+  /** Their lengths (a DataView's byteLength is a call into V8, not a load). */
+  private readonly lastLength: number[] = [];
   private sites = 0;
 
   /** A number for a place in generated code that reads strings (a topic name, a client id). */
@@ -91,20 +95,33 @@ class LaneHelpers implements CopiedBytes {
 
   /**
    * The string of n bytes at b[p]. A site reads the same topic or client id frame after frame: the
-   * string it read last is compared with the bytes (equal char codes can only be ASCII) and reused.
+   * bytes it read last are compared with these, and its string reused (comparing with the string's
+   * char codes went through V8's per-character string dispatch, several times as slow).
    */
-  str(b: Uint8Array, p: number, n: number, site: number): string {
-    const last = this.last[site];
-    if (last !== undefined && last.length === n) {
+  str(b: Uint8Array, v: DataView, p: number, n: number, site: number): string {
+    const last = this.lastBytes[site];
+    if (last !== undefined && this.lastLength[site] === n) {
       let i = 0;
-      while (i < n && last.charCodeAt(i) === b[p + i]) i++;
-      if (i === n) return last;
+      while (i + 4 <= n && v.getInt32(p + i) === last.getInt32(i)) i += 4;
+      while (i < n && v.getUint8(p + i) === last.getUint8(i)) i++;
+      if (i === n) return this.last[site]!;
     }
+    const copy = new Uint8Array(n);
+    copy.set(b.subarray(p, p + n));
+    this.lastBytes[site] = new DataView(copy.buffer);
+    this.lastLength[site] = n;
     return (this.last[site] = frameString(b, p, n));
   }
 
-  /** The records counted in a records field of `n` bytes at b[p], the frame ending at `e`. */
-  records(b: Uint8Array, p: number, n: number, e: number): number {
+  /**
+   * The records counted in a records field of `n` bytes at b[p] (`v` over b), the frame ending at
+   * `e`. A field of one whole magic 2 batch, what producers send per partition, is read here; the
+   * rest is countRecords' (records.ts), which counts that one the same.
+   */
+  records(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
+    if (n >= BATCH_HEADER_SIZE && p + BATCH_HEADER_SIZE <= e && v.getInt8(p + MAGIC_OFFSET) === 2 && v.getInt32(p + 8) === n - LOG_OVERHEAD) {
+      return Math.max(0, v.getInt32(p + RECORD_COUNT_AT));
+    }
     this.bytes = b;
     this.end = e;
     return countRecordsInto(this.summary, this, p, n).records;
@@ -119,13 +136,13 @@ class LaneHelpers implements CopiedBytes {
 
 const READ: Record<string, [number, string]> = {
   bool: [1, 'b[p] !== 0'],
-  int8: [1, '((b[p] << 24) >> 24)'],
-  int16: [2, '(((b[p] << 24) | (b[p + 1] << 16)) >> 16)'],
-  uint16: [2, '((b[p] << 8) | b[p + 1])'],
-  int32: [4, '((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3])'],
-  uint32: [4, '(((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0)'],
-  int64: [8, 'H.i64(b, p)'],
-  float64: [8, 'new DataView(b.buffer, b.byteOffset + p, 8).getFloat64(0)'],
+  int8: [1, 'v.getInt8(p)'],
+  int16: [2, 'v.getInt16(p)'],
+  uint16: [2, 'v.getUint16(p)'],
+  int32: [4, 'v.getInt32(p)'],
+  uint32: [4, 'v.getUint32(p)'],
+  int64: [8, 'H.n64(v, p)'],
+  float64: [8, 'v.getFloat64(p)'],
   uuid: [16, 'H.uuid(b, p)'],
 };
 
@@ -216,16 +233,18 @@ class LaneGenerator {
       const [w, read] = fixed;
       lines.push(`if (p + ${w} > e) return -1;`);
       if (local !== undefined) lines.push(`${local} = ${read};`);
+      // An int64 past 2^53 is the schema decoder's (its BigInt is exact).
+      if (local !== undefined && f.t === 'int64') lines.push(`if (${local} !== ${local}) return -1;`);
       lines.push(`p += ${w};`);
       return lines;
     }
     if (local === undefined) return [...lines, ...this.skipVariable(f.t, compact, nullable)];
     lines.push(...this.length(compact, f.t === 'string' ? 2 : 4), 'if (n < -1 || p + n > e) return -1;');
-    if (f.t === 'string') lines.push(`if (n < 0) { ${nullable ? `${local} = null;` : 'return -1;'} } else { ${local} = H.str(b, p, n, ${helpers.site()}); p += n; }`);
+    if (f.t === 'string') lines.push(`if (n < 0) { ${nullable ? `${local} = null;` : 'return -1;'} } else { ${local} = H.str(b, v, p, n, ${helpers.site()}); p += n; }`);
     else if (f.t === 'records') {
       // A records field reads as its record count and its size in bytes; null as -1 and 0.
       this.locals.add(`${local}Bytes`);
-      lines.push(`if (n < 0) { ${local} = -1; ${local}Bytes = 0; } else { ${local} = H.records(b, p, n, e); ${local}Bytes = n; p += n; }`);
+      lines.push(`if (n < 0) { ${local} = -1; ${local}Bytes = 0; } else { ${local} = H.records(b, v, p, n, e); ${local}Bytes = n; p += n; }`);
     }
     else throw new Error(`the lane cannot capture a ${f.t} field (${path})`);
     return lines;
@@ -297,7 +316,7 @@ function generateLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneS
   const gen = new LaneGenerator(version, inRange(spec.flexible, version), shape);
   const body = coalesceSkips(gen.top(spec.fields));
   const source = [
-    'return function laneBody(b, p, e, P, X) {',
+    'return function laneBody(b, v, p, e, P, X) {',
     `let n = 0, k = 0${[...new Set([...Object.values(shape.capture), ...(shape.declare ?? []), ...gen.locals])].map((l) => `, ${l}`).join('')};`,
     ...body,
     shape.end,
@@ -311,7 +330,7 @@ function generateLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneS
 export const laneBig = (x: number): bigint => helpers.big(x);
 
 /** A string reader for one site of the lane's own code (LaneHelpers.str). */
-export function laneString(): (b: Uint8Array, p: number, n: number) => string {
+export function laneString(): (b: Uint8Array, v: DataView, p: number, n: number) => string {
   const site = helpers.site();
-  return (b, p, n) => helpers.str(b, p, n, site);
+  return (b, v, p, n) => helpers.str(b, v, p, n, site);
 }

@@ -16,7 +16,6 @@ import type { DecodedRequest } from './frame.js';
 import { isFlexible } from './headers.js';
 import { compileLaneBody, laneBig, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
 import type { ProbeArgs } from './probes.js';
-import { int16At, int32At } from './reader.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
 import { inRange, type MessageSpec } from './schemas/spec.js';
 
@@ -26,8 +25,9 @@ export type FiringSink = (probe: string, args: ProbeArgs, connection: Connection
 /** How the lane reaches per-connection state (topic names of ids, fetch offsets of fetch sessions). */
 export interface LaneContext {
   topicName(id: string): string | undefined;
-  fetchOffset(topic: string, partition: number): bigint | undefined;
-  setFetchOffset(topic: string, partition: number, offset: bigint): void;
+  /** The offset last asked for; NaN when past 2^53 (the lane then declines the response). */
+  laneFetchOffset(topic: string, partition: number): number | undefined;
+  setFetchOffset(topic: string, partition: number, offset: number): void;
 }
 
 /** One partition of a request read by the lane. */
@@ -39,21 +39,99 @@ interface LaneItem {
   /** Produce: records counted in the partition's data (-1: null data; undefined: not read), and its size. */
   records: number | undefined;
   bytes: number | undefined;
-  /** Fetch: the offset asked for. */
-  fo: bigint | undefined;
+  /** Fetch: the offset asked for (the lane reads int64 fields as numbers: lane-compiler.ts). */
+  fo: number | undefined;
 }
+
+/** A time in ns from its two 32-bit halves. */
+function timeOf(hi: number, lo: number): bigint {
+  const v = hi * 4294967296 + lo;
+  return Number.isSafeInteger(v) ? BigInt(v) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/**
+ * The time and thread of the capture record whose frames the lane is offered. The time stays two
+ * 32-bit halves until its BigInt is asked for: a request needs none (latency is worked out from the
+ * halves), and making one per record was a measurable share of the lane's cost.
+ */
+export class LaneMeta {
+  hi = 0;
+  lo = 0;
+  tid = 0;
+  /** A view of the bytes the offered frames lie in: the lane reads numbers through it. */
+  view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private big: bigint | undefined = undefined;
+  /** Where `view` holds the time, until its BigInt is made. */
+  private at = 0;
+
+  /** Frames in a capture record of a packed batch (`view`): its time is a little-endian u64 at view[at]. */
+  setRecord(view: DataView, at: number, tid: number): void {
+    this.lo = view.getUint32(at, true);
+    this.hi = view.getUint32(at + 4, true);
+    this.tid = tid;
+    // A batch's records share its view: storing it again would pay the write barrier per record.
+    if (this.view !== view) this.view = view;
+    this.at = at;
+    this.big = undefined;
+  }
+
+  /** Frames in a chunk's data, with the chunk's time. */
+  setChunk(data: Uint8Array, ts: bigint, tid: number): void {
+    this.hi = Number(ts >> 32n);
+    this.lo = Number(BigInt.asUintN(32, ts));
+    this.tid = tid;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.big = ts;
+  }
+
+  get ts(): bigint {
+    // getBigUint64 is a builtin; BigInt() of a number goes through the runtime.
+    return (this.big ??= this.view.getBigUint64(this.at, true));
+  }
+
+  /** The time as a double: exact up to 2^53 ns (104 days of uptime), within a few ns beyond. */
+  get approx(): number {
+    return this.hi * 4294967296 + this.lo;
+  }
+}
+
+/** A lane body that declines every frame. */
+const declineAll = (): number => -1;
+
+/** The items of a request with none yet (add replaces it, never fills it). */
+const NO_ITEMS: readonly LaneItem[] = [];
 
 /** A Produce or Fetch request read by the lane, waiting for its response. */
 export class LanePending {
   dir: Direction = 'out';
-  ts = 0n;
+  /** The request's time, as LaneMeta keeps it. */
+  tsHi = 0;
+  tsLo = 0;
+  private big: bigint | undefined = undefined;
   tid = 0;
   readonly truncated = false;
+  /** Whether its version is flexible (the response header has tagged fields), and its response's lane body: set by FastLane.request. */
+  flexible = false;
+  responseBody: LaneBody<LanePending, ResponseScratch> = declineAll;
   acks = 0;
-  readonly items: LaneItem[] = [];
+  /** The request's partitions, in order (see add). */
+  items: readonly LaneItem[] = NO_ITEMS;
   private decoded: DecodedRequest | undefined;
 
   constructor(readonly apiKey: number, readonly version: number, readonly id: number, readonly clientId: string | null, readonly bytes: number) {}
+
+  get ts(): bigint {
+    return (this.big ??= timeOf(this.tsHi, this.tsLo));
+  }
+
+  /**
+   * Adds a partition. The first makes an array of one: an empty array's first push allocates room
+   * for 17, which showed in profiles, and most requests have one partition.
+   */
+  add(item: LaneItem): void {
+    if (this.items === NO_ITEMS) this.items = [item];
+    else (this.items as LaneItem[]).push(item);
+  }
 
   /** The request as the schema decoder would have projected it, for the decoder's other paths. */
   get request(): DecodedRequest {
@@ -78,7 +156,7 @@ export class LanePending {
 
   private fetchBody(): DecodedStruct {
     const Topics = this.items.map((i) => {
-      const Partitions = [{ Partition: i.part, FetchOffset: i.fo! }];
+      const Partitions = [{ Partition: i.part, FetchOffset: BigInt(i.fo!) }];
       return i.id === undefined ? { Topic: i.topic!, Partitions } : { TopicId: i.id, Partitions };
     });
     return { Topics } as unknown as DecodedStruct;
@@ -92,14 +170,14 @@ class ResponseScratch {
   readonly id: (string | undefined)[] = [];
   readonly part: number[] = [];
   readonly err: number[] = [];
-  readonly base: (bigint | undefined)[] = [];
-  readonly hw: (bigint | undefined)[] = [];
-  readonly lso: (bigint | undefined)[] = [];
-  readonly lsto: (bigint | undefined)[] = [];
+  readonly base: (number | undefined)[] = [];
+  readonly hw: (number | undefined)[] = [];
+  readonly lso: (number | undefined)[] = [];
+  readonly lsto: (number | undefined)[] = [];
   readonly records: number[] = [];
   readonly bytes: number[] = [];
-  readonly fo: (bigint | undefined)[] = [];
-  readonly lag: (bigint | undefined)[] = [];
+  readonly fo: (number | undefined)[] = [];
+  readonly lag: (number | undefined)[] = [];
   /** Topic names of the request's partitions. */
   readonly requested: string[] = [];
 }
@@ -109,20 +187,29 @@ interface FiringSource {
   api: string;
   apiKey: number;
   /** The response's time (latency is made only for the scripts that read it). */
-  ts: bigint;
+  meta: LaneMeta;
   role: 'client' | 'broker';
   bytes: number;
   info: ConnectionInfo;
 }
 
-type Builder = (P: LanePending, X: ResponseScratch, i: number, R: FiringSource, big: (x: number) => bigint, errorName: (c: number) => string) => ProbeArgs;
+type Builder = (
+  P: LanePending, X: ResponseScratch, i: number, R: FiringSource, big: (x: number) => bigint, errorName: (c: number) => string,
+  latency: (P: LanePending, R: LaneMeta) => bigint,
+) => ProbeArgs;
+
+/** A request's latency from the halves of its time and of its response's (no BigInt of either). */
+function latency(P: LanePending, R: LaneMeta): bigint {
+  const ns = (R.hi - P.tsHi) * 4294967296 + (R.lo - P.tsLo);
+  return Number.isSafeInteger(ns) ? laneBig(ns) : R.ts - P.ts;
+}
 
 type ShapeName = 'produceRequest' | 'produceResponse' | 'fetchRequest' | 'fetchResponse';
 
 const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
   produceRequest: {
     capture: { Acks: 'acks', 'TopicData.Name': 'topic', 'TopicData.PartitionData.Index': 'part', 'TopicData.PartitionData.Records': 'rec' },
-    each: { 'TopicData.PartitionData': 'P.items.push({ topic, id: undefined, part, records: rec, bytes: recBytes, fo: undefined });' },
+    each: { 'TopicData.PartitionData': 'P.add({ topic, id: undefined, part, records: rec, bytes: recBytes, fo: undefined });' },
     end: 'if (P.items.length === 0) return -1; P.acks = acks;',
   },
   produceResponse: {
@@ -140,7 +227,7 @@ const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
   },
   fetchRequest: {
     capture: { 'Topics.Topic': 'topic', 'Topics.TopicId': 'tid', 'Topics.Partitions.Partition': 'part', 'Topics.Partitions.FetchOffset': 'fo' },
-    each: { 'Topics.Partitions': 'P.items.push({ topic, id: tid, part, records: 0, bytes: 0, fo });' },
+    each: { 'Topics.Partitions': 'P.add({ topic, id: tid, part, records: 0, bytes: 0, fo });' },
     end: '',
   },
   fetchResponse: {
@@ -185,51 +272,55 @@ function shapeFor(name: ShapeName, args: ReadonlySet<string>, keep: ReadonlySet<
   return { capture: Object.fromEntries(kept), each, end, declare: [...Object.values(capture), 'recBytes'], keep };
 }
 
-/** Args every firing can have, from the exchange (the JavaScript that sets each one). */
-const COMMON: Record<string, string> = {
-  api: 'args.api = R.api;',
-  api_key: 'args.api_key = big(R.apiKey);',
-  version: 'args.version = big(P.version);',
-  correlation_id: 'args.correlation_id = BigInt(P.id);',
-  client_id: "args.client_id = P.clientId ?? '';",
-  latency: 'args.latency = R.ts - P.ts;',
-  role: 'args.role = R.role;',
-  status: "args.status = 'complete';",
-  request_bytes: 'args.request_bytes = big(P.bytes);',
-  response_bytes: 'args.response_bytes = big(R.bytes);',
-  laddr: 'args.laddr = R.info.laddr;',
-  lport: 'args.lport = big(R.info.lport);',
-  raddr: 'args.raddr = R.info.raddr;',
-  rport: 'args.rport = big(R.info.rport);',
+/**
+ * How the lane makes an arg: the JavaScript of its value, or of a number that, when defined, is the
+ * arg's value as a BigInt (an int64 the lane read as a number; the arg is absent when undefined).
+ */
+type ArgCode = string | { present: string };
+
+/** Args every firing can have, from the exchange. */
+const COMMON: Record<string, ArgCode> = {
+  api: 'R.api',
+  api_key: 'big(R.apiKey)',
+  version: 'big(P.version)',
+  correlation_id: 'BigInt(P.id)',
+  client_id: "P.clientId ?? ''",
+  latency: 'latency(P, R.meta)',
+  role: 'R.role',
+  status: "'complete'",
+  request_bytes: 'big(P.bytes)',
+  response_bytes: 'big(R.bytes)',
+  laddr: 'R.info.laddr',
+  lport: 'big(R.info.lport)',
+  raddr: 'R.info.raddr',
+  rport: 'big(R.info.rport)',
 };
 
-const present = (name: string, from: string): string => `v = ${from}; if (v !== undefined) args.${name} = v;`;
-
 /** Per-item args of each probe; an arg of the other probe's table is absent from this one's firings. */
-const ITEM: Record<'produce' | 'fetch', Record<string, string>> = {
+const ITEM: Record<'produce' | 'fetch', Record<string, ArgCode>> = {
   produce: {
-    topic: 'args.topic = P.items[i].topic;',
-    partition: 'args.partition = big(P.items[i].part);',
-    acks: 'args.acks = big(P.acks);',
-    records: 'args.records = big(Math.max(P.items[i].records, 0));',
-    bytes: 'args.bytes = big(P.items[i].bytes);',
-    base_offset: present('base_offset', 'X.base[i]'),
-    error: 'args.error = big(X.err[i]);',
-    error_name: 'args.error_name = errorName(X.err[i]);',
+    topic: 'P.items[i].topic',
+    partition: 'big(P.items[i].part)',
+    acks: 'big(P.acks)',
+    records: 'big(Math.max(P.items[i].records, 0))',
+    bytes: 'big(P.items[i].bytes)',
+    base_offset: { present: 'X.base[i]' },
+    error: 'big(X.err[i])',
+    error_name: 'errorName(X.err[i])',
   },
   fetch: {
-    topic: 'args.topic = X.topic[i];',
-    partition: 'args.partition = big(X.part[i]);',
-    fetch_offset: present('fetch_offset', 'X.fo[i]'),
-    high_watermark: present('high_watermark', 'X.hw[i]'),
-    last_stable_offset: present('last_stable_offset', 'X.lso[i]'),
-    log_start_offset: present('log_start_offset', 'X.lsto[i]'),
+    topic: 'X.topic[i]',
+    partition: 'big(X.part[i])',
+    fetch_offset: { present: 'X.fo[i]' },
+    high_watermark: { present: 'X.hw[i]' },
+    last_stable_offset: { present: 'X.lso[i]' },
+    log_start_offset: { present: 'X.lsto[i]' },
     // Unknown lag reads -1 (probes.ts's UNKNOWN_LAG).
-    lag: 'v = X.lag[i]; args.lag = v === undefined ? -1n : v;',
-    records: 'args.records = big(Math.max(X.records[i], 0));',
-    bytes: 'args.bytes = big(X.bytes[i]);',
-    error: 'args.error = big(X.err[i]);',
-    error_name: 'args.error_name = errorName(X.err[i]);',
+    lag: 'X.lag[i] === undefined ? -1n : big(X.lag[i])',
+    records: 'big(Math.max(X.records[i], 0))',
+    bytes: 'big(X.bytes[i])',
+    error: 'big(X.err[i])',
+    error_name: 'errorName(X.err[i])',
   },
 };
 
@@ -258,15 +349,21 @@ function compileBuilder(probe: 'produce' | 'fetch', names: readonly string[]): B
   return compiledBuilders.get(key);
 }
 
+/**
+ * Args always present are set in one object literal (one allocation with its final shape, where
+ * adding them one by one moved the object through a shape per arg); optional ones are added after.
+ */
 function generateBuilder(probe: 'produce' | 'fetch', names: readonly string[]): Builder | undefined {
-  const lines: string[] = [];
+  const fields: string[] = [];
+  const optional: string[] = [];
   for (const name of names) {
     if (name in Object.prototype) continue;
     if (BEYOND.has(name)) return undefined;
-    const line = ITEM[probe][name] ?? COMMON[name];
-    if (line !== undefined) lines.push(line);
+    const code = ITEM[probe][name] ?? COMMON[name];
+    if (typeof code === 'string') fields.push(`${name}: ${code}`);
+    else if (code !== undefined) optional.push(`v = ${code.present}; if (v !== undefined) args.${name} = big(v);`);
   }
-  const source = `return function build(P, X, i, R, big, errorName) {\nconst args = {};\nlet v;\n${lines.join('\n')}\nreturn args;\n};`;
+  const source = `return function build(P, X, i, R, big, errorName, latency) {\nconst args = { ${fields.join(', ')} };\nlet v;\n${optional.join('\n')}\nreturn args;\n};`;
   return new Function(source)() as Builder;
 }
 
@@ -280,17 +377,16 @@ const FETCH = { request: requestSpec(API_KEYS.Fetch)!, response: responseSpec(AP
  * four names, went through V8's megamorphic keyed loads.
  */
 const SHAPE_ORDER: readonly ShapeName[] = ['produceRequest', 'produceResponse', 'fetchRequest', 'fetchResponse'];
+/** A request shape's index; its response's is the next (see request). */
 const PRODUCE_REQUEST = 0;
-const PRODUCE_RESPONSE = 1;
 const FETCH_REQUEST = 2;
-const FETCH_RESPONSE = 3;
 
 export class FastLane {
   /** Lane bodies by shape (SHAPE_ORDER) and version, compiled when first needed. */
   private readonly bodies: (LaneBody<LanePending, ResponseScratch> | undefined)[][] = [[], [], [], []];
   private readonly shapeAt: (LaneShape | undefined)[];
   private readonly scratch = new ResponseScratch();
-  private readonly source: FiringSource = { api: '', apiKey: 0, ts: 0n, role: 'client', bytes: 0, info: undefined as unknown as ConnectionInfo };
+  private readonly source: FiringSource = { api: '', apiKey: 0, meta: undefined as unknown as LaneMeta, role: 'client', bytes: 0, info: undefined as unknown as ConnectionInfo };
 
   private constructor(
     /** The shapes of the APIs the lane takes (those whose bodies the plan projects). */
@@ -325,30 +421,33 @@ export class FastLane {
     return new FastLane(shapes, { produce: plan.fires('produce'), fetch: plan.fires('fetch') }, { produce, fetch }, sink);
   }
 
-  /** Reads a Produce or Fetch request at data[start, start + size); null when the lane declines it. */
-  request(data: Uint8Array, start: number, size: number): LanePending | null {
+  /** Reads a Produce or Fetch request at data[start, start + size) (`view` over data); null when the lane declines it. */
+  request(data: Uint8Array, view: DataView, start: number, size: number): LanePending | null {
     const e = start + size;
     if (size < 10) return null;
-    const apiKey = int16At(data, start);
+    const apiKey = view.getInt16(start);
     if (apiKey !== API_KEYS.Produce && apiKey !== API_KEYS.Fetch) return null;
-    const version = int16At(data, start + 2);
+    const version = view.getInt16(start + 2);
     const spec = apiKey === API_KEYS.Produce ? PRODUCE.request : FETCH.request;
     const shape = apiKey === API_KEYS.Produce ? PRODUCE_REQUEST : FETCH_REQUEST;
     if (!inRange(spec.valid, version) || !this.shapeAt[shape]) return null;
-    const id = int32At(data, start + 4);
+    const id = view.getInt32(start + 4);
     let p = start + 8;
-    const n = int16At(data, p);
+    const n = view.getInt16(p);
     p += 2;
     if (n < -1 || n > e - p) return null;
-    const clientId = n < 0 ? null : clientIdAt(data, p, n);
+    const clientId = n < 0 ? null : clientIdAt(data, view, p, n);
     if (n > 0) p += n;
-    if (inRange(spec.flexible, version)) {
+    const flexible = inRange(spec.flexible, version);
+    if (flexible) {
       if (p >= e || data[p] !== 0) return null;
       p++;
     }
     const pending = new LanePending(apiKey, version, id, clientId, size + 4);
     const body = this.body(spec, shape, version);
-    if (body(data, p, e, pending, this.scratch) < 0) return null;
+    if (body(data, view, p, e, pending, this.scratch) < 0) return null;
+    pending.flexible = flexible;
+    pending.responseBody = this.body(apiKey === API_KEYS.Produce ? PRODUCE.response : FETCH.response, shape + 1, version);
     // acks=0 is answered by nothing: the schema decoder's path reports it at once.
     return apiKey === API_KEYS.Produce && pending.acks === 0 ? null : pending;
   }
@@ -357,32 +456,30 @@ export class FastLane {
    * Reads the response to `P` at data[start, start + size) and fires its probes; false (nothing
    * fired, nothing changed) when the lane declines it.
    */
-  respond(P: LanePending, data: Uint8Array, start: number, size: number, ts: bigint, info: ConnectionInfo, ctx: LaneContext): boolean {
+  respond(P: LanePending, data: Uint8Array, start: number, size: number, meta: LaneMeta, info: ConnectionInfo, ctx: LaneContext): boolean {
     const e = start + size;
     let p = start + 4;
-    const specs = P.apiKey === API_KEYS.Produce ? PRODUCE : FETCH;
-    if (inRange(specs.request.flexible, P.version)) {
+    if (P.flexible) {
       if (p >= e || data[p] !== 0) return false;
       p++;
     }
-    const spec = specs.response;
     const X = this.scratch;
-    if (this.body(spec, P.apiKey === API_KEYS.Produce ? PRODUCE_RESPONSE : FETCH_RESPONSE, P.version)(data, p, e, P, X) < 0) return false;
+    if (P.responseBody(data, meta.view, p, e, P, X) < 0) return false;
     const R = this.source;
-    R.ts = ts;
+    R.meta = meta;
     R.role = P.dir === 'out' ? 'client' : 'broker';
     R.bytes = size + 4;
     R.info = info;
     if (P.apiKey === API_KEYS.Produce) {
       R.api = 'Produce';
       R.apiKey = API_KEYS.Produce;
-      if (this.fires.produce) for (let i = 0; i < X.n; i++) this.sink('produce', this.build.produce(P, X, i, R, laneBig, errorName), info, P.tid, ts);
+      if (this.fires.produce) for (let i = 0; i < X.n; i++) this.sink('produce', this.build.produce(P, X, i, R, laneBig, errorName, latency), info, P.tid, meta.ts);
       return true;
     }
     R.api = 'Fetch';
     R.apiKey = API_KEYS.Fetch;
-    this.fetchItems(P, X, ctx);
-    if (this.fires.fetch) for (let i = 0; i < X.n; i++) this.sink('fetch', this.build.fetch(P, X, i, R, laneBig, errorName), info, P.tid, ts);
+    if (!this.fetchItems(P, X, ctx)) return false;
+    if (this.fires.fetch) for (let i = 0; i < X.n; i++) this.sink('fetch', this.build.fetch(P, X, i, R, laneBig, errorName, latency), info, P.tid, meta.ts);
     return true;
   }
 
@@ -390,8 +487,11 @@ export class FastLane {
     return (this.bodies[shape]![version] ??= compileLaneBody(spec, version, this.shapeAt[shape]!));
   }
 
-  /** Topic names, fetch offsets and lag of a Fetch response's partitions, as details.ts makes them. */
-  private fetchItems(P: LanePending, X: ResponseScratch, ctx: LaneContext): void {
+  /**
+   * Topic names, fetch offsets and lag of a Fetch response's partitions, as details.ts makes them;
+   * false when an offset this connection kept is past what a number holds exactly.
+   */
+  private fetchItems(P: LanePending, X: ResponseScratch, ctx: LaneContext): boolean {
     const items = P.items;
     const requested = X.requested;
     for (let j = 0; j < items.length; j++) {
@@ -404,7 +504,7 @@ export class FastLane {
       const topic = topicNamed(X.topic[i], X.id[i], ctx);
       const part = X.part[i]!;
       X.topic[i] = topic;
-      let fo: bigint | undefined;
+      let fo: number | undefined;
       // The last request entry of a partition wins, as in details.ts's item index.
       for (let j = items.length - 1; j >= 0; j--) {
         if (items[j]!.part === part && requested[j] === topic) {
@@ -412,10 +512,12 @@ export class FastLane {
           break;
         }
       }
-      if (fo === undefined) fo = ctx.fetchOffset(topic, part);
+      if (fo === undefined) fo = ctx.laneFetchOffset(topic, part);
+      if (fo !== fo) return false;
       X.fo[i] = fo;
       const hw = X.hw[i];
-      X.lag[i] = hw !== undefined && fo !== undefined && fo >= 0n ? hw - fo : undefined;
+      X.lag[i] = hw !== undefined && fo !== undefined && fo >= 0 ? hw - fo : undefined;
     }
+    return true;
   }
 }

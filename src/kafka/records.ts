@@ -52,11 +52,13 @@ export type RecordWindow = (at: number, n: number) => { view: DataView; index: n
 /** Batch headers kept per records field (the count covers them all). */
 const MAX_BATCHES = 64;
 /** Size of a magic 2 batch header. */
-const BATCH_HEADER_SIZE = 61;
+export const BATCH_HEADER_SIZE = 61;
+/** Where a magic 2 batch header holds its record count. */
+export const RECORD_COUNT_AT = 57;
 /** base offset (8) + length (4): the prefix common to batches and magic 0/1 messages. */
-const LOG_OVERHEAD = 12;
+export const LOG_OVERHEAD = 12;
 /** Magic 0/1 message: offset (8) + size (4) + crc (4) + magic (1) + attributes (1). */
-const MAGIC_OFFSET = 16;
+export const MAGIC_OFFSET = 16;
 
 /**
  * Walks batches in `data`, the copied first part of a records field of `declared` bytes.
@@ -162,7 +164,7 @@ export function countRecordsInto(summary: RecordsSummary, src: CopiedBytes, star
         summary.complete = false;
         break;
       }
-      summary.records += Math.max(0, int32At(header, src.located + 57));
+      summary.records += Math.max(0, int32At(header, src.located + RECORD_COUNT_AT));
     } else if (magic === 0 || magic === 1) {
       summary.records += 1;
     } else {
@@ -194,6 +196,6 @@ function readBatchHeader(view: DataView, pos: number): RecordBatchHeader {
     producerId: view.getBigInt64(pos + 43),
     producerEpoch: view.getInt16(pos + 51),
     baseSequence: view.getInt32(pos + 53),
-    recordCount: view.getInt32(pos + 57),
+    recordCount: view.getInt32(pos + RECORD_COUNT_AT),
   };
 }

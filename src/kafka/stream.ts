@@ -109,7 +109,7 @@ export class FrameStream<T> {
    * starts, for push. (An object and a direction rather than a closure per direction: the call stays
    * monomorphic, and the JIT inlines it.)
    */
-  takeWhole<D>(data: Uint8Array, start: number, end: number, meta: T, taker: WholeFrameTaker<T, D>, dir: D): number {
+  takeWhole<M, D>(data: Uint8Array, start: number, end: number, meta: M, taker: WholeFrameTaker<M, D>, dir: D): number {
     if (this.frame || this.sizeHave > 0 || this.owedTail > 0) return start;
     let off = start;
     while (end - off >= 4) {

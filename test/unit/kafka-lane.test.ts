@@ -121,6 +121,29 @@ function laneFlow(): CaptureChunk[] {
   return chunks;
 }
 
+/**
+ * What the lane's reading in place must get right: int64 fields, which it reads as numbers (past
+ * 2^53 it declines them); a fetch session's offset the schema decoder kept; topics of one length in
+ * turn (its string reuse compares bytes); a records field of two batches.
+ */
+function numbersFlow(): CaptureChunk[] {
+  const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
+  let ts = 2_000n;
+  const exchange = (req: Uint8Array, resp: Uint8Array): void => void chunks.push(...exchangeChunks(req, resp, (ts += 1_000n)));
+  let id = 2;
+  exchange(produce(3, id, [['orders', [0]]]), produced(3, id++, [['orders', [0]]], 2n ** 60n));
+  exchange(fetch(4, id, [['orders', [0]]], 2n ** 60n), fetched(4, id++, [['orders', [0]]], 2n ** 60n + 5n));
+  exchange(fetch(4, id, [['orders', [0]]], 2n ** 53n - 10n), fetched(4, id++, [['orders', [0]]], 2n ** 53n - 5n));
+  // The session's first request, split across two writes, takes the schema decoder's path.
+  const first = fetch(11, id, [['orders', [0, 1]]], 70n);
+  chunks.push(chunk('out', first.subarray(0, 25), (ts += 1_000n)), chunk('out', first.subarray(25), (ts += 5n)));
+  chunks.push(chunk('in', fetched(11, id++, [['orders', [0, 1]]]), (ts += 5n)));
+  exchange(fetch(11, id, [['orders', [0]]], 80n), fetched(11, id++, [['orders', [0, 1]]]));
+  for (const topic of ['topic-a', 'topic-b', 'topic-a']) exchange(produce(3, id, [[topic, [0]]]), produced(3, id++, [[topic, [0]]]));
+  exchange(produce(3, id, [['orders', [0]]], -1, concat(recordBatch({ records: 3 }), recordBatch({ records: 2 }))), produced(3, id++, [['orders', [0]]]));
+  return chunks;
+}
+
 const PRODUCE = ['topic', 'partition', 'acks', 'records', 'bytes', 'base_offset', 'error', 'error_name'];
 const FETCH = ['topic', 'partition', 'fetch_offset', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'lag', 'records', 'bytes', 'error', 'error_name'];
 const COMMON = ['api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport'];
@@ -134,7 +157,7 @@ const DEMANDS: [string, KafkaDemand][] = [
 ];
 
 describe('the fast lane', () => {
-  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow() };
+  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow(), 'the numbers flow': numbersFlow() };
 
   for (const [name, demand] of DEMANDS) {
     it(`gives the schema decoder's firings and counters for ${name}`, () => {
@@ -162,6 +185,29 @@ describe('the fast lane', () => {
     const session = fast.fired.filter((f) => f.probe === 'fetch' && inSession(f.args.fetch_offset));
     expect(session.map((f) => [f.args.partition, f.args.fetch_offset])).toEqual([[0n, 70n], [1n, 71n], [0n, 80n], [1n, 71n]]);
     expect(fast.fired.some((f) => f.tid === 102)).toBe(true);
+  });
+
+  it('reads int64 fields as numbers exactly, and leaves those past 2^53 to the schema decoder', () => {
+    const demand = { probes: ['produce', 'fetch'], args: ['topic', 'partition', 'records', 'base_offset', 'fetch_offset', 'high_watermark', 'lag'] };
+    let fast!: ReturnType<typeof run>;
+    const { taken } = laneResponses(() => (fast = run(numbersFlow(), demand, true)));
+    // The fetch near 2^53, the session's second fetch, the three topics and the two batches.
+    expect(taken).toBe(1 + 1 + 3 + 1);
+    const values = fast.fired.map((f) => [f.probe, f.args.topic, f.args.partition, f.args.records, f.args.base_offset ?? f.args.fetch_offset, f.args.high_watermark, f.args.lag]);
+    expect(values).toEqual([
+      ['produce', 'orders', 0n, 3n, 2n ** 60n, undefined, undefined],
+      ['fetch', 'orders', 0n, 4n, 2n ** 60n, 2n ** 60n + 5n, 5n],
+      ['fetch', 'orders', 0n, 4n, 2n ** 53n - 10n, 2n ** 53n - 5n, 5n],
+      ['fetch', 'orders', 0n, 4n, 70n, 50n, -20n],
+      ['fetch', 'orders', 1n, 4n, 71n, 51n, -20n],
+      ['fetch', 'orders', 0n, 4n, 80n, 50n, -30n],
+      // Partition 1 was left out of the request: its offset is the one the schema decoder kept.
+      ['fetch', 'orders', 1n, 4n, 71n, 51n, -20n],
+      ['produce', 'topic-a', 0n, 3n, 10n, undefined, undefined],
+      ['produce', 'topic-b', 0n, 3n, 10n, undefined, undefined],
+      ['produce', 'topic-a', 0n, 3n, 10n, undefined, undefined],
+      ['produce', 'orders', 0n, 5n, 10n, undefined, undefined],
+    ]);
   });
 
   it('is not used for what only the schema decoder gives', () => {

@@ -110,8 +110,9 @@ export class LanePending {
   private big: bigint | undefined = undefined;
   tid = 0;
   readonly truncated = false;
-  /** Whether its version is flexible (the response header has tagged fields), and its response's lane body: set by FastLane.request. */
+  /** Whether its version is flexible (the response header has tagged fields); set by FastLane.request. */
   flexible = false;
+  /** Its response's lane body; set by FastLane.request. */
   responseBody: LaneBody<LanePending, ResponseScratch> = declineAll;
   acks = 0;
   /** The request's partitions, in order (see add). */
@@ -453,8 +454,10 @@ export class FastLane {
   }
 
   /**
-   * Reads the response to `P` at data[start, start + size) and fires its probes; false (nothing
-   * fired, nothing changed) when the lane declines it.
+   * Reads the response to `P` at data[start, start + size) and fires its probes; false when the lane
+   * declines it: nothing fired, and nothing changed but, for a Fetch whose kept offset is past 2^53,
+   * the request's fetch offsets, which the schema decoder's path then sets again, in the same order
+   * (details.ts sets them before it looks up the partitions the request left out, as fetchItems does).
    */
   respond(P: LanePending, data: Uint8Array, start: number, size: number, meta: LaneMeta, info: ConnectionInfo, ctx: LaneContext): boolean {
     const e = start + size;

@@ -5,17 +5,23 @@
 //   // expect: TEXT        a line fragment both outputs must hold (so that two equally wrong outputs fail)
 //   // format: json        run both with -f json (default text)
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './runtime-helpers.js';
 import { alive } from '../helpers/processes.js';
+import { emptyHeld, heldBpf, stillLoaded } from '../helpers/bpf-held.js';
 
 const COMPARE = join(ROOT, 'test', 'fixtures', 'compare');
 const OUT = join(ROOT, 'build', 'test', 'compare');
-// Every fixture filters on this comm, so that only the workload is traced by both tools (bpftrace's
-// -c does not filter by pid, kafkatrace's does; the predicate makes them see the same events).
-const WORKLOAD = join(OUT, 'ktcmp-wl');
+// Every fixture filters on the comm `ktcmp-wl`, so that only the workload is traced by both tools
+// (bpftrace's -c does not filter by pid, kafkatrace's does; the predicate makes them see the same
+// events). Each run renames it to a comm of its own, of the same length (printf pads it), so that
+// another run of these tests on the machine (another checkout) adds nothing to this one's counts.
+const FIXTURE_COMM = 'ktcmp-wl';
+const COMM = `kt${randomBytes(6).toString('hex').slice(0, 6)}`;
+const WORKLOAD = join(OUT, COMM);
 const BIN = join(ROOT, 'bin', 'kafkatrace.js');
 const RUN_TIMEOUT_MS = 90_000;
 
@@ -53,7 +59,9 @@ function canRun(): boolean {
 
 interface Fixture {
   name: string;
+  /** Where the fixture, with this run's comm, is written for both tools to read. */
   path: string;
+  text: string;
   workload: string[];
   expects: string[];
   format: 'text' | 'json';
@@ -69,9 +77,9 @@ function fixtures(): Fixture[] {
     .filter((f) => f.endsWith('.bt'))
     .sort()
     .map((f) => {
-      const text = readFileSync(join(COMPARE, f), 'utf8');
+      const text = readFileSync(join(COMPARE, f), 'utf8').replaceAll(FIXTURE_COMM, COMM);
       const format = header(text, 'format')[0] === 'json' ? 'json' : 'text';
-      return { name: f, path: join(COMPARE, f), workload: (header(text, 'workload')[0] ?? '').split(/\s+/), expects: header(text, 'expect'), format };
+      return { name: f, path: join(OUT, `${COMM}-${f}`), text, workload: (header(text, 'workload')[0] ?? '').split(/\s+/), expects: header(text, 'expect'), format };
     });
 }
 
@@ -82,20 +90,32 @@ interface Run {
 }
 
 const started: number[] = [];
+/**
+ * What the tracers held while they ran, sampled: other tests on the machine load and free programs
+ * of their own, so "nothing left" is checked against these.
+ */
+const held = emptyHeld();
 
 /** Runs a tracer to completion; past the timeout it is interrupted (and then killed) so nothing stays. */
 function run(cmd: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid !== undefined) started.push(child.pid);
+    const sample = (): void => void (child.pid !== undefined && heldBpf(child.pid, held));
+    const sampler = setInterval(sample, 20);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      // The first output comes once the programs are attached.
+      if (stdout === '') sample();
+      stdout += d;
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const interrupt = setTimeout(() => child.kill('SIGINT'), RUN_TIMEOUT_MS);
     const kill = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS + 5_000);
     child.on('error', reject);
     child.on('close', (code) => {
+      clearInterval(sampler);
       clearTimeout(interrupt);
       clearTimeout(kill);
       resolve({ code, stdout, stderr });
@@ -161,25 +181,12 @@ function jsonMaps(text: string): Record<string, unknown> {
   return maps;
 }
 
-/** kt_ programs that are still loaded and held by a process we started, or by no process at all. */
-function leftPrograms(): string[] {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as {
-    id: number;
-    name?: string;
-    pids?: { pid: number }[];
-  }[];
-  return progs
-    .filter((p) => p.name?.startsWith('kt_'))
-    .filter((p) => !p.pids || p.pids.length === 0 || p.pids.some((h) => started.includes(h.pid)))
-    .map((p) => `${p.id}:${p.name}`);
-}
-
 function workloadProcesses(): number[] {
   const pids: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'ktcmp-wl') pids.push(Number(d));
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === COMM) pids.push(Number(d));
     } catch {
       // The process ended while we looked.
     }
@@ -192,6 +199,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ok = canRun();
 
 describe.runIf(ok)('side by side with bpftrace 0.17', () => {
+  const all = fixtures();
+
   beforeAll(() => {
     mkdirSync(OUT, { recursive: true });
     const src = join(ROOT, 'test', 'fixtures', 'workload', 'workload.c');
@@ -199,17 +208,20 @@ describe.runIf(ok)('side by side with bpftrace 0.17', () => {
     if (!existsSync(built) || statSync(src).mtimeMs > statSync(built).mtimeMs) execFileSync('cc', ['-O1', '-o', built, src]);
     copyFileSync(built, WORKLOAD);
     execFileSync('chmod', ['755', WORKLOAD]);
+    for (const f of all) writeFileSync(f.path, f.text);
   });
 
   afterAll(async () => {
     // Programs are freed when their last descriptor closes, which can lag the process's exit a little.
-    for (let i = 0; i < 50 && (leftPrograms().length > 0 || workloadProcesses().length > 0); i++) await sleep(100);
-    expect(leftPrograms()).toEqual([]);
+    expect(held.progs.size).toBeGreaterThan(0);
+    expect(await stillLoaded('prog', held.progs)).toEqual([]);
+    expect(await stillLoaded('map', held.maps)).toEqual([]);
+    expect(await stillLoaded('link', held.links)).toEqual([]);
+    for (let i = 0; i < 50 && workloadProcesses().length > 0; i++) await sleep(100);
     expect(workloadProcesses()).toEqual([]);
     expect(started.filter(alive)).toEqual([]);
+    for (const f of [WORKLOAD, ...all.map((f) => f.path)]) rmSync(f, { force: true });
   });
-
-  const all = fixtures();
 
   it('has at least 15 fixtures, each with a workload and an expectation', () => {
     expect(all.length).toBeGreaterThanOrEqual(15);

@@ -1,13 +1,16 @@
 // A cache of whole compilations: script text (and what else shapes its plan) → plan and BPF object.
 // A hit skips the front end, code generation and clang altogether, so that a script run a second time
 // starts as fast as the runtime can load it. Entries name the files they depend on (uprobe binaries)
-// and are ignored when those change; kafkatrace's own code, templates and catalogue are part of the key.
+// and are ignored when those change; kafkatrace's own code, templates and catalogue, the kernel, the
+// working directory and PATH (where uprobe binaries are looked up) are part of the key. Entries are
+// read only from a cache that no other user can write (cache-dir.ts), and what they say is never a
+// privilege: whether system() and signal() may run is the command line's to say (trace.ts).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release, version } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultCacheDir } from '../codegen/clang.js';
+import { readTrusted, trustedCacheDir } from '../cache-dir.js';
 import { packageRoot } from '../package-root.js';
 import { planFromJson, planToJson } from '../plan/json.js';
 import type { Plan } from '../plan/types.js';
@@ -25,12 +28,9 @@ interface Dependency {
 
 interface Entry {
   plan: string;
+  /** The object's file name in the object cache (the cache directory itself). */
   object?: string;
   deps: Dependency[];
-}
-
-function cacheDir(): string {
-  return join(defaultCacheDir(), 'plans');
 }
 
 function stamp(path: string): string {
@@ -42,20 +42,30 @@ function stamp(path: string): string {
   }
 }
 
-/** What kafkatrace itself is made of: its code, its templates and its kafka catalogue. */
+function stampsIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort().map((f) => stamp(join(dir, f)));
+  } catch {
+    return [];
+  }
+}
+
+/** What kafkatrace itself is made of: its version, its code (every chunk of the bundle), its templates and its kafka catalogue. */
 function codeIdentity(): string[] {
   const root = packageRoot();
-  const templates = join(root, 'bpf-templates');
   return [
     stamp(fileURLToPath(import.meta.url)),
+    stamp(join(root, 'package.json')),
+    ...stampsIn(join(root, 'dist', 'bundle')),
     stamp(join(root, 'stdlib', 'kafka-probes.json')),
-    ...readdirSync(templates).sort().map((f) => stamp(join(templates, f))),
+    ...stampsIn(join(root, 'bpf-templates')),
   ];
 }
 
 export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean): string {
+  const where = { cwd: process.cwd(), path: process.env['PATH'] ?? '' };
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, kernel: [release(), version()], code: codeIdentity() }))
+    .update(JSON.stringify({ text, file, positional, unsafe, where, kernel: [release(), version()], code: codeIdentity() }))
     .digest('hex');
 }
 
@@ -80,13 +90,19 @@ function planDependencies(plan: Plan): Dependency[] {
 }
 
 export function lookupCompilation(key: string): CachedCompilation | undefined {
+  const dir = trustedCacheDir('plans');
+  const bytes = dir !== undefined ? readTrusted(join(dir, `${key}.json`)) : undefined;
+  if (!bytes) return undefined;
   try {
-    const entry = JSON.parse(readFileSync(join(cacheDir(), `${key}.json`), 'utf8')) as Entry;
+    const entry = JSON.parse(bytes.toString('utf8')) as Entry;
     for (const d of entry.deps) {
       const now = dependencyOf(d.path);
       if (!now || now.size !== d.size || now.mtimeMs !== d.mtimeMs) return undefined;
     }
-    return { plan: planFromJson(entry.plan), object: entry.object ? readFileSync(entry.object) : undefined };
+    if (entry.object === undefined) return { plan: planFromJson(entry.plan) };
+    const objects = trustedCacheDir();
+    const object = objects !== undefined ? readTrusted(join(objects, basename(entry.object))) : undefined;
+    return object ? { plan: planFromJson(entry.plan), object } : undefined;
   } catch {
     return undefined;
   }
@@ -94,14 +110,16 @@ export function lookupCompilation(key: string): CachedCompilation | undefined {
 
 /** Records a compilation; `objectPath` is where the object cache keeps its object. Best effort. */
 export function storeCompilation(key: string, plan: Plan, objectPath: string | undefined): void {
-  const file = join(cacheDir(), `${key}.json`);
-  const entry: Entry = { plan: planToJson(plan), object: objectPath, deps: planDependencies(plan) };
+  const dir = trustedCacheDir('plans');
+  if (dir === undefined) return;
+  const file = join(dir, `${key}.json`);
+  const entry: Entry = { plan: planToJson(plan), object: objectPath && basename(objectPath), deps: planDependencies(plan) };
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, JSON.stringify(entry));
+    writeFileSync(tmp, JSON.stringify(entry), { flag: 'wx', mode: 0o644 });
     renameSync(tmp, file);
   } catch {
     // A read-only or full cache directory only costs the next run a compile.
+    rmSync(tmp, { force: true });
   }
 }

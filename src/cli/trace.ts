@@ -66,7 +66,10 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     await debugStage(src, opts);
     return 0;
   }
-  const { plan, object } = await compilation(src, opts);
+  const compiled = await compilation(src, opts);
+  // Whether system() and signal() may run is the command line's to say, never a (cached) plan's.
+  const plan: Plan = { ...compiled.plan, unsafe: opts.unsafe };
+  const { object } = compiled;
   // Listening comes first: a taken port then fails the run before any BPF program is loaded.
   const exporter = opts.exportTarget ? await startExporter(plan, opts) : undefined;
   let fd: number | undefined;

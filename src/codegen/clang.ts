@@ -1,11 +1,13 @@
 // clang -target bpf over generated C, with a content-addressed object cache: the same source, clang
 // binary and templates give the same object, so a cache hit skips clang entirely (and runs nothing).
+// clang writes in a private temporary directory; the cache (when it can be trusted, cache-dir.ts) gets
+// a copy, so that a full, read-only or untrusted cache only costs the next run a compile.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { cacheBase, privateDir, readTrusted, trustedCacheDir } from '../cache-dir.js';
 import { findOnPath } from '../executables.js';
 import { buildPch, pchArgs, refusePch } from './pch.js';
 import { templatesDir } from './toolchain.js';
@@ -43,8 +45,7 @@ export function clangInvocations(): number {
 }
 
 export function defaultCacheDir(): string {
-  const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return join(base, 'kafkatrace');
+  return cacheBase();
 }
 
 interface Running {
@@ -79,7 +80,14 @@ function setReferenced(child: ChildProcess, ref: boolean): void {
   }
 }
 
-let prestarted: { running: Running; out: string } | undefined;
+interface Prestarted {
+  running: Running;
+  /** Where clang writes the object: in `dir`, a private directory. */
+  out: string;
+  dir: { path: string; done: () => void };
+}
+
+let prestarted: Prestarted | undefined;
 
 /**
  * Starts the default clang now, its C to come on stdin: clang's own start-up (loading LLVM, some
@@ -89,18 +97,17 @@ let prestarted: { running: Running; out: string } | undefined;
 export function prestartClang(): void {
   if (prestarted) return;
   try {
-    const dir = defaultCacheDir();
-    mkdirSync(dir, { recursive: true });
-    const out = join(dir, `clang.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const dir = privateDir();
+    const out = join(dir.path, 'object.o');
     const running = start('clang', clangArgs(templatesDir(), out));
     // Unused, its failure (clang missing) is compileC's to report, or nobody's.
     running.done.catch(() => {});
     setReferenced(running.child, false);
-    prestarted = { running, out };
+    prestarted = { running, out, dir };
     process.once('exit', () => {
       if (prestarted?.running !== running) return;
       running.child.kill('SIGKILL');
-      rmSync(out, { force: true });
+      dir.done();
     });
   } catch {
     // compileC starts clang itself.
@@ -188,46 +195,57 @@ export async function cachePath(source: string, opts: CompileOptions = {}): Prom
   return join(opts.cacheDir ?? defaultCacheDir(), `${key}.bpf.o`);
 }
 
+/** Puts an object into the cache directory `dir` under `name`; a full or read-only cache keeps nothing. */
+function storeObject(dir: string, name: string, object: Buffer): void {
+  const tmp = join(dir, `${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, object, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, join(dir, name));
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
 /** Compiles generated C to a BPF object, from the cache when the same inputs were compiled before. */
 export async function compileC(source: string, opts: CompileOptions = {}): Promise<Buffer> {
   const clang = opts.clang ?? 'clang';
-  const file = await cachePath(source, opts);
-  const cacheDir = dirname(file);
-  try {
-    return await readFile(file);
-  } catch {
-    // A miss: compile below.
-  }
-  await mkdir(cacheDir, { recursive: true });
+  const name = basename(await cachePath(source, opts));
+  const cacheDir = trustedCacheDir('', opts.cacheDir ?? cacheBase());
+  const cached = cacheDir !== undefined ? readTrusted(join(cacheDir, name)) : undefined;
+  if (cached) return cached;
   const pre = opts.clang === undefined && opts.cacheDir === undefined ? prestarted : undefined;
   if (pre) prestarted = undefined;
-  const tmp = pre?.out ?? `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const running = pre?.running ?? start(clang, clangArgs(templatesDir(), tmp, clang));
-  if (pre) setReferenced(running.child, true);
-  clangRuns++;
-  running.child.stdin!.end(source);
-  let r = await running.done;
-  if (r.code !== 0 && /precompiled header|PCH file/i.test(r.stderr)) {
-    // A system header changed since the precompiled header was built: compile without it.
-    refusePch();
-    const again = start(clang, clangArgs(templatesDir(), tmp, clang));
-    again.child.stdin!.end(source);
-    r = await again.done;
-  }
-  if (r.code !== 0) {
-    await rm(tmp, { force: true });
-    if (/bpf\/bpf_helpers\.h['"]? file not found/.test(r.stderr)) {
-      throw new ToolchainError(`libbpf's BPF headers (bpf/bpf_helpers.h) are not installed: ${INSTALL_HINT}`);
+  const work = pre?.dir ?? privateDir();
+  try {
+    const out = pre?.out ?? join(work.path, 'object.o');
+    const running = pre?.running ?? start(clang, clangArgs(templatesDir(), out, clang));
+    if (pre) setReferenced(running.child, true);
+    clangRuns++;
+    running.child.stdin!.end(source);
+    let r = await running.done;
+    if (r.code !== 0 && /precompiled header|PCH file/i.test(r.stderr)) {
+      // A system header changed since the precompiled header was built: compile without it.
+      refusePch();
+      const again = start(clang, clangArgs(templatesDir(), out, clang));
+      again.child.stdin!.end(source);
+      r = await again.done;
     }
-    if (/linux\/bpf\.h['"]? file not found|asm\/types\.h['"]? file not found/.test(r.stderr)) {
-      throw new ToolchainError(`the Linux UAPI headers are not installed: apt-get install linux-libc-dev`);
+    if (r.code !== 0) {
+      if (/bpf\/bpf_helpers\.h['"]? file not found/.test(r.stderr)) {
+        throw new ToolchainError(`libbpf's BPF headers (bpf/bpf_helpers.h) are not installed: ${INSTALL_HINT}`);
+      }
+      if (/linux\/bpf\.h['"]? file not found|asm\/types\.h['"]? file not found/.test(r.stderr)) {
+        throw new ToolchainError(`the Linux UAPI headers are not installed: apt-get install linux-libc-dev`);
+      }
+      throw new CCompileError(
+        `internal error: the generated C did not compile (a kafkatrace bug; please report it):\n${explainClangErrors(r.stderr, source)}`,
+        r.stderr,
+      );
     }
-    throw new CCompileError(
-      `internal error: the generated C did not compile (a kafkatrace bug; please report it):\n${explainClangErrors(r.stderr, source)}`,
-      r.stderr,
-    );
+    const object = await readFile(out);
+    if (cacheDir !== undefined) storeObject(cacheDir, name, object);
+    return object;
+  } finally {
+    work.done();
   }
-  const object = await readFile(tmp);
-  await rename(tmp, file);
-  return object;
 }

@@ -3,11 +3,14 @@
 // It is built once, after the build (`npm run build` runs scripts/build-pch.mjs), into build/, with a
 // note of what it was built from; a run uses it only while that note still holds (same clang, same
 // header, same flags). clang itself refuses it when a system header changed since, and compileC then
-// compiles without it.
+// compiles without it. clang loads it by path, so it is used only where another user could not have
+// put it: every directory above it and the files themselves root's or the running user's, writable
+// by nobody else.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { untrustedDirectory } from '../cache-dir.js';
 import { packageRoot } from '../package-root.js';
 
 export const SYSTEM_HEADER = 'kt_system.h';
@@ -23,6 +26,23 @@ function pchIdentity(templates: string, clang: string, flags: string[]): string 
 }
 
 let refused = false;
+let trusted: boolean | undefined;
+
+/** Whether no other user (than root) could have written the header or its note. */
+function trustedPch(pch: string): boolean {
+  if (trusted !== undefined) return trusted;
+  const uid = process.geteuid?.() ?? 0;
+  const ours = (path: string): boolean => {
+    const s = lstatSync(path);
+    return s.isFile() && (s.uid === uid || s.uid === 0) && (s.mode & 0o022) === 0;
+  };
+  try {
+    trusted = untrustedDirectory(realpathSync(dirname(pch))) === undefined && ours(pch) && ours(`${pch}.id`);
+  } catch {
+    trusted = false;
+  }
+  return trusted;
+}
 
 /** clang refused the header (a system header changed since it was built): not used again by this process. */
 export function refusePch(): void {
@@ -36,6 +56,7 @@ export function refusePch(): void {
 export function pchArgs(templates: string, clang: string, flags: string[]): string[] {
   if (refused) return [];
   const pch = pchPath();
+  if (!trustedPch(pch)) return [];
   try {
     if (readFileSync(`${pch}.id`, 'utf8') !== pchIdentity(templates, clang, flags)) return [];
   } catch {

@@ -176,6 +176,8 @@ describe('prestartClang', () => {
   it.runIf(existsSync(join(ROOT, 'dist', 'src', 'codegen', 'clang.js')))('neither keeps an exiting process alive nor outlives it when unused', () => {
     const { binDir, starts } = countingClang();
     const cache = mkdtempSync(join(dir, 'xdg-'));
+    // clang writes in a private directory under TMPDIR.
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
     // The built module: a plain node child cannot load TypeScript.
     const clangModule = join(ROOT, 'dist', 'src', 'codegen', 'clang.js');
     // The child starts clang ahead, waits until it runs, then has nothing left to do.
@@ -188,7 +190,7 @@ describe('prestartClang', () => {
     const t0 = Date.now();
     execFileSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: ROOT,
-      env: { ...process.env, PATH: `${binDir}:${process.env['PATH'] ?? ''}`, XDG_CACHE_HOME: cache },
+      env: { ...process.env, PATH: `${binDir}:${process.env['PATH'] ?? ''}`, XDG_CACHE_HOME: cache, TMPDIR: tmp },
       timeout: 10_000,
     });
     expect(Date.now() - t0).toBeLessThan(10_000);
@@ -204,6 +206,7 @@ describe('prestartClang', () => {
       if (alive) execFileSync('sleep', ['0.02']);
     }
     expect(alive).toBe(false);
-    expect(readdirSync(join(cache, 'kafkatrace'))).toEqual([]);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(existsSync(join(cache, 'kafkatrace'))).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -38,12 +38,22 @@ describe('compilation cache', () => {
     expect(compilationKey('BEGIN { exit(); }', 'a.ktr', [], false)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', ['1'], false)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], true)).not.toBe(base);
+    // Where `uprobe:bash:...` finds bash.
+    const path = process.env['PATH'];
+    process.env['PATH'] = '/elsewhere';
+    try {
+      expect(compilationKey('BEGIN { exit(); }', '-e', [], false)).not.toBe(base);
+    } finally {
+      process.env['PATH'] = path;
+    }
   });
 
   it('returns the stored plan and object, and forgets them when a probed binary changes', () => {
     const binary = join(dir, 'prog');
     copyFileSync(process.execPath, binary);
-    const object = join(dir, 'x.bpf.o');
+    // Where the object cache keeps objects: the cache directory itself.
+    mkdirSync(join(dir, 'cache', 'kafkatrace'), { recursive: true });
+    const object = join(dir, 'cache', 'kafkatrace', 'x.bpf.o');
     writeFileSync(object, 'object bytes');
     const plan = planWithUprobe(binary);
     storeCompilation('k1', plan, object);

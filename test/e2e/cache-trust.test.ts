@@ -3,7 +3,7 @@
 // without --unsafe, and a cache that cannot be written (read-only, full, not a directory) costs a
 // compile, never the run.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,21 @@ describe.runIf(run)('a cache another user can write', () => {
     const r = kafkatrace(['-e', PROG], { env });
     expect(existsSync(marker)).toBe(false);
     expect(r.stderr).toBe('ERROR: system() needs --unsafe\n');
+  });
+
+  it('never loads a cached object that sends signals without --unsafe, even from a trusted cache', () => {
+    const cache = join(dir, 'signal');
+    const env = { XDG_CACHE_HOME: cache };
+    expect(kafkatrace(['-e', PROG], { env }).stdout).toBe(HELLO);
+    const out = join(dir, 'signal-compiled');
+    const signaller = kafkatrace(['compile', '--unsafe', '-e', 'BEGIN { signal("SIGUSR1"); printf("hello\\n"); exit(); }', '-o', out], { env });
+    expect(signaller.code).toBe(0);
+    const objects = readdirSync(join(cache, 'kafkatrace')).filter((f) => f.endsWith('.bpf.o'));
+    expect(objects.length).toBeGreaterThan(0);
+    for (const f of objects) copyFileSync(join(out, 'script.bpf.o'), join(cache, 'kafkatrace', f));
+    const r = kafkatrace(['-e', PROG], { env });
+    expect(r.stderr).toBe('kafkatrace: the compiled program sends signals (signal()), which needs --unsafe\n');
+    expect(r.code).toBe(1);
   });
 
   it('is not used entry by entry when an entry belongs to another user', () => {

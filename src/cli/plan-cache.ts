@@ -1,8 +1,8 @@
 // A cache of whole compilations: script text (and what else shapes its plan) → plan and BPF object.
 // A hit skips the front end, code generation and clang altogether, so that a script run a second time
 // starts as fast as the runtime can load it. Entries name the files they depend on (uprobe binaries)
-// and are ignored when those change; kafkatrace's own code, templates and catalogue, the kernel, the
-// working directory and PATH (where uprobe binaries are looked up) are part of the key. Entries are
+// and are ignored when those change, or when the working directory or PATH that found them has
+// changed; kafkatrace's own code, templates and catalogue and the kernel are part of the key. Entries are
 // read only from a cache that no other user can write (cache-dir.ts), and what they say is never a
 // privilege: whether system() and signal() may run is the command line's to say (trace.ts).
 import { createHash, randomBytes } from 'node:crypto';
@@ -31,6 +31,12 @@ interface Entry {
   /** The object's file name in the object cache (the cache directory itself). */
   object?: string;
   deps: Dependency[];
+  /** Where deps were looked up (`uprobe:bash:...` searches PATH, `uprobe:./a.out:...` the working directory). */
+  where?: string;
+}
+
+function lookedUpFrom(): string {
+  return JSON.stringify([process.cwd(), process.env['PATH'] ?? '']);
 }
 
 function stamp(path: string): string {
@@ -63,9 +69,8 @@ function codeIdentity(): string[] {
 }
 
 export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean): string {
-  const where = { cwd: process.cwd(), path: process.env['PATH'] ?? '' };
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, where, kernel: [release(), version()], code: codeIdentity() }))
+    .update(JSON.stringify({ text, file, positional, unsafe, kernel: [release(), version()], code: codeIdentity() }))
     .digest('hex');
 }
 
@@ -95,6 +100,7 @@ export function lookupCompilation(key: string): CachedCompilation | undefined {
   if (!bytes) return undefined;
   try {
     const entry = JSON.parse(bytes.toString('utf8')) as Entry;
+    if (entry.deps.length > 0 && entry.where !== lookedUpFrom()) return undefined;
     for (const d of entry.deps) {
       const now = dependencyOf(d.path);
       if (!now || now.size !== d.size || now.mtimeMs !== d.mtimeMs) return undefined;
@@ -113,7 +119,8 @@ export function storeCompilation(key: string, plan: Plan, objectPath: string | u
   const dir = trustedCacheDir('plans');
   if (dir === undefined) return;
   const file = join(dir, `${key}.json`);
-  const entry: Entry = { plan: planToJson(plan), object: objectPath && basename(objectPath), deps: planDependencies(plan) };
+  const deps = planDependencies(plan);
+  const entry: Entry = { plan: planToJson(plan), object: objectPath && basename(objectPath), deps, where: deps.length > 0 ? lookedUpFrom() : undefined };
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     writeFileSync(tmp, JSON.stringify(entry), { flag: 'wx', mode: 0o644 });

@@ -38,14 +38,6 @@ describe('compilation cache', () => {
     expect(compilationKey('BEGIN { exit(); }', 'a.ktr', [], false)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', ['1'], false)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], true)).not.toBe(base);
-    // Where `uprobe:bash:...` finds bash.
-    const path = process.env['PATH'];
-    process.env['PATH'] = '/elsewhere';
-    try {
-      expect(compilationKey('BEGIN { exit(); }', '-e', [], false)).not.toBe(base);
-    } finally {
-      process.env['PATH'] = path;
-    }
   });
 
   it('returns the stored plan and object, and forgets them when a probed binary changes', () => {
@@ -62,6 +54,23 @@ describe('compilation cache', () => {
     expect(hit?.object?.toString()).toBe('object bytes');
     utimesSync(binary, new Date(), new Date(Date.now() + 60_000));
     expect(lookupCompilation('k1')).toBeUndefined();
+  });
+
+  it('forgets a plan with probed binaries when PATH changes, where they were looked up; not one without', () => {
+    mkdirSync(join(dir, 'cache', 'kafkatrace'), { recursive: true });
+    writeFileSync(join(dir, 'cache', 'kafkatrace', 'x.bpf.o'), 'object bytes');
+    storeCompilation('k3', planWithUprobe(process.execPath), join(dir, 'cache', 'kafkatrace', 'x.bpf.o'));
+    const plain = { ...planWithUprobe(process.execPath), probes: [] };
+    storeCompilation('k4', plain, join(dir, 'cache', 'kafkatrace', 'x.bpf.o'));
+    expect(lookupCompilation('k3')).toBeDefined();
+    const path = process.env['PATH'];
+    process.env['PATH'] = '/elsewhere';
+    try {
+      expect(lookupCompilation('k3')).toBeUndefined();
+      expect(lookupCompilation('k4')?.plan).toEqual(plain);
+    } finally {
+      process.env['PATH'] = path;
+    }
   });
 
   it('misses on an unknown key and on a damaged entry', () => {

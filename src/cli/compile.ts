@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { planToJson } from '../plan/json.js';
 import { objectFor, planSource, systemEnv } from './pipeline.js';
+import { OutputError } from './sink.js';
 import type { ScriptSource } from './source.js';
 
 export async function compileToDir(src: ScriptSource, dir: string, opts: { positional: string[]; unsafe: boolean }, write: (s: string) => void): Promise<void> {
@@ -11,12 +12,14 @@ export async function compileToDir(src: ScriptSource, dir: string, opts: { posit
   const object = await objectFor(compiled);
   mkdirSync(dir, { recursive: true });
   const stem = src.file === '-e' || src.file === 'stdin' ? 'script' : basename(src.file).replace(/\.ktr$/, '');
-  const written = [join(dir, `${stem}.plan.json`)];
-  writeFileSync(written[0]!, planToJson(compiled.plan, 2) + '\n');
-  if (object) {
-    written.push(join(dir, `${stem}.bpf.c`), join(dir, `${stem}.bpf.o`));
-    writeFileSync(written[1]!, compiled.c);
-    writeFileSync(written[2]!, object);
+  const files: [string, string | Buffer][] = [[join(dir, `${stem}.plan.json`), planToJson(compiled.plan, 2) + '\n']];
+  if (object) files.push([join(dir, `${stem}.bpf.c`), compiled.c], [join(dir, `${stem}.bpf.o`), object]);
+  for (const [file, content] of files) {
+    try {
+      writeFileSync(file, content);
+    } catch (e) {
+      throw new OutputError(file, e);
+    }
   }
-  for (const f of written) write(`wrote ${f}\n`);
+  for (const [file] of files) write(`wrote ${file}\n`);
 }

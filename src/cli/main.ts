@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';
 import { HELP, parseCli, UsageError, type CliOptions } from './args.js';
 import { ScriptError, userFacingMessage } from './errors.js';
+import { guardStdio, outputFailure, stdout } from './sink.js';
 import { readScript, resolveRunTarget, SourceError, stdlibTools, type ScriptSource } from './source.js';
 import { trace } from './trace.js';
 
 function out(s: string): void {
-  process.stdout.write(s);
+  stdout.write(s);
 }
 
 function err(s: string): void {
@@ -70,6 +71,17 @@ async function dispatch(opts: CliOptions): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  guardStdio();
+  const code = await run(argv);
+  // A failed write on stdout is reported by an 'error' event on the next tick.
+  await new Promise((resolve) => setImmediate(resolve));
+  const failure = outputFailure(code);
+  if (!failure) return code;
+  if (failure.message) err(failure.message);
+  return failure.code;
+}
+
+async function run(argv: string[]): Promise<number> {
   try {
     return await dispatch(parseCli(argv));
   } catch (e) {

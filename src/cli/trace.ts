@@ -1,6 +1,5 @@
 // Running a script: `kafkatrace FILE`, `-e`, `run NAME`. `-d` stops after the stage it names. A script
 // compiled before runs from the compilation cache without loading the compiler at all.
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { prestartClang } from '../codegen/clang.js';
 import { unsafeHelperCalls } from '../codegen/unsafe-helpers.js';
@@ -10,6 +9,7 @@ import { runSession, SessionError, type CommandStatus, type StopReason } from '.
 import type { Plan } from '../plan/types.js';
 import type { CliOptions } from './args.js';
 import { compilationKey, lookupCompilation, storeCompilation, type CachedCompilation } from './plan-cache.js';
+import { fileSink, stdout, type OutputSink } from './sink.js';
 import type { ScriptSource } from './source.js';
 
 async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
@@ -17,12 +17,12 @@ async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
   const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
   if (opts.debug === 'ast') {
     const { formatAst } = await import('../frontend/print-ast.js');
-    process.stdout.write(formatAst(compiled.script) + '\n');
+    stdout.write(formatAst(compiled.script) + '\n');
   } else if (opts.debug === 'plan') {
     const { planToJson } = await import('../plan/json.js');
-    process.stdout.write(planToJson(compiled.plan, 2) + '\n');
+    stdout.write(planToJson(compiled.plan, 2) + '\n');
   } else {
-    process.stdout.write(compiled.c);
+    stdout.write(compiled.c);
   }
 }
 
@@ -76,10 +76,15 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   }
   // Listening comes first: a taken port then fails the run before any BPF program is loaded.
   const exporter = opts.exportTarget ? await startExporter(plan, opts) : undefined;
-  let fd: number | undefined;
+  let file: { sink: OutputSink; close: () => void } | undefined;
+  let unwatch: (() => void) | undefined;
   try {
-    fd = opts.outputFile !== undefined ? openSync(opts.outputFile, 'w') : undefined;
-    const write = batchedWriter(fd !== undefined ? (s: string) => void writeSync(fd!, s) : (s: string) => void process.stdout.write(s));
+    file = opts.outputFile !== undefined ? fileSink(opts.outputFile) : undefined;
+    const sink = file?.sink ?? stdout;
+    // An output that cannot be written ends the session in order (END, detach); main reports it.
+    const abort = new AbortController();
+    unwatch = sink.onFailure(() => abort.abort());
+    const write = batchedWriter((s) => sink.write(s));
     let stopReason: StopReason | undefined;
     let command: CommandStatus | undefined;
     const code = await runSession(plan, object, {
@@ -89,6 +94,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       durationMs: opts.durationMs,
       positional: opts.positional,
       releaseAtExit: true,
+      abort: abort.signal,
       onStarted: exporter && ((control) => exporter.attach(control)),
       onCommandExit: (status) => (command = status),
       onStop: (reason) => {
@@ -99,7 +105,8 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     // A run that ended with its -c command (and no exit() from the script) fails as the command did.
     return stopReason === 'command' && command ? commandExitCode(command) : code;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    unwatch?.();
+    file?.close();
     await exporter?.close();
   }
 }

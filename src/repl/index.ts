@@ -17,8 +17,13 @@ export async function runRepl(): Promise<number> {
   const stop = (): void => session.server.close();
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
+  // A reader that went away (`kafkatrace repl | head`) ends it as the end of input does.
+  process.stdout.once('error', stop);
   await session.closed;
   process.off('SIGTERM', stop);
   process.off('SIGHUP', stop);
+  process.stdout.off('error', stop);
+  // Input that has not ended (a closed output or a signal ended the REPL) would keep the process alive.
+  process.stdin.destroy();
   return 0;
 }

@@ -5,7 +5,7 @@ import { formatPrintf } from './format/printf.js';
 import { jsonString } from './format/json.js';
 import { mapJson, mapText } from './format/map.js';
 import { strftime } from './format/time.js';
-import { type RenderContext, valueJson, valueText } from './format/value.js';
+import { escapeControls, type RenderContext, valueJson, valueTerminalText, valueText } from './format/value.js';
 import { createSymbolizer, type Symbolizer } from './symbols.js';
 import type { DecodedEvent, MapSnapshot, StackLookup, Value } from './values.js';
 
@@ -70,7 +70,9 @@ export function createOutput(opts: OutputOptions): Output {
   const writeError = opts.writeError ?? ((s: string) => void process.stderr.write(s));
   const now = opts.now ?? (() => new Date());
   const readFile = opts.readFile ?? ((p: string) => readFileSync(p));
-  const render = (v: Value): string => valueText(v, ctx);
+  const raw = (v: Value): string => valueText(v, ctx);
+  // Text output escapes control characters in values (the script's own format strings aside); JSON escapes them itself.
+  const render = json ? raw : (v: Value): string => valueTerminalText(v, ctx);
 
   /** A text message, or a JSON `{"type": type, "data": "..."}` line. */
   const message = (type: string, text: string, newline: boolean): void => {
@@ -111,16 +113,16 @@ export function createOutput(opts: OutputOptions): Output {
         }
         case 'printValue': {
           const v = e.args[0] ?? { kind: 'none' };
-          write(json ? `{"type": "value", "data": ${valueJson(v, ctx)}}\n` : valueText(v, ctx) + '\n');
+          write(json ? `{"type": "value", "data": ${valueJson(v, ctx)}}\n` : valueTerminalText(v, ctx) + '\n');
           return true;
         }
         case 'cat': {
-          const path = formatPrintf(ev.format, e.args, render);
+          const path = formatPrintf(ev.format, e.args, raw);
           let content = '';
           try {
             content = Buffer.from(readFile(path).subarray(0, CAT_MAX_BYTES)).toString('utf8');
           } catch (err) {
-            error(`failed to open file '${path}': ${errnoText(err)}`);
+            error(`failed to open file '${escapeControls(path)}': ${errnoText(err)}`);
           }
           // bpftrace still emits the (empty) cat message after a failure: a JSON line, no text.
           message('cat', content, false);

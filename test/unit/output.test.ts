@@ -186,3 +186,44 @@ describe('maps', () => {
     );
   });
 });
+
+describe('control characters in text output', () => {
+  // A client id, a file name: strings anyone may have chosen, with a title change, a screen clear
+  // and a C1 control sequence introducer in them.
+  const hostile = 'id\x1b]0;owned\x07\x1b[2J\u009bx';
+  const escaped = 'id\\x1b]0;owned\\x07\\x1b[2J\\u009bx';
+
+  it('are escaped in printf arguments, print() and join(), not in the script\'s own format', () => {
+    const t = collect('text');
+    t.out.event(printfEvent('\x1b[1m%s\x1b[0m|%s|\n', [hostile, 'tab\tand\nnewline stay']));
+    t.out.event(valueEvent(hostile));
+    t.out.event(valueEvent([hostile, 1n]));
+    t.out.event(event({ id: 1, kind: 'join', separator: ' ', layout: { size: 0, fields: [] } }, ['a\x01', 'b']));
+    expect(t.text()).toBe(`\x1b[1m${escaped}\x1b[0m|tab\tand\nnewline stay|\n${escaped}\n(${escaped}, 1)\na\\x01 b\n`);
+  });
+
+  it('are escaped in map keys and values', () => {
+    const t = collect('text');
+    const s: MapSnapshot = { name: '@c', value: { kind: 'count' }, keyTypes: [str], entries: [{ keys: [hostile], value: 3n }] };
+    t.out.printMap(s);
+    const v: MapSnapshot = { name: '@v', value: { kind: 'scalar', type: str }, keyTypes: [u64], entries: [{ keys: [1n], value: hostile }] };
+    t.out.printMap(v);
+    expect(t.text()).toBe(`@c[${escaped}]: 3\n@v[1]: ${escaped}\n`);
+  });
+
+  it('stay as they are in JSON, which escapes them itself', () => {
+    const j = collect('json');
+    j.out.event(printfEvent('%s\n', [hostile]));
+    j.out.printMap({ name: '@c', value: { kind: 'count' }, keyTypes: [str], entries: [{ keys: [hostile], value: 3n }] });
+    const lines = j.text().trim().split('\n').map((l) => JSON.parse(l) as { data: unknown });
+    expect(lines[0]!.data).toBe(`${hostile}\n`);
+    expect(lines[1]!.data).toEqual({ '@c': { [hostile]: 3 } });
+  });
+
+  it('reach cat() as they are: the file is the one named', () => {
+    const seen: string[] = [];
+    const t = collect('text', { readFile: (p) => (seen.push(p), new TextEncoder().encode('ok')) });
+    t.out.event(event({ id: 1, kind: 'cat', format: '/tmp/%s', layout: { size: 0, fields: [] } }, ['a\x1bb']));
+    expect(seen).toEqual(['/tmp/a\x1bb']);
+  });
+});

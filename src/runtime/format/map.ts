@@ -5,7 +5,7 @@ import type { KType, MapValueKind } from '../../frontend/ast.js';
 import { isAvgValue, type MapEntry, type MapEntryValue, type MapSnapshot, type Value } from '../values.js';
 import { histJson, histText, lhistJson, lhistText } from './hist.js';
 import { jsonEscape, jsonString } from './json.js';
-import { type RenderContext, valueJson, valueText } from './value.js';
+import { type RenderContext, valueJson, valueTerminalText, valueText } from './value.js';
 
 function cmp(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -97,7 +97,7 @@ function scalarText(s: MapSnapshot, value: MapEntryValue, ctx: RenderContext, di
   }
   if (s.value.kind === 'avg') return divide(average(value), div).toString();
   if (typeof value === 'bigint') return divide(value, div).toString();
-  return valueText(value as Value, ctx);
+  return valueTerminalText(value as Value, ctx);
 }
 
 function scalarJson(s: MapSnapshot, value: MapEntryValue, ctx: RenderContext, div: bigint): string {
@@ -117,7 +117,7 @@ function noDelimiter(v: MapValueKind): boolean {
 
 function keyText(s: MapSnapshot, keys: Value[], ctx: RenderContext): string {
   if (keys.length === 0) return s.name;
-  return `${s.name}[${keys.map((k) => valueText(k, ctx, 4)).join(', ')}]`;
+  return `${s.name}[${keys.map((k) => valueTerminalText(k, ctx, 4)).join(', ')}]`;
 }
 
 /** A map in bpftrace's text format; an empty map prints as an empty line (two for avg/stats). */

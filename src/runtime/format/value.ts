@@ -95,6 +95,27 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
   }
 }
 
+/** C0 controls but tab and newline, DEL, C1 controls: what moves a terminal's cursor or starts an escape sequence. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+
+/**
+ * `s` with its terminal control characters written out (`\x1b`, `\u009b`): strings that text output
+ * prints come from the kernel and the wire (file names, client ids), which anyone may have chosen.
+ */
+export function escapeControls(s: string): string {
+  if (!CONTROL.test(s)) return s;
+  return s.replace(CONTROLS, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x80 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Text of a value for text output (a terminal): valueText with control characters escaped. */
+export function valueTerminalText(v: Value, ctx: RenderContext, indent = 8): string {
+  return escapeControls(valueText(v, ctx, indent));
+}
+
 /** JSON of a value: numbers bare, strings and everything printed as text quoted, tuples as arrays. */
 export function valueJson(v: Value, ctx: RenderContext): string {
   if (typeof v === 'bigint') return v.toString();

@@ -3,11 +3,12 @@
 // without --unsafe, and a cache that cannot be written (read-only, full, not a directory) costs a
 // compile, never the run.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkatrace } from '../helpers/cli.js';
+import { PtyRepl, replCanRun } from './repl-pty.js';
 import { canRun } from './runtime-helpers.js';
 
 const run = canRun();
@@ -141,6 +142,35 @@ describe.runIf(run)('a cache another user can write', () => {
     expect(existsSync(marker)).toBe(false);
     expect(r.stdout).toBe(HELLO);
     expect(r.stderr).toMatch(/^kafkatrace: not using the cache entry .*\.json: .* belongs to uid 65534, not to uid 0\n$/);
+  });
+});
+
+describe.runIf(run && replCanRun())("the REPL's history in another user's home", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kt-history-'));
+    chmodSync(dir, 0o755);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is not kept: the file there could be a link to anywhere', async () => {
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    const target = join(dir, 'root-file');
+    writeFileSync(target, 'untouched\n');
+    symlinkSync(target, join(home, '.kafkatrace_history'));
+    chownSync(home, NOBODY, NOBODY);
+    // History is kept on a terminal.
+    const repl = new PtyRepl({ HOME: home, XDG_STATE_HOME: '' });
+    try {
+      await repl.waitFor(/kt> /);
+      expect(await repl.command('.help')).toContain('.probes');
+      repl.type('.exit\r');
+      expect(await repl.exited).toBe(0);
+    } finally {
+      repl.child.kill('SIGKILL');
+    }
+    expect(readFileSync(target, 'utf8')).toBe('untouched\n');
   });
 });
 

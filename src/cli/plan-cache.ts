@@ -2,11 +2,11 @@
 // A hit skips the front end, code generation and clang altogether, so that a script run a second time
 // starts as fast as the runtime can load it. Entries name the files they depend on (uprobe binaries)
 // and are ignored when those change, or when the working directory or PATH that found them has
-// changed; kafkatrace's own code, templates and catalogue and the kernel are part of the key. Entries are
+// changed; kafkatrace's own code, templates and catalogue and the kernel (with its modules) are part of the key. Entries are
 // read only from a cache that no other user can write (cache-dir.ts), and what they say is never a
 // privilege: whether system() and signal() may run is the command line's to say (trace.ts).
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release, version } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,9 +68,27 @@ function codeIdentity(): string[] {
   ];
 }
 
-export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean): string {
+/**
+ * The kernel a plan was made for: its build, and its loaded modules, whose tracepoints and functions
+ * a wildcard probe may match.
+ */
+export function kernelIdentity(): string {
+  let modules = '';
+  try {
+    modules = readFileSync('/proc/modules', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .sort()
+      .join(' ');
+  } catch {
+    // No /proc/modules: a kernel without modules.
+  }
+  return JSON.stringify([release(), version(), modules]);
+}
+
+export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity()): string {
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, kernel: [release(), version()], code: codeIdentity() }))
+    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity() }))
     .digest('hex');
 }
 

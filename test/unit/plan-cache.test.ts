@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compilationKey, lookupCompilation, storeCompilation } from '../../src/cli/plan-cache.js';
+import { compilationKey, kernelIdentity, lookupCompilation, storeCompilation } from '../../src/cli/plan-cache.js';
 import type { Plan } from '../../src/plan/types.js';
 
 function planWithUprobe(binary: string): Plan {
@@ -38,6 +38,9 @@ describe('compilation cache', () => {
     expect(compilationKey('BEGIN { exit(); }', 'a.ktr', [], false)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', ['1'], false)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], true)).not.toBe(base);
+    // A module loaded since: a wildcard may match more tracepoints.
+    expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity())).toBe(base);
+    expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity().replace(']', ' xfs]'))).not.toBe(base);
   });
 
   it('returns the stored plan and object, and forgets them when a probed binary changes', () => {

@@ -212,15 +212,15 @@ describe.runIf(ok)('side by side with bpftrace 0.17', () => {
   });
 
   afterAll(async () => {
+    for (let i = 0; i < 50 && workloadProcesses().length > 0; i++) await sleep(100);
+    for (const f of [WORKLOAD, ...all.map((f) => f.path)]) rmSync(f, { force: true });
     // Programs are freed when their last descriptor closes, which can lag the process's exit a little.
     expect(held.progs.size).toBeGreaterThan(0);
     expect(await stillLoaded('prog', held.progs)).toEqual([]);
     expect(await stillLoaded('map', held.maps)).toEqual([]);
     expect(await stillLoaded('link', held.links)).toEqual([]);
-    for (let i = 0; i < 50 && workloadProcesses().length > 0; i++) await sleep(100);
     expect(workloadProcesses()).toEqual([]);
     expect(started.filter(alive)).toEqual([]);
-    for (const f of [WORKLOAD, ...all.map((f) => f.path)]) rmSync(f, { force: true });
   });
 
   it('has at least 15 fixtures, each with a workload and an expectation', () => {

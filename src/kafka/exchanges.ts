@@ -10,7 +10,8 @@ import type { DecodedStruct } from './decoder.js';
 import type { DecodePlan } from './demand.js';
 import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
 import { errorName } from './error-codes.js';
-import { LanePending, type FastLane, type LaneContext, type LaneMeta } from './lane.js';
+import { LaneMeta, LanePending, type FastLane, type LaneContext } from './lane.js';
+import { setLaneGaps } from './lane-compiler.js';
 import { PendingRequests } from './pending.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
@@ -102,6 +103,14 @@ const GROUP_APIS = new Set<number>([
 
 const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
 
+const NO_GAPS: readonly number[] = [];
+/** Where a walked frame's copied parts are laid end to end for the lane (it keeps nothing of them). */
+let walked = new Uint8Array(64 * 1024);
+function walkedBytes(n: number): Uint8Array {
+  if (walked.length < n) walked = new Uint8Array(Math.max(n, 2 * walked.length));
+  return walked;
+}
+
 
 /** What a connection may ask of its two streams. */
 export interface StreamControl {
@@ -133,6 +142,8 @@ export class Connection {
   private laneContext: (DetailsContext & LaneContext) | undefined;
   /** The last connection info handed out with an exchange (most exchanges share their thread). */
   private lastConnection: ConnectionInfo | undefined;
+  /** Time and thread of the walked frame offered to the lane (takeWalked). */
+  private walkedMeta: LaneMeta | undefined;
 
   constructor(
     public info: ConnectionInfo,
@@ -143,16 +154,18 @@ export class Connection {
 
   /**
    * The fast lane's turn at a frame lying whole in a chunk, bytes [start, start + size) of `data`
-   * (lane.ts); false: nothing changed, and the frame goes the usual way (onFrame).
+   * (lane.ts), `wire` bytes on the wire (more for a walked frame: see takeWalked); false: nothing
+   * changed, and the frame goes the usual way (onFrame).
    */
-  takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: LaneMeta): boolean {
+  takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: LaneMeta, wire = size): boolean {
     const lane = this.shared.lane;
     if (!lane || this.saslTokens || this.requestDir === null) return false;
     if (meta.approx >= this.nextExpireAt) this.expireBy(meta.ts);
     const counters = this.shared.counters;
     if (dir === this.requestDir) {
-      const p = lane.request(data, meta.view, start, size);
+      const p = lane.request(data, meta.view, start, size, wire);
       if (!p) return false;
+      p.truncated = wire !== size;
       p.dir = dir;
       p.tsHi = meta.hi;
       p.tsLo = meta.lo;
@@ -168,7 +181,7 @@ export class Connection {
     if (!(p instanceof LanePending)) return false;
     // The lane's requests go one way, the connection's requestDir, which is set once: so does its role.
     const ctx = (this.laneContext ??= this.context(this.requestDir === 'out' ? 'client' : 'broker'));
-    if (!lane.respond(p, data, start, size, meta, this.info, ctx)) return false;
+    if (!lane.respond(p, data, start, size, meta, this.info, ctx, wire)) return false;
     pending.delete(id);
     counters.framesDecoded++;
     counters.exchanges++;
@@ -183,7 +196,58 @@ export class Connection {
     this.nextExpireAt = Number(this.nextExpire);
   }
 
+  /**
+   * The fast lane's turn at a Produce request or a response to a lane request that the capture
+   * walked: its copied parts are laid end to end, and the gaps between them (record data, unless the
+   * lane finds otherwise) described to the lane. False: nothing changed.
+   */
+  private takeWalked(dir: Direction, frame: StreamFrame<FrameMeta>): boolean {
+    const segments = frame.segments;
+    const first = segments[0];
+    if (!first || first.offset !== 0 || first.data.length < 8 || this.requestDir === null) return false;
+    if (dir === this.requestDir) {
+      const api = int16At(first.data, 0);
+      if (api !== API_KEYS.Produce && api !== API_KEYS.Fetch) return false;
+    } else if (!(this.pending[this.requestDir].get(int32At(first.data, 0)) instanceof LanePending)) {
+      return false;
+    }
+    let copied = 0;
+    for (const s of segments) copied += s.data.length;
+    const data = frame.packed ?? walkedBytes(copied);
+    const gapAt: number[] = [];
+    const gapLen: number[] = [];
+    let at = 0;
+    let wireEnd = 0;
+    for (const s of segments) {
+      if (s.offset > wireEnd) {
+        gapAt.push(at);
+        gapLen.push(s.offset - wireEnd);
+      }
+      if (data !== frame.packed) data.set(s.data, at);
+      at += s.data.length;
+      wireEnd = s.offset + s.data.length;
+    }
+    if (wireEnd < frame.size) {
+      gapAt.push(at);
+      gapLen.push(frame.size - wireEnd);
+    }
+    const meta = (this.walkedMeta ??= new LaneMeta());
+    // Walked frames of a stream come packed in the same buffer, mostly: one view of it serves.
+    const v = meta.view;
+    if (v.buffer !== data.buffer || v.byteOffset !== data.byteOffset || v.byteLength < copied) meta.setChunk(data, frame.meta.ts, frame.meta.tid);
+    else meta.setView(v, frame.meta.ts, frame.meta.tid);
+    setLaneGaps(gapAt, gapLen);
+    try {
+      if (!this.takeWhole(dir, data, 0, copied, meta, frame.size)) return false;
+    } finally {
+      setLaneGaps(NO_GAPS, NO_GAPS);
+    }
+    this.shared.counters.framesTruncated++;
+    return true;
+  }
+
   onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
+    if (frame.truncated && this.shared.lane && !this.saslTokens && this.takeWalked(dir, frame)) return;
     this.expireBy(frame.meta.ts);
     const counters = this.shared.counters;
     const other = opposite(dir);

@@ -31,6 +31,11 @@ export interface StreamFrame<T> {
   /** Payload size from the size field. */
   size: number;
   truncated: boolean;
+  /**
+   * The segments' data end to end, in order, when the frame came from several chunks (the fast lane
+   * reads a walked frame from it: src/kafka/exchanges.ts). Valid during emit only, as segments.
+   */
+  packed?: Uint8Array;
   /** What the caller passed with the chunk in which the frame started (e.g. its timestamp). */
   meta: T;
 }
@@ -79,9 +84,18 @@ interface OpenFrame<T> {
   truncated: boolean;
   /** Whether checkHead has run (or cannot: the head was not copied). */
   checked: boolean;
-  segments: { offset: number; buf: Uint8Array; len: number }[];
+  /** The copied bytes end to end (`copied` of them): the stream's spare buffer, grown by doubling. */
+  buf: Uint8Array;
+  /** Where each run of copied bytes lies in the payload (`offset`) and in buf (`start`). */
+  segments: { offset: number; start: number; len: number }[];
   meta: T;
 }
+
+const EMPTY = new Uint8Array(0);
+/** The first buffer of a frame assembled from chunks: most such frames are small, or walked. */
+const FIRST_BUFFER = 512;
+/** A stream keeps for its next frame a buffer up to this size (nothing keeps a frame's bytes past emit). */
+const SPARE_MAX = 64 * 1024;
 
 export class FrameStream<T> {
   readonly stats: StreamStats = { frames: 0, resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
@@ -92,6 +106,8 @@ export class FrameStream<T> {
   private sizeHave = 0;
   private sizeMeta: T | undefined;
   private frame: OpenFrame<T> | null = null;
+  /** The buffer the next frame assembled from chunks copies into. */
+  private spare: Uint8Array = EMPTY;
   private outOfSync = false;
   /** Bytes still to come of a frame handed on early by finishOpen (skipped or copied, both ignored). */
   private owedTail = 0;
@@ -171,12 +187,12 @@ export class FrameStream<T> {
           this.lostSync(data.length - off);
           return;
         }
-        this.frame = { size, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, segments: [], meta: this.sizeMeta as T };
+        this.frame = { size, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, buf: this.spare, segments: [], meta: this.sizeMeta as T };
         continue;
       }
       const f = this.frame;
       const n = Math.min(f.size - f.pos, data.length - off);
-      this.append(f, data.subarray(off, off + n));
+      this.append(f, view(data, off, n));
       off += n;
       if (!f.checked && !this.headOk(f) && this.frame === f) {
         this.lostSync(data.length - off);
@@ -200,7 +216,7 @@ export class FrameStream<T> {
   openHead(): Uint8Array | null {
     const first = this.frame?.segments[0];
     if (!first || first.offset !== 0 || first.len < Math.min(HEAD_BYTES, this.frame!.size)) return null;
-    return first.buf.subarray(0, first.len);
+    return this.frame!.buf.subarray(0, first.len);
   }
 
   /**
@@ -266,21 +282,16 @@ export class FrameStream<T> {
       this.stats.bytesDropped += bytes.length - keep;
     }
     if (keep > 0) {
-      const last = f.segments[f.segments.length - 1];
-      if (last && last.offset + last.len === f.pos) {
-        if (last.len + keep > last.buf.length) {
-          const grown = new Uint8Array(Math.min(Math.max(last.buf.length * 2, last.len + keep), this.maxFrameCopy));
-          grown.set(last.buf.subarray(0, last.len));
-          last.buf = grown;
-        }
-        last.buf.set(bytes.subarray(0, keep), last.len);
-        last.len += keep;
-      } else {
-        // Own copy: the chunk's buffer may be reused by the caller.
-        const buf = new Uint8Array(Math.min(Math.max(keep, 256), f.size - f.pos, this.maxFrameCopy));
-        buf.set(bytes.subarray(0, keep));
-        f.segments.push({ offset: f.pos, buf, len: keep });
+      if (f.copied + keep > f.buf.length) {
+        const grown = new Uint8Array(Math.min(Math.max(2 * f.buf.length, FIRST_BUFFER, f.copied + keep), f.size, this.maxFrameCopy));
+        grown.set(f.buf.subarray(0, f.copied));
+        f.buf = grown;
+        if (grown.length <= SPARE_MAX) this.spare = grown;
       }
+      f.buf.set(keep < bytes.length ? bytes.subarray(0, keep) : bytes, f.copied);
+      const last = f.segments[f.segments.length - 1];
+      if (last && last.offset + last.len === f.pos) last.len += keep;
+      else f.segments.push({ offset: f.pos, start: f.copied, len: keep });
       f.copied += keep;
     }
     f.pos += bytes.length;
@@ -293,7 +304,7 @@ export class FrameStream<T> {
     if (f.pos < need) return true;
     f.checked = true;
     if (!first || first.offset !== 0 || first.len < need) return true;
-    return this.checkHead!(first.buf, 0, need, f.size);
+    return this.checkHead!(f.buf, 0, need, f.size);
   }
 
   private finish(emit: (frame: StreamFrame<T>) => void): void {
@@ -301,12 +312,13 @@ export class FrameStream<T> {
     this.frame = null;
     this.stats.frames++;
     const segments: Segment[] = [];
-    for (const s of f.segments) segments.push({ offset: s.offset, data: s.buf.subarray(0, s.len) });
+    for (const s of f.segments) segments.push({ offset: s.offset, data: f.buf.subarray(s.start, s.start + s.len) });
     emit({
       segments,
       size: f.size,
       truncated: f.truncated || f.pos < f.size,
       meta: f.meta,
+      packed: f.buf.subarray(0, f.copied),
     });
   }
 

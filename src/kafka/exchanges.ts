@@ -17,7 +17,7 @@ import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest }
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
 import { int16At, int32At } from './reader.js';
 import type { DerivedEvent, RebalanceTracker } from './rebalances.js';
-import type { StreamFrame } from './stream.js';
+import type { CopiedRun, StreamFrame } from './stream.js';
 
 export type Direction = 'out' | 'in';
 
@@ -103,12 +103,13 @@ const GROUP_APIS = new Set<number>([
 
 const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
 
-const NO_GAPS: readonly number[] = [];
-/** Where a walked frame's copied parts are laid end to end for the lane (it keeps nothing of them). */
-let walked = new Uint8Array(64 * 1024);
-function walkedBytes(n: number): Uint8Array {
-  if (walked.length < n) walked = new Uint8Array(Math.max(n, 2 * walked.length));
-  return walked;
+/** The gaps of the walked frame offered to the lane (takeWalked): where each starts among its copied bytes, and its wire length. */
+const gapAt: number[] = [];
+const gapLen: number[] = [];
+function addGap(n: number, at: number, len: number): number {
+  gapAt[n] = at;
+  gapLen[n] = len;
+  return n + 1;
 }
 
 
@@ -197,57 +198,43 @@ export class Connection {
   }
 
   /**
-   * The fast lane's turn at a Produce request or a response to a lane request that the capture
-   * walked: its copied parts are laid end to end, and the gaps between them (record data, unless the
-   * lane finds otherwise) described to the lane. False: nothing changed.
+   * The fast lane's turn at a frame with uncopied bytes, before it is emitted (FrameStream's
+   * takeWalked): a Produce request, or a response to a lane request, that the capture walked. Its
+   * copied bytes lie end to end in packed[0, copied), and the gaps between its runs (record data,
+   * unless the lane finds otherwise) are described to the lane. False: nothing changed.
    */
-  private takeWalked(dir: Direction, frame: StreamFrame<FrameMeta>): boolean {
-    const segments = frame.segments;
-    const first = segments[0];
-    if (!first || first.offset !== 0 || first.data.length < 8 || this.requestDir === null) return false;
+  takeWalked(dir: Direction, packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: FrameMeta): boolean {
+    if (!this.shared.lane || this.saslTokens || this.requestDir === null || copied < 8) return false;
     if (dir === this.requestDir) {
-      const api = int16At(first.data, 0);
+      const api = int16At(packed, 0);
       if (api !== API_KEYS.Produce && api !== API_KEYS.Fetch) return false;
-    } else if (!(this.pending[this.requestDir].get(int32At(first.data, 0)) instanceof LanePending)) {
+    } else if (!(this.pending[this.requestDir].get(int32At(packed, 0)) instanceof LanePending)) {
       return false;
     }
-    let copied = 0;
-    for (const s of segments) copied += s.data.length;
-    const data = frame.packed ?? walkedBytes(copied);
-    const gapAt: number[] = [];
-    const gapLen: number[] = [];
-    let at = 0;
+    let gaps = 0;
     let wireEnd = 0;
-    for (const s of segments) {
-      if (s.offset > wireEnd) {
-        gapAt.push(at);
-        gapLen.push(s.offset - wireEnd);
-      }
-      if (data !== frame.packed) data.set(s.data, at);
-      at += s.data.length;
-      wireEnd = s.offset + s.data.length;
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i]!;
+      if (run.offset > wireEnd) gaps = addGap(gaps, run.start, run.offset - wireEnd);
+      wireEnd = run.offset + run.len;
     }
-    if (wireEnd < frame.size) {
-      gapAt.push(at);
-      gapLen.push(frame.size - wireEnd);
-    }
-    const meta = (this.walkedMeta ??= new LaneMeta());
-    // Walked frames of a stream come packed in the same buffer, mostly: one view of it serves.
-    const v = meta.view;
-    if (v.buffer !== data.buffer || v.byteOffset !== data.byteOffset || v.byteLength < copied) meta.setChunk(data, frame.meta.ts, frame.meta.tid);
-    else meta.setView(v, frame.meta.ts, frame.meta.tid);
-    setLaneGaps(gapAt, gapLen);
+    if (wireEnd < size) gaps = addGap(gaps, copied, size - wireEnd);
+    const laneMeta = (this.walkedMeta ??= new LaneMeta());
+    // A stream packs its walked frames in the same buffer, mostly: one view of it serves.
+    const v = laneMeta.view;
+    if (v.buffer !== packed.buffer || v.byteOffset !== packed.byteOffset || v.byteLength < copied) laneMeta.setChunk(packed, meta.ts, meta.tid);
+    else laneMeta.setView(v, meta.ts, meta.tid);
+    setLaneGaps(gapAt, gapLen, gaps);
     try {
-      if (!this.takeWhole(dir, data, 0, copied, meta, frame.size)) return false;
+      if (!this.takeWhole(dir, packed, 0, copied, laneMeta, size)) return false;
     } finally {
-      setLaneGaps(NO_GAPS, NO_GAPS);
+      setLaneGaps(gapAt, gapLen, 0);
     }
     this.shared.counters.framesTruncated++;
     return true;
   }
 
   onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
-    if (frame.truncated && this.shared.lane && !this.saslTokens && this.takeWalked(dir, frame)) return;
     this.expireBy(frame.meta.ts);
     const counters = this.shared.counters;
     const other = opposite(dir);

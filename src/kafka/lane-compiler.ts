@@ -53,6 +53,7 @@ class LaneHelpers implements CopiedBytes {
   /** The gaps of a walked frame: where each starts among the copied bytes, and its wire length. */
   private gapAt: readonly number[] = [];
   private gapLen: readonly number[] = [];
+  private gapCount = 0;
   /** The first gap not yet stepped over. */
   private gapNext = 0;
 
@@ -121,16 +122,17 @@ class LaneHelpers implements CopiedBytes {
     return (this.last[site] = frameString(b, p, n));
   }
 
-  /** The gaps of the frame about to be read (none: a frame copied whole). */
-  setGaps(at: readonly number[], len: readonly number[]): void {
+  /** The first `count` gaps of `at` and `len` are those of the frame about to be read (0: a frame copied whole). */
+  setGaps(at: readonly number[], len: readonly number[], count: number): void {
     this.gapAt = at;
     this.gapLen = len;
+    this.gapCount = count;
     this.gapNext = 0;
   }
 
   /** Whether every gap before `p` (where the read stopped) was a batch's data, stepped over. */
   gapsBefore(p: number): boolean {
-    return this.gapNext >= this.gapAt.length || this.gapAt[this.gapNext]! >= p;
+    return this.gapNext >= this.gapCount || this.gapAt[this.gapNext]! >= p;
   }
 
   /**
@@ -140,7 +142,7 @@ class LaneHelpers implements CopiedBytes {
    * countRecords' (records.ts), which counts that one the same, or walked's when a gap lies in it.
    */
   records(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
-    if (this.gapNext < this.gapAt.length && this.gapAt[this.gapNext]! < p + n) return this.walked(b, v, p, n, e);
+    if (this.gapNext < this.gapCount && this.gapAt[this.gapNext]! < p + n) return this.walked(b, v, p, n, e);
     if (p + n > e) return -1;
     this.at = p + n;
     if (n >= BATCH_HEADER_SIZE && p + BATCH_HEADER_SIZE <= e && v.getInt8(p + MAGIC_OFFSET) === 2 && v.getInt32(p + 8) === n - LOG_OVERHEAD) {
@@ -164,7 +166,7 @@ class LaneHelpers implements CopiedBytes {
     let counting = true;
     while (pos < n) {
       const left = n - pos;
-      const gap = this.gapNext < this.gapAt.length ? this.gapAt[this.gapNext]! : Infinity;
+      const gap = this.gapNext < this.gapCount ? this.gapAt[this.gapNext]! : Infinity;
       if (left < LOG_OVERHEAD) {
         if (gap < c + left || c + left > e) return -1;
         c += left;
@@ -403,7 +405,7 @@ function generateLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneS
 }
 
 /** The gaps of the walked frame the lane reads next (lane.ts): see LaneHelpers.setGaps. */
-export const setLaneGaps = (at: readonly number[], len: readonly number[]): void => helpers.setGaps(at, len);
+export const setLaneGaps = (at: readonly number[], len: readonly number[], count: number): void => helpers.setGaps(at, len, count);
 /** Whether the gaps before `p` were all stepped over as batch data; see LaneHelpers.gapsBefore. */
 export const laneGapsBefore = (p: number): boolean => helpers.gapsBefore(p);
 

@@ -31,16 +31,11 @@ export interface StreamFrame<T> {
   /** Payload size from the size field. */
   size: number;
   truncated: boolean;
-  /**
-   * The segments' data end to end, in order, when the frame came from several chunks (the fast lane
-   * reads a walked frame from it: src/kafka/exchanges.ts). Valid during emit only, as segments.
-   */
-  packed?: Uint8Array;
   /** What the caller passed with the chunk in which the frame started (e.g. its timestamp). */
   meta: T;
 }
 
-export interface StreamOptions {
+export interface StreamOptions<T = unknown> {
   /** Larger sizes mean the stream is out of sync (Kafka's own default limit is 100 MiB). */
   maxFrameSize?: number;
   /** Payload bytes kept per frame; the rest counts as not copied. */
@@ -51,6 +46,19 @@ export interface StreamOptions {
    * the check); false means the frame cannot be real and the stream is out of sync.
    */
   checkHead?: (data: Uint8Array, at: number, n: number, size: number) => boolean;
+  /**
+   * Offered a frame with uncopied bytes before it is emitted: its copied bytes end to end, `copied`
+   * of them in `packed`, and the runs they came in (where each lies in the payload, and its length).
+   * True: taken, not emitted. The bytes are valid during the call only.
+   */
+  takeWalked?: (packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: T) => boolean;
+}
+
+/** A run of copied bytes of a frame: `offset` in its payload, `len` bytes (`start` in the packed bytes). */
+export interface CopiedRun {
+  offset: number;
+  start: number;
+  len: number;
 }
 
 /** Payload bytes handed to checkHead: enough for a request's api key, version and correlation id. */
@@ -87,13 +95,15 @@ interface OpenFrame<T> {
   /** The copied bytes end to end (`copied` of them): the stream's spare buffer, grown by doubling. */
   buf: Uint8Array;
   /** Where each run of copied bytes lies in the payload (`offset`) and in buf (`start`). */
-  segments: { offset: number; start: number; len: number }[];
+  segments: CopiedRun[];
   meta: T;
 }
 
 const EMPTY = new Uint8Array(0);
 /** The first buffer of a frame assembled from chunks: most such frames are small, or walked. */
 const FIRST_BUFFER = 512;
+/** Bytes appended by a loop rather than set(). */
+const SMALL_COPY = 128;
 /** A stream keeps for its next frame a buffer up to this size (nothing keeps a frame's bytes past emit). */
 const SPARE_MAX = 64 * 1024;
 
@@ -102,6 +112,7 @@ export class FrameStream<T> {
   private readonly maxFrameSize: number;
   private readonly maxFrameCopy: number;
   private readonly checkHead: ((data: Uint8Array, at: number, n: number, size: number) => boolean) | undefined;
+  private readonly takeWalked: ((packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: T) => boolean) | undefined;
   private sizeBytes = new Uint8Array(4);
   private sizeHave = 0;
   private sizeMeta: T | undefined;
@@ -112,10 +123,11 @@ export class FrameStream<T> {
   /** Bytes still to come of a frame handed on early by finishOpen (skipped or copied, both ignored). */
   private owedTail = 0;
 
-  constructor(options: StreamOptions = {}) {
+  constructor(options: StreamOptions<T> = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.maxFrameCopy = options.maxFrameCopy ?? DEFAULT_MAX_FRAME_COPY;
     this.checkHead = options.checkHead;
+    this.takeWalked = options.takeWalked;
   }
 
   /**
@@ -140,9 +152,14 @@ export class FrameStream<T> {
 
   /** Feeds one chunk; calls `emit` for every frame it completes. */
   push(chunk: StreamChunk, meta: T, emit: (frame: StreamFrame<T>) => void): void {
-    if (chunk.skipped > 0) this.stats.bytesSkipped += chunk.skipped;
-    let skipped = chunk.skipped;
-    if (chunk.resync) {
+    this.pushRange(chunk.data, 0, chunk.data.length, chunk.skipped, chunk.resync === true, meta, emit);
+  }
+
+  /** push of a chunk whose data is data[start, end), with no chunk object (or view) made for it. */
+  pushRange(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, meta: T, emit: (frame: StreamFrame<T>) => void): void {
+    if (skippedBefore > 0) this.stats.bytesSkipped += skippedBefore;
+    let skipped = skippedBefore;
+    if (resync) {
       this.flush(emit);
       this.owedTail = 0;
       this.stats.resyncs++;
@@ -155,47 +172,46 @@ export class FrameStream<T> {
     if (skipped > 0 && !this.outOfSync) this.skip(skipped, emit);
     // A new chunk is where an out-of-sync stream tries again.
     this.outOfSync = false;
-    const data = chunk.data;
-    let off = 0;
+    let off = start;
     // emit and checkHead may call back into this stream (abandon, finishOpen): state is re-read each turn.
-    while (off < data.length) {
+    while (off < end) {
       if (this.outOfSync) {
-        this.stats.bytesDropped += data.length - off;
+        this.stats.bytesDropped += end - off;
         return;
       }
       if (this.owedTail > 0) {
-        const k = Math.min(this.owedTail, data.length - off);
+        const k = Math.min(this.owedTail, end - off);
         off += k;
         this.owedTail -= k;
         this.stats.bytesDropped += k;
         continue;
       }
       if (!this.frame) {
-        if (this.sizeHave === 0 && data.length - off >= 4) {
+        if (this.sizeHave === 0 && end - off >= 4) {
           const size = int32At(data, off);
-          if (size >= MIN_FRAME_SIZE && size <= this.maxFrameSize && data.length - off - 4 >= size) {
-            off = this.whole(data, off + 4, size, meta, emit);
+          if (size >= MIN_FRAME_SIZE && size <= this.maxFrameSize && end - off - 4 >= size) {
+            off = this.whole(data, off + 4, size, end, meta, emit);
             continue;
           }
         }
         if (this.sizeHave === 0) this.sizeMeta = meta;
-        while (this.sizeHave < 4 && off < data.length) this.sizeBytes[this.sizeHave++] = data[off++]!;
+        while (this.sizeHave < 4 && off < end) this.sizeBytes[this.sizeHave++] = data[off++]!;
         if (this.sizeHave < 4) break;
         this.sizeHave = 0;
         const size = int32At(this.sizeBytes, 0);
         if (size < MIN_FRAME_SIZE || size > this.maxFrameSize) {
-          this.lostSync(data.length - off);
+          this.lostSync(end - off);
           return;
         }
         this.frame = { size, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, buf: this.spare, segments: [], meta: this.sizeMeta as T };
         continue;
       }
       const f = this.frame;
-      const n = Math.min(f.size - f.pos, data.length - off);
-      this.append(f, view(data, off, n));
+      const n = Math.min(f.size - f.pos, end - off);
+      this.append(f, data, off, n);
       off += n;
       if (!f.checked && !this.headOk(f) && this.frame === f) {
-        this.lostSync(data.length - off);
+        this.lostSync(end - off);
         return;
       }
       if (this.frame === f && f.pos === f.size) this.finish(emit);
@@ -243,13 +259,13 @@ export class FrameStream<T> {
    * intact; nothing keeps a frame's segments past emit). Same outcome as the copying path: the head is
    * checked, bytes past maxFrameCopy are dropped. Returns where parsing goes on.
    */
-  private whole(data: Uint8Array, start: number, size: number, meta: T, emit: (frame: StreamFrame<T>) => void): number {
+  private whole(data: Uint8Array, start: number, size: number, chunkEnd: number, meta: T, emit: (frame: StreamFrame<T>) => void): number {
     const end = start + size;
     const keep = Math.min(size, this.maxFrameCopy);
     const head = Math.min(HEAD_BYTES, size);
     if (this.checkHead && keep >= head && !this.checkHead(data, start, head, size)) {
-      this.lostSync(data.length - end);
-      return data.length;
+      this.lostSync(chunkEnd - end);
+      return chunkEnd;
     }
     if (keep < size) this.stats.bytesDropped += size - keep;
     this.stats.frames++;
@@ -275,11 +291,12 @@ export class FrameStream<T> {
     }
   }
 
-  private append(f: OpenFrame<T>, bytes: Uint8Array): void {
-    const keep = Math.min(bytes.length, this.maxFrameCopy - f.copied);
-    if (keep < bytes.length) {
+  /** Appends data[at, at + n) to the frame. */
+  private append(f: OpenFrame<T>, data: Uint8Array, at: number, n: number): void {
+    const keep = Math.min(n, this.maxFrameCopy - f.copied);
+    if (keep < n) {
       f.truncated = true;
-      this.stats.bytesDropped += bytes.length - keep;
+      this.stats.bytesDropped += n - keep;
     }
     if (keep > 0) {
       if (f.copied + keep > f.buf.length) {
@@ -288,13 +305,15 @@ export class FrameStream<T> {
         f.buf = grown;
         if (grown.length <= SPARE_MAX) this.spare = grown;
       }
-      f.buf.set(keep < bytes.length ? bytes.subarray(0, keep) : bytes, f.copied);
+      // A walked frame comes in pieces of tens of bytes: a loop costs less than a view to set() from.
+      if (keep <= SMALL_COPY) for (let i = 0; i < keep; i++) f.buf[f.copied + i] = data[at + i]!;
+      else f.buf.set(view(data, at, keep), f.copied);
       const last = f.segments[f.segments.length - 1];
       if (last && last.offset + last.len === f.pos) last.len += keep;
       else f.segments.push({ offset: f.pos, start: f.copied, len: keep });
       f.copied += keep;
     }
-    f.pos += bytes.length;
+    f.pos += n;
   }
 
   /** Runs checkHead once the head is in; true while it is not. */
@@ -311,15 +330,11 @@ export class FrameStream<T> {
     const f = this.frame!;
     this.frame = null;
     this.stats.frames++;
+    const truncated = f.truncated || f.pos < f.size;
+    if (truncated && this.takeWalked && f.segments[0]?.offset === 0 && this.takeWalked(f.buf, f.copied, f.segments, f.size, f.meta)) return;
     const segments: Segment[] = [];
     for (const s of f.segments) segments.push({ offset: s.offset, data: f.buf.subarray(s.start, s.start + s.len) });
-    emit({
-      segments,
-      size: f.size,
-      truncated: f.truncated || f.pos < f.size,
-      meta: f.meta,
-      packed: f.buf.subarray(0, f.copied),
-    });
+    emit({ segments, size: f.size, truncated, meta: f.meta });
   }
 
   private lostSync(dropped: number): void {

@@ -7,7 +7,7 @@ const payload = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, 
 /** A frame's bytes are valid during emit only (the stream reuses its buffer): kept as copies. */
 function collect(stream: FrameStream<number>, chunks: { data: Uint8Array; skipped?: number }[]): StreamFrame<number>[] {
   const out: StreamFrame<number>[] = [];
-  const keep = (f: StreamFrame<number>): StreamFrame<number> => ({ ...f, segments: f.segments.map((s) => ({ offset: s.offset, data: s.data.slice() })), packed: f.packed?.slice() });
+  const keep = (f: StreamFrame<number>): StreamFrame<number> => ({ ...f, segments: f.segments.map((s) => ({ offset: s.offset, data: s.data.slice() })) });
   chunks.forEach((c, i) => stream.push({ data: c.data, skipped: c.skipped ?? 0 }, i, (f) => out.push(keep(f))));
   return out;
 }

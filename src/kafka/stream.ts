@@ -306,8 +306,10 @@ export class FrameStream<T> {
         if (grown.length <= SPARE_MAX) this.spare = grown;
       }
       // A walked frame comes in pieces of tens of bytes: a loop costs less than a view to set() from.
-      if (keep <= SMALL_COPY) for (let i = 0; i < keep; i++) f.buf[f.copied + i] = data[at + i]!;
-      else f.buf.set(view(data, at, keep), f.copied);
+      const buf = f.buf;
+      const to = f.copied;
+      if (keep <= SMALL_COPY) for (let i = 0; i < keep; i++) buf[to + i] = data[at + i]!;
+      else buf.set(view(data, at, keep), to);
       const last = f.segments[f.segments.length - 1];
       if (last && last.offset + last.len === f.pos) last.len += keep;
       else f.segments.push({ offset: f.pos, start: f.copied, len: keep });

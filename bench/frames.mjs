@@ -46,3 +46,27 @@ export const frame = (body) => new Writer().int(4, body.length).push(body).out()
 export const request = (apiKey, version, id, clientId, body) =>
   frame(new Writer().int(2, apiKey).int(2, version).int(4, id).string(clientId).push(body).out());
 export const response = (id, body) => frame(new Writer().int(4, id).push(body).out());
+
+/** Bytes the capture copies of a frame before it walks it rather than copy it whole (kt_head_bytes). */
+export const CAPTURE_HEAD = 512;
+const BATCH_HEADER = 61;
+
+/**
+ * The pieces of `frame` (size field included) that the capture hands over when it walks the frame,
+ * as [data, skipped before it]: everything but each record batch's data past its 61-byte header.
+ * `batches` are [start, length] in `frame`, in order. A frame that fits in the head is one piece.
+ */
+export function walkPieces(frame, batches) {
+  if (frame.length <= CAPTURE_HEAD) return [[frame, 0]];
+  const pieces = [];
+  let at = 0;
+  let skipped = 0;
+  for (const [start, length] of batches) {
+    if (length <= BATCH_HEADER) continue;
+    pieces.push([frame.subarray(at, start + BATCH_HEADER), skipped]);
+    at = start + length;
+    skipped = length - BATCH_HEADER;
+  }
+  pieces.push([frame.subarray(at), skipped]);
+  return pieces;
+}

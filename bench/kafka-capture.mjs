@@ -7,13 +7,18 @@
 // - per MiB of Kafka traffic with 1 MiB batches: producing 8 x 1 MiB (kcat) and fetching it back,
 //   both ends of every connection; bytes copied (record headers included) over bytes that passed.
 //   Target: under 1%.
+// - per Produce request: one Produce v7 of 8 partitions, each holding one record batch of 1 KiB, then
+//   of 4 MiB, written by a plain socket in this process to a sink; bytes the capture copied of the
+//   request (data, and with the record headers). Target: independent of record size (ratio 4 MiB /
+//   1 KiB batches within 1.1x).
 // Needs root, a built kafkatrace (npm run build), build/ (node scripts/build-kafka.mjs) and kcat.
 // Environment: BENCH_REPS (fetches per size, median; default 5).
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median, verdict } from './common.mjs';
+import { recordBatch } from './frames.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PARTITIONS = 8;
@@ -85,6 +90,37 @@ function rawFetch(port, topic, correlationId) {
   });
 }
 
+/** Produce v7 (acks 1) of one batch of `payload` bytes to each partition of `topic`. */
+function produceRequest(topic, payload) {
+  const parts = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    const batch = recordBatch(0, 100, payload);
+    parts.push(int(4, p), int(4, batch.length), batch);
+  }
+  const body = Buffer.concat([int(2, 0), int(2, 7), int(4, 1), str('bench-capture'), int(2, -1), int(2, 1), int(4, 30_000), int(4, 1), str(topic), int(4, PARTITIONS), ...parts]);
+  return Buffer.concat([int(4, body.length), body]);
+}
+
+/** Writes `request` on a fresh connection to a sink that reads it all; resolves to the local port. */
+async function rawProduce(request) {
+  const sink = createServer((s) => s.on('data', () => {}).on('end', () => s.end()));
+  await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+  try {
+    return await new Promise((resolvePromise, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: sink.address().port });
+      socket.on('error', reject);
+      socket.on('connect', () => {
+        const localPort = socket.localPort;
+        socket.end(request);
+        socket.on('close', () => resolvePromise(localPort));
+      });
+      socket.resume();
+    });
+  } finally {
+    await new Promise((r) => sink.close(r));
+  }
+}
+
 function kcatProduce(bootstrap, topic, partition, size) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn('kcat', ['-P', '-b', bootstrap, '-t', topic, '-p', String(partition),
@@ -144,6 +180,37 @@ export async function benchKafkaCapture() {
     }
     const ratio = perResponse['1 MiB'].withHeaders / perResponse['1 KiB'].withHeaders;
     console.log(`  1 MiB / 1 KiB        ${ratio.toFixed(2)}x  ${verdict(ratio <= 1.1, 'independent of record size (<= 1.1x)')}`);
+    console.log('');
+    console.log(`kafka capture: bytes copied from the kernel per Produce request (v7, ${PARTITIONS} partitions, one batch each, median of ${n})`);
+    const perRequest = {};
+    for (const [label, payload] of [['1 KiB', KiB], ['4 MiB', 4 * MiB]]) {
+      const request = produceRequest('bench-capture-produce', payload);
+      const copied = [];
+      const withHeaders = [];
+      for (let i = 0; i < n; i++) {
+        const records = [];
+        const capture = startCapture({}, (batch) => records.push(...captureRecords(batch)));
+        live.push(capture);
+        let localPort;
+        try {
+          localPort = await rawProduce(request);
+          await new Promise((r) => setTimeout(r, 50));
+          records.push(...captureRecords(capture.poll()));
+          if (capture.lost() > 0) console.log(`  (the capture lost ${capture.lost()} records: figures are low)`);
+        } finally {
+          capture.close();
+          live.pop();
+        }
+        const mine = records.filter((r) => r.pid === process.pid && r.lport === localPort && r.dir === 'out' && !r.close);
+        copied.push(sum(mine, (r) => r.data.length));
+        withHeaders.push(sum(mine, (r) => RECORD_HEADER + r.data.length));
+      }
+      perRequest[label] = { copied: median(copied), withHeaders: median(withHeaders), size: request.length };
+      const r = perRequest[label];
+      console.log(`  ${label} batches      ${bytes(r.copied)} copied, ${bytes(r.withHeaders)} with record headers, of a ${bytes(r.size)} request`);
+    }
+    const produceRatio = perRequest['4 MiB'].withHeaders / perRequest['1 KiB'].withHeaders;
+    console.log(`  4 MiB / 1 KiB        ${produceRatio.toFixed(2)}x  ${verdict(produceRatio <= 1.1, 'independent of record size (<= 1.1x)')}`);
     console.log('');
     const perMiB = traffic.copied / (traffic.passed / MiB);
     const share = (100 * traffic.copied) / traffic.passed;

@@ -25,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median, positive, verdict } from './common.mjs';
-import { recordBatch, request, response, Writer } from './frames.mjs';
+import { recordBatch, request, response, walkPieces, Writer } from './frames.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'kafkatrace.js');
@@ -41,11 +41,30 @@ const fmt = (n) => n.toLocaleString('en-US');
 
 // --- synthetic frames ---
 
-/** Produce v3, one partition, one batch of 10 records; its response. */
+/** Partitions of each Produce request, and records in each partition's batch. */
+const PRODUCE_PARTITIONS = 4;
+const BATCH_RECORDS_PER_PARTITION = 10;
+
+/**
+ * Produce v3 of one batch of 10 records to each of 4 partitions, as the capture hands it over: walked
+ * (the batches' data skipped, [data, skipped] pieces); its response, whole.
+ */
 function produceExchange(id, offset) {
-  const req = new Writer().string(null).int(2, -1).int(4, 30_000).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).bytes(recordBatch(0, 10, 200)).out();
-  const resp = new Writer().int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(2, 0).int(8, offset).int(8, -1).int(4, 0).out();
-  return [request(0, 3, id, 'bench-client', req), response(id, resp)];
+  const req = new Writer().string(null).int(2, -1).int(4, 30_000).int(4, 1).string(TOPIC).int(4, PRODUCE_PARTITIONS);
+  const batches = [];
+  for (let p = 0; p < PRODUCE_PARTITIONS; p++) {
+    const batch = recordBatch(0, BATCH_RECORDS_PER_PARTITION, 200);
+    req.int(4, p).int(4, batch.length);
+    batches.push([req.length, batch.length]);
+    req.push(batch);
+  }
+  const frame = request(0, 3, id, 'bench-client', req.out());
+  // The frame's size field and request header come before the body.
+  const headerBytes = frame.length - req.length;
+  const resp = new Writer().int(4, 1).string(TOPIC).int(4, PRODUCE_PARTITIONS);
+  for (let p = 0; p < PRODUCE_PARTITIONS; p++) resp.int(4, p).int(2, 0).int(8, offset + 10 * p).int(8, -1);
+  resp.int(4, 0);
+  return [walkPieces(frame, batches.map(([at, n]) => [at + headerBytes, n])), [[response(id, resp.out()), 0]]];
 }
 
 /** Fetch v4, one partition, answered with one batch of 10 records. */
@@ -53,7 +72,7 @@ function fetchExchange(id, offset) {
   const req = new Writer().int(4, -1).int(4, 500).int(4, 1).int(4, 1 << 20).int(1, 0).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(8, offset).int(4, 1 << 20).out();
   const resp = new Writer().int(4, 0).int(4, 1).string(TOPIC).int(4, 1).int(4, 0).int(2, 0).int(8, offset + 10).int(8, offset + 10).int(4, -1)
     .bytes(recordBatch(offset, 10, 200)).out();
-  return [request(1, 4, id, 'bench-client', req), response(id, resp)];
+  return [[[request(1, 4, id, 'bench-client', req), 0]], [[response(id, resp), 0]]];
 }
 
 /** Records per batch: the most the addon hands over per wakeup of the ring (kMaxBatch in kt_ringbuf.cc). */
@@ -61,7 +80,8 @@ const BATCH_RECORDS = 16384;
 
 /**
  * Capture batches, as the ring buffer delivers them (records packed, src/native/ring-records.ts): n
- * exchanges, half produce (one connection) and half fetch (another), one record per frame; when
+ * exchanges, half produce (one connection) and half fetch (another), one record per piece the
+ * capture copies of a frame (a whole frame, or the parts of a walked one); when
  * they pass `window` bytes, the batches made so far are used again and again (correlation ids
  * repeat: each request is answered before its id comes round again). Returns the batches to feed
  * and how many exchanges (and Produce exchanges) they hold.
@@ -80,18 +100,21 @@ function decodeWorkload(kafka, n, window = Infinity) {
     const produce = distinct % 2 === 0;
     const [req, resp] = produce ? produceExchange(distinct + 1, distinct * 10) : fetchExchange(distinct + 1, distinct * 10);
     const [fd, lport, conn] = produce ? [3, 40001, 1_700_000_000_000_000_001n] : [4, 40002, 1_700_000_000_000_000_002n];
-    for (const [dir, data] of [['out', req], ['in', resp]]) {
-      const record = kafka.encodeCaptureRecord({
-        ts: (ts += 1000n), conn, skipped: 0, pid: 1000, tid: 1000, fd, dir, family: 4, lport, rport: 9092, laddr: '127.0.0.1', raddr: '127.0.0.1', comm: 'bench', data,
-      });
-      records.push(record);
-      bytes += record.length;
-      if (records.length === BATCH_RECORDS) flush();
+    for (const [dir, pieces] of [['out', req], ['in', resp]]) {
+      ts += 1000n;
+      for (const [data, skipped] of pieces) {
+        const record = kafka.encodeCaptureRecord({
+          ts, conn, skipped, pid: 1000, tid: 1000, fd, dir, family: 4, lport, rport: 9092, laddr: '127.0.0.1', raddr: '127.0.0.1', comm: 'bench', data,
+        });
+        records.push(record);
+        bytes += record.length;
+        if (records.length === BATCH_RECORDS) flush();
+      }
     }
   }
   flush();
   const passes = Math.max(1, Math.round(n / distinct));
-  const produces = passes * Math.ceil(distinct / 2);
+  const produces = passes * Math.ceil(distinct / 2) * PRODUCE_PARTITIONS;
   return { batches: Array.from({ length: passes }, () => batches).flat(), exchanges: passes * distinct, produces, distinct, bytes };
 }
 
@@ -155,7 +178,7 @@ async function benchDecode(reps) {
     // Every exchange must be decoded, and (with firings) the produce firings must count every record.
     const decoded = decoder.counters().exchanges;
     if (decoded !== work.exchanges || (!demand && exchanges !== work.exchanges)) throw new Error(`decoded ${decoded} of ${work.exchanges} exchanges`);
-    if (withFirings && records !== BigInt(work.produces * 10)) throw new Error(`produce firings counted ${records} records`);
+    if (withFirings && records !== BigInt(work.produces * BATCH_RECORDS_PER_PARTITION)) throw new Error(`produce firings counted ${records} records`);
     return { ms, cpuMs: (cpu.user + cpu.system) / 1000, firings };
   };
   // Warm-up: let the JIT compile the decoder, every way.
@@ -174,7 +197,7 @@ async function benchDecode(reps) {
   // (this process's, GC threads included) shows what decoding itself costs.
   const perCpuSecond = (work, r) => fmt(perSecond(work.exchanges, median(r.map((x) => x.cpuMs))));
   const mb = (work) => (work.bytes / 1e6).toFixed(1);
-  console.log(`kafka decode: ${fmt(warm.exchanges)} exchanges (half Produce v3, half Fetch v4, 10-record batches) as capture records in ring-buffer batches, one core, cycling through ${fmt(warm.distinct)} distinct exchanges (${mb(warm)} MB of records; the capture's ring buffer holds 8 MiB)`);
+  console.log(`kafka decode: ${fmt(warm.exchanges)} exchanges (half Produce v3 of ${PRODUCE_PARTITIONS} partitions, walked as the capture walks it, half Fetch v4; 10-record batches) as capture records in ring-buffer batches, one core, cycling through ${fmt(warm.distinct)} distinct exchanges (${mb(warm)} MB of records; the capture's ring buffer holds 8 MiB)`);
   console.log(`  decode everything   ${fmt(rate(warm, decodeRuns))} exchanges/s, ${fmt(2 * rate(warm, decodeRuns))} frames/s (${perCpuSecond(warm, decodeRuns)} per CPU second)`);
   console.log(`  + every firing      ${fmt(rate(warm, firingRuns))} exchanges/s (${perCpuSecond(warm, firingRuns)} per CPU second; ${fmt(firingRuns[0].firings)} probe firings built per run)`);
   const scriptRate = rate(warm, scriptRuns);

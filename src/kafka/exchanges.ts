@@ -10,13 +10,14 @@ import type { DecodedStruct } from './decoder.js';
 import type { DecodePlan } from './demand.js';
 import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
 import { errorName } from './error-codes.js';
-import { LanePending, type FastLane, type LaneContext, type LaneMeta } from './lane.js';
+import { LaneMeta, LanePending, type FastLane, type LaneContext } from './lane.js';
+import { setLaneGaps } from './lane-compiler.js';
 import { PendingRequests } from './pending.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
 import { int16At, int32At } from './reader.js';
 import type { DerivedEvent, RebalanceTracker } from './rebalances.js';
-import type { StreamFrame } from './stream.js';
+import type { CopiedRun, StreamFrame } from './stream.js';
 
 export type Direction = 'out' | 'in';
 
@@ -102,6 +103,15 @@ const GROUP_APIS = new Set<number>([
 
 const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
 
+/** The gaps of the walked frame offered to the lane (takeWalked): where each starts among its copied bytes, and its wire length. */
+const gapAt: number[] = [];
+const gapLen: number[] = [];
+function addGap(n: number, at: number, len: number): number {
+  gapAt[n] = at;
+  gapLen[n] = len;
+  return n + 1;
+}
+
 
 /** What a connection may ask of its two streams. */
 export interface StreamControl {
@@ -133,6 +143,8 @@ export class Connection {
   private laneContext: (DetailsContext & LaneContext) | undefined;
   /** The last connection info handed out with an exchange (most exchanges share their thread). */
   private lastConnection: ConnectionInfo | undefined;
+  /** Time and thread of the walked frame offered to the lane (takeWalked). */
+  private walkedMeta: LaneMeta | undefined;
 
   constructor(
     public info: ConnectionInfo,
@@ -143,16 +155,18 @@ export class Connection {
 
   /**
    * The fast lane's turn at a frame lying whole in a chunk, bytes [start, start + size) of `data`
-   * (lane.ts); false: nothing changed, and the frame goes the usual way (onFrame).
+   * (lane.ts), `wire` bytes on the wire (more for a walked frame: see takeWalked); false: nothing
+   * changed, and the frame goes the usual way (onFrame).
    */
-  takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: LaneMeta): boolean {
+  takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: LaneMeta, wire = size): boolean {
     const lane = this.shared.lane;
     if (!lane || this.saslTokens || this.requestDir === null) return false;
     if (meta.approx >= this.nextExpireAt) this.expireBy(meta.ts);
     const counters = this.shared.counters;
     if (dir === this.requestDir) {
-      const p = lane.request(data, meta.view, start, size);
+      const p = lane.request(data, meta.view, start, size, wire);
       if (!p) return false;
+      p.truncated = wire !== size;
       p.dir = dir;
       p.tsHi = meta.hi;
       p.tsLo = meta.lo;
@@ -168,7 +182,7 @@ export class Connection {
     if (!(p instanceof LanePending)) return false;
     // The lane's requests go one way, the connection's requestDir, which is set once: so does its role.
     const ctx = (this.laneContext ??= this.context(this.requestDir === 'out' ? 'client' : 'broker'));
-    if (!lane.respond(p, data, start, size, meta, this.info, ctx)) return false;
+    if (!lane.respond(p, data, start, size, meta, this.info, ctx, wire)) return false;
     pending.delete(id);
     counters.framesDecoded++;
     counters.exchanges++;
@@ -181,6 +195,43 @@ export class Connection {
     this.expire(ts);
     this.nextExpire = ts + this.options.timeoutNs / 16n;
     this.nextExpireAt = Number(this.nextExpire);
+  }
+
+  /**
+   * The fast lane's turn at a frame with uncopied bytes, before it is emitted (FrameStream's
+   * takeWalked): a Produce request, or a response to a lane request, that the capture walked. Its
+   * copied bytes lie end to end in packed[0, copied), and the gaps between its runs (record data,
+   * unless the lane finds otherwise) are described to the lane. False: nothing changed.
+   */
+  takeWalked(dir: Direction, packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: FrameMeta): boolean {
+    if (!this.shared.lane || this.saslTokens || this.requestDir === null || copied < 8) return false;
+    if (dir === this.requestDir) {
+      const api = int16At(packed, 0);
+      if (api !== API_KEYS.Produce && api !== API_KEYS.Fetch) return false;
+    } else if (!(this.pending[this.requestDir].get(int32At(packed, 0)) instanceof LanePending)) {
+      return false;
+    }
+    let gaps = 0;
+    let wireEnd = 0;
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i]!;
+      if (run.offset > wireEnd) gaps = addGap(gaps, run.start, run.offset - wireEnd);
+      wireEnd = run.offset + run.len;
+    }
+    if (wireEnd < size) gaps = addGap(gaps, copied, size - wireEnd);
+    const laneMeta = (this.walkedMeta ??= new LaneMeta());
+    // A stream packs its walked frames in the same buffer, mostly: one view of it serves.
+    const v = laneMeta.view;
+    if (v.buffer !== packed.buffer || v.byteOffset !== packed.byteOffset || v.byteLength < copied) laneMeta.setChunk(packed, meta.ts, meta.tid);
+    else laneMeta.setView(v, meta.ts, meta.tid);
+    setLaneGaps(gapAt, gapLen, gaps);
+    try {
+      if (!this.takeWhole(dir, packed, 0, copied, laneMeta, size)) return false;
+    } finally {
+      setLaneGaps(gapAt, gapLen, 0);
+    }
+    this.shared.counters.framesTruncated++;
+    return true;
   }
 
   onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {

@@ -222,9 +222,24 @@ export class KafkaDecoder {
       if (record) this.push(record);
     } else if (this.shared.lane && batch[start + CAPTURE_AT.flags] === 0 && captureSkipped(dv, start) === 0) {
       this.laneRecord(t, batch, dv, start);
+    } else if ((batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.close) === 0) {
+      this.touch(t);
+      this.feedRecord(t, batch, dv, start, 0);
     } else {
-      this.push(this.knownChunk(t, batch, dv, start, 0));
+      this.push(this.knownChunk(t, batch, dv, start));
     }
+  }
+
+  /**
+   * The schema decoder's path (or a walked frame's way to the lane) for the record at batch[start]
+   * of connection `t`, from `from` bytes into its data: its bytes go to the stream in place.
+   */
+  private feedRecord(t: Tracked, batch: Uint8Array, dv: DataView, start: number, from: number): void {
+    const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
+    const dataStart = start + CAPTURE_HEADER_SIZE;
+    const meta = { ts: dv.getBigUint64(start + CAPTURE_AT.ts, true), tid: dv.getUint32(start + CAPTURE_AT.tid, true) };
+    const resync = (batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.resync) !== 0;
+    this.streamOf(t, dir).pushRange(batch, dataStart + from, dataStart + dv.getUint16(start + CAPTURE_AT.len, true), from === 0 ? captureSkipped(dv, start) : 0, resync, meta, dir === 'out' ? t.onFrame.out : t.onFrame.in);
   }
 
   /**
@@ -259,14 +274,11 @@ export class KafkaDecoder {
     const dataStart = start + CAPTURE_HEADER_SIZE;
     const dataEnd = dataStart + dv.getUint16(start + CAPTURE_AT.len, true);
     const off = this.streamOf(t, dir).takeWhole(batch, dataStart, dataEnd, meta, t.conn, dir);
-    if (off < dataEnd) this.feed(t, this.knownChunk(t, batch, dv, start, off - dataStart));
+    if (off < dataEnd) this.feedRecord(t, batch, dv, start, off - dataStart);
   }
 
-  /**
-   * The record at batch[start] of connection `t` as a chunk, from `from` bytes into its data: only
-   * a connection's first chunk has its addresses and comm read (they are the connection's).
-   */
-  private knownChunk(t: Tracked, batch: Uint8Array, dv: DataView, start: number, from: number): CaptureChunk {
+  /** The record at batch[start] of connection `t` (its close) as a chunk, with the connection's addresses and comm. */
+  private knownChunk(t: Tracked, batch: Uint8Array, dv: DataView, start: number): CaptureChunk {
     const { pid, comm, fd, laddr, lport, raddr, rport } = t.conn.info;
     const flags = batch[start + CAPTURE_AT.flags]!;
     const dataStart = start + CAPTURE_HEADER_SIZE;
@@ -278,7 +290,7 @@ export class KafkaDecoder {
       conn: t.id,
       resync: (flags & CAPTURE_FLAGS.resync) !== 0,
       close: (flags & CAPTURE_FLAGS.close) !== 0,
-      data: batch.subarray(dataStart + from, dataStart + dv.getUint16(start + CAPTURE_AT.len, true)),
+      data: new Uint8Array(batch.buffer, batch.byteOffset + dataStart, dv.getUint16(start + CAPTURE_AT.len, true)),
     };
   }
 
@@ -395,7 +407,11 @@ export class KafkaDecoder {
       finishOpen: (dir) => t.streams[dir].finishOpen((frame) => conn.onFrame(dir, frame)),
     });
     const stream = (dir: Direction): FrameStream<FrameMeta> =>
-      new FrameStream({ maxFrameCopy: this.options.maxFrameCopy, checkHead: (data, at, n) => conn.checkHead(dir, data, at, n) });
+      new FrameStream<FrameMeta>({
+        maxFrameCopy: this.options.maxFrameCopy,
+        checkHead: (data, at, n) => conn.checkHead(dir, data, at, n),
+        takeWalked: (packed, copied, runs, size, meta) => conn.takeWalked(dir, packed, copied, runs, size, meta),
+      });
     const t: Tracked = {
       key,
       pid,

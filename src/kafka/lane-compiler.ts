@@ -5,6 +5,9 @@
 // bounds and length checks the schema decoder makes. Whatever the lane does not expect (a null
 // array, a tagged field present, a length past the frame) makes the function return -1: the frame
 // then takes the schema decoder's path, which decodes or counts it as before.
+// A frame the capture walked (its record data skipped) is read the same way from its copied bytes laid
+// end to end: the gaps between them (setGaps) must each be the data of one record batch past its
+// header, which the records fields' walk steps over; a frame with any other gap is declined.
 // Generated code holds only schema field names (in comments, sanitised), numbers and the hooks the
 // lane itself writes, never input bytes.
 import { presentFields, projectionStop, wantedField } from './body-compiler.js';
@@ -47,6 +50,12 @@ class LaneHelpers implements CopiedBytes {
   private bytes: Uint8Array = new Uint8Array(0);
   private end = 0;
   private readonly summary: RecordsSummary = { bytes: 0, records: 0, magic: -1, batches: [], complete: true, malformed: false };
+  /** The gaps of a walked frame: where each starts among the copied bytes, and its wire length. */
+  private gapAt: readonly number[] = [];
+  private gapLen: readonly number[] = [];
+  private gapCount = 0;
+  /** The first gap not yet stepped over. */
+  private gapNext = 0;
 
   /** A non-negative integer as a BigInt, from a table when small (offsets, counts). */
   big(x: number): bigint {
@@ -113,18 +122,83 @@ class LaneHelpers implements CopiedBytes {
     return (this.last[site] = frameString(b, p, n));
   }
 
+  /** The first `count` gaps of `at` and `len` are those of the frame about to be read (0: a frame copied whole). */
+  setGaps(at: readonly number[], len: readonly number[], count: number): void {
+    this.gapAt = at;
+    this.gapLen = len;
+    this.gapCount = count;
+    this.gapNext = 0;
+  }
+
+  /** Whether every gap before `p` (where the read stopped) was a batch's data, stepped over. */
+  gapsBefore(p: number): boolean {
+    return this.gapNext >= this.gapCount || this.gapAt[this.gapNext]! >= p;
+  }
+
   /**
-   * The records counted in a records field of `n` bytes at b[p] (`v` over b), the frame ending at
-   * `e`. A field of one whole magic 2 batch, what producers send per partition, is read here; the
-   * rest is countRecords' (records.ts), which counts that one the same.
+   * The records counted in a records field of `n` wire bytes at b[p] (`v` over b), the copied bytes
+   * ending at `e`; -1 when it does not fit there. The position after the field goes in `at`. A
+   * field of one whole magic 2 batch, what producers send per partition, is read here; the rest is
+   * countRecords' (records.ts), which counts that one the same, or walked's when a gap lies in it.
    */
   records(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
+    if (this.gapNext < this.gapCount && this.gapAt[this.gapNext]! < p + n) return this.walked(b, v, p, n, e);
+    if (p + n > e) return -1;
+    this.at = p + n;
     if (n >= BATCH_HEADER_SIZE && p + BATCH_HEADER_SIZE <= e && v.getInt8(p + MAGIC_OFFSET) === 2 && v.getInt32(p + 8) === n - LOG_OVERHEAD) {
       return Math.max(0, v.getInt32(p + RECORD_COUNT_AT));
     }
     this.bytes = b;
     this.end = e;
     return countRecordsInto(this.summary, this, p, n).records;
+  }
+
+  /**
+   * records() for a field with gaps, batch by batch as the capture walks it (the 12 bytes of base
+   * offset and length, the header's next 49 bytes copied, the rest skipped; a length past the field
+   * stands for the rest of it) and counting as countRecords does. Each batch is either copied whole
+   * or followed by a gap of exactly its uncopied bytes; else -1.
+   */
+  private walked(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
+    let c = p;
+    let pos = 0;
+    let records = 0;
+    let counting = true;
+    while (pos < n) {
+      const left = n - pos;
+      const gap = this.gapNext < this.gapCount ? this.gapAt[this.gapNext]! : Infinity;
+      if (left < LOG_OVERHEAD) {
+        if (gap < c + left || c + left > e) return -1;
+        c += left;
+        break;
+      }
+      if (gap < c + LOG_OVERHEAD || c + LOG_OVERHEAD > e) return -1;
+      const size = v.getInt32(c + 8);
+      const rest = size < 0 || size > left - LOG_OVERHEAD ? left - LOG_OVERHEAD : size;
+      const copied = LOG_OVERHEAD + Math.min(rest, BATCH_HEADER_SIZE - LOG_OVERHEAD);
+      let next: number;
+      if (copied < LOG_OVERHEAD + rest && gap === c + copied && this.gapLen[this.gapNext] === LOG_OVERHEAD + rest - copied) {
+        this.gapNext++;
+        next = c + copied;
+      } else if (gap >= c + LOG_OVERHEAD + rest) {
+        next = c + LOG_OVERHEAD + rest;
+      } else {
+        return -1;
+      }
+      if (next > e) return -1;
+      if (counting) {
+        // As countRecordsInto: a partial last batch ends the count, a malformed one too.
+        const magic = left < MAGIC_OFFSET + 1 ? -1 : v.getInt8(c + MAGIC_OFFSET);
+        if (left < MAGIC_OFFSET + 1 || size < 0 || size > left - LOG_OVERHEAD) counting = false;
+        else if (magic === 2 && size >= BATCH_HEADER_SIZE - LOG_OVERHEAD) records += Math.max(0, v.getInt32(c + RECORD_COUNT_AT));
+        else if (magic === 0 || magic === 1) records++;
+        else counting = false;
+      }
+      pos += LOG_OVERHEAD + rest;
+      c = next;
+    }
+    this.at = c;
+    return records;
   }
 
   locate(at: number, n: number): Uint8Array | null {
@@ -238,21 +312,25 @@ class LaneGenerator {
       lines.push(`p += ${w};`);
       return lines;
     }
+    if (f.t === 'records') {
+      // A records field reads as its record count and its size in bytes; null as -1 and 0. Its
+      // record data may be a walked frame's gap: H.records steps over it (H.at).
+      lines.push(...this.length(compact, 4), 'if (n < -1) return -1;');
+      if (local === undefined) return [...lines, 'if (n > 0) { if (H.records(b, v, p, n, e) < 0) return -1; p = H.at; }'];
+      this.locals.add(`${local}Bytes`);
+      lines.push(`if (n < 0) { ${local} = -1; ${local}Bytes = 0; } else { ${local} = H.records(b, v, p, n, e); if (${local} < 0) return -1; ${local}Bytes = n; p = H.at; }`);
+      return lines;
+    }
     if (local === undefined) return [...lines, ...this.skipVariable(f.t, compact, nullable)];
     lines.push(...this.length(compact, f.t === 'string' ? 2 : 4), 'if (n < -1 || p + n > e) return -1;');
     if (f.t === 'string') lines.push(`if (n < 0) { ${nullable ? `${local} = null;` : 'return -1;'} } else { ${local} = H.str(b, v, p, n, ${helpers.site()}); p += n; }`);
-    else if (f.t === 'records') {
-      // A records field reads as its record count and its size in bytes; null as -1 and 0.
-      this.locals.add(`${local}Bytes`);
-      lines.push(`if (n < 0) { ${local} = -1; ${local}Bytes = 0; } else { ${local} = H.records(b, v, p, n, e); ${local}Bytes = n; p += n; }`);
-    }
     else throw new Error(`the lane cannot capture a ${f.t} field (${path})`);
     return lines;
   }
 
-  /** Steps over a string, bytes or records field with the checks decoding it makes. */
+  /** Steps over a string or bytes field with the checks decoding it makes. */
   private skipVariable(t: string, compact: boolean, nullable: boolean): string[] {
-    const nullCheck = t === 'records' || nullable ? 'n < -1' : 'n < 0';
+    const nullCheck = nullable ? 'n < -1' : 'n < 0';
     return [...this.length(compact, t === 'string' ? 2 : 4), `if (${nullCheck} || p + n > e) return -1;`, 'if (n > 0) p += n;'];
   }
 }
@@ -325,6 +403,11 @@ function generateLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneS
   ].join('\n');
   return new Function('H', source)(helpers) as LaneBody<P, X>;
 }
+
+/** The gaps of the walked frame the lane reads next (lane.ts): see LaneHelpers.setGaps. */
+export const setLaneGaps = (at: readonly number[], len: readonly number[], count: number): void => helpers.setGaps(at, len, count);
+/** Whether the gaps before `p` were all stepped over as batch data; see LaneHelpers.gapsBefore. */
+export const laneGapsBefore = (p: number): boolean => helpers.gapsBefore(p);
 
 /** A non-negative count as the runtime's BigInt, from a table when small. */
 export const laneBig = (x: number): bigint => helpers.big(x);

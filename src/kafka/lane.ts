@@ -1,4 +1,5 @@
-// The fast lane: Produce and Fetch frames that lie whole in one capture chunk, for a running script
+// The fast lane: Produce and Fetch frames that lie whole in one capture chunk, or that the capture
+// walked (their copied bytes laid end to end, the record data skipped between them), for a running script
 // whose demand the lane can serve, go from the chunk's bytes to probe firings with no frame, view,
 // reader, decoded struct, exchange or item object on the way. Bodies are read in place by functions
 // compiled per version (lane-compiler.ts); a request waits for its response as a LanePending, which
@@ -14,7 +15,7 @@ import { errorName } from './error-codes.js';
 import type { ConnectionInfo, Direction } from './exchanges.js';
 import type { DecodedRequest } from './frame.js';
 import { isFlexible } from './headers.js';
-import { compileLaneBody, laneBig, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
+import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
 import type { ProbeArgs } from './probes.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
 import { inRange, type MessageSpec } from './schemas/spec.js';
@@ -77,10 +78,15 @@ export class LaneMeta {
 
   /** Frames in a chunk's data, with the chunk's time. */
   setChunk(data: Uint8Array, ts: bigint, tid: number): void {
+    this.setView(new DataView(data.buffer, data.byteOffset, data.byteLength), ts, tid);
+  }
+
+  /** Frames in the bytes `view` covers, with their time. */
+  setView(view: DataView, ts: bigint, tid: number): void {
     this.hi = Number(ts >> 32n);
     this.lo = Number(BigInt.asUintN(32, ts));
     this.tid = tid;
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.view = view;
     this.big = ts;
   }
 
@@ -109,7 +115,8 @@ export class LanePending {
   tsLo = 0;
   private big: bigint | undefined = undefined;
   tid = 0;
-  readonly truncated = false;
+  /** Whether the capture walked the request (its record data not copied). */
+  truncated = false;
   /** Whether its version is flexible (the response header has tagged fields); set by FastLane.request. */
   flexible = false;
   /** Its response's lane body; set by FastLane.request. */
@@ -422,8 +429,11 @@ export class FastLane {
     return new FastLane(shapes, { produce: plan.fires('produce'), fetch: plan.fires('fetch') }, { produce, fetch }, sink);
   }
 
-  /** Reads a Produce or Fetch request at data[start, start + size) (`view` over data); null when the lane declines it. */
-  request(data: Uint8Array, view: DataView, start: number, size: number): LanePending | null {
+  /**
+   * Reads a Produce or Fetch request at data[start, start + size) (`view` over data), `wire` bytes on
+   * the wire (more than size for a walked frame); null when the lane declines it.
+   */
+  request(data: Uint8Array, view: DataView, start: number, size: number, wire = size): LanePending | null {
     const e = start + size;
     if (size < 10) return null;
     const apiKey = view.getInt16(start);
@@ -444,9 +454,10 @@ export class FastLane {
       if (p >= e || data[p] !== 0) return null;
       p++;
     }
-    const pending = new LanePending(apiKey, version, id, clientId, size + 4);
+    const pending = new LanePending(apiKey, version, id, clientId, wire + 4);
     const body = this.body(spec, shape, version);
-    if (body(data, view, p, e, pending, this.scratch) < 0) return null;
+    const end = body(data, view, p, e, pending, this.scratch);
+    if (end < 0 || !laneGapsBefore(end)) return null;
     pending.flexible = flexible;
     pending.responseBody = this.body(apiKey === API_KEYS.Produce ? PRODUCE.response : FETCH.response, shape + 1, version);
     // acks=0 is answered by nothing: the schema decoder's path reports it at once.
@@ -459,7 +470,7 @@ export class FastLane {
    * the request's fetch offsets, which the schema decoder's path then sets again, in the same order
    * (details.ts sets them before it looks up the partitions the request left out, as fetchItems does).
    */
-  respond(P: LanePending, data: Uint8Array, start: number, size: number, meta: LaneMeta, info: ConnectionInfo, ctx: LaneContext): boolean {
+  respond(P: LanePending, data: Uint8Array, start: number, size: number, meta: LaneMeta, info: ConnectionInfo, ctx: LaneContext, wire = size): boolean {
     const e = start + size;
     let p = start + 4;
     if (P.flexible) {
@@ -467,11 +478,12 @@ export class FastLane {
       p++;
     }
     const X = this.scratch;
-    if (P.responseBody(data, meta.view, p, e, P, X) < 0) return false;
+    const end = P.responseBody(data, meta.view, p, e, P, X);
+    if (end < 0 || !laneGapsBefore(end)) return false;
     const R = this.source;
     R.meta = meta;
     R.role = P.dir === 'out' ? 'client' : 'broker';
-    R.bytes = size + 4;
+    R.bytes = wire + 4;
     R.info = info;
     if (P.apiKey === API_KEYS.Produce) {
       R.api = 'Produce';

@@ -35,7 +35,7 @@ export interface StreamFrame<T> {
   meta: T;
 }
 
-export interface StreamOptions {
+export interface StreamOptions<T = unknown> {
   /** Larger sizes mean the stream is out of sync (Kafka's own default limit is 100 MiB). */
   maxFrameSize?: number;
   /** Payload bytes kept per frame; the rest counts as not copied. */
@@ -46,6 +46,19 @@ export interface StreamOptions {
    * the check); false means the frame cannot be real and the stream is out of sync.
    */
   checkHead?: (data: Uint8Array, at: number, n: number, size: number) => boolean;
+  /**
+   * Offered a frame with uncopied bytes before it is emitted: its copied bytes end to end, `copied`
+   * of them in `packed`, and the runs they came in (where each lies in the payload, and its length).
+   * True: taken, not emitted. The bytes are valid during the call only.
+   */
+  takeWalked?: (packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: T) => boolean;
+}
+
+/** A run of copied bytes of a frame: `offset` in its payload, `len` bytes (`start` in the packed bytes). */
+export interface CopiedRun {
+  offset: number;
+  start: number;
+  len: number;
 }
 
 /** Payload bytes handed to checkHead: enough for a request's api key, version and correlation id. */
@@ -79,27 +92,42 @@ interface OpenFrame<T> {
   truncated: boolean;
   /** Whether checkHead has run (or cannot: the head was not copied). */
   checked: boolean;
-  segments: { offset: number; buf: Uint8Array; len: number }[];
+  /** The copied bytes end to end (`copied` of them): the stream's spare buffer, grown by doubling. */
+  buf: Uint8Array;
+  /** Where each run of copied bytes lies in the payload (`offset`) and in buf (`start`). */
+  segments: CopiedRun[];
   meta: T;
 }
+
+const EMPTY = new Uint8Array(0);
+/** The first buffer of a frame assembled from chunks: most such frames are small, or walked. */
+const FIRST_BUFFER = 512;
+/** Bytes appended by a loop rather than set(). */
+const SMALL_COPY = 128;
+/** A stream keeps for its next frame a buffer up to this size (nothing keeps a frame's bytes past emit). */
+const SPARE_MAX = 64 * 1024;
 
 export class FrameStream<T> {
   readonly stats: StreamStats = { frames: 0, resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
   private readonly maxFrameSize: number;
   private readonly maxFrameCopy: number;
   private readonly checkHead: ((data: Uint8Array, at: number, n: number, size: number) => boolean) | undefined;
+  private readonly takeWalked: ((packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: T) => boolean) | undefined;
   private sizeBytes = new Uint8Array(4);
   private sizeHave = 0;
   private sizeMeta: T | undefined;
   private frame: OpenFrame<T> | null = null;
+  /** The buffer the next frame assembled from chunks copies into. */
+  private spare: Uint8Array = EMPTY;
   private outOfSync = false;
   /** Bytes still to come of a frame handed on early by finishOpen (skipped or copied, both ignored). */
   private owedTail = 0;
 
-  constructor(options: StreamOptions = {}) {
+  constructor(options: StreamOptions<T> = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.maxFrameCopy = options.maxFrameCopy ?? DEFAULT_MAX_FRAME_COPY;
     this.checkHead = options.checkHead;
+    this.takeWalked = options.takeWalked;
   }
 
   /**
@@ -124,9 +152,14 @@ export class FrameStream<T> {
 
   /** Feeds one chunk; calls `emit` for every frame it completes. */
   push(chunk: StreamChunk, meta: T, emit: (frame: StreamFrame<T>) => void): void {
-    if (chunk.skipped > 0) this.stats.bytesSkipped += chunk.skipped;
-    let skipped = chunk.skipped;
-    if (chunk.resync) {
+    this.pushRange(chunk.data, 0, chunk.data.length, chunk.skipped, chunk.resync === true, meta, emit);
+  }
+
+  /** push of a chunk whose data is data[start, end), with no chunk object (or view) made for it. */
+  pushRange(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, meta: T, emit: (frame: StreamFrame<T>) => void): void {
+    if (skippedBefore > 0) this.stats.bytesSkipped += skippedBefore;
+    let skipped = skippedBefore;
+    if (resync) {
       this.flush(emit);
       this.owedTail = 0;
       this.stats.resyncs++;
@@ -139,47 +172,46 @@ export class FrameStream<T> {
     if (skipped > 0 && !this.outOfSync) this.skip(skipped, emit);
     // A new chunk is where an out-of-sync stream tries again.
     this.outOfSync = false;
-    const data = chunk.data;
-    let off = 0;
+    let off = start;
     // emit and checkHead may call back into this stream (abandon, finishOpen): state is re-read each turn.
-    while (off < data.length) {
+    while (off < end) {
       if (this.outOfSync) {
-        this.stats.bytesDropped += data.length - off;
+        this.stats.bytesDropped += end - off;
         return;
       }
       if (this.owedTail > 0) {
-        const k = Math.min(this.owedTail, data.length - off);
+        const k = Math.min(this.owedTail, end - off);
         off += k;
         this.owedTail -= k;
         this.stats.bytesDropped += k;
         continue;
       }
       if (!this.frame) {
-        if (this.sizeHave === 0 && data.length - off >= 4) {
+        if (this.sizeHave === 0 && end - off >= 4) {
           const size = int32At(data, off);
-          if (size >= MIN_FRAME_SIZE && size <= this.maxFrameSize && data.length - off - 4 >= size) {
-            off = this.whole(data, off + 4, size, meta, emit);
+          if (size >= MIN_FRAME_SIZE && size <= this.maxFrameSize && end - off - 4 >= size) {
+            off = this.whole(data, off + 4, size, end, meta, emit);
             continue;
           }
         }
         if (this.sizeHave === 0) this.sizeMeta = meta;
-        while (this.sizeHave < 4 && off < data.length) this.sizeBytes[this.sizeHave++] = data[off++]!;
+        while (this.sizeHave < 4 && off < end) this.sizeBytes[this.sizeHave++] = data[off++]!;
         if (this.sizeHave < 4) break;
         this.sizeHave = 0;
         const size = int32At(this.sizeBytes, 0);
         if (size < MIN_FRAME_SIZE || size > this.maxFrameSize) {
-          this.lostSync(data.length - off);
+          this.lostSync(end - off);
           return;
         }
-        this.frame = { size, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, segments: [], meta: this.sizeMeta as T };
+        this.frame = { size, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, buf: this.spare, segments: [], meta: this.sizeMeta as T };
         continue;
       }
       const f = this.frame;
-      const n = Math.min(f.size - f.pos, data.length - off);
-      this.append(f, data.subarray(off, off + n));
+      const n = Math.min(f.size - f.pos, end - off);
+      this.append(f, data, off, n);
       off += n;
       if (!f.checked && !this.headOk(f) && this.frame === f) {
-        this.lostSync(data.length - off);
+        this.lostSync(end - off);
         return;
       }
       if (this.frame === f && f.pos === f.size) this.finish(emit);
@@ -200,7 +232,7 @@ export class FrameStream<T> {
   openHead(): Uint8Array | null {
     const first = this.frame?.segments[0];
     if (!first || first.offset !== 0 || first.len < Math.min(HEAD_BYTES, this.frame!.size)) return null;
-    return first.buf.subarray(0, first.len);
+    return this.frame!.buf.subarray(0, first.len);
   }
 
   /**
@@ -227,13 +259,13 @@ export class FrameStream<T> {
    * intact; nothing keeps a frame's segments past emit). Same outcome as the copying path: the head is
    * checked, bytes past maxFrameCopy are dropped. Returns where parsing goes on.
    */
-  private whole(data: Uint8Array, start: number, size: number, meta: T, emit: (frame: StreamFrame<T>) => void): number {
+  private whole(data: Uint8Array, start: number, size: number, chunkEnd: number, meta: T, emit: (frame: StreamFrame<T>) => void): number {
     const end = start + size;
     const keep = Math.min(size, this.maxFrameCopy);
     const head = Math.min(HEAD_BYTES, size);
     if (this.checkHead && keep >= head && !this.checkHead(data, start, head, size)) {
-      this.lostSync(data.length - end);
-      return data.length;
+      this.lostSync(chunkEnd - end);
+      return chunkEnd;
     }
     if (keep < size) this.stats.bytesDropped += size - keep;
     this.stats.frames++;
@@ -259,31 +291,31 @@ export class FrameStream<T> {
     }
   }
 
-  private append(f: OpenFrame<T>, bytes: Uint8Array): void {
-    const keep = Math.min(bytes.length, this.maxFrameCopy - f.copied);
-    if (keep < bytes.length) {
+  /** Appends data[at, at + n) to the frame. */
+  private append(f: OpenFrame<T>, data: Uint8Array, at: number, n: number): void {
+    const keep = Math.min(n, this.maxFrameCopy - f.copied);
+    if (keep < n) {
       f.truncated = true;
-      this.stats.bytesDropped += bytes.length - keep;
+      this.stats.bytesDropped += n - keep;
     }
     if (keep > 0) {
-      const last = f.segments[f.segments.length - 1];
-      if (last && last.offset + last.len === f.pos) {
-        if (last.len + keep > last.buf.length) {
-          const grown = new Uint8Array(Math.min(Math.max(last.buf.length * 2, last.len + keep), this.maxFrameCopy));
-          grown.set(last.buf.subarray(0, last.len));
-          last.buf = grown;
-        }
-        last.buf.set(bytes.subarray(0, keep), last.len);
-        last.len += keep;
-      } else {
-        // Own copy: the chunk's buffer may be reused by the caller.
-        const buf = new Uint8Array(Math.min(Math.max(keep, 256), f.size - f.pos, this.maxFrameCopy));
-        buf.set(bytes.subarray(0, keep));
-        f.segments.push({ offset: f.pos, buf, len: keep });
+      if (f.copied + keep > f.buf.length) {
+        const grown = new Uint8Array(Math.min(Math.max(2 * f.buf.length, FIRST_BUFFER, f.copied + keep), f.size, this.maxFrameCopy));
+        grown.set(f.buf.subarray(0, f.copied));
+        f.buf = grown;
+        if (grown.length <= SPARE_MAX) this.spare = grown;
       }
+      // A walked frame comes in pieces of tens of bytes: a loop costs less than a view to set() from.
+      const buf = f.buf;
+      const to = f.copied;
+      if (keep <= SMALL_COPY) for (let i = 0; i < keep; i++) buf[to + i] = data[at + i]!;
+      else buf.set(view(data, at, keep), to);
+      const last = f.segments[f.segments.length - 1];
+      if (last && last.offset + last.len === f.pos) last.len += keep;
+      else f.segments.push({ offset: f.pos, start: f.copied, len: keep });
       f.copied += keep;
     }
-    f.pos += bytes.length;
+    f.pos += n;
   }
 
   /** Runs checkHead once the head is in; true while it is not. */
@@ -293,21 +325,18 @@ export class FrameStream<T> {
     if (f.pos < need) return true;
     f.checked = true;
     if (!first || first.offset !== 0 || first.len < need) return true;
-    return this.checkHead!(first.buf, 0, need, f.size);
+    return this.checkHead!(f.buf, 0, need, f.size);
   }
 
   private finish(emit: (frame: StreamFrame<T>) => void): void {
     const f = this.frame!;
     this.frame = null;
     this.stats.frames++;
+    const truncated = f.truncated || f.pos < f.size;
+    if (truncated && this.takeWalked && f.segments[0]?.offset === 0 && this.takeWalked(f.buf, f.copied, f.segments, f.size, f.meta)) return;
     const segments: Segment[] = [];
-    for (const s of f.segments) segments.push({ offset: s.offset, data: s.buf.subarray(0, s.len) });
-    emit({
-      segments,
-      size: f.size,
-      truncated: f.truncated || f.pos < f.size,
-      meta: f.meta,
-    });
+    for (const s of f.segments) segments.push({ offset: s.offset, data: f.buf.subarray(s.start, s.start + s.len) });
+    emit({ segments, size: f.size, truncated, meta: f.meta });
   }
 
   private lostSync(dropped: number): void {

@@ -10,7 +10,7 @@ import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type ProbeArgs } fro
 import { FastLane, laneArgKinds } from '../../src/kafka/lane.js';
 import { chunk, conn, corpus, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
 import { laneResponses } from '../helpers/lane-count.js';
-import { concat, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
+import { concat, legacyMessage, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 
 interface Fired {
   probe: string;
@@ -144,6 +144,82 @@ function numbersFlow(): CaptureChunk[] {
   return chunks;
 }
 
+/**
+ * `frame` as the capture hands over a frame it walks (bpf-templates/kafka-capture.bpf.c; e2e:
+ * kafka-produce-walk.test.ts): every byte but the data of each of `batches` past its 61-byte header,
+ * which passes as skipped. The batches are found in the frame in order; `cutAt` also splits the first
+ * piece in two chunks, as two syscalls would.
+ */
+function walked(dir: 'out' | 'in', frame: Uint8Array, batches: Uint8Array[], ts: bigint, cutAt = 0): CaptureChunk[] {
+  const bytes = Buffer.from(frame);
+  const chunks: CaptureChunk[] = [];
+  let at = 0;
+  let skipped = 0;
+  for (const b of batches) {
+    const start = bytes.indexOf(Buffer.from(b), at);
+    if (start < 0) throw new Error('batch not in frame');
+    if (b.length <= 61) continue;
+    chunks.push({ ...chunk(dir, frame.subarray(at, start + 61), ts), skipped });
+    at = start + b.length;
+    skipped = b.length - 61;
+  }
+  chunks.push({ ...chunk(dir, frame.subarray(at), ts), skipped });
+  if (cutAt > 0 && cutAt < chunks[0]!.data.length) {
+    const first = chunks[0]!;
+    chunks.splice(0, 1, { ...first, data: first.data.subarray(0, cutAt) }, { ...first, data: first.data.subarray(cutAt) });
+  }
+  return chunks;
+}
+
+/**
+ * Produce requests and Fetch responses of every version as the capture walks them (record data
+ * skipped), which the lane reads from their copied bytes laid end to end; and gaps it must not take.
+ */
+function walkedFlow(): CaptureChunk[] {
+  const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
+  chunks.push(...exchangeChunks(requestFrame(3, 12, 2, 'c', { Topics: null }), responseFrame(3, 12, 2, { Topics: [{ ErrorCode: 0, Name: 'orders', TopicId: ID_A, Partitions: [] }] }), 1_500n));
+  let ts = 2_000n;
+  let id = 3;
+  const big = (records: number): Uint8Array => recordBatch({ records, payload: 700 });
+  const two: [string, number[]][] = [['orders', [0, 1, 2]], ['audit', [0]]];
+  for (let v = 0; v <= 11; v++) {
+    // Magic 0/1 message sets below v3, as producers of those versions send.
+    const parts = v < 3 ? [legacyMessage(v < 2 ? 0 : 1, 0n, new Uint8Array(600)), legacyMessage(1, 1n, new Uint8Array(90))] : [big(7), big(2)];
+    const records = concat(...parts);
+    const req = produce(v, id, two, -1, records);
+    chunks.push(...walked('out', req, Array.from({ length: 4 }, () => parts).flat(), (ts += 1_000n), v * 7));
+    chunks.push(chunk('in', produced(v, id++, two), (ts += 5n)));
+  }
+  for (let v = 4; v <= 17; v++) {
+    const topics: [string, number[]][] = v >= 13 ? [[ID_A, [0, 3]], [ID_B, [1]]] : [['orders', [0, 3]], ['audit', [1]]];
+    const resp = responseFrame(1, v, id, {
+      ThrottleTimeMs: 0, ErrorCode: 0, SessionId: 0,
+      Responses: topics.map(([t, parts]) => ({
+        Topic: t, TopicId: t,
+        Partitions: parts.map((PartitionIndex) => ({
+          PartitionIndex, ErrorCode: 0, HighWatermark: 90n, LastStableOffset: 90n, LogStartOffset: 0n, AbortedTransactions: null, PreferredReadReplica: -1,
+          Records: concat(recordBatch({ records: 5, baseOffset: 40n, payload: 800 }), recordBatch({ records: 3, baseOffset: 45n, payload: 20 }), recordBatch({ records: 9, baseOffset: 48n, payload: 900 }).subarray(0, 300)),
+        })),
+      })),
+    });
+    chunks.push(chunk('out', fetch(v, id, topics), (ts += 1_000n)));
+    const batches = [recordBatch({ records: 5, baseOffset: 40n, payload: 800 }), recordBatch({ records: 9, baseOffset: 48n, payload: 900 }).subarray(0, 300)];
+    chunks.push(...walked('in', resp, Array.from({ length: 3 }, () => batches).flat(), (ts += 5n)));
+    id++;
+  }
+  // Gaps the lane must leave to the schema decoder: in a topic name, over a batch's header, and a
+  // batch's data but its last byte.
+  const one: [string, number[]][] = [['orders', [0, 1]]];
+  const batch = big(4);
+  for (const gap of [(): [number, number] => [30, 33], (at: number): [number, number] => [at, at + 61], (at: number): [number, number] => [at + 61, at + batch.length - 1]]) {
+    const req = produce(9, id, one, -1, batch);
+    const [a, b] = gap(Buffer.from(req).indexOf(Buffer.from(batch)));
+    chunks.push(chunk('out', req.subarray(0, a), (ts += 1_000n)), { ...chunk('out', req.subarray(b), ts), skipped: b - a });
+    chunks.push(chunk('in', produced(9, id++, one), (ts += 5n)));
+  }
+  return chunks;
+}
+
 const PRODUCE = ['topic', 'partition', 'acks', 'records', 'bytes', 'base_offset', 'error', 'error_name'];
 const FETCH = ['topic', 'partition', 'fetch_offset', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'lag', 'records', 'bytes', 'error', 'error_name'];
 const COMMON = ['api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport'];
@@ -157,7 +233,7 @@ const DEMANDS: [string, KafkaDemand][] = [
 ];
 
 describe('the fast lane', () => {
-  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow(), 'the numbers flow': numbersFlow() };
+  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow(), 'the numbers flow': numbersFlow(), 'the walked flow': walkedFlow() };
 
   for (const [name, demand] of DEMANDS) {
     it(`gives the schema decoder's firings and counters for ${name}`, () => {
@@ -166,6 +242,24 @@ describe('the fast lane', () => {
       expect(taken).toBeGreaterThan(30);
     });
   }
+
+  it('reads walked Produce requests and Fetch responses from their copied bytes, and declines other gaps', () => {
+    const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'bytes', 'request_bytes', 'response_bytes'] };
+    let fast!: ReturnType<typeof run>;
+    const { taken } = laneResponses(() => (fast = run(walkedFlow(), demand, true)));
+    // Every Produce and Fetch version, and none of the odd gaps.
+    expect(taken).toBe(12 + 14);
+    const produces = fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 7n);
+    expect(produces.map((f) => [f.args.topic, f.args.partition, f.args.records, f.args.bytes])).toEqual([
+      ['orders', 0n, 9n, BigInt(2 * (61 + 700))], ['orders', 1n, 9n, BigInt(2 * (61 + 700))], ['orders', 2n, 9n, BigInt(2 * (61 + 700))], ['audit', 0n, 9n, BigInt(2 * (61 + 700))],
+    ]);
+    const v1 = fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 1n);
+    expect(v1.every((f) => f.args.records === 2n)).toBe(true);
+    // The last batch of each partition is cut short (the broker's size limit): it counts no record.
+    const fetches = fast.fired.filter((f) => f.probe === 'fetch' && f.args.version === 16n);
+    expect(fetches.map((f) => [f.args.partition, f.args.records])).toEqual([[0n, 8n], [3n, 8n], [1n, 8n]]);
+    expect(fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 9n).every((f) => (f.args.request_bytes as bigint) > 1500n)).toBe(true);
+  });
 
   it('takes every Produce and Fetch version it can, and fires with their values', () => {
     const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'lag', 'error_name', 'fetch_offset'] };

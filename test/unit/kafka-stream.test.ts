@@ -4,9 +4,11 @@ import { concat, withSize } from '../fixtures/kafka/encoder.js';
 
 const payload = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
 
+/** A frame's bytes are valid during emit only (the stream reuses its buffer): kept as copies. */
 function collect(stream: FrameStream<number>, chunks: { data: Uint8Array; skipped?: number }[]): StreamFrame<number>[] {
   const out: StreamFrame<number>[] = [];
-  chunks.forEach((c, i) => stream.push({ data: c.data, skipped: c.skipped ?? 0 }, i, (f) => out.push(f)));
+  const keep = (f: StreamFrame<number>): StreamFrame<number> => ({ ...f, segments: f.segments.map((s) => ({ offset: s.offset, data: s.data.slice() })) });
+  chunks.forEach((c, i) => stream.push({ data: c.data, skipped: c.skipped ?? 0 }, i, (f) => out.push(keep(f))));
   return out;
 }
 

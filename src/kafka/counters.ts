@@ -7,7 +7,9 @@ export type FrameFailure =
   /** A response whose correlation id matches no request seen on the connection. */
   | 'orphan_response'
   /** A raw SASL token (after SaslHandshake v0), deliberately not decoded. */
-  | 'sasl_token';
+  | 'sasl_token'
+  /** A request or response body of a version no bundled schema has (its header was used). */
+  | 'unknown_version';
 
 export interface KafkaCounters {
   /** Frames decoded into requests or responses (truncated ones included). */

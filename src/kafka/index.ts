@@ -158,7 +158,10 @@ export class KafkaDecoder {
       const onFiring = this.options.onFiring;
       if (!onFiring) return;
       const nsecs = ex.response_ts ?? ex.request_ts;
-      for (const f of this.firings(ex)) onFiring(f.probe, f.args, ex.connection, ex.connection.tid, nsecs);
+      for (const f of this.firings(ex)) {
+        const c = f.connection ?? ex.connection;
+        onFiring(f.probe, f.args, c, c.tid, f.nsecs ?? nsecs);
+      }
     },
   };
 

@@ -1,8 +1,10 @@
 // Consumer lag across the connections of one decoder, from what is on the wire:
 // - the log end of each topic-partition: the highest of the high watermarks in Fetch responses,
 //   the offsets of ListOffsets "latest" answers and the ends of acknowledged Produce batches (the
-//   highest, because responses of different connections are decoded in no guaranteed order; a
-//   Produce whose batch headers were not copied counts as one record, a lower bound);
+//   highest, because responses of different connections are decoded in no guaranteed order): the
+//   base offset the broker assigned plus the offsets the partition's batches span (each batch's last
+//   offset delta + 1); a Produce whose batch headers were not copied raises the end to base + 1, the
+//   least it can be;
 // - committed offsets per group: acknowledged OffsetCommit requests and OffsetFetch answers;
 // - where each produced batch starts and when it was sent, to time a record from its Produce to the
 //   Fetch that asks for it. The first such fetch gives the record's time lag; a later one asking for
@@ -83,9 +85,9 @@ export class LagTracker {
         for (const item of ex.items) {
           const base = int(item.base_offset);
           if (!ok(item) || base === undefined || base < 0n) continue;
-          // A batch whose header was not copied counts no records, but holds at least one.
-          const records = int(item.records) ?? 0n;
-          const end = base + (records > 0n ? records : 1n);
+          // Batches whose headers were not copied span an unknown number of offsets, but at least one.
+          const offsets = int(item.offsets) ?? -1n;
+          const end = base + (offsets > 0n ? offsets : 1n);
           const s = this.partition(item);
           this.remember(s, { base, ts: ex.request_ts });
           if (this.raise(s, end)) touchAll(String(item.topic), Number(item.partition), s);

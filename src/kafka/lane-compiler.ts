@@ -46,7 +46,7 @@ class LaneHelpers implements CopiedBytes {
   located = 0;
   private bytes: Uint8Array = new Uint8Array(0);
   private end = 0;
-  private readonly summary: RecordsSummary = { bytes: 0, records: 0, magic: -1, batches: [], complete: true, malformed: false };
+  private readonly summary: RecordsSummary = { bytes: 0, records: 0, offsets: 0, magic: -1, batches: [], complete: true, malformed: false };
 
   /** A non-negative integer as a BigInt, from a table when small (offsets, counts). */
   big(x: number): bigint {
@@ -115,7 +115,7 @@ class LaneHelpers implements CopiedBytes {
 
   /**
    * The records counted in a records field of `n` bytes at b[p] (`v` over b), the frame ending at
-   * `e`. A field of one whole magic 2 batch, what producers send per partition, is read here; the
+   * `e`; -2 when a batch header could not be read (the count is unknown). A field of one whole magic 2 batch, what producers send per partition, is read here; the
    * rest is countRecords' (records.ts), which counts that one the same.
    */
   records(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
@@ -124,7 +124,8 @@ class LaneHelpers implements CopiedBytes {
     }
     this.bytes = b;
     this.end = e;
-    return countRecordsInto(this.summary, this, p, n).records;
+    const summary = countRecordsInto(this.summary, this, p, n);
+    return summary.complete && !summary.malformed ? summary.records : -2;
   }
 
   locate(at: number, n: number): Uint8Array | null {

@@ -117,7 +117,7 @@ describe('lag from the wire', () => {
 describe('LagTracker bounds', () => {
   const ex = (api_key: number, items: KafkaExchange['items'], ts: bigint): KafkaExchange => ({
     api: '', api_key, version: 0, correlation_id: 0, client_id: 'c', role: 'client', status: 'complete', latency: 1n,
-    error: 0, error_name: 'NONE', request_bytes: 0, response_bytes: 0, request_ts: ts, response_ts: ts + 1n, truncated: false,
+    error: 0, error_name: 'NONE', request_bytes: 0, response_bytes: 0, request_ts: ts, response_ts: ts + 1n, truncated: false, incomplete: false,
     connection: { ...producerConn }, details: {}, items,
   });
 
@@ -176,3 +176,45 @@ describe('LagTracker bounds', () => {
     expect(t.view('g', 't', 0)).toBeUndefined();
   });
 });
+
+describe('the log end after a Produce', () => {
+  const produceFrame = (id: number, records: Uint8Array): Uint8Array => requestFrame(0, 7, id, 'producer', {
+    TransactionalId: null, Acks: -1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: records }] }],
+  });
+  const producedFrame = (id: number, base: bigint): Uint8Array =>
+    responseFrame(0, 7, id, { Responses: [{ Name: 'orders', PartitionResponses: [{ Index: 0, ErrorCode: 0, BaseOffset: base }] }] });
+  const fetchFrames = (id: number, offset: bigint, hw: bigint): [Uint8Array, Uint8Array] => [
+    requestFrame(1, 4, id, 'c1', { ReplicaId: -1, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 1 << 20, IsolationLevel: 0, Topics: [{ Topic: 'orders', Partitions: [{ Partition: 0, FetchOffset: offset, PartitionMaxBytes: 1 << 20 }] }] }),
+    responseFrame(1, 4, id, { ThrottleTimeMs: 0, Responses: [{ Topic: 'orders', Partitions: [{ PartitionIndex: 0, ErrorCode: 0, HighWatermark: hw, LastStableOffset: hw, AbortedTransactions: null, Records: null }] }] }),
+  ];
+  const join = (id: number): [Uint8Array, Uint8Array] => [
+    requestFrame(11, 5, id, 'c1', { GroupId: 'billing', SessionTimeoutMs: 10_000, RebalanceTimeoutMs: 30_000, MemberId: 'm', GroupInstanceId: null, ProtocolType: 'consumer', Protocols: [] }),
+    responseFrame(11, 5, id, { ErrorCode: 0, GenerationId: 1, ProtocolName: 'range', Leader: 'm', MemberId: 'm', Members: [] }),
+  ];
+
+  /** The lag views a script reading kafka:lag gets: a paused consumer, then a Produce of `batches`. */
+  function lagAfter(batches: Uint8Array, base: bigint): ProbeArgsLike[] {
+    const fired: ProbeArgsLike[] = [];
+    const decoder = new KafkaDecoder({ demand: { probes: ['lag'], args: ['high_watermark', 'fetch_offset', 'lag'] }, onFiring: (_p, args) => void fired.push(args) });
+    const push = (c: typeof producerConn, req: Uint8Array, resp: Uint8Array, ts: bigint): void => {
+      decoder.push({ ...c, dir: 'out', ts, skipped: 0, data: req });
+      decoder.push({ ...c, dir: 'in', ts: ts + 5n, skipped: 0, data: resp });
+    };
+    push(consumerConn, ...join(1), 1_000n);
+    push(consumerConn, ...fetchFrames(2, base, base), 2_000n);
+    push(producerConn, produceFrame(1, batches), producedFrame(1, base), 3_000n);
+    return fired;
+  }
+
+  it('is the base offset plus the offsets of every batch of the partition (last offset delta + 1 each)', () => {
+    expect(lagAfter(recordBatch({ records: 11, payload: 500 }), 40n).at(-1)).toEqual({ high_watermark: 51n, fetch_offset: 40n, lag: 11n });
+    const two = new Uint8Array([...recordBatch({ records: 11 }), ...recordBatch({ records: 4 })]);
+    expect(lagAfter(two, 40n).at(-1)).toEqual({ high_watermark: 55n, fetch_offset: 40n, lag: 15n });
+    // A batch whose last offset delta says it spans more offsets than it holds records.
+    const sparse = recordBatch({ records: 3 });
+    new DataView(sparse.buffer).setInt32(23, 9);
+    expect(lagAfter(sparse, 40n).at(-1)).toEqual({ high_watermark: 50n, fetch_offset: 40n, lag: 10n });
+  });
+});
+
+type ProbeArgsLike = Record<string, bigint | string>;

@@ -36,7 +36,7 @@ const PER_ITEM = new Set<number>([
  * keeps the two in step. Strings not in the table read '' when unknown.
  */
 export const UNKNOWN: Readonly<Record<string, ProbeArgs>> = {
-  produce: { partition: -1n, records: -1n, offsets: -1n, bytes: -1n, acks: -2n, base_offset: -1n },
+  produce: { topic: '', partition: -1n, records: -1n, offsets: -1n, bytes: -1n, acks: -2n, base_offset: -1n },
   fetch: {
     partition: -1n, fetch_offset: -1n, high_watermark: -1n, last_stable_offset: -1n, log_start_offset: -1n, lag: -1n,
     time_lag: -1n, records: -1n, bytes: -1n,
@@ -56,8 +56,13 @@ export const UNKNOWN: Readonly<Record<string, ProbeArgs>> = {
   addpartitionstotxn: { partition: -1n },
   endtxn: { committed: -1n },
   consumergroupheartbeat: { member_epoch: -1n },
+  lag: { partition: -1n, high_watermark: -1n, committed_offset: -1n, committed_lag: -1n, fetch_offset: -1n, lag: -1n },
+  rebalance: { previous_generation: -1n, synced: -1n, sync_failed: -1n, duration: -1n, departed: -1n, assigned_partitions: -1n },
   member: { generation: -1n },
 };
+
+/** The common args with an unknown sentinel: an exchange without a response has neither. */
+export const UNKNOWN_COMMON: Readonly<ProbeArgs> = { latency: -1n, response_bytes: -1n };
 
 const NO_UNKNOWN: ProbeArgs = {};
 

@@ -139,8 +139,15 @@ class ItemIndex {
     if (this.byTopic) this.index(topic, partition, index);
     else if (this.items.length > ItemIndex.SCAN_LIMIT) {
       this.byTopic = new Map();
-      for (let i = 0; i < this.items.length; i++) this.index(this.topics[i]!, this.partitions[i]!, i);
+      for (let i = 0; i < this.items.length; i++) if (!Number.isNaN(this.partitions[i])) this.index(this.topics[i]!, this.partitions[i]!, i);
     }
+  }
+
+  /** Appends an item whose partition is unknown: never found, never replaced. */
+  addUnkeyed(item: Fields): void {
+    this.items.push(item);
+    this.topics.push('');
+    this.partitions.push(NaN);
   }
 
   private index(topic: string, partition: number, at: number): void {
@@ -196,7 +203,7 @@ const EXTRACTORS: Record<number, Extractor> = {
         else if (p.Records === null) item.offsets = 0;
         item.incomplete = lost || (loss.request && (!known || p.Records === undefined));
         if (known) items.set(topic, partition, item);
-        else items.items.push(item);
+        else items.addUnkeyed(item);
       }
     }
     const answered = loss.response && resp !== null ? new Set<Fields>() : undefined;
@@ -210,7 +217,7 @@ const EXTRACTORS: Record<number, Extractor> = {
         withError(item, p.ErrorCode);
         if (answered && known && p.BaseOffset !== undefined) answered.add(item);
         if (known) items.set(topic, partition, item);
-        else items.items.push(item);
+        else items.addUnkeyed(item);
       }
     }
     if (answered) for (const item of items.items) if (!answered.has(item)) item.incomplete = true;

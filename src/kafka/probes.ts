@@ -1,7 +1,8 @@
 // Exchange → kafka probe firings with flat `args` (integers as bigint, as the runtime's values are):
 // `kafka:request` once per exchange; the API's own probe (`kafka:produce`, ...) once per item for
 // APIs with per topic-partition items, else once; `kafka:rebalance` and `kafka:member` for the events
-// the exchange completed (src/kafka/rebalances.ts), with the exchange's common args.
+// the exchange completed (src/kafka/rebalances.ts), with the common args of their own group's last
+// exchange (DerivedEvent.common), not those of the exchange that completed them.
 // `kafka:lag` once per group/topic/partition lag view the exchange changed (src/kafka/lag.ts).
 // Exchanges without a response carry latency -1, error 0, error_name '', response_bytes -1 and their
 // status ('no_response', 'closed', 'timeout') in `status`. An arg whose value was not seen reads as
@@ -61,8 +62,10 @@ export const UNKNOWN: Readonly<Record<string, ProbeArgs>> = {
   member: { generation: -1n },
 };
 
+const NO_LATENCY = -1n;
+const NO_RESPONSE_BYTES = -1;
 /** The common args with an unknown sentinel: an exchange without a response has neither. */
-export const UNKNOWN_COMMON: Readonly<ProbeArgs> = { latency: -1n, response_bytes: -1n };
+export const UNKNOWN_COMMON: Readonly<ProbeArgs> = { latency: NO_LATENCY, response_bytes: BigInt(NO_RESPONSE_BYTES) };
 
 const NO_UNKNOWN: ProbeArgs = {};
 
@@ -96,14 +99,14 @@ export function commonArgs(ex: KafkaExchange): ProbeArgs {
     version: BigInt(ex.version),
     correlation_id: BigInt(ex.correlation_id),
     client_id: ex.client_id,
-    latency: ex.latency ?? -1n,
+    latency: ex.latency ?? NO_LATENCY,
     error: BigInt(ex.error ?? 0),
     error_name: ex.error_name ?? '',
     role: ex.role,
     status: ex.status,
     incomplete: ex.incomplete ? 1n : 0n,
     request_bytes: BigInt(ex.request_bytes),
-    response_bytes: BigInt(ex.response_bytes ?? -1),
+    response_bytes: BigInt(ex.response_bytes ?? NO_RESPONSE_BYTES),
     laddr: c.laddr,
     lport: BigInt(c.lport),
     raddr: c.raddr,
@@ -155,14 +158,14 @@ function commonArg(ex: KafkaExchange, name: string): bigint | string | undefined
     case 'version': return BigInt(ex.version);
     case 'correlation_id': return BigInt(ex.correlation_id);
     case 'client_id': return ex.client_id;
-    case 'latency': return ex.latency ?? -1n;
+    case 'latency': return ex.latency ?? NO_LATENCY;
     case 'error': return BigInt(ex.error ?? 0);
     case 'error_name': return ex.error_name ?? '';
     case 'role': return ex.role;
     case 'status': return ex.status;
     case 'incomplete': return ex.incomplete ? 1n : 0n;
     case 'request_bytes': return BigInt(ex.request_bytes);
-    case 'response_bytes': return BigInt(ex.response_bytes ?? -1);
+    case 'response_bytes': return BigInt(ex.response_bytes ?? NO_RESPONSE_BYTES);
     case 'laddr': return ex.connection.laddr;
     case 'lport': return BigInt(ex.connection.lport);
     case 'raddr': return ex.connection.raddr;

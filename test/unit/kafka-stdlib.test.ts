@@ -42,11 +42,14 @@ describe('stdlib kafka tools', () => {
     t.fire('produce', part('orders', 'p1', 5n));
     t.fire('produce', part('orders', 'p1', -1n, 1n));
     t.fire('produce', part('orders', 'p2', 2n));
-    t.fire('fetch', part('orders', 'c1', 7n));
-    t.fire('fetch', part('orders', 'c1', 0n));
+    t.fire('fetch', { ...part('orders', 'c1', 7n), status: 'complete' });
+    t.fire('fetch', { ...part('orders', 'c1', 0n), status: 'complete' });
+    // A fetch its consumer left unanswered (closed during its long poll): nothing known was returned.
+    t.fire('fetch', { ...part('orders', 'c1', -1n), status: 'closed' });
     expect(t.maps.get('@producer_records', ['p1'])).toBe(8n);
     expect(t.maps.get('@producer_records', ['p2'])).toBe(2n);
     expect(t.maps.get('@consumer_records', ['c1'])).toBe(7n);
+    expect(t.maps.get('@records_out', ['orders'])).toBe(7n);
     expect(t.maps.get('@records_in', ['orders'])).toBe(10n);
     expect(t.maps.get('@bytes_in', ['orders'])).toBe(1000n);
     expect(t.maps.get('@incomplete_partitions', ['kafka:produce', 'orders'])).toBe(1n);

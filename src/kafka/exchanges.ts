@@ -17,7 +17,8 @@ import { MAX_PLAUSIBLE_VERSION } from './headers.js';
 import { int16At, int32At } from './reader.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
 import { inRange, type MessageSpec } from './schemas/spec.js';
-import type { DerivedEvent, RebalanceTracker } from './rebalances.js';
+import type { DerivedEvent } from './probes.js';
+import type { RebalanceTracker } from './rebalances.js';
 import type { StreamFrame } from './stream.js';
 
 export type Direction = 'out' | 'in';

@@ -11,9 +11,24 @@ import { API_KEYS } from './api-names.js';
 import type { DecodePlan } from './demand.js';
 import type { FieldValue, Fields } from './details.js';
 import type { ConnectionInfo, KafkaExchange } from './exchanges.js';
-import type { DerivedEvent } from './rebalances.js';
 
 export type ProbeArgs = Record<string, bigint | string>;
+
+export type DerivedProbe = 'rebalance' | 'member';
+
+/** An event derived from several exchanges: a `kafka:rebalance` or `kafka:member` firing. */
+export interface DerivedEvent {
+  probe: DerivedProbe;
+  /** The probe's own args (they override `common`). */
+  fields: Fields;
+  /** CLOCK_MONOTONIC ns the event completed at. */
+  ts: bigint;
+  /** The connection it was last seen on. */
+  connection: ConnectionInfo;
+  /** The common args of the exchange it was last seen on (its own group's, on that connection). */
+  common: ProbeArgs;
+}
+
 
 export interface ProbeFiring {
   /** Probe name after `kafka:` (lower-case API name, `request` or `rebalance`). */

@@ -15,22 +15,7 @@ import { BoundedMap } from './bounded-map.js';
 import type { DecodedStruct } from './decoder.js';
 import type { Fields } from './details.js';
 import type { ConnectionInfo, KafkaExchange } from './exchanges.js';
-import { commonArgs, type ProbeArgs } from './probes.js';
-
-export type DerivedProbe = 'rebalance' | 'member';
-
-/** An event derived from several exchanges: a `kafka:rebalance` or `kafka:member` firing. */
-export interface DerivedEvent {
-  probe: DerivedProbe;
-  /** The probe's own args (they override the common args of the exchange that carries the event). */
-  fields: Fields;
-  /** CLOCK_MONOTONIC ns the event completed at. */
-  ts: bigint;
-  /** The connection it was last seen on. */
-  connection: ConnectionInfo;
-  /** The common args of the exchange it was last seen on (its own group's, on that connection). */
-  common: ProbeArgs;
-}
+import { commonArgs, type DerivedEvent, type ProbeArgs } from './probes.js';
 
 export interface RebalanceOptions {
   /** A generation whose members are not all visible completes this long after its last SyncGroup answer (default 2 s). */

@@ -43,8 +43,14 @@ function typeOf(arg) {
   fail(`arg ${arg.name}: unknown type ${JSON.stringify(arg.type)}`);
 }
 
+/** The meaning, and what the arg reads when its value was not seen (its "unknown" sentinel). */
+function meaning(arg) {
+  const text = cell(arg.description ?? '');
+  return arg.unknown === undefined ? text : `${text}. Unknown: \`${JSON.stringify(arg.unknown)}\``;
+}
+
 function argRow(prefix, arg) {
-  return `| ${prefix}\`${arg.name}\` | ${typeOf(arg)} | ${cell(arg.description ?? '')} |`;
+  return `| ${prefix}\`${arg.name}\` | ${typeOf(arg)} | ${meaning(arg)} |`;
 }
 
 /** The generated Markdown (without the markers). */

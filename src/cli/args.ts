@@ -64,7 +64,7 @@ OPTIONS
                     serve the maps as Prometheus metrics on http://ADDR:PORT/metrics while the
                     script runs (default 127.0.0.1:9464; IPv6 as [::1]:9464)
   --unsafe          allow system() and signal()
-  -v                verbose (with -l: show probe args)
+  -v                verbose (with -l: show probe args; with kafka probes: the decoder's health at exit)
   --no-color        plain output even on a terminal (NO_COLOR is honoured too)
   -h, --help        this help
   -V, --version     print the version

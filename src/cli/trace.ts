@@ -93,6 +93,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       command: opts.command_,
       durationMs: opts.durationMs,
       positional: opts.positional,
+      verbose: opts.verbose,
       releaseAtExit: true,
       abort: abort.signal,
       onStarted: exporter && ((control) => exporter.attach(control)),

@@ -66,6 +66,7 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
       if (o.atExit ?? true) atExit(all);
     },
     lost() {},
+    kafkaHealth() {},
     error(message) {
       log.note('error', message);
     },

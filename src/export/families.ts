@@ -6,6 +6,7 @@ import type { PlanMap } from '../plan/types.js';
 import { valueText, type RenderContext } from '../runtime/format/value.js';
 import type { SessionHealth } from '../runtime/session.js';
 import { isAvgValue, type MapEntry, type MapSnapshot, type Value } from '../runtime/values.js';
+import type { DecodeHealth } from '../kafka/counters.js';
 import { familyNames, familyType, labelNames, PREFIX, type FamilyType } from './naming.js';
 
 export interface Sample {
@@ -148,7 +149,22 @@ export function healthFamilies(h: SessionHealth, lastScrapeSeconds: number): Met
   return [
     single('events_lost_total', 'counter', 'ring-buffer records the kernel could not send to kafkatrace', Number(h.eventsLost)),
     single('kafka_frames_failed_total', 'counter', 'Kafka frames that could not be decoded', h.kafkaFramesFailed),
+    ...(h.kafka ? kafkaHealthFamilies(h.kafka) : []),
     single('probes_attached', 'gauge', 'attach points of the running script', h.probesAttached),
     single('scrape_duration_seconds', 'gauge', 'how long the previous scrape of these metrics took', lastScrapeSeconds),
+  ];
+}
+
+/** The Kafka decoder's health: kafkatrace_kafka_<figure>_total, and failed frames by reason. */
+function kafkaHealthFamilies(k: DecodeHealth): MetricFamily[] {
+  return [
+    ...k.figures.map((f) => single(`kafka_${f.name}_total`, 'counter', f.help, f.value)),
+    {
+      name: `${PREFIX}kafka_frame_failures_total`,
+      help: 'Kafka frames that could not be decoded, by reason',
+      type: 'counter',
+      labelNames: ['reason'],
+      samples: Object.entries(k.failed).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
   ];
 }

@@ -3,6 +3,7 @@
 // → `kafkatrace_lat_ns`). Keys become labels named after what the script indexes the map with
 // (PlanMap.keyNames), else by position: key0, key1, ...
 import type { MapValueKind } from '../frontend/ast.js';
+import { decodeHealth, newCounters } from '../kafka/counters.js';
 
 export const PREFIX = 'kafkatrace_';
 
@@ -10,7 +11,10 @@ export const PREFIX = 'kafkatrace_';
 export type FamilyType = 'counter' | 'gauge' | 'summary' | 'histogram';
 
 /** Names of kafkatrace's own metrics, which no map may take. */
-export const HEALTH_BASES = ['events_lost', 'kafka_frames_failed', 'probes_attached', 'scrape_duration_seconds'];
+export const HEALTH_BASES = [
+  'events_lost', 'kafka_frames_failed', 'probes_attached', 'scrape_duration_seconds', 'kafka_frame_failures',
+  ...decodeHealth(newCounters()).figures.map((f) => `kafka_${f.name}`),
+];
 
 /** `bytesByTopic` → `bytes_by_topic`, `HTTPReqs` → `http_reqs`; anything else than [a-z0-9_] becomes `_`. */
 export function snakeCase(name: string): string {

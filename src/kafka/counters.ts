@@ -7,7 +7,9 @@ export type FrameFailure =
   /** A response whose correlation id matches no request seen on the connection. */
   | 'orphan_response'
   /** A raw SASL token (after SaslHandshake v0), deliberately not decoded. */
-  | 'sasl_token';
+  | 'sasl_token'
+  /** A request or response body of a version no bundled schema has (its header was used). */
+  | 'unknown_version';
 
 export interface KafkaCounters {
   /** Frames decoded into requests or responses (truncated ones included). */
@@ -33,4 +35,41 @@ export function newCounters(): KafkaCounters {
 
 export function countFailure(c: KafkaCounters, reason: FrameFailure): void {
   c.framesFailed[reason] = (c.framesFailed[reason] ?? 0) + 1;
+}
+
+/** Every FrameFailure, in the order reports list them (Prometheus keeps a series for each, 0 included). */
+export const FRAME_FAILURES: readonly FrameFailure[] = [
+  'bad_header', 'overrun', 'bad_length', 'bad_varint', 'trailing', 'orphan_response', 'unknown_version', 'sasl_token',
+];
+
+/** One decode-health figure: printed at exit (-v), in -f json's kafka_decode record, and in Prometheus. */
+export interface HealthFigure {
+  /** snake_case, as JSON and Prometheus name it. */
+  name: string;
+  help: string;
+  value: number;
+}
+
+/** What the decoder's health report holds: its figures, and its failed frames by reason. */
+export interface DecodeHealth {
+  figures: HealthFigure[];
+  failed: Record<FrameFailure, number>;
+}
+
+/** The decoder's counters as one report, so that the exit line, JSON and Prometheus say the same. */
+export function decodeHealth(c: KafkaCounters): DecodeHealth {
+  const failed = Object.fromEntries(FRAME_FAILURES.map((r) => [r, c.framesFailed[r] ?? 0])) as Record<FrameFailure, number>;
+  return {
+    figures: [
+      { name: 'exchanges', help: 'Kafka exchanges decoded (a request and its response, or a request without one)', value: c.exchanges },
+      { name: 'unanswered', help: 'Kafka exchanges reported without a response (acks=0, connection closed, timeout)', value: c.unanswered },
+      { name: 'frames_decoded', help: 'Kafka frames decoded into requests or responses', value: c.framesDecoded },
+      { name: 'frames_truncated', help: 'decoded Kafka frames of which part was not captured', value: c.framesTruncated },
+      { name: 'resyncs', help: 'times a Kafka stream lost frame boundaries and found them again', value: c.resyncs },
+      { name: 'bytes_skipped', help: 'Kafka bytes that passed without being copied (record data the capture skips included)', value: c.bytesSkipped },
+      { name: 'bytes_dropped', help: 'copied Kafka bytes thrown away (out of sync, over the per-frame copy limit)', value: c.bytesDropped },
+      { name: 'bad_records', help: 'capture records that did not decode', value: c.badRecords },
+    ],
+    failed,
+  };
 }

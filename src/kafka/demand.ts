@@ -18,7 +18,7 @@ export interface KafkaDemand {
 
 /** Args that come from the headers, frame sizes and connection alone: no body is decoded for them. */
 const HEADER_ARGS = new Set([
-  'api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status',
+  'api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'incomplete',
   'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport',
 ]);
 
@@ -47,7 +47,8 @@ const STATE_APIS = [
  * body. The fields that tell items apart, and error codes, are always kept (ALWAYS below).
  */
 const PRODUCE_REQUEST_ARGS: Record<string, string[]> = {
-  acks: ['Acks'], transactional_id: ['TransactionalId'], records: ['Records'], bytes: ['Records'],
+  acks: ['Acks'], transactional_id: ['TransactionalId'], records: ['Records'], bytes: ['Records'], offsets: ['Records'],
+  incomplete: ['Records'],
 };
 const PRODUCE_RESPONSE_ARGS: Record<string, string[]> = { base_offset: ['BaseOffset'] };
 const FETCH_REQUEST_ARGS: Record<string, string[]> = {
@@ -56,7 +57,7 @@ const FETCH_REQUEST_ARGS: Record<string, string[]> = {
 };
 const FETCH_RESPONSE_ARGS: Record<string, string[]> = {
   high_watermark: ['HighWatermark'], lag: ['HighWatermark'], last_stable_offset: ['LastStableOffset'],
-  log_start_offset: ['LogStartOffset'], records: ['Records'], bytes: ['Records'],
+  log_start_offset: ['LogStartOffset'], records: ['Records'], bytes: ['Records'], incomplete: ['Records'],
 };
 /**
  * Acks decides whether a Produce waits for a response (status), so it is read even when no Produce

@@ -1,7 +1,9 @@
 // Per-API fields of an exchange, from its decoded request and response bodies: api-level details
 // (group, member, generation, ...) and per topic-partition (or per group, per topic) items.
 // Field names are the `args` names of the kafka probes. A field missing from a body (not copied, or
-// absent in that version) is left out; consumers decide on defaults.
+// absent in that version) is left out: firings read it as its unknown sentinel (probes.ts). Produce
+// and Fetch items say `incomplete` when one of their values was lost with bytes not captured or not
+// decoded; other exchanges' firings take it from the exchange.
 import { API_KEYS } from './api-names.js';
 import type { DecodedStruct, DecodedValue } from './decoder.js';
 import { errorName } from './error-codes.js';
@@ -19,6 +21,14 @@ export interface DetailsContext {
   /** The consumer group a client id was last seen in. */
   groupOf(clientId: string): string | undefined;
 }
+
+/** Which bodies of an exchange lost bytes: not captured, or not decoded (a decode failure). */
+export interface BodyLoss {
+  request: boolean;
+  response: boolean;
+}
+
+const NO_LOSS: BodyLoss = { request: false, response: false };
 
 export interface ExchangeDetails {
   details: Fields;
@@ -74,15 +84,21 @@ function withError(item: Fields, code: DecodedValue | undefined): Fields {
   return item;
 }
 
-function addRecords(item: Fields, v: DecodedValue | undefined): void {
+/**
+ * The records and bytes of a records field; records left out (unknown) when a batch header was not
+ * copied or could not be read. True when that lost the count.
+ */
+function addRecords(item: Fields, v: DecodedValue | undefined): boolean {
   const rec = records(v);
   if (rec) {
-    item.records = rec.records;
     item.bytes = rec.bytes;
+    if (rec.complete && !rec.malformed) item.records = rec.records;
+    else return true;
   } else if (v === null) {
     item.records = 0;
     item.bytes = 0;
   }
+  return false;
 }
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
@@ -123,8 +139,15 @@ class ItemIndex {
     if (this.byTopic) this.index(topic, partition, index);
     else if (this.items.length > ItemIndex.SCAN_LIMIT) {
       this.byTopic = new Map();
-      for (let i = 0; i < this.items.length; i++) this.index(this.topics[i]!, this.partitions[i]!, i);
+      for (let i = 0; i < this.items.length; i++) if (!Number.isNaN(this.partitions[i])) this.index(this.topics[i]!, this.partitions[i]!, i);
     }
+  }
+
+  /** Appends an item whose partition is unknown: never found, never replaced. */
+  addUnkeyed(item: Fields): void {
+    this.items.push(item);
+    this.topics.push('');
+    this.partitions.push(NaN);
   }
 
   private index(topic: string, partition: number, at: number): void {
@@ -159,36 +182,49 @@ const FETCH_REQUEST = {
 };
 const FETCH_PARTITION = { HighWatermark: 'high_watermark', LastStableOffset: 'last_stable_offset', LogStartOffset: 'log_start_offset' };
 
-type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string) => ExchangeDetails;
+type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string, loss: BodyLoss) => ExchangeDetails;
 
 const EXTRACTORS: Record<number, Extractor> = {
-  [API_KEYS.Produce]: (req, resp) => {
+  // A partition whose index was lost fires with partition -1 and incomplete 1; so does one whose
+  // answer a lossy response may have lost (base_offset and error unknown).
+  [API_KEYS.Produce]: (req, resp, _ctx, _clientId, loss) => {
     const details = pick({}, req, PRODUCE_REQUEST);
     const items = new ItemIndex();
     for (const t of structs(req?.TopicData)) {
       const topic = typeof t.Name === 'string' ? t.Name : '';
       for (const p of structs(t.PartitionData)) {
-        const partition = typeof p.Index === 'number' ? p.Index : -1;
+        const known = typeof p.Index === 'number';
+        const partition = known ? (p.Index as number) : -1;
         const item: Fields = { topic, partition };
         if (typeof details.acks === 'number') item.acks = details.acks;
-        addRecords(item, p.Records);
-        items.set(topic, partition, item);
+        const lost = addRecords(item, p.Records);
+        const rec = records(p.Records);
+        if (rec && !lost && rec.offsets >= 0) item.offsets = rec.offsets;
+        else if (p.Records === null) item.offsets = 0;
+        item.incomplete = lost || (loss.request && (!known || p.Records === undefined));
+        if (known) items.set(topic, partition, item);
+        else items.addUnkeyed(item);
       }
     }
+    const answered = loss.response && resp !== null ? new Set<Fields>() : undefined;
     for (const t of structs(resp?.Responses)) {
       const topic = typeof t.Name === 'string' ? t.Name : '';
       for (const p of structs(t.PartitionResponses)) {
-        const partition = typeof p.Index === 'number' ? p.Index : -1;
-        const item = items.get(topic, partition) ?? { topic, partition };
+        const known = typeof p.Index === 'number';
+        const partition = known ? (p.Index as number) : -1;
+        const item = (known ? items.get(topic, partition) : undefined) ?? { topic, partition, incomplete: loss.request };
         pick(item, p, PRODUCE_PARTITION);
         withError(item, p.ErrorCode);
-        items.set(topic, partition, item);
+        if (answered && known && p.BaseOffset !== undefined) answered.add(item);
+        if (known) items.set(topic, partition, item);
+        else items.addUnkeyed(item);
       }
     }
+    if (answered) for (const item of items.items) if (!answered.has(item)) item.incomplete = true;
     return { details, items: items.items };
   },
 
-  [API_KEYS.Fetch]: (req, resp, ctx, clientId) => {
+  [API_KEYS.Fetch]: (req, resp, ctx, clientId, loss) => {
     const details = pick({}, req, FETCH_REQUEST);
     const group = ctx.groupOf(clientId);
     if (group !== undefined) details.group = group;
@@ -210,7 +246,8 @@ const EXTRACTORS: Record<number, Extractor> = {
     for (const t of structs(resp.Responses)) {
       const topic = topicOf(t, ctx, 'Topic');
       for (const p of structs(t.Partitions)) {
-        const partition = typeof p.PartitionIndex === 'number' ? p.PartitionIndex : -1;
+        const known = typeof p.PartitionIndex === 'number';
+        const partition = known ? (p.PartitionIndex as number) : -1;
         const item: Fields = { topic, partition };
         const fetchOffset = requested.get(topic, partition)?.fetch_offset ?? ctx.fetchOffset(topic, partition);
         if (fetchOffset !== undefined) item.fetch_offset = fetchOffset;
@@ -218,7 +255,8 @@ const EXTRACTORS: Record<number, Extractor> = {
         if (typeof item.high_watermark === 'bigint' && typeof item.fetch_offset === 'bigint' && item.fetch_offset >= 0n) {
           item.lag = item.high_watermark - item.fetch_offset;
         }
-        addRecords(item, p.Records);
+        // Records is a partition's last field: with it, the partition was read whole.
+        item.incomplete = addRecords(item, p.Records) || (loss.response && (!known || p.Records === undefined));
         withError(item, p.ErrorCode);
         items.push(withGroup(item, group));
       }
@@ -498,9 +536,10 @@ export function exchangeDetails(
   resp: DecodedStruct | null,
   ctx: DetailsContext,
   clientId: string,
+  loss: BodyLoss = NO_LOSS,
 ): ExchangeDetails {
   const extract = EXTRACTORS[apiKey];
-  const result = extract ? extract(req, resp, ctx, clientId) : { details: {}, items: [] };
+  const result = extract ? extract(req, resp, ctx, clientId, loss) : { details: {}, items: [] };
   if (result.error === undefined && resp && typeof resp.ErrorCode === 'number') result.error = resp.ErrorCode;
   return result;
 }

@@ -16,7 +16,10 @@ import { PendingRequests } from './pending.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
 import { MAX_PLAUSIBLE_VERSION } from './headers.js';
 import { int16At, int32At } from './reader.js';
-import type { DerivedEvent, RebalanceTracker } from './rebalances.js';
+import { requestSpec, responseSpec } from './schemas/index.js';
+import { inRange, type MessageSpec } from './schemas/spec.js';
+import type { DerivedEvent } from './probes.js';
+import type { RebalanceTracker } from './rebalances.js';
 import type { CopiedRun, StreamFrame } from './stream.js';
 
 export type Direction = 'out' | 'in';
@@ -63,6 +66,11 @@ export interface KafkaExchange {
   response_ts: bigint | null;
   /** Whether part of the request or response was not copied (details may be incomplete). */
   truncated: boolean;
+  /**
+   * Whether a body lost fields: it stopped early (bytes not copied, or not decodable), or its version
+   * is one no schema knows. Firings then say `incomplete` (Produce and Fetch items, per item).
+   */
+  incomplete: boolean;
   connection: ConnectionInfo;
   /** API-level fields (group, member, generation, acks, ...). */
   details: Fields;
@@ -94,6 +102,18 @@ interface Pending {
   ts: bigint;
   tid: number;
   truncated: boolean;
+  /** The request body lost fields (see KafkaExchange.incomplete). */
+  lost: boolean;
+}
+
+/**
+ * Whether a body left undecoded was so for want of a schema of its version (counted as
+ * unknown_version), rather than by the plan or by design (SASL).
+ */
+function unknownVersion(spec: MessageSpec | undefined, version: number, counters: KafkaCounters): boolean {
+  if (!spec || inRange(spec.valid, version)) return false;
+  countFailure(counters, 'unknown_version');
+  return true;
 }
 
 const GROUP_APIS = new Set<number>([
@@ -356,7 +376,8 @@ export class Connection {
     counters.framesDecoded++;
     if (frame.truncated) counters.framesTruncated++;
     if (req.failure !== null && req.failure !== 'truncated') countFailure(counters, req.failure);
-    const p: Pending = { request: req, dir, bytes: frame.size + 4, ts: frame.meta.ts, tid: frame.meta.tid, truncated: frame.truncated };
+    const lost = req.failure !== null || (req.body === null && unknownVersion(requestSpec(req.header.apiKey), req.header.apiVersion, counters));
+    const p: Pending = { request: req, dir, bytes: frame.size + 4, ts: frame.meta.ts, tid: frame.meta.tid, truncated: frame.truncated, lost };
     this.rememberGroup(p);
     if (req.header.apiKey === API_KEYS.Produce && req.body?.Acks === 0) {
       this.report(p, null, 'no_response');
@@ -390,18 +411,20 @@ export class Connection {
     if (resp.failure !== null && resp.failure !== 'truncated') countFailure(counters, resp.failure);
     if (apiKey === API_KEYS.SaslHandshake && apiVersion === 0) this.saslTokens = true;
     if (apiKey === API_KEYS.Metadata && resp.body) this.learnTopicIds(resp.body);
-    this.report(p, { body: resp.body, bytes: frame.size + 4, ts: frame.meta.ts, truncated: frame.truncated }, 'complete');
+    const lost = resp.failure !== null || (resp.body === null && unknownVersion(responseSpec(apiKey), apiVersion, counters));
+    this.report(p, { body: resp.body, bytes: frame.size + 4, ts: frame.meta.ts, truncated: frame.truncated, lost }, 'complete');
   }
 
   private report(
     p: Pending,
-    resp: { body: DecodedStruct | null; bytes: number; ts: bigint; truncated: boolean } | null,
+    resp: { body: DecodedStruct | null; bytes: number; ts: bigint; truncated: boolean; lost: boolean } | null,
     status: ExchangeStatus,
   ): void {
     const h = p.request.header;
     const clientId = h.clientId ?? '';
     const role = p.dir === 'out' ? 'client' : 'broker';
-    const { details, items, error: topError } = exchangeDetails(h.apiKey, p.request.body, resp?.body ?? null, this.context(role), clientId);
+    const loss = { request: p.lost, response: resp?.lost ?? false };
+    const { details, items, error: topError } = exchangeDetails(h.apiKey, p.request.body, resp?.body ?? null, this.context(role), clientId, loss);
     let error: number | null = null;
     if (resp) {
       error = topError ?? 0;
@@ -426,6 +449,7 @@ export class Connection {
       request_ts: p.ts,
       response_ts: resp?.ts ?? null,
       truncated: p.truncated || (resp?.truncated ?? false),
+      incomplete: loss.request || loss.response,
       connection: this.connectionOf(p.tid),
       details,
       items,

@@ -19,15 +19,15 @@ import { DecodePlan, type KafkaDemand } from './demand.js';
 import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
 import { LagTracker } from './lag.js';
 import { FastLane, LaneMeta, type FiringSink } from './lane.js';
-import { plannedFirings, probeFirings, type ProbeFiring } from './probes.js';
-import { RebalanceTracker, type DerivedEvent } from './rebalances.js';
+import { plannedFirings, probeFirings, type DerivedEvent, type ProbeFiring } from './probes.js';
+import { RebalanceTracker } from './rebalances.js';
 import { FrameStream, type StreamFrame, type StreamStats } from './stream.js';
 
 export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
 export type { Fields, FieldValue } from './details.js';
 export type { FrameFailure, KafkaCounters } from './counters.js';
 export { derivedFiring, probeFirings, type ProbeArgs, type ProbeFiring } from './probes.js';
-export type { DerivedEvent } from './rebalances.js';
+export type { DerivedEvent } from './probes.js';
 export type { KafkaDemand } from './demand.js';
 export type { FiringSink } from './lane.js';
 export { apiName } from './api-names.js';
@@ -158,7 +158,10 @@ export class KafkaDecoder {
       const onFiring = this.options.onFiring;
       if (!onFiring) return;
       const nsecs = ex.response_ts ?? ex.request_ts;
-      for (const f of this.firings(ex)) onFiring(f.probe, f.args, ex.connection, ex.connection.tid, nsecs);
+      for (const f of this.firings(ex)) {
+        const c = f.connection ?? ex.connection;
+        onFiring(f.probe, f.args, c, c.tid, f.nsecs ?? nsecs);
+      }
     },
   };
 

@@ -1,8 +1,10 @@
 // Consumer lag across the connections of one decoder, from what is on the wire:
 // - the log end of each topic-partition: the highest of the high watermarks in Fetch responses,
 //   the offsets of ListOffsets "latest" answers and the ends of acknowledged Produce batches (the
-//   highest, because responses of different connections are decoded in no guaranteed order; a
-//   Produce whose batch headers were not copied counts as one record, a lower bound);
+//   highest, because responses of different connections are decoded in no guaranteed order): the
+//   base offset the broker assigned plus the offsets the partition's batches span (each batch's last
+//   offset delta + 1); a Produce whose batch headers were not copied raises the end to base + 1, the
+//   least it can be, and the views say `incomplete` until an exact end reaches it;
 // - committed offsets per group: acknowledged OffsetCommit requests and OffsetFetch answers;
 // - where each produced batch starts and when it was sent, to time a record from its Produce to the
 //   Fetch that asks for it. The first such fetch gives the record's time lag; a later one asking for
@@ -43,6 +45,8 @@ type Touch = (group: string, topic: string, partition: number, state: PartitionS
 interface PartitionState {
   /** Log end as far as seen; -1 when unknown. */
   end: bigint;
+  /** The end is a lower bound: a Produce whose batch headers were not copied raised it last. */
+  endAtLeast: boolean;
   groups: BoundedMap<string, GroupPartition>;
   /** Produced batches in offset order. */
   batches: Batch[];
@@ -83,12 +87,12 @@ export class LagTracker {
         for (const item of ex.items) {
           const base = int(item.base_offset);
           if (!ok(item) || base === undefined || base < 0n) continue;
-          // A batch whose header was not copied counts no records, but holds at least one.
-          const records = int(item.records) ?? 0n;
-          const end = base + (records > 0n ? records : 1n);
+          // Batches whose headers were not copied span an unknown number of offsets, but at least one.
+          const offsets = int(item.offsets) ?? -1n;
+          const end = base + (offsets > 0n ? offsets : 1n);
           const s = this.partition(item);
           this.remember(s, { base, ts: ex.request_ts });
-          if (this.raise(s, end)) touchAll(String(item.topic), Number(item.partition), s);
+          if (this.raise(s, end, offsets < 0n)) touchAll(String(item.topic), Number(item.partition), s);
         }
         break;
       case API_KEYS.ListOffsets:
@@ -160,7 +164,7 @@ export class LagTracker {
   private partition(item: Fields): PartitionState {
     const key = `${String(item.topic ?? '')}\u0000${String(item.partition ?? -1)}`;
     let s = this.partitions.get(key);
-    if (!s) s = { end: -1n, groups: new BoundedMap(this.limits.groups), batches: [] };
+    if (!s) s = { end: -1n, endAtLeast: false, groups: new BoundedMap(this.limits.groups), batches: [] };
     // Set again when present too: the least recently updated partition is the one forgotten.
     this.partitions.set(key, s);
     return s;
@@ -189,10 +193,11 @@ export class LagTracker {
     return g;
   }
 
-  /** Raises the log end; true when it moved. */
-  private raise(s: PartitionState, end: bigint): boolean {
-    if (end <= s.end) return false;
+  /** Raises the log end (to `end` or more, when `atLeast`); true when it moved. */
+  private raise(s: PartitionState, end: bigint, atLeast = false): boolean {
+    if (end < s.end || (end === s.end && (atLeast || !s.endAtLeast))) return false;
     s.end = end;
+    s.endAtLeast = atLeast;
     return true;
   }
 
@@ -233,7 +238,7 @@ function findBatch(s: PartitionState, offset: bigint): Batch | undefined {
 function view(group: string, topic: string, partition: number, s: PartitionState): Fields {
   const g = s.groups.get(group) ?? { committed: -1n, fetchOffset: -1n };
   const known = s.end >= 0n;
-  return {
+  const v: Fields = {
     group,
     topic,
     partition,
@@ -243,4 +248,7 @@ function view(group: string, topic: string, partition: number, s: PartitionState
     fetch_offset: g.fetchOffset,
     lag: known && g.fetchOffset >= 0n ? s.end - g.fetchOffset : -1n,
   };
+  // A log end known only as a lower bound makes the lags lower bounds: the view says so.
+  if (s.endAtLeast) v.incomplete = 1;
+  return v;
 }

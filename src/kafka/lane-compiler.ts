@@ -41,6 +41,8 @@ export interface LaneShape {
 export type LaneBody<P, X> = (b: Uint8Array, v: DataView, p: number, e: number, P: P, X: X) => number;
 
 const SMALL = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+/** What LaneHelpers.records returns for a records field that does not fit where it lies: the lane declines the frame. */
+const DECLINE = -3;
 
 /** Helpers the generated code calls for what is more than a few byte reads. */
 class LaneHelpers implements CopiedBytes {
@@ -49,7 +51,7 @@ class LaneHelpers implements CopiedBytes {
   located = 0;
   private bytes: Uint8Array = new Uint8Array(0);
   private end = 0;
-  private readonly summary: RecordsSummary = { bytes: 0, records: 0, magic: -1, batches: [], complete: true, malformed: false };
+  private readonly summary: RecordsSummary = { bytes: 0, records: 0, offsets: 0, magic: -1, batches: [], complete: true, malformed: false };
   /** The gaps of a walked frame: where each starts among the copied bytes, and its wire length. */
   private gapAt: readonly number[] = [];
   private gapLen: readonly number[] = [];
@@ -137,20 +139,22 @@ class LaneHelpers implements CopiedBytes {
 
   /**
    * The records counted in a records field of `n` wire bytes at b[p] (`v` over b), the copied bytes
-   * ending at `e`; -1 when it does not fit there. The position after the field goes in `at`. A
-   * field of one whole magic 2 batch, what producers send per partition, is read here; the rest is
+   * ending at `e`: -2 when a batch header could not be read or is malformed (the count is unknown),
+   * DECLINE when the field does not fit there. The position after the field goes in `at`. A field
+   * of one whole magic 2 batch, what producers send per partition, is read here; the rest is
    * countRecords' (records.ts), which counts that one the same, or walked's when a gap lies in it.
    */
   records(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
     if (this.gapNext < this.gapCount && this.gapAt[this.gapNext]! < p + n) return this.walked(b, v, p, n, e);
-    if (p + n > e) return -1;
+    if (p + n > e) return DECLINE;
     this.at = p + n;
     if (n >= BATCH_HEADER_SIZE && p + BATCH_HEADER_SIZE <= e && v.getInt8(p + MAGIC_OFFSET) === 2 && v.getInt32(p + 8) === n - LOG_OVERHEAD) {
       return Math.max(0, v.getInt32(p + RECORD_COUNT_AT));
     }
     this.bytes = b;
     this.end = e;
-    return countRecordsInto(this.summary, this, p, n).records;
+    const summary = countRecordsInto(this.summary, this, p, n);
+    return summary.complete && !summary.malformed ? summary.records : -2;
   }
 
   /**
@@ -164,15 +168,16 @@ class LaneHelpers implements CopiedBytes {
     let pos = 0;
     let records = 0;
     let counting = true;
+    let malformed = false;
     while (pos < n) {
       const left = n - pos;
       const gap = this.gapNext < this.gapCount ? this.gapAt[this.gapNext]! : Infinity;
       if (left < LOG_OVERHEAD) {
-        if (gap < c + left || c + left > e) return -1;
+        if (gap < c + left || c + left > e) return DECLINE;
         c += left;
         break;
       }
-      if (gap < c + LOG_OVERHEAD || c + LOG_OVERHEAD > e) return -1;
+      if (gap < c + LOG_OVERHEAD || c + LOG_OVERHEAD > e) return DECLINE;
       const size = v.getInt32(c + 8);
       const rest = size < 0 || size > left - LOG_OVERHEAD ? left - LOG_OVERHEAD : size;
       const copied = LOG_OVERHEAD + Math.min(rest, BATCH_HEADER_SIZE - LOG_OVERHEAD);
@@ -183,22 +188,22 @@ class LaneHelpers implements CopiedBytes {
       } else if (gap >= c + LOG_OVERHEAD + rest) {
         next = c + LOG_OVERHEAD + rest;
       } else {
-        return -1;
+        return DECLINE;
       }
-      if (next > e) return -1;
+      if (next > e) return DECLINE;
       if (counting) {
-        // As countRecordsInto: a partial last batch ends the count, a malformed one too.
+        // As countRecordsInto: a partial last batch ends the count; a malformed one makes it unknown.
         const magic = left < MAGIC_OFFSET + 1 ? -1 : v.getInt8(c + MAGIC_OFFSET);
-        if (left < MAGIC_OFFSET + 1 || size < 0 || size > left - LOG_OVERHEAD) counting = false;
+        if (left < MAGIC_OFFSET + 1 || (size >= 0 && size > left - LOG_OVERHEAD)) counting = false;
         else if (magic === 2 && size >= BATCH_HEADER_SIZE - LOG_OVERHEAD) records += Math.max(0, v.getInt32(c + RECORD_COUNT_AT));
-        else if (magic === 0 || magic === 1) records++;
-        else counting = false;
+        else if (size >= 0 && (magic === 0 || magic === 1)) records++;
+        else counting = !(malformed = true);
       }
       pos += LOG_OVERHEAD + rest;
       c = next;
     }
     this.at = c;
-    return records;
+    return malformed ? -2 : records;
   }
 
   locate(at: number, n: number): Uint8Array | null {
@@ -316,9 +321,9 @@ class LaneGenerator {
       // A records field reads as its record count and its size in bytes; null as -1 and 0. Its
       // record data may be a walked frame's gap: H.records steps over it (H.at).
       lines.push(...this.length(compact, 4), 'if (n < -1) return -1;');
-      if (local === undefined) return [...lines, 'if (n > 0) { if (H.records(b, v, p, n, e) < 0) return -1; p = H.at; }'];
+      if (local === undefined) return [...lines, `if (n > 0) { if (H.records(b, v, p, n, e) === ${DECLINE}) return -1; p = H.at; }`];
       this.locals.add(`${local}Bytes`);
-      lines.push(`if (n < 0) { ${local} = -1; ${local}Bytes = 0; } else { ${local} = H.records(b, v, p, n, e); if (${local} < 0) return -1; ${local}Bytes = n; p = H.at; }`);
+      lines.push(`if (n < 0) { ${local} = -1; ${local}Bytes = 0; } else { ${local} = H.records(b, v, p, n, e); if (${local} === ${DECLINE}) return -1; ${local}Bytes = n; p = H.at; }`);
       return lines;
     }
     if (local === undefined) return [...lines, ...this.skipVariable(f.t, compact, nullable)];

@@ -16,7 +16,7 @@ import type { ConnectionInfo, Direction } from './exchanges.js';
 import type { DecodedRequest } from './frame.js';
 import { isFlexible } from './headers.js';
 import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
-import type { ProbeArgs } from './probes.js';
+import { unknownArgs, type ProbeArgs } from './probes.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
 import { inRange, type MessageSpec } from './schemas/spec.js';
 
@@ -37,7 +37,10 @@ interface LaneItem {
   topic: string | undefined;
   id: string | undefined;
   part: number;
-  /** Produce: records counted in the partition's data (-1: null data; undefined: not read), and its size. */
+  /**
+   * Produce: records counted in the partition's data (-1: null data; -2: a batch header that could
+   * not be read, so unknown; undefined: not read), and its size.
+   */
   records: number | undefined;
   bytes: number | undefined;
   /** Fetch: the offset asked for (the lane reads int64 fields as numbers: lane-compiler.ts). */
@@ -117,6 +120,7 @@ export class LanePending {
   tid = 0;
   /** Whether the capture walked the request (its record data not copied). */
   truncated = false;
+  readonly lost = false;
   /** Whether its version is flexible (the response header has tagged fields); set by FastLane.request. */
   flexible = false;
   /** Its response's lane body; set by FastLane.request. */
@@ -155,7 +159,7 @@ export class LanePending {
     const TopicData = this.items.map((i) => {
       const partition: Record<string, unknown> = { Index: i.part };
       if (i.records !== undefined) {
-        partition.Records = i.records < 0 ? null : { bytes: i.bytes, records: i.records, magic: -1, batches: [], complete: true, malformed: false };
+        partition.Records = i.records === -1 ? null : { bytes: i.bytes, records: Math.max(i.records, 0), offsets: -1, magic: -1, batches: [], complete: true, malformed: i.records < -1 };
       }
       return { Name: i.topic!, PartitionData: [partition] };
     });
@@ -256,7 +260,7 @@ const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
 
 /** Captures made only for the args named: others leave their local undefined (no BigInt made, no records counted). */
 const OPTIONAL: Record<ShapeName, Record<string, string[]>> = {
-  produceRequest: { 'TopicData.PartitionData.Records': ['records', 'bytes'] },
+  produceRequest: { 'TopicData.PartitionData.Records': ['records', 'bytes', 'incomplete'] },
   produceResponse: {
     'Responses.PartitionResponses.ErrorCode': ['error', 'error_name'],
     'Responses.PartitionResponses.BaseOffset': ['base_offset'],
@@ -267,7 +271,7 @@ const OPTIONAL: Record<ShapeName, Record<string, string[]>> = {
     'Responses.Partitions.HighWatermark': ['high_watermark', 'lag'],
     'Responses.Partitions.LastStableOffset': ['last_stable_offset'],
     'Responses.Partitions.LogStartOffset': ['log_start_offset'],
-    'Responses.Partitions.Records': ['records', 'bytes'],
+    'Responses.Partitions.Records': ['records', 'bytes', 'incomplete'],
   },
 };
 
@@ -282,7 +286,8 @@ function shapeFor(name: ShapeName, args: ReadonlySet<string>, keep: ReadonlySet<
 
 /**
  * How the lane makes an arg: the JavaScript of its value, or of a number that, when defined, is the
- * arg's value as a BigInt (an int64 the lane read as a number; the arg is absent when undefined).
+ * arg's value as a BigInt (an int64 the lane read as a number; when undefined, the arg is its
+ * unknown sentinel, probes.ts's UNKNOWN, or absent without one).
  */
 type ArgCode = string | { present: string };
 
@@ -310,8 +315,10 @@ const ITEM: Record<'produce' | 'fetch', Record<string, ArgCode>> = {
     topic: 'P.items[i].topic',
     partition: 'big(P.items[i].part)',
     acks: 'big(P.acks)',
-    records: 'big(Math.max(P.items[i].records, 0))',
+    // Null data counts 0 records; a batch header that could not be read leaves them unknown.
+    records: 'P.items[i].records < -1 ? -1n : big(Math.max(P.items[i].records, 0))',
     bytes: 'big(P.items[i].bytes)',
+    incomplete: 'P.items[i].records < -1 ? 1n : 0n',
     base_offset: { present: 'X.base[i]' },
     error: 'big(X.err[i])',
     error_name: 'errorName(X.err[i])',
@@ -323,10 +330,10 @@ const ITEM: Record<'produce' | 'fetch', Record<string, ArgCode>> = {
     high_watermark: { present: 'X.hw[i]' },
     last_stable_offset: { present: 'X.lso[i]' },
     log_start_offset: { present: 'X.lsto[i]' },
-    // Unknown lag reads -1 (probes.ts's UNKNOWN_LAG).
-    lag: 'X.lag[i] === undefined ? -1n : big(X.lag[i])',
-    records: 'big(Math.max(X.records[i], 0))',
+    lag: { present: 'X.lag[i]' },
+    records: 'X.records[i] < -1 ? -1n : big(Math.max(X.records[i], 0))',
     bytes: 'big(X.bytes[i])',
+    incomplete: 'X.records[i] < -1 ? 1n : 0n',
     error: 'big(X.err[i])',
     error_name: 'errorName(X.err[i])',
   },
@@ -337,7 +344,7 @@ const ITEM: Record<'produce' | 'fetch', Record<string, ArgCode>> = {
  * request-level fields and the group of a Fetch, and the lag tracker's time_lag.
  */
 const BEYOND = new Set([
-  'transactional_id', 'group', 'time_lag', 'max_wait_ms', 'min_bytes', 'max_bytes', 'isolation_level', 'session_id',
+  'transactional_id', 'offsets', 'group', 'time_lag', 'max_wait_ms', 'min_bytes', 'max_bytes', 'isolation_level', 'session_id',
   'session_epoch', 'rack',
 ]);
 
@@ -369,9 +376,14 @@ function generateBuilder(probe: 'produce' | 'fetch', names: readonly string[]): 
     if (BEYOND.has(name)) return undefined;
     const code = ITEM[probe][name] ?? COMMON[name];
     if (typeof code === 'string') fields.push(`${name}: ${code}`);
-    else if (code !== undefined) optional.push(`v = ${code.present}; if (v !== undefined) args.${name} = big(v);`);
+    else if (code !== undefined) {
+      const unknown = unknownArgs(probe)[name];
+      // A sentinel in the literal keeps the firing's shape whether or not the value was there.
+      if (typeof unknown === 'bigint') fields.push(`${name}: (v = ${code.present}) === undefined ? ${unknown}n : big(v)`);
+      else optional.push(`v = ${code.present}; if (v !== undefined) args.${name} = big(v);`);
+    }
   }
-  const source = `return function build(P, X, i, R, big, errorName, latency) {\nconst args = { ${fields.join(', ')} };\nlet v;\n${optional.join('\n')}\nreturn args;\n};`;
+  const source = `return function build(P, X, i, R, big, errorName, latency) {\nlet v;\nconst args = { ${fields.join(', ')} };\n${optional.join('\n')}\nreturn args;\n};`;
   return new Function(source)() as Builder;
 }
 

@@ -3,10 +3,11 @@
 // members) fires once.
 //
 // Classic protocol: a generation starts with the first JoinGroup request of a round and is complete
-// when every member listed in the leader's JoinGroup response has its SyncGroup answered. When not
-// every member is visible (the leader is not traced), a later generation, a LeaveGroup, `settleNs`
-// without a new SyncGroup answer, or flush() completes it. Generations without any answered
-// SyncGroup never completed and do not fire.
+// when every member listed in the leader's JoinGroup response has its SyncGroup answered without
+// error. Otherwise a later generation, a LeaveGroup, `settleNs` without a new JoinGroup or SyncGroup
+// answer of it, or flush() ends it incomplete. Every generation seen fires once, also those whose
+// SyncGroups all failed (a rejoin storm): its members are those that joined it, whether or not
+// their SyncGroup succeeded.
 // KIP-848 consumer protocol: a ConsumerGroupHeartbeat response that changes a member's epoch or
 // assignment fires one `rebalance` event for that member.
 import { API_KEYS } from './api-names.js';
@@ -14,19 +15,7 @@ import { BoundedMap } from './bounded-map.js';
 import type { DecodedStruct } from './decoder.js';
 import type { Fields } from './details.js';
 import type { ConnectionInfo, KafkaExchange } from './exchanges.js';
-
-export type DerivedProbe = 'rebalance' | 'member';
-
-/** An event derived from several exchanges: a `kafka:rebalance` or `kafka:member` firing. */
-export interface DerivedEvent {
-  probe: DerivedProbe;
-  /** The probe's own args (they override the common args of the exchange that carries the event). */
-  fields: Fields;
-  /** CLOCK_MONOTONIC ns the event completed at. */
-  ts: bigint;
-  /** The connection it was last seen on. */
-  connection: ConnectionInfo;
-}
+import { commonArgs, type DerivedEvent, type ProbeArgs } from './probes.js';
 
 export interface RebalanceOptions {
   /** A generation whose members are not all visible completes this long after its last SyncGroup answer (default 2 s). */
@@ -53,9 +42,17 @@ interface Generation {
   leader: string;
   /** Member ids of the leader's JoinGroup response; null until it is seen. */
   members: Set<string> | null;
+  /** Members seen joining it: JoinGroup answers of this generation, and SyncGroups (answered either way). */
+  joined: Set<string>;
   synced: Set<string>;
+  /** Members whose SyncGroup failed, with the error's name. */
+  failed: Map<string, string>;
+  /** The last SyncGroup answer, else the first JoinGroup request. */
   lastSync: bigint | null;
+  /** The last JoinGroup or SyncGroup answer of it (settleNs runs from there). */
+  lastSeen: bigint;
   connection: ConnectionInfo;
+  common: ProbeArgs;
 }
 
 interface ClassicGroup {
@@ -165,8 +162,7 @@ export class RebalanceTracker {
 
   private sweep(now: bigint, out: DerivedEvent[]): void {
     for (const [name, g] of this.classic) {
-      const last = g.open?.lastSync;
-      if (last != null && now - last > this.settleNs) this.finish(name, g, out);
+      if (g.open && now - g.open.lastSeen > this.settleNs) this.finish(name, g, out);
     }
   }
 
@@ -220,7 +216,16 @@ export class RebalanceTracker {
     gen.leader ||= str(ex.details.leader);
     const listed = memberIds(response?.Members);
     if (listed.length > 0) gen.members = new Set(listed);
+    if (member !== '') gen.joined.add(member);
+    this.seen(gen, ex);
+  }
+
+  /** An answer of the generation: it is the one its firing's connection and common args come from. */
+  private seen(gen: Generation, ex: KafkaExchange): void {
+    const now = ex.response_ts ?? ex.request_ts;
+    if (now > gen.lastSeen) gen.lastSeen = now;
     gen.connection = ex.connection;
+    gen.common = commonArgs(ex);
   }
 
   /** A JoinGroup or LeaveGroup at `ts` begins a round unless one is already under way. */
@@ -253,35 +258,48 @@ export class RebalanceTracker {
       protocolType: '',
       leader: '',
       members: null,
+      joined: new Set(),
       synced: new Set(),
+      failed: new Map(),
       lastSync: null,
+      lastSeen: ex.response_ts ?? ex.request_ts,
       connection: ex.connection,
+      common: commonArgs(ex),
     };
     g.open = gen;
     return gen;
   }
 
   private onSync(ex: KafkaExchange, name: string, out: DerivedEvent[]): void {
-    if (ex.error !== 0) return;
     const now = ex.response_ts ?? ex.request_ts;
-    const roundKey = this.memberRoundKey(ex, name);
-    const round = this.memberRounds.get(roundKey);
-    if (round !== undefined) {
-      this.memberRounds.delete(roundKey);
-      ex.details.join_to_sync = now - round.join;
-      ex.details.join_time = now - round.start;
+    const ok = ex.error === 0;
+    if (ok) {
+      const roundKey = this.memberRoundKey(ex, name);
+      const round = this.memberRounds.get(roundKey);
+      if (round !== undefined) {
+        this.memberRounds.delete(roundKey);
+        ex.details.join_to_sync = now - round.join;
+        ex.details.join_time = now - round.start;
+      }
     }
     const g = this.group(name);
     const generation = int(ex.details.generation);
-    if (generation <= g.done) return;
+    if (generation < 0 || generation <= g.done) return;
     if (g.open && g.open.generation < generation) this.finish(name, g, out);
     const gen = g.open ?? this.openGeneration(g, generation, ex);
-    gen.synced.add(str(ex.details.member));
+    const member = str(ex.details.member);
+    gen.joined.add(member);
+    if (ok) {
+      gen.synced.add(member);
+      gen.failed.delete(member);
+    } else if (!gen.synced.has(member)) {
+      gen.failed.set(member, ex.error_name ?? '');
+    }
     gen.lastSync = gen.lastSync !== null && gen.lastSync > now ? gen.lastSync : now;
     gen.protocol ||= str(ex.details.protocol);
     gen.protocolType ||= str(ex.details.protocol_type);
-    gen.connection = ex.connection;
-    if (gen.members && [...gen.members].every((m) => gen.synced.has(m))) this.finish(name, g, out);
+    this.seen(gen, ex);
+    if (gen.members && [...gen.members].every((m) => gen.synced.has(m) || gen.failed.has(m))) this.finish(name, g, out);
   }
 
   private onHeartbeat(ex: KafkaExchange, name: string, out: DerivedEvent[]): void {
@@ -310,43 +328,54 @@ export class RebalanceTracker {
     }
   }
 
-  /** Fires the open generation of a group (if any SyncGroup of it was answered) and its member events. */
+  /** Fires the open generation of a group and its member events. */
   private finish(name: string, g: ClassicGroup, out: DerivedEvent[]): void {
     const gen = g.open;
     if (!gen) return;
     g.open = null;
     g.done = gen.generation;
-    if (gen.lastSync === null) return;
-    const complete = gen.members !== null && [...gen.members].every((m) => gen.synced.has(m));
-    const members = complete ? gen.members! : null;
-    const joined = [...(members ?? gen.synced)].filter((m) => g.newcomers.has(m) || (members && g.previous && !g.previous.has(m)));
-    const gone = members && g.previous ? [...g.previous].filter((m) => !members.has(m)) : [];
+    const complete = gen.members !== null && gen.failed.size === 0 && [...gen.members].every((m) => gen.synced.has(m));
+    // The leader's list, when seen, is every member of the generation; else those seen joining it.
+    const listed = gen.members !== null;
+    const members = listed ? new Set([...gen.members!, ...gen.joined]) : gen.joined;
+    members.delete('');
+    const joined = [...members].filter((m) => g.newcomers.has(m) || (listed && g.previous && !g.previous.has(m)));
+    const gone = listed && g.previous ? [...g.previous].filter((m) => !members.has(m)) : [];
+    const ts = gen.lastSync ?? gen.lastSeen;
+    const errors = [...new Set(gen.failed.values())];
     out.push({
       probe: 'rebalance',
-      ts: gen.lastSync,
+      ts,
       connection: gen.connection,
+      common: gen.common,
       fields: {
         kind: 'classic',
         group: name,
         generation: gen.generation,
+        previous_generation: -1,
         member: '',
-        members: (members ?? gen.synced).size,
+        members: members.size,
+        synced: gen.synced.size,
+        sync_failed: gen.failed.size,
+        sync_error: errors.join(','),
         complete: complete ? 1 : 0,
-        duration: gen.lastSync - gen.start,
+        duration: gen.lastSync === null ? -1n : gen.lastSync - gen.start,
         reason: gen.reason,
         initiator: gen.initiator,
         protocol: gen.protocol,
         protocol_type: gen.protocolType,
         leader: gen.leader,
         joined: joined.length,
-        departed: gone.length,
+        departed: listed && g.previous ? gone.length : -1,
+        assignment: '',
+        assigned_partitions: -1,
       },
     });
-    const at = { ts: gen.lastSync, connection: gen.connection };
+    const at = { ts, connection: gen.connection, common: gen.common };
     for (const m of joined) this.pushMember(out, at, name, m, 'join', gen.generation);
     for (const m of gone) if (!g.left.has(m)) this.pushMember(out, at, name, m, 'timeout', gen.generation);
-    for (const m of gen.synced) g.newcomers.delete(m);
-    g.previous = members;
+    for (const m of members) g.newcomers.delete(m);
+    g.previous = listed ? members : null;
     g.left = new Set();
   }
 
@@ -397,6 +426,7 @@ export class RebalanceTracker {
       probe: 'rebalance',
       ts: now,
       connection: ex.connection,
+      common: commonArgs(ex),
       fields: {
         kind: 'consumer',
         group: name,
@@ -415,19 +445,24 @@ export class RebalanceTracker {
         assigned_partitions: m.partitions,
         joined: requestEpoch === 0 ? 1 : 0,
         departed: 0,
+        synced: -1,
+        sync_failed: -1,
+        sync_error: '',
       },
     });
   }
 
   private memberEvent(out: DerivedEvent[], ex: KafkaExchange, group: string, member: string, event: string, generation: number): void {
-    this.pushMember(out, { ts: ex.response_ts ?? ex.request_ts, connection: ex.connection }, group, member, event, generation);
+    this.pushMember(out, { ts: ex.response_ts ?? ex.request_ts, connection: ex.connection, common: commonArgs(ex) }, group, member, event, generation);
   }
 
   /** One member event, once however many sides saw it. */
-  private pushMember(out: DerivedEvent[], at: { ts: bigint; connection: ConnectionInfo }, group: string, member: string, event: string, generation: number): void {
+  private pushMember(
+    out: DerivedEvent[], at: { ts: bigint; connection: ConnectionInfo; common: ProbeArgs }, group: string, member: string, event: string, generation: number,
+  ): void {
     const key = `${group}\u0000${member}\u0000${event}\u0000${generation}`;
     if (this.reported.has(key)) return;
     this.reported.set(key, true);
-    out.push({ probe: 'member', ts: at.ts, connection: at.connection, fields: { group, member, event, generation } });
+    out.push({ probe: 'member', ts: at.ts, connection: at.connection, common: at.common, fields: { group, member, event, generation } });
   }
 }

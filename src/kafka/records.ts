@@ -32,6 +32,11 @@ export interface RecordsSummary {
   bytes: number;
   /** Records counted in the batches (or magic 0/1 messages) whose headers were copied. */
   records: number;
+  /**
+   * Offsets those batches span: each batch's last offset delta + 1 (a magic 0/1 message, 1); -1
+   * when not read. A Produce's batches end at the base offset the broker assigned plus this.
+   */
+  offsets: number;
   /** Magic of the first batch or message set; -1 when empty or not copied. */
   magic: number;
   /** Batch headers seen (magic 2); empty from countRecords. */
@@ -53,6 +58,8 @@ export type RecordWindow = (at: number, n: number) => { view: DataView; index: n
 const MAX_BATCHES = 64;
 /** Size of a magic 2 batch header. */
 export const BATCH_HEADER_SIZE = 61;
+/** Where a magic 2 batch header holds its last offset delta. */
+const LAST_OFFSET_DELTA_AT = 23;
 /** Where a magic 2 batch header holds its record count. */
 export const RECORD_COUNT_AT = 57;
 /** base offset (8) + length (4): the prefix common to batches and magic 0/1 messages. */
@@ -74,7 +81,7 @@ export function summarizeRecords(data: Uint8Array, declared: number): RecordsSum
  * windows were copied: each batch's header must be copied, its records need not be.
  */
 export function summarizeRecordWindows(window: RecordWindow, declared: number): RecordsSummary {
-  const summary: RecordsSummary = { bytes: declared, records: 0, magic: -1, batches: [], complete: true, malformed: false };
+  const summary: RecordsSummary = { bytes: declared, records: 0, offsets: 0, magic: -1, batches: [], complete: true, malformed: false };
   let pos = 0;
   while (pos < declared) {
     // A trailing partial batch is normal (the broker cuts Fetch data at max bytes).
@@ -104,9 +111,11 @@ export function summarizeRecordWindows(window: RecordWindow, declared: number): 
       }
       const batch = readBatchHeader(header.view, header.index);
       summary.records += Math.max(0, batch.recordCount);
+      summary.offsets += Math.max(0, batch.lastOffsetDelta + 1);
       if (summary.batches.length < MAX_BATCHES) summary.batches.push(batch);
     } else if (magic === 0 || magic === 1) {
       summary.records += 1;
+      summary.offsets += 1;
     } else {
       summary.malformed = true;
       break;
@@ -127,13 +136,14 @@ export interface CopiedBytes {
  * `declared` bytes at `start` of `src`: no DataView, window or batch header object per batch.
  */
 export function countRecords(src: CopiedBytes, start: number, declared: number): RecordsSummary {
-  return countRecordsInto({ bytes: declared, records: 0, magic: -1, batches: [], complete: true, malformed: false }, src, start, declared);
+  return countRecordsInto({ bytes: declared, records: 0, offsets: 0, magic: -1, batches: [], complete: true, malformed: false }, src, start, declared);
 }
 
 /** countRecords into a summary of the caller's (reused by the fast lane: no object per field). */
 export function countRecordsInto(summary: RecordsSummary, src: CopiedBytes, start: number, declared: number): RecordsSummary {
   summary.bytes = declared;
   summary.records = 0;
+  summary.offsets = 0;
   summary.magic = -1;
   summary.complete = true;
   summary.malformed = false;
@@ -165,8 +175,10 @@ export function countRecordsInto(summary: RecordsSummary, src: CopiedBytes, star
         break;
       }
       summary.records += Math.max(0, int32At(header, src.located + RECORD_COUNT_AT));
+      summary.offsets += Math.max(0, int32At(header, src.located + LAST_OFFSET_DELTA_AT) + 1);
     } else if (magic === 0 || magic === 1) {
       summary.records += 1;
+      summary.offsets += 1;
     } else {
       summary.malformed = true;
       break;
@@ -190,7 +202,7 @@ function readBatchHeader(view: DataView, pos: number): RecordBatchHeader {
     timestampType: attributes & 0x08 ? 'log_append' : 'create',
     transactional: (attributes & 0x10) !== 0,
     control: (attributes & 0x20) !== 0,
-    lastOffsetDelta: view.getInt32(pos + 23),
+    lastOffsetDelta: view.getInt32(pos + LAST_OFFSET_DELTA_AT),
     baseTimestamp: view.getBigInt64(pos + 27),
     maxTimestamp: view.getBigInt64(pos + 35),
     producerId: view.getBigInt64(pos + 43),

@@ -8,6 +8,7 @@ import { strftime } from './format/time.js';
 import { escapeControls, type RenderContext, valueJson, valueTerminalText, valueText } from './format/value.js';
 import { createSymbolizer, type Symbolizer } from './symbols.js';
 import type { DecodedEvent, MapSnapshot, StackLookup, Value } from './values.js';
+import type { DecodeHealth } from '../kafka/counters.js';
 
 export interface OutputOptions {
   format: 'text' | 'json';
@@ -43,6 +44,11 @@ export interface Output {
   printMaps(all: MapSnapshot[], opts?: { atExit?: boolean }): void;
   /** `Lost N events` */
   lost(n: number | bigint): void;
+  /**
+   * The Kafka decoder's health at exit: always a `kafka_decode` record in JSON; in text, a line on
+   * the error stream with -v (verbose) only.
+   */
+  kafkaHealth(h: DecodeHealth, verbose: boolean): void;
   error(message: string): void;
   flush(): void;
 }
@@ -142,9 +148,29 @@ export function createOutput(opts: OutputOptions): Output {
       if (json) write(`{"type": "lost_events", "data": {"events": ${n}}}\n`);
       else write(`Lost ${n} events\n`);
     },
+    kafkaHealth(h, verbose) {
+      if (json) {
+        const figures = h.figures.map((f) => `"${f.name}": ${f.value}`).join(', ');
+        const failed = Object.entries(h.failed).map(([reason, n]) => `"${reason}": ${n}`).join(', ');
+        write(`{"type": "kafka_decode", "data": {${figures}, "frames_failed": {${failed}}}}\n`);
+      } else if (verbose) {
+        writeError(kafkaHealthText(h));
+      }
+    },
     error,
     flush() {
       opts.flush?.();
     },
   };
+}
+
+/** The -v exit lines of the Kafka decoder's health. */
+export function kafkaHealthText(h: DecodeHealth): string {
+  const v = Object.fromEntries(h.figures.map((f) => [f.name, f.value]));
+  const failed = Object.entries(h.failed).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`);
+  return (
+    `Kafka decode: ${v.exchanges} exchanges (${v.unanswered} unanswered), ${v.frames_decoded} frames (${v.frames_truncated} truncated), ` +
+    `${v.resyncs} resyncs, ${v.bytes_skipped} bytes skipped, ${v.bytes_dropped} bytes dropped, ${v.bad_records} bad capture records\n` +
+    `Kafka frames failed: ${failed.length > 0 ? failed.join(', ') : 'none'}\n`
+  );
 }

@@ -16,6 +16,7 @@ import { runSystem, systemCommand } from './system-call.js';
 import type { Output } from './output.js';
 import type { DecodedEvent, MapSnapshot, StackLookup } from './values.js';
 import type { KafkaProbes } from './kafka-source.js';
+import { decodeHealth, type DecodeHealth } from '../kafka/counters.js';
 import { userMapsOf, type UserMaps } from './user-maps.js';
 
 
@@ -34,6 +35,8 @@ export interface SessionHealth {
   probesAttached: number;
   /** Kafka frames that could not be decoded (no Kafka capture runs in a session yet: 0). */
   kafkaFramesFailed: number;
+  /** The Kafka decoder's health; undefined without kafka probes. */
+  kafka?: DecodeHealth;
 }
 
 /** Live access to a running session (exporters): every call reads the maps anew. */
@@ -66,6 +69,8 @@ export interface SessionOptions {
   onStarted?: (control: SessionControl) => void;
   /** Positional parameters ($1 is index 0), for kafka probe actions. */
   positional?: string[];
+  /** -v: the Kafka decoder's health is printed at exit in text too (JSON always has it). */
+  verbose?: boolean;
   /**
    * The process exits once the session has ended (the CLI): the kernel's wait on detaching is left
    * to a reaper process (see releaseLinksAtExit in native/index.ts) so that the exit is immediate.
@@ -313,7 +318,8 @@ class Session {
       },
       health: () => {
         live();
-        return { eventsLost: this.lostEvents(), probesAttached: this.probesAttached, kafkaFramesFailed: this.kafkaFramesFailed() };
+        const kafka = this.kafkaHealth();
+        return { eventsLost: this.lostEvents(), probesAttached: this.probesAttached, kafkaFramesFailed: this.kafkaFramesFailed(), ...(kafka ? { kafka } : {}) };
       },
       render: this.render,
     };
@@ -429,6 +435,11 @@ class Session {
     return (this.obj ? lostInObject(this.obj) : 0n) + kafkaLost;
   }
 
+  /** The decoder's health, when kafka probes run. */
+  private kafkaHealth(): DecodeHealth | undefined {
+    return this.kafka && this.kafka.attachedProbes > 0 ? decodeHealth(this.kafka.counters()) : undefined;
+  }
+
   private kafkaFramesFailed(): number {
     const failed = this.kafka?.counters().framesFailed ?? {};
     return Object.values(failed).reduce((total, n) => total + (n ?? 0), 0);
@@ -449,6 +460,8 @@ class Session {
     this.drain();
     const lost = this.lostEvents();
     if (lost > 0n) this.out.lost(lost);
+    const kafka = this.kafkaHealth();
+    if (kafka) this.out.kafkaHealth(kafka, this.options.verbose ?? false);
     this.printAllMaps(true);
   }
 

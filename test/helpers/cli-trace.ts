@@ -17,6 +17,8 @@ export interface Traced {
   maps: Record<string, Record<string, number> | number>;
   /** The CLI's pid, to check it is gone. */
   pid: number;
+  /** The Kafka decoder's health record (kafka_decode) printed at exit; undefined when none was. */
+  decode?: Record<string, unknown>;
 }
 
 /**
@@ -52,13 +54,15 @@ export async function traceWhile(script: string, during: () => Promise<void>): P
   const code = await exited;
   const lines: string[] = [];
   const maps: Traced['maps'] = {};
+  let decode: Traced['decode'];
   for (const raw of stdout.split('\n')) {
     if (raw.trim() === '') continue;
     const l = JSON.parse(raw) as JsonLine;
     if (l.type === 'printf') lines.push(...String(l.data).split('\n').filter((s) => s !== ''));
     if (l.type === 'map') Object.assign(maps, l.data);
+    if (l.type === 'kafka_decode') decode = l.data as Traced['decode'];
   }
-  return { code, stderr, lines, maps, pid: child.pid! };
+  return { code, stderr, lines, maps, pid: child.pid!, ...(decode ? { decode } : {}) };
 }
 
 /** Polls `check` until it holds (an event the test cannot subscribe to); fails after `timeoutMs`. */

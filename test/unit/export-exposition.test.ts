@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bucketBounds, exportedMaps, healthFamilies, mapFamily } from '../../src/export/families.js';
 import { exposition } from '../../src/export/exposition.js';
+import { decodeHealth, newCounters } from '../../src/kafka/counters.js';
 import type { KType, MapValueKind } from '../../src/frontend/ast.js';
 import type { PlanMap } from '../../src/plan/types.js';
 import type { RenderContext } from '../../src/runtime/format/value.js';
@@ -149,5 +150,16 @@ describe('health metrics', () => {
     expect(out).toContain('# TYPE kafkatrace_kafka_frames_failed_total counter\nkafkatrace_kafka_frames_failed_total 0\n');
     expect(out).toContain('# TYPE kafkatrace_probes_attached gauge\nkafkatrace_probes_attached 3\n');
     expect(out).toContain('# TYPE kafkatrace_scrape_duration_seconds gauge\nkafkatrace_scrape_duration_seconds 0.25\n');
+    expect(out).not.toContain('kafkatrace_kafka_exchanges_total');
+  });
+
+  it("exposes the Kafka decoder's health by figure and failed frames by reason, 0 included", async () => {
+    const kafka = decodeHealth({ ...newCounters(), exchanges: 9, resyncs: 2, framesTruncated: 1, framesFailed: { orphan_response: 4 } });
+    const out = await exposition(healthFamilies({ eventsLost: 0n, probesAttached: 1, kafkaFramesFailed: 4, kafka }, 0));
+    expect(out).toContain('# TYPE kafkatrace_kafka_exchanges_total counter\nkafkatrace_kafka_exchanges_total 9\n');
+    expect(out).toContain('kafkatrace_kafka_resyncs_total 2\n');
+    expect(out).toContain('kafkatrace_kafka_frames_truncated_total 1\n');
+    expect(out).toContain('kafkatrace_kafka_frame_failures_total{reason="orphan_response"} 4\n');
+    expect(out).toContain('kafkatrace_kafka_frame_failures_total{reason="unknown_version"} 0\n');
   });
 });

@@ -36,7 +36,7 @@ function restricted(firings: ProbeFiring[], demand: KafkaDemand): ProbeFiring[] 
   return firings.filter((f) => probes.has(f.probe)).map((f) => {
     const picked: ProbeFiring['args'] = {};
     for (const a of args) if (f.args[a] !== undefined) picked[a] = f.args[a];
-    return { probe: f.probe, args: picked };
+    return f.connection ? { probe: f.probe, args: picked, connection: f.connection, nsecs: f.nsecs } : { probe: f.probe, args: picked };
   });
 }
 

@@ -5,6 +5,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UNKNOWN, UNKNOWN_COMMON, type ProbeArgs } from '../../src/kafka/probes.js';
 import { ROOT } from '../helpers/cli.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'gen-kafka-doc.mjs');
@@ -14,6 +15,7 @@ const CATALOGUE = join(ROOT, 'stdlib', 'kafka-probes.json');
 interface CatalogueArg {
   name: string;
   type: string;
+  unknown?: number | string;
 }
 interface Catalogue {
   common: CatalogueArg[];
@@ -87,6 +89,19 @@ describe('README kafka probe tables', () => {
     // Only the generated block changed.
     const outside = (s: string) => s.replace(/<!-- kafka-probes:begin[\s\S]*<!-- kafka-probes:end -->/, '');
     expect(outside(text)).toBe(outside(readFileSync(README, 'utf8')));
+  });
+
+  it("document each arg's unknown sentinel as the decoder fills it in (src/kafka/probes.ts)", () => {
+    const catalogue = JSON.parse(readFileSync(CATALOGUE, 'utf8')) as Catalogue;
+    const documented = (args: CatalogueArg[] | undefined): Record<string, bigint | string> =>
+      Object.fromEntries((args ?? []).filter((a) => a.unknown !== undefined).map((a) => [a.name, typeof a.unknown === 'number' ? BigInt(a.unknown) : a.unknown!]));
+    expect(documented(catalogue.common)).toEqual(UNKNOWN_COMMON);
+    const filled: Record<string, ProbeArgs> = {};
+    for (const p of catalogue.probes) {
+      const d = documented(p.args);
+      if (Object.keys(d).length > 0) filled[p.name] = d;
+    }
+    expect(filled).toEqual(UNKNOWN);
   });
 
   it('refuses a README without the generated block', () => {

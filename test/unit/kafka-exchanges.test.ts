@@ -36,8 +36,8 @@ describe('exchange pairing', () => {
     expect(ex.connection).toMatchObject({ pid: 100, fd: 7, rport: 9092 });
     expect(ex.details).toEqual({ acks: -1 });
     expect(ex.items).toEqual([
-      { topic: 'orders', partition: 0, acks: -1, records: 3, bytes: 61 + 100, base_offset: 40n, error: 0, error_name: 'NONE' },
-      { topic: 'orders', partition: 1, acks: -1, records: 2, bytes: 71, base_offset: -1n, error: 6, error_name: 'NOT_LEADER_OR_FOLLOWER' },
+      { topic: 'orders', partition: 0, acks: -1, records: 3, offsets: 3, bytes: 61 + 100, incomplete: false, base_offset: 40n, error: 0, error_name: 'NONE' },
+      { topic: 'orders', partition: 1, acks: -1, records: 2, offsets: 2, bytes: 71, incomplete: false, base_offset: -1n, error: 6, error_name: 'NOT_LEADER_OR_FOLLOWER' },
     ]);
     expect(decoder.counters()).toMatchObject({ framesDecoded: 2, exchanges: 1, unanswered: 0, framesFailed: {} });
   });
@@ -98,7 +98,7 @@ describe('exchange pairing', () => {
     send('in', responseFrame(1, 13, 4, { Responses: [{ TopicId: id, Partitions: [{ PartitionIndex: 0, HighWatermark: 120n, AbortedTransactions: null, Records: null }] }] }), 20n);
     const fetches = events.filter((e) => e.api === 'Fetch');
     expect(fetches).toHaveLength(2);
-    expect(fetches[0]!.items).toEqual([{ topic: 'orders', partition: 0, fetch_offset: 90n, high_watermark: 100n, last_stable_offset: 100n, log_start_offset: 0n, lag: 10n, records: 4, bytes: 71, error: 0, error_name: 'NONE', group: 'billing' }]);
+    expect(fetches[0]!.items).toEqual([{ topic: 'orders', partition: 0, fetch_offset: 90n, high_watermark: 100n, last_stable_offset: 100n, log_start_offset: 0n, lag: 10n, records: 4, bytes: 71, incomplete: false, error: 0, error_name: 'NONE', group: 'billing' }]);
     expect(fetches[1]!.items[0]).toMatchObject({ topic: 'orders', fetch_offset: 90n, high_watermark: 120n, lag: 30n, records: 0, bytes: 0 });
     const metadata = events.find((e) => e.api === 'Metadata')!;
     expect(metadata.details).toMatchObject({ brokers: 1, topics: 1, controller_id: 1, requested_topics: 1 });
@@ -151,7 +151,7 @@ describe('exchange pairing', () => {
     send('in', responseFrame(0, 9, 5, { Responses: [{ Name: 't', PartitionResponses: [{ Index: 3, ErrorCode: 0, BaseOffset: 7n, RecordErrors: [] }] }] }), 30n);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ truncated: true, latency: 20n, request_bytes: req.length });
-    expect(events[0]!.items).toEqual([{ topic: 't', partition: 3, acks: 1, records: 1000, bytes: 61 + 100_000, base_offset: 7n, error: 0, error_name: 'NONE' }]);
+    expect(events[0]!.items).toEqual([{ topic: 't', partition: 3, acks: 1, records: 1000, offsets: 1000, bytes: 61 + 100_000, incomplete: false, base_offset: 7n, error: 0, error_name: 'NONE' }]);
   });
 
   it('probe firings: one per item for per-partition APIs, common args as bigint or string', () => {

@@ -117,7 +117,7 @@ describe('lag from the wire', () => {
 describe('LagTracker bounds', () => {
   const ex = (api_key: number, items: KafkaExchange['items'], ts: bigint): KafkaExchange => ({
     api: '', api_key, version: 0, correlation_id: 0, client_id: 'c', role: 'client', status: 'complete', latency: 1n,
-    error: 0, error_name: 'NONE', request_bytes: 0, response_bytes: 0, request_ts: ts, response_ts: ts + 1n, truncated: false,
+    error: 0, error_name: 'NONE', request_bytes: 0, response_bytes: 0, request_ts: ts, response_ts: ts + 1n, truncated: false, incomplete: false,
     connection: { ...producerConn }, details: {}, items,
   });
 
@@ -176,3 +176,65 @@ describe('LagTracker bounds', () => {
     expect(t.view('g', 't', 0)).toBeUndefined();
   });
 });
+
+describe('the log end after a Produce', () => {
+  const produceFrame = (id: number, records: Uint8Array): Uint8Array => requestFrame(0, 7, id, 'producer', {
+    TransactionalId: null, Acks: -1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: records }] }],
+  });
+  const producedFrame = (id: number, base: bigint): Uint8Array =>
+    responseFrame(0, 7, id, { Responses: [{ Name: 'orders', PartitionResponses: [{ Index: 0, ErrorCode: 0, BaseOffset: base }] }] });
+  const fetchFrames = (id: number, offset: bigint, hw: bigint): [Uint8Array, Uint8Array] => [
+    requestFrame(1, 4, id, 'c1', { ReplicaId: -1, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 1 << 20, IsolationLevel: 0, Topics: [{ Topic: 'orders', Partitions: [{ Partition: 0, FetchOffset: offset, PartitionMaxBytes: 1 << 20 }] }] }),
+    responseFrame(1, 4, id, { ThrottleTimeMs: 0, Responses: [{ Topic: 'orders', Partitions: [{ PartitionIndex: 0, ErrorCode: 0, HighWatermark: hw, LastStableOffset: hw, AbortedTransactions: null, Records: null }] }] }),
+  ];
+  const join = (id: number): [Uint8Array, Uint8Array] => [
+    requestFrame(11, 5, id, 'c1', { GroupId: 'billing', SessionTimeoutMs: 10_000, RebalanceTimeoutMs: 30_000, MemberId: 'm', GroupInstanceId: null, ProtocolType: 'consumer', Protocols: [] }),
+    responseFrame(11, 5, id, { ErrorCode: 0, GenerationId: 1, ProtocolName: 'range', Leader: 'm', MemberId: 'm', Members: [] }),
+  ];
+
+  /**
+   * The lag views a script reading kafka:lag gets: a paused consumer, then a Produce of `batches`
+   * (of which the capture copied `copied` bytes when given), then the fetches of `later`.
+   */
+  function lagAfter(batches: Uint8Array, base: bigint, copied?: number, later: [bigint, bigint][] = []): ProbeArgsLike[] {
+    const fired: ProbeArgsLike[] = [];
+    const decoder = new KafkaDecoder({ demand: { probes: ['lag'], args: ['high_watermark', 'fetch_offset', 'lag', 'incomplete'] }, onFiring: (_p, args) => void fired.push(args) });
+    const push = (c: typeof producerConn, req: Uint8Array, resp: Uint8Array, ts: bigint): void => {
+      if (copied === undefined || c !== producerConn) decoder.push({ ...c, dir: 'out', ts, skipped: 0, data: req });
+      else {
+        decoder.push({ ...c, dir: 'out', ts, skipped: 0, data: req.subarray(0, copied) });
+        decoder.push({ ...c, dir: 'out', ts, skipped: req.length - copied, data: new Uint8Array(0) });
+      }
+      decoder.push({ ...c, dir: 'in', ts: ts + 5n, skipped: 0, data: resp });
+    };
+    push(consumerConn, ...join(1), 1_000n);
+    push(consumerConn, ...fetchFrames(2, base, base), 2_000n);
+    push(producerConn, produceFrame(1, batches), producedFrame(1, base), 3_000n);
+    let id = 3;
+    for (const [offset, hw] of later) push(consumerConn, ...fetchFrames(id++, offset, hw), 4_000n + BigInt(id));
+    return fired;
+  }
+
+  it('is the base offset plus the offsets of every batch of the partition (last offset delta + 1 each)', () => {
+    expect(lagAfter(recordBatch({ records: 11, payload: 500 }), 40n).at(-1)).toEqual({ high_watermark: 51n, fetch_offset: 40n, lag: 11n, incomplete: 0n });
+    const two = new Uint8Array([...recordBatch({ records: 11 }), ...recordBatch({ records: 4 })]);
+    expect(lagAfter(two, 40n).at(-1)).toEqual({ high_watermark: 55n, fetch_offset: 40n, lag: 15n, incomplete: 0n });
+    // A batch whose last offset delta says it spans more offsets than it holds records.
+    const sparse = recordBatch({ records: 3 });
+    new DataView(sparse.buffer).setInt32(23, 9);
+    expect(lagAfter(sparse, 40n).at(-1)).toEqual({ high_watermark: 50n, fetch_offset: 40n, lag: 10n, incomplete: 0n });
+  });
+
+  it('is a lower bound, and says so, when the batch headers were not copied, until an exact end is seen', () => {
+    const batch = recordBatch({ records: 11, payload: 500 });
+    const frame = produceFrame(1, batch);
+    const at = Buffer.from(frame).indexOf(Buffer.from(batch));
+    const fired = lagAfter(batch, 40n, at + 20, [[40n, 51n]]);
+    expect(fired.slice(-2)).toEqual([
+      { high_watermark: 41n, fetch_offset: 40n, lag: 1n, incomplete: 1n },
+      { high_watermark: 51n, fetch_offset: 40n, lag: 11n, incomplete: 0n },
+    ]);
+  });
+});
+
+type ProbeArgsLike = Record<string, bigint | string>;

@@ -141,6 +141,10 @@ function numbersFlow(): CaptureChunk[] {
   exchange(fetch(11, id, [['orders', [0]]], 80n), fetched(11, id++, [['orders', [0, 1]]]));
   for (const topic of ['topic-a', 'topic-b', 'topic-a']) exchange(produce(3, id, [[topic, [0]]]), produced(3, id++, [[topic, [0]]]));
   exchange(produce(3, id, [['orders', [0]]], -1, concat(recordBatch({ records: 3 }), recordBatch({ records: 2 }))), produced(3, id++, [['orders', [0]]]));
+  // A batch header whose length is too short for one: the record count is unknown either way.
+  const malformed = recordBatch({ records: 4 });
+  new DataView(malformed.buffer).setInt32(8, 30);
+  exchange(produce(3, id, [['orders', [0]]], -1, concat(recordBatch({ records: 1 }), malformed)), produced(3, id++, [['orders', [0]]]));
   return chunks;
 }
 
@@ -220,9 +224,9 @@ function walkedFlow(): CaptureChunk[] {
   return chunks;
 }
 
-const PRODUCE = ['topic', 'partition', 'acks', 'records', 'bytes', 'base_offset', 'error', 'error_name'];
-const FETCH = ['topic', 'partition', 'fetch_offset', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'lag', 'records', 'bytes', 'error', 'error_name'];
-const COMMON = ['api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport'];
+const PRODUCE = ['topic', 'partition', 'acks', 'records', 'bytes', 'base_offset', 'error', 'error_name', 'incomplete'];
+const FETCH = ['topic', 'partition', 'fetch_offset', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'lag', 'records', 'bytes', 'error', 'error_name', 'incomplete'];
+const COMMON = ['api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'incomplete', 'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport'];
 
 const DEMANDS: [string, KafkaDemand][] = [
   ['the bench script', { probes: ['produce', 'fetch'], args: ['topic', 'records', 'lag'] }],
@@ -230,6 +234,7 @@ const DEMANDS: [string, KafkaDemand][] = [
   ['every fetch arg', { probes: ['fetch'], args: [...FETCH, ...COMMON] }],
   ['both, and another API', { probes: ['produce', 'fetch', 'metadata'], args: [...new Set([...FETCH, ...PRODUCE, 'latency'])] }],
   ['no args', { probes: ['fetch'], args: [] }],
+  ['only whether values are known', { probes: ['produce', 'fetch'], args: ['incomplete'] }],
 ];
 
 describe('the fast lane', () => {
@@ -285,8 +290,8 @@ describe('the fast lane', () => {
     const demand = { probes: ['produce', 'fetch'], args: ['topic', 'partition', 'records', 'base_offset', 'fetch_offset', 'high_watermark', 'lag'] };
     let fast!: ReturnType<typeof run>;
     const { taken } = laneResponses(() => (fast = run(numbersFlow(), demand, true)));
-    // The fetch near 2^53, the session's second fetch, the three topics and the two batches.
-    expect(taken).toBe(1 + 1 + 3 + 1);
+    // The fetch near 2^53, the session's second fetch, the three topics, the two batches, the malformed one.
+    expect(taken).toBe(1 + 1 + 3 + 1 + 1);
     const values = fast.fired.map((f) => [f.probe, f.args.topic, f.args.partition, f.args.records, f.args.base_offset ?? f.args.fetch_offset, f.args.high_watermark, f.args.lag]);
     expect(values).toEqual([
       ['produce', 'orders', 0n, 3n, 2n ** 60n, undefined, undefined],
@@ -301,6 +306,7 @@ describe('the fast lane', () => {
       ['produce', 'topic-b', 0n, 3n, 10n, undefined, undefined],
       ['produce', 'topic-a', 0n, 3n, 10n, undefined, undefined],
       ['produce', 'orders', 0n, 5n, 10n, undefined, undefined],
+      ['produce', 'orders', 0n, -1n, 10n, undefined, undefined],
     ]);
   });
 

@@ -40,7 +40,7 @@ describe('librdkafka traffic', () => {
     const produce = events.find((e) => e.api === 'Produce')!;
     expect(produce).toMatchObject({ version: 7, status: 'complete', error_name: 'NONE' });
     expect(produce.latency).toBeGreaterThan(0n);
-    expect(produce.items).toEqual([{ topic: 'orders', partition: 0, acks: -1, records: 3, bytes: 97, base_offset: 0n, error: 0, error_name: 'NONE' }]);
+    expect(produce.items).toEqual([{ topic: 'orders', partition: 0, acks: -1, records: 3, offsets: 3, bytes: 97, incomplete: false, base_offset: 0n, error: 0, error_name: 'NONE' }]);
   });
 
   it('consumer group: coordinator, join, sync, heartbeats, offsets, fetches with the group, leave', () => {

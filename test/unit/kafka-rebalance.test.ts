@@ -105,8 +105,9 @@ describe('classic rebalances', () => {
       const s = scenario(sides);
       threeGenerations(s);
       const rebalances = s.derived('rebalance').map((d) => d.fields);
+      // Generation 1 is the first seen: who departed from the one before is unknown.
       expect(rebalances.map((r) => [r.generation, r.members, r.complete, r.joined, r.departed])).toEqual([
-        [1, 1, 1, 1, 0],
+        [1, 1, 1, 1, -1],
         [2, 2, 1, 1, 0],
         [3, 1, 1, 0, 1],
       ]);
@@ -177,7 +178,7 @@ describe('classic rebalances', () => {
     const s = scenario(['client']);
     threeGenerations(s, { m2Leaves: false });
     expect(s.derived('rebalance').map((d) => [d.fields.generation, d.fields.members, d.fields.departed, d.fields.initiator])).toEqual([
-      [1, 1, 0, 'm1'],
+      [1, 1, -1, 'm1'],
       [2, 2, 0, 'm2'],
       [3, 1, 1, 'm1'],
     ]);
@@ -314,5 +315,91 @@ describe('KIP-848 consumer group heartbeats', () => {
     s.request(1, CGH, 0, cghRequest('m1', 4), 4n);
     s.response(1, CGH, 0, cghResponse(null, 5, [3, 4]), 5n);
     expect(s.derived('rebalance').map((d) => [d.fields.previous_generation, d.fields.generation, d.fields.assigned_partitions])).toEqual([[4, 5, 2]]);
+  });
+});
+
+describe('classic rebalances whose SyncGroups fail', () => {
+  /** Generation `gen` of members a, b, c (leader a), each SyncGroup answered with `errors[member]` (0: success). */
+  function generation(s: ReturnType<typeof scenario>, gen: number, errors: number[], t: bigint): void {
+    const ids = ['a', 'b', 'c'];
+    ids.forEach((id, i) => s.request(i + 1, JOIN, 5, joinRequest(id), t + BigInt(i)));
+    ids.forEach((id, i) => s.response(i + 1, JOIN, 5, joinResponse(gen, id, 'a', id === 'a' ? ids : []), t + 50n * MS));
+    ids.forEach((id, i) => s.request(i + 1, SYNC, 3, syncRequest(gen, id, id === 'a' ? ids : []), t + 51n * MS));
+    ids.forEach((_, i) => s.response(i + 1, SYNC, 3, { ErrorCode: errors[i]!, Assignment: new Uint8Array(8) }, t + 60n * MS + BigInt(i)));
+  }
+  const fields = (s: ReturnType<typeof scenario>) =>
+    s.derived('rebalance').map((d) => [d.fields.generation, d.fields.members, d.fields.synced, d.fields.sync_failed, d.fields.sync_error, d.fields.complete]);
+
+  it('a failed SyncGroup does not shrink the group: the generation is incomplete, with its members and the error', () => {
+    const s = scenario(['client']);
+    generation(s, 5, [0, 27, 0], 0n);
+    expect(fields(s)).toEqual([[5, 3, 2, 1, 'REBALANCE_IN_PROGRESS', 0]]);
+  });
+
+  it('every generation of a rejoin storm is reported, also those whose SyncGroups all failed', () => {
+    const s = scenario(['client', 'broker']);
+    for (let gen = 1; gen <= 3; gen++) generation(s, gen, [22, 22, 22], BigInt(gen) * 1_000n * MS);
+    generation(s, 4, [0, 0, 0], 4_000n * MS);
+    expect(fields(s)).toEqual([
+      [1, 3, 0, 3, 'ILLEGAL_GENERATION', 0],
+      [2, 3, 0, 3, 'ILLEGAL_GENERATION', 0],
+      [3, 3, 0, 3, 'ILLEGAL_GENERATION', 0],
+      [4, 3, 3, 0, '', 1],
+    ]);
+  });
+
+  it("reports a member's join in the generation it joined, whether or not its SyncGroup succeeded", () => {
+    const s = scenario(['client']);
+    // m1 alone (already a member when tracing began), then m2 joins generation 2 (its SyncGroup
+    // fails), and generation 3 goes through.
+    s.request(1, JOIN, 5, joinRequest('m1'), 0n);
+    s.response(1, JOIN, 5, joinResponse(1, 'm1', 'm1', ['m1']), 10n * MS);
+    s.request(1, SYNC, 3, syncRequest(1, 'm1', ['m1']), 11n * MS);
+    s.response(1, SYNC, 3, syncResponse, 12n * MS);
+    s.request(2, JOIN, 5, joinRequest(''), 1_000n * MS);
+    s.response(2, JOIN, 5, { ErrorCode: 79, GenerationId: -1, ProtocolName: '', Leader: '', MemberId: 'm2', Members: [] }, 1_001n * MS);
+    s.request(2, JOIN, 5, joinRequest('m2'), 1_002n * MS);
+    s.request(1, JOIN, 5, joinRequest('m1'), 1_003n * MS);
+    s.response(1, JOIN, 5, joinResponse(2, 'm1', 'm1', ['m1', 'm2']), 1_100n * MS);
+    s.response(2, JOIN, 5, joinResponse(2, 'm2', 'm1'), 1_100n * MS);
+    s.request(1, SYNC, 3, syncRequest(2, 'm1', ['m1', 'm2']), 1_101n * MS);
+    s.request(2, SYNC, 3, syncRequest(2, 'm2'), 1_101n * MS);
+    s.response(1, SYNC, 3, syncResponse, 1_110n * MS);
+    s.response(2, SYNC, 3, { ErrorCode: 27, Assignment: new Uint8Array(0) }, 1_111n * MS);
+    s.request(2, JOIN, 5, joinRequest('m2'), 1_200n * MS);
+    s.request(1, JOIN, 5, joinRequest('m1'), 1_201n * MS);
+    s.response(1, JOIN, 5, joinResponse(3, 'm1', 'm1', ['m1', 'm2']), 1_300n * MS);
+    s.response(2, JOIN, 5, joinResponse(3, 'm2', 'm1'), 1_300n * MS);
+    s.request(1, SYNC, 3, syncRequest(3, 'm1', ['m1', 'm2']), 1_301n * MS);
+    s.request(2, SYNC, 3, syncRequest(3, 'm2'), 1_301n * MS);
+    s.response(1, SYNC, 3, syncResponse, 1_310n * MS);
+    s.response(2, SYNC, 3, syncResponse, 1_311n * MS);
+    expect(s.derived('member').filter((d) => d.fields.event === 'join').map((d) => [d.fields.member, d.fields.generation])).toEqual([['m2', 2]]);
+    expect(fields(s).map((f) => [f[0], f[1], f[5]])).toEqual([[1, 1, 1], [2, 2, 0], [3, 2, 1]]);
+  });
+});
+
+describe('derived events completed while another exchange is decoded', () => {
+  it("carry their own group's connection and common args, not those of the exchange being decoded", () => {
+    const fired: { probe: string; args: Record<string, unknown>; pid: number; nsecs: bigint }[] = [];
+    const decoder = new KafkaDecoder({ demand: { probes: ['rebalance', 'member'], args: ['group', 'generation', 'lport', 'rport', 'error_name', 'role', 'api', 'event'] }, onFiring: (probe, args, c, _tid, nsecs) => fired.push({ probe, args, pid: c.pid, nsecs }) });
+    // Only the follower m2 is traced: its generation completes when the settle time has passed.
+    const m2 = { pid: 102, tid: 102, comm: 'member2', fd: 10, laddr: '127.0.0.1', lport: 40_002, raddr: '127.0.0.1', rport: 9092 };
+    const push = (c: typeof m2, dir: 'out' | 'in', data: Uint8Array, ts: bigint): void => decoder.push({ ...c, dir, ts, skipped: 0, data });
+    push(m2, 'out', requestFrame(JOIN, 5, 1, 'c2', joinRequest('')), 0n);
+    push(m2, 'in', responseFrame(JOIN, 5, 1, { ErrorCode: 79, GenerationId: -1, ProtocolName: '', Leader: '', MemberId: 'm2', Members: [] }), 1n * MS);
+    push(m2, 'out', requestFrame(JOIN, 5, 2, 'c2', joinRequest('m2')), 2n * MS);
+    push(m2, 'in', responseFrame(JOIN, 5, 2, joinResponse(7, 'm2', 'm1')), 50n * MS);
+    push(m2, 'out', requestFrame(SYNC, 3, 3, 'c2', syncRequest(7, 'm2')), 51n * MS);
+    push(m2, 'in', responseFrame(SYNC, 3, 3, syncResponse), 60n * MS);
+    expect(fired).toEqual([]);
+    // Another process talks to another broker, 3 s later, and is answered UNSUPPORTED_VERSION.
+    const other = { pid: 300, tid: 300, comm: 'admin', fd: 4, laddr: '127.0.0.1', lport: 51_000, raddr: '127.0.0.1', rport: 9093 };
+    push(other, 'out', requestFrame(JOIN, 5, 1, 'admin', { ...joinRequest('x'), GroupId: 'other' }), 3_000n * MS);
+    push(other, 'in', responseFrame(JOIN, 5, 1, { ErrorCode: 35, GenerationId: -1, ProtocolName: '', Leader: '', MemberId: '', Members: [] }), 3_001n * MS);
+    expect(fired.map((f) => [f.probe, f.args.group, f.args.generation, f.args.lport, f.args.rport, f.args.error_name, f.args.role, f.args.api, f.pid, f.nsecs])).toEqual([
+      ['rebalance', 'g', 7n, 40_002n, 9092n, 'NONE', 'client', 'SyncGroup', 102, 60n * MS],
+      ['member', 'g', 7n, 40_002n, 9092n, 'NONE', 'client', 'SyncGroup', 102, 60n * MS],
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 // The Output object: banners, records, map printing details, errors.
 import { describe, expect, it } from 'vitest';
+import { decodeHealth, newCounters } from '../../src/kafka/counters.js';
 import type { MapSnapshot } from '../../src/runtime/values.js';
 import { collect, event, i64, printfEvent, str, u64, valueEvent } from './format-helpers.js';
 
@@ -15,6 +16,30 @@ describe('banners', () => {
     j.out.lost(7);
     expect(j.text()).toBe('{"type": "attached_probes", "data": {"probes": 2}}\n{"type": "lost_events", "data": {"events": 7}}\n');
   });
+  it("prints the Kafka decoder's health: always a kafka_decode record in json, a line on the error stream with -v in text", () => {
+    const c = { ...newCounters(), exchanges: 12, unanswered: 1, framesDecoded: 23, framesTruncated: 2, resyncs: 1, bytesSkipped: 4096, framesFailed: { orphan_response: 3, unknown_version: 1 } };
+    const h = decodeHealth(c);
+    const j = collect('json');
+    j.out.kafkaHealth(h, false);
+    expect(JSON.parse(j.text())).toEqual({
+      type: 'kafka_decode',
+      data: {
+        exchanges: 12, unanswered: 1, frames_decoded: 23, frames_truncated: 2, resyncs: 1, bytes_skipped: 4096, bytes_dropped: 0, bad_records: 0,
+        frames_failed: { bad_header: 0, overrun: 0, bad_length: 0, bad_varint: 0, trailing: 0, orphan_response: 3, unknown_version: 1, sasl_token: 0 },
+      },
+    });
+    const quiet = collect('text');
+    quiet.out.kafkaHealth(h, false);
+    expect(quiet.text() + quiet.errors()).toBe('');
+    const v = collect('text');
+    v.out.kafkaHealth(h, true);
+    expect(v.text()).toBe('');
+    expect(v.errors()).toBe(
+      'Kafka decode: 12 exchanges (1 unanswered), 23 frames (2 truncated), 1 resyncs, 4096 bytes skipped, 0 bytes dropped, 0 bad capture records\n' +
+        'Kafka frames failed: orphan_response 3, unknown_version 1\n',
+    );
+  });
+
   it('sends errors to the error stream and flushes through the callback', () => {
     let flushed = 0;
     const t = collect('text', { flush: () => flushed++ });

@@ -101,10 +101,13 @@ export const COMMAND_GRACE_MS = 500;
  */
 const SLICE_MS = 10;
 /**
- * After a stop, the records still waiting and those in the ring are acted on for at most this long,
- * before END and again after it; what is left is reported lost.
+ * After a stop, before END and again after it, the records still waiting and those in the ring are
+ * acted on, up to one ring's worth of bytes (all it can have held at the stop; probes that keep
+ * firing refill it) and for at most this long; what is left is reported lost. A signal asks for a
+ * prompt stop; a command or target that ended, or a duration, for everything its probes sent.
  */
-const STOP_DRAIN_MS = 200;
+const SIGNAL_DRAIN_MS = 200;
+const DRAIN_MS = 5000;
 /** Events lost since the last report are reported this often while the session runs, as bpftrace does. */
 const LOST_REPORT_MS = 250;
 
@@ -507,23 +510,32 @@ class Session {
   }
 
   /**
-   * After a stop: acts on the waiting records and on what the ring holds, for at most STOP_DRAIN_MS;
-   * what a flood leaves is counted in `dropped` (the waiting records and one more batch of the ring).
+   * After a stop: acts on the waiting records and on what the ring holds (see DRAIN_MS). What a
+   * flood leaves, the waiting records and what the ring holds then (up to one ring's worth), is
+   * taken out unread and counted in `dropped`: END's records, sent next, come first.
    */
-  private drain(): void {
+  private drain(ms: number): void {
     if (this.sliceTimer !== undefined) clearImmediate(this.sliceTimer);
     this.sliceTimer = undefined;
     const obj = this.obj;
     if (!obj) return;
-    const deadline = performance.now() + STOP_DRAIN_MS;
-    while (this.actOnWaiting(deadline)) {
+    const deadline = performance.now() + ms;
+    let bytes = this.plan.ringbufSize;
+    while (this.actOnWaiting(deadline) && bytes > 0) {
       const batch = obj.ringConsume();
       if (batch.length === 0) return;
+      bytes -= batch.length;
       this.waiting.push(ringRecords(batch));
     }
-    const left = this.waiting.reduce((n, records) => n + records.length, -this.waitingAt) + ringRecords(obj.ringConsume()).length;
+    let left = this.waiting.reduce((n, records) => n + records.length, -this.waitingAt);
     this.waiting.length = 0;
     this.waitingAt = 0;
+    for (bytes = this.plan.ringbufSize; bytes > 0; ) {
+      const batch = obj.ringConsume();
+      if (batch.length === 0) break;
+      bytes -= batch.length;
+      left += ringRecords(batch).length;
+    }
     this.dropped += BigInt(left);
   }
 
@@ -567,10 +579,11 @@ class Session {
     // The capture's last records still fire their probes, unless exit() ended the session.
     this.kafka?.stop();
     // Like bpftrace, nothing that other probes sent after exit() is printed; END's records are.
+    const drainMs = reason === 'SIGINT' || reason === 'SIGTERM' || reason === 'abort' ? SIGNAL_DRAIN_MS : DRAIN_MS;
     if (reason === 'exit') this.discardWaiting();
-    else this.drain();
+    else this.drain(drainMs);
     for (const p of programsAt(this.plan, 'end')) this.obj?.testRun(p);
-    this.drain();
+    this.drain(drainMs);
     this.reportLost();
     this.printAllMaps(true);
   }

@@ -4,7 +4,8 @@
 // buffer. Prints each figure with its ratio and whether its target is met; bench/README.md explains
 // the format. Needs root, bpftrace, cc, clang, and a built kafkatrace (npm run build).
 // Environment: BENCH_REPS (repetitions, default 5), BENCH_CALLS (getppid loop, default 2000000),
-// BENCH_EVENTS (printf events, default 200000), BENCH_ONLY (figures to run, comma-separated: attach,
+// BENCH_EVENTS (printf events, default 200000), BENCH_FRAMES (Kafka frames under which /metrics is
+// timed, default 300000), BENCH_ONLY (figures to run, comma-separated: attach,
 // stop, cost, printf, kafka; default all).
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -369,6 +370,7 @@ async function main() {
     await (await import('./lag.mjs')).benchLag();
     await (await import('./kafka-throughput.mjs')).benchKafkaThroughput();
     await (await import('./kafka-capture.mjs')).benchKafkaCapture();
+    if (existsSync(join(ROOT, 'build', 'kafka-capture.bpf.o'))) await (await import('./metrics-latency.mjs')).benchMetricsLatency();
   }
 }
 

@@ -103,8 +103,9 @@ const SLICE_MS = 10;
 /**
  * After a stop, before END and again after it, the records still waiting and those in the ring are
  * acted on, up to one ring's worth of bytes (all it can have held at the stop; probes that keep
- * firing refill it) and for at most this long; what is left is reported lost. A signal asks for a
- * prompt stop; a command or target that ended, or a duration, for everything its probes sent.
+ * firing refill it) and for at most this long; what is left is reported lost. A signal, exit() or
+ * an abort asks for a prompt stop; a command or target that ended, or a duration, for everything
+ * its probes sent.
  */
 const SIGNAL_DRAIN_MS = 200;
 const DRAIN_MS = 5000;
@@ -258,6 +259,7 @@ class Session {
     const stackLookup: StackLookup = (id, limit) => this.stack(id, limit);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
     const targetPid = this.held?.pid ?? options.pid ?? 0;
+    if (!this.held && options.pid !== undefined) this.watchTarget(options.pid);
     const startNs = process.hrtime.bigint();
     if (obj) {
       obj.setGlobal('kt_target_pid', u32(targetPid));
@@ -287,7 +289,6 @@ class Session {
         },
       });
     }
-    if (!this.held && options.pid !== undefined) this.watchTarget(options.pid);
     const lostTimer = setInterval(() => this.reportLost(), LOST_REPORT_MS);
     this.cleanups.push(() => clearInterval(lostTimer));
     if (options.durationMs !== undefined) {
@@ -354,7 +355,7 @@ class Session {
     try {
       watch = watchProcessExit(pid, () => this.requestStop('target'));
     } catch (e) {
-      if (isNativeError(e) && e.code === 'ESRCH') throw new SessionError(`no process with pid ${pid}`);
+      if (isNativeError(e)) throw new SessionError(e.code === 'ESRCH' ? `no process with pid ${pid}` : e.message);
       throw e;
     }
     this.cleanups.push(() => watch.close());
@@ -579,7 +580,8 @@ class Session {
     // The capture's last records still fire their probes, unless exit() ended the session.
     this.kafka?.stop();
     // Like bpftrace, nothing that other probes sent after exit() is printed; END's records are.
-    const drainMs = reason === 'SIGINT' || reason === 'SIGTERM' || reason === 'abort' ? SIGNAL_DRAIN_MS : DRAIN_MS;
+    const prompt = reason === 'SIGINT' || reason === 'SIGTERM' || reason === 'abort' || reason === 'exit';
+    const drainMs = prompt ? SIGNAL_DRAIN_MS : DRAIN_MS;
     if (reason === 'exit') this.discardWaiting();
     else this.drain(drainMs);
     for (const p of programsAt(this.plan, 'end')) this.obj?.testRun(p);

@@ -4,7 +4,9 @@
 // buffer. Prints each figure with its ratio and whether its target is met; bench/README.md explains
 // the format. Needs root, bpftrace, cc, clang, and a built kafkatrace (npm run build).
 // Environment: BENCH_REPS (repetitions, default 5), BENCH_CALLS (getppid loop, default 2000000),
-// BENCH_EVENTS (printf events, default 200000).
+// BENCH_EVENTS (printf events, default 200000), BENCH_FRAMES (Kafka frames under which /metrics is
+// timed, default 300000), BENCH_ONLY (figures to run, comma-separated: attach,
+// stop, cost, printf, kafka; default all).
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -21,6 +23,10 @@ const SPIN = join(OUT, 'ktbench-spin');
 const REPS = positive('BENCH_REPS', 5);
 const CALLS = positive('BENCH_CALLS', 2_000_000);
 const EVENTS = positive('BENCH_EVENTS', 200_000);
+const FIGURES = ['attach', 'stop', 'cost', 'printf', 'kafka'];
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : FIGURES;
+const unknownFigure = ONLY.find((f) => !FIGURES.includes(f));
+const want = (figure) => ONLY.includes(figure);
 // Time given to a tracer after its Attaching line before the workload starts or SIGINT is sent:
 // bpftrace prints the line before it attaches its probes.
 const SETTLE_MS = 500;
@@ -46,6 +52,7 @@ function fail(message) {
 
 function preflight() {
   const problems = [];
+  if (unknownFigure !== undefined) problems.push(`BENCH_ONLY: no figure '${unknownFigure}' (${FIGURES.join(', ')})`);
   if (process.getuid?.() !== 0) problems.push('must run as root');
   for (const cmd of ['bpftrace', 'cc']) {
     try {
@@ -296,17 +303,24 @@ async function printfRun(tool, count, rate) {
   await mustAttach(t, `${tool} printf script`);
   await sleep(SETTLE_MS);
   const start = performance.now();
-  await runSpin(count, rate);
+  const { wall } = await runSpin(count, rate);
   // Drain: until every event is accounted for or the stream has been quiet for a second.
   while (t.lines + t.lost < count && performance.now() - Math.max(t.lastLineAt, start) < 1000) await sleep(20);
   const last = t.lastLineAt;
   await interrupt(t);
-  return { count, rate, lines: t.lines, lost: t.lost, seconds: (last - start) / 1000 };
+  // A tracer whose probe is slow slows the workload down: what it kept up with is the rate the
+  // workload reached, not the one asked for.
+  return { count, rate, achieved: Math.round(count / (wall / 1e9)), lines: t.lines, lost: t.lost, seconds: (last - start) / 1000 };
 }
 
-const PRINTF_RATES = [25_000, 50_000, 100_000, 200_000, 400_000, 800_000];
+// Up to well past what bpftrace 0.17 keeps up with on a fast machine (800k), so that the ratio is
+// not capped by the ladder.
+const PRINTF_RATES = [25_000, 50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000];
 
-/** Paced runs of one second each at rising rates until one loses events, then one unpaced burst. */
+/**
+ * Paced runs of one second each at rising rates until one loses events, then one unpaced burst.
+ * `sustained` is the zero-loss run whose workload reached the highest rate.
+ */
 async function printfLadder(tool) {
   let sustained;
   const steps = [];
@@ -314,7 +328,7 @@ async function printfLadder(tool) {
     const r = await printfRun(tool, rate, rate);
     steps.push(r);
     if (r.lost > 0 || r.lines !== r.count) break;
-    sustained = r;
+    if (!sustained || r.achieved > sustained.achieved) sustained = r;
   }
   const burst = await printfRun(tool, EVENTS);
   return { sustained, steps, burst };
@@ -349,12 +363,27 @@ async function main() {
   }
   console.log('');
 
-  const begin = await attachSeries(SCRIPTS.begin);
-  reportAttach(`attach: ${SCRIPTS.begin}`, begin);
-  const hist = await attachSeries(SCRIPTS.hist);
-  reportAttach(`attach: ${SCRIPTS.hist}`, hist);
-  console.log('');
+  if (want('attach') || want('stop')) await attachAndStop();
+  if (want('cost')) await costPerEvent();
+  if (want('printf')) await printfThroughput();
+  if (want('kafka')) {
+    await (await import('./lag.mjs')).benchLag();
+    await (await import('./kafka-throughput.mjs')).benchKafkaThroughput();
+    await (await import('./kafka-capture.mjs')).benchKafkaCapture();
+    if (existsSync(join(ROOT, 'build', 'kafka-capture.bpf.o'))) await (await import('./metrics-latency.mjs')).benchMetricsLatency();
+  }
+}
 
+/** The attach figures, then SIGINT to exit (measured on the attach runs of the hist script). */
+async function attachAndStop() {
+  const begin = await attachSeries(SCRIPTS.begin);
+  if (want('attach')) reportAttach(`attach: ${SCRIPTS.begin}`, begin);
+  const hist = await attachSeries(SCRIPTS.hist);
+  if (want('attach')) {
+    reportAttach(`attach: ${SCRIPTS.hist}`, hist);
+    console.log('');
+  }
+  if (!want('stop')) return;
   const stopBt = median(hist.stopBpftrace);
   const stopKt = median(hist.stopKafkatrace);
   console.log(`SIGINT to exit (${SCRIPTS.hist}, maps printed)`);
@@ -366,7 +395,9 @@ async function main() {
     console.log(`  kafkatrace          ${ms(stopKafka)}  ${verdict(stopKafka < 50, '< 50 ms')}`);
   }
   console.log('');
+}
 
+async function costPerEvent() {
   const bt = await tracedSpin('bpftrace');
   const kt = await tracedSpin('kafkatrace');
   const btAdd = (bt.traced - bt.base) / CALLS;
@@ -380,24 +411,24 @@ async function main() {
   const counted = bt.counted >= expected && kt.counted >= expected;
   console.log(`  kafkatrace/bpftrace ${ratio(ktAdd, btAdd)}  ${counted ? verdict(ktAdd <= btAdd, '<= 1.0x') : 'INVALID: a tracer did not count every call'}`);
   console.log('');
+}
 
+async function printfThroughput() {
   console.log(`printf throughput: ${SCRIPTS.printf}`);
   console.log(`  paced 1 s runs at ${PRINTF_RATES.map((r) => `${r / 1000}k`).join(', ')} events/s until one loses events; then ${EVENTS} unpaced`);
   const rates = {};
   for (const tool of ['bpftrace', 'kafkatrace']) {
     const { sustained, steps, burst } = await printfLadder(tool);
-    const stepText = steps.map((r) => `${r.rate / 1000}k: ${r.lines} lines, lost ${r.lost}`).join('; ');
-    rates[tool] = sustained ? sustained.rate : 0;
-    console.log(`  ${tool.padEnd(19)} highest zero-loss rate ${sustained ? `${sustained.rate} events/s` : 'none'}  (${stepText})`);
+    const stepText = steps.map((r) => `${r.rate / 1000}k: ${r.achieved} reached, ${r.lines} lines, lost ${r.lost}`).join('; ');
+    rates[tool] = sustained ? sustained.achieved : 0;
+    console.log(`  ${tool.padEnd(19)} highest zero-loss rate ${sustained ? `${sustained.achieved} events/s` : 'none'}  (${stepText})`);
     const burstRate = Math.round(burst.lines / burst.seconds);
     console.log(`  ${''.padEnd(19)} unpaced: ${burst.lines}/${burst.count} lines, lost ${burst.lost}, ${burstRate} lines/s delivered`);
   }
   const r = rates.kafkatrace / rates.bpftrace;
-  console.log(`  kafkatrace/bpftrace zero-loss rate: ${Number.isFinite(r) ? `${r.toFixed(2)}x` : 'n/a'}`);
+  const ratioText = Number.isFinite(r) ? `${r.toFixed(2)}x  ${verdict(r >= 1, '>= 1.0x')}` : 'n/a (bpftrace lost events at every rate)';
+  console.log(`  kafkatrace/bpftrace zero-loss rate: ${ratioText}`);
   console.log('');
-  await (await import('./lag.mjs')).benchLag();
-  await (await import('./kafka-throughput.mjs')).benchKafkaThroughput();
-  await (await import('./kafka-capture.mjs')).benchKafkaCapture();
 }
 
 main().catch((e) => {

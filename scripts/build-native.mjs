@@ -74,4 +74,4 @@ for (const step of ['configure', 'build']) {
     process.exit(1);
   }
 }
-console.log('kafkatrace: native addon built (build/Release/kafkatrace_native.node)');
+console.log('kafkatrace: native addon built (build/Release/kafkatrace_native.node, build/Release/kafkatrace-held)');

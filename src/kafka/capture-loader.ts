@@ -117,6 +117,8 @@ export interface Capture {
    * as onBatch gets them.
    */
   poll(): Buffer;
+  /** While paused, onBatch is not called (the reader has a backlog); the ring fills meanwhile. */
+  pause(paused: boolean): void;
   /** Detaches and frees everything; safe to call twice. */
   close(): void;
 }
@@ -167,6 +169,9 @@ export function startCapture(options: CaptureOptions, onBatch: (batch: Buffer) =
       return Number(n);
     },
     poll: () => obj.ringConsume(),
+    pause: (paused) => {
+      if (!closed) obj.ringPause(paused);
+    },
     close: () => {
       if (closed) return;
       closed = true;

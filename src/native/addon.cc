@@ -4,6 +4,7 @@
 
 #include "kt_errors.h"
 #include "kt_object.h"
+#include "kt_process.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kt::InstallLibbpfPrint();
   exports.Set("BpfObject", kt::BpfObject::Define(env));
+  exports.Set("ProcessWatch", kt::ProcessWatch::Define(env));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("releaseLinksAtExit", Napi::Function::New(env, kt::ReleaseLinksAtExit));

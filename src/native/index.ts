@@ -77,10 +77,20 @@ export interface BpfObject {
   /** The records available now (at most one batch, packed), synchronously. */
   ringConsume(): Buffer;
   ringStop(): void;
+  /** While paused, no records are delivered (the consumer has a backlog); the ring fills meanwhile. */
+  ringPause(paused: boolean): void;
+}
+
+/** Calls onExit once the process has exited (a pidfd on Node's loop); never keeps the process alive. */
+export interface ProcessWatch {
+  /** Stops watching; safe to call twice. */
+  close(): void;
 }
 
 export interface NativeAddon {
   BpfObject: new (elf: Buffer, name: string) => BpfObject;
+  /** Throws a NativeError (ESRCH) when there is no such process. */
+  ProcessWatch: new (pid: number, onExit: () => void) => ProcessWatch;
   numPossibleCpus(): number;
   libbpfVersion(): string;
   /**
@@ -115,6 +125,8 @@ export class NativeUnavailableError extends Error {
 }
 
 export const ADDON_PATH = join('build', 'Release', 'kafkatrace_native.node');
+/** The -c command's first stage (src/native/kt_held.c), built with the addon. */
+export const HELD_PATH = join('build', 'Release', 'kafkatrace-held');
 
 let addon: NativeAddon | undefined;
 
@@ -133,6 +145,11 @@ export function loadNative(): NativeAddon {
 /** See NativeAddon.releaseLinksAtExit. */
 export function releaseLinksAtExit(): void {
   loadNative().releaseLinksAtExit();
+}
+
+/** See ProcessWatch. */
+export function watchProcessExit(pid: number, onExit: () => void): ProcessWatch {
+  return new (loadNative().ProcessWatch)(pid, onExit);
 }
 
 /** Opens a BPF object from its ELF bytes (nothing is loaded into the kernel yet). */

@@ -130,6 +130,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod<&BpfObject::RingStart>("ringStart"),
                          InstanceMethod<&BpfObject::RingConsume>("ringConsume"),
                          InstanceMethod<&BpfObject::RingStop>("ringStop"),
+                         InstanceMethod<&BpfObject::RingPause>("ringPause"),
                      });
 }
 

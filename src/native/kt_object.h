@@ -56,6 +56,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void RingStart(const Napi::CallbackInfo& info);
   Napi::Value RingConsume(const Napi::CallbackInfo& info);
   void RingStop(const Napi::CallbackInfo& info);
+  void RingPause(const Napi::CallbackInfo& info);
 
   struct bpf_program* Program(Napi::Env env, const Napi::Value& name);
   struct bpf_map* Map(Napi::Env env, const Napi::Value& name);

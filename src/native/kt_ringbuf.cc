@@ -119,4 +119,12 @@ void BpfObject::StopRing(bool finalizing) {
 
 void BpfObject::RingStop(const Napi::CallbackInfo&) { StopRing(false); }
 
+// ringPause(paused): while paused, no wakeup delivers records (the consumer has a backlog); the
+// ring keeps what arrives until it is full, then the programs count what they drop.
+void BpfObject::RingPause(const Napi::CallbackInfo& info) {
+  if (poll_ == nullptr) return;
+  int err = info[0].ToBoolean().Value() ? uv_poll_stop(poll_) : uv_poll_start(poll_, UV_READABLE, OnRingReadable);
+  if (err != 0) throw Napi::Error::New(info.Env(), std::string("cannot poll the ring buffer: ") + uv_strerror(err));
+}
+
 }  // namespace kt

@@ -11,7 +11,7 @@ import type { Layout, Plan, PlanEvent, PlanMap, PlanProbe } from './types.js';
 /** Entries of a map with keys (bpftrace's default map size). */
 export const MAP_MAX_ENTRIES = 4096;
 /** Bytes of the `events` ring buffer (a power of two, a multiple of the page size). */
-export const RINGBUF_SIZE = 1 << 20;
+export const RINGBUF_SIZE = 1 << 24;
 export const HIST_BUCKETS = 66;
 
 export function lhistBuckets(v: { min: number; max: number; step: number }): number {

@@ -1,8 +1,12 @@
 // The -c command: split like a shell would split it (quotes and backslashes, no expansion), started
-// held back until the probes are attached, so that its very first syscalls are traced.
+// held back until the probes are attached, so that its very first syscalls are traced, and never
+// left running after kafkatrace.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { findOnPath, isExecutableFile } from '../executables.js';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { findOnPath, isExecutableFile } from '../executables.js';
+import { HELD_PATH } from '../native/index.js';
+import { packageRoot } from '../package-root.js';
 
 export class CommandError extends Error {}
 
@@ -57,29 +61,32 @@ export function resolveProgram(name: string, path = process.env.PATH ?? '/usr/bi
 }
 
 export interface HeldCommand {
-  /** The pid the command will have (the wrapper execs it in place). */
+  /** The pid the command will have (the helper execs it in place). */
   pid: number;
   child: ChildProcess;
-  /** Settles once the wrapper has started and waits (or has ended): the shell's own start-up
-   * syscalls (dash calls getppid) are then over, so that tracing sees only the command's. */
+  /** Settles once the helper has started and waits (or has ended): its own start-up syscalls are
+   * then over, so that tracing sees only the command's. */
   ready: Promise<void>;
   /** Lets the command start. */
   release(): void;
 }
 
-// The wrapper says it is ready on fd 3 and blocks there until released; if kafkatrace dies first
-// the socket closes and it exits without running the command.
-const WRAPPER = 'printf r >&3; read _ <&3 || exit 125; exec 3<&-; exec "$@"';
-
-/** Starts `words` held back in a wrapper whose pid becomes the command's pid. */
+/**
+ * Starts `words` held back in kafkatrace-held (src/native/kt_held.c), which execs the command in
+ * place once released: the command gets the helper's pid, and the kernel kills it if kafkatrace dies
+ * first, however it dies. The helper says it is ready on fd 3 and blocks there.
+ */
 export function spawnHeld(words: string[]): HeldCommand {
   const program = resolveProgram(words[0]!);
-  const child = spawn('/bin/sh', ['-c', WRAPPER, 'kafkatrace-c', program, ...words.slice(1)], {
+  const helper = join(packageRoot(), HELD_PATH);
+  if (!isExecutableFile(helper)) throw new CommandError(`${HELD_PATH} is not built: run \`npm rebuild\``);
+  const child = spawn(helper, [program, ...words.slice(1)], {
+    argv0: 'kafkatrace-held',
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
   if (child.pid === undefined) throw new CommandError(`cannot start '${words[0]}'`);
   const gate = child.stdio[3] as Duplex;
-  // The wrapper may exit before reading (killed): a broken pipe is then expected, not an error.
+  // The helper may exit before reading (killed): a broken pipe is then expected, not an error.
   gate.on('error', () => {});
   const ready = new Promise<void>((resolve) => {
     gate.once('data', () => resolve());
@@ -93,4 +100,20 @@ export function spawnHeld(words: string[]): HeldCommand {
       gate.end('\n');
     },
   };
+}
+
+/**
+ * Ends a command that is still running: SIGTERM, then SIGKILL if it is still there after graceMs
+ * (a command may ignore SIGTERM). Resolves once it has exited.
+ */
+export function endCommand(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }

@@ -3,6 +3,7 @@
 // compiled action. Frames that fail to decode are counted by the decoder, never fatal.
 import { readFileSync, statSync } from 'node:fs';
 import { startCapture, type CaptureOptions } from '../kafka/capture-loader.js';
+import { walkRecords } from '../native/ring-records.js';
 import { BoundedMap } from '../kafka/bounded-map.js';
 import { newCounters } from '../kafka/counters.js';
 import {
@@ -250,6 +251,26 @@ interface ProbeSet {
   timers: NodeJS.Timeout[];
 }
 
+/** Capture records are decoded in slices of this many ms. */
+const SLICE_MS = 10;
+/** Records per piece a batch is cut into, so that a slice can end between pieces. */
+const PIECE_RECORDS = 256;
+
+/** A packed batch cut at record boundaries into packed batches of at most PIECE_RECORDS records. */
+function recordPieces(batch: Buffer): Buffer[] {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  let n = 0;
+  walkRecords(batch, (_start, end) => {
+    if (++n < PIECE_RECORDS) return;
+    pieces.push(batch.subarray(from, end));
+    from = end;
+    n = 0;
+  });
+  if (from < batch.length) pieces.push(batch.subarray(from));
+  return pieces;
+}
+
 /**
  * Starts the capture and the decoder with no probe attached. Throws CaptureConfigError or a native
  * error when the capture cannot start.
@@ -326,7 +347,40 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
       reportOnce(`kafka decoder: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
-  const capture = startCapture(opts.capture, feed);
+  // Capture records are decoded in slices of SLICE_MS, the event loop running in between (signals,
+  // timers, /metrics); while some wait, the ring is not read (see Session.actOnWaiting).
+  const waiting: Buffer[] = [];
+  let slice: NodeJS.Immediate | undefined;
+  let paused = false;
+  const pause = (p: boolean): void => {
+    if (p !== paused) capture.pause((paused = p));
+  };
+  /** Decodes waiting pieces until none is left or `deadline` has passed; false when cut short. */
+  const decodeWaiting = (deadline: number): boolean => {
+    slice = undefined;
+    while (waiting.length > 0) {
+      feed(waiting.shift()!);
+      if (waiting.length > 0 && performance.now() > deadline) {
+        pause(true);
+        slice = setImmediate(() => decodeWaiting(performance.now() + SLICE_MS));
+        return false;
+      }
+    }
+    pause(false);
+    return true;
+  };
+  const onBatch = (batch: Buffer): void => {
+    if (running === 0) return;
+    waiting.push(...recordPieces(batch));
+    if (slice === undefined) decodeWaiting(performance.now() + SLICE_MS);
+  };
+  /** Everything waiting and everything the ring holds now, decoded at once. */
+  const drainAll = (): void => {
+    if (slice !== undefined) clearImmediate(slice);
+    decodeWaiting(Infinity);
+    feed(capture.poll());
+  };
+  const capture = startCapture(opts.capture, onBatch);
   const timer = setInterval(() => decoder.expire(process.hrtime.bigint()), EXPIRE_INTERVAL_MS);
   timer.unref();
 
@@ -348,11 +402,13 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
     for (const set of sets) for (const t of set.timers) clearInterval(t);
     try {
       if (drain) {
-        feed(capture.poll());
+        drainAll();
         if (running > 0) decoder.closeAll();
         for (const set of sets) runEnd(set);
       }
     } finally {
+      if (slice !== undefined) clearImmediate(slice);
+      waiting.length = 0;
       lostRecords = capture.lost();
       capture.close();
       for (const set of [...sets]) remove(set);
@@ -374,7 +430,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
       return {
         detach() {
           if (!sets.has(set)) return;
-          if (!stopped) feed(capture.poll());
+          if (!stopped) drainAll();
           for (const t of set.timers) clearInterval(t);
           runEnd(set);
           remove(set);

@@ -1,12 +1,12 @@
 // A tracing session: load the plan's BPF object, attach its programs, stream ring-buffer records to
 // the output until something ends the session, then run END, print the maps and release everything.
 import type { ResolvedAttach } from '../frontend/analysis.js';
-import { isNativeError, openObject, releaseLinksAtExit, type BpfObject } from '../native/index.js';
+import { isNativeError, openObject, releaseLinksAtExit, watchProcessExit, type BpfObject } from '../native/index.js';
 import { ringRecords } from '../native/ring-records.js';
 import { stackMapName } from '../plan/layout.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
-import { CommandError, spawnHeld, splitCommand, type HeldCommand } from './command.js';
+import { CommandError, endCommand, spawnHeld, splitCommand, type HeldCommand } from './command.js';
 import { decodeEvent, decodeMap, stackFrames } from './decode.js';
 import { ensureTracefs, privilegeProblem } from './privileges.js';
 import { handleSignals } from './signals.js';
@@ -25,7 +25,8 @@ export interface CommandStatus {
   signal: NodeJS.Signals | null;
 }
 
-export type StopReason = 'exit' | 'SIGINT' | 'SIGTERM' | 'command' | 'duration' | 'abort';
+/** 'target': the -p process has exited. */
+export type StopReason = 'exit' | 'SIGINT' | 'SIGTERM' | 'command' | 'target' | 'duration' | 'abort';
 
 /** kafkatrace's own health while a session runs. */
 export interface SessionHealth {
@@ -51,13 +52,20 @@ export interface SessionControl {
 export interface SessionOptions {
   /** The output, or a factory given the lookup of stack ids (kstack/ustack printing needs it). */
   output: Output | ((stackLookup: StackLookup) => Output);
-  /** -p: only this process (kt_target_pid; uprobes and usdt attach to it alone). */
+  /** -p: only this process (kt_target_pid; uprobes and usdt attach to it alone); stop when it exits. */
   pid?: number;
-  /** -c: run this command line (split like a shell, run without one), trace only it, stop when it ends. */
+  /**
+   * -c: run this command line (split like a shell, run without one), trace only it, stop when it ends.
+   * A command still running at the stop gets SIGTERM, then SIGKILL after COMMAND_GRACE_MS.
+   */
   command?: string;
   /** Stop after this many milliseconds. */
   durationMs?: number;
-  /** Handle SIGINT, SIGTERM (stop) and SIGUSR1 (print maps); default true. */
+  /**
+   * Handle SIGINT, SIGTERM (stop) and SIGUSR1 (print maps); default true. With releaseAtExit the
+   * handlers stay until the process exits, later signals ignored: timeout(1) signals the process and
+   * then its process group, and that second signal must not kill it while it prints the maps.
+   */
   signals?: boolean;
   /** Stops the session when aborted (the REPL, tests). */
   abort?: AbortSignal;
@@ -88,6 +96,26 @@ export class SessionError extends Error {
 
 const LOST_MAP = 'kt_lost';
 const EVENTS_MAP = 'events';
+
+/** How long a -c command still running at the stop has between SIGTERM and SIGKILL. */
+export const COMMAND_GRACE_MS = 500;
+/**
+ * Ring records are acted on in slices of this many ms, the event loop running in between: signals,
+ * timers and /metrics stay responsive under a flood (or a slow system()). While records wait, the
+ * ring is not read: it fills, and what the programs cannot add is counted as lost.
+ */
+const SLICE_MS = 10;
+/**
+ * After a stop, before END and again after it, the records still waiting and those in the ring are
+ * acted on, up to one ring's worth of bytes (all it can have held at the stop; probes that keep
+ * firing refill it) and for at most this long; what is left is reported lost. A signal, exit() or
+ * an abort asks for a prompt stop; a command or target that ended, or a duration, for everything
+ * its probes sent.
+ */
+const SIGNAL_DRAIN_MS = 200;
+const DRAIN_MS = 5000;
+/** Events lost since the last report are reported this often while the session runs, as bpftrace does. */
+const LOST_REPORT_MS = 250;
 
 /** Little-endian bytes of a map key or a read-only global. */
 export function u32(n: number): Buffer {
@@ -159,6 +187,17 @@ class Session {
   private commandStatus?: CommandStatus;
   private probesAttached = 0;
   private released = false;
+  /** Records taken from the ring, not yet acted on (whole batches, the first from `waitingAt`). */
+  private readonly waiting: Buffer[][] = [];
+  private waitingAt = 0;
+  private ringPaused = false;
+  private sliceTimer?: NodeJS.Immediate;
+  /** Records taken from the ring that a stop left unprocessed: reported with the lost events. */
+  private dropped = 0n;
+  /** Lost events already reported. */
+  private lostReported = 0n;
+  private unhandleSignals?: () => void;
+  private commandDone?: Promise<void>;
   private readonly unhandled = new Set<string>();
   private readonly render: RenderContext = {
     symbols: createSymbolizer(),
@@ -184,6 +223,7 @@ class Session {
       this.start(kafka);
     } catch (e) {
       this.release();
+      this.unhandleSignals?.();
       if (isNativeError(e)) throw new SessionError(e.message);
       throw e;
     }
@@ -196,7 +236,8 @@ class Session {
     } finally {
       this.release();
     }
-    if (this.held && !this.commandStatus) await this.commandEnded();
+    await this.commandDone;
+    if (!this.options.releaseAtExit) this.unhandleSignals?.();
     return this.exitCode;
   }
 
@@ -223,6 +264,7 @@ class Session {
     const stackLookup: StackLookup = (id, limit) => this.stack(id, limit);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
     const targetPid = this.held?.pid ?? options.pid ?? 0;
+    if (!this.held && options.pid !== undefined) this.watchTarget(options.pid);
     const startNs = process.hrtime.bigint();
     if (obj) {
       obj.setGlobal('kt_target_pid', u32(targetPid));
@@ -243,12 +285,17 @@ class Session {
     }
     this.out.attached(this.probesAttached);
     options.onStarted?.(this.control());
-    obj?.ringStart(EVENTS_MAP, (batch) => this.onRecords(ringRecords(batch)));
+    obj?.ringStart(EVENTS_MAP, (batch) => this.onBatch(batch));
     if (options.signals !== false) {
-      this.cleanups.push(
-        handleSignals({ stop: (sig) => this.requestStop(sig), printMaps: () => this.printAllMaps(false) }),
-      );
+      this.unhandleSignals = handleSignals({
+        stop: (sig) => this.requestStop(sig),
+        printMaps: () => {
+          if (!this.stopping) this.printAllMaps(false);
+        },
+      });
     }
+    const lostTimer = setInterval(() => this.reportLost(), LOST_REPORT_MS);
+    this.cleanups.push(() => clearInterval(lostTimer));
     if (options.durationMs !== undefined) {
       const timer = setTimeout(() => this.requestStop('duration'), options.durationMs);
       this.cleanups.push(() => clearTimeout(timer));
@@ -259,7 +306,7 @@ class Session {
       options.abort.addEventListener('abort', onAbort);
       this.cleanups.push(() => options.abort?.removeEventListener('abort', onAbort));
     }
-    this.drain();
+    if (obj) this.onBatch(obj.ringConsume());
     // An exit() in BEGIN ends the session before the command has run anything.
     if (!this.stopping) this.held?.release();
   }
@@ -307,6 +354,18 @@ class Session {
     return count;
   }
 
+  /** -p: the session ends when the target process does, as bpftrace's does. */
+  private watchTarget(pid: number): void {
+    let watch;
+    try {
+      watch = watchProcessExit(pid, () => this.requestStop('target'));
+    } catch (e) {
+      if (isNativeError(e)) throw new SessionError(e.code === 'ESRCH' ? `no process with pid ${pid}` : e.message);
+      throw e;
+    }
+    this.cleanups.push(() => watch.close());
+  }
+
   private control(): SessionControl {
     const live = (): void => {
       if (this.released) throw new SessionError('the session has ended');
@@ -331,28 +390,72 @@ class Session {
     this.resolveStop(reason);
   }
 
-  private onRecords(records: Buffer[]): void {
-    for (const record of records) {
-      const e = decodeEvent(this.plan, record);
-      if (!e.ok) {
-        this.out.error(e.error);
-        continue;
+  /** A batch from the ring: acted on now, in slices (see SLICE_MS). */
+  private onBatch(batch: Buffer): void {
+    if (batch.length === 0) return;
+    this.waiting.push(ringRecords(batch));
+    if (this.sliceTimer === undefined && !this.stopping) this.actOnWaiting(performance.now() + SLICE_MS);
+  }
+
+  /**
+   * Acts on waiting records until none is left or `deadline` (performance.now()) has passed; then,
+   * while the session runs, reading the ring resumes, or the next slice is scheduled with the ring
+   * paused. False when the deadline cut it short.
+   */
+  private actOnWaiting(deadline: number): boolean {
+    this.sliceTimer = undefined;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting[0]!;
+      while (this.waitingAt < batch.length) {
+        const record = batch[this.waitingAt++]!;
+        if (!this.act(record)) {
+          // exit(): like bpftrace, the first exit() decides the code; what follows it is dropped.
+          this.waiting.length = 0;
+          this.waitingAt = 0;
+          return true;
+        }
+        if (performance.now() > deadline && (this.waitingAt < batch.length || this.waiting.length > 1)) {
+          if (!this.stopping) {
+            this.pauseRing(true);
+            this.sliceTimer = setImmediate(() => this.actOnWaiting(performance.now() + SLICE_MS));
+          }
+          return false;
+        }
       }
-      if (e.event.kind === 'exit') {
-        // Like bpftrace: the first exit() decides the code; what follows it in this batch is dropped.
-        if (this.stopping) continue;
-        const code = e.args[0];
-        this.exitCode = typeof code === 'bigint' ? Number(code) : 0;
-        this.requestStop('exit');
-        return;
-      }
-      try {
-        this.handle(e);
-      } catch (err) {
-        // One record that cannot be acted on (a map gone, a failing output) does not end the session.
-        this.out.error(err instanceof Error ? err.message : String(err));
-      }
+      this.waiting.shift();
+      this.waitingAt = 0;
     }
+    this.pauseRing(false);
+    return true;
+  }
+
+  private pauseRing(paused: boolean): void {
+    if (this.ringPaused === paused || this.released) return;
+    this.ringPaused = paused;
+    this.obj?.ringPause(paused);
+  }
+
+  /** Acts on one ring record; false for an exit() that ends the session. */
+  private act(record: Buffer): boolean {
+    const e = decodeEvent(this.plan, record);
+    if (!e.ok) {
+      this.out.error(e.error);
+      return true;
+    }
+    if (e.event.kind === 'exit') {
+      if (this.stopping) return true;
+      const code = e.args[0];
+      this.exitCode = typeof code === 'bigint' ? Number(code) : 0;
+      this.requestStop('exit');
+      return false;
+    }
+    try {
+      this.handle(e);
+    } catch (err) {
+      // One record that cannot be acted on (a map gone, a failing output) does not end the session.
+      this.out.error(err instanceof Error ? err.message : String(err));
+    }
+    return true;
   }
 
   private handle(e: DecodedEvent & { ok: true }): void {
@@ -413,8 +516,41 @@ class Session {
     this.out.flush();
   }
 
-  private drain(): void {
-    if (this.obj) this.onRecords(ringRecords(this.obj.ringConsume()));
+  /**
+   * After a stop: acts on the waiting records and on what the ring holds (see DRAIN_MS). What a
+   * flood leaves, the waiting records and what the ring holds then (up to one ring's worth), is
+   * taken out unread and counted in `dropped`: END's records, sent next, come first.
+   */
+  private drain(ms: number): void {
+    if (this.sliceTimer !== undefined) clearImmediate(this.sliceTimer);
+    this.sliceTimer = undefined;
+    const obj = this.obj;
+    if (!obj) return;
+    const deadline = performance.now() + ms;
+    let bytes = this.plan.ringbufSize;
+    while (this.actOnWaiting(deadline) && bytes > 0) {
+      const batch = obj.ringConsume();
+      if (batch.length === 0) return;
+      bytes -= batch.length;
+      this.waiting.push(ringRecords(batch));
+    }
+    let left = this.waiting.reduce((n, records) => n + records.length, -this.waitingAt);
+    this.waiting.length = 0;
+    this.waitingAt = 0;
+    for (bytes = this.plan.ringbufSize; bytes > 0; ) {
+      const batch = obj.ringConsume();
+      if (batch.length === 0) break;
+      bytes -= batch.length;
+      left += ringRecords(batch).length;
+    }
+    this.dropped += BigInt(left);
+  }
+
+  /** Prints the events lost since the last report, if any. */
+  private reportLost(): void {
+    const lost = this.lostEvents();
+    if (lost > this.lostReported) this.out.lost(lost - this.lostReported);
+    this.lostReported = lost;
   }
 
   private stack(id: number, limit?: number): bigint[] | undefined {
@@ -432,7 +568,7 @@ class Session {
 
   private lostEvents(): bigint {
     const kafkaLost = BigInt(this.kafka?.counters().lostRecords ?? 0);
-    return (this.obj ? lostInObject(this.obj) : 0n) + kafkaLost;
+    return (this.obj ? lostInObject(this.obj) : 0n) + kafkaLost + this.dropped;
   }
 
   /** The decoder's health, when kafka probes run. */
@@ -455,31 +591,34 @@ class Session {
     // The capture's last records still fire their probes, unless exit() ended the session.
     this.kafka?.stop();
     // Like bpftrace, nothing that other probes sent after exit() is printed; END's records are.
-    if (reason === 'exit') this.obj?.ringConsume();
+    const prompt = reason === 'SIGINT' || reason === 'SIGTERM' || reason === 'abort' || reason === 'exit';
+    const drainMs = prompt ? SIGNAL_DRAIN_MS : DRAIN_MS;
+    if (reason === 'exit') this.discardWaiting();
+    else this.drain(drainMs);
     for (const p of programsAt(this.plan, 'end')) this.obj?.testRun(p);
-    this.drain();
-    const lost = this.lostEvents();
-    if (lost > 0n) this.out.lost(lost);
+    this.drain(drainMs);
+    this.reportLost();
     const kafka = this.kafkaHealth();
     if (kafka) this.out.kafkaHealth(kafka, this.options.verbose ?? false);
     this.printAllMaps(true);
   }
 
+  /** After exit(): what other probes sent is dropped, as bpftrace drops it. */
+  private discardWaiting(): void {
+    if (this.sliceTimer !== undefined) clearImmediate(this.sliceTimer);
+    this.sliceTimer = undefined;
+    this.waiting.length = 0;
+    this.waitingAt = 0;
+    this.obj?.ringConsume();
+  }
+
   private release(): void {
     for (const c of this.cleanups.splice(0)) c();
+    if (this.sliceTimer !== undefined) clearImmediate(this.sliceTimer);
     this.released = true;
     this.kafka?.stop();
     this.obj?.close();
-    const child = this.held?.child;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  }
-
-  private commandEnded(): Promise<void> {
-    return new Promise((resolve) => {
-      const child = this.held!.child;
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
-    });
+    if (this.held) this.commandDone = endCommand(this.held.child, COMMAND_GRACE_MS);
   }
 }
 

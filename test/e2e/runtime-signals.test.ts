@@ -102,6 +102,24 @@ describe.runIf(ok)('runtime session in a child process', () => {
     expect(r.stdout()).toMatch(/\n@calls: \d+\n/);
   });
 
+  it('reports lost events while it runs, and the ones since at exit', async () => {
+    const r = startRunner({
+      plan: fixturePlan([GETPPID]),
+      object: fx!.paths.probesTick,
+      command: `${fx!.workload} getppid 100000000`,
+    });
+    await r.ready;
+    // A 64 KiB ring overflows at once under this flood; bpftrace says so as it happens.
+    const until = Date.now() + 5000;
+    while (!/^Lost \d+ events$/m.test(r.stdout()) && Date.now() < until) await sleep(50);
+    expect(r.stdout()).toMatch(/^Lost [1-9]\d* events$/m);
+    expect(r.child.exitCode).toBeNull();
+    r.child.kill('SIGINT');
+    const exit = await r.exited;
+    expect(exit.code).toBe(0);
+    expect(r.stdout().match(/^Lost \d+ events$/gm)!.length).toBeGreaterThan(1);
+  });
+
   it('passes on the -c command status and stops when the command ends', async () => {
     const r = startRunner({ plan: fixturePlan([GETPPID]), command: `${fx!.workload} getppid 4 exit 7` });
     const exit = await r.exited;

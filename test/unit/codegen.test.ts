@@ -60,7 +60,7 @@ describe('the shape of the generated C', () => {
     expect(c).toContain('} m__anon SEC(".maps")');
     expect(c).toContain('BPF_MAP_TYPE_STACK_TRACE');
     expect(c).toContain('} kt_stacks SEC(".maps")');
-    expect(c).toContain('#define KT_RINGBUF_SIZE 1048576');
+    expect(c).toContain('#define KT_RINGBUF_SIZE 16777216');
   });
 
   it('keeps kstack(n) and ustack(n) in a stack map of n frames each, their ids tagged with n', () => {

@@ -36,11 +36,11 @@ describe('splitCommand', () => {
 });
 
 describe('spawnHeld', () => {
-  it('is ready once its wrapper waits, before the command runs, and runs it when released', async () => {
+  it('is ready once its helper waits, before the command runs, and runs it when released', async () => {
     const held = spawnHeld(['sh', '-c', 'exit 9']);
     await held.ready;
-    // Still the wrapper, blocked on its gate: its own start-up syscalls are behind it.
-    expect(readFileSync(`/proc/${held.pid}/cmdline`, 'utf8')).toContain('kafkatrace-c');
+    // Still the helper, blocked on its gate: its own start-up syscalls are behind it.
+    expect(readFileSync(`/proc/${held.pid}/cmdline`, 'utf8')).toMatch(/^kafkatrace-held\0/);
     const exited = new Promise<number | null>((resolve) => held.child.on('exit', resolve));
     held.release();
     expect(await exited).toBe(9);

@@ -40,7 +40,8 @@ export interface ConsumedMessage {
   value: string | null;
 }
 
-function requestOf(role: KafkajsRequest['role'], e: RequestEvent): KafkajsRequest {
+/** A kafkajs REQUEST instrumentation event as a KafkajsRequest. */
+export function requestOf(role: KafkajsRequest['role'], e: RequestEvent): KafkajsRequest {
   const p = e.payload;
   return {
     role,

@@ -1,0 +1,34 @@
+// The differential oracle (test/helpers/kafka-oracle.ts) over a few seeds: every Produce and Fetch
+// exchange and partition kafkatrace reports on both ends equals tshark's dissector, the clients'
+// reports and the broker's log end offsets. ORACLE_SEEDS picks the seeds ("1,5,9-12"); scripts/
+// kafka-oracle.sh runs hundreds. Needs root, the addon, build/, a built dist/, kcat and tshark.
+import { afterAll, describe, expect, it } from 'vitest';
+import { heldBpf } from '../helpers/bpf-held.js';
+import { parseSeeds, runOracle, summarize, type OracleReport } from '../helpers/kafka-oracle.js';
+import { tsharkProblem } from '../helpers/tshark.js';
+import { canRun } from './runtime-helpers.js';
+
+const run = canRun();
+const tshark = tsharkProblem();
+if (run && tshark && process.env.CI === 'true') throw new Error(tshark);
+const SEEDS = parseSeeds(process.env.ORACLE_SEEDS ?? '1-3');
+const PER_SEED_MS = 90_000;
+
+describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the clients and the broker', () => {
+  afterAll(() => {
+    expect(heldBpf().fds).toBe(0);
+  });
+
+  it(`agrees on every exchange and partition for seeds ${SEEDS.join(',')}`, { timeout: PER_SEED_MS * SEEDS.length }, async () => {
+    const reports: OracleReport[] = [];
+    for (const seed of SEEDS) {
+      const r = await runOracle(seed);
+      reports.push(r);
+      if (process.env.ORACLE_PROGRESS) console.log(summarize([r]));
+    }
+    const summary = summarize(reports);
+    console.log(summary);
+    expect(reports.every((r) => r.exchanges > 0 && r.partitions > 0)).toBe(true);
+    expect(reports.flatMap((r) => r.mismatches.map((m) => `seed ${r.seed} ${m.kind} (${m.role}) ${m.where}: kafkatrace ${m.kafkatrace}, truth ${m.truth}`)), summary).toEqual([]);
+  });
+});

@@ -1,0 +1,569 @@
+// A differential oracle for kafka:produce and kafka:fetch: a workload randomized from a seed (topics
+// and partitions, batch sizes from one record to several MiB, keys, headers, codecs, acks,
+// idempotence) is produced by real clients to the mock cluster and read back by a real consumer
+// while kafkatrace traces both ends (the clients by broker port, the broker with -p) and tshark
+// captures the same traffic. Every Produce and Fetch exchange and partition kafkatrace reports is
+// compared with truth it did not compute: tshark's Kafka dissector per exchange and partition, the
+// clients' own reports (kafkajs instrumentation events and send() results, librdkafka delivery
+// reports and protocol logs), and the broker's log end offsets (ListOffsets) before and after.
+import kafkajs from 'kafkajs';
+import type { Admin } from 'kafkajs';
+import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { traceWhile, type Traced } from './cli-trace.js';
+import { produceMessagesWithConfluent } from './confluent-client.js';
+import { kafkajsClient, requestOf, runCommand, type KafkajsRequest } from './kafka-clients.js';
+import { startCapture, tsharkExchanges, unfinishedConnections, type TsharkExchange, type TsharkPartition } from './tshark.js';
+
+const { CompressionTypes } = kafkajs;
+
+/** A small, fast, seedable generator (mulberry32): the same seed gives the same workload. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type Client = 'kafkajs' | 'confluent' | 'kcat';
+export type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+/** The codecs each client can write: kafkajs has gzip built in only; the bundled librdkafka lacks zstd. */
+export const CODECS: Record<Client, Codec[]> = {
+  kafkajs: ['none', 'gzip'],
+  confluent: ['none', 'gzip', 'snappy', 'lz4'],
+  kcat: ['none', 'gzip', 'snappy', 'lz4', 'zstd'],
+};
+
+export interface OracleMessage {
+  topic: string;
+  partition: number;
+  key: string | null;
+  valueSize: number;
+  /** Fill character of the value (after an index prefix), so that values differ and compress. */
+  fill: string;
+  headers: Record<string, string>;
+}
+
+export interface ProduceStep {
+  client: Client;
+  codec: Codec;
+  acks: 0 | 1 | -1;
+  /** librdkafka clients only: kafkajs finds no controller on the mock cluster for InitProducerId. */
+  idempotent: boolean;
+  messages: OracleMessage[];
+}
+
+export interface Workload {
+  seed: number;
+  brokers: number;
+  topics: { name: string; partitions: number }[];
+  steps: ProduceStep[];
+}
+
+const KB = 1024;
+const MB = 1024 * KB;
+/** A bound on a seed's bytes, so that a run stays within seconds and tshark's JSON within memory. */
+const MAX_WORKLOAD_BYTES = 12 * MB;
+
+function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)]!;
+}
+
+function between(r: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(r() * (hi - lo + 1));
+}
+
+/** Value sizes: mostly small, some KiB, a few hundred KiB; a "large" message is up to 1.5 MiB. */
+function valueSize(r: () => number, large: boolean): number {
+  if (large) return between(r, 256 * KB, 1536 * KB);
+  const x = r();
+  if (x < 0.6) return between(r, 0, 200);
+  if (x < 0.9) return between(r, 200, 16 * KB);
+  return between(r, 16 * KB, 256 * KB);
+}
+
+/** The workload of `seed`. */
+export function workloadOf(seed: number): Workload {
+  const r = rng(seed);
+  const brokers = r() < 0.7 ? 1 : between(r, 2, 3);
+  const topics = Array.from({ length: between(r, 1, 4) }, (_, i) => ({ name: `oracle-${seed}-t${i}`, partitions: between(r, 1, 8) }));
+  const steps: ProduceStep[] = [];
+  let total = 0;
+  const stepCount = between(r, 2, 7);
+  for (let s = 0; s < stepCount; s++) {
+    const client = pick(r, ['kafkajs', 'kafkajs', 'confluent', 'kcat'] as const);
+    const codec = pick(r, CODECS[client]);
+    const idempotent = client !== 'kafkajs' && r() < 0.3;
+    const acks = idempotent ? -1 : pick(r, [0, 1, -1] as const);
+    // kcat writes one partition per run, with one set of headers for every message.
+    const targets = client === 'kcat'
+      ? [(() => { const t = pick(r, topics); return { topic: t.name, partition: between(r, 0, t.partitions - 1) }; })()]
+      : topics.flatMap((t) => Array.from({ length: t.partitions }, (_, p) => ({ topic: t.name, partition: p }))).filter(() => r() < 0.6);
+    if (targets.length === 0) targets.push({ topic: topics[0]!.name, partition: 0 });
+    const large = total < MAX_WORKLOAD_BYTES / 2 && r() < 0.15;
+    const largeTarget = large ? pick(r, targets) : undefined;
+    const sharedHeaders: Record<string, string> = r() < 0.5 ? {} : { [`h${between(r, 0, 9)}`]: `v${between(r, 0, 999)}` };
+    const messages: OracleMessage[] = [];
+    for (const t of targets) {
+      const big = t === largeTarget;
+      const count = big ? between(r, 2, 5) : r() < 0.3 ? 1 : between(r, 2, 60);
+      for (let i = 0; i < count; i++) {
+        const size = valueSize(r, big);
+        if (total + size > MAX_WORKLOAD_BYTES) break;
+        total += size;
+        const headers: Record<string, string> = client === 'kcat' ? sharedHeaders : {};
+        if (client !== 'kcat') for (let h = between(r, 0, 3); h > 0; h--) headers[`h${h}`] = `v${between(r, 0, 99999)}`;
+        messages.push({
+          topic: t.topic,
+          partition: t.partition,
+          key: r() < 0.3 ? null : `k${between(r, 0, 9999)}`,
+          valueSize: size,
+          fill: String.fromCharCode(97 + between(r, 0, 25)),
+          headers,
+        });
+      }
+    }
+    if (messages.length > 0) steps.push({ client, codec, acks, idempotent, messages });
+  }
+  return { seed, brokers, topics, steps };
+}
+
+function valueOf(m: OracleMessage, index: number): Buffer {
+  const v = Buffer.alloc(m.valueSize, m.fill);
+  v.write(`${index}:`.slice(0, m.valueSize));
+  return v;
+}
+
+/** Per-partition counts, keyed "topic/partition". */
+type Counts = Map<string, number>;
+const tp = (topic: string, partition: number): string => `${topic}/${partition}`;
+const add = (m: Counts, k: string, n: number): void => void m.set(k, (m.get(k) ?? 0) + n);
+
+/** What the clients said they did. */
+interface ClientTruth {
+  /** Produce requests each client reported sending: "clientId/correlationId" → version. */
+  produceRequests: Map<string, number>;
+  /** Base offsets the clients were told, "topic/partition" → offsets (kafkajs results, librdkafka reports' first offsets per partition and run). */
+  baseOffsets: Map<string, Set<number>>;
+  /** Records delivered per partition by the consumer. */
+  consumed: Counts;
+}
+
+const KCAT_CODEC: Record<Codec, string> = { none: 'none', gzip: 'gzip', snappy: 'snappy', lz4: 'lz4', zstd: 'zstd' };
+const KAFKAJS_CODEC: Partial<Record<Codec, kafkajs.CompressionTypes>> = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP };
+// librdkafka's limits raised so that batches of several MiB go out as they are.
+const RDKAFKA_LARGE = { 'message.max.bytes': 64 * MB, 'batch.size': 16 * MB };
+
+async function runStep(step: ProduceStep, clientId: string, bootstrap: string, truth: ClientTruth): Promise<void> {
+  const noteOffset = (t: string, p: number, offset: number): void => {
+    const k = tp(t, p);
+    truth.baseOffsets.set(k, (truth.baseOffsets.get(k) ?? new Set()).add(offset));
+  };
+  if (step.client === 'kafkajs') {
+    const producer = kafkajsClient(bootstrap, clientId).producer({ allowAutoTopicCreation: false });
+    const requests: KafkajsRequest[] = [];
+    producer.on(producer.events.REQUEST, (e) => requests.push(requestOf('producer', e)));
+    await producer.connect();
+    try {
+      const byTopic = new Map<string, { partition: number; key: string | null; value: Buffer; headers: Record<string, string> }[]>();
+      step.messages.forEach((m, i) => {
+        byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { partition: m.partition, key: m.key, value: valueOf(m, i), headers: m.headers }]);
+      });
+      const results = await producer.sendBatch({
+        acks: step.acks,
+        compression: KAFKAJS_CODEC[step.codec]!,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      for (const r of results) if (r.baseOffset !== undefined) noteOffset(r.topicName, r.partition, Number(r.baseOffset));
+    } finally {
+      await producer.disconnect();
+    }
+    for (const r of requests) if (r.apiName === 'Produce') truth.produceRequests.set(`${r.clientId}/${r.correlationId}`, r.apiVersion);
+    return;
+  }
+  const config: Record<string, string | number | boolean> = {
+    ...RDKAFKA_LARGE,
+    acks: step.acks,
+    'compression.codec': step.codec,
+    'enable.idempotence': step.idempotent,
+    'linger.ms': 20,
+  };
+  if (step.client === 'confluent') {
+    const produced = await produceMessagesWithConfluent({
+      bootstrap,
+      clientId,
+      config,
+      messages: step.messages.map((m, i) => ({
+        topic: m.topic,
+        partition: m.partition,
+        key: m.key,
+        value: valueOf(m, i),
+        headers: Object.entries(m.headers).map(([k, v]) => ({ [k]: v })),
+      })),
+      timeoutMs: 60_000,
+    });
+    // A delivery report's offset is its record's; with acks=0 librdkafka reports -1.
+    const first = new Map<string, number>();
+    for (const r of produced.reports) {
+      const k = tp(r.topic, r.partition);
+      if (!first.has(k)) first.set(k, r.offset);
+    }
+    for (const [k, offset] of first) if (offset >= 0) truth.baseOffsets.set(k, (truth.baseOffsets.get(k) ?? new Set()).add(offset));
+    for (const [i, v] of (produced.protocol.sent.get('Produce') ?? []).entries()) truth.produceRequests.set(`${clientId}/#${i}`, v);
+    return;
+  }
+  const m0 = step.messages[0]!;
+  const args = ['-P', '-b', bootstrap, '-t', m0.topic, '-p', String(m0.partition), '-K', '\t', '-z', KCAT_CODEC[step.codec], '-d', 'protocol',
+    '-X', `client.id=${clientId}`, ...Object.entries(config).filter(([k]) => k !== 'compression.codec').flatMap(([k, v]) => ['-X', `${k}=${v}`]),
+    ...Object.entries(m0.headers).flatMap(([k, v]) => ['-H', `${k}=${v}`])];
+  // kcat reads "key<TAB>value" lines; a null key is not expressible, so such messages get key "".
+  const input = step.messages.map((m, i) => `${m.key ?? ''}\t${valueOf(m, i).toString('latin1')}\n`).join('');
+  const r = await runCommand('kcat', args, input, 120_000);
+  if (r.code !== 0) throw new Error(`kcat failed (${r.code}): ${r.stderr.slice(-2000)}`);
+  for (const [i, v] of [...r.stderr.matchAll(/Sent ProduceRequest \(v(\d+),/g)].entries()) truth.produceRequests.set(`${clientId}/#${i}`, Number(v[1]));
+}
+
+/** Reads every partition of every topic from the beginning to its end with kcat; counts per partition. */
+async function consumeAll(bootstrap: string, topics: Workload['topics'], clientId: string): Promise<Counts> {
+  const counts: Counts = new Map();
+  for (const t of topics) {
+    const r = await runCommand('kcat', ['-C', '-b', bootstrap, '-t', t.name, '-o', 'beginning', '-e', '-q', '-X', `client.id=${clientId}`,
+      '-f', '%p\\n'], '', 120_000);
+    if (r.code !== 0) throw new Error(`kcat -C failed (${r.code}): ${r.stderr.slice(-2000)}`);
+    for (const line of r.stdout.split('\n')) if (line !== '') add(counts, tp(t.name, Number(line)), 1);
+  }
+  return counts;
+}
+
+async function logEnds(admin: Admin, topics: Workload['topics']): Promise<Counts> {
+  const ends: Counts = new Map();
+  for (const t of topics) {
+    for (const o of await admin.fetchTopicOffsets(t.name)) ends.set(tp(t.name, o.partition), Number(o.high));
+  }
+  return ends;
+}
+
+/** One kafka:produce or kafka:fetch firing, as printed by FIRING_FORMAT. */
+interface Firing {
+  probe: 'produce' | 'fetch';
+  role: string;
+  pid: number;
+  clientPort: number;
+  brokerPort: number;
+  correlationId: number;
+  version: number;
+  clientId: string;
+  status: string;
+  error: number;
+  topic: string;
+  partition: number;
+  records: number;
+  bytes: number;
+  /** produce: acks; fetch: fetch_offset. */
+  a: number;
+  /** produce: base_offset; fetch: high_watermark. */
+  b: number;
+}
+
+const COMMON = 'args.role, pid, args.lport, args.rport, args.correlation_id, args.version, args.client_id, args.status, args.error, args.topic, args.partition, args.records, args.bytes';
+const FORMAT = '%s|%d|%d|%d|%d|%d|%s|%s|%d|%s|%d|%d|%d|%d|%d';
+
+function traceScript(predicate: string): string {
+  return `
+    kafka:produce ${predicate} { printf("produce|${FORMAT}\\n", ${COMMON}, args.acks, args.base_offset); }
+    kafka:fetch ${predicate} { printf("fetch|${FORMAT}\\n", ${COMMON}, args.fetch_offset, args.high_watermark); }`;
+}
+
+function firingsOf(traced: Traced): Firing[] {
+  return traced.lines.filter((l) => l.startsWith('produce|') || l.startsWith('fetch|')).map((l) => {
+    const f = l.split('|');
+    const role = f[1]!;
+    const lport = Number(f[3]);
+    const rport = Number(f[4]);
+    return {
+      probe: f[0] as Firing['probe'],
+      role,
+      pid: Number(f[2]),
+      clientPort: role === 'client' ? lport : rport,
+      brokerPort: role === 'client' ? rport : lport,
+      correlationId: Number(f[5]),
+      version: Number(f[6]),
+      clientId: f[7]!,
+      status: f[8]!,
+      error: Number(f[9]),
+      topic: f[10]!,
+      partition: Number(f[11]),
+      records: Number(f[12]),
+      bytes: Number(f[13]),
+      a: Number(f[14]),
+      b: Number(f[15]),
+    };
+  });
+}
+
+export interface Mismatch {
+  /** What disagreed, e.g. "produce.records", "produce.missing", "truth.log-end". */
+  kind: string;
+  /** client or broker (kafkatrace's side), or "truth" when two outside sources disagree. */
+  role: string;
+  where: string;
+  kafkatrace: string;
+  truth: string;
+}
+
+export interface OracleReport {
+  seed: number;
+  workload: Workload;
+  /** Exchanges (Produce and Fetch, per role) compared with tshark's. */
+  exchanges: number;
+  /** Partition firings compared. */
+  partitions: number;
+  records: number;
+  mismatches: Mismatch[];
+}
+
+interface Expected {
+  probe: Firing['probe'];
+  topic: string;
+  partition: number;
+  records: number;
+  bytes: number;
+  a: number;
+  b: number;
+  error: number;
+  version: number;
+}
+
+const sum = (xs: number[]): number => xs.reduce((x, y) => x + y, 0);
+
+/** The firings tshark's reading of one exchange calls for, one per topic-partition. */
+function expectedOf(ex: TsharkExchange): Expected[] {
+  const req = ex.request!;
+  const version = req.version ?? -1;
+  const responseParts = new Map((ex.response?.partitions ?? []).map((p) => [tp(p.topic, p.partition), p] as [string, TsharkPartition]));
+  if (ex.apiKey === 0) {
+    return req.partitions.map((p) => {
+      const resp = responseParts.get(tp(p.topic, p.partition));
+      return {
+        probe: 'produce', topic: p.topic, partition: p.partition, version,
+        records: sum(p.batches.map((b) => b.records)), bytes: sum(p.batches.map((b) => b.bytes)),
+        // acks=0 asks for no answer (the mock cluster answers anyway): the base offset is unknown.
+        a: req.acks ?? -2, b: req.acks === 0 ? -1 : (resp?.offset ?? -1), error: resp?.error ?? 0,
+      };
+    });
+  }
+  const fetchOffsets = new Map(req.partitions.map((p) => [tp(p.topic, p.partition), p.offset ?? -1]));
+  return (ex.response?.partitions ?? []).map((p) => ({
+    probe: 'fetch', topic: p.topic, partition: p.partition, version,
+    records: sum(p.batches.map((b) => b.records)), bytes: sum(p.batches.map((b) => b.bytes)),
+    a: fetchOffsets.get(tp(p.topic, p.partition)) ?? -1, b: p.highWatermark ?? -1, error: p.error ?? 0,
+  }));
+}
+
+const FIELDS: { name: string; of: (x: Expected | Firing, probe: Firing['probe']) => number }[] = [
+  { name: 'records', of: (x) => x.records },
+  { name: 'bytes', of: (x) => x.bytes },
+  { name: 'acks|fetch_offset', of: (x) => x.a },
+  { name: 'base_offset|high_watermark', of: (x) => x.b },
+  { name: 'error', of: (x) => x.error },
+  { name: 'version', of: (x) => x.version },
+];
+
+function fieldName(name: string, probe: Firing['probe']): string {
+  const [p, f] = name.split('|');
+  return probe === 'produce' ? p! : (f ?? p!);
+}
+
+/** Compares one role's firings with tshark's exchanges; appends mismatches, returns [exchanges, partitions] compared. */
+function compareRole(role: string, firings: Firing[], exchanges: Map<string, TsharkExchange>, out: Mismatch[]): [number, number] {
+  const byExchange = new Map<string, Firing[]>();
+  for (const f of firings) {
+    const k = `${f.clientPort}/${f.brokerPort}/${f.correlationId}`;
+    byExchange.set(k, [...(byExchange.get(k) ?? []), f]);
+  }
+  let nEx = 0;
+  let nParts = 0;
+  for (const [k, ex] of exchanges) {
+    if (!ex.request) {
+      out.push({ kind: 'truth.response-without-request', role: 'truth', where: k, kafkatrace: '', truth: 'tshark saw a response without its request' });
+      continue;
+    }
+    const probe = ex.apiKey === 0 ? 'produce' : 'fetch';
+    const got = byExchange.get(k) ?? [];
+    byExchange.delete(k);
+    nEx++;
+    // A Fetch still waiting when its consumer closed the connection has no response to compare with.
+    if (!ex.response && probe === 'fetch') continue;
+    const want = expectedOf(ex);
+    const left = [...got];
+    for (const e of want) {
+      nParts++;
+      const where = `${k} ${probe} ${e.topic}/${e.partition}`;
+      const i = left.findIndex((f) => f.topic === e.topic && f.partition === e.partition);
+      if (i < 0) {
+        out.push({ kind: `${probe}.missing`, role, where, kafkatrace: 'no firing', truth: `records ${e.records}` });
+        continue;
+      }
+      const f = left.splice(i, 1)[0]!;
+      for (const field of FIELDS) {
+        const a = field.of(f, probe);
+        const b = field.of(e, probe);
+        if (a !== b) out.push({ kind: `${probe}.${fieldName(field.name, probe)}`, role, where, kafkatrace: String(a), truth: String(b) });
+      }
+    }
+    for (const f of left) {
+      out.push({ kind: `${probe}.extra`, role, where: `${k} ${probe} ${f.topic}/${f.partition}`, kafkatrace: `records ${f.records}`, truth: 'not in the exchange' });
+    }
+  }
+  for (const [k, fs] of byExchange) {
+    for (const f of fs) out.push({ kind: `${f.probe}.extra-exchange`, role, where: `${k} ${f.topic}/${f.partition}`, kafkatrace: `records ${f.records}`, truth: 'no such exchange on the wire' });
+  }
+  return [nEx, nParts];
+}
+
+/** Runs the workload of `seed` under kafkatrace and tshark and compares; needs root, tshark, kcat. */
+export async function runOracle(seed: number): Promise<OracleReport> {
+  const workload = workloadOf(seed);
+  const broker: MockBroker = await startMockBroker({ brokers: workload.brokers, topics: workload.topics });
+  const mismatches: Mismatch[] = [];
+  const truthMismatch = (kind: string, where: string, a: string, b: string): void =>
+    void mismatches.push({ kind: `truth.${kind}`, role: 'truth', where, kafkatrace: a, truth: b });
+  try {
+    const ports = broker.bootstrap.split(',').map((h) => Number(h.split(':')[1]));
+    const admin = kafkajsClient(broker.bootstrap, `oracle-${seed}-admin`).admin();
+    await admin.connect();
+    const truth: ClientTruth = { produceRequests: new Map(), baseOffsets: new Map(), consumed: new Map() };
+    let before: Counts = new Map();
+    let after: Counts = new Map();
+    let brokerSide: Traced | undefined;
+    let pcap = '';
+    const capture = await startCapture(ports);
+    try {
+      const clientPredicate = `/${ports.map((p) => `args.rport == ${p}`).join(' || ')}/`;
+      const clientSide = await traceWhile(traceScript(clientPredicate), async () => {
+        brokerSide = await traceWhile(traceScript(''), async () => {
+          before = await logEnds(admin, workload.topics);
+          for (const [i, step] of workload.steps.entries()) {
+            await runStep(step, `oracle-${seed}-s${i}-${step.client}`, broker.bootstrap, truth);
+          }
+          after = await logEnds(admin, workload.topics);
+          truth.consumed = await consumeAll(broker.bootstrap, workload.topics, `oracle-${seed}-consumer`);
+          await admin.disconnect();
+        }, ['-p', String(broker.pid)]);
+      });
+      pcap = await capture.stop();
+      const exchanges = await tsharkExchanges(pcap, ports);
+      for (const c of await unfinishedConnections(pcap, ports)) truthMismatch('capture', c, '', 'the capture saw this connection neither end nor reset');
+      for (const t of [clientSide, brokerSide!]) {
+        if (t.code !== 0 || t.stderr !== '') truthMismatch('kafkatrace-exit', `seed ${seed}`, `${t.code} ${t.stderr.slice(0, 500)}`, '0, no stderr');
+      }
+      const firings = [...firingsOf(clientSide), ...firingsOf(brokerSide!)];
+      let nEx = 0;
+      let nParts = 0;
+      for (const role of ['client', 'broker']) {
+        const mine = firings.filter((f) => f.role === role && (role === 'client' || f.pid === broker.pid));
+        for (const f of firings.filter((x) => x.role === role && !mine.includes(x))) {
+          mismatches.push({ kind: 'pid', role, where: `${f.clientPort}/${f.brokerPort}/${f.correlationId}`, kafkatrace: `pid ${f.pid}`, truth: `broker pid ${broker.pid}` });
+        }
+        const [e, p] = compareRole(role, mine, exchanges, mismatches);
+        nEx += e;
+        nParts += p;
+      }
+
+      // The outside sources among themselves and against kafkatrace's totals.
+      const produced: Counts = new Map();
+      for (const s of workload.steps) for (const m of s.messages) add(produced, tp(m.topic, m.partition), 1);
+      const onWire: Counts = new Map();
+      const wireBase = new Map<string, Set<number>>();
+      for (const ex of exchanges.values()) {
+        if (ex.apiKey !== 0 || !ex.request) continue;
+        for (const p of ex.request.partitions) add(onWire, tp(p.topic, p.partition), sum(p.batches.map((b) => b.records)));
+        for (const p of ex.response?.partitions ?? []) {
+          const k = tp(p.topic, p.partition);
+          wireBase.set(k, (wireBase.get(k) ?? new Set()).add(p.offset ?? -1));
+        }
+      }
+      const traced: Record<string, Counts> = { client: new Map(), broker: new Map() };
+      for (const f of firings) if (f.probe === 'produce' && traced[f.role]) add(traced[f.role]!, tp(f.topic, f.partition), f.records);
+      for (const t of workload.topics) {
+        for (let p = 0; p < t.partitions; p++) {
+          const k = tp(t.name, p);
+          const n = produced.get(k) ?? 0;
+          const delta = (after.get(k) ?? 0) - (before.get(k) ?? 0);
+          if (delta !== n) truthMismatch('log-end', k, `log end moved ${delta}`, `${n} produced`);
+          if ((onWire.get(k) ?? 0) !== n) truthMismatch('tshark-records', k, `tshark ${onWire.get(k) ?? 0}`, `${n} produced`);
+          if ((truth.consumed.get(k) ?? 0) !== after.get(k)) truthMismatch('consumed', k, `consumed ${truth.consumed.get(k) ?? 0}`, `log end ${after.get(k)}`);
+          for (const role of ['client', 'broker']) {
+            const got = traced[role]!.get(k) ?? 0;
+            if (got !== delta) mismatches.push({ kind: 'produce.total', role, where: k, kafkatrace: String(got), truth: `log end moved ${delta}` });
+          }
+          for (const o of truth.baseOffsets.get(k) ?? []) {
+            if (!wireBase.get(k)?.has(o)) truthMismatch('base-offset', k, `tshark ${[...(wireBase.get(k) ?? [])].join(',')}`, `client told ${o}`);
+          }
+        }
+      }
+      // Each Produce request a client reported: kafkajs by correlation id, librdkafka by count and version.
+      const clientProduce = firings.filter((f) => f.role === 'client' && f.probe === 'produce');
+      const seen = new Map<string, number>();
+      for (const f of clientProduce) seen.set(`${f.clientId}/${f.correlationId}`, f.version);
+      for (const [k, v] of truth.produceRequests) {
+        const [clientId, corr] = k.split('/') as [string, string];
+        if (!corr.startsWith('#')) {
+          if (seen.get(k) !== v) mismatches.push({ kind: 'produce.request', role: 'client', where: k, kafkatrace: String(seen.get(k) ?? 'none'), truth: `kafkajs sent v${v}` });
+          continue;
+        }
+        const versions = [...seen].filter(([s]) => s.startsWith(`${clientId}/`)).map(([, x]) => x);
+        const reported = [...truth.produceRequests].filter(([s]) => s.startsWith(`${clientId}/#`)).map(([, x]) => x);
+        if (corr === '#0' && versions.sort().join(',') !== reported.sort().join(',')) {
+          mismatches.push({ kind: 'produce.request', role: 'client', where: clientId, kafkatrace: versions.join(','), truth: `librdkafka sent ${reported.join(',')}` });
+        }
+      }
+      return { seed, workload, exchanges: nEx, partitions: nParts, records: sum([...produced.values()]), mismatches };
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+      if (!pcap) await capture.stop().catch(() => undefined);
+      if (process.env.ORACLE_KEEP_PCAP === undefined) capture.remove();
+      else console.log(`seed ${seed}: capture kept at ${pcap}`);
+    }
+  } finally {
+    await broker.stop();
+  }
+}
+
+/** "1,5,9-12" → [1, 5, 9, 10, 11, 12]. */
+export function parseSeeds(spec: string): number[] {
+  return spec.split(',').filter((s) => s.trim() !== '').flatMap((part) => {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) throw new Error(`bad seed list ${JSON.stringify(spec)}: use e.g. 1,5,9-12`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    return Array.from({ length: Math.max(0, hi - lo + 1) }, (_, i) => lo + i);
+  });
+}
+
+/** One line per mismatch kind and role, with counts and the first example. */
+export function summarize(reports: OracleReport[]): string {
+  const lines = [
+    `seeds ${reports.map((r) => r.seed).join(',')}: ${reports.length} runs, ${sum(reports.map((r) => r.records))} records produced, ` +
+      `${sum(reports.map((r) => r.exchanges))} exchanges and ${sum(reports.map((r) => r.partitions))} partitions compared, ` +
+      `${sum(reports.map((r) => r.mismatches.length))} mismatches`,
+  ];
+  const kinds = new Map<string, { n: number; seeds: Set<number>; first: Mismatch }>();
+  for (const r of reports) {
+    for (const m of r.mismatches) {
+      const k = `${m.kind} (${m.role})`;
+      const e = kinds.get(k) ?? { n: 0, seeds: new Set(), first: m };
+      e.n++;
+      e.seeds.add(r.seed);
+      kinds.set(k, e);
+    }
+  }
+  for (const [k, e] of [...kinds].sort()) {
+    lines.push(`  ${k}: ${e.n} in seeds ${[...e.seeds].slice(0, 10).join(',')}${e.seeds.size > 10 ? ',...' : ''}; e.g. ${e.first.where}: kafkatrace ${e.first.kafkatrace}, truth ${e.first.truth}`);
+  }
+  return lines.join('\n');
+}

@@ -2,8 +2,8 @@
 # Installs what kafkatrace needs on Debian 12, as root: the compiler and libbpf for BPF objects and the
 # addon, bpftool to inspect what is loaded, librdkafka and kcat for the mock broker and a real client,
 # tshark (its Kafka dissector is the oracle tests' witness), bpftrace to compare with, prometheus for
-# exporter tests; then the npm dependencies (which builds the
-# addon, the mock broker and the Kafka capture program, and a test client's librdkafka: a few minutes).
+# exporter tests; then the npm dependencies (which builds the addon, the mock broker and the Kafka
+# capture program, and a test client's librdkafka: a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then

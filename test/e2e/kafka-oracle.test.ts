@@ -4,7 +4,7 @@
 // kafka-oracle.sh runs hundreds. Needs root, the addon, build/, a built dist/, kcat and tshark.
 import { afterAll, describe, expect, it } from 'vitest';
 import { heldBpf } from '../helpers/bpf-held.js';
-import { parseSeeds, runOracle, summarize, type OracleReport } from '../helpers/kafka-oracle.js';
+import { KNOWN_ISSUES, describeWorkload, parseSeeds, runOracle, summarize, unexplained, type OracleReport } from '../helpers/kafka-oracle.js';
 import { tsharkProblem } from '../helpers/tshark.js';
 import { canRun } from './runtime-helpers.js';
 
@@ -21,14 +21,21 @@ describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the cli
 
   it(`agrees on every exchange and partition for seeds ${SEEDS.join(',')}`, { timeout: PER_SEED_MS * SEEDS.length }, async () => {
     const reports: OracleReport[] = [];
+    const failures: string[] = [];
     for (const seed of SEEDS) {
       const r = await runOracle(seed);
       reports.push(r);
+      const { rest, known } = unexplained(r);
+      for (const k of KNOWN_ISSUES.filter((x) => x.certain && x.triggered(r.workload) && !known.has(x.name))) {
+        failures.push(`seed ${seed}: known issue "${k.name}" did not show: fixed? Take it off KNOWN_ISSUES`);
+      }
+      failures.push(...rest.map((m) => `seed ${seed} ${m.kind} (${m.role}) ${m.where}: kafkatrace ${m.kafkatrace}, truth ${m.truth}`));
+      if (rest.length > 0) console.log(describeWorkload(r.workload));
       if (process.env.ORACLE_PROGRESS) console.log(summarize([r]));
     }
     const summary = summarize(reports);
     console.log(summary);
     expect(reports.every((r) => r.exchanges > 0 && r.partitions > 0)).toBe(true);
-    expect(reports.flatMap((r) => r.mismatches.map((m) => `seed ${r.seed} ${m.kind} (${m.role}) ${m.where}: kafkatrace ${m.kafkatrace}, truth ${m.truth}`)), summary).toEqual([]);
+    expect(failures, summary).toEqual([]);
   });
 });

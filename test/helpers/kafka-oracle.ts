@@ -412,7 +412,8 @@ function compareRole(role: string, firings: Firing[], exchanges: Map<string, Tsh
       for (const field of FIELDS) {
         const a = field.of(f, probe);
         const b = field.of(e, probe);
-        if (a !== b) out.push({ kind: `${probe}.${fieldName(field.name, probe)}`, role, where, kafkatrace: String(a), truth: String(b) });
+        const acks0 = probe === 'produce' && e.a === 0 ? '[acks=0]' : '';
+        if (a !== b) out.push({ kind: `${probe}.${fieldName(field.name, probe)}${acks0}`, role, where, kafkatrace: String(a), truth: String(b) });
       }
     }
     for (const f of left) {
@@ -425,8 +426,20 @@ function compareRole(role: string, firings: Firing[], exchanges: Map<string, Tsh
   return [nEx, nParts];
 }
 
-/** Runs the workload of `seed` under kafkatrace and tshark and compares; needs root, tshark, kcat. */
+/**
+ * Runs the workload of `seed` under kafkatrace and tshark and compares; needs root, tshark, kcat.
+ * A run that fails (a client, the broker, kafkatrace) is reported as a mismatch "run".
+ */
 export async function runOracle(seed: number): Promise<OracleReport> {
+  try {
+    return await runOracleOnce(seed);
+  } catch (e) {
+    const mismatch: Mismatch = { kind: 'run', role: 'truth', where: `seed ${seed}`, kafkatrace: '', truth: (e as Error).stack ?? String(e) };
+    return { seed, workload: workloadOf(seed), exchanges: 0, partitions: 0, records: 0, mismatches: [mismatch] };
+  }
+}
+
+async function runOracleOnce(seed: number): Promise<OracleReport> {
   const workload = workloadOf(seed);
   const broker: MockBroker = await startMockBroker({ brokers: workload.brokers, topics: workload.topics });
   const mismatches: Mismatch[] = [];
@@ -461,7 +474,14 @@ export async function runOracle(seed: number): Promise<OracleReport> {
       for (const t of [clientSide, brokerSide!]) {
         if (t.code !== 0 || t.stderr !== '') truthMismatch('kafkatrace-exit', `seed ${seed}`, `${t.code} ${t.stderr.slice(0, 500)}`, '0, no stderr');
       }
-      const firings = [...firingsOf(clientSide), ...firingsOf(brokerSide!)];
+      const ours = new Set(ports);
+      const all = [...firingsOf(clientSide), ...firingsOf(brokerSide!)];
+      // A firing whose client end is a broker's listening port has its direction backwards.
+      const firings = all.filter((f) => !ours.has(f.clientPort));
+      for (const f of all.filter((x) => ours.has(x.clientPort))) {
+        mismatches.push({ kind: `${f.probe}.role-inverted`, role: f.role, where: `pid ${f.pid} ${f.brokerPort}->${f.clientPort} #${f.correlationId} ${f.topic}/${f.partition}`,
+          kafkatrace: `role ${f.role}, records ${f.records}`, truth: `no such exchange: ${f.brokerPort} is a client port` });
+      }
       let nEx = 0;
       let nParts = 0;
       for (const role of ['client', 'broker']) {
@@ -534,6 +554,57 @@ export async function runOracle(seed: number): Promise<OracleReport> {
   }
 }
 
+/**
+ * Mismatches from user-space decode bugs of issue 14 being fixed elsewhere: tolerated only in a run
+ * whose workload has their trigger, and asserted to occur where their trigger makes them certain,
+ * so that an entry must go when its bug is fixed.
+ */
+export const KNOWN_ISSUES: {
+  name: string;
+  matches: (m: Mismatch) => boolean;
+  /** The workload has what the bug needs. */
+  triggered: (w: Workload) => boolean;
+  /** The trigger makes the bug show in every such run. */
+  certain: boolean;
+}[] = [
+  {
+    // The README promises -1 for an unknown base offset; an acks=0 Produce has no answer.
+    name: 'acks=0 Produce reports base_offset 0, not -1',
+    matches: (m) => m.kind === 'produce.base_offset[acks=0]' && m.kafkatrace === '0' && m.truth === '-1',
+    triggered: (w) => w.steps.some((s) => s.acks === 0),
+    certain: true,
+  },
+  {
+    // librdkafka's mock cluster answers acks=0 Produce requests (a real broker does not); kafkatrace
+    // reads the unexpected answer as a Produce request going the other way.
+    name: 'an answer to an acks=0 Produce is read as a request in the other direction',
+    matches: (m) => m.kind === 'produce.role-inverted',
+    triggered: (w) => w.steps.some((s) => s.acks === 0),
+    certain: false,
+  },
+];
+
+/** The report's mismatches that no known issue explains, and the known issues seen. */
+export function unexplained(r: OracleReport): { rest: Mismatch[]; known: Set<string> } {
+  const known = new Set<string>();
+  const rest = r.mismatches.filter((m) => {
+    const k = KNOWN_ISSUES.find((x) => x.triggered(r.workload) && x.matches(m));
+    if (k) known.add(k.name);
+    return !k;
+  });
+  return { rest, known };
+}
+
+/** One line per produce step: client, codec, acks, idempotence, messages, partitions, bytes. */
+export function describeWorkload(w: Workload): string {
+  const steps = w.steps.map((s, i) => {
+    const parts = new Set(s.messages.map((m) => tp(m.topic, m.partition))).size;
+    const bytes = sum(s.messages.map((m) => m.valueSize));
+    return `  step ${i}: ${s.client} ${s.codec} acks=${s.acks}${s.idempotent ? ' idempotent' : ''}: ${s.messages.length} messages to ${parts} partitions, ${bytes} value bytes`;
+  });
+  return [`seed ${w.seed}: ${w.brokers} broker(s), topics ${w.topics.map((t) => `${t.name}:${t.partitions}`).join(' ')}`, ...steps].join('\n');
+}
+
 /** "1,5,9-12" → [1, 5, 9, 10, 11, 12]. */
 export function parseSeeds(spec: string): number[] {
   return spec.split(',').filter((s) => s.trim() !== '').flatMap((part) => {
@@ -562,6 +633,8 @@ export function summarize(reports: OracleReport[]): string {
       kinds.set(k, e);
     }
   }
+  const failing = reports.filter((r) => r.mismatches.length > 0);
+  lines.push(`${failing.length} of ${reports.length} seeds with mismatches${failing.length ? `: ${failing.map((r) => r.seed).join(',')}` : ''}`);
   for (const [k, e] of [...kinds].sort()) {
     lines.push(`  ${k}: ${e.n} in seeds ${[...e.seeds].slice(0, 10).join(',')}${e.seeds.size > 10 ? ',...' : ''}; e.g. ${e.first.where}: kafkatrace ${e.first.kafkatrace}, truth ${e.first.truth}`);
   }

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the Kafka oracle (test/e2e/kafka-oracle.test.ts) over many seeds while developing: per seed
+# and at the end, the exchanges and partitions compared and the mismatches by kind, with the
+# workload of each seed that had one. As root, after npm run build.
+#   scripts/kafka-oracle.sh [SEEDS]     SEEDS like 1-200 (the default) or 7,42,100-120
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ORACLE_SEEDS="${1:-1-200}" ORACLE_PROGRESS=1 exec npx vitest run test/e2e/kafka-oracle.test.ts

@@ -5,4 +5,4 @@
 #   scripts/kafka-oracle.sh [SEEDS]     SEEDS like 1-200 (the default) or 7,42,100-120
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ORACLE_SEEDS="${1:-1-200}" ORACLE_PROGRESS=1 exec npx vitest run test/e2e/kafka-oracle.test.ts
+ORACLE_SEEDS="${1:-${ORACLE_SEEDS:-1-200}}" ORACLE_PROGRESS=1 exec npx vitest run test/e2e/kafka-oracle.test.ts

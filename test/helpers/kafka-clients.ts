@@ -213,10 +213,10 @@ function waitUntil<T>(check: () => T | undefined, onChange: (fn: () => void) => 
   });
 }
 
-/** Starts a kafkajs consumer group member subscribed to `topic` (from the beginning by default). */
+/** Starts a kafkajs consumer group member subscribed to `topic` or topics (from the beginning by default). */
 export async function startKafkajsConsumer(opts: {
   bootstrap: string;
-  topic: string;
+  topic: string | string[];
   groupId: string;
   clientId?: string;
   fromBeginning?: boolean;
@@ -250,7 +250,7 @@ export async function startKafkajsConsumer(opts: {
     notify();
   });
   await consumer.connect();
-  await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
+  await consumer.subscribe({ topics: typeof opts.topic === 'string' ? [opts.topic] : opts.topic, fromBeginning: opts.fromBeginning ?? true });
   await consumer.run({
     eachMessage: async ({ topic, partition, message }) => {
       messages.push({

@@ -11,7 +11,7 @@ import type { Admin } from 'kafkajs';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { traceWhile, type Traced } from './cli-trace.js';
 import { produceMessagesWithConfluent } from './confluent-client.js';
-import { kafkajsClient, requestOf, runCommand, type KafkajsRequest } from './kafka-clients.js';
+import { kafkajsClient, requestOf, runCommand, startKafkajsConsumer, type KafkajsRequest } from './kafka-clients.js';
 import { startCapture, tsharkExchanges, unfinishedConnections, type TsharkExchange, type TsharkPartition } from './tshark.js';
 
 const { CompressionTypes } = kafkajs;
@@ -62,12 +62,14 @@ export interface Workload {
   brokers: number;
   topics: { name: string; partitions: number }[];
   steps: ProduceStep[];
+  /** What reads everything back: kcat (librdkafka, no group) or a kafkajs group member. */
+  consumer: 'kcat' | 'kafkajs';
 }
 
 const KB = 1024;
 const MB = 1024 * KB;
 /** A bound on a seed's bytes, so that a run stays within seconds and tshark's JSON within memory. */
-const MAX_WORKLOAD_BYTES = 12 * MB;
+const MAX_WORKLOAD_BYTES = 8 * MB;
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
@@ -129,7 +131,8 @@ export function workloadOf(seed: number): Workload {
     }
     if (messages.length > 0) steps.push({ client, codec, acks, idempotent, messages });
   }
-  return { seed, brokers, topics, steps };
+  const consumer = r() < 0.5 ? 'kcat' : 'kafkajs';
+  return { seed, brokers, topics, steps, consumer };
 }
 
 function valueOf(m: OracleMessage, index: number): Buffer {
@@ -227,9 +230,20 @@ async function runStep(step: ProduceStep, clientId: string, bootstrap: string, t
   for (const [i, v] of [...r.stderr.matchAll(/Sent ProduceRequest \(v(\d+),/g)].entries()) truth.produceRequests.set(`${clientId}/#${i}`, Number(v[1]));
 }
 
-/** Reads every partition of every topic from the beginning to its end with kcat; counts per partition. */
-async function consumeAll(bootstrap: string, topics: Workload['topics'], clientId: string): Promise<Counts> {
+/** Reads every partition of every topic from the beginning to its log end; counts per partition. */
+async function consumeAll(w: Workload, bootstrap: string, ends: Counts, clientId: string): Promise<Counts> {
   const counts: Counts = new Map();
+  const topics = w.topics;
+  if (w.consumer === 'kafkajs') {
+    const member = await startKafkajsConsumer({ bootstrap, topic: topics.map((t) => t.name), groupId: `${clientId}-group`, clientId });
+    try {
+      await member.waitForMessages(sum([...ends.values()]), 60_000);
+    } finally {
+      await member.stop();
+    }
+    for (const m of member.messages) add(counts, tp(m.topic, m.partition), 1);
+    return counts;
+  }
   for (const t of topics) {
     const r = await runCommand('kcat', ['-C', '-b', bootstrap, '-t', t.name, '-o', 'beginning', '-e', '-q', '-X', `client.id=${clientId}`,
       '-f', '%p\\n'], '', 120_000);
@@ -396,8 +410,14 @@ function compareRole(role: string, firings: Firing[], exchanges: Map<string, Tsh
     const got = byExchange.get(k) ?? [];
     byExchange.delete(k);
     nEx++;
-    // A Fetch still waiting when its consumer closed the connection has no response to compare with.
-    if (!ex.response && probe === 'fetch') continue;
+    // A Fetch still waiting when its consumer closed the connection has no response to compare
+    // with: what kafkatrace reports of it must say that it was not answered.
+    if (!ex.response && probe === 'fetch') {
+      for (const f of got.filter((x) => x.status === 'complete')) {
+        out.push({ kind: 'fetch.status', role, where: `${k} fetch ${f.topic}/${f.partition}`, kafkatrace: f.status, truth: 'no response on the wire' });
+      }
+      continue;
+    }
     const want = expectedOf(ex);
     const left = [...got];
     for (const e of want) {
@@ -464,7 +484,7 @@ async function runOracleOnce(seed: number): Promise<OracleReport> {
             await runStep(step, `oracle-${seed}-s${i}-${step.client}`, broker.bootstrap, truth);
           }
           after = await logEnds(admin, workload.topics);
-          truth.consumed = await consumeAll(broker.bootstrap, workload.topics, `oracle-${seed}-consumer`);
+          truth.consumed = await consumeAll(workload, broker.bootstrap, after, `oracle-${seed}-consumer`);
           await admin.disconnect();
         }, ['-p', String(broker.pid)]);
       });
@@ -515,7 +535,7 @@ async function runOracleOnce(seed: number): Promise<OracleReport> {
           const n = produced.get(k) ?? 0;
           const delta = (after.get(k) ?? 0) - (before.get(k) ?? 0);
           if (delta !== n) truthMismatch('log-end', k, `log end moved ${delta}`, `${n} produced`);
-          if ((onWire.get(k) ?? 0) !== n) truthMismatch('tshark-records', k, `tshark ${onWire.get(k) ?? 0}`, `${n} produced`);
+          if ((onWire.get(k) ?? 0) !== n) truthMismatch('tshark-records', k, `tshark ${onWire.get(k) ?? 0} (${capture.log().trim().split('\n').at(-1)})`, `${n} produced`);
           if ((truth.consumed.get(k) ?? 0) !== after.get(k)) truthMismatch('consumed', k, `consumed ${truth.consumed.get(k) ?? 0}`, `log end ${after.get(k)}`);
           for (const role of ['client', 'broker']) {
             const got = traced[role]!.get(k) ?? 0;
@@ -600,9 +620,9 @@ export function describeWorkload(w: Workload): string {
   const steps = w.steps.map((s, i) => {
     const parts = new Set(s.messages.map((m) => tp(m.topic, m.partition))).size;
     const bytes = sum(s.messages.map((m) => m.valueSize));
-    return `  step ${i}: ${s.client} ${s.codec} acks=${s.acks}${s.idempotent ? ' idempotent' : ''}: ${s.messages.length} messages to ${parts} partitions, ${bytes} value bytes`;
+    return `  produce ${i}: ${s.client} ${s.codec} acks=${s.acks}${s.idempotent ? ' idempotent' : ''}: ${s.messages.length} messages to ${parts} partitions, ${bytes} value bytes`;
   });
-  return [`seed ${w.seed}: ${w.brokers} broker(s), topics ${w.topics.map((t) => `${t.name}:${t.partitions}`).join(' ')}`, ...steps].join('\n');
+  return [`seed ${w.seed}: ${w.brokers} broker(s), topics ${w.topics.map((t) => `${t.name}:${t.partitions}`).join(' ')}, read back by ${w.consumer}`, ...steps].join('\n');
 }
 
 /** "1,5,9-12" → [1, 5, 9, 10, 11, 12]. */

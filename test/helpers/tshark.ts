@@ -18,6 +18,8 @@ export interface Capture {
   stop(): Promise<string>;
   /** Removes the capture's directory. */
   remove(): void;
+  /** What tshark printed (its packet counts once stopped). */
+  log(): string;
 }
 
 const CAPTURE_START_MS = 20_000;
@@ -58,6 +60,7 @@ export async function startCapture(ports: number[]): Promise<Capture> {
       return file;
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
+    log: () => stderr,
   };
 }
 

@@ -4,7 +4,7 @@
 // kafka-oracle.sh runs hundreds. Needs root, the addon, build/, a built dist/, kcat and tshark.
 import { afterAll, describe, expect, it } from 'vitest';
 import { heldBpf } from '../helpers/bpf-held.js';
-import { KNOWN_ISSUES, describeWorkload, parseSeeds, runOracle, summarize, unexplained, type OracleReport } from '../helpers/kafka-oracle.js';
+import { KNOWN_ISSUES, describeWorkload, parseSeeds, runLagOracle, runOracle, summarize, unexplained, type OracleReport } from '../helpers/kafka-oracle.js';
 import { tsharkProblem } from '../helpers/tshark.js';
 import { canRun } from './runtime-helpers.js';
 
@@ -12,6 +12,7 @@ const run = canRun();
 const tshark = tsharkProblem();
 if (run && tshark && process.env.CI === 'true') throw new Error(tshark);
 const SEEDS = parseSeeds(process.env.ORACLE_SEEDS ?? '1-3');
+const LAG_SEEDS = parseSeeds(process.env.ORACLE_LAG_SEEDS ?? '1-2');
 const PER_SEED_MS = 90_000;
 
 describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the clients and the broker', () => {
@@ -37,5 +38,20 @@ describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the cli
     console.log(summary);
     expect(reports.every((r) => r.exchanges > 0 && r.partitions > 0)).toBe(true);
     expect(failures, summary).toEqual([]);
+  });
+
+  it(`reports the lag the wire and the admin API show for seeds ${process.env.ORACLE_LAG_SEEDS ?? '1-2'}`, { timeout: PER_SEED_MS * LAG_SEEDS.length }, async () => {
+    const failures: string[] = [];
+    const firings = { produce: 0, fetch: 0, last: 0 };
+    for (const seed of LAG_SEEDS) {
+      const r = await runLagOracle(seed);
+      for (const k of ['produce', 'fetch', 'last'] as const) firings[k] += r.firings[k];
+      failures.push(...r.mismatches.map((m) => `lag seed ${seed} ${m.kind} (${m.role}) ${m.where}: kafkatrace ${m.kafkatrace}, truth ${m.truth}`));
+    }
+    console.log(`lag seeds ${LAG_SEEDS.join(',')}: kafka:lag firings compared: ${firings.produce} after a Produce, ${firings.fetch} after a Fetch, ${firings.last} last per partition; ${failures.length} mismatches`);
+    expect(firings.produce).toBeGreaterThan(0);
+    expect(firings.fetch).toBeGreaterThan(0);
+    expect(firings.last).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
   });
 });

@@ -62,7 +62,7 @@ export interface Workload {
   brokers: number;
   topics: { name: string; partitions: number }[];
   steps: ProduceStep[];
-  /** What reads everything back: kcat (librdkafka, no group) or a kafkajs group member. */
+  /** What reads everything back: kcat (librdkafka, no group) or a kafkajs group member (no snappy, lz4, zstd). */
   consumer: 'kcat' | 'kafkajs';
 }
 
@@ -131,7 +131,9 @@ export function workloadOf(seed: number): Workload {
     }
     if (messages.length > 0) steps.push({ client, codec, acks, idempotent, messages });
   }
-  const consumer = r() < 0.5 ? 'kcat' : 'kafkajs';
+  // kafkajs reads only the codecs it can write.
+  const kafkajsReads = steps.every((s) => CODECS.kafkajs.includes(s.codec));
+  const consumer = r() < 0.5 || !kafkajsReads ? 'kcat' : 'kafkajs';
   return { seed, brokers, topics, steps, consumer };
 }
 
@@ -659,4 +661,157 @@ export function summarize(reports: OracleReport[]): string {
     lines.push(`  ${k}: ${e.n} in seeds ${[...e.seeds].slice(0, 10).join(',')}${e.seeds.size > 10 ? ',...' : ''}; e.g. ${e.first.where}: kafkatrace ${e.first.kafkatrace}, truth ${e.first.truth}`);
   }
   return lines.join('\n');
+}
+
+/** A kafka:lag firing, as printed by LAG_FORMAT. */
+interface LagFiring {
+  role: string;
+  apiKey: number;
+  exchange: string;
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  committed: number;
+  committedLag: number;
+  fetchOffset: number;
+  lag: number;
+}
+
+const LAG_ARGS = 'args.role, args.api_key, args.lport, args.rport, args.correlation_id, args.topic, args.partition, args.high_watermark, args.committed_offset, args.committed_lag, args.fetch_offset, args.lag';
+
+function lagFiringsOf(traced: Traced): LagFiring[] {
+  return traced.lines.filter((l) => l.startsWith('lag|')).map((l) => {
+    const f = l.split('|');
+    const role = f[1]!;
+    const [lport, rport] = [Number(f[3]), Number(f[4])];
+    const n = (i: number): number => Number(f[i]);
+    return {
+      role, apiKey: n(2), exchange: `${role === 'client' ? lport : rport}/${role === 'client' ? rport : lport}/${f[5]}`,
+      topic: f[6]!, partition: n(7), highWatermark: n(8), committed: n(9), committedLag: n(10), fetchOffset: n(11), lag: n(12),
+    };
+  });
+}
+
+export interface LagReport {
+  seed: number;
+  /** kafka:lag firings compared: with the Produce or Fetch exchange on the wire that caused them, and the last ones with the admin API. */
+  firings: { produce: number; fetch: number; last: number };
+  mismatches: Mismatch[];
+}
+
+/**
+ * The lag oracle of `seed`: a kafkajs group member reads a topic, commits, and is paused while
+ * producers add multi-record batches, then resumed until it caught up. Each kafka:lag firing that
+ * a Produce or Fetch exchange caused must carry the log end that exchange shows on the wire (the
+ * Produce's base offset + its records; the Fetch's high watermark), and the last firing per
+ * partition the group's committed offset and log end from the admin API (OffsetFetch, ListOffsets).
+ */
+export async function runLagOracle(seed: number): Promise<LagReport> {
+  const r = rng(seed ^ 0x5eed1a6);
+  const topic = `lag-${seed}`;
+  const partitions = between(r, 1, 6);
+  const group = `lag-${seed}-group`;
+  const broker = await startMockBroker({ brokers: 1, topics: { [topic]: partitions } });
+  const mismatches: Mismatch[] = [];
+  const messagesOf = (max: number): OracleMessage[] => Array.from({ length: partitions }, (_, p) => p).flatMap((p) =>
+    Array.from({ length: between(r, 0, max) }, () => ({ topic, partition: p, key: `k${between(r, 0, 99)}`, valueSize: between(r, 1, 2000), fill: 'l', headers: {} })));
+  const initial = messagesOf(30);
+  const paused = Array.from({ length: between(r, 1, 4) }, (): ProduceStep => ({
+    client: pick(r, ['kafkajs', 'confluent', 'kcat'] as const), codec: pick(r, CODECS.kafkajs), acks: pick(r, [1, -1] as const), idempotent: false, messages: messagesOf(40),
+  })).map((s) => (s.client === 'kcat' ? { ...s, messages: s.messages.filter((m) => m.partition === s.messages[0]?.partition) } : s))
+    .filter((s) => s.messages.length > 0);
+  const ports = broker.bootstrap.split(',').map((h) => Number(h.split(':')[1]));
+  const script = (predicate: string): string => `kafka:lag ${predicate} { printf("lag|%s|%d|%d|%d|%d|%s|%d|%d|%d|%d|%d|%d\\n", ${LAG_ARGS}); }`;
+  const truth: ClientTruth = { produceRequests: new Map(), baseOffsets: new Map(), consumed: new Map() };
+  const admin = kafkajsClient(broker.bootstrap, `lag-${seed}-admin`).admin();
+  const capture = await startCapture(ports);
+  let pcap = '';
+  try {
+    let ends: Counts = new Map();
+    const committed: Counts = new Map();
+    const readCommitted = async (): Promise<void> => {
+      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      for (const p of offsets!.partitions) committed.set(tp(topic, p.partition), Number(p.offset));
+    };
+    const settle = async (what: string): Promise<void> => {
+      const until = Date.now() + 30_000;
+      for (;;) {
+        ends = await logEnds(admin, [{ name: topic, partitions }]);
+        await readCommitted();
+        if ([...ends].every(([k, e]) => e === 0 || committed.get(k) === e)) return;
+        if (Date.now() > until) throw new Error(`the group did not commit up to the log end ${what}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    };
+    let brokerSide: Traced | undefined;
+    // The group's name selects its firings. One kafkatrace seeing both ends of the group's
+    // exchanges reports each change once, from the broker's side: the client's side is its own
+    // process (the group member's), traced alone.
+    const predicate = `/args.group == "${group}"/`;
+    const clientSide = await traceWhile(script(predicate), async () => {
+      brokerSide = await traceWhile(script(predicate), async () => {
+        await admin.connect();
+        await runStep({ client: 'kafkajs', codec: 'none', acks: -1, idempotent: false, messages: initial }, `lag-${seed}-p0`, broker.bootstrap, truth);
+        const member = await startKafkajsConsumer({ bootstrap: broker.bootstrap, topic, groupId: group, clientId: `lag-${seed}-member` });
+        try {
+          await member.waitForMessages(initial.length, 60_000);
+          await settle('before the pause');
+          member.consumer.pause([{ topic }]);
+          for (const [i, step] of paused.entries()) await runStep(step, `lag-${seed}-p${i + 1}`, broker.bootstrap, truth);
+          member.consumer.resume([{ topic }]);
+          await member.waitForMessages(initial.length + sum(paused.map((s) => s.messages.length)), 60_000);
+          await settle('after the resume');
+          // kafka:lag fires on the exchanges that change a lag; the commit that ends it is among them.
+          await new Promise((res) => setTimeout(res, 1000));
+        } finally {
+          await member.stop();
+          await admin.disconnect();
+        }
+      }, ['-p', String(broker.pid)]);
+    }, ['-p', String(process.pid)]);
+    pcap = await capture.stop();
+    const exchanges = await tsharkExchanges(pcap, ports);
+    for (const t of [clientSide, brokerSide!]) {
+      if (t.code !== 0 || t.stderr !== '') mismatches.push({ kind: 'kafkatrace-exit', role: 'truth', where: `seed ${seed}`, kafkatrace: `${t.code} ${t.stderr.slice(0, 500)}`, truth: '0, no stderr' });
+    }
+    const firings = [...lagFiringsOf(clientSide), ...lagFiringsOf(brokerSide!)];
+    const compared = { produce: 0, fetch: 0, last: 0 };
+    for (const f of firings) {
+      const ex = exchanges.get(f.exchange);
+      if (!ex || (f.apiKey !== 0 && f.apiKey !== 1)) continue;
+      const where = `${f.exchange} ${f.apiKey === 0 ? 'Produce' : 'Fetch'} ${f.topic}/${f.partition}`;
+      const k = tp(f.topic, f.partition);
+      let end: number | undefined;
+      if (f.apiKey === 0) {
+        const req = ex.request?.partitions.find((p) => tp(p.topic, p.partition) === k);
+        const resp = ex.response?.partitions.find((p) => tp(p.topic, p.partition) === k);
+        if (req && resp?.offset !== undefined && resp.offset >= 0) end = resp.offset + sum(req.batches.map((b) => b.records));
+      } else {
+        end = ex.response?.partitions.find((p) => tp(p.topic, p.partition) === k)?.highWatermark;
+      }
+      if (end === undefined) continue;
+      compared[f.apiKey === 0 ? 'produce' : 'fetch']++;
+      if (f.highWatermark !== end) mismatches.push({ kind: `lag.high_watermark(${f.apiKey === 0 ? 'produce' : 'fetch'})`, role: f.role, where, kafkatrace: String(f.highWatermark), truth: `log end ${end} on the wire` });
+    }
+    for (const role of ['client', 'broker']) {
+      for (let p = 0; p < partitions; p++) {
+        const k = tp(topic, p);
+        const last = firings.filter((f) => f.role === role && tp(f.topic, f.partition) === k).at(-1);
+        const end = ends.get(k) ?? 0;
+        if (end === 0) continue;
+        compared.last++;
+        const want = { highWatermark: end, committed: committed.get(k) ?? -1, committedLag: end - (committed.get(k) ?? 0), lag: 0 };
+        const got = last ? { highWatermark: last.highWatermark, committed: last.committed, committedLag: last.committedLag, lag: last.lag } : undefined;
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          mismatches.push({ kind: 'lag.last', role, where: `${group} ${k}`, kafkatrace: JSON.stringify(got ?? 'no firing'), truth: `admin API ${JSON.stringify(want)}` });
+        }
+      }
+    }
+    return { seed, firings: compared, mismatches };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+    if (!pcap) await capture.stop().catch(() => undefined);
+    capture.remove();
+    await broker.stop();
+  }
 }

@@ -3,10 +3,11 @@
  * kafkatrace's Kafka capture program: follows TCP byte streams through syscall tracepoints only (no
  * kprobes, no fentry), tracks Kafka frames (`int32 size` + payload) per connection and direction, and
  * copies only the first kt_head_bytes bytes of each frame to the `kafka_events` ring buffer, counting
- * the rest as `skipped`: what reaches user space does not grow with message size. Fetch responses
- * (v0-17) are the exception: they are walked to their end, every topic, partition and record batch
- * header copied and the records skipped, so that every partition's offsets and counts reach user
- * space while the bytes copied still do not grow with the records (see "Fetch responses" below).
+ * the rest as `skipped`: what reaches user space does not grow with message size. The two frames
+ * that carry records are the exception: Fetch responses (v0-17) and Produce requests (v0-13) larger
+ * than the head are walked to their end, every topic, partition and record batch header copied and
+ * the records skipped, so that every partition's offsets and counts reach user space while the
+ * bytes copied still do not grow with the records (see "Walked frames" below).
  *
  * Which sockets: any fd whose kernel socket is AF_INET/AF_INET6 SOCK_STREAM, found by walking the
  * task's fd table (CO-RE reads) the first time the fd is used, so connections opened before tracing
@@ -148,7 +149,8 @@ struct sys_exit_ctx {
 };
 
 /* --- state --- */
-/* Where the Fetch-response walk is (src/kafka/schemas: FetchResponse v0-17). Bytes pass in this
+/* Where the walk of a Fetch response or Produce request is (FetchResponse v0-17, ProduceRequest
+ * v0-13). Bytes pass in this
  * order: `copy` bytes copied unparsed, `skip` bytes skipped, then `need` bytes copied and gathered
  * in `acc` (a varint grows `need` a byte at a time), then the state `st` parses `acc`. */
 struct fetch_walk {
@@ -166,7 +168,7 @@ struct fetch_walk {
   __u8 need;
   __u8 have;
   __u8 varint;   /* `need` grows while the last byte has its continuation bit */
-  __u8 pad;
+  __u8 produce;  /* walking a Produce request (else a Fetch response) */
   __u8 req[4];   /* a request's api key and version, kept while its correlation id arrives */
   __u8 acc[32];  /* at most 12 bytes are gathered; the slack keeps masked copies in bounds */
 };
@@ -466,14 +468,16 @@ static __always_inline int copy(struct walk *w, __u64 n) {
   return 1;
 }
 
-/* --- Fetch responses: walk their structure, copy it, skip record payloads ---
+/* --- Walked frames: Fetch responses and Produce requests, structure copied, records skipped ---
  * Every frame's first 8 payload bytes pass through the walk (they are in the head anyway): a Fetch
  * request (api key 1, version 0-17) leaves its correlation id and version in its direction's
  * fetch_* slots; a frame in the other direction that starts with one of those correlation ids is a
- * Fetch response, and is walked to its end instead of being cut at the head: every topic and
- * partition header is copied, and in each records field every batch's first 61 bytes (its header
- * for magic 2) while the rest of the batch is skipped. Whatever does not parse ends the walk for
- * that frame only: the frame's end is known from its size, so sync is never lost. */
+ * Fetch response, and is walked to its end instead of being cut at the head. A Produce request
+ * (api key 0, version 0-13) larger than the head is walked from its client id on. In both, every
+ * topic and partition header is copied, and in each records field every batch's first 61 bytes (its
+ * header for magic 2) while the rest of the batch is skipped. A Produce request that fits in the
+ * head is copied whole, as any small frame. Whatever does not parse ends the walk for that frame
+ * only: the frame's end is known from its size, so sync is never lost. */
 enum fw_state {
   FW_OFF = 0, /* not walking: the head rule applies */
   FW_PREFIX,  /* payload bytes 0-3: a response's correlation id, or a request's api key and version */
@@ -495,12 +499,21 @@ enum fw_state {
   FW_NEXT_BATCH,
   FW_BATCH,
   FW_END,
+  PW_CLIENT_LEN, /* a Produce request's client id length (int16, -1 null) */
+  PW_TXN,        /* its transactional id (v3+) */
+  PW_TXN_LEN,
+  PW_TOP,        /* acks and timeout, then the topics */
 };
 
+#define API_PRODUCE 0
 #define API_FETCH 1
 #define FETCH_MAX_VERSION 17
 #define FETCH_FLEXIBLE 12
-#define FETCH_TOPIC_IDS 13
+#define PRODUCE_MAX_VERSION 13
+#define PRODUCE_FLEXIBLE 9
+#define PRODUCE_TXN_ID 3
+/* Fetch v13+ and Produce v13+ name topics by id. */
+#define TOPIC_IDS 13
 #define BATCH_PREFIX 12  /* base offset + batch length: enough to find the next batch */
 #define BATCH_HEADER 61  /* a magic 2 batch header */
 #define TAG_COPY_MAX 1024 /* bigger tagged fields are skipped */
@@ -551,14 +564,24 @@ static __always_inline __s64 fw_len(struct fetch_walk *f) {
   return (__s32)fw_be32(f, 0);
 }
 
-/* Remembers a Fetch request's correlation id and version in its direction. */
-static __always_inline void fw_request(struct dir_state *d, struct fetch_walk *f) {
+/* A request's api key and version are in `req`, its correlation id in `acc`: a Fetch request is
+ * remembered in its direction, to walk its response; a Produce request larger than the head is walked
+ * itself. Returns whether the walk goes on. */
+static __always_inline int fw_request(struct dir_state *d, struct fetch_walk *f) {
   __u32 api = ((__u32)f->req[0] << 8) | f->req[1];
   __u32 ver = ((__u32)f->req[2] << 8) | f->req[3];
-  if (api != API_FETCH || ver > FETCH_MAX_VERSION) return;
+  if (api == API_PRODUCE && ver <= PRODUCE_MAX_VERSION && d->frame_end > d->head_end) {
+    f->produce = 1;
+    f->version = ver;
+    f->flexible = ver >= PRODUCE_FLEXIBLE;
+    fw_expect(f, PW_CLIENT_LEN, 2, 0);
+    return 1;
+  }
+  if (api != API_FETCH || ver > FETCH_MAX_VERSION) return 0;
   __u32 i = d->fetch_next++ & (FETCH_PENDING - 1);
   d->fetch_corr[i] = (__s32)fw_be32(f, 0);
   d->fetch_ver[i] = ver + 1;
+  return 0;
 }
 
 /* The version + 1 of the Fetch request awaited with this correlation id in the other direction, taken;
@@ -606,6 +629,7 @@ static __always_inline void fw_parse(struct walk *w) {
   case FW_PREFIX: {
     __u32 ver = fw_response(w, (__s32)fw_be32(f, 0));
     if (ver) {
+      f->produce = 0;
       f->version = ver - 1;
       f->flexible = f->version >= FETCH_FLEXIBLE;
       if (f->flexible)
@@ -619,8 +643,36 @@ static __always_inline void fw_parse(struct walk *w) {
     return;
   }
   case FW_REQ:
-    fw_request(d, f);
+    if (fw_request(d, f)) return;
     break;
+  case PW_CLIENT_LEN:
+    /* The request header's client id is never compact; flexible headers add tagged fields. */
+    n = (__s16)(((__u16)f->acc[0] << 8) | f->acc[1]);
+    if (n < -1 || n > (__s64)in_frame) break;
+    f->copy = n < 0 ? 0 : n;
+    if (f->flexible)
+      fw_tags(f, PW_TXN);
+    else
+      fw_expect(f, PW_TXN, 0, 0);
+    return;
+  case PW_TXN:
+    if (f->version < PRODUCE_TXN_ID)
+      fw_expect(f, PW_TOP, 0, 0);
+    else if (f->flexible)
+      fw_expect(f, PW_TXN_LEN, 1, 1);
+    else
+      fw_expect(f, PW_TXN_LEN, 2, 0);
+    return;
+  case PW_TXN_LEN:
+    n = f->flexible ? fw_len(f) : (__s16)(((__u16)f->acc[0] << 8) | f->acc[1]);
+    if (n < -1 || n > (__s64)in_frame) break;
+    f->copy = n < 0 ? 0 : n;
+    fw_expect(f, PW_TOP, 0, 0);
+    return;
+  case PW_TOP:
+    f->copy = 6; /* acks, timeout */
+    fw_expect_len(f, FW_TOPICS_N);
+    return;
   case FW_TAGS_N:
     f->tags_left = fw_uvarint(f);
     if (f->tags_left > MAX_TAGS) break;
@@ -665,7 +717,7 @@ static __always_inline void fw_parse(struct walk *w) {
       return;
     }
     f->topics_left--;
-    if (f->version >= FETCH_TOPIC_IDS) {
+    if (f->version >= TOPIC_IDS) {
       f->copy = 16;
       fw_expect_len(f, FW_PARTS_N);
     } else if (f->flexible) {
@@ -695,6 +747,11 @@ static __always_inline void fw_parse(struct walk *w) {
       return;
     }
     f->parts_left--;
+    if (f->produce) {
+      f->copy = 4; /* index */
+      fw_expect_len(f, FW_RECORDS_LEN);
+      return;
+    }
     /* index, error, high watermark, last stable offset (v4+), log start offset (v5+) */
     f->copy = 14 + (f->version >= 4 ? 8 : 0) + (f->version >= 5 ? 8 : 0);
     if (f->version >= 4)

@@ -15,8 +15,9 @@ export interface CaptureOptions {
   cgroupId?: bigint;
   /** Only connections whose local or remote port is one of these (at most 8). */
   ports?: number[];
-  /** Bytes copied from the start of each frame, its size field included (default 512). Fetch responses
-   * are walked further: their topic, partition and record batch headers are copied too. */
+  /** Bytes copied from the start of each frame, its size field included (default 512). Produce
+   * requests and Fetch responses are walked further: their topic, partition and record batch headers
+   * are copied too. */
   headBytes?: number;
   /** Larger frame sizes mean lost sync (default 100 MiB, as src/kafka/stream.ts). */
   maxFrameSize?: number;

@@ -12,7 +12,7 @@ const run = canRun();
 const tshark = tsharkProblem();
 if (run && tshark && process.env.CI === 'true') throw new Error(tshark);
 const SEEDS = parseSeeds(process.env.ORACLE_SEEDS ?? '1-3');
-const LAG_SEEDS = parseSeeds(process.env.ORACLE_LAG_SEEDS ?? '1-2');
+const LAG_SEEDS = parseSeeds(process.env.ORACLE_LAG_SEEDS ?? '1-3');
 const PER_SEED_MS = 90_000;
 
 describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the clients and the broker', () => {
@@ -40,7 +40,7 @@ describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the cli
     expect(failures, summary).toEqual([]);
   });
 
-  it(`reports the lag the wire and the admin API show for seeds ${process.env.ORACLE_LAG_SEEDS ?? '1-2'}`, { timeout: PER_SEED_MS * LAG_SEEDS.length }, async () => {
+  it(`reports the lag the wire and the admin API show for seeds ${process.env.ORACLE_LAG_SEEDS ?? '1-3'}`, { timeout: PER_SEED_MS * LAG_SEEDS.length }, async () => {
     const failures: string[] = [];
     const firings = { produce: 0, fetch: 0, last: 0 };
     for (const seed of LAG_SEEDS) {

@@ -718,7 +718,7 @@ export async function runLagOracle(seed: number): Promise<LagReport> {
     Array.from({ length: between(r, 0, max) }, () => ({ topic, partition: p, key: `k${between(r, 0, 99)}`, valueSize: between(r, 1, 2000), fill: 'l', headers: {} })));
   const initial = messagesOf(30);
   const paused = Array.from({ length: between(r, 1, 4) }, (): ProduceStep => ({
-    client: pick(r, ['kafkajs', 'confluent', 'kcat'] as const), codec: pick(r, CODECS.kafkajs), acks: pick(r, [1, -1] as const), idempotent: false, messages: messagesOf(40),
+    client: pick(r, ['kafkajs', 'confluent', 'kafkajs', 'kcat'] as const), codec: pick(r, CODECS.kafkajs), acks: pick(r, [1, -1] as const), idempotent: false, messages: messagesOf(40),
   })).map((s) => (s.client === 'kcat' ? { ...s, messages: s.messages.filter((m) => m.partition === s.messages[0]?.partition) } : s))
     .filter((s) => s.messages.length > 0);
   const ports = broker.bootstrap.split(',').map((h) => Number(h.split(':')[1]));
@@ -796,6 +796,22 @@ export async function runLagOracle(seed: number): Promise<LagReport> {
       // Fetch answer's high watermark can be older than a Produce answered before it.
       const bad = f.apiKey === 0 ? f.highWatermark !== end : f.highWatermark < end;
       if (bad) mismatches.push({ kind: `lag.high_watermark(${f.apiKey === 0 ? 'produce' : 'fetch'})`, role: f.role, where, kafkatrace: String(f.highWatermark), truth: `log end ${f.apiKey === 0 ? '' : 'at least '}${end} on the wire` });
+    }
+    // A Produce acknowledged while the group is paused raises its partitions' log ends past all
+    // seen before: each must fire, on the broker's side and on the client's when it is this process.
+    for (const [key, ex] of exchanges) {
+      const step = /^lag-\d+-p(\d+)$/.exec(ex.request?.clientId ?? '');
+      if (ex.apiKey !== 0 || !step || step[1] === '0' || ex.request?.acks === 0) continue;
+      const inProcess = paused[Number(step[1]) - 1]?.client !== 'kcat';
+      for (const p of ex.response?.partitions ?? []) {
+        if (p.error !== 0 || p.offset === undefined || p.offset < 0) continue;
+        for (const role of inProcess ? ['client', 'broker'] : ['broker']) {
+          compared.produce++;
+          if (!firings.some((f) => f.role === role && f.exchange === key && f.topic === p.topic && f.partition === p.partition)) {
+            mismatches.push({ kind: 'lag.missing(produce)', role, where: `${key} Produce ${p.topic}/${p.partition}`, kafkatrace: 'no firing', truth: `log end raised to ${p.offset}+records` });
+          }
+        }
+      }
     }
     for (const f of firings) {
       const end = ends.get(tp(f.topic, f.partition)) ?? 0;

@@ -94,6 +94,8 @@ export interface TsharkMessage {
   /** Requests only (a response carries none on the wire; the dissector pairs them). */
   version?: number;
   correlationId: number;
+  /** Requests only. */
+  clientId?: string;
   acks?: number;
   partitions: TsharkPartition[];
 }
@@ -170,7 +172,10 @@ function messageOf(k: Tree, srcPort: number, dstPort: number, brokerPorts: Set<n
     correlationId,
     partitions: [],
   };
-  if (isRequest) msg.version = num(k, 'kafka.api_version') ?? -1;
+  if (isRequest) {
+    msg.version = num(k, 'kafka.api_version') ?? -1;
+    msg.clientId = field(k, 'kafka.client_id') ?? '';
+  }
   const acks = num(k, 'kafka.required_acks');
   if (acks !== undefined) msg.acks = acks;
   for (const t of subtrees(k, 'Topic')) {

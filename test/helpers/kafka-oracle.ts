@@ -158,7 +158,6 @@ interface ClientTruth {
   consumed: Counts;
 }
 
-const KCAT_CODEC: Record<Codec, string> = { none: 'none', gzip: 'gzip', snappy: 'snappy', lz4: 'lz4', zstd: 'zstd' };
 const KAFKAJS_CODEC: Partial<Record<Codec, kafkajs.CompressionTypes>> = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP };
 // librdkafka's limits raised so that batches of several MiB go out as they are.
 const RDKAFKA_LARGE = { 'message.max.bytes': 64 * MB, 'batch.size': 16 * MB };
@@ -211,19 +210,19 @@ async function runStep(step: ProduceStep, clientId: string, bootstrap: string, t
       })),
       timeoutMs: 60_000,
     });
-    // A delivery report's offset is its record's; with acks=0 librdkafka reports -1.
-    const first = new Map<string, number>();
+    // A delivery report's offset is its record's (-1 with acks=0): a partition's first is a batch's base offset.
+    const seen = new Set<string>();
     for (const r of produced.reports) {
       const k = tp(r.topic, r.partition);
-      if (!first.has(k)) first.set(k, r.offset);
+      if (!seen.has(k) && r.offset >= 0) noteOffset(r.topic, r.partition, r.offset);
+      seen.add(k);
     }
-    for (const [k, offset] of first) if (offset >= 0) truth.baseOffsets.set(k, (truth.baseOffsets.get(k) ?? new Set()).add(offset));
     for (const [i, v] of (produced.protocol.sent.get('Produce') ?? []).entries()) truth.produceRequests.set(`${clientId}/#${i}`, v);
     return;
   }
   const m0 = step.messages[0]!;
-  const args = ['-P', '-b', bootstrap, '-t', m0.topic, '-p', String(m0.partition), '-K', '\t', '-z', KCAT_CODEC[step.codec], '-d', 'protocol',
-    '-X', `client.id=${clientId}`, ...Object.entries(config).filter(([k]) => k !== 'compression.codec').flatMap(([k, v]) => ['-X', `${k}=${v}`]),
+  const args = ['-P', '-b', bootstrap, '-t', m0.topic, '-p', String(m0.partition), '-K', '\t', '-d', 'protocol',
+    '-X', `client.id=${clientId}`, ...Object.entries(config).flatMap(([k, v]) => ['-X', `${k}=${v}`]),
     ...Object.entries(m0.headers).flatMap(([k, v]) => ['-H', `${k}=${v}`])];
   // kcat reads "key<TAB>value" lines; a null key is not expressible, so such messages get key "".
   const input = step.messages.map((m, i) => `${m.key ?? ''}\t${valueOf(m, i).toString('latin1')}\n`).join('');

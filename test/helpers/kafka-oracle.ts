@@ -150,7 +150,7 @@ const add = (m: Counts, k: string, n: number): void => void m.set(k, (m.get(k) ?
 
 /** What the clients said they did. */
 interface ClientTruth {
-  /** Produce requests each client reported sending: "clientId/correlationId" → version. */
+  /** Produce requests each client reported: kafkajs's "clientId/brokerPort/correlationId" → version; librdkafka's "clientId/#n" → version. */
   produceRequests: Map<string, number>;
   /** Base offsets the clients were told, "topic/partition" → offsets (kafkajs results, librdkafka reports' first offsets per partition and run). */
   baseOffsets: Map<string, Set<number>>;
@@ -186,7 +186,8 @@ async function runStep(step: ProduceStep, clientId: string, bootstrap: string, t
     } finally {
       await producer.disconnect();
     }
-    for (const r of requests) if (r.apiName === 'Produce') truth.produceRequests.set(`${r.clientId}/${r.correlationId}`, r.apiVersion);
+    // Correlation ids count per connection: one per broker.
+    for (const r of requests) if (r.apiName === 'Produce') truth.produceRequests.set(`${r.clientId}/${r.broker.split(':').at(-1)}/${r.correlationId}`, r.apiVersion);
     return;
   }
   const config: Record<string, string | number | boolean> = {
@@ -550,16 +551,16 @@ async function runOracleOnce(seed: number): Promise<OracleReport> {
       // Each Produce request a client reported: kafkajs by correlation id, librdkafka by count and version.
       const clientProduce = firings.filter((f) => f.role === 'client' && f.probe === 'produce');
       const seen = new Map<string, number>();
-      for (const f of clientProduce) seen.set(`${f.clientId}/${f.correlationId}`, f.version);
+      for (const f of clientProduce) seen.set(`${f.clientId}/${f.brokerPort}/${f.correlationId}`, f.version);
       for (const [k, v] of truth.produceRequests) {
-        const [clientId, corr] = k.split('/') as [string, string];
-        if (!corr.startsWith('#')) {
+        const [clientId, second] = k.split('/') as [string, string];
+        if (!second.startsWith('#')) {
           if (seen.get(k) !== v) mismatches.push({ kind: 'produce.request', role: 'client', where: k, kafkatrace: String(seen.get(k) ?? 'none'), truth: `kafkajs sent v${v}` });
           continue;
         }
         const versions = [...seen].filter(([s]) => s.startsWith(`${clientId}/`)).map(([, x]) => x);
         const reported = [...truth.produceRequests].filter(([s]) => s.startsWith(`${clientId}/#`)).map(([, x]) => x);
-        if (corr === '#0' && versions.sort().join(',') !== reported.sort().join(',')) {
+        if (second === '#0' && versions.sort().join(',') !== reported.sort().join(',')) {
           mismatches.push({ kind: 'produce.request', role: 'client', where: clientId, kafkatrace: versions.join(','), truth: `librdkafka sent ${reported.join(',')}` });
         }
       }

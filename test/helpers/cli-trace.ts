@@ -22,11 +22,11 @@ export interface Traced {
 }
 
 /**
- * Runs the CLI with `-f json`, waits for its attached_probes line, runs `during`, then sends SIGINT
- * and collects its output. The CLI is killed if it outlives the test.
+ * Runs the CLI with `-f json` (and `args`, e.g. `-p PID`), waits for its attached_probes line, runs
+ * `during`, then sends SIGINT and collects its output. The CLI is killed if it outlives the test.
  */
-export async function traceWhile(script: string, during: () => Promise<void>): Promise<Traced> {
-  const child = spawn(process.execPath, [BIN, '-f', 'json', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+export async function traceWhile(script: string, during: () => Promise<void>, args: string[] = []): Promise<Traced> {
+  const child = spawn(process.execPath, [BIN, '-f', 'json', ...args, '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -52,7 +52,7 @@ interface RdkProducer extends RdkClient {
   on(event: 'event.log', fn: (log: LogEvent) => void): this;
   on(event: 'event.error', fn: (err: RdkError) => void): this;
   setPollInterval(ms: number): void;
-  produce(topic: string, partition: number | null, value: Buffer, key: string): void;
+  produce(topic: string, partition: number | null, value: Buffer, key: string | null, timestamp?: number | null, opaque?: unknown, headers?: Record<string, string>[]): void;
 }
 
 interface RdkConsumer extends RdkClient {
@@ -139,11 +139,27 @@ export interface ConfluentProduced {
   protocol: ProtocolLog;
 }
 
+/** One message for produceMessagesWithConfluent; partition null lets librdkafka's partitioner choose. */
+export interface ConfluentMessage {
+  topic: string;
+  partition: number | null;
+  key: string | null;
+  value: Buffer;
+  headers?: Record<string, string>[];
+}
+
 /**
- * Produces `count` messages keyed "k<i>" (librdkafka's partitioner spreads them) with the
- * node-rdkafka API, waits for every delivery report and disconnects. Fails on a failed delivery.
+ * Produces `messages` with the node-rdkafka API (`config`: more librdkafka properties, e.g. acks,
+ * compression.codec, enable.idempotence), waits for every delivery report and disconnects. Fails
+ * on a failed delivery.
  */
-export async function produceWithConfluent(opts: { bootstrap: string; topic: string; count: number; clientId: string; timeoutMs?: number }): Promise<ConfluentProduced> {
+export async function produceMessagesWithConfluent(opts: {
+  bootstrap: string;
+  clientId: string;
+  messages: ConfluentMessage[];
+  config?: Record<string, string | number | boolean>;
+  timeoutMs?: number;
+}): Promise<ConfluentProduced> {
   const { Producer } = confluent();
   const producer = new Producer({
     'bootstrap.servers': opts.bootstrap,
@@ -151,6 +167,7 @@ export async function produceWithConfluent(opts: { bootstrap: string; topic: str
     dr_cb: true,
     debug: 'protocol,feature',
     log_level: 7,
+    ...opts.config,
   });
   const protocol = newProtocolLog();
   const reports: DeliveryReport[] = [];
@@ -163,10 +180,10 @@ export async function produceWithConfluent(opts: { bootstrap: string; topic: str
   await new Promise<void>((resolve, reject) => producer.connect({}, (e) => (e ? reject(new Error(e.message)) : resolve())));
   try {
     producer.setPollInterval(20);
-    for (let i = 0; i < opts.count; i++) producer.produce(opts.topic, null, Buffer.from(`m${i}`), `k${i}`);
+    for (const m of opts.messages) producer.produce(m.topic, m.partition, m.value, m.key, null, undefined, m.headers);
     const until = Date.now() + (opts.timeoutMs ?? 30_000);
-    while (reports.length + failures.length < opts.count) {
-      if (Date.now() > until) throw new Error(`${reports.length} of ${opts.count} delivery reports within the timeout`);
+    while (reports.length + failures.length < opts.messages.length) {
+      if (Date.now() > until) throw new Error(`${reports.length} of ${opts.messages.length} delivery reports within the timeout`);
       await new Promise((r) => setTimeout(r, 20));
     }
     if (failures.length > 0) throw new Error(`failed deliveries: ${failures.join(', ')}`);
@@ -177,6 +194,15 @@ export async function produceWithConfluent(opts: { bootstrap: string; topic: str
   const perPartition: Record<number, number> = {};
   for (const r of reports) perPartition[r.partition] = (perPartition[r.partition] ?? 0) + 1;
   return { reports, perPartition, protocol };
+}
+
+/**
+ * Produces `count` messages keyed "k<i>" (librdkafka's partitioner spreads them) to one topic;
+ * see produceMessagesWithConfluent.
+ */
+export function produceWithConfluent(opts: { bootstrap: string; topic: string; count: number; clientId: string; timeoutMs?: number }): Promise<ConfluentProduced> {
+  const messages = Array.from({ length: opts.count }, (_, i) => ({ topic: opts.topic, partition: null, key: `k${i}`, value: Buffer.from(`m${i}`) }));
+  return produceMessagesWithConfluent({ bootstrap: opts.bootstrap, clientId: opts.clientId, messages, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
 }
 
 /** A JoinGroup answer as the member logged it ("JoinGroup response: GenerationId ..., my MemberId ..."). */

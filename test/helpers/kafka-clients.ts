@@ -40,7 +40,8 @@ export interface ConsumedMessage {
   value: string | null;
 }
 
-function requestOf(role: KafkajsRequest['role'], e: RequestEvent): KafkajsRequest {
+/** A kafkajs REQUEST instrumentation event as a KafkajsRequest. */
+export function requestOf(role: KafkajsRequest['role'], e: RequestEvent): KafkajsRequest {
   const p = e.payload;
   return {
     role,
@@ -212,10 +213,10 @@ function waitUntil<T>(check: () => T | undefined, onChange: (fn: () => void) => 
   });
 }
 
-/** Starts a kafkajs consumer group member subscribed to `topic` (from the beginning by default). */
+/** Starts a kafkajs consumer group member subscribed to `topic` or topics (from the beginning by default). */
 export async function startKafkajsConsumer(opts: {
   bootstrap: string;
-  topic: string;
+  topic: string | string[];
   groupId: string;
   clientId?: string;
   fromBeginning?: boolean;
@@ -249,7 +250,7 @@ export async function startKafkajsConsumer(opts: {
     notify();
   });
   await consumer.connect();
-  await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
+  await consumer.subscribe({ topics: typeof opts.topic === 'string' ? [opts.topic] : opts.topic, fromBeginning: opts.fromBeginning ?? true });
   await consumer.run({
     eachMessage: async ({ topic, partition, message }) => {
       messages.push({

@@ -1,0 +1,57 @@
+// The differential oracle (test/helpers/kafka-oracle.ts) over a few seeds: every Produce and Fetch
+// exchange and partition kafkatrace reports on both ends equals tshark's dissector, the clients'
+// reports and the broker's log end offsets. ORACLE_SEEDS picks the seeds ("1,5,9-12"); scripts/
+// kafka-oracle.sh runs hundreds. Needs root, the addon, build/, a built dist/, kcat and tshark.
+import { afterAll, describe, expect, it } from 'vitest';
+import { heldBpf } from '../helpers/bpf-held.js';
+import { KNOWN_ISSUES, describeWorkload, parseSeeds, runLagOracle, runOracle, summarize, unexplained, type OracleReport } from '../helpers/kafka-oracle.js';
+import { tsharkProblem } from '../helpers/tshark.js';
+import { canRun } from './runtime-helpers.js';
+
+const run = canRun();
+const tshark = tsharkProblem();
+if (run && tshark && process.env.CI === 'true') throw new Error(tshark);
+const SEEDS = parseSeeds(process.env.ORACLE_SEEDS ?? '1-3');
+const LAG_SEEDS = parseSeeds(process.env.ORACLE_LAG_SEEDS ?? '1-3');
+const PER_SEED_MS = 90_000;
+
+describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the clients and the broker', () => {
+  afterAll(() => {
+    expect(heldBpf().fds).toBe(0);
+  });
+
+  it(`agrees on every exchange and partition for seeds ${process.env.ORACLE_SEEDS ?? "1-3"}`, { timeout: PER_SEED_MS * SEEDS.length }, async () => {
+    const reports: OracleReport[] = [];
+    const failures: string[] = [];
+    for (const seed of SEEDS) {
+      const r = await runOracle(seed);
+      reports.push(r);
+      const { rest, known } = unexplained(r);
+      for (const k of KNOWN_ISSUES.filter((x) => x.certain && x.triggered(r.workload) && !known.has(x.name))) {
+        failures.push(`seed ${seed}: known issue "${k.name}" did not show: fixed? Take it off KNOWN_ISSUES`);
+      }
+      failures.push(...rest.map((m) => `seed ${seed} ${m.kind} (${m.role}) ${m.where}: kafkatrace ${m.kafkatrace}, truth ${m.truth}`));
+      if (rest.length > 0) console.log(describeWorkload(r.workload));
+      if (process.env.ORACLE_PROGRESS) console.log(summarize([r]));
+    }
+    const summary = summarize(reports);
+    console.log(summary);
+    expect(reports.every((r) => r.exchanges > 0 && r.partitions > 0)).toBe(true);
+    expect(failures, summary).toEqual([]);
+  });
+
+  it(`reports the lag the wire and the admin API show for seeds ${process.env.ORACLE_LAG_SEEDS ?? '1-3'}`, { timeout: PER_SEED_MS * LAG_SEEDS.length }, async () => {
+    const failures: string[] = [];
+    const firings = { produce: 0, fetch: 0, last: 0 };
+    for (const seed of LAG_SEEDS) {
+      const r = await runLagOracle(seed);
+      for (const k of ['produce', 'fetch', 'last'] as const) firings[k] += r.firings[k];
+      failures.push(...r.mismatches.map((m) => `lag seed ${seed} ${m.kind} (${m.role}) ${m.where}: kafkatrace ${m.kafkatrace}, truth ${m.truth}`));
+    }
+    console.log(`lag seeds ${LAG_SEEDS.join(',')}: kafka:lag firings compared: ${firings.produce} after a Produce, ${firings.fetch} after a Fetch, ${firings.last} last per partition; ${failures.length} mismatches`);
+    expect(firings.produce).toBeGreaterThan(0);
+    expect(firings.fetch).toBeGreaterThan(0);
+    expect(firings.last).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
+  });
+});

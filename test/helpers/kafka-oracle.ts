@@ -600,13 +600,6 @@ export const KNOWN_ISSUES: {
   certain: boolean;
 }[] = [
   {
-    // The README promises -1 for an unknown base offset; an acks=0 Produce has no answer.
-    name: 'acks=0 Produce reports base_offset 0, not -1',
-    matches: (m) => m.kind === 'produce.base_offset[acks=0]' && m.kafkatrace === '0' && m.truth === '-1',
-    triggered: (w) => w.steps.some((s) => s.acks === 0),
-    certain: true,
-  },
-  {
     // librdkafka's mock cluster answers acks=0 Produce requests (a real broker does not); kafkatrace
     // reads the unexpected answer as a Produce request going the other way.
     name: 'an answer to an acks=0 Produce is read as a request in the other direction',

@@ -2,12 +2,13 @@
 /*
  * kafkatrace's Kafka capture program: follows TCP byte streams through syscall tracepoints only (no
  * kprobes, no fentry), tracks Kafka frames (`int32 size` + payload) per connection and direction, and
- * copies only the first kt_head_bytes bytes of each frame to the `kafka_events` ring buffer, counting
- * the rest as `skipped`: what reaches user space does not grow with message size. The two frames
- * that carry records are the exception: Fetch responses (v0-17) and Produce requests (v0-13) larger
- * than the head are walked to their end, every topic, partition and record batch header copied and
- * the records skipped, so that every partition's offsets and counts reach user space while the
- * bytes copied still do not grow with the records (see "Walked frames" below).
+ * copies each frame to the `kafka_events` ring buffer, up to its first kt_head_bytes bytes (the
+ * rest counts as `skipped`). The two frames that carry records are walked instead: Fetch responses
+ * (v0-17) and Produce requests (v0-13) larger than kt_walk_bytes are followed to their end, every
+ * topic, partition and record batch header copied and the records skipped, so that every
+ * partition's offsets and counts reach user space while the bytes copied do not grow with the
+ * records (see "Walked frames" below). Every other frame is small (requests, group and metadata
+ * answers) and is copied whole, up to the head.
  *
  * Which sockets: any fd whose kernel socket is AF_INET/AF_INET6 SOCK_STREAM, found by walking the
  * task's fd table (CO-RE reads) the first time the fd is used, so connections opened before tracing
@@ -46,10 +47,12 @@ const volatile __u64 kt_cgroup_id = 0;   /* cgroup v2 id */
 const volatile char kt_comm[16] = {};    /* exact comm */
 const volatile __u16 kt_ports[8] = {};   /* local or remote port, any of the first kt_nports */
 const volatile __u32 kt_nports = 0;
-const volatile __u32 kt_head_bytes = 0;  /* bytes copied per frame, size field included; 0: 512 */
+const volatile __u32 kt_head_bytes = 0;  /* bytes copied of a frame not walked, size field included; 0: 64 KiB */
+const volatile __u32 kt_walk_bytes = 0;  /* Produce requests larger than this are walked, size field included; 0: 512 */
 const volatile __u32 kt_max_frame = 0;   /* larger sizes mean lost sync; 0: 100 MiB */
 
-#define DEFAULT_HEAD 512
+#define DEFAULT_HEAD (64u << 10)
+#define DEFAULT_WALK 512
 #define DEFAULT_MAX_FRAME (100u << 20)
 /* A response's correlation id; smaller sizes mean lost sync (src/kafka/stream.ts agrees). */
 #define MIN_FRAME 4
@@ -233,7 +236,7 @@ struct walk_vars {
   __u32 dir;
   __u32 head;
   __u32 max_frame;
-  __u32 pad;
+  __u32 walk; /* kt_walk_bytes */
 };
 
 struct record {
@@ -473,10 +476,10 @@ static __always_inline int copy(struct walk *w, __u64 n) {
  * request (api key 1, version 0-17) leaves its correlation id and version in its direction's
  * fetch_* slots; a frame in the other direction that starts with one of those correlation ids is a
  * Fetch response, and is walked to its end instead of being cut at the head. A Produce request
- * (api key 0, version 0-13) larger than the head is walked from its client id on. In both, every
+ * (api key 0, version 0-13) larger than kt_walk_bytes is walked from its client id on. In both, every
  * topic and partition header is copied, and in each records field every batch's first 61 bytes (its
- * header for magic 2) while the rest of the batch is skipped. A Produce request that fits in the
- * head is copied whole, as any small frame. Whatever does not parse ends the walk for that frame
+ * header for magic 2) while the rest of the batch is skipped. A smaller Produce request is copied
+ * whole, as any small frame. Whatever does not parse ends the walk for that frame
  * only: the frame's end is known from its size, so sync is never lost. */
 enum fw_state {
   FW_OFF = 0, /* not walking: the head rule applies */
@@ -564,13 +567,13 @@ static __always_inline __s64 fw_len(struct fetch_walk *f) {
   return (__s32)fw_be32(f, 0);
 }
 
-/* A request's api key and version are in `req`, its correlation id in `acc`: a Fetch request is
- * remembered in its direction, to walk its response; a Produce request larger than the head is walked
- * itself. Returns whether the walk goes on. */
-static __always_inline int fw_request(struct dir_state *d, struct fetch_walk *f) {
+/* A request's api key and version are in `req`, its correlation id in `acc` (the frame's first 12
+ * bytes have passed): a Fetch request is remembered in its direction, to walk its response; a Produce
+ * request larger than `walk` bytes is walked itself. Returns whether the walk goes on. */
+static __always_inline int fw_request(struct dir_state *d, struct fetch_walk *f, __u32 walk) {
   __u32 api = ((__u32)f->req[0] << 8) | f->req[1];
   __u32 ver = ((__u32)f->req[2] << 8) | f->req[3];
-  if (api == API_PRODUCE && ver <= PRODUCE_MAX_VERSION && d->frame_end > d->head_end) {
+  if (api == API_PRODUCE && ver <= PRODUCE_MAX_VERSION && d->frame_end + 12 > d->offset + walk) {
     f->produce = 1;
     f->version = ver;
     f->flexible = ver >= PRODUCE_FLEXIBLE;
@@ -643,7 +646,7 @@ static __always_inline void fw_parse(struct walk *w) {
     return;
   }
   case FW_REQ:
-    if (fw_request(d, f)) return;
+    if (fw_request(d, f, w->r->v.walk)) return;
     break;
   case PW_CLIENT_LEN:
     /* The request header's client id is never compact; flexible headers add tagged fields. */
@@ -1025,6 +1028,7 @@ static __always_inline int walk_begin(struct walk *w, struct conn *c, __u32 dir)
   w->r->v.dir = dir & 1;
   w->r->v.head = kt_head_bytes ? kt_head_bytes : DEFAULT_HEAD;
   if (w->r->v.head < 4) w->r->v.head = 4;
+  w->r->v.walk = kt_walk_bytes ? kt_walk_bytes : DEFAULT_WALK;
   w->r->v.max_frame = kt_max_frame ? kt_max_frame : DEFAULT_MAX_FRAME;
   return 1;
 }

@@ -15,10 +15,17 @@ export interface CaptureOptions {
   cgroupId?: bigint;
   /** Only connections whose local or remote port is one of these (at most 8). */
   ports?: number[];
-  /** Bytes copied from the start of each frame, its size field included (default 512). Produce
-   * requests and Fetch responses are walked further: their topic, partition and record batch headers
-   * are copied too. */
+  /**
+   * Bytes copied of a frame that is not walked, its size field included (default 64 KiB): requests
+   * and answers other than record data are copied whole below it.
+   */
   headBytes?: number;
+  /**
+   * Produce requests larger than this, size field included, are walked (default 512): their topic,
+   * partition and record batch headers are copied, not their records. Fetch responses to a Fetch
+   * request the capture saw are always walked.
+   */
+  walkBytes?: number;
   /** Larger frame sizes mean lost sync (default 100 MiB, as src/kafka/stream.ts). */
   maxFrameSize?: number;
   /** Ring buffer bytes: a power of two, at least 4096 (default 8 MiB). */
@@ -76,11 +83,16 @@ export function captureGlobals(o: CaptureOptions): Map<string, Buffer> {
   g.set('kt_ports', portBuf);
   g.set('kt_nports', u32(ports.length));
 
-  const head = o.headBytes ?? 512;
+  const head = o.headBytes ?? 64 << 10;
   if (!Number.isInteger(head) || head < 4 || head > 16 << 20) {
     throw new CaptureConfigError(`head size ${o.headBytes} must be from 4 bytes to 16 MiB`);
   }
   g.set('kt_head_bytes', u32(head));
+  const walk = o.walkBytes ?? 512;
+  if (!Number.isInteger(walk) || walk < 4 || walk > 16 << 20) {
+    throw new CaptureConfigError(`walk size ${o.walkBytes} must be from 4 bytes to 16 MiB`);
+  }
+  g.set('kt_walk_bytes', u32(walk));
 
   const maxFrame = o.maxFrameSize ?? 100 << 20;
   if (!Number.isInteger(maxFrame) || maxFrame < 4 || maxFrame > 0x7fffffff) {

@@ -170,12 +170,13 @@ describe('capture configuration', () => {
     expect(g.get('kt_max_frame')!.readUInt32LE(0)).toBe(1 << 20);
   });
 
-  it('defaults to no filter, 512-byte heads and 100 MiB frames', () => {
+  it('defaults to no filter, 64 KiB heads, Produce requests walked past 512 bytes and 100 MiB frames', () => {
     const g = captureGlobals({});
     expect(g.get('kt_target_pid')!.readUInt32LE(0)).toBe(0);
     expect(g.get('kt_comm')!.every((b) => b === 0)).toBe(true);
     expect(g.get('kt_nports')!.readUInt32LE(0)).toBe(0);
-    expect(g.get('kt_head_bytes')!.readUInt32LE(0)).toBe(512);
+    expect(g.get('kt_head_bytes')!.readUInt32LE(0)).toBe(64 << 10);
+    expect(g.get('kt_walk_bytes')!.readUInt32LE(0)).toBe(512);
     expect(g.get('kt_max_frame')!.readUInt32LE(0)).toBe(100 << 20);
   });
 
@@ -185,6 +186,7 @@ describe('capture configuration', () => {
     expect(() => captureGlobals({ ports: [1, 2, 3, 4, 5, 6, 7, 8, 9] })).toThrow(/at most 8 ports/);
     expect(() => captureGlobals({ ports: [0] })).toThrow(/invalid port 0/);
     expect(() => captureGlobals({ headBytes: 2 })).toThrow(/head size 2/);
+    expect(() => captureGlobals({ walkBytes: 2 })).toThrow(/walk size 2/);
     expect(() => captureGlobals({ pid: -1 })).toThrow(/invalid pid/);
   });
 

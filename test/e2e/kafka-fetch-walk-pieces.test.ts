@@ -275,14 +275,14 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
     writeFileSync(file, concat(bad, good));
     const { records, pid, received } = await exchange(file, `${plan(bad, parts)},${plan(good, parts)}`, [fetchRequest(11, parts, 77), fetchRequest(11, parts, 78)]);
     expect(received).toBe(bad.length + good.length);
-    // The head rule takes over: 512 bytes copied where the client reads them; the broker sent part of
-    // them by sendfile (unseen). Neither side loses sync.
+    // The head rule takes over: the 64 KiB head copied where the client reads it; the broker sent part
+    // of it by sendfile (unseen). Neither side loses sync.
     const copiedOfBad = (side: CaptureRecord[]): number => {
       expect(side.every((r) => !r.resync)).toBe(true);
       return side.filter((r) => r.offset < BigInt(bad.length)).reduce((n, r) => n + r.data.length, 0);
     };
-    expect(copiedOfBad(records.filter((r) => r.pid === process.pid && r.dir === 'in'))).toBe(512);
-    expect(copiedOfBad(records.filter((r) => r.pid === pid && r.dir === 'out'))).toBeLessThanOrEqual(512);
+    expect(copiedOfBad(records.filter((r) => r.pid === process.pid && r.dir === 'in'))).toBe(64 << 10);
+    expect(copiedOfBad(records.filter((r) => r.pid === pid && r.dir === 'out'))).toBeLessThanOrEqual(64 << 10);
     for (const [side, unseen] of [[records.filter((r) => r.pid === process.pid), -1], [records.filter((r) => r.pid === pid), SENT_FROM_FILE]] as const) {
       const { fetches, failed } = decode(side);
       expect(fetches.map((f) => f.correlation_id)).toEqual([77, 78]);

@@ -115,8 +115,11 @@ describe.runIf(run)('kafka probes proven with @confluentinc/kafka-javascript', (
     let produced: Awaited<ReturnType<typeof produceWithConfluent>> | undefined;
     const members: ConfluentMember[] = [];
     const traced = await traceWhile(script, async () => {
-      // The group settles before any record exists, so that no record is fetched twice.
+      // The group settles before any record exists, so that no record is fetched twice; and the long
+      // polls the first member sent under its old assignment (fetch.wait.max.ms, 100 ms here) are
+      // answered, empty, before records come: else one answered with them fetches them again.
       members.push(...(await startGroup(broker.bootstrap, topic, group, tag)));
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
       try {
         produced = await produceWithConfluent({ bootstrap: broker.bootstrap, topic, count: N, clientId: producerId });
         await waitFor(`the group to receive ${N} records`, 30_000, () => members.reduce((n, m) => n + m.records.length, 0) >= N);
@@ -209,6 +212,8 @@ describe.runIf(run)('kafka probes proven with @confluentinc/kafka-javascript', (
     try {
       expect(heldBpf().fds).toBeGreaterThan(0);
       members = await startGroup(broker.bootstrap, countTopic, `confluent-count-group-${tag}`, `count-${tag}`);
+      // As above: the old assignment's long polls answered before records come.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
       await produceWithConfluent({ bootstrap: broker.bootstrap, topic: countTopic, count: 30, clientId: `confluent-count-${tag}` });
       await waitFor('the group to receive 30 records', 30_000, () => members.reduce((n, m) => n + m.records.length, 0) >= 30);
     } finally {

@@ -243,6 +243,9 @@ export async function startConfluentConsumer(opts: { bootstrap: string; topic: s
     'partition.assignment.strategy': 'range',
     'session.timeout.ms': 10_000,
     'heartbeat.interval.ms': 500,
+    // Long polls end soon: one sent under an assignment the member is about to lose is answered
+    // before the tests produce (else its answer may carry records another member fetches too).
+    'fetch.wait.max.ms': 100,
     debug: 'protocol,feature,cgrp',
     log_level: 7,
     rebalance_cb: true,

@@ -1,0 +1,161 @@
+// kafka:* probes on the Apache Kafka broker (KRaft, the release scripts/install-kafka.sh installs) with
+// the Java client, through the command line (`-f json`), tracing the broker's JVM and the client at
+// once. Truth comes from Kafka: the producer's own delivery reports and the broker's log end offsets
+// (the Java admin client). One node, then three with replication factor 3. The schemas kafkatrace
+// decodes stop at Produce v11, and kafka-clients 4.x sends v13 (topic ids instead of names): records
+// per partition are proven with the newest 3.x client, and what the 4.x client sends is checked as
+// requests only. Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { heldBpf } from '../helpers/bpf-held.js';
+import { traceWhile } from '../helpers/cli-trace.js';
+import {
+  clusterAlive,
+  kafka3ClientsVersion,
+  kafkaVersion,
+  realKafkaProblem,
+  runJavaPeer,
+  startKafkaCluster,
+  type KafkaCluster,
+  type PeerEvent,
+} from '../helpers/real-kafka.js';
+import { canRun } from './runtime-helpers.js';
+
+const missing = realKafkaProblem();
+if (missing && process.env['CI'] === 'true') throw new Error(missing);
+if (missing) console.log(`real-kafka e2e tests not run: ${missing}`);
+const run = canRun() && missing === undefined;
+const TIMEOUT_MS = 180_000;
+/** Seeded workloads: the seed is in every failure message, and SEED=... replays one. */
+const SEED = Number(process.env['SEED'] ?? Date.now() % 1_000_000_007);
+
+/** Delivered records per partition, from the producer's delivery reports. */
+function deliveredPerPartition(events: PeerEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of events.filter((x) => x.event === 'delivery')) out[String(e['partition'])] = (out[String(e['partition'])] ?? 0) + 1;
+  return out;
+}
+
+/** Offsets per partition as delivered, sorted. */
+function offsetsPerPartition(events: PeerEvent[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const e of events.filter((x) => x.event === 'delivery')) (out[String(e['partition'])] ??= []).push(Number(e['offset']));
+  for (const list of Object.values(out)) list.sort((a, b) => a - b);
+  return out;
+}
+
+/** The broker's log end offset per partition. */
+async function endOffsets(version: string, bootstrap: string, topic: string): Promise<Record<string, number>> {
+  const r = await runJavaPeer(version, ['offsets', bootstrap, topic]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return Object.fromEntries(r.events.filter((e) => e.event === 'offset').map((e) => [String(e['partition']), Number(e['end'])]));
+}
+
+/**
+ * Creates a topic (every replica in sync), produces `count` records to seeded random partitions with
+ * the idempotent Java producer of kafka-clients `version` while kafkatrace traces both sides, and
+ * checks kafkatrace's records per role and partition against the delivery reports and the broker's
+ * log end offsets.
+ */
+async function proveProduce(cluster: KafkaCluster, opts: { topic: string; partitions: number; replicas: number; count: number }): Promise<void> {
+  const v3 = kafka3ClientsVersion();
+  const { topic, partitions, replicas, count } = opts;
+  const created = await runJavaPeer(v3, ['create', cluster.bootstrap, topic, partitions, replicas]);
+  expect(created.stderr).toBe('');
+  expect(created.code).toBe(0);
+  const clientId = `java-producer-${process.pid}`;
+  const script = `
+    kafka:produce /args.topic == "${topic}"/ { @records[args.role, args.partition] = sum(args.records); }
+    kafka:request /args.api_key == 0 && args.client_id == "${clientId}"/ { @versions[args.role, args.version, args.status] = count(); }`;
+  let produced: PeerEvent[] = [];
+  const traced = await traceWhile(script, async () => {
+    const r = await runJavaPeer(v3, ['produce', cluster.bootstrap, topic, partitions, count, SEED, clientId]);
+    expect(r.stderr, `seed ${SEED}`).toBe('');
+    expect(r.code).toBe(0);
+    produced = r.events;
+  });
+  expect(traced.stderr).toBe('');
+  expect(traced.code).toBe(0);
+  expect(produced[0]).toEqual({ event: 'client', version: v3 });
+  expect(produced.at(-1), `seed ${SEED}`).toEqual({ event: 'produced', acked: count, failed: 0 });
+
+  // Each partition's records are at offsets 0..n-1, once each (idempotence: no duplicates), and the
+  // broker's log ends there.
+  const delivered = deliveredPerPartition(produced);
+  expect(Object.keys(delivered).length, `seed ${SEED}`).toBeGreaterThan(1);
+  const offsets = offsetsPerPartition(produced);
+  for (const [p, n] of Object.entries(delivered)) expect(offsets[p], `seed ${SEED}`).toEqual(Array.from({ length: n }, (_, i) => i));
+  const ends = await endOffsets(v3, cluster.bootstrap, topic);
+  const nonEmptyEnds = Object.fromEntries(Object.entries(ends).filter(([, end]) => end > 0));
+  expect(nonEmptyEnds, `seed ${SEED}`).toEqual(delivered);
+
+  // kafkatrace: the same records per partition from the client's side and from the leaders' side.
+  const expected: Record<string, number> = {};
+  for (const role of ['client', 'broker']) for (const [p, n] of Object.entries(delivered)) expected[`${role},${p}`] = n;
+  expect(traced.maps['@records'], `seed ${SEED}`).toEqual(expected);
+  // kafka-clients 3.9 sends Produce v11 (the newest both it and the broker know), each answered.
+  const versions = traced.maps['@versions'] as Record<string, number>;
+  expect(Object.keys(versions).sort()).toEqual(['broker,11,complete', 'client,11,complete']);
+  expect(versions['client,11,complete']).toBe(versions['broker,11,complete']);
+}
+
+describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
+  let cluster: KafkaCluster;
+
+  beforeAll(async () => {
+    cluster = await startKafkaCluster({ brokers: 1 });
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    if (!cluster) return;
+    await cluster.stop();
+    expect(clusterAlive(cluster)).toBe(false);
+    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
+    expect(heldBpf().fds).toBe(0);
+  });
+
+  it('records per partition of an idempotent Java producer (Produce v11) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, { topic: `real-one-${process.pid}`, partitions: 6, replicas: 1, count: 500 });
+  });
+
+  it('sees kafka-clients 4.x Produce requests at v13 from both sides, each answered', { timeout: TIMEOUT_MS }, async () => {
+    const v4 = kafkaVersion();
+    const topic = `real-v13-${process.pid}`;
+    const clientId = `java4-producer-${process.pid}`;
+    expect((await runJavaPeer(v4, ['create', cluster.bootstrap, topic, 3, 1])).code).toBe(0);
+    const script = `kafka:request /args.api_key == 0 && args.client_id == "${clientId}"/ { @versions[args.role, args.version, args.status] = count(); }`;
+    let produced: PeerEvent[] = [];
+    const traced = await traceWhile(script, async () => {
+      const r = await runJavaPeer(v4, ['produce', cluster.bootstrap, topic, 3, 200, SEED, clientId]);
+      expect(r.code).toBe(0);
+      produced = r.events;
+    });
+    expect(traced.code).toBe(0);
+    expect(produced[0]).toEqual({ event: 'client', version: v4 });
+    expect(produced.at(-1), `seed ${SEED}`).toEqual({ event: 'produced', acked: 200, failed: 0 });
+    const versions = traced.maps['@versions'] as Record<string, number>;
+    expect(Object.keys(versions).sort()).toEqual(['broker,13,complete', 'client,13,complete']);
+    expect(versions['client,13,complete']).toBe(versions['broker,13,complete']);
+  });
+});
+
+describe.runIf(run)('kafka probes on a three-broker Apache Kafka cluster', () => {
+  let cluster: KafkaCluster;
+
+  beforeAll(async () => {
+    cluster = await startKafkaCluster({ brokers: 3 });
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    if (!cluster) return;
+    await cluster.stop();
+    expect(clusterAlive(cluster)).toBe(false);
+    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
+    expect(heldBpf().fds).toBe(0);
+  });
+
+  it('records per partition with replication factor 3 equal the delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, { topic: `real-three-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
+  });
+});

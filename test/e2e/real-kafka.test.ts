@@ -15,9 +15,12 @@ import {
   kafkaVersion,
   realKafkaProblem,
   runJavaPeer,
+  runPythonPeer,
   startKafkaCluster,
   type KafkaCluster,
   type PeerEvent,
+  type PeerRun,
+  type PythonClient,
 } from '../helpers/real-kafka.js';
 import { canRun } from './runtime-helpers.js';
 
@@ -52,32 +55,56 @@ async function endOffsets(version: string, bootstrap: string, topic: string): Pr
   return Object.fromEntries(r.events.filter((e) => e.event === 'offset').map((e) => [String(e['partition']), Number(e['end'])]));
 }
 
+/** A producer peer: produces COUNT seeded records to PARTITIONS partitions of TOPIC as client CLIENTID. */
+interface Producer {
+  /** Its first report line (client name and version). */
+  client: PeerEvent;
+  /** The Produce version it sends to this broker. */
+  version: number;
+  run(args: (string | number)[]): Promise<PeerRun>;
+}
+
+const javaProducer = (): Producer => ({
+  client: { event: 'client', version: kafka3ClientsVersion() },
+  version: 11,
+  run: (args) => runJavaPeer(kafka3ClientsVersion(), ['produce', ...args]),
+});
+
+const pythonProducer = (name: PythonClient, version: number): Producer => ({
+  client: { event: 'client', name },
+  version,
+  run: (args) => runPythonPeer(name, ['produce', ...args]),
+});
+
 /**
  * Creates a topic (every replica in sync), produces `count` records to seeded random partitions with
- * the idempotent Java producer of kafka-clients `version` while kafkatrace traces both sides, and
- * checks kafkatrace's records per role and partition against the delivery reports and the broker's
- * log end offsets.
+ * `producer` while kafkatrace traces both sides, and checks kafkatrace's records per role and
+ * partition against the delivery reports and the broker's log end offsets.
  */
-async function proveProduce(cluster: KafkaCluster, opts: { topic: string; partitions: number; replicas: number; count: number }): Promise<void> {
+async function proveProduce(
+  cluster: KafkaCluster,
+  producer: Producer,
+  opts: { topic: string; partitions: number; replicas: number; count: number },
+): Promise<void> {
   const v3 = kafka3ClientsVersion();
   const { topic, partitions, replicas, count } = opts;
   const created = await runJavaPeer(v3, ['create', cluster.bootstrap, topic, partitions, replicas]);
   expect(created.stderr).toBe('');
   expect(created.code).toBe(0);
-  const clientId = `java-producer-${process.pid}`;
+  const clientId = `producer-${topic}`;
   const script = `
     kafka:produce /args.topic == "${topic}"/ { @records[args.role, args.partition] = sum(args.records); }
     kafka:request /args.api_key == 0 && args.client_id == "${clientId}"/ { @versions[args.role, args.version, args.status] = count(); }`;
   let produced: PeerEvent[] = [];
   const traced = await traceWhile(script, async () => {
-    const r = await runJavaPeer(v3, ['produce', cluster.bootstrap, topic, partitions, count, SEED, clientId]);
+    const r = await producer.run([cluster.bootstrap, topic, partitions, count, SEED, clientId]);
     expect(r.stderr, `seed ${SEED}`).toBe('');
     expect(r.code).toBe(0);
     produced = r.events;
   });
   expect(traced.stderr).toBe('');
   expect(traced.code).toBe(0);
-  expect(produced[0]).toEqual({ event: 'client', version: v3 });
+  expect(produced[0]).toMatchObject(producer.client);
   expect(produced.at(-1), `seed ${SEED}`).toEqual({ event: 'produced', acked: count, failed: 0 });
 
   // Each partition's records are at offsets 0..n-1, once each (idempotence: no duplicates), and the
@@ -94,10 +121,11 @@ async function proveProduce(cluster: KafkaCluster, opts: { topic: string; partit
   const expected: Record<string, number> = {};
   for (const role of ['client', 'broker']) for (const [p, n] of Object.entries(delivered)) expected[`${role},${p}`] = n;
   expect(traced.maps['@records'], `seed ${SEED}`).toEqual(expected);
-  // kafka-clients 3.9 sends Produce v11 (the newest both it and the broker know), each answered.
+  // One Produce version (the newest both the client and the broker know), each request answered.
   const versions = traced.maps['@versions'] as Record<string, number>;
-  expect(Object.keys(versions).sort()).toEqual(['broker,11,complete', 'client,11,complete']);
-  expect(versions['client,11,complete']).toBe(versions['broker,11,complete']);
+  const v = producer.version;
+  expect(Object.keys(versions).sort()).toEqual([`broker,${v},complete`, `client,${v},complete`]);
+  expect(versions[`client,${v},complete`]).toBe(versions[`broker,${v},complete`]);
 }
 
 describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
@@ -116,7 +144,14 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
   });
 
   it('records per partition of an idempotent Java producer (Produce v11) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
-    await proveProduce(cluster, { topic: `real-one-${process.pid}`, partitions: 6, replicas: 1, count: 500 });
+    await proveProduce(cluster, javaProducer(), { topic: `real-one-${process.pid}`, partitions: 6, replicas: 1, count: 500 });
+  });
+
+  it.each([
+    ['confluent-kafka', 10],
+    ['kafka-python', 9],
+  ] as [PythonClient, number][])('records per partition of a %s producer (Produce v%d) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async (name, version) => {
+    await proveProduce(cluster, pythonProducer(name, version), { topic: `real-${name}-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
   });
 
   it('sees kafka-clients 4.x Produce requests at v13 from both sides, each answered', { timeout: TIMEOUT_MS }, async () => {
@@ -156,6 +191,6 @@ describe.runIf(run)('kafka probes on a three-broker Apache Kafka cluster', () =>
   });
 
   it('records per partition with replication factor 3 equal the delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
-    await proveProduce(cluster, { topic: `real-three-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
+    await proveProduce(cluster, javaProducer(), { topic: `real-three-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
   });
 });

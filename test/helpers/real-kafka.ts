@@ -1,7 +1,7 @@
-// The Apache Kafka broker (KRaft, each node a combined broker and controller) and its Java client as
-// test peers, both installed by scripts/install-kafka.sh into build/. A cluster lives in a temporary
-// directory on 127.0.0.1 ports of its own and stop() leaves neither process nor file behind. The Java
-// peer (test/peers/java) prints its own account as JSON lines: what the client saw, never kafkatrace.
+// The Apache Kafka broker (KRaft, each node a combined broker and controller) and its Java and Python
+// clients as test peers, all installed by scripts/install-kafka.sh into build/. A cluster lives in a temporary
+// directory on 127.0.0.1 ports of its own and stop() leaves neither process nor file behind. The peers
+// (test/peers/) print their own account as JSON lines: what the client saw, never kafkatrace.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -19,7 +19,7 @@ const CLUSTER_ID = 'a2Fma2F0cmFjZS10ZXN0MQ';
 /** Why the real broker cannot run here, or undefined when it can. */
 export function realKafkaProblem(): string | undefined {
   if (spawnSync('java', ['-version']).status !== 0) return 'java is not installed (scripts/install-deps.sh)';
-  if (!existsSync(join(ROOT, 'build', 'kafka', 'installed'))) {
+  if (!existsSync(join(ROOT, 'build', 'kafka', 'installed')) || !existsSync(join(PEERS, 'python', 'bin', 'python'))) {
     return 'Apache Kafka is not installed (scripts/install-kafka.sh)';
   }
   return undefined;
@@ -210,9 +210,20 @@ export interface PeerRun {
  */
 export async function runJavaPeer(version: string, args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
   const dir = join(PEERS, `java-${version}`);
-  const child = spawn('java', java([join(dir, 'java-peer.jar'), `${dir}/libs/*`], 'dev.kafkatrace.peers.Peer', args.map(String), ['-Xmx256m']), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return runPeer('java', java([join(dir, 'java-peer.jar'), `${dir}/libs/*`], 'dev.kafkatrace.peers.Peer', args.map(String), ['-Xmx256m']), timeoutMs);
+}
+
+/** A Python client of test/peers/python/peer.py. */
+export type PythonClient = 'confluent-kafka' | 'kafka-python';
+
+/** Runs the Python peer (test/peers/python/peer.py) with `client`, to its end: `produce`, with the arguments peer.py documents. */
+export async function runPythonPeer(client: PythonClient, args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
+  return runPeer(join(PEERS, 'python', 'bin', 'python'), [join(ROOT, 'test', 'peers', 'python', 'peer.py'), client, ...args.map(String)], timeoutMs);
+}
+
+/** Runs a peer to its end (SIGKILL after `timeoutMs`) and parses its JSON lines. */
+async function runPeer(command: string, args: string[], timeoutMs: number): Promise<PeerRun> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,5 +1,5 @@
-// The Apache Kafka broker (KRaft, each node a combined broker and controller) and its Java and Python
-// clients as test peers, all installed by scripts/install-kafka.sh into build/. A cluster lives in a temporary
+// The Apache Kafka broker (KRaft, each node a combined broker and controller) and its Java, Python and
+// Go clients as test peers, all installed by scripts/install-kafka.sh into build/. A cluster lives in a temporary
 // directory on 127.0.0.1 ports of its own and stop() leaves neither process nor file behind. The peers
 // (test/peers/) print their own account as JSON lines: what the client saw, never kafkatrace.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -19,7 +19,7 @@ const CLUSTER_ID = 'a2Fma2F0cmFjZS10ZXN0MQ';
 /** Why the real broker cannot run here, or undefined when it can. */
 export function realKafkaProblem(): string | undefined {
   if (spawnSync('java', ['-version']).status !== 0) return 'java is not installed (scripts/install-deps.sh)';
-  if (!existsSync(join(ROOT, 'build', 'kafka', 'installed')) || !existsSync(join(PEERS, 'python', 'bin', 'python'))) {
+  if (!existsSync(join(ROOT, 'build', 'kafka', 'installed')) || !existsSync(join(PEERS, 'python', 'bin', 'python')) || !existsSync(join(PEERS, 'go', 'peer'))) {
     return 'Apache Kafka is not installed (scripts/install-kafka.sh)';
   }
   return undefined;
@@ -219,6 +219,11 @@ export type PythonClient = 'confluent-kafka' | 'kafka-python';
 /** Runs the Python peer (test/peers/python/peer.py) with `client`, to its end: `produce`, with the arguments peer.py documents. */
 export async function runPythonPeer(client: PythonClient, args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
   return runPeer(join(PEERS, 'python', 'bin', 'python'), [join(ROOT, 'test', 'peers', 'python', 'peer.py'), client, ...args.map(String)], timeoutMs);
+}
+
+/** Runs the Go peer (test/peers/go, franz-go) to its end: `produce`, with the arguments main.go documents. */
+export async function runGoPeer(args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
+  return runPeer(join(PEERS, 'go', 'peer'), args.map(String), timeoutMs);
 }
 
 /** Runs a peer to its end (SIGKILL after `timeoutMs`) and parses its JSON lines. */

@@ -1,10 +1,11 @@
 // kafka:* probes on the Apache Kafka broker (KRaft, the release scripts/install-kafka.sh installs) with
-// the Java client, through the command line (`-f json`), tracing the broker's JVM and the client at
-// once. Truth comes from Kafka: the producer's own delivery reports and the broker's log end offsets
-// (the Java admin client). One node, then three with replication factor 3. The schemas kafkatrace
-// decodes stop at Produce v11, and kafka-clients 4.x sends v13 (topic ids instead of names): records
-// per partition are proven with the newest 3.x client, and what the 4.x client sends is checked as
-// requests only. Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
+// the Java, Python and Go clients, through the command line (`-f json`), tracing the broker's JVM and
+// the client at once. Truth comes from Kafka: the producers' own delivery reports and the broker's log
+// end offsets (the Java admin client). One node, then three with replication factor 3. The schemas
+// kafkatrace decodes stop at Produce v11, and kafka-clients 4.x and franz-go send v13 (topic ids
+// instead of names): records per partition are proven with the newest 3.x Java client and franz-go
+// capped at Kafka 3.9's versions, and what the newest clients send is checked as requests only.
+// Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { heldBpf } from '../helpers/bpf-held.js';

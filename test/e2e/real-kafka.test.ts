@@ -31,6 +31,9 @@ if (missing && process.env['CI'] === 'true') throw new Error(missing);
 if (missing) console.log(`real-kafka e2e tests not run: ${missing}`);
 const run = canRun() && missing === undefined;
 const TIMEOUT_MS = 180_000;
+/** API keys (Kafka protocol numbering). */
+const JOIN_GROUP = 11;
+const CONSUMER_GROUP_HEARTBEAT = 68;
 /** Seeded workloads: the seed is in every failure message, and SEED=... replays one. */
 const SEED = Number(process.env['SEED'] ?? Date.now() % 1_000_000_007);
 
@@ -171,6 +174,40 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
 
   it('records per partition of a franz-go producer capped at Kafka 3.9 (Produce v11) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
     await proveProduce(cluster, goProducer(11, '3.9.0'), { topic: `real-franz-go-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
+  });
+
+  it.each(['classic', 'consumer'])('records fetched per partition by a Java group member (group.protocol=%s) equal what it received and what was delivered', { timeout: TIMEOUT_MS }, async (protocol) => {
+    const v3 = kafka3ClientsVersion();
+    const topic = `real-fetch-${protocol}-${process.pid}`;
+    const count = 300;
+    expect((await runJavaPeer(v3, ['create', cluster.bootstrap, topic, 4, 1])).code).toBe(0);
+    const produced = await runJavaPeer(v3, ['produce', cluster.bootstrap, topic, 4, count, SEED, `producer-${topic}`]);
+    expect(produced.code).toBe(0);
+    const delivered = deliveredPerPartition(produced.events);
+    const clientId = `member-${topic}`;
+    const script = `
+      kafka:fetch /args.topic == "${topic}" && args.role == "client"/ { @fetched[args.partition] = sum(args.records); }
+      kafka:request /args.api_key == 1 && args.client_id == "${clientId}"/ { @versions[args.role, args.version] = count(); }
+      kafka:request /(args.api_key == ${JOIN_GROUP} || args.api_key == ${CONSUMER_GROUP_HEARTBEAT}) && args.client_id == "${clientId}" && args.role == "client"/ { @joins[args.api_key] = count(); }`;
+    let consumed: PeerEvent[] = [];
+    const traced = await traceWhile(script, async () => {
+      const r = await runJavaPeer(v3, ['consume', cluster.bootstrap, topic, `group-${topic}`, count, clientId, protocol]);
+      expect(r.stderr, `seed ${SEED}`).toBe('');
+      expect(r.code).toBe(0);
+      consumed = r.events;
+    });
+    expect(traced.stderr).toBe('');
+    expect(traced.code).toBe(0);
+    const received: Record<string, number> = {};
+    for (const e of consumed.filter((x) => x.event === 'record')) received[String(e['partition'])] = (received[String(e['partition'])] ?? 0) + 1;
+    expect(received, `seed ${SEED}`).toEqual(delivered);
+    // The client's side only: the broker sends record data with sendfile(2), which the capture does not see.
+    expect(traced.maps['@fetched'], `seed ${SEED}`).toEqual(received);
+    // kafka-clients 3.9 fetches at v17, the newest both it and the broker know (topic ids, resolved from Metadata).
+    const versions = traced.maps['@versions'] as Record<string, number>;
+    expect(Object.keys(versions).sort()).toEqual(['broker,17', 'client,17']);
+    // The member joined its group by the protocol asked for: JoinGroup (classic) or ConsumerGroupHeartbeat (KIP-848).
+    expect(Object.keys(traced.maps['@joins'] as Record<string, number>)).toEqual([String(protocol === 'classic' ? JOIN_GROUP : CONSUMER_GROUP_HEARTBEAT)]);
   });
 
   // Produce v12+ names topics by id; records per partition wait for those schemas (issue 16).

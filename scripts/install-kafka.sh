@@ -22,10 +22,10 @@ command -v java >/dev/null || { echo "install-kafka.sh: java (17 or newer) is ne
 command -v mvn >/dev/null || { echo "install-kafka.sh: mvn (Maven) is needed" >&2; exit 1; }
 command -v go >/dev/null || { echo "install-kafka.sh: go is needed" >&2; exit 1; }
 rm -rf build/kafka build/peers/java-* build/peers/python build/peers/go
-mvn -q -B -f scripts/kafka/pom.xml -Dkafka.version="$KAFKA_VERSION" \
+mvn -q -B -Dstyle.color=never -f scripts/kafka/pom.xml -Dkafka.version="$KAFKA_VERSION" \
   dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/build/kafka/libs"
 for v in "$KAFKA_VERSION" "$KAFKA3_CLIENTS_VERSION"; do
-  mvn -q -B -f test/peers/java/pom.xml -Dkafka.version="$v" -Dpeer.dir="$PWD/build/peers/java-$v" \
+  mvn -q -B -Dstyle.color=never -f test/peers/java/pom.xml -Dkafka.version="$v" -Dpeer.dir="$PWD/build/peers/java-$v" \
     package dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/build/peers/java-$v/libs"
 done
 python3 -m venv build/peers/python

@@ -149,9 +149,16 @@ export async function startKafkaCluster(opts: { brokers: number }): Promise<Kafk
         timeout: 60_000,
       });
       if (format.status !== 0) throw new Error(`kafka-storage format failed for node ${i + 1}: ${format.stderr}${format.stdout}`);
+      // setpriv execs java with a parent-death signal: a test process that dies without stop() (killed,
+      // crashed) takes its brokers along.
       const child = spawn(
-        'java',
-        java([`${KAFKA_LIBS}/*`], 'kafka.Kafka', [props], [...HEAP, `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`]),
+        'setpriv',
+        [
+          '--pdeathsig',
+          'KILL',
+          'java',
+          ...java([`${KAFKA_LIBS}/*`], 'kafka.Kafka', [props], [...HEAP, `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`]),
+        ],
         { stdio: ['ignore', 'ignore', 'ignore'] },
       );
       children.push(child);

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -17,6 +18,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -51,10 +53,15 @@ public final class Peer {
   private static void create(String bootstrap, String topic, int partitions, short replicas) throws Exception {
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
       admin.createTopics(List.of(new NewTopic(topic, partitions, replicas))).all().get();
-      // Created once every partition has a leader, so that the first Produce is not refused.
+      // Created once every partition has a leader and all its replicas in sync, so that the first
+      // Produce is not refused; a broker that has not yet seen the topic says it does not exist.
       while (true) {
-        TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
-        if (d.partitions().size() == partitions && d.partitions().stream().allMatch(p -> p.leader() != null && p.isr().size() == replicas)) break;
+        try {
+          TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+          if (d.partitions().size() == partitions && d.partitions().stream().allMatch(p -> p.leader() != null && p.isr().size() == replicas)) break;
+        } catch (ExecutionException e) {
+          if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) throw e;
+        }
         Thread.sleep(50);
       }
       emit("created", "topic", topic, "partitions", partitions, "replicas", (int) replicas);

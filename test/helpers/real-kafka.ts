@@ -19,6 +19,8 @@ const CLUSTER_ID = 'a2Fma2F0cmFjZS10ZXN0MQ';
 /** Why the real broker cannot run here, or undefined when it can. */
 export function realKafkaProblem(): string | undefined {
   if (spawnSync('java', ['-version']).status !== 0) return 'java is not installed (scripts/install-deps.sh)';
+  // kcat asks the cluster for Metadata to tell when it is ready.
+  if (spawnSync('kcat', ['-V']).status !== 0) return 'kcat is not installed (scripts/install-deps.sh)';
   if (!existsSync(join(ROOT, 'build', 'kafka', 'installed')) || !existsSync(join(PEERS, 'python', 'bin', 'python')) || !existsSync(join(PEERS, 'go', 'peer'))) {
     return 'Apache Kafka is not installed (scripts/install-kafka.sh)';
   }

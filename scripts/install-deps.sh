@@ -2,8 +2,9 @@
 # Installs what kafkatrace needs on Debian 12, as root: the compiler and libbpf for BPF objects and the
 # addon, bpftool to inspect what is loaded, librdkafka and kcat for the mock broker and a real client,
 # tshark (its Kafka dissector is the oracle tests' witness), bpftrace to compare with, prometheus for
-# exporter tests; then the npm dependencies (which builds the addon, the mock broker and the Kafka
-# capture program, and a test client's librdkafka: a few minutes).
+# exporter tests, Java, Maven and Python's venv for the Apache Kafka broker and its clients; then the
+# npm dependencies (which builds the addon, the mock broker and the Kafka capture program, and a test
+# client's librdkafka: a few minutes); then Apache Kafka and its clients (scripts/install-kafka.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -14,8 +15,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 \
-  librdkafka-dev kcat tshark bpftrace prometheus iproute2 procps >/dev/null
+  librdkafka-dev kcat tshark bpftrace prometheus iproute2 procps openjdk-17-jdk-headless maven python3-venv >/dev/null
 # @confluentinc/kafka-javascript (a test client) would download a prebuilt binary, or its dependencies'
 # sources, from GitHub: build it from its own librdkafka sources against the system's libraries instead.
 export npm_config_build_from_source=true CKJS_LINKING=dynamic
 npm ci --no-audit --no-fund
+scripts/install-kafka.sh

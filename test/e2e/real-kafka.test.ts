@@ -1,0 +1,256 @@
+// kafka:* probes on the Apache Kafka broker (KRaft, the release scripts/install-kafka.sh installs) with
+// the Java, Python and Go clients, through the command line (`-f json`), tracing the broker's JVM and
+// the client at once. Truth comes from Kafka: the producers' own delivery reports and the broker's log
+// end offsets (the Java admin client). One node, then three with replication factor 3. The schemas
+// kafkatrace decodes stop at Produce v11, and kafka-clients 4.x and franz-go send v13 (topic ids
+// instead of names): records per partition are proven with the newest 3.x Java client and franz-go
+// capped at Kafka 3.9's versions, and what the newest clients send is checked as requests only.
+// Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { heldBpf } from '../helpers/bpf-held.js';
+import { traceWhile } from '../helpers/cli-trace.js';
+import {
+  clusterAlive,
+  kafka3ClientsVersion,
+  kafkaVersion,
+  realKafkaProblem,
+  runGoPeer,
+  runJavaPeer,
+  runPythonPeer,
+  startKafkaCluster,
+  type KafkaCluster,
+  type PeerEvent,
+  type PeerRun,
+  type PythonClient,
+} from '../helpers/real-kafka.js';
+import { canRun } from './runtime-helpers.js';
+
+const missing = realKafkaProblem();
+if (missing && process.env['CI'] === 'true') throw new Error(missing);
+if (missing) console.log(`real-kafka e2e tests not run: ${missing}`);
+const run = canRun() && missing === undefined;
+const TIMEOUT_MS = 180_000;
+/** API keys (Kafka protocol numbering). */
+const JOIN_GROUP = 11;
+const CONSUMER_GROUP_HEARTBEAT = 68;
+/** Seeded workloads: the seed is in every failure message, and SEED=... replays one. */
+const SEED = Number(process.env['SEED'] ?? Date.now() % 1_000_000_007);
+
+/** Delivered records per partition, from the producer's delivery reports. */
+function deliveredPerPartition(events: PeerEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of events.filter((x) => x.event === 'delivery')) out[String(e['partition'])] = (out[String(e['partition'])] ?? 0) + 1;
+  return out;
+}
+
+/** Offsets per partition as delivered, sorted. */
+function offsetsPerPartition(events: PeerEvent[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const e of events.filter((x) => x.event === 'delivery')) (out[String(e['partition'])] ??= []).push(Number(e['offset']));
+  for (const list of Object.values(out)) list.sort((a, b) => a - b);
+  return out;
+}
+
+/** The broker's log end offset per partition. */
+async function endOffsets(version: string, bootstrap: string, topic: string): Promise<Record<string, number>> {
+  const r = await runJavaPeer(version, ['offsets', bootstrap, topic]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return Object.fromEntries(r.events.filter((e) => e.event === 'offset').map((e) => [String(e['partition']), Number(e['end'])]));
+}
+
+/** A producer peer: produces COUNT seeded records to PARTITIONS partitions of TOPIC as client CLIENTID. */
+interface Producer {
+  /** Its first report line (client name and version). */
+  client: PeerEvent;
+  /** The Produce version it sends to this broker. */
+  version: number;
+  run(args: (string | number)[]): Promise<PeerRun>;
+}
+
+const javaProducer = (): Producer => ({
+  client: { event: 'client', version: kafka3ClientsVersion() },
+  version: 11,
+  run: (args) => runJavaPeer(kafka3ClientsVersion(), ['produce', ...args]),
+});
+
+const pythonProducer = (name: PythonClient, version: number): Producer => ({
+  client: { event: 'client', name },
+  version,
+  run: (args) => runPythonPeer(name, ['produce', ...args]),
+});
+
+/** franz-go, its versions capped at Kafka 3.9's (Produce v11) when `cap` is given. */
+const goProducer = (version: number, cap?: string): Producer => ({
+  client: { event: 'client', name: 'franz-go' },
+  version,
+  run: (args) => runGoPeer(['produce', ...args, ...(cap === undefined ? [] : [cap])]),
+});
+
+const java4Producer = (): Producer => ({
+  client: { event: 'client', version: kafkaVersion() },
+  version: 13,
+  run: (args) => runJavaPeer(kafkaVersion(), ['produce', ...args]),
+});
+
+/**
+ * Creates a topic (every replica in sync), produces `count` records to seeded random partitions with
+ * `producer` while kafkatrace traces both sides, and checks kafkatrace's records per role and
+ * partition against the delivery reports and the broker's log end offsets.
+ */
+async function proveProduce(
+  cluster: KafkaCluster,
+  producer: Producer,
+  opts: { topic: string; partitions: number; replicas: number; count: number },
+): Promise<void> {
+  const v3 = kafka3ClientsVersion();
+  const { topic, partitions, replicas, count } = opts;
+  const created = await runJavaPeer(v3, ['create', cluster.bootstrap, topic, partitions, replicas]);
+  expect(created.stderr).toBe('');
+  expect(created.code).toBe(0);
+  const clientId = `producer-${topic}`;
+  const script = `
+    kafka:produce /args.topic == "${topic}"/ { @records[args.role, args.partition] = sum(args.records); }
+    kafka:request /args.api_key == 0 && args.client_id == "${clientId}"/ { @versions[args.role, args.version, args.status] = count(); }`;
+  let produced: PeerEvent[] = [];
+  const traced = await traceWhile(script, async () => {
+    const r = await producer.run([cluster.bootstrap, topic, partitions, count, SEED, clientId]);
+    expect(r.stderr, `seed ${SEED}`).toBe('');
+    expect(r.code).toBe(0);
+    produced = r.events;
+  });
+  expect(traced.stderr).toBe('');
+  expect(traced.code).toBe(0);
+  expect(produced[0]).toMatchObject(producer.client);
+  expect(produced.at(-1), `seed ${SEED}`).toEqual({ event: 'produced', acked: count, failed: 0 });
+
+  // Each partition's records are at offsets 0..n-1, once each (idempotence: no duplicates), and the
+  // broker's log ends there.
+  const delivered = deliveredPerPartition(produced);
+  expect(Object.keys(delivered).length, `seed ${SEED}`).toBeGreaterThan(1);
+  const offsets = offsetsPerPartition(produced);
+  for (const [p, n] of Object.entries(delivered)) expect(offsets[p], `seed ${SEED}`).toEqual(Array.from({ length: n }, (_, i) => i));
+  const ends = await endOffsets(v3, cluster.bootstrap, topic);
+  const nonEmptyEnds = Object.fromEntries(Object.entries(ends).filter(([, end]) => end > 0));
+  expect(nonEmptyEnds, `seed ${SEED}`).toEqual(delivered);
+
+  // kafkatrace: the same records per partition from the client's side and from the leaders' side.
+  const expected: Record<string, number> = {};
+  for (const role of ['client', 'broker']) for (const [p, n] of Object.entries(delivered)) expected[`${role},${p}`] = n;
+  expect(traced.maps['@records'], `seed ${SEED}`).toEqual(expected);
+  // One Produce version (the newest both the client and the broker know), each request answered.
+  const versions = traced.maps['@versions'] as Record<string, number>;
+  const v = producer.version;
+  expect(Object.keys(versions).sort()).toEqual([`broker,${v},complete`, `client,${v},complete`]);
+  expect(versions[`client,${v},complete`]).toBe(versions[`broker,${v},complete`]);
+}
+
+describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
+  let cluster: KafkaCluster;
+
+  beforeAll(async () => {
+    cluster = await startKafkaCluster({ brokers: 1 });
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    if (!cluster) return;
+    await cluster.stop();
+    expect(clusterAlive(cluster)).toBe(false);
+    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
+    expect(heldBpf().fds).toBe(0);
+  });
+
+  it('records per partition of an idempotent Java producer (Produce v11) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, javaProducer(), { topic: `real-one-${process.pid}`, partitions: 6, replicas: 1, count: 500 });
+  });
+
+  it.each([
+    ['confluent-kafka', 10],
+    ['kafka-python', 9],
+  ] as [PythonClient, number][])('records per partition of a %s producer (Produce v%d) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async (name, version) => {
+    await proveProduce(cluster, pythonProducer(name, version), { topic: `real-${name}-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
+  });
+
+  it('records per partition of a franz-go producer capped at Kafka 3.9 (Produce v11) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, goProducer(11, '3.9.0'), { topic: `real-franz-go-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
+  });
+
+  it.each(['classic', 'consumer'])('records fetched per partition by a Java group member (group.protocol=%s) equal what it received and what was delivered', { timeout: TIMEOUT_MS }, async (protocol) => {
+    const v3 = kafka3ClientsVersion();
+    const topic = `real-fetch-${protocol}-${process.pid}`;
+    const count = 300;
+    expect((await runJavaPeer(v3, ['create', cluster.bootstrap, topic, 4, 1])).code).toBe(0);
+    const produced = await runJavaPeer(v3, ['produce', cluster.bootstrap, topic, 4, count, SEED, `producer-${topic}`]);
+    expect(produced.code).toBe(0);
+    const delivered = deliveredPerPartition(produced.events);
+    const clientId = `member-${topic}`;
+    const script = `
+      kafka:fetch /args.topic == "${topic}" && args.role == "client"/ { @fetched[args.partition] = sum(args.records); }
+      kafka:request /args.api_key == 1 && args.client_id == "${clientId}"/ { @versions[args.role, args.version] = count(); }
+      kafka:request /(args.api_key == ${JOIN_GROUP} || args.api_key == ${CONSUMER_GROUP_HEARTBEAT}) && args.client_id == "${clientId}" && args.role == "client"/ { @joins[args.api_key] = count(); }`;
+    let consumed: PeerEvent[] = [];
+    const traced = await traceWhile(script, async () => {
+      const r = await runJavaPeer(v3, ['consume', cluster.bootstrap, topic, `group-${topic}`, count, clientId, protocol]);
+      expect(r.stderr, `seed ${SEED}`).toBe('');
+      expect(r.code).toBe(0);
+      consumed = r.events;
+    });
+    expect(traced.stderr).toBe('');
+    expect(traced.code).toBe(0);
+    const received: Record<string, number> = {};
+    for (const e of consumed.filter((x) => x.event === 'record')) received[String(e['partition'])] = (received[String(e['partition'])] ?? 0) + 1;
+    expect(received, `seed ${SEED}`).toEqual(delivered);
+    // The client's side only: the broker sends record data with sendfile(2), which the capture does not see.
+    expect(traced.maps['@fetched'], `seed ${SEED}`).toEqual(received);
+    // kafka-clients 3.9 fetches at v17, the newest both it and the broker know (topic ids, resolved from Metadata).
+    const versions = traced.maps['@versions'] as Record<string, number>;
+    expect(Object.keys(versions).sort()).toEqual(['broker,17', 'client,17']);
+    // The member joined its group by the protocol asked for: JoinGroup (classic) or ConsumerGroupHeartbeat (KIP-848).
+    expect(Object.keys(traced.maps['@joins'] as Record<string, number>)).toEqual([String(protocol === 'classic' ? JOIN_GROUP : CONSUMER_GROUP_HEARTBEAT)]);
+  });
+
+  // Produce v12+ names topics by id; records per partition wait for those schemas (issue 16).
+  it.each([
+    ['kafka-clients 4.x', java4Producer],
+    ['franz-go', () => goProducer(13)],
+  ] as [string, () => Producer][])('sees %s Produce requests at v13 from both sides, each answered', { timeout: TIMEOUT_MS }, async (_name, make) => {
+    const producer = make();
+    const topic = `real-v13-${producer.client['name'] ?? 'java'}-${process.pid}`;
+    const clientId = `producer-${topic}`;
+    expect((await runJavaPeer(kafka3ClientsVersion(), ['create', cluster.bootstrap, topic, 3, 1])).code).toBe(0);
+    const script = `kafka:request /args.api_key == 0 && args.client_id == "${clientId}"/ { @versions[args.role, args.version, args.status] = count(); }`;
+    let produced: PeerEvent[] = [];
+    const traced = await traceWhile(script, async () => {
+      const r = await producer.run([cluster.bootstrap, topic, 3, 200, SEED, clientId]);
+      expect(r.code).toBe(0);
+      produced = r.events;
+    });
+    expect(traced.code).toBe(0);
+    expect(produced[0]).toMatchObject(producer.client);
+    expect(produced.at(-1), `seed ${SEED}`).toEqual({ event: 'produced', acked: 200, failed: 0 });
+    const versions = traced.maps['@versions'] as Record<string, number>;
+    expect(Object.keys(versions).sort()).toEqual(['broker,13,complete', 'client,13,complete']);
+    expect(versions['client,13,complete']).toBe(versions['broker,13,complete']);
+  });
+});
+
+describe.runIf(run)('kafka probes on a three-broker Apache Kafka cluster', () => {
+  let cluster: KafkaCluster;
+
+  beforeAll(async () => {
+    cluster = await startKafkaCluster({ brokers: 3 });
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    if (!cluster) return;
+    await cluster.stop();
+    expect(clusterAlive(cluster)).toBe(false);
+    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
+    expect(heldBpf().fds).toBe(0);
+  });
+
+  it('records per partition with replication factor 3 equal the delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, javaProducer(), { topic: `real-three-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
+  });
+});

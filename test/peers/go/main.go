@@ -1,0 +1,110 @@
+// franz-go as a test peer (test/helpers/real-kafka.ts runs it; scripts/install-kafka.sh builds it into
+// build/peers/go):
+//
+//	peer produce BOOTSTRAP TOPIC PARTITIONS COUNT SEED ID [KAFKA]
+//
+// KAFKA (e.g. 3.9.0) caps the request versions at that Kafka release's, where the newest ones would not do.
+//
+// Like the Java peer (test/peers/java), it prints its own account as JSON lines: {"event":"client",...}
+// first, a "delivery" line per record (topic, partition, offset, bytes, or error), then
+// {"event":"produced","acked":...,"failed":...}. COUNT records of seeded random sizes (1..1000 bytes)
+// go to seeded random partitions; franz-go's producer is idempotent by default.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+var out = json.NewEncoder(os.Stdout)
+var outMu sync.Mutex
+
+func emit(fields map[string]any) {
+	outMu.Lock()
+	defer outMu.Unlock()
+	if err := out.Encode(fields); err != nil {
+		os.Exit(1)
+	}
+}
+
+// franzVersion is the franz-go module version this binary was built with.
+func franzVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/twmb/franz-go" {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+func main() {
+	if len(os.Args) < 8 || len(os.Args) > 9 || os.Args[1] != "produce" {
+		fmt.Fprintln(os.Stderr, "usage: peer produce BOOTSTRAP TOPIC PARTITIONS COUNT SEED ID [KAFKA]")
+		os.Exit(2)
+	}
+	bootstrap, topic, id := os.Args[2], os.Args[3], os.Args[7]
+	partitions, err1 := strconv.Atoi(os.Args[4])
+	count, err2 := strconv.Atoi(os.Args[5])
+	seed, err3 := strconv.ParseInt(os.Args[6], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		fmt.Fprintln(os.Stderr, "peer: PARTITIONS, COUNT and SEED are integers")
+		os.Exit(2)
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(bootstrap),
+		kgo.ClientID(id),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5 * time.Millisecond),
+	}
+	if len(os.Args) == 9 {
+		max := kversion.FromString(os.Args[8])
+		if max == nil {
+			fmt.Fprintln(os.Stderr, "peer: unknown Kafka version", os.Args[8])
+			os.Exit(2)
+		}
+		opts = append(opts, kgo.MaxVersions(max))
+	}
+	emit(map[string]any{"event": "client", "name": "franz-go", "version": franzVersion()})
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "peer:", err)
+		os.Exit(1)
+	}
+	defer client.Close()
+	rnd := rand.New(rand.NewSource(seed))
+	var mu sync.Mutex
+	acked, failed := 0, 0
+	for i := 0; i < count; i++ {
+		value := make([]byte, 1+rnd.Intn(1000))
+		rnd.Read(value)
+		r := &kgo.Record{Topic: topic, Partition: int32(rnd.Intn(partitions)), Key: []byte("k" + strconv.Itoa(i)), Value: value}
+		client.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed++
+				emit(map[string]any{"event": "delivery", "topic": r.Topic, "partition": r.Partition, "error": err.Error()})
+				return
+			}
+			acked++
+			emit(map[string]any{"event": "delivery", "topic": r.Topic, "partition": r.Partition, "offset": r.Offset, "bytes": len(r.Value)})
+		})
+	}
+	if err := client.Flush(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "peer:", err)
+		os.Exit(1)
+	}
+	emit(map[string]any{"event": "produced", "acked": acked, "failed": failed})
+}

@@ -255,14 +255,16 @@ interface ProbeSet {
 const SLICE_MS = 10;
 /** Records per piece a batch is cut into, so that a slice can end between pieces. */
 const PIECE_RECORDS = 256;
+/** Bytes per piece: a record of tiny frames holds hundreds of them, so records alone make pieces too long. */
+const PIECE_BYTES = 16 * 1024;
 
-/** A packed batch cut at record boundaries into packed batches of at most PIECE_RECORDS records. */
+/** A packed batch cut at record boundaries into packed batches of at most PIECE_RECORDS records or about PIECE_BYTES. */
 function recordPieces(batch: Buffer): Buffer[] {
   const pieces: Buffer[] = [];
   let from = 0;
   let n = 0;
   walkRecords(batch, (_start, end) => {
-    if (++n < PIECE_RECORDS) return;
+    if (++n < PIECE_RECORDS && end - from < PIECE_BYTES) return;
     pieces.push(batch.subarray(from, end));
     from = end;
     n = 0;

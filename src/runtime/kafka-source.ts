@@ -259,7 +259,7 @@ const PIECE_RECORDS = 256;
 const PIECE_BYTES = 16 * 1024;
 
 /** A packed batch cut at record boundaries into packed batches of at most PIECE_RECORDS records or about PIECE_BYTES. */
-function recordPieces(batch: Buffer): Buffer[] {
+export function recordPieces(batch: Buffer): Buffer[] {
   const pieces: Buffer[] = [];
   let from = 0;
   let n = 0;

@@ -237,6 +237,8 @@ struct walk_vars {
   __u32 head;
   __u32 max_frame;
   __u32 walk; /* kt_walk_bytes */
+  __u32 frames; /* size fields completed in the record being built */
+  __u32 pad;
 };
 
 struct record {
@@ -256,6 +258,13 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } kafka_lost SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 2 * KC_FR_SLOTS);
+  __type(key, __u32);
+  __type(value, __u64);
+} kafka_frames SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -387,6 +396,12 @@ static __always_inline void count_lost(void) {
   if (n) __sync_fetch_and_add(n, 1);
 }
 
+static __always_inline void count_frames(__u32 dir, __u32 reason, __u64 n) {
+  __u32 key = (dir & 1) * KC_FR_SLOTS + reason;
+  __u64 *v = bpf_map_lookup_elem(&kafka_frames, &key);
+  if (v && n) __sync_fetch_and_add(v, n);
+}
+
 static __always_inline void fill_identity(struct record *r, struct conn *c, __u32 dir) {
   __u64 id = bpf_get_current_pid_tgid();
   r->hdr.ts = bpf_ktime_get_ns();
@@ -414,11 +429,15 @@ static __always_inline void flush(struct record *r, struct conn *c, struct dir_s
   if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + len, 0)) {
     /* Its bytes count as skipped; user space, skipping across a boundary, resyncs where we do. */
     count_lost();
+    count_frames(dir, KC_FR_RING, r->v.frames);
     d->skipped += r->hdr.skipped + len;
     d->flags |= r->hdr.flags;
     d->lost = 1;
+  } else {
+    count_frames(dir, KC_FR_HANDED, r->v.frames);
   }
   r->hdr.len = 0;
+  r->v.frames = 0;
 }
 
 /* --- frame tracking over one user buffer --- */
@@ -440,11 +459,14 @@ static __always_inline void skip(struct walk *w, __u64 n) {
   advance(w, n);
 }
 
-/* Starts a record at the current offset unless one is open, contiguous and has `room` bytes free. */
-static __always_inline void open_record(struct walk *w, __u32 room) {
+/* Starts a record at the current offset unless one is open, contiguous and has `room` bytes free.
+ * Returns 0 when the ring refused the record it sent to make room: nothing may be copied then (a
+ * record mid-frame would not say where user space's frames resume). */
+static __always_inline int open_record(struct walk *w, __u32 room) {
   struct record *r = w->r;
   struct dir_state *d = w->d;
   if (r->hdr.len > 0 && (d->skipped > 0 || r->hdr.len + room > KC_REC_CAP)) flush(r, w->c, d, w->r->v.dir);
+  if (d->lost) return 0;
   if (r->hdr.len == 0) {
     r->hdr.offset = d->offset;
     r->hdr.skipped = d->skipped;
@@ -452,6 +474,7 @@ static __always_inline void open_record(struct walk *w, __u32 room) {
     d->skipped = 0;
     d->flags = 0;
   }
+  return 1;
 }
 
 /* Copies n (>0) bytes of user memory into the record; returns 0 on a fault. */
@@ -832,7 +855,10 @@ static __always_inline void fw_step(struct walk *w) {
   }
   if (f->copy) {
     __u64 n = f->copy < avail ? f->copy : avail;
-    open_record(w, 1);
+    if (!open_record(w, 1)) {
+      fw_reset(f);
+      return;
+    }
     __u32 room = KC_REC_CAP - w->r->hdr.len;
     if (n > room) n = room;
     if (!copy(w, n)) {
@@ -862,7 +888,10 @@ static __always_inline void fw_step(struct walk *w) {
       skip(w, w->r->v.left);
       return;
     }
-    open_record(w, n);
+    if (!open_record(w, n)) {
+      fw_reset(f);
+      return;
+    }
     struct record *r = w->r;
     __u32 at = r->hdr.len;
     barrier_var(at);
@@ -933,10 +962,9 @@ static __always_inline void size_step(struct walk *w) {
     skip(w, w->r->v.left);
     return;
   }
-  if (d->lost) {
+  if (d->lost || !open_record(w, n)) {
     skip(w, n);
   } else {
-    open_record(w, n);
     struct record *r = w->r;
     __u32 at = r->hdr.len;
     barrier_var(at);
@@ -957,6 +985,11 @@ static __always_inline void size_step(struct walk *w) {
     skip(w, w->r->v.left);
     return;
   }
+  /* The size field's last bytes are in the open record, or were skipped after a refused one. */
+  if (d->lost)
+    count_frames(w->r->v.dir, KC_FR_AFTER_LOSS, 1);
+  else
+    w->r->v.frames++;
   __u64 start = d->offset - 4;
   d->frame_end = d->offset + (__u32)size;
   d->head_end = start + w->r->v.head;
@@ -983,7 +1016,7 @@ static long walk_step(__u32 i, void *ctx) {
   if (d->offset < d->head_end && !d->lost) {
     __u64 n = d->head_end - d->offset;
     if (n > w->r->v.left) n = w->r->v.left;
-    open_record(w, 1);
+    if (!open_record(w, 1)) return 0;
     if (!copy(w, n)) {
       d->lost = 1;
       flush(w->r, w->c, d, w->r->v.dir);
@@ -994,12 +1027,45 @@ static long walk_step(__u32 i, void *ctx) {
   return 0;
 }
 
+/* One step past the frames the walk had no steps left for: skips to the next size field, reads it
+ * and skips the frame, counting it. 1 (stop) at the end, or where it cannot go on (a size field cut by the
+ * buffer's end, an impossible size, a fault). */
+static long hop_step(__u32 i, void *ctx) {
+  struct walk *w = ctx;
+  struct dir_state *d = w->d;
+  __u64 left = w->r->v.left;
+  if (left == 0) return 1;
+  if (d->offset < d->frame_end) {
+    __u64 in_frame = d->frame_end - d->offset;
+    skip(w, in_frame < left ? in_frame : left);
+    return 0;
+  }
+  __u8 tmp[4];
+  if (d->size_have || left < 4 || bpf_probe_read_user(tmp, 4, (const void *)w->r->v.ubuf)) return 1;
+  __s32 size = (__s32)(((__u32)tmp[0] << 24) | ((__u32)tmp[1] << 16) | ((__u32)tmp[2] << 8) | tmp[3]);
+  if (size < MIN_FRAME || (__u32)size > w->r->v.max_frame) return 1;
+  skip(w, 4);
+  d->frame_end = d->offset + (__u32)size;
+  d->head_end = d->offset;
+  count_frames(w->r->v.dir, KC_FR_TOO_MANY, 1);
+  /* Over its payload too, in the same step: a step per frame. */
+  left = w->r->v.left;
+  skip(w, (__u32)size < left ? (__u32)size : left);
+  return 0;
+}
+
 /* Runs the frame tracker over `len` bytes at user address `ubuf`. */
 static __always_inline void walk_buffer(struct walk *w, __u64 ubuf, __u64 len) {
   w->r->v.ubuf = ubuf;
   w->r->v.left = len;
   bpf_loop(MAX_STEPS, walk_step, w, 0);
-  /* Only a flood of tiny frames gets here with bytes left: give up on them and resync. */
+  if (w->r->v.left == 0) return;
+  /* Only a flood of tiny frames gets here with bytes left: they pass uncopied but counted, and
+   * copying resumes at the next frame boundary as after a refused record. */
+  flush(w->r, w->c, w->d, w->r->v.dir);
+  w->d->lost = 1;
+  fw_reset(&w->d->fw);
+  bpf_loop(MAX_STEPS, hop_step, w, 0);
   if (w->r->v.left) {
     w->d->desync = 1;
     skip(w, w->r->v.left);
@@ -1012,6 +1078,7 @@ static __always_inline int walk_begin(struct walk *w, struct conn *c, __u32 dir)
   struct record *r = bpf_map_lookup_elem(&kafka_scratch, &zero);
   if (!r) return 0;
   r->hdr.len = 0;
+  r->v.frames = 0;
   struct dir_state *d = &c->dir[dir & 1];
   if (d->desync) {
     d->desync = 0;
@@ -1039,6 +1106,7 @@ static __always_inline void walk_end(struct walk *w) {
   struct record *r = w->r;
   struct dir_state *d = w->d;
   flush(r, w->c, d, r->v.dir);
+  if (d->desync) count_frames(r->v.dir, KC_FR_DESYNC, 1);
   if (d->skipped == 0 || d->offset < d->frame_end || d->desync || d->lost) return;
   r->hdr.offset = d->offset;
   r->hdr.skipped = d->skipped;

@@ -17,6 +17,15 @@
 /* The connection was closed; the record carries no data. */
 #define KC_F_CLOSE 2
 
+/* The kafka_frames map: per direction (index dir * KC_FR_SLOTS + reason), frames counted once each by
+ * what became of their size field. Only KC_FR_HANDED frames can reach user space. */
+#define KC_FR_HANDED 0    /* its size field went out in a record */
+#define KC_FR_RING 1      /* its size field was in a record the ring buffer refused */
+#define KC_FR_AFTER_LOSS 2 /* its size field passed uncopied, right after a refused record */
+#define KC_FR_TOO_MANY 3  /* passed uncopied: more frames in one syscall than the walk's steps */
+#define KC_FR_DESYNC 4    /* not frames: syscall remainders skipped after an impossible size */
+#define KC_FR_SLOTS 8
+
 struct kc_event {
   __u64 ts;      /* 0: bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the syscall's exit */
   __u64 conn;    /* 8: connection id: CLOCK_MONOTONIC ns when the connection was first seen */

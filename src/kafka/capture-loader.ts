@@ -124,6 +124,8 @@ export interface Capture {
   readonly probes: number;
   /** Records the kernel could not put on the ring buffer (sum over CPUs of kafka_lost). */
   lost(): number;
+  /** What became of the frames each direction carried, by the kernel's count (kafka_frames). */
+  frames(): CaptureFrames;
   /**
    * Every record available now, synchronously (to drain before reading results or closing), packed
    * as onBatch gets them.
@@ -133,6 +135,43 @@ export interface Capture {
   pause(paused: boolean): void;
   /** Detaches and frees everything; safe to call twice. */
   close(): void;
+}
+
+/** One direction's frames (KC_FR_* in bpf-templates/kafka-capture.h), each counted once. */
+export interface DirectionFrames {
+  /** Frames whose size field went out in a record: only these can reach user space. */
+  handed: number;
+  /** In a record the ring buffer refused. */
+  ring: number;
+  /** Whose size field passed uncopied right after a refused record (copying resumes at the next frame). */
+  afterLoss: number;
+  /** Passed uncopied because one syscall carried more frames than the capture walks. */
+  tooMany: number;
+  /** Not frames: syscall remainders skipped unread after an impossible size (their frames are unknown). */
+  desyncs: number;
+}
+
+export interface CaptureFrames {
+  /** Sent by the traced process (requests of a client, responses of a broker). */
+  out: DirectionFrames;
+  /** Received by it. */
+  in: DirectionFrames;
+}
+
+const FRAME_SLOTS = 8; // KC_FR_SLOTS
+
+/** Sums kafka_frames' per-CPU values (entries keyed by u32 index, u64 per CPU). */
+export function captureFrames(entries: Iterable<{ key: Buffer; values: Buffer[] }>): CaptureFrames {
+  const slots = new Array<bigint>(2 * FRAME_SLOTS).fill(0n);
+  for (const e of entries) {
+    const i = e.key.readUInt32LE(0);
+    if (i < slots.length) for (const v of e.values) slots[i]! += v.readBigUInt64LE(0);
+  }
+  const dir = (d: number): DirectionFrames => {
+    const at = (reason: number): number => Number(slots[d * FRAME_SLOTS + reason]);
+    return { handed: at(0), ring: at(1), afterLoss: at(2), tooMany: at(3), desyncs: at(4) };
+  };
+  return { out: dir(0), in: dir(1) };
 }
 
 function ringSize(bytes: number | undefined): number {
@@ -180,6 +219,7 @@ export function startCapture(options: CaptureOptions, onBatch: (batch: Buffer) =
       for (const e of obj.mapDump('kafka_lost')) for (const v of e.values) n += v.readBigUInt64LE(0);
       return Number(n);
     },
+    frames: () => captureFrames(obj.mapDump('kafka_frames')),
     poll: () => obj.ringConsume(),
     pause: (paused) => {
       if (!closed) obj.ringPause(paused);

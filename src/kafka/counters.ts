@@ -27,10 +27,24 @@ export interface KafkaCounters {
   unanswered: number;
   /** Capture records that did not decode (never expected: a layout mismatch between capture and decoder). */
   badRecords: number;
+  /** Frames the capture counted but could not hand over, both directions (none without a capture). */
+  framesLost: FramesLost;
+  /** Syscall remainders the capture skipped unread after an impossible size: their frames are unknown. */
+  captureDesyncs: number;
+}
+
+/** Why the capture could not hand a frame over (KC_FR_* in bpf-templates/kafka-capture.h); each frame counts once. */
+export interface FramesLost {
+  /** The ring buffer was full. */
+  ringFull: number;
+  /** Cut short by a record the ring refused: passed uncopied until the next frame boundary. */
+  afterLoss: number;
+  /** More frames in one syscall than the capture walks (they pass uncopied, counted). */
+  tooMany: number;
 }
 
 export function newCounters(): KafkaCounters {
-  return { framesDecoded: 0, framesTruncated: 0, framesFailed: {}, bytesSkipped: 0, bytesDropped: 0, resyncs: 0, exchanges: 0, unanswered: 0, badRecords: 0 };
+  return { framesDecoded: 0, framesTruncated: 0, framesFailed: {}, bytesSkipped: 0, bytesDropped: 0, resyncs: 0, exchanges: 0, unanswered: 0, badRecords: 0, framesLost: { ringFull: 0, afterLoss: 0, tooMany: 0 }, captureDesyncs: 0 };
 }
 
 export function countFailure(c: KafkaCounters, reason: FrameFailure): void {
@@ -69,6 +83,10 @@ export function decodeHealth(c: KafkaCounters): DecodeHealth {
       { name: 'bytes_skipped', help: 'Kafka bytes that passed without being copied (record data the capture skips included)', value: c.bytesSkipped },
       { name: 'bytes_dropped', help: 'copied Kafka bytes thrown away (out of sync, over the per-frame copy limit)', value: c.bytesDropped },
       { name: 'bad_records', help: 'capture records that did not decode', value: c.badRecords },
+      { name: 'frames_lost_ring_full', help: 'Kafka frames lost because the capture ring buffer was full', value: c.framesLost.ringFull },
+      { name: 'frames_lost_after_loss', help: 'Kafka frames passed uncopied after a ring-buffer loss, until the next frame boundary', value: c.framesLost.afterLoss },
+      { name: 'frames_lost_too_many', help: 'Kafka frames passed uncopied because one syscall carried more than the capture walks', value: c.framesLost.tooMany },
+      { name: 'capture_desyncs', help: 'syscall remainders the capture skipped unread after an impossible frame size (their frames are unknown)', value: c.captureDesyncs },
     ],
     failed,
   };

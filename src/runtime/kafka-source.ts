@@ -2,7 +2,7 @@
 // exchange becomes probe firings, and every user-space probe attached to a firing's name runs its
 // compiled action. Frames that fail to decode are counted by the decoder, never fatal.
 import { readFileSync, statSync } from 'node:fs';
-import { startCapture, type CaptureOptions } from '../kafka/capture-loader.js';
+import { startCapture, type CaptureFrames, type CaptureOptions } from '../kafka/capture-loader.js';
 import { walkRecords } from '../native/ring-records.js';
 import { BoundedMap } from '../kafka/bounded-map.js';
 import { newCounters } from '../kafka/counters.js';
@@ -255,14 +255,16 @@ interface ProbeSet {
 const SLICE_MS = 10;
 /** Records per piece a batch is cut into, so that a slice can end between pieces. */
 const PIECE_RECORDS = 256;
+/** Bytes per piece: a record of tiny frames holds hundreds of them, so records alone make pieces too long. */
+const PIECE_BYTES = 16 * 1024;
 
-/** A packed batch cut at record boundaries into packed batches of at most PIECE_RECORDS records. */
-function recordPieces(batch: Buffer): Buffer[] {
+/** A packed batch cut at record boundaries into packed batches of at most PIECE_RECORDS records or about PIECE_BYTES. */
+export function recordPieces(batch: Buffer): Buffer[] {
   const pieces: Buffer[] = [];
   let from = 0;
   let n = 0;
   walkRecords(batch, (_start, end) => {
-    if (++n < PIECE_RECORDS) return;
+    if (++n < PIECE_RECORDS && end - from < PIECE_BYTES) return;
     pieces.push(batch.subarray(from, end));
     from = end;
     n = 0;
@@ -395,6 +397,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
   };
   let stopped = false;
   let lostRecords = 0;
+  let frames: CaptureFrames | undefined;
   const finish = (drain: boolean): void => {
     if (stopped) return;
     stopped = true;
@@ -410,6 +413,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
       if (slice !== undefined) clearImmediate(slice);
       waiting.length = 0;
       lostRecords = capture.lost();
+      frames = capture.frames();
       capture.close();
       for (const set of [...sets]) remove(set);
     }
@@ -442,8 +446,17 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
     counters: () => ({
       ...decoder.counters(),
       ...counts,
+      ...captureLoss(stopped ? frames! : capture.frames()),
       lostRecords: stopped ? lostRecords : capture.lost(),
     }),
+  };
+}
+
+/** The capture's count of frames it could not hand over, both directions summed. */
+function captureLoss(f: CaptureFrames): Pick<KafkaCounters, 'framesLost' | 'captureDesyncs'> {
+  return {
+    framesLost: { ringFull: f.out.ring + f.in.ring, afterLoss: f.out.afterLoss + f.in.afterLoss, tooMany: f.out.tooMany + f.in.tooMany },
+    captureDesyncs: f.out.desyncs + f.in.desyncs,
   };
 }
 

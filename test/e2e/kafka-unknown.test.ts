@@ -46,6 +46,9 @@ describe.runIf(run)('unknown values from the command line', () => {
     // Other traffic on the machine is decoded too: only the record's shape and a lower bound are sure.
     expect(Object.keys(traced.decode!.frames_failed as object)).toContain('unknown_version');
     expect(traced.decode!.exchanges as number).toBeGreaterThan(2);
+    for (const lost of ['frames_lost_ring_full', 'frames_lost_after_loss', 'frames_lost_too_many', 'capture_desyncs']) {
+      expect(traced.decode![lost], lost).toBeTypeOf('number');
+    }
   });
 
   it("kafkajs keyed messages over four partitions: each partition's firing is exact or says it is incomplete", { timeout: 120_000 }, async () => {

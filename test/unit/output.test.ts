@@ -25,7 +25,7 @@ describe('banners', () => {
       type: 'kafka_decode',
       data: {
         exchanges: 12, unanswered: 1, frames_decoded: 23, frames_truncated: 2, resyncs: 1, bytes_skipped: 4096, bytes_dropped: 0, bad_records: 0,
-        frames_failed: { bad_header: 0, overrun: 0, bad_length: 0, bad_varint: 0, trailing: 0, orphan_response: 3, unknown_version: 1, sasl_token: 0 },
+        frames_failed: { bad_header: 0, overrun: 0, bad_length: 0, bad_varint: 0, trailing: 0, orphan_response: 3, acks0_response: 0, unknown_version: 1, sasl_token: 0 },
       },
     });
     const quiet = collect('text');

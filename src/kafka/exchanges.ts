@@ -195,7 +195,8 @@ export interface ConnectionOptions {
 export class Connection {
   private requestDir: Direction | null = null;
   private readonly pending: Record<Direction, PendingRequests<Pending>> = { out: new PendingRequests(), in: new PendingRequests() };
-  private readonly unacked: Record<Direction, UnackedProduces> = { out: new UnackedProduces(), in: new UnackedProduces() };
+  /** Made at a direction's first acks=0 Produce request: most connections never send one. */
+  private readonly unacked: Partial<Record<Direction, UnackedProduces>> = {};
   /** Fetch offsets asked for: BigInts from the schema decoder, numbers from the fast lane. */
   private readonly fetchOffsets = new BoundedMap<string, bigint | number>(10_000);
   /** After a SaslHandshake v0, raw SASL tokens follow without Kafka headers. */
@@ -364,8 +365,8 @@ export class Connection {
   private answersUnacked(dir: Direction, id: number, frame: StreamFrame<FrameMeta>): boolean {
     const other = opposite(dir);
     const ring = this.unacked[other];
-    const slot = ring.find(id);
-    if (slot < 0) return false;
+    const slot = ring ? ring.find(id) : -1;
+    if (!ring || slot < 0) return false;
     if (this.requestDir === null) {
       if (!ring.isClean(slot)) {
         const asRequest = decodeRequest(frame);
@@ -373,7 +374,7 @@ export class Connection {
       }
       this.requestDir = other;
       this.pending[dir].clear();
-      this.unacked[dir].clear();
+      this.unacked[dir]?.clear();
     }
     ring.remove(slot);
     countFailure(this.shared.counters, 'acks0_response');
@@ -412,7 +413,7 @@ export class Connection {
     const other = opposite(dir);
     if (this.requestDir !== dir) {
       const id = int32At(data, at);
-      if (this.pendingRequest(other, id) || this.unacked[other].find(id) >= 0) return true;
+      if (this.pendingRequest(other, id) || (this.unacked[other]?.find(id) ?? -1) >= 0) return true;
     }
     if (this.requestDir === other) {
       this.orphan(other);
@@ -453,7 +454,7 @@ export class Connection {
     const p: Pending = { request: req, dir, bytes: frame.size + 4, ts: frame.meta.ts, tid: frame.meta.tid, truncated: frame.truncated, lost };
     this.rememberGroup(p);
     if (req.header.apiKey === API_KEYS.Produce && req.body?.Acks === 0) {
-      this.unacked[dir].add(req.header.correlationId, req.failure === null);
+      (this.unacked[dir] ??= new UnackedProduces()).add(req.header.correlationId, req.failure === null);
       this.report(p, null, 'no_response');
       return;
     }

@@ -123,6 +123,50 @@ const GROUP_APIS = new Set<number>([
 
 const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
 
+/**
+ * The correlation ids of a direction's latest acks=0 Produce requests. A broker never answers them,
+ * but librdkafka's mock cluster does: such an answer must be known for what it is, neither an orphan
+ * (whose resync would drop the request in progress) nor a request going the other way.
+ */
+class UnackedProduces {
+  private static readonly SIZE = 64;
+  private readonly ids = new Int32Array(UnackedProduces.SIZE);
+  /** Whether the request decoded cleanly (so that its answer may teach the direction). */
+  private readonly clean = new Uint8Array(UnackedProduces.SIZE);
+  private readonly used = new Uint8Array(UnackedProduces.SIZE);
+  private next = 0;
+
+  add(id: number, clean: boolean): void {
+    const i = this.next;
+    this.ids[i] = id;
+    this.clean[i] = clean ? 1 : 0;
+    this.used[i] = 1;
+    this.next = (i + 1) % UnackedProduces.SIZE;
+  }
+
+  /** The slot holding `id`, newest first; -1 if none. */
+  find(id: number): number {
+    const n = UnackedProduces.SIZE;
+    for (let k = 1; k <= n; k++) {
+      const i = (this.next - k + n) % n;
+      if (this.used[i] === 1 && this.ids[i] === id) return i;
+    }
+    return -1;
+  }
+
+  isClean(slot: number): boolean {
+    return this.clean[slot] === 1;
+  }
+
+  remove(slot: number): void {
+    this.used[slot] = 0;
+  }
+
+  clear(): void {
+    this.used.fill(0);
+  }
+}
+
 /** The gaps of the walked frame offered to the lane (takeWalked): where each starts among its copied bytes, and its wire length. */
 const gapAt: number[] = [];
 const gapLen: number[] = [];
@@ -151,6 +195,8 @@ export interface ConnectionOptions {
 export class Connection {
   private requestDir: Direction | null = null;
   private readonly pending: Record<Direction, PendingRequests<Pending>> = { out: new PendingRequests(), in: new PendingRequests() };
+  /** Made at a direction's first acks=0 Produce request: most connections never send one. */
+  private readonly unacked: Partial<Record<Direction, UnackedProduces>> = {};
   /** Fetch offsets asked for: BigInts from the schema decoder, numbers from the fast lane. */
   private readonly fetchOffsets = new BoundedMap<string, bigint | number>(10_000);
   /** After a SaslHandshake v0, raw SASL tokens follow without Kafka headers. */
@@ -270,6 +316,7 @@ export class Connection {
         this.complete(req, frame);
         return;
       }
+      if (id !== null && this.answersUnacked(dir, id, frame)) return;
     }
     if (this.saslTokens) {
       // Tokens are never decoded; the first frame that reads as a whole request ends them.
@@ -311,6 +358,30 @@ export class Connection {
   }
 
   /**
+   * Whether a frame in direction `dir` answers one of the latest acks=0 Produce requests going the
+   * other way: it is counted and dropped. Before the direction is known, it teaches the direction on
+   * the terms of soundPairing.
+   */
+  private answersUnacked(dir: Direction, id: number, frame: StreamFrame<FrameMeta>): boolean {
+    const other = opposite(dir);
+    const ring = this.unacked[other];
+    const slot = ring ? ring.find(id) : -1;
+    if (!ring || slot < 0) return false;
+    if (this.requestDir === null) {
+      if (!ring.isClean(slot)) {
+        const asRequest = decodeRequest(frame);
+        if (!('rejected' in asRequest) && asRequest.failure === null) return false;
+      }
+      this.requestDir = other;
+      this.pending[dir].clear();
+      this.unacked[dir]?.clear();
+    }
+    ring.remove(slot);
+    countFailure(this.shared.counters, 'acks0_response');
+    return true;
+  }
+
+  /**
    * A response that answers no request means requests were lost, most likely because the request
    * stream is inside a frame whose size was wrong (it would otherwise swallow the stream up to that
    * size): the request stream drops the frame in progress and resynchronises.
@@ -340,7 +411,10 @@ export class Connection {
   checkHead(dir: Direction, data: Uint8Array, at: number, n: number): boolean {
     if (this.saslTokens || n < 4) return true;
     const other = opposite(dir);
-    if (this.requestDir !== dir && this.pendingRequest(other, int32At(data, at))) return true;
+    if (this.requestDir !== dir) {
+      const id = int32At(data, at);
+      if (this.pendingRequest(other, id) || (this.unacked[other]?.find(id) ?? -1) >= 0) return true;
+    }
     if (this.requestDir === other) {
       this.orphan(other);
       return false;
@@ -380,6 +454,7 @@ export class Connection {
     const p: Pending = { request: req, dir, bytes: frame.size + 4, ts: frame.meta.ts, tid: frame.meta.tid, truncated: frame.truncated, lost };
     this.rememberGroup(p);
     if (req.header.apiKey === API_KEYS.Produce && req.body?.Acks === 0) {
+      (this.unacked[dir] ??= new UnackedProduces()).add(req.header.correlationId, req.failure === null);
       this.report(p, null, 'no_response');
       return;
     }

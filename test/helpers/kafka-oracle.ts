@@ -598,16 +598,7 @@ export const KNOWN_ISSUES: {
   triggered: (w: Workload) => boolean;
   /** The trigger makes the bug show in every such run. */
   certain: boolean;
-}[] = [
-  {
-    // librdkafka's mock cluster answers acks=0 Produce requests (a real broker does not); kafkatrace
-    // reads the unexpected answer as a Produce request going the other way.
-    name: 'an answer to an acks=0 Produce is read as a request in the other direction',
-    matches: (m) => m.kind === 'produce.role-inverted',
-    triggered: (w) => w.steps.some((s) => s.acks === 0),
-    certain: false,
-  },
-];
+}[] = [];
 
 /** The report's mismatches that no known issue explains, and the known issues seen. */
 export function unexplained(r: OracleReport): { rest: Mismatch[]; known: Set<string> } {

@@ -66,6 +66,45 @@ describe('exchange pairing', () => {
     expect(decoder.connectionCount).toBe(0);
   });
 
+  // librdkafka's mock cluster answers acks=0 Produce requests, which a broker never does.
+  const acks0 = (id: number, topic: string, partition: number, records: number) =>
+    requestFrame(0, 7, id, 'rdkafka', { TransactionalId: null, Acks: 0, TimeoutMs: 1000, TopicData: [{ Name: topic, PartitionData: [{ Index: partition, Records: recordBatch({ records }) }] }] });
+  const acks0Answer = (id: number, topic: string, partition: number) =>
+    responseFrame(0, 7, id, { Responses: [{ Name: topic, PartitionResponses: [{ Index: partition, ErrorCode: 0, BaseOffset: 5n, LogAppendTimeMs: -1n, LogStartOffset: 0n }] }], ThrottleTimeMs: 0 });
+
+  it('an answer to an acks=0 Produce is no orphan: the request in progress behind it is kept', () => {
+    const { events, send, decoder } = setup();
+    send('in', requestFrame(18, 0, 1, 'rdkafka', {}), 0n);
+    send('out', responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1n);
+    // Broker side: pipelined requests, one partition each; the next one is half read when the answer goes out.
+    send('in', acks0(7, 'orders', 0, 2), 2n);
+    const next = acks0(9, 'orders', 1, 3);
+    send('in', next.subarray(0, 30), 3n);
+    send('out', acks0Answer(7, 'orders', 0), 4n);
+    send('in', next.subarray(30), 5n);
+    send('out', acks0Answer(9, 'orders', 1), 6n);
+    expect(events.map((e) => [e.api, e.correlation_id, e.role, e.status, e.items.map((i) => [i.topic, i.partition, i.records])])).toEqual([
+      ['ApiVersions', 1, 'broker', 'complete', []],
+      ['Produce', 7, 'broker', 'no_response', [['orders', 0, 2]]],
+      ['Produce', 9, 'broker', 'no_response', [['orders', 1, 3]]],
+    ]);
+    expect(decoder.counters()).toMatchObject({ resyncs: 0, framesFailed: { acks0_response: 2 } });
+  });
+
+  it('an answer to an acks=0 Produce is never read as a request the other way, and teaches the direction', () => {
+    const { events, send, decoder } = setup();
+    // Correlation id 3 reads as api key 0 (Produce) version 3: the answer looks like a Produce request.
+    send('out', acks0(3, 'orders', 2, 4), 1n);
+    send('in', acks0Answer(3, 'orders', 2), 2n);
+    // Known to carry responses now: a frame answering nothing is an orphan, not a request.
+    send('in', responseFrame(3, 1, 99, { Brokers: [], ControllerId: 1, Topics: [] }), 3n);
+    decoder.close(conn);
+    expect(events.map((e) => [e.api, e.correlation_id, e.role, e.status, e.items.map((i) => [i.topic, i.partition, i.records])])).toEqual([
+      ['Produce', 3, 'client', 'no_response', [['orders', 2, 4]]],
+    ]);
+    expect(decoder.counters().framesFailed).toEqual({ acks0_response: 1, orphan_response: 1 });
+  });
+
   it('times out requests without a response', () => {
     const { events, send, decoder } = setup({ requestTimeoutNs: 1000n });
     send('out', requestFrame(18, 0, 1, 'x', {}), 0n);

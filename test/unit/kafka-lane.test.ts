@@ -224,6 +224,33 @@ function walkedFlow(): CaptureChunk[] {
   return chunks;
 }
 
+/**
+ * librdkafka's mock cluster answers acks=0 Produce requests, which a broker never does. On the
+ * broker side: requests sent back to back, one partition each, walked or whole, answered while the
+ * next is half read, or in one read with an answer the lane takes. On a client connection whose
+ * direction nothing taught yet: an answer that reads as a Produce request (correlation id 3 is api
+ * key 0, version 3).
+ */
+function acks0Flow(): CaptureChunk[] {
+  const broker = { ...conn, fd: 9, lport: 9092, rport: 50001 };
+  const client = { ...conn, fd: 11, rport: 9093 };
+  const at = (c: typeof conn) => (dir: 'out' | 'in', data: Uint8Array, ts: bigint, skipped = 0) => chunk(dir, data, ts, skipped, c);
+  const b = at(broker);
+  const k = at(client);
+  const one = (p: number): [string, number[]][] => [['orders', [p]]];
+  const batch = recordBatch({ records: 6, payload: 900 });
+  const chunks: CaptureChunk[] = [b('in', requestFrame(18, 0, 1, 'c', {}), 1_000n), b('out', responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_005n)];
+  chunks.push(...walked('in', produce(7, 2, one(0), 0, batch), [batch], 2_000n).map((c) => ({ ...c, ...broker })));
+  const next = produce(7, 3, one(1), 0);
+  chunks.push(b('in', next.subarray(0, 30), 2_010n), b('out', produced(7, 2, one(0)), 2_015n), b('in', next.subarray(30), 2_020n));
+  chunks.push(b('out', produced(7, 3, one(1)), 2_025n));
+  chunks.push(b('in', produce(7, 4, one(2), 1), 3_000n), b('out', produced(7, 4, one(2)), 3_005n));
+  chunks.push(b('in', concat(produce(7, 5, one(3), 0), produce(7, 6, one(0))), 4_000n), b('out', concat(produced(7, 5, one(3)), produced(7, 6, one(0))), 4_005n));
+  chunks.push(k('out', produce(3, 3, one(1), 0), 5_000n), k('in', produced(3, 3, one(1)), 5_005n));
+  chunks.push(k('out', produce(3, 4, one(2), 1), 6_000n), k('in', produced(3, 4, one(2)), 6_005n));
+  return chunks;
+}
+
 const PRODUCE = ['topic', 'partition', 'acks', 'records', 'bytes', 'base_offset', 'error', 'error_name', 'incomplete'];
 const FETCH = ['topic', 'partition', 'fetch_offset', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'lag', 'records', 'bytes', 'error', 'error_name', 'incomplete'];
 const COMMON = ['api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'incomplete', 'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport'];
@@ -238,7 +265,7 @@ const DEMANDS: [string, KafkaDemand][] = [
 ];
 
 describe('the fast lane', () => {
-  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow(), 'the numbers flow': numbersFlow(), 'the walked flow': walkedFlow() };
+  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow(), 'the numbers flow': numbersFlow(), 'the walked flow': walkedFlow(), 'the acks=0 flow': acks0Flow() };
 
   for (const [name, demand] of DEMANDS) {
     it(`gives the schema decoder's firings and counters for ${name}`, () => {
@@ -247,6 +274,20 @@ describe('the fast lane', () => {
       expect(taken).toBeGreaterThan(30);
     });
   }
+
+  it("takes answers to acks=0 Produce requests for what they are: every request fires, in its role, and no orphan", () => {
+    const demand = { probes: ['produce'], args: ['correlation_id', 'role', 'status', 'partition', 'records'] };
+    let fast!: ReturnType<typeof run>;
+    const { taken } = laneResponses(() => (fast = run(acks0Flow(), demand, true)));
+    expect(fast.fired.map((f) => [f.args.correlation_id, f.args.role, f.args.status, f.args.partition, f.args.records])).toEqual([
+      [2n, 'broker', 'no_response', 0n, 6n], [3n, 'broker', 'no_response', 1n, 3n], [4n, 'broker', 'complete', 2n, 3n],
+      [5n, 'broker', 'no_response', 3n, 3n], [6n, 'broker', 'complete', 0n, 3n],
+      [3n, 'client', 'no_response', 1n, 3n], [4n, 'client', 'complete', 2n, 3n],
+    ]);
+    expect(fast.decoder.counters()).toMatchObject({ resyncs: 0, framesFailed: { acks0_response: 4 } });
+    // The answers to the acks=1 requests (a chunk the lane declined at an acks=0 request goes the usual way).
+    expect(taken).toBe(2);
+  });
 
   it('reads walked Produce requests and Fetch responses from their copied bytes, and declines other gaps', () => {
     const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'bytes', 'request_bytes', 'response_bytes'] };

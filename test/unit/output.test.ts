@@ -26,7 +26,7 @@ describe('banners', () => {
       data: {
         exchanges: 12, unanswered: 1, frames_decoded: 23, frames_truncated: 2, resyncs: 1, bytes_skipped: 4096, bytes_dropped: 0, bad_records: 0,
         frames_lost_ring_full: 40, frames_lost_after_loss: 2, frames_lost_too_many: 5, capture_desyncs: 1,
-        frames_failed: { bad_header: 0, overrun: 0, bad_length: 0, bad_varint: 0, trailing: 0, orphan_response: 3, unknown_version: 1, sasl_token: 0 },
+        frames_failed: { bad_header: 0, overrun: 0, bad_length: 0, bad_varint: 0, trailing: 0, orphan_response: 3, acks0_response: 0, unknown_version: 1, sasl_token: 0 },
       },
     });
     const quiet = collect('text');

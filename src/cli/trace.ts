@@ -81,6 +81,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       command: opts.command_,
       durationMs: opts.durationMs,
       positional: opts.positional,
+      mapKeysMax: opts.mapKeysMax,
       releaseAtExit: true,
       onStarted: exporter && ((control) => exporter.attach(control)),
       onCommandExit: (status) => (command = status),

@@ -66,6 +66,9 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
       if (o.atExit ?? true) atExit(all);
     },
     lost() {},
+    mapFull(d, atExit) {
+      if (!atExit) log.note('error', `map ${d.name} is full (${d.maxKeys} keys): updates that add a key are dropped`);
+    },
     error(message) {
       log.note('error', message);
     },

@@ -7,6 +7,7 @@ import { mapJson, mapText } from './format/map.js';
 import { strftime } from './format/time.js';
 import { type RenderContext, valueJson, valueText } from './format/value.js';
 import { createSymbolizer, type Symbolizer } from './symbols.js';
+import type { MapDrops } from './user-maps.js';
 import type { DecodedEvent, MapSnapshot, StackLookup, Value } from './values.js';
 
 export interface OutputOptions {
@@ -43,6 +44,11 @@ export interface Output {
   printMaps(all: MapSnapshot[], opts?: { atExit?: boolean }): void;
   /** `Lost N events` */
   lost(n: number | bigint): void;
+  /**
+   * A map refused keys because it was full: while running (its first refusal) a warning on the error
+   * stream; at exit how many updates it dropped, in the output.
+   */
+  mapFull(drops: MapDrops, atExit: boolean): void;
   error(message: string): void;
   flush(): void;
 }
@@ -139,6 +145,12 @@ export function createOutput(opts: OutputOptions): Output {
     lost(n) {
       if (json) write(`{"type": "lost_events", "data": {"events": ${n}}}\n`);
       else write(`Lost ${n} events\n`);
+    },
+    mapFull(d, atExit) {
+      const raise = '--map-keys-max or BPFTRACE_MAP_KEYS_MAX raises the limit';
+      if (!atExit) writeError(`WARNING: map ${d.name} is full (${d.maxKeys} keys): updates that add a key are dropped; ${raise}\n`);
+      else if (json) write(`{"type": "map_full", "data": {"map": ${jsonString(d.name)}, "max_keys": ${d.maxKeys}, "dropped": ${d.dropped}}}\n`);
+      else write(`Dropped ${d.dropped} ${d.dropped === 1 ? 'update' : 'updates'} of ${d.name}: the map was full (${d.maxKeys} keys; ${raise})\n`);
     },
     error,
     flush() {

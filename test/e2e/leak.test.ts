@@ -18,6 +18,7 @@ function stopAtOnce(abort: AbortController): Output {
     printMap: () => {},
     printMaps: () => {},
     lost: () => {},
+    mapFull: () => {},
     error: () => {},
     flush: () => {},
   };

@@ -31,7 +31,7 @@ export interface DerivedEvent {
 export interface RebalanceOptions {
   /** A generation whose members are not all visible completes this long after its last SyncGroup answer (default 2 s). */
   settleNs?: bigint;
-  /** Groups (and KIP-848 members per group) remembered at once (default 10 000). */
+  /** Groups, and members per group (KIP-848 members; classic joiners, leavers and synced members of a round), remembered at once (default 10 000). */
   maxGroups?: number;
 }
 
@@ -180,6 +180,11 @@ export class RebalanceTracker {
   }
 
   /** One member's rounds are told apart by connection: its first JoinGroup has no member id yet. */
+  /** Adds a member to one of a group's sets, up to maxGroups of them: member ids come from the wire. */
+  private remember(set: Set<string>, member: string): void {
+    if (set.size < this.maxGroups || set.has(member)) set.add(member);
+  }
+
   private memberRoundKey(ex: KafkaExchange, group: string): string {
     const c = ex.connection;
     return `${ex.role}\u0000${c.pid}\u0000${c.fd}\u0000${c.lport}\u0000${c.rport}\u0000${group}`;
@@ -201,7 +206,7 @@ export class RebalanceTracker {
     }
     const g = this.group(name);
     const member = str(ex.details.member);
-    if (request?.MemberId === '' && member !== '') g.newcomers.add(member);
+    if (request?.MemberId === '' && member !== '') this.remember(g.newcomers, member);
     const generation = int(ex.details.generation);
     if (ex.error !== 0 || generation <= g.done) {
       if (ex.error !== 0) this.roundStarts(g, ex.request_ts, member, str(ex.details.reason));
@@ -276,7 +281,7 @@ export class RebalanceTracker {
     if (generation <= g.done) return;
     if (g.open && g.open.generation < generation) this.finish(name, g, out);
     const gen = g.open ?? this.openGeneration(g, generation, ex);
-    gen.synced.add(str(ex.details.member));
+    this.remember(gen.synced, str(ex.details.member));
     gen.lastSync = gen.lastSync !== null && gen.lastSync > now ? gen.lastSync : now;
     gen.protocol ||= str(ex.details.protocol);
     gen.protocolType ||= str(ex.details.protocol_type);
@@ -304,7 +309,7 @@ export class RebalanceTracker {
     const members = listed.length > 0 ? listed : [str(ex.details.member)];
     const reason = str(ex.details.reason);
     for (const m of members) {
-      g.left.add(m);
+      this.remember(g.left, m);
       this.memberEvent(out, ex, name, m, 'leave', g.done);
       this.roundStarts(g, null, m, reason === '' ? 'leave' : reason, true);
     }

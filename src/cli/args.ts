@@ -31,6 +31,8 @@ export interface CliOptions {
   exportTarget?: ExportTarget;
   /** A subcommand's own --help (demo). */
   help?: boolean;
+  /** --map-keys-max, else BPFTRACE_MAP_KEYS_MAX: keys each map holds (default: the plan's, 4096). */
+  mapKeysMax?: number;
 }
 
 export class UsageError extends Error {}
@@ -63,6 +65,8 @@ OPTIONS
   --export prometheus[=ADDR:PORT]
                     serve the maps as Prometheus metrics on http://ADDR:PORT/metrics while the
                     script runs (default 127.0.0.1:9464; IPv6 as [::1]:9464)
+  --map-keys-max N  keys a map holds at most (default 4096, or BPFTRACE_MAP_KEYS_MAX); a full map
+                    drops updates that add a key, and says how many at exit
   --unsafe          allow system() and signal()
   -v                verbose (with -l: show probe args; with kafka probes: the decoder's health at exit)
   --no-color        plain output even on a terminal (NO_COLOR is honoured too)
@@ -78,6 +82,13 @@ export function parseDuration(text: string): number {
   if (!m) throw new UsageError(`invalid duration '${text}': use a number with ms, s, m or h (e.g. 30s)`);
   const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
   return Math.round(Number(m[1]) * scale);
+}
+
+/** Keys a map may hold: a positive integer that fits a BPF map's u32 max_entries. */
+function parseMapKeys(text: string, from: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(n >= 1 && n <= 0xffffffff)) throw new UsageError(`${from} takes a number of keys from 1 to 4294967295, not '${text}'`);
+  return n;
 }
 
 /** `demo` takes --duration and --no-color (already in opts), and -h. */
@@ -122,6 +133,7 @@ export function parseCli(argv: string[]): CliOptions {
         export: { type: 'string' },
         list: { type: 'boolean' },
         'no-color': { type: 'boolean' },
+        'map-keys-max': { type: 'string' },
       },
     });
   } catch (e) {
@@ -178,6 +190,13 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UsageError('-p and -c cannot be used together');
   }
   if (v.duration !== undefined) opts.durationMs = parseDuration(v.duration);
+  const runs = command === 'trace' || command === 'run';
+  if (v['map-keys-max'] !== undefined) {
+    if (!runs) throw new UsageError(`--map-keys-max only applies when a script runs, not to ${command}`);
+    opts.mapKeysMax = parseMapKeys(v['map-keys-max'], '--map-keys-max');
+  } else if (runs && process.env['BPFTRACE_MAP_KEYS_MAX'] !== undefined) {
+    opts.mapKeysMax = parseMapKeys(process.env['BPFTRACE_MAP_KEYS_MAX'], 'BPFTRACE_MAP_KEYS_MAX');
+  }
   if (v.export !== undefined) {
     if (command !== 'trace' && command !== 'run') throw new UsageError(`--export only applies when a script runs, not to ${command}`);
     const target = parseExportTarget(v.export);

@@ -94,6 +94,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       durationMs: opts.durationMs,
       positional: opts.positional,
       verbose: opts.verbose,
+      mapKeysMax: opts.mapKeysMax,
       releaseAtExit: true,
       abort: abort.signal,
       onStarted: exporter && ((control) => exporter.attach(control)),

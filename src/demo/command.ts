@@ -67,6 +67,9 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
     },
     lost() {},
     kafkaHealth() {},
+    mapFull(d, atExit) {
+      if (!atExit) log.note('error', `map ${d.name} is full (${d.maxKeys} keys): updates that add a key are dropped`);
+    },
     error(message) {
       log.note('error', message);
     },

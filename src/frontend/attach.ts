@@ -45,12 +45,19 @@ function splitOffset(text: string): { name: string; offset: number } | undefined
   return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
 }
 
+/**
+ * Characters an attach point may have (a path of PATH_MAX bytes fits): longer ones are refused
+ * before their names are looked up or turned into patterns.
+ */
+export const MAX_ATTACH_POINT = 4096;
+
 /** Resolves one attach point; reports problems into ctx.diagnostics and returns undefined on error. */
 export function resolveAttachPoint(ap: AttachPoint, ctx: AttachContext): AttachResolution | undefined {
   const report = (message: string, h?: string): undefined => {
     ctx.diagnostics.push(error(ctx.file, ap.loc, message, h));
     return undefined;
   };
+  if (ap.raw.length > MAX_ATTACH_POINT) return report(`attach point too long (${ap.raw.length} characters, at most ${MAX_ATTACH_POINT})`);
   const provider = PROVIDER_ALIASES[ap.provider];
   if (!provider) return report(`unknown probe provider '${ap.provider}'`, hint(didYouMean(ap.provider, PROVIDER_NAMES)));
   const parts = ap.parts;

@@ -18,8 +18,15 @@ export interface ParseResult {
 
 /** Brackets nested deeper than this are refused before parsing (the parser is recursive). */
 const MAX_NESTING = 100;
-/** Syntax trees deeper than this are refused: the stages after parsing walk them recursively. */
-const MAX_DEPTH = 1000;
+/**
+ * Syntax trees deeper than this are refused: the stages after parsing walk them recursively (a sum
+ * of 1,000 terms is a chain of 999 operators).
+ */
+export const MAX_DEPTH = 1024;
+/** Prefix operators in a row (`!!!!x`) beyond this are refused before parsing (the parser recurses on them). */
+const MAX_PREFIX_RUN = MAX_NESTING;
+/** Tokens that can only be prefix operators when they follow one another. */
+const prefixOperators = [T.Bang, T.Tilde, T.Minus, T.Star, T.Amp, T.IncDecOp];
 /** Past this many errors the rest are noise: stop and say so. */
 const MAX_ERRORS = 20;
 
@@ -66,7 +73,7 @@ function parseScript(source: string, file: string): ParseResult {
     const start = chunk[0]!.startOffset;
     const end = endOf(chunk, source).offset;
     const firstLexical = lexical.reduce((min, p) => (p.loc.offset >= start && p.loc.offset <= end ? Math.min(min, p.loc.offset) : min), Infinity);
-    problems.push(...result.problems.filter((p) => p.loc.offset < firstLexical));
+    append(problems, result.problems.filter((p) => p.loc.offset < firstLexical));
     if (result.probe) probes.push(result.probe);
   }
   const sorted = dedupe(problems);
@@ -126,6 +133,11 @@ function lexedProblems(source: string, result: ReturnType<typeof tokenize>, shif
   return problems;
 }
 
+/** Pushes every item of `from` onto `to`: push(...from) passes them as arguments, and runs out of stack on a long script. */
+function append<X>(to: X[], from: readonly X[]): void {
+  for (const x of from) to.push(x);
+}
+
 interface ShiftBy {
   offset: number;
   lines: number;
@@ -158,23 +170,23 @@ function lexScript(source: string): Lexed {
     const cut = findUnclosedBlock(result.tokens);
     const end = cut ? cut.at.startOffset : source.length + 1;
     const lexical = lexedProblems(source, result, shift, end);
-    problems.push(...lexical);
+    append(problems, lexical);
     // A string or comment left open inside a block may have eaten its closing brace: then that is
     // the error to report, not the brace.
     const swallowed = (open: IToken[]) => lexical.some((p) => p.swallows && p.loc.offset > open[0]!.startOffset);
     if (!cut) {
-      tokens.push(...result.tokens);
+      append(tokens, result.tokens);
       const open = openBraces(result.tokens);
       if (open.length > 0) {
         const eof = result.tokens[result.tokens.length - 1]!.endOffset! + 1;
         if (!swallowed(open)) problems.push({ loc: locAt(source, eof, 0), message: unclosedMessage(open) });
-        tokens.push(...closers(open.length, eof));
+        append(tokens, closers(open.length, eof));
       }
       return { tokens, problems };
     }
-    tokens.push(...result.tokens.slice(0, cut.index));
+    append(tokens, result.tokens.slice(0, cut.index));
     if (!swallowed(cut.open)) problems.push({ loc: tokenLoc(cut.at), message: unclosedMessage(cut.open) });
-    tokens.push(...closers(cut.open.length, cut.at.startOffset));
+    append(tokens, closers(cut.open.length, cut.at.startOffset));
     shift = { offset: cut.at.startOffset, lines: cut.at.startLine! - 1 };
   }
 }
@@ -247,7 +259,10 @@ function splitProbes(tokens: IToken[], preamble: string[]): IToken[][] {
 
 function nestingProblem(tokens: IToken[]): Problem | undefined {
   let depth = 0;
+  let run = 0;
   for (const t of tokens) {
+    run = prefixOperators.some((type) => tokenMatcher(t, type)) ? run + 1 : 0;
+    if (run > MAX_PREFIX_RUN) return { loc: tokenLoc(t), message: `operators nested too deeply (more than ${MAX_PREFIX_RUN} prefix operators in a row)` };
     if (opensBlock(t) || t.tokenType === T.LParen || t.tokenType === T.LBracket) {
       if (++depth > MAX_NESTING) return { loc: tokenLoc(t), message: `brackets nested too deeply (more than ${MAX_NESTING} levels)` };
     } else if (tokenMatcher(t, T.RCurly) || t.tokenType === T.RParen || t.tokenType === T.RBracket) {
@@ -276,33 +291,39 @@ function parseProbe(tokens: IToken[], source: string): { probe?: Probe; problems
   // After the first error the tree is patched up by recovery, so problems found in its structure
   // may be bogus; bad literals are still bad.
   const limit = problems[0]?.loc.offset ?? Infinity;
-  problems.push(...p.problems.filter((q) => q.lexical || q.loc.offset < limit).map(({ loc, message }) => ({ loc, message })));
-  if (problems.length === 0 && depthOf(probe) > MAX_DEPTH) {
-    problems.push({ loc: probe.loc, message: `expression nested too deeply (more than ${MAX_DEPTH} levels)` });
-  }
+  append(problems, p.problems.filter((q) => q.lexical || q.loc.offset < limit).map(({ loc, message }) => ({ loc, message })));
+  const deep = problems.length === 0 ? deepStatement(probe) : undefined;
+  if (deep) problems.push({ loc: deep, message: `expression too deep (more than ${MAX_DEPTH} levels of operators, calls and brackets): split it with variables` });
   return problems.length > 0 ? { problems } : { probe, problems };
 }
 
-/** The depth of a syntax tree, measured without recursion. */
-function depthOf(root: object): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[root, 0]];
+/** Where a syntax tree is deeper than MAX_DEPTH: the statement holding the deep part; measured without recursion. */
+function deepStatement(probe: Probe): Loc | undefined {
+  const stack: [unknown, number, Loc | undefined][] = [[probe, 0, undefined]];
   while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > max) max = depth;
+    const [node, depth, statement] = stack.pop()!;
+    if (depth > MAX_DEPTH) return statement;
     for (const [key, child] of Object.entries(node as object)) {
       if (key === 'loc' || key === 'type' || !child || typeof child !== 'object') continue;
-      stack.push([child, Array.isArray(child) ? depth : depth + 1]);
+      const at = statement ?? (depth === 1 ? (node as { loc?: Loc }).loc : undefined);
+      stack.push([child, Array.isArray(child) ? depth : depth + 1, at]);
     }
   }
-  return max;
+  return undefined;
 }
 
-/** Where "the end of the input" is for a probe: just after its last real token. */
+/**
+ * Where "the end of the input" is for a probe: just after its last real token, from the token's own
+ * end position (finding the line of an offset reads the source up to it: once per probe made
+ * checking many probes quadratic).
+ */
 function endOf(tokens: IToken[], source: string): Loc {
   for (let i = tokens.length - 1; i >= 0; i--) {
     const t = tokens[i]!;
-    if (!Number.isNaN(t.startLine)) return locAt(source, t.endOffset! + 1, 0);
+    if (Number.isNaN(t.startLine)) continue;
+    const offset = t.endOffset! + 1;
+    if (source[t.endOffset!] === '\n') return { line: t.endLine! + 1, col: 1, offset, length: 0 };
+    return { line: t.endLine!, col: t.endColumn! + 1, offset, length: 0 };
   }
   return locAt(source, source.length, 0);
 }

@@ -20,7 +20,7 @@ import { commonArgs, type DerivedEvent, type ProbeArgs } from './probes.js';
 export interface RebalanceOptions {
   /** A generation whose members are not all visible completes this long after its last SyncGroup answer (default 2 s). */
   settleNs?: bigint;
-  /** Groups (and KIP-848 members per group) remembered at once (default 10 000). */
+  /** Groups, and members per group (KIP-848 members; classic joiners, leavers and synced members of a round), remembered at once (default 10 000). */
   maxGroups?: number;
 }
 
@@ -176,6 +176,11 @@ export class RebalanceTracker {
   }
 
   /** One member's rounds are told apart by connection: its first JoinGroup has no member id yet. */
+  /** Adds a member to one of a group's sets, up to maxGroups of them: member ids come from the wire. */
+  private remember(set: Set<string>, member: string): void {
+    if (set.size < this.maxGroups || set.has(member)) set.add(member);
+  }
+
   private memberRoundKey(ex: KafkaExchange, group: string): string {
     const c = ex.connection;
     return `${ex.role}\u0000${c.pid}\u0000${c.fd}\u0000${c.lport}\u0000${c.rport}\u0000${group}`;
@@ -197,7 +202,7 @@ export class RebalanceTracker {
     }
     const g = this.group(name);
     const member = str(ex.details.member);
-    if (request?.MemberId === '' && member !== '') g.newcomers.add(member);
+    if (request?.MemberId === '' && member !== '') this.remember(g.newcomers, member);
     const generation = int(ex.details.generation);
     if (ex.error !== 0 || generation <= g.done) {
       if (ex.error !== 0) this.roundStarts(g, ex.request_ts, member, str(ex.details.reason));
@@ -216,7 +221,7 @@ export class RebalanceTracker {
     gen.leader ||= str(ex.details.leader);
     const listed = memberIds(response?.Members);
     if (listed.length > 0) gen.members = new Set(listed);
-    if (member !== '') gen.joined.add(member);
+    if (member !== '') this.remember(gen.joined, member);
     this.seen(gen, ex);
   }
 
@@ -288,11 +293,11 @@ export class RebalanceTracker {
     if (g.open && g.open.generation < generation) this.finish(name, g, out);
     const gen = g.open ?? this.openGeneration(g, generation, ex);
     const member = str(ex.details.member);
-    gen.joined.add(member);
+    this.remember(gen.joined, member);
     if (ok) {
-      gen.synced.add(member);
+      this.remember(gen.synced, member);
       gen.failed.delete(member);
-    } else if (!gen.synced.has(member)) {
+    } else if (!gen.synced.has(member) && (gen.failed.size < this.maxGroups || gen.failed.has(member))) {
       gen.failed.set(member, ex.error_name ?? '');
     }
     gen.lastSync = gen.lastSync !== null && gen.lastSync > now ? gen.lastSync : now;
@@ -322,7 +327,7 @@ export class RebalanceTracker {
     const members = listed.length > 0 ? listed : [str(ex.details.member)];
     const reason = str(ex.details.reason);
     for (const m of members) {
-      g.left.add(m);
+      this.remember(g.left, m);
       this.memberEvent(out, ex, name, m, 'leave', g.done);
       this.roundStarts(g, null, m, reason === '' ? 'leave' : reason, true);
     }

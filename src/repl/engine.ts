@@ -89,7 +89,7 @@ export class ReplEngine {
   private closed = false;
   private readonly startNs = process.hrtime.bigint();
   private readonly out: Output;
-  private readonly userMaps = new UserMaps([]);
+  private readonly userMaps = new UserMaps([], (name, maxKeys) => this.out.mapFull({ name, maxKeys, dropped: 1 }, false));
   /** The capture and decoder, from the first kafka block attached until the last is detached. */
   private feed?: KafkaFeed;
 
@@ -214,7 +214,7 @@ export class ReplEngine {
   private async compileUser(plan: Plan, probes: PlanProbe[], maps: PlanMap[], unit: CompileUnit, text: string) {
     const runtime = await kafkaRuntime();
     const added = maps.filter((m) => !this.userMaps.has(m.name));
-    for (const m of added) this.userMaps.add({ name: m.name, keyTypes: m.keyTypes, value: m.value });
+    for (const m of added) this.userMaps.add({ name: m.name, keyTypes: m.keyTypes, value: m.value, maxKeys: m.maxEntries });
     try {
       const opts = { maps: this.userMaps, output: this.out, positional: [], startNs: this.startNs };
       return { runtime, probes: probes.map((p) => runtime.compileUserProbe(plan, p, opts)) };

@@ -7,6 +7,7 @@ import { mapJson, mapText } from './format/map.js';
 import { strftime } from './format/time.js';
 import { escapeControls, type RenderContext, valueJson, valueTerminalText, valueText } from './format/value.js';
 import { createSymbolizer, type Symbolizer } from './symbols.js';
+import type { MapDrops } from './user-maps.js';
 import type { DecodedEvent, MapSnapshot, StackLookup, Value } from './values.js';
 import type { DecodeHealth } from '../kafka/counters.js';
 
@@ -49,6 +50,11 @@ export interface Output {
    * the error stream with -v (verbose) only.
    */
   kafkaHealth(h: DecodeHealth, verbose: boolean): void;
+  /**
+   * A map refused keys because it was full: while running (its first refusal) a warning on the error
+   * stream; at exit how many updates it dropped, in the output.
+   */
+  mapFull(drops: MapDrops, atExit: boolean): void;
   error(message: string): void;
   flush(): void;
 }
@@ -156,6 +162,12 @@ export function createOutput(opts: OutputOptions): Output {
       } else if (verbose) {
         writeError(kafkaHealthText(h));
       }
+    },
+    mapFull(d, atExit) {
+      const raise = '--map-keys-max or BPFTRACE_MAP_KEYS_MAX raises the limit';
+      if (!atExit) writeError(`WARNING: map ${d.name} is full (${d.maxKeys} keys): updates that add a key are dropped; ${raise}\n`);
+      else if (json) write(`{"type": "map_full", "data": {"map": ${jsonString(d.name)}, "max_keys": ${d.maxKeys}, "dropped": ${d.dropped}}}\n`);
+      else write(`Dropped ${d.dropped} ${d.dropped === 1 ? 'update' : 'updates'} of ${d.name}: the map was full (${d.maxKeys} keys; ${raise})\n`);
     },
     error,
     flush() {

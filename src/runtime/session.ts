@@ -79,6 +79,8 @@ export interface SessionOptions {
   positional?: string[];
   /** -v: the Kafka decoder's health is printed at exit in text too (JSON always has it). */
   verbose?: boolean;
+  /** Keys each map with keys holds, kernel and user-space alike (--map-keys-max); the plan's maxEntries by default. */
+  mapKeysMax?: number;
   /**
    * The process exits once the session has ended (the CLI): the kernel's wait on detaching is left
    * to a reaper process (see releaseLinksAtExit in native/index.ts) so that the exit is immediate.
@@ -211,7 +213,11 @@ class Session {
   ) {
     this.stopped = new Promise((resolve) => (this.resolveStop = resolve));
     this.obj = elf ? openObject(elf) : undefined;
-    this.userMaps = userMapsOf(plan);
+    // A full map's first refusal is said at once; `out` exists by then, as only actions update maps.
+    this.userMaps = userMapsOf(plan, {
+      maxKeys: options.mapKeysMax,
+      onFull: (name, maxKeys) => this.out.mapFull({ name, maxKeys, dropped: 1 }, false),
+    });
   }
 
   async run(): Promise<number> {
@@ -270,6 +276,9 @@ class Session {
       obj.setGlobal('kt_target_pid', u32(targetPid));
       obj.setGlobal('kt_start_ns', u64(startNs));
       if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
+      if (options.mapKeysMax !== undefined) {
+        for (const m of plan.maps) if (m.bpfName && m.keyTypes.length > 0) obj.setMaxEntries(m.bpfName, options.mapKeysMax);
+      }
       try {
         obj.load();
       } catch (e) {
@@ -598,6 +607,7 @@ class Session {
     for (const p of programsAt(this.plan, 'end')) this.obj?.testRun(p);
     this.drain(drainMs);
     this.reportLost();
+    for (const d of this.userMaps.drops()) this.out.mapFull(d, true);
     const kafka = this.kafkaHealth();
     if (kafka) this.out.kafkaHealth(kafka, this.options.verbose ?? false);
     this.printAllMaps(true);

@@ -1,8 +1,10 @@
 // Maps that live in user space, for kafka probes: the same operations and semantics as the kernel
 // maps (u64/s64 wrap-around, the same hist and lhist buckets, min/max with a `set` flag that zero()
-// clears) and the same MapSnapshot, so they print exactly like kernel maps.
+// clears) and the same MapSnapshot, so they print exactly like kernel maps. Like a full kernel hash
+// map, a map at its key limit refuses new keys (and counts what it refused) while its keys still update.
 import type { KType, MapValueKind } from '../frontend/ast.js';
-import type { Plan } from '../plan/types.js';
+import { MAP_MAX_ENTRIES } from '../plan/build.js';
+import type { Plan, PlanMap } from '../plan/types.js';
 import { HIST_BUCKETS, lhistBucketCount } from './decode.js';
 import { histBucketIndex, lhistBucketIndex } from './format/hist.js';
 import type { MapEntryValue, MapSnapshot, Value } from './values.js';
@@ -11,6 +13,15 @@ export interface UserMapSpec {
   name: string;
   keyTypes: KType[];
   value: MapValueKind;
+  /** Keys the map holds at most (the plan's maxEntries); MAP_MAX_ENTRIES when absent. */
+  maxKeys?: number;
+}
+
+/** A map that refused new keys: how many updates it dropped. */
+export interface MapDrops {
+  name: string;
+  maxKeys: number;
+  dropped: number;
 }
 
 type Stored =
@@ -22,7 +33,10 @@ type Stored =
 
 interface UserMap {
   spec: UserMapSpec;
+  maxKeys: number;
   entries: Map<string, { keys: Value[]; stored: Stored }>;
+  /** Updates refused because the map was full. */
+  dropped: number;
 }
 
 /** A canonical identity for a key tuple: equal keys (by value) give equal strings. */
@@ -111,7 +125,11 @@ function publicValue(s: Stored): MapEntryValue {
 export class UserMaps {
   private readonly maps = new Map<string, UserMap>();
 
-  constructor(specs: UserMapSpec[]) {
+  /** onFull: called when a map refuses a new key for the first time. */
+  constructor(
+    specs: UserMapSpec[],
+    private readonly onFull?: (name: string, maxKeys: number) => void,
+  ) {
     for (const spec of specs) this.add(spec);
   }
 
@@ -124,11 +142,16 @@ export class UserMaps {
     return m;
   }
 
-  private entry(name: string, keys: Value[], expect: MapValueKind['kind'][]): Stored {
+  /** The key's stored value, added if absent; undefined when the map is full (the update is dropped). */
+  private entry(name: string, keys: Value[], expect: MapValueKind['kind'][]): Stored | undefined {
     const m = this.map(name, expect);
     const id = keyIdentity(keys);
     let e = m.entries.get(id);
     if (!e) {
+      if (m.entries.size >= m.maxKeys) {
+        if (m.dropped++ === 0) this.onFull?.(name, m.maxKeys);
+        return undefined;
+      }
       e = { keys, stored: emptyStored(m.spec.value) };
       m.entries.set(id, e);
     }
@@ -136,24 +159,24 @@ export class UserMaps {
   }
 
   count(name: string, keys: Value[]): void {
-    const s = this.entry(name, keys, ['count']) as { value: bigint };
-    s.value = wrap64(s.value + 1n, false);
+    const s = this.entry(name, keys, ['count']) as { value: bigint } | undefined;
+    if (s) s.value = wrap64(s.value + 1n, false);
   }
 
   sum(name: string, keys: Value[], v: bigint): void {
     const m = this.map(name, ['sum']);
-    const s = this.entry(name, keys, ['sum']) as { value: bigint };
-    s.value = wrap64(s.value + v, m.spec.value.kind === 'sum' && m.spec.value.signed);
+    const s = this.entry(name, keys, ['sum']) as { value: bigint } | undefined;
+    if (s) s.value = wrap64(s.value + v, m.spec.value.kind === 'sum' && m.spec.value.signed);
   }
 
   min(name: string, keys: Value[], v: bigint): void {
-    const s = this.entry(name, keys, ['min']) as { value: bigint; set: boolean };
-    if (!s.set || v < s.value) Object.assign(s, { value: v, set: true });
+    const s = this.entry(name, keys, ['min']) as { value: bigint; set: boolean } | undefined;
+    if (s && (!s.set || v < s.value)) Object.assign(s, { value: v, set: true });
   }
 
   max(name: string, keys: Value[], v: bigint): void {
-    const s = this.entry(name, keys, ['max']) as { value: bigint; set: boolean };
-    if (!s.set || v > s.value) Object.assign(s, { value: v, set: true });
+    const s = this.entry(name, keys, ['max']) as { value: bigint; set: boolean } | undefined;
+    if (s && (!s.set || v > s.value)) Object.assign(s, { value: v, set: true });
   }
 
   avg(name: string, keys: Value[], v: bigint): void {
@@ -164,21 +187,24 @@ export class UserMaps {
     this.addAvg(this.entry(name, keys, ['stats']), v);
   }
 
-  private addAvg(s: Stored, v: bigint): void {
+  private addAvg(s: Stored | undefined, v: bigint): void {
+    if (!s) return;
     const a = s as { count: bigint; total: bigint };
     a.count = wrap64(a.count + 1n, true);
     a.total = wrap64(a.total + v, true);
   }
 
   hist(name: string, keys: Value[], v: bigint): void {
-    const s = this.entry(name, keys, ['hist']) as { buckets: bigint[] };
+    const s = this.entry(name, keys, ['hist']) as { buckets: bigint[] } | undefined;
+    if (!s) return;
     const i = histBucketIndex(v);
     s.buckets[i] = wrap64(s.buckets[i]! + 1n, false);
   }
 
   lhist(name: string, keys: Value[], v: bigint): void {
     const spec = this.map(name, ['lhist']).spec.value as { min: number; max: number; step: number };
-    const s = this.entry(name, keys, ['lhist']) as { buckets: bigint[] };
+    const s = this.entry(name, keys, ['lhist']) as { buckets: bigint[] } | undefined;
+    if (!s) return;
     const i = lhistBucketIndex(v, spec);
     s.buckets[i] = wrap64(s.buckets[i]! + 1n, false);
   }
@@ -187,7 +213,13 @@ export class UserMaps {
   assign(name: string, keys: Value[], v: Value): void {
     const m = this.map(name, ['scalar']);
     const type = (m.spec.value as { type: KType }).type;
-    (this.entry(name, keys, ['scalar']) as { value: Value }).value = normalize(type, v);
+    const s = this.entry(name, keys, ['scalar']) as { value: Value } | undefined;
+    if (s) s.value = normalize(type, v);
+  }
+
+  /** Maps that refused updates because they were full, by name. */
+  drops(): MapDrops[] {
+    return [...this.maps.values()].filter((m) => m.dropped > 0).map((m) => ({ name: m.spec.name, maxKeys: m.maxKeys, dropped: m.dropped }));
   }
 
   /** The entry's value as a snapshot holds it, or undefined when the key is absent. */
@@ -220,7 +252,7 @@ export class UserMaps {
 
   /** Adds a map (the REPL's set grows as blocks attach); one of that name already here stays as it is. */
   add(spec: UserMapSpec): void {
-    if (!this.maps.has(spec.name)) this.maps.set(spec.name, { spec, entries: new Map() });
+    if (!this.maps.has(spec.name)) this.maps.set(spec.name, { spec, maxKeys: spec.maxKeys ?? MAP_MAX_ENTRIES, entries: new Map(), dropped: 0 });
   }
 
   remove(name: string): void {
@@ -246,7 +278,18 @@ export class UserMaps {
   }
 }
 
-/** The UserMaps for a plan's user-space maps. */
-export function userMapsOf(plan: Plan): UserMaps {
-  return new UserMaps(plan.maps.filter((m) => m.home === 'user').map((m) => ({ name: m.name, keyTypes: m.keyTypes, value: m.value })));
+/**
+ * The UserMaps for a plan's user-space maps, each holding its plan maxEntries keys, or maxKeys (the
+ * session's --map-keys-max) for a map with keys.
+ */
+export function userMapsOf(plan: Plan, opts: { maxKeys?: number; onFull?: (name: string, maxKeys: number) => void } = {}): UserMaps {
+  const specs = plan.maps
+    .filter((m) => m.home === 'user')
+    .map((m) => ({ name: m.name, keyTypes: m.keyTypes, value: m.value, maxKeys: mapKeys(m, opts.maxKeys) }));
+  return new UserMaps(specs, opts.onFull);
+}
+
+/** The keys a map holds: its plan's maxEntries, or the session's limit for a map with keys. */
+export function mapKeys(m: PlanMap, maxKeys: number | undefined): number {
+  return m.keyTypes.length > 0 && maxKeys !== undefined ? maxKeys : m.maxEntries;
 }

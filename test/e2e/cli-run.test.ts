@@ -49,6 +49,14 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
     expect(r.stdout).toBe('Attaching 1 probe...\nab\\x01|xy\n\n\n');
   });
 
+  it('sizes kernel maps with keys by --map-keys-max and BPFTRACE_MAP_KEYS_MAX', () => {
+    const prog = 'interval:ms:2 { @[nsecs] = count(); @n = count(); if (@n == 20) { exit(); } }';
+    const keys = (r: { stdout: string }) => r.stdout.split('\n').filter((l) => l.startsWith('@[')).length;
+    expect(keys(kafkatrace(['-e', prog], { env }))).toBe(20);
+    expect(keys(kafkatrace(['--map-keys-max', '5', '-e', prog], { env }))).toBe(5);
+    expect(keys(kafkatrace(['-e', prog], { env: { ...env, BPFTRACE_MAP_KEYS_MAX: '7' } }))).toBe(7);
+  });
+
   it('takes its exit status from exit(code)', () => {
     expect(kafkatrace(['-e', 'BEGIN { exit(3); }'], { env }).code).toBe(3);
   });

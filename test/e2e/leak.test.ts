@@ -19,6 +19,7 @@ function stopAtOnce(abort: AbortController): Output {
     printMaps: () => {},
     lost: () => {},
     kafkaHealth: () => {},
+    mapFull: () => {},
     error: () => {},
     flush: () => {},
   };

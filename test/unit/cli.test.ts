@@ -28,6 +28,25 @@ describe('command line parsing', () => {
     expect(() => parseCli([])).toThrow(/no program given/);
   });
 
+  it('takes the map key limit from --map-keys-max, else BPFTRACE_MAP_KEYS_MAX', () => {
+    const saved = process.env['BPFTRACE_MAP_KEYS_MAX'];
+    try {
+      delete process.env['BPFTRACE_MAP_KEYS_MAX'];
+      expect(parseCli(['-e', 'x']).mapKeysMax).toBeUndefined();
+      expect(parseCli(['--map-keys-max', '100', '-e', 'x']).mapKeysMax).toBe(100);
+      process.env['BPFTRACE_MAP_KEYS_MAX'] = '20000';
+      expect(parseCli(['run', 'syscount']).mapKeysMax).toBe(20000);
+      expect(parseCli(['--map-keys-max', '7', '-e', 'x']).mapKeysMax).toBe(7);
+      expect(parseCli(['check', 'a.ktr']).mapKeysMax).toBeUndefined();
+      process.env['BPFTRACE_MAP_KEYS_MAX'] = 'lots';
+      expect(() => parseCli(['-e', 'x'])).toThrow(/BPFTRACE_MAP_KEYS_MAX takes a number of keys from 1 to 4294967295, not 'lots'/);
+      expect(() => parseCli(['--map-keys-max', '0', '-e', 'x'])).toThrow(/--map-keys-max takes a number of keys/);
+      expect(() => parseCli(['check', '--map-keys-max', '5', 'a.ktr'])).toThrow(/only applies when a script runs/);
+    } finally {
+      if (saved === undefined) delete process.env['BPFTRACE_MAP_KEYS_MAX'];
+      else process.env['BPFTRACE_MAP_KEYS_MAX'] = saved;
+    }
+  });
   it('parses durations', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('30s')).toBe(30_000);

@@ -117,7 +117,7 @@ describe('parser fuzzing', () => {
     checkResult(`BEGIN { ${'`'.repeat(100000)} }`);
     checkResult(`BEGIN { ${'` '.repeat(50000)} }`);
     expect(parse(`BEGIN { $x = ${'1 + '.repeat(20000)}1; }`, 'long.ktr').diagnostics.map((d) => d.message)).toEqual([
-      'expression nested too deeply (more than 1000 levels)',
+      'expression too deep (more than 1024 levels of operators, calls and brackets): split it with variables',
     ]);
     checkResult(`BEGIN { $x = ${'1 + '.repeat(900)}1; }`);
     checkResult('}'.repeat(10000));

@@ -100,6 +100,22 @@ function threeGenerations(s: ReturnType<typeof scenario>, opts: { m2Leaves?: boo
 }
 
 describe('classic rebalances', () => {
+  it('remembers at most 10,000 members of one round, whatever member ids the wire brings', () => {
+    const s = scenario(['broker']);
+    const n = 10_050;
+    for (let m = 1; m <= n; m++) {
+      s.request(m, JOIN, 5, joinRequest(''), BigInt(m) * MS);
+      s.response(m, JOIN, 5, joinResponse(1, `m${m}`, 'm1'), BigInt(m) * MS + 1n);
+    }
+    for (let m = 1; m <= n; m++) {
+      s.request(m, SYNC, 3, syncRequest(1, `m${m}`), BigInt(n + m) * MS);
+      s.response(m, SYNC, 3, syncResponse, BigInt(n + m) * MS + 1n);
+    }
+    s.decoder.closeAll();
+    const [r] = s.derived('rebalance').map((d) => d.fields);
+    expect([r!.members, r!.joined]).toEqual([10_000, 10_000]);
+  }, 60_000);
+
   for (const sides of [['client'], ['broker'], ['client', 'broker']] as Side[][]) {
     it(`fires once per generation, seen from ${sides.join(' and ')}`, () => {
       const s = scenario(sides);

@@ -104,4 +104,41 @@ describe('UserMaps', () => {
     expect(keyIdentity([new Uint8Array([1])])).not.toBe(keyIdentity([[1n]]));
     expect(keyIdentity(['a', 2n])).toBe(keyIdentity(['a', 2n]));
   });
+
+  it('holds at most its key limit, as a full kernel map: new keys dropped and counted, old keys still updated', () => {
+    const full: string[] = [];
+    const m = new UserMaps([{ name: '@c', keyTypes: [str], value: { kind: 'count' } }], (name, maxKeys) => full.push(`${name}:${maxKeys}`));
+    for (let i = 0; i < 600_000; i++) m.count('@c', [`client-${i}`]);
+    expect(m.snapshot('@c').entries).toHaveLength(4096);
+    expect(m.drops()).toEqual([{ name: '@c', maxKeys: 4096, dropped: 600_000 - 4096 }]);
+    expect(full).toEqual(['@c:4096']);
+    m.count('@c', ['client-7']);
+    expect(m.get('@c', ['client-7'])).toBe(2n);
+    expect(m.get('@c', ['client-5000'])).toBeUndefined();
+    m.delete('@c', ['client-0']);
+    m.count('@c', ['late']);
+    expect(m.get('@c', ['late'])).toBe(1n);
+    expect(m.drops()[0]!.dropped).toBe(600_000 - 4096);
+  });
+  it('drops every kind of update that would add a key, under a limit of its own', () => {
+    const m = new UserMaps([
+      { name: '@s', keyTypes: [u64], value: { kind: 'sum', signed: false }, maxKeys: 2 },
+      { name: '@h', keyTypes: [u64], value: { kind: 'hist' }, maxKeys: 2 },
+      { name: '@a', keyTypes: [u64], value: { kind: 'avg', signed: true }, maxKeys: 2 },
+      { name: '@x', keyTypes: [u64], value: { kind: 'scalar', type: str }, maxKeys: 2 },
+    ]);
+    for (const k of [1n, 2n, 3n, 4n]) {
+      m.sum('@s', [k], 5n);
+      m.hist('@h', [k], 5n);
+      m.avg('@a', [k], 5n);
+      m.assign('@x', [k], 'v');
+    }
+    for (const name of ['@s', '@h', '@a', '@x']) expect(m.snapshot(name).entries.map((e) => e.keys)).toEqual([[1n], [2n]]);
+    expect(m.drops().map((d) => [d.name, d.dropped])).toEqual([
+      ['@s', 2],
+      ['@h', 2],
+      ['@a', 2],
+      ['@x', 2],
+    ]);
+  });
 });

@@ -42,6 +42,16 @@ describe('banners', () => {
     );
   });
 
+  it('says a map is full once while running (error stream), and what it dropped at exit', () => {
+    const t = collect('text');
+    t.out.mapFull({ name: '@c', maxKeys: 4096, dropped: 1 }, false);
+    t.out.mapFull({ name: '@c', maxKeys: 4096, dropped: 518703 }, true);
+    expect(t.errors()).toBe('WARNING: map @c is full (4096 keys): updates that add a key are dropped; --map-keys-max or BPFTRACE_MAP_KEYS_MAX raises the limit\n');
+    expect(t.text()).toBe('Dropped 518703 updates of @c: the map was full (4096 keys; --map-keys-max or BPFTRACE_MAP_KEYS_MAX raises the limit)\n');
+    const j = collect('json');
+    j.out.mapFull({ name: '@c', maxKeys: 10, dropped: 3 }, true);
+    expect(j.text()).toBe('{"type": "map_full", "data": {"map": "@c", "max_keys": 10, "dropped": 3}}\n');
+  });
   it('sends errors to the error stream and flushes through the callback', () => {
     let flushed = 0;
     const t = collect('text', { flush: () => flushed++ });

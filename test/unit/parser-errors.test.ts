@@ -109,7 +109,7 @@ describe('syntax errors: message and position', () => {
     const deep = `BEGIN { $x = ${'('.repeat(5000)}1${')'.repeat(5000)}; }`;
     expect(firstError(deep)).toBe('1:113: brackets nested too deeply (more than 100 levels)');
     const unary = `BEGIN { $x = ${'!'.repeat(50000)}1; }`;
-    expect(firstError(unary)).toBe('1:1: expression nested too deeply');
+    expect(firstError(unary)).toBe('1:114: operators nested too deeply (more than 100 prefix operators in a row)');
     expect(parse('BEGIN { $x = !!1; }', 'after.ktr').script).toBeDefined();
   });
 

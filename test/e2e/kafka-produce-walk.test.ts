@@ -20,6 +20,7 @@ import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { concat, legacyMessage, recordBatch, requestFrame } from '../fixtures/kafka/encoder.js';
 import { heldBpf } from '../helpers/bpf-held.js';
+import { rng } from '../helpers/seeded.js';
 
 const problem = privilegeProblem();
 if (problem && process.env['CI'] === 'true') throw new Error(problem);
@@ -175,17 +176,6 @@ const BATCH_HEADER = 61;
 /** 15 characters: its compact string is 16 bytes, as a topic id, so a v11 body relabelled v13 is a valid v13 body. */
 const TOPIC_15 = 'fifteen-chars-t';
 
-/** mulberry32: a small seeded generator, so that a failing seed can be run again. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface PartitionTruth {
   topic: string;
@@ -404,7 +394,7 @@ describe('kafka capture: Produce requests walked in the kernel', () => {
   for (let seed = 1; seed <= SEEDS; seed++) {
     it(`seed ${seed}: every partition of every request, on both ends; record data never copied`, async () => {
       if (!runnable) return;
-      const rand = random(seed * 7919);
+      const rand = rng(seed * 7919);
       const requests: RequestTruth[] = [];
       for (let i = 0; i < 12; i++) requests.push(rand() < 0.25 ? makeFetch(rand, 1000 + i) : makeRequest(rand, Math.floor(rand() * 14), 1000 + i, 4 << 20));
       const stream = concat(...requests.map((r) => r.frame));
@@ -456,7 +446,7 @@ describe('kafka capture: Produce requests walked in the kernel', () => {
     const copiedFor = async (payload: number): Promise<{ copied: number; total: number }> => {
       const partitions = Array.from({ length: 8 }, (_, i) => ({ Index: i, Records: recordBatch({ records: 100, payload }) }));
       const frame = requestFrame(0, 9, 1, 'ratio', { TransactionalId: null, Acks: 1, TimeoutMs: 1000, TopicData: [{ Name: 'ratio', PartitionData: partitions }] });
-      const { client, broker } = await run(frame, random(payload));
+      const { client, broker } = await run(frame, rng(payload));
       const copied = (records: CaptureRecord[]): number => records.reduce((n, r) => n + r.data.length, 0);
       expect(copied(client)).toBe(copied(broker));
       return { copied: copied(client), total: frame.length };

@@ -13,20 +13,10 @@ import { traceWhile, type Traced } from './cli-trace.js';
 import { produceMessagesWithConfluent } from './confluent-client.js';
 import { kafkajsClient, requestOf, runCommand, startKafkajsConsumer, type KafkajsRequest } from './kafka-clients.js';
 import { startCapture, tsharkExchanges, unfinishedConnections, type TsharkExchange, type TsharkPartition } from './tshark.js';
+import { rng } from './seeded.js';
 
 const { CompressionTypes } = kafkajs;
 
-/** A small, fast, seedable generator (mulberry32): the same seed gives the same workload. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type Client = 'kafkajs' | 'confluent' | 'kcat';
 export type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';

@@ -12,11 +12,10 @@ import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js
 import { traceWhile, type Traced } from './cli-trace.js';
 import { produceMessagesWithConfluent } from './confluent-client.js';
 import { kafkajsClient, requestOf, runCommand, startKafkajsConsumer, type KafkajsRequest } from './kafka-clients.js';
-import { startCapture, tsharkExchanges, unfinishedConnections, type TsharkExchange, type TsharkPartition } from './tshark.js';
 import { rng } from './seeded.js';
+import { startCapture, tsharkExchanges, unfinishedConnections, type TsharkExchange, type TsharkPartition } from './tshark.js';
 
 const { CompressionTypes } = kafkajs;
-
 
 export type Client = 'kafkajs' | 'confluent' | 'kcat';
 export type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';

@@ -514,6 +514,15 @@ async function runOracleOnce(seed: number): Promise<OracleReport> {
         nEx += e;
         nParts += p;
       }
+      // A Fetch answered on both ends (the broker's write and the client's read, seen by two
+      // kafkatrace runs apart) whose answer tshark lacks: the capture missed it, not kafkatrace.
+      const unanswered = (role: string): Set<string> => new Set(mismatches.filter((m) => m.kind === 'fetch.status' && m.role === role).map((m) => m.where));
+      const client = unanswered('client');
+      for (const where of unanswered('broker')) {
+        if (!client.has(where)) continue;
+        for (let i = mismatches.length - 1; i >= 0; i--) if (mismatches[i]!.kind === 'fetch.status' && mismatches[i]!.where === where) mismatches.splice(i, 1);
+        mismatches.push({ kind: 'truth.fetch-response', role: 'truth', where, kafkatrace: 'answered on both ends', truth: 'tshark saw no answer' });
+      }
 
       // The outside sources among themselves and against kafkatrace's totals.
       const produced: Counts = new Map();

@@ -146,6 +146,15 @@ async function proveProduce(
   expect(versions[`client,${v},complete`]).toBe(versions[`broker,${v},complete`]);
 }
 
+/** Stops a cluster the tests started: no broker process, node directory or BPF object may remain. */
+async function stopCluster(cluster: KafkaCluster | undefined): Promise<void> {
+  if (!cluster) return;
+  await cluster.stop();
+  expect(clusterAlive(cluster)).toBe(false);
+  for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
+  expect(heldBpf().fds).toBe(0);
+}
+
 describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
   let cluster: KafkaCluster;
 
@@ -153,13 +162,7 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
     cluster = await startKafkaCluster({ brokers: 1 });
   }, TIMEOUT_MS);
 
-  afterAll(async () => {
-    if (!cluster) return;
-    await cluster.stop();
-    expect(clusterAlive(cluster)).toBe(false);
-    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
-    expect(heldBpf().fds).toBe(0);
-  });
+  afterAll(() => stopCluster(cluster));
 
   it('records per partition of an idempotent Java producer (Produce v11) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
     await proveProduce(cluster, javaProducer(), { topic: `real-one-${process.pid}`, partitions: 6, replicas: 1, count: 500 });
@@ -242,13 +245,7 @@ describe.runIf(run)('kafka probes on a three-broker Apache Kafka cluster', () =>
     cluster = await startKafkaCluster({ brokers: 3 });
   }, TIMEOUT_MS);
 
-  afterAll(async () => {
-    if (!cluster) return;
-    await cluster.stop();
-    expect(clusterAlive(cluster)).toBe(false);
-    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
-    expect(heldBpf().fds).toBe(0);
-  });
+  afterAll(() => stopCluster(cluster));
 
   it('records per partition with replication factor 3 equal the delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
     await proveProduce(cluster, javaProducer(), { topic: `real-three-${process.pid}`, partitions: 6, replicas: 3, count: 500 });

@@ -28,6 +28,11 @@ export interface MockBroker {
   /** "127.0.0.1:PORT,127.0.0.1:PORT,..." */
   bootstrap: string;
   pid: number;
+  /**
+   * Makes the cluster answer the next requests of `apiKey` with `codes`, one request each, in
+   * order (librdkafka's mock error stack); resolves once the broker took them.
+   */
+  injectErrors(apiKey: number, codes: number[]): Promise<void>;
   /** Ends the broker and waits for it to exit; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -114,6 +119,9 @@ export async function startMockBroker(options: MockBrokerOptions = {}): Promise<
     clearTimeout(timer);
   };
 
+  // Lines after the bootstrap address answer injectErrors(), in order.
+  const answers: ((line: string) => void)[] = [];
+  let started = false;
   const bootstrap = await new Promise<string>((resolve, reject) => {
     let out = '';
     const fail = (why: string): void => {
@@ -132,15 +140,30 @@ export async function startMockBroker(options: MockBrokerOptions = {}): Promise<
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (s: string) => {
       out += s;
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      child.off('error', onError);
-      child.off('exit', onExit);
-      resolve(out.slice(0, nl).trim());
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl).trim();
+        out = out.slice(nl + 1);
+        if (!started) {
+          started = true;
+          clearTimeout(timer);
+          child.off('error', onError);
+          child.off('exit', onExit);
+          resolve(line);
+        } else {
+          answers.shift()?.(line);
+        }
+      }
     });
   });
 
+  const injectErrors = async (apiKey: number, codes: number[]): Promise<void> => {
+    if (codes.length === 0) return;
+    const answer = new Promise<string>((resolve) => answers.push(resolve));
+    child.stdin.write(`errors ${apiKey} ${codes.join(',')}\n`);
+    const line = await Promise.race([answer, exited.then(() => 'error: the mock broker exited')]);
+    if (line !== 'ok') throw new MockBrokerError(`cannot inject errors ${codes.join(',')} for API ${apiKey}: ${line}`);
+  };
+
   if (child.pid === undefined) throw new MockBrokerError('the mock broker has no pid');
-  return { bootstrap, pid: child.pid, stop };
+  return { bootstrap, pid: child.pid, injectErrors, stop };
 }

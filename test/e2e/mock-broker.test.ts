@@ -8,6 +8,7 @@ import { mockBrokerPath } from '../../src/kafka/capture-build.js';
 import { MockBrokerError, startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import {
   consumeWithKcat,
+  kafkajsClient,
   produceWithKafkajs,
   produceWithKcat,
   runCommand,
@@ -73,6 +74,23 @@ describe('mock broker', () => {
     } finally {
       await member.stop();
     }
+  });
+
+  it('answers the next requests of an API with injected errors, one each', async () => {
+    // Produce (API 0) answered INVALID_RECORD (87), which no client retries: the first send fails
+    // with it, the next one succeeds.
+    const producer = kafkajsClient(broker.bootstrap, 'inject').producer();
+    await producer.connect();
+    try {
+      await broker.injectErrors(0, [87]);
+      await expect(producer.send({ topic: 'audit', messages: [{ value: 'x' }] })).rejects.toMatchObject({ type: 'INVALID_RECORD' });
+      const [ok] = await producer.send({ topic: 'audit', messages: [{ value: 'y' }] });
+      expect(ok?.errorCode).toBe(0);
+    } finally {
+      await producer.disconnect();
+    }
+    await expect(broker.injectErrors(99999, [1])).rejects.toThrow(/bad API key/);
+    await expect(broker.injectErrors(0, [-4])).rejects.toThrow(MockBrokerError);
   });
 
   it('stops, twice safely, leaving no process', async () => {

@@ -8,6 +8,9 @@
  * Prints the bootstrap address ("127.0.0.1:PORT,...") on one line on stdout, then serves until
  * stdin reaches end of file (so a parent that dies, even by SIGKILL, takes the broker with it) or
  * SIGTERM / SIGINT / SIGHUP arrives. --no-stdin serves until a signal only (for background use).
+ * A line "errors APIKEY CODE[,CODE...]" on stdin makes the cluster answer the next requests of
+ * that API with those error codes, one each (tests inject failures so); "ok" or "error: WHY" on
+ * stdout answers each line.
  * Exit status: 0 after a clean stop, 2 for a usage error, 1 when the cluster cannot be created.
  */
 #define _GNU_SOURCE
@@ -67,6 +70,39 @@ static int parse_topic(char *arg, struct topic_spec *t) {
   if (t->partitions < 0) return -1;
   t->name = arg;
   return 0;
+}
+
+/* One line of stdin: "errors APIKEY CODE[,CODE...]". */
+static void command(rd_kafka_mock_cluster_t *mcluster, char *text) {
+  char *save = NULL;
+  const char *verb = strtok_r(text, " ", &save);
+  const char *key = strtok_r(NULL, " ", &save);
+  char *codes = strtok_r(NULL, " ", &save);
+  if (verb == NULL || strcmp(verb, "errors") != 0 || key == NULL || codes == NULL ||
+      strtok_r(NULL, " ", &save) != NULL) {
+    printf("error: expected errors APIKEY CODE[,CODE...]\n");
+    fflush(stdout);
+    return;
+  }
+  int api_key = parse_int(key, 0, 32767);
+  rd_kafka_resp_err_t errs[64];
+  size_t cnt = 0;
+  char *csave = NULL;
+  for (char *c = strtok_r(codes, ",", &csave); c != NULL; c = strtok_r(NULL, ",", &csave)) {
+    int code = parse_int(c, 0, 32767);
+    if (code < 0 || cnt == sizeof errs / sizeof errs[0]) {
+      api_key = -1;
+      break;
+    }
+    errs[cnt++] = (rd_kafka_resp_err_t)code;
+  }
+  if (api_key < 0) {
+    printf("error: bad API key or error code (at most 64 codes)\n");
+  } else {
+    rd_kafka_mock_push_request_errors_array(mcluster, (int16_t)api_key, cnt, errs);
+    printf("ok\n");
+  }
+  fflush(stdout);
 }
 
 int main(int argc, char **argv) {
@@ -146,6 +182,8 @@ int main(int argc, char **argv) {
   printf("%s\n", rd_kafka_mock_cluster_bootstraps(mcluster));
   fflush(stdout);
 
+  char line[1024];
+  size_t used = 0;
   struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
   nfds_t nfds = watch_stdin ? 2 : 1;
   for (;;) {
@@ -156,10 +194,20 @@ int main(int argc, char **argv) {
     }
     if (fds[0].revents & POLLIN) break;
     if (nfds == 2 && fds[1].revents) {
-      /* Input is discarded: only its end matters. */
-      char buf[256];
-      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+      ssize_t n = read(STDIN_FILENO, line + used, sizeof line - 1 - used);
       if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
+      if (n < 0) continue;
+      used += (size_t)n;
+      line[used] = '\0';
+      char *nl;
+      while ((nl = strchr(line, '\n')) != NULL) {
+        *nl = '\0';
+        command(mcluster, line);
+        used -= (size_t)(nl + 1 - line);
+        memmove(line, nl + 1, used + 1);
+      }
+      /* A line longer than the buffer is no command of ours. */
+      if (used == sizeof line - 1) used = 0;
     }
   }
 

@@ -220,6 +220,8 @@ export async function startKafkajsConsumer(opts: {
   groupId: string;
   clientId?: string;
   fromBeginning?: boolean;
+  /** How long the coordinator waits for members to rejoin (kafkajs's default: 60 s). */
+  rebalanceTimeout?: number;
 }): Promise<GroupMember> {
   const consumer = kafkajsClient(opts.bootstrap, opts.clientId).consumer({
     groupId: opts.groupId,
@@ -227,6 +229,7 @@ export async function startKafkajsConsumer(opts: {
     // The mock cluster makes a group's first join wait its rebalance delay; keep the rest short.
     heartbeatInterval: 500,
     sessionTimeout: 10_000,
+    ...(opts.rebalanceTimeout === undefined ? {} : { rebalanceTimeout: opts.rebalanceTimeout }),
   });
   const messages: ConsumedMessage[] = [];
   const requests: KafkajsRequest[] = [];

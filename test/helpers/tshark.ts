@@ -1,6 +1,7 @@
 // tshark as an outside witness of Kafka traffic: a loopback capture of given broker ports while a
 // workload runs, then Wireshark's Kafka dissector's reading of each Produce and Fetch exchange,
-// per topic and partition (record counts and sizes from the batch headers it parsed, offsets, errors).
+// per topic and partition (record counts and sizes from the batch headers it parsed, offsets, errors),
+// and of each consumer-group exchange (JoinGroup, Heartbeat, LeaveGroup, SyncGroup).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -185,13 +186,10 @@ function messageOf(k: Tree, srcPort: number, dstPort: number, brokerPorts: Set<n
   return msg;
 }
 
-/**
- * The Produce and Fetch exchanges in `pcap`, read by tshark's Kafka dissector with `brokerPorts`
- * decoded as Kafka, keyed "clientPort/brokerPort/correlationId".
- */
-export async function tsharkExchanges(pcap: string, brokerPorts: number[]): Promise<Map<string, TsharkExchange>> {
+/** tshark's JSON reading of the Kafka packets of `apiKeys` in `pcap`, with `brokerPorts` decoded as Kafka. */
+async function dissect(pcap: string, brokerPorts: number[], apiKeys: number[]): Promise<{ _source: { layers: Tree } }[]> {
   const args = ['-r', pcap, ...brokerPorts.flatMap((p) => ['-d', `tcp.port==${p},kafka`]),
-    '-Y', 'kafka.api_key == 0 || kafka.api_key == 1', '-T', 'json', '--no-duplicate-keys', '-J', 'tcp kafka'];
+    '-Y', apiKeys.map((k) => `kafka.api_key == ${k}`).join(' || '), '-T', 'json', '--no-duplicate-keys', '-J', 'tcp kafka'];
   const child = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   let stderr = '';
@@ -200,7 +198,15 @@ export async function tsharkExchanges(pcap: string, brokerPorts: number[]): Prom
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`tshark -r failed (${code}): ${stderr}`);
   const text = Buffer.concat(chunks).toString('utf8');
-  const packets = (text.trim() === '' ? [] : JSON.parse(text)) as { _source: { layers: Tree } }[];
+  return (text.trim() === '' ? [] : JSON.parse(text)) as { _source: { layers: Tree } }[];
+}
+
+/**
+ * The Produce and Fetch exchanges in `pcap`, read by tshark's Kafka dissector with `brokerPorts`
+ * decoded as Kafka, keyed "clientPort/brokerPort/correlationId".
+ */
+export async function tsharkExchanges(pcap: string, brokerPorts: number[]): Promise<Map<string, TsharkExchange>> {
+  const packets = await dissect(pcap, brokerPorts, [0, 1]);
   const ports = new Set(brokerPorts);
   const exchanges = new Map<string, TsharkExchange>();
   for (const packet of packets) {
@@ -239,4 +245,85 @@ export async function unfinishedConnections(pcap: string, brokerPorts: number[])
     ended.set(key, (ended.get(key) ?? false) || end);
   }
   return [...ended].filter(([, e]) => !e).map(([k]) => k);
+}
+
+/**
+ * One consumer-group exchange as the dissector read it: only the fields before any array in each
+ * message, since tshark 4.0 misreads the member arrays of newer JoinGroup versions (it flags those
+ * packets malformed); LeaveGroup v3+ names its members in an array, read when the dissector could.
+ */
+export interface TsharkGroupExchange {
+  apiKey: 11 | 12 | 13 | 14;
+  /** Order of the request in the capture. */
+  frame: number;
+  clientPort: number;
+  brokerPort: number;
+  correlationId: number;
+  clientId: string;
+  group: string;
+  /** The request's member id (empty on a first JoinGroup); LeaveGroup v3+: its first member. */
+  memberId: string;
+  /** SyncGroup and Heartbeat requests: the generation; JoinGroup and LeaveGroup: -1. */
+  requestGeneration: number;
+  /** Undefined when the response was not seen. */
+  error?: number;
+  /** JoinGroup responses: the generation, the leader and the member id given. */
+  generation?: number;
+  leader?: string;
+  assignedMemberId?: string;
+  /**
+   * JoinGroup responses: how many members the answer lists (the leader's lists them all; others
+   * none). The count is the dissector's; the ids in the list are not read (see above).
+   */
+  listedMembers?: number;
+}
+
+/** The JoinGroup, Heartbeat, LeaveGroup and SyncGroup exchanges in `pcap`, in request order. */
+export async function tsharkGroupExchanges(pcap: string, brokerPorts: number[]): Promise<TsharkGroupExchange[]> {
+  const packets = await dissect(pcap, brokerPorts, [11, 12, 13, 14]);
+  const ports = new Set(brokerPorts);
+  const byKey = new Map<string, TsharkGroupExchange>();
+  let frame = 0;
+  for (const packet of packets) {
+    const layers = packet._source.layers;
+    const tcp = all(layers.tcp)[0];
+    if (!tcp) continue;
+    const src = num(tcp, 'tcp.srcport')!;
+    const dst = num(tcp, 'tcp.dstport')!;
+    for (const k of all(layers.kafka)) {
+      const correlationId = num(k, 'kafka.correlation_id');
+      const apiKey = num(k, 'kafka.api_key');
+      if (correlationId === undefined || apiKey === undefined || apiKey < 11 || apiKey > 14) continue;
+      const toBroker = ports.has(dst);
+      const clientPort = toBroker ? src : dst;
+      const brokerPort = toBroker ? dst : src;
+      const key = `${clientPort}/${brokerPort}/${correlationId}`;
+      if (toBroker) {
+        const member = field(k, 'kafka.member_id') ?? subtrees(k, 'Member (').map((m) => field(m, 'kafka.member_id')).find((m) => m !== undefined) ?? '';
+        byKey.set(key, {
+          apiKey: apiKey as TsharkGroupExchange['apiKey'], frame: frame++, clientPort, brokerPort, correlationId,
+          clientId: field(k, 'kafka.client_id') ?? '', group: field(k, 'kafka.consumer_group') ?? '', memberId: member,
+          requestGeneration: apiKey === 12 || apiKey === 14 ? num(k, 'kafka.generation_id') ?? -1 : -1,
+        });
+        continue;
+      }
+      const ex = byKey.get(key);
+      if (!ex) continue;
+      ex.error = num(k, 'kafka.error') ?? 0;
+      if (apiKey === 11) {
+        const generation = num(k, 'kafka.generation_id');
+        if (generation !== undefined) ex.generation = generation;
+        const leader = field(k, 'kafka.group_leader_id');
+        if (leader !== undefined) ex.leader = leader;
+        const assigned = field(k, 'kafka.member_id');
+        if (assigned !== undefined) ex.assignedMemberId = assigned;
+        const list = k['Members'];
+        // Members of the same label are one key holding an array (--no-duplicate-keys).
+        ex.listedMembers = list !== undefined && typeof list === 'object' && !Array.isArray(list)
+          ? Object.entries(list).filter(([key]) => key.startsWith('Member (')).reduce((n, [, v]) => n + (Array.isArray(v) ? v.length : 1), 0)
+          : 0;
+      }
+    }
+  }
+  return [...byKey.values()].sort((a, b) => a.frame - b.frame);
 }

@@ -39,7 +39,7 @@ async function dispatch(opts: CliOptions): Promise<number> {
       out(version());
       return 0;
     case 'list': {
-      const [{ listProbes }, { realSystem }] = await Promise.all([import('./list.js'), import('../frontend/system.js')]);
+      const [{ listProbes }, { realSystem }] = await Promise.all([import('../frontend/list-probes.js'), import('../frontend/system.js')]);
       out(listProbes(opts.listGlob, opts.verbose, realSystem()));
       return 0;
     }

@@ -4,8 +4,8 @@
 import { clearLine, cursorTo } from 'node:readline';
 import repl, { type REPLServer } from 'node:repl';
 import { kafkaCatalogue, type KafkaCatalogue } from '../frontend/kafka-catalogue.js';
+import { listProbes } from '../frontend/list-probes.js';
 import type { SystemInfo } from '../frontend/system.js';
-import { listProbes } from '../cli/list.js';
 import { complete } from './complete.js';
 import { ReplEngine } from './engine.js';
 import { isCompleteInput } from './input.js';

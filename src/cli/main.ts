@@ -64,7 +64,7 @@ async function dispatch(opts: CliOptions): Promise<number> {
     case 'trace':
       return trace(scriptOf(opts), opts);
     case 'repl':
-      return (await import('../repl/index.js')).runRepl();
+      return (await import('../repl/index.js')).runRepl(opts);
     case 'demo':
       return (await import('../demo/command.js')).demo(opts);
   }

@@ -47,7 +47,6 @@ interface Block {
   id: number;
   /** The kernel part; absent when every probe of the block runs in user space. */
   obj?: BpfObject;
-  plan: Plan;
   probes: PlanProbe[];
   /** Kernel maps of the object by name, as this object's plan lays them out. */
   maps: Map<string, PlanMap>;
@@ -169,7 +168,6 @@ export class ReplEngine {
     const block: Block = {
       id,
       obj: loaded?.obj,
-      plan,
       probes,
       maps: new Map(kernelMaps.map((m) => [m.name, m])),
       records: new RecordDispatch({ plan, obj: loaded?.obj, userMaps: this.userMaps, out: this.out, render: this.render }),

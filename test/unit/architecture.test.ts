@@ -1,6 +1,6 @@
 // The folders of src/ and grammar/ in layers: a file imports only its own folder and the folders
 // below it, so that each layer can be read, tested and changed without the ones above it; and no
-// import cycle anywhere. src/kafka's own inner layers are kafka-layers.test.ts's.
+// import cycle. src/kafka's inside (its inner layers, its cycles) is kafka-layers.test.ts's.
 import { describe, expect, it } from 'vitest';
 import { cycles, importGraph, upwardImports } from '../helpers/import-graph.js';
 

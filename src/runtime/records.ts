@@ -11,7 +11,7 @@ import type { UserMaps } from './user-maps.js';
 import type { MapSnapshot } from './values.js';
 
 /** Where one BPF object's records land. */
-export interface RecordTarget {
+interface RecordTarget {
   /** The plan the object was built from: it lays out the records and names the maps. */
   plan: Plan;
   /** The object, whose kernel maps print(), clear() and zero() name; absent without a kernel part. */

@@ -1,15 +1,35 @@
 // One script, run by `kafkatrace -e` and typed into `kafkatrace repl` (stdin piped), as root: the
 // records of its kernel probe (printf, cat, system(), print, clear, zero, exit) come out the same,
-// in the same order, from both. The truth is outside kafkatrace: the file cat() reads and the
-// shell's output for system() are the test's own random values.
+// in the same order, from both, and so do a kafka probe's printf and system() lines. The truth is
+// outside kafkatrace: the file cat() reads, the shell's output for system() and the number of
+// records kcat produces are the test's own random values.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kafkatrace } from '../helpers/cli.js';
+import { startMockBroker } from '../../src/kafka/mock-broker.js';
+import { BIN, kafkatrace, ROOT } from '../helpers/cli.js';
+import { produceWithKcat } from '../helpers/kafka-clients.js';
 import { PtyRepl, replCanRun } from './repl-pty.js';
 
 const run = replCanRun();
+
+/** kafkatrace with piped stdio: what it printed so far, and a wait for what it prints next. */
+function started(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const until = async (done: (stdout: string) => boolean, what: string): Promise<void> => {
+    for (const deadline = Date.now() + 30_000; !done(stdout); await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout:\n${stdout}\nstderr:\n${stderr}`);
+    }
+  };
+  return { child, exited, until, stdout: () => stdout, stderr: () => stderr };
+}
 
 describe.runIf(run)('a kernel probe\'s records through a script and through the REPL', () => {
   let dir: string;
@@ -65,4 +85,46 @@ describe.runIf(run)('a kernel probe\'s records through a script and through the 
       repl.child.kill('SIGKILL');
     }
   }, 60_000);
+
+  it('prints a kafka probe\'s lines and runs its system() commands in order, both ways', async () => {
+    const topic = `records-${process.pid}`;
+    const broker = await startMockBroker({ topics: { [topic]: 1 } });
+    try {
+      const script =
+        `kafka:produce /args.topic == "${topic}" && args.role == "client"/ ` +
+        `{ printf("produce %d\\n", args.records); system("echo shell %d", args.records); }`;
+      /** The produce lines' records, each line followed at once by the shell's line for it. */
+      const produced = (out: string): number => {
+        const lines = out.replace(/kt> /g, '').split('\n').filter((l) => /^(produce|shell) \d+$/.test(l));
+        let total = 0;
+        for (let i = 0; i < lines.length; i += 2) {
+          const n = /^produce (\d+)$/.exec(lines[i]!)?.[1];
+          expect(n, out).toBeDefined();
+          expect(lines[i + 1], out).toBe(`shell ${n}`);
+          total += Number(n);
+        }
+        return total;
+      };
+      for (const args of [['--unsafe', '-e', script], ['repl', '--unsafe']]) {
+        const count = 1 + Math.floor(Math.random() * 40);
+        const p = started(args, env);
+        try {
+          if (args[0] === 'repl') p.child.stdin.write(script + '\n');
+          await p.until((out) => /Attaching 1 probe\.\.\.\n|block 1: attached 1 probe\n/.test(out), 'the probe to attach');
+          await produceWithKcat({ bootstrap: broker.bootstrap, topic, count });
+          // Lines may sit in the output until the next write: wait for the count, then end the run.
+          await p.until((out) => out.includes(`shell `) && produced(out.slice(0, out.lastIndexOf('\n') + 1)) >= count, `${count} records`);
+          if (args[0] === 'repl') p.child.stdin.end();
+          else p.child.kill('SIGINT');
+          expect(await p.exited).toBe(0);
+          expect(produced(p.stdout())).toBe(count);
+          expect(p.stderr()).toBe('');
+        } finally {
+          p.child.kill('SIGKILL');
+        }
+      }
+    } finally {
+      await broker.stop();
+    }
+  }, 90_000);
 });

@@ -31,7 +31,7 @@ function started(args: string[], env: NodeJS.ProcessEnv) {
   return { child, exited, until, stdout: () => stdout, stderr: () => stderr };
 }
 
-describe.runIf(run)('a kernel probe\'s records through a script and through the REPL', () => {
+describe.runIf(run)('records through a script and through the REPL', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   beforeAll(() => {

@@ -1,6 +1,6 @@
 // Source locations of tokens and of the nodes built from them.
 import type { IToken } from 'chevrotain';
-import type { Loc } from '../src/frontend/ast.js';
+import type { Loc } from './ast.js';
 
 export function tokenLoc(t: IToken): Loc {
   return { line: t.startLine ?? 0, col: t.startColumn ?? 0, offset: t.startOffset, length: (t.endOffset ?? t.startOffset) - t.startOffset + 1 };

@@ -1,10 +1,10 @@
 // The kafkatrace grammar: a chevrotain EmbeddedActionsParser that builds the AST of
-// src/frontend/ast.ts directly. One probe is parsed per invocation of `probe` (see parse.ts, which
+// grammar/ast.ts directly. One probe is parsed per invocation of `probe` (see parse.ts, which
 // splits a script into probes so that an error in one probe does not hide errors in the next).
 import { EmbeddedActionsParser, tokenMatcher, type ILookaheadStrategy, type IToken, type TokenType } from 'chevrotain';
 import type {
   AttachPoint, Expr, IfStmt, Loc, MapRef, Probe, Stmt, VarRef,
-} from '../src/frontend/ast.js';
+} from './ast.js';
 import type { AttachPayload } from './attach-scanner.js';
 import { decodeString, parseInteger } from './literals.js';
 import { tabledLookahead } from './lookahead.js';

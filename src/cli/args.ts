@@ -49,7 +49,7 @@ USAGE
   kafkatrace check [--format github] FILE... | -e PROG
                                             check scripts without running them (no root needed)
   kafkatrace compile FILE|-e PROG -o DIR    write the generated C, the BPF object and the plan
-  kafkatrace repl                           type probe blocks at a prompt; they attach at once (.help)
+  kafkatrace repl [--unsafe]                type probe blocks at a prompt; they attach at once (.help)
   kafkatrace run NAME|FILE [options]        run a stdlib tool by name or a script (--list: the tools)
   kafkatrace demo [--duration TIME]         a mock Kafka with a producer and a rebalancing consumer
                                             group, traced live (demo --help explains it)

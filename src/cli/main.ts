@@ -39,7 +39,7 @@ async function dispatch(opts: CliOptions): Promise<number> {
       out(version());
       return 0;
     case 'list': {
-      const [{ listProbes }, { realSystem }] = await Promise.all([import('./list.js'), import('../frontend/system.js')]);
+      const [{ listProbes }, { realSystem }] = await Promise.all([import('../frontend/list-probes.js'), import('../frontend/system.js')]);
       out(listProbes(opts.listGlob, opts.verbose, realSystem()));
       return 0;
     }
@@ -64,7 +64,7 @@ async function dispatch(opts: CliOptions): Promise<number> {
     case 'trace':
       return trace(scriptOf(opts), opts);
     case 'repl':
-      return (await import('../repl/index.js')).runRepl();
+      return (await import('../repl/index.js')).runRepl(opts);
     case 'demo':
       return (await import('../demo/command.js')).demo(opts);
   }

@@ -41,18 +41,23 @@ async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedC
 
 /**
  * Collects what one burst of events prints and writes it with one system call once the burst's
- * synchronous work is done: a write per printf line would stall the ring-buffer consumer.
+ * synchronous work is done: a write per printf line would stall the ring-buffer consumer. flush()
+ * writes what it holds now (before system() runs a command that writes to the same output).
  */
-export function batchedWriter(sink: (s: string) => void): (s: string) => void {
+function batchedWriter(sink: (s: string) => void): { write: (s: string) => void; flush: () => void } {
   let pending: string[] = [];
   const flush = (): void => {
+    if (pending.length === 0) return;
     const text = pending.join('');
     pending = [];
     sink(text);
   };
-  return (s) => {
-    if (pending.length === 0) queueMicrotask(flush);
-    pending.push(s);
+  return {
+    write: (s) => {
+      if (pending.length === 0) queueMicrotask(flush);
+      pending.push(s);
+    },
+    flush,
   };
 }
 
@@ -84,11 +89,11 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     // An output that cannot be written ends the session in order (END, detach); main reports it.
     const abort = new AbortController();
     unwatch = sink.onFailure(() => abort.abort());
-    const write = batchedWriter((s) => sink.write(s));
+    const { write, flush } = batchedWriter((s) => sink.write(s));
     let stopReason: StopReason | undefined;
     let command: CommandStatus | undefined;
     const code = await runSession(plan, object, {
-      output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, stackLookup }),
+      output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, flush, stackLookup }),
       pid: opts.pid,
       command: opts.command_,
       durationMs: opts.durationMs,

@@ -1,8 +1,10 @@
 // `kafkatrace demo`: a mock Kafka broker, a producer and a consumer group that rebalances, traced by
 // the demo script through the real runtime and shown live; everything it started is stopped at the
 // end, on Ctrl-C and on SIGTERM.
-import type { CliOptions } from '../cli/args.js';
+import { formatDiagnostic } from '../frontend/diagnostics.js';
+import { realSystem } from '../frontend/system.js';
 import { MockBrokerError, startMockBroker, type MockBroker } from '../kafka/mock-broker.js';
+import type { Plan } from '../plan/types.js';
 import type { Output } from '../runtime/output.js';
 import { privilegeProblem } from '../runtime/privileges.js';
 import { runSession, type SessionControl } from '../runtime/session.js';
@@ -17,6 +19,7 @@ import { renderView } from './view.js';
 export const DEFAULT_DURATION_MS = 20_000;
 const TOPIC = 'demo-orders';
 const GROUP = 'kafkatrace-demo';
+const DEMO_FILE = 'demo.ktr';
 const PARTITIONS = 3;
 /** How often the live view redraws, and how often plain output prints a frame. */
 const LIVE_REFRESH_MS = 1000;
@@ -47,6 +50,13 @@ OPTIONS
 Needs root (it loads BPF programs) and kcat (scripts/install-deps.sh installs both the Debian
 packages and the mock broker).
 `;
+
+/** What the demo takes from its command line. */
+interface DemoOptions {
+  help?: boolean;
+  durationMs?: number;
+  noColor: boolean;
+}
 
 export interface DemoIo {
   stdout: NodeJS.WriteStream;
@@ -87,7 +97,18 @@ function problem(): string | undefined {
   return kcatProblem();
 }
 
-export async function demo(opts: CliOptions, io: DemoIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+/**
+ * The demo script's plan and object; a script of kafkatrace's own that does not compile is its bug.
+ * The compiler is loaded only when the demo runs (not for --help or a missing prerequisite).
+ */
+async function compileDemo(positional: string[]): Promise<{ plan: Plan; object: Buffer | undefined }> {
+  const [{ planScript }, { compileC }] = await Promise.all([import('../codegen/index.js'), import('../codegen/clang.js')]);
+  const r = planScript(DEMO_SCRIPT, DEMO_FILE, { positional, unsafe: false, system: realSystem() });
+  if (!r.ok) throw new Error(`the demo script does not compile:\n${r.diagnostics.map((d) => formatDiagnostic(d, DEMO_SCRIPT)).join('\n')}`);
+  return { plan: r.compiled.plan, object: r.compiled.c ? await compileC(r.compiled.c) : undefined };
+}
+
+export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   if (opts.help) {
     io.stdout.write(DEMO_HELP);
     return 0;
@@ -97,7 +118,6 @@ export async function demo(opts: CliOptions, io: DemoIo = { stdout: process.stdo
     io.stderr.write(`kafkatrace: ${why}\n`);
     return 1;
   }
-  const { planSource, objectFor, systemEnv } = await import('../cli/pipeline.js');
 
   // One handler for the whole run, so that a signal during start-up or clean-up also ends the demo
   // in order instead of killing it with its clients still running.
@@ -115,8 +135,7 @@ export async function demo(opts: CliOptions, io: DemoIo = { stdout: process.stdo
     broker = await startMockBroker({ topics: { [TOPIC]: PARTITIONS } });
     if (abort.signal.aborted) return 0;
     const positional = [brokerPort(broker.bootstrap), GROUP];
-    const compiled = planSource({ text: DEMO_SCRIPT, file: 'demo.ktr' }, systemEnv(positional, false));
-    const object = await objectFor(compiled);
+    const { plan, object } = await compileDemo(positional);
     const durationMs = opts.durationMs ?? DEFAULT_DURATION_MS;
     const setting: DemoSetting = { bootstrap: broker.bootstrap, topic: TOPIC, partitions: PARTITIONS, group: GROUP, durationMs };
     const live = io.stdout.isTTY === true;
@@ -139,7 +158,7 @@ export async function demo(opts: CliOptions, io: DemoIo = { stdout: process.stdo
     const lost = (): number => Number(control?.health().eventsLost ?? 0n);
     let lastMaps: MapSnapshot[] = [];
     let lostAtStop = 0;
-    await runSession(compiled.plan, object, {
+    await runSession(plan, object, {
       output: demoOutput(log, (maps) => (lastMaps = maps)),
       durationMs,
       positional,

@@ -10,10 +10,14 @@ import { isNativeError, openObject, type BpfObject } from '../native/index.js';
 import { ringRecords } from '../native/ring-records.js';
 import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
-import { decodeEvent, decodeMap, stackFrames } from '../runtime/decode.js';
+import { stackFrames } from '../runtime/decode.js';
+import type { RenderContext } from '../runtime/format/value.js';
+import { kafkaRuntime, type KafkaRuntime } from '../runtime/kafka-runtime.js';
 import { createOutput, type Output } from '../runtime/output.js';
 import { ensureTracefs, privilegeProblem } from '../runtime/privileges.js';
-import type { DecodedEvent, MapSnapshot } from '../runtime/values.js';
+import { mapSnapshot, RecordDispatch } from '../runtime/records.js';
+import { createSymbolizer } from '../runtime/symbols.js';
+import type { MapSnapshot } from '../runtime/values.js';
 import type { KafkaAttachment, KafkaFeed, KafkaFeedOptions } from '../runtime/kafka-source.js';
 import { shapeMismatch } from './shared-maps.js';
 import { UserMaps } from '../runtime/user-maps.js';
@@ -29,34 +33,25 @@ export interface EngineOptions {
   write: (s: string) => void;
   /** Diagnostics and errors. */
   writeError: (s: string) => void;
+  /** Sends what `write` holds back (before system() runs a command on the same output). */
+  flush?: () => void;
+  /** --unsafe: system() and signal() are allowed. */
+  unsafe?: boolean;
   /** C → BPF object; clang by default. */
   compile?: (c: string) => Promise<Buffer>;
   /** Starts the Kafka capture and decoder; startKafkaFeed by default. */
   startKafkaFeed?: (opts: KafkaFeedOptions) => KafkaFeed;
 }
 
-/** What kafka blocks need, loaded with the first one: the interpreter and the capture. */
-async function kafkaRuntime() {
-  const [source, interpreter] = await Promise.all([import('../runtime/kafka-source.js'), import('../runtime/interpreter.js')]);
-  return {
-    startKafkaFeed: source.startKafkaFeed,
-    kafkaProbeCount: source.kafkaProbeCount,
-    kafkaDemand: source.kafkaDemand,
-    compileUserProbe: interpreter.compileUserProbe,
-    InterpreterError: interpreter.InterpreterError,
-  };
-}
-
-type KafkaRuntime = Awaited<ReturnType<typeof kafkaRuntime>>;
-
 interface Block {
   id: number;
   /** The kernel part; absent when every probe of the block runs in user space. */
   obj?: BpfObject;
-  plan: Plan;
   probes: PlanProbe[];
   /** Kernel maps of the object by name, as this object's plan lays them out. */
   maps: Map<string, PlanMap>;
+  /** Acts on the object's ring-buffer records. */
+  records: RecordDispatch;
   /** The user-space maps the block uses. */
   userMaps: string[];
   /** The block's user-space probes on the session's kafka feed. */
@@ -89,6 +84,10 @@ export class ReplEngine {
   private closed = false;
   private readonly startNs = process.hrtime.bigint();
   private readonly out: Output;
+  private readonly render: RenderContext = {
+    symbols: createSymbolizer(),
+    stackLookup: (id, limit) => this.stack(id, limit),
+  };
   private readonly userMaps = new UserMaps([], (name, maxKeys) => this.out.mapFull({ name, maxKeys, dropped: 1 }, false));
   /** The capture and decoder, from the first kafka block attached until the last is detached. */
   private feed?: KafkaFeed;
@@ -98,7 +97,9 @@ export class ReplEngine {
       format: 'text',
       write: opts.write,
       writeError: opts.writeError,
-      stackLookup: (id, limit) => this.stack(id, limit),
+      flush: opts.flush,
+      symbols: this.render.symbols,
+      stackLookup: this.render.stackLookup,
     });
   }
 
@@ -116,7 +117,7 @@ export class ReplEngine {
     if (text.trim() === '') return undefined;
     const declaring = this.declaringBlocks(text);
     const unit = composeUnit(text, declaring.map((b) => ({ block: b, text: this.units.get(b)!.text })));
-    const r = planScript(unit.source, REPL_FILE, { positional: [], unsafe: false, system: this.opts.system });
+    const r = planScript(unit.source, REPL_FILE, { positional: [], unsafe: this.opts.unsafe ?? false, system: this.opts.system });
     const fresh = (d: { loc: { line: number } }) => d.loc.line > unit.prefixLines;
     if (!r.ok) {
       this.opts.writeError(renderUnitDiagnostics(r.diagnostics, unit, text) + '\n');
@@ -167,9 +168,9 @@ export class ReplEngine {
     const block: Block = {
       id,
       obj: loaded?.obj,
-      plan,
       probes,
       maps: new Map(kernelMaps.map((m) => [m.name, m])),
+      records: new RecordDispatch({ plan, obj: loaded?.obj, userMaps: this.userMaps, out: this.out, render: this.render }),
       userMaps: userMaps.map((m) => m.name),
       internal: loaded?.internal ?? [],
       exited: false,
@@ -341,39 +342,7 @@ export class ReplEngine {
   private onRecords(block: Block, records: Buffer[]): void {
     for (const record of records) {
       if (!this.blocks.has(block.id) || block.exited) return;
-      const e = decodeEvent(block.plan, record);
-      try {
-        this.handle(block, e);
-      } catch (err) {
-        this.out.error(messageOf(err));
-      }
-    }
-    this.out.flush();
-  }
-
-  private handle(block: Block, e: DecodedEvent): void {
-    if (!e.ok) {
-      this.out.error(e.error);
-      return;
-    }
-    const ev = e.event;
-    switch (ev.kind) {
-      case 'exit':
-        this.exitBlock(block);
-        return;
-      case 'print': {
-        const snap = this.snapshot(ev.map);
-        if (snap) this.out.printMap(snap, ev.top || undefined, ev.div || undefined);
-        return;
-      }
-      case 'clear':
-      case 'zero': {
-        const m = block.maps.get(ev.map);
-        if (m?.bpfName) ev.kind === 'clear' ? block.obj?.mapClear(m.bpfName) : block.obj?.mapZero(m.bpfName);
-        return;
-      }
-      default:
-        if (!this.out.event(e)) this.out.error(`${ev.kind}() is not supported in the REPL; its records are ignored`);
+      if (block.records.act(record) !== undefined) this.exitBlock(block);
     }
   }
 
@@ -392,7 +361,7 @@ export class ReplEngine {
   private snapshot(name: string): MapSnapshot | undefined {
     if (this.live.get(name)?.map.home === 'user') return this.userMaps.snapshot(name);
     const h = this.holder(name);
-    return h && decodeMap(h.map, h.obj.mapDump(h.map.bpfName!));
+    return h && mapSnapshot(h.map, h.obj, this.userMaps);
   }
 
   private stack(id: number, limit?: number): bigint[] | undefined {

@@ -6,13 +6,14 @@ import { startRepl } from './repl.js';
 
 export { startRepl, type ReplOptions, type ReplSession } from './repl.js';
 
-export async function runRepl(): Promise<number> {
+export async function runRepl(opts: { unsafe: boolean }): Promise<number> {
   const file = historyPath();
   const session = startRepl({
     input: process.stdin,
     output: process.stdout,
     system: realSystem(),
     historyFile: prepareHistoryDir(file) ? file : undefined,
+    unsafe: opts.unsafe,
   });
   const stop = (): void => session.server.close();
   process.once('SIGTERM', stop);

@@ -4,8 +4,8 @@
 import { clearLine, cursorTo } from 'node:readline';
 import repl, { type REPLServer } from 'node:repl';
 import { kafkaCatalogue, type KafkaCatalogue } from '../frontend/kafka-catalogue.js';
+import { listProbes } from '../frontend/list-probes.js';
 import type { SystemInfo } from '../frontend/system.js';
-import { listProbes } from '../cli/list.js';
 import { complete } from './complete.js';
 import { ReplEngine } from './engine.js';
 import { isCompleteInput } from './input.js';
@@ -40,6 +40,8 @@ export interface ReplOptions {
   historyFile?: string;
   /** C → BPF object (tests); clang by default. */
   compile?: (c: string) => Promise<Buffer>;
+  /** --unsafe: blocks may call system() and signal(). */
+  unsafe?: boolean;
 }
 
 export interface ReplSession {
@@ -71,6 +73,7 @@ export function startRepl(opts: ReplOptions): ReplSession {
   // then redrawn once per turn of the loop.
   let above = '';
   const flushAbove = (): void => {
+    if (above === '') return;
     const text = above;
     above = '';
     if (ended || busy || !server) {
@@ -90,7 +93,7 @@ export function startRepl(opts: ReplOptions): ReplSession {
     if (above === '') setImmediate(flushAbove);
     above += s;
   };
-  const engine = new ReplEngine({ system: opts.system, write, writeError: write, compile: opts.compile });
+  const engine = new ReplEngine({ system: opts.system, write, writeError: write, flush: flushAbove, compile: opts.compile, unsafe: opts.unsafe });
 
   // Blocks attach one at a time, in the order typed.
   let queue: Promise<unknown> = Promise.resolve();

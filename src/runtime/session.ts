@@ -4,18 +4,19 @@ import type { ResolvedAttach } from '../frontend/analysis.js';
 import { isNativeError, openObject, releaseLinksAtExit, watchProcessExit, type BpfObject } from '../native/index.js';
 import { ringRecords } from '../native/ring-records.js';
 import { stackMapName } from '../plan/layout.js';
-import type { Plan, PlanMap } from '../plan/types.js';
+import type { Plan } from '../plan/types.js';
 import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
 import { CommandError, endCommand, spawnHeld, splitCommand, type HeldCommand } from './command.js';
-import { decodeEvent, decodeMap, stackFrames } from './decode.js';
+import { stackFrames } from './decode.js';
 import { ensureTracefs, privilegeProblem } from './privileges.js';
 import { handleSignals } from './signals.js';
 import type { RenderContext } from './format/value.js';
 import { createSymbolizer } from './symbols.js';
-import { runSystem, systemCommand } from './system-call.js';
 import type { Output } from './output.js';
-import type { DecodedEvent, MapSnapshot, StackLookup } from './values.js';
+import { mapSnapshot, RecordDispatch } from './records.js';
+import type { MapSnapshot, StackLookup } from './values.js';
 import type { KafkaProbes } from './kafka-source.js';
+import { kafkaRuntime, type KafkaRuntime } from './kafka-runtime.js';
 import { decodeHealth, type DecodeHealth } from '../kafka/counters.js';
 import { userMapsOf, type UserMaps } from './user-maps.js';
 
@@ -153,17 +154,6 @@ function loadFailure(plan: Plan, e: unknown): SessionError {
   return new SessionError(`${e.message}${where}${log}`);
 }
 
-/**
- * What kafka:* probes need, loaded only for a plan that has some: the interpreter, the Kafka decoder
- * and the capture are a large part of the runtime, and a script without them should not load them.
- */
-async function kafkaRuntime() {
-  const [source, interpreter, capture] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js'), import('../kafka/capture-loader.js')]);
-  return { startKafkaProbes: source.startKafkaProbes, InterpreterError: interpreter.InterpreterError, CaptureConfigError: capture.CaptureConfigError };
-}
-
-type KafkaRuntime = Awaited<ReturnType<typeof kafkaRuntime>>;
-
 function sumCounters(values: Buffer[]): bigint {
   return values.reduce((total, v) => total + v.readBigUInt64LE(0), 0n);
 }
@@ -180,6 +170,7 @@ class Session {
   private kafka?: KafkaProbes;
   private readonly userMaps: UserMaps;
   private out!: Output;
+  private records!: RecordDispatch;
   private held?: HeldCommand;
   private exitCode = 0;
   private stopping = false;
@@ -200,7 +191,6 @@ class Session {
   private lostReported = 0n;
   private unhandleSignals?: () => void;
   private commandDone?: Promise<void>;
-  private readonly unhandled = new Set<string>();
   private readonly render: RenderContext = {
     symbols: createSymbolizer(),
     stackLookup: (id, limit) => this.stack(id, limit),
@@ -269,6 +259,7 @@ class Session {
     const { plan, options, obj } = this;
     const stackLookup: StackLookup = (id, limit) => this.stack(id, limit);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
+    this.records = new RecordDispatch({ plan, obj, userMaps: this.userMaps, out: this.out, render: this.render });
     const targetPid = this.held?.pid ?? options.pid ?? 0;
     if (!this.held && options.pid !== undefined) this.watchTarget(options.pid);
     const startNs = process.hrtime.bigint();
@@ -446,78 +437,16 @@ class Session {
 
   /** Acts on one ring record; false for an exit() that ends the session. */
   private act(record: Buffer): boolean {
-    const e = decodeEvent(this.plan, record);
-    if (!e.ok) {
-      this.out.error(e.error);
-      return true;
-    }
-    if (e.event.kind === 'exit') {
-      if (this.stopping) return true;
-      const code = e.args[0];
-      this.exitCode = typeof code === 'bigint' ? Number(code) : 0;
-      this.requestStop('exit');
-      return false;
-    }
-    try {
-      this.handle(e);
-    } catch (err) {
-      // One record that cannot be acted on (a map gone, a failing output) does not end the session.
-      this.out.error(err instanceof Error ? err.message : String(err));
-    }
-    return true;
-  }
-
-  private handle(e: DecodedEvent & { ok: true }): void {
-    const ev = e.event;
-    switch (ev.kind) {
-      case 'print': {
-        const map = this.planMap(ev.map);
-        if (map) this.out.printMap(this.snapshot(map), ev.top || undefined, ev.div || undefined);
-        return;
-      }
-      case 'clear':
-      case 'zero': {
-        const map = this.planMap(ev.map);
-        if (map?.bpfName) {
-          if (ev.kind === 'clear') this.obj?.mapClear(map.bpfName);
-          else this.obj?.mapZero(map.bpfName);
-        }
-        return;
-      }
-      case 'system': {
-        // The analysis only lets system() through with --unsafe; the plan says whether it was given.
-        if (!this.plan.unsafe) {
-          this.out.error('system() needs --unsafe');
-          return;
-        }
-        this.out.flush();
-        const problem = runSystem(systemCommand(ev.format, e.args, this.render));
-        if (problem) this.out.error(problem);
-        return;
-      }
-      default:
-        if (!this.out.event(e) && !this.unhandled.has(ev.kind)) {
-          this.unhandled.add(ev.kind);
-          this.out.error(`${ev.kind}() is not supported by this runtime yet; its records are ignored`);
-        }
-    }
-  }
-
-  private planMap(name: string): PlanMap | undefined {
-    const map = this.plan.maps.find((m) => m.name === name);
-    if (!map) this.out.error(`unknown map ${name} in a ring buffer record`);
-    return map;
-  }
-
-  private snapshot(map: PlanMap): MapSnapshot {
-    if (map.home === 'user') return this.userMaps.snapshot(map.name);
-    const entries = map.bpfName && this.obj ? this.obj.mapDump(map.bpfName) : [];
-    return decodeMap(map, entries);
+    const code = this.records.act(record);
+    if (code === undefined || this.stopping) return true;
+    this.exitCode = code;
+    this.requestStop('exit');
+    return false;
   }
 
   /** Every map of the script, kernel and user-space alike. */
   private allSnapshots(): MapSnapshot[] {
-    return this.plan.maps.map((m) => this.snapshot(m));
+    return this.plan.maps.map((m) => mapSnapshot(m, this.obj, this.userMaps));
   }
 
   private printAllMaps(atExit: boolean): void {

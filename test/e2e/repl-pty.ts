@@ -33,8 +33,8 @@ export class PtyRepl {
   private mark = 0;
   readonly exited: Promise<number | null>;
 
-  constructor(env: NodeJS.ProcessEnv) {
-    const cmd = `stty cols 200 rows 50; exec '${process.execPath}' '${BIN}' repl`;
+  constructor(env: NodeJS.ProcessEnv, args: string[] = []) {
+    const cmd = `stty cols 200 rows 50; exec '${process.execPath}' '${BIN}' repl${args.map((a) => ` '${a}'`).join('')}`;
     this.child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
     this.child.stdout.on('data', (d: Buffer) => (this.raw += d.toString()));
     this.child.stderr.on('data', (d: Buffer) => (this.raw += d.toString()));

@@ -1,10 +1,10 @@
-// `kafkatrace -l [GLOB]`: the probes this machine offers, as bpftrace lists them (`provider:target`),
-// with `-v` adding each probe's args.
-import { kafkaCatalogue } from '../frontend/kafka-catalogue.js';
-import { globToRegExp } from '../frontend/glob.js';
-import { HARDWARE_EVENTS, PROVIDER_ALIASES, SOFTWARE_EVENTS } from '../frontend/providers.js';
-import type { SystemInfo } from '../frontend/system.js';
-import { typeName } from '../frontend/types.js';
+// The probes this machine offers, as bpftrace lists them (`provider:target`), with their args when
+// verbose: `kafkatrace -l [GLOB]` and the REPL's `.list`.
+import { kafkaCatalogue } from './kafka-catalogue.js';
+import { globToRegExp } from './glob.js';
+import { HARDWARE_EVENTS, PROVIDER_ALIASES, SOFTWARE_EVENTS } from './providers.js';
+import type { SystemInfo } from './system.js';
+import { typeName } from './types.js';
 
 
 interface Listed {

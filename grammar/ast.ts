@@ -1,0 +1,148 @@
+// The abstract syntax tree of a kafkatrace script. The parser builds it; semantic analysis fills in
+// `type` on expressions and `resolved` on probes; later stages only read it.
+
+/** A position in a script. Lines and columns count from 1; offset and length are in UTF-16 units. */
+export interface Loc {
+  line: number;
+  col: number;
+  offset: number;
+  length: number;
+}
+
+/** The type of a value, decided by semantic analysis. */
+export type KType =
+  | { kind: 'int'; bits: 8 | 16 | 32 | 64; signed: boolean }
+  | { kind: 'str'; size: number }
+  | { kind: 'buf'; size: number }
+  | { kind: 'tuple'; elems: KType[] }
+  | { kind: 'ksym' }
+  | { kind: 'usym' }
+  | { kind: 'inet' }
+  | { kind: 'username' }
+  | { kind: 'kstack' }
+  | { kind: 'ustack' }
+  | { kind: 'timestamp' }
+  | { kind: 'none' };
+
+/** What a map holds: the aggregation it is updated with, or a plain assigned value. */
+export type MapValueKind =
+  | { kind: 'scalar'; type: KType }
+  | { kind: 'count' }
+  | { kind: 'sum'; signed: boolean }
+  | { kind: 'avg'; signed: boolean }
+  | { kind: 'min'; signed: boolean }
+  | { kind: 'max'; signed: boolean }
+  | { kind: 'stats'; signed: boolean }
+  | { kind: 'hist' }
+  | { kind: 'lhist'; min: number; max: number; step: number };
+
+export interface Script {
+  kind: 'script';
+  file: string;
+  /** `#include` and other preprocessor lines, kept only so that `-d ast` can show them. */
+  preamble: string[];
+  probes: Probe[];
+  loc: Loc;
+}
+
+/** One attach point as written: `tracepoint:syscalls:sys_enter_*`, `BEGIN`, `kafka:produce`. */
+export interface AttachPoint {
+  kind: 'attach';
+  /** The provider as written (`t`, `tracepoint`, `kafka`, `BEGIN`, `END`). */
+  provider: string;
+  /** The parts after the provider, split on `:` (an address or a path may itself hold a `:`-free part). */
+  parts: string[];
+  /** The full text as written, for messages. */
+  raw: string;
+  loc: Loc;
+}
+
+export interface Probe {
+  kind: 'probe';
+  attach: AttachPoint[];
+  predicate?: Expr;
+  body: Stmt[];
+  loc: Loc;
+}
+
+export type Stmt =
+  | ExprStmt
+  | AssignStmt
+  | MapAssignStmt
+  | IfStmt
+  | WhileStmt
+  | UnrollStmt
+  | ForStmt
+  | ReturnStmt
+  | BreakStmt
+  | ContinueStmt
+  | BlockStmt;
+
+export interface ExprStmt { kind: 'exprStmt'; expr: Expr; loc: Loc }
+
+/** `$x = e`, `$x += e`: op is `=` or the compound operator without `=` (`+`, `<<`, ...). */
+export interface AssignStmt { kind: 'assign'; target: VarRef; op: string; value: Expr; loc: Loc }
+
+/** `@m[k] = e`, `@m[k] += e`, `@m = count()`. */
+export interface MapAssignStmt { kind: 'mapAssign'; target: MapRef; op: string; value: Expr; loc: Loc }
+
+export interface IfStmt { kind: 'if'; cond: Expr; then: Stmt[]; else?: Stmt[]; loc: Loc }
+export interface WhileStmt { kind: 'while'; cond: Expr; body: Stmt[]; loc: Loc }
+export interface UnrollStmt { kind: 'unroll'; count: Expr; body: Stmt[]; loc: Loc }
+/** `for ($kv : @map) { ... }` */
+export interface ForStmt { kind: 'for'; variable: VarRef; map: MapRef; body: Stmt[]; loc: Loc }
+export interface ReturnStmt { kind: 'return'; value?: Expr; loc: Loc }
+export interface BreakStmt { kind: 'break'; loc: Loc }
+export interface ContinueStmt { kind: 'continue'; loc: Loc }
+export interface BlockStmt { kind: 'block'; body: Stmt[]; loc: Loc }
+
+export type Expr =
+  | IntLit
+  | StrLit
+  | VarRef
+  | MapRef
+  | Builtin
+  | PositionalParam
+  | ArgCount
+  | Call
+  | Binary
+  | Unary
+  | IncDec
+  | Ternary
+  | FieldAccess
+  | TupleIndex
+  | TupleLit
+  | IndexExpr
+  | CastExpr;
+
+interface ExprBase { loc: Loc; type?: KType }
+
+export interface IntLit extends ExprBase { kind: 'int'; value: bigint; raw: string }
+/** `value` is the decoded string (escapes applied). */
+export interface StrLit extends ExprBase { kind: 'str'; value: string }
+/** `$name` */
+export interface VarRef extends ExprBase { kind: 'var'; name: string }
+/** `@name[keys]`; the anonymous map has name `@`. */
+export interface MapRef extends ExprBase { kind: 'map'; name: string; keys: Expr[] }
+/** pid, comm, nsecs, arg0, retval, args, ... */
+export interface Builtin extends ExprBase { kind: 'builtin'; name: string }
+/** `$1` ... `$N` */
+export interface PositionalParam extends ExprBase { kind: 'positional'; index: number }
+/** `$#` */
+export interface ArgCount extends ExprBase { kind: 'argcount' }
+export interface Call extends ExprBase { kind: 'call'; name: string; args: Expr[] }
+export interface Binary extends ExprBase { kind: 'binary'; op: string; left: Expr; right: Expr }
+/** `!e`, `-e`, `~e`, `*e`, `&e` */
+export interface Unary extends ExprBase { kind: 'unary'; op: string; operand: Expr }
+/** `$x++`, `--@m[k]`: prefix tells which side the operator stood. */
+export interface IncDec extends ExprBase { kind: 'incdec'; op: '++' | '--'; prefix: boolean; target: VarRef | MapRef }
+export interface Ternary extends ExprBase { kind: 'ternary'; cond: Expr; then: Expr; else: Expr }
+/** `args.field`, `args->field`, `$x.field`. */
+export interface FieldAccess extends ExprBase { kind: 'field'; object: Expr; field: string; arrow: boolean }
+/** `$t.0` */
+export interface TupleIndex extends ExprBase { kind: 'tupleIndex'; object: Expr; index: number }
+export interface TupleLit extends ExprBase { kind: 'tuple'; elems: Expr[] }
+/** `e[i]` on something other than a map. */
+export interface IndexExpr extends ExprBase { kind: 'index'; object: Expr; index: Expr }
+/** `(uint32)e` */
+export interface CastExpr extends ExprBase { kind: 'cast'; typeName: string; operand: Expr }

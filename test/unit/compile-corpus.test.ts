@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileScript, planScript } from '../../src/codegen/index.js';
+import { compileScript, planScript } from '../../src/compiler.js';
 import { frontend } from '../../src/frontend/index.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { openObject } from '../../src/native/index.js';

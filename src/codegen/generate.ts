@@ -8,7 +8,7 @@ import { programKind, type ProgramKind } from '../plan/programs.js';
 import type { Plan, PlanEvent, PlanMap } from '../plan/types.js';
 import { CodegenError } from './errors.js';
 import { cComment } from './escape.js';
-import { ProgramGen } from './program.js';
+import { ProgramGen } from './program/index.js';
 import { tracepointStruct } from './tracepoint-struct.js';
 
 export const STACK_ENTRIES = 4096;

@@ -125,6 +125,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         maps,
         events,
         positional: analysis.positional,
+        hostValues: analysis.hostValues,
       }).generate();
       programs.push(`/* probe ${pp.index}: ${cComment(prog.attach.map(attachName).join(', '))} */\n${out.code}`);
       if (out.scratchSize > MAX_SCRATCH) {

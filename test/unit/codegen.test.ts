@@ -97,6 +97,13 @@ describe('the shape of the generated C', () => {
     expect(write).toContain(bytes('tracepoint:syscalls:sys_enter_write').at(-1)!);
   });
 
+  it('writes the values the front end resolved kaddr(), uaddr() and cgroupid() to as constants', () => {
+    expect(generated('BEGIN { @k = kaddr("init_task"); @c = cgroupid("/sys/fs/cgroup/system.slice"); }')).toMatch(
+      /\(18446744071606159680ULL\)[^]*\(1291LL\)/,
+    );
+    expect(generated('uprobe:bash:readline { @u = uaddr("ps1_prompt"); }')).toContain('(0x150a28ULL)');
+  });
+
   it('initialises map values from the zero area, never from the stack', () => {
     const c = generated('tracepoint:syscalls:sys_enter_read { @h[comm] = hist(args.count); }');
     expect(c).toContain('kt_lookup_or_init(&m_h,');

@@ -27,6 +27,8 @@ export interface ProgramInput {
   maps: Map<string, PlanMap>;
   events: Map<Call, PlanEvent>;
   positional: string[];
+  /** What the front end resolved each kaddr(), uaddr() and cgroupid() call to. */
+  hostValues: Map<Call, bigint>;
 }
 
 export interface ProgramOutput {

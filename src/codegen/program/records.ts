@@ -1,12 +1,11 @@
 // C for the calls that act (printf, print, exit, join, delete, signal, ...). Most send a record on the
 // ring buffer; its values are computed before the record is reserved.
 import type { Call, Expr, KType } from '../../frontend/ast.js';
+import { signalNumber } from '../../frontend/signals.js';
 import { InternalError, joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../../plan/events.js';
 import { EVENT_HEADER_SIZE, layoutOf } from '../../plan/layout.js';
 import type { Layout, PlanEvent } from '../../plan/types.js';
 import { isScalar, scalarCType } from '../ctypes.js';
-import { CodegenError } from '../errors.js';
-import { SIGNALS } from '../signals.js';
 import type { Gen } from './context.js';
 
 const S64: KType = { kind: 'int', bits: 64, signed: true };
@@ -53,8 +52,8 @@ export function callStmt(g: Gen, c: Call): boolean {
       if (!a) throw new InternalError('signal() needs a signal');
       let sig: string;
       if (a.kind === 'str') {
-        const n = SIGNALS[a.value.toUpperCase()] ?? SIGNALS['SIG' + a.value.toUpperCase()];
-        if (n === undefined) throw new CodegenError(`unknown signal '${a.value}'`, a.loc);
+        const n = signalNumber(a.value);
+        if (n === undefined) throw new InternalError(`unknown signal '${a.value}'`);
         sig = String(n);
       } else {
         sig = g.scalar(a);

@@ -1,8 +1,5 @@
 // C expressions for scalar values: literals, variables, operators, comparisons and the calls that
 // yield an integer.
-import { readFileSync, statSync } from 'node:fs';
-import type { AnalyzedProbe } from '../../frontend/analysis.js';
-import { readElf, type ElfObject } from '../../frontend/elf.js';
 import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { InternalError, typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
@@ -203,26 +200,17 @@ function callScalar(g: Gen, c: Call): string {
   switch (c.name) {
     case 'ksym':
       return `((__u64)(${g.scalar(c.args[0]!)}))`;
-    case 'kaddr': {
-      const a = c.args[0];
-      if (!a || a.kind !== 'str') throw new CodegenError('kaddr() needs a symbol name as a string literal', c.loc);
-      return `${kernelSymbolAddress(a.value, a.loc)}ULL`;
-    }
-    case 'uaddr': {
-      const a = c.args[0];
-      if (!a || a.kind !== 'str') throw new CodegenError('uaddr() needs a symbol name as a string literal', c.loc);
-      return `${userSymbolAddress(g.p.probe, a.value, a.loc)}ULL`;
-    }
+    case 'kaddr':
+      return `${hostValue(g, c)}ULL`;
+    case 'uaddr':
+      return `0x${hostValue(g, c).toString(16)}ULL`;
     case 'sizeof': {
       const a = c.args[0];
       if (!a) throw new InternalError('sizeof() needs an argument');
       return `${sizeOf(typeOf(a))}LL`;
     }
-    case 'cgroupid': {
-      const a = c.args[0];
-      if (!a || a.kind !== 'str') throw new CodegenError('cgroupid() needs a path as a string literal', c.loc);
-      return cInt(cgroupId(a.value, a.loc));
-    }
+    case 'cgroupid':
+      return cInt(hostValue(g, c));
     case 'kstack':
       return g.builtin('kstack', c);
     case 'has_key': {
@@ -252,50 +240,9 @@ function callScalar(g: Gen, c: Call): string {
   }
 }
 
-/**
- * The link-time address of a data symbol of the one binary the probe attaches to, as bpftrace 0.17's
- * uaddr() gives it: not moved by where the binary is loaded (a PIE's or a library's base is not added).
- */
-function userSymbolAddress(probe: AnalyzedProbe, name: string, loc: Expr['loc']): string {
-  const binaries = [...new Set(probe.attach.flatMap((a) => (a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt' ? [a.binary] : [])))];
-  if (binaries.length !== 1) {
-    throw new CodegenError(`uaddr() needs its probe to attach to one binary; this one attaches to ${binaries.length}`, loc);
-  }
-  const binary = binaries[0]!;
-  let objects: ElfObject[];
-  try {
-    objects = readElf(binary).objects;
-  } catch (e) {
-    throw new CodegenError(`uaddr(): cannot read ${binary}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, loc);
-  }
-  const symbol = objects.find((o) => o.name === name);
-  if (!symbol) throw new CodegenError(`uaddr(): no data symbol '${name}' in ${binary}`, loc);
-  return `0x${symbol.address.toString(16)}`;
-}
-
-/** The address of a kernel symbol, from /proc/kallsyms (which shows zeroes to non-root users). */
-function kernelSymbolAddress(name: string, loc: Expr['loc']): bigint {
-  let text: string;
-  try {
-    text = readFileSync('/proc/kallsyms', 'utf8');
-  } catch (e) {
-    throw new CodegenError(`kaddr(): cannot read /proc/kallsyms: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, loc);
-  }
-  for (const line of text.split('\n')) {
-    const [addr, , sym] = line.split(/\s+/);
-    if (sym !== name || addr === undefined) continue;
-    const value = BigInt('0x' + addr);
-    if (value === 0n) throw new CodegenError(`kaddr(): the address of ${name} is hidden: run as root`, loc);
-    return value;
-  }
-  throw new CodegenError(`kaddr(): no kernel symbol '${name}'`, loc);
-}
-
-/** A cgroup's id is the inode number of its cgroupfs directory (cgroup v2). */
-function cgroupId(path: string, loc: Expr['loc']): bigint {
-  try {
-    return statSync(path, { bigint: true }).ino;
-  } catch (e) {
-    throw new CodegenError(`cgroupid(): cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, loc);
-  }
+/** What the front end resolved a kaddr(), uaddr() or cgroupid() call to. */
+function hostValue(g: Gen, c: Call): bigint {
+  const value = g.p.hostValues.get(c);
+  if (value === undefined) throw new InternalError(`${c.name}() at ${c.loc.line}:${c.loc.col} has no resolved value`);
+  return value;
 }

@@ -1,9 +1,9 @@
 // Builtin variables (pid, func, retval, argN, ...) and tracepoint args, read from the probe's context.
 import type { TracepointField } from '../../frontend/analysis.js';
 import type { Expr, KType } from '../../frontend/ast.js';
+import { InternalError } from '../../plan/events.js';
 import { sizeOf } from '../../plan/layout.js';
 import { intCType } from '../ctypes.js';
-import { CodegenError } from '../errors.js';
 import { fieldMember, isIntField } from '../tracepoint-struct.js';
 import type { Gen } from './context.js';
 
@@ -92,7 +92,7 @@ function tpField(g: Gen, e: Extract<Expr, { kind: 'field' }>): TracepointField {
   const f = format?.fields.find((x) => x.name === e.field);
   if (!f) {
     if (g.p.kind !== 'tracepoint' || !format) g.unsupported(e, `args in a ${g.p.kind} probe`);
-    throw new CodegenError(`args.${e.field} is not a field of tracepoint ${format.category}:${format.name}`, e.loc);
+    throw new InternalError(`args.${e.field} is not a field of tracepoint ${format.category}:${format.name}`);
   }
   return f;
 }

@@ -3,7 +3,6 @@ import type { Call, Expr, MapRef } from '../../frontend/ast.js';
 import { InternalError, typeOf } from '../../plan/events.js';
 import type { PlanMap } from '../../plan/types.js';
 import { isScalar, scalarCType } from '../ctypes.js';
-import { CodegenError } from '../errors.js';
 import { type Gen, isAggregation, type KernelMap } from './context.js';
 
 /** A pointer to the key of `ref` (built in scratch memory, zero-padded). */
@@ -44,7 +43,7 @@ export function assignMap(g: Gen, target: MapRef, op: string, value: Expr): void
     g.emit(`  *${p} ${op === '=' ? '=' : sign + '='} (__s64)(${amount});`);
     return;
   }
-  if (v.kind !== 'scalar') throw new CodegenError(`cannot assign to ${target.name}, which holds ${v.kind}()`, target.loc);
+  if (v.kind !== 'scalar') throw new InternalError(`cannot assign to ${target.name}, which holds ${v.kind}()`);
   const key = g.keyOf(m, target.keys);
   if (isScalar(v.type)) {
     const ct = scalarCType(v.type);
@@ -62,7 +61,7 @@ export function assignMap(g: Gen, target: MapRef, op: string, value: Expr): void
     g.emit(`bpf_map_update_elem(&${m.bpfName}, ${key}, &${val}, BPF_ANY);`);
     return;
   }
-  if (op !== '=') throw new CodegenError(`'${op}=' needs an integer map value`, value.loc);
+  if (op !== '=') throw new InternalError(`'${op}=' needs an integer map value`);
   const size = g.zeroCheck(m.valueSize);
   const slot = g.alloc(size);
   g.emit(`KT_CLEAR(KT_AT(S, ${slot}), ${size});`);
@@ -124,7 +123,7 @@ function aggregate(g: Gen, m: KernelMap, target: MapRef, call: Call): void {
         break;
       }
       case 'scalar':
-        throw new CodegenError(`${target.name} holds plain values, not ${call.name}()`, call.loc);
+        throw new InternalError(`${target.name} holds plain values, not ${call.name}()`);
     }
   });
   g.emit('}');
@@ -159,7 +158,7 @@ export function readMap(g: Gen, ref: MapRef): string {
       return r;
     }
     default:
-      throw new CodegenError(`the value of ${ref.name} (a ${m.value.kind}) cannot be read in a probe`, ref.loc);
+      throw new InternalError(`the value of ${ref.name} (a ${m.value.kind}) cannot be read in a probe`);
   }
 }
 
@@ -189,7 +188,7 @@ export function incDecMap(g: Gen, ref: MapRef, delta: 1 | -1, prefix: boolean): 
     return r;
   }
   if (m.value.kind !== 'scalar' || !isScalar(m.value.type)) {
-    throw new CodegenError(`${ref.name} does not hold integers`, ref.loc);
+    throw new InternalError(`${ref.name} does not hold integers`);
   }
   const ct = scalarCType(m.value.type);
   const p = g.temp();

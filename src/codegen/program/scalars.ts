@@ -4,7 +4,6 @@ import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { InternalError, typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
 import { cInt, isScalar, isSigned, scalarCType } from '../ctypes.js';
-import { CodegenError } from '../errors.js';
 import { cByte } from '../escape.js';
 import { type Gen, isAggregation } from './context.js';
 
@@ -234,7 +233,7 @@ function callScalar(g: Gen, c: Call): string {
       return `kt_strcontains(${g.mem(h!)}, ${sizeOf(typeOf(h!))}, ${g.mem(n!)}, ${sizeOf(typeOf(n!))})`;
     }
     default: {
-      if (isAggregation(c.name)) throw new CodegenError(`${c.name}() can only be assigned to a map`, c.loc);
+      if (isAggregation(c.name)) throw new InternalError(`${c.name}() can only be assigned to a map`);
       return g.unsupported(c, `${c.name}() as a value`);
     }
   }

@@ -4,7 +4,6 @@ import type { Expr, KType, Stmt } from '../../frontend/ast.js';
 import { InternalError, typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
 import { isScalar, scalarCType } from '../ctypes.js';
-import { CodegenError } from '../errors.js';
 import { cIdent } from '../escape.js';
 import type { Gen } from './context.js';
 
@@ -48,7 +47,7 @@ function stmt(g: Gen, s: Stmt): void {
       return;
     }
     case 'unroll': {
-      if (s.count.kind !== 'int') throw new CodegenError('unroll needs an integer literal count', s.count.loc);
+      if (s.count.kind !== 'int') throw new InternalError('unroll needs an integer literal count');
       const n = Number(s.count.value);
       for (let i = 0; i < n; i++) {
         g.emit('{');
@@ -67,7 +66,7 @@ function stmt(g: Gen, s: Stmt): void {
     case 'break':
     case 'continue':
       if (g.loopDepth === 0) {
-        if (!g.inCallback) throw new CodegenError(`${s.kind} outside a loop`, s.loc);
+        if (!g.inCallback) throw new InternalError(`${s.kind} outside a loop`);
         // In a for-loop callback, 1 stops the iteration and 0 goes on to the next element.
         g.emit(s.kind === 'break' ? 'return 1;' : 'return 0;');
         return;
@@ -126,7 +125,7 @@ function forLoop(g: Gen, s: Extract<Stmt, { kind: 'for' }>): void {
     } else if (v.kind === 'scalar') {
       g.convert('(const __u8 *)value', v.type, valueAt, vt);
     } else {
-      throw new CodegenError(`cannot iterate over ${m.name}: a ${v.kind}() map has no single value per key`, s.map.loc);
+      throw new InternalError(`cannot iterate over ${m.name}: a ${v.kind}() map has no single value per key`);
     }
     g.stmts(s.body);
     g.emit('return 0;');
@@ -193,7 +192,7 @@ function assignVar(g: Gen, name: string, op: string, value: Expr): void {
     g.emit(`${c} = (${scalarCType(v.type)})(${rhs});`);
     return;
   }
-  if (op !== '=') throw new CodegenError(`'${op}=' needs an integer variable`, value.loc);
+  if (op !== '=') throw new InternalError(`'${op}=' needs an integer variable`);
   const size = g.zeroCheck(sizeOf(v.type));
   const slot = g.alloc(size);
   const tmp = `KT_AT(S, ${slot})`;

@@ -104,6 +104,11 @@ describe('the shape of the generated C', () => {
     expect(generated('uprobe:bash:readline { @u = uaddr("ps1_prompt"); }')).toContain('(0x150a28ULL)');
   });
 
+  it('gives sizeof() of an integer type name its size, as the interpreter does', () => {
+    const c = generated('BEGIN { @a = sizeof(int32); @b = sizeof(uint64); @c = sizeof(int8); @d = sizeof(comm); }');
+    expect(c.match(/\(__u64\)\((\d+)LL\)/g)).toEqual(['(__u64)(4LL)', '(__u64)(8LL)', '(__u64)(1LL)', '(__u64)(16LL)']);
+  });
+
   it('initialises map values from the zero area, never from the stack', () => {
     const c = generated('tracepoint:syscalls:sys_enter_read { @h[comm] = hist(args.count); }');
     expect(c).toContain('kt_lookup_or_init(&m_h,');

@@ -206,7 +206,9 @@ function callScalar(g: Gen, c: Call): string {
     case 'sizeof': {
       const a = c.args[0];
       if (!a) throw new InternalError('sizeof() needs an argument');
-      return `${sizeOf(typeOf(a))}LL`;
+      // sizeof(int32) names a type: the front end gives such an argument no type of its own.
+      const named = a.kind === 'builtin' ? /^u?int(8|16|32|64)$/.exec(a.name) : null;
+      return `${named ? Number(named[1]) / 8 : sizeOf(typeOf(a))}LL`;
     }
     case 'cgroupid':
       return cInt(hostValue(g, c));

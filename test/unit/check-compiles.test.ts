@@ -74,6 +74,12 @@ const EDGES = [
   'uprobe:bash:readline { @x = uaddr("nosuch"); }',
   'uprobe:bash:readline, uprobe:libc:malloc { @x = uaddr("x"); }',
   'BEGIN { $x = (1, (2, "a")); @x = $x.1.1; }',
+  'kprobe:vfs_read { @x = kaddr("init_task"); @y = kaddr("jiffies") + 8; }',
+  'uprobe:bash:readline { @x = uaddr("ps1_prompt"); printf("%s\\n", str(*uaddr("ps1_prompt"))); }',
+  't:syscalls:sys_enter_read /cgroup == cgroupid("/sys/fs/cgroup/system.slice")/ { @[cgroupid("/sys/fs/cgroup")] = count(); }',
+  'kafka:produce /cgroup == cgroupid("/sys/fs/cgroup/system.slice")/ { @ = count(); }',
+  'BEGIN { signal("SIGUSR1"); signal("TERM"); signal("sigterm"); signal(pid); }',
+  'fentry:vfs_read { @ = count(); } fexit:vfs_read { @[comm] = count(); }',
 ];
 
 const ONELINERS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'oneliners', 'bpftrace.txt'), 'utf8')

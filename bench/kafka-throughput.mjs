@@ -121,7 +121,7 @@ function decodeWorkload(kafka, n, window = Infinity) {
 /** The demand of DECODE_SCRIPT, as src/runtime/kafka-source.ts computes it from the script's plan. */
 async function scriptDemand() {
   const dist = (...p) => import(pathToFileURL(join(ROOT, 'dist', 'src', ...p)).href);
-  const [{ planScript }, { RealSystem }, { kafkaDemand }] = await Promise.all([dist('codegen', 'index.js'), dist('frontend', 'system.js'), dist('runtime', 'kafka-source.js')]);
+  const [{ planScript }, { RealSystem }, { kafkaDemand }] = await Promise.all([dist('compiler.js'), dist('frontend', 'system.js'), dist('runtime', 'kafka-source.js')]);
   const r = planScript(DECODE_SCRIPT, 'bench.ktr', { positional: [], unsafe: false, system: new RealSystem() });
   if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
   return kafkaDemand(r.compiled.plan);

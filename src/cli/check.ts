@@ -1,7 +1,8 @@
-// `kafkatrace check`: the whole front end over each script, no root needed; what a CI job runs.
+// `kafkatrace check`: the front end, the plan and the C of each script (no clang, no root); what a
+// CI job runs.
+import { planScript } from '../compiler.js';
 import type { Diagnostic } from '../frontend/diagnostics.js';
 import { formatDiagnostic } from '../frontend/diagnostics.js';
-import { frontend } from '../frontend/index.js';
 import type { SystemInfo } from '../frontend/system.js';
 import type { ScriptSource } from './source.js';
 
@@ -42,7 +43,8 @@ export interface CheckOptions {
 export function checkScripts(sources: ScriptSource[], opts: CheckOptions, write: (s: string) => void): number {
   let failed = 0;
   for (const src of sources) {
-    const result = frontend(src.text, src.file, { positional: opts.positional, unsafe: opts.unsafe, system: opts.system });
+    // The plan and the C as well (without clang): the scratch space a probe needs is known only there.
+    const result = planScript(src.text, src.file, { positional: opts.positional, unsafe: opts.unsafe, system: opts.system });
     if (result.diagnostics.length > 0) write(renderDiagnostics(result.diagnostics, src.text, opts.format) + '\n');
     if (result.diagnostics.some((d) => d.severity === 'error')) failed++;
   }

@@ -1,7 +1,7 @@
 // The CLI's view of the compile pipeline (src/codegen): a script with errors becomes one ScriptError
 // whose message is its rendered diagnostics. Loaded lazily: a cached script never needs it.
 import { cachePath, compileC } from '../codegen/clang.js';
-import { planScript, type CompiledScript } from '../codegen/index.js';
+import { planScript, type CompiledScript } from '../compiler.js';
 import type { AnalysisEnv } from '../frontend/index.js';
 import { realSystem } from '../frontend/system.js';
 import { renderDiagnostics } from './check.js';

@@ -2,26 +2,26 @@
 // conditional code, and slots of the per-CPU scratch area.
 
 export class Emitter {
-  protected lines: string[] = [];
-  protected indent = 1;
+  lines: string[] = [];
+  indent = 1;
   private tmp = 0;
   /** Bytes of scratch area used so far. */
-  protected scratch = 0;
+  scratch = 0;
   /** Largest memory cleared or copied from the zero area (KT_ZERO_SIZE must cover it). */
-  protected zeroSize = 8;
+  zeroSize = 8;
 
-  protected emit(line: string): void {
+  emit(line: string): void {
     this.lines.push('  '.repeat(this.indent) + line);
   }
 
-  protected block(fn: () => void): void {
+  block(fn: () => void): void {
     this.indent++;
     fn();
     this.indent--;
   }
 
   /** Runs `fn` collecting its statements separately: for code that must only run conditionally. */
-  protected capture<T>(fn: () => T): { lines: string[]; value: T } {
+  capture<T>(fn: () => T): { lines: string[]; value: T } {
     const saved = this.lines;
     const savedIndent = this.indent;
     this.lines = [];
@@ -33,22 +33,22 @@ export class Emitter {
     return { lines, value };
   }
 
-  protected emitCaptured(lines: string[]): void {
+  emitCaptured(lines: string[]): void {
     for (const l of lines) this.emit(l);
   }
 
-  protected temp(): string {
+  temp(): string {
     return `t${this.tmp++}`;
   }
 
   /** A slot of `size` bytes in the scratch area, 8-aligned. */
-  protected alloc(size: number): number {
+  alloc(size: number): number {
     const at = this.scratch;
     this.scratch += Math.ceil(Math.max(size, 1) / 8) * 8;
     return at;
   }
 
-  protected zeroCheck(size: number): number {
+  zeroCheck(size: number): number {
     this.zeroSize = Math.max(this.zeroSize, size);
     return size;
   }

@@ -8,7 +8,7 @@ import { programKind, type ProgramKind } from '../plan/programs.js';
 import type { Plan, PlanEvent, PlanMap } from '../plan/types.js';
 import { CodegenError } from './errors.js';
 import { cComment } from './escape.js';
-import { ProgramGen } from './program.js';
+import { ProgramGen } from './program/index.js';
 import { tracepointStruct } from './tracepoint-struct.js';
 
 export const STACK_ENTRIES = 4096;
@@ -125,6 +125,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         maps,
         events,
         positional: analysis.positional,
+        hostValues: analysis.hostValues,
       }).generate();
       programs.push(`/* probe ${pp.index}: ${cComment(prog.attach.map(attachName).join(', '))} */\n${out.code}`);
       if (out.scratchSize > MAX_SCRATCH) {

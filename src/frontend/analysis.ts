@@ -1,5 +1,5 @@
 // What semantic analysis hands to the plan stage, besides the typed AST.
-import type { KType, Loc, MapValueKind, Probe } from './ast.js';
+import type { Call, KType, Loc, MapValueKind, Probe } from './ast.js';
 
 /** An attach point after provider aliases are expanded and wildcards matched against the system. */
 export type ResolvedAttach =
@@ -77,6 +77,8 @@ export interface Analysis {
   positional: string[];
   /** Whether the script calls functions that need `--unsafe` (system, signal). */
   unsafe: boolean;
+  /** What each kaddr(), uaddr() and cgroupid() call of a kernel probe is on this machine (C constants). */
+  hostValues: Map<Call, bigint>;
 }
 
 /** The probe's full name as bpftrace's `probe` builtin gives it. */

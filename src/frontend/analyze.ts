@@ -30,6 +30,8 @@ interface ProbeContext {
   kafka: KafkaProbeInfo[];
   /** The full names of the attach points, for the `probe` builtin. */
   names: string[];
+  /** The binaries of the uprobe, uretprobe and usdt attach points, for uaddr(). */
+  binaries: string[];
   variables: Map<string, { type: KType; loc: Loc }>;
   usesArgs: boolean;
   loops: number;
@@ -64,6 +66,7 @@ const ORDERING = new Set(['<', '<=', '>', '>=']);
 class Analyzer implements CallHost {
   readonly diagnostics: Diagnostic[] = [];
   readonly maps: MapTable;
+  readonly hostValues = new Map<Call, bigint>();
   usesUnsafe = false;
   private ctx!: ProbeContext;
 
@@ -85,6 +88,18 @@ class Analyzer implements CallHost {
     return this.ctx.providers;
   }
 
+  get system(): SystemInfo {
+    return this.env.system;
+  }
+
+  get binaries(): string[] {
+    return this.ctx.binaries;
+  }
+
+  resolved(c: Call, value: bigint): void {
+    this.hostValues.set(c, value);
+  }
+
   err(loc: Loc, message: string, hint?: string): undefined {
     this.diagnostics.push(error(this.file, loc, message, hint));
     return undefined;
@@ -101,7 +116,9 @@ class Analyzer implements CallHost {
   analyzeProbe(probe: Probe, resolutions: (AttachResolution | undefined)[], inUserSpace = false): ProbeContext {
     const ok = resolutions.filter((r): r is AttachResolution => r !== undefined);
     const providers = [...new Set(ok.map((r) => r.provider))];
-    const names = ok.flatMap((r) => r.resolved.map(attachName));
+    const resolved = ok.flatMap((r) => r.resolved);
+    const names = resolved.map(attachName);
+    const binaries = [...new Set(resolved.flatMap((a) => (a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt' ? [a.binary] : [])))];
     this.maps.takeTouched();
     this.ctx = {
       providers,
@@ -109,6 +126,7 @@ class Analyzer implements CallHost {
       formats: ok.flatMap((r) => r.formats),
       kafka: ok.flatMap((r) => r.kafka),
       names,
+      binaries,
       variables: new Map(),
       usesArgs: false,
       loops: 0,
@@ -492,6 +510,10 @@ class Analyzer implements CallHost {
       const bad = providers.find((p) => !info.only!.includes(p) && !(p === 'kafka' && info.kafka));
       if (bad) return this.err(loc, `${name} is only available in ${info.only.join(', ')} probes, not in ${bad}`);
     }
+    if (name === 'func' || name === 'retval') {
+      const trampoline = providers.find((p) => p === 'fentry' || p === 'fexit');
+      if (trampoline) return this.err(loc, `${name} is not supported in ${trampoline} probes yet`);
+    }
     if (name === 'args') {
       this.ctx.usesArgs = true;
       return this.err(loc, `args must be followed by a field: args.NAME`);
@@ -644,7 +666,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
     }));
   fixVariableTypes(script, probes);
   return {
-    analysis: { probes, maps, positional: env.positional, unsafe: second.usesUnsafe },
+    analysis: { probes, maps, positional: env.positional, unsafe: second.usesUnsafe, hostValues: second.hostValues },
     diagnostics,
   };
 }

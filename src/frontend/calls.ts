@@ -5,6 +5,8 @@ import { FUNCTION_SIGNATURES, MAP_FUNCTIONS } from './functions.js';
 import { type MapTable, plural } from './map-table.js';
 import { parseFormat, specMismatch } from './printf-format.js';
 import type { Provider } from './providers.js';
+import { SIGNALS, signalNumber } from './signals.js';
+import type { SystemInfo } from './system.js';
 import { INT64, NONE, UINT64, isInt, isStr, storageType, typeName } from './types.js';
 
 /** A type, or undefined when an error was already reported. */
@@ -26,6 +28,12 @@ export interface CallHost {
   constInt(e: Expr): number | undefined;
   /** Notes a call of system() or signal(), reporting it when --unsafe was not given. */
   requireUnsafe(c: Call): void;
+  /** The machine that kaddr(), uaddr() and cgroupid() are resolved on. */
+  readonly system: SystemInfo;
+  /** The binaries of the probe's uprobe, uretprobe and usdt attach points. */
+  readonly binaries: string[];
+  /** Notes what a kaddr(), uaddr() or cgroupid() call is on this machine. */
+  resolved(c: Call, value: bigint): void;
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
@@ -260,19 +268,23 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       const a = c.args[0]!;
       const t = h.expr(a);
       if (a.kind === 'str') {
-        if (!/^(SIG)?[A-Z0-9]+$/.test(a.value)) h.err(a.loc, `signal(): '${a.value}' is not a signal name like "SIGKILL"`);
+        if (signalNumber(a.value) === undefined) h.err(a.loc, `signal(): '${a.value}' is not a signal name like "SIGKILL"`, h.suggest(a.value, Object.keys(SIGNALS)));
       } else if (t && !isInt(t)) h.err(a.loc, `signal() takes a signal number or name, but the argument is ${typeName(t)}`);
       return noValue();
     }
     case 'kaddr':
     case 'uaddr':
-    case 'cgroupid':
+    case 'cgroupid': {
       if (!arity(1, 1)) return undefined;
-      needLiteralString(0, 'the argument');
+      const name = needLiteralString(0, 'the argument');
       if (c.name === 'uaddr' && h.providers.some((p) => !['uprobe', 'uretprobe', 'usdt'].includes(p))) {
         return h.err(c.loc, 'uaddr() is only available in uprobe, uretprobe and usdt probes');
       }
+      // Kernel probes take the value as a constant; in kafka probes cgroupid() runs in user space.
+      const value = name === undefined || h.where !== 'kernel' ? undefined : hostValue(h, c, name);
+      if (value !== undefined) h.resolved(c, value);
       return UINT64;
+    }
     case 'sizeof': {
       if (!arity(1, 1)) return undefined;
       const a = c.args[0]!;
@@ -328,5 +340,34 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     default:
       for (const a of c.args) h.expr(a);
       return h.err(c.loc, `${c.name}() is not supported`);
+  }
+}
+
+/** What kaddr(), uaddr() or cgroupid() of `name` is on this machine; undefined (reported) when it has no value. */
+function hostValue(h: CallHost, c: Call, name: string): bigint | undefined {
+  const at = c.args[0]!.loc;
+  switch (c.name) {
+    case 'kaddr': {
+      const symbols = h.system.kernelSymbols();
+      if (!symbols.ok) return h.err(at, `kaddr(): ${symbols.error}`);
+      const address = symbols.value.get(name);
+      if (address === undefined) return h.err(at, `kaddr(): no kernel symbol '${name}'`);
+      if (address === 0n) return h.err(at, `kaddr(): the address of ${name} is hidden: run as root`);
+      return address;
+    }
+    case 'uaddr': {
+      // The link-time address, as bpftrace 0.17 gives it: a PIE's or a library's load base is not added.
+      if (h.binaries.length !== 1) return h.err(at, `uaddr() needs its probe to attach to one binary; this one attaches to ${h.binaries.length}`);
+      const binary = h.binaries[0]!;
+      const objects = h.system.dataSymbols(binary);
+      if (!objects.ok) return h.err(at, `uaddr(): ${objects.error}`);
+      const symbol = objects.value.find((o) => o.name === name);
+      if (!symbol) return h.err(at, `uaddr(): no data symbol '${name}' in ${binary}`);
+      return BigInt(symbol.address);
+    }
+    default: {
+      const id = h.system.cgroupId(name);
+      return id.ok ? id.value : h.err(at, `cgroupid(): ${id.error}`);
+    }
   }
 }

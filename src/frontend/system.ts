@@ -1,5 +1,6 @@
 // What semantic analysis needs to know about the machine: tracepoints and their formats, raw
-// tracepoints, kernel functions, and the symbols and USDT probes of binaries. The real
+// tracepoints, kernel functions and symbols, the symbols and USDT probes of binaries, and cgroup
+// ids. Every host look-up of the compiler goes through here, so tests fake them all. The real
 // implementation reads tracefs when it can and BTF otherwise (tracefs is usually root-only, and
 // `kafkatrace check` must work without root); tests use a fake.
 import { execFileSync } from 'node:child_process';
@@ -8,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { findOnPath } from '../executables.js';
 import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
-import { type ElfFunction, type ElfInfo, type UsdtProbe, readElf } from './elf.js';
+import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, readElf } from './elf.js';
 import { globToRegExp, hasWildcard } from './glob.js';
 import { btfEventNames, btfHasEventFormat, btfSyscalls, btfTracepointFormat, parseFormatFile } from './tracepoint-format.js';
 
@@ -31,6 +32,12 @@ export interface SystemInfo {
   /** Function symbols of a binary (an absolute path, as resolveBinary returns). */
   symbols(binary: string): SystemResult<ElfFunction[]>;
   usdtProbes(binary: string): SystemResult<UsdtProbe[]>;
+  /** Data symbols of a binary at their link-time addresses (for uaddr()). */
+  dataSymbols(binary: string): SystemResult<ElfObject[]>;
+  /** Kernel symbols and their addresses (for kaddr()); an address is 0 where the kernel hides it from this user. */
+  kernelSymbols(): SystemResult<Map<string, bigint>>;
+  /** The id of a cgroup v2 directory (for cgroupid()): its inode number. */
+  cgroupId(path: string): SystemResult<bigint>;
   /** A path for `/bin/bash`, `bash` (from PATH), `libc` or `libc.so.6` (shared libraries). */
   resolveBinary(name: string): string | undefined;
 }
@@ -76,6 +83,17 @@ function isFile(path: string): boolean {
   }
 }
 
+/** Symbol name -> address from /proc/kallsyms text; the first of several same-named symbols wins. */
+function kallsymsByName(text: string): Map<string, bigint> {
+  const symbols = new Map<string, bigint>();
+  for (const line of text.split('\n')) {
+    const [addr, , sym] = line.split(/\s+/);
+    if (sym === undefined || addr === undefined || !/^[0-9a-f]+$/i.test(addr) || symbols.has(sym)) continue;
+    symbols.set(sym, BigInt('0x' + addr));
+  }
+  return symbols;
+}
+
 const LIBRARY_DIRS = [
   '/lib/x86_64-linux-gnu',
   '/usr/lib/x86_64-linux-gnu',
@@ -98,6 +116,7 @@ export class RealSystem implements SystemInfo {
   private readonly elfCache = new Map<string, SystemResult<ElfInfo>>();
   private tracefsList: TracepointId[] | undefined;
   private libraries: Map<string, string> | undefined;
+  private kallsyms: SystemResult<Map<string, bigint>> | undefined;
 
   constructor(private readonly options: RealSystemOptions = {}) {
     if (options.tracefs === false) this.tracefsRoot = undefined;
@@ -210,6 +229,31 @@ export class RealSystem implements SystemInfo {
   usdtProbes(binary: string): SystemResult<UsdtProbe[]> {
     const r = this.elf(binary);
     return r.ok ? { ok: true, value: r.value.usdt } : r;
+  }
+
+  dataSymbols(binary: string): SystemResult<ElfObject[]> {
+    const r = this.elf(binary);
+    return r.ok ? { ok: true, value: r.value.objects } : r;
+  }
+
+  kernelSymbols(): SystemResult<Map<string, bigint>> {
+    if (!this.kallsyms) {
+      try {
+        this.kallsyms = { ok: true, value: kallsymsByName(readFileSync('/proc/kallsyms', 'utf8')) };
+      } catch (e) {
+        this.kallsyms = { ok: false, error: `cannot read /proc/kallsyms: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
+      }
+    }
+    return this.kallsyms;
+  }
+
+  // A single stat, not cached: a cgroup created while a REPL runs is found.
+  cgroupId(path: string): SystemResult<bigint> {
+    try {
+      return { ok: true, value: statSync(path, { bigint: true }).ino };
+    } catch (e) {
+      return { ok: false, error: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
+    }
   }
 
   private libraryIndex(): Map<string, string> {

@@ -3,7 +3,7 @@
 // (and the interval and END blocks that use their maps) run in user space: one capture and decoder
 // for the whole session feed them, and their maps live in one UserMaps.
 import { compileC } from '../codegen/clang.js';
-import { planScript } from '../codegen/index.js';
+import { planScript } from '../compiler.js';
 import { error, formatDiagnostic } from '../frontend/diagnostics.js';
 import type { SystemInfo } from '../frontend/system.js';
 import { isNativeError, openObject, type BpfObject } from '../native/index.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileScript } from '../../src/codegen/index.js';
+import { compileScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { CONSTRUCTS, POSITIONAL } from '../fixtures/codegen/constructs.js';
 

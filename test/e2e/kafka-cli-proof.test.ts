@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { startKafkaProbes } from '../../src/runtime/kafka-source.js';

@@ -9,7 +9,7 @@
 // mock cluster built against the library's own librdkafka (Debian's 2.0 mock offers no flexible
 // Produce or Fetch). Needs root, the addon, build/ (node scripts/build-kafka.mjs) and a built dist/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { startKafkaProbes } from '../../src/runtime/kafka-source.js';

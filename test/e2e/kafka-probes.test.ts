@@ -2,7 +2,7 @@
 // producer, the decoder, and the interpreter running the probes' actions into user-space maps.
 // Needs root, the addon and build/ from node scripts/build-kafka.mjs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { createOutput } from '../../src/runtime/output.js';

@@ -5,7 +5,7 @@
 // node scripts/build-kafka.mjs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
 import { createOutput } from '../../src/runtime/output.js';

@@ -2,7 +2,7 @@
 // session against the kernel, with the workload's exact syscall counts.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { compileScript } from '../../src/codegen/index.js';
+import { compileScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { openObject } from '../../src/native/index.js';
 import { createOutput } from '../../src/runtime/output.js';

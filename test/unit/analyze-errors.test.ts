@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { planScript } from '../../src/compiler.js';
 import { frontend } from '../../src/frontend/index.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
@@ -140,5 +141,40 @@ describe('analysis errors', () => {
 
   it('allows system() and signal() with --unsafe', () => {
     expect(diagnose('kprobe:vfs_read { signal("SIGKILL"); system("echo %d", pid); }', { unsafe: true })).toEqual([]);
+  });
+});
+
+/**
+ * Mistakes that once passed `check` and failed at compile: the front end reports them now, and the
+ * compiler adds nothing to what it reports. [script, line:col, message, hint].
+ */
+const COMPILE_TIME: Record<string, Case> = {
+  'unknown signal name': ['kprobe:vfs_read { signal("SIGFOO"); }', '1:26', `signal(): 'SIGFOO' is not a signal name like "SIGKILL"`],
+  'misspelt signal name': ['BEGIN { signal("SIGKIL"); }', '1:16', `signal(): 'SIGKIL' is not a signal name`, "did you mean 'SIGKILL'?"],
+  'kaddr of a missing symbol': ['BEGIN { @ = kaddr("no_such_symbol"); }', '1:19', "kaddr(): no kernel symbol 'no_such_symbol'"],
+  'uaddr of a missing data symbol': ['uprobe:bash:readline { @ = uaddr("no_such_var"); }', '1:34', "uaddr(): no data symbol 'no_such_var' in /usr/bin/bash"],
+  'uaddr in a probe on two binaries': ['uprobe:bash:readline, uprobe:libc:malloc { @ = uaddr("environ"); }', '1:54', 'uaddr() needs its probe to attach to one binary; this one attaches to 2'],
+  'cgroupid of a missing cgroup': ['t:syscalls:sys_enter_read { @ = cgroupid("/sys/fs/cgroup/nosuch"); }', '1:42', 'cgroupid(): cannot read /sys/fs/cgroup/nosuch: ENOENT'],
+  'retval in fexit': ['fexit:vfs_read { @ = retval; }', '1:22', 'retval is not supported in fexit probes yet'],
+  'func in fentry': ['fentry:vfs_read { @[func] = count(); }', '1:21', 'func is not supported in fentry probes yet'],
+};
+
+describe('compile-time mistakes caught by the front end', () => {
+  for (const [name, [source, at, message, hint]] of Object.entries(COMPILE_TIME)) {
+    it(name, () => {
+      const env = { positional: [], unsafe: true, system };
+      const diags = frontend(source, 'err.ktr', env).diagnostics;
+      expect(diags.map((d) => d.message), JSON.stringify(diags)).toHaveLength(1);
+      expect(diags[0]!.message).toContain(message);
+      expect(`${diags[0]!.loc.line}:${diags[0]!.loc.col}`).toBe(at);
+      if (hint) expect(diags[0]!.hint).toContain(hint);
+      expect(planScript(source, 'err.ktr', env)).toEqual({ ok: false, diagnostics: diags });
+    });
+  }
+
+  it('kaddr of a symbol whose address the kernel hides from this user', () => {
+    const env = { positional: [], unsafe: false, system: new FakeSystem({ hideKernelAddresses: true }) };
+    const diags = frontend('BEGIN { @ = kaddr("init_task"); }', 'err.ktr', env).diagnostics;
+    expect(diags.map((d) => [`${d.loc.line}:${d.loc.col}`, d.message])).toEqual([['1:19', 'kaddr(): the address of init_task is hidden: run as root']]);
   });
 });

@@ -81,6 +81,19 @@ describe('kafkatrace (the built command)', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('check: catches what compile would reject (an unknown signal, a missing kernel symbol, too much scratch space), where compile does', () => {
+    const scratch = `BEGIN { ${Array.from({ length: 33 }, (_, i) => `$v${i} = str(0, 1024);`).join(' ')} }`;
+    for (const [script, at] of [['BEGIN { signal("SIGFOO"); }', '-e:1:16'], ['BEGIN { @ = kaddr("kt_no_such_symbol"); }', '-e:1:19'], [scratch, '-e:1:1']]) {
+      const checked = kafkatrace(['check', '--unsafe', '-e', script]);
+      expect(checked.code).toBe(1);
+      expect(checked.stderr).toContain(`${at}: error: `);
+      expect(checked.stderr).not.toMatch(/\n\s+at /);
+      const compiled = kafkatrace(['compile', '--unsafe', '-e', script, '-o', '/dev/null']);
+      expect(compiled.code).not.toBe(0);
+      expect(compiled.stderr).toBe(checked.stderr);
+    }
+  });
+
   it('check --format github prints annotations', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kt-check-'));
     try {

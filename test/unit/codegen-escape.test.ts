@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cComment, cIdent, cStringLiteral } from '../../src/codegen/escape.js';
-import { compileScript, planScript } from '../../src/codegen/index.js';
+import { compileScript, planScript } from '../../src/compiler.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
 const system = new FakeSystem();

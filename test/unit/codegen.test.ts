@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileScript, planScript } from '../../src/codegen/index.js';
 import { tracepointStruct } from '../../src/codegen/tracepoint-struct.js';
+import { compileScript, planScript } from '../../src/compiler.js';
 import type { TracepointField, TracepointFormat } from '../../src/frontend/analysis.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 import { CONSTRUCTS, POSITIONAL } from '../fixtures/codegen/constructs.js';
@@ -95,6 +95,18 @@ describe('the shape of the generated C', () => {
     const write = c.slice(c.indexOf('int kt_p0_1('));
     for (const line of bytes('tracepoint:syscalls:sys_enter_read')) expect(read).toContain(line);
     expect(write).toContain(bytes('tracepoint:syscalls:sys_enter_write').at(-1)!);
+  });
+
+  it('writes the values the front end resolved kaddr(), uaddr() and cgroupid() to as constants', () => {
+    expect(generated('BEGIN { @k = kaddr("init_task"); @c = cgroupid("/sys/fs/cgroup/system.slice"); }')).toMatch(
+      /\(18446744071606159680ULL\)[^]*\(1291LL\)/,
+    );
+    expect(generated('uprobe:bash:readline { @u = uaddr("ps1_prompt"); }')).toContain('(0x150a28ULL)');
+  });
+
+  it('gives sizeof() of an integer type name its size, as the interpreter does', () => {
+    const c = generated('BEGIN { @a = sizeof(int32); @b = sizeof(uint64); @c = sizeof(int8); @d = sizeof(comm); }');
+    expect(c.match(/\(__u64\)\((\d+)LL\)/g)).toEqual(['(__u64)(4LL)', '(__u64)(8LL)', '(__u64)(1LL)', '(__u64)(16LL)']);
   });
 
   it('initialises map values from the zero area, never from the stack', () => {

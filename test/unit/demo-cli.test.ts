@@ -2,7 +2,7 @@
 // with no kernel part (no clang at run time) and every probe runs in user space.
 import { describe, expect, it } from 'vitest';
 import { parseCli, UsageError } from '../../src/cli/args.js';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { planToJson } from '../../src/plan/json.js';
 import { DEMO_HELP } from '../../src/demo/command.js';
 import { kcatProblem } from '../../src/demo/scenario.js';

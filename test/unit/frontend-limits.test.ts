@@ -2,7 +2,7 @@
 // diagnostic at file:line:col, never an internal error, and each completes (the timeouts are
 // generous bounds, not speed measurements).
 import { describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { MAX_ATTACH_POINT } from '../../src/frontend/attach.js';
 import { didYouMean, formatDiagnostic, MAX_SHOWN_LINE } from '../../src/frontend/diagnostics.js';
 import { MAX_DEPTH } from '../../src/frontend/parse.js';

@@ -1,7 +1,7 @@
 // The user-space interpreter of kafka:* probe actions, over real scripts: planScript on script text,
 // then firings with hand-made args, asserting map snapshots and printed text exactly.
 import { describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { compileUserProbes, MAX_LOOP_ITERATIONS } from '../../src/runtime/interpreter.js';
 import type { Firing } from '../../src/runtime/interpreter-frame.js';
 import { kafkaPushdown, startKafkaProbes } from '../../src/runtime/kafka-source.js';

@@ -7,7 +7,7 @@ import { DecodePlan } from '../../src/kafka/demand.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type KafkaExchange, type ProbeFiring } from '../../src/kafka/index.js';
 import { Reader } from '../../src/kafka/reader.js';
 import { requestSpec } from '../../src/kafka/schemas/index.js';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { demandOf, kafkaDemand } from '../../src/runtime/kafka-source.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 import type { CompiledProbe } from '../../src/runtime/interpreter.js';

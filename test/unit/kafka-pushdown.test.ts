@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { kafkaPushdown, type KafkaPushdown } from '../../src/runtime/kafka-source.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { compileUserProbes } from '../../src/runtime/interpreter.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { userMapsOf } from '../../src/runtime/user-maps.js';

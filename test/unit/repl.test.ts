@@ -9,7 +9,7 @@ import { enclosingAttachPoints, isCompleteInput } from '../../src/repl/input.js'
 import { startRepl } from '../../src/repl/repl.js';
 import { shapeMismatch } from '../../src/repl/shared-maps.js';
 import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics } from '../../src/repl/unit.js';
-import { planScript } from '../../src/codegen/index.js';
+import { planScript } from '../../src/compiler.js';
 import { parseCli, UsageError } from '../../src/cli/args.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 

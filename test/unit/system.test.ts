@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { TracepointField } from '../../src/frontend/analysis.js';
 import { frontend } from '../../src/frontend/index.js';
@@ -90,6 +91,26 @@ describe('RealSystem', () => {
     expect(notElf.ok).toBe(false);
     const bash = btfOnly.symbols('/bin/bash');
     expect(bash.ok && bash.value.some((f) => f.name === 'readline')).toBe(true);
+  });
+
+  it('reads kernel symbols once, data symbols from the ELF cache and cgroup ids from cgroupfs', () => {
+    const system = new RealSystem({ tracefs: false });
+    const first = system.kernelSymbols();
+    expect(first.ok).toBe(true);
+    expect(system.kernelSymbols()).toBe(first);
+    if (!first.ok) return;
+    // The address /proc/kallsyms gives this user: 0 unless root.
+    const line = readFileSync('/proc/kallsyms', 'utf8').split('\n').find((l) => / T vfs_read$/.test(l))!;
+    expect(first.value.get('vfs_read')).toBe(BigInt('0x' + line.split(' ')[0]));
+    expect(first.value.has('kt_no_such_kernel_symbol')).toBe(false);
+
+    const libc = system.resolveBinary('libc')!;
+    const objects = system.dataSymbols(libc);
+    expect(objects.ok && objects.value.some((o) => o.name === 'environ' && o.address > 0)).toBe(true);
+    expect(system.dataSymbols('/no/such/file')).toEqual({ ok: false, error: '/no/such/file: no such file' });
+
+    expect(system.cgroupId('/sys/fs/cgroup')).toEqual({ ok: true, value: statSync('/sys/fs/cgroup', { bigint: true }).ino });
+    expect(system.cgroupId('/sys/fs/cgroup/kt-no-such-cgroup')).toEqual({ ok: false, error: 'cannot read /sys/fs/cgroup/kt-no-such-cgroup: ENOENT' });
   });
 
   it('lets the front end analyze tracepoint scripts from BTF alone (as `check` does without root)', () => {

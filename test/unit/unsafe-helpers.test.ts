@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileScript } from '../../src/codegen/index.js';
 import { unsafeHelperCalls } from '../../src/codegen/unsafe-helpers.js';
+import { compileScript } from '../../src/compiler.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
 const system = new FakeSystem();

@@ -1,17 +1,13 @@
 // The whole compile pipeline: script text → front end → plan → C → BPF object.
-import type { Analysis } from '../frontend/analysis.js';
-import type { Script } from '../frontend/ast.js';
-import { error, type Diagnostic } from '../frontend/diagnostics.js';
-import { frontend, type AnalysisEnv } from '../frontend/index.js';
-import { buildPlan } from '../plan/build.js';
-import type { Plan } from '../plan/types.js';
-import { compileC, type CompileOptions } from './clang.js';
-import { CodegenError } from './errors.js';
-import { generateC } from './generate.js';
-
-export { CCompileError, ToolchainError, compileC, clangInvocations, defaultCacheDir } from './clang.js';
-export { CodegenError } from './errors.js';
-export { generateC } from './generate.js';
+import { compileC, type CompileOptions } from './codegen/clang.js';
+import { CodegenError } from './codegen/errors.js';
+import { generateC } from './codegen/generate.js';
+import type { Analysis } from './frontend/analysis.js';
+import type { Script } from './frontend/ast.js';
+import { error, type Diagnostic } from './frontend/diagnostics.js';
+import { frontend, type AnalysisEnv } from './frontend/index.js';
+import { buildPlan } from './plan/build.js';
+import type { Plan } from './plan/types.js';
 
 export interface CompiledScript {
   script: Script;

@@ -5,3 +5,8 @@ export const SIGNALS: Record<string, number> = {
   SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26,
   SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
 };
+
+/** The number of a signal named `SIGTERM` or `TERM`; undefined for any other name. */
+export function signalNumber(name: string): number | undefined {
+  return SIGNALS[name] ?? SIGNALS['SIG' + name];
+}

@@ -102,7 +102,7 @@ function problem(): string | undefined {
  * The compiler is loaded only when the demo runs (not for --help or a missing prerequisite).
  */
 async function compileDemo(positional: string[]): Promise<{ plan: Plan; object: Buffer | undefined }> {
-  const [{ planScript }, { compileC }] = await Promise.all([import('../codegen/index.js'), import('../codegen/clang.js')]);
+  const [{ planScript }, { compileC }] = await Promise.all([import('../compiler.js'), import('../codegen/clang.js')]);
   const r = planScript(DEMO_SCRIPT, DEMO_FILE, { positional, unsafe: false, system: realSystem() });
   if (!r.ok) throw new Error(`the demo script does not compile:\n${r.diagnostics.map((d) => formatDiagnostic(d, DEMO_SCRIPT)).join('\n')}`);
   return { plan: r.compiled.plan, object: r.compiled.c ? await compileC(r.compiled.c) : undefined };

@@ -1,10 +1,14 @@
 // The differential oracle (test/helpers/kafka-oracle.ts) over a few seeds: every Produce and Fetch
 // exchange and partition kafkatrace reports on both ends equals tshark's dissector, the clients'
-// reports and the broker's log end offsets. ORACLE_SEEDS picks the seeds ("1,5,9-12"); scripts/
-// kafka-oracle.sh runs hundreds. Needs root, the addon, build/, a built dist/, kcat and tshark.
+// reports and the broker's log end offsets; kafka:lag agrees with the wire and the admin API; every
+// consumer-group generation kafka:rebalance reports agrees with the wire (test/helpers/
+// rebalance-oracle.ts). ORACLE_SEEDS, ORACLE_LAG_SEEDS and ORACLE_GROUP_SEEDS pick the seeds
+// ("1,5,9-12"); scripts/kafka-oracle.sh runs hundreds. Needs root, the addon, build/, a built
+// dist/, kcat and tshark.
 import { afterAll, describe, expect, it } from 'vitest';
 import { heldBpf } from '../helpers/bpf-held.js';
 import { KNOWN_ISSUES, describeWorkload, parseSeeds, runLagOracle, runOracle, summarize, unexplained, type OracleReport } from '../helpers/kafka-oracle.js';
+import { describeGroupWorkload, runGroupOracle } from '../helpers/rebalance-oracle.js';
 import { tsharkProblem } from '../helpers/tshark.js';
 import { canRun } from './runtime-helpers.js';
 
@@ -13,6 +17,8 @@ const tshark = tsharkProblem();
 if (run && tshark && process.env.CI === 'true') throw new Error(tshark);
 const SEEDS = parseSeeds(process.env.ORACLE_SEEDS ?? '1-3');
 const LAG_SEEDS = parseSeeds(process.env.ORACLE_LAG_SEEDS ?? '1-3');
+const GROUP_SEEDS = parseSeeds(process.env.ORACLE_GROUP_SEEDS ?? '1-2');
+const PER_GROUP_SEED_MS = 300_000;
 const PER_SEED_MS = 90_000;
 
 describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the clients and the broker', () => {
@@ -52,6 +58,22 @@ describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the cli
     expect(firings.produce).toBeGreaterThan(0);
     expect(firings.fetch).toBeGreaterThan(0);
     expect(firings.last).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
+  });
+
+  it(`reports every group generation the wire shows for group seeds ${process.env.ORACLE_GROUP_SEEDS ?? '1-2'}`, { timeout: PER_GROUP_SEED_MS * GROUP_SEEDS.length }, async () => {
+    const failures: string[] = [];
+    const totals = { generations: 0, compared: 0, failedSyncs: 0, allFailed: 0 };
+    for (const seed of GROUP_SEEDS) {
+      const r = await runGroupOracle(seed);
+      for (const k of ['generations', 'compared', 'failedSyncs', 'allFailed'] as const) totals[k] += r[k];
+      if (process.env.ORACLE_PROGRESS) console.log(`${describeGroupWorkload(r.workload)}: ${r.generations} generations, ${r.compared} firings compared, ${r.mismatches.length} mismatches`);
+      if (r.mismatches.length > 0) console.log(`${describeGroupWorkload(r.workload)}\n${r.detail}`);
+      failures.push(...r.mismatches.map((m) => `group seed ${seed} ${m.kind} (${m.role}) ${m.where}: kafkatrace ${m.kafkatrace}, truth ${m.truth}`));
+    }
+    console.log(`group seeds ${GROUP_SEEDS.join(',')}: ${totals.generations} generations on the wire (${totals.failedSyncs} with a failed SyncGroup, ${totals.allFailed} with every one failed), ${totals.compared} kafka:rebalance firings compared; ${failures.length} mismatches`);
+    expect(totals.compared).toBeGreaterThan(0);
+    expect(totals.failedSyncs).toBeGreaterThan(0);
     expect(failures).toEqual([]);
   });
 });

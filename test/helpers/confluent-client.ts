@@ -210,6 +210,8 @@ export interface ConfluentJoin {
   generation: number;
   memberId: string;
   leaderId: string;
+  /** Members the answer lists: all of the generation's for the leader, 0 for the others. */
+  listed: number;
 }
 
 export interface ConfluentMember {
@@ -263,8 +265,8 @@ export async function startConfluentConsumer(opts: { bootstrap: string; topic: s
   };
   consumer.on('event.log', (l) => {
     readProtocolLine(member.protocol, l.message);
-    const join = /JoinGroup response: GenerationId (-?\d+), Protocol \S*, LeaderId (\S*?)(?: \(me\))?, my MemberId (\S+), member metadata count \d+: \(no error\)/.exec(l.message);
-    if (join) member.joins.push({ generation: Number(join[1]), leaderId: join[2]!, memberId: join[3]! });
+    const join = /JoinGroup response: GenerationId (-?\d+), Protocol \S*, LeaderId (\S*?)(?: \(me\))?, my MemberId (\S+), member metadata count (\d+): \(no error\)/.exec(l.message);
+    if (join) member.joins.push({ generation: Number(join[1]), leaderId: join[2]!, memberId: join[3]!, listed: Number(join[4]) });
     const sync = /SyncGroup response: (.*) \(\d+ bytes of MemberState data\)/.exec(l.message);
     const last = member.joins.at(-1);
     if (sync && last) member.syncs.push({ memberId: last.memberId, generation: last.generation, ok: sync[1] === 'Success' });

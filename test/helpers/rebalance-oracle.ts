@@ -20,6 +20,7 @@ const REJOIN_ERRORS = [27, 22, 25] as const; // REBALANCE_IN_PROGRESS, ILLEGAL_G
 const MAX_MEMBERS = 4;
 /** kafkatrace closes a generation left without answers after 2 s; a step waits this long after the group settled. */
 const QUIET_MS = 2500;
+const SETTLE_MS = 60_000;
 
 export type GroupStep =
   | { kind: 'join' }
@@ -67,7 +68,7 @@ interface Member {
   /** Successful joins the member reported so far. */
   joins(): number;
   /** The member's own account of its JoinGroup answers, when it gives one (librdkafka's log). */
-  ownJoins(): { generation: number; memberId: string; leaderId: string }[] | undefined;
+  ownJoins(): { generation: number; memberId: string; leaderId: string; listed: number }[] | undefined;
   /** The client gave up (kafkajs crashes on an error it does not retry, as the mock cluster answers some SyncGroups after a failed one). */
   crashed(): boolean;
   stop(): Promise<void>;
@@ -87,10 +88,11 @@ async function startMember(w: GroupWorkload, bootstrap: string, topic: string, g
 
 /**
  * Waits until every member (or, with `any`, one) joined again since `before` (their join counts
- * then) and no join came for QUIET_MS.
+ * then) and no join came for QUIET_MS; false when that did not happen within SETTLE_MS (the mock
+ * cluster can keep a group in a rejoin storm: the wire is the truth either way, the run goes on).
  */
-async function settle(members: Member[], before: number[], any: boolean, what: string): Promise<void> {
-  const until = Date.now() + 120_000;
+async function settle(members: Member[], before: number[], any: boolean): Promise<boolean> {
+  const until = Date.now() + SETTLE_MS;
   let last = members.map((m) => m.joins());
   let quietSince = Date.now();
   for (;;) {
@@ -105,8 +107,8 @@ async function settle(members: Member[], before: number[], any: boolean, what: s
     if (now.some((n, i) => n !== last[i])) quietSince = Date.now();
     last = now;
     const rejoined = (n: number, i: number): boolean => n > (before[i] ?? 0);
-    if ((any ? now.some(rejoined) : now.every(rejoined)) && Date.now() - quietSince >= QUIET_MS) return;
-    if (Date.now() > until) throw new Error(`the group did not settle after ${what} (joins before ${before.join(',')}, now ${now.join(',')})`);
+    if ((any ? now.some(rejoined) : now.every(rejoined)) && Date.now() - quietSince >= QUIET_MS) return true;
+    if (Date.now() > until) return false;
   }
 }
 
@@ -115,6 +117,8 @@ export interface WireGeneration {
   generation: number;
   /** Members given this generation by a JoinGroup answer. */
   members: Set<string>;
+  /** Those of them new to the group (see generationsOf). */
+  newcomers: Set<string>;
   leader: string;
   /**
    * How many members the leader's JoinGroup answer lists, 0 when no answer lists them (the mock
@@ -122,32 +126,49 @@ export interface WireGeneration {
    * never rejoined (it is waiting for it): then more than `members`.
    */
   listed: number;
+  /** How many members the leader's own account (librdkafka's log) says its answer listed. */
+  leaderListed?: number;
+  /** The ids the leader's answer lists, when read (see TsharkGroupExchange.listedIds). */
+  listedIds?: Set<string>;
+  /** When its last JoinGroup or SyncGroup answer was sent (seconds since the epoch). */
+  end: number;
   /** Per member, the error of its SyncGroup answer for this generation (the last, if it sent several). */
   syncs: Map<string, number>;
 }
 
-/** The generations of `group` on the wire, and the members given an id on a first JoinGroup (without one). */
-export function generationsOf(exchanges: TsharkGroupExchange[], group: string): { generations: WireGeneration[]; newcomers: Set<string> } {
-  const newcomers = new Set<string>();
+/**
+ * The generations of `group` on the wire. A member is new in a generation when an id was given to
+ * it on a first JoinGroup (one without an id) since its last generation: the mock cluster names
+ * members by address, so a later member can get the id of one gone before.
+ */
+export function generationsOf(exchanges: TsharkGroupExchange[], group: string): WireGeneration[] {
   const byGeneration = new Map<number, WireGeneration>();
   const of = (g: number): WireGeneration => {
     let gen = byGeneration.get(g);
-    if (!gen) byGeneration.set(g, (gen = { generation: g, members: new Set(), leader: '', listed: 0, syncs: new Map() }));
+    if (!gen) byGeneration.set(g, (gen = { generation: g, members: new Set(), newcomers: new Set(), leader: '', listed: 0, end: 0, syncs: new Map() }));
     return gen;
   };
+  /** Members given an id on a first JoinGroup and not yet in a generation. */
+  const pending = new Set<string>();
   for (const ex of exchanges) {
     if (ex.group !== group || ex.error === undefined) continue;
-    if (ex.apiKey === 11 && ex.memberId === '' && ex.assignedMemberId) newcomers.add(ex.assignedMemberId);
+    if (ex.apiKey === 11 && ex.memberId === '' && ex.assignedMemberId) pending.add(ex.assignedMemberId);
     if (ex.apiKey === 11 && ex.error === 0 && ex.generation !== undefined && ex.assignedMemberId !== undefined) {
       const gen = of(ex.generation);
       gen.members.add(ex.assignedMemberId);
+      if (pending.delete(ex.assignedMemberId)) gen.newcomers.add(ex.assignedMemberId);
+      gen.end = Math.max(gen.end, ex.answeredAt ?? 0);
       if (ex.leader) gen.leader = ex.leader;
       if (ex.listedMembers) gen.listed = ex.listedMembers;
+      if (ex.listedIds && ex.listedIds.length > 0) gen.listedIds = new Set(ex.listedIds);
     }
-    if (ex.apiKey === SYNC_GROUP && ex.requestGeneration >= 0) of(ex.requestGeneration).syncs.set(ex.memberId, ex.error);
+    if (ex.apiKey === SYNC_GROUP && ex.requestGeneration >= 0) {
+      const gen = of(ex.requestGeneration);
+      gen.syncs.set(ex.memberId, ex.error);
+      gen.end = Math.max(gen.end, ex.answeredAt ?? 0);
+    }
   }
-  const generations = [...byGeneration.values()].filter((g) => g.members.size > 0).sort((a, b) => a.generation - b.generation);
-  return { generations, newcomers };
+  return [...byGeneration.values()].filter((g) => g.members.size > 0).sort((a, b) => a.generation - b.generation);
 }
 
 /** A kafka:rebalance firing, as printed by the oracle's script. */
@@ -181,36 +202,57 @@ export interface GroupReport {
   /** Generations with a failed SyncGroup, and those where every SyncGroup failed. */
   failedSyncs: number;
   allFailed: number;
+  /** Steps after which the group did not settle within SETTLE_MS. */
+  unsettled: number;
   mismatches: Mismatch[];
   /** The generations on the wire and the firings, to read a mismatch by. */
   detail: string;
 }
 
 /**
- * What each generation's firing must carry, from the wire and the generation seen before it: its
- * members are the leader's list when an answer carries it, else those answered; it is complete when
- * every listed member synced. Who joined and departed is judged only where the list is exactly the
- * members answered (the dissector does not read the ids in the list), in this generation and the one
- * before; else undefined (not judged). Without both lists kafkatrace must say -1 for departed.
+ * How many members the generation's leader's list holds, when known: the ids read from the answer,
+ * the leader's own account, or tshark's count when it agrees with the members answered (tshark 4.0
+ * misreads these lists at times); 0 when no answer carried a list; undefined when not known.
  */
-function expected(gen: WireGeneration, previous: WireGeneration | undefined, newcomers: Set<string>): Partial<Omit<RebalanceFiring, 'role' | 'incomplete'>> {
-  const ok = [...gen.members].filter((m) => gen.syncs.get(m) === 0).length;
+function listedOf(g: WireGeneration): number | undefined {
+  if (g.listedIds) return g.listedIds.size;
+  if (g.leaderListed !== undefined) return g.leaderListed;
+  return g.listed === 0 || g.listed === g.members.size ? g.listed : undefined;
+}
+
+/** The generation's members as kafkatrace must count them: the list with those answered, when the list's ids are known. */
+function membersOf(g: WireGeneration): Set<string> | undefined {
+  if (g.listedIds) return new Set([...g.listedIds, ...g.members]);
+  return listedOf(g) === g.members.size ? g.members : undefined;
+}
+
+/**
+ * What each generation's firing must carry, from the wire and the generation seen before it: its
+ * members are the leader's list (the coordinator's list can hold a member that never rejoined: it
+ * waits for it) with those answered; it is complete when every listed member synced. Who joined
+ * and departed is judged where both generations' lists are known; without a list in either,
+ * kafkatrace must say -1 for departed. Fields left out are not judged.
+ */
+function expected(gen: WireGeneration, previous: WireGeneration | undefined): Partial<Omit<RebalanceFiring, 'role' | 'incomplete'>> {
   const failed = [...gen.syncs].filter(([m, e]) => gen.members.has(m) && e !== 0).length;
-  const exact = (g: WireGeneration | undefined): boolean => g !== undefined && g.listed === g.members.size;
-  const want: Partial<Omit<RebalanceFiring, 'role' | 'incomplete'>> = {
-    generation: gen.generation,
-    members: gen.listed || gen.members.size,
-    synced: ok,
-    syncFailed: failed,
-    complete: gen.listed > 0 && ok === gen.listed ? 1 : 0,
-    leader: gen.leader,
-  };
-  if (gen.listed === 0 || !previous || previous.listed === 0) want.departed = -1;
-  if (exact(gen) && exact(previous)) {
-    want.joined = [...gen.members].filter((m) => newcomers.has(m) || !previous!.members.has(m)).length;
-    want.departed = [...previous!.members].filter((m) => !gen.members.has(m)).length;
-  } else if (exact(gen) && !previous) {
-    want.joined = [...gen.members].filter((m) => newcomers.has(m)).length;
+  const ok = [...gen.members].filter((m) => gen.syncs.get(m) === 0);
+  const listed = listedOf(gen);
+  const members = membersOf(gen);
+  const want: Partial<Omit<RebalanceFiring, 'role' | 'incomplete'>> = { generation: gen.generation, synced: ok.length, syncFailed: failed, leader: gen.leader };
+  if (members) {
+    want.members = members.size;
+    want.complete = gen.listedIds ? ([...gen.listedIds].every((m) => gen.syncs.get(m) === 0) ? 1 : 0) : listed! > 0 && ok.length === listed ? 1 : 0;
+  } else if (listed === 0) {
+    want.members = gen.members.size;
+    want.complete = 0;
+  }
+  if (listed === 0 || !previous || listedOf(previous) === 0) want.departed = -1;
+  const before = previous ? membersOf(previous) : undefined;
+  if (members && listed! > 0 && before && listedOf(previous!)! > 0) {
+    want.joined = [...members].filter((m) => gen.newcomers.has(m) || !before.has(m)).length;
+    want.departed = [...before].filter((m) => !members.has(m)).length;
+  } else if (members && !previous) {
+    want.joined = [...members].filter((m) => gen.newcomers.has(m)).length;
   }
   return want;
 }
@@ -229,6 +271,18 @@ export async function runGroupOracle(seed: number): Promise<GroupReport> {
   const members: Member[] = [];
   const ownJoins: NonNullable<ReturnType<Member['ownJoins']>> = [];
   let joinedSoFar = 0;
+  // A member that stops may leave without reading its last answers, and what a process never read
+  // its side cannot report: rounds answered while a member was stopping are the broker side's
+  // alone. The rounds of the final teardown, all of whose members stop, are not judged.
+  const stopping: [number, number][] = [];
+  const stopMember = async (m: Member): Promise<void> => {
+    const from = Date.now() / 1000;
+    ownJoins.push(...(m.ownJoins() ?? []));
+    await m.stop();
+    stopping.push([from, Date.now() / 1000 + 1]);
+  };
+  let teardown = Infinity;
+  let unsettled = 0;
   try {
     let brokerSide: Traced | undefined;
     // The members live in this process: one kafkatrace traces it (the client side), one the broker.
@@ -243,29 +297,27 @@ export async function runGroupOracle(seed: number): Promise<GroupReport> {
               const at = step.member % members.length;
               const [gone] = members.splice(at, 1);
               before.splice(at, 1);
-              ownJoins.push(...(gone!.ownJoins() ?? []));
-              await gone!.stop();
+              await stopMember(gone!);
             }
             if (step.kind === 'join' || step.kind === 'fail-sync') members.push(await startMember(w, broker.bootstrap, topic, group, joinedSoFar++));
-            if (members.length > 0) await settle(members, before, step.kind === 'fail-heartbeat', describeGroupWorkload(w));
+            if (members.length > 0 && !(await settle(members, before, step.kind === 'fail-heartbeat'))) unsettled++;
           }
         } finally {
-          for (const m of members.splice(0)) {
-            ownJoins.push(...(m.ownJoins() ?? []));
-            await m.stop();
-          }
+          teardown = Date.now() / 1000;
+          for (const m of members.splice(0)) await stopMember(m);
         }
         await new Promise((res) => setTimeout(res, QUIET_MS));
       }, ['-p', String(broker.pid)]);
     }, ['-p', String(process.pid)]);
     pcap = await capture.stop();
-    const { generations: wire, newcomers } = generationsOf(await tsharkGroupExchanges(pcap, ports), group);
+    const wire = generationsOf(await tsharkGroupExchanges(pcap, ports), group);
     for (const t of [clientSide, brokerSide!]) {
       if (t.code !== 0 || t.stderr !== '') mismatches.push({ kind: 'exit', role: 'kafkatrace', where: `group seed ${seed}`, kafkatrace: `${t.code} ${t.stderr.slice(0, 500)}`, truth: 'status 0, no stderr' });
     }
     // The members' own accounts, where they give one, must agree with the wire.
     for (const j of ownJoins) {
       const gen = wire.find((g) => g.generation === j.generation);
+      if (gen && j.memberId === j.leaderId) gen.leaderListed = j.listed;
       if (!gen?.members.has(j.memberId) || gen.leader !== j.leaderId) {
         mismatches.push({ kind: 'truth.join', role: 'truth', where: `generation ${j.generation}`, kafkatrace: '-', truth: `member ${j.memberId} logged leader ${j.leaderId}; tshark ${gen ? `${[...gen.members].join(',')} leader ${gen.leader}` : 'no such generation'}` });
       }
@@ -274,11 +326,10 @@ export async function runGroupOracle(seed: number): Promise<GroupReport> {
     const firings = [...firingsOf(clientSide), ...firingsOf(brokerSide!)];
     for (const role of ['client', 'broker']) {
       const mine = firings.filter((f) => f.role === role);
-      const fresh = new Set(newcomers);
       for (const [i, gen] of wire.entries()) {
+        if (gen.end >= teardown || (role === 'client' && stopping.some(([from, to]) => gen.end >= from && gen.end <= to))) continue;
         const got = mine.filter((f) => f.generation === gen.generation);
-        const want = expected(gen, wire[i - 1], fresh);
-        for (const m of gen.members) fresh.delete(m);
+        const want = expected(gen, wire[i - 1]);
         const where = `${group} generation ${gen.generation}`;
         if (got.length !== 1) {
           mismatches.push({ kind: got.length === 0 ? 'rebalance.missing' : 'rebalance.repeated', role, where, kafkatrace: `${got.length} firings`, truth: `1 (${JSON.stringify(want)})` });
@@ -297,18 +348,19 @@ export async function runGroupOracle(seed: number): Promise<GroupReport> {
         }
       }
       for (const f of mine) {
+        if (f.generation > Math.max(...wire.filter((g) => g.end < teardown).map((g) => g.generation))) continue;
         if (!wire.some((g) => g.generation === f.generation)) mismatches.push({ kind: 'rebalance.phantom', role, where: `${group} generation ${f.generation}`, kafkatrace: JSON.stringify(f), truth: 'no JoinGroup answer of it on the wire' });
       }
     }
     const failedSyncs = wire.filter((g) => [...g.syncs.values()].some((e) => e !== 0)).length;
     const allFailed = wire.filter((g) => g.syncs.size > 0 && [...g.syncs.values()].every((e) => e !== 0)).length;
     const detail = [
-      ...wire.map((g) => `wire g${g.generation}: members ${[...g.members].join(',')} (listed ${g.listed}) leader ${g.leader} syncs ${[...g.syncs].map(([m, e]) => `${m}:${e}`).join(',')}`),
+      ...wire.map((g) => `wire g${g.generation}: members ${[...g.members].join(',')} (listed ${g.listed}${g.leaderListed === undefined ? '' : `, by the leader ${g.leaderListed}`}${g.listedIds ? `: ${[...g.listedIds].join(',')}` : ''}) leader ${g.leader} syncs ${[...g.syncs].map(([m, e]) => `${m}:${e}`).join(',')}`),
       ...firings.map((f) => `firing ${JSON.stringify(f)}`),
       ...[...clientSide.lines, ...brokerSide!.lines].filter((l) => l.startsWith('group|')),
       `decode health: client ${JSON.stringify(clientSide.decode)}, broker ${JSON.stringify(brokerSide!.decode)}`,
     ].join('\n');
-    return { seed, workload: w, generations: wire.length, compared, failedSyncs, allFailed, mismatches, detail };
+    return { seed, workload: w, generations: wire.length, compared, failedSyncs, allFailed, unsettled, mismatches, detail };
   } finally {
     if (!pcap) await capture.stop().catch(() => undefined);
     capture.remove();

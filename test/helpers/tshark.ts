@@ -189,7 +189,7 @@ function messageOf(k: Tree, srcPort: number, dstPort: number, brokerPorts: Set<n
 /** tshark's JSON reading of the Kafka packets of `apiKeys` in `pcap`, with `brokerPorts` decoded as Kafka. */
 async function dissect(pcap: string, brokerPorts: number[], apiKeys: number[]): Promise<{ _source: { layers: Tree } }[]> {
   const args = ['-r', pcap, ...brokerPorts.flatMap((p) => ['-d', `tcp.port==${p},kafka`]),
-    '-Y', apiKeys.map((k) => `kafka.api_key == ${k}`).join(' || '), '-T', 'json', '--no-duplicate-keys', '-J', 'tcp kafka'];
+    '-Y', apiKeys.map((k) => `kafka.api_key == ${k}`).join(' || '), '-T', 'json', '--no-duplicate-keys', '-J', 'frame tcp kafka'];
   const child = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   let stderr = '';
@@ -267,6 +267,8 @@ export interface TsharkGroupExchange {
   requestGeneration: number;
   /** Undefined when the response was not seen. */
   error?: number;
+  /** When the response was captured, in seconds since the epoch. */
+  answeredAt?: number;
   /** JoinGroup responses: the generation, the leader and the member id given. */
   generation?: number;
   leader?: string;
@@ -276,6 +278,53 @@ export interface TsharkGroupExchange {
    * none). The count is the dissector's; the ids in the list are not read (see above).
    */
   listedMembers?: number;
+  /**
+   * JoinGroup responses up to v5 (not flexible) that list members: the ids listed, read from the
+   * TCP payload by the test itself following the schema (tshark 4.0 misreads them).
+   */
+  listedIds?: string[];
+}
+
+/** The member ids a JoinGroup v2-v5 response lists, from the frame of `correlationId` in `payload`. */
+export function joinGroupListedIds(payload: Buffer, correlationId: number, version: number): string[] | undefined {
+  for (let at = 0; at + 8 <= payload.length;) {
+    const size = payload.readInt32BE(at);
+    const end = at + 4 + size;
+    if (size < 4 || end > payload.length) return undefined;
+    if (payload.readInt32BE(at + 4) === correlationId) {
+      let p = at + 8;
+      const str = (nullable: boolean): string | null => {
+        const n = payload.readInt16BE(p);
+        p += 2;
+        if (n < 0) {
+          if (!nullable) throw new RangeError('null string');
+          return null;
+        }
+        const v = payload.toString('utf8', p, p + n);
+        p += n;
+        return v;
+      };
+      try {
+        p += 4 + 2 + 4; // throttle_time_ms, error_code, generation_id
+        str(false); // protocol_name
+        str(false); // leader
+        str(false); // member_id
+        const count = payload.readInt32BE(p);
+        p += 4;
+        const ids: string[] = [];
+        for (let i = 0; i < count; i++) {
+          ids.push(str(false)!);
+          if (version >= 5) str(true); // group_instance_id
+          p += 4 + payload.readInt32BE(p); // metadata
+        }
+        return p === end ? ids : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    at = end;
+  }
+  return undefined;
 }
 
 /** The JoinGroup, Heartbeat, LeaveGroup and SyncGroup exchanges in `pcap`, in request order. */
@@ -310,6 +359,7 @@ export async function tsharkGroupExchanges(pcap: string, brokerPorts: number[]):
       const ex = byKey.get(key);
       if (!ex) continue;
       ex.error = num(k, 'kafka.error') ?? 0;
+      ex.answeredAt = num(all(layers.frame)[0] ?? {}, 'frame.time_epoch') ?? 0;
       if (apiKey === 11) {
         const generation = num(k, 'kafka.generation_id');
         if (generation !== undefined) ex.generation = generation;
@@ -319,6 +369,12 @@ export async function tsharkGroupExchanges(pcap: string, brokerPorts: number[]):
         if (assigned !== undefined) ex.assignedMemberId = assigned;
         const list = k['Members'];
         // Members of the same label are one key holding an array (--no-duplicate-keys).
+        const version = num(k, 'kafka.response.version') ?? -1;
+        const payload = field(tcp, 'tcp.payload');
+        if (version >= 2 && version <= 5 && payload !== undefined) {
+          const ids = joinGroupListedIds(Buffer.from(payload.replaceAll(':', ''), 'hex'), correlationId, version);
+          if (ids) ex.listedIds = ids;
+        }
         ex.listedMembers = list !== undefined && typeof list === 'object' && !Array.isArray(list)
           ? Object.entries(list).filter(([key]) => key.startsWith('Member (')).reduce((n, [, v]) => n + (Array.isArray(v) ? v.length : 1), 0)
           : 0;

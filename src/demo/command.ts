@@ -2,7 +2,7 @@
 // the demo script through the real runtime and shown live; everything it started is stopped at the
 // end, on Ctrl-C and on SIGTERM.
 import type { CliOptions } from '../cli/args.js';
-import { MockBrokerError, startMockBroker, type MockBroker } from '../kafka/mock-broker.js';
+import { MockBrokerError, startMockBroker, type MockBroker } from './mock-broker.js';
 import type { Output } from '../runtime/output.js';
 import { privilegeProblem } from '../runtime/privileges.js';
 import { runSession, type SessionControl } from '../runtime/session.js';

@@ -12,26 +12,26 @@
 // instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
 // lane (src/kafka/lane.ts), which makes no exchange object at all.
 import { walkRecords } from '../native/ring-records.js';
-import { BoundedMap } from './bounded-map.js';
-import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture.js';
-import { newCounters, type KafkaCounters } from './counters.js';
-import { DecodePlan, type KafkaDemand } from './demand.js';
-import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
-import { LagTracker } from './lag.js';
-import { FastLane, LaneMeta, type FiringSink } from './lane.js';
-import { plannedFirings, probeFirings, type DerivedEvent, type ProbeFiring } from './probes.js';
-import { RebalanceTracker } from './rebalances.js';
-import { FrameStream, type StreamFrame, type StreamStats } from './stream.js';
+import { BoundedMap } from './exchange/bounded-map.js';
+import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture/record.js';
+import { newCounters, type KafkaCounters } from './exchange/counters.js';
+import { DecodePlan, type KafkaDemand } from './probes/demand.js';
+import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchange/connection.js';
+import { LagTracker } from './trackers/lag.js';
+import { FastLane, LaneMeta, type FiringSink } from './lane/fast-lane.js';
+import { plannedFirings, probeFirings, type DerivedEvent, type ProbeFiring } from './probes/firings.js';
+import { RebalanceTracker } from './trackers/rebalances.js';
+import { FrameStream, type StreamFrame, type StreamStats } from './wire/stream.js';
 
-export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
-export type { Fields, FieldValue } from './details.js';
-export type { FrameFailure, KafkaCounters } from './counters.js';
-export { derivedFiring, probeFirings, type ProbeArgs, type ProbeFiring } from './probes.js';
-export type { DerivedEvent } from './probes.js';
-export type { KafkaDemand } from './demand.js';
-export type { FiringSink } from './lane.js';
-export { apiName } from './api-names.js';
-export { errorName } from './error-codes.js';
+export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchange/connection.js';
+export type { Fields, FieldValue } from './probes/details.js';
+export type { FrameFailure, KafkaCounters } from './exchange/counters.js';
+export { derivedFiring, probeFirings, type ProbeArgs, type ProbeFiring } from './probes/firings.js';
+export type { DerivedEvent } from './probes/firings.js';
+export type { KafkaDemand } from './probes/demand.js';
+export type { FiringSink } from './lane/fast-lane.js';
+export { apiName } from './wire/api-names.js';
+export { errorName } from './wire/error-codes.js';
 
 /** One captured piece of a connection's byte stream (what src/kafka/capture.ts decodes). */
 export interface CaptureChunk extends ConnectionInfo {

@@ -16,7 +16,7 @@ import { runSystem, systemCommand } from './system-call.js';
 import type { Output } from './output.js';
 import type { DecodedEvent, MapSnapshot, StackLookup } from './values.js';
 import type { KafkaProbes } from './kafka-source.js';
-import { decodeHealth, type DecodeHealth } from '../kafka/counters.js';
+import { decodeHealth, type DecodeHealth } from '../kafka/exchange/counters.js';
 import { userMapsOf, type UserMaps } from './user-maps.js';
 
 
@@ -158,7 +158,7 @@ function loadFailure(plan: Plan, e: unknown): SessionError {
  * and the capture are a large part of the runtime, and a script without them should not load them.
  */
 async function kafkaRuntime() {
-  const [source, interpreter, capture] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js'), import('../kafka/capture-loader.js')]);
+  const [source, interpreter, capture] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js'), import('../kafka/capture/loader.js')]);
   return { startKafkaProbes: source.startKafkaProbes, InterpreterError: interpreter.InterpreterError, CaptureConfigError: capture.CaptureConfigError };
 }
 

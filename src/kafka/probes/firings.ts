@@ -1,16 +1,16 @@
 // Exchange → kafka probe firings with flat `args` (integers as bigint, as the runtime's values are):
 // `kafka:request` once per exchange; the API's own probe (`kafka:produce`, ...) once per item for
 // APIs with per topic-partition items, else once; `kafka:rebalance` and `kafka:member` for the events
-// the exchange completed (src/kafka/rebalances.ts), with the common args of their own group's last
+// the exchange completed (src/kafka/trackers/rebalances.ts), with the common args of their own group's last
 // exchange (DerivedEvent.common), not those of the exchange that completed them.
-// `kafka:lag` once per group/topic/partition lag view the exchange changed (src/kafka/lag.ts).
+// `kafka:lag` once per group/topic/partition lag view the exchange changed (src/kafka/trackers/lag.ts).
 // Exchanges without a response carry latency -1, error 0, error_name '', response_bytes -1 and their
 // status ('no_response', 'closed', 'timeout') in `status`. An arg whose value was not seen reads as
 // its sentinel in UNKNOWN, never as 0; `incomplete` says when that is because bytes were lost.
-import { API_KEYS } from './api-names.js';
+import { API_KEYS } from '../wire/api-names.js';
 import type { DecodePlan } from './demand.js';
 import type { FieldValue, Fields } from './details.js';
-import type { ConnectionInfo, KafkaExchange } from './exchanges.js';
+import type { ConnectionInfo, KafkaExchange } from '../exchange/connection.js';
 
 export type ProbeArgs = Record<string, bigint | string>;
 

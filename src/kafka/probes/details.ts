@@ -4,10 +4,10 @@
 // absent in that version) is left out: firings read it as its unknown sentinel (probes.ts). Produce
 // and Fetch items say `incomplete` when one of their values was lost with bytes not captured or not
 // decoded; other exchanges' firings take it from the exchange.
-import { API_KEYS } from './api-names.js';
-import type { DecodedStruct, DecodedValue } from './decoder.js';
-import { errorName } from './error-codes.js';
-import type { RecordsSummary } from './records.js';
+import { API_KEYS } from '../wire/api-names.js';
+import type { DecodedStruct, DecodedValue } from '../wire/decoder.js';
+import { errorName } from '../wire/error-codes.js';
+import type { RecordsSummary } from '../wire/records.js';
 
 export type FieldValue = string | number | bigint | boolean;
 export type Fields = Record<string, FieldValue>;

@@ -10,10 +10,10 @@
 // header, which the records fields' walk steps over; a frame with any other gap is declined.
 // Generated code holds only schema field names (in comments, sanitised), numbers and the hooks the
 // lane itself writes, never input bytes.
-import { presentFields, projectionStop, wantedField } from './body-compiler.js';
-import { BATCH_HEADER_SIZE, countRecordsInto, LOG_OVERHEAD, MAGIC_OFFSET, RECORD_COUNT_AT, type CopiedBytes, type RecordsSummary } from './records.js';
-import { frameString, uuidAt } from './reader.js';
-import { inRange, type FieldSpec, type MessageSpec } from './schemas/spec.js';
+import { presentFields, projectionStop, wantedField } from '../wire/body-compiler.js';
+import { BATCH_HEADER_SIZE, countRecordsInto, LOG_OVERHEAD, MAGIC_OFFSET, RECORD_COUNT_AT, type CopiedBytes, type RecordsSummary } from '../wire/records.js';
+import { frameString, uuidAt } from '../wire/reader.js';
+import { inRange, type FieldSpec, type MessageSpec } from '../wire/schemas/spec.js';
 
 /** What a lane function captures and does, by field path ('TopicData.PartitionData.Index'). */
 export interface LaneShape {

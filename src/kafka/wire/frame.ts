@@ -2,7 +2,7 @@
 // failures are reported in the result, so the stream and the counters decide what to do with them.
 import { API_KEYS, apiName } from './api-names.js';
 import { decodeBody, decodeProjected, type BodyResult, type DecodedStruct } from './decoder.js';
-import type { DecodePlan } from './demand.js';
+import type { DecodePlan } from '../probes/demand.js';
 import { readRequestHeader, readResponseHeader, responseHeaderVersion, type RequestHeader } from './headers.js';
 import { DecodeError, int32At, Reader, type DecodeFailure, type Segment } from './reader.js';
 import { requestSpec, responseSpec } from './schemas/index.js';

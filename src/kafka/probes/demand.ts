@@ -2,11 +2,11 @@
 // the APIs whose probes (or trackers) need them, Produce and Fetch bodies only in the fields the
 // demanded args come from, the lag and rebalance trackers only when something reads their output,
 // and probe firings only for attached probes, with only the demanded args.
-import { API_KEYS, apiName } from './api-names.js';
-import { compileProjectedBody, type ProjectedBody, type ProjectedRuntime } from './body-compiler.js';
-import { decodedApiKeys } from './schemas/index.js';
-import { compileArgs, probeName, type ArgsBuilder } from './probes.js';
-import type { MessageSpec } from './schemas/spec.js';
+import { API_KEYS, apiName } from '../wire/api-names.js';
+import { compileProjectedBody, type ProjectedBody, type ProjectedRuntime } from '../wire/body-compiler.js';
+import { decodedApiKeys } from '../wire/schemas/index.js';
+import { compileArgs, probeName, type ArgsBuilder } from './firings.js';
+import type { MessageSpec } from '../wire/schemas/spec.js';
 
 /** What the attached kafka probes read (src/runtime/kafka-source.ts computes it from the plan). */
 export interface KafkaDemand {
@@ -22,11 +22,11 @@ const HEADER_ARGS = new Set([
   'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport',
 ]);
 
-/** Probes and args fed by the lag tracker (src/kafka/lag.ts). */
+/** Probes and args fed by the lag tracker (src/kafka/trackers/lag.ts). */
 const LAG_ARGS = new Set(['time_lag', 'committed_lag']);
 /** APIs whose exchanges the lag tracker learns from. */
 const LAG_APIS = new Set<number>([API_KEYS.Produce, API_KEYS.Fetch, API_KEYS.ListOffsets, API_KEYS.OffsetCommit, API_KEYS.OffsetFetch, API_KEYS.DeleteTopics]);
-/** Probes and args fed by the rebalance tracker (src/kafka/rebalances.ts). */
+/** Probes and args fed by the rebalance tracker (src/kafka/trackers/rebalances.ts). */
 const REBALANCE_PROBES = new Set(['rebalance', 'member']);
 const REBALANCE_ARGS = new Set(['join_to_sync', 'join_time']);
 const REBALANCE_APIS = new Set<number>([

@@ -3,24 +3,24 @@
 // arrives (or the request needs none, the connection closes, or it times out). Which direction
 // carries requests is learnt from the first response that pairs; before that, frames that read as
 // requests are remembered from both directions.
-import { API_KEYS, apiName } from './api-names.js';
+import { API_KEYS, apiName } from '../wire/api-names.js';
 import { BoundedMap } from './bounded-map.js';
 import { countFailure, type KafkaCounters } from './counters.js';
-import type { DecodedStruct } from './decoder.js';
-import type { DecodePlan } from './demand.js';
-import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
-import { errorName } from './error-codes.js';
-import { LaneMeta, LanePending, type FastLane, type LaneContext } from './lane.js';
-import { setLaneGaps } from './lane-compiler.js';
+import type { DecodedStruct } from '../wire/decoder.js';
+import type { DecodePlan } from '../probes/demand.js';
+import { exchangeDetails, type DetailsContext, type Fields } from '../probes/details.js';
+import { errorName } from '../wire/error-codes.js';
+import { LaneMeta, LanePending, type FastLane, type LaneContext } from '../lane/fast-lane.js';
+import { setLaneGaps } from '../lane/compiler.js';
 import { PendingRequests } from './pending.js';
-import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
-import { MAX_PLAUSIBLE_VERSION } from './headers.js';
-import { int16At, int32At } from './reader.js';
-import { requestSpec, responseSpec } from './schemas/index.js';
-import { inRange, type MessageSpec } from './schemas/spec.js';
-import type { DerivedEvent } from './probes.js';
-import type { RebalanceTracker } from './rebalances.js';
-import type { CopiedRun, StreamFrame } from './stream.js';
+import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from '../wire/frame.js';
+import { MAX_PLAUSIBLE_VERSION } from '../wire/headers.js';
+import { int16At, int32At } from '../wire/reader.js';
+import { requestSpec, responseSpec } from '../wire/schemas/index.js';
+import { inRange, type MessageSpec } from '../wire/schemas/spec.js';
+import type { DerivedEvent } from '../probes/firings.js';
+import type { RebalanceTracker } from '../trackers/rebalances.js';
+import type { CopiedRun, StreamFrame } from '../wire/stream.js';
 
 export type Direction = 'out' | 'in';
 
@@ -78,7 +78,7 @@ export interface KafkaExchange {
   items: Fields[];
   /** `kafka:rebalance` and `kafka:member` events this exchange completed (see rebalances.ts). */
   derived?: DerivedEvent[];
-  /** Lag views (per group, topic, partition) that this exchange changed: see src/kafka/lag.ts. */
+  /** Lag views (per group, topic, partition) that this exchange changed: see src/kafka/trackers/lag.ts. */
   lag?: Fields[];
 }
 

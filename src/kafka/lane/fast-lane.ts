@@ -7,18 +7,18 @@
 // for: a response that does not take the lane, a close, a timeout). Everything else, and whatever a
 // lane function declines, takes the schema decoder's path (exchanges.ts), with the same outcome:
 // test/unit/kafka-lane.test.ts decodes the same streams both ways and compares the firings.
-import { API_KEYS } from './api-names.js';
-import type { DecodedStruct } from './decoder.js';
-import type { DecodePlan } from './demand.js';
-import { topicNamed } from './details.js';
-import { errorName } from './error-codes.js';
-import type { ConnectionInfo, Direction } from './exchanges.js';
-import type { DecodedRequest } from './frame.js';
-import { isFlexible } from './headers.js';
-import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
-import { unknownArgs, type ProbeArgs } from './probes.js';
-import { requestSpec, responseSpec } from './schemas/index.js';
-import { inRange, type MessageSpec } from './schemas/spec.js';
+import { API_KEYS } from '../wire/api-names.js';
+import type { DecodedStruct } from '../wire/decoder.js';
+import type { DecodePlan } from '../probes/demand.js';
+import { topicNamed } from '../probes/details.js';
+import { errorName } from '../wire/error-codes.js';
+import type { ConnectionInfo, Direction } from '../exchange/connection.js';
+import type { DecodedRequest } from '../wire/frame.js';
+import { isFlexible } from '../wire/headers.js';
+import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, type LaneShape } from './compiler.js';
+import { unknownArgs, type ProbeArgs } from '../probes/firings.js';
+import { requestSpec, responseSpec } from '../wire/schemas/index.js';
+import { inRange, type MessageSpec } from '../wire/schemas/spec.js';
 
 /** Where firings go: the probe, its args, the connection and thread, and the firing's time. */
 export type FiringSink = (probe: string, args: ProbeArgs, connection: ConnectionInfo, tid: number, nsecs: bigint) => void;

@@ -4,7 +4,7 @@
 // values into the result as soon as they are read, so the caller still has everything before that
 // point.
 import { compileBody, type CompiledBody, type ProjectedRuntime } from './body-compiler.js';
-import type { DecodePlan } from './demand.js';
+import type { DecodePlan } from '../probes/demand.js';
 import { DecodeError, type Reader } from './reader.js';
 import { summarizeRecordWindows, type RecordsSummary } from './records.js';
 import { inRange, type FieldSpec, type MessageSpec, type PrimitiveType } from './schemas/spec.js';

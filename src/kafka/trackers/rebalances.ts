@@ -10,12 +10,12 @@
 // their SyncGroup succeeded.
 // KIP-848 consumer protocol: a ConsumerGroupHeartbeat response that changes a member's epoch or
 // assignment fires one `rebalance` event for that member.
-import { API_KEYS } from './api-names.js';
-import { BoundedMap } from './bounded-map.js';
-import type { DecodedStruct } from './decoder.js';
-import type { Fields } from './details.js';
-import type { ConnectionInfo, KafkaExchange } from './exchanges.js';
-import { commonArgs, type DerivedEvent, type ProbeArgs } from './probes.js';
+import { API_KEYS } from '../wire/api-names.js';
+import { BoundedMap } from '../exchange/bounded-map.js';
+import type { DecodedStruct } from '../wire/decoder.js';
+import type { Fields } from '../probes/details.js';
+import type { ConnectionInfo, KafkaExchange } from '../exchange/connection.js';
+import { commonArgs, type DerivedEvent, type ProbeArgs } from '../probes/firings.js';
 
 export interface RebalanceOptions {
   /** A generation whose members are not all visible completes this long after its last SyncGroup answer (default 2 s). */

@@ -8,32 +8,32 @@
 //   decoder.counters();           // frames decoded / failed, bytes skipped, resyncs
 //
 // With a demand (the probes attached and the args they read), only what those need is decoded
-// (src/kafka/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
+// (src/kafka/probes/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
 // instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
-// lane (src/kafka/lane.ts), which makes no exchange object at all.
+// lane (src/kafka/lane/fast-lane.ts), which makes no exchange object at all.
 import { walkRecords } from '../native/ring-records.js';
 import { BoundedMap } from './exchange/bounded-map.js';
 import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture/record.js';
 import { newCounters, type KafkaCounters } from './exchange/counters.js';
 import { DecodePlan, type KafkaDemand } from './probes/demand.js';
-import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchange/connection.js';
+import { Connection, type FrameMeta, type SharedState } from './exchange/connection.js';
+import type { ConnectionInfo, DerivedEvent, Direction, KafkaExchange, ProbeFiring } from './model.js';
 import { LagTracker } from './trackers/lag.js';
 import { FastLane, LaneMeta, type FiringSink } from './lane/fast-lane.js';
-import { plannedFirings, probeFirings, type DerivedEvent, type ProbeFiring } from './probes/firings.js';
+import { plannedFirings, probeFirings } from './probes/firings.js';
 import { RebalanceTracker } from './trackers/rebalances.js';
+import type { ExchangeTracker } from './trackers/tracker.js';
 import { FrameStream, type StreamFrame, type StreamStats } from './wire/stream.js';
 
-export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchange/connection.js';
-export type { Fields, FieldValue } from './probes/details.js';
+export type { ConnectionInfo, DerivedEvent, Direction, ExchangeStatus, Fields, FieldValue, KafkaExchange, ProbeArgs, ProbeFiring } from './model.js';
 export type { FrameFailure, KafkaCounters } from './exchange/counters.js';
-export { derivedFiring, probeFirings, type ProbeArgs, type ProbeFiring } from './probes/firings.js';
-export type { DerivedEvent } from './probes/firings.js';
+export { derivedFiring, probeFirings } from './probes/firings.js';
 export type { KafkaDemand } from './probes/demand.js';
 export type { FiringSink } from './lane/fast-lane.js';
 export { apiName } from './wire/api-names.js';
 export { errorName } from './wire/error-codes.js';
 
-/** One captured piece of a connection's byte stream (what src/kafka/capture.ts decodes). */
+/** One captured piece of a connection's byte stream (what src/kafka/capture/record.ts decodes). */
 export interface CaptureChunk extends ConnectionInfo {
   /** 'out': written by the traced process; 'in': read by it. */
   dir: Direction;
@@ -128,8 +128,10 @@ export class KafkaDecoder {
   private readonly laneMeta = new LaneMeta();
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
-  private readonly lag = new LagTracker();
   private readonly rebalances = new RebalanceTracker();
+  private readonly lag = new LagTracker();
+  /** The trackers the plan needs (all without a plan), in the order they see each exchange. */
+  private trackers: readonly ExchangeTracker[] = [];
   /** Stream stats of closed connections, so counters() stays cumulative. */
   private readonly closedStats: Omit<StreamStats, 'frames'> = { resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
   private readonly timeoutNs: bigint;
@@ -140,7 +142,6 @@ export class KafkaDecoder {
   private readonly shared: SharedState = {
     counters: this.counts,
     groups: this.groups,
-    rebalances: this.rebalances,
     plan: undefined,
     topicNames: (pid) => {
       let m = this.topicIds.get(pid);
@@ -151,9 +152,9 @@ export class KafkaDecoder {
       return m;
     },
     lane: undefined,
-    emit: (ex) => {
-      const plan = this.shared.plan;
-      if (!plan || plan.lag) this.lag.observe(ex);
+    emit: (ex, request, response) => {
+      const trackers = this.trackers;
+      for (let i = 0; i < trackers.length; i++) trackers[i]!.observe(ex, request, response);
       this.options.onExchange?.(ex);
       const onFiring = this.options.onFiring;
       if (!onFiring) return;
@@ -181,6 +182,10 @@ export class KafkaDecoder {
     const { onExchange, onFiring, lane } = this.options;
     this.shared.plan = plan;
     this.shared.lane = plan && onFiring && !onExchange && lane !== false ? FastLane.of(plan, onFiring) : undefined;
+    const trackers: ExchangeTracker[] = [];
+    if (!plan || plan.rebalance) trackers.push(this.rebalances);
+    if (!plan || plan.lag) trackers.push(this.lag);
+    this.trackers = trackers;
   }
 
   /** The probe firings of an exchange: with a demand, of its probes and args only (see probeFirings). */
@@ -189,7 +194,7 @@ export class KafkaDecoder {
     return plan ? plannedFirings(ex, plan) : probeFirings(ex);
   }
 
-  /** Feeds one chunk (a CaptureRecord from src/kafka/capture.ts fits as is). */
+  /** Feeds one chunk (a CaptureRecord from src/kafka/capture/record.ts fits as is). */
   push(chunk: CaptureChunk): void {
     const t = this.track(chunk);
     if (!t) return;

@@ -5,7 +5,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UNKNOWN, UNKNOWN_COMMON, type ProbeArgs } from '../../src/kafka/probes/firings.js';
+import type { ProbeArgs } from '../../src/kafka/model.js';
+import { UNKNOWN, UNKNOWN_COMMON } from '../../src/kafka/probes/firings.js';
 import { ROOT } from '../helpers/cli.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'gen-kafka-doc.mjs');

@@ -3,10 +3,9 @@
 // demanded args come from, the lag and rebalance trackers only when something reads their output,
 // and probe firings only for attached probes, with only the demanded args.
 import { API_KEYS, apiName } from '../wire/api-names.js';
-import { compileProjectedBody, type ProjectedBody, type ProjectedRuntime } from '../wire/body-compiler.js';
 import { decodedApiKeys } from '../wire/schemas/index.js';
-import { compileArgs, probeName, type ArgsBuilder } from './firings.js';
-import type { MessageSpec } from '../wire/schemas/spec.js';
+import { compileArgs, probeName, type ArgsBuilder, type FiringPlan } from './firings.js';
+import type { BodyFields } from '../wire/frame.js';
 
 /** What the attached kafka probes read (src/runtime/kafka-source.ts computes it from the plan). */
 export interface KafkaDemand {
@@ -71,10 +70,10 @@ const ALWAYS = {
   fetchResponse: ['Topic', 'TopicId', 'PartitionIndex', 'ErrorCode'],
 };
 
-/** How one body is decoded: not at all, fully, or only in the named fields (CompiledBody per version). */
-export type BodyPlan = null | 'full' | ReadonlySet<string>;
+/** How one body is decoded: not at all, fully, or only in the named fields. */
+export type BodyPlan = BodyFields;
 
-export class DecodePlan {
+export class DecodePlan implements FiringPlan {
   readonly probes: ReadonlySet<string>;
   readonly args: ReadonlySet<string>;
   /** Builds a firing's demanded args (in the order of `args`). */
@@ -83,9 +82,10 @@ export class DecodePlan {
   readonly lag: boolean;
   /** Whether exchanges go through the rebalance tracker. */
   readonly rebalance: boolean;
-  private readonly requests = new Map<number, BodyPlan>();
-  private readonly responses = new Map<number, BodyPlan>();
-  private readonly compiled = new Map<MessageSpec, (ProjectedBody | undefined)[]>();
+  /** What the wire decoder decodes of each API's request bodies (frame.ts's WantedBodies). */
+  readonly requests = new Map<number, BodyPlan>();
+  /** And of its response bodies. */
+  readonly responses = new Map<number, BodyPlan>();
 
   constructor(demand: KafkaDemand) {
     this.probes = new Set(demand.probes);
@@ -104,8 +104,9 @@ export class DecodePlan {
       this.responses.set(key, 'full');
       any = true;
     }
+    // Own entries only: an arg named like an Object.prototype member must not find that member.
     const fields = (always: string[], table: Record<string, string[]>): Set<string> =>
-      new Set([...always, ...args.flatMap((a) => table[a] ?? [])]);
+      new Set([...always, ...args.flatMap((a) => (Object.hasOwn(table, a) ? table[a]! : []))]);
     if (needed(API_KEYS.Produce)) {
       const request = fields(ALWAYS.produceRequest, PRODUCE_REQUEST_ARGS);
       const response = fields(ALWAYS.produceResponse, PRODUCE_RESPONSE_ARGS);
@@ -142,13 +143,6 @@ export class DecodePlan {
   /** How the request (or response) body of `apiKey` is decoded. */
   body(kind: 'request' | 'response', apiKey: number): BodyPlan {
     return (kind === 'request' ? this.requests : this.responses).get(apiKey) ?? null;
-  }
-
-  /** The decoder of a projected body (`fields` is what body() returned for the spec's API). */
-  projectedBody(spec: MessageSpec, version: number, fields: ReadonlySet<string>, rt: ProjectedRuntime): ProjectedBody {
-    let byVersion = this.compiled.get(spec);
-    if (!byVersion) this.compiled.set(spec, (byVersion = []));
-    return (byVersion[version] ??= compileProjectedBody(spec, version, rt, fields));
   }
 
   /** Whether firings of the probe are built at all. */

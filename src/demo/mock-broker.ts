@@ -4,7 +4,14 @@
 // exits when its stdin pipe closes (which also covers our dying by SIGKILL).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { BUILD_HINT, mockBrokerPath } from '../kafka/capture/build.js';
+import { join } from 'node:path';
+import { BUILD_HINT } from '../kafka/capture/build.js';
+import { packageRoot } from '../package-root.js';
+
+/** Where scripts/build-kafka.mjs puts the mock broker. */
+export function mockBrokerPath(): string {
+  return join(packageRoot(), 'build', 'kafkatrace-mock-broker');
+}
 
 export interface MockTopic {
   name: string;

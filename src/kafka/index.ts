@@ -177,7 +177,7 @@ export class KafkaDecoder {
   }
 
   private pushRecord(batch: Uint8Array, dv: DataView, start: number, end: number): void {
-    const t = this.recordConnection(batch, dv, start, end);
+    const t = this.recordConnection(dv, start, end);
     if (!t) {
       const record = this.captureRecord(batch, start, end);
       if (record) this.push(record);
@@ -204,10 +204,10 @@ export class KafkaDecoder {
   }
 
   /**
-   * The tracked connection of the record at batch[start, end), when its header is sound (as
+   * The tracked connection of the record at [start, end) of `dv`'s batch, when its header is sound (as
    * decodeCaptureRecord checks it) and names that connection's id; otherwise undefined.
    */
-  private recordConnection(batch: Uint8Array, dv: DataView, start: number, end: number): Tracked | undefined {
+  private recordConnection(dv: DataView, start: number, end: number): Tracked | undefined {
     if (!captureHeaderSound(dv, start, end - start)) return undefined;
     return this.connections.find(
       dv.getUint32(start + CAPTURE_AT.pid, true), dv.getUint32(start + CAPTURE_AT.fd, true),

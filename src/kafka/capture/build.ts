@@ -1,13 +1,9 @@
-// Where scripts/build-kafka.mjs puts the Kafka capture object and the mock broker: build/ under the
-// package root.
+// Where scripts/build-kafka.mjs puts the Kafka capture object (build/ under the package root), and
+// what to run when it is missing (the mock broker, src/demo/, is built by the same script).
 import { join } from 'node:path';
 import { packageRoot } from '../../package-root.js';
 
 export const BUILD_HINT = 'build it with `node scripts/build-kafka.mjs` (needs librdkafka-dev and clang)';
-
-export function mockBrokerPath(): string {
-  return join(packageRoot(), 'build', 'kafkatrace-mock-broker');
-}
 
 export function captureObjectPath(): string {
   return join(packageRoot(), 'build', 'kafka-capture.bpf.o');

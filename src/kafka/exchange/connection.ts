@@ -166,8 +166,8 @@ export class Connection {
 
   /**
    * The fast lane's turn at a frame lying whole in a chunk, bytes [start, start + size) of `data`
-   * (lane/fast-lane.ts), `wire` bytes on the wire (more for a walked frame: see takeWalked); false: nothing
-   * changed, and the frame goes the usual way (onFrame).
+   * (lane/fast-lane.ts), `wire` bytes on the wire (more for a walked frame: see takeWalked); false:
+   * nothing changed, and the frame goes the usual way (onFrame).
    */
   takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: LaneMeta, wire = size): boolean {
     const lane = this.shared.lane;

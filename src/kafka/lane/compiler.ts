@@ -146,7 +146,7 @@ class LaneHelpers implements CopiedBytes {
    * countRecords' (records.ts), which counts that one the same, or walked's when a gap lies in it.
    */
   records(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
-    if (this.gapNext < this.gapCount && this.gapAt[this.gapNext]! < p + n) return this.walked(b, v, p, n, e);
+    if (this.gapNext < this.gapCount && this.gapAt[this.gapNext]! < p + n) return this.walked(v, p, n, e);
     if (p + n > e) return DECLINE;
     this.at = p + n;
     if (n >= BATCH_HEADER_SIZE && p + BATCH_HEADER_SIZE <= e && v.getInt8(p + MAGIC_OFFSET) === 2 && v.getInt32(p + 8) === n - LOG_OVERHEAD) {
@@ -164,7 +164,7 @@ class LaneHelpers implements CopiedBytes {
    * stands for the rest of it) and counting as countRecords does. Each batch is either copied whole
    * or followed by a gap of exactly its uncopied bytes; else -1.
    */
-  private walked(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
+  private walked(v: DataView, p: number, n: number, e: number): number {
     let c = p;
     let pos = 0;
     let records = 0;

@@ -70,9 +70,6 @@ const ALWAYS = {
   fetchResponse: ['Topic', 'TopicId', 'PartitionIndex', 'ErrorCode'],
 };
 
-/** How one body is decoded: not at all, fully, or only in the named fields. */
-export type BodyPlan = BodyFields;
-
 export class DecodePlan implements FiringPlan {
   readonly probes: ReadonlySet<string>;
   readonly args: ReadonlySet<string>;
@@ -83,9 +80,9 @@ export class DecodePlan implements FiringPlan {
   /** Whether exchanges go through the rebalance tracker. */
   readonly rebalance: boolean;
   /** What the wire decoder decodes of each API's request bodies (frame.ts's WantedBodies). */
-  readonly requests = new Map<number, BodyPlan>();
+  readonly requests = new Map<number, BodyFields>();
   /** And of its response bodies. */
-  readonly responses = new Map<number, BodyPlan>();
+  readonly responses = new Map<number, BodyFields>();
 
   constructor(demand: KafkaDemand) {
     this.probes = new Set(demand.probes);
@@ -141,7 +138,7 @@ export class DecodePlan implements FiringPlan {
   }
 
   /** How the request (or response) body of `apiKey` is decoded. */
-  body(kind: 'request' | 'response', apiKey: number): BodyPlan {
+  body(kind: 'request' | 'response', apiKey: number): BodyFields {
     return (kind === 'request' ? this.requests : this.responses).get(apiKey) ?? null;
   }
 

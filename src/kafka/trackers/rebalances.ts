@@ -10,7 +10,7 @@
 // their SyncGroup succeeded.
 // KIP-848 consumer protocol: a ConsumerGroupHeartbeat response that changes a member's epoch or
 // assignment fires one `rebalance` event for that member.
-import type { ConnectionInfo, DerivedEvent, Fields, KafkaExchange, ProbeArgs } from '../model.js';
+import type { ConnectionInfo, DerivedEvent, KafkaExchange, ProbeArgs } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
 import { BoundedMap } from '../exchange/bounded-map.js';
 import type { DecodedStruct } from '../wire/values.js';

@@ -209,10 +209,10 @@ export class KafkaDecoder {
    */
   private recordConnection(dv: DataView, start: number, end: number): Tracked | undefined {
     if (!captureHeaderSound(dv, start, end - start)) return undefined;
-    return this.connections.find(
-      dv.getUint32(start + CAPTURE_AT.pid, true), dv.getUint32(start + CAPTURE_AT.fd, true),
-      dv.getUint32(start + CAPTURE_AT.conn, true), dv.getUint32(start + CAPTURE_AT.conn + 4, true),
-    );
+    const t = this.connections.find(dv.getUint32(start + CAPTURE_AT.pid, true), dv.getUint32(start + CAPTURE_AT.fd, true));
+    // The id's halves are compared here, not passed on: a uint32 past 2^31 passed to a call is boxed.
+    if (!t || dv.getUint32(start + CAPTURE_AT.conn, true) !== t.idLow || dv.getUint32(start + CAPTURE_AT.conn + 4, true) !== t.idHigh) return undefined;
+    return t;
   }
 
   /**

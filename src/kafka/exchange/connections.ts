@@ -13,7 +13,7 @@ export interface Tracked {
   /** Closed or evicted: no longer in the table (a stale entry of `recent`). */
   closed: boolean;
   id: bigint | undefined;
-  /** The id's low and high 32 bits (-1 without one: no record matches), for find. */
+  /** The id's low and high 32 bits (-1 without one: no record matches). */
   idLow: number;
   idHigh: number;
   conn: Connection;
@@ -101,11 +101,8 @@ export class Connections {
     return t;
   }
 
-  /**
-   * The tracked connection of `pid` and `fd` whose capture id has the 32-bit halves idLow and idHigh
-   * (a capture record's); undefined if none. It is not touched (see touch).
-   */
-  find(pid: number, fd: number, idLow: number, idHigh: number): Tracked | undefined {
+  /** The tracked connection of `pid` and `fd`, if any (its id is the caller's to check); not touched. */
+  find(pid: number, fd: number): Tracked | undefined {
     const slot = (pid ^ fd) & (RECENT_SLOTS - 1);
     let t = this.recent[slot];
     if (!t || t.pid !== pid || t.fd !== fd || t.closed) {
@@ -113,7 +110,7 @@ export class Connections {
       if (!t) return undefined;
       this.recent[slot] = t;
     }
-    return idLow === t.idLow && idHigh === t.idHigh ? t : undefined;
+    return t;
   }
 
   /** Counts a push, and moves the connection to the back of the LRU order when due. */

@@ -138,10 +138,10 @@ const sum = (records, f) => records.reduce((n, r) => n + f(r), 0);
 const bytes = (n) => (n >= MiB ? `${(n / MiB).toFixed(2)} MiB` : `${Math.round(n)} B`);
 
 export async function benchKafkaCapture() {
-  const load = (m) => import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', m)).href);
-  const { startCapture } = await load('capture-loader.js');
-  const { captureRecords } = await load('capture.js');
-  const { startMockBroker } = await load('mock-broker.js');
+  const load = (...m) => import(pathToFileURL(join(ROOT, 'dist', 'src', ...m)).href);
+  const { startCapture } = await load('kafka', 'capture', 'loader.js');
+  const { captureRecords } = await load('kafka', 'capture', 'record.js');
+  const { startMockBroker } = await load('demo', 'mock-broker.js');
   const n = reps();
 
   console.log(`kafka capture: bytes copied from the kernel per Fetch response (v11, ${PARTITIONS} partitions, one batch each, median of ${n})`);

@@ -146,7 +146,7 @@ function referenceLoop() {
 
 async function benchDecode(reps) {
   const dist = (...p) => import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', ...p)).href);
-  const [kafka, capture] = await Promise.all([dist('index.js'), dist('capture.js')]);
+  const [kafka, capture] = await Promise.all([dist('index.js'), dist('capture', 'record.js')]);
   const demand = await scriptDemand();
   const n = positive('BENCH_KAFKA_EXCHANGES', 400_000);
   const warm = decodeWorkload(capture, n, positive('BENCH_KAFKA_WINDOW', 8 << 20));
@@ -273,7 +273,7 @@ async function benchProducer(reps, live) {
     console.log('kafka producer throughput: skipped (tracing needs root)');
     return;
   }
-  const { startMockBroker } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'mock-broker.js')).href);
+  const { startMockBroker } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'demo', 'mock-broker.js')).href);
   const messages = positive('BENCH_KAFKA_MESSAGES', 1_000_000);
   const valueSize = positive('BENCH_KAFKA_VALUE', 100);
   const line = 'x'.repeat(valueSize);

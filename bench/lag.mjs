@@ -75,7 +75,7 @@ function workload(partitionCount, groupCount, rounds) {
 /** Runs the lag bench and prints its figures. */
 export async function benchLag() {
   const { KafkaDecoder } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'index.js')).href);
-  const { LagTracker } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'lag.js')).href);
+  const { LagTracker } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'trackers', 'lag.js')).href);
   const partitionCount = positive('BENCH_LAG_PARTITIONS', 64);
   const groupCount = positive('BENCH_LAG_GROUPS', 4);
   const rounds = positive('BENCH_LAG_ROUNDS', 400);

@@ -21,7 +21,7 @@
  * the arguments. sendfile moves bytes we cannot see: they only advance the frame position.
  * MSG_PEEK reads are ignored (the data is read again later).
  *
- * Sync: both this program and src/kafka/stream.ts treat a size below 4 or above the maximum as lost
+ * Sync: both this program and src/kafka/wire/stream.ts treat a size below 4 or above the maximum as lost
  * sync. We then skip the rest of the syscall and assume the next syscall starts a frame (its record
  * is flagged KC_F_RESYNC); stream.ts, dropping the rest of that record, restarts at the next record's
  * data, the same place. A record the ring buffer cannot take counts as skipped bytes, and copying
@@ -54,7 +54,7 @@ const volatile __u32 kt_max_frame = 0;   /* larger sizes mean lost sync; 0: 100 
 #define DEFAULT_HEAD (64u << 10)
 #define DEFAULT_WALK 512
 #define DEFAULT_MAX_FRAME (100u << 20)
-/* A response's correlation id; smaller sizes mean lost sync (src/kafka/stream.ts agrees). */
+/* A response's correlation id; smaller sizes mean lost sync (src/kafka/wire/stream.ts agrees). */
 #define MIN_FRAME 4
 #define MAX_STEPS 32768 /* frame-tracking steps per buffer: enough for a 64 KiB read of tiny frames */
 #define MAX_IOV 64

@@ -1,6 +1,6 @@
 /*
  * The record kafka-capture.bpf.c writes on its `kafka_events` ring buffer, and its flags.
- * src/kafka/capture.ts decodes exactly this layout (little-endian, fixed offsets); change both together.
+ * src/kafka/capture/record.ts decodes exactly this layout (little-endian, fixed offsets); change both together.
  */
 #ifndef KAFKA_CAPTURE_H
 #define KAFKA_CAPTURE_H

@@ -13,7 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const build = join(root, 'build');
 const strict = process.argv.includes('--strict');
 
-const BROKER_SOURCE = join(root, 'src/kafka/mock-broker/mock-broker.c');
+const BROKER_SOURCE = join(root, 'src/demo/mock-broker.c');
 const BROKER_BINARY = join(build, 'kafkatrace-mock-broker');
 const CAPTURE_SOURCE = join(root, 'bpf-templates/kafka-capture.bpf.c');
 const CAPTURE_OBJECT = join(build, 'kafka-capture.bpf.o');

@@ -3,7 +3,7 @@
 // end, on Ctrl-C and on SIGTERM.
 import { formatDiagnostic } from '../frontend/diagnostics.js';
 import { realSystem } from '../frontend/system.js';
-import { MockBrokerError, startMockBroker, type MockBroker } from '../kafka/mock-broker.js';
+import { MockBrokerError, startMockBroker, type MockBroker } from './mock-broker.js';
 import type { Plan } from '../plan/types.js';
 import type { Output } from '../runtime/output.js';
 import { privilegeProblem } from '../runtime/privileges.js';

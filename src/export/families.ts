@@ -6,7 +6,7 @@ import type { PlanMap } from '../plan/types.js';
 import { valueText, type RenderContext } from '../runtime/format/value.js';
 import type { SessionHealth } from '../runtime/session.js';
 import { isAvgValue, type MapEntry, type MapSnapshot, type Value } from '../runtime/values.js';
-import type { DecodeHealth } from '../kafka/counters.js';
+import type { DecodeHealth } from '../kafka/exchange/counters.js';
 import { familyNames, familyType, labelNames, PREFIX, type FamilyType } from './naming.js';
 
 export interface Sample {

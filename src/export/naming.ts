@@ -3,7 +3,7 @@
 // → `kafkatrace_lat_ns`). Keys become labels named after what the script indexes the map with
 // (PlanMap.keyNames), else by position: key0, key1, ...
 import type { MapValueKind } from '../frontend/ast.js';
-import { decodeHealth, newCounters } from '../kafka/counters.js';
+import { decodeHealth, newCounters } from '../kafka/exchange/counters.js';
 
 export const PREFIX = 'kafkatrace_';
 

@@ -8,32 +8,33 @@
 //   decoder.counters();           // frames decoded / failed, bytes skipped, resyncs
 //
 // With a demand (the probes attached and the args they read), only what those need is decoded
-// (src/kafka/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
+// (src/kafka/probes/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
 // instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
-// lane (src/kafka/lane.ts), which makes no exchange object at all.
+// lane (src/kafka/lane/fast-lane.ts), which makes no exchange object at all.
 import { walkRecords } from '../native/ring-records.js';
-import { BoundedMap } from './bounded-map.js';
-import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture.js';
-import { newCounters, type KafkaCounters } from './counters.js';
-import { DecodePlan, type KafkaDemand } from './demand.js';
-import { Connection, type ConnectionInfo, type Direction, type FrameMeta, type KafkaExchange, type SharedState } from './exchanges.js';
-import { LagTracker } from './lag.js';
-import { FastLane, LaneMeta, type FiringSink } from './lane.js';
-import { plannedFirings, probeFirings, type DerivedEvent, type ProbeFiring } from './probes.js';
-import { RebalanceTracker } from './rebalances.js';
-import { FrameStream, type StreamFrame, type StreamStats } from './stream.js';
+import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture/record.js';
+import { BoundedMap } from './exchange/bounded-map.js';
+import type { FrameMeta, SharedState } from './exchange/connection.js';
+import { Connections, type Tracked } from './exchange/connections.js';
+import { newCounters, type KafkaCounters } from './exchange/counters.js';
+import { FastLane, LaneMeta, type FiringSink } from './lane/fast-lane.js';
+import type { ConnectionInfo, DerivedEvent, Direction, KafkaExchange, ProbeFiring } from './model.js';
+import { DecodePlan, type KafkaDemand } from './probes/demand.js';
+import { plannedFirings, probeFirings } from './probes/firings.js';
+import { LagTracker } from './trackers/lag.js';
+import { RebalanceTracker } from './trackers/rebalances.js';
+import type { ExchangeTracker } from './trackers/tracker.js';
+import type { FrameStream } from './wire/stream.js';
 
-export type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from './exchanges.js';
-export type { Fields, FieldValue } from './details.js';
-export type { FrameFailure, KafkaCounters } from './counters.js';
-export { derivedFiring, probeFirings, type ProbeArgs, type ProbeFiring } from './probes.js';
-export type { DerivedEvent } from './probes.js';
-export type { KafkaDemand } from './demand.js';
-export type { FiringSink } from './lane.js';
-export { apiName } from './api-names.js';
-export { errorName } from './error-codes.js';
+export type { ConnectionInfo, DerivedEvent, Direction, ExchangeStatus, Fields, FieldValue, KafkaExchange, ProbeArgs, ProbeFiring } from './model.js';
+export type { FrameFailure, KafkaCounters } from './exchange/counters.js';
+export { derivedFiring, probeFirings } from './probes/firings.js';
+export type { KafkaDemand } from './probes/demand.js';
+export type { FiringSink } from './lane/fast-lane.js';
+export { apiName } from './wire/api-names.js';
+export { errorName } from './wire/error-codes.js';
 
-/** One captured piece of a connection's byte stream (what src/kafka/capture.ts decodes). */
+/** One captured piece of a connection's byte stream (what src/kafka/capture/record.ts decodes). */
 export interface CaptureChunk extends ConnectionInfo {
   /** 'out': written by the traced process; 'in': read by it. */
   dir: Direction;
@@ -77,70 +78,20 @@ export interface KafkaDecoderOptions {
   demand?: KafkaDemand;
 }
 
-interface Tracked {
-  key: number | string;
-  pid: number;
-  fd: number;
-  /** Closed or evicted: no longer in the decoder's connections (a stale entry of `recent`). */
-  closed: boolean;
-  id: bigint | undefined;
-  /** The id's low and high 32 bits (-1 without one: no record matches), for pushCapture. */
-  idLow: number;
-  idHigh: number;
-  conn: Connection;
-  streams: Record<Direction, FrameStream<FrameMeta>>;
-  /** Frame handlers per direction, made once rather than per chunk. */
-  onFrame: Record<Direction, (frame: StreamFrame<FrameMeta>) => void>;
-  /** The decoder's push count when the connection last moved to the back of the LRU order. */
-  moved: number;
-}
-
-/**
- * A connection moves to the back of the LRU order only when it has not moved for maxConnections /
- * LRU_SLACK chunks: moving it on every chunk (a Map delete and set) was a large share of the cost of
- * a chunk, and a connection used that recently is not the one to evict anyway.
- */
-const LRU_SLACK = 64;
-
-/** Slots of KafkaDecoder.recent (a power of two). */
-const RECENT_SLOTS = 64;
-
-/**
- * A connection's key from its pid (at most 2^22, the kernel's PID_MAX_LIMIT) and fd (below 2^31): a
- * number below 2^53, so exact and unique, and cheaper to hash than a string built per chunk. Values
- * outside those ranges (never from the kernel) get a string key instead.
- */
-const connectionKey = (pid: number, fd: number): number | string =>
-  pid >= 0 && pid < 2 ** 22 && fd >= 0 && fd < 2 ** 31 && Number.isInteger(pid) && Number.isInteger(fd) ? pid * 2 ** 31 + fd : `${pid}:${fd}`;
-
-const sameAddresses = (a: ConnectionInfo, b: ConnectionInfo): boolean =>
-  a.lport === b.lport && a.rport === b.rport && a.laddr === b.laddr && a.raddr === b.raddr;
-
 export class KafkaDecoder {
   private readonly counts = newCounters();
-  private readonly connections: Map<number | string, Tracked> = new Map();
-  /**
-   * Connections pushCapture found lately, by pid and fd: a Map lookup by a key above 2^31 (a heap
-   * number, hashed outside the JIT's code) was a large share of a record's cost.
-   */
-  private readonly recent: (Tracked | undefined)[] = new Array<Tracked | undefined>(RECENT_SLOTS).fill(undefined);
+  private readonly connections: Connections;
   /** The time and thread of the record whose frames go to the lane (which copies what it keeps of them). */
   private readonly laneMeta = new LaneMeta();
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
-  private readonly lag = new LagTracker();
   private readonly rebalances = new RebalanceTracker();
-  /** Stream stats of closed connections, so counters() stays cumulative. */
-  private readonly closedStats: Omit<StreamStats, 'frames'> = { resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
-  private readonly timeoutNs: bigint;
-  private readonly maxConnections: number;
-  /** Chunks pushed so far (the LRU order's clock). */
-  private pushes = 0;
-  private readonly lruSlack: number;
+  private readonly lag = new LagTracker();
+  /** The trackers the plan needs (all without a plan), in the order they see each exchange. */
+  private trackers: readonly ExchangeTracker[] = [];
   private readonly shared: SharedState = {
     counters: this.counts,
     groups: this.groups,
-    rebalances: this.rebalances,
     plan: undefined,
     topicNames: (pid) => {
       let m = this.topicIds.get(pid);
@@ -151,9 +102,9 @@ export class KafkaDecoder {
       return m;
     },
     lane: undefined,
-    emit: (ex) => {
-      const plan = this.shared.plan;
-      if (!plan || plan.lag) this.lag.observe(ex);
+    emit: (ex, request, response) => {
+      const trackers = this.trackers;
+      for (let i = 0; i < trackers.length; i++) trackers[i]!.observe(ex, request, response);
       this.options.onExchange?.(ex);
       const onFiring = this.options.onFiring;
       if (!onFiring) return;
@@ -166,9 +117,12 @@ export class KafkaDecoder {
   };
 
   constructor(private readonly options: KafkaDecoderOptions) {
-    this.timeoutNs = options.requestTimeoutNs ?? 300_000_000_000n;
-    this.maxConnections = options.maxConnections ?? 65_536;
-    this.lruSlack = Math.floor(this.maxConnections / LRU_SLACK);
+    this.connections = new Connections(this.shared, {
+      maxConnections: options.maxConnections ?? 65_536,
+      maxPendingPerConnection: options.maxPendingPerConnection ?? 4_096,
+      requestTimeoutNs: options.requestTimeoutNs ?? 300_000_000_000n,
+      maxFrameCopy: options.maxFrameCopy,
+    });
     this.setDemand(options.demand);
   }
 
@@ -181,6 +135,10 @@ export class KafkaDecoder {
     const { onExchange, onFiring, lane } = this.options;
     this.shared.plan = plan;
     this.shared.lane = plan && onFiring && !onExchange && lane !== false ? FastLane.of(plan, onFiring) : undefined;
+    const trackers: ExchangeTracker[] = [];
+    if (!plan || plan.rebalance) trackers.push(this.rebalances);
+    if (!plan || plan.lag) trackers.push(this.lag);
+    this.trackers = trackers;
   }
 
   /** The probe firings of an exchange: with a demand, of its probes and args only (see probeFirings). */
@@ -189,9 +147,9 @@ export class KafkaDecoder {
     return plan ? plannedFirings(ex, plan) : probeFirings(ex);
   }
 
-  /** Feeds one chunk (a CaptureRecord from src/kafka/capture.ts fits as is). */
+  /** Feeds one chunk (a CaptureRecord from src/kafka/capture/record.ts fits as is). */
   push(chunk: CaptureChunk): void {
-    const t = this.track(chunk);
+    const t = this.connections.track(chunk);
     if (!t) return;
     let rest: CaptureChunk = chunk;
     // The fast lane takes whole frames straight from the chunk.
@@ -219,14 +177,14 @@ export class KafkaDecoder {
   }
 
   private pushRecord(batch: Uint8Array, dv: DataView, start: number, end: number): void {
-    const t = this.recordConnection(batch, dv, start, end);
+    const t = this.recordConnection(dv, start, end);
     if (!t) {
       const record = this.captureRecord(batch, start, end);
       if (record) this.push(record);
     } else if (this.shared.lane && batch[start + CAPTURE_AT.flags] === 0 && captureSkipped(dv, start) === 0) {
       this.laneRecord(t, batch, dv, start);
     } else if ((batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.close) === 0) {
-      this.touch(t);
+      this.connections.touch(t);
       this.feedRecord(t, batch, dv, start, 0);
     } else {
       this.push(this.knownChunk(t, batch, dv, start));
@@ -246,21 +204,14 @@ export class KafkaDecoder {
   }
 
   /**
-   * The tracked connection of the record at batch[start, end), when its header is sound (as
+   * The tracked connection of the record at [start, end) of `dv`'s batch, when its header is sound (as
    * decodeCaptureRecord checks it) and names that connection's id; otherwise undefined.
    */
-  private recordConnection(batch: Uint8Array, dv: DataView, start: number, end: number): Tracked | undefined {
+  private recordConnection(dv: DataView, start: number, end: number): Tracked | undefined {
     if (!captureHeaderSound(dv, start, end - start)) return undefined;
-    const pid = dv.getUint32(start + CAPTURE_AT.pid, true);
-    const fd = dv.getUint32(start + CAPTURE_AT.fd, true);
-    const slot = (pid ^ fd) & (RECENT_SLOTS - 1);
-    let t = this.recent[slot];
-    if (!t || t.pid !== pid || t.fd !== fd || t.closed) {
-      t = this.connections.get(connectionKey(pid, fd));
-      if (!t) return undefined;
-      this.recent[slot] = t;
-    }
-    if (dv.getUint32(start + CAPTURE_AT.conn, true) !== t.idLow || dv.getUint32(start + CAPTURE_AT.conn + 4, true) !== t.idHigh) return undefined;
+    const t = this.connections.find(dv.getUint32(start + CAPTURE_AT.pid, true), dv.getUint32(start + CAPTURE_AT.fd, true));
+    // The id's halves are compared here, not passed on: a uint32 past 2^31 passed to a call is boxed.
+    if (!t || dv.getUint32(start + CAPTURE_AT.conn, true) !== t.idLow || dv.getUint32(start + CAPTURE_AT.conn + 4, true) !== t.idHigh) return undefined;
     return t;
   }
 
@@ -270,7 +221,7 @@ export class KafkaDecoder {
    * decoder's path.
    */
   private laneRecord(t: Tracked, batch: Uint8Array, dv: DataView, start: number): void {
-    this.touch(t);
+    this.connections.touch(t);
     const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
     const meta = this.laneMeta;
     meta.setRecord(dv, start + CAPTURE_AT.ts, dv.getUint32(start + CAPTURE_AT.tid, true));
@@ -306,37 +257,6 @@ export class KafkaDecoder {
     }
   }
 
-  /** The chunk's connection, opened if new; undefined when the chunk closed it. */
-  private track(chunk: CaptureChunk): Tracked | undefined {
-    const key = connectionKey(chunk.pid, chunk.fd);
-    let t = this.connections.get(key);
-    // The fd now names another socket (its close was not seen): finish the old connection. The
-    // capture's connection id tells; without one, the addresses do.
-    if (t && (t.id !== chunk.conn || (chunk.conn === undefined && !sameAddresses(t.conn.info, chunk)))) {
-      this.close(chunk);
-      t = undefined;
-    }
-    if (chunk.close) {
-      if (t) this.close(chunk);
-      return undefined;
-    }
-    if (!t) {
-      this.pushes++;
-      return this.open(key, chunk);
-    }
-    this.touch(t);
-    return t;
-  }
-
-  /** Counts a push, and moves the connection to the back of the LRU order when due. */
-  private touch(t: Tracked): void {
-    const now = ++this.pushes;
-    if (now - t.moved <= this.lruSlack) return;
-    this.connections.delete(t.key);
-    this.connections.set(t.key, t);
-    t.moved = now;
-  }
-
   private streamOf(t: Tracked, dir: Direction): FrameStream<FrameMeta> {
     return dir === 'out' ? t.streams.out : t.streams.in;
   }
@@ -349,86 +269,28 @@ export class KafkaDecoder {
 
   /** The connection closed: frames in progress are decoded as truncated, pending requests reported. */
   close(id: { pid: number; fd: number }): void {
-    const key = connectionKey(id.pid, id.fd);
-    const t = this.connections.get(key);
-    if (!t) return;
-    this.connections.delete(key);
-    t.closed = true;
-    for (const dir of ['out', 'in'] as const) {
-      t.streams[dir].flush((frame) => t.conn.onFrame(dir, frame));
-      const s = t.streams[dir].stats;
-      this.closedStats.resyncs += s.resyncs;
-      this.closedStats.bytesSkipped += s.bytesSkipped;
-      this.closedStats.bytesDropped += s.bytesDropped;
-    }
-    t.conn.close();
+    this.connections.close(id);
   }
 
   /** Closes every connection and completes open rebalances (at exit). */
   closeAll(): void {
-    for (const t of [...this.connections.values()]) this.close(t.conn.info);
+    this.connections.closeAll();
     for (const ev of this.rebalances.flush()) this.options.onDerived?.(ev);
   }
 
   /** Reports requests that waited longer than the timeout at `nowNs` (CLOCK_MONOTONIC). */
   expire(nowNs: bigint): void {
-    for (const t of this.connections.values()) t.conn.expire(nowNs);
+    this.connections.expire(nowNs);
   }
 
   counters(): KafkaCounters {
     const c: KafkaCounters = { ...this.counts, framesFailed: { ...this.counts.framesFailed } };
-    c.resyncs = this.closedStats.resyncs;
-    c.bytesSkipped = this.closedStats.bytesSkipped;
-    c.bytesDropped = this.closedStats.bytesDropped;
-    for (const t of this.connections.values()) {
-      for (const s of [t.streams.out.stats, t.streams.in.stats]) {
-        c.resyncs += s.resyncs;
-        c.bytesSkipped += s.bytesSkipped;
-        c.bytesDropped += s.bytesDropped;
-      }
-    }
+    this.connections.setStreamStats(c);
     return c;
   }
 
   /** Connections currently tracked. */
   get connectionCount(): number {
     return this.connections.size;
-  }
-
-  private open(key: number | string, info: CaptureChunk): Tracked {
-    if (this.connections.size >= this.maxConnections) {
-      const oldest = this.connections.values().next().value as Tracked;
-      this.close(oldest.conn.info);
-    }
-    const { pid, tid, comm, fd, laddr, lport, raddr, rport } = info;
-    const conn = new Connection({ pid, tid, comm, fd, laddr, lport, raddr, rport }, this.shared, {
-      maxPending: this.options.maxPendingPerConnection ?? 4_096,
-      timeoutNs: this.timeoutNs,
-    }, {
-      resync: (dir) => t.streams[dir].abandon(),
-      openHead: (dir) => t.streams[dir].openHead(),
-      finishOpen: (dir) => t.streams[dir].finishOpen((frame) => conn.onFrame(dir, frame)),
-    });
-    const stream = (dir: Direction): FrameStream<FrameMeta> =>
-      new FrameStream<FrameMeta>({
-        maxFrameCopy: this.options.maxFrameCopy,
-        checkHead: (data, at, n) => conn.checkHead(dir, data, at, n),
-        takeWalked: (packed, copied, runs, size, meta) => conn.takeWalked(dir, packed, copied, runs, size, meta),
-      });
-    const t: Tracked = {
-      key,
-      pid,
-      fd,
-      closed: false,
-      id: info.conn,
-      idLow: info.conn === undefined ? -1 : Number(BigInt.asUintN(32, info.conn)),
-      idHigh: info.conn === undefined ? -1 : Number(BigInt.asUintN(32, info.conn >> 32n)),
-      conn,
-      streams: { out: stream('out'), in: stream('in') },
-      onFrame: { out: (frame) => conn.onFrame('out', frame), in: (frame) => conn.onFrame('in', frame) },
-      moved: this.pushes,
-    };
-    this.connections.set(key, t);
-    return t;
   }
 }

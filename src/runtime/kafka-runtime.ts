@@ -1,7 +1,7 @@
 // What kafka:* probes need: the interpreter, the Kafka decoder and the capture. They are a large part
 // of the runtime, so a script or REPL session without kafka probes never loads them.
 export async function kafkaRuntime() {
-  const [source, interpreter, capture] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js'), import('../kafka/capture-loader.js')]);
+  const [source, interpreter, capture] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js'), import('../kafka/capture/loader.js')]);
   return {
     startKafkaProbes: source.startKafkaProbes,
     startKafkaFeed: source.startKafkaFeed,

@@ -2,10 +2,10 @@
 // exchange becomes probe firings, and every user-space probe attached to a firing's name runs its
 // compiled action. Frames that fail to decode are counted by the decoder, never fatal.
 import { readFileSync, statSync } from 'node:fs';
-import { startCapture, type CaptureFrames, type CaptureOptions } from '../kafka/capture-loader.js';
+import { startCapture, type CaptureFrames, type CaptureOptions } from '../kafka/capture/loader.js';
 import { walkRecords } from '../native/ring-records.js';
-import { BoundedMap } from '../kafka/bounded-map.js';
-import { newCounters } from '../kafka/counters.js';
+import { BoundedMap } from '../kafka/exchange/bounded-map.js';
+import { newCounters } from '../kafka/exchange/counters.js';
 import {
   derivedFiring,
   KafkaDecoder,
@@ -122,7 +122,7 @@ const CROSS_PROCESS_ARGS = new Set(['time_lag', 'committed_lag']);
  * versions (from a Metadata answer), a fetching client's group (from its group requests).
  */
 const CROSS_CONNECTION_ARGS = new Set(['topic', 'group']);
-/** The capture's limit on ports (src/kafka/capture-loader.ts). */
+/** The capture's limit on ports (src/kafka/capture/loader.ts). */
 const MAX_PORTS = 8;
 
 /** The names of the `args.NAME` fields a probe reads, in its predicate or its actions. */

@@ -9,7 +9,7 @@ import { escapeControls, type RenderContext, valueJson, valueTerminalText, value
 import { createSymbolizer, type Symbolizer } from './symbols.js';
 import type { MapDrops } from './user-maps.js';
 import type { DecodedEvent, MapSnapshot, StackLookup, Value } from './values.js';
-import type { DecodeHealth } from '../kafka/counters.js';
+import type { DecodeHealth } from '../kafka/exchange/counters.js';
 
 export interface OutputOptions {
   format: 'text' | 'json';

@@ -17,7 +17,7 @@ import { mapSnapshot, RecordDispatch } from './records.js';
 import type { MapSnapshot, StackLookup } from './values.js';
 import type { KafkaProbes } from './kafka-source.js';
 import { kafkaRuntime, type KafkaRuntime } from './kafka-runtime.js';
-import { decodeHealth, type DecodeHealth } from '../kafka/counters.js';
+import { decodeHealth, type DecodeHealth } from '../kafka/exchange/counters.js';
 import { userMapsOf, type UserMaps } from './user-maps.js';
 
 

@@ -2,7 +2,7 @@
 // program → tracepoint table. No root or kernel needed (kept here, beside the capture's e2e tests).
 import { readFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { captureObjectPath } from '../../src/kafka/capture-build.js';
+import { captureObjectPath } from '../../src/kafka/capture/build.js';
 import {
   CAPTURE_HEADER_SIZE,
   CaptureDecodeError,
@@ -10,9 +10,9 @@ import {
   decodeCaptureRecord,
   encodeCaptureRecord,
   formatIpv6,
-} from '../../src/kafka/capture.js';
+} from '../../src/kafka/capture/record.js';
 import { ringRecords } from '../../src/native/ring-records.js';
-import { CaptureConfigError, captureGlobals, captureTracepoints } from '../../src/kafka/capture-loader.js';
+import { CaptureConfigError, captureGlobals, captureTracepoints } from '../../src/kafka/capture/loader.js';
 
 interface Fields {
   ts?: bigint;

@@ -1,16 +1,16 @@
 // The capture's frame tracking on known byte streams: a small C client (compiled here with cc)
 // writes frames in awkward pieces (size fields split across writes, writev, sendmsg, sendmmsg,
 // sendfile, an impossible size, a connection joined mid-stream) to a Node server in this process.
-// Both ends' records go through src/kafka/stream.ts, the consumer they are made for. Needs root.
+// Both ends' records go through src/kafka/wire/stream.ts, the consumer they are made for. Needs root.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CAPTURE_RECORD_CAP, captureRecords, type CaptureRecord } from '../../src/kafka/capture.js';
-import { startCapture, type CaptureFrames, type CaptureOptions, type DirectionFrames } from '../../src/kafka/capture-loader.js';
-import { FrameStream } from '../../src/kafka/stream.js';
+import { CAPTURE_RECORD_CAP, captureRecords, type CaptureRecord } from '../../src/kafka/capture/record.js';
+import { startCapture, type CaptureFrames, type CaptureOptions, type DirectionFrames } from '../../src/kafka/capture/loader.js';
+import { FrameStream } from '../../src/kafka/wire/stream.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { heldBpf } from '../helpers/bpf-held.js';
 

@@ -3,10 +3,10 @@
 // for 1 MiB messages, and the KafkaDecoder fed straight from the records. Needs root, the addon
 // (node scripts/build-native.mjs) and build/ from node scripts/build-kafka.mjs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureRecords, type CaptureRecord } from '../../src/kafka/capture.js';
-import { startCapture, type Capture, type CaptureOptions } from '../../src/kafka/capture-loader.js';
+import { captureRecords, type CaptureRecord } from '../../src/kafka/capture/record.js';
+import { startCapture, type Capture, type CaptureOptions } from '../../src/kafka/capture/loader.js';
 import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { produceWithKafkajs, produceWithKcat, startKafkajsConsumer, type KafkajsRequest } from '../helpers/kafka-clients.js';
 import { heldBpf } from '../helpers/bpf-held.js';
@@ -29,7 +29,7 @@ interface SeenFrame {
   head: Uint8Array;
 }
 
-/** Cuts each connection direction's records into frames, like src/kafka/stream.ts does. */
+/** Cuts each connection direction's records into frames, like src/kafka/wire/stream.ts does. */
 function frames(records: CaptureRecord[]): { frames: SeenFrame[]; desyncs: number } {
   interface State {
     size: number[];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { startKafkaProbes } from '../../src/runtime/kafka-source.js';
 import { userMapsOf } from '../../src/runtime/user-maps.js';
 import { createOutput } from '../../src/runtime/output.js';

@@ -6,10 +6,10 @@
 // the addon and build/ from node scripts/build-kafka.mjs.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureRecords, type CaptureRecord } from '../../src/kafka/capture.js';
-import { startCapture, type CaptureFrames } from '../../src/kafka/capture-loader.js';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
-import { FrameStream } from '../../src/kafka/stream.js';
+import { captureRecords, type CaptureRecord } from '../../src/kafka/capture/record.js';
+import { startCapture, type CaptureFrames } from '../../src/kafka/capture/loader.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
+import { FrameStream } from '../../src/kafka/wire/stream.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { requestFrame } from '../fixtures/kafka/encoder.js';
 import { heldBpf } from '../helpers/bpf-held.js';

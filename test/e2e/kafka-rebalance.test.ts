@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { startKafkaProbes } from '../../src/runtime/kafka-source.js';

@@ -6,7 +6,7 @@
 // incomplete with records -1, never as partition -1 or 0 records. Needs root, the addon, build/
 // (node scripts/build-kafka.mjs) and a built dist/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { traceWhile } from '../helpers/cli-trace.js';
 import { heldBpf } from '../helpers/bpf-held.js';
 import { kafkajsClient, produceWithKcat } from '../helpers/kafka-clients.js';

@@ -4,8 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mockBrokerPath } from '../../src/kafka/capture-build.js';
-import { MockBrokerError, startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { MockBrokerError, mockBrokerPath, startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import {
   consumeWithKcat,
   kafkajsClient,

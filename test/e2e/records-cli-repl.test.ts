@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker } from '../../src/demo/mock-broker.js';
 import { BIN, kafkatrace, ROOT } from '../helpers/cli.js';
 import { produceWithKcat } from '../helpers/kafka-clients.js';
 import { PtyRepl, replCanRun } from './repl-pty.js';

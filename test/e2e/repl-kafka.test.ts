@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { heldBpf, stillLoaded } from '../helpers/bpf-held.js';
 import { produceWithKcat } from '../helpers/kafka-clients.js';
 import { PtyRepl, replCanRun } from './repl-pty.js';

@@ -2,7 +2,7 @@
 // clear its screen prints as text in text output, and as itself (JSON-escaped) in JSON.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { produceWithKcat } from '../helpers/kafka-clients.js';
 import { canRun } from './runtime-helpers.js';

@@ -96,13 +96,13 @@ export function confluentLibrdkafkaVersion(): string {
 }
 
 /**
- * Builds src/kafka/mock-broker/mock-broker.c against the library's bundled librdkafka (headers and
+ * Builds src/demo/mock-broker.c against the library's bundled librdkafka (headers and
  * shared object under its build/deps) into build/test/, unless already newer than the source;
  * returns the binary, for startMockBroker({ binary }).
  */
 export function confluentMockBroker(): string {
   const deps = join(dirname(require.resolve(`${PACKAGE}/package.json`)), 'build', 'deps');
-  const source = join(ROOT, 'src', 'kafka', 'mock-broker', 'mock-broker.c');
+  const source = join(ROOT, 'src', 'demo', 'mock-broker.c');
   const out = join(ROOT, 'build', 'test', `kafkatrace-mock-broker-rdkafka-${confluentLibrdkafkaVersion()}`);
   if (!existsSync(out) || statSync(source).mtimeMs > statSync(out).mtimeMs) {
     mkdirSync(dirname(out), { recursive: true });

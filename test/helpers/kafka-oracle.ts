@@ -8,7 +8,7 @@
 // reports and protocol logs), and the broker's log end offsets (ListOffsets) before and after.
 import kafkajs from 'kafkajs';
 import type { Admin } from 'kafkajs';
-import { startMockBroker, type MockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { traceWhile, type Traced } from './cli-trace.js';
 import { produceMessagesWithConfluent } from './confluent-client.js';
 import { kafkajsClient, requestOf, runCommand, startKafkajsConsumer, type KafkajsRequest } from './kafka-clients.js';

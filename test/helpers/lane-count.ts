@@ -1,8 +1,8 @@
-// How many Produce and Fetch responses reached the fast lane (src/kafka/lane.ts), and how many it
+// How many Produce and Fetch responses reached the fast lane (src/kafka/lane/fast-lane.ts), and how many it
 // took, while a function ran: tests that compare the lane with the schema decoder's path check that
 // the lane was exercised at all.
 import { vi } from 'vitest';
-import { FastLane } from '../../src/kafka/lane.js';
+import { FastLane } from '../../src/kafka/lane/fast-lane.js';
 
 export function laneResponses(f: () => void): { tried: number; taken: number } {
   const counts = { tried: 0, taken: 0 };

@@ -5,7 +5,7 @@
 // the members its JoinGroup answers name, its leader, the SyncGroups of it answered with and
 // without an error; and the members' own accounts (librdkafka's JoinGroup log) must agree with
 // the wire, or the run is a truth disagreement.
-import { startMockBroker } from '../../src/kafka/mock-broker.js';
+import { startMockBroker } from '../../src/demo/mock-broker.js';
 import { traceWhile, type Traced } from './cli-trace.js';
 import { startConfluentConsumer } from './confluent-client.js';
 import { startKafkajsConsumer } from './kafka-clients.js';

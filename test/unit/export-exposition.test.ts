@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bucketBounds, exportedMaps, healthFamilies, mapFamily } from '../../src/export/families.js';
 import { exposition } from '../../src/export/exposition.js';
-import { decodeHealth, newCounters } from '../../src/kafka/counters.js';
+import { decodeHealth, newCounters } from '../../src/kafka/exchange/counters.js';
 import type { KType, MapValueKind } from '../../src/frontend/ast.js';
 import type { PlanMap } from '../../src/plan/types.js';
 import type { RenderContext } from '../../src/runtime/format/value.js';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compileBody } from '../../src/kafka/body-compiler.js';
-import { decodeBody, interpretBody } from '../../src/kafka/decoder.js';
-import { Reader } from '../../src/kafka/reader.js';
-import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
-import { requestSpec } from '../../src/kafka/schemas/index.js';
+import { compileBody } from '../../src/kafka/wire/body-compiler.js';
+import { decodeBody, interpretBody } from '../../src/kafka/wire/decoder.js';
+import { Reader } from '../../src/kafka/wire/reader.js';
+import { MESSAGE_SPECS } from '../../src/kafka/wire/schemas/generated.js';
+import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { encodeBody } from '../fixtures/kafka/encoder.js';
 import { sampleBody } from '../fixtures/kafka/samples.js';
 

@@ -1,7 +1,7 @@
 // BoundedMap forgets the least recently set key past its limit; setting the key set last again
 // takes a shortcut (no move), which must not change that order.
 import { describe, expect, it } from 'vitest';
-import { BoundedMap } from '../../src/kafka/bounded-map.js';
+import { BoundedMap } from '../../src/kafka/exchange/bounded-map.js';
 
 describe('BoundedMap', () => {
   it('forgets the least recently set key past its limit', () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { apiName } from '../../src/kafka/api-names.js';
-import { decodeBody } from '../../src/kafka/decoder.js';
-import { errorName } from '../../src/kafka/error-codes.js';
-import { decodeRequest, decodeResponse } from '../../src/kafka/frame.js';
-import { readRequestHeader, requestHeaderVersion, responseHeaderVersion } from '../../src/kafka/headers.js';
-import { Reader } from '../../src/kafka/reader.js';
-import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
-import { decodedApiKeys, requestSpec, responseSpec } from '../../src/kafka/schemas/index.js';
+import { apiName } from '../../src/kafka/wire/api-names.js';
+import { decodeBody } from '../../src/kafka/wire/decoder.js';
+import { errorName } from '../../src/kafka/wire/error-codes.js';
+import { decodeRequest, decodeResponse } from '../../src/kafka/wire/frame.js';
+import { readRequestHeader, requestHeaderVersion, responseHeaderVersion } from '../../src/kafka/wire/headers.js';
+import { Reader } from '../../src/kafka/wire/reader.js';
+import { MESSAGE_SPECS } from '../../src/kafka/wire/schemas/generated.js';
+import { decodedApiKeys, requestSpec, responseSpec } from '../../src/kafka/wire/schemas/index.js';
 import { encodeBody, requestFrame, responseFrame, recordBatch, Writer, concat } from '../fixtures/kafka/encoder.js';
 import { sampleBody } from '../fixtures/kafka/samples.js';
 

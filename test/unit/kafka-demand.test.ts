@@ -1,12 +1,12 @@
-// Decoding only what a script reads (src/kafka/demand.ts): with a demand, the firings of the
+// Decoding only what a script reads (src/kafka/probes/demand.ts): with a demand, the firings of the
 // attached probes must carry the demanded args with exactly the values of the full decoding path,
 // over every API and version, whole and truncated frames alike; what nothing demands is not decoded.
 import { describe, expect, it } from 'vitest';
-import { compileProjectedBody } from '../../src/kafka/body-compiler.js';
-import { DecodePlan } from '../../src/kafka/demand.js';
+import { compileProjectedBody } from '../../src/kafka/wire/body-compiler.js';
+import { DecodePlan } from '../../src/kafka/probes/demand.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type KafkaExchange, type ProbeFiring } from '../../src/kafka/index.js';
-import { Reader } from '../../src/kafka/reader.js';
-import { requestSpec } from '../../src/kafka/schemas/index.js';
+import { Reader } from '../../src/kafka/wire/reader.js';
+import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { planScript } from '../../src/compiler.js';
 import { demandOf, kafkaDemand } from '../../src/runtime/kafka-source.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';

@@ -5,7 +5,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UNKNOWN, UNKNOWN_COMMON, type ProbeArgs } from '../../src/kafka/probes.js';
+import type { ProbeArgs } from '../../src/kafka/model.js';
+import { UNKNOWN, UNKNOWN_COMMON } from '../../src/kafka/probes/firings.js';
 import { ROOT } from '../helpers/cli.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'gen-kafka-doc.mjs');
@@ -91,7 +92,7 @@ describe('README kafka probe tables', () => {
     expect(outside(text)).toBe(outside(readFileSync(README, 'utf8')));
   });
 
-  it("document each arg's unknown sentinel as the decoder fills it in (src/kafka/probes.ts)", () => {
+  it("document each arg's unknown sentinel as the decoder fills it in (src/kafka/probes/firings.ts)", () => {
     const catalogue = JSON.parse(readFileSync(CATALOGUE, 'utf8')) as Catalogue;
     const documented = (args: CatalogueArg[] | undefined): Record<string, bigint | string> =>
       Object.fromEntries((args ?? []).filter((a) => a.unknown !== undefined).map((a) => [a.name, typeof a.unknown === 'number' ? BigInt(a.unknown) : a.unknown!]));

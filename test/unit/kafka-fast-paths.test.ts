@@ -1,7 +1,7 @@
 // The shortcuts taken for speed give the same results as the general paths they bypass.
 import { describe, expect, it } from 'vitest';
-import { Reader } from '../../src/kafka/reader.js';
-import { FrameStream, type StreamFrame } from '../../src/kafka/stream.js';
+import { Reader } from '../../src/kafka/wire/reader.js';
+import { FrameStream, type StreamFrame } from '../../src/kafka/wire/stream.js';
 
 const be64 = (v: bigint): Uint8Array => {
   const b = new Uint8Array(8);

@@ -4,10 +4,10 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { encodeCaptureRecord } from '../../src/kafka/capture.js';
+import { encodeCaptureRecord } from '../../src/kafka/capture/record.js';
 import { KafkaDecoder, probeFirings, type CaptureChunk } from '../../src/kafka/index.js';
-import { MESSAGE_SPECS } from '../../src/kafka/schemas/generated.js';
-import { requestSpec } from '../../src/kafka/schemas/index.js';
+import { MESSAGE_SPECS } from '../../src/kafka/wire/schemas/generated.js';
+import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 import { sampleBody } from '../fixtures/kafka/samples.js';
 import { laneResponses } from '../helpers/lane-count.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaDecoder, probeFirings, type CaptureChunk, type KafkaExchange } from '../../src/kafka/index.js';
-import { LagTracker } from '../../src/kafka/lag.js';
+import { LagTracker } from '../../src/kafka/trackers/lag.js';
 import { recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 
 const base = { pid: 100, tid: 101, comm: 'app', laddr: '127.0.0.1', raddr: '127.0.0.1', rport: 9092 };

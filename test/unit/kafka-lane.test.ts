@@ -1,13 +1,13 @@
-// The fast lane (src/kafka/lane.ts) must change nothing but speed: the same traffic decoded with and
+// The fast lane (src/kafka/lane/fast-lane.ts) must change nothing but speed: the same traffic decoded with and
 // without it gives the same firings (probe, args, process, thread, time) and the same counters,
 // over every Produce and Fetch version, and over what the lane declines halfway (responses out of
 // order, split across chunks, empty; connections closed; acks=0), where the schema decoder's path
 // finishes what the lane began.
 import { describe, expect, it } from 'vitest';
-import { encodeCaptureRecord } from '../../src/kafka/capture.js';
-import { DecodePlan } from '../../src/kafka/demand.js';
+import { encodeCaptureRecord } from '../../src/kafka/capture/record.js';
+import { DecodePlan } from '../../src/kafka/probes/demand.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type ProbeArgs } from '../../src/kafka/index.js';
-import { FastLane, laneArgKinds } from '../../src/kafka/lane.js';
+import { FastLane, laneArgKinds } from '../../src/kafka/lane/fast-lane.js';
 import { chunk, conn, corpus, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
 import { laneResponses } from '../helpers/lane-count.js';
 import { concat, legacyMessage, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';

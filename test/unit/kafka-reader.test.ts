@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeError, Reader } from '../../src/kafka/reader.js';
+import { DecodeError, Reader } from '../../src/kafka/wire/reader.js';
 
 const failure = (f: () => unknown): string => {
   try {

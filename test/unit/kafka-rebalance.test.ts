@@ -1,4 +1,4 @@
-// Group-generation tracking (src/kafka/rebalances.ts) from protocol bytes: one kafka:rebalance per
+// Group-generation tracking (src/kafka/trackers/rebalances.ts) from protocol bytes: one kafka:rebalance per
 // generation however many sides see it, per-member join_to_sync, member events, KIP-848 heartbeats.
 import { describe, expect, it } from 'vitest';
 import { KafkaDecoder, derivedFiring, probeFirings, type DerivedEvent, type KafkaExchange } from '../../src/kafka/index.js';

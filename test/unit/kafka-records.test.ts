@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summarizeRecords } from '../../src/kafka/records.js';
+import { summarizeRecords } from '../../src/kafka/wire/records.js';
 import { concat, legacyMessage, recordBatch } from '../fixtures/kafka/encoder.js';
 
 describe('summarizeRecords', () => {

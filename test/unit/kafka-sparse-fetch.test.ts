@@ -3,8 +3,8 @@
 // Every partition must be decoded: high watermark, lag, records and bytes from the batch headers.
 import { describe, expect, it } from 'vitest';
 import { KafkaDecoder, type CaptureChunk, type KafkaExchange } from '../../src/kafka/index.js';
-import { Reader } from '../../src/kafka/reader.js';
-import { summarizeRecordWindows, summarizeRecords } from '../../src/kafka/records.js';
+import { Reader } from '../../src/kafka/wire/reader.js';
+import { summarizeRecordWindows, summarizeRecords } from '../../src/kafka/wire/records.js';
 import { concat, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 
 const conn = { pid: 100, tid: 101, comm: 'consumer', fd: 7, laddr: '127.0.0.1', lport: 50000, raddr: '127.0.0.1', rport: 9092 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameStream, type StreamFrame } from '../../src/kafka/stream.js';
+import { FrameStream, type StreamFrame } from '../../src/kafka/wire/stream.js';
 import { concat, withSize } from '../fixtures/kafka/encoder.js';
 
 const payload = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);

@@ -1,6 +1,6 @@
 // The Output object: banners, records, map printing details, errors.
 import { describe, expect, it } from 'vitest';
-import { decodeHealth, newCounters } from '../../src/kafka/counters.js';
+import { decodeHealth, newCounters } from '../../src/kafka/exchange/counters.js';
 import type { MapSnapshot } from '../../src/runtime/values.js';
 import { collect, event, i64, printfEvent, str, u64, valueEvent } from './format-helpers.js';
 

@@ -5,7 +5,7 @@ import { ReplEngine } from '../../src/repl/engine.js';
 import type { CompiledProbe, Firing } from '../../src/runtime/interpreter.js';
 import type { KafkaFeed, KafkaFeedOptions } from '../../src/runtime/kafka-source.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
-import { newCounters } from '../../src/kafka/counters.js';
+import { newCounters } from '../../src/kafka/exchange/counters.js';
 
 interface FakeSet {
   probes: CompiledProbe[];

@@ -1,43 +1,15 @@
 // Exchange → kafka probe firings with flat `args` (integers as bigint, as the runtime's values are):
 // `kafka:request` once per exchange; the API's own probe (`kafka:produce`, ...) once per item for
 // APIs with per topic-partition items, else once; `kafka:rebalance` and `kafka:member` for the events
-// the exchange completed (src/kafka/rebalances.ts), with the common args of their own group's last
+// the exchange completed (src/kafka/trackers/rebalances.ts), with the common args of their own group's last
 // exchange (DerivedEvent.common), not those of the exchange that completed them.
-// `kafka:lag` once per group/topic/partition lag view the exchange changed (src/kafka/lag.ts).
+// `kafka:lag` once per group/topic/partition lag view the exchange changed (src/kafka/trackers/lag.ts).
 // Exchanges without a response carry latency -1, error 0, error_name '', response_bytes -1 and their
 // status ('no_response', 'closed', 'timeout') in `status`. An arg whose value was not seen reads as
 // its sentinel in UNKNOWN, never as 0; `incomplete` says when that is because bytes were lost.
-import { API_KEYS } from './api-names.js';
-import type { DecodePlan } from './demand.js';
-import type { FieldValue, Fields } from './details.js';
-import type { ConnectionInfo, KafkaExchange } from './exchanges.js';
-
-export type ProbeArgs = Record<string, bigint | string>;
-
-export type DerivedProbe = 'rebalance' | 'member';
-
-/** An event derived from several exchanges: a `kafka:rebalance` or `kafka:member` firing. */
-export interface DerivedEvent {
-  probe: DerivedProbe;
-  /** The probe's own args (they override `common`). */
-  fields: Fields;
-  /** CLOCK_MONOTONIC ns the event completed at. */
-  ts: bigint;
-  /** The connection it was last seen on. */
-  connection: ConnectionInfo;
-  /** The common args of the exchange it was last seen on (its own group's, on that connection). */
-  common: ProbeArgs;
-}
-
-
-export interface ProbeFiring {
-  /** Probe name after `kafka:` (lower-case API name, `request` or `rebalance`). */
-  probe: string;
-  args: ProbeArgs;
-  /** A derived event's own connection and time (else the exchange's). */
-  connection?: ConnectionInfo;
-  nsecs?: bigint;
-}
+import type { DerivedEvent, FieldValue, Fields, KafkaExchange, ProbeArgs, ProbeFiring } from '../model.js';
+import { API_KEYS } from '../wire/api-names.js';
+import { cached, compile, inherited, literal } from '../wire/generated-code.js';
 
 /** APIs whose probe fires once per item (topic-partition, topic or group). */
 const PER_ITEM = new Set<number>([
@@ -200,12 +172,15 @@ export type ArgsBuilder = (ex: KafkaExchange, unknown: ProbeArgs, a: Fields | Pr
  * later fields override earlier ones), else from the exchange's common args, else its unknown
  * sentinel. Compiled per demand
  * so that each arg is a named property load, not a keyed load by a name that changes each turn.
- * The names come from scripts (args.NAME identifiers) and reach the code JSON-quoted.
+ * The names come from scripts (args.NAME identifiers) and reach the code as literals.
  */
 export function compileArgs(names: readonly string[]): ArgsBuilder {
-  // No arg is named like an Object.prototype member, which a property load would find on any layer.
-  const lines = names.filter((name) => !(name in Object.prototype)).map((name) => {
-    const n = JSON.stringify(name);
+  return cached(`args ${names.map(literal).join(',')}`, () => generateArgs(names));
+}
+
+function generateArgs(names: readonly string[]): ArgsBuilder {
+  const lines = names.filter((name) => !inherited(name)).map((name) => {
+    const n = literal(name);
     return [
       `v = b === undefined ? undefined : b[${n}];`,
       `if (v === undefined) v = a[${n}];`,
@@ -215,14 +190,22 @@ export function compileArgs(names: readonly string[]): ArgsBuilder {
     ].join('\n');
   });
   const source = `return function build(ex, u, a, b) {\nconst args = {};\nlet v;\n${lines.join('\n')}\nreturn args;\n};`;
-  return new Function('toArg', 'commonArg', source)(toArg, commonArg) as ArgsBuilder;
+  return compile<ArgsBuilder>(['toArg', 'commonArg'], source, [toArg, commonArg]);
+}
+
+/** What plannedFirings reads of a running script's plan (demand.ts's DecodePlan). */
+export interface FiringPlan {
+  readonly args: ReadonlySet<string>;
+  readonly buildArgs: ArgsBuilder;
+  /** Whether firings of the probe are built at all. */
+  fires(probe: string): boolean;
 }
 
 /**
  * probeFirings for a running script: firings only of the probes `plan` has attached, each with
  * only the args the script reads, with the values probeFirings would give them.
  */
-export function plannedFirings(ex: KafkaExchange, plan: DecodePlan): ProbeFiring[] {
+export function plannedFirings(ex: KafkaExchange, plan: FiringPlan): ProbeFiring[] {
   const build = plan.buildArgs;
   const firings: ProbeFiring[] = [];
   if (plan.fires('request')) firings.push({ probe: 'request', args: build(ex, NO_UNKNOWN, ex.details) });
@@ -241,7 +224,7 @@ export function plannedFirings(ex: KafkaExchange, plan: DecodePlan): ProbeFiring
 }
 
 /** A derived event's firing with only the args `plan` demands. */
-export function plannedDerived(ev: DerivedEvent, plan: DecodePlan): ProbeArgs {
+export function plannedDerived(ev: DerivedEvent, plan: FiringPlan): ProbeArgs {
   const all = derivedFiring(ev).args;
   const args: ProbeArgs = {};
   for (const name of plan.args) if (all[name] !== undefined) args[name] = all[name]!;

@@ -1,4 +1,4 @@
-// Produce and Fetch bodies compiled for the fast lane (lane.ts): one JavaScript function per message
+// Produce and Fetch bodies compiled for the fast lane (fast-lane.ts): one JavaScript function per message
 // and version that reads a frame where it lies in the capture chunk, with every struct inlined into
 // nested loops, and no object made per struct. The fields the lane needs land in local variables,
 // and a hook per array element hands them on; every other field is stepped over with the same
@@ -8,12 +8,13 @@
 // A frame the capture walked (its record data skipped) is read the same way from its copied bytes laid
 // end to end: the gaps between them (setGaps) must each be the data of one record batch past its
 // header, which the records fields' walk steps over; a frame with any other gap is declined.
-// Generated code holds only schema field names (in comments, sanitised), numbers and the hooks the
-// lane itself writes, never input bytes.
-import { presentFields, projectionStop, wantedField } from './body-compiler.js';
-import { BATCH_HEADER_SIZE, countRecordsInto, LOG_OVERHEAD, MAGIC_OFFSET, RECORD_COUNT_AT, type CopiedBytes, type RecordsSummary } from './records.js';
-import { frameString, uuidAt } from './reader.js';
-import { inRange, type FieldSpec, type MessageSpec } from './schemas/spec.js';
+// Generated code holds only schema field names (in comments, quoted by generated-code.ts), numbers and
+// the hooks the lane itself writes, never input bytes.
+import { presentFields, projectionStop, wantedField } from '../wire/body-compiler.js';
+import { BATCH_HEADER_SIZE, countRecordsInto, LOG_OVERHEAD, MAGIC_OFFSET, RECORD_COUNT_AT, type CopiedBytes, type RecordsSummary } from '../wire/records.js';
+import { cached, compile, literal } from '../wire/generated-code.js';
+import { frameString, uuidAt } from '../wire/reader.js';
+import { inRange, type FieldSpec, type MessageSpec } from '../wire/schemas/spec.js';
 
 /** What a lane function captures and does, by field path ('TopicData.PartitionData.Index'). */
 export interface LaneShape {
@@ -145,7 +146,7 @@ class LaneHelpers implements CopiedBytes {
    * countRecords' (records.ts), which counts that one the same, or walked's when a gap lies in it.
    */
   records(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
-    if (this.gapNext < this.gapCount && this.gapAt[this.gapNext]! < p + n) return this.walked(b, v, p, n, e);
+    if (this.gapNext < this.gapCount && this.gapAt[this.gapNext]! < p + n) return this.walked(v, p, n, e);
     if (p + n > e) return DECLINE;
     this.at = p + n;
     if (n >= BATCH_HEADER_SIZE && p + BATCH_HEADER_SIZE <= e && v.getInt8(p + MAGIC_OFFSET) === 2 && v.getInt32(p + 8) === n - LOG_OVERHEAD) {
@@ -163,7 +164,7 @@ class LaneHelpers implements CopiedBytes {
    * stands for the rest of it) and counting as countRecords does. Each batch is either copied whole
    * or followed by a gap of exactly its uncopied bytes; else -1.
    */
-  private walked(b: Uint8Array, v: DataView, p: number, n: number, e: number): number {
+  private walked(v: DataView, p: number, n: number, e: number): number {
     let c = p;
     let pos = 0;
     let records = 0;
@@ -282,7 +283,7 @@ class LaneGenerator {
     const nullable = inRange(f.nv, this.version);
     const local = this.shape.capture[path];
     if (local !== undefined) this.locals.add(local);
-    const lines = [`// ${path.replace(/[^A-Za-z0-9_.]/g, '')}`];
+    const lines = [`// ${literal(path)}`];
     if (f.a) {
       lines.push(...this.length(compact, 4), 'if (n < -1 || p + Math.max(n, 0) > e) return -1;');
       if (f.t !== 'struct') {
@@ -342,19 +343,10 @@ class LaneGenerator {
 
 const helpers = new LaneHelpers();
 
-/**
- * Bodies compiled so far, by message, version and shape: a decoder made again for the same demand
- * (a REPL block attached again, the bench's passes) reuses code the JIT has already optimised, rather
- * than new functions that start cold.
- */
-const compiledBodies = new Map<string, LaneBody<unknown, unknown>>();
-
 /** Compiles a lane body of `spec` at `version` (which must be in spec.valid), or finds it compiled. */
 export function compileLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneShape): LaneBody<P, X> {
   const key = JSON.stringify([spec.name, version, shape.capture, shape.each, shape.end, shape.declare ?? [], [...shape.keep].sort()]);
-  let body = compiledBodies.get(key);
-  if (!body) compiledBodies.set(key, (body = generateLaneBody(spec, version, shape)));
-  return body as LaneBody<P, X>;
+  return cached(`lane-body ${key}`, () => generateLaneBody<P, X>(spec, version, shape));
 }
 
 const SKIP_CHECK = /^if \(p \+ (\d+) > e\) return -1;$/;
@@ -406,10 +398,10 @@ function generateLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneS
     'return p;',
     '};',
   ].join('\n');
-  return new Function('H', source)(helpers) as LaneBody<P, X>;
+  return compile<LaneBody<P, X>>(['H'], source, [helpers]);
 }
 
-/** The gaps of the walked frame the lane reads next (lane.ts): see LaneHelpers.setGaps. */
+/** The gaps of the walked frame the lane reads next (fast-lane.ts): see LaneHelpers.setGaps. */
 export const setLaneGaps = (at: readonly number[], len: readonly number[], count: number): void => helpers.setGaps(at, len, count);
 /** Whether the gaps before `p` were all stepped over as batch data; see LaneHelpers.gapsBefore. */
 export const laneGapsBefore = (p: number): boolean => helpers.gapsBefore(p);

@@ -1,10 +1,10 @@
 // Decodes the records of bpf-templates/kafka-capture.bpf.c's `kafka_events` ring buffer (layout:
 // struct kc_event in bpf-templates/kafka-capture.h, little-endian, data after a 104-byte header).
 // A record is one contiguous piece of one direction of one TCP connection: `skipped` bytes passed
-// uncopied before `data`, so a record feeds src/kafka/stream.ts as `{ data, skipped }` unchanged.
+// uncopied before `data`, so a record feeds src/kafka/wire/stream.ts as `{ data, skipped }` unchanged.
 // Records arrive packed in batches (src/native/ring-records.ts); KafkaDecoder.pushCapture reads the
 // header fields it needs in place (CAPTURE_AT), decodeCaptureRecord makes the whole record.
-import { RECORD_PREFIX, ringRecords } from '../native/ring-records.js';
+import { RECORD_PREFIX, ringRecords } from '../../native/ring-records.js';
 
 export const CAPTURE_HEADER_SIZE = 104;
 /** Most data bytes one record carries (KC_REC_CAP). */

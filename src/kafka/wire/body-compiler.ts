@@ -5,13 +5,14 @@
 // Fetch body decodes several times faster. The compiled function reads everything before building
 // a struct, so when it throws (a truncated or corrupt frame) it leaves no partial result: the
 // caller then decodes the frame again with the interpreter, which keeps what was read.
-// Generated code holds only schema field names (JSON-quoted) and numbers, never input bytes.
+// Generated code holds only schema field names (quoted by generated-code.ts) and numbers, never input bytes.
 // A projected body (compiled with the set of fields a script needs) steps over the other fields
 // with the same bounds checks and no values made, and stops after the last needed top-level field.
+import { compile, literal } from './generated-code.js';
 import { DecodeError, type Reader } from './reader.js';
 import { countRecords, summarizeRecordWindows, type RecordsSummary } from './records.js';
 import { inRange, type FieldSpec, type MessageSpec } from './schemas/spec.js';
-import type { BytesValue, DecodedStruct } from './decoder.js';
+import type { BytesValue, DecodedStruct } from './values.js';
 
 export type CompiledBody = (r: Reader) => DecodedStruct;
 
@@ -160,7 +161,7 @@ class Generator {
       const local = `v${props.length}`;
       // A field named in the projection is decoded whole, its struct's fields included.
       lines.push(...this.field(f, local, keep?.has(f.n) ? null : keep));
-      props.push(`${JSON.stringify(f.n)}: ${local}`);
+      props.push(`${literal(f.n)}: ${local}`);
     }
     lines.push(`const o = { ${props.join(', ')} };`);
     if (tagged) lines.push(`rt.tagged(r, S[${index}], ${this.version}, o);`);
@@ -249,5 +250,5 @@ function generate(spec: MessageSpec, version: number, rt: CompilerRuntime, keep?
   const gen = new Generator(version, inRange(spec.flexible, version), keep ?? null);
   const top = gen.struct(spec.fields, keep ?? null, true);
   const source = `${gen.functions.join('\n')}\nreturn ${top};`;
-  return { decode: new Function('R', 'rt', 'S', source)(READERS, rt, gen.structs) as CompiledBody, whole: gen.whole };
+  return { decode: compile<CompiledBody>(['R', 'rt', 'S'], source, [READERS, rt, gen.structs]), whole: gen.whole };
 }

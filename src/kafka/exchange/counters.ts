@@ -1,5 +1,5 @@
 // Decoder health counters, exported for the runtime (e.g. to print at exit or serve to Prometheus).
-import type { DecodeFailure } from './reader.js';
+import type { DecodeFailure } from '../wire/reader.js';
 
 /** Why a frame was not used: decode failures, plus frames that fit no exchange. */
 export type FrameFailure =

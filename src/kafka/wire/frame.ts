@@ -1,12 +1,12 @@
 // One Kafka frame (the payload after its int32 size) to a decoded request or response. Never throws:
 // failures are reported in the result, so the stream and the counters decide what to do with them.
 import { API_KEYS, apiName } from './api-names.js';
-import { decodeBody, decodeProjected, type BodyResult, type DecodedStruct } from './decoder.js';
-import type { DecodePlan } from './demand.js';
+import { decodeBody, decodeProjected, type BodyResult } from './decoder.js';
 import { readRequestHeader, readResponseHeader, responseHeaderVersion, type RequestHeader } from './headers.js';
 import { DecodeError, int32At, Reader, type DecodeFailure, type Segment } from './reader.js';
 import { requestSpec, responseSpec } from './schemas/index.js';
 import { inRange, type MessageSpec } from './schemas/spec.js';
+import type { DecodedStruct } from './values.js';
 
 export interface FrameInput {
   segments: readonly Segment[];
@@ -36,19 +36,25 @@ const UNSUPPORTED_VERSION = 35;
 /** APIs whose bodies carry credentials: never decoded. */
 const NEVER_DECODED = new Set<number>([API_KEYS.SaslHandshake, API_KEYS.SaslAuthenticate]);
 
-/** A body as `plan` asks for it (whole without a plan); null when the plan needs none of it. */
-function planned(plan: DecodePlan | undefined, kind: 'request' | 'response', spec: MessageSpec, version: number, r: Reader): BodyResult | null {
-  if (!plan) return decodeBody(spec, version, r);
-  const body = plan.body(kind, spec.key);
+/** How much of a body to decode: nothing (null), all of it, or only the fields named (at any depth). */
+export type BodyFields = null | 'full' | ReadonlySet<string>;
+
+/** What to decode of the bodies of each API, by api key; an API left out is not decoded. */
+export type WantedBodies = ReadonlyMap<number, BodyFields>;
+
+/** A body as `wanted` has it (whole without it); null when nothing of it is wanted. */
+function planned(wanted: WantedBodies | undefined, spec: MessageSpec, version: number, r: Reader): BodyResult | null {
+  if (!wanted) return decodeBody(spec, version, r);
+  const body = wanted.get(spec.key) ?? null;
   if (body === null) return null;
-  return body === 'full' ? decodeBody(spec, version, r) : decodeProjected(plan, spec, version, body, r);
+  return body === 'full' ? decodeBody(spec, version, r) : decodeProjected(spec, version, body, r);
 }
 
 /**
  * Decodes a request; a frame that is not a Kafka request (or too little of it was copied) is
- * rejected. With a plan, the body is decoded only as far as the plan needs it.
+ * rejected. With `wanted`, the body is decoded only as far as it says.
  */
-export function decodeRequest(frame: FrameInput, plan?: DecodePlan): DecodedRequest | { rejected: DecodeFailure } {
+export function decodeRequest(frame: FrameInput, wanted?: WantedBodies): DecodedRequest | { rejected: DecodeFailure } {
   const r = new Reader(frame.segments, frame.size);
   let header: RequestHeader;
   try {
@@ -62,7 +68,7 @@ export function decodeRequest(frame: FrameInput, plan?: DecodePlan): DecodedRequ
   if (!spec || NEVER_DECODED.has(header.apiKey) || !inRange(spec.valid, header.apiVersion)) {
     return { header, api, body: null, failure: null };
   }
-  const decoded = planned(plan, 'request', spec, header.apiVersion, r);
+  const decoded = planned(wanted, spec, header.apiVersion, r);
   if (!decoded) return { header, api, body: null, failure: null };
   return { header, api, body: decoded.body, failure: decoded.error?.reason ?? null };
 }
@@ -82,8 +88,8 @@ export function peekCorrelationId(frame: FrameInput): number | null {
   }
 }
 
-/** Decodes a response to a request of `apiKey` at `version` (as far as `plan` needs it, with one). */
-export function decodeResponse(frame: FrameInput, apiKey: number, version: number, plan?: DecodePlan): DecodedResponse {
+/** Decodes a response to a request of `apiKey` at `version` (as far as `wanted` says, with it). */
+export function decodeResponse(frame: FrameInput, apiKey: number, version: number, wanted?: WantedBodies): DecodedResponse {
   const r = new Reader(frame.segments, frame.size);
   let correlationId: number;
   try {
@@ -97,7 +103,7 @@ export function decodeResponse(frame: FrameInput, apiKey: number, version: numbe
     return { correlationId, body: null, failure: null };
   }
   const start = r.pos;
-  const decoded = planned(plan, 'response', spec, version, r);
+  const decoded = planned(wanted, spec, version, r);
   if (!decoded) return { correlationId, body: null, failure: null };
   const { body, error } = decoded;
   // A broker that does not support the requested ApiVersions version answers in version 0.

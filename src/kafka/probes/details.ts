@@ -1,16 +1,14 @@
 // Per-API fields of an exchange, from its decoded request and response bodies: api-level details
 // (group, member, generation, ...) and per topic-partition (or per group, per topic) items.
 // Field names are the `args` names of the kafka probes. A field missing from a body (not copied, or
-// absent in that version) is left out: firings read it as its unknown sentinel (probes.ts). Produce
+// absent in that version) is left out: firings read it as its unknown sentinel (firings.ts). Produce
 // and Fetch items say `incomplete` when one of their values was lost with bytes not captured or not
 // decoded; other exchanges' firings take it from the exchange.
-import { API_KEYS } from './api-names.js';
-import type { DecodedStruct, DecodedValue } from './decoder.js';
-import { errorName } from './error-codes.js';
-import type { RecordsSummary } from './records.js';
-
-export type FieldValue = string | number | bigint | boolean;
-export type Fields = Record<string, FieldValue>;
+import type { FieldValue, Fields } from '../model.js';
+import { API_KEYS } from '../wire/api-names.js';
+import type { DecodedStruct, DecodedValue } from '../wire/values.js';
+import { errorName } from '../wire/error-codes.js';
+import type { RecordsSummary } from '../wire/records.js';
 
 export interface DetailsContext {
   /** Topic name for a topic id seen in Metadata responses of the same process. */

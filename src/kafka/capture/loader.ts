@@ -2,9 +2,9 @@
 // globals: the kernel-side filters pushed down from kafka:* predicates, and the copied head size),
 // attaches every program to its syscall tracepoint and delivers decoded records.
 import { existsSync, readFileSync } from 'node:fs';
-import { ensureTracefs } from '../frontend/system.js';
-import { openObject, type BpfObject } from '../native/index.js';
-import { BUILD_HINT, captureObjectPath } from './capture-build.js';
+import { ensureTracefs } from '../../frontend/system.js';
+import { openObject, type BpfObject } from '../../native/index.js';
+import { BUILD_HINT, captureObjectPath } from './build.js';
 
 export interface CaptureOptions {
   /** Only this process (tgid). */
@@ -26,7 +26,7 @@ export interface CaptureOptions {
    * request the capture saw are always walked.
    */
   walkBytes?: number;
-  /** Larger frame sizes mean lost sync (default 100 MiB, as src/kafka/stream.ts). */
+  /** Larger frame sizes mean lost sync (default 100 MiB, as src/kafka/wire/stream.ts). */
   maxFrameSize?: number;
   /** Ring buffer bytes: a power of two, at least 4096 (default 8 MiB). */
   ringBytes?: number;

@@ -1,34 +1,14 @@
 // Schema-driven decoding of request and response bodies, for every version of the bundled schemas.
-// Bodies decode through functions compiled per message and version (body-compiler.ts); when one
-// stops early (a truncated or corrupt frame) the interpreter here decodes the body again, writing
-// values into the result as soon as they are read, so the caller still has everything before that
-// point.
-import { compileBody, type CompiledBody, type ProjectedRuntime } from './body-compiler.js';
-import type { DecodePlan } from './demand.js';
+// Bodies decode through functions compiled per message, version and projection (body-compiler.ts);
+// when one stops early (a truncated or corrupt frame) the interpreter here decodes the body again,
+// writing values into the result as soon as they are read, so the caller still has everything
+// before that point.
+import { compileBody, compileProjectedBody, type CompiledBody, type ProjectedBody, type ProjectedRuntime } from './body-compiler.js';
+import { cached, literal } from './generated-code.js';
 import { DecodeError, type Reader } from './reader.js';
-import { summarizeRecordWindows, type RecordsSummary } from './records.js';
+import { summarizeRecordWindows } from './records.js';
 import { inRange, type FieldSpec, type MessageSpec, type PrimitiveType } from './schemas/spec.js';
-
-/** bytes fields decode to their length only: their content (metadata, SASL tokens) never reaches output. */
-export interface BytesValue {
-  kind: 'bytes';
-  length: number;
-}
-
-export type DecodedValue =
-  | number
-  | bigint
-  | boolean
-  | string
-  | null
-  | BytesValue
-  | RecordsSummary
-  | DecodedStruct
-  | DecodedValue[];
-
-export interface DecodedStruct {
-  [field: string]: DecodedValue;
-}
+import type { DecodedStruct, DecodedValue } from './values.js';
 
 export interface BodyResult {
   body: DecodedStruct;
@@ -36,13 +16,36 @@ export interface BodyResult {
   error?: DecodeError;
 }
 
-const compiled = new Map<MessageSpec, (CompiledBody | undefined)[]>();
 const runtime: ProjectedRuntime = { tagged: decodeTaggedFields, skipTagged };
 
+/** A number per message spec, for the keys of generated-code.ts's cache. */
+const specIds = new WeakMap<MessageSpec, number>();
+let nextSpecId = 0;
+const specId = (spec: MessageSpec): number => {
+  let id = specIds.get(spec);
+  if (id === undefined) specIds.set(spec, (id = nextSpecId++));
+  return id;
+};
+
+/**
+ * The compiled decoders (from generated-code.ts's cache) by message and version, and by projection:
+ * each frame finds its decoder by object identity, with no key string made.
+ */
+const whole = new Map<MessageSpec, (CompiledBody | undefined)[]>();
+const projected = new WeakMap<ReadonlySet<string>, Map<MessageSpec, (ProjectedBody | undefined)[]>>();
+
 function compiledBody(spec: MessageSpec, version: number): CompiledBody {
-  let byVersion = compiled.get(spec);
-  if (!byVersion) compiled.set(spec, (byVersion = []));
-  return (byVersion[version] ??= compileBody(spec, version, runtime));
+  let byVersion = whole.get(spec);
+  if (!byVersion) whole.set(spec, (byVersion = []));
+  return (byVersion[version] ??= cached(`body ${specId(spec)} ${version}`, () => compileBody(spec, version, runtime)));
+}
+
+function projectedBody(spec: MessageSpec, version: number, fields: ReadonlySet<string>): ProjectedBody {
+  let bySpec = projected.get(fields);
+  if (!bySpec) projected.set(fields, (bySpec = new Map()));
+  let byVersion = bySpec.get(spec);
+  if (!byVersion) bySpec.set(spec, (byVersion = []));
+  return (byVersion[version] ??= cached(`body ${specId(spec)} ${version} ${[...fields].sort().map(literal).join(',')}`, () => compileProjectedBody(spec, version, runtime, fields)));
 }
 
 /**
@@ -55,13 +58,13 @@ export function decodeBody(spec: MessageSpec, version: number, r: Reader): BodyR
 }
 
 /**
- * Decodes only `fields` of a body (a DecodePlan's projection). A body that stops early is decoded
- * again whole by the interpreter, so a failure keeps what the full path keeps. A projection that
- * ends before the body does checks nothing after its last field.
+ * Decodes only `fields` of a body (by name, at any depth: see body-compiler.ts). A body that stops
+ * early is decoded again whole by the interpreter, so a failure keeps what the full path keeps. A
+ * projection that ends before the body does checks nothing after its last field.
  */
-export function decodeProjected(plan: DecodePlan, spec: MessageSpec, version: number, fields: ReadonlySet<string>, r: Reader): BodyResult {
-  const projected = plan.projectedBody(spec, version, fields, runtime);
-  return decodeOrInterpret(projected.decode, projected.whole, spec, version, r);
+export function decodeProjected(spec: MessageSpec, version: number, fields: ReadonlySet<string>, r: Reader): BodyResult {
+  const body = projectedBody(spec, version, fields);
+  return decodeOrInterpret(body.decode, body.whole, spec, version, r);
 }
 
 /** Runs a compiled decoder; when it stops early, the interpreter decodes the body again from its start. */

@@ -3,38 +3,23 @@
 // arrives (or the request needs none, the connection closes, or it times out). Which direction
 // carries requests is learnt from the first response that pairs; before that, frames that read as
 // requests are remembered from both directions.
-import { API_KEYS, apiName } from './api-names.js';
+import type { ConnectionInfo, Direction, ExchangeStatus, KafkaExchange } from '../model.js';
+import { API_KEYS, apiName } from '../wire/api-names.js';
 import { BoundedMap } from './bounded-map.js';
 import { countFailure, type KafkaCounters } from './counters.js';
-import type { DecodedStruct } from './decoder.js';
-import type { DecodePlan } from './demand.js';
-import { exchangeDetails, type DetailsContext, type Fields } from './details.js';
-import { errorName } from './error-codes.js';
-import { LaneMeta, LanePending, type FastLane, type LaneContext } from './lane.js';
-import { setLaneGaps } from './lane-compiler.js';
+import type { DecodedStruct } from '../wire/values.js';
+import type { DecodePlan } from '../probes/demand.js';
+import { exchangeDetails, type DetailsContext } from '../probes/details.js';
+import { errorName } from '../wire/error-codes.js';
+import { LaneMeta, LanePending, type FastLane, type LaneContext } from '../lane/fast-lane.js';
+import { setLaneGaps } from '../lane/compiler.js';
 import { PendingRequests } from './pending.js';
-import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from './frame.js';
-import { MAX_PLAUSIBLE_VERSION } from './headers.js';
-import { int16At, int32At } from './reader.js';
-import { requestSpec, responseSpec } from './schemas/index.js';
-import { inRange, type MessageSpec } from './schemas/spec.js';
-import type { DerivedEvent } from './probes.js';
-import type { RebalanceTracker } from './rebalances.js';
-import type { CopiedRun, StreamFrame } from './stream.js';
-
-export type Direction = 'out' | 'in';
-
-/** Who the traced process is on a connection, and which thread and addresses it used. */
-export interface ConnectionInfo {
-  pid: number;
-  tid: number;
-  comm: string;
-  fd: number;
-  laddr: string;
-  lport: number;
-  raddr: string;
-  rport: number;
-}
+import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from '../wire/frame.js';
+import { MAX_PLAUSIBLE_VERSION } from '../wire/headers.js';
+import { int16At, int32At } from '../wire/reader.js';
+import { requestSpec, responseSpec } from '../wire/schemas/index.js';
+import { inRange, type MessageSpec } from '../wire/schemas/spec.js';
+import type { CopiedRun, StreamFrame } from '../wire/stream.js';
 
 /** What the stream keeps of the chunk in which a frame started. */
 export interface FrameMeta {
@@ -42,57 +27,17 @@ export interface FrameMeta {
   tid: number;
 }
 
-export type ExchangeStatus = 'complete' | 'no_response' | 'closed' | 'timeout';
-
-export interface KafkaExchange {
-  api: string;
-  api_key: number;
-  version: number;
-  correlation_id: number;
-  /** '' when the client sent none. */
-  client_id: string;
-  /** 'client' when this process wrote the request, 'broker' when it read it. */
-  role: 'client' | 'broker';
-  status: ExchangeStatus;
-  /** Response start minus request start, in ns; null without a response. */
-  latency: bigint | null;
-  /** The response's top-level error, else its first partition error, else 0; null without a response. */
-  error: number | null;
-  error_name: string | null;
-  /** Frame sizes on the wire, size field included. */
-  request_bytes: number;
-  response_bytes: number | null;
-  request_ts: bigint;
-  response_ts: bigint | null;
-  /** Whether part of the request or response was not copied (details may be incomplete). */
-  truncated: boolean;
-  /**
-   * Whether a body lost fields: it stopped early (bytes not copied, or not decodable), or its version
-   * is one no schema knows. Firings then say `incomplete` (Produce and Fetch items, per item).
-   */
-  incomplete: boolean;
-  connection: ConnectionInfo;
-  /** API-level fields (group, member, generation, acks, ...). */
-  details: Fields;
-  /** Per topic-partition (or per group, per topic) fields. */
-  items: Fields[];
-  /** `kafka:rebalance` and `kafka:member` events this exchange completed (see rebalances.ts). */
-  derived?: DerivedEvent[];
-  /** Lag views (per group, topic, partition) that this exchange changed: see src/kafka/lag.ts. */
-  lag?: Fields[];
-}
-
 /** State shared by all connections of one decoder (per process: topic ids, groups of client ids). */
 export interface SharedState {
   counters: KafkaCounters;
   topicNames(pid: number): Map<string, string>;
   groups: Map<string, string>;
-  rebalances: RebalanceTracker;
   /** What the running script needs decoded; undefined: everything. */
   plan: DecodePlan | undefined;
-  /** The fast lane of that plan, when it has one (lane.ts). */
+  /** The fast lane of that plan, when it has one (lane/fast-lane.ts). */
   lane: FastLane | undefined;
-  emit(exchange: KafkaExchange): void;
+  /** Hands on a reported exchange, with its decoded bodies (null when not decoded). */
+  emit(exchange: KafkaExchange, request: DecodedStruct | null, response: DecodedStruct | null): void;
 }
 
 interface Pending {
@@ -221,8 +166,8 @@ export class Connection {
 
   /**
    * The fast lane's turn at a frame lying whole in a chunk, bytes [start, start + size) of `data`
-   * (lane.ts), `wire` bytes on the wire (more for a walked frame: see takeWalked); false: nothing
-   * changed, and the frame goes the usual way (onFrame).
+   * (lane/fast-lane.ts), `wire` bytes on the wire (more for a walked frame: see takeWalked); false:
+   * nothing changed, and the frame goes the usual way (onFrame).
    */
   takeWhole(dir: Direction, data: Uint8Array, start: number, size: number, meta: LaneMeta, wire = size): boolean {
     const lane = this.shared.lane;
@@ -334,7 +279,7 @@ export class Connection {
       return;
     }
     // Until a pairing has taught the direction, requests decode whole: soundPairing judges by their failures.
-    const req = decodeRequest(frame, this.requestDir === null ? undefined : this.shared.plan);
+    const req = decodeRequest(frame, this.requestDir === null ? undefined : this.shared.plan?.requests);
     if ('rejected' in req) {
       if (req.rejected !== 'truncated') countFailure(counters, req.rejected);
       return;
@@ -480,7 +425,7 @@ export class Connection {
   private complete(p: Pending, frame: StreamFrame<FrameMeta>): void {
     const counters = this.shared.counters;
     const { apiKey, apiVersion } = p.request.header;
-    const resp = decodeResponse(frame, apiKey, apiVersion, this.shared.plan);
+    const resp = decodeResponse(frame, apiKey, apiVersion, this.shared.plan?.responses);
     counters.framesDecoded++;
     if (frame.truncated) counters.framesTruncated++;
     if (resp.failure !== null && resp.failure !== 'truncated') countFailure(counters, resp.failure);
@@ -529,15 +474,10 @@ export class Connection {
       details,
       items,
     };
-    const plan = this.shared.plan;
-    if (!plan || plan.rebalance) {
-      const derived = this.shared.rebalances.observe(exchange, p.request.body, resp?.body ?? null);
-      if (derived.length > 0) exchange.derived = derived;
-    }
     const counters = this.shared.counters;
     counters.exchanges++;
     if (!resp) counters.unanswered++;
-    this.shared.emit(exchange);
+    this.shared.emit(exchange, p.request.body, resp?.body ?? null);
   }
 
   /** The connection's info with the thread of one exchange (a literal: a spread per exchange cost more). */

@@ -2,11 +2,10 @@
 // the APIs whose probes (or trackers) need them, Produce and Fetch bodies only in the fields the
 // demanded args come from, the lag and rebalance trackers only when something reads their output,
 // and probe firings only for attached probes, with only the demanded args.
-import { API_KEYS, apiName } from './api-names.js';
-import { compileProjectedBody, type ProjectedBody, type ProjectedRuntime } from './body-compiler.js';
-import { decodedApiKeys } from './schemas/index.js';
-import { compileArgs, probeName, type ArgsBuilder } from './probes.js';
-import type { MessageSpec } from './schemas/spec.js';
+import { API_KEYS, apiName } from '../wire/api-names.js';
+import { decodedApiKeys } from '../wire/schemas/index.js';
+import { compileArgs, probeName, type ArgsBuilder, type FiringPlan } from './firings.js';
+import type { BodyFields } from '../wire/frame.js';
 
 /** What the attached kafka probes read (src/runtime/kafka-source.ts computes it from the plan). */
 export interface KafkaDemand {
@@ -22,11 +21,11 @@ const HEADER_ARGS = new Set([
   'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport',
 ]);
 
-/** Probes and args fed by the lag tracker (src/kafka/lag.ts). */
+/** Probes and args fed by the lag tracker (src/kafka/trackers/lag.ts). */
 const LAG_ARGS = new Set(['time_lag', 'committed_lag']);
 /** APIs whose exchanges the lag tracker learns from. */
 const LAG_APIS = new Set<number>([API_KEYS.Produce, API_KEYS.Fetch, API_KEYS.ListOffsets, API_KEYS.OffsetCommit, API_KEYS.OffsetFetch, API_KEYS.DeleteTopics]);
-/** Probes and args fed by the rebalance tracker (src/kafka/rebalances.ts). */
+/** Probes and args fed by the rebalance tracker (src/kafka/trackers/rebalances.ts). */
 const REBALANCE_PROBES = new Set(['rebalance', 'member']);
 const REBALANCE_ARGS = new Set(['join_to_sync', 'join_time']);
 const REBALANCE_APIS = new Set<number>([
@@ -71,10 +70,7 @@ const ALWAYS = {
   fetchResponse: ['Topic', 'TopicId', 'PartitionIndex', 'ErrorCode'],
 };
 
-/** How one body is decoded: not at all, fully, or only in the named fields (CompiledBody per version). */
-export type BodyPlan = null | 'full' | ReadonlySet<string>;
-
-export class DecodePlan {
+export class DecodePlan implements FiringPlan {
   readonly probes: ReadonlySet<string>;
   readonly args: ReadonlySet<string>;
   /** Builds a firing's demanded args (in the order of `args`). */
@@ -83,9 +79,10 @@ export class DecodePlan {
   readonly lag: boolean;
   /** Whether exchanges go through the rebalance tracker. */
   readonly rebalance: boolean;
-  private readonly requests = new Map<number, BodyPlan>();
-  private readonly responses = new Map<number, BodyPlan>();
-  private readonly compiled = new Map<MessageSpec, (ProjectedBody | undefined)[]>();
+  /** What the wire decoder decodes of each API's request bodies (frame.ts's WantedBodies). */
+  readonly requests = new Map<number, BodyFields>();
+  /** And of its response bodies. */
+  readonly responses = new Map<number, BodyFields>();
 
   constructor(demand: KafkaDemand) {
     this.probes = new Set(demand.probes);
@@ -104,8 +101,9 @@ export class DecodePlan {
       this.responses.set(key, 'full');
       any = true;
     }
+    // Own entries only: an arg named like an Object.prototype member must not find that member.
     const fields = (always: string[], table: Record<string, string[]>): Set<string> =>
-      new Set([...always, ...args.flatMap((a) => table[a] ?? [])]);
+      new Set([...always, ...args.flatMap((a) => (Object.hasOwn(table, a) ? table[a]! : []))]);
     if (needed(API_KEYS.Produce)) {
       const request = fields(ALWAYS.produceRequest, PRODUCE_REQUEST_ARGS);
       const response = fields(ALWAYS.produceResponse, PRODUCE_RESPONSE_ARGS);
@@ -140,15 +138,8 @@ export class DecodePlan {
   }
 
   /** How the request (or response) body of `apiKey` is decoded. */
-  body(kind: 'request' | 'response', apiKey: number): BodyPlan {
+  body(kind: 'request' | 'response', apiKey: number): BodyFields {
     return (kind === 'request' ? this.requests : this.responses).get(apiKey) ?? null;
-  }
-
-  /** The decoder of a projected body (`fields` is what body() returned for the spec's API). */
-  projectedBody(spec: MessageSpec, version: number, fields: ReadonlySet<string>, rt: ProjectedRuntime): ProjectedBody {
-    let byVersion = this.compiled.get(spec);
-    if (!byVersion) this.compiled.set(spec, (byVersion = []));
-    return (byVersion[version] ??= compileProjectedBody(spec, version, rt, fields));
   }
 
   /** Whether firings of the probe are built at all. */

@@ -10,12 +10,12 @@
 // their SyncGroup succeeded.
 // KIP-848 consumer protocol: a ConsumerGroupHeartbeat response that changes a member's epoch or
 // assignment fires one `rebalance` event for that member.
-import { API_KEYS } from './api-names.js';
-import { BoundedMap } from './bounded-map.js';
-import type { DecodedStruct } from './decoder.js';
-import type { Fields } from './details.js';
-import type { ConnectionInfo, KafkaExchange } from './exchanges.js';
-import { commonArgs, type DerivedEvent, type ProbeArgs } from './probes.js';
+import type { ConnectionInfo, DerivedEvent, KafkaExchange, ProbeArgs } from '../model.js';
+import { API_KEYS } from '../wire/api-names.js';
+import { BoundedMap } from '../exchange/bounded-map.js';
+import type { DecodedStruct } from '../wire/values.js';
+import { commonArgs } from '../probes/firings.js';
+import type { ExchangeTracker } from './tracker.js';
 
 export interface RebalanceOptions {
   /** A generation whose members are not all visible completes this long after its last SyncGroup answer (default 2 s). */
@@ -96,7 +96,7 @@ function heartbeatEvent(errorName: string): string {
   return FENCING_ERRORS.has(errorName) ? 'fenced' : 'heartbeat_error';
 }
 
-export class RebalanceTracker {
+export class RebalanceTracker implements ExchangeTracker {
   private readonly settleNs: bigint;
   private readonly classic: BoundedMap<string, ClassicGroup>;
   private readonly consumer: BoundedMap<string, BoundedMap<string, ConsumerMember>>;
@@ -117,10 +117,11 @@ export class RebalanceTracker {
   }
 
   /**
-   * Takes one reported exchange (with its decoded bodies) and returns the events it completes.
-   * Adds `join_to_sync` and `join_time` to the details of a SyncGroup that ends its member's round.
+   * Takes one reported exchange (with its decoded bodies) and sets the events it completes in its
+   * `derived`. Adds `join_to_sync` and `join_time` to the details of a SyncGroup that ends its
+   * member's round.
    */
-  observe(ex: KafkaExchange, request: DecodedStruct | null, response: DecodedStruct | null): DerivedEvent[] {
+  observe(ex: KafkaExchange, request: DecodedStruct | null, response: DecodedStruct | null): void {
     const out: DerivedEvent[] = [];
     const group = ex.details.group;
     if (ex.status === 'complete' && typeof group === 'string') {
@@ -150,7 +151,7 @@ export class RebalanceTracker {
       this.nextSweep = now + this.settleNs / 4n;
       this.sweep(now, out);
     }
-    return out;
+    if (out.length > 0) ex.derived = out;
   }
 
   /** Completes every open generation (at the end of a session). */

@@ -1,10 +1,17 @@
-// Starts and stops build/kafkatrace-mock-broker (src/kafka/mock-broker/mock-broker.c): a librdkafka
+// Starts and stops build/kafkatrace-mock-broker (src/demo/mock-broker.c): a librdkafka
 // mock Kafka cluster on 127.0.0.1, a real wire-protocol peer for tests and demos.
 // No broker outlives us: stop() ends it, an exit hook kills any left running, and the broker itself
 // exits when its stdin pipe closes (which also covers our dying by SIGKILL).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { BUILD_HINT, mockBrokerPath } from './capture-build.js';
+import { join } from 'node:path';
+import { BUILD_HINT } from '../kafka/capture/build.js';
+import { packageRoot } from '../package-root.js';
+
+/** Where scripts/build-kafka.mjs puts the mock broker. */
+export function mockBrokerPath(): string {
+  return join(packageRoot(), 'build', 'kafkatrace-mock-broker');
+}
 
 export interface MockTopic {
   name: string;

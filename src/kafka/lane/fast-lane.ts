@@ -2,23 +2,24 @@
 // walked (their copied bytes laid end to end, the record data skipped between them), for a running script
 // whose demand the lane can serve, go from the chunk's bytes to probe firings with no frame, view,
 // reader, decoded struct, exchange or item object on the way. Bodies are read in place by functions
-// compiled per version (lane-compiler.ts); a request waits for its response as a LanePending, which
+// compiled per version (compiler.ts); a request waits for its response as a LanePending, which
 // the rest of the decoder can read as any other pending request (its `request` is made when asked
 // for: a response that does not take the lane, a close, a timeout). Everything else, and whatever a
-// lane function declines, takes the schema decoder's path (exchanges.ts), with the same outcome:
-// test/unit/kafka-lane.test.ts decodes the same streams both ways and compares the firings.
-import { API_KEYS } from './api-names.js';
-import type { DecodedStruct } from './decoder.js';
-import type { DecodePlan } from './demand.js';
-import { topicNamed } from './details.js';
-import { errorName } from './error-codes.js';
-import type { ConnectionInfo, Direction } from './exchanges.js';
-import type { DecodedRequest } from './frame.js';
-import { isFlexible } from './headers.js';
-import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, type LaneShape } from './lane-compiler.js';
-import { unknownArgs, type ProbeArgs } from './probes.js';
-import { requestSpec, responseSpec } from './schemas/index.js';
-import { inRange, type MessageSpec } from './schemas/spec.js';
+// lane function declines, takes the schema decoder's path (exchange/connection.ts), with the same
+// outcome: test/unit/kafka-lane.test.ts decodes the same streams both ways and compares the firings.
+import type { ConnectionInfo, Direction, ProbeArgs } from '../model.js';
+import { API_KEYS } from '../wire/api-names.js';
+import { cached, compile, inherited, literal } from '../wire/generated-code.js';
+import type { DecodedStruct } from '../wire/values.js';
+import type { DecodePlan } from '../probes/demand.js';
+import { topicNamed } from '../probes/details.js';
+import { errorName } from '../wire/error-codes.js';
+import type { DecodedRequest } from '../wire/frame.js';
+import { isFlexible } from '../wire/headers.js';
+import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, type LaneShape } from './compiler.js';
+import { unknownArgs } from '../probes/firings.js';
+import { requestSpec, responseSpec } from '../wire/schemas/index.js';
+import { inRange, type MessageSpec } from '../wire/schemas/spec.js';
 
 /** Where firings go: the probe, its args, the connection and thread, and the firing's time. */
 export type FiringSink = (probe: string, args: ProbeArgs, connection: ConnectionInfo, tid: number, nsecs: bigint) => void;
@@ -43,7 +44,7 @@ interface LaneItem {
    */
   records: number | undefined;
   bytes: number | undefined;
-  /** Fetch: the offset asked for (the lane reads int64 fields as numbers: lane-compiler.ts). */
+  /** Fetch: the offset asked for (the lane reads int64 fields as numbers: compiler.ts). */
   fo: number | undefined;
 }
 
@@ -280,14 +281,14 @@ function shapeFor(name: ShapeName, args: ReadonlySet<string>, keep: ReadonlySet<
   const { capture, each, end } = SHAPES[name];
   const optional = OPTIONAL[name];
   const kept = Object.entries(capture).filter(([path]) => optional[path]?.some((a) => args.has(a)) ?? true);
-  // The hooks read every local, `recBytes` too (the size lane-compiler.ts gives a records capture `rec`).
+  // The hooks read every local, `recBytes` too (the size compiler.ts gives a records capture `rec`).
   return { capture: Object.fromEntries(kept), each, end, declare: [...Object.values(capture), 'recBytes'], keep };
 }
 
 /**
  * How the lane makes an arg: the JavaScript of its value, or of a number that, when defined, is the
  * arg's value as a BigInt (an int64 the lane read as a number; when undefined, the arg is its
- * unknown sentinel, probes.ts's UNKNOWN, or absent without one).
+ * unknown sentinel, firings.ts's UNKNOWN, or absent without one).
  */
 type ArgCode = string | { present: string };
 
@@ -354,14 +355,9 @@ export function laneArgKinds(name: string): 'lane' | 'beyond' | 'absent' {
   return name in ITEM.produce || name in ITEM.fetch || name in COMMON ? 'lane' : 'absent';
 }
 
-/** Builders compiled so far, by probe and arg names (as compileLaneBody keeps bodies, and why). */
-const compiledBuilders = new Map<string, Builder | undefined>();
-
 /** The builder of one probe's args, in the demand's order; undefined when an arg is beyond the lane. */
 function compileBuilder(probe: 'produce' | 'fetch', names: readonly string[]): Builder | undefined {
-  const key = JSON.stringify([probe, names]);
-  if (!compiledBuilders.has(key)) compiledBuilders.set(key, generateBuilder(probe, names));
-  return compiledBuilders.get(key);
+  return cached(`lane-args ${probe} ${names.map(literal).join(',')}`, () => generateBuilder(probe, names));
 }
 
 /**
@@ -372,19 +368,20 @@ function generateBuilder(probe: 'produce' | 'fetch', names: readonly string[]): 
   const fields: string[] = [];
   const optional: string[] = [];
   for (const name of names) {
-    if (name in Object.prototype) continue;
+    if (inherited(name)) continue;
     if (BEYOND.has(name)) return undefined;
     const code = ITEM[probe][name] ?? COMMON[name];
-    if (typeof code === 'string') fields.push(`${name}: ${code}`);
+    const key = literal(name);
+    if (typeof code === 'string') fields.push(`${key}: ${code}`);
     else if (code !== undefined) {
       const unknown = unknownArgs(probe)[name];
       // A sentinel in the literal keeps the firing's shape whether or not the value was there.
-      if (typeof unknown === 'bigint') fields.push(`${name}: (v = ${code.present}) === undefined ? ${unknown}n : big(v)`);
-      else optional.push(`v = ${code.present}; if (v !== undefined) args.${name} = big(v);`);
+      if (typeof unknown === 'bigint') fields.push(`${key}: (v = ${code.present}) === undefined ? ${unknown}n : big(v)`);
+      else optional.push(`v = ${code.present}; if (v !== undefined) args[${key}] = big(v);`);
     }
   }
   const source = `return function build(P, X, i, R, big, errorName, latency) {\nlet v;\nconst args = { ${fields.join(', ')} };\n${optional.join('\n')}\nreturn args;\n};`;
-  return new Function(source)() as Builder;
+  return compile<Builder>([], source, []);
 }
 
 const clientIdAt = laneString();

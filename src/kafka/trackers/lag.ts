@@ -11,10 +11,10 @@
 //   the same offset (the consumer paused, or seeked back) tells how old the consumer's position is.
 // observe() annotates an exchange's items (committed_lag on OffsetCommit, time_lag on Fetch, when
 // known) and lists in `lag` the per group/topic/partition views that the exchange changed.
-import { API_KEYS } from './api-names.js';
-import { BoundedMap } from './bounded-map.js';
-import type { FieldValue, Fields } from './details.js';
-import type { KafkaExchange } from './exchanges.js';
+import type { FieldValue, Fields, KafkaExchange } from '../model.js';
+import { API_KEYS } from '../wire/api-names.js';
+import { BoundedMap } from '../exchange/bounded-map.js';
+import type { ExchangeTracker } from './tracker.js';
 
 /** Bounds of the state; past them the least recently updated entry is forgotten. */
 export interface LagLimits {
@@ -60,7 +60,7 @@ const int = (v: FieldValue | undefined): bigint | undefined =>
 
 const ok = (item: Fields): boolean => item.error === undefined || item.error === 0;
 
-export class LagTracker {
+export class LagTracker implements ExchangeTracker {
   private readonly limits: LagLimits;
   /** By topic and partition (key: topic NUL partition). */
   private readonly partitions: BoundedMap<string, PartitionState>;

@@ -5,6 +5,7 @@
 // and Fetch items say `incomplete` when one of their values was lost with bytes not captured or not
 // decoded; other exchanges' firings take it from the exchange.
 import { API_KEYS } from './api-names.js';
+import { PROBES } from './args.js';
 import type { DecodedStruct, DecodedValue } from './decoder.js';
 import { errorName } from './error-codes.js';
 import type { RecordsSummary } from './records.js';
@@ -173,14 +174,22 @@ export function topicNamed(name: string | undefined, id: string | undefined, ctx
   return '';
 }
 
-// Field maps of the busiest APIs, made once rather than per exchange.
-const PRODUCE_REQUEST = { Acks: 'acks', TransactionalId: 'transactional_id' };
-const PRODUCE_PARTITION = { BaseOffset: 'base_offset' };
-const FETCH_REQUEST = {
-  MaxWaitMs: 'max_wait_ms', MinBytes: 'min_bytes', MaxBytes: 'max_bytes', IsolationLevel: 'isolation_level',
-  SessionId: 'session_id', SessionEpoch: 'session_epoch', RackId: 'rack',
-};
-const FETCH_PARTITION = { HighWatermark: 'high_watermark', LastStableOffset: 'last_stable_offset', LogStartOffset: 'log_start_offset' };
+/**
+ * Field maps (schema name → arg name) of the busiest APIs' args that are copied as is (args.ts's
+ * `copy`), made once rather than per exchange.
+ */
+function copied(probe: 'produce' | 'fetch', into: 'exchange' | 'item'): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const a of PROBES.find((p) => p.name === probe)!.args) {
+    if (a.body?.copy !== into) continue;
+    for (const field of [...(a.body.request ?? []), ...(a.body.response ?? [])]) map[field] = a.name;
+  }
+  return map;
+}
+const PRODUCE_REQUEST = copied('produce', 'exchange');
+const PRODUCE_PARTITION = copied('produce', 'item');
+const FETCH_REQUEST = copied('fetch', 'exchange');
+const FETCH_PARTITION = copied('fetch', 'item');
 
 type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string, loss: BodyLoss) => ExchangeDetails;
 

@@ -62,6 +62,11 @@ export interface ArgSpec extends ItemSource {
   readonly unknown?: number | string;
   /** The tracker that fills the arg: a demand for it runs that tracker. */
   readonly tracker?: Tracker;
+  /**
+   * Where the value may come from besides the exchange's own connection: another connection of the
+   * same process, or other processes' exchanges. A kernel filter must not drop those (kafka-source.ts).
+   */
+  readonly reach?: 'process' | 'machine';
   /** Given to the decoder's firings but not in the catalogue: scripts cannot name it. */
   readonly internal?: true;
 }
@@ -228,7 +233,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'fetch', api: 'Fetch',
     doc: 'A Fetch exchange, once per topic-partition in the response.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { lane: { code: 'X.topic[i]' } }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { lane: { code: 'X.topic[i]' }, reach: 'process' }),
       int('partition', 'partition index; -1 when it was not captured (incomplete is then 1)', { unknown: -1, lane: { code: 'big(X.part[i])' } }),
       int('fetch_offset', 'offset the consumer asked to fetch from (for a partition a fetch session left out of the request, the one it last asked for on the connection); -1 when unknown', {
         unknown: -1, lane: { code: { present: 'X.fo[i]' } },
@@ -249,7 +254,7 @@ export const PROBES: readonly ProbeSpec[] = [
         unknown: -1, body: { response: ['HighWatermark'] }, lane: { code: { present: 'X.lag[i]' }, needs: ['Responses.Partitions.HighWatermark'] },
       }),
       int('time_lag', 'nanoseconds from the Produce of the record at fetch_offset to this fetch\'s response: on the first fetch of that offset, the record\'s time lag; on a later one, the age of the consumer\'s position; -1 when that Produce was not seen', {
-        unknown: -1, tracker: 'lag',
+        unknown: -1, tracker: 'lag', reach: 'machine',
       }),
       int('records', 'records returned for the partition, from the batch headers (0 for null data); -1 when a batch header was not copied or could not be read (incomplete is then 1)', {
         unknown: -1, body: { response: ['Records'] }, lane: { code: 'X.records[i] < -1 ? -1n : big(Math.max(X.records[i], 0))', needs: FETCH_RECORDS },
@@ -258,7 +263,7 @@ export const PROBES: readonly ProbeSpec[] = [
         unknown: -1, body: { response: ['Records'] }, lane: { code: 'big(X.bytes[i])', needs: FETCH_RECORDS },
       }),
       // From the group requests of the fetching client: decoded whenever any body is (demand.ts's STATE_APIS).
-      str('group', 256, 'consumer group of the fetching client when known (from its group requests on the same process), else empty'),
+      str('group', 256, 'consumer group of the fetching client when known (from its group requests on the same process), else empty', { reach: 'process' }),
       fetchSetting('max_wait_ms', 'MaxWaitMs', 'most milliseconds the broker may wait for min_bytes'),
       fetchSetting('min_bytes', 'MinBytes', 'least bytes of record data the broker waits for'),
       fetchSetting('max_bytes', 'MaxBytes', 'most bytes of record data in the response (v3+)'),
@@ -272,7 +277,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'listoffsets', api: 'ListOffsets',
     doc: 'A ListOffsets exchange, once per topic-partition.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)'),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
       int('partition', 'partition index', { unknown: -1 }),
       int('timestamp', 'timestamp asked for (-1 latest, -2 earliest)'),
       int('offset', 'offset returned; -1 when there was no response or it was not captured', { unknown: -1 }),
@@ -293,10 +298,10 @@ export const PROBES: readonly ProbeSpec[] = [
       str('group', 256, 'consumer group id'),
       str('member', 256, 'member id assigned by the coordinator (empty on a first join)'),
       int('generation', 'group generation id; -1 when not captured', { unknown: -1 }),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)'),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
       int('partition', 'partition index', { unknown: -1 }),
       int('committed_offset', 'offset committed; -1 when not captured', { unknown: -1 }),
-      int('committed_lag', 'log end of the partition (highest high watermark, ListOffsets latest or Produce end seen) minus the committed offset, once the commit is acknowledged; -1 when unknown', { unknown: -1, tracker: 'lag' }),
+      int('committed_lag', 'log end of the partition (highest high watermark, ListOffsets latest or Produce end seen) minus the committed offset, once the commit is acknowledged; -1 when unknown', { unknown: -1, tracker: 'lag', reach: 'machine' }),
     ],
   },
   {
@@ -304,7 +309,7 @@ export const PROBES: readonly ProbeSpec[] = [
     doc: 'An OffsetFetch exchange, once per topic-partition returned.',
     args: [
       str('group', 256, 'consumer group id'),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)'),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
       int('partition', 'partition index', { unknown: -1 }),
       int('committed_offset', 'committed offset returned; -1 when none, or not seen', { unknown: -1 }),
     ],
@@ -407,7 +412,7 @@ export const PROBES: readonly ProbeSpec[] = [
       str('transactional_id', 256, 'transactional id (empty when the producer is not transactional)'),
       int('producer_id', 'producer id'),
       int('producer_epoch', 'producer epoch'),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)'),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
       int('partition', 'partition index', { unknown: -1 }),
     ],
   },
@@ -425,7 +430,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'createtopics', api: 'CreateTopics',
     doc: 'A CreateTopics exchange, once per topic.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)'),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
       int('partitions', 'partitions asked for (-1 for the broker default)'),
       int('replication_factor', 'replication factor asked for (-1 for the broker default)'),
     ],
@@ -434,7 +439,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'deletetopics', api: 'DeleteTopics',
     doc: 'A DeleteTopics exchange, once per topic.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)'),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
     ],
   },
   {

@@ -91,11 +91,15 @@ function addFields(args: ProbeArgs, fields: Fields): ProbeArgs {
   return args;
 }
 
-export function commonArgs(ex: KafkaExchange): ProbeArgs {
-  const args: ProbeArgs = {};
-  for (const arg of COMMON_ARGS) args[arg.name] = arg.get(ex);
-  return args;
-}
+/**
+ * The common args of an exchange, built as one object literal calling each getter at a site of its
+ * own (a loop over the table stores by a name that changes each turn and calls through one
+ * megamorphic site: about twice as slow per firing). The names are the table's, JSON-quoted.
+ */
+export const commonArgs = new Function(
+  'get',
+  `return function commonArgs(ex) {\nreturn { ${COMMON_ARGS.map((a, i) => `${JSON.stringify(a.name)}: get[${i}](ex)`).join(', ')} };\n};`,
+)(COMMON_ARGS.map((a) => a.get)) as (ex: KafkaExchange) => ProbeArgs;
 
 export function probeFirings(ex: KafkaExchange): ProbeFiring[] {
   // Each firing's args are built afresh rather than copied with `{ ...args }`: V8 gives every object

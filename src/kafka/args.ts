@@ -42,7 +42,11 @@ export interface LaneArg {
 export interface BodyFields {
   readonly request?: readonly string[];
   readonly response?: readonly string[];
-  /** details.ts copies the arg's one field as is, into the exchange's details or into each item. */
+  /**
+   * details.ts copies the arg's one field as is: into the exchange's details (the request's field,
+   * else the response's, where the API's extractor left the arg unset), or into each item (Produce
+   * and Fetch: from each partition of the response).
+   */
   readonly copy?: 'exchange' | 'item';
 }
 

@@ -1,10 +1,11 @@
 // The kafka probes and their args, each arg declared once: its name, type and doc (the catalogue
 // stdlib/kafka-probes.json, `-lv` and the README tables are generated from them), its unknown
-// sentinel, where its value comes from (the common getter, the schema fields of the Produce and Fetch
-// bodies demand.ts projects, the tracker that fills it) and its fast-lane code. probes.ts, demand.ts,
-// lane.ts and details.ts derive their tables from this one; test/unit/kafka-args.test.ts checks that
-// every entry reaches the catalogue and a firing, with and without a demand, on both decoding paths.
-// Data only: this module imports nothing, so every layer above the wire can read it.
+// sentinel, where its value comes from (the common getter, the schema fields it is decoded or copied
+// from, the tracker that fills it, whether another connection or process may supply it) and its
+// fast-lane code. probes.ts, demand.ts, lane.ts, details.ts and the runtime's pushdown derive their
+// tables from this one; test/unit/kafka-args.test.ts checks that every entry reaches the catalogue
+// and a firing, with and without a demand, on both decoding paths.
+// This module imports nothing, so every layer above the wire can read it.
 
 /** The exchange fields common args are read from (a KafkaExchange has them). */
 export interface ExchangeHead {

@@ -1,5 +1,6 @@
-// The kafka:* probe catalogue: stdlib/kafka-probes.json, read at run time so that adding a probe is
-// adding data. Each probe's args are the common args followed by its own.
+// The kafka:* probe catalogue: stdlib/kafka-probes.json, generated from the arg table src/kafka/probes/args.ts
+// and read at run time, so the front end needs nothing of the decoder. Each probe's args are the
+// common args followed by its own.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';

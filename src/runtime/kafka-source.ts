@@ -4,6 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { startCapture, type CaptureFrames, type CaptureOptions } from '../kafka/capture/loader.js';
 import { walkRecords } from '../native/ring-records.js';
+import { PROBES } from '../kafka/probes/args.js';
 import { BoundedMap } from '../kafka/exchange/bounded-map.js';
 import { newCounters } from '../kafka/exchange/counters.js';
 import {
@@ -110,18 +111,21 @@ export interface KafkaPushdown {
   ports?: number[];
 }
 
-/** Probes whose args come from state built over exchanges of other processes (groups, lag). */
-const CROSS_PROCESS_PROBES = new Set(['lag', 'rebalance', 'member']);
+/** Probes whose args come from state built over exchanges of other processes: the trackers' (groups, lag). */
+const CROSS_PROCESS_PROBES = new Set(PROBES.filter((p) => p.tracker !== undefined).map((p) => p.name));
+/** The names of args whose values may come from beyond the exchange's connection (args.ts's `reach`). */
+const reaching = (reach: 'process' | 'machine'): Set<string> =>
+  new Set(PROBES.flatMap((p) => p.args).filter((a) => a.reach === reach).map((a) => a.name));
 /**
  * Args that may come from another process's exchanges: time_lag (a producer's Produce),
  * committed_lag (the log end from a producer's or another consumer's exchanges).
  */
-const CROSS_PROCESS_ARGS = new Set(['time_lag', 'committed_lag']);
+const CROSS_PROCESS_ARGS = reaching('machine');
 /**
  * Args that may come from another connection of the same process: topic names of topic-id
  * versions (from a Metadata answer), a fetching client's group (from its group requests).
  */
-const CROSS_CONNECTION_ARGS = new Set(['topic', 'group']);
+const CROSS_CONNECTION_ARGS = reaching('process');
 /** The capture's limit on ports (src/kafka/capture/loader.ts). */
 const MAX_PORTS = 8;
 

@@ -20,6 +20,7 @@ import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, ty
 import { unknownArgs } from '../probes/firings.js';
 import { requestSpec, responseSpec } from '../wire/schemas/index.js';
 import { inRange, type MessageSpec } from '../wire/schemas/spec.js';
+import { COMMON_ARGS, PROBES, type LaneArg, type LaneCode } from '../probes/args.js';
 
 /** Where firings go: the probe, its args, the connection and thread, and the firing's time. */
 export type FiringSink = (probe: string, args: ProbeArgs, connection: ConnectionInfo, tid: number, nsecs: bigint) => void;
@@ -259,22 +260,22 @@ const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
   },
 };
 
-/** Captures made only for the args named: others leave their local undefined (no BigInt made, no records counted). */
-const OPTIONAL: Record<ShapeName, Record<string, string[]>> = {
-  produceRequest: { 'TopicData.PartitionData.Records': ['records', 'bytes', 'incomplete'] },
-  produceResponse: {
-    'Responses.PartitionResponses.ErrorCode': ['error', 'error_name'],
-    'Responses.PartitionResponses.BaseOffset': ['base_offset'],
-  },
-  fetchRequest: {},
-  fetchResponse: {
-    'Responses.Partitions.ErrorCode': ['error', 'error_name'],
-    'Responses.Partitions.HighWatermark': ['high_watermark', 'lag'],
-    'Responses.Partitions.LastStableOffset': ['last_stable_offset'],
-    'Responses.Partitions.LogStartOffset': ['log_start_offset'],
-    'Responses.Partitions.Records': ['records', 'bytes', 'incomplete'],
-  },
-};
+type LaneProbe = 'produce' | 'fetch';
+
+/** The probe each shape's firings belong to. */
+const SHAPE_PROBE: Record<ShapeName, LaneProbe> = { produceRequest: 'produce', produceResponse: 'produce', fetchRequest: 'fetch', fetchResponse: 'fetch' };
+
+/**
+ * Captures made only for the args named (args.ts's `needs`): others leave their local undefined (no
+ * BigInt made, no records counted).
+ */
+const OPTIONAL = Object.fromEntries((Object.keys(SHAPES) as ShapeName[]).map((name) => {
+  const optional: Record<string, string[]> = {};
+  for (const [arg, lane] of laneArgs(SHAPE_PROBE[name])) {
+    for (const path of lane.needs ?? []) if (path in SHAPES[name].capture) (optional[path] ??= []).push(arg);
+  }
+  return [name, optional];
+})) as Record<ShapeName, Record<string, string[]>>;
 
 /** A shape with only the captures `args` need, stepping as far as the projection `keep` goes. */
 function shapeFor(name: ShapeName, args: ReadonlySet<string>, keep: ReadonlySet<string>): LaneShape {
@@ -285,78 +286,38 @@ function shapeFor(name: ShapeName, args: ReadonlySet<string>, keep: ReadonlySet<
   return { capture: Object.fromEntries(kept), each, end, declare: [...Object.values(capture), 'recBytes'], keep };
 }
 
-/**
- * How the lane makes an arg: the JavaScript of its value, or of a number that, when defined, is the
- * arg's value as a BigInt (an int64 the lane read as a number; when undefined, the arg is its
- * unknown sentinel, firings.ts's UNKNOWN, or absent without one).
- */
-type ArgCode = string | { present: string };
+/** The lane's args of a probe's firings, by name (probes/args.ts): its own, then the common ones. */
+function laneArgs(probe: LaneProbe): Map<string, LaneArg> {
+  const out = new Map<string, LaneArg>();
+  for (const a of PROBES.find((p) => p.name === probe)!.args) if (a.lane) out.set(a.name, a.lane);
+  for (const a of COMMON_ARGS) {
+    const lane = a[probe]?.lane ?? a.lane;
+    if (lane && !out.has(a.name)) out.set(a.name, lane);
+  }
+  return out;
+}
 
-/** Args every firing can have, from the exchange. */
-const COMMON: Record<string, ArgCode> = {
-  api: 'R.api',
-  api_key: 'big(R.apiKey)',
-  version: 'big(P.version)',
-  correlation_id: 'BigInt(P.id)',
-  client_id: "P.clientId ?? ''",
-  latency: 'latency(P, R.meta)',
-  role: 'R.role',
-  status: "'complete'",
-  request_bytes: 'big(P.bytes)',
-  response_bytes: 'big(R.bytes)',
-  laddr: 'R.info.laddr',
-  lport: 'big(R.info.lport)',
-  raddr: 'R.info.raddr',
-  rport: 'big(R.info.rport)',
-};
-
-/** Per-item args of each probe; an arg of the other probe's table is absent from this one's firings. */
-const ITEM: Record<'produce' | 'fetch', Record<string, ArgCode>> = {
-  produce: {
-    topic: 'P.items[i].topic',
-    partition: 'big(P.items[i].part)',
-    acks: 'big(P.acks)',
-    // Null data counts 0 records; a batch header that could not be read leaves them unknown.
-    records: 'P.items[i].records < -1 ? -1n : big(Math.max(P.items[i].records, 0))',
-    bytes: 'big(P.items[i].bytes)',
-    incomplete: 'P.items[i].records < -1 ? 1n : 0n',
-    base_offset: { present: 'X.base[i]' },
-    error: 'big(X.err[i])',
-    error_name: 'errorName(X.err[i])',
-  },
-  fetch: {
-    topic: 'X.topic[i]',
-    partition: 'big(X.part[i])',
-    fetch_offset: { present: 'X.fo[i]' },
-    high_watermark: { present: 'X.hw[i]' },
-    last_stable_offset: { present: 'X.lso[i]' },
-    log_start_offset: { present: 'X.lsto[i]' },
-    lag: { present: 'X.lag[i]' },
-    records: 'X.records[i] < -1 ? -1n : big(Math.max(X.records[i], 0))',
-    bytes: 'big(X.bytes[i])',
-    incomplete: 'X.records[i] < -1 ? 1n : 0n',
-    error: 'big(X.err[i])',
-    error_name: 'errorName(X.err[i])',
-  },
+/** How the lane makes each arg of Produce and Fetch firings; an arg absent from one probe's is absent from its firings. */
+const LANE_CODE: Record<LaneProbe, ReadonlyMap<string, LaneCode>> = {
+  produce: new Map([...laneArgs('produce')].map(([name, lane]) => [name, lane.code])),
+  fetch: new Map([...laneArgs('fetch')].map(([name, lane]) => [name, lane.code])),
 };
 
 /**
- * Args the schema decoder gives Produce or Fetch firings that the lane does not make: details.ts's
- * request-level fields and the group of a Fetch, and the lag tracker's time_lag.
+ * Args the schema decoder gives Produce or Fetch firings that the lane does not make (args.ts
+ * declares no lane code for them): the lane declines a demand for any of them.
  */
-const BEYOND = new Set([
-  'transactional_id', 'offsets', 'group', 'time_lag', 'max_wait_ms', 'min_bytes', 'max_bytes', 'isolation_level', 'session_id',
-  'session_epoch', 'rack',
-]);
+const BEYOND = new Set((['produce', 'fetch'] as const).flatMap((probe) =>
+  PROBES.find((p) => p.name === probe)!.args.filter((a) => !LANE_CODE[probe].has(a.name)).map((a) => a.name)));
 
 /** What the lane makes of an arg: 'lane' (it makes it), 'beyond' (it cannot), 'absent' (no Produce or Fetch firing has it). */
 export function laneArgKinds(name: string): 'lane' | 'beyond' | 'absent' {
   if (BEYOND.has(name)) return 'beyond';
-  return name in ITEM.produce || name in ITEM.fetch || name in COMMON ? 'lane' : 'absent';
+  return LANE_CODE.produce.has(name) || LANE_CODE.fetch.has(name) ? 'lane' : 'absent';
 }
 
 /** The builder of one probe's args, in the demand's order; undefined when an arg is beyond the lane. */
-function compileBuilder(probe: 'produce' | 'fetch', names: readonly string[]): Builder | undefined {
+function compileBuilder(probe: LaneProbe, names: readonly string[]): Builder | undefined {
   return cached(`lane-args ${probe} ${names.map(literal).join(',')}`, () => generateBuilder(probe, names));
 }
 
@@ -364,13 +325,13 @@ function compileBuilder(probe: 'produce' | 'fetch', names: readonly string[]): B
  * Args always present are set in one object literal (one allocation with its final shape, where
  * adding them one by one moved the object through a shape per arg); optional ones are added after.
  */
-function generateBuilder(probe: 'produce' | 'fetch', names: readonly string[]): Builder | undefined {
+function generateBuilder(probe: LaneProbe, names: readonly string[]): Builder | undefined {
   const fields: string[] = [];
   const optional: string[] = [];
   for (const name of names) {
     if (inherited(name)) continue;
     if (BEYOND.has(name)) return undefined;
-    const code = ITEM[probe][name] ?? COMMON[name];
+    const code = LANE_CODE[probe].get(name);
     const key = literal(name);
     if (typeof code === 'string') fields.push(`${key}: ${code}`);
     else if (code !== undefined) {

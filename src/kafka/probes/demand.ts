@@ -6,6 +6,7 @@ import { API_KEYS, apiName } from '../wire/api-names.js';
 import { decodedApiKeys } from '../wire/schemas/index.js';
 import { compileArgs, probeName, type ArgsBuilder, type FiringPlan } from './firings.js';
 import type { BodyFields } from '../wire/frame.js';
+import { COMMON_ARGS, PROBES, type Tracker } from './args.js';
 
 /** What the attached kafka probes read (src/runtime/kafka-source.ts computes it from the plan). */
 export interface KafkaDemand {
@@ -16,18 +17,21 @@ export interface KafkaDemand {
 }
 
 /** Args that come from the headers, frame sizes and connection alone: no body is decoded for them. */
-const HEADER_ARGS = new Set([
-  'api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'incomplete',
-  'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport',
-]);
+const HEADER_ARGS = new Set(COMMON_ARGS.filter((a) => a.header).map((a) => a.name));
+
+/** The names of args (and probes) a tracker fills. */
+const trackerArgs = (tracker: Tracker): Set<string> =>
+  new Set(PROBES.flatMap((p) => p.args).filter((a) => a.tracker === tracker).map((a) => a.name));
+const trackerProbes = (tracker: Tracker): Set<string> => new Set(PROBES.filter((p) => p.tracker === tracker).map((p) => p.name));
 
 /** Probes and args fed by the lag tracker (src/kafka/trackers/lag.ts). */
-const LAG_ARGS = new Set(['time_lag', 'committed_lag']);
+const LAG_PROBES = trackerProbes('lag');
+const LAG_ARGS = trackerArgs('lag');
 /** APIs whose exchanges the lag tracker learns from. */
 const LAG_APIS = new Set<number>([API_KEYS.Produce, API_KEYS.Fetch, API_KEYS.ListOffsets, API_KEYS.OffsetCommit, API_KEYS.OffsetFetch, API_KEYS.DeleteTopics]);
 /** Probes and args fed by the rebalance tracker (src/kafka/trackers/rebalances.ts). */
-const REBALANCE_PROBES = new Set(['rebalance', 'member']);
-const REBALANCE_ARGS = new Set(['join_to_sync', 'join_time']);
+const REBALANCE_PROBES = trackerProbes('rebalance');
+const REBALANCE_ARGS = trackerArgs('rebalance');
 const REBALANCE_APIS = new Set<number>([
   API_KEYS.FindCoordinator, API_KEYS.JoinGroup, API_KEYS.SyncGroup, API_KEYS.Heartbeat, API_KEYS.LeaveGroup,
   API_KEYS.ConsumerGroupHeartbeat,
@@ -42,22 +46,22 @@ const STATE_APIS = [
 ];
 
 /**
- * Schema fields (by name, at any depth) that Produce and Fetch args come from (details.ts), per
- * body. The fields that tell items apart, and error codes, are always kept (ALWAYS below).
+ * Schema fields (by name, at any depth) of one Produce or Fetch body that each arg comes from (its
+ * own, or the common arg's for that probe). The fields that tell items apart, and error codes, are
+ * always kept (ALWAYS below).
  */
-const PRODUCE_REQUEST_ARGS: Record<string, string[]> = {
-  acks: ['Acks'], transactional_id: ['TransactionalId'], records: ['Records'], bytes: ['Records'], offsets: ['Records'],
-  incomplete: ['Records'],
-};
-const PRODUCE_RESPONSE_ARGS: Record<string, string[]> = { base_offset: ['BaseOffset'] };
-const FETCH_REQUEST_ARGS: Record<string, string[]> = {
-  max_wait_ms: ['MaxWaitMs'], min_bytes: ['MinBytes'], max_bytes: ['MaxBytes'], isolation_level: ['IsolationLevel'],
-  session_id: ['SessionId'], session_epoch: ['SessionEpoch'], rack: ['RackId'],
-};
-const FETCH_RESPONSE_ARGS: Record<string, string[]> = {
-  high_watermark: ['HighWatermark'], lag: ['HighWatermark'], last_stable_offset: ['LastStableOffset'],
-  log_start_offset: ['LogStartOffset'], records: ['Records'], bytes: ['Records'], incomplete: ['Records'],
-};
+function bodyFields(probe: 'produce' | 'fetch', kind: 'request' | 'response'): Record<string, readonly string[]> {
+  const table: Record<string, string[]> = {};
+  const own = PROBES.find((p) => p.name === probe)!.args;
+  for (const [name, body] of [...own.map((a) => [a.name, a.body] as const), ...COMMON_ARGS.map((a) => [a.name, a[probe]?.body] as const)]) {
+    for (const field of body?.[kind] ?? []) (table[name] ??= []).push(field);
+  }
+  return table;
+}
+const PRODUCE_REQUEST_ARGS = bodyFields('produce', 'request');
+const PRODUCE_RESPONSE_ARGS = bodyFields('produce', 'response');
+const FETCH_REQUEST_ARGS = bodyFields('fetch', 'request');
+const FETCH_RESPONSE_ARGS = bodyFields('fetch', 'response');
 /**
  * Acks decides whether a Produce waits for a response (status), so it is read even when no Produce
  * body is needed; FetchOffset is remembered per connection for fetch sessions, so that a demand
@@ -89,7 +93,7 @@ export class DecodePlan implements FiringPlan {
     this.args = new Set(demand.args);
     const args = [...this.args];
     this.buildArgs = compileArgs(args);
-    this.lag = this.probes.has('lag') || args.some((a) => LAG_ARGS.has(a));
+    this.lag = [...this.probes].some((p) => LAG_PROBES.has(p)) || args.some((a) => LAG_ARGS.has(a));
     this.rebalance = [...this.probes].some((p) => REBALANCE_PROBES.has(p)) || args.some((a) => REBALANCE_ARGS.has(a));
     const requestBodyArgs = this.probes.has('request') && args.some((a) => !HEADER_ARGS.has(a));
     const needed = (apiKey: number): boolean => requestBodyArgs || this.probes.has(apiProbe(apiKey))
@@ -102,7 +106,7 @@ export class DecodePlan implements FiringPlan {
       any = true;
     }
     // Own entries only: an arg named like an Object.prototype member must not find that member.
-    const fields = (always: string[], table: Record<string, string[]>): Set<string> =>
+    const fields = (always: string[], table: Record<string, readonly string[]>): Set<string> =>
       new Set([...always, ...args.flatMap((a) => (Object.hasOwn(table, a) ? table[a]! : []))]);
     if (needed(API_KEYS.Produce)) {
       const request = fields(ALWAYS.produceRequest, PRODUCE_REQUEST_ARGS);

@@ -6,6 +6,7 @@
 // decoded; other exchanges' firings take it from the exchange.
 import type { FieldValue, Fields } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
+import { PROBES, type ArgSpec } from './args.js';
 import type { DecodedStruct, DecodedValue } from '../wire/values.js';
 import { errorName } from '../wire/error-codes.js';
 import type { RecordsSummary } from '../wire/records.js';
@@ -57,11 +58,15 @@ function records(v: DecodedValue | undefined): RecordsSummary | undefined {
   return typeof v === 'object' && v !== null && 'batches' in v ? (v as unknown as RecordsSummary) : undefined;
 }
 
-/** Copies the fields of `from` named in `map` (schema name → arg name) that are present. */
-function pick(out: Fields, from: DecodedStruct | null | undefined, map: Record<string, string>): Fields {
+/**
+ * Copies the fields of `from` named in `map` (schema name → arg name) that are present; with
+ * `missing`, only into args `out` lacks.
+ */
+function pick(out: Fields, from: DecodedStruct | null | undefined, map: Record<string, string>, missing = false): Fields {
   if (!from) return out;
   for (const schemaName in map) {
     const argName = map[schemaName]!;
+    if (missing && out[argName] !== undefined) continue;
     const v = from[schemaName];
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
       out[argName] = v;
@@ -171,14 +176,36 @@ export function topicNamed(name: string | undefined, id: string | undefined, ctx
   return '';
 }
 
-// Field maps of the busiest APIs, made once rather than per exchange.
-const PRODUCE_REQUEST = { Acks: 'acks', TransactionalId: 'transactional_id' };
-const PRODUCE_PARTITION = { BaseOffset: 'base_offset' };
-const FETCH_REQUEST = {
-  MaxWaitMs: 'max_wait_ms', MinBytes: 'min_bytes', MaxBytes: 'max_bytes', IsolationLevel: 'isolation_level',
-  SessionId: 'session_id', SessionEpoch: 'session_epoch', RackId: 'rack',
-};
-const FETCH_PARTITION = { HighWatermark: 'high_watermark', LastStableOffset: 'last_stable_offset', LogStartOffset: 'log_start_offset' };
+/**
+ * The field map (schema name → arg name) of a probe's args copied as is from one body (args.ts's
+ * `copy`), made once rather than per exchange.
+ */
+function copied(args: readonly ArgSpec[], into: 'exchange' | 'item', kind: 'request' | 'response'): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const a of args) if (a.body?.copy === into) for (const field of a.body[kind] ?? []) map[field] = a.name;
+  return map;
+}
+const argsOf = (probe: string): readonly ArgSpec[] => PROBES.find((p) => p.name === probe)!.args;
+const PRODUCE_REQUEST = copied(argsOf('produce'), 'exchange', 'request');
+const PRODUCE_PARTITION = copied(argsOf('produce'), 'item', 'response');
+const FETCH_REQUEST = copied(argsOf('fetch'), 'exchange', 'request');
+const FETCH_PARTITION = copied(argsOf('fetch'), 'item', 'response');
+
+interface ExchangeCopies {
+  request: Record<string, string>;
+  response: Record<string, string>;
+}
+
+/** By API key: the args of its probe copied into the exchange's details, that its extractor leaves unset. */
+const EXCHANGE_COPIES: readonly (ExchangeCopies | undefined)[] = (() => {
+  const out: (ExchangeCopies | undefined)[] = [];
+  for (const p of PROBES) {
+    const key = p.api === undefined ? undefined : API_KEYS[p.api as keyof typeof API_KEYS];
+    const copies = { request: copied(p.args, 'exchange', 'request'), response: copied(p.args, 'exchange', 'response') };
+    if (key !== undefined && Object.keys(copies.request).length + Object.keys(copies.response).length > 0) out[key] = copies;
+  }
+  return out;
+})();
 
 type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string, loss: BodyLoss) => ExchangeDetails;
 
@@ -538,6 +565,8 @@ export function exchangeDetails(
 ): ExchangeDetails {
   const extract = EXTRACTORS[apiKey];
   const result = extract ? extract(req, resp, ctx, clientId, loss) : { details: {}, items: [] };
+  const copies = EXCHANGE_COPIES[apiKey];
+  if (copies) pick(pick(result.details, req, copies.request, true), resp, copies.response, true);
   if (result.error === undefined && resp && typeof resp.ErrorCode === 'number') result.error = resp.ErrorCode;
   return result;
 }

@@ -10,6 +10,7 @@
 import type { DerivedEvent, FieldValue, Fields, KafkaExchange, ProbeArgs, ProbeFiring } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
 import { cached, compile, inherited, literal } from '../wire/generated-code.js';
+import { COMMON_ARGS, PROBES, type ArgSpec, type CommonArg } from './args.js';
 
 /** APIs whose probe fires once per item (topic-partition, topic or group). */
 const PER_ITEM = new Set<number>([
@@ -17,42 +18,26 @@ const PER_ITEM = new Set<number>([
   API_KEYS.AddPartitionsToTxn, API_KEYS.CreateTopics, API_KEYS.DeleteTopics, API_KEYS.DescribeGroups,
 ]);
 
-/**
- * What each probe's args read when their value is unknown: not captured, not decoded, absent from
- * the exchange's version, or never sent (no response, acks=0). The decoder leaves such fields out;
- * firings fill them from here. stdlib/kafka-probes.json documents each one ("unknown"), and a test
- * keeps the two in step. Strings not in the table read '' when unknown.
- */
-export const UNKNOWN: Readonly<Record<string, ProbeArgs>> = {
-  produce: { topic: '', partition: -1n, records: -1n, offsets: -1n, bytes: -1n, acks: -2n, base_offset: -1n },
-  fetch: {
-    partition: -1n, fetch_offset: -1n, high_watermark: -1n, last_stable_offset: -1n, log_start_offset: -1n, lag: -1n,
-    time_lag: -1n, records: -1n, bytes: -1n,
-  },
-  listoffsets: { partition: -1n, offset: -1n },
-  metadata: { topics: -1n, brokers: -1n },
-  offsetcommit: { generation: -1n, partition: -1n, committed_offset: -1n, committed_lag: -1n },
-  offsetfetch: { partition: -1n, committed_offset: -1n },
-  findcoordinator: { node_id: -1n, port: -1n },
-  joingroup: { generation: -1n, members: -1n },
-  heartbeat: { generation: -1n },
-  syncgroup: { generation: -1n, assignments: -1n, join_to_sync: -1n, join_time: -1n },
-  describegroups: { members: -1n },
-  listgroups: { groups: -1n },
-  apiversions: { api_count: -1n },
-  initproducerid: { producer_id: -1n, producer_epoch: -1n },
-  addpartitionstotxn: { partition: -1n },
-  endtxn: { committed: -1n },
-  consumergroupheartbeat: { member_epoch: -1n },
-  lag: { partition: -1n, high_watermark: -1n, committed_offset: -1n, committed_lag: -1n, fetch_offset: -1n, lag: -1n },
-  rebalance: { previous_generation: -1n, synced: -1n, sync_failed: -1n, duration: -1n, departed: -1n, assigned_partitions: -1n },
-  member: { generation: -1n },
-};
+/** A sentinel as an arg's value. */
+const sentinel = (v: number | string): bigint | string => (typeof v === 'number' ? BigInt(v) : v);
 
-const NO_LATENCY = -1n;
-const NO_RESPONSE_BYTES = -1;
+function unknownOf(args: readonly ArgSpec[]): ProbeArgs {
+  const out: ProbeArgs = {};
+  for (const a of args) if (a.unknown !== undefined) out[a.name] = sentinel(a.unknown);
+  return out;
+}
+
+/**
+ * What each probe's args read when their value is unknown (args.ts): not captured, not decoded,
+ * absent from the exchange's version, or never sent (no response, acks=0). The decoder leaves such
+ * fields out; firings fill them from here. Strings without a sentinel read '' when unknown.
+ */
+export const UNKNOWN: Readonly<Record<string, ProbeArgs>> = Object.fromEntries(
+  PROBES.map((p) => [p.name, unknownOf(p.args)] as const).filter(([, u]) => Object.keys(u).length > 0),
+);
+
 /** The common args with an unknown sentinel: an exchange without a response has neither. */
-export const UNKNOWN_COMMON: Readonly<ProbeArgs> = { latency: NO_LATENCY, response_bytes: BigInt(NO_RESPONSE_BYTES) };
+export const UNKNOWN_COMMON: Readonly<ProbeArgs> = unknownOf(COMMON_ARGS);
 
 const NO_UNKNOWN: ProbeArgs = {};
 
@@ -78,28 +63,16 @@ function addFields(args: ProbeArgs, fields: Fields): ProbeArgs {
   return args;
 }
 
-export function commonArgs(ex: KafkaExchange): ProbeArgs {
-  const c = ex.connection;
-  return {
-    api: ex.api,
-    api_key: BigInt(ex.api_key),
-    version: BigInt(ex.version),
-    correlation_id: BigInt(ex.correlation_id),
-    client_id: ex.client_id,
-    latency: ex.latency ?? NO_LATENCY,
-    error: BigInt(ex.error ?? 0),
-    error_name: ex.error_name ?? '',
-    role: ex.role,
-    status: ex.status,
-    incomplete: ex.incomplete ? 1n : 0n,
-    request_bytes: BigInt(ex.request_bytes),
-    response_bytes: BigInt(ex.response_bytes ?? NO_RESPONSE_BYTES),
-    laddr: c.laddr,
-    lport: BigInt(c.lport),
-    raddr: c.raddr,
-    rport: BigInt(c.rport),
-  };
-}
+/**
+ * The common args of an exchange, built as one object literal calling each getter at a site of its
+ * own (a loop over the table stores by a name that changes each turn and calls through one
+ * megamorphic site: about twice as slow per firing). The names are the table's, quoted by literal().
+ */
+export const commonArgs = compile<(ex: KafkaExchange) => ProbeArgs>(
+  ['get'],
+  `return function commonArgs(ex) {\nreturn { ${COMMON_ARGS.map((a, i) => `${literal(a.name)}: get[${i}](ex)`).join(', ')} };\n};`,
+  [COMMON_ARGS.map((a) => a.get)],
+);
 
 export function probeFirings(ex: KafkaExchange): ProbeFiring[] {
   // Each firing's args are built afresh rather than copied with `{ ...args }`: V8 gives every object
@@ -137,29 +110,8 @@ export function probeName(api: string): string {
   return name;
 }
 
-/** One common arg of an exchange (what commonArgs sets), made only when asked for. */
-function commonArg(ex: KafkaExchange, name: string): bigint | string | undefined {
-  switch (name) {
-    case 'api': return ex.api;
-    case 'api_key': return BigInt(ex.api_key);
-    case 'version': return BigInt(ex.version);
-    case 'correlation_id': return BigInt(ex.correlation_id);
-    case 'client_id': return ex.client_id;
-    case 'latency': return ex.latency ?? NO_LATENCY;
-    case 'error': return BigInt(ex.error ?? 0);
-    case 'error_name': return ex.error_name ?? '';
-    case 'role': return ex.role;
-    case 'status': return ex.status;
-    case 'incomplete': return ex.incomplete ? 1n : 0n;
-    case 'request_bytes': return BigInt(ex.request_bytes);
-    case 'response_bytes': return BigInt(ex.response_bytes ?? NO_RESPONSE_BYTES);
-    case 'laddr': return ex.connection.laddr;
-    case 'lport': return BigInt(ex.connection.lport);
-    case 'raddr': return ex.connection.raddr;
-    case 'rport': return BigInt(ex.connection.rport);
-    default: return undefined;
-  }
-}
+/** The getters of the common args, by name. */
+const COMMON_GETTERS: ReadonlyMap<string, CommonArg['get']> = new Map(COMMON_ARGS.map((a) => [a.name, a.get]));
 
 /**
  * Builds the demanded args of one firing from up to two layers of fields, the exchange and the
@@ -179,18 +131,21 @@ export function compileArgs(names: readonly string[]): ArgsBuilder {
 }
 
 function generateArgs(names: readonly string[]): ArgsBuilder {
+  const getters: CommonArg['get'][] = [];
   const lines = names.filter((name) => !inherited(name)).map((name) => {
     const n = literal(name);
+    const get = COMMON_GETTERS.get(name);
+    if (get !== undefined) getters.push(get);
     return [
       `v = b === undefined ? undefined : b[${n}];`,
       `if (v === undefined) v = a[${n}];`,
-      `v = v !== undefined ? toArg(v) : commonArg(ex, ${n});`,
+      `v = v !== undefined ? toArg(v) : ${get === undefined ? 'undefined' : `get[${getters.length - 1}](ex)`};`,
       `if (v === undefined) v = u[${n}];`,
       `if (v !== undefined) args[${n}] = v;`,
     ].join('\n');
   });
   const source = `return function build(ex, u, a, b) {\nconst args = {};\nlet v;\n${lines.join('\n')}\nreturn args;\n};`;
-  return compile<ArgsBuilder>(['toArg', 'commonArg'], source, [toArg, commonArg]);
+  return compile<ArgsBuilder>(['toArg', 'get'], source, [toArg, getters]);
 }
 
 /** What plannedFirings reads of a running script's plan (demand.ts's DecodePlan). */

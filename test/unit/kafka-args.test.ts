@@ -1,0 +1,156 @@
+// The arg table (src/kafka/probes/args.ts) is the one place a kafka arg is declared: the catalogue the front
+// end reads is generated from it, and every entry must reach a firing end to end: decoded by the full
+// path (an extractor, getter or tracker gives it a value other than its unknown sentinel), decoded
+// alike under a demand for it alone (demand.ts decodes the fields it comes from), and made alike by
+// the fast lane for Produce and Fetch (its lane code), or declined by the lane when it has none. A
+// half-declared arg fails here.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { catalogueJson, COMMON_ARGS, PROBES, type ArgSpec, type CommonArg } from '../../src/kafka/probes/args.js';
+import { DecodePlan } from '../../src/kafka/probes/demand.js';
+import { derivedFiring, KafkaDecoder, type CaptureChunk, type DerivedEvent, type KafkaDemand } from '../../src/kafka/index.js';
+import { FastLane } from '../../src/kafka/lane/fast-lane.js';
+import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
+import { MESSAGE_SPECS } from '../../src/kafka/wire/schemas/generated.js';
+import { parseKafkaCatalogue } from '../../src/frontend/kafka-catalogue.js';
+import { ROOT } from '../helpers/cli.js';
+import { chunk, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
+import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
+import { sampleBody } from '../fixtures/kafka/samples.js';
+
+const CATALOGUE = join(ROOT, 'stdlib', 'kafka-probes.json');
+
+/** Each API at its first and last version, sample bodies (every field a distinct value), whole. */
+function everyApi(): CaptureChunk[] {
+  const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
+  let id = 2;
+  let ts = 2_000n;
+  for (const spec of MESSAGE_SPECS) {
+    if (spec.kind !== 'response') continue;
+    const reqSpec = requestSpec(spec.key)!;
+    for (const v of new Set([spec.valid[0], spec.valid[1]])) {
+      const cid = id++;
+      const req = encodeBody(reqSpec, v, sampleBody(reqSpec, v).value);
+      chunks.push(...exchangeChunks(requestFrame(spec.key, v, cid, 'client', req), responseFrame(spec.key, v, cid, encodeBody(spec, v, sampleBody(spec, v).value)), (ts += 100n)));
+    }
+  }
+  return chunks;
+}
+
+/**
+ * A group's traffic seen by its one member: two classic generations (JoinGroup v8 with a reason, then
+ * SyncGroup), and a KIP-848 member that joins and moves to a new epoch.
+ */
+function groupRounds(): CaptureChunk[] {
+  const c = { pid: 300, tid: 300, comm: 'member', fd: 9, laddr: '127.0.0.1', lport: 41000, raddr: '127.0.0.1', rport: 9092 };
+  const ms = 1_000_000n;
+  let id = 0;
+  let ts = 0n;
+  const out: CaptureChunk[] = [];
+  const exchange = (api: number, version: number, req: Parameters<typeof requestFrame>[4], resp: Parameters<typeof responseFrame>[3]): void => {
+    id++;
+    out.push(chunk('out', requestFrame(api, version, id, 'c9', req), (ts += 10n * ms), 0, c), chunk('in', responseFrame(api, version, id, resp), (ts += 10n * ms), 0, c));
+  };
+  const member = { MemberId: 'm1', GroupInstanceId: null, Metadata: new Uint8Array(4) };
+  for (const generation of [1, 2]) {
+    exchange(11, 8, { GroupId: 'g', SessionTimeoutMs: 10_000, RebalanceTimeoutMs: 30_000, MemberId: 'm1', GroupInstanceId: null, ProtocolType: 'consumer', Protocols: [{ Name: 'range', Metadata: new Uint8Array(4) }], Reason: `round ${generation}` },
+      { ErrorCode: 0, GenerationId: generation, ProtocolType: 'consumer', ProtocolName: 'range', Leader: 'm1', SkipAssignment: false, MemberId: 'm1', Members: [member] });
+    exchange(14, 3, { GroupId: 'g', GenerationId: generation, MemberId: 'm1', GroupInstanceId: null, Assignments: [{ MemberId: 'm1', Assignment: new Uint8Array(8) }] }, { ErrorCode: 0, Assignment: new Uint8Array(8) });
+  }
+  const heartbeat = (memberId: string, epoch: number) => ({
+    GroupId: 'k', MemberId: memberId, MemberEpoch: epoch, InstanceId: null, RackId: null, RebalanceTimeoutMs: 30_000,
+    SubscribedTopicNames: epoch === 0 ? ['orders'] : null, ServerAssignor: epoch === 0 ? 'uniform' : null, TopicPartitions: null,
+  });
+  const answer = (memberId: string | null, epoch: number, partitions: number[] | null) => ({
+    ErrorCode: 0, ErrorMessage: null, MemberId: memberId, MemberEpoch: epoch, HeartbeatIntervalMs: 5000,
+    Assignment: partitions === null ? null : { TopicPartitions: [{ TopicId: '00000000-0000-4000-8000-000000000001', Partitions: partitions }] },
+  });
+  exchange(68, 0, heartbeat('', 0), answer('k1', 1, [0, 1]));
+  exchange(68, 0, heartbeat('k1', 1), answer(null, 2, [0]));
+  return out;
+}
+
+const FLOW = [...everyApi(), ...lagFlow(), ...groupRounds()];
+
+type Args = Record<string, bigint | string>;
+
+/** The args of each firing, by probe: the full path's (no demand), or under `demand`. */
+function firings(demand?: KafkaDemand, lane = true): Map<string, Args[]> {
+  const out = new Map<string, Args[]>();
+  const take = (probe: string, args: Args): void => {
+    let list = out.get(probe);
+    if (!list) out.set(probe, (list = []));
+    list.push(args);
+  };
+  const onDerived = (ev: DerivedEvent): void => take(ev.probe, derivedFiring(ev).args);
+  const decoder: KafkaDecoder = demand
+    ? new KafkaDecoder({ demand, lane, onFiring: take, onDerived })
+    : new KafkaDecoder({ onExchange: (ex) => decoder.firings(ex).forEach((f) => take(f.probe, f.args)), onDerived });
+  for (const c of FLOW) decoder.push(c);
+  decoder.closeAll();
+  return out;
+}
+
+const FULL = firings();
+
+/** The values of `arg` on the firings of `probe`, as JSON (bigints marked, absent args shown). */
+function values(all: Map<string, Args[]>, probe: string, arg: string): string {
+  return JSON.stringify((all.get(probe) ?? []).map((args) => args[arg]), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v === undefined ? '(absent)' : v));
+}
+
+/** Every (probe, arg) pair of the table: each probe's common args, then its own. */
+const PAIRS: [string, ArgSpec][] = PROBES.flatMap((p) => [...COMMON_ARGS, ...p.args].map((a): [string, ArgSpec] => [p.name, a]));
+
+describe('the kafka arg table', () => {
+  it('generates stdlib/kafka-probes.json as it is (regenerate: npm run build && node scripts/gen-kafka-catalogue.mjs)', () => {
+    expect(readFileSync(CATALOGUE, 'utf8')).toBe(catalogueJson());
+  });
+
+  it("puts every arg scripts may name in the front end's catalogue, with its type, and no other", () => {
+    const catalogue = parseKafkaCatalogue(JSON.parse(catalogueJson()));
+    expect(catalogue.probes.map((p) => p.name)).toEqual(PROBES.map((p) => p.name));
+    for (const p of PROBES) {
+      const listed = catalogue.probes.find((c) => c.name === p.name)!.args;
+      const want = [...COMMON_ARGS, ...p.args].filter((a) => !a.internal);
+      expect(listed.map((a) => [a.name, a.type.kind, 'size' in a.type ? a.type.size : undefined]), p.name)
+        .toEqual(want.map((a) => [a.name, a.type === 'int' ? 'int' : 'str', a.size]));
+    }
+  });
+
+  it('copies one schema field for each arg details.ts copies as is, per item only from Produce and Fetch responses', () => {
+    for (const p of PROBES) {
+      for (const a of p.args.filter((x) => x.body?.copy)) {
+        expect([...(a.body!.request ?? []), ...(a.body!.response ?? [])], `${p.name}.${a.name}`).toHaveLength(1);
+        if (a.body!.copy === 'item') expect([p.name, a.body!.request], a.name).toEqual([expect.stringMatching(/^(produce|fetch)$/), undefined]);
+      }
+    }
+  });
+
+  it('gives every arg a value seen on some firing of its probe, not only its unknown sentinel', () => {
+    const unseen: string[] = [];
+    for (const [probe, a] of PAIRS) {
+      const unknown = a.unknown === undefined ? (a.type === 'str' ? '' : undefined) : typeof a.unknown === 'number' ? BigInt(a.unknown) : a.unknown;
+      if (!(FULL.get(probe) ?? []).some((args) => args[a.name] !== undefined && args[a.name] !== unknown)) unseen.push(`${probe}.${a.name}`);
+    }
+    expect(unseen).toEqual([]);
+  });
+
+  it("gives each arg demanded alone the full path's values, and the lane the schema decoder's", () => {
+    const wrong: string[] = [];
+    for (const [probe, a] of PAIRS) {
+      // Every probe's common args come from the same getters: they are demanded alone on kafka:request,
+      // and on Produce and Fetch, whose items and lane make some of them per partition.
+      if (COMMON_ARGS.includes(a as CommonArg) && !['request', 'produce', 'fetch'].includes(probe)) continue;
+      const demand = { probes: [probe], args: [a.name] };
+      const full = values(FULL, probe, a.name);
+      if (values(firings(demand, false), probe, a.name) !== full) wrong.push(`${probe}.${a.name}: demand`);
+      if (probe !== 'produce' && probe !== 'fetch') continue;
+      const common = COMMON_ARGS.find((c) => c.name === a.name);
+      const laneCode = a.lane ?? common?.[probe]?.lane ?? common?.lane;
+      if ((FastLane.of(new DecodePlan(demand), () => undefined) !== undefined) !== (laneCode !== undefined)) wrong.push(`${probe}.${a.name}: lane taken`);
+      if (values(firings(demand, true), probe, a.name) !== full) wrong.push(`${probe}.${a.name}: lane`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});

@@ -1,8 +1,9 @@
 // The C source of a script's BPF object: the prelude (bpf-templates/kt_prelude.h), the script's maps,
 // the tracepoint record structs and one function per BPF program.
+import { InternalError } from '../errors.js';
 import { attachName, type Analysis, type AnalyzedProbe, type ResolvedAttach } from '../frontend/analysis.js';
 import type { Call, Script } from '../frontend/ast.js';
-import { eventCalls, InternalError } from '../plan/events.js';
+import { eventCalls } from '../plan/events.js';
 import { STACK_DEPTH, stackMapName } from '../plan/layout.js';
 import { programKind, type ProgramKind } from '../plan/programs.js';
 import type { Plan, PlanEvent, PlanMap } from '../plan/types.js';

@@ -2,6 +2,7 @@
 // globals: the kernel-side filters pushed down from kafka:* predicates, and the copied head size),
 // attaches every program to its syscall tracepoint and delivers decoded records.
 import { existsSync, readFileSync } from 'node:fs';
+import { KtError } from '../errors.js';
 import { ensureTracefs } from '../frontend/system.js';
 import { openObject, type BpfObject } from '../native/index.js';
 import { BUILD_HINT, captureObjectPath } from './capture-build.js';
@@ -34,10 +35,10 @@ export interface CaptureOptions {
   objectPath?: string;
 }
 
-export class CaptureConfigError extends Error {
+export class CaptureConfigError extends KtError {
+  override name = 'CaptureConfigError';
   constructor(message: string) {
-    super(message);
-    this.name = 'CaptureConfigError';
+    super('capture-config', message);
   }
 }
 

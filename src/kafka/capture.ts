@@ -4,6 +4,7 @@
 // uncopied before `data`, so a record feeds src/kafka/stream.ts as `{ data, skipped }` unchanged.
 // Records arrive packed in batches (src/native/ring-records.ts); KafkaDecoder.pushCapture reads the
 // header fields it needs in place (CAPTURE_AT), decodeCaptureRecord makes the whole record.
+import { KtError } from '../errors.js';
 import { RECORD_PREFIX, ringRecords } from '../native/ring-records.js';
 
 export const CAPTURE_HEADER_SIZE = 104;
@@ -48,10 +49,10 @@ export interface CaptureRecord {
   data: Uint8Array;
 }
 
-export class CaptureDecodeError extends Error {
+export class CaptureDecodeError extends KtError {
+  override name = 'CaptureDecodeError';
   constructor(message: string) {
-    super(message);
-    this.name = 'CaptureDecodeError';
+    super('capture-record', message);
   }
 }
 

@@ -4,6 +4,7 @@
 // exits when its stdin pipe closes (which also covers our dying by SIGKILL).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { KtError } from '../errors.js';
 import { BUILD_HINT, mockBrokerPath } from './capture-build.js';
 
 export interface MockTopic {
@@ -32,10 +33,10 @@ export interface MockBroker {
   stop(): Promise<void>;
 }
 
-export class MockBrokerError extends Error {
+export class MockBrokerError extends KtError {
+  override name = 'MockBrokerError';
   constructor(message: string) {
-    super(message);
-    this.name = 'MockBrokerError';
+    super('mock-broker', message);
   }
 }
 

@@ -9,7 +9,7 @@ import type { SystemInfo } from '../frontend/system.js';
 import { isNativeError, openObject, type BpfObject } from '../native/index.js';
 import { ringRecords } from '../native/ring-records.js';
 import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
-import { AttachError, attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
+import { attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
 import { decodeEvent, decodeMap, stackFrames } from '../runtime/decode.js';
 import { createOutput, type Output } from '../runtime/output.js';
 import { ensureTracefs, privilegeProblem } from '../runtime/privileges.js';
@@ -315,7 +315,7 @@ export class ReplEngine {
     } catch (e) {
       obj.close();
       const where = isNativeError(e) && e.program ? this.programPlace(probes, e.program) : '';
-      this.opts.writeError(`ERROR: ${e instanceof AttachError ? e.message : messageOf(e)}${where}\n`);
+      this.opts.writeError(`ERROR: ${messageOf(e)}${where}\n`);
       return undefined;
     }
     return { obj, internal };

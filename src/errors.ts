@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   'listen-failed': 'user',
   'capture-config': 'user',
   'session-ended': 'user',
+  'binary-unreadable': 'user',
   'toolchain-missing': 'environment',
   'native-unavailable': 'environment',
   'catalogue-invalid': 'environment',
@@ -51,19 +52,20 @@ export class KtError extends Error {
   override name = 'KtError';
   readonly kind: ErrorKind;
 
+  /** Named apart from `code`, which node's errors use for errno names that callers test. */
   constructor(
-    readonly code: ErrorCode,
+    readonly errorCode: ErrorCode,
     message: string,
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.kind = ERROR_CODES[code];
+    this.kind = ERROR_CODES[errorCode];
   }
 }
 
 /** Whether `e` is a KtError, of one of `codes` when some are given. */
 export function isKtError(e: unknown, ...codes: ErrorCode[]): e is KtError {
-  return e instanceof KtError && (codes.length === 0 || codes.includes(e.code));
+  return e instanceof KtError && (codes.length === 0 || codes.includes(e.errorCode));
 }
 
 /** A stage received what an earlier stage should have rejected or filled in: a kafkatrace bug. */

@@ -61,4 +61,9 @@ describe('failure reports from the CLI', () => {
     const tool = kafkatrace(['run', 'no-such-tool-here']);
     expect(tool).toMatchObject({ code: 1, stderr: "kafkatrace: no tool named 'no-such-tool-here' (kafkatrace run --list shows the tools)\n(kafkatrace --help shows the usage)\n" });
   });
+
+  it("a binary that -l cannot read is the user's mistake, not an internal error", () => {
+    expect(kafkatrace(['-l', 'uprobe:/no/such/binary:*'])).toMatchObject({ code: 1, stdout: '', stderr: 'kafkatrace: no such binary or library: /no/such/binary\n' });
+    expect(kafkatrace(['-l', 'uprobe:/etc/hostname:*'])).toMatchObject({ code: 1, stdout: '', stderr: 'kafkatrace: /etc/hostname is not an ELF file\n' });
+  });
 });

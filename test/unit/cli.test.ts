@@ -21,10 +21,10 @@ describe('command line parsing', () => {
 
   it('rejects what makes no sense with a usage error', () => {
     expect(() => parseCli(['-d', 'llvm', 'x.ktr'])).toThrow(/-d takes ast, plan or c/);
-    expect(() => parseCli(['-p', 'abc', 'x.ktr'])).toThrow(expect.objectContaining({ code: 'usage' }));
+    expect(() => parseCli(['-p', 'abc', 'x.ktr'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
     expect(() => parseCli(['-p', '1', '-c', 'ls', 'x.ktr'])).toThrow(/cannot be used together/);
     expect(() => parseCli(['compile', 'x.ktr'])).toThrow(/needs -o DIR/);
-    expect(() => parseCli(['--bogus'])).toThrow(expect.objectContaining({ code: 'usage' }));
+    expect(() => parseCli(['--bogus'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
     expect(() => parseCli([])).toThrow(/no program given/);
   });
 

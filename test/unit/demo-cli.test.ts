@@ -25,7 +25,7 @@ describe('demo arguments', () => {
     expect(() => parseCli(['demo', 'x.ktr'])).toThrow(new KtError('usage', "demo takes no arguments, not 'x.ktr'"));
     expect(() => parseCli(['demo', '-e', 'BEGIN {}'])).toThrow(new KtError('usage', 'demo does not take -e'));
     expect(() => parseCli(['demo', '--export', 'prometheus'])).toThrow(new KtError('usage', 'demo does not take --export'));
-    expect(() => parseCli(['demo', '--duration', 'soon'])).toThrow(expect.objectContaining({ code: 'usage' }));
+    expect(() => parseCli(['demo', '--duration', 'soon'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
   });
 
   it('explains itself', () => {

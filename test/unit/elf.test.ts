@@ -41,7 +41,7 @@ describe('readElf', () => {
   });
 
   it('rejects files that are not ELF', () => {
-    expect(() => readElf('/etc/passwd')).toThrow(expect.objectContaining({ code: 'elf-invalid' }));
+    expect(() => readElf('/etc/passwd')).toThrow(expect.objectContaining({ errorCode: 'elf-invalid' }));
     expect(() => readElf('/etc/passwd')).toThrow(/not an ELF file/);
   });
 });

@@ -109,7 +109,7 @@ describe('--export on the command line', () => {
   it('is parsed for scripts and refused elsewhere', () => {
     expect(parseCli(['-e', 'BEGIN {}', '--export', 'prometheus']).exportTarget).toEqual({ kind: 'prometheus', host: '127.0.0.1', port: 9464 });
     expect(parseCli(['run', 'x.ktr', '--export', 'prometheus=[::1]:9000']).exportTarget).toEqual({ kind: 'prometheus', host: '::1', port: 9000 });
-    expect(() => parseCli(['-e', 'BEGIN {}', '--export', 'prometheus=1.2.3.4:x'])).toThrow(expect.objectContaining({ code: 'usage' }));
+    expect(() => parseCli(['-e', 'BEGIN {}', '--export', 'prometheus=1.2.3.4:x'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
     expect(() => parseCli(['-e', 'BEGIN {}', '--export', 'graphite'])).toThrow(/unknown exporter 'graphite'/);
     expect(() => parseCli(['check', 'x.ktr', '--export', 'prometheus'])).toThrow(/--export only applies when a script runs, not to check/);
   });

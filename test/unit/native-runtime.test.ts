@@ -30,7 +30,7 @@ describe('splitCommand', () => {
 
   it('rejects unterminated quotes and empty commands with a clear message', () => {
     expect(() => splitCommand(`echo 'abc`)).toThrow(new KtError('bad-command', `unterminated ' in command: echo 'abc`));
-    expect(() => splitCommand('echo "abc')).toThrow(expect.objectContaining({ code: 'bad-command' }));
+    expect(() => splitCommand('echo "abc')).toThrow(expect.objectContaining({ errorCode: 'bad-command' }));
     expect(() => splitCommand('   ')).toThrow('the command to run (-c) is empty');
   });
 });
@@ -121,7 +121,7 @@ describe('attachProgram', () => {
     ).toThrow(`hardware:cache-misses:10: ${HARDWARE_MISSING}`);
     expect(() =>
       attachProgram(fakeObject({ errno: 13 }).obj, 't', { type: 'tracepoint', category: 'a', name: 'b' }, { cpus: [0] }),
-    ).toThrow(expect.objectContaining({ code: 'attach-failed' }));
+    ).toThrow(expect.objectContaining({ errorCode: 'attach-failed' }));
     expect(() =>
       attachProgram(fakeObject({ errno: 13 }).obj, 't', { type: 'tracepoint', category: 'a', name: 'b' }, { cpus: [0] }),
     ).toThrow('tracepoint:a:b: cannot attach: kernel says no');

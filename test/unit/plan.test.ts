@@ -125,7 +125,7 @@ describe('buildPlan', () => {
   });
 
   it('rejects text that is not a plan with one clear error', () => {
-    expect(() => planFromJson('{')).toThrow(expect.objectContaining({ code: 'plan-invalid' }));
+    expect(() => planFromJson('{')).toThrow(expect.objectContaining({ errorCode: 'plan-invalid' }));
     expect(() => planFromJson('{"version": 2, "probes": [], "maps": [], "events": []}')).toThrow(/version 1/);
   });
 });

@@ -236,6 +236,6 @@ describe('the REPL on a terminal stream', () => {
 describe('kafkatrace repl on the command line', () => {
   it('is a subcommand without arguments', () => {
     expect(parseCli(['repl']).command).toBe('repl');
-    expect(() => parseCli(['repl', 'x.ktr'])).toThrow(expect.objectContaining({ code: 'usage' }));
+    expect(() => parseCli(['repl', 'x.ktr'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
   });
 });

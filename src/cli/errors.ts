@@ -4,7 +4,7 @@
 import { type ErrorKind, KtError } from '../errors.js';
 import { isNativeError } from '../native/index.js';
 
-export interface FailureReport {
+interface FailureReport {
   /** What goes to stderr, ending in a newline. */
   text: string;
   status: number;

@@ -12,7 +12,7 @@ export function outputError(path: string, e: unknown): KtError {
 }
 
 /** A shell's status for a process that SIGPIPE ended (128 + 13). */
-export const CLOSED_PIPE_STATUS = 141;
+const CLOSED_PIPE_STATUS = 141;
 
 export class OutputSink {
   private failed?: NodeJS.ErrnoException;
@@ -85,7 +85,7 @@ export function fileSink(path: string): { sink: OutputSink; close: () => void } 
 }
 
 /** The description of a system error without its code and system call ("no space left on device"). */
-export function errorText(e: NodeJS.ErrnoException): string {
+function errorText(e: NodeJS.ErrnoException): string {
   return /^[A-Z0-9]+: (.*?)(, \w+(?: '.*')?)?$/.exec(e.message ?? '')?.[1] ?? String(e.message ?? e);
 }
 

@@ -21,7 +21,7 @@ export function readScript(file: string): ScriptSource {
   }
 }
 
-export function stdlibDir(): string {
+function stdlibDir(): string {
   return join(packageRoot(), 'stdlib');
 }
 

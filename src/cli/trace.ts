@@ -44,7 +44,7 @@ async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedC
  * Collects what one burst of events prints and writes it with one system call once the burst's
  * synchronous work is done: a write per printf line would stall the ring-buffer consumer.
  */
-export function batchedWriter(sink: (s: string) => void): (s: string) => void {
+function batchedWriter(sink: (s: string) => void): (s: string) => void {
   let pending: string[] = [];
   const flush = (): void => {
     const text = pending.join('');
@@ -58,7 +58,7 @@ export function batchedWriter(sink: (s: string) => void): (s: string) => void {
 }
 
 /** A shell's view of how a command ended: its status, or 128 + the signal that killed it. */
-export function commandExitCode(status: CommandStatus): number {
+function commandExitCode(status: CommandStatus): number {
   if (status.code !== null) return status.code;
   return 128 + (status.signal ? (constants.signals[status.signal] ?? 0) : 0);
 }

@@ -152,7 +152,7 @@ export function precompileSystemHeaders(): string | undefined {
 }
 
 /** clang's errors, each followed by the generated line it points at. */
-export function explainClangErrors(stderr: string, source: string): string {
+function explainClangErrors(stderr: string, source: string): string {
   const lines = source.split('\n');
   const out: string[] = [];
   for (const l of stderr.split('\n')) {

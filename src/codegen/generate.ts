@@ -12,7 +12,7 @@ import { cComment } from './escape.js';
 import { ProgramGen } from './program.js';
 import { tracepointStruct } from './tracepoint-struct.js';
 
-export const STACK_ENTRIES = 4096;
+const STACK_ENTRIES = 4096;
 /** The largest value of a per-CPU array (the kernel's PCPU_MIN_UNIT_SIZE), which holds the scratch area. */
 const MAX_SCRATCH = 32768;
 

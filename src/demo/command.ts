@@ -14,7 +14,7 @@ import { liveScreen, plainScreen, type Screen } from './screen.js';
 import { DEMO_SCRIPT } from './script.js';
 import { renderView } from './view.js';
 
-export const DEFAULT_DURATION_MS = 20_000;
+const DEFAULT_DURATION_MS = 20_000;
 const TOPIC = 'demo-orders';
 const GROUP = 'kafkatrace-demo';
 const PARTITIONS = 3;
@@ -48,7 +48,7 @@ Needs root (it loads BPF programs) and kcat (scripts/install-deps.sh installs bo
 packages and the mock broker).
 `;
 
-export interface DemoIo {
+interface DemoIo {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WritableStream;
 }

@@ -83,12 +83,12 @@ export interface BpfObject {
 }
 
 /** Calls onExit once the process has exited (a pidfd on Node's loop); never keeps the process alive. */
-export interface ProcessWatch {
+interface ProcessWatch {
   /** Stops watching; safe to call twice. */
   close(): void;
 }
 
-export interface NativeAddon {
+interface NativeAddon {
   BpfObject: new (elf: Buffer, name: string) => BpfObject;
   /** Throws a NativeError (ESRCH) when there is no such process. */
   ProcessWatch: new (pid: number, onExit: () => void) => ProcessWatch;
@@ -104,7 +104,7 @@ export interface NativeAddon {
 }
 
 /** An Error from the addon: errno is positive; log holds libbpf's or the verifier's last lines. */
-export interface NativeError extends Error {
+interface NativeError extends Error {
   errno?: number;
   code?: string;
   log?: string;

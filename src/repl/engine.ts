@@ -23,7 +23,7 @@ import { isStackMap, stackMapName } from '../plan/layout.js';
 
 const EVENTS_MAP = 'events';
 
-export interface EngineOptions {
+interface EngineOptions {
   system: SystemInfo;
   /** Program output: printf records, maps, messages. */
   write: (s: string) => void;
@@ -274,7 +274,7 @@ export class ReplEngine {
   }
 
   /** A holder's fd of a shared map, to reuse in a new object. */
-  private sharedFd(name: string, bpfName: (b: Block) => string | undefined): number | undefined {
+  private sharedFd(bpfName: (b: Block) => string | undefined): number | undefined {
     for (const b of this.blocks.values()) {
       const n = bpfName(b);
       if (n && b.obj) return b.obj.mapFd(n);
@@ -300,11 +300,11 @@ export class ReplEngine {
       obj.setGlobal('kt_start_ns', u64(this.startNs));
       if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
       for (const m of kernelMaps) {
-        const fd = this.live.has(m.name) ? this.sharedFd(m.name, (b) => b.maps.get(m.name)?.bpfName) : undefined;
+        const fd = this.live.has(m.name) ? this.sharedFd((b) => b.maps.get(m.name)?.bpfName) : undefined;
         if (fd !== undefined) obj.reuseMapFd(m.bpfName!, fd);
       }
       for (const n of internal) {
-        const fd = this.sharedFd(n, (b) => (b.internal.includes(n) ? n : undefined));
+        const fd = this.sharedFd((b) => (b.internal.includes(n) ? n : undefined));
         if (fd !== undefined) obj.reuseMapFd(n, fd);
       }
       // The declaring blocks are compiled in for their types only: their programs stay out of the kernel.

@@ -63,7 +63,7 @@ export function onlineCpus(): number[] {
   return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
 }
 
-export interface AttachContext {
+interface AttachContext {
   /** Uprobes and USDT attach to this process only when set. */
   pid?: number;
   cpus: number[];

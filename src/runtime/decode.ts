@@ -33,7 +33,7 @@ function readInt(dv: DataView, offset: number, bits: 8 | 16 | 32 | 64, signed: b
 }
 
 /** A C string: the bytes up to the first NUL, at most `size`. */
-export function cString(bytes: Uint8Array): string {
+function cString(bytes: Uint8Array): string {
   // Most strings are short ASCII (comm, topics); building those directly is much faster than
   // TextDecoder, which decodes anything else as UTF-8.
   let ascii = '';
@@ -197,7 +197,7 @@ export function lhistBucketCount(v: { min: number; max: number; step: number }):
 export const HIST_BUCKETS = 66;
 
 /** Merges one entry's per-CPU values (or its single value) according to the map's value kind. */
-export function mergeValue(kind: MapValueKind, values: Uint8Array[]): MapEntryValue {
+function mergeValue(kind: MapValueKind, values: Uint8Array[]): MapEntryValue {
   if (values.length === 0) throw new KtError('short-data', 'map entry has no value');
   switch (kind.kind) {
     case 'count':

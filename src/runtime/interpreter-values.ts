@@ -52,7 +52,7 @@ export function converter(t: KType): (v: Value) => Value {
   }
 }
 
-export type IntOp = (a: bigint, b: bigint) => bigint;
+type IntOp = (a: bigint, b: bigint) => bigint;
 
 /**
  * A binary arithmetic operator as the generated C computes it: in s64 when both operands are signed,

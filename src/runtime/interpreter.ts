@@ -21,7 +21,7 @@ export type { Firing } from './interpreter-frame.js';
  */
 export const MAX_LOOP_ITERATIONS = 1_000_000;
 
-export interface InterpreterOptions {
+interface InterpreterOptions {
   maps: UserMaps;
   output: Output;
   /** Positional parameters ($1 is index 0), as given to the analysis. */

@@ -93,7 +93,7 @@ const LOST_MAP = 'kt_lost';
 const EVENTS_MAP = 'events';
 
 /** How long a -c command still running at the stop has between SIGTERM and SIGKILL. */
-export const COMMAND_GRACE_MS = 500;
+const COMMAND_GRACE_MS = 500;
 /**
  * Ring records are acted on in slices of this many ms, the event loop running in between: signals,
  * timers and /metrics stay responsive under a flood (or a slow system()). While records wait, the

@@ -291,6 +291,6 @@ export function userMapsOf(plan: Plan, opts: { maxKeys?: number; onFull?: (name:
 }
 
 /** The keys a map holds: its plan's maxEntries, or the session's limit for a map with keys. */
-export function mapKeys(m: PlanMap, maxKeys: number | undefined): number {
+function mapKeys(m: PlanMap, maxKeys: number | undefined): number {
   return m.keyTypes.length > 0 && maxKeys !== undefined ? maxKeys : m.maxEntries;
 }

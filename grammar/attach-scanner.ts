@@ -10,7 +10,7 @@ export interface AttachPayload {
   unterminatedQuote?: number;
 }
 
-export type AttachMatch = [string] & { payload: AttachPayload };
+type AttachMatch = [string] & { payload: AttachPayload };
 
 const providerRe = /[A-Za-z_][A-Za-z0-9_]*/y;
 // Characters that end an unquoted part (besides `/`, which is special, and `{`, see below).

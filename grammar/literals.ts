@@ -2,7 +2,7 @@
 
 const MAX_U64 = (1n << 64n) - 1n;
 
-export type IntResult = { value: bigint } | { error: string };
+type IntResult = { value: bigint } | { error: string };
 
 // C-like integer suffixes bpftrace accepts (`10u`, `10ul`, `10ull`, `10l`, `10ll`, any case).
 const suffixRe = /(?:[uU](?:ll|LL|[lL])?|(?:ll|LL|[lL])[uU]?)$/;
@@ -42,7 +42,7 @@ export function parseInteger(raw: string): IntResult {
   return { value };
 }
 
-export interface EscapeError {
+interface EscapeError {
   /** Offset of the backslash inside the literal's image (quotes included). */
   offset: number;
   length: number;

@@ -20,7 +20,7 @@ import {
 export type LookaheadTable = Record<string, string[][][]>;
 
 /** The table's key of one production. */
-export function productionKey(rule: string, type: LookaheadProductionType, occurrence: number, maxLookahead: number): string {
+function productionKey(rule: string, type: LookaheadProductionType, occurrence: number, maxLookahead: number): string {
   return `${rule} ${type} ${occurrence} k=${maxLookahead}`;
 }
 

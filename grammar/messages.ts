@@ -12,7 +12,7 @@ export interface OpenConstruct {
 export const UNCLOSED_BLOCK = "expected '}' to close";
 
 /** How a token is named in a message. */
-export function describeToken(t: IToken): string {
+function describeToken(t: IToken): string {
   if (t.tokenType === EOF) return 'the end of the input';
   if (tokenMatcher(t, T.AttachPoint)) return `attach point '${t.image}'`;
   const image = t.image.length > 40 ? `${t.image.slice(0, 37)}...` : t.image;

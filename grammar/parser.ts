@@ -14,7 +14,7 @@ import { ParserMessages, type OpenConstruct } from './messages.js';
 import * as T from './tokens.js';
 
 /** A syntax problem found by the grammar's actions rather than by chevrotain's matching. */
-export interface ActionProblem {
+interface ActionProblem {
   loc: Loc;
   message: string;
   /** About one token (a bad literal), so it holds even where error recovery patched the tree. */

@@ -33,10 +33,10 @@ function chars(ranges: string): string[] {
 const IDENT_START = chars('A-Za-z_');
 
 // Trivia, shared by every mode.
-export const Whitespace = token({ name: 'Whitespace', pattern: /[ \t\r\n\f\v\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true, start_chars_hint: [...' \t\r\n\f\v\uFEFF'] });
-export const LineComment = token({ name: 'LineComment', pattern: /\/\/[^\r\n]*/, group: 'comments', line_breaks: false, start_chars_hint: ['/'] });
+const Whitespace = token({ name: 'Whitespace', pattern: /[ \t\r\n\f\v\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true, start_chars_hint: [...' \t\r\n\f\v\uFEFF'] });
+const LineComment = token({ name: 'LineComment', pattern: /\/\/[^\r\n]*/, group: 'comments', line_breaks: false, start_chars_hint: ['/'] });
 /** A block comment; one without its closing star-slash runs to the end of the input (reported later). */
-export const BlockComment = token({ name: 'BlockComment', pattern: /\/\*(?:[^*]|\*(?!\/))*(?:\*\/)?/, group: 'comments', line_breaks: true, start_chars_hint: ['/'] });
+const BlockComment = token({ name: 'BlockComment', pattern: /\/\*(?:[^*]|\*(?!\/))*(?:\*\/)?/, group: 'comments', line_breaks: true, start_chars_hint: ['/'] });
 
 // Top level.
 export const Preprocessor = token({ name: 'Preprocessor', pattern: /#(?:[^\r\n\\]|\\[^])*/, label: "a '#' preprocessor line", line_breaks: true, start_chars_hint: ['#'] });
@@ -57,15 +57,15 @@ export const StringLit = token({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\[^\
 /** A string with no closing quote on its line: parsed as a string, reported by the lexer stage. */
 export const UnterminatedString = token({ name: 'UnterminatedString', pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*\\?/, categories: [StringLit], line_breaks: false, start_chars_hint: ['"'], label: 'a string' });
 
-export const TopComma = token({ name: 'TopComma', pattern: ',', categories: [Comma], label: "','" });
+const TopComma = token({ name: 'TopComma', pattern: ',', categories: [Comma], label: "','" });
 export const TopLCurly = token({ name: 'TopLCurly', pattern: '{', categories: [LCurly], push_mode: 'body', label: "'{'" });
-export const TopRCurly = token({ name: 'TopRCurly', pattern: '}', categories: [RCurly], label: "'}'" });
+const TopRCurly = token({ name: 'TopRCurly', pattern: '}', categories: [RCurly], label: "'}'" });
 export const PredOpen = token({ name: 'PredOpen', pattern: '/', push_mode: 'pred', label: "'/'" });
 /** Anything else at the top level: one character, so the parser can name it in its message. */
 const JUNK = /[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s]/y;
 // A custom pattern: it can start with nearly any character, so the top mode's first-character index
 // could not hold it either way, and as a regular expression it would be parsed just to learn that.
-export const TopJunk = token({
+const TopJunk = token({
   name: 'TopJunk',
   pattern: {
     exec: (text: string, offset: number) => {
@@ -90,7 +90,7 @@ export const PredClose = token({
 });
 /** `{` while a predicate is still open: the predicate lacks its closing `/`; lex the block anyway. */
 export const PredLCurly = token({ name: 'PredLCurly', pattern: '{', categories: [LCurly], pop_mode: true, push_mode: 'body', label: "'{'" });
-export const PredRCurly = token({ name: 'PredRCurly', pattern: '}', categories: [RCurly], pop_mode: true, label: "'}'" });
+const PredRCurly = token({ name: 'PredRCurly', pattern: '}', categories: [RCurly], pop_mode: true, label: "'}'" });
 
 // Body mode braces.
 export const BodyLCurly = token({ name: 'BodyLCurly', pattern: '{', categories: [LCurly], push_mode: 'body', label: "'{'" });
@@ -136,35 +136,35 @@ function op(name: string, pattern: string, categories: TokenType[] = []): TokenT
   return token({ name, pattern, categories, label: `'${pattern}'` });
 }
 // Longest first: chevrotain takes the first pattern that matches.
-export const ShlAssign = op('ShlAssign', '<<=', [AssignOp]);
-export const ShrAssign = op('ShrAssign', '>>=', [AssignOp]);
-export const PlusAssign = op('PlusAssign', '+=', [AssignOp]);
-export const MinusAssign = op('MinusAssign', '-=', [AssignOp]);
-export const StarAssign = op('StarAssign', '*=', [AssignOp]);
-export const SlashAssign = op('SlashAssign', '/=', [AssignOp]);
-export const PercentAssign = op('PercentAssign', '%=', [AssignOp]);
-export const AmpAssign = op('AmpAssign', '&=', [AssignOp]);
-export const PipeAssign = op('PipeAssign', '|=', [AssignOp]);
-export const CaretAssign = op('CaretAssign', '^=', [AssignOp]);
+const ShlAssign = op('ShlAssign', '<<=', [AssignOp]);
+const ShrAssign = op('ShrAssign', '>>=', [AssignOp]);
+const PlusAssign = op('PlusAssign', '+=', [AssignOp]);
+const MinusAssign = op('MinusAssign', '-=', [AssignOp]);
+const StarAssign = op('StarAssign', '*=', [AssignOp]);
+const SlashAssign = op('SlashAssign', '/=', [AssignOp]);
+const PercentAssign = op('PercentAssign', '%=', [AssignOp]);
+const AmpAssign = op('AmpAssign', '&=', [AssignOp]);
+const PipeAssign = op('PipeAssign', '|=', [AssignOp]);
+const CaretAssign = op('CaretAssign', '^=', [AssignOp]);
 export const Arrow = op('Arrow', '->');
-export const PlusPlus = op('PlusPlus', '++', [IncDecOp]);
-export const MinusMinus = op('MinusMinus', '--', [IncDecOp]);
-export const Shl = op('Shl', '<<', [ShiftOp]);
-export const Shr = op('Shr', '>>', [ShiftOp]);
-export const Le = op('Le', '<=', [RelationalOp]);
-export const Ge = op('Ge', '>=', [RelationalOp]);
-export const EqEq = op('EqEq', '==', [EqualityOp]);
-export const NotEq = op('NotEq', '!=', [EqualityOp]);
+const PlusPlus = op('PlusPlus', '++', [IncDecOp]);
+const MinusMinus = op('MinusMinus', '--', [IncDecOp]);
+const Shl = op('Shl', '<<', [ShiftOp]);
+const Shr = op('Shr', '>>', [ShiftOp]);
+const Le = op('Le', '<=', [RelationalOp]);
+const Ge = op('Ge', '>=', [RelationalOp]);
+const EqEq = op('EqEq', '==', [EqualityOp]);
+const NotEq = op('NotEq', '!=', [EqualityOp]);
 export const AndAnd = op('AndAnd', '&&');
 export const OrOr = op('OrOr', '||');
-export const Lt = op('Lt', '<', [RelationalOp]);
-export const Gt = op('Gt', '>', [RelationalOp]);
+const Lt = op('Lt', '<', [RelationalOp]);
+const Gt = op('Gt', '>', [RelationalOp]);
 export const Assign = op('Assign', '=', [AssignOp]);
-export const Plus = op('Plus', '+', [AdditiveOp]);
+const Plus = op('Plus', '+', [AdditiveOp]);
 export const Minus = op('Minus', '-', [AdditiveOp]);
 export const Star = op('Star', '*', [MultiplicativeOp]);
-export const Slash = op('Slash', '/', [MultiplicativeOp]);
-export const Percent = op('Percent', '%', [MultiplicativeOp]);
+const Slash = op('Slash', '/', [MultiplicativeOp]);
+const Percent = op('Percent', '%', [MultiplicativeOp]);
 export const Amp = op('Amp', '&');
 export const Pipe = op('Pipe', '|');
 export const Caret = op('Caret', '^');

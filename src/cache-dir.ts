@@ -98,7 +98,7 @@ function warnOnce(message: string): void {
 }
 
 /** Why an open file cannot be trusted, or undefined. */
-export function untrustedFile(fd: number, path: string): string | undefined {
+function untrustedFile(fd: number, path: string): string | undefined {
   const s = fstatSync(fd);
   if (!s.isFile()) return `${path} is not a regular file`;
   if (s.uid !== euid()) return `${path} belongs to uid ${s.uid}, not to uid ${euid()}`;

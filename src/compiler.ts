@@ -41,7 +41,7 @@ export function planScript(source: string, file: string, env: AnalysisEnv): Comp
 
 /**
  * Compiles a script to its plan and BPF object. User mistakes come back as diagnostics; a missing
- * toolchain throws ToolchainError and generated C that clang rejects throws CCompileError.
+ * toolchain or generated C that clang rejects throws a KtError (toolchain-missing, c-compile).
  */
 export async function compileScript(source: string, file: string, env: AnalysisEnv, opts: CompileOptions = {}): Promise<CompileResult> {
   const r = planScript(source, file, env);

@@ -1,6 +1,7 @@
 // Command-line parsing. bpftrace's flags keep their meaning; subcommands (check, compile, run, repl,
 // demo) come first when present.
 import { parseArgs } from 'node:util';
+import { KtError } from '../errors.js';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
 
 export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'repl' | 'demo';
@@ -34,8 +35,6 @@ export interface CliOptions {
   /** --map-keys-max, else BPFTRACE_MAP_KEYS_MAX: keys each map holds (default: the plan's, 4096). */
   mapKeysMax?: number;
 }
-
-export class UsageError extends Error {}
 
 const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo']);
 
@@ -79,7 +78,7 @@ Exit status: 0 on success; the code given to exit(code) when a script calls it; 
 /** Parses "30s", "500ms", "2m", "1h" or a plain number of seconds. */
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`invalid duration '${text}': use a number with ms, s, m or h (e.g. 30s)`);
+  if (!m) throw new KtError('usage', `invalid duration '${text}': use a number with ms, s, m or h (e.g. 30s)`);
   const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
   return Math.round(Number(m[1]) * scale);
 }
@@ -87,15 +86,15 @@ export function parseDuration(text: string): number {
 /** Keys a map may hold: a positive integer that fits a BPF map's u32 max_entries. */
 function parseMapKeys(text: string, from: string): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!(n >= 1 && n <= 0xffffffff)) throw new UsageError(`${from} takes a number of keys from 1 to 4294967295, not '${text}'`);
+  if (!(n >= 1 && n <= 0xffffffff)) throw new KtError('usage', `${from} takes a number of keys from 1 to 4294967295, not '${text}'`);
   return n;
 }
 
 /** `demo` takes --duration and --no-color (already in opts), and -h. */
 function demoOptions(opts: CliOptions, v: Record<string, string | boolean | undefined>, positionals: string[]): CliOptions {
-  if (positionals.length > 0) throw new UsageError(`demo takes no arguments, not '${positionals[0]}'`);
+  if (positionals.length > 0) throw new KtError('usage', `demo takes no arguments, not '${positionals[0]}'`);
   const other = Object.keys(v).find((k) => v[k] !== undefined && !['duration', 'no-color', 'h', 'help'].includes(k));
-  if (other) throw new UsageError(`demo does not take ${other.length === 1 ? '-' : '--'}${other}`);
+  if (other) throw new KtError('usage', `demo does not take ${other.length === 1 ? '-' : '--'}${other}`);
   if (v.h || v.help) opts.help = true;
   if (typeof v.duration === 'string') opts.durationMs = parseDuration(v.duration);
   return opts;
@@ -137,7 +136,7 @@ export function parseCli(argv: string[]): CliOptions {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[\w+\]: /, ''));
+    throw new KtError('usage', (e as Error).message.replace(/^TypeError \[\w+\]: /, ''));
   }
   const v = parsed.values;
   const positionals = parsed.positionals;
@@ -162,13 +161,13 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (command === 'demo') return demoOptions(opts, v, positionals);
   if (command === 'repl') {
-    if (positionals.length > 0) throw new UsageError(`repl takes no arguments, not '${positionals[0]}'`);
+    if (positionals.length > 0) throw new KtError('usage', `repl takes no arguments, not '${positionals[0]}'`);
     return opts;
   }
 
   if (v.d !== undefined) {
     if (v.d !== 'ast' && v.d !== 'plan' && v.d !== 'c') {
-      throw new UsageError(`-d takes ast, plan or c, not '${v.d}'`);
+      throw new KtError('usage', `-d takes ast, plan or c, not '${v.d}'`);
     }
     opts.debug = v.d;
   }
@@ -176,31 +175,31 @@ export function parseCli(argv: string[]): CliOptions {
   if (format !== undefined) {
     const allowed = command === 'check' ? ['text', 'github'] : ['text', 'json'];
     if (!allowed.includes(format)) {
-      throw new UsageError(`unknown output format '${format}': use ${allowed.join(' or ')}`);
+      throw new KtError('usage', `unknown output format '${format}': use ${allowed.join(' or ')}`);
     }
     opts.format = format as CliOptions['format'];
   }
   if (v.p !== undefined) {
     const pid = Number(v.p);
-    if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`-p takes a process id, not '${v.p}'`);
+    if (!Number.isInteger(pid) || pid <= 0) throw new KtError('usage', `-p takes a process id, not '${v.p}'`);
     opts.pid = pid;
   }
   if (v.c !== undefined) opts.command_ = v.c;
   if (opts.pid !== undefined && opts.command_ !== undefined) {
-    throw new UsageError('-p and -c cannot be used together');
+    throw new KtError('usage', '-p and -c cannot be used together');
   }
   if (v.duration !== undefined) opts.durationMs = parseDuration(v.duration);
   const runs = command === 'trace' || command === 'run';
   if (v['map-keys-max'] !== undefined) {
-    if (!runs) throw new UsageError(`--map-keys-max only applies when a script runs, not to ${command}`);
+    if (!runs) throw new KtError('usage', `--map-keys-max only applies when a script runs, not to ${command}`);
     opts.mapKeysMax = parseMapKeys(v['map-keys-max'], '--map-keys-max');
   } else if (runs && process.env['BPFTRACE_MAP_KEYS_MAX'] !== undefined) {
     opts.mapKeysMax = parseMapKeys(process.env['BPFTRACE_MAP_KEYS_MAX'], 'BPFTRACE_MAP_KEYS_MAX');
   }
   if (v.export !== undefined) {
-    if (command !== 'trace' && command !== 'run') throw new UsageError(`--export only applies when a script runs, not to ${command}`);
+    if (command !== 'trace' && command !== 'run') throw new KtError('usage', `--export only applies when a script runs, not to ${command}`);
     const target = parseExportTarget(v.export);
-    if ('error' in target) throw new UsageError(target.error);
+    if ('error' in target) throw new KtError('usage', target.error);
     opts.exportTarget = target;
   }
   if (command === 'compile') opts.outputDir = v.o;
@@ -212,15 +211,15 @@ export function parseCli(argv: string[]): CliOptions {
   } else if (command === 'run' && opts.listTools) {
     return opts;
   } else if (command === 'check') {
-    if (positionals.length === 0) throw new UsageError('check needs a script file or -e PROGRAM');
+    if (positionals.length === 0) throw new KtError('usage', 'check needs a script file or -e PROGRAM');
     opts.files = positionals;
   } else {
     if (positionals.length === 0) {
-      throw new UsageError(command === 'run' ? 'run needs a tool name or a script file (run --list lists the tools)' : 'no program given: pass a script file, - for stdin, or -e PROGRAM');
+      throw new KtError('usage', command === 'run' ? 'run needs a tool name or a script file (run --list lists the tools)' : 'no program given: pass a script file, - for stdin, or -e PROGRAM');
     }
     opts.file = positionals[0];
     opts.positional = positionals.slice(1);
   }
-  if (command === 'compile' && opts.outputDir === undefined) throw new UsageError('compile needs -o DIR');
+  if (command === 'compile' && opts.outputDir === undefined) throw new KtError('usage', 'compile needs -o DIR');
   return opts;
 }

@@ -32,7 +32,7 @@ export function renderDiagnostics(diagnostics: Diagnostic[], source: string, for
     .join('\n');
 }
 
-export interface CheckOptions {
+interface CheckOptions {
   format: 'text' | 'github';
   positional: string[];
   unsafe: boolean;

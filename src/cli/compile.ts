@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { planToJson } from '../plan/json.js';
 import { objectFor, planSource, systemEnv } from './pipeline.js';
-import { OutputError } from './sink.js';
+import { outputError } from './sink.js';
 import type { ScriptSource } from './source.js';
 
 export async function compileToDir(src: ScriptSource, dir: string, opts: { positional: string[]; unsafe: boolean }, write: (s: string) => void): Promise<void> {
@@ -18,7 +18,7 @@ export async function compileToDir(src: ScriptSource, dir: string, opts: { posit
     try {
       writeFileSync(file, content);
     } catch (e) {
-      throw new OutputError(file, e);
+      throw outputError(file, e);
     }
   }
   for (const [file] of files) write(`wrote ${file}\n`);

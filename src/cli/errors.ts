@@ -1,19 +1,42 @@
-// The errors that are the user's or the machine's, not kafkatrace's: they print as one line.
-import { NativeUnavailableError, isNativeError } from '../native/index.js';
-import { SessionError } from '../runtime/session.js';
-import { KafkaCatalogueError } from '../frontend/kafka-catalogue.js';
-import { CCompileError, ToolchainError } from '../codegen/clang.js';
-import { OutputError } from './sink.js';
+// How a failure ends the process: the kind of the error (src/errors.ts) decides the text on stderr and
+// the exit status. Only a kafkatrace bug shows as an internal error; nothing shows a stack trace
+// unless KAFKATRACE_DEBUG asks for it.
+import { type ErrorKind, KtError } from '../errors.js';
+import { isNativeError } from '../native/index.js';
 
-/** A script with errors: the rendered diagnostics are the whole message. */
-export class ScriptError extends Error {}
+interface FailureReport {
+  /** What goes to stderr, ending in a newline. */
+  text: string;
+  status: number;
+}
 
-export function userFacingMessage(e: unknown): string | undefined {
-  if (e instanceof OutputError || e instanceof SessionError || e instanceof NativeUnavailableError || e instanceof KafkaCatalogueError || e instanceof ToolchainError || e instanceof CCompileError) {
-    return e.message;
-  }
-  if (isNativeError(e)) return e.message;
+/** Where errors that carry no kind come from: the addon's are the kernel's, some errno ones the user's. */
+function kindOf(e: unknown): ErrorKind {
+  if (e instanceof KtError) return e.kind;
+  if (isNativeError(e)) return 'kernel-feature';
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EACCES' || code === 'ENOENT' || code === 'EEXIST' || code === 'ENOTDIR') return (e as Error).message;
-  return undefined;
+  if (code === 'EACCES' || code === 'ENOENT' || code === 'EEXIST' || code === 'ENOTDIR') return 'user';
+  return 'internal';
+}
+
+const REPORT_HINT = '(a kafkatrace bug: please report it with the script and the command line; set KAFKATRACE_DEBUG=1 for the stack trace)';
+
+export function failureReport(e: unknown, debug: boolean): FailureReport {
+  const message = e instanceof Error ? e.message : String(e);
+  switch (kindOf(e)) {
+    case 'usage':
+      return { text: `kafkatrace: ${message}\n(kafkatrace --help shows the usage)\n`, status: 1 };
+    case 'script':
+      // Rendered diagnostics already say file:line:col.
+      return { text: `${message}\n`, status: 1 };
+    case 'user':
+    case 'environment':
+    case 'kernel-feature':
+      return { text: `kafkatrace: ${message}\n`, status: 1 };
+    case 'bad-input':
+    case 'internal': {
+      const detail = debug && e instanceof Error && e.stack ? e.stack : message;
+      return { text: `kafkatrace: internal error: ${detail}\n${REPORT_HINT}\n`, status: 1 };
+    }
+  }
 }

@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';
-import { HELP, parseCli, UsageError, type CliOptions } from './args.js';
-import { ScriptError, userFacingMessage } from './errors.js';
+import { HELP, parseCli, type CliOptions } from './args.js';
+import { failureReport } from './errors.js';
 import { guardStdio, outputFailure, stdout } from './sink.js';
-import { readScript, resolveRunTarget, SourceError, stdlibTools, type ScriptSource } from './source.js';
+import { readScript, resolveRunTarget, stdlibTools, type ScriptSource } from './source.js';
 import { trace } from './trace.js';
 
 function out(s: string): void {
@@ -85,21 +85,8 @@ async function run(argv: string[]): Promise<number> {
   try {
     return await dispatch(parseCli(argv));
   } catch (e) {
-    if (e instanceof ScriptError) {
-      err(e.message + '\n');
-      return 1;
-    }
-    if (e instanceof UsageError || e instanceof SourceError) {
-      err(`kafkatrace: ${e.message}\n(kafkatrace --help shows the usage)\n`);
-      return 1;
-    }
-    const message = userFacingMessage(e);
-    if (message !== undefined) {
-      err(`kafkatrace: ${message}\n`);
-      return 1;
-    }
-    const detail = process.env['KAFKATRACE_DEBUG'] ? (e as Error)?.stack : (e as Error)?.message;
-    err(`kafkatrace: internal error: ${detail ?? String(e)}\n(set KAFKATRACE_DEBUG=1 for the stack trace)\n`);
-    return 1;
+    const report = failureReport(e, !!process.env['KAFKATRACE_DEBUG']);
+    err(report.text);
+    return report.status;
   }
 }

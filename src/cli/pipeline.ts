@@ -1,11 +1,11 @@
-// The CLI's view of the compile pipeline (src/codegen): a script with errors becomes one ScriptError
-// whose message is its rendered diagnostics. Loaded lazily: a cached script never needs it.
+// The CLI's view of the compile pipeline (src/codegen): a script with errors becomes one KtError
+// (diagnostics) whose message is its rendered diagnostics. Loaded lazily: a cached script never needs it.
 import { cachePath, compileC } from '../codegen/clang.js';
 import { planScript, type CompiledScript } from '../compiler.js';
+import { KtError } from '../errors.js';
 import type { AnalysisEnv } from '../frontend/index.js';
 import { realSystem } from '../frontend/system.js';
 import { renderDiagnostics } from './check.js';
-import { ScriptError } from './errors.js';
 import type { ScriptSource } from './source.js';
 
 export function systemEnv(positional: string[], unsafe: boolean): AnalysisEnv {
@@ -14,7 +14,7 @@ export function systemEnv(positional: string[], unsafe: boolean): AnalysisEnv {
 
 export function planSource(src: ScriptSource, env: AnalysisEnv): CompiledScript {
   const r = planScript(src.text, src.file, env);
-  if (!r.ok) throw new ScriptError(renderDiagnostics(r.diagnostics, src.text, 'text'));
+  if (!r.ok) throw new KtError('diagnostics', renderDiagnostics(r.diagnostics, src.text, 'text'));
   return r.compiled;
 }
 

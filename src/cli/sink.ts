@@ -4,16 +4,15 @@
 // /dev/full) is one line on stderr and status 1. Either way nothing more is written, and whoever
 // listens (a tracing session) is told, so that it stops and detaches in order.
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { KtError } from '../errors.js';
 
 /** A file kafkatrace writes (compile -o) could not be written; the message names it. */
-export class OutputError extends Error {
-  constructor(path: string, e: unknown) {
-    super(`cannot write ${path}: ${errorText(e as NodeJS.ErrnoException)}`);
-  }
+export function outputError(path: string, e: unknown): KtError {
+  return new KtError('output-unwritable', `cannot write ${path}: ${errorText(e as NodeJS.ErrnoException)}`);
 }
 
 /** A shell's status for a process that SIGPIPE ended (128 + 13). */
-export const CLOSED_PIPE_STATUS = 141;
+const CLOSED_PIPE_STATUS = 141;
 
 export class OutputSink {
   private failed?: NodeJS.ErrnoException;
@@ -86,7 +85,7 @@ export function fileSink(path: string): { sink: OutputSink; close: () => void } 
 }
 
 /** The description of a system error without its code and system call ("no space left on device"). */
-export function errorText(e: NodeJS.ErrnoException): string {
+function errorText(e: NodeJS.ErrnoException): string {
   return /^[A-Z0-9]+: (.*?)(, \w+(?: '.*')?)?$/.exec(e.message ?? '')?.[1] ?? String(e.message ?? e);
 }
 

@@ -1,6 +1,7 @@
 // Where a script comes from: -e, a file, stdin (`-`), or a stdlib tool by name (`run NAME`).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { KtError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 
 export interface ScriptSource {
@@ -9,8 +10,6 @@ export interface ScriptSource {
   file: string;
 }
 
-export class SourceError extends Error {}
-
 export function readScript(file: string): ScriptSource {
   if (file === '-') return { text: readFileSync(0, 'utf8'), file: 'stdin' };
   try {
@@ -18,11 +17,11 @@ export function readScript(file: string): ScriptSource {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new SourceError(`cannot read script '${file}': ${why}`);
+    throw new KtError('script-unreadable', `cannot read script '${file}': ${why}`);
   }
 }
 
-export function stdlibDir(): string {
+function stdlibDir(): string {
   return join(packageRoot(), 'stdlib');
 }
 
@@ -44,7 +43,7 @@ export function resolveRunTarget(target: string): string {
   if (existsSync(target) || target.includes('/') || target.endsWith('.ktr')) return target;
   const tool = stdlibTools().find((t) => t.name === target);
   if (!tool) {
-    throw new SourceError(`no tool named '${target}' (kafkatrace run --list shows the tools)`);
+    throw new KtError('no-such-tool', `no tool named '${target}' (kafkatrace run --list shows the tools)`);
   }
   return tool.path;
 }

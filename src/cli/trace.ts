@@ -3,9 +3,10 @@
 import { constants } from 'node:os';
 import { prestartClang } from '../codegen/clang.js';
 import { unsafeHelperCalls } from '../codegen/unsafe-helpers.js';
+import { KtError } from '../errors.js';
 import type { PrometheusExporter } from '../export/server.js';
 import { createOutput } from '../runtime/output.js';
-import { runSession, SessionError, type CommandStatus, type StopReason } from '../runtime/session.js';
+import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
 import type { CliOptions } from './args.js';
 import { compilationKey, lookupCompilation, storeCompilation, type CachedCompilation } from './plan-cache.js';
@@ -62,7 +63,7 @@ function batchedWriter(sink: (s: string) => void): { write: (s: string) => void;
 }
 
 /** A shell's view of how a command ended: its status, or 128 + the signal that killed it. */
-export function commandExitCode(status: CommandStatus): number {
+function commandExitCode(status: CommandStatus): number {
   if (status.code !== null) return status.code;
   return 128 + (status.signal ? (constants.signals[status.signal] ?? 0) : 0);
 }
@@ -77,7 +78,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   const plan: Plan = { ...compiled.plan, unsafe: opts.unsafe };
   const { object } = compiled;
   if (!opts.unsafe && object && unsafeHelperCalls(object).length > 0) {
-    throw new SessionError('the compiled program sends signals (signal()), which needs --unsafe');
+    throw new KtError('needs-unsafe', 'the compiled program sends signals (signal()), which needs --unsafe');
   }
   // Listening comes first: a taken port then fails the run before any BPF program is loaded.
   const exporter = opts.exportTarget ? await startExporter(plan, opts) : undefined;

@@ -8,27 +8,12 @@ import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { cacheBase, privateDir, readTrusted, trustedCacheDir } from '../cache-dir.js';
+import { KtError } from '../errors.js';
 import { findOnPath } from '../executables.js';
 import { buildPch, pchArgs, refusePch } from './pch.js';
 import { templatesDir } from './toolchain.js';
 
 const INSTALL_HINT = 'apt-get install clang libbpf-dev';
-
-/** The C toolchain is missing (clang, or libbpf's BPF headers): the user must install it. */
-export class ToolchainError extends Error {
-  override name = 'ToolchainError';
-}
-
-/** clang rejected generated C: a kafkatrace bug, reported with the offending generated lines. */
-export class CCompileError extends Error {
-  override name = 'CCompileError';
-  constructor(
-    message: string,
-    readonly diagnostics: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface CompileOptions {
   /** Cache directory; default $XDG_CACHE_HOME/kafkatrace or ~/.cache/kafkatrace. */
@@ -64,7 +49,7 @@ function start(cmd: string, args: string[]): Running {
   child.stdin.on('error', () => {});
   const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new ToolchainError(`${cmd} is not installed (kafkatrace compiles BPF programs with it): ${INSTALL_HINT}`));
+      if (e.code === 'ENOENT') reject(new KtError('toolchain-missing', `${cmd} is not installed (kafkatrace compiles BPF programs with it): ${INSTALL_HINT}`));
       else reject(e);
     });
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
@@ -167,7 +152,7 @@ export function precompileSystemHeaders(): string | undefined {
 }
 
 /** clang's errors, each followed by the generated line it points at. */
-export function explainClangErrors(stderr: string, source: string): string {
+function explainClangErrors(stderr: string, source: string): string {
   const lines = source.split('\n');
   const out: string[] = [];
   for (const l of stderr.split('\n')) {
@@ -232,15 +217,13 @@ export async function compileC(source: string, opts: CompileOptions = {}): Promi
     }
     if (r.code !== 0) {
       if (/bpf\/bpf_helpers\.h['"]? file not found/.test(r.stderr)) {
-        throw new ToolchainError(`libbpf's BPF headers (bpf/bpf_helpers.h) are not installed: ${INSTALL_HINT}`);
+        throw new KtError('toolchain-missing', `libbpf's BPF headers (bpf/bpf_helpers.h) are not installed: ${INSTALL_HINT}`);
       }
       if (/linux\/bpf\.h['"]? file not found|asm\/types\.h['"]? file not found/.test(r.stderr)) {
-        throw new ToolchainError(`the Linux UAPI headers are not installed: apt-get install linux-libc-dev`);
+        throw new KtError('toolchain-missing', `the Linux UAPI headers are not installed: apt-get install linux-libc-dev`);
       }
-      throw new CCompileError(
-        `internal error: the generated C did not compile (a kafkatrace bug; please report it):\n${explainClangErrors(r.stderr, source)}`,
-        r.stderr,
-      );
+      // clang rejecting generated C is a kafkatrace bug: the message shows the offending lines.
+      throw new KtError('c-compile', `the generated C did not compile (a kafkatrace bug):\n${explainClangErrors(r.stderr, source)}`);
     }
     const object = await readFile(out);
     if (cacheDir !== undefined) storeObject(cacheDir, name, object);

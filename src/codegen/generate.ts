@@ -1,8 +1,9 @@
 // The C source of a script's BPF object: the prelude (bpf-templates/kt_prelude.h), the script's maps,
 // the tracepoint record structs and one function per BPF program.
+import { InternalError } from '../errors.js';
 import { attachName, type Analysis, type AnalyzedProbe, type ResolvedAttach } from '../frontend/analysis.js';
 import type { Call, Script } from '../frontend/ast.js';
-import { eventCalls, InternalError } from '../plan/events.js';
+import { eventCalls } from '../plan/events.js';
 import { STACK_DEPTH, stackMapName } from '../plan/layout.js';
 import { programKind, type ProgramKind } from '../plan/programs.js';
 import type { Plan, PlanEvent, PlanMap } from '../plan/types.js';
@@ -11,7 +12,7 @@ import { cComment } from './escape.js';
 import { ProgramGen } from './program/index.js';
 import { tracepointStruct } from './tracepoint-struct.js';
 
-export const STACK_ENTRIES = 4096;
+const STACK_ENTRIES = 4096;
 /** The largest value of a per-CPU array (the kernel's PCPU_MIN_UNIT_SIZE), which holds the scratch area. */
 const MAX_SCRATCH = 32768;
 

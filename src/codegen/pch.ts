@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { untrustedDirectory } from '../cache-dir.js';
 import { packageRoot } from '../package-root.js';
 
-export const SYSTEM_HEADER = 'kt_system.h';
+const SYSTEM_HEADER = 'kt_system.h';
 
 export function pchPath(): string {
   return join(packageRoot(), 'build', 'kt_system.pch');

@@ -20,7 +20,7 @@ function memberDecl(f: TracepointField): string {
   return `__u8 ${name}[${f.size}]`;
 }
 
-export interface TracepointStruct {
+interface TracepointStruct {
   decl: string;
   /** Fields that are members; the others (overlapping or misaligned) are read by offset. */
   members: Set<TracepointField>;

@@ -16,7 +16,7 @@ import { liveScreen, plainScreen, type Screen } from './screen.js';
 import { DEMO_SCRIPT } from './script.js';
 import { renderView } from './view.js';
 
-export const DEFAULT_DURATION_MS = 20_000;
+const DEFAULT_DURATION_MS = 20_000;
 const TOPIC = 'demo-orders';
 const GROUP = 'kafkatrace-demo';
 const DEMO_FILE = 'demo.ktr';

@@ -12,6 +12,7 @@ import { packageRoot } from '../package-root.js';
 export function mockBrokerPath(): string {
   return join(packageRoot(), 'build', 'kafkatrace-mock-broker');
 }
+import { KtError } from '../errors.js';
 
 export interface MockTopic {
   name: string;
@@ -44,10 +45,10 @@ export interface MockBroker {
   stop(): Promise<void>;
 }
 
-export class MockBrokerError extends Error {
+export class MockBrokerError extends KtError {
+  override name = 'MockBrokerError';
   constructor(message: string) {
-    super(message);
-    this.name = 'MockBrokerError';
+    super('mock-broker', message);
   }
 }
 

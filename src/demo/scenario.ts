@@ -3,7 +3,7 @@
 // a third member joins and later one leaves, so the group rebalances while it is traced.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
-export interface ScenarioOptions {
+interface ScenarioOptions {
   bootstrap: string;
   topic: string;
   group: string;

@@ -9,7 +9,7 @@ export interface Screen {
   close(): void;
 }
 
-export interface TerminalLike {
+interface TerminalLike {
   write(s: string): unknown;
   rows?: number;
   columns?: number;

@@ -24,7 +24,7 @@ export interface ViewState {
   lost?: number;
 }
 
-export interface ViewOptions {
+interface ViewOptions {
   color: boolean;
   /** Lines available (a terminal's height): the API table and the log shrink to fit. */
   rows?: number;
@@ -33,7 +33,7 @@ export interface ViewOptions {
 type Colors = ReturnType<typeof picocolors.createColors>;
 
 /** Text from the wire (client ids, member ids, groups) with its control characters made harmless. */
-export function printable(s: string): string {
+function printable(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
@@ -140,7 +140,7 @@ function groups(s: ViewState, c: Colors): string[] {
   return table(c, [20, 10, 8, 10, 8], ['GROUP', 'generation', 'members', 'rebalances', 'firings'], rows);
 }
 
-export function logLine(e: LogEntry, c: Colors): string {
+function logLine(e: LogEntry, c: Colors): string {
   const at = c.dim(clock(e.at).padStart(7));
   switch (e.kind) {
     case 'rebalance': {

@@ -3,8 +3,8 @@
 // exporter port), so that metrics are not served beyond the machine unless asked.
 import { isIPv4, isIPv6 } from 'node:net';
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 9464;
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_PORT = 9464;
 
 export interface ExportTarget {
   kind: 'prometheus';

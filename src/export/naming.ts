@@ -11,7 +11,7 @@ export const PREFIX = 'kafkatrace_';
 export type FamilyType = 'counter' | 'gauge' | 'summary' | 'histogram';
 
 /** Names of kafkatrace's own metrics, which no map may take. */
-export const HEALTH_BASES = [
+const HEALTH_BASES = [
   'events_lost', 'kafka_frames_failed', 'probes_attached', 'scrape_duration_seconds', 'kafka_frame_failures',
   ...decodeHealth(newCounters()).figures.map((f) => `kafka_${f.name}`),
 ];

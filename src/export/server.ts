@@ -2,8 +2,9 @@
 // on each scrape. It listens before anything is loaded, so that a taken port fails the run before BPF
 // programs exist; until the session has attached (and once it has stopped), /metrics answers 503.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { KtError } from '../errors.js';
 import type { PlanMap } from '../plan/types.js';
-import { SessionError, type SessionControl } from '../runtime/session.js';
+import type { SessionControl } from '../runtime/session.js';
 import { formatAddress, type ExportTarget } from './address.js';
 import { exportedMaps, healthFamilies, mapFamily, type ExportedMap } from './families.js';
 import { CONTENT_TYPE, exposition } from './exposition.js';
@@ -36,11 +37,11 @@ export class PrometheusExporter {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res));
   }
 
-  /** Listens on the target; throws SessionError (one line for the user) when it cannot. */
+  /** Listens on the target; throws KtError listen-failed (one line for the user) when it cannot. */
   static listen(target: ExportTarget, maps: PlanMap[]): Promise<PrometheusExporter> {
     const server = createServer();
     return new Promise((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(new SessionError(listenProblem(e, formatAddress(target)))));
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new KtError('listen-failed', listenProblem(e, formatAddress(target)))));
       server.listen({ host: target.host, port: target.port }, () => resolve(new PrometheusExporter(server, maps)));
     });
   }

@@ -1,5 +1,6 @@
 // Semantic analysis: resolves attach points against the system, types every expression, checks
 // builtins, functions, maps and variables, and reports every mistake of a script at once.
+import { isKtError } from '../errors.js';
 import type { AttachPoint, Call, Expr, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
 import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
 import { type AttachResolution, resolveAttachPoint } from './attach.js';
@@ -7,7 +8,7 @@ import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, STACK_ARG_PROVIDERS, builti
 import { type Diagnostic, didYouMean, error } from './diagnostics.js';
 import { type CallHost, type T, checkAggregation, checkCall } from './calls.js';
 import { MAP_FUNCTIONS } from './functions.js';
-import { type KafkaCatalogue, type KafkaProbeInfo, KafkaCatalogueError, kafkaCatalogue } from './kafka-catalogue.js';
+import { type KafkaCatalogue, type KafkaProbeInfo, kafkaCatalogue } from './kafka-catalogue.js';
 import { type MapState, MapTable, at, mapValueType, plural } from './map-table.js';
 import type { Provider } from './providers.js';
 import type { SystemInfo } from './system.js';
@@ -617,7 +618,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
       try {
         catalogue = kafkaCatalogue();
       } catch (e) {
-        catalogue = e instanceof KafkaCatalogueError ? e.message : `cannot load the kafka probe catalogue: ${(e as Error).message}`;
+        catalogue = isKtError(e, 'catalogue-invalid') ? e.message : `cannot load the kafka probe catalogue: ${(e as Error).message}`;
       }
     }
     return catalogue;

@@ -9,7 +9,7 @@ import type { KafkaCatalogue, KafkaProbeInfo } from './kafka-catalogue.js';
 import { HARDWARE_EVENTS, PROVIDER_ALIASES, PROVIDER_NAMES, type Provider, SOFTWARE_EVENTS } from './providers.js';
 import type { SystemInfo } from './system.js';
 
-export interface AttachContext {
+interface AttachContext {
   file: string;
   system: SystemInfo;
   /** The kafka catalogue, or the reason it could not be loaded. */

@@ -27,14 +27,14 @@ export enum BtfKind {
   Enum64 = 19,
 }
 
-export interface BtfMember {
+interface BtfMember {
   name: string;
   type: number;
   /** Offset in bits from the start of the struct. */
   bitOffset: number;
 }
 
-export interface BtfType {
+interface BtfType {
   kind: BtfKind;
   name: string;
   /** size for INT/STRUCT/UNION/ENUM/FLOAT/DATASEC; referenced type id for PTR/TYPEDEF/CONST/FUNC/... */
@@ -47,7 +47,7 @@ export interface BtfType {
 }
 
 /** The C-level facts of a type that a tracepoint field needs. */
-export interface BtfTypeInfo {
+interface BtfTypeInfo {
   /** The type spelled as C, e.g. `unsigned int`, `const char *`, `char[16]`, `pid_t`. */
   cType: string;
   size: number;

@@ -3,7 +3,7 @@ import type { KType } from './ast.js';
 import type { Provider } from './providers.js';
 import { INT64, UINT64 } from './types.js';
 
-export interface BuiltinInfo {
+interface BuiltinInfo {
   /** The type, or a function of the probe's providers (func is ksym or usym). */
   type: KType | ((providers: Provider[]) => KType);
   /** Providers that have it; absent means every kernel probe. */

@@ -47,7 +47,7 @@ export function formatDiagnostic(d: Diagnostic, source: string): string {
 }
 
 /** Edit distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let diag = prev[0]!;

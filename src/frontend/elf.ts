@@ -1,6 +1,7 @@
 // A small ELF64 (little-endian) reader: function symbols with the file offsets uprobes attach at,
 // data symbols (for uaddr()), and SystemTap SDT notes (USDT probes).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { KtError } from '../errors.js';
 
 export interface ElfFunction {
   name: string;
@@ -63,8 +64,6 @@ const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const NT_STAPSDT = 3;
 
-export class ElfError extends Error {}
-
 /** Reads a whole file; symbol tables are spread through it, and binaries are a few MB at most. */
 function readFile(path: string): Buffer {
   const fd = openSync(path, 'r');
@@ -89,14 +88,14 @@ function cString(buf: Buffer, off: number, limit = buf.length): string {
   return buf.toString('utf8', off, end);
 }
 
-/** Parses the symbols and USDT notes of an ELF64 file. Throws ElfError when the file is not one. */
+/** Parses the symbols and USDT notes of an ELF64 file. Throws KtError elf-invalid when the file is not one. */
 export function readElf(path: string): ElfInfo {
   const buf = readFile(path);
-  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) throw new ElfError(`${path} is not an ELF file`);
-  if (buf[4] !== 2) throw new ElfError(`${path} is not a 64-bit ELF file`);
-  if (buf[5] !== 1) throw new ElfError(`${path} is not a little-endian ELF file`);
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) throw new KtError('elf-invalid', `${path} is not an ELF file`);
+  if (buf[4] !== 2) throw new KtError('elf-invalid', `${path} is not a 64-bit ELF file`);
+  if (buf[5] !== 1) throw new KtError('elf-invalid', `${path} is not a little-endian ELF file`);
   const num = (off: number): number => {
-    if (off + 8 > buf.length) throw new ElfError(`${path} is truncated`);
+    if (off + 8 > buf.length) throw new KtError('elf-invalid', `${path} is truncated`);
     return Number(buf.readBigUInt64LE(off));
   };
   const phoff = num(32);
@@ -110,13 +109,13 @@ export function readElf(path: string): ElfInfo {
   const segments: Segment[] = [];
   for (let i = 0; i < phnum; i++) {
     const p = phoff + i * phentsize;
-    if (p + 56 > buf.length) throw new ElfError(`${path} is truncated`);
+    if (p + 56 > buf.length) throw new KtError('elf-invalid', `${path} is truncated`);
     segments.push({ type: buf.readUInt32LE(p), offset: num(p + 8), vaddr: num(p + 16), filesz: num(p + 32), memsz: num(p + 40) });
   }
   const sections: Section[] = [];
   for (let i = 0; i < shnum; i++) {
     const s = shoff + i * shentsize;
-    if (s + 64 > buf.length) throw new ElfError(`${path} is truncated`);
+    if (s + 64 > buf.length) throw new KtError('elf-invalid', `${path} is truncated`);
     sections.push({
       name: '',
       nameOff: buf.readUInt32LE(s),

@@ -27,7 +27,3 @@ export function globToRegExp(glob: string): RegExp {
   re += ')'.repeat(depth);
   return new RegExp(`^${re}$`);
 }
-
-export function globMatch(glob: string, name: string): boolean {
-  return globToRegExp(glob).test(name);
-}

@@ -3,6 +3,7 @@
 // common args followed by its own.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KtError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import type { KType } from './ast.js';
 import type { KafkaArg } from './analysis.js';
@@ -21,8 +22,6 @@ export interface KafkaCatalogue {
   probes: KafkaProbeInfo[];
 }
 
-export class KafkaCatalogueError extends Error {}
-
 const CATALOGUE_PATH = join('stdlib', 'kafka-probes.json');
 
 /** The catalogue ships at the package root's stdlib/; undefined when it is missing. */
@@ -32,7 +31,7 @@ export function findCataloguePath(): string | undefined {
 }
 
 function fail(where: string, what: string): never {
-  throw new KafkaCatalogueError(`invalid kafka probe catalogue: ${where}: ${what}`);
+  throw new KtError('catalogue-invalid', `invalid kafka probe catalogue: ${where}: ${what}`);
 }
 
 function parseArg(raw: unknown, where: string): KafkaArg {
@@ -79,16 +78,16 @@ export function parseKafkaCatalogue(json: unknown): KafkaCatalogue {
 
 let cached: KafkaCatalogue | undefined;
 
-/** The installed catalogue (read once). Throws KafkaCatalogueError when it is missing or invalid. */
+/** The installed catalogue (read once). Throws KtError catalogue-invalid when it is missing or invalid. */
 export function kafkaCatalogue(): KafkaCatalogue {
   if (cached) return cached;
   const path = findCataloguePath();
-  if (!path) throw new KafkaCatalogueError(`the kafka probe catalogue ${join(packageRoot(), CATALOGUE_PATH)} is missing`);
+  if (!path) throw new KtError('catalogue-invalid', `the kafka probe catalogue ${join(packageRoot(), CATALOGUE_PATH)} is missing`);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new KafkaCatalogueError(`cannot read ${path}: ${(e as Error).message}`);
+    throw new KtError('catalogue-invalid', `cannot read ${path}: ${(e as Error).message}`);
   }
   cached = parseKafkaCatalogue(json);
   return cached;

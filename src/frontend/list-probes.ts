@@ -5,6 +5,7 @@ import { globToRegExp } from './glob.js';
 import { HARDWARE_EVENTS, PROVIDER_ALIASES, SOFTWARE_EVENTS } from './providers.js';
 import type { SystemInfo } from './system.js';
 import { typeName } from './types.js';
+import { KtError } from '../errors.js';
 
 
 interface Listed {
@@ -33,9 +34,9 @@ function tracepoints(system: SystemInfo, glob: string): Listed[] {
 
 function uprobes(system: SystemInfo, binary: string, symbolGlob: string): Listed[] {
   const path = system.resolveBinary(binary);
-  if (!path) throw new Error(`no such binary or library: ${binary}`);
+  if (!path) throw new KtError('binary-unreadable', `no such binary or library: ${binary}`);
   const result = system.symbols(path);
-  if (!result.ok) throw new Error(result.error);
+  if (!result.ok) throw new KtError('binary-unreadable', result.error);
   const re = globToRegExp(symbolGlob);
   return [...new Set(result.value.map((f) => f.name))].filter((n) => re.test(n)).sort().map((n) => ({ name: `uprobe:${path}:${n}`, args: () => [] }));
 }

@@ -10,7 +10,7 @@ import type { AttachPayload } from '../../grammar/attach-scanner.js';
 import type { Loc, Probe, Script } from './ast.js';
 import { error, type Diagnostic } from './diagnostics.js';
 
-export interface ParseResult {
+interface ParseResult {
   /** Present when the script has no syntax errors. */
   script?: Script;
   diagnostics: Diagnostic[];

@@ -3,13 +3,13 @@
 import type { KType } from './ast.js';
 import { typeName } from './types.js';
 
-export interface FormatSpec {
+interface FormatSpec {
   /** The whole specifier as written, e.g. `%-10lu`. */
   text: string;
   conversion: 'd' | 'i' | 'u' | 'o' | 'x' | 'X' | 'c' | 's' | 'p' | 'r';
 }
 
-export type FormatParse = { ok: true; specs: FormatSpec[] } | { ok: false; error: string };
+type FormatParse = { ok: true; specs: FormatSpec[] } | { ok: false; error: string };
 
 const SPEC = /%(?:%|([-+ #0]*)(\d+|\*)?(?:\.(\d+|\*))?(hh|h|ll|l|z|j|t)?([a-zA-Z]?))/g;
 

@@ -104,7 +104,7 @@ const LIBRARY_DIRS = [
   '/usr/local/lib',
 ];
 
-export interface RealSystemOptions {
+interface RealSystemOptions {
   /** A tracefs root to read, or false to use BTF only. Default: find (or mount) one. */
   tracefs?: string | false;
   btfPath?: string;

@@ -69,7 +69,7 @@ function stripQualifiers(cType: string): string {
  * when declared `int`: the kernel stores them as longs, so `int dfd` reads as a signed 64-bit value,
  * as bpftrace does) and the C type's signedness when the type is a known integer.
  */
-export function fieldKType(cType: string, size: number, signed: boolean, arrayLength: number | undefined, dataLoc: boolean): KType {
+function fieldKType(cType: string, size: number, signed: boolean, arrayLength: number | undefined, dataLoc: boolean): KType {
   if (dataLoc) return { kind: 'str', size: 64 };
   const base = stripQualifiers(cType.replace(/\[\d*\]$/, ''));
   if (arrayLength !== undefined) {

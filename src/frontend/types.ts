@@ -5,14 +5,6 @@ export const INT64: KType = { kind: 'int', bits: 64, signed: true };
 export const UINT64: KType = { kind: 'int', bits: 64, signed: false };
 export const NONE: KType = { kind: 'none' };
 
-export function intType(bits: 8 | 16 | 32 | 64, signed: boolean): KType {
-  return { kind: 'int', bits, signed };
-}
-
-export function strType(size: number): KType {
-  return { kind: 'str', size };
-}
-
 export function isInt(t: KType | undefined): t is Extract<KType, { kind: 'int' }> {
   return t?.kind === 'int';
 }

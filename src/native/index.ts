@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { KtError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 
 export interface NativeMapInfo {
@@ -82,12 +83,12 @@ export interface BpfObject {
 }
 
 /** Calls onExit once the process has exited (a pidfd on Node's loop); never keeps the process alive. */
-export interface ProcessWatch {
+interface ProcessWatch {
   /** Stops watching; safe to call twice. */
   close(): void;
 }
 
-export interface NativeAddon {
+interface NativeAddon {
   BpfObject: new (elf: Buffer, name: string) => BpfObject;
   /** Throws a NativeError (ESRCH) when there is no such process. */
   ProcessWatch: new (pid: number, onExit: () => void) => ProcessWatch;
@@ -103,7 +104,7 @@ export interface NativeAddon {
 }
 
 /** An Error from the addon: errno is positive; log holds libbpf's or the verifier's last lines. */
-export interface NativeError extends Error {
+interface NativeError extends Error {
   errno?: number;
   code?: string;
   log?: string;
@@ -114,14 +115,13 @@ export function isNativeError(e: unknown): e is NativeError {
   return e instanceof Error && ('errno' in e || 'log' in e || 'program' in e);
 }
 
-export class NativeUnavailableError extends Error {
-  constructor(detail: string) {
-    super(
-      `kafkatrace's libbpf addon is not built (${detail}): install its build dependencies with ` +
-        '`apt-get install libbpf-dev libelf-dev clang` then run `npm rebuild`',
-    );
-    this.name = 'NativeUnavailableError';
-  }
+/** The addon cannot be used: what to install and how to rebuild it. */
+export function nativeUnavailable(detail: string): KtError {
+  return new KtError(
+    'native-unavailable',
+    `kafkatrace's libbpf addon is not built (${detail}): install its build dependencies with ` +
+      '`apt-get install libbpf-dev libelf-dev clang` then run `npm rebuild`',
+  );
 }
 
 export const ADDON_PATH = join('build', 'Release', 'kafkatrace_native.node');
@@ -133,11 +133,11 @@ let addon: NativeAddon | undefined;
 export function loadNative(): NativeAddon {
   if (addon) return addon;
   const path = join(packageRoot(), ADDON_PATH);
-  if (!existsSync(path)) throw new NativeUnavailableError(`${ADDON_PATH} is missing`);
+  if (!existsSync(path)) throw nativeUnavailable(`${ADDON_PATH} is missing`);
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (e) {
-    throw new NativeUnavailableError(`${ADDON_PATH} does not load: ${(e as Error).message}`);
+    throw nativeUnavailable(`${ADDON_PATH} does not load: ${(e as Error).message}`);
   }
   return addon;
 }

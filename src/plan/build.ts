@@ -11,15 +11,15 @@ import type { Layout, Plan, PlanEvent, PlanMap, PlanProbe } from './types.js';
 /** Entries of a map with keys (bpftrace's default map size). */
 export const MAP_MAX_ENTRIES = 4096;
 /** Bytes of the `events` ring buffer (a power of two, a multiple of the page size). */
-export const RINGBUF_SIZE = 1 << 24;
+const RINGBUF_SIZE = 1 << 24;
 export const HIST_BUCKETS = 66;
 
-export function lhistBuckets(v: { min: number; max: number; step: number }): number {
+function lhistBuckets(v: { min: number; max: number; step: number }): number {
   return Math.ceil((v.max - v.min) / v.step) + 2;
 }
 
 /** Byte size of one (per-CPU) value of a kernel map, as documented above PlanMap. */
-export function valueSize(v: MapValueKind): number {
+function valueSize(v: MapValueKind): number {
   switch (v.kind) {
     case 'count':
     case 'sum':
@@ -38,7 +38,7 @@ export function valueSize(v: MapValueKind): number {
   }
 }
 
-export function keyLayout(m: { keyTypes: MapInfo['keyTypes'] }): Layout {
+function keyLayout(m: { keyTypes: MapInfo['keyTypes'] }): Layout {
   return m.keyTypes.length === 0 ? { size: 4, fields: [] } : layoutOf(m.keyTypes);
 }
 

@@ -1,5 +1,6 @@
 // Which calls of a kernel probe become ring-buffer records, and the record each one sends. The plan
 // numbers them in walk order; the code generator walks the same way to find each call's event.
+import { InternalError } from '../errors.js';
 import type { Call, Expr, KType, Probe } from '../frontend/ast.js';
 import { EVENT_HEADER_SIZE, layoutOf } from './layout.js';
 import type { PlanEvent } from './types.js';
@@ -10,11 +11,6 @@ export const JOIN_ARGS = 16;
 export const JOIN_ARG_SIZE = 128;
 
 const EVENT_CALLS = new Set(['printf', 'print', 'time', 'join', 'exit', 'clear', 'zero', 'cat', 'system']);
-
-/** A stage received an AST that semantic analysis should have rejected or left untyped: our bug. */
-export class InternalError extends Error {
-  override name = 'InternalError';
-}
 
 export function typeOf(e: Expr): KType {
   if (!e.type) throw new InternalError(`expression '${e.kind}' at ${e.loc.line}:${e.loc.col} has no type`);

@@ -1,13 +1,10 @@
 // The plan as JSON. Integer literals in the ASTs of user-space probes are bigints, which JSON has no
 // form for: they travel as {"$bigint": "123"} and come back as bigints.
+import { KtError } from '../errors.js';
 import type { Plan } from './types.js';
 
 export function planToJson(plan: Plan, indent?: number): string {
   return JSON.stringify(plan, (_k, v: unknown) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v), indent);
-}
-
-export class PlanFormatError extends Error {
-  override name = 'PlanFormatError';
 }
 
 export function planFromJson(text: string): Plan {
@@ -22,11 +19,11 @@ export function planFromJson(text: string): Plan {
       return v;
     });
   } catch (e) {
-    throw new PlanFormatError(`the plan is not valid JSON: ${(e as Error).message}`);
+    throw new KtError('plan-invalid', `the plan is not valid JSON: ${(e as Error).message}`);
   }
   const plan = value as Partial<Plan> | null;
   if (!plan || plan.version !== 1 || !Array.isArray(plan.probes) || !Array.isArray(plan.maps) || !Array.isArray(plan.events)) {
-    throw new PlanFormatError('the plan is not a kafkatrace plan of version 1');
+    throw new KtError('plan-invalid', 'the plan is not a kafkatrace plan of version 1');
   }
   return plan as Plan;
 }

@@ -9,7 +9,7 @@
 import type { KType } from '../frontend/ast.js';
 import type { Layout } from './types.js';
 
-export function alignOf(t: KType): number {
+function alignOf(t: KType): number {
   switch (t.kind) {
     case 'int':
       return t.bits / 8;

@@ -44,7 +44,7 @@ export function programKind(a: ResolvedAttach): ProgramKind {
   }
 }
 
-export function usesBuiltin(probe: Probe, name: string): boolean {
+function usesBuiltin(probe: Probe, name: string): boolean {
   return someExpr(probe.body, probe.predicate, (e) => e.kind === 'builtin' && e.name === name);
 }
 

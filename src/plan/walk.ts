@@ -2,7 +2,7 @@
 // numbers events) and the code generator (which must find the same events in the same order).
 import type { Expr, Stmt } from '../frontend/ast.js';
 
-export interface Visitor {
+interface Visitor {
   expr?: (e: Expr) => void;
   stmt?: (s: Stmt) => void;
 }
@@ -11,7 +11,7 @@ export function walkStmts(stmts: Stmt[], v: Visitor): void {
   for (const s of stmts) walkStmt(s, v);
 }
 
-export function walkStmt(s: Stmt, v: Visitor): void {
+function walkStmt(s: Stmt, v: Visitor): void {
   v.stmt?.(s);
   switch (s.kind) {
     case 'exprStmt':
@@ -60,7 +60,7 @@ export function walkExpr(e: Expr, v: Visitor): void {
   for (const child of exprChildren(e)) walkExpr(child, v);
 }
 
-export function exprChildren(e: Expr): Expr[] {
+function exprChildren(e: Expr): Expr[] {
   switch (e.kind) {
     case 'map':
       return e.keys;

@@ -19,7 +19,7 @@ export interface CompletionSource {
   commands: string[];
 }
 
-export type Completion = [string[], string];
+type Completion = [string[], string];
 
 const TIME_UNITS = ['s:', 'ms:', 'us:', 'hz:'];
 

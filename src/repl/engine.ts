@@ -9,7 +9,7 @@ import type { SystemInfo } from '../frontend/system.js';
 import { isNativeError, openObject, type BpfObject } from '../native/index.js';
 import { ringRecords } from '../native/ring-records.js';
 import type { Plan, PlanMap, PlanProbe } from '../plan/types.js';
-import { AttachError, attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
+import { attachProgram, describeAttach, onlineCpus } from '../runtime/attach.js';
 import { stackFrames } from '../runtime/decode.js';
 import type { RenderContext } from '../runtime/format/value.js';
 import { kafkaRuntime, type KafkaRuntime } from '../runtime/kafka-runtime.js';
@@ -27,7 +27,7 @@ import { isStackMap, stackMapName } from '../plan/layout.js';
 
 const EVENTS_MAP = 'events';
 
-export interface EngineOptions {
+interface EngineOptions {
   system: SystemInfo;
   /** Program output: printf records, maps, messages. */
   write: (s: string) => void;
@@ -275,7 +275,7 @@ export class ReplEngine {
   }
 
   /** A holder's fd of a shared map, to reuse in a new object. */
-  private sharedFd(name: string, bpfName: (b: Block) => string | undefined): number | undefined {
+  private sharedFd(bpfName: (b: Block) => string | undefined): number | undefined {
     for (const b of this.blocks.values()) {
       const n = bpfName(b);
       if (n && b.obj) return b.obj.mapFd(n);
@@ -301,11 +301,11 @@ export class ReplEngine {
       obj.setGlobal('kt_start_ns', u64(this.startNs));
       if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
       for (const m of kernelMaps) {
-        const fd = this.live.has(m.name) ? this.sharedFd(m.name, (b) => b.maps.get(m.name)?.bpfName) : undefined;
+        const fd = this.live.has(m.name) ? this.sharedFd((b) => b.maps.get(m.name)?.bpfName) : undefined;
         if (fd !== undefined) obj.reuseMapFd(m.bpfName!, fd);
       }
       for (const n of internal) {
-        const fd = this.sharedFd(n, (b) => (b.internal.includes(n) ? n : undefined));
+        const fd = this.sharedFd((b) => (b.internal.includes(n) ? n : undefined));
         if (fd !== undefined) obj.reuseMapFd(n, fd);
       }
       // The declaring blocks are compiled in for their types only: their programs stay out of the kernel.
@@ -316,7 +316,7 @@ export class ReplEngine {
     } catch (e) {
       obj.close();
       const where = isNativeError(e) && e.program ? this.programPlace(probes, e.program) : '';
-      this.opts.writeError(`ERROR: ${e instanceof AttachError ? e.message : messageOf(e)}${where}\n`);
+      this.opts.writeError(`ERROR: ${messageOf(e)}${where}\n`);
       return undefined;
     }
     return { obj, internal };

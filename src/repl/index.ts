@@ -4,8 +4,6 @@ import { realSystem } from '../frontend/system.js';
 import { historyPath, prepareHistoryDir } from './history.js';
 import { startRepl } from './repl.js';
 
-export { startRepl, type ReplOptions, type ReplSession } from './repl.js';
-
 export async function runRepl(opts: { unsafe: boolean }): Promise<number> {
   const file = historyPath();
   const session = startRepl({

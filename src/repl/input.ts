@@ -2,7 +2,7 @@
 // comments), and which probe block the cursor is in (for completion of `args.` fields).
 import { parse } from '../frontend/parse.js';
 
-export interface InputState {
+interface InputState {
   /** Unclosed `{` outside strings and comments. */
   depth: number;
   /** Inside a string literal or a block comment at the end of the text. */

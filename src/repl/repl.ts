@@ -10,9 +10,9 @@ import { complete } from './complete.js';
 import { ReplEngine } from './engine.js';
 import { isCompleteInput } from './input.js';
 
-export const PROMPT = 'kt> ';
+const PROMPT = 'kt> ';
 
-export const REPL_HELP = `Type a probe block and it attaches at once, e.g.
+const REPL_HELP = `Type a probe block and it attaches at once, e.g.
   tracepoint:syscalls:sys_enter_openat { @opens[comm] = count(); }
   kafka:produce { @records[args.topic] = sum(args.records); }
 A block may span lines: it ends when its braces balance. Blocks that name the same map share it.
@@ -30,7 +30,7 @@ A block may span lines: it ends when its braces balance. Blocks that name the sa
 
 const COMMANDS = ['probes', 'detach', 'maps', 'print', 'clear', 'list', 'break', 'help', 'exit'];
 
-export interface ReplOptions {
+interface ReplOptions {
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
   /** Line editing and ANSI redraws; default: whether output is a TTY. */
@@ -44,7 +44,7 @@ export interface ReplOptions {
   unsafe?: boolean;
 }
 
-export interface ReplSession {
+interface ReplSession {
   server: REPLServer;
   engine: ReplEngine;
   /** Resolves once the REPL has ended and every block is detached. */

@@ -16,7 +16,7 @@ function valueText(v: MapValueKind): string {
 }
 
 /** How a map looks to the user: `@c[uint64, string[16]] = count()`. */
-export function describeMap(m: PlanMap): string {
+function describeMap(m: PlanMap): string {
   const keys = m.keyTypes.length > 0 ? `[${m.keyTypes.map(typeName).join(', ')}]` : '';
   return `${m.name}${keys} = ${valueText(m.value)}`;
 }

@@ -1,18 +1,9 @@
 // Attaching one program to one resolved attach point, with errors that name the missing kernel
 // feature when that is why it failed.
 import { existsSync, readFileSync } from 'node:fs';
+import { isKtError, KtError } from '../errors.js';
 import { attachName, type ResolvedAttach } from '../frontend/analysis.js';
 import { isNativeError, type BpfObject } from '../native/index.js';
-
-export class AttachError extends Error {
-  constructor(
-    message: string,
-    readonly errno?: number,
-  ) {
-    super(message);
-    this.name = 'AttachError';
-  }
-}
 
 export const KPROBES_MISSING = 'kprobes are not available: this kernel was built without CONFIG_KPROBES';
 export const FENTRY_MISSING = 'fentry/fexit are not supported by this kernel (no BPF trampoline)';
@@ -72,7 +63,7 @@ export function onlineCpus(): number[] {
   return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
 }
 
-export interface AttachContext {
+interface AttachContext {
   /** Uprobes and USDT attach to this process only when set. */
   pid?: number;
   cpus: number[];
@@ -98,23 +89,23 @@ export function isTrampolineFailure(e: unknown): boolean {
   return isNativeError(e) && [1, 22, 95, 524, 38].includes(e.errno ?? 0);
 }
 
-/** Turns an addon error into an AttachError naming the attach point (and the missing feature). */
-function explain(a: ResolvedAttach, e: unknown): AttachError {
+/** Turns an addon error into one naming the attach point (and the missing feature). */
+function explain(a: ResolvedAttach, e: unknown): KtError {
   const errno = isNativeError(e) ? e.errno : undefined;
   const where = describeAttach(a);
   if ((a.type === 'kprobe' || a.type === 'kretprobe') && !kprobesAvailable()) {
-    return new AttachError(`${where}: ${KPROBES_MISSING}`, errno);
+    return new KtError('attach-failed', `${where}: ${KPROBES_MISSING}`);
   }
   if ((a.type === 'fentry' || a.type === 'fexit') && isTrampolineFailure(e)) {
-    return new AttachError(`${where}: ${FENTRY_MISSING}`, errno);
+    return new KtError('attach-failed', `${where}: ${FENTRY_MISSING}`);
   }
   if (a.type === 'hardware' && (errno === 2 || errno === 95 || errno === 19)) {
-    return new AttachError(`${where}: ${HARDWARE_MISSING}`, errno);
+    return new KtError('attach-failed', `${where}: ${HARDWARE_MISSING}`);
   }
   if (a.type === 'tracepoint' && errno === 2) {
-    return new AttachError(`${where}: no such tracepoint in this kernel (${reason(e)})`, errno);
+    return new KtError('attach-failed', `${where}: no such tracepoint in this kernel (${reason(e)})`);
   }
-  return new AttachError(`${where}: ${reason(e)}`, errno);
+  return new KtError('attach-failed', `${where}: ${reason(e)}`);
 }
 
 function perfEvent(obj: BpfObject, program: string, type: number, config: number, sample: number, freq: boolean, cpus: number[]) {
@@ -123,7 +114,7 @@ function perfEvent(obj: BpfObject, program: string, type: number, config: number
 
 /**
  * Attaches `program` to one attach point (BEGIN/END and kafka need no attaching). Throws an
- * AttachError with a message for the user.
+ * KtError (attach-failed) with a message for the user.
  */
 export function attachProgram(obj: BpfObject, program: string, a: ResolvedAttach, ctx: AttachContext): void {
   const pid = ctx.pid && ctx.pid > 0 ? ctx.pid : -1;
@@ -160,7 +151,7 @@ export function attachProgram(obj: BpfObject, program: string, a: ResolvedAttach
       case 'hardware': {
         const table = a.type === 'software' ? SOFTWARE_EVENTS : HARDWARE_EVENTS;
         const ev = table[a.event];
-        if (!ev) throw new AttachError(`${describeAttach(a)}: unknown ${a.type} event '${a.event}'`);
+        if (!ev) throw new KtError('attach-failed', `${describeAttach(a)}: unknown ${a.type} event '${a.event}'`);
         const type = a.type === 'software' ? PERF_TYPE_SOFTWARE : PERF_TYPE_HARDWARE;
         perfEvent(obj, program, type, ev.config, a.period > 0 ? a.period : ev.period, false, ctx.cpus);
         return;
@@ -175,7 +166,7 @@ export function attachProgram(obj: BpfObject, program: string, a: ResolvedAttach
         return;
     }
   } catch (e) {
-    if (e instanceof AttachError) throw e;
+    if (isKtError(e, 'attach-failed')) throw e;
     throw explain(a, e);
   }
 }

@@ -4,11 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { KtError } from '../errors.js';
 import { findOnPath, isExecutableFile } from '../executables.js';
 import { HELD_PATH } from '../native/index.js';
 import { packageRoot } from '../package-root.js';
-
-export class CommandError extends Error {}
 
 /** Splits `CMD ARGS` into words: '...' is literal, "..." allows \" \\ \$ \`, a backslash escapes outside. */
 export function splitCommand(text: string): string[] {
@@ -19,7 +18,7 @@ export function splitCommand(text: string): string[] {
     const c = text[i]!;
     if (c === "'") {
       const end = text.indexOf("'", i + 1);
-      if (end < 0) throw new CommandError(`unterminated ' in command: ${text}`);
+      if (end < 0) throw new KtError('bad-command', `unterminated ' in command: ${text}`);
       word += text.slice(i + 1, end);
       inWord = true;
       i = end;
@@ -29,7 +28,7 @@ export function splitCommand(text: string): string[] {
         if (text[j] === '\\' && j + 1 < text.length && '"\\$`'.includes(text[j + 1]!)) j++;
         word += text[j];
       }
-      if (j >= text.length) throw new CommandError(`unterminated " in command: ${text}`);
+      if (j >= text.length) throw new KtError('bad-command', `unterminated " in command: ${text}`);
       inWord = true;
       i = j;
     } else if (c === '\\') {
@@ -45,18 +44,18 @@ export function splitCommand(text: string): string[] {
     }
   }
   if (inWord) words.push(word);
-  if (words.length === 0) throw new CommandError('the command to run (-c) is empty');
+  if (words.length === 0) throw new KtError('bad-command', 'the command to run (-c) is empty');
   return words;
 }
 
 /** The program a command name runs: as given when it holds a '/', else found on PATH. */
 export function resolveProgram(name: string, path = process.env.PATH ?? '/usr/bin:/bin'): string {
   if (name.includes('/')) {
-    if (!isExecutableFile(name)) throw new CommandError(`cannot run '${name}': not an executable file`);
+    if (!isExecutableFile(name)) throw new KtError('bad-command', `cannot run '${name}': not an executable file`);
     return name;
   }
   const found = findOnPath(name, path);
-  if (found === undefined) throw new CommandError(`command not found: ${name}`);
+  if (found === undefined) throw new KtError('bad-command', `command not found: ${name}`);
   return found;
 }
 
@@ -79,12 +78,12 @@ export interface HeldCommand {
 export function spawnHeld(words: string[]): HeldCommand {
   const program = resolveProgram(words[0]!);
   const helper = join(packageRoot(), HELD_PATH);
-  if (!isExecutableFile(helper)) throw new CommandError(`${HELD_PATH} is not built: run \`npm rebuild\``);
+  if (!isExecutableFile(helper)) throw new KtError('native-unavailable', `${HELD_PATH} is not built: run \`npm rebuild\``);
   const child = spawn(helper, [program, ...words.slice(1)], {
     argv0: 'kafkatrace-held',
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
-  if (child.pid === undefined) throw new CommandError(`cannot start '${words[0]}'`);
+  if (child.pid === undefined) throw new KtError('bad-command', `cannot start '${words[0]}'`);
   const gate = child.stdio[3] as Duplex;
   // The helper may exit before reading (killed): a broken pipe is then expected, not an error.
   gate.on('error', () => {});

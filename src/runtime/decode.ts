@@ -1,5 +1,6 @@
 // Decoding of ring-buffer records and kernel map entries into Values, following the byte layouts of
 // src/plan/layout.ts and the map value storage documented above PlanMap in src/plan/types.ts.
+import { isKtError, KtError } from '../errors.js';
 import type { KType, MapValueKind } from '../frontend/ast.js';
 import { EVENT_HEADER_SIZE, layoutOf, stackRef } from '../plan/layout.js';
 import type { Layout, Plan, PlanEvent, PlanMap } from '../plan/types.js';
@@ -11,12 +12,9 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Thrown when bytes are shorter than their layout says; callers turn it into an error value. */
-export class ShortDataError extends Error {}
-
 function need(dv: DataView, offset: number, size: number): void {
   if (offset + size > dv.byteLength) {
-    throw new ShortDataError(`need ${offset + size} bytes, have ${dv.byteLength}`);
+    throw new KtError('short-data', `need ${offset + size} bytes, have ${dv.byteLength}`);
   }
 }
 
@@ -35,7 +33,7 @@ function readInt(dv: DataView, offset: number, bits: 8 | 16 | 32 | 64, signed: b
 }
 
 /** A C string: the bytes up to the first NUL, at most `size`. */
-export function cString(bytes: Uint8Array): string {
+function cString(bytes: Uint8Array): string {
   // Most strings are short ASCII (comm, topics); building those directly is much faster than
   // TextDecoder, which decodes anything else as UTF-8.
   let ascii = '';
@@ -157,7 +155,8 @@ export function decodeEvent(plan: Plan, record: Uint8Array): DecodedEvent {
   try {
     return { ok: true, event, args: layout ? decodeFields(layout, dv, eventBase(layout)) : [] };
   } catch (e) {
-    if (e instanceof ShortDataError) {
+    // Bytes shorter than their layout say: an error value, not a failure.
+    if (isKtError(e, 'short-data')) {
       return { ok: false, id, error: `ring buffer record for event ${id} (${event.kind}) is truncated: ${e.message}` };
     }
     throw e;
@@ -198,8 +197,8 @@ export function lhistBucketCount(v: { min: number; max: number; step: number }):
 export const HIST_BUCKETS = 66;
 
 /** Merges one entry's per-CPU values (or its single value) according to the map's value kind. */
-export function mergeValue(kind: MapValueKind, values: Uint8Array[]): MapEntryValue {
-  if (values.length === 0) throw new ShortDataError('map entry has no value');
+function mergeValue(kind: MapValueKind, values: Uint8Array[]): MapEntryValue {
+  if (values.length === 0) throw new KtError('short-data', 'map entry has no value');
   switch (kind.kind) {
     case 'count':
       return sumCpus(values, 0, false);
@@ -233,7 +232,7 @@ export function decodeMap(map: PlanMap, entries: { key: Uint8Array; values: Uint
       const keys = decodeFields(map.keyLayout, view(key));
       out.push({ keys, value: mergeValue(map.value, values) });
     } catch (e) {
-      if (!(e instanceof ShortDataError)) throw e;
+      if (!isKtError(e, 'short-data')) throw e;
     }
   }
   return { name: map.name, value: map.value, keyTypes: map.keyTypes, entries: out };

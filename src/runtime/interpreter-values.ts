@@ -2,6 +2,7 @@
 // wrap-around, C's signed/unsigned rules for arithmetic and comparisons (signed only when both
 // operands are), division by zero giving 0, shift counts masked to 6 bits, and strings held in
 // fixed-size NUL-terminated storage (a string[N] keeps at most N - 1 bytes).
+import { InternalError } from '../errors.js';
 import type { KType } from '../frontend/ast.js';
 import type { Value } from './values.js';
 
@@ -51,7 +52,7 @@ export function converter(t: KType): (v: Value) => Value {
   }
 }
 
-export type IntOp = (a: bigint, b: bigint) => bigint;
+type IntOp = (a: bigint, b: bigint) => bigint;
 
 /**
  * A binary arithmetic operator as the generated C computes it: in s64 when both operands are signed,
@@ -84,7 +85,7 @@ export function arithmetic(op: string, lt: KType, rt: KType, result: KType): Int
     case '>>':
       return (a, b) => out(c(a) >> (b & 63n));
     default:
-      throw new Error(`kafkatrace bug: no arithmetic operator '${op}'`);
+      throw new InternalError(`no arithmetic operator '${op}'`);
   }
 }
 
@@ -105,7 +106,7 @@ export function comparison(op: string, lt: KType, rt: KType): IntOp {
     case '!=':
       return (a, b) => (c(a) !== c(b) ? 1n : 0n);
     default:
-      throw new Error(`kafkatrace bug: no comparison operator '${op}'`);
+      throw new InternalError(`no comparison operator '${op}'`);
   }
 }
 

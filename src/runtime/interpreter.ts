@@ -1,6 +1,7 @@
 // Runs the actions of user-space probes (kafka:*): each probe's typed AST is compiled once into
 // closures, which then run per firing against UserMaps and an Output with the kernel's semantics
 // (see interpreter-values.ts). exit() comes back to the caller as an exit code.
+import { InternalError, KtError } from '../errors.js';
 import type { Expr, KType, Loc, MapRef, Stmt, VarRef } from '../frontend/ast.js';
 import { attachName } from '../frontend/analysis.js';
 import { error, type Diagnostic } from '../frontend/diagnostics.js';
@@ -20,7 +21,7 @@ export type { Firing } from './interpreter-frame.js';
  */
 export const MAX_LOOP_ITERATIONS = 1_000_000;
 
-export interface InterpreterOptions {
+interface InterpreterOptions {
   maps: UserMaps;
   output: Output;
   /** Positional parameters ($1 is index 0), as given to the analysis. */
@@ -32,10 +33,10 @@ export interface InterpreterOptions {
 }
 
 /** A construct the interpreter cannot run; `diagnostic` names the place in the script. */
-export class InterpreterError extends Error {
+export class InterpreterError extends KtError {
+  override name = 'InterpreterError';
   constructor(readonly diagnostic: Diagnostic) {
-    super(diagnostic.message);
-    this.name = 'InterpreterError';
+    super('unsupported-construct', diagnostic.message);
   }
 }
 
@@ -101,7 +102,7 @@ class ProbeCompiler implements CallContext {
 
   compile(probe: PlanProbe): CompiledProbe {
     const ast = probe.ast;
-    if (!ast) throw new Error(`kafkatrace bug: user-space probe ${probe.text} has no AST`);
+    if (!ast) throw new InternalError(`user-space probe ${probe.text} has no AST`);
     const predicate = ast.predicate ? this.int(ast.predicate) : undefined;
     const body = this.block(ast.body);
     const initial = this.slotTypes.map(zeroValue);

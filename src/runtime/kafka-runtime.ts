@@ -1,7 +1,7 @@
-// What kafka:* probes need: the interpreter, the Kafka decoder and the capture. They are a large part
+// What kafka:* probes need: the interpreter, the Kafka decoder and the capture (through kafka-source). They are a large part
 // of the runtime, so a script or REPL session without kafka probes never loads them.
 export async function kafkaRuntime() {
-  const [source, interpreter, capture] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js'), import('../kafka/capture/loader.js')]);
+  const [source, interpreter] = await Promise.all([import('./kafka-source.js'), import('./interpreter.js')]);
   return {
     startKafkaProbes: source.startKafkaProbes,
     startKafkaFeed: source.startKafkaFeed,
@@ -9,7 +9,6 @@ export async function kafkaRuntime() {
     kafkaDemand: source.kafkaDemand,
     compileUserProbe: interpreter.compileUserProbe,
     InterpreterError: interpreter.InterpreterError,
-    CaptureConfigError: capture.CaptureConfigError,
   };
 }
 

@@ -177,7 +177,7 @@ export function createOutput(opts: OutputOptions): Output {
 }
 
 /** The -v exit lines of the Kafka decoder's health. */
-export function kafkaHealthText(h: DecodeHealth): string {
+function kafkaHealthText(h: DecodeHealth): string {
   const v = Object.fromEntries(h.figures.map((f) => [f.name, f.value]));
   const failed = Object.entries(h.failed).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`);
   return (

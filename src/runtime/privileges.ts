@@ -6,7 +6,7 @@ const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
 const CAP_BPF = 39n;
 
-export const PRIVILEGES_MESSAGE = 'kafkatrace needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs';
+const PRIVILEGES_MESSAGE = 'kafkatrace needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs';
 
 /** The effective capability set of this process, from /proc/self/status. */
 export function effectiveCapabilities(status = readFileSync('/proc/self/status', 'utf8')): bigint {

@@ -1,12 +1,13 @@
 // A tracing session: load the plan's BPF object, attach its programs, stream ring-buffer records to
 // the output until something ends the session, then run END, print the maps and release everything.
+import { isKtError, KtError } from '../errors.js';
 import type { ResolvedAttach } from '../frontend/analysis.js';
 import { isNativeError, openObject, releaseLinksAtExit, watchProcessExit, type BpfObject } from '../native/index.js';
 import { ringRecords } from '../native/ring-records.js';
 import { stackMapName } from '../plan/layout.js';
 import type { Plan } from '../plan/types.js';
-import { AttachError, attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
-import { CommandError, endCommand, spawnHeld, splitCommand, type HeldCommand } from './command.js';
+import { attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
+import { endCommand, spawnHeld, splitCommand, type HeldCommand } from './command.js';
 import { stackFrames } from './decode.js';
 import { ensureTracefs, privilegeProblem } from './privileges.js';
 import { handleSignals } from './signals.js';
@@ -43,7 +44,7 @@ export interface SessionHealth {
 
 /** Live access to a running session (exporters): every call reads the maps anew. */
 export interface SessionControl {
-  /** Every kernel map, read now; throws SessionError once the session has released its maps. */
+  /** Every kernel map, read now; throws KtError session-ended once the session has released its maps. */
   snapshots(): MapSnapshot[];
   health(): SessionHealth;
   /** How keys that are symbols, stacks or user names turn into text. */
@@ -89,19 +90,11 @@ export interface SessionOptions {
   releaseAtExit?: boolean;
 }
 
-/** A problem that prevents the session from starting; its message is meant for the user as is. */
-export class SessionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SessionError';
-  }
-}
-
 const LOST_MAP = 'kt_lost';
 const EVENTS_MAP = 'events';
 
 /** How long a -c command still running at the stop has between SIGTERM and SIGKILL. */
-export const COMMAND_GRACE_MS = 500;
+const COMMAND_GRACE_MS = 500;
 /**
  * Ring records are acted on in slices of this many ms, the event loop running in between: signals,
  * timers and /metrics stay responsive under a flood (or a slow system()). While records wait, the
@@ -144,14 +137,14 @@ function programsAt(plan: Plan, type: 'begin' | 'end'): string[] {
 }
 
 /** The attach kind of the program the kernel rejected, to explain a load failure. */
-function loadFailure(plan: Plan, e: unknown): SessionError {
-  if (!isNativeError(e)) return new SessionError(`cannot load the BPF programs: ${String(e)}`);
+function loadFailure(plan: Plan, e: unknown): KtError {
+  if (!isNativeError(e)) return new KtError('kernel-refused', `cannot load the BPF programs: ${String(e)}`);
   const program = kernelPrograms(plan).find((p) => p.name === e.program);
   const trampoline = program?.attach.find((a) => a.type === 'fentry' || a.type === 'fexit');
-  if (trampoline && isTrampolineFailure(e)) return new SessionError(`${describeAttach(trampoline)}: ${FENTRY_MISSING}`);
+  if (trampoline && isTrampolineFailure(e)) return new KtError('kernel-refused', `${describeAttach(trampoline)}: ${FENTRY_MISSING}`);
   const where = program?.attach[0] ? ` (${describeAttach(program.attach[0])})` : '';
   const log = e.log ? `\n${e.log}` : '';
-  return new SessionError(`${e.message}${where}${log}`);
+  return new KtError('kernel-refused', `${e.message}${where}${log}`);
 }
 
 function sumCounters(values: Buffer[]): bigint {
@@ -220,7 +213,7 @@ class Session {
     } catch (e) {
       this.release();
       this.unhandleSignals?.();
-      if (isNativeError(e)) throw new SessionError(e.message);
+      if (isNativeError(e)) throw new KtError('kernel-refused', e.message);
       throw e;
     }
     const reason = await this.stopped;
@@ -241,12 +234,7 @@ class Session {
   private async spawnCommand(): Promise<void> {
     const { options } = this;
     if (options.command === undefined) return;
-    try {
-      this.held = spawnHeld(splitCommand(options.command));
-    } catch (e) {
-      if (e instanceof CommandError) throw new SessionError(e.message);
-      throw e;
-    }
+    this.held = spawnHeld(splitCommand(options.command));
     this.held.child.on('exit', (code, signal) => {
       this.commandStatus = { code, signal };
       options.onCommandExit?.(this.commandStatus);
@@ -329,9 +317,10 @@ class Session {
     } catch (e) {
       if (e instanceof kafka.InterpreterError) {
         const d = e.diagnostic;
-        throw new SessionError(`${d.file}:${d.loc.line}:${d.loc.col}: error: ${d.message}`);
+        throw new KtError('diagnostics', `${d.file}:${d.loc.line}:${d.loc.col}: error: ${d.message}`);
       }
-      if (e instanceof kafka.CaptureConfigError || isNativeError(e)) throw new SessionError(`cannot start the Kafka capture: ${(e as Error).message}`);
+      if (isKtError(e, 'capture-config')) throw new KtError('capture-config', `cannot start the Kafka capture: ${e.message}`);
+      if (isNativeError(e)) throw new KtError('kernel-refused', `cannot start the Kafka capture: ${e.message}`);
       throw e;
     }
   }
@@ -342,12 +331,7 @@ class Session {
     let count = 0;
     for (const program of kernelPrograms(this.plan)) {
       for (const a of program.attach) {
-        try {
-          attachProgram(obj, program.name, a, ctx);
-        } catch (e) {
-          if (e instanceof AttachError) throw new SessionError(e.message);
-          throw e;
-        }
+        attachProgram(obj, program.name, a, ctx);
         count++;
       }
     }
@@ -360,7 +344,7 @@ class Session {
     try {
       watch = watchProcessExit(pid, () => this.requestStop('target'));
     } catch (e) {
-      if (isNativeError(e)) throw new SessionError(e.code === 'ESRCH' ? `no process with pid ${pid}` : e.message);
+      if (isNativeError(e)) throw e.code === 'ESRCH' ? new KtError('no-such-process', `no process with pid ${pid}`) : new KtError('kernel-refused', e.message);
       throw e;
     }
     this.cleanups.push(() => watch.close());
@@ -368,7 +352,7 @@ class Session {
 
   private control(): SessionControl {
     const live = (): void => {
-      if (this.released) throw new SessionError('the session has ended');
+      if (this.released) throw new KtError('session-ended', 'the session has ended');
     };
     return {
       snapshots: () => {
@@ -563,28 +547,28 @@ class Session {
 
 /**
  * Runs a plan's BPF object until exit(), a signal, the -c command's end, the duration or an abort;
- * resolves to the exit code (exit()'s argument, else 0). Throws SessionError when it cannot start.
+ * resolves to the exit code (exit()'s argument, else 0). Throws a KtError when it cannot start.
  */
 export async function runSession(plan: Plan, object: Buffer | undefined, options: SessionOptions): Promise<number> {
   const problem = privilegeProblem();
-  if (problem) throw new SessionError(problem);
+  if (problem) throw new KtError('no-privilege', problem);
   // libbpf reads tracepoint ids from tracefs.
   if (kernelPrograms(plan).some((p) => p.attach.some((a) => a.type === 'tracepoint'))) {
     const problem = ensureTracefs();
-    if (problem) throw new SessionError(problem);
+    if (problem) throw new KtError('no-tracefs', problem);
   }
   if (options.pid !== undefined) {
     try {
       process.kill(options.pid, 0);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new SessionError(`no process with pid ${options.pid}`);
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new KtError('no-such-process', `no process with pid ${options.pid}`);
     }
   }
   let session: Session;
   try {
     session = new Session(plan, object, options);
   } catch (e) {
-    if (isNativeError(e)) throw new SessionError(`${e.message}${e.log ? `\n${e.log}` : ''}`);
+    if (isNativeError(e)) throw new KtError('kernel-refused', `${e.message}${e.log ? `\n${e.log}` : ''}`);
     throw e;
   }
   return session.run();

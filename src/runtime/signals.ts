@@ -1,6 +1,6 @@
 // Signals while a session runs: SIGINT and SIGTERM end it (maps are printed, nothing is left
 // attached), SIGUSR1 prints the maps and carries on. Listeners replace Node's default exit.
-export interface SignalHandlers {
+interface SignalHandlers {
   stop(signal: 'SIGINT' | 'SIGTERM'): void;
   printMaps(): void;
 }

@@ -13,12 +13,12 @@ export interface Symbolizer {
   username(uid: number): string;
 }
 
-export interface KernelSymbol {
+interface KernelSymbol {
   addr: bigint;
   name: string;
 }
 
-export interface Mapping {
+interface Mapping {
   start: bigint;
   end: bigint;
   offset: bigint;
@@ -69,7 +69,7 @@ export function parseProcMaps(text: string): Mapping[] {
 }
 
 /** Nearest kernel symbol at or below addr. */
-export function findKernelSymbol(symbols: KernelSymbol[], addr: bigint): KernelSymbol | undefined {
+function findKernelSymbol(symbols: KernelSymbol[], addr: bigint): KernelSymbol | undefined {
   let lo = 0;
   let hi = symbols.length - 1;
   let best: KernelSymbol | undefined;
@@ -88,7 +88,7 @@ export function rawAddress(addr: bigint): string {
   return addr === 0n ? '0' : '0x' + BigInt.asUintN(64, addr).toString(16);
 }
 
-export interface SymbolSources {
+interface SymbolSources {
   kallsyms?: string;
   passwd?: string;
   /** Where /proc is (tests point it at a fake tree). */
@@ -113,7 +113,7 @@ function functionsByOffset(path: string): ElfFunction[] | undefined {
 }
 
 /** The function whose code holds a file offset (for zero-size symbols, the nearest one before it). */
-export function functionAt(functions: ElfFunction[], fileOffset: number): ElfFunction | undefined {
+function functionAt(functions: ElfFunction[], fileOffset: number): ElfFunction | undefined {
   let lo = 0;
   let hi = functions.length - 1;
   let best = -1;

@@ -2,6 +2,7 @@
 // maps (u64/s64 wrap-around, the same hist and lhist buckets, min/max with a `set` flag that zero()
 // clears) and the same MapSnapshot, so they print exactly like kernel maps. Like a full kernel hash
 // map, a map at its key limit refuses new keys (and counts what it refused) while its keys still update.
+import { InternalError } from '../errors.js';
 import type { KType, MapValueKind } from '../frontend/ast.js';
 import { MAP_MAX_ENTRIES } from '../plan/build.js';
 import type { Plan, PlanMap } from '../plan/types.js';
@@ -135,9 +136,9 @@ export class UserMaps {
 
   private map(name: string, expect?: MapValueKind['kind'][]): UserMap {
     const m = this.maps.get(name);
-    if (!m) throw new Error(`kafkatrace bug: no user-space map ${name}`);
+    if (!m) throw new InternalError(`no user-space map ${name}`);
     if (expect && !expect.includes(m.spec.value.kind)) {
-      throw new Error(`kafkatrace bug: map ${name} holds ${m.spec.value.kind}, not ${expect.join('/')}`);
+      throw new InternalError(`map ${name} holds ${m.spec.value.kind}, not ${expect.join('/')}`);
     }
     return m;
   }
@@ -290,6 +291,6 @@ export function userMapsOf(plan: Plan, opts: { maxKeys?: number; onFull?: (name:
 }
 
 /** The keys a map holds: its plan's maxEntries, or the session's limit for a map with keys. */
-export function mapKeys(m: PlanMap, maxKeys: number | undefined): number {
+function mapKeys(m: PlanMap, maxKeys: number | undefined): number {
   return m.keyTypes.length > 0 && maxKeys !== undefined ? maxKeys : m.maxEntries;
 }

@@ -4,21 +4,21 @@
 import type { KType, MapValueKind } from '../frontend/ast.js';
 import type { PlanEvent } from '../plan/types.js';
 
-export interface KsymValue { kind: 'ksym'; addr: bigint }
-export interface UsymValue { kind: 'usym'; addr: bigint; pid: number }
+interface KsymValue { kind: 'ksym'; addr: bigint }
+interface UsymValue { kind: 'usym'; addr: bigint; pid: number }
 /** af is AF_INET (2) or AF_INET6 (10); bytes holds 4 or 16 address bytes in network order. */
 export interface InetValue { kind: 'inet'; af: number; bytes: Uint8Array }
-export interface UsernameValue { kind: 'username'; uid: number }
+interface UsernameValue { kind: 'username'; uid: number }
 /** A negative stackId means the kernel could not record the stack. */
 /** Frames of a stack map entry, or undefined when the id is not (or no longer) there. */
 export type StackLookup = (stackId: number, limit?: number) => bigint[] | undefined;
 /** `limit`: the frames kstack(n)/ustack(n) kept, which names the stack's map (stackMapName). */
-export interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
-export interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
+interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
+interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
 /** Nanoseconds, as the timestamp builtin recorded them. */
-export interface TimestampValue { kind: 'timestamp'; ns: bigint }
+interface TimestampValue { kind: 'timestamp'; ns: bigint }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */
-export interface NoneValue { kind: 'none' }
+interface NoneValue { kind: 'none' }
 
 export type TaggedValue =
   | KsymValue

@@ -3,8 +3,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { KtError } from '../../src/errors.js';
 import type { Output } from '../../src/runtime/output.js';
-import { runSession, SessionError } from '../../src/runtime/session.js';
+import { runSession } from '../../src/runtime/session.js';
 import { BEGIN, buildFixtures, ROOT, canRun, END, fixturePlan, GETPPID, loadedPrograms, loadedProgramsSettled, WRITE } from './runtime-helpers.js';
 
 const ok = canRun();
@@ -59,7 +60,7 @@ describe.runIf(ok)('leaks', () => {
           signals: false,
           output: stopAtOnce(new AbortController()),
         }),
-      ).rejects.toBeInstanceOf(SessionError);
+      ).rejects.toBeInstanceOf(KtError);
     }
     const growth = process.memoryUsage().rss - before;
     expect(growth).toBeLessThan(40 * 1024 * 1024);

@@ -11,7 +11,7 @@ import { layoutOf } from '../../src/plan/layout.js';
 import type { Plan, PlanEvent, PlanMap } from '../../src/plan/types.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const OUT = join(ROOT, 'build', 'test');
+const OUT = join(ROOT, 'build', 'test');
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 
 /**
@@ -44,7 +44,7 @@ function bpfObject(name: string, variant = '', defines: string[] = []): string {
   return out;
 }
 
-export interface Fixtures {
+interface Fixtures {
   workload: string;
   probes: Buffer;
   /** probes.bpf.c that sends exit(3) on the 5th getppid. */
@@ -115,7 +115,7 @@ function perCpuMap(name: string, bpfName: string, value: PlanMap['value'], value
 }
 
 /** The maps of probes.bpf.c, by their script names. */
-export const FIXTURE_MAPS: PlanMap[] = [
+const FIXTURE_MAPS: PlanMap[] = [
   perCpuMap('@calls', 'm_calls', { kind: 'count' }, 8),
   perCpuMap('@bytes', 'm_bytes', { kind: 'sum', signed: false }, 8),
   perCpuMap('@sizes', 'm_sizes', { kind: 'hist' }, 66 * 8),

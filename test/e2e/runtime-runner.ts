@@ -4,8 +4,9 @@
 // once attached, the session's output on stdout, STOPPED_IN_MS (from the stop to the maps printed) on stderr,
 // and exits with the session's exit code.
 import { readFileSync } from 'node:fs';
+import { KtError } from '../../src/errors.js';
 import { createOutput } from '../../src/runtime/output.js';
-import { runSession, SessionError } from '../../src/runtime/session.js';
+import { runSession } from '../../src/runtime/session.js';
 import type { Plan } from '../../src/plan/types.js';
 
 interface RunnerConfig {
@@ -56,7 +57,7 @@ runSession(config.plan, readFileSync(config.object), {
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(e instanceof SessionError ? `error: ${e.message}\n` : `${String(e)}\n`);
+    process.stderr.write(e instanceof KtError ? `error: ${e.message}\n` : `${String(e)}\n`);
     process.exitCode = 1;
   },
 );

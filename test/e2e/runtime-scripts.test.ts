@@ -3,10 +3,11 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compileScript } from '../../src/compiler.js';
+import { KtError } from '../../src/errors.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { openObject } from '../../src/native/index.js';
 import { createOutput } from '../../src/runtime/output.js';
-import { runSession, SessionError, type SessionOptions } from '../../src/runtime/session.js';
+import { runSession, type SessionOptions } from '../../src/runtime/session.js';
 import { buildFixtures, canRun, collector } from './runtime-helpers.js';
 
 const ok = canRun();
@@ -134,7 +135,7 @@ describe.runIf(ok)('scripts through the runtime', () => {
 
   it('names the missing kernel feature for a kprobe script', async () => {
     await expect(runScript('kprobe:do_sys_openat2 { @ = count(); }')).rejects.toThrow(
-      new SessionError('kprobe:do_sys_openat2: kprobes are not available: this kernel was built without CONFIG_KPROBES'),
+      new KtError('attach-failed', 'kprobe:do_sys_openat2: kprobes are not available: this kernel was built without CONFIG_KPROBES'),
     );
   });
 });

@@ -5,10 +5,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KtError } from '../../src/errors.js';
 import type { ResolvedAttach } from '../../src/frontend/analysis.js';
 import { FENTRY_MISSING, HARDWARE_MISSING, KPROBES_MISSING } from '../../src/runtime/attach.js';
 import { createOutput } from '../../src/runtime/output.js';
-import { runSession, SessionError, type CommandStatus, type SessionOptions } from '../../src/runtime/session.js';
+import { runSession, type CommandStatus, type SessionOptions } from '../../src/runtime/session.js';
 import type { Layout, Plan, PlanEvent } from '../../src/plan/types.js';
 import { BEGIN, buildFixtures, canRun, collector, END, FIXTURE_EVENTS, fixturePlan, GETPPID, loadedProgramsSettled, WRITE } from './runtime-helpers.js';
 
@@ -29,7 +30,7 @@ async function failure(plan: Plan, object?: Buffer): Promise<string> {
   try {
     await run(plan, { object, durationMs: 1 });
   } catch (e) {
-    expect(e).toBeInstanceOf(SessionError);
+    expect(e).toBeInstanceOf(KtError);
     return (e as Error).message;
   }
   throw new Error('the session started');

@@ -43,7 +43,7 @@ export function heldBpf(pid: number | 'self' = 'self', into: HeldBpf = emptyHeld
 }
 
 /** Ids of the programs, maps or links loaded on the machine now. */
-export function loadedIds(kind: 'prog' | 'map' | 'link'): Set<number> {
+function loadedIds(kind: 'prog' | 'map' | 'link'): Set<number> {
   const list = JSON.parse(execFileSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8' })) as { id: number }[];
   return new Set(list.map((o) => o.id));
 }

@@ -131,7 +131,7 @@ function readProtocolLine(log: ProtocolLog, message: string): void {
   if (offered) log.offered.set(Number(offered[1]), [Number(offered[2]), Number(offered[3])]);
 }
 
-export interface ConfluentProduced {
+interface ConfluentProduced {
   /** Delivery reports, in the order they came. */
   reports: DeliveryReport[];
   /** Successful deliveries per partition. */
@@ -140,7 +140,7 @@ export interface ConfluentProduced {
 }
 
 /** One message for produceMessagesWithConfluent; partition null lets librdkafka's partitioner choose. */
-export interface ConfluentMessage {
+interface ConfluentMessage {
   topic: string;
   partition: number | null;
   key: string | null;

@@ -67,13 +67,13 @@ export function kafkajsClient(bootstrap: string, clientId = 'kafkatrace-test'): 
 }
 
 /** A message value of exactly `size` bytes, different per index so nothing compresses by accident. */
-export function messageValue(index: number, size: number): string {
+function messageValue(index: number, size: number): string {
   const tag = `m${index}:`;
   if (size <= tag.length) return tag.slice(0, size);
   return tag + 'x'.repeat(size - tag.length);
 }
 
-export interface ProduceOptions {
+interface ProduceOptions {
   bootstrap: string;
   topic: string;
   count: number;
@@ -114,7 +114,7 @@ export async function produceWithKafkajs(opts: ProduceOptions): Promise<KafkajsR
   return requests;
 }
 
-export interface ProcessResult {
+interface ProcessResult {
   code: number | null;
   stdout: string;
   stderr: string;
@@ -150,7 +150,7 @@ async function runKcat(args: string[], input: string, timeoutMs: number): Promis
   return r;
 }
 
-export interface KcatProduceOptions extends ProduceOptions {
+interface KcatProduceOptions extends ProduceOptions {
   /** More librdkafka properties, passed as -X name=value. */
   config?: Record<string, string>;
   timeoutMs?: number;

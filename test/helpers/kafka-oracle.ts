@@ -18,7 +18,7 @@ import { startCapture, tsharkExchanges, unfinishedConnections, type TsharkExchan
 const { CompressionTypes } = kafkajs;
 
 export type Client = 'kafkajs' | 'confluent' | 'kcat';
-export type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
 /** The codecs each client can write: kafkajs has gzip built in only; the bundled librdkafka lacks zstd. */
 export const CODECS: Record<Client, Codec[]> = {
@@ -27,7 +27,7 @@ export const CODECS: Record<Client, Codec[]> = {
   kcat: ['none', 'gzip', 'snappy', 'lz4', 'zstd'],
 };
 
-export interface OracleMessage {
+interface OracleMessage {
   topic: string;
   partition: number;
   key: string | null;
@@ -37,7 +37,7 @@ export interface OracleMessage {
   headers: Record<string, string>;
 }
 
-export interface ProduceStep {
+interface ProduceStep {
   client: Client;
   codec: Codec;
   acks: 0 | 1 | -1;
@@ -684,7 +684,7 @@ function lagFiringsOf(traced: Traced): LagFiring[] {
   });
 }
 
-export interface LagReport {
+interface LagReport {
   seed: number;
   /** kafka:lag firings compared: with the Produce or Fetch exchange on the wire that caused them, and the last ones with the admin API. */
   firings: { produce: number; fetch: number; last: number };

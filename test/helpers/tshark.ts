@@ -14,7 +14,7 @@ export function tsharkProblem(): string | undefined {
   return undefined;
 }
 
-export interface Capture {
+interface Capture {
   /** Stops the capture once every packet is written; resolves to the pcapng file. */
   stop(): Promise<string>;
   /** Removes the capture's directory. */

@@ -36,7 +36,7 @@ describe.runIf(built)('the V8 code cache of the bundle', () => {
     // The entry chunk, the runtime chunk it requires, and the compiler's chunk loaded on demand.
     expect(files.some((f) => f.startsWith('kafkatrace.cjs.'))).toBe(true);
     expect(files.some((f) => f.startsWith('run-'))).toBe(true);
-    expect(files.some((f) => f.startsWith('frontend-'))).toBe(true);
+    expect(files.some((f) => f.startsWith('compiler-'))).toBe(true);
     for (const f of files) {
       const chunk = f.slice(0, f.indexOf('.cjs.') + 4);
       expect(existsSync(join(BUNDLE, chunk))).toBe(true);

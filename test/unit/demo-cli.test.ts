@@ -1,8 +1,9 @@
 // `kafkatrace demo` on the command line, and the demo script through the normal front end: it plans
 // with no kernel part (no clang at run time) and every probe runs in user space.
 import { describe, expect, it } from 'vitest';
-import { parseCli, UsageError } from '../../src/cli/args.js';
+import { parseCli } from '../../src/cli/args.js';
 import { planScript } from '../../src/compiler.js';
+import { KtError } from '../../src/errors.js';
 import { planToJson } from '../../src/plan/json.js';
 import { DEMO_HELP } from '../../src/demo/command.js';
 import { kcatProblem } from '../../src/demo/scenario.js';
@@ -21,10 +22,10 @@ describe('demo arguments', () => {
   });
 
   it('rejects arguments and options that belong to scripts', () => {
-    expect(() => parseCli(['demo', 'x.ktr'])).toThrow(new UsageError("demo takes no arguments, not 'x.ktr'"));
-    expect(() => parseCli(['demo', '-e', 'BEGIN {}'])).toThrow(new UsageError('demo does not take -e'));
-    expect(() => parseCli(['demo', '--export', 'prometheus'])).toThrow(new UsageError('demo does not take --export'));
-    expect(() => parseCli(['demo', '--duration', 'soon'])).toThrow(UsageError);
+    expect(() => parseCli(['demo', 'x.ktr'])).toThrow(new KtError('usage', "demo takes no arguments, not 'x.ktr'"));
+    expect(() => parseCli(['demo', '-e', 'BEGIN {}'])).toThrow(new KtError('usage', 'demo does not take -e'));
+    expect(() => parseCli(['demo', '--export', 'prometheus'])).toThrow(new KtError('usage', 'demo does not take --export'));
+    expect(() => parseCli(['demo', '--duration', 'soon'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
   });
 
   it('explains itself', () => {

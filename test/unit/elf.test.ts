@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ElfError, readElf } from '../../src/frontend/elf.js';
+import { readElf } from '../../src/frontend/elf.js';
 
 // readelf (binutils) is the independent reference for symbol addresses.
 function readelfSymbol(path: string, name: string): number {
@@ -41,7 +41,7 @@ describe('readElf', () => {
   });
 
   it('rejects files that are not ELF', () => {
-    expect(() => readElf('/etc/passwd')).toThrow(ElfError);
+    expect(() => readElf('/etc/passwd')).toThrow(expect.objectContaining({ errorCode: 'elf-invalid' }));
     expect(() => readElf('/etc/passwd')).toThrow(/not an ELF file/);
   });
 });

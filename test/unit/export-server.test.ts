@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PrometheusExporter } from '../../src/export/server.js';
-import { parseCli, UsageError } from '../../src/cli/args.js';
+import { KtError } from '../../src/errors.js';
+import { parseCli } from '../../src/cli/args.js';
 import type { PlanMap } from '../../src/plan/types.js';
-import { SessionError, type SessionControl } from '../../src/runtime/session.js';
+import type { SessionControl } from '../../src/runtime/session.js';
 
 const CALLS: PlanMap = {
   name: '@calls', bpfName: 'm_calls', home: 'kernel', keyTypes: [{ kind: 'str', size: 16 }], keyLayout: { size: 16, fields: [] },
@@ -15,7 +16,7 @@ function fakeControl(): SessionControl & { reads: number; ended: boolean } {
     reads: 0,
     ended: false,
     snapshots() {
-      if (c.ended) throw new SessionError('the session has ended');
+      if (c.ended) throw new KtError('session-ended', 'the session has ended');
       c.reads++;
       return [{ name: '@calls', value: CALLS.value, keyTypes: CALLS.keyTypes, entries: [{ keys: ['workload'], value: BigInt(c.reads) }] }];
     },
@@ -99,7 +100,7 @@ describe('the Prometheus exporter', () => {
     const first = await listen();
     const port = first.address.port;
     await expect(PrometheusExporter.listen({ kind: 'prometheus', host: '127.0.0.1', port }, [CALLS])).rejects.toThrow(
-      new SessionError(`cannot serve Prometheus metrics on 127.0.0.1:${port}: the address is already in use (choose another with --export prometheus=ADDR:PORT)`),
+      new KtError('listen-failed', `cannot serve Prometheus metrics on 127.0.0.1:${port}: the address is already in use (choose another with --export prometheus=ADDR:PORT)`),
     );
   });
 });
@@ -108,7 +109,7 @@ describe('--export on the command line', () => {
   it('is parsed for scripts and refused elsewhere', () => {
     expect(parseCli(['-e', 'BEGIN {}', '--export', 'prometheus']).exportTarget).toEqual({ kind: 'prometheus', host: '127.0.0.1', port: 9464 });
     expect(parseCli(['run', 'x.ktr', '--export', 'prometheus=[::1]:9000']).exportTarget).toEqual({ kind: 'prometheus', host: '::1', port: 9000 });
-    expect(() => parseCli(['-e', 'BEGIN {}', '--export', 'prometheus=1.2.3.4:x'])).toThrow(UsageError);
+    expect(() => parseCli(['-e', 'BEGIN {}', '--export', 'prometheus=1.2.3.4:x'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
     expect(() => parseCli(['-e', 'BEGIN {}', '--export', 'graphite'])).toThrow(/unknown exporter 'graphite'/);
     expect(() => parseCli(['check', 'x.ktr', '--export', 'prometheus'])).toThrow(/--export only applies when a script runs, not to check/);
   });

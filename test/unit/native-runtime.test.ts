@@ -4,16 +4,16 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NativeUnavailableError, isNativeError, type BpfObject } from '../../src/native/index.js';
+import { KtError } from '../../src/errors.js';
+import { isNativeError, nativeUnavailable, type BpfObject } from '../../src/native/index.js';
 import {
-  AttachError,
   attachProgram,
   describeAttach,
   FENTRY_MISSING,
   HARDWARE_MISSING,
   parseCpuList,
 } from '../../src/runtime/attach.js';
-import { CommandError, resolveProgram, spawnHeld, splitCommand } from '../../src/runtime/command.js';
+import { resolveProgram, spawnHeld, splitCommand } from '../../src/runtime/command.js';
 import { effectiveCapabilities, hasBpfPrivileges } from '../../src/runtime/privileges.js';
 
 describe('splitCommand', () => {
@@ -29,8 +29,8 @@ describe('splitCommand', () => {
   });
 
   it('rejects unterminated quotes and empty commands with a clear message', () => {
-    expect(() => splitCommand(`echo 'abc`)).toThrow(new CommandError(`unterminated ' in command: echo 'abc`));
-    expect(() => splitCommand('echo "abc')).toThrow(CommandError);
+    expect(() => splitCommand(`echo 'abc`)).toThrow(new KtError('bad-command', `unterminated ' in command: echo 'abc`));
+    expect(() => splitCommand('echo "abc')).toThrow(expect.objectContaining({ errorCode: 'bad-command' }));
     expect(() => splitCommand('   ')).toThrow('the command to run (-c) is empty');
   });
 });
@@ -121,7 +121,7 @@ describe('attachProgram', () => {
     ).toThrow(`hardware:cache-misses:10: ${HARDWARE_MISSING}`);
     expect(() =>
       attachProgram(fakeObject({ errno: 13 }).obj, 't', { type: 'tracepoint', category: 'a', name: 'b' }, { cpus: [0] }),
-    ).toThrow(AttachError);
+    ).toThrow(expect.objectContaining({ errorCode: 'attach-failed' }));
     expect(() =>
       attachProgram(fakeObject({ errno: 13 }).obj, 't', { type: 'tracepoint', category: 'a', name: 'b' }, { cpus: [0] }),
     ).toThrow('tracepoint:a:b: cannot attach: kernel says no');
@@ -157,7 +157,7 @@ describe('scripts/build-native.mjs', () => {
 
 describe('native errors', () => {
   it('says what to install and how to rebuild when the addon is missing', () => {
-    const e = new NativeUnavailableError('build/Release/kafkatrace_native.node is missing');
+    const e = nativeUnavailable('build/Release/kafkatrace_native.node is missing');
     expect(e.message).toContain('apt-get install libbpf-dev libelf-dev clang');
     expect(e.message).toContain('npm rebuild');
   });

@@ -10,7 +10,7 @@ import { startRepl } from '../../src/repl/repl.js';
 import { shapeMismatch } from '../../src/repl/shared-maps.js';
 import { composeUnit, mapLoc, mentionedMaps, renderUnitDiagnostics } from '../../src/repl/unit.js';
 import { planScript } from '../../src/compiler.js';
-import { parseCli, UsageError } from '../../src/cli/args.js';
+import { parseCli } from '../../src/cli/args.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
 const system = new FakeSystem();
@@ -236,6 +236,6 @@ describe('the REPL on a terminal stream', () => {
 describe('kafkatrace repl on the command line', () => {
   it('is a subcommand without arguments', () => {
     expect(parseCli(['repl']).command).toBe('repl');
-    expect(() => parseCli(['repl', 'x.ktr'])).toThrow(UsageError);
+    expect(() => parseCli(['repl', 'x.ktr'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
   });
 });

@@ -1,7 +1,7 @@
 // Builtin variables (pid, func, retval, argN, ...) and tracepoint args, read from the probe's context.
 import type { TracepointField } from '../../frontend/analysis.js';
 import type { Expr, KType } from '../../frontend/ast.js';
-import { InternalError } from '../../plan/events.js';
+import { InternalError } from '../../errors.js';
 import { sizeOf } from '../../plan/layout.js';
 import { intCType } from '../ctypes.js';
 import { fieldMember, isIntField } from '../tracepoint-struct.js';

@@ -7,7 +7,7 @@
 //
 // The code is in parts, one file each; they call each other through the Gen context this class is.
 import type { Call, Expr, KType, MapRef, Stmt } from '../../frontend/ast.js';
-import { InternalError } from '../../plan/events.js';
+import { InternalError } from '../../errors.js';
 import { sizeOf } from '../../plan/layout.js';
 import type { PlanMap } from '../../plan/types.js';
 import { isScalar, scalarCType } from '../ctypes.js';

@@ -1,6 +1,7 @@
 // C for map access: keys built in scratch memory, assignments, aggregations, reads and ++/--.
 import type { Call, Expr, MapRef } from '../../frontend/ast.js';
-import { InternalError, typeOf } from '../../plan/events.js';
+import { InternalError } from '../../errors.js';
+import { typeOf } from '../../plan/events.js';
 import type { PlanMap } from '../../plan/types.js';
 import { isScalar, scalarCType } from '../ctypes.js';
 import { type Gen, isAggregation, type KernelMap } from './context.js';

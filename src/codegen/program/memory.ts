@@ -1,7 +1,8 @@
 // Values that live in memory (strings, buffers, tuples, inet, usym, ustack): how they are computed
 // into zeroed memory, and copied between layouts.
 import type { Call, Expr, KType } from '../../frontend/ast.js';
-import { InternalError, typeOf } from '../../plan/events.js';
+import { InternalError } from '../../errors.js';
+import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf, STACK_DEPTH, stackMapName } from '../../plan/layout.js';
 import { isScalar, scalarCType } from '../ctypes.js';
 import { cByte } from '../escape.js';

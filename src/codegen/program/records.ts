@@ -2,7 +2,8 @@
 // ring buffer; its values are computed before the record is reserved.
 import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { signalNumber } from '../../frontend/signals.js';
-import { InternalError, joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../../plan/events.js';
+import { InternalError } from '../../errors.js';
+import { joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../../plan/events.js';
 import { EVENT_HEADER_SIZE, layoutOf } from '../../plan/layout.js';
 import type { Layout, PlanEvent } from '../../plan/types.js';
 import { isScalar, scalarCType } from '../ctypes.js';

@@ -1,7 +1,8 @@
 // C expressions for scalar values: literals, variables, operators, comparisons and the calls that
 // yield an integer.
 import type { Call, Expr, KType } from '../../frontend/ast.js';
-import { InternalError, typeOf } from '../../plan/events.js';
+import { InternalError } from '../../errors.js';
+import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
 import { cInt, isScalar, isSigned, scalarCType } from '../ctypes.js';
 import { cByte } from '../escape.js';

@@ -1,7 +1,8 @@
 // C for statements: assignments to variables, control flow, and for-loops over maps (each a
 // bpf_for_each_map_elem callback).
 import type { Expr, KType, Stmt } from '../../frontend/ast.js';
-import { InternalError, typeOf } from '../../plan/events.js';
+import { InternalError } from '../../errors.js';
+import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
 import { isScalar, scalarCType } from '../ctypes.js';
 import { cIdent } from '../escape.js';

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ensureTracefs } from '../../frontend/system.js';
 import { openObject, type BpfObject } from '../../native/index.js';
 import { BUILD_HINT, captureObjectPath } from './build.js';
+import { KtError } from '../../errors.js';
 
 export interface CaptureOptions {
   /** Only this process (tgid). */
@@ -34,10 +35,10 @@ export interface CaptureOptions {
   objectPath?: string;
 }
 
-export class CaptureConfigError extends Error {
+export class CaptureConfigError extends KtError {
+  override name = 'CaptureConfigError';
   constructor(message: string) {
-    super(message);
-    this.name = 'CaptureConfigError';
+    super('capture-config', message);
   }
 }
 

@@ -5,6 +5,7 @@
 // Records arrive packed in batches (src/native/ring-records.ts); KafkaDecoder.pushCapture reads the
 // header fields it needs in place (CAPTURE_AT), decodeCaptureRecord makes the whole record.
 import { RECORD_PREFIX, ringRecords } from '../../native/ring-records.js';
+import { KtError } from '../../errors.js';
 
 export const CAPTURE_HEADER_SIZE = 104;
 /** Most data bytes one record carries (KC_REC_CAP). */
@@ -48,10 +49,10 @@ export interface CaptureRecord {
   data: Uint8Array;
 }
 
-export class CaptureDecodeError extends Error {
+export class CaptureDecodeError extends KtError {
+  override name = 'CaptureDecodeError';
   constructor(message: string) {
-    super(message);
-    this.name = 'CaptureDecodeError';
+    super('capture-record', message);
   }
 }
 

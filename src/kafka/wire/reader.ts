@@ -2,6 +2,7 @@
 // gaps (bytes the capture skipped, such as record data sent with sendfile): a read that falls in a
 // gap throws DecodeError('truncated'), and a length that skips over a gap lets decoding continue
 // after it. Frame decoding catches DecodeError, so no exception from a bad frame escapes.
+import { KtError } from '../../errors.js';
 
 /**
  * Why decoding stopped:
@@ -14,16 +15,16 @@
  */
 export type DecodeFailure = 'truncated' | 'overrun' | 'bad_length' | 'bad_varint' | 'bad_header' | 'trailing';
 
-export class DecodeError extends Error {
+export class DecodeError extends KtError {
+  override name = 'DecodeError';
   readonly reason: DecodeFailure;
 
   constructor(reason: DecodeFailure, message: string) {
     // Bad and truncated frames are routine: a stack trace per frame would dominate decoding time.
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(message);
+    super('kafka-frame', message);
     Error.stackTraceLimit = limit;
-    this.name = 'DecodeError';
     this.reason = reason;
   }
 }

@@ -27,7 +27,7 @@ export function histBucketLabel(i: number): string {
   return `[${histIndexLabel(i - 2)}, ${histIndexLabel(i - 1)})`;
 }
 
-export interface LhistParams {
+interface LhistParams {
   min: number;
   max: number;
   step: number;
@@ -38,7 +38,7 @@ function lhistInner(buckets: bigint[]): number {
   return buckets.length - 2;
 }
 
-export function lhistBucketLabel(i: number, p: LhistParams, inner: number): string {
+function lhistBucketLabel(i: number, p: LhistParams, inner: number): string {
   if (i === 0) return `(..., ${lhistIndexLabel(p.min)})`;
   if (i === inner + 1) return `[${lhistIndexLabel(p.max)}, ...)`;
   return `[${lhistIndexLabel((i - 1) * p.step + p.min)}, ${lhistIndexLabel(i * p.step + p.min)})`;

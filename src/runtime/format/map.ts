@@ -38,7 +38,7 @@ function sortByKey(entries: MapEntry[], keyTypes: KType[]): MapEntry[] {
  * Entries in the order bpftrace prints them. Ties keep key order (bpftrace leaves them in hash order),
  * so output is deterministic.
  */
-export function sortEntries(s: MapSnapshot): MapEntry[] {
+function sortEntries(s: MapSnapshot): MapEntry[] {
   const byKey = sortByKey(s.entries, s.keyTypes);
   const v = s.value;
   switch (v.kind) {

@@ -5,7 +5,7 @@
 import type { Value } from '../values.js';
 import { hexFormatBuffer } from './buffer.js';
 
-export interface FormatSpec {
+interface FormatSpec {
   flags: string;
   width?: number;
   precision?: number;
@@ -13,7 +13,7 @@ export interface FormatSpec {
   conversion: string;
 }
 
-export type FormatPiece = string | FormatSpec;
+type FormatPiece = string | FormatSpec;
 
 const SPEC = /%([-+ #0]*)(\d+)?(?:\.(\d*))?(hh|h|ll|l|j|z|t)?([diouxXcsp%r])/y;
 
@@ -132,7 +132,7 @@ function formatString(spec: FormatSpec, s: string): string {
 }
 
 /** Formats one conversion; `render` turns a non-integer value into the text %s prints for it. */
-export function formatSpec(spec: FormatSpec, arg: Value | undefined, render: (v: Value) => string): string {
+function formatSpec(spec: FormatSpec, arg: Value | undefined, render: (v: Value) => string): string {
   switch (spec.conversion) {
     case 'd':
     case 'i':

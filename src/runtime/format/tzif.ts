@@ -2,21 +2,21 @@
 // zone is $TZ (a zoneinfo name) or /etc/localtime. Intl only knows abbreviations for a few locales.
 import { readFileSync } from 'node:fs';
 
-export interface ZoneType {
+interface ZoneType {
   /** Seconds east of UTC. */
   utoff: number;
   isdst: boolean;
   abbr: string;
 }
 
-export interface ZoneInfo {
+interface ZoneInfo {
   types: ZoneType[];
   /** Transition times (seconds since the epoch) and the type that applies from each. */
   transitions: { at: number; type: number }[];
 }
 
 /** The local time types and transitions of a TZif file (its 64-bit section when it has one). */
-export function parseTzif(bytes: Uint8Array): ZoneInfo {
+function parseTzif(bytes: Uint8Array): ZoneInfo {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
   if (bytes.length < 44 || magic !== 'TZif') return { types: [], transitions: [] };

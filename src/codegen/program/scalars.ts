@@ -13,7 +13,7 @@ export function cond(g: Gen, e: Expr): string {
   return `(${g.scalar(e)}) != 0`;
 }
 
-export function arith(g: Gen, op: string, l: string, r: string, lt: KType, rt: KType): string {
+export function arith(_g: Gen, op: string, l: string, r: string, lt: KType, rt: KType): string {
   const ct = isSigned(lt) && isSigned(rt) ? '__s64' : '__u64';
   if (op === '/' || op === '%') {
     const div = ct === '__s64' ? `${op === '/' ? 'kt_sdiv' : 'kt_smod'}((__s64)(${l}), (__s64)(${r}))` : `(__u64)(${l}) ${op} (__u64)(${r})`;
@@ -188,7 +188,7 @@ function equalMem(g: Gen, a: Expr, b: Expr): string {
   return r;
 }
 
-function equalLiteral(g: Gen, p: string, size: number, s: string): string {
+function equalLiteral(_g: Gen, p: string, size: number, s: string): string {
   const bytes = [...Buffer.from(s, 'utf8')];
   if (bytes.length >= size) return '0';
   const parts = bytes.map((b, i) => `((const __u8 *)${p})[${i}] == ${cByte(b)}`);

@@ -31,8 +31,6 @@ export type { FrameFailure, KafkaCounters } from './exchange/counters.js';
 export { derivedFiring, probeFirings } from './probes/firings.js';
 export type { KafkaDemand } from './probes/demand.js';
 export type { FiringSink } from './lane/fast-lane.js';
-export { apiName } from './wire/api-names.js';
-export { errorName } from './wire/error-codes.js';
 
 /** One captured piece of a connection's byte stream (what src/kafka/capture/record.ts decodes). */
 export interface CaptureChunk extends ConnectionInfo {

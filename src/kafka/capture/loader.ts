@@ -162,7 +162,7 @@ export interface CaptureFrames {
 const FRAME_SLOTS = 8; // KC_FR_SLOTS
 
 /** Sums kafka_frames' per-CPU values (entries keyed by u32 index, u64 per CPU). */
-export function captureFrames(entries: Iterable<{ key: Buffer; values: Buffer[] }>): CaptureFrames {
+function captureFrames(entries: Iterable<{ key: Buffer; values: Buffer[] }>): CaptureFrames {
   const slots = new Array<bigint>(2 * FRAME_SLOTS).fill(0n);
   for (const e of entries) {
     const i = e.key.readUInt32LE(0);

@@ -104,7 +104,7 @@ export function captureHeaderSound(dv: DataView, start: number, size: number): b
 }
 
 /** What is wrong with the header of the `size`-byte record at `start` of `dv`; undefined when it is sound. */
-export function captureHeaderError(dv: DataView, start: number, size: number): string | undefined {
+function captureHeaderError(dv: DataView, start: number, size: number): string | undefined {
   if (captureHeaderSound(dv, start, size)) return undefined;
   if (size < CAPTURE_HEADER_SIZE) return `capture record of ${size} bytes is shorter than its ${CAPTURE_HEADER_SIZE}-byte header`;
   const len = dv.getUint16(start + CAPTURE_AT.len, true);

@@ -57,7 +57,7 @@ export function countFailure(c: KafkaCounters, reason: FrameFailure): void {
 }
 
 /** Every FrameFailure, in the order reports list them (Prometheus keeps a series for each, 0 included). */
-export const FRAME_FAILURES: readonly FrameFailure[] = [
+const FRAME_FAILURES: readonly FrameFailure[] = [
   'bad_header', 'overrun', 'bad_length', 'bad_varint', 'trailing', 'orphan_response', 'acks0_response', 'unknown_version', 'sasl_token',
 ];
 

@@ -179,7 +179,7 @@ export function plannedFirings(ex: KafkaExchange, plan: FiringPlan): ProbeFiring
 }
 
 /** A derived event's firing with only the args `plan` demands. */
-export function plannedDerived(ev: DerivedEvent, plan: FiringPlan): ProbeArgs {
+function plannedDerived(ev: DerivedEvent, plan: FiringPlan): ProbeArgs {
   const all = derivedFiring(ev).args;
   const args: ProbeArgs = {};
   for (const name of plan.args) if (all[name] !== undefined) args[name] = all[name]!;

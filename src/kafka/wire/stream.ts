@@ -62,7 +62,7 @@ export interface CopiedRun {
 }
 
 /** Payload bytes handed to checkHead: enough for a request's api key, version and correlation id. */
-export const HEAD_BYTES = 8;
+const HEAD_BYTES = 8;
 
 export interface StreamStats {
   frames: number;
@@ -73,8 +73,8 @@ export interface StreamStats {
   bytesDropped: number;
 }
 
-export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024;
-export const DEFAULT_MAX_FRAME_COPY = 1024 * 1024;
+const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024;
+const DEFAULT_MAX_FRAME_COPY = 1024 * 1024;
 /**
  * `n` bytes of `data` from `start`, as a plain Uint8Array: Buffer's subarray (capture data may be a
  * Buffer) builds a Buffer through a slower path, twice per frame.

@@ -201,29 +201,34 @@ async function dissect(pcap: string, brokerPorts: number[], apiKeys: number[]): 
   return (text.trim() === '' ? [] : JSON.parse(text)) as { _source: { layers: Tree } }[];
 }
 
-/**
- * The Produce and Fetch exchanges in `pcap`, read by tshark's Kafka dissector with `brokerPorts`
- * decoded as Kafka, keyed "clientPort/brokerPort/correlationId".
- */
-export async function tsharkExchanges(pcap: string, brokerPorts: number[]): Promise<Map<string, TsharkExchange>> {
-  const packets = await dissect(pcap, brokerPorts, [0, 1]);
-  const ports = new Set(brokerPorts);
-  const exchanges = new Map<string, TsharkExchange>();
+/** Each Kafka message of the dissected packets, with its TCP ports, its segment and its capture time (seconds since the epoch). */
+function* kafkaMessages(packets: { _source: { layers: Tree } }[]): Iterable<{ k: Tree; src: number; dst: number; tcp: Tree; time: number }> {
   for (const packet of packets) {
     const layers = packet._source.layers;
     const tcp = all(layers.tcp)[0];
     if (!tcp) continue;
     const src = num(tcp, 'tcp.srcport')!;
     const dst = num(tcp, 'tcp.dstport')!;
-    for (const k of all(layers.kafka)) {
-      const msg = messageOf(k, src, dst, ports);
-      if (!msg) continue;
-      const key = `${msg.clientPort}/${msg.brokerPort}/${msg.correlationId}`;
-      const ex = exchanges.get(key) ?? { clientPort: msg.clientPort, brokerPort: msg.brokerPort, correlationId: msg.correlationId, apiKey: msg.apiKey };
-      if (ports.has(dst)) ex.request = msg;
-      else ex.response = msg;
-      exchanges.set(key, ex);
-    }
+    const time = num(all(layers.frame)[0] ?? {}, 'frame.time_epoch') ?? 0;
+    for (const k of all(layers.kafka)) yield { k, src, dst, tcp, time };
+  }
+}
+
+/**
+ * The Produce and Fetch exchanges in `pcap`, read by tshark's Kafka dissector with `brokerPorts`
+ * decoded as Kafka, keyed "clientPort/brokerPort/correlationId".
+ */
+export async function tsharkExchanges(pcap: string, brokerPorts: number[]): Promise<Map<string, TsharkExchange>> {
+  const ports = new Set(brokerPorts);
+  const exchanges = new Map<string, TsharkExchange>();
+  for (const { k, src, dst } of kafkaMessages(await dissect(pcap, brokerPorts, [0, 1]))) {
+    const msg = messageOf(k, src, dst, ports);
+    if (!msg) continue;
+    const key = `${msg.clientPort}/${msg.brokerPort}/${msg.correlationId}`;
+    const ex = exchanges.get(key) ?? { clientPort: msg.clientPort, brokerPort: msg.brokerPort, correlationId: msg.correlationId, apiKey: msg.apiKey };
+    if (ports.has(dst)) ex.request = msg;
+    else ex.response = msg;
+    exchanges.set(key, ex);
   }
   return exchanges;
 }
@@ -329,56 +334,48 @@ export function joinGroupListedIds(payload: Buffer, correlationId: number, versi
 
 /** The JoinGroup, Heartbeat, LeaveGroup and SyncGroup exchanges in `pcap`, in request order. */
 export async function tsharkGroupExchanges(pcap: string, brokerPorts: number[]): Promise<TsharkGroupExchange[]> {
-  const packets = await dissect(pcap, brokerPorts, [11, 12, 13, 14]);
   const ports = new Set(brokerPorts);
   const byKey = new Map<string, TsharkGroupExchange>();
   let frame = 0;
-  for (const packet of packets) {
-    const layers = packet._source.layers;
-    const tcp = all(layers.tcp)[0];
-    if (!tcp) continue;
-    const src = num(tcp, 'tcp.srcport')!;
-    const dst = num(tcp, 'tcp.dstport')!;
-    for (const k of all(layers.kafka)) {
-      const correlationId = num(k, 'kafka.correlation_id');
-      const apiKey = num(k, 'kafka.api_key');
-      if (correlationId === undefined || apiKey === undefined || apiKey < 11 || apiKey > 14) continue;
-      const toBroker = ports.has(dst);
-      const clientPort = toBroker ? src : dst;
-      const brokerPort = toBroker ? dst : src;
-      const key = `${clientPort}/${brokerPort}/${correlationId}`;
-      if (toBroker) {
-        const member = field(k, 'kafka.member_id') ?? subtrees(k, 'Member (').map((m) => field(m, 'kafka.member_id')).find((m) => m !== undefined) ?? '';
-        byKey.set(key, {
-          apiKey: apiKey as TsharkGroupExchange['apiKey'], frame: frame++, clientPort, brokerPort, correlationId,
-          clientId: field(k, 'kafka.client_id') ?? '', group: field(k, 'kafka.consumer_group') ?? '', memberId: member,
-          requestGeneration: apiKey === 12 || apiKey === 14 ? num(k, 'kafka.generation_id') ?? -1 : -1,
-        });
-        continue;
+  for (const { k, src, dst, tcp, time } of kafkaMessages(await dissect(pcap, brokerPorts, [11, 12, 13, 14]))) {
+    const correlationId = num(k, 'kafka.correlation_id');
+    const apiKey = num(k, 'kafka.api_key');
+    if (correlationId === undefined || apiKey === undefined || apiKey < 11 || apiKey > 14) continue;
+    const toBroker = ports.has(dst);
+    const clientPort = toBroker ? src : dst;
+    const brokerPort = toBroker ? dst : src;
+    const key = `${clientPort}/${brokerPort}/${correlationId}`;
+    if (toBroker) {
+      const member = field(k, 'kafka.member_id') ?? subtrees(k, 'Member (').map((m) => field(m, 'kafka.member_id')).find((m) => m !== undefined) ?? '';
+      byKey.set(key, {
+        apiKey: apiKey as TsharkGroupExchange['apiKey'], frame: frame++, clientPort, brokerPort, correlationId,
+        clientId: field(k, 'kafka.client_id') ?? '', group: field(k, 'kafka.consumer_group') ?? '', memberId: member,
+        requestGeneration: apiKey === 12 || apiKey === 14 ? num(k, 'kafka.generation_id') ?? -1 : -1,
+      });
+      continue;
+    }
+    const ex = byKey.get(key);
+    if (!ex) continue;
+    ex.error = num(k, 'kafka.error') ?? 0;
+    ex.answeredAt = time;
+    if (apiKey === 11) {
+      const generation = num(k, 'kafka.generation_id');
+      if (generation !== undefined) ex.generation = generation;
+      const leader = field(k, 'kafka.group_leader_id');
+      if (leader !== undefined) ex.leader = leader;
+      const assigned = field(k, 'kafka.member_id');
+      if (assigned !== undefined) ex.assignedMemberId = assigned;
+      const list = k['Members'];
+      // Members of the same label are one key holding an array (--no-duplicate-keys).
+      const version = num(k, 'kafka.response.version') ?? -1;
+      const payload = field(tcp, 'tcp.payload');
+      if (version >= 2 && version <= 5 && payload !== undefined) {
+        const ids = joinGroupListedIds(Buffer.from(payload.replaceAll(':', ''), 'hex'), correlationId, version);
+        if (ids) ex.listedIds = ids;
       }
-      const ex = byKey.get(key);
-      if (!ex) continue;
-      ex.error = num(k, 'kafka.error') ?? 0;
-      ex.answeredAt = num(all(layers.frame)[0] ?? {}, 'frame.time_epoch') ?? 0;
-      if (apiKey === 11) {
-        const generation = num(k, 'kafka.generation_id');
-        if (generation !== undefined) ex.generation = generation;
-        const leader = field(k, 'kafka.group_leader_id');
-        if (leader !== undefined) ex.leader = leader;
-        const assigned = field(k, 'kafka.member_id');
-        if (assigned !== undefined) ex.assignedMemberId = assigned;
-        const list = k['Members'];
-        // Members of the same label are one key holding an array (--no-duplicate-keys).
-        const version = num(k, 'kafka.response.version') ?? -1;
-        const payload = field(tcp, 'tcp.payload');
-        if (version >= 2 && version <= 5 && payload !== undefined) {
-          const ids = joinGroupListedIds(Buffer.from(payload.replaceAll(':', ''), 'hex'), correlationId, version);
-          if (ids) ex.listedIds = ids;
-        }
-        ex.listedMembers = list !== undefined && typeof list === 'object' && !Array.isArray(list)
-          ? Object.entries(list).filter(([key]) => key.startsWith('Member (')).reduce((n, [, v]) => n + (Array.isArray(v) ? v.length : 1), 0)
-          : 0;
-      }
+      ex.listedMembers = list !== undefined && typeof list === 'object' && !Array.isArray(list)
+        ? Object.entries(list).filter(([key]) => key.startsWith('Member (')).reduce((n, [, v]) => n + (Array.isArray(v) ? v.length : 1), 0)
+        : 0;
     }
   }
   return [...byKey.values()].sort((a, b) => a.frame - b.frame);

@@ -100,6 +100,9 @@ const MAX_LIVE = 32;
 /** The last frame handed on whole is kept, to be searched again once its bytes are gone, up to this size. */
 const LAST_COPY_MAX = 4096;
 
+/** Pushes after a header failed during which a frame ending a chunk is kept (see parse). */
+const SUSPECT_PUSHES = 4;
+
 /** How a frame at one offset of a chunk checks out (see judge). */
 const enum Verdict {
   /** Its size or head fails. */
@@ -175,6 +178,8 @@ export class FrameStream<T> {
   private lastPush = -1;
   /** Stream position of data[0] of the bytes being parsed: bytes copied before (skipped ones are not counted). */
   private base = 0;
+  /** The push during which a header last failed. */
+  private lostAt = -Infinity;
   /** Stream position where the size field in sizeBytes starts. */
   private sizeStart = 0;
 
@@ -327,11 +332,14 @@ export class FrameStream<T> {
     }
     this.base += end;
     // The frame before one that a later chunk may prove wrong (a header that fails, a stream that
-    // ends inside it) is the one to search again then: its bytes outlive the chunk when small.
+    // ends inside it) is the one to search again then: its bytes outlive the chunk when small. One
+    // that ends the chunk is kept only shortly after garbage (a wrong size ends exactly there by
+    // chance; copying every chunk's last frame would slow every stream).
     const body = this.lastBody;
     if (body !== null && this.lastPush >= 0) {
       const end = this.lastStart + 4 + body.length;
-      if (end === this.base || (this.sizeHave > 0 && this.sizeStart === end) || this.frame?.start === end) this.keepLast();
+      const suspect = end === this.base && this.pushes - this.lostAt <= SUSPECT_PUSHES;
+      if (suspect || (this.sizeHave > 0 && this.sizeStart === end) || this.frame?.start === end) this.keepLast();
     }
   }
 
@@ -350,6 +358,7 @@ export class FrameStream<T> {
    * to go on parsing (the chunk's, or earlier bytes joined to it) and where.
    */
   private lost(data: Uint8Array, lo: number, at: number, end: number, header: Uint8Array, meta: T): { data: Uint8Array; lo: number; off: number; end: number } {
+    this.lostAt = this.pushes;
     this.stats.resyncs++;
     this.stats.bytesDropped++;
     this.frame = null;

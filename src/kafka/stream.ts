@@ -103,6 +103,14 @@ const LAST_COPY_MAX = 4096;
 /** Pushes after a header failed during which a frame ending a chunk is kept (see parse). */
 const SUSPECT_PUSHES = 4;
 
+/** Where parsing goes on after a failed header: data[off, end), data[lo, end) being the chunk's bytes (see FrameStream.parse). */
+interface Resume {
+  data: Uint8Array;
+  lo: number;
+  off: number;
+  end: number;
+}
+
 /** How a frame at one offset of a chunk checks out (see judge). */
 const enum Verdict {
   /** Its size or head fails. */
@@ -206,12 +214,14 @@ export class FrameStream<T> {
       if (size < MIN_FRAME_SIZE || size > this.maxFrameSize || size > this.maxFrameCopy || end - off - 4 < size) break;
       if (!taker.takeWhole(dir, data, off + 4, size, meta)) break;
       this.stats.frames++;
-      // A frame the taker accepts at a chunk's start puts a stream out of sync back in step.
-      this.outOfSync = false;
-      this.dropCarry();
       off += 4 + size;
     }
     if (off > start) {
+      // A frame the taker accepts at a chunk's start puts a stream out of sync back in step.
+      if (this.outOfSync) {
+        this.outOfSync = false;
+        this.dropCarry();
+      }
       this.base += off - start;
       this.lastBody = null;
     }
@@ -277,6 +287,12 @@ export class FrameStream<T> {
    * copied).
    */
   private parse(data: Uint8Array, lo: number, off: number, end: number, meta: T, emit: (frame: StreamFrame<T>) => void): void {
+    let next = this.parseRun(data, lo, off, end, meta, emit);
+    while (next !== null) next = this.parseRun(next.data, next.lo, next.off, next.end, meta, emit);
+  }
+
+  /** parse up to a header that fails: then where the search goes on (see lost), else null. */
+  private parseRun(data: Uint8Array, lo: number, off: number, end: number, meta: T, emit: (frame: StreamFrame<T>) => void): Resume | null {
     // emit and checkHead may call back into this stream (abandon, finishOpen): state is re-read each turn.
     while (off < end) {
       if (this.outOfSync) {
@@ -299,8 +315,7 @@ export class FrameStream<T> {
               off = next;
               continue;
             }
-            ({ data, lo, off, end } = this.lost(data, lo, off, end, data.subarray(off, off + 4 + Math.min(HEAD_BYTES, size)), meta));
-            continue;
+            return this.lost(data, lo, off, end, data.subarray(off, off + 4 + Math.min(HEAD_BYTES, size)), meta);
           }
         }
         if (this.sizeHave === 0) {
@@ -312,8 +327,7 @@ export class FrameStream<T> {
         this.sizeHave = 0;
         const size = int32At(this.sizeBytes, 0);
         if (size < MIN_FRAME_SIZE || size > this.maxFrameSize) {
-          ({ data, lo, off, end } = this.lost(data, lo, this.sizeStart - this.base, end, this.sizeBytes, meta));
-          continue;
+          return this.lost(data, lo, this.sizeStart - this.base, end, this.sizeBytes, meta);
         }
         // The spare buffer is about to be written: the last frame, if it lies there, is copied first.
         if (this.lastBody !== null && this.lastBody.buffer === this.spare.buffer) this.keepLast();
@@ -325,8 +339,7 @@ export class FrameStream<T> {
       this.append(f, data, off, n);
       off += n;
       if (!f.checked && !this.headOk(f) && this.frame === f) {
-        ({ data, lo, off, end } = this.lost(data, lo, f.start - this.base, end, this.header(f), meta));
-        continue;
+        return this.lost(data, lo, f.start - this.base, end, this.header(f), meta);
       }
       if (this.frame === f && f.pos === f.size) this.finish(emit);
     }
@@ -341,6 +354,7 @@ export class FrameStream<T> {
       const suspect = end === this.base && this.pushes - this.lostAt <= SUSPECT_PUSHES;
       if (suspect || (this.sizeHave > 0 && this.sizeStart === end) || this.frame?.start === end) this.keepLast();
     }
+    return null;
   }
 
   /** The last frame's own copy, or none when it is too large to keep. */
@@ -357,7 +371,7 @@ export class FrameStream<T> {
    * what followed it. Header bytes before the chunk (before lo) are searched too. Returns the bytes
    * to go on parsing (the chunk's, or earlier bytes joined to it) and where.
    */
-  private lost(data: Uint8Array, lo: number, at: number, end: number, header: Uint8Array, meta: T): { data: Uint8Array; lo: number; off: number; end: number } {
+  private lost(data: Uint8Array, lo: number, at: number, end: number, header: Uint8Array, meta: T): Resume {
     this.lostAt = this.pushes;
     this.stats.resyncs++;
     this.stats.bytesDropped++;

@@ -23,9 +23,9 @@
  *
  * Sync: both this program and src/kafka/wire/stream.ts treat a size below 4 or above the maximum as lost
  * sync. We then skip the rest of the syscall and assume the next syscall starts a frame (its record
- * is flagged KC_F_RESYNC); stream.ts, dropping the rest of that record, restarts at the next record's
- * data, the same place. A record the ring buffer cannot take counts as skipped bytes, and copying
- * resumes at the next frame boundary, again flagged.
+ * is flagged KC_F_RESYNC); stream.ts restarts there too (within a record's copied bytes it searches
+ * for the next frame itself). A record the ring buffer cannot take counts as skipped bytes, and
+ * copying resumes at the next frame boundary, again flagged.
  *
  * Not followed: io_uring, splice, TLS contents (encrypted bytes never parse as frames), 32-bit
  * compat syscalls (the user structs below are the 64-bit ABI).

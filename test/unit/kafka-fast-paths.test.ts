@@ -86,16 +86,19 @@ describe('FrameStream whole-frame path', () => {
     expect(s.stats.bytesDropped).toBe(3);
   });
 
-  it('checks the head of a whole frame and drops the rest of the chunk when it is rejected', () => {
+  it('checks the head of a whole frame and, when it is rejected, finds the frame after it in the chunk', () => {
     const heads: number[][] = [];
-    const s = new FrameStream<number>({ checkHead: (data, at, n) => (heads.push([...data.subarray(at, at + n)]), data[at] === 0) });
+    const s = new FrameStream<number>({
+      checkHead: (data, at, n) => (heads.push([...data.subarray(at, at + n)]), data[at] === 0),
+      plausibleHead: (data, at) => data[at] === 0,
+    });
     const good = withSize(Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
     const bad = withSize(Uint8Array.from([9, 9, 9, 9]));
     const out = collect(s, new Uint8Array([...good, ...bad, ...good]));
-    expect(out).toHaveLength(1);
-    expect(heads).toEqual([[0, 1, 2, 3, 4, 5, 6, 7], [9, 9, 9, 9]]);
+    expect(out).toHaveLength(2);
+    expect(heads).toEqual([[0, 1, 2, 3, 4, 5, 6, 7], [9, 9, 9, 9], [0, 1, 2, 3, 4, 5, 6, 7]]);
     expect(s.stats.resyncs).toBe(1);
-    expect(s.stats.bytesDropped).toBe(good.length);
+    expect(s.stats.bytesDropped).toBe(bad.length);
     // The next chunk parses again.
     expect(collect(s, good)).toHaveLength(1);
   });

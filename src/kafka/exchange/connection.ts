@@ -61,6 +61,12 @@ function unknownVersion(spec: MessageSpec | undefined, version: number, counters
   return true;
 }
 
+/** A request header's api key and version, the first 4 bytes at data[at], could be real. */
+function plausibleRequest(data: Uint8Array, at: number): boolean {
+  const version = int16At(data, at + 2);
+  return apiName(int16At(data, at)) !== undefined && version >= 0 && version <= MAX_PLAUSIBLE_VERSION;
+}
+
 const GROUP_APIS = new Set<number>([
   API_KEYS.JoinGroup, API_KEYS.SyncGroup, API_KEYS.Heartbeat, API_KEYS.LeaveGroup, API_KEYS.OffsetCommit,
   API_KEYS.OffsetFetch, API_KEYS.ConsumerGroupHeartbeat,
@@ -364,10 +370,27 @@ export class Connection {
       this.orphan(other);
       return false;
     }
-    const version = int16At(data, at + 2);
-    if (apiName(int16At(data, at)) !== undefined && version >= 0 && version <= MAX_PLAUSIBLE_VERSION) return true;
+    if (plausibleRequest(data, at)) return true;
     countFailure(this.shared.counters, 'bad_header');
     return false;
+  }
+
+  /**
+   * checkHead's verdict, with nothing counted and no stream touched, where a stream out of sync
+   * searches for a frame; a request there also needs room for its header (api key, version,
+   * correlation id).
+   */
+  plausibleHead(dir: Direction, data: Uint8Array, at: number, n: number): boolean {
+    if (this.saslTokens) return true;
+    if (n < 4) return false;
+    const other = opposite(dir);
+    if (this.requestDir !== dir) {
+      const id = int32At(data, at);
+      if (this.pending[other].get(id) || (this.unacked[other]?.find(id) ?? -1) >= 0) return true;
+      const head = this.streams.openHead(other);
+      if (head && head.length >= 8 && int32At(head, 4) === id) return true;
+    }
+    return this.requestDir !== other && n >= 8 && plausibleRequest(data, at);
   }
 
   /** Reports every request still waiting for its response as `closed`. */

@@ -186,6 +186,7 @@ export class Connections {
         maxFrameCopy: this.options.maxFrameCopy,
         checkHead: (data, at, n) => conn.checkHead(dir, data, at, n),
         takeWalked: (packed, copied, runs, size, meta) => conn.takeWalked(dir, packed, copied, runs, size, meta),
+        plausibleHead: (data, at, n) => conn.plausibleHead(dir, data, at, n),
       });
     const t: Tracked = {
       key,

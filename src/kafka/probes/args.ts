@@ -462,13 +462,24 @@ export const PROBES: readonly ProbeSpec[] = [
   {
     name: 'addpartitionstotxn', api: 'AddPartitionsToTxn',
     doc: 'An AddPartitionsToTxn exchange, once per topic-partition added.',
+    // Versions 4 and later (brokers' batched requests) carry several transactions, earlier ones one.
     args: [
-      str('transactional_id', 256, 'transactional id (empty when the producer is not transactional)'),
+      str('transactional_id', 256, 'transactional id (empty when the producer is not transactional)', {
+        item: { request: ['Transactions.TransactionalId'], response: ['ResultsByTransaction.TransactionalId'], key: true, inherit: true },
+      }),
       int('producer_id', 'producer id'),
       int('producer_epoch', 'producer epoch'),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
-      int('partition', 'partition index', { unknown: -1 }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: {
+        request: ['V3AndBelowTopics.Name', 'Transactions.Topics.Name'],
+        response: ['ResultsByTopicV3AndBelow.Name', 'ResultsByTransaction.TopicResults.Name'], key: true,
+      } }),
+      int('partition', 'partition index', { unknown: -1, item: {
+        request: ['V3AndBelowTopics.Partitions[]', 'Transactions.Topics.Partitions[]'],
+        response: ['ResultsByTopicV3AndBelow.ResultsByPartition.PartitionIndex', 'ResultsByTransaction.TopicResults.ResultsByPartition.PartitionIndex'], key: true,
+      } }),
     ],
+    itemError: ['ResultsByTopicV3AndBelow.ResultsByPartition.PartitionErrorCode', 'ResultsByTransaction.TopicResults.ResultsByPartition.PartitionErrorCode'],
+    joinItems: true,
   },
   {
     name: 'endtxn', api: 'EndTxn',
@@ -497,9 +508,15 @@ export const PROBES: readonly ProbeSpec[] = [
   {
     name: 'deletetopics', api: 'DeleteTopics',
     doc: 'A DeleteTopics exchange, once per topic.',
+    // Versions 6 and later name topics by name or id, earlier ones by name alone.
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: {
+        request: ['TopicNames[]', 'Topics.TopicId#topic', 'Topics.Name'], response: ['Responses.TopicId#topic', 'Responses.Name'], key: true,
+      } }),
+      str('topic_id', 36, 'topic id (v6+)', { internal: true, item: { request: ['Topics.TopicId'], response: ['Responses.TopicId'] } }),
     ],
+    itemError: ['Responses.ErrorCode'],
+    joinItems: true,
   },
   {
     name: 'consumergroupheartbeat', api: 'ConsumerGroupHeartbeat',

@@ -109,8 +109,6 @@ function addRecords(item: Fields, v: DecodedValue | undefined): boolean {
   return false;
 }
 
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
 /**
  * Items by topic and partition, in the order first set, like a Map keyed by key(topic, partition)
  * but without building a key string per item (the busiest APIs, Produce and Fetch, use it). Most
@@ -291,8 +289,10 @@ const ITEM_PLANS: readonly (ItemPlan | undefined)[] = (() => {
   return out;
 })();
 
-function read(item: Fields, s: DecodedStruct, reads: readonly Read[], ctx: DetailsContext): void {
+/** Reads `reads` of struct `s` into `item`; error codes only when `errors` (an item's last fields). */
+function read(item: Fields, s: DecodedStruct, reads: readonly Read[], ctx: DetailsContext, errors: boolean): void {
   for (const r of reads) {
+    if ((r.how === 'error') !== errors) continue;
     const v = s[r.field];
     if (r.how === 'value') {
       const value = fieldValue(v);
@@ -307,21 +307,24 @@ function read(item: Fields, s: DecodedStruct, reads: readonly Read[], ctx: Detai
   }
 }
 
+type Emit = (item: Fields, level: Level, s: DecodedStruct) => void;
+
 /**
  * Calls `emit` with each item under `level` of struct `s`, each with the fields of the levels above
- * it, and the args it inherits.
+ * it, its level and its struct (whose error codes are read last).
  */
-function walk(level: Level, s: DecodedStruct, above: Fields, ctx: DetailsContext, emit: (item: Fields, inherit: readonly string[]) => void): void {
+function walk(level: Level, s: DecodedStruct, above: Fields, ctx: DetailsContext, emit: Emit): void {
   const fields: Fields = { ...above };
-  read(fields, s, level.reads, ctx);
+  read(fields, s, level.reads, ctx, false);
   if (level.below.size === 0) {
-    emit(fields, level.inherit!);
+    emit(fields, level, s);
     return;
   }
+  read(fields, s, level.reads, ctx, true);
   for (const [name, next] of level.below) {
     const v = s[name];
     if (next.element !== undefined) {
-      if (Array.isArray(v)) for (const e of v) if (isScalar(e)) emit({ ...fields, [next.element]: e }, next.inherit!);
+      if (Array.isArray(v)) for (const e of v) if (isScalar(e)) emit({ ...fields, [next.element]: e }, next, s);
     } else {
       for (const child of structs(v)) walk(next, child, fields, ctx, emit);
     }
@@ -336,8 +339,9 @@ function walk(level: Level, s: DecodedStruct, above: Fields, ctx: DetailsContext
 function planItems(plan: ItemPlan, req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, details: Fields): Fields[] {
   const items: Fields[] = [];
   const at = new Map<string, number>();
-  const finish = (item: Fields, inherit: readonly string[]): [Fields, string] => {
-    for (const arg of inherit) if (item[arg] === undefined && details[arg] !== undefined) item[arg] = details[arg]!;
+  const finish = (item: Fields, level: Level, s: DecodedStruct): [Fields, string] => {
+    for (const arg of level.inherit!) if (item[arg] === undefined && details[arg] !== undefined) item[arg] = details[arg]!;
+    read(item, s, level.reads, ctx, true);
     // Keys lead the item, as when they are read.
     if (plan.keys.some(({ arg }) => item[arg] === undefined)) {
       const keyed: Fields = {};
@@ -348,8 +352,8 @@ function planItems(plan: ItemPlan, req: DecodedStruct | null, resp: DecodedStruc
     for (const { arg } of plan.keys) k += `${String(item[arg])}\u0000`;
     return [item, k];
   };
-  const add = (read: Fields, inherit: readonly string[], fromResponse: boolean): void => {
-    const [item, k] = finish(read, inherit);
+  const add = (fields: Fields, level: Level, s: DecodedStruct, fromResponse: boolean): void => {
+    const [item, k] = finish(fields, level, s);
     if (!plan.join) {
       items.push(item);
       return;
@@ -361,10 +365,21 @@ function planItems(plan: ItemPlan, req: DecodedStruct | null, resp: DecodedStruc
     } else if (fromResponse) Object.assign(items[i]!, item);
     else items[i] = item;
   };
-  if (req && plan.request) walk(plan.request, req, {}, ctx, (item, inherit) => add(item, inherit, false));
-  if (resp && plan.response) walk(plan.response, resp, {}, ctx, (item, inherit) => add(item, inherit, true));
+  if (req && plan.request) walk(plan.request, req, {}, ctx, (item, level, s) => add(item, level, s, false));
+  if (resp && plan.response) walk(plan.response, resp, {}, ctx, (item, level, s) => add(item, level, s, true));
   return items;
 }
+
+/** Exchange details an API's items give, once derived from the table. */
+const AFTER_ITEMS: Record<number, (result: ExchangeDetails) => void> = {
+  // One group described: the exchange is that group's.
+  [API_KEYS.DescribeGroups]: (r) => {
+    if (r.items.length === 1) Object.assign(r.details, r.items[0]);
+  },
+  [API_KEYS.DeleteTopics]: (r) => {
+    r.details.topics = r.items.length;
+  },
+};
 
 type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string, loss: BodyLoss) => ExchangeDetails;
 
@@ -553,35 +568,10 @@ const EXTRACTORS: Record<number, Extractor> = {
   }),
 
   [API_KEYS.AddPartitionsToTxn]: (req, resp) => {
-    const txns = structs(req?.Transactions);
     const details = pick({}, req, { V3AndBelowTransactionalId: 'transactional_id', V3AndBelowProducerId: 'producer_id', V3AndBelowProducerEpoch: 'producer_epoch' });
-    if (txns[0]) pick(details, txns[0], { TransactionalId: 'transactional_id', ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch' });
-    const items = new Map<string, Fields>();
-    const addRequested = (topics: DecodedValue | undefined, txn: FieldValue | undefined): void => {
-      for (const t of structs(topics)) {
-        const parts = t.Partitions;
-        for (const p of Array.isArray(parts) ? parts : []) {
-          if (typeof p !== 'number') continue;
-          const item: Fields = { topic: str(t.Name), partition: p };
-          if (txn !== undefined) item.transactional_id = txn;
-          items.set(`${String(txn)}\u0000${key(str(t.Name), p)}`, item);
-        }
-      }
-    };
-    addRequested(req?.V3AndBelowTopics, details.transactional_id);
-    for (const tx of txns) addRequested(tx.Topics, tx.TransactionalId as FieldValue | undefined);
-    const addResults = (topics: DecodedValue | undefined, txn: FieldValue | undefined): void => {
-      for (const t of structs(topics)) {
-        for (const p of structs(t.ResultsByPartition)) {
-          const k = `${String(txn)}\u0000${key(str(t.Name), int(p.PartitionIndex))}`;
-          const item = items.get(k) ?? { topic: str(t.Name), partition: int(p.PartitionIndex) };
-          items.set(k, withError(item, p.PartitionErrorCode));
-        }
-      }
-    };
-    addResults(resp?.ResultsByTopicV3AndBelow, details.transactional_id);
-    for (const tx of structs(resp?.ResultsByTransaction)) addResults(tx.TopicResults, tx.TransactionalId as FieldValue | undefined);
-    return { details, items: [...items.values()], error: errorCode(resp?.ErrorCode) };
+    const txn = structs(req?.Transactions)[0];
+    if (txn) pick(details, txn, { TransactionalId: 'transactional_id', ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch' });
+    return { details, items: [], error: errorCode(resp?.ErrorCode) };
   },
 
   [API_KEYS.EndTxn]: (req, resp) => ({
@@ -591,23 +581,7 @@ const EXTRACTORS: Record<number, Extractor> = {
 
   [API_KEYS.CreateTopics]: (req) => ({ details: pick({}, req, { timeoutMs: 'timeout_ms', validateOnly: 'validate_only', Topics: 'topics' }), items: [] }),
 
-  [API_KEYS.DeleteTopics]: (req, resp, ctx) => {
-    const details = pick({}, req, { TimeoutMs: 'timeout_ms' });
-    const items = new Map<string, Fields>();
-    const names = req?.TopicNames;
-    for (const n of Array.isArray(names) ? names : []) if (typeof n === 'string') items.set(n, { topic: n });
-    for (const t of structs(req?.Topics)) {
-      const topic = topicOf(t, ctx, 'Name');
-      items.set(topic, pick({ topic }, t, { TopicId: 'topic_id' }));
-    }
-    for (const t of structs(resp?.Responses)) {
-      const topic = topicOf(t, ctx, 'Name');
-      const item = items.get(topic) ?? { topic };
-      items.set(topic, withError(pick(item, t, { TopicId: 'topic_id' }), t.ErrorCode));
-    }
-    details.topics = items.size;
-    return { details, items: [...items.values()] };
-  },
+  [API_KEYS.DeleteTopics]: (req) => ({ details: pick({}, req, { TimeoutMs: 'timeout_ms' }), items: [] }),
 
   [API_KEYS.ConsumerGroupHeartbeat]: (req, resp, ctx) => {
     const details = pick({}, req, {
@@ -636,10 +610,6 @@ function str(v: DecodedValue | FieldValue | undefined): string {
   return typeof v === 'string' ? v : '';
 }
 
-function int(v: DecodedValue | undefined): number {
-  return typeof v === 'number' ? v : -1;
-}
-
 function errorCode(v: DecodedValue | undefined): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
@@ -665,8 +635,7 @@ export function exchangeDetails(
   const plan = ITEM_PLANS[apiKey];
   if (plan) {
     result.items = planItems(plan, req, resp, ctx, result.details);
-    // One group described: the exchange is that group's.
-    if (apiKey === API_KEYS.DescribeGroups && result.items.length === 1) Object.assign(result.details, result.items[0]);
+    AFTER_ITEMS[apiKey]?.(result);
   }
   if (result.error === undefined && resp && typeof resp.ErrorCode === 'number') result.error = resp.ErrorCode;
   return result;

@@ -1,6 +1,6 @@
 // The arg table (src/kafka/probes/args.ts) is the one place a kafka arg is declared: the catalogue the front
 // end reads is generated from it, and every entry must reach a firing end to end: decoded by the full
-// path (an extractor, getter or tracker gives it a value other than its unknown sentinel), decoded
+// path (an item path, extractor, getter or tracker gives it a value other than its unknown sentinel), decoded
 // alike under a demand for it alone (demand.ts decodes the fields it comes from), and made alike by
 // the fast lane for Produce and Fetch (its lane code), or declined by the lane when it has none. A
 // half-declared arg fails here.

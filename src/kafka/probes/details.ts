@@ -4,6 +4,10 @@
 // absent in that version) is left out: firings read it as its unknown sentinel (firings.ts). Produce
 // and Fetch items say `incomplete` when one of their values was lost with bytes not captured or not
 // decoded; other exchanges' firings take it from the exchange.
+// The items of the other APIs whose probe fires per item come from the arg table (args.ts's
+// ItemFields and itemError); EXTRACTORS keep what is per API: the exchange-level fields, Produce's
+// and Fetch's items (loss, fetch sessions, consumer groups, the fast lane's shape), and the items of
+// APIs whose probe fires once.
 import type { FieldValue, Fields } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
 import { PROBES, type ArgSpec, type ProbeSpec } from './args.js';

@@ -77,16 +77,16 @@ function pick(out: Fields, from: DecodedStruct | null | undefined, map: Record<s
   return out;
 }
 
+const isScalar = (v: DecodedValue | undefined): v is string | number | bigint | boolean =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
+
 /** A decoded field as an arg's value: a scalar as is, an array or bytes as its length. */
 function fieldValue(v: DecodedValue | undefined): FieldValue | undefined {
-  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return v;
+  if (isScalar(v)) return v;
   if (Array.isArray(v)) return v.length;
   if (v && typeof v === 'object' && 'kind' in v && v.kind === 'bytes') return (v as { length: number }).length;
   return undefined;
 }
-
-const isScalar = (v: DecodedValue | undefined): v is string | number | bigint | boolean =>
-  typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
 
 function withError(item: Fields, code: DecodedValue | undefined): Fields {
   if (typeof code === 'number') {

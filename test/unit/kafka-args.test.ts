@@ -1,6 +1,6 @@
 // The arg table (src/kafka/probes/args.ts) is the one place a kafka arg is declared: the catalogue the front
 // end reads is generated from it, and every entry must reach a firing end to end: decoded by the full
-// path (an extractor, getter or tracker gives it a value other than its unknown sentinel), decoded
+// path (an item path, extractor, getter or tracker gives it a value other than its unknown sentinel), decoded
 // alike under a demand for it alone (demand.ts decodes the fields it comes from), and made alike by
 // the fast lane for Produce and Fetch (its lane code), or declined by the lane when it has none. A
 // half-declared arg fails here.
@@ -13,6 +13,8 @@ import { derivedFiring, KafkaDecoder, type CaptureChunk, type DerivedEvent, type
 import { FastLane } from '../../src/kafka/lane/fast-lane.js';
 import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { MESSAGE_SPECS } from '../../src/kafka/wire/schemas/generated.js';
+import type { FieldSpec, MessageSpec } from '../../src/kafka/wire/schemas/spec.js';
+import { API_KEYS } from '../../src/kafka/wire/api-names.js';
 import { parseKafkaCatalogue } from '../../src/frontend/kafka-catalogue.js';
 import { ROOT } from '../helpers/cli.js';
 import { chunk, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
@@ -99,6 +101,26 @@ function values(all: Map<string, Args[]>, probe: string, arg: string): string {
   return JSON.stringify((all.get(probe) ?? []).map((args) => args[arg]), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v === undefined ? '(absent)' : v));
 }
 
+/** Why an item path (args.ts's ItemFields) names no field of `spec` as the path says, if it does not. */
+function itemPathProblem(spec: MessageSpec, path: string): string | undefined {
+  const [, head, mark] = /^(.*?)(\[\]|\[0\]|#topic)?$/.exec(path)!;
+  const names = head!.split('.');
+  let fields: readonly FieldSpec[] = spec.fields;
+  for (let i = 0; i < names.length; i++) {
+    const f = fields.find((x) => x.n === names[i]);
+    if (!f) return `no field ${names[i]}`;
+    if (i < names.length - 1) {
+      if (!(f.a && f.t === 'struct')) return `${f.n} is not an array of structs`;
+      fields = f.f!;
+    } else if (mark === '[]' || mark === '[0]') {
+      if (!f.a || f.t === 'struct') return `${f.n} is not an array of values`;
+    } else if (mark === '#topic') {
+      if (f.a || f.t !== 'uuid') return `${f.n} is not a topic id`;
+    } else if (names.length === 1) return `${f.n} is in no array`;
+  }
+  return undefined;
+}
+
 /** Every (probe, arg) pair of the table: each probe's common args, then its own. */
 const PAIRS: [string, ArgSpec][] = PROBES.flatMap((p) => [...COMMON_ARGS, ...p.args].map((a): [string, ArgSpec] => [p.name, a]));
 
@@ -125,6 +147,31 @@ describe('the kafka arg table', () => {
         if (a.body!.copy === 'item') expect([p.name, a.body!.request], a.name).toEqual([expect.stringMatching(/^(produce|fetch)$/), undefined]);
       }
     }
+  });
+
+  it('names, in each item path of an API other than Produce and Fetch, arrays of its schema down to the item and then a field', () => {
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const p of PROBES) {
+      const key = API_KEYS[p.api as keyof typeof API_KEYS];
+      const paths = [
+        ...p.args.flatMap((a) => (['request', 'response'] as const).flatMap((kind) => (a.item?.[kind] ?? []).map((path) => [kind, path, a.name] as const))),
+        ...(p.itemError ?? []).map((path) => ['response', path, 'error'] as const),
+      ];
+      for (const [kind, path, arg] of paths) {
+        const why = itemPathProblem(MESSAGE_SPECS.find((s) => s.key === key && s.kind === kind)!, path);
+        if (why !== undefined) wrong.push(`${p.name}.${arg}: ${kind} ${path}: ${why}`);
+        checked++;
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  it('declares the items of every probe firing per item, other than Produce and Fetch, in the table', () => {
+    const undeclared = PROBES.filter((p) => p.api !== undefined && /, once per /.test(p.doc) && !['produce', 'fetch'].includes(p.name));
+    expect(undeclared.filter((p) => !p.args.some((a) => a.item?.key) && p.itemError === undefined).map((p) => p.name)).toEqual([]);
+    expect(undeclared.length).toBeGreaterThan(0);
   });
 
   it('gives every arg a value seen on some firing of its probe, not only its unknown sentinel', () => {

@@ -51,6 +51,25 @@ export interface BodyFields {
   readonly copy?: 'exchange' | 'item';
 }
 
+/**
+ * Where a per-item arg of an API other than Produce and Fetch comes from (details.ts walks it): schema
+ * paths through one body's nested arrays to a field, e.g. 'Topics.Partitions.Timestamp'. The
+ * innermost arrays the paths run through make the items (one per element), and a field of an outer
+ * array goes to every item under it. A path ending in '[]' makes each element of that array (a value,
+ * not a struct) an item, its value the arg's; one ending in '[0]' reads an array's first element, and
+ * one ending in '#topic' reads a topic id as its topic's name (Metadata's, else the id; the nil id is
+ * absent). Any other array or bytes field reads as its length. Of an arg's paths in one body, the
+ * last one present wins; a response item's fields win over its request item's.
+ */
+export interface ItemFields {
+  readonly request?: readonly string[];
+  readonly response?: readonly string[];
+  /** One of the args that tell items apart (see ProbeSpec.joinItems): always set, when absent to its unknown (a str: ''). */
+  readonly key?: true;
+  /** Where the item's own path has no field for it, the exchange's details give it (before the item is keyed). */
+  readonly inherit?: true;
+}
+
 /** Where a Produce or Fetch firing's arg comes from: the bodies, and the lane's code (none: the lane declines it). */
 export interface ItemSource {
   readonly body?: BodyFields;
@@ -74,6 +93,8 @@ export interface ArgSpec extends ItemSource {
   readonly reach?: 'process' | 'machine';
   /** Given to the decoder's firings but not in the catalogue: scripts cannot name it. */
   readonly internal?: true;
+  /** Where the arg of each item comes from (APIs other than Produce and Fetch). */
+  readonly item?: ItemFields;
 }
 
 export type Tracker = 'lag' | 'rebalance';
@@ -98,6 +119,10 @@ export interface ProbeSpec {
   readonly tracker?: Tracker;
   /** Its own args, after the common ones. */
   readonly args: readonly ArgSpec[];
+  /** Paths (as ItemFields') of each item's error code in the response: the item's error and error_name. */
+  readonly itemError?: readonly string[];
+  /** Items alike in every key arg are one: a later one (the response's) joins the earlier, its fields winning. */
+  readonly joinItems?: true;
 }
 
 type More = Omit<ArgSpec, 'name' | 'type' | 'size' | 'doc'>;
@@ -194,6 +219,11 @@ export const COMMON_ARGS: readonly CommonArg[] = [
   },
 ];
 
+/** An item's key read from the same paths of both bodies. */
+function keyIn(...paths: string[]): ItemFields {
+  return { request: paths, response: paths, key: true };
+}
+
 /** A Fetch request field details.ts copies into the exchange's details; not in the catalogue. */
 function fetchSetting(name: string, field: string, doc: string): ArgSpec {
   return { ...(name === 'rack' ? str(name, 256, doc) : int(name, doc)), body: { request: [field], copy: 'exchange' }, internal: true };
@@ -282,11 +312,17 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'listoffsets', api: 'ListOffsets',
     doc: 'A ListOffsets exchange, once per topic-partition.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
-      int('partition', 'partition index', { unknown: -1 }),
-      int('timestamp', 'timestamp asked for (-1 latest, -2 earliest)'),
-      int('offset', 'offset returned; -1 when there was no response or it was not captured', { unknown: -1 }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: keyIn('Topics.Name') }),
+      int('partition', 'partition index', { unknown: -1, item: keyIn('Topics.Partitions.PartitionIndex') }),
+      int('timestamp', 'timestamp asked for (-1 latest, -2 earliest)', { item: { request: ['Topics.Partitions.Timestamp'] } }),
+      // Version 0 answers with a list of offsets, the first the one asked for.
+      int('offset', 'offset returned; -1 when there was no response or it was not captured', {
+        unknown: -1, item: { response: ['Topics.Partitions.Offset', 'Topics.Partitions.OldStyleOffsets[0]'] },
+      }),
+      int('leader_epoch', 'leader epoch of the offset returned (v4+)', { internal: true, item: { response: ['Topics.Partitions.LeaderEpoch'] } }),
     ],
+    itemError: ['Topics.Partitions.ErrorCode'],
+    joinItems: true,
   },
   {
     name: 'metadata', api: 'Metadata',
@@ -300,24 +336,35 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'offsetcommit', api: 'OffsetCommit',
     doc: 'An OffsetCommit exchange, once per topic-partition committed.',
     args: [
-      str('group', 256, 'consumer group id'),
+      str('group', 256, 'consumer group id', { item: { inherit: true } }),
       str('member', 256, 'member id assigned by the coordinator (empty on a first join)'),
       int('generation', 'group generation id; -1 when not captured', { unknown: -1 }),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
-      int('partition', 'partition index', { unknown: -1 }),
-      int('committed_offset', 'offset committed; -1 when not captured', { unknown: -1 }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: keyIn('Topics.Name') }),
+      int('partition', 'partition index', { unknown: -1, item: keyIn('Topics.Partitions.PartitionIndex') }),
+      int('committed_offset', 'offset committed; -1 when not captured', { unknown: -1, item: { request: ['Topics.Partitions.CommittedOffset'] } }),
       int('committed_lag', 'log end of the partition (highest high watermark, ListOffsets latest or Produce end seen) minus the committed offset, once the commit is acknowledged; -1 when unknown', { unknown: -1, tracker: 'lag', reach: 'machine' }),
     ],
+    itemError: ['Topics.Partitions.ErrorCode'],
+    joinItems: true,
   },
   {
     name: 'offsetfetch', api: 'OffsetFetch',
     doc: 'An OffsetFetch exchange, once per topic-partition returned.',
+    // Versions 8 and later answer per group, earlier ones for the request's one group.
     args: [
-      str('group', 256, 'consumer group id'),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
-      int('partition', 'partition index', { unknown: -1 }),
-      int('committed_offset', 'committed offset returned; -1 when none, or not seen', { unknown: -1 }),
+      str('group', 256, 'consumer group id', { item: { response: ['Groups.GroupId'], inherit: true } }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: { response: ['Topics.Name', 'Groups.Topics.Name'], key: true } }),
+      int('partition', 'partition index', {
+        unknown: -1, item: { response: ['Topics.Partitions.PartitionIndex', 'Groups.Topics.Partitions.PartitionIndex'], key: true },
+      }),
+      int('committed_offset', 'committed offset returned; -1 when none, or not seen', {
+        unknown: -1, item: { response: ['Topics.Partitions.CommittedOffset', 'Groups.Topics.Partitions.CommittedOffset'] },
+      }),
+      int('leader_epoch', 'leader epoch of the committed offset (v5+)', {
+        internal: true, item: { response: ['Topics.Partitions.CommittedLeaderEpoch', 'Groups.Topics.Partitions.CommittedLeaderEpoch'] },
+      }),
     ],
+    itemError: ['Topics.Partitions.ErrorCode', 'Groups.Topics.Partitions.ErrorCode'],
   },
   {
     name: 'findcoordinator', api: 'FindCoordinator',
@@ -379,11 +426,13 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'describegroups', api: 'DescribeGroups',
     doc: 'A DescribeGroups exchange, once per group described.',
     args: [
-      str('group', 256, 'consumer group id'),
-      str('state', 32, 'group state, e.g. Stable, PreparingRebalance'),
-      str('protocol', 64, 'assignment protocol'),
-      int('members', 'members of the group; -1 when not seen', { unknown: -1 }),
+      str('group', 256, 'consumer group id', { item: { response: ['Groups.GroupId'] } }),
+      str('state', 32, 'group state, e.g. Stable, PreparingRebalance', { item: { response: ['Groups.GroupState'] } }),
+      str('protocol_type', 64, 'protocol type, e.g. consumer', { internal: true, item: { response: ['Groups.ProtocolType'] } }),
+      str('protocol', 64, 'assignment protocol', { item: { response: ['Groups.ProtocolData'] } }),
+      int('members', 'members of the group; -1 when not seen', { unknown: -1, item: { response: ['Groups.Members'] } }),
     ],
+    itemError: ['Groups.ErrorCode'],
   },
   {
     name: 'listgroups', api: 'ListGroups',
@@ -413,13 +462,24 @@ export const PROBES: readonly ProbeSpec[] = [
   {
     name: 'addpartitionstotxn', api: 'AddPartitionsToTxn',
     doc: 'An AddPartitionsToTxn exchange, once per topic-partition added.',
+    // Versions 4 and later (brokers' batched requests) carry several transactions, earlier ones one.
     args: [
-      str('transactional_id', 256, 'transactional id (empty when the producer is not transactional)'),
+      str('transactional_id', 256, 'transactional id (empty when the producer is not transactional)', {
+        item: { request: ['Transactions.TransactionalId'], response: ['ResultsByTransaction.TransactionalId'], key: true, inherit: true },
+      }),
       int('producer_id', 'producer id'),
       int('producer_epoch', 'producer epoch'),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
-      int('partition', 'partition index', { unknown: -1 }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: {
+        request: ['V3AndBelowTopics.Name', 'Transactions.Topics.Name'],
+        response: ['ResultsByTopicV3AndBelow.Name', 'ResultsByTransaction.TopicResults.Name'], key: true,
+      } }),
+      int('partition', 'partition index', { unknown: -1, item: {
+        request: ['V3AndBelowTopics.Partitions[]', 'Transactions.Topics.Partitions[]'],
+        response: ['ResultsByTopicV3AndBelow.ResultsByPartition.PartitionIndex', 'ResultsByTransaction.TopicResults.ResultsByPartition.PartitionIndex'], key: true,
+      } }),
     ],
+    itemError: ['ResultsByTopicV3AndBelow.ResultsByPartition.PartitionErrorCode', 'ResultsByTransaction.TopicResults.ResultsByPartition.PartitionErrorCode'],
+    joinItems: true,
   },
   {
     name: 'endtxn', api: 'EndTxn',
@@ -435,17 +495,28 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'createtopics', api: 'CreateTopics',
     doc: 'A CreateTopics exchange, once per topic.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
-      int('partitions', 'partitions asked for (-1 for the broker default)'),
-      int('replication_factor', 'replication factor asked for (-1 for the broker default)'),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: keyIn('Topics.Name') }),
+      str('topic_id', 36, 'topic id the broker gave the topic (v7+)', { internal: true, item: { response: ['Topics.TopicId'] } }),
+      int('partitions', 'partitions asked for (-1 for the broker default)', { item: { request: ['Topics.NumPartitions'], response: ['Topics.NumPartitions'] } }),
+      int('replication_factor', 'replication factor asked for (-1 for the broker default)', {
+        item: { request: ['Topics.ReplicationFactor'], response: ['Topics.ReplicationFactor'] },
+      }),
     ],
+    itemError: ['Topics.ErrorCode'],
+    joinItems: true,
   },
   {
     name: 'deletetopics', api: 'DeleteTopics',
     doc: 'A DeleteTopics exchange, once per topic.',
+    // Versions 6 and later name topics by name or id, earlier ones by name alone.
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process' }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: {
+        request: ['TopicNames[]', 'Topics.TopicId#topic', 'Topics.Name'], response: ['Responses.TopicId#topic', 'Responses.Name'], key: true,
+      } }),
+      str('topic_id', 36, 'topic id (v6+)', { internal: true, item: { request: ['Topics.TopicId'], response: ['Responses.TopicId'] } }),
     ],
+    itemError: ['Responses.ErrorCode'],
+    joinItems: true,
   },
   {
     name: 'consumergroupheartbeat', api: 'ConsumerGroupHeartbeat',

@@ -4,9 +4,13 @@
 // absent in that version) is left out: firings read it as its unknown sentinel (firings.ts). Produce
 // and Fetch items say `incomplete` when one of their values was lost with bytes not captured or not
 // decoded; other exchanges' firings take it from the exchange.
+// The items of the other APIs whose probe fires per item come from the arg table (args.ts's
+// ItemFields and itemError); EXTRACTORS keep what is per API: the exchange-level fields, Produce's
+// and Fetch's items (loss, fetch sessions, consumer groups, the fast lane's shape), and the items of
+// APIs whose probe fires once.
 import type { FieldValue, Fields } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
-import { PROBES, type ArgSpec } from './args.js';
+import { PROBES, type ArgSpec, type ProbeSpec } from './args.js';
 import type { DecodedStruct, DecodedValue } from '../wire/values.js';
 import { errorName } from '../wire/error-codes.js';
 import type { RecordsSummary } from '../wire/records.js';
@@ -67,16 +71,21 @@ function pick(out: Fields, from: DecodedStruct | null | undefined, map: Record<s
   for (const schemaName in map) {
     const argName = map[schemaName]!;
     if (missing && out[argName] !== undefined) continue;
-    const v = from[schemaName];
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
-      out[argName] = v;
-    } else if (Array.isArray(v)) {
-      out[argName] = v.length;
-    } else if (v && typeof v === 'object' && 'kind' in v && v.kind === 'bytes') {
-      out[argName] = (v as { length: number }).length;
-    }
+    const v = fieldValue(from[schemaName]);
+    if (v !== undefined) out[argName] = v;
   }
   return out;
+}
+
+const isScalar = (v: DecodedValue | undefined): v is string | number | bigint | boolean =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
+
+/** A decoded field as an arg's value: a scalar as is, an array or bytes as its length. */
+function fieldValue(v: DecodedValue | undefined): FieldValue | undefined {
+  if (isScalar(v)) return v;
+  if (Array.isArray(v)) return v.length;
+  if (v && typeof v === 'object' && 'kind' in v && v.kind === 'bytes') return (v as { length: number }).length;
+  return undefined;
 }
 
 function withError(item: Fields, code: DecodedValue | undefined): Fields {
@@ -103,8 +112,6 @@ function addRecords(item: Fields, v: DecodedValue | undefined): boolean {
   }
   return false;
 }
-
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /**
  * Items by topic and partition, in the order first set, like a Map keyed by key(topic, partition)
@@ -207,6 +214,177 @@ const EXCHANGE_COPIES: readonly (ExchangeCopies | undefined)[] = (() => {
   return out;
 })();
 
+/** How one field of a body struct is read into an item (args.ts's ItemFields paths). */
+interface Read {
+  readonly field: string;
+  readonly arg: string;
+  readonly how: 'value' | 'first' | 'topic' | 'error';
+}
+
+/** One level of a body's items: the fields read at it, and the arrays nested in it, by field name. */
+interface Level {
+  readonly reads: Read[];
+  readonly below: Map<string, Level>;
+  /** The arg each element of this level's array is, when its elements are values rather than structs. */
+  element?: string;
+  /** At an item's level: the args its items take from the exchange's details (ItemFields.inherit). */
+  inherit?: readonly string[];
+}
+
+interface ItemPlan {
+  readonly request?: Level;
+  readonly response?: Level;
+  readonly keys: readonly { readonly arg: string; readonly absent: FieldValue }[];
+  readonly join: boolean;
+}
+
+/** The levels of one body's item paths, or none without a path. */
+function levels(probe: ProbeSpec, kind: 'request' | 'response'): Level | undefined {
+  const root: Level = { reads: [], below: new Map() };
+  let any = false;
+  const add = (path: string, arg: string, error: boolean): void => {
+    any = true;
+    const names = path.split('.');
+    let last = names.pop()!;
+    let how: Read['how'] = error ? 'error' : 'value';
+    if (last.endsWith('[]')) names.push(last.slice(0, -2));
+    let level = root;
+    for (const name of names) {
+      let next = level.below.get(name);
+      if (!next) level.below.set(name, (next = { reads: [], below: new Map() }));
+      level = next;
+    }
+    if (last.endsWith('[]')) {
+      level.element = arg;
+      return;
+    }
+    if (last.endsWith('[0]')) [last, how] = [last.slice(0, -3), 'first'];
+    else if (last.endsWith('#topic')) [last, how] = [last.slice(0, -6), 'topic'];
+    level.reads.push({ field: last, arg, how });
+  };
+  for (const a of probe.args) for (const path of a.item?.[kind] ?? []) add(path, a.name, false);
+  if (kind === 'response') for (const path of probe.itemError ?? []) add(path, 'error', true);
+  if (!any) return undefined;
+  const inherit = probe.args.filter((a) => a.item?.inherit).map((a) => a.name);
+  const markItems = (level: Level, read: ReadonlySet<string>): void => {
+    const below = new Set([...read, ...level.reads.map((r) => r.arg)]);
+    if (level.element !== undefined) below.add(level.element);
+    if (level.below.size === 0 || level.element !== undefined) level.inherit = inherit.filter((a) => !below.has(a));
+    for (const next of level.below.values()) markItems(next, below);
+  };
+  markItems(root, new Set());
+  return root;
+}
+
+/** By API key: how its items are made from the table's item args. */
+const ITEM_PLANS: readonly (ItemPlan | undefined)[] = (() => {
+  const out: (ItemPlan | undefined)[] = [];
+  for (const p of PROBES) {
+    const key = p.api === undefined ? undefined : API_KEYS[p.api as keyof typeof API_KEYS];
+    const args = p.args.filter((a) => a.item);
+    if (key === undefined || args.length === 0) continue;
+    out[key] = {
+      request: levels(p, 'request'),
+      response: levels(p, 'response'),
+      keys: args.filter((a) => a.item!.key).map((a) => ({ arg: a.name, absent: a.unknown ?? '' })),
+      join: p.joinItems === true,
+    };
+  }
+  return out;
+})();
+
+/** Reads `reads` of struct `s` into `item`; error codes only when `errors` (an item's last fields). */
+function read(item: Fields, s: DecodedStruct, reads: readonly Read[], ctx: DetailsContext, errors: boolean): void {
+  for (const r of reads) {
+    if ((r.how === 'error') !== errors) continue;
+    const v = s[r.field];
+    if (r.how === 'value') {
+      const value = fieldValue(v);
+      if (value !== undefined) item[r.arg] = value;
+    } else if (r.how === 'first') {
+      if (Array.isArray(v) && isScalar(v[0])) item[r.arg] = v[0];
+    } else if (r.how === 'topic') {
+      if (typeof v === 'string' && v !== NIL_UUID) item[r.arg] = ctx.topicName(v) ?? v;
+    } else {
+      withError(item, v);
+    }
+  }
+}
+
+type Emit = (item: Fields, level: Level, s: DecodedStruct) => void;
+
+/**
+ * Calls `emit` with each item under `level` of struct `s`, each with the fields of the levels above
+ * it, its level and its struct (whose error codes are read last).
+ */
+function walk(level: Level, s: DecodedStruct, above: Fields, ctx: DetailsContext, emit: Emit): void {
+  const fields: Fields = { ...above };
+  read(fields, s, level.reads, ctx, false);
+  if (level.below.size === 0) {
+    emit(fields, level, s);
+    return;
+  }
+  read(fields, s, level.reads, ctx, true);
+  for (const [name, next] of level.below) {
+    const v = s[name];
+    if (next.element !== undefined) {
+      if (Array.isArray(v)) for (const e of v) if (isScalar(e)) emit({ ...fields, [next.element]: e }, next, s);
+    } else {
+      for (const child of structs(v)) walk(next, child, fields, ctx, emit);
+    }
+  }
+}
+
+/**
+ * An exchange's items by its API's item plan: the request's, then the response's; with `join`, an
+ * item joins the earlier one with the same keys (a request's replaces it, a response's adds its
+ * fields to it), in the earlier one's place.
+ */
+function planItems(plan: ItemPlan, req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, details: Fields): Fields[] {
+  const items: Fields[] = [];
+  const at = new Map<string, number>();
+  const finish = (item: Fields, level: Level, s: DecodedStruct): [Fields, string] => {
+    for (const arg of level.inherit!) if (item[arg] === undefined && details[arg] !== undefined) item[arg] = details[arg]!;
+    read(item, s, level.reads, ctx, true);
+    // Keys lead the item, as when they are read.
+    if (plan.keys.some(({ arg }) => item[arg] === undefined)) {
+      const keyed: Fields = {};
+      for (const { arg, absent } of plan.keys) keyed[arg] = item[arg] ?? absent;
+      item = Object.assign(keyed, item);
+    }
+    let k = '';
+    for (const { arg } of plan.keys) k += `${String(item[arg])}\u0000`;
+    return [item, k];
+  };
+  const add = (fields: Fields, level: Level, s: DecodedStruct, fromResponse: boolean): void => {
+    const [item, k] = finish(fields, level, s);
+    if (!plan.join) {
+      items.push(item);
+      return;
+    }
+    const i = at.get(k);
+    if (i === undefined) {
+      at.set(k, items.length);
+      items.push(item);
+    } else if (fromResponse) Object.assign(items[i]!, item);
+    else items[i] = item;
+  };
+  if (req && plan.request) walk(plan.request, req, {}, ctx, (item, level, s) => add(item, level, s, false));
+  if (resp && plan.response) walk(plan.response, resp, {}, ctx, (item, level, s) => add(item, level, s, true));
+  return items;
+}
+
+/** Exchange details an API's items give, once derived from the table. */
+const AFTER_ITEMS: Record<number, (result: ExchangeDetails) => void> = {
+  // One group described: the exchange is that group's.
+  [API_KEYS.DescribeGroups]: (r) => {
+    if (r.items.length === 1) Object.assign(r.details, r.items[0]);
+  },
+  [API_KEYS.DeleteTopics]: (r) => {
+    r.details.topics = r.items.length;
+  },
+};
+
 type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: DetailsContext, clientId: string, loss: BodyLoss) => ExchangeDetails;
 
 const EXTRACTORS: Record<number, Extractor> = {
@@ -289,28 +467,7 @@ const EXTRACTORS: Record<number, Extractor> = {
     return { details, items, error: errorCode(resp.ErrorCode) };
   },
 
-  [API_KEYS.ListOffsets]: (req, resp) => {
-    const details = pick({}, req, { IsolationLevel: 'isolation_level', ReplicaId: 'replica_id' });
-    const items = new Map<string, Fields>();
-    for (const t of structs(req?.Topics)) {
-      for (const p of structs(t.Partitions)) {
-        const item = pick({ topic: str(t.Name), partition: int(p.PartitionIndex) }, p, { Timestamp: 'timestamp' });
-        items.set(key(str(t.Name), int(p.PartitionIndex)), item);
-      }
-    }
-    for (const t of structs(resp?.Topics)) {
-      for (const p of structs(t.Partitions)) {
-        const k = key(str(t.Name), int(p.PartitionIndex));
-        const item = items.get(k) ?? { topic: str(t.Name), partition: int(p.PartitionIndex) };
-        pick(item, p, { Offset: 'offset', LeaderEpoch: 'leader_epoch' });
-        const old = p.OldStyleOffsets;
-        if (Array.isArray(old) && typeof old[0] === 'bigint') item.offset = old[0];
-        withError(item, p.ErrorCode);
-        items.set(k, item);
-      }
-    }
-    return { details, items: [...items.values()] };
-  },
+  [API_KEYS.ListOffsets]: (req) => ({ details: pick({}, req, { IsolationLevel: 'isolation_level', ReplicaId: 'replica_id' }), items: [] }),
 
   [API_KEYS.Metadata]: (req, resp) => {
     const details = pick({}, req, { Topics: 'requested_topics', AllowAutoTopicCreation: 'allow_auto_topic_creation' });
@@ -323,24 +480,10 @@ const EXTRACTORS: Record<number, Extractor> = {
     return { details, items };
   },
 
-  [API_KEYS.OffsetCommit]: (req, resp) => {
-    const details = pick({}, req, { GroupId: 'group', MemberId: 'member', GenerationIdOrMemberEpoch: 'generation', GroupInstanceId: 'group_instance_id' });
-    const items = new Map<string, Fields>();
-    for (const t of structs(req?.Topics)) {
-      for (const p of structs(t.Partitions)) {
-        const item = pick({ topic: str(t.Name), partition: int(p.PartitionIndex) }, p, { CommittedOffset: 'committed_offset' });
-        items.set(key(str(t.Name), int(p.PartitionIndex)), withGroup(item, details.group));
-      }
-    }
-    for (const t of structs(resp?.Topics)) {
-      for (const p of structs(t.Partitions)) {
-        const k = key(str(t.Name), int(p.PartitionIndex));
-        const item = items.get(k) ?? withGroup({ topic: str(t.Name), partition: int(p.PartitionIndex) }, details.group);
-        items.set(k, withError(item, p.ErrorCode));
-      }
-    }
-    return { details, items: [...items.values()] };
-  },
+  [API_KEYS.OffsetCommit]: (req) => ({
+    details: pick({}, req, { GroupId: 'group', MemberId: 'member', GenerationIdOrMemberEpoch: 'generation', GroupInstanceId: 'group_instance_id' }),
+    items: [],
+  }),
 
   [API_KEYS.OffsetFetch]: (req, resp) => {
     const reqGroups = structs(req?.Groups);
@@ -349,19 +492,8 @@ const EXTRACTORS: Record<number, Extractor> = {
       pick(details, reqGroups[0], { GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch' });
       details.groups = reqGroups.length;
     }
-    const items: Fields[] = [];
-    const addTopics = (topics: DecodedValue | undefined, group: FieldValue | undefined): void => {
-      for (const t of structs(topics)) {
-        for (const p of structs(t.Partitions)) {
-          const item = pick({ topic: str(t.Name), partition: int(p.PartitionIndex) }, p, { CommittedOffset: 'committed_offset', CommittedLeaderEpoch: 'leader_epoch' });
-          items.push(withError(withGroup(item, group), p.ErrorCode));
-        }
-      }
-    };
-    addTopics(resp?.Topics, details.group);
-    for (const g of structs(resp?.Groups)) addTopics(g.Topics, g.GroupId as FieldValue | undefined);
     const groupError = structs(resp?.Groups).map((g) => g.ErrorCode).find((c) => typeof c === 'number' && c !== 0);
-    return { details, items, error: errorCode(resp?.ErrorCode ?? groupError) };
+    return { details, items: [], error: errorCode(resp?.ErrorCode ?? groupError) };
   },
 
   [API_KEYS.FindCoordinator]: (req, resp) => {
@@ -419,13 +551,7 @@ const EXTRACTORS: Record<number, Extractor> = {
     return { details, items: [] };
   },
 
-  [API_KEYS.DescribeGroups]: (req, resp) => {
-    const details = pick({}, req, { Groups: 'groups' });
-    const items = structs(resp?.Groups).map((g) =>
-      withError(pick({}, g, { GroupId: 'group', GroupState: 'state', ProtocolType: 'protocol_type', ProtocolData: 'protocol', Members: 'members' }), g.ErrorCode));
-    if (items.length === 1) Object.assign(details, items[0]);
-    return { details, items };
-  },
+  [API_KEYS.DescribeGroups]: (req) => ({ details: pick({}, req, { Groups: 'groups' }), items: [] }),
 
   [API_KEYS.ListGroups]: (req, resp) => {
     const details = pick({}, req, { StatesFilter: 'states_filter', TypesFilter: 'types_filter' });
@@ -446,35 +572,10 @@ const EXTRACTORS: Record<number, Extractor> = {
   }),
 
   [API_KEYS.AddPartitionsToTxn]: (req, resp) => {
-    const txns = structs(req?.Transactions);
     const details = pick({}, req, { V3AndBelowTransactionalId: 'transactional_id', V3AndBelowProducerId: 'producer_id', V3AndBelowProducerEpoch: 'producer_epoch' });
-    if (txns[0]) pick(details, txns[0], { TransactionalId: 'transactional_id', ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch' });
-    const items = new Map<string, Fields>();
-    const addRequested = (topics: DecodedValue | undefined, txn: FieldValue | undefined): void => {
-      for (const t of structs(topics)) {
-        const parts = t.Partitions;
-        for (const p of Array.isArray(parts) ? parts : []) {
-          if (typeof p !== 'number') continue;
-          const item: Fields = { topic: str(t.Name), partition: p };
-          if (txn !== undefined) item.transactional_id = txn;
-          items.set(`${String(txn)}\u0000${key(str(t.Name), p)}`, item);
-        }
-      }
-    };
-    addRequested(req?.V3AndBelowTopics, details.transactional_id);
-    for (const tx of txns) addRequested(tx.Topics, tx.TransactionalId as FieldValue | undefined);
-    const addResults = (topics: DecodedValue | undefined, txn: FieldValue | undefined): void => {
-      for (const t of structs(topics)) {
-        for (const p of structs(t.ResultsByPartition)) {
-          const k = `${String(txn)}\u0000${key(str(t.Name), int(p.PartitionIndex))}`;
-          const item = items.get(k) ?? { topic: str(t.Name), partition: int(p.PartitionIndex) };
-          items.set(k, withError(item, p.PartitionErrorCode));
-        }
-      }
-    };
-    addResults(resp?.ResultsByTopicV3AndBelow, details.transactional_id);
-    for (const tx of structs(resp?.ResultsByTransaction)) addResults(tx.TopicResults, tx.TransactionalId as FieldValue | undefined);
-    return { details, items: [...items.values()], error: errorCode(resp?.ErrorCode) };
+    const txn = structs(req?.Transactions)[0];
+    if (txn) pick(details, txn, { TransactionalId: 'transactional_id', ProducerId: 'producer_id', ProducerEpoch: 'producer_epoch' });
+    return { details, items: [], error: errorCode(resp?.ErrorCode) };
   },
 
   [API_KEYS.EndTxn]: (req, resp) => ({
@@ -482,37 +583,9 @@ const EXTRACTORS: Record<number, Extractor> = {
     items: [],
   }),
 
-  [API_KEYS.CreateTopics]: (req, resp) => {
-    const details = pick({}, req, { timeoutMs: 'timeout_ms', validateOnly: 'validate_only', Topics: 'topics' });
-    const items = new Map<string, Fields>();
-    for (const t of structs(req?.Topics)) {
-      items.set(str(t.Name), pick({ topic: str(t.Name) }, t, { NumPartitions: 'partitions', ReplicationFactor: 'replication_factor' }));
-    }
-    for (const t of structs(resp?.Topics)) {
-      const item = items.get(str(t.Name)) ?? { topic: str(t.Name) };
-      pick(item, t, { TopicId: 'topic_id', NumPartitions: 'partitions', ReplicationFactor: 'replication_factor' });
-      items.set(str(t.Name), withError(item, t.ErrorCode));
-    }
-    return { details, items: [...items.values()] };
-  },
+  [API_KEYS.CreateTopics]: (req) => ({ details: pick({}, req, { timeoutMs: 'timeout_ms', validateOnly: 'validate_only', Topics: 'topics' }), items: [] }),
 
-  [API_KEYS.DeleteTopics]: (req, resp, ctx) => {
-    const details = pick({}, req, { TimeoutMs: 'timeout_ms' });
-    const items = new Map<string, Fields>();
-    const names = req?.TopicNames;
-    for (const n of Array.isArray(names) ? names : []) if (typeof n === 'string') items.set(n, { topic: n });
-    for (const t of structs(req?.Topics)) {
-      const topic = topicOf(t, ctx, 'Name');
-      items.set(topic, pick({ topic }, t, { TopicId: 'topic_id' }));
-    }
-    for (const t of structs(resp?.Responses)) {
-      const topic = topicOf(t, ctx, 'Name');
-      const item = items.get(topic) ?? { topic };
-      items.set(topic, withError(pick(item, t, { TopicId: 'topic_id' }), t.ErrorCode));
-    }
-    details.topics = items.size;
-    return { details, items: [...items.values()] };
-  },
+  [API_KEYS.DeleteTopics]: (req) => ({ details: pick({}, req, { TimeoutMs: 'timeout_ms' }), items: [] }),
 
   [API_KEYS.ConsumerGroupHeartbeat]: (req, resp, ctx) => {
     const details = pick({}, req, {
@@ -541,10 +614,6 @@ function str(v: DecodedValue | FieldValue | undefined): string {
   return typeof v === 'string' ? v : '';
 }
 
-function int(v: DecodedValue | undefined): number {
-  return typeof v === 'number' ? v : -1;
-}
-
 function errorCode(v: DecodedValue | undefined): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
@@ -567,6 +636,11 @@ export function exchangeDetails(
   const result = extract ? extract(req, resp, ctx, clientId, loss) : { details: {}, items: [] };
   const copies = EXCHANGE_COPIES[apiKey];
   if (copies) pick(pick(result.details, req, copies.request, true), resp, copies.response, true);
+  const plan = ITEM_PLANS[apiKey];
+  if (plan) {
+    result.items = planItems(plan, req, resp, ctx, result.details);
+    AFTER_ITEMS[apiKey]?.(result);
+  }
   if (result.error === undefined && resp && typeof resp.ErrorCode === 'number') result.error = resp.ErrorCode;
   return result;
 }

@@ -280,8 +280,9 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (c.name === 'uaddr' && h.providers.some((p) => !['uprobe', 'uretprobe', 'usdt'].includes(p))) {
         return h.err(c.loc, 'uaddr() is only available in uprobe, uretprobe and usdt probes');
       }
-      // Kernel probes take the value as a constant; in kafka probes cgroupid() runs in user space.
-      const value = name === undefined || h.where !== 'kernel' ? undefined : hostValue(h, c, name);
+      // Kernel probes take the value as a constant; kafka probes, which run in user space, resolve
+      // cgroupid() when they start, but a path missing now is the script's mistake either way.
+      const value = name === undefined || (h.where !== 'kernel' && c.name !== 'cgroupid') ? undefined : hostValue(h, c, name);
       if (value !== undefined) h.resolved(c, value);
       return UINT64;
     }

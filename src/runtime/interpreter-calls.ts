@@ -1,7 +1,7 @@
 // Function calls in user-space probe actions: printf/print/time/cat/system become output, map
 // functions act on the UserMaps, and the value functions (str, strncmp, strcontains, ntop, sizeof,
 // cgroupid) compute what their kernel counterparts compute.
-import { statSync } from 'node:fs';
+import { realSystem } from '../frontend/system.js';
 import type { Call, Expr, KType, Loc, MapRef } from '../frontend/ast.js';
 import { EVENT_HEADER_SIZE, layoutOf, sizeOf } from '../plan/layout.js';
 import type { PlanEvent, PlanMap } from '../plan/types.js';
@@ -186,13 +186,9 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
     }
     case 'cgroupid': {
       const path = literal(c, 0, '', ctx);
-      let id: bigint;
-      try {
-        id = statSync(path, { bigint: true }).ino;
-      } catch (e) {
-        return ctx.fail(c.args[0]!.loc, `cgroupid(): cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
-      return () => id;
+      const id = realSystem().cgroupId(path);
+      if (!id.ok) return ctx.fail(c.args[0]!.loc, `cgroupid(): ${id.error}`);
+      return () => id.value;
     }
     case 'exit':
       return ctx.fail(c.loc, 'exit() can only be used as a statement');

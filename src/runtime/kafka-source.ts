@@ -3,6 +3,7 @@
 // compiled action. Frames that fail to decode are counted by the decoder, never fatal.
 import { readFileSync, statSync } from 'node:fs';
 import { startCapture, type CaptureFrames, type CaptureOptions } from '../kafka/capture/loader.js';
+import { realSystem } from '../frontend/system.js';
 import { walkRecords } from '../native/ring-records.js';
 import { PROBES } from '../kafka/probes/args.js';
 import { BoundedMap } from '../kafka/exchange/bounded-map.js';
@@ -209,13 +210,10 @@ export function kafkaPushdown(plan: Plan): KafkaPushdown {
   return out;
 }
 
-/** cgroupid(path) as the interpreter computes it (the directory's inode); undefined when unreadable. */
+/** cgroupid(path) as the interpreter computes it; undefined when unreadable. */
 function cgroupIdOf(path: string): bigint | undefined {
-  try {
-    return statSync(path, { bigint: true }).ino;
-  } catch {
-    return undefined;
-  }
+  const id = realSystem().cgroupId(path);
+  return id.ok ? id.value : undefined;
 }
 
 export interface KafkaFeedOptions {

@@ -155,6 +155,7 @@ const COMPILE_TIME: Record<string, Case> = {
   'uaddr of a missing data symbol': ['uprobe:bash:readline { @ = uaddr("no_such_var"); }', '1:34', "uaddr(): no data symbol 'no_such_var' in /usr/bin/bash"],
   'uaddr in a probe on two binaries': ['uprobe:bash:readline, uprobe:libc:malloc { @ = uaddr("environ"); }', '1:54', 'uaddr() needs its probe to attach to one binary; this one attaches to 2'],
   'cgroupid of a missing cgroup': ['t:syscalls:sys_enter_read { @ = cgroupid("/sys/fs/cgroup/nosuch"); }', '1:42', 'cgroupid(): cannot read /sys/fs/cgroup/nosuch: ENOENT'],
+  'cgroupid of a missing cgroup in a kafka probe': ['kafka:produce { @ = cgroupid("/sys/fs/cgroup/nosuch"); }', '1:30', 'cgroupid(): cannot read /sys/fs/cgroup/nosuch: ENOENT'],
   'retval in fexit': ['fexit:vfs_read { @ = retval; }', '1:22', 'retval is not supported in fexit probes yet'],
   'func in fentry': ['fentry:vfs_read { @[func] = count(); }', '1:21', 'func is not supported in fentry probes yet'],
 };

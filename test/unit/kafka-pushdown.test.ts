@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planScript } from '../../src/compiler.js';
+import { realSystem, type SystemInfo } from '../../src/frontend/system.js';
 import { kafkaPushdown, type KafkaPushdown } from '../../src/runtime/kafka-source.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
 const system = new FakeSystem();
 
-function pushdown(source: string): KafkaPushdown {
-  const r = planScript(source, 't.ktr', { positional: [], unsafe: false, system });
+function pushdown(source: string, on: SystemInfo = system): KafkaPushdown {
+  const r = planScript(source, 't.ktr', { positional: [], unsafe: false, system: on });
   if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
   return kafkaPushdown(r.compiled.plan);
 }
@@ -58,7 +59,7 @@ describe('kafka pushdown: pid and cgroup', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kt-cgroup-'));
     try {
       const id = statSync(dir, { bigint: true }).ino;
-      expect(pushdown(`kafka:request /cgroup == cgroupid("${dir}")/ { @ = count(); }`)).toEqual({ cgroupId: id });
+      expect(pushdown(`kafka:request /cgroup == cgroupid("${dir}")/ { @ = count(); }`, realSystem())).toEqual({ cgroupId: id });
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -11,22 +11,11 @@ import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 import { sampleBody } from '../fixtures/kafka/samples.js';
 import { laneResponses } from '../helpers/lane-count.js';
+import { xorshift32 } from '../helpers/seeded.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-/** xorshift32: deterministic, fast. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** Valid request/response frame pairs for every API and version the schemas define. */
 function corpus(): [Uint8Array, Uint8Array][] {
@@ -50,7 +39,7 @@ function corpus(): [Uint8Array, Uint8Array][] {
 
 /** Random bytes to cut junk chunks from. */
 const JUNK = (() => {
-  const next = rng(0xbad);
+  const next = xorshift32(0xbad);
   return Uint8Array.from({ length: 1 << 16 }, () => next() & 0xff);
 })();
 
@@ -127,7 +116,7 @@ describe('fuzz', () => {
   it('a million mutated frames: no exception escapes, memory stays bounded', () => {
     const pairs = corpus();
     // KT_FUZZ_SEED picks another run; the default keeps the test deterministic.
-    const next = rng(Number(process.env.KT_FUZZ_SEED ?? 0x5eed));
+    const next = xorshift32(Number(process.env.KT_FUZZ_SEED ?? 0x5eed));
     let exchanges = 0;
     let firings = 0;
     const decoder = new KafkaDecoder({
@@ -152,7 +141,7 @@ describe('fuzz', () => {
 
   it('mutated Produce and Fetch frames through the fast lane: no exception escapes, memory stays bounded', () => {
     const pairs = corpus().filter(([req]) => req[5] === 0 || req[5] === 1);
-    const next = rng(Number(process.env.KT_FUZZ_SEED ?? 0x1a4e));
+    const next = xorshift32(Number(process.env.KT_FUZZ_SEED ?? 0x1a4e));
     let firings = 0;
     const args = ['topic', 'partition', 'records', 'bytes', 'lag', 'fetch_offset', 'high_watermark', 'base_offset', 'error_name', 'latency', 'client_id'];
     const decoder = new KafkaDecoder({ demand: { probes: ['produce', 'fetch'], args }, onFiring: () => void firings++, ...LIMITS });
@@ -169,7 +158,7 @@ describe('fuzz', () => {
 
   it('mutated frames in capture records, some records mangled, through pushCapture: no exception escapes', () => {
     const pairs = corpus().filter(([req]) => req[5] === 0 || req[5] === 1);
-    const next = rng(Number(process.env.KT_FUZZ_SEED ?? 0xcafe));
+    const next = xorshift32(Number(process.env.KT_FUZZ_SEED ?? 0xcafe));
     let firings = 0;
     const decoder = new KafkaDecoder({ demand: { probes: ['produce', 'fetch'], args: ['topic', 'records', 'lag'] }, onFiring: () => void firings++, ...LIMITS });
     // Each chunk a batch of one record; one in 50 has a byte of its size or header flipped.

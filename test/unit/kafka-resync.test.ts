@@ -10,19 +10,8 @@ import { KafkaDecoder } from '../../src/kafka/index.js';
 import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { requestFrame } from '../fixtures/kafka/encoder.js';
 import { sampleBody } from '../fixtures/kafka/samples.js';
+import { xorshift32 } from '../helpers/seeded.js';
 
-/** xorshift32: deterministic, fast. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 type Garbage = 'cut size' | 'bit flips' | 'cut frame' | 'junk';
 
@@ -123,7 +112,7 @@ function connection(decoder: KafkaDecoder, kind: Garbage, next: () => number, n:
 
 /** The share of valid requests decoded in each role over `connections` connections. */
 function run(kind: Garbage, seed: number, connections: number): { client: number; broker: number } {
-  const next = rng(seed);
+  const next = xorshift32(seed);
   const seen = { client: new Set<string>(), broker: new Set<string>() };
   const decoder = new KafkaDecoder({ onExchange: (ex) => void seen[ex.role].add(ex.client_id) });
   const valid: string[] = [];

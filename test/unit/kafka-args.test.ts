@@ -11,34 +11,15 @@ import { catalogueJson, COMMON_ARGS, PROBES, type ArgSpec, type CommonArg } from
 import { DecodePlan } from '../../src/kafka/probes/demand.js';
 import { derivedFiring, KafkaDecoder, type CaptureChunk, type DerivedEvent, type KafkaDemand } from '../../src/kafka/index.js';
 import { FastLane } from '../../src/kafka/lane/fast-lane.js';
-import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { MESSAGE_SPECS } from '../../src/kafka/wire/schemas/generated.js';
 import type { FieldSpec, MessageSpec } from '../../src/kafka/wire/schemas/spec.js';
 import { API_KEYS } from '../../src/kafka/wire/api-names.js';
 import { parseKafkaCatalogue } from '../../src/frontend/kafka-catalogue.js';
 import { ROOT } from '../helpers/cli.js';
-import { chunk, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
-import { encodeBody, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
-import { sampleBody } from '../fixtures/kafka/samples.js';
+import { chunk, corpus, lagFlow } from '../fixtures/kafka/corpus.js';
+import { requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
 
 const CATALOGUE = join(ROOT, 'stdlib', 'kafka-probes.json');
-
-/** Each API at its first and last version, sample bodies (every field a distinct value), whole. */
-function everyApi(): CaptureChunk[] {
-  const chunks = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
-  let id = 2;
-  let ts = 2_000n;
-  for (const spec of MESSAGE_SPECS) {
-    if (spec.kind !== 'response') continue;
-    const reqSpec = requestSpec(spec.key)!;
-    for (const v of new Set([spec.valid[0], spec.valid[1]])) {
-      const cid = id++;
-      const req = encodeBody(reqSpec, v, sampleBody(reqSpec, v).value);
-      chunks.push(...exchangeChunks(requestFrame(spec.key, v, cid, 'client', req), responseFrame(spec.key, v, cid, encodeBody(spec, v, sampleBody(spec, v).value)), (ts += 100n)));
-    }
-  }
-  return chunks;
-}
 
 /**
  * A group's traffic seen by its one member: two classic generations (JoinGroup v8 with a reason, then
@@ -73,7 +54,7 @@ function groupRounds(): CaptureChunk[] {
   return out;
 }
 
-const FLOW = [...everyApi(), ...lagFlow(), ...groupRounds()];
+const FLOW = [...corpus({ ends: true }), ...lagFlow(), ...groupRounds()];
 
 type Args = Record<string, bigint | string>;
 

@@ -2,7 +2,9 @@
 // A hit skips the front end, code generation and clang altogether, so that a script run a second time
 // starts as fast as the runtime can load it. Entries name the files they depend on (uprobe binaries)
 // and are ignored when those change, or when the working directory or PATH that found them has
-// changed; kafkatrace's own code, templates and catalogue and the kernel (with its modules) are part of the key. Entries are
+// changed, or when a value the front end read from the machine and baked into the plan (kaddr(),
+// cgroupid()) reads otherwise now: a reboot moves kernel symbols, a recreated cgroup has another id.
+// kafkatrace's own code, templates and catalogue and the kernel (with its modules) are part of the key. Entries are
 // read only from a cache that no other user can write (cache-dir.ts), and what they say is never a
 // privilege: whether system() and signal() may run is the command line's to say (trace.ts).
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,6 +13,8 @@ import { release, version } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTrusted, trustedCacheDir } from '../cache-dir.js';
+import type { Call } from '../frontend/ast.js';
+import { realSystem, type SystemInfo } from '../frontend/system.js';
 import { packageRoot } from '../package-root.js';
 import { planFromJson, planToJson } from '../plan/json.js';
 import type { Plan } from '../plan/types.js';
@@ -26,6 +30,14 @@ interface Dependency {
   mtimeMs: number;
 }
 
+/** A value the front end read from this machine and baked into the plan; uaddr()'s binary is a Dependency. */
+export interface HostFact {
+  fn: 'kaddr' | 'cgroupid';
+  name: string;
+  /** The value, as a decimal string (JSON has no bigint). */
+  value: string;
+}
+
 interface Entry {
   plan: string;
   /** The object's file name in the object cache (the cache directory itself). */
@@ -33,6 +45,26 @@ interface Entry {
   deps: Dependency[];
   /** Where deps were looked up (`uprobe:bash:...` searches PATH, `uprobe:./a.out:...` the working directory). */
   where?: string;
+  host?: HostFact[];
+}
+
+/** The kaddr() and cgroupid() values of an analysis (Analysis.hostValues), as an entry keeps them. */
+export function hostFacts(values: Map<Call, bigint>): HostFact[] {
+  const facts: HostFact[] = [];
+  for (const [c, value] of values) {
+    const a = c.args[0];
+    if ((c.name === 'kaddr' || c.name === 'cgroupid') && a?.kind === 'str') facts.push({ fn: c.name, name: a.value, value: value.toString() });
+  }
+  return facts;
+}
+
+function hostValueNow(f: HostFact, system: SystemInfo): bigint | undefined {
+  if (f.fn === 'cgroupid') {
+    const id = system.cgroupId(f.name);
+    return id.ok ? id.value : undefined;
+  }
+  const symbols = system.kernelSymbols();
+  return symbols.ok ? symbols.value.get(f.name) : undefined;
 }
 
 function lookedUpFrom(): string {
@@ -112,7 +144,7 @@ function planDependencies(plan: Plan): Dependency[] {
   return [...paths].map(dependencyOf).filter((d): d is Dependency => d !== undefined);
 }
 
-export function lookupCompilation(key: string): CachedCompilation | undefined {
+export function lookupCompilation(key: string, system: SystemInfo = realSystem()): CachedCompilation | undefined {
   const dir = trustedCacheDir('plans');
   const bytes = dir !== undefined ? readTrusted(join(dir, `${key}.json`)) : undefined;
   if (!bytes) return undefined;
@@ -123,6 +155,7 @@ export function lookupCompilation(key: string): CachedCompilation | undefined {
       const now = dependencyOf(d.path);
       if (!now || now.size !== d.size || now.mtimeMs !== d.mtimeMs) return undefined;
     }
+    for (const f of entry.host ?? []) if (hostValueNow(f, system)?.toString() !== f.value) return undefined;
     if (entry.object === undefined) return { plan: planFromJson(entry.plan) };
     const objects = trustedCacheDir();
     const object = objects !== undefined ? readTrusted(join(objects, basename(entry.object))) : undefined;
@@ -133,12 +166,12 @@ export function lookupCompilation(key: string): CachedCompilation | undefined {
 }
 
 /** Records a compilation; `objectPath` is where the object cache keeps its object. Best effort. */
-export function storeCompilation(key: string, plan: Plan, objectPath: string | undefined): void {
+export function storeCompilation(key: string, plan: Plan, objectPath: string | undefined, host: HostFact[] = []): void {
   const dir = trustedCacheDir('plans');
   if (dir === undefined) return;
   const file = join(dir, `${key}.json`);
   const deps = planDependencies(plan);
-  const entry: Entry = { plan: planToJson(plan), object: objectPath && basename(objectPath), deps, where: deps.length > 0 ? lookedUpFrom() : undefined };
+  const entry: Entry = { plan: planToJson(plan), object: objectPath && basename(objectPath), deps, where: deps.length > 0 ? lookedUpFrom() : undefined, host: host.length > 0 ? host : undefined };
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     writeFileSync(tmp, JSON.stringify(entry), { flag: 'wx', mode: 0o644 });

@@ -9,7 +9,7 @@ import { createOutput } from '../runtime/output.js';
 import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
 import type { CliOptions } from './args.js';
-import { compilationKey, lookupCompilation, storeCompilation, type CachedCompilation } from './plan-cache.js';
+import { compilationKey, hostFacts, lookupCompilation, storeCompilation, type CachedCompilation } from './plan-cache.js';
 import { fileSink, stdout, type OutputSink } from './sink.js';
 import type { ScriptSource } from './source.js';
 
@@ -36,7 +36,7 @@ async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedC
   const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
   const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
   const object = await objectFor(compiled);
-  storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined);
+  storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined, hostFacts(compiled.analysis.hostValues));
   return { plan: compiled.plan, object };
 }
 

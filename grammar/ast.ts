@@ -22,6 +22,13 @@ export type KType =
   | { kind: 'kstack' }
   | { kind: 'ustack' }
   | { kind: 'timestamp' }
+  /** A typed address: arithmetic on it moves by the size of what it points to, as in C. */
+  | { kind: 'ptr'; to: KType }
+  /**
+   * A struct or union by name (`struct task_struct`), with its size where the kernel's BTF has it.
+   * Only a pointer's target or sizeof()'s argument: no value has this type.
+   */
+  | { kind: 'struct'; name: string; size?: number }
   | { kind: 'none' };
 
 /** What a map holds: the aggregation it is updated with, or a plain assigned value. */
@@ -113,7 +120,8 @@ export type Expr =
   | TupleIndex
   | TupleLit
   | IndexExpr
-  | CastExpr;
+  | CastExpr
+  | TypeRef;
 
 interface ExprBase { loc: Loc; type?: KType }
 
@@ -146,3 +154,5 @@ export interface TupleLit extends ExprBase { kind: 'tuple'; elems: Expr[] }
 export interface IndexExpr extends ExprBase { kind: 'index'; object: Expr; index: Expr }
 /** `(uint32)e` */
 export interface CastExpr extends ExprBase { kind: 'cast'; typeName: string; operand: Expr }
+/** A type where sizeof() takes one: `sizeof(struct task_struct)`, `sizeof(uint8 *)`. */
+export interface TypeRef extends ExprBase { kind: 'typeRef'; typeName: string }

@@ -7,7 +7,7 @@ import { parseFormat, specMismatch } from './printf-format.js';
 import type { Provider } from './providers.js';
 import { SIGNALS, signalNumber } from './signals.js';
 import type { SystemInfo } from './system.js';
-import { INT64, NONE, UINT64, isInt, isStr, storageType, typeName } from './types.js';
+import { INT64, NONE, UINT64, isInt, isPtr, isStr, storageType, typeName } from './types.js';
 
 /** A type, or undefined when an error was already reported. */
 export type T = KType | undefined;
@@ -32,14 +32,14 @@ export interface CallHost {
   readonly system: SystemInfo;
   /** The binaries of the probe's uprobe, uretprobe and usdt attach points. */
   readonly binaries: string[];
+  /** The type a cast or sizeof() names (`uint8`, `struct task_struct`, `int32 *`). */
+  namedType(written: string, loc: Loc, where: 'cast' | 'sizeof'): T;
   /** Notes what a kaddr(), uaddr() or cgroupid() call is on this machine. */
   resolved(c: Call, value: bigint): void;
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
 const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr'];
-
-const INT_TYPE_NAMES = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
 
 export function checkAggregation(h: CallHost, call: Call): MapValueKind | undefined {
   const types = call.args.map((a) => h.expr(a));
@@ -180,6 +180,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       }
       const t = h.expr(a);
       if (t && t.kind === 'none') h.err(a.loc, 'print() was given a value of no type');
+      // bpftrace 0.17 refuses to print a pointer; a map or a cast prints its address.
+      if (t && isPtr(t)) h.err(a.loc, `print() cannot print a pointer (${typeName(t)}): cast it, print((uint64)...)`);
       return noValue();
     }
     case 'time':
@@ -189,8 +191,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'str': {
       if (!arity(1, 2)) return undefined;
       const t = h.strArgument(c.args[0]!);
-      if (t && !isInt(t) && !isStr(t)) return h.err(c.args[0]!.loc, `str() takes a pointer or a string, but the argument is ${typeName(t)}`);
-      if (t && isInt(t) && h.where === 'user') return h.err(c.args[0]!.loc, 'str() of a pointer is not available in kafka probes: their args are already strings');
+      if (t && !isInt(t) && !isPtr(t) && !isStr(t)) return h.err(c.args[0]!.loc, `str() takes a pointer or a string, but the argument is ${typeName(t)}`);
+      if (t && (isInt(t) || isPtr(t)) && h.where === 'user') return h.err(c.args[0]!.loc, 'str() of a pointer is not available in kafka probes: their args are already strings');
       let size = t && isStr(t) ? Math.min(t.size, 64) : 64;
       if (c.args.length === 2) {
         needInt(1);
@@ -206,7 +208,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'buf': {
       if (!arity(1, 2)) return undefined;
       const t = h.expr(c.args[0]!);
-      if (t && !isInt(t) && !isStr(t) && t.kind !== 'buf') return h.err(c.args[0]!.loc, `buf() takes a pointer, but the argument is ${typeName(t)}`);
+      if (t && !isInt(t) && !isPtr(t) && !isStr(t) && t.kind !== 'buf') return h.err(c.args[0]!.loc, `buf() takes a pointer, but the argument is ${typeName(t)}`);
       let size = t && (t.kind === 'str' || t.kind === 'buf') ? t.size : 64;
       if (c.args.length === 2) {
         needInt(1);
@@ -215,7 +217,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
           if (n < 1 || n > 1024) return h.err(c.args[1]!.loc, `buf() length must be from 1 to 1024, got ${n}`);
           size = n;
         }
-      } else if (t && isInt(t)) return h.err(c.loc, `buf() of a pointer needs a length: ${sig}`);
+      } else if (t && (isInt(t) || isPtr(t))) return h.err(c.loc, `buf() of a pointer needs a length: ${sig}`);
       return { kind: 'buf', size };
     }
     case 'join':
@@ -224,10 +226,12 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (c.args.length === 2) needLiteralString(1, 'the separator');
       return noValue();
     case 'ksym':
-    case 'usym':
+    case 'usym': {
       if (!arity(1, 1)) return undefined;
-      needInt(0);
+      const t = h.expr(c.args[0]!);
+      if (t && !isInt(t) && !isPtr(t)) return h.err(c.args[0]!.loc, `${c.name}() takes an address, but the argument is ${typeName(t)}: ${sig}`);
       return { kind: c.name };
+    }
     case 'ntop': {
       if (!arity(1, 2)) return undefined;
       if (c.args.length === 2) needInt(0);
@@ -289,11 +293,9 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'sizeof': {
       if (!arity(1, 1)) return undefined;
       const a = c.args[0]!;
-      if (a.kind === 'builtin' && INT_TYPE_NAMES.has(a.name)) {
-        a.type = NONE;
-        return UINT64;
-      }
-      h.expr(a);
+      const t = a.kind === 'typeRef' ? h.namedType(a.typeName, a.loc, 'sizeof') : h.expr(a);
+      if (a.kind === 'typeRef') a.type = t ?? NONE;
+      if (t && t.kind === 'none') return h.err(a.loc, 'sizeof() was given a value of no type');
       return UINT64;
     }
     case 'kstack':

@@ -23,6 +23,10 @@ export function typeName(t: KType): string {
       return `buffer[${t.size}]`;
     case 'tuple':
       return `(${t.elems.map(typeName).join(', ')})`;
+    case 'ptr':
+      return `${typeName(t.to)} *`;
+    case 'struct':
+      return t.name;
     case 'none':
       return 'none';
     default:
@@ -30,9 +34,26 @@ export function typeName(t: KType): string {
   }
 }
 
-/** Same kind of value (ints of any width, strings of any size, tuples element by element). */
+export function isPtr(t: KType | undefined): t is Extract<KType, { kind: 'ptr' }> {
+  return t?.kind === 'ptr';
+}
+
+/** The size of what a pointer points to, the step of its arithmetic; undefined for a struct that BTF does not have. */
+export function pointeeSize(p: Extract<KType, { kind: 'ptr' }>): number | undefined {
+  const t = p.to;
+  if (t.kind === 'int') return t.bits / 8;
+  if (t.kind === 'ptr') return 8;
+  if (t.kind === 'struct') return t.size;
+  return undefined;
+}
+
+/**
+ * Same kind of value (ints of any width, strings of any size, tuples element by element, pointers
+ * to anything: bpftrace lets a map that held one pointer type take another).
+ */
 export function compatible(a: KType, b: KType): boolean {
   if (a.kind !== b.kind) return false;
+  if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name;
   if (a.kind === 'tuple' && b.kind === 'tuple') {
     return a.elems.length === b.elems.length && a.elems.every((e, i) => compatible(e, b.elems[i]!));
   }

@@ -54,6 +54,8 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
   switch (type.kind) {
     case 'int':
       return readInt(dv, offset, type.bits, type.signed);
+    case 'ptr':
+      return readInt(dv, offset, 64, false);
     case 'str': {
       need(dv, offset, type.size);
       return cString(new Uint8Array(dv.buffer, dv.byteOffset + offset, type.size));
@@ -92,6 +94,7 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
       const len = af === 10 ? 16 : 4;
       return { kind: 'inet', af, bytes: new Uint8Array(dv.buffer.slice(dv.byteOffset + offset + 4, dv.byteOffset + offset + 4 + len)) };
     }
+    case 'struct':
     case 'none':
       return { kind: 'none' };
   }

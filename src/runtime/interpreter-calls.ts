@@ -179,9 +179,7 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
       };
     }
     case 'sizeof': {
-      const a = c.args[0]!;
-      const named = a.kind === 'builtin' ? /^u?int(8|16|32|64)$/.exec(a.name) : null;
-      const size = BigInt(named ? Number(named[1]) / 8 : sizeOf(typeOf(a)));
+      const size = BigInt(sizeOf(typeOf(c.args[0]!)));
       return () => size;
     }
     case 'cgroupid': {

@@ -63,6 +63,7 @@ function normalize(type: KType, v: Value): Value {
 export function zeroValue(type: KType): Value {
   switch (type.kind) {
     case 'int':
+    case 'ptr':
       return 0n;
     case 'str':
       return '';
@@ -84,6 +85,7 @@ export function zeroValue(type: KType): Value {
       return { kind: 'ustack', stackId: 0, pid: 0 };
     case 'timestamp':
       return { kind: 'timestamp', ns: 0n };
+    case 'struct':
     case 'none':
       return { kind: 'none' };
   }

@@ -104,6 +104,22 @@ const CASES: Record<string, Case> = {
   'division by zero': ['BEGIN { @ = pid / 0; }', '1:19', 'division by zero'],
   'ternary branch types': ['BEGIN { @ = pid ? 1 : "x"; }', '1:13', 'the branches of ?: have different types: int64 and string[2]'],
   'field access on a variable': ['BEGIN { $x = 1; @ = $x.foo; }', '1:21', 'field access needs args'],
+
+  // Pointers and sizeof().
+  'pointer times an integer': ['BEGIN { $p = (int32 *)32; @ = (uint64)($p * 2); }', '1:40', "'*' cannot be used on a pointer (int32 *)", '(uint64)'],
+  'integer minus a pointer': ['BEGIN { $p = (int32 *)32; @ = (uint64)(100 - $p); }', '1:40', "'-' cannot be used on a pointer (int32 *): only pointer + integer and pointer - integer"],
+  'pointer minus a pointer': ['BEGIN { $p = (int32 *)32; @ = (uint64)($p - $p); }', '1:40', "'-' cannot be used on two pointers (int32 *, int32 *)"],
+  'pointer *= ': ['BEGIN { $p = (int32 *)32; $p *= 2; }', '1:33', "'*=' cannot be used on a pointer (int32 *)"],
+  'print of a pointer': ['BEGIN { $p = (int8 *)1; print($p); }', '1:31', 'print() cannot print a pointer (int8 *)'],
+  'pointer condition': ['BEGIN { $p = (int8 *)1; if ($p) { } }', '1:29', 'the if condition must be an integer, but it is int8 *'],
+  'integer assigned to a pointer variable': ['BEGIN { $p = (int8 *)1; $p = 2; }', '1:30', '$p holds int8 * (first assigned at 1:9); it cannot be assigned int64'],
+  'sum of pointers': ['BEGIN { @s = sum((int8 *)1); }', '1:18', 'sum() takes an integer, but the argument is int8 *'],
+  'arithmetic on a struct BTF lacks': ['BEGIN { $p = (struct nosuch *)0; @ = (uint64)($p + 1); }', '1:47', "arithmetic on struct nosuch * needs the size of struct nosuch, which is unknown: the kernel's BTF has no struct nosuch"],
+  'reading a whole struct': ['BEGIN { $p = (struct timespec64 *)0; @ = *$p; }', '1:42', 'cannot read a whole struct timespec64'],
+  'cast to a struct value': ['BEGIN { @ = (struct timespec64)1; }', '1:13', 'cannot cast to struct timespec64: casts take integer and pointer types'],
+  'cast to an enum pointer': ['BEGIN { @ = (enum foo *)1; }', '1:13', 'enum types are not supported in casts yet'],
+  'pointer in a kafka probe': ['kafka:produce { @[(uint64)(int8 *)args.partition] = count(); }', '1:27', 'pointers are not available in kafka probes'],
+  'sizeof a struct BTF lacks': ['BEGIN { @ = sizeof(struct nosuch); }', '1:20', "sizeof: the kernel's BTF has no struct nosuch"],
 };
 
 describe('analysis errors', () => {

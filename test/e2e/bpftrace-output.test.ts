@@ -1,0 +1,55 @@
+// bpftrace 0.17's own output for the scripts in test/fixtures/bpftrace-output/run/ (X.bt beside X.txt,
+// captured with `bpftrace X.bt > X.txt`): kafkatrace runs each script end to end and must print the
+// same bytes. Where bpftrace is installed, it runs them too, so a stale fixture fails here as well.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileScript } from '../../src/compiler.js';
+import { realSystem } from '../../src/frontend/system.js';
+import { createOutput } from '../../src/runtime/output.js';
+import { runSession } from '../../src/runtime/session.js';
+import { ROOT, canRun, collector } from './runtime-helpers.js';
+
+const DIR = join(ROOT, 'test', 'fixtures', 'bpftrace-output', 'run');
+const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.bt')).sort();
+const RUN_TIMEOUT_MS = 60_000;
+
+function hasBpftrace(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v bpftrace'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function kafkatrace(path: string): Promise<string> {
+  const r = await compileScript(readFileSync(path, 'utf8'), path, { positional: [], unsafe: false, system: realSystem() });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
+  const c = collector();
+  const output = createOutput({ format: 'text', write: c.write, writeError: c.writeError });
+  await runSession(r.compiled.plan, r.compiled.object!, { signals: false, output });
+  return c.text();
+}
+
+const ok = canRun();
+const withBpftrace = ok && hasBpftrace();
+
+describe.runIf(ok)('bpftrace 0.17 output, run end to end', () => {
+  it('has scripts', () => expect(SCRIPTS.length).toBeGreaterThan(0));
+
+  for (const f of SCRIPTS) {
+    const script = join(DIR, f);
+    const expected = (): string => readFileSync(script.replace(/\.bt$/, '.txt'), 'utf8');
+
+    it(`kafkatrace prints what bpftrace printed for ${f}`, async () => {
+      expect(await kafkatrace(script)).toBe(expected());
+    }, RUN_TIMEOUT_MS);
+
+    it.runIf(withBpftrace)(`bpftrace still prints the fixture of ${f}`, () => {
+      const out = execFileSync('bpftrace', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
+      expect(out).toBe(expected());
+    }, RUN_TIMEOUT_MS);
+  }
+});

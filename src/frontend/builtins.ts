@@ -25,6 +25,7 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
   nsecs: { type: UINT64, kafka: true },
   elapsed: { type: UINT64, kafka: true },
   cpu: { type: UINT64, kafka: false },
+  numaid: { type: { kind: 'int', bits: 32, signed: false }, kafka: false },
   cgroup: { type: UINT64, kafka: true },
   rand: { type: UINT64, kafka: true },
   curtask: { type: UINT64, kafka: false },

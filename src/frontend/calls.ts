@@ -39,7 +39,13 @@ export interface CallHost {
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr'];
+const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg'];
+
+/** Probes whose context holds the registers that reg() reads. */
+const REGISTER_PROVIDERS: Provider[] = ['kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'usdt', 'profile', 'software', 'hardware'];
+
+/** x86-64 register names as reg() takes them (bpftrace's, which are the kernel's pt_regs names). */
+export const REGISTERS = ['r15', 'r14', 'r13', 'r12', 'bp', 'bx', 'r11', 'r10', 'r9', 'r8', 'ax', 'cx', 'dx', 'si', 'di', 'orig_ax', 'ip', 'cs', 'flags', 'sp', 'ss'];
 
 export function checkAggregation(h: CallHost, call: Call): MapValueKind | undefined {
   const types = call.args.map((a) => h.expr(a));
@@ -296,6 +302,22 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       const t = a.kind === 'typeRef' ? h.namedType(a.typeName, a.loc, 'sizeof') : h.expr(a);
       if (a.kind === 'typeRef') a.type = t ?? NONE;
       if (t && t.kind === 'none') return h.err(a.loc, 'sizeof() was given a value of no type');
+      return UINT64;
+    }
+    case 'bswap': {
+      if (!arity(1, 1)) return undefined;
+      const t = needInt(0);
+      // The bytes of the value at its own width, as bpftrace 0.17: the result is unsigned.
+      return t && isInt(t) ? { kind: 'int', bits: t.bits, signed: false } : undefined;
+    }
+    case 'reg': {
+      if (!arity(1, 1)) return undefined;
+      const name = needLiteralString(0, 'the register name');
+      const bad = h.providers.find((p) => !REGISTER_PROVIDERS.includes(p));
+      if (bad) return h.err(c.loc, `reg() reads the registers of ${REGISTER_PROVIDERS.join(', ')} probes, not of ${bad} probes`);
+      if (name !== undefined && !REGISTERS.includes(name)) {
+        return h.err(c.args[0]!.loc, `'${name}' is not a register of x86-64`, h.suggest(name, REGISTERS));
+      }
       return UINT64;
     }
     case 'kstack':

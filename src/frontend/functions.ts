@@ -21,6 +21,8 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   cgroupid: 'cgroupid("/sys/fs/cgroup/path")',
   sizeof: 'sizeof(type or expression)',
   macaddr: 'macaddr(addr)',
+  bswap: 'bswap(n)',
+  reg: 'reg("name")',
   kstack: 'kstack([limit])',
   ustack: 'ustack([limit])',
   count: '@map = count()',

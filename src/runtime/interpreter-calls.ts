@@ -165,6 +165,17 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
       const n = ctx.expr(c.args[1]!);
       return (fr) => ((h(fr) as string).includes(n(fr) as string) ? 1n : 0n);
     }
+    case 'bswap': {
+      const v = ctx.int(c.args[0]!);
+      const t = typeOf(c);
+      const bytes = t.kind === 'int' ? t.bits / 8 : 8;
+      return (fr) => {
+        let x = BigInt.asUintN(bytes * 8, v(fr));
+        let r = 0n;
+        for (let i = 0; i < bytes; i++, x >>= 8n) r = (r << 8n) | (x & 0xffn);
+        return r;
+      };
+    }
     case 'ntop': {
       const addr = c.args[c.args.length - 1]!;
       const family = c.args.length > 1 ? ctx.int(c.args[0]!) : undefined;

@@ -113,6 +113,15 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(r.text).toContain('@hits: 777\n');
   });
 
+  it('reads the probed call\'s registers with reg(): rdi holds the argument the workload passed', async () => {
+    // `call 5` passes 0, 1, 2, 3, 4: each call gets the previous one's result.
+    const r = await runScript(`uprobe:${fx!.workload}:kt_workload_target { @di[reg("di")] = count(); if (reg("sp") != 0) { @sp = count(); } }`, {
+      command: `${fx!.workload} call 5`,
+    });
+    expect(r.text).toContain('@di[0]: 1\n@di[1]: 1\n@di[2]: 1\n@di[3]: 1\n@di[4]: 1\n');
+    expect(r.text).toContain('@sp: 5\n');
+  });
+
   it('gives uaddr() the link-time address of a data symbol of the probed binary, as bpftrace 0.17 does', async () => {
     const nm = execFileSync('nm', [fx!.workload], { encoding: 'utf8' });
     const address = /^([0-9a-f]+) B kt_workload_calls$/m.exec(nm)?.[1];

@@ -119,6 +119,9 @@ const CASES: Record<string, Case> = {
   'cast to a struct value': ['BEGIN { @ = (struct timespec64)1; }', '1:13', 'cannot cast to struct timespec64: casts take integer and pointer types'],
   'cast to an enum pointer': ['BEGIN { @ = (enum foo *)1; }', '1:13', 'enum types are not supported in casts yet'],
   'pointer in a kafka probe': ['kafka:produce { @[(uint64)(int8 *)args.partition] = count(); }', '1:27', 'pointers are not available in kafka probes'],
+  'reg() in BEGIN': ['BEGIN { @ = reg("ip"); }', '1:13', 'reg() reads the registers of kprobe, kretprobe, uprobe, uretprobe, usdt, profile, software, hardware probes, not of BEGIN probes'],
+  'reg() of no register': ['profile:hz:99 { @ = reg("rip"); }', '1:25', "'rip' is not a register of x86-64", "'ip'"],
+  'bswap() of a string': ['BEGIN { @ = bswap(comm); }', '1:19', 'argument 1 of bswap() must be an integer, but it is string[16]'],
   'sizeof a struct BTF lacks': ['BEGIN { @ = sizeof(struct nosuch); }', '1:20', "sizeof: the kernel's BTF has no struct nosuch"],
 };
 

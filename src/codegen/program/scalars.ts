@@ -212,6 +212,16 @@ function callScalar(g: Gen, c: Call): string {
       return `((__u64)(${g.scalar(c.args[0]!)}))`;
     case 'kaddr':
       return `${hostValue(g, c)}ULL`;
+    case 'bswap': {
+      const t = typeOf(c);
+      const v = `(${scalarCType(t)})(${g.scalar(c.args[0]!)})`;
+      return t.kind === 'int' && t.bits > 8 ? `__builtin_bswap${t.bits}(${v})` : v;
+    }
+    case 'reg': {
+      const a = c.args[0];
+      if (!a || a.kind !== 'str') throw new InternalError('reg() needs a register name');
+      return g.register(a.value, c);
+    }
     case 'uaddr':
       return `0x${hostValue(g, c).toString(16)}ULL`;
     case 'sizeof': {

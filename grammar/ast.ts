@@ -21,7 +21,8 @@ export type KType =
   | { kind: 'username' }
   | { kind: 'kstack' }
   | { kind: 'ustack' }
-  | { kind: 'timestamp' }
+  /** strftime(format, ns): CLOCK_MONOTONIC nanoseconds, printed as that wall-clock time in `format`. */
+  | { kind: 'timestamp'; format: string }
   /** A typed address: arithmetic on it moves by the size of what it points to, as in C. */
   | { kind: 'ptr'; to: KType }
   /**

@@ -304,6 +304,12 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (t && t.kind === 'none') return h.err(a.loc, 'sizeof() was given a value of no type');
       return UINT64;
     }
+    case 'strftime': {
+      if (!arity(2, 2)) return undefined;
+      const format = needLiteralString(0, 'the format');
+      needInt(1);
+      return format === undefined ? undefined : { kind: 'timestamp', format };
+    }
     case 'bswap': {
       if (!arity(1, 1)) return undefined;
       const t = needInt(0);

@@ -22,6 +22,7 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   sizeof: 'sizeof(type or expression)',
   macaddr: 'macaddr(addr)',
   bswap: 'bswap(n)',
+  strftime: 'strftime(fmt, nsecs)',
   reg: 'reg("name")',
   kstack: 'kstack([limit])',
   ustack: 'ustack([limit])',

@@ -27,6 +27,8 @@ export function typeName(t: KType): string {
       return `${typeName(t.to)} *`;
     case 'struct':
       return t.name;
+    case 'timestamp':
+      return `strftime(${JSON.stringify(t.format)})`;
     case 'none':
       return 'none';
     default:
@@ -54,6 +56,7 @@ export function pointeeSize(p: Extract<KType, { kind: 'ptr' }>): number | undefi
 export function compatible(a: KType, b: KType): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name;
+  if (a.kind === 'timestamp' && b.kind === 'timestamp') return a.format === b.format;
   if (a.kind === 'tuple' && b.kind === 'tuple') {
     return a.elems.length === b.elems.length && a.elems.every((e, i) => compatible(e, b.elems[i]!));
   }

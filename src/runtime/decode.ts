@@ -79,7 +79,7 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'username':
       return { kind: 'username', uid: Number(readInt(dv, offset, 64, false) & 0xffffffffn) };
     case 'timestamp':
-      return { kind: 'timestamp', ns: readInt(dv, offset, 64, false) };
+      return { kind: 'timestamp', ns: readInt(dv, offset, 64, false), format: type.format };
     case 'kstack':
       return { kind: 'kstack', ...stackRef(readInt(dv, offset, 64, true)) };
     case 'ustack':

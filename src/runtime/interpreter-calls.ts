@@ -165,6 +165,11 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
       const n = ctx.expr(c.args[1]!);
       return (fr) => ((h(fr) as string).includes(n(fr) as string) ? 1n : 0n);
     }
+    case 'strftime': {
+      const format = literal(c, 0, '', ctx);
+      const ns = ctx.int(c.args[1]!);
+      return (fr) => ({ kind: 'timestamp', ns: BigInt.asUintN(64, ns(fr)), format });
+    }
     case 'bswap': {
       const v = ctx.int(c.args[0]!);
       const t = typeOf(c);

@@ -84,7 +84,7 @@ export function zeroValue(type: KType): Value {
     case 'ustack':
       return { kind: 'ustack', stackId: 0, pid: 0 };
     case 'timestamp':
-      return { kind: 'timestamp', ns: 0n };
+      return { kind: 'timestamp', ns: 0n, format: type.format };
     case 'struct':
     case 'none':
       return { kind: 'none' };

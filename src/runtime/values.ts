@@ -15,8 +15,8 @@ export type StackLookup = (stackId: number, limit?: number) => bigint[] | undefi
 /** `limit`: the frames kstack(n)/ustack(n) kept, which names the stack's map (stackMapName). */
 interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
 interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
-/** Nanoseconds, as the timestamp builtin recorded them. */
-interface TimestampValue { kind: 'timestamp'; ns: bigint }
+/** strftime(): CLOCK_MONOTONIC nanoseconds and the format to print their wall-clock time in. */
+interface TimestampValue { kind: 'timestamp'; ns: bigint; format: string }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */
 interface NoneValue { kind: 'none' }
 

@@ -113,6 +113,17 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(r.text).toContain('@hits: 777\n');
   });
 
+  it('prints strftime() of nsecs as the wall-clock time date(1) shows, in text, keys and values', async () => {
+    const format = '+%Y-%m-%d %H:%M';
+    const before = execFileSync('date', [format], { encoding: 'utf8' }).trim();
+    const r = await runScript('BEGIN { printf("%s|\\n", strftime("%Y-%m-%d %H:%M", nsecs)); @at[strftime("%Y-%m-%d %H:%M", nsecs)] = count(); @v = strftime("%%d=%d", nsecs); exit(); }');
+    const after = execFileSync('date', [format], { encoding: 'utf8' }).trim();
+    const printed = /^(.*)\|$/m.exec(r.text)?.[1];
+    expect([before, after]).toContain(printed);
+    expect(r.text).toContain(`@at[${printed}]: 1\n`);
+    expect(r.text).toContain(`@v: %d=${printed!.slice(8, 10)}\n`);
+  });
+
   it('reads the probed call\'s registers with reg(): rdi holds the argument the workload passed', async () => {
     // `call 5` passes 0, 1, 2, 3, 4: each call gets the previous one's result.
     const r = await runScript(`uprobe:${fx!.workload}:kt_workload_target { @di[reg("di")] = count(); if (reg("sp") != 0) { @sp = count(); } }`, {

@@ -212,6 +212,8 @@ function callScalar(g: Gen, c: Call): string {
       return `((__u64)(${g.scalar(c.args[0]!)}))`;
     case 'kaddr':
       return `${hostValue(g, c)}ULL`;
+    case 'strftime':
+      return `((__u64)(${g.scalar(c.args[1]!)}))`;
     case 'bswap': {
       const t = typeOf(c);
       const v = `(${scalarCType(t)})(${g.scalar(c.args[0]!)})`;

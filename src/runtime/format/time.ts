@@ -77,6 +77,14 @@ function convert(c: string, d: Date): string | undefined {
   }
 }
 
+let monotonicToWallNs: bigint | undefined;
+
+/** The wall-clock time of a CLOCK_MONOTONIC timestamp (bpf_ktime_get_ns(), `nsecs`). */
+export function monotonicDate(ns: bigint): Date {
+  monotonicToWallNs ??= BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+  return new Date(Number((ns + monotonicToWallNs) / 1_000_000n));
+}
+
 export function strftime(format: string, date: Date): string {
   let out = '';
   for (let i = 0; i < format.length; i++) {

@@ -3,6 +3,7 @@ import type { Symbolizer } from '../symbols.js';
 import type { InetValue, StackLookup, Value } from '../values.js';
 import { hexFormatBuffer } from './buffer.js';
 import { jsonString } from './json.js';
+import { monotonicDate, strftime } from './time.js';
 
 export interface RenderContext {
   symbols: Symbolizer;
@@ -89,7 +90,7 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
     case 'ustack':
       return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.usym(a, v.pid, true));
     case 'timestamp':
-      return v.ns.toString();
+      return strftime(v.format, monotonicDate(v.ns));
     case 'none':
       return '';
   }
@@ -120,9 +121,7 @@ export function valueTerminalText(v: Value, ctx: RenderContext, indent = 8): str
 export function valueJson(v: Value, ctx: RenderContext): string {
   if (typeof v === 'bigint') return v.toString();
   if (Array.isArray(v)) return '[' + v.map((e) => valueJson(e, ctx)).join(',') + ']';
-  if (typeof v === 'object' && !(v instanceof Uint8Array) && (v.kind === 'timestamp' || v.kind === 'none')) {
-    return v.kind === 'none' ? 'null' : v.ns.toString();
-  }
+  if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'none') return 'null';
   return jsonString(valueText(v, ctx));
 }
 

@@ -4,7 +4,7 @@ import { isKtError } from '../errors.js';
 import type { AttachPoint, Call, Expr, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
 import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
 import { type AttachResolution, resolveAttachPoint } from './attach.js';
-import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
+import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, MISSING_BUILTINS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
 import { type Diagnostic, didYouMean, error } from './diagnostics.js';
 import { type CallHost, type T, checkAggregation, checkCall } from './calls.js';
 import { MAP_FUNCTIONS } from './functions.js';
@@ -566,6 +566,8 @@ class Analyzer implements CallHost {
       return stack ? INT64 : UINT64;
     }
     const info = BUILTINS[name];
+    const missing = MISSING_BUILTINS[name];
+    if (!info && missing) return this.err(loc, missing);
     if (!info) {
       const isArg = this.ctx.kafka.some((p) => p.args.some((a) => a.name === name)) || this.ctx.formats.some((f) => f.fields.some((x) => x.name === name));
       return this.err(loc, `unknown identifier '${name}'`, isArg ? `did you mean 'args.${name}'?` : this.suggest(name, builtinNames()));

@@ -42,6 +42,12 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
   args: { type: { kind: 'none' }, only: ['tracepoint', 'fentry', 'fexit', 'kafka'], kafka: true },
 };
 
+/** bpftrace builtins kafkatrace does not have, and why: a script that uses one gets this, not "unknown". */
+export const MISSING_BUILTINS: Record<string, string> = {
+  cpid: 'cpid (the pid of the -c command) is not supported yet',
+  ctx: 'ctx (the probe\'s raw context) is not supported yet: it is only useful with struct member access, which kafkatrace lacks',
+};
+
 /** argN: function arguments of kprobes, uprobes and USDT probes, and raw tracepoint arguments. */
 export const ARG_PROVIDERS: Provider[] = ['kprobe', 'uprobe', 'usdt', 'rawtracepoint'];
 

@@ -1,7 +1,7 @@
 // Function calls: arity, argument kinds and result types of every function, and the aggregations
 // that may only be assigned to maps.
 import type { Call, Expr, KType, Loc, MapRef, MapValueKind } from './ast.js';
-import { FUNCTION_SIGNATURES, MAP_FUNCTIONS } from './functions.js';
+import { FUNCTION_SIGNATURES, MAP_FUNCTIONS, MISSING_FUNCTIONS } from './functions.js';
 import { type MapTable, plural } from './map-table.js';
 import { parseFormat, specMismatch } from './printf-format.js';
 import type { Provider } from './providers.js';
@@ -39,7 +39,10 @@ export interface CallHost {
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg'];
+const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
+
+/** What bpf_trace_printk(), which debugf() calls, converts: integers, pointers, characters, strings. */
+const DEBUGF_CONVERSIONS = 'diuxps';
 
 /** Probes whose context holds the registers that reg() reads. */
 const REGISTER_PROVIDERS: Provider[] = ['kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'usdt', 'profile', 'software', 'hardware'];
@@ -87,7 +90,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
   const sig = FUNCTION_SIGNATURES[c.name];
   if (!sig) {
     for (const a of c.args) h.expr(a);
-    if (c.name === 'override') return h.err(c.loc, 'override() is not supported (it needs kprobes and CONFIG_BPF_KPROBE_OVERRIDE)');
+    const missing = MISSING_FUNCTIONS[c.name];
+    if (missing) return h.err(c.loc, missing);
     return h.err(c.loc, `unknown function '${c.name}'`, h.suggest(c.name, Object.keys(FUNCTION_SIGNATURES)));
   }
   if (MAP_FUNCTIONS.has(c.name)) {
@@ -165,6 +169,26 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
         if (!t) return;
         const why = specMismatch(spec, t);
         if (why) h.err(c.args[i + 1]!.loc, `${c.name}(): ${why}`);
+      });
+      return noValue();
+    }
+    case 'debugf': {
+      if (!arity(1, Infinity)) return undefined;
+      const fmt = needLiteralString(0, 'the format');
+      const types = c.args.slice(1).map((a) => h.expr(a));
+      if (fmt === undefined) return noValue();
+      const parsed = parseFormat(fmt);
+      if (!parsed.ok) return h.err(c.args[0]!.loc, `debugf(): ${parsed.error}`);
+      const bad = parsed.specs.find((s) => !DEBUGF_CONVERSIONS.includes(s.conversion));
+      if (bad) return h.err(c.args[0]!.loc, `debugf(): bpf_trace_printk has no ${bad.text}; it converts %d %i %u %x %p %s`);
+      if (parsed.specs.length !== types.length) {
+        return h.err(c.loc, `debugf(): the format has ${plural(parsed.specs.length, 'conversion')} but ${plural(types.length, 'argument')} ${types.length === 1 ? 'was' : 'were'} given`);
+      }
+      parsed.specs.forEach((spec, i) => {
+        const t = types[i];
+        if (!t) return;
+        const why = t.kind === 'int' || t.kind === 'ptr' || t.kind === 'str' ? specMismatch(spec, t) : `debugf() prints integers and strings, but the argument is ${typeName(t)}`;
+        if (why) h.err(c.args[i + 1]!.loc, `debugf(): ${why}`);
       });
       return noValue();
     }

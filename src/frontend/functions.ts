@@ -14,6 +14,7 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   strcontains: 'strcontains(haystack, needle)',
   exit: 'exit([code])',
   cat: 'cat(fmt, ...)',
+  debugf: 'debugf(fmt, ...)',
   signal: 'signal(sig)',
   system: 'system(fmt, ...)',
   kaddr: 'kaddr("symbol")',
@@ -38,6 +39,14 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   clear: 'clear(@map)',
   zero: 'zero(@map)',
   has_key: 'has_key(@map, key)',
+};
+
+/** bpftrace functions kafkatrace does not have, and why: a script that calls one gets this, not "unknown". */
+export const MISSING_FUNCTIONS: Record<string, string> = {
+  override: 'override() is not supported (it needs kprobes and CONFIG_BPF_KPROBE_OVERRIDE)',
+  uptr: 'uptr() is not supported yet: reads use the probe\'s address space (user memory in uprobes, usdt and syscall tracepoints, kernel memory elsewhere)',
+  kptr: 'kptr() is not supported yet: reads use the probe\'s address space (user memory in uprobes, usdt and syscall tracepoints, kernel memory elsewhere)',
+  cgroup_path: 'cgroup_path() is not supported yet',
 };
 
 /** Aggregations: only valid as the value assigned to a map. */

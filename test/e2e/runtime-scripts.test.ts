@@ -1,6 +1,7 @@
 // Real scripts end to end: compiled by compileScript (front end, plan, C, clang) and run by the
 // session against the kernel, with the workload's exact syscall counts.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileScript } from '../../src/compiler.js';
 import { KtError } from '../../src/errors.js';
@@ -122,6 +123,20 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect([before, after]).toContain(printed);
     expect(r.text).toContain(`@at[${printed}]: 1\n`);
     expect(r.text).toContain(`@v: %d=${printed!.slice(8, 10)}\n`);
+  });
+
+  it('writes debugf() to the kernel trace buffer, converted by bpf_trace_printk', async () => {
+    const marker = `kt-debugf-${process.pid}-${Date.now()}`;
+    await runScript(`BEGIN { debugf("${marker} %d %s %x", 42, "str", 255); debugf("${marker} plain"); exit(); }`);
+    const trace = ['/sys/kernel/tracing/trace', '/sys/kernel/debug/tracing/trace'].map((f) => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch {
+        return '';
+      }
+    }).join('');
+    expect(trace).toContain(`bpf_trace_printk: ${marker} 42 str ff\n`);
+    expect(trace).toContain(`bpf_trace_printk: ${marker} plain\n`);
   });
 
   it('reads the probed call\'s registers with reg(): rdi holds the argument the workload passed', async () => {

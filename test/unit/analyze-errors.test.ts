@@ -122,6 +122,10 @@ const CASES: Record<string, Case> = {
   'reg() in BEGIN': ['BEGIN { @ = reg("ip"); }', '1:13', 'reg() reads the registers of kprobe, kretprobe, uprobe, uretprobe, usdt, profile, software, hardware probes, not of BEGIN probes'],
   'reg() of no register': ['profile:hz:99 { @ = reg("rip"); }', '1:25', "'rip' is not a register of x86-64", "'ip'"],
   'bswap() of a string': ['BEGIN { @ = bswap(comm); }', '1:19', 'argument 1 of bswap() must be an integer, but it is string[16]'],
+  'debugf() conversion bpf_trace_printk lacks': ['BEGIN { debugf("%o", 1); }', '1:16', 'debugf(): bpf_trace_printk has no %o'],
+  'debugf() of a stack': ['BEGIN { debugf("%s", kstack); }', '1:22', 'debugf() prints integers and strings, but the argument is kstack'],
+  'cpid': ['BEGIN { @ = cpid; }', '1:13', 'cpid (the pid of the -c command) is not supported yet'],
+  'uptr()': ['BEGIN { @ = uptr(1); }', '1:13', "uptr() is not supported yet: reads use the probe's address space"],
   'sizeof a struct BTF lacks': ['BEGIN { @ = sizeof(struct nosuch); }', '1:20', "sizeof: the kernel's BTF has no struct nosuch"],
 };
 

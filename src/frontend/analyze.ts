@@ -475,6 +475,7 @@ class Analyzer implements CallHost {
     if (op === '==' || op === '!=') {
       if (intLike(a) && intLike(b)) return INT64;
       if (isStr(a) && isStr(b)) return INT64;
+      if (a.kind === 'array' && compatible(a, b)) return INT64;
       return this.err(loc, `cannot compare ${typeName(a)} with ${typeName(b)} using '${op}'`);
     }
     if (ORDERING.has(op)) {

@@ -3,6 +3,7 @@
 import type { Call, Expr, KType, Loc, MapRef, MapValueKind } from './ast.js';
 import { FUNCTION_SIGNATURES, MAP_FUNCTIONS, MISSING_FUNCTIONS } from './functions.js';
 import { type MapTable, plural } from './map-table.js';
+import { addressBytes } from './inet.js';
 import { parseFormat, specMismatch } from './printf-format.js';
 import type { Provider } from './providers.js';
 import { SIGNALS, signalNumber } from './signals.js';
@@ -39,7 +40,7 @@ export interface CallHost {
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
+const KERNEL_ONLY = ['pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
 
 /** What bpf_trace_printk(), which debugf() calls, converts: integers, pointers, characters, strings. */
 const DEBUGF_CONVERSIONS = 'diuxps';
@@ -267,9 +268,13 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (c.args.length === 2) needInt(0);
       const a = c.args[c.args.length - 1]!;
       const t = h.expr(a);
-      if (t && !isInt(t) && t.kind !== 'buf' && !isStr(t)) return h.err(a.loc, `ntop() takes an IPv4 address as an integer or a 4- or 16-byte buffer, but the argument is ${typeName(t)}`);
-      if (t && (t.kind === 'buf' || t.kind === 'str') && t.size !== 4 && t.size !== 16) {
-        return h.err(a.loc, `ntop() takes a 4-byte (IPv4) or 16-byte (IPv6) address, but the argument has ${t.size} bytes`);
+      const bytes = t?.kind === 'array' && t.elem.bits === 8 ? t.length : undefined;
+      if (t && !isInt(t) && t.kind !== 'buf' && !isStr(t) && bytes === undefined) {
+        return h.err(a.loc, `ntop() takes an IPv4 address as an integer or a 4- or 16-byte buffer, but the argument is ${typeName(t)}`);
+      }
+      const size = t && (t.kind === 'buf' || t.kind === 'str') ? t.size : bytes;
+      if (size !== undefined && size !== 4 && size !== 16) {
+        return h.err(a.loc, `ntop() takes a 4-byte (IPv4) or 16-byte (IPv6) address, but the argument has ${size} bytes`);
       }
       return { kind: 'inet' };
     }
@@ -327,6 +332,14 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (a.kind === 'typeRef') a.type = t ?? NONE;
       if (t && t.kind === 'none') return h.err(a.loc, 'sizeof() was given a value of no type');
       return UINT64;
+    }
+    case 'pton': {
+      if (!arity(1, 1)) return undefined;
+      const text = needLiteralString(0, 'the address');
+      if (text === undefined) return undefined;
+      const bytes = addressBytes(text);
+      if (!bytes) return h.err(c.args[0]!.loc, `pton() expects a valid IPv4 or IPv6 address, got '${text}'`);
+      return { kind: 'array', elem: { kind: 'int', bits: 8, signed: false }, length: bytes.length };
     }
     case 'strftime': {
       if (!arity(2, 2)) return undefined;

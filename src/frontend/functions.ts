@@ -10,6 +10,7 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   ksym: 'ksym(addr)',
   usym: 'usym(addr)',
   ntop: 'ntop([af, ]addr)',
+  pton: 'pton("address")',
   strncmp: 'strncmp(s1, s2, length)',
   strcontains: 'strcontains(haystack, needle)',
   exit: 'exit([code])',

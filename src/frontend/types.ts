@@ -25,6 +25,8 @@ export function typeName(t: KType): string {
       return `(${t.elems.map(typeName).join(', ')})`;
     case 'ptr':
       return `${typeName(t.to)} *`;
+    case 'array':
+      return `${typeName(t.elem)}[${t.length}]`;
     case 'struct':
       return t.name;
     case 'timestamp':
@@ -57,6 +59,7 @@ export function compatible(a: KType, b: KType): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name;
   if (a.kind === 'timestamp' && b.kind === 'timestamp') return a.format === b.format;
+  if (a.kind === 'array' && b.kind === 'array') return a.length === b.length && a.elem.bits === b.elem.bits && a.elem.signed === b.elem.signed;
   if (a.kind === 'tuple' && b.kind === 'tuple') {
     return a.elems.length === b.elems.length && a.elems.every((e, i) => compatible(e, b.elems[i]!));
   }

@@ -68,6 +68,10 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'tuple': {
       return tupleLayout(type).fields.map((f) => decodeValue(f.type, dv, offset + f.offset));
     }
+    case 'array': {
+      const step = type.elem.bits / 8;
+      return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => readInt(dv, offset + i * step, type.elem.bits, type.elem.signed)) };
+    }
     case 'ksym':
       return { kind: 'ksym', addr: readInt(dv, offset, 64, false) };
     case 'usym':

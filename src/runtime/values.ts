@@ -17,6 +17,8 @@ interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
 interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
 /** strftime(): CLOCK_MONOTONIC nanoseconds and the format to print their wall-clock time in. */
 interface TimestampValue { kind: 'timestamp'; ns: bigint; format: string }
+/** Integers in a row (pton()'s bytes). */
+interface ArrayValue { kind: 'array'; elems: bigint[] }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */
 interface NoneValue { kind: 'none' }
 
@@ -28,6 +30,7 @@ export type TaggedValue =
   | KstackValue
   | UstackValue
   | TimestampValue
+  | ArrayValue
   | NoneValue;
 
 /** int → bigint, str → string, buf → Uint8Array, tuple → Value[], the rest tagged. */

@@ -1,6 +1,7 @@
 // Values that live in memory (strings, buffers, tuples, inet, usym, ustack): how they are computed
 // into zeroed memory, and copied between layouts.
 import type { Call, Expr, KType } from '../../frontend/ast.js';
+import { addressBytes } from '../../frontend/inet.js';
 import { InternalError } from '../../errors.js';
 import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf, STACK_DEPTH, stackMapName } from '../../plan/layout.js';
@@ -226,6 +227,13 @@ function callMem(g: Gen, c: Call, p: string, t: KType): void {
     case 'ustack':
       builtinMem(g, 'ustack', c, p);
       return;
+    case 'pton': {
+      const a = c.args[0];
+      const bytes = a?.kind === 'str' ? addressBytes(a.value) : undefined;
+      if (!bytes) throw new InternalError('pton() of no address');
+      bytes.forEach((b, i) => g.emit(`((__u8 *)${p})[${i}] = ${cByte(b)};`));
+      return;
+    }
     case 'ntop': {
       const addr = c.args[c.args.length - 1]!;
       const family = c.args.length > 1 ? g.scalar(c.args[0]!) : undefined;

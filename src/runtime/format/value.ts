@@ -91,6 +91,8 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
       return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.usym(a, v.pid, true));
     case 'timestamp':
       return strftime(v.format, monotonicDate(v.ns));
+    case 'array':
+      return `[${v.elems.join(',')}]`;
     case 'none':
       return '';
   }
@@ -122,6 +124,7 @@ export function valueJson(v: Value, ctx: RenderContext): string {
   if (typeof v === 'bigint') return v.toString();
   if (Array.isArray(v)) return '[' + v.map((e) => valueJson(e, ctx)).join(',') + ']';
   if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'none') return 'null';
+  if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'array') return valueText(v, ctx);
   return jsonString(valueText(v, ctx));
 }
 

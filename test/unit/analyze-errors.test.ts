@@ -127,7 +127,7 @@ const CASES: Record<string, Case> = {
   'cpid': ['BEGIN { @ = cpid; }', '1:13', 'cpid (the pid of the -c command) is not supported yet'],
   'uptr()': ['BEGIN { @ = uptr(1); }', '1:13', "uptr() is not supported yet: reads use the probe's address space"],
   'pton() of no address': ['BEGIN { @ = pton("1.2.3"); }', '1:18', "pton() expects a valid IPv4 or IPv6 address, got '1.2.3'"],
-  'printf %s of pton()': ['BEGIN { printf("%s", pton("1.2.3.4")); }', '1:21', '%s expects a string, but the argument is uint8[4]'],
+  'printf %s of pton()': ['BEGIN { printf("%s", pton("1.2.3.4")); }', '1:22', '%s expects a string, but the argument is uint8[4]'],
   'sizeof a struct BTF lacks': ['BEGIN { @ = sizeof(struct nosuch); }', '1:20', "sizeof: the kernel's BTF has no struct nosuch"],
 };
 

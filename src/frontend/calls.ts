@@ -402,9 +402,14 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       }
       return INT64;
     }
-    case 'macaddr':
-      for (const a of c.args) h.expr(a);
-      return h.err(c.loc, 'macaddr() is not supported yet');
+    case 'macaddr': {
+      if (!arity(1, 1)) return undefined;
+      const a = c.args[0]!;
+      const t = h.expr(a);
+      if (!t || isInt(t) || isPtr(t)) return t && { kind: 'macaddr' };
+      if (t.kind === 'array' && t.elem.bits === 8 && t.length === 6) return { kind: 'macaddr' };
+      return h.err(a.loc, `macaddr() takes an address or 6 bytes, but the argument is ${typeName(t)}`);
+    }
     default:
       for (const a of c.args) h.expr(a);
       return h.err(c.loc, `${c.name}() is not supported`);

@@ -68,6 +68,9 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'tuple': {
       return tupleLayout(type).fields.map((f) => decodeValue(f.type, dv, offset + f.offset));
     }
+    case 'macaddr':
+      need(dv, offset, 6);
+      return { kind: 'macaddr', bytes: new Uint8Array(dv.buffer.slice(dv.byteOffset + offset, dv.byteOffset + offset + 6)) };
     case 'array': {
       const step = type.elem.bits / 8;
       return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => readInt(dv, offset + i * step, type.elem.bits, type.elem.signed)) };

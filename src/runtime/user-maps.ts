@@ -71,6 +71,8 @@ export function zeroValue(type: KType): Value {
       return new Uint8Array(0);
     case 'tuple':
       return type.elems.map(zeroValue);
+    case 'macaddr':
+      return { kind: 'macaddr', bytes: new Uint8Array(6) };
     case 'array':
       return { kind: 'array', elems: new Array<bigint>(type.length).fill(0n) };
     case 'ksym':

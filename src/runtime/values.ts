@@ -17,6 +17,8 @@ interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
 interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
 /** strftime(): CLOCK_MONOTONIC nanoseconds and the format to print their wall-clock time in. */
 interface TimestampValue { kind: 'timestamp'; ns: bigint; format: string }
+/** macaddr(): the six bytes of a hardware address. */
+interface MacaddrValue { kind: 'macaddr'; bytes: Uint8Array }
 /** Integers in a row (pton()'s bytes). */
 interface ArrayValue { kind: 'array'; elems: bigint[] }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */
@@ -31,6 +33,7 @@ export type TaggedValue =
   | UstackValue
   | TimestampValue
   | ArrayValue
+  | MacaddrValue
   | NoneValue;
 
 /** int → bigint, str → string, buf → Uint8Array, tuple → Value[], the rest tagged. */

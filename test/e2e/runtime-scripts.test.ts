@@ -125,6 +125,16 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(r.text).toContain(`@v: %d=${printed!.slice(8, 10)}\n`);
   });
 
+  it('prints macaddr() of the bytes a command writes as colon-separated upper-case hex', async () => {
+    const text = Array.from({ length: 8 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+    const want = [...Buffer.from(text.slice(0, 6))].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':');
+    const r = await runScript('tracepoint:syscalls:sys_enter_write { printf("%s|\\n", macaddr(args.buf)); @[macaddr(args.buf)] = count(); }', {
+      command: `/usr/bin/printf ${text}`,
+    });
+    expect(r.text).toContain(`${want}|\n`);
+    expect(r.text).toContain(`@[${want}]: 1\n`);
+  });
+
   it('writes debugf() to the kernel trace buffer, converted by bpf_trace_printk', async () => {
     const marker = `kt-debugf-${process.pid}-${Date.now()}`;
     await runScript(`BEGIN { debugf("${marker} %d %s %x", 42, "str", 255); debugf("${marker} plain"); exit(); }`);

@@ -128,6 +128,7 @@ const CASES: Record<string, Case> = {
   'uptr()': ['BEGIN { @ = uptr(1); }', '1:13', "uptr() is not supported yet: reads use the probe's address space"],
   'pton() of no address': ['BEGIN { @ = pton("1.2.3"); }', '1:18', "pton() expects a valid IPv4 or IPv6 address, got '1.2.3'"],
   'printf %s of pton()': ['BEGIN { printf("%s", pton("1.2.3.4")); }', '1:22', '%s expects a string, but the argument is uint8[4]'],
+  'macaddr() of 4 bytes': ['BEGIN { printf("%s", macaddr(pton("1.2.3.4"))); }', '1:30', 'macaddr() takes an address or 6 bytes, but the argument is uint8[4]'],
   'sizeof a struct BTF lacks': ['BEGIN { @ = sizeof(struct nosuch); }', '1:20', "sizeof: the kernel's BTF has no struct nosuch"],
 };
 

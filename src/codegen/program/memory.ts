@@ -227,6 +227,13 @@ function callMem(g: Gen, c: Call, p: string, t: KType): void {
     case 'ustack':
       builtinMem(g, 'ustack', c, p);
       return;
+    case 'macaddr': {
+      const a = c.args[0]!;
+      const at = typeOf(a);
+      if (isScalar(at)) g.emit(`bpf_probe_read_${g.p.userMemory ? 'user' : 'kernel'}(${p}, 6, (const void *)(__u64)(${g.scalar(a)}));`);
+      else g.emit(`bpf_probe_read_kernel(${p}, 6, ${g.mem(a)});`);
+      return;
+    }
     case 'pton': {
       const a = c.args[0];
       const bytes = a?.kind === 'str' ? addressBytes(a.value) : undefined;

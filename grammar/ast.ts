@@ -23,6 +23,8 @@ export type KType =
   | { kind: 'ustack' }
   /** strftime(format, ns): CLOCK_MONOTONIC nanoseconds, printed as that wall-clock time in `format`. */
   | { kind: 'timestamp'; format: string }
+  /** cgroup_path(id[, filter]): a cgroup id, printed as its paths in the hierarchies `filter` matches. */
+  | { kind: 'cgroup_path'; filter: string }
   /** macaddr(): six bytes, printed `41:42:43:44:45:46`. */
   | { kind: 'macaddr' }
   /** A fixed number of integers in a row (pton()'s bytes); prints as `[1,2,3,4]`. */

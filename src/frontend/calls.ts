@@ -341,6 +341,12 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (!bytes) return h.err(c.args[0]!.loc, `pton() expects a valid IPv4 or IPv6 address, got '${text}'`);
       return { kind: 'array', elem: { kind: 'int', bits: 8, signed: false }, length: bytes.length };
     }
+    case 'cgroup_path': {
+      if (!arity(1, 2)) return undefined;
+      needInt(0);
+      const filter = c.args.length === 2 ? needLiteralString(1, 'the filter') : '*';
+      return filter === undefined ? undefined : { kind: 'cgroup_path', filter };
+    }
     case 'strftime': {
       if (!arity(2, 2)) return undefined;
       const format = needLiteralString(0, 'the format');

@@ -21,6 +21,7 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   kaddr: 'kaddr("symbol")',
   uaddr: 'uaddr("symbol")',
   cgroupid: 'cgroupid("/sys/fs/cgroup/path")',
+  cgroup_path: 'cgroup_path(id[, "filter"])',
   sizeof: 'sizeof(type or expression)',
   macaddr: 'macaddr(addr)',
   bswap: 'bswap(n)',
@@ -47,7 +48,6 @@ export const MISSING_FUNCTIONS: Record<string, string> = {
   override: 'override() is not supported (it needs kprobes and CONFIG_BPF_KPROBE_OVERRIDE)',
   uptr: 'uptr() is not supported yet: reads use the probe\'s address space (user memory in uprobes, usdt and syscall tracepoints, kernel memory elsewhere)',
   kptr: 'kptr() is not supported yet: reads use the probe\'s address space (user memory in uprobes, usdt and syscall tracepoints, kernel memory elsewhere)',
-  cgroup_path: 'cgroup_path() is not supported yet',
 };
 
 /** Aggregations: only valid as the value assigned to a map. */

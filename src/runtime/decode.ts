@@ -68,6 +68,8 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'tuple': {
       return tupleLayout(type).fields.map((f) => decodeValue(f.type, dv, offset + f.offset));
     }
+    case 'cgroup_path':
+      return { kind: 'cgroup_path', id: readInt(dv, offset, 64, false), filter: type.filter };
     case 'macaddr':
       need(dv, offset, 6);
       return { kind: 'macaddr', bytes: new Uint8Array(dv.buffer.slice(dv.byteOffset + offset, dv.byteOffset + offset + 6)) };

@@ -165,6 +165,11 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
       const n = ctx.expr(c.args[1]!);
       return (fr) => ((h(fr) as string).includes(n(fr) as string) ? 1n : 0n);
     }
+    case 'cgroup_path': {
+      const filter = c.args.length > 1 ? literal(c, 1, '*', ctx) : '*';
+      const id = ctx.int(c.args[0]!);
+      return (fr) => ({ kind: 'cgroup_path', id: BigInt.asUintN(64, id(fr)), filter });
+    }
     case 'strftime': {
       const format = literal(c, 0, '', ctx);
       const ns = ctx.int(c.args[1]!);

@@ -71,6 +71,8 @@ export function zeroValue(type: KType): Value {
       return new Uint8Array(0);
     case 'tuple':
       return type.elems.map(zeroValue);
+    case 'cgroup_path':
+      return { kind: 'cgroup_path', id: 0n, filter: type.filter };
     case 'macaddr':
       return { kind: 'macaddr', bytes: new Uint8Array(6) };
     case 'array':

@@ -17,6 +17,8 @@ interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
 interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
 /** strftime(): CLOCK_MONOTONIC nanoseconds and the format to print their wall-clock time in. */
 interface TimestampValue { kind: 'timestamp'; ns: bigint; format: string }
+/** cgroup_path(): a cgroup id, and the glob of the hierarchies to print its paths in. */
+interface CgroupPathValue { kind: 'cgroup_path'; id: bigint; filter: string }
 /** macaddr(): the six bytes of a hardware address. */
 interface MacaddrValue { kind: 'macaddr'; bytes: Uint8Array }
 /** Integers in a row (pton()'s bytes). */
@@ -34,6 +36,7 @@ export type TaggedValue =
   | TimestampValue
   | ArrayValue
   | MacaddrValue
+  | CgroupPathValue
   | NoneValue;
 
 /** int → bigint, str → string, buf → Uint8Array, tuple → Value[], the rest tagged. */

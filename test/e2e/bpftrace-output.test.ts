@@ -24,8 +24,8 @@ function hasBpftrace(): boolean {
   }
 }
 
-async function kafkatrace(path: string): Promise<string> {
-  const r = await compileScript(readFileSync(path, 'utf8'), path, { positional: [], unsafe: false, system: realSystem() });
+async function kafkatrace(path: string, source = readFileSync(path, 'utf8')): Promise<string> {
+  const r = await compileScript(source, path, { positional: [], unsafe: false, system: realSystem() });
   if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
   const c = collector();
   const output = createOutput({ format: 'text', write: c.write, writeError: c.writeError });
@@ -52,4 +52,23 @@ describe.runIf(ok)('bpftrace 0.17 output, run end to end', () => {
       expect(out).toBe(expected());
     }, RUN_TIMEOUT_MS);
   }
+});
+
+// Output that depends on the machine (its cgroup hierarchies) has no stored fixture: bpftrace, where it
+// is installed, and the kernel's own /proc/self/cgroup are the truth.
+describe.runIf(ok)('machine-specific output', () => {
+  const script = 'BEGIN { printf("%s\\n", cgroup_path(cgroup)); print(cgroup_path(1, "unified")); exit(); }';
+
+  it('prints cgroup_path() of its own cgroup as /proc/self/cgroup has it', async () => {
+    const out = await kafkatrace('cgroup.bt', script);
+    const v2 = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (v2 !== undefined) expect(out.split('\n')[1]).toMatch(new RegExp(`^unified:${v2.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(,|$)`));
+    expect(out).toContain('\nunified:/\n');
+  }, RUN_TIMEOUT_MS);
+
+  it.runIf(withBpftrace)('prints cgroup_path() as bpftrace does on this machine', async () => {
+    const ours = await kafkatrace('cgroup.bt', script);
+    const theirs = execFileSync('bpftrace', ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
+    expect(ours).toBe(theirs);
+  }, RUN_TIMEOUT_MS);
 });

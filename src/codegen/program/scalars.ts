@@ -212,6 +212,8 @@ function callScalar(g: Gen, c: Call): string {
       return `((__u64)(${g.scalar(c.args[0]!)}))`;
     case 'kaddr':
       return `${hostValue(g, c)}ULL`;
+    case 'cgroup_path':
+      return `((__u64)(${g.scalar(c.args[0]!)}))`;
     case 'strftime':
       return `((__u64)(${g.scalar(c.args[1]!)}))`;
     case 'bswap': {

@@ -93,6 +93,8 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
       return strftime(v.format, monotonicDate(v.ns));
     case 'array':
       return `[${v.elems.join(',')}]`;
+    case 'cgroup_path':
+      return ctx.symbols.cgroupPath(v.id, v.filter);
     case 'macaddr':
       return [...v.bytes].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':');
     case 'none':

@@ -29,6 +29,12 @@ export function cInt(v: bigint): string {
   return v <= (1n << 63n) - 1n ? `${v}LL` : `${BigInt.asUintN(64, v)}ULL`;
 }
 
+/** Which bpf_probe_read_* reads through an address of type `t`: its own space, else the probe's. */
+export function readSpace(t: KType, probeReadsUser: boolean): 'user' | 'kernel' {
+  const own = t.kind === 'int' || t.kind === 'ptr' ? t.space : undefined;
+  return own ?? (probeReadsUser ? 'user' : 'kernel');
+}
+
 /** The step of a pointer's arithmetic: the size of what it points to (the front end checked it is known). */
 export function step(t: Extract<KType, { kind: 'ptr' }>): number {
   const size = pointeeSize(t);

@@ -40,7 +40,7 @@ export interface CallHost {
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
+const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
 
 /** What bpf_trace_printk(), which debugf() calls, converts: integers, pointers, characters, strings. */
 const DEBUGF_CONVERSIONS = 'diuxps';
@@ -352,6 +352,15 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       const format = needLiteralString(0, 'the format');
       needInt(1);
       return format === undefined ? undefined : { kind: 'timestamp', format };
+    }
+    case 'uptr':
+    case 'kptr': {
+      if (!arity(1, 1)) return undefined;
+      const a = c.args[0]!;
+      const t = h.expr(a);
+      if (!t) return undefined;
+      if (!isInt(t) && !isPtr(t)) return h.err(a.loc, `${c.name}() takes an address, but the argument is ${typeName(t)}`);
+      return { ...t, space: c.name === 'uptr' ? 'user' : 'kernel' };
     }
     case 'bswap': {
       if (!arity(1, 1)) return undefined;

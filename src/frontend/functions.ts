@@ -25,6 +25,8 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   sizeof: 'sizeof(type or expression)',
   macaddr: 'macaddr(addr)',
   bswap: 'bswap(n)',
+  uptr: 'uptr(addr)',
+  kptr: 'kptr(addr)',
   strftime: 'strftime(fmt, nsecs)',
   reg: 'reg("name")',
   kstack: 'kstack([limit])',
@@ -46,8 +48,6 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
 /** bpftrace functions kafkatrace does not have, and why: a script that calls one gets this, not "unknown". */
 export const MISSING_FUNCTIONS: Record<string, string> = {
   override: 'override() is not supported (it needs kprobes and CONFIG_BPF_KPROBE_OVERRIDE)',
-  uptr: 'uptr() is not supported yet: reads use the probe\'s address space (user memory in uprobes, usdt and syscall tracepoints, kernel memory elsewhere)',
-  kptr: 'kptr() is not supported yet: reads use the probe\'s address space (user memory in uprobes, usdt and syscall tracepoints, kernel memory elsewhere)',
 };
 
 /** Aggregations: only valid as the value assigned to a map. */

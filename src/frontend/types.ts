@@ -71,7 +71,10 @@ export function compatible(a: KType, b: KType): boolean {
  * as bpftrace does), strings and buffers to the larger size. Only for compatible types.
  */
 export function unify(a: KType, b: KType): KType {
-  if (a.kind === 'int' && b.kind === 'int') return { kind: 'int', bits: 64, signed: a.signed || b.signed };
+  if (a.kind === 'int' && b.kind === 'int') {
+    const signed = a.signed || b.signed;
+    return a.space && a.space === b.space ? { kind: 'int', bits: 64, signed, space: a.space } : { kind: 'int', bits: 64, signed };
+  }
   if (a.kind === 'str' && b.kind === 'str') return { kind: 'str', size: Math.max(a.size, b.size) };
   if (a.kind === 'buf' && b.kind === 'buf') return { kind: 'buf', size: Math.max(a.size, b.size) };
   if (a.kind === 'tuple' && b.kind === 'tuple') return { kind: 'tuple', elems: a.elems.map((e, i) => unify(e, b.elems[i]!)) };
@@ -80,7 +83,7 @@ export function unify(a: KType, b: KType): KType {
 
 /** How a value is stored in a map or a variable: ints as 64-bit, the rest as they are. */
 export function storageType(t: KType): KType {
-  if (t.kind === 'int') return { kind: 'int', bits: 64, signed: t.signed };
+  if (t.kind === 'int') return t.space ? { kind: 'int', bits: 64, signed: t.signed, space: t.space } : { kind: 'int', bits: 64, signed: t.signed };
   if (t.kind === 'tuple') return { kind: 'tuple', elems: t.elems.map(storageType) };
   return t;
 }

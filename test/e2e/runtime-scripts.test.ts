@@ -135,6 +135,17 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(r.text).toContain(`@[${want}]: 1\n`);
   });
 
+  it('reads through uptr() in user memory where the probe reads kernel memory (write()\'s buffer, from a raw tracepoint)', async () => {
+    const text = Array.from({ length: 11 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+    // sys_enter's arg0 is the saved pt_regs (a kernel pointer); rsi, the 14th word, is write()'s buffer.
+    const script = (read: string): string => `rawtracepoint:sys_enter /arg1 == 1/ { $regs = (uint64 *) arg0; $buf = *($regs + 13); printf("[%s]\\n", str(${read}, 11)); }`;
+    const user = await runScript(script('uptr($buf)'), { command: `/usr/bin/printf ${text}` });
+    expect(user.text).toContain(`[${text}]\n`);
+    const kernel = await runScript(script('kptr($buf)'), { command: `/usr/bin/printf ${text}` });
+    expect(kernel.text).toContain('[]\n');
+    expect(kernel.text).not.toContain(text);
+  });
+
   it('writes debugf() to the kernel trace buffer, converted by bpf_trace_printk', async () => {
     const marker = `kt-debugf-${process.pid}-${Date.now()}`;
     await runScript(`BEGIN { debugf("${marker} %d %s %x", 42, "str", 255); debugf("${marker} plain"); exit(); }`);

@@ -125,7 +125,7 @@ const CASES: Record<string, Case> = {
   'debugf() conversion bpf_trace_printk lacks': ['BEGIN { debugf("%o", 1); }', '1:16', 'debugf(): bpf_trace_printk has no %o'],
   'debugf() of a stack': ['BEGIN { debugf("%s", kstack); }', '1:22', 'debugf() prints integers and strings, but the argument is kstack'],
   'cpid': ['BEGIN { @ = cpid; }', '1:13', 'cpid (the pid of the -c command) is not supported yet'],
-  'uptr()': ['BEGIN { @ = uptr(1); }', '1:13', "uptr() is not supported yet: reads use the probe's address space"],
+  'uptr() of a string': ['BEGIN { @ = uptr(comm); }', '1:18', 'uptr() takes an address, but the argument is string[16]'],
   'pton() of no address': ['BEGIN { @ = pton("1.2.3"); }', '1:18', "pton() expects a valid IPv4 or IPv6 address, got '1.2.3'"],
   'printf %s of pton()': ['BEGIN { printf("%s", pton("1.2.3.4")); }', '1:22', '%s expects a string, but the argument is uint8[4]'],
   'macaddr() of 4 bytes': ['BEGIN { printf("%s", macaddr(pton("1.2.3.4"))); }', '1:30', 'macaddr() takes an address or 6 bytes, but the argument is uint8[4]'],

@@ -6,7 +6,7 @@ import { InternalError } from '../../errors.js';
 import { joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../../plan/events.js';
 import { EVENT_HEADER_SIZE, layoutOf } from '../../plan/layout.js';
 import type { Layout, PlanEvent } from '../../plan/types.js';
-import { isScalar, scalarCType } from '../ctypes.js';
+import { isScalar, readSpace, scalarCType } from '../ctypes.js';
 import { cStringLiteral } from '../escape.js';
 import type { Gen } from './context.js';
 
@@ -120,7 +120,7 @@ function join(g: Gen, c: Call): void {
   const base = g.temp();
   g.emit(`__u64 ${base} = (__u64)(${g.scalar(arr)});`);
   const layout = layoutOf(joinElementTypes(), EVENT_HEADER_SIZE);
-  const read = g.p.userMemory ? 'user' : 'kernel';
+  const read = readSpace(typeOf(arr), g.p.userMemory);
   withRecord(g, ev.id, layout, (r) => {
     // The array ends at the first NULL pointer; the elements after it stay empty strings.
     const ptr = g.temp();

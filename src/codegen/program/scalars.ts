@@ -4,7 +4,7 @@ import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { InternalError } from '../../errors.js';
 import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
-import { cInt, isScalar, isSigned, scalarCType, step } from '../ctypes.js';
+import { cInt, isScalar, isSigned, readSpace, scalarCType, step } from '../ctypes.js';
 import { cByte } from '../escape.js';
 import { type Gen, isAggregation } from './context.js';
 
@@ -124,7 +124,7 @@ function index(g: Gen, object: Expr, index: Expr, t: KType): string {
   const size = t.kind === 'int' ? t.bits / 8 : 8;
   const r = g.temp();
   g.emit(`${scalarCType(t)} ${r} = 0;`);
-  g.emit(`bpf_probe_read_${g.p.userMemory ? 'user' : 'kernel'}(&${r}, ${size}, (const void *)((__u64)(${g.scalar(object)}) + ${i} * ${size}));`);
+  g.emit(`bpf_probe_read_${readSpace(ot, g.p.userMemory)}(&${r}, ${size}, (const void *)((__u64)(${g.scalar(object)}) + ${i} * ${size}));`);
   return r;
 }
 
@@ -134,7 +134,7 @@ function unary(g: Gen, e: Extract<Expr, { kind: 'unary' }>): string {
     const r = g.temp();
     const size = t.kind === 'int' ? t.bits / 8 : 8;
     g.emit(`${scalarCType(t)} ${r} = 0;`);
-    g.emit(`bpf_probe_read_${g.p.userMemory ? 'user' : 'kernel'}(&${r}, ${size}, (const void *)(__u64)(${g.scalar(e.operand)}));`);
+    g.emit(`bpf_probe_read_${readSpace(typeOf(e.operand), g.p.userMemory)}(&${r}, ${size}, (const void *)(__u64)(${g.scalar(e.operand)}));`);
     return r;
   }
   if (e.op === '&') g.unsupported(e, "'&'");
@@ -214,6 +214,9 @@ function callScalar(g: Gen, c: Call): string {
       return `${hostValue(g, c)}ULL`;
     case 'cgroup_path':
       return `((__u64)(${g.scalar(c.args[0]!)}))`;
+    case 'uptr':
+    case 'kptr':
+      return g.scalar(c.args[0]!);
     case 'strftime':
       return `((__u64)(${g.scalar(c.args[1]!)}))`;
     case 'bswap': {

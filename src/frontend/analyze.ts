@@ -460,7 +460,8 @@ class Analyzer implements CallHost {
         if (target.kind === 'struct') return this.err(e.loc, `cannot cast to ${target.name}: casts take integer and pointer types`);
         if (isPtr(target) && this.ctx.where === 'user') return this.err(e.loc, 'pointers are not available in kafka probes, which run in user space on decoded Kafka events');
         if (t && !isInt(t) && !isPtr(t)) return this.err(e.loc, `cannot cast ${typeName(t)} to ${typeName(target)}`);
-        return target;
+        // An address keeps the memory it points into (uptr(), kptr(), ctx) through a cast.
+        return t && (isInt(t) || isPtr(t)) && t.space && (isInt(target) || isPtr(target)) ? { ...target, space: t.space } : target;
       }
       case 'typeRef':
         return this.err(e.loc, `a type (${e.typeName}) can only be the argument of sizeof()`);

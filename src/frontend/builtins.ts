@@ -29,6 +29,12 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
   cgroup: { type: UINT64, kafka: true },
   rand: { type: UINT64, kafka: true },
   curtask: { type: UINT64, kafka: false },
+  /** The probe's context (tracepoint record, pt_regs, ...): kernel memory even where reads default to user memory. */
+  ctx: {
+    type: { kind: 'int', bits: 64, signed: false, space: 'kernel' },
+    only: ['tracepoint', 'rawtracepoint', 'uprobe', 'uretprobe', 'usdt', 'profile', 'interval', 'software', 'hardware', 'kprobe', 'kretprobe'],
+    kafka: false,
+  },
   username: { type: { kind: 'username' }, kafka: false },
   kstack: { type: { kind: 'kstack' }, kafka: false },
   ustack: { type: { kind: 'ustack' }, kafka: false },
@@ -45,7 +51,6 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
 /** bpftrace builtins kafkatrace does not have, and why: a script that uses one gets this, not "unknown". */
 export const MISSING_BUILTINS: Record<string, string> = {
   cpid: 'cpid (the pid of the -c command) is not supported yet',
-  ctx: 'ctx (the probe\'s raw context) is not supported yet: it is only useful with struct member access, which kafkatrace lacks',
 };
 
 /** argN: function arguments of kprobes, uprobes and USDT probes, and raw tracepoint arguments. */

@@ -146,6 +146,13 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(kernel.text).not.toContain(text);
   });
 
+  it('reads the tracepoint record through ctx: write()\'s count is its fifth word', async () => {
+    const r = await runScript('tracepoint:syscalls:sys_enter_write { @count[*((uint64 *) ctx + 4)] = count(); }', {
+      command: `${fx!.workload} write 300 7 write 5 2`,
+    });
+    expect(r.text).toContain('@count[5]: 2\n@count[300]: 7\n');
+  });
+
   it('writes debugf() to the kernel trace buffer, converted by bpf_trace_printk', async () => {
     const marker = `kt-debugf-${process.pid}-${Date.now()}`;
     await runScript(`BEGIN { debugf("${marker} %d %s %x", 42, "str", 255); debugf("${marker} plain"); exit(); }`);

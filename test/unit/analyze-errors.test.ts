@@ -124,6 +124,7 @@ const CASES: Record<string, Case> = {
   'bswap() of a string': ['BEGIN { @ = bswap(comm); }', '1:19', 'argument 1 of bswap() must be an integer, but it is string[16]'],
   'debugf() conversion bpf_trace_printk lacks': ['BEGIN { debugf("%o", 1); }', '1:16', 'debugf(): bpf_trace_printk has no %o'],
   'debugf() of a stack': ['BEGIN { debugf("%s", kstack); }', '1:22', 'debugf() prints integers and strings, but the argument is kstack'],
+  'ctx in BEGIN': ['BEGIN { @ = ctx; }', '1:13', 'ctx is only available in tracepoint, rawtracepoint'],
   'cpid': ['BEGIN { @ = cpid; }', '1:13', 'cpid (the pid of the -c command) is not supported yet'],
   'uptr() of a string': ['BEGIN { @ = uptr(comm); }', '1:18', 'uptr() takes an address, but the argument is string[16]'],
   'pton() of no address': ['BEGIN { @ = pton("1.2.3"); }', '1:18', "pton() expects a valid IPv4 or IPv6 address, got '1.2.3'"],

@@ -32,6 +32,8 @@ export function builtin(g: Gen, name: string, e: Expr): string {
       return 'bpf_get_prandom_u32()';
     case 'curtask':
       return 'bpf_get_current_task()';
+    case 'ctx':
+      return '((__u64)ctx)';
     case 'kstack':
       return g.stackId(e, '0');
     case 'func':

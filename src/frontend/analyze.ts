@@ -449,10 +449,16 @@ class Analyzer implements CallHost {
         }
         return { kind: 'tuple', elems };
       }
-      case 'index':
-        this.expr(e.object);
-        this.expr(e.index);
-        return this.err(e.loc, `indexing with [] is only supported on maps (@name[key])`);
+      case 'index': {
+        const o = this.expr(e.object);
+        const i = this.expr(e.index);
+        if (!o || !i) return undefined;
+        if (!isPtr(o)) return this.err(e.loc, `indexing with [] is only supported on maps (@name[key]) and pointers, but the value is ${typeName(o)}`);
+        if (!isInt(i)) return this.err(e.index.loc, `an index must be an integer, but it is ${typeName(i)}`);
+        // p[i] reads the i-th T after p, as *(p + i) does.
+        if (o.to.kind === 'struct') return this.err(e.loc, `cannot read a whole ${o.to.name}: reading struct members is not supported yet`);
+        return o.to;
+      }
       case 'cast': {
         const t = this.expr(e.operand);
         const target = this.namedType(e.typeName, e.loc, 'cast');

@@ -146,11 +146,12 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(kernel.text).not.toContain(text);
   });
 
-  it('reads the tracepoint record through ctx: write()\'s count is its fifth word', async () => {
-    const r = await runScript('tracepoint:syscalls:sys_enter_write { @count[*((uint64 *) ctx + 4)] = count(); }', {
+  it('reads the tracepoint record through ctx: write()\'s count is its fifth word, by * and by []', async () => {
+    const r = await runScript('tracepoint:syscalls:sys_enter_write { @count[*((uint64 *) ctx + 4)] = count(); $words = (uint64 *) ctx; @indexed[$words[4]] = count(); }', {
       command: `${fx!.workload} write 300 7 write 5 2`,
     });
     expect(r.text).toContain('@count[5]: 2\n@count[300]: 7\n');
+    expect(r.text).toContain('@indexed[5]: 2\n@indexed[300]: 7\n');
   });
 
   it('writes debugf() to the kernel trace buffer, converted by bpf_trace_printk', async () => {

@@ -115,6 +115,7 @@ const CASES: Record<string, Case> = {
   'integer assigned to a pointer variable': ['BEGIN { $p = (int8 *)1; $p = 2; }', '1:30', '$p holds int8 * (first assigned at 1:9); it cannot be assigned int64'],
   'sum of pointers': ['BEGIN { @s = sum((int8 *)1); }', '1:18', 'sum() takes an integer, but the argument is int8 *'],
   'arithmetic on a struct BTF lacks': ['BEGIN { $p = (struct nosuch *)0; @ = (uint64)($p + 1); }', '1:47', "arithmetic on struct nosuch * needs the size of struct nosuch, which is unknown: the kernel's BTF has no struct nosuch"],
+  'indexing an integer': ['BEGIN { $x = 1; @ = $x[0]; }', '1:21', 'indexing with [] is only supported on maps (@name[key]) and pointers, but the value is int64'],
   'reading a whole struct': ['BEGIN { $p = (struct timespec64 *)0; @ = *$p; }', '1:42', 'cannot read a whole struct timespec64'],
   'cast to a struct value': ['BEGIN { @ = (struct timespec64)1; }', '1:13', 'cannot cast to struct timespec64: casts take integer and pointer types'],
   'cast to an enum pointer': ['BEGIN { @ = (enum foo *)1; }', '1:13', 'enum types are not supported in casts yet'],

@@ -153,6 +153,10 @@ describe('values', () => {
     // An hour earlier on the monotonic clock is an hour earlier on the wall clock.
     const hour = (ns: bigint): number => Number(valueText({ ...v, ns, format: '%s' }, ctx));
     expect(hour(now) - hour(now - 3_600_000_000_000n)).toBe(3600);
+    // %f: the microseconds, as bpftrace 0.17 adds them to strftime(3).
+    const micros = (ns: bigint): bigint => BigInt(valueText({ ...v, ns, format: '%s%f' }, ctx));
+    expect(micros(now + 1_000_123_000n) - micros(now)).toBe(1_000_123n);
+    expect(valueText({ ...v, format: '%f' }, ctx)).toMatch(/^\d{6}$/);
   });
   it('escapes JSON like bpftrace', () => {
     expect(jsonEscape('a"b\\c\nd\re\tf\x01g\x1fé')).toBe('a\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fé');

@@ -79,10 +79,10 @@ function convert(c: string, d: Date): string | undefined {
 
 let monotonicToWallNs: bigint | undefined;
 
-/** The wall-clock time of a CLOCK_MONOTONIC timestamp (bpf_ktime_get_ns(), `nsecs`). */
-export function monotonicDate(ns: bigint): Date {
+/** The wall-clock time, in ns since the epoch, of a CLOCK_MONOTONIC timestamp (bpf_ktime_get_ns(), `nsecs`). */
+export function monotonicWallNs(ns: bigint): bigint {
   monotonicToWallNs ??= BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-  return new Date(Number((ns + monotonicToWallNs) / 1_000_000n));
+  return ns + monotonicToWallNs;
 }
 
 export function strftime(format: string, date: Date): string {

@@ -3,7 +3,7 @@ import type { Symbolizer } from '../symbols.js';
 import type { InetValue, StackLookup, Value } from '../values.js';
 import { hexFormatBuffer } from './buffer.js';
 import { jsonString } from './json.js';
-import { monotonicDate, strftime } from './time.js';
+import { monotonicWallNs, strftime } from './time.js';
 
 export interface RenderContext {
   symbols: Symbolizer;
@@ -89,8 +89,12 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
       return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.ksym(a, true));
     case 'ustack':
       return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.usym(a, v.pid, true));
-    case 'timestamp':
-      return strftime(v.format, monotonicDate(v.ns));
+    case 'timestamp': {
+      // bpftrace's one extension: %f, the microseconds (six digits).
+      const wall = monotonicWallNs(v.ns);
+      const us = String((wall % 1_000_000_000n) / 1000n).padStart(6, '0');
+      return strftime(v.format.replaceAll('%f', us), new Date(Number(wall / 1_000_000n)));
+    }
     case 'array':
       return `[${v.elems.join(',')}]`;
     case 'cgroup_path':

@@ -11,7 +11,8 @@ export interface Loc {
 
 /** The type of a value, decided by semantic analysis. */
 export type KType =
-  | { kind: 'int'; bits: 8 | 16 | 32 | 64; signed: boolean }
+  /** `space`: the memory the value addresses when read through, where uptr()/kptr() said so. */
+  | { kind: 'int'; bits: 8 | 16 | 32 | 64; signed: boolean; space?: AddressSpace }
   | { kind: 'str'; size: number }
   | { kind: 'buf'; size: number }
   | { kind: 'tuple'; elems: KType[] }
@@ -21,8 +22,25 @@ export type KType =
   | { kind: 'username' }
   | { kind: 'kstack' }
   | { kind: 'ustack' }
-  | { kind: 'timestamp' }
+  /** strftime(format, ns): CLOCK_MONOTONIC nanoseconds, printed as that wall-clock time in `format`. */
+  | { kind: 'timestamp'; format: string }
+  /** cgroup_path(id[, filter]): a cgroup id, printed as its paths in the hierarchies `filter` matches. */
+  | { kind: 'cgroup_path'; filter: string }
+  /** macaddr(): six bytes, printed `41:42:43:44:45:46`. */
+  | { kind: 'macaddr' }
+  /** A fixed number of integers in a row (pton()'s bytes); prints as `[1,2,3,4]`. */
+  | { kind: 'array'; elem: Extract<KType, { kind: 'int' }>; length: number }
+  /** A typed address: arithmetic on it moves by the size of what it points to, as in C. */
+  | { kind: 'ptr'; to: KType; space?: AddressSpace }
+  /**
+   * A struct or union by name (`struct task_struct`), with its size where the kernel's BTF has it.
+   * Only a pointer's target or sizeof()'s argument: no value has this type.
+   */
+  | { kind: 'struct'; name: string; size?: number }
   | { kind: 'none' };
+
+/** User or kernel memory; without one, reads use the probe's (user in uprobes, usdt and syscall tracepoints). */
+export type AddressSpace = 'user' | 'kernel';
 
 /** What a map holds: the aggregation it is updated with, or a plain assigned value. */
 export type MapValueKind =
@@ -113,7 +131,8 @@ export type Expr =
   | TupleIndex
   | TupleLit
   | IndexExpr
-  | CastExpr;
+  | CastExpr
+  | TypeRef;
 
 interface ExprBase { loc: Loc; type?: KType }
 
@@ -146,3 +165,5 @@ export interface TupleLit extends ExprBase { kind: 'tuple'; elems: Expr[] }
 export interface IndexExpr extends ExprBase { kind: 'index'; object: Expr; index: Expr }
 /** `(uint32)e` */
 export interface CastExpr extends ExprBase { kind: 'cast'; typeName: string; operand: Expr }
+/** A type where sizeof() takes one: `sizeof(struct task_struct)`, `sizeof(uint8 *)`. */
+export interface TypeRef extends ExprBase { kind: 'typeRef'; typeName: string }

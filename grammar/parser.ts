@@ -397,14 +397,23 @@ export class KtParser extends EmbeddedActionsParser {
 
   /** After `(`: a type (`struct x *`, `uint32`, `name *`), or a plain name followed by an operand. */
   private castAhead(): boolean {
-    const second = this.LA(2);
-    if (tokenMatcher(second, T.Struct) || tokenMatcher(second, T.Union) || tokenMatcher(second, T.Enum)) return true;
-    if (!tokenMatcher(second, T.Ident)) return false;
-    let k = 3;
-    while (tokenMatcher(this.LA(k), T.Star)) k++;
-    if (!tokenMatcher(this.LA(k), T.RParen)) return false;
-    if (k > 3 || castTypeNames.has(second.image)) return true;
-    return matchesAny(this.LA(k + 1), operandStarts);
+    const close = this.typeAhead(2);
+    return close === true || (close !== false && matchesAny(this.LA(close + 1), operandStarts));
+  }
+
+  /**
+   * Whether the tokens from LA(k) on are a type then `)`: true when they can only be one (a struct,
+   * a pointer, a builtin type name), the index of the `)` when they are a plain name (a type or a
+   * value), false otherwise.
+   */
+  private typeAhead(k: number): boolean | number {
+    const first = this.LA(k);
+    if (tokenMatcher(first, T.Struct) || tokenMatcher(first, T.Union) || tokenMatcher(first, T.Enum)) return true;
+    if (!tokenMatcher(first, T.Ident)) return false;
+    let i = k + 1;
+    while (tokenMatcher(this.LA(i), T.Star)) i++;
+    if (!tokenMatcher(this.LA(i), T.RParen)) return false;
+    return i > k + 1 || castTypeNames.has(first.image) ? true : i;
   }
 
   private typeName = this.RULE('typeName', (): string => {
@@ -572,7 +581,25 @@ export class KtParser extends EmbeddedActionsParser {
     this.OPTION(() => {
       this.CONSUME(T.LParen);
       args = [];
-      this.MANY_SEP({ SEP: T.Comma, DEF: () => args!.push(this.SUBRULE(this.expression)) });
+      this.OR({
+        IGNORE_AMBIGUITIES: true,
+        DEF: [
+          {
+            // sizeof() takes a type as well as a value.
+            GATE: () => t.image === 'sizeof' && this.typeAhead(1) === true,
+            ALT: () => {
+              const first = this.LA(1);
+              const typeName = this.SUBRULE(this.typeName);
+              const end = this.LA(1);
+              this.ACTION(() => {
+                const loc = { ...tokenLoc(first), length: end.startOffset - first.startOffset };
+                args!.push({ kind: 'typeRef', typeName, loc });
+              });
+            },
+          },
+          { ALT: () => this.MANY_SEP({ SEP: T.Comma, DEF: () => args!.push(this.SUBRULE(this.expression)) }) },
+        ],
+      });
       close = this.CONSUME(T.RParen);
     });
     return this.ACTION((): Expr =>

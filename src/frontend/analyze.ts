@@ -4,7 +4,7 @@ import { isKtError } from '../errors.js';
 import type { AttachPoint, Call, Expr, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
 import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
 import { type AttachResolution, resolveAttachPoint } from './attach.js';
-import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
+import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, MISSING_BUILTINS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
 import { type Diagnostic, didYouMean, error } from './diagnostics.js';
 import { type CallHost, type T, checkAggregation, checkCall } from './calls.js';
 import { MAP_FUNCTIONS } from './functions.js';
@@ -12,7 +12,7 @@ import { type KafkaCatalogue, type KafkaProbeInfo, kafkaCatalogue } from './kafk
 import { type MapState, MapTable, at, mapValueType, plural } from './map-table.js';
 import type { Provider } from './providers.js';
 import type { SystemInfo } from './system.js';
-import { INT64, NONE, UINT64, compatible, isInt, isStr, storageType, typeName, unify } from './types.js';
+import { INT64, NONE, UINT64, compatible, isInt, isPtr, isStr, pointeeSize, storageType, typeName, unify } from './types.js';
 
 export interface AnalysisEnv {
   /** Positional parameters given on the command line ($1 is index 0). */
@@ -213,6 +213,7 @@ class Analyzer implements CallHost {
         return void this.err(target.loc, `${target.name} used before assignment`, this.suggest(target.name, this.ctx.variables.keys()));
       }
       target.type = existing.type;
+      if (isPtr(existing.type)) return void (t && this.compoundOnPointer(op, existing.type, t, value.loc));
       if (!isInt(existing.type)) return void this.err(target.loc, `'${op}=' needs an integer variable, but ${target.name} is ${typeName(existing.type)}`);
       if (t && !isInt(t)) this.err(value.loc, `'${op}=' needs an integer value, but it is ${typeName(t)}`);
       return;
@@ -259,8 +260,11 @@ class Analyzer implements CallHost {
     }
     const t = this.expr(value);
     if (op !== '=') {
-      if (t && !isInt(t)) this.err(value.loc, `'${op}=' needs an integer value, but it is ${typeName(t)}`);
-      this.maps.defineValue(target, { kind: 'scalar', type: INT64 }, target.loc, this.ctx.where, true);
+      const held = this.maps.valueType(target.name);
+      if (isPtr(held)) {
+        if (t) this.compoundOnPointer(op, held, t, value.loc);
+      } else if (t && !isInt(t)) this.err(value.loc, `'${op}=' needs an integer value, but it is ${typeName(t)}`);
+      this.maps.defineValue(target, { kind: 'scalar', type: isPtr(held) ? held : INT64 }, target.loc, this.ctx.where, true);
       target.type = this.maps.valueType(target.name) ?? NONE;
       return;
     }
@@ -389,6 +393,10 @@ class Analyzer implements CallHost {
         const t = this.expr(e.operand);
         if (e.op === '&') return this.err(e.loc, `the address-of operator '&' is not supported`);
         if (!t) return undefined;
+        if (isPtr(t) && e.op === '*') {
+          if (t.to.kind === 'struct') return this.err(e.loc, `cannot read a whole ${t.to.name}: reading struct members is not supported yet`);
+          return t.to;
+        }
         if (!isInt(t)) return this.err(e.loc, `'${e.op}' needs an integer operand, but it is ${typeName(t)}`);
         if (e.op === '*') return UINT64;
         if (e.op === '!') return INT64;
@@ -402,13 +410,16 @@ class Analyzer implements CallHost {
             return this.err(e.target.loc, `${e.target.name} used before assignment`, this.suggest(e.target.name, this.ctx.variables.keys()));
           }
           e.target.type = v.type;
+          if (isPtr(v.type)) return this.pointerStep(v.type, e.loc) ? v.type : undefined;
           if (!isInt(v.type)) return this.err(e.loc, `'${e.op}' needs an integer, but ${e.target.name} is ${typeName(v.type)}`);
           return v.type;
         }
         this.mapKeys(e.target);
-        this.maps.defineValue(e.target, { kind: 'scalar', type: INT64 }, e.target.loc, this.ctx.where, true);
+        const held = this.maps.valueType(e.target.name);
+        const type = isPtr(held) ? held : INT64;
+        this.maps.defineValue(e.target, { kind: 'scalar', type }, e.target.loc, this.ctx.where, true);
         e.target.type = this.maps.valueType(e.target.name) ?? NONE;
-        return INT64;
+        return !isPtr(type) || this.pointerStep(type, e.loc) ? type : undefined;
       }
       case 'ternary': {
         this.condition(e.cond, 'ternary');
@@ -438,18 +449,28 @@ class Analyzer implements CallHost {
         }
         return { kind: 'tuple', elems };
       }
-      case 'index':
-        this.expr(e.object);
-        this.expr(e.index);
-        return this.err(e.loc, `indexing with [] is only supported on maps (@name[key])`);
+      case 'index': {
+        const o = this.expr(e.object);
+        const i = this.expr(e.index);
+        if (!o || !i) return undefined;
+        if (!isPtr(o)) return this.err(e.loc, `indexing with [] is only supported on maps (@name[key]) and pointers, but the value is ${typeName(o)}`);
+        if (!isInt(i)) return this.err(e.index.loc, `an index must be an integer, but it is ${typeName(i)}`);
+        // p[i] reads the i-th T after p, as *(p + i) does.
+        if (o.to.kind === 'struct') return this.err(e.loc, `cannot read a whole ${o.to.name}: reading struct members is not supported yet`);
+        return o.to;
+      }
       case 'cast': {
         const t = this.expr(e.operand);
-        const name = e.typeName.replace(/\s+/g, ' ').trim();
-        const target = name.endsWith('*') ? UINT64 : INT_CASTS[name];
-        if (!target) return this.err(e.loc, `unknown type '${name}' in cast`, this.suggest(name, Object.keys(INT_CASTS)));
-        if (t && !isInt(t)) return this.err(e.loc, `cannot cast ${typeName(t)} to ${name}`);
-        return target;
+        const target = this.namedType(e.typeName, e.loc, 'cast');
+        if (!target) return undefined;
+        if (target.kind === 'struct') return this.err(e.loc, `cannot cast to ${target.name}: casts take integer and pointer types`);
+        if (isPtr(target) && this.ctx.where === 'user') return this.err(e.loc, 'pointers are not available in kafka probes, which run in user space on decoded Kafka events');
+        if (t && !isInt(t) && !isPtr(t)) return this.err(e.loc, `cannot cast ${typeName(t)} to ${typeName(target)}`);
+        // An address keeps the memory it points into (uptr(), kptr(), ctx) through a cast.
+        return t && (isInt(t) || isPtr(t)) && t.space && (isInt(target) || isPtr(target)) ? { ...target, space: t.space } : target;
       }
+      case 'typeRef':
+        return this.err(e.loc, `a type (${e.typeName}) can only be the argument of sizeof()`);
     }
   }
 
@@ -457,13 +478,15 @@ class Analyzer implements CallHost {
     const a = this.expr(left);
     const b = this.expr(right);
     if (!a || !b) return undefined;
+    const intLike = (t: KType): boolean => isInt(t) || isPtr(t);
     if (op === '==' || op === '!=') {
-      if (isInt(a) && isInt(b)) return INT64;
+      if (intLike(a) && intLike(b)) return INT64;
       if (isStr(a) && isStr(b)) return INT64;
+      if (a.kind === 'array' && compatible(a, b)) return INT64;
       return this.err(loc, `cannot compare ${typeName(a)} with ${typeName(b)} using '${op}'`);
     }
     if (ORDERING.has(op)) {
-      if (isInt(a) && isInt(b)) return INT64;
+      if (intLike(a) && intLike(b)) return INT64;
       if (isStr(a) || isStr(b)) return this.err(loc, `strings can only be compared with == and !=, not '${op}'`);
       return this.err(loc, `'${op}' needs integers, but the operands are ${typeName(a)} and ${typeName(b)}`);
     }
@@ -472,6 +495,7 @@ class Analyzer implements CallHost {
       if (bad) return this.err(bad.loc, `'${op}' needs integer operands, but this one is ${typeName(bad.type!)}`);
       return INT64;
     }
+    if (isPtr(a) || isPtr(b)) return this.pointerArithmetic(op, a, b, loc);
     if (ARITHMETIC.has(op)) {
       if (!isInt(a) || !isInt(b)) {
         const hint = isStr(a) && isStr(b) && op === '+' ? 'strings cannot be concatenated; printf("%s%s", a, b) prints both' : undefined;
@@ -481,6 +505,56 @@ class Analyzer implements CallHost {
       return { kind: 'int', bits: 64, signed: a.signed || b.signed };
     }
     return this.err(loc, `unknown operator '${op}'`);
+  }
+
+  /** Pointer + integer, integer + pointer and pointer - integer move by the pointee's size, as in C. */
+  private pointerArithmetic(op: string, a: KType, b: KType, loc: Loc): T {
+    const ptr = isPtr(a) ? a : (b as Extract<KType, { kind: 'ptr' }>);
+    const other = isPtr(a) ? b : a;
+    if (isPtr(a) && isPtr(b)) return this.err(loc, `'${op}' cannot be used on two pointers (${typeName(a)}, ${typeName(b)}); cast them to integers to subtract addresses`);
+    if (!isInt(other)) return this.err(loc, `'${op}' needs integers, but the operands are ${typeName(a)} and ${typeName(b)}`);
+    if (op !== '+' && !(op === '-' && isPtr(a))) {
+      return this.err(loc, `'${op}' cannot be used on a pointer (${typeName(ptr)}): only pointer + integer and pointer - integer are defined`, `cast it to an integer first: (uint64)`);
+    }
+    return this.pointerStep(ptr, loc) ? ptr : undefined;
+  }
+
+  private compoundOnPointer(op: string, ptr: Extract<KType, { kind: 'ptr' }>, value: KType, loc: Loc): void {
+    if (op !== '+' && op !== '-') return void this.err(loc, `'${op}=' cannot be used on a pointer (${typeName(ptr)}): only += and -= are defined`);
+    if (!isInt(value)) return void this.err(loc, `'${op}=' on a pointer needs an integer value, but it is ${typeName(value)}`);
+    this.pointerStep(ptr, loc);
+  }
+
+  /** Whether arithmetic on the pointer has a step: a struct that BTF does not have has no known size. */
+  private pointerStep(ptr: Extract<KType, { kind: 'ptr' }>, loc: Loc): boolean {
+    if (pointeeSize(ptr) !== undefined) return true;
+    const why = ptr.to.kind === 'struct' ? this.env.system.recordSize(ptr.to.name) : undefined;
+    this.err(loc, `arithmetic on ${typeName(ptr)} needs the size of ${typeName(ptr.to)}, which is unknown${why && !why.ok ? `: ${why.error}` : ''}`);
+    return false;
+  }
+
+  /**
+   * The type a cast or sizeof() names: an integer type, `struct X` or `union X` (its size from the
+   * kernel's BTF), or a pointer to one of those.
+   */
+  namedType(written: string, loc: Loc, where: 'cast' | 'sizeof'): T {
+    const name = written.replace(/\s+/g, ' ').trim();
+    const stars = /\**$/.exec(name.replace(/ /g, ''))![0].length;
+    const base = name.replace(/[\s*]+$/, '');
+    let type: KType | undefined = INT_CASTS[base];
+    const record = /^(struct|union) ([A-Za-z_][A-Za-z0-9_]*)$/.exec(base);
+    if (record) {
+      const size = this.env.system.recordSize(base);
+      // A pointer to a struct BTF lacks can still be cast and passed on; its size is asked for only where it is needed.
+      if (!size.ok && (stars === 0 || where === 'sizeof')) return this.err(loc, `${where === 'sizeof' ? 'sizeof' : 'cast'}: ${size.error}`);
+      type = size.ok ? { kind: 'struct', name: base, size: size.value } : { kind: 'struct', name: base };
+    }
+    if (!type) {
+      if (base.startsWith('enum ')) return this.err(loc, `enum types are not supported in ${where === 'cast' ? 'casts' : 'sizeof()'} yet`);
+      return this.err(loc, `unknown type '${base}' in ${where === 'cast' ? 'cast' : 'sizeof()'}`, this.suggest(base, Object.keys(INT_CASTS)));
+    }
+    for (let i = 0; i < stars; i++) type = { kind: 'ptr', to: type };
+    return type;
   }
 
   private builtin(name: string, loc: Loc): T {
@@ -500,6 +574,8 @@ class Analyzer implements CallHost {
       return stack ? INT64 : UINT64;
     }
     const info = BUILTINS[name];
+    const missing = MISSING_BUILTINS[name];
+    if (!info && missing) return this.err(loc, missing);
     if (!info) {
       const isArg = this.ctx.kafka.some((p) => p.args.some((a) => a.name === name)) || this.ctx.formats.some((f) => f.fields.some((x) => x.name === name));
       return this.err(loc, `unknown identifier '${name}'`, isArg ? `did you mean 'args.${name}'?` : this.suggest(name, builtinNames()));

@@ -25,9 +25,16 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
   nsecs: { type: UINT64, kafka: true },
   elapsed: { type: UINT64, kafka: true },
   cpu: { type: UINT64, kafka: false },
+  numaid: { type: { kind: 'int', bits: 32, signed: false }, kafka: false },
   cgroup: { type: UINT64, kafka: true },
   rand: { type: UINT64, kafka: true },
   curtask: { type: UINT64, kafka: false },
+  /** The probe's context (tracepoint record, pt_regs, ...): kernel memory even where reads default to user memory. */
+  ctx: {
+    type: { kind: 'int', bits: 64, signed: false, space: 'kernel' },
+    only: ['tracepoint', 'rawtracepoint', 'uprobe', 'uretprobe', 'usdt', 'profile', 'interval', 'software', 'hardware', 'kprobe', 'kretprobe'],
+    kafka: false,
+  },
   username: { type: { kind: 'username' }, kafka: false },
   kstack: { type: { kind: 'kstack' }, kafka: false },
   ustack: { type: { kind: 'ustack' }, kafka: false },
@@ -39,6 +46,11 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
   },
   retval: { type: INT64, only: ['kretprobe', 'uretprobe', 'fexit'], kafka: false },
   args: { type: { kind: 'none' }, only: ['tracepoint', 'fentry', 'fexit', 'kafka'], kafka: true },
+};
+
+/** bpftrace builtins kafkatrace does not have, and why: a script that uses one gets this, not "unknown". */
+export const MISSING_BUILTINS: Record<string, string> = {
+  cpid: 'cpid (the pid of the -c command) is not supported yet',
 };
 
 /** argN: function arguments of kprobes, uprobes and USDT probes, and raw tracepoint arguments. */

@@ -1,13 +1,14 @@
 // Function calls: arity, argument kinds and result types of every function, and the aggregations
 // that may only be assigned to maps.
 import type { Call, Expr, KType, Loc, MapRef, MapValueKind } from './ast.js';
-import { FUNCTION_SIGNATURES, MAP_FUNCTIONS } from './functions.js';
+import { FUNCTION_SIGNATURES, MAP_FUNCTIONS, MISSING_FUNCTIONS } from './functions.js';
 import { type MapTable, plural } from './map-table.js';
+import { addressBytes } from './inet.js';
 import { parseFormat, specMismatch } from './printf-format.js';
 import type { Provider } from './providers.js';
 import { SIGNALS, signalNumber } from './signals.js';
 import type { SystemInfo } from './system.js';
-import { INT64, NONE, UINT64, isInt, isStr, storageType, typeName } from './types.js';
+import { INT64, NONE, UINT64, isInt, isPtr, isStr, storageType, typeName } from './types.js';
 
 /** A type, or undefined when an error was already reported. */
 export type T = KType | undefined;
@@ -32,14 +33,23 @@ export interface CallHost {
   readonly system: SystemInfo;
   /** The binaries of the probe's uprobe, uretprobe and usdt attach points. */
   readonly binaries: string[];
+  /** The type a cast or sizeof() names (`uint8`, `struct task_struct`, `int32 *`). */
+  namedType(written: string, loc: Loc, where: 'cast' | 'sizeof'): T;
   /** Notes what a kaddr(), uaddr() or cgroupid() call is on this machine. */
   resolved(c: Call, value: bigint): void;
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr'];
+const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
 
-const INT_TYPE_NAMES = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
+/** What bpf_trace_printk(), which debugf() calls, converts: integers, pointers, characters, strings. */
+const DEBUGF_CONVERSIONS = 'diuxps';
+
+/** Probes whose context holds the registers that reg() reads. */
+const REGISTER_PROVIDERS: Provider[] = ['kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'usdt', 'profile', 'software', 'hardware'];
+
+/** x86-64 register names as reg() takes them (bpftrace's, which are the kernel's pt_regs names). */
+export const REGISTERS = ['r15', 'r14', 'r13', 'r12', 'bp', 'bx', 'r11', 'r10', 'r9', 'r8', 'ax', 'cx', 'dx', 'si', 'di', 'orig_ax', 'ip', 'cs', 'flags', 'sp', 'ss'];
 
 export function checkAggregation(h: CallHost, call: Call): MapValueKind | undefined {
   const types = call.args.map((a) => h.expr(a));
@@ -81,7 +91,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
   const sig = FUNCTION_SIGNATURES[c.name];
   if (!sig) {
     for (const a of c.args) h.expr(a);
-    if (c.name === 'override') return h.err(c.loc, 'override() is not supported (it needs kprobes and CONFIG_BPF_KPROBE_OVERRIDE)');
+    const missing = MISSING_FUNCTIONS[c.name];
+    if (missing) return h.err(c.loc, missing);
     return h.err(c.loc, `unknown function '${c.name}'`, h.suggest(c.name, Object.keys(FUNCTION_SIGNATURES)));
   }
   if (MAP_FUNCTIONS.has(c.name)) {
@@ -162,6 +173,26 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       });
       return noValue();
     }
+    case 'debugf': {
+      if (!arity(1, Infinity)) return undefined;
+      const fmt = needLiteralString(0, 'the format');
+      const types = c.args.slice(1).map((a) => h.expr(a));
+      if (fmt === undefined) return noValue();
+      const parsed = parseFormat(fmt);
+      if (!parsed.ok) return h.err(c.args[0]!.loc, `debugf(): ${parsed.error}`);
+      const bad = parsed.specs.find((s) => !DEBUGF_CONVERSIONS.includes(s.conversion));
+      if (bad) return h.err(c.args[0]!.loc, `debugf(): bpf_trace_printk has no ${bad.text}; it converts %d %i %u %x %p %s`);
+      if (parsed.specs.length !== types.length) {
+        return h.err(c.loc, `debugf(): the format has ${plural(parsed.specs.length, 'conversion')} but ${plural(types.length, 'argument')} ${types.length === 1 ? 'was' : 'were'} given`);
+      }
+      parsed.specs.forEach((spec, i) => {
+        const t = types[i];
+        if (!t) return;
+        const why = t.kind === 'int' || t.kind === 'ptr' || t.kind === 'str' ? specMismatch(spec, t) : `debugf() prints integers and strings, but the argument is ${typeName(t)}`;
+        if (why) h.err(c.args[i + 1]!.loc, `debugf(): ${why}`);
+      });
+      return noValue();
+    }
     case 'print': {
       if (!arity(1, 3)) return undefined;
       const a = c.args[0]!;
@@ -180,6 +211,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       }
       const t = h.expr(a);
       if (t && t.kind === 'none') h.err(a.loc, 'print() was given a value of no type');
+      // bpftrace 0.17 refuses to print a pointer; a map or a cast prints its address.
+      if (t && isPtr(t)) h.err(a.loc, `print() cannot print a pointer (${typeName(t)}): cast it, print((uint64)...)`);
       return noValue();
     }
     case 'time':
@@ -189,8 +222,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'str': {
       if (!arity(1, 2)) return undefined;
       const t = h.strArgument(c.args[0]!);
-      if (t && !isInt(t) && !isStr(t)) return h.err(c.args[0]!.loc, `str() takes a pointer or a string, but the argument is ${typeName(t)}`);
-      if (t && isInt(t) && h.where === 'user') return h.err(c.args[0]!.loc, 'str() of a pointer is not available in kafka probes: their args are already strings');
+      if (t && !isInt(t) && !isPtr(t) && !isStr(t)) return h.err(c.args[0]!.loc, `str() takes a pointer or a string, but the argument is ${typeName(t)}`);
+      if (t && (isInt(t) || isPtr(t)) && h.where === 'user') return h.err(c.args[0]!.loc, 'str() of a pointer is not available in kafka probes: their args are already strings');
       let size = t && isStr(t) ? Math.min(t.size, 64) : 64;
       if (c.args.length === 2) {
         needInt(1);
@@ -206,7 +239,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'buf': {
       if (!arity(1, 2)) return undefined;
       const t = h.expr(c.args[0]!);
-      if (t && !isInt(t) && !isStr(t) && t.kind !== 'buf') return h.err(c.args[0]!.loc, `buf() takes a pointer, but the argument is ${typeName(t)}`);
+      if (t && !isInt(t) && !isPtr(t) && !isStr(t) && t.kind !== 'buf') return h.err(c.args[0]!.loc, `buf() takes a pointer, but the argument is ${typeName(t)}`);
       let size = t && (t.kind === 'str' || t.kind === 'buf') ? t.size : 64;
       if (c.args.length === 2) {
         needInt(1);
@@ -215,7 +248,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
           if (n < 1 || n > 1024) return h.err(c.args[1]!.loc, `buf() length must be from 1 to 1024, got ${n}`);
           size = n;
         }
-      } else if (t && isInt(t)) return h.err(c.loc, `buf() of a pointer needs a length: ${sig}`);
+      } else if (t && (isInt(t) || isPtr(t))) return h.err(c.loc, `buf() of a pointer needs a length: ${sig}`);
       return { kind: 'buf', size };
     }
     case 'join':
@@ -224,18 +257,24 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (c.args.length === 2) needLiteralString(1, 'the separator');
       return noValue();
     case 'ksym':
-    case 'usym':
+    case 'usym': {
       if (!arity(1, 1)) return undefined;
-      needInt(0);
+      const t = h.expr(c.args[0]!);
+      if (t && !isInt(t) && !isPtr(t)) return h.err(c.args[0]!.loc, `${c.name}() takes an address, but the argument is ${typeName(t)}: ${sig}`);
       return { kind: c.name };
+    }
     case 'ntop': {
       if (!arity(1, 2)) return undefined;
       if (c.args.length === 2) needInt(0);
       const a = c.args[c.args.length - 1]!;
       const t = h.expr(a);
-      if (t && !isInt(t) && t.kind !== 'buf' && !isStr(t)) return h.err(a.loc, `ntop() takes an IPv4 address as an integer or a 4- or 16-byte buffer, but the argument is ${typeName(t)}`);
-      if (t && (t.kind === 'buf' || t.kind === 'str') && t.size !== 4 && t.size !== 16) {
-        return h.err(a.loc, `ntop() takes a 4-byte (IPv4) or 16-byte (IPv6) address, but the argument has ${t.size} bytes`);
+      const bytes = t?.kind === 'array' && t.elem.bits === 8 ? t.length : undefined;
+      if (t && !isInt(t) && t.kind !== 'buf' && !isStr(t) && bytes === undefined) {
+        return h.err(a.loc, `ntop() takes an IPv4 address as an integer or a 4- or 16-byte buffer, but the argument is ${typeName(t)}`);
+      }
+      const size = t && (t.kind === 'buf' || t.kind === 'str') ? t.size : bytes;
+      if (size !== undefined && size !== 4 && size !== 16) {
+        return h.err(a.loc, `ntop() takes a 4-byte (IPv4) or 16-byte (IPv6) address, but the argument has ${size} bytes`);
       }
       return { kind: 'inet' };
     }
@@ -289,11 +328,54 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'sizeof': {
       if (!arity(1, 1)) return undefined;
       const a = c.args[0]!;
-      if (a.kind === 'builtin' && INT_TYPE_NAMES.has(a.name)) {
-        a.type = NONE;
-        return UINT64;
+      const t = a.kind === 'typeRef' ? h.namedType(a.typeName, a.loc, 'sizeof') : h.expr(a);
+      if (a.kind === 'typeRef') a.type = t ?? NONE;
+      if (t && t.kind === 'none') return h.err(a.loc, 'sizeof() was given a value of no type');
+      return UINT64;
+    }
+    case 'pton': {
+      if (!arity(1, 1)) return undefined;
+      const text = needLiteralString(0, 'the address');
+      if (text === undefined) return undefined;
+      const bytes = addressBytes(text);
+      if (!bytes) return h.err(c.args[0]!.loc, `pton() expects a valid IPv4 or IPv6 address, got '${text}'`);
+      return { kind: 'array', elem: { kind: 'int', bits: 8, signed: false }, length: bytes.length };
+    }
+    case 'cgroup_path': {
+      if (!arity(1, 2)) return undefined;
+      needInt(0);
+      const filter = c.args.length === 2 ? needLiteralString(1, 'the filter') : '*';
+      return filter === undefined ? undefined : { kind: 'cgroup_path', filter };
+    }
+    case 'strftime': {
+      if (!arity(2, 2)) return undefined;
+      const format = needLiteralString(0, 'the format');
+      needInt(1);
+      return format === undefined ? undefined : { kind: 'timestamp', format };
+    }
+    case 'uptr':
+    case 'kptr': {
+      if (!arity(1, 1)) return undefined;
+      const a = c.args[0]!;
+      const t = h.expr(a);
+      if (!t) return undefined;
+      if (!isInt(t) && !isPtr(t)) return h.err(a.loc, `${c.name}() takes an address, but the argument is ${typeName(t)}`);
+      return { ...t, space: c.name === 'uptr' ? 'user' : 'kernel' };
+    }
+    case 'bswap': {
+      if (!arity(1, 1)) return undefined;
+      const t = needInt(0);
+      // The bytes of the value at its own width, as bpftrace 0.17: the result is unsigned.
+      return t && isInt(t) ? { kind: 'int', bits: t.bits, signed: false } : undefined;
+    }
+    case 'reg': {
+      if (!arity(1, 1)) return undefined;
+      const name = needLiteralString(0, 'the register name');
+      const bad = h.providers.find((p) => !REGISTER_PROVIDERS.includes(p));
+      if (bad) return h.err(c.loc, `reg() reads the registers of ${REGISTER_PROVIDERS.join(', ')} probes, not of ${bad} probes`);
+      if (name !== undefined && !REGISTERS.includes(name)) {
+        return h.err(c.args[0]!.loc, `'${name}' is not a register of x86-64`, h.suggest(name, REGISTERS));
       }
-      h.expr(a);
       return UINT64;
     }
     case 'kstack':
@@ -335,9 +417,14 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       }
       return INT64;
     }
-    case 'macaddr':
-      for (const a of c.args) h.expr(a);
-      return h.err(c.loc, 'macaddr() is not supported yet');
+    case 'macaddr': {
+      if (!arity(1, 1)) return undefined;
+      const a = c.args[0]!;
+      const t = h.expr(a);
+      if (!t || isInt(t) || isPtr(t)) return t && { kind: 'macaddr' };
+      if (t.kind === 'array' && t.elem.bits === 8 && t.length === 6) return { kind: 'macaddr' };
+      return h.err(a.loc, `macaddr() takes an address or 6 bytes, but the argument is ${typeName(t)}`);
+    }
     default:
       for (const a of c.args) h.expr(a);
       return h.err(c.loc, `${c.name}() is not supported`);

@@ -10,17 +10,25 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   ksym: 'ksym(addr)',
   usym: 'usym(addr)',
   ntop: 'ntop([af, ]addr)',
+  pton: 'pton("address")',
   strncmp: 'strncmp(s1, s2, length)',
   strcontains: 'strcontains(haystack, needle)',
   exit: 'exit([code])',
   cat: 'cat(fmt, ...)',
+  debugf: 'debugf(fmt, ...)',
   signal: 'signal(sig)',
   system: 'system(fmt, ...)',
   kaddr: 'kaddr("symbol")',
   uaddr: 'uaddr("symbol")',
   cgroupid: 'cgroupid("/sys/fs/cgroup/path")',
+  cgroup_path: 'cgroup_path(id[, "filter"])',
   sizeof: 'sizeof(type or expression)',
   macaddr: 'macaddr(addr)',
+  bswap: 'bswap(n)',
+  uptr: 'uptr(addr)',
+  kptr: 'kptr(addr)',
+  strftime: 'strftime(fmt, nsecs)',
+  reg: 'reg("name")',
   kstack: 'kstack([limit])',
   ustack: 'ustack([limit])',
   count: '@map = count()',
@@ -35,6 +43,11 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   clear: 'clear(@map)',
   zero: 'zero(@map)',
   has_key: 'has_key(@map, key)',
+};
+
+/** bpftrace functions kafkatrace does not have, and why: a script that calls one gets this, not "unknown". */
+export const MISSING_FUNCTIONS: Record<string, string> = {
+  override: 'override() is not supported (it needs kprobes and CONFIG_BPF_KPROBE_OVERRIDE)',
 };
 
 /** Aggregations: only valid as the value assigned to a map. */

@@ -1,7 +1,7 @@
 // The maps of a script as analysis learns them: one key shape (arity and key types) and one kind
 // of value per map, with the place each was first given so that a conflicting use can name it.
 import type { Expr, KType, Loc, MapRef, MapValueKind } from './ast.js';
-import { UINT64, compatible, isInt, typeName, unify } from './types.js';
+import { UINT64, compatible, isInt, isPtr, typeName, unify } from './types.js';
 
 export interface MapState {
   name: string;
@@ -121,7 +121,7 @@ export class MapTable {
     if (first.loc.offset === loc.offset && first.loc.line === loc.line) return;
     const a = first.kind;
     if (increment) {
-      if (a.kind === 'scalar' && isInt(a.type)) return;
+      if (a.kind === 'scalar' && (isInt(a.type) || isPtr(a.type))) return;
       this.report(loc, `${ref.name} holds ${first.what} (defined at ${at(first.loc)}); it cannot be incremented`);
       return;
     }

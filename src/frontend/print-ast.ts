@@ -168,5 +168,8 @@ function expr(out: string[], e: Expr, depth: number): void {
       typed(`(${e.typeName})`);
       expr(out, e.operand, depth + 1);
       return;
+    case 'typeRef':
+      typed(e.typeName);
+      return;
   }
 }

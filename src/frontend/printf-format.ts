@@ -34,8 +34,9 @@ export function specMismatch(spec: FormatSpec, t: KType): string | undefined {
   }
   if (spec.conversion === 's') {
     // %s prints strings and the values that print as text (symbols, addresses, stacks, tuples).
-    return t.kind === 'int' ? `${spec.text} expects a string, but the argument is ${typeName(t)} (use %d)` : undefined;
+    if (t.kind === 'array') return `${spec.text} expects a string, but the argument is ${typeName(t)}`;
+    return t.kind === 'int' || t.kind === 'ptr' ? `${spec.text} expects a string, but the argument is ${typeName(t)} (use %d)` : undefined;
   }
-  if (t.kind === 'int') return undefined;
+  if (t.kind === 'int' || t.kind === 'ptr') return undefined;
   return `${spec.text} expects an integer, but the argument is ${typeName(t)}${t.kind === 'str' ? ' (use %s)' : ''}`;
 }

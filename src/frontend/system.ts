@@ -40,6 +40,8 @@ export interface SystemInfo {
   cgroupId(path: string): SystemResult<bigint>;
   /** A path for `/bin/bash`, `bash` (from PATH), `libc` or `libc.so.6` (shared libraries). */
   resolveBinary(name: string): string | undefined;
+  /** The size of a kernel struct or union (`struct task_struct`, `union bpf_attr`), from BTF. */
+  recordSize(name: string): SystemResult<number>;
 }
 
 function readableDir(path: string): boolean {
@@ -254,6 +256,14 @@ export class RealSystem implements SystemInfo {
     } catch (e) {
       return { ok: false, error: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
     }
+  }
+
+  recordSize(name: string): SystemResult<number> {
+    const [keyword, tag] = name.split(' ');
+    const btf = this.btf();
+    if (!btf) return { ok: false, error: `${name} is unknown: the kernel's BTF (${this.options.btfPath ?? '/sys/kernel/btf/vmlinux'}) cannot be read` };
+    const id = tag === undefined ? undefined : btf.find(tag, keyword === 'union' ? BtfKind.Union : BtfKind.Struct);
+    return id === undefined ? { ok: false, error: `the kernel's BTF has no ${name}` } : { ok: true, value: btf.sizeOf(id) };
   }
 
   private libraryIndex(): Map<string, string> {

@@ -23,6 +23,14 @@ export function typeName(t: KType): string {
       return `buffer[${t.size}]`;
     case 'tuple':
       return `(${t.elems.map(typeName).join(', ')})`;
+    case 'ptr':
+      return `${typeName(t.to)} *`;
+    case 'array':
+      return `${typeName(t.elem)}[${t.length}]`;
+    case 'struct':
+      return t.name;
+    case 'timestamp':
+      return `strftime(${JSON.stringify(t.format)})`;
     case 'none':
       return 'none';
     default:
@@ -30,9 +38,28 @@ export function typeName(t: KType): string {
   }
 }
 
-/** Same kind of value (ints of any width, strings of any size, tuples element by element). */
+export function isPtr(t: KType | undefined): t is Extract<KType, { kind: 'ptr' }> {
+  return t?.kind === 'ptr';
+}
+
+/** The size of what a pointer points to, the step of its arithmetic; undefined for a struct that BTF does not have. */
+export function pointeeSize(p: Extract<KType, { kind: 'ptr' }>): number | undefined {
+  const t = p.to;
+  if (t.kind === 'int') return t.bits / 8;
+  if (t.kind === 'ptr') return 8;
+  if (t.kind === 'struct') return t.size;
+  return undefined;
+}
+
+/**
+ * Same kind of value (ints of any width, strings of any size, tuples element by element, pointers
+ * to anything: bpftrace lets a map that held one pointer type take another).
+ */
 export function compatible(a: KType, b: KType): boolean {
   if (a.kind !== b.kind) return false;
+  if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name;
+  if (a.kind === 'timestamp' && b.kind === 'timestamp') return a.format === b.format;
+  if (a.kind === 'array' && b.kind === 'array') return a.length === b.length && a.elem.bits === b.elem.bits && a.elem.signed === b.elem.signed;
   if (a.kind === 'tuple' && b.kind === 'tuple') {
     return a.elems.length === b.elems.length && a.elems.every((e, i) => compatible(e, b.elems[i]!));
   }
@@ -44,7 +71,10 @@ export function compatible(a: KType, b: KType): boolean {
  * as bpftrace does), strings and buffers to the larger size. Only for compatible types.
  */
 export function unify(a: KType, b: KType): KType {
-  if (a.kind === 'int' && b.kind === 'int') return { kind: 'int', bits: 64, signed: a.signed || b.signed };
+  if (a.kind === 'int' && b.kind === 'int') {
+    const signed = a.signed || b.signed;
+    return a.space && a.space === b.space ? { kind: 'int', bits: 64, signed, space: a.space } : { kind: 'int', bits: 64, signed };
+  }
   if (a.kind === 'str' && b.kind === 'str') return { kind: 'str', size: Math.max(a.size, b.size) };
   if (a.kind === 'buf' && b.kind === 'buf') return { kind: 'buf', size: Math.max(a.size, b.size) };
   if (a.kind === 'tuple' && b.kind === 'tuple') return { kind: 'tuple', elems: a.elems.map((e, i) => unify(e, b.elems[i]!)) };
@@ -53,7 +83,7 @@ export function unify(a: KType, b: KType): KType {
 
 /** How a value is stored in a map or a variable: ints as 64-bit, the rest as they are. */
 export function storageType(t: KType): KType {
-  if (t.kind === 'int') return { kind: 'int', bits: 64, signed: t.signed };
+  if (t.kind === 'int') return t.space ? { kind: 'int', bits: 64, signed: t.signed, space: t.space } : { kind: 'int', bits: 64, signed: t.signed };
   if (t.kind === 'tuple') return { kind: 'tuple', elems: t.elems.map(storageType) };
   return t;
 }

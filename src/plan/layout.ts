@@ -3,10 +3,11 @@
 //
 // Encodings: int is little-endian of its width; str is `size` bytes, NUL-padded; buf is a u32
 // length then `size` bytes; tuple is its elements in order, each at its own alignment, padded to 8;
-// ksym, username, timestamp are a u64; usym and ustack are a u64 (address, or stack id) then a u64
+// array is its elements in a row; macaddr its 6 bytes; ksym, username, timestamp, ptr, cgroup_path are a u64; usym and ustack are a u64 (address, or stack id) then a u64
 // pid; kstack is an i64 stack id; inet is a u32 address family then 16 address bytes. A stack id
 // of kstack(n) or ustack(n) carries n in bits 32 and up: its map keeps n frames (stackMapName).
 import type { KType } from '../frontend/ast.js';
+import { InternalError } from '../errors.js';
 import type { Layout } from './types.js';
 
 function alignOf(t: KType): number {
@@ -20,6 +21,10 @@ function alignOf(t: KType): number {
       return 4;
     case 'tuple':
       return 8;
+    case 'array':
+      return t.elem.bits / 8;
+    case 'macaddr':
+      return 1;
     case 'none':
       return 1;
     default:
@@ -37,16 +42,26 @@ export function sizeOf(t: KType): number {
       return 4 + t.size;
     case 'tuple':
       return layoutOf(t.elems).size;
+    case 'array':
+      return t.length * (t.elem.bits / 8);
     case 'ksym':
     case 'username':
     case 'timestamp':
     case 'kstack':
+    case 'ptr':
+    case 'cgroup_path':
       return 8;
+    case 'struct':
+      // Only sizeof() asks: the front end gives no value a struct type and finds every struct's size.
+      if (t.size === undefined) throw new InternalError(`${t.name} has no known size`);
+      return t.size;
     case 'usym':
     case 'ustack':
       return 16;
     case 'inet':
       return 20;
+    case 'macaddr':
+      return 6;
     case 'none':
       return 0;
   }

@@ -54,6 +54,8 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
   switch (type.kind) {
     case 'int':
       return readInt(dv, offset, type.bits, type.signed);
+    case 'ptr':
+      return readInt(dv, offset, 64, false);
     case 'str': {
       need(dv, offset, type.size);
       return cString(new Uint8Array(dv.buffer, dv.byteOffset + offset, type.size));
@@ -66,6 +68,15 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'tuple': {
       return tupleLayout(type).fields.map((f) => decodeValue(f.type, dv, offset + f.offset));
     }
+    case 'cgroup_path':
+      return { kind: 'cgroup_path', id: readInt(dv, offset, 64, false), filter: type.filter };
+    case 'macaddr':
+      need(dv, offset, 6);
+      return { kind: 'macaddr', bytes: new Uint8Array(dv.buffer.slice(dv.byteOffset + offset, dv.byteOffset + offset + 6)) };
+    case 'array': {
+      const step = type.elem.bits / 8;
+      return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => readInt(dv, offset + i * step, type.elem.bits, type.elem.signed)) };
+    }
     case 'ksym':
       return { kind: 'ksym', addr: readInt(dv, offset, 64, false) };
     case 'usym':
@@ -77,7 +88,7 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'username':
       return { kind: 'username', uid: Number(readInt(dv, offset, 64, false) & 0xffffffffn) };
     case 'timestamp':
-      return { kind: 'timestamp', ns: readInt(dv, offset, 64, false) };
+      return { kind: 'timestamp', ns: readInt(dv, offset, 64, false), format: type.format };
     case 'kstack':
       return { kind: 'kstack', ...stackRef(readInt(dv, offset, 64, true)) };
     case 'ustack':
@@ -92,6 +103,7 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
       const len = af === 10 ? 16 : 4;
       return { kind: 'inet', af, bytes: new Uint8Array(dv.buffer.slice(dv.byteOffset + offset + 4, dv.byteOffset + offset + 4 + len)) };
     }
+    case 'struct':
     case 'none':
       return { kind: 'none' };
   }

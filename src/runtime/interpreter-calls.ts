@@ -165,6 +165,27 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
       const n = ctx.expr(c.args[1]!);
       return (fr) => ((h(fr) as string).includes(n(fr) as string) ? 1n : 0n);
     }
+    case 'cgroup_path': {
+      const filter = c.args.length > 1 ? literal(c, 1, '*', ctx) : '*';
+      const id = ctx.int(c.args[0]!);
+      return (fr) => ({ kind: 'cgroup_path', id: BigInt.asUintN(64, id(fr)), filter });
+    }
+    case 'strftime': {
+      const format = literal(c, 0, '', ctx);
+      const ns = ctx.int(c.args[1]!);
+      return (fr) => ({ kind: 'timestamp', ns: BigInt.asUintN(64, ns(fr)), format });
+    }
+    case 'bswap': {
+      const v = ctx.int(c.args[0]!);
+      const t = typeOf(c);
+      const bytes = t.kind === 'int' ? t.bits / 8 : 8;
+      return (fr) => {
+        let x = BigInt.asUintN(bytes * 8, v(fr));
+        let r = 0n;
+        for (let i = 0; i < bytes; i++, x >>= 8n) r = (r << 8n) | (x & 0xffn);
+        return r;
+      };
+    }
     case 'ntop': {
       const addr = c.args[c.args.length - 1]!;
       const family = c.args.length > 1 ? ctx.int(c.args[0]!) : undefined;
@@ -179,9 +200,7 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
       };
     }
     case 'sizeof': {
-      const a = c.args[0]!;
-      const named = a.kind === 'builtin' ? /^u?int(8|16|32|64)$/.exec(a.name) : null;
-      const size = BigInt(named ? Number(named[1]) / 8 : sizeOf(typeOf(a)));
+      const size = BigInt(sizeOf(typeOf(c.args[0]!)));
       return () => size;
     }
     case 'cgroupid': {

@@ -395,6 +395,8 @@ class ProbeCompiler implements CallContext {
       }
       case 'index':
         return this.fail(e.loc, 'indexing with [] is only supported on maps (@name[key])');
+      case 'typeRef':
+        return this.fail(e.loc, 'a type can only be the argument of sizeof()');
       case 'cast': {
         if (t.kind !== 'int') return this.fail(e.loc, 'only integer casts are supported');
         const operand = this.int(e.operand);

@@ -1,7 +1,9 @@
 // Symbol, user-name resolution for output: ksym from /proc/kallsyms, usym from the ELF symbols of
 // the file mapped at an address in /proc/PID/maps, user names from /etc/passwd. Everything is read
 // lazily and cached; a failure to read just leaves the address unresolved, printed as bpftrace does.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { globToRegExp } from '../frontend/glob.js';
 import { type ElfFunction, readElf } from '../frontend/elf.js';
 
 export interface Symbolizer {
@@ -11,6 +13,11 @@ export interface Symbolizer {
   usym(addr: bigint, pid: number, withOffset?: boolean): string;
   /** The user name of uid, or '' when /etc/passwd has none (as bpftrace prints it). */
   username(uid: number): string;
+  /**
+   * cgroup_path(): `hierarchy:/path` of cgroup id in every mounted hierarchy whose name matches
+   * `filter` and that holds it (`unified` first, then v1 hierarchies by name), comma-separated.
+   */
+  cgroupPath(id: bigint, filter: string): string;
 }
 
 interface KernelSymbol {
@@ -95,6 +102,46 @@ interface SymbolSources {
   proc?: string;
 }
 
+/** The cgroup hierarchies of a /proc/mounts text: `unified` for cgroup2, the mount directory's name for v1. */
+function cgroupRoots(mounts: string): { name: string; path: string }[] {
+  const roots: { name: string; path: string }[] = [];
+  for (const m of mounts.matchAll(/^(cgroup2?) (\S+)/gm)) {
+    const path = m[2]!;
+    roots.push({ name: m[1] === 'cgroup2' ? 'unified' : path.slice(path.lastIndexOf('/') + 1), path });
+  }
+  return roots;
+}
+
+function inode(path: string): bigint | undefined {
+  try {
+    return statSync(path, { bigint: true }).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The path under `root` of the directory whose inode is `id` ('/' for root itself), depth first. */
+function cgroupDir(root: string, id: bigint): string | undefined {
+  if (inode(root) === id) return '/';
+  const walk = (dir: string): string | undefined => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return undefined;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const path = join(dir, e.name);
+      if (inode(path) === id) return path.slice(root.length);
+      const found = walk(path);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  return walk(root);
+}
+
 function readText(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
@@ -169,6 +216,16 @@ export function createSymbolizer(sources: SymbolSources = {}): Symbolizer {
     username(uid) {
       users ??= parsePasswd(readText(sources.passwd ?? '/etc/passwd') ?? '');
       return users.get(uid) ?? '';
+    },
+    // Looked up each time, as bpftrace does: cgroups come and go while a script runs.
+    cgroupPath(id, filter) {
+      const match = globToRegExp(filter);
+      const roots = cgroupRoots(readText(`${proc}/mounts`) ?? '').filter((r) => match.test(r.name));
+      roots.sort((a, b) => (a.name === 'unified' ? -1 : b.name === 'unified' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return roots.flatMap((r) => {
+        const path = cgroupDir(r.path, id);
+        return path === undefined ? [] : [`${r.name}:${path}`];
+      }).join(',');
     },
   };
 }

@@ -63,6 +63,7 @@ function normalize(type: KType, v: Value): Value {
 export function zeroValue(type: KType): Value {
   switch (type.kind) {
     case 'int':
+    case 'ptr':
       return 0n;
     case 'str':
       return '';
@@ -70,6 +71,12 @@ export function zeroValue(type: KType): Value {
       return new Uint8Array(0);
     case 'tuple':
       return type.elems.map(zeroValue);
+    case 'cgroup_path':
+      return { kind: 'cgroup_path', id: 0n, filter: type.filter };
+    case 'macaddr':
+      return { kind: 'macaddr', bytes: new Uint8Array(6) };
+    case 'array':
+      return { kind: 'array', elems: new Array<bigint>(type.length).fill(0n) };
     case 'ksym':
       return { kind: 'ksym', addr: 0n };
     case 'usym':
@@ -83,7 +90,8 @@ export function zeroValue(type: KType): Value {
     case 'ustack':
       return { kind: 'ustack', stackId: 0, pid: 0 };
     case 'timestamp':
-      return { kind: 'timestamp', ns: 0n };
+      return { kind: 'timestamp', ns: 0n, format: type.format };
+    case 'struct':
     case 'none':
       return { kind: 'none' };
   }

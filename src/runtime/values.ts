@@ -15,8 +15,14 @@ export type StackLookup = (stackId: number, limit?: number) => bigint[] | undefi
 /** `limit`: the frames kstack(n)/ustack(n) kept, which names the stack's map (stackMapName). */
 interface KstackValue { kind: 'kstack'; stackId: number; limit?: number }
 interface UstackValue { kind: 'ustack'; stackId: number; pid: number; limit?: number }
-/** Nanoseconds, as the timestamp builtin recorded them. */
-interface TimestampValue { kind: 'timestamp'; ns: bigint }
+/** strftime(): CLOCK_MONOTONIC nanoseconds and the format to print their wall-clock time in. */
+interface TimestampValue { kind: 'timestamp'; ns: bigint; format: string }
+/** cgroup_path(): a cgroup id, and the glob of the hierarchies to print its paths in. */
+interface CgroupPathValue { kind: 'cgroup_path'; id: bigint; filter: string }
+/** macaddr(): the six bytes of a hardware address. */
+interface MacaddrValue { kind: 'macaddr'; bytes: Uint8Array }
+/** Integers in a row (pton()'s bytes). */
+interface ArrayValue { kind: 'array'; elems: bigint[] }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */
 interface NoneValue { kind: 'none' }
 
@@ -28,6 +34,9 @@ export type TaggedValue =
   | KstackValue
   | UstackValue
   | TimestampValue
+  | ArrayValue
+  | MacaddrValue
+  | CgroupPathValue
   | NoneValue;
 
 /** int → bigint, str → string, buf → Uint8Array, tuple → Value[], the rest tagged. */

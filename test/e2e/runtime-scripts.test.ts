@@ -1,6 +1,7 @@
 // Real scripts end to end: compiled by compileScript (front end, plan, C, clang) and run by the
 // session against the kernel, with the workload's exact syscall counts.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileScript } from '../../src/compiler.js';
 import { KtError } from '../../src/errors.js';
@@ -111,6 +112,69 @@ describe.runIf(ok)('scripts through the runtime', () => {
       command: `${fx!.workload} call 777`,
     });
     expect(r.text).toContain('@hits: 777\n');
+  });
+
+  it('prints strftime() of nsecs as the wall-clock time date(1) shows, in text, keys and values', async () => {
+    const format = '+%Y-%m-%d %H:%M';
+    const before = execFileSync('date', [format], { encoding: 'utf8' }).trim();
+    const r = await runScript('BEGIN { printf("%s|\\n", strftime("%Y-%m-%d %H:%M", nsecs)); @at[strftime("%Y-%m-%d %H:%M", nsecs)] = count(); @v = strftime("%%d=%d", nsecs); exit(); }');
+    const after = execFileSync('date', [format], { encoding: 'utf8' }).trim();
+    const printed = /^(.*)\|$/m.exec(r.text)?.[1];
+    expect([before, after]).toContain(printed);
+    expect(r.text).toContain(`@at[${printed}]: 1\n`);
+    expect(r.text).toContain(`@v: %d=${printed!.slice(8, 10)}\n`);
+  });
+
+  it('prints macaddr() of the bytes a command writes as colon-separated upper-case hex', async () => {
+    const text = Array.from({ length: 8 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+    const want = [...Buffer.from(text.slice(0, 6))].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':');
+    const r = await runScript('tracepoint:syscalls:sys_enter_write { printf("%s|\\n", macaddr(args.buf)); @[macaddr(args.buf)] = count(); }', {
+      command: `/usr/bin/printf ${text}`,
+    });
+    expect(r.text).toContain(`${want}|\n`);
+    expect(r.text).toContain(`@[${want}]: 1\n`);
+  });
+
+  it('reads through uptr() in user memory where the probe reads kernel memory (write()\'s buffer, from a raw tracepoint)', async () => {
+    const text = Array.from({ length: 11 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+    // sys_enter's arg0 is the saved pt_regs (a kernel pointer); rsi, the 14th word, is write()'s buffer.
+    const script = (read: string): string => `rawtracepoint:sys_enter /arg1 == 1/ { $regs = (uint64 *) arg0; $buf = *($regs + 13); printf("[%s]\\n", str(${read}, 11)); }`;
+    const user = await runScript(script('uptr($buf)'), { command: `/usr/bin/printf ${text}` });
+    expect(user.text).toContain(`[${text}]\n`);
+    const kernel = await runScript(script('kptr($buf)'), { command: `/usr/bin/printf ${text}` });
+    expect(kernel.text).toContain('[]\n');
+    expect(kernel.text).not.toContain(text);
+  });
+
+  it('reads the tracepoint record through ctx: write()\'s count is its fifth word, by * and by []', async () => {
+    const r = await runScript('tracepoint:syscalls:sys_enter_write { @count[*((uint64 *) ctx + 4)] = count(); $words = (uint64 *) ctx; @indexed[$words[4]] = count(); }', {
+      command: `${fx!.workload} write 300 7 write 5 2`,
+    });
+    expect(r.text).toContain('@count[5]: 2\n@count[300]: 7\n');
+    expect(r.text).toContain('@indexed[5]: 2\n@indexed[300]: 7\n');
+  });
+
+  it('writes debugf() to the kernel trace buffer, converted by bpf_trace_printk', async () => {
+    const marker = `kt-debugf-${process.pid}-${Date.now()}`;
+    await runScript(`BEGIN { debugf("${marker} %d %s %x", 42, "str", 255); debugf("${marker} plain"); exit(); }`);
+    const trace = ['/sys/kernel/tracing/trace', '/sys/kernel/debug/tracing/trace'].map((f) => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch {
+        return '';
+      }
+    }).join('');
+    expect(trace).toContain(`bpf_trace_printk: ${marker} 42 str ff\n`);
+    expect(trace).toContain(`bpf_trace_printk: ${marker} plain\n`);
+  });
+
+  it('reads the probed call\'s registers with reg(): rdi holds the argument the workload passed', async () => {
+    // `call 5` passes 0, 1, 2, 3, 4: each call gets the previous one's result.
+    const r = await runScript(`uprobe:${fx!.workload}:kt_workload_target { @di[reg("di")] = count(); if (reg("sp") != 0) { @sp = count(); } }`, {
+      command: `${fx!.workload} call 5`,
+    });
+    expect(r.text).toContain('@di[0]: 1\n@di[1]: 1\n@di[2]: 1\n@di[3]: 1\n@di[4]: 1\n');
+    expect(r.text).toContain('@sp: 5\n');
   });
 
   it('gives uaddr() the link-time address of a data symbol of the probed binary, as bpftrace 0.17 does', async () => {

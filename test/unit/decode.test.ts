@@ -67,7 +67,7 @@ describe('decodeValue', () => {
     expect(decodeValue({ kind: 'ksym' }, dv(b), 0)).toEqual({ kind: 'ksym', addr: 0xffffffff81000000n });
     expect(decodeValue({ kind: 'usym' }, dv(b), 0)).toEqual({ kind: 'usym', addr: 0xffffffff81000000n, pid: 1234 });
     expect(decodeValue({ kind: 'username' }, dv(b), 8)).toEqual({ kind: 'username', uid: 1234 });
-    expect(decodeValue({ kind: 'timestamp' }, dv(b), 8)).toEqual({ kind: 'timestamp', ns: 1234n });
+    expect(decodeValue({ kind: 'timestamp', format: '%H' }, dv(b), 8)).toEqual({ kind: 'timestamp', ns: 1234n, format: '%H' });
     const inet = decodeValue({ kind: 'inet' }, dv(b), 16) as { af: number; bytes: Uint8Array };
     expect(inet.af).toBe(10);
     expect(inet.bytes.length).toBe(16);

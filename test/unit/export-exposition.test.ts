@@ -11,7 +11,7 @@ const STR: KType = { kind: 'str', size: 16 };
 const INT: KType = { kind: 'int', bits: 64, signed: false };
 
 const render: RenderContext = {
-  symbols: { ksym: (a) => `k${a}`, usym: (a, pid) => `u${a}@${pid}`, username: (uid) => (uid === 0 ? 'root' : '') },
+  symbols: { ksym: (a) => `k${a}`, usym: (a, pid) => `u${a}@${pid}`, username: (uid) => (uid === 0 ? 'root' : ''), cgroupPath: () => '' },
   stackLookup: (id) => (id === 1 ? [0x10n, 0x20n] : undefined),
 };
 

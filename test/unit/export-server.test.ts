@@ -21,7 +21,7 @@ function fakeControl(): SessionControl & { reads: number; ended: boolean } {
       return [{ name: '@calls', value: CALLS.value, keyTypes: CALLS.keyTypes, entries: [{ keys: ['workload'], value: BigInt(c.reads) }] }];
     },
     health: () => ({ eventsLost: 0n, probesAttached: 2, kafkaFramesFailed: 0 }),
-    render: { symbols: { ksym: () => '', usym: () => '', username: () => '' } },
+    render: { symbols: { ksym: () => '', usym: () => '', username: () => '', cgroupPath: () => '' } },
   };
   return c;
 }

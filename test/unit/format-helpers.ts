@@ -12,6 +12,7 @@ export const fakeSymbols: Symbolizer = {
   ksym: (addr, withOffset) => (addr >= 0x1000n && addr < 0x2000n ? (withOffset ? `kfunc+${addr - 0x1000n}` : 'kfunc') : '0x' + addr.toString(16)),
   usym: (addr, pid, withOffset) => (addr >= 0x400000n && addr < 0x401000n ? (withOffset ? `main+${addr - 0x400000n}` : `main@${pid}`) : '0x' + addr.toString(16)),
   username: (uid) => (uid === 0 ? 'root' : ''),
+  cgroupPath: (id, filter) => (filter === '*' ? `unified:/cg${id}` : ''),
 };
 
 export function collect(

@@ -144,6 +144,20 @@ describe('values', () => {
     expect(valueJson([1n, ['a"', -2n]], ctx)).toBe('[1,["a\\"",-2]]');
     expect(valueJson({ kind: 'ksym', addr: 0x1001n }, ctx)).toBe('"kfunc"');
   });
+  it('prints a strftime() value as the wall-clock time of its CLOCK_MONOTONIC ns, quoted in JSON', () => {
+    const now = process.hrtime.bigint();
+    const v = { kind: 'timestamp', ns: now, format: '%Y %%' } as const;
+    expect(valueText(v, ctx)).toBe(`${new Date().getFullYear()} %`);
+    // bpftrace 0.17 writes the text bare, which is not JSON for most formats.
+    expect(valueJson(v, ctx)).toBe(`"${new Date().getFullYear()} %"`);
+    // An hour earlier on the monotonic clock is an hour earlier on the wall clock.
+    const hour = (ns: bigint): number => Number(valueText({ ...v, ns, format: '%s' }, ctx));
+    expect(hour(now) - hour(now - 3_600_000_000_000n)).toBe(3600);
+    // %f: the microseconds, as bpftrace 0.17 adds them to strftime(3).
+    const micros = (ns: bigint): bigint => BigInt(valueText({ ...v, ns, format: '%s%f' }, ctx));
+    expect(micros(now + 1_000_123_000n) - micros(now)).toBe(1_000_123n);
+    expect(valueText({ ...v, format: '%f' }, ctx)).toMatch(/^\d{6}$/);
+  });
   it('escapes JSON like bpftrace', () => {
     expect(jsonEscape('a"b\\c\nd\re\tf\x01g\x1fé')).toBe('a\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fé');
   });

@@ -1,6 +1,6 @@
 // Symbol resolution: kallsyms, /etc/passwd, and ELF symbols of mapped files (the real libc, mapped in
 // a fake /proc tree at an address of the test's choosing).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,5 +86,29 @@ describe('user symbols', () => {
     expect(aliases).toContain(s.usym(at(sym.fileOffset), 77));
     expect(s.usym(0x1234n, 77)).toBe('0x1234');
     expect(s.usym(0x1234n, 78)).toBe(rawAddress(0x1234n));
+  });
+});
+
+describe('cgroup paths', () => {
+  it('names a cgroup id in every mounted hierarchy that has it, unified first, then by name', () => {
+    const root = mkdtempSync(join(tmpdir(), 'kt-cgroup-'));
+    try {
+      const proc = join(root, 'proc');
+      const v2 = join(root, 'fs', 'unified');
+      const cpu = join(root, 'fs', 'cpu');
+      const blkio = join(root, 'fs', 'blkio');
+      for (const d of [proc, join(v2, 'system.slice', 'a.service'), join(v2, 'user.slice'), join(cpu, 'system.slice', 'a.service'), blkio]) mkdirSync(d, { recursive: true });
+      writeFileSync(join(proc, 'mounts'), [`cgroup2 ${v2} cgroup2 rw 0 0`, `cgroup ${cpu} cgroup rw,cpu 0 0`, `tmpfs ${root} tmpfs rw 0 0`, `cgroup ${blkio} cgroup rw,blkio 0 0`].join('\n') + '\n');
+      const s = createSymbolizer({ proc });
+      // A cgroup's id is its directory's inode; each hierarchy has its own directories.
+      const ino = (p: string): bigint => statSync(p, { bigint: true }).ino;
+      expect(s.cgroupPath(ino(join(v2, 'system.slice', 'a.service')), '*')).toBe('unified:/system.slice/a.service');
+      expect(s.cgroupPath(ino(join(cpu, 'system.slice')), '*')).toBe('cpu:/system.slice');
+      expect(s.cgroupPath(ino(blkio), '*')).toBe('blkio:/');
+      expect(s.cgroupPath(ino(v2), 'c*')).toBe('');
+      expect(s.cgroupPath(1n << 60n, '*')).toBe('');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

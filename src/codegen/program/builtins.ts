@@ -24,12 +24,16 @@ export function builtin(g: Gen, name: string, e: Expr): string {
       return '(bpf_ktime_get_ns() - kt_start_ns)';
     case 'cpu':
       return 'bpf_get_smp_processor_id()';
+    case 'numaid':
+      return 'bpf_get_numa_node_id()';
     case 'cgroup':
       return 'bpf_get_current_cgroup_id()';
     case 'rand':
       return 'bpf_get_prandom_u32()';
     case 'curtask':
       return 'bpf_get_current_task()';
+    case 'ctx':
+      return '((__u64)ctx)';
     case 'kstack':
       return g.stackId(e, '0');
     case 'func':
@@ -42,6 +46,26 @@ export function builtin(g: Gen, name: string, e: Expr): string {
       if (m) return arg(g, Number(m[2]), m[1] === 's', e);
       return g.unsupported(e, `the builtin ${name}`);
     }
+  }
+}
+
+/** The pt_regs member of each register name reg() takes (kt_system.h spells pt_regs the user-space way). */
+const REGISTER_MEMBERS: Record<string, string> = { bp: 'rbp', bx: 'rbx', ax: 'rax', cx: 'rcx', dx: 'rdx', si: 'rsi', di: 'rdi', orig_ax: 'orig_rax', ip: 'rip', flags: 'eflags', sp: 'rsp' };
+
+/** reg("name"): a register of the probe's saved context. */
+export function register(g: Gen, name: string, e: Expr): string {
+  const member = REGISTER_MEMBERS[name] ?? name;
+  switch (g.p.kind) {
+    case 'uprobe':
+    case 'uretprobe':
+    case 'kprobe':
+    case 'kretprobe':
+    case 'usdt':
+      return `((__u64)ctx->${member})`;
+    case 'perf_event':
+      return `((__u64)ctx->regs.${member})`;
+    default:
+      return g.unsupported(e, `reg() in a ${g.p.kind} probe`);
   }
 }
 

@@ -84,6 +84,7 @@ export interface Gen extends Emitter {
   // builtins
   builtin(name: string, e: Expr): string;
   ip(e: Expr): string;
+  register(name: string, e: Expr): string;
   fieldScalar(e: Extract<Expr, { kind: 'field' }>): string;
   fieldMem(e: Extract<Expr, { kind: 'field' }>, p: string, t: KType): void;
 }

@@ -164,6 +164,10 @@ export class ProgramGen extends Emitter implements Gen {
     return builtins.ip(this, e);
   }
 
+  register(name: string, e: Expr): string {
+    return builtins.register(this, name, e);
+  }
+
   fieldScalar(e: Extract<Expr, { kind: 'field' }>): string {
     return builtins.fieldScalar(this, e);
   }

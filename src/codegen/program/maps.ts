@@ -3,7 +3,7 @@ import type { Call, Expr, MapRef } from '../../frontend/ast.js';
 import { InternalError } from '../../errors.js';
 import { typeOf } from '../../plan/events.js';
 import type { PlanMap } from '../../plan/types.js';
-import { isScalar, scalarCType } from '../ctypes.js';
+import { isScalar, scalarCType, step } from '../ctypes.js';
 import { type Gen, isAggregation, type KernelMap } from './context.js';
 
 /** A pointer to the key of `ref` (built in scratch memory, zero-padded). */
@@ -54,7 +54,7 @@ export function assignMap(g: Gen, target: MapRef, op: string, value: Expr): void
       const p = g.temp();
       g.emit(`${ct} *${p} = bpf_map_lookup_elem(&${m.bpfName}, ${key});`);
       g.emit(`${ct} ${old} = ${p} ? *${p} : 0;`);
-      rhs = g.arith(op, old, rhs, v.type, v.type);
+      rhs = g.arith(op, old, rhs, v.type, typeOf(value));
     }
     // Scalar map values are at least 8 bytes: the value goes through a 64-bit temporary.
     const val = g.temp();
@@ -194,9 +194,10 @@ export function incDecMap(g: Gen, ref: MapRef, delta: 1 | -1, prefix: boolean): 
   const ct = scalarCType(m.value.type);
   const p = g.temp();
   const n = g.temp();
+  const by = m.value.type.kind === 'ptr' ? delta * step(m.value.type) : delta;
   g.emit(`${ct} *${p} = bpf_map_lookup_elem(&${m.bpfName}, ${key});`);
   g.emit(`${ct} ${r} = ${p} ? *${p} : 0;`);
-  g.emit(`__s64 ${n} = (__s64)(${ct})(${r} + ${delta});`);
+  g.emit(`__s64 ${n} = (__s64)(${ct})(${r} + ${by});`);
   g.emit(`bpf_map_update_elem(&${m.bpfName}, ${key}, &${n}, BPF_ANY);`);
   return prefix ? n : r;
 }

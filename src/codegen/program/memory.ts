@@ -1,10 +1,11 @@
 // Values that live in memory (strings, buffers, tuples, inet, usym, ustack): how they are computed
 // into zeroed memory, and copied between layouts.
 import type { Call, Expr, KType } from '../../frontend/ast.js';
+import { addressBytes } from '../../frontend/inet.js';
 import { InternalError } from '../../errors.js';
 import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf, STACK_DEPTH, stackMapName } from '../../plan/layout.js';
-import { isScalar, scalarCType } from '../ctypes.js';
+import { isScalar, readSpace, scalarCType } from '../ctypes.js';
 import { cByte } from '../escape.js';
 import type { Gen } from './context.js';
 
@@ -55,7 +56,7 @@ function storeStrDirect(g: Gen, e: Expr, dest: string, size: number): boolean {
       g.emit(`barrier_var(${l});`);
       len = l;
     }
-    g.emit(`bpf_probe_read_${g.p.userMemory ? 'user' : 'kernel'}_str(${dest}, ${len}, (const void *)(__u64)(${ptr}));`);
+    g.emit(`bpf_probe_read_${readSpace(typeOf(e.args[0]), g.p.userMemory)}_str(${dest}, ${len}, (const void *)(__u64)(${ptr}));`);
     return true;
   }
   return false;
@@ -216,7 +217,7 @@ function callMem(g: Gen, c: Call, p: string, t: KType): void {
       g.emit(`  ${len} = ${t.size};`);
       g.emit(`barrier_var(${len});`);
       g.emit(`*(__u32 *)${p} = ${len};`);
-      g.emit(`bpf_probe_read_${g.p.userMemory ? 'user' : 'kernel'}(${p} + 4, ${len}, (const void *)(__u64)(${ptr}));`);
+      g.emit(`bpf_probe_read_${readSpace(at, g.p.userMemory)}(${p} + 4, ${len}, (const void *)(__u64)(${ptr}));`);
       return;
     }
     case 'usym':
@@ -226,6 +227,20 @@ function callMem(g: Gen, c: Call, p: string, t: KType): void {
     case 'ustack':
       builtinMem(g, 'ustack', c, p);
       return;
+    case 'macaddr': {
+      const a = c.args[0]!;
+      const at = typeOf(a);
+      if (isScalar(at)) g.emit(`bpf_probe_read_${readSpace(at, g.p.userMemory)}(${p}, 6, (const void *)(__u64)(${g.scalar(a)}));`);
+      else g.emit(`bpf_probe_read_kernel(${p}, 6, ${g.mem(a)});`);
+      return;
+    }
+    case 'pton': {
+      const a = c.args[0];
+      const bytes = a?.kind === 'str' ? addressBytes(a.value) : undefined;
+      if (!bytes) throw new InternalError('pton() of no address');
+      bytes.forEach((b, i) => g.emit(`((__u8 *)${p})[${i}] = ${cByte(b)};`));
+      return;
+    }
     case 'ntop': {
       const addr = c.args[c.args.length - 1]!;
       const family = c.args.length > 1 ? g.scalar(c.args[0]!) : undefined;

@@ -6,7 +6,8 @@ import { InternalError } from '../../errors.js';
 import { joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../../plan/events.js';
 import { EVENT_HEADER_SIZE, layoutOf } from '../../plan/layout.js';
 import type { Layout, PlanEvent } from '../../plan/types.js';
-import { isScalar, scalarCType } from '../ctypes.js';
+import { isScalar, readSpace, scalarCType } from '../ctypes.js';
+import { cStringLiteral } from '../escape.js';
 import type { Gen } from './context.js';
 
 const S64: KType = { kind: 'int', bits: 64, signed: true };
@@ -39,6 +40,22 @@ export function callStmt(g: Gen, c: Call): boolean {
     case 'join':
       join(g, c);
       return true;
+    case 'debugf': {
+      const fmt = c.args[0];
+      if (!fmt || fmt.kind !== 'str') throw new InternalError('debugf() needs a format');
+      // Integers as they are, strings as the address of their bytes (what %s reads).
+      const values = c.args.slice(1).map((a) => `(__u64)(${isScalar(typeOf(a)) ? g.scalar(a) : g.mem(a)})`);
+      const f = g.temp();
+      g.emit(`static const char ${f}[] = ${cStringLiteral(fmt.value)};`);
+      if (values.length === 0) {
+        g.emit(`bpf_trace_vprintk(${f}, sizeof(${f}), 0, 0);`);
+        return true;
+      }
+      const data = g.temp();
+      g.emit(`__u64 ${data}[${values.length}] = { ${values.join(', ')} };`);
+      g.emit(`bpf_trace_vprintk(${f}, sizeof(${f}), ${data}, sizeof(${data}));`);
+      return true;
+    }
     case 'delete': {
       const target = c.args[0];
       if (!target || target.kind !== 'map') throw new InternalError('delete() needs a map');
@@ -103,7 +120,7 @@ function join(g: Gen, c: Call): void {
   const base = g.temp();
   g.emit(`__u64 ${base} = (__u64)(${g.scalar(arr)});`);
   const layout = layoutOf(joinElementTypes(), EVENT_HEADER_SIZE);
-  const read = g.p.userMemory ? 'user' : 'kernel';
+  const read = readSpace(typeOf(arr), g.p.userMemory);
   withRecord(g, ev.id, layout, (r) => {
     // The array ends at the first NULL pointer; the elements after it stay empty strings.
     const ptr = g.temp();

@@ -4,7 +4,7 @@ import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { InternalError } from '../../errors.js';
 import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
-import { cInt, isScalar, isSigned, scalarCType } from '../ctypes.js';
+import { cInt, isScalar, isSigned, readSpace, scalarCType, step } from '../ctypes.js';
 import { cByte } from '../escape.js';
 import { type Gen, isAggregation } from './context.js';
 
@@ -14,6 +14,9 @@ export function cond(g: Gen, e: Expr): string {
 }
 
 export function arith(_g: Gen, op: string, l: string, r: string, lt: KType, rt: KType): string {
+  // Pointer arithmetic moves by the pointee's size, as in C (the front end allows only ptr ± int, int + ptr).
+  if (lt.kind === 'ptr') return `((__u64)(${l}) ${op} (__u64)(${r}) * ${step(lt)})`;
+  if (rt.kind === 'ptr') return `((__u64)(${l}) * ${step(rt)} ${op} (__u64)(${r}))`;
   const ct = isSigned(lt) && isSigned(rt) ? '__s64' : '__u64';
   if (op === '/' || op === '%') {
     const div = ct === '__s64' ? `${op === '/' ? 'kt_sdiv' : 'kt_smod'}((__s64)(${l}), (__s64)(${r}))` : `(__u64)(${l}) ${op} (__u64)(${r})`;
@@ -55,6 +58,11 @@ export function scalar(g: Gen, e: Expr): string {
       const delta = e.op === '++' ? 1 : -1;
       if (e.target.kind === 'var') {
         const name = g.varName(e.target.name);
+        const vt = typeOf(e.target);
+        if (vt.kind === 'ptr') {
+          const by = `${e.op[0]}= ${step(vt)}`;
+          return e.prefix ? `(${name} ${by})` : `((${name} ${by}) ${e.op === '++' ? '-' : '+'} ${step(vt)})`;
+        }
         return e.prefix ? `(${e.op}${name})` : `(${name}${e.op})`;
       }
       return g.incDecMap(e.target, delta, e.prefix);
@@ -98,6 +106,8 @@ export function scalar(g: Gen, e: Expr): string {
     case 'str':
     case 'tuple':
       throw new InternalError(`${e.kind} literal used as an integer`);
+    case 'typeRef':
+      throw new InternalError('a type used as a value');
   }
 }
 
@@ -114,7 +124,7 @@ function index(g: Gen, object: Expr, index: Expr, t: KType): string {
   const size = t.kind === 'int' ? t.bits / 8 : 8;
   const r = g.temp();
   g.emit(`${scalarCType(t)} ${r} = 0;`);
-  g.emit(`bpf_probe_read_${g.p.userMemory ? 'user' : 'kernel'}(&${r}, ${size}, (const void *)((__u64)(${g.scalar(object)}) + ${i} * ${size}));`);
+  g.emit(`bpf_probe_read_${readSpace(ot, g.p.userMemory)}(&${r}, ${size}, (const void *)((__u64)(${g.scalar(object)}) + ${i} * ${size}));`);
   return r;
 }
 
@@ -124,7 +134,7 @@ function unary(g: Gen, e: Extract<Expr, { kind: 'unary' }>): string {
     const r = g.temp();
     const size = t.kind === 'int' ? t.bits / 8 : 8;
     g.emit(`${scalarCType(t)} ${r} = 0;`);
-    g.emit(`bpf_probe_read_${g.p.userMemory ? 'user' : 'kernel'}(&${r}, ${size}, (const void *)(__u64)(${g.scalar(e.operand)}));`);
+    g.emit(`bpf_probe_read_${readSpace(typeOf(e.operand), g.p.userMemory)}(&${r}, ${size}, (const void *)(__u64)(${g.scalar(e.operand)}));`);
     return r;
   }
   if (e.op === '&') g.unsupported(e, "'&'");
@@ -202,14 +212,29 @@ function callScalar(g: Gen, c: Call): string {
       return `((__u64)(${g.scalar(c.args[0]!)}))`;
     case 'kaddr':
       return `${hostValue(g, c)}ULL`;
+    case 'cgroup_path':
+      return `((__u64)(${g.scalar(c.args[0]!)}))`;
+    case 'uptr':
+    case 'kptr':
+      return g.scalar(c.args[0]!);
+    case 'strftime':
+      return `((__u64)(${g.scalar(c.args[1]!)}))`;
+    case 'bswap': {
+      const t = typeOf(c);
+      const v = `(${scalarCType(t)})(${g.scalar(c.args[0]!)})`;
+      return t.kind === 'int' && t.bits > 8 ? `__builtin_bswap${t.bits}(${v})` : v;
+    }
+    case 'reg': {
+      const a = c.args[0];
+      if (!a || a.kind !== 'str') throw new InternalError('reg() needs a register name');
+      return g.register(a.value, c);
+    }
     case 'uaddr':
       return `0x${hostValue(g, c).toString(16)}ULL`;
     case 'sizeof': {
       const a = c.args[0];
       if (!a) throw new InternalError('sizeof() needs an argument');
-      // sizeof(int32) names a type: the front end gives such an argument no type of its own.
-      const named = a.kind === 'builtin' ? /^u?int(8|16|32|64)$/.exec(a.name) : null;
-      return `${named ? Number(named[1]) / 8 : sizeOf(typeOf(a))}LL`;
+      return `${sizeOf(typeOf(a))}LL`;
     }
     case 'cgroupid':
       return cInt(hostValue(g, c));

@@ -189,7 +189,7 @@ function assignVar(g: Gen, name: string, op: string, value: Expr): void {
   if (!v) throw new InternalError(`variable ${name} has no type`);
   const c = g.varName(name);
   if (v.slot === undefined) {
-    const rhs = op === '=' ? g.scalar(value) : g.arith(op, c, g.scalar(value), v.type, v.type);
+    const rhs = op === '=' ? g.scalar(value) : g.arith(op, c, g.scalar(value), v.type, typeOf(value));
     g.emit(`${c} = (${scalarCType(v.type)})(${rhs});`);
     return;
   }

@@ -25,7 +25,7 @@ function sortByKey(entries: MapEntry[], keyTypes: KType[]): MapEntry[] {
   let out = entries;
   for (let i = keyTypes.length - 1; i >= 0; i--) {
     const t = keyTypes[i]!;
-    if (t.kind === 'int') {
+    if (t.kind === 'int' || t.kind === 'ptr') {
       out = [...out].sort((a, b) => cmp(BigInt.asUintN(64, a.keys[i] as bigint), BigInt.asUintN(64, b.keys[i] as bigint)));
     } else if (t.kind === 'str') {
       out = [...out].sort((a, b) => Buffer.compare(Buffer.from(a.keys[i] as string), Buffer.from(b.keys[i] as string)));
@@ -115,9 +115,14 @@ function noDelimiter(v: MapValueKind): boolean {
   return v.kind === 'scalar' && ['kstack', 'ustack', 'ksym', 'usym', 'inet'].includes(v.type.kind);
 }
 
+/** A key prints as its value does, but a pointer key in hex (bpftrace's `@m[0x10]`). */
+function keyPart(s: MapSnapshot, k: Value, i: number, ctx: RenderContext, text: typeof valueText): string {
+  return s.keyTypes[i]?.kind === 'ptr' && typeof k === 'bigint' ? `0x${k.toString(16)}` : text(k, ctx, 4);
+}
+
 function keyText(s: MapSnapshot, keys: Value[], ctx: RenderContext): string {
   if (keys.length === 0) return s.name;
-  return `${s.name}[${keys.map((k) => valueTerminalText(k, ctx, 4)).join(', ')}]`;
+  return `${s.name}[${keys.map((k, i) => keyPart(s, k, i, ctx, valueTerminalText)).join(', ')}]`;
 }
 
 /** A map in bpftrace's text format; an empty map prints as an empty line (two for avg/stats). */
@@ -143,7 +148,7 @@ export function mapJson(s: MapSnapshot, ctx: RenderContext, top = 0, div = 1): s
   const elems = entries.map((e) => {
     const val = isHist(s.value) ? bucketsJson(s.value, e.value, d) : scalarJson(s, e.value, ctx, d);
     if (!hasKeys) return val;
-    return `${jsonString(e.keys.map((k) => valueText(k, ctx, 4)).join(','))}: ${val}`;
+    return `${jsonString(e.keys.map((k, i) => keyPart(s, k, i, ctx, valueText)).join(','))}: ${val}`;
   });
   const body = hasKeys ? `{${elems.join(', ')}}` : elems.join(', ');
   return `{"type": "${type}", "data": {"${jsonEscape(s.name)}": ${body}}}\n`;

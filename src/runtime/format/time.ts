@@ -77,6 +77,14 @@ function convert(c: string, d: Date): string | undefined {
   }
 }
 
+let monotonicToWallNs: bigint | undefined;
+
+/** The wall-clock time, in ns since the epoch, of a CLOCK_MONOTONIC timestamp (bpf_ktime_get_ns(), `nsecs`). */
+export function monotonicWallNs(ns: bigint): bigint {
+  monotonicToWallNs ??= BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+  return ns + monotonicToWallNs;
+}
+
 export function strftime(format: string, date: Date): string {
   let out = '';
   for (let i = 0; i < format.length; i++) {

@@ -3,6 +3,7 @@ import type { Symbolizer } from '../symbols.js';
 import type { InetValue, StackLookup, Value } from '../values.js';
 import { hexFormatBuffer } from './buffer.js';
 import { jsonString } from './json.js';
+import { monotonicWallNs, strftime } from './time.js';
 
 export interface RenderContext {
   symbols: Symbolizer;
@@ -88,8 +89,18 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
       return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.ksym(a, true));
     case 'ustack':
       return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.usym(a, v.pid, true));
-    case 'timestamp':
-      return v.ns.toString();
+    case 'timestamp': {
+      // bpftrace's one extension: %f, the microseconds (six digits).
+      const wall = monotonicWallNs(v.ns);
+      const us = String((wall % 1_000_000_000n) / 1000n).padStart(6, '0');
+      return strftime(v.format.replaceAll('%f', us), new Date(Number(wall / 1_000_000n)));
+    }
+    case 'array':
+      return `[${v.elems.join(',')}]`;
+    case 'cgroup_path':
+      return ctx.symbols.cgroupPath(v.id, v.filter);
+    case 'macaddr':
+      return [...v.bytes].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':');
     case 'none':
       return '';
   }
@@ -120,9 +131,8 @@ export function valueTerminalText(v: Value, ctx: RenderContext, indent = 8): str
 export function valueJson(v: Value, ctx: RenderContext): string {
   if (typeof v === 'bigint') return v.toString();
   if (Array.isArray(v)) return '[' + v.map((e) => valueJson(e, ctx)).join(',') + ']';
-  if (typeof v === 'object' && !(v instanceof Uint8Array) && (v.kind === 'timestamp' || v.kind === 'none')) {
-    return v.kind === 'none' ? 'null' : v.ns.toString();
-  }
+  if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'none') return 'null';
+  if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'array') return valueText(v, ctx);
   return jsonString(valueText(v, ctx));
 }
 

@@ -1,0 +1,74 @@
+// bpftrace 0.17's own output for the scripts in test/fixtures/bpftrace-output/run/ (X.bt beside X.txt,
+// captured with `bpftrace X.bt > X.txt`): kafkatrace runs each script end to end and must print the
+// same bytes. Where bpftrace is installed, it runs them too, so a stale fixture fails here as well.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileScript } from '../../src/compiler.js';
+import { realSystem } from '../../src/frontend/system.js';
+import { createOutput } from '../../src/runtime/output.js';
+import { runSession } from '../../src/runtime/session.js';
+import { ROOT, canRun, collector } from './runtime-helpers.js';
+
+const DIR = join(ROOT, 'test', 'fixtures', 'bpftrace-output', 'run');
+const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.bt')).sort();
+const RUN_TIMEOUT_MS = 60_000;
+
+function hasBpftrace(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v bpftrace'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function kafkatrace(path: string, source = readFileSync(path, 'utf8')): Promise<string> {
+  const r = await compileScript(source, path, { positional: [], unsafe: false, system: realSystem() });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
+  const c = collector();
+  const output = createOutput({ format: 'text', write: c.write, writeError: c.writeError });
+  await runSession(r.compiled.plan, r.compiled.object!, { signals: false, output });
+  return c.text();
+}
+
+const ok = canRun();
+const withBpftrace = ok && hasBpftrace();
+
+describe.runIf(ok)('bpftrace 0.17 output, run end to end', () => {
+  it('has scripts', () => expect(SCRIPTS.length).toBeGreaterThan(0));
+
+  for (const f of SCRIPTS) {
+    const script = join(DIR, f);
+    const expected = (): string => readFileSync(script.replace(/\.bt$/, '.txt'), 'utf8');
+
+    it(`kafkatrace prints what bpftrace printed for ${f}`, async () => {
+      expect(await kafkatrace(script)).toBe(expected());
+    }, RUN_TIMEOUT_MS);
+
+    it.runIf(withBpftrace)(`bpftrace still prints the fixture of ${f}`, () => {
+      const out = execFileSync('bpftrace', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
+      expect(out).toBe(expected());
+    }, RUN_TIMEOUT_MS);
+  }
+});
+
+// Output that depends on the machine (its cgroup hierarchies) has no stored fixture: bpftrace, where it
+// is installed, and the kernel's own /proc/self/cgroup are the truth.
+describe.runIf(ok)('machine-specific output', () => {
+  const script = 'BEGIN { printf("%s\\n", cgroup_path(cgroup)); print(cgroup_path(1, "unified")); exit(); }';
+
+  it('prints cgroup_path() of its own cgroup as /proc/self/cgroup has it', async () => {
+    const out = await kafkatrace('cgroup.bt', script);
+    const v2 = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (v2 !== undefined) expect(out.split('\n')[1]).toMatch(new RegExp(`^unified:${v2.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(,|$)`));
+    expect(out).toContain('\nunified:/\n');
+  }, RUN_TIMEOUT_MS);
+
+  it.runIf(withBpftrace)('prints cgroup_path() as bpftrace does on this machine', async () => {
+    const ours = await kafkatrace('cgroup.bt', script);
+    const theirs = execFileSync('bpftrace', ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
+    expect(ours).toBe(theirs);
+  }, RUN_TIMEOUT_MS);
+});

@@ -17,6 +17,8 @@ export interface Traced {
   maps: Record<string, Record<string, number> | number>;
   /** The CLI's pid, to check it is gone. */
   pid: number;
+  /** Events the CLI reported lost (its lost_events records, while running and at exit). */
+  lost: number;
   /** The Kafka decoder's health record (kafka_decode) printed at exit; undefined when none was. */
   decode?: Record<string, unknown>;
 }
@@ -55,14 +57,16 @@ export async function traceWhile(script: string, during: () => Promise<void>, ar
   const lines: string[] = [];
   const maps: Traced['maps'] = {};
   let decode: Traced['decode'];
+  let lost = 0;
   for (const raw of stdout.split('\n')) {
     if (raw.trim() === '') continue;
     const l = JSON.parse(raw) as JsonLine;
     if (l.type === 'printf') lines.push(...String(l.data).split('\n').filter((s) => s !== ''));
     if (l.type === 'map') Object.assign(maps, l.data);
     if (l.type === 'kafka_decode') decode = l.data as Traced['decode'];
+    if (l.type === 'lost_events') lost += (l.data as { events: number }).events;
   }
-  return { code, stderr, lines, maps, pid: child.pid!, ...(decode ? { decode } : {}) };
+  return { code, stderr, lines, maps, lost, pid: child.pid!, ...(decode ? { decode } : {}) };
 }
 
 /** Polls `check` until it holds (an event the test cannot subscribe to); fails after `timeoutMs`. */

@@ -329,6 +329,16 @@ export interface OracleReport {
   partitions: number;
   records: number;
   mismatches: Mismatch[];
+  /** What each side's kafkatrace said it lost or could not follow (events lost, frames lost, desyncs), to read a mismatch by. */
+  losses?: string;
+}
+
+/** What one kafkatrace run reported it lost or could not follow. */
+function lossesOf(role: string, t: Traced): string {
+  const d = t.decode ?? {};
+  const n = (k: string): number => Number(d[k] ?? 0);
+  return `${role}: ${t.lost} events lost, frames lost ${n('frames_lost_ring_full')} ring full/${n('frames_lost_after_loss')} after a loss/${n('frames_lost_too_many')} too many, ` +
+    `${n('capture_desyncs')} desyncs, ${n('resyncs')} resyncs, of ${n('exchanges')} exchanges`;
 }
 
 interface Expected {
@@ -494,6 +504,8 @@ async function runOracleOnce(seed: number): Promise<OracleReport> {
       for (const c of await unfinishedConnections(pcap, ports)) truthMismatch('capture', c, '', 'the capture saw this connection neither end nor reset');
       for (const t of [clientSide, brokerSide!]) {
         if (t.code !== 0 || t.stderr !== '') mismatches.push({ kind: 'exit', role: 'kafkatrace', where: `seed ${seed}`, kafkatrace: `${t.code} ${t.stderr.slice(0, 500)}`, truth: 'status 0, no stderr' });
+        // -f json reports ring-buffer loss on stdout: a run that lost events cannot be judged whole.
+        if (t.lost > 0) mismatches.push({ kind: 'lost', role: 'kafkatrace', where: `seed ${seed}`, kafkatrace: `${t.lost} events lost`, truth: 'no loss' });
       }
       const ours = new Set(ports);
       const all = [...firingsOf(clientSide), ...firingsOf(brokerSide!)];
@@ -572,7 +584,7 @@ async function runOracleOnce(seed: number): Promise<OracleReport> {
           mismatches.push({ kind: 'produce.request', role: 'client', where: clientId, kafkatrace: versions.join(','), truth: `librdkafka sent ${reported.join(',')}` });
         }
       }
-      return { seed, workload, exchanges: nEx, partitions: nParts, records: sum([...produced.values()]), mismatches };
+      return { seed, workload, exchanges: nEx, partitions: nParts, records: sum([...produced.values()]), mismatches, losses: `${lossesOf('client', clientSide)}; ${lossesOf('broker', brokerSide!)}` };
     } finally {
       await admin.disconnect().catch(() => undefined);
       if (!pcap) await capture.stop().catch(() => undefined);
@@ -652,6 +664,7 @@ export function summarize(reports: OracleReport[]): string {
   for (const [k, e] of [...kinds].sort()) {
     lines.push(`  ${k}: ${e.n} in seeds ${[...e.seeds].slice(0, 10).join(',')}${e.seeds.size > 10 ? ',...' : ''}; e.g. ${e.first.where}: kafkatrace ${e.first.kafkatrace}, truth ${e.first.truth}`);
   }
+  for (const r of failing) if (r.losses) lines.push(`  seed ${r.seed} reported ${r.losses}`);
   return lines.join('\n');
 }
 
@@ -766,6 +779,7 @@ export async function runLagOracle(seed: number): Promise<LagReport> {
     const exchanges = await tsharkExchanges(pcap, ports);
     for (const t of [clientSide, brokerSide!]) {
       if (t.code !== 0 || t.stderr !== '') mismatches.push({ kind: 'exit', role: 'kafkatrace', where: `seed ${seed}`, kafkatrace: `${t.code} ${t.stderr.slice(0, 500)}`, truth: 'status 0, no stderr' });
+      if (t.lost > 0) mismatches.push({ kind: 'lost', role: 'kafkatrace', where: `seed ${seed}`, kafkatrace: `${t.lost} events lost`, truth: 'no loss' });
     }
     const firings = [...lagFiringsOf(clientSide), ...lagFiringsOf(brokerSide!)];
     const compared = { produce: 0, fetch: 0, last: 0 };

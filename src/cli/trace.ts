@@ -94,7 +94,16 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     let stopReason: StopReason | undefined;
     let command: CommandStatus | undefined;
     const code = await runSession(plan, object, {
-      output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, flush, stackLookup }),
+      output: (stackLookup) =>
+        createOutput({
+          format: opts.format === 'json' ? 'json' : 'text',
+          write,
+          flush,
+          stackLookup,
+          quiet: opts.quiet,
+          noWarnings: opts.noWarnings,
+          catBytesMax: opts.catBytesMax,
+        }),
       pid: opts.pid,
       command: opts.command_,
       durationMs: opts.durationMs,
@@ -103,7 +112,10 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       mapKeysMax: opts.mapKeysMax,
       releaseAtExit: true,
       abort: abort.signal,
-      onStarted: exporter && ((control) => exporter.attach(control)),
+      onStarted: (control) => {
+        exporter?.attach(control);
+        if (opts.notifyAttached) process.stderr.write('__BPFTRACE_NOTIFY_PROBES_ATTACHED\n');
+      },
       onCommandExit: (status) => (command = status),
       onStop: (reason) => {
         stopReason = reason;

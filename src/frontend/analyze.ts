@@ -175,8 +175,10 @@ class Analyzer implements CallHost {
         return;
       case 'unroll': {
         this.expr(s.count);
-        const n = s.count.kind === 'int' ? Number(s.count.value) : NaN;
-        if (!(n >= 1 && n <= 100)) this.err(s.count.loc, 'unroll count must be an integer literal from 1 to 100');
+        const n = s.count.kind === 'int' || s.count.kind === 'positional' ? this.constInt(s.count) ?? NaN : NaN;
+        if (!(n >= 1 && n <= 100)) this.err(s.count.loc, 'unroll count must be an integer literal or a positional parameter from 1 to 100');
+        // What follows (code generation, the interpreter) sees the count a positional parameter gave.
+        else if (s.count.kind === 'positional') s.count = { kind: 'int', value: BigInt(n), raw: String(n), loc: s.count.loc, type: INT64 };
         this.block(s.body);
         return;
       }
@@ -368,16 +370,11 @@ class Analyzer implements CallHost {
       case 'builtin':
         return this.builtin(e.name, e.loc);
       case 'positional': {
+        // As in bpftrace: a parameter not given is 0, or "" inside str(), where even a number is text.
         const v = this.env.positional[e.index - 1];
-        if (v === undefined) {
-          if (this.ctx.inStrArg) return { kind: 'str', size: 1 };
-          return this.err(
-            e.loc,
-            `positional parameter $${e.index} was not given (the script got ${plural(this.env.positional.length, 'argument')})`,
-            `pass it after the script, or write str($${e.index}) to default to an empty string`,
-          );
-        }
-        return /^-?(?:0x[0-9a-fA-F]+|\d+)$/.test(v) ? INT64 : { kind: 'str', size: Buffer.byteLength(v) + 1 };
+        if (this.ctx.inStrArg) return { kind: 'str', size: Buffer.byteLength(v ?? '') + 1 };
+        if (v === undefined || /^-?(?:0x[0-9a-fA-F]+|\d+)$/.test(v)) return INT64;
+        return { kind: 'str', size: Buffer.byteLength(v) + 1 };
       }
       case 'argcount':
         return INT64;
@@ -623,7 +620,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
     }
     return catalogue;
   };
-  const ctx = { file: script.file, system: env.system, kafka, diagnostics };
+  const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional };
   const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.

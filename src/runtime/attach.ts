@@ -72,7 +72,7 @@ interface AttachContext {
 /** Describes an attach point the way a script writes it, for messages. */
 export const describeAttach = attachName;
 
-function kprobesAvailable(): boolean {
+export function kprobesAvailable(): boolean {
   return (
     existsSync('/sys/bus/event_source/devices/kprobe') ||
     existsSync('/sys/kernel/tracing/kprobe_events') ||

@@ -47,6 +47,28 @@ describe('command line parsing', () => {
       else process.env['BPFTRACE_MAP_KEYS_MAX'] = saved;
     }
   });
+  it('takes bpftrace\'s -q, --no-warnings, --info and BPFTRACE_CAT_BYTES_MAX', () => {
+    const saved = { cat: process.env['BPFTRACE_CAT_BYTES_MAX'], notify: process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] };
+    try {
+      delete process.env['BPFTRACE_CAT_BYTES_MAX'];
+      delete process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'];
+      expect(parseCli(['-e', 'x'])).toMatchObject({ quiet: false, noWarnings: false, notifyAttached: false });
+      expect(parseCli(['-e', 'x']).catBytesMax).toBeUndefined();
+      expect(parseCli(['-q', '--no-warnings', '-e', 'x', '1'])).toMatchObject({ quiet: true, noWarnings: true, positional: ['1'] });
+      expect(parseCli(['--info']).command).toBe('info');
+      process.env['BPFTRACE_CAT_BYTES_MAX'] = '3';
+      process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] = '1';
+      expect(parseCli(['-e', 'x'])).toMatchObject({ catBytesMax: 3, notifyAttached: true });
+      process.env['BPFTRACE_CAT_BYTES_MAX'] = '10k';
+      expect(() => parseCli(['-e', 'x'])).toThrow(/BPFTRACE_CAT_BYTES_MAX takes a number of bytes, not '10k'/);
+    } finally {
+      for (const [k, v] of [['BPFTRACE_CAT_BYTES_MAX', saved.cat], ['__BPFTRACE_NOTIFY_PROBES_ATTACHED', saved.notify]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it('parses durations', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('30s')).toBe(30_000);

@@ -211,7 +211,10 @@ function reasonOf(result) {
   return 'ran, but the output does not match EXPECT';
 }
 
-/** Each tools/*.bt for a few seconds: 'runs' when it attached and then ran or ended cleanly, else its first error line. */
+/**
+ * Each tools/*.bt for a few seconds: 'runs' when it attached (the engine's notice, or the
+ * `Attaching N probes...` banner) and then ran or ended cleanly, else its first error line.
+ */
 function runTool(toolDir, file) {
   return new Promise((resolveRun) => {
     const child = spawn(join(toolDir, 'bpftrace'), [file], { env: { PATH: process.env.PATH, HOME: process.env.HOME ?? homedir(), [ATTACHED]: '1' }, detached: true });
@@ -233,7 +236,7 @@ function runTool(toolDir, file) {
     const giveUp = setTimeout(stop, TOOL_ATTACH_MS);
     const onData = (b) => {
       out += b;
-      if (!attached && out.includes(ATTACHED)) {
+      if (!attached && (out.includes(ATTACHED) || /^Attaching \d+ probes?\.\.\./m.test(out))) {
         attached = true;
         clearTimeout(giveUp);
         setTimeout(stop, TOOL_RUN_MS);
@@ -244,7 +247,9 @@ function runTool(toolDir, file) {
     child.on('close', (code, signal) => {
       clearTimeout(giveUp);
       if (attached && (stopped || code === 0) && signal !== 'SIGKILL') return resolveRun({ ok: true, text: 'runs' });
-      const line = out.split('\n').find((l) => /error|ERROR|unknown|not supported|cannot|Could not/i.test(l)) ?? out.split('\n').find((l) => l.trim() !== '' && !l.includes(ATTACHED));
+      // bpftrace says it could not raise RLIMIT_MEMLOCK at every start here, and goes on.
+      const lines = out.split('\n').filter((l) => l.trim() !== '' && !l.includes(ATTACHED) && !l.includes('RLIMIT_MEMLOCK'));
+      const line = lines.find((l) => /error|unknown|not supported|cannot|could not/i.test(l)) ?? lines[0];
       resolveRun({ ok: false, text: (line ?? (attached ? `ended with ${signal ?? code}` : 'did not attach')).trim().slice(0, 100) });
     });
   });

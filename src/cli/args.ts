@@ -38,6 +38,12 @@ export interface CliOptions {
   quiet: boolean;
   /** --no-warnings: no WARNING lines while the script runs. */
   noWarnings: boolean;
+  /**
+   * --usdt-file-activation: USDT semaphores set in every process that runs the binary. kafkatrace
+   * always has the kernel set them (uprobe ref_ctr_offset), which does exactly that; the option only
+   * checks that the kernel can.
+   */
+  usdtFileActivation: boolean;
   /** BPFTRACE_CAT_BYTES_MAX: bytes of a file cat() prints at most (default 10240). */
   catBytesMax?: number;
   /**
@@ -80,6 +86,9 @@ OPTIONS
   --unsafe          allow system() and signal()
   -q                quiet: no 'Attaching N probes...'
   --no-warnings     no WARNING lines while the script runs
+  --usdt-file-activation
+                    USDT semaphores set in every process running the binary (kafkatrace always
+                    has the kernel set them; this checks that it can)
   --info            what this kernel supports of what kafkatrace uses (BPF helpers, map and program
                     types, BTF, loops), in bpftrace's --info format
   -v                verbose (with -l: show probe args; with kafka probes: the decoder's health at exit)
@@ -155,6 +164,7 @@ export function parseCli(argv: string[]): CliOptions {
         q: { type: 'boolean' },
         'no-warnings': { type: 'boolean' },
         info: { type: 'boolean' },
+        'usdt-file-activation': { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -178,6 +188,7 @@ export function parseCli(argv: string[]): CliOptions {
     noColor: (v['no-color'] ?? false) || 'NO_COLOR' in process.env,
     quiet: v.q ?? false,
     noWarnings: v['no-warnings'] ?? false,
+    usdtFileActivation: v['usdt-file-activation'] ?? false,
     notifyAttached: process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] !== undefined,
   };
   if (command === 'help' || command === 'version' || command === 'info') return opts;

@@ -5,6 +5,7 @@ import { prestartClang } from '../codegen/clang.js';
 import { unsafeHelperCalls } from '../codegen/unsafe-helpers.js';
 import { KtError } from '../errors.js';
 import type { PrometheusExporter } from '../export/server.js';
+import { uprobeRefcountAvailable } from '../runtime/attach.js';
 import { createOutput } from '../runtime/output.js';
 import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
@@ -72,6 +73,9 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   if (opts.debug) {
     await debugStage(src, opts);
     return 0;
+  }
+  if (opts.usdtFileActivation && !uprobeRefcountAvailable()) {
+    throw new KtError('kernel-refused', '--usdt-file-activation needs a kernel that sets USDT semaphores itself (uprobe ref_ctr_offset, Linux 4.20)');
   }
   const compiled = await compilation(src, opts);
   // Whether system() and signal() may run is the command line's to say, never a (cached) plan's.

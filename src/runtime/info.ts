@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { machine, release, type, version } from 'node:os';
 import { loadNative, type KernelFeatures } from '../native/index.js';
-import { kprobesAvailable } from './attach.js';
+import { kprobesAvailable, uprobeRefcountAvailable } from './attach.js';
 
 export interface InfoFacts {
   os: string;
@@ -55,7 +55,7 @@ export function gatherInfo(kafkatraceVersion: string): InfoFacts {
     libbpf: native.libbpfVersion(),
     features: native.kernelFeatures(),
     btf: existsSync('/sys/kernel/btf/vmlinux'),
-    uprobeRefcount: existsSync('/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset'),
+    uprobeRefcount: uprobeRefcountAvailable(),
     kprobes: kprobesAvailable(),
   };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kafkatrace, ROOT } from '../helpers/cli.js';
 import { githubAnnotation } from '../../src/cli/check.js';
-import { parseCli, parseDuration } from '../../src/cli/args.js';
+import { HELP, parseCli, parseDuration } from '../../src/cli/args.js';
 
 describe('command line parsing', () => {
   it('reads bpftrace-style flags', () => {
@@ -68,6 +68,18 @@ describe('command line parsing', () => {
         else process.env[k] = v;
       }
     }
+  });
+
+  it('--help and the README\'s options table name the same options', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('| option | meaning |'));
+    const rows = table.slice(0, table.indexOf('\n\n')).split('\n').slice(2);
+    const documented = new Set(rows.flatMap((r) => [...r.split('|')[1]!.matchAll(/`(-[-\w]+)/g)].map((m) => m[1]!)));
+    const help = HELP.slice(HELP.indexOf('OPTIONS\n'), HELP.indexOf('ENVIRONMENT'));
+    const helped = new Set([...help.matchAll(/^ {2}(-[-\w]+)(?:, (-[-\w]+))?/gm)].flatMap((m) => [m[1]!, m[2]].filter((o): o is string => !!o)));
+    expect(helped.size).toBeGreaterThanOrEqual(20);
+    expect([...helped].sort()).toEqual([...documented].sort());
+    for (const bpftraceOption of ['-q', '--info', '--no-warnings', '--usdt-file-activation']) expect(helped).toContain(bpftraceOption);
   });
 
   it('parses durations', () => {

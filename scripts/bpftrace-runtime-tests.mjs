@@ -88,7 +88,7 @@ async function fetchRelease(dir) {
   const marker = join(dir, `${RELEASE}.unpacked`);
   if (!existsSync(marker)) {
     rmSync(src, { recursive: true, force: true });
-    run('tar', ['-xzf', tarball, '-C', dir, '--no-same-owner']);
+    run('tar', ['-xzf', tarball, '-C', dir, '--no-same-owner', '--no-same-permissions']);
     writeFileSync(marker, SHA256 + '\n');
   }
   return src;

@@ -31,7 +31,9 @@ const SHA256 = 'ccc853205b081fd7e4270016065ccc04764286644bf8e0eee9bd7f344cad63e5
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // How long a tool runs once attached, and how long it may take to attach, in the tools table.
 const TOOL_RUN_MS = 2000;
-const TOOL_ATTACH_MS = 20000;
+const TOOL_ATTACH_MS = 30000;
+// How long a tool has to end after SIGINT before it is killed.
+const TOOL_STOP_MS = 10000;
 const ATTACHED = '__BPFTRACE_NOTIFY_PROBES_ATTACHED';
 const USAGE = `usage: node scripts/bpftrace-runtime-tests.mjs [options]   (as root)
   --filter GLOB             only the cases suite.name matching GLOB (no tools table)
@@ -225,17 +227,20 @@ function runTool(toolDir, file) {
     let out = '';
     let attached = false;
     let stopped = false;
+    let closed = false;
+    // Timers that signal the tool's process group; none may fire once it has ended (its id is free).
+    const timers = [];
+    const signalGroup = (sig) => {
+      if (closed) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {}
+    };
     const stop = () => {
       if (stopped) return;
       stopped = true;
-      try {
-        process.kill(-child.pid, 'SIGINT');
-      } catch {}
-      setTimeout(() => {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {}
-      }, 5000).unref();
+      signalGroup('SIGINT');
+      timers.push(setTimeout(() => signalGroup('SIGKILL'), TOOL_STOP_MS));
     };
     const giveUp = setTimeout(stop, TOOL_ATTACH_MS);
     const onData = (b) => {
@@ -243,13 +248,15 @@ function runTool(toolDir, file) {
       if (!attached && (out.includes(ATTACHED) || /^Attaching \d+ probes?\.\.\./m.test(out))) {
         attached = true;
         clearTimeout(giveUp);
-        setTimeout(stop, TOOL_RUN_MS);
+        timers.push(setTimeout(stop, TOOL_RUN_MS));
       }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('close', (code, signal) => {
+      closed = true;
       clearTimeout(giveUp);
+      timers.forEach(clearTimeout);
       // bpftrace prints its banner before attaching: after the banner alone, only a tool that was still
       // running when stopped has attached.
       const ran = out.includes(ATTACHED) ? stopped || code === 0 : stopped;
@@ -260,8 +267,11 @@ function runTool(toolDir, file) {
       }
       // bpftrace says it could not raise RLIMIT_MEMLOCK at every start here, and goes on.
       const lines = out.split('\n').filter((l) => l.trim() !== '' && !l.includes(ATTACHED) && !l.includes('RLIMIT_MEMLOCK'));
-      const line = lines.find((l) => /error|unknown|not supported|cannot|could not/i.test(l)) ?? lines[0];
-      resolveRun({ ok: false, text: (line ?? (attached ? `ended with ${signal ?? code}` : 'did not attach')).trim().slice(0, 100) });
+      const line = lines.find((l) => /error|unknown|not supported|cannot|could not/i.test(l));
+      let text = line ?? lines[0] ?? `ended with ${signal ?? code}`;
+      if (signal === 'SIGKILL') text = `did not end within ${TOOL_STOP_MS / 1000} s of SIGINT`;
+      else if (!line && stopped && !attached) text = `did not attach within ${TOOL_ATTACH_MS / 1000} s`;
+      resolveRun({ ok: false, text: text.trim().slice(0, 100) });
     });
   });
 }

@@ -2,7 +2,7 @@
 // bpftrace compatibility, measured: bpftrace v0.17.0's own runtime tests (tests/runtime, driven by
 // its engine, tests/runtime/engine/main.py) run against bpftrace and against kafkatrace, and every
 // tools/*.bt of the same release run for a few seconds under both. A developer's measurement, not
-// part of `npm test`: it downloads, needs root and takes about half an hour.
+// part of `npm test`: it downloads, needs root and takes about a quarter of an hour.
 //
 //   node scripts/bpftrace-runtime-tests.mjs [--filter GLOB] [--kafkatrace CHECKOUT] [--no-tools]
 //                                           [--tools-only] [--bpftrace-results FILE]

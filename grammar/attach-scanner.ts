@@ -12,7 +12,8 @@ export interface AttachPayload {
 
 type AttachMatch = [string] & { payload: AttachPayload };
 
-const providerRe = /[A-Za-z_][A-Za-z0-9_]*/y;
+// `$N` (a positional parameter) may stand for part of a provider: `BEG$1`; the front end substitutes it.
+const providerRe = /[A-Za-z_][A-Za-z0-9_]*(?:\$\d+[A-Za-z0-9_]*)*/y;
 // Characters that end an unquoted part (besides `/`, which is special, and `{`, see below).
 const partEnd = new Set([' ', '\t', '\n', '\r', '\f', '\v', ':', ',', '{', '}', ';', '"']);
 // `{a,b}` alternatives inside a part: no spaces, at least one comma, only name characters.

@@ -42,6 +42,19 @@ export function parseInteger(raw: string): IntResult {
   return { value };
 }
 
+/**
+ * A positional parameter as a number, as bpftrace reads one (C's strtoll, base 0): decimal, `0x` hex
+ * or `0` octal, with an optional `-`; a parameter not given is 0, and text is undefined.
+ */
+export function positionalInteger(text: string | undefined): bigint | undefined {
+  if (text === undefined) return 0n;
+  const m = /^(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(text.trim());
+  if (!m) return undefined;
+  const digits = m[2]!;
+  const value = /^0[0-7]+$/.test(digits) ? BigInt('0o' + digits.slice(1)) : BigInt(digits);
+  return m[1] ? -value : value;
+}
+
 interface EscapeError {
   /** Offset of the backslash inside the literal's image (quotes included). */
   offset: number;

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { KtError } from '../errors.js';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
 
-export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'repl' | 'demo';
+export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'info' | 'repl' | 'demo';
 
 export interface CliOptions {
   command: Command;
@@ -34,6 +34,23 @@ export interface CliOptions {
   help?: boolean;
   /** --map-keys-max, else BPFTRACE_MAP_KEYS_MAX: keys each map holds (default: the plan's, 4096). */
   mapKeysMax?: number;
+  /** -q: no `Attaching N probes...`. */
+  quiet: boolean;
+  /** --no-warnings: no WARNING lines while the script runs. */
+  noWarnings: boolean;
+  /**
+   * --usdt-file-activation: USDT semaphores set in every process that runs the binary. kafkatrace
+   * always has the kernel set them (uprobe ref_ctr_offset), which does exactly that; the option only
+   * checks that the kernel can.
+   */
+  usdtFileActivation: boolean;
+  /** BPFTRACE_CAT_BYTES_MAX: bytes of a file cat() prints at most (default 10240). */
+  catBytesMax?: number;
+  /**
+   * __BPFTRACE_NOTIFY_PROBES_ATTACHED (set by bpftrace's runtime test engine): say so on stderr once
+   * the probes are attached, as bpftrace does, so that the engine starts its workload then.
+   */
+  notifyAttached: boolean;
 }
 
 const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo']);
@@ -67,10 +84,21 @@ OPTIONS
   --map-keys-max N  keys a map holds at most (default 4096, or BPFTRACE_MAP_KEYS_MAX); a full map
                     drops updates that add a key, and says how many at exit
   --unsafe          allow system() and signal()
+  -q                quiet: no 'Attaching N probes...'
+  --no-warnings     no WARNING lines while the script runs
+  --usdt-file-activation
+                    USDT semaphores set in every process running the binary (kafkatrace always
+                    has the kernel set them; this checks that it can)
+  --info            what this kernel supports of what kafkatrace uses (BPF helpers, map and program
+                    types, BTF, loops), in bpftrace's --info format
   -v                verbose (with -l: show probe args; with kafka probes: the decoder's health at exit)
   --no-color        plain output even on a terminal (NO_COLOR is honoured too)
   -h, --help        this help
   -V, --version     print the version
+
+ENVIRONMENT (bpftrace's names)
+  BPFTRACE_MAP_KEYS_MAX    keys a map holds at most (as --map-keys-max)
+  BPFTRACE_CAT_BYTES_MAX   bytes of a file cat() prints at most (default 10240)
 
 Exit status: 0 on success; the code given to exit(code) when a script calls it; 1 on errors.
 `;
@@ -133,6 +161,10 @@ export function parseCli(argv: string[]): CliOptions {
         list: { type: 'boolean' },
         'no-color': { type: 'boolean' },
         'map-keys-max': { type: 'string' },
+        q: { type: 'boolean' },
+        'no-warnings': { type: 'boolean' },
+        info: { type: 'boolean' },
+        'usdt-file-activation': { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -142,6 +174,7 @@ export function parseCli(argv: string[]): CliOptions {
   const positionals = parsed.positionals;
   if ((v.h || v.help) && command !== 'demo') command = 'help';
   else if (v.V || v.version) command = 'version';
+  else if (v.info) command = 'info';
   else if (v.l && command === 'trace') command = 'list';
 
   const opts: CliOptions = {
@@ -153,8 +186,12 @@ export function parseCli(argv: string[]): CliOptions {
     verbose: v.v ?? false,
     listTools: v.list ?? false,
     noColor: (v['no-color'] ?? false) || 'NO_COLOR' in process.env,
+    quiet: v.q ?? false,
+    noWarnings: v['no-warnings'] ?? false,
+    usdtFileActivation: v['usdt-file-activation'] ?? false,
+    notifyAttached: process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] !== undefined,
   };
-  if (command === 'help' || command === 'version') return opts;
+  if (command === 'help' || command === 'version' || command === 'info') return opts;
   if (command === 'list') {
     opts.listGlob = positionals[0];
     return opts;
@@ -195,6 +232,12 @@ export function parseCli(argv: string[]): CliOptions {
     opts.mapKeysMax = parseMapKeys(v['map-keys-max'], '--map-keys-max');
   } else if (runs && process.env['BPFTRACE_MAP_KEYS_MAX'] !== undefined) {
     opts.mapKeysMax = parseMapKeys(process.env['BPFTRACE_MAP_KEYS_MAX'], 'BPFTRACE_MAP_KEYS_MAX');
+  }
+  const catBytes = process.env['BPFTRACE_CAT_BYTES_MAX'];
+  if (runs && catBytes !== undefined) {
+    const n = /^\d+$/.test(catBytes.trim()) ? Number(catBytes.trim()) : NaN;
+    if (!Number.isSafeInteger(n)) throw new KtError('usage', `BPFTRACE_CAT_BYTES_MAX takes a number of bytes, not '${catBytes}'`);
+    opts.catBytesMax = n;
   }
   if (v.export !== undefined) {
     if (command !== 'trace' && command !== 'run') throw new KtError('usage', `--export only applies when a script runs, not to ${command}`);

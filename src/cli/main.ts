@@ -4,6 +4,7 @@
 // see bin/kafkatrace.js); other subcommands, and the compiler, load on demand.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KtError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import { HELP, parseCli, type CliOptions } from './args.js';
 import { failureReport } from './errors.js';
@@ -19,9 +20,9 @@ function err(s: string): void {
   process.stderr.write(s);
 }
 
-function version(): string {
+function versionText(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return `kafkatrace v${pkg.version}\n`;
+  return `kafkatrace v${pkg.version}`;
 }
 
 function scriptOf(opts: CliOptions): ScriptSource {
@@ -36,8 +37,15 @@ async function dispatch(opts: CliOptions): Promise<number> {
       out(HELP);
       return 0;
     case 'version':
-      out(version());
+      out(versionText() + '\n');
       return 0;
+    case 'info': {
+      // Probing the kernel loads BPF programs and maps.
+      if (process.geteuid?.() !== 0) throw new KtError('no-privilege', '--info needs root: it loads BPF programs to probe the kernel');
+      const { formatInfo, gatherInfo } = await import('../runtime/info.js');
+      out(formatInfo(gatherInfo(versionText())));
+      return 0;
+    }
     case 'list': {
       const [{ listProbes }, { realSystem }] = await Promise.all([import('../frontend/list-probes.js'), import('../frontend/system.js')]);
       out(listProbes(opts.listGlob, opts.verbose, realSystem()));

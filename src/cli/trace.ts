@@ -5,6 +5,7 @@ import { prestartClang } from '../codegen/clang.js';
 import { unsafeHelperCalls } from '../codegen/unsafe-helpers.js';
 import { KtError } from '../errors.js';
 import type { PrometheusExporter } from '../export/server.js';
+import { uprobeRefcountAvailable } from '../runtime/attach.js';
 import { createOutput } from '../runtime/output.js';
 import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
@@ -73,6 +74,9 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     await debugStage(src, opts);
     return 0;
   }
+  if (opts.usdtFileActivation && !uprobeRefcountAvailable()) {
+    throw new KtError('kernel-refused', '--usdt-file-activation needs a kernel that sets USDT semaphores itself (uprobe ref_ctr_offset, Linux 4.20)');
+  }
   const compiled = await compilation(src, opts);
   // Whether system() and signal() may run is the command line's to say, never a (cached) plan's.
   const plan: Plan = { ...compiled.plan, unsafe: opts.unsafe };
@@ -94,7 +98,16 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     let stopReason: StopReason | undefined;
     let command: CommandStatus | undefined;
     const code = await runSession(plan, object, {
-      output: (stackLookup) => createOutput({ format: opts.format === 'json' ? 'json' : 'text', write, flush, stackLookup }),
+      output: (stackLookup) =>
+        createOutput({
+          format: opts.format === 'json' ? 'json' : 'text',
+          write,
+          flush,
+          stackLookup,
+          quiet: opts.quiet,
+          noWarnings: opts.noWarnings,
+          catBytesMax: opts.catBytesMax,
+        }),
       pid: opts.pid,
       command: opts.command_,
       durationMs: opts.durationMs,
@@ -103,7 +116,10 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       mapKeysMax: opts.mapKeysMax,
       releaseAtExit: true,
       abort: abort.signal,
-      onStarted: exporter && ((control) => exporter.attach(control)),
+      onStarted: (control) => {
+        exporter?.attach(control);
+        if (opts.notifyAttached) process.stderr.write('__BPFTRACE_NOTIFY_PROBES_ATTACHED\n');
+      },
       onCommandExit: (status) => (command = status),
       onStop: (reason) => {
         stopReason = reason;

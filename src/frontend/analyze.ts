@@ -1,5 +1,6 @@
 // Semantic analysis: resolves attach points against the system, types every expression, checks
 // builtins, functions, maps and variables, and reports every mistake of a script at once.
+import { positionalInteger } from '../../grammar/literals.js';
 import { isKtError } from '../errors.js';
 import type { AttachPoint, Call, Expr, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
 import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
@@ -175,8 +176,13 @@ class Analyzer implements CallHost {
         return;
       case 'unroll': {
         this.expr(s.count);
-        const n = s.count.kind === 'int' ? Number(s.count.value) : NaN;
-        if (!(n >= 1 && n <= 100)) this.err(s.count.loc, 'unroll count must be an integer literal from 1 to 100');
+        const n = s.count.kind === 'int' || s.count.kind === 'positional' ? this.constInt(s.count) : undefined;
+        // bpftrace's words for the bounds.
+        if (n === undefined) this.err(s.count.loc, 'unroll count must be an integer literal or a positional parameter');
+        else if (n < 1) this.err(s.count.loc, 'unroll minimum value is 1');
+        else if (n > 100) this.err(s.count.loc, 'unroll maximum value is 100');
+        // What follows (code generation, the interpreter) sees the count a positional parameter gave.
+        else if (s.count.kind === 'positional') s.count = { kind: 'int', value: BigInt(n), raw: String(n), loc: s.count.loc, type: INT64 };
         this.block(s.body);
         return;
       }
@@ -341,8 +347,8 @@ class Analyzer implements CallHost {
     if (e.kind === 'int') return Number(e.value);
     if (e.kind === 'unary' && e.op === '-' && e.operand.kind === 'int') return -Number(e.operand.value);
     if (e.kind === 'positional') {
-      const v = this.env.positional[e.index - 1];
-      return v !== undefined && /^-?\d+$/.test(v) ? Number(v) : undefined;
+      const v = positionalInteger(this.env.positional[e.index - 1]);
+      return v === undefined ? undefined : Number(v);
     }
     return undefined;
   }
@@ -372,16 +378,11 @@ class Analyzer implements CallHost {
       case 'builtin':
         return this.builtin(e.name, e.loc);
       case 'positional': {
+        // As in bpftrace: a parameter not given is 0, or "" inside str(), where even a number is text.
         const v = this.env.positional[e.index - 1];
-        if (v === undefined) {
-          if (this.ctx.inStrArg) return { kind: 'str', size: 1 };
-          return this.err(
-            e.loc,
-            `positional parameter $${e.index} was not given (the script got ${plural(this.env.positional.length, 'argument')})`,
-            `pass it after the script, or write str($${e.index}) to default to an empty string`,
-          );
-        }
-        return /^-?(?:0x[0-9a-fA-F]+|\d+)$/.test(v) ? INT64 : { kind: 'str', size: Buffer.byteLength(v) + 1 };
+        if (this.ctx.inStrArg) return { kind: 'str', size: Buffer.byteLength(v ?? '') + 1 };
+        if (v === undefined || positionalInteger(v) !== undefined) return INT64;
+        return { kind: 'str', size: Buffer.byteLength(v) + 1 };
       }
       case 'argcount':
         return INT64;
@@ -699,7 +700,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
     }
     return catalogue;
   };
-  const ctx = { file: script.file, system: env.system, kafka, diagnostics };
+  const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional };
   const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.

@@ -15,6 +15,8 @@ interface AttachContext {
   /** The kafka catalogue, or the reason it could not be loaded. */
   kafka: () => KafkaCatalogue | string;
   diagnostics: Diagnostic[];
+  /** Positional parameters, for `$N` in attach points (`i:ms:$1`, `BEG$1`). */
+  positional: string[];
 }
 
 export interface AttachResolution {
@@ -51,8 +53,16 @@ function splitOffset(text: string): { name: string; offset: number } | undefined
  */
 export const MAX_ATTACH_POINT = 4096;
 
+/** `$N` replaced by the Nth positional parameter, as bpftrace does in attach points ("" when not given). */
+function withPositionals(ap: AttachPoint, positional: string[]): AttachPoint {
+  if (!ap.raw.includes('$')) return ap;
+  const sub = (s: string): string => s.replace(/\$(\d+)/g, (_, n: string) => positional[Number(n) - 1] ?? '');
+  return { ...ap, provider: sub(ap.provider), parts: ap.parts.map(sub), raw: sub(ap.raw) };
+}
+
 /** Resolves one attach point; reports problems into ctx.diagnostics and returns undefined on error. */
-export function resolveAttachPoint(ap: AttachPoint, ctx: AttachContext): AttachResolution | undefined {
+export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): AttachResolution | undefined {
+  const ap = withPositionals(written, ctx.positional);
   const report = (message: string, h?: string): undefined => {
     ctx.diagnostics.push(error(ctx.file, ap.loc, message, h));
     return undefined;

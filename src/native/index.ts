@@ -88,12 +88,26 @@ interface ProcessWatch {
   close(): void;
 }
 
+/** What the kernel supports, each answer a probe of the kernel (libbpf's, or a program loaded to see). */
+export interface KernelFeatures {
+  /** BPF helpers by bpftrace's --info names (probe_read_kernel, send_signal, ...), in kprobe/uprobe programs. */
+  helpers: Record<string, boolean>;
+  /** Map types by bpftrace's --info names (hash, percpu array, perf_event_array, ringbuf, ...). */
+  maps: Record<string, boolean>;
+  /** Program types: tracepoint, raw_tracepoint, perf_event, uprobe. */
+  programs: Record<string, boolean>;
+  /** Whether the verifier accepts bounded loops. */
+  loops: boolean;
+}
+
 interface NativeAddon {
   BpfObject: new (elf: Buffer, name: string) => BpfObject;
   /** Throws a NativeError (ESRCH) when there is no such process. */
   ProcessWatch: new (pid: number, onExit: () => void) => ProcessWatch;
   numPossibleCpus(): number;
   libbpfVersion(): string;
+  /** Needs CAP_BPF (root): without it every answer is false. */
+  kernelFeatures(): KernelFeatures;
   /**
    * From now on, close() and detach() hand the links' last references to a reaper process that
    * lets go of them once this process has exited: the kernel's wait on detaching tracepoints (an

@@ -72,7 +72,12 @@ interface AttachContext {
 /** Describes an attach point the way a script writes it, for messages. */
 export const describeAttach = attachName;
 
-function kprobesAvailable(): boolean {
+/** Whether uprobes take a reference counter (a USDT semaphore) that the kernel maintains (Linux 4.20). */
+export function uprobeRefcountAvailable(): boolean {
+  return existsSync('/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset');
+}
+
+export function kprobesAvailable(): boolean {
   return (
     existsSync('/sys/bus/event_source/devices/kprobe') ||
     existsSync('/sys/kernel/tracing/kprobe_events') ||

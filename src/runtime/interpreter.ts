@@ -1,6 +1,7 @@
 // Runs the actions of user-space probes (kafka:*): each probe's typed AST is compiled once into
 // closures, which then run per firing against UserMaps and an Output with the kernel's semantics
 // (see interpreter-values.ts). exit() comes back to the caller as an exit code.
+import { positionalInteger } from '../../grammar/literals.js';
 import { InternalError, KtError } from '../errors.js';
 import type { Expr, KType, Loc, MapRef, Stmt, VarRef } from '../frontend/ast.js';
 import { attachName } from '../frontend/analysis.js';
@@ -349,8 +350,7 @@ class ProbeCompiler implements CallContext {
           const s = raw ?? '';
           return () => s;
         }
-        const text = (raw ?? '0').trim();
-        const v = text.startsWith('-') ? -BigInt(text.slice(1)) : BigInt(text);
+        const v = positionalInteger(raw) ?? 0n;
         return () => v;
       }
       case 'argcount': {

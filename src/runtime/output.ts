@@ -24,8 +24,14 @@ export interface OutputOptions {
   stackLookup?: StackLookup;
   /** The clock time() prints; the wall clock by default. */
   now?: () => Date;
-  /** Reads the file cat() prints; at most maxBytes are printed. */
+  /** Reads the file cat() prints. */
   readFile?: (path: string) => Uint8Array;
+  /** Bytes of a file cat() prints at most (BPFTRACE_CAT_BYTES_MAX); bpftrace's 10240 by default. */
+  catBytesMax?: number;
+  /** -q: no `Attaching N probes...` (text or JSON). */
+  quiet?: boolean;
+  /** --no-warnings: no WARNING lines on the error stream. */
+  noWarnings?: boolean;
 }
 
 export interface Output {
@@ -59,7 +65,7 @@ export interface Output {
   flush(): void;
 }
 
-/** bpftrace prints at most this many bytes of a file with cat(). */
+/** bpftrace prints at most this many bytes of a file with cat() unless BPFTRACE_CAT_BYTES_MAX says otherwise. */
 const CAT_MAX_BYTES = 10240;
 
 const ERRNO_TEXT: Record<string, string> = {
@@ -82,6 +88,10 @@ export function createOutput(opts: OutputOptions): Output {
   const writeError = opts.writeError ?? ((s: string) => void process.stderr.write(s));
   const now = opts.now ?? (() => new Date());
   const readFile = opts.readFile ?? ((p: string) => readFileSync(p));
+  const catBytesMax = opts.catBytesMax ?? CAT_MAX_BYTES;
+  const warn = (s: string): void => {
+    if (!opts.noWarnings) writeError(`WARNING: ${s}\n`);
+  };
   const raw = (v: Value): string => valueText(v, ctx);
   // Text output escapes control characters in values (the script's own format strings aside); JSON escapes them itself.
   const render = json ? raw : (v: Value): string => valueTerminalText(v, ctx);
@@ -99,6 +109,7 @@ export function createOutput(opts: OutputOptions): Output {
 
   return {
     attached(n) {
+      if (opts.quiet) return;
       if (json) write(`{"type": "attached_probes", "data": {"probes": ${n}}}\n`);
       else write(`Attaching ${n} ${n === 1 ? 'probe' : 'probes'}...\n`);
     },
@@ -132,7 +143,7 @@ export function createOutput(opts: OutputOptions): Output {
           const path = formatPrintf(ev.format, e.args, raw);
           let content = '';
           try {
-            content = Buffer.from(readFile(path).subarray(0, CAT_MAX_BYTES)).toString('utf8');
+            content = Buffer.from(readFile(path).subarray(0, catBytesMax)).toString('utf8');
           } catch (err) {
             error(`failed to open file '${escapeControls(path)}': ${errnoText(err)}`);
           }
@@ -165,7 +176,7 @@ export function createOutput(opts: OutputOptions): Output {
     },
     mapFull(d, atExit) {
       const raise = '--map-keys-max or BPFTRACE_MAP_KEYS_MAX raises the limit';
-      if (!atExit) writeError(`WARNING: map ${d.name} is full (${d.maxKeys} keys): updates that add a key are dropped; ${raise}\n`);
+      if (!atExit) warn(`map ${d.name} is full (${d.maxKeys} keys): updates that add a key are dropped; ${raise}`);
       else if (json) write(`{"type": "map_full", "data": {"map": ${jsonString(d.name)}, "max_keys": ${d.maxKeys}, "dropped": ${d.dropped}}}\n`);
       else write(`Dropped ${d.dropped} ${d.dropped === 1 ? 'update' : 'updates'} of ${d.name}: the map was full (${d.maxKeys} keys; ${raise})\n`);
     },

@@ -97,7 +97,8 @@ const CASES: Record<string, Case> = {
   'string predicate': ['BEGIN /comm/ { }', '1:8', 'the predicate must be an integer condition, but it is string[16]'],
   'string if condition': ['BEGIN { if (comm) { } }', '1:13', 'the if condition must be an integer, but it is string[16]'],
   'break outside a loop': ['BEGIN { break; }', '1:9', 'break outside of a loop'],
-  'missing positional parameter': ['BEGIN { @ = $2; }', '1:13', 'positional parameter $2 was not given (the script got 1 argument)', 'str($2)'],
+  'unroll count from a positional parameter out of range': ['BEGIN { unroll($1) { } }', '1:16', 'unroll maximum value is 100'],
+  'unroll count below one': ['BEGIN { unroll(0) { } }', '1:16', 'unroll minimum value is 1'],
   'tuple index out of range': ['BEGIN { $t = (1, 2); @ = $t.2; }', '1:26', 'tuple index 2 is out of range for a tuple of 2 elements'],
   'cast to an unknown type': ['BEGIN { @ = (uint33)pid; }', '1:13', "unknown type 'uint33' in cast", "'uint32'"],
   'cast of a string': ['BEGIN { @ = (uint32)comm; }', '1:13', 'cannot cast string[16] to uint32'],
@@ -142,7 +143,7 @@ describe('analysis errors', () => {
 
   for (const [name, [source, at, message, hint]] of Object.entries(CASES)) {
     it(name, () => {
-      const diags = diagnose(source, { positional: name === 'missing positional parameter' ? ['5'] : [] });
+      const diags = diagnose(source, { positional: name === 'unroll count from a positional parameter out of range' ? ['101'] : [] });
       expect(diags, JSON.stringify(diags)).toHaveLength(1);
       expect(diags[0]!.message).toContain(message);
       expect(diags[0]!.at).toBe(at);

@@ -178,6 +178,23 @@ describe('analyze (scripts)', () => {
     expect(valueOf(script, 0, 2).type).toEqual({ kind: 'str', size: 1 });
   });
 
+  it('takes positional parameters as bpftrace does: unset is 0, str() of a number is its text', () => {
+    const { analysis } = run('BEGIN { $a = $1; $b = str($1); $c = str($2); $d = $2; }', ['42']);
+    expect(analysis.probes[0]!.variables).toEqual({
+      $a: { kind: 'int', bits: 64, signed: true },
+      $b: { kind: 'str', size: 3 },
+      $c: { kind: 'str', size: 1 },
+      $d: { kind: 'int', bits: 64, signed: true },
+    });
+  });
+
+  it('puts positional parameters into attach points and unroll counts', () => {
+    const { script, analysis } = run('BEG$1 { unroll($2) { @n = count(); } } i:ms:$2 { exit(); }', ['IN', '7']);
+    expect(analysis.probes.map((p) => p.attach)).toEqual([[{ type: 'begin' }], [{ type: 'interval', unit: 'ms', value: 7 }]]);
+    const unroll = script.probes[0]!.body[0]!;
+    expect(unroll.kind === 'unroll' && unroll.count).toMatchObject({ kind: 'int', value: 7n });
+  });
+
   it('widens a string variable to its longest assignment everywhere', () => {
     const { script, analysis } = run('BEGIN { $s = "ab"; printf("%s\\n", $s); $s = "abcdefgh"; }');
     expect(analysis.probes[0]!.variables.$s).toEqual({ kind: 'str', size: 9 });

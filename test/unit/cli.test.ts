@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kafkatrace, ROOT } from '../helpers/cli.js';
 import { githubAnnotation } from '../../src/cli/check.js';
-import { parseCli, parseDuration } from '../../src/cli/args.js';
+import { HELP, parseCli, parseDuration } from '../../src/cli/args.js';
 
 describe('command line parsing', () => {
   it('reads bpftrace-style flags', () => {
@@ -47,6 +47,41 @@ describe('command line parsing', () => {
       else process.env['BPFTRACE_MAP_KEYS_MAX'] = saved;
     }
   });
+  it('takes bpftrace\'s -q, --no-warnings, --info and BPFTRACE_CAT_BYTES_MAX', () => {
+    const saved = { cat: process.env['BPFTRACE_CAT_BYTES_MAX'], notify: process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] };
+    try {
+      delete process.env['BPFTRACE_CAT_BYTES_MAX'];
+      delete process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'];
+      expect(parseCli(['-e', 'x'])).toMatchObject({ quiet: false, noWarnings: false, notifyAttached: false });
+      expect(parseCli(['-e', 'x']).catBytesMax).toBeUndefined();
+      expect(parseCli(['-q', '--no-warnings', '-e', 'x', '1'])).toMatchObject({ quiet: true, noWarnings: true, positional: ['1'] });
+      expect(parseCli(['--info']).command).toBe('info');
+      expect(parseCli(['-e', 'x', '--usdt-file-activation']).usdtFileActivation).toBe(true);
+      process.env['BPFTRACE_CAT_BYTES_MAX'] = '3';
+      process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] = '1';
+      expect(parseCli(['-e', 'x'])).toMatchObject({ catBytesMax: 3, notifyAttached: true });
+      process.env['BPFTRACE_CAT_BYTES_MAX'] = '10k';
+      expect(() => parseCli(['-e', 'x'])).toThrow(/BPFTRACE_CAT_BYTES_MAX takes a number of bytes, not '10k'/);
+    } finally {
+      for (const [k, v] of [['BPFTRACE_CAT_BYTES_MAX', saved.cat], ['__BPFTRACE_NOTIFY_PROBES_ATTACHED', saved.notify]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it('--help and the README\'s options table name the same options', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('| option | meaning |'));
+    const rows = table.slice(0, table.indexOf('\n\n')).split('\n').slice(2);
+    const documented = new Set(rows.flatMap((r) => [...r.split('|')[1]!.matchAll(/`(-[-\w]+)/g)].map((m) => m[1]!)));
+    const help = HELP.slice(HELP.indexOf('OPTIONS\n'), HELP.indexOf('ENVIRONMENT'));
+    const helped = new Set([...help.matchAll(/^ {2}(-[-\w]+)(?:, (-[-\w]+))?/gm)].flatMap((m) => [m[1]!, m[2]].filter((o): o is string => !!o)));
+    expect(helped.size).toBeGreaterThanOrEqual(20);
+    expect([...helped].sort()).toEqual([...documented].sort());
+    for (const bpftraceOption of ['-q', '--info', '--no-warnings', '--usdt-file-activation']) expect(helped).toContain(bpftraceOption);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('30s')).toBe(30_000);

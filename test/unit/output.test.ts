@@ -52,6 +52,18 @@ describe('banners', () => {
     j.out.mapFull({ name: '@c', maxKeys: 10, dropped: 3 }, true);
     expect(j.text()).toBe('{"type": "map_full", "data": {"map": "@c", "max_keys": 10, "dropped": 3}}\n');
   });
+
+  it('--no-warnings drops the warning, not what was dropped at exit; -q drops the attach banner', () => {
+    const t = collect('text', { noWarnings: true, quiet: true });
+    t.out.attached(3);
+    t.out.mapFull({ name: '@c', maxKeys: 4096, dropped: 1 }, false);
+    t.out.mapFull({ name: '@c', maxKeys: 4096, dropped: 2 }, true);
+    expect(t.errors()).toBe('');
+    expect(t.text()).toBe('Dropped 2 updates of @c: the map was full (4096 keys; --map-keys-max or BPFTRACE_MAP_KEYS_MAX raises the limit)\n');
+    const j = collect('json', { quiet: true });
+    j.out.attached(3);
+    expect(j.text()).toBe('');
+  });
   it('sends errors to the error stream and flushes through the callback', () => {
     let flushed = 0;
     const t = collect('text', { flush: () => flushed++ });

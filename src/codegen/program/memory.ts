@@ -1,5 +1,6 @@
 // Values that live in memory (strings, buffers, tuples, inet, usym, ustack): how they are computed
 // into zeroed memory, and copied between layouts.
+import { positionalInteger } from '../../../grammar/literals.js';
 import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { addressBytes } from '../../frontend/inet.js';
 import { InternalError } from '../../errors.js';
@@ -164,7 +165,7 @@ export function stackId(g: Gen, e: Expr, flags: string): string {
   const arg = e.kind === 'call' ? e.args[0] : undefined;
   let limit = 0;
   if (arg?.kind === 'int') limit = Number(arg.value);
-  else if (arg?.kind === 'positional') limit = Number(g.p.positional[arg.index - 1]);
+  else if (arg?.kind === 'positional') limit = Number(positionalInteger(g.p.positional[arg.index - 1]) ?? 0n);
   else if (arg) throw new InternalError('a stack limit that is not a constant');
   // A limit of the whole depth is no limit: one map, one id for the same stack.
   if (limit >= STACK_DEPTH) limit = 0;

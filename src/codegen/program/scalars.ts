@@ -1,6 +1,7 @@
 // C expressions for scalar values: literals, variables, operators, comparisons and the calls that
 // yield an integer.
 import type { Call, Expr, KType } from '../../frontend/ast.js';
+import { positionalInteger } from '../../../grammar/literals.js';
 import { InternalError } from '../../errors.js';
 import { typeOf } from '../../plan/events.js';
 import { layoutOf, sizeOf } from '../../plan/layout.js';
@@ -41,11 +42,8 @@ export function scalar(g: Gen, e: Expr): string {
       return g.readMap(e);
     case 'builtin':
       return g.builtin(e.name, e);
-    case 'positional': {
-      const v = g.p.positional[e.index - 1];
-      if (v === undefined || !/^-?(0x[0-9a-f]+|\d+)$/i.test(v.trim())) return '0LL';
-      return cInt(BigInt(v.trim()));
-    }
+    case 'positional':
+      return cInt(positionalInteger(g.p.positional[e.index - 1]) ?? 0n);
     case 'argcount':
       return `${g.p.positional.length}LL`;
     case 'call':
@@ -252,7 +250,8 @@ function callScalar(g: Gen, c: Call): string {
       const [a, b, n] = c.args;
       const at = typeOf(a!);
       const bt = typeOf(b!);
-      const limit = n && n.kind === 'int' ? Number(n.value) : Math.min(sizeOf(at), sizeOf(bt));
+      const given = n?.kind === 'int' ? n.value : n?.kind === 'positional' ? positionalInteger(g.p.positional[n.index - 1]) : undefined;
+      const limit = given !== undefined ? Number(given) : Math.min(sizeOf(at), sizeOf(bt));
       const count = Math.min(limit, sizeOf(at), sizeOf(bt));
       return `kt_strncmp(${g.mem(a!)}, ${g.mem(b!)}, ${count})`;
     }

@@ -291,6 +291,15 @@ describe('exchange pairing', () => {
     expect(decoder.counters().framesFailed).toEqual({ request_lost: 1, orphan_response: 1 });
   });
 
+  it('before the direction is known, an answer to a lost request is a frame too (no search inside it for frames)', () => {
+    const { events, send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1051, 'x', {}), 0n);
+    // Request 1052 was lost; its answer (whose first bytes read as no request) comes first.
+    send('in', concat(responseFrame(18, 0, 1052, { ErrorCode: 0, ApiKeys: [{ ApiKey: 0, MinVersion: 0, MaxVersion: 9 }] }), apiVersionsAnswer(1051)), 2n, { loss: true });
+    expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1051, 'complete']]);
+    expect(decoder.counters()).toMatchObject({ framesDecoded: 2, framesFailed: { request_lost: 1 } });
+  });
+
   it('counts a frame cut short inside its header by a loss (it cannot be decoded)', () => {
     const { events, send, decoder } = setup();
     send('out', requestFrame(18, 0, 1, 'x', {}), 0n);

@@ -298,7 +298,7 @@ export class Connection {
     // Until a pairing has taught the direction, requests decode whole: soundPairing judges by their failures.
     const req = decodeRequest(frame, this.requestDir === null ? undefined : this.shared.plan?.requests);
     if ('rejected' in req) {
-      countFailure(counters, req.rejected === 'truncated' ? 'truncated_header' : req.rejected);
+      countFailure(counters, req.rejected === 'truncated' ? 'truncated_header' : req.rejected === 'bad_header' && this.answersLost(dir) ? 'request_lost' : req.rejected);
       return;
     }
     this.accept(dir, req, frame);
@@ -395,9 +395,18 @@ export class Connection {
       this.orphan(other);
       return false;
     }
-    if (plausibleRequest(data, at)) return true;
+    if (plausibleRequest(data, at) || this.answersLost(dir)) return true;
     countFailure(this.shared.counters, 'bad_header');
     return false;
+  }
+
+  /**
+   * Whether a frame in direction `dir` that is no request answers a request the capture lost: after
+   * a loss, before the direction is known, once the other direction has sent requests (the frame is
+   * real: the capture found its boundary).
+   */
+  private answersLost(dir: Direction): boolean {
+    return this.lossAt !== null && this.requestDir === null && this.pending[opposite(dir)].size > 0;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaDecoder, probeFirings, type CaptureChunk, type KafkaExchange } from '../../src/kafka/index.js';
 import { requestFrame, responseFrame, recordBatch, concat } from '../fixtures/kafka/encoder.js';
+import { laneResponses } from '../helpers/lane-count.js';
 
 const conn = { pid: 100, tid: 101, comm: 'app', fd: 7, laddr: '127.0.0.1', lport: 50000, raddr: '127.0.0.1', rport: 9092 };
 
@@ -288,6 +289,26 @@ describe('exchange pairing', () => {
     send('out', requestFrame(18, 0, 5, 'x', {}), 6n);
     send('in', apiVersionsAnswer(5), 7n);
     send('in', apiVersionsAnswer(9), 8n);
+    expect(decoder.counters().framesFailed).toEqual({ request_lost: 1, orphan_response: 1 });
+  });
+
+  it('the loss ends the same way when the fast lane pairs the answer', () => {
+    const { send, decoder } = setup({ onExchange: undefined, onFiring: () => undefined, demand: { probes: ['produce'], args: ['records'] } });
+    const produce = (id: number): Uint8Array => requestFrame(0, 7, id, 'p', {
+      TransactionalId: null, Acks: 1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: recordBatch({ records: 2 }) }] }],
+    });
+    const produced = (id: number): Uint8Array => responseFrame(0, 7, id, { Responses: [{ Name: 'orders', PartitionResponses: [{ Index: 0, ErrorCode: 0, BaseOffset: 5n }] }], ThrottleTimeMs: 0 });
+    const { taken } = laneResponses(() => {
+      send('out', produce(1), 0n);
+      send('in', produced(1), 1n);
+      send('out', produce(3), 3n, { skipped: 30, resync: true, loss: true });
+      send('in', produced(2), 4n, { loss: true });
+      send('in', produced(3), 5n);
+      send('out', produce(5), 6n);
+      send('in', produced(5), 7n);
+      send('in', produced(9), 8n);
+    });
+    expect(taken).toBe(1);
     expect(decoder.counters().framesFailed).toEqual({ request_lost: 1, orphan_response: 1 });
   });
 

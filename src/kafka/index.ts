@@ -245,7 +245,6 @@ export class KafkaDecoder {
       skipped: captureSkipped(dv, start),
       conn: t.id,
       resync: (flags & CAPTURE_FLAGS.resync) !== 0,
-      loss: (flags & CAPTURE_FLAGS.loss) !== 0,
       close: (flags & CAPTURE_FLAGS.close) !== 0,
       data: new Uint8Array(batch.buffer, batch.byteOffset + dataStart, dv.getUint16(start + CAPTURE_AT.len, true)),
     };

@@ -298,7 +298,8 @@ export class Connection {
     // Until a pairing has taught the direction, requests decode whole: soundPairing judges by their failures.
     const req = decodeRequest(frame, this.requestDir === null ? undefined : this.shared.plan?.requests);
     if ('rejected' in req) {
-      countFailure(counters, req.rejected === 'truncated' ? 'truncated_header' : req.rejected === 'bad_header' && this.answersLost(dir) ? 'request_lost' : req.rejected);
+      const answer = req.rejected === 'bad_header' && this.answersLost(dir);
+      countFailure(counters, req.rejected === 'truncated' ? 'truncated_header' : answer ? 'request_lost' : req.rejected);
       return;
     }
     this.accept(dir, req, frame);

@@ -18,8 +18,8 @@ import { laneResponses } from '../helpers/lane-count.js';
 import { rng } from '../helpers/seeded.js';
 
 /**
- * Frames that the capture copies whole: Produce requests of a few records (under its walk threshold,
- * 512 bytes), small answers; Fetch, whose responses it walks, and SASL are left out.
+ * APIs of small frames, which the capture copies whole; besides them, Produce requests of a few
+ * records (under its walk threshold, 512 bytes). Fetch, whose responses it walks, and SASL are left out.
  */
 const APIS = [2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18];
 /** Capture records hold at most this many data bytes (KC_REC_CAP); every syscall here fits in one. */
@@ -72,7 +72,7 @@ interface Conn {
   responses: Wire;
   /** Correlation ids of the exchanges, in order. */
   ids: number[];
-  /** Exchanges whose request the traced process has put on (client) or taken off (broker) the wire. */
+  /** Exchanges on the connection. */
   total: number;
   /** Whether its first response has reached the decoder (before that, no loss: see the note below). */
   paired: boolean;
@@ -135,7 +135,7 @@ function workload(seed: number, connections: number, lossRate: number): Workload
     const to = from + n;
     expect(n).toBeLessThanOrEqual(RECORD_CAP);
     let copyFrom = from;
-    // Frames whose size field completes in this syscall (those before it was read wholly go with it).
+    // Frames whose size field completes in this syscall (one begun in an earlier syscall included).
     const completed: number[] = [];
     while (wire.next < wire.starts.length && wire.starts[wire.next]! + 4 <= to) completed.push(wire.next++);
     if (wire.lost) {

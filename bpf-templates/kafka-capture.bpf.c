@@ -25,7 +25,9 @@
  * sync. We then skip the rest of the syscall and assume the next syscall starts a frame (its record
  * is flagged KC_F_RESYNC); stream.ts restarts there too (within a record's copied bytes it searches
  * for the next frame itself). A record the ring buffer cannot take counts as skipped bytes, and
- * copying resumes at the next frame boundary, again flagged.
+ * copying resumes at the next frame boundary, flagged KC_F_RESYNC | KC_F_LOSS; the other direction's
+ * next record is flagged KC_F_LOSS, so that user space knows a response to nothing it saw answers a
+ * lost request (rather than a sign of lost sync).
  *
  * Not followed: io_uring, splice, TLS contents (encrypted bytes never parse as frames), 32-bit
  * compat syscalls (the user structs below are the 64-bit ABI).
@@ -419,8 +421,13 @@ static __always_inline void fill_identity(struct record *r, struct conn *c, __u3
   bpf_get_current_comm(r->hdr.comm, sizeof r->hdr.comm);
 }
 
+/* Frames of direction `dir` are lost: the other direction's next record says so (KC_F_LOSS). */
+static __always_inline void tell_loss(struct conn *c, __u32 dir) {
+  c->dir[(dir ^ 1) & 1].flags |= KC_F_LOSS;
+}
+
 /* Sends the record being built, if any. After a failed send nothing is copied until the next frame
- * boundary, where a record flagged KC_F_RESYNC starts. */
+ * boundary, where a record flagged KC_F_RESYNC | KC_F_LOSS starts. */
 static __always_inline void flush(struct record *r, struct conn *c, struct dir_state *d, __u32 dir) {
   __u32 len = r->hdr.len;
   if (len == 0) return;
@@ -433,6 +440,7 @@ static __always_inline void flush(struct record *r, struct conn *c, struct dir_s
     d->skipped += r->hdr.skipped + len;
     d->flags |= r->hdr.flags;
     d->lost = 1;
+    tell_loss(c, dir);
   } else {
     count_frames(dir, KC_FR_HANDED, r->v.frames);
   }
@@ -947,9 +955,9 @@ static __always_inline void fw_unseen(struct dir_state *d, __u64 n) {
 static __always_inline void size_step(struct walk *w) {
   struct dir_state *d = w->d;
   if (d->lost && d->size_have == 0) {
-    /* Back in step after a lost record: user space restarts from this frame. */
+    /* Back in step after a lost record: user space restarts from this frame, knowing frames were lost. */
     d->lost = 0;
-    d->flags |= KC_F_RESYNC;
+    d->flags |= KC_F_RESYNC | KC_F_LOSS;
   }
   __u32 have = d->size_have & 3;
   __u64 n = 4 - have;
@@ -1064,6 +1072,7 @@ static __always_inline void walk_buffer(struct walk *w, __u64 ubuf, __u64 len) {
    * copying resumes at the next frame boundary as after a refused record. */
   flush(w->r, w->c, w->d, w->r->v.dir);
   w->d->lost = 1;
+  tell_loss(w->c, w->r->v.dir);
   fw_reset(&w->d->fw);
   bpf_loop(MAX_STEPS, hop_step, w, 0);
   if (w->r->v.left) {

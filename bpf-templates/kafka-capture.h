@@ -16,6 +16,12 @@
 #define KC_F_RESYNC 1
 /* The connection was closed; the record carries no data. */
 #define KC_F_CLOSE 2
+/* Records of this connection were lost (refused by the ring, or passed uncopied after one) since this
+ * direction's previous record: in the direction that lost them, frames are missing before data[0]
+ * (set with KC_F_RESYNC); in the other, the responses to lost requests may follow, answering nothing
+ * user space saw. Both directions are told, because a response often comes before the request
+ * direction's next record. */
+#define KC_F_LOSS 4
 
 /* The kafka_frames map: per direction (index dir * KC_FR_SLOTS + reason), frames counted once each by
  * what became of their size field. Only KC_FR_HANDED frames can reach user space. */

@@ -45,6 +45,8 @@ export interface CaptureChunk extends ConnectionInfo {
   conn?: bigint;
   /** The capture knows a frame starts at data[0] (joined mid-stream, or after lost records). */
   resync?: boolean;
+  /** The capture lost records of this connection since this direction's previous chunk (CaptureRecord.loss). */
+  loss?: boolean;
   /** The connection closed (the chunk carries no data). */
   close?: boolean;
 }
@@ -149,6 +151,7 @@ export class KafkaDecoder {
   push(chunk: CaptureChunk): void {
     const t = this.connections.track(chunk);
     if (!t) return;
+    if (chunk.loss) t.conn.afterLoss(chunk.ts);
     let rest: CaptureChunk = chunk;
     // The fast lane takes whole frames straight from the chunk.
     if (this.shared.lane && chunk.skipped === 0 && !chunk.resync) {
@@ -183,6 +186,7 @@ export class KafkaDecoder {
       this.laneRecord(t, batch, dv, start);
     } else if ((batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.close) === 0) {
       this.connections.touch(t);
+      if ((batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.loss) !== 0) t.conn.afterLoss(dv.getBigUint64(start + CAPTURE_AT.ts, true));
       this.feedRecord(t, batch, dv, start, 0);
     } else {
       this.push(this.knownChunk(t, batch, dv, start));

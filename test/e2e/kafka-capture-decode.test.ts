@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { captureObjectPath } from '../../src/kafka/capture/build.js';
 import {
+  CAPTURE_FLAGS,
   CAPTURE_HEADER_SIZE,
   CaptureDecodeError,
   captureRecords,
@@ -72,6 +73,7 @@ describe('capture records', () => {
       fd: 9,
       dir: 'in',
       resync: true,
+      loss: false,
       close: false,
       family: 4,
       laddr: '127.0.0.1',
@@ -90,6 +92,14 @@ describe('capture records', () => {
     expect(r.dir).toBe('out');
     expect(r.comm).toBe('kafkatrace-mock');
     expect(r.data.length).toBe(0);
+  });
+
+  it('reads the loss flag apart from resync, and has the flags of kafka-capture.h', () => {
+    expect(decodeCaptureRecord(record({ flags: 4 }))).toMatchObject({ resync: false, loss: true, close: false });
+    expect(decodeCaptureRecord(record({ flags: 5 }))).toMatchObject({ resync: true, loss: true, close: false });
+    const header = readFileSync(new URL('../../bpf-templates/kafka-capture.h', import.meta.url), 'utf8');
+    const defined = Object.fromEntries([...header.matchAll(/^#define KC_F_(\w+) (\d+)$/gm)].map((m) => [m[1]!.toLowerCase(), Number(m[2])]));
+    expect(defined).toEqual(CAPTURE_FLAGS);
   });
 
   it('formats IPv6 addresses as RFC 5952 text', () => {
@@ -147,9 +157,9 @@ describe('packed batches', () => {
   it('are what encodeCaptureRecord writes, for IPv4, IPv6 and IPv4-mapped addresses', () => {
     const base = { ts: 2n ** 60n + 5n, conn: 2n ** 40n + 3n, offset: 77n, skipped: 12, pid: 4_000_000, tid: 4_000_001, fd: 300, dir: 'in' as const, lport: 40000, rport: 9092, comm: 'kafkatrace-mock', data: new Uint8Array([9, 8, 7]) };
     const records = [
-      { ...base, family: 4 as const, laddr: '127.0.0.1', raddr: '10.1.2.3', resync: true, close: false },
-      { ...base, family: 6 as const, laddr: '2001:db8::1:0:0:1', raddr: '::1', resync: false, close: true },
-      { ...base, family: 6 as const, laddr: '::ffff:127.0.0.1', raddr: 'fe80::aa', resync: false, close: false },
+      { ...base, family: 4 as const, laddr: '127.0.0.1', raddr: '10.1.2.3', resync: true, loss: true, close: false },
+      { ...base, family: 6 as const, laddr: '2001:db8::1:0:0:1', raddr: '::1', resync: false, loss: false, close: true },
+      { ...base, family: 6 as const, laddr: '::ffff:127.0.0.1', raddr: 'fe80::aa', resync: false, loss: true, close: false },
     ];
     const decoded = captureRecords(Buffer.concat(records.map((r) => encodeCaptureRecord(r))));
     expect(decoded.map((r) => ({ ...r, data: [...r.data] }))).toEqual(records.map((r) => ({ ...r, data: [...r.data] })));

@@ -2,13 +2,15 @@
 // pipelines thousands of tiny ApiVersions requests to the mock broker through a ring buffer far too
 // small for them, and the frames user space reassembles plus those the capture counted lost (ring
 // full, cut short after a loss, past its walk of one syscall) must equal the frames sent, on both
-// ends (client and broker, requests and responses). The count sent is the client's own. Needs root,
+// ends (client and broker, requests and responses); so must the frames the decoder decodes or counts
+// as failed, plus those lost. The count sent is the client's own. Needs root,
 // the addon and build/ from node scripts/build-kafka.mjs.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureRecords, type CaptureRecord } from '../../src/kafka/capture/record.js';
 import { startCapture, type CaptureFrames } from '../../src/kafka/capture/loader.js';
 import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
+import { KafkaDecoder } from '../../src/kafka/index.js';
 import { FrameStream } from '../../src/kafka/wire/stream.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { requestFrame } from '../fixtures/kafka/encoder.js';
@@ -76,13 +78,18 @@ describe('kafka capture: frame accounting under ring-buffer loss', () => {
     if (!runnable) return;
     const N = 20_000;
     const records: CaptureRecord[] = [];
-    const capture = startCapture({ ports: [port], ringBytes: 16384 }, (batch) => records.push(...captureRecords(batch)));
+    const batches: Uint8Array[] = [];
+    const take = (batch: Buffer): void => {
+      batches.push(Uint8Array.from(batch));
+      records.push(...captureRecords(batch));
+    };
+    const capture = startCapture({ ports: [port], ringBytes: 16384 }, take);
     let answered = 0;
     let frames: CaptureFrames;
     try {
       answered = await flood(port, N, 5000);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      records.push(...captureRecords(capture.poll()));
+      take(capture.poll());
       frames = capture.frames();
     } finally {
       capture.close();
@@ -108,5 +115,15 @@ describe('kafka capture: frame accounting under ring-buffer loss', () => {
     expect(frames.out.handed + lost('out')).toBe(2 * N);
     expect(frames.in.handed + lost('in')).toBe(2 * N);
     expect(reassembled + lost('out') + lost('in')).toBe(4 * N);
+    // And what the decoder makes of them: every frame handed over is decoded, or left undecoded and
+    // counted by its reason (an answer to a request the ring lost, a header cut short).
+    const decoder = new KafkaDecoder({ onExchange: () => undefined });
+    for (const b of batches) decoder.pushCapture(b);
+    decoder.closeAll();
+    const c = decoder.counters();
+    const failed = Object.values(c.framesFailed).reduce((n, k) => n + k, 0);
+    expect(c.badRecords).toBe(0);
+    expect(c.framesFailed.orphan_response ?? 0).toBe(0);
+    expect(c.framesDecoded + failed + lost('out') + lost('in')).toBe(4 * N);
   }, 120_000);
 });

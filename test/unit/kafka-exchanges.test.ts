@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaDecoder, probeFirings, type CaptureChunk, type KafkaExchange } from '../../src/kafka/index.js';
 import { requestFrame, responseFrame, recordBatch, concat } from '../fixtures/kafka/encoder.js';
+import { laneResponses } from '../helpers/lane-count.js';
 
 const conn = { pid: 100, tid: 101, comm: 'app', fd: 7, laddr: '127.0.0.1', lport: 50000, raddr: '127.0.0.1', rport: 9092 };
 
@@ -245,5 +246,90 @@ describe('exchange pairing', () => {
     send('in', responseFrame(18, 0, 4, { ErrorCode: 0, ApiKeys: [] }), 6n);
     expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1, 'complete'], [4, 'complete']]);
     expect(decoder.counters().framesFailed.orphan_response).toBe(1);
+  });
+
+  const apiVersionsAnswer = (id: number): Uint8Array => responseFrame(18, 0, id, { ErrorCode: 0, ApiKeys: [] });
+
+  it('after a ring-buffer loss, an answer to a lost request is counted as such, and the request in progress survives', () => {
+    const { events, send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1, 'x', {}), 0n);
+    send('in', apiVersionsAnswer(1), 1n);
+    // Request 2 went in a record the ring refused; request 3 is half written.
+    const req3 = requestFrame(3, 1, 3, 'x', { Topics: [{ Name: 'a' }, { Name: 'b' }] });
+    send('out', req3.subarray(0, 20), 3n, { skipped: 30, resync: true, loss: true });
+    send('in', apiVersionsAnswer(2), 4n, { loss: true });
+    send('out', req3.subarray(20), 5n);
+    send('in', responseFrame(3, 1, 3, { Brokers: [], ControllerId: 0, Topics: [] }), 6n);
+    expect(events.map((e) => [e.correlation_id, e.status, e.truncated])).toEqual([[1, 'complete', false], [3, 'complete', false]]);
+    expect(decoder.counters()).toMatchObject({ framesDecoded: 4, framesFailed: { request_lost: 1 }, resyncs: 1 });
+  });
+
+  it('an answer to a request lost by the ring can come before the request stream says so: the other stream is told', () => {
+    const { events, send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1, 'x', {}), 0n);
+    send('in', apiVersionsAnswer(1), 1n);
+    const req3 = requestFrame(3, 1, 3, 'x', { Topics: [{ Name: 'a' }, { Name: 'b' }] });
+    send('out', req3.subarray(0, 20), 2n);
+    // The rest of request 3 and request 2 after it were refused; 2's answer comes first.
+    send('in', responseFrame(3, 1, 3, { Brokers: [], ControllerId: 0, Topics: [] }), 4n, { loss: true });
+    send('in', apiVersionsAnswer(2), 5n);
+    send('out', requestFrame(18, 0, 4, 'x', {}), 6n, { skipped: req3.length - 20 + 30, resync: true, loss: true });
+    send('in', apiVersionsAnswer(4), 7n);
+    expect(events.map((e) => [e.correlation_id, e.status, e.truncated])).toEqual([[1, 'complete', false], [3, 'complete', true], [4, 'complete', false]]);
+    expect(decoder.counters().framesFailed).toEqual({ request_lost: 1 });
+  });
+
+  it('the loss ends at the answer to a request sent after its last flag: then an answer to nothing means lost sync again', () => {
+    const { send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1, 'x', {}), 0n);
+    send('in', apiVersionsAnswer(1), 1n);
+    send('out', requestFrame(18, 0, 3, 'x', {}), 3n, { skipped: 30, resync: true, loss: true });
+    send('in', apiVersionsAnswer(2), 4n, { loss: true });
+    send('in', apiVersionsAnswer(3), 5n);
+    send('out', requestFrame(18, 0, 5, 'x', {}), 6n);
+    send('in', apiVersionsAnswer(5), 7n);
+    send('in', apiVersionsAnswer(9), 8n);
+    expect(decoder.counters().framesFailed).toEqual({ request_lost: 1, orphan_response: 1 });
+  });
+
+  it('the loss ends the same way when the fast lane pairs the answer', () => {
+    const { send, decoder } = setup({ onExchange: undefined, onFiring: () => undefined, demand: { probes: ['produce'], args: ['records'] } });
+    const produce = (id: number): Uint8Array => requestFrame(0, 7, id, 'p', {
+      TransactionalId: null, Acks: 1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: recordBatch({ records: 2 }) }] }],
+    });
+    const produced = (id: number): Uint8Array => responseFrame(0, 7, id, { Responses: [{ Name: 'orders', PartitionResponses: [{ Index: 0, ErrorCode: 0, BaseOffset: 5n }] }], ThrottleTimeMs: 0 });
+    const { taken } = laneResponses(() => {
+      send('out', produce(1), 0n);
+      send('in', produced(1), 1n);
+      send('out', produce(3), 3n, { skipped: 30, resync: true, loss: true });
+      send('in', produced(2), 4n, { loss: true });
+      send('in', produced(3), 5n);
+      send('out', produce(5), 6n);
+      send('in', produced(5), 7n);
+      send('in', produced(9), 8n);
+    });
+    expect(taken).toBe(1);
+    expect(decoder.counters().framesFailed).toEqual({ request_lost: 1, orphan_response: 1 });
+  });
+
+  it('before the direction is known, an answer to a lost request is a frame too (no search inside it for frames)', () => {
+    const { events, send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1051, 'x', {}), 0n);
+    // Request 1052 was lost; its answer (whose first bytes read as no request) comes first.
+    send('in', concat(responseFrame(18, 0, 1052, { ErrorCode: 0, ApiKeys: [{ ApiKey: 0, MinVersion: 0, MaxVersion: 9 }] }), apiVersionsAnswer(1051)), 2n, { loss: true });
+    expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1051, 'complete']]);
+    expect(decoder.counters()).toMatchObject({ framesDecoded: 2, framesFailed: { request_lost: 1 } });
+  });
+
+  it('counts a frame cut short inside its header by a loss (it cannot be decoded)', () => {
+    const { events, send, decoder } = setup();
+    send('out', requestFrame(18, 0, 1, 'x', {}), 0n);
+    send('in', apiVersionsAnswer(1), 1n);
+    send('out', requestFrame(18, 0, 2, 'client', {}).subarray(0, 9), 2n);
+    send('in', apiVersionsAnswer(2).subarray(0, 6), 3n);
+    send('out', requestFrame(18, 0, 3, 'x', {}), 4n, { skipped: 20, resync: true, loss: true });
+    send('in', apiVersionsAnswer(3), 5n, { skipped: 10, resync: true, loss: true });
+    expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1, 'complete'], [3, 'complete']]);
+    expect(decoder.counters()).toMatchObject({ framesDecoded: 4, framesFailed: { truncated_header: 2 } });
   });
 });

@@ -17,8 +17,8 @@ export const CAPTURE_AT = {
   lport: 50, rport: 52, laddr: 56, raddr: 72, comm: 88,
 } as const;
 
-/** Bits of kc_event's flags. */
-export const CAPTURE_FLAGS = { resync: 1, close: 2 } as const;
+/** Bits of kc_event's flags (KC_F_* in bpf-templates/kafka-capture.h). */
+export const CAPTURE_FLAGS = { resync: 1, close: 2, loss: 4 } as const;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
@@ -44,6 +44,11 @@ export interface CaptureRecord {
   skipped: number;
   /** The capture assumes a frame starts at data[0] (joined mid-stream, or after lost records). */
   resync: boolean;
+  /**
+   * Records of this connection were lost since this direction's previous record: with resync, frames
+   * of this direction before data[0]; without, of the other direction (whose responses may follow).
+   */
+  loss: boolean;
   /** The connection closed (no data). */
   close: boolean;
   data: Uint8Array;
@@ -136,6 +141,7 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
     fd: dv.getUint32(CAPTURE_AT.fd, true),
     dir: dv.getUint8(CAPTURE_AT.dir) === 0 ? 'out' : 'in',
     resync: (flags & CAPTURE_FLAGS.resync) !== 0,
+    loss: (flags & CAPTURE_FLAGS.loss) !== 0,
     close: (flags & CAPTURE_FLAGS.close) !== 0,
     family,
     lport: dv.getUint16(CAPTURE_AT.lport, true),
@@ -180,7 +186,7 @@ function addressBytes(family: 4 | 6, text: string): Uint8Array {
  * The inverse of decodeCaptureRecord (what the capture program writes for `record`), packed with
  * its size as in a batch: tests and the bench feed the decoder what a drain of the ring would.
  */
-export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resync' | 'close'> & Partial<Pick<CaptureRecord, 'offset' | 'resync' | 'close'>>): Uint8Array {
+export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resync' | 'loss' | 'close'> & Partial<Pick<CaptureRecord, 'offset' | 'resync' | 'loss' | 'close'>>): Uint8Array {
   const size = CAPTURE_HEADER_SIZE + record.data.length;
   const out = new Uint8Array(RECORD_PREFIX + size);
   const dv = new DataView(out.buffer, RECORD_PREFIX);
@@ -194,7 +200,7 @@ export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resy
   dv.setUint32(CAPTURE_AT.fd, record.fd, true);
   dv.setUint16(CAPTURE_AT.len, record.data.length, true);
   dv.setUint8(CAPTURE_AT.dir, record.dir === 'out' ? 0 : 1);
-  dv.setUint8(CAPTURE_AT.flags, (record.resync ? CAPTURE_FLAGS.resync : 0) | (record.close ? CAPTURE_FLAGS.close : 0));
+  dv.setUint8(CAPTURE_AT.flags, (record.resync ? CAPTURE_FLAGS.resync : 0) | (record.loss ? CAPTURE_FLAGS.loss : 0) | (record.close ? CAPTURE_FLAGS.close : 0));
   dv.setUint16(CAPTURE_AT.family, record.family === 4 ? AF_INET : AF_INET6, true);
   dv.setUint16(CAPTURE_AT.lport, record.lport, true);
   dv.setUint16(CAPTURE_AT.rport, record.rport, true);

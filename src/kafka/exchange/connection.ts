@@ -162,6 +162,12 @@ export class Connection {
   private lastConnection: ConnectionInfo | undefined;
   /** Time and thread of the walked frame offered to the lane (takeWalked). */
   private walkedMeta: LaneMeta | undefined;
+  /**
+   * The time of the latest record flagged KC_F_LOSS, until a response answers a request seen since:
+   * meanwhile (responses come in request order) a response that answers nothing answers a request
+   * the capture lost, and the streams are in step.
+   */
+  private lossAt: bigint | null = null;
 
   constructor(
     public info: ConnectionInfo,
@@ -200,6 +206,7 @@ export class Connection {
     // The lane's requests go one way, the connection's requestDir, which is set once: so does its role.
     const ctx = (this.laneContext ??= this.context(this.requestDir === 'out' ? 'client' : 'broker'));
     if (!lane.respond(p, data, start, size, meta, this.info, ctx, wire)) return false;
+    if (this.lossAt !== null) this.answered(p.ts);
     pending.delete(id);
     counters.framesDecoded++;
     counters.exchanges++;
@@ -255,8 +262,9 @@ export class Connection {
     this.expireBy(frame.meta.ts);
     const counters = this.shared.counters;
     const other = opposite(dir);
+    let id: number | null = null;
     if (this.requestDir !== dir) {
-      const id = peekCorrelationId(frame);
+      id = peekCorrelationId(frame);
       const req = id === null ? undefined : this.pendingRequest(other, id);
       if (req && id !== null && (this.requestDir !== null || this.soundPairing(req, frame))) {
         this.pending[other].delete(id);
@@ -264,6 +272,7 @@ export class Connection {
           this.requestDir = other;
           this.pending[dir].clear();
         }
+        if (this.lossAt !== null) this.answered(req.ts);
         this.complete(req, frame);
         return;
       }
@@ -281,13 +290,16 @@ export class Connection {
       return;
     }
     if (this.requestDir === other) {
-      this.orphan(other);
+      if (id === null) countFailure(counters, 'truncated_header');
+      else if (this.lossAt !== null) countFailure(counters, 'request_lost');
+      else this.orphan(other);
       return;
     }
     // Until a pairing has taught the direction, requests decode whole: soundPairing judges by their failures.
     const req = decodeRequest(frame, this.requestDir === null ? undefined : this.shared.plan?.requests);
     if ('rejected' in req) {
-      if (req.rejected !== 'truncated') countFailure(counters, req.rejected);
+      const answer = req.rejected === 'bad_header' && this.answersLost(dir);
+      countFailure(counters, req.rejected === 'truncated' ? 'truncated_header' : answer ? 'request_lost' : req.rejected);
       return;
     }
     this.accept(dir, req, frame);
@@ -332,10 +344,22 @@ export class Connection {
     return true;
   }
 
+  /** The capture lost records of this connection (a record flagged KC_F_LOSS, at `ts`). */
+  afterLoss(ts: bigint): void {
+    this.lossAt = ts;
+  }
+
+  /** A response answered a request of time `ts`: one seen since the loss ends its window. */
+  private answered(ts: bigint): void {
+    const at = this.lossAt;
+    if (at !== null && ts >= at) this.lossAt = null;
+  }
+
   /**
-   * A response that answers no request means requests were lost, most likely because the request
-   * stream is inside a frame whose size was wrong (it would otherwise swallow the stream up to that
-   * size): the request stream drops the frame in progress and resynchronises.
+   * Outside a loss window (see lossAt), a response that answers no request means requests were lost,
+   * most likely because the request stream is inside a frame whose size was wrong (it would
+   * otherwise swallow the stream up to that size): the request stream drops the frame in progress
+   * and resynchronises.
    */
   private orphan(requestDir: Direction): void {
     countFailure(this.shared.counters, 'orphan_response');
@@ -367,12 +391,23 @@ export class Connection {
       if (this.pendingRequest(other, id) || (this.unacked[other]?.find(id) ?? -1) >= 0) return true;
     }
     if (this.requestDir === other) {
+      // After a loss the frame is real, the answer to a lost request (onFrame counts it).
+      if (this.lossAt !== null) return true;
       this.orphan(other);
       return false;
     }
-    if (plausibleRequest(data, at)) return true;
+    if (plausibleRequest(data, at) || this.answersLost(dir)) return true;
     countFailure(this.shared.counters, 'bad_header');
     return false;
+  }
+
+  /**
+   * Whether a frame in direction `dir` that is no request answers a request the capture lost: after
+   * a loss, before the direction is known, once the other direction has sent requests (the frame is
+   * real: the capture found its boundary).
+   */
+  private answersLost(dir: Direction): boolean {
+    return this.lossAt !== null && this.requestDir === null && this.pending[opposite(dir)].size > 0;
   }
 
   /**

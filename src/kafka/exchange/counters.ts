@@ -7,10 +7,17 @@ export type FrameFailure =
   /** A response whose correlation id matches no request seen on the connection. */
   | 'orphan_response'
   /**
+   * A response to a request the capture lost (the ring buffer was full): one that answers no request
+   * seen, after the capture flagged a loss on its connection. Its request counts among the frames lost.
+   */
+  | 'request_lost'
+  /**
    * An answer to an acks=0 Produce request, which a broker never sends (librdkafka's mock cluster
    * does); the request was reported already, without a response.
    */
   | 'acks0_response'
+  /** A frame cut short inside its header (the capture lost the rest): it cannot be decoded. */
+  | 'truncated_header'
   /** A raw SASL token (after SaslHandshake v0), deliberately not decoded. */
   | 'sasl_token'
   /** A request or response body of a version no bundled schema has (its header was used). */
@@ -58,7 +65,7 @@ export function countFailure(c: KafkaCounters, reason: FrameFailure): void {
 
 /** Every FrameFailure, in the order reports list them (Prometheus keeps a series for each, 0 included). */
 const FRAME_FAILURES: readonly FrameFailure[] = [
-  'bad_header', 'overrun', 'bad_length', 'bad_varint', 'trailing', 'orphan_response', 'acks0_response', 'unknown_version', 'sasl_token',
+  'bad_header', 'overrun', 'bad_length', 'bad_varint', 'trailing', 'orphan_response', 'request_lost', 'truncated_header', 'acks0_response', 'unknown_version', 'sasl_token',
 ];
 
 /** One decode-health figure: printed at exit (-v), in -f json's kafka_decode record, and in Prometheus. */

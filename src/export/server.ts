@@ -53,9 +53,22 @@ export class PrometheusExporter {
     return { host: a.address, port: a.port };
   }
 
-  /** Serves this session's maps from now on (SessionOptions.onStarted). */
+  /**
+   * Serves this session's maps from now on (SessionOptions.onStarted). The first writing of the
+   * metrics compiles the code that writes them (prom-client's and the exporter's): some 10 ms on an
+   * idle machine, ten times that on a loaded one. It is done once now, maps left unread, so that
+   * the first scrape does not wait for it.
+   */
   attach(control: SessionControl): void {
     this.control = control;
+    setImmediate(() => {
+      if (this.control !== control) return;
+      try {
+        exposition([...this.maps.map((m) => mapFamily(m, undefined, control.render)), ...healthFamilies(control.health(), 0)]).catch(() => {});
+      } catch {
+        // A session that cannot say its health now says it on the first scrape.
+      }
+    });
   }
 
   /** Stops serving maps (SessionOptions.onStop): the session is about to release them. */

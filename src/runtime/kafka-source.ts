@@ -2,7 +2,7 @@
 // exchange becomes probe firings, and every user-space probe attached to a firing's name runs its
 // compiled action. Frames that fail to decode are counted by the decoder, never fatal.
 import { readFileSync, statSync } from 'node:fs';
-import { startCapture, type CaptureFrames, type CaptureOptions } from '../kafka/capture/loader.js';
+import { startCapture, type Capture, type CaptureFrames, type CaptureOptions } from '../kafka/capture/loader.js';
 import { realSystem } from '../frontend/system.js';
 import { walkRecords } from '../native/ring-records.js';
 import { PROBES } from '../kafka/probes/args.js';
@@ -220,6 +220,10 @@ export interface KafkaFeedOptions {
   output: Output;
   /** What the capture filters in the kernel (pid, ports, ring size, ...). */
   capture: CaptureOptions;
+  /** Starts the capture: the kernel's (startCapture) by default; tests give a fake. */
+  startCapture?: (options: CaptureOptions, onBatch: (batch: Buffer) => void) => Capture;
+  /** The clock decoding slices are timed by, in ms: performance.now by default. */
+  now?: () => number;
 }
 
 /** Probes attached to a KafkaFeed together: a script's, or one REPL block's. */
@@ -253,12 +257,16 @@ interface ProbeSet {
   timers: NodeJS.Timeout[];
 }
 
-/** Capture records are decoded in slices of this many ms. */
-const SLICE_MS = 10;
+/**
+ * Capture records are decoded in slices of this many ms. An HTTP request (/metrics) needs two turns
+ * of the event loop (accept, then read), so it waits up to two slices, and on a loaded machine each
+ * slice can take several times as long in wall time: a slice is kept a small part of 100 ms.
+ */
+const SLICE_MS = 2;
 /** Records per piece a batch is cut into, so that a slice can end between pieces. */
-const PIECE_RECORDS = 256;
+const PIECE_RECORDS = 64;
 /** Bytes per piece: a record of tiny frames holds hundreds of them, so records alone make pieces too long. */
-const PIECE_BYTES = 16 * 1024;
+const PIECE_BYTES = 4 * 1024;
 
 /** A packed batch cut at record boundaries into packed batches of at most PIECE_RECORDS records or about PIECE_BYTES. */
 export function recordPieces(batch: Buffer): Buffer[] {
@@ -360,13 +368,14 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
     if (p !== paused) capture.pause((paused = p));
   };
   /** Decodes waiting pieces until none is left or `deadline` has passed; false when cut short. */
+  const now = opts.now ?? (() => performance.now());
   const decodeWaiting = (deadline: number): boolean => {
     slice = undefined;
     while (waiting.length > 0) {
       feed(waiting.shift()!);
-      if (waiting.length > 0 && performance.now() > deadline) {
+      if (waiting.length > 0 && now() > deadline) {
         pause(true);
-        slice = setImmediate(() => decodeWaiting(performance.now() + SLICE_MS));
+        slice = setImmediate(() => decodeWaiting(now() + SLICE_MS));
         return false;
       }
     }
@@ -376,7 +385,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
   const onBatch = (batch: Buffer): void => {
     if (running === 0) return;
     waiting.push(...recordPieces(batch));
-    if (slice === undefined) decodeWaiting(performance.now() + SLICE_MS);
+    if (slice === undefined) decodeWaiting(now() + SLICE_MS);
   };
   /** Everything waiting and everything the ring holds now, decoded at once. */
   const drainAll = (): void => {
@@ -384,7 +393,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
     decodeWaiting(Infinity);
     feed(capture.poll());
   };
-  const capture = startCapture(opts.capture, onBatch);
+  const capture = (opts.startCapture ?? startCapture)(opts.capture, onBatch);
   const timer = setInterval(() => decoder.expire(process.hrtime.bigint()), EXPIRE_INTERVAL_MS);
   timer.unref();
 

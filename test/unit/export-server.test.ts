@@ -11,16 +11,17 @@ const CALLS: PlanMap = {
 };
 
 /** A session whose @calls[workload] grows by one on every read. */
-function fakeControl(): SessionControl & { reads: number; ended: boolean } {
+function fakeControl(): SessionControl & { reads: number; healthReads: number; ended: boolean } {
   const c = {
     reads: 0,
+    healthReads: 0,
     ended: false,
     snapshots() {
       if (c.ended) throw new KtError('session-ended', 'the session has ended');
       c.reads++;
       return [{ name: '@calls', value: CALLS.value, keyTypes: CALLS.keyTypes, entries: [{ keys: ['workload'], value: BigInt(c.reads) }] }];
     },
-    health: () => ({ eventsLost: 0n, probesAttached: 2, kafkaFramesFailed: 0 }),
+    health: () => (c.healthReads++, { eventsLost: 0n, probesAttached: 2, kafkaFramesFailed: 0 }),
     render: { symbols: { ksym: () => '', usym: () => '', username: () => '', cgroupPath: () => '' } },
   };
   return c;
@@ -69,6 +70,19 @@ describe('the Prometheus exporter', () => {
     const duration = Number(/^kafkatrace_scrape_duration_seconds (\S+)$/m.exec(second)?.[1]);
     expect(duration).toBeGreaterThan(0);
     expect(duration).toBeLessThan(1);
+  });
+
+  it('writes the metrics once when the session starts, maps unread, so that the first scrape finds the code compiled', async () => {
+    const e = await listen();
+    const control = fakeControl();
+    e.attach(control);
+    expect(control.healthReads).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(control.healthReads).toBe(1);
+    expect(control.reads).toBe(0);
+    const text = await (await fetch(url(e))).text();
+    expect(text).toContain('kafkatrace_calls_total{comm="workload"} 1\n');
+    expect(text).toContain('kafkatrace_scrape_duration_seconds 0\n');
   });
 
   it('turns a failing read into a 503 with its message', async () => {

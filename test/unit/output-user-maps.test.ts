@@ -1,5 +1,5 @@
 // User-space maps (kafka probes): same semantics and snapshots as kernel maps.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UserMaps, keyIdentity } from '../../src/runtime/user-maps.js';
 import { i64, str, u64 } from './format-helpers.js';
 
@@ -103,6 +103,22 @@ describe('UserMaps', () => {
     expect(keyIdentity([1n])).not.toBe(keyIdentity(['1']));
     expect(keyIdentity([new Uint8Array([1])])).not.toBe(keyIdentity([[1n]]));
     expect(keyIdentity(['a', 2n])).toBe(keyIdentity(['a', 2n]));
+  });
+
+  it('identifies no key, one integer or one string as the general form does, without its replacer', () => {
+    // The general form: each value typed in a JSON string (i: integers, s: strings).
+    const general = (keys: unknown[]): string => JSON.stringify(keys.map((k) => (typeof k === 'bigint' ? `i:${k}` : `s:${k}`)));
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      for (const keys of [[], [0n], [-1n], [2n ** 64n - 1n], [''], ['orders'], ['a"b\\c\n\u0001'], ['ü😀']]) {
+        expect(keyIdentity(keys)).toBe(general(keys));
+      }
+      // general() stringifies without a replacer: any call with one came from keyIdentity.
+      expect(stringify.mock.calls.filter((c) => c.length > 1 && c[1] !== undefined)).toEqual([]);
+    } finally {
+      stringify.mockRestore();
+    }
+    expect(keyIdentity(['1'])).not.toBe(keyIdentity([1n]));
   });
 
   it('holds at most its key limit, as a full kernel map: new keys dropped and counted, old keys still updated', () => {

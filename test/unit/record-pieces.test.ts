@@ -16,17 +16,17 @@ function packed(sizes: number[]): Buffer {
 }
 
 describe('recordPieces', () => {
-  it('cuts records of tiny frames (4 KiB each) at about 16 KiB, at record boundaries', () => {
+  it('cuts records of tiny frames (4 KiB each) at about 4 KiB, at record boundaries', () => {
     const batch = packed(Array.from({ length: 100 }, () => 4200));
     const pieces = recordPieces(batch);
     expect(Buffer.concat(pieces).equals(batch)).toBe(true);
-    for (const p of pieces) expect(p.length).toBeLessThanOrEqual(16 * 1024 + 4 + 4200);
+    for (const p of pieces) expect(p.length).toBeLessThanOrEqual(4 * 1024 + 4 + 4200);
     expect(pieces.flatMap((p) => ringRecords(p)).length).toBe(100);
   });
 
-  it('cuts small records at 256 per piece', () => {
-    const batch = packed(Array.from({ length: 1000 }, () => 8));
+  it('cuts small records at 64 per piece', () => {
+    const batch = packed(Array.from({ length: 300 }, () => 8));
     const pieces = recordPieces(batch);
-    expect(pieces.map((p) => ringRecords(p).length)).toEqual([256, 256, 256, 232]);
+    expect(pieces.map((p) => ringRecords(p).length)).toEqual([64, 64, 64, 64, 44]);
   });
 });

@@ -266,7 +266,7 @@ export class KafkaDecoder {
 
   /**
    * A walked frame that starts at batch[off] and runs past its record's data (which ends at
-   * dataEnd; the record at recordAt), taken where its pieces lie when the records after it carry
+   * dataEnd; the next record is at recordAt), taken where its pieces lie when the records after it carry
    * them all: each of the same connection and direction, with no flag, after bytes skipped (as the
    * capture walks a frame, one record per piece). The lane reads the pieces in place, stepping over
    * the record headers between them at the gaps. Returns where the bytes after the frame start, in

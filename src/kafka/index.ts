@@ -11,12 +11,13 @@
 // (src/kafka/probes/demand.ts), and decoder.firings(ex) builds their firings. A decoder given onFiring
 // instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
 // lane (src/kafka/lane/fast-lane.ts), which makes no exchange object at all.
-import { walkRecords } from '../native/ring-records.js';
+import { RECORD_PREFIX } from '../native/ring-records.js';
 import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture/record.js';
 import { BoundedMap } from './exchange/bounded-map.js';
 import type { FrameMeta, SharedState } from './exchange/connection.js';
 import { Connections, type Tracked } from './exchange/connections.js';
 import { newCounters, type KafkaCounters } from './exchange/counters.js';
+import { WalkGaps } from './lane/compiler.js';
 import { FastLane, LaneMeta, type FiringSink } from './lane/fast-lane.js';
 import type { ConnectionInfo, DerivedEvent, Direction, KafkaExchange, ProbeFiring } from './model.js';
 import { DecodePlan, type KafkaDemand } from './probes/demand.js';
@@ -78,11 +79,19 @@ export interface KafkaDecoderOptions {
   demand?: KafkaDemand;
 }
 
+/** The end of the record whose size prefix is at `at` of a packed batch (as walkRecords reads it). */
+const recordEnd = (dv: DataView, at: number): number => at + RECORD_PREFIX + dv.getUint32(at, true);
+
 export class KafkaDecoder {
   private readonly counts = newCounters();
   private readonly connections: Connections;
   /** The time and thread of the record whose frames go to the lane (which copies what it keeps of them). */
   private readonly laneMeta = new LaneMeta();
+  /** The gaps of a walked frame gathered from the records that carry its pieces (see gather). */
+  private readonly gatherGaps = new WalkGaps();
+  /** Where gather left off: the record holding the end of the frame it gathered, and that record's end. */
+  private gatheredRecord = 0;
+  private gatheredEnd = 0;
   private readonly topicIds = new BoundedMap<number, Map<string, string>>(4_096);
   private readonly groups = new BoundedMap<string, string>(100_000);
   private readonly rebalances = new RebalanceTracker();
@@ -168,41 +177,52 @@ export class KafkaDecoder {
   /**
    * Feeds a batch of capture records packed as the ring buffer delivers them (src/native/
    * ring-records.ts). A record of a known connection is read in place: its whole frames go to the
-   * fast lane with no record object, and what else it has goes on as a chunk with the connection's
-   * addresses and comm (no strings made again). A record of a connection not tracked yet becomes a
-   * CaptureRecord.
+   * fast lane with no record object, so do walked frames whose pieces follow it (gather), and what
+   * else it has goes on as a chunk with the connection's addresses and comm (no strings made again).
+   * A record of a connection not tracked yet becomes a CaptureRecord.
    */
   pushCapture(batch: Uint8Array): void {
     const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-    if (!walkRecords(batch, (start, end) => this.pushRecord(batch, dv, start, end))) this.counts.badRecords++;
+    for (let at = 0; at + RECORD_PREFIX <= batch.length; ) {
+      const end = recordEnd(dv, at);
+      // The addon writes whole records: one that overruns the batch means nothing after it is sound.
+      if (end > batch.length) {
+        this.counts.badRecords++;
+        return;
+      }
+      at = this.pushRecord(batch, dv, at + RECORD_PREFIX, end);
+    }
   }
 
-  private pushRecord(batch: Uint8Array, dv: DataView, start: number, end: number): void {
+  /** Feeds the record at [start, end) of the batch; returns where the next record not fed yet is. */
+  private pushRecord(batch: Uint8Array, dv: DataView, start: number, end: number): number {
     const t = this.recordConnection(dv, start, end);
     if (!t) {
       const record = this.captureRecord(batch, start, end);
       if (record) this.push(record);
     } else if (this.shared.lane && batch[start + CAPTURE_AT.flags] === 0 && captureSkipped(dv, start) === 0) {
-      this.laneRecord(t, batch, dv, start);
+      return this.laneRecord(t, batch, dv, start, end);
     } else if ((batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.close) === 0) {
       this.connections.touch(t);
       if ((batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.loss) !== 0) t.conn.afterLoss(dv.getBigUint64(start + CAPTURE_AT.ts, true));
-      this.feedRecord(t, batch, dv, start, 0);
+      this.feedRecord(t, batch, dv, start, 0, captureSkipped(dv, start));
     } else {
       this.push(this.knownChunk(t, batch, dv, start));
     }
+    return end;
   }
 
   /**
    * The schema decoder's path (or a walked frame's way to the lane) for the record at batch[start]
-   * of connection `t`, from `from` bytes into its data: its bytes go to the stream in place.
+   * of connection `t`, from `from` bytes into its data, `skipped` bytes passing before them: its
+   * bytes go to the stream in place.
    */
-  private feedRecord(t: Tracked, batch: Uint8Array, dv: DataView, start: number, from: number): void {
+  private feedRecord(t: Tracked, batch: Uint8Array, dv: DataView, start: number, from: number, skipped: number): void {
     const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
     const dataStart = start + CAPTURE_HEADER_SIZE;
     const meta = { ts: dv.getBigUint64(start + CAPTURE_AT.ts, true), tid: dv.getUint32(start + CAPTURE_AT.tid, true) };
     const resync = (batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.resync) !== 0;
-    this.streamOf(t, dir).pushRange(batch, dataStart + from, dataStart + dv.getUint16(start + CAPTURE_AT.len, true), from === 0 ? captureSkipped(dv, start) : 0, resync, meta, dir === 'out' ? t.onFrame.out : t.onFrame.in);
+    this.streamOf(t, dir).pushRange(batch, dataStart + from, dataStart + dv.getUint16(start + CAPTURE_AT.len, true), skipped, resync, meta, dir === 'out' ? t.onFrame.out : t.onFrame.in, dv);
   }
 
   /**
@@ -219,18 +239,83 @@ export class KafkaDecoder {
 
   /**
    * The fast lane's share of pushCapture: a record of connection `t` with nothing skipped and no
-   * flag. Its whole frames go to the lane; the rest (what the lane declines) to the schema
-   * decoder's path.
+   * flag, at [start, end). Its whole frames go to the lane, and a walked frame that starts in it with
+   * its pieces (gather) and the whole frames after it; the rest (what the lane declines) to the
+   * schema decoder's path. Returns where the next record not fed yet is.
    */
-  private laneRecord(t: Tracked, batch: Uint8Array, dv: DataView, start: number): void {
+  private laneRecord(t: Tracked, batch: Uint8Array, dv: DataView, start: number, end: number): number {
     this.connections.touch(t);
     const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
+    const stream = this.streamOf(t, dir);
     const meta = this.laneMeta;
-    meta.setRecord(dv, start + CAPTURE_AT.ts, dv.getUint32(start + CAPTURE_AT.tid, true));
-    const dataStart = start + CAPTURE_HEADER_SIZE;
-    const dataEnd = dataStart + dv.getUint16(start + CAPTURE_AT.len, true);
-    const off = this.streamOf(t, dir).takeWhole(batch, dataStart, dataEnd, meta, t.conn, dir);
-    if (off < dataEnd) this.feedRecord(t, batch, dv, start, off - dataStart);
+    // The record being read, where it ends, and where its bytes not taken yet start.
+    let record = start;
+    let recordEndAt = end;
+    let from = start + CAPTURE_HEADER_SIZE;
+    for (;;) {
+      meta.setRecord(dv, record + CAPTURE_AT.ts, dv.getUint32(record + CAPTURE_AT.tid, true));
+      const dataStart = record + CAPTURE_HEADER_SIZE;
+      const dataEnd = dataStart + dv.getUint16(record + CAPTURE_AT.len, true);
+      const off = stream.takeWhole(batch, from, dataEnd, meta, t.conn, dir);
+      if (off === dataEnd) return recordEndAt;
+      from = this.gather(t, dir, stream, batch, dv, off, dataEnd, recordEndAt);
+      if (from < 0) {
+        this.feedRecord(t, batch, dv, record, off - dataStart, 0);
+        return recordEndAt;
+      }
+      record = this.gatheredRecord;
+      recordEndAt = this.gatheredEnd;
+    }
+  }
+
+  /**
+   * A walked frame that starts at batch[off] and runs past its record's data (which ends at
+   * dataEnd; the next record is at recordAt), taken where its pieces lie when the records after it carry
+   * them all: each of the same connection and direction, with no flag, after bytes skipped (as the
+   * capture walks a frame, one record per piece). The lane reads the pieces in place, stepping over
+   * the record headers between them at the gaps. Returns where the bytes after the frame start, in
+   * the record at gatheredRecord (which ends at gatheredEnd); -1 when nothing was taken.
+   */
+  private gather(t: Tracked, dir: Direction, stream: FrameStream<FrameMeta>, batch: Uint8Array, dv: DataView, off: number, dataEnd: number, recordAt: number): number {
+    const size = stream.gatherableSize(batch, off, dataEnd);
+    if (size < 0) return -1;
+    const gaps = this.gatherGaps;
+    gaps.count = 0;
+    const dirByte = dir === 'out' ? 0 : 1;
+    /** Payload bytes of the frame passed so far, copied and skipped. */
+    let wire = dataEnd - off - 4;
+    let copied = wire;
+    let skipped = 0;
+    let pieceEnd = dataEnd;
+    let pieces = 0;
+    for (let at = recordAt; at + RECORD_PREFIX <= batch.length; ) {
+      const start = at + RECORD_PREFIX;
+      const end = recordEnd(dv, at);
+      if (end > batch.length || this.recordConnection(dv, start, end) !== t || batch[start + CAPTURE_AT.dir] !== dirByte || batch[start + CAPTURE_AT.flags] !== 0) return -1;
+      const k = captureSkipped(dv, start);
+      if (k === 0 || wire + k > size) return -1;
+      const dataStart = start + CAPTURE_HEADER_SIZE;
+      const len = dv.getUint16(start + CAPTURE_AT.len, true);
+      gaps.add(pieceEnd, k, dataStart - pieceEnd);
+      wire += k;
+      skipped += k;
+      pieces++;
+      if (wire + len >= size) {
+        const frameEnd = dataStart + size - wire;
+        copied += size - wire;
+        if (copied > stream.maxFrameCopy || !t.conn.takeGathered(dir, batch, off + 4, frameEnd - off - 4, size, this.laneMeta, gaps)) return -1;
+        stream.passGathered(4 + copied, skipped);
+        for (let i = 0; i < pieces; i++) this.connections.touch(t);
+        this.gatheredRecord = start;
+        this.gatheredEnd = end;
+        return frameEnd;
+      }
+      wire += len;
+      copied += len;
+      pieceEnd = dataStart + len;
+      at = end;
+    }
+    return -1;
   }
 
   /** The record at batch[start] of connection `t` (its close) as a chunk, with the connection's addresses and comm. */

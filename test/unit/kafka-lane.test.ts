@@ -3,9 +3,10 @@
 // over every Produce and Fetch version, and over what the lane declines halfway (responses out of
 // order, split across chunks, empty; connections closed; acks=0), where the schema decoder's path
 // finishes what the lane began.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeCaptureRecord } from '../../src/kafka/capture/record.js';
 import { DecodePlan } from '../../src/kafka/probes/demand.js';
+import { Connection } from '../../src/kafka/exchange/connection.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type ProbeArgs } from '../../src/kafka/index.js';
 import { FastLane, laneArgKinds } from '../../src/kafka/lane/fast-lane.js';
 import { chunk, conn, corpus, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
@@ -470,7 +471,7 @@ function runPacked(batches: Uint8Array[], demand: KafkaDemand, lane: boolean): {
 }
 
 describe('packed capture records (pushCapture)', () => {
-  const flows = [corpus(), lagFlow(), laneFlow()];
+  const flows = [corpus(), lagFlow(), laneFlow(), walkedFlow(), acks0Flow()];
 
   for (const [name, demand] of DEMANDS) {
     it(`give the firings and counters of their chunks for ${name}, with and without the lane`, () => {
@@ -492,6 +493,38 @@ describe('packed capture records (pushCapture)', () => {
     const batches = packed(laneFlow(), 100_000);
     const { taken } = laneResponses(() => runPacked(batches, demand, true));
     expect(taken).toBe(12 + 18 + 2 + 1 + 1 + 2 + 1 + 2);
+  });
+
+  it('read a walked frame where its pieces lie when the records after its first carry them, and copy it otherwise', () => {
+    const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'bytes', 'request_bytes', 'response_bytes'] };
+    const gathered = (batches: Uint8Array[], chunks: CaptureChunk[]): number => {
+      const spy = vi.spyOn(Connection.prototype, 'takeGathered');
+      try {
+        const got = runPacked(batches, demand, true);
+        const expected = run(chunks, demand, false);
+        expect(got.fired).toEqual(expected.fired);
+        expect(got.decoder.counters()).toEqual(expected.decoder.counters());
+        return spy.mock.results.filter((r) => r.value === true).length;
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    const flow = walkedFlow();
+    // Produce v0 (the others' first pieces are cut in two chunks, the capture's pieces of two
+    // syscalls) and every Fetch response; none of the odd gaps.
+    expect(gathered(packed(flow, 100_000), flow)).toBe(1 + 14);
+    // Pieces split across ring batches, or with another connection's record between them, are copied.
+    expect(gathered(packed(flow, 1), flow)).toBe(0);
+    const other = { ...conn, pid: 300, tid: 301, fd: 9, lport: 50001 };
+    const hello = exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n);
+    const batch = recordBatch({ records: 4, payload: 700 });
+    const one: [string, number[]][] = [['orders', [0, 1]]];
+    const pieces = walked('out', produce(9, 2, one, -1, batch), [batch, batch], 2_000n);
+    const interleaved = [...hello, ...hello.map((c) => ({ ...c, ...other })), pieces[0]!, chunk('out', produce(9, 2, one), 2_001n, 0, other), ...pieces.slice(1),
+      chunk('in', produced(9, 2, one), 2_005n), chunk('in', produced(9, 2, one), 2_006n, 0, other)];
+    expect(gathered(packed(interleaved, 100), interleaved)).toBe(0);
+    const alone = [...hello, ...pieces, chunk('in', produced(9, 2, one), 2_005n)];
+    expect(gathered(packed(alone, 100), alone)).toBe(1);
   });
 
   it('keep resyncs and skipped bytes of known connections', () => {

@@ -12,7 +12,7 @@ import type { DecodePlan } from '../probes/demand.js';
 import { exchangeDetails, type DetailsContext } from '../probes/details.js';
 import { errorName } from '../wire/error-codes.js';
 import { LaneMeta, LanePending, type FastLane, type LaneContext } from '../lane/fast-lane.js';
-import { setLaneGaps } from '../lane/compiler.js';
+import { setLaneGaps, WalkGaps } from '../lane/compiler.js';
 import { PendingRequests } from './pending.js';
 import { decodeRequest, decodeResponse, peekCorrelationId, type DecodedRequest } from '../wire/frame.js';
 import { MAX_PLAUSIBLE_VERSION } from '../wire/headers.js';
@@ -118,14 +118,8 @@ class UnackedProduces {
   }
 }
 
-/** The gaps of the walked frame offered to the lane (takeWalked): where each starts among its copied bytes, and its wire length. */
-const gapAt: number[] = [];
-const gapLen: number[] = [];
-function addGap(n: number, at: number, len: number): number {
-  gapAt[n] = at;
-  gapLen[n] = len;
-  return n + 1;
-}
+/** The gaps of the walked frame offered to the lane by takeWalked. */
+const walkedGaps = new WalkGaps();
 
 
 /** What a connection may ask of its two streams. */
@@ -228,31 +222,49 @@ export class Connection {
    * unless the lane finds otherwise) are described to the lane. False: nothing changed.
    */
   takeWalked(dir: Direction, packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: FrameMeta): boolean {
-    if (!this.shared.lane || this.saslTokens || this.requestDir === null || copied < 8) return false;
-    if (dir === this.requestDir) {
-      const api = int16At(packed, 0);
-      if (api !== API_KEYS.Produce && api !== API_KEYS.Fetch) return false;
-    } else if (!(this.pending[this.requestDir].get(int32At(packed, 0)) instanceof LanePending)) {
-      return false;
-    }
-    let gaps = 0;
+    if (!this.walkable(dir, packed, 0, copied)) return false;
+    const gaps = walkedGaps;
+    gaps.count = 0;
     let wireEnd = 0;
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i]!;
-      if (run.offset > wireEnd) gaps = addGap(gaps, run.start, run.offset - wireEnd);
+      if (run.offset > wireEnd) gaps.add(run.start, run.offset - wireEnd, 0);
       wireEnd = run.offset + run.len;
     }
-    if (wireEnd < size) gaps = addGap(gaps, copied, size - wireEnd);
+    if (wireEnd < size) gaps.add(copied, size - wireEnd, 0);
     const laneMeta = (this.walkedMeta ??= new LaneMeta());
     // A stream packs its walked frames in the same buffer, mostly: one view of it serves.
     const v = laneMeta.view;
     if (v.buffer !== packed.buffer || v.byteOffset !== packed.byteOffset || v.byteLength < copied) laneMeta.setChunk(packed, meta.ts, meta.tid);
     else laneMeta.setView(v, meta.ts, meta.tid);
-    setLaneGaps(gapAt, gapLen, gaps);
+    return this.takeWithGaps(dir, packed, 0, copied, size, laneMeta, gaps);
+  }
+
+  /**
+   * takeWalked for a frame read where its pieces lie, in the capture records that carried them:
+   * `copied` bytes from data[start] (meta.view over data), `size` on the wire, the record headers
+   * between its pieces stepped over at its gaps.
+   */
+  takeGathered(dir: Direction, data: Uint8Array, start: number, copied: number, size: number, meta: LaneMeta, gaps: WalkGaps): boolean {
+    return this.walkable(dir, data, start, copied) && this.takeWithGaps(dir, data, start, copied, size, meta, gaps);
+  }
+
+  /** Whether a walked frame whose copied bytes start at data[start] may be the lane's: a Produce or Fetch request, or a response to a lane request. */
+  private walkable(dir: Direction, data: Uint8Array, start: number, copied: number): boolean {
+    if (!this.shared.lane || this.saslTokens || this.requestDir === null || copied < 8) return false;
+    if (dir === this.requestDir) {
+      const api = int16At(data, start);
+      return api === API_KEYS.Produce || api === API_KEYS.Fetch;
+    }
+    return this.pending[this.requestDir].get(int32At(data, start)) instanceof LanePending;
+  }
+
+  private takeWithGaps(dir: Direction, data: Uint8Array, start: number, copied: number, size: number, meta: LaneMeta, gaps: WalkGaps): boolean {
+    setLaneGaps(gaps);
     try {
-      if (!this.takeWhole(dir, packed, 0, copied, laneMeta, size)) return false;
+      if (!this.takeWhole(dir, data, start, copied, meta, size)) return false;
     } finally {
-      setLaneGaps(gapAt, gapLen, 0);
+      setLaneGaps(undefined);
     }
     this.shared.counters.framesTruncated++;
     return true;

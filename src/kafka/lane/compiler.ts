@@ -6,8 +6,9 @@
 // array, a tagged field present, a length past the frame) makes the function return -1: the frame
 // then takes the schema decoder's path, which decodes or counts it as before.
 // A frame the capture walked (its record data skipped) is read the same way from its copied bytes laid
-// end to end: the gaps between them (setGaps) must each be the data of one record batch past its
-// header, which the records fields' walk steps over; a frame with any other gap is declined.
+// end to end, or where they lie in the capture records that carried them: the gaps between them
+// (WalkGaps) must each be the data of one record batch past its header, which the records fields'
+// walk steps over (and, in place, the record header after it); a frame with any other gap is declined.
 // Generated code holds only schema field names (in comments, quoted by generated-code.ts), numbers and
 // the hooks the lane itself writes, never input bytes.
 import { presentFields, projectionStop, wantedField } from '../wire/body-compiler.js';
@@ -45,6 +46,30 @@ const SMALL = Array.from({ length: 1024 }, (_, i) => BigInt(i));
 /** What LaneHelpers.records returns for a records field that does not fit where it lies: the lane declines the frame. */
 const DECLINE = -3;
 
+/** The gaps of a walked frame the lane reads (setLaneGaps), in the order they lie. */
+export class WalkGaps {
+  /** Where each lies among the bytes the lane reads. */
+  readonly at: number[] = [];
+  /** Its wire length: bytes of the frame that passed uncopied. */
+  readonly len: number[] = [];
+  /**
+   * Bytes at `at` that are not the frame's, to step over with it: 0 for copied bytes laid end to
+   * end; a capture record's header for bytes read where the records lie.
+   */
+  readonly skip: number[] = [];
+  count = 0;
+
+  add(at: number, len: number, skip: number): void {
+    const n = this.count;
+    this.at[n] = at;
+    this.len[n] = len;
+    this.skip[n] = skip;
+    this.count = n + 1;
+  }
+}
+
+const NO_GAPS = new WalkGaps();
+
 /** Helpers the generated code calls for what is more than a few byte reads. */
 class LaneHelpers implements CopiedBytes {
   /** Where the last uv() ended. */
@@ -53,9 +78,9 @@ class LaneHelpers implements CopiedBytes {
   private bytes: Uint8Array = new Uint8Array(0);
   private end = 0;
   private readonly summary: RecordsSummary = { bytes: 0, records: 0, offsets: 0, magic: -1, batches: [], complete: true, malformed: false };
-  /** The gaps of a walked frame: where each starts among the copied bytes, and its wire length. */
-  private gapAt: readonly number[] = [];
-  private gapLen: readonly number[] = [];
+  /** The gaps of the walked frame being read (the first gapCount of them). */
+  private gaps = NO_GAPS;
+  private gapAt: readonly number[] = NO_GAPS.at;
   private gapCount = 0;
   /** The first gap not yet stepped over. */
   private gapNext = 0;
@@ -125,11 +150,11 @@ class LaneHelpers implements CopiedBytes {
     return (this.last[site] = frameString(b, p, n));
   }
 
-  /** The first `count` gaps of `at` and `len` are those of the frame about to be read (0: a frame copied whole). */
-  setGaps(at: readonly number[], len: readonly number[], count: number): void {
-    this.gapAt = at;
-    this.gapLen = len;
-    this.gapCount = count;
+  /** The gaps of the frame about to be read (none: a frame copied whole). */
+  setGaps(gaps: WalkGaps): void {
+    this.gaps = gaps;
+    this.gapAt = gaps.at;
+    this.gapCount = gaps.count;
     this.gapNext = 0;
   }
 
@@ -162,7 +187,7 @@ class LaneHelpers implements CopiedBytes {
    * records() for a field with gaps, batch by batch as the capture walks it (the 12 bytes of base
    * offset and length, the header's next 49 bytes copied, the rest skipped; a length past the field
    * stands for the rest of it) and counting as countRecords does. Each batch is either copied whole
-   * or followed by a gap of exactly its uncopied bytes; else -1.
+   * or followed by a gap of exactly its uncopied bytes (and what the gap skips); else -1.
    */
   private walked(v: DataView, p: number, n: number, e: number): number {
     let c = p;
@@ -183,9 +208,9 @@ class LaneHelpers implements CopiedBytes {
       const rest = size < 0 || size > left - LOG_OVERHEAD ? left - LOG_OVERHEAD : size;
       const copied = LOG_OVERHEAD + Math.min(rest, BATCH_HEADER_SIZE - LOG_OVERHEAD);
       let next: number;
-      if (copied < LOG_OVERHEAD + rest && gap === c + copied && this.gapLen[this.gapNext] === LOG_OVERHEAD + rest - copied) {
+      if (copied < LOG_OVERHEAD + rest && gap === c + copied && this.gaps.len[this.gapNext] === LOG_OVERHEAD + rest - copied) {
+        next = c + copied + this.gaps.skip[this.gapNext]!;
         this.gapNext++;
-        next = c + copied;
       } else if (gap >= c + LOG_OVERHEAD + rest) {
         next = c + LOG_OVERHEAD + rest;
       } else {
@@ -401,8 +426,8 @@ function generateLaneBody<P, X>(spec: MessageSpec, version: number, shape: LaneS
   return compile<LaneBody<P, X>>(['H'], source, [helpers]);
 }
 
-/** The gaps of the walked frame the lane reads next (fast-lane.ts): see LaneHelpers.setGaps. */
-export const setLaneGaps = (at: readonly number[], len: readonly number[], count: number): void => helpers.setGaps(at, len, count);
+/** The gaps of the walked frame the lane reads next (fast-lane.ts); undefined: none. */
+export const setLaneGaps = (gaps: WalkGaps | undefined): void => helpers.setGaps(gaps ?? NO_GAPS);
 /** Whether the gaps before `p` were all stepped over as batch data; see LaneHelpers.gapsBefore. */
 export const laneGapsBefore = (p: number): boolean => helpers.gapsBefore(p);
 

@@ -135,6 +135,8 @@ interface OpenFrame<T> {
   checked: boolean;
   /** The copied bytes end to end (`copied` of them): the stream's spare buffer, grown by doubling. */
   buf: Uint8Array;
+  /** A view of buf, to copy into four bytes at a time. */
+  bufView: DataView;
   /** Where each run of copied bytes lies in the payload (`offset`) and in buf (`start`). */
   segments: CopiedRun[];
   meta: T;
@@ -151,7 +153,8 @@ const SPARE_MAX = 64 * 1024;
 export class FrameStream<T> {
   readonly stats: StreamStats = { frames: 0, resyncs: 0, bytesSkipped: 0, bytesDropped: 0 };
   private readonly maxFrameSize: number;
-  private readonly maxFrameCopy: number;
+  /** Payload bytes kept per frame (StreamOptions.maxFrameCopy). */
+  readonly maxFrameCopy: number;
   private readonly checkHead: ((data: Uint8Array, at: number, n: number, size: number) => boolean) | undefined;
   private readonly takeWalked: ((packed: Uint8Array, copied: number, runs: readonly CopiedRun[], size: number, meta: T) => boolean) | undefined;
   private readonly plausibleHead: ((data: Uint8Array, at: number, n: number, size: number) => boolean) | undefined;
@@ -161,6 +164,10 @@ export class FrameStream<T> {
   private frame: OpenFrame<T> | null = null;
   /** The buffer the next frame assembled from chunks copies into. */
   private spare: Uint8Array = EMPTY;
+  private spareView: DataView<ArrayBufferLike> = new DataView(EMPTY.buffer);
+  /** The data of the chunk being pushed, and a DataView of it once one is made or given (see append). */
+  private source: Uint8Array = EMPTY;
+  private sourceView: DataView<ArrayBufferLike> | undefined = undefined;
   private outOfSync = false;
   /** Bytes still to come of a frame handed on early by finishOpen (skipped or copied, both ignored). */
   private owedTail = 0;
@@ -228,13 +235,48 @@ export class FrameStream<T> {
     return off;
   }
 
+  /**
+   * The payload size of the frame whose size field starts at data[off], when its caller may gather
+   * the frame's pieces from the chunks that follow and have it taken whole (passGathered): the stream
+   * is between frames and in step, and the frame, of a size that can be real, runs past `end` after
+   * at least its head (HEAD_BYTES). Otherwise -1.
+   */
+  gatherableSize(data: Uint8Array, off: number, end: number): number {
+    if (this.frame || this.sizeHave > 0 || this.owedTail > 0 || this.outOfSync || end - off < 4 + HEAD_BYTES) return -1;
+    const size = int32At(data, off);
+    return size >= MIN_FRAME_SIZE && size <= this.maxFrameSize && end - off - 4 < size ? size : -1;
+  }
+
+  /**
+   * A frame of gatherableSize was taken from its pieces: `copied` bytes of it (its size field
+   * included, at most maxFrameCopy) and `skipped` more passed, as they would have through push.
+   */
+  passGathered(copied: number, skipped: number): void {
+    this.stats.frames++;
+    this.stats.bytesSkipped += skipped;
+    this.base += copied;
+    this.lastBody = null;
+  }
+
   /** Feeds one chunk; calls `emit` for every frame it completes. */
   push(chunk: StreamChunk, meta: T, emit: (frame: StreamFrame<T>) => void): void {
     this.pushRange(chunk.data, 0, chunk.data.length, chunk.skipped, chunk.resync === true, meta, emit);
   }
 
-  /** push of a chunk whose data is data[start, end), with no chunk object (or view) made for it. */
-  pushRange(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, meta: T, emit: (frame: StreamFrame<T>) => void): void {
+  /**
+   * push of a chunk whose data is data[start, end), with no chunk object (or view) made for it;
+   * `dataView`, when given, is a DataView of all of `data` (the caller's, for a batch of chunks).
+   */
+  pushRange(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, meta: T, emit: (frame: StreamFrame<T>) => void, dataView?: DataView<ArrayBufferLike>): void {
+    this.source = data;
+    this.sourceView = dataView;
+    this.pushRangeOf(data, start, end, skippedBefore, resync, meta, emit);
+    // Not kept past the push: the chunk's buffer is the caller's (a capture batch, megabytes).
+    this.source = EMPTY;
+    this.sourceView = undefined;
+  }
+
+  private pushRangeOf(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, meta: T, emit: (frame: StreamFrame<T>) => void): void {
     this.pushes++;
     this.rescans = 0;
     if (skippedBefore > 0) this.stats.bytesSkipped += skippedBefore;
@@ -331,7 +373,7 @@ export class FrameStream<T> {
         }
         // The spare buffer is about to be written: the last frame, if it lies there, is copied first.
         if (this.lastBody !== null && this.lastBody.buffer === this.spare.buffer) this.keepLast();
-        this.frame = { size, start: this.sizeStart, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, buf: this.spare, segments: [], meta: this.sizeMeta as T };
+        this.frame = { size, start: this.sizeStart, pos: 0, copied: 0, truncated: false, checked: !this.checkHead, buf: this.spare, bufView: this.spareView, segments: [], meta: this.sizeMeta as T };
         continue;
       }
       const f = this.frame;
@@ -647,13 +689,25 @@ export class FrameStream<T> {
         const grown = new Uint8Array(Math.min(Math.max(2 * f.buf.length, FIRST_BUFFER, f.copied + keep), f.size, this.maxFrameCopy));
         grown.set(f.buf.subarray(0, f.copied));
         f.buf = grown;
-        if (grown.length <= SPARE_MAX) this.spare = grown;
+        f.bufView = new DataView(grown.buffer);
+        if (grown.length <= SPARE_MAX) {
+          this.spare = grown;
+          this.spareView = f.bufView;
+        }
       }
-      // A walked frame comes in pieces of tens of bytes: a loop costs less than a view to set() from.
-      const buf = f.buf;
+      // A walked frame comes in pieces of tens of bytes: a loop costs less than a view to set() from,
+      // and one of four-byte words a quarter of one of bytes.
       const to = f.copied;
-      if (keep <= SMALL_COPY) for (let i = 0; i < keep; i++) buf[to + i] = data[at + i]!;
-      else buf.set(view(data, at, keep), to);
+      if (keep <= SMALL_COPY) {
+        let from = data === this.source ? this.sourceView : undefined;
+        if (from === undefined) {
+          from = new DataView(data.buffer, data.byteOffset, data.byteLength);
+          if (data === this.source) this.sourceView = from;
+        }
+        copyWords(from, at, f.bufView, to, keep);
+      } else {
+        f.buf.set(view(data, at, keep), to);
+      }
       const last = f.segments[f.segments.length - 1];
       if (last && last.offset + last.len === f.pos) last.len += keep;
       else f.segments.push({ offset: f.pos, start: f.copied, len: keep });
@@ -690,6 +744,13 @@ export class FrameStream<T> {
     for (const s of f.segments) segments.push({ offset: s.offset, data: f.buf.subarray(s.start, s.start + s.len) });
     emit({ segments, size: f.size, truncated, meta: f.meta });
   }
+}
+
+/** Copies n bytes from src[at] to dst[to] (distinct buffers). */
+function copyWords(src: DataView, at: number, dst: DataView, to: number, n: number): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) dst.setInt32(to + i, src.getInt32(at + i, true), true);
+  for (; i < n; i++) dst.setUint8(to + i, src.getUint8(at + i));
 }
 
 /** The parts end to end, in a new array. */

@@ -3,12 +3,12 @@
 // what bpftrace 0.17 printed, stored beside it as NAME.txt; where bpftrace is installed it runs too and
 // must still print the stored text (so the fixtures stay bpftrace's). --info is compared with
 // bpftrace's own on this machine: every feature both name must have the same answer (kprobe aside).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kafkatrace, ROOT } from '../helpers/cli.js';
-import { canRun } from './runtime-helpers.js';
+import { canRun, hasBpftrace } from './runtime-helpers.js';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'bpftrace-cli');
 
@@ -19,15 +19,6 @@ interface Case {
 }
 
 const CASES = JSON.parse(readFileSync(join(DIR, 'cases.json'), 'utf8')) as Case[];
-
-function hasBpftrace(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v bpftrace'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const runnable = canRun();
 const withBpftrace = runnable && hasBpftrace();

@@ -9,20 +9,11 @@ import { compileScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { runSession } from '../../src/runtime/session.js';
-import { ROOT, canRun, collector } from './runtime-helpers.js';
+import { ROOT, canRun, collector, hasBpftrace } from './runtime-helpers.js';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'bpftrace-output', 'run');
 const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.bt')).sort();
 const RUN_TIMEOUT_MS = 60_000;
-
-function hasBpftrace(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v bpftrace'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function kafkatrace(path: string, source = readFileSync(path, 'utf8')): Promise<string> {
   const r = await compileScript(source, path, { positional: [], unsafe: false, system: realSystem() });

@@ -203,3 +203,13 @@ export function collector(): { text: () => string; write: (s: string) => void; e
   const errors: string[] = [];
   return { text: () => out, write: (s) => void (out += s), errors, writeError: (s) => void errors.push(s) };
 }
+
+/** Whether bpftrace is installed, for the tests that compare with it where it is. */
+export function hasBpftrace(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v bpftrace'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

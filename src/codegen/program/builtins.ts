@@ -52,36 +52,31 @@ export function builtin(g: Gen, name: string, e: Expr): string {
 /** The pt_regs member of each register name reg() takes (kt_system.h spells pt_regs the user-space way). */
 const REGISTER_MEMBERS: Record<string, string> = { bp: 'rbp', bx: 'rbx', ax: 'rax', cx: 'rcx', dx: 'rdx', si: 'rsi', di: 'rdi', orig_ax: 'orig_rax', ip: 'rip', flags: 'eflags', sp: 'rsp' };
 
-/** reg("name"): a register of the probe's saved context. */
-export function register(g: Gen, name: string, e: Expr): string {
-  const member = REGISTER_MEMBERS[name] ?? name;
+/** The probe's saved registers (a pt_regs pointer), where its kind has them. */
+function savedRegs(g: Gen): string | undefined {
   switch (g.p.kind) {
     case 'uprobe':
     case 'uretprobe':
     case 'kprobe':
     case 'kretprobe':
     case 'usdt':
-      return `((__u64)ctx->${member})`;
+      return 'ctx';
     case 'perf_event':
-      return `((__u64)ctx->regs.${member})`;
+      return '(&ctx->regs)';
     default:
-      return g.unsupported(e, `reg() in a ${g.p.kind} probe`);
+      return undefined;
   }
 }
 
+/** reg("name"): a register of the probe's saved context. */
+export function register(g: Gen, name: string, e: Expr): string {
+  const regs = savedRegs(g);
+  return regs ? `((__u64)${regs}->${REGISTER_MEMBERS[name] ?? name})` : g.unsupported(e, `reg() in a ${g.p.kind} probe`);
+}
+
 export function ip(g: Gen, e: Expr): string {
-  switch (g.p.kind) {
-    case 'uprobe':
-    case 'uretprobe':
-    case 'kprobe':
-    case 'kretprobe':
-    case 'usdt':
-      return '((__u64)PT_REGS_IP(ctx))';
-    case 'perf_event':
-      return '((__u64)PT_REGS_IP(&ctx->regs))';
-    default:
-      return g.unsupported(e, `func in a ${g.p.kind} probe`);
-  }
+  const regs = savedRegs(g);
+  return regs ? `((__u64)PT_REGS_IP(${regs}))` : g.unsupported(e, `func in a ${g.p.kind} probe`);
 }
 
 function arg(g: Gen, n: number, stack: boolean, e: Expr): string {

@@ -205,7 +205,7 @@ struct conn {
   __u16 lport;
   __u16 rport;
   __u8 capture; /* a TCP socket that passes the port filter */
-  __u8 pad;
+  __u8 origin;  /* KC_ORIGIN_* */
   __u8 laddr[16];
   __u8 raddr[16];
   struct dir_state dir[2];
@@ -358,9 +358,9 @@ struct {
   __type(value, struct conn);
 } kafka_conn_init SEC(".maps");
 
-/* (Re)learns the connection behind fd. fresh: its stream starts now (connect/accept); otherwise we
- * join mid-stream. Returns the entry only when it is to be captured. */
-static __always_inline struct conn *learn(__u32 tgid, __u32 fd, struct file *f, int fresh) {
+/* (Re)learns the connection behind fd. origin: KC_ORIGIN_CONNECT or _ACCEPT when its stream starts
+ * now; KC_ORIGIN_UNKNOWN when we join mid-stream. Returns the entry only when it is to be captured. */
+static __always_inline struct conn *learn(__u32 tgid, __u32 fd, struct file *f, __u8 origin) {
   __u32 zero = 0;
   struct conn *n = bpf_map_lookup_elem(&kafka_conn_init, &zero);
   if (!n) return 0;
@@ -370,7 +370,8 @@ static __always_inline struct conn *learn(__u32 tgid, __u32 fd, struct file *f, 
   n->fd = fd;
   learn_socket(n, f);
   if (n->capture && !port_wanted(n->lport, n->rport)) n->capture = 0;
-  if (!fresh) {
+  n->origin = origin;
+  if (origin == KC_ORIGIN_UNKNOWN) {
     n->dir[0].flags = KC_F_RESYNC;
     n->dir[1].flags = KC_F_RESYNC;
   }
@@ -388,7 +389,7 @@ static __always_inline struct conn *conn_of(__u32 fd) {
   struct conn_key k = {.tgid = tgid, .fd = fd};
   struct conn *c = bpf_map_lookup_elem(&kafka_conns, &k);
   if (c && c->file == (__u64)f) return c->capture ? c : 0;
-  return learn(tgid, fd, f, 0);
+  return learn(tgid, fd, f, KC_ORIGIN_UNKNOWN);
 }
 
 /* --- records --- */
@@ -415,6 +416,7 @@ static __always_inline void fill_identity(struct record *r, struct conn *c, __u3
   r->hdr.family = c->family;
   r->hdr.lport = c->lport;
   r->hdr.rport = c->rport;
+  r->hdr.origin = c->origin;
   r->hdr.pad = 0;
   __builtin_memcpy(r->hdr.laddr, c->laddr, 16);
   __builtin_memcpy(r->hdr.raddr, c->raddr, 16);
@@ -1292,10 +1294,10 @@ static __always_inline void peer_from_user(struct conn *c, __u64 addr) {
 }
 
 /* connect/accept exit: a connection whose stream starts now. */
-static __always_inline void learn_fresh(__u32 fd, __u64 sockaddr) {
+static __always_inline void learn_fresh(__u32 fd, __u64 sockaddr, __u8 origin) {
   struct file *f = fd_file(fd);
   if (!f) return;
-  struct conn *c = learn(bpf_get_current_pid_tgid() >> 32, fd, f, 1);
+  struct conn *c = learn(bpf_get_current_pid_tgid() >> 32, fd, f, origin);
   if (c) peer_from_user(c, sockaddr);
 }
 
@@ -1308,7 +1310,7 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int kt_cx_connect(struct sys_exit_ctx *ctx) {
   struct pending p;
   if (!take(&p)) return 0;
-  if (ctx->ret == 0 || ctx->ret == -EINPROGRESS) learn_fresh(p.fd, p.ptr);
+  if (ctx->ret == 0 || ctx->ret == -EINPROGRESS) learn_fresh(p.fd, p.ptr, KC_ORIGIN_CONNECT);
   return 0;
 }
 
@@ -1325,7 +1327,7 @@ int kt_ce_accept4(struct sys_enter_ctx *ctx) {
 static __always_inline int accept_exit(struct sys_exit_ctx *ctx) {
   struct pending p;
   if (!take(&p)) return 0;
-  if (ctx->ret >= 0) learn_fresh((__u32)ctx->ret, p.ptr);
+  if (ctx->ret >= 0) learn_fresh((__u32)ctx->ret, p.ptr, KC_ORIGIN_ACCEPT);
   return 0;
 }
 

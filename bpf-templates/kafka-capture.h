@@ -23,6 +23,12 @@
  * direction's next record. */
 #define KC_F_LOSS 4
 
+/* How the capture met a connection: its end connect()ed (a Kafka client: requests go out) or
+ * accept()ed (a broker: requests come in); unknown when first seen mid-stream. */
+#define KC_ORIGIN_UNKNOWN 0
+#define KC_ORIGIN_CONNECT 1
+#define KC_ORIGIN_ACCEPT 2
+
 /* The kafka_frames map: per direction (index dir * KC_FR_SLOTS + reason), frames counted once each by
  * what became of their size field. Only KC_FR_HANDED frames can reach user space. */
 #define KC_FR_HANDED 0    /* its size field went out in a record */
@@ -46,7 +52,8 @@ struct kc_event {
   __u16 family;  /* 48: AF_INET or AF_INET6 */
   __u16 lport;   /* 50: host byte order */
   __u16 rport;   /* 52: host byte order */
-  __u16 pad;     /* 54 */
+  __u8 origin;   /* 54: KC_ORIGIN_* */
+  __u8 pad;      /* 55 */
   __u8 laddr[16]; /* 56: IPv4 in the first 4 bytes (network order), or IPv6 */
   __u8 raddr[16]; /* 72 */
   char comm[16];  /* 88 */

@@ -50,6 +50,8 @@ export interface CaptureChunk extends ConnectionInfo {
   loss?: boolean;
   /** The connection closed (the chunk carries no data). */
   close?: boolean;
+  /** The capture saw this end connect() (a client) or accept() (a broker) (CaptureRecord.origin). */
+  origin?: 'connect' | 'accept';
 }
 
 export interface KafkaDecoderOptions {

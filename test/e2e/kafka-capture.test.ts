@@ -134,6 +134,9 @@ describe('kafka capture', () => {
     expect(kcatRecord.laddr).toBe('127.0.0.1');
     expect(kcatRecord.family).toBe(4);
     expect(kcatRecord.rport).toBe(port);
+    // Both ends began under the capture: kcat connected (the client), the broker accepted.
+    expect(new Set(records.filter((r) => r.pid === kcatPid && !r.close).map((r) => r.origin))).toEqual(new Set(['connect']));
+    expect(new Set(records.filter((r) => r.pid === broker.pid && !r.close).map((r) => r.origin))).toEqual(new Set(['accept']));
 
     // The broker's side: the same requests read, the responses written back with their correlation ids.
     const served = seen.filter((f) => f.pid === broker.pid && f.dir === 'in' && apiKey(f) === 0);

@@ -332,4 +332,25 @@ describe('exchange pairing', () => {
     expect(events.map((e) => [e.correlation_id, e.status])).toEqual([[1, 'complete'], [3, 'complete']]);
     expect(decoder.counters()).toMatchObject({ framesDecoded: 4, framesFailed: { truncated_header: 2 } });
   });
+
+  it('a connection whose start the capture saw knows its direction: an answer to a lost request is never read as a request', () => {
+    const produce = (id: number) => requestFrame(0, 7, id, 'p', {
+      TransactionalId: null, Acks: -1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: recordBatch({ records: 3 }) }] }],
+    });
+    const answer = (id: number) => responseFrame(0, 7, id, { Responses: [{ Name: 'orders', PartitionResponses: [{ Index: 0, ErrorCode: 0, BaseOffset: 40n }] }], ThrottleTimeMs: 0 });
+    const run = (origin?: 'accept') => {
+      const events: KafkaExchange[] = [];
+      const decoder = new KafkaDecoder({ onExchange: (e) => events.push(e) });
+      const broker = { ...conn, lport: 9092, rport: 50000, ...(origin ? { origin } : {}) };
+      // The broker's side, request 1 lost by the ring: its answer goes out first. Its correlation id
+      // reads as api key 0, version 1: a Produce v1 request, when nothing says which way requests go.
+      decoder.push({ ...broker, dir: 'out', ts: 1n, skipped: 0, data: answer(1), loss: true });
+      decoder.push({ ...broker, dir: 'in', ts: 2n, skipped: 0, data: produce(2) });
+      decoder.push({ ...broker, dir: 'out', ts: 3n, skipped: 0, data: answer(2) });
+      return { exchanges: events.map((e) => [e.correlation_id, e.role, e.status]), failed: decoder.counters().framesFailed };
+    };
+    expect(run('accept')).toEqual({ exchanges: [[2, 'broker', 'complete']], failed: { request_lost: 1 } });
+    // Joined mid-stream, the decoder can only guess, and the answer passes for a client's request.
+    expect(run().exchanges).toContainEqual([1, 'client', 'no_response']);
+  });
 });

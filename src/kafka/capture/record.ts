@@ -14,8 +14,11 @@ export const CAPTURE_RECORD_CAP = 4096;
 /** Byte offsets of kc_event's fields. */
 export const CAPTURE_AT = {
   ts: 0, conn: 8, offset: 16, skipped: 24, pid: 32, tid: 36, fd: 40, len: 44, dir: 46, flags: 47, family: 48,
-  lport: 50, rport: 52, laddr: 56, raddr: 72, comm: 88,
+  lport: 50, rport: 52, origin: 54, laddr: 56, raddr: 72, comm: 88,
 } as const;
+
+/** kc_event's origin (KC_ORIGIN_* in bpf-templates/kafka-capture.h): index 1 connect, 2 accept. */
+const ORIGINS = [undefined, 'connect', 'accept'] as const;
 
 /** Bits of kc_event's flags (KC_F_* in bpf-templates/kafka-capture.h). */
 export const CAPTURE_FLAGS = { resync: 1, close: 2, loss: 4 } as const;
@@ -51,6 +54,11 @@ export interface CaptureRecord {
   loss: boolean;
   /** The connection closed (no data). */
   close: boolean;
+  /**
+   * How the capture met the connection: this end connect()ed (a Kafka client: its requests go out)
+   * or accept()ed (a broker: requests come in); absent when the capture joined it mid-stream.
+   */
+  origin?: 'connect' | 'accept';
   data: Uint8Array;
 }
 
@@ -131,6 +139,7 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
   const addr = (at: number): string =>
     family === 4 ? ipv4(record.subarray(at, at + 4)) : formatIpv6(record.subarray(at, at + 16));
   const flags = dv.getUint8(CAPTURE_AT.flags);
+  const origin = ORIGINS[dv.getUint8(CAPTURE_AT.origin)];
   return {
     ts: dv.getBigUint64(CAPTURE_AT.ts, true),
     conn: dv.getBigUint64(CAPTURE_AT.conn, true),
@@ -149,6 +158,7 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
     laddr: addr(CAPTURE_AT.laddr),
     raddr: addr(CAPTURE_AT.raddr),
     comm: cString(record.subarray(CAPTURE_AT.comm, CAPTURE_HEADER_SIZE)),
+    ...(origin ? { origin } : {}),
     data: record.subarray(CAPTURE_HEADER_SIZE, CAPTURE_HEADER_SIZE + len),
   };
 }
@@ -204,6 +214,7 @@ export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resy
   dv.setUint16(CAPTURE_AT.family, record.family === 4 ? AF_INET : AF_INET6, true);
   dv.setUint16(CAPTURE_AT.lport, record.lport, true);
   dv.setUint16(CAPTURE_AT.rport, record.rport, true);
+  dv.setUint8(CAPTURE_AT.origin, record.origin ? ORIGINS.indexOf(record.origin) : 0);
   const body = out.subarray(RECORD_PREFIX);
   body.set(addressBytes(record.family, record.laddr), CAPTURE_AT.laddr);
   body.set(addressBytes(record.family, record.raddr), CAPTURE_AT.raddr);

@@ -168,7 +168,12 @@ export class Connection {
     private readonly shared: SharedState,
     private readonly options: ConnectionOptions,
     private readonly streams: StreamControl,
-  ) {}
+    origin?: 'connect' | 'accept',
+  ) {
+    // Kafka requests go from the end that connected to the end that accepted: a connection whose
+    // start the capture saw needs no pairing to learn its direction (nor can a bad one mislead it).
+    if (origin) this.requestDir = origin === 'connect' ? 'out' : 'in';
+  }
 
   /**
    * The fast lane's turn at a frame lying whole in a chunk, bytes [start, start + size) of `data`

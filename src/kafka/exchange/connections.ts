@@ -30,6 +30,8 @@ export interface ConnectionSighting extends ConnectionInfo {
   conn?: bigint;
   /** The connection closed. */
   close?: boolean;
+  /** The capture saw this end connect() (a client) or accept() (a broker): CaptureRecord.origin. */
+  origin?: 'connect' | 'accept';
 }
 
 export interface ConnectionsOptions {
@@ -180,7 +182,7 @@ export class Connections {
       resync: (dir) => t.streams[dir].abandon(),
       openHead: (dir) => t.streams[dir].openHead(),
       finishOpen: (dir) => t.streams[dir].finishOpen((frame) => conn.onFrame(dir, frame)),
-    });
+    }, info.origin);
     const stream = (dir: Direction): FrameStream<FrameMeta> =>
       new FrameStream<FrameMeta>({
         maxFrameCopy: this.options.maxFrameCopy,

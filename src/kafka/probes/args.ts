@@ -190,7 +190,7 @@ export const COMMON_ARGS: readonly CommonArg[] = [
     fetch: { body: { response: ['Records'] }, lane: { code: 'X.records[i] < -1 ? 1n : 0n', needs: FETCH_RECORDS } },
   },
   {
-    ...str('role', 8, '"client" when the traced process sent the request, "broker" when it received it'),
+    ...str('role', 8, '"client" when the traced process sent the request, "broker" when it received it (from its connect() or accept() when the capture saw it, else from the first exchange paired)'),
     get: (ex) => ex.role, header: true, lane: { code: 'R.role' },
   },
   {

@@ -335,13 +335,17 @@ describe('KIP-848 consumer group heartbeats', () => {
 });
 
 describe('classic rebalances whose SyncGroups fail', () => {
-  /** Generation `gen` of members a, b, c (leader a), each SyncGroup answered with `errors[member]` (0: success). */
-  function generation(s: ReturnType<typeof scenario>, gen: number, errors: number[], t: bigint): void {
+  /**
+   * Generation `gen` of members a, b, c (leader a), each SyncGroup answered with `errors[member]` (0:
+   * success), the SyncGroups sent `syncAfter` after the JoinGroup answers, `meanwhile` in between.
+   */
+  function generation(s: ReturnType<typeof scenario>, gen: number, errors: number[], t: bigint, syncAfter = 1n * MS, meanwhile = (): void => {}): void {
     const ids = ['a', 'b', 'c'];
     ids.forEach((id, i) => s.request(i + 1, JOIN, 5, joinRequest(id), t + BigInt(i)));
     ids.forEach((id, i) => s.response(i + 1, JOIN, 5, joinResponse(gen, id, 'a', id === 'a' ? ids : []), t + 50n * MS));
-    ids.forEach((id, i) => s.request(i + 1, SYNC, 3, syncRequest(gen, id, id === 'a' ? ids : []), t + 51n * MS));
-    ids.forEach((_, i) => s.response(i + 1, SYNC, 3, { ErrorCode: errors[i]!, Assignment: new Uint8Array(8) }, t + 60n * MS + BigInt(i)));
+    meanwhile();
+    ids.forEach((id, i) => s.request(i + 1, SYNC, 3, syncRequest(gen, id, id === 'a' ? ids : []), t + 50n * MS + syncAfter));
+    ids.forEach((_, i) => s.response(i + 1, SYNC, 3, { ErrorCode: errors[i]!, Assignment: new Uint8Array(8) }, t + 59n * MS + syncAfter + BigInt(i)));
   }
   const fields = (s: ReturnType<typeof scenario>) =>
     s.derived('rebalance').map((d) => [d.fields.generation, d.fields.members, d.fields.synced, d.fields.sync_failed, d.fields.sync_error, d.fields.complete]);
@@ -361,6 +365,23 @@ describe('classic rebalances whose SyncGroups fail', () => {
       [2, 3, 0, 3, 'ILLEGAL_GENERATION', 0],
       [3, 3, 0, 3, 'ILLEGAL_GENERATION', 0],
       [4, 3, 3, 0, '', 1],
+    ]);
+  });
+
+  it('SyncGroups that come long after the joins (a slow assignment, a client backing off) still count in their generation', () => {
+    const s = scenario(['client', 'broker']);
+    // Past the 2 s settle time, within the JoinGroups' 30 s rebalance timeout; meanwhile other
+    // exchanges move the decoder's clock on (here a fourth member's heartbeat).
+    s.request(4, HEARTBEAT, 3, heartbeat(4, 'd'), 0n);
+    s.response(4, HEARTBEAT, 3, { ErrorCode: 0 }, 1n * MS);
+    generation(s, 5, [27, 27, 27], 2n * MS, 5_000n * MS, () => {
+      s.request(4, HEARTBEAT, 3, heartbeat(4, 'd'), 3_000n * MS);
+      s.response(4, HEARTBEAT, 3, { ErrorCode: 27 }, 3_001n * MS);
+    });
+    generation(s, 6, [0, 0, 0], 10_000n * MS, 4_000n * MS);
+    expect(fields(s)).toEqual([
+      [5, 3, 0, 3, 'REBALANCE_IN_PROGRESS', 0],
+      [6, 3, 3, 0, '', 1],
     ]);
   });
 

@@ -5,7 +5,8 @@
 // Classic protocol: a generation starts with the first JoinGroup request of a round and is complete
 // when every member listed in the leader's JoinGroup response has its SyncGroup answered without
 // error. Otherwise a later generation, a LeaveGroup, `settleNs` without a new JoinGroup or SyncGroup
-// answer of it, or flush() ends it incomplete. Every generation seen fires once, also those whose
+// answer of it (before its first SyncGroup answer, its JoinGroups' rebalance timeout: members sync
+// only after the leader's assignment, which may take long), or flush() ends it incomplete. Every generation seen fires once, also those whose
 // SyncGroups all failed (a rejoin storm): its members are those that joined it, whether or not
 // their SyncGroup succeeded.
 // KIP-848 consumer protocol: a ConsumerGroupHeartbeat response that changes a member's epoch or
@@ -51,6 +52,11 @@ interface Generation {
   lastSync: bigint | null;
   /** The last JoinGroup or SyncGroup answer of it (settleNs runs from there). */
   lastSeen: bigint;
+  /**
+   * The longest rebalance timeout its JoinGroups asked for: until a first SyncGroup answer, the
+   * generation waits that long (every member that joined syncs next, after the leader's assignment).
+   */
+  rebalanceNs: bigint;
   connection: ConnectionInfo;
   common: ProbeArgs;
 }
@@ -163,7 +169,8 @@ export class RebalanceTracker implements ExchangeTracker {
 
   private sweep(now: bigint, out: DerivedEvent[]): void {
     for (const [name, g] of this.classic) {
-      if (g.open && now - g.open.lastSeen > this.settleNs) this.finish(name, g, out);
+      const gen = g.open;
+      if (gen && now - gen.lastSeen > (gen.lastSync === null && gen.rebalanceNs > this.settleNs ? gen.rebalanceNs : this.settleNs)) this.finish(name, g, out);
     }
   }
 
@@ -223,6 +230,8 @@ export class RebalanceTracker implements ExchangeTracker {
     const listed = memberIds(response?.Members);
     if (listed.length > 0) gen.members = new Set(listed);
     if (member !== '') this.remember(gen.joined, member);
+    const timeoutMs = request?.RebalanceTimeoutMs ?? request?.SessionTimeoutMs;
+    if (typeof timeoutMs === 'number' && timeoutMs > 0 && BigInt(timeoutMs) * 1_000_000n > gen.rebalanceNs) gen.rebalanceNs = BigInt(timeoutMs) * 1_000_000n;
     this.seen(gen, ex);
   }
 
@@ -269,6 +278,7 @@ export class RebalanceTracker implements ExchangeTracker {
       failed: new Map(),
       lastSync: null,
       lastSeen: ex.response_ts ?? ex.request_ts,
+      rebalanceNs: 0n,
       connection: ex.connection,
       common: commonArgs(ex),
     };

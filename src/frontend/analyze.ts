@@ -139,8 +139,9 @@ class Analyzer implements CallHost {
       this.err(other.loc, 'kafka probes run in user space and cannot share a block with kernel probes: give them their own block');
     }
     if (probe.predicate) {
+      // A pointer is a predicate (true when not null), as in bpftrace; it is not an if() condition there.
       const t = this.expr(probe.predicate);
-      if (t && !isInt(t)) this.err(probe.predicate.loc, `the predicate must be an integer condition, but it is ${typeName(t)}`);
+      if (t && !isInt(t) && !isPtr(t)) this.err(probe.predicate.loc, `the predicate must be an integer condition, but it is ${typeName(t)}`);
     }
     this.block(probe.body);
     return this.ctx;
@@ -681,6 +682,18 @@ class Analyzer implements CallHost {
     return type;
   }
 
+  /**
+   * A tracepoint field that points to a struct or union the kernel's BTF has (`struct rusage * ru`)
+   * is a pointer to it, in the probe's memory; other pointers stay integers.
+   */
+  private recordPointer(cType: string): KType | undefined {
+    const m = /^(?:const )?(struct|union) ([A-Za-z_][A-Za-z0-9_]*) \*$/.exec(cType.replace(/\s+/g, ' ').trim());
+    if (!m) return undefined;
+    const name = `${m[1]} ${m[2]}`;
+    const size = this.env.system.recordSize(name);
+    return size.ok ? { kind: 'ptr', to: { kind: 'struct', name, size: size.value } } : undefined;
+  }
+
   private tracepointArg(field: string, loc: Loc): T {
     let type: KType | undefined;
     for (const f of this.ctx.formats) {
@@ -693,10 +706,11 @@ class Analyzer implements CallHost {
           this.suggest(field, f.fields.map((x) => x.name)),
         );
       }
-      if (type && !compatible(type, fieldInfo.type)) {
-        return this.err(loc, `args.${field} has different types in the matched tracepoints: ${typeName(type)} and ${typeName(fieldInfo.type)}`);
+      const fieldType = this.recordPointer(fieldInfo.cType) ?? fieldInfo.type;
+      if (type && !compatible(type, fieldType)) {
+        return this.err(loc, `args.${field} has different types in the matched tracepoints: ${typeName(type)} and ${typeName(fieldType)}`);
       }
-      type = type ? unify(type, fieldInfo.type) : fieldInfo.type;
+      type = type ? unify(type, fieldType) : fieldType;
     }
     return type;
   }

@@ -10,6 +10,14 @@ import { createOutput } from '../../src/runtime/output.js';
 import { runSession } from '../../src/runtime/session.js';
 import { canRun, collector } from './runtime-helpers.js';
 
+async function run(script: string, positional: string[]): Promise<string> {
+  const r = await compileScript(script, 'members.ktr', { positional, unsafe: false, system: realSystem() });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
+  const c = collector();
+  await runSession(r.compiled.plan, r.compiled.object!, { signals: false, output: createOutput({ format: 'text', write: c.write, writeError: c.writeError }) });
+  return c.text();
+}
+
 const SCRIPT = `t:syscalls:sys_enter_getppid /pid == $1/ {
   printf("%d %d %d %d %s|%s|\\n", curtask->tgid, curtask->pid, curtask->parent->pid, curtask->real_parent->tgid,
     curtask->comm, ((struct task_struct *)curtask)->group_leader->comm);
@@ -36,11 +44,20 @@ describe.runIf(canRun())('struct members against /proc', () => {
       expect(statComm).toBe(comm);
       expect(ppid).toBe(process.pid);
 
-      const r = await compileScript(SCRIPT, 'members.ktr', { positional: [String(pid)], unsafe: false, system: realSystem() });
-      if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
-      const c = collector();
-      await runSession(r.compiled.plan, r.compiled.object!, { signals: false, output: createOutput({ format: 'text', write: c.write, writeError: c.writeError }) });
-      expect(c.text()).toContain(`${pid} ${pid} ${ppid} ${ppid} ${comm}|${comm}|\n`);
+      expect(await run(SCRIPT, [String(pid)])).toContain(`${pid} ${pid} ${ppid} ${ppid} ${comm}|${comm}|\n`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('args->rqtp->tv_sec and ->tv_nsec of clock_nanosleep are the duration sleep was given', async () => {
+    // A shell whose children sleep a random number of milliseconds; the probe picks them by their parent.
+    const ms = 1 + Math.floor(Math.random() * 998);
+    const child = spawn('sh', ['-c', `while :; do sleep 0.${String(ms).padStart(3, '0')}; done`], { stdio: 'ignore' });
+    try {
+      const script = `t:syscalls:sys_enter_clock_nanosleep /curtask->real_parent->tgid == $1 && args->rqtp != 0/ {
+        printf("%d %d\\n", args->rqtp->tv_sec, args->rqtp->tv_nsec); exit(); }`;
+      expect(await run(script, [String(child.pid)])).toContain(`0 ${ms * 1_000_000}\n`);
     } finally {
       child.kill('SIGKILL');
     }

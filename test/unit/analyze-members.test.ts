@@ -70,4 +70,26 @@ describe('struct members (BTF)', () => {
     expect(c).toMatch(/bpf_probe_read_kernel\(.+?, 16, \(const void \*\)\(\(__u64\)\(bpf_get_current_task\(\)\) \+ 1872\)\)/);
     expect(c).toMatch(/bpf_probe_read_kernel\(&\w+, 8, \(const void \*\)\(\(\(__u64\)\(bpf_get_current_task\(\)\) \+ 192\) \+ 88\)\)/);
   });
+
+  it('a tracepoint field that points to a struct BTF has is a pointer to it, in the probe memory', () => {
+    const e = member('args->uservaddr->sa_family', 'tracepoint:syscalls:sys_enter_connect');
+    expect(e.type).toEqual({ kind: 'int', bits: 16, signed: false });
+    expect(e.offset).toBe(0);
+    expect(e.object.type).toEqual({ kind: 'ptr', to: { kind: 'struct', name: 'struct sockaddr', size: 16 } });
+    const r = planScript('t:syscalls:sys_enter_connect /args->uservaddr/ { @[args->uservaddr->sa_data] = count(); }', 'm.ktr', env);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.ok && r.compiled.c).toMatch(/bpf_probe_read_user\(.+?, 14, \(const void \*\)\(\(__u64\)\(.*f_uservaddr\)\) \+ 2\)\)/);
+  });
+
+  it('a tracepoint field that points to a struct BTF lacks stays an address', () => {
+    const r = frontend('t:syscalls:sys_enter_wait4 { @ = args->ru; }', 'm.ktr', env);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.analysis!.maps[0]!.value).toEqual({ kind: 'scalar', type: { kind: 'int', bits: 64, signed: false } });
+  });
+
+  it('a pointer is a predicate but not an if() condition, as in bpftrace', () => {
+    expect(frontend('t:syscalls:sys_enter_connect /args->uservaddr/ { }', 'm.ktr', env).diagnostics).toEqual([]);
+    const d = frontend('t:syscalls:sys_enter_connect { if (args->uservaddr) { } }', 'm.ktr', env).diagnostics;
+    expect(d.map((x) => x.message)).toEqual(['the if condition must be an integer, but it is struct sockaddr *']);
+  });
 });

@@ -363,8 +363,8 @@ class Analyzer implements CallHost {
     return this.err(e.loc, `a whole ${t.name} cannot be used as a value (struct values are not supported yet): read its members with '.'`);
   }
 
-  /** Types an expression that may also be a struct, whose members are then read (`(*p).m`). */
-  private place(e: Expr, statement = false): T {
+  /** Types an expression that may also be a struct, whose members are then read (`(*p).m`), or its size taken. */
+  place(e: Expr, statement = false): T {
     const t = this.exprInner(e, statement);
     e.type = t ?? NONE;
     return t;

@@ -92,4 +92,12 @@ describe('struct members (BTF)', () => {
     const d = frontend('t:syscalls:sys_enter_connect { if (args->uservaddr) { } }', 'm.ktr', env).diagnostics;
     expect(d.map((x) => x.message)).toEqual(['the if condition must be an integer, but it is struct sockaddr *']);
   });
+
+  it('sizeof() takes the size of a struct place from BTF', () => {
+    const r = planScript('BEGIN { @a = sizeof(curtask->se); @b = sizeof(*curtask); }', 'm.ktr', env);
+    expect(r.diagnostics).toEqual([]);
+    const c = r.ok ? r.compiled.c : '';
+    expect(c).toContain('256LL');
+    expect(c).toContain('3264LL');
+  });
 });

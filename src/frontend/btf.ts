@@ -36,7 +36,7 @@ interface BtfMember {
   bitSize: number;
 }
 
-export interface BtfType {
+interface BtfType {
   kind: BtfKind;
   name: string;
   /** size for INT/STRUCT/UNION/ENUM/FLOAT/DATASEC; referenced type id for PTR/TYPEDEF/CONST/FUNC/... */

@@ -34,9 +34,10 @@ export type KType =
   | { kind: 'ptr'; to: KType; space?: AddressSpace }
   /**
    * A struct or union by name (`struct task_struct`), with its size where the kernel's BTF has it.
-   * Only a pointer's target or sizeof()'s argument: no value has this type.
+   * A pointer's target, sizeof()'s argument, or a place whose members are read (`(*p).m`,
+   * `p->embedded.m`): no value has this type. `space`: the memory the place is in.
    */
-  | { kind: 'struct'; name: string; size?: number }
+  | { kind: 'struct'; name: string; size?: number; space?: AddressSpace }
   | { kind: 'none' };
 
 /** User or kernel memory; without one, reads use the probe's (user in uprobes, usdt and syscall tracepoints). */
@@ -156,8 +157,15 @@ export interface Unary extends ExprBase { kind: 'unary'; op: string; operand: Ex
 /** `$x++`, `--@m[k]`: prefix tells which side the operator stood. */
 export interface IncDec extends ExprBase { kind: 'incdec'; op: '++' | '--'; prefix: boolean; target: VarRef | MapRef }
 export interface Ternary extends ExprBase { kind: 'ternary'; cond: Expr; then: Expr; else: Expr }
-/** `args.field`, `args->field`, `$x.field`. */
-export interface FieldAccess extends ExprBase { kind: 'field'; object: Expr; field: string; arrow: boolean }
+/** `args.field`, `args->field`, `p->member`, `(*p).member`, `p->embedded.member`. */
+export interface FieldAccess extends ExprBase {
+  kind: 'field';
+  object: Expr;
+  field: string;
+  arrow: boolean;
+  /** Set by analysis on a struct or union member (not on args): its byte offset in the record. */
+  offset?: number;
+}
 /** `$t.0` */
 export interface TupleIndex extends ExprBase { kind: 'tupleIndex'; object: Expr; index: number }
 export interface TupleLit extends ExprBase { kind: 'tuple'; elems: Expr[] }

@@ -31,7 +31,7 @@ export function cInt(v: bigint): string {
 
 /** Which bpf_probe_read_* reads through an address of type `t`: its own space, else the probe's. */
 export function readSpace(t: KType, probeReadsUser: boolean): 'user' | 'kernel' {
-  const own = t.kind === 'int' || t.kind === 'ptr' ? t.space : undefined;
+  const own = t.kind === 'int' || t.kind === 'ptr' || t.kind === 'struct' ? t.space : undefined;
   return own ?? (probeReadsUser ? 'user' : 'kernel');
 }
 

@@ -2,7 +2,7 @@
 // builtins, functions, maps and variables, and reports every mistake of a script at once.
 import { positionalInteger } from '../../grammar/literals.js';
 import { isKtError } from '../errors.js';
-import type { AttachPoint, Call, Expr, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
+import type { AddressSpace, AttachPoint, Call, Expr, FieldAccess, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
 import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
 import { type AttachResolution, resolveAttachPoint } from './attach.js';
 import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, MISSING_BUILTINS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
@@ -139,8 +139,9 @@ class Analyzer implements CallHost {
       this.err(other.loc, 'kafka probes run in user space and cannot share a block with kernel probes: give them their own block');
     }
     if (probe.predicate) {
+      // A pointer is a predicate (true when not null), as in bpftrace; it is not an if() condition there.
       const t = this.expr(probe.predicate);
-      if (t && !isInt(t)) this.err(probe.predicate.loc, `the predicate must be an integer condition, but it is ${typeName(t)}`);
+      if (t && !isInt(t) && !isPtr(t)) this.err(probe.predicate.loc, `the predicate must be an integer condition, but it is ${typeName(t)}`);
     }
     this.block(probe.body);
     return this.ctx;
@@ -357,6 +358,13 @@ class Analyzer implements CallHost {
 
   /** Types an expression, sets `type` on it, and returns the type (undefined after an error). */
   expr(e: Expr, statement = false): T {
+    const t = this.place(e, statement);
+    if (t?.kind !== 'struct') return t;
+    return this.err(e.loc, `a whole ${t.name} cannot be used as a value (struct values are not supported yet): read its members with '.'`);
+  }
+
+  /** Types an expression that may also be a struct, whose members are then read (`(*p).m`), or its size taken. */
+  place(e: Expr, statement = false): T {
     const t = this.exprInner(e, statement);
     e.type = t ?? NONE;
     return t;
@@ -394,10 +402,7 @@ class Analyzer implements CallHost {
         const t = this.expr(e.operand);
         if (e.op === '&') return this.err(e.loc, `the address-of operator '&' is not supported`);
         if (!t) return undefined;
-        if (isPtr(t) && e.op === '*') {
-          if (t.to.kind === 'struct') return this.err(e.loc, `cannot read a whole ${t.to.name}: reading struct members is not supported yet`);
-          return t.to;
-        }
+        if (isPtr(t) && e.op === '*') return t.to.kind === 'struct' ? this.structPlace(t.to, t.space, e.loc) : t.to;
         if (!isInt(t)) return this.err(e.loc, `'${e.op}' needs an integer operand, but it is ${typeName(t)}`);
         if (e.op === '*') return UINT64;
         if (e.op === '!') return INT64;
@@ -431,7 +436,7 @@ class Analyzer implements CallHost {
         return unify(a, b);
       }
       case 'field':
-        return this.field(e.object, e.field, e.loc);
+        return e.object.kind === 'builtin' && e.object.name === 'args' ? this.field(e.object, e.field, e.loc) : this.member(e);
       case 'tupleIndex': {
         const t = this.expr(e.object);
         if (!t) return undefined;
@@ -603,12 +608,49 @@ class Analyzer implements CallHost {
     return typeof info.type === 'function' ? info.type(providers) : info.type;
   }
 
-  private field(object: Expr, field: string, loc: Loc): T {
-    if (object.kind !== 'builtin' || object.name !== 'args') {
-      const t = this.expr(object);
-      if (!t) return undefined;
-      return this.err(loc, `field access needs args (tracepoint and kafka probe arguments), but the value is ${typeName(t)}`);
+  /** A struct whose members can be read: BTF must know it, and it keeps the memory it is in. */
+  private structPlace(t: Extract<KType, { kind: 'struct' }>, space: AddressSpace | undefined, loc: Loc): T {
+    let size = t.size;
+    if (size === undefined) {
+      const known = this.env.system.recordSize(t.name);
+      if (!known.ok) return this.err(loc, `cannot read members of ${t.name}: ${known.error}`);
+      size = known.value;
     }
+    return space ? { ...t, size, space } : { ...t, size };
+  }
+
+  /**
+   * `p->m` on a pointer to a struct or union, `s.m` on one (`(*p).m`, `p->embedded.m`): the member's
+   * type and offset from the kernel's BTF. A pointer read from a record points into the same memory.
+   */
+  private member(e: FieldAccess): T {
+    const t = this.place(e.object);
+    if (!t) return undefined;
+    const op = e.arrow ? '->' : '.';
+    let record: Extract<KType, { kind: 'struct' }> | undefined;
+    if (e.arrow && isPtr(t) && t.to.kind === 'struct') {
+      const place = this.structPlace(t.to, t.space, e.object.loc);
+      if (!place) return undefined;
+      record = place as Extract<KType, { kind: 'struct' }>;
+    } else if (!e.arrow && t.kind === 'struct') record = t;
+    else if (t.kind === 'struct') return this.err(e.loc, `cannot access member '${e.field}' of ${t.name} with '->': it is not a pointer; use '.'`);
+    else if (isPtr(t) && t.to.kind === 'struct') return this.err(e.loc, `cannot access member '${e.field}' of ${typeName(t)} with '.': it is a pointer; use '->'`);
+    else {
+      const hint = isInt(t) ? `cast it to a pointer to the struct it addresses: ((struct NAME *)value)${op}${e.field}` : undefined;
+      return this.err(e.loc, `'${op}' needs args, a struct or union${e.arrow ? ' pointer' : ''}, but the value is ${typeName(t)}`, hint);
+    }
+    const members = this.env.system.recordMembers(record.name);
+    if (!members.ok) return this.err(e.loc, `cannot read members of ${record.name}: ${members.error}`);
+    const m = members.value.find((x) => x.name === e.field);
+    if (!m) return this.err(e.loc, `${record.name} has no member '${e.field}'`, this.suggest(e.field, members.value.map((x) => x.name)));
+    if (!m.type) return this.err(e.loc, `cannot read ${record.name}'s member '${e.field}': ${m.problem}`);
+    e.offset = m.offset;
+    const space = record.space;
+    if (!space) return m.type;
+    return m.type.kind === 'ptr' || m.type.kind === 'struct' ? { ...m.type, space } : m.type;
+  }
+
+  private field(object: Expr, field: string, loc: Loc): T {
     // Check availability of `args` itself (providers), without the "needs a field" error.
     const providers = this.ctx.providers;
     object.type = NONE;
@@ -640,6 +682,18 @@ class Analyzer implements CallHost {
     return type;
   }
 
+  /**
+   * A tracepoint field that points to a struct or union the kernel's BTF has (`struct rusage * ru`)
+   * is a pointer to it, in the probe's memory; other pointers stay integers.
+   */
+  private recordPointer(cType: string): KType | undefined {
+    const m = /^(?:const )?(struct|union) ([A-Za-z_][A-Za-z0-9_]*) \*$/.exec(cType.replace(/\s+/g, ' ').trim());
+    if (!m) return undefined;
+    const name = `${m[1]} ${m[2]}`;
+    const size = this.env.system.recordSize(name);
+    return size.ok ? { kind: 'ptr', to: { kind: 'struct', name, size: size.value } } : undefined;
+  }
+
   private tracepointArg(field: string, loc: Loc): T {
     let type: KType | undefined;
     for (const f of this.ctx.formats) {
@@ -652,10 +706,11 @@ class Analyzer implements CallHost {
           this.suggest(field, f.fields.map((x) => x.name)),
         );
       }
-      if (type && !compatible(type, fieldInfo.type)) {
-        return this.err(loc, `args.${field} has different types in the matched tracepoints: ${typeName(type)} and ${typeName(fieldInfo.type)}`);
+      const fieldType = this.recordPointer(fieldInfo.cType) ?? fieldInfo.type;
+      if (type && !compatible(type, fieldType)) {
+        return this.err(loc, `args.${field} has different types in the matched tracepoints: ${typeName(type)} and ${typeName(fieldType)}`);
       }
-      type = type ? unify(type, fieldInfo.type) : fieldInfo.type;
+      type = type ? unify(type, fieldType) : fieldType;
     }
     return type;
   }

@@ -32,6 +32,8 @@ interface BtfMember {
   type: number;
   /** Offset in bits from the start of the struct. */
   bitOffset: number;
+  /** Width of a bitfield (0 for a member that is not one, or whose struct records it in the INT type). */
+  bitSize: number;
 }
 
 interface BtfType {
@@ -41,6 +43,10 @@ interface BtfType {
   sizeOrType: number;
   /** INT: encoding bits (1 signed, 2 char, 4 bool). */
   intEncoding?: number;
+  /** INT: the number of bits the value uses (a bitfield's width where it is less than size * 8). */
+  intBits?: number;
+  /** STRUCT/UNION: members carry bitfield widths; ENUM/ENUM64: the values are signed. */
+  kindFlag: boolean;
   array?: { type: number; nelems: number };
   /** STRUCT/UNION members, FUNC_PROTO parameters (bitOffset 0). */
   members?: BtfMember[];
@@ -162,20 +168,29 @@ export class Btf {
     const kind = ((info >>> 24) & 0x1f) as BtfKind;
     const vlen = info & 0xffff;
     const kindFlag = info >>> 31 === 1;
-    const t: BtfType = { kind, name: this.str(view.getUint32(p, true)), sizeOrType: view.getUint32(p + 8, true) };
+    const t: BtfType = { kind, name: this.str(view.getUint32(p, true)), sizeOrType: view.getUint32(p + 8, true), kindFlag };
     p += 12;
-    if (kind === BtfKind.Int) t.intEncoding = (view.getUint32(p, true) >>> 24) & 0xf;
+    if (kind === BtfKind.Int) {
+      const word = view.getUint32(p, true);
+      t.intEncoding = (word >>> 24) & 0xf;
+      t.intBits = word & 0xff;
+    }
     else if (kind === BtfKind.Array) t.array = { type: view.getUint32(p, true), nelems: view.getUint32(p + 8, true) };
     else if (kind === BtfKind.Struct || kind === BtfKind.Union) {
       t.members = [];
       for (let i = 0; i < vlen; i++, p += 12) {
         const raw = view.getUint32(p + 8, true);
-        t.members.push({ name: this.str(view.getUint32(p, true)), type: view.getUint32(p + 4, true), bitOffset: kindFlag ? raw & 0xffffff : raw });
+        t.members.push({
+          name: this.str(view.getUint32(p, true)),
+          type: view.getUint32(p + 4, true),
+          bitOffset: kindFlag ? raw & 0xffffff : raw,
+          bitSize: kindFlag ? raw >>> 24 : 0,
+        });
       }
     } else if (kind === BtfKind.FuncProto) {
       t.members = [];
       for (let i = 0; i < vlen; i++, p += 8) {
-        t.members.push({ name: this.str(view.getUint32(p, true)), type: view.getUint32(p + 4, true), bitOffset: 0 });
+        t.members.push({ name: this.str(view.getUint32(p, true)), type: view.getUint32(p + 4, true), bitOffset: 0, bitSize: 0 });
       }
     }
     this.decoded.set(id, t);

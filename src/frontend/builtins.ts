@@ -28,7 +28,8 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
   numaid: { type: { kind: 'int', bits: 32, signed: false }, kafka: false },
   cgroup: { type: UINT64, kafka: true },
   rand: { type: UINT64, kafka: true },
-  curtask: { type: UINT64, kafka: false },
+  /** The current task; its size and members come from the kernel's BTF where they are read. */
+  curtask: { type: { kind: 'ptr', to: { kind: 'struct', name: 'struct task_struct' }, space: 'kernel' }, kafka: false },
   /** The probe's context (tracepoint record, pt_regs, ...): kernel memory even where reads default to user memory. */
   ctx: {
     type: { kind: 'int', bits: 64, signed: false, space: 'kernel' },

@@ -20,6 +20,8 @@ export interface CallHost {
   readonly providers: Provider[];
   readonly maps: MapTable;
   expr(e: Expr, statement?: boolean): T;
+  /** Types an expression that may also be a struct whose members are read (`*p`, `p->embedded`): sizeof()'s argument. */
+  place(e: Expr): T;
   /** Types the first argument of str(), where a missing positional parameter is an empty string. */
   strArgument(e: Expr): T;
   err(loc: Loc, message: string, hint?: string): undefined;
@@ -328,7 +330,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'sizeof': {
       if (!arity(1, 1)) return undefined;
       const a = c.args[0]!;
-      const t = a.kind === 'typeRef' ? h.namedType(a.typeName, a.loc, 'sizeof') : h.expr(a);
+      const t = a.kind === 'typeRef' ? h.namedType(a.typeName, a.loc, 'sizeof') : h.place(a);
       if (a.kind === 'typeRef') a.type = t ?? NONE;
       if (t && t.kind === 'none') return h.err(a.loc, 'sizeof() was given a value of no type');
       return UINT64;

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { findOnPath } from '../executables.js';
 import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
+import { type RecordMember, recordMembers } from './btf-members.js';
 import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, readElf } from './elf.js';
 import { globToRegExp, hasWildcard } from './glob.js';
 import { btfEventNames, btfHasEventFormat, btfSyscalls, btfTracepointFormat, parseFormatFile } from './tracepoint-format.js';
@@ -42,6 +43,8 @@ export interface SystemInfo {
   resolveBinary(name: string): string | undefined;
   /** The size of a kernel struct or union (`struct task_struct`, `union bpf_attr`), from BTF. */
   recordSize(name: string): SystemResult<number>;
+  /** The members of a kernel struct or union, from BTF (anonymous structs and unions flattened). */
+  recordMembers(name: string): SystemResult<RecordMember[]>;
 }
 
 function readableDir(path: string): boolean {
@@ -258,12 +261,22 @@ export class RealSystem implements SystemInfo {
     }
   }
 
-  recordSize(name: string): SystemResult<number> {
+  private record(name: string): SystemResult<{ btf: Btf; id: number }> {
     const [keyword, tag] = name.split(' ');
     const btf = this.btf();
     if (!btf) return { ok: false, error: `${name} is unknown: the kernel's BTF (${this.options.btfPath ?? '/sys/kernel/btf/vmlinux'}) cannot be read` };
     const id = tag === undefined ? undefined : btf.find(tag, keyword === 'union' ? BtfKind.Union : BtfKind.Struct);
-    return id === undefined ? { ok: false, error: `the kernel's BTF has no ${name}` } : { ok: true, value: btf.sizeOf(id) };
+    return id === undefined ? { ok: false, error: `the kernel's BTF has no ${name}` } : { ok: true, value: { btf, id } };
+  }
+
+  recordSize(name: string): SystemResult<number> {
+    const r = this.record(name);
+    return r.ok ? { ok: true, value: r.value.btf.sizeOf(r.value.id) } : r;
+  }
+
+  recordMembers(name: string): SystemResult<RecordMember[]> {
+    const r = this.record(name);
+    return r.ok ? { ok: true, value: recordMembers(r.value.btf, r.value.id) } : r;
   }
 
   private libraryIndex(): Map<string, string> {

@@ -17,6 +17,7 @@ import { Emitter } from '../emitter.js';
 import * as builtins from './builtins.js';
 import { bare, type Gen, type KernelMap, type ProgramInput, type ProgramOutput } from './context.js';
 import * as maps from './maps.js';
+import * as members from './members.js';
 import * as memory from './memory.js';
 import * as records from './records.js';
 import * as scalars from './scalars.js';
@@ -169,10 +170,11 @@ export class ProgramGen extends Emitter implements Gen {
   }
 
   fieldScalar(e: Extract<Expr, { kind: 'field' }>): string {
-    return builtins.fieldScalar(this, e);
+    return members.isMember(e) ? members.memberScalar(this, e) : builtins.fieldScalar(this, e);
   }
 
   fieldMem(e: Extract<Expr, { kind: 'field' }>, p: string, t: KType): void {
-    builtins.fieldMem(this, e, p, t);
+    if (members.isMember(e)) members.memberMem(this, e, p, t);
+    else builtins.fieldMem(this, e, p, t);
   }
 }

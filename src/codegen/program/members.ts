@@ -1,0 +1,48 @@
+// Struct and union members (`p->m`, `(*p).m`, `p->embedded.m`): read at the offset the front end
+// took from BTF, with the bpf_probe_read_* of the memory the record is in (each `->` one read).
+import type { Expr, KType } from '../../frontend/ast.js';
+import { InternalError } from '../../errors.js';
+import { typeOf } from '../../plan/events.js';
+import { sizeOf } from '../../plan/layout.js';
+import { readSpace, scalarCType } from '../ctypes.js';
+import type { Gen } from './context.js';
+
+type Member = Extract<Expr, { kind: 'field' }> & { offset: number };
+
+export function isMember(e: Extract<Expr, { kind: 'field' }>): e is Member {
+  return e.offset !== undefined;
+}
+
+/** The address of a record the front end typed as a struct place: `*p`, `p->embedded`, `s.embedded`. */
+function recordAddress(g: Gen, e: Expr): string {
+  if (e.kind === 'unary' && e.op === '*') return `(__u64)(${g.scalar(e.operand)})`;
+  if (e.kind === 'field' && isMember(e)) return memberAddress(g, e);
+  throw new InternalError(`${e.kind} is not a struct place`);
+}
+
+function memberAddress(g: Gen, e: Member): string {
+  const base = e.arrow ? `(__u64)(${g.scalar(e.object)})` : recordAddress(g, e.object);
+  return `(${base} + ${e.offset})`;
+}
+
+function readFn(g: Gen, e: Member): string {
+  return `bpf_probe_read_${readSpace(typeOf(e.object), g.p.userMemory)}`;
+}
+
+export function memberScalar(g: Gen, e: Member): string {
+  const t = typeOf(e);
+  const size = t.kind === 'int' ? t.bits / 8 : 8;
+  const from = memberAddress(g, e);
+  const r = g.temp();
+  g.emit(`${scalarCType(t)} ${r} = 0;`);
+  g.emit(`${readFn(g, e)}(&${r}, ${size}, (const void *)${from});`);
+  return r;
+}
+
+/** A char array (as a string of the destination's size) or an array of integers, into memory at `p`. */
+export function memberMem(g: Gen, e: Member, p: string, t: KType): void {
+  const own = sizeOf(typeOf(e));
+  const size = Math.min(own, sizeOf(t));
+  g.emit(`${readFn(g, e)}(${p}, ${size}, (const void *)${memberAddress(g, e)});`);
+  if (t.kind === 'str' && own >= t.size) g.emit(`((__u8 *)${p})[${t.size - 1}] = 0;`);
+}

@@ -6,7 +6,7 @@
 // sends the request and reads the response. Both ends' records go through the KafkaDecoder.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,9 +23,10 @@ if (problem) console.log(`kafka-fetch-walk pieces tests not run: ${problem}`);
 const runnable = problem === undefined;
 
 const BROKER_SOURCE = String.raw`/*
- * fetch-replay PORT FILE PLAN [N]: connects to 127.0.0.1:PORT, reads N Kafka frames (the requests,
- * default 1), then sends FILE (the responses) following PLAN, ops separated by commas, each on the
- * next bytes:
+ * fetch-replay FILE PLAN [N]: listens on 127.0.0.1 (its port on stdout) and, once a byte arrives on
+ * its standard input, accepts one connection (so that a capture started meanwhile sees it begin, as
+ * a broker's), reads N Kafka frames (the requests, default 1), then sends FILE (the responses)
+ * following PLAN, ops separated by commas, each on the next bytes:
  *   wN    write(2) N bytes      vN.M  writev(2) of N and M bytes      sN  sendfile(2) N bytes
  * Exits 0 when every op moved all its bytes.
  */
@@ -53,17 +54,24 @@ static int readn(int fd, unsigned char *b, size_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 && argc != 5) return 2;
-  int requests = argc == 5 ? atoi(argv[4]) : 1;
-  int file = open(argv[2], O_RDONLY);
+  if (argc != 3 && argc != 4) return 2;
+  int requests = argc == 4 ? atoi(argv[3]) : 1;
+  int file = open(argv[1], O_RDONLY);
   struct stat st;
   if (file < 0 || fstat(file, &st)) return 3;
   unsigned char *data = malloc(st.st_size);
   if (!data || pread(file, data, st.st_size, 0) != st.st_size) return 3;
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(s, (struct sockaddr *)&a, sizeof a)) return 4;
+  socklen_t alen = sizeof a;
+  if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &alen)) return 4;
+  printf("%d\n", ntohs(a.sin_port));
+  fflush(stdout);
+  char go;
+  if (read(0, &go, 1) != 1) return 4;
+  int s = accept(l, NULL, NULL);
+  if (s < 0) return 4;
   for (int i = 0; i < requests; i++) {
     unsigned char size[4];
     if (readn(s, size, 4)) return 5;
@@ -73,7 +81,7 @@ int main(int argc, char **argv) {
     free(req);
   }
   off_t pos = 0;
-  for (char *op = strtok(argv[3], ","); op; op = strtok(NULL, ",")) {
+  for (char *op = strtok(argv[2], ","); op; op = strtok(NULL, ",")) {
     char kind = op[0];
     size_t len = strtoul(op + 1, NULL, 10);
     if (kind == 'w') {
@@ -209,49 +217,44 @@ function decode(records: CaptureRecord[]): { fetches: KafkaExchange[]; failed: o
 describe('kafka capture: Fetch responses in awkward pieces', () => {
   let dir: string;
   let broker: string;
-  let server: Server;
-  let port: number;
-  let onClient: ((s: Socket) => void) | null = null;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     if (!runnable) return;
     dir = mkdtempSync(join(tmpdir(), 'kt-fetch-walk-'));
     writeFileSync(join(dir, 'fetch-replay.c'), BROKER_SOURCE);
     broker = join(dir, 'fetch-replay');
     execFileSync('cc', ['-O2', '-Wall', '-o', broker, join(dir, 'fetch-replay.c')]);
-    server = createServer((s) => onClient?.(s));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     if (!runnable) return;
-    await new Promise((resolve) => server?.close(resolve));
     if (dir) rmSync(dir, { recursive: true, force: true });
     expect(heldBpf().fds).toBe(0);
   });
 
-  /** Runs the C broker on `file` with `plan` under a capture; the client sends `requests` first. */
+  /** Runs the C broker on `file` with `plan` under a capture; the client connects and sends `requests` first. */
   async function exchange(file: string, plan: string, requests: Uint8Array[]): Promise<{ records: CaptureRecord[]; pid: number; received: number }> {
     const records: CaptureRecord[] = [];
+    const child = spawn(broker, [file, plan, String(requests.length)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once('error', reject);
+    });
     const capture = startCapture({ ports: [port] }, (batch) => records.push(...captureRecords(batch)));
-    let pid = 0;
     let received = 0;
     try {
-      const done = new Promise<number>((resolve) => {
-        onClient = (s) => {
-          let got = 0;
-          s.on('data', (d: Buffer) => (got += d.length));
-          s.on('end', () => {
-            s.end();
-            resolve(got);
-          });
-          s.write(concat(...requests));
-        };
+      const done = new Promise<number>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => s.write(concat(...requests)));
+        let got = 0;
+        s.on('data', (d: Buffer) => (got += d.length));
+        s.on('end', () => {
+          s.end();
+          resolve(got);
+        });
+        s.on('error', reject);
       });
-      const child = spawn(broker, [String(port), file, plan, String(requests.length)], { stdio: 'inherit' });
-      pid = child.pid!;
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.stdin!.end('go');
       received = await done;
       expect(await exited).toBe(0);
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -259,9 +262,9 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
       expect(capture.lost()).toBe(0);
     } finally {
       capture.close();
-      onClient = null;
+      if (child.exitCode === null) child.kill();
     }
-    return { records, pid, received };
+    return { records, pid: child.pid!, received };
   }
 
   it('a response that does not parse is cut at its head; the next one is walked again', async () => {

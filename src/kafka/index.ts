@@ -15,11 +15,11 @@ import { RECORD_PREFIX } from '../native/ring-records.js';
 import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture/record.js';
 import { BoundedMap } from './exchange/bounded-map.js';
 import type { FrameMeta, SharedState } from './exchange/connection.js';
-import { Connections, type Tracked } from './exchange/connections.js';
+import { Connections, type ConnectionSighting, type Tracked } from './exchange/connections.js';
 import { newCounters, type KafkaCounters } from './exchange/counters.js';
 import { WalkGaps } from './lane/compiler.js';
 import { FastLane, LaneMeta, type FiringSink } from './lane/fast-lane.js';
-import type { ConnectionInfo, DerivedEvent, Direction, KafkaExchange, ProbeFiring } from './model.js';
+import type { DerivedEvent, Direction, KafkaExchange, ProbeFiring } from './model.js';
 import { DecodePlan, type KafkaDemand } from './probes/demand.js';
 import { plannedFirings, probeFirings } from './probes/firings.js';
 import { LagTracker } from './trackers/lag.js';
@@ -34,7 +34,8 @@ export type { KafkaDemand } from './probes/demand.js';
 export type { FiringSink } from './lane/fast-lane.js';
 
 /** One captured piece of a connection's byte stream (what src/kafka/capture/record.ts decodes). */
-export interface CaptureChunk extends ConnectionInfo {
+/** One piece of one direction of a connection, as the capture gives it (its owner: ConnectionSighting). */
+export interface CaptureChunk extends ConnectionSighting {
   /** 'out': written by the traced process; 'in': read by it. */
   dir: Direction;
   /** CLOCK_MONOTONIC ns of the syscall. */
@@ -42,16 +43,10 @@ export interface CaptureChunk extends ConnectionInfo {
   /** Bytes of the stream that passed before `data` without being copied. */
   skipped: number;
   data: Uint8Array;
-  /** Connection id from the capture (tells a reused fd apart); without it, addresses do. */
-  conn?: bigint;
   /** The capture knows a frame starts at data[0] (joined mid-stream, or after lost records). */
   resync?: boolean;
   /** The capture lost records of this connection since this direction's previous chunk (CaptureRecord.loss). */
   loss?: boolean;
-  /** The connection closed (the chunk carries no data). */
-  close?: boolean;
-  /** The capture saw this end connect() (a client) or accept() (a broker) (CaptureRecord.origin). */
-  origin?: 'connect' | 'accept';
 }
 
 export interface KafkaDecoderOptions {

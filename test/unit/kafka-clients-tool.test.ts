@@ -67,7 +67,7 @@ describe('stdlib kafka-clients', () => {
     expect(flagged).not.toContain('Metadata v0');
   });
 
-  it('lists each client once per process, id and software, at its own end of the connection', () => {
+  it('lists each client once per process, client id and software, at its own end of the connection, and names each process', () => {
     const t = clientsTool();
     const hello = { api: 'ApiVersions', version: 3n, client_software_name: 'apache-kafka-java', client_software_version: '4.4.0' };
     // Two connections of one producer (bootstrap and partition leader), traced at the client.
@@ -78,17 +78,18 @@ describe('stdlib kafka-clients', () => {
     // An older client's ApiVersions v2 carries no software name or version.
     t.fire('apiversions', { ...conn, client_id: 'legacy', api: 'ApiVersions', version: 2n, client_software_name: '', client_software_version: '' }, 43, 'node');
     expect(t.rows('@clients')).toEqual([
-      'broker 7 data-plane-kafk 10.0.0.7 billing apache-kafka-java 4.4.0 1',
-      'client 42 java 10.0.0.7 billing apache-kafka-java 4.4.0 2',
-      'client 43 node 10.0.0.7 legacy unknown unknown 1',
+      'broker 7 10.0.0.7 billing apache-kafka-java 4.4.0 1',
+      'client 42 10.0.0.7 billing apache-kafka-java 4.4.0 2',
+      'client 43 10.0.0.7 legacy unknown unknown 1',
     ]);
     t.fire('request', { ...conn, api: 'Produce', version: 11n });
     t.fire('request', { ...conn, api: 'Produce', version: 11n });
     t.fire('request', { ...conn, role: 'broker', laddr: '10.0.0.1', raddr: '10.0.0.7', api: 'Produce', version: 2n }, 7, 'data-plane-kafk');
     expect(t.rows('@api_versions')).toEqual([
-      'broker 7 data-plane-kafk 10.0.0.7 billing Produce 2 1',
-      'client 42 java 10.0.0.7 billing Produce 11 2',
+      'broker 7 10.0.0.7 billing Produce 2 1',
+      'client 42 10.0.0.7 billing Produce 11 2',
     ]);
-    expect(t.rows('@removed_in_kafka_4')).toEqual(['broker 7 data-plane-kafk 10.0.0.7 billing Produce 2 1']);
+    expect(t.rows('@removed_in_kafka_4')).toEqual(['broker 7 10.0.0.7 billing Produce 2 1']);
+    expect(t.rows('@process')).toEqual(['42 java', '7 data-plane-kafk']);
   });
 });

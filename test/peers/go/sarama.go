@@ -92,11 +92,16 @@ func (g *groupReader) Setup(sarama.ConsumerGroupSession) error   { return nil }
 func (g *groupReader) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (g *groupReader) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	for m := range claim.Messages() {
+		// Claims are consumed concurrently: only the first COUNT records count as read.
+		g.mu.Lock()
+		if g.seen >= g.count {
+			g.mu.Unlock()
+			return nil
+		}
+		g.seen++
+		done := g.seen == g.count
 		emit(map[string]any{"event": "record", "topic": m.Topic, "partition": m.Partition, "offset": m.Offset, "bytes": len(m.Value)})
 		s.MarkMessage(m, "")
-		g.mu.Lock()
-		g.seen++
-		done := g.seen >= g.count
 		g.mu.Unlock()
 		if done {
 			s.Commit()

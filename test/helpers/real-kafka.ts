@@ -230,7 +230,7 @@ export async function runPythonPeer(client: PythonClient, args: (string | number
   return runPeer(join(PEERS, 'python', 'bin', 'python'), [join(ROOT, 'test', 'peers', 'python', 'peer.py'), client, ...args.map(String)], timeoutMs);
 }
 
-/** Runs the Go peer (test/peers/go, franz-go) to its end: `produce`, with the arguments main.go documents. */
+/** Runs the Go peer (test/peers/go) to its end: `produce` (franz-go), `sarama-produce` or `sarama-consume`, with the arguments main.go documents. */
 export async function runGoPeer(args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
   return runPeer(join(PEERS, 'go', 'peer'), args.map(String), timeoutMs);
 }

@@ -64,6 +64,8 @@ export interface KafkaClusterOptions {
   brokers: number;
   /** Broker settings added to (or replacing) the defaults, the same on every node. */
   settings?: Record<string, string>;
+  /** Ends the wait for the nodes early (Ctrl-C at start-up): they are stopped and the start rejects. */
+  signal?: AbortSignal;
 }
 
 const running = new Set<ChildProcess>();
@@ -191,11 +193,12 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       });
       if (format.status !== 0) throw new ApacheKafkaError(`kafka-storage format failed for node ${i + 1}: ${(format.stderr + format.stdout).trim()}`);
       // setpriv execs java with a parent-death signal: a caller that dies without stop() (killed,
-      // crashed) takes its brokers along.
+      // crashed) takes its brokers along. Its own process group: Ctrl-C at a terminal reaches the
+      // caller alone, which stops its clients before the broker.
       const child = spawn(
         'setpriv',
         ['--pdeathsig', 'KILL', 'java', ...javaArgs([libs], 'kafka.Kafka', [props], [...HEAP, `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`])],
-        { stdio: ['ignore', 'ignore', 'ignore'] },
+        { stdio: ['ignore', 'ignore', 'ignore'], detached: true },
       );
       children.push(child);
       running.add(child);
@@ -204,18 +207,20 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
     }
     const bootstrap = nodes.map((x) => `127.0.0.1:${x.port}`).join(',');
     const until = Date.now() + READY_TIMEOUT_MS;
+    const interrupted = (): boolean => opts.signal?.aborted === true;
     for (const node of nodes) {
-      while (!(await accepts(node.port))) {
+      while (!interrupted() && !(await accepts(node.port))) {
         const c = children[node.id - 1]!;
         if (c.exitCode !== null) throw new ApacheKafkaError(`Kafka node ${node.id} exited (${c.exitCode}): ${log(node)}`);
         if (Date.now() > until) throw new ApacheKafkaError(`Kafka node ${node.id} did not listen within ${READY_TIMEOUT_MS / 1000} s: ${log(node)}`);
         await sleep(100);
       }
     }
-    while (metadataBrokers(bootstrap) !== n) {
+    while (!interrupted() && metadataBrokers(bootstrap) !== n) {
       if (Date.now() > until) throw new ApacheKafkaError(`Kafka Metadata did not list ${n} brokers within ${READY_TIMEOUT_MS / 1000} s`);
       await sleep(200);
     }
+    if (interrupted()) throw new ApacheKafkaError('interrupted while Apache Kafka was starting');
     return { bootstrap, nodes, stop };
   } catch (e) {
     await stop();

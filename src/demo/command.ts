@@ -118,12 +118,12 @@ interface DemoBroker {
  */
 const APACHE_SETTINGS = { 'group.min.session.timeout.ms': '1000' };
 
-async function startBroker(kafka: 'mock' | 'apache'): Promise<DemoBroker> {
+async function startBroker(kafka: 'mock' | 'apache', signal: AbortSignal): Promise<DemoBroker> {
   if (kafka === 'mock') {
     const mock = await startMockBroker({ topics: { [TOPIC]: PARTITIONS } });
     return { name: 'mock Kafka', bootstrap: mock.bootstrap, stop: mock.stop };
   }
-  const cluster = await startKafkaCluster({ brokers: 1, settings: APACHE_SETTINGS });
+  const cluster = await startKafkaCluster({ brokers: 1, settings: APACHE_SETTINGS, signal });
   try {
     createTopics(cluster, { [TOPIC]: PARTITIONS });
   } catch (e) {
@@ -169,7 +169,7 @@ export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.std
   let screen: Screen | undefined;
   let ticker: NodeJS.Timeout | undefined;
   try {
-    broker = await startBroker(kafka);
+    broker = await startBroker(kafka, abort.signal);
     if (abort.signal.aborted) return 0;
     const positional = [brokerPort(broker.bootstrap), GROUP];
     const { plan, object } = await compileDemo(positional);
@@ -218,6 +218,8 @@ export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.std
     shown.draw(renderView(frames.final(lastMaps, elapsed(), lostAtStop), viewOptions()));
     return 0;
   } catch (e) {
+    // Ctrl-C while Apache Kafka was starting: it is stopped, and the demo ends as it does on Ctrl-C.
+    if (abort.signal.aborted && isKtError(e, 'apache-kafka')) return 0;
     if (isKtError(e, 'mock-broker', 'apache-kafka')) {
       io.stderr.write(`kafkatrace: ${e.message}\n`);
       return 1;

@@ -1,12 +1,13 @@
 // `kafkatrace demo --kafka apache` as a user runs it: a single-node Apache Kafka broker (KRaft) in a
 // temporary directory instead of the mock, the same kcat producer and rebalancing consumer group,
 // the same screen; on SIGINT it stops everything: no process, no BPF object and no temporary file left.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { apacheKafkaProblem, apacheKafkaVersion } from '../../src/demo/apache-kafka.js';
-import { ROOT } from '../helpers/cli.js';
+import { BIN, ROOT } from '../helpers/cli.js';
 import { expectNothingLeft, runDemo } from '../helpers/demo-run.js';
 import { canRun } from './runtime-helpers.js';
 
@@ -50,6 +51,41 @@ describe.runIf(run)('kafkatrace demo --kafka apache', () => {
       expect(last).toMatch(/^ *\d+:\d\d\.\d  rebalance  kafkatrace-demo generation \d+, 3 members/m);
       expect(last).toMatch(/join       demo-consumer-3 joined kafkatrace-demo/);
       await expectNothingLeft(r.held);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('stops the starting broker and exits 0 at once on SIGINT before Kafka is ready', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'kafkatrace-demo-apache-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'demo', '--kafka', 'apache'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      // The broker's directory appears once the demo is starting it (its signal handlers are set).
+      while (readdirSync(tmp).length === 0 && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      const brokers = (): number[] =>
+        readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(tmp);
+          } catch {
+            return false;
+          }
+        });
+      const sentAt = Date.now();
+      child.kill('SIGINT');
+      const code = await exited;
+      const ms = Date.now() - sentAt;
+      clearTimeout(killer);
+      expect({ code, stderr, stdout }).toEqual({ code: 0, stderr: '', stdout: '' });
+      // Without waiting for Kafka to be ready and its topic made (tens of seconds on a loaded machine).
+      expect(ms).toBeLessThan(15_000);
+      expect(brokers()).toEqual([]);
       expect(readdirSync(tmp)).toEqual([]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });

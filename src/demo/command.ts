@@ -34,12 +34,13 @@ USAGE
 
 Starts a Kafka broker with the topic ${TOPIC} (${PARTITIONS} partitions): by default a mock one
 (librdkafka's mock cluster, quick to start); with --kafka apache a single-node Apache Kafka (KRaft)
-in a temporary directory, ready in some seconds. Then a kcat producer writing a steady stream of records, and the consumer group ${GROUP} of two kcat
-members. A third member joins after 30% of the run and the first leaves after 60%, so the group
-rebalances while you watch. A kafkatrace script (kafka:produce, kafka:fetch, kafka:request,
-kafka:rebalance, kafka:joingroup, kafka:leavegroup) traces it all through the syscall capture, and
-the screen shows, per second: records and bytes in and out per topic, records per producer and
-consumer client id, requests and latency per API, and each rebalance, join and leave as it happens.
+in a temporary directory, ready in some seconds. Then a kcat producer writing a steady stream of
+records, and the consumer group ${GROUP} of two kcat members. A third member joins after 30%
+of the run and the first leaves after 60%, so the group rebalances while you watch. A kafkatrace
+script (kafka:produce, kafka:fetch, kafka:request, kafka:rebalance, kafka:joingroup,
+kafka:leavegroup) traces it all through the syscall capture, and the screen shows, per second:
+records and bytes in and out per topic, records per producer and consumer client id, requests and
+latency per API, and each rebalance, join and leave as it happens.
 At the end, on Ctrl-C or on SIGTERM, everything the demo started is stopped and it exits 0.
 
 On a terminal the view redraws in place, in colour unless --no-color or NO_COLOR is set; when
@@ -48,13 +49,13 @@ standard output is not a terminal, plain-text frames are printed every ${PLAIN_R
 OPTIONS
   --kafka mock|apache
                     the broker: mock (default), or Apache Kafka as scripts/install-kafka.sh
-                    installs it (java, Maven; the demo says so when it is not installed)
+                    installs it
   --duration TIME   how long to run (default ${DEFAULT_DURATION_MS / 1000}s; e.g. 12s, 1m)
   --no-color        no colour on a terminal
   -h, --help        this help
 
 Needs root (it loads BPF programs) and kcat (scripts/install-deps.sh installs both the Debian
-packages and the mock broker).
+packages and the mock broker); --kafka apache also needs java and scripts/install-kafka.sh.
 `;
 
 /** What the demo takes from its command line. */

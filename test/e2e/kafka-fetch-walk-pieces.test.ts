@@ -204,14 +204,16 @@ function plan(frame: Uint8Array, parts: Partition[]): string {
   return ops.join(',');
 }
 
-function decode(records: CaptureRecord[]): { fetches: KafkaExchange[]; failed: object } {
+function decode(records: CaptureRecord[]): { fetches: KafkaExchange[]; failed: object; unread: number } {
   const exchanges: KafkaExchange[] = [];
   const decoder = new KafkaDecoder({ onExchange: (e) => exchanges.push(e) });
   for (const r of records) {
     if (r.close) decoder.close(r);
     else decoder.push(r);
   }
-  return { fetches: exchanges.filter((e) => e.api === 'Fetch'), failed: decoder.counters().framesFailed };
+  const { framesFailed, sendfileUnread } = decoder.counters();
+  decoder.closeFiles();
+  return { fetches: exchanges.filter((e) => e.api === 'Fetch'), failed: framesFailed, unread: sendfileUnread };
 }
 
 describe('kafka capture: Fetch responses in awkward pieces', () => {
@@ -324,10 +326,12 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
         const copied = response.reduce((n, r) => n + r.data.length, 0);
         expect(copied).toBeLessThan(PARTITIONS * 300);
       }
-      // The client read every batch header; the broker sent partition 5's from a file, unseen: its
-      // record count is unknown.
+      // The client read every batch header; the broker sent partition 5's from a file, and had exited
+      // (its file closed) before they were decoded: that record count is unknown, and counted.
       const client = decode(records.filter((r) => r.pid === process.pid)).fetches[0]!.items;
-      const served = decode(records.filter((r) => r.pid === pid)).fetches[0]!.items;
+      const broker = decode(records.filter((r) => r.pid === pid));
+      const served = broker.fetches[0]!.items;
+      expect(broker.unread).toBeGreaterThanOrEqual(1);
       for (const p of parts) expect(client[p.index]!.records).toBe(4);
       for (const p of parts) expect(served[p.index]!.records).toBe(p.index === SENT_FROM_FILE ? undefined : 4);
       for (const p of parts) expect(served[p.index]!.incomplete).toBe(p.index === SENT_FROM_FILE);

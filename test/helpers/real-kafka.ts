@@ -93,9 +93,11 @@ async function ended(child: ChildProcess, graceMs: number): Promise<void> {
 /**
  * Starts `brokers` KRaft nodes (1 or 3), each broker and controller, formatted with one cluster id;
  * replication factor `brokers` for new topics and the internal ones; topics are also created on first
- * use. Resolves once every node accepts connections and the cluster's Metadata lists them all.
+ * use. `release` formats it at an older metadata version (e.g. '3.9-IV0', a cluster mid-upgrade),
+ * which caps the versions its brokers speak to each other. Resolves once every node accepts
+ * connections and the cluster's Metadata lists them all.
  */
-export async function startKafkaCluster(opts: { brokers: number }): Promise<KafkaCluster> {
+export async function startKafkaCluster(opts: { brokers: number; release?: string }): Promise<KafkaCluster> {
   const n = opts.brokers;
   const root = mkdtempSync(join(tmpdir(), 'kafkatrace-kafka-'));
   const children: ChildProcess[] = [];
@@ -146,7 +148,7 @@ export async function startKafkaCluster(opts: { brokers: number }): Promise<Kafk
           '',
         ].join('\n'),
       );
-      const format = spawnSync('java', java([`${KAFKA_LIBS}/*`], 'kafka.tools.StorageTool', ['format', '-t', CLUSTER_ID, '-c', props], ['-Xmx256m']), {
+      const format = spawnSync('java', java([`${KAFKA_LIBS}/*`], 'kafka.tools.StorageTool', ['format', '-t', CLUSTER_ID, '-c', props, ...(opts.release ? ['--release-version', opts.release] : [])], ['-Xmx256m']), {
         encoding: 'utf8',
         timeout: 60_000,
       });

@@ -1,7 +1,8 @@
 // Decodes the records of bpf-templates/kafka-capture.bpf.c's `kafka_events` ring buffer (layout:
 // struct kc_event in bpf-templates/kafka-capture.h, little-endian, data after a 104-byte header).
 // A record is one contiguous piece of one direction of one TCP connection: `skipped` bytes passed
-// uncopied before `data`, so a record feeds src/kafka/wire/stream.ts as `{ data, skipped }` unchanged.
+// uncopied before `data`, so a record feeds src/kafka/wire/stream.ts as `{ data, skipped }` unchanged;
+// a KC_F_FILE record instead says which file a broker's sendfile(2) bytes came from (files.ts).
 // Records arrive packed in batches (src/native/ring-records.ts); KafkaDecoder.pushCapture reads the
 // header fields it needs in place (CAPTURE_AT), decodeCaptureRecord makes the whole record.
 import { RECORD_PREFIX, ringRecords } from '../../native/ring-records.js';

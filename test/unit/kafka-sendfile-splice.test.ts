@@ -3,9 +3,11 @@
 // KC_F_FILE record (file, offset, count). The decoder reads the batch headers back from the file (a
 // fake CaptureFiles here) and counts every partition's records exactly, however the sendfile calls
 // split the batches; a file that is gone leaves them unknown, counted, never 0.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileSplice, type CaptureFiles } from '../../src/kafka/capture/files.js';
+import { FileSplice, ProcFiles, type CaptureFiles } from '../../src/kafka/capture/files.js';
 import { CAPTURE_AT, CAPTURE_FILE_SIZE, CAPTURE_HEADER_SIZE, decodeCaptureRecord, encodeCaptureRecord, FILE_AT, type CaptureFile, type CaptureRecord } from '../../src/kafka/capture/record.js';
 import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { rng } from '../helpers/seeded.js';
@@ -206,5 +208,38 @@ describe('the capture structs', () => {
     const short = record.slice(4, record.length - 1);
     new DataView(short.buffer).setUint16(CAPTURE_AT.len, CAPTURE_FILE_SIZE - 1, true);
     expect(() => decodeCaptureRecord(short)).toThrow(/file record holds 31 data bytes, not 32/);
+  });
+});
+
+describe('ProcFiles', () => {
+  it('reads a file another fd of a process has open, only while that fd names the same regular file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kt-procfiles-'));
+    const files = new ProcFiles();
+    try {
+      const path = join(dir, '00000000000000000000.log');
+      writeFileSync(path, Buffer.from('0123456789abcdef'));
+      const fd = openSync(path, 'r');
+      const st = fstatSync(fd, { bigint: true });
+      const dev = Number(st.dev);
+      // Another inode or device: not the file the capture saw.
+      expect(files.read(process.pid, fd, dev, st.ino + 1n, 0, 4)).toBeUndefined();
+      expect(files.read(process.pid, fd, dev + 1, st.ino, 0, 4)).toBeUndefined();
+      expect([...files.read(process.pid, fd, dev, st.ino, 4, 6)!]).toEqual([...Buffer.from('456789')]);
+      // Past the end: what is there.
+      expect(files.read(process.pid, fd, dev, st.ino, 14, 61)!.length).toBe(2);
+      // Not a regular file, or no such fd: nothing, and no throw.
+      const devNull = openSync('/dev/null', 'r');
+      const nullSt = fstatSync(devNull, { bigint: true });
+      expect(files.read(process.pid, devNull, Number(nullSt.dev), nullSt.ino, 0, 4)).toBeUndefined();
+      closeSync(devNull);
+      closeSync(fd);
+      expect(files.read(process.pid, 987_654, dev, st.ino, 0, 4)).toBeUndefined();
+      // Held open once read: the segment stays readable after its fd is closed and the file deleted.
+      rmSync(path);
+      expect([...files.read(process.pid, fd, dev, st.ino, 0, 3)!]).toEqual([...Buffer.from('012')]);
+    } finally {
+      files.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1238,7 +1238,10 @@ static __always_inline int file_record(struct walk *w, struct pending *p, __u64 
   int sent = bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + sizeof(struct kc_file), 0) == 0;
   r->hdr.len = 0;
   if (!sent) {
+    /* Batches may go on in the next sendfile, which user space would read as starting one: the walk
+     * ends here, and the rest of the frame takes the head rule (its partitions unknown, not wrong). */
     count_lost();
+    fw_reset(&d->fw);
     return 0;
   }
   d->skipped = 0;

@@ -51,9 +51,12 @@ function partitions(random: () => number): Partition[] {
 class FakeFiles implements CaptureFiles {
   reads = 0;
   closed = false;
+  /** Reads that fail before the file reads again (an fd closed, then the same segment opened again there). */
+  failing = 0;
   constructor(private readonly bytes: Uint8Array | undefined, private readonly ino = INO) {}
   read(pid: number, fd: number, dev: number, ino: bigint, pos: number, length: number): Uint8Array | undefined {
     this.reads++;
+    if (this.failing > 0 && this.failing--) return undefined;
     if (!this.bytes || pid !== PID || fd !== SEGMENT_FD || dev !== DEV || ino !== this.ino) return undefined;
     const at = pos - FILE_BASE;
     return at < 0 ? undefined : this.bytes.slice(at, Math.min(this.bytes.length, at + length));
@@ -176,6 +179,24 @@ describe('Fetch record batches sent with sendfile(2)', () => {
     const again = splice.pieces(record(9999, 0, 20));
     expect(again.map((p) => [p.skipped, p.data.length])).toEqual([[0, 20]]);
     expect(files.reads).toBe(2);
+  });
+
+  it('a file that cannot be read mid-batch leaves the rest of that batch skipped, never read as a batch start', () => {
+    const batch = recordBatch({ baseOffset: 0n, records: 3, payload: 900 });
+    const files = new FakeFiles(batch);
+    const splice = new FileSplice(files);
+    const record = (offset: number, pos: number, count: number): CaptureRecord => ({
+      ...identity, tid: 1, dir: 'out', ts: 1n, offset: BigInt(offset), skipped: 0, resync: false, loss: false, close: false,
+      data: new Uint8Array(0), file: { pos: FILE_BASE + pos, count, ino: INO, dev: DEV, inFd: SEGMENT_FD },
+    });
+    files.failing = 1;
+    expect(splice.pieces(record(0, 0, 100))).toEqual([{ skipped: 100, data: new Uint8Array(0) }]);
+    expect(splice.unread).toBe(1);
+    // The rest follows it directly: skipped whole, though bytes 100.. of the file would read as some batch's header.
+    expect(splice.pieces(record(100, 100, batch.length - 100))).toEqual([{ skipped: batch.length - 100, data: new Uint8Array(0) }]);
+    expect(files.reads).toBe(1);
+    // Past that batch, a file record not following it starts at a batch again.
+    expect(splice.pieces(record(5000, 0, 61)).map((p) => p.data.length)).toEqual([61]);
   });
 });
 

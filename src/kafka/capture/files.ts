@@ -159,6 +159,8 @@ export class FileSplice {
         const read = this.files.read(record.pid, file.inFd, file.dev, file.ino, at, BATCH_HEADER);
         if (read === undefined || read.length === 0) {
           this.unread++;
+          // The batch may go on in the next record: all of it is skipped too, never read as a batch's start.
+          this.remember(key, record, { batchStart: end, batchEnd: Infinity, header: EMPTY });
           return [{ skipped: skipped + end - at, data: EMPTY }];
         }
         batchStart = at;
@@ -178,11 +180,15 @@ export class FileSplice {
       at = skipEnd;
     }
     if (skipped > 0) pieces.push({ skipped, data: EMPTY });
-    if (end < batchEnd) {
-      this.walks.set(key, { streamEnd: record.offset + BigInt(count), dev: file.dev, ino: file.ino, fileEnd: end, batchStart, batchEnd, header });
-      if (this.walks.size > MAX_WALKS) this.walks.delete(this.walks.keys().next().value as string);
-    }
+    if (end < batchEnd) this.remember(key, record, { batchStart, batchEnd, header });
     return pieces;
+  }
+
+  /** Where the file record `record` of `key` left off: inside a batch, to go on in the next. */
+  private remember(key: string, record: CaptureRecord, batch: Pick<FileWalk, 'batchStart' | 'batchEnd' | 'header'>): void {
+    const { pos, count, dev, ino } = record.file!;
+    this.walks.set(key, { streamEnd: record.offset + BigInt(count), dev, ino, fileEnd: pos + count, ...batch });
+    if (this.walks.size > MAX_WALKS) this.walks.delete(this.walks.keys().next().value as string);
   }
 
   /** Forgets the walks and closes the files. */

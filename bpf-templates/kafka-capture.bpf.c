@@ -4,7 +4,7 @@
  * kprobes, no fentry), tracks Kafka frames (`int32 size` + payload) per connection and direction, and
  * copies each frame to the `kafka_events` ring buffer, up to its first kt_head_bytes bytes (the
  * rest counts as `skipped`). The two frames that carry records are walked instead: Fetch responses
- * (v0-17) and Produce requests (v0-13) larger than kt_walk_bytes are followed to their end, every
+ * (v0-18) and Produce requests (v0-13) larger than kt_walk_bytes are followed to their end, every
  * topic, partition and record batch header copied and the records skipped, so that every
  * partition's offsets and counts reach user space while the bytes copied do not grow with the
  * records (see "Walked frames" below). Every other frame is small (requests, group and metadata
@@ -18,7 +18,9 @@
  * close (dup2, exec, a new process with a recycled pid) is noticed and relearnt.
  *
  * Data is read at syscall exit, where the return value says how many bytes moved; enter only saves
- * the arguments. sendfile moves bytes we cannot see: they only advance the frame position.
+ * the arguments. sendfile moves bytes we cannot see: they advance the frame position, and when they are
+ * record batches of a walked Fetch response (a broker serving a fetch from its log segment), a
+ * KC_F_FILE record tells user space the file and offset they came from, to read them back.
  * MSG_PEEK reads are ignored (the data is read again later).
  *
  * Sync: both this program and src/kafka/wire/stream.ts treat a size below 4 or above the maximum as lost
@@ -90,12 +92,18 @@ struct socket {
   short type;
   struct sock *sk;
 } __attribute__((preserve_access_index));
+struct super_block {
+  __u32 s_dev;
+} __attribute__((preserve_access_index));
 struct inode {
   unsigned short i_mode;
+  unsigned long i_ino;
+  struct super_block *i_sb;
 } __attribute__((preserve_access_index));
 struct file {
   struct inode *f_inode;
   void *private_data;
+  __s64 f_pos;
 } __attribute__((preserve_access_index));
 struct fdtable {
   unsigned int max_fds;
@@ -154,7 +162,7 @@ struct sys_exit_ctx {
 };
 
 /* --- state --- */
-/* Where the walk of a Fetch response or Produce request is (FetchResponse v0-17, ProduceRequest
+/* Where the walk of a Fetch response or Produce request is (FetchResponse v0-18, ProduceRequest
  * v0-13). Bytes pass in this
  * order: `copy` bytes copied unparsed, `skip` bytes skipped, then `need` bytes copied and gathered
  * in `acc` (a varint grows `need` a byte at a time), then the state `st` parses `acc`. */
@@ -219,10 +227,12 @@ struct conn_key {
 enum kind { K_BUF = 1, K_IOV, K_MSG, K_MMSG, K_SENDFILE, K_CONNECT, K_ACCEPT };
 
 struct pending {
-  __u64 ptr; /* buffer, iovec array, msghdr, mmsghdr array or sockaddr */
+  __u64 ptr; /* buffer, iovec array, msghdr, mmsghdr array or sockaddr; sendfile: the in file's offset */
   __u64 len; /* buffer length or element count */
   __u32 fd;
   __u32 kind;
+  __s32 in_fd; /* sendfile: the file sent from; -1 when its offset could not be read */
+  __u32 pad;
 };
 
 /* The walk's changing variables live in this map value rather than on the stack: the verifier does
@@ -506,7 +516,7 @@ static __always_inline int copy(struct walk *w, __u64 n) {
 
 /* --- Walked frames: Fetch responses and Produce requests, structure copied, records skipped ---
  * Every frame's first 8 payload bytes pass through the walk (they are in the head anyway): a Fetch
- * request (api key 1, version 0-17) leaves its correlation id and version in its direction's
+ * request (api key 1, version 0-18) leaves its correlation id and version in its direction's
  * fetch_* slots; a frame in the other direction that starts with one of those correlation ids is a
  * Fetch response, and is walked to its end instead of being cut at the head. A Produce request
  * (api key 0, version 0-13) larger than kt_walk_bytes is walked from its client id on. In both, every
@@ -543,7 +553,7 @@ enum fw_state {
 
 #define API_PRODUCE 0
 #define API_FETCH 1
-#define FETCH_MAX_VERSION 17
+#define FETCH_MAX_VERSION 18 /* v18's response is v17's */
 #define FETCH_FLEXIBLE 12
 #define PRODUCE_MAX_VERSION 13
 #define PRODUCE_FLEXIBLE 9
@@ -925,32 +935,36 @@ static __always_inline void fw_step(struct walk *w) {
 
 /* sendfile moved n bytes of the current frame unseen: a walk survives when they are record data.
  * Gathered bytes are parsed only at the next step, so a parse due now (a records length or a batch
- * prefix just read) runs first. Bytes due to be copied pass uncopied (that batch header is lost). */
-static __always_inline void fw_unseen(struct dir_state *d, __u64 n) {
+ * prefix just read) runs first. Bytes due to be copied pass uncopied (that batch header is lost).
+ * Returns 1 when the n bytes are record batches of a Fetch response from a batch boundary on (or
+ * going on from the previous sendfile's): user space can walk them itself from the file. */
+static __always_inline int fw_unseen(struct dir_state *d, __u64 n) {
   struct fetch_walk *f = &d->fw;
-  if (f->st == FW_OFF) return;
+  if (f->st == FW_OFF) return 0;
   if (f->copy == 0 && f->skip == 0 && f->have == f->need) {
     if (f->st == FW_RECORDS_LEN && !fw_records(f, d->frame_end - d->offset)) {
       fw_reset(f);
-      return;
+      return 0;
     }
     if (f->st == FW_BATCH && f->need) fw_batch(f);
   }
+  int from_boundary = f->copy == 0 && f->skip == 0;
   __u64 k = n < f->copy ? n : f->copy;
   f->copy -= k;
   n -= k;
   k = n < f->skip ? n : f->skip;
   f->skip -= k;
   n -= k;
-  if (n == 0) return;
+  if (n == 0) return 0;
   int at_batch = (f->st == FW_NEXT_BATCH || (f->st == FW_BATCH && f->have == 0)) && f->copy == 0 && f->skip == 0;
   if (at_batch && n <= f->records_left) {
-    /* Whole batches sent from a file: their headers are not seen, their bytes are skipped. */
+    /* Whole batches sent from a file: their headers are not seen here, their bytes are skipped. */
     f->records_left -= n;
     fw_expect(f, FW_NEXT_BATCH, 0, 0);
-    return;
+    return from_boundary && !f->produce;
   }
   fw_reset(f);
+  return 0;
 }
 
 /* At a frame boundary: reads (part of) the size field. */
@@ -1200,6 +1214,42 @@ static __always_inline int take(struct pending *out) {
   return 1;
 }
 
+/* Hands user space where sendfile's n bytes came from (a KC_F_FILE record) and moves past them;
+ * 0 when the record could not be made or sent (the bytes are then skipped unseen). */
+static __always_inline int file_record(struct walk *w, struct pending *p, __u64 n) {
+  struct file *f = fd_file((__u32)p->in_fd);
+  if (!f) return 0;
+  struct record *r = w->r;
+  struct dir_state *d = w->d;
+  struct kc_file *k = (struct kc_file *)r->data;
+  __u32 sdev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+  __u32 major = sdev >> 20, minor = sdev & 0xfffff;
+  k->pos = p->ptr;
+  k->count = n;
+  k->ino = BPF_CORE_READ(f, f_inode, i_ino);
+  /* The kernel's dev_t as stat(2) encodes it (new_encode_dev). */
+  k->dev = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+  k->in_fd = p->in_fd;
+  fill_identity(r, w->c, r->v.dir);
+  r->hdr.offset = d->offset;
+  r->hdr.skipped = d->skipped;
+  r->hdr.flags = KC_F_FILE | d->flags;
+  r->hdr.len = sizeof(struct kc_file);
+  int sent = bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + sizeof(struct kc_file), 0) == 0;
+  r->hdr.len = 0;
+  if (!sent) {
+    /* Batches may go on in the next sendfile, which user space would read as starting one: the walk
+     * ends here, and the rest of the frame takes the head rule (its partitions unknown, not wrong). */
+    count_lost();
+    fw_reset(&d->fw);
+    return 0;
+  }
+  d->skipped = 0;
+  d->flags = 0;
+  d->offset += n;
+  return 1;
+}
+
 /* Data syscalls' exit: `ret` bytes moved in direction dir. `kind` is a constant per program, so each
  * program holds (and the verifier walks) only its own way of reading the bytes. */
 static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir, __u32 kind) {
@@ -1236,8 +1286,8 @@ static __always_inline int data_exit(struct sys_exit_ctx *ctx, __u32 dir, __u32 
     __u64 in_frame = d->offset < d->frame_end ? d->frame_end - d->offset : 0;
     if (n > in_frame)
       d->desync = 1;
-    else
-      fw_unseen(d, n);
+    else if (fw_unseen(d, n) && p.in_fd >= 0 && !d->lost && !(d->flags & KC_F_RESYNC) && file_record(&w, &p, n))
+      break;
     d->skipped += n;
     d->offset += n;
     break;
@@ -1264,12 +1314,41 @@ DATA_PROBES(writev, K_IOV, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2],
 DATA_PROBES(sendto, K_BUF, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2], 0)
 DATA_PROBES(sendmsg, K_MSG, KC_DIR_OUT, ctx->args[0], ctx->args[1], 0, 0)
 DATA_PROBES(sendmmsg, K_MMSG, KC_DIR_OUT, ctx->args[0], ctx->args[1], ctx->args[2], 0)
-DATA_PROBES(sendfile64, K_SENDFILE, KC_DIR_OUT, ctx->args[0], 0, ctx->args[3], 0)
 DATA_PROBES(read, K_BUF, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], 0)
 DATA_PROBES(readv, K_IOV, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], 0)
 DATA_PROBES(recvfrom, K_BUF, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3])
 DATA_PROBES(recvmsg, K_MSG, KC_DIR_IN, ctx->args[0], ctx->args[1], 0, ctx->args[2])
 DATA_PROBES(recvmmsg, K_MMSG, KC_DIR_IN, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3])
+
+/* sendfile64(out_fd, in_fd, loff_t *offset, count): the in file's offset is read here, before the call
+ * moves it (*offset, or the file's own position when offset is NULL). */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int kt_ce_sendfile64(struct sys_enter_ctx *ctx) {
+  if (!wanted()) return 0;
+  __u32 out_fd = (__u32)ctx->args[0];
+  if (!conn_of(out_fd)) return 0;
+  struct pending p = {.len = ctx->args[3], .fd = out_fd, .kind = K_SENDFILE, .in_fd = (__s32)ctx->args[1]};
+  __s64 pos = 0;
+  if (ctx->args[2]) {
+    if (bpf_probe_read_user(&pos, sizeof pos, (const void *)ctx->args[2])) p.in_fd = -1;
+  } else {
+    struct file *f = fd_file((__u32)ctx->args[1]);
+    if (f)
+      pos = BPF_CORE_READ(f, f_pos);
+    else
+      p.in_fd = -1;
+  }
+  if (pos < 0) p.in_fd = -1;
+  p.ptr = (__u64)pos;
+  __u64 id = bpf_get_current_pid_tgid();
+  bpf_map_update_elem(&kafka_pending, &id, &p, BPF_ANY);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int kt_cx_sendfile64(struct sys_exit_ctx *ctx) {
+  return data_exit(ctx, KC_DIR_OUT, K_SENDFILE);
+}
 
 /* The peer as the user passed it; used when the socket has none yet. */
 static __always_inline void peer_from_user(struct conn *c, __u64 addr) {

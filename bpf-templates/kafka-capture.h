@@ -22,6 +22,11 @@
  * user space saw. Both directions are told, because a response often comes before the request
  * direction's next record. */
 #define KC_F_LOSS 4
+/* The record's data is a struct kc_file, not stream bytes: the next kc_file.count bytes of this
+ * direction (from `offset`, after `skipped` bytes) went by sendfile(2) from that file, and are whole
+ * record batches of a walked Fetch response from a batch boundary on (or go on with the batch the
+ * previous file record of this direction ended in, when they follow it directly). */
+#define KC_F_FILE 8
 
 /* How the capture met a connection: its end connect()ed (a Kafka client: requests go out) or
  * accept()ed (a broker: requests come in); unknown when first seen mid-stream. */
@@ -59,5 +64,25 @@ struct kc_event {
   char comm[16];  /* 88 */
   /* 104: data[len] */
 };
+
+/* The data of a KC_F_FILE record: where sendfile(2) read the bytes it sent. User space reads them back
+ * through /proc/PID/fd/IN_FD, after checking that this fd still names the same file (dev, ino). */
+struct kc_file {
+  __u64 pos;   /* 0: file offset of the first byte sent */
+  __u64 count; /* 8: bytes sent (stream bytes this record covers) */
+  __u64 ino;   /* 16: the file's inode number */
+  __u32 dev;   /* 24: its device, encoded as stat(2)'s st_dev */
+  __s32 in_fd; /* 28: the sendfile's in_fd in the sending process */
+  /* 32 */
+};
+
+/* The offsets above are what src/kafka/capture/record.ts reads (CAPTURE_AT, FILE_AT). */
+_Static_assert(sizeof(struct kc_event) == 104, "kc_event is 104 bytes before its data");
+_Static_assert(__builtin_offsetof(struct kc_event, comm) == 88, "kc_event.comm at 88");
+_Static_assert(__builtin_offsetof(struct kc_event, laddr) == 56, "kc_event.laddr at 56");
+_Static_assert(sizeof(struct kc_file) == 32, "kc_file is 32 bytes");
+_Static_assert(__builtin_offsetof(struct kc_file, ino) == 16, "kc_file.ino at 16");
+_Static_assert(__builtin_offsetof(struct kc_file, dev) == 24, "kc_file.dev at 24");
+_Static_assert(__builtin_offsetof(struct kc_file, in_fd) == 28, "kc_file.in_fd at 28");
 
 #endif

@@ -66,6 +66,11 @@ export interface KafkaClusterOptions {
   settings?: Record<string, string>;
   /** Ends the wait for the nodes early (Ctrl-C at start-up): they are stopped and the start rejects. */
   signal?: AbortSignal;
+  /**
+   * Formats the cluster at an older metadata version (e.g. '3.9-IV0', a cluster mid-upgrade), which
+   * caps the versions its brokers speak to each other.
+   */
+  release?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -187,7 +192,7 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       mkdirSync(dir);
       const props = join(dir, 'server.properties');
       writeFileSync(props, serverProperties(i + 1, n, port, controllerPort, voters, dir, opts.settings ?? {}));
-      const format = spawnSync('java', javaArgs([libs], 'kafka.tools.StorageTool', ['format', '-t', CLUSTER_ID, '-c', props], ['-Xmx256m']), {
+      const format = spawnSync('java', javaArgs([libs], 'kafka.tools.StorageTool', ['format', '-t', CLUSTER_ID, '-c', props, ...(opts.release ? ['--release-version', opts.release] : [])], ['-Xmx256m']), {
         encoding: 'utf8',
         timeout: 60_000,
       });

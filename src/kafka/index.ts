@@ -12,6 +12,7 @@
 // instead of onExchange hands on firings alone: then Produce and Fetch frames may take the fast
 // lane (src/kafka/lane/fast-lane.ts), which makes no exchange object at all.
 import { RECORD_PREFIX } from '../native/ring-records.js';
+import { FileSplice, ProcFiles, type CaptureFiles } from './capture/files.js';
 import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture/record.js';
 import { BoundedMap } from './exchange/bounded-map.js';
 import type { FrameMeta, SharedState } from './exchange/connection.js';
@@ -74,6 +75,8 @@ export interface KafkaDecoderOptions {
   maxConnections?: number;
   /** What the running script reads; without it, everything is decoded and tracked. */
   demand?: KafkaDemand;
+  /** Where the record batches a broker sent with sendfile(2) are read back (default: /proc/PID/fd). */
+  files?: CaptureFiles;
 }
 
 /** The end of the record whose size prefix is at `at` of a packed batch (as walkRecords reads it). */
@@ -93,6 +96,7 @@ export class KafkaDecoder {
   private readonly groups = new BoundedMap<string, string>(100_000);
   private readonly rebalances = new RebalanceTracker();
   private readonly lag = new LagTracker();
+  private readonly splice: FileSplice;
   /** The trackers the plan needs (all without a plan), in the order they see each exchange. */
   private trackers: readonly ExchangeTracker[] = [];
   private readonly shared: SharedState = {
@@ -123,6 +127,7 @@ export class KafkaDecoder {
   };
 
   constructor(private readonly options: KafkaDecoderOptions) {
+    this.splice = new FileSplice(options.files ?? new ProcFiles());
     this.connections = new Connections(this.shared, {
       maxConnections: options.maxConnections ?? 65_536,
       maxPendingPerConnection: options.maxPendingPerConnection ?? 4_096,
@@ -153,8 +158,12 @@ export class KafkaDecoder {
     return plan ? plannedFirings(ex, plan) : probeFirings(ex);
   }
 
-  /** Feeds one chunk (a CaptureRecord from src/kafka/capture/record.ts fits as is). */
-  push(chunk: CaptureChunk): void {
+  /** Feeds one chunk (a CaptureRecord from src/kafka/capture/record.ts fits as is, a file record included). */
+  push(chunk: CaptureChunk | CaptureRecord): void {
+    if ('file' in chunk && chunk.file) {
+      this.pushFile(chunk);
+      return;
+    }
     const t = this.connections.track(chunk);
     if (!t) return;
     if (chunk.loss) t.conn.afterLoss(chunk.ts);
@@ -169,6 +178,15 @@ export class KafkaDecoder {
       if (off > 0) rest = { ...chunk, data: data.subarray(off) };
     }
     this.feed(t, rest);
+  }
+
+  /** A KC_F_FILE record: the batches it stands for, read back from the file, as the capture would have walked them. */
+  private pushFile(record: CaptureRecord): void {
+    const pieces = this.splice.pieces(record);
+    for (let i = 0; i < pieces.length; i++) {
+      const { skipped, data } = pieces[i]!;
+      this.push({ ...record, file: undefined, skipped, data, resync: false, loss: i === 0 && record.loss });
+    }
   }
 
   /**
@@ -193,6 +211,11 @@ export class KafkaDecoder {
 
   /** Feeds the record at [start, end) of the batch; returns where the next record not fed yet is. */
   private pushRecord(batch: Uint8Array, dv: DataView, start: number, end: number): number {
+    if ((batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.file) !== 0) {
+      const record = this.captureRecord(batch, start, end);
+      if (record) this.pushFile(record);
+      return end;
+    }
     const t = this.recordConnection(dv, start, end);
     if (!t) {
       const record = this.captureRecord(batch, start, end);
@@ -356,10 +379,16 @@ export class KafkaDecoder {
     this.connections.close(id);
   }
 
-  /** Closes every connection and completes open rebalances (at exit). */
+  /** Closes every connection and completes open rebalances (at exit), and the files held to read sendfile bytes back. */
   closeAll(): void {
     this.connections.closeAll();
+    this.closeFiles();
     for (const ev of this.rebalances.flush()) this.options.onDerived?.(ev);
+  }
+
+  /** Closes the files held open to read sendfile(2) bytes back (they reopen when needed). */
+  closeFiles(): void {
+    this.splice.close();
   }
 
   /** Reports requests that waited longer than the timeout at `nowNs` (CLOCK_MONOTONIC). */
@@ -368,7 +397,7 @@ export class KafkaDecoder {
   }
 
   counters(): KafkaCounters {
-    const c: KafkaCounters = { ...this.counts, framesFailed: { ...this.counts.framesFailed } };
+    const c: KafkaCounters = { ...this.counts, framesFailed: { ...this.counts.framesFailed }, sendfileUnread: this.splice.unread };
     this.connections.setStreamStats(c);
     return c;
   }

@@ -426,6 +426,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
       lostRecords = capture.lost();
       frames = capture.frames();
       capture.close();
+      decoder.closeFiles();
       for (const set of [...sets]) remove(set);
     }
   };

@@ -195,7 +195,7 @@ function kafkaHealthText(h: DecodeHealth): string {
     `Kafka decode: ${v.exchanges} exchanges (${v.unanswered} unanswered), ${v.frames_decoded} frames (${v.frames_truncated} truncated), ` +
     `${v.resyncs} resyncs, ${v.bytes_skipped} bytes skipped, ${v.bytes_dropped} bytes dropped, ${v.bad_records} bad capture records\n` +
     `Kafka frames lost: ${v.frames_lost_ring_full} ring buffer full, ${v.frames_lost_after_loss} after a loss, ` +
-    `${v.frames_lost_too_many} too many in one syscall; ${v.capture_desyncs} desyncs (frames unknown)\n` +
+    `${v.frames_lost_too_many} too many in one syscall; ${v.capture_desyncs} desyncs (frames unknown); ${v.sendfile_unread} sendfile reads failed (batches unknown)\n` +
     `Kafka frames failed: ${failed.length > 0 ? failed.join(', ') : 'none'}\n`
   );
 }

@@ -238,3 +238,32 @@ describe('the log end after a Produce', () => {
 });
 
 type ProbeArgsLike = Record<string, bigint | string>;
+
+describe('follower replicas fetching', () => {
+  const follow = (version: number, replica: Record<string, unknown>, offset: bigint, hw: bigint) => ({
+    ...replica, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 1 << 20, IsolationLevel: 0, SessionId: 0, SessionEpoch: -1,
+    Topics: [{ Topic: 'orders', TopicId: '00000000-0000-4000-8000-0000000000ab', Partitions: [{ Partition: 0, CurrentLeaderEpoch: 1, FetchOffset: offset, LastFetchedEpoch: 1, LogStartOffset: 0n, PartitionMaxBytes: 1 << 20 }] }],
+    ForgottenTopicsData: [], RackId: '', hw, version,
+  });
+  const response = (hw: bigint) => ({
+    ThrottleTimeMs: 0, ErrorCode: 0, SessionId: 0,
+    Responses: [{ Topic: 'orders', TopicId: '00000000-0000-4000-8000-0000000000ab', Partitions: [{ PartitionIndex: 0, ErrorCode: 0, HighWatermark: hw, LastStableOffset: hw, LogStartOffset: 0n, AbortedTransactions: null, PreferredReadReplica: -1, Records: null }] }],
+  });
+
+  it('says which broker sent a Fetch (replica), and moves no group position with it', () => {
+    const { commit, fetch, exchange } = setup();
+    commit(0, 4n, 1_000n);
+    expect(probeFirings(fetch(0, 4n, 10n, 2_000n, 2_100n)).find((f) => f.probe === 'fetch')!.args).toMatchObject({ replica: -1n, group: 'billing' });
+    // A follower (broker 2) on the same process and client id as the group's member: its fetch offset
+    // (9) is where its copy of the log ends, not the group's position.
+    const f = exchange(consumerConn, 1, 12, 'c1', follow(12, { ReplicaId: 2 }, 9n, 12n), response(12n), 3_000n);
+    expect(probeFirings(f).find((x) => x.probe === 'fetch')!.args).toMatchObject({ replica: 2n, fetch_offset: 9n });
+    // The log end it reports still counts: the group's lag grows from its own position, 4.
+    expect(lagArgs(f)).toEqual([expect.objectContaining({ group: 'billing', high_watermark: 12n, fetch_offset: 4n, lag: 8n })]);
+    // From v15 the follower names itself in the ReplicaState tagged field; a consumer leaves it out.
+    const v15 = exchange({ ...consumerConn, fd: 9 }, 1, 15, 'c1', follow(15, { ReplicaState: { ReplicaId: 3, ReplicaEpoch: 7n } }, 11n, 13n), response(13n), 4_000n);
+    expect(probeFirings(v15).find((x) => x.probe === 'fetch')!.args).toMatchObject({ replica: 3n });
+    const consumer15 = exchange({ ...consumerConn, fd: 10 }, 1, 15, 'c1', follow(15, {}, 13n, 13n), response(13n), 5_000n);
+    expect(probeFirings(consumer15).find((x) => x.probe === 'fetch')!.args).toMatchObject({ replica: -1n });
+  });
+});

@@ -17,7 +17,7 @@ describe('banners', () => {
     expect(j.text()).toBe('{"type": "attached_probes", "data": {"probes": 2}}\n{"type": "lost_events", "data": {"events": 7}}\n');
   });
   it("prints the Kafka decoder's health: always a kafka_decode record in json, a line on the error stream with -v in text", () => {
-    const c = { ...newCounters(), exchanges: 12, unanswered: 1, framesDecoded: 23, framesTruncated: 2, resyncs: 1, bytesSkipped: 4096, framesFailed: { orphan_response: 3, request_lost: 6, unknown_version: 1 }, framesLost: { ringFull: 40, afterLoss: 2, tooMany: 5 }, captureDesyncs: 1 };
+    const c = { ...newCounters(), exchanges: 12, unanswered: 1, framesDecoded: 23, framesTruncated: 2, resyncs: 1, bytesSkipped: 4096, framesFailed: { orphan_response: 3, request_lost: 6, unknown_version: 1 }, framesLost: { ringFull: 40, afterLoss: 2, tooMany: 5 }, captureDesyncs: 1, sendfileUnread: 3 };
     const h = decodeHealth(c);
     const j = collect('json');
     j.out.kafkaHealth(h, false);
@@ -25,7 +25,7 @@ describe('banners', () => {
       type: 'kafka_decode',
       data: {
         exchanges: 12, unanswered: 1, frames_decoded: 23, frames_truncated: 2, resyncs: 1, bytes_skipped: 4096, bytes_dropped: 0, bad_records: 0,
-        frames_lost_ring_full: 40, frames_lost_after_loss: 2, frames_lost_too_many: 5, capture_desyncs: 1,
+        frames_lost_ring_full: 40, frames_lost_after_loss: 2, frames_lost_too_many: 5, capture_desyncs: 1, sendfile_unread: 3,
         frames_failed: { bad_header: 0, overrun: 0, bad_length: 0, bad_varint: 0, trailing: 0, orphan_response: 3, request_lost: 6, truncated_header: 0, acks0_response: 0, unknown_version: 1, sasl_token: 0 },
       },
     });
@@ -37,7 +37,7 @@ describe('banners', () => {
     expect(v.text()).toBe('');
     expect(v.errors()).toBe(
       'Kafka decode: 12 exchanges (1 unanswered), 23 frames (2 truncated), 1 resyncs, 4096 bytes skipped, 0 bytes dropped, 0 bad capture records\n' +
-        'Kafka frames lost: 40 ring buffer full, 2 after a loss, 5 too many in one syscall; 1 desyncs (frames unknown)\n' +
+        'Kafka frames lost: 40 ring buffer full, 2 after a loss, 5 too many in one syscall; 1 desyncs (frames unknown); 3 sendfile reads failed (batches unknown)\n' +
         'Kafka frames failed: orphan_response 3, request_lost 6, unknown_version 1\n',
     );
   });

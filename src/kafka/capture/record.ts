@@ -1,7 +1,8 @@
 // Decodes the records of bpf-templates/kafka-capture.bpf.c's `kafka_events` ring buffer (layout:
 // struct kc_event in bpf-templates/kafka-capture.h, little-endian, data after a 104-byte header).
 // A record is one contiguous piece of one direction of one TCP connection: `skipped` bytes passed
-// uncopied before `data`, so a record feeds src/kafka/wire/stream.ts as `{ data, skipped }` unchanged.
+// uncopied before `data`, so a record feeds src/kafka/wire/stream.ts as `{ data, skipped }` unchanged;
+// a KC_F_FILE record instead says which file a broker's sendfile(2) bytes came from (files.ts).
 // Records arrive packed in batches (src/native/ring-records.ts); KafkaDecoder.pushCapture reads the
 // header fields it needs in place (CAPTURE_AT), decodeCaptureRecord makes the whole record.
 import { RECORD_PREFIX, ringRecords } from '../../native/ring-records.js';
@@ -21,7 +22,24 @@ export const CAPTURE_AT = {
 const ORIGINS = [undefined, 'connect', 'accept'] as const;
 
 /** Bits of kc_event's flags (KC_F_* in bpf-templates/kafka-capture.h). */
-export const CAPTURE_FLAGS = { resync: 1, close: 2, loss: 4 } as const;
+export const CAPTURE_FLAGS = { resync: 1, close: 2, loss: 4, file: 8 } as const;
+
+/** Byte offsets of struct kc_file's fields: the data of a KC_F_FILE record. */
+export const FILE_AT = { pos: 0, count: 8, ino: 16, dev: 24, inFd: 28 } as const;
+export const CAPTURE_FILE_SIZE = 32;
+
+/**
+ * Where the bytes of a KC_F_FILE record came from: `count` bytes of the stream, sent with sendfile(2)
+ * from the file open as `inFd` in the sending process, from its offset `pos`.
+ */
+export interface CaptureFile {
+  pos: number;
+  count: number;
+  /** The file's inode and device (as stat(2) reports them), to tell a reused fd apart. */
+  ino: bigint;
+  dev: number;
+  inFd: number;
+}
 const AF_INET = 2;
 const AF_INET6 = 10;
 
@@ -59,6 +77,8 @@ export interface CaptureRecord {
    * or accept()ed (a broker: requests come in); absent when the capture joined it mid-stream.
    */
   origin?: 'connect' | 'accept';
+  /** A KC_F_FILE record: `file.count` bytes of the stream went by sendfile(2) from this file (data is empty). */
+  file?: CaptureFile;
   data: Uint8Array;
 }
 
@@ -113,7 +133,22 @@ function cString(b: Uint8Array): string {
 export function captureHeaderSound(dv: DataView, start: number, size: number): boolean {
   if (size < CAPTURE_HEADER_SIZE || CAPTURE_HEADER_SIZE + dv.getUint16(start + CAPTURE_AT.len, true) > size) return false;
   const family = dv.getUint16(start + CAPTURE_AT.family, true);
-  return family === AF_INET || family === AF_INET6;
+  return (family === AF_INET || family === AF_INET6) && !fileMisfit(dv, start);
+}
+
+/** A KC_F_FILE record whose data is not one struct kc_file. */
+const fileMisfit = (dv: DataView, start: number): boolean =>
+  (dv.getUint8(start + CAPTURE_AT.flags) & CAPTURE_FLAGS.file) !== 0 && dv.getUint16(start + CAPTURE_AT.len, true) !== CAPTURE_FILE_SIZE;
+
+/** The struct kc_file at `at` of `dv`. */
+function captureFile(dv: DataView, at: number): CaptureFile {
+  return {
+    pos: Number(dv.getBigUint64(at + FILE_AT.pos, true)),
+    count: Number(dv.getBigUint64(at + FILE_AT.count, true)),
+    ino: dv.getBigUint64(at + FILE_AT.ino, true),
+    dev: dv.getUint32(at + FILE_AT.dev, true),
+    inFd: dv.getInt32(at + FILE_AT.inFd, true),
+  };
 }
 
 /** What is wrong with the header of the `size`-byte record at `start` of `dv`; undefined when it is sound. */
@@ -122,6 +157,7 @@ function captureHeaderError(dv: DataView, start: number, size: number): string |
   if (size < CAPTURE_HEADER_SIZE) return `capture record of ${size} bytes is shorter than its ${CAPTURE_HEADER_SIZE}-byte header`;
   const len = dv.getUint16(start + CAPTURE_AT.len, true);
   if (CAPTURE_HEADER_SIZE + len > size) return `capture record says ${len} data bytes but holds ${size - CAPTURE_HEADER_SIZE}`;
+  if (fileMisfit(dv, start)) return `capture file record holds ${len} data bytes, not ${CAPTURE_FILE_SIZE}`;
   return `capture record has unknown address family ${dv.getUint16(start + CAPTURE_AT.family, true)}`;
 }
 
@@ -140,6 +176,7 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
     family === 4 ? ipv4(record.subarray(at, at + 4)) : formatIpv6(record.subarray(at, at + 16));
   const flags = dv.getUint8(CAPTURE_AT.flags);
   const origin = ORIGINS[dv.getUint8(CAPTURE_AT.origin)];
+  const file = (flags & CAPTURE_FLAGS.file) !== 0 ? captureFile(dv, CAPTURE_HEADER_SIZE) : undefined;
   return {
     ts: dv.getBigUint64(CAPTURE_AT.ts, true),
     conn: dv.getBigUint64(CAPTURE_AT.conn, true),
@@ -159,7 +196,8 @@ export function decodeCaptureRecord(record: Uint8Array): CaptureRecord {
     raddr: addr(CAPTURE_AT.raddr),
     comm: cString(record.subarray(CAPTURE_AT.comm, CAPTURE_HEADER_SIZE)),
     ...(origin ? { origin } : {}),
-    data: record.subarray(CAPTURE_HEADER_SIZE, CAPTURE_HEADER_SIZE + len),
+    ...(file ? { file } : {}),
+    data: file ? record.subarray(CAPTURE_HEADER_SIZE, CAPTURE_HEADER_SIZE) : record.subarray(CAPTURE_HEADER_SIZE, CAPTURE_HEADER_SIZE + len),
   };
 }
 
@@ -197,7 +235,8 @@ function addressBytes(family: 4 | 6, text: string): Uint8Array {
  * its size as in a batch: tests and the bench feed the decoder what a drain of the ring would.
  */
 export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resync' | 'loss' | 'close'> & Partial<Pick<CaptureRecord, 'offset' | 'resync' | 'loss' | 'close'>>): Uint8Array {
-  const size = CAPTURE_HEADER_SIZE + record.data.length;
+  const data = record.file ? fileBytes(record.file) : record.data;
+  const size = CAPTURE_HEADER_SIZE + data.length;
   const out = new Uint8Array(RECORD_PREFIX + size);
   const dv = new DataView(out.buffer, RECORD_PREFIX);
   new DataView(out.buffer).setUint32(0, size, true);
@@ -208,9 +247,9 @@ export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resy
   dv.setUint32(CAPTURE_AT.pid, record.pid, true);
   dv.setUint32(CAPTURE_AT.tid, record.tid, true);
   dv.setUint32(CAPTURE_AT.fd, record.fd, true);
-  dv.setUint16(CAPTURE_AT.len, record.data.length, true);
+  dv.setUint16(CAPTURE_AT.len, data.length, true);
   dv.setUint8(CAPTURE_AT.dir, record.dir === 'out' ? 0 : 1);
-  dv.setUint8(CAPTURE_AT.flags, (record.resync ? CAPTURE_FLAGS.resync : 0) | (record.loss ? CAPTURE_FLAGS.loss : 0) | (record.close ? CAPTURE_FLAGS.close : 0));
+  dv.setUint8(CAPTURE_AT.flags, (record.resync ? CAPTURE_FLAGS.resync : 0) | (record.loss ? CAPTURE_FLAGS.loss : 0) | (record.close ? CAPTURE_FLAGS.close : 0) | (record.file ? CAPTURE_FLAGS.file : 0));
   dv.setUint16(CAPTURE_AT.family, record.family === 4 ? AF_INET : AF_INET6, true);
   dv.setUint16(CAPTURE_AT.lport, record.lport, true);
   dv.setUint16(CAPTURE_AT.rport, record.rport, true);
@@ -219,6 +258,18 @@ export function encodeCaptureRecord(record: Omit<CaptureRecord, 'offset' | 'resy
   body.set(addressBytes(record.family, record.laddr), CAPTURE_AT.laddr);
   body.set(addressBytes(record.family, record.raddr), CAPTURE_AT.raddr);
   body.set(new TextEncoder().encode(record.comm).subarray(0, 15), CAPTURE_AT.comm);
-  body.set(record.data, CAPTURE_HEADER_SIZE);
+  body.set(data, CAPTURE_HEADER_SIZE);
+  return out;
+}
+
+/** A struct kc_file's bytes. */
+function fileBytes(file: CaptureFile): Uint8Array {
+  const out = new Uint8Array(CAPTURE_FILE_SIZE);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(FILE_AT.pos, BigInt(file.pos), true);
+  dv.setBigUint64(FILE_AT.count, BigInt(file.count), true);
+  dv.setBigUint64(FILE_AT.ino, file.ino, true);
+  dv.setUint32(FILE_AT.dev, file.dev, true);
+  dv.setInt32(FILE_AT.inFd, file.inFd, true);
   return out;
 }

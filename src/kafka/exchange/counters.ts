@@ -43,6 +43,8 @@ export interface KafkaCounters {
   framesLost: FramesLost;
   /** Syscall remainders the capture skipped unread after an impossible size: their frames are unknown. */
   captureDesyncs: number;
+  /** A broker's sendfile(2) calls of Fetch record data that could not be read back from their file (closed, replaced): those batches are unknown. */
+  sendfileUnread: number;
 }
 
 /** Why the capture could not hand a frame over (KC_FR_* in bpf-templates/kafka-capture.h); each frame counts once. */
@@ -56,7 +58,7 @@ export interface FramesLost {
 }
 
 export function newCounters(): KafkaCounters {
-  return { framesDecoded: 0, framesTruncated: 0, framesFailed: {}, bytesSkipped: 0, bytesDropped: 0, resyncs: 0, exchanges: 0, unanswered: 0, badRecords: 0, framesLost: { ringFull: 0, afterLoss: 0, tooMany: 0 }, captureDesyncs: 0 };
+  return { framesDecoded: 0, framesTruncated: 0, framesFailed: {}, bytesSkipped: 0, bytesDropped: 0, resyncs: 0, exchanges: 0, unanswered: 0, badRecords: 0, framesLost: { ringFull: 0, afterLoss: 0, tooMany: 0 }, captureDesyncs: 0, sendfileUnread: 0 };
 }
 
 export function countFailure(c: KafkaCounters, reason: FrameFailure): void {
@@ -99,6 +101,7 @@ export function decodeHealth(c: KafkaCounters): DecodeHealth {
       { name: 'frames_lost_after_loss', help: 'Kafka frames passed uncopied after a ring-buffer loss, until the next frame boundary', value: c.framesLost.afterLoss },
       { name: 'frames_lost_too_many', help: 'Kafka frames passed uncopied because one syscall carried more than the capture walks', value: c.framesLost.tooMany },
       { name: 'capture_desyncs', help: 'syscall remainders the capture skipped unread after an impossible frame size (their frames are unknown)', value: c.captureDesyncs },
+      { name: 'sendfile_unread', help: 'sendfile(2) calls of Fetch record data that could not be read back from their file (those batches are unknown)', value: c.sendfileUnread },
     ],
     failed,
   };

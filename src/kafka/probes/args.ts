@@ -299,6 +299,9 @@ export const PROBES: readonly ProbeSpec[] = [
       }),
       // From the group requests of the fetching client: decoded whenever any body is (demand.ts's STATE_APIS).
       str('group', 256, 'consumer group of the fetching client when known (from its group requests on the same process), else empty', { reach: 'process' }),
+      int('replica', 'broker id of the follower replica that sent the Fetch, copying the partition (ReplicaId; ReplicaState.ReplicaId from v15): not a consumer, and never counted in consumer lag; -1 for a consumer; -2 when the request was not captured', {
+        unknown: -2, body: { request: ['ReplicaId', 'ReplicaState'] },
+      }),
       fetchSetting('max_wait_ms', 'MaxWaitMs', 'most milliseconds the broker may wait for min_bytes'),
       fetchSetting('min_bytes', 'MinBytes', 'least bytes of record data the broker waits for'),
       fetchSetting('max_bytes', 'MaxBytes', 'most bytes of record data in the response (v3+)'),

@@ -125,8 +125,13 @@ export class DecodePlan implements FiringPlan {
     }
     if (needed(API_KEYS.Fetch)) {
       const response = fields(ALWAYS.fetchResponse, FETCH_RESPONSE_ARGS);
-      if (this.lag) response.add('HighWatermark');
-      this.requests.set(API_KEYS.Fetch, fields(ALWAYS.fetchRequest, FETCH_REQUEST_ARGS));
+      const request = fields(ALWAYS.fetchRequest, FETCH_REQUEST_ARGS);
+      if (this.lag) {
+        response.add('HighWatermark');
+        // Followers' fetches are not a group's: the tracker tells them apart by the replica.
+        for (const f of FETCH_REQUEST_ARGS['replica']!) request.add(f);
+      }
+      this.requests.set(API_KEYS.Fetch, request);
       this.responses.set(API_KEYS.Fetch, response);
       any = true;
     } else {

@@ -184,6 +184,20 @@ export function topicNamed(name: string | undefined, id: string | undefined, ctx
 }
 
 /**
+ * Who sent a Fetch request: a follower replica's broker id (ReplicaId up to v14, the ReplicaState
+ * tagged field from v15), or -1, a consumer (ReplicaState absent: its default).
+ */
+function replicaOf(req: DecodedStruct): number {
+  if (typeof req.ReplicaId === 'number') return req.ReplicaId;
+  const state = req.ReplicaState;
+  if (state && typeof state === 'object' && !Array.isArray(state) && !(state instanceof Uint8Array)) {
+    const id = (state as DecodedStruct).ReplicaId;
+    if (typeof id === 'number') return id;
+  }
+  return -1;
+}
+
+/**
  * The field map (schema name → arg name) of a probe's args copied as is from one body (args.ts's
  * `copy`), made once rather than per exchange.
  */
@@ -429,6 +443,7 @@ const EXTRACTORS: Record<number, Extractor> = {
 
   [API_KEYS.Fetch]: (req, resp, ctx, clientId, loss) => {
     const details = pick({}, req, FETCH_REQUEST);
+    if (req) details.replica = replicaOf(req);
     const group = ctx.groupOf(clientId);
     if (group !== undefined) details.group = group;
     const requested = new ItemIndex();

@@ -103,9 +103,12 @@ export class LagTracker implements ExchangeTracker {
           if (this.raise(s, offset)) touchAll(String(item.topic), Number(item.partition), s);
         }
         break;
-      case API_KEYS.Fetch:
-        for (const item of ex.items) this.fetched(ex, item, touch, touchAll);
+      case API_KEYS.Fetch: {
+        // A follower replica's fetch moves no group's position; its high watermark is the log end all the same.
+        const follower = (int(ex.details.replica) ?? -1n) >= 0n;
+        for (const item of ex.items) this.fetched(ex, item, follower, touch, touchAll);
         break;
+      }
       case API_KEYS.OffsetCommit:
         for (const item of ex.items) {
           const committed = int(item.committed_offset);
@@ -138,6 +141,7 @@ export class LagTracker implements ExchangeTracker {
   private fetched(
     ex: KafkaExchange,
     item: Fields,
+    follower: boolean,
     touch: Touch,
     touchAll: (topic: string, partition: number, s: PartitionState) => void,
   ): void {
@@ -148,7 +152,7 @@ export class LagTracker implements ExchangeTracker {
     const topic = String(item.topic);
     const partition = Number(item.partition);
     if (hw !== undefined && hw >= 0n && this.raise(s, hw)) touchAll(topic, partition, s);
-    if (fetchOffset === undefined || fetchOffset < 0n) return;
+    if (follower || fetchOffset === undefined || fetchOffset < 0n) return;
     if (typeof item.group === 'string' && item.group !== '') {
       const g = this.groupOf(s, item.group);
       if (g.fetchOffset !== fetchOffset) {

@@ -4,7 +4,7 @@
  * kprobes, no fentry), tracks Kafka frames (`int32 size` + payload) per connection and direction, and
  * copies each frame to the `kafka_events` ring buffer, up to its first kt_head_bytes bytes (the
  * rest counts as `skipped`). The two frames that carry records are walked instead: Fetch responses
- * (v0-17) and Produce requests (v0-13) larger than kt_walk_bytes are followed to their end, every
+ * (v0-18) and Produce requests (v0-13) larger than kt_walk_bytes are followed to their end, every
  * topic, partition and record batch header copied and the records skipped, so that every
  * partition's offsets and counts reach user space while the bytes copied do not grow with the
  * records (see "Walked frames" below). Every other frame is small (requests, group and metadata
@@ -154,7 +154,7 @@ struct sys_exit_ctx {
 };
 
 /* --- state --- */
-/* Where the walk of a Fetch response or Produce request is (FetchResponse v0-17, ProduceRequest
+/* Where the walk of a Fetch response or Produce request is (FetchResponse v0-18, ProduceRequest
  * v0-13). Bytes pass in this
  * order: `copy` bytes copied unparsed, `skip` bytes skipped, then `need` bytes copied and gathered
  * in `acc` (a varint grows `need` a byte at a time), then the state `st` parses `acc`. */
@@ -506,7 +506,7 @@ static __always_inline int copy(struct walk *w, __u64 n) {
 
 /* --- Walked frames: Fetch responses and Produce requests, structure copied, records skipped ---
  * Every frame's first 8 payload bytes pass through the walk (they are in the head anyway): a Fetch
- * request (api key 1, version 0-17) leaves its correlation id and version in its direction's
+ * request (api key 1, version 0-18) leaves its correlation id and version in its direction's
  * fetch_* slots; a frame in the other direction that starts with one of those correlation ids is a
  * Fetch response, and is walked to its end instead of being cut at the head. A Produce request
  * (api key 0, version 0-13) larger than kt_walk_bytes is walked from its client id on. In both, every
@@ -543,7 +543,7 @@ enum fw_state {
 
 #define API_PRODUCE 0
 #define API_FETCH 1
-#define FETCH_MAX_VERSION 17
+#define FETCH_MAX_VERSION 18
 #define FETCH_FLEXIBLE 12
 #define PRODUCE_MAX_VERSION 13
 #define PRODUCE_FLEXIBLE 9

@@ -1,10 +1,9 @@
 // kafka:* probes on the Apache Kafka broker (KRaft, the release scripts/install-kafka.sh installs) with
 // the Java, Python and Go clients, through the command line (`-f json`), tracing the broker's JVM and
 // the client at once. Truth comes from Kafka: the producers' own delivery reports and the broker's log
-// end offsets (the Java admin client). One node, then three with replication factor 3. The schemas
-// kafkatrace decodes stop at Produce v11, and kafka-clients 4.x and franz-go send v13 (topic ids
-// instead of names): records per partition are proven with the newest 3.x Java client and franz-go
-// capped at Kafka 3.9's versions, and what the newest clients send is checked as requests only.
+// end offsets (the Java admin client). One node, then three with replication factor 3. Produce v13
+// and Fetch v13+ name topics by id (kafka-clients 4.x and franz-go send Produce v13): the names come
+// from the Metadata answers seen, on the client's side and on the broker's.
 // Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -179,9 +178,14 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
     await proveProduce(cluster, goProducer(11, '3.9.0'), { topic: `real-franz-go-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
   });
 
-  it.each(['classic', 'consumer'])('records fetched per partition by a Java group member (group.protocol=%s) equal what it received and what was delivered', { timeout: TIMEOUT_MS }, async (protocol) => {
+  it.each([
+    ['3.9', 'classic', 17],
+    ['3.9', 'consumer', 17],
+    ['4.4', 'consumer', 18],
+  ] as const)('records fetched per partition by a Java %s group member (group.protocol=%s, Fetch v%d) equal what it received and what was delivered', { timeout: TIMEOUT_MS }, async (client, protocol, fetchVersion) => {
     const v3 = kafka3ClientsVersion();
-    const topic = `real-fetch-${protocol}-${process.pid}`;
+    const member = client === '3.9' ? v3 : kafkaVersion();
+    const topic = `real-fetch-${client}-${protocol}-${process.pid}`;
     const count = 300;
     expect((await runJavaPeer(v3, ['create', cluster.bootstrap, topic, 4, 1])).code).toBe(0);
     const produced = await runJavaPeer(v3, ['produce', cluster.bootstrap, topic, 4, count, SEED, `producer-${topic}`]);
@@ -194,7 +198,7 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
       kafka:request /(args.api_key == ${JOIN_GROUP} || args.api_key == ${CONSUMER_GROUP_HEARTBEAT}) && args.client_id == "${clientId}" && args.role == "client"/ { @joins[args.api_key] = count(); }`;
     let consumed: PeerEvent[] = [];
     const traced = await traceWhile(script, async () => {
-      const r = await runJavaPeer(v3, ['consume', cluster.bootstrap, topic, `group-${topic}`, count, clientId, protocol]);
+      const r = await runJavaPeer(member, ['consume', cluster.bootstrap, topic, `group-${topic}`, count, clientId, protocol]);
       expect(r.stderr, `seed ${SEED}`).toBe('');
       expect(r.code).toBe(0);
       consumed = r.events;
@@ -206,35 +210,19 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
     expect(received, `seed ${SEED}`).toEqual(delivered);
     // The client's side only: the broker sends record data with sendfile(2), which the capture does not see.
     expect(traced.maps['@fetched'], `seed ${SEED}`).toEqual(received);
-    // kafka-clients 3.9 fetches at v17, the newest both it and the broker know (topic ids, resolved from Metadata).
+    // The newest Fetch both the client and the broker know (topic ids, resolved from Metadata).
     const versions = traced.maps['@versions'] as Record<string, number>;
-    expect(Object.keys(versions).sort()).toEqual(['broker,17', 'client,17']);
+    expect(Object.keys(versions).sort()).toEqual([`broker,${fetchVersion}`, `client,${fetchVersion}`]);
     // The member joined its group by the protocol asked for: JoinGroup (classic) or ConsumerGroupHeartbeat (KIP-848).
     expect(Object.keys(traced.maps['@joins'] as Record<string, number>)).toEqual([String(protocol === 'classic' ? JOIN_GROUP : CONSUMER_GROUP_HEARTBEAT)]);
   });
 
-  // Produce v12+ names topics by id; records per partition wait for those schemas (issue 16).
-  it.each([
-    ['kafka-clients 4.x', java4Producer],
-    ['franz-go', () => goProducer(13)],
-  ] as [string, () => Producer][])('sees %s Produce requests at v13 from both sides, each answered', { timeout: TIMEOUT_MS }, async (_name, make) => {
-    const producer = make();
-    const topic = `real-v13-${producer.client['name'] ?? 'java'}-${process.pid}`;
-    const clientId = `producer-${topic}`;
-    expect((await runJavaPeer(kafka3ClientsVersion(), ['create', cluster.bootstrap, topic, 3, 1])).code).toBe(0);
-    const script = `kafka:request /args.api_key == 0 && args.client_id == "${clientId}"/ { @versions[args.role, args.version, args.status] = count(); }`;
-    let produced: PeerEvent[] = [];
-    const traced = await traceWhile(script, async () => {
-      const r = await producer.run([cluster.bootstrap, topic, 3, 200, SEED, clientId]);
-      expect(r.code).toBe(0);
-      produced = r.events;
-    });
-    expect(traced.code).toBe(0);
-    expect(produced[0]).toMatchObject(producer.client);
-    expect(produced.at(-1), `seed ${SEED}`).toEqual({ event: 'produced', acked: 200, failed: 0 });
-    const versions = traced.maps['@versions'] as Record<string, number>;
-    expect(Object.keys(versions).sort()).toEqual(['broker,13,complete', 'client,13,complete']);
-    expect(versions['client,13,complete']).toBe(versions['broker,13,complete']);
+  it('records per partition of an idempotent kafka-clients 4.x producer (Produce v13, topic ids) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, java4Producer(), { topic: `real-v13-java-${process.pid}`, partitions: 6, replicas: 1, count: 500 });
+  });
+
+  it('records per partition of a franz-go producer (Produce v13, topic ids) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, goProducer(13), { topic: `real-v13-franz-go-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
   });
 });
 

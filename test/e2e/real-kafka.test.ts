@@ -238,4 +238,8 @@ describe.runIf(run)('kafka probes on a three-broker Apache Kafka cluster', () =>
   it('records per partition with replication factor 3 equal the delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
     await proveProduce(cluster, javaProducer(), { topic: `real-three-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
   });
+
+  it('records per partition of kafka-clients 4.x (Produce v13) with replication factor 3 equal the delivery reports and the log end offsets, every leader naming the topic', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, java4Producer(), { topic: `real-three-v13-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
+  });
 });

@@ -442,6 +442,28 @@ describe('the fast lane', () => {
     expect(expectSame(chunks, demand)).toBeGreaterThan(500);
   });
 
+  it('names Produce v13 and Fetch v13+ topics by ids that another process learnt from Metadata (a broker that did not answer it)', () => {
+    // pid 100 is a client that asked broker A for Metadata; pid 200 is broker B, the partitions' leader.
+    const leader = { ...conn, pid: 200, comm: 'broker-b', fd: 9, lport: 9092, raddr: '127.0.0.1', rport: 50002 };
+    const b = (dir: 'out' | 'in', data: Uint8Array, ts: bigint): CaptureChunk => chunk(dir, data, ts, 0, leader);
+    const one: [string, number[]][] = [[ID_A, [0, 1]], [ID_B, [2]]];
+    const chunks: CaptureChunk[] = [
+      ...exchangeChunks(requestFrame(18, 0, 1, 'c', {}), responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 1_000n),
+      ...exchangeChunks(requestFrame(3, 12, 2, 'c', { Topics: null }), responseFrame(3, 12, 2, { Topics: [{ ErrorCode: 0, Name: 'orders', TopicId: ID_A, Partitions: [] }] }), 2_000n),
+      b('in', requestFrame(18, 0, 1, 'p', {}), 3_000n), b('out', responseFrame(18, 0, 1, { ErrorCode: 0, ApiKeys: [] }), 3_005n),
+      b('in', produce(13, 2, one), 4_000n), b('out', produced(13, 2, one), 4_005n),
+      b('in', fetch(18, 3, one), 5_000n), b('out', fetched(18, 3, one), 5_005n),
+    ];
+    const demand = { probes: ['produce', 'fetch'], args: ['role', 'topic', 'partition'] };
+    for (const lane of [false, true]) {
+      const { fired } = run(chunks, demand, lane);
+      expect(fired.filter((f) => f.pid === 200).map((f) => [f.probe, f.args.role, f.args.topic, f.args.partition])).toEqual([
+        ['produce', 'broker', 'orders', 0n], ['produce', 'broker', 'orders', 1n], ['produce', 'broker', ID_B, 2n],
+        ['fetch', 'broker', 'orders', 0n], ['fetch', 'broker', 'orders', 1n], ['fetch', 'broker', ID_B, 2n],
+      ]);
+    }
+  });
+
   it('keeps thread and connection of each exchange', () => {
     const other = { ...conn, pid: 300, tid: 301, comm: 'other', fd: 9, lport: 50001 };
     const chunks = [

@@ -597,10 +597,13 @@ function catalogueArgs(args: readonly ArgSpec[], indent: string): string {
 }
 
 /** stdlib/kafka-probes.json, the catalogue the front end reads: the table's args scripts can name. */
-export function catalogueJson(): string {
+/** `versions` gives the versions decoded of an API (wire/schemas' decodedVersions; passed in, as this module imports nothing). */
+export function catalogueJson(versions: (api: string) => readonly [number, number] | undefined): string {
   const probes = PROBES.map((p) => {
     const lines = [`"name": ${JSON.stringify(p.name)}`];
     if (p.api !== undefined) lines.push(`"api": ${JSON.stringify(p.api)}`);
+    const decoded = p.api === undefined ? undefined : versions(p.api);
+    if (decoded) lines.push(`"versions": "${decoded[0]}-${decoded[1]}"`);
     lines.push(`"description": ${JSON.stringify(p.doc)}`, `"args": ${catalogueArgs(p.args, '        ')}`);
     return `    {\n${lines.map((l) => `      ${l}`).join(',\n')}\n    }`;
   });

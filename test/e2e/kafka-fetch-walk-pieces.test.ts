@@ -298,7 +298,7 @@ describe('kafka capture: Fetch responses in awkward pieces', () => {
     }
   });
 
-  for (const version of [0, 3, 4, 5, 7, 11, 12, 13, 16, 17]) {
+  for (const version of [0, 3, 4, 5, 7, 11, 12, 13, 16, 17, 18]) {
     it(`v${version}: every partition decoded on both ends, record data never copied`, async () => {
       if (!runnable) return;
       const parts = partitions();

@@ -11,8 +11,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { catalogueJson } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'probes', 'args.js')).href);
+const { decodedVersions } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'kafka', 'wire', 'schemas', 'index.js')).href);
 const out = join(ROOT, 'stdlib', 'kafka-probes.json');
-writeFileSync(out, catalogueJson());
+writeFileSync(out, catalogueJson(decodedVersions));
 process.stdout.write(`wrote ${out}\n`);
 const doc = spawnSync(process.execPath, [join(ROOT, 'scripts', 'gen-kafka-doc.mjs')], { stdio: 'inherit' });
 process.exit(doc.status ?? 1);

@@ -61,7 +61,8 @@ function renderKafkaDoc(catalogue) {
   for (const a of catalogue.common) lines.push(argRow('', a));
   lines.push('', 'Each probe, with the args it adds:', '', '| probe | API | fires | arg | type | meaning |', '| --- | --- | --- | --- | --- | --- |');
   for (const p of catalogue.probes) {
-    const head = `\`kafka:${p.name}\` | ${p.api ?? '(any API)'} | ${cell(p.description ?? '')}`;
+    const api = p.api === undefined ? '(any API)' : p.versions === undefined ? p.api : `${p.api} v${p.versions}`;
+    const head = `\`kafka:${p.name}\` | ${api} | ${cell(p.description ?? '')}`;
     const args = p.args ?? [];
     if (args.length === 0) {
       lines.push(`| ${head} | | | |`);

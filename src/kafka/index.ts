@@ -111,6 +111,7 @@ export class KafkaDecoder {
       }
       return m;
     },
+    anyTopicNames: new BoundedMap<string, string>(100_000),
     lane: undefined,
     emit: (ex, request, response) => {
       const trackers = this.trackers;

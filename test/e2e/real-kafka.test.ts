@@ -1,10 +1,9 @@
 // kafka:* probes on the Apache Kafka broker (KRaft, the release scripts/install-kafka.sh installs) with
 // the Java, Python, Go and JavaScript clients, through the command line (`-f json`), tracing the broker's JVM and
 // the client at once. Truth comes from Kafka: the producers' own delivery reports and the broker's log
-// end offsets (the Java admin client). One node, then three with replication factor 3. The schemas
-// kafkatrace decodes stop at Produce v11, and kafka-clients 4.x and franz-go send v13 (topic ids
-// instead of names): records per partition are proven with the newest 3.x Java client and franz-go
-// capped at Kafka 3.9's versions, and what the newest clients send is checked as requests only.
+// end offsets (the Java admin client). One node, then three with replication factor 3. Produce v13
+// and Fetch v13+ name topics by id (kafka-clients 4.x and franz-go send Produce v13): the names come
+// from the Metadata answers seen, on the client's side and on the broker's.
 // Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -194,32 +193,21 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
     await proveProduce(cluster, make(), { topic: `real-${name.replace(/\W/g, '')}-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
   });
 
-  it.each(['classic', 'consumer'])('records fetched per partition by a Java group member (group.protocol=%s) equal what it received and what was delivered, on both sides', { timeout: TIMEOUT_MS }, async (protocol) => {
-    await proveFetch(cluster, protocol, { topic: `real-fetch-${protocol}-${process.pid}`, partitions: 4, replicas: 1, count: 300, followers: false });
+  it.each([
+    ['3.9', 'classic', 17],
+    ['3.9', 'consumer', 17],
+    ['4.4', 'consumer', 18],
+  ] as const)('records fetched per partition by a Java %s group member (group.protocol=%s, Fetch v%d) equal what it received and what was delivered, on both sides', { timeout: TIMEOUT_MS }, async (client, protocol, fetchVersion) => {
+    const member = client === '3.9' ? kafka3ClientsVersion() : kafkaVersion();
+    await proveFetch(cluster, protocol, { topic: `real-fetch-${client}-${protocol}-${process.pid}`, partitions: 4, replicas: 1, count: 300, followers: false, member, fetchVersion });
   });
 
-  // Produce v12+ names topics by id; records per partition wait for those schemas (issue 16).
-  it.each([
-    ['kafka-clients 4.x', java4Producer],
-    ['franz-go', () => goProducer(13)],
-  ] as [string, () => Producer][])('sees %s Produce requests at v13 from both sides, each answered', { timeout: TIMEOUT_MS }, async (_name, make) => {
-    const producer = make();
-    const topic = `real-v13-${producer.client['name'] ?? 'java'}-${process.pid}`;
-    const clientId = `producer-${topic}`;
-    expect((await runJavaPeer(kafka3ClientsVersion(), ['create', cluster.bootstrap, topic, 3, 1])).code).toBe(0);
-    const script = `kafka:request /args.api_key == 0 && args.client_id == "${clientId}"/ { @versions[args.role, args.version, args.status] = count(); }`;
-    let produced: PeerEvent[] = [];
-    const traced = await traceWhile(script, async () => {
-      const r = await producer.run([cluster.bootstrap, topic, 3, 200, SEED, clientId]);
-      expect(r.code).toBe(0);
-      produced = r.events;
-    });
-    expect(traced.code).toBe(0);
-    expect(produced[0]).toMatchObject(producer.client);
-    expect(produced.at(-1), `seed ${SEED}`).toEqual({ event: 'produced', acked: 200, failed: 0 });
-    const versions = traced.maps['@versions'] as Record<string, number>;
-    expect(Object.keys(versions).sort()).toEqual(['broker,13,complete', 'client,13,complete']);
-    expect(versions['client,13,complete']).toBe(versions['broker,13,complete']);
+  it('records per partition of an idempotent kafka-clients 4.x producer (Produce v13, topic ids) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, java4Producer(), { topic: `real-v13-java-${process.pid}`, partitions: 6, replicas: 1, count: 500 });
+  });
+
+  it('records per partition of a franz-go producer (Produce v13, topic ids) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, goProducer(13), { topic: `real-v13-franz-go-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
   });
 });
 
@@ -236,9 +224,12 @@ describe.runIf(run)('kafka probes on a three-broker Apache Kafka cluster', () =>
     await proveProduce(cluster, javaProducer(), { topic: `real-three-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
   });
 
-  // Its brokers fetch from each other at v18, which the bundled schemas do not decode yet: followers
-  // are proven on a cluster at 3.9's metadata version (real-kafka-replicas.test.ts).
-  it('records fetched per partition with replication factor 3 by a KIP-848 group member, exact on both sides', { timeout: TIMEOUT_MS }, async () => {
-    await proveFetch(cluster, 'consumer', { topic: `real-three-fetch-${process.pid}`, partitions: 6, replicas: 3, count: 400, followers: false });
+  // Its brokers fetch from each other at v18: follower fetches are checked too.
+  it('records fetched per partition with replication factor 3 by a KIP-848 group member and by the followers, exact on both sides', { timeout: TIMEOUT_MS }, async () => {
+    await proveFetch(cluster, 'consumer', { topic: `real-three-fetch-${process.pid}`, partitions: 6, replicas: 3, count: 400, followers: true });
+  });
+
+  it('records per partition of kafka-clients 4.x (Produce v13) with replication factor 3 equal the delivery reports and the log end offsets, every leader naming the topic', { timeout: TIMEOUT_MS }, async () => {
+    await proveProduce(cluster, java4Producer(), { topic: `real-three-v13-${process.pid}`, partitions: 6, replicas: 3, count: 500 });
   });
 });

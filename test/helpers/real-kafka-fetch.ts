@@ -50,9 +50,13 @@ const nonZero = (m: unknown): Record<string, number> => Object.fromEntries(Objec
  * topic's replica assignment) and copy every delivered record once per follower, on both sides
  * (their connections, opened when the cluster started, are joined mid-stream). With `early`, the
  * member starts and joins its group before tracing does: its connections are joined mid-stream too.
+ * `member` is the member's kafka-clients version (3.9's by default) and `fetchVersion` the Fetch
+ * version it and the broker agree on (17 for 3.9's, 18 for 4.4's).
  */
-export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: { topic: string; partitions: number; replicas: number; count: number; followers: boolean; early?: boolean }): Promise<void> {
+export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: { topic: string; partitions: number; replicas: number; count: number; followers: boolean; early?: boolean; member?: string; fetchVersion?: number }): Promise<void> {
   const v3 = kafka3ClientsVersion();
+  const memberVersion = opts.member ?? v3;
+  const fetchVersion = opts.fetchVersion ?? 17;
   const { topic, partitions, replicas, count } = opts;
   const created = await runJavaPeer(v3, ['create', cluster.bootstrap, topic, partitions, replicas]);
   expect(created.stderr).toBe('');
@@ -72,7 +76,7 @@ export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: 
     kafka:request /(args.api_key == ${JOIN_GROUP} || args.api_key == ${CONSUMER_GROUP_HEARTBEAT}) && args.client_id == "${clientId}" && args.role == "client"/ { @joins[args.api_key] = count(); }`;
   let produced: PeerEvent[] = [];
   let consumed: PeerEvent[] = [];
-  const consume = (): Promise<PeerRun> => runJavaPeer(v3, ['consume', cluster.bootstrap, topic, group, count, clientId, protocol]);
+  const consume = (): Promise<PeerRun> => runJavaPeer(memberVersion, ['consume', cluster.bootstrap, topic, group, count, clientId, protocol]);
   // The member, started early, has joined its group and waits on an empty topic when tracing starts.
   const member = opts.early ? consume() : undefined;
   if (member) await new Promise((resolve) => setTimeout(resolve, EARLY_MS));
@@ -101,9 +105,9 @@ export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: 
   expect(traced.decode?.['sendfile_unread']).toBe(0);
 
   expect(Object.keys(traced.maps['@lagged'] as Record<string, number>)).toEqual([group]);
-  // kafka-clients 3.9 fetches at v17, the newest both it and the broker know (topic ids, resolved from Metadata).
+  // The newest Fetch both the member and the broker know (topic ids, resolved from Metadata).
   const versions = traced.maps['@versions'] as Record<string, number>;
-  expect(Object.keys(versions).sort()).toEqual(['broker,17', 'client,17']);
+  expect(Object.keys(versions).sort()).toEqual([`broker,${fetchVersion}`, `client,${fetchVersion}`]);
   // The member joined its group by the protocol asked for: JoinGroup (classic) or ConsumerGroupHeartbeat (KIP-848).
   if (!opts.early) expect(Object.keys(traced.maps['@joins'] as Record<string, number>)).toEqual([String(protocol === 'classic' ? JOIN_GROUP : CONSUMER_GROUP_HEARTBEAT)]);
   if (!opts.followers) return;

@@ -31,6 +31,12 @@ export interface FrameMeta {
 export interface SharedState {
   counters: KafkaCounters;
   topicNames(pid: number): Map<string, string>;
+  /**
+   * Topic ids any process learnt. A broker answers Produce and Fetch for topics whose Metadata another
+   * broker answered; a topic id is random (128 bits), one topic's in one cluster, so it names the same
+   * topic wherever it was learnt. The process's own table is asked first.
+   */
+  anyTopicNames: Map<string, string>;
   groups: Map<string, string>;
   /** What the running script needs decoded; undefined: everything. */
   plan: DecodePlan | undefined;
@@ -585,7 +591,7 @@ export class Connection {
     let lastGroupKey = '';
     const ctx: DetailsContext & LaneContext = {
       // Looked up per call: the per-process topic table may be evicted and recreated meanwhile.
-      topicName: (id) => this.shared.topicNames(pid).get(id),
+      topicName: (id) => this.shared.topicNames(pid).get(id) ?? this.shared.anyTopicNames.get(id),
       fetchOffset: (topic, partition) => {
         const offset = this.fetchOffsets.get(offsetKey(topic, partition));
         return typeof offset === 'number' ? BigInt(offset) : offset;
@@ -628,12 +634,16 @@ export class Connection {
 
   private learnTopicIds(body: DecodedStruct): void {
     const names = this.shared.topicNames(this.info.pid);
+    const any = this.shared.anyTopicNames;
     const topics = body.Topics;
     if (!Array.isArray(topics)) return;
     for (const t of topics) {
       if (!t || typeof t !== 'object' || Array.isArray(t)) continue;
       const s = t as DecodedStruct;
-      if (typeof s.TopicId === 'string' && typeof s.Name === 'string') names.set(s.TopicId, s.Name);
+      if (typeof s.TopicId === 'string' && typeof s.Name === 'string') {
+        names.set(s.TopicId, s.Name);
+        any.set(s.TopicId, s.Name);
+      }
     }
   }
 }

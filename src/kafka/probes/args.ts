@@ -239,7 +239,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'produce', api: 'Produce',
     doc: 'A Produce exchange, once per topic-partition written.',
     args: [
-      str('topic', 256, 'topic name; empty when not captured', { unknown: '', lane: { code: 'P.items[i].topic' } }),
+      str('topic', 256, 'topic name (resolved from the topic id on v13+ when a Metadata response was seen, else the id); empty when not captured', { unknown: '', lane: { code: 'P.items[i].topic' }, reach: 'process' }),
       int('partition', 'partition index; -1 when it was not captured (incomplete is then 1)', { unknown: -1, lane: { code: 'big(P.items[i].part)' } }),
       int('records', 'records in the partition\'s record batches, from their headers (0 for null data); -1 when a batch header was not copied or could not be read (incomplete is then 1)', {
         unknown: -1, body: { request: ['Records'] },
@@ -600,10 +600,13 @@ function catalogueArgs(args: readonly ArgSpec[], indent: string): string {
 }
 
 /** stdlib/kafka-probes.json, the catalogue the front end reads: the table's args scripts can name. */
-export function catalogueJson(): string {
+/** `versions` gives the versions decoded of an API (wire/schemas' decodedVersions; passed in, as this module imports nothing). */
+export function catalogueJson(versions: (api: string) => readonly [number, number] | undefined): string {
   const probes = PROBES.map((p) => {
     const lines = [`"name": ${JSON.stringify(p.name)}`];
     if (p.api !== undefined) lines.push(`"api": ${JSON.stringify(p.api)}`);
+    const decoded = p.api === undefined ? undefined : versions(p.api);
+    if (decoded) lines.push(`"versions": "${decoded[0]}-${decoded[1]}"`);
     lines.push(`"description": ${JSON.stringify(p.doc)}`, `"args": ${catalogueArgs(p.args, '        ')}`);
     return `    {\n${lines.map((l) => `      ${l}`).join(',\n')}\n    }`;
   });

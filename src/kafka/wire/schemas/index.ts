@@ -14,6 +14,13 @@ export function responseSpec(apiKey: number): MessageSpec | undefined {
   return responses.get(apiKey);
 }
 
+const byName = new Map<string, MessageSpec>([...requests.values()].map((s) => [s.name, s]));
+
+/** The versions of an API (by name) whose bodies kafkatrace decodes; undefined when it decodes none. */
+export function decodedVersions(api: string): MessageSpec['valid'] | undefined {
+  return byName.get(api)?.valid;
+}
+
 /** API keys whose bodies kafkatrace decodes. */
 export function decodedApiKeys(): number[] {
   return [...requests.keys()].sort((a, b) => a - b);

@@ -138,6 +138,29 @@ function str(name: string, size: number, doc: string, more: More = {}): ArgSpec 
 /** What latency and response_bytes read without a response. */
 const NO_RESPONSE = -1;
 
+/** Who a request is between: the scope arg. */
+export type Scope = 'client' | 'inter-broker' | 'controller';
+
+/**
+ * The scope of the APIs only brokers and controllers send, by API key (Kafka 4.4.0's schemas name
+ * the listeners that serve each API). controller: the APIs only a controller serves (the KRaft quorum,
+ * brokers' registration, heartbeats and partition changes) and the ZooKeeper-era controller requests;
+ * inter-broker: transaction markers and share-group state sent to the share coordinator. The admin
+ * APIs brokers and controllers both serve (DescribeQuorum, UpdateFeatures, AddRaftVoter, ...) are
+ * clients'. Fetch, OffsetForLeaderEpoch, ListOffsets and AddPartitionsToTxn say it in their bodies
+ * (details.ts's requestScope).
+ */
+export const API_SCOPES: Readonly<Record<number, Scope>> = {
+  4: 'controller', 5: 'controller', 6: 'controller', 7: 'controller', // LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown
+  27: 'inter-broker', // WriteTxnMarkers
+  52: 'controller', 53: 'controller', 54: 'controller', // Vote, BeginQuorumEpoch, EndQuorumEpoch
+  56: 'controller', 58: 'controller', 59: 'controller', // AlterPartition, Envelope, FetchSnapshot
+  62: 'controller', 63: 'controller', 67: 'controller', // BrokerRegistration, BrokerHeartbeat, AllocateProducerIds
+  70: 'controller', 73: 'controller', 82: 'controller', // ControllerRegistration, AssignReplicasToDirs, UpdateRaftVoter
+  // InitializeShareGroupState, ReadShareGroupState, WriteShareGroupState, DeleteShareGroupState, ReadShareGroupStateSummary
+  83: 'inter-broker', 84: 'inter-broker', 85: 'inter-broker', 86: 'inter-broker', 87: 'inter-broker',
+};
+
 /** Lane captures of the Produce request's and the Fetch response's records. */
 const PRODUCE_RECORDS = ['TopicData.PartitionData.Records'];
 const FETCH_RECORDS = ['Responses.Partitions.Records'];
@@ -208,6 +231,12 @@ export const COMMON_ARGS: readonly CommonArg[] = [
   {
     ...int('rport', 'remote TCP port'),
     get: (ex) => BigInt(ex.connection.rport), header: true, lane: { code: 'big(R.info.rport)' },
+  },
+  {
+    // Fetch's comes from fields the lane does not capture: a demand for it on kafka:fetch leaves the lane.
+    ...str('scope', 16, 'who the request is between: "client" (a client and a broker), "inter-broker" (a follower\'s Fetch or OffsetForLeaderEpoch, its replica id >= 0; transaction markers; share-group state; AddPartitionsToTxn v4+) or "controller" (Fetch of __cluster_metadata, Vote, BeginQuorumEpoch, BrokerRegistration, BrokerHeartbeat, AlterPartition and the other APIs only controllers serve); per request, from its API and, for those that say it, its body'),
+    get: (ex) => API_SCOPES[ex.api_key] ?? 'client', header: false,
+    fetch: { body: { request: ['ReplicaId', 'ReplicaState', 'Topic', 'TopicId'] } },
   },
   {
     ...int('request_bytes', 'size of the request frame in bytes'),

@@ -10,7 +10,7 @@
 // APIs whose probe fires once.
 import type { FieldValue, Fields } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
-import { PROBES, type ArgSpec, type ProbeSpec } from './args.js';
+import { PROBES, type ArgSpec, type ProbeSpec, type Scope } from './args.js';
 import type { DecodedStruct, DecodedValue } from '../wire/values.js';
 import { errorName } from '../wire/error-codes.js';
 import type { RecordsSummary } from '../wire/records.js';
@@ -610,6 +610,35 @@ const EXTRACTORS: Record<number, Extractor> = {
   },
 };
 
+/** KRaft's metadata log, as its Fetch requests name it: by name, or by its fixed topic id. */
+const METADATA_TOPIC = '__cluster_metadata';
+const METADATA_TOPIC_ID = '00000000-0000-0000-0000-000000000001';
+
+/** A replica id of a request: -1 (a consumer's), or absent, unless a broker sent it. */
+function replicaId(req: DecodedStruct): number | undefined {
+  const id = req.ReplicaId ?? struct(req.ReplicaState)?.ReplicaId;
+  return typeof id === 'number' ? id : undefined;
+}
+
+/**
+ * The scope of a request whose body says it, where it differs from its API's (args.ts's API_SCOPES):
+ * a Fetch of the metadata log is the KRaft quorum's (voters' and brokers' alike), one from a
+ * follower (replica id >= 0) the brokers'; so is a follower's OffsetForLeaderEpoch or ListOffsets,
+ * and an AddPartitionsToTxn of version 4 or later (its Transactions array: brokers batch them).
+ */
+function requestScope(apiKey: number, req: DecodedStruct | null): Scope | undefined {
+  if (!req) return undefined;
+  if (apiKey === API_KEYS.Fetch) {
+    for (const t of structs(req.Topics)) if (t.Topic === METADATA_TOPIC || t.TopicId === METADATA_TOPIC_ID) return 'controller';
+  }
+  if (apiKey === API_KEYS.Fetch || apiKey === API_KEYS.OffsetForLeaderEpoch || apiKey === API_KEYS.ListOffsets) {
+    const id = replicaId(req);
+    return id !== undefined && id >= 0 ? 'inter-broker' : undefined;
+  }
+  if (apiKey === API_KEYS.AddPartitionsToTxn && req.Transactions !== undefined) return 'inter-broker';
+  return undefined;
+}
+
 function str(v: DecodedValue | FieldValue | undefined): string {
   return typeof v === 'string' ? v : '';
 }
@@ -642,5 +671,7 @@ export function exchangeDetails(
     AFTER_ITEMS[apiKey]?.(result);
   }
   if (result.error === undefined && resp && typeof resp.ErrorCode === 'number') result.error = resp.ErrorCode;
+  const scope = requestScope(apiKey, req);
+  if (scope !== undefined) result.details.scope = scope;
   return result;
 }

@@ -554,7 +554,7 @@ export const PROBES: readonly ProbeSpec[] = [
       str('group', 256, 'consumer group id'),
       str('member', 256, 'member id assigned by the coordinator (empty on a first join)'),
       int('member_epoch', 'member epoch in the response; -1 without one', { unknown: -1 }),
-      int('assigned_partitions', 'partitions in the assignment of the response (-1 when unchanged)'),
+      int('assigned_partitions', 'partitions in the assignment of the response; -1 when it carries none (the assignment is unchanged) or there was no response', { unknown: -1 }),
     ],
   },
   {

@@ -27,6 +27,7 @@ const EXCHANGES: [number, number, object | Uint8Array, object | Uint8Array, stri
   [1, 11, fetchRequest({ Topic: 'orders' }, { ReplicaId: -1 }), fetchResponse({ Topic: 'orders' }), 'client', "a consumer's Fetch v11"],
   [1, 17, fetchRequest({ TopicId: METADATA_TOPIC_ID }, { ReplicaState: { ReplicaId: 1, ReplicaEpoch: -1n } }), fetchResponse({ TopicId: METADATA_TOPIC_ID }), 'controller', 'a Fetch of the metadata log by id'],
   [1, 12, fetchRequest({ Topic: '__cluster_metadata' }, { ReplicaId: 2 }), fetchResponse({ Topic: '__cluster_metadata' }), 'controller', 'a Fetch of the metadata log by name'],
+  [1, 30, new Uint8Array(12), new Uint8Array(12), '', 'a Fetch of a version no schema knows (unknown)'],
   [63, 1, new Uint8Array([0, 0, 0, 1, 0]), new Uint8Array([0, 0, 0, 0, 0, 0, 0]), 'controller', 'BrokerHeartbeat'],
   [52, 0, new Uint8Array(4), new Uint8Array(4), 'controller', 'Vote'],
   [27, 1, new Uint8Array(4), new Uint8Array(4), 'inter-broker', 'WriteTxnMarkers'],

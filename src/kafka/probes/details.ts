@@ -614,6 +614,9 @@ const EXTRACTORS: Record<number, Extractor> = {
 const METADATA_TOPIC = '__cluster_metadata';
 const METADATA_TOPIC_ID = '00000000-0000-0000-0000-000000000001';
 
+/** APIs whose scope only their request body tells: unknown ('') without it. */
+const BODY_SCOPED = new Set<number>([API_KEYS.Fetch, API_KEYS.OffsetForLeaderEpoch, API_KEYS.ListOffsets, API_KEYS.AddPartitionsToTxn]);
+
 /** A replica id of a request: -1 (a consumer's), or absent, unless a broker sent it. */
 function replicaId(req: DecodedStruct): number | undefined {
   const id = req.ReplicaId ?? struct(req.ReplicaState)?.ReplicaId;
@@ -625,9 +628,10 @@ function replicaId(req: DecodedStruct): number | undefined {
  * a Fetch of the metadata log is the KRaft quorum's (voters' and brokers' alike), one from a
  * follower (replica id >= 0) the brokers'; so is a follower's OffsetForLeaderEpoch or ListOffsets,
  * and an AddPartitionsToTxn of version 4 or later (its Transactions array: brokers batch them).
+ * Without the body (bytes lost, a version no schema knows) their scope is unknown.
  */
-function requestScope(apiKey: number, req: DecodedStruct | null): Scope | undefined {
-  if (!req) return undefined;
+function requestScope(apiKey: number, req: DecodedStruct | null): Scope | '' | undefined {
+  if (!req) return BODY_SCOPED.has(apiKey) ? '' : undefined;
   if (apiKey === API_KEYS.Fetch) {
     for (const t of structs(req.Topics)) if (t.Topic === METADATA_TOPIC || t.TopicId === METADATA_TOPIC_ID) return 'controller';
   }

@@ -11,6 +11,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
@@ -26,6 +27,7 @@ import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicIdPartition;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
@@ -148,7 +150,7 @@ public final class Groups {
     }
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
       long until = System.currentTimeMillis() + 60_000;
-      while (!reconciled(describeConsumer(admin, group), count)) {
+      while (!reconciled(describeConsumerOnceFound(admin, group), count)) {
         if (System.currentTimeMillis() > until) {
           System.err.println("members: the group did not reconcile within 60 s");
           Runtime.getRuntime().halt(1);
@@ -161,13 +163,23 @@ public final class Groups {
   }
 
   private static boolean reconciled(ConsumerGroupDescription d, int count) {
-    if (d.groupState() != GroupState.STABLE || d.members().size() != count) return false;
+    if (d == null || d.groupState() != GroupState.STABLE || d.members().size() != count) return false;
     int epoch = d.targetAssignmentEpoch().orElse(-1);
     for (MemberDescription m : d.members()) {
       if (m.memberEpoch().orElse(-2) != epoch) return false;
       if (m.targetAssignment().isEmpty() || !m.targetAssignment().get().topicPartitions().equals(m.assignment().topicPartitions())) return false;
     }
     return true;
+  }
+
+  /** describeConsumer, or null while the group does not exist yet (no member has joined). */
+  private static ConsumerGroupDescription describeConsumerOnceFound(Admin admin, String group) throws Exception {
+    try {
+      return describeConsumer(admin, group);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof GroupIdNotFoundException) return null;
+      throw e;
+    }
   }
 
   /** One consumer group as the Admin API describes it (ConsumerGroupDescribe for KIP-848 groups). */

@@ -16,19 +16,20 @@ const frameOf = (bytes: Uint8Array, copied = bytes.length - 4) => ({
   truncated: copied < bytes.length - 4,
 });
 
-const BODY_APIS = [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 24, 26, 68];
+const BODY_APIS = [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 24, 26, 52, 53, 54, 55, 56, 59, 62, 63, 67, 68, 69, 70, 73, 76, 77, 78, 79, 80, 81, 82];
 
 describe('schemas', () => {
   it('cover requests and responses of every API with bodies', () => {
     expect(decodedApiKeys()).toEqual(BODY_APIS);
     for (const k of BODY_APIS) expect(responseSpec(k)).toBeDefined();
-    expect(requestSpec(1)!.valid).toEqual([0, 17]);
+    expect(requestSpec(1)!.valid).toEqual([0, 18]);
+    expect(requestSpec(0)!.valid).toEqual([0, 13]);
     expect(requestSpec(1)!.flexible).toEqual([12, 32767]);
   });
 
   it('name every API key Kafka defines, and error codes', () => {
-    for (let k = 0; k <= 75; k++) expect(apiName(k), `api key ${k}`).toMatch(/^[A-Z][A-Za-z]+$/);
-    expect([apiName(0), apiName(36), apiName(68), apiName(76), apiName(-1)]).toEqual(['Produce', 'SaslAuthenticate', 'ConsumerGroupHeartbeat', undefined, undefined]);
+    for (let k = 0; k <= 94; k++) expect(apiName(k), `api key ${k}`).toMatch(/^[A-Z][A-Za-z]+$/);
+    expect([apiName(0), apiName(4), apiName(36), apiName(68), apiName(78), apiName(95), apiName(-1)]).toEqual(['Produce', 'LeaderAndIsr', 'SaslAuthenticate', 'ConsumerGroupHeartbeat', 'ShareFetch', undefined, undefined]);
     expect([errorName(-1), errorName(0), errorName(6), errorName(27), errorName(119), errorName(500)]).toEqual([
       'UNKNOWN_SERVER_ERROR', 'NONE', 'NOT_LEADER_OR_FOLLOWER', 'REBALANCE_IN_PROGRESS', 'INVALID_REGISTRATION', 'UNKNOWN_ERROR_500',
     ]);

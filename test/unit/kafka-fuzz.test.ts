@@ -168,7 +168,7 @@ describe('fuzz', () => {
       d.pushCapture(record);
     };
     let growth = 0;
-    const { taken } = laneResponses(() => (growth = drive(decoder, pairs, 200_000, next, packed)));
+    const { taken } = laneResponses(() => (growth = drive(decoder, pairs, 250_000, next, packed)));
     expect(growth).toBeLessThan(32 * 1024 * 1024);
     expect(taken).toBeGreaterThan(1_000);
     expect(firings).toBeGreaterThan(taken);

@@ -47,11 +47,11 @@ function expectSame(chunks: CaptureChunk[], demand: KafkaDemand): number {
 const produce = (v: number, id: number, topics: [string, number[]][], acks = -1, records: Uint8Array | null = recordBatch({ records: 3 })): Uint8Array =>
   requestFrame(0, v, id, 'p', {
     TransactionalId: null, Acks: acks, TimeoutMs: 1000,
-    TopicData: topics.map(([Name, parts]) => ({ Name, PartitionData: parts.map((Index) => ({ Index, Records: records })) })),
+    TopicData: topics.map(([Name, parts]) => ({ Name, TopicId: Name, PartitionData: parts.map((Index) => ({ Index, Records: records })) })),
   });
 const produced = (v: number, id: number, topics: [string, number[]][], base = 10n): Uint8Array =>
   responseFrame(0, v, id, {
-    Responses: topics.map(([Name, parts]) => ({ Name, PartitionResponses: parts.map((Index) => ({ Index, ErrorCode: Index === 2 ? 6 : 0, BaseOffset: base + BigInt(Index) })) })),
+    Responses: topics.map(([Name, parts]) => ({ Name, TopicId: Name, PartitionResponses: parts.map((Index) => ({ Index, ErrorCode: Index === 2 ? 6 : 0, BaseOffset: base + BigInt(Index) })) })),
     ThrottleTimeMs: 0,
   });
 const fetch = (v: number, id: number, topics: [string, number[]][], offset = 40n): Uint8Array =>
@@ -80,11 +80,12 @@ function laneFlow(): CaptureChunk[] {
   let ts = 2_000n;
   const exchange = (req: Uint8Array, resp: Uint8Array): void => void chunks.push(...exchangeChunks(req, resp, (ts += 1_000n)));
   const two: [string, number[]][] = [['orders', [0, 1, 2]], ['audit', [0]]];
-  // Metadata teaches topic ids: Fetch v13 and later name topics by id alone.
+  // Metadata teaches topic ids: Produce and Fetch v13 and later name topics by id alone.
   exchange(requestFrame(3, 12, 2, 'c', { Topics: null }), responseFrame(3, 12, 2, { Topics: [{ ErrorCode: 0, Name: 'orders', TopicId: ID_A, Partitions: [] }] }));
   let id = 3;
-  for (let v = 0; v <= 11; v++) exchange(produce(v, id, two), produced(v, id++, two));
-  for (let v = 0; v <= 17; v++) {
+  const twoIds: [string, number[]][] = [[ID_A, [0, 1, 2]], [ID_B, [0]]];
+  for (let v = 0; v <= 13; v++) exchange(produce(v, id, v >= 13 ? twoIds : two), produced(v, id++, v >= 13 ? twoIds : two));
+  for (let v = 0; v <= 18; v++) {
     const topics: [string, number[]][] = v >= 13 ? [[ID_A, [0, 3]], [ID_B, [1]]] : [['orders', [0, 3]], ['audit', [1]]];
     exchange(fetch(v, id, topics), fetched(v, id++, topics));
   }
@@ -187,15 +188,16 @@ function walkedFlow(): CaptureChunk[] {
   let id = 3;
   const big = (records: number): Uint8Array => recordBatch({ records, payload: 700 });
   const two: [string, number[]][] = [['orders', [0, 1, 2]], ['audit', [0]]];
-  for (let v = 0; v <= 11; v++) {
+  for (let v = 0; v <= 13; v++) {
     // Magic 0/1 message sets below v3, as producers of those versions send.
     const parts = v < 3 ? [legacyMessage(v < 2 ? 0 : 1, 0n, new Uint8Array(600)), legacyMessage(1, 1n, new Uint8Array(90))] : [big(7), big(2)];
     const records = concat(...parts);
-    const req = produce(v, id, two, -1, records);
+    const topics: [string, number[]][] = v >= 13 ? [[ID_A, [0, 1, 2]], [ID_B, [0]]] : two;
+    const req = produce(v, id, topics, -1, records);
     chunks.push(...walked('out', req, Array.from({ length: 4 }, () => parts).flat(), (ts += 1_000n), v * 7));
-    chunks.push(chunk('in', produced(v, id++, two), (ts += 5n)));
+    chunks.push(chunk('in', produced(v, id++, topics), (ts += 5n)));
   }
-  for (let v = 4; v <= 17; v++) {
+  for (let v = 4; v <= 18; v++) {
     const topics: [string, number[]][] = v >= 13 ? [[ID_A, [0, 3]], [ID_B, [1]]] : [['orders', [0, 3]], ['audit', [1]]];
     const resp = responseFrame(1, v, id, {
       ThrottleTimeMs: 0, ErrorCode: 0, SessionId: 0,
@@ -295,7 +297,10 @@ describe('the fast lane', () => {
     let fast!: ReturnType<typeof run>;
     const { taken } = laneResponses(() => (fast = run(walkedFlow(), demand, true)));
     // Every Produce and Fetch version, and none of the odd gaps.
-    expect(taken).toBe(12 + 14);
+    expect(taken).toBe(14 + 15);
+    // Walked Produce v13: the 16-byte topic ids copied, names resolved from Metadata (or the id).
+    const walked13 = fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 13n);
+    expect(walked13.map((f) => [f.args.topic, f.args.partition, f.args.records])).toEqual([['orders', 0n, 9n], ['orders', 1n, 9n], ['orders', 2n, 9n], [ID_B, 0n, 9n]]);
     const produces = fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 7n);
     expect(produces.map((f) => [f.args.topic, f.args.partition, f.args.records, f.args.bytes])).toEqual([
       ['orders', 0n, 9n, BigInt(2 * (61 + 700))], ['orders', 1n, 9n, BigInt(2 * (61 + 700))], ['orders', 2n, 9n, BigInt(2 * (61 + 700))], ['audit', 0n, 9n, BigInt(2 * (61 + 700))],
@@ -312,9 +317,14 @@ describe('the fast lane', () => {
     const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'lag', 'error_name', 'fetch_offset'] };
     let fast!: ReturnType<typeof run>;
     const { taken } = laneResponses(() => (fast = run(laneFlow(), demand, true)));
-    // 12 Produce and 18 Fetch versions, the two session Fetches, null records, acks=1, the two
+    // 14 Produce and 19 Fetch versions, the two session Fetches, null records, acks=1, the two
     // answers of one read, the answer to the whole request before the cut one, both threads.
-    expect(taken).toBe(12 + 18 + 2 + 1 + 1 + 2 + 1 + 2);
+    expect(taken).toBe(14 + 19 + 2 + 1 + 1 + 2 + 1 + 2);
+    // Produce v13 names topics by id: the one Metadata named reads as its name, the other as its id.
+    const p13 = fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 13n);
+    expect(p13.map((f) => [f.args.topic, f.args.partition, f.args.records, f.args.error_name])).toEqual([
+      ['orders', 0n, 3n, 'NONE'], ['orders', 1n, 3n, 'NONE'], ['orders', 2n, 3n, 'NOT_LEADER_OR_FOLLOWER'], [ID_B, 0n, 3n, 'NONE'],
+    ]);
     const v13 = fast.fired.filter((f) => f.probe === 'fetch' && f.args.version === 13n);
     expect(v13.map((f) => [f.args.topic, f.args.partition, f.args.records, f.args.fetch_offset, f.args.lag])).toEqual([
       ['orders', 0n, 4n, 40n, 10n], ['orders', 3n, 0n, 43n, 10n], [ID_B, 1n, 4n, 41n, 10n],
@@ -492,7 +502,7 @@ describe('packed capture records (pushCapture)', () => {
     const demand = DEMANDS[0]![1];
     const batches = packed(laneFlow(), 100_000);
     const { taken } = laneResponses(() => runPacked(batches, demand, true));
-    expect(taken).toBe(12 + 18 + 2 + 1 + 1 + 2 + 1 + 2);
+    expect(taken).toBe(14 + 19 + 2 + 1 + 1 + 2 + 1 + 2);
   });
 
   it('read a walked frame where its pieces lie when the records after its first carry them, and copy it otherwise', () => {
@@ -512,7 +522,7 @@ describe('packed capture records (pushCapture)', () => {
     const flow = walkedFlow();
     // Produce v0 (the others' first pieces are cut in two chunks, the capture's pieces of two
     // syscalls) and every Fetch response; none of the odd gaps.
-    expect(gathered(packed(flow, 100_000), flow)).toBe(1 + 14);
+    expect(gathered(packed(flow, 100_000), flow)).toBe(1 + 15);
     // Pieces split across ring batches, or with another connection's record between them, are copied.
     expect(gathered(packed(flow, 1), flow)).toBe(0);
     const other = { ...conn, pid: 300, tid: 301, fd: 9, lport: 50001 };

@@ -163,7 +163,7 @@ export class LanePending {
       if (i.records !== undefined) {
         partition.Records = i.records === -1 ? null : { bytes: i.bytes, records: Math.max(i.records, 0), offsets: -1, magic: -1, batches: [], complete: true, malformed: i.records < -1 };
       }
-      return { Name: i.topic!, PartitionData: [partition] };
+      return i.id === undefined ? { Name: i.topic!, PartitionData: [partition] } : { TopicId: i.id, PartitionData: [partition] };
     });
     return { Acks: this.acks, TopicData } as unknown as DecodedStruct;
   }
@@ -222,20 +222,23 @@ type ShapeName = 'produceRequest' | 'produceResponse' | 'fetchRequest' | 'fetchR
 
 const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
   produceRequest: {
-    capture: { Acks: 'acks', 'TopicData.Name': 'topic', 'TopicData.PartitionData.Index': 'part', 'TopicData.PartitionData.Records': 'rec' },
-    each: { 'TopicData.PartitionData': 'P.add({ topic, id: undefined, part, records: rec, bytes: recBytes, fo: undefined });' },
+    capture: {
+      Acks: 'acks', 'TopicData.Name': 'topic', 'TopicData.TopicId': 'tid', 'TopicData.PartitionData.Index': 'part',
+      'TopicData.PartitionData.Records': 'rec',
+    },
+    each: { 'TopicData.PartitionData': 'P.add({ topic, id: tid, part, records: rec, bytes: recBytes, fo: undefined });' },
     end: 'if (P.items.length === 0) return -1; P.acks = acks;',
   },
   produceResponse: {
     capture: {
-      'Responses.Name': 'topic', 'Responses.PartitionResponses.Index': 'part',
+      'Responses.Name': 'topic', 'Responses.TopicId': 'tid', 'Responses.PartitionResponses.Index': 'part',
       'Responses.PartitionResponses.ErrorCode': 'err', 'Responses.PartitionResponses.BaseOffset': 'base',
     },
     // The schema decoder's items follow the request's partitions: the lane takes responses that
     // answer them in the same order.
     each: {
       'Responses.PartitionResponses':
-        'if (k >= P.items.length || P.items[k].part !== part || P.items[k].topic !== topic) return -1; X.err[k] = err; X.base[k] = base; k++;',
+        'if (k >= P.items.length || P.items[k].part !== part || P.items[k].topic !== topic || P.items[k].id !== tid) return -1; X.err[k] = err; X.base[k] = base; k++;',
     },
     end: 'if (k !== P.items.length) return -1; X.n = k;',
   },
@@ -458,6 +461,8 @@ export class FastLane {
     if (P.apiKey === API_KEYS.Produce) {
       R.api = 'Produce';
       R.apiKey = API_KEYS.Produce;
+      // Produce v13 names topics by id alone: the firings carry the name Metadata gave it, else the id.
+      for (const item of P.items) if (item.id !== undefined) item.topic = topicNamed(undefined, item.id, ctx);
       if (this.fires.produce) for (let i = 0; i < X.n; i++) this.sink('produce', this.build.produce(P, X, i, R, laneBig, errorName, latency), info, P.tid, meta.ts);
       return true;
     }

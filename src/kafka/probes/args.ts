@@ -268,7 +268,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'produce', api: 'Produce',
     doc: 'A Produce exchange, once per topic-partition written.',
     args: [
-      str('topic', 256, 'topic name; empty when not captured', { unknown: '', lane: { code: 'P.items[i].topic' } }),
+      str('topic', 256, 'topic name (resolved from the topic id on v13+ when a Metadata response was seen, else the id); empty when not captured', { unknown: '', lane: { code: 'P.items[i].topic' }, reach: 'process' }),
       int('partition', 'partition index; -1 when it was not captured (incomplete is then 1)', { unknown: -1, lane: { code: 'big(P.items[i].part)' } }),
       int('records', 'records in the partition\'s record batches, from their headers (0 for null data); -1 when a batch header was not copied or could not be read (incomplete is then 1)', {
         unknown: -1, body: { request: ['Records'] },

@@ -68,8 +68,8 @@ const FETCH_RESPONSE_ARGS = bodyFields('fetch', 'response');
  * changed later (a REPL block attached) finds it up to date.
  */
 const ALWAYS = {
-  produceRequest: ['Acks', 'Name', 'Index'],
-  produceResponse: ['Name', 'Index', 'ErrorCode'],
+  produceRequest: ['Acks', 'Name', 'TopicId', 'Index'],
+  produceResponse: ['Name', 'TopicId', 'Index', 'ErrorCode'],
   fetchRequest: ['Topic', 'TopicId', 'Partition', 'FetchOffset'],
   fetchResponse: ['Topic', 'TopicId', 'PartitionIndex', 'ErrorCode'],
 };

@@ -390,11 +390,11 @@ type Extractor = (req: DecodedStruct | null, resp: DecodedStruct | null, ctx: De
 const EXTRACTORS: Record<number, Extractor> = {
   // A partition whose index was lost fires with partition -1 and incomplete 1; so does one whose
   // answer a lossy response may have lost (base_offset and error unknown).
-  [API_KEYS.Produce]: (req, resp, _ctx, _clientId, loss) => {
+  [API_KEYS.Produce]: (req, resp, ctx, _clientId, loss) => {
     const details = pick({}, req, PRODUCE_REQUEST);
     const items = new ItemIndex();
     for (const t of structs(req?.TopicData)) {
-      const topic = typeof t.Name === 'string' ? t.Name : '';
+      const topic = topicOf(t, ctx, 'Name');
       for (const p of structs(t.PartitionData)) {
         const known = typeof p.Index === 'number';
         const partition = known ? (p.Index as number) : -1;
@@ -411,7 +411,7 @@ const EXTRACTORS: Record<number, Extractor> = {
     }
     const answered = loss.response && resp !== null ? new Set<Fields>() : undefined;
     for (const t of structs(resp?.Responses)) {
-      const topic = typeof t.Name === 'string' ? t.Name : '';
+      const topic = topicOf(t, ctx, 'Name');
       for (const p of structs(t.PartitionResponses)) {
         const known = typeof p.Index === 'number';
         const partition = known ? (p.Index as number) : -1;

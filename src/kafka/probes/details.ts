@@ -587,28 +587,121 @@ const EXTRACTORS: Record<number, Extractor> = {
 
   [API_KEYS.DeleteTopics]: (req) => ({ details: pick({}, req, { TimeoutMs: 'timeout_ms' }), items: [] }),
 
-  [API_KEYS.ConsumerGroupHeartbeat]: (req, resp, ctx) => {
-    const details = pick({}, req, {
-      GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch', InstanceId: 'group_instance_id',
-      RackId: 'rack', RebalanceTimeoutMs: 'rebalance_timeout_ms', ServerAssignor: 'assignor', SubscribedTopicNames: 'subscribed_topics',
-    });
-    pick(details, resp, { MemberId: 'member', MemberEpoch: 'member_epoch', HeartbeatIntervalMs: 'heartbeat_interval_ms' });
-    const assignment = struct(resp?.Assignment);
-    const items: Fields[] = [];
-    if (assignment) {
-      const parts: string[] = [];
-      for (const t of structs(assignment.TopicPartitions)) {
-        const topic = topicOf(t, ctx, 'Name');
-        const ps = Array.isArray(t.Partitions) ? t.Partitions.filter((p): p is number => typeof p === 'number') : [];
-        for (const p of ps) items.push(withGroup({ topic, partition: p, member: str(details.member) }, details.group));
-        parts.push(`${topic}[${ps.join(',')}]`);
+  [API_KEYS.ConsumerGroupHeartbeat]: (req, resp, ctx) => heartbeat(pick({}, req, {
+    GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch', InstanceId: 'group_instance_id',
+    RackId: 'rack', RebalanceTimeoutMs: 'rebalance_timeout_ms', ServerAssignor: 'assignor', SubscribedTopicNames: 'subscribed_topics',
+  }), resp, ctx),
+
+  [API_KEYS.ShareGroupHeartbeat]: (req, resp, ctx) => heartbeat(pick({}, req, {
+    GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch', RackId: 'rack', SubscribedTopicNames: 'subscribed_topics',
+  }), resp, ctx),
+
+  // A partition's items join the request's acknowledgements and the response's acquired records; a
+  // partition only one side names has none of the other's (0 acknowledged, records unknown).
+  [API_KEYS.ShareFetch]: (req, resp, ctx) => {
+    const details = pick({}, req, { GroupId: 'group', MemberId: 'member', ShareSessionEpoch: 'session_epoch' });
+    const items = acknowledged(req, ctx);
+    for (const t of structs(resp?.Responses)) {
+      const topic = topicOf(t, ctx, 'Name');
+      for (const p of structs(t.Partitions)) {
+        const item = shareItem(items, req, topic, p.PartitionIndex);
+        let acquired = 0;
+        let deliveries = -1;
+        const ranges = structs(p.AcquiredRecords);
+        for (const r of ranges) {
+          if (typeof r.FirstOffset === 'bigint' && typeof r.LastOffset === 'bigint' && r.LastOffset >= r.FirstOffset) acquired += Number(r.LastOffset - r.FirstOffset) + 1;
+          if (typeof r.DeliveryCount === 'number') deliveries = Math.max(deliveries, r.DeliveryCount);
+        }
+        if (Array.isArray(p.AcquiredRecords)) {
+          item.records = acquired;
+          item.acquired_ranges = ranges.length;
+          if (deliveries >= 0) item.max_delivery_count = deliveries;
+        }
+        const rec = records(p.Records);
+        if (rec) item.bytes = rec.bytes;
+        else if (p.Records === null) item.bytes = 0;
+        if (typeof p.AcknowledgeErrorCode === 'number') item.ack_error = p.AcknowledgeErrorCode;
+        withError(item, p.ErrorCode);
       }
-      details.assignment = parts.join(' ');
-      details.assigned_partitions = items.length;
     }
-    return { details, items };
+    return { details, items: items.items, error: errorCode(resp?.ErrorCode) };
+  },
+
+  [API_KEYS.ShareAcknowledge]: (req, resp, ctx) => {
+    const details = pick({}, req, { GroupId: 'group', MemberId: 'member', ShareSessionEpoch: 'session_epoch' });
+    const items = acknowledged(req, ctx);
+    for (const t of structs(resp?.Responses)) {
+      const topic = topicOf(t, ctx, 'Name');
+      for (const p of structs(t.Partitions)) withError(shareItem(items, req, topic, p.PartitionIndex), p.ErrorCode);
+    }
+    return { details, items: items.items, error: errorCode(resp?.ErrorCode) };
   },
 };
+
+/**
+ * A KIP-848 or share group heartbeat's details (`details` from its request) and items: the response's
+ * member id and epoch, and its assignment when it carries one (one item per topic-partition).
+ */
+function heartbeat(details: Fields, resp: DecodedStruct | null, ctx: DetailsContext): ExchangeDetails {
+  pick(details, resp, { MemberId: 'member', MemberEpoch: 'member_epoch', HeartbeatIntervalMs: 'heartbeat_interval_ms' });
+  const assignment = struct(resp?.Assignment);
+  const items: Fields[] = [];
+  if (assignment) {
+    const parts: string[] = [];
+    for (const t of structs(assignment.TopicPartitions)) {
+      const topic = topicOf(t, ctx, 'Name');
+      const ps = Array.isArray(t.Partitions) ? t.Partitions.filter((p): p is number => typeof p === 'number') : [];
+      for (const p of ps) items.push(withGroup({ topic, partition: p, member: str(details.member) }, details.group));
+      parts.push(`${topic}[${ps.join(',')}]`);
+    }
+    details.assignment = parts.join(' ');
+    details.assigned_partitions = items.length;
+  }
+  return { details, items };
+}
+
+/** The acknowledgement args, by AcknowledgeType id (1 accept, 2 release, 3 reject, 4 renew; 0 marks a gap). */
+const ACK_ARGS = ['', 'accepted', 'released', 'rejected', 'renewed'] as const;
+
+/**
+ * The partitions of a ShareFetch or ShareAcknowledge request with the records each acknowledges, by
+ * type: a batch's one type covers all its offsets, else it has one per offset. A batch whose offsets
+ * and types disagree is malformed and left out.
+ */
+function acknowledged(req: DecodedStruct | null, ctx: DetailsContext): ItemIndex {
+  const items = new ItemIndex();
+  for (const t of structs(req?.Topics)) {
+    const topic = topicOf(t, ctx, 'Name');
+    for (const p of structs(t.Partitions)) {
+      const item = shareItem(items, req, topic, p.PartitionIndex);
+      const counts = [0, 0, 0, 0, 0];
+      for (const b of structs(p.AcknowledgementBatches)) {
+        const types = Array.isArray(b.AcknowledgeTypes) ? b.AcknowledgeTypes : [];
+        if (typeof b.FirstOffset !== 'bigint' || typeof b.LastOffset !== 'bigint' || b.LastOffset < b.FirstOffset) continue;
+        const span = Number(b.LastOffset - b.FirstOffset) + 1;
+        if (types.length === 1 && typeof types[0] === 'number') counts[types[0]] = (counts[types[0]] ?? 0) + span;
+        else if (types.length === span) for (const type of types) if (typeof type === 'number') counts[type] = (counts[type] ?? 0) + 1;
+      }
+      for (let type = 1; type < ACK_ARGS.length; type++) item[ACK_ARGS[type]!] = counts[type]!;
+    }
+  }
+  return items;
+}
+
+/**
+ * The item of a share partition, made when new: with no acknowledgements when the request was
+ * decoded (it acknowledged none there), else with them unknown.
+ */
+function shareItem(items: ItemIndex, req: DecodedStruct | null, topic: string, index: DecodedValue | undefined): Fields {
+  const partition = typeof index === 'number' ? index : -1;
+  let item = partition >= 0 ? items.get(topic, partition) : undefined;
+  if (item) return item;
+  item = { topic, partition };
+  if (req) for (let type = 1; type < ACK_ARGS.length; type++) item[ACK_ARGS[type]!] = 0;
+  if (partition >= 0) items.set(topic, partition, item);
+  else items.addUnkeyed(item);
+  return item;
+}
 
 /** KRaft's metadata log, as its Fetch requests name it: by name, or by its fixed topic id. */
 const METADATA_TOPIC = '__cluster_metadata';

@@ -234,7 +234,7 @@ export const COMMON_ARGS: readonly CommonArg[] = [
   },
   {
     // Fetch's comes from fields the lane does not capture: a demand for it on kafka:fetch leaves the lane.
-    ...str('scope', 16, 'who the request is between: "client" (a client and a broker), "inter-broker" (a follower\'s Fetch or OffsetForLeaderEpoch, its replica id >= 0; transaction markers; share-group state; AddPartitionsToTxn v4+) or "controller" (Fetch of __cluster_metadata, Vote, BeginQuorumEpoch, BrokerRegistration, BrokerHeartbeat, AlterPartition and the other APIs only controllers serve); per request, from its API and, for those that say it, its body (empty when that body was not decoded: bytes lost, a version no schema knows)'),
+    ...str('scope', 16, 'who the request is between: "client" (a client and a broker), "inter-broker" (a follower\'s Fetch or ListOffsets, its replica id >= 0; transaction markers; share-group state; AddPartitionsToTxn v4+) or "controller" (Fetch of __cluster_metadata, Vote, BeginQuorumEpoch, BrokerRegistration, BrokerHeartbeat, AlterPartition and the other APIs only controllers serve); per request, from its API and, for those that say it, its body (empty when that body was not decoded: bytes lost, a version no schema knows). APIs any client may send (ApiVersions, Metadata, ...) read "client" also between brokers and controllers; OffsetForLeaderEpoch reads empty, its body not being decoded'),
     get: (ex) => API_SCOPES[ex.api_key] ?? 'client', header: false,
     fetch: { body: { request: ['ReplicaId', 'ReplicaState', 'Topic', 'TopicId'] } },
   },

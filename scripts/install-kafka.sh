@@ -25,7 +25,9 @@ rm -rf build/kafka build/peers/java-* build/peers/python build/peers/go
 mvn -q -B -Dstyle.color=never -f scripts/kafka/pom.xml -Dkafka.version="$KAFKA_VERSION" \
   dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/build/kafka/libs"
 for v in "$KAFKA_VERSION" "$KAFKA3_CLIENTS_VERSION"; do
-  mvn -q -B -Dstyle.color=never -f test/peers/java/pom.xml -Dkafka.version="$v" -Dpeer.dir="$PWD/build/peers/java-$v" \
+  profile=()
+  [ "$v" = "$KAFKA3_CLIENTS_VERSION" ] && profile=(-Pclients3)
+  mvn -q -B -Dstyle.color=never -f test/peers/java/pom.xml "${profile[@]}" -Dkafka.version="$v" -Dpeer.dir="$PWD/build/peers/java-$v" \
     package dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/build/peers/java-$v/libs"
 done
 python3 -m venv build/peers/python

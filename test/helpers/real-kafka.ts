@@ -53,6 +53,15 @@ export async function runJavaPeer(version: string, args: (string | number)[], ti
   return runPeer('java', javaArgs([join(dir, 'java-peer.jar'), `${dir}/libs/*`], 'dev.kafkatrace.peers.Peer', args.map(String), ['-Xmx256m']), timeoutMs);
 }
 
+/**
+ * Runs the Java peer's Groups (test/peers/java/.../Groups.java: share consumers, KIP-848 members, the
+ * Admin API's describes), built against the broker's own kafka-clients, to its end.
+ */
+export async function runJavaGroupsPeer(args: (string | number)[], timeoutMs = 90_000): Promise<PeerRun> {
+  const dir = join(PEERS, `java-${kafkaVersion()}`);
+  return runPeer('java', javaArgs([join(dir, 'java-peer.jar'), `${dir}/libs/*`], 'dev.kafkatrace.peers.Groups', args.map(String), ['-Xmx256m']), timeoutMs);
+}
+
 /** A Python client of test/peers/python/peer.py. */
 export type PythonClient = 'confluent-kafka' | 'kafka-python';
 

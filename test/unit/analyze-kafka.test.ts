@@ -5,7 +5,8 @@ import { findCataloguePath, kafkaCatalogue, parseKafkaCatalogue } from '../../sr
 const REQUIRED = [
   'request', 'produce', 'fetch', 'listoffsets', 'metadata', 'offsetcommit', 'offsetfetch', 'findcoordinator', 'joingroup',
   'heartbeat', 'leavegroup', 'syncgroup', 'describegroups', 'listgroups', 'apiversions', 'initproducerid',
-  'addpartitionstotxn', 'endtxn', 'createtopics', 'deletetopics', 'consumergroupheartbeat', 'rebalance', 'lag', 'member',
+  'addpartitionstotxn', 'endtxn', 'createtopics', 'deletetopics', 'consumergroupheartbeat', 'consumergroupdescribe',
+  'sharegroupheartbeat', 'sharefetch', 'shareacknowledge', 'rebalance', 'lag', 'member',
 ];
 
 describe('kafka probe catalogue', () => {

@@ -96,6 +96,23 @@ describe('unknown values', () => {
     ]);
   });
 
+  it('a ConsumerGroupHeartbeat answer without an assignment (unchanged): assigned_partitions -1, not 0', () => {
+    const heartbeat = { GroupId: 'k', MemberId: 'm1', MemberEpoch: 3, InstanceId: null, RackId: null, RebalanceTimeoutMs: 30_000, SubscribedTopicNames: null, ServerAssignor: null, TopicPartitions: null };
+    const answer = (partitions: number[] | null) => ({
+      ErrorCode: 0, ErrorMessage: null, MemberId: 'm1', MemberEpoch: 3, HeartbeatIntervalMs: 5000,
+      Assignment: partitions === null ? null : { TopicPartitions: [{ TopicId: '00000000-0000-4000-8000-000000000001', Partitions: partitions }] },
+    });
+    const chunks = [
+      ...hello(),
+      ...exchangeChunks(requestFrame(68, 0, 2, 'c', heartbeat), responseFrame(68, 0, 2, answer([0, 1])), 2_000n),
+      ...exchangeChunks(requestFrame(68, 0, 3, 'c', heartbeat), responseFrame(68, 0, 3, answer(null)), 3_000n),
+    ];
+    expect(everyWay(chunks, 'consumergroupheartbeat', ['member_epoch', 'assigned_partitions'])).toEqual([
+      { member_epoch: 3n, assigned_partitions: 2n },
+      { member_epoch: 3n, assigned_partitions: -1n },
+    ]);
+  });
+
   it('a body of a version no schema knows is counted and its firings are incomplete', () => {
     const exchanges: KafkaExchange[] = [];
     const decoder = new KafkaDecoder({ onExchange: (ex) => exchanges.push(ex) });

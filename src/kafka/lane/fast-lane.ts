@@ -307,11 +307,11 @@ const LANE_CODE: Record<LaneProbe, ReadonlyMap<string, LaneCode>> = {
 };
 
 /**
- * Args the schema decoder gives Produce or Fetch firings that the lane does not make (args.ts
- * declares no lane code for them): the lane declines a demand for any of them.
+ * Args the schema decoder gives Produce or Fetch firings, their own or common, that the lane does not
+ * make (args.ts declares no lane code for them): the lane declines a demand for any of them.
  */
 const BEYOND = new Set((['produce', 'fetch'] as const).flatMap((probe) =>
-  PROBES.find((p) => p.name === probe)!.args.filter((a) => !LANE_CODE[probe].has(a.name)).map((a) => a.name)));
+  [...PROBES.find((p) => p.name === probe)!.args, ...COMMON_ARGS].filter((a) => !LANE_CODE[probe].has(a.name)).map((a) => a.name)));
 
 /** What the lane makes of an arg: 'lane' (it makes it), 'beyond' (it cannot), 'absent' (no Produce or Fetch firing has it). */
 export function laneArgKinds(name: string): 'lane' | 'beyond' | 'absent' {

@@ -138,6 +138,29 @@ function str(name: string, size: number, doc: string, more: More = {}): ArgSpec 
 /** What latency and response_bytes read without a response. */
 const NO_RESPONSE = -1;
 
+/** Who a request is between: the scope arg. */
+export type Scope = 'client' | 'inter-broker' | 'controller';
+
+/**
+ * The scope of the APIs only brokers and controllers send, by API key (Kafka 4.4.0's schemas name
+ * the listeners that serve each API). controller: the APIs only a controller serves (the KRaft quorum,
+ * brokers' registration, heartbeats and partition changes) and the ZooKeeper-era controller requests;
+ * inter-broker: transaction markers and share-group state sent to the share coordinator. The admin
+ * APIs brokers and controllers both serve (DescribeQuorum, UpdateFeatures, AddRaftVoter, ...) are
+ * clients'. Fetch, OffsetForLeaderEpoch, ListOffsets and AddPartitionsToTxn say it in their bodies
+ * (details.ts's requestScope).
+ */
+export const API_SCOPES: Readonly<Record<number, Scope>> = {
+  4: 'controller', 5: 'controller', 6: 'controller', 7: 'controller', // LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown
+  27: 'inter-broker', // WriteTxnMarkers
+  52: 'controller', 53: 'controller', 54: 'controller', // Vote, BeginQuorumEpoch, EndQuorumEpoch
+  56: 'controller', 58: 'controller', 59: 'controller', // AlterPartition, Envelope, FetchSnapshot
+  62: 'controller', 63: 'controller', 67: 'controller', // BrokerRegistration, BrokerHeartbeat, AllocateProducerIds
+  70: 'controller', 73: 'controller', 82: 'controller', // ControllerRegistration, AssignReplicasToDirs, UpdateRaftVoter
+  // InitializeShareGroupState, ReadShareGroupState, WriteShareGroupState, DeleteShareGroupState, ReadShareGroupStateSummary
+  83: 'inter-broker', 84: 'inter-broker', 85: 'inter-broker', 86: 'inter-broker', 87: 'inter-broker',
+};
+
 /** Lane captures of the Produce request's and the Fetch response's records. */
 const PRODUCE_RECORDS = ['TopicData.PartitionData.Records'];
 const FETCH_RECORDS = ['Responses.Partitions.Records'];
@@ -208,6 +231,12 @@ export const COMMON_ARGS: readonly CommonArg[] = [
   {
     ...int('rport', 'remote TCP port'),
     get: (ex) => BigInt(ex.connection.rport), header: true, lane: { code: 'big(R.info.rport)' },
+  },
+  {
+    // Fetch's comes from fields the lane does not capture: a demand for it on kafka:fetch leaves the lane.
+    ...str('scope', 16, 'who the request is between: "client" (a client and a broker), "inter-broker" (a follower\'s Fetch or ListOffsets, its replica id >= 0; transaction markers; share-group state; AddPartitionsToTxn v4+) or "controller" (Fetch of __cluster_metadata, Vote, BeginQuorumEpoch, BrokerRegistration, BrokerHeartbeat, AlterPartition and the other APIs only controllers serve); per request, from its API and, for those that say it, its body (empty when that body was not decoded: bytes lost, a version no schema knows). APIs any client may send (ApiVersions, Metadata, ...) read "client" also between brokers and controllers; OffsetForLeaderEpoch reads empty, its body not being decoded'),
+    get: (ex) => API_SCOPES[ex.api_key] ?? 'client', header: false,
+    fetch: { body: { request: ['ReplicaId', 'ReplicaState', 'Topic', 'TopicId'] } },
   },
   {
     ...int('request_bytes', 'size of the request frame in bytes'),
@@ -528,7 +557,66 @@ export const PROBES: readonly ProbeSpec[] = [
       str('group', 256, 'consumer group id'),
       str('member', 256, 'member id assigned by the coordinator (empty on a first join)'),
       int('member_epoch', 'member epoch in the response; -1 without one', { unknown: -1 }),
-      int('assigned_partitions', 'partitions in the assignment of the response (-1 when unchanged)'),
+      int('assigned_partitions', 'partitions in the assignment of the response; -1 when it carries none (the assignment is unchanged) or there was no response', { unknown: -1 }),
+    ],
+  },
+  {
+    name: 'consumergroupdescribe', api: 'ConsumerGroupDescribe',
+    doc: 'A ConsumerGroupDescribe exchange (a KIP-848 group described), once per group described.',
+    args: [
+      str('group', 256, 'consumer group id', { item: { response: ['Groups.GroupId'] } }),
+      str('state', 32, 'group state, e.g. Stable, Assigning, Reconciling, Empty', { item: { response: ['Groups.GroupState'] } }),
+      int('epoch', 'group epoch; -1 when not seen', { unknown: -1, item: { response: ['Groups.GroupEpoch'] } }),
+      int('assignment_epoch', 'epoch of the group\'s target assignment (members at it are reconciled); -1 when not seen', { unknown: -1, item: { response: ['Groups.AssignmentEpoch'] } }),
+      str('assignor', 64, 'server-side assignor, e.g. uniform', { item: { response: ['Groups.AssignorName'] } }),
+      int('members', 'members of the group; -1 when not seen', { unknown: -1, item: { response: ['Groups.Members'] } }),
+    ],
+    itemError: ['Groups.ErrorCode'],
+  },
+  {
+    name: 'sharegroupheartbeat', api: 'ShareGroupHeartbeat',
+    doc: 'A ShareGroupHeartbeat exchange (a KIP-932 share group member).',
+    args: [
+      str('group', 256, 'share group id'),
+      str('member', 256, 'member id (the client makes it)'),
+      int('member_epoch', 'member epoch in the response (in the request without one; -1 leaving); -1 when not seen', { unknown: -1 }),
+      int('assigned_partitions', 'partitions in the assignment of the response; -1 when it carries none (the assignment is unchanged) or there was no response', { unknown: -1 }),
+      str('assignment', 256, 'the assignment of the response, e.g. orders[0,1] (topic ids resolved when a Metadata response was seen); empty when it carries none'),
+    ],
+  },
+  {
+    name: 'sharefetch', api: 'ShareFetch',
+    doc: 'A ShareFetch exchange (a share group member acquiring records, and acknowledging earlier ones), once per topic-partition of the request or the response.',
+    args: [
+      str('group', 256, 'share group id'),
+      str('member', 256, 'member id'),
+      int('session_epoch', 'share session epoch of the request (0 opens a session, -1 closes it)'),
+      str('topic', 256, 'topic name (resolved from the topic id when a Metadata response was seen, else the id)', { reach: 'process' }),
+      int('partition', 'partition index', { unknown: -1 }),
+      int('records', 'records the member acquired from the partition: the offsets of the response\'s acquired ranges; -1 without a response for the partition', { unknown: -1 }),
+      int('acquired_ranges', 'acquired ranges (first offset, last offset, delivery count) in the response; -1 without a response for the partition', { unknown: -1 }),
+      int('max_delivery_count', 'the highest delivery count of the acquired ranges (2 and more: records delivered again); -1 without one', { unknown: -1 }),
+      int('bytes', 'bytes of record data returned for the partition; -1 without a response for the partition', { unknown: -1 }),
+      int('accepted', 'records the request acknowledged as processed (accept) for the partition', { unknown: -1 }),
+      int('released', 'records the request gave back for another delivery (release)', { unknown: -1 }),
+      int('rejected', 'records the request rejected as unprocessable (reject)', { unknown: -1 }),
+      int('renewed', 'records whose acquisition lock the request renewed (renew, v2+)', { unknown: -1 }),
+      int('ack_error', 'Kafka error code of the partition\'s acknowledgements in the response (0 when they were applied); -1 without one', { unknown: -1 }),
+    ],
+  },
+  {
+    name: 'shareacknowledge', api: 'ShareAcknowledge',
+    doc: 'A ShareAcknowledge exchange (a share group member acknowledging records it acquired), once per topic-partition acknowledged.',
+    args: [
+      str('group', 256, 'share group id'),
+      str('member', 256, 'member id'),
+      int('session_epoch', 'share session epoch of the request (-1 closes the session)'),
+      str('topic', 256, 'topic name (resolved from the topic id when a Metadata response was seen, else the id)', { reach: 'process' }),
+      int('partition', 'partition index', { unknown: -1 }),
+      int('accepted', 'records acknowledged as processed (accept)', { unknown: -1 }),
+      int('released', 'records given back for another delivery (release)', { unknown: -1 }),
+      int('rejected', 'records rejected as unprocessable (reject)', { unknown: -1 }),
+      int('renewed', 'records whose acquisition lock was renewed (renew, v2+)', { unknown: -1 }),
     ],
   },
   {

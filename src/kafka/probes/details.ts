@@ -10,7 +10,7 @@
 // APIs whose probe fires once.
 import type { FieldValue, Fields } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
-import { PROBES, type ArgSpec, type ProbeSpec } from './args.js';
+import { PROBES, type ArgSpec, type ProbeSpec, type Scope } from './args.js';
 import type { DecodedStruct, DecodedValue } from '../wire/values.js';
 import { errorName } from '../wire/error-codes.js';
 import type { RecordsSummary } from '../wire/records.js';
@@ -602,28 +602,154 @@ const EXTRACTORS: Record<number, Extractor> = {
 
   [API_KEYS.DeleteTopics]: (req) => ({ details: pick({}, req, { TimeoutMs: 'timeout_ms' }), items: [] }),
 
-  [API_KEYS.ConsumerGroupHeartbeat]: (req, resp, ctx) => {
-    const details = pick({}, req, {
-      GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch', InstanceId: 'group_instance_id',
-      RackId: 'rack', RebalanceTimeoutMs: 'rebalance_timeout_ms', ServerAssignor: 'assignor', SubscribedTopicNames: 'subscribed_topics',
-    });
-    pick(details, resp, { MemberId: 'member', MemberEpoch: 'member_epoch', HeartbeatIntervalMs: 'heartbeat_interval_ms' });
-    const assignment = struct(resp?.Assignment);
-    const items: Fields[] = [];
-    if (assignment) {
-      const parts: string[] = [];
-      for (const t of structs(assignment.TopicPartitions)) {
-        const topic = topicOf(t, ctx, 'Name');
-        const ps = Array.isArray(t.Partitions) ? t.Partitions.filter((p): p is number => typeof p === 'number') : [];
-        for (const p of ps) items.push(withGroup({ topic, partition: p, member: str(details.member) }, details.group));
-        parts.push(`${topic}[${ps.join(',')}]`);
+  [API_KEYS.ConsumerGroupHeartbeat]: (req, resp, ctx) => heartbeat(pick({}, req, {
+    GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch', InstanceId: 'group_instance_id',
+    RackId: 'rack', RebalanceTimeoutMs: 'rebalance_timeout_ms', ServerAssignor: 'assignor', SubscribedTopicNames: 'subscribed_topics',
+  }), resp, ctx),
+
+  [API_KEYS.ShareGroupHeartbeat]: (req, resp, ctx) => heartbeat(pick({}, req, {
+    GroupId: 'group', MemberId: 'member', MemberEpoch: 'member_epoch', RackId: 'rack', SubscribedTopicNames: 'subscribed_topics',
+  }), resp, ctx),
+
+  // A partition's items join the request's acknowledgements and the response's acquired records; a
+  // partition only one side names has none of the other's (0 acknowledged, records unknown).
+  [API_KEYS.ShareFetch]: (req, resp, ctx) => {
+    const details = pick({}, req, { GroupId: 'group', MemberId: 'member', ShareSessionEpoch: 'session_epoch' });
+    const items = acknowledged(req, ctx);
+    for (const t of structs(resp?.Responses)) {
+      const topic = topicOf(t, ctx, 'Name');
+      for (const p of structs(t.Partitions)) {
+        const item = shareItem(items, req, topic, p.PartitionIndex);
+        let acquired = 0;
+        let deliveries = -1;
+        const ranges = structs(p.AcquiredRecords);
+        for (const r of ranges) {
+          if (typeof r.FirstOffset === 'bigint' && typeof r.LastOffset === 'bigint' && r.LastOffset >= r.FirstOffset) acquired += Number(r.LastOffset - r.FirstOffset) + 1;
+          if (typeof r.DeliveryCount === 'number') deliveries = Math.max(deliveries, r.DeliveryCount);
+        }
+        if (Array.isArray(p.AcquiredRecords)) {
+          item.records = acquired;
+          item.acquired_ranges = ranges.length;
+          if (deliveries >= 0) item.max_delivery_count = deliveries;
+        }
+        const rec = records(p.Records);
+        if (rec) item.bytes = rec.bytes;
+        else if (p.Records === null) item.bytes = 0;
+        if (typeof p.AcknowledgeErrorCode === 'number') item.ack_error = p.AcknowledgeErrorCode;
+        withError(item, p.ErrorCode);
       }
-      details.assignment = parts.join(' ');
-      details.assigned_partitions = items.length;
     }
-    return { details, items };
+    return { details, items: items.items, error: errorCode(resp?.ErrorCode) };
+  },
+
+  [API_KEYS.ShareAcknowledge]: (req, resp, ctx) => {
+    const details = pick({}, req, { GroupId: 'group', MemberId: 'member', ShareSessionEpoch: 'session_epoch' });
+    const items = acknowledged(req, ctx);
+    for (const t of structs(resp?.Responses)) {
+      const topic = topicOf(t, ctx, 'Name');
+      for (const p of structs(t.Partitions)) withError(shareItem(items, req, topic, p.PartitionIndex), p.ErrorCode);
+    }
+    return { details, items: items.items, error: errorCode(resp?.ErrorCode) };
   },
 };
+
+/**
+ * A KIP-848 or share group heartbeat's details (`details` from its request) and items: the response's
+ * member id and epoch, and its assignment when it carries one (one item per topic-partition).
+ */
+function heartbeat(details: Fields, resp: DecodedStruct | null, ctx: DetailsContext): ExchangeDetails {
+  pick(details, resp, { MemberId: 'member', MemberEpoch: 'member_epoch', HeartbeatIntervalMs: 'heartbeat_interval_ms' });
+  const assignment = struct(resp?.Assignment);
+  const items: Fields[] = [];
+  if (assignment) {
+    const parts: string[] = [];
+    for (const t of structs(assignment.TopicPartitions)) {
+      const topic = topicOf(t, ctx, 'Name');
+      const ps = Array.isArray(t.Partitions) ? t.Partitions.filter((p): p is number => typeof p === 'number') : [];
+      for (const p of ps) items.push(withGroup({ topic, partition: p, member: str(details.member) }, details.group));
+      parts.push(`${topic}[${ps.join(',')}]`);
+    }
+    details.assignment = parts.join(' ');
+    details.assigned_partitions = items.length;
+  }
+  return { details, items };
+}
+
+/** The acknowledgement args, by AcknowledgeType id (1 accept, 2 release, 3 reject, 4 renew; 0 marks a gap). */
+const ACK_ARGS = ['', 'accepted', 'released', 'rejected', 'renewed'] as const;
+
+/**
+ * The partitions of a ShareFetch or ShareAcknowledge request with the records each acknowledges, by
+ * type: a batch's one type covers all its offsets, else it has one per offset. A batch whose offsets
+ * and types disagree is malformed and left out.
+ */
+function acknowledged(req: DecodedStruct | null, ctx: DetailsContext): ItemIndex {
+  const items = new ItemIndex();
+  for (const t of structs(req?.Topics)) {
+    const topic = topicOf(t, ctx, 'Name');
+    for (const p of structs(t.Partitions)) {
+      const item = shareItem(items, req, topic, p.PartitionIndex);
+      const counts = [0, 0, 0, 0, 0];
+      for (const b of structs(p.AcknowledgementBatches)) {
+        const types = Array.isArray(b.AcknowledgeTypes) ? b.AcknowledgeTypes : [];
+        if (typeof b.FirstOffset !== 'bigint' || typeof b.LastOffset !== 'bigint' || b.LastOffset < b.FirstOffset) continue;
+        const span = Number(b.LastOffset - b.FirstOffset) + 1;
+        if (types.length === 1 && typeof types[0] === 'number') counts[types[0]] = (counts[types[0]] ?? 0) + span;
+        else if (types.length === span) for (const type of types) if (typeof type === 'number') counts[type] = (counts[type] ?? 0) + 1;
+      }
+      for (let type = 1; type < ACK_ARGS.length; type++) item[ACK_ARGS[type]!] = counts[type]!;
+    }
+  }
+  return items;
+}
+
+/**
+ * The item of a share partition, made when new: with no acknowledgements when the request was
+ * decoded (it acknowledged none there), else with them unknown.
+ */
+function shareItem(items: ItemIndex, req: DecodedStruct | null, topic: string, index: DecodedValue | undefined): Fields {
+  const partition = typeof index === 'number' ? index : -1;
+  let item = partition >= 0 ? items.get(topic, partition) : undefined;
+  if (item) return item;
+  item = { topic, partition };
+  if (req) for (let type = 1; type < ACK_ARGS.length; type++) item[ACK_ARGS[type]!] = 0;
+  if (partition >= 0) items.set(topic, partition, item);
+  else items.addUnkeyed(item);
+  return item;
+}
+
+/** KRaft's metadata log, as its Fetch requests name it: by name, or by its fixed topic id. */
+const METADATA_TOPIC = '__cluster_metadata';
+const METADATA_TOPIC_ID = '00000000-0000-0000-0000-000000000001';
+
+/** APIs whose scope only their request body tells: unknown ('') without it. */
+const BODY_SCOPED = new Set<number>([API_KEYS.Fetch, API_KEYS.OffsetForLeaderEpoch, API_KEYS.ListOffsets, API_KEYS.AddPartitionsToTxn]);
+
+/** A replica id of a request: -1 (a consumer's), or absent, unless a broker sent it. */
+function replicaId(req: DecodedStruct): number | undefined {
+  const id = req.ReplicaId ?? struct(req.ReplicaState)?.ReplicaId;
+  return typeof id === 'number' ? id : undefined;
+}
+
+/**
+ * The scope of a request whose body says it, where it differs from its API's (args.ts's API_SCOPES):
+ * a Fetch of the metadata log is the KRaft quorum's (voters' and brokers' alike), one from a
+ * follower (replica id >= 0) the brokers'; so is a follower's OffsetForLeaderEpoch or ListOffsets,
+ * and an AddPartitionsToTxn of version 4 or later (its Transactions array: brokers batch them).
+ * Without the body (bytes lost, a version no schema knows) their scope is unknown.
+ */
+function requestScope(apiKey: number, req: DecodedStruct | null): Scope | '' | undefined {
+  if (!req) return BODY_SCOPED.has(apiKey) ? '' : undefined;
+  if (apiKey === API_KEYS.Fetch) {
+    for (const t of structs(req.Topics)) if (t.Topic === METADATA_TOPIC || t.TopicId === METADATA_TOPIC_ID) return 'controller';
+  }
+  if (apiKey === API_KEYS.Fetch || apiKey === API_KEYS.OffsetForLeaderEpoch || apiKey === API_KEYS.ListOffsets) {
+    const id = replicaId(req);
+    return id !== undefined && id >= 0 ? 'inter-broker' : undefined;
+  }
+  if (apiKey === API_KEYS.AddPartitionsToTxn && req.Transactions !== undefined) return 'inter-broker';
+  return undefined;
+}
 
 function str(v: DecodedValue | FieldValue | undefined): string {
   return typeof v === 'string' ? v : '';
@@ -657,5 +783,7 @@ export function exchangeDetails(
     AFTER_ITEMS[apiKey]?.(result);
   }
   if (result.error === undefined && resp && typeof resp.ErrorCode === 'number') result.error = resp.ErrorCode;
+  const scope = requestScope(apiKey, req);
+  if (scope !== undefined) result.details.scope = scope;
   return result;
 }

@@ -16,6 +16,7 @@ import { COMMON_ARGS, PROBES, type ArgSpec, type CommonArg } from './args.js';
 const PER_ITEM = new Set<number>([
   API_KEYS.Produce, API_KEYS.Fetch, API_KEYS.ListOffsets, API_KEYS.OffsetCommit, API_KEYS.OffsetFetch,
   API_KEYS.AddPartitionsToTxn, API_KEYS.CreateTopics, API_KEYS.DeleteTopics, API_KEYS.DescribeGroups,
+  API_KEYS.ConsumerGroupDescribe, API_KEYS.ShareFetch, API_KEYS.ShareAcknowledge,
 ]);
 
 /** A sentinel as an arg's value. */

@@ -13,5 +13,6 @@ export const API_KEYS = {
   Produce: 0, Fetch: 1, ListOffsets: 2, Metadata: 3, ControlledShutdown: 7, OffsetCommit: 8, OffsetFetch: 9,
   FindCoordinator: 10, JoinGroup: 11, Heartbeat: 12, LeaveGroup: 13, SyncGroup: 14, DescribeGroups: 15,
   ListGroups: 16, SaslHandshake: 17, ApiVersions: 18, CreateTopics: 19, DeleteTopics: 20, InitProducerId: 22,
-  AddPartitionsToTxn: 24, EndTxn: 26, SaslAuthenticate: 36, ConsumerGroupHeartbeat: 68,
+  OffsetForLeaderEpoch: 23, AddPartitionsToTxn: 24, EndTxn: 26, SaslAuthenticate: 36, ConsumerGroupHeartbeat: 68,
+  ConsumerGroupDescribe: 69, ShareGroupHeartbeat: 76, ShareGroupDescribe: 77, ShareFetch: 78, ShareAcknowledge: 79,
 } as const;

@@ -139,7 +139,7 @@ public final class Peer {
   }
 
   /** The version kafka-clients records in its own jar (its AppInfoParser is internal). */
-  private static String clientVersion() throws Exception {
+  static String clientVersion() throws Exception {
     Properties v = new Properties();
     try (var in = KafkaProducer.class.getResourceAsStream("/kafka/kafka-version.properties")) {
       if (in != null) v.load(in);
@@ -148,7 +148,7 @@ public final class Peer {
   }
 
   /** One JSON line: the event, then name/value pairs (strings, or numbers). */
-  private static synchronized void emit(String event, Object... kv) {
+  static synchronized void emit(String event, Object... kv) {
     StringBuilder b = new StringBuilder("{\"event\":").append(quote(event));
     for (int i = 0; i < kv.length; i += 2) {
       b.append(',').append(quote((String) kv[i])).append(':');

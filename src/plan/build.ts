@@ -10,6 +10,15 @@ import type { Layout, Plan, PlanEvent, PlanMap, PlanProbe } from './types.js';
 
 /** Entries of a map with keys (bpftrace's default map size). */
 export const MAP_MAX_ENTRIES = 4096;
+
+/**
+ * Whether delete() and clear() set the map's value to zero instead of removing it: bpftrace keeps a
+ * count() map without keys in a per-CPU array, whose one element cannot be removed, so it prints
+ * `@: 0` after either.
+ */
+export function deleteZeroes(m: { value: MapValueKind; keyTypes: readonly unknown[] }): boolean {
+  return m.value.kind === 'count' && m.keyTypes.length === 0;
+}
 /** Bytes of the `events` ring buffer (a power of two, a multiple of the page size). */
 const RINGBUF_SIZE = 1 << 24;
 export const HIST_BUCKETS = 66;

@@ -37,7 +37,8 @@ async function dispatch(opts: CliOptions): Promise<number> {
       out(HELP);
       return 0;
     case 'version':
-      out(versionText() + '\n');
+      // Scripts written for bpftrace (and its runtime tests) look for the bpftrace version it follows.
+      out(`${versionText()} (bpftrace v0.17.0 language)\n`);
       return 0;
     case 'info': {
       // Probing the kernel loads BPF programs and maps.

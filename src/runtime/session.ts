@@ -6,7 +6,7 @@ import { isNativeError, openObject, releaseLinksAtExit, watchProcessExit, type B
 import { ringRecords } from '../native/ring-records.js';
 import { stackMapName } from '../plan/layout.js';
 import type { Plan } from '../plan/types.js';
-import { attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
+import { attachProgram, describeAttach, FENTRY_MISSING, firesNewestFirst, isTrampolineFailure, onlineCpus } from './attach.js';
 import { endCommand, spawnHeld, splitCommand, type HeldCommand } from './command.js';
 import { stackFrames } from './decode.js';
 import { ensureTracefs, privilegeProblem } from './privileges.js';
@@ -328,14 +328,12 @@ class Session {
   /** Attaches every kernel program; returns the number of attach points (what bpftrace calls probes). */
   private attachAll(obj: BpfObject, targetPid: number): number {
     const ctx = { pid: targetPid || undefined, cpus: onlineCpus() };
-    let count = 0;
-    for (const program of kernelPrograms(this.plan)) {
-      for (const a of program.attach) {
-        attachProgram(obj, program.name, a, ctx);
-        count++;
-      }
-    }
-    return count;
+    const points = kernelPrograms(this.plan).flatMap((program) => program.attach.map((a) => ({ program: program.name, a })));
+    // The kernel runs the programs on one kprobe, uprobe or software event newest first, and the others
+    // oldest first: those are attached last to first, so that blocks run in script order, as bpftrace's.
+    const ordered = [...points.filter((p) => !firesNewestFirst(p.a)), ...points.filter((p) => firesNewestFirst(p.a)).reverse()];
+    for (const p of ordered) attachProgram(obj, p.program, p.a, ctx);
+    return points.length;
   }
 
   /** -p: the session ends when the target process does, as bpftrace's does. */

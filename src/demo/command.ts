@@ -83,6 +83,9 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
     error(message) {
       log.note('error', message);
     },
+    warning(message) {
+      log.note('error', message);
+    },
     flush() {},
   };
 }

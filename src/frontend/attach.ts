@@ -47,6 +47,9 @@ function splitOffset(text: string): { name: string; offset: number } | undefined
   return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
 }
 
+/** Functions bpftrace never puts a kretprobe on (a return probe takes locks they hold). */
+const BANNED_KRETPROBES = new Set(['_raw_spin_lock', '_raw_spin_lock_irqsave', '_raw_spin_unlock_irqrestore', 'queued_spin_lock_slowpath']);
+
 /**
  * Characters an attach point may have (a path of PATH_MAX bytes fits): longer ones are refused
  * before their names are looked up or turned into patterns.
@@ -217,20 +220,23 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
 
     case 'kprobe':
     case 'kretprobe': {
-      // kprobe:FUNC, kprobe:FUNC+OFFSET, or kprobe:MODULE:FUNC.
-      if (parts.length < 1 || parts.length > 2 || !parts[parts.length - 1]) {
-        return report(`${provider} probes need a kernel function: ${provider}:FUNCTION${provider === 'kprobe' ? '[+OFFSET]' : ''}`);
-      }
-      const target = splitOffset(parts[parts.length - 1]!);
-      if (!target || !/^[A-Za-z0-9_.*?{},]+$/.test(target.name)) return report(`invalid kernel function '${parts[parts.length - 1]}'`);
+      // kprobe:FUNC or kprobe:FUNC+OFFSET, with bpftrace 0.17's message for any other shape.
+      const form = `${provider}:FUNCTION${provider === 'kprobe' ? '[+OFFSET]' : ''}`;
+      if (parts.length !== 1) return report(`${provider} probe type requires 1 argument`, `the form is ${form}`);
+      if (!parts[0]) return report(`${provider} probes need a kernel function: ${form}`);
+      const target = splitOffset(parts[0]);
+      if (!target || !/^[A-Za-z0-9_.*?{},]+$/.test(target.name)) return report(`invalid kernel function '${parts[0]}'`);
       if (provider === 'kretprobe' && target.offset) return report(`kretprobe cannot take an offset: write kretprobe:${target.name}`);
+      let funcs = [target.name];
       if (hasWildcard(target.name)) {
         if (target.offset) return report(`an offset cannot be combined with a wildcard in ${ap.raw}`);
-        const funcs = ctx.system.kernelFunctions(target.name);
+        funcs = ctx.system.kernelFunctions(target.name);
         if (!funcs.length) return report(`no kernel function matches ${target.name}`);
-        return done(funcs.map((func) => ({ type: provider, func, offset: 0 })));
       }
-      return done([{ type: provider, func: target.name, offset: target.offset }]);
+      // bpftrace refuses these before attaching anything: a kretprobe on them can deadlock the kernel.
+      const banned = provider === 'kretprobe' ? funcs.find((f) => BANNED_KRETPROBES.has(f)) : undefined;
+      if (banned) return report(`kretprobe:${banned} can't be used as it might lock up your system.`);
+      return done(funcs.map((func) => ({ type: provider, func, offset: target.offset })));
     }
 
     case 'fentry':

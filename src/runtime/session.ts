@@ -130,6 +130,11 @@ function kernelPrograms(plan: Plan): { name: string; attach: ResolvedAttach[] }[
   return plan.probes.filter((p) => p.where === 'kernel').flatMap((p) => p.programs);
 }
 
+/** Attach points bpftrace skips when they fail among others of their block. */
+function skippable(a: ResolvedAttach): boolean {
+  return a.type === 'kprobe' || a.type === 'kretprobe' || a.type === 'tracepoint';
+}
+
 function programsAt(plan: Plan, type: 'begin' | 'end'): string[] {
   return kernelPrograms(plan)
     .filter((p) => p.attach.some((a) => a.type === type))
@@ -328,11 +333,25 @@ class Session {
   /** Attaches every kernel program; returns the number of attach points (what bpftrace calls probes). */
   private attachAll(obj: BpfObject, targetPid: number): number {
     const ctx = { pid: targetPid || undefined, cpus: onlineCpus() };
-    const points = kernelPrograms(this.plan).flatMap((program) => program.attach.map((a) => ({ program: program.name, a })));
+    // bpftrace skips an attach point that fails among several of one block (a list or a wildcard):
+    // a kprobe with a warning, a tracepoint silently; a block's only attach point must attach.
+    const points = this.plan.probes
+      .filter((p) => p.where === 'kernel')
+      .flatMap((p) => {
+        const shared = p.programs.reduce((n, program) => n + program.attach.length, 0) > 1;
+        return p.programs.flatMap((program) => program.attach.map((a) => ({ program: program.name, a, shared })));
+      });
     // The kernel runs the programs on one kprobe, uprobe or software event newest first, and the others
     // oldest first: those are attached last to first, so that blocks run in script order, as bpftrace's.
     const ordered = [...points.filter((p) => !firesNewestFirst(p.a)), ...points.filter((p) => firesNewestFirst(p.a)).reverse()];
-    for (const p of ordered) attachProgram(obj, p.program, p.a, ctx);
+    for (const p of ordered) {
+      try {
+        attachProgram(obj, p.program, p.a, ctx);
+      } catch (e) {
+        if (!p.shared || !isKtError(e, 'attach-failed') || !skippable(p.a)) throw e;
+        if (p.a.type !== 'tracepoint') this.out.warning(`could not attach probe ${describeAttach(p.a)}, skipping.`);
+      }
+    }
     return points.length;
   }
 

@@ -22,6 +22,7 @@ function stopAtOnce(abort: AbortController): Output {
     kafkaHealth: () => {},
     mapFull: () => {},
     error: () => {},
+    warning: () => {},
     flush: () => {},
   };
 }

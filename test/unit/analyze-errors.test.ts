@@ -31,6 +31,11 @@ const CASES: Record<string, Case> = {
   'uretprobe offset': ['uretprobe:bash:readline+4 { }', '1:1', 'uretprobe cannot take an offset'],
   'usdt probe missing': ['usdt:libc:libc:setjmpp { }', '1:1', "USDT probe 'libc:setjmpp' not found", "'libc:setjmp'"],
   'kretprobe offset': ['kretprobe:vfs_read+8 { }', '1:1', 'kretprobe cannot take an offset'],
+  // bpftrace 0.17's checks, made before any attach, with its messages.
+  'kprobe with two parts': ['kprobe:syscalls:sys_exit_nanosleep { }', '1:1', 'kprobe probe type requires 1 argument', 'kprobe:FUNCTION[+OFFSET]'],
+  'kretprobe with two parts': ['kretprobe:syscalls:sys_exit_nanosleep { }', '1:1', 'kretprobe probe type requires 1 argument', 'kretprobe:FUNCTION'],
+  'banned kretprobe': ['BEGIN { }\nkretprobe:_raw_spin_lock_irqsave { }', '2:1', "kretprobe:_raw_spin_lock_irqsave can't be used as it might lock up your system."],
+  'banned kretprobe in a wildcard': ['kretprobe:queued_spin_lock_slow* { }', '1:1', "kretprobe:queued_spin_lock_slowpath can't be used as it might lock up your system."],
   'fentry function missing': ['fentry:vfs_reed { }', '1:1', 'kernel function not found in BTF: vfs_reed', "'vfs_read'"],
   'rawtracepoint missing': ['rawtracepoint:sched_swich { }', '1:1', 'raw tracepoint not found: sched_swich', "'sched_switch'"],
   'kafka probe unknown': ['kafka:prodce { }', '1:1', "unknown kafka probe 'prodce'", "'produce'"],

@@ -757,6 +757,9 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
   };
   const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional };
   const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
+  // An attach point bpftrace goes on without is an error when nothing else is left to attach.
+  const skipped = resolutions.flat().flatMap((r) => (r?.skipped ? [r.skipped] : []));
+  if (skipped.length > 0 && !resolutions.flat().some((r) => r && r.resolved.length > 0)) diagnostics.push(...skipped);
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
   const first = new Analyzer(script.file, env);
@@ -783,6 +786,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
       index,
       where: ctxP.where,
       attach,
+      skipped: resolutions[index]!.flatMap((r, i) => (r?.skipped ? [`${probe.attach[i]!.raw}: ${r.skipped.message}, skipping`] : [])),
       tracepointFormats,
       usesArgs: ctxP.usesArgs,
       variables: Object.fromEntries([...ctxP.variables].map(([k, v]) => [k, v.type])),

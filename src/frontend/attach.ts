@@ -26,6 +26,11 @@ export interface AttachResolution {
   formats: TracepointFormat[];
   /** Catalogue entries of the matched kafka probes. */
   kafka: KafkaProbeInfo[];
+  /**
+   * Why the attach point resolved to nothing where bpftrace goes on without it (a function a binary
+   * does not export); it is an error instead when the script has nothing else to attach.
+   */
+  skipped?: Diagnostic;
 }
 
 function hint(candidate: string | undefined): string | undefined {
@@ -144,10 +149,10 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
       } else {
         const hit = matches.find((s) => s.name === target.name);
         if (!hit) {
-          return report(
-            `function '${target.name}' not found in ${binary}`,
-            hint(didYouMean(target.name, matches.map((s) => s.name))),
-          );
+          // bpftrace looks such a name up among the binary's symbols and attaches to what it finds:
+          // nothing, and the script runs without it (sslsnoop.bt's static OpenSSL functions).
+          const why = error(ctx.file, ap.loc, `function '${target.name}' not found in ${binary}`, hint(didYouMean(target.name, matches.map((s) => s.name))));
+          return { ...done([]), skipped: why };
         }
         matches = [hit];
       }

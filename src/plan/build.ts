@@ -118,8 +118,9 @@ export function buildPlan(script: Script, analysis: Analysis, file: string): Pla
   const events: PlanEvent[] = [];
   const probes: PlanProbe[] = analysis.probes.map((ap) => {
     const text = ap.probe.attach.map((a) => a.raw).join(', ');
+    const skipped = ap.skipped.length > 0 ? { skipped: ap.skipped } : {};
     if (ap.where === 'user') {
-      return { index: ap.index, where: 'user', programs: [], attach: ap.attach, ast: ap.probe, text };
+      return { index: ap.index, where: 'user', programs: [], attach: ap.attach, ast: ap.probe, text, ...skipped };
     }
     for (const call of eventCalls(ap.probe)) events.push(eventFor(call, events.length));
     return {
@@ -128,6 +129,7 @@ export function buildPlan(script: Script, analysis: Analysis, file: string): Pla
       programs: splitPrograms(ap.index, ap.probe, ap.attach, ap.usesArgs),
       attach: [],
       text,
+      ...skipped,
     };
   });
   const taken = new Set<string>();

@@ -344,6 +344,7 @@ class Session {
     // The kernel runs the programs on one kprobe, uprobe or software event newest first, and the others
     // oldest first: those are attached last to first, so that blocks run in script order, as bpftrace's.
     const ordered = [...points.filter((p) => !firesNewestFirst(p.a)), ...points.filter((p) => firesNewestFirst(p.a)).reverse()];
+    for (const p of this.plan.probes) for (const w of p.skipped ?? []) this.out.warning(w);
     for (const p of ordered) {
       try {
         attachProgram(obj, p.program, p.a, ctx);

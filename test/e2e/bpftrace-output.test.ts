@@ -66,8 +66,9 @@ describe.runIf(ok)('machine-specific output', () => {
 });
 
 // bpftrace skips a kprobe that cannot attach when its block has other attach points, with a warning,
-// and fails on a block's only one. Where kprobes work, both attach.
-describe.runIf(ok)('kprobes that cannot attach', () => {
+// and fails on a block's only one (where kprobes work, both attach); it runs without a uprobe on a
+// function the binary does not have.
+describe.runIf(ok)('attach points bpftrace goes on without', () => {
   const run = async (source: string): Promise<{ out: string; errors: string }> => {
     const r = await compileScript(source, 'kprobes.bt', { positional: [], unsafe: false, system: realSystem() });
     if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
@@ -83,6 +84,12 @@ describe.runIf(ok)('kprobes that cannot attach', () => {
     if (!kprobesAvailable()) {
       expect(errors).toBe('WARNING: could not attach probe kprobe:vfs_write, skipping.\nWARNING: could not attach probe kprobe:vfs_read, skipping.\n');
     }
+  }, RUN_TIMEOUT_MS);
+
+  it('runs without a uprobe on a function the binary lacks, and says so', async () => {
+    const { out, errors } = await run('uprobe:bash:no_such_function_here { } BEGIN { printf("ran\\n"); exit(); }');
+    expect(out).toMatch(/^Attaching 1 probe\.\.\.\nran\n/);
+    expect(errors).toMatch(/^WARNING: uprobe:bash:no_such_function_here: function 'no_such_function_here' not found in \S+bash, skipping\n$/);
   }, RUN_TIMEOUT_MS);
 
   it.runIf(!kprobesAvailable())("fails on a block's only attach point, naming the missing kernel feature", async () => {

@@ -217,6 +217,18 @@ describe('compile-time mistakes caught by the front end', () => {
     });
   }
 
+  it('leaves out, with a warning, a uprobe on a function the binary lacks when other probes remain (bpftrace runs without it)', () => {
+    const env = { positional: [], unsafe: false, system };
+    const r = planScript('uprobe:bash:readlin, uprobe:bash:readline { }\nBEGIN { }', 'err.ktr', env);
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
+    expect(r.compiled.plan.probes[0]!.programs.flatMap((p) => p.attach)).toMatchObject([{ type: 'uprobe', symbol: 'readline' }]);
+    expect(r.compiled.plan.probes[1]!.skipped).toBeUndefined();
+    // The block's only attach point, with BEGIN left: the same.
+    const alone = planScript('uprobe:bash:readlin { }\nBEGIN { }', 'err.ktr', env);
+    expect(alone.ok && alone.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
+  });
+
   it('kaddr of a symbol whose address the kernel hides from this user', () => {
     const env = { positional: [], unsafe: false, system: new FakeSystem({ hideKernelAddresses: true }) };
     const diags = frontend('BEGIN { @ = kaddr("init_task"); }', 'err.ktr', env).diagnostics;

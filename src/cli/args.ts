@@ -207,6 +207,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (command === 'help' || command === 'version' || command === 'info') return opts;
   if (command === 'list') {
     opts.listGlob = positionals[0];
+    if (v.p !== undefined) opts.pid = parsePid(v.p);
     return opts;
   }
   if (command === 'demo') return demoOptions(opts, v, positionals);

@@ -49,7 +49,7 @@ async function dispatch(opts: CliOptions): Promise<number> {
     }
     case 'list': {
       const [{ listProbes }, { realSystem }] = await Promise.all([import('../frontend/list-probes.js'), import('../frontend/system.js')]);
-      out(listProbes(opts.listGlob, opts.verbose, realSystem()));
+      out(listProbes(opts.listGlob, opts.verbose, realSystem(), opts.pid));
       return 0;
     }
     case 'check': {

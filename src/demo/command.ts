@@ -86,6 +86,7 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
     warning(message) {
       log.note('error', message);
     },
+    syscall() {},
     flush() {},
   };
 }

@@ -75,10 +75,9 @@ export class RecordDispatch {
             out.error('system() needs --unsafe');
             return undefined;
           }
-          // The command writes to the same standard output: what was printed before it goes first.
-          out.flush();
-          const problem = runSystem(systemCommand(ev.format, e.args, this.target.render));
-          if (problem) out.error(problem);
+          const r = runSystem(systemCommand(ev.format, e.args, this.target.render));
+          if (r.ok) out.syscall(r.output);
+          else out.error(r.error);
           return undefined;
         }
         default:

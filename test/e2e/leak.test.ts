@@ -23,6 +23,7 @@ function stopAtOnce(abort: AbortController): Output {
     mapFull: () => {},
     error: () => {},
     warning: () => {},
+    syscall: () => {},
     flush: () => {},
   };
 }

@@ -489,6 +489,8 @@ class Analyzer implements CallHost {
       if (intLike(a) && intLike(b)) return INT64;
       if (isStr(a) && isStr(b)) return INT64;
       if (a.kind === 'array' && compatible(a, b)) return INT64;
+      // Buffers are equal when their lengths and bytes are (codegen compares the length with the bytes).
+      if (a.kind === 'buf' && b.kind === 'buf') return INT64;
       return this.err(loc, `cannot compare ${typeName(a)} with ${typeName(b)} using '${op}'`);
     }
     if (ORDERING.has(op)) {

@@ -208,6 +208,15 @@ describe('expressions', () => {
     });
   });
 
+  it('reads a ?: statement as if/else, as bpftrace runs it (its branches may return nothing)', () => {
+    const call = (s: string) => ({ kind: 'exprStmt', expr: { kind: 'call', name: 'printf', args: [{ kind: 'str', value: s }] } });
+    expect(shape(bodyOf('BEGIN { $a ? printf("y") : $b ? printf("b") : printf("n"); }'))).toEqual([
+      { kind: 'if', cond: v('$a'), then: [call('y')], else: [{ kind: 'if', cond: v('$b'), then: [call('b')], else: [call('n')] }] },
+    ]);
+    // As a value, ?: stays an expression.
+    expect(shape(bodyOf('BEGIN { $x = $a ? 1 : 2; }'))[0]).toMatchObject({ kind: 'assign', value: { kind: 'ternary' } });
+  });
+
   it.each(['!', '~', '-', '*', '&'])('unary %s', (op) => {
     expect(shape(exprOf(`${op}$a`))).toEqual({ kind: 'unary', op, operand: v('$a') });
   });

@@ -55,6 +55,13 @@ describe('probes and attach points', () => {
     expect(shape(q!.predicate)).toEqual(b('pid'));
   });
 
+  it('reads an offset after a quoted function, as bpftrace does', () => {
+    const [p] = parseOk('uprobe:/bin/bash:"echo_builtin"+0 { }').probes;
+    expect(p!.attach[0]!.parts).toEqual(['/bin/bash', 'echo_builtin+0']);
+    const [q] = parseOk('uprobe:/bin/bash:"f"+0x10, uprobe:/bin/bash:"g" { }').probes;
+    expect(q!.attach.map((a) => a.parts)).toEqual([['/bin/bash', 'f+0x10'], ['/bin/bash', 'g']]);
+  });
+
   it('reads a predicate with division and a comment before the block', () => {
     const [p] = parseOk('kprobe:f /arg0 / 2 > 1/ // big\n{ }').probes;
     expect(shape(p!.predicate)).toEqual({

@@ -148,6 +148,16 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
         if (!matches.length) return report(`no function of ${binary} matches ${target.name}`);
       } else {
         const hit = matches.find((s) => s.name === target.name);
+        const address = hit ? undefined : /^(?:0x[0-9a-fA-F]+|\d+)$/.test(target.name) ? Number(target.name) : undefined;
+        if (address !== undefined) {
+          // An address in the binary, as bpftrace takes it: inside a function, at its offset there.
+          const within = matches.find((s) => address >= s.address && address < s.address + Math.max(s.size, 1));
+          if (!within) return report(`Could not resolve address: ${parts[0]}:0x${address.toString(16)}`);
+          return done([{ type: provider, binary, symbol: within.name, offset: within.fileOffset + (address - within.address) + target.offset }]);
+        }
+        if (hit && target.offset && hit.size > 0 && target.offset >= hit.size) {
+          return report(`Offset outside the function bounds ('${hit.name}' size is ${hit.size})`);
+        }
         if (!hit) {
           // bpftrace looks such a name up among the binary's symbols and attaches to what it finds:
           // nothing, and the script runs without it (sslsnoop.bt's static OpenSSL functions).

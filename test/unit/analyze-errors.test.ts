@@ -29,6 +29,8 @@ const CASES: Record<string, Case> = {
   'uprobe function missing': ['uprobe:bash:readlin { }', '1:1', "function 'readlin' not found in /usr/bin/bash", "'readline'"],
   'uprobe wildcard matching nothing': ['uprobe:libc:zz* { }', '1:1', 'no function of /usr/lib/x86_64-linux-gnu/libc.so.6 matches zz*'],
   'uretprobe offset': ['uretprobe:bash:readline+4 { }', '1:1', 'uretprobe cannot take an offset'],
+  'uprobe address in no function': ['uprobe:bash:10 { }', '1:1', 'Could not resolve address: bash:0xa'],
+  'uprobe offset past the function': ['uprobe:bash:readline+64 { }', '1:1', "Offset outside the function bounds ('readline' size is 64)"],
   'usdt probe missing': ['usdt:libc:libc:setjmpp { }', '1:1', "USDT probe 'libc:setjmpp' not found", "'libc:setjmp'"],
   'kretprobe offset': ['kretprobe:vfs_read+8 { }', '1:1', 'kretprobe cannot take an offset'],
   // bpftrace 0.17's checks, made before any attach, with its messages.
@@ -227,6 +229,12 @@ describe('compile-time mistakes caught by the front end', () => {
     // The block's only attach point, with BEGIN left: the same.
     const alone = planScript('uprobe:bash:readlin { }\nBEGIN { }', 'err.ktr', env);
     expect(alone.ok && alone.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
+  });
+
+  it('attaches a uprobe at an address to the function holding it, as bpftrace does', () => {
+    const r = planScript('uprobe:bash:0xc6c28 { }', 'err.ktr', { positional: [], unsafe: false, system });
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.compiled.plan.probes[0]!.programs.flatMap((p) => p.attach)).toEqual([{ type: 'uprobe', binary: '/usr/bin/bash', symbol: 'readline', offset: 0xc6c28 - 0x1000 }]);
   });
 
   it('kaddr of a symbol whose address the kernel hides from this user', () => {

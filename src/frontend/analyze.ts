@@ -69,6 +69,10 @@ class Analyzer implements CallHost {
   readonly diagnostics: Diagnostic[] = [];
   readonly maps: MapTable;
   readonly hostValues = new Map<Call, bigint>();
+
+  get positional(): string[] {
+    return this.env.positional;
+  }
   usesUnsafe = false;
   private ctx!: ProbeContext;
 

@@ -197,7 +197,8 @@ describe('analysis errors', () => {
 const COMPILE_TIME: Record<string, Case> = {
   'unknown signal name': ['kprobe:vfs_read { signal("SIGFOO"); }', '1:26', `signal(): 'SIGFOO' is not a signal name like "SIGKILL"`],
   'misspelt signal name': ['BEGIN { signal("SIGKIL"); }', '1:16', `signal(): 'SIGKIL' is not a signal name`, "did you mean 'SIGKILL'?"],
-  'kaddr of a missing symbol': ['BEGIN { @ = kaddr("no_such_symbol"); }', '1:19', "kaddr(): no kernel symbol 'no_such_symbol'"],
+  'kaddr of a missing symbol': ['BEGIN { @ = kaddr("no_such_symbol"); }', '1:19', 'kaddr(): Failed to resolve kernel symbol: no_such_symbol'],
+  'kaddr of a missing symbol given as str($1)': ['BEGIN { @ = kaddr(str($1)); }', '1:19', 'kaddr(): Failed to resolve kernel symbol: ', undefined],
   'uaddr of a missing data symbol': ['uprobe:bash:readline { @ = uaddr("no_such_var"); }', '1:34', "uaddr(): no data symbol 'no_such_var' in /usr/bin/bash"],
   'uaddr in a probe on two binaries': ['uprobe:bash:readline, uprobe:libc:malloc { @ = uaddr("environ"); }', '1:54', 'uaddr() needs its probe to attach to one binary; this one attaches to 2'],
   'cgroupid of a missing cgroup': ['t:syscalls:sys_enter_read { @ = cgroupid("/sys/fs/cgroup/nosuch"); }', '1:42', 'cgroupid(): cannot read /sys/fs/cgroup/nosuch: ENOENT'],
@@ -229,6 +230,10 @@ describe('compile-time mistakes caught by the front end', () => {
     // The block's only attach point, with BEGIN left: the same.
     const alone = planScript('uprobe:bash:readlin { }\nBEGIN { }', 'err.ktr', env);
     expect(alone.ok && alone.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
+  });
+
+  it('takes kaddr(str($1)) as kaddr of the parameter, as bpftrace does', () => {
+    expect(diagnose('BEGIN { @ = kaddr(str($1)); }', { positional: ['init_task'] })).toEqual([]);
   });
 
   it('attaches a uprobe at an address to the function holding it, as bpftrace does', () => {

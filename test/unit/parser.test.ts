@@ -221,7 +221,7 @@ describe('expressions', () => {
       { kind: 'if', cond: v('$a'), then: [call('y')], else: [{ kind: 'if', cond: v('$b'), then: [call('b')], else: [call('n')] }] },
     ]);
     // As a value, ?: stays an expression.
-    expect(shape(bodyOf('BEGIN { $x = $a ? 1 : 2; }'))[0]).toMatchObject({ kind: 'assign', value: { kind: 'ternary' } });
+    expect(shape(bodyOf('BEGIN { $x = $a ? 1 : 2; }')[0])).toMatchObject({ kind: 'assign', value: { kind: 'ternary' } });
   });
 
   it.each(['!', '~', '-', '*', '&'])('unary %s', (op) => {

@@ -74,6 +74,11 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     await debugStage(src, opts);
     return 0;
   }
+  // Ctrl-C ends a run with status 0 whenever it comes, as bpftrace's: during compilation it stops the
+  // session as soon as that starts, and after the session (whose own handler is gone by then) it keeps
+  // node from dying of the signal while the process ends. It stays installed until exit.
+  const abort = new AbortController();
+  process.on('SIGINT', () => abort.abort());
   if (opts.usdtFileActivation && !uprobeRefcountAvailable()) {
     throw new KtError('kernel-refused', '--usdt-file-activation needs a kernel that sets USDT semaphores itself (uprobe ref_ctr_offset, Linux 4.20)');
   }
@@ -92,7 +97,6 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     file = opts.outputFile !== undefined ? fileSink(opts.outputFile) : undefined;
     const sink = file?.sink ?? stdout;
     // An output that cannot be written ends the session in order (END, detach); main reports it.
-    const abort = new AbortController();
     unwatch = sink.onFailure(() => abort.abort());
     const { write, flush } = batchedWriter((s) => sink.write(s));
     let stopReason: StopReason | undefined;

@@ -20,6 +20,8 @@ export interface AnalysisEnv {
   positional: string[];
   /** Whether --unsafe was given (system(), signal()). */
   unsafe: boolean;
+  /** Whether -c gives a command to run (cpid is its pid). */
+  child?: boolean;
   system: SystemInfo;
   /** The kafka probe catalogue; the installed one when absent. */
   kafka?: KafkaCatalogue;
@@ -595,6 +597,7 @@ class Analyzer implements CallHost {
     if (this.ctx.where === 'user' && !info.kafka) {
       return this.err(loc, `${name} is not available in kafka probes, which run in user space on decoded Kafka events`);
     }
+    if (name === 'cpid' && !this.env.child) return this.err(loc, 'cpid cannot be used without child command');
     if (info.only) {
       const bad = providers.find((p) => !info.only!.includes(p) && !(p === 'kafka' && info.kafka));
       if (bad) return this.err(loc, `${name} is only available in ${info.only.join(', ')} probes, not in ${bad}`);

@@ -258,6 +258,7 @@ class Session {
     const startNs = process.hrtime.bigint();
     if (obj) {
       obj.setGlobal('kt_target_pid', u32(targetPid));
+      obj.setGlobal('kt_child_pid', u32(this.held?.pid ?? 0));
       obj.setGlobal('kt_start_ns', u64(startNs));
       if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
       if (options.mapKeysMax !== undefined) {

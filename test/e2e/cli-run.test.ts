@@ -58,6 +58,16 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
     expect(keys(kafkatrace(['-e', prog], { env: { ...env, BPFTRACE_MAP_KEYS_MAX: '7' } }))).toBe(7);
   });
 
+  it('gives cpid the pid of the -c command', () => {
+    const script = join(dir, 'own-pid.sh');
+    writeFileSync(script, 'echo "child $$"\n');
+    const r = kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { printf("cpid %d\\n", cpid); }', '-c', `/bin/sh ${script}`], { env });
+    expect(r.code).toBe(0);
+    const child = /^child (\d+)$/m.exec(r.stdout)?.[1];
+    expect(child).toBeDefined();
+    expect(r.stdout).toContain(`cpid ${child}\n`);
+  });
+
   it('takes its exit status from exit(code)', () => {
     expect(kafkatrace(['-e', 'BEGIN { exit(3); }'], { env }).code).toBe(3);
   });

@@ -144,7 +144,7 @@ const CASES: Record<string, Case> = {
   'debugf() conversion bpf_trace_printk lacks': ['BEGIN { debugf("%o", 1); }', '1:16', 'debugf(): bpf_trace_printk has no %o'],
   'debugf() of a stack': ['BEGIN { debugf("%s", kstack); }', '1:22', 'debugf() prints integers and strings, but the argument is kstack'],
   'ctx in BEGIN': ['BEGIN { @ = ctx; }', '1:13', 'ctx is only available in tracepoint, rawtracepoint'],
-  'cpid': ['BEGIN { @ = cpid; }', '1:13', 'cpid (the pid of the -c command) is not supported yet'],
+  'cpid without -c': ['BEGIN { @ = cpid; }', '1:13', 'cpid cannot be used without child command'],
   'uptr() of a string': ['BEGIN { @ = uptr(comm); }', '1:18', 'uptr() takes an address, but the argument is string[16]'],
   'pton() of no address': ['BEGIN { @ = pton("1.2.3"); }', '1:18', "pton() expects a valid IPv4 or IPv6 address, got '1.2.3'"],
   'printf %s of pton()': ['BEGIN { printf("%s", pton("1.2.3.4")); }', '1:22', '%s expects a string, but the argument is uint8[4]'],
@@ -230,6 +230,10 @@ describe('compile-time mistakes caught by the front end', () => {
     // The block's only attach point, with BEGIN left: the same.
     const alone = planScript('uprobe:bash:readlin { }\nBEGIN { }', 'err.ktr', env);
     expect(alone.ok && alone.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
+  });
+
+  it('takes cpid when -c gives a command', () => {
+    expect(frontend('BEGIN { @ = cpid; }', 'ok.ktr', { positional: [], unsafe: false, child: true, system }).diagnostics).toEqual([]);
   });
 
   it('takes kaddr(str($1)) as kaddr of the parameter, as bpftrace does', () => {

@@ -12,6 +12,10 @@
 // CommonJS (bin/package.json says so): an ES module entry would start node's ES module loader, which
 // costs milliseconds before the first line runs.
 'use strict';
+// Ctrl-C ends kafkatrace with status 0 whenever it comes, as it ends bpftrace; while the bundle loads
+// there is nothing to undo yet. A run installs its own handler as it starts (src/cli/trace.ts).
+const interruptedWhileLoading = () => process.exit(0);
+process.on('SIGINT', interruptedWhileLoading);
 const Module = require('node:module');
 const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { homedir } = require('node:os');
@@ -120,6 +124,7 @@ process.on('exit', () => {
 });
 
 const { main } = require('../dist/bundle/kafkatrace.cjs');
+process.off('SIGINT', interruptedWhileLoading);
 main(args).then((code) => {
   process.exitCode = code;
 });

@@ -10,6 +10,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the runtime before load: the traced process (0: all) and the start time for `elapsed`. */
 const volatile __u32 kt_target_pid = 0;
+/* The pid of the -c command (cpid; 0 without one). */
+const volatile __u32 kt_child_pid = 0;
 const volatile __u64 kt_start_ns = 0;
 
 struct {

@@ -74,8 +74,12 @@ export function matchAttachPoint(text: string, offset: number): AttachMatch | nu
     if (text[i] === '"') {
       const q = scanQuoted(text, i);
       if (!q.closed) unterminatedQuote ??= i;
-      parts.push(q.value);
-      i = q.end;
+      // A quoted function may take an offset after its quote, as in bpftrace: `"func"+16`.
+      const offset = q.closed ? /\+(?:0x[0-9a-fA-F]+|\d+)/y : undefined;
+      if (offset) offset.lastIndex = q.end;
+      const plus = offset?.exec(text)?.[0] ?? '';
+      parts.push(q.value + plus);
+      i = q.end + plus.length;
       continue;
     }
     let end = scanPart(text, i, true);

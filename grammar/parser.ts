@@ -51,6 +51,15 @@ const statementStarts = [
   T.Minus, T.Star, T.Amp, T.IncDecOp, T.If, T.While, T.Unroll, T.For, T.Return, T.Break, T.Continue, T.LCurly,
 ];
 
+/**
+ * An expression used as a statement. `c ? a : b;` is `if (c) { a; } else { b; }`, as bpftrace runs it:
+ * its branches may be calls that return nothing (`nsecs ? printf("yes") : printf("no")`).
+ */
+function expressionStatement(e: Expr): Stmt {
+  if (e.kind !== 'ternary') return { kind: 'exprStmt', expr: e, loc: e.loc };
+  return { kind: 'if', cond: e.cond, then: [expressionStatement(e.then)], else: [expressionStatement(e.else)], loc: e.loc };
+}
+
 function matchesAny(t: IToken, types: TokenType[]): boolean {
   return types.some((type) => tokenMatcher(t, type));
 }
@@ -295,7 +304,7 @@ export class KtParser extends EmbeddedActionsParser {
   );
 
   private statementFrom(lhs: Expr, op: IToken | undefined, rhs: Expr | undefined): Stmt {
-    if (!op || !rhs) return { kind: 'exprStmt', expr: lhs, loc: lhs.loc };
+    if (!op || !rhs) return expressionStatement(lhs);
     const operator = op.image === '=' ? '=' : op.image.slice(0, -1);
     const loc = span(lhs.loc, rhs.loc);
     if (lhs.kind === 'var') return { kind: 'assign', target: lhs, op: operator, value: rhs, loc };

@@ -17,6 +17,7 @@ export type ErrorKind = 'usage' | 'script' | 'user' | 'environment' | 'kernel-fe
 /** Every code with its kind. Codes are stable: tests and callers match on them, never on messages. */
 export const ERROR_CODES = {
   usage: 'usage',
+  'unknown-option': 'usage',
   'script-unreadable': 'usage',
   'no-such-tool': 'usage',
   diagnostics: 'script',

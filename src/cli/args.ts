@@ -125,6 +125,18 @@ function parseMapKeys(text: string, from: string): number {
   return n;
 }
 
+/** The largest pid any kernel allows (PID_MAX_LIMIT), by which bpftrace checks -p. */
+const PID_LIMIT = 4 * 1024 * 1024;
+
+/** -p's process id, checked as bpftrace checks it and with its messages. */
+function parsePid(text: string): number {
+  // strtol's syntax: leading blanks and a sign, then decimal digits to the end.
+  if (!/^\s*[+-]?\d+$/.test(text)) throw new KtError('usage', `pid '${text}' is not a valid decimal number`);
+  const pid = Number(text);
+  if (pid < 1 || pid > PID_LIMIT) throw new KtError('usage', `pid '${text}' out of valid pid range [1,${PID_LIMIT}]`);
+  return pid;
+}
+
 /** `demo` takes --kafka, --duration and --no-color (already in opts), and -h. */
 function demoOptions(opts: CliOptions, v: Record<string, string | boolean | undefined>, positionals: string[]): CliOptions {
   if (positionals.length > 0) throw new KtError('usage', `demo takes no arguments, not '${positionals[0]}'`);
@@ -180,7 +192,8 @@ export function parseCli(argv: string[]): CliOptions {
       },
     });
   } catch (e) {
-    throw new KtError('usage', (e as Error).message.replace(/^TypeError \[\w+\]: /, ''));
+    const unknown = (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+    throw new KtError(unknown ? 'unknown-option' : 'usage', (e as Error).message.replace(/^TypeError \[\w+\]: /, ''));
   }
   const v = parsed.values;
   const positionals = parsed.positionals;
@@ -206,6 +219,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (command === 'help' || command === 'version' || command === 'info') return opts;
   if (command === 'list') {
     opts.listGlob = positionals[0];
+    if (v.p !== undefined) opts.pid = parsePid(v.p);
     return opts;
   }
   if (command === 'demo') return demoOptions(opts, v, positionals);
@@ -228,11 +242,7 @@ export function parseCli(argv: string[]): CliOptions {
     }
     opts.format = format as CliOptions['format'];
   }
-  if (v.p !== undefined) {
-    const pid = Number(v.p);
-    if (!Number.isInteger(pid) || pid <= 0) throw new KtError('usage', `-p takes a process id, not '${v.p}'`);
-    opts.pid = pid;
-  }
+  if (v.p !== undefined) opts.pid = parsePid(v.p);
   if (v.c !== undefined) opts.command_ = v.c;
   if (opts.pid !== undefined && opts.command_ !== undefined) {
     throw new KtError('usage', '-p and -c cannot be used together');

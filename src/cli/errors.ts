@@ -1,7 +1,8 @@
 // How a failure ends the process: the kind of the error (src/errors.ts) decides the text on stderr and
 // the exit status. Only a kafkatrace bug shows as an internal error; nothing shows a stack trace
 // unless KAFKATRACE_DEBUG asks for it.
-import { type ErrorKind, KtError } from '../errors.js';
+import { type ErrorKind, isKtError, KtError } from '../errors.js';
+import { HELP } from './args.js';
 import { isNativeError } from '../native/index.js';
 
 interface FailureReport {
@@ -25,6 +26,8 @@ export function failureReport(e: unknown, debug: boolean): FailureReport {
   const message = e instanceof Error ? e.message : String(e);
   switch (kindOf(e)) {
     case 'usage':
+      // An option that does not exist gets the whole usage, as bpftrace prints it.
+      if (isKtError(e, 'unknown-option')) return { text: `kafkatrace: ${message}\n\n${HELP}`, status: 1 };
       return { text: `kafkatrace: ${message}\n(kafkatrace --help shows the usage)\n`, status: 1 };
     case 'script':
       // Rendered diagnostics already say file:line:col.

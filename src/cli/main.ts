@@ -37,7 +37,8 @@ async function dispatch(opts: CliOptions): Promise<number> {
       out(HELP);
       return 0;
     case 'version':
-      out(versionText() + '\n');
+      // Scripts written for bpftrace (and its runtime tests) look for the bpftrace version it follows.
+      out(`${versionText()} (bpftrace v0.17.0 language)\n`);
       return 0;
     case 'info': {
       // Probing the kernel loads BPF programs and maps.
@@ -48,7 +49,7 @@ async function dispatch(opts: CliOptions): Promise<number> {
     }
     case 'list': {
       const [{ listProbes }, { realSystem }] = await Promise.all([import('../frontend/list-probes.js'), import('../frontend/system.js')]);
-      out(listProbes(opts.listGlob, opts.verbose, realSystem()));
+      out(listProbes(opts.listGlob, opts.verbose, realSystem(), opts.pid));
       return 0;
     }
     case 'check': {

@@ -118,9 +118,10 @@ export function kernelIdentity(): string {
   return JSON.stringify([release(), version(), modules]);
 }
 
-export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity()): string {
+export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false): string {
+  // With -c a script may read cpid, which is an error without it.
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity() }))
+    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}) }))
     .digest('hex');
 }
 

@@ -16,7 +16,7 @@ import type { ScriptSource } from './source.js';
 
 async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
   const { planSource, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined));
   if (opts.debug === 'ast') {
     const { formatAst } = await import('../frontend/print-ast.js');
     stdout.write(formatAst(compiled.script) + '\n');
@@ -29,13 +29,13 @@ async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
 }
 
 async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedCompilation> {
-  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe);
+  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined);
   const cached = lookupCompilation(key);
   if (cached) return cached;
   // clang starts while the compiler loads and runs: most scripts need it.
   prestartClang();
   const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined));
   const object = await objectFor(compiled);
   storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined, hostFacts(compiled.analysis.hostValues));
   return { plan: compiled.plan, object };
@@ -74,6 +74,11 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     await debugStage(src, opts);
     return 0;
   }
+  // Ctrl-C ends a run with status 0 whenever it comes, as bpftrace's: during compilation it stops the
+  // session as soon as that starts, and after the session (whose own handler is gone by then) it keeps
+  // node from dying of the signal while the process ends. It stays installed until exit.
+  const abort = new AbortController();
+  process.on('SIGINT', () => abort.abort());
   if (opts.usdtFileActivation && !uprobeRefcountAvailable()) {
     throw new KtError('kernel-refused', '--usdt-file-activation needs a kernel that sets USDT semaphores itself (uprobe ref_ctr_offset, Linux 4.20)');
   }
@@ -92,7 +97,6 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
     file = opts.outputFile !== undefined ? fileSink(opts.outputFile) : undefined;
     const sink = file?.sink ?? stdout;
     // An output that cannot be written ends the session in order (END, detach); main reports it.
-    const abort = new AbortController();
     unwatch = sink.onFailure(() => abort.abort());
     const { write, flush } = batchedWriter((s) => sink.write(s));
     let stopReason: StopReason | undefined;

@@ -92,6 +92,10 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
     error(message) {
       log.note('error', message);
     },
+    warning(message) {
+      log.note('error', message);
+    },
+    syscall() {},
     flush() {},
   };
 }

@@ -51,6 +51,8 @@ export interface AnalyzedProbe {
   /** Kernel probes run their action in BPF; kafka probes (and nothing else) run it in user space. */
   where: 'kernel' | 'user';
   attach: ResolvedAttach[];
+  /** Attach points left out because they resolved to nothing (AttachResolution.skipped), as warnings. */
+  skipped: string[];
   /** For tracepoint probes: the format of each matched tracepoint, keyed `category:name`. */
   tracepointFormats: Record<string, TracepointFormat>;
   /** Whether the action reads `args` (codegen then needs one program per tracepoint layout). */

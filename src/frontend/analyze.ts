@@ -20,6 +20,8 @@ export interface AnalysisEnv {
   positional: string[];
   /** Whether --unsafe was given (system(), signal()). */
   unsafe: boolean;
+  /** Whether -c gives a command to run (cpid is its pid). */
+  child?: boolean;
   system: SystemInfo;
   /** The kafka probe catalogue; the installed one when absent. */
   kafka?: KafkaCatalogue;
@@ -69,6 +71,10 @@ class Analyzer implements CallHost {
   readonly diagnostics: Diagnostic[] = [];
   readonly maps: MapTable;
   readonly hostValues = new Map<Call, bigint>();
+
+  get positional(): string[] {
+    return this.env.positional;
+  }
   usesUnsafe = false;
   private ctx!: ProbeContext;
 
@@ -489,6 +495,8 @@ class Analyzer implements CallHost {
       if (intLike(a) && intLike(b)) return INT64;
       if (isStr(a) && isStr(b)) return INT64;
       if (a.kind === 'array' && compatible(a, b)) return INT64;
+      // Buffers are equal when their lengths and bytes are (codegen compares the length with the bytes).
+      if (a.kind === 'buf' && b.kind === 'buf') return INT64;
       return this.err(loc, `cannot compare ${typeName(a)} with ${typeName(b)} using '${op}'`);
     }
     if (ORDERING.has(op)) {
@@ -589,6 +597,7 @@ class Analyzer implements CallHost {
     if (this.ctx.where === 'user' && !info.kafka) {
       return this.err(loc, `${name} is not available in kafka probes, which run in user space on decoded Kafka events`);
     }
+    if (name === 'cpid' && !this.env.child) return this.err(loc, 'cpid cannot be used without child command');
     if (info.only) {
       const bad = providers.find((p) => !info.only!.includes(p) && !(p === 'kafka' && info.kafka));
       if (bad) return this.err(loc, `${name} is only available in ${info.only.join(', ')} probes, not in ${bad}`);
@@ -757,6 +766,9 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
   };
   const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional };
   const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
+  // An attach point bpftrace goes on without is an error when nothing else is left to attach.
+  const skipped = resolutions.flat().flatMap((r) => (r?.skipped ? [r.skipped] : []));
+  if (skipped.length > 0 && !resolutions.flat().some((r) => r && r.resolved.length > 0)) diagnostics.push(...skipped);
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
   const first = new Analyzer(script.file, env);
@@ -783,6 +795,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
       index,
       where: ctxP.where,
       attach,
+      skipped: resolutions[index]!.flatMap((r, i) => (r?.skipped ? [`${probe.attach[i]!.raw}: ${r.skipped.message}, skipping`] : [])),
       tracepointFormats,
       usesArgs: ctxP.usesArgs,
       variables: Object.fromEntries([...ctxP.variables].map(([k, v]) => [k, v.type])),

@@ -26,6 +26,11 @@ export interface AttachResolution {
   formats: TracepointFormat[];
   /** Catalogue entries of the matched kafka probes. */
   kafka: KafkaProbeInfo[];
+  /**
+   * Why the attach point resolved to nothing where bpftrace goes on without it (a function a binary
+   * does not export); it is an error instead when the script has nothing else to attach.
+   */
+  skipped?: Diagnostic;
 }
 
 function hint(candidate: string | undefined): string | undefined {
@@ -46,6 +51,9 @@ function splitOffset(text: string): { name: string; offset: number } | undefined
   if (!m) return undefined;
   return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
 }
+
+/** Functions bpftrace never puts a kretprobe on (a return probe takes locks they hold). */
+const BANNED_KRETPROBES = new Set(['_raw_spin_lock', '_raw_spin_lock_irqsave', '_raw_spin_unlock_irqrestore', 'queued_spin_lock_slowpath']);
 
 /**
  * Characters an attach point may have (a path of PATH_MAX bytes fits): longer ones are refused
@@ -140,11 +148,21 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
         if (!matches.length) return report(`no function of ${binary} matches ${target.name}`);
       } else {
         const hit = matches.find((s) => s.name === target.name);
+        const address = hit ? undefined : /^(?:0x[0-9a-fA-F]+|\d+)$/.test(target.name) ? Number(target.name) : undefined;
+        if (address !== undefined) {
+          // An address in the binary, as bpftrace takes it: inside a function, at its offset there.
+          const within = matches.find((s) => address >= s.address && address < s.address + Math.max(s.size, 1));
+          if (!within) return report(`Could not resolve address: ${parts[0]}:0x${address.toString(16)}`);
+          return done([{ type: provider, binary, symbol: within.name, offset: within.fileOffset + (address - within.address) + target.offset }]);
+        }
+        if (hit && target.offset && hit.size > 0 && target.offset >= hit.size) {
+          return report(`Offset outside the function bounds ('${hit.name}' size is ${hit.size})`);
+        }
         if (!hit) {
-          return report(
-            `function '${target.name}' not found in ${binary}`,
-            hint(didYouMean(target.name, matches.map((s) => s.name))),
-          );
+          // bpftrace looks such a name up among the binary's symbols and attaches to what it finds:
+          // nothing, and the script runs without it (sslsnoop.bt's static OpenSSL functions).
+          const why = error(ctx.file, ap.loc, `function '${target.name}' not found in ${binary}`, hint(didYouMean(target.name, matches.map((s) => s.name))));
+          return { ...done([]), skipped: why };
         }
         matches = [hit];
       }
@@ -217,20 +235,23 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
 
     case 'kprobe':
     case 'kretprobe': {
-      // kprobe:FUNC, kprobe:FUNC+OFFSET, or kprobe:MODULE:FUNC.
-      if (parts.length < 1 || parts.length > 2 || !parts[parts.length - 1]) {
-        return report(`${provider} probes need a kernel function: ${provider}:FUNCTION${provider === 'kprobe' ? '[+OFFSET]' : ''}`);
-      }
-      const target = splitOffset(parts[parts.length - 1]!);
-      if (!target || !/^[A-Za-z0-9_.*?{},]+$/.test(target.name)) return report(`invalid kernel function '${parts[parts.length - 1]}'`);
+      // kprobe:FUNC or kprobe:FUNC+OFFSET, with bpftrace 0.17's message for any other shape.
+      const form = `${provider}:FUNCTION${provider === 'kprobe' ? '[+OFFSET]' : ''}`;
+      if (parts.length !== 1) return report(`${provider} probe type requires 1 argument`, `the form is ${form}`);
+      if (!parts[0]) return report(`${provider} probes need a kernel function: ${form}`);
+      const target = splitOffset(parts[0]);
+      if (!target || !/^[A-Za-z0-9_.*?{},]+$/.test(target.name)) return report(`invalid kernel function '${parts[0]}'`);
       if (provider === 'kretprobe' && target.offset) return report(`kretprobe cannot take an offset: write kretprobe:${target.name}`);
+      let funcs = [target.name];
       if (hasWildcard(target.name)) {
         if (target.offset) return report(`an offset cannot be combined with a wildcard in ${ap.raw}`);
-        const funcs = ctx.system.kernelFunctions(target.name);
+        funcs = ctx.system.kernelFunctions(target.name);
         if (!funcs.length) return report(`no kernel function matches ${target.name}`);
-        return done(funcs.map((func) => ({ type: provider, func, offset: 0 })));
       }
-      return done([{ type: provider, func: target.name, offset: target.offset }]);
+      // bpftrace refuses these before attaching anything: a kretprobe on them can deadlock the kernel.
+      const banned = provider === 'kretprobe' ? funcs.find((f) => BANNED_KRETPROBES.has(f)) : undefined;
+      if (banned) return report(`kretprobe:${banned} can't be used as it might lock up your system.`);
+      return done(funcs.map((func) => ({ type: provider, func, offset: target.offset })));
     }
 
     case 'fentry':

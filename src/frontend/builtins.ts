@@ -26,6 +26,8 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
   elapsed: { type: UINT64, kafka: true },
   cpu: { type: UINT64, kafka: false },
   numaid: { type: { kind: 'int', bits: 32, signed: false }, kafka: false },
+  /** The pid of the -c command (the analysis refuses it without one, as bpftrace does). */
+  cpid: { type: { kind: 'int', bits: 32, signed: false }, kafka: false },
   cgroup: { type: UINT64, kafka: true },
   rand: { type: UINT64, kafka: true },
   /** The current task; its size and members come from the kernel's BTF where they are read. */
@@ -50,9 +52,7 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
 };
 
 /** bpftrace builtins kafkatrace does not have, and why: a script that uses one gets this, not "unknown". */
-export const MISSING_BUILTINS: Record<string, string> = {
-  cpid: 'cpid (the pid of the -c command) is not supported yet',
-};
+export const MISSING_BUILTINS: Record<string, string> = {};
 
 /** argN: function arguments of kprobes, uprobes and USDT probes, and raw tracepoint arguments. */
 export const ARG_PROVIDERS: Provider[] = ['kprobe', 'uprobe', 'usdt', 'rawtracepoint'];

@@ -31,6 +31,8 @@ export interface CallHost {
   constInt(e: Expr): number | undefined;
   /** Notes a call of system() or signal(), reporting it when --unsafe was not given. */
   requireUnsafe(c: Call): void;
+  /** The positional parameters ($1 is index 0). */
+  readonly positional: string[];
   /** The machine that kaddr(), uaddr() and cgroupid() are resolved on. */
   readonly system: SystemInfo;
   /** The binaries of the probe's uprobe, uretprobe and usdt attach points. */
@@ -317,7 +319,11 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'uaddr':
     case 'cgroupid': {
       if (!arity(1, 1)) return undefined;
-      const name = needLiteralString(0, 'the argument');
+      // In kernel probes, which take the value as a constant, str($N) names it as a literal would (bpftrace).
+      const a = c.args[0]!;
+      const positional = h.where === 'kernel' && a.kind === 'call' && a.name === 'str' && a.args.length === 1 && a.args[0]!.kind === 'positional' ? a.args[0]! : undefined;
+      if (positional) h.expr(a);
+      const name = positional?.kind === 'positional' ? (h.positional[positional.index - 1] ?? '') : needLiteralString(0, 'the argument');
       if (c.name === 'uaddr' && h.providers.some((p) => !['uprobe', 'uretprobe', 'usdt'].includes(p))) {
         return h.err(c.loc, 'uaddr() is only available in uprobe, uretprobe and usdt probes');
       }
@@ -441,7 +447,7 @@ function hostValue(h: CallHost, c: Call, name: string): bigint | undefined {
       const symbols = h.system.kernelSymbols();
       if (!symbols.ok) return h.err(at, `kaddr(): ${symbols.error}`);
       const address = symbols.value.get(name);
-      if (address === undefined) return h.err(at, `kaddr(): no kernel symbol '${name}'`);
+      if (address === undefined) return h.err(at, `kaddr(): Failed to resolve kernel symbol: ${name}`);
       if (address === 0n) return h.err(at, `kaddr(): the address of ${name} is hidden: run as root`);
       return address;
     }

@@ -1,7 +1,7 @@
 // The probes this machine offers, as bpftrace lists them (`provider:target`), with their args when
 // verbose: `kafkatrace -l [GLOB]` and the REPL's `.list`.
 import { kafkaCatalogue } from './kafka-catalogue.js';
-import { globToRegExp } from './glob.js';
+import { globToRegExp, hasWildcard } from './glob.js';
 import { HARDWARE_EVENTS, PROVIDER_ALIASES, SOFTWARE_EVENTS } from './providers.js';
 import type { SystemInfo } from './system.js';
 import { typeName } from './types.js';
@@ -32,13 +32,43 @@ function tracepoints(system: SystemInfo, glob: string): Listed[] {
   }));
 }
 
-function uprobes(system: SystemInfo, binary: string, symbolGlob: string): Listed[] {
-  const path = system.resolveBinary(binary);
-  if (!path) throw new KtError('binary-unreadable', `no such binary or library: ${binary}`);
+type UprobeType = 'uprobe' | 'uretprobe';
+
+/** The functions of one file as `type:shown:function`; a file that is not an ELF object lists nothing when `quiet`. */
+function fileUprobes(system: SystemInfo, type: UprobeType, shown: string, path: string, symbolGlob: string, quiet: boolean): Listed[] {
   const result = system.symbols(path);
-  if (!result.ok) throw new KtError('binary-unreadable', result.error);
+  if (!result.ok) {
+    if (quiet) return [];
+    throw new KtError('binary-unreadable', result.error);
+  }
   const re = globToRegExp(symbolGlob);
-  return [...new Set(result.value.map((f) => f.name))].filter((n) => re.test(n)).sort().map((n) => ({ name: `uprobe:${path}:${n}`, args: () => [] }));
+  return [...new Set(result.value.map((f) => f.name))].filter((n) => re.test(n)).sort().map((n) => ({ name: `${type}:${shown}:${n}`, args: () => [] }));
+}
+
+/**
+ * Uprobes of the files a pattern names, shown as bpftrace shows them: a path as written (a wildcard
+ * in it matching files), a library or program name as the file it resolves to.
+ */
+function uprobes(system: SystemInfo, type: UprobeType, binary: string, symbolGlob: string, quiet = false): Listed[] {
+  if (binary.includes('/') && hasWildcard(binary)) {
+    const files = system.matchFiles(binary);
+    if (!files.length && !quiet) throw new KtError('binary-unreadable', `no such binary or library: ${binary}`);
+    return files.flatMap((f) => fileUprobes(system, type, f, system.resolveBinary(f) ?? f, symbolGlob, true));
+  }
+  const path = system.resolveBinary(binary);
+  if (!path) {
+    if (quiet) return [];
+    throw new KtError('binary-unreadable', `no such binary or library: ${binary}`);
+  }
+  return fileUprobes(system, type, binary.includes('/') ? binary : path, path, symbolGlob, quiet);
+}
+
+/** -p: uprobes of the process's program and libraries whose /proc/PID/root path matches `binaryGlob`. */
+function processUprobes(system: SystemInfo, pid: number, type: UprobeType, binaryGlob: string, symbolGlob: string): Listed[] {
+  const objects = system.processObjects(pid);
+  if (!objects.ok) throw new KtError('no-such-process', objects.error);
+  const re = globToRegExp(binaryGlob);
+  return objects.value.filter((f) => re.test(f)).flatMap((f) => fileUprobes(system, type, f, f, symbolGlob, true));
 }
 
 function everything(system: SystemInfo): Listed[] {
@@ -51,12 +81,19 @@ function everything(system: SystemInfo): Listed[] {
   ];
 }
 
-export function listProbes(glob: string | undefined, verbose: boolean, system: SystemInfo): string {
+/** The probes matching `glob` (all when absent); with `pid`, the uprobes of that process's files too (-p). */
+export function listProbes(glob: string | undefined, verbose: boolean, system: SystemInfo, pid?: number): string {
   const pattern = glob ?? '*';
   const colon = pattern.indexOf(':');
   const provider = colon > 0 ? PROVIDER_ALIASES[pattern.slice(0, colon)] : undefined;
   const rest = colon > 0 ? pattern.slice(colon + 1) : '';
   let listed: Listed[];
+  if (pid !== undefined && (provider === 'uprobe' || provider === 'uretprobe' || glob === undefined)) {
+    const at = rest.lastIndexOf(':');
+    const type = provider === 'uretprobe' ? 'uretprobe' : 'uprobe';
+    listed = [...(glob === undefined ? everything(system) : []), ...processUprobes(system, pid, type, at > 0 ? rest.slice(0, at) : '*', at > 0 ? rest.slice(at + 1) : rest || '*')];
+    return render(listed, verbose);
+  }
   switch (provider) {
     case 'tracepoint':
       listed = tracepoints(system, rest.includes(':') ? rest : `${rest}:*`);
@@ -67,13 +104,22 @@ export function listProbes(glob: string | undefined, verbose: boolean, system: S
     case 'uprobe':
     case 'uretprobe': {
       const at = rest.lastIndexOf(':');
-      listed = at > 0 ? uprobes(system, rest.slice(0, at), rest.slice(at + 1)) : uprobes(system, rest, '*');
+      listed = at > 0 ? uprobes(system, provider, rest.slice(0, at), rest.slice(at + 1)) : uprobes(system, provider, rest, '*');
       break;
     }
     default: {
       const re = globToRegExp(provider ? `${provider}:${rest}` : pattern);
       listed = everything(system).filter((p) => re.test(p.name) || (!provider && re.test(p.name.slice(p.name.indexOf(':') + 1))));
+      // A wildcard provider with a file and a function (`*:./prog:*`): that file's uprobes too.
+      const at = rest.lastIndexOf(':');
+      if (!provider && colon > 0 && at > 0 && globToRegExp(pattern.slice(0, colon)).test('uprobe')) {
+        listed.push(...uprobes(system, 'uprobe', rest.slice(0, at), rest.slice(at + 1), true));
+      }
     }
   }
+  return render(listed, verbose);
+}
+
+function render(listed: Listed[], verbose: boolean): string {
   return listed.map((p) => (verbose ? [p.name, ...p.args().map((a) => `    ${a};`)].join('\n') : p.name)).join('\n') + (listed.length ? '\n' : '');
 }

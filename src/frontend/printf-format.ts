@@ -1,17 +1,17 @@
 // printf/cat/system format strings, with bpftrace's conversions: flags `-+ #0`, a width, a
-// precision, length modifiers hh h l ll z j t, and d i u o x X c s p, and r (a buf() as hex escapes).
+// precision, length modifiers hh h l ll z j t, and d i u o x X c s p, and r, rx, rh (a buf() as hex escapes, all escaped, or spaced hex).
 import type { KType } from './ast.js';
 import { typeName } from './types.js';
 
 interface FormatSpec {
   /** The whole specifier as written, e.g. `%-10lu`. */
   text: string;
-  conversion: 'd' | 'i' | 'u' | 'o' | 'x' | 'X' | 'c' | 's' | 'p' | 'r';
+  conversion: 'd' | 'i' | 'u' | 'o' | 'x' | 'X' | 'c' | 's' | 'p' | 'r' | 'rx' | 'rh';
 }
 
 type FormatParse = { ok: true; specs: FormatSpec[] } | { ok: false; error: string };
 
-const SPEC = /%(?:%|([-+ #0]*)(\d+|\*)?(?:\.(\d+|\*))?(hh|h|ll|l|z|j|t)?([a-zA-Z]?))/g;
+const SPEC = /%(?:%|([-+ #0]*)(\d+|\*)?(?:\.(\d+|\*))?(hh|h|ll|l|z|j|t)?(r[xh]|[a-zA-Z]?))/g;
 
 export function parseFormat(fmt: string): FormatParse {
   const specs: FormatSpec[] = [];
@@ -20,7 +20,7 @@ export function parseFormat(fmt: string): FormatParse {
     const [text, , width, precision, , conv] = m;
     if (width === '*' || precision === '*') return { ok: false, error: `'*' widths are not supported in ${text}: write the width in the format` };
     if (!conv) return { ok: false, error: `incomplete format specifier '${text}' at the end of the format` };
-    if (!'diuoxXcspr'.includes(conv)) return { ok: false, error: `invalid format specifier '${text}' (expected one of %d %i %u %o %x %X %c %s %p %r)` };
+    if (!/^(?:[diuoxXcspr]|r[xh])$/.test(conv)) return { ok: false, error: `invalid format specifier '${text}' (expected one of %d %i %u %o %x %X %c %s %p %r %rx %rh)` };
     specs.push({ text: text!, conversion: conv as FormatSpec['conversion'] });
   }
   return { ok: true, specs };
@@ -29,7 +29,7 @@ export function parseFormat(fmt: string): FormatParse {
 /** Why an argument does not fit its specifier, or undefined when it does. */
 export function specMismatch(spec: FormatSpec, t: KType): string | undefined {
   if (t.kind === 'none') return `${spec.text} was given a value of no type`;
-  if (spec.conversion === 'r') {
+  if (spec.conversion.startsWith('r')) {
     return t.kind === 'buf' ? undefined : `${spec.text} expects a buffer from buf(), but the argument is ${typeName(t)}`;
   }
   if (spec.conversion === 's') {

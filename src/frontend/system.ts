@@ -45,6 +45,10 @@ export interface SystemInfo {
   recordSize(name: string): SystemResult<number>;
   /** The members of a kernel struct or union, from BTF (anonymous structs and unions flattened). */
   recordMembers(name: string): SystemResult<RecordMember[]>;
+  /** Regular files matching a path whose components may hold wildcards, spelled as the pattern is (relative stays relative), sorted. */
+  matchFiles(glob: string): string[];
+  /** The files a process maps executable (its program and libraries), as paths through /proc/PID/root. */
+  processObjects(pid: number): SystemResult<string[]>;
 }
 
 function readableDir(path: string): boolean {
@@ -113,6 +117,16 @@ interface RealSystemOptions {
   /** A tracefs root to read, or false to use BTF only. Default: find (or mount) one. */
   tracefs?: string | false;
   btfPath?: string;
+}
+
+/** Names in `dir` matching a wildcard component; none when it cannot be read. */
+function matchIn(dir: string, component: string): string[] {
+  const re = globToRegExp(component);
+  try {
+    return readdirSync(dir).filter((n) => re.test(n));
+  } catch {
+    return [];
+  }
 }
 
 export class RealSystem implements SystemInfo {
@@ -294,6 +308,36 @@ export class RealSystem implements SystemInfo {
       this.libraries = index;
     }
     return this.libraries;
+  }
+
+  matchFiles(glob: string): string[] {
+    const parts = glob.split('/');
+    let found = [parts[0] === '' ? '/' : parts[0]!];
+    if (hasWildcard(parts[0]!)) found = matchIn('.', parts[0]!);
+    for (const part of parts.slice(1)) {
+      if (part === '') continue;
+      found = found.flatMap((dir) => (hasWildcard(part) ? matchIn(dir, part).map((n) => join(dir, n)) : [join(dir, part)]));
+    }
+    // join() drops a leading './': keep the pattern's spelling.
+    const dot = glob.startsWith('./') ? './' : '';
+    return found.filter(isFile).map((f) => (dot && !f.startsWith('/') && !f.startsWith('.') ? dot + f : f)).sort();
+  }
+
+  processObjects(pid: number): SystemResult<string[]> {
+    let maps: string;
+    try {
+      maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return { ok: false, error: code === 'ENOENT' ? `no process with pid ${pid}` : `cannot read /proc/${pid}/maps: ${code ?? (e as Error).message}` };
+    }
+    const files = new Set<string>();
+    for (const line of maps.split('\n')) {
+      // address perms offset dev inode path: executable mappings of files.
+      const m = /^\S+ (\S+) \S+ \S+ (\d+)\s+(\/.*)$/.exec(line);
+      if (m && m[1]!.includes('x') && m[2] !== '0' && !m[3]!.endsWith(' (deleted)')) files.add(`/proc/${pid}/root${m[3]}`);
+    }
+    return { ok: true, value: [...files] };
   }
 
   resolveBinary(name: string): string | undefined {

@@ -10,6 +10,15 @@ import type { Layout, Plan, PlanEvent, PlanMap, PlanProbe } from './types.js';
 
 /** Entries of a map with keys (bpftrace's default map size). */
 export const MAP_MAX_ENTRIES = 4096;
+
+/**
+ * Whether delete() and clear() set the map's value to zero instead of removing it: bpftrace keeps a
+ * count() map without keys in a per-CPU array, whose one element cannot be removed, so it prints
+ * `@: 0` after either.
+ */
+export function deleteZeroes(m: { value: MapValueKind; keyTypes: readonly unknown[] }): boolean {
+  return m.value.kind === 'count' && m.keyTypes.length === 0;
+}
 /** Bytes of the `events` ring buffer (a power of two, a multiple of the page size). */
 const RINGBUF_SIZE = 1 << 24;
 export const HIST_BUCKETS = 66;
@@ -109,8 +118,9 @@ export function buildPlan(script: Script, analysis: Analysis, file: string): Pla
   const events: PlanEvent[] = [];
   const probes: PlanProbe[] = analysis.probes.map((ap) => {
     const text = ap.probe.attach.map((a) => a.raw).join(', ');
+    const skipped = ap.skipped.length > 0 ? { skipped: ap.skipped } : {};
     if (ap.where === 'user') {
-      return { index: ap.index, where: 'user', programs: [], attach: ap.attach, ast: ap.probe, text };
+      return { index: ap.index, where: 'user', programs: [], attach: ap.attach, ast: ap.probe, text, ...skipped };
     }
     for (const call of eventCalls(ap.probe)) events.push(eventFor(call, events.length));
     return {
@@ -119,6 +129,7 @@ export function buildPlan(script: Script, analysis: Analysis, file: string): Pla
       programs: splitPrograms(ap.index, ap.probe, ap.attach, ap.usesArgs),
       attach: [],
       text,
+      ...skipped,
     };
   });
   const taken = new Set<string>();

@@ -30,6 +30,12 @@ export interface PlanProbe {
   ast?: Probe;
   /** The probe as written, for `-l`, `.probes` and messages. */
   text: string;
+  /**
+   * Attach points of the block that resolved to nothing and are left out, as bpftrace leaves them out
+   * (a function the binary does not export): one warning each, printed when the probes attach.
+   * Absent in plans written before it existed.
+   */
+  skipped?: string[];
 }
 
 /**

@@ -85,6 +85,11 @@ export function kprobesAvailable(): boolean {
   );
 }
 
+/** Whether the kernel runs the programs attached to one such event newest first (bpftrace's list). */
+export function firesNewestFirst(a: ResolvedAttach): boolean {
+  return a.type === 'kprobe' || a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt' || a.type === 'software' || a.type === 'fentry';
+}
+
 function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

@@ -9,41 +9,12 @@ import { findOnPath, isExecutableFile } from '../executables.js';
 import { HELD_PATH } from '../native/index.js';
 import { packageRoot } from '../package-root.js';
 
-/** Splits `CMD ARGS` into words: '...' is literal, "..." allows \" \\ \$ \`, a backslash escapes outside. */
+/**
+ * Splits `CMD ARGS` into words as bpftrace does: at spaces, every other character (quotes, backslashes)
+ * kept as written, since no shell reads it. Runs of spaces separate one word from the next.
+ */
 export function splitCommand(text: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === "'") {
-      const end = text.indexOf("'", i + 1);
-      if (end < 0) throw new KtError('bad-command', `unterminated ' in command: ${text}`);
-      word += text.slice(i + 1, end);
-      inWord = true;
-      i = end;
-    } else if (c === '"') {
-      let j = i + 1;
-      for (; j < text.length && text[j] !== '"'; j++) {
-        if (text[j] === '\\' && j + 1 < text.length && '"\\$`'.includes(text[j + 1]!)) j++;
-        word += text[j];
-      }
-      if (j >= text.length) throw new KtError('bad-command', `unterminated " in command: ${text}`);
-      inWord = true;
-      i = j;
-    } else if (c === '\\') {
-      if (i + 1 < text.length) word += text[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
+  const words = text.split(' ').filter((w) => w !== '');
   if (words.length === 0) throw new KtError('bad-command', 'the command to run (-c) is empty');
   return words;
 }

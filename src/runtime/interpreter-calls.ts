@@ -87,9 +87,9 @@ export function compileCall(c: Call, ctx: CallContext): Ev {
           output.error('system() needs --unsafe');
           return NONE;
         }
-        output.flush();
-        const problem = runSystem(systemCommand(format, args(fr), render));
-        if (problem) output.error(problem);
+        const r = runSystem(systemCommand(format, args(fr), render));
+        if (r.ok) output.syscall(r.output);
+        else output.error(r.error);
         return NONE;
       };
     }

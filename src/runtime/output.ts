@@ -62,6 +62,10 @@ export interface Output {
    */
   mapFull(drops: MapDrops, atExit: boolean): void;
   error(message: string): void;
+  /** What a system() command wrote to its standard output (JSON: a `syscall` record). */
+  syscall(text: string): void;
+  /** `WARNING: message` on the error stream, unless --no-warnings. */
+  warning(message: string): void;
   flush(): void;
 }
 
@@ -181,6 +185,8 @@ export function createOutput(opts: OutputOptions): Output {
       else write(`Dropped ${d.dropped} ${d.dropped === 1 ? 'update' : 'updates'} of ${d.name}: the map was full (${d.maxKeys} keys; ${raise})\n`);
     },
     error,
+    syscall: (text) => message('syscall', text, false),
+    warning: warn,
     flush() {
       opts.flush?.();
     },

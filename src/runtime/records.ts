@@ -2,6 +2,7 @@
 // map, clear or zero one, run system(), exit). A script's session and the REPL's blocks both act
 // through here, so that a record means the same to both.
 import type { BpfObject } from '../native/index.js';
+import { deleteZeroes } from '../plan/build.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { decodeEvent, decodeMap } from './decode.js';
 import type { RenderContext } from './format/value.js';
@@ -63,7 +64,7 @@ export class RecordDispatch {
         case 'zero': {
           const map = this.planMap(ev.map);
           if (map?.bpfName) {
-            if (ev.kind === 'clear') this.target.obj?.mapClear(map.bpfName);
+            if (ev.kind === 'clear' && !deleteZeroes(map)) this.target.obj?.mapClear(map.bpfName);
             else this.target.obj?.mapZero(map.bpfName);
           }
           return undefined;
@@ -74,10 +75,9 @@ export class RecordDispatch {
             out.error('system() needs --unsafe');
             return undefined;
           }
-          // The command writes to the same standard output: what was printed before it goes first.
-          out.flush();
-          const problem = runSystem(systemCommand(ev.format, e.args, this.target.render));
-          if (problem) out.error(problem);
+          const r = runSystem(systemCommand(ev.format, e.args, this.target.render));
+          if (r.ok) out.syscall(r.output);
+          else out.error(r.error);
           return undefined;
         }
         default:

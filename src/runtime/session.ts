@@ -6,7 +6,7 @@ import { isNativeError, openObject, releaseLinksAtExit, watchProcessExit, type B
 import { ringRecords } from '../native/ring-records.js';
 import { stackMapName } from '../plan/layout.js';
 import type { Plan } from '../plan/types.js';
-import { attachProgram, describeAttach, FENTRY_MISSING, isTrampolineFailure, onlineCpus } from './attach.js';
+import { attachProgram, describeAttach, FENTRY_MISSING, firesNewestFirst, isTrampolineFailure, onlineCpus } from './attach.js';
 import { endCommand, spawnHeld, splitCommand, type HeldCommand } from './command.js';
 import { stackFrames } from './decode.js';
 import { ensureTracefs, privilegeProblem } from './privileges.js';
@@ -128,6 +128,11 @@ export function u64(n: bigint): Buffer {
 
 function kernelPrograms(plan: Plan): { name: string; attach: ResolvedAttach[] }[] {
   return plan.probes.filter((p) => p.where === 'kernel').flatMap((p) => p.programs);
+}
+
+/** Attach points bpftrace skips when they fail among others of their block. */
+function skippable(a: ResolvedAttach): boolean {
+  return a.type === 'kprobe' || a.type === 'kretprobe' || a.type === 'tracepoint';
 }
 
 function programsAt(plan: Plan, type: 'begin' | 'end'): string[] {
@@ -253,6 +258,7 @@ class Session {
     const startNs = process.hrtime.bigint();
     if (obj) {
       obj.setGlobal('kt_target_pid', u32(targetPid));
+      obj.setGlobal('kt_child_pid', u32(this.held?.pid ?? 0));
       obj.setGlobal('kt_start_ns', u64(startNs));
       if (plan.ringbufSize > 0) obj.setMaxEntries(EVENTS_MAP, plan.ringbufSize);
       if (options.mapKeysMax !== undefined) {
@@ -328,14 +334,27 @@ class Session {
   /** Attaches every kernel program; returns the number of attach points (what bpftrace calls probes). */
   private attachAll(obj: BpfObject, targetPid: number): number {
     const ctx = { pid: targetPid || undefined, cpus: onlineCpus() };
-    let count = 0;
-    for (const program of kernelPrograms(this.plan)) {
-      for (const a of program.attach) {
-        attachProgram(obj, program.name, a, ctx);
-        count++;
+    // bpftrace skips an attach point that fails among several of one block (a list or a wildcard):
+    // a kprobe with a warning, a tracepoint silently; a block's only attach point must attach.
+    const points = this.plan.probes
+      .filter((p) => p.where === 'kernel')
+      .flatMap((p) => {
+        const shared = p.programs.reduce((n, program) => n + program.attach.length, 0) > 1;
+        return p.programs.flatMap((program) => program.attach.map((a) => ({ program: program.name, a, shared })));
+      });
+    // The kernel runs the programs on one kprobe, uprobe or software event newest first, and the others
+    // oldest first: those are attached last to first, so that blocks run in script order, as bpftrace's.
+    const ordered = [...points.filter((p) => !firesNewestFirst(p.a)), ...points.filter((p) => firesNewestFirst(p.a)).reverse()];
+    for (const p of this.plan.probes) for (const w of p.skipped ?? []) this.out.warning(w);
+    for (const p of ordered) {
+      try {
+        attachProgram(obj, p.program, p.a, ctx);
+      } catch (e) {
+        if (!p.shared || !isKtError(e, 'attach-failed') || !skippable(p.a)) throw e;
+        if (p.a.type !== 'tracepoint') this.out.warning(`could not attach probe ${describeAttach(p.a)}, skipping.`);
       }
     }
-    return count;
+    return points.length;
   }
 
   /** -p: the session ends when the target process does, as bpftrace's does. */

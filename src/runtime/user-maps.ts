@@ -4,7 +4,7 @@
 // map, a map at its key limit refuses new keys (and counts what it refused) while its keys still update.
 import { InternalError } from '../errors.js';
 import type { KType, MapValueKind } from '../frontend/ast.js';
-import { MAP_MAX_ENTRIES } from '../plan/build.js';
+import { MAP_MAX_ENTRIES, deleteZeroes } from '../plan/build.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { HIST_BUCKETS, lhistBucketCount } from './decode.js';
 import { histBucketIndex, lhistBucketIndex } from './format/hist.js';
@@ -250,11 +250,18 @@ export class UserMaps {
   }
 
   delete(name: string, keys: Value[]): boolean {
-    return this.map(name).entries.delete(keyIdentity(keys));
+    const m = this.map(name);
+    if (deleteZeroes(m.spec)) {
+      this.zero(name);
+      return true;
+    }
+    return m.entries.delete(keyIdentity(keys));
   }
 
   clear(name: string): void {
-    this.map(name).entries.clear();
+    const m = this.map(name);
+    if (deleteZeroes(m.spec)) this.zero(name);
+    else m.entries.clear();
   }
 
   /** Keeps the keys and resets every value, as zero() does on a kernel map. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileScript } from '../../src/compiler.js';
 import { realSystem } from '../../src/frontend/system.js';
+import { KPROBES_MISSING, kprobesAvailable } from '../../src/runtime/attach.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { runSession } from '../../src/runtime/session.js';
 import { ROOT, canRun, collector, hasBpftrace } from './runtime-helpers.js';
@@ -61,5 +62,37 @@ describe.runIf(ok)('machine-specific output', () => {
     const ours = await kafkatrace('cgroup.bt', script);
     const theirs = execFileSync('bpftrace', ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
     expect(ours).toBe(theirs);
+  }, RUN_TIMEOUT_MS);
+});
+
+// bpftrace skips a kprobe that cannot attach when its block has other attach points, with a warning,
+// and fails on a block's only one (where kprobes work, both attach); it runs without a uprobe on a
+// function the binary does not have.
+describe.runIf(ok)('attach points bpftrace goes on without', () => {
+  const run = async (source: string): Promise<{ out: string; errors: string }> => {
+    const r = await compileScript(source, 'kprobes.bt', { positional: [], unsafe: false, system: realSystem() });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+    const c = collector();
+    const output = createOutput({ format: 'text', write: c.write, writeError: c.writeError });
+    await runSession(r.compiled.plan, r.compiled.object!, { signals: false, output });
+    return { out: c.text(), errors: c.errors.join('') };
+  };
+
+  it('skips one among several with a warning, and runs the rest', async () => {
+    const { out, errors } = await run('kprobe:vfs_read, kprobe:vfs_write { @k = count(); } BEGIN { printf("ran\\n"); exit(); }');
+    expect(out).toMatch(/^Attaching 3 probes\.\.\.\nran\n/);
+    if (!kprobesAvailable()) {
+      expect(errors).toBe('WARNING: could not attach probe kprobe:vfs_write, skipping.\nWARNING: could not attach probe kprobe:vfs_read, skipping.\n');
+    }
+  }, RUN_TIMEOUT_MS);
+
+  it('runs without a uprobe on a function the binary lacks, and says so', async () => {
+    const { out, errors } = await run('uprobe:bash:no_such_function_here { } BEGIN { printf("ran\\n"); exit(); }');
+    expect(out).toMatch(/^Attaching 1 probe\.\.\.\nran\n/);
+    expect(errors).toMatch(/^WARNING: uprobe:bash:no_such_function_here: function 'no_such_function_here' not found in \S+bash, skipping\n$/);
+  }, RUN_TIMEOUT_MS);
+
+  it.runIf(!kprobesAvailable())("fails on a block's only attach point, naming the missing kernel feature", async () => {
+    await expect(run('kprobe:vfs_read { @k = count(); } BEGIN { exit(); }')).rejects.toThrow(`kprobe:vfs_read: ${KPROBES_MISSING}`);
   }, RUN_TIMEOUT_MS);
 });

@@ -1,6 +1,6 @@
 // The CLI as a user runs it, as root: output formats, exit codes, the compilation cache, and the
 // one-line errors for what this kernel or build cannot do.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,16 +58,31 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
     expect(keys(kafkatrace(['-e', prog], { env: { ...env, BPFTRACE_MAP_KEYS_MAX: '7' } }))).toBe(7);
   });
 
+  it('gives cpid the pid of the -c command', () => {
+    const script = join(dir, 'own-pid.sh');
+    writeFileSync(script, 'echo "child $$"\n');
+    const r = kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { printf("cpid %d\\n", cpid); }', '-c', `/bin/sh ${script}`], { env });
+    expect(r.code).toBe(0);
+    const child = /^child (\d+)$/m.exec(r.stdout)?.[1];
+    expect(child).toBeDefined();
+    expect(r.stdout).toContain(`cpid ${child}\n`);
+  });
+
   it('takes its exit status from exit(code)', () => {
     expect(kafkatrace(['-e', 'BEGIN { exit(3); }'], { env }).code).toBe(3);
   });
 
   it('with -c, fails as the command did unless the script called exit()', () => {
     const prog = 'tracepoint:syscalls:sys_enter_getppid { @ = count(); }';
-    expect(kafkatrace(['-e', prog, '-c', "sh -c 'exit 7'"], { env }).code).toBe(7);
-    expect(kafkatrace(['-e', prog, '-c', "sh -c 'kill -TERM $$'"], { env }).code).toBe(143);
+    // -c splits at spaces only, as bpftrace does: the shell commands live in script files.
+    const exit7 = join(dir, 'exit7.sh');
+    const term = join(dir, 'term.sh');
+    writeFileSync(exit7, 'exit 7\n');
+    writeFileSync(term, 'kill -TERM $$\n');
+    expect(kafkatrace(['-e', prog, '-c', `sh ${exit7}`], { env }).code).toBe(7);
+    expect(kafkatrace(['-e', prog, '-c', `sh ${term}`], { env }).code).toBe(143);
     expect(kafkatrace(['-e', prog, '-c', '/bin/true'], { env }).code).toBe(0);
-    expect(kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_exit_group { exit(4); }', '-c', "sh -c 'exit 7'"], { env }).code).toBe(4);
+    expect(kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_exit_group { exit(4); }', '-c', `sh ${exit7}`], { env }).code).toBe(4);
   });
 
   it('names the missing kernel feature for a kprobe, in one line', () => {

@@ -2,10 +2,11 @@
 // waiting for the kernel to detach its tracepoints (a reaper process holds the last references), and
 // every program it loaded is gone shortly after.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { canRun } from './runtime-helpers.js';
 import { heldBpf, stillLoaded } from '../helpers/bpf-held.js';
@@ -84,7 +85,12 @@ describe.runIf(run)('Ctrl-C to exit', () => {
   }, 60_000);
 
   it('ends with a -c command as before, with its output and nothing left loaded', async () => {
-    const child = spawn(process.execPath, [BIN, '-c', 'sh -c "sleep 0.3; exit 3"', '-e', 'tracepoint:syscalls:sys_enter_wait4 { @n = count(); }'], {
+    // -c splits at spaces only, as bpftrace does: the shell command lives in a script file.
+    const dir = mkdtempSync(join(tmpdir(), 'kt-exit-speed-'));
+    const script = join(dir, 'sleep-exit.sh');
+    writeFileSync(script, 'sleep 0.3; exit 3\n');
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [BIN, '-c', `sh ${script}`, '-e', 'tracepoint:syscalls:sys_enter_wait4 { @n = count(); }'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -22,6 +22,8 @@ function stopAtOnce(abort: AbortController): Output {
     kafkaHealth: () => {},
     mapFull: () => {},
     error: () => {},
+    warning: () => {},
+    syscall: () => {},
     flush: () => {},
   };
 }

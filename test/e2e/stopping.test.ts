@@ -2,7 +2,7 @@
 // signals the process, then its group), a -c command that ignores SIGTERM or outlives a SIGKILL of
 // kafkatrace, a -p target that exits, a signal under a flood of slow system() records.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -53,9 +53,10 @@ function exitWithin(c: Cli, ms: number): Promise<{ code: number | null; signal: 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A -c command that writes its pid to `file` and ignores SIGTERM, forever. */
+/** A -c command that writes its pid to `file` and ignores SIGTERM, forever (a script file: -c splits at spaces). */
 function stubborn(file: string): string {
-  return `/bin/sh -c "echo \\$\\$ > ${file}; trap '' TERM; while :; do sleep 0.05; done"`;
+  writeFileSync(`${file}.sh`, `echo $$ > ${file}; trap '' TERM; while :; do sleep 0.05; done\n`);
+  return `/bin/sh ${file}.sh`;
 }
 
 function pidIn(file: string): number {

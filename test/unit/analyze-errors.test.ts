@@ -29,8 +29,15 @@ const CASES: Record<string, Case> = {
   'uprobe function missing': ['uprobe:bash:readlin { }', '1:1', "function 'readlin' not found in /usr/bin/bash", "'readline'"],
   'uprobe wildcard matching nothing': ['uprobe:libc:zz* { }', '1:1', 'no function of /usr/lib/x86_64-linux-gnu/libc.so.6 matches zz*'],
   'uretprobe offset': ['uretprobe:bash:readline+4 { }', '1:1', 'uretprobe cannot take an offset'],
+  'uprobe address in no function': ['uprobe:bash:10 { }', '1:1', 'Could not resolve address: bash:0xa'],
+  'uprobe offset past the function': ['uprobe:bash:readline+64 { }', '1:1', "Offset outside the function bounds ('readline' size is 64)"],
   'usdt probe missing': ['usdt:libc:libc:setjmpp { }', '1:1', "USDT probe 'libc:setjmpp' not found", "'libc:setjmp'"],
   'kretprobe offset': ['kretprobe:vfs_read+8 { }', '1:1', 'kretprobe cannot take an offset'],
+  // bpftrace 0.17's checks, made before any attach, with its messages.
+  'kprobe with two parts': ['kprobe:syscalls:sys_exit_nanosleep { }', '1:1', 'kprobe probe type requires 1 argument', 'kprobe:FUNCTION[+OFFSET]'],
+  'kretprobe with two parts': ['kretprobe:syscalls:sys_exit_nanosleep { }', '1:1', 'kretprobe probe type requires 1 argument', 'kretprobe:FUNCTION'],
+  'banned kretprobe': ['BEGIN { }\nkretprobe:_raw_spin_lock_irqsave { }', '2:1', "kretprobe:_raw_spin_lock_irqsave can't be used as it might lock up your system."],
+  'banned kretprobe in a wildcard': ['kretprobe:queued_spin_lock_slow* { }', '1:1', "kretprobe:queued_spin_lock_slowpath can't be used as it might lock up your system."],
   'fentry function missing': ['fentry:vfs_reed { }', '1:1', 'kernel function not found in BTF: vfs_reed', "'vfs_read'"],
   'rawtracepoint missing': ['rawtracepoint:sched_swich { }', '1:1', 'raw tracepoint not found: sched_swich', "'sched_switch'"],
   'kafka probe unknown': ['kafka:prodce { }', '1:1', "unknown kafka probe 'prodce'", "'produce'"],
@@ -137,7 +144,7 @@ const CASES: Record<string, Case> = {
   'debugf() conversion bpf_trace_printk lacks': ['BEGIN { debugf("%o", 1); }', '1:16', 'debugf(): bpf_trace_printk has no %o'],
   'debugf() of a stack': ['BEGIN { debugf("%s", kstack); }', '1:22', 'debugf() prints integers and strings, but the argument is kstack'],
   'ctx in BEGIN': ['BEGIN { @ = ctx; }', '1:13', 'ctx is only available in tracepoint, rawtracepoint'],
-  'cpid': ['BEGIN { @ = cpid; }', '1:13', 'cpid (the pid of the -c command) is not supported yet'],
+  'cpid without -c': ['BEGIN { @ = cpid; }', '1:13', 'cpid cannot be used without child command'],
   'uptr() of a string': ['BEGIN { @ = uptr(comm); }', '1:18', 'uptr() takes an address, but the argument is string[16]'],
   'pton() of no address': ['BEGIN { @ = pton("1.2.3"); }', '1:18', "pton() expects a valid IPv4 or IPv6 address, got '1.2.3'"],
   'printf %s of pton()': ['BEGIN { printf("%s", pton("1.2.3.4")); }', '1:22', '%s expects a string, but the argument is uint8[4]'],
@@ -190,7 +197,8 @@ describe('analysis errors', () => {
 const COMPILE_TIME: Record<string, Case> = {
   'unknown signal name': ['kprobe:vfs_read { signal("SIGFOO"); }', '1:26', `signal(): 'SIGFOO' is not a signal name like "SIGKILL"`],
   'misspelt signal name': ['BEGIN { signal("SIGKIL"); }', '1:16', `signal(): 'SIGKIL' is not a signal name`, "did you mean 'SIGKILL'?"],
-  'kaddr of a missing symbol': ['BEGIN { @ = kaddr("no_such_symbol"); }', '1:19', "kaddr(): no kernel symbol 'no_such_symbol'"],
+  'kaddr of a missing symbol': ['BEGIN { @ = kaddr("no_such_symbol"); }', '1:19', 'kaddr(): Failed to resolve kernel symbol: no_such_symbol'],
+  'kaddr of a missing symbol given as str($1)': ['BEGIN { @ = kaddr(str($1)); }', '1:19', 'kaddr(): Failed to resolve kernel symbol: ', undefined],
   'uaddr of a missing data symbol': ['uprobe:bash:readline { @ = uaddr("no_such_var"); }', '1:34', "uaddr(): no data symbol 'no_such_var' in /usr/bin/bash"],
   'uaddr in a probe on two binaries': ['uprobe:bash:readline, uprobe:libc:malloc { @ = uaddr("environ"); }', '1:54', 'uaddr() needs its probe to attach to one binary; this one attaches to 2'],
   'cgroupid of a missing cgroup': ['t:syscalls:sys_enter_read { @ = cgroupid("/sys/fs/cgroup/nosuch"); }', '1:42', 'cgroupid(): cannot read /sys/fs/cgroup/nosuch: ENOENT'],
@@ -211,6 +219,32 @@ describe('compile-time mistakes caught by the front end', () => {
       expect(planScript(source, 'err.ktr', env)).toEqual({ ok: false, diagnostics: diags });
     });
   }
+
+  it('leaves out, with a warning, a uprobe on a function the binary lacks when other probes remain (bpftrace runs without it)', () => {
+    const env = { positional: [], unsafe: false, system };
+    const r = planScript('uprobe:bash:readlin, uprobe:bash:readline { }\nBEGIN { }', 'err.ktr', env);
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
+    expect(r.compiled.plan.probes[0]!.programs.flatMap((p) => p.attach)).toMatchObject([{ type: 'uprobe', symbol: 'readline' }]);
+    expect(r.compiled.plan.probes[1]!.skipped).toBeUndefined();
+    // The block's only attach point, with BEGIN left: the same.
+    const alone = planScript('uprobe:bash:readlin { }\nBEGIN { }', 'err.ktr', env);
+    expect(alone.ok && alone.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
+  });
+
+  it('takes cpid when -c gives a command', () => {
+    expect(frontend('BEGIN { @ = cpid; }', 'ok.ktr', { positional: [], unsafe: false, child: true, system }).diagnostics).toEqual([]);
+  });
+
+  it('takes kaddr(str($1)) as kaddr of the parameter, as bpftrace does', () => {
+    expect(diagnose('BEGIN { @ = kaddr(str($1)); }', { positional: ['init_task'] })).toEqual([]);
+  });
+
+  it('attaches a uprobe at an address to the function holding it, as bpftrace does', () => {
+    const r = planScript('uprobe:bash:0xc6c28 { }', 'err.ktr', { positional: [], unsafe: false, system });
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.compiled.plan.probes[0]!.programs.flatMap((p) => p.attach)).toEqual([{ type: 'uprobe', binary: '/usr/bin/bash', symbol: 'readline', offset: 0xc6c28 - 0x1000 }]);
+  });
 
   it('kaddr of a symbol whose address the kernel hides from this user', () => {
     const env = { positional: [], unsafe: false, system: new FakeSystem({ hideKernelAddresses: true }) };

@@ -1,6 +1,7 @@
 // Every error kind ends the CLI with its own message shape and exit status; an internal error says so
 // and how to report it; errors that carry no kind fall where their origin says.
 import { describe, expect, it } from 'vitest';
+import { HELP } from '../../src/cli/args.js';
 import { failureReport } from '../../src/cli/errors.js';
 import { ERROR_CODES, type ErrorCode, type ErrorKind, InternalError, isKtError, KtError } from '../../src/errors.js';
 import { kafkatrace } from '../helpers/cli.js';
@@ -19,10 +20,14 @@ const SHAPES: Record<ErrorKind, string> = {
 };
 
 describe('failure reports', () => {
-  it.each(Object.keys(ERROR_CODES) as ErrorCode[])('%s: the shape of its kind, status 1', (code) => {
+  it.each((Object.keys(ERROR_CODES) as ErrorCode[]).filter((c) => c !== 'unknown-option'))('%s: the shape of its kind, status 1', (code) => {
     const e = new KtError(code, 'msg');
     expect(e.kind).toBe(ERROR_CODES[code]);
     expect(failureReport(e, false)).toEqual({ text: SHAPES[e.kind], status: 1 });
+  });
+
+  it('unknown-option: the message, then the whole usage, as bpftrace prints it', () => {
+    expect(failureReport(new KtError('unknown-option', 'msg'), false)).toEqual({ text: `kafkatrace: msg\n\n${HELP}`, status: 1 });
   });
 
   it('shows the stack of an internal error only when debugging', () => {
@@ -54,7 +59,12 @@ describe('failure reports', () => {
 describe('failure reports from the CLI', () => {
   it('usage and script errors, each in its shape', () => {
     const usage = kafkatrace(['-p', 'abc', '-e', 'BEGIN {}']);
-    expect(usage).toMatchObject({ code: 1, stdout: '', stderr: "kafkatrace: -p takes a process id, not 'abc'\n(kafkatrace --help shows the usage)\n" });
+    expect(usage).toMatchObject({ code: 1, stdout: '', stderr: "kafkatrace: pid 'abc' is not a valid decimal number\n(kafkatrace --help shows the usage)\n" });
+    // An option that does not exist: the message, then the whole usage, as bpftrace.
+    const option = kafkatrace(['-idonotexist']);
+    expect(option.code).toBe(1);
+    expect(option.stderr).toMatch(/^kafkatrace: Unknown option '-i'.*\n\n/);
+    expect(option.stderr).toContain('\nUSAGE\n');
     const script = kafkatrace(['check', '-e', 'BEGIN { nosuch(); }']);
     expect(script.code).toBe(1);
     expect(script.stderr).toMatch(/^-e:1:9: error: /);

@@ -21,10 +21,17 @@ describe('command line parsing', () => {
 
   it('rejects what makes no sense with a usage error', () => {
     expect(() => parseCli(['-d', 'llvm', 'x.ktr'])).toThrow(/-d takes ast, plan or c/);
-    expect(() => parseCli(['-p', 'abc', 'x.ktr'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
+    // -p as bpftrace checks it, with its messages.
+    expect(() => parseCli(['-p', 'abc', 'x.ktr'])).toThrow(expect.objectContaining({ errorCode: 'usage', message: "pid 'abc' is not a valid decimal number" }));
+    expect(() => parseCli(['-p', '111a1', 'x.ktr'])).toThrow("pid '111a1' is not a valid decimal number");
+    expect(() => parseCli(['-p', '5 ', 'x.ktr'])).toThrow("pid '5 ' is not a valid decimal number");
+    expect(parseCli(['-p', '+5', 'x.ktr']).pid).toBe(5);
+    expect(() => parseCli(['-p', '5000000', 'x.ktr'])).toThrow("pid '5000000' out of valid pid range [1,4194304]");
+    expect(() => parseCli(['-p', '0', 'x.ktr'])).toThrow("pid '0' out of valid pid range [1,4194304]");
+    expect(parseCli(['-p', '4194304', 'x.ktr']).pid).toBe(4194304);
     expect(() => parseCli(['-p', '1', '-c', 'ls', 'x.ktr'])).toThrow(/cannot be used together/);
     expect(() => parseCli(['compile', 'x.ktr'])).toThrow(/needs -o DIR/);
-    expect(() => parseCli(['--bogus'])).toThrow(expect.objectContaining({ errorCode: 'usage' }));
+    expect(() => parseCli(['--bogus'])).toThrow(expect.objectContaining({ errorCode: 'unknown-option', kind: 'usage' }));
     expect(() => parseCli([])).toThrow(/no program given/);
   });
 
@@ -104,7 +111,7 @@ describe('kafkatrace (the built command)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('kafkatrace check');
     const version = kafkatrace(['-V']);
-    expect(version.stdout).toMatch(/^kafkatrace v\d+\.\d+\.\d+\n$/);
+    expect(version.stdout).toMatch(/^kafkatrace v\d+\.\d+\.\d+ \(bpftrace v0\.17\.0 language\)\n$/);
   });
 
   it('check: exit 0 on a good script, 1 with every diagnostic on a bad one', () => {

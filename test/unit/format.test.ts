@@ -48,7 +48,7 @@ describe('printf', () => {
   });
   it('leaves text that is not a conversion alone', () => {
     expect(p('50%! %q %')).toBe('50%! %q %');
-    expect(parseFormat('a%-5.2lldb')).toEqual(['a', { flags: '-', width: 5, precision: 2, length: 'll', conversion: 'd' }, 'b']);
+    expect(parseFormat('a%-5.2lldb')).toEqual(['a', { text: '%-5.2lld', flags: '-', width: 5, precision: 2, length: 'll', conversion: 'd' }, 'b']);
   });
   it('prints nothing for a missing argument', () => {
     expect(p('[%d][%s]')).toBe('[0][]');

@@ -55,6 +55,13 @@ describe('probes and attach points', () => {
     expect(shape(q!.predicate)).toEqual(b('pid'));
   });
 
+  it('reads an offset after a quoted function, as bpftrace does', () => {
+    const [p] = parseOk('uprobe:/bin/bash:"echo_builtin"+0 { }').probes;
+    expect(p!.attach[0]!.parts).toEqual(['/bin/bash', 'echo_builtin+0']);
+    const [q] = parseOk('uprobe:/bin/bash:"f"+0x10, uprobe:/bin/bash:"g" { }').probes;
+    expect(q!.attach.map((a) => a.parts)).toEqual([['/bin/bash', 'f+0x10'], ['/bin/bash', 'g']]);
+  });
+
   it('reads a predicate with division and a comment before the block', () => {
     const [p] = parseOk('kprobe:f /arg0 / 2 > 1/ // big\n{ }').probes;
     expect(shape(p!.predicate)).toEqual({
@@ -206,6 +213,15 @@ describe('expressions', () => {
     expect(shape(exprOf('$a ? 1 : $b ? 2 : 3'))).toEqual({
       kind: 'ternary', cond: v('$a'), then: int(1), else: { kind: 'ternary', cond: v('$b'), then: int(2), else: int(3) },
     });
+  });
+
+  it('reads a ?: statement as if/else, as bpftrace runs it (its branches may return nothing)', () => {
+    const call = (s: string) => ({ kind: 'exprStmt', expr: { kind: 'call', name: 'printf', args: [{ kind: 'str', value: s }] } });
+    expect(shape(bodyOf('BEGIN { $a ? printf("y") : $b ? printf("b") : printf("n"); }'))).toEqual([
+      { kind: 'if', cond: v('$a'), then: [call('y')], else: [{ kind: 'if', cond: v('$b'), then: [call('b')], else: [call('n')] }] },
+    ]);
+    // As a value, ?: stays an expression.
+    expect(shape(bodyOf('BEGIN { $x = $a ? 1 : 2; }')[0])).toMatchObject({ kind: 'assign', value: { kind: 'ternary' } });
   });
 
   it.each(['!', '~', '-', '*', '&'])('unary %s', (op) => {

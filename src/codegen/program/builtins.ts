@@ -24,6 +24,8 @@ export function builtin(g: Gen, name: string, e: Expr): string {
       return '(bpf_ktime_get_ns() - kt_start_ns)';
     case 'cpu':
       return 'bpf_get_smp_processor_id()';
+    case 'cpid':
+      return 'kt_child_pid';
     case 'numaid':
       return 'bpf_get_numa_node_id()';
     case 'cgroup':

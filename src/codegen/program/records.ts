@@ -4,6 +4,7 @@ import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { signalNumber } from '../../frontend/signals.js';
 import { InternalError } from '../../errors.js';
 import { joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../../plan/events.js';
+import { deleteZeroes } from '../../plan/build.js';
 import { EVENT_HEADER_SIZE, layoutOf } from '../../plan/layout.js';
 import type { Layout, PlanEvent } from '../../plan/types.js';
 import { isScalar, readSpace, scalarCType } from '../ctypes.js';
@@ -62,7 +63,14 @@ export function callStmt(g: Gen, c: Call): boolean {
       const m = g.map(target);
       const keys = target.keys.length > 0 ? target.keys : c.args.slice(1);
       const key = g.keyOf(m, keys);
-      g.emit(`bpf_map_delete_elem(&${m.bpfName}, ${key});`);
+      if (deleteZeroes(m)) {
+        // This CPU's count, as bpftrace's update of its per-CPU array element.
+        const zero = g.temp();
+        g.emit(`__u64 ${zero} = 0;`);
+        g.emit(`bpf_map_update_elem(&${m.bpfName}, ${key}, &${zero}, BPF_ANY);`);
+      } else {
+        g.emit(`bpf_map_delete_elem(&${m.bpfName}, ${key});`);
+      }
       return true;
     }
     case 'signal': {

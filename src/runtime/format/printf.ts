@@ -1,11 +1,15 @@
 // bpftrace's printf: C printf semantics applied to 64-bit values, as bpftrace 0.17 hands each argument
 // to snprintf: without a length modifier %d/%u/%x/%o see an int (the low 32 bits), `hh` a char, `h` a
 // short, and `l`, `ll`, `j`, `z`, `t` the full 64 bits. %s prints strings up to their NUL, %r a buffer as
-// bpftrace's hex escapes, %p a pointer (`(nil)` for 0, as glibc prints it).
+// bpftrace's hex escapes (%rx every byte escaped, %rh bytes as space-separated hex), %p a pointer (`(nil)` for 0, as glibc prints it).
 import type { Value } from '../values.js';
-import { hexFormatBuffer } from './buffer.js';
+import { type BufferStyle, hexFormatBuffer } from './buffer.js';
+
+const BUFFER_STYLES: Record<string, BufferStyle> = { r: 'ascii', rx: 'escaped', rh: 'hex' };
 
 interface FormatSpec {
+  /** The specification as written. */
+  text: string;
   flags: string;
   width?: number;
   precision?: number;
@@ -15,7 +19,7 @@ interface FormatSpec {
 
 type FormatPiece = string | FormatSpec;
 
-const SPEC = /%([-+ #0]*)(\d+)?(?:\.(\d*))?(hh|h|ll|l|j|z|t)?([diouxXcsp%r])/y;
+const SPEC = /%([-+ #0]*)(\d+)?(?:\.(\d*))?(hh|h|ll|l|j|z|t)?(r[xh]|[diouxXcsp%r])/y;
 
 /** Splits a format string into literal text and conversion specifications. */
 export function parseFormat(format: string): FormatPiece[] {
@@ -41,6 +45,7 @@ export function parseFormat(format: string): FormatPiece[] {
       if (literal) pieces.push(literal);
       literal = '';
       pieces.push({
+        text: m[0],
         flags: m[1] ?? '',
         width: m[2] !== undefined ? Number(m[2]) : undefined,
         precision: m[3] !== undefined ? Number(m[3] || '0') : undefined,
@@ -148,7 +153,12 @@ function formatSpec(spec: FormatSpec, arg: Value | undefined, render: (v: Value)
       return pad(p === 0n ? '(nil)' : '0x' + p.toString(16), spec);
     }
     case 'r':
-      return formatString(spec, arg instanceof Uint8Array ? hexFormatBuffer(arg) : arg === undefined ? '' : render(arg));
+    case 'rx':
+    case 'rh':
+      // bpftrace hands a buffer conversion with flags, a width or a precision to snprintf as written,
+      // which prints it as it is (and consumes the argument).
+      if (spec.text.length !== 1 + spec.conversion.length) return spec.text;
+      return formatString(spec, arg instanceof Uint8Array ? hexFormatBuffer(arg, BUFFER_STYLES[spec.conversion]) : arg === undefined ? '' : render(arg));
     default:
       return formatString(spec, arg === undefined ? '' : render(arg));
   }

@@ -41,6 +41,8 @@ export interface KafkaNode {
   id: number;
   port: number;
   controllerPort: number;
+  /** JMX (RMI registry and server on one port), on 127.0.0.1 only and without authentication: test brokers' own metrics, read by test/helpers/kafka-truth.ts. */
+  jmxPort: number;
   pid: number;
   dir: string;
 }
@@ -81,6 +83,19 @@ function java(cp: string[], main: string, args: string[], extra: string[] = []):
   return [...extra, '-cp', cp.join(':'), main, ...args];
 }
 
+/** The JVM's own JMX agent bound to 127.0.0.1:`port` (registry and objects on the one port), local connections only. */
+function jmx(port: number): string[] {
+  return [
+    `-Dcom.sun.management.jmxremote.port=${port}`,
+    `-Dcom.sun.management.jmxremote.rmi.port=${port}`,
+    '-Dcom.sun.management.jmxremote.host=127.0.0.1',
+    '-Djava.rmi.server.hostname=127.0.0.1',
+    '-Dcom.sun.management.jmxremote.local.only=true',
+    '-Dcom.sun.management.jmxremote.authenticate=false',
+    '-Dcom.sun.management.jmxremote.ssl=false',
+  ];
+}
+
 /** Waits for a child's exit; SIGKILL after `graceMs`. */
 async function ended(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -106,8 +121,8 @@ export async function startKafkaCluster(opts: { brokers: number }): Promise<Kafk
     rmSync(root, { recursive: true, force: true });
   };
   try {
-    const ports: [number, number][] = [];
-    for (let i = 0; i < n; i++) ports.push([await freePort(), await freePort()]);
+    const ports: [number, number, number][] = [];
+    for (let i = 0; i < n; i++) ports.push([await freePort(), await freePort(), await freePort()]);
     const voters = ports.map(([, c], i) => `${i + 1}@127.0.0.1:${c}`).join(',');
     writeFileSync(
       join(root, 'log4j2.properties'),
@@ -116,7 +131,7 @@ export async function startKafkaCluster(opts: { brokers: number }): Promise<Kafk
         'appender.f.layout.pattern = [%d] %p %m (%c)%n', ''].join('\n'),
     );
     for (let i = 0; i < n; i++) {
-      const [port, controllerPort] = ports[i]!;
+      const [port, controllerPort, jmxPort] = ports[i]!;
       const dir = join(root, `node${i + 1}`);
       mkdirSync(dir);
       const props = join(dir, 'server.properties');
@@ -159,12 +174,12 @@ export async function startKafkaCluster(opts: { brokers: number }): Promise<Kafk
           '--pdeathsig',
           'KILL',
           'java',
-          ...java([`${KAFKA_LIBS}/*`], 'kafka.Kafka', [props], [...HEAP, `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`]),
+          ...java([`${KAFKA_LIBS}/*`], 'kafka.Kafka', [props], [...HEAP, ...jmx(jmxPort), `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`]),
         ],
         { stdio: ['ignore', 'ignore', 'ignore'] },
       );
       children.push(child);
-      nodes.push({ id: i + 1, port, controllerPort, pid: child.pid!, dir });
+      nodes.push({ id: i + 1, port, controllerPort, jmxPort, pid: child.pid!, dir });
     }
     const bootstrap = nodes.map((x) => `127.0.0.1:${x.port}`).join(',');
     const until = Date.now() + 90_000;
@@ -218,8 +233,16 @@ export interface PeerRun {
  * Peer.java documents.
  */
 export async function runJavaPeer(version: string, args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
+  return startJavaPeer(version, 'Peer', args, timeoutMs).done;
+}
+
+/** A command of the Java peer: Peer (its client commands), Member (a group member that stays a while) or Jmx (a broker's metrics). */
+export type JavaPeerMain = 'Peer' | 'Member' | 'Jmx';
+
+/** Starts one of the Java peer's commands (see its class's documentation), built against kafka-clients `version`. */
+export function startJavaPeer(version: string, main: JavaPeerMain, args: (string | number)[], timeoutMs = 60_000): StartedPeer {
   const dir = join(PEERS, `java-${version}`);
-  return runPeer('java', java([join(dir, 'java-peer.jar'), `${dir}/libs/*`], 'dev.kafkatrace.peers.Peer', args.map(String), ['-Xmx256m']), timeoutMs);
+  return startPeer('java', java([join(dir, 'java-peer.jar'), `${dir}/libs/*`], `dev.kafkatrace.peers.${main}`, args.map(String), ['-Xmx256m']), timeoutMs);
 }
 
 /** A Python client of test/peers/python/peer.py. */
@@ -227,29 +250,59 @@ export type PythonClient = 'confluent-kafka' | 'kafka-python';
 
 /** Runs the Python peer (test/peers/python/peer.py) with `client`, to its end: `produce`, with the arguments peer.py documents. */
 export async function runPythonPeer(client: PythonClient, args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
-  return runPeer(join(PEERS, 'python', 'bin', 'python'), [join(ROOT, 'test', 'peers', 'python', 'peer.py'), client, ...args.map(String)], timeoutMs);
+  return startPeer(join(PEERS, 'python', 'bin', 'python'), [join(ROOT, 'test', 'peers', 'python', 'peer.py'), client, ...args.map(String)], timeoutMs).done;
 }
 
 /** Runs the Go peer (test/peers/go, franz-go) to its end: `produce`, with the arguments main.go documents. */
 export async function runGoPeer(args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
-  return runPeer(join(PEERS, 'go', 'peer'), args.map(String), timeoutMs);
+  return startPeer(join(PEERS, 'go', 'peer'), args.map(String), timeoutMs).done;
 }
 
-/** Runs a peer to its end (SIGKILL after `timeoutMs`) and parses its JSON lines. */
-async function runPeer(command: string, args: string[], timeoutMs: number): Promise<PeerRun> {
+/** A peer running: its report so far, and its end. */
+export interface StartedPeer {
+  pid: number;
+  /** The JSON lines it printed so far. */
+  events: PeerEvent[];
+  /** Resolves when it printed a line `event` (rejects if it ends first). */
+  reported(event: string): Promise<PeerEvent>;
+  done: Promise<PeerRun>;
+}
+
+/** Starts a peer (SIGKILL after `timeoutMs`) and parses its JSON lines as they come. */
+function startPeer(command: string, args: string[], timeoutMs: number): StartedPeer {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
+  const events: PeerEvent[] = [];
+  let partial = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  const waiting: { event: string; resolve: (e: PeerEvent) => void; reject: (e: Error) => void }[] = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines.filter((x) => x.trim() !== '')) {
+      const e = JSON.parse(l) as PeerEvent;
+      events.push(e);
+      for (const w of waiting.filter((x) => x.event === e.event)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(e);
+      }
+    }
+  });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  clearTimeout(timer);
-  const events = stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as PeerEvent);
-  return { code, events, stderr, pid: child.pid! };
+  const done = new Promise<PeerRun>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      for (const w of waiting.splice(0)) w.reject(new Error(`${command} ${args.join(' ')} ended (${code}) before reporting ${w.event}: ${stderr}`));
+      resolve({ code, events, stderr, pid: child.pid! });
+    }),
+  );
+  const reported = (event: string) => {
+    const seen = events.find((e) => e.event === event);
+    if (seen) return Promise.resolve(seen);
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error(`${command} ended before reporting ${event}: ${stderr}`));
+    return new Promise<PeerEvent>((resolve, reject) => waiting.push({ event, resolve, reject }));
+  };
+  return { pid: child.pid!, events, reported, done };
 }
 
 /** Whether any process of the cluster is left. */

@@ -148,7 +148,7 @@ public final class Peer {
   }
 
   /** One JSON line: the event, then name/value pairs (strings, or numbers). */
-  private static synchronized void emit(String event, Object... kv) {
+  static synchronized void emit(String event, Object... kv) {
     StringBuilder b = new StringBuilder("{\"event\":").append(quote(event));
     for (int i = 0; i < kv.length; i += 2) {
       b.append(',').append(quote((String) kv[i])).append(':');
@@ -158,7 +158,7 @@ public final class Peer {
     System.out.flush();
   }
 
-  private static String quote(String s) {
+  static String quote(String s) {
     StringBuilder b = new StringBuilder("\"");
     for (char c : s.toCharArray()) {
       if (c == '"' || c == '\\') b.append('\\').append(c);

@@ -60,7 +60,7 @@ export function parseJmx(lines: readonly JmxLine[]): JmxCounters {
 
 /** Reads every broker's counters now. */
 export async function readJmx(cluster: KafkaCluster): Promise<JmxCounters> {
-  const r = await startJavaPeer(kafka3ClientsVersion(), 'Jmx', cluster.nodes.map((n) => `127.0.0.1:${n.jmxPort}`)).done;
+  const r = await startJavaPeer(kafka3ClientsVersion(), 'Jmx', cluster.nodes.map((n) => `127.0.0.1:${n.jmxPort}`), 120_000).done;
   if (r.code !== 0) throw new Error(`reading JMX failed (${r.code}): ${r.stderr}`);
   return parseJmx(r.events as unknown as JmxLine[]);
 }
@@ -87,7 +87,7 @@ export function jmxDelta(before: JmxCounters, after: JmxCounters): JmxCounters {
 }
 
 /** Runs one of Kafka's own tools (a main class of build/kafka/libs) to its end. */
-export async function kafkaTool(main: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function kafkaTool(main: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn('java', ['-Xmx256m', '-cp', `${KAFKA_LIBS}/*`, main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -14,6 +14,8 @@ const KAFKA_LIBS = join(ROOT, 'build', 'kafka', 'libs');
 const PEERS = join(ROOT, 'build', 'peers');
 /** A node's heap: three nodes and their clients fit a 2-core, 24 GiB machine with room to spare. */
 const HEAP = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true'];
+/** How long a cluster may take to be ready: seconds on an idle machine, minutes when many JVMs share its two cores. */
+const READY_MS = 180_000;
 const CLUSTER_ID = 'a2Fma2F0cmFjZS10ZXN0MQ';
 
 /** Why the real broker cannot run here, or undefined when it can. */
@@ -182,17 +184,17 @@ export async function startKafkaCluster(opts: { brokers: number }): Promise<Kafk
       nodes.push({ id: i + 1, port, controllerPort, jmxPort, pid: child.pid!, dir });
     }
     const bootstrap = nodes.map((x) => `127.0.0.1:${x.port}`).join(',');
-    const until = Date.now() + 90_000;
+    const until = Date.now() + READY_MS;
     for (const node of nodes) {
       while (!(await accepts(node.port))) {
         const c = children[node.id - 1]!;
         if (c.exitCode !== null) throw new Error(`Kafka node ${node.id} exited (${c.exitCode}): ${log(node)}`);
-        if (Date.now() > until) throw new Error(`Kafka node ${node.id} did not listen within 90 s: ${log(node)}`);
+        if (Date.now() > until) throw new Error(`Kafka node ${node.id} did not listen within ${READY_MS / 1000} s: ${log(node)}`);
         await sleep(100);
       }
     }
     while (metadataBrokers(bootstrap) !== n) {
-      if (Date.now() > until) throw new Error(`Kafka Metadata did not list ${n} brokers within 90 s`);
+      if (Date.now() > until) throw new Error(`Kafka Metadata did not list ${n} brokers within ${READY_MS / 1000} s`);
       await sleep(200);
     }
     return { bootstrap, nodes, stop };

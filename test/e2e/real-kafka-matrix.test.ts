@@ -153,7 +153,7 @@ const sortedRecord = (r: Record<string, number>) => Object.fromEntries(Object.en
 function printMatrix(rows: Row[]): void {
   const w = [4, 5, 10].map((min, i) => Math.max(min, ...rows.map((r) => [r.what, r.truth, r.kafkatrace][i]!.length)));
   const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w[0]!)}  ${b.padEnd(w[1]!)}  ${c.padEnd(w[2]!)}  ${d}`;
-  console.log([line('what', 'truth', 'kafkatrace', 'verdict'), ...rows.map((r) => line(r.what, r.truth, r.kafkatrace, r.ok ? 'ok' : 'DIFFERS'))].join('\n'));
+  console.log([`accuracy matrix, seed ${SEED}`, line('what', 'truth', 'kafkatrace', 'verdict'), ...rows.map((r) => line(r.what, r.truth, r.kafkatrace, r.ok ? 'ok' : 'DIFFERS'))].join('\n'));
 }
 
 describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster', () => {
@@ -305,7 +305,9 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
       exact(rows, `${P}paused ${row.topic},${row.partition} lag (kafka-consumer-groups)`, row.lag, tracedLag[`${row.topic},${row.partition}`]);
     }
 
-    // Generations, members and rebalances per group, from the members' own rebalance callbacks.
+    // Generations, members and rebalances per group, from the members' own rebalance callbacks. A share
+    // group (KIP-932) joins here once the Java peer has a share consumer (engineer sg's branch); its
+    // ShareGroupHeartbeat, ShareFetch and ShareAcknowledge already get request rows above, as every API does.
     for (const [group, kind] of [[`${P}classic`, 'classic'], [`${P}consumer`, 'consumer'], [`${P}paused`, 'classic']] as const) {
       const assigned = members.flatMap((m) => m.events).filter((e: PeerEvent) => e.event === 'assigned' && e['group'] === group && e['partitions'] !== '');
       const memberIds = [...new Set(assigned.map((e) => String(e['member'])))].sort();

@@ -80,11 +80,14 @@ function script(c: KafkaCluster): string {
   const ours = `((args.role == "broker" && ${served}) || (args.role == "client" && ${talked}))`;
   const topic = `strncmp(args.topic, "${P}", ${P.length}) == 0`;
   const group = `strncmp(args.group, "${P}", ${P.length}) == 0`;
+  // The workload's consumers, not the brokers' replica fetchers (whose Fetch v18 bodies the schemas of
+  // Kafka 4.4.0 decode): JMX BytesOutPerSec counts consumers only.
+  const consumer = `strncmp(args.client_id, "${P}", ${P.length}) == 0`;
   return `
     kafka:produce /${ours} && ${topic}/ { @produced[args.role, args.topic, args.partition] = sum(args.records); @produced_bytes[args.role, args.topic] = sum(args.bytes); }
-    kafka:fetch /args.role == "client" && ${talked} && ${topic}/ { @fetched[args.topic, args.partition] = sum(args.records); @fetched_bytes[args.topic] = sum(args.bytes); }
-    kafka:fetch /args.role == "broker" && ${served} && strncmp(args.client_id, "${P}", ${P.length}) == 0 && args.records == -1/ { @broker_fetch_unknown = count(); }
-    kafka:fetch /args.role == "broker" && ${served} && args.records > 0/ { @broker_fetch_records[args.topic] = sum(args.records); }
+    kafka:fetch /args.role == "client" && ${talked} && ${consumer} && ${topic}/ { @fetched[args.topic, args.partition] = sum(args.records); @fetched_bytes[args.topic] = sum(args.bytes); }
+    kafka:fetch /args.role == "broker" && ${served} && ${consumer} && args.records == -1/ { @broker_fetch_unknown = count(); }
+    kafka:fetch /args.role == "broker" && ${served} && ${consumer} && args.records > 0/ { @broker_fetch_records[args.topic] = sum(args.records); }
     kafka:request /args.role == "broker" && ${served} && args.status == "complete"/ { @requests[args.api_key, args.version, args.client_id] = count(); @latency[args.api_key] = sum(args.latency); }
     kafka:lag /${ours} && ${group}/ { @lag[args.group, args.topic, args.partition] = args.committed_lag; }
     kafka:rebalance /${ours} && ${group}/ { @rebalances[args.kind, args.group, args.member, args.generation] = count(); }`;

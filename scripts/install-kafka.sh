@@ -4,7 +4,7 @@
 # Java client peer (test/peers/java) into build/peers/java-VERSION, built against the broker's
 # kafka-clients and against the newest 3.x, whose Produce v11 names topics (4.x sends v13, topic ids);
 # the Python peer's clients (confluent-kafka from its wheel, kafka-python) with pip into a venv,
-# build/peers/python; the Go peer (franz-go, test/peers/go) through the Go module proxy into
+# build/peers/python; the Go peer (franz-go and sarama, test/peers/go) through the Go module proxy into
 # build/peers/go. Quick when nothing changed: a stamp keyed on the versions and the sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   'no-privilege': 'environment',
   'no-tracefs': 'environment',
   'mock-broker': 'environment',
+  'apache-kafka': 'environment',
   'kernel-refused': 'kernel-feature',
   'attach-failed': 'kernel-feature',
   'elf-invalid': 'bad-input',

@@ -6,6 +6,10 @@ import { parseExportTarget, type ExportTarget } from '../export/address.js';
 
 export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'info' | 'repl' | 'demo';
 
+/** The brokers `demo --kafka` offers: librdkafka's mock cluster, or Apache Kafka installed by scripts/install-kafka.sh. */
+export const DEMO_KAFKA = ['mock', 'apache'] as const;
+export type DemoKafka = (typeof DEMO_KAFKA)[number];
+
 export interface CliOptions {
   command: Command;
   /** Script text from -e. */
@@ -32,6 +36,8 @@ export interface CliOptions {
   exportTarget?: ExportTarget;
   /** A subcommand's own --help (demo). */
   help?: boolean;
+  /** demo --kafka: the broker the demo runs against. */
+  demoKafka?: DemoKafka;
   /** --map-keys-max, else BPFTRACE_MAP_KEYS_MAX: keys each map holds (default: the plan's, 4096). */
   mapKeysMax?: number;
   /** -q: no `Attaching N probes...`. */
@@ -67,8 +73,9 @@ USAGE
   kafkatrace compile FILE|-e PROG -o DIR    write the generated C, the BPF object and the plan
   kafkatrace repl [--unsafe]                type probe blocks at a prompt; they attach at once (.help)
   kafkatrace run NAME|FILE [options]        run a stdlib tool by name or a script (--list: the tools)
-  kafkatrace demo [--duration TIME]         a mock Kafka with a producer and a rebalancing consumer
-                                            group, traced live (demo --help explains it)
+  kafkatrace demo [--kafka mock|apache] [--duration TIME]
+                                            a Kafka broker (mock by default) with a producer and a
+                                            rebalancing consumer group, traced live (demo --help)
 
 OPTIONS
   -e PROGRAM        the script text
@@ -118,13 +125,17 @@ function parseMapKeys(text: string, from: string): number {
   return n;
 }
 
-/** `demo` takes --duration and --no-color (already in opts), and -h. */
+/** `demo` takes --kafka, --duration and --no-color (already in opts), and -h. */
 function demoOptions(opts: CliOptions, v: Record<string, string | boolean | undefined>, positionals: string[]): CliOptions {
   if (positionals.length > 0) throw new KtError('usage', `demo takes no arguments, not '${positionals[0]}'`);
-  const other = Object.keys(v).find((k) => v[k] !== undefined && !['duration', 'no-color', 'h', 'help'].includes(k));
+  const other = Object.keys(v).find((k) => v[k] !== undefined && !['kafka', 'duration', 'no-color', 'h', 'help'].includes(k));
   if (other) throw new KtError('usage', `demo does not take ${other.length === 1 ? '-' : '--'}${other}`);
   if (v.h || v.help) opts.help = true;
   if (typeof v.duration === 'string') opts.durationMs = parseDuration(v.duration);
+  if (typeof v.kafka === 'string') {
+    if (!(DEMO_KAFKA as readonly string[]).includes(v.kafka)) throw new KtError('usage', `--kafka takes ${DEMO_KAFKA.join(' or ')}, not '${v.kafka}'`);
+    opts.demoKafka = v.kafka as DemoKafka;
+  }
   return opts;
 }
 
@@ -158,6 +169,7 @@ export function parseCli(argv: string[]): CliOptions {
         unsafe: { type: 'boolean' },
         duration: { type: 'string' },
         export: { type: 'string' },
+        kafka: { type: 'string' },
         list: { type: 'boolean' },
         'no-color': { type: 'boolean' },
         'map-keys-max': { type: 'string' },
@@ -239,6 +251,7 @@ export function parseCli(argv: string[]): CliOptions {
     if (!Number.isSafeInteger(n)) throw new KtError('usage', `BPFTRACE_CAT_BYTES_MAX takes a number of bytes, not '${catBytes}'`);
     opts.catBytesMax = n;
   }
+  if (v.kafka !== undefined) throw new KtError('usage', `--kafka only applies to demo, not to ${command}`);
   if (v.export !== undefined) {
     if (command !== 'trace' && command !== 'run') throw new KtError('usage', `--export only applies when a script runs, not to ${command}`);
     const target = parseExportTarget(v.export);

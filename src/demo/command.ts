@@ -1,9 +1,11 @@
-// `kafkatrace demo`: a mock Kafka broker, a producer and a consumer group that rebalances, traced by
-// the demo script through the real runtime and shown live; everything it started is stopped at the
-// end, on Ctrl-C and on SIGTERM.
+// `kafkatrace demo`: a Kafka broker (librdkafka's mock cluster, or Apache Kafka when asked and
+// installed), a producer and a consumer group that rebalances, traced by the demo script through the
+// real runtime and shown live; everything it started is stopped at the end, on Ctrl-C and on SIGTERM.
+import { isKtError } from '../errors.js';
 import { formatDiagnostic } from '../frontend/diagnostics.js';
 import { realSystem } from '../frontend/system.js';
-import { MockBrokerError, startMockBroker, type MockBroker } from './mock-broker.js';
+import { apacheKafkaProblem, apacheKafkaVersion, createTopics, startKafkaCluster } from './apache-kafka.js';
+import { startMockBroker } from './mock-broker.js';
 import type { Plan } from '../plan/types.js';
 import type { Output } from '../runtime/output.js';
 import { privilegeProblem } from '../runtime/privileges.js';
@@ -28,32 +30,39 @@ const PLAIN_REFRESH_MS = 5000;
 export const DEMO_HELP = `kafkatrace demo: watch Kafka traffic and consumer-group rebalances, traced live
 
 USAGE
-  kafkatrace demo [--duration TIME] [--no-color]
+  kafkatrace demo [--kafka mock|apache] [--duration TIME] [--no-color]
 
-Starts a mock Kafka broker (librdkafka's mock cluster) with the topic ${TOPIC} (${PARTITIONS} partitions), a
-kcat producer writing a steady stream of records, and the consumer group ${GROUP} of two kcat
-members. A third member joins after 30% of the run and the first leaves after 60%, so the group
-rebalances while you watch. A kafkatrace script (kafka:produce, kafka:fetch, kafka:request,
-kafka:rebalance, kafka:joingroup, kafka:leavegroup) traces it all through the syscall capture, and
-the screen shows, per second: records and bytes in and out per topic, records per producer and
-consumer client id, requests and latency per API, and each rebalance, join and leave as it happens.
+Starts a Kafka broker with the topic ${TOPIC} (${PARTITIONS} partitions): by default a mock one
+(librdkafka's mock cluster, quick to start); with --kafka apache a single-node Apache Kafka (KRaft)
+in a temporary directory, ready in some seconds. Then a kcat producer writing a steady stream of
+records, and the consumer group ${GROUP} of two kcat members. A third member joins after 30%
+of the run and the first leaves after 60%, so the group rebalances while you watch. A kafkatrace
+script (kafka:produce, kafka:fetch, kafka:request, kafka:rebalance, kafka:joingroup,
+kafka:leavegroup) traces it all through the syscall capture, and the screen shows, per second:
+records and bytes in and out per topic, records per producer and consumer client id, requests and
+latency per API, and each rebalance, join and leave as it happens.
 At the end, on Ctrl-C or on SIGTERM, everything the demo started is stopped and it exits 0.
 
 On a terminal the view redraws in place, in colour unless --no-color or NO_COLOR is set; when
 standard output is not a terminal, plain-text frames are printed every ${PLAIN_REFRESH_MS / 1000} s.
 
 OPTIONS
+  --kafka mock|apache
+                    the broker: mock (default), or Apache Kafka as scripts/install-kafka.sh
+                    installs it
   --duration TIME   how long to run (default ${DEFAULT_DURATION_MS / 1000}s; e.g. 12s, 1m)
   --no-color        no colour on a terminal
   -h, --help        this help
 
 Needs root (it loads BPF programs) and kcat (scripts/install-deps.sh installs both the Debian
-packages and the mock broker).
+packages and the mock broker); --kafka apache also needs java and scripts/install-kafka.sh.
 `;
 
 /** What the demo takes from its command line. */
 interface DemoOptions {
   help?: boolean;
+  /** The broker: mock unless asked. */
+  demoKafka?: 'mock' | 'apache';
   durationMs?: number;
   noColor: boolean;
 }
@@ -92,9 +101,37 @@ function brokerPort(bootstrap: string): string {
   return bootstrap.split(',')[0]!.split(':').pop()!;
 }
 
-function problem(): string | undefined {
+function problem(kafka: 'mock' | 'apache'): string | undefined {
   if (privilegeProblem()) return 'the demo needs root (or CAP_BPF and CAP_PERFMON): it loads BPF programs';
-  return kcatProblem();
+  return kcatProblem() ?? (kafka === 'apache' ? apacheKafkaProblem() : undefined);
+}
+
+interface DemoBroker {
+  /** What it is, for the header. */
+  name: string;
+  bootstrap: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Kafka's own settings for the demo: its consumers' short session timeouts (under the broker's
+ * 6 s minimum), so that a member that leaves is noticed within seconds as on the mock.
+ */
+const APACHE_SETTINGS = { 'group.min.session.timeout.ms': '1000' };
+
+async function startBroker(kafka: 'mock' | 'apache', signal: AbortSignal): Promise<DemoBroker> {
+  if (kafka === 'mock') {
+    const mock = await startMockBroker({ topics: { [TOPIC]: PARTITIONS } });
+    return { name: 'mock Kafka', bootstrap: mock.bootstrap, stop: mock.stop };
+  }
+  const cluster = await startKafkaCluster({ brokers: 1, settings: APACHE_SETTINGS, signal });
+  try {
+    createTopics(cluster, { [TOPIC]: PARTITIONS });
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+  return { name: `Apache Kafka ${apacheKafkaVersion()}`, bootstrap: cluster.bootstrap, stop: cluster.stop };
 }
 
 /**
@@ -113,7 +150,8 @@ export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.std
     io.stdout.write(DEMO_HELP);
     return 0;
   }
-  const why = problem();
+  const kafka = opts.demoKafka ?? 'mock';
+  const why = problem(kafka);
   if (why) {
     io.stderr.write(`kafkatrace: ${why}\n`);
     return 1;
@@ -127,17 +165,17 @@ export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.std
   for (const s of signals) process.on(s, onSignal);
   // A reader that went away (`kafkatrace demo | head`) ends the demo the same way.
   io.stdout.on('error', onSignal);
-  let broker: MockBroker | undefined;
+  let broker: DemoBroker | undefined;
   let scenario: Scenario | undefined;
   let screen: Screen | undefined;
   let ticker: NodeJS.Timeout | undefined;
   try {
-    broker = await startMockBroker({ topics: { [TOPIC]: PARTITIONS } });
+    broker = await startBroker(kafka, abort.signal);
     if (abort.signal.aborted) return 0;
     const positional = [brokerPort(broker.bootstrap), GROUP];
     const { plan, object } = await compileDemo(positional);
     const durationMs = opts.durationMs ?? DEFAULT_DURATION_MS;
-    const setting: DemoSetting = { bootstrap: broker.bootstrap, topic: TOPIC, partitions: PARTITIONS, group: GROUP, durationMs };
+    const setting: DemoSetting = { broker: broker.name, bootstrap: broker.bootstrap, topic: TOPIC, partitions: PARTITIONS, group: GROUP, durationMs };
     const live = io.stdout.isTTY === true;
     const color = live && !opts.noColor;
     // A terminal's last row stays free (the screen leaves it so); its height is read anew each frame.
@@ -181,7 +219,9 @@ export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.std
     shown.draw(renderView(frames.final(lastMaps, elapsed(), lostAtStop), viewOptions()));
     return 0;
   } catch (e) {
-    if (e instanceof MockBrokerError) {
+    // Ctrl-C while Apache Kafka was starting: it is stopped, and the demo ends as it does on Ctrl-C.
+    if (abort.signal.aborted && isKtError(e, 'apache-kafka')) return 0;
+    if (isKtError(e, 'mock-broker', 'apache-kafka')) {
       io.stderr.write(`kafkatrace: ${e.message}\n`);
       return 1;
     }

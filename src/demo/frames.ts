@@ -7,6 +7,8 @@ import { ratesBetween, totalsOf, type DemoTotals } from './stats.js';
 import type { ViewState } from './view.js';
 
 export interface DemoSetting {
+  /** What the broker is, for the header: "mock Kafka", "Apache Kafka 4.4.0". */
+  broker: string;
   bootstrap: string;
   topic: string;
   partitions: number;

@@ -5,6 +5,8 @@ import type { GroupState, LogEntry } from './events.js';
 import type { DemoRates, DemoTotals } from './stats.js';
 
 export interface ViewState {
+  /** What the broker is: "mock Kafka", "Apache Kafka 4.4.0". */
+  broker: string;
   bootstrap: string;
   topic: string;
   partitions: number;
@@ -76,7 +78,7 @@ function sortedKeys<V>(m: Map<string, V>): string[] {
 }
 
 function header(s: ViewState, c: Colors): string[] {
-  const title = `${c.bold(c.cyan('kafkatrace demo'))}  mock Kafka at ${s.bootstrap}`;
+  const title = `${c.bold(c.cyan('kafkatrace demo'))}  ${s.broker} at ${s.bootstrap}`;
   const scene = `topic ${s.topic} (${s.partitions} partitions), consumer group ${s.group}`;
   const seconds = Math.min(s.elapsedMs, s.durationMs) / 1000;
   const status = s.final

@@ -1,14 +1,13 @@
 // `kafkatrace demo` as a user runs it, stdout piped: it runs its broker, producer and rebalancing
 // consumer group under the real runtime, prints what it traced, exits 0 at the end of its duration
 // and on SIGINT, and leaves nothing behind: none of its processes, BPF programs, maps or links.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
-import { emptyHeld, heldBpf, stillLoaded, type HeldBpf } from '../helpers/bpf-held.js';
+import { expectNothingLeft, runDemo } from '../helpers/demo-run.js';
 import { canRun } from './runtime-helpers.js';
-import { alive } from '../helpers/processes.js';
 
 /** canRun(), and what the demo needs beyond it: the CLI bundle, the mock broker and kcat. */
 function demoCanRun(): boolean {
@@ -24,80 +23,6 @@ function demoCanRun(): boolean {
 }
 
 const run = demoCanRun();
-
-/** What the demo holds: its children's pids and the BPF objects behind its fds. */
-interface Holdings extends HeldBpf {
-  children: Set<number>;
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The fields after the command name (which may hold spaces) start with state, then ppid.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(entry));
-    } catch {
-      // The process ended while the list was read.
-    }
-  }
-  return out;
-}
-
-function sample(pid: number, into: Holdings): void {
-  for (const c of childrenOf(pid)) into.children.add(c);
-  heldBpf(pid, into);
-}
-
-interface DemoRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  held: Holdings;
-}
-
-/** Runs the demo, sampling what it holds every 300 ms; `signal` is sent once `interrupt` returns true. */
-function runDemo(args: string[], interrupt?: (stdout: string) => boolean, signal: NodeJS.Signals = 'SIGINT'): Promise<DemoRun> {
-  const child = spawn(process.execPath, [BIN, 'demo', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  const held: Holdings = { ...emptyHeld(), children: new Set() };
-  let stdout = '';
-  let stderr = '';
-  let interrupted = false;
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    stdout += s;
-    if (interrupt && !interrupted && interrupt(stdout)) {
-      interrupted = true;
-      sample(child.pid!, held);
-      child.kill(signal);
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const sampler = setInterval(() => sample(child.pid!, held), 300);
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      clearInterval(sampler);
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr, held });
-    });
-  });
-}
-
-/** Nothing the demo started or loaded is left, once the kernel has freed what was closed. */
-async function expectNothingLeft(held: Holdings): Promise<void> {
-  // The demo started the broker, the producer and three consumers.
-  expect(held.children.size).toBeGreaterThanOrEqual(4);
-  expect(held.progs.size).toBeGreaterThan(0);
-  expect(await stillLoaded('prog', held.progs)).toEqual([]);
-  expect(await stillLoaded('map', held.maps)).toEqual([]);
-  expect(await stillLoaded('link', held.links)).toEqual([]);
-  for (let i = 0; i < 60 && [...held.children].some(alive); i++) await new Promise((r) => setTimeout(r, 50));
-  const left = [...held.children].filter(alive);
-  expect(left).toEqual([]);
-}
 
 describe.runIf(run)('kafkatrace demo', () => {
   it('runs its scenario for the duration, shows traffic and rebalances, exits 0 and leaves nothing behind', async () => {

@@ -163,7 +163,7 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
   let cluster: KafkaCluster | undefined;
 
   beforeAll(async () => {
-    cluster = await startKafkaCluster({ brokers: 3 });
+    cluster = await startKafkaCluster({ brokers: 3, jmx: true });
     const admin = kafkajsClient(cluster.bootstrap, `${P}admin`).admin();
     await admin.connect();
     try {

@@ -1,5 +1,5 @@
 // kafka:* probes on the Apache Kafka broker (KRaft, the release scripts/install-kafka.sh installs) with
-// the Java, Python and Go clients, through the command line (`-f json`), tracing the broker's JVM and
+// the Java, Python, Go and JavaScript clients, through the command line (`-f json`), tracing the broker's JVM and
 // the client at once. Truth comes from Kafka: the producers' own delivery reports and the broker's log
 // end offsets (the Java admin client). One node, then three with replication factor 3. The schemas
 // kafkatrace decodes stop at Produce v11, and kafka-clients 4.x and franz-go send v13 (topic ids
@@ -24,6 +24,7 @@ import {
   type PeerRun,
   type PythonClient,
 } from '../helpers/real-kafka.js';
+import { produceWithConfluentPeer, produceWithKafkajsPeer, type SeededProduce } from '../helpers/real-kafka-clients.js';
 import { canRun } from './runtime-helpers.js';
 
 const missing = realKafkaProblem();
@@ -86,6 +87,21 @@ const goProducer = (version: number, cap?: string): Producer => ({
   client: { event: 'client', name: 'franz-go' },
   version,
   run: (args) => runGoPeer(['produce', ...args, ...(cap === undefined ? [] : [cap])]),
+});
+
+/** sarama, at the newest versions it knows (Kafka 4.0's). */
+const saramaProducer = (version: number): Producer => ({
+  client: { event: 'client', name: 'sarama' },
+  version,
+  run: (args) => runGoPeer(['sarama-produce', ...args]),
+});
+
+/** A JavaScript client in the test's own process, given the peers' arguments. */
+const nodeProducer = (name: string, version: number, produce: (o: SeededProduce) => Promise<PeerRun>): Producer => ({
+  client: { event: 'client', name },
+  version,
+  run: ([bootstrap, topic, partitions, count, seed, clientId]) =>
+    produce({ bootstrap: String(bootstrap), topic: String(topic), partitions: Number(partitions), count: Number(count), seed: Number(seed), clientId: String(clientId) }),
 });
 
 const java4Producer = (): Producer => ({
@@ -177,6 +193,14 @@ describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
 
   it('records per partition of a franz-go producer capped at Kafka 3.9 (Produce v11) equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async () => {
     await proveProduce(cluster, goProducer(11, '3.9.0'), { topic: `real-franz-go-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
+  });
+
+  it.each([
+    ['sarama', () => saramaProducer(10)],
+    ['kafkajs', () => nodeProducer('kafkajs', 7, produceWithKafkajsPeer)],
+    ['@confluentinc/kafka-javascript', () => nodeProducer('@confluentinc/kafka-javascript', 10, produceWithConfluentPeer)],
+  ] as [string, () => Producer][])('records per partition of an idempotent %s producer equal its delivery reports and the log end offsets', { timeout: TIMEOUT_MS }, async (name, make) => {
+    await proveProduce(cluster, make(), { topic: `real-${name.replace(/\W/g, '')}-${process.pid}`, partitions: 5, replicas: 1, count: 400 });
   });
 
   it.each(['classic', 'consumer'])('records fetched per partition by a Java group member (group.protocol=%s) equal what it received and what was delivered', { timeout: TIMEOUT_MS }, async (protocol) => {

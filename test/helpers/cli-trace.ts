@@ -24,11 +24,13 @@ export interface Traced {
 }
 
 /**
- * Runs the CLI with `-f json` (and `args`, e.g. `-p PID`), waits for its attached_probes line, runs
- * `during`, then sends SIGINT and collects its output. The CLI is killed if it outlives the test.
+ * Runs the CLI with `-f json` (and `args`, e.g. `-p PID`) on a script, or on a stdlib tool as
+ * `kafkatrace run TOOL`, waits for its attached_probes line, runs `during`, then sends SIGINT and
+ * collects its output. The CLI is killed if it outlives the test.
  */
-export async function traceWhile(script: string, during: () => Promise<void>, args: string[] = []): Promise<Traced> {
-  const child = spawn(process.execPath, [BIN, '-f', 'json', ...args, '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+export async function traceWhile(script: string | { tool: string }, during: () => Promise<void>, args: string[] = []): Promise<Traced> {
+  const what = typeof script === 'string' ? ['-f', 'json', ...args, '-e', script] : ['run', script.tool, '-f', 'json', ...args];
+  const child = spawn(process.execPath, [BIN, ...what], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

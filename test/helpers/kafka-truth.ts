@@ -58,9 +58,13 @@ export function parseJmx(lines: readonly JmxLine[]): JmxCounters {
   return out;
 }
 
-/** Reads every broker's counters now. */
+/** Reads every broker's counters now (a cluster started with `jmx`). */
 export async function readJmx(cluster: KafkaCluster): Promise<JmxCounters> {
-  const r = await startJavaPeer(kafka3ClientsVersion(), 'Jmx', cluster.nodes.map((n) => `127.0.0.1:${n.jmxPort}`), 120_000).done;
+  const endpoints = cluster.nodes.map((n) => {
+    if (n.jmxPort === undefined) throw new Error('readJmx: the cluster was started without jmx');
+    return `127.0.0.1:${n.jmxPort}`;
+  });
+  const r = await startJavaPeer(kafka3ClientsVersion(), 'Jmx', endpoints, 120_000).done;
   if (r.code !== 0) throw new Error(`reading JMX failed (${r.code}): ${r.stderr}`);
   return parseJmx(r.events as unknown as JmxLine[]);
 }

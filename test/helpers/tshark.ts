@@ -186,10 +186,10 @@ function messageOf(k: Tree, srcPort: number, dstPort: number, brokerPorts: Set<n
   return msg;
 }
 
-/** tshark's JSON reading of the Kafka packets of `apiKeys` in `pcap`, with `brokerPorts` decoded as Kafka. */
-async function dissect(pcap: string, brokerPorts: number[], apiKeys: number[]): Promise<{ _source: { layers: Tree } }[]> {
+/** tshark's JSON reading of the Kafka packets `filter` selects in `pcap`, with `brokerPorts` decoded as Kafka. */
+async function dissect(pcap: string, brokerPorts: number[], filter: string): Promise<{ _source: { layers: Tree } }[]> {
   const args = ['-r', pcap, ...brokerPorts.flatMap((p) => ['-d', `tcp.port==${p},kafka`]),
-    '-Y', apiKeys.map((k) => `kafka.api_key == ${k}`).join(' || '), '-T', 'json', '--no-duplicate-keys', '-J', 'frame tcp kafka'];
+    '-Y', filter, '-T', 'json', '--no-duplicate-keys', '-J', 'frame tcp kafka'];
   const child = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   let stderr = '';
@@ -199,6 +199,10 @@ async function dissect(pcap: string, brokerPorts: number[], apiKeys: number[]): 
   if (code !== 0) throw new Error(`tshark -r failed (${code}): ${stderr}`);
   const text = Buffer.concat(chunks).toString('utf8');
   return (text.trim() === '' ? [] : JSON.parse(text)) as { _source: { layers: Tree } }[];
+}
+
+function apiKeysFilter(apiKeys: number[]): string {
+  return apiKeys.map((k) => `kafka.api_key == ${k}`).join(' || ');
 }
 
 /** Each Kafka message of the dissected packets, with its TCP ports, its segment and its capture time (seconds since the epoch). */
@@ -221,7 +225,7 @@ function* kafkaMessages(packets: { _source: { layers: Tree } }[]): Iterable<{ k:
 export async function tsharkExchanges(pcap: string, brokerPorts: number[]): Promise<Map<string, TsharkExchange>> {
   const ports = new Set(brokerPorts);
   const exchanges = new Map<string, TsharkExchange>();
-  for (const { k, src, dst } of kafkaMessages(await dissect(pcap, brokerPorts, [0, 1]))) {
+  for (const { k, src, dst } of kafkaMessages(await dissect(pcap, brokerPorts, apiKeysFilter([0, 1])))) {
     const msg = messageOf(k, src, dst, ports);
     if (!msg) continue;
     const key = `${msg.clientPort}/${msg.brokerPort}/${msg.correlationId}`;
@@ -231,6 +235,43 @@ export async function tsharkExchanges(pcap: string, brokerPorts: number[]): Prom
     exchanges.set(key, ex);
   }
   return exchanges;
+}
+
+/** A request's header as the dissector read it, and the software an ApiVersions v3+ request names. */
+export interface TsharkRequest {
+  clientPort: number;
+  brokerPort: number;
+  apiKey: number;
+  version: number;
+  correlationId: number;
+  /** "" when null. */
+  clientId: string;
+  softwareName?: string;
+  softwareVersion?: string;
+}
+
+/** Every request in `pcap` (any API), read by tshark's Kafka dissector with `brokerPorts` decoded as Kafka. */
+export async function tsharkRequests(pcap: string, brokerPorts: number[]): Promise<TsharkRequest[]> {
+  const ports = new Set(brokerPorts);
+  const out: TsharkRequest[] = [];
+  for (const { k, src, dst } of kafkaMessages(await dissect(pcap, brokerPorts, 'kafka.request_key'))) {
+    const apiKey = num(k, 'kafka.request_key');
+    if (apiKey === undefined || !ports.has(dst)) continue;
+    const r: TsharkRequest = {
+      clientPort: src,
+      brokerPort: dst,
+      apiKey,
+      version: num(k, 'kafka.api_version') ?? -1,
+      correlationId: num(k, 'kafka.correlation_id') ?? -1,
+      clientId: field(k, 'kafka.client_id') ?? '',
+    };
+    const name = field(k, 'kafka.client_software_name');
+    if (name !== undefined) r.softwareName = name;
+    const version = field(k, 'kafka.client_software_version');
+    if (version !== undefined) r.softwareVersion = version;
+    out.push(r);
+  }
+  return out;
 }
 
 /**
@@ -337,7 +378,7 @@ export async function tsharkGroupExchanges(pcap: string, brokerPorts: number[]):
   const ports = new Set(brokerPorts);
   const byKey = new Map<string, TsharkGroupExchange>();
   let frame = 0;
-  for (const { k, src, dst, tcp, time } of kafkaMessages(await dissect(pcap, brokerPorts, [11, 12, 13, 14]))) {
+  for (const { k, src, dst, tcp, time } of kafkaMessages(await dissect(pcap, brokerPorts, apiKeysFilter([11, 12, 13, 14])))) {
     const correlationId = num(k, 'kafka.correlation_id');
     const apiKey = num(k, 'kafka.api_key');
     if (correlationId === undefined || apiKey === undefined || apiKey < 11 || apiKey > 14) continue;

@@ -1,10 +1,14 @@
 // `kafkatrace demo` on the command line, and the demo script through the normal front end: it plans
 // with no kernel part (no clang at run time) and every probe runs in user space.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCli } from '../../src/cli/args.js';
 import { planScript } from '../../src/compiler.js';
 import { KtError } from '../../src/errors.js';
 import { planToJson } from '../../src/plan/json.js';
+import { apacheKafkaProblem } from '../../src/demo/apache-kafka.js';
 import { DEMO_HELP } from '../../src/demo/command.js';
 import { kcatProblem } from '../../src/demo/scenario.js';
 import { DEMO_SCRIPT, EVENT_FORMATS } from '../../src/demo/script.js';
@@ -21,6 +25,14 @@ describe('demo arguments', () => {
     expect(parseCli(['demo', '-h'])).toMatchObject({ command: 'demo', help: true });
   });
 
+  it('takes --kafka mock or apache, and only for the demo', () => {
+    expect(parseCli(['demo']).demoKafka).toBeUndefined();
+    expect(parseCli(['demo', '--kafka', 'apache']).demoKafka).toBe('apache');
+    expect(parseCli(['demo', '--kafka', 'mock']).demoKafka).toBe('mock');
+    expect(() => parseCli(['demo', '--kafka', 'real'])).toThrow(new KtError('usage', "--kafka takes mock or apache, not 'real'"));
+    expect(() => parseCli(['-e', 'BEGIN {}', '--kafka', 'apache'])).toThrow(new KtError('usage', '--kafka only applies to demo, not to trace'));
+  });
+
   it('rejects arguments and options that belong to scripts', () => {
     expect(() => parseCli(['demo', 'x.ktr'])).toThrow(new KtError('usage', "demo takes no arguments, not 'x.ktr'"));
     expect(() => parseCli(['demo', '-e', 'BEGIN {}'])).toThrow(new KtError('usage', 'demo does not take -e'));
@@ -29,12 +41,21 @@ describe('demo arguments', () => {
   });
 
   it('explains itself', () => {
-    expect(DEMO_HELP).toContain('kafkatrace demo [--duration TIME] [--no-color]');
+    expect(DEMO_HELP).toContain('kafkatrace demo [--kafka mock|apache] [--duration TIME] [--no-color]');
     expect(DEMO_HELP).toContain('default 20s');
   });
 });
 
 describe('what the demo needs', () => {
+  it('says how to install Apache Kafka when it is not installed', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'kafkatrace-demo-cli-'));
+    try {
+      expect(apacheKafkaProblem(empty)).toBe('Apache Kafka is not installed: run scripts/install-kafka.sh (needs java 17 or newer, mvn and go)');
+    } finally {
+      rmSync(empty, { recursive: true });
+    }
+  });
+
   it('names the package when kcat cannot be found', () => {
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';

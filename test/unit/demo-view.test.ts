@@ -43,7 +43,7 @@ const join = (member: string, client: string, generation: number) =>
   printf(EVENT_FORMATS.join, ['kafkatrace-demo', member, client, BigInt(generation)]);
 const leave = (member: string, client: string) => printf(EVENT_FORMATS.leave, ['kafkatrace-demo', member, client]);
 
-const setting: DemoSetting = { bootstrap: '127.0.0.1:9092', topic: 'demo-orders', partitions: 3, group: 'kafkatrace-demo', durationMs: 20_000 };
+const setting: DemoSetting = { broker: 'mock Kafka', bootstrap: '127.0.0.1:9092', topic: 'demo-orders', partitions: 3, group: 'kafkatrace-demo', durationMs: 20_000 };
 
 describe('figures from the maps', () => {
   it('reads totals per topic, client, API and group', () => {
@@ -134,6 +134,7 @@ describe('the view', () => {
     expect(text).not.toMatch(ESCAPE);
     expect(text).toContain('kafkatrace demo  mock Kafka at 127.0.0.1:9092\ntopic demo-orders (3 partitions), consumer group kafkatrace-demo\n');
     expect(text).toContain('7 s of 20 s; rates over the last 1 s (Ctrl-C stops)');
+    expect(renderView(state({ broker: 'Apache Kafka 4.4.0' }), { color: false })[0]).toBe('kafkatrace demo  Apache Kafka 4.4.0 at 127.0.0.1:9092');
     expect(text).toMatch(/^demo-orders +50\.0 +4\.9 +40\.0 +3\.9 +500 +300$/m);
     expect(text).toMatch(/^demo-producer +producer +50\.0 +500$/m);
     expect(text).toMatch(/^demo-consumer-1 +consumer +40\.0 +300$/m);

@@ -1,14 +1,18 @@
-// franz-go as a test peer (test/helpers/real-kafka.ts runs it; scripts/install-kafka.sh builds it into
-// build/peers/go):
+// franz-go and sarama as test peers (test/helpers/real-kafka.ts runs them; scripts/install-kafka.sh
+// builds them into build/peers/go):
 //
-//	peer produce BOOTSTRAP TOPIC PARTITIONS COUNT SEED ID [KAFKA]
+//	peer produce BOOTSTRAP TOPIC PARTITIONS COUNT SEED ID [KAFKA]   franz-go
+//	peer sarama-produce BOOTSTRAP TOPIC PARTITIONS COUNT SEED ID    sarama
+//	peer sarama-consume BOOTSTRAP TOPIC GROUP COUNT ID              sarama, a classic consumer group
 //
-// KAFKA (e.g. 3.9.0) caps the request versions at that Kafka release's, where the newest ones would not do.
+// KAFKA (e.g. 3.9.0) caps franz-go's request versions at that Kafka release's, where the newest ones
+// would not do.
 //
 // Like the Java peer (test/peers/java), it prints its own account as JSON lines: {"event":"client",...}
-// first, a "delivery" line per record (topic, partition, offset, bytes, or error), then
-// {"event":"produced","acked":...,"failed":...}. COUNT records of seeded random sizes (1..1000 bytes)
-// go to seeded random partitions; franz-go's producer is idempotent by default.
+// first, a "delivery" line per record produced (topic, partition, offset, bytes, or error), then
+// {"event":"produced","acked":...,"failed":...}; or a "record" line per record consumed, then
+// {"event":"consumed","records":...}. COUNT records of seeded random sizes (1..1000 bytes) go to
+// seeded random partitions; both producers are idempotent.
 package main
 
 import (
@@ -51,8 +55,28 @@ func franzVersion() string {
 }
 
 func main() {
+	if len(os.Args) == 8 && os.Args[1] == "sarama-produce" {
+		partitions, err1 := strconv.Atoi(os.Args[4])
+		count, err2 := strconv.Atoi(os.Args[5])
+		seed, err3 := strconv.ParseInt(os.Args[6], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			fmt.Fprintln(os.Stderr, "peer: PARTITIONS, COUNT and SEED are integers")
+			os.Exit(2)
+		}
+		saramaProduce(os.Args[2], os.Args[3], partitions, count, seed, os.Args[7])
+		return
+	}
+	if len(os.Args) == 7 && os.Args[1] == "sarama-consume" {
+		count, err := strconv.Atoi(os.Args[5])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "peer: COUNT is an integer")
+			os.Exit(2)
+		}
+		saramaConsume(os.Args[2], os.Args[3], os.Args[4], count, os.Args[6])
+		return
+	}
 	if len(os.Args) < 8 || len(os.Args) > 9 || os.Args[1] != "produce" {
-		fmt.Fprintln(os.Stderr, "usage: peer produce BOOTSTRAP TOPIC PARTITIONS COUNT SEED ID [KAFKA]")
+		fmt.Fprintln(os.Stderr, "usage: peer produce|sarama-produce|sarama-consume ... (see main.go)")
 		os.Exit(2)
 	}
 	bootstrap, topic, id := os.Args[2], os.Args[3], os.Args[7]

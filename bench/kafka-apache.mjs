@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+// Overhead on a real broker: Kafka's own load tools, kafka-producer-perf-test and
+// kafka-consumer-perf-test (org.apache.kafka.tools.ProducerPerformance and ConsumerPerformance), against
+// a single-node Apache Kafka (KRaft, src/demo/apache-kafka.ts starts it), untraced and traced by
+// `kafkatrace run kafka-overview` (system-wide: the broker and both clients, all on this machine),
+// alternating in one run, BENCH_REPS rounds. Throughput is the tools' own report; `lost` is
+// 1 - traced/untraced of the medians, target under 3%. Also kafkatrace's CPU (user + system of its
+// process, from /proc) per 100 MB/s of Kafka traffic, the broker's CPU both ways, and the capture's
+// losses as kafkatrace reports them at exit. A traced run in which kafkatrace saw no Kafka request
+// makes the figure INVALID.
+// Needs root, a built kafkatrace (npm run build), build/ (node scripts/build-kafka.mjs) and Apache
+// Kafka (scripts/install-kafka.sh); without Kafka or root it says so and is skipped.
+// Environment: BENCH_REPS (rounds, default 5), BENCH_APACHE_RECORDS (records per tool run, default
+// 1000000), BENCH_APACHE_VALUE (bytes per record, default 100), BENCH_APACHE_PARTITIONS (default 3).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median, positive, verdict } from './common.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'kafkatrace.js');
+const TOPIC = 'bench-apache';
+const TOOL = 'kafka-overview';
+const LOSS_TARGET = 3;
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
+
+/** CPU seconds a process used so far (utime + stime of /proc/PID/stat, in clock ticks of 10 ms). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs a child to its end; rejects with its output when it fails. */
+function runChild(live, cmd, args) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      live.delete(child);
+      if (code !== 0) reject(new Error(`${args.find((a) => a.startsWith('org.apache')) ?? cmd} failed (${code}): ${(err + out).trim().slice(-600)}`));
+      else resolvePromise(out);
+    });
+  });
+}
+
+/**
+ * The tools, as `kafka-producer-perf-test.sh` and `kafka-consumer-perf-test.sh` run them. Returns
+ * records/s and MB/s as the tool reports them (the producer: from its first send to its last
+ * acknowledgement; the consumer: fetch.nMsg.sec and fetch.MB.sec, its time fetching, the group join
+ * left out).
+ */
+async function producerPerf(live, java, bootstrap, records, size) {
+  const out = await runChild(live, 'java', java('org.apache.kafka.tools.ProducerPerformance', [
+    '--topic', TOPIC, '--num-records', String(records), '--record-size', String(size), '--throughput', '-1',
+    '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=1', 'client.id=bench-perf-producer',
+  ]));
+  // "1000000 records sent, 312012.5 records/sec (29.76 MB/sec), 12.3 ms avg latency, ...": the last such
+  // line is the whole run's, the ones before it are interim reports.
+  const m = [...out.matchAll(/^(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/gm)].at(-1);
+  if (!m || Number(m[1]) !== records) throw new Error(`unexpected ProducerPerformance output: ${out.trim().split('\n').pop()}`);
+  return { recordsPerSec: Number(m[2]), mbPerSec: Number(m[3]), mb: (records * size) / (1024 * 1024) };
+}
+
+async function consumerPerf(live, java, bootstrap, records, group) {
+  const out = await runChild(live, 'java', java('org.apache.kafka.tools.ConsumerPerformance', [
+    '--bootstrap-server', bootstrap, '--topic', TOPIC, '--num-records', String(records), '--group', group,
+    '--timeout', '60000', '--command-property', 'client.id=bench-perf-consumer',
+  ]));
+  // The header, then one line: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg,
+  // nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+  const lines = out.trim().split('\n');
+  const header = lines.findIndex((l) => l.startsWith('start.time'));
+  const cells = header >= 0 ? lines[header + 1]?.split(',').map((c) => c.trim()) : undefined;
+  if (!cells || cells.length < 10 || Number(cells[4]) < records) throw new Error(`unexpected ConsumerPerformance output: ${out.trim()}`);
+  return { recordsPerSec: Number(cells[9]), mbPerSec: Number(cells[8]), mb: Number(cells[2]) };
+}
+
+/** Starts `kafkatrace -v run kafka-overview`; resolves once it has attached. */
+async function startTracer(live) {
+  const child = spawn(process.execPath, [BIN, 'run', TOOL, '-v'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  live.add(child);
+  const state = { child, stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (d) => (state.stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (state.stderr += d));
+  state.exited = new Promise((r) => child.on('close', (code) => {
+    live.delete(child);
+    r(code);
+  }));
+  while (!state.stdout.includes('Attaching')) {
+    if (child.exitCode !== null) throw new Error(`kafkatrace exited before attaching: ${state.stderr.trim()}`);
+    await sleep(20);
+  }
+  return state;
+}
+
+/**
+ * What kafkatrace reported at exit: requests, records produced and fetched (every topic: Produce v13
+ * and Fetch v13+ name topics by id, which need not resolve to the bench topic's name), losses.
+ */
+function tracerReport(t) {
+  const sum = (re) => [...t.stdout.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+  const figure = (re) => {
+    const m = re.exec(t.stderr);
+    return m ? Number(m[1]) : undefined;
+  };
+  return {
+    requests: sum(/^@requests\[[^\]]*\]: (\d+)$/gm),
+    recordsIn: sum(/^@records_in\[[^\]]*\]: (\d+)$/gm),
+    recordsOut: sum(/^@records_out\[[^\]]*\]: (\d+)$/gm),
+    lostEvents: sum(/^Lost (\d+) events$/gm),
+    ringFull: figure(/Kafka frames lost: (\d+) ring buffer full/),
+    afterLoss: figure(/, (\d+) after a loss/),
+    desyncs: figure(/; (\d+) desyncs/),
+  };
+}
+
+const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+const spread = (xs) => `${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}`;
+
+export async function benchApacheKafka() {
+  const live = new Set();
+  const onSigint = () => {
+    for (const child of live) child.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSigint);
+  const dist = (...p) => import(pathToFileURL(join(ROOT, 'dist', 'src', ...p)).href);
+  const apache = await dist('demo', 'apache-kafka.js');
+  console.log('');
+  const why = apache.apacheKafkaProblem();
+  if (why) {
+    console.log(`kafka on Apache Kafka: skipped (${why})`);
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    console.log('kafka on Apache Kafka: skipped (tracing needs root)');
+    return;
+  }
+  const reps = positive('BENCH_REPS', 5);
+  const records = positive('BENCH_APACHE_RECORDS', 1_000_000);
+  const size = positive('BENCH_APACHE_VALUE', 100);
+  const partitions = positive('BENCH_APACHE_PARTITIONS', 3);
+  const java = (main, args) => apache.javaArgs([`${apache.kafkaLibsDir()}/*`], main, args, ['-Xmx512m']);
+  const cluster = await apache.startKafkaCluster({ brokers: 1 });
+  try {
+    apache.createTopics(cluster, { [TOPIC]: partitions });
+    const broker = cluster.nodes[0].pid;
+    console.log(`kafka on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes each, ${partitions} partitions, acks=1; ${reps} rounds, untraced then traced by \`kafkatrace run ${TOOL}\` (system-wide: broker and clients)`);
+    console.log(`  load average at start: ${loadavg()}`);
+    // Warm-up: the JVMs' class loading from disk, the broker's first segments.
+    await producerPerf(live, java, cluster.bootstrap, records, size);
+    await consumerPerf(live, java, cluster.bootstrap, records, 'bench-warm-up');
+    const runs = { untraced: [], traced: [] };
+    let valid = true;
+    for (let round = 1; round <= reps; round++) {
+      for (const way of ['untraced', 'traced']) {
+        const t = way === 'traced' ? await startTracer(live) : undefined;
+        const tracer0 = t ? cpuSeconds(t.child.pid) : 0;
+        const broker0 = cpuSeconds(broker);
+        const produce = await producerPerf(live, java, cluster.bootstrap, records, size);
+        const consume = await consumerPerf(live, java, cluster.bootstrap, records, `bench-${way}-${round}`);
+        const brokerCpu = cpuSeconds(broker) - broker0;
+        const run = { produce, consume, brokerCpu, load: loadavg().split(' ')[0] };
+        let extra = '';
+        if (t) {
+          run.tracerCpu = cpuSeconds(t.child.pid) - tracer0;
+          t.child.kill('SIGINT');
+          await t.exited;
+          run.report = tracerReport(t);
+          if (run.report.requests === 0) valid = false;
+          const r = run.report;
+          extra = `  kafkatrace ${run.tracerCpu.toFixed(2)} s CPU, saw ${fmt(r.requests)} requests, ${fmt(r.recordsIn)} records in and ${fmt(r.recordsOut)} out (every topic); lost ${r.lostEvents} events (${r.ringFull ?? '?'} frames ring full, ${r.afterLoss ?? '?'} after a loss, ${r.desyncs ?? '?'} desyncs)`;
+        }
+        runs[way].push(run);
+        console.log(`  round ${round} ${way.padEnd(9)} produce ${fmt(produce.recordsPerSec)} rec/s ${produce.mbPerSec.toFixed(1)} MB/s, consume ${fmt(consume.recordsPerSec)} rec/s ${consume.mbPerSec.toFixed(1)} MB/s, broker ${brokerCpu.toFixed(2)} s CPU, load ${run.load}${extra}`);
+      }
+    }
+    const summary = (pick, label) => {
+      const base = runs.untraced.map((r) => r[pick]);
+      const traced = runs.traced.map((r) => r[pick]);
+      const b = median(base.map((x) => x.recordsPerSec));
+      const t = median(traced.map((x) => x.recordsPerSec));
+      const loss = (1 - t / b) * 100;
+      // How far apart the untraced rounds are: a figure cannot resolve a loss smaller than that.
+      const noise = ((Math.max(...base.map((x) => x.recordsPerSec)) - Math.min(...base.map((x) => x.recordsPerSec))) / b) * 100;
+      const noisy = noise > 2 * LOSS_TARGET ? ` (NOISY: the untraced rounds differ by ${noise.toFixed(0)}% of their median)` : '';
+      console.log(`  ${label.padEnd(9)} untraced ${fmt(b)} rec/s ${median(base.map((x) => x.mbPerSec)).toFixed(1)} MB/s (rounds ${spread(base.map((x) => x.recordsPerSec))}), traced ${fmt(t)} rec/s ${median(traced.map((x) => x.mbPerSec)).toFixed(1)} MB/s (rounds ${spread(traced.map((x) => x.recordsPerSec))})`);
+      console.log(`  ${''.padEnd(9)} traced/untraced ${(t / b).toFixed(3)}x, lost ${loss.toFixed(1)}%  ${valid ? `${verdict(loss < LOSS_TARGET, `< ${LOSS_TARGET}%`)}${noisy}` : 'INVALID: kafkatrace saw no Kafka request in a traced run'}`);
+    };
+    summary('produce', 'producer');
+    summary('consume', 'consumer');
+    // Kafka traffic: the records' bytes produced and fetched; each traced byte crosses one loopback
+    // connection, seen at both its ends.
+    const tracerCpu = runs.traced.reduce((n, r) => n + r.tracerCpu, 0);
+    const trafficMb = runs.traced.reduce((n, r) => n + r.produce.mb + r.consume.mb, 0);
+    console.log(`  kafkatrace CPU   ${tracerCpu.toFixed(2)} s over ${fmt(trafficMb)} MB produced and fetched: ${((tracerCpu / trafficMb) * 100 * 100).toFixed(1)}% of a core per 100 MB/s`);
+    const brokerBase = median(runs.untraced.map((r) => r.brokerCpu));
+    const brokerTraced = median(runs.traced.map((r) => r.brokerCpu));
+    console.log(`  broker CPU       ${brokerBase.toFixed(2)} s untraced, ${brokerTraced.toFixed(2)} s traced per round (${signed(((brokerTraced - brokerBase) / brokerBase) * 100)}%: the capture runs inside its syscalls)`);
+    const lost = runs.traced.reduce((n, r) => n + r.report.lostEvents, 0);
+    const ringFull = runs.traced.reduce((n, r) => n + (r.report.ringFull ?? 0), 0);
+    console.log(`  capture losses   ${lost} events lost, ${ringFull} frames lost to a full ring buffer, over ${reps} traced rounds`);
+    console.log(`  load average at end: ${loadavg()}`);
+  } finally {
+    for (const child of live) child.kill('SIGKILL');
+    await cluster.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  benchApacheKafka().catch((e) => {
+    process.stderr.write(`bench kafka-apache: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -20,7 +20,8 @@ export function kafkaLibsDir(): string {
 /** A node's heap: three nodes and their clients fit a 2-core, 24 GiB machine with room to spare. */
 const HEAP = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true'];
 const CLUSTER_ID = 'a2Fma2F0cmFjZS10ZXN0MQ';
-const READY_TIMEOUT_MS = 90_000;
+/** Seconds on an idle machine; minutes when many JVMs share its two cores (three nodes took over 90 s). */
+const READY_TIMEOUT_MS = 180_000;
 const STOP_GRACE_MS = 20_000;
 
 export class ApacheKafkaError extends KtError {
@@ -48,6 +49,8 @@ export interface KafkaNode {
   id: number;
   port: number;
   controllerPort: number;
+  /** The JVM's JMX port on 127.0.0.1, when the cluster was started with `jmx`. */
+  jmxPort?: number;
   pid: number;
   dir: string;
 }
@@ -64,6 +67,11 @@ export interface KafkaClusterOptions {
   brokers: number;
   /** Broker settings added to (or replacing) the defaults, the same on every node. */
   settings?: Record<string, string>;
+  /**
+   * Each node's JMX on a 127.0.0.1 port of its own, without authentication (any local user may read
+   * and call it): the brokers' own counters, for tests that set kafkatrace against them.
+   */
+  jmx?: boolean;
   /** Ends the wait for the nodes early (Ctrl-C at start-up): they are stopped and the start rejects. */
   signal?: AbortSignal;
   /**
@@ -108,6 +116,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** java's arguments to run `main` of the jars `cp` with `args`. */
 export function javaArgs(cp: string[], main: string, args: string[], extra: string[] = []): string[] {
   return [...extra, '-cp', cp.join(':'), main, ...args];
+}
+
+/** The JVM's own JMX agent bound to 127.0.0.1:`port` (registry and objects on the one port), local connections only. */
+function jmxArgs(port: number): string[] {
+  return [
+    `-Dcom.sun.management.jmxremote.port=${port}`,
+    `-Dcom.sun.management.jmxremote.rmi.port=${port}`,
+    '-Dcom.sun.management.jmxremote.host=127.0.0.1',
+    '-Djava.rmi.server.hostname=127.0.0.1',
+    '-Dcom.sun.management.jmxremote.local.only=true',
+    '-Dcom.sun.management.jmxremote.authenticate=false',
+    '-Dcom.sun.management.jmxremote.ssl=false',
+  ];
 }
 
 /** Waits for a child's exit; SIGKILL after `graceMs`. */
@@ -177,8 +198,8 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       rmSync(root, { recursive: true, force: true });
     })());
   try {
-    const ports: [number, number][] = [];
-    for (let i = 0; i < n; i++) ports.push([await freePort(), await freePort()]);
+    const ports: [number, number, number | undefined][] = [];
+    for (let i = 0; i < n; i++) ports.push([await freePort(), await freePort(), opts.jmx ? await freePort() : undefined]);
     const voters = ports.map(([, c], i) => `${i + 1}@127.0.0.1:${c}`).join(',');
     writeFileSync(
       join(root, 'log4j2.properties'),
@@ -187,7 +208,7 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
         'appender.f.layout.pattern = [%d] %p %m (%c)%n', ''].join('\n'),
     );
     for (let i = 0; i < n; i++) {
-      const [port, controllerPort] = ports[i]!;
+      const [port, controllerPort, jmxPort] = ports[i]!;
       const dir = join(root, `node${i + 1}`);
       mkdirSync(dir);
       const props = join(dir, 'server.properties');
@@ -202,13 +223,13 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       // caller alone, which stops its clients before the broker.
       const child = spawn(
         'setpriv',
-        ['--pdeathsig', 'KILL', 'java', ...javaArgs([libs], 'kafka.Kafka', [props], [...HEAP, `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`])],
+        ['--pdeathsig', 'KILL', 'java', ...javaArgs([libs], 'kafka.Kafka', [props], [...HEAP, ...(jmxPort === undefined ? [] : jmxArgs(jmxPort)), `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`])],
         { stdio: ['ignore', 'ignore', 'ignore'], detached: true },
       );
       children.push(child);
       running.add(child);
       child.once('exit', () => running.delete(child));
-      nodes.push({ id: i + 1, port, controllerPort, pid: child.pid!, dir });
+      nodes.push({ id: i + 1, port, controllerPort, ...(jmxPort === undefined ? {} : { jmxPort }), pid: child.pid!, dir });
     }
     const bootstrap = nodes.map((x) => `127.0.0.1:${x.port}`).join(',');
     const until = Date.now() + READY_TIMEOUT_MS;

@@ -49,8 +49,16 @@ export interface PeerRun {
  * Peer.java documents.
  */
 export async function runJavaPeer(version: string, args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
+  return startJavaPeer(version, 'Peer', args, timeoutMs).done;
+}
+
+/** A command of the Java peer: Peer (its client commands), Member (a group member that stays a while) or Jmx (a broker's metrics). */
+export type JavaPeerMain = 'Peer' | 'Member' | 'Jmx';
+
+/** Starts one of the Java peer's commands (see its class's documentation), built against kafka-clients `version`. */
+export function startJavaPeer(version: string, main: JavaPeerMain, args: (string | number)[], timeoutMs = 60_000): StartedPeer {
   const dir = join(PEERS, `java-${version}`);
-  return runPeer('java', javaArgs([join(dir, 'java-peer.jar'), `${dir}/libs/*`], 'dev.kafkatrace.peers.Peer', args.map(String), ['-Xmx256m']), timeoutMs);
+  return startPeer('java', javaArgs([join(dir, 'java-peer.jar'), `${dir}/libs/*`], `dev.kafkatrace.peers.${main}`, args.map(String), ['-Xmx256m']), timeoutMs);
 }
 
 /**
@@ -67,29 +75,59 @@ export type PythonClient = 'confluent-kafka' | 'kafka-python';
 
 /** Runs the Python peer (test/peers/python/peer.py) with `client`, to its end: `produce`, with the arguments peer.py documents. */
 export async function runPythonPeer(client: PythonClient, args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
-  return runPeer(join(PEERS, 'python', 'bin', 'python'), [join(ROOT, 'test', 'peers', 'python', 'peer.py'), client, ...args.map(String)], timeoutMs);
+  return startPeer(join(PEERS, 'python', 'bin', 'python'), [join(ROOT, 'test', 'peers', 'python', 'peer.py'), client, ...args.map(String)], timeoutMs).done;
 }
 
 /** Runs the Go peer (test/peers/go) to its end: `produce` (franz-go), `sarama-produce` or `sarama-consume`, with the arguments main.go documents. */
 export async function runGoPeer(args: (string | number)[], timeoutMs = 60_000): Promise<PeerRun> {
-  return runPeer(join(PEERS, 'go', 'peer'), args.map(String), timeoutMs);
+  return startPeer(join(PEERS, 'go', 'peer'), args.map(String), timeoutMs).done;
 }
 
-/** Runs a peer to its end (SIGKILL after `timeoutMs`) and parses its JSON lines. */
-async function runPeer(command: string, args: string[], timeoutMs: number): Promise<PeerRun> {
+/** A peer running: its report so far, and its end. */
+export interface StartedPeer {
+  pid: number;
+  /** The JSON lines it printed so far. */
+  events: PeerEvent[];
+  /** Resolves when it printed a line `event` (rejects if it ends first). */
+  reported(event: string): Promise<PeerEvent>;
+  done: Promise<PeerRun>;
+}
+
+/** Starts a peer (SIGKILL after `timeoutMs`) and parses its JSON lines as they come. */
+function startPeer(command: string, args: string[], timeoutMs: number): StartedPeer {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
+  const events: PeerEvent[] = [];
+  let partial = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  const waiting: { event: string; resolve: (e: PeerEvent) => void; reject: (e: Error) => void }[] = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines.filter((x) => x.trim() !== '')) {
+      const e = JSON.parse(l) as PeerEvent;
+      events.push(e);
+      for (const w of waiting.filter((x) => x.event === e.event)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(e);
+      }
+    }
+  });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  clearTimeout(timer);
-  const events = stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as PeerEvent);
-  return { code, events, stderr, pid: child.pid! };
+  const done = new Promise<PeerRun>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      for (const w of waiting.splice(0)) w.reject(new Error(`${command} ${args.join(' ')} ended (${code}) before reporting ${w.event}: ${stderr}`));
+      resolve({ code, events, stderr, pid: child.pid! });
+    }),
+  );
+  const reported = (event: string) => {
+    const seen = events.find((e) => e.event === event);
+    if (seen) return Promise.resolve(seen);
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error(`${command} ended before reporting ${event}: ${stderr}`));
+    return new Promise<PeerEvent>((resolve, reject) => waiting.push({ event, resolve, reject }));
+  };
+  return { pid: child.pid!, events, reported, done };
 }
 
 /** Whether any process of the cluster is left. */

@@ -23,6 +23,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,8 @@ func main() {
 		os.Exit(2)
 	}
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(bootstrap),
+		// BOOTSTRAP is a list, "host:port,host:port", as Kafka's own clients take it.
+		kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
 		kgo.ClientID(id),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(5 * time.Millisecond),

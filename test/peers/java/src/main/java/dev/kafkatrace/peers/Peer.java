@@ -158,7 +158,7 @@ public final class Peer {
     System.out.flush();
   }
 
-  private static String quote(String s) {
+  static String quote(String s) {
     StringBuilder b = new StringBuilder("\"");
     for (char c : s.toCharArray()) {
       if (c == '"' || c == '\\') b.append('\\').append(c);

@@ -52,8 +52,12 @@ export async function runJavaPeer(version: string, args: (string | number)[], ti
   return startJavaPeer(version, 'Peer', args, timeoutMs).done;
 }
 
-/** A command of the Java peer: Peer (its client commands), Member (a group member that stays a while) or Jmx (a broker's metrics). */
-export type JavaPeerMain = 'Peer' | 'Member' | 'Jmx';
+/**
+ * A command of the Java peer: Peer (its client commands), Member (a group member that stays a while),
+ * Jmx (a broker's metrics) or Groups (share consumers, KIP-848 members, the Admin API's describes;
+ * built for kafka-clients 4.x only).
+ */
+export type JavaPeerMain = 'Peer' | 'Member' | 'Jmx' | 'Groups';
 
 /** Starts one of the Java peer's commands (see its class's documentation), built against kafka-clients `version`. */
 export function startJavaPeer(version: string, main: JavaPeerMain, args: (string | number)[], timeoutMs = 60_000): StartedPeer {
@@ -66,8 +70,7 @@ export function startJavaPeer(version: string, main: JavaPeerMain, args: (string
  * Admin API's describes), built against the broker's own kafka-clients, to its end.
  */
 export async function runJavaGroupsPeer(args: (string | number)[], timeoutMs = 90_000): Promise<PeerRun> {
-  const dir = join(PEERS, `java-${kafkaVersion()}`);
-  return runPeer('java', javaArgs([join(dir, 'java-peer.jar'), `${dir}/libs/*`], 'dev.kafkatrace.peers.Groups', args.map(String), ['-Xmx256m']), timeoutMs);
+  return startJavaPeer(kafkaVersion(), 'Groups', args, timeoutMs).done;
 }
 
 /** A Python client of test/peers/python/peer.py. */

@@ -58,10 +58,16 @@ export type MapValueKind =
 export interface Script {
   kind: 'script';
   file: string;
-  /** `#include` and other preprocessor lines, kept only so that `-d ast` can show them. */
-  preamble: string[];
+  /** The C before the probes: preprocessor lines and struct, union and enum definitions, in order. */
+  preamble: PreambleItem[];
   probes: Probe[];
   loc: Loc;
+}
+
+/** A preprocessor line or a C definition, with the line it starts on. */
+export interface PreambleItem {
+  text: string;
+  line: number;
 }
 
 /** One attach point as written: `tracepoint:syscalls:sys_enter_*`, `BEGIN`, `kafka:produce`. */
@@ -145,7 +151,12 @@ export interface VarRef extends ExprBase { kind: 'var'; name: string }
 /** `@name[keys]`; the anonymous map has name `@`. */
 export interface MapRef extends ExprBase { kind: 'map'; name: string; keys: Expr[] }
 /** pid, comm, nsecs, arg0, retval, args, ... */
-export interface Builtin extends ExprBase { kind: 'builtin'; name: string }
+export interface Builtin extends ExprBase {
+  kind: 'builtin';
+  name: string;
+  /** Set by analysis where the name is a constant: an enumerator or an integer `#define` of the script's C, or a kernel enumerator. */
+  value?: bigint;
+}
 /** `$1` ... `$N` */
 export interface PositionalParam extends ExprBase { kind: 'positional'; index: number }
 /** `$#` */
@@ -165,6 +176,8 @@ export interface FieldAccess extends ExprBase {
   arrow: boolean;
   /** Set by analysis on a struct or union member (not on args): its byte offset in the record. */
   offset?: number;
+  /** Set by analysis on a bitfield member: its bits, from bit `shift` of the bytes at `offset`. */
+  bitfield?: { shift: number; width: number };
 }
 /** `$t.0` */
 export interface TupleIndex extends ExprBase { kind: 'tupleIndex'; object: Expr; index: number }

@@ -12,7 +12,9 @@ import { MAP_FUNCTIONS } from './functions.js';
 import { type KafkaCatalogue, type KafkaProbeInfo, kafkaCatalogue } from './kafka-catalogue.js';
 import { type MapState, MapTable, at, mapValueType, plural } from './map-table.js';
 import type { Provider } from './providers.js';
-import type { SystemInfo } from './system.js';
+import type { SystemInfo, SystemResult } from './system.js';
+import { type RecordMember, recordMembers } from './btf-members.js';
+import { type ScriptTypes, scriptTypes } from './c-definitions.js';
 import { INT64, NONE, UINT64, compatible, isInt, isPtr, isStr, pointeeSize, storageType, typeName, unify } from './types.js';
 
 export interface AnalysisEnv {
@@ -75,11 +77,23 @@ class Analyzer implements CallHost {
   constructor(
     private readonly file: string,
     private readonly env: AnalysisEnv,
+    private readonly types: ScriptTypes,
     seed?: Map<string, MapState>,
   ) {
     // The second pass starts from the maps the first pass found, so a map read in a probe written
     // before the one that assigns it still has its type.
     this.maps = new MapTable((loc, message) => this.err(loc, message), seed);
+  }
+
+  /** A record's size: the script's C defines it, or the kernel's BTF has it. */
+  private recordSize(name: string): SystemResult<number> {
+    const own = this.types.record(name);
+    return own ? { ok: true, value: own.btf.sizeOf(own.id) } : this.env.system.recordSize(name);
+  }
+
+  private recordMembers(name: string): SystemResult<RecordMember[]> {
+    const own = this.types.record(name);
+    return own ? { ok: true, value: recordMembers(own.btf, own.id) } : this.env.system.recordMembers(name);
   }
 
   get where(): 'kernel' | 'user' {
@@ -384,7 +398,7 @@ class Analyzer implements CallHost {
       case 'map':
         return this.mapRead(e);
       case 'builtin':
-        return this.builtin(e.name, e.loc);
+        return this.builtin(e.name, e.loc, e);
       case 'positional': {
         // As in bpftrace: a parameter not given is 0, or "" inside str(), where even a number is text.
         const v = this.env.positional[e.index - 1];
@@ -534,7 +548,7 @@ class Analyzer implements CallHost {
   /** Whether arithmetic on the pointer has a step: a struct that BTF does not have has no known size. */
   private pointerStep(ptr: Extract<KType, { kind: 'ptr' }>, loc: Loc): boolean {
     if (pointeeSize(ptr) !== undefined) return true;
-    const why = ptr.to.kind === 'struct' ? this.env.system.recordSize(ptr.to.name) : undefined;
+    const why = ptr.to.kind === 'struct' ? this.recordSize(ptr.to.name) : undefined;
     this.err(loc, `arithmetic on ${typeName(ptr)} needs the size of ${typeName(ptr.to)}, which is unknown${why && !why.ok ? `: ${why.error}` : ''}`);
     return false;
   }
@@ -550,7 +564,7 @@ class Analyzer implements CallHost {
     let type: KType | undefined = INT_CASTS[base];
     const record = /^(struct|union) ([A-Za-z_][A-Za-z0-9_]*)$/.exec(base);
     if (record) {
-      const size = this.env.system.recordSize(base);
+      const size = this.recordSize(base);
       // A pointer to a struct BTF lacks can still be cast and passed on; its size is asked for only where it is needed.
       if (!size.ok && (stars === 0 || where === 'sizeof')) return this.err(loc, `${where === 'sizeof' ? 'sizeof' : 'cast'}: ${size.error}`);
       type = size.ok ? { kind: 'struct', name: base, size: size.value } : { kind: 'struct', name: base };
@@ -563,7 +577,7 @@ class Analyzer implements CallHost {
     return type;
   }
 
-  private builtin(name: string, loc: Loc): T {
+  private builtin(name: string, loc: Loc, e?: Extract<Expr, { kind: 'builtin' }>): T {
     const providers = this.ctx.providers;
     const argMatch = /^(s?)arg(\d+)$/.exec(name);
     if (argMatch) {
@@ -582,6 +596,11 @@ class Analyzer implements CallHost {
     const info = BUILTINS[name];
     const missing = MISSING_BUILTINS[name];
     if (!info && missing) return this.err(loc, missing);
+    const constant = info || !e ? undefined : (this.types.constant(name) ?? this.env.system.enumerator(name));
+    if (constant !== undefined) {
+      e!.value = constant;
+      return INT64;
+    }
     if (!info) {
       const isArg = this.ctx.kafka.some((p) => p.args.some((a) => a.name === name)) || this.ctx.formats.some((f) => f.fields.some((x) => x.name === name));
       return this.err(loc, `unknown identifier '${name}'`, isArg ? `did you mean 'args.${name}'?` : this.suggest(name, builtinNames()));
@@ -612,7 +631,7 @@ class Analyzer implements CallHost {
   private structPlace(t: Extract<KType, { kind: 'struct' }>, space: AddressSpace | undefined, loc: Loc): T {
     let size = t.size;
     if (size === undefined) {
-      const known = this.env.system.recordSize(t.name);
+      const known = this.recordSize(t.name);
       if (!known.ok) return this.err(loc, `cannot read members of ${t.name}: ${known.error}`);
       size = known.value;
     }
@@ -639,12 +658,13 @@ class Analyzer implements CallHost {
       const hint = isInt(t) ? `cast it to a pointer to the struct it addresses: ((struct NAME *)value)${op}${e.field}` : undefined;
       return this.err(e.loc, `'${op}' needs args, a struct or union${e.arrow ? ' pointer' : ''}, but the value is ${typeName(t)}`, hint);
     }
-    const members = this.env.system.recordMembers(record.name);
+    const members = this.recordMembers(record.name);
     if (!members.ok) return this.err(e.loc, `cannot read members of ${record.name}: ${members.error}`);
     const m = members.value.find((x) => x.name === e.field);
     if (!m) return this.err(e.loc, `${record.name} has no member '${e.field}'`, this.suggest(e.field, members.value.map((x) => x.name)));
     if (!m.type) return this.err(e.loc, `cannot read ${record.name}'s member '${e.field}': ${m.problem}`);
     e.offset = m.offset;
+    if (m.bitfield) e.bitfield = m.bitfield;
     const space = record.space;
     if (!space) return m.type;
     return m.type.kind === 'ptr' || m.type.kind === 'struct' ? { ...m.type, space } : m.type;
@@ -690,7 +710,7 @@ class Analyzer implements CallHost {
     const m = /^(?:const )?(struct|union) ([A-Za-z_][A-Za-z0-9_]*) \*$/.exec(cType.replace(/\s+/g, ' ').trim());
     if (!m) return undefined;
     const name = `${m[1]} ${m[2]}`;
-    const size = this.env.system.recordSize(name);
+    const size = this.recordSize(name);
     return size.ok ? { kind: 'ptr', to: { kind: 'struct', name, size: size.value } } : undefined;
   }
 
@@ -759,13 +779,18 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
   const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
-  const first = new Analyzer(script.file, env);
+  const defs = scriptTypes(script.preamble, script.file, env.system);
+  if ('error' in defs) {
+    const { line, col, message } = defs.error;
+    return { diagnostics: [error(script.file, { line, col, offset: 0, length: 0 }, message)] };
+  }
+  const first = new Analyzer(script.file, env, defs.types);
   const touched = script.probes.map((p, i) => {
     const c = first.analyzeProbe(p, resolutions[i]!);
     return { providers: c.providers, maps: first.maps.takeTouched() };
   });
   const inUserSpace = userSpaceBlocks(touched);
-  const second = new Analyzer(script.file, env, first.maps.maps);
+  const second = new Analyzer(script.file, env, defs.types, first.maps.maps);
   const contexts = script.probes.map((p, i) => second.analyzeProbe(p, resolutions[i]!, inUserSpace[i]));
   diagnostics.push(...second.diagnostics, ...sharedMapErrors(script.file, second.maps));
   diagnostics.sort((a, b) => a.loc.offset - b.loc.offset);

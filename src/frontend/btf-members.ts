@@ -9,7 +9,14 @@ export interface RecordMember {
   /** Bytes from the start of the record (members of anonymous structs and unions included). */
   offset: number;
   type?: KType;
+  /** A bitfield: its value is `width` bits from bit `shift` of the bytes at `offset` (little-endian). */
+  bitfield?: Bitfield;
   problem?: string;
+}
+
+export interface Bitfield {
+  shift: number;
+  width: number;
 }
 
 /** The name kafkatrace gives a struct or union type (`struct task_struct`), or undefined for an anonymous one. */
@@ -86,7 +93,11 @@ export function recordMembers(btf: Btf, id: number): RecordMember[] {
       const mt = btf.resolve(m.type).type;
       const bitfield = m.bitSize > 0 || m.bitOffset % 8 !== 0 || (mt?.kind === BtfKind.Int && mt.intBits !== undefined && mt.intBits !== mt.sizeOrType * 8);
       if (bitfield) {
-        out.push({ name: m.name, offset, problem: 'it is a bitfield (bitfields are not supported yet)' });
+        const width = m.bitSize > 0 ? m.bitSize : (mt?.intBits ?? 0);
+        const type = typeOf(btf, m.type, 0);
+        if (!('kind' in type) || type.kind !== 'int' || width === 0 || m.bitOffset % 8 + width > 64) out.push({ name: m.name, offset, problem: `it is a bitfield of a type kafkatrace cannot read` });
+        // bpftrace reads bitfields as unsigned whatever their declared type.
+        else out.push({ name: m.name, offset, type: { kind: 'int', bits: type.bits, signed: false }, bitfield: { shift: m.bitOffset % 8, width } });
         continue;
       }
       const type = typeOf(btf, m.type, 0);

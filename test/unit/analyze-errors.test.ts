@@ -125,7 +125,7 @@ const CASES: Record<string, Case> = {
   "'.' on a pointer": ['BEGIN { @ = curtask.pid; }', '1:13', "cannot access member 'pid' of struct task_struct * with '.': it is a pointer; use '->'"],
   "'->' on an integer": ['BEGIN { @ = pid->x; }', '1:13', "'->' needs args, a struct or union pointer, but the value is uint64", '((struct NAME *)value)->x'],
   "'->' on a pointer to an integer": ['BEGIN { $p = (int32 *)0; @ = $p->x; }', '1:30', "'->' needs args, a struct or union pointer, but the value is int32 *"],
-  'bitfield member': ['BEGIN { @ = curtask->sched_reset_on_fork; }', '1:13', "cannot read struct task_struct's member 'sched_reset_on_fork': it is a bitfield"],
+  "error in the script's C": ['BEGIN { }\nstruct Foo { int x; nosuch y; }', '2:21', "unknown type name 'nosuch'"],
   'member of a struct BTF lacks': ['BEGIN { $p = (struct nosuch *)0; @ = $p->x; }', '1:38', "cannot read members of struct nosuch: the kernel's BTF has no struct nosuch"],
   'embedded struct as a value': ['BEGIN { @ = curtask->se; }', '1:13', 'a whole struct sched_entity cannot be used as a value'],
   'cast to a struct value': ['BEGIN { @ = (struct timespec64)1; }', '1:13', 'cannot cast to struct timespec64: casts take integer and pointer types'],

@@ -31,9 +31,20 @@ function readFn(g: Gen, e: Member): string {
 
 export function memberScalar(g: Gen, e: Member): string {
   const t = typeOf(e);
-  const size = t.kind === 'int' ? t.bits / 8 : 8;
   const from = memberAddress(g, e);
   const r = g.temp();
+  if (e.bitfield) {
+    // The bytes the bits span (the front end keeps them within 8), shifted and masked.
+    const { shift, width } = e.bitfield;
+    const bytes = Math.ceil((shift + width) / 8);
+    const raw = g.temp();
+    const mask = width === 64 ? '~0ULL' : `((1ULL << ${width}) - 1)`;
+    g.emit(`__u64 ${raw} = 0;`);
+    g.emit(`${readFn(g, e)}(&${raw}, ${bytes}, (const void *)${from});`);
+    g.emit(`${scalarCType(t)} ${r} = (${scalarCType(t)})((${raw} >> ${shift}) & ${mask});`);
+    return r;
+  }
+  const size = t.kind === 'int' ? t.bits / 8 : 8;
   g.emit(`${scalarCType(t)} ${r} = 0;`);
   g.emit(`${readFn(g, e)}(&${r}, ${size}, (const void *)${from});`);
   return r;

@@ -41,7 +41,7 @@ export function scalar(g: Gen, e: Expr): string {
     case 'map':
       return g.readMap(e);
     case 'builtin':
-      return g.builtin(e.name, e);
+      return e.value === undefined ? g.builtin(e.name, e) : cInt(e.value);
     case 'positional':
       return cInt(positionalInteger(g.p.positional[e.index - 1]) ?? 0n);
     case 'argcount':

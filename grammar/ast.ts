@@ -38,7 +38,21 @@ export type KType =
    * `p->embedded.m`): no value has this type. `space`: the memory the place is in.
    */
   | { kind: 'struct'; name: string; size?: number; space?: AddressSpace }
+  /**
+   * A struct or union as a value (`@s = *p`, `$t = (1, curtask->se)`): its bytes, copied whole, with
+   * the members that print (`{ .m = 2, .n = 3 }`) at their offsets.
+   */
+  | { kind: 'record'; name: string; size: number; fields: RecordField[] }
   | { kind: 'none' };
+
+/** A member of a record value. */
+export interface RecordField {
+  name: string;
+  offset: number;
+  type: KType;
+  /** A bitfield: `width` bits from bit `shift` of the bytes at `offset` (little-endian). */
+  bitfield?: { shift: number; width: number };
+}
 
 /** User or kernel memory; without one, reads use the probe's (user in uprobes, usdt and syscall tracepoints). */
 export type AddressSpace = 'user' | 'kernel';

@@ -2,7 +2,7 @@
 // builtins, functions, maps and variables, and reports every mistake of a script at once.
 import { positionalInteger } from '../../grammar/literals.js';
 import { isKtError } from '../errors.js';
-import type { AddressSpace, AttachPoint, Call, Expr, FieldAccess, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
+import type { AddressSpace, AttachPoint, Call, Expr, FieldAccess, KType, Loc, MapRef, Probe, RecordField, Script, Stmt, VarRef } from './ast.js';
 import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
 import { type AttachResolution, resolveAttachPoint } from './attach.js';
 import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, MISSING_BUILTINS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
@@ -374,7 +374,32 @@ class Analyzer implements CallHost {
   expr(e: Expr, statement = false): T {
     const t = this.place(e, statement);
     if (t?.kind !== 'struct') return t;
-    return this.err(e.loc, `a whole ${t.name} cannot be used as a value (struct values are not supported yet): read its members with '.'`);
+    // A struct place used as a value is the struct's bytes, copied whole (`@s = *p`).
+    const place = this.structPlace(t, t.space, e.loc);
+    if (!place) return undefined;
+    const members = this.recordMembers(t.name);
+    if (!members.ok) return this.err(e.loc, `cannot read a whole ${t.name}: ${members.error}`);
+    const r = this.recordValue(t.name, (place as { size: number }).size, members.value, e.loc);
+    e.type = r ?? NONE;
+    return r;
+  }
+
+  /** The value type of a whole struct: every member that prints, nested records included. */
+  private recordValue(name: string, size: number, members: RecordMember[], loc: Loc, depth = 0): T {
+    const fields: RecordField[] = [];
+    for (const m of members) {
+      let type: KType | undefined = m.type;
+      if (!type && m.anonymous && depth < 16) type = this.recordValue('', m.anonymous.size, m.anonymous.members, loc, depth + 1);
+      else if (type?.kind === 'struct' && depth < 16) {
+        const inner = this.recordMembers(type.name);
+        const innerSize = this.recordSize(type.name);
+        if (!inner.ok || !innerSize.ok) return this.err(loc, `cannot read a whole ${name || 'struct'}: ${inner.ok ? (innerSize as { error: string }).error : inner.error}`);
+        type = this.recordValue(type.name, innerSize.value, inner.value, loc, depth + 1);
+      }
+      if (!type) return m.problem ? this.err(loc, `cannot read a whole ${name || 'struct'}: member '${m.name}': ${m.problem}`) : undefined;
+      fields.push(m.bitfield ? { name: m.name, offset: m.offset, type, bitfield: m.bitfield } : { name: m.name, offset: m.offset, type });
+    }
+    return { kind: 'record', name, size, fields };
   }
 
   /** Types an expression that may also be a struct, whose members are then read (`(*p).m`), or its size taken. */
@@ -473,7 +498,15 @@ class Analyzer implements CallHost {
         const o = this.expr(e.object);
         const i = this.expr(e.index);
         if (!o || !i) return undefined;
-        if (!isPtr(o)) return this.err(e.loc, `indexing with [] is only supported on maps (@name[key]) and pointers, but the value is ${typeName(o)}`);
+        if (o.kind === 'array') {
+          if (!isInt(i)) return this.err(e.index.loc, `an index must be an integer, but it is ${typeName(i)}`);
+          // bpftrace refuses a constant index past the end; others read 0 there.
+          if (e.index.kind === 'int' && (e.index.value < 0n || e.index.value >= BigInt(o.length))) {
+            return this.err(e.index.loc, `the index ${e.index.value} is out of bounds for array of size ${o.length}`);
+          }
+          return o.elem;
+        }
+        if (!isPtr(o)) return this.err(e.loc, `indexing with [] is only supported on maps (@name[key]), arrays and pointers, but the value is ${typeName(o)}`);
         if (!isInt(i)) return this.err(e.index.loc, `an index must be an integer, but it is ${typeName(i)}`);
         // p[i] reads the i-th T after p, as *(p + i) does.
         if (o.to.kind === 'struct') return this.err(e.loc, `cannot read a whole ${o.to.name}: reading struct members is not supported yet`);
@@ -652,6 +685,13 @@ class Analyzer implements CallHost {
       if (!place) return undefined;
       record = place as Extract<KType, { kind: 'struct' }>;
     } else if (!e.arrow && t.kind === 'struct') record = t;
+    else if (!e.arrow && t.kind === 'record') {
+      // A member of a struct value (`$s.m` after `$s = *p`): read from the copy.
+      const f = t.fields.find((x) => x.name === e.field);
+      if (!f) return this.err(e.loc, `${t.name || 'the struct'} has no member '${e.field}'`, this.suggest(e.field, t.fields.map((x) => x.name)));
+      e.offset = f.offset;
+      return f.type;
+    }
     else if (t.kind === 'struct') return this.err(e.loc, `cannot access member '${e.field}' of ${t.name} with '->': it is not a pointer; use '.'`);
     else if (isPtr(t) && t.to.kind === 'struct') return this.err(e.loc, `cannot access member '${e.field}' of ${typeName(t)} with '.': it is a pointer; use '->'`);
     else {

@@ -12,6 +12,8 @@ export interface RecordMember {
   /** A bitfield: its value is `width` bits from bit `shift` of the bytes at `offset` (little-endian). */
   bitfield?: Bitfield;
   problem?: string;
+  /** A member whose type is an anonymous struct or union (`struct { int x; } s;`): that record, whole. */
+  anonymous?: { size: number; members: RecordMember[] };
 }
 
 export interface Bitfield {
@@ -101,7 +103,12 @@ export function recordMembers(btf: Btf, id: number): RecordMember[] {
         continue;
       }
       const type = typeOf(btf, m.type, 0);
-      out.push('kind' in type ? { name: m.name, offset, type } : { name: m.name, offset, problem: type.problem });
+      if ('kind' in type) {
+        out.push({ name: m.name, offset, type });
+        continue;
+      }
+      const anonymous = mt && (mt.kind === BtfKind.Struct || mt.kind === BtfKind.Union) && !mt.name && depth < 16;
+      out.push(anonymous ? { name: m.name, offset, problem: type.problem, anonymous: { size: mt.sizeOrType, members: recordMembers(btf, btf.resolve(m.type).id) } } : { name: m.name, offset, problem: type.problem });
     }
   };
   walk(id, 0, 0);

@@ -18,6 +18,15 @@ function need(dv: DataView, offset: number, size: number): void {
   }
 }
 
+/** A bitfield of a struct value: the bytes its bits span, shifted and masked (unsigned, as bpftrace prints it). */
+function bitfield(dv: DataView, offset: number, b: { shift: number; width: number }): bigint {
+  const bytes = Math.ceil((b.shift + b.width) / 8);
+  need(dv, offset, bytes);
+  let raw = 0n;
+  for (let i = bytes - 1; i >= 0; i--) raw = (raw << 8n) | BigInt(dv.getUint8(offset + i));
+  return (raw >> BigInt(b.shift)) & ((1n << BigInt(b.width)) - 1n);
+}
+
 function readInt(dv: DataView, offset: number, bits: 8 | 16 | 32 | 64, signed: boolean): bigint {
   need(dv, offset, bits / 8);
   switch (bits) {
@@ -73,6 +82,8 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'macaddr':
       need(dv, offset, 6);
       return { kind: 'macaddr', bytes: new Uint8Array(dv.buffer.slice(dv.byteOffset + offset, dv.byteOffset + offset + 6)) };
+    case 'record':
+      return { kind: 'record', fields: type.fields.map((f) => [f.name, f.bitfield ? bitfield(dv, offset + f.offset, f.bitfield) : decodeValue(f.type, dv, offset + f.offset)]) };
     case 'array': {
       const step = type.elem.bits / 8;
       return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => readInt(dv, offset + i * step, type.elem.bits, type.elem.signed)) };

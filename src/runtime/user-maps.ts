@@ -85,6 +85,8 @@ export function zeroValue(type: KType): Value {
       return { kind: 'macaddr', bytes: new Uint8Array(6) };
     case 'array':
       return { kind: 'array', elems: new Array<bigint>(type.length).fill(0n) };
+    case 'record':
+      return { kind: 'record', fields: type.fields.map((f) => [f.name, zeroValue(f.type)]) };
     case 'ksym':
       return { kind: 'ksym', addr: 0n };
     case 'usym':

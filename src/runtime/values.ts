@@ -23,6 +23,8 @@ interface CgroupPathValue { kind: 'cgroup_path'; id: bigint; filter: string }
 interface MacaddrValue { kind: 'macaddr'; bytes: Uint8Array }
 /** Integers in a row (pton()'s bytes). */
 interface ArrayValue { kind: 'array'; elems: bigint[] }
+/** A struct's members by name, in declaration order. */
+interface RecordValue { kind: 'record'; fields: [string, Value][] }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */
 interface NoneValue { kind: 'none' }
 
@@ -35,6 +37,7 @@ export type TaggedValue =
   | UstackValue
   | TimestampValue
   | ArrayValue
+  | RecordValue
   | MacaddrValue
   | CgroupPathValue
   | NoneValue;

@@ -95,11 +95,11 @@ describe('layouts of a script\'s C, against the host compiler', () => {
   });
 });
 
-/** The value of `@ = <expr>` in the script's first probe, analysed. */
+/** The value of `@ = <expr>`, the last statement of the script's first probe, analysed. */
 function value(script: string): Expr {
   const r = frontend(script, 's.bt', env);
   expect(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`)).toEqual([]);
-  const stmt = r.script!.probes[0]!.body[0]!;
+  const stmt = r.script!.probes[0]!.body.at(-1)!;
   if (stmt.kind !== 'mapAssign') throw new Error('not a map assignment');
   return stmt.value;
 }
@@ -137,6 +137,23 @@ describe('analysis with a script\'s C', () => {
     expect(consts('BEGIN { @ = TCP_FIN_WAIT1; }')).toMatchObject({ kind: 'builtin', value: 4n });
     // A macro that is not an integer is no constant, and does not break the rest.
     expect(consts('#define S "str"\n#define K 7\nBEGIN { @ = K; }')).toMatchObject({ kind: 'builtin', value: 7n });
+  });
+
+  it('types a whole struct used as a value as a record of its members, nested records and bitfields included', () => {
+    const e = value('struct Foo { struct { int m[1]; } y; char s[4]; unsigned int b:3; struct Foo *next; } BEGIN { @ = *(struct Foo *)0; }');
+    expect(e.type).toEqual({
+      kind: 'record',
+      name: 'struct Foo',
+      size: 24,
+      fields: [
+        { name: 'y', offset: 0, type: { kind: 'record', name: '', size: 4, fields: [{ name: 'm', offset: 0, type: { kind: 'array', elem: { kind: 'int', bits: 32, signed: true }, length: 1 } }] } },
+        { name: 's', offset: 4, type: { kind: 'str', size: 4 } },
+        { name: 'b', offset: 8, type: { kind: 'int', bits: 32, signed: false }, bitfield: { shift: 0, width: 3 } },
+        { name: 'next', offset: 16, type: { kind: 'ptr', to: { kind: 'struct', name: 'struct Foo', size: 24 } } },
+      ],
+    });
+    const member = value('struct Foo { int m; int n; } BEGIN { $f = *(struct Foo *)0; @ = $f.n; }');
+    expect(member).toMatchObject({ kind: 'field', offset: 4, type: { kind: 'int', bits: 32, signed: true } });
   });
 
   it('reports clang\'s first error at its line and column in the script', () => {

@@ -15,6 +15,7 @@ export function isMember(e: Extract<Expr, { kind: 'field' }>): e is Member {
 
 /** The address of a record the front end typed as a struct place: `*p`, `p->embedded`, `s.embedded`. */
 function recordAddress(g: Gen, e: Expr): string {
+  if (typeOf(e).kind === 'record') return `(__u64)(${g.mem(e)})`;
   if (e.kind === 'unary' && e.op === '*') return `(__u64)(${g.scalar(e.operand)})`;
   if (e.kind === 'field' && isMember(e)) return memberAddress(g, e);
   throw new InternalError(`${e.kind} is not a struct place`);
@@ -26,6 +27,8 @@ function memberAddress(g: Gen, e: Member): string {
 }
 
 function readFn(g: Gen, e: Member): string {
+  // A struct value is a copy in the program's own memory.
+  if (!e.arrow && typeOf(e.object).kind === 'record') return 'bpf_probe_read_kernel';
   return `bpf_probe_read_${readSpace(typeOf(e.object), g.p.userMemory)}`;
 }
 

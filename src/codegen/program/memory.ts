@@ -146,6 +146,11 @@ function fill(g: Gen, e: Expr, p: string, t: KType): void {
     case 'field':
       g.fieldMem(e, p, t);
       return;
+    case 'unary':
+      if (e.op !== '*' || t.kind !== 'record') g.unsupported(e, `a ${t.kind} value from '${e.op}'`);
+      // A whole struct: its bytes, from the memory the pointer points into.
+      g.emit(`bpf_probe_read_${readSpace(typeOf(e.operand), g.p.userMemory)}(${p}, ${g.zeroCheck(sizeOf(t))}, (const void *)(__u64)(${g.scalar(e.operand)}));`);
+      return;
     case 'builtin':
       builtinMem(g, e.name, e, p);
       return;

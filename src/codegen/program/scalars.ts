@@ -118,6 +118,9 @@ function index(g: Gen, object: Expr, index: Expr, t: KType): string {
     const base = ot.kind === 'buf' ? `${p} + 4` : p;
     return `(${i} < ${ot.size} ? (${scalarCType(t)})((const __u8 *)(${base}))[${i}] : 0)`;
   }
+  if (ot.kind === 'array') {
+    return `(${i} < ${ot.length} ? (${scalarCType(t)})((const ${scalarCType(ot.elem)} *)(${g.mem(object)}))[${i}] : 0)`;
+  }
   if (!isScalar(ot)) g.unsupported(object, `indexing a ${ot.kind}`);
   const size = t.kind === 'int' ? t.bits / 8 : 8;
   const r = g.temp();

@@ -28,8 +28,11 @@ export type KType =
   | { kind: 'cgroup_path'; filter: string }
   /** macaddr(): six bytes, printed `41:42:43:44:45:46`. */
   | { kind: 'macaddr' }
-  /** A fixed number of integers in a row (pton()'s bytes); prints as `[1,2,3,4]`. */
-  | { kind: 'array'; elem: Extract<KType, { kind: 'int' }>; length: number }
+  /**
+   * A fixed number of values in a row (pton()'s bytes, a struct's `int x[4]`, `int y[2][2]`, `int *z[4]`,
+   * `struct W w[10]`); prints as `[1,2,3,4]`, `[[5,6],[7,8]]`.
+   */
+  | { kind: 'array'; elem: KType; length: number }
   /** A typed address: arithmetic on it moves by the size of what it points to, as in C. */
   | { kind: 'ptr'; to: KType; space?: AddressSpace }
   /**

@@ -504,7 +504,11 @@ class Analyzer implements CallHost {
           if (e.index.kind === 'int' && (e.index.value < 0n || e.index.value >= BigInt(o.length))) {
             return this.err(e.index.loc, `the index ${e.index.value} is out of bounds for array of size ${o.length}`);
           }
-          return o.elem;
+          // An element that is a struct is a copy, like the array it is in (`$c->w[1].a`).
+          if (o.elem.kind !== 'struct') return o.elem;
+          const members = this.recordMembers(o.elem.name);
+          if (!members.ok) return this.err(e.loc, `cannot read a whole ${o.elem.name}: ${members.error}`);
+          return this.recordValue(o.elem.name, o.elem.size!, members.value, e.loc);
         }
         if (!isPtr(o)) return this.err(e.loc, `indexing with [] is only supported on maps (@name[key]), arrays and pointers, but the value is ${typeName(o)}`);
         if (!isInt(i)) return this.err(e.index.loc, `an index must be an integer, but it is ${typeName(i)}`);
@@ -702,6 +706,11 @@ class Analyzer implements CallHost {
     if (!members.ok) return this.err(e.loc, `cannot read members of ${record.name}: ${members.error}`);
     const m = members.value.find((x) => x.name === e.field);
     if (!m) return this.err(e.loc, `${record.name} has no member '${e.field}'`, this.suggest(e.field, members.value.map((x) => x.name)));
+    if (!m.type && m.anonymous) {
+      // A member of an anonymous struct or union type has no name to be a place of: it is read as a copy.
+      e.offset = m.offset;
+      return this.recordValue('', m.anonymous.size, m.anonymous.members, e.loc);
+    }
     if (!m.type) return this.err(e.loc, `cannot read ${record.name}'s member '${e.field}': ${m.problem}`);
     e.offset = m.offset;
     if (m.bitfield) e.bitfield = m.bitfield;

@@ -63,9 +63,11 @@ function typeOf(btf: Btf, id: number, depth: number): KType | { problem: string 
       const n = type.array!.nelems;
       // Arrays of char are strings (`comm`); arrays of __u8 and other typedefs stay integers, as in bpftrace.
       if (elem?.kind === BtfKind.Int && /^(?:(?:const|volatile) )*(?:(?:un)?signed )?char$/.test(btf.cName(type.array!.type))) return { kind: 'str', size: n };
-      const e = typeOf(btf, type.array!.type, depth + 1);
-      if ('kind' in e && e.kind === 'int' && n > 0) return { kind: 'array', elem: e, length: n };
-      return { problem: `its type ${spelled} is an array of something other than integers` };
+      const e = depth < 8 ? typeOf(btf, type.array!.type, depth + 1) : { problem: `its type ${spelled} nests arrays too deep` };
+      if (!('kind' in e)) return e;
+      // An array of structs of unknown size (a forward declaration) cannot be indexed.
+      if (n > 0 && (e.kind !== 'struct' || e.size !== undefined)) return { kind: 'array', elem: e, length: n };
+      return { problem: `its type ${spelled} is an array of no known size` };
     }
     case BtfKind.Struct:
     case BtfKind.Union: {

@@ -22,7 +22,7 @@ function alignOf(t: KType): number {
     case 'tuple':
       return 8;
     case 'array':
-      return t.elem.bits / 8;
+      return alignOf(t.elem);
     case 'macaddr':
       return 1;
     case 'record':
@@ -45,7 +45,7 @@ export function sizeOf(t: KType): number {
     case 'tuple':
       return layoutOf(t.elems).size;
     case 'array':
-      return t.length * (t.elem.bits / 8);
+      return t.length * sizeOf(t.elem);
     case 'ksym':
     case 'username':
     case 'timestamp':

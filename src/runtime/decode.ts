@@ -2,7 +2,7 @@
 // src/plan/layout.ts and the map value storage documented above PlanMap in src/plan/types.ts.
 import { isKtError, KtError } from '../errors.js';
 import type { KType, MapValueKind } from '../frontend/ast.js';
-import { EVENT_HEADER_SIZE, layoutOf, stackRef } from '../plan/layout.js';
+import { EVENT_HEADER_SIZE, layoutOf, sizeOf, stackRef } from '../plan/layout.js';
 import type { Layout, Plan, PlanEvent, PlanMap } from '../plan/types.js';
 import type { AvgValue, DecodedEvent, MapEntry, MapEntryValue, MapSnapshot, Value } from './values.js';
 
@@ -85,8 +85,8 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'record':
       return { kind: 'record', fields: type.fields.map((f) => [f.name, f.bitfield ? bitfield(dv, offset + f.offset, f.bitfield) : decodeValue(f.type, dv, offset + f.offset)]) };
     case 'array': {
-      const step = type.elem.bits / 8;
-      return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => readInt(dv, offset + i * step, type.elem.bits, type.elem.signed)) };
+      const step = sizeOf(type.elem);
+      return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => decodeValue(type.elem, dv, offset + i * step)) };
     }
     case 'ksym':
       return { kind: 'ksym', addr: readInt(dv, offset, 64, false) };

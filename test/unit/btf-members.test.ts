@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { KType } from '../../src/frontend/ast.js';
 import { BtfKind, loadBtf } from '../../src/frontend/btf.js';
 import { type RecordMember, recordMembers } from '../../src/frontend/btf-members.js';
+import { sizeOf } from '../../src/plan/layout.js';
 
 const btf = loadBtf('/sys/kernel/btf/vmlinux');
 const dir = mkdtempSync(join(tmpdir(), 'kt-btf-members-'));
@@ -39,7 +40,7 @@ function asserts(record: string, m: RecordMember, t: KType): string[] {
   } else if (t.kind === 'str') {
     out.push(`_Static_assert(__builtin_types_compatible_p(__typeof__(${lv}), char[${t.size}]), "${record}.${m.name} string");`);
   } else if (t.kind === 'array') {
-    out.push(`_Static_assert(sizeof(${lv}) == ${(t.elem.bits / 8) * t.length} && sizeof(${lv}[0]) == ${t.elem.bits / 8}, "${record}.${m.name} array");`);
+    out.push(`_Static_assert(sizeof(${lv}) == ${sizeOf(t)} && sizeof(${lv}[0]) == ${sizeOf(t.elem)}, "${record}.${m.name} array");`);
   } else if (t.kind === 'ptr') {
     const to = t.to.kind === 'struct' ? `${t.to.name} *` : 'void *';
     // Pointers to records are those records; others are at least pointers.

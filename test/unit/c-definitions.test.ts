@@ -156,6 +156,17 @@ describe('analysis with a script\'s C', () => {
     expect(member).toMatchObject({ kind: 'field', offset: 4, type: { kind: 'int', bits: 32, signed: true } });
   });
 
+  it('indexes arrays of arrays, of pointers and of structs, and reads members of anonymous struct members', () => {
+    const int32 = { kind: 'int', bits: 32, signed: true };
+    expect(value('struct B { int y[2][2]; } BEGIN { @ = ((struct B *)0)->y; }').type).toEqual({ kind: 'array', elem: { kind: 'array', elem: int32, length: 2 }, length: 2 });
+    expect(value('struct B { int y[2][2]; } BEGIN { @ = ((struct B *)0)->y[1][0]; }').type).toEqual(int32);
+    expect(value('struct C { int *z[4]; } BEGIN { @ = *((struct C *)0)->z[1]; }').type).toEqual(int32);
+    const w = value('struct T { int a; int b[2]; } struct W { int a; struct T t; } struct C { int a; struct W w[3]; } BEGIN { @ = ((struct C *)0)->w[2].t.b[1]; }');
+    expect(w.type).toEqual(int32);
+    expect(value('struct Foo { int m; struct { int x; int y; } bar; } BEGIN { @ = ((struct Foo *)0)->bar.y; }')).toMatchObject({ kind: 'field', offset: 4, type: int32 });
+    expect(errors('struct B { int y[2][2]; } BEGIN { @ = ((struct B *)0)->y[2][0]; }')).toEqual(['1:58: the index 2 is out of bounds for array of size 2']);
+  });
+
   it('reports clang\'s first error at its line and column in the script', () => {
     expect(errors('BEGIN { }\nstruct Foo { int x; nosuchtype y; }\nEND { }')).toEqual(["2:21: error: unknown type name 'nosuchtype'"].map((m) => m.replace('error: ', '')));
     expect(errors('#include <lol/no.h>\nBEGIN { }')).toEqual(["1:10: 'lol/no.h' file not found"]);

@@ -146,6 +146,18 @@ function fill(g: Gen, e: Expr, p: string, t: KType): void {
     case 'field':
       g.fieldMem(e, p, t);
       return;
+    case 'index': {
+      // An element of an array in memory that is itself in memory (a row of `int y[2][2]`, a struct of `struct W w[10]`).
+      const ot = typeOf(e.object);
+      if (ot.kind !== 'array') g.unsupported(e, `indexing a ${ot.kind} for a ${t.kind}`);
+      const base = g.mem(e.object);
+      const i = g.temp();
+      const size = sizeOf(t);
+      g.emit(`__u64 ${i} = (__u64)(${g.scalar(e.index)});`);
+      g.emit(`if (${i} < ${(ot as Extract<KType, { kind: 'array' }>).length})`);
+      g.emit(`  bpf_probe_read_kernel(${p}, ${g.zeroCheck(size)}, ${base} + ${i} * ${size});`);
+      return;
+    }
     case 'unary':
       if (e.op !== '*' || t.kind !== 'record') g.unsupported(e, `a ${t.kind} value from '${e.op}'`);
       // A whole struct: its bytes, from the memory the pointer points into.

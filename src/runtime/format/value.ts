@@ -96,7 +96,7 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
       return strftime(v.format.replaceAll('%f', us), new Date(Number(wall / 1_000_000n)));
     }
     case 'array':
-      return `[${v.elems.join(',')}]`;
+      return `[${v.elems.map((e) => valueText(e, ctx)).join(',')}]`;
     case 'record':
       return recordText(v, ctx, false);
     case 'cgroup_path':

@@ -45,7 +45,8 @@ export function definitionsSource(
   const defined = new Set<string>();
   const anchors: string[] = [];
   const macros: string[] = [];
-  const lines = ['#include <stdint.h>', ...stubs];
+  // bpftrace's tools include kernel headers only `#ifndef BPFTRACE_HAVE_BTF`: kafkatrace takes kernel types from BTF.
+  const lines = ['#include <stdint.h>', '#define BPFTRACE_HAVE_BTF 1', ...stubs];
   for (const item of preamble) {
     // bpftrace lets a definition end at its `}`; C wants the `;`.
     const text = /^\s*#/.test(item.text) || /;\s*$/.test(item.text) ? item.text : `${item.text};`;
@@ -93,7 +94,7 @@ export function scriptTypes(preamble: PreambleItem[], file: string, system: Syst
     const r = system.compileTypes(source);
     if (r.ok) {
       try {
-        return { types: new ScriptTypes(new Btf(r.value), defined) };
+        return { types: new ScriptTypes(r.value.length ? new Btf(r.value) : undefined, defined) };
       } catch (e) {
         return { error: { line: preamble[0]!.line, col: 1, message: `cannot read the types clang made of the script's C: ${(e as Error).message}` } };
       }

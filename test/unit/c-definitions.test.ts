@@ -167,6 +167,11 @@ describe('analysis with a script\'s C', () => {
     expect(errors('struct B { int y[2][2]; } BEGIN { @ = ((struct B *)0)->y[2][0]; }')).toEqual(['1:58: the index 2 is out of bounds for array of size 2']);
   });
 
+  it('defines BPFTRACE_HAVE_BTF, as bpftrace does where the kernel has BTF, and takes C that defines no type', () => {
+    const tool = '#ifndef BPFTRACE_HAVE_BTF\n#include <no/such/kernel/header.h>\n#endif\n#include <linux/types.h>\nBEGIN { @ = TASK_RUNNING; }';
+    expect(errors(tool)).toEqual([]);
+  });
+
   it('reports clang\'s first error at its line and column in the script', () => {
     expect(errors('BEGIN { }\nstruct Foo { int x; nosuchtype y; }\nEND { }')).toEqual(["2:21: error: unknown type name 'nosuchtype'"].map((m) => m.replace('error: ', '')));
     expect(errors('#include <lol/no.h>\nBEGIN { }')).toEqual(["1:10: 'lol/no.h' file not found"]);

@@ -425,6 +425,8 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       const t = h.expr(a);
       if (!t || isInt(t) || isPtr(t)) return t && { kind: 'macaddr' };
       if (t.kind === 'array' && t.elem.kind === 'int' && t.elem.bits === 8 && t.length === 6) return { kind: 'macaddr' };
+      // A struct's `char mac[6]` (typed as a string): its six bytes, as bpftrace reads them.
+      if (t.kind === 'str' && t.size === 6 && a.kind === 'field' && a.offset !== undefined) return { kind: 'macaddr' };
       return h.err(a.loc, `macaddr() takes an address or 6 bytes, but the argument is ${typeName(t)}`);
     }
     default:

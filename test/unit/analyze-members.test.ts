@@ -79,6 +79,14 @@ describe('struct members (BTF)', () => {
     expect(c).toMatch(/bpf_probe_read_kernel\(&(\w+), 1, \(const void \*\)\(\(__u64\)\(bpf_get_current_task\(\)\) \+ 1188\)\);\n\s*__u32 \w+ = \(__u32\)\(\(\1 >> 0\) & \(\(1ULL << 1\) - 1\)\);/);
   });
 
+  it('macaddr() of a char[6] member reads its six bytes as they are (a string would lose the last to its NUL)', () => {
+    const r = planScript('struct S { const char *ignore; char mac[6]; } uprobe:bash:readline { @[macaddr(((struct S *)arg0)->mac)] = 1; }', 'm.ktr', env);
+    expect(r.diagnostics).toEqual([]);
+    const c = r.ok ? r.compiled.c : '';
+    expect(c).toMatch(/bpf_probe_read_user\(.+?, 6, \(const void \*\)\(\(__u64\)\(.+?\) \+ 8\)\);/);
+    expect(c).not.toMatch(/\[5\] = 0;/);
+  });
+
   it('a tracepoint field that points to a struct BTF has is a pointer to it, in the probe memory', () => {
     const e = member('args->uservaddr->sa_family', 'tracepoint:syscalls:sys_enter_connect');
     expect(e.type).toEqual({ kind: 'int', bits: 16, signed: false });

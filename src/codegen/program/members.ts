@@ -53,6 +53,11 @@ export function memberScalar(g: Gen, e: Member): string {
   return r;
 }
 
+/** The first `n` bytes of a member as they are in memory (a `char[6]` that macaddr() reads, NUL or not). */
+export function memberBytes(g: Gen, e: Member, p: string, n: number): void {
+  g.emit(`${readFn(g, e)}(${p}, ${n}, (const void *)${memberAddress(g, e)});`);
+}
+
 /** A char array (as a string of the destination's size) or an array of integers, into memory at `p`. */
 export function memberMem(g: Gen, e: Member, p: string, t: KType): void {
   const own = sizeOf(typeOf(e));

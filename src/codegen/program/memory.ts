@@ -9,7 +9,6 @@ import { layoutOf, sizeOf, STACK_DEPTH, stackMapName } from '../../plan/layout.j
 import { isScalar, readSpace, scalarCType } from '../ctypes.js';
 import { cByte } from '../escape.js';
 import type { Gen } from './context.js';
-import { isMember, memberBytes } from './members.js';
 
 /** Writes the value of `e` at `dest` (zeroed memory) in the layout of `destType`. */
 export function store(g: Gen, e: Expr, dest: string, destType: KType): void {
@@ -250,8 +249,7 @@ function callMem(g: Gen, c: Call, p: string, t: KType): void {
       const a = c.args[0]!;
       const at = typeOf(a);
       if (isScalar(at)) g.emit(`bpf_probe_read_${readSpace(at, g.p.userMemory)}(${p}, 6, (const void *)(__u64)(${g.scalar(a)}));`);
-      else if (a.kind === 'field' && isMember(a)) memberBytes(g, a, p, 6);
-      else g.emit(`bpf_probe_read_kernel(${p}, 6, ${g.mem(a)});`);
+      else if (!(a.kind === 'field' && g.memberBytes(a, p, 6))) g.emit(`bpf_probe_read_kernel(${p}, 6, ${g.mem(a)});`);
       return;
     }
     case 'pton': {

@@ -14,7 +14,7 @@ import { type MapState, MapTable, at, mapValueType, plural } from './map-table.j
 import type { Provider } from './providers.js';
 import type { SystemInfo, SystemResult } from './system.js';
 import { type RecordMember, recordMembers } from './btf-members.js';
-import { type ScriptTypes, scriptTypes } from './c-definitions.js';
+import { type ScriptTypes, identifiers, scriptTypes } from './c-definitions.js';
 import { INT64, NONE, UINT64, compatible, isInt, isPtr, isStr, pointeeSize, storageType, typeName, unify } from './types.js';
 
 export interface AnalysisEnv {
@@ -828,7 +828,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
   const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
-  const defs = scriptTypes(script.preamble, script.file, env.system);
+  const defs = scriptTypes(script.preamble, script.file, env.system, [...identifiers(script.probes)].filter((n) => !BUILTINS[n] && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)));
   if ('error' in defs) {
     const { line, col, message } = defs.error;
     return { diagnostics: [error(script.file, { line, col, offset: 0, length: 0 }, message)] };

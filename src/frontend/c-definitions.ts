@@ -30,21 +30,17 @@ export class ScriptTypes {
 
 const MACRO_PREFIX = '__kt_macro_';
 const RECORD_RE = /\b(struct|union|enum)\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{/g;
-const DEFINE_RE = /^\s*#\s*define\s+([A-Za-z_][A-Za-z0-9_]*)[ \t]+(.+)$/gm;
-// A macro whose body can only be an integer constant expression: numbers, operators, names (which
-// may be other macros or enumerators), parentheses. Anything else (strings, code) is left alone.
-const INTEGER_BODY = /^[\s\w()+\-*/%<>&|^~!?:]+$/;
 
 /** The script's C as one translation unit, with anchors that make clang emit its types into BTF. */
 export function definitionsSource(
   preamble: PreambleItem[],
   file: string,
+  names: Iterable<string> = [],
   stubs: string[] = [],
   notConstants: ReadonlySet<string> = new Set(),
 ): { source: string; defined: Set<string> } {
   const defined = new Set<string>();
   const anchors: string[] = [];
-  const macros: string[] = [];
   // bpftrace's tools include kernel headers only `#ifndef BPFTRACE_HAVE_BTF`: kafkatrace takes kernel types from BTF.
   const lines = ['#include <stdint.h>', '#define BPFTRACE_HAVE_BTF 1', ...stubs];
   for (const item of preamble) {
@@ -56,11 +52,13 @@ export function definitionsSource(
       if (m[1] !== 'enum') defined.add(name);
       anchors.push(`${name} *__kt_anchor_${anchors.length};`);
     }
-    for (const m of item.text.matchAll(DEFINE_RE)) if (INTEGER_BODY.test(m[2]!) && !notConstants.has(m[1]!)) macros.push(m[1]!);
   }
   lines.push('#line 1 "<kafkatrace>"', ...anchors);
-  // One enum per macro: a macro that is not an integer after all then fails alone (see compile()).
-  macros.forEach((name, i) => lines.push(`enum __kt_macros_${i} { ${MACRO_PREFIX}${name} = (${name}) }; enum __kt_macros_${i} *__kt_macro_anchor_${i};`));
+  // Each name the script uses that is a macro (its own `#define`, or one of a header's: AF_INET) gets
+  // an enum of its own, so a macro that is not an integer constant fails alone (see scriptTypes()).
+  [...names].filter((n) => !notConstants.has(n)).forEach((name, i) => {
+    lines.push(`#ifdef ${name}`, `enum __kt_macros_${i} { ${MACRO_PREFIX}${name} = (${name}) }; enum __kt_macros_${i} *__kt_macro_anchor_${i};`, '#endif');
+  });
   return { source: lines.join('\n') + '\n', defined };
 }
 
@@ -85,12 +83,12 @@ export interface DefinitionsError {
  * the kernel's size (as bpftrace resolves them from BTF); a macro that is not an integer constant is
  * not a constant.
  */
-export function scriptTypes(preamble: PreambleItem[], file: string, system: SystemInfo): { types: ScriptTypes } | { error: DefinitionsError } {
+export function scriptTypes(preamble: PreambleItem[], file: string, system: SystemInfo, names: Iterable<string> = []): { types: ScriptTypes } | { error: DefinitionsError } {
   if (preamble.length === 0) return { types: new ScriptTypes(undefined, new Set()) };
   const stubs: string[] = [];
   const dropped = new Set<string>();
   for (let attempt = 0; attempt < 16; attempt++) {
-    const { source, defined } = definitionsSource(preamble, file, stubs, dropped);
+    const { source, defined } = definitionsSource(preamble, file, names, stubs, dropped);
     const r = system.compileTypes(source);
     if (r.ok) {
       try {
@@ -115,6 +113,17 @@ export function scriptTypes(preamble: PreambleItem[], file: string, system: Syst
     return { error: { line: preamble[0]!.line, col: 1, message: first?.message ?? r.error.trim().split('\n')[0] ?? 'clang failed' } };
   }
   return { error: { line: preamble[0]!.line, col: 1, message: `the script's C needs more kernel types than kafkatrace resolves` } };
+}
+
+/** The names a script uses as plain identifiers (`AF_INET`, `pid`): those that are macros of its C are constants. */
+export function identifiers(node: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) for (const n of node) identifiers(n, out);
+  else if (node && typeof node === 'object') {
+    const o = node as { kind?: unknown; name?: unknown };
+    if (o.kind === 'builtin' && typeof o.name === 'string') out.add(o.name);
+    for (const v of Object.values(node)) if (v && typeof v === 'object') identifiers(v, out);
+  }
+  return out;
 }
 
 /** clang's first error: where (a file name), its line and column, the message, and the source line clang quotes. */

@@ -135,6 +135,8 @@ describe('analysis with a script\'s C', () => {
     expect(consts('enum E { A = 5, B }; BEGIN { @ = B; }')).toMatchObject({ kind: 'builtin', value: 6n, type: { kind: 'int', bits: 64, signed: true } });
     expect(consts('#define N (3 << 2)\nBEGIN { @ = N; }')).toMatchObject({ kind: 'builtin', value: 12n });
     expect(consts('BEGIN { @ = TCP_FIN_WAIT1; }')).toMatchObject({ kind: 'builtin', value: 4n });
+    // Macros of the headers the script includes too (tcplife.bt's AF_INET).
+    expect(consts('#include <sys/socket.h>\nBEGIN { @ = AF_INET6; }')).toMatchObject({ kind: 'builtin', value: 10n });
     // A macro that is not an integer is no constant, and does not break the rest.
     expect(consts('#define S "str"\n#define K 7\nBEGIN { @ = K; }')).toMatchObject({ kind: 'builtin', value: 7n });
   });

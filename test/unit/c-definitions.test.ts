@@ -170,7 +170,7 @@ describe('analysis with a script\'s C', () => {
   });
 
   it('defines BPFTRACE_HAVE_BTF, as bpftrace does where the kernel has BTF, and takes C that defines no type', () => {
-    const tool = '#ifndef BPFTRACE_HAVE_BTF\n#include <no/such/kernel/header.h>\n#endif\n#include <linux/types.h>\nBEGIN { @ = TASK_RUNNING; }';
+    const tool = '#ifndef BPFTRACE_HAVE_BTF\n#include <no/such/kernel/header.h>\n#endif\n#include <linux/types.h>\nBEGIN { @ = TCP_FIN_WAIT1; }';
     expect(errors(tool)).toEqual([]);
     // tcplife.bt's #else branch: glibc's headers, as on the host.
     expect(errors('#include <sys/socket.h>\nstruct S { struct sockaddr_storage ss; long l; } BEGIN { @ = sizeof(struct S); }')).toEqual([]);

@@ -238,7 +238,7 @@ export class Btf {
     return index;
   }
 
-  /** The value of an enumerator (`TASK_RUNNING`), from the first enum that has it. */
+  /** The value of an enumerator (`TCP_FIN_WAIT1`), from the first enum that has it. */
   enumerator(name: string): bigint | undefined {
     if (!this.enumerators) {
       this.enumerators = new Map();

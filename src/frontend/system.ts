@@ -46,7 +46,7 @@ export interface SystemInfo {
   recordSize(name: string): SystemResult<number>;
   /** The members of a kernel struct or union, from BTF (anonymous structs and unions flattened). */
   recordMembers(name: string): SystemResult<RecordMember[]>;
-  /** The value of a kernel enumerator (`TASK_RUNNING`), from BTF. */
+  /** The value of a kernel enumerator (`TCP_FIN_WAIT1`), from BTF. */
   enumerator(name: string): bigint | undefined;
   /** The BTF clang makes of C (a script's definitions), or clang's messages. */
   compileTypes(source: string): SystemResult<Uint8Array>;

@@ -28,8 +28,11 @@ export type KType =
   | { kind: 'cgroup_path'; filter: string }
   /** macaddr(): six bytes, printed `41:42:43:44:45:46`. */
   | { kind: 'macaddr' }
-  /** A fixed number of integers in a row (pton()'s bytes); prints as `[1,2,3,4]`. */
-  | { kind: 'array'; elem: Extract<KType, { kind: 'int' }>; length: number }
+  /**
+   * A fixed number of values in a row (pton()'s bytes, a struct's `int x[4]`, `int y[2][2]`, `int *z[4]`,
+   * `struct W w[10]`); prints as `[1,2,3,4]`, `[[5,6],[7,8]]`.
+   */
+  | { kind: 'array'; elem: KType; length: number }
   /** A typed address: arithmetic on it moves by the size of what it points to, as in C. */
   | { kind: 'ptr'; to: KType; space?: AddressSpace }
   /**
@@ -38,7 +41,21 @@ export type KType =
    * `p->embedded.m`): no value has this type. `space`: the memory the place is in.
    */
   | { kind: 'struct'; name: string; size?: number; space?: AddressSpace }
+  /**
+   * A struct or union as a value (`@s = *p`, `$t = (1, curtask->se)`): its bytes, copied whole, with
+   * the members that print (`{ .m = 2, .n = 3 }`) at their offsets.
+   */
+  | { kind: 'record'; name: string; size: number; fields: RecordField[] }
   | { kind: 'none' };
+
+/** A member of a record value. */
+export interface RecordField {
+  name: string;
+  offset: number;
+  type: KType;
+  /** A bitfield: `width` bits from bit `shift` of the bytes at `offset` (little-endian). */
+  bitfield?: { shift: number; width: number };
+}
 
 /** User or kernel memory; without one, reads use the probe's (user in uprobes, usdt and syscall tracepoints). */
 export type AddressSpace = 'user' | 'kernel';
@@ -58,10 +75,16 @@ export type MapValueKind =
 export interface Script {
   kind: 'script';
   file: string;
-  /** `#include` and other preprocessor lines, kept only so that `-d ast` can show them. */
-  preamble: string[];
+  /** The C before the probes: preprocessor lines and struct, union and enum definitions, in order. */
+  preamble: PreambleItem[];
   probes: Probe[];
   loc: Loc;
+}
+
+/** A preprocessor line or a C definition, with the line it starts on. */
+export interface PreambleItem {
+  text: string;
+  line: number;
 }
 
 /** One attach point as written: `tracepoint:syscalls:sys_enter_*`, `BEGIN`, `kafka:produce`. */
@@ -145,7 +168,12 @@ export interface VarRef extends ExprBase { kind: 'var'; name: string }
 /** `@name[keys]`; the anonymous map has name `@`. */
 export interface MapRef extends ExprBase { kind: 'map'; name: string; keys: Expr[] }
 /** pid, comm, nsecs, arg0, retval, args, ... */
-export interface Builtin extends ExprBase { kind: 'builtin'; name: string }
+export interface Builtin extends ExprBase {
+  kind: 'builtin';
+  name: string;
+  /** Set by analysis where the name is a constant: an enumerator or an integer `#define` of the script's C, or a kernel enumerator. */
+  value?: bigint;
+}
 /** `$1` ... `$N` */
 export interface PositionalParam extends ExprBase { kind: 'positional'; index: number }
 /** `$#` */
@@ -165,6 +193,8 @@ export interface FieldAccess extends ExprBase {
   arrow: boolean;
   /** Set by analysis on a struct or union member (not on args): its byte offset in the record. */
   offset?: number;
+  /** Set by analysis on a bitfield member: its bits, from bit `shift` of the bytes at `offset`. */
+  bitfield?: { shift: number; width: number };
 }
 /** `$t.0` */
 export interface TupleIndex extends ExprBase { kind: 'tupleIndex'; object: Expr; index: number }

@@ -2,7 +2,7 @@
 // builtins, functions, maps and variables, and reports every mistake of a script at once.
 import { positionalInteger } from '../../grammar/literals.js';
 import { isKtError } from '../errors.js';
-import type { AddressSpace, AttachPoint, Call, Expr, FieldAccess, KType, Loc, MapRef, Probe, Script, Stmt, VarRef } from './ast.js';
+import type { AddressSpace, AttachPoint, Call, Expr, FieldAccess, KType, Loc, MapRef, Probe, RecordField, Script, Stmt, VarRef } from './ast.js';
 import { attachName, type Analysis, type AnalyzedProbe, type KafkaArg, type MapInfo, type ResolvedAttach, type TracepointFormat } from './analysis.js';
 import { type AttachResolution, resolveAttachPoint } from './attach.js';
 import { ARG_PROVIDERS, BUILTINS, MAX_ARG_REGISTERS, MISSING_BUILTINS, STACK_ARG_PROVIDERS, builtinNames } from './builtins.js';
@@ -12,7 +12,9 @@ import { MAP_FUNCTIONS } from './functions.js';
 import { type KafkaCatalogue, type KafkaProbeInfo, kafkaCatalogue } from './kafka-catalogue.js';
 import { type MapState, MapTable, at, mapValueType, plural } from './map-table.js';
 import type { Provider } from './providers.js';
-import type { SystemInfo } from './system.js';
+import type { SystemInfo, SystemResult } from './system.js';
+import { type RecordMember, recordMembers } from './btf-members.js';
+import { type ScriptTypes, identifiers, scriptTypes } from './c-definitions.js';
 import { INT64, NONE, UINT64, compatible, isInt, isPtr, isStr, pointeeSize, storageType, typeName, unify } from './types.js';
 
 export interface AnalysisEnv {
@@ -81,11 +83,23 @@ class Analyzer implements CallHost {
   constructor(
     private readonly file: string,
     private readonly env: AnalysisEnv,
+    private readonly types: ScriptTypes,
     seed?: Map<string, MapState>,
   ) {
     // The second pass starts from the maps the first pass found, so a map read in a probe written
     // before the one that assigns it still has its type.
     this.maps = new MapTable((loc, message) => this.err(loc, message), seed);
+  }
+
+  /** A record's size: the script's C defines it, or the kernel's BTF has it. */
+  private recordSize(name: string): SystemResult<number> {
+    const own = this.types.record(name);
+    return own ? { ok: true, value: own.btf.sizeOf(own.id) } : this.env.system.recordSize(name);
+  }
+
+  private recordMembers(name: string): SystemResult<RecordMember[]> {
+    const own = this.types.record(name);
+    return own ? { ok: true, value: recordMembers(own.btf, own.id) } : this.env.system.recordMembers(name);
   }
 
   get where(): 'kernel' | 'user' {
@@ -366,7 +380,32 @@ class Analyzer implements CallHost {
   expr(e: Expr, statement = false): T {
     const t = this.place(e, statement);
     if (t?.kind !== 'struct') return t;
-    return this.err(e.loc, `a whole ${t.name} cannot be used as a value (struct values are not supported yet): read its members with '.'`);
+    // A struct place used as a value is the struct's bytes, copied whole (`@s = *p`).
+    const place = this.structPlace(t, t.space, e.loc);
+    if (!place) return undefined;
+    const members = this.recordMembers(t.name);
+    if (!members.ok) return this.err(e.loc, `cannot read a whole ${t.name}: ${members.error}`);
+    const r = this.recordValue(t.name, (place as { size: number }).size, members.value, e.loc);
+    e.type = r ?? NONE;
+    return r;
+  }
+
+  /** The value type of a whole struct: every member that prints, nested records included. */
+  private recordValue(name: string, size: number, members: RecordMember[], loc: Loc, depth = 0): T {
+    const fields: RecordField[] = [];
+    for (const m of members) {
+      let type: KType | undefined = m.type;
+      if (!type && m.anonymous && depth < 16) type = this.recordValue('', m.anonymous.size, m.anonymous.members, loc, depth + 1);
+      else if (type?.kind === 'struct' && depth < 16) {
+        const inner = this.recordMembers(type.name);
+        const innerSize = this.recordSize(type.name);
+        if (!inner.ok || !innerSize.ok) return this.err(loc, `cannot read a whole ${name || 'struct'}: ${inner.ok ? (innerSize as { error: string }).error : inner.error}`);
+        type = this.recordValue(type.name, innerSize.value, inner.value, loc, depth + 1);
+      }
+      if (!type) return m.problem ? this.err(loc, `cannot read a whole ${name || 'struct'}: member '${m.name}': ${m.problem}`) : undefined;
+      fields.push(m.bitfield ? { name: m.name, offset: m.offset, type, bitfield: m.bitfield } : { name: m.name, offset: m.offset, type });
+    }
+    return { kind: 'record', name, size, fields };
   }
 
   /** Types an expression that may also be a struct, whose members are then read (`(*p).m`), or its size taken. */
@@ -390,7 +429,7 @@ class Analyzer implements CallHost {
       case 'map':
         return this.mapRead(e);
       case 'builtin':
-        return this.builtin(e.name, e.loc);
+        return this.builtin(e.name, e.loc, e);
       case 'positional': {
         // As in bpftrace: a parameter not given is 0, or "" inside str(), where even a number is text.
         const v = this.env.positional[e.index - 1];
@@ -465,7 +504,19 @@ class Analyzer implements CallHost {
         const o = this.expr(e.object);
         const i = this.expr(e.index);
         if (!o || !i) return undefined;
-        if (!isPtr(o)) return this.err(e.loc, `indexing with [] is only supported on maps (@name[key]) and pointers, but the value is ${typeName(o)}`);
+        if (o.kind === 'array') {
+          if (!isInt(i)) return this.err(e.index.loc, `an index must be an integer, but it is ${typeName(i)}`);
+          // bpftrace refuses a constant index past the end; others read 0 there.
+          if (e.index.kind === 'int' && (e.index.value < 0n || e.index.value >= BigInt(o.length))) {
+            return this.err(e.index.loc, `the index ${e.index.value} is out of bounds for array of size ${o.length}`);
+          }
+          // An element that is a struct is a copy, like the array it is in (`$c->w[1].a`).
+          if (o.elem.kind !== 'struct') return o.elem;
+          const members = this.recordMembers(o.elem.name);
+          if (!members.ok) return this.err(e.loc, `cannot read a whole ${o.elem.name}: ${members.error}`);
+          return this.recordValue(o.elem.name, o.elem.size!, members.value, e.loc);
+        }
+        if (!isPtr(o)) return this.err(e.loc, `indexing with [] is only supported on maps (@name[key]), arrays and pointers, but the value is ${typeName(o)}`);
         if (!isInt(i)) return this.err(e.index.loc, `an index must be an integer, but it is ${typeName(i)}`);
         // p[i] reads the i-th T after p, as *(p + i) does.
         if (o.to.kind === 'struct') return this.err(e.loc, `cannot read a whole ${o.to.name}: reading struct members is not supported yet`);
@@ -542,7 +593,7 @@ class Analyzer implements CallHost {
   /** Whether arithmetic on the pointer has a step: a struct that BTF does not have has no known size. */
   private pointerStep(ptr: Extract<KType, { kind: 'ptr' }>, loc: Loc): boolean {
     if (pointeeSize(ptr) !== undefined) return true;
-    const why = ptr.to.kind === 'struct' ? this.env.system.recordSize(ptr.to.name) : undefined;
+    const why = ptr.to.kind === 'struct' ? this.recordSize(ptr.to.name) : undefined;
     this.err(loc, `arithmetic on ${typeName(ptr)} needs the size of ${typeName(ptr.to)}, which is unknown${why && !why.ok ? `: ${why.error}` : ''}`);
     return false;
   }
@@ -558,7 +609,7 @@ class Analyzer implements CallHost {
     let type: KType | undefined = INT_CASTS[base];
     const record = /^(struct|union) ([A-Za-z_][A-Za-z0-9_]*)$/.exec(base);
     if (record) {
-      const size = this.env.system.recordSize(base);
+      const size = this.recordSize(base);
       // A pointer to a struct BTF lacks can still be cast and passed on; its size is asked for only where it is needed.
       if (!size.ok && (stars === 0 || where === 'sizeof')) return this.err(loc, `${where === 'sizeof' ? 'sizeof' : 'cast'}: ${size.error}`);
       type = size.ok ? { kind: 'struct', name: base, size: size.value } : { kind: 'struct', name: base };
@@ -571,7 +622,7 @@ class Analyzer implements CallHost {
     return type;
   }
 
-  private builtin(name: string, loc: Loc): T {
+  private builtin(name: string, loc: Loc, e?: Extract<Expr, { kind: 'builtin' }>): T {
     const providers = this.ctx.providers;
     const argMatch = /^(s?)arg(\d+)$/.exec(name);
     if (argMatch) {
@@ -590,6 +641,11 @@ class Analyzer implements CallHost {
     const info = BUILTINS[name];
     const missing = MISSING_BUILTINS[name];
     if (!info && missing) return this.err(loc, missing);
+    const constant = info || !e ? undefined : (this.types.constant(name) ?? this.env.system.enumerator(name));
+    if (constant !== undefined) {
+      e!.value = constant;
+      return INT64;
+    }
     if (!info) {
       const isArg = this.ctx.kafka.some((p) => p.args.some((a) => a.name === name)) || this.ctx.formats.some((f) => f.fields.some((x) => x.name === name));
       return this.err(loc, `unknown identifier '${name}'`, isArg ? `did you mean 'args.${name}'?` : this.suggest(name, builtinNames()));
@@ -621,7 +677,7 @@ class Analyzer implements CallHost {
   private structPlace(t: Extract<KType, { kind: 'struct' }>, space: AddressSpace | undefined, loc: Loc): T {
     let size = t.size;
     if (size === undefined) {
-      const known = this.env.system.recordSize(t.name);
+      const known = this.recordSize(t.name);
       if (!known.ok) return this.err(loc, `cannot read members of ${t.name}: ${known.error}`);
       size = known.value;
     }
@@ -642,18 +698,31 @@ class Analyzer implements CallHost {
       if (!place) return undefined;
       record = place as Extract<KType, { kind: 'struct' }>;
     } else if (!e.arrow && t.kind === 'struct') record = t;
+    else if (!e.arrow && t.kind === 'record') {
+      // A member of a struct value (`$s.m` after `$s = *p`): read from the copy.
+      const f = t.fields.find((x) => x.name === e.field);
+      if (!f) return this.err(e.loc, `${t.name || 'the struct'} has no member '${e.field}'`, this.suggest(e.field, t.fields.map((x) => x.name)));
+      e.offset = f.offset;
+      return f.type;
+    }
     else if (t.kind === 'struct') return this.err(e.loc, `cannot access member '${e.field}' of ${t.name} with '->': it is not a pointer; use '.'`);
     else if (isPtr(t) && t.to.kind === 'struct') return this.err(e.loc, `cannot access member '${e.field}' of ${typeName(t)} with '.': it is a pointer; use '->'`);
     else {
       const hint = isInt(t) ? `cast it to a pointer to the struct it addresses: ((struct NAME *)value)${op}${e.field}` : undefined;
       return this.err(e.loc, `'${op}' needs args, a struct or union${e.arrow ? ' pointer' : ''}, but the value is ${typeName(t)}`, hint);
     }
-    const members = this.env.system.recordMembers(record.name);
+    const members = this.recordMembers(record.name);
     if (!members.ok) return this.err(e.loc, `cannot read members of ${record.name}: ${members.error}`);
     const m = members.value.find((x) => x.name === e.field);
     if (!m) return this.err(e.loc, `${record.name} has no member '${e.field}'`, this.suggest(e.field, members.value.map((x) => x.name)));
+    if (!m.type && m.anonymous) {
+      // A member of an anonymous struct or union type has no name to be a place of: it is read as a copy.
+      e.offset = m.offset;
+      return this.recordValue('', m.anonymous.size, m.anonymous.members, e.loc);
+    }
     if (!m.type) return this.err(e.loc, `cannot read ${record.name}'s member '${e.field}': ${m.problem}`);
     e.offset = m.offset;
+    if (m.bitfield) e.bitfield = m.bitfield;
     const space = record.space;
     if (!space) return m.type;
     return m.type.kind === 'ptr' || m.type.kind === 'struct' ? { ...m.type, space } : m.type;
@@ -699,7 +768,7 @@ class Analyzer implements CallHost {
     const m = /^(?:const )?(struct|union) ([A-Za-z_][A-Za-z0-9_]*) \*$/.exec(cType.replace(/\s+/g, ' ').trim());
     if (!m) return undefined;
     const name = `${m[1]} ${m[2]}`;
-    const size = this.env.system.recordSize(name);
+    const size = this.recordSize(name);
     return size.ok ? { kind: 'ptr', to: { kind: 'struct', name, size: size.value } } : undefined;
   }
 
@@ -771,13 +840,18 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
   if (skipped.length > 0 && !resolutions.flat().some((r) => r && r.resolved.length > 0)) diagnostics.push(...skipped);
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
-  const first = new Analyzer(script.file, env);
+  const defs = scriptTypes(script.preamble, script.file, env.system, [...identifiers(script.probes)].filter((n) => !BUILTINS[n] && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)));
+  if ('error' in defs) {
+    const { line, col, message } = defs.error;
+    return { diagnostics: [error(script.file, { line, col, offset: 0, length: 0 }, message)] };
+  }
+  const first = new Analyzer(script.file, env, defs.types);
   const touched = script.probes.map((p, i) => {
     const c = first.analyzeProbe(p, resolutions[i]!);
     return { providers: c.providers, maps: first.maps.takeTouched() };
   });
   const inUserSpace = userSpaceBlocks(touched);
-  const second = new Analyzer(script.file, env, first.maps.maps);
+  const second = new Analyzer(script.file, env, defs.types, first.maps.maps);
   const contexts = script.probes.map((p, i) => second.analyzeProbe(p, resolutions[i]!, inUserSpace[i]));
   diagnostics.push(...second.diagnostics, ...sharedMapErrors(script.file, second.maps));
   diagnostics.sort((a, b) => a.loc.offset - b.loc.offset);

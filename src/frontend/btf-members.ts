@@ -9,7 +9,16 @@ export interface RecordMember {
   /** Bytes from the start of the record (members of anonymous structs and unions included). */
   offset: number;
   type?: KType;
+  /** A bitfield: its value is `width` bits from bit `shift` of the bytes at `offset` (little-endian). */
+  bitfield?: Bitfield;
   problem?: string;
+  /** A member whose type is an anonymous struct or union (`struct { int x; } s;`): that record, whole. */
+  anonymous?: { size: number; members: RecordMember[] };
+}
+
+export interface Bitfield {
+  shift: number;
+  width: number;
 }
 
 /** The name kafkatrace gives a struct or union type (`struct task_struct`), or undefined for an anonymous one. */
@@ -54,9 +63,11 @@ function typeOf(btf: Btf, id: number, depth: number): KType | { problem: string 
       const n = type.array!.nelems;
       // Arrays of char are strings (`comm`); arrays of __u8 and other typedefs stay integers, as in bpftrace.
       if (elem?.kind === BtfKind.Int && /^(?:(?:const|volatile) )*(?:(?:un)?signed )?char$/.test(btf.cName(type.array!.type))) return { kind: 'str', size: n };
-      const e = typeOf(btf, type.array!.type, depth + 1);
-      if ('kind' in e && e.kind === 'int' && n > 0) return { kind: 'array', elem: e, length: n };
-      return { problem: `its type ${spelled} is an array of something other than integers` };
+      const e = depth < 8 ? typeOf(btf, type.array!.type, depth + 1) : { problem: `its type ${spelled} nests arrays too deep` };
+      if (!('kind' in e)) return e;
+      // An array of structs of unknown size (a forward declaration) cannot be indexed.
+      if (n > 0 && (e.kind !== 'struct' || e.size !== undefined)) return { kind: 'array', elem: e, length: n };
+      return { problem: `its type ${spelled} is an array of no known size` };
     }
     case BtfKind.Struct:
     case BtfKind.Union: {
@@ -86,11 +97,20 @@ export function recordMembers(btf: Btf, id: number): RecordMember[] {
       const mt = btf.resolve(m.type).type;
       const bitfield = m.bitSize > 0 || m.bitOffset % 8 !== 0 || (mt?.kind === BtfKind.Int && mt.intBits !== undefined && mt.intBits !== mt.sizeOrType * 8);
       if (bitfield) {
-        out.push({ name: m.name, offset, problem: 'it is a bitfield (bitfields are not supported yet)' });
+        const width = m.bitSize > 0 ? m.bitSize : (mt?.intBits ?? 0);
+        const type = typeOf(btf, m.type, 0);
+        if (!('kind' in type) || type.kind !== 'int' || width === 0 || m.bitOffset % 8 + width > 64) out.push({ name: m.name, offset, problem: `it is a bitfield of a type kafkatrace cannot read` });
+        // bpftrace reads bitfields as unsigned whatever their declared type.
+        else out.push({ name: m.name, offset, type: { kind: 'int', bits: type.bits, signed: false }, bitfield: { shift: m.bitOffset % 8, width } });
         continue;
       }
       const type = typeOf(btf, m.type, 0);
-      out.push('kind' in type ? { name: m.name, offset, type } : { name: m.name, offset, problem: type.problem });
+      if ('kind' in type) {
+        out.push({ name: m.name, offset, type });
+        continue;
+      }
+      const anonymous = mt && (mt.kind === BtfKind.Struct || mt.kind === BtfKind.Union) && !mt.name && depth < 16;
+      out.push(anonymous ? { name: m.name, offset, problem: type.problem, anonymous: { size: mt.sizeOrType, members: recordMembers(btf, btf.resolve(m.type).id) } } : { name: m.name, offset, problem: type.problem });
     }
   };
   walk(id, 0, 0);

@@ -50,6 +50,8 @@ interface BtfType {
   array?: { type: number; nelems: number };
   /** STRUCT/UNION members, FUNC_PROTO parameters (bitOffset 0). */
   members?: BtfMember[];
+  /** ENUM/ENUM64 enumerators. */
+  enumerators?: { name: string; value: bigint }[];
 }
 
 /** The C-level facts of a type that a tracepoint field needs. */
@@ -112,6 +114,7 @@ export class Btf {
   private readonly offsets: Uint32Array;
   private readonly decoded = new Map<number, BtfType>();
   private readonly indexes = new Map<BtfKind, Map<string, number>>();
+  private enumerators: Map<string, bigint> | undefined;
 
   constructor(data: Uint8Array) {
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -187,6 +190,14 @@ export class Btf {
           bitSize: kindFlag ? raw >>> 24 : 0,
         });
       }
+    } else if (kind === BtfKind.Enum || kind === BtfKind.Enum64) {
+      t.enumerators = [];
+      const step = kind === BtfKind.Enum ? 8 : 12;
+      for (let i = 0; i < vlen; i++, p += step) {
+        const lo = kind === BtfKind.Enum ? BigInt(kindFlag ? view.getInt32(p + 4, true) : view.getUint32(p + 4, true)) : BigInt(view.getUint32(p + 4, true));
+        const value = kind === BtfKind.Enum ? lo : BigInt.asIntN(64, (BigInt(view.getUint32(p + 8, true)) << 32n) | lo);
+        t.enumerators.push({ name: this.str(view.getUint32(p, true)), value: kind === BtfKind.Enum64 && !kindFlag ? BigInt.asUintN(64, value) : value });
+      }
     } else if (kind === BtfKind.FuncProto) {
       t.members = [];
       for (let i = 0; i < vlen; i++, p += 8) {
@@ -225,6 +236,19 @@ export class Btf {
       this.indexes.set(kind, index);
     }
     return index;
+  }
+
+  /** The value of an enumerator (`TCP_FIN_WAIT1`), from the first enum that has it. */
+  enumerator(name: string): bigint | undefined {
+    if (!this.enumerators) {
+      this.enumerators = new Map();
+      for (const kind of [BtfKind.Enum, BtfKind.Enum64]) {
+        for (const id of this.idsOfKind(kind)) {
+          for (const e of this.type(id)!.enumerators!) if (!this.enumerators.has(e.name)) this.enumerators.set(e.name, e.value);
+        }
+      }
+    }
+    return this.enumerators.get(name);
   }
 
   /** Skips typedefs and qualifiers. */

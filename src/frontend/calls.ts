@@ -272,7 +272,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       if (c.args.length === 2) needInt(0);
       const a = c.args[c.args.length - 1]!;
       const t = h.expr(a);
-      const bytes = t?.kind === 'array' && t.elem.bits === 8 ? t.length : undefined;
+      const bytes = t?.kind === 'array' && t.elem.kind === 'int' && t.elem.bits === 8 ? t.length : undefined;
       if (t && !isInt(t) && t.kind !== 'buf' && !isStr(t) && bytes === undefined) {
         return h.err(a.loc, `ntop() takes an IPv4 address as an integer or a 4- or 16-byte buffer, but the argument is ${typeName(t)}`);
       }
@@ -430,7 +430,9 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       const a = c.args[0]!;
       const t = h.expr(a);
       if (!t || isInt(t) || isPtr(t)) return t && { kind: 'macaddr' };
-      if (t.kind === 'array' && t.elem.bits === 8 && t.length === 6) return { kind: 'macaddr' };
+      if (t.kind === 'array' && t.elem.kind === 'int' && t.elem.bits === 8 && t.length === 6) return { kind: 'macaddr' };
+      // A struct's `char mac[6]` (typed as a string): its six bytes, as bpftrace reads them.
+      if (t.kind === 'str' && t.size === 6 && a.kind === 'field' && a.offset !== undefined) return { kind: 'macaddr' };
       return h.err(a.loc, `macaddr() takes an address or 6 bytes, but the argument is ${typeName(t)}`);
     }
     default:

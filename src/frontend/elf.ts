@@ -198,3 +198,23 @@ export function readElf(path: string): ElfInfo {
   }
   return { functions: [...functions.values()], objects: [...objects.values()], usdt };
 }
+
+/** The bytes of the section called `name` in an ELF64 little-endian object, or undefined when it has none. */
+export function elfSection(buf: Buffer, name: string): Buffer | undefined {
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) return undefined;
+  const shoff = Number(buf.readBigUInt64LE(40));
+  const shentsize = buf.readUInt16LE(58);
+  const shnum = buf.readUInt16LE(60);
+  const header = (i: number): { nameOff: number; offset: number; size: number } | undefined => {
+    const s = shoff + i * shentsize;
+    if (s + 64 > buf.length) return undefined;
+    return { nameOff: buf.readUInt32LE(s), offset: Number(buf.readBigUInt64LE(s + 24)), size: Number(buf.readBigUInt64LE(s + 32)) };
+  };
+  const strtab = header(buf.readUInt16LE(62));
+  if (!strtab) return undefined;
+  for (let i = 0; i < shnum; i++) {
+    const h = header(i);
+    if (h && cString(buf, strtab.offset + h.nameOff) === name && h.offset + h.size <= buf.length) return buf.subarray(h.offset, h.offset + h.size);
+  }
+  return undefined;
+}

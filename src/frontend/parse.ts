@@ -7,7 +7,7 @@ import { ParserMessages, UNCLOSED_BLOCK } from '../../grammar/messages.js';
 import { KtParser } from '../../grammar/parser.js';
 import * as T from '../../grammar/tokens.js';
 import type { AttachPayload } from '../../grammar/attach-scanner.js';
-import type { Loc, Probe, Script } from './ast.js';
+import type { Loc, PreambleItem, Probe, Script } from './ast.js';
 import { error, type Diagnostic } from './diagnostics.js';
 
 interface ParseResult {
@@ -63,7 +63,7 @@ interface Lexed {
 function parseScript(source: string, file: string): ParseResult {
   const { tokens, problems } = lexScript(source);
   const lexical = [...problems];
-  const preamble: string[] = [];
+  const preamble: PreambleItem[] = [];
   const probes: Probe[] = [];
   for (const chunk of splitProbes(tokens, preamble)) {
     if (problems.length > MAX_ERRORS) break;
@@ -234,7 +234,7 @@ function findUnclosedBlock(tokens: IToken[]): { index: number; at: IToken; open:
 }
 
 /** Splits top-level tokens into probes; preprocessor lines and C definitions go to `preamble`. */
-function splitProbes(tokens: IToken[], preamble: string[]): IToken[][] {
+function splitProbes(tokens: IToken[], preamble: PreambleItem[]): IToken[][] {
   const chunks: IToken[][] = [];
   let current: IToken[] | undefined;
   let depth = 0;
@@ -242,7 +242,7 @@ function splitProbes(tokens: IToken[], preamble: string[]): IToken[][] {
     if (depth === 0 && (t.tokenType === T.Preprocessor || t.tokenType === T.CDefinition)) {
       // A `#!` interpreter line first in the file is not part of the program.
       const shebang = t.image.startsWith('#!') && chunks.length === 0 && preamble.length === 0;
-      if (!shebang) preamble.push(t.image);
+      if (!shebang) preamble.push({ text: t.image, line: t.startLine ?? 1 });
       current = undefined;
       continue;
     }

@@ -5,7 +5,7 @@ import { typeName } from './types.js';
 
 export function formatAst(script: Script): string {
   const out: string[] = ['Program'];
-  for (const line of script.preamble) out.push(` preamble: ${line.replace(/\n/g, '\\n')}`);
+  for (const item of script.preamble) out.push(` preamble: ${item.text.replace(/\n/g, '\\n')}`);
   for (const probe of script.probes) {
     for (const a of probe.attach) out.push(` ${a.raw}`);
     if (probe.predicate) {

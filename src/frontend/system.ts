@@ -10,6 +10,7 @@ import { findOnPath } from '../executables.js';
 import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
 import { type RecordMember, recordMembers } from './btf-members.js';
+import { compileTypes } from './clang-types.js';
 import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, readElf } from './elf.js';
 import { globToRegExp, hasWildcard } from './glob.js';
 import { btfEventNames, btfHasEventFormat, btfSyscalls, btfTracepointFormat, parseFormatFile } from './tracepoint-format.js';
@@ -49,6 +50,10 @@ export interface SystemInfo {
   matchFiles(glob: string): string[];
   /** The files a process maps executable (its program and libraries), as paths through /proc/PID/root. */
   processObjects(pid: number): SystemResult<string[]>;
+  /** The value of a kernel enumerator (`TCP_FIN_WAIT1`), from BTF. */
+  enumerator(name: string): bigint | undefined;
+  /** The BTF clang makes of C (a script's definitions), or clang's messages. */
+  compileTypes(source: string): SystemResult<Uint8Array>;
 }
 
 function readableDir(path: string): boolean {
@@ -291,6 +296,14 @@ export class RealSystem implements SystemInfo {
   recordMembers(name: string): SystemResult<RecordMember[]> {
     const r = this.record(name);
     return r.ok ? { ok: true, value: recordMembers(r.value.btf, r.value.id) } : r;
+  }
+
+  enumerator(name: string): bigint | undefined {
+    return this.btf()?.enumerator(name);
+  }
+
+  compileTypes(source: string): SystemResult<Uint8Array> {
+    return compileTypes(source);
   }
 
   private libraryIndex(): Map<string, string> {

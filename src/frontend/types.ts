@@ -28,6 +28,7 @@ export function typeName(t: KType): string {
     case 'array':
       return `${typeName(t.elem)}[${t.length}]`;
     case 'struct':
+    case 'record':
       return t.name;
     case 'timestamp':
       return `strftime(${JSON.stringify(t.format)})`;
@@ -57,9 +58,12 @@ export function pointeeSize(p: Extract<KType, { kind: 'ptr' }>): number | undefi
  */
 export function compatible(a: KType, b: KType): boolean {
   if (a.kind !== b.kind) return false;
-  if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name;
+  if ((a.kind === 'struct' && b.kind === 'struct') || (a.kind === 'record' && b.kind === 'record')) return a.name === b.name;
   if (a.kind === 'timestamp' && b.kind === 'timestamp') return a.format === b.format;
-  if (a.kind === 'array' && b.kind === 'array') return a.length === b.length && a.elem.bits === b.elem.bits && a.elem.signed === b.elem.signed;
+  if (a.kind === 'array' && b.kind === 'array') {
+    if (a.elem.kind === 'int' && b.elem.kind === 'int') return a.length === b.length && a.elem.bits === b.elem.bits && a.elem.signed === b.elem.signed;
+    return a.length === b.length && compatible(a.elem, b.elem);
+  }
   if (a.kind === 'tuple' && b.kind === 'tuple') {
     return a.elems.length === b.elems.length && a.elems.every((e, i) => compatible(e, b.elems[i]!));
   }

@@ -3,7 +3,7 @@
 //
 // Encodings: int is little-endian of its width; str is `size` bytes, NUL-padded; buf is a u32
 // length then `size` bytes; tuple is its elements in order, each at its own alignment, padded to 8;
-// array is its elements in a row; macaddr its 6 bytes; ksym, username, timestamp, ptr, cgroup_path are a u64; usym and ustack are a u64 (address, or stack id) then a u64
+// array is its elements in a row; record is the struct's own bytes; macaddr its 6 bytes; ksym, username, timestamp, ptr, cgroup_path are a u64; usym and ustack are a u64 (address, or stack id) then a u64
 // pid; kstack is an i64 stack id; inet is a u32 address family then 16 address bytes. A stack id
 // of kstack(n) or ustack(n) carries n in bits 32 and up: its map keeps n frames (stackMapName).
 import type { KType } from '../frontend/ast.js';
@@ -22,9 +22,11 @@ function alignOf(t: KType): number {
     case 'tuple':
       return 8;
     case 'array':
-      return t.elem.bits / 8;
+      return alignOf(t.elem);
     case 'macaddr':
       return 1;
+    case 'record':
+      return Math.max(1, ...t.fields.map((f) => alignOf(f.type)));
     case 'none':
       return 1;
     default:
@@ -43,7 +45,7 @@ export function sizeOf(t: KType): number {
     case 'tuple':
       return layoutOf(t.elems).size;
     case 'array':
-      return t.length * (t.elem.bits / 8);
+      return t.length * sizeOf(t.elem);
     case 'ksym':
     case 'username':
     case 'timestamp':
@@ -54,6 +56,8 @@ export function sizeOf(t: KType): number {
     case 'struct':
       // Only sizeof() asks: the front end gives no value a struct type and finds every struct's size.
       if (t.size === undefined) throw new InternalError(`${t.name} has no known size`);
+      return t.size;
+    case 'record':
       return t.size;
     case 'usym':
     case 'ustack':

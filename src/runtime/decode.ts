@@ -2,7 +2,7 @@
 // src/plan/layout.ts and the map value storage documented above PlanMap in src/plan/types.ts.
 import { isKtError, KtError } from '../errors.js';
 import type { KType, MapValueKind } from '../frontend/ast.js';
-import { EVENT_HEADER_SIZE, layoutOf, stackRef } from '../plan/layout.js';
+import { EVENT_HEADER_SIZE, layoutOf, sizeOf, stackRef } from '../plan/layout.js';
 import type { Layout, Plan, PlanEvent, PlanMap } from '../plan/types.js';
 import type { AvgValue, DecodedEvent, MapEntry, MapEntryValue, MapSnapshot, Value } from './values.js';
 
@@ -16,6 +16,15 @@ function need(dv: DataView, offset: number, size: number): void {
   if (offset + size > dv.byteLength) {
     throw new KtError('short-data', `need ${offset + size} bytes, have ${dv.byteLength}`);
   }
+}
+
+/** A bitfield of a struct value: the bytes its bits span, shifted and masked (unsigned, as bpftrace prints it). */
+function bitfield(dv: DataView, offset: number, b: { shift: number; width: number }): bigint {
+  const bytes = Math.ceil((b.shift + b.width) / 8);
+  need(dv, offset, bytes);
+  let raw = 0n;
+  for (let i = bytes - 1; i >= 0; i--) raw = (raw << 8n) | BigInt(dv.getUint8(offset + i));
+  return (raw >> BigInt(b.shift)) & ((1n << BigInt(b.width)) - 1n);
 }
 
 function readInt(dv: DataView, offset: number, bits: 8 | 16 | 32 | 64, signed: boolean): bigint {
@@ -73,9 +82,11 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
     case 'macaddr':
       need(dv, offset, 6);
       return { kind: 'macaddr', bytes: new Uint8Array(dv.buffer.slice(dv.byteOffset + offset, dv.byteOffset + offset + 6)) };
+    case 'record':
+      return { kind: 'record', fields: type.fields.map((f) => [f.name, f.bitfield ? bitfield(dv, offset + f.offset, f.bitfield) : decodeValue(f.type, dv, offset + f.offset)]) };
     case 'array': {
-      const step = type.elem.bits / 8;
-      return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => readInt(dv, offset + i * step, type.elem.bits, type.elem.signed)) };
+      const step = sizeOf(type.elem);
+      return { kind: 'array', elems: Array.from({ length: type.length }, (_, i) => decodeValue(type.elem, dv, offset + i * step)) };
     }
     case 'ksym':
       return { kind: 'ksym', addr: readInt(dv, offset, 64, false) };

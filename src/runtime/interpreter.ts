@@ -342,8 +342,10 @@ class ProbeCompiler implements CallContext {
         const maps = this.maps;
         return (fr) => readable(m, maps.get(m.name, keys(fr)));
       }
-      case 'builtin':
-        return this.builtin(e.name, e.loc);
+      case 'builtin': {
+        const value = e.value;
+        return value === undefined ? this.builtin(e.name, e.loc) : () => value;
+      }
       case 'positional': {
         const raw = this.opts.positional?.[e.index - 1];
         if (t.kind !== 'int') {

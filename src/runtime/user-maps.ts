@@ -84,7 +84,9 @@ export function zeroValue(type: KType): Value {
     case 'macaddr':
       return { kind: 'macaddr', bytes: new Uint8Array(6) };
     case 'array':
-      return { kind: 'array', elems: new Array<bigint>(type.length).fill(0n) };
+      return { kind: 'array', elems: Array.from({ length: type.length }, () => zeroValue(type.elem)) };
+    case 'record':
+      return { kind: 'record', fields: type.fields.map((f) => [f.name, zeroValue(f.type)]) };
     case 'ksym':
       return { kind: 'ksym', addr: 0n };
     case 'usym':

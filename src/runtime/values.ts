@@ -21,8 +21,10 @@ interface TimestampValue { kind: 'timestamp'; ns: bigint; format: string }
 interface CgroupPathValue { kind: 'cgroup_path'; id: bigint; filter: string }
 /** macaddr(): the six bytes of a hardware address. */
 interface MacaddrValue { kind: 'macaddr'; bytes: Uint8Array }
-/** Integers in a row (pton()'s bytes). */
-interface ArrayValue { kind: 'array'; elems: bigint[] }
+/** Values in a row (pton()'s bytes, a struct's arrays). */
+interface ArrayValue { kind: 'array'; elems: Value[] }
+/** A struct's members by name, in declaration order. */
+interface RecordValue { kind: 'record'; fields: [string, Value][] }
 /** The value of an expression of type none (a statement used as a value); prints as nothing. */
 interface NoneValue { kind: 'none' }
 
@@ -35,6 +37,7 @@ export type TaggedValue =
   | UstackValue
   | TimestampValue
   | ArrayValue
+  | RecordValue
   | MacaddrValue
   | CgroupPathValue
   | NoneValue;

@@ -2,7 +2,7 @@
 // captured with `bpftrace X.bt > X.txt`): kafkatrace runs each script end to end and must print the
 // same bytes. Where bpftrace is installed, it runs them too, so a stale fixture fails here as well.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileScript } from '../../src/compiler.js';
@@ -16,11 +16,11 @@ const DIR = join(ROOT, 'test', 'fixtures', 'bpftrace-output', 'run');
 const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.bt')).sort();
 const RUN_TIMEOUT_MS = 60_000;
 
-async function kafkatrace(path: string, source = readFileSync(path, 'utf8')): Promise<string> {
+async function kafkatrace(path: string, source = readFileSync(path, 'utf8'), format: 'text' | 'json' = 'text'): Promise<string> {
   const r = await compileScript(source, path, { positional: [], unsafe: false, system: realSystem() });
   if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
   const c = collector();
-  const output = createOutput({ format: 'text', write: c.write, writeError: c.writeError });
+  const output = createOutput({ format, write: c.write, writeError: c.writeError });
   await runSession(r.compiled.plan, r.compiled.object!, { signals: false, output });
   return c.text();
 }
@@ -42,6 +42,17 @@ describe.runIf(ok)('bpftrace 0.17 output, run end to end', () => {
     it.runIf(withBpftrace)(`bpftrace still prints the fixture of ${f}`, () => {
       const out = execFileSync('bpftrace', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
       expect(out).toBe(expected());
+    }, RUN_TIMEOUT_MS);
+
+    // Where bpftrace's -f json output is kept too (X.json), kafkatrace's must be the same.
+    const json = script.replace(/\.bt$/, '.json');
+    it.runIf(existsSync(json))(`kafkatrace prints what bpftrace printed for ${f} with -f json`, async () => {
+      expect(await kafkatrace(script, undefined, 'json')).toBe(readFileSync(json, 'utf8'));
+    }, RUN_TIMEOUT_MS);
+
+    it.runIf(withBpftrace && existsSync(json))(`bpftrace still prints the JSON fixture of ${f}`, () => {
+      const out = execFileSync('bpftrace', ['-f', 'json', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
+      expect(out).toBe(readFileSync(json, 'utf8'));
     }, RUN_TIMEOUT_MS);
   }
 });

@@ -71,6 +71,22 @@ describe('struct members (BTF)', () => {
     expect(c).toMatch(/bpf_probe_read_kernel\(&\w+, 8, \(const void \*\)\(\(\(__u64\)\(bpf_get_current_task\(\)\) \+ 192\) \+ 88\)\)/);
   });
 
+  it('a bitfield is read as the bytes its bits span, shifted and masked', () => {
+    const r = planScript('struct Bar { short a:4, b:8; int c:3; } BEGIN { $p = (struct Bar *)curtask; printf("%d %d\\n", $p->b, curtask->sched_reset_on_fork); }', 'm.ktr', env);
+    expect(r.diagnostics).toEqual([]);
+    const c = r.ok ? r.compiled.c : '';
+    expect(c).toMatch(/bpf_probe_read_kernel\(&(\w+), 2, \(const void \*\)\(\(__u64\)\(\w+\) \+ 0\)\);\n\s*__u16 \w+ = \(__u16\)\(\(\1 >> 4\) & \(\(1ULL << 8\) - 1\)\);/);
+    expect(c).toMatch(/bpf_probe_read_kernel\(&(\w+), 1, \(const void \*\)\(\(__u64\)\(bpf_get_current_task\(\)\) \+ 1188\)\);\n\s*__u32 \w+ = \(__u32\)\(\(\1 >> 0\) & \(\(1ULL << 1\) - 1\)\);/);
+  });
+
+  it('macaddr() of a char[6] member reads its six bytes as they are (a string would lose the last to its NUL)', () => {
+    const r = planScript('struct S { const char *ignore; char mac[6]; } uprobe:bash:readline { @[macaddr(((struct S *)arg0)->mac)] = 1; }', 'm.ktr', env);
+    expect(r.diagnostics).toEqual([]);
+    const c = r.ok ? r.compiled.c : '';
+    expect(c).toMatch(/bpf_probe_read_user\(.+?, 6, \(const void \*\)\(\(__u64\)\(.+?\) \+ 8\)\);/);
+    expect(c).not.toMatch(/\[5\] = 0;/);
+  });
+
   it('a tracepoint field that points to a struct BTF has is a pointer to it, in the probe memory', () => {
     const e = member('args->uservaddr->sa_family', 'tracepoint:syscalls:sys_enter_connect');
     expect(e.type).toEqual({ kind: 'int', bits: 16, signed: false });

@@ -14,7 +14,7 @@ import {
 } from '../../src/runtime/format/hist.js';
 import { jsonEscape } from '../../src/runtime/format/json.js';
 import { strftime } from '../../src/runtime/format/time.js';
-import { ntop, valueJson, valueText } from '../../src/runtime/format/value.js';
+import { ntop, recordText, valueJson, valueText } from '../../src/runtime/format/value.js';
 import type { Value } from '../../src/runtime/values.js';
 import { fakeSymbols } from './format-helpers.js';
 
@@ -109,6 +109,15 @@ describe('values', () => {
     symbols: fakeSymbols,
     stackLookup: (id: number) => (id === 1 ? [0x1004n, 0x1010n, 0n, 0x1020n] : id === 2 ? [0x400010n, 0x9n] : undefined),
   };
+  it('formats struct values as bpftrace does: text, map key and JSON, nested, with arrays and strings', () => {
+    const inner: Value = { kind: 'record', fields: [['m', { kind: 'array', elems: [2n] }]] };
+    const v: Value = { kind: 'record', fields: [['y', inner], ['n', -3n], ['s', 'ab']] };
+    expect(valueText(v, ctx)).toBe('{ .y = { .m = [2] }, .n = -3, .s = ab }');
+    expect(recordText(v as Extract<Value, { kind: 'record' }>, ctx, true)).toBe('{.y={.m=[2]},.n=-3,.s=ab}');
+    expect(valueJson(v, ctx)).toBe('{ "y": { "m": [2] }, "n": -3, "s": "ab" }');
+    expect(valueJson([1n, v], ctx)).toBe('[1,{ "y": { "m": [2] }, "n": -3, "s": "ab" }]');
+  });
+
   it('formats IPv6 like inet_ntop', () => {
     const v6 = (...words: number[]) => {
       const b = new Uint8Array(16);

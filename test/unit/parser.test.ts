@@ -80,13 +80,17 @@ describe('probes and attach points', () => {
 
   it('puts preprocessor lines and C definitions in the preamble, and drops the #! line', () => {
     const s = parseOk('#!/usr/bin/env kafkatrace\n#include <linux/sched.h>\n#define X \\\n  1\nstruct Foo { int x; struct { int y; } z; };\nBEGIN { }');
-    expect(s.preamble).toEqual(['#include <linux/sched.h>', '#define X \\\n  1', 'struct Foo { int x; struct { int y; } z; };']);
+    expect(s.preamble).toEqual([
+      { text: '#include <linux/sched.h>', line: 2 },
+      { text: '#define X \\\n  1', line: 3 },
+      { text: 'struct Foo { int x; struct { int y; } z; };', line: 5 },
+    ]);
     expect(s.probes).toHaveLength(1);
   });
 
   it('reads CRLF line ends and a byte order mark', () => {
     const s = parseOk('\uFEFF#!/usr/bin/env kafkatrace\r\n#include <x.h>\r\nBEGIN\r\n{\r\n  $x = 1;\r\n}\r\nEND { }\r\n');
-    expect(s.preamble).toEqual(['#include <x.h>']);
+    expect(s.preamble).toEqual([{ text: '#include <x.h>', line: 2 }]);
     expect(s.probes.map((p) => p.loc.line)).toEqual([3, 7]);
     expect(s.probes[0]!.body[0]!.loc).toMatchObject({ line: 5, col: 3 });
   });

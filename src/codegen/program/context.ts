@@ -87,6 +87,8 @@ export interface Gen extends Emitter {
   register(name: string, e: Expr): string;
   fieldScalar(e: Extract<Expr, { kind: 'field' }>): string;
   fieldMem(e: Extract<Expr, { kind: 'field' }>, p: string, t: KType): void;
+  /** The first `n` bytes of a struct member as they are in memory; false when `e` is not one. */
+  memberBytes(e: Extract<Expr, { kind: 'field' }>, p: string, n: number): boolean;
 }
 
 export function bare(name: string): string {

@@ -177,4 +177,10 @@ export class ProgramGen extends Emitter implements Gen {
     if (members.isMember(e)) members.memberMem(this, e, p, t);
     else builtins.fieldMem(this, e, p, t);
   }
+
+  memberBytes(e: Extract<Expr, { kind: 'field' }>, p: string, n: number): boolean {
+    if (!members.isMember(e)) return false;
+    members.memberBytes(this, e, p, n);
+    return true;
+  }
 }

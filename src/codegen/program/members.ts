@@ -15,6 +15,7 @@ export function isMember(e: Extract<Expr, { kind: 'field' }>): e is Member {
 
 /** The address of a record the front end typed as a struct place: `*p`, `p->embedded`, `s.embedded`. */
 function recordAddress(g: Gen, e: Expr): string {
+  if (typeOf(e).kind === 'record') return `(__u64)(${g.mem(e)})`;
   if (e.kind === 'unary' && e.op === '*') return `(__u64)(${g.scalar(e.operand)})`;
   if (e.kind === 'field' && isMember(e)) return memberAddress(g, e);
   throw new InternalError(`${e.kind} is not a struct place`);
@@ -26,17 +27,35 @@ function memberAddress(g: Gen, e: Member): string {
 }
 
 function readFn(g: Gen, e: Member): string {
+  // A struct value is a copy in the program's own memory.
+  if (!e.arrow && typeOf(e.object).kind === 'record') return 'bpf_probe_read_kernel';
   return `bpf_probe_read_${readSpace(typeOf(e.object), g.p.userMemory)}`;
 }
 
 export function memberScalar(g: Gen, e: Member): string {
   const t = typeOf(e);
-  const size = t.kind === 'int' ? t.bits / 8 : 8;
   const from = memberAddress(g, e);
   const r = g.temp();
+  if (e.bitfield) {
+    // The bytes the bits span (the front end keeps them within 8), shifted and masked.
+    const { shift, width } = e.bitfield;
+    const bytes = Math.ceil((shift + width) / 8);
+    const raw = g.temp();
+    const mask = width === 64 ? '~0ULL' : `((1ULL << ${width}) - 1)`;
+    g.emit(`__u64 ${raw} = 0;`);
+    g.emit(`${readFn(g, e)}(&${raw}, ${bytes}, (const void *)${from});`);
+    g.emit(`${scalarCType(t)} ${r} = (${scalarCType(t)})((${raw} >> ${shift}) & ${mask});`);
+    return r;
+  }
+  const size = t.kind === 'int' ? t.bits / 8 : 8;
   g.emit(`${scalarCType(t)} ${r} = 0;`);
   g.emit(`${readFn(g, e)}(&${r}, ${size}, (const void *)${from});`);
   return r;
+}
+
+/** The first `n` bytes of a member as they are in memory (a `char[6]` that macaddr() reads, NUL or not). */
+export function memberBytes(g: Gen, e: Member, p: string, n: number): void {
+  g.emit(`${readFn(g, e)}(${p}, ${n}, (const void *)${memberAddress(g, e)});`);
 }
 
 /** A char array (as a string of the destination's size) or an array of integers, into memory at `p`. */

@@ -146,6 +146,23 @@ function fill(g: Gen, e: Expr, p: string, t: KType): void {
     case 'field':
       g.fieldMem(e, p, t);
       return;
+    case 'index': {
+      // An element of an array in memory that is itself in memory (a row of `int y[2][2]`, a struct of `struct W w[10]`).
+      const ot = typeOf(e.object);
+      if (ot.kind !== 'array') g.unsupported(e, `indexing a ${ot.kind} for a ${t.kind}`);
+      const base = g.mem(e.object);
+      const i = g.temp();
+      const size = sizeOf(t);
+      g.emit(`__u64 ${i} = (__u64)(${g.scalar(e.index)});`);
+      g.emit(`if (${i} < ${(ot as Extract<KType, { kind: 'array' }>).length})`);
+      g.emit(`  bpf_probe_read_kernel(${p}, ${g.zeroCheck(size)}, ${base} + ${i} * ${size});`);
+      return;
+    }
+    case 'unary':
+      if (e.op !== '*' || t.kind !== 'record') g.unsupported(e, `a ${t.kind} value from '${e.op}'`);
+      // A whole struct: its bytes, from the memory the pointer points into.
+      g.emit(`bpf_probe_read_${readSpace(typeOf(e.operand), g.p.userMemory)}(${p}, ${g.zeroCheck(sizeOf(t))}, (const void *)(__u64)(${g.scalar(e.operand)}));`);
+      return;
     case 'builtin':
       builtinMem(g, e.name, e, p);
       return;
@@ -233,7 +250,7 @@ function callMem(g: Gen, c: Call, p: string, t: KType): void {
       const a = c.args[0]!;
       const at = typeOf(a);
       if (isScalar(at)) g.emit(`bpf_probe_read_${readSpace(at, g.p.userMemory)}(${p}, 6, (const void *)(__u64)(${g.scalar(a)}));`);
-      else g.emit(`bpf_probe_read_kernel(${p}, 6, ${g.mem(a)});`);
+      else if (!(a.kind === 'field' && g.memberBytes(a, p, 6))) g.emit(`bpf_probe_read_kernel(${p}, 6, ${g.mem(a)});`);
       return;
     }
     case 'pton': {

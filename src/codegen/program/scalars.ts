@@ -41,7 +41,7 @@ export function scalar(g: Gen, e: Expr): string {
     case 'map':
       return g.readMap(e);
     case 'builtin':
-      return g.builtin(e.name, e);
+      return e.value === undefined ? g.builtin(e.name, e) : cInt(e.value);
     case 'positional':
       return cInt(positionalInteger(g.p.positional[e.index - 1]) ?? 0n);
     case 'argcount':
@@ -117,6 +117,9 @@ function index(g: Gen, object: Expr, index: Expr, t: KType): string {
     const p = g.mem(object);
     const base = ot.kind === 'buf' ? `${p} + 4` : p;
     return `(${i} < ${ot.size} ? (${scalarCType(t)})((const __u8 *)(${base}))[${i}] : 0)`;
+  }
+  if (ot.kind === 'array') {
+    return `(${i} < ${ot.length} ? (${scalarCType(t)})((const ${scalarCType(ot.elem)} *)(${g.mem(object)}))[${i}] : 0)`;
   }
   if (!isScalar(ot)) g.unsupported(object, `indexing a ${ot.kind}`);
   const size = t.kind === 'int' ? t.bits / 8 : 8;

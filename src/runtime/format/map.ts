@@ -5,7 +5,7 @@ import type { KType, MapValueKind } from '../../frontend/ast.js';
 import { isAvgValue, type MapEntry, type MapEntryValue, type MapSnapshot, type Value } from '../values.js';
 import { histJson, histText, lhistJson, lhistText } from './hist.js';
 import { jsonEscape, jsonString } from './json.js';
-import { type RenderContext, valueJson, valueTerminalText, valueText } from './value.js';
+import { escapeControls, type RenderContext, recordText, valueJson, valueTerminalText, valueText } from './value.js';
 
 function cmp(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -117,7 +117,9 @@ function noDelimiter(v: MapValueKind): boolean {
 
 /** A key prints as its value does, but a pointer key in hex (bpftrace's `@m[0x10]`). */
 function keyPart(s: MapSnapshot, k: Value, i: number, ctx: RenderContext, text: typeof valueText): string {
-  return s.keyTypes[i]?.kind === 'ptr' && typeof k === 'bigint' ? `0x${k.toString(16)}` : text(k, ctx, 4);
+  if (s.keyTypes[i]?.kind === 'ptr' && typeof k === 'bigint') return `0x${k.toString(16)}`;
+  if (typeof k === 'object' && !(k instanceof Uint8Array) && !Array.isArray(k) && k.kind === 'record') return text === valueTerminalText ? escapeControls(recordText(k, ctx, true)) : recordText(k, ctx, true);
+  return text(k, ctx, 4);
 }
 
 function keyText(s: MapSnapshot, keys: Value[], ctx: RenderContext): string {

@@ -96,7 +96,9 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
       return strftime(v.format.replaceAll('%f', us), new Date(Number(wall / 1_000_000n)));
     }
     case 'array':
-      return `[${v.elems.join(',')}]`;
+      return `[${v.elems.map((e) => valueText(e, ctx)).join(',')}]`;
+    case 'record':
+      return recordText(v, ctx, false);
     case 'cgroup_path':
       return ctx.symbols.cgroupPath(v.id, v.filter);
     case 'macaddr':
@@ -104,6 +106,15 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
     case 'none':
       return '';
   }
+}
+
+/** bpftrace's struct text: `{ .m = 2, .n = 3 }` as a value, `{.m=2,.n=3}` in a map key. */
+export function recordText(v: Extract<Value, { kind: 'record' }>, ctx: RenderContext, key: boolean): string {
+  const field = ([name, f]: [string, Value]): string => {
+    const text = typeof f === 'object' && !(f instanceof Uint8Array) && !Array.isArray(f) && f.kind === 'record' ? recordText(f, ctx, key) : valueText(f, ctx);
+    return key ? `.${name}=${text}` : `.${name} = ${text}`;
+  };
+  return key ? `{${v.fields.map(field).join(',')}}` : `{ ${v.fields.map(field).join(', ')} }`;
 }
 
 /** C0 controls but tab and newline, DEL, C1 controls: what moves a terminal's cursor or starts an escape sequence. */
@@ -133,6 +144,8 @@ export function valueJson(v: Value, ctx: RenderContext): string {
   if (Array.isArray(v)) return '[' + v.map((e) => valueJson(e, ctx)).join(',') + ']';
   if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'none') return 'null';
   if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'array') return valueText(v, ctx);
+  // bpftrace's JSON of a struct: `{ "m": 2, "n": 3 }`.
+  if (typeof v === 'object' && !(v instanceof Uint8Array) && v.kind === 'record') return `{ ${v.fields.map(([n, f]) => `${jsonString(n)}: ${valueJson(f, ctx)}`).join(', ')} }`;
   return jsonString(valueText(v, ctx));
 }
 

@@ -4,7 +4,7 @@
 // neither process nor file behind; a node outlives no caller (a parent-death signal, and an exit hook).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KtError } from '../errors.js';
@@ -88,16 +88,25 @@ function killAllOnExit(): void {
   for (const child of running) child.kill('SIGKILL');
 }
 
-/** A port free on 127.0.0.1 now (the kernel's choice). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/**
+ * `count` distinct ports free on 127.0.0.1 now (the kernel's choice). Every socket stays open until
+ * all are chosen: a port closed at once may be handed out again by the next listen.
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const s = createServer();
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as { port: number }).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+  }
 }
 
 async function accepts(port: number): Promise<boolean> {
@@ -199,7 +208,9 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
     })());
   try {
     const ports: [number, number, number | undefined][] = [];
-    for (let i = 0; i < n; i++) ports.push([await freePort(), await freePort(), opts.jmx ? await freePort() : undefined]);
+    const perNode = opts.jmx ? 3 : 2;
+    const free = await freePorts(n * perNode);
+    for (let i = 0; i < n; i++) ports.push([free[i * perNode]!, free[i * perNode + 1]!, opts.jmx ? free[i * perNode + 2] : undefined]);
     const voters = ports.map(([, c], i) => `${i + 1}@127.0.0.1:${c}`).join(',');
     writeFileSync(
       join(root, 'log4j2.properties'),

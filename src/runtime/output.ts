@@ -1,6 +1,7 @@
 // Everything kafkatrace prints while a script runs: the attach banner, printf/time/join/cat/print
 // records, maps (print() and at exit), lost events; in bpftrace's text format or its JSON lines.
 import { readFileSync } from 'node:fs';
+import { getSystemErrorMap } from 'node:util';
 import { formatPrintf } from './format/printf.js';
 import { jsonString } from './format/json.js';
 import { mapJson, mapText } from './format/map.js';
@@ -66,6 +67,11 @@ export interface Output {
   syscall(text: string): void;
   /** `WARNING: message` on the error stream, unless --no-warnings. */
   warning(message: string): void;
+  /**
+   * -k/-kk: a BPF helper failed at `where` in the script. As bpftrace: in text a WARNING line in the
+   * output (unless --no-warnings) with strerror of a negative return; in JSON a `helper_error` record.
+   */
+  helperError(helper: string, retcode: number, where: { file: string; line: number; col: number }): void;
   flush(): void;
 }
 
@@ -79,6 +85,12 @@ const ERRNO_TEXT: Record<string, string> = {
   EISDIR: 'Is a directory',
   ENOTDIR: 'Not a directory',
 };
+
+/** strerror(errno) as glibc words it: libuv's message with its first letter capitalised. */
+function strerror(errno: number): string {
+  const m = getSystemErrorMap().get(-errno)?.[1];
+  return m ? m[0]!.toUpperCase() + m.slice(1) : `Unknown error ${errno}`;
+}
 
 function errnoText(e: unknown): string {
   const code = (e as { code?: string }).code;
@@ -187,6 +199,15 @@ export function createOutput(opts: OutputOptions): Output {
     error,
     syscall: (text) => message('syscall', text, false),
     warning: warn,
+    helperError(helper, retcode, where) {
+      if (json) {
+        write(`{"type": "helper_error", "helper": ${jsonString(helper)}, "retcode": ${retcode}, "line": ${where.line}, "col": ${where.col}}\n`);
+        return;
+      }
+      if (opts.noWarnings) return;
+      const what = retcode < 0 ? `${strerror(-retcode)} (${retcode})` : String(retcode);
+      write(`${escapeControls(where.file)}:${where.line}:${where.col}: WARNING: Failed to ${helper}: ${what}\n`);
+    },
     flush() {
       opts.flush?.();
     },

@@ -111,6 +111,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
           quiet: opts.quiet,
           noWarnings: opts.noWarnings,
           catBytesMax: opts.catBytesMax,
+          script: src,
         }),
       pid: opts.pid,
       command: opts.command_,

@@ -33,9 +33,9 @@ export type HelperName = (typeof HELPER_NAMES)[number];
 const S32: KType = { kind: 'int', bits: 32, signed: true };
 const U32: KType = { kind: 'int', bits: 32, signed: false };
 
-/** The record -k/-kk sends when a helper fails: helper index, return value, line, column. */
+/** The record -k/-kk sends when a helper fails: helper index, return value, line, column, length. */
 export function helperErrorEvent(id: number, level: 1 | 2): PlanEvent {
-  return { id, kind: 'helperError', level, layout: layoutOf([S32, S32, U32, U32], EVENT_HEADER_SIZE) };
+  return { id, kind: 'helperError', level, layout: layoutOf([S32, S32, U32, U32, U32], EVENT_HEADER_SIZE) };
 }
 
 /** The calls of a probe that send records, predicate first, then the body in source order. */

@@ -82,8 +82,8 @@ export class RecordDispatch {
           return undefined;
         }
         case 'helperError': {
-          const [helper, retcode, line, col] = e.args.map((a) => (typeof a === 'bigint' ? Number(a) : 0));
-          out.helperError(HELPER_NAMES[helper!] ?? `helper ${helper}`, retcode!, { file: plan.file, line: line!, col: col! });
+          const [helper, retcode, line, col, length] = e.args.map((a) => (typeof a === 'bigint' ? Number(a) : 0));
+          out.helperError(HELPER_NAMES[helper!] ?? `helper ${helper}`, retcode!, { line: line!, col: col!, length: length! });
           return undefined;
         }
         default:

@@ -31,7 +31,8 @@ function read(g: Gen, e: Member, dest: string, size: number | string, from: stri
   const helper = readHelper(g, e);
   const rc = g.temp();
   g.emit(`long ${rc} = bpf_${helper}(${dest}, ${size}, (const void *)${from});`);
-  g.checkHelper(helper, 2, rc, `${rc} < 0`, e.loc);
+  // bpftrace's location of a member access ends one column past the member's name.
+  g.checkHelper(helper, 2, rc, `${rc} < 0`, { ...e.loc, length: e.loc.length + 1 });
 }
 
 /**

@@ -100,11 +100,12 @@ export function checkHelper(g: Gen, helper: HelperName, level: 1 | 2, ret: strin
   g.emit(`if (${failed}) {`);
   g.block(() => {
     withRecord(g, ev.id, ev.layout, (r) => {
-      const [h, rc, line, col] = ev.layout.fields.map((f) => `(${r} + ${f.offset})`);
+      const [h, rc, line, col, length] = ev.layout.fields.map((f) => `(${r} + ${f.offset})`);
       g.emit(`*(__s32 *)${h} = ${HELPER_NAMES.indexOf(helper)};`);
       g.emit(`*(__s32 *)${rc} = (__s32)(${ret});`);
       g.emit(`*(__u32 *)${line} = ${loc.line};`);
       g.emit(`*(__u32 *)${col} = ${loc.col};`);
+      g.emit(`*(__u32 *)${length} = ${loc.length};`);
     });
   });
   g.emit('}');

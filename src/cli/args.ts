@@ -59,8 +59,8 @@ export interface CliOptions {
   notifyAttached: boolean;
   /**
    * -k, -kk: helper failures reported at run time, as bpftrace reports them. 1: those whose failure a
-   * script cannot see (map_update_elem, map_delete_elem, ...); 2: also failed reads and absent map
-   * keys, which give a script 0.
+   * script cannot see (map_delete_elem of an absent key); 2: also failed member reads and lookups of
+   * absent map keys, which give a script 0.
    */
   helperChecks: 0 | 1 | 2;
 }
@@ -98,7 +98,7 @@ OPTIONS
                     drops updates that add a key, and says how many at exit
   --unsafe          allow system() and signal()
   -q                quiet: no 'Attaching N probes...'
-  -k                report helper failures while the script runs (map update and delete, ...)
+  -k                report helper failures while the script runs (delete() of an absent key)
   -kk               -k, and also failed reads and lookups of absent map keys
   --no-warnings     no WARNING lines while the script runs
   --usdt-file-activation

@@ -18,16 +18,7 @@ export function typeOf(e: Expr): KType {
 }
 
 /** The helpers a helperError record names, by index; bpftrace's names for them in its messages. */
-export const HELPER_NAMES = [
-  'map_lookup_elem',
-  'map_update_elem',
-  'map_delete_elem',
-  'probe_read',
-  'probe_read_kernel',
-  'probe_read_user',
-  'probe_read_kernel_str',
-  'probe_read_user_str',
-] as const;
+export const HELPER_NAMES = ['map_lookup_elem', 'map_delete_elem', 'probe_read', 'probe_read_kernel', 'probe_read_user'] as const;
 export type HelperName = (typeof HELPER_NAMES)[number];
 
 const S32: KType = { kind: 'int', bits: 32, signed: true };

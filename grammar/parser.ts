@@ -446,6 +446,9 @@ export class KtParser extends EmbeddedActionsParser {
   }, { recoveryValueFunc: () => 'int64' });
 
   private postfix = this.RULE('postfix', (): Expr => {
+    // Member access and indexing span their operand as written, parentheses included (as bpftrace's
+    // locations do: its -k reports name the column where the operand starts).
+    const first = this.LA(1);
     let e = this.SUBRULE(this.primary);
     this.MANY(() => {
       this.OR([
@@ -457,7 +460,7 @@ export class KtParser extends EmbeddedActionsParser {
                 ALT: () => {
                   const f = this.CONSUME(T.Word);
                   this.ACTION(() => {
-                    e = { kind: 'field', object: e, field: f.image, arrow: false, loc: span(e.loc, tokenLoc(f)) };
+                    e = { kind: 'field', object: e, field: f.image, arrow: false, loc: span(tokenLoc(first), tokenLoc(f)) };
                   });
                 },
               },
@@ -466,7 +469,7 @@ export class KtParser extends EmbeddedActionsParser {
                   const n = this.CONSUME(T.IntLit);
                   this.ACTION(() => {
                     if (e.kind === 'int') this.problem(span(e.loc, tokenLoc(n)), 'floating-point numbers are not supported: use an integer');
-                    e = { kind: 'tupleIndex', object: e, index: this.tupleIndex(n), loc: span(e.loc, tokenLoc(n)) };
+                    e = { kind: 'tupleIndex', object: e, index: this.tupleIndex(n), loc: span(tokenLoc(first), tokenLoc(n)) };
                   });
                 },
               },
@@ -478,7 +481,7 @@ export class KtParser extends EmbeddedActionsParser {
             this.CONSUME(T.Arrow);
             const f = this.CONSUME2(T.Word);
             this.ACTION(() => {
-              e = { kind: 'field', object: e, field: f.image, arrow: true, loc: span(e.loc, tokenLoc(f)) };
+              e = { kind: 'field', object: e, field: f.image, arrow: true, loc: span(tokenLoc(first), tokenLoc(f)) };
             });
           },
         },
@@ -488,7 +491,7 @@ export class KtParser extends EmbeddedActionsParser {
             const index = this.SUBRULE(this.expression);
             const close = this.CONSUME(T.RBracket);
             this.ACTION(() => {
-              e = { kind: 'index', object: e, index, loc: span(e.loc, tokenLoc(close)) };
+              e = { kind: 'index', object: e, index, loc: span(tokenLoc(first), tokenLoc(close)) };
             });
           },
         },

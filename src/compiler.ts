@@ -27,7 +27,7 @@ export function planScript(source: string, file: string, env: AnalysisEnv): Comp
   if (!fe.script || !fe.analysis || fe.diagnostics.some((d) => d.severity === 'error')) {
     return { ok: false, diagnostics: fe.diagnostics };
   }
-  const plan = buildPlan(fe.script, fe.analysis, file);
+  const plan = buildPlan(fe.script, fe.analysis, file, env.helperChecks ?? 0);
   const hasKernel = plan.probes.some((p) => p.where === 'kernel');
   let c = '';
   try {

@@ -57,6 +57,12 @@ export interface CliOptions {
    * the probes are attached, as bpftrace does, so that the engine starts its workload then.
    */
   notifyAttached: boolean;
+  /**
+   * -k, -kk: helper failures reported at run time, as bpftrace reports them. 1: those whose failure a
+   * script cannot see (map_delete_elem of an absent key); 2: also failed member reads and lookups of
+   * absent map keys, which give a script 0.
+   */
+  helperChecks: 0 | 1 | 2;
 }
 
 const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo']);
@@ -92,6 +98,8 @@ OPTIONS
                     drops updates that add a key, and says how many at exit
   --unsafe          allow system() and signal()
   -q                quiet: no 'Attaching N probes...'
+  -k                report helper failures while the script runs (delete() of an absent key)
+  -kk               -k, and also failed reads and lookups of absent map keys
   --no-warnings     no WARNING lines while the script runs
   --usdt-file-activation
                     USDT semaphores set in every process running the binary (kafkatrace always
@@ -138,7 +146,7 @@ function parsePid(text: string): number {
 }
 
 /** `demo` takes --kafka, --duration and --no-color (already in opts), and -h. */
-function demoOptions(opts: CliOptions, v: Record<string, string | boolean | undefined>, positionals: string[]): CliOptions {
+function demoOptions(opts: CliOptions, v: Record<string, string | boolean | boolean[] | undefined>, positionals: string[]): CliOptions {
   if (positionals.length > 0) throw new KtError('usage', `demo takes no arguments, not '${positionals[0]}'`);
   const other = Object.keys(v).find((k) => v[k] !== undefined && !['kafka', 'duration', 'no-color', 'h', 'help'].includes(k));
   if (other) throw new KtError('usage', `demo does not take ${other.length === 1 ? '-' : '--'}${other}`);
@@ -186,6 +194,7 @@ export function parseCli(argv: string[]): CliOptions {
         'no-color': { type: 'boolean' },
         'map-keys-max': { type: 'string' },
         q: { type: 'boolean' },
+        k: { type: 'boolean', multiple: true },
         'no-warnings': { type: 'boolean' },
         info: { type: 'boolean' },
         'usdt-file-activation': { type: 'boolean' },
@@ -212,6 +221,7 @@ export function parseCli(argv: string[]): CliOptions {
     listTools: v.list ?? false,
     noColor: (v['no-color'] ?? false) || 'NO_COLOR' in process.env,
     quiet: v.q ?? false,
+    helperChecks: Math.min(v.k?.length ?? 0, 2) as 0 | 1 | 2,
     noWarnings: v['no-warnings'] ?? false,
     usdtFileActivation: v['usdt-file-activation'] ?? false,
     notifyAttached: process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] !== undefined,

@@ -125,6 +125,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         processFilter: !prog.attach.every((a) => a.type === 'begin' || a.type === 'end' || a.type === 'interval'),
         maps,
         events,
+        helperError: plan.events.find((e) => e.kind === 'helperError'),
         positional: analysis.positional,
         hostValues: analysis.hostValues,
       }).generate();

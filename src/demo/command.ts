@@ -96,6 +96,9 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
       log.note('error', message);
     },
     syscall() {},
+    helperError(helper, retcode) {
+      log.note('error', `${helper} failed (${retcode})`);
+    },
     flush() {},
   };
 }

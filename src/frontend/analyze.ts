@@ -24,6 +24,8 @@ export interface AnalysisEnv {
   unsafe: boolean;
   /** Whether -c gives a command to run (cpid is its pid). */
   child?: boolean;
+  /** -k, -kk: which helper failures the program reports at run time (0: none). */
+  helperChecks?: 0 | 1 | 2;
   system: SystemInfo;
   /** The kafka probe catalogue; the installed one when absent. */
   kafka?: KafkaCatalogue;

@@ -2,7 +2,7 @@
 // records the kernel part sends to user space.
 import type { Analysis, MapInfo } from '../frontend/analysis.js';
 import type { Expr, MapValueKind, Script } from '../frontend/ast.js';
-import { eventCalls, eventFor } from './events.js';
+import { eventCalls, eventFor, helperErrorEvent } from './events.js';
 import { layoutOf } from './layout.js';
 import { splitPrograms } from './programs.js';
 import { walkExpr, walkStmts } from './walk.js';
@@ -114,7 +114,7 @@ function planMap(m: MapInfo, taken: Set<string>, keyNames: Map<string, string[]>
   };
 }
 
-export function buildPlan(script: Script, analysis: Analysis, file: string): Plan {
+export function buildPlan(script: Script, analysis: Analysis, file: string, helperChecks: 0 | 1 | 2 = 0): Plan {
   const events: PlanEvent[] = [];
   const probes: PlanProbe[] = analysis.probes.map((ap) => {
     const text = ap.probe.attach.map((a) => a.raw).join(', ');
@@ -132,6 +132,7 @@ export function buildPlan(script: Script, analysis: Analysis, file: string): Pla
       ...skipped,
     };
   });
+  if (helperChecks > 0) events.push(helperErrorEvent(events.length, helperChecks as 1 | 2));
   const taken = new Set<string>();
   const keyNames = keyNamesOf(script);
   return {

@@ -17,6 +17,18 @@ export function typeOf(e: Expr): KType {
   return e.type;
 }
 
+/** The helpers a helperError record names, by index; bpftrace's names for them in its messages. */
+export const HELPER_NAMES = ['map_lookup_elem', 'map_delete_elem', 'probe_read', 'probe_read_kernel', 'probe_read_user'] as const;
+export type HelperName = (typeof HELPER_NAMES)[number];
+
+const S32: KType = { kind: 'int', bits: 32, signed: true };
+const U32: KType = { kind: 'int', bits: 32, signed: false };
+
+/** The record -k/-kk sends when a helper fails: helper index, return value, line, column, length. */
+export function helperErrorEvent(id: number, level: 1 | 2): PlanEvent {
+  return { id, kind: 'helperError', level, layout: layoutOf([S32, S32, U32, U32, U32], EVENT_HEADER_SIZE) };
+}
+
 /** The calls of a probe that send records, predicate first, then the body in source order. */
 export function eventCalls(probe: Probe): Call[] {
   const calls: Call[] = [];

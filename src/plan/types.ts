@@ -93,4 +93,10 @@ export type PlanEvent =
   | { id: number; kind: 'clear' | 'zero'; map: string }
   | { id: number; kind: 'cat'; format: string; layout: Layout }
   | { id: number; kind: 'system'; format: string; layout: Layout }
-  | { id: number; kind: 'signal'; layout: Layout };
+  | { id: number; kind: 'signal'; layout: Layout }
+  /**
+   * -k/-kk: a BPF helper failed. Fields: s32 index into HELPER_NAMES (plan/events.ts), s32 its return
+   * value, u32 line, u32 column and u32 length of the expression in the script. One per plan, present only with
+   * -k (level 1) or -kk (level 2, which adds failed reads and lookups of absent map keys).
+   */
+  | { id: number; kind: 'helperError'; level: 1 | 2; layout: Layout };

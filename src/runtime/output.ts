@@ -1,6 +1,7 @@
 // Everything kafkatrace prints while a script runs: the attach banner, printf/time/join/cat/print
 // records, maps (print() and at exit), lost events; in bpftrace's text format or its JSON lines.
 import { readFileSync } from 'node:fs';
+import { getSystemErrorMap } from 'node:util';
 import { formatPrintf } from './format/printf.js';
 import { jsonString } from './format/json.js';
 import { mapJson, mapText } from './format/map.js';
@@ -32,6 +33,8 @@ export interface OutputOptions {
   quiet?: boolean;
   /** --no-warnings: no WARNING lines on the error stream. */
   noWarnings?: boolean;
+  /** The script (`-e` for a one-liner), for the messages that show the place in it they are about. */
+  script?: { file: string; text: string };
 }
 
 export interface Output {
@@ -66,6 +69,12 @@ export interface Output {
   syscall(text: string): void;
   /** `WARNING: message` on the error stream, unless --no-warnings. */
   warning(message: string): void;
+  /**
+   * -k/-kk: a BPF helper failed at `where` in the script. As bpftrace: in text a WARNING in the output
+   * (unless --no-warnings) with strerror of a negative return, the script's line and a marker under
+   * the expression; in JSON a `helper_error` record.
+   */
+  helperError(helper: string, retcode: number, where: { line: number; col: number; length: number }): void;
   flush(): void;
 }
 
@@ -79,6 +88,47 @@ const ERRNO_TEXT: Record<string, string> = {
   EISDIR: 'Is a directory',
   ENOTDIR: 'Not a directory',
 };
+
+/**
+ * bpftrace's located message: `FILE:LINE:COL-END: WARNING: message`, the script's line (tabs as four
+ * spaces) and `~` under the expression. bpftrace names a one-liner's script `stdin`.
+ */
+function locatedWarning(script: { file: string; text: string } | undefined, where: { line: number; col: number; length: number }, message: string): string {
+  const file = !script || script.file === '-e' ? 'stdin' : script.file;
+  const end = where.col + where.length;
+  const head = `${escapeControls(file)}:${where.line}:${where.col}-${end}: WARNING: ${message}\n`;
+  const line = script?.text.split('\n')[where.line - 1] ?? '';
+  if (line === '') return head;
+  let marker = '';
+  for (let x = 0; x < line.length && x < end - 1; x++) {
+    const m = x < where.col - 1 ? ' ' : '~';
+    marker += line[x] === '\t' ? m.repeat(4) : m;
+  }
+  return `${head}${escapeControls(line.replace(/\t/g, '    '))}\n${marker}\n`;
+}
+
+/** glibc's strerror() of the errors BPF helpers return, by name. */
+const STRERROR: Record<string, string> = {
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  ESRCH: 'No such process',
+  E2BIG: 'Argument list too long',
+  EAGAIN: 'Resource temporarily unavailable',
+  ENOMEM: 'Cannot allocate memory',
+  EFAULT: 'Bad address',
+  EBUSY: 'Device or resource busy',
+  EEXIST: 'File exists',
+  EINVAL: 'Invalid argument',
+  ENOSPC: 'No space left on device',
+  ERANGE: 'Numerical result out of range',
+  EOPNOTSUPP: 'Operation not supported',
+};
+
+/** strerror(errno) as glibc words it. */
+function strerror(errno: number): string {
+  const name = getSystemErrorMap().get(-errno)?.[0];
+  return (name && STRERROR[name]) ?? `Unknown error ${errno}`;
+}
 
 function errnoText(e: unknown): string {
   const code = (e as { code?: string }).code;
@@ -187,6 +237,15 @@ export function createOutput(opts: OutputOptions): Output {
     error,
     syscall: (text) => message('syscall', text, false),
     warning: warn,
+    helperError(helper, retcode, where) {
+      if (json) {
+        write(`{"type": "helper_error", "helper": ${jsonString(helper)}, "retcode": ${retcode}, "line": ${where.line}, "col": ${where.col}}\n`);
+        return;
+      }
+      if (opts.noWarnings) return;
+      const what = retcode < 0 ? `${strerror(-retcode)} (${retcode})` : String(retcode);
+      write(locatedWarning(opts.script, where, `Failed to ${helper}: ${what}`));
+    },
     flush() {
       opts.flush?.();
     },

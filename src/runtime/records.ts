@@ -3,6 +3,7 @@
 // through here, so that a record means the same to both.
 import type { BpfObject } from '../native/index.js';
 import { deleteZeroes } from '../plan/build.js';
+import { HELPER_NAMES } from '../plan/events.js';
 import type { Plan, PlanMap } from '../plan/types.js';
 import { decodeEvent, decodeMap } from './decode.js';
 import type { RenderContext } from './format/value.js';
@@ -78,6 +79,11 @@ export class RecordDispatch {
           const r = runSystem(systemCommand(ev.format, e.args, this.target.render));
           if (r.ok) out.syscall(r.output);
           else out.error(r.error);
+          return undefined;
+        }
+        case 'helperError': {
+          const [helper, retcode, line, col, length] = e.args.map((a) => (typeof a === 'bigint' ? Number(a) : 0));
+          out.helperError(HELPER_NAMES[helper!] ?? `helper ${helper}`, retcode!, { line: line!, col: col!, length: length! });
           return undefined;
         }
         default:

@@ -24,6 +24,7 @@ function stopAtOnce(abort: AbortController): Output {
     error: () => {},
     warning: () => {},
     syscall: () => {},
+    helperError: () => {},
     flush: () => {},
   };
 }

@@ -130,7 +130,7 @@ const CASES: Record<string, Case> = {
 
   // Struct and union members (BTF).
   'unknown member': ['BEGIN { @ = curtask->pidd; }', '1:13', "struct task_struct has no member 'pidd'", "did you mean 'pid'?"],
-  "'->' on a struct": ['BEGIN { @ = (*curtask)->pid; }', '1:14', "cannot access member 'pid' of struct task_struct with '->': it is not a pointer; use '.'"],
+  "'->' on a struct": ['BEGIN { @ = (*curtask)->pid; }', '1:13', "cannot access member 'pid' of struct task_struct with '->': it is not a pointer; use '.'"],
   "'.' on a pointer": ['BEGIN { @ = curtask.pid; }', '1:13', "cannot access member 'pid' of struct task_struct * with '.': it is a pointer; use '->'"],
   "'->' on an integer": ['BEGIN { @ = pid->x; }', '1:13', "'->' needs args, a struct or union pointer, but the value is uint64", '((struct NAME *)value)->x'],
   "'->' on a pointer to an integer": ['BEGIN { $p = (int32 *)0; @ = $p->x; }', '1:30', "'->' needs args, a struct or union pointer, but the value is int32 *"],

@@ -63,6 +63,10 @@ describe('command line parsing', () => {
       expect(parseCli(['-e', 'x']).catBytesMax).toBeUndefined();
       expect(parseCli(['-q', '--no-warnings', '-e', 'x', '1'])).toMatchObject({ quiet: true, noWarnings: true, positional: ['1'] });
       expect(parseCli(['--info']).command).toBe('info');
+      expect(parseCli(['-e', 'x']).helperChecks).toBe(0);
+      expect(parseCli(['-k', '-e', 'x']).helperChecks).toBe(1);
+      expect(parseCli(['-kk', '-e', 'x']).helperChecks).toBe(2);
+      expect(parseCli(['-k', '-e', 'x', '-k']).helperChecks).toBe(2);
       expect(parseCli(['-e', 'x', '--usdt-file-activation']).usdtFileActivation).toBe(true);
       process.env['BPFTRACE_CAT_BYTES_MAX'] = '3';
       process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] = '1';

@@ -64,6 +64,25 @@ describe('banners', () => {
     j.out.attached(3);
     expect(j.text()).toBe('');
   });
+  it("-k: a helper's failure as bpftrace prints it (located, tabs as four spaces), a helper_error record in json", () => {
+    const script = { file: 'a.bt', text: 'BEGIN {\n\tdelete(@x[1]);\n}\n' };
+    const t = collect('text', { script });
+    t.out.helperError('map_delete_elem', -2, { line: 2, col: 2, length: 12 });
+    t.out.helperError('probe_read_user', -524, { line: 2, col: 2, length: 12 });
+    expect(t.text()).toBe(
+      'a.bt:2:2-14: WARNING: Failed to map_delete_elem: No such file or directory (-2)\n    delete(@x[1]);\n    ~~~~~~~~~~~~\n' +
+        'a.bt:2:2-14: WARNING: Failed to probe_read_user: Unknown error 524 (-524)\n    delete(@x[1]);\n    ~~~~~~~~~~~~\n',
+    );
+    const e = collect('text', { script: { file: '-e', text: 'i:ms:1 { @[1]; }' } });
+    e.out.helperError('map_lookup_elem', 0, { line: 1, col: 10, length: 4 });
+    expect(e.text()).toBe('stdin:1:10-14: WARNING: Failed to map_lookup_elem: 0\ni:ms:1 { @[1]; }\n         ~~~~\n');
+    const quiet = collect('text', { script, noWarnings: true });
+    quiet.out.helperError('map_delete_elem', -2, { line: 2, col: 2, length: 12 });
+    expect(quiet.text() + quiet.errors()).toBe('');
+    const j = collect('json', { script, noWarnings: true });
+    j.out.helperError('probe_read', -14, { line: 1, col: 37, length: 20 });
+    expect(j.text()).toBe('{"type": "helper_error", "helper": "probe_read", "retcode": -14, "line": 1, "col": 37}\n');
+  });
   it('sends errors to the error stream and flushes through the callback', () => {
     let flushed = 0;
     const t = collect('text', { flush: () => flushed++ });

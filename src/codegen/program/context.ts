@@ -3,6 +3,7 @@
 import type { AnalyzedProbe, TracepointField, TracepointFormat } from '../../frontend/analysis.js';
 import type { Call, Expr, KType, MapRef, Stmt } from '../../frontend/ast.js';
 import type { ProgramKind } from '../../plan/programs.js';
+import type { HelperName } from '../../plan/events.js';
 import type { PlanEvent, PlanMap } from '../../plan/types.js';
 import type { Emitter } from '../emitter.js';
 
@@ -26,6 +27,8 @@ export interface ProgramInput {
   processFilter: boolean;
   maps: Map<string, PlanMap>;
   events: Map<Call, PlanEvent>;
+  /** The plan's helperError record (-k, -kk), if any. */
+  helperError?: PlanEvent;
   positional: string[];
   /** What the front end resolved each kaddr(), uaddr() and cgroupid() call to. */
   hostValues: Map<Call, bigint>;
@@ -72,6 +75,11 @@ export interface Gen extends Emitter {
   incDecMap(ref: MapRef, delta: 1 | -1, prefix: boolean): string;
   // records
   callStmt(c: Call): boolean;
+  /**
+   * With -k (level 1) or -kk (level 2 and up), sends a helperError record when `failed` (a C condition)
+   * holds: `ret` is the helper's return value, `loc` the expression's place in the script.
+   */
+  checkHelper(helper: HelperName, level: 1 | 2, ret: string, failed: string, loc: Expr['loc']): void;
   // memory
   store(e: Expr, dest: string, destType: KType): void;
   convert(src: string, from: KType, dest: string, to: KType): void;

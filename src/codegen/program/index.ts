@@ -9,6 +9,7 @@
 import type { Call, Expr, KType, MapRef, Stmt } from '../../frontend/ast.js';
 import { InternalError } from '../../errors.js';
 import { sizeOf } from '../../plan/layout.js';
+import type { HelperName } from '../../plan/events.js';
 import type { PlanMap } from '../../plan/types.js';
 import { isScalar, scalarCType } from '../ctypes.js';
 import { CodegenError } from '../errors.js';
@@ -127,6 +128,10 @@ export class ProgramGen extends Emitter implements Gen {
 
   callStmt(c: Call): boolean {
     return records.callStmt(this, c);
+  }
+
+  checkHelper(helper: HelperName, level: 1 | 2, ret: string, failed: string, loc: Expr['loc']): void {
+    records.checkHelper(this, helper, level, ret, failed, loc);
   }
 
   store(e: Expr, dest: string, destType: KType): void {

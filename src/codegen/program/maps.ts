@@ -155,6 +155,7 @@ export function readMap(g: Gen, ref: MapRef): string {
       const ct = scalarCType(m.value.type);
       const p = g.temp();
       g.emit(`${ct} *${p} = bpf_map_lookup_elem(&${m.bpfName}, ${key});`);
+      g.checkHelper('map_lookup_elem', 2, '0', `!${p}`, ref.loc);
       g.emit(`${ct} ${r} = ${p} ? *${p} : 0;`);
       return r;
     }
@@ -170,6 +171,7 @@ export function readMapMem(g: Gen, ref: MapRef): string {
   const p = g.temp();
   g.zeroCheck(m.valueSize);
   g.emit(`const __u8 *${p} = bpf_map_lookup_elem(&${m.bpfName}, ${key});`);
+  g.checkHelper('map_lookup_elem', 2, '0', `!${p}`, ref.loc);
   g.emit(`if (!${p})`);
   g.emit(`  ${p} = (const __u8 *)kt_zero;`);
   return p;

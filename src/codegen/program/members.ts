@@ -2,7 +2,7 @@
 // took from BTF, with the bpf_probe_read_* of the memory the record is in (each `->` one read).
 import type { Expr, KType } from '../../frontend/ast.js';
 import { InternalError } from '../../errors.js';
-import { typeOf } from '../../plan/events.js';
+import { typeOf, type HelperName } from '../../plan/events.js';
 import { sizeOf } from '../../plan/layout.js';
 import { readSpace, scalarCType } from '../ctypes.js';
 import type { Gen } from './context.js';
@@ -26,10 +26,27 @@ function memberAddress(g: Gen, e: Member): string {
   return `(${base} + ${e.offset})`;
 }
 
-function readFn(g: Gen, e: Member): string {
+/** Reads `size` bytes of a member into `dest` (with -kk, a failed read is reported). */
+function read(g: Gen, e: Member, dest: string, size: number | string, from: string): void {
+  const helper = readHelper(g, e);
+  const rc = g.temp();
+  g.emit(`long ${rc} = bpf_${helper}(${dest}, ${size}, (const void *)${from});`);
+  // bpftrace's location of a member access ends one column past the member's name.
+  g.checkHelper(helper, 2, rc, `${rc} < 0`, { ...e.loc, length: e.loc.length + 1 });
+}
+
+/**
+ * The read helper for a member. Where neither the pointer nor the probe says which memory it is in
+ * (an integer cast to a pointer), bpf_probe_read, as bpftrace: it reads kernel memory as
+ * bpf_probe_read_kernel does, user memory below it, and fails with EFAULT on a bad address.
+ */
+function readHelper(g: Gen, e: Member): HelperName {
   // A struct value is a copy in the program's own memory.
-  if (!e.arrow && typeOf(e.object).kind === 'record') return 'bpf_probe_read_kernel';
-  return `bpf_probe_read_${readSpace(typeOf(e.object), g.p.userMemory)}`;
+  if (!e.arrow && typeOf(e.object).kind === 'record') return 'probe_read_kernel';
+  const t = typeOf(e.object);
+  const own = t.kind === 'int' || t.kind === 'ptr' || t.kind === 'struct' ? t.space : undefined;
+  if (own === undefined && !g.p.userMemory) return 'probe_read';
+  return `probe_read_${readSpace(t, g.p.userMemory)}`;
 }
 
 export function memberScalar(g: Gen, e: Member): string {
@@ -43,25 +60,25 @@ export function memberScalar(g: Gen, e: Member): string {
     const raw = g.temp();
     const mask = width === 64 ? '~0ULL' : `((1ULL << ${width}) - 1)`;
     g.emit(`__u64 ${raw} = 0;`);
-    g.emit(`${readFn(g, e)}(&${raw}, ${bytes}, (const void *)${from});`);
+    read(g, e, `&${raw}`, bytes, from);
     g.emit(`${scalarCType(t)} ${r} = (${scalarCType(t)})((${raw} >> ${shift}) & ${mask});`);
     return r;
   }
   const size = t.kind === 'int' ? t.bits / 8 : 8;
   g.emit(`${scalarCType(t)} ${r} = 0;`);
-  g.emit(`${readFn(g, e)}(&${r}, ${size}, (const void *)${from});`);
+  read(g, e, `&${r}`, size, from);
   return r;
 }
 
 /** The first `n` bytes of a member as they are in memory (a `char[6]` that macaddr() reads, NUL or not). */
 export function memberBytes(g: Gen, e: Member, p: string, n: number): void {
-  g.emit(`${readFn(g, e)}(${p}, ${n}, (const void *)${memberAddress(g, e)});`);
+  read(g, e, p, n, memberAddress(g, e));
 }
 
 /** A char array (as a string of the destination's size) or an array of integers, into memory at `p`. */
 export function memberMem(g: Gen, e: Member, p: string, t: KType): void {
   const own = sizeOf(typeOf(e));
   const size = Math.min(own, sizeOf(t));
-  g.emit(`${readFn(g, e)}(${p}, ${size}, (const void *)${memberAddress(g, e)});`);
+  read(g, e, p, size, memberAddress(g, e));
   if (t.kind === 'str' && own >= t.size) g.emit(`((__u8 *)${p})[${t.size - 1}] = 0;`);
 }

@@ -3,7 +3,7 @@
 import type { Call, Expr, KType } from '../../frontend/ast.js';
 import { signalNumber } from '../../frontend/signals.js';
 import { InternalError } from '../../errors.js';
-import { joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf } from '../../plan/events.js';
+import { HELPER_NAMES, joinElementTypes, JOIN_ARG_SIZE, JOIN_ARGS, printsWholeMap, typeOf, type HelperName } from '../../plan/events.js';
 import { deleteZeroes } from '../../plan/build.js';
 import { EVENT_HEADER_SIZE, layoutOf } from '../../plan/layout.js';
 import type { Layout, PlanEvent } from '../../plan/types.js';
@@ -69,7 +69,9 @@ export function callStmt(g: Gen, c: Call): boolean {
         g.emit(`__u64 ${zero} = 0;`);
         g.emit(`bpf_map_update_elem(&${m.bpfName}, ${key}, &${zero}, BPF_ANY);`);
       } else {
-        g.emit(`bpf_map_delete_elem(&${m.bpfName}, ${key});`);
+        const rc = g.temp();
+        g.emit(`long ${rc} = bpf_map_delete_elem(&${m.bpfName}, ${key});`);
+        g.checkHelper('map_delete_elem', 1, rc, `${rc} < 0`, c.loc);
       }
       return true;
     }
@@ -90,6 +92,23 @@ export function callStmt(g: Gen, c: Call): boolean {
     default:
       return false;
   }
+}
+
+export function checkHelper(g: Gen, helper: HelperName, level: 1 | 2, ret: string, failed: string, loc: Expr['loc']): void {
+  const ev = g.p.helperError;
+  if (!ev || ev.kind !== 'helperError' || ev.level < level) return;
+  g.emit(`if (${failed}) {`);
+  g.block(() => {
+    withRecord(g, ev.id, ev.layout, (r) => {
+      const [h, rc, line, col, length] = ev.layout.fields.map((f) => `(${r} + ${f.offset})`);
+      g.emit(`*(__s32 *)${h} = ${HELPER_NAMES.indexOf(helper)};`);
+      g.emit(`*(__s32 *)${rc} = (__s32)(${ret});`);
+      g.emit(`*(__u32 *)${line} = ${loc.line};`);
+      g.emit(`*(__u32 *)${col} = ${loc.col};`);
+      g.emit(`*(__u32 *)${length} = ${loc.length};`);
+    });
+  });
+  g.emit('}');
 }
 
 function event(g: Gen, c: Call): PlanEvent {

@@ -13,6 +13,8 @@ export type ResolvedAttach =
   | { type: 'software' | 'hardware'; event: string; period: number }
   | { type: 'kprobe' | 'kretprobe'; func: string; offset: number }
   | { type: 'fentry' | 'fexit'; func: string }
+  /** A hardware breakpoint; the address in decimal (kernel addresses exceed 2^53), mode of r, w, x. */
+  | { type: 'watchpoint'; address: string; length: number; mode: string }
   | { type: 'kafka'; name: string };
 
 /** One field of a tracepoint's `args`, from its tracefs format file (or BTF). */
@@ -111,6 +113,8 @@ export function attachName(a: ResolvedAttach): string {
     case 'fentry':
     case 'fexit':
       return `${a.type}:${a.func}`;
+    case 'watchpoint':
+      return `watchpoint:${a.address}:${a.length}:${a.mode}`;
     case 'kafka':
       return `kafka:${a.name}`;
   }

@@ -52,6 +52,13 @@ function splitOffset(text: string): { name: string; offset: number } | undefined
   return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
 }
 
+/** A 64-bit unsigned number in decimal, hex (0x) or octal (leading 0), as strtoull reads it. */
+function unsignedLong(text: string): bigint | undefined {
+  if (!/^(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(text)) return undefined;
+  const n = BigInt(/^0[0-7]+$/.test(text) ? `0o${text.slice(1)}` : text);
+  return n < 1n << 64n ? n : undefined;
+}
+
 /** Functions bpftrace never puts a kretprobe on (a return probe takes locks they hold). */
 const BANNED_KRETPROBES = new Set(['_raw_spin_lock', '_raw_spin_lock_irqsave', '_raw_spin_unlock_irqrestore', 'queued_spin_lock_slowpath']);
 
@@ -270,6 +277,28 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
         return report(`kernel function not found in BTF: ${name}`, hint(didYouMean(name, all)));
       }
       return done(funcs.map((func) => ({ type: provider, func })));
+    }
+
+    case 'watchpoint':
+    case 'asyncwatchpoint': {
+      // bpftrace 0.17's checks, in its order and words.
+      if (parts.length !== 3) return report(`${provider} probe type requires 3 arguments`);
+      const [where, len, mode] = parts as [string, string, string];
+      if (where.includes('+')) {
+        return report(`${provider}:FUNCTION+argN is not supported: watch an address (watchpoint:ADDRESS:LENGTH:MODE)`);
+      }
+      if (provider === 'asyncwatchpoint') return report(`${provider} requires a function name`);
+      const address = unsignedLong(where);
+      const length = unsignedLong(len);
+      if (address === undefined || length === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:ADDRESS:LENGTH:MODE`);
+      if (address === 0n) return report('watchpoint must be attached to a non-zero address');
+      if (![1n, 2n, 4n, 8n].includes(length)) return report('watchpoint length must be one of (1,2,4,8)');
+      const sorted = [...mode].sort().join('');
+      if (!sorted || /[^rwx]/.test(sorted)) return report('watchpoint mode must be combination of (r,w,x)');
+      if (/(.)\1/.test(sorted)) return report('watchpoint modes may not be duplicated');
+      // x86 debug registers cannot watch reads alone nor mix execution with data (Intel SDM vol. 3, 17.2.4).
+      if (['r', 'rx', 'wx', 'rwx'].includes(sorted)) return report(`invalid watchpoint mode: ${sorted}`);
+      return done([{ type: 'watchpoint', address: address.toString(), length: Number(length), mode: sorted }]);
     }
 
     case 'kafka': {

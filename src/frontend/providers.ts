@@ -16,6 +16,8 @@ export type Provider =
   | 'kretprobe'
   | 'fentry'
   | 'fexit'
+  | 'watchpoint'
+  | 'asyncwatchpoint'
   | 'kafka';
 
 export const PROVIDER_ALIASES: Record<string, Provider> = {
@@ -47,6 +49,10 @@ export const PROVIDER_ALIASES: Record<string, Provider> = {
   f: 'fentry',
   fexit: 'fexit',
   fr: 'fexit',
+  watchpoint: 'watchpoint',
+  w: 'watchpoint',
+  asyncwatchpoint: 'asyncwatchpoint',
+  aw: 'asyncwatchpoint',
   kafka: 'kafka',
 };
 

@@ -45,6 +45,8 @@ export interface BpfObject {
     freq: boolean,
     cpu: number,
     pid: number,
+    /** For PERF_TYPE_BREAKPOINT: bp_addr, bp_len and bp_type (HW_BREAKPOINT_R 1, W 2, X 4). */
+    breakpoint?: { addr: bigint; len: number; type: number },
   ): number;
   attachKprobe(program: string, retprobe: boolean, func: string, offset: number): number;
   /** fentry/fexit: the target comes from the program's section name. */

@@ -333,7 +333,8 @@ Napi::Value BpfObject::AttachUsdt(const Napi::CallbackInfo& info) {
                   "cannot attach to usdt:" + binary + ":" + provider + ":" + name, log);
 }
 
-// attachPerfEvent(prog, type, config, sample, freq, cpu, pid): opens one perf event and attaches to it.
+// attachPerfEvent(prog, type, config, sample, freq, cpu, pid[, {addr, len, type}]): opens one perf event
+// (a hardware breakpoint when the last argument is given) and attaches to it.
 Napi::Value BpfObject::AttachPerfEvent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Loaded(env);
@@ -352,6 +353,16 @@ Napi::Value BpfObject::AttachPerfEvent(const Napi::CallbackInfo& info) {
   }
   int cpu = info[5].As<Napi::Number>().Int32Value();
   int pid = info[6].As<Napi::Number>().Int32Value();
+  if (info.Length() > 7 && info[7].IsObject()) {
+    // A hardware breakpoint (PERF_TYPE_BREAKPOINT): the address is a BigInt, kernel addresses
+    // being above 2^53.
+    Napi::Object bp = info[7].As<Napi::Object>();
+    bool lossless = true;
+    attr.bp_addr = bp.Get("addr").As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::TypeError::New(env, "breakpoint address out of range");
+    attr.bp_len = static_cast<uint64_t>(bp.Get("len").As<Napi::Number>().Int64Value());
+    attr.bp_type = bp.Get("type").As<Napi::Number>().Uint32Value();
+  }
   int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
   std::string what = "cannot open perf event (type " + std::to_string(attr.type) + ", config " +
                      std::to_string(attr.config) + ") on cpu " + std::to_string(cpu);

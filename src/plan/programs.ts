@@ -38,6 +38,7 @@ export function programKind(a: ResolvedAttach): ProgramKind {
     case 'interval':
     case 'software':
     case 'hardware':
+    case 'watchpoint':
       return 'perf_event';
     case 'kafka':
       throw new Error('kafka probes run in user space and have no BPF program');

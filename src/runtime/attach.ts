@@ -11,6 +11,8 @@ export const HARDWARE_MISSING = 'no hardware performance counters on this machin
 
 const PERF_TYPE_HARDWARE = 0;
 const PERF_TYPE_SOFTWARE = 1;
+const PERF_TYPE_BREAKPOINT = 5;
+const HW_BREAKPOINT = { r: 1, w: 2, x: 4 } as const;
 const PERF_COUNT_SW_CPU_CLOCK = 0;
 
 /** Software events by bpftrace's names and aliases: perf config and default sample period. */
@@ -112,6 +114,9 @@ function explain(a: ResolvedAttach, e: unknown): KtError {
   if (a.type === 'hardware' && (errno === 2 || errno === 95 || errno === 19)) {
     return new KtError('attach-failed', `${where}: ${HARDWARE_MISSING}`);
   }
+  if (a.type === 'watchpoint' && errno === 28) {
+    return new KtError('attach-failed', `${where}: Failed to attach watchpoint probe. You are out of watchpoint registers.`);
+  }
   if (a.type === 'tracepoint' && errno === 2) {
     return new KtError('attach-failed', `${where}: no such tracepoint in this kernel (${reason(e)})`);
   }
@@ -174,6 +179,14 @@ export function attachProgram(obj: BpfObject, program: string, a: ResolvedAttach
       case 'fexit':
         obj.attachTrace(program);
         return;
+      case 'watchpoint': {
+        const bp = { addr: BigInt(a.address), len: a.length, type: 0 };
+        for (const c of a.mode) bp.type |= HW_BREAKPOINT[c as keyof typeof HW_BREAKPOINT];
+        // In one process a breakpoint follows its threads; otherwise one per CPU, as bpftrace does.
+        if (pid > 0) obj.attachPerfEvent(program, PERF_TYPE_BREAKPOINT, 0, 1, false, -1, pid, bp);
+        else for (const cpu of ctx.cpus) obj.attachPerfEvent(program, PERF_TYPE_BREAKPOINT, 0, 1, false, cpu, -1, bp);
+        return;
+      }
     }
   } catch (e) {
     if (isKtError(e, 'attach-failed')) throw e;

@@ -1,8 +1,8 @@
 // The accuracy matrix: one workload on a three-broker Apache Kafka cluster (KRaft, replication factor 3)
 // traced by one kafkatrace, which sees both sides (`role` says which fired): six topics, producers in four
-// languages (the Java client, franz-go, confluent-kafka and kafka-python, kafkajs), a classic group and a
-// KIP-848 group that each grow to two members and shrink back, and a group whose member pauses while
-// its topic grows. Every figure kafkatrace reports is set against Kafka's own account, never against
+// languages (the Java client, franz-go and sarama, confluent-kafka and kafka-python, kafkajs and
+// @confluentinc/kafka-javascript), a classic group and a KIP-848 group that each grow to two members and
+// shrink back, a group whose member pauses while its topic grows, and a share group (KIP-932). Every figure kafkatrace reports is set against Kafka's own account, never against
 // kafkatrace: the brokers' JMX counters (deltas over the workload, read at quiet points), kafka-get-offsets,
 // kafka-consumer-groups --describe, and the clients' delivery reports and rebalance callbacks. Exact where
 // the oracle is exact; the rows with a tolerance say why. The matrix is printed (what, truth, kafkatrace,
@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import { apiName } from '../../src/kafka/wire/api-names.js';
 import { heldBpf } from '../helpers/bpf-held.js';
+import { produceWithConfluentPeer } from '../helpers/real-kafka-clients.js';
 import { traceWhile, waitFor, type Traced } from '../helpers/cli-trace.js';
 import { kafkajsClient } from '../helpers/kafka-clients.js';
 import { describeGroupOffsets, jmxDelta, logEndOffsets, readJmx, type JmxCounters } from '../helpers/kafka-truth.js';
@@ -23,6 +24,7 @@ import {
   kafkaVersion,
   realKafkaProblem,
   runGoPeer,
+  runJavaGroupsPeer,
   runJavaPeer,
   runPythonPeer,
   startJavaPeer,
@@ -58,20 +60,31 @@ interface Row {
   ok: boolean;
 }
 
+/** A producer of the workload: its client, a short name for its client id, how many records, and franz-go's version cap. */
+interface Producer {
+  client: 'kafka-clients' | 'franz-go' | 'sarama' | 'confluent-kafka' | 'kafka-python' | 'kafkajs' | '@confluentinc/kafka-javascript';
+  id: string;
+  count: number;
+  cap?: string;
+}
+
 /**
- * Topics: name suffix, partitions, the producer that writes it and how many records. kafka-clients
- * 4.4.0 and franz-go unpinned send Produce v13 (topic ids); franz-go capped at 3.9 sends v11.
+ * Topics: name, partitions and the producers that write it (concurrently). kafka-clients 4.4.0 and
+ * franz-go unpinned send Produce v13 (topic ids); franz-go capped at 3.9 sends v11.
  */
-const TOPICS = [
-  { topic: `${P}java`, partitions: 3, producer: 'kafka-clients', count: 400 },
-  { topic: `${P}go`, partitions: 4, producer: 'franz-go', count: 400 },
-  { topic: `${P}confluent`, partitions: 2, producer: 'confluent-kafka', count: 300 },
-  { topic: `${P}kpython`, partitions: 5, producer: 'kafka-python', count: 300 },
-  { topic: `${P}kafkajs`, partitions: 1, producer: 'kafkajs', count: 200 },
+const TOPICS: readonly { topic: string; partitions: number; producers: readonly Producer[] }[] = [
+  { topic: `${P}java`, partitions: 3, producers: [{ client: 'kafka-clients', id: 'java', count: 400 }] },
+  { topic: `${P}go`, partitions: 4, producers: [{ client: 'franz-go', id: 'franz', count: 400 }, { client: 'sarama', id: 'sarama', count: 300 }] },
+  { topic: `${P}confluent`, partitions: 2, producers: [{ client: 'confluent-kafka', id: 'confluent', count: 300 }] },
+  { topic: `${P}kpython`, partitions: 5, producers: [{ client: 'kafka-python', id: 'kpython', count: 300 }] },
+  { topic: `${P}kafkajs`, partitions: 1, producers: [{ client: 'kafkajs', id: 'kafkajs', count: 200 }, { client: '@confluentinc/kafka-javascript', id: 'confluent-js', count: 200 }] },
   // Written before its member pauses, and again while it is paused.
-  { topic: `${P}lag`, partitions: 6, producer: 'franz-go', cap: '3.9.0', count: 300 },
-] as const;
+  { topic: `${P}lag`, partitions: 6, producers: [{ client: 'franz-go', id: 'franz-capped', cap: '3.9.0', count: 300 }] },
+];
 const LAG_MORE = 200;
+/** The share group's topic: a share consumer reads all of it (every producer's records) after the producers are done. */
+const SHARE_TOPIC = TOPICS[3]!;
+const SHARE_GROUP = `${P}share`;
 
 /**
  * The script, narrowed to this cluster (other brokers may run on the machine): a broker's side by the
@@ -94,12 +107,19 @@ function script(c: KafkaCluster): string {
     kafka:fetch /args.role == "broker" && ${served} && ${consumer} && ${topic}/ { @broker_fetched[args.topic, args.partition] = sum(args.records); @broker_fetched_bytes[args.topic] = sum(args.bytes); }
     kafka:request /args.role == "broker" && ${served} && args.status == "complete"/ { @requests[args.api_key, args.version, args.client_id] = count(); @latency[args.api_key] = sum(args.latency); }
     kafka:lag /${ours} && ${group}/ { @lag[args.group, args.topic, args.partition] = args.committed_lag; }
-    kafka:rebalance /${ours} && ${group}/ { @rebalances[args.kind, args.group, args.member, args.generation] = count(); }`;
+    kafka:produce /${ours} && ${topic}/ { @produced_by[args.role, args.client_id, args.partition] = sum(args.records); }
+    kafka:rebalance /${ours} && ${group}/ { @rebalances[args.kind, args.group, args.member, args.generation] = count(); }
+    kafka:sharefetch /${ours} && ${topic} && args.records >= 0/ { @acquired[args.role, args.topic, args.partition] = sum(args.records); @share_bytes[args.role, args.topic] = sum(args.bytes); }
+    kafka:sharefetch,kafka:shareacknowledge /${ours} && ${topic} && args.accepted >= 0/ {
+      @acks[args.role, args.topic, args.partition, "accept"] = sum(args.accepted);
+      @acks[args.role, args.topic, args.partition, "release"] = sum(args.released);
+      @acks[args.role, args.topic, args.partition, "reject"] = sum(args.rejected);
+    }`;
 }
 
 /** kafkajs produces `count` records of seeded sizes to seeded partitions, acks=all; resolves to the records each partition took (its own send results). */
-async function produceKafkajs(bootstrap: string, topic: string, partitions: number, count: number, rnd: () => number): Promise<Record<string, number>> {
-  const producer = kafkajsClient(bootstrap, `${P}p-${topic}`).producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+async function produceKafkajs(bootstrap: string, topic: string, partitions: number, count: number, rnd: () => number, clientId: string): Promise<Record<string, number>> {
+  const producer = kafkajsClient(bootstrap, clientId).producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const per: Record<string, number> = {};
   try {
@@ -193,6 +213,9 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     const v3 = kafka3ClientsVersion();
     const rnd = rng(SEED);
     const truthProduced: Record<string, Record<string, number>> = {};
+    /** Delivered records per partition, per producer's client id. */
+    const truthBy: Record<string, Record<string, number>> = {};
+    let shared: PeerEvent[] = [];
     const members: StartedPeer[] = [];
     let before: JmxCounters | undefined;
     let after: JmxCounters | undefined;
@@ -203,15 +226,19 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
       members.push(m);
       return m;
     };
-    const produce = async (t: (typeof TOPICS)[number], count: number, seed: number): Promise<void> => {
-      const id = `${P}p-${t.topic}`;
+    const produce = async (t: (typeof TOPICS)[number], p: Producer, count: number, seed: number): Promise<void> => {
+      const id = `${P}p-${p.id}`;
       const args = [c.bootstrap, t.topic, t.partitions, count, seed, id];
       const r =
-        t.producer === 'kafka-clients' ? await runJavaPeer(kafkaVersion(), ['produce', ...args], PEER_MS)
-        : t.producer === 'franz-go' ? await runGoPeer(['produce', ...args, ...('cap' in t ? [t.cap] : [])], PEER_MS)
-        : t.producer === 'kafkajs' ? undefined
-        : await runPythonPeer(t.producer, ['produce', ...args], PEER_MS);
-      add((truthProduced[t.topic] ??= {}), r ? delivered(t.producer, r, count) : await produceKafkajs(c.bootstrap, t.topic, t.partitions, count, rnd));
+        p.client === 'kafka-clients' ? await runJavaPeer(kafkaVersion(), ['produce', ...args], PEER_MS)
+        : p.client === 'franz-go' ? await runGoPeer(['produce', ...args, ...(p.cap === undefined ? [] : [p.cap])], PEER_MS)
+        : p.client === 'sarama' ? await runGoPeer(['sarama-produce', ...args], PEER_MS)
+        : p.client === '@confluentinc/kafka-javascript' ? await produceWithConfluentPeer({ bootstrap: c.bootstrap, topic: t.topic, partitions: t.partitions, count, seed, clientId: id })
+        : p.client === 'kafkajs' ? undefined
+        : await runPythonPeer(p.client, ['produce', ...args], PEER_MS);
+      const per = r ? delivered(p.client, r, count) : await produceKafkajs(c.bootstrap, t.topic, t.partitions, count, rnd, id);
+      add((truthProduced[t.topic] ??= {}), per);
+      add((truthBy[id] ??= {}), per);
     };
 
     const traced = await traceWhile(script(c), async () => {
@@ -221,18 +248,23 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
       const lagTopic = TOPICS[5];
       const classicA = member(`${P}classic`, `${P}classic-a`, 'classic', classic, 14_000);
       const consumerA = member(`${P}consumer`, `${P}consumer-a`, 'consumer', consumer, 14_000);
-      const paused = member(`${P}paused`, `${P}paused-a`, 'classic', [lagTopic.topic], 8_000, lagTopic.count);
-      await Promise.all(TOPICS.map((t, i) => produce(t, t.count, SEED + i)));
+      const paused = member(`${P}paused`, `${P}paused-a`, 'classic', [lagTopic.topic], 8_000, lagTopic.producers[0]!.count);
+      await Promise.all(TOPICS.flatMap((t, i) => t.producers.map((p, j) => produce(t, p, p.count, SEED + 10 * i + j))));
+      const shareCount = SHARE_TOPIC.producers.reduce((n, p) => n + p.count, 0);
+      const share = runJavaGroupsPeer(['share', c.bootstrap, SHARE_TOPIC.topic, SHARE_GROUP, shareCount, SEED, `${P}share-a`], PEER_MS);
       // The groups grow once their first member holds partitions, and shrink when the second leaves.
       await Promise.all([classicA.reported('assigned'), consumerA.reported('assigned')]);
       member(`${P}classic`, `${P}classic-b`, 'classic', classic, 3_000);
       member(`${P}consumer`, `${P}consumer-b`, 'consumer', consumer, 3_000);
       await paused.reported('paused');
-      await produce(lagTopic, LAG_MORE, SEED + 100);
+      await produce(lagTopic, lagTopic.producers[0]!, LAG_MORE, SEED + 100);
       for (const m of members) {
         const r = await m.done;
         expect(r.code, `seed ${SEED}: ${r.stderr}`).toBe(0);
       }
+      const s = await share;
+      expect(s.code, `seed ${SEED}: ${s.stderr}`).toBe(0);
+      shared = s.events;
       // A quiet point: every client is gone; the tools' own requests finish before the second reading.
       lagTruth = await describeGroupOffsets(c, `${P}paused`);
       ends = await logEndOffsets(c, `${P}.*`);
@@ -248,7 +280,13 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
       const truth = sortedRecord(truthProduced[t.topic]!);
       const logEnds = sortedRecord(Object.fromEntries([...ends].filter(([k]) => k.startsWith(`${t.topic},`)).map(([k, v]) => [k.slice(t.topic.length + 1), v]).filter(([, v]) => v !== 0)));
       exact(rows, `${t.topic} records per partition: delivery reports = kafka-get-offsets`, truth, logEnds);
-      exact(rows, `${t.topic} records produced per partition (${t.producer}), client side`, truth, slice(traced, '@produced', `client,${t.topic},`));
+      exact(rows, `${t.topic} records produced per partition (${t.producers.map((p) => p.client).join(' and ')}), client side`, truth, slice(traced, '@produced', `client,${t.topic},`));
+      if (t.producers.length > 1) {
+        for (const p of t.producers) {
+          const id = `${P}p-${p.id}`;
+          for (const role of ['client', 'broker']) exact(rows, `${t.topic} records produced per partition by ${p.client}, ${role} side`, sortedRecord(truthBy[id]!), slice(traced, '@produced_by', `${role},${id},`));
+        }
+      }
       exact(rows, `${t.topic} records produced per partition, broker side`, truth, slice(traced, '@produced', `broker,${t.topic},`));
       const jmx = d.topics.get(t.topic);
       exact(rows, `${t.topic} records in (JMX MessagesInPerSec), broker side`, jmx?.messagesIn, Object.values(slice(traced, '@produced', `broker,${t.topic},`)).reduce((a, b) => a + b, 0));
@@ -260,9 +298,14 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     const received: Record<string, number> = {};
     for (const m of members) for (const e of m.events.filter((x) => x.event === 'records')) received[`${e['topic']},${e['partition']}`] = (received[`${e['topic']},${e['partition']}`] ?? 0) + Number(e['count']);
     const fetched = slice(traced, '@fetched', '');
+    // BytesOutPerSec counts the bytes a share group's ShareFetch answers carry as well as consumers' Fetch.
+    const bytesOut = (role: string, fetchedBytes: number | undefined, topic: string) => {
+      const share = slice(traced, '@share_bytes', `${role},`)[topic];
+      return share === undefined ? fetchedBytes : (fetchedBytes ?? 0) + share;
+    };
     for (const t of TOPICS) {
       const jmx = d.topics.get(t.topic);
-      exact(rows, `${t.topic} bytes fetched by consumers (JMX BytesOutPerSec), client side`, jmx?.bytesOut, slice(traced, '@fetched_bytes', '')[t.topic]);
+      exact(rows, `${t.topic} bytes fetched by consumers${t === SHARE_TOPIC ? ' and the share group' : ''} (JMX BytesOutPerSec), client side`, jmx?.bytesOut, bytesOut('client', slice(traced, '@fetched_bytes', '')[t.topic], t.topic));
       // A member may fetch records it never returns (prefetched when its partition is revoked) and fetch
       // them again after a rebalance: kafkatrace counts each fetch, the client each record it returned.
       for (let p = 0; p < t.partitions; p++) {
@@ -275,7 +318,7 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     // segment, so it sees the very exchanges the members saw, record for record.
     const brokerFetched = slice(traced, '@broker_fetched', '');
     for (const t of TOPICS) {
-      exact(rows, `${t.topic} bytes fetched by consumers (JMX BytesOutPerSec), broker side`, d.topics.get(t.topic)?.bytesOut, slice(traced, '@broker_fetched_bytes', '')[t.topic]);
+      exact(rows, `${t.topic} bytes fetched by consumers${t === SHARE_TOPIC ? ' and the share group' : ''} (JMX BytesOutPerSec), broker side`, d.topics.get(t.topic)?.bytesOut, bytesOut('broker', slice(traced, '@broker_fetched_bytes', '')[t.topic], t.topic));
       for (let p = 0; p < t.partitions; p++) {
         const k = `${t.topic},${p}`;
         if (received[k] === undefined) continue;
@@ -287,15 +330,21 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
 
     // Requests per API and version, as the brokers served them.
     const tracedRequests: Record<string, number> = {};
+    let envelopes = 0;
     for (const [k, n] of Object.entries((traced.maps['@requests'] ?? {}) as Record<string, number>)) {
       const [key, version, ...id] = k.split(',');
       const name = apiName(Number(key)) ?? `api ${key}`;
       const clientId = id.join(',');
       // JMX tells a consumer's Fetch (FetchConsumer) from a follower's: the workload's consumers are ours.
       const jmxName = name === 'Fetch' ? (clientId.startsWith(P) ? 'FetchConsumer' : 'Fetch') : name;
+      if (name === 'Envelope') envelopes += n;
       if (INTERNAL.has(jmxName)) continue;
       tracedRequests[`${jmxName},${version}`] = (tracedRequests[`${jmxName},${version}`] ?? 0) + n;
     }
+    // A broker forwards a config change to the controllers in an Envelope, and the controller counts the
+    // request inside under its own API again (and not the Envelope). The workload's only one is the share
+    // consumer's IncrementalAlterConfigs of its group's config: each Envelope served counts it once more.
+    for (const k of Object.keys(tracedRequests).filter((x) => x.startsWith('IncrementalAlterConfigs,'))) tracedRequests[k]! += envelopes;
     const jmxRequests = Object.fromEntries([...d.requests].filter(([k]) => !INTERNAL.has(k.split(',')[0]!)));
     for (const k of [...new Set([...Object.keys(jmxRequests), ...Object.keys(tracedRequests)])].sort()) {
       exact(rows, `${k.replace(',', ' v')} requests (JMX RequestsPerSec)`, jmxRequests[k], tracedRequests[k]);
@@ -317,9 +366,22 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
       exact(rows, `${P}paused ${row.topic},${row.partition} lag (kafka-consumer-groups)`, row.lag, tracedLag[`${row.topic},${row.partition}`]);
     }
 
-    // Generations, members and rebalances per group, from the members' own rebalance callbacks. A share
-    // group (KIP-932) joins here once the Java peer has a share consumer (engineer sg's branch); its
-    // ShareGroupHeartbeat, ShareFetch and ShareAcknowledge already get request rows above, as every API does.
+    // The share group: records acquired per partition equal the deliveries the share consumer received
+    // (a released record is acquired and delivered again), acknowledgements per type what it acknowledged.
+    const shareReceived: Record<string, number> = {};
+    const shareAcks: Record<string, number> = {};
+    for (const e of shared.filter((x) => x.event === 'record')) shareReceived[String(e['partition'])] = (shareReceived[String(e['partition'])] ?? 0) + 1;
+    for (const e of shared.filter((x) => x.event === 'ack')) shareAcks[`${e['partition']},${e['type']}`] = (shareAcks[`${e['partition']},${e['type']}`] ?? 0) + 1;
+    for (const role of ['client', 'broker']) {
+      exact(rows, `${SHARE_GROUP} ${SHARE_TOPIC.topic} records acquired per partition (kafka:sharefetch), ${role} side`, sortedRecord(shareReceived), slice(traced, '@acquired', `${role},${SHARE_TOPIC.topic},`));
+      for (const type of ['accept', 'release', 'reject']) {
+        const truth = sortedRecord(Object.fromEntries(Object.keys(shareReceived).map((p) => [p, shareAcks[`${p},${type}`] ?? 0])));
+        const seen = sortedRecord(Object.fromEntries(Object.entries(slice(traced, '@acks', `${role},${SHARE_TOPIC.topic},`)).filter(([k]) => k.endsWith(`,${type}`)).map(([k, v]) => [k.split(',')[0]!, v])));
+        exact(rows, `${SHARE_GROUP} ${SHARE_TOPIC.topic} acknowledged ${type} per partition, ${role} side`, truth, seen);
+      }
+    }
+
+    // Generations, members and rebalances per group, from the members' own rebalance callbacks.
     for (const [group, kind] of [[`${P}classic`, 'classic'], [`${P}consumer`, 'consumer'], [`${P}paused`, 'classic']] as const) {
       const assigned = members.flatMap((m) => m.events).filter((e: PeerEvent) => e.event === 'assigned' && e['group'] === group && e['partitions'] !== '');
       const memberIds = [...new Set(assigned.map((e) => String(e['member'])))].sort();

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/IBM/sarama"
@@ -45,7 +46,7 @@ func saramaProduce(bootstrap, topic string, partitions, count int, seed int64, i
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
 	emit(map[string]any{"event": "client", "name": "sarama", "version": saramaVersion()})
-	p, err := sarama.NewAsyncProducer([]string{bootstrap}, c)
+	p, err := sarama.NewAsyncProducer(strings.Split(bootstrap, ","), c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)
 		os.Exit(1)
@@ -119,7 +120,7 @@ func saramaConsume(bootstrap, topic, group string, count int, id string) {
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Return.Errors = false
 	emit(map[string]any{"event": "client", "name": "sarama", "version": saramaVersion()})
-	cg, err := sarama.NewConsumerGroup([]string{bootstrap}, group, c)
+	cg, err := sarama.NewConsumerGroup(strings.Split(bootstrap, ","), group, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)
 		os.Exit(1)

@@ -16,23 +16,15 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, positive, verdict } from './common.mjs';
+import { cpuSeconds, median, positive, startKafkatrace, verdict } from './common.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'kafkatrace.js');
 const TOPIC = 'bench-apache';
 const TOOL = 'kafka-overview';
 const LOSS_TARGET = 3;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
 
-/** CPU seconds a process used so far (utime + stime of /proc/PID/stat, in clock ticks of 10 ms). */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** Runs a child to its end; rejects with its output when it fails. */
 function runChild(live, cmd, args) {
@@ -84,23 +76,6 @@ async function consumerPerf(live, java, bootstrap, records, group) {
   return { recordsPerSec: Number(cells[9]), mbPerSec: Number(cells[8]), mb: Number(cells[2]) };
 }
 
-/** Starts `kafkatrace -v run kafka-overview`; resolves once it has attached. */
-async function startTracer(live) {
-  const child = spawn(process.execPath, [BIN, 'run', TOOL, '-v'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  live.add(child);
-  const state = { child, stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (d) => (state.stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (state.stderr += d));
-  state.exited = new Promise((r) => child.on('close', (code) => {
-    live.delete(child);
-    r(code);
-  }));
-  while (!state.stdout.includes('Attaching')) {
-    if (child.exitCode !== null) throw new Error(`kafkatrace exited before attaching: ${state.stderr.trim()}`);
-    await sleep(20);
-  }
-  return state;
-}
 
 /**
  * What kafkatrace reported at exit: requests, records produced and fetched (every topic: Produce v13
@@ -162,7 +137,7 @@ export async function benchApacheKafka() {
     let valid = true;
     for (let round = 1; round <= reps; round++) {
       for (const way of ['untraced', 'traced']) {
-        const t = way === 'traced' ? await startTracer(live) : undefined;
+        const t = way === 'traced' ? await startKafkatrace(live, ['run', TOOL, '-v']) : undefined;
         const tracer0 = t ? cpuSeconds(t.child.pid) : 0;
         const broker0 = cpuSeconds(broker);
         const produce = await producerPerf(live, java, cluster.bootstrap, records, size);

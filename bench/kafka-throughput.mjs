@@ -20,15 +20,13 @@
 // BENCH_KAFKA_WINDOW (decode: bytes of distinct records cycled through, default 8 MiB),
 // BENCH_KAFKA_MESSAGES (producer, default 1000000), BENCH_KAFKA_VALUE (bytes per message, default 100).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, positive, verdict } from './common.mjs';
+import { cpuSeconds, median, positive, startKafkatrace, verdict } from './common.mjs';
 import { recordBatch, request, response, walkPieces, Writer } from './frames.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'kafkatrace.js');
 const TOPIC = 'bench-throughput';
 const DECODE_TARGET = 1_000_000;
 const LOSS_TARGET = 3;
@@ -209,10 +207,6 @@ async function benchDecode(reps) {
 
 // --- producer throughput against the mock broker ---
 
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Seconds of "0m1.234000s". */
 const shellSeconds = (t) => {
   const m = /^(\d+)m([\d.]+)s$/.exec(t);
@@ -243,30 +237,7 @@ function kcatProduce(bootstrap, input) {
   });
 }
 
-/** CPU seconds a process used so far (utime + stime of /proc/PID/stat). */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
-/** Starts kafkatrace on the trace script; resolves once it has attached. */
-async function startTracer(live) {
-  const child = spawn(process.execPath, [BIN, '-e', TRACE_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  live.add(child);
-  const state = { child, stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (d) => (state.stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (state.stderr += d));
-  state.exited = new Promise((r) => child.on('close', (code) => {
-    live.delete(child);
-    r(code);
-  }));
-  while (!state.stdout.includes('Attaching')) {
-    if (child.exitCode !== null) throw new Error(`kafkatrace exited before attaching: ${state.stderr.trim()}`);
-    await sleep(20);
-  }
-  return state;
-}
 
 async function benchProducer(reps, live) {
   if (process.getuid?.() !== 0) {
@@ -287,7 +258,7 @@ async function benchProducer(reps, live) {
     let counted = true;
     for (let i = 0; i < reps; i++) {
       untraced.push(await kcatProduce(broker.bootstrap, input));
-      const t = await startTracer(live);
+      const t = await startKafkatrace(live, ['-e', TRACE_SCRIPT]);
       const cpu0 = cpuSeconds(t.child.pid);
       traced.push(await kcatProduce(broker.bootstrap, input));
       tracerCpu.push(cpuSeconds(t.child.pid) - cpu0);

@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiName } from '../../src/kafka/wire/api-names.js';
 import { requestSpec } from '../../src/kafka/wire/schemas/index.js';
 import { inRange } from '../../src/kafka/wire/schemas/spec.js';
-import { heldBpf } from '../helpers/bpf-held.js';
 import { ROOT } from '../helpers/cli.js';
 import { traceWhile } from '../helpers/cli-trace.js';
 import { confluentProblem } from '../helpers/confluent-client.js';
@@ -28,7 +27,7 @@ import {
   runProducerPerformance,
 } from '../helpers/real-kafka-clients.js';
 import {
-  clusterAlive,
+  stopCluster,
   kafka3ClientsVersion,
   kafkaVersion,
   realKafkaProblem,
@@ -90,12 +89,7 @@ describe.runIf(run)('kafka-clients on an Apache Kafka broker', () => {
     cluster = await startKafkaCluster({ brokers: 1 });
   }, TIMEOUT_MS);
 
-  afterAll(async () => {
-    if (!cluster) return;
-    await cluster.stop();
-    expect(clusterAlive(cluster)).toBe(false);
-    expect(heldBpf().fds).toBe(0);
-  });
+  afterAll(() => stopCluster(cluster));
 
   it('lists every client once per process and side, with its pid, client id, software and the API versions tshark reads', { timeout: TIMEOUT_MS }, async () => {
     const b = cluster.bootstrap;

@@ -6,11 +6,9 @@
 // their start so that the controllers' election is seen.
 // Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { heldBpf } from '../helpers/bpf-held.js';
 import { traceWhile } from '../helpers/cli-trace.js';
 import {
-  clusterAlive,
+  stopCluster,
   kafkaVersion,
   realKafkaProblem,
   runJavaGroupsPeer,
@@ -40,14 +38,6 @@ async function createAndProduce(cluster: KafkaCluster, topic: string, partitions
   return produced.events;
 }
 
-/** Stops a cluster the tests started: no broker process, node directory or BPF object may remain. */
-async function stopCluster(cluster: KafkaCluster | undefined): Promise<void> {
-  if (!cluster) return;
-  await cluster.stop();
-  expect(clusterAlive(cluster)).toBe(false);
-  for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
-  expect(heldBpf().fds).toBe(0);
-}
 
 describe.runIf(run)('KIP-848 and share groups on an Apache Kafka broker', () => {
   let cluster: KafkaCluster;

@@ -10,16 +10,14 @@
 // Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import { apiName } from '../../src/kafka/wire/api-names.js';
-import { heldBpf } from '../helpers/bpf-held.js';
 import { produceWithConfluentPeer } from '../helpers/real-kafka-clients.js';
 import { traceWhile, waitFor, type Traced } from '../helpers/cli-trace.js';
 import { kafkajsClient } from '../helpers/kafka-clients.js';
 import { describeGroupOffsets, jmxDelta, logEndOffsets, readJmx, type JmxCounters } from '../helpers/kafka-truth.js';
 import {
-  clusterAlive,
+  stopCluster,
   kafka3ClientsVersion,
   kafkaVersion,
   realKafkaProblem,
@@ -200,13 +198,7 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     await waitFor('the topics to be in sync on every broker', 60_000, () => cluster!.nodes.every((n) => topicsInSync(`127.0.0.1:${n.port}`)));
   }, TIMEOUT_MS);
 
-  afterAll(async () => {
-    if (!cluster) return;
-    await cluster.stop();
-    expect(clusterAlive(cluster)).toBe(false);
-    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
-    expect(heldBpf().fds).toBe(0);
-  });
+  afterAll(() => stopCluster(cluster));
 
   it('per topic, partition, API and group, kafkatrace equals what Kafka and its clients report', { timeout: TIMEOUT_MS }, async () => {
     const c = cluster!;

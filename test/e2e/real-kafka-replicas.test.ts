@@ -6,11 +6,9 @@
 // mid-stream. Truth: the producer's delivery reports, what the member received, and the topic's
 // replica assignment (kafka-topics --describe).
 // Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { heldBpf } from '../helpers/bpf-held.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { proveFetch } from '../helpers/real-kafka-fetch.js';
-import { clusterAlive, realKafkaProblem, startKafkaCluster, type KafkaCluster } from '../helpers/real-kafka.js';
+import { realKafkaProblem, stopCluster, startKafkaCluster, type KafkaCluster } from '../helpers/real-kafka.js';
 import { canRun } from './runtime-helpers.js';
 
 const missing = realKafkaProblem();
@@ -26,13 +24,7 @@ describe.runIf(run)('follower replicas on a three-broker Apache Kafka cluster', 
     cluster = await startKafkaCluster({ brokers: 3, release: '3.9-IV0' });
   }, TIMEOUT_MS);
 
-  afterAll(async () => {
-    if (!cluster) return;
-    await cluster.stop();
-    expect(clusterAlive(cluster)).toBe(false);
-    for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
-    expect(heldBpf().fds).toBe(0);
-  });
+  afterAll(() => stopCluster(cluster));
 
   it('flags follower fetches with their broker ids, counts their records once per follower on both sides, and keeps them out of the group lag', { timeout: TIMEOUT_MS }, async () => {
     await proveFetch(cluster!, 'classic', { topic: `replicas-${process.pid}`, partitions: 6, replicas: 3, count: 600, followers: true, early: true });

@@ -6,12 +6,10 @@
 // from the Metadata answers seen, on the client's side and on the broker's.
 // Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { heldBpf } from '../helpers/bpf-held.js';
 import { traceWhile } from '../helpers/cli-trace.js';
 import { deliveredPerPartition, proveFetch } from '../helpers/real-kafka-fetch.js';
 import {
-  clusterAlive,
+  stopCluster,
   kafka3ClientsVersion,
   kafkaVersion,
   realKafkaProblem,
@@ -152,14 +150,6 @@ async function proveProduce(
   expect(versions[`client,${v},complete`]).toBe(versions[`broker,${v},complete`]);
 }
 
-/** Stops a cluster the tests started: no broker process, node directory or BPF object may remain. */
-async function stopCluster(cluster: KafkaCluster | undefined): Promise<void> {
-  if (!cluster) return;
-  await cluster.stop();
-  expect(clusterAlive(cluster)).toBe(false);
-  for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
-  expect(heldBpf().fds).toBe(0);
-}
 
 describe.runIf(run)('kafka probes on an Apache Kafka broker', () => {
   let cluster: KafkaCluster;

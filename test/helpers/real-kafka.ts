@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apacheKafkaProblem, apacheKafkaVersion, javaArgs, type KafkaCluster } from '../../src/demo/apache-kafka.js';
+import { expect } from 'vitest';
+import { heldBpf } from './bpf-held.js';
 import { ROOT } from './cli.js';
 import { alive } from './processes.js';
 
@@ -136,4 +138,13 @@ function startPeer(command: string, args: string[], timeoutMs: number): StartedP
 /** Whether any process of the cluster is left. */
 export function clusterAlive(c: KafkaCluster): boolean {
   return c.nodes.some((x) => alive(x.pid));
+}
+
+/** Stops a cluster a test started (if it started): no broker process, node directory or BPF object may remain. */
+export async function stopCluster(cluster: KafkaCluster | undefined): Promise<void> {
+  if (!cluster) return;
+  await cluster.stop();
+  expect(clusterAlive(cluster)).toBe(false);
+  for (const node of cluster.nodes) expect(existsSync(node.dir)).toBe(false);
+  expect(heldBpf().fds).toBe(0);
 }

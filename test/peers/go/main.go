@@ -42,11 +42,12 @@ func emit(fields map[string]any) {
 	}
 }
 
-// franzVersion is the franz-go module version this binary was built with.
-func franzVersion() string {
+// moduleVersion is the version of the module at path this binary was built with (franz-go and sarama
+// announce the same in their ApiVersions requests).
+func moduleVersion(path string) string {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range info.Deps {
-			if d.Path == "github.com/twmb/franz-go" {
+			if d.Path == path {
 				return d.Version
 			}
 		}
@@ -102,7 +103,7 @@ func main() {
 		}
 		opts = append(opts, kgo.MaxVersions(max))
 	}
-	emit(map[string]any{"event": "client", "name": "franz-go", "version": franzVersion()})
+	emit(map[string]any{"event": "client", "name": "franz-go", "version": moduleVersion("github.com/twmb/franz-go")})
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)

@@ -5,26 +5,12 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/IBM/sarama"
 )
-
-// saramaVersion is the sarama module version this binary was built with (sarama announces the same
-// in its ApiVersions requests).
-func saramaVersion() string {
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range info.Deps {
-			if d.Path == "github.com/IBM/sarama" {
-				return d.Version
-			}
-		}
-	}
-	return "unknown"
-}
 
 func saramaConfig(id string) *sarama.Config {
 	c := sarama.NewConfig()
@@ -45,7 +31,7 @@ func saramaProduce(bootstrap, topic string, partitions, count int, seed int64, i
 	c.Net.MaxOpenRequests = 1
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
-	emit(map[string]any{"event": "client", "name": "sarama", "version": saramaVersion()})
+	emit(map[string]any{"event": "client", "name": "sarama", "version": moduleVersion("github.com/IBM/sarama")})
 	p, err := sarama.NewAsyncProducer(strings.Split(bootstrap, ","), c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)
@@ -119,7 +105,7 @@ func saramaConsume(bootstrap, topic, group string, count int, id string) {
 	c := saramaConfig(id)
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Return.Errors = false
-	emit(map[string]any{"event": "client", "name": "sarama", "version": saramaVersion()})
+	emit(map[string]any{"event": "client", "name": "sarama", "version": moduleVersion("github.com/IBM/sarama")})
 	cg, err := sarama.NewConsumerGroup(strings.Split(bootstrap, ","), group, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)

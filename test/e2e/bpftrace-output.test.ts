@@ -46,11 +46,12 @@ describe.runIf(ok)('bpftrace 0.17 output, run end to end', () => {
 
     // Where bpftrace's -f json output is kept too (X.json), kafkatrace's must be the same.
     const json = script.replace(/\.bt$/, '.json');
-    it.runIf(existsSync(json))(`kafkatrace prints what bpftrace printed for ${f} with -f json`, async () => {
+    if (!existsSync(json)) continue;
+    it(`kafkatrace prints what bpftrace printed for ${f} with -f json`, async () => {
       expect(await kafkatrace(script, undefined, 'json')).toBe(readFileSync(json, 'utf8'));
     }, RUN_TIMEOUT_MS);
 
-    it.runIf(withBpftrace && existsSync(json))(`bpftrace still prints the JSON fixture of ${f}`, () => {
+    it.runIf(withBpftrace)(`bpftrace still prints the JSON fixture of ${f}`, () => {
       const out = execFileSync('bpftrace', ['-f', 'json', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
       expect(out).toBe(readFileSync(json, 'utf8'));
     }, RUN_TIMEOUT_MS);

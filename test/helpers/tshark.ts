@@ -17,7 +17,10 @@ export function tsharkProblem(): string | undefined {
 interface Capture {
   /** Stops the capture once every packet is written; resolves to the pcapng file. */
   stop(): Promise<string>;
-  /** Removes the capture's directory. */
+  /**
+   * Removes the capture's directory, and ends tshark first if it still runs (a test that failed
+   * before stop()); SIGTERM, so that tshark stops its dumpcap too.
+   */
   remove(): void;
   /** What tshark printed (its packet counts once stopped). */
   log(): string;
@@ -60,7 +63,10 @@ export async function startCapture(ports: number[]): Promise<Capture> {
       if (dropped && dropped[1] !== '0') throw new Error(`tshark dropped packets: ${stderr}`);
       return file;
     },
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
     log: () => stderr,
   };
 }

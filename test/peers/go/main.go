@@ -55,15 +55,21 @@ func moduleVersion(path string) string {
 	return "unknown"
 }
 
+// produceNumbers reads a produce command's PARTITIONS, COUNT and SEED (arguments 4 to 6), or exits 2.
+func produceNumbers() (int, int, int64) {
+	partitions, err1 := strconv.Atoi(os.Args[4])
+	count, err2 := strconv.Atoi(os.Args[5])
+	seed, err3 := strconv.ParseInt(os.Args[6], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		fmt.Fprintln(os.Stderr, "peer: PARTITIONS, COUNT and SEED are integers")
+		os.Exit(2)
+	}
+	return partitions, count, seed
+}
+
 func main() {
 	if len(os.Args) == 8 && os.Args[1] == "sarama-produce" {
-		partitions, err1 := strconv.Atoi(os.Args[4])
-		count, err2 := strconv.Atoi(os.Args[5])
-		seed, err3 := strconv.ParseInt(os.Args[6], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
-			fmt.Fprintln(os.Stderr, "peer: PARTITIONS, COUNT and SEED are integers")
-			os.Exit(2)
-		}
+		partitions, count, seed := produceNumbers()
 		saramaProduce(os.Args[2], os.Args[3], partitions, count, seed, os.Args[7])
 		return
 	}
@@ -81,13 +87,7 @@ func main() {
 		os.Exit(2)
 	}
 	bootstrap, topic, id := os.Args[2], os.Args[3], os.Args[7]
-	partitions, err1 := strconv.Atoi(os.Args[4])
-	count, err2 := strconv.Atoi(os.Args[5])
-	seed, err3 := strconv.ParseInt(os.Args[6], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		fmt.Fprintln(os.Stderr, "peer: PARTITIONS, COUNT and SEED are integers")
-		os.Exit(2)
-	}
+	partitions, count, seed := produceNumbers()
 	opts := []kgo.Opt{
 		// BOOTSTRAP is a list, "host:port,host:port", as Kafka's own clients take it.
 		kgo.SeedBrokers(strings.Split(bootstrap, ",")...),

@@ -26,6 +26,29 @@ struct {
   __type(value, __u64);
 } kt_lost SEC(".maps");
 
+/* 1 once the session has stopped (exit(), or the runtime before END): bpftrace detaches every probe
+ * before END runs, so nothing a probe does after the stop may reach the output or the maps. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} kt_state SEC(".maps");
+
+#define KT_LIVE()                                                                    \
+  do {                                                                               \
+    __u32 kt_state_key = 0;                                                          \
+    __u32 *kt_stopped = bpf_map_lookup_elem(&kt_state, &kt_state_key);               \
+    if (!kt_stopped || *kt_stopped)                                                  \
+      return 0;                                                                      \
+  } while (0)
+
+static __always_inline void kt_stop(void)
+{
+  __u32 key = 0, one = 1;
+  bpf_map_update_elem(&kt_state, &key, &one, BPF_ANY);
+}
+
 /* Per-CPU working memory for strings, keys and tuples: the BPF stack has only 512 bytes. */
 struct kt_scratch_area {
   __u8 bytes[KT_SCRATCH_SIZE];

@@ -123,6 +123,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         ctxType,
         userMemory: readsUserMemory(first),
         processFilter: !prog.attach.every((a) => a.type === 'begin' || a.type === 'end' || a.type === 'interval'),
+        stopsWithSession: !prog.attach.some((a) => a.type === 'begin' || a.type === 'end'),
         maps,
         events,
         helperError: plan.events.find((e) => e.kind === 'helperError'),

@@ -91,6 +91,8 @@ export interface SessionOptions {
 }
 
 const LOST_MAP = 'kt_lost';
+/** Set to 1 at the stop: the kernel's probes then do nothing (KT_LIVE in kt_prelude.h). */
+const STATE_MAP = 'kt_state';
 const EVENTS_MAP = 'events';
 
 /** How long a -c command still running at the stop has between SIGTERM and SIGKILL. */
@@ -223,6 +225,8 @@ class Session {
     }
     const reason = await this.stopped;
     try {
+      // As bpftrace detaches them before END: what probes do from now on is neither printed nor counted.
+      this.obj?.mapUpdate(STATE_MAP, u32(0), [u32(1)]);
       this.options.onStop?.(reason);
       this.finish(reason);
       // The output may hold what finish() printed until a microtask: let it go out before detaching.

@@ -1,7 +1,7 @@
 // bpftrace 0.17's own output for the scripts in test/fixtures/bpftrace-output/run/ (X.bt beside X.txt,
 // captured with `bpftrace X.bt > X.txt`): kafkatrace runs each script end to end and must print the
 // same bytes. Where bpftrace is installed, it runs them too, so a stale fixture fails here as well.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,19 @@ async function kafkatrace(path: string, source = readFileSync(path, 'utf8'), for
   return c.text();
 }
 
+/**
+ * bpftrace runs `fn` while a process keeps faulting pages in: a script on software:faults ends only
+ * once faults happen, and an idle machine has none (kafkatrace's own process makes them itself).
+ */
+function withPageFaults<T>(fn: () => T): T {
+  const faulter = spawn('/bin/sh', ['-c', 'while :; do /bin/true; sleep 0.01; done'], { stdio: 'ignore', detached: true });
+  try {
+    return fn();
+  } finally {
+    process.kill(-faulter.pid!, 'SIGKILL');
+  }
+}
+
 const ok = canRun();
 const withBpftrace = ok && hasBpftrace();
 
@@ -40,7 +53,7 @@ describe.runIf(ok)('bpftrace 0.17 output, run end to end', () => {
     }, RUN_TIMEOUT_MS);
 
     it.runIf(withBpftrace)(`bpftrace still prints the fixture of ${f}`, () => {
-      const out = execFileSync('bpftrace', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
+      const out = withPageFaults(() => execFileSync('bpftrace', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS }));
       expect(out).toBe(expected());
     }, RUN_TIMEOUT_MS);
 
@@ -52,7 +65,7 @@ describe.runIf(ok)('bpftrace 0.17 output, run end to end', () => {
     }, RUN_TIMEOUT_MS);
 
     it.runIf(withBpftrace)(`bpftrace still prints the JSON fixture of ${f}`, () => {
-      const out = execFileSync('bpftrace', ['-f', 'json', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS });
+      const out = withPageFaults(() => execFileSync('bpftrace', ['-f', 'json', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: RUN_TIMEOUT_MS }));
       expect(out).toBe(readFileSync(json, 'utf8'));
     }, RUN_TIMEOUT_MS);
   }

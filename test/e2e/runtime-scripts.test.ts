@@ -197,6 +197,22 @@ describe.runIf(ok)('scripts through the runtime', () => {
     expect(r.text).toContain('@ticks: 3\n');
   });
 
+  // process.ppid asks the kernel each time: the getppid calls are made after the stop, before END.
+  const afterStop = `tracepoint:syscalls:sys_enter_getppid /pid == ${process.pid}/ { @after = count(); printf("after\\n"); }`;
+  const getppidTimes = (n: number) => () => {
+    for (let i = 0; i < n; i++) void process.ppid;
+  };
+
+  it('runs no probe after exit(), as bpftrace detaches them before END', async () => {
+    const r = await runScript(`${afterStop} interval:ms:10 { exit(); } END { printf("end\\n"); }`, { onStop: getppidTimes(1000) });
+    expect(r.text).toMatch(/^Attaching 3 probes...\nend\n\s*$/);
+  });
+
+  it('runs no probe after a stop by the clock either; END still runs', async () => {
+    const r = await runScript(`${afterStop} END { printf("end\\n"); }`, { durationMs: 50, onStop: getppidTimes(1000) });
+    expect(r.text).toMatch(/^Attaching 2 probes...\nend\n\s*$/);
+  });
+
   it('names the missing kernel feature for a kprobe script', async () => {
     await expect(runScript('kprobe:do_sys_openat2 { @ = count(); }')).rejects.toThrow(
       new KtError('attach-failed', 'kprobe:do_sys_openat2: kprobes are not available: this kernel was built without CONFIG_KPROBES'),

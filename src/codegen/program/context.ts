@@ -25,6 +25,8 @@ export interface ProgramInput {
   userMemory: boolean;
   /** Whether -p/-c apply: not to BEGIN and END (run by kafkatrace) nor to interval timers. */
   processFilter: boolean;
+  /** Whether the program does nothing once the session has stopped (KT_LIVE): all but BEGIN and END. */
+  stopsWithSession: boolean;
   maps: Map<string, PlanMap>;
   events: Map<Call, PlanEvent>;
   /** The plan's helperError record (-k, -kk), if any. */

@@ -65,6 +65,7 @@ export class ProgramGen extends Emitter implements Gen {
     head.push(`SEC("${this.p.section}")`);
     head.push(`int ${this.p.name}(${this.p.ctxType} *ctx)`);
     head.push('{');
+    if (this.p.stopsWithSession) head.push('  KT_LIVE();');
     if (this.p.processFilter) head.push('  KT_FILTER();');
     head.push('  __u32 kt_key0 = 0;');
     if (this.scratch > 0) {

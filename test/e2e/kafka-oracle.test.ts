@@ -26,11 +26,17 @@ describe.runIf(run && !tshark)('kafka oracle: kafkatrace against tshark, the cli
     expect(heldBpf().fds).toBe(0);
   });
 
-  it(`agrees on every exchange and partition for seeds ${process.env.ORACLE_SEEDS ?? "1-3"}`, { timeout: PER_SEED_MS * SEEDS.length }, async () => {
+  it(`agrees on every exchange and partition for seeds ${process.env.ORACLE_SEEDS ?? "1-3"}`, { timeout: PER_SEED_MS * (SEEDS.length + 1) }, async () => {
     const reports: OracleReport[] = [];
     const failures: string[] = [];
     for (const seed of SEEDS) {
-      const r = await runOracle(seed);
+      let r = await runOracle(seed);
+      // The witnesses disagreed among themselves (tshark missed packets that the clients' reports and
+      // the broker's offsets show): that run proves nothing either way, so the seed runs once more.
+      if (r.mismatches.some((m) => m.role === 'truth')) {
+        console.log(`seed ${seed}: the truth was incomplete (${r.mismatches.filter((m) => m.role === 'truth').map((m) => m.kind).join(', ')}); running it again`);
+        r = await runOracle(seed);
+      }
       reports.push(r);
       const { rest, known } = unexplained(r);
       for (const k of KNOWN_ISSUES.filter((x) => x.certain && x.triggered(r.workload) && !known.has(x.name))) {

@@ -100,7 +100,8 @@ export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: 
   // Both sides, exact: the broker's side reads its sendfile bytes back from the log segment.
   const expected: Record<string, number> = {};
   for (const role of ['client', 'broker']) for (const [p, n] of Object.entries(received)) expected[`${role},${p}`] = n;
-  expect(nonZero(traced.maps['@fetched']), `seed ${SEED}`).toEqual(expected);
+  const health = `seed ${SEED}; unknown ${JSON.stringify(traced.maps['@unknown'])}; decoder ${JSON.stringify(traced.decode)}`;
+  expect(nonZero(traced.maps['@fetched']), health).toEqual(expected);
   expect(traced.maps['@unknown'], 'partitions with records unknown').toBeUndefined();
   expect(traced.decode?.['sendfile_unread']).toBe(0);
 

@@ -124,4 +124,20 @@ describe('unknown values', () => {
     expect(probeFirings(exchanges[1]!).map((f) => [f.probe, f.args.incomplete, f.args.records, f.args.partition])).toEqual([['request', 1n, undefined, undefined], ['produce', 1n, -1n, -1n]]);
     expect(decoder.counters().framesFailed).toEqual({ unknown_version: 2 });
   });
+
+  it('an incremental Fetch that names no partition and gets none back carries 0 records, not -1: a sum over its firings stays exact', () => {
+    const chunks = [
+      ...hello(),
+      chunk('out', requestFrame(1, 13, 2, 'consumer', { Topics: [], ForgottenTopicsData: [], RackId: '' }), 2_000n),
+      chunk('in', responseFrame(1, 13, 2, { ThrottleTimeMs: 0, ErrorCode: 0, SessionId: 7, Responses: [] }), 3_000n),
+    ];
+    expect(everyWay(chunks, 'fetch', ['partition', 'records', 'bytes', 'incomplete', 'status'])).toEqual([
+      { partition: -1n, records: 0n, bytes: 0n, incomplete: 0n, status: 'complete' },
+    ]);
+  });
+
+  it('a Fetch whose response was never seen still reads -1 records', () => {
+    const chunks = [...hello(), chunk('out', requestFrame(1, 13, 2, 'consumer', { Topics: [], ForgottenTopicsData: [], RackId: '' }), 2_000n)];
+    expect(everyWay(chunks, 'fetch', ['partition', 'records', 'bytes', 'status'])).toEqual([{ partition: -1n, records: -1n, bytes: -1n, status: 'closed' }]);
+  });
 });

@@ -47,6 +47,20 @@ export function unknownArgs(probe: string): ProbeArgs {
   return UNKNOWN[probe] ?? NO_UNKNOWN;
 }
 
+/** The counts a per-item probe's args read when a whole exchange named no item: none, seen. */
+const NONE_SEEN = new Map<string, ProbeArgs>(
+  PROBES.map((p) => [p.name, Object.fromEntries(p.args.filter((a) => a.name === 'records' || a.name === 'bytes').map((a) => [a.name, 0n]))] as const),
+);
+
+/**
+ * The args a per-item probe's one firing reads where its exchange has no item: an incremental
+ * Fetch with nothing new was seen whole and carries 0 records; without its response, or with bytes
+ * lost, the counts stay unknown.
+ */
+function noItems(ex: KafkaExchange, probe: string): ProbeArgs {
+  return ex.status === 'complete' && !ex.incomplete ? (NONE_SEEN.get(probe) ?? NO_UNKNOWN) : NO_UNKNOWN;
+}
+
 /** Sets the args of `unknown` that `args` lacks. */
 function addUnknown(args: ProbeArgs, unknown: ProbeArgs): ProbeArgs {
   for (const k in unknown) if (args[k] === undefined) args[k] = unknown[k]!;
@@ -88,7 +102,8 @@ export function probeFirings(ex: KafkaExchange): ProbeFiring[] {
       firings.push({ probe, args: addUnknown(addFields(addFields(commonArgs(ex), ex.details), item), unknown) });
     }
   } else {
-    firings.push({ probe, args: addUnknown(addFields(commonArgs(ex), ex.details), unknown) });
+    const none = PER_ITEM.has(ex.api_key) ? noItems(ex, probe) : NO_UNKNOWN;
+    firings.push({ probe, args: addUnknown(addFields(addFields(commonArgs(ex), ex.details), none), unknown) });
   }
   for (const d of ex.derived ?? []) firings.push(derivedFiring(d));
   for (const view of ex.lag ?? []) firings.push({ probe: 'lag', args: addFields(commonArgs(ex), view) });
@@ -170,6 +185,8 @@ export function plannedFirings(ex: KafkaExchange, plan: FiringPlan): ProbeFiring
     const unknown = unknownArgs(probe);
     if (PER_ITEM.has(ex.api_key) && ex.items.length > 0) {
       for (const item of ex.items) firings.push({ probe, args: build(ex, unknown, ex.details, item) });
+    } else if (PER_ITEM.has(ex.api_key)) {
+      firings.push({ probe, args: build(ex, unknown, ex.details, noItems(ex, probe)) });
     } else {
       firings.push({ probe, args: build(ex, unknown, ex.details) });
     }

@@ -38,6 +38,20 @@ async function describeTopic(bootstrap: string, topic: string): Promise<{ id: st
   return { id, partitions };
 }
 
+/** The capture's loss figures (kafka_decode): with none, no record count may be unknown. */
+const LOSSES = ['frames_lost_ring_full', 'frames_lost_after_loss', 'frames_lost_too_many', 'capture_desyncs'];
+
+/**
+ * `counted` (the known counts) with each entry that had unknown firings (`unknownKey` names its
+ * @unknown entry) replaced by the truth when it stays within it: a count missing what the capture
+ * lost is right, one above the truth is not, and one without unknown firings must be exact.
+ */
+function withUnknown(counted: Record<string, number>, truth: Record<string, number>, unknown: Record<string, number>, unknownKey: (k: string) => string): Record<string, number> {
+  const out = { ...counted };
+  for (const [k, n] of Object.entries(truth)) if (unknown[unknownKey(k)] && (out[k] ?? 0) <= n) out[k] = n;
+  return out;
+}
+
 /** A map's entries without zeros (partitions a fetch named with no records). */
 const nonZero = (m: unknown): Record<string, number> => Object.fromEntries(Object.entries((m ?? {}) as Record<string, number>).filter(([, n]) => n !== 0));
 
@@ -68,9 +82,9 @@ export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: 
   // Fetch v13+ names topics by id: a process that saw no Metadata naming it shows the id.
   const named = `(args.topic == "${topic}" || args.topic == "${described.id}")`;
   const script = `
-    kafka:fetch /${named} && args.replica == -1/ { @fetched[args.role, args.partition] = sum(args.records); }
-    kafka:fetch /${named} && args.records < 0/ { @unknown[args.role, args.replica] = count(); }
-    kafka:fetch /${named} && args.replica >= 0/ { @followers[args.role, args.replica, args.partition] = sum(args.records); }
+    kafka:fetch /${named} && args.replica == -1 && args.records >= 0/ { @fetched[args.role, args.partition] = sum(args.records); }
+    kafka:fetch /${named} && args.records < 0/ { @unknown[args.role, args.replica, args.partition] = count(); }
+    kafka:fetch /${named} && args.replica >= 0 && args.records >= 0/ { @followers[args.role, args.replica, args.partition] = sum(args.records); }
     kafka:lag /${named}/ { @lagged[args.group] = count(); }
     kafka:request /args.api_key == 1 && args.client_id == "${clientId}"/ { @versions[args.role, args.version] = count(); }
     kafka:request /(args.api_key == ${JOIN_GROUP} || args.api_key == ${CONSUMER_GROUP_HEARTBEAT}) && args.client_id == "${clientId}" && args.role == "client"/ { @joins[args.api_key] = count(); }`;
@@ -100,10 +114,13 @@ export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: 
   // Both sides, exact: the broker's side reads its sendfile bytes back from the log segment.
   const expected: Record<string, number> = {};
   for (const role of ['client', 'broker']) for (const [p, n] of Object.entries(received)) expected[`${role},${p}`] = n;
-  const health = `seed ${SEED}; unknown ${JSON.stringify(traced.maps['@unknown'])}; decoder ${JSON.stringify(traced.decode)}`;
-  expect(nonZero(traced.maps['@fetched']), health).toEqual(expected);
-  expect(traced.maps['@unknown'], 'partitions with records unknown').toBeUndefined();
-  expect(traced.decode?.['sendfile_unread']).toBe(0);
+  const health = `seed ${SEED}; unknown ${JSON.stringify(traced.maps['@unknown'])}; decoder ${JSON.stringify(traced.decode)}; events lost ${traced.lost}`;
+  expect(traced.decode?.['sendfile_unread'], health).toBe(0);
+  const unknown = (traced.maps['@unknown'] ?? {}) as Record<string, number>;
+  const lossReported = traced.lost > 0 || LOSSES.some((k) => Number(traced.decode?.[k] ?? 0) > 0);
+  if (!lossReported) expect(unknown, `records unknown with no loss reported: ${health}`).toEqual({});
+  else console.log(`seed ${SEED}: the capture reported losses; partitions with records unknown are checked for counting no more than the truth: ${health}`);
+  expect(withUnknown(nonZero(traced.maps['@fetched']), expected, unknown, (k) => k.replace(',', ',-1,')), health).toEqual(expected);
 
   expect(Object.keys(traced.maps['@lagged'] as Record<string, number>)).toEqual([group]);
   // The newest Fetch both the member and the broker know (topic ids, resolved from Metadata).
@@ -120,6 +137,6 @@ export async function proveFetch(cluster: KafkaCluster, protocol: string, opts: 
     if (!n) continue;
     for (const id of ids.filter((x) => x !== leader)) for (const role of ['client', 'broker']) followed[`${role},${id},${partition}`] = n;
   }
-  expect(nonZero(traced.maps['@followers']), `seed ${SEED}`).toEqual(followed);
+  expect(withUnknown(nonZero(traced.maps['@followers']), followed, unknown, (k) => k), health).toEqual(followed);
 }
 

@@ -1,7 +1,7 @@
 // The accuracy matrix: one workload on a three-broker Apache Kafka cluster (KRaft, replication factor 3)
 // traced by one kafkatrace, which sees both sides (`role` says which fired): six topics, producers in four
 // languages (the Java client, franz-go and sarama, confluent-kafka and kafka-python, kafkajs and
-// @confluentinc/kafka-javascript), a classic group and a KIP-848 group that each grow to two members and
+// @confluentinc/kafka-javascript, kcat and kafka-producer-perf-test; kafka-consumer-perf-test reads), a classic group and a KIP-848 group that each grow to two members and
 // shrink back, a group whose member pauses while its topic grows, and a share group (KIP-932). Every figure kafkatrace reports is set against Kafka's own account, never against
 // kafkatrace: the brokers' JMX counters (deltas over the workload, read at quiet points), kafka-get-offsets,
 // kafka-consumer-groups --describe, and the clients' delivery reports and rebalance callbacks. Exact where
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import kafkajs from 'kafkajs';
 import { apiName } from '../../src/kafka/wire/api-names.js';
-import { produceWithConfluentPeer } from '../helpers/real-kafka-clients.js';
+import { produceWithConfluentPeer, produceWithKcatPeer, runConsumerPerformance, runProducerPerformance } from '../helpers/real-kafka-clients.js';
 import { traceWhile, waitFor, type Traced } from '../helpers/cli-trace.js';
 import { kafkajsClient } from '../helpers/kafka-clients.js';
 import { describeGroupOffsets, jmxDelta, logEndOffsets, readJmx, type JmxCounters } from '../helpers/kafka-truth.js';
@@ -58,9 +58,13 @@ interface Row {
   ok: boolean;
 }
 
+/** Producers that report no deliveries, only their totals: their topic's truth per partition is kafka-get-offsets. */
+type Tool = 'kcat' | 'kafka-producer-perf-test';
+const TOOLS: ReadonlySet<string> = new Set<Tool>(['kcat', 'kafka-producer-perf-test']);
+
 /** A producer of the workload: its client, a short name for its client id, how many records, and franz-go's version cap. */
 interface Producer {
-  client: 'kafka-clients' | 'franz-go' | 'sarama' | 'confluent-kafka' | 'kafka-python' | 'kafkajs' | '@confluentinc/kafka-javascript';
+  client: 'kafka-clients' | 'franz-go' | 'sarama' | 'confluent-kafka' | 'kafka-python' | 'kafkajs' | '@confluentinc/kafka-javascript' | Tool;
   id: string;
   count: number;
   cap?: string;
@@ -78,7 +82,12 @@ const TOPICS: readonly { topic: string; partitions: number; producers: readonly 
   { topic: `${P}kafkajs`, partitions: 1, producers: [{ client: 'kafkajs', id: 'kafkajs', count: 200 }, { client: '@confluentinc/kafka-javascript', id: 'confluent-js', count: 200 }] },
   // Written before its member pauses, and again while it is paused.
   { topic: `${P}lag`, partitions: 6, producers: [{ client: 'franz-go', id: 'franz-capped', cap: '3.9.0', count: 300 }] },
+  // Read whole by kafka-consumer-perf-test once both are done.
+  { topic: `${P}tools`, partitions: 4, producers: [{ client: 'kcat', id: 'kcat', count: 300 }, { client: 'kafka-producer-perf-test', id: 'perf', count: 2000 }] },
 ];
+const TOOLS_TOPIC = TOPICS[6]!;
+/** kafka-producer-perf-test's record size, bytes. */
+const PERF_RECORD_BYTES = 300;
 const LAG_MORE = 200;
 /** The share group's topic: a share consumer reads all of it (every producer's records) after the producers are done. */
 const SHARE_TOPIC = TOPICS[3]!;
@@ -207,6 +216,9 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     const truthProduced: Record<string, Record<string, number>> = {};
     /** Delivered records per partition, per producer's client id. */
     const truthBy: Record<string, Record<string, number>> = {};
+    /** Records each tool producer says it sent (kcat: every line, as its exit status 0 says). */
+    const toolTotals: Record<string, number> = {};
+    let perfConsumed = -1;
     let shared: PeerEvent[] = [];
     const members: StartedPeer[] = [];
     let before: JmxCounters | undefined;
@@ -220,6 +232,18 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     };
     const produce = async (t: (typeof TOPICS)[number], p: Producer, count: number, seed: number): Promise<void> => {
       const id = `${P}p-${p.id}`;
+      if (p.client === 'kcat') {
+        const r = await produceWithKcatPeer({ bootstrap: c.bootstrap, topic: t.topic, count, clientId: id });
+        expect(r.code, `seed ${SEED}: kcat: ${r.stderr}`).toBe(0);
+        toolTotals[id] = count;
+        return;
+      }
+      if (p.client === 'kafka-producer-perf-test') {
+        const r = await runProducerPerformance({ bootstrap: c.bootstrap, topic: t.topic, records: count, recordSize: PERF_RECORD_BYTES, clientId: id, props: { acks: 'all' }, timeoutMs: PEER_MS });
+        expect(r.code, `seed ${SEED}: kafka-producer-perf-test: ${r.stderr}`).toBe(0);
+        toolTotals[id] = r.records;
+        return;
+      }
       const args = [c.bootstrap, t.topic, t.partitions, count, seed, id];
       const r =
         p.client === 'kafka-clients' ? await runJavaPeer(kafkaVersion(), ['produce', ...args], PEER_MS)
@@ -243,6 +267,8 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
       const paused = member(`${P}paused`, `${P}paused-a`, 'classic', [lagTopic.topic], 8_000, lagTopic.producers[0]!.count);
       await Promise.all(TOPICS.flatMap((t, i) => t.producers.map((p, j) => produce(t, p, p.count, SEED + 10 * i + j))));
       const shareCount = SHARE_TOPIC.producers.reduce((n, p) => n + p.count, 0);
+      const toolsCount = TOOLS_TOPIC.producers.reduce((n, p) => n + p.count, 0);
+      const perfConsumer = runConsumerPerformance({ bootstrap: c.bootstrap, topic: TOOLS_TOPIC.topic, records: toolsCount, group: `${P}perf`, clientId: `${P}perf-consumer`, timeoutMs: PEER_MS });
       const share = runJavaGroupsPeer(['share', c.bootstrap, SHARE_TOPIC.topic, SHARE_GROUP, shareCount, SEED, `${P}share-a`], PEER_MS);
       // The groups grow once their first member holds partitions, and shrink when the second leaves.
       await Promise.all([classicA.reported('assigned'), consumerA.reported('assigned')]);
@@ -254,6 +280,9 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
         const r = await m.done;
         expect(r.code, `seed ${SEED}: ${r.stderr}`).toBe(0);
       }
+      const perf = await perfConsumer;
+      expect(perf.code, `seed ${SEED}: kafka-consumer-perf-test: ${perf.stderr}`).toBe(0);
+      perfConsumed = perf.records;
       const s = await share;
       expect(s.code, `seed ${SEED}: ${s.stderr}`).toBe(0);
       shared = s.events;
@@ -268,15 +297,25 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     const rows: Row[] = [];
 
     // Records and bytes produced, per topic and partition.
+    const logEndsOf = (topic: string) => sortedRecord(Object.fromEntries([...ends].filter(([k]) => k.startsWith(`${topic},`)).map(([k, v]) => [k.slice(topic.length + 1), v]).filter(([, v]) => v !== 0)));
+    const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
     for (const t of TOPICS) {
-      const truth = sortedRecord(truthProduced[t.topic]!);
-      const logEnds = sortedRecord(Object.fromEntries([...ends].filter(([k]) => k.startsWith(`${t.topic},`)).map(([k, v]) => [k.slice(t.topic.length + 1), v]).filter(([, v]) => v !== 0)));
-      exact(rows, `${t.topic} records per partition: delivery reports = kafka-get-offsets`, truth, logEnds);
+      const logEnds = logEndsOf(t.topic);
+      const tools = t.producers.every((p) => TOOLS.has(p.client));
+      if (tools) {
+        const told = t.producers.reduce((n, p) => n + (toolTotals[`${P}p-${p.id}`] ?? 0), 0);
+        exact(rows, `${t.topic} records: ${t.producers.map((p) => p.client).join(' and ')}'s own totals = kafka-get-offsets`, told, total(logEnds));
+      }
+      const truth = tools ? logEnds : sortedRecord(truthProduced[t.topic]!);
+      if (!tools) exact(rows, `${t.topic} records per partition: delivery reports = kafka-get-offsets`, truth, logEnds);
       exact(rows, `${t.topic} records produced per partition (${t.producers.map((p) => p.client).join(' and ')}), client side`, truth, slice(traced, '@produced', `client,${t.topic},`));
       if (t.producers.length > 1) {
         for (const p of t.producers) {
           const id = `${P}p-${p.id}`;
-          for (const role of ['client', 'broker']) exact(rows, `${t.topic} records produced per partition by ${p.client}, ${role} side`, sortedRecord(truthBy[id]!), slice(traced, '@produced_by', `${role},${id},`));
+          for (const role of ['client', 'broker']) {
+            if (TOOLS.has(p.client)) exact(rows, `${t.topic} records produced by ${p.client} (its own total), ${role} side`, toolTotals[id], total(slice(traced, '@produced_by', `${role},${id},`)));
+            else exact(rows, `${t.topic} records produced per partition by ${p.client}, ${role} side`, sortedRecord(truthBy[id]!), slice(traced, '@produced_by', `${role},${id},`));
+          }
         }
       }
       exact(rows, `${t.topic} records produced per partition, broker side`, truth, slice(traced, '@produced', `broker,${t.topic},`));
@@ -289,6 +328,10 @@ describe.runIf(run)('the accuracy matrix on a three-broker Apache Kafka cluster'
     // Records and bytes fetched, per topic and partition.
     const received: Record<string, number> = {};
     for (const m of members) for (const e of m.events.filter((x) => x.event === 'records')) received[`${e['topic']},${e['partition']}`] = (received[`${e['topic']},${e['partition']}`] ?? 0) + Number(e['count']);
+    // kafka-consumer-perf-test reports only its total: once that is the whole topic, it read every partition to its end.
+    const toolsEnds = logEndsOf(TOOLS_TOPIC.topic);
+    exact(rows, `${TOOLS_TOPIC.topic} records consumed: kafka-consumer-perf-test's own total = kafka-get-offsets`, total(toolsEnds), perfConsumed);
+    for (const [p, n] of Object.entries(toolsEnds)) received[`${TOOLS_TOPIC.topic},${p}`] = n;
     const fetched = slice(traced, '@fetched', '');
     // BytesOutPerSec counts the bytes a share group's ShareFetch answers carry as well as consumers' Fetch.
     const bytesOut = (role: string, fetchedBytes: number | undefined, topic: string) => {

@@ -162,8 +162,8 @@ struct sys_exit_ctx {
 };
 
 /* --- state --- */
-/* Where the walk of a Fetch response or Produce request is (FetchResponse v0-18, ProduceRequest
- * v0-13). Bytes pass in this
+/* Where the walk of a Fetch or ShareFetch response or a Produce request is (FetchResponse v0-18,
+ * ShareFetchResponse v1-2, ProduceRequest v0-13). Bytes pass in this
  * order: `copy` bytes copied unparsed, `skip` bytes skipped, then `need` bytes copied and gathered
  * in `acc` (a varint grows `need` a byte at a time), then the state `st` parses `acc`. */
 struct fetch_walk {
@@ -181,13 +181,15 @@ struct fetch_walk {
   __u8 need;
   __u8 have;
   __u8 varint;   /* `need` grows while the last byte has its continuation bit */
-  __u8 produce;  /* walking a Produce request (else a Fetch response) */
+  __u8 produce;  /* walking a Produce request (else a Fetch or ShareFetch response) */
+  __u8 share;    /* walking a ShareFetch response */
   __u8 req[4];   /* a request's api key and version, kept while its correlation id arrives */
   __u8 acc[32];  /* at most 12 bytes are gathered; the slack keeps masked copies in bounds */
 };
 
 /* Fetch requests seen in one direction, awaited in the other (pipelined: a few at a time). */
 #define FETCH_PENDING 4
+#define FETCH_SHARE 0x80
 
 struct dir_state {
   __u64 offset;    /* bytes of this direction seen */
@@ -201,7 +203,7 @@ struct dir_state {
   __u8 desync;    /* an absurd size: skip to the end of this syscall, resync at the next */
   __u8 fetch_next;
   __s32 fetch_corr[FETCH_PENDING];
-  __u8 fetch_ver[FETCH_PENDING]; /* the version + 1; 0: free */
+  __u8 fetch_ver[FETCH_PENDING]; /* the version + 1, | FETCH_SHARE for a ShareFetch; 0: free */
   struct fetch_walk fw;
 };
 
@@ -549,11 +551,20 @@ enum fw_state {
   PW_TXN,        /* its transactional id (v3+) */
   PW_TXN_LEN,
   PW_TOP,        /* acks and timeout, then the topics */
+  SF_ERRMSG,     /* a ShareFetch response's error message, then its lock timeout (v1+) */
+  SF_PERR,       /* a partition's error message, then its acknowledge error code */
+  SF_AERR,       /* its acknowledge error message, then its current leader */
+  SF_RECORDS,    /* after the leader's tagged fields: the records */
+  SF_ACQ_N,      /* after the records: the acquired ranges, copied */
+  SF_NEXT_ACQ,
 };
 
 #define API_PRODUCE 0
 #define API_FETCH 1
 #define FETCH_MAX_VERSION 18 /* v18's response is v17's */
+#define API_SHARE_FETCH 78
+#define SHARE_FETCH_MAX_VERSION 2
+#define ACQUIRED_RANGE 18 /* first and last offset, delivery count */
 #define FETCH_FLEXIBLE 12
 #define PRODUCE_MAX_VERSION 13
 #define PRODUCE_FLEXIBLE 9
@@ -618,15 +629,17 @@ static __always_inline int fw_request(struct dir_state *d, struct fetch_walk *f,
   __u32 ver = ((__u32)f->req[2] << 8) | f->req[3];
   if (api == API_PRODUCE && ver <= PRODUCE_MAX_VERSION && d->frame_end + 12 > d->offset + walk) {
     f->produce = 1;
+    f->share = 0;
     f->version = ver;
     f->flexible = ver >= PRODUCE_FLEXIBLE;
     fw_expect(f, PW_CLIENT_LEN, 2, 0);
     return 1;
   }
-  if (api != API_FETCH || ver > FETCH_MAX_VERSION) return 0;
+  __u8 share = api == API_SHARE_FETCH && ver >= 1 && ver <= SHARE_FETCH_MAX_VERSION;
+  if (!share && (api != API_FETCH || ver > FETCH_MAX_VERSION)) return 0;
   __u32 i = d->fetch_next++ & (FETCH_PENDING - 1);
   d->fetch_corr[i] = (__s32)fw_be32(f, 0);
-  d->fetch_ver[i] = ver + 1;
+  d->fetch_ver[i] = (ver + 1) | (share ? FETCH_SHARE : 0);
   return 0;
 }
 
@@ -676,8 +689,9 @@ static __always_inline void fw_parse(struct walk *w) {
     __u32 ver = fw_response(w, (__s32)fw_be32(f, 0));
     if (ver) {
       f->produce = 0;
-      f->version = ver - 1;
-      f->flexible = f->version >= FETCH_FLEXIBLE;
+      f->share = (ver & FETCH_SHARE) != 0;
+      f->version = (ver & ~FETCH_SHARE) - 1;
+      f->flexible = f->share || f->version >= FETCH_FLEXIBLE;
       if (f->flexible)
         fw_tags(f, FW_TOP);
       else
@@ -746,9 +760,50 @@ static __always_inline void fw_parse(struct walk *w) {
     return;
   }
   case FW_TOP:
+    if (f->share) {
+      f->copy = 6; /* throttle, error */
+      fw_expect(f, SF_ERRMSG, 1, 1);
+      return;
+    }
     /* throttle (v1+), error and session (v7+) */
     f->copy = (f->version >= 1 ? 4 : 0) + (f->version >= 7 ? 6 : 0);
     fw_expect_len(f, FW_TOPICS_N);
+    return;
+  case SF_ERRMSG:
+    n = fw_len(f);
+    if (n < -1 || n > (__s64)in_frame) break;
+    f->copy = (n < 0 ? 0 : n) + 4; /* the message, the acquisition lock timeout */
+    fw_expect_len(f, FW_TOPICS_N);
+    return;
+  case SF_PERR:
+    n = fw_len(f);
+    if (n < -1 || n > (__s64)in_frame) break;
+    f->copy = (n < 0 ? 0 : n) + 2; /* the message, the acknowledge error code */
+    fw_expect(f, SF_AERR, 1, 1);
+    return;
+  case SF_AERR:
+    n = fw_len(f);
+    if (n < -1 || n > (__s64)in_frame) break;
+    f->copy = (n < 0 ? 0 : n) + 8; /* the message, the current leader's id and epoch */
+    fw_tags(f, SF_RECORDS);
+    return;
+  case SF_RECORDS:
+    fw_expect_len(f, FW_RECORDS_LEN);
+    return;
+  case SF_ACQ_N:
+    n = fw_len(f);
+    if (n < -1 || n > MAX_ABORTED || ACQUIRED_RANGE * n > (__s64)in_frame) break;
+    f->aborted_left = n < 0 ? 0 : n;
+    fw_expect(f, SF_NEXT_ACQ, 0, 0);
+    return;
+  case SF_NEXT_ACQ:
+    if (f->aborted_left == 0) {
+      fw_tags(f, FW_NEXT_PART);
+      return;
+    }
+    f->aborted_left--;
+    f->copy = ACQUIRED_RANGE;
+    fw_tags(f, SF_NEXT_ACQ);
     return;
   case FW_TOPICS_N:
     n = fw_len(f);
@@ -759,11 +814,17 @@ static __always_inline void fw_parse(struct walk *w) {
   case FW_NEXT_TOPIC:
     if (f->topics_left == 0) {
       if (!f->flexible) break; /* the end of the response */
+      if (f->share) {
+        /* The node endpoints and tagged fields: a few bytes, copied to the frame's end. */
+        f->copy = in_frame;
+        fw_expect(f, FW_END, 0, 0);
+        return;
+      }
       fw_tags(f, FW_END);
       return;
     }
     f->topics_left--;
-    if (f->version >= TOPIC_IDS) {
+    if (f->share || f->version >= TOPIC_IDS) {
       f->copy = 16;
       fw_expect_len(f, FW_PARTS_N);
     } else if (f->flexible) {
@@ -796,6 +857,11 @@ static __always_inline void fw_parse(struct walk *w) {
     if (f->produce) {
       f->copy = 4; /* index */
       fw_expect_len(f, FW_RECORDS_LEN);
+      return;
+    }
+    if (f->share) {
+      f->copy = 6; /* index, error */
+      fw_expect(f, SF_PERR, 1, 1);
       return;
     }
     /* index, error, high watermark, last stable offset (v4+), log start offset (v5+) */
@@ -835,7 +901,9 @@ static __always_inline void fw_parse(struct walk *w) {
     return;
   case FW_NEXT_BATCH:
     if (f->records_left == 0) {
-      if (f->flexible)
+      if (f->share)
+        fw_expect_len(f, SF_ACQ_N);
+      else if (f->flexible)
         fw_tags(f, FW_NEXT_PART);
       else
         fw_expect(f, FW_NEXT_PART, 0, 0);

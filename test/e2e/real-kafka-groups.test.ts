@@ -7,6 +7,7 @@
 // Needs root, the addon, a built dist/, java and scripts/install-kafka.sh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceWhile } from '../helpers/cli-trace.js';
+import { runProducerPerformance } from '../helpers/real-kafka-clients.js';
 import {
   stopCluster,
   kafkaVersion,
@@ -86,13 +87,25 @@ describe.runIf(run)('KIP-848 and share groups on an Apache Kafka broker', () => 
     expect(traced.maps['@described']).toEqual(describes);
   });
 
-  it('records per partition kafka:sharefetch saw acquired equal what the share consumer received, and acknowledgements per type what it acknowledged, on both sides', { timeout: TIMEOUT_MS }, async () => {
-    const topic = `groups-share-${process.pid}`;
+  // Small records, and records of 16 KiB whose ShareFetch answers outgrow the 64 KiB the capture copies
+  // of a frame it does not walk: it walks those, and reads their acquired ranges (after each partition's records).
+  for (const large of [false, true]) it(`records per partition kafka:sharefetch saw acquired equal what the share consumer received, and acknowledgements per type what it acknowledged, on both sides${large ? ', with answers past 64 KiB' : ''}`, { timeout: TIMEOUT_MS }, async () => {
+    const topic = `groups-share-${large ? 'large-' : ''}${process.pid}`;
     const group = `share-${topic}`;
     const count = 300;
-    await createAndProduce(cluster, topic, 3, 1, count);
+    if (large) {
+      const created = await runJavaPeer(kafkaVersion(), ['create', cluster.bootstrap, topic, 3, 1]);
+      expect(created.code, created.stderr).toBe(0);
+      const p = await runProducerPerformance({ bootstrap: cluster.bootstrap, topic, records: count, recordSize: 16384, clientId: `producer-${topic}`, props: { acks: 'all' } });
+      expect(p.code, p.stderr).toBe(0);
+      expect(p.records).toBe(count);
+    } else {
+      await createAndProduce(cluster, topic, 3, 1, count);
+    }
     const script = `
       kafka:sharefetch /args.topic == "${topic}" && args.records >= 0/ { @acquired[args.role, args.partition] = sum(args.records); }
+      kafka:request /args.api_key == 78 && args.client_id == "share-${topic}"/ { @largest = max(args.response_bytes); }
+      kafka:sharefetch /args.topic == "${topic}" && args.records < 0/ { @unknown[args.role, args.partition] = count(); }
       kafka:sharefetch,kafka:shareacknowledge /args.topic == "${topic}" && args.accepted >= 0/ {
         @acks[args.role, args.partition, "accept"] = sum(args.accepted);
         @acks[args.role, args.partition, "release"] = sum(args.released);
@@ -124,7 +137,10 @@ describe.runIf(run)('KIP-848 and share groups on an Apache Kafka broker', () => 
 
     const both = <T>(per: Record<string, T>): Record<string, T> =>
       Object.fromEntries(['client', 'broker'].flatMap((role) => Object.entries(per).map(([k, v]) => [`${role},${k}`, v])));
+    expect(traced.maps['@unknown'], `seed ${SEED}`).toBeUndefined();
     expect(traced.maps['@acquired'], `seed ${SEED}`).toEqual(both(received));
+    // Past the 64 KiB the capture copies of an answer it does not walk.
+    if (large) expect(traced.maps['@largest']).toBeGreaterThan(64 << 10);
     // Types the consumer never sent for a partition read 0 in kafkatrace's sums.
     const allTypes: Record<string, number> = {};
     for (const p of Object.keys(received)) for (const type of ['accept', 'release', 'reject']) allTypes[`${p},${type}`] = acks[`${p},${type}`] ?? 0;

@@ -612,8 +612,9 @@ const EXTRACTORS: Record<number, Extractor> = {
   }), resp, ctx),
 
   // A partition's items join the request's acknowledgements and the response's acquired records; a
-  // partition only one side names has none of the other's (0 acknowledged, records unknown).
-  [API_KEYS.ShareFetch]: (req, resp, ctx) => {
+  // partition only one side names has none of the other's: 0 acknowledged, and 0 acquired when the
+  // response was seen whole (unknown without it).
+  [API_KEYS.ShareFetch]: (req, resp, ctx, _clientId, loss) => {
     const details = pick({}, req, { GroupId: 'group', MemberId: 'member', ShareSessionEpoch: 'session_epoch' });
     const items = acknowledged(req, ctx);
     for (const t of structs(resp?.Responses)) {
@@ -637,6 +638,14 @@ const EXTRACTORS: Record<number, Extractor> = {
         else if (p.Records === null) item.bytes = 0;
         if (typeof p.AcknowledgeErrorCode === 'number') item.ack_error = p.AcknowledgeErrorCode;
         withError(item, p.ErrorCode);
+      }
+    }
+    if (resp && !loss.response) {
+      for (const item of items.items) {
+        if (item.records !== undefined || item.partition === -1) continue;
+        item.records = 0;
+        item.acquired_ranges = 0;
+        item.bytes = 0;
       }
     }
     return { details, items: items.items, error: errorCode(resp?.ErrorCode) };

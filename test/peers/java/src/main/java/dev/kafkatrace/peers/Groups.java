@@ -82,9 +82,6 @@ public final class Groups {
     p.put("client.id", clientId);
     p.put("group.id", group);
     p.put("share.acknowledgement.mode", "explicit");
-    // ShareFetch answers small enough for the capture to copy whole (64 KiB by default): it walks
-    // only Fetch responses past their records.
-    p.put("fetch.max.bytes", "32768");
     p.put("max.poll.records", "100");
     p.put("key.deserializer", ByteArrayDeserializer.class.getName());
     p.put("value.deserializer", ByteArrayDeserializer.class.getName());

@@ -123,7 +123,11 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       abort: abort.signal,
       onStarted: (control) => {
         exporter?.attach(control);
-        if (opts.notifyAttached) process.stderr.write('__BPFTRACE_NOTIFY_PROBES_ATTACHED\n');
+        // After `Attaching N probes...`, as bpftrace: its test engine stops reading at the notice.
+        if (opts.notifyAttached) {
+          flush();
+          process.stderr.write('__BPFTRACE_NOTIFY_PROBES_ATTACHED\n');
+        }
       },
       onCommandExit: (status) => (command = status),
       onStop: (reason) => {

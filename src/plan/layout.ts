@@ -80,8 +80,8 @@ export function sizeOf(t: KType): number {
 export function layoutOf(types: KType[], start = 0, align = 8): Layout {
   let offset = start;
   const fields = types.map((type) => {
-    const align = alignOf(type);
-    offset = Math.ceil(offset / align) * align;
+    const own = alignOf(type);
+    offset = Math.ceil(offset / own) * own;
     const size = sizeOf(type);
     const field = { type, offset, size };
     offset += size;

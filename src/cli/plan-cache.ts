@@ -118,10 +118,32 @@ export function kernelIdentity(): string {
   return JSON.stringify([release(), version(), modules]);
 }
 
-export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false, helperChecks = 0): string {
-  // With -c a script may read cpid, which is an error without it; -k adds checks to the object.
+export function compilationKey(
+  text: string,
+  file: string,
+  positional: string[],
+  unsafe: boolean,
+  kernel = kernelIdentity(),
+  child = false,
+  helperChecks = 0,
+  targetRoot?: string,
+): string {
+  // With -c a script may read cpid, which is an error without it; -k adds checks to the object; a
+  // -p target's mount namespace (its /proc/PID/root) is where uprobe binaries resolve.
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}), ...(helperChecks ? { helperChecks } : {}) }))
+    .update(
+      JSON.stringify({
+        text,
+        file,
+        positional,
+        unsafe,
+        kernel,
+        code: codeIdentity(),
+        ...(child ? { child } : {}),
+        ...(helperChecks ? { helperChecks } : {}),
+        ...(targetRoot ? { targetRoot } : {}),
+      }),
+    )
     .digest('hex');
 }
 

@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { prestartClang } from '../codegen/clang.js';
 import { unsafeHelperCalls } from '../codegen/unsafe-helpers.js';
 import { KtError } from '../errors.js';
+import { mountRootOf } from '../executables.js';
 import type { PrometheusExporter } from '../export/server.js';
 import { uprobeRefcountAvailable } from '../runtime/attach.js';
 import { createOutput } from '../runtime/output.js';
@@ -16,7 +17,7 @@ import type { ScriptSource } from './source.js';
 
 async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
   const { planSource, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, opts.pid));
   if (opts.debug === 'ast') {
     const { formatAst } = await import('../frontend/print-ast.js');
     stdout.write(formatAst(compiled.script) + '\n');
@@ -29,13 +30,15 @@ async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
 }
 
 async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedCompilation> {
-  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks);
+  // A -p target in another mount namespace resolves the script's binaries in its root.
+  const targetRoot = opts.pid === undefined ? undefined : mountRootOf(opts.pid);
+  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, targetRoot);
   const cached = lookupCompilation(key);
   if (cached) return cached;
   // clang starts while the compiler loads and runs: most scripts need it.
   prestartClang();
   const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, opts.pid));
   const object = await objectFor(compiled);
   storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined, hostFacts(compiled.analysis.hostValues));
   return { plan: compiled.plan, object };
@@ -123,7 +126,11 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       abort: abort.signal,
       onStarted: (control) => {
         exporter?.attach(control);
-        if (opts.notifyAttached) process.stderr.write('__BPFTRACE_NOTIFY_PROBES_ATTACHED\n');
+        // After `Attaching N probes...`, as bpftrace: its test engine stops reading at the notice.
+        if (opts.notifyAttached) {
+          flush();
+          process.stderr.write('__BPFTRACE_NOTIFY_PROBES_ATTACHED\n');
+        }
       },
       onCommandExit: (status) => (command = status),
       onStop: (reason) => {

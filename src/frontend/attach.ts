@@ -17,6 +17,8 @@ interface AttachContext {
   diagnostics: Diagnostic[];
   /** Positional parameters, for `$N` in attach points (`i:ms:$1`, `BEG$1`). */
   positional: string[];
+  /** -p: binaries resolve in this process's mount namespace. */
+  pid?: number;
 }
 
 export interface AttachResolution {
@@ -141,7 +143,7 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
       if (parts.length !== 2 || !parts[0] || !parts[1]) {
         return report(`${provider} probes need a binary and a function: ${provider}:BINARY:FUNCTION (e.g. ${provider}:/bin/bash:readline)`);
       }
-      const binary = ctx.system.resolveBinary(parts[0]);
+      const binary = ctx.system.resolveBinary(parts[0], ctx.pid);
       if (!binary) return report(`binary not found: ${parts[0]} (give a path, a program in PATH, or a library name like libc)`);
       const target = splitOffset(parts[1]);
       if (!target) return report(`invalid ${provider} target '${parts[1]}': expected FUNCTION or FUNCTION+OFFSET`);
@@ -183,7 +185,7 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
       if (parts.length < 2 || parts.length > 3 || parts.some((p) => !p)) {
         return report(`usdt probes need a binary and a probe: usdt:BINARY:[PROVIDER:]NAME`);
       }
-      const binary = ctx.system.resolveBinary(parts[0]!);
+      const binary = ctx.system.resolveBinary(parts[0]!, ctx.pid);
       if (!binary) return report(`binary not found: ${parts[0]}`);
       const probes = ctx.system.usdtProbes(binary);
       if (!probes.ok) return report(`cannot read USDT probes of ${binary}: ${probes.error}`);

@@ -1,7 +1,8 @@
 // The C a script declares before its probes (`struct Foo { int x; }`, `#include <linux/in.h>`,
 // `#define N 3`), as bpftrace takes it: compiled by clang, whose layouts are then read from the BTF
 // it emits, so offsets, sizes, bitfields and padding are clang's own. A record the script defines
-// takes the place of the kernel's of the same name; the rest still come from the kernel's BTF.
+// takes the place of the kernel's of the same name; the rest still come from the kernel's BTF, until
+// the script redefines one of the kernel's records (then it defines all it embeds, as in bpftrace).
 import type { PreambleItem } from './ast.js';
 import { Btf, BtfKind } from './btf.js';
 import type { SystemInfo } from './system.js';
@@ -80,13 +81,15 @@ export interface DefinitionsError {
 /**
  * The types of a script's C. clang's first error, at its line and column in the script, when the C
  * does not compile. Records the kernel has and the script only embeds become opaque stand-ins of
- * the kernel's size (as bpftrace resolves them from BTF); a macro that is not an integer constant is
- * not a constant.
+ * the kernel's size (as bpftrace resolves them from BTF), unless the script redefines a record of
+ * the kernel's: then bpftrace takes no type from BTF and the script defines every record it embeds.
+ * A macro that is not an integer constant is not a constant.
  */
 export function scriptTypes(preamble: PreambleItem[], file: string, system: SystemInfo, names: Iterable<string> = []): { types: ScriptTypes } | { error: DefinitionsError } {
   if (preamble.length === 0) return { types: new ScriptTypes(undefined, new Set()) };
   const stubs: string[] = [];
   const dropped = new Set<string>();
+  const redefined = [...definitionsSource(preamble, file).defined].find((name) => system.recordSize(name).ok);
   for (let attempt = 0; attempt < 16; attempt++) {
     const { source, defined } = definitionsSource(preamble, file, names, stubs, dropped);
     const r = system.compileTypes(source);
@@ -99,10 +102,14 @@ export function scriptTypes(preamble: PreambleItem[], file: string, system: Syst
     }
     const first = firstError(r.error, file);
     const incomplete = /incomplete type '((?:struct|union) [A-Za-z_][A-Za-z0-9_]*)'/.exec(first?.message ?? '');
-    const stub = incomplete ? opaqueStub(system, incomplete[1]!) : undefined;
+    const stub = incomplete && !redefined ? opaqueStub(system, incomplete[1]!) : undefined;
     if (stub && !stubs.includes(stub)) {
       stubs.push(stub);
       continue;
+    }
+    if (incomplete && redefined && first?.where === file) {
+      const message = `${first.message}: the script redefines the kernel's ${redefined}, so it defines the records that its definitions embed`;
+      return { error: { line: first.lineNo, col: first.col, message } };
     }
     const macro = /<kafkatrace>/.test(first?.where ?? '') ? /__kt_macro_([A-Za-z_][A-Za-z0-9_]*) =/.exec(first?.line ?? '') : undefined;
     if (macro && !dropped.has(macro[1]!)) {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { findOnPath } from '../executables.js';
+import { findOnPath, mountRootOf, pathInMountRoot } from '../executables.js';
 import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
 import { type RecordMember, recordMembers } from './btf-members.js';
@@ -40,8 +40,12 @@ export interface SystemInfo {
   kernelSymbols(): SystemResult<Map<string, bigint>>;
   /** The id of a cgroup v2 directory (for cgroupid()): its inode number. */
   cgroupId(path: string): SystemResult<bigint>;
-  /** A path for `/bin/bash`, `bash` (from PATH), `libc` or `libc.so.6` (shared libraries). */
-  resolveBinary(name: string): string | undefined;
+  /**
+   * A path for `/bin/bash`, `bash` (from PATH), `libc` or `libc.so.6` (shared libraries). Given the
+   * pid of a process in another mount namespace (-p), a path or name is the process's, seen through
+   * /proc/PID/root, as bpftrace resolves it.
+   */
+  resolveBinary(name: string, pid?: number): string | undefined;
   /** The size of a kernel struct or union (`struct task_struct`, `union bpf_attr`), from BTF. */
   recordSize(name: string): SystemResult<number>;
   /** The members of a kernel struct or union, from BTF (anonymous structs and unions flattened). */
@@ -353,7 +357,9 @@ export class RealSystem implements SystemInfo {
     return { ok: true, value: [...files] };
   }
 
-  resolveBinary(name: string): string | undefined {
+  resolveBinary(name: string, pid?: number): string | undefined {
+    const root = pid === undefined ? undefined : mountRootOf(pid);
+    if (root) return pathInMountRoot(root, pid!, name);
     if (name.includes('/')) return isFile(name) ? resolve(name) : undefined;
     const onPath = findOnPath(name);
     if (onPath !== undefined) return onPath;

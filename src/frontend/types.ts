@@ -81,13 +81,21 @@ export function unify(a: KType, b: KType): KType {
   }
   if (a.kind === 'str' && b.kind === 'str') return { kind: 'str', size: Math.max(a.size, b.size) };
   if (a.kind === 'buf' && b.kind === 'buf') return { kind: 'buf', size: Math.max(a.size, b.size) };
-  if (a.kind === 'tuple' && b.kind === 'tuple') return { kind: 'tuple', elems: a.elems.map((e, i) => unify(e, b.elems[i]!)) };
+  if (a.kind === 'tuple' && b.kind === 'tuple') return { kind: 'tuple', elems: a.elems.map((e, i) => unifyElement(e, b.elems[i]!)) };
   return a;
 }
 
-/** How a value is stored in a map or a variable: ints as 64-bit, the rest as they are. */
+/** A tuple element keeps its own type while both agree on it, so the tuple keeps bpftrace's layout. */
+function unifyElement(a: KType, b: KType): KType {
+  if (a.kind === 'int' && b.kind === 'int' && a.bits === b.bits && a.signed === b.signed && a.space === b.space) return a;
+  return unify(a, b);
+}
+
+/**
+ * How a value is stored in a map or a variable: ints as 64-bit, the rest as they are. A tuple keeps
+ * its elements' own types and C layout, as bpftrace's does (sizeof(((int8) 1, (int32) 1)) is 8).
+ */
 export function storageType(t: KType): KType {
   if (t.kind === 'int') return t.space ? { kind: 'int', bits: 64, signed: t.signed, space: t.space } : { kind: 'int', bits: 64, signed: t.signed };
-  if (t.kind === 'tuple') return { kind: 'tuple', elems: t.elems.map(storageType) };
   return t;
 }

@@ -2,7 +2,8 @@
 // records and map keys): one definition, so the two cannot disagree.
 //
 // Encodings: int is little-endian of its width; str is `size` bytes, NUL-padded; buf is a u32
-// length then `size` bytes; tuple is its elements in order, each at its own alignment, padded to 8;
+// length then `size` bytes; tuple is its elements in order, each at its own alignment, padded to the
+// largest of them (a C struct, as bpftrace lays tuples out: sizeof((int8, int16, int32)) is 8);
 // array is its elements in a row; record is the struct's own bytes; macaddr its 6 bytes; ksym, username, timestamp, ptr, cgroup_path are a u64; usym and ustack are a u64 (address, or stack id) then a u64
 // pid; kstack is an i64 stack id; inet is a u32 address family then 16 address bytes. A stack id
 // of kstack(n) or ustack(n) carries n in bits 32 and up: its map keeps n frames (stackMapName).
@@ -20,13 +21,14 @@ function alignOf(t: KType): number {
     case 'inet':
       return 4;
     case 'tuple':
-      return 8;
+      return Math.max(1, ...t.elems.map(alignOf));
     case 'array':
       return alignOf(t.elem);
     case 'macaddr':
       return 1;
     case 'record':
-      return Math.max(1, ...t.fields.map((f) => alignOf(f.type)));
+      // bpftrace 0.17 aligns a struct value to 1 (sizeof((int8, struct {char; short})) is 5 there).
+      return 1;
     case 'none':
       return 1;
     default:
@@ -43,7 +45,7 @@ export function sizeOf(t: KType): number {
     case 'buf':
       return 4 + t.size;
     case 'tuple':
-      return layoutOf(t.elems).size;
+      return layoutOf(t.elems, 0, alignOf(t)).size;
     case 'array':
       return t.length * sizeOf(t.elem);
     case 'ksym':
@@ -71,18 +73,21 @@ export function sizeOf(t: KType): number {
   }
 }
 
-/** Lays out values one after another at their natural alignment; the total is padded to 8. */
-export function layoutOf(types: KType[], start = 0): Layout {
+/**
+ * Lays out values one after another at their natural alignment; the total is padded to `align`:
+ * 8 for ring-buffer records, map keys and values, a tuple's own alignment for a tuple.
+ */
+export function layoutOf(types: KType[], start = 0, align = 8): Layout {
   let offset = start;
   const fields = types.map((type) => {
-    const align = alignOf(type);
-    offset = Math.ceil(offset / align) * align;
+    const own = alignOf(type);
+    offset = Math.ceil(offset / own) * own;
     const size = sizeOf(type);
     const field = { type, offset, size };
     offset += size;
     return field;
   });
-  return { size: Math.ceil(offset / 8) * 8, fields };
+  return { size: Math.ceil(offset / align) * align, fields };
 }
 
 /** Offset of the first field of a ring-buffer record: after the u32 event id and its padding. */

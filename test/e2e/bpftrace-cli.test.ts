@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { kafkatrace, ROOT } from '../helpers/cli.js';
+import { BIN, kafkatrace, ROOT } from '../helpers/cli.js';
 import { canRun, hasBpftrace } from './runtime-helpers.js';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'bpftrace-cli');
@@ -82,5 +82,21 @@ describe('bpftrace command line', () => {
     expect(k.stderr).toBe('__BPFTRACE_NOTIFY_PROBES_ATTACHED\n');
     expect(kafkatrace(args).stderr).toBe('');
     if (withBpftrace) expect(bpftrace(args, env).stderr).toMatch(/^__BPFTRACE_NOTIFY_PROBES_ATTACHED$/m);
+  });
+
+  it('__BPFTRACE_NOTIFY_PROBES_ATTACHED comes after `Attaching N probes...` on one stream, as in bpftrace', () => {
+    if (!runnable) return;
+    // bpftrace's test engine reads stdout and stderr as one pipe up to the notice, and a case that has
+    // not ended by its timeout is judged on what came before it.
+    const run = (cmd: string[]) =>
+      spawnSync('sh', ['-c', '"$@" 2>&1', 'sh', ...cmd, '-e', 'BEGIN { exit(); }'], {
+        cwd: ROOT,
+        env: { ...process.env, __BPFTRACE_NOTIFY_PROBES_ATTACHED: '1' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      }).stdout;
+    const expected = 'Attaching 1 probe...\n__BPFTRACE_NOTIFY_PROBES_ATTACHED\n';
+    expect(run([process.execPath, BIN])).toContain(expected);
+    if (withBpftrace) expect(run(['bpftrace'])).toContain(expected);
   });
 });

@@ -130,6 +130,13 @@ describe('analysis with a script\'s C', () => {
     expect(e).toMatchObject({ kind: 'field', offset: 8 + 3264 });
   });
 
+  it('takes no kernel record a script embeds once it redefines one of the kernel\'s, as bpftrace (btf.redefine_btf_type_missing_def)', () => {
+    expect(errors('struct task_struct { struct sched_entity x; } BEGIN { @ = curtask->x; }')).toEqual([
+      "1:42: field has incomplete type 'struct sched_entity': the script redefines the kernel's struct task_struct, so it defines the records that its definitions embed",
+    ]);
+    expect(errors('struct task_struct { struct sched_entity *x; } BEGIN { @ = curtask->x; }')).toEqual([]);
+  });
+
   it('gives enumerators and integer macros of the script, and kernel enumerators, their values', () => {
     const consts = (script: string): unknown => value(script);
     expect(consts('enum E { A = 5, B }; BEGIN { @ = B; }')).toMatchObject({ kind: 'builtin', value: 6n, type: { kind: 'int', bits: 64, signed: true } });

@@ -118,10 +118,11 @@ export function kernelIdentity(): string {
   return JSON.stringify([release(), version(), modules]);
 }
 
-export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false, helperChecks = 0): string {
-  // With -c a script may read cpid, which is an error without it; -k adds checks to the object.
+export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false, helperChecks = 0, tracee?: string): string {
+  // With -c a script may read cpid, which is an error without it; -k adds checks to the object; a
+  // watchpoint on a function argument looks the function up in the traced program.
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}), ...(helperChecks ? { helperChecks } : {}) }))
+    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}), ...(helperChecks ? { helperChecks } : {}), ...(tracee !== undefined ? { tracee } : {}) }))
     .digest('hex');
 }
 
@@ -134,12 +135,12 @@ function dependencyOf(path: string): Dependency | undefined {
   }
 }
 
-/** Binaries the plan's uprobes and usdt probes resolved symbols in: their offsets change with them. */
+/** Binaries the plan's uprobes, usdt probes and watchpoints resolved symbols in: their offsets change with them. */
 function planDependencies(plan: Plan): Dependency[] {
   const paths = new Set<string>();
   for (const p of plan.probes) {
     for (const prog of p.programs) {
-      for (const a of prog.attach) if (a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt') paths.add(a.binary);
+      for (const a of prog.attach) if (a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt' || a.type === 'argwatchpoint') paths.add(a.binary);
     }
   }
   return [...paths].map(dependencyOf).filter((d): d is Dependency => d !== undefined);

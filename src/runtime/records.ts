@@ -10,6 +10,7 @@ import type { RenderContext } from './format/value.js';
 import type { Output } from './output.js';
 import { runSystem, systemCommand } from './system-call.js';
 import type { UserMaps } from './user-maps.js';
+import type { WatchpointControl } from './watchpoints.js';
 import type { MapSnapshot } from './values.js';
 
 /** Where one BPF object's records land. */
@@ -22,6 +23,8 @@ interface RecordTarget {
   out: Output;
   /** How system() renders its arguments. */
   render: RenderContext;
+  /** Where watchpoint and unwatch records go: the session's watchpoints on function arguments. */
+  watchpoints?: WatchpointControl;
 }
 
 /** A map of the plan as it is now: a user-space map from `userMaps`, a kernel map read from `obj`. */
@@ -79,6 +82,15 @@ export class RecordDispatch {
           const r = runSystem(systemCommand(ev.format, e.args, this.target.render));
           if (r.ok) out.syscall(r.output);
           else out.error(r.error);
+          return undefined;
+        }
+        case 'watchpoint':
+        case 'unwatch': {
+          const address = e.args[0];
+          if (typeof address !== 'bigint') throw new Error(`a ${ev.kind} record holds no address`);
+          if (!this.target.watchpoints) out.error(`${ev.kind} records need a traced process (-p, -c)`);
+          else if (ev.kind === 'watchpoint') this.target.watchpoints.set(ev.program, address);
+          else this.target.watchpoints.unwatch(address);
           return undefined;
         }
         case 'helperError': {

@@ -23,7 +23,7 @@ interface RecordTarget {
   out: Output;
   /** How system() renders its arguments. */
   render: RenderContext;
-  /** Where watchpoint and unwatch records go: the session's watchpoints on function arguments. */
+  /** Where watchpoint and unwatch records go: a session's watchpoints on function arguments. */
   watchpoints?: WatchpointControl;
 }
 
@@ -88,9 +88,10 @@ export class RecordDispatch {
         case 'unwatch': {
           const address = e.args[0];
           if (typeof address !== 'bigint') throw new Error(`a ${ev.kind} record holds no address`);
-          if (!this.target.watchpoints) out.error(`${ev.kind} records need a traced process (-p, -c)`);
-          else if (ev.kind === 'watchpoint') this.target.watchpoints.set(ev.program, address);
-          else this.target.watchpoints.unwatch(address);
+          // Without watchpoints (the REPL) unwatch() has nothing to remove.
+          if (ev.kind === 'unwatch') this.target.watchpoints?.unwatch(address);
+          else if (this.target.watchpoints) this.target.watchpoints.set(ev.program, address);
+          else out.error(`a watchpoint record reached a runtime without watchpoints (${ev.program})`);
           return undefined;
         }
         case 'helperError': {

@@ -260,7 +260,7 @@ class Session {
     const stackLookup: StackLookup = (id, limit) => this.stack(id, limit);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
     const targetPid = this.held?.pid ?? options.pid ?? 0;
-    const watchpoints = obj && targetPid > 0 ? this.argWatchpoints(obj, targetPid) : undefined;
+    const watchpoints = obj ? this.argWatchpoints(obj, targetPid) : undefined;
     this.records = new RecordDispatch({ plan, obj, userMaps: this.userMaps, out: this.out, render: this.render, watchpoints });
     if (!this.held && options.pid !== undefined) this.watchTarget(options.pid);
     const startNs = process.hrtime.bigint();
@@ -367,20 +367,20 @@ class Session {
   }
 
   /**
-   * The watchpoints on function arguments of the traced process. At the end, one its setup program
-   * stopped may wait for a record nobody acts on any more: it is resumed then too.
+   * The watchpoints on function arguments of the traced process (pid 0: none, and unwatch() finds
+   * nothing to remove). At the end, a process its setup program stopped may wait for a record
+   * nobody acts on any more: it is resumed then too.
    */
-  private argWatchpoints(obj: BpfObject, pid: number): ArgWatchpoints | undefined {
+  private argWatchpoints(obj: BpfObject, pid: number): ArgWatchpoints {
     const resume = (): void => {
       try {
-        process.kill(pid, 'SIGCONT');
+        if (pid > 0) process.kill(pid, 'SIGCONT');
       } catch {
         // The process has ended: nothing waits.
       }
     };
     const watchpoints = new ArgWatchpoints(this.plan, obj, pid, () => this.out.outOfWatchpoints(), resume);
-    if (!watchpoints.stops) return watchpoints;
-    this.releases.push(resume);
+    if (watchpoints.stops) this.releases.push(resume);
     return watchpoints;
   }
 

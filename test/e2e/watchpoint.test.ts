@@ -82,6 +82,13 @@ describe.runIf(ok)('watchpoint on a function argument of the traced process', ()
     });
   }
 
+  it('unwatch() of an address nothing watches does nothing, without a traced process too (bpftrace prints nothing)', () => {
+    const r = kafkatrace(['-e', 'BEGIN { unwatch(0x1000); exit(); }']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('Attaching 1 probe...\n\n\n');
+    expect(r.code).toBe(0);
+  });
+
   it('with -p: sets the breakpoint in a running process and leaves it running', async () => {
     const child = spawn(prog, ['loop'], { stdio: 'ignore' });
     try {

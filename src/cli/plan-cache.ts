@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTrusted, trustedCacheDir } from '../cache-dir.js';
 import type { Call } from '../frontend/ast.js';
+import { traceeBinary } from '../frontend/attach.js';
 import { realSystem, type SystemInfo } from '../frontend/system.js';
 import { packageRoot } from '../package-root.js';
 import { planFromJson, planToJson } from '../plan/json.js';
@@ -118,11 +119,11 @@ export function kernelIdentity(): string {
   return JSON.stringify([release(), version(), modules]);
 }
 
-export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false, helperChecks = 0, tracee?: string): string {
+export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false, helperChecks = 0, traced = false): string {
   // With -c a script may read cpid, which is an error without it; -k adds checks to the object; a
-  // watchpoint on a function argument looks the function up in the traced program.
+  // watchpoint on a function argument needs -c or -p (traced), and lookupCompilation checks its binary.
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}), ...(helperChecks ? { helperChecks } : {}), ...(tracee !== undefined ? { tracee } : {}) }))
+    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}), ...(helperChecks ? { helperChecks } : {}), ...(traced ? { traced } : {}) }))
     .digest('hex');
 }
 
@@ -146,7 +147,16 @@ function planDependencies(plan: Plan): Dependency[] {
   return [...paths].map(dependencyOf).filter((d): d is Dependency => d !== undefined);
 }
 
-export function lookupCompilation(key: string, system: SystemInfo = realSystem()): CachedCompilation | undefined {
+/** Whether the plan's watchpoints on function arguments are on the program traced now (-c, -p). */
+function sameTracee(plan: Plan, tracee: string | undefined, system: SystemInfo): boolean {
+  const watched = plan.probes.flatMap((p) => p.programs.flatMap((prog) => prog.attach.flatMap((a) => (a.type === 'argwatchpoint' ? [a.binary] : []))));
+  if (watched.length === 0) return true;
+  const now = tracee === undefined ? undefined : traceeBinary(tracee, system);
+  return watched.every((b) => b === now);
+}
+
+/** `tracee`: the traced program (-c's, /proc/PID/exe for -p), whose functions argument watchpoints name. */
+export function lookupCompilation(key: string, system: SystemInfo = realSystem(), tracee?: string): CachedCompilation | undefined {
   const dir = trustedCacheDir('plans');
   const bytes = dir !== undefined ? readTrusted(join(dir, `${key}.json`)) : undefined;
   if (!bytes) return undefined;
@@ -158,10 +168,12 @@ export function lookupCompilation(key: string, system: SystemInfo = realSystem()
       if (!now || now.size !== d.size || now.mtimeMs !== d.mtimeMs) return undefined;
     }
     for (const f of entry.host ?? []) if (hostValueNow(f, system)?.toString() !== f.value) return undefined;
-    if (entry.object === undefined) return { plan: planFromJson(entry.plan) };
+    const plan = planFromJson(entry.plan);
+    if (!sameTracee(plan, tracee, system)) return undefined;
+    if (entry.object === undefined) return { plan };
     const objects = trustedCacheDir();
     const object = objects !== undefined ? readTrusted(join(objects, basename(entry.object))) : undefined;
-    return object ? { plan: planFromJson(entry.plan), object } : undefined;
+    return object ? { plan, object } : undefined;
   } catch {
     return undefined;
   }

@@ -36,8 +36,8 @@ async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
 }
 
 async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedCompilation> {
-  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, tracee(opts));
-  const cached = lookupCompilation(key);
+  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, tracee(opts) !== undefined);
+  const cached = lookupCompilation(key, undefined, tracee(opts));
   if (cached) return cached;
   // clang starts while the compiler loads and runs: most scripts need it.
   prestartClang();

@@ -61,6 +61,16 @@ function unsignedLong(text: string): bigint | undefined {
   return n < 1n << 64n ? n : undefined;
 }
 
+/**
+ * The binary a watchpoint on a function argument names (ResolvedAttach `binary`) for the traced
+ * program `tracee`: a path as written, as bpftrace names the probe (`watchpoint:./prog:f:4:w`), a
+ * bare name as found in PATH; undefined when there is no such file.
+ */
+export function traceeBinary(tracee: string, system: SystemInfo): string | undefined {
+  const found = system.resolveBinary(tracee);
+  return found && tracee.includes('/') ? tracee : found;
+}
+
 /** The highest argN a watchpoint can take: x86_64 passes six arguments in registers. */
 const MAX_WATCHPOINT_ARG = 5;
 
@@ -304,7 +314,7 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
         if (address === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:ADDRESS:LENGTH:MODE`);
       }
       const length = unsignedLong(len);
-      if (length === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:ADDRESS:LENGTH:MODE`);
+      if (length === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:${func ? 'FUNCTION+argN' : 'ADDRESS'}:LENGTH:MODE`);
       if (func) {
         if (ctx.tracee === undefined) return report('-p PID or -c CMD required for watchpoint');
         if (func.arg > MAX_WATCHPOINT_ARG) return report(`x86_64 doesn't support arg${func.arg}`);
@@ -321,9 +331,8 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
       if (['r', 'rx', 'wx', 'rwx'].includes(sorted)) return report(`invalid watchpoint mode: ${sorted}`);
       if (!func) return done([{ type: 'watchpoint', address: address!.toString(), length: Number(length), mode: sorted }]);
       const found = ctx.system.resolveBinary(ctx.tracee!);
-      if (!found) return report(`binary not found: ${ctx.tracee}`);
-      // A path stays as written, as bpftrace names the probe (`watchpoint:./prog:f:4:w`).
-      const binary = ctx.tracee!.includes('/') ? ctx.tracee! : found;
+      const binary = traceeBinary(ctx.tracee!, ctx.system);
+      if (!found || !binary) return report(`binary not found: ${ctx.tracee}`);
       const symbols = ctx.system.symbols(found);
       if (!symbols.ok) return report(`cannot read symbols of ${binary}: ${symbols.error}`);
       const re = globToRegExp(func.name);

@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTrusted, trustedCacheDir } from '../cache-dir.js';
 import type { Call } from '../frontend/ast.js';
+import { traceeBinary } from '../frontend/attach.js';
 import { realSystem, type SystemInfo } from '../frontend/system.js';
 import { packageRoot } from '../package-root.js';
 import { planFromJson, planToJson } from '../plan/json.js';
@@ -126,10 +127,12 @@ export function compilationKey(
   kernel = kernelIdentity(),
   child = false,
   helperChecks = 0,
-  targetRoot?: string,
+  target: { root?: string; traced?: boolean } = {},
 ): string {
   // With -c a script may read cpid, which is an error without it; -k adds checks to the object; a
-  // -p target's mount namespace (its /proc/PID/root) is where uprobe binaries resolve.
+  // -p target's mount namespace (its /proc/PID/root) is where uprobe binaries resolve; a watchpoint
+  // on a function argument needs -c or -p (traced), and lookupCompilation checks its binary.
+  const { root: targetRoot, traced } = target;
   return createHash('sha256')
     .update(
       JSON.stringify({
@@ -142,6 +145,7 @@ export function compilationKey(
         ...(child ? { child } : {}),
         ...(helperChecks ? { helperChecks } : {}),
         ...(targetRoot ? { targetRoot } : {}),
+        ...(traced ? { traced } : {}),
       }),
     )
     .digest('hex');
@@ -156,18 +160,27 @@ function dependencyOf(path: string): Dependency | undefined {
   }
 }
 
-/** Binaries the plan's uprobes and usdt probes resolved symbols in: their offsets change with them. */
+/** Binaries the plan's uprobes, usdt probes and watchpoints resolved symbols in: their offsets change with them. */
 function planDependencies(plan: Plan): Dependency[] {
   const paths = new Set<string>();
   for (const p of plan.probes) {
     for (const prog of p.programs) {
-      for (const a of prog.attach) if (a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt') paths.add(a.binary);
+      for (const a of prog.attach) if (a.type === 'uprobe' || a.type === 'uretprobe' || a.type === 'usdt' || a.type === 'argwatchpoint') paths.add(a.binary);
     }
   }
   return [...paths].map(dependencyOf).filter((d): d is Dependency => d !== undefined);
 }
 
-export function lookupCompilation(key: string, system: SystemInfo = realSystem()): CachedCompilation | undefined {
+/** Whether the plan's watchpoints on function arguments are on the program traced now (-c, -p). */
+function sameTracee(plan: Plan, tracee: string | undefined, system: SystemInfo): boolean {
+  const watched = plan.probes.flatMap((p) => p.programs.flatMap((prog) => prog.attach.flatMap((a) => (a.type === 'argwatchpoint' ? [a.binary] : []))));
+  if (watched.length === 0) return true;
+  const now = tracee === undefined ? undefined : traceeBinary(tracee, system);
+  return watched.every((b) => b === now);
+}
+
+/** `tracee`: the traced program (-c's, /proc/PID/exe for -p), whose functions argument watchpoints name. */
+export function lookupCompilation(key: string, system: SystemInfo = realSystem(), tracee?: string): CachedCompilation | undefined {
   const dir = trustedCacheDir('plans');
   const bytes = dir !== undefined ? readTrusted(join(dir, `${key}.json`)) : undefined;
   if (!bytes) return undefined;
@@ -179,10 +192,12 @@ export function lookupCompilation(key: string, system: SystemInfo = realSystem()
       if (!now || now.size !== d.size || now.mtimeMs !== d.mtimeMs) return undefined;
     }
     for (const f of entry.host ?? []) if (hostValueNow(f, system)?.toString() !== f.value) return undefined;
-    if (entry.object === undefined) return { plan: planFromJson(entry.plan) };
+    const plan = planFromJson(entry.plan);
+    if (!sameTracee(plan, tracee, system)) return undefined;
+    if (entry.object === undefined) return { plan };
     const objects = trustedCacheDir();
     const object = objects !== undefined ? readTrusted(join(objects, basename(entry.object))) : undefined;
-    return object ? { plan: planFromJson(entry.plan), object } : undefined;
+    return object ? { plan, object } : undefined;
   } catch {
     return undefined;
   }

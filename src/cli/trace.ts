@@ -7,6 +7,7 @@ import { KtError } from '../errors.js';
 import { mountRootOf } from '../executables.js';
 import type { PrometheusExporter } from '../export/server.js';
 import { uprobeRefcountAvailable } from '../runtime/attach.js';
+import { splitCommand } from '../runtime/command.js';
 import { createOutput } from '../runtime/output.js';
 import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
 import type { Plan } from '../plan/types.js';
@@ -15,9 +16,15 @@ import { compilationKey, hostFacts, lookupCompilation, storeCompilation, type Ca
 import { fileSink, stdout, type OutputSink } from './sink.js';
 import type { ScriptSource } from './source.js';
 
+/** The traced process's program, where watchpoint:FUNCTION+argN looks FUNCTION up. */
+function tracee(opts: CliOptions): string | undefined {
+  if (opts.command_ !== undefined) return splitCommand(opts.command_)[0];
+  return opts.pid !== undefined ? `/proc/${opts.pid}/exe` : undefined;
+}
+
 async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
   const { planSource, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, opts.pid));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, { pid: opts.pid, tracee: tracee(opts) }));
   if (opts.debug === 'ast') {
     const { formatAst } = await import('../frontend/print-ast.js');
     stdout.write(formatAst(compiled.script) + '\n');
@@ -32,13 +39,13 @@ async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
 async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedCompilation> {
   // A -p target in another mount namespace resolves the script's binaries in its root.
   const targetRoot = opts.pid === undefined ? undefined : mountRootOf(opts.pid);
-  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, targetRoot);
-  const cached = lookupCompilation(key);
+  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, { root: targetRoot, traced: tracee(opts) !== undefined });
+  const cached = lookupCompilation(key, undefined, tracee(opts));
   if (cached) return cached;
   // clang starts while the compiler loads and runs: most scripts need it.
   prestartClang();
   const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, opts.pid));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, { pid: opts.pid, tracee: tracee(opts) }));
   const object = await objectFor(compiled);
   storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined, hostFacts(compiled.analysis.hostValues));
   return { plan: compiled.plan, object };
@@ -89,7 +96,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   // Whether system() and signal() may run is the command line's to say, never a (cached) plan's.
   const plan: Plan = { ...compiled.plan, unsafe: opts.unsafe };
   const { object } = compiled;
-  if (!opts.unsafe && object && unsafeHelperCalls(object).length > 0) {
+  if (!opts.unsafe && object && unsafeHelperCalls(object, opts.pid !== undefined || opts.command_ !== undefined).length > 0) {
     throw new KtError('needs-unsafe', 'the compiled program sends signals (signal()), which needs --unsafe');
   }
   // Listening comes first: a taken port then fails the run before any BPF program is loaded.

@@ -68,6 +68,45 @@ function mapDecl(m: PlanMap & { bpfName: string }): string {
   ].join('\n');
 }
 
+/** SIGSTOP on x86-64. */
+const SIGSTOP = 19;
+
+/** Argument n (from 0) of a function entered, in a uprobe program on x86-64. */
+function entryArg(n: number): string {
+  const regs = ['PT_REGS_PARM1(ctx)', 'PT_REGS_PARM2(ctx)', 'PT_REGS_PARM3(ctx)', 'PT_REGS_PARM4(ctx)', 'PT_REGS_PARM5(ctx)', 'ctx->r9'];
+  const reg = regs[n];
+  if (reg === undefined) throw new InternalError(`arg${n} is not in a register`);
+  return reg;
+}
+
+/**
+ * The setup program of a watchpoint on a function argument: on entry it sends the argument's address
+ * (a `watchpoint` record) and, unless async, stops the process until the runtime has set the
+ * breakpoint and resumes it. The record goes first: a process is never stopped without one.
+ */
+function watchpointSetup(plan: Plan, name: string, setup: string, a: ResolvedAttach): string {
+  if (a.type !== 'argwatchpoint') throw new InternalError(`program ${name} has a setup program but watches no argument`);
+  const ev = plan.events.find((e) => e.kind === 'watchpoint' && e.program === name);
+  if (!ev || ev.kind !== 'watchpoint') throw new InternalError(`no watchpoint record for program ${name}`);
+  const field = ev.layout.fields[0];
+  if (!field) throw new InternalError(`the watchpoint record of ${name} has no address`);
+  return [
+    'SEC("uprobe")',
+    `int ${setup}(struct pt_regs *ctx)`,
+    '{',
+    '  KT_LIVE();',
+    '  KT_FILTER();',
+    `  __u8 *r = kt_record(${ev.id}, ${ev.layout.size});`,
+    '  if (!r)',
+    '    return 0;',
+    `  *(__u64 *)(r + ${field.offset}) = (__u64)${entryArg(a.arg)};`,
+    '  bpf_ringbuf_submit(r, 0);',
+    ...(a.async ? [] : [`  bpf_send_signal(${SIGSTOP});`]),
+    '  return 0;',
+    '}',
+  ].join('\n');
+}
+
 /** Pairs each record-sending call of the kernel probes with its plan event (both walk in one order). */
 function eventsByCall(plan: Plan, kernelProbes: AnalyzedProbe[]): Map<Call, PlanEvent> {
   const byCall = new Map<Call, PlanEvent>();
@@ -131,6 +170,7 @@ export function generateC(plan: Plan, script: Script, analysis: Analysis): strin
         hostValues: analysis.hostValues,
       }).generate();
       programs.push(`/* probe ${pp.index}: ${cComment(prog.attach.map(attachName).join(', '))} */\n${out.code}`);
+      if (prog.setup) programs.push(`/* probe ${pp.index}: sets the watchpoint of ${prog.name} */\n${watchpointSetup(plan, prog.name, prog.setup, first)}`);
       if (out.scratchSize > MAX_SCRATCH) {
         throw new CodegenError(
           `this probe needs ${out.scratchSize} bytes of strings, keys and tuples at once; the limit is ${MAX_SCRATCH}`,

@@ -96,6 +96,7 @@ function demoOutput(log: DemoLog, atExit: (maps: MapSnapshot[]) => void): Output
       log.note('error', message);
     },
     syscall() {},
+    outOfWatchpoints() {},
     helperError(helper, retcode) {
       log.note('error', `${helper} failed (${retcode})`);
     },

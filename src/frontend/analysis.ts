@@ -15,6 +15,13 @@ export type ResolvedAttach =
   | { type: 'fentry' | 'fexit'; func: string }
   /** A hardware breakpoint; the address in decimal (kernel addresses exceed 2^53), mode of r, w, x. */
   | { type: 'watchpoint'; address: string; length: number; mode: string }
+  /**
+   * A hardware breakpoint on the address a function of the traced process (-p, -c) gets in argument
+   * `arg`, set when the function is entered (watchpoint:FUNCTION+argN:LENGTH:MODE). `offset` is the
+   * function's file offset in `binary`, where the setup uprobe attaches; `async` (asyncwatchpoint)
+   * lets the process run on while the breakpoint is set, instead of stopping it meanwhile.
+   */
+  | { type: 'argwatchpoint'; async: boolean; binary: string; symbol: string; offset: number; arg: number; length: number; mode: string }
   | { type: 'kafka'; name: string };
 
 /** One field of a tracepoint's `args`, from its tracefs format file (or BTF). */
@@ -115,6 +122,9 @@ export function attachName(a: ResolvedAttach): string {
       return `${a.type}:${a.func}`;
     case 'watchpoint':
       return `watchpoint:${a.address}:${a.length}:${a.mode}`;
+    case 'argwatchpoint':
+      // bpftrace's name leaves out the argument number when it is 0.
+      return `${a.async ? 'asyncwatchpoint' : 'watchpoint'}:${a.binary}:${a.symbol}${a.arg ? `:${a.arg}` : ''}:${a.length}:${a.mode}`;
     case 'kafka':
       return `kafka:${a.name}`;
   }

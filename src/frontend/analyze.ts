@@ -26,6 +26,8 @@ export interface AnalysisEnv {
   child?: boolean;
   /** -p: the process whose mount namespace uprobe and usdt binaries resolve in. */
   pid?: number;
+  /** The traced process's program: -c's command (its first word) or /proc/PID/exe for -p. */
+  tracee?: string;
   /** -k, -kk: which helper failures the program reports at run time (0: none). */
   helperChecks?: 0 | 1 | 2;
   system: SystemInfo;
@@ -837,7 +839,7 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
     }
     return catalogue;
   };
-  const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional, pid: env.pid };
+  const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional, pid: env.pid, tracee: env.tracee };
   const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
   // An attach point bpftrace goes on without is an error when nothing else is left to attach.
   const skipped = resolutions.flat().flatMap((r) => (r?.skipped ? [r.skipped] : []));

@@ -19,6 +19,8 @@ interface AttachContext {
   positional: string[];
   /** -p: binaries resolve in this process's mount namespace. */
   pid?: number;
+  /** The traced process's program (-c, -p), where watchpoint:FUNCTION+argN finds FUNCTION. */
+  tracee?: string;
 }
 
 export interface AttachResolution {
@@ -60,6 +62,19 @@ function unsignedLong(text: string): bigint | undefined {
   const n = BigInt(/^0[0-7]+$/.test(text) ? `0o${text.slice(1)}` : text);
   return n < 1n << 64n ? n : undefined;
 }
+
+/**
+ * The binary a watchpoint on a function argument names (ResolvedAttach `binary`) for the traced
+ * program `tracee`: a path as written, as bpftrace names the probe (`watchpoint:./prog:f:4:w`), a
+ * bare name as found in PATH; undefined when there is no such file.
+ */
+export function traceeBinary(tracee: string, system: SystemInfo): string | undefined {
+  const found = system.resolveBinary(tracee);
+  return found && tracee.includes('/') ? tracee : found;
+}
+
+/** The highest argN a watchpoint can take: x86_64 passes six arguments in registers. */
+const MAX_WATCHPOINT_ARG = 5;
 
 /** Functions bpftrace never puts a kretprobe on (a return probe takes locks they hold). */
 const BANNED_KRETPROBES = new Set(['_raw_spin_lock', '_raw_spin_lock_irqsave', '_raw_spin_unlock_irqrestore', 'queued_spin_lock_slowpath']);
@@ -286,21 +301,52 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
       // bpftrace 0.17's checks, in its order and words.
       if (parts.length !== 3) return report(`${provider} probe type requires 3 arguments`);
       const [where, len, mode] = parts as [string, string, string];
+      let func: { name: string; arg: number } | undefined;
+      let address: bigint | undefined;
       if (where.includes('+')) {
-        return report(`${provider}:FUNCTION+argN is not supported: watch an address (watchpoint:ADDRESS:LENGTH:MODE)`);
+        const pieces = where.split('+').filter((p) => p !== '');
+        if (pieces.length !== 2) return report('Invalid function/address argument');
+        const [name, argText] = pieces as [string, string];
+        if (argText.length <= 3 || !argText.startsWith('arg')) return report('Invalid function argument');
+        const arg = unsignedLong(argText.slice(3));
+        if (arg === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:FUNCTION+argN:LENGTH:MODE`);
+        func = { name, arg: Number(arg) };
+      } else {
+        address = unsignedLong(where);
+        if (address === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:ADDRESS:LENGTH:MODE`);
       }
-      if (provider === 'asyncwatchpoint') return report(`${provider} requires a function name`);
-      const address = unsignedLong(where);
       const length = unsignedLong(len);
-      if (address === undefined || length === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:ADDRESS:LENGTH:MODE`);
-      if (address === 0n) return report('watchpoint must be attached to a non-zero address');
+      if (length === undefined) return report(`invalid ${provider} '${ap.raw}': expected ${provider}:${func ? 'FUNCTION+argN' : 'ADDRESS'}:LENGTH:MODE`);
+      if (func) {
+        if (ctx.tracee === undefined) return report('-p PID or -c CMD required for watchpoint');
+        if (func.arg > MAX_WATCHPOINT_ARG) return report(`x86_64 doesn't support arg${func.arg}`);
+      } else if (provider === 'asyncwatchpoint') {
+        return report(`${provider} requires a function name`);
+      } else if (address === 0n) {
+        return report('watchpoint must be attached to a non-zero address');
+      }
       if (![1n, 2n, 4n, 8n].includes(length)) return report('watchpoint length must be one of (1,2,4,8)');
       const sorted = [...mode].sort().join('');
       if (!sorted || /[^rwx]/.test(sorted)) return report('watchpoint mode must be combination of (r,w,x)');
       if (/(.)\1/.test(sorted)) return report('watchpoint modes may not be duplicated');
       // x86 debug registers cannot watch reads alone nor mix execution with data (Intel SDM vol. 3, 17.2.4).
       if (['r', 'rx', 'wx', 'rwx'].includes(sorted)) return report(`invalid watchpoint mode: ${sorted}`);
-      return done([{ type: 'watchpoint', address: address.toString(), length: Number(length), mode: sorted }]);
+      if (!func) return done([{ type: 'watchpoint', address: address!.toString(), length: Number(length), mode: sorted }]);
+      const found = ctx.system.resolveBinary(ctx.tracee!);
+      const binary = traceeBinary(ctx.tracee!, ctx.system);
+      if (!found || !binary) return report(`binary not found: ${ctx.tracee}`);
+      const symbols = ctx.system.symbols(found);
+      if (!symbols.ok) return report(`cannot read symbols of ${binary}: ${symbols.error}`);
+      const re = globToRegExp(func.name);
+      const matches = symbols.value.filter((s) => re.test(s.name));
+      if (!matches.length) {
+        if (hasWildcard(func.name)) return report(`no function of ${binary} matches ${func.name}`);
+        return report(`function '${func.name}' not found in ${binary}`, hint(didYouMean(func.name, symbols.value.map((s) => s.name))));
+      }
+      const async = provider === 'asyncwatchpoint';
+      return done(
+        matches.map((s) => ({ type: 'argwatchpoint', async, binary, symbol: s.name, offset: s.fileOffset, arg: func.arg, length: Number(length), mode: sorted })),
+      );
     }
 
     case 'kafka': {

@@ -44,7 +44,7 @@ export interface CallHost {
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
+const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf', 'unwatch'];
 
 /** What bpf_trace_printk(), which debugf() calls, converts: integers, pointers, characters, strings. */
 const DEBUGF_CONVERSIONS = 'diuxps';
@@ -315,6 +315,10 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       } else if (t && !isInt(t)) h.err(a.loc, `signal() takes a signal number or name, but the argument is ${typeName(t)}`);
       return noValue();
     }
+    case 'unwatch':
+      if (!arity(1, 1)) return undefined;
+      needInt(0);
+      return noValue();
     case 'kaddr':
     case 'uaddr':
     case 'cgroupid': {

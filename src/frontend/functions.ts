@@ -17,6 +17,7 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   cat: 'cat(fmt, ...)',
   debugf: 'debugf(fmt, ...)',
   signal: 'signal(sig)',
+  unwatch: 'unwatch(addr)',
   system: 'system(fmt, ...)',
   kaddr: 'kaddr("symbol")',
   uaddr: 'uaddr("symbol")',

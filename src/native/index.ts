@@ -53,7 +53,10 @@ export interface BpfObject {
   attachTrace(program: string): number;
   /** Runs a program once (BPF_PROG_TEST_RUN) and returns its return value. */
   testRun(program: string): number;
+  /** Links attached and not destroyed. */
   linkCount(): number;
+  /** Destroys the link an attach method returned (its id); again: nothing. */
+  detachLink(id: number): void;
   /** Destroys every link. */
   detach(): void;
   /** Stops the ring buffer, destroys links, closes the object; safe to call twice. */

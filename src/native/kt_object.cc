@@ -117,6 +117,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod<&BpfObject::TestRun>("testRun"),
                          InstanceMethod<&BpfObject::LinkCount>("linkCount"),
                          InstanceMethod<&BpfObject::Detach>("detach"),
+                         InstanceMethod<&BpfObject::DetachLink>("detachLink"),
                          InstanceMethod<&BpfObject::Close>("close"),
                          InstanceMethod<&BpfObject::ReuseMapFd>("reuseMapFd"),
                          InstanceMethod<&BpfObject::MapFd>("mapFd"),
@@ -417,20 +418,33 @@ Napi::Value BpfObject::TestRun(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BpfObject::LinkCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(links_.size()));
+  size_t n = 0;
+  for (struct bpf_link* link : links_) n += link != nullptr;
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// detachLink(id): destroys the link an attach call returned; ids stay valid, a second call does nothing.
+void BpfObject::DetachLink(const Napi::CallbackInfo& info) {
+  int64_t id = info[0].As<Napi::Number>().Int64Value();
+  if (id < 1 || static_cast<size_t>(id) > links_.size()) throw Napi::RangeError::New(info.Env(), "no such link");
+  struct bpf_link*& link = links_[static_cast<size_t>(id) - 1];
+  if (link != nullptr) bpf_link__destroy(link);
+  link = nullptr;
 }
 
 void BpfObject::DestroyLinks() {
   if (releaseAtExit && !links_.empty()) {
     std::vector<int> fds;
     for (struct bpf_link* link : links_) {
+      if (link == nullptr) continue;
       int fd = bpf_link__fd(link);
       if (SlowToRelease(fd)) fds.push_back(fd);
     }
     // Handed over, our closes below are not the last ones and return at once.
     if (!fds.empty()) HandToReaper(fds);
   }
-  for (struct bpf_link* link : links_) bpf_link__destroy(link);
+  for (struct bpf_link* link : links_)
+    if (link != nullptr) bpf_link__destroy(link);
   links_.clear();
 }
 

@@ -39,6 +39,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value TestRun(const Napi::CallbackInfo& info);
   Napi::Value LinkCount(const Napi::CallbackInfo& info);
   void Detach(const Napi::CallbackInfo& info);
+  void DetachLink(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   void ReuseMapFd(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);

@@ -2,7 +2,7 @@
 // records the kernel part sends to user space.
 import type { Analysis, MapInfo } from '../frontend/analysis.js';
 import type { Expr, MapValueKind, Script } from '../frontend/ast.js';
-import { eventCalls, eventFor, helperErrorEvent } from './events.js';
+import { eventCalls, eventFor, helperErrorEvent, watchpointEvent } from './events.js';
 import { layoutOf } from './layout.js';
 import { splitPrograms } from './programs.js';
 import { walkExpr, walkStmts } from './walk.js';
@@ -126,12 +126,16 @@ export function buildPlan(script: Script, analysis: Analysis, file: string, help
     return {
       index: ap.index,
       where: 'kernel',
-      programs: splitPrograms(ap.index, ap.probe, ap.attach, ap.usesArgs),
+      programs: splitPrograms(ap.index, ap.probe, ap.attach, ap.usesArgs).map((program) =>
+        program.attach[0]?.type === 'argwatchpoint' ? { ...program, setup: `${program.name}_setup` } : program,
+      ),
       attach: [],
       text,
       ...skipped,
     };
   });
+  // After every call's record: code generation pairs those with the calls in order.
+  for (const probe of probes) for (const p of probe.programs) if (p.setup) events.push(watchpointEvent(events.length, p.name));
   if (helperChecks > 0) events.push(helperErrorEvent(events.length, helperChecks as 1 | 2));
   const taken = new Set<string>();
   const keyNames = keyNamesOf(script);

@@ -10,7 +10,7 @@ import { walkExpr, walkStmts } from './walk.js';
 export const JOIN_ARGS = 16;
 export const JOIN_ARG_SIZE = 128;
 
-const EVENT_CALLS = new Set(['printf', 'print', 'time', 'join', 'exit', 'clear', 'zero', 'cat', 'system']);
+const EVENT_CALLS = new Set(['printf', 'print', 'time', 'join', 'exit', 'clear', 'zero', 'cat', 'system', 'unwatch']);
 
 export function typeOf(e: Expr): KType {
   if (!e.type) throw new InternalError(`expression '${e.kind}' at ${e.loc.line}:${e.loc.col} has no type`);
@@ -27,6 +27,13 @@ const U32: KType = { kind: 'int', bits: 32, signed: false };
 /** The record -k/-kk sends when a helper fails: helper index, return value, line, column, length. */
 export function helperErrorEvent(id: number, level: 1 | 2): PlanEvent {
   return { id, kind: 'helperError', level, layout: layoutOf([S32, S32, U32, U32, U32], EVENT_HEADER_SIZE) };
+}
+
+const U64: KType = { kind: 'int', bits: 64, signed: false };
+
+/** The record the setup program of watchpoint program `program` sends: the argument's address. */
+export function watchpointEvent(id: number, program: string): PlanEvent {
+  return { id, kind: 'watchpoint', program, layout: layoutOf([U64], EVENT_HEADER_SIZE) };
 }
 
 /** The calls of a probe that send records, predicate first, then the body in source order. */
@@ -91,6 +98,8 @@ export function eventFor(call: Call, id: number): PlanEvent {
     case 'clear':
     case 'zero':
       return { id, kind: call.name, map: mapArg(call) };
+    case 'unwatch':
+      return { id, kind: 'unwatch', layout: layoutOf([U64], EVENT_HEADER_SIZE) };
     default:
       throw new InternalError(`${call.name}() sends no record`);
   }

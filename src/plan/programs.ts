@@ -39,6 +39,7 @@ export function programKind(a: ResolvedAttach): ProgramKind {
     case 'software':
     case 'hardware':
     case 'watchpoint':
+    case 'argwatchpoint':
       return 'perf_event';
     case 'kafka':
       throw new Error('kafka probes run in user space and have no BPF program');
@@ -61,7 +62,8 @@ export function splitPrograms(
   attach.forEach((a, i) => {
     const kind = programKind(a);
     let key: string = kind;
-    if (perAttach) key += `#${i}`;
+    // A watchpoint on an argument moves from address to address on its own: a program each.
+    if (perAttach || a.type === 'argwatchpoint') key += `#${i}`;
     else if (kind === 'tracepoint' && usesArgs && a.type === 'tracepoint') key += `#${a.category}:${a.name}`;
     else if (a.type === 'fentry' || a.type === 'fexit') key += `#${a.func}`;
     const group = groups.get(key);

@@ -22,8 +22,13 @@ export interface PlanProbe {
   /** Position of the probe block in the script. */
   index: number;
   where: 'kernel' | 'user';
-  /** Programs of the BPF object and where each attaches (kernel probes). */
-  programs: { name: string; attach: ResolvedAttach[] }[];
+  /**
+   * Programs of the BPF object and where each attaches (kernel probes). A program on an
+   * argwatchpoint (its only attach point) is not attached at the start: its `setup` program, a
+   * uprobe on the function for the traced process, sends a `watchpoint` record on each entry, and the
+   * runtime then sets the breakpoint with this program on the address the record holds.
+   */
+  programs: { name: string; attach: ResolvedAttach[]; setup?: string }[];
   /** Attach points of user-space probes (kafka). */
   attach: ResolvedAttach[];
   /** The probe's AST, for user-space probes whose actions run in the runtime. */
@@ -94,6 +99,17 @@ export type PlanEvent =
   | { id: number; kind: 'cat'; format: string; layout: Layout }
   | { id: number; kind: 'system'; format: string; layout: Layout }
   | { id: number; kind: 'signal'; layout: Layout }
+  /**
+   * Sent by the setup program of `program` (see PlanProbe.programs) when the function is entered.
+   * Field: u64, the address in the watched argument. The runtime sets a breakpoint there with
+   * `program` for the traced process, unless the last one it set for `program` is on that address;
+   * when the registers are all taken it says "Failed to attach watchpoint probe. You are out of
+   * watchpoint registers." and goes on. Unless the watchpoint is async, the setup program has
+   * stopped the process (SIGSTOP) and the runtime resumes it (SIGCONT) afterwards, either way.
+   */
+  | { id: number; kind: 'watchpoint'; program: string; layout: Layout }
+  /** unwatch(addr): removes every breakpoint set on the address (none: nothing). Field: u64 address. */
+  | { id: number; kind: 'unwatch'; layout: Layout }
   /**
    * -k/-kk: a BPF helper failed. Fields: s32 index into HELPER_NAMES (plan/events.ts), s32 its return
    * value, u32 line, u32 column and u32 length of the expression in the script. One per plan, present only with

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isKtError, KtError } from '../errors.js';
 import { attachName, type ResolvedAttach } from '../frontend/analysis.js';
 import { isNativeError, type BpfObject } from '../native/index.js';
+import { NO_WATCHPOINT_REGISTERS } from './output.js';
 
 export const KPROBES_MISSING = 'kprobes are not available: this kernel was built without CONFIG_KPROBES';
 export const FENTRY_MISSING = 'fentry/fexit are not supported by this kernel (no BPF trampoline)';
@@ -115,12 +116,31 @@ function explain(a: ResolvedAttach, e: unknown): KtError {
     return new KtError('attach-failed', `${where}: ${HARDWARE_MISSING}`);
   }
   if (a.type === 'watchpoint' && errno === 28) {
-    return new KtError('attach-failed', `${where}: Failed to attach watchpoint probe. You are out of watchpoint registers.`);
+    return new KtError('attach-failed', `${where}: ${NO_WATCHPOINT_REGISTERS}`);
   }
   if (a.type === 'tracepoint' && errno === 2) {
     return new KtError('attach-failed', `${where}: no such tracepoint in this kernel (${reason(e)})`);
   }
   return new KtError('attach-failed', `${where}: ${reason(e)}`);
+}
+
+function breakpoint(addr: bigint, len: number, mode: string): { addr: bigint; len: number; type: number } {
+  let type = 0;
+  for (const c of mode) type |= HW_BREAKPOINT[c as keyof typeof HW_BREAKPOINT];
+  return { addr, len, type };
+}
+
+/**
+ * Sets the breakpoint of an argwatchpoint on `address` in process `pid` with `program`; returns the
+ * link's id, or undefined when every debug register is taken.
+ */
+export function setBreakpoint(obj: BpfObject, program: string, a: ResolvedAttach & { type: 'argwatchpoint' }, address: bigint, pid: number): number | undefined {
+  try {
+    return obj.attachPerfEvent(program, PERF_TYPE_BREAKPOINT, 0, 1, false, -1, pid, breakpoint(address, a.length, a.mode));
+  } catch (e) {
+    if (isNativeError(e) && e.errno === 28) return undefined;
+    throw explain(a, e);
+  }
 }
 
 function perfEvent(obj: BpfObject, program: string, type: number, config: number, sample: number, freq: boolean, cpus: number[]) {
@@ -180,13 +200,16 @@ export function attachProgram(obj: BpfObject, program: string, a: ResolvedAttach
         obj.attachTrace(program);
         return;
       case 'watchpoint': {
-        const bp = { addr: BigInt(a.address), len: a.length, type: 0 };
-        for (const c of a.mode) bp.type |= HW_BREAKPOINT[c as keyof typeof HW_BREAKPOINT];
+        const bp = breakpoint(BigInt(a.address), a.length, a.mode);
         // In one process a breakpoint follows its threads; otherwise one per CPU, as bpftrace does.
         if (pid > 0) obj.attachPerfEvent(program, PERF_TYPE_BREAKPOINT, 0, 1, false, -1, pid, bp);
         else for (const cpu of ctx.cpus) obj.attachPerfEvent(program, PERF_TYPE_BREAKPOINT, 0, 1, false, cpu, -1, bp);
         return;
       }
+      case 'argwatchpoint':
+        // `program` is the setup program here: the breakpoint waits for the function (setBreakpoint).
+        obj.attachUprobe(program, false, a.binary, a.offset, pid);
+        return;
     }
   } catch (e) {
     if (isKtError(e, 'attach-failed')) throw e;

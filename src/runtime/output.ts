@@ -55,6 +55,11 @@ export interface Output {
   /** `Lost N events` */
   lost(n: number | bigint): void;
   /**
+   * A watchpoint found every debug register taken: bpftrace's line (NO_WATCHPOINT_REGISTERS) in the
+   * output, in JSON as its data of a `lost_events` record, as bpftrace says it.
+   */
+  outOfWatchpoints(): void;
+  /**
    * The Kafka decoder's health at exit: always a `kafka_decode` record in JSON; in text, a line on
    * the error stream with -v (verbose) only.
    */
@@ -77,6 +82,9 @@ export interface Output {
   helperError(helper: string, retcode: number, where: { line: number; col: number; length: number }): void;
   flush(): void;
 }
+
+/** What bpftrace says when a watchpoint finds every debug register taken. */
+export const NO_WATCHPOINT_REGISTERS = 'Failed to attach watchpoint probe. You are out of watchpoint registers.';
 
 /** bpftrace prints at most this many bytes of a file with cat() unless BPFTRACE_CAT_BYTES_MAX says otherwise. */
 const CAT_MAX_BYTES = 10240;
@@ -214,6 +222,9 @@ export function createOutput(opts: OutputOptions): Output {
       if (o.atExit ?? true) write('\n\n');
       const sorted = [...all].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const s of sorted) printMap(s);
+    },
+    outOfWatchpoints() {
+      message('lost_events', NO_WATCHPOINT_REGISTERS, true);
     },
     lost(n) {
       if (json) write(`{"type": "lost_events", "data": {"events": ${n}}}\n`);

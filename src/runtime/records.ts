@@ -10,6 +10,7 @@ import type { RenderContext } from './format/value.js';
 import type { Output } from './output.js';
 import { runSystem, systemCommand } from './system-call.js';
 import type { UserMaps } from './user-maps.js';
+import type { WatchpointControl } from './watchpoints.js';
 import type { MapSnapshot } from './values.js';
 
 /** Where one BPF object's records land. */
@@ -22,6 +23,8 @@ interface RecordTarget {
   out: Output;
   /** How system() renders its arguments. */
   render: RenderContext;
+  /** Where watchpoint and unwatch records go: a session's watchpoints on function arguments. */
+  watchpoints?: WatchpointControl;
 }
 
 /** A map of the plan as it is now: a user-space map from `userMaps`, a kernel map read from `obj`. */
@@ -79,6 +82,16 @@ export class RecordDispatch {
           const r = runSystem(systemCommand(ev.format, e.args, this.target.render));
           if (r.ok) out.syscall(r.output);
           else out.error(r.error);
+          return undefined;
+        }
+        case 'watchpoint':
+        case 'unwatch': {
+          const address = e.args[0];
+          if (typeof address !== 'bigint') throw new Error(`a ${ev.kind} record holds no address`);
+          // Without watchpoints (the REPL) unwatch() has nothing to remove.
+          if (ev.kind === 'unwatch') this.target.watchpoints?.unwatch(address);
+          else if (this.target.watchpoints) this.target.watchpoints.set(ev.program, address);
+          else out.error(`a watchpoint record reached a runtime without watchpoints (${ev.program})`);
           return undefined;
         }
         case 'helperError': {

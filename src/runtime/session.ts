@@ -6,6 +6,7 @@ import { isNativeError, openObject, releaseLinksAtExit, watchProcessExit, type B
 import { ringRecords } from '../native/ring-records.js';
 import { stackMapName } from '../plan/layout.js';
 import type { Plan } from '../plan/types.js';
+import { ArgWatchpoints } from './watchpoints.js';
 import { attachProgram, describeAttach, FENTRY_MISSING, firesNewestFirst, isTrampolineFailure, onlineCpus } from './attach.js';
 import { endCommand, spawnHeld, splitCommand, type HeldCommand } from './command.js';
 import { stackFrames } from './decode.js';
@@ -177,6 +178,8 @@ class Session {
   private resolveStop!: (reason: StopReason) => void;
   private readonly stopped: Promise<StopReason>;
   private readonly cleanups: (() => void)[] = [];
+  /** Run in release(), once the programs are detached. */
+  private readonly releases: (() => void)[] = [];
   private commandStatus?: CommandStatus;
   private probesAttached = 0;
   private released = false;
@@ -256,8 +259,9 @@ class Session {
     const { plan, options, obj } = this;
     const stackLookup: StackLookup = (id, limit) => this.stack(id, limit);
     this.out = typeof options.output === 'function' ? options.output(stackLookup) : options.output;
-    this.records = new RecordDispatch({ plan, obj, userMaps: this.userMaps, out: this.out, render: this.render });
     const targetPid = this.held?.pid ?? options.pid ?? 0;
+    const watchpoints = obj ? this.argWatchpoints(obj, targetPid) : undefined;
+    this.records = new RecordDispatch({ plan, obj, userMaps: this.userMaps, out: this.out, render: this.render, watchpoints });
     if (!this.held && options.pid !== undefined) this.watchTarget(options.pid);
     const startNs = process.hrtime.bigint();
     if (obj) {
@@ -344,7 +348,8 @@ class Session {
       .filter((p) => p.where === 'kernel')
       .flatMap((p) => {
         const shared = p.programs.reduce((n, program) => n + program.attach.length, 0) > 1;
-        return p.programs.flatMap((program) => program.attach.map((a) => ({ program: program.name, a, shared })));
+        // A watchpoint on an argument attaches its setup program; the breakpoint comes later.
+        return p.programs.flatMap((program) => program.attach.map((a) => ({ program: program.setup ?? program.name, a, shared })));
       });
     // The kernel runs the programs on one kprobe, uprobe or software event newest first, and the others
     // oldest first: those are attached last to first, so that blocks run in script order, as bpftrace's.
@@ -359,6 +364,24 @@ class Session {
       }
     }
     return points.length;
+  }
+
+  /**
+   * The watchpoints on function arguments of the traced process (pid 0: none, and unwatch() finds
+   * nothing to remove). At the end, a process its setup program stopped may wait for a record
+   * nobody acts on any more: it is resumed then too.
+   */
+  private argWatchpoints(obj: BpfObject, pid: number): ArgWatchpoints {
+    const resume = (): void => {
+      try {
+        if (pid > 0) process.kill(pid, 'SIGCONT');
+      } catch {
+        // The process has ended: nothing waits.
+      }
+    };
+    const watchpoints = new ArgWatchpoints(this.plan, obj, pid, () => this.out.outOfWatchpoints(), resume);
+    if (watchpoints.stops) this.releases.push(resume);
+    return watchpoints;
   }
 
   /** -p: the session ends when the target process does, as bpftrace's does. */
@@ -564,6 +587,7 @@ class Session {
     this.released = true;
     this.kafka?.stop();
     this.obj?.close();
+    for (const r of this.releases.splice(0)) r();
     if (this.held) this.commandDone = endCommand(this.held.child, COMMAND_GRACE_MS);
   }
 }

@@ -19,6 +19,7 @@ function stopAtOnce(abort: AbortController): Output {
     printMap: () => {},
     printMaps: () => {},
     lost: () => {},
+    outOfWatchpoints: () => {},
     kafkaHealth: () => {},
     mapFull: () => {},
     error: () => {},

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planScript } from '../../src/compiler.js';
 import { frontend } from '../../src/frontend/index.js';
+import { attachName } from '../../src/frontend/analysis.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
 const system = new FakeSystem();
@@ -46,6 +47,9 @@ const CASES: Record<string, Case> = {
   'watchpoint mode twice': ['watchpoint:0x1000:8:ww { }', '1:1', 'watchpoint modes may not be duplicated'],
   'watchpoint mode x86 cannot watch': ['watchpoint:0x1000:8:xw { }', '1:1', 'invalid watchpoint mode: wx'],
   'asyncwatchpoint on an address': ['asyncwatchpoint:0x1000:8:w { }', '1:1', 'asyncwatchpoint requires a function name'],
+  'watchpoint on an argument without a process': ['watchpoint:readline+arg0:8:w { }', '1:1', '-p PID or -c CMD required for watchpoint'],
+  'watchpoint on no argument': ['watchpoint:readline+ar0:8:w { }', '1:1', 'Invalid function argument'],
+  'watchpoint on two arguments': ['watchpoint:readline+arg0+arg1:8:w { }', '1:1', 'Invalid function/address argument'],
   'fentry function missing': ['fentry:vfs_reed { }', '1:1', 'kernel function not found in BTF: vfs_reed', "'vfs_read'"],
   'rawtracepoint missing': ['rawtracepoint:sched_swich { }', '1:1', 'raw tracepoint not found: sched_swich', "'sched_switch'"],
   'kafka probe unknown': ['kafka:prodce { }', '1:1', "unknown kafka probe 'prodce'", "'produce'"],
@@ -259,5 +263,47 @@ describe('compile-time mistakes caught by the front end', () => {
     const env = { positional: [], unsafe: false, system: new FakeSystem({ hideKernelAddresses: true }) };
     const diags = frontend('BEGIN { @ = kaddr("init_task"); }', 'err.ktr', env).diagnostics;
     expect(diags.map((d) => [`${d.loc.line}:${d.loc.col}`, d.message])).toEqual([['1:19', 'kaddr(): the address of init_task is hidden: run as root']]);
+  });
+});
+
+describe('watchpoints on a function argument of the traced process (bash, with -c or -p)', () => {
+  const env = { positional: [], unsafe: false, system, tracee: 'bash' };
+  const diagnose = (source: string) => frontend(source, 'err.ktr', env).diagnostics.map((d) => ({ at: `${d.loc.line}:${d.loc.col}`, message: d.message, hint: d.hint }));
+
+  it('takes arguments 0 to 5, which x86_64 passes in registers', () => {
+    expect(diagnose('watchpoint:readline+arg5:8:w { }')).toEqual([]);
+    expect(diagnose('watchpoint:readline+arg6:8:w { }')).toEqual([{ at: '1:1', message: "x86_64 doesn't support arg6", hint: undefined }]);
+  });
+
+  it('checks length and mode as for an address', () => {
+    expect(diagnose('watchpoint:readline+arg0:3:w { }')[0]?.message).toBe('watchpoint length must be one of (1,2,4,8)');
+    expect(diagnose('asyncwatchpoint:readline+arg0:8:r { }')[0]?.message).toBe('invalid watchpoint mode: r');
+  });
+
+  it('names a function the program does not have, with the nearest one', () => {
+    expect(diagnose('watchpoint:readlin+arg0:8:w { }')).toEqual([{ at: '1:1', message: "function 'readlin' not found in /usr/bin/bash", hint: "did you mean 'readline'?" }]);
+    expect(diagnose('watchpoint:zz*+arg0:8:w { }')[0]?.message).toBe('no function of /usr/bin/bash matches zz*');
+  });
+
+  it('resolves each matching function to its file offset, named as bpftrace names the probe', () => {
+    const r = frontend('watchpoint:r*+arg1:4:wr { printf("%s\\n", probe); } asyncwatchpoint:readline+arg0:8:w { }', 'w.ktr', env);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.analysis!.probes.map((p) => p.attach)).toEqual([
+      [
+        { type: 'argwatchpoint', async: false, binary: '/usr/bin/bash', symbol: 'readline', offset: 0xc5c20, arg: 1, length: 4, mode: 'rw' },
+        { type: 'argwatchpoint', async: false, binary: '/usr/bin/bash', symbol: 'rl_getc', offset: 0xc6000, arg: 1, length: 4, mode: 'rw' },
+      ],
+      [{ type: 'argwatchpoint', async: true, binary: '/usr/bin/bash', symbol: 'readline', offset: 0xc5c20, arg: 0, length: 8, mode: 'w' }],
+    ]);
+    expect(r.analysis!.probes.flatMap((p) => p.attach.map(attachName))).toEqual([
+      'watchpoint:/usr/bin/bash:readline:1:4:rw',
+      'watchpoint:/usr/bin/bash:rl_getc:1:4:rw',
+      'asyncwatchpoint:/usr/bin/bash:readline:8:w',
+    ]);
+  });
+
+  it('takes unwatch() of an integer in kernel probes', () => {
+    expect(diagnose('watchpoint:readline+arg0:8:w { unwatch(0x1000); }')).toEqual([]);
+    expect(diagnose('watchpoint:readline+arg0:8:w { unwatch("a"); }')[0]?.message).toContain('unwatch()');
   });
 });

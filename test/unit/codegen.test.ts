@@ -123,6 +123,23 @@ describe('the shape of the generated C', () => {
     }
   });
 
+  it('gives a watchpoint on an argument a setup uprobe that sends the address before it stops the process (never when async)', async () => {
+    const env = { positional: [], unsafe: false, system, tracee: 'bash' };
+    const c = (source: string): string => {
+      const r = planScript(source, 't.ktr', env);
+      if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+      return r.compiled.c;
+    };
+    const sync = c('watchpoint:readline+arg5:8:w { @ = count(); }');
+    const setup = sync.slice(sync.indexOf('int kt_p0_setup(struct pt_regs *ctx)'));
+    expect(setup).toMatch(/KT_LIVE\(\);[^]*kt_record\(0, 16\)[^]*= \(__u64\)ctx->r9;[^]*bpf_ringbuf_submit\(r, 0\);\n  bpf_send_signal\(19\);/);
+    const async = c('asyncwatchpoint:readline+arg1:8:w { @ = count(); }');
+    expect(async).toContain('PT_REGS_PARM2(ctx);');
+    expect(async).not.toContain('bpf_send_signal');
+    const r = await compileScript('watchpoint:readline+arg0:4:w { @ = count(); }', 't.ktr', env, { cacheDir });
+    expect(r.ok && r.compiled.object!.includes(Buffer.from('kt_p0_setup\0'))).toBe(true);
+  });
+
   it('compiles a kafka-only script to a plan without an object', async () => {
     const r = await compileScript('kafka:produce { @[args.topic] = count(); }', 'k.ktr', { positional: [], unsafe: false, system }, { cacheDir });
     expect(r.ok).toBe(true);

@@ -16,6 +16,15 @@ describe('banners', () => {
     j.out.lost(7);
     expect(j.text()).toBe('{"type": "attached_probes", "data": {"probes": 2}}\n{"type": "lost_events", "data": {"events": 7}}\n');
   });
+
+  it('says a watchpoint is out of debug registers as bpftrace 0.17 does (a lost_events message in json)', () => {
+    const t = collect('text');
+    t.out.outOfWatchpoints();
+    expect(t.text()).toBe('Failed to attach watchpoint probe. You are out of watchpoint registers.\n');
+    const j = collect('json');
+    j.out.outOfWatchpoints();
+    expect(j.text()).toBe('{"type": "lost_events", "data": "Failed to attach watchpoint probe. You are out of watchpoint registers."}\n');
+  });
   it("prints the Kafka decoder's health: always a kafka_decode record in json, a line on the error stream with -v in text", () => {
     const c = { ...newCounters(), exchanges: 12, unanswered: 1, framesDecoded: 23, framesTruncated: 2, resyncs: 1, bytesSkipped: 4096, framesFailed: { orphan_response: 3, request_lost: 6, unknown_version: 1 }, framesLost: { ringFull: 40, afterLoss: 2, tooMany: 5 }, captureDesyncs: 1, sendfileUnread: 3 };
     const h = decodeHealth(c);

@@ -42,6 +42,7 @@ describe('compilation cache', () => {
     expect(compilationKey('BEGIN { exit(); }', '-e', [], true)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, true)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, false, 2)).not.toBe(base);
+    expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, false, 0, { traced: true })).not.toBe(base);
     // A module loaded since: a wildcard may match more tracepoints.
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity())).toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity().replace(']', ' xfs]'))).not.toBe(base);
@@ -78,6 +79,23 @@ describe('compilation cache', () => {
     } finally {
       process.env['PATH'] = path;
     }
+  });
+
+  it('gives a plan with watchpoints on function arguments only to a run tracing the same program', () => {
+    mkdirSync(join(dir, 'cache', 'kafkatrace'), { recursive: true });
+    writeFileSync(join(dir, 'cache', 'kafkatrace', 'x.bpf.o'), 'object bytes');
+    const system = new FakeSystem();
+    const fe = frontend('watchpoint:readline+arg0:8:w { exit(); }', '-e', { positional: [], unsafe: false, system, tracee: '/usr/bin/bash' });
+    expect(fe.diagnostics).toEqual([]);
+    const plan = { ...planWithUprobe('/usr/bin/bash'), probes: [{ ...planWithUprobe('/usr/bin/bash').probes[0]!, programs: [{ name: 'kt_p0', setup: 'kt_p0_setup', attach: fe.analysis!.probes[0]!.attach }] }] };
+    storeCompilation('kw', plan, join(dir, 'cache', 'kafkatrace', 'x.bpf.o'));
+    expect(lookupCompilation('kw', system, '/usr/bin/bash')?.plan).toEqual(plan);
+    // -p of another process, or no process at all.
+    expect(lookupCompilation('kw', system, '/usr/lib/x86_64-linux-gnu/libc.so.6')).toBeUndefined();
+    expect(lookupCompilation('kw', system)).toBeUndefined();
+    // A plan without them does not care.
+    storeCompilation('kp', { ...plan, probes: [] }, join(dir, 'cache', 'kafkatrace', 'x.bpf.o'));
+    expect(lookupCompilation('kp', system, '/usr/lib/x86_64-linux-gnu/libc.so.6')).toBeDefined();
   });
 
   it('misses on an unknown key and on a damaged entry', () => {

@@ -110,6 +110,25 @@ describe('buildPlan', () => {
     expect(mixed.probes[0]!.programs.map((g) => g.attach[0]!.type)).toEqual(['tracepoint', 'profile']);
   });
 
+  it('gives each watchpoint on an argument its program, a setup program and the record that sets it', () => {
+    const r = frontend('watchpoint:r*+arg1:4:w { printf("hit\\n"); unwatch(0x10); } BEGIN { exit(); }', 't.ktr', { positional: [], unsafe: false, system, tracee: 'bash' });
+    expect(r.diagnostics).toEqual([]);
+    const p = buildPlan(r.script!, r.analysis!, 't.ktr');
+    expect(p.probes[0]!.programs.map((g) => [g.name, g.setup, g.attach.map((a) => a.type === 'argwatchpoint' && a.symbol)])).toEqual([
+      ['kt_p0_0', 'kt_p0_0_setup', ['readline']],
+      ['kt_p0_1', 'kt_p0_1_setup', ['rl_getc']],
+    ]);
+    expect(p.probes[1]!.programs[0]!.setup).toBeUndefined();
+    // The calls' records first (code generation pairs them with the calls in order), then the setups'.
+    expect(p.events.map((e) => [e.id, e.kind, e.kind === 'watchpoint' ? e.program : '', 'layout' in e ? e.layout.fields.map((f) => f.offset) : []])).toEqual([
+      [0, 'printf', '', []],
+      [1, 'unwatch', '', [8]],
+      [2, 'exit', '', [8]],
+      [3, 'watchpoint', 'kt_p0_0', [8]],
+      [4, 'watchpoint', 'kt_p0_1', [8]],
+    ]);
+  });
+
   it('round-trips through JSON, bigints in kafka ASTs included', () => {
     const p = plan(`
       kafka:produce /args.partition == 3/ { @big[args.topic] = sum(18446744073709551615); }

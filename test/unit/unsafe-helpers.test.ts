@@ -29,6 +29,16 @@ describe('unsafeHelperCalls', () => {
     expect(unsafeHelperCalls(o)).toEqual([]);
   });
 
+  it('lets a constant SIGSTOP through only where stopping is allowed (watchpoints on an argument of the traced process)', async () => {
+    const o = await object('tracepoint:syscalls:sys_enter_openat { signal("SIGSTOP"); }');
+    expect(unsafeHelperCalls(o, true)).toEqual([]);
+    expect(unsafeHelperCalls(o)).toEqual([109]);
+    const other = await object('tracepoint:syscalls:sys_enter_openat { signal("SIGCONT"); }');
+    expect(unsafeHelperCalls(other, true)).toEqual([109]);
+    const computed = await object('tracepoint:syscalls:sys_enter_openat { signal(pid % 20); }');
+    expect(unsafeHelperCalls(computed, true)).toEqual([109]);
+  });
+
   it('finds nothing in what is not an ELF object', () => {
     expect(unsafeHelperCalls(Buffer.from('not an object at all, but long enough to have a header of sixty-four bytes'))).toEqual([]);
   });

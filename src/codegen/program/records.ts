@@ -30,6 +30,9 @@ export function callStmt(g: Gen, c: Call): boolean {
     case 'zero':
       record(g, c, []);
       return true;
+    case 'unwatch':
+      record(g, c, c.args);
+      return true;
     case 'exit': {
       const ev = event(g, c);
       const code = c.args[0] ? g.scalar(c.args[0]) : '0';

@@ -319,7 +319,7 @@ export class DebugInfo {
   ) {
     for (const unit of units) {
       for (const d of unit.children) {
-        const name = d.attrs.get(AT.name);
+        const name = nameOf(d);
         if (typeof name !== 'string' || d.attrs.has(AT.declaration)) continue;
         if (d.tag === TAG.subprogram && !this.functions.has(name)) this.functions.set(name, d);
         if ((d.tag === TAG.structureType || d.tag === TAG.unionType) && !this.records.has(recordKey(d.tag, name))) this.records.set(recordKey(d.tag, name), d);
@@ -341,7 +341,7 @@ export class DebugInfo {
     return f.children
       .filter((c) => c.tag === TAG.formalParameter)
       .map((p) => {
-        const name = p.attrs.get(AT.name);
+        const name = nameOf(p);
         const typeDie = this.typeOfDie(p);
         const cType = typeDie ? this.spelling(typeDie, 0) : 'void';
         const t = typeDie ? this.ktype(typeDie, 0) : { problem: 'it has no type' };
@@ -361,7 +361,7 @@ export class DebugInfo {
   /** bpftrace's spelling of a type (its dwarf_parser's get_type_name). */
   private spelling(d: Die, depth: number): string {
     if (depth > 16) return '<unknown type>';
-    const name = d.attrs.get(AT.name);
+    const name = nameOf(d);
     switch (d.tag) {
       case TAG.baseType:
       case TAG.typedef:
@@ -412,7 +412,7 @@ export class DebugInfo {
         return { kind: 'ptr', to: this.pointee(d, depth) };
       case TAG.structureType:
       case TAG.unionType: {
-        const name = d.attrs.get(AT.name);
+        const name = nameOf(d);
         if (typeof name !== 'string') return { problem: `its type is an anonymous ${d.tag === TAG.unionType ? 'union' : 'struct'}` };
         const full = `${d.tag === TAG.unionType ? 'union' : 'struct'} ${name}`;
         const defined = this.record(full);
@@ -444,7 +444,7 @@ export class DebugInfo {
     const t = inner && depth < 8 ? this.ktype(inner, depth + 1) : undefined;
     if (t && 'kind' in t) return t;
     const d = this.peel(inner);
-    const name = d?.attrs.get(AT.name);
+    const name = d ? nameOf(d) : undefined;
     // A struct the binary only declares keeps its name: its members are looked for elsewhere.
     if (d && (d.tag === TAG.structureType || d.tag === TAG.unionType) && typeof name === 'string') return { kind: 'struct', name: `${d.tag === TAG.unionType ? 'union' : 'struct'} ${name}` };
     return { kind: 'int', bits: 8, signed: false };
@@ -454,7 +454,7 @@ export class DebugInfo {
     const out: RecordMember[] = [];
     for (const m of record.children) {
       if (m.tag !== TAG.member) continue;
-      const name = m.attrs.get(AT.name);
+      const name = nameOf(m);
       const typeDie = this.typeOfDie(m);
       const bitSize = numberAttr(m, AT.bitSize);
       const dataBitOffset = numberAttr(m, AT.dataBitOffset);
@@ -487,7 +487,7 @@ export class DebugInfo {
         out.push({ name, offset, type: t });
         continue;
       }
-      const anonymous = inner && (inner.tag === TAG.structureType || inner.tag === TAG.unionType) && inner.attrs.get(AT.name) === undefined && depth < 16;
+      const anonymous = inner && (inner.tag === TAG.structureType || inner.tag === TAG.unionType) && nameOf(inner) === undefined && depth < 16;
       out.push(anonymous ? { name, offset, problem: t.problem, anonymous: { size: numberAttr(inner, AT.byteSize) ?? 0, members: this.members(inner, depth + 1) } } : { name, offset, problem: t.problem });
     }
     return out;
@@ -496,6 +496,15 @@ export class DebugInfo {
 
 function recordKey(tag: number, name: string): string {
   return `${tag === TAG.unionType ? 'union' : 'struct'} ${name}`;
+}
+
+/**
+ * A DIE's name when it is printable ASCII: names reach terminals and messages, and a binary's debug
+ * info is anyone's to write. Any other name counts as none.
+ */
+function nameOf(d: Die): string | undefined {
+  const v = d.attrs.get(AT.name);
+  return typeof v === 'string' && /^[\x21-\x7e][\x20-\x7e]*$/.test(v) ? v : undefined;
 }
 
 function numberAttr(d: Die, at: number): number | undefined {

@@ -11,6 +11,7 @@ import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
 import { type RecordMember, recordMembers } from './btf-members.js';
 import { compileTypes } from './clang-types.js';
+import { type DebugInfo, type DebugParameter, type DebugRecord, readDebugInfo } from './dwarf.js';
 import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, readElf } from './elf.js';
 import { globToRegExp, hasWildcard } from './glob.js';
 import { btfEventNames, btfHasEventFormat, btfSyscalls, btfTracepointFormat, parseFormatFile } from './tracepoint-format.js';
@@ -50,6 +51,10 @@ export interface SystemInfo {
   matchFiles(glob: string): string[];
   /** The files a process maps executable (its program and libraries), as paths through /proc/PID/root. */
   processObjects(pid: number): SystemResult<string[]>;
+  /** A function's parameters, from the binary's DWARF (for a uprobe's args); an error when it has none for the function. */
+  functionParameters(binary: string, func: string): SystemResult<DebugParameter[]>;
+  /** A struct or union (`struct Foo`) the binary's DWARF defines. */
+  debugRecord(binary: string, name: string): SystemResult<DebugRecord>;
   /** The value of a kernel enumerator (`TCP_FIN_WAIT1`), from BTF. */
   enumerator(name: string): bigint | undefined;
   /** The BTF clang makes of C (a script's definitions), or clang's messages. */
@@ -138,6 +143,7 @@ export class RealSystem implements SystemInfo {
   private tracefsRoot: string | undefined;
   private btfCache: Btf | null | undefined;
   private readonly elfCache = new Map<string, SystemResult<ElfInfo>>();
+  private readonly debugCache = new Map<string, SystemResult<DebugInfo | undefined>>();
   private tracefsList: TracepointId[] | undefined;
   private libraries: Map<string, string> | undefined;
   private kallsyms: SystemResult<Map<string, bigint>> | undefined;
@@ -258,6 +264,35 @@ export class RealSystem implements SystemInfo {
   dataSymbols(binary: string): SystemResult<ElfObject[]> {
     const r = this.elf(binary);
     return r.ok ? { ok: true, value: r.value.objects } : r;
+  }
+
+  private debugInfo(binary: string): SystemResult<DebugInfo> {
+    let r = this.debugCache.get(binary);
+    if (!r) {
+      try {
+        r = { ok: true, value: readDebugInfo(readFileSync(binary)) };
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        r = { ok: false, error: err.code === 'ENOENT' ? `${binary}: no such file` : err.code ? `cannot read ${binary}: ${err.code}` : `${binary}: ${err.message}` };
+      }
+      this.debugCache.set(binary, r);
+    }
+    if (!r.ok) return r;
+    return r.value ? { ok: true, value: r.value } : { ok: false, error: `${binary} has no DWARF debug info` };
+  }
+
+  functionParameters(binary: string, func: string): SystemResult<DebugParameter[]> {
+    const info = this.debugInfo(binary);
+    if (!info.ok) return info;
+    const params = info.value.parameters(func);
+    return params ? { ok: true, value: params } : { ok: false, error: `the debug info of ${binary} has no function ${func}` };
+  }
+
+  debugRecord(binary: string, name: string): SystemResult<DebugRecord> {
+    const info = this.debugInfo(binary);
+    if (!info.ok) return info;
+    const record = info.value.record(name);
+    return record ? { ok: true, value: record } : { ok: false, error: `the debug info of ${binary} has no ${name}` };
   }
 
   kernelSymbols(): SystemResult<Map<string, bigint>> {

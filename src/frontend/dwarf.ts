@@ -415,8 +415,10 @@ export class DebugInfo {
         const name = nameOf(d);
         if (typeof name !== 'string') return { problem: `its type is an anonymous ${d.tag === TAG.unionType ? 'union' : 'struct'}` };
         const full = `${d.tag === TAG.unionType ? 'union' : 'struct'} ${name}`;
-        const defined = this.record(full);
-        return defined ? { kind: 'struct', name: full, size: defined.size } : { kind: 'struct', name: full };
+        // A declaration's size is its definition's; members are read only when asked for (a list's `next` points to its own record).
+        const defined = d.attrs.has(AT.declaration) ? this.records.get(full) : d;
+        const size = defined && numberAttr(defined, AT.byteSize);
+        return size !== undefined ? { kind: 'struct', name: full, size } : { kind: 'struct', name: full };
       }
       case TAG.arrayType: {
         const elemDie = this.typeOfDie(d);

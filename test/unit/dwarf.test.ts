@@ -79,6 +79,7 @@ describe.each(BUILDS)('readDebugInfo of a program built by %s %s', (cc, flag) =>
     expect(level.offset * 8 + level.bitfield!.shift).toBe(flag.offset * 8 + flag.bitfield!.shift + 1);
     expect(member(info.record('struct Foo')!.members, 'b').type).toEqual({ kind: 'str', size: 10 });
     expect(info.record('union Value')?.size).toBe(8);
+    expect(member(info.record('struct Node')!.members, 'next').type).toEqual({ kind: 'ptr', to: { kind: 'struct', name: 'struct Node', size: 16 } });
     expect(info.record('struct Missing')).toBeUndefined();
   });
 

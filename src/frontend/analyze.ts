@@ -762,6 +762,9 @@ class Analyzer implements CallHost {
     if (providers.includes('fentry') || providers.includes('fexit')) {
       return this.err(loc, `args of fentry/fexit probes are not supported yet`);
     }
+    // A uprobe's args are registers, a tracepoint's are its record: one block cannot read both.
+    const other = providers.find((p) => p !== 'uprobe');
+    if (providers.includes('uprobe') && other) return this.err(object.loc, `args in a block of uprobe and ${other} probes: give each its own block`);
     if (providers.includes('kafka')) return this.kafkaArg(field, loc);
     if (providers.includes('tracepoint')) return this.tracepointArg(field, loc);
     if (providers.includes('uprobe')) return this.uprobeArg(e);

@@ -64,6 +64,7 @@ const CASES: Record<string, Case> = {
   'uprobe arg of a type not read': ['uprobe:/opt/app/server:handle { @ = args.ratio; }', '1:37', 'cannot read args.ratio (double): its type double is not an integer'],
   'uprobe arg past the registers': ['uprobe:/opt/app/server:wide { @ = args.g; }', '1:35', 'cannot read args.g: it is parameter 7, and only the first 6 are passed in registers on x86-64'],
   'uprobe args of functions that differ': ['uprobe:/opt/app/server:handle, uprobe:/opt/app/server:main { @ = args.fd; }', '1:66', "main has no parameter 'fd' (this block attaches to 2 functions; all must have it)"],
+  'uprobe args beside a tracepoint': ['uprobe:/opt/app/server:handle, t:syscalls:sys_enter_read { @ = args.fd; }', '1:64', 'args in a block of uprobe and tracepoint probes: give each its own block'],
   'member the DWARF struct lacks': ['uprobe:/opt/app/server:handle { @ = args.req->nope; }', '1:37', "struct Request has no member 'nope'"],
   'args without a field': ['t:syscalls:sys_enter_read { @ = args; }', '1:33', 'args must be followed by a field'],
   'func in a tracepoint': ['t:sched:sched_switch { @[func] = count(); }', '1:26', 'func is only available in'],

@@ -378,7 +378,8 @@ export class DebugInfo {
       }
       case TAG.constType: {
         const inner = this.typeOfDie(d);
-        if (!inner) return 'const void';
+        // bpftrace names what `const void` qualifies as it names every type it does not know.
+        if (!inner) return 'const <unknown type>';
         return inner.tag === TAG.pointerType ? `${this.spelling(inner, depth + 1)} const` : `const ${this.spelling(inner, depth + 1)}`;
       }
       default:

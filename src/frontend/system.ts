@@ -4,15 +4,15 @@
 // implementation reads tracefs when it can and BTF otherwise (tracefs is usually root-only, and
 // `kafkatrace check` must work without root); tests use a fake.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { findOnPath } from '../executables.js';
 import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
 import { type RecordMember, recordMembers } from './btf-members.js';
 import { compileTypes } from './clang-types.js';
 import { type DebugInfo, type DebugParameter, type DebugRecord, readDebugInfo } from './dwarf.js';
-import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, readElf } from './elf.js';
+import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, buildId, readElf } from './elf.js';
 import { globToRegExp, hasWildcard } from './glob.js';
 import { btfEventNames, btfHasEventFormat, btfSyscalls, btfTracepointFormat, parseFormatFile } from './tracepoint-format.js';
 
@@ -122,6 +122,33 @@ const LIBRARY_DIRS = [
   '/usr/lib',
   '/usr/local/lib',
 ];
+
+const DEBUG_DIR = '/usr/lib/debug';
+
+/**
+ * A file's bytes when root owns it and every directory above it and nobody else can write any of them
+ * (the debug files packages install); undefined otherwise or when it cannot be read. Debug info found
+ * by name, rather than given on the command line, is trusted only so.
+ */
+function rootFile(path: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    const real = realpathSync(path);
+    for (let dir = dirname(real); ; dir = dirname(dir)) {
+      const s = lstatSync(dir);
+      if (s.uid !== 0 || (s.mode & 0o022) !== 0) return undefined;
+      if (dir === '/') break;
+    }
+    fd = openSync(real, 'r');
+    const s = fstatSync(fd);
+    if (!s.isFile() || s.uid !== 0 || (s.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 interface RealSystemOptions {
   /** A tracefs root to read, or false to use BTF only. Default: find (or mount) one. */
@@ -266,11 +293,15 @@ export class RealSystem implements SystemInfo {
     return r.ok ? { ok: true, value: r.value.objects } : r;
   }
 
+  /** A binary's DWARF: its own, else that of the debug file its build id names (Debian's -dbgsym and -dbg packages). */
   private debugInfo(binary: string): SystemResult<DebugInfo> {
     let r = this.debugCache.get(binary);
     if (!r) {
       try {
-        r = { ok: true, value: readDebugInfo(readFileSync(binary)) };
+        const elf = readFileSync(binary);
+        const id = buildId(elf);
+        const separate = id && id.length > 2 ? rootFile(join(DEBUG_DIR, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)) : undefined;
+        r = { ok: true, value: readDebugInfo(elf) ?? (separate && readDebugInfo(separate)) };
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         r = { ok: false, error: err.code === 'ENOENT' ? `${binary}: no such file` : err.code ? `cannot read ${binary}: ${err.code}` : `${binary}: ${err.message}` };

@@ -100,7 +100,7 @@ describe.each(BUILDS)('readDebugInfo of a program built by %s %s', (cc, flag) =>
     ]);
     expect(mixed.slice(2, 6).map((p) => p.cType)).toEqual(['u64_t', 'const char*', 'struct Outer*', 'union Value*']);
     const q = info.parameters('qualified')!;
-    expect(q.map((p) => p.cType)).toEqual(['const int', '<unknown type>', 'char**', 'void*', 'enum colour']);
+    expect(q.map((p) => p.cType)).toEqual(['const int', '<unknown type>', 'char**', 'void*', 'enum colour', 'const <unknown type>*']);
     expect(q[3]!.type).toEqual({ kind: 'ptr', to: { kind: 'int', bits: 8, signed: false } });
     expect(info.parameters('no_such_function')).toBeUndefined();
   });

@@ -123,20 +123,21 @@ const LIBRARY_DIRS = [
   '/usr/local/lib',
 ];
 
-const DEBUG_DIR = '/usr/lib/debug';
-
 /**
  * A file's bytes when root owns it and every directory above it and nobody else can write any of them
- * (the debug files packages install); undefined otherwise or when it cannot be read. Debug info found
- * by name, rather than given on the command line, is trusted only so.
+ * (a sticky directory such as /tmp aside: nobody can rename what root put there), as the debug files
+ * packages install; undefined otherwise or when it cannot be read. Debug info found by name, rather
+ * than given on the command line, is trusted only so.
  */
+const STICKY = 0o1000;
+
 function rootFile(path: string): Buffer | undefined {
   let fd: number | undefined;
   try {
     const real = realpathSync(path);
     for (let dir = dirname(real); ; dir = dirname(dir)) {
       const s = lstatSync(dir);
-      if (s.uid !== 0 || (s.mode & 0o022) !== 0) return undefined;
+      if (s.uid !== 0 || ((s.mode & 0o022) !== 0 && (s.mode & STICKY) === 0)) return undefined;
       if (dir === '/') break;
     }
     fd = openSync(real, 'r');
@@ -154,6 +155,8 @@ interface RealSystemOptions {
   /** A tracefs root to read, or false to use BTF only. Default: find (or mount) one. */
   tracefs?: string | false;
   btfPath?: string;
+  /** Where separate debug files are, by build id (`.build-id/XX/REST.debug`). Default: /usr/lib/debug. */
+  debugDir?: string;
 }
 
 /** Names in `dir` matching a wildcard component; none when it cannot be read. */
@@ -300,7 +303,7 @@ export class RealSystem implements SystemInfo {
       try {
         const elf = readFileSync(binary);
         const id = buildId(elf);
-        const separate = id && id.length > 2 ? rootFile(join(DEBUG_DIR, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)) : undefined;
+        const separate = id && id.length > 2 ? rootFile(join(this.options.debugDir ?? '/usr/lib/debug', '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)) : undefined;
         r = { ok: true, value: readDebugInfo(elf) ?? (separate && readDebugInfo(separate)) };
       } catch (e) {
         const err = e as NodeJS.ErrnoException;

@@ -3,12 +3,12 @@
 // those values, and bpftrace 0.17 (its output stored, and run where it is installed) must agree.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileScript } from '../../src/compiler.js';
-import { realSystem } from '../../src/frontend/system.js';
+import { RealSystem, realSystem } from '../../src/frontend/system.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { runSession } from '../../src/runtime/session.js';
 import { ROOT, canRun, collector, hasBpftrace } from './runtime-helpers.js';
@@ -81,8 +81,9 @@ async function kafkatrace(script: string, pid: number): Promise<string> {
 }
 
 // What bpftrace's DWARF support reads too (bpftrace 0.17 gives up on structs with bitfields or anonymous unions).
-const FOO = `uprobe:${BINARY}:function1 /pid == $1/ { printf("%d %c\\n", *args->n, args->c); }
-uprobe:${BINARY}:function2 /pid == $1/ { printf("%d %s\\n", args->foo1->a, args->foo1->b); print(args->foo1->c); printf("%d\\n", ((struct Foo *)arg1)->a); exit(); }`;
+// The probes attach one after the other: function2's prints once function1's has fired.
+const FOO = `uprobe:${BINARY}:function1 /pid == $1 && @one == 0/ { printf("%d %c\\n", *args->n, args->c); @one = 1; }
+uprobe:${BINARY}:function2 /pid == $1 && @one/ { printf("%d %s\\n", args->foo1->a, args->foo1->b); print(args->foo1->c); printf("%d\\n", ((struct Foo *)arg1)->a); exit(); }`;
 const fooExpected = (v: Values): string => `${v.n} x\n${v.a} ${v.b}\n[${v.a},${v.a + 1},${v.a + 2}]\n456\n`;
 
 describe.runIf(canRun())('uprobe args from DWARF, end to end', () => {
@@ -108,3 +109,36 @@ describe.runIf(canRun())('uprobe args from DWARF, end to end', () => {
     expect(out).toContain(fooExpected(v));
   }, 60_000);
 });
+
+describe.runIf(canRun())('DWARF from a separate debug file, found by build id', () => {
+  // As Debian's -dbgsym packages split them: the program stripped, its DWARF (compressed) in DIR/.build-id/XX/REST.debug.
+  const debugDir = join(dir, 'debug');
+  const stripped = join(dir, 'stripped');
+  execFileSync('objcopy', ['--only-keep-debug', '--compress-debug-sections=zlib', BINARY, join(dir, 'split.debug')]);
+  execFileSync('objcopy', ['--strip-debug', BINARY, stripped]);
+  const id = /Build ID: ([0-9a-f]+)/.exec(execFileSync('readelf', ['-n', stripped], { encoding: 'utf8' }))![1]!;
+  const debugFile = join(debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`);
+  mkdirSync(join(debugDir, '.build-id', id.slice(0, 2)), { recursive: true, mode: 0o755 });
+  execFileSync('cp', [join(dir, 'split.debug'), debugFile]);
+  const parameters = () => new RealSystem({ tracefs: false, debugDir }).functionParameters(stripped, 'function2');
+
+  it('gives a stripped binary the parameters its debug file has', () => {
+    expect(readFileSync(stripped).includes('.debug_info')).toBe(false);
+    chmodSync(debugFile, 0o644);
+    expect(parameters()).toMatchObject({ ok: true, value: [{ name: 'foo1', cType: 'struct Foo*' }, { name: 'foo2', cType: 'struct Foo*' }] });
+  });
+
+  it('trusts no debug file another user can write, or that another user owns', () => {
+    chmodSync(debugFile, 0o666);
+    expect(parameters()).toEqual({ ok: false, error: `${stripped} has no DWARF debug info` });
+    chmodSync(debugFile, 0o644);
+    chmodSync(dirname(debugFile), 0o777);
+    expect(parameters()).toEqual({ ok: false, error: `${stripped} has no DWARF debug info` });
+    chmodSync(dirname(debugFile), 0o755);
+    chownSync(debugFile, 65534, 65534);
+    expect(parameters()).toEqual({ ok: false, error: `${stripped} has no DWARF debug info` });
+    chownSync(debugFile, 0, 0);
+    expect(parameters().ok).toBe(true);
+  });
+});
+

@@ -11,17 +11,18 @@ const SOURCE = join(import.meta.dirname, '../fixtures/dwarf/dwarf_test.c');
 const dir = mkdtempSync(join(tmpdir(), 'kt-dwarf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// The DWARF versions and compilers a binary on this machine may come from.
+// The DWARF versions and compilers a binary on this machine may come from; -gz: compressed sections, as Debian's debug packages have them.
 const BUILDS = [
   ['gcc', '-gdwarf-5'],
   ['gcc', '-gdwarf-4'],
+  ['gcc', '-gdwarf-5 -gz=zlib'],
   ['clang', '-gdwarf-5'],
   ['clang', '-gdwarf-4'],
 ].filter(([cc]) => findOnPath(cc!) !== undefined);
 
-function build(cc: string, flag: string): string {
-  const out = join(dir, `dwarf_test-${cc}${flag}`);
-  execFileSync(cc, [flag, '-O0', '-o', out, SOURCE]);
+function build(cc: string, flags: string): string {
+  const out = join(dir, `dwarf_test-${cc}${flags.replace(/[ =]/g, '_')}`);
+  execFileSync(cc, [...flags.split(' '), '-O0', '-o', out, SOURCE]);
   return out;
 }
 

@@ -306,6 +306,9 @@ function parseInfo(elf: Buffer): { dies: Map<number, Die>; units: Die[] } | unde
   return { dies, units };
 }
 
+/** The members one record may have, its anonymous records' included (the kernel's largest have a few hundred). */
+const MAX_MEMBERS = 100_000;
+
 const QUALIFIERS: ReadonlySet<number> = new Set([TAG.constType, TAG.volatileType, TAG.restrictType, TAG.atomicType, TAG.typedef]);
 
 /** The debug info of one binary. */
@@ -355,7 +358,7 @@ export class DebugInfo {
     const [keyword, tag] = name.split(' ');
     const d = this.records.get(recordKey(keyword === 'union' ? TAG.unionType : TAG.structureType, tag ?? ''));
     if (!d) return undefined;
-    return { size: numberAttr(d, AT.byteSize) ?? 0, members: this.members(d, 0) };
+    return { size: numberAttr(d, AT.byteSize) ?? 0, members: this.members(d, 0, 0, { left: MAX_MEMBERS }) };
   }
 
   /** bpftrace's spelling of a type (its dwarf_parser's get_type_name). */
@@ -453,10 +456,12 @@ export class DebugInfo {
     return { kind: 'int', bits: 8, signed: false };
   }
 
-  private members(record: Die, depth: number, base = 0): RecordMember[] {
+  /** `budget`: members left to read; debug info that nests records into more is malformed (or hostile). */
+  private members(record: Die, depth: number, base: number, budget: { left: number }): RecordMember[] {
     const out: RecordMember[] = [];
     for (const m of record.children) {
       if (m.tag !== TAG.member) continue;
+      if (--budget.left < 0) bad(`records that nest more than ${MAX_MEMBERS} members`);
       const name = nameOf(m);
       const typeDie = this.typeOfDie(m);
       const bitSize = numberAttr(m, AT.bitSize);
@@ -471,7 +476,7 @@ export class DebugInfo {
       const inner = this.peel(typeDie);
       if (typeof name !== 'string') {
         // An anonymous struct or union: its members are the record's own, as C names them.
-        if (inner && (inner.tag === TAG.structureType || inner.tag === TAG.unionType) && depth < 16) out.push(...this.members(inner, depth + 1, offset));
+        if (inner && (inner.tag === TAG.structureType || inner.tag === TAG.unionType) && depth < 16) out.push(...this.members(inner, depth + 1, offset, budget));
         continue;
       }
       if (bitSize !== undefined) {
@@ -491,7 +496,7 @@ export class DebugInfo {
         continue;
       }
       const anonymous = inner && (inner.tag === TAG.structureType || inner.tag === TAG.unionType) && nameOf(inner) === undefined && depth < 16;
-      out.push(anonymous ? { name, offset, problem: t.problem, anonymous: { size: numberAttr(inner, AT.byteSize) ?? 0, members: this.members(inner, depth + 1) } } : { name, offset, problem: t.problem });
+      out.push(anonymous ? { name, offset, problem: t.problem, anonymous: { size: numberAttr(inner, AT.byteSize) ?? 0, members: this.members(inner, depth + 1, 0, budget) } } : { name, offset, problem: t.problem });
     }
     return out;
   }

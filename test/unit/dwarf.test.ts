@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,13 @@ describe('readDebugInfo', () => {
     expect(readDebugInfo(readFileSync(out))).toBeUndefined();
   });
 
+  it('refuses records that nest without end, in bounded time', () => {
+    const info = readDebugInfo(selfNestingProgram())!;
+    const start = Date.now();
+    expect(() => info.record('struct Twice')).toThrow(expect.objectContaining({ errorCode: 'dwarf-invalid', message: expect.stringContaining('nest more than') }));
+    expect(Date.now() - start).toBeLessThan(5000);
+  });
+
   it('refuses malformed DWARF with one error, never a wrong layout', () => {
     const binary = build('cc', '-gdwarf-5');
     const elf = readFileSync(binary);
@@ -136,6 +143,37 @@ describe('readDebugInfo', () => {
     expect(refused).toBeGreaterThan(0);
   });
 });
+
+/**
+ * A program whose struct has three anonymous unions, each member patched to hold the struct itself: a
+ * cycle no compiler emits, which read naively nests 3^16 records. The DIE offsets come from
+ * llvm-dwarfdump; the program has one unit, at offset 0, so its references are these offsets.
+ */
+function selfNestingProgram(): Buffer {
+  const src = join(dir, 'twice.c');
+  writeFileSync(src, 'struct Twice { union { int a; }; union { int b; }; union { int c; }; };\nstruct Twice t;\nint main(void) { return t.a; }\n');
+  const out = join(dir, 'twice');
+  execFileSync('gcc', ['-gdwarf-5', '-O0', '-o', out, src]);
+  const dies = [...execFileSync('llvm-dwarfdump', ['--debug-info', out], { encoding: 'utf8' }).matchAll(/^0x([0-9a-f]+):\s+(DW_TAG_\w+|NULL)/gm)].map((m) => ({
+    offset: Number.parseInt(m[1]!, 16),
+    tag: m[2]!,
+  }));
+  const unions = dies.filter((d) => d.tag === 'DW_TAG_union_type').map((d) => d.offset);
+  const struct = dies.findIndex((d) => d.tag === 'DW_TAG_structure_type');
+  const elf = readFileSync(out);
+  const info = infoOffset(out);
+  let patched = 0;
+  for (let i = struct + 1; dies[i]!.tag === 'DW_TAG_member'; i++) {
+    for (let at = dies[i]!.offset; at + 4 <= dies[i + 1]!.offset; at++) {
+      if (!unions.includes(elf.readUInt32LE(info + at))) continue;
+      elf.writeUInt32LE(dies[struct]!.offset, info + at);
+      patched++;
+      break;
+    }
+  }
+  expect(patched).toBe(3);
+  return elf;
+}
 
 /** The file offset of .debug_info, from readelf (binutils), the reference for section headers. */
 function infoOffset(path: string): number {

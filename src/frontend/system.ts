@@ -123,14 +123,14 @@ const LIBRARY_DIRS = [
   '/usr/local/lib',
 ];
 
+const STICKY = 0o1000;
+
 /**
  * A file's bytes when root owns it and every directory above it and nobody else can write any of them
  * (a sticky directory such as /tmp aside: nobody can rename what root put there), as the debug files
  * packages install; undefined otherwise or when it cannot be read. Debug info found by name, rather
  * than given on the command line, is trusted only so.
  */
-const STICKY = 0o1000;
-
 function rootFile(path: string): Buffer | undefined {
   let fd: number | undefined;
   try {

@@ -89,9 +89,8 @@ function cString(buf: Buffer, off: number, limit = buf.length): string {
   return buf.toString('utf8', off, end);
 }
 
-/** Parses the symbols and USDT notes of an ELF64 file. Throws KtError elf-invalid when the file is not one. */
-export function readElf(path: string): ElfInfo {
-  const buf = readFile(path);
+/** The section headers of an ELF64 little-endian file, named. Throws KtError elf-invalid when it is not one. */
+function parseHeaders(buf: Buffer, path: string): { segments: Segment[]; sections: Section[]; num: (off: number) => number } {
   if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) throw new KtError('elf-invalid', `${path} is not an ELF file`);
   if (buf[4] !== 2) throw new KtError('elf-invalid', `${path} is not a 64-bit ELF file`);
   if (buf[5] !== 1) throw new KtError('elf-invalid', `${path} is not a little-endian ELF file`);
@@ -130,16 +129,21 @@ export function readElf(path: string): ElfInfo {
   }
   const shstr = sections[shstrndx];
   if (shstr) for (const s of sections) s.name = cString(buf, shstr.offset + s.nameOff);
+  return { segments, sections, num };
+}
 
-  const toFileOffset = (addr: number): number | undefined => {
-    for (const seg of segments) {
-      if (seg.type === PT_LOAD && addr >= seg.vaddr && addr < seg.vaddr + seg.filesz) return addr - seg.vaddr + seg.offset;
-    }
-    return undefined;
-  };
-
-  const functions = new Map<string, ElfFunction>();
-  const objects = new Map<string, ElfObject>();
+/**
+ * The function and data symbols of `buf`'s symbol tables into `functions` and `objects` (a name seen
+ * before keeps its first symbol). `toFileOffset`: where an address is in the file uprobes attach to.
+ */
+function readSymbols(
+  buf: Buffer,
+  headers: ReturnType<typeof parseHeaders>,
+  toFileOffset: (addr: number) => number | undefined,
+  functions: Map<string, ElfFunction>,
+  objects: Map<string, ElfObject>,
+): void {
+  const { sections, num } = headers;
   // .symtab first: it has the local functions too; .dynsym adds nothing new when both exist.
   const tables = [...sections.filter((s) => s.type === SHT_SYMTAB), ...sections.filter((s) => s.type === SHT_DYNSYM)];
   for (const table of tables) {
@@ -165,6 +169,29 @@ export function readElf(path: string): ElfInfo {
       functions.set(name, { name, address, fileOffset, size: num(p + 16) });
     }
   }
+}
+
+/**
+ * Parses the symbols and USDT notes of an ELF64 file; `debugFile`: the bytes of its separate debug
+ * file, whose symbol table adds the local functions a stripped file lacks (their file offsets are the
+ * file's: a debug file keeps addresses, not contents). Throws KtError elf-invalid when either is not an ELF64 file.
+ */
+export function readElf(path: string, debugFile?: Buffer): ElfInfo {
+  const buf = readFile(path);
+  const headers = parseHeaders(buf, path);
+  const { segments, sections, num } = headers;
+
+  const toFileOffset = (addr: number): number | undefined => {
+    for (const seg of segments) {
+      if (seg.type === PT_LOAD && addr >= seg.vaddr && addr < seg.vaddr + seg.filesz) return addr - seg.vaddr + seg.offset;
+    }
+    return undefined;
+  };
+
+  const functions = new Map<string, ElfFunction>();
+  const objects = new Map<string, ElfObject>();
+  readSymbols(buf, headers, toFileOffset, functions, objects);
+  if (debugFile) readSymbols(debugFile, parseHeaders(debugFile, `the debug file of ${path}`), toFileOffset, functions, objects);
 
   const usdt: UsdtProbe[] = [];
   const note = sections.find((s) => s.type === SHT_NOTE && s.name === '.note.stapsdt');

@@ -174,6 +174,7 @@ export class RealSystem implements SystemInfo {
   private btfCache: Btf | null | undefined;
   private readonly elfCache = new Map<string, SystemResult<ElfInfo>>();
   private readonly debugCache = new Map<string, SystemResult<DebugInfo | undefined>>();
+  private readonly debugFiles = new Map<string, Buffer | undefined>();
   private tracefsList: TracepointId[] | undefined;
   private libraries: Map<string, string> | undefined;
   private kallsyms: SystemResult<Map<string, bigint>> | undefined;
@@ -267,11 +268,20 @@ export class RealSystem implements SystemInfo {
     return this.btf()?.namesOfKind(BtfKind.Func).filter((n) => re.test(n)) ?? [];
   }
 
+  /** The separate debug file a binary's build id names, when root owns it (see rootFile); Debian's -dbg and -dbgsym packages install them. */
+  private separateDebugFile(binary: string, elf: Buffer): Buffer | undefined {
+    if (!this.debugFiles.has(binary)) {
+      const id = buildId(elf);
+      this.debugFiles.set(binary, id && id.length > 2 ? rootFile(join(this.options.debugDir ?? '/usr/lib/debug', '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)) : undefined);
+    }
+    return this.debugFiles.get(binary);
+  }
+
   private elf(binary: string): SystemResult<ElfInfo> {
     let r = this.elfCache.get(binary);
     if (!r) {
       try {
-        r = { ok: true, value: readElf(binary) };
+        r = { ok: true, value: readElf(binary, this.separateDebugFile(binary, readFileSync(binary))) };
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         r = { ok: false, error: err.code === 'ENOENT' ? `${binary}: no such file` : err.code ? `cannot read ${binary}: ${err.code}` : err.message };
@@ -296,14 +306,13 @@ export class RealSystem implements SystemInfo {
     return r.ok ? { ok: true, value: r.value.objects } : r;
   }
 
-  /** A binary's DWARF: its own, else that of the debug file its build id names (Debian's -dbgsym and -dbg packages). */
+  /** A binary's DWARF: its own, else its separate debug file's. */
   private debugInfo(binary: string): SystemResult<DebugInfo> {
     let r = this.debugCache.get(binary);
     if (!r) {
       try {
         const elf = readFileSync(binary);
-        const id = buildId(elf);
-        const separate = id && id.length > 2 ? rootFile(join(this.options.debugDir ?? '/usr/lib/debug', '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)) : undefined;
+        const separate = this.separateDebugFile(binary, elf);
         r = { ok: true, value: readDebugInfo(elf) ?? (separate && readDebugInfo(separate)) };
       } catch (e) {
         const err = e as NodeJS.ErrnoException;

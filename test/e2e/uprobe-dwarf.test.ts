@@ -121,6 +121,9 @@ describe.runIf(canRun())('DWARF from a separate debug file, found by build id', 
   mkdirSync(join(debugDir, '.build-id', id.slice(0, 2)), { recursive: true, mode: 0o755 });
   execFileSync('cp', [join(dir, 'split.debug'), debugFile]);
   const parameters = () => new RealSystem({ tracefs: false, debugDir }).functionParameters(stripped, 'function2');
+  // Stripped of its symbol table too: its functions are in its debug file's only (executables export none).
+  const bare = join(dir, 'bare');
+  execFileSync('objcopy', ['--strip-all', BINARY, bare]);
 
   it('gives a stripped binary the parameters its debug file has', () => {
     expect(readFileSync(stripped).includes('.debug_info')).toBe(false);
@@ -140,5 +143,25 @@ describe.runIf(canRun())('DWARF from a separate debug file, found by build id', 
     chownSync(debugFile, 0, 0);
     expect(parameters().ok).toBe(true);
   });
-});
 
+  it("lists and attaches to the functions only the debug file's symbol table has, at the binary's own offsets", async () => {
+    const system = new RealSystem({ tracefs: false, debugDir });
+    const own = realSystem().symbols(BINARY);
+    const found = system.symbols(bare);
+    if (!own.ok || !found.ok) throw new Error('no symbols');
+    expect(realSystem().symbols(bare)).toMatchObject({ ok: true, value: expect.not.arrayContaining([expect.objectContaining({ name: 'function2' })]) });
+    expect(found.value.find((f) => f.name === 'function2')).toEqual(own.value.find((f) => f.name === 'function2'));
+    const v = randomValues();
+    const child = spawn(bare, ['loop', String(v.n), String(v.a), v.b, String(v.u8), String(v.s16), String(v.u64), v.label], { stdio: 'ignore' });
+    children.push(child);
+    const r = await compileScript(`uprobe:${bare}:function2 /pid == $1/ { printf("%d %s\\n", args->foo1->a, args->foo1->b); exit(); }`, 'bare.bt', {
+      positional: [String(child.pid)],
+      unsafe: false,
+      system,
+    });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+    const c = collector();
+    await runSession(r.compiled.plan, r.compiled.object!, { signals: false, output: createOutput({ format: 'text', write: c.write, writeError: c.writeError }) });
+    expect(c.text()).toContain(`${v.a} ${v.b}\n`);
+  }, 60_000);
+});

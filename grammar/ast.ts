@@ -195,6 +195,8 @@ export interface FieldAccess extends ExprBase {
   offset?: number;
   /** Set by analysis on a bitfield member: its bits, from bit `shift` of the bytes at `offset`. */
   bitfield?: { shift: number; width: number };
+  /** Set by analysis on a uprobe's `args.NAME`: the parameter's position, read as argN (x86-64 SysV registers). */
+  argument?: number;
 }
 /** `$t.0` */
 export interface TupleIndex extends ExprBase { kind: 'tupleIndex'; object: Expr; index: number }

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   'kernel-refused': 'kernel-feature',
   'attach-failed': 'kernel-feature',
   'elf-invalid': 'bad-input',
+  'dwarf-invalid': 'bad-input',
   'plan-invalid': 'bad-input',
   'short-data': 'bad-input',
   'capture-record': 'bad-input',

@@ -14,6 +14,7 @@ import { type MapState, MapTable, at, mapValueType, plural } from './map-table.j
 import type { Provider } from './providers.js';
 import type { SystemInfo, SystemResult } from './system.js';
 import { type RecordMember, recordMembers } from './btf-members.js';
+import type { DebugRecord } from './dwarf.js';
 import { type ScriptTypes, identifiers, scriptTypes } from './c-definitions.js';
 import { INT64, NONE, UINT64, compatible, isInt, isPtr, isStr, pointeeSize, storageType, typeName, unify } from './types.js';
 
@@ -44,6 +45,8 @@ interface ProbeContext {
   names: string[];
   /** The binaries of the uprobe, uretprobe and usdt attach points, for uaddr(). */
   binaries: string[];
+  /** The functions of the uprobe attach points (their parameters are `args`). */
+  functions: { binary: string; symbol: string }[];
   variables: Map<string, { type: KType; loc: Loc }>;
   usesArgs: boolean;
   loops: number;
@@ -97,15 +100,28 @@ class Analyzer implements CallHost {
     this.maps = new MapTable((loc, message) => this.err(loc, message), seed);
   }
 
-  /** A record's size: the script's C defines it, or the kernel's BTF has it. */
+  /** A record's size: the script's C defines it, the DWARF of a binary the probe attaches to has it, or the kernel's BTF has it. */
   private recordSize(name: string): SystemResult<number> {
     const own = this.types.record(name);
-    return own ? { ok: true, value: own.btf.sizeOf(own.id) } : this.env.system.recordSize(name);
+    if (own) return { ok: true, value: own.btf.sizeOf(own.id) };
+    const debug = this.debugRecord(name);
+    return debug ? { ok: true, value: debug.size } : this.env.system.recordSize(name);
   }
 
   private recordMembers(name: string): SystemResult<RecordMember[]> {
     const own = this.types.record(name);
-    return own ? { ok: true, value: recordMembers(own.btf, own.id) } : this.env.system.recordMembers(name);
+    if (own) return { ok: true, value: recordMembers(own.btf, own.id) };
+    const debug = this.debugRecord(name);
+    return debug ? { ok: true, value: debug.members } : this.env.system.recordMembers(name);
+  }
+
+  /** The record as the first of the probe's binaries whose DWARF defines it has it (bpftrace looks there before the kernel). */
+  private debugRecord(name: string): DebugRecord | undefined {
+    for (const binary of this.ctx?.binaries ?? []) {
+      const r = this.env.system.debugRecord(binary, name);
+      if (r.ok) return r.value;
+    }
+    return undefined;
   }
 
   get where(): 'kernel' | 'user' {
@@ -155,6 +171,7 @@ class Analyzer implements CallHost {
       kafka: ok.flatMap((r) => r.kafka),
       names,
       binaries,
+      functions: resolved.flatMap((a) => (a.type === 'uprobe' ? [{ binary: a.binary, symbol: a.symbol }] : [])),
       variables: new Map(),
       usesArgs: false,
       loops: 0,
@@ -487,7 +504,7 @@ class Analyzer implements CallHost {
         return unify(a, b);
       }
       case 'field':
-        return e.object.kind === 'builtin' && e.object.name === 'args' ? this.field(e.object, e.field, e.loc) : this.member(e);
+        return e.object.kind === 'builtin' && e.object.name === 'args' ? this.field(e) : this.member(e);
       case 'tupleIndex': {
         const t = this.expr(e.object);
         if (!t) return undefined;
@@ -734,23 +751,57 @@ class Analyzer implements CallHost {
     return m.type.kind === 'ptr' || m.type.kind === 'struct' ? { ...m.type, space } : m.type;
   }
 
-  private field(object: Expr, field: string, loc: Loc): T {
+  private field(e: FieldAccess): T {
+    const { object, field, loc } = e;
     // Check availability of `args` itself (providers), without the "needs a field" error.
     const providers = this.ctx.providers;
     object.type = NONE;
     const info = BUILTINS.args!;
     const bad = providers.find((p) => !info.only!.includes(p));
     if (bad) {
-      const alt = ['kprobe', 'uprobe', 'usdt'].includes(bad) ? ' (use arg0, arg1, ...)' : '';
-      return this.err(object.loc, `args is only available in tracepoint, fentry, fexit and kafka probes, not in ${bad}${alt}`);
+      const alt = bad === 'uretprobe' ? ' (a uprobe on the function has them)' : ['kprobe', 'usdt'].includes(bad) ? ' (use arg0, arg1, ...)' : '';
+      return this.err(object.loc, `args is only available in tracepoint, uprobe, fentry, fexit and kafka probes, not in ${bad}${alt}`);
     }
     this.ctx.usesArgs = true;
     if (providers.includes('fentry') || providers.includes('fexit')) {
       return this.err(loc, `args of fentry/fexit probes are not supported yet`);
     }
+    // A uprobe's args are registers, a tracepoint's are its record: one block cannot read both.
+    const other = providers.find((p) => p !== 'uprobe');
+    if (providers.includes('uprobe') && other) return this.err(object.loc, `args in a block of uprobe and ${other} probes: give each its own block`);
     if (providers.includes('kafka')) return this.kafkaArg(field, loc);
     if (providers.includes('tracepoint')) return this.tracepointArg(field, loc);
+    if (providers.includes('uprobe')) return this.uprobeArg(e);
     return undefined;
+  }
+
+  /**
+   * A parameter of the uprobe's function, from the binary's DWARF: an integer or a pointer in the
+   * traced process's memory, read from the register the x86-64 SysV ABI passes it in.
+   */
+  private uprobeArg(e: FieldAccess): T {
+    let type: KType | undefined;
+    let position: number | undefined;
+    for (const f of this.ctx.functions) {
+      const params = this.env.system.functionParameters(f.binary, f.symbol);
+      if (!params.ok) return this.err(e.loc, `args.${e.field} needs the parameters of ${f.symbol}: ${params.error}`);
+      const i = params.value.findIndex((p) => p.name === e.field);
+      const which = this.ctx.functions.length > 1 ? ` (this block attaches to ${plural(this.ctx.functions.length, 'function')}; all must have it)` : '';
+      if (i < 0) return this.err(e.loc, `${f.symbol} has no parameter '${e.field}'${which}`, this.suggest(e.field, params.value.map((p) => p.name)));
+      if (position !== undefined && position !== i) return this.err(e.loc, `args.${e.field} is parameter ${position + 1} of one function and ${i + 1} of another`);
+      const p = params.value[i]!;
+      if (!p.type) return this.err(e.loc, `cannot read args.${e.field} (${p.cType}): ${p.problem}`);
+      if (p.type.kind !== 'int' && p.type.kind !== 'ptr') return this.err(e.loc, `cannot read args.${e.field}: ${p.cType} is passed by value, which only integers and pointers are here`);
+      if (i >= MAX_ARG_REGISTERS) return this.err(e.loc, `cannot read args.${e.field}: it is parameter ${i + 1}, and only the first ${MAX_ARG_REGISTERS} are passed in registers on x86-64`);
+      const t: KType = p.type.kind === 'ptr' ? { ...p.type, space: 'user' } : p.type;
+      // The same type everywhere: a register holds the value at its declared width only.
+      if (type && typeName(type) !== typeName(t)) return this.err(e.loc, `args.${e.field} has different types in the matched functions: ${typeName(type)} and ${typeName(t)}`);
+      type = t;
+      position = i;
+    }
+    if (position === undefined) return this.err(e.loc, `args needs a uprobe on a function (not an address)`);
+    e.argument = position;
+    return type;
   }
 
   private kafkaArg(field: string, loc: Loc): T {

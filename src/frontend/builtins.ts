@@ -48,7 +48,8 @@ export const BUILTINS: Record<string, BuiltinInfo> = {
     kafka: false,
   },
   retval: { type: INT64, only: ['kretprobe', 'uretprobe', 'fexit'], kafka: false },
-  args: { type: { kind: 'none' }, only: ['tracepoint', 'fentry', 'fexit', 'kafka'], kafka: true },
+  // A uprobe's args are the function's parameters, where the binary's DWARF has them.
+  args: { type: { kind: 'none' }, only: ['tracepoint', 'uprobe', 'fentry', 'fexit', 'kafka'], kafka: true },
 };
 
 /** bpftrace builtins kafkatrace does not have, and why: a script that uses one gets this, not "unknown". */

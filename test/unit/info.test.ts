@@ -24,7 +24,7 @@ describe('--info', () => {
     expect(formatInfo(facts(true))).toBe(
       [
         'System\n  OS: Linux 6.1.0 #1 SMP\n  Arch: x86_64\n',
-        'Build\n  version: kafkatrace v0.1.0\n  libbpf: v1.1\n',
+        'Build\n  version: kafkatrace v0.1.0\n  libbpf: v1.1\n  libdw (DWARF support): yes\n',
         'Kernel helpers\n  probe_read_kernel: yes\n  send_signal: no\n',
         'Kernel features\n  Loop support: yes\n  btf: yes\n  uprobe refcount: no\n',
         'Map types\n  hash: yes\n  perf_event_array: yes\n',

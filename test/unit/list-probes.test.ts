@@ -35,4 +35,26 @@ describe('-l uprobes', () => {
     expect(lines(undefined, 4242)).toContain('uprobe:/proc/4242/root/usr/bin/bash:shell_execve');
     expect(() => lines('uprobe:*', 1)).toThrow('no process with pid 1');
   });
+
+  it('-v shows a uprobe\'s parameters from the DWARF of its binary, without the `;` of tracepoint fields', () => {
+    expect(listProbes('uprobe:/opt/app/server:*', true, system)).toBe(
+      [
+        'uprobe:/opt/app/server:handle',
+        '    struct Request* req',
+        '    int fd',
+        '    const char* name',
+        '    double ratio',
+        'uprobe:/opt/app/server:main',
+        '    int argc',
+        '    char** argv',
+        'uprobe:/opt/app/server:wide',
+        ...['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((n) => `    long int ${n}`),
+        '',
+      ].join('\n'),
+    );
+    // Nothing under a uretprobe (as bpftrace), nor for a binary without debug info.
+    expect(listProbes('uretprobe:/opt/app/server:main', true, system)).toBe('uretprobe:/opt/app/server:main\n');
+    expect(listProbes('uprobe:/usr/bin/bash:readline', true, system)).toBe('uprobe:/usr/bin/bash:readline\n');
+    expect(listProbes('tracepoint:syscalls:sys_enter_read', true, system)).toContain('\n    unsigned int fd;\n');
+  });
 });

@@ -1,9 +1,10 @@
-// Builtin variables (pid, func, retval, argN, ...) and tracepoint args, read from the probe's context.
+// Builtin variables (pid, func, retval, argN, ...), tracepoint args and uprobe args, read from the probe's context.
 import type { TracepointField } from '../../frontend/analysis.js';
 import type { Expr, KType } from '../../frontend/ast.js';
 import { InternalError } from '../../errors.js';
 import { sizeOf } from '../../plan/layout.js';
-import { intCType } from '../ctypes.js';
+import { intCType, scalarCType } from '../ctypes.js';
+import { typeOf } from '../../plan/events.js';
 import { fieldMember, isIntField } from '../tracepoint-struct.js';
 import type { Gen } from './context.js';
 
@@ -119,6 +120,8 @@ function tpField(g: Gen, e: Extract<Expr, { kind: 'field' }>): TracepointField {
 }
 
 export function fieldScalar(g: Gen, e: Extract<Expr, { kind: 'field' }>): string {
+  // A uprobe's parameter: its register, at the width its DWARF type declares (the upper bits of a narrower one are not its value).
+  if (e.argument !== undefined) return `((${scalarCType(typeOf(e))})${arg(g, e.argument, false, e)})`;
   const f = tpField(g, e);
   if (!isIntField(f) || f.dataLoc) g.unsupported(e, `args.${f.name} as an integer`);
   const ct = intCType(f.size * 8, f.signed);

@@ -70,6 +70,14 @@ export function isKtError(e: unknown, ...codes: ErrorCode[]): e is KtError {
   return e instanceof KtError && (codes.length === 0 || codes.includes(e.errorCode));
 }
 
+/**
+ * A failure that has no script location, as bpftrace prints its errors: one line, `ERROR: ` first.
+ * Located script diagnostics render themselves (src/frontend/diagnostics.ts).
+ */
+export function errorLine(message: string): string {
+  return `ERROR: ${message}\n`;
+}
+
 /** A stage received what an earlier stage should have rejected or filled in: a kafkatrace bug. */
 export class InternalError extends KtError {
   override name = 'InternalError';

@@ -248,7 +248,8 @@ export function parseCli(argv: string[]): CliOptions {
   if (format !== undefined) {
     const allowed = command === 'check' ? ['text', 'github'] : ['text', 'json'];
     if (!allowed.includes(format)) {
-      throw new KtError('usage', `unknown output format '${format}': use ${allowed.join(' or ')}`);
+      // bpftrace's words and its second line.
+      throw new KtError('usage', `Invalid output format "${format}"\nValid formats: ${allowed.map((f) => `'${f}'`).join(', ')}`);
     }
     opts.format = format as CliOptions['format'];
   }

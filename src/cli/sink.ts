@@ -4,7 +4,7 @@
 // /dev/full) is one line on stderr and status 1. Either way nothing more is written, and whoever
 // listens (a tracing session) is told, so that it stops and detaches in order.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { KtError } from '../errors.js';
+import { errorLine, KtError } from '../errors.js';
 
 /** A file kafkatrace writes (compile -o) could not be written; the message names it. */
 export function outputError(path: string, e: unknown): KtError {
@@ -98,5 +98,5 @@ export function outputFailure(code: number): { code: number; message?: string } 
   if (!failed) return undefined;
   const e = failed.failure!;
   if (e.code === 'EPIPE') return { code: CLOSED_PIPE_STATUS };
-  return { code: code !== 0 ? code : 1, message: `kafkatrace: cannot write to ${failed.name}: ${errorText(e)}\n` };
+  return { code: code !== 0 ? code : 1, message: errorLine(`cannot write to ${failed.name}: ${errorText(e)}`) };
 }

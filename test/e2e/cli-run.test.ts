@@ -28,7 +28,7 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
     expect(second).toEqual(first);
     const changed = kafkatrace(['-e', prog.replace('41', '40')], { env: { ...env, PATH: '/nonexistent' } });
     expect(changed.code).toBe(1);
-    expect(changed.stderr).toMatch(/^kafkatrace: clang is not installed/);
+    expect(changed.stderr).toMatch(/^ERROR: clang is not installed/);
   });
 
   it('-f json prints one object per line, -o writes to a file', () => {

@@ -167,7 +167,7 @@ describe('kafkatrace (the built command)', () => {
   it('a missing script file is one clear line', () => {
     const r = kafkatrace(['/no/such/script.ktr']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^kafkatrace: cannot read script '\/no\/such\/script.ktr': no such file\n/);
+    expect(r.stderr).toMatch(/^ERROR: failed to open file '\/no\/such\/script.ktr': No such file or directory\n$/);
   });
 
   it('lists kafka probes with their args', () => {

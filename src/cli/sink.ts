@@ -66,12 +66,26 @@ export const stdout = new OutputSink('standard output', (s) => void process.stdo
 
 let guarded = false;
 
-/** Listens for write errors on stdout (the sink's failure) and stderr (nowhere left to say them). */
+/** A stdio stream's libuv handle, which can clear O_NONBLOCK on its descriptor. */
+interface BlockingHandle {
+  setBlocking?: (blocking: boolean) => number;
+}
+
+/**
+ * Listens for write errors on stdout (the sink's failure) and stderr (nowhere left to say them), and
+ * makes both blocking again. libuv sets O_NONBLOCK on a pipe, and that flag belongs to the open file,
+ * which other processes share: in `kafkatrace -l 2>&1 | grep x` grep's stdout is kafkatrace's
+ * stderr, and grep would fail with EAGAIN (status 2) whenever its reader lags, as it never does
+ * beside bpftrace.
+ */
 export function guardStdio(): void {
   if (guarded) return;
   guarded = true;
   process.stdout.on('error', (e) => stdout.fail(e));
   process.stderr.on('error', () => {});
+  for (const stream of [process.stdout, process.stderr]) {
+    (stream as unknown as { _handle?: BlockingHandle })._handle?.setBlocking?.(true);
+  }
 }
 
 /** A file for -o, written with one system call per piece (a partial write continues). */

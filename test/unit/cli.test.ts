@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { kafkatrace, ROOT } from '../helpers/cli.js';
+import { BIN, kafkatrace, ROOT } from '../helpers/cli.js';
 import { githubAnnotation } from '../../src/cli/check.js';
 import { HELP, parseCli, parseDuration } from '../../src/cli/args.js';
 
@@ -110,6 +111,26 @@ describe('GitHub annotations', () => {
 });
 
 describe('kafkatrace (the built command)', () => {
+  it('leaves the pipes it shares blocking: grep writing where kafkatrace writes its errors does not fail when its reader lags', async () => {
+    // bpftrace's `-l -p PID | grep` cases read stdout and stderr from one pipe, slowly; here the
+    // reader waits before it reads, so that grep's writes fill the pipe.
+    const list = `"${process.execPath}" "${BIN}" -l 'uprobe:${process.execPath}:*'`;
+    const child = spawn('sh', ['-c', `exec 2>&1; ${list} | grep -e '^uprobe'`], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    let lines = 0;
+    let rest = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      const parts = (rest + s).split('\n');
+      rest = parts.pop()!;
+      lines += parts.length;
+    });
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.stdout.resume();
+    expect(await exited).toBe(0);
+    expect(lines).toBeGreaterThan(1000);
+  });
+
   it('prints help and version', () => {
     const help = kafkatrace(['--help']);
     expect(help.code).toBe(0);

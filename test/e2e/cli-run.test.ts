@@ -95,7 +95,7 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
   it('a bad script run directly gets its diagnostics, never a stack trace', () => {
     const r = kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_opnat { @ = count(); }'], { env });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^-e:1:1: error: .*sys_enter_opnat/);
+    expect(r.stderr).toMatch(/^-e:1:1: ERROR: .*sys_enter_opnat/);
     expect(r.stderr).toMatch(/did you mean .*sys_enter_openat/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

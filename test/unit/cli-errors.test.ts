@@ -67,7 +67,7 @@ describe('failure reports from the CLI', () => {
     expect(option.stderr).toContain('\nUSAGE\n');
     const script = kafkatrace(['check', '-e', 'BEGIN { nosuch(); }']);
     expect(script.code).toBe(1);
-    expect(script.stderr).toMatch(/^-e:1:9: error: /);
+    expect(script.stderr).toMatch(/^-e:1:9: ERROR: /);
     const tool = kafkatrace(['run', 'no-such-tool-here']);
     expect(tool).toMatchObject({ code: 1, stderr: "ERROR: no tool named 'no-such-tool-here' (kafkatrace run --list shows the tools)\n" });
   });

@@ -143,8 +143,8 @@ describe('kafkatrace (the built command)', () => {
     expect(kafkatrace(['check', '-e', 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'])).toMatchObject({ code: 0, stderr: '' });
     const bad = kafkatrace(['check', '-e', 'BEGIN { @a = count(); @a = sum(1); printff("x"); }']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^-e:1:\d+: error: /m);
-    expect(bad.stderr.match(/error:/g)!.length).toBeGreaterThanOrEqual(2);
+    expect(bad.stderr).toMatch(/^-e:1:\d+: ERROR: /m);
+    expect(bad.stderr.match(/ERROR:/g)!.length).toBeGreaterThanOrEqual(2);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -153,7 +153,7 @@ describe('kafkatrace (the built command)', () => {
     for (const [script, at] of [['BEGIN { signal("SIGFOO"); }', '-e:1:16'], ['BEGIN { @ = kaddr("kt_no_such_symbol"); }', '-e:1:19'], [scratch, '-e:1:1']]) {
       const checked = kafkatrace(['check', '--unsafe', '-e', script]);
       expect(checked.code).toBe(1);
-      expect(checked.stderr).toContain(`${at}: error: `);
+      expect(checked.stderr).toContain(`${at}: ERROR: `);
       expect(checked.stderr).not.toMatch(/\n\s+at /);
       const compiled = kafkatrace(['compile', '--unsafe', '-e', script, '-o', '/dev/null']);
       expect(compiled.code).not.toBe(0);

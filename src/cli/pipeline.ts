@@ -8,8 +8,8 @@ import { realSystem } from '../frontend/system.js';
 import { renderDiagnostics } from './check.js';
 import type { ScriptSource } from './source.js';
 
-export function systemEnv(positional: string[], unsafe: boolean, child = false, helperChecks: 0 | 1 | 2 = 0): AnalysisEnv {
-  return { positional, unsafe, child, helperChecks, system: realSystem() };
+export function systemEnv(positional: string[], unsafe: boolean, child = false, helperChecks: 0 | 1 | 2 = 0, includes: string[] = []): AnalysisEnv {
+  return { positional, unsafe, child, helperChecks, includes, system: realSystem() };
 }
 
 export function planSource(src: ScriptSource, env: AnalysisEnv): CompiledScript {

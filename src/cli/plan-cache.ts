@@ -118,10 +118,10 @@ export function kernelIdentity(): string {
   return JSON.stringify([release(), version(), modules]);
 }
 
-export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false, helperChecks = 0): string {
-  // With -c a script may read cpid, which is an error without it; -k adds checks to the object.
+export function compilationKey(text: string, file: string, positional: string[], unsafe: boolean, kernel = kernelIdentity(), child = false, helperChecks = 0, includes: string[] = []): string {
+  // With -c a script may read cpid, which is an error without it; -k adds checks to the object; --include adds C.
   return createHash('sha256')
-    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}), ...(helperChecks ? { helperChecks } : {}) }))
+    .update(JSON.stringify({ text, file, positional, unsafe, kernel, code: codeIdentity(), ...(child ? { child } : {}), ...(helperChecks ? { helperChecks } : {}), ...(includes.length ? { includes } : {}) }))
     .digest('hex');
 }
 

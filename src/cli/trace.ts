@@ -16,7 +16,7 @@ import type { ScriptSource } from './source.js';
 
 async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
   const { planSource, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, opts.includes));
   if (opts.debug === 'ast') {
     const { formatAst } = await import('../frontend/print-ast.js');
     stdout.write(formatAst(compiled.script) + '\n');
@@ -29,13 +29,13 @@ async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
 }
 
 async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedCompilation> {
-  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks);
+  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, opts.includes);
   const cached = lookupCompilation(key);
   if (cached) return cached;
   // clang starts while the compiler loads and runs: most scripts need it.
   prestartClang();
   const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, opts.includes));
   const object = await objectFor(compiled);
   storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined, hostFacts(compiled.analysis.hostValues));
   return { plan: compiled.plan, object };

@@ -26,6 +26,8 @@ export interface AnalysisEnv {
   child?: boolean;
   /** -k, -kk: which helper failures the program reports at run time (0: none). */
   helperChecks?: 0 | 1 | 2;
+  /** --include: headers included before the script's own C, as clang's -include does (names checked by the CLI). */
+  includes?: string[];
   system: SystemInfo;
   /** The kafka probe catalogue; the installed one when absent. */
   kafka?: KafkaCatalogue;
@@ -842,7 +844,8 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
   if (skipped.length > 0 && !resolutions.flat().some((r) => r && r.resolved.length > 0)) diagnostics.push(...skipped);
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
-  const defs = scriptTypes(script.preamble, script.file, env.system, [...identifiers(script.probes)].filter((n) => !BUILTINS[n] && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)));
+  const included = (env.includes ?? []).map((h) => ({ text: `#include "${h}"`, line: 1 }));
+  const defs = scriptTypes([...included, ...script.preamble], script.file, env.system, [...identifiers(script.probes)].filter((n) => !BUILTINS[n] && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)));
   if ('error' in defs) {
     const { line, col, message } = defs.error;
     return { diagnostics: [error(script.file, { line, col, offset: 0, length: 0 }, message)] };

@@ -44,7 +44,7 @@ export interface CallHost {
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
+const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'strerror', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf'];
 
 /** What bpf_trace_printk(), which debugf() calls, converts: integers, pointers, characters, strings. */
 const DEBUGF_CONVERSIONS = 'diuxps';
@@ -260,6 +260,10 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       needInt(0);
       if (c.args.length === 2) needLiteralString(1, 'the separator');
       return noValue();
+    case 'strerror':
+      if (!arity(1, 1)) return undefined;
+      needInt(0);
+      return { kind: 'strerror' };
     case 'ksym':
     case 'usym': {
       if (!arity(1, 1)) return undefined;

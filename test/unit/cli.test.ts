@@ -69,6 +69,8 @@ describe('command line parsing', () => {
       expect(parseCli(['-kk', '-e', 'x']).helperChecks).toBe(2);
       expect(parseCli(['-k', '-e', 'x', '-k']).helperChecks).toBe(2);
       expect(parseCli(['-e', 'x', '--usdt-file-activation']).usdtFileActivation).toBe(true);
+      expect(parseCli(['--include', 'errno.h', '-e', 'x', '--include', 'linux/in.h']).includes).toEqual(['errno.h', 'linux/in.h']);
+      expect(() => parseCli(['--include', 'a"b', '-e', 'x'])).toThrow('--include takes a header file name, not "a\\"b"');
       process.env['BPFTRACE_CAT_BYTES_MAX'] = '3';
       process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] = '1';
       expect(parseCli(['-e', 'x'])).toMatchObject({ catBytesMax: 3, notifyAttached: true });

@@ -42,6 +42,7 @@ describe('compilation cache', () => {
     expect(compilationKey('BEGIN { exit(); }', '-e', [], true)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, true)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, false, 2)).not.toBe(base);
+    expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, false, 0, ['errno.h'])).not.toBe(base);
     // A module loaded since: a wildcard may match more tracepoints.
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity())).toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity().replace(']', ' xfs]'))).not.toBe(base);

@@ -91,6 +91,25 @@ export function checkAggregation(h: CallHost, call: Call): MapValueKind | undefi
   }
 }
 
+/**
+ * `str($N + k)`: as in bpftrace, the text of parameter N from byte k on (k a constant, at most its
+ * length); the argument becomes that string. 'error' once reported, undefined when not this form.
+ */
+function positionalSuffix(h: CallHost, c: Call): 'error' | undefined {
+  const a = c.args[0]!;
+  if (a.kind !== 'binary') return undefined;
+  const param = a.left.kind === 'positional' ? a.left : a.right.kind === 'positional' ? a.right : undefined;
+  if (!param) return undefined;
+  const offset = param === a.left ? a.right : a.left;
+  const text = Buffer.from(h.positional[param.index - 1] ?? '');
+  if (a.op !== '+' || offset.kind !== 'int' || offset.value > BigInt(text.length)) {
+    h.err(a.loc, `only addition of a single constant less or equal to the length of $${param.index} (which is ${text.length}) is allowed inside str()`);
+    return 'error';
+  }
+  c.args[0] = { kind: 'str', value: text.subarray(Number(offset.value)).toString(), loc: a.loc };
+  return undefined;
+}
+
 export function checkCall(h: CallHost, c: Call, statement: boolean): T {
   const sig = FUNCTION_SIGNATURES[c.name];
   if (!sig) {
@@ -225,6 +244,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       return noValue();
     case 'str': {
       if (!arity(1, 2)) return undefined;
+      if (positionalSuffix(h, c) === 'error') return undefined;
       const t = h.strArgument(c.args[0]!);
       if (t && !isInt(t) && !isPtr(t) && !isStr(t)) return h.err(c.args[0]!.loc, `str() takes a pointer or a string, but the argument is ${typeName(t)}`);
       if (t && (isInt(t) || isPtr(t)) && h.where === 'user') return h.err(c.args[0]!.loc, 'str() of a pointer is not available in kafka probes: their args are already strings');

@@ -263,8 +263,10 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'buf': {
       if (!arity(1, 2)) return undefined;
       const t = h.expr(c.args[0]!);
-      if (t && !isInt(t) && !isPtr(t) && !isStr(t) && t.kind !== 'buf') return h.err(c.args[0]!.loc, `buf() takes a pointer, but the argument is ${typeName(t)}`);
-      let size = t && (t.kind === 'str' || t.kind === 'buf') ? t.size : 64;
+      // An array of integers is its bytes, as in bpftrace.
+      const arrayBytes = t?.kind === 'array' && t.elem.kind === 'int' ? t.length * (t.elem.bits / 8) : undefined;
+      if (t && !isInt(t) && !isPtr(t) && !isStr(t) && t.kind !== 'buf' && arrayBytes === undefined) return h.err(c.args[0]!.loc, `buf() takes a pointer, an array or a string, but the argument is ${typeName(t)}`);
+      let size = t && (t.kind === 'str' || t.kind === 'buf') ? t.size : (arrayBytes ?? 64);
       if (c.args.length === 2) {
         needInt(1);
         const n = h.constInt(c.args[1]!);

@@ -7,6 +7,7 @@ import { addressBytes } from './inet.js';
 import { parseFormat, specMismatch } from './printf-format.js';
 import type { Provider } from './providers.js';
 import { SIGNALS, signalNumber } from './signals.js';
+import type { ElfObject } from './elf.js';
 import type { SystemInfo } from './system.js';
 import { INT64, NONE, UINT64, isInt, isPtr, isStr, storageType, typeName } from './types.js';
 
@@ -355,6 +356,15 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       }
       // Kernel probes take the value as a constant; kafka probes, which run in user space, resolve
       // cgroupid() when they start, but a path missing now is the script's mistake either way.
+      if (c.name === 'uaddr') {
+        const symbol = name === undefined || h.where !== 'kernel' ? undefined : uaddrSymbol(h, c, name);
+        if (!symbol) return UINT64;
+        h.resolved(c, BigInt(symbol.address));
+        // As bpftrace types it: a user pointer to a signed integer of the symbol's size (1, 2 or 4
+        // bytes), else of 8.
+        const bits = symbol.size === 1 || symbol.size === 2 || symbol.size === 4 ? ((symbol.size * 8) as 8 | 16 | 32) : 64;
+        return { kind: 'ptr', to: { kind: 'int', bits, signed: true }, space: 'user' };
+      }
       const value = name === undefined || (h.where !== 'kernel' && c.name !== 'cgroupid') ? undefined : hostValue(h, c, name);
       if (value !== undefined) h.resolved(c, value);
       return UINT64;
@@ -467,7 +477,19 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
   }
 }
 
-/** What kaddr(), uaddr() or cgroupid() of `name` is on this machine; undefined (reported) when it has no value. */
+/** The data symbol uaddr() names, in its probe's one binary; undefined (reported) when there is none. */
+function uaddrSymbol(h: CallHost, c: Call, name: string): ElfObject | undefined {
+  const at = c.args[0]!.loc;
+  // The link-time address, as bpftrace 0.17 gives it: a PIE's or a library's load base is not added.
+  if (h.binaries.length !== 1) return h.err(at, `uaddr() needs its probe to attach to one binary; this one attaches to ${h.binaries.length}`);
+  const binary = h.binaries[0]!;
+  const objects = h.system.dataSymbols(binary);
+  if (!objects.ok) return h.err(at, `uaddr(): ${objects.error}`);
+  const symbol = objects.value.find((o) => o.name === name);
+  return symbol ?? h.err(at, `uaddr(): no data symbol '${name}' in ${binary}`);
+}
+
+/** What kaddr() or cgroupid() of `name` is on this machine; undefined (reported) when it has no value. */
 function hostValue(h: CallHost, c: Call, name: string): bigint | undefined {
   const at = c.args[0]!.loc;
   switch (c.name) {
@@ -478,16 +500,6 @@ function hostValue(h: CallHost, c: Call, name: string): bigint | undefined {
       if (address === undefined) return h.err(at, `kaddr(): Failed to resolve kernel symbol: ${name}`);
       if (address === 0n) return h.err(at, `kaddr(): the address of ${name} is hidden: run as root`);
       return address;
-    }
-    case 'uaddr': {
-      // The link-time address, as bpftrace 0.17 gives it: a PIE's or a library's load base is not added.
-      if (h.binaries.length !== 1) return h.err(at, `uaddr() needs its probe to attach to one binary; this one attaches to ${h.binaries.length}`);
-      const binary = h.binaries[0]!;
-      const objects = h.system.dataSymbols(binary);
-      if (!objects.ok) return h.err(at, `uaddr(): ${objects.error}`);
-      const symbol = objects.value.find((o) => o.name === name);
-      if (!symbol) return h.err(at, `uaddr(): no data symbol '${name}' in ${binary}`);
-      return BigInt(symbol.address);
     }
     default: {
       const id = h.system.cgroupId(name);

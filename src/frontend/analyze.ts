@@ -838,7 +838,10 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
     return catalogue;
   };
   const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional };
-  const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
+  const resolutions = script.probes.map((p) => {
+    const expands = identifiers(p).has('probe');
+    return p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, { ...ctx, expands }));
+  });
   // An attach point bpftrace goes on without is an error when nothing else is left to attach.
   const skipped = resolutions.flat().flatMap((r) => (r?.skipped ? [r.skipped] : []));
   if (skipped.length > 0 && !resolutions.flat().some((r) => r && r.resolved.length > 0)) diagnostics.push(...skipped);

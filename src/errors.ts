@@ -3,7 +3,7 @@
 
 /**
  * Who has to act:
- * - usage: the command line is wrong (the CLI adds a pointer to --help);
+ * - usage: the command line is wrong (an unknown option gets the usage after its message);
  * - script: the script is wrong; the message is its rendered diagnostics, or one located construct;
  * - user: what the user asked for cannot be done as asked (a file, an address, a -c command);
  * - environment: something to install or to grant (clang, the addon, privileges, tracefs);

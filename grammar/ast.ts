@@ -20,6 +20,8 @@ export type KType =
   | { kind: 'usym' }
   | { kind: 'inet' }
   | { kind: 'username' }
+  /** strerror(errno): an error number, printed as the C library's message for it. */
+  | { kind: 'strerror' }
   | { kind: 'kstack' }
   | { kind: 'ustack' }
   /** strftime(format, ns): CLOCK_MONOTONIC nanoseconds, printed as that wall-clock time in `format`. */

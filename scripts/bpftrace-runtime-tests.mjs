@@ -196,11 +196,10 @@ function reasonOf(result) {
   if (!result) return 'not run';
   if (result.status === 'SKIP') return 'skipped (a REQUIRES or REQUIRES_FEATURE the tool does not meet)';
   const output = unescape(result.detail['Output'] ?? result.detail['Found'] ?? result.detail['Current output']);
-  const error = output.split('\n').find((l) => /\berror: |^kafkatrace: /.test(l));
+  const error = output.split('\n').find((l) => /\b(error|ERROR): /.test(l));
   if (error) {
     return error
-      .replace(/^.*?\berror: /, '')
-      .replace(/^kafkatrace: /, '')
+      .replace(/^.*?\b(error|ERROR): /, '')
       .replace(/'[^']*'/g, "'…'")
       .replace(/"[^"]*"/g, '"…"')
       .replace(/\b0x[0-9a-f]+\b|\b\d+\b/gi, 'N')

@@ -3,7 +3,7 @@
 
 /**
  * Who has to act:
- * - usage: the command line is wrong (the CLI adds a pointer to --help);
+ * - usage: the command line is wrong (an unknown option gets the usage after its message);
  * - script: the script is wrong; the message is its rendered diagnostics, or one located construct;
  * - user: what the user asked for cannot be done as asked (a file, an address, a -c command);
  * - environment: something to install or to grant (clang, the addon, privileges, tracefs);
@@ -69,6 +69,14 @@ export class KtError extends Error {
 /** Whether `e` is a KtError, of one of `codes` when some are given. */
 export function isKtError(e: unknown, ...codes: ErrorCode[]): e is KtError {
   return e instanceof KtError && (codes.length === 0 || codes.includes(e.errorCode));
+}
+
+/**
+ * A failure that has no script location, as bpftrace prints its errors: one line, `ERROR: ` first.
+ * Located script diagnostics render themselves (src/frontend/diagnostics.ts).
+ */
+export function errorLine(message: string): string {
+  return `ERROR: ${message}\n`;
 }
 
 /** A stage received what an earlier stage should have rejected or filled in: a kafkatrace bug. */

@@ -63,6 +63,8 @@ export interface CliOptions {
    * absent map keys, which give a script 0.
    */
   helperChecks: 0 | 1 | 2;
+  /** --include FILE (repeatable): headers included before the script's C, as bpftrace's --include. */
+  includes: string[];
 }
 
 const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo']);
@@ -97,6 +99,7 @@ OPTIONS
   --map-keys-max N  keys a map holds at most (default 4096, or BPFTRACE_MAP_KEYS_MAX); a full map
                     drops updates that add a key, and says how many at exit
   --unsafe          allow system() and signal()
+  --include FILE    #include FILE before the script's own C (as its first line would; repeatable)
   -q                quiet: no 'Attaching N probes...'
   -k                report helper failures while the script runs (delete() of an absent key)
   -kk               -k, and also failed reads and lookups of absent map keys
@@ -146,7 +149,7 @@ function parsePid(text: string): number {
 }
 
 /** `demo` takes --kafka, --duration and --no-color (already in opts), and -h. */
-function demoOptions(opts: CliOptions, v: Record<string, string | boolean | boolean[] | undefined>, positionals: string[]): CliOptions {
+function demoOptions(opts: CliOptions, v: Record<string, string | string[] | boolean | boolean[] | undefined>, positionals: string[]): CliOptions {
   if (positionals.length > 0) throw new KtError('usage', `demo takes no arguments, not '${positionals[0]}'`);
   const other = Object.keys(v).find((k) => v[k] !== undefined && !['kafka', 'duration', 'no-color', 'h', 'help'].includes(k));
   if (other) throw new KtError('usage', `demo does not take ${other.length === 1 ? '-' : '--'}${other}`);
@@ -198,6 +201,7 @@ export function parseCli(argv: string[]): CliOptions {
         'no-warnings': { type: 'boolean' },
         info: { type: 'boolean' },
         'usdt-file-activation': { type: 'boolean' },
+        include: { type: 'string', multiple: true },
       },
     });
   } catch (e) {
@@ -225,6 +229,7 @@ export function parseCli(argv: string[]): CliOptions {
     noWarnings: v['no-warnings'] ?? false,
     usdtFileActivation: v['usdt-file-activation'] ?? false,
     notifyAttached: process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] !== undefined,
+    includes: [],
   };
   if (command === 'help' || command === 'version' || command === 'info') return opts;
   if (command === 'list') {
@@ -248,7 +253,8 @@ export function parseCli(argv: string[]): CliOptions {
   if (format !== undefined) {
     const allowed = command === 'check' ? ['text', 'github'] : ['text', 'json'];
     if (!allowed.includes(format)) {
-      throw new KtError('usage', `unknown output format '${format}': use ${allowed.join(' or ')}`);
+      // bpftrace's words and its second line.
+      throw new KtError('usage', `Invalid output format "${format}"\nValid formats: ${allowed.map((f) => `'${f}'`).join(', ')}`);
     }
     opts.format = format as CliOptions['format'];
   }
@@ -272,6 +278,11 @@ export function parseCli(argv: string[]): CliOptions {
     opts.catBytesMax = n;
   }
   if (v.kafka !== undefined) throw new KtError('usage', `--kafka only applies to demo, not to ${command}`);
+  for (const header of v.include ?? []) {
+    // It becomes `#include "FILE"`, where nothing can escape these characters.
+    if (header === '' || /["\n\r\0]/.test(header)) throw new KtError('usage', `--include takes a header file name, not ${JSON.stringify(header)}`);
+    opts.includes.push(header);
+  }
   if (v.export !== undefined) {
     if (command !== 'trace' && command !== 'run') throw new KtError('usage', `--export only applies when a script runs, not to ${command}`);
     const target = parseExportTarget(v.export);

@@ -37,6 +37,8 @@ interface CheckOptions {
   positional: string[];
   unsafe: boolean;
   system: SystemInfo;
+  /** --include: headers included before each script's C. */
+  includes?: string[];
 }
 
 /** Checks each script; prints diagnostics to `write`; returns how many scripts had errors. */
@@ -44,7 +46,7 @@ export function checkScripts(sources: ScriptSource[], opts: CheckOptions, write:
   let failed = 0;
   for (const src of sources) {
     // The plan and the C as well (without clang): the scratch space a probe needs is known only there.
-    const result = planScript(src.text, src.file, { positional: opts.positional, unsafe: opts.unsafe, system: opts.system });
+    const result = planScript(src.text, src.file, { positional: opts.positional, unsafe: opts.unsafe, includes: opts.includes, system: opts.system });
     if (result.diagnostics.length > 0) write(renderDiagnostics(result.diagnostics, src.text, opts.format) + '\n');
     if (result.diagnostics.some((d) => d.severity === 'error')) failed++;
   }

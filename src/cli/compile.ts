@@ -7,8 +7,8 @@ import { objectFor, planSource, systemEnv } from './pipeline.js';
 import { outputError } from './sink.js';
 import type { ScriptSource } from './source.js';
 
-export async function compileToDir(src: ScriptSource, dir: string, opts: { positional: string[]; unsafe: boolean; helperChecks: 0 | 1 | 2 }, write: (s: string) => void): Promise<void> {
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, false, opts.helperChecks));
+export async function compileToDir(src: ScriptSource, dir: string, opts: { positional: string[]; unsafe: boolean; helperChecks: 0 | 1 | 2; includes: string[] }, write: (s: string) => void): Promise<void> {
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, false, opts.helperChecks, { includes: opts.includes }));
   const object = await objectFor(compiled);
   mkdirSync(dir, { recursive: true });
   const stem = src.file === '-e' || src.file === 'stdin' ? 'script' : basename(src.file).replace(/\.ktr$/, '');

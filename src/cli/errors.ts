@@ -1,7 +1,7 @@
 // How a failure ends the process: the kind of the error (src/errors.ts) decides the text on stderr and
 // the exit status. Only a kafkatrace bug shows as an internal error; nothing shows a stack trace
 // unless KAFKATRACE_DEBUG asks for it.
-import { type ErrorKind, isKtError, KtError } from '../errors.js';
+import { errorLine, type ErrorKind, isKtError, KtError } from '../errors.js';
 import { HELP } from './args.js';
 import { isNativeError } from '../native/index.js';
 
@@ -27,19 +27,19 @@ export function failureReport(e: unknown, debug: boolean): FailureReport {
   switch (kindOf(e)) {
     case 'usage':
       // An option that does not exist gets the whole usage, as bpftrace prints it.
-      if (isKtError(e, 'unknown-option')) return { text: `kafkatrace: ${message}\n\n${HELP}`, status: 1 };
-      return { text: `kafkatrace: ${message}\n(kafkatrace --help shows the usage)\n`, status: 1 };
+      if (isKtError(e, 'unknown-option')) return { text: `${errorLine(message)}\n${HELP}`, status: 1 };
+      return { text: errorLine(message), status: 1 };
     case 'script':
       // Rendered diagnostics already say file:line:col.
       return { text: `${message}\n`, status: 1 };
     case 'user':
     case 'environment':
     case 'kernel-feature':
-      return { text: `kafkatrace: ${message}\n`, status: 1 };
+      return { text: errorLine(message), status: 1 };
     case 'bad-input':
     case 'internal': {
       const detail = debug && e instanceof Error && e.stack ? e.stack : message;
-      return { text: `kafkatrace: internal error: ${detail}\n${REPORT_HINT}\n`, status: 1 };
+      return { text: `${errorLine(`internal error: ${detail}`)}${REPORT_HINT}\n`, status: 1 };
     }
   }
 }

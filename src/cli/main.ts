@@ -56,7 +56,7 @@ async function dispatch(opts: CliOptions): Promise<number> {
       const [{ checkScripts }, { realSystem }] = await Promise.all([import('./check.js'), import('../frontend/system.js')]);
       const sources = opts.program !== undefined ? [{ text: opts.program, file: '-e' }] : opts.files.map(readScript);
       const format = opts.format === 'github' ? 'github' : 'text';
-      const failed = checkScripts(sources, { format, positional: opts.positional, unsafe: opts.unsafe, system: realSystem() }, err);
+      const failed = checkScripts(sources, { format, positional: opts.positional, unsafe: opts.unsafe, includes: opts.includes, system: realSystem() }, err);
       return failed > 0 ? 1 : 0;
     }
     case 'compile': {

@@ -8,8 +8,14 @@ import { realSystem } from '../frontend/system.js';
 import { renderDiagnostics } from './check.js';
 import type { ScriptSource } from './source.js';
 
-export function systemEnv(positional: string[], unsafe: boolean, child = false, helperChecks: 0 | 1 | 2 = 0, target: { pid?: number; tracee?: string } = {}): AnalysisEnv {
-  return { positional, unsafe, child, helperChecks, ...target, system: realSystem() };
+export function systemEnv(
+  positional: string[],
+  unsafe: boolean,
+  child = false,
+  helperChecks: 0 | 1 | 2 = 0,
+  target: { pid?: number; tracee?: string; includes?: string[] } = {},
+): AnalysisEnv {
+  return { positional, unsafe, child, helperChecks, includes: [], ...target, system: realSystem() };
 }
 
 export function planSource(src: ScriptSource, env: AnalysisEnv): CompiledScript {

@@ -127,12 +127,13 @@ export function compilationKey(
   kernel = kernelIdentity(),
   child = false,
   helperChecks = 0,
-  target: { root?: string; traced?: boolean } = {},
+  target: { root?: string; traced?: boolean; includes?: string[] } = {},
 ): string {
-  // With -c a script may read cpid, which is an error without it; -k adds checks to the object; a
-  // -p target's mount namespace (its /proc/PID/root) is where uprobe binaries resolve; a watchpoint
-  // on a function argument needs -c or -p (traced), and lookupCompilation checks its binary.
-  const { root: targetRoot, traced } = target;
+  // With -c a script may read cpid, which is an error without it; -k adds checks to the object;
+  // --include adds C; a -p target's mount namespace (its /proc/PID/root) is where uprobe binaries
+  // resolve; a watchpoint on a function argument needs -c or -p (traced), and lookupCompilation
+  // checks its binary.
+  const { root: targetRoot, traced, includes = [] } = target;
   return createHash('sha256')
     .update(
       JSON.stringify({
@@ -146,6 +147,7 @@ export function compilationKey(
         ...(helperChecks ? { helperChecks } : {}),
         ...(targetRoot ? { targetRoot } : {}),
         ...(traced ? { traced } : {}),
+        ...(includes.length ? { includes } : {}),
       }),
     )
     .digest('hex');

@@ -4,7 +4,7 @@
 // /dev/full) is one line on stderr and status 1. Either way nothing more is written, and whoever
 // listens (a tracing session) is told, so that it stops and detaches in order.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { KtError } from '../errors.js';
+import { errorLine, KtError } from '../errors.js';
 
 /** A file kafkatrace writes (compile -o) could not be written; the message names it. */
 export function outputError(path: string, e: unknown): KtError {
@@ -66,12 +66,26 @@ export const stdout = new OutputSink('standard output', (s) => void process.stdo
 
 let guarded = false;
 
-/** Listens for write errors on stdout (the sink's failure) and stderr (nowhere left to say them). */
+/** A stdio stream's libuv handle, which can clear O_NONBLOCK on its descriptor. */
+interface BlockingHandle {
+  setBlocking?: (blocking: boolean) => number;
+}
+
+/**
+ * Listens for write errors on stdout (the sink's failure) and stderr (nowhere left to say them), and
+ * makes both blocking again. libuv sets O_NONBLOCK on a pipe, and that flag belongs to the open file,
+ * which other processes share: in `kafkatrace -l 2>&1 | grep x` grep's stdout is kafkatrace's
+ * stderr, and grep would fail with EAGAIN (status 2) whenever its reader lags, as it never does
+ * beside bpftrace.
+ */
 export function guardStdio(): void {
   if (guarded) return;
   guarded = true;
   process.stdout.on('error', (e) => stdout.fail(e));
   process.stderr.on('error', () => {});
+  for (const stream of [process.stdout, process.stderr]) {
+    (stream as unknown as { _handle?: BlockingHandle })._handle?.setBlocking?.(true);
+  }
 }
 
 /** A file for -o, written with one system call per piece (a partial write continues). */
@@ -98,5 +112,5 @@ export function outputFailure(code: number): { code: number; message?: string } 
   if (!failed) return undefined;
   const e = failed.failure!;
   if (e.code === 'EPIPE') return { code: CLOSED_PIPE_STATUS };
-  return { code: code !== 0 ? code : 1, message: `kafkatrace: cannot write to ${failed.name}: ${errorText(e)}\n` };
+  return { code: code !== 0 ? code : 1, message: errorLine(`cannot write to ${failed.name}: ${errorText(e)}`) };
 }

@@ -15,10 +15,15 @@ export function readScript(file: string): ScriptSource {
   try {
     return { text: readFileSync(file, 'utf8'), file };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new KtError('script-unreadable', `cannot read script '${file}': ${why}`);
+    throw new KtError('script-unreadable', `failed to open file '${file}': ${systemErrorText(e)}`);
   }
+}
+
+/** A system error in words, capitalised as bpftrace's strerror() texts are ("No such file or directory"). */
+function systemErrorText(e: unknown): string {
+  const message = (e as Error).message;
+  const words = /^[A-Z0-9]+: (.*?), \w+/.exec(message)?.[1] ?? message;
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 function stdlibDir(): string {

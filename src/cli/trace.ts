@@ -24,7 +24,7 @@ function tracee(opts: CliOptions): string | undefined {
 
 async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
   const { planSource, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, { pid: opts.pid, tracee: tracee(opts) }));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, { pid: opts.pid, tracee: tracee(opts), includes: opts.includes }));
   if (opts.debug === 'ast') {
     const { formatAst } = await import('../frontend/print-ast.js');
     stdout.write(formatAst(compiled.script) + '\n');
@@ -39,13 +39,13 @@ async function debugStage(src: ScriptSource, opts: CliOptions): Promise<void> {
 async function compilation(src: ScriptSource, opts: CliOptions): Promise<CachedCompilation> {
   // A -p target in another mount namespace resolves the script's binaries in its root.
   const targetRoot = opts.pid === undefined ? undefined : mountRootOf(opts.pid);
-  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, { root: targetRoot, traced: tracee(opts) !== undefined });
+  const key = compilationKey(src.text, src.file, opts.positional, opts.unsafe, undefined, opts.command_ !== undefined, opts.helperChecks, { root: targetRoot, traced: tracee(opts) !== undefined, includes: opts.includes });
   const cached = lookupCompilation(key, undefined, tracee(opts));
   if (cached) return cached;
   // clang starts while the compiler loads and runs: most scripts need it.
   prestartClang();
   const { planSource, objectFor, objectPath, systemEnv } = await import('./pipeline.js');
-  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, { pid: opts.pid, tracee: tracee(opts) }));
+  const compiled = planSource(src, systemEnv(opts.positional, opts.unsafe, opts.command_ !== undefined, opts.helperChecks, { pid: opts.pid, tracee: tracee(opts), includes: opts.includes }));
   const object = await objectFor(compiled);
   storeCompilation(key, compiled.plan, object ? await objectPath(compiled) : undefined, hostFacts(compiled.analysis.hostValues));
   return { plan: compiled.plan, object };

@@ -5,7 +5,7 @@ import { InternalError } from '../errors.js';
 
 /** Types held in a C integer (u64 for pointers, symbols, stack ids, user ids, timestamps); others live in memory. */
 export function isScalar(t: KType): boolean {
-  return t.kind === 'int' || t.kind === 'ptr' || t.kind === 'cgroup_path' || t.kind === 'ksym' || t.kind === 'username' || t.kind === 'timestamp' || t.kind === 'kstack';
+  return t.kind === 'int' || t.kind === 'ptr' || t.kind === 'cgroup_path' || t.kind === 'ksym' || t.kind === 'strerror' || t.kind === 'username' || t.kind === 'timestamp' || t.kind === 'kstack';
 }
 
 export function intCType(bits: number, signed: boolean): string {

@@ -1,7 +1,7 @@
 // `kafkatrace demo`: a Kafka broker (librdkafka's mock cluster, or Apache Kafka when asked and
 // installed), a producer and a consumer group that rebalances, traced by the demo script through the
 // real runtime and shown live; everything it started is stopped at the end, on Ctrl-C and on SIGTERM.
-import { isKtError } from '../errors.js';
+import { errorLine, isKtError } from '../errors.js';
 import { formatDiagnostic } from '../frontend/diagnostics.js';
 import { realSystem } from '../frontend/system.js';
 import { apacheKafkaProblem, apacheKafkaVersion, createTopics, startKafkaCluster } from './apache-kafka.js';
@@ -161,7 +161,7 @@ export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.std
   const kafka = opts.demoKafka ?? 'mock';
   const why = problem(kafka);
   if (why) {
-    io.stderr.write(`kafkatrace: ${why}\n`);
+    io.stderr.write(errorLine(why));
     return 1;
   }
 
@@ -230,7 +230,7 @@ export async function demo(opts: DemoOptions, io: DemoIo = { stdout: process.std
     // Ctrl-C while Apache Kafka was starting: it is stopped, and the demo ends as it does on Ctrl-C.
     if (abort.signal.aborted && isKtError(e, 'apache-kafka')) return 0;
     if (isKtError(e, 'mock-broker', 'apache-kafka')) {
-      io.stderr.write(`kafkatrace: ${e.message}\n`);
+      io.stderr.write(errorLine(e.message));
       return 1;
     }
     throw e;

@@ -31,6 +31,8 @@ export interface AnalysisEnv {
   tracee?: string;
   /** -k, -kk: which helper failures the program reports at run time (0: none). */
   helperChecks?: 0 | 1 | 2;
+  /** --include: headers included before the script's own C, as clang's -include does (names checked by the CLI). */
+  includes?: string[];
   system: SystemInfo;
   /** The kafka probe catalogue; the installed one when absent. */
   kafka?: KafkaCatalogue;
@@ -891,13 +893,17 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
     return catalogue;
   };
   const ctx = { file: script.file, system: env.system, kafka, diagnostics, positional: env.positional, pid: env.pid, tracee: env.tracee };
-  const resolutions = script.probes.map((p) => p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, ctx)));
+  const resolutions = script.probes.map((p) => {
+    const expands = identifiers(p).has('probe');
+    return p.attach.map((ap: AttachPoint) => resolveAttachPoint(ap, { ...ctx, expands }));
+  });
   // An attach point bpftrace goes on without is an error when nothing else is left to attach.
   const skipped = resolutions.flat().flatMap((r) => (r?.skipped ? [r.skipped] : []));
   if (skipped.length > 0 && !resolutions.flat().some((r) => r && r.resolved.length > 0)) diagnostics.push(...skipped);
 
   // Pass 1 learns every map's key and value types in any order; pass 2 checks and types everything.
-  const defs = scriptTypes(script.preamble, script.file, env.system, [...identifiers(script.probes)].filter((n) => !BUILTINS[n] && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)));
+  const included = (env.includes ?? []).map((h) => ({ text: `#include "${h}"`, line: 1 }));
+  const defs = scriptTypes([...included, ...script.preamble], script.file, env.system, [...identifiers(script.probes)].filter((n) => !BUILTINS[n] && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)));
   if ('error' in defs) {
     const { line, col, message } = defs.error;
     return { diagnostics: [error(script.file, { line, col, offset: 0, length: 0 }, message)] };

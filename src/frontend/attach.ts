@@ -21,6 +21,11 @@ interface AttachContext {
   pid?: number;
   /** The traced process's program (-c, -p), where watchpoint:FUNCTION+argN finds FUNCTION. */
   tracee?: string;
+  /**
+   * The block reads the `probe` builtin: bpftrace then expands its kprobes, as it does wildcards,
+   * against the kernel's functions, and goes on without one that matches none.
+   */
+  expands?: boolean;
 }
 
 export interface AttachResolution {
@@ -271,6 +276,9 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
         if (target.offset) return report(`an offset cannot be combined with a wildcard in ${ap.raw}`);
         funcs = ctx.system.kernelFunctions(target.name);
         if (!funcs.length) return report(`no kernel function matches ${target.name}`);
+      } else if (ctx.expands && !target.offset && ctx.system.kernelFunctions(target.name).length === 0 && ctx.system.kernelFunctions('*').length > 0) {
+        const why = error(ctx.file, ap.loc, `${target.name} is not traceable (either non-existing, inlined, or marked as "notrace")`);
+        return { ...done([]), skipped: why };
       }
       // bpftrace refuses these before attaching anything: a kretprobe on them can deadlock the kernel.
       const banned = provider === 'kretprobe' ? funcs.find((f) => BANNED_KRETPROBES.has(f)) : undefined;

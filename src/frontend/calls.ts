@@ -7,6 +7,7 @@ import { addressBytes } from './inet.js';
 import { parseFormat, specMismatch } from './printf-format.js';
 import type { Provider } from './providers.js';
 import { SIGNALS, signalNumber } from './signals.js';
+import type { ElfObject } from './elf.js';
 import type { SystemInfo } from './system.js';
 import { INT64, NONE, UINT64, isInt, isPtr, isStr, storageType, typeName } from './types.js';
 
@@ -44,7 +45,7 @@ export interface CallHost {
 }
 
 /** Functions that need the kernel: kafka probes, which run in user space, cannot call them. */
-const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf', 'unwatch'];
+const KERNEL_ONLY = ['uptr', 'kptr', 'pton', 'strerror', 'ksym', 'usym', 'kaddr', 'uaddr', 'kstack', 'ustack', 'signal', 'buf', 'join', 'macaddr', 'reg', 'debugf', 'unwatch'];
 
 /** What bpf_trace_printk(), which debugf() calls, converts: integers, pointers, characters, strings. */
 const DEBUGF_CONVERSIONS = 'diuxps';
@@ -89,6 +90,25 @@ export function checkAggregation(h: CallHost, call: Call): MapValueKind | undefi
       return { kind: 'lhist', min, max, step };
     }
   }
+}
+
+/**
+ * `str($N + k)`: as in bpftrace, the text of parameter N from byte k on (k a constant, at most its
+ * length); the argument becomes that string. 'error' once reported, undefined when not this form.
+ */
+function positionalSuffix(h: CallHost, c: Call): 'error' | undefined {
+  const a = c.args[0]!;
+  if (a.kind !== 'binary') return undefined;
+  const param = a.left.kind === 'positional' ? a.left : a.right.kind === 'positional' ? a.right : undefined;
+  if (!param) return undefined;
+  const offset = param === a.left ? a.right : a.left;
+  const text = Buffer.from(h.positional[param.index - 1] ?? '');
+  if (a.op !== '+' || offset.kind !== 'int' || offset.value > BigInt(text.length)) {
+    h.err(a.loc, `only addition of a single constant less or equal to the length of $${param.index} (which is ${text.length}) is allowed inside str()`);
+    return 'error';
+  }
+  c.args[0] = { kind: 'str', value: text.subarray(Number(offset.value)).toString(), loc: a.loc };
+  return undefined;
 }
 
 export function checkCall(h: CallHost, c: Call, statement: boolean): T {
@@ -225,6 +245,7 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       return noValue();
     case 'str': {
       if (!arity(1, 2)) return undefined;
+      if (positionalSuffix(h, c) === 'error') return undefined;
       const t = h.strArgument(c.args[0]!);
       if (t && !isInt(t) && !isPtr(t) && !isStr(t)) return h.err(c.args[0]!.loc, `str() takes a pointer or a string, but the argument is ${typeName(t)}`);
       if (t && (isInt(t) || isPtr(t)) && h.where === 'user') return h.err(c.args[0]!.loc, 'str() of a pointer is not available in kafka probes: their args are already strings');
@@ -243,8 +264,10 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
     case 'buf': {
       if (!arity(1, 2)) return undefined;
       const t = h.expr(c.args[0]!);
-      if (t && !isInt(t) && !isPtr(t) && !isStr(t) && t.kind !== 'buf') return h.err(c.args[0]!.loc, `buf() takes a pointer, but the argument is ${typeName(t)}`);
-      let size = t && (t.kind === 'str' || t.kind === 'buf') ? t.size : 64;
+      // An array of integers is its bytes, as in bpftrace.
+      const arrayBytes = t?.kind === 'array' && t.elem.kind === 'int' ? t.length * (t.elem.bits / 8) : undefined;
+      if (t && !isInt(t) && !isPtr(t) && !isStr(t) && t.kind !== 'buf' && arrayBytes === undefined) return h.err(c.args[0]!.loc, `buf() takes a pointer, an array or a string, but the argument is ${typeName(t)}`);
+      let size = t && (t.kind === 'str' || t.kind === 'buf') ? t.size : (arrayBytes ?? 64);
       if (c.args.length === 2) {
         needInt(1);
         const n = h.constInt(c.args[1]!);
@@ -260,6 +283,10 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       needInt(0);
       if (c.args.length === 2) needLiteralString(1, 'the separator');
       return noValue();
+    case 'strerror':
+      if (!arity(1, 1)) return undefined;
+      needInt(0);
+      return { kind: 'strerror' };
     case 'ksym':
     case 'usym': {
       if (!arity(1, 1)) return undefined;
@@ -333,6 +360,15 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
       }
       // Kernel probes take the value as a constant; kafka probes, which run in user space, resolve
       // cgroupid() when they start, but a path missing now is the script's mistake either way.
+      if (c.name === 'uaddr') {
+        const symbol = name === undefined || h.where !== 'kernel' ? undefined : uaddrSymbol(h, c, name);
+        if (!symbol) return UINT64;
+        h.resolved(c, BigInt(symbol.address));
+        // As bpftrace types it: a user pointer to a signed integer of the symbol's size (1, 2 or 4
+        // bytes), else of 8.
+        const bits = symbol.size === 1 || symbol.size === 2 || symbol.size === 4 ? ((symbol.size * 8) as 8 | 16 | 32) : 64;
+        return { kind: 'ptr', to: { kind: 'int', bits, signed: true }, space: 'user' };
+      }
       const value = name === undefined || (h.where !== 'kernel' && c.name !== 'cgroupid') ? undefined : hostValue(h, c, name);
       if (value !== undefined) h.resolved(c, value);
       return UINT64;
@@ -445,7 +481,19 @@ export function checkCall(h: CallHost, c: Call, statement: boolean): T {
   }
 }
 
-/** What kaddr(), uaddr() or cgroupid() of `name` is on this machine; undefined (reported) when it has no value. */
+/** The data symbol uaddr() names, in its probe's one binary; undefined (reported) when there is none. */
+function uaddrSymbol(h: CallHost, c: Call, name: string): ElfObject | undefined {
+  const at = c.args[0]!.loc;
+  // The link-time address, as bpftrace 0.17 gives it: a PIE's or a library's load base is not added.
+  if (h.binaries.length !== 1) return h.err(at, `uaddr() needs its probe to attach to one binary; this one attaches to ${h.binaries.length}`);
+  const binary = h.binaries[0]!;
+  const objects = h.system.dataSymbols(binary);
+  if (!objects.ok) return h.err(at, `uaddr(): ${objects.error}`);
+  const symbol = objects.value.find((o) => o.name === name);
+  return symbol ?? h.err(at, `uaddr(): no data symbol '${name}' in ${binary}`);
+}
+
+/** What kaddr() or cgroupid() of `name` is on this machine; undefined (reported) when it has no value. */
 function hostValue(h: CallHost, c: Call, name: string): bigint | undefined {
   const at = c.args[0]!.loc;
   switch (c.name) {
@@ -456,16 +504,6 @@ function hostValue(h: CallHost, c: Call, name: string): bigint | undefined {
       if (address === undefined) return h.err(at, `kaddr(): Failed to resolve kernel symbol: ${name}`);
       if (address === 0n) return h.err(at, `kaddr(): the address of ${name} is hidden: run as root`);
       return address;
-    }
-    case 'uaddr': {
-      // The link-time address, as bpftrace 0.17 gives it: a PIE's or a library's load base is not added.
-      if (h.binaries.length !== 1) return h.err(at, `uaddr() needs its probe to attach to one binary; this one attaches to ${h.binaries.length}`);
-      const binary = h.binaries[0]!;
-      const objects = h.system.dataSymbols(binary);
-      if (!objects.ok) return h.err(at, `uaddr(): ${objects.error}`);
-      const symbol = objects.value.find((o) => o.name === name);
-      if (!symbol) return h.err(at, `uaddr(): no data symbol '${name}' in ${binary}`);
-      return BigInt(symbol.address);
     }
     default: {
       const id = h.system.cgroupId(name);

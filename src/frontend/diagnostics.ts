@@ -1,5 +1,5 @@
-// Diagnostics: every user mistake becomes one of these, printed as `file:line:col: error: message`
-// with the source line and a caret, never as a stack trace.
+// Diagnostics: every user mistake becomes one of these, printed as `file:line:col: ERROR: message`
+// (bpftrace's word for it) with the source line and a caret, never as a stack trace.
 import type { Loc } from './ast.js';
 
 export interface Diagnostic {
@@ -30,7 +30,10 @@ function lineAt(source: string, line: number): string {
   return source.slice(start, end < 0 ? source.length : end);
 }
 
-/** Renders a diagnostic the way compilers do: location, message, source line, caret. */
+/**
+ * Renders a diagnostic the way compilers do: location, message, source line, caret; the severity in
+ * bpftrace's words (ERROR, WARNING), which scripts and tests written for bpftrace look for.
+ */
 export function formatDiagnostic(d: Diagnostic, source: string): string {
   const line = lineAt(source, d.loc.line).replace(/\t/g, ' ');
   // A long line is shown from `from` to `to`, with '...' where it was cut.
@@ -41,7 +44,7 @@ export function formatDiagnostic(d: Diagnostic, source: string): string {
   const col = d.loc.col - from + before.length;
   const width = Math.max(1, Math.min(d.loc.length, before.length + to - from - col + 1));
   const caret = ' '.repeat(Math.max(0, col - 1)) + '^' + '~'.repeat(width - 1);
-  const out = [`${d.file}:${d.loc.line}:${d.loc.col}: ${d.severity}: ${d.message}`, text, caret];
+  const out = [`${d.file}:${d.loc.line}:${d.loc.col}: ${d.severity.toUpperCase()}: ${d.message}`, text, caret];
   if (d.hint) out.push(d.hint);
   return out.join('\n');
 }

@@ -25,6 +25,7 @@ export const FUNCTION_SIGNATURES: Record<string, string> = {
   cgroup_path: 'cgroup_path(id[, "filter"])',
   sizeof: 'sizeof(type or expression)',
   macaddr: 'macaddr(addr)',
+  strerror: 'strerror(errno)',
   bswap: 'bswap(n)',
   uptr: 'uptr(addr)',
   kptr: 'kptr(addr)',

@@ -88,9 +88,23 @@ function everything(system: SystemInfo): Listed[] {
   ];
 }
 
+/**
+ * The first character of a search that bpftrace's lexer has no token for, looked for before the
+ * first ':' (after it bpftrace reads a path, in which a backslash escapes any character); shown
+ * escaped when it is a control character.
+ */
+function invalidCharacter(pattern: string): string | undefined {
+  const c = /[\\`'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/.exec(pattern.split(':', 1)[0]!)?.[0];
+  if (c === undefined) return undefined;
+  return /[\x00-\x1f\x7f-\x9f]/.test(c) ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c;
+}
+
 /** The probes matching `glob` (all when absent); with `pid`, the uprobes of that process's files too (-p). */
 export function listProbes(glob: string | undefined, verbose: boolean, system: SystemInfo, pid?: number): string {
   const pattern = glob ?? '*';
+  // bpftrace lexes the search as the language: a character the language has no use for is refused.
+  const invalid = invalidCharacter(pattern);
+  if (invalid !== undefined) throw new KtError('usage', `invalid character '${invalid}'`);
   const colon = pattern.indexOf(':');
   const provider = colon > 0 ? PROVIDER_ALIASES[pattern.slice(0, colon)] : undefined;
   const rest = colon > 0 ? pattern.slice(colon + 1) : '';

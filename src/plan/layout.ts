@@ -4,7 +4,7 @@
 // Encodings: int is little-endian of its width; str is `size` bytes, NUL-padded; buf is a u32
 // length then `size` bytes; tuple is its elements in order, each at its own alignment, padded to the
 // largest of them (a C struct, as bpftrace lays tuples out: sizeof((int8, int16, int32)) is 8);
-// array is its elements in a row; record is the struct's own bytes; macaddr its 6 bytes; ksym, username, timestamp, ptr, cgroup_path are a u64; usym and ustack are a u64 (address, or stack id) then a u64
+// array is its elements in a row; record is the struct's own bytes; macaddr its 6 bytes; ksym, strerror, username, timestamp, ptr, cgroup_path are a u64; usym and ustack are a u64 (address, or stack id) then a u64
 // pid; kstack is an i64 stack id; inet is a u32 address family then 16 address bytes. A stack id
 // of kstack(n) or ustack(n) carries n in bits 32 and up: its map keeps n frames (stackMapName).
 import type { KType } from '../frontend/ast.js';
@@ -49,6 +49,7 @@ export function sizeOf(t: KType): number {
     case 'array':
       return t.length * sizeOf(t.elem);
     case 'ksym':
+    case 'strerror':
     case 'username':
     case 'timestamp':
     case 'kstack':

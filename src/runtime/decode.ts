@@ -98,6 +98,8 @@ export function decodeValue(type: KType, dv: DataView, offset: number): Value {
       };
     case 'username':
       return { kind: 'username', uid: Number(readInt(dv, offset, 64, false) & 0xffffffffn) };
+    case 'strerror':
+      return { kind: 'strerror', errno: Number(BigInt.asIntN(32, readInt(dv, offset, 64, false))) };
     case 'timestamp':
       return { kind: 'timestamp', ns: readInt(dv, offset, 64, false), format: type.format };
     case 'kstack':

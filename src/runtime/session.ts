@@ -331,7 +331,7 @@ class Session {
     } catch (e) {
       if (e instanceof kafka.InterpreterError) {
         const d = e.diagnostic;
-        throw new KtError('diagnostics', `${d.file}:${d.loc.line}:${d.loc.col}: error: ${d.message}`);
+        throw new KtError('diagnostics', `${d.file}:${d.loc.line}:${d.loc.col}: ERROR: ${d.message}`);
       }
       if (isKtError(e, 'capture-config')) throw new KtError('capture-config', `cannot start the Kafka capture: ${e.message}`);
       if (isNativeError(e)) throw new KtError('kernel-refused', `cannot start the Kafka capture: ${e.message}`);

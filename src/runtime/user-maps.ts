@@ -95,6 +95,8 @@ export function zeroValue(type: KType): Value {
       return { kind: 'inet', af: 0, bytes: new Uint8Array(4) };
     case 'username':
       return { kind: 'username', uid: 0 };
+    case 'strerror':
+      return { kind: 'strerror', errno: 0 };
     case 'kstack':
       return { kind: 'kstack', stackId: 0 };
     case 'ustack':

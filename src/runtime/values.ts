@@ -9,6 +9,8 @@ interface UsymValue { kind: 'usym'; addr: bigint; pid: number }
 /** af is AF_INET (2) or AF_INET6 (10); bytes holds 4 or 16 address bytes in network order. */
 export interface InetValue { kind: 'inet'; af: number; bytes: Uint8Array }
 interface UsernameValue { kind: 'username'; uid: number }
+/** strerror(): an error number (errno). */
+interface StrerrorValue { kind: 'strerror'; errno: number }
 /** A negative stackId means the kernel could not record the stack. */
 /** Frames of a stack map entry, or undefined when the id is not (or no longer) there. */
 export type StackLookup = (stackId: number, limit?: number) => bigint[] | undefined;
@@ -33,6 +35,7 @@ export type TaggedValue =
   | UsymValue
   | InetValue
   | UsernameValue
+  | StrerrorValue
   | KstackValue
   | UstackValue
   | TimestampValue

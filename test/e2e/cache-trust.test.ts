@@ -129,7 +129,7 @@ describe.runIf(run)('a cache another user can write', () => {
     expect(objects.length).toBeGreaterThan(0);
     for (const f of objects) copyFileSync(join(out, 'script.bpf.o'), join(cache, 'kafkatrace', f));
     const r = kafkatrace(['-e', PROG], { env });
-    expect(r.stderr).toBe('kafkatrace: the compiled program sends signals (signal()), which needs --unsafe\n');
+    expect(r.stderr).toBe('ERROR: the compiled program sends signals (signal()), which needs --unsafe\n');
     expect(r.code).toBe(1);
   });
 

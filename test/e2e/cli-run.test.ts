@@ -28,7 +28,7 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
     expect(second).toEqual(first);
     const changed = kafkatrace(['-e', prog.replace('41', '40')], { env: { ...env, PATH: '/nonexistent' } });
     expect(changed.code).toBe(1);
-    expect(changed.stderr).toMatch(/^kafkatrace: clang is not installed/);
+    expect(changed.stderr).toMatch(/^ERROR: clang is not installed/);
   });
 
   it('-f json prints one object per line, -o writes to a file', () => {
@@ -95,7 +95,7 @@ describe.runIf(run)('kafkatrace as a user runs it', () => {
   it('a bad script run directly gets its diagnostics, never a stack trace', () => {
     const r = kafkatrace(['-e', 'tracepoint:syscalls:sys_enter_opnat { @ = count(); }'], { env });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^-e:1:1: error: .*sys_enter_opnat/);
+    expect(r.stderr).toMatch(/^-e:1:1: ERROR: .*sys_enter_opnat/);
     expect(r.stderr).toMatch(/did you mean .*sys_enter_openat/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

@@ -71,6 +71,6 @@ describe.runIf(run)('kafkatrace demo', () => {
     });
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('kafkatrace: the demo needs root (or CAP_BPF and CAP_PERFMON): it loads BPF programs\n');
+    expect(r.stderr).toBe('ERROR: the demo needs root (or CAP_BPF and CAP_PERFMON): it loads BPF programs\n');
   });
 });

@@ -121,7 +121,7 @@ describe.runIf(run)('output that cannot be written', () => {
   // /dev/full fails the first write, at once: what the run held may go unseen between two samples.
   it('says in one line that -o cannot be written, and fails', async () => {
     const r = await withStdout(['-o', '/dev/full', '-e', TICK], 1);
-    expect(r.stderr).toBe('kafkatrace: cannot write to /dev/full: no space left on device\n');
+    expect(r.stderr).toBe('ERROR: cannot write to /dev/full: no space left on device\n');
     expect(r.code).toBe(1);
     await expectReleased(r.held, false);
   });
@@ -130,7 +130,7 @@ describe.runIf(run)('output that cannot be written', () => {
     const devFull = openSync('/dev/full', 'w');
     try {
       const r = await withStdout(['-f', 'json', '-e', TICK], devFull);
-      expect(r.stderr).toBe('kafkatrace: cannot write to standard output: no space left on device\n');
+      expect(r.stderr).toBe('ERROR: cannot write to standard output: no space left on device\n');
       expect(r.code).toBe(1);
       await expectReleased(r.held, false);
     } finally {
@@ -144,7 +144,7 @@ describe.runIf(run)('output that cannot be written', () => {
   it('fails in one line when the disk behind -o fills up, after detaching', async () => {
     const out = join(disk('o', 64), 'out.txt');
     const r = await withStdout(['-o', out, '-e', FILLER], 1);
-    expect(r.stderr).toBe(`kafkatrace: cannot write to ${out}: no space left on device\n`);
+    expect(r.stderr).toBe(`ERROR: cannot write to ${out}: no space left on device\n`);
     expect(r.code).toBe(1);
     expect(readFileSync(out, 'utf8')).toMatch(/^Attaching 1 probe...\n(x{60}y{39}\n)+/);
     await expectReleased(r.held);
@@ -155,7 +155,7 @@ describe.runIf(run)('output that cannot be written', () => {
     const fd = openSync(out, 'w');
     try {
       const r = await withStdout(['-e', FILLER], fd);
-      expect(r.stderr).toBe('kafkatrace: cannot write to standard output: no space left on device\n');
+      expect(r.stderr).toBe('ERROR: cannot write to standard output: no space left on device\n');
       expect(r.code).toBe(1);
       await expectReleased(r.held);
     } finally {
@@ -167,7 +167,7 @@ describe.runIf(run)('output that cannot be written', () => {
     const out = join(disk('compile', 0), 'out');
     mkdirSync(out);
     const r = kafkatrace(['compile', '-e', 'BEGIN { printf("x\\n"); exit(); }', '-o', out]);
-    expect(r.stderr).toBe(`kafkatrace: cannot write ${join(out, 'script.plan.json')}: no space left on device\n`);
+    expect(r.stderr).toBe(`ERROR: cannot write ${join(out, 'script.plan.json')}: no space left on device\n`);
     expect(r.code).toBe(1);
   });
 

@@ -191,7 +191,7 @@ describe.runIf(run)('--export prometheus with a real Prometheus server', () => {
       });
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toBe(`kafkatrace: cannot serve Prometheus metrics on 127.0.0.1:${port}: the address is already in use (choose another with --export prometheus=ADDR:PORT)\n`);
+      expect(r.stderr).toBe(`ERROR: cannot serve Prometheus metrics on 127.0.0.1:${port}: the address is already in use (choose another with --export prometheus=ADDR:PORT)\n`);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }

@@ -51,7 +51,7 @@ describe.runIf(run)('kafkatrace repl on a terminal', () => {
       );
       // A block that disagrees with a live map's type is refused with its place.
       const refused = await repl.command('tracepoint:syscalls:sys_enter_getppid { @exits[pid] = count(); }');
-      expect(refused).toContain('repl:1:41: error:');
+      expect(refused).toContain('repl:1:41: ERROR:');
       expect(await repl.command('.detach 1')).toBe('block 1 detached\n');
       getppid(3);
       // @calls keeps block 1's counts; only block 2 adds to it now.

@@ -252,6 +252,19 @@ describe('compile-time mistakes caught by the front end', () => {
     expect(alone.ok && alone.compiled.plan.probes[0]!.skipped).toEqual(["uprobe:bash:readlin: function 'readlin' not found in /usr/bin/bash, skipping"]);
   });
 
+  it("leaves out, with bpftrace's warning, a kprobe a block reading `probe` expands to no kernel function, when other probes remain", () => {
+    const env = { positional: [], unsafe: false, system };
+    const r = planScript('kprobe:zzzzz { probe; printf("asdf\\n") } BEGIN { exit() }', 'err.ktr', env);
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.compiled.plan.probes[0]!.skipped).toEqual(['kprobe:zzzzz: zzzzz is not traceable (either non-existing, inlined, or marked as "notrace"), skipping']);
+    expect(r.compiled.plan.probes[0]!.programs.flatMap((p) => p.attach)).toEqual([]);
+    // Alone, it is the error; without `probe`, the kprobe stays for the kernel to accept or refuse.
+    const alone = planScript('kprobe:zzzzz { probe; }', 'err.ktr', env);
+    expect(!alone.ok && alone.diagnostics.map((d) => d.message)).toEqual(['zzzzz is not traceable (either non-existing, inlined, or marked as "notrace")']);
+    const kept = planScript('kprobe:zzzzz { printf("asdf\\n") } BEGIN { exit() }', 'err.ktr', env);
+    expect(kept.ok && kept.compiled.plan.probes[0]!.programs.flatMap((p) => p.attach)).toMatchObject([{ type: 'kprobe', func: 'zzzzz' }]);
+  });
+
   it('takes cpid when -c gives a command', () => {
     expect(frontend('BEGIN { @ = cpid; }', 'ok.ktr', { positional: [], unsafe: false, child: true, system }).diagnostics).toEqual([]);
   });

@@ -10,13 +10,13 @@ const REPORT = '(a kafkatrace bug: please report it with the script and the comm
 
 /** The text each kind gives for the message `msg`. */
 const SHAPES: Record<ErrorKind, string> = {
-  usage: 'kafkatrace: msg\n(kafkatrace --help shows the usage)\n',
+  usage: 'ERROR: msg\n',
   script: 'msg\n',
-  user: 'kafkatrace: msg\n',
-  environment: 'kafkatrace: msg\n',
-  'kernel-feature': 'kafkatrace: msg\n',
-  'bad-input': `kafkatrace: internal error: msg\n${REPORT}`,
-  internal: `kafkatrace: internal error: msg\n${REPORT}`,
+  user: 'ERROR: msg\n',
+  environment: 'ERROR: msg\n',
+  'kernel-feature': 'ERROR: msg\n',
+  'bad-input': `ERROR: internal error: msg\n${REPORT}`,
+  internal: `ERROR: internal error: msg\n${REPORT}`,
 };
 
 describe('failure reports', () => {
@@ -27,24 +27,24 @@ describe('failure reports', () => {
   });
 
   it('unknown-option: the message, then the whole usage, as bpftrace prints it', () => {
-    expect(failureReport(new KtError('unknown-option', 'msg'), false)).toEqual({ text: `kafkatrace: msg\n\n${HELP}`, status: 1 });
+    expect(failureReport(new KtError('unknown-option', 'msg'), false)).toEqual({ text: `ERROR: msg\n\n${HELP}`, status: 1 });
   });
 
   it('shows the stack of an internal error only when debugging', () => {
     const e = new InternalError('no such map');
     expect(failureReport(e, false).text).not.toContain(' at ');
     const debug = failureReport(e, true).text;
-    expect(debug).toMatch(/^kafkatrace: internal error: InternalError: no such map\n {4}at /);
+    expect(debug).toMatch(/^ERROR: internal error: InternalError: no such map\n {4}at /);
     expect(debug.endsWith(REPORT)).toBe(true);
   });
 
   it('sorts errors without a kind by where they come from', () => {
-    expect(failureReport(Object.assign(new Error('Operation not permitted'), { errno: 1 }), false).text).toBe('kafkatrace: Operation not permitted\n');
+    expect(failureReport(Object.assign(new Error('Operation not permitted'), { errno: 1 }), false).text).toBe('ERROR: Operation not permitted\n');
     expect(failureReport(Object.assign(new Error("EACCES: permission denied, mkdir '/x'"), { code: 'EACCES' }), false).text).toBe(
-      "kafkatrace: EACCES: permission denied, mkdir '/x'\n",
+      "ERROR: EACCES: permission denied, mkdir '/x'\n",
     );
-    expect(failureReport(new TypeError('x is undefined'), false)).toEqual({ text: `kafkatrace: internal error: x is undefined\n${REPORT}`, status: 1 });
-    expect(failureReport('thrown text', false).text).toBe(`kafkatrace: internal error: thrown text\n${REPORT}`);
+    expect(failureReport(new TypeError('x is undefined'), false)).toEqual({ text: `ERROR: internal error: x is undefined\n${REPORT}`, status: 1 });
+    expect(failureReport('thrown text', false).text).toBe(`ERROR: internal error: thrown text\n${REPORT}`);
   });
 
   it('matches codes, never messages', () => {
@@ -59,21 +59,21 @@ describe('failure reports', () => {
 describe('failure reports from the CLI', () => {
   it('usage and script errors, each in its shape', () => {
     const usage = kafkatrace(['-p', 'abc', '-e', 'BEGIN {}']);
-    expect(usage).toMatchObject({ code: 1, stdout: '', stderr: "kafkatrace: pid 'abc' is not a valid decimal number\n(kafkatrace --help shows the usage)\n" });
+    expect(usage).toMatchObject({ code: 1, stdout: '', stderr: "ERROR: pid 'abc' is not a valid decimal number\n" });
     // An option that does not exist: the message, then the whole usage, as bpftrace.
     const option = kafkatrace(['-idonotexist']);
     expect(option.code).toBe(1);
-    expect(option.stderr).toMatch(/^kafkatrace: Unknown option '-i'.*\n\n/);
+    expect(option.stderr).toMatch(/^ERROR: Unknown option '-i'.*\n\n/);
     expect(option.stderr).toContain('\nUSAGE\n');
     const script = kafkatrace(['check', '-e', 'BEGIN { nosuch(); }']);
     expect(script.code).toBe(1);
-    expect(script.stderr).toMatch(/^-e:1:9: error: /);
+    expect(script.stderr).toMatch(/^-e:1:9: ERROR: /);
     const tool = kafkatrace(['run', 'no-such-tool-here']);
-    expect(tool).toMatchObject({ code: 1, stderr: "kafkatrace: no tool named 'no-such-tool-here' (kafkatrace run --list shows the tools)\n(kafkatrace --help shows the usage)\n" });
+    expect(tool).toMatchObject({ code: 1, stderr: "ERROR: no tool named 'no-such-tool-here' (kafkatrace run --list shows the tools)\n" });
   });
 
   it("a binary that -l cannot read is the user's mistake, not an internal error", () => {
-    expect(kafkatrace(['-l', 'uprobe:/no/such/binary:*'])).toMatchObject({ code: 1, stdout: '', stderr: 'kafkatrace: no such binary or library: /no/such/binary\n' });
-    expect(kafkatrace(['-l', 'uprobe:/etc/hostname:*'])).toMatchObject({ code: 1, stdout: '', stderr: 'kafkatrace: /etc/hostname is not an ELF file\n' });
+    expect(kafkatrace(['-l', 'uprobe:/no/such/binary:*'])).toMatchObject({ code: 1, stdout: '', stderr: 'ERROR: no such binary or library: /no/such/binary\n' });
+    expect(kafkatrace(['-l', 'uprobe:/etc/hostname:*'])).toMatchObject({ code: 1, stdout: '', stderr: 'ERROR: /etc/hostname is not an ELF file\n' });
   });
 });

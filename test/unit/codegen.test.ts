@@ -104,6 +104,13 @@ describe('the shape of the generated C', () => {
     expect(generated('uprobe:bash:readline { @u = uaddr("ps1_prompt"); }')).toContain('(0x150a28ULL)');
   });
 
+  it("types uaddr() as bpftrace does: a pointer to an integer of the symbol's size (1, 2, 4 bytes, else 8)", () => {
+    const c = generated('uprobe:bash:readline { @a = *uaddr("line_number"); @b = *uaddr("shell_level"); @c = *uaddr("ps1_prompt"); }');
+    expect(c).toContain('bpf_probe_read_user(&t0, 4, (const void *)(__u64)(0x150b10ULL));');
+    expect(c).toContain('bpf_probe_read_user(&t2, 2, (const void *)(__u64)(0x150b20ULL));');
+    expect(c).toContain('bpf_probe_read_user(&t4, 8, (const void *)(__u64)(0x150a28ULL));');
+  });
+
   it('gives sizeof() of an integer type name its size, as the interpreter does', () => {
     const c = generated('BEGIN { @a = sizeof(int32); @b = sizeof(uint64); @c = sizeof(int8); @d = sizeof(comm); }');
     expect(c.match(/\(__u64\)\((\d+)LL\)/g)).toEqual(['(__u64)(4LL)', '(__u64)(8LL)', '(__u64)(1LL)', '(__u64)(16LL)']);

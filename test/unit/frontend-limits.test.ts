@@ -56,7 +56,7 @@ describe('front-end limits', () => {
     const r = planScript(src, 'long.ktr', { positional: [], unsafe: false, system });
     expect(r.ok).toBe(false);
     const shown = r.ok ? [] : r.diagnostics.map((d) => formatDiagnostic(d, src));
-    expect(shown[0]).toBe(`long.ktr:1:18: error: expected an expression, found ';'\nBEGIN { @a = 1 + ; /*${'x'.repeat(MAX_SHOWN_LINE - 21)}...\n${' '.repeat(17)}^`);
+    expect(shown[0]).toBe(`long.ktr:1:18: ERROR: expected an expression, found ';'\nBEGIN { @a = 1 + ; /*${'x'.repeat(MAX_SHOWN_LINE - 21)}...\n${' '.repeat(17)}^`);
     const [, line, caret] = shown[1]!.split('\n');
     expect(line!.length).toBeLessThanOrEqual(MAX_SHOWN_LINE + 6);
     expect(line![caret!.indexOf('^')]).toBe(';');
@@ -65,7 +65,7 @@ describe('front-end limits', () => {
     const d = planScript(mid, 'mid.ktr', { positional: [], unsafe: false, system });
     const text = d.ok ? '' : formatDiagnostic(d.diagnostics[0]!, mid);
     const [head, l, c] = text.split('\n');
-    expect(head).toBe(`mid.ktr:1:40014: error: expected an expression, found ';'`);
+    expect(head).toBe(`mid.ktr:1:40014: ERROR: expected an expression, found ';'`);
     expect(l!.startsWith('...') && l!.endsWith('...')).toBe(true);
     expect(l!.slice(c!.indexOf('^') - 5, c!.indexOf('^') + 1)).toBe('$b = ;');
   });

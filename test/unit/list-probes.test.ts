@@ -58,3 +58,13 @@ describe('-l uprobes', () => {
     expect(listProbes('tracepoint:syscalls:sys_enter_read', true, system)).toContain('\n    unsigned int fd;\n');
   });
 });
+
+describe('-l search expressions', () => {
+  it("refuses a character bpftrace's lexer has no token for, as bpftrace does", () => {
+    expect(() => lines('\\n')).toThrow("invalid character '\\'");
+    expect(() => lines('sys`x')).toThrow("invalid character '`'");
+    expect(() => lines('a\x01b')).toThrow("invalid character '\\x01'");
+    // After the first ':' a backslash escapes a path's character, as in bpftrace.
+    expect(lines('uprobe:/usr/bin/bash:read\\line')).toEqual([]);
+  });
+});

@@ -117,7 +117,7 @@ describe('syntax errors: message and position', () => {
     const src = 'BEGIN {\n  if ($x = 1) { }\n}';
     const r = parse(src, 'demo.ktr');
     expect(formatDiagnostic(r.diagnostics[0]!, src)).toBe(
-      "demo.ktr:2:10: error: unexpected '=': did you mean '=='?\n  if ($x = 1) { }\n         ^",
+      "demo.ktr:2:10: ERROR: unexpected '=': did you mean '=='?\n  if ($x = 1) { }\n         ^",
     );
   });
 });

@@ -43,6 +43,7 @@ describe('compilation cache', () => {
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, true)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, false, 2)).not.toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, false, 0, { traced: true })).not.toBe(base);
+    expect(compilationKey('BEGIN { exit(); }', '-e', [], false, undefined, false, 0, { includes: ['errno.h'] })).not.toBe(base);
     // A module loaded since: a wildcard may match more tracepoints.
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity())).toBe(base);
     expect(compilationKey('BEGIN { exit(); }', '-e', [], false, kernelIdentity().replace(']', ' xfs]'))).not.toBe(base);

@@ -176,7 +176,7 @@ describe('kafka blocks in the REPL engine', () => {
     await engine.submit('kafka:produce { @r[args.topic] = count(); }');
     take();
     expect(await engine.submit('kafka:fetch { @r[args.topic] = sum(args.partition); }')).toBeUndefined();
-    expect(take()).toContain('error:');
+    expect(take()).toContain('ERROR:');
     expect(engine.blockIds()).toEqual([1]);
   });
 

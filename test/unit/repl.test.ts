@@ -102,7 +102,7 @@ describe('compile units', () => {
     const r = planScript(unit.source, 'repl', { positional: [], unsafe: false, system });
     expect(r.ok).toBe(false);
     expect(renderUnitDiagnostics(r.diagnostics, unit, text)).toBe(
-      ['repl:2:6: error: key 1 of @c is string[16] here but uint64 at 1:31 of block 2', '  @c[comm] = count();', '     ^~~~'].join('\n'),
+      ['repl:2:6: ERROR: key 1 of @c is string[16] here but uint64 at 1:31 of block 2', '  @c[comm] = count();', '     ^~~~'].join('\n'),
     );
   });
 
@@ -178,7 +178,7 @@ describe('the REPL on streams', () => {
 
   it('gives a bad line its diagnostic and goes on', async () => {
     const out = await drive(['t:syscalls:sys_enter_read { @x = nosuch; }', '.probes']);
-    expect(out).toContain('repl:1:34: error: unknown identifier');
+    expect(out).toContain('repl:1:34: ERROR: unknown identifier');
     expect(out).toContain('t:syscalls:sys_enter_read { @x = nosuch; }\n                                 ^~~~~~');
     expect(out).toContain('no blocks attached\n');
   });
@@ -186,7 +186,7 @@ describe('the REPL on streams', () => {
   it('reads a block over several lines, with diagnostics at the block\'s own lines', async () => {
     const out = await drive(['t:syscalls:sys_enter_read', '{', '  @x = nosuch;', '}', '.maps']);
     expect(out).toContain('kt> ... ... ... ');
-    expect(out).toContain('repl:3:8: error: unknown identifier');
+    expect(out).toContain('repl:3:8: ERROR: unknown identifier');
     expect(out).toContain('no maps\n');
   });
 

@@ -75,10 +75,14 @@ export function memberBytes(g: Gen, e: Member, p: string, n: number): void {
   read(g, e, p, n, memberAddress(g, e));
 }
 
-/** A char array (as a string of the destination's size) or an array of integers, into memory at `p`. */
+/**
+ * A char array (as a string of the destination's size) or an array of integers, into memory at `p`.
+ * A char array is a string of all its bytes, NUL or not, as in bpftrace: only one cut short for a
+ * smaller destination ends in a NUL.
+ */
 export function memberMem(g: Gen, e: Member, p: string, t: KType): void {
   const own = sizeOf(typeOf(e));
   const size = Math.min(own, sizeOf(t));
   read(g, e, p, size, memberAddress(g, e));
-  if (t.kind === 'str' && own >= t.size) g.emit(`((__u8 *)${p})[${t.size - 1}] = 0;`);
+  if (t.kind === 'str' && own > t.size) g.emit(`((__u8 *)${p})[${t.size - 1}] = 0;`);
 }

@@ -217,10 +217,10 @@ function callMem(g: Gen, c: Call, p: string, t: KType): void {
       if (t.kind !== 'buf') throw new InternalError('buf() of a non-buffer type');
       const a = c.args[0]!;
       const at = typeOf(a);
-      if (at.kind === 'str') {
-        // A string's bytes become the buffer's data, after its u32 length; as in bpftrace, a length
-        // past the string's end is the string's zero bytes (the memory here is zeroed).
-        const n = Math.min(at.size, t.size);
+      if (at.kind === 'str' || at.kind === 'array') {
+        // A string's or an array's bytes become the buffer's data, after its u32 length; as in
+        // bpftrace, a length past the string's end is the string's zero bytes (the memory here is zeroed).
+        const n = Math.min(at.kind === 'str' ? at.size : sizeOf(at), t.size);
         g.emit(`bpf_probe_read_kernel(${p} + 4, ${g.zeroCheck(n)}, ${g.mem(a)});`);
         g.emit(`*(__u32 *)${p} = ${t.size};`);
         return;

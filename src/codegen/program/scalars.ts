@@ -210,6 +210,7 @@ function equalLiteral(_g: Gen, p: string, size: number, s: string): string {
 function callScalar(g: Gen, c: Call): string {
   switch (c.name) {
     case 'ksym':
+    case 'strerror':
       return `((__u64)(${g.scalar(c.args[0]!)}))`;
     case 'kaddr':
       return `${hostValue(g, c)}ULL`;

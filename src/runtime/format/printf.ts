@@ -93,6 +93,8 @@ function toBigint(v: Value | undefined): bigint {
       return v.addr;
     case 'username':
       return BigInt(v.uid);
+    case 'strerror':
+      return BigInt(v.errno);
     case 'timestamp':
       return v.ns;
     case 'kstack':

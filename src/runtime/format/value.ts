@@ -2,6 +2,7 @@
 import type { Symbolizer } from '../symbols.js';
 import type { InetValue, StackLookup, Value } from '../values.js';
 import { hexFormatBuffer } from './buffer.js';
+import { strerror } from './errno-text.js';
 import { jsonString } from './json.js';
 import { monotonicWallNs, strftime } from './time.js';
 
@@ -85,6 +86,8 @@ export function valueText(v: Value, ctx: RenderContext, indent = 8): string {
       return ntop(v);
     case 'username':
       return ctx.symbols.username(v.uid);
+    case 'strerror':
+      return strerror(v.errno);
     case 'kstack':
       return v.stackId < 0 ? '' : stackText(ctx.stackLookup?.(v.stackId, v.limit), indent, (a) => ctx.symbols.ksym(a, true));
     case 'ustack':

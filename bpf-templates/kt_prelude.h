@@ -26,8 +26,9 @@ struct {
   __type(value, __u64);
 } kt_lost SEC(".maps");
 
-/* 1 once the session has stopped (exit(), or the runtime before END): bpftrace detaches every probe
- * before END runs, so nothing a probe does after the stop may reach the output or the maps. */
+/* 1 once the runtime has stopped the session, before END: bpftrace detaches every probe before END
+ * runs, so nothing a probe does from then on may reach the output or the maps. Until then probes run
+ * on after an exit(), as bpftrace's do until it detaches them. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
@@ -42,12 +43,6 @@ struct {
     if (!kt_stopped || *kt_stopped)                                                  \
       return 0;                                                                      \
   } while (0)
-
-static __always_inline void kt_stop(void)
-{
-  __u32 key = 0, one = 1;
-  bpf_map_update_elem(&kt_state, &key, &one, BPF_ANY);
-}
 
 /* Per-CPU working memory for strings, keys and tuples: the BPF stack has only 512 bytes. */
 struct kt_scratch_area {

@@ -905,8 +905,9 @@ function analyzeScript(script: Script, env: AnalysisEnv): { analysis?: Analysis;
   const included = (env.includes ?? []).map((h) => ({ text: `#include "${h}"`, line: 1 }));
   const defs = scriptTypes([...included, ...script.preamble], script.file, env.system, [...identifiers(script.probes)].filter((n) => !BUILTINS[n] && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)));
   if ('error' in defs) {
-    const { line, col, message } = defs.error;
-    return { diagnostics: [error(script.file, { line, col, offset: 0, length: 0 }, message)] };
+    const { line, col, message, clang } = defs.error;
+    const d = error(script.file, { line, col, offset: 0, length: 0 }, message);
+    return { diagnostics: [clang ? { ...d, word: 'error' } : d] };
   }
   const first = new Analyzer(script.file, env, defs.types);
   const touched = script.probes.map((p, i) => {

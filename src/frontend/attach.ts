@@ -281,8 +281,9 @@ export function resolveAttachPoint(written: AttachPoint, ctx: AttachContext): At
         return { ...done([]), skipped: why };
       }
       // bpftrace refuses these before attaching anything: a kretprobe on them can deadlock the kernel.
+      // Its words carry an "error: " of their own (its tests look for "error: kretprobe:...").
       const banned = provider === 'kretprobe' ? funcs.find((f) => BANNED_KRETPROBES.has(f)) : undefined;
-      if (banned) return report(`kretprobe:${banned} can't be used as it might lock up your system.`);
+      if (banned) return report(`error: kretprobe:${banned} can't be used as it might lock up your system.`);
       return done(funcs.map((func) => ({ type: provider, func, offset: target.offset })));
     }
 

@@ -76,6 +76,8 @@ export interface DefinitionsError {
   line: number;
   col: number;
   message: string;
+  /** clang's own message, printed with clang's word for it as bpftrace passes it on (`error:`). */
+  clang?: true;
 }
 
 /**
@@ -109,15 +111,15 @@ export function scriptTypes(preamble: PreambleItem[], file: string, system: Syst
     }
     if (incomplete && redefined && first?.where === file) {
       const message = `${first.message}: the script redefines the kernel's ${redefined}, so it defines the records that its definitions embed`;
-      return { error: { line: first.lineNo, col: first.col, message } };
+      return { error: { line: first.lineNo, col: first.col, message, clang: true } };
     }
     const macro = /<kafkatrace>/.test(first?.where ?? '') ? /__kt_macro_([A-Za-z_][A-Za-z0-9_]*) =/.exec(first?.line ?? '') : undefined;
     if (macro && !dropped.has(macro[1]!)) {
       dropped.add(macro[1]!);
       continue;
     }
-    if (first && first.where === file) return { error: { line: first.lineNo, col: first.col, message: first.message } };
-    return { error: { line: preamble[0]!.line, col: 1, message: first?.message ?? r.error.trim().split('\n')[0] ?? 'clang failed' } };
+    if (first && first.where === file) return { error: { line: first.lineNo, col: first.col, message: first.message, clang: true } };
+    return { error: { line: preamble[0]!.line, col: 1, message: first?.message ?? r.error.trim().split('\n')[0] ?? 'clang failed', clang: true } };
   }
   return { error: { line: preamble[0]!.line, col: 1, message: `the script's C needs more kernel types than kafkatrace resolves` } };
 }

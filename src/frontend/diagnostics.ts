@@ -9,6 +9,8 @@ export interface Diagnostic {
   loc: Loc;
   /** A "did you mean" or a fix, printed on its own line after the caret. */
   hint?: string;
+  /** The severity as the tool that found it words it (clang's `error`), else bpftrace's (`ERROR`). */
+  word?: string;
 }
 
 export function error(file: string, loc: Loc, message: string, hint?: string): Diagnostic {
@@ -44,7 +46,7 @@ export function formatDiagnostic(d: Diagnostic, source: string): string {
   const col = d.loc.col - from + before.length;
   const width = Math.max(1, Math.min(d.loc.length, before.length + to - from - col + 1));
   const caret = ' '.repeat(Math.max(0, col - 1)) + '^' + '~'.repeat(width - 1);
-  const out = [`${d.file}:${d.loc.line}:${d.loc.col}: ${d.severity.toUpperCase()}: ${d.message}`, text, caret];
+  const out = [`${d.file}:${d.loc.line}:${d.loc.col}: ${d.word ?? d.severity.toUpperCase()}: ${d.message}`, text, caret];
   if (d.hint) out.push(d.hint);
   return out.join('\n');
 }

@@ -37,8 +37,8 @@ const CASES: Record<string, Case> = {
   // bpftrace 0.17's checks, made before any attach, with its messages.
   'kprobe with two parts': ['kprobe:syscalls:sys_exit_nanosleep { }', '1:1', 'kprobe probe type requires 1 argument', 'kprobe:FUNCTION[+OFFSET]'],
   'kretprobe with two parts': ['kretprobe:syscalls:sys_exit_nanosleep { }', '1:1', 'kretprobe probe type requires 1 argument', 'kretprobe:FUNCTION'],
-  'banned kretprobe': ['BEGIN { }\nkretprobe:_raw_spin_lock_irqsave { }', '2:1', "kretprobe:_raw_spin_lock_irqsave can't be used as it might lock up your system."],
-  'banned kretprobe in a wildcard': ['kretprobe:queued_spin_lock_slow* { }', '1:1', "kretprobe:queued_spin_lock_slowpath can't be used as it might lock up your system."],
+  'banned kretprobe': ['BEGIN { }\nkretprobe:_raw_spin_lock_irqsave { }', '2:1', "error: kretprobe:_raw_spin_lock_irqsave can't be used as it might lock up your system."],
+  'banned kretprobe in a wildcard': ['kretprobe:queued_spin_lock_slow* { }', '1:1', "error: kretprobe:queued_spin_lock_slowpath can't be used as it might lock up your system."],
   // Watchpoints: bpftrace 0.17's semantic checks, in its words.
   'watchpoint with two parts': ['watchpoint:0x1000:8 { }', '1:1', 'watchpoint probe type requires 3 arguments'],
   'watchpoint at address 0': ['watchpoint:0:8:w { }', '1:1', 'watchpoint must be attached to a non-zero address'],

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Expr } from '../../src/frontend/ast.js';
 import { recordMembers } from '../../src/frontend/btf-members.js';
 import { scriptTypes } from '../../src/frontend/c-definitions.js';
+import { formatDiagnostic } from '../../src/frontend/diagnostics.js';
 import { frontend } from '../../src/frontend/index.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
 
@@ -186,5 +187,13 @@ describe('analysis with a script\'s C', () => {
   it('reports clang\'s first error at its line and column in the script', () => {
     expect(errors('BEGIN { }\nstruct Foo { int x; nosuchtype y; }\nEND { }')).toEqual(["2:21: error: unknown type name 'nosuchtype'"].map((m) => m.replace('error: ', '')));
     expect(errors('#include <lol/no.h>\nBEGIN { }')).toEqual(["1:10: 'lol/no.h' file not found"]);
+  });
+
+  it('prints clang\'s errors with clang\'s word, as bpftrace passes them on; its own in its own', () => {
+    const script = 'BEGIN { }\nstruct Foo { int x; nosuchtype y; }\nEND { }';
+    const [d] = frontend(script, 's.bt', env).diagnostics;
+    expect(formatDiagnostic(d!, script).split('\n')[0]).toBe("s.bt:2:21: error: unknown type name 'nosuchtype'");
+    const own = 'BEGIN { @ = nosuchfunction(); }';
+    expect(formatDiagnostic(frontend(own, 's.bt', env).diagnostics[0]!, own)).toMatch(/^s\.bt:1:13: ERROR: /);
   });
 });

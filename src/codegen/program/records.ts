@@ -37,8 +37,6 @@ export function callStmt(g: Gen, c: Call): boolean {
       const ev = event(g, c);
       const code = c.args[0] ? g.scalar(c.args[0]) : '0';
       withRecord(g, ev.id, layoutOf([S64], EVENT_HEADER_SIZE), (r) => g.emit(`*(__s64 *)(${r} + 8) = (__s64)(${code});`));
-      // Other probes stop at once, before user space has read the record.
-      g.emit('kt_stop();');
       // As in bpftrace, the rest of the action does not run after exit().
       g.leave();
       return true;

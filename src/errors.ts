@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   'unknown-option': 'usage',
   'script-unreadable': 'usage',
   'no-such-tool': 'usage',
+  'agent-config': 'script',
   diagnostics: 'script',
   'unsupported-construct': 'script',
   'output-unwritable': 'user',

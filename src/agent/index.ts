@@ -1,0 +1,80 @@
+// `kafkatrace agent --config FILE`: runs the configured scripts in this process until SIGINT or
+// SIGTERM, serves their maps on /metrics and their states on /healthz, and reloads the
+// configuration on SIGHUP (a configuration that does not load is reported and the running set kept).
+import { KtError } from '../errors.js';
+import { formatAddress } from '../export/address.js';
+import { createOutput } from '../runtime/output.js';
+import { privilegeProblem } from '../runtime/privileges.js';
+import { loadConfig, resolveScripts, type AgentConfig } from './config.js';
+import { AgentMetrics } from './metrics.js';
+import { sessionFactory, SharedFeed, type AgentRun } from './runner.js';
+import { AgentServer, health } from './server.js';
+import { Supervisor } from './supervisor.js';
+
+export interface AgentOptions {
+  configPath: string;
+  /** The stdlib tools: name → path. */
+  tools: ReadonlyMap<string, string>;
+  /** Scripts' printed output. */
+  write: (s: string) => void;
+  /** The agent's messages (failures, reloads) and the scripts' errors. */
+  writeError: (s: string) => void;
+}
+
+/** Runs until SIGINT or SIGTERM; resolves to the exit status once everything is released. */
+export async function runAgent(opts: AgentOptions): Promise<number> {
+  let config: AgentConfig = loadConfig(opts.configPath);
+  const problem = privilegeProblem();
+  if (problem) throw new KtError('no-privilege', problem);
+  const say = (line: string): void => opts.writeError(`kafkatrace agent: ${line}\n`);
+  const feed = new SharedFeed(createOutput({ format: 'text', write: opts.write, writeError: opts.writeError }));
+  const supervisor = new Supervisor<AgentRun>(sessionFactory({ feed, write: opts.write, writeError: opts.writeError }), { report: say });
+  const metrics = new AgentMetrics(config.maxSeries);
+  const server = await AgentServer.listen(config.listen, {
+    metrics: () => metrics.scrape({ labels: config.labels, states: supervisor.states(), running: supervisor.running(), kafka: feed.current()?.counters() }),
+    health: () => health(supervisor.states()),
+  });
+  say(`serving /metrics and /healthz on http://${formatAddress(server.address)}`);
+
+  const reload = async (): Promise<void> => {
+    let next: AgentConfig;
+    try {
+      next = loadConfig(opts.configPath);
+    } catch (e) {
+      say(`the configuration was not reloaded, the running scripts are kept: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    if (formatAddress(next.listen) !== formatAddress(config.listen)) say(`listen changed to ${formatAddress(next.listen)}: it takes effect when the agent restarts`);
+    config = { ...next, listen: config.listen };
+    metrics.maxSeries = config.maxSeries;
+    await supervisor.apply(resolveScripts(config, opts.configPath, opts.tools));
+    say(`configuration reloaded: ${config.scripts.length} ${config.scripts.length === 1 ? 'script' : 'scripts'}`);
+  };
+
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    reloading = reloading.then(reload);
+  };
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.on('SIGHUP', onHup);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await supervisor.apply(resolveScripts(config, opts.configPath, opts.tools));
+    await stopped;
+  } finally {
+    process.off('SIGHUP', onHup);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    // A second signal while everything is released must not kill the process half way.
+    const ignore = (): void => {};
+    process.on('SIGINT', ignore);
+    process.on('SIGTERM', ignore);
+    await reloading;
+    await supervisor.stop();
+    feed.close();
+    await server.close();
+  }
+  return 0;
+}

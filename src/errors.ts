@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   'capture-config': 'user',
   'session-ended': 'user',
   'binary-unreadable': 'user',
+  'config-unreadable': 'user',
   'toolchain-missing': 'environment',
   'native-unavailable': 'environment',
   'catalogue-invalid': 'environment',

@@ -191,14 +191,14 @@ export function readTrustedText(path: string, what: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message;
-    throw new KtError('agent-config', `cannot read ${what} ${path}: ${why}`);
+    throw new KtError('config-unreadable', `cannot read ${what} ${path}: ${why}`);
   }
   try {
     const s = fstatSync(fd);
-    if (!s.isFile()) throw new KtError('agent-config', `cannot read ${what} ${path}: not a regular file`);
+    if (!s.isFile()) throw new KtError('config-unreadable', `cannot read ${what} ${path}: not a regular file`);
     const uid = process.geteuid?.() ?? s.uid;
-    if (s.uid !== uid && s.uid !== 0) throw new KtError('agent-config', `not using ${what} ${path}: it belongs to uid ${s.uid}, not to uid ${uid} or root`);
-    if ((s.mode & 0o022) !== 0) throw new KtError('agent-config', `not using ${what} ${path}: it is writable by ${(s.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`);
+    if (s.uid !== uid && s.uid !== 0) throw new KtError('config-unreadable', `not using ${what} ${path}: it belongs to uid ${s.uid}, not to uid ${uid} or root`);
+    if ((s.mode & 0o022) !== 0) throw new KtError('config-unreadable', `not using ${what} ${path}: it is writable by ${(s.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`);
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);

@@ -7,7 +7,7 @@ import { formatDiagnostic } from '../frontend/diagnostics.js';
 import { realSystem } from '../frontend/system.js';
 import type { Plan } from '../plan/types.js';
 import { kafkaRuntime } from '../runtime/kafka-runtime.js';
-import type { KafkaFeed } from '../runtime/kafka-source.js';
+import type { KafkaFeed, KafkaFeedOptions } from '../runtime/kafka-source.js';
 import { createOutput, type Output } from '../runtime/output.js';
 import { runSession, type SessionControl } from '../runtime/session.js';
 import type { AgentScript } from './config.js';
@@ -29,21 +29,53 @@ export function prefixedLines(prefix: string, write: (s: string) => void): (s: s
   };
 }
 
-/** The one Kafka feed of the agent: started by the first script with kafka probes, closed with the agent. */
+/**
+ * The one Kafka feed of the agent: started by the first script with kafka probes, closed when the
+ * last of them has stopped, so that no capture copies Kafka traffic that no script reads.
+ */
 export class SharedFeed {
   private feed?: KafkaFeed;
+  private starting?: Promise<KafkaFeed>;
+  private users = 0;
 
-  constructor(private readonly output: Output) {}
+  constructor(
+    private readonly output: Output,
+    /** Starts the capture and decoder: the kernel's by default; tests give a fake. */
+    private readonly start?: (opts: KafkaFeedOptions) => KafkaFeed,
+  ) {}
 
-  async get(): Promise<KafkaFeed> {
-    if (this.feed) return this.feed;
-    const runtime = await kafkaRuntime();
+  /** The feed, started if needed, for one more user; `release` once that user has detached. */
+  async acquire(): Promise<{ feed: KafkaFeed; release: () => void }> {
+    this.starting ??= this.open();
+    let feed: KafkaFeed;
+    try {
+      feed = await this.starting;
+    } catch (e) {
+      this.starting = undefined;
+      throw e;
+    }
+    // Its last user stopped it while this one waited: a new one starts.
+    if (this.feed !== feed) return this.acquire();
+    this.users++;
+    let released = false;
+    return {
+      feed,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--this.users === 0) this.close();
+      },
+    };
+  }
+
+  private async open(): Promise<KafkaFeed> {
+    const start = this.start ?? (await kafkaRuntime()).startKafkaFeed;
     // No kernel filter: the capture serves every script, those added by later reloads too.
-    this.feed ??= runtime.startKafkaFeed({ output: this.output, capture: {} });
+    this.feed = start({ output: this.output, capture: {} });
     return this.feed;
   }
 
-  /** The running feed, if any script has started it. */
+  /** The running feed, if any script uses it. */
   current(): KafkaFeed | undefined {
     return this.feed;
   }
@@ -51,6 +83,8 @@ export class SharedFeed {
   close(): void {
     this.feed?.close();
     this.feed = undefined;
+    this.starting = undefined;
+    this.users = 0;
   }
 }
 
@@ -69,7 +103,7 @@ export function sessionFactory(opts: { feed: SharedFeed; write: (s: string) => v
     const object = c ? await compileC(c) : undefined;
     // The agent never runs system() or signal(): nothing in its configuration can allow them.
     if (object && unsafeHelperCalls(object).length > 0) throw new Error('the script sends signals (signal()), which the agent does not allow');
-    const kafkaFeed = plan.probes.some((p) => p.where === 'user') ? await opts.feed.get() : undefined;
+    const lease = plan.probes.some((p) => p.where === 'user') ? await opts.feed.acquire() : undefined;
     const abort = new AbortController();
     let stopping = false;
     let started!: (control: SessionControl) => void;
@@ -87,9 +121,11 @@ export function sessionFactory(opts: { feed: SharedFeed; write: (s: string) => v
       positional: script.args,
       signals: false,
       abort: abort.signal,
-      ...(kafkaFeed ? { kafkaFeed } : {}),
+      ...(lease ? { kafkaFeed: lease.feed } : {}),
       onStarted: started,
     });
+    // The session has detached its probes from the feed by the time it settles.
+    if (lease) void session.then(lease.release, lease.release);
     const control = await Promise.race([ready, session.then((code) => Promise.reject(new Error(`stopped while starting (exit code ${code})`)))]);
     const ended = session.then(
       (code) => (stopping ? 'stopped' : `stopped on its own (exit code ${code})`),

@@ -159,7 +159,10 @@ describe.runIf(run)('kafkatrace agent', () => {
     calls(n2);
     await settlesAt('kafkatrace_sys_calls_total', sysLabels, n1 + n2);
     await settlesAt('kafkatrace_sys2_again_total', { cluster: 'c1', node: 'n1', script: 'sys2', comm }, n2);
-    expect(await metrics()).not.toContain('script="overview"');
+    const after = await metrics();
+    expect(after).not.toContain('script="overview"');
+    // The last Kafka script gone, the capture is gone with it.
+    expect(after).not.toContain('kafkatrace_agent_kafka_exchanges_total');
   });
 
   it('keeps the running scripts when the reloaded configuration does not parse', async () => {

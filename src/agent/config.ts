@@ -229,7 +229,11 @@ export function resolveScripts(cfg: AgentConfig, configPath: string, tools: Read
     if (s.tool !== undefined) {
       const path = tools.get(s.tool);
       if (path === undefined) return { name: s.name, path: s.tool, text: { problem: `no stdlib tool named '${s.tool}' (kafkatrace run --list shows them)` }, args: s.args, labels };
-      return { name: s.name, path, text: readFileSync(path, 'utf8'), args: s.args, labels };
+      try {
+        return { name: s.name, path, text: readFileSync(path, 'utf8'), args: s.args, labels };
+      } catch (e) {
+        return { name: s.name, path, text: { problem: `cannot read the tool ${path}: ${(e as Error).message}` }, args: s.args, labels };
+      }
     }
     const path = resolve(dirname(configPath), s.file!);
     try {

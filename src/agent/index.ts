@@ -24,6 +24,22 @@ export interface AgentOptions {
 
 /** Runs until SIGINT or SIGTERM; resolves to the exit status once everything is released. */
 export async function runAgent(opts: AgentOptions): Promise<number> {
+  // SIGHUP would end the process while the agent starts: one that comes then reloads once it runs.
+  let onHup: () => void = () => (missedHup = true);
+  let missedHup = false;
+  const hup = (): void => onHup();
+  process.on('SIGHUP', hup);
+  try {
+    return await serve(opts, (reload) => {
+      onHup = reload;
+      if (missedHup) reload();
+    });
+  } finally {
+    process.off('SIGHUP', hup);
+  }
+}
+
+async function serve(opts: AgentOptions, onReload: (reload: () => void) => void): Promise<number> {
   let config: AgentConfig = loadConfig(opts.configPath);
   const problem = privilegeProblem();
   if (problem) throw new KtError('no-privilege', problem);
@@ -53,19 +69,18 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
   };
 
   let reloading = Promise.resolve();
-  const onHup = (): void => {
-    reloading = reloading.then(reload);
-  };
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
-  process.on('SIGHUP', onHup);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
     await supervisor.apply(resolveScripts(config, opts.configPath, opts.tools));
+    onReload(() => {
+      reloading = reloading.then(reload).catch((e: unknown) => say(`the reload failed: ${e instanceof Error ? e.message : String(e)}`));
+    });
     await stopped;
   } finally {
-    process.off('SIGHUP', onHup);
+    onReload(() => {});
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     // A second signal while everything is released must not kill the process half way.

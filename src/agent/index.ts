@@ -47,8 +47,9 @@ async function serve(opts: AgentOptions, onReload: (reload: () => void) => void)
   const feed = new SharedFeed(createOutput({ format: 'text', write: opts.write, writeError: opts.writeError }));
   const supervisor = new Supervisor<AgentRun>(sessionFactory({ feed, write: opts.write, writeError: opts.writeError }), { report: say });
   const metrics = new AgentMetrics(config.maxSeries);
+  let scripts = resolveScripts(config, opts.configPath, opts.tools);
   const server = await AgentServer.listen(config.listen, {
-    metrics: () => metrics.scrape({ labels: config.labels, states: supervisor.states(), running: supervisor.running(), kafka: feed.current()?.counters() }),
+    metrics: () => metrics.scrape({ labels: config.labels, scripts, states: supervisor.states(), running: supervisor.running(), kafka: feed.current()?.counters() }),
     health: () => health(supervisor.states()),
   });
   say(`serving /metrics and /healthz on http://${formatAddress(server.address)}`);
@@ -64,7 +65,8 @@ async function serve(opts: AgentOptions, onReload: (reload: () => void) => void)
     if (formatAddress(next.listen) !== formatAddress(config.listen)) say(`listen changed to ${formatAddress(next.listen)}: it takes effect when the agent restarts`);
     config = { ...next, listen: config.listen };
     metrics.maxSeries = config.maxSeries;
-    await supervisor.apply(resolveScripts(config, opts.configPath, opts.tools));
+    scripts = resolveScripts(config, opts.configPath, opts.tools);
+    await supervisor.apply(scripts);
     say(`configuration reloaded: ${config.scripts.length} ${config.scripts.length === 1 ? 'script' : 'scripts'}`);
   };
 
@@ -74,7 +76,7 @@ async function serve(opts: AgentOptions, onReload: (reload: () => void) => void)
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await supervisor.apply(resolveScripts(config, opts.configPath, opts.tools));
+    await supervisor.apply(scripts);
     onReload(() => {
       reloading = reloading.then(reload).catch((e: unknown) => say(`the reload failed: ${e instanceof Error ? e.message : String(e)}`));
     });

@@ -79,6 +79,8 @@ function family(name: string, type: MetricFamily['type'], help: string, labelNam
 export interface AgentView {
   /** The configuration's labels. */
   labels: Record<string, string>;
+  /** The configured scripts: a script's series keep its labels whatever its state. */
+  scripts: AgentScript[];
   states: ScriptState[];
   running: { script: AgentScript; run: AgentRun }[];
   /** The shared Kafka feed's counters, when it runs. */
@@ -136,9 +138,10 @@ export class AgentMetrics {
     }
     this.cap.keepOnly(new Set(scriptFamilies.map((f) => f.name)));
     const byName = new Map(view.states.map((s) => [s.name, s]));
+    const configured = new Map(view.scripts.map((s) => [s.name, s]));
     const scriptLabels = (name: string): Record<string, string> => {
-      const r = view.running.find((x) => x.script.name === name);
-      return r ? labelsOf(r.script) : { ...view.labels, script: name };
+      const s = configured.get(name);
+      return s ? labelsOf(s) : { ...view.labels, script: name };
     };
     const scriptLabelNames = ['script'];
     const agent: MetricFamily[] = [

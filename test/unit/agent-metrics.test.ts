@@ -74,8 +74,10 @@ describe('agent metrics', () => {
     const map = planMap('@calls', { kind: 'count' }, ['node']);
     const run = fakeRun(map, () => [{ keys: ['w'], value: 5n }], 3n);
     const script = { name: 'sys', path: '/s.ktr', text: '', args: [], labels: { node: 'n1', team: 't' } };
+    const bad = { name: 'bad', path: '/b.ktr', text: { problem: 'x' }, args: [], labels: { node: 'n1', team: 'u' } };
     const f = metrics.families({
       labels: { node: 'n1' },
+      scripts: [script, bad],
       states: [{ name: 'sys', state: 'running', restarts: 0 }, { name: 'bad', state: 'failed', reason: 'x', retryInMs: 1000, restarts: 4 }],
       running: [{ script, run }],
       kafka: { ...newCounters(), exchanges: 7 },
@@ -84,8 +86,9 @@ describe('agent metrics', () => {
     // A key label named like an added label keeps its value under exported_NAME.
     expect(text).toContain('kafkatrace_sys_calls_total{node="n1",team="t",script="sys",exported_node="w"} 5\n');
     expect(text).toContain('kafkatrace_agent_script_up{node="n1",team="t",script="sys"} 1\n');
-    expect(text).toContain('kafkatrace_agent_script_up{node="n1",script="bad"} 0\n');
-    expect(text).toContain('kafkatrace_agent_script_restarts_total{node="n1",script="bad"} 4\n');
+    // A failed script's series have its labels too: the same series whether it runs or not.
+    expect(text).toContain('kafkatrace_agent_script_up{node="n1",team="u",script="bad"} 0\n');
+    expect(text).toContain('kafkatrace_agent_script_restarts_total{node="n1",team="u",script="bad"} 4\n');
     expect(text).toContain('kafkatrace_agent_events_lost_total{node="n1",team="t",script="sys"} 3\n');
     expect(text).toContain('kafkatrace_agent_kafka_exchanges_total{node="n1"} 7\n');
     expect(text).toContain('kafkatrace_agent_kafka_frame_failures_total{node="n1",reason="orphan_response"} 0\n');
@@ -96,7 +99,7 @@ describe('agent metrics', () => {
     const map = planMap('@by', { kind: 'count' }, ['k']);
     let keys = ['a', 'b', 'c'];
     const run = fakeRun(map, () => keys.map((k) => ({ keys: [k], value: 1n })));
-    const view = () => ({ labels: {}, states: [{ name: 's', state: 'running' as const, restarts: 0 }], running: [{ script: { name: 's', path: '', text: '', args: [], labels: {} }, run }] });
+    const view = () => ({ labels: {}, scripts: [], states: [{ name: 's', state: 'running' as const, restarts: 0 }], running: [{ script: { name: 's', path: '', text: '', args: [], labels: {} }, run }] });
     expect(family(metrics.families(view()), 'kafkatrace_s_by_total').samples.map((s) => s.labels['k'])).toEqual(['a', 'b']);
     keys = ['a', 'b', 'c', 'd'];
     const f = metrics.families(view());
@@ -115,7 +118,7 @@ describe('agent metrics', () => {
     run.control.snapshots = () => {
       throw new Error('the session has ended');
     };
-    const f = metrics.families({ labels: {}, states: [], running: [{ script: { name: 'gone', path: '', text: '', args: [], labels: {} }, run }] });
+    const f = metrics.families({ labels: {}, scripts: [], states: [], running: [{ script: { name: 'gone', path: '', text: '', args: [], labels: {} }, run }] });
     expect(f.filter((x) => x.name.startsWith('kafkatrace_gone_'))).toEqual([]);
   });
 });

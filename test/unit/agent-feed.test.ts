@@ -2,7 +2,7 @@
 // closed once the last has released it (no capture left copying traffic nobody reads), and started
 // afresh for the next.
 import { describe, expect, it } from 'vitest';
-import { SharedFeed } from '../../src/agent/runner.js';
+import { prefixedLines, SharedFeed } from '../../src/agent/runner.js';
 import type { KafkaFeed } from '../../src/runtime/kafka-source.js';
 import { createOutput } from '../../src/runtime/output.js';
 
@@ -70,5 +70,16 @@ describe('SharedFeed', () => {
     expect(fakes.made).toHaveLength(1);
     ok.release();
     expect(fakes.made[0]!.closed).toBe(true);
+  });
+});
+
+describe('prefixedLines', () => {
+  it('prefixes whole lines, holding a partial one until its end comes', () => {
+    const out: string[] = [];
+    const write = prefixedLines('[a] ', (s) => out.push(s));
+    write('one\ntw');
+    write('o\n\nthree');
+    write('\n');
+    expect(out).toEqual(['[a] one\n', '[a] two\n\n', '[a] three\n']);
   });
 });

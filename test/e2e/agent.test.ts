@@ -165,6 +165,15 @@ describe.runIf(run)('kafkatrace agent', () => {
     expect(after).not.toContain('kafkatrace_agent_kafka_exchanges_total');
   });
 
+  it('a second agent on the same address fails with one message and status 1', () => {
+    const r = spawnSync(process.execPath, [BIN, 'agent', '--config', join(dir, 'agent.yaml')], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect({ code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `kafkatrace: cannot serve the agent's metrics on 127.0.0.1:${port}: the address is already in use (set listen in the configuration)\n`,
+    });
+  });
+
   it('keeps the running scripts when the reloaded configuration does not parse', async () => {
     writeConfig(`listen: 127.0.0.1:${port}\nscripts:\n  - {name: sys, file: sys.ktr\n`);
     agent!.kill('SIGHUP');

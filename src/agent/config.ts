@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { KtError } from '../errors.js';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
+import { escapeControls } from '../runtime/format/value.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9464';
 export const DEFAULT_MAX_SERIES = 10000;
@@ -48,6 +49,11 @@ class ConfigError extends Error {
 
 type Reader = (node: Node | null | undefined, where: string) => unknown;
 
+/** A value from the file, as a message quotes it: control characters escaped (messages reach terminals). */
+function q(text: string): string {
+  return `'${escapeControls(text)}'`;
+}
+
 function fail(node: Node | null | undefined, message: string): never {
   throw new ConfigError(message, node);
 }
@@ -76,9 +82,9 @@ function labels(node: Node | null | undefined, where: string): Record<string, st
   const out: Record<string, string> = {};
   for (const { key, keyNode, value } of mapEntries(node, where)) {
     if (!LABEL_NAME.test(key)) {
-      fail(keyNode, `'${key}' is not a label name: use letters, digits and _, not starting with a digit or __, and not 'script'`);
+      fail(keyNode, `${q(key)} is not a label name: use letters, digits and _, not starting with a digit or __, and not 'script'`);
     }
-    out[key] = string(value, `label ${key}`);
+    out[key] = string(value, `label ${escapeControls(key)}`);
   }
   return out;
 }
@@ -88,7 +94,7 @@ function object<T>(node: Node | null | undefined, where: string, fields: Record<
   const out: Record<string, unknown> = {};
   for (const { key, keyNode, value } of mapEntries(node, where)) {
     const read = fields[key];
-    if (!read) fail(keyNode, `unknown field '${key}' in ${where} (known: ${Object.keys(fields).join(', ')})`);
+    if (!read) fail(keyNode, `unknown field ${q(key)} in ${where} (known: ${Object.keys(fields).join(', ')})`);
     out[key] = read(value, key);
   }
   for (const r of required) if (!(r in out)) fail(node, `${where} needs '${r}'`);
@@ -103,7 +109,7 @@ function script(node: Node | null | undefined, index: number): ScriptConfig & { 
     {
       name: (n) => {
         const name = string(n, 'name');
-        if (!SCRIPT_NAME.test(name)) fail(n, `script name '${name}' must be lower-case letters, digits and _, starting with a letter other than 'agent' (it goes into metric names)`);
+        if (!SCRIPT_NAME.test(name)) fail(n, `script name ${q(name)} must be lower-case letters, digits and _, starting with a letter other than 'agent' (it goes into metric names)`);
         return name;
       },
       tool: (n) => string(n, 'tool'),
@@ -134,7 +140,7 @@ function config(node: Node | null | undefined): AgentConfig {
       listen: (n) => {
         const text = string(n, 'listen');
         const target = parseExportTarget(`prometheus=${text}`);
-        if ('error' in target) fail(n, `listen takes ADDR:PORT (e.g. ${DEFAULT_LISTEN}, [::1]:9464, 0.0.0.0:9464), not '${text}'`);
+        if ('error' in target) fail(n, `listen takes ADDR:PORT (e.g. ${DEFAULT_LISTEN}, [::1]:9464, 0.0.0.0:9464), not ${q(text)}`);
         return target;
       },
       labels: (n) => labels(n, 'labels'),
@@ -149,7 +155,7 @@ function config(node: Node | null | undefined): AgentConfig {
         const scripts = n.items.map((item, i) => script(item as Node, i));
         const seen = new Set<string>();
         for (const s of scripts) {
-          if (seen.has(s.name)) fail(s.node, `two scripts are named '${s.name}': names must be unique`);
+          if (seen.has(s.name)) fail(s.node, `two scripts are named ${q(s.name)}: names must be unique`);
           seen.add(s.name);
         }
         return scripts;
@@ -228,7 +234,7 @@ export function resolveScripts(cfg: AgentConfig, configPath: string, tools: Read
     const labels = { ...cfg.labels, ...s.labels };
     if (s.tool !== undefined) {
       const path = tools.get(s.tool);
-      if (path === undefined) return { name: s.name, path: s.tool, text: { problem: `no stdlib tool named '${s.tool}' (kafkatrace run --list shows them)` }, args: s.args, labels };
+      if (path === undefined) return { name: s.name, path: s.tool, text: { problem: `no stdlib tool named ${q(s.tool)} (kafkatrace run --list shows them)` }, args: s.args, labels };
       try {
         return { name: s.name, path, text: readFileSync(path, 'utf8'), args: s.args, labels };
       } catch (e) {

@@ -50,6 +50,10 @@ describe('agent configuration', () => {
     expect(problem('scripts:\n  - &a {name: a, tool: x}\n  - *a\n')).toBe('agent.yaml:3:5: error: scripts[1]: aliases (*name) are not supported');
   });
 
+  it('escapes control characters of the file in its messages', () => {
+    expect(problem('scripts: []\n"x\\e[2J": 1\n')).toBe("agent.yaml:2:1: error: unknown field 'x\\x1b[2J' in the configuration (known: listen, labels, max_series, scripts)");
+  });
+
   it('reports a syntax error at its place, in one line', () => {
     const m = problem('scripts:\n  - name: a\n    tool: [x\n');
     expect(m).toMatch(/^agent\.yaml:\d+:\d+: error: /);

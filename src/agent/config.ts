@@ -169,7 +169,7 @@ function config(node: Node | null | undefined): AgentConfig {
 
 function located(file: string, lines: LineCounter, offset: number | undefined, message: string): KtError {
   const pos = lines.linePos(offset ?? 0);
-  return new KtError('agent-config', `${file}:${pos.line}:${pos.col}: error: ${message}`);
+  return new KtError('agent-config', `${escapeControls(file)}:${pos.line}:${pos.col}: error: ${message}`);
 }
 
 /** The configuration in `text`; a KtError agent-config (FILE:LINE:COL: error: ...) for the first mistake. */
@@ -191,20 +191,21 @@ export function parseConfig(text: string, file: string): AgentConfig {
  * what the file says into the kernel. Opened without following a symbolic link at its last step.
  */
 export function readTrustedText(path: string, what: string): string {
+  const shown = escapeControls(path);
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message;
-    throw new KtError('config-unreadable', `cannot read ${what} ${path}: ${why}`);
+    throw new KtError('config-unreadable', `cannot read ${what} ${shown}: ${why}`);
   }
   try {
     const s = fstatSync(fd);
-    if (!s.isFile()) throw new KtError('config-unreadable', `cannot read ${what} ${path}: not a regular file`);
+    if (!s.isFile()) throw new KtError('config-unreadable', `cannot read ${what} ${shown}: not a regular file`);
     const uid = process.geteuid?.() ?? s.uid;
-    if (s.uid !== uid && s.uid !== 0) throw new KtError('config-unreadable', `not using ${what} ${path}: it belongs to uid ${s.uid}, not to uid ${uid} or root`);
-    if ((s.mode & 0o022) !== 0) throw new KtError('config-unreadable', `not using ${what} ${path}: it is writable by ${(s.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`);
+    if (s.uid !== uid && s.uid !== 0) throw new KtError('config-unreadable', `not using ${what} ${shown}: it belongs to uid ${s.uid}, not to uid ${uid} or root`);
+    if ((s.mode & 0o022) !== 0) throw new KtError('config-unreadable', `not using ${what} ${shown}: it is writable by ${(s.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`);
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
@@ -238,7 +239,7 @@ export function resolveScripts(cfg: AgentConfig, configPath: string, tools: Read
       try {
         return { name: s.name, path, text: readFileSync(path, 'utf8'), args: s.args, labels };
       } catch (e) {
-        return { name: s.name, path, text: { problem: `cannot read the tool ${path}: ${(e as Error).message}` }, args: s.args, labels };
+        return { name: s.name, path, text: { problem: `cannot read the tool ${escapeControls(path)}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}` }, args: s.args, labels };
       }
     }
     const path = resolve(dirname(configPath), s.file!);

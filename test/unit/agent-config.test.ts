@@ -88,6 +88,8 @@ describe('agent configuration files', () => {
     expect(scripts[0]).toEqual({ name: 'a', path: join(dir, 'mine.ktr'), text: 'BEGIN { }\n', args: [], labels: { node: 'n2', x: 'y' } });
     expect(scripts[1]!.text).toEqual({ problem: `not using the script ${join(dir, 'shared.ktr')}: it is writable by its group (mode 664)` });
     expect(scripts[2]!.text).toEqual({ problem: "no stdlib tool named 'nosuch' (kafkatrace run --list shows them)" });
+    const hostile = parseConfig('scripts: [{name: a, file: "x\\e]0;t\\a.ktr"}]\n', cfgPath);
+    expect(resolveScripts(hostile, cfgPath, new Map())[0]!.text).toEqual({ problem: `cannot read the script ${dir}/x\\x1b]0;t\\x07.ktr: no such file` });
   });
 });
 

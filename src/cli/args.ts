@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { KtError } from '../errors.js';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
 
-export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'info' | 'repl' | 'demo';
+export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'info' | 'repl' | 'demo' | 'agent';
 
 /** The brokers `demo --kafka` offers: librdkafka's mock cluster, or Apache Kafka installed by scripts/install-kafka.sh. */
 export const DEMO_KAFKA = ['mock', 'apache'] as const;
@@ -36,6 +36,8 @@ export interface CliOptions {
   exportTarget?: ExportTarget;
   /** A subcommand's own --help (demo). */
   help?: boolean;
+  /** agent --config: the agent's configuration file. */
+  configFile?: string;
   /** demo --kafka: the broker the demo runs against. */
   demoKafka?: DemoKafka;
   /** --map-keys-max, else BPFTRACE_MAP_KEYS_MAX: keys each map holds (default: the plan's, 4096). */
@@ -67,7 +69,7 @@ export interface CliOptions {
   includes: string[];
 }
 
-const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo']);
+const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo', 'agent']);
 
 export const HELP = `kafkatrace: a bpftrace-style tracing language with Kafka-aware probes
 
@@ -81,6 +83,7 @@ USAGE
   kafkatrace compile FILE|-e PROG -o DIR    write the generated C, the BPF object and the plan
   kafkatrace repl [--unsafe]                type probe blocks at a prompt; they attach at once (.help)
   kafkatrace run NAME|FILE [options]        run a stdlib tool by name or a script (--list: the tools)
+  kafkatrace agent --config FILE            run several scripts and serve them to Prometheus (agent --help)
   kafkatrace demo [--kafka mock|apache] [--duration TIME]
                                             a Kafka broker (mock by default) with a producer and a
                                             rebalancing consumer group, traced live (demo --help)
@@ -148,6 +151,44 @@ function parsePid(text: string): number {
   return pid;
 }
 
+export const AGENT_HELP = `kafkatrace agent: run scripts unattended and serve their maps to Prometheus
+
+USAGE
+  kafkatrace agent --config FILE
+
+FILE is YAML or JSON (schema: stdlib/agent-config.schema.json):
+  listen: 127.0.0.1:9464        where /metrics and /healthz are served (the default)
+  labels: {node: n1}            labels added to every series
+  max_series: 10000             series each metric keeps at most; the rest are dropped and counted
+  scripts:                      each with a name and one of tool (stdlib) or file
+    - {name: syscalls, file: count.ktr, args: [1234], labels: {team: a}}
+    - {name: lag, tool: kafka-lag}
+
+Every script runs in this process; kafka probes share one Kafka capture. A script's maps are served
+as kafkatrace_NAME_MAP{script="NAME",...}. A script that fails is retried with back-off (1 s doubling
+up to 60 s) and never stops the others; /healthz says each script's state (200 while one runs, else
+503). SIGHUP reloads FILE: added scripts start, removed ones stop, changed ones restart, the others
+keep running with their maps. SIGINT or SIGTERM stop the agent.
+
+OPTIONS
+  --config FILE     the configuration (required)
+  -h, --help        this help
+`;
+
+/** `agent` takes --config FILE, and -h. */
+function agentOptions(opts: CliOptions, v: Record<string, string | string[] | boolean | boolean[] | undefined>, positionals: string[]): CliOptions {
+  if (v.h || v.help) {
+    opts.help = true;
+    return opts;
+  }
+  if (positionals.length > 0) throw new KtError('usage', `agent takes no arguments, not '${positionals[0]}' (use --config FILE)`);
+  const other = Object.keys(v).find((k) => v[k] !== undefined && !['config', 'no-color'].includes(k));
+  if (other) throw new KtError('usage', `agent does not take ${other.length === 1 ? '-' : '--'}${other}`);
+  if (typeof v.config !== 'string') throw new KtError('usage', 'agent needs --config FILE');
+  opts.configFile = v.config;
+  return opts;
+}
+
 /** `demo` takes --kafka, --duration and --no-color (already in opts), and -h. */
 function demoOptions(opts: CliOptions, v: Record<string, string | string[] | boolean | boolean[] | undefined>, positionals: string[]): CliOptions {
   if (positionals.length > 0) throw new KtError('usage', `demo takes no arguments, not '${positionals[0]}'`);
@@ -193,6 +234,7 @@ export function parseCli(argv: string[]): CliOptions {
         duration: { type: 'string' },
         export: { type: 'string' },
         kafka: { type: 'string' },
+        config: { type: 'string' },
         list: { type: 'boolean' },
         'no-color': { type: 'boolean' },
         'map-keys-max': { type: 'string' },
@@ -210,7 +252,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
   const v = parsed.values;
   const positionals = parsed.positionals;
-  if ((v.h || v.help) && command !== 'demo') command = 'help';
+  if ((v.h || v.help) && command !== 'demo' && command !== 'agent') command = 'help';
   else if (v.V || v.version) command = 'version';
   else if (v.info) command = 'info';
   else if (v.l && command === 'trace') command = 'list';
@@ -238,6 +280,8 @@ export function parseCli(argv: string[]): CliOptions {
     return opts;
   }
   if (command === 'demo') return demoOptions(opts, v, positionals);
+  if (command === 'agent') return agentOptions(opts, v, positionals);
+  if (v.config !== undefined) throw new KtError('usage', `--config only applies to agent, not to ${command}`);
   if (command === 'repl') {
     if (positionals.length > 0) throw new KtError('usage', `repl takes no arguments, not '${positionals[0]}'`);
     return opts;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KtError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
-import { HELP, parseCli, type CliOptions } from './args.js';
+import { AGENT_HELP, HELP, parseCli, type CliOptions } from './args.js';
 import { failureReport } from './errors.js';
 import { guardStdio, outputFailure, stdout } from './sink.js';
 import { readScript, resolveRunTarget, stdlibTools, type ScriptSource } from './source.js';
@@ -76,6 +76,14 @@ async function dispatch(opts: CliOptions): Promise<number> {
       return (await import('../repl/index.js')).runRepl(opts);
     case 'demo':
       return (await import('../demo/command.js')).demo(opts);
+    case 'agent': {
+      if (opts.help) {
+        out(AGENT_HELP);
+        return 0;
+      }
+      const { runAgent } = await import('../agent/index.js');
+      return runAgent({ configPath: opts.configFile!, tools: new Map(stdlibTools().map((t) => [t.name, t.path])), write: out, writeError: err });
+    }
   }
 }
 

@@ -156,7 +156,7 @@ export function healthFamilies(h: SessionHealth, lastScrapeSeconds: number): Met
 }
 
 /** The Kafka decoder's health: kafkatrace_kafka_<figure>_total, and failed frames by reason. */
-function kafkaHealthFamilies(k: DecodeHealth): MetricFamily[] {
+export function kafkaHealthFamilies(k: DecodeHealth): MetricFamily[] {
   return [
     ...k.figures.map((f) => single(`kafka_${f.name}_total`, 'counter', f.help, f.value)),
     {

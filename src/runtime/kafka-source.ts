@@ -38,6 +38,11 @@ export interface KafkaProbeOptions {
   startNs?: bigint;
   /** Capture settings beyond the pid (head size, ring size, comm, ports, object path). */
   capture?: Omit<CaptureOptions, 'pid'>;
+  /**
+   * A feed already running (one capture shared by several scripts): the probes attach to it, and
+   * stop() detaches them alone. Its capture filters nothing for this plan, so pid and capture are not used.
+   */
+  feed?: KafkaFeed;
 }
 
 export interface KafkaSourceCounters extends KafkaCounters {
@@ -511,6 +516,11 @@ export function startKafkaProbes(plan: Plan, opts: KafkaProbeOptions): KafkaProb
   const compiled = compileUserProbes(plan, { maps: opts.maps, output: opts.output, positional: opts.positional, startNs });
   if (compiled.length === 0) {
     return { attachedProbes: 0, stop() {}, counters: () => ({ ...newCounters(), firings: 0, actionErrors: 0, lostRecords: 0 }) };
+  }
+  const shared = opts.feed;
+  if (shared) {
+    const attachment = shared.attach(compiled, opts.onExit, kafkaDemand(plan).args);
+    return { attachedProbes: kafkaProbeCount(compiled), stop: () => attachment.detach(), counters: () => shared.counters() };
   }
   // Explicit options (-p, capture settings) win over what the predicates allow.
   const capture = { ...kafkaPushdown(plan), ...opts.capture, ...(opts.pid === undefined ? {} : { pid: opts.pid }) };

@@ -17,7 +17,7 @@ import { createSymbolizer } from './symbols.js';
 import type { Output } from './output.js';
 import { mapSnapshot, RecordDispatch } from './records.js';
 import type { MapSnapshot, StackLookup } from './values.js';
-import type { KafkaProbes } from './kafka-source.js';
+import type { KafkaFeed, KafkaProbes } from './kafka-source.js';
 import { kafkaRuntime, type KafkaRuntime } from './kafka-runtime.js';
 import { decodeHealth, type DecodeHealth } from '../kafka/exchange/counters.js';
 import { userMapsOf, type UserMaps } from './user-maps.js';
@@ -89,6 +89,8 @@ export interface SessionOptions {
    * to a reaper process (see releaseLinksAtExit in native/index.ts) so that the exit is immediate.
    */
   releaseAtExit?: boolean;
+  /** A Kafka feed shared with other sessions (the agent): kafka probes attach to it instead of starting a capture. */
+  kafkaFeed?: KafkaFeed;
 }
 
 const LOST_MAP = 'kt_lost';
@@ -322,6 +324,7 @@ class Session {
         pid: targetPid || undefined,
         positional: this.options.positional,
         startNs,
+        ...(this.options.kafkaFeed ? { feed: this.options.kafkaFeed } : {}),
         onExit: (code) => {
           if (this.stopping) return;
           this.exitCode = code;

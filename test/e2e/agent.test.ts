@@ -6,38 +6,19 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { emptyHeld, heldBpf, stillLoaded, type HeldBpf } from '../helpers/bpf-held.js';
 import { BIN, ROOT } from '../helpers/cli.js';
+import { freePort, waitForValue as waitFor } from '../helpers/cli-trace.js';
 import { kafkajsClient, produceWithKcat } from '../helpers/kafka-clients.js';
 import { buildFixtures, canRun } from './runtime-helpers.js';
 
 const run = canRun();
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Health {
   scripts: { name: string; state: string; reason?: string; retry_in_s?: number; restarts: number }[];

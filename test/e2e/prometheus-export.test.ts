@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
+import { freePort, waitForValue as waitFor } from '../helpers/cli-trace.js';
 import { buildFixtures, canRun } from './runtime-helpers.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -23,17 +24,6 @@ function canRunHere(): boolean {
 
 const run = canRunHere();
 
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;
@@ -52,15 +42,6 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Starte
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface PromSample {
   metric: Record<string, string>;

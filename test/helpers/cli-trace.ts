@@ -1,6 +1,7 @@
 // Running the CLI around a workload, for the end-to-end proofs of kafka probes: `-f json` output
 // taken apart into printf lines and the maps printed at exit.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { BIN, ROOT } from './cli.js';
 
 interface JsonLine {
@@ -76,6 +77,29 @@ export async function waitFor(what: string, timeoutMs: number, check: () => bool
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A 127.0.0.1 port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The first value `probe` gives that is not undefined, asked every 100 ms for up to `timeoutMs`. */
+export async function waitForValue<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -3,44 +3,12 @@
 // 1 ms tells how much each turn of the loop decoded.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Capture, CaptureOptions } from '../../src/kafka/capture/loader.js';
-import { encodeCaptureRecord } from '../../src/kafka/capture/record.js';
 import type { CompiledProbe } from '../../src/runtime/interpreter.js';
 import { startKafkaFeed, type KafkaFeed } from '../../src/runtime/kafka-source.js';
 import type { Output } from '../../src/runtime/output.js';
+import { apiVersionsRecords } from '../fixtures/kafka/corpus.js';
 
 const EXCHANGES = 2000;
-
-/** ApiVersions v0 request and its answer (no api keys), one capture record each, packed as the ring hands them over. */
-function flood(exchanges: number): Buffer {
-  const records: Uint8Array[] = [];
-  const offsets = { out: 0n, in: 0n };
-  const record = (dir: 'out' | 'in', data: Buffer, i: number): void => {
-    records.push(
-      encodeCaptureRecord({
-        pid: 7, tid: 7, comm: 'client', fd: 3, conn: 1n, family: 4, laddr: '127.0.0.1', lport: 40000, raddr: '127.0.0.1', rport: 9092,
-        dir, ts: BigInt(1_000_000 + i * 1000), offset: offsets[dir], skipped: 0, data,
-      }),
-    );
-    offsets[dir] += BigInt(data.length);
-  };
-  for (let i = 0; i < exchanges; i++) {
-    const req = Buffer.alloc(15);
-    req.writeInt32BE(11);
-    req.writeInt16BE(18, 4);
-    req.writeInt16BE(0, 6);
-    req.writeInt32BE(i, 8);
-    req.writeInt16BE(1, 12);
-    req.write('c', 14);
-    record('out', req, 2 * i);
-    const resp = Buffer.alloc(14);
-    resp.writeInt32BE(10);
-    resp.writeInt32BE(i, 4);
-    resp.writeInt16BE(0, 8);
-    resp.writeInt32BE(0, 10);
-    record('in', resp, 2 * i + 1);
-  }
-  return Buffer.concat(records);
-}
 
 /** A capture whose batches the test hands over; it remembers whether the reader paused the ring. */
 function fakeCapture() {
@@ -88,7 +56,7 @@ function setup(msPerCall: number) {
 describe('the Kafka source under a flood', () => {
   it('decodes a batch in slices of at most 2 ms, the event loop running in between, and pauses the ring meanwhile', async () => {
     const { capture, fired, calls } = setup(1);
-    capture.onBatch!(flood(EXCHANGES));
+    capture.onBatch!(apiVersionsRecords(0, EXCHANGES));
     // Each turn: one clock read for the deadline, then one per piece decoded (1 ms each).
     const piecesPerTurn = [calls() - 1];
     const firedPerTurn = [fired()];
@@ -114,14 +82,14 @@ describe('the Kafka source under a flood', () => {
 
   it('decodes a batch at once, never pausing the ring, when it takes less than a slice', () => {
     const { capture, fired } = setup(0);
-    capture.onBatch!(flood(EXCHANGES));
+    capture.onBatch!(apiVersionsRecords(0, EXCHANGES));
     expect(fired()).toBe(EXCHANGES);
     expect(capture.pauses).toEqual([]);
   });
 
   it('stop() decodes what is still waiting, then closes the capture', () => {
     const { capture, fired } = setup(1);
-    capture.onBatch!(flood(EXCHANGES));
+    capture.onBatch!(apiVersionsRecords(0, EXCHANGES));
     expect(fired()).toBeLessThan(EXCHANGES);
     feed!.stop();
     expect(fired()).toBe(EXCHANGES);

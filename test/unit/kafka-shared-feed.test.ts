@@ -3,42 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { planScript } from '../../src/compiler.js';
 import type { Capture } from '../../src/kafka/capture/loader.js';
-import { encodeCaptureRecord } from '../../src/kafka/capture/record.js';
 import { startKafkaFeed, startKafkaProbes } from '../../src/runtime/kafka-source.js';
 import { createOutput } from '../../src/runtime/output.js';
 import { userMapsOf } from '../../src/runtime/user-maps.js';
 import { FakeSystem } from '../fixtures/analysis/fake-system.js';
-
-/** `n` ApiVersions v0 exchanges on one connection, as capture records, from correlation id `from`. */
-function exchanges(from: number, n: number, offsets: { out: bigint; in: bigint }): Buffer {
-  const records: Uint8Array[] = [];
-  const record = (dir: 'out' | 'in', data: Buffer, ts: number): void => {
-    records.push(
-      encodeCaptureRecord({
-        pid: 7, tid: 7, comm: 'client', fd: 3, conn: 1n, family: 4, laddr: '127.0.0.1', lport: 40000, raddr: '127.0.0.1', rport: 9092,
-        dir, ts: BigInt(1_000_000 + ts * 1000), offset: offsets[dir], skipped: 0, data,
-      }),
-    );
-    offsets[dir] += BigInt(data.length);
-  };
-  for (let i = from; i < from + n; i++) {
-    const req = Buffer.alloc(15);
-    req.writeInt32BE(11);
-    req.writeInt16BE(18, 4);
-    req.writeInt16BE(0, 6);
-    req.writeInt32BE(i, 8);
-    req.writeInt16BE(1, 12);
-    req.write('c', 14);
-    record('out', req, 2 * i);
-    const resp = Buffer.alloc(14);
-    resp.writeInt32BE(10);
-    resp.writeInt32BE(i, 4);
-    resp.writeInt16BE(0, 8);
-    resp.writeInt32BE(0, 10);
-    record('in', resp, 2 * i + 1);
-  }
-  return Buffer.concat(records);
-}
+import { apiVersionsRecords as exchanges } from '../fixtures/kafka/corpus.js';
 
 describe('a Kafka feed shared by scripts', () => {
   it('fires every attached script; stopping one leaves the other counting on the same capture', () => {

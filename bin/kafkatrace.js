@@ -12,10 +12,14 @@
 // CommonJS (bin/package.json says so): an ES module entry would start node's ES module loader, which
 // costs milliseconds before the first line runs.
 'use strict';
-// Ctrl-C ends kafkatrace with status 0 whenever it comes, as it ends bpftrace; while the bundle loads
-// there is nothing to undo yet. A run installs its own handler as it starts (src/cli/trace.ts).
-const interruptedWhileLoading = () => process.exit(0);
-process.on('SIGINT', interruptedWhileLoading);
+// Ctrl-C ends kafkatrace with status 0 whenever it comes, as it ends bpftrace. A run installs its own
+// handler as it starts (src/cli/trace.ts); until then, and for a command without one, this one ends the
+// process (while the bundle loads there is nothing to undo yet). It stays installed: node stops watching
+// a signal when its last listener goes, and drops one caught but not yet handed to JavaScript, which
+// left a run tracing after its Ctrl-C.
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') === 1) process.exit(0);
+});
 const Module = require('node:module');
 const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { homedir } = require('node:os');
@@ -124,7 +128,6 @@ process.on('exit', () => {
 });
 
 const { main } = require('../dist/bundle/kafkatrace.cjs');
-process.off('SIGINT', interruptedWhileLoading);
 main(args).then((code) => {
   process.exitCode = code;
 });

@@ -88,6 +88,22 @@ describe.runIf(run)('stopping', () => {
     }
   }, 60_000);
 
+  it('ends with status 0 on a Ctrl-C at any moment of its start, never tracing on after it', async () => {
+    // Before the first line of bin/kafkatrace.js runs, node itself dies of the signal (as bpftrace does
+    // before its handler): that is the only other ending allowed.
+    const endings: string[] = [];
+    for (let ms = 20; ms <= 400; ms += 15) {
+      const c = cli(['-e', 'tracepoint:syscalls:sys_enter_getppid { @ = count(); }']);
+      void c.attached.catch(() => undefined);
+      await sleep(ms);
+      c.child.kill('SIGINT');
+      const end = await exitWithin(c, 15_000);
+      endings.push(end === 'timeout' ? `${ms} ms: still running` : `${ms} ms: ${end.code ?? end.signal}`);
+    }
+    expect(endings.filter((e) => !/: (0|SIGINT)$/.test(e))).toEqual([]);
+    expect(endings.filter((e) => e.endsWith(': 0')).length).toBeGreaterThan(endings.length / 2);
+  }, 120_000);
+
   it('escalates to SIGKILL when the -c command ignores SIGTERM', async () => {
     const file = join(dir, 'term.pid');
     const c = cli(['-c', stubborn(file), '-e', 'tracepoint:syscalls:sys_enter_wait4 { @n = count(); } END { printf("end\\n"); }']);

@@ -174,10 +174,10 @@ function readSymbols(
 /**
  * Parses the symbols and USDT notes of an ELF64 file; `debugFile`: the bytes of its separate debug
  * file, whose symbol table adds the local functions a stripped file lacks (their file offsets are the
- * file's: a debug file keeps addresses, not contents). Throws KtError elf-invalid when either is not an ELF64 file.
+ * file's: a debug file keeps addresses, not contents); `buf`: the file's bytes, when the caller has
+ * read them already. Throws KtError elf-invalid when either is not an ELF64 file.
  */
-export function readElf(path: string, debugFile?: Buffer): ElfInfo {
-  const buf = readFile(path);
+export function readElf(path: string, debugFile?: Buffer, buf: Buffer = readFile(path)): ElfInfo {
   const headers = parseHeaders(buf, path);
   const { segments, sections, num } = headers;
 

@@ -285,7 +285,8 @@ export class RealSystem implements SystemInfo {
     let r = this.elfCache.get(binary);
     if (!r) {
       try {
-        r = { ok: true, value: readElf(binary, this.separateDebugFile(binary, readFileSync(binary))) };
+        const bytes = readFileSync(binary);
+        r = { ok: true, value: readElf(binary, this.separateDebugFile(binary, bytes), bytes) };
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         r = { ok: false, error: err.code === 'ENOENT' ? `${binary}: no such file` : err.code ? `cannot read ${binary}: ${err.code}` : err.message };

@@ -172,7 +172,7 @@ struct fetch_walk {
   __u64 records_left; /* bytes of the current records field not yet walked */
   __u32 topics_left;
   __u32 parts_left;
-  __u32 aborted_left;
+  __u32 entries_left; /* aborted transactions (Fetch) or acquired ranges (ShareFetch) of the partition */
   __u32 tags_left;
   __u8 st;       /* FW_* */
   __u8 tag_ret;  /* the state after a tagged-field section */
@@ -657,6 +657,15 @@ static __always_inline __u32 fw_response(struct walk *w, __s32 corr) {
   return 0;
 }
 
+/* A compact nullable string's length gathered: copy the string and the `after` bytes of fixed-size
+ * fields that follow it. 0 when the length cannot be right. */
+static __always_inline int fw_string(struct fetch_walk *f, __u64 in_frame, __u32 after) {
+  __s64 n = fw_len(f);
+  if (n < -1 || n > (__s64)in_frame) return 0;
+  f->copy = (n < 0 ? 0 : n) + after;
+  return 1;
+}
+
 /* FW_RECORDS_LEN gathered: the records field's length. 0 when it cannot be right. */
 static __always_inline int fw_records(struct fetch_walk *f, __u64 in_frame) {
   __s64 n = fw_len(f);
@@ -770,21 +779,15 @@ static __always_inline void fw_parse(struct walk *w) {
     fw_expect_len(f, FW_TOPICS_N);
     return;
   case SF_ERRMSG:
-    n = fw_len(f);
-    if (n < -1 || n > (__s64)in_frame) break;
-    f->copy = (n < 0 ? 0 : n) + 4; /* the message, the acquisition lock timeout */
+    if (!fw_string(f, in_frame, 4)) break; /* the message, the acquisition lock timeout */
     fw_expect_len(f, FW_TOPICS_N);
     return;
   case SF_PERR:
-    n = fw_len(f);
-    if (n < -1 || n > (__s64)in_frame) break;
-    f->copy = (n < 0 ? 0 : n) + 2; /* the message, the acknowledge error code */
+    if (!fw_string(f, in_frame, 2)) break; /* the message, the acknowledge error code */
     fw_expect(f, SF_AERR, 1, 1);
     return;
   case SF_AERR:
-    n = fw_len(f);
-    if (n < -1 || n > (__s64)in_frame) break;
-    f->copy = (n < 0 ? 0 : n) + 8; /* the message, the current leader's id and epoch */
+    if (!fw_string(f, in_frame, 8)) break; /* the message, the current leader's id and epoch */
     fw_tags(f, SF_RECORDS);
     return;
   case SF_RECORDS:
@@ -793,15 +796,15 @@ static __always_inline void fw_parse(struct walk *w) {
   case SF_ACQ_N:
     n = fw_len(f);
     if (n < -1 || n > MAX_ABORTED || ACQUIRED_RANGE * n > (__s64)in_frame) break;
-    f->aborted_left = n < 0 ? 0 : n;
+    f->entries_left = n < 0 ? 0 : n;
     fw_expect(f, SF_NEXT_ACQ, 0, 0);
     return;
   case SF_NEXT_ACQ:
-    if (f->aborted_left == 0) {
+    if (f->entries_left == 0) {
       fw_tags(f, FW_NEXT_PART);
       return;
     }
-    f->aborted_left--;
+    f->entries_left--;
     f->copy = ACQUIRED_RANGE;
     fw_tags(f, SF_NEXT_ACQ);
     return;
@@ -876,7 +879,7 @@ static __always_inline void fw_parse(struct walk *w) {
     if (n < -1 || n > MAX_ABORTED || 16 * n > (__s64)in_frame) break;
     if (n < 0) n = 0;
     if (f->flexible) {
-      f->aborted_left = n;
+      f->entries_left = n;
       fw_expect(f, FW_NEXT_ABORTED, 0, 0);
     } else {
       f->copy = 16 * n;
@@ -884,11 +887,11 @@ static __always_inline void fw_parse(struct walk *w) {
     }
     return;
   case FW_NEXT_ABORTED:
-    if (f->aborted_left == 0) {
+    if (f->entries_left == 0) {
       fw_expect(f, FW_AFTER_ABORTED, 0, 0);
       return;
     }
-    f->aborted_left--;
+    f->entries_left--;
     f->copy = 16;
     fw_tags(f, FW_NEXT_ABORTED);
     return;

@@ -4,6 +4,7 @@
 // for the whole session feed them, and their maps live in one UserMaps.
 import { compileC } from '../codegen/clang.js';
 import { planScript } from '../compiler.js';
+import { errorLine } from '../errors.js';
 import { error, formatDiagnostic } from '../frontend/diagnostics.js';
 import type { SystemInfo } from '../frontend/system.js';
 import { isNativeError, openObject, type BpfObject } from '../native/index.js';
@@ -143,7 +144,7 @@ export class ReplEngine {
     }
     const problem = this.privilegeProblem(probes);
     if (problem) {
-      this.opts.writeError(`ERROR: ${problem}\n`);
+      this.opts.writeError(errorLine(problem));
       return undefined;
     }
     const compiled = userProbes.length > 0 ? await this.compileUser(plan, userProbes, userMaps, unit, text) : undefined;
@@ -154,7 +155,7 @@ export class ReplEngine {
         elf = await (this.opts.compile ?? compileC)(c);
       } catch (e) {
         this.dropUnheldUserMaps();
-        this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
+        this.opts.writeError(errorLine(messageOf(e)));
         return undefined;
       }
     }
@@ -222,7 +223,7 @@ export class ReplEngine {
     } catch (e) {
       this.dropUnheldUserMaps();
       if (e instanceof runtime.InterpreterError) this.opts.writeError(renderUnitDiagnostics([e.diagnostic], unit, text) + '\n');
-      else this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
+      else this.opts.writeError(errorLine(messageOf(e)));
       return false;
     }
   }
@@ -235,7 +236,7 @@ export class ReplEngine {
       this.feed = (this.opts.startKafkaFeed ?? runtime.startKafkaFeed)({ output: this.out, capture: {} });
       return this.feed;
     } catch (e) {
-      this.opts.writeError(`ERROR: cannot start the Kafka capture: ${messageOf(e)}\n`);
+      this.opts.writeError(errorLine(`cannot start the Kafka capture: ${messageOf(e)}`));
       return undefined;
     }
   }
@@ -288,7 +289,7 @@ export class ReplEngine {
     try {
       obj = openObject(elf, `kt_repl_${id}`);
     } catch (e) {
-      this.opts.writeError(`ERROR: ${messageOf(e)}\n`);
+      this.opts.writeError(errorLine(messageOf(e)));
       return undefined;
     }
     const mine = new Set(probes.flatMap((p) => p.programs.map((prog) => prog.name)));
@@ -316,7 +317,7 @@ export class ReplEngine {
     } catch (e) {
       obj.close();
       const where = isNativeError(e) && e.program ? this.programPlace(probes, e.program) : '';
-      this.opts.writeError(`ERROR: ${messageOf(e)}${where}\n`);
+      this.opts.writeError(errorLine(`${messageOf(e)}${where}`));
       return undefined;
     }
     return { obj, internal };

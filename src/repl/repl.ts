@@ -3,6 +3,7 @@
 // multi-line input (a block is complete when its braces balance) and Ctrl-C handling.
 import { clearLine, cursorTo } from 'node:readline';
 import repl, { type REPLServer } from 'node:repl';
+import { errorLine } from '../errors.js';
 import { kafkaCatalogue, type KafkaCatalogue } from '../frontend/kafka-catalogue.js';
 import { listProbes } from '../frontend/list-probes.js';
 import type { SystemInfo } from '../frontend/system.js';
@@ -107,7 +108,7 @@ export function startRepl(opts: ReplOptions): ReplSession {
     busy = true;
     queue = queue
       .then(() => (exiting ? undefined : engine.submit(cmd)))
-      .catch((e: unknown) => write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`))
+      .catch((e: unknown) => write(errorLine(e instanceof Error ? e.message : String(e))))
       .finally(() => {
         busy = false;
         callback(null, undefined);
@@ -153,7 +154,7 @@ export function startRepl(opts: ReplOptions): ReplSession {
           try {
             action(arg.trim());
           } catch (e) {
-            write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
+            write(errorLine(e instanceof Error ? e.message : String(e)));
           }
           busy = false;
           if (!ended) s.displayPrompt();

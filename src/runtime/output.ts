@@ -2,6 +2,7 @@
 // records, maps (print() and at exit), lost events; in bpftrace's text format or its JSON lines.
 import { readFileSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
+import { errorLine } from '../errors.js';
 import { formatPrintf } from './format/printf.js';
 import { jsonString } from './format/json.js';
 import { mapJson, mapText } from './format/map.js';
@@ -163,7 +164,7 @@ export function createOutput(opts: OutputOptions): Output {
     write(json ? `{"type": "${type}", "data": ${jsonString(text)}}\n` : newline ? text + '\n' : text);
   };
 
-  const error = (msg: string): void => writeError(`ERROR: ${msg}\n`);
+  const error = (msg: string): void => writeError(errorLine(msg));
 
   const printMap = (s: MapSnapshot, top = 0, div = 1): void => {
     write(json ? mapJson(s, ctx, top, div) : mapText(s, ctx, top, div));

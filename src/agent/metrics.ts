@@ -137,7 +137,6 @@ export class AgentMetrics {
       attached.push({ labels: labelsOf(script), value: health.probesAttached });
     }
     this.cap.keepOnly(new Set(scriptFamilies.map((f) => f.name)));
-    const byName = new Map(view.states.map((s) => [s.name, s]));
     const configured = new Map(view.scripts.map((s) => [s.name, s]));
     const scriptLabels = (name: string): Record<string, string> => {
       const s = configured.get(name);
@@ -145,8 +144,8 @@ export class AgentMetrics {
     };
     const scriptLabelNames = ['script'];
     const agent: MetricFamily[] = [
-      family('script_up', 'gauge', '1 while the script runs, 0 while it is starting or failed', scriptLabelNames, [...byName.values()].map((s) => ({ labels: scriptLabels(s.name), value: s.state === 'running' ? 1 : 0 }))),
-      family('script_restarts_total', 'counter', 'retries of the script after it failed', scriptLabelNames, [...byName.values()].map((s) => ({ labels: scriptLabels(s.name), value: s.restarts }))),
+      family('script_up', 'gauge', '1 while the script runs, 0 while it is starting or failed', scriptLabelNames, view.states.map((s) => ({ labels: scriptLabels(s.name), value: s.state === 'running' ? 1 : 0 }))),
+      family('script_restarts_total', 'counter', 'retries of the script after it failed', scriptLabelNames, view.states.map((s) => ({ labels: scriptLabels(s.name), value: s.restarts }))),
       family('events_lost_total', 'counter', "events the kernel could not send to the script (the shared Kafka capture's included)", scriptLabelNames, lost),
       family('probes_attached', 'gauge', 'attach points of the script', scriptLabelNames, attached),
       family('series_dropped_total', 'counter', 'series of the metric refused by max_series, each counted once while it exists', ['metric'], [...this.cap.dropped()].map(([metric, value]) => ({ labels: { ...view.labels, metric }, value }))),

@@ -97,8 +97,10 @@ export class Scenario {
 
   private spawnClient(name: string, args: string[], stdin: 'pipe' | 'ignore'): Client {
     // Its own process group: Ctrl-C at a terminal reaches the demo alone, which then stops the
-    // clients in order (consumers leaving their group) instead of having them die under it.
-    const child = spawn('kcat', args, { stdio: [stdin, 'ignore', 'pipe'], detached: true });
+    // clients in order (consumers leaving their group) instead of having them die under it. setpriv
+    // execs kcat with a parent-death signal: a demo killed without a chance to stop them (SIGKILL)
+    // takes them along, where they would otherwise run until their next write to the closed pipe.
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'kcat', ...args], { stdio: [stdin, 'ignore', 'pipe'], detached: true });
     live.add(child);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-STDERR_KEEP)));

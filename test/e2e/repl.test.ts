@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
-import { heldBpf } from '../helpers/bpf-held.js';
+import { heldBpf, stillLoaded } from '../helpers/bpf-held.js';
 import { loaded, PtyRepl, replCanRun } from './repl-pty.js';
 
 const run = replCanRun();
@@ -61,10 +61,8 @@ describe.runIf(run)('kafkatrace repl on a terminal', () => {
 
       repl.type('.exit\r');
       expect(await repl.exited).toBe(0);
-      const progs = loaded('prog').map((p) => p.id);
-      const maps = loaded('map').map((m) => m.id);
-      expect(progs.filter((id) => held.progs.has(id))).toEqual([]);
-      expect(maps.filter((id) => held.maps.has(id))).toEqual([]);
+      expect(await stillLoaded('prog', held.progs)).toEqual([]);
+      expect(await stillLoaded('map', held.maps)).toEqual([]);
       expect(readFileSync(join(dir, 'state', 'kafkatrace', 'history'), 'utf8')).toContain('@exits = count();');
     } finally {
       repl.child.kill('SIGKILL');
@@ -87,7 +85,7 @@ describe.runIf(run)('kafkatrace repl on a terminal', () => {
       await repl.waitFor(/press Ctrl\+C again/);
       repl.type('\x03');
       expect(await repl.exited).toBe(0);
-      expect(loaded('prog').filter((p) => held.progs.has(p.id))).toEqual([]);
+      expect(await stillLoaded('prog', held.progs)).toEqual([]);
     } finally {
       repl.child.kill('SIGKILL');
     }

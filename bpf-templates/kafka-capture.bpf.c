@@ -12,8 +12,8 @@
  *
  * Which sockets: any fd whose kernel socket is AF_INET/AF_INET6 SOCK_STREAM, found by walking the
  * task's fd table (CO-RE reads) the first time the fd is used, so connections opened before tracing
- * began are captured too (their first record is flagged KC_F_RESYNC: we join mid-stream and assume a
- * frame starts there). connect/accept/accept4 learn connections from their first byte; close
+ * began are captured too (their first record is flagged KC_F_RESYNC: we join mid-stream, at the
+ * first buffer sync_point takes for a frame start). connect/accept/accept4 learn connections from their first byte; close
  * forgets them. Each entry remembers the `struct file` it was learnt from, so an fd reused without
  * close (dup2, exec, a new process with a recycled pid) is noticed and relearnt.
  *
@@ -24,8 +24,8 @@
  * MSG_PEEK reads are ignored (the data is read again later).
  *
  * Sync: both this program and src/kafka/wire/stream.ts treat a size below 4 or above the maximum as lost
- * sync. We then skip the rest of the syscall and assume the next syscall starts a frame (its record
- * is flagged KC_F_RESYNC); stream.ts restarts there too (within a record's copied bytes it searches
+ * sync. We then skip the rest of the syscall, and the buffers after it until sync_point takes one
+ * for a frame start (its record is flagged KC_F_RESYNC); stream.ts restarts there too (within a record's copied bytes it searches
  * for the next frame itself). A record the ring buffer cannot take counts as skipped bytes, and
  * copying resumes at the next frame boundary, flagged KC_F_RESYNC | KC_F_LOSS; the other direction's
  * next record is flagged KC_F_LOSS, so that user space knows a response to nothing it saw answers a
@@ -201,6 +201,7 @@ struct dir_state {
   __u8 flags;     /* KC_F_* for the next record */
   __u8 lost;      /* a record was lost: copy nothing until the next frame boundary */
   __u8 desync;    /* an absurd size: skip to the end of this syscall, resync at the next */
+  __u8 tentative; /* joined mid-stream or out of step: a buffer starts a frame only as sync_point says */
   __u8 fetch_next;
   __s32 fetch_corr[FETCH_PENDING];
   __u8 fetch_ver[FETCH_PENDING]; /* the version + 1, | FETCH_SHARE for a ShareFetch; 0: free */
@@ -386,6 +387,8 @@ static __always_inline struct conn *learn(__u32 tgid, __u32 fd, struct file *f, 
   if (origin == KC_ORIGIN_UNKNOWN) {
     n->dir[0].flags = KC_F_RESYNC;
     n->dir[1].flags = KC_F_RESYNC;
+    n->dir[0].tentative = 1;
+    n->dir[1].tentative = 1;
   }
   struct conn_key k = {.tgid = tgid, .fd = fd};
   bpf_map_update_elem(&kafka_conns, &k, n, BPF_ANY);
@@ -1038,6 +1041,49 @@ static __always_inline int fw_unseen(struct dir_state *d, __u64 n) {
   return 0;
 }
 
+/* Whether a frame running past the buffer's end, whose first `avail` bytes are at `at`, starts as a
+ * frame this program would walk: a Fetch or ShareFetch response to a request pending in the other
+ * direction, or a Produce request (api key 0, a version clients still send, a correlation id and a
+ * client id length that can be). Other frames are small enough to end in the buffer they start in. */
+static __always_inline int walked_frame_head(struct walk *w, __u64 at, __u64 avail) {
+  __u8 h[14];
+  if (avail < sizeof h || bpf_probe_read_user(h, sizeof h, (const void *)at)) return 0;
+  __s32 corr = (__s32)(((__u32)h[4] << 24) | ((__u32)h[5] << 16) | ((__u32)h[6] << 8) | h[7]);
+  struct dir_state *o = &w->c->dir[(w->r->v.dir ^ 1) & 1];
+  for (int i = 0; i < FETCH_PENDING; i++)
+    if (o->fetch_ver[i] && o->fetch_corr[i] == corr) return 1;
+  __u32 api = ((__u32)h[4] << 8) | h[5];
+  __u32 ver = ((__u32)h[6] << 8) | h[7];
+  __s32 req_corr = (__s32)(((__u32)h[8] << 24) | ((__u32)h[9] << 16) | ((__u32)h[10] << 8) | h[11]);
+  __s16 client_len = (__s16)(((__u16)h[12] << 8) | h[13]);
+  return api == API_PRODUCE && ver >= 3 && ver <= PRODUCE_MAX_VERSION && req_corr >= 0 && client_len >= -1;
+}
+
+#define SYNC_HOPS 16
+/* Whether the buffer about to be walked, in a tentative direction, starts at a frame: a size field
+ * alone (the JVM's clients and broker read a frame's size, then its payload), frames whose sizes
+ * lead exactly to the buffer's end, SYNC_HOPS frames in a row, or a last frame running past the end
+ * with the head of a walked frame. Taking any buffer for a frame start would not do: a payload read
+ * on its own, its size read before we joined, starts with an api key and version or a correlation
+ * id, which pass for a size and would hold the direction out of step for that many bytes. */
+static __always_inline int sync_point(struct walk *w) {
+  __u64 ubuf = w->r->v.ubuf;
+  __u64 left = w->r->v.left;
+  if (left == 4) return 1;
+  __u64 at = 0;
+  for (int i = 0; i < SYNC_HOPS; i++) {
+    __u8 b[4];
+    if (at + 4 > left || bpf_probe_read_user(b, 4, (const void *)(ubuf + at))) return 0;
+    __s32 size = (__s32)(((__u32)b[0] << 24) | ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | b[3]);
+    if (size < MIN_FRAME || (__u32)size > w->r->v.max_frame) return 0;
+    __u64 end = at + 4 + (__u32)size;
+    if (end == left) return 1;
+    if (end > left) return walked_frame_head(w, ubuf + at, left - at);
+    at = end;
+  }
+  return 1;
+}
+
 /* At a frame boundary: reads (part of) the size field. */
 static __always_inline void size_step(struct walk *w) {
   struct dir_state *d = w->d;
@@ -1045,6 +1091,13 @@ static __always_inline void size_step(struct walk *w) {
     /* Back in step after a lost record: user space restarts from this frame, knowing frames were lost. */
     d->lost = 0;
     d->flags |= KC_F_RESYNC | KC_F_LOSS;
+  }
+  if (d->tentative && d->size_have == 0) {
+    if (!sync_point(w)) {
+      skip(w, w->r->v.left);
+      return;
+    }
+    d->tentative = 0;
   }
   __u32 have = d->size_have & 3;
   __u64 n = 4 - have;
@@ -1183,6 +1236,7 @@ static __always_inline int walk_begin(struct walk *w, struct conn *c, __u32 dir)
     d->frame_end = d->offset;
     d->head_end = d->offset;
     d->flags |= KC_F_RESYNC;
+    d->tentative = 1;
     fw_reset(&d->fw);
   }
   w->c = c;
@@ -1203,7 +1257,7 @@ static __always_inline void walk_end(struct walk *w) {
   struct dir_state *d = w->d;
   flush(r, w->c, d, r->v.dir);
   if (d->desync) count_frames(r->v.dir, KC_FR_DESYNC, 1);
-  if (d->skipped == 0 || d->offset < d->frame_end || d->desync || d->lost) return;
+  if (d->skipped == 0 || d->offset < d->frame_end || d->desync || d->lost || d->tentative) return;
   r->hdr.offset = d->offset;
   r->hdr.skipped = d->skipped;
   r->hdr.flags = d->flags;

@@ -32,6 +32,8 @@ const CLIENT_SOURCE = String.raw`/*
  *   stream-client PORT flood     30000 small frames in one write (more than the capture walks)
  *   stream-client PORT reads     reads 5048 bytes of frames with recv(MSG_PEEK), readv, recvmsg,
  *                                recvmmsg and read
+ *   stream-client PORT jvm       reads 4 frames as the JVM does, size then payload, the capture
+ *                                starting between the first frame's two reads
  * Each says "ready" on stdout and waits for a line on stdin before the part to capture.
  * Payload byte i of a frame is (i & 0xff); exits 0 on success.
  */
@@ -76,6 +78,21 @@ static void put(int fd, const void *p, size_t n) {
   if (write(fd, p, n) != (ssize_t)n) die("write");
 }
 
+static void get(int fd, unsigned char *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = read(fd, p, n);
+    if (k <= 0) die("read");
+    p += k;
+    n -= (size_t)k;
+  }
+}
+
+static unsigned get_size(int fd) {
+  unsigned char s[4];
+  get(fd, s, 4);
+  return ((unsigned)s[0] << 24) | ((unsigned)s[1] << 16) | ((unsigned)s[2] << 8) | s[3];
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: stream-client PORT split|sendfile|garbage|late|reads|many\n");
@@ -88,7 +105,7 @@ int main(int argc, char **argv) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
   inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
   const char *mode = argv[2];
-  int late = strcmp(mode, "late") == 0;
+  int late = strcmp(mode, "late") == 0 || strcmp(mode, "jvm") == 0;
   if (!late) ready();
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) die("connect");
 
@@ -163,6 +180,12 @@ int main(int argc, char **argv) {
     frame(8);
     for (int i = 1; i < 30000; i++) memcpy(buf + 12 * i, buf, 12);
     put(fd, buf, 12 * 30000);
+  } else if (strcmp(mode, "jvm") == 0) {
+    /* The first payload, read alone, starts 0 1 2 3: a size of 66051 to a capture taking it for a frame. */
+    unsigned n = get_size(fd);
+    ready();
+    get(fd, buf, n);
+    for (int i = 0; i < 3; i++) get(fd, buf, get_size(fd));
   } else if (late) {
     put(fd, buf, frame(8));
     ready();
@@ -359,6 +382,33 @@ describe('kafka capture frame tracking', () => {
     expect(r.out[0]!.offset).toBe(0n);
     expect(r.out[0]!.rport).toBe(port);
     expect(r.out[0]!.laddr).toBe('127.0.0.1');
+  });
+
+  it('joins a reader that reads each size, then its payload, at its next size, not at the payload read alone', async () => {
+    if (!runnable) return;
+    sendOnConnect = Buffer.concat(
+      [40, 8, 5000, 12].map((n) => {
+        const f = Buffer.alloc(4 + n);
+        f.writeInt32BE(n, 0);
+        for (let i = 0; i < n; i++) f[4 + i] = i & 0xff;
+        return f;
+      }),
+    );
+    try {
+      const r = await run('jvm');
+      expect(r.lost).toBe(0);
+      expect(r.frames.in.desyncs).toBe(0);
+      expect(reassemble(r.clientIn).frames).toEqual([
+        { size: 8, copied: 12, truncated: false, intact: true },
+        { size: 5000, copied: HEAD, truncated: true, intact: true },
+        { size: 12, copied: 16, truncated: false, intact: true },
+      ]);
+      expect(r.clientIn[0]!.resync).toBe(true);
+      // The payload read alone passed uncopied, counted as skipped.
+      expect(r.clientIn[0]!.skipped).toBe(40);
+    } finally {
+      sendOnConnect = null;
+    }
   });
 
   it('follows reads through readv, recvmsg and recvmmsg, ignoring MSG_PEEK', async () => {

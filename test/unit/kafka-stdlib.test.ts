@@ -35,21 +35,25 @@ const part = (topic: string, client: string, records: bigint, incomplete = 0n): 
 });
 
 describe('stdlib kafka tools', () => {
-  it('kafka-overview counts records per client, and keeps partitions with unknown figures apart', () => {
+  it('kafka-overview counts records per client, keeps partitions with unknown figures apart, and follower fetches out of consumption', () => {
     const t = tool('kafka-overview');
     // One producer's request over three partitions, one of them not all captured.
     t.fire('produce', part('orders', 'p1', 3n));
     t.fire('produce', part('orders', 'p1', 5n));
     t.fire('produce', part('orders', 'p1', -1n, 1n));
     t.fire('produce', part('orders', 'p2', 2n));
-    t.fire('fetch', { ...part('orders', 'c1', 7n), status: 'complete' });
-    t.fire('fetch', { ...part('orders', 'c1', 0n), status: 'complete' });
+    t.fire('fetch', { ...part('orders', 'c1', 7n), status: 'complete', replica: -1n });
+    t.fire('fetch', { ...part('orders', 'c1', 0n), status: 'complete', replica: -1n });
     // A fetch its consumer left unanswered (closed during its long poll): nothing known was returned.
-    t.fire('fetch', { ...part('orders', 'c1', -1n), status: 'closed' });
+    t.fire('fetch', { ...part('orders', 'c1', -1n), status: 'closed', replica: -1n });
+    // Follower broker 2 copying the partition: replication, not consumption.
+    t.fire('fetch', { ...part('orders', 'broker-2', 10n), status: 'complete', replica: 2n });
     expect(t.maps.get('@producer_records', ['p1'])).toBe(8n);
     expect(t.maps.get('@producer_records', ['p2'])).toBe(2n);
     expect(t.maps.get('@consumer_records', ['c1'])).toBe(7n);
     expect(t.maps.get('@records_out', ['orders'])).toBe(7n);
+    expect(t.maps.get('@records_replicated', ['orders'])).toBe(10n);
+    expect(t.maps.get('@consumer_records', ['broker-2'])).toBeUndefined();
     expect(t.maps.get('@records_in', ['orders'])).toBe(10n);
     expect(t.maps.get('@bytes_in', ['orders'])).toBe(1000n);
     expect(t.maps.get('@incomplete_partitions', ['kafka:produce', 'orders'])).toBe(1n);

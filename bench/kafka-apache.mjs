@@ -27,7 +27,7 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
 
 
 /** Runs a child to its end; rejects with its output when it fails. */
-function runChild(live, cmd, args) {
+export function runChild(live, cmd, args) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
@@ -50,7 +50,7 @@ function runChild(live, cmd, args) {
  * acknowledgement; the consumer: fetch.nMsg.sec and fetch.MB.sec, its time fetching, the group join
  * left out).
  */
-async function producerPerf(live, java, bootstrap, records, size) {
+export async function producerPerf(live, java, bootstrap, records, size) {
   const out = await runChild(live, 'java', java('org.apache.kafka.tools.ProducerPerformance', [
     '--topic', TOPIC, '--num-records', String(records), '--record-size', String(size), '--throughput', '-1',
     '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=1', 'client.id=bench-perf-producer',
@@ -62,7 +62,7 @@ async function producerPerf(live, java, bootstrap, records, size) {
   return { recordsPerSec: Number(m[2]), mbPerSec: Number(m[3]), mb: (records * size) / (1024 * 1024) };
 }
 
-async function consumerPerf(live, java, bootstrap, records, group) {
+export async function consumerPerf(live, java, bootstrap, records, group) {
   const out = await runChild(live, 'java', java('org.apache.kafka.tools.ConsumerPerformance', [
     '--bootstrap-server', bootstrap, '--topic', TOPIC, '--num-records', String(records), '--group', group,
     '--timeout', '60000', '--command-property', 'client.id=bench-perf-consumer',

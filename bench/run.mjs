@@ -6,8 +6,9 @@
 // Environment: BENCH_REPS (repetitions, default 5), BENCH_CALLS (getppid loop, default 2000000),
 // BENCH_EVENTS (printf events, default 200000), BENCH_FRAMES (Kafka frames under which /metrics is
 // timed, default 300000), BENCH_ONLY (figures to run, comma-separated: attach,
-// stop, cost, printf, kafka, apache; default all). `apache` (bench/kafka-apache.mjs) needs Apache
-// Kafka (scripts/install-kafka.sh) and says so when it is not installed.
+// stop, cost, printf, kafka, apache, agent; default all). `apache` (bench/kafka-apache.mjs) and
+// `agent` (bench/agent-node.mjs) need Apache Kafka (scripts/install-kafka.sh) and say so when it is
+// not installed.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ const SPIN = join(OUT, 'ktbench-spin');
 const REPS = positive('BENCH_REPS', 5);
 const CALLS = positive('BENCH_CALLS', 2_000_000);
 const EVENTS = positive('BENCH_EVENTS', 200_000);
-const FIGURES = ['attach', 'stop', 'cost', 'printf', 'kafka', 'apache'];
+const FIGURES = ['attach', 'stop', 'cost', 'printf', 'kafka', 'apache', 'agent'];
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : FIGURES;
 const unknownFigure = ONLY.find((f) => !FIGURES.includes(f));
 const want = (figure) => ONLY.includes(figure);
@@ -374,6 +375,7 @@ async function main() {
     if (existsSync(join(ROOT, 'build', 'kafka-capture.bpf.o'))) await (await import('./metrics-latency.mjs')).benchMetricsLatency();
   }
   if (want('apache')) await (await import('./kafka-apache.mjs')).benchApacheKafka();
+  if (want('agent')) await (await import('./agent-node.mjs')).benchAgentNode();
 }
 
 /** The attach figures, then SIGINT to exit (measured on the attach runs of the hist script). */

@@ -21,6 +21,8 @@ export interface ScriptConfig {
   args: string[];
   /** Labels added to this script's series. */
   labels: Record<string, string>;
+  /** Whether what the script prints (printf, print, its maps at the end) goes to the agent's stdout. */
+  print: boolean;
 }
 
 export interface AgentConfig {
@@ -68,6 +70,12 @@ function string(node: Node | null | undefined, where: string): string {
   return node.value;
 }
 
+function boolean(node: Node | null | undefined, where: string): boolean {
+  checkNode(node, where);
+  if (!isScalar(node) || typeof node.value !== 'boolean') fail(node, `${where} must be true or false`);
+  return node.value;
+}
+
 function mapEntries(node: Node | null | undefined, where: string): { key: string; keyNode: Node; value: Node | null }[] {
   checkNode(node, where);
   if (!isMap(node)) fail(node, `${where} must be a mapping (key: value)`);
@@ -103,7 +111,7 @@ function object<T>(node: Node | null | undefined, where: string, fields: Record<
 
 function script(node: Node | null | undefined, index: number): ScriptConfig & { node: Node } {
   const where = `scripts[${index}]`;
-  const s = object<{ name: string; tool?: string; file?: string; args?: string[]; labels?: Record<string, string> }>(
+  const s = object<{ name: string; tool?: string; file?: string; args?: string[]; labels?: Record<string, string>; print?: boolean }>(
     node,
     where,
     {
@@ -125,11 +133,12 @@ function script(node: Node | null | undefined, index: number): ScriptConfig & { 
         });
       },
       labels: (n) => labels(n, 'labels'),
+      print: (n) => boolean(n, 'print'),
     },
     ['name'],
   );
   if ((s.tool === undefined) === (s.file === undefined)) fail(node, `${where} needs exactly one of 'tool' (a stdlib tool) and 'file' (a script)`);
-  return { name: s.name, ...(s.tool !== undefined ? { tool: s.tool } : {}), ...(s.file !== undefined ? { file: s.file } : {}), args: s.args ?? [], labels: s.labels ?? {}, node: s.node };
+  return { name: s.name, ...(s.tool !== undefined ? { tool: s.tool } : {}), ...(s.file !== undefined ? { file: s.file } : {}), args: s.args ?? [], labels: s.labels ?? {}, print: s.print ?? false, node: s.node };
 }
 
 function config(node: Node | null | undefined): AgentConfig {
@@ -227,6 +236,7 @@ export interface AgentScript {
   args: string[];
   /** The configuration's labels, then the script's own. */
   labels: Record<string, string>;
+  print: boolean;
 }
 
 /** Resolves each script to its text; `tools` maps stdlib tool names to their paths. */
@@ -235,18 +245,18 @@ export function resolveScripts(cfg: AgentConfig, configPath: string, tools: Read
     const labels = { ...cfg.labels, ...s.labels };
     if (s.tool !== undefined) {
       const path = tools.get(s.tool);
-      if (path === undefined) return { name: s.name, path: s.tool, text: { problem: `no stdlib tool named ${q(s.tool)} (kafkatrace run --list shows them)` }, args: s.args, labels };
+      if (path === undefined) return { name: s.name, path: s.tool, text: { problem: `no stdlib tool named ${q(s.tool)} (kafkatrace run --list shows them)` }, args: s.args, labels, print: s.print };
       try {
-        return { name: s.name, path, text: readFileSync(path, 'utf8'), args: s.args, labels };
+        return { name: s.name, path, text: readFileSync(path, 'utf8'), args: s.args, labels, print: s.print };
       } catch (e) {
-        return { name: s.name, path, text: { problem: `cannot read the tool ${escapeControls(path)}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}` }, args: s.args, labels };
+        return { name: s.name, path, text: { problem: `cannot read the tool ${escapeControls(path)}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}` }, args: s.args, labels, print: s.print };
       }
     }
     const path = resolve(dirname(configPath), s.file!);
     try {
-      return { name: s.name, path, text: readTrustedText(path, 'the script'), args: s.args, labels };
+      return { name: s.name, path, text: readTrustedText(path, 'the script'), args: s.args, labels, print: s.print };
     } catch (e) {
-      return { name: s.name, path, text: { problem: (e as Error).message }, args: s.args, labels };
+      return { name: s.name, path, text: { problem: (e as Error).message }, args: s.args, labels, print: s.print };
     }
   });
 }

@@ -113,7 +113,9 @@ export function sessionFactory(opts: { feed: SharedFeed; write: (s: string) => v
       output: (stackLookup) =>
         createOutput({
           format: 'text',
-          write: prefixedLines(prefix, opts.write),
+          // Unless asked, an agent's log does not carry what its scripts print: a per-event printf
+          // (kafka-lag prints each lag it sees) would flood it, and cost more than the metrics.
+          write: script.print ? prefixedLines(prefix, opts.write) : () => {},
           writeError: prefixedLines(prefix, opts.writeError),
           stackLookup,
           script: { file: script.path, text },

@@ -64,7 +64,7 @@ interface Entry<R> {
 }
 
 function keyOf(s: AgentScript): string {
-  return JSON.stringify([s.path, s.text, s.args, Object.entries(s.labels).sort()]);
+  return JSON.stringify([s.path, s.text, s.args, Object.entries(s.labels).sort(), s.print]);
 }
 
 function message(e: unknown): string {

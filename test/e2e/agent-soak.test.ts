@@ -59,7 +59,7 @@ describe.runIf(run)('the agent over a compressed day', () => {
     const factory = sessionFactory({ feed, write: () => {}, writeError: () => {} });
     const scripts: AgentScript[] = ['kafka-overview', 'kafka-lag', 'kafka-clients', 'kafka-errors'].map((tool) => {
       const path = join(ROOT, 'stdlib', `${tool}.ktr`);
-      return { name: tool.replace('-', '_'), path, text: readFileSync(path, 'utf8'), args: [], labels: { node: 'n1' } };
+      return { name: tool.replace('-', '_'), path, text: readFileSync(path, 'utf8'), args: [], labels: { node: 'n1' }, print: false };
     });
     for (const s of scripts) runs.push(await factory(s));
     const metrics = new AgentMetrics(500);

@@ -36,6 +36,7 @@ describe.runIf(run)('kafkatrace agent', () => {
   let dir: string;
   let agent: ChildProcess | undefined;
   let stderr = '';
+  let stdout = '';
   let port: number;
   const comm = `ktagent${randomBytes(3).toString('hex')}`;
   const topic = `agent-${randomBytes(3).toString('hex')}`;
@@ -80,7 +81,7 @@ describe.runIf(run)('kafkatrace agent', () => {
   const sampleHeld = (): void => void (agent?.pid !== undefined && heldBpf(agent.pid, held));
 
   it('serves two scripts on one /metrics with the labels of the configuration', async () => {
-    writeScript('sys.ktr', `tracepoint:syscalls:sys_enter_getppid /comm == "${comm}"/ { @calls[comm] = count(); }\n`);
+    writeScript('sys.ktr', `tracepoint:syscalls:sys_enter_getppid /comm == "${comm}"/ { @calls[comm] = count(); printf("call\\n"); }\n`);
     writeConfig(
       [
         `listen: 127.0.0.1:${port}`,
@@ -88,14 +89,16 @@ describe.runIf(run)('kafkatrace agent', () => {
         'scripts:',
         '  - name: sys',
         '    file: sys.ktr',
+        '    print: true',
         '  - name: overview',
         '    tool: kafka-overview',
         '    labels: {team: streams}',
         '',
       ].join('\n'),
     );
-    agent = spawn(process.execPath, [BIN, 'agent', '--config', join(dir, 'agent.yaml')], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    agent = spawn(process.execPath, [BIN, 'agent', '--config', join(dir, 'agent.yaml')], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     agent.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    agent.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     await waitFor('both scripts to run', async () => {
       try {
         const h = await health();
@@ -118,6 +121,10 @@ describe.runIf(run)('kafkatrace agent', () => {
     expect(logEnd).toBe(records);
 
     await settlesAt('kafkatrace_sys_calls_total', sysLabels, n1);
+    // sys prints (print: true), each line prefixed; kafka-overview prints each second, but not to the agent's log.
+    await waitFor('the printed calls', async () => ((stdout.match(/^\[sys\] call$/gm)?.length ?? 0) >= n1 ? true : undefined));
+    expect(stdout.match(/^\[sys\] call$/gm)?.length).toBe(n1);
+    expect(stdout).not.toMatch(/^\[overview\]/m);
     // kafka-overview sees each Produce on both ends (kcat's and the broker's): twice the log's growth.
     await settlesAt('kafkatrace_overview_records_in', { cluster: 'c1', node: 'n1', team: 'streams', script: 'overview', topic }, 2 * logEnd);
     const text = await metrics();
@@ -129,7 +136,7 @@ describe.runIf(run)('kafkatrace agent', () => {
 
     // Reload: overview removed, sys2 added, sys unchanged.
     writeScript('sys2.ktr', `tracepoint:syscalls:sys_enter_getppid /comm == "${comm}"/ { @again[comm] = count(); }\n`);
-    writeConfig([`listen: 127.0.0.1:${port}`, 'labels: {cluster: c1, node: n1}', 'scripts:', '  - {name: sys, file: sys.ktr}', '  - {name: sys2, file: sys2.ktr}', ''].join('\n'));
+    writeConfig([`listen: 127.0.0.1:${port}`, 'labels: {cluster: c1, node: n1}', 'scripts:', '  - {name: sys, file: sys.ktr, print: true}', '  - {name: sys2, file: sys2.ktr}', ''].join('\n'));
     agent.kill('SIGHUP');
     await waitFor('the reload', async () => {
       const h = await health();
@@ -167,7 +174,7 @@ describe.runIf(run)('kafkatrace agent', () => {
     const before = emptyHeld();
     if (agent!.pid !== undefined) heldBpf(agent!.pid, before);
     writeScript('sys2.ktr', 'tracepoint:syscalls:sys_enter_getppid { @again = count( }\n');
-    writeConfig([`listen: 127.0.0.1:${port}`, 'labels: {cluster: c1, node: n1}', 'scripts:', '  - {name: sys, file: sys.ktr}', '  - {name: sys2, file: sys2.ktr}', ''].join('\n'));
+    writeConfig([`listen: 127.0.0.1:${port}`, 'labels: {cluster: c1, node: n1}', 'scripts:', '  - {name: sys, file: sys.ktr, print: true}', '  - {name: sys2, file: sys2.ktr}', ''].join('\n'));
     agent!.kill('SIGHUP');
     const failed = await waitFor('sys2 to fail', async () => {
       const s = await stateOf('sys2');

@@ -26,16 +26,17 @@ function problem(text: string, file = 'agent.yaml'): string {
 describe('agent configuration', () => {
   it('reads YAML and JSON with their defaults', () => {
     const yaml = parseConfig('scripts:\n  - name: lag\n    tool: kafka-lag\n', 'a.yaml');
-    expect(yaml).toEqual({ listen: { kind: 'prometheus', host: '127.0.0.1', port: 9464 }, labels: {}, maxSeries: 10000, scripts: [{ name: 'lag', tool: 'kafka-lag', args: [], labels: {} }] });
+    expect(yaml).toEqual({ listen: { kind: 'prometheus', host: '127.0.0.1', port: 9464 }, labels: {}, maxSeries: 10000, scripts: [{ name: 'lag', tool: 'kafka-lag', args: [], labels: {}, print: false }] });
     const json = parseConfig(
-      JSON.stringify({ listen: '[::1]:9000', labels: { node: 'n1' }, max_series: 5, scripts: [{ name: 's', file: 'x.ktr', args: ['a', 7], labels: { team: 't' } }] }),
+      JSON.stringify({ listen: '[::1]:9000', labels: { node: 'n1' }, max_series: 5, scripts: [{ name: 's', file: 'x.ktr', args: ['a', 7], labels: { team: 't' }, print: true }] }),
       'a.json',
     );
-    expect(json).toEqual({ listen: { kind: 'prometheus', host: '::1', port: 9000 }, labels: { node: 'n1' }, maxSeries: 5, scripts: [{ name: 's', file: 'x.ktr', args: ['a', '7'], labels: { team: 't' } }] });
+    expect(json).toEqual({ listen: { kind: 'prometheus', host: '::1', port: 9000 }, labels: { node: 'n1' }, maxSeries: 5, scripts: [{ name: 's', file: 'x.ktr', args: ['a', '7'], labels: { team: 't' }, print: true }] });
   });
 
   it('says where each mistake is, as FILE:LINE:COL', () => {
-    expect(problem('scripts:\n  - name: a\n    tool: x\n    tol: y\n')).toBe("agent.yaml:4:5: ERROR: unknown field 'tol' in scripts[0] (known: name, tool, file, args, labels)");
+    expect(problem('scripts:\n  - name: a\n    tool: x\n    print: yes please\n')).toBe('agent.yaml:4:12: ERROR: print must be true or false');
+    expect(problem('scripts:\n  - name: a\n    tool: x\n    tol: y\n')).toBe("agent.yaml:4:5: ERROR: unknown field 'tol' in scripts[0] (known: name, tool, file, args, labels, print)");
     expect(problem('scripts:\n  - name: a\n')).toBe("agent.yaml:2:5: ERROR: scripts[0] needs exactly one of 'tool' (a stdlib tool) and 'file' (a script)");
     expect(problem('scripts:\n  - name: a\n    tool: x\n    file: y\n')).toMatch(/^agent\.yaml:2:5: ERROR: scripts\[0\] needs exactly one of/);
     expect(problem('listen: nowhere\nscripts: []\n')).toBe("agent.yaml:1:9: ERROR: listen takes ADDR:PORT (e.g. 127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464), not 'nowhere'");
@@ -85,7 +86,7 @@ describe('agent configuration files', () => {
     chmodSync(join(dir, 'shared.ktr'), 0o664);
     const cfg = parseConfig('labels: {node: n1}\nscripts:\n  - {name: a, file: mine.ktr, labels: {node: n2, x: y}}\n  - {name: b, file: shared.ktr}\n  - {name: c, tool: nosuch}\n', cfgPath);
     const scripts = resolveScripts(cfg, cfgPath, new Map([['syscount', '/x/syscount.ktr']]));
-    expect(scripts[0]).toEqual({ name: 'a', path: join(dir, 'mine.ktr'), text: 'BEGIN { }\n', args: [], labels: { node: 'n2', x: 'y' } });
+    expect(scripts[0]).toEqual({ name: 'a', path: join(dir, 'mine.ktr'), text: 'BEGIN { }\n', args: [], labels: { node: 'n2', x: 'y' }, print: false });
     expect(scripts[1]!.text).toEqual({ problem: `not using the script ${join(dir, 'shared.ktr')}: it is writable by its group (mode 664)` });
     expect(scripts[2]!.text).toEqual({ problem: "no stdlib tool named 'nosuch' (kafkatrace run --list shows them)" });
     const hostile = parseConfig('scripts: [{name: a, file: "x\\e]0;t\\a.ktr"}]\n', cfgPath);
@@ -117,6 +118,9 @@ const EXAMPLES: { doc: string; valid: boolean }[] = [
   { doc: 'scripts: [{name: A, tool: x}]', valid: false },
   { doc: 'scripts: [{name: agent, tool: x}]', valid: false },
   { doc: 'scripts: [{name: a, tool: 3}]', valid: false },
+  { doc: 'scripts: [{name: a, tool: x, print: true}]', valid: true },
+  { doc: 'scripts: [{name: a, tool: x, print: "yes"}]', valid: false },
+  { doc: 'scripts: [{name: a, tool: x, print: 1}]', valid: false },
   { doc: 'scripts: [{name: a, tool: x, args: [[1]]}]', valid: false },
   { doc: 'scripts: [{name: a, tool: x, args: "1"}]', valid: false },
   { doc: 'scripts: [{name: a, tool: x, labels: {b: 1}}]', valid: false },

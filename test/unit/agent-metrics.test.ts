@@ -73,8 +73,8 @@ describe('agent metrics', () => {
     const metrics = new AgentMetrics(10);
     const map = planMap('@calls', { kind: 'count' }, ['node']);
     const run = fakeRun(map, () => [{ keys: ['w'], value: 5n }], 3n);
-    const script = { name: 'sys', path: '/s.ktr', text: '', args: [], labels: { node: 'n1', team: 't' } };
-    const bad = { name: 'bad', path: '/b.ktr', text: { problem: 'x' }, args: [], labels: { node: 'n1', team: 'u' } };
+    const script = { name: 'sys', path: '/s.ktr', text: '', args: [], labels: { node: 'n1', team: 't' }, print: false };
+    const bad = { name: 'bad', path: '/b.ktr', text: { problem: 'x' }, args: [], labels: { node: 'n1', team: 'u' }, print: false };
     const f = metrics.families({
       labels: { node: 'n1' },
       scripts: [script, bad],
@@ -99,7 +99,7 @@ describe('agent metrics', () => {
     const map = planMap('@by', { kind: 'count' }, ['k']);
     let keys = ['a', 'b', 'c'];
     const run = fakeRun(map, () => keys.map((k) => ({ keys: [k], value: 1n })));
-    const view = () => ({ labels: {}, scripts: [], states: [{ name: 's', state: 'running' as const, restarts: 0 }], running: [{ script: { name: 's', path: '', text: '', args: [], labels: {} }, run }] });
+    const view = () => ({ labels: {}, scripts: [], states: [{ name: 's', state: 'running' as const, restarts: 0 }], running: [{ script: { name: 's', path: '', text: '', args: [], labels: {}, print: false }, run }] });
     expect(family(metrics.families(view()), 'kafkatrace_s_by_total').samples.map((s) => s.labels['k'])).toEqual(['a', 'b']);
     keys = ['a', 'b', 'c', 'd'];
     const f = metrics.families(view());
@@ -118,7 +118,7 @@ describe('agent metrics', () => {
     run.control.snapshots = () => {
       throw new Error('the session has ended');
     };
-    const f = metrics.families({ labels: {}, scripts: [], states: [], running: [{ script: { name: 'gone', path: '', text: '', args: [], labels: {} }, run }] });
+    const f = metrics.families({ labels: {}, scripts: [], states: [], running: [{ script: { name: 'gone', path: '', text: '', args: [], labels: {}, print: false }, run }] });
     expect(f.filter((x) => x.name.startsWith('kafkatrace_gone_'))).toEqual([]);
   });
 });

@@ -53,7 +53,7 @@ class FakeRun implements RunningScript {
 }
 
 function script(name: string, text = `BEGIN { } // ${name}`, extra: Partial<AgentScript> = {}): AgentScript {
-  return { name, path: `/s/${name}.ktr`, text, args: [], labels: {}, ...extra };
+  return { name, path: `/s/${name}.ktr`, text, args: [], labels: {}, print: false, ...extra };
 }
 
 function setup(failing: Set<string> = new Set()) {

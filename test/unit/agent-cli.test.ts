@@ -31,7 +31,7 @@ describe('kafkatrace agent command line', () => {
     const cfg = join(dir, 'agent.yaml');
     writeFileSync(cfg, 'scripts:\n  - name: a\n    tool: syscount\n    arg: [1]\n');
     chmodSync(cfg, 0o644);
-    expect(kafkatrace(['agent', '--config', cfg])).toEqual({ code: 1, stdout: '', stderr: `${cfg}:4:5: ERROR: unknown field 'arg' in scripts[0] (known: name, tool, file, args, labels)\n` });
+    expect(kafkatrace(['agent', '--config', cfg])).toEqual({ code: 1, stdout: '', stderr: `${cfg}:4:5: ERROR: unknown field 'arg' in scripts[0] (known: name, tool, file, args, labels, print)\n` });
     expect(kafkatrace(['agent', '--config', join(dir, 'none.yaml')])).toEqual({ code: 1, stdout: '', stderr: `ERROR: cannot read the configuration ${join(dir, 'none.yaml')}: no such file\n` });
   });
 });

@@ -42,14 +42,21 @@ interface UserMap {
 
 /** A canonical identity for a key tuple: equal keys (by value) give equal strings. */
 export function keyIdentity(keys: Value[]): string {
-  // No key, or one integer or string: the same string without the replacer, which costs about a
-  // microsecond a call (a quarter of decoding a small Kafka exchange for `@n = count()`).
-  if (keys.length === 0) return '[]';
-  if (keys.length === 1) {
-    const k = keys[0];
-    if (typeof k === 'bigint') return `["i:${k}"]`;
-    if (typeof k === 'string') return `[${JSON.stringify(`s:${k}`)}]`;
+  // Keys of integers and strings alone (the usual ones): the same string without the replacer,
+  // which costs about a microsecond a call (a quarter of decoding a small Kafka exchange for
+  // `@n = count()`).
+  let plain = '[';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (i > 0) plain += ',';
+    if (typeof k === 'bigint') plain += `"i:${k}"`;
+    else if (typeof k === 'string') plain += JSON.stringify(`s:${k}`);
+    else return replaced(keys);
   }
+  return `${plain}]`;
+}
+
+function replaced(keys: Value[]): string {
   return JSON.stringify(keys, (_k, v: unknown) => {
     if (typeof v === 'bigint') return `i:${v}`;
     if (typeof v === 'string') return `s:${v}`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeError, Reader } from '../../src/kafka/wire/reader.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DecodeError, Reader, uuidAt } from '../../src/kafka/wire/reader.js';
 
 const failure = (f: () => unknown): string => {
   try {
@@ -31,6 +32,15 @@ describe('Reader', () => {
     expect(r.bool()).toBe(true);
     expect(r.uuid()).toBe('12345678-9abc-def0-0123-456789abcdef');
     expect(r.uint16()).toBe(0xabcd);
+  });
+
+  it('writes any 16 bytes as the UUID text Node writes', () => {
+    for (let i = 0; i < 200; i++) {
+      const text = i === 0 ? '00000000-0000-0000-0000-000000000000' : i === 1 ? 'ffffffff-ffff-ffff-ffff-ffffffffffff' : randomUUID();
+      const at = i % 5;
+      const bytes = Buffer.concat([randomBytes(at), Buffer.from(text.replaceAll('-', ''), 'hex')]);
+      expect(uuidAt(bytes, at)).toBe(text);
+    }
   });
 
   it('reads unsigned and zig-zag varints and varlongs', () => {

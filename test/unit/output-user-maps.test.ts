@@ -105,12 +105,12 @@ describe('UserMaps', () => {
     expect(keyIdentity(['a', 2n])).toBe(keyIdentity(['a', 2n]));
   });
 
-  it('identifies no key, one integer or one string as the general form does, without its replacer', () => {
+  it('identifies keys of integers and strings as the general form does, without its replacer', () => {
     // The general form: each value typed in a JSON string (i: integers, s: strings).
     const general = (keys: unknown[]): string => JSON.stringify(keys.map((k) => (typeof k === 'bigint' ? `i:${k}` : `s:${k}`)));
     const stringify = vi.spyOn(JSON, 'stringify');
     try {
-      for (const keys of [[], [0n], [-1n], [2n ** 64n - 1n], [''], ['orders'], ['a"b\\c\n\u0001'], ['ü😀']]) {
+      for (const keys of [[], [0n], [-1n], [2n ** 64n - 1n], [''], ['orders'], ['a"b\\c\n\u0001'], ['ü😀'], ['g', 'orders', 3n], [7n, 'a,b', ''], ['x"', -5n]]) {
         expect(keyIdentity(keys)).toBe(general(keys));
       }
       // general() stringifies without a replacer: any call with one came from keyIdentity.

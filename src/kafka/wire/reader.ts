@@ -79,15 +79,15 @@ export const int16At = (data: Uint8Array, at: number): number => ((data[at]! << 
 export const int32At = (data: Uint8Array, at: number): number =>
   (data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!;
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 /** The 16 bytes at data[at] as a UUID's text. */
 export function uuidAt(data: Uint8Array, at: number): string {
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    s += data[at + i]!.toString(16).padStart(2, '0');
-    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
-  }
-  return s;
+  // Every Produce v13 and Fetch v13+ partition names its topic by id: a table, not toString per byte.
+  const h = (i: number): string => HEX[data[at + i]!]!;
+  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
 }
+
 
 /** The string of `n` bytes at data[at] (a Kafka string's bytes, UTF-8). */
 export function frameString(data: Uint8Array, at: number, n: number): string {

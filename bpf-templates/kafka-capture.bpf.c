@@ -190,6 +190,9 @@ struct fetch_walk {
 /* Fetch requests seen in one direction, awaited in the other (pipelined: a few at a time). */
 #define FETCH_PENDING 4
 #define FETCH_SHARE 0x80
+/* The correlation ids of a direction's latest frames read as requests: a buffer of the other
+ * direction that starts with one of them starts a response (see sync_point). */
+#define RECENT_CORR 8
 
 struct dir_state {
   __u64 offset;    /* bytes of this direction seen */
@@ -203,7 +206,10 @@ struct dir_state {
   __u8 desync;    /* an absurd size: skip to the end of this syscall, resync at the next */
   __u8 tentative; /* joined mid-stream or out of step: a buffer starts a frame only as sync_point says */
   __u8 fetch_next;
+  __u8 recent_next;
+  __u8 recent_fill; /* bit i: recent_corr[i] holds an id */
   __s32 fetch_corr[FETCH_PENDING];
+  __s32 recent_corr[RECENT_CORR];
   __u8 fetch_ver[FETCH_PENDING]; /* the version + 1, | FETCH_SHARE for a ShareFetch; 0: free */
   struct fetch_walk fw;
 };
@@ -564,6 +570,8 @@ enum fw_state {
 
 #define API_PRODUCE 0
 #define API_FETCH 1
+#define MAX_API_KEY 127    /* sync_point: an api key above is no request's */
+#define MAX_API_VERSION 31 /* nor a version above */
 #define FETCH_MAX_VERSION 18 /* v18's response is v17's */
 #define API_SHARE_FETCH 78
 #define SHARE_FETCH_MAX_VERSION 2
@@ -630,6 +638,9 @@ static __always_inline __s64 fw_len(struct fetch_walk *f) {
 static __always_inline int fw_request(struct dir_state *d, struct fetch_walk *f, __u32 walk) {
   __u32 api = ((__u32)f->req[0] << 8) | f->req[1];
   __u32 ver = ((__u32)f->req[2] << 8) | f->req[3];
+  __u32 slot = d->recent_next++ & (RECENT_CORR - 1);
+  d->recent_corr[slot] = (__s32)fw_be32(f, 0);
+  d->recent_fill |= 1u << slot;
   if (api == API_PRODUCE && ver <= PRODUCE_MAX_VERSION && d->frame_end + 12 > d->offset + walk) {
     f->produce = 1;
     f->share = 0;
@@ -1041,31 +1052,36 @@ static __always_inline int fw_unseen(struct dir_state *d, __u64 n) {
   return 0;
 }
 
-/* Whether a frame running past the buffer's end, whose first `avail` bytes are at `at`, starts as a
- * frame this program would walk: a Fetch or ShareFetch response to a request pending in the other
- * direction, or a Produce request (api key 0, a version clients still send, a correlation id and a
- * client id length that can be). Other frames are small enough to end in the buffer they start in. */
-static __always_inline int walked_frame_head(struct walk *w, __u64 at, __u64 avail) {
-  __u8 h[14];
-  if (avail < sizeof h || bpf_probe_read_user(h, sizeof h, (const void *)at)) return 0;
+/* Whether a frame running past the buffer's end, whose first `avail` bytes are at `at`, starts there:
+ * a response (its correlation id is that of a request just seen the other way, a pending Fetch's
+ * among them), or a request header that can be (an api key and a version in range; Produce from v3,
+ * as clients send it; with 14 bytes, a correlation id and a client id length that can be). */
+static __always_inline int frame_head(struct walk *w, __u64 at, __u64 avail) {
+  __u8 h[14] = {};
+  if (avail < 8 || bpf_probe_read_user(h, avail < sizeof h ? 8 : sizeof h, (const void *)at)) return 0;
   __s32 corr = (__s32)(((__u32)h[4] << 24) | ((__u32)h[5] << 16) | ((__u32)h[6] << 8) | h[7]);
   struct dir_state *o = &w->c->dir[(w->r->v.dir ^ 1) & 1];
   for (int i = 0; i < FETCH_PENDING; i++)
     if (o->fetch_ver[i] && o->fetch_corr[i] == corr) return 1;
+  for (int i = 0; i < RECENT_CORR; i++)
+    if (((o->recent_fill >> i) & 1) && o->recent_corr[i] == corr) return 1;
   __u32 api = ((__u32)h[4] << 8) | h[5];
   __u32 ver = ((__u32)h[6] << 8) | h[7];
+  if (api > MAX_API_KEY || ver > MAX_API_VERSION || (api == API_PRODUCE && ver < 3)) return 0;
+  if (avail < sizeof h) return 1;
   __s32 req_corr = (__s32)(((__u32)h[8] << 24) | ((__u32)h[9] << 16) | ((__u32)h[10] << 8) | h[11]);
   __s16 client_len = (__s16)(((__u16)h[12] << 8) | h[13]);
-  return api == API_PRODUCE && ver >= 3 && ver <= PRODUCE_MAX_VERSION && req_corr >= 0 && client_len >= -1;
+  return req_corr >= 0 && client_len >= -1;
 }
 
 #define SYNC_HOPS 16
 /* Whether the buffer about to be walked, in a tentative direction, starts at a frame: a size field
  * alone (the JVM's clients and broker read a frame's size, then its payload), frames whose sizes
  * lead exactly to the buffer's end, SYNC_HOPS frames in a row, or a last frame running past the end
- * with the head of a walked frame. Taking any buffer for a frame start would not do: a payload read
- * on its own, its size read before we joined, starts with an api key and version or a correlation
- * id, which pass for a size and would hold the direction out of step for that many bytes. */
+ * whose head frame_head takes (librdkafka reads a response's size and correlation id alone).
+ * Taking any buffer for a frame start would not do: a payload read on its own, its size read before
+ * we joined, starts with an api key and version or a correlation id, which pass for a size and
+ * would hold the direction out of step for that many bytes. */
 static __always_inline int sync_point(struct walk *w) {
   __u64 ubuf = w->r->v.ubuf;
   __u64 left = w->r->v.left;
@@ -1078,7 +1094,7 @@ static __always_inline int sync_point(struct walk *w) {
     if (size < MIN_FRAME || (__u32)size > w->r->v.max_frame) return 0;
     __u64 end = at + 4 + (__u32)size;
     if (end == left) return 1;
-    if (end > left) return walked_frame_head(w, ubuf + at, left - at);
+    if (end > left) return frame_head(w, ubuf + at, left - at);
     at = end;
   }
   return 1;

@@ -82,6 +82,12 @@ describe('the Prometheus rules', () => {
     }
   });
 
+  it("are each named in the README's Running on a cluster", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Running on a cluster\n'), readme.indexOf('\n## ', readme.indexOf('\n## Running on a cluster\n') + 1));
+    expect(allRules(rules()).map((r) => r.record ?? r.alert!).filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+  });
+
   it('each fail the unit tests when replaced by one that records or alerts nothing', { timeout: 180_000 }, () => {
     copyFileSync(TESTS, join(work, 'kafkatrace-rules.test.yml'));
     const passed: string[] = [];

@@ -97,6 +97,19 @@ describe('agent configuration files', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(`cannot read the configuration ${join(dir, 'missing.yaml')}: no such file`);
   });
 
+  it("reads ${NAME} from the process's environment unless given another", () => {
+    const cfg = join(dir, 'env.yaml');
+    writeFileSync(cfg, 'labels: {node: "${KT_TEST_NODE_NAME}"}\nscripts: []\n', { mode: 0o644 });
+    process.env['KT_TEST_NODE_NAME'] = 'from-env';
+    try {
+      expect(loadConfig(cfg).labels).toEqual({ node: 'from-env' });
+      expect(loadConfig(cfg, { KT_TEST_NODE_NAME: 'given' }).labels).toEqual({ node: 'given' });
+    } finally {
+      delete process.env['KT_TEST_NODE_NAME'];
+    }
+    expect(() => loadConfig(cfg)).toThrow(`${cfg}:1:16: ERROR: label node: the environment variable KT_TEST_NODE_NAME is not set, or empty`);
+  });
+
   it('resolves files next to the configuration, tools by name; an unreadable one carries why', () => {
     const cfgPath = join(dir, 'agent.yaml');
     writeFileSync(join(dir, 'mine.ktr'), 'BEGIN { }\n', { mode: 0o644 });

@@ -76,8 +76,10 @@ describe('the Kubernetes manifests', () => {
   it.each(manifestFiles())('%s is valid by the Kubernetes OpenAPI schemas, with no field they do not define', (file) => {
     const m = read(file);
     expect(manifestProblems(m)).toEqual([]);
-    expect(m['metadata']['labels']).toEqual({ 'app.kubernetes.io/name': 'kafkatrace' });
+    expect(m['metadata']['labels']['app.kubernetes.io/name']).toBe('kafkatrace');
     if (m['kind'] !== 'Namespace') expect(m['metadata']['namespace']).toBe('kafkatrace');
+    // Pod Security admits host PIDs, host paths and these capabilities at the privileged level only.
+    else expect(m['metadata']['labels']['pod-security.kubernetes.io/enforce']).toBe('privileged');
   });
 
   it('are refused, each, when broken', () => {

@@ -58,6 +58,9 @@ function containerfileProblems(text: string): string[] {
     }
   }
   const isCopied = (path: string): boolean => copied.some((c) => path === c || path.startsWith(`${c}/`));
+  // The context leaves out what .dockerignore (and podman's reading of it) names.
+  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  for (const c of copied) if (ignored.some((i) => c === i || c.startsWith(`${i}/`))) problems.push(`COPY ${c}: left out of the context by .dockerignore`);
   // What the build reads (tsconfig, binding.gyp, the npm scripts) and what the agent reads at run time.
   const tsconfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] };
   const gyp = JSON.parse(readFileSync(join(ROOT, 'binding.gyp'), 'utf8')) as { targets: { sources: string[] }[] };
@@ -115,6 +118,7 @@ describe('the Containerfile', () => {
     expect(containerfileProblems(text.replace('COPY src src', 'COPY src sources'))).toEqual(['COPY src sources: not to the repository\'s layout']);
     expect(containerfileProblems(text.replace('COPY bin bin', 'COPY bins bins'))).toEqual(['COPY bins: not in the repository', 'bin/kafkatrace.js is not copied']);
     expect(containerfileProblems(text.replaceAll('node:20-bookworm-slim', 'node:20-alpine'))).toHaveLength(2);
+    expect(containerfileProblems(text.replace('COPY bin bin', 'COPY bin bin\nCOPY test test'))).toEqual(['COPY test: left out of the context by .dockerignore']);
     expect(containerfileProblems(text.replace('RUN scripts/install-deps.sh --agent', 'RUN scripts/install-deps.sh'))).toEqual(['the build stage does not run scripts/install-deps.sh --agent']);
     expect(containerfileProblems(text.replace(' clang libbpf-dev', ' clang-16 libbpf-dev'))).toEqual(['the image installs clang-16, which the build did not use']);
     expect(containerfileProblems(text.replace('kafkatrace.js", "agent"', 'kafkatrace.js", "run"'))).toHaveLength(1);

@@ -3,12 +3,14 @@
 // manifest adds and no others, no new privileges, a read-only root filesystem and read-only tracefs,
 // sysfs and cgroupfs (in a mount namespace of its own), and the compile cache on a fresh sticky
 // tmpfs, as the init container leaves the pod's /tmp. Truth is the mock broker's log end offsets.
-// Without one of the capabilities the agent refuses to start, with one message.
+// Without BPF or PERFMON the agent refuses to start, with one message; without SYS_PTRACE or
+// DAC_READ_SEARCH the capture cannot read back what another user's broker sends with sendfile(2).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
@@ -139,6 +141,46 @@ describe.runIf(run)('the agent as the DaemonSet runs it', () => {
     expect(await stillLoaded('prog', held.progs)).toEqual([]);
     expect(await stillLoaded('map', held.maps)).toEqual([]);
     expect(await stillLoaded('link', held.links)).toEqual([]);
+  });
+
+  it("reads back a segment another user's broker holds, as sendfile data is read, only with SYS_PTRACE and DAC_READ_SEARCH", async () => {
+    // A "broker" of another user holding its segment (mode 0600) open as fd 7.
+    const segments = mkdtempSync(join(tmpdir(), 'kt-segments-'));
+    chmodSync(segments, 0o755);
+    const segment = join(segments, '00000000000000000000.log');
+    const content = randomBytes(64).toString('hex');
+    writeFileSync(segment, content, { mode: 0o600 });
+    chownSync(segment, 65534, 65534);
+    const holder = spawn('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--', 'sh', '-c', `exec 7<"$0"; exec sleep 60`, segment], { stdio: 'ignore' });
+    try {
+      await waitForValue('the segment to be open', () => {
+        try {
+          return readlinkSync(`/proc/${holder.pid}/fd/7`) === segment || undefined;
+        } catch {
+          return undefined;
+        }
+      });
+      const st = statSync(segment, { bigint: true });
+      // The capture's own reader (src/kafka/capture/files.ts), as built, with only `with`.
+      const files = join(ROOT, 'dist', 'src', 'kafka', 'capture', 'files.js');
+      const readBack = (withCaps: string[]): string => {
+        const code = `const { ProcFiles } = await import(${JSON.stringify(pathToFileURL(files).href)});
+          const f = new ProcFiles();
+          const b = f.read(${holder.pid}, 7, ${Number(st.dev)}, ${st.ino}n, 0, ${content.length});
+          f.close();
+          process.stdout.write(b === undefined ? 'unread' : Buffer.from(b).toString());`;
+        const caps = withCaps.map((c) => `+${c.toLowerCase()}`).join(',');
+        const r = spawnSync('setpriv', ['--bounding-set', `-all,${caps}`, '--inh-caps', '-all', '--no-new-privs', '--', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
+        expect(r.stderr).toBe('');
+        return r.stdout;
+      };
+      expect(readBack(caps)).toBe(content);
+      expect(readBack(caps.filter((c) => c !== 'SYS_PTRACE'))).toBe('unread');
+      expect(readBack(caps.filter((c) => c !== 'DAC_READ_SEARCH'))).toBe('unread');
+    } finally {
+      holder.kill('SIGKILL');
+      rmSync(segments, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start without PERFMON or BPF, in one line and status 1', async () => {

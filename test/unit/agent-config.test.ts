@@ -51,6 +51,25 @@ describe('agent configuration', () => {
     expect(problem('scripts:\n  - &a {name: a, tool: x}\n  - *a\n')).toBe('agent.yaml:3:5: ERROR: scripts[1]: aliases (*name) are not supported');
   });
 
+  it('reads ${NAME} in label values from the environment, and says where one is missing', () => {
+    const env = { NODE_NAME: 'worker-3', ZONE: 'eu-1', EMPTY: '' };
+    const cfg = parseConfig('labels:\n  node: ${NODE_NAME}\n  at: "${ZONE}/${NODE_NAME}"\n  cost: $5 {x}\nscripts:\n  - {name: a, tool: x, labels: {z: "${ZONE}"}}\n', 'agent.yaml', env);
+    expect(cfg.labels).toEqual({ node: 'worker-3', at: 'eu-1/worker-3', cost: '$5 {x}' });
+    expect(cfg.scripts[0]!.labels).toEqual({ z: 'eu-1' });
+    const missing = (text: string): string => {
+      try {
+        parseConfig(text, 'agent.yaml', env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(missing('labels:\n  node: ${NODE}\nscripts: []\n')).toBe('agent.yaml:2:9: ERROR: label node: the environment variable NODE is not set, or empty');
+    expect(missing('labels: {node: "${EMPTY}"}\nscripts: []\n')).toBe('agent.yaml:1:16: ERROR: label node: the environment variable EMPTY is not set, or empty');
+    expect(missing('scripts: [{name: a, tool: x, labels: {n: "a${1X}"}}]\n')).toMatch(/^agent\.yaml:1:42: ERROR: label n: \$\{\.\.\.\} takes the name of an environment variable/);
+    expect(missing('labels: {node: "${NODE_NAME"}\nscripts: []\n')).toMatch(/^agent\.yaml:1:16: ERROR: label node: \$\{\.\.\.\} takes the name/);
+  });
+
   it('escapes control characters of the file in its messages', () => {
     expect(problem('scripts: []\n"x\\e[2J": 1\n')).toBe("agent.yaml:2:1: ERROR: unknown field 'x\\x1b[2J' in the configuration (known: listen, labels, max_series, scripts)");
   });
@@ -77,6 +96,19 @@ describe('agent configuration files', () => {
     chmodSync(cfg, 0o644);
     expect(loadConfig(cfg).scripts).toEqual([]);
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(`cannot read the configuration ${join(dir, 'missing.yaml')}: no such file`);
+  });
+
+  it("reads ${NAME} from the process's environment unless given another", () => {
+    const cfg = join(dir, 'env.yaml');
+    writeFileSync(cfg, 'labels: {node: "${KT_TEST_NODE_NAME}"}\nscripts: []\n', { mode: 0o644 });
+    process.env['KT_TEST_NODE_NAME'] = 'from-env';
+    try {
+      expect(loadConfig(cfg).labels).toEqual({ node: 'from-env' });
+      expect(loadConfig(cfg, { KT_TEST_NODE_NAME: 'given' }).labels).toEqual({ node: 'given' });
+    } finally {
+      delete process.env['KT_TEST_NODE_NAME'];
+    }
+    expect(() => loadConfig(cfg)).toThrow(`${cfg}:1:16: ERROR: label node: the environment variable KT_TEST_NODE_NAME is not set, or empty`);
   });
 
   it('resolves files next to the configuration, tools by name; an unreadable one carries why', () => {
@@ -112,6 +144,9 @@ const EXAMPLES: { doc: string; valid: boolean }[] = [
   { doc: 'labels: {script: a}\nscripts: []', valid: false },
   { doc: 'labels: {1a: a}\nscripts: []', valid: false },
   { doc: 'labels: {a: [1]}\nscripts: []', valid: false },
+  { doc: 'labels: {a: "${PATH}-$1"}\nscripts: []', valid: true },
+  { doc: 'labels: {a: "${1X}"}\nscripts: []', valid: false },
+  { doc: 'labels: {a: "${PATH"}\nscripts: []', valid: false },
   { doc: 'scripts: [{tool: x}]', valid: false },
   { doc: 'scripts: [{name: a}]', valid: false },
   { doc: 'scripts: [{name: a, tool: x, file: y}]', valid: false },

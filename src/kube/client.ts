@@ -87,7 +87,8 @@ export class KubeClient {
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const text = await new Promise<{ status: number; text: string }>((resolvePromise, reject) => {
-      const req = this.open(method, path, payload === undefined ? {} : { 'content-type': 'application/json' });
+      // Node sends a DELETE's body neither chunked nor with a length unless told its length.
+      const req = this.open(method, path, payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
       const abort = (): void => void req.destroy(new KtError('kube-api', 'aborted'));
       signal?.addEventListener('abort', abort, { once: true });
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));

@@ -79,9 +79,10 @@ const path = {
   node: (name: string) => `/api/v1/nodes/${encodeURIComponent(name)}`,
   pod: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(name)}`,
   pods: (ns: string, selector: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods?labelSelector=${encodeURIComponent(selector)}`,
-  jobs: (ns: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`,
+  // Creations ask for strict field validation: a field the server does not know fails, never vanishes.
+  jobs: (ns: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs?fieldValidation=Strict`,
   job: (ns: string, name: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs/${encodeURIComponent(name)}`,
-  configMaps: (ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps`,
+  configMaps: (ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps?fieldValidation=Strict`,
   configMap: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps/${encodeURIComponent(name)}`,
   log: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(name)}/log?container=${CONTAINER}&follow=true`,
 };

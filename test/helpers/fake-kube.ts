@@ -1,0 +1,205 @@
+// A fake Kubernetes API server for `kafkatrace kube`: it records every request and plays the life of
+// the Job's pod (pending, running with a log, then ended with an exit code, or stopped when its Job
+// is deleted), over https with a certificate made by openssl, or plain http.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Recorded {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  authorization?: string;
+  body?: unknown;
+  /** The body's bytes as sent. */
+  raw: string;
+}
+
+export interface PodPlay {
+  /** Pod-list answers that show the pod waiting before it runs. */
+  pendingPolls: number;
+  /** What the pod writes to its log, piece by piece (pieces may split a character). */
+  log: Buffer[];
+  /** The container's exit code when it ends by itself; undefined: it runs until its Job is deleted. */
+  exitCode?: number;
+  /** What it writes when stopped (its END and maps). */
+  onStop?: Buffer[];
+  /** A waiting reason the container is stuck in (ImagePullBackOff). */
+  stuck?: string;
+}
+
+export interface FakeKubeOptions {
+  tls: boolean;
+  token: string;
+  nodes: string[];
+  /** Pods that exist: namespace/name → node. */
+  pods: Record<string, string>;
+  play: PodPlay;
+  /** Requests answered 403 Forbidden: `METHOD resource` (e.g. `POST jobs`). */
+  forbid?: string[];
+}
+
+export interface FakeKube {
+  url: string;
+  /** PEM of the server's certificate (for a kubeconfig's certificate-authority-data). */
+  cert?: string;
+  requests: Recorded[];
+  /** Namespace/name of the objects that exist now. */
+  jobs: Set<string>;
+  configMaps: Map<string, { data: Record<string, string> }>;
+  close(): Promise<void>;
+}
+
+/** A self-signed certificate for 127.0.0.1, made by openssl in a temporary directory. */
+export function selfSigned(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-fake-kube-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=fake-kube', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function status(res: http.ServerResponse, code: number, reason: string, message: string): void {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
+}
+
+function json(res: http.ServerResponse, body: unknown, code = 200): void {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
+  const requests: Recorded[] = [];
+  const jobs = new Set<string>();
+  const configMaps = new Map<string, { data: Record<string, string> }>();
+  let pod: { ns: string; name: string; job: string; polls: number; state: 'waiting' | 'running' | 'terminated'; exitCode?: number; stop: () => void; stopped: Promise<void> } | undefined;
+  const sockets = new Set<import('node:net').Socket>();
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => void answer(req, res, Buffer.concat(chunks).toString('utf8')));
+  };
+
+  async function answer(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    let body: unknown;
+    try {
+      body = raw === '' ? undefined : JSON.parse(raw);
+    } catch {
+      body = undefined;
+    }
+    const method = req.method ?? 'GET';
+    requests.push({ method, path: url.pathname, query: url.searchParams, authorization: req.headers.authorization, body, raw });
+    if (req.headers.authorization !== `Bearer ${opts.token}`) return status(res, 401, 'Unauthorized', 'Unauthorized');
+    const p = url.pathname;
+    let m: RegExpExecArray | null;
+    const resource = /\/(nodes|pods|jobs|configmaps)(\/|$)/.exec(p)?.[1] ?? '';
+    if (opts.forbid?.includes(`${method} ${resource}`)) {
+      return status(res, 403, 'Forbidden', `${resource === 'jobs' ? 'jobs.batch' : resource} is forbidden: User "alice" cannot ${method === 'POST' ? 'create' : method.toLowerCase()} resource "${resource}" in API group "${resource === 'jobs' ? 'batch' : ''}"`);
+    }
+    if ((m = /^\/api\/v1\/nodes\/([^/]+)$/.exec(p)) && method === 'GET') {
+      return opts.nodes.includes(m[1]!) ? json(res, { kind: 'Node', metadata: { name: m[1] } }) : status(res, 404, 'NotFound', `nodes "${m[1]}" not found`);
+    }
+    if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(p)) && method === 'POST') {
+      const job = body as { metadata: { name: string } };
+      jobs.add(`${m[1]}/${job.metadata.name}`);
+      let stop!: () => void;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      pod = { ns: m[1]!, name: `${job.metadata.name}-x7k2p`, job: job.metadata.name, polls: 0, state: 'waiting', stop, stopped };
+      return json(res, { ...job, metadata: { ...job.metadata, uid: '0f3c9a5e-1d2b-4c6d-8e9f-a0b1c2d3e4f5' } }, 201);
+    }
+    if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs\/([^/]+)$/.exec(p))) {
+      const key = `${m[1]}/${m[2]}`;
+      if (method === 'GET') return jobs.has(key) ? json(res, { kind: 'Job', metadata: { name: m[2] }, status: {} }) : status(res, 404, 'NotFound', `jobs.batch "${m[2]}" not found`);
+      if (method === 'DELETE') {
+        if (!jobs.delete(key)) return status(res, 404, 'NotFound', `jobs.batch "${m[2]}" not found`);
+        pod?.stop?.();
+        return json(res, { kind: 'Status', status: 'Success' });
+      }
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps$/.exec(p)) && method === 'POST') {
+      const cm = body as { metadata: { name: string }; data: Record<string, string> };
+      configMaps.set(`${m[1]}/${cm.metadata.name}`, { data: cm.data });
+      return json(res, cm, 201);
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/.exec(p)) && method === 'DELETE') {
+      return configMaps.delete(`${m[1]}/${m[2]}`) ? json(res, { kind: 'Status', status: 'Success' }) : status(res, 404, 'NotFound', `configmaps "${m[2]}" not found`);
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p)) && method === 'GET') {
+      const instance = url.searchParams.get('labelSelector')?.replace('app.kubernetes.io/instance=', '');
+      if (!pod || pod.ns !== m[1] || pod.job !== instance) return json(res, { kind: 'PodList', items: [] });
+      if (pod.state === 'waiting' && ++pod.polls > opts.play.pendingPolls && !opts.play.stuck) pod.state = 'running';
+      return json(res, { kind: 'PodList', items: [podObject()] });
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(p)) && method === 'GET') {
+      if (!pod || pod.name !== m[2]) return status(res, 404, 'NotFound', `pods "${m[2]}" not found`);
+      return streamLog(res);
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p)) && method === 'GET') {
+      if (pod && pod.ns === m[1] && pod.name === m[2]) return json(res, podObject());
+      const node = opts.pods[`${m[1]}/${m[2]}`];
+      return node === undefined ? status(res, 404, 'NotFound', `pods "${m[2]}" not found`) : json(res, { kind: 'Pod', metadata: { name: m[2], namespace: m[1] }, spec: { nodeName: node }, status: { phase: 'Running' } });
+    }
+    return status(res, 404, 'NotFound', `the fake has no ${method} ${p}`);
+  }
+
+  function podObject(): unknown {
+    const p = pod!;
+    const state = p.state === 'waiting' ? { waiting: { reason: opts.play.stuck ?? 'ContainerCreating', message: opts.play.stuck ? 'Back-off pulling image "kafkatrace:nope"' : undefined } } : p.state === 'running' ? { running: { startedAt: '2026-01-01T00:00:00Z' } } : { terminated: { exitCode: p.exitCode, reason: p.exitCode === 0 ? 'Completed' : 'Error' } };
+    const phase = p.state === 'waiting' ? 'Pending' : p.state === 'running' ? 'Running' : p.exitCode === 0 ? 'Succeeded' : 'Failed';
+    return { kind: 'Pod', metadata: { name: p.name, namespace: p.ns }, status: { phase, containerStatuses: [{ name: 'kafkatrace', state }] } };
+  }
+
+  async function streamLog(res: http.ServerResponse): Promise<void> {
+    const p = pod!;
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    for (const piece of opts.play.log) {
+      res.write(piece);
+      await sleep(30);
+    }
+    if (opts.play.exitCode !== undefined) {
+      p.state = 'terminated';
+      p.exitCode = opts.play.exitCode;
+      res.end();
+      return;
+    }
+    // Runs until its Job is deleted: then its kafkatrace prints END and the maps and exits 0.
+    await p.stopped;
+    for (const piece of opts.play.onStop ?? []) res.write(piece);
+    p.state = 'terminated';
+    p.exitCode = 0;
+    res.end();
+  }
+
+  const tlsPair = opts.tls ? selfSigned() : undefined;
+  const server = tlsPair ? https.createServer({ cert: tlsPair.cert, key: tlsPair.key }, handler) : http.createServer(handler);
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    cert: tlsPair?.cert,
+    requests,
+    jobs,
+    configMaps,
+    close: () =>
+      new Promise<void>((resolve) => {
+        pod?.stop?.();
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,7 +1,16 @@
 // `kafkatrace kube run`'s command line, in the spirit of kubectl-trace: a target (node/NAME,
 // pod/NAME, or --node / --pod), a script (-e, FILE, or --tool NAME), and where and how to run it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KtError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
+
+/** The image deploy/Containerfile builds for this version. */
+export function defaultImage(): string {
+  const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return `kafkatrace:${version}`;
+}
 
 export interface KubeRunOptions {
   target: { node: string } | { pod: string; namespace?: string };
@@ -23,7 +32,7 @@ export type KubeCommand = { help: true } | ({ help: false } & KubeRunOptions);
 
 export const DEFAULT_TIMEOUT_MS = 3_600_000;
 
-export const KUBE_HELP = `kafkatrace kube: run a script or a stdlib tool on a Kubernetes node, stream its output, clean up
+export const KUBE_HELP = (): string => `kafkatrace kube: run a script or a stdlib tool on a Kubernetes node, stream its output, clean up
 
 USAGE
   kafkatrace kube run node/NODE | pod/[NAMESPACE/]POD  (-e 'PROGRAM' | FILE | --tool NAME) [options] [ARGS...]
@@ -44,7 +53,8 @@ OPTIONS
   --tool NAME         a stdlib tool, as the image's kafkatrace has it (kafkatrace run --list)
   ARGS                the script's $1, $2, ...
   -n, --namespace NS  where the Job and ConfigMap go (default: the context's namespace, else default)
-  --image IMAGE       the kafkatrace image (default kafkatrace:latest, as deploy/Containerfile builds it)
+  --image IMAGE       the kafkatrace image, with kafkatrace on its PATH (default ${defaultImage()},
+                      as deploy/Containerfile builds it)
   --kubeconfig FILE   the kubeconfig (default: KUBECONFIG, else ~/.kube/config, else the pod's
                       service account when run inside a cluster)
   --context NAME      a context of the kubeconfig other than its current one
@@ -121,7 +131,7 @@ export function parseKubeArgs(argv: string[]): KubeCommand {
   const opts: KubeRunOptions = {
     target,
     args: [],
-    image: v.image ?? 'kafkatrace:latest',
+    image: v.image ?? defaultImage(),
     namespace: v.namespace === undefined ? undefined : objectName(v.namespace, 'namespace'),
     kubeconfig: v.kubeconfig,
     context: v.context,

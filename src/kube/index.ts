@@ -8,7 +8,7 @@ export { KUBE_HELP };
 export async function kube(argv: string[], ctx: KubeRunContext): Promise<number> {
   const cmd = parseKubeArgs(argv);
   if (cmd.help) {
-    ctx.write(KUBE_HELP);
+    ctx.write(KUBE_HELP());
     return 0;
   }
   return kubeRun(cmd, ctx);

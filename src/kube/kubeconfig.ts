@@ -97,11 +97,13 @@ function isEntry(v: unknown): v is Entry {
 /** Adds one file's entries to `into`; names already there keep their first definition, as kubectl's merge does. */
 function mergeFile(into: Merged, file: string): void {
   const text = readTrusted(file, 'the kubeconfig').toString('utf8');
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const at = e.linePos?.[0];
-    fail(`${escapeControls(file)}${at ? `:${at.line}:${at.col}` : ''}: not a kubeconfig: ${e.message.split('\n')[0]}`);
+    // The message's first line, without the place it repeats.
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    fail(`${escapeControls(file)}${at ? `:${at.line}:${at.col}` : ''}: not a kubeconfig: ${escapeControls(what)}`);
   }
   const root: unknown = doc.toJS();
   if (root === null || root === undefined) return;

@@ -63,7 +63,7 @@ export function jobManifest(spec: KubeRunSpec): Record<string, unknown> {
   const hostPath = (name: string, path: string) => ({ name, hostPath: { path, type: 'Directory' } });
   const volumes: Record<string, unknown>[] = [hostPath('tracefs', '/sys/kernel/tracing'), hostPath('btf', '/sys/kernel/btf')];
   const mounts: Record<string, unknown>[] = [
-    { name: 'tracefs', mountPath: '/sys/kernel/tracing' },
+    { name: 'tracefs', mountPath: '/sys/kernel/tracing', readOnly: true },
     { name: 'btf', mountPath: '/sys/kernel/btf', readOnly: true },
   ];
   if ('text' in spec.script) {
@@ -108,6 +108,9 @@ export function jobManifest(spec: KubeRunSpec): Record<string, unknown> {
                   // read those files whoever owns them. SYSLOG: kernel addresses in /proc/kallsyms.
                   add: ['BPF', 'PERFMON', 'SYS_PTRACE', 'DAC_READ_SEARCH', 'SYSLOG'],
                 },
+                // containerd's default profile (1.7 and later) allows bpf(2) and perf_event_open(2)
+                // to CAP_BPF and CAP_PERFMON.
+                seccompProfile: { type: 'RuntimeDefault' },
               },
               resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '2Gi' } },
               volumeMounts: mounts,

@@ -167,6 +167,21 @@ describe('kafkatrace kube run against a fake API server', () => {
     expect(calls(f.requests).filter((c) => c.startsWith('DELETE'))).toHaveLength(2);
   });
 
+  it('when the reader of the output goes away, stops, cleans up and exits 141 silently, as the CLI does', async () => {
+    const f = await start({ play: play({ log: Array.from({ length: 40 }, (_, i) => Buffer.from(`line ${i}\n`)), exitCode: undefined }) });
+    let closed = false;
+    const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--kubeconfig', kubeconfig(f.url, f.cert)], (out, child) => {
+      if (!closed && out.includes('line 0')) {
+        closed = true;
+        child.stdout!.destroy();
+      }
+    });
+    expect(closed).toBe(true);
+    expect(r.code).toBe(141);
+    expect(r.stderr).toMatch(/^kafkatrace kube: Job kafkatrace\/kafkatrace-[0-9a-f]{10} on node node-a: waiting for its pod\n$/);
+    expect(f.jobs.size + f.configMaps.size).toBe(0);
+  });
+
   it('a pod that cannot start is one line, status 1, and nothing is left', async () => {
     const f = await start({ play: play({ stuck: 'ImagePullBackOff' }) });
     const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--image', 'kafkatrace:nope', '--kubeconfig', kubeconfig(f.url, f.cert)]);

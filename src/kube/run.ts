@@ -241,10 +241,15 @@ class Run {
     if (failed) fail(`Job ${spec.namespace}/${spec.name} failed: ${failed.reason ?? ''}${failed.message ? `: ${failed.message}` : ''}`);
   }
 
-  /** The container's exit status, once the pod says it; a status that never shows is a failure, never 0. */
+  /**
+   * The container's exit status, once the pod says it. A status that never shows is a failure,
+   * never 0; so is a Job that Kubernetes stopped at its deadline, whatever its pod's status.
+   */
   private async exitStatus(pod: string): Promise<number> {
     const { spec, client } = this;
     const until = Date.now() + FINAL_STATE_MS;
+    let status: number | undefined;
+    let gone = false;
     while (!this.stop.signal.aborted) {
       let p: Pod | undefined;
       try {
@@ -256,16 +261,17 @@ class Run {
       const terminated = p && containerState(p)?.terminated;
       if (terminated && typeof terminated.exitCode === 'number') {
         if (terminated.reason === 'OOMKilled') this.say(`pod ${spec.namespace}/${pod} ran out of memory (OOMKilled)`);
-        return terminated.exitCode;
+        status = terminated.exitCode;
+        break;
       }
-      if (p === undefined || Date.now() > until) {
-        const deadline = await this.deadlinePassed();
-        if (deadline) fail(`Job ${spec.namespace}/${spec.name} reached its --timeout of ${spec.deadlineS}s and Kubernetes stopped it`);
-        fail(`the log of pod ${spec.namespace}/${pod} ended but the pod ${p === undefined ? 'is gone' : 'has not ended'}, so its exit status is unknown`);
-      }
+      gone = p === undefined;
+      if (gone || Date.now() > until) break;
       await sleep(this.pollMs, this.stop.signal);
     }
-    return 0;
+    if (this.stop.signal.aborted) return 0;
+    if (await this.deadlinePassed()) fail(`Job ${spec.namespace}/${spec.name} reached its --timeout (activeDeadlineSeconds: ${spec.deadlineS}) and Kubernetes stopped it`);
+    if (status === undefined) fail(`the log of pod ${spec.namespace}/${pod} ended but the pod ${gone ? 'is gone' : 'has not ended'}, so its exit status is unknown`);
+    return status;
   }
 
   private async deadlinePassed(): Promise<boolean> {

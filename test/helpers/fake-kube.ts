@@ -30,6 +30,8 @@ export interface PodPlay {
   onStop?: Buffer[];
   /** A waiting reason the container is stuck in (ImagePullBackOff). */
   stuck?: string;
+  /** After the log, the Job reaches its deadline: Kubernetes deletes the pod and marks the Job failed. */
+  deadline?: boolean;
 }
 
 export interface FakeKubeOptions {
@@ -81,7 +83,7 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
   const requests: Recorded[] = [];
   const jobs = new Set<string>();
   const configMaps = new Map<string, { data: Record<string, string> }>();
-  let pod: { ns: string; name: string; job: string; polls: number; state: 'waiting' | 'running' | 'terminated'; exitCode?: number; stop: () => void; stopped: Promise<void> } | undefined;
+  let pod: { ns: string; name: string; job: string; polls: number; state: 'waiting' | 'running' | 'terminated'; exitCode?: number; stop: () => void; stopped: Promise<void>; gone?: boolean } | undefined;
   const sockets = new Set<import('node:net').Socket>();
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -120,7 +122,8 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
     }
     if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs\/([^/]+)$/.exec(p))) {
       const key = `${m[1]}/${m[2]}`;
-      if (method === 'GET') return jobs.has(key) ? json(res, { kind: 'Job', metadata: { name: m[2] }, status: {} }) : status(res, 404, 'NotFound', `jobs.batch "${m[2]}" not found`);
+      const conditions = pod?.gone ? [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }] : [];
+      if (method === 'GET') return jobs.has(key) ? json(res, { kind: 'Job', metadata: { name: m[2] }, status: { conditions } }) : status(res, 404, 'NotFound', `jobs.batch "${m[2]}" not found`);
       if (method === 'DELETE') {
         if (!jobs.delete(key)) return status(res, 404, 'NotFound', `jobs.batch "${m[2]}" not found`);
         pod?.stop?.();
@@ -146,7 +149,7 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
       return streamLog(res);
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p)) && method === 'GET') {
-      if (pod && pod.ns === m[1] && pod.name === m[2]) return json(res, podObject());
+      if (pod && pod.ns === m[1] && pod.name === m[2]) return pod.gone ? status(res, 404, 'NotFound', `pods "${m[2]}" not found`) : json(res, podObject());
       const node = opts.pods[`${m[1]}/${m[2]}`];
       return node === undefined ? status(res, 404, 'NotFound', `pods "${m[2]}" not found`) : json(res, { kind: 'Pod', metadata: { name: m[2], namespace: m[1] }, spec: { nodeName: node }, status: { phase: 'Running' } });
     }
@@ -166,6 +169,11 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
     for (const piece of opts.play.log) {
       res.write(piece);
       await sleep(30);
+    }
+    if (opts.play.deadline) {
+      p.gone = true;
+      res.end();
+      return;
     }
     if (opts.play.exitCode !== undefined) {
       p.state = 'terminated';

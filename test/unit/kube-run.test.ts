@@ -101,6 +101,7 @@ describe('kafkatrace kube run against a fake API server', () => {
       'GET /api/v1/namespaces/kafkatrace/pods',
       `GET /api/v1/namespaces/kafkatrace/pods/${name}-x7k2p/log`,
       `GET /api/v1/namespaces/kafkatrace/pods/${name}-x7k2p`,
+      `GET /apis/batch/v1/namespaces/kafkatrace/jobs/${name}`,
       `DELETE /apis/batch/v1/namespaces/kafkatrace/jobs/${name}`,
       `DELETE /api/v1/namespaces/kafkatrace/configmaps/${name}`,
     ]);
@@ -179,6 +180,15 @@ describe('kafkatrace kube run against a fake API server', () => {
     expect(closed).toBe(true);
     expect(r.code).toBe(141);
     expect(r.stderr).toMatch(/^kafkatrace kube: Job kafkatrace\/kafkatrace-[0-9a-f]{10} on node node-a: waiting for its pod\n$/);
+    expect(f.jobs.size + f.configMaps.size).toBe(0);
+  });
+
+  it('a Job that Kubernetes stopped at its --timeout is one line and status 1, after its log', async () => {
+    const f = await start({ play: play({ log: [Buffer.from('Attaching 1 probe...\n')], deadline: true }) });
+    const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--timeout', '90s', '--kubeconfig', kubeconfig(f.url, f.cert)]);
+    expect(r).toMatchObject({ code: 1, stdout: 'Attaching 1 probe...\n' });
+    expect(r.stderr.split('\n').at(-2)).toMatch(/^ERROR: Job kafkatrace\/kafkatrace-[0-9a-f]{10} reached its --timeout \(activeDeadlineSeconds: 90\) and Kubernetes stopped it$/);
+    expect((f.requests[1]!.body as { spec: { activeDeadlineSeconds: number } }).spec.activeDeadlineSeconds).toBe(90);
     expect(f.jobs.size + f.configMaps.size).toBe(0);
   });
 

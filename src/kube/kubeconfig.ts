@@ -2,6 +2,7 @@
 // else the files of KUBECONFIG (merged, the first to set a name wins), else ~/.kube/config, else the
 // pod's own service account when running in a cluster. Read with node's fs and the `yaml` package:
 // @kubernetes/client-node 2.x needs a newer node than kafkatrace's, and brings far more than this.
+import { spawnSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -159,7 +160,49 @@ function bytes(entry: Entry, field: string, file: string, where: string): Buffer
 }
 
 /** Fields kafkatrace does not implement: one clear message rather than a request made without them. */
-const UNSUPPORTED_USER = ['exec', 'auth-provider', 'as', 'as-groups', 'as-uid'];
+const UNSUPPORTED_USER = ['auth-provider', 'as', 'as-groups', 'as-uid'];
+
+/** How long a credential plugin may take (one that waits for a browser login is given the time). */
+const EXEC_TIMEOUT_MS = 120_000;
+
+/**
+ * Runs a user's exec credential plugin (aws eks get-token, gke-gcloud-auth-plugin, kubelogin) as
+ * kubectl does, without a terminal: KUBERNETES_EXEC_INFO in, an ExecCredential out. The kubeconfig
+ * that names it was checked to be the user's own.
+ */
+function execCredential(exec: Entry, file: string, where: string, cluster: { server: string; ca?: Buffer; insecure: boolean }): { token?: string; cert?: Buffer; key?: Buffer } {
+  const command = str(exec, 'command', `${where} exec`);
+  const apiVersion = str(exec, 'apiVersion', `${where} exec`);
+  if (command === undefined || command === '') fail(`${where}: exec has no command`);
+  if (apiVersion !== 'client.authentication.k8s.io/v1' && apiVersion !== 'client.authentication.k8s.io/v1beta1') fail(`${where}: exec apiVersion '${escapeControls(String(apiVersion))}' is not client.authentication.k8s.io/v1 or v1beta1`);
+  if (exec['interactiveMode'] === 'Always') fail(`${where}: its exec plugin needs a terminal (interactiveMode: Always), which kafkatrace kube does not give it`);
+  const args = Array.isArray(exec['args']) ? exec['args'].map(String) : [];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const e of Array.isArray(exec['env']) ? exec['env'] : []) if (isEntry(e) && typeof e['name'] === 'string') env[e['name']] = String(e['value'] ?? '');
+  const spec: Record<string, unknown> = { interactive: false };
+  if (exec['provideClusterInfo'] === true) {
+    spec['cluster'] = { server: cluster.server, 'certificate-authority-data': cluster.ca?.toString('base64'), 'insecure-skip-tls-verify': cluster.insecure };
+  }
+  env['KUBERNETES_EXEC_INFO'] = JSON.stringify({ apiVersion, kind: 'ExecCredential', spec });
+  // A path with a slash is the kubeconfig's, relative to its folder; a bare name is looked up in PATH.
+  const program = command.includes('/') ? resolve(dirname(file), command) : command;
+  const r = spawnSync(program, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: EXEC_TIMEOUT_MS });
+  const hint = typeof exec['installHint'] === 'string' ? ` (${escapeControls(exec['installHint'].trim().split('\n')[0]!)})` : '';
+  if (r.error) fail(`${where}: cannot run its exec plugin ${escapeControls(command)}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such command' : escapeControls(r.error.message)}${hint}`);
+  if (r.status !== 0) fail(`${where}: its exec plugin ${escapeControls(command)} failed (status ${r.status ?? r.signal}): ${escapeControls((r.stderr.trim().split('\n')[0] ?? '').slice(0, 300))}`);
+  let status: unknown;
+  try {
+    status = (JSON.parse(r.stdout) as { status?: unknown }).status;
+  } catch {
+    fail(`${where}: its exec plugin ${escapeControls(command)} printed no ExecCredential`);
+  }
+  if (!isEntry(status)) fail(`${where}: the ExecCredential of ${escapeControls(command)} has no status`);
+  const token = typeof status['token'] === 'string' ? status['token'] : undefined;
+  const cert = typeof status['clientCertificateData'] === 'string' ? Buffer.from(status['clientCertificateData']) : undefined;
+  const key = typeof status['clientKeyData'] === 'string' ? Buffer.from(status['clientKeyData']) : undefined;
+  if (!token && !(cert && key)) fail(`${where}: the ExecCredential of ${escapeControls(command)} has neither a token nor a client certificate and key`);
+  return { token, cert, key };
+}
 
 /** The connection a kubeconfig's context describes. */
 function fromKubeconfig(merged: Merged, contextName: string | undefined, files: string[]): KubeConnection {
@@ -196,7 +239,14 @@ function fromKubeconfig(merged: Merged, contextName: string | undefined, files: 
   if (!user) fail(`${where} names user '${escapeControls(userName)}', which the kubeconfig does not define`);
   const userWhere = `user '${escapeControls(userName)}'`;
   const unsupported = UNSUPPORTED_USER.find((f) => user.body[f] !== undefined && user.body[f] !== null);
-  if (unsupported) fail(`${userWhere} authenticates with ${unsupported}, which kafkatrace kube does not support: use a token, a client certificate, or kubectl proxy (--kubeconfig with server http://127.0.0.1:8001)`);
+  if (unsupported) fail(`${userWhere} uses ${unsupported}, which kafkatrace kube does not support: use a token, a client certificate, an exec plugin, or kubectl proxy (--kubeconfig with server http://127.0.0.1:8001)`);
+  const exec = user.body['exec'];
+  if (exec !== undefined && exec !== null) {
+    if (!isEntry(exec)) fail(`${userWhere}: exec must be a mapping`);
+    const got = execCredential(exec, user.file, userWhere, { server, ca: conn.ca, insecure: conn.insecureSkipTlsVerify });
+    Object.assign(conn, { cert: got.cert, key: got.key, authorization: got.token ? `Bearer ${got.token}` : undefined });
+    return conn;
+  }
   conn.cert = bytes(user.body, 'client-certificate', user.file, userWhere);
   conn.key = bytes(user.body, 'client-key', user.file, userWhere);
   if ((conn.cert === undefined) !== (conn.key === undefined)) fail(`${userWhere} has a client ${conn.cert ? 'certificate but no key' : 'key but no certificate'}`);

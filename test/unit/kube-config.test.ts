@@ -110,11 +110,33 @@ describe('kubeconfig', () => {
     expect(() => loadKubeConfig({ ...none, path: group })).toThrow('it is writable by its group (mode 620)');
   });
 
+  it('runs an exec credential plugin as kubectl does, and says why one failed', () => {
+    const plugin = join(dir, 'bin', 'get-token');
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    // It answers with what it was given, so the test sees KUBERNETES_EXEC_INFO and the env list arrive.
+    writeFileSync(
+      plugin,
+      `#!${process.execPath}
+const info = JSON.parse(process.env.KUBERNETES_EXEC_INFO);
+if (process.argv[2] === 'fail') { console.error('token expired: run sso login\\nmore'); process.exit(3); }
+console.log(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCredential', status: { token: [process.env.REGION, info.spec.interactive, info.spec.cluster.server].join('|') } }));
+`,
+    );
+    chmodSync(plugin, 0o755);
+    const exec = (over: object) => ({ token: undefined, exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/get-token', args: [], env: [{ name: 'REGION', value: 'eu-1' }], provideClusterInfo: true, ...over } });
+    expect(loadKubeConfig({ ...none, path: file(config({ user: exec({}) })) }).authorization).toBe('Bearer eu-1|false|https://10.0.0.1:6443/prefix/');
+    const bad = (over: object) => () => loadKubeConfig({ ...none, path: file(config({ user: exec(over) })) });
+    expect(bad({ args: ['fail'] })).toThrow("user 'alice': its exec plugin ./bin/get-token failed (status 3): token expired: run sso login");
+    expect(bad({ command: 'kt-no-such-plugin', installHint: 'install it from example.com' })).toThrow("user 'alice': cannot run its exec plugin kt-no-such-plugin: no such command (install it from example.com)");
+    expect(bad({ interactiveMode: 'Always' })).toThrow('its exec plugin needs a terminal (interactiveMode: Always)');
+    expect(bad({ apiVersion: 'client.authentication.k8s.io/v1alpha1' })).toThrow("exec apiVersion 'client.authentication.k8s.io/v1alpha1' is not");
+  });
+
   it('says what is wrong with a malformed or unsupported kubeconfig', () => {
     const bad = (c: string | object) => () => loadKubeConfig({ ...none, path: file(c) });
     const broken = file('clusters:\n  - name: a\n   cluster: {}\n');
     expect(() => loadKubeConfig({ ...none, path: broken })).toThrow(`${broken}:3:1: not a kubeconfig: Sequence item without - indicator`);
-    expect(bad(config({ user: { exec: { command: 'aws' } } }))).toThrow("user 'alice' authenticates with exec, which kafkatrace kube does not support");
+    expect(bad(config({ user: { 'auth-provider': { name: 'gcp' } } }))).toThrow("user 'alice' uses auth-provider, which kafkatrace kube does not support");
     expect(bad(config({ cluster: { server: 'ftp://x' } }))).toThrow("cluster 'prod': server 'ftp://x' is neither https nor http");
     expect(bad(config({ user: { 'client-certificate-data': b64('C') } }))).toThrow("user 'alice' has a client certificate but no key");
     expect(bad({ ...config(), 'current-context': undefined })).toThrow(/sets no current-context: pass --context NAME$/);

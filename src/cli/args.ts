@@ -214,7 +214,8 @@ export function parseCli(argv: string[]): CliOptions {
     command = rest[0] as Command;
     rest = rest.slice(1);
   }
-  if (command === 'kube') return { command, kubeArgs: rest, positional: [], files: [], format: 'text', unsafe: false, verbose: false, listTools: false, noColor: true, quiet: false, helperChecks: 0, noWarnings: false, usdtFileActivation: false, notifyAttached: false, includes: [] };
+  // kube's options are its own (src/kube/args.ts parses them).
+  if (command === 'kube') return { command, kubeArgs: rest, positional: [], files: [], format: 'text', unsafe: false, verbose: false, listTools: false, noColor: 'NO_COLOR' in process.env, quiet: false, helperChecks: 0, noWarnings: false, usdtFileActivation: false, notifyAttached: false, includes: [] };
   let parsed;
   try {
     parsed = parseArgs({

@@ -190,15 +190,7 @@ class Run {
     if (pod === undefined) return 0;
     const decoder = new StringDecoder('utf8');
     const stopped = this.stop.signal;
-    // Ctrl-C stops the pod by deleting the Job: its kafkatrace gets SIGTERM and prints END and the
-    // maps into the log, which is followed until it ends.
-    const stopping = new Promise<void>((resolve) => stopped.addEventListener('abort', () => resolve(), { once: true })).then(async () => {
-      if (this.leave.signal.aborted) return;
-      await this.deleteJob();
-      await sleep(STOP_GRACE_MS, this.leave.signal);
-      this.leave.abort();
-    });
-    void stopping;
+    stopped.addEventListener('abort', () => void this.stopPod(), { once: true });
     try {
       await client.follow(path.log(spec.namespace, pod), (chunk) => this.ctx.write(decoder.write(chunk)), this.leave.signal);
     } catch (e) {
@@ -208,6 +200,17 @@ class Run {
     if (rest) this.ctx.write(rest);
     if (stopped.aborted) return 0;
     return this.exitStatus(pod);
+  }
+
+  /**
+   * Ctrl-C stops the pod by deleting the Job: its kafkatrace gets SIGTERM and prints END and the
+   * maps into the log, which is followed until it ends, for STOP_GRACE_MS at most.
+   */
+  private async stopPod(): Promise<void> {
+    if (this.leave.signal.aborted) return;
+    await this.deleteJob();
+    await sleep(STOP_GRACE_MS, this.leave.signal);
+    this.leave.abort();
   }
 
   /** The pod's name once its container runs or has run; undefined when the run was stopped first. */

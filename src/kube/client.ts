@@ -50,7 +50,20 @@ function networkText(e: NodeJS.ErrnoException): string {
 }
 
 export class KubeClient {
-  constructor(readonly conn: KubeConnection) {}
+  constructor(
+    readonly conn: KubeConnection,
+    /** Gets the text of each Warning header an answer carries (a Pod Security warning, a deprecation). */
+    private readonly onWarning: (text: string) => void = () => {},
+  ) {}
+
+  /** Warning headers are `299 - "text"` (RFC 7234), one per value. */
+  private warn(res: http.IncomingMessage): void {
+    const raw = res.headers['warning'];
+    for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
+      const text = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(value)?.[1]?.replace(/\\(.)/g, '$1') ?? value;
+      this.onWarning(escapeControls(text));
+    }
+  }
 
   /** The server as messages show it. */
   get serverText(): string {
@@ -97,6 +110,7 @@ export class KubeClient {
         reject(e instanceof KtError ? e : this.failure(e));
       });
       req.on('response', (res) => {
+        this.warn(res);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (e) => reject(this.failure(e)));

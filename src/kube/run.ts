@@ -84,6 +84,7 @@ const path = {
   job: (ns: string, name: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs/${encodeURIComponent(name)}`,
   configMaps: (ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps?fieldValidation=Strict`,
   configMap: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps/${encodeURIComponent(name)}`,
+  jobEvents: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/events?fieldSelector=${encodeURIComponent(`involvedObject.kind=Job,involvedObject.name=${name}`)}`,
   log: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(name)}/log?container=${CONTAINER}&follow=true`,
 };
 
@@ -113,7 +114,7 @@ export async function kubeRun(opts: KubeRunOptions, ctx: KubeRunContext): Promis
   const script: KubeRunSpec['script'] = opts.tool !== undefined ? { tool: opts.tool } : opts.program !== undefined ? { text: opts.program, file: 'script.ktr' } : ctx.readScript(opts.file!);
   if ('text' in script && Buffer.byteLength(script.text) > MAX_SCRIPT_BYTES) throw new KtError('usage', `the script is larger than a ConfigMap holds (${MAX_SCRIPT_BYTES} bytes)`);
   const conn = ctx.connection ?? loadKubeConfig({ path: opts.kubeconfig, context: opts.context });
-  const client = new KubeClient(conn);
+  const client = new KubeClient(conn, (text) => ctx.writeError(`kafkatrace kube: warning from the API server: ${text}\n`));
   const namespace = opts.namespace ?? conn.namespace;
   const node = await resolveNode(client, opts, namespace);
 
@@ -236,12 +237,20 @@ class Run {
     return undefined;
   }
 
-  /** Fails when the Job ended without a pod (its deadline passed before one was made). */
+  /**
+   * Fails when the Job has no pod and will have none: it failed (its deadline passed first), or the
+   * Job controller may not create its pod (Pod Security admission refuses hostPID and added
+   * capabilities outside a privileged namespace), which shows only as a FailedCreate event.
+   */
   private async jobProblem(): Promise<void> {
     const { spec } = this;
     const job = await this.client.request<{ status?: { conditions?: { type?: string; status?: string; reason?: string; message?: string }[] } }>('GET', path.job(spec.namespace, spec.name), undefined, this.stop.signal).catch(() => undefined);
     const failed = job?.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
     if (failed) fail(`Job ${spec.namespace}/${spec.name} failed: ${failed.reason ?? ''}${failed.message ? `: ${failed.message}` : ''}`);
+    // Events are a hint: without the right to list them, the wait goes on to the deadline.
+    const events = await this.client.request<{ items?: { reason?: string; message?: string }[] }>('GET', path.jobEvents(spec.namespace, spec.name), undefined, this.stop.signal).catch(() => undefined);
+    const refusal = events?.items?.find((e) => e.reason === 'FailedCreate');
+    if (refusal) fail(`Job ${spec.namespace}/${spec.name} cannot create its pod: ${refusal.message ?? 'no message'}`);
   }
 
   /**

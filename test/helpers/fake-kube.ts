@@ -32,6 +32,8 @@ export interface PodPlay {
   stuck?: string;
   /** After the log, the Job reaches its deadline: Kubernetes deletes the pod and marks the Job failed. */
   deadline?: boolean;
+  /** Pod Security refuses the pod: the Job creation answers with a warning, and no pod ever comes. */
+  podSecurity?: boolean;
 }
 
 export interface FakeKubeOptions {
@@ -118,6 +120,7 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
       let stop!: () => void;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
       pod = { ns: m[1]!, name: `${job.metadata.name}-x7k2p`, job: job.metadata.name, polls: 0, state: 'waiting', stop, stopped };
+      if (opts.play.podSecurity) res.setHeader('warning', `299 - "would violate PodSecurity \\"baseline:latest\\": host namespaces (hostPID=true)"`);
       return json(res, { ...job, metadata: { ...job.metadata, uid: '0f3c9a5e-1d2b-4c6d-8e9f-a0b1c2d3e4f5' } }, 201);
     }
     if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs\/([^/]+)$/.exec(p))) {
@@ -140,9 +143,15 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p)) && method === 'GET') {
       const instance = url.searchParams.get('labelSelector')?.replace('app.kubernetes.io/instance=', '');
-      if (!pod || pod.ns !== m[1] || pod.job !== instance) return json(res, { kind: 'PodList', items: [] });
+      if (!pod || pod.ns !== m[1] || pod.job !== instance || opts.play.podSecurity) return json(res, { kind: 'PodList', items: [] });
       if (pod.state === 'waiting' && ++pod.polls > opts.play.pendingPolls && !opts.play.stuck) pod.state = 'running';
       return json(res, { kind: 'PodList', items: [podObject()] });
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(p)) && method === 'GET') {
+      const about = url.searchParams.get('fieldSelector');
+      const refused = opts.play.podSecurity && pod && about === `involvedObject.kind=Job,involvedObject.name=${pod.job}`;
+      const items = refused ? [{ reason: 'FailedCreate', type: 'Warning', message: `Error creating: pods "${pod!.job}-x7k2p" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true)` }] : [];
+      return json(res, { kind: 'EventList', items });
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(p)) && method === 'GET') {
       if (!pod || pod.name !== m[2]) return status(res, 404, 'NotFound', `pods "${m[2]}" not found`);

@@ -104,6 +104,6 @@ describe('deploy/kubernetes/kube-rbac.yaml', () => {
         .rules!.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${r.apiGroups[0] ? `${res}.${r.apiGroups[0]}` : res}:${v}`)))
         .sort();
     expect(grants('ClusterRole')).toEqual(['nodes:get', 'pods:get']);
-    expect(grants('Role')).toEqual(['configmaps:create', 'configmaps:delete', 'jobs.batch:create', 'jobs.batch:delete', 'jobs.batch:get', 'pods/log:get', 'pods:get', 'pods:list']);
+    expect(grants('Role')).toEqual(['configmaps:create', 'configmaps:delete', 'events:list', 'jobs.batch:create', 'jobs.batch:delete', 'jobs.batch:get', 'pods/log:get', 'pods:get', 'pods:list']);
   });
 });

@@ -192,6 +192,18 @@ describe('kafkatrace kube run against a fake API server', () => {
     expect(f.jobs.size + f.configMaps.size).toBe(0);
   });
 
+  it('a pod that Pod Security refuses: the warning, then one line and status 1, not a wait to the deadline', async () => {
+    const f = await start({ play: play({ podSecurity: true }) });
+    const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '-n', 'default', '--kubeconfig', kubeconfig(f.url, f.cert)]);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    const lines = r.stderr.split('\n');
+    expect(lines[0]).toBe('kafkatrace kube: warning from the API server: would violate PodSecurity "baseline:latest": host namespaces (hostPID=true)');
+    expect(lines.at(-2)).toMatch(/^ERROR: Job default\/kafkatrace-[0-9a-f]{10} cannot create its pod: Error creating: pods "kafkatrace-[0-9a-f]{10}-x7k2p" is forbidden: violates PodSecurity "baseline:latest": host namespaces \(hostPID=true\)$/);
+    expect(f.jobs.size + f.configMaps.size).toBe(0);
+    const grants = granted();
+    expect(f.requests.map(rbac).filter((g) => !grants.has(g))).toEqual([]);
+  });
+
   it('a pod that cannot start is one line, status 1, and nothing is left', async () => {
     const f = await start({ play: play({ stuck: 'ImagePullBackOff' }) });
     const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--image', 'kafkatrace:nope', '--kubeconfig', kubeconfig(f.url, f.cert)]);

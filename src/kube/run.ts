@@ -150,8 +150,9 @@ class Run {
     this.pollMs = ctx.pollMs ?? 500;
   }
 
+  /** A message on stderr; what the server said in it is anyone's text. */
   private say(line: string): void {
-    this.ctx.writeError(`kafkatrace kube: ${line}\n`);
+    this.ctx.writeError(`kafkatrace kube: ${escapeControls(line)}\n`);
   }
 
   async run(): Promise<number> {
@@ -272,7 +273,8 @@ class Run {
       }
       const terminated = p && containerState(p)?.terminated;
       if (terminated && typeof terminated.exitCode === 'number') {
-        if (terminated.reason === 'OOMKilled') this.say(`pod ${spec.namespace}/${pod} ran out of memory (OOMKilled)`);
+        // Beyond a script's own exit: OOMKilled, or StartError when the image has no kafkatrace on its PATH.
+        if (terminated.reason !== undefined && !['Completed', 'Error'].includes(terminated.reason)) this.say(`pod ${spec.namespace}/${pod} ended: ${terminated.reason}${terminated.message ? `: ${terminated.message}` : ''}`);
         status = terminated.exitCode;
         break;
       }

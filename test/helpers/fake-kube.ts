@@ -26,6 +26,8 @@ export interface PodPlay {
   log: Buffer[];
   /** The container's exit code when it ends by itself; undefined: it runs until its Job is deleted. */
   exitCode?: number;
+  /** The terminated state's reason and message when it is not a script's own exit (StartError, OOMKilled). */
+  ended?: { reason: string; message: string };
   /** What it writes when stopped (its END and maps). */
   onStop?: Buffer[];
   /** A waiting reason the container is stuck in (ImagePullBackOff). */
@@ -167,7 +169,7 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
 
   function podObject(): unknown {
     const p = pod!;
-    const state = p.state === 'waiting' ? { waiting: { reason: opts.play.stuck ?? 'ContainerCreating', message: opts.play.stuck ? 'Back-off pulling image "kafkatrace:nope"' : undefined } } : p.state === 'running' ? { running: { startedAt: '2026-01-01T00:00:00Z' } } : { terminated: { exitCode: p.exitCode, reason: p.exitCode === 0 ? 'Completed' : 'Error' } };
+    const state = p.state === 'waiting' ? { waiting: { reason: opts.play.stuck ?? 'ContainerCreating', message: opts.play.stuck ? 'Back-off pulling image "kafkatrace:nope"' : undefined } } : p.state === 'running' ? { running: { startedAt: '2026-01-01T00:00:00Z' } } : { terminated: { exitCode: p.exitCode, ...(opts.play.ended ?? { reason: p.exitCode === 0 ? 'Completed' : 'Error' }) } };
     const phase = p.state === 'waiting' ? 'Pending' : p.state === 'running' ? 'Running' : p.exitCode === 0 ? 'Succeeded' : 'Failed';
     return { kind: 'Pod', metadata: { name: p.name, namespace: p.ns }, status: { phase, containerStatuses: [{ name: 'kafkatrace', state }] } };
   }

@@ -204,6 +204,15 @@ describe('kafkatrace kube run against a fake API server', () => {
     expect(f.requests.map(rbac).filter((g) => !grants.has(g))).toEqual([]);
   });
 
+  it('a container that did not start says why, with its status', async () => {
+    const message = 'failed to create containerd task: exec: "kafkatrace": executable file not found in $PATH\x1b[2J';
+    const f = await start({ play: play({ log: [], exitCode: 128, ended: { reason: 'StartError', message } }) });
+    const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--kubeconfig', kubeconfig(f.url, f.cert)]);
+    expect(r).toMatchObject({ code: 128, stdout: '' });
+    expect(r.stderr.split('\n').at(-2)).toMatch(/^kafkatrace kube: pod kafkatrace\/kafkatrace-[0-9a-f]{10}-x7k2p ended: StartError: failed to create containerd task: exec: "kafkatrace": executable file not found in \$PATH\\x1b\[2J$/);
+    expect(f.jobs.size + f.configMaps.size).toBe(0);
+  });
+
   it('a pod that cannot start is one line, status 1, and nothing is left', async () => {
     const f = await start({ play: play({ stuck: 'ImagePullBackOff' }) });
     const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--image', 'kafkatrace:nope', '--kubeconfig', kubeconfig(f.url, f.cert)]);

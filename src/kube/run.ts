@@ -8,7 +8,7 @@ import { KtError } from '../errors.js';
 import { escapeControls } from '../runtime/format/value.js';
 import type { KubeRunOptions } from './args.js';
 import { KubeApiError, KubeClient } from './client.js';
-import { loadKubeConfig, type KubeConnection } from './kubeconfig.js';
+import { loadKubeConfig } from './kubeconfig.js';
 import { CONTAINER, configMapManifest, jobManifest, MAX_SCRIPT_BYTES, runSelector, type KubeRunSpec } from './manifests.js';
 
 export interface KubeRunContext {
@@ -20,16 +20,14 @@ export interface KubeRunContext {
   readScript: (file: string) => { text: string; file: string };
   /** Calls `l` when standard output can no longer be written; returns the unsubscription. */
   onOutputClosed: (l: () => void) => () => void;
-  /** The connection, when not from the kubeconfig (tests). */
-  connection?: KubeConnection;
-  /** How often the pod's state is read while it starts and ends. */
-  pollMs?: number;
 }
 
 /** Waiting reasons from which a container never starts by itself. */
 const STUCK = new Set(['ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 /** How long the pod's final state may take to show once its log has ended. */
 const FINAL_STATE_MS = 30_000;
+/** How often the pod's state is read while it starts and ends. */
+const POLL_MS = 500;
 /** How long a stopped pod may take to print its END and maps. */
 const STOP_GRACE_MS = 30_000;
 
@@ -113,7 +111,7 @@ async function resolveNode(client: KubeClient, opts: KubeRunOptions, namespace: 
 export async function kubeRun(opts: KubeRunOptions, ctx: KubeRunContext): Promise<number> {
   const script: KubeRunSpec['script'] = opts.tool !== undefined ? { tool: opts.tool } : opts.program !== undefined ? { text: opts.program, file: 'script.ktr' } : ctx.readScript(opts.file!);
   if ('text' in script && Buffer.byteLength(script.text) > MAX_SCRIPT_BYTES) throw new KtError('usage', `the script is larger than a ConfigMap holds (${MAX_SCRIPT_BYTES} bytes)`);
-  const conn = ctx.connection ?? loadKubeConfig({ path: opts.kubeconfig, context: opts.context });
+  const conn = loadKubeConfig({ path: opts.kubeconfig, context: opts.context });
   const client = new KubeClient(conn, (text) => ctx.writeError(`kafkatrace kube: warning from the API server: ${text}\n`));
   const namespace = opts.namespace ?? conn.namespace;
   const node = await resolveNode(client, opts, namespace);
@@ -140,15 +138,12 @@ class Run {
   /** Aborted by a second Ctrl-C, or once the stopped pod had its time: the log is left. */
   private readonly leave = new AbortController();
   private created = { job: false, configMap: false };
-  private readonly pollMs: number;
 
   constructor(
     private readonly client: KubeClient,
     private readonly spec: KubeRunSpec,
     private readonly ctx: KubeRunContext,
-  ) {
-    this.pollMs = ctx.pollMs ?? 500;
-  }
+  ) {}
 
   /** A message on stderr; what the server said in it is anyone's text. */
   private say(line: string): void {
@@ -233,7 +228,7 @@ class Run {
         if (pod.status?.phase === 'Failed') fail(`pod ${spec.namespace}/${name} failed before it ran: ${pod.status.reason ?? 'no reason given'}${pod.status.message ? `: ${pod.status.message}` : ''}`);
       }
       if ((list.items ?? []).length === 0) await this.jobProblem();
-      await sleep(this.pollMs, signal);
+      await sleep(POLL_MS, signal);
     }
     return undefined;
   }
@@ -280,7 +275,7 @@ class Run {
       }
       gone = p === undefined;
       if (gone || Date.now() > until) break;
-      await sleep(this.pollMs, this.stop.signal);
+      await sleep(POLL_MS, this.stop.signal);
     }
     if (this.stop.signal.aborted) return 0;
     if (await this.deadlinePassed()) fail(`Job ${spec.namespace}/${spec.name} reached its --timeout (activeDeadlineSeconds: ${spec.deadlineS}) and Kubernetes stopped it`);

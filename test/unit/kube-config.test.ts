@@ -174,6 +174,9 @@ describe('kafkatrace kube command line', () => {
     expect(help.stdout).toContain(`--image IMAGE       the kafkatrace image, with kafkatrace on its PATH (default ${defaultImage()},`);
     expect(kafkatrace(['kube', 'run', 'node/a'])).toEqual({ code: 1, stdout: '', stderr: 'ERROR: kube run needs a script: -e PROGRAM, FILE or --tool NAME\n' });
     expect(kafkatrace(['kube', 'run', 'node/a', join(dir, 'none.ktr'), '--kubeconfig', join(dir, 'none')])).toEqual({ code: 1, stdout: '', stderr: `ERROR: failed to open file '${join(dir, 'none.ktr')}': No such file or directory\n` });
+    const big = join(dir, 'big.ktr');
+    writeFileSync(big, `// ${'x'.repeat(1_000_000)}\nBEGIN {}\n`);
+    expect(kafkatrace(['kube', 'run', 'node/a', big, '--kubeconfig', join(dir, 'none')])).toEqual({ code: 1, stdout: '', stderr: 'ERROR: the script is larger than a ConfigMap holds (1000000 bytes)\n' });
     expect(kafkatrace(['kube', 'run', 'node/a', '-e', 'BEGIN {}', '--kubeconfig', join(dir, 'none')])).toEqual({ code: 1, stdout: '', stderr: `ERROR: cannot read the kubeconfig ${join(dir, 'none')}: no such file\n` });
   });
 });

@@ -95,7 +95,8 @@ export function jobManifest(spec: KubeRunSpec): Record<string, unknown> {
               name: CONTAINER,
               image: spec.image,
               command: podCommand(spec),
-              workingDir: SCRIPT_DIR,
+              // The script's folder, so that its diagnostics name it as the user does.
+              ...('text' in spec.script ? { workingDir: SCRIPT_DIR } : {}),
               securityContext: {
                 privileged: false,
                 allowPrivilegeEscalation: false,

@@ -30,6 +30,8 @@ export interface PodPlay {
   ended?: { reason: string; message: string };
   /** What it writes when stopped (its END and maps). */
   onStop?: Buffer[];
+  /** It goes on running and writing after its Job is deleted (a stop that hangs). */
+  ignoresStop?: boolean;
   /** A waiting reason the container is stuck in (ImagePullBackOff). */
   stuck?: string;
   /** After the log, the Job reaches its deadline: Kubernetes deletes the pod and marks the Job failed. */
@@ -195,6 +197,7 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
     // Runs until its Job is deleted: then its kafkatrace prints END and the maps and exits 0.
     await p.stopped;
     for (const piece of opts.play.onStop ?? []) res.write(piece);
+    if (opts.play.ignoresStop) return;
     p.state = 'terminated';
     p.exitCode = 0;
     res.end();

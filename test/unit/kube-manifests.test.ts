@@ -77,7 +77,12 @@ describe('kafkatrace kube manifests', () => {
     // An argument vector, no shell: the script file by name after `--`, the arguments as given.
     expect(command).toEqual(['kafkatrace', '--duration', '30000ms', '--', 'lag.ktr', 'orders', '-5', '$(id)']);
     expect(JSON.stringify(jobManifest(s))).not.toContain('rm -rf');
-    expect(podCommand(spec({ script: { tool: 'kafka-lag' }, options: [] }))).toEqual(['kafkatrace', 'run', '--', 'kafka-lag', 'orders', '-5', '$(id)']);
+    expect(podSpec(jobManifest(s)).containers[0]!.workingDir).toBe('/kafkatrace/script');
+    const tool = spec({ script: { tool: 'kafka-lag' }, options: [] });
+    expect(podCommand(tool)).toEqual(['kafkatrace', 'run', '--', 'kafka-lag', 'orders', '-5', '$(id)']);
+    // A tool carries no ConfigMap, and runs where the image's kafkatrace starts.
+    expect(podSpec(jobManifest(tool)).volumes.map((v) => v.name)).toEqual(['tracefs', 'btf']);
+    expect(podSpec(jobManifest(tool)).containers[0]!.workingDir).toBeUndefined();
   });
 
   it('names the script file after the user\'s when Kubernetes allows it as a key', () => {

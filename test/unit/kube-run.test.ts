@@ -150,6 +150,20 @@ describe('kafkatrace kube run against a fake API server', () => {
     expect(calls(f.requests).filter((c) => c.startsWith('DELETE'))).toHaveLength(1);
   });
 
+  it('a second Ctrl-C leaves a pod that does not stop, and still cleans up', async () => {
+    const f = await start({ play: play({ log: [Buffer.from('Attaching 1 probe...\n')], exitCode: undefined, onStop: [Buffer.from('stopping\n')], ignoresStop: true }) });
+    let signals = 0;
+    const r = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--kubeconfig', kubeconfig(f.url, f.cert)], (out, child) => {
+      if ((signals === 0 && out.includes('Attaching')) || (signals === 1 && out.includes('stopping'))) {
+        signals++;
+        child.kill('SIGINT');
+      }
+    });
+    expect(signals).toBe(2);
+    expect(r).toMatchObject({ code: 0, stdout: 'Attaching 1 probe...\nstopping\n' });
+    expect(f.jobs.size + f.configMaps.size).toBe(0);
+  });
+
   it('on Ctrl-C while the pod starts, deletes what it made and exits 0', async () => {
     const f = await start({ play: play({ stuck: undefined, pendingPolls: 1000 }) });
     const { child, done } = launch(['kube', 'run', 'node/node-a', '-e', 'BEGIN { exit(); }', '--kubeconfig', kubeconfig(f.url, f.cert)]);

@@ -51,7 +51,7 @@ OPTIONS
   -e PROGRAM          the script text
   FILE                a script file
   --tool NAME         a stdlib tool, as the image's kafkatrace has it (kafkatrace run --list)
-  ARGS                the script's $1, $2, ...
+  ARGS                the script's $1, $2, ... (after --, those that start with - too)
   -n, --namespace NS  where the Job and ConfigMap go (default: the context's namespace, else default)
   --image IMAGE       the kafkatrace image, with kafkatrace on its PATH (default ${defaultImage()},
                       as deploy/Containerfile builds it)

@@ -149,6 +149,7 @@ describe('kafkatrace kube command line', () => {
     expect(parseKubeArgs(['run', 'node/n1', '-e', 'BEGIN {}'])).toMatchObject({ target: { node: 'n1' }, program: 'BEGIN {}', image: defaultImage() });
     expect(parseKubeArgs(['run', 'pod/shop/web-1', 'a.ktr', 'x', 'y'])).toMatchObject({ target: { pod: 'web-1', namespace: 'shop' }, file: 'a.ktr', args: ['x', 'y'] });
     expect(parseKubeArgs(['run', '--pod', 'web-1', '--tool', 'kafka-lag', '-n', 'kt', '--timeout', '10m', '--duration', '30s', '-f', 'json'])).toMatchObject({ target: { pod: 'web-1' }, tool: 'kafka-lag', namespace: 'kt', timeoutMs: 600_000, durationMs: 30_000, format: 'json' });
+    expect(parseKubeArgs(['run', 'node/n1', '-e', 'BEGIN {}', '--', '-5', '--x'])).toMatchObject({ args: ['-5', '--x'] });
     expect(parseKubeArgs(['--help'])).toEqual({ help: true });
     expect(parseKubeArgs(['run', '--help'])).toEqual({ help: true });
     expect(defaultImage()).toMatch(/^kafkatrace:\d+\.\d+\.\d+/);

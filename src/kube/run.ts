@@ -38,7 +38,7 @@ interface ContainerState {
 }
 
 interface Pod {
-  metadata?: { name?: string; deletionTimestamp?: string };
+  metadata?: { name?: string };
   spec?: { nodeName?: string };
   status?: { phase?: string; reason?: string; message?: string; containerStatuses?: { name?: string; state?: ContainerState }[] };
 }

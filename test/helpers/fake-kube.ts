@@ -1,13 +1,16 @@
 // A fake Kubernetes API server for `kafkatrace kube`: it records every request and plays the life of
 // the Job's pod (pending, running with a log, then ended with an exit code, or stopped when its Job
-// is deleted), over https with a certificate made by openssl, or plain http.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// is deleted), over https with a certificate made by openssl, or plain http. As a kubelet, it runs
+// the pod's container here: its command, with the built CLI as `kafkatrace`, among its ConfigMap's files.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BIN, ROOT } from './cli.js';
 
 export interface Recorded {
   method: string;
@@ -32,6 +35,8 @@ export interface PodPlay {
   onStop?: Buffer[];
   /** It goes on running and writing after its Job is deleted (a stop that hangs). */
   ignoresStop?: boolean;
+  /** The container really runs (as a kubelet would run it); its log is what it prints, its exit code its own. */
+  kubelet?: boolean;
   /** A waiting reason the container is stuck in (ImagePullBackOff). */
   stuck?: string;
   /** After the log, the Job reaches its deadline: Kubernetes deletes the pod and marks the Job failed. */
@@ -59,7 +64,23 @@ export interface FakeKube {
   /** Namespace/name of the objects that exist now. */
   jobs: Set<string>;
   configMaps: Map<string, { data: Record<string, string> }>;
+  /** As a kubelet: the container's process once started. */
+  container(): ChildProcess | undefined;
   close(): Promise<void>;
+}
+
+interface JobBody {
+  metadata: { name: string };
+  spec: { template: { spec: { containers: { command: string[]; workingDir?: string }[] } } };
+}
+
+/** A container run here: what it printed so far, and whether it has ended. */
+interface Local {
+  child: ChildProcess;
+  dir?: string;
+  printed: Buffer[];
+  ended: boolean;
+  listeners: Set<() => void>;
 }
 
 /** A self-signed certificate for 127.0.0.1, made by openssl in a temporary directory. */
@@ -85,12 +106,82 @@ function json(res: http.ServerResponse, body: unknown, code = 200): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A kubeconfig at `file` for the fake: its server, a bearer token, and the CA that signed it when it is https. */
+export function kubeconfigFile(file: string, server: string, token: string, ca?: string): string {
+  const cluster = ca ? { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } : { server };
+  writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 'ctx', clusters: [{ name: 'c', cluster }], users: [{ name: 'u', user: { token } }], contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u', namespace: 'kafkatrace' } }] }));
+  chmodSync(file, 0o600);
+  return file;
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the CLI without blocking this process, which serves the fake; `whenOut` acts on its output as it comes. */
+export function launch(args: string[], whenOut?: (stdout: string, child: ChildProcess) => void): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' } });
+  const done = new Promise<CliRun>((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      whenOut?.(stdout, child);
+    });
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+/** Runs `kafkatrace ARGS` to its end (see launch). */
+export function runKube(args: string[], whenOut?: (stdout: string, child: ChildProcess) => void): Promise<CliRun> {
+  return launch(args, whenOut).done;
+}
+
 export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
   const requests: Recorded[] = [];
   const jobs = new Set<string>();
   const configMaps = new Map<string, { data: Record<string, string> }>();
   let pod: { ns: string; name: string; job: string; polls: number; state: 'waiting' | 'running' | 'terminated'; exitCode?: number; stop: () => void; stopped: Promise<void>; gone?: boolean } | undefined;
   const sockets = new Set<import('node:net').Socket>();
+  let jobBody: JobBody | undefined;
+  let local: Local | undefined;
+
+  /** Runs the Job's container here, its working directory holding the ConfigMap's files as its volume would. */
+  function runContainer(): void {
+    const p = pod!;
+    const c = jobBody!.spec.template.spec.containers[0]!;
+    if (c.command[0] !== 'kafkatrace') throw new Error(`the container runs ${c.command[0]}, not kafkatrace`);
+    let cwd = ROOT;
+    let dir: string | undefined;
+    if (c.workingDir !== undefined) {
+      dir = cwd = mkdtempSync(join(tmpdir(), 'kt-fake-pod-'));
+      for (const [key, text] of Object.entries(configMaps.get(`${p.ns}/${p.job}`)?.data ?? {})) writeFileSync(join(dir, key), text);
+    }
+    const child = spawn(process.execPath, [BIN, ...c.command.slice(1)], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const l: Local = { child, dir, printed: [], ended: false, listeners: new Set() };
+    const printed = (chunk: Buffer): void => {
+      l.printed.push(chunk);
+      for (const f of l.listeners) f();
+    };
+    child.stdout!.on('data', printed);
+    child.stderr!.on('data', printed);
+    child.on('close', (code, signal) => {
+      p.exitCode = code ?? 128 + constants.signals[signal!];
+      p.state = 'terminated';
+      l.ended = true;
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      for (const f of l.listeners) f();
+    });
+    local = l;
+  }
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
@@ -119,11 +210,12 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
       return opts.nodes.includes(m[1]!) ? json(res, { kind: 'Node', metadata: { name: m[1] } }) : status(res, 404, 'NotFound', `nodes "${m[1]}" not found`);
     }
     if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(p)) && method === 'POST') {
-      const job = body as { metadata: { name: string } };
+      const job = body as JobBody;
+      jobBody = job;
       jobs.add(`${m[1]}/${job.metadata.name}`);
       let stop!: () => void;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
-      pod = { ns: m[1]!, name: `${job.metadata.name}-x7k2p`, job: job.metadata.name, polls: 0, state: 'waiting', stop, stopped };
+      pod = { ns: m[1]!, name: `${job.metadata.name}-x7k2p`, job: job.metadata.name, polls: 0, state: 'waiting', stop: () => (local ? local.child.kill('SIGTERM') : stop()), stopped };
       if (opts.play.podSecurity) res.setHeader('warning', `299 - "would violate PodSecurity \\"baseline:latest\\": host namespaces (hostPID=true)"`);
       return json(res, { ...job, metadata: { ...job.metadata, uid: '0f3c9a5e-1d2b-4c6d-8e9f-a0b1c2d3e4f5' } }, 201);
     }
@@ -148,7 +240,10 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p)) && method === 'GET') {
       const instance = url.searchParams.get('labelSelector')?.replace('app.kubernetes.io/instance=', '');
       if (!pod || pod.ns !== m[1] || pod.job !== instance || opts.play.podSecurity) return json(res, { kind: 'PodList', items: [] });
-      if (pod.state === 'waiting' && ++pod.polls > opts.play.pendingPolls && !opts.play.stuck) pod.state = 'running';
+      if (pod.state === 'waiting' && ++pod.polls > opts.play.pendingPolls && !opts.play.stuck) {
+        pod.state = 'running';
+        if (opts.play.kubelet) runContainer();
+      }
       return json(res, { kind: 'PodList', items: [podObject()] });
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(p)) && method === 'GET') {
@@ -179,6 +274,18 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
   async function streamLog(res: http.ServerResponse): Promise<void> {
     const p = pod!;
     res.writeHead(200, { 'content-type': 'text/plain' });
+    if (local) {
+      const l = local;
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < l.printed.length) res.write(l.printed[sent++]);
+        if (!l.ended) return;
+        l.listeners.delete(pump);
+        res.end();
+      };
+      l.listeners.add(pump);
+      return pump();
+    }
     for (const piece of opts.play.log) {
       res.write(piece);
       await sleep(30);
@@ -217,11 +324,18 @@ export async function startFakeKube(opts: FakeKubeOptions): Promise<FakeKube> {
     requests,
     jobs,
     configMaps,
-    close: () =>
-      new Promise<void>((resolve) => {
+    container: () => local?.child,
+    close: async () => {
+      if (local && !local.ended) {
+        const ended = once(local.child, 'close');
+        local.child.kill('SIGKILL');
+        await ended;
+      }
+      await new Promise<void>((resolve) => {
         pod?.stop?.();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }

@@ -2,14 +2,13 @@
 // that records the requests and plays the pod's life: the log streams to stdout, the Job and the
 // ConfigMap are gone at the end however the run ends, the exit status is the script's, and every
 // failure is one line with status 1.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { BIN, ROOT } from '../helpers/cli.js';
-import { startFakeKube, type FakeKube, type FakeKubeOptions, type Recorded } from '../helpers/fake-kube.js';
+import { ROOT } from '../helpers/cli.js';
+import { kubeconfigFile, launch, runKube as kafkatrace, startFakeKube, type FakeKube, type FakeKubeOptions, type Recorded } from '../helpers/fake-kube.js';
 
 const TOKEN = 'tok-3f8a9c';
 const dir = mkdtempSync(join(tmpdir(), 'kt-kube-run-'));
@@ -21,43 +20,7 @@ afterEach(async () => {
   fake = undefined;
 });
 
-function kubeconfig(server: string, ca?: string, name = 'kubeconfig'): string {
-  const file = join(dir, name);
-  const cluster = ca ? { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } : { server };
-  writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 'ctx', clusters: [{ name: 'c', cluster }], users: [{ name: 'u', user: { token: TOKEN } }], contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u', namespace: 'kafkatrace' } }] }));
-  chmodSync(file, 0o600);
-  return file;
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Starts the CLI without blocking this process, which serves the fake; `whenOut` acts on its output as it comes. */
-function launch(args: string[], whenOut?: (stdout: string, child: ChildProcess) => void): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' } });
-  const done = new Promise<Run>((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      stdout += c.toString();
-      whenOut?.(stdout, child);
-    });
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, done };
-}
-
-function kafkatrace(args: string[], whenOut?: (stdout: string, child: ChildProcess) => void): Promise<Run> {
-  return launch(args, whenOut).done;
-}
+const kubeconfig = (server: string, ca?: string, name = 'kubeconfig') => kubeconfigFile(join(dir, name), server, TOKEN, ca);
 
 const play = (over: Partial<FakeKubeOptions['play']> = {}): FakeKubeOptions['play'] => ({ pendingPolls: 2, log: [Buffer.from('Attaching 1 probe...\n')], exitCode: 0, ...over });
 

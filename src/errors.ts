@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   'session-ended': 'user',
   'binary-unreadable': 'user',
   'config-unreadable': 'user',
+  'kube-config': 'user',
+  'kube-api': 'user',
   'toolchain-missing': 'environment',
   'native-unavailable': 'environment',
   'catalogue-invalid': 'environment',

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { KtError } from '../errors.js';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
 
-export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'info' | 'repl' | 'demo' | 'agent';
+export type Command = 'trace' | 'check' | 'compile' | 'run' | 'list' | 'help' | 'version' | 'info' | 'repl' | 'demo' | 'agent' | 'kube';
 
 /** The brokers `demo --kafka` offers: librdkafka's mock cluster, or Apache Kafka installed by scripts/install-kafka.sh. */
 export const DEMO_KAFKA = ['mock', 'apache'] as const;
@@ -38,6 +38,8 @@ export interface CliOptions {
   help?: boolean;
   /** agent --config: the agent's configuration file. */
   configFile?: string;
+  /** kube: everything after `kube`, which src/kube parses (its options are its own). */
+  kubeArgs?: string[];
   /** demo --kafka: the broker the demo runs against. */
   demoKafka?: DemoKafka;
   /** --map-keys-max, else BPFTRACE_MAP_KEYS_MAX: keys each map holds (default: the plan's, 4096). */
@@ -69,7 +71,7 @@ export interface CliOptions {
   includes: string[];
 }
 
-const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo', 'agent']);
+const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo', 'agent', 'kube']);
 
 export const HELP = `kafkatrace: a bpftrace-style tracing language with Kafka-aware probes
 
@@ -84,6 +86,8 @@ USAGE
   kafkatrace repl [--unsafe]                type probe blocks at a prompt; they attach at once (.help)
   kafkatrace run NAME|FILE [options]        run a stdlib tool by name or a script (--list: the tools)
   kafkatrace agent --config FILE            run several scripts and serve them to Prometheus (agent --help)
+  kafkatrace kube run node/NODE|pod/POD -e PROG|FILE|--tool NAME
+                                            run it on a Kubernetes node as a Job (kube --help)
   kafkatrace demo [--kafka mock|apache] [--duration TIME]
                                             a Kafka broker (mock by default) with a producer and a
                                             rebalancing consumer group, traced live (demo --help)
@@ -211,6 +215,8 @@ export function parseCli(argv: string[]): CliOptions {
     command = rest[0] as Command;
     rest = rest.slice(1);
   }
+  // kube's options are its own (src/kube/args.ts parses them).
+  if (command === 'kube') return { command, kubeArgs: rest, positional: [], files: [], format: 'text', unsafe: false, verbose: false, listTools: false, noColor: 'NO_COLOR' in process.env, quiet: false, helperChecks: 0, noWarnings: false, usdtFileActivation: false, notifyAttached: false, includes: [] };
   let parsed;
   try {
     parsed = parseArgs({

@@ -76,6 +76,8 @@ async function dispatch(opts: CliOptions): Promise<number> {
       return (await import('../repl/index.js')).runRepl(opts);
     case 'demo':
       return (await import('../demo/command.js')).demo(opts);
+    case 'kube':
+      return (await import('../kube/index.js')).kube(opts.kubeArgs!, { write: out, writeError: err, readScript, onOutputClosed: (l) => stdout.onFailure(l) });
     case 'agent': {
       if (opts.help) {
         out(AGENT_HELP);

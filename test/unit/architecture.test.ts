@@ -8,10 +8,10 @@ import { cycles, importGraph, upwardImports } from '../helpers/import-graph.js';
  * Lowest first. `leaf`: the top-level files of src/ other than the compiler (package root, cache
  * directory, executables), which everything may use. `grammar`: the lexer, parser and the AST they
  * build. `compiler`: src/compiler.ts, the pipeline driver over frontend, plan and codegen. `kafka` uses
- * frontend's SystemInfo and native; `runtime` runs kafka probes; `agent` runs several scripts as a service; `cli` is the top and runs demo,
+ * frontend's SystemInfo and native; `runtime` runs kafka probes; `agent` runs several scripts as a service; `kube` runs one on a Kubernetes node; `cli` is the top and runs demo,
  * repl and agent.
  */
-const LAYERS = ['leaf', 'grammar', 'frontend', 'plan', 'codegen', 'compiler', 'native', 'kafka', 'runtime', 'export', 'repl', 'demo', 'agent', 'cli'] as const;
+const LAYERS = ['leaf', 'grammar', 'frontend', 'plan', 'codegen', 'compiler', 'native', 'kafka', 'runtime', 'export', 'repl', 'demo', 'agent', 'kube', 'cli'] as const;
 
 function layerOf(file: string): string {
   if (file.startsWith('grammar/')) return 'grammar';

@@ -55,7 +55,7 @@ function fail(message: string): never {
 /** A message for a request the server refused; `what` says what was being done. */
 function refused(e: unknown, what: string): never {
   if (e instanceof KubeApiError) {
-    const hint = e.status === 403 ? ' (deploy/kubernetes/kube-rbac.yaml grants what kafkatrace kube needs)' : '';
+    const hint = e.status === 403 ? ' (deploy/kube/rbac.yaml grants what kafkatrace kube needs)' : '';
     fail(`${what}: ${e.message}${hint}`);
   }
   throw e;

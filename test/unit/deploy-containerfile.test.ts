@@ -6,6 +6,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { podCommand } from '../../src/kube/manifests.js';
 import { ROOT } from '../helpers/cli.js';
 
 const CONTAINERFILE = join(ROOT, 'deploy', 'Containerfile');
@@ -88,6 +89,10 @@ function containerfileProblems(text: string): string[] {
   if (JSON.stringify(JSON.parse(entry?.args ?? '[]')) !== JSON.stringify(['node', `${workdir}/bin/kafkatrace.js`, 'agent'])) {
     problems.push(`the entrypoint is ${entry?.args}, not node ${workdir}/bin/kafkatrace.js agent`);
   }
+  // `kafkatrace kube` Jobs run the image with their own command, `kafkatrace ...`: it must be on the PATH.
+  const command = podCommand({ name: 'x', namespace: 'x', node: 'x', image: 'x', deadlineS: 60, script: { tool: 'syscount' }, options: [], args: [] })[0];
+  const linked = ins.slice(finalStage).some((i) => i.op === 'RUN' && i.args.includes(`ln -s ${workdir}/bin/kafkatrace.js /usr/local/bin/${command}`));
+  if (!linked) problems.push(`the image has no ${command} command on its PATH (kafkatrace kube Jobs run it)`);
   const cmd = JSON.parse(ins.find((i) => i.op === 'CMD')?.args ?? '[]') as string[];
   const ds = parse(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'daemonset.yaml'), 'utf8')) as {
     spec: { template: { spec: { containers: { name: string; image: string; args: string[] }[] } } };
@@ -123,5 +128,6 @@ describe('the Containerfile', () => {
     expect(containerfileProblems(text.replace(' clang libbpf-dev', ' clang-16 libbpf-dev'))).toEqual(['the image installs clang-16, which the build did not use']);
     expect(containerfileProblems(text.replace('kafkatrace.js", "agent"', 'kafkatrace.js", "run"'))).toHaveLength(1);
     expect(containerfileProblems(text.replace('"/etc/kafkatrace/agent.yaml"]', '"/etc/agent.yaml"]'))).toHaveLength(1);
+    expect(containerfileProblems(text.replace(/^RUN ln -s .*\n/m, ''))).toEqual(['the image has no kafkatrace command on its PATH (kafkatrace kube Jobs run it)']);
   });
 });

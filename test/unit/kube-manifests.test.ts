@@ -6,7 +6,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { configMapManifest, jobManifest, podCommand, scriptKey, type KubeRunSpec } from '../../src/kube/manifests.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -93,13 +93,18 @@ describe('kafkatrace kube manifests', () => {
   });
 });
 
-describe('deploy/kubernetes/kube-rbac.yaml', () => {
-  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'kube-rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] });
+describe('deploy/kube/rbac.yaml', () => {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kube', 'rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] });
   const models: Record<string, new (o: never) => { validate(): void }> = { Namespace, ClusterRole, Role, ClusterRoleBinding, RoleBinding };
 
   it('validates against the Kubernetes schemas', () => {
     expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding']);
     for (const d of docs) expect(() => new models[d.kind]!(d as never).validate(), d.kind).not.toThrow();
+  });
+
+  it('defines the namespace as deploy/kubernetes/namespace.yaml does, either file applied first', () => {
+    const agents = parse(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'namespace.yaml'), 'utf8')) as unknown;
+    expect(docs.find((d) => d.kind === 'Namespace')).toEqual(agents);
   });
 
   it('grants each request kafkatrace kube makes, and no more', () => {

@@ -40,7 +40,7 @@ function rbac(r: Recorded): string {
 }
 
 function granted(): Set<string> {
-  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'kube-rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] });
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kube', 'rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] });
   return new Set(docs.flatMap((d) => (d.rules ?? []).flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${r.apiGroups[0] ? `${res}.${r.apiGroups[0]}` : res}:${v}`)))));
 }
 
@@ -80,7 +80,7 @@ describe('kafkatrace kube run against a fake API server', () => {
     for (const q of f.requests.filter((q) => !q.path.endsWith('/configmaps'))) expect(q.raw + q.path).not.toContain('rm -rf');
     const command = (job.body as { spec: { template: { spec: { containers: { command: string[] }[] } } } }).spec.template.spec.containers[0]!.command;
     expect(command).toEqual(['kafkatrace', '--', 'bytes.ktr', 'orders']);
-    // Every request is one that deploy/kubernetes/kube-rbac.yaml grants.
+    // Every request is one that deploy/kube/rbac.yaml grants.
     const grants = granted();
     expect(f.requests.map(rbac).filter((g) => !grants.has(g))).toEqual([]);
   });
@@ -204,7 +204,7 @@ describe('kafkatrace kube run against a fake API server', () => {
     expect(await kafkatrace(['kube', 'run', 'pod/shop/nope', '-e', 'BEGIN {}', '--kubeconfig', cfg])).toEqual({ code: 1, stdout: '', stderr: 'ERROR: no pod named shop/nope\n' });
     expect(await kafkatrace(['kube', 'run', 'node/node-z', '-e', 'BEGIN {}', '--kubeconfig', cfg])).toEqual({ code: 1, stdout: '', stderr: 'ERROR: no node named node-z\n' });
     const forbidden = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--kubeconfig', cfg]);
-    expect(forbidden.stderr).toMatch(/^ERROR: cannot create Job kafkatrace\/kafkatrace-[0-9a-f]{10}: jobs\.batch is forbidden: User "alice" cannot create resource "jobs" in API group "batch" \(deploy\/kubernetes\/kube-rbac\.yaml grants what kafkatrace kube needs\)\n$/);
+    expect(forbidden.stderr).toMatch(/^ERROR: cannot create Job kafkatrace\/kafkatrace-[0-9a-f]{10}: jobs\.batch is forbidden: User "alice" cannot create resource "jobs" in API group "batch" \(deploy\/kube\/rbac\.yaml grants what kafkatrace kube needs\)\n$/);
     expect(forbidden.code).toBe(1);
     expect(f.jobs.size + f.configMaps.size).toBe(0);
     const untrusted = await kafkatrace(['kube', 'run', 'node/node-a', '-e', 'BEGIN {}', '--kubeconfig', kubeconfig(f.url, undefined, 'no-ca')]);

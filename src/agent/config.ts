@@ -43,6 +43,12 @@ export interface AgentConfig {
 export const LABEL_NAME = /^(?!__)(?!script$)[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Script names: they go into metric names, where kafkatrace_agent_* is the agent's own. */
 export const SCRIPT_NAME = /^(?!agent)[a-z][a-z0-9_]*$/;
+/** `${NAME}` in a label value, and what may follow `${` (to report a malformed one). */
+const ENV_REF = /\$\{([^}]*)(\}?)/g;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The process's environment, or a test's. */
+export type Environment = Readonly<Record<string, string | undefined>>;
 
 class ConfigError extends Error {
   constructor(
@@ -84,13 +90,27 @@ function mapEntries(node: Node | null | undefined, where: string): { key: string
   });
 }
 
-function labels(node: Node | null | undefined, where: string): Record<string, string> {
+/**
+ * A label value with each `${NAME}` replaced by the environment variable NAME: what differs between
+ * the hosts that share one file (a Kubernetes node's name comes in through the environment only).
+ */
+function expand(text: string, node: Node | null | undefined, label: string, env: Environment): string {
+  return text.replace(ENV_REF, (_, name: string, close: string) => {
+    if (!close || !ENV_NAME.test(name)) fail(node, `label ${label}: \${...} takes the name of an environment variable (letters, digits and _, not starting with a digit), as in \${NODE_NAME}`);
+    const value = env[name];
+    if (value === undefined || value === '') fail(node, `label ${label}: the environment variable ${name} is not set, or empty`);
+    return value;
+  });
+}
+
+function labels(node: Node | null | undefined, where: string, env: Environment): Record<string, string> {
   const out: Record<string, string> = {};
   for (const { key, keyNode, value } of mapEntries(node, where)) {
     if (!LABEL_NAME.test(key)) {
       fail(keyNode, `${q(key)} is not a label name: use letters, digits and _, not starting with a digit or __, and not 'script'`);
     }
-    out[key] = string(value, `label ${escapeControls(key)}`);
+    const shown = escapeControls(key);
+    out[key] = expand(string(value, `label ${shown}`), value, shown, env);
   }
   return out;
 }
@@ -107,7 +127,7 @@ function object<T>(node: Node | null | undefined, where: string, fields: Record<
   return { ...out, node: node as Node } as T & { node: Node };
 }
 
-function script(node: Node | null | undefined, index: number): ScriptConfig & { node: Node } {
+function script(node: Node | null | undefined, index: number, env: Environment): ScriptConfig & { node: Node } {
   const where = `scripts[${index}]`;
   const s = object<{ name: string; tool?: string; file?: string; args?: string[]; labels?: Record<string, string> }>(
     node,
@@ -130,7 +150,7 @@ function script(node: Node | null | undefined, index: number): ScriptConfig & { 
           fail(v, 'an argument must be a string or a number');
         });
       },
-      labels: (n) => labels(n, 'labels'),
+      labels: (n) => labels(n, 'labels', env),
     },
     ['name'],
   );
@@ -156,7 +176,7 @@ function kafka(node: Node | null | undefined): { netns?: { path: string; inode: 
   return k.netns ? { netns: k.netns } : {};
 }
 
-function config(node: Node | null | undefined): AgentConfig {
+function config(node: Node | null | undefined, env: Environment): AgentConfig {
   const c = object<{ listen?: ExportTarget; labels?: Record<string, string>; max_series?: number; kafka?: { netns?: { path: string; inode: number } }; scripts: (ScriptConfig & { node: Node })[] }>(
     node,
     'the configuration',
@@ -167,7 +187,7 @@ function config(node: Node | null | undefined): AgentConfig {
         if ('error' in target) fail(n, `listen takes ADDR:PORT (e.g. ${DEFAULT_LISTEN}, [::1]:9464, 0.0.0.0:9464), not ${q(text)}`);
         return target;
       },
-      labels: (n) => labels(n, 'labels'),
+      labels: (n) => labels(n, 'labels', env),
       max_series: (n) => {
         checkNode(n, 'max_series');
         if (!isScalar(n) || typeof n.value !== 'number' || !Number.isSafeInteger(n.value) || n.value < 1) fail(n, 'max_series must be a whole number of at least 1');
@@ -177,7 +197,7 @@ function config(node: Node | null | undefined): AgentConfig {
       scripts: (n) => {
         checkNode(n, 'scripts');
         if (!isSeq(n)) fail(n, 'scripts must be a list');
-        const scripts = n.items.map((item, i) => script(item as Node, i));
+        const scripts = n.items.map((item, i) => script(item as Node, i, env));
         const seen = new Set<string>();
         for (const s of scripts) {
           if (seen.has(s.name)) fail(s.node, `two scripts are named ${q(s.name)}: names must be unique`);
@@ -203,14 +223,17 @@ function located(file: string, lines: LineCounter, offset: number | undefined, m
   return new KtError('agent-config', `${escapeControls(file)}:${pos.line}:${pos.col}: ERROR: ${message}`);
 }
 
-/** The configuration in `text`; a KtError agent-config (FILE:LINE:COL: ERROR: ...) for the first mistake. */
-export function parseConfig(text: string, file: string): AgentConfig {
+/**
+ * The configuration in `text`, `${NAME}` in label values read from `env`; a KtError agent-config
+ * (FILE:LINE:COL: ERROR: ...) for the first mistake.
+ */
+export function parseConfig(text: string, file: string, env: Environment = process.env): AgentConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const syntax = doc.errors[0];
   if (syntax) throw located(file, lines, syntax.pos[0], syntax.message.replace(/\s+at line \d+, column \d+.*$/s, ''));
   try {
-    return config(doc.contents);
+    return config(doc.contents, env);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     throw located(file, lines, e.node?.range?.[0], e.message);
@@ -244,8 +267,8 @@ export function readTrustedText(path: string, what: string): string {
 }
 
 /** The configuration file, read and checked. */
-export function loadConfig(path: string): AgentConfig {
-  return parseConfig(readTrustedText(path, 'the configuration'), path);
+export function loadConfig(path: string, env: Environment = process.env): AgentConfig {
+  return parseConfig(readTrustedText(path, 'the configuration'), path, env);
 }
 
 /** A script of the configuration resolved to its source: what the supervisor runs and compares on reload. */

@@ -162,7 +162,8 @@ USAGE
 
 FILE is YAML or JSON (schema: stdlib/agent-config.schema.json):
   listen: 127.0.0.1:9464        where /metrics and /healthz are served (the default)
-  labels: {node: n1}            labels added to every series
+  labels: {node: n1}            labels added to every series; \${NAME} in a value is the
+                                environment variable NAME (e.g. node: "\${NODE_NAME}")
   max_series: 10000             series each metric keeps at most; the rest are dropped and counted
   kafka: {netns: /run/netns/n1} the Kafka capture sees only this network namespace's sockets
   scripts:                      each with a name and one of tool (stdlib) or file

@@ -61,6 +61,25 @@ describe('agent configuration', () => {
     expect(problem('kafka: {ns: a}\nscripts: []\n')).toBe("agent.yaml:1:9: ERROR: unknown field 'ns' in kafka (known: netns)");
   });
 
+  it('reads ${NAME} in label values from the environment, and says where one is missing', () => {
+    const env = { NODE_NAME: 'worker-3', ZONE: 'eu-1', EMPTY: '' };
+    const cfg = parseConfig('labels:\n  node: ${NODE_NAME}\n  at: "${ZONE}/${NODE_NAME}"\n  cost: $5 {x}\nscripts:\n  - {name: a, tool: x, labels: {z: "${ZONE}"}}\n', 'agent.yaml', env);
+    expect(cfg.labels).toEqual({ node: 'worker-3', at: 'eu-1/worker-3', cost: '$5 {x}' });
+    expect(cfg.scripts[0]!.labels).toEqual({ z: 'eu-1' });
+    const missing = (text: string): string => {
+      try {
+        parseConfig(text, 'agent.yaml', env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(missing('labels:\n  node: ${NODE}\nscripts: []\n')).toBe('agent.yaml:2:9: ERROR: label node: the environment variable NODE is not set, or empty');
+    expect(missing('labels: {node: "${EMPTY}"}\nscripts: []\n')).toBe('agent.yaml:1:16: ERROR: label node: the environment variable EMPTY is not set, or empty');
+    expect(missing('scripts: [{name: a, tool: x, labels: {n: "a${1X}"}}]\n')).toMatch(/^agent\.yaml:1:42: ERROR: label n: \$\{\.\.\.\} takes the name of an environment variable/);
+    expect(missing('labels: {node: "${NODE_NAME"}\nscripts: []\n')).toMatch(/^agent\.yaml:1:16: ERROR: label node: \$\{\.\.\.\} takes the name/);
+  });
+
   it('escapes control characters of the file in its messages', () => {
     expect(problem('scripts: []\n"x\\e[2J": 1\n')).toBe("agent.yaml:2:1: ERROR: unknown field 'x\\x1b[2J' in the configuration (known: listen, labels, max_series, kafka, scripts)");
   });
@@ -122,6 +141,9 @@ const EXAMPLES: { doc: string; valid: boolean }[] = [
   { doc: 'labels: {script: a}\nscripts: []', valid: false },
   { doc: 'labels: {1a: a}\nscripts: []', valid: false },
   { doc: 'labels: {a: [1]}\nscripts: []', valid: false },
+  { doc: 'labels: {a: "${PATH}-$1"}\nscripts: []', valid: true },
+  { doc: 'labels: {a: "${1X}"}\nscripts: []', valid: false },
+  { doc: 'labels: {a: "${PATH"}\nscripts: []', valid: false },
   { doc: 'scripts: [{tool: x}]', valid: false },
   { doc: 'scripts: [{name: a}]', valid: false },
   { doc: 'scripts: [{name: a, tool: x, file: y}]', valid: false },

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { heldBpf } from '../helpers/bpf-held.js';
+import { dashboardQueries } from '../helpers/dashboard.js';
 import { waitForValue } from '../helpers/cli-trace.js';
 import { fleetLeftovers, fleetProblem, startFleet, type Fleet, type PromSample } from '../helpers/fleet.js';
 import { describeGroupOffsets, kafkaTool, logEndOffsets, parseToolTables } from '../helpers/kafka-truth.js';
@@ -209,6 +210,17 @@ describe.runIf(missing === undefined)('a fleet: three brokers in network namespa
     expect(increase[group], `seed ${SEED}: kafkatrace:rebalances:increase5m`).toBeGreaterThan(0);
     const rate = await sums('kafkatrace:produce_records:rate1m{cluster="fleet"}', ['topic']);
     expect(Object.keys(rate), `seed ${SEED}: kafkatrace:produce_records:rate1m`).toEqual([...names].sort());
+
+    // The dashboard's queries, as Grafana sends them for this cluster: each evaluates, and those over
+    // the figures this fleet's scripts make give series.
+    const panels = dashboardQueries('fleet');
+    expect(panels.length).toBeGreaterThan(0);
+    const empty: string[] = [];
+    for (const q of panels) {
+      const r = await f.query(q.expr);
+      if (r.length === 0 && /produce_records|consumer_committed_lag|rebalances:|kafkatrace_agent_script_up/.test(q.expr)) empty.push(`${q.panel} ${q.refId}: ${q.expr}`);
+    }
+    expect(empty, `seed ${SEED}: dashboard queries without a series`).toEqual([]);
 
     const fetched = await sums('kafkatrace_overview_records_out{cluster="fleet"}', ['node', 'topic']);
     console.log(`fleet: seed ${SEED}: records fetched per node and topic (followers' fetches included) ${JSON.stringify(fetched)}; log ends ${JSON.stringify(endsByTopic)}`);

@@ -173,7 +173,8 @@ export async function startFleet(): Promise<Fleet> {
       const port = await freePort();
       const config = join(made.dir, `agent-${s.id}.yaml`);
       writeFileSync(config, agentConfig(port, `broker-${s.id}`, s.netns), { mode: 0o644 });
-      const agent = spawn(process.execPath, [BIN, 'agent', '--config', config], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      // A parent-death signal, as the brokers have: a test runner killed outright takes them along.
+      const agent = spawn('setpriv', ['--pdeathsig', 'TERM', process.execPath, BIN, 'agent', '--config', config], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
       made.children.push(agent);
       let log = '';
       agent.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -194,12 +195,11 @@ export async function startFleet(): Promise<Fleet> {
 
     const promPort = await freePort();
     writeFileSync(join(made.dir, 'prometheus.yml'), prometheusConfig(nodes.map((n) => n.agentTarget)), { mode: 0o644 });
-    const prometheus = spawn('prometheus', [
+    const prometheus = spawn('setpriv', ['--pdeathsig', 'KILL', 'prometheus',
       `--config.file=${join(made.dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(made.dir, 'tsdb')}`,
       `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
     made.children.push(prometheus);
     let promLog = '';
     prometheus.stderr!.on('data', (d: Buffer) => (promLog += d.toString()));

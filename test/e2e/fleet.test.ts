@@ -168,12 +168,10 @@ describe.runIf(missing === undefined)('a fleet: three brokers in network namespa
       return sortedRecord(out);
     };
     /** Waits until `got` gives `want` (decoding and scraping take a moment), then checks it holds. */
-    const settles = async (what: string, got: () => Promise<Record<string, number>>, want: Record<string, number>): Promise<Record<string, number>> => {
+    const settles = async (what: string, got: () => Promise<Record<string, number>>, want: Record<string, number>): Promise<void> => {
       await waitForValue(what, async () => (JSON.stringify(await got()) === JSON.stringify(want) ? true : undefined), 45_000).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 2000));
-      const last = await got();
-      expect(last, `seed ${SEED}: ${what}`).toEqual(want);
-      return last;
+      expect(await got(), `seed ${SEED}: ${what}`).toEqual(want);
     };
 
     // Records produced per topic, summed over the three agents: each Produce reaches one broker, its

@@ -10,7 +10,8 @@
  * records (see "Walked frames" below). Every other frame is small (requests, group and metadata
  * answers) and is copied whole, up to the head.
  *
- * Which sockets: any fd whose kernel socket is AF_INET/AF_INET6 SOCK_STREAM, found by walking the
+ * Which sockets: any fd whose kernel socket is AF_INET/AF_INET6 SOCK_STREAM (and, when kt_netns is set,
+ * belongs to that network namespace), found by walking the
  * task's fd table (CO-RE reads) the first time the fd is used, so connections opened before tracing
  * began are captured too (their first record is flagged KC_F_RESYNC: we join mid-stream, at the
  * first buffer sync_point takes for a frame start). connect/accept/accept4 learn connections from their first byte; close
@@ -48,6 +49,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* --- configuration (.rodata, set by the loader) --- */
 const volatile __u32 kt_target_pid = 0;  /* tgid */
 const volatile __u64 kt_cgroup_id = 0;   /* cgroup v2 id */
+const volatile __u32 kt_netns = 0;       /* network namespace inode: sockets of other namespaces are never captured */
 const volatile char kt_comm[16] = {};    /* exact comm */
 const volatile __u16 kt_ports[8] = {};   /* local or remote port, any of the first kt_nports */
 const volatile __u32 kt_nports = 0;
@@ -76,6 +78,16 @@ const volatile __u32 kt_max_frame = 0;   /* larger sizes mean lost sync; 0: 100 
 struct in6_addr {
   __u8 s6_addr[16];
 };
+struct ns_common {
+  unsigned int inum;
+} __attribute__((preserve_access_index));
+struct net {
+  struct ns_common ns;
+} __attribute__((preserve_access_index));
+/* The kernel's possible_net_t, an anonymous struct behind a typedef: CO-RE matches members by name. */
+struct kt_possible_net {
+  struct net *net;
+} __attribute__((preserve_access_index));
 struct sock_common {
   __be32 skc_daddr;
   __be32 skc_rcv_saddr;
@@ -84,6 +96,7 @@ struct sock_common {
   unsigned short skc_family;
   struct in6_addr skc_v6_daddr;
   struct in6_addr skc_v6_rcv_saddr;
+  struct kt_possible_net skc_net;
 } __attribute__((preserve_access_index));
 struct sock {
   struct sock_common __sk_common;
@@ -353,6 +366,8 @@ static __always_inline void learn_socket(struct conn *c, struct file *f) {
   if (!so || BPF_CORE_READ(so, type) != SOCK_STREAM) return;
   struct sock *sk = BPF_CORE_READ(so, sk);
   if (!sk) return;
+  /* The socket's namespace, not the thread's: a process may hold sockets of several (setns). */
+  if (kt_netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != kt_netns) return;
   __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
   if (family == AF_INET) {
     BPF_CORE_READ_INTO((__be32 *)c->laddr, sk, __sk_common.skc_rcv_saddr);

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { KtError } from '../errors.js';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
+import { netnsInode } from '../kafka/capture/netns.js';
 import { escapeControls } from '../runtime/format/value.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9464';
@@ -32,6 +33,11 @@ export interface AgentConfig {
   labels: Record<string, string>;
   /** Series each exported metric keeps at most; the rest are dropped and counted. */
   maxSeries: number;
+  /**
+   * kafka.netns: the Kafka capture sees only sockets of this network namespace (a node's, when
+   * several share a machine); its inode as the file was when the configuration was read.
+   */
+  netns?: { path: string; inode: number };
   scripts: ScriptConfig[];
 }
 
@@ -161,8 +167,26 @@ function script(node: Node | null | undefined, index: number, env: Environment):
   return { name: s.name, ...(s.tool !== undefined ? { tool: s.tool } : {}), ...(s.file !== undefined ? { file: s.file } : {}), args: s.args ?? [], labels: s.labels ?? {}, print: s.print ?? false, node: s.node };
 }
 
+/** The `kafka` block: settings of the Kafka capture that every script shares. */
+function kafka(node: Node | null | undefined): { netns?: { path: string; inode: number } } {
+  const k = object<{ netns?: { path: string; inode: number } }>(
+    node,
+    'kafka',
+    {
+      netns: (n) => {
+        const path = string(n, 'netns');
+        const ns = netnsInode(path);
+        if (!ns.ok) fail(n, `kafka.netns ${q(path)} ${ns.reason}`);
+        return { path, inode: ns.inode };
+      },
+    },
+    [],
+  );
+  return k.netns ? { netns: k.netns } : {};
+}
+
 function config(node: Node | null | undefined, env: Environment): AgentConfig {
-  const c = object<{ listen?: ExportTarget; labels?: Record<string, string>; max_series?: number; scripts: (ScriptConfig & { node: Node })[] }>(
+  const c = object<{ listen?: ExportTarget; labels?: Record<string, string>; max_series?: number; kafka?: { netns?: { path: string; inode: number } }; scripts: (ScriptConfig & { node: Node })[] }>(
     node,
     'the configuration',
     {
@@ -178,6 +202,7 @@ function config(node: Node | null | undefined, env: Environment): AgentConfig {
         if (!isScalar(n) || typeof n.value !== 'number' || !Number.isSafeInteger(n.value) || n.value < 1) fail(n, 'max_series must be a whole number of at least 1');
         return n.value;
       },
+      kafka,
       scripts: (n) => {
         checkNode(n, 'scripts');
         if (!isSeq(n)) fail(n, 'scripts must be a list');
@@ -193,7 +218,13 @@ function config(node: Node | null | undefined, env: Environment): AgentConfig {
     ['scripts'],
   );
   const listen = c.listen ?? (parseExportTarget(`prometheus=${DEFAULT_LISTEN}`) as ExportTarget);
-  return { listen, labels: c.labels ?? {}, maxSeries: c.max_series ?? DEFAULT_MAX_SERIES, scripts: c.scripts.map(({ node: _, ...s }) => s) };
+  return {
+    listen,
+    labels: c.labels ?? {},
+    maxSeries: c.max_series ?? DEFAULT_MAX_SERIES,
+    ...(c.kafka?.netns ? { netns: c.kafka.netns } : {}),
+    scripts: c.scripts.map(({ node: _, ...s }) => s),
+  };
 }
 
 function located(file: string, lines: LineCounter, offset: number | undefined, message: string): KtError {

@@ -4,6 +4,7 @@
 import { KtError } from '../errors.js';
 import { formatAddress } from '../export/address.js';
 import { releaseLinksAtExit } from '../native/index.js';
+import { escapeControls } from '../runtime/format/value.js';
 import { createOutput } from '../runtime/output.js';
 import { privilegeProblem } from '../runtime/privileges.js';
 import { loadConfig, resolveScripts, type AgentConfig } from './config.js';
@@ -44,7 +45,9 @@ async function serve(opts: AgentOptions, onReload: (reload: () => void) => void)
   const problem = privilegeProblem();
   if (problem) throw new KtError('no-privilege', problem);
   const say = (line: string): void => opts.writeError(`kafkatrace agent: ${line}\n`);
-  const feed = new SharedFeed(createOutput({ format: 'text', write: opts.write, writeError: opts.writeError }));
+  // The capture's namespace, like the address served, is the one the agent started with.
+  const netns = config.netns;
+  const feed = new SharedFeed(createOutput({ format: 'text', write: opts.write, writeError: opts.writeError }), undefined, netns ? { netns: netns.inode } : {});
   const supervisor = new Supervisor<AgentRun>(sessionFactory({ feed, write: opts.write, writeError: opts.writeError }), { report: say });
   const metrics = new AgentMetrics(config.maxSeries);
   let scripts = resolveScripts(config, opts.configPath, opts.tools);
@@ -63,6 +66,7 @@ async function serve(opts: AgentOptions, onReload: (reload: () => void) => void)
       return;
     }
     if (formatAddress(next.listen) !== formatAddress(config.listen)) say(`listen changed to ${formatAddress(next.listen)}: it takes effect when the agent restarts`);
+    if (next.netns?.inode !== netns?.inode) say(`kafka.netns changed to ${next.netns ? escapeControls(next.netns.path) : 'none'}: it takes effect when the agent restarts`);
     config = { ...next, listen: config.listen };
     metrics.maxSeries = config.maxSeries;
     scripts = resolveScripts(config, opts.configPath, opts.tools);

@@ -6,6 +6,7 @@ import { planScript } from '../compiler.js';
 import { formatDiagnostic } from '../frontend/diagnostics.js';
 import { realSystem } from '../frontend/system.js';
 import type { Plan } from '../plan/types.js';
+import type { CaptureOptions } from '../kafka/capture/loader.js';
 import { kafkaRuntime } from '../runtime/kafka-runtime.js';
 import type { KafkaFeed, KafkaFeedOptions } from '../runtime/kafka-source.js';
 import { createOutput, type Output } from '../runtime/output.js';
@@ -42,6 +43,8 @@ export class SharedFeed {
     private readonly output: Output,
     /** Starts the capture and decoder: the kernel's by default; tests give a fake. */
     private readonly start?: (opts: KafkaFeedOptions) => KafkaFeed,
+    /** The capture's kernel filters that the configuration sets (its network namespace). */
+    private readonly capture: CaptureOptions = {},
   ) {}
 
   /** The feed, started if needed, for one more user; `release` once that user has detached. */
@@ -70,8 +73,9 @@ export class SharedFeed {
 
   private async open(): Promise<KafkaFeed> {
     const start = this.start ?? (await kafkaRuntime()).startKafkaFeed;
-    // No kernel filter: the capture serves every script, those added by later reloads too.
-    this.feed = start({ output: this.output, capture: {} });
+    // No filter from the scripts' predicates: the capture serves every script, those added by later
+    // reloads too; only the configuration's namespace.
+    this.feed = start({ output: this.output, capture: { ...this.capture } });
     return this.feed;
   }
 

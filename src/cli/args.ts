@@ -69,6 +69,8 @@ export interface CliOptions {
   helperChecks: 0 | 1 | 2;
   /** --include FILE (repeatable): headers included before the script's C, as bpftrace's --include. */
   includes: string[];
+  /** --netns PATH: the Kafka capture sees only sockets of this network namespace. */
+  netns?: string;
 }
 
 const SUBCOMMANDS = new Set(['repl', 'check', 'compile', 'run', 'demo', 'agent', 'kube']);
@@ -99,6 +101,8 @@ OPTIONS
   -o FILE           write output to FILE (for compile: -o DIR)
   -p PID            trace only this process (every probe, not only uprobes)
   -c 'CMD ARGS'     run CMD, trace only it, and stop when it ends
+  --netns PATH      kafka probes see only sockets of this network namespace (/run/netns/NAME,
+                    /proc/PID/ns/net)
   --duration TIME   stop after TIME (e.g. 30s, 500ms, 2m)
   --export prometheus[=ADDR:PORT]
                     serve the maps as Prometheus metrics on http://ADDR:PORT/metrics while the
@@ -165,6 +169,7 @@ FILE is YAML or JSON (schema: stdlib/agent-config.schema.json):
   labels: {node: n1}            labels added to every series; \${NAME} in a value is the
                                 environment variable NAME (e.g. node: "\${NODE_NAME}")
   max_series: 10000             series each metric keeps at most; the rest are dropped and counted
+  kafka: {netns: /run/netns/n1} the Kafka capture sees only this network namespace's sockets
   scripts:                      each with a name and one of tool (stdlib) or file
     - {name: syscalls, file: count.ktr, args: [1234], labels: {team: a}}
     - {name: lag, tool: kafka-lag}
@@ -251,6 +256,7 @@ export function parseCli(argv: string[]): CliOptions {
         info: { type: 'boolean' },
         'usdt-file-activation': { type: 'boolean' },
         include: { type: 'string', multiple: true },
+        netns: { type: 'string' },
       },
     });
   } catch (e) {
@@ -321,6 +327,10 @@ export function parseCli(argv: string[]): CliOptions {
     opts.mapKeysMax = parseMapKeys(v['map-keys-max'], '--map-keys-max');
   } else if (runs && process.env['BPFTRACE_MAP_KEYS_MAX'] !== undefined) {
     opts.mapKeysMax = parseMapKeys(process.env['BPFTRACE_MAP_KEYS_MAX'], 'BPFTRACE_MAP_KEYS_MAX');
+  }
+  if (v.netns !== undefined) {
+    if (!runs) throw new KtError('usage', `--netns only applies when a script runs, not to ${command}`);
+    opts.netns = v.netns;
   }
   const catBytes = process.env['BPFTRACE_CAT_BYTES_MAX'];
   if (runs && catBytes !== undefined) {

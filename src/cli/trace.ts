@@ -6,7 +6,9 @@ import { unsafeHelperCalls } from '../codegen/unsafe-helpers.js';
 import { KtError } from '../errors.js';
 import { mountRootOf } from '../executables.js';
 import type { PrometheusExporter } from '../export/server.js';
+import { netnsInode } from '../kafka/capture/netns.js';
 import { uprobeRefcountAvailable } from '../runtime/attach.js';
+import { escapeControls } from '../runtime/format/value.js';
 import { splitCommand } from '../runtime/command.js';
 import { createOutput } from '../runtime/output.js';
 import { runSession, type CommandStatus, type StopReason } from '../runtime/session.js';
@@ -89,6 +91,8 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
   // node from dying of the signal while the process ends. It stays installed until exit.
   const abort = new AbortController();
   process.on('SIGINT', () => abort.abort());
+  const netns = opts.netns === undefined ? undefined : netnsInode(opts.netns);
+  if (netns && !netns.ok) throw new KtError('usage', `--netns '${escapeControls(opts.netns!)}' ${netns.reason}`);
   if (opts.usdtFileActivation && !uprobeRefcountAvailable()) {
     throw new KtError('kernel-refused', '--usdt-file-activation needs a kernel that sets USDT semaphores itself (uprobe ref_ctr_offset, Linux 4.20)');
   }
@@ -130,6 +134,7 @@ export async function trace(src: ScriptSource, opts: CliOptions): Promise<number
       verbose: opts.verbose,
       mapKeysMax: opts.mapKeysMax,
       releaseAtExit: true,
+      ...(netns?.ok ? { kafkaCapture: { netns: netns.inode } } : {}),
       abort: abort.signal,
       onStarted: (control) => {
         exporter?.attach(control);

@@ -72,6 +72,12 @@ export interface KafkaClusterOptions {
    * and call it): the brokers' own counters, for tests that set kafkatrace against them.
    */
   jmx?: boolean;
+  /**
+   * Each node in a network namespace of its own (`ip netns exec NAME`, one entry per node), listening
+   * on its address there instead of 127.0.0.1: a fleet of brokers on one machine. The caller makes
+   * the namespaces and their routes to this one. Not with `jmx`.
+   */
+  netns?: { name: string; address: string }[];
   /** Ends the wait for the nodes early (Ctrl-C at start-up): they are stopped and the start rejects. */
   signal?: AbortSignal;
   /**
@@ -109,9 +115,9 @@ async function freePorts(count: number): Promise<number[]> {
   }
 }
 
-async function accepts(port: number): Promise<boolean> {
+async function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = connect({ host: '127.0.0.1', port });
+    const c = connect({ host, port });
     c.once('connect', () => {
       c.destroy();
       resolve(true);
@@ -150,13 +156,13 @@ async function ended(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 /** A node's server.properties: the defaults for a test cluster of `n`, then `settings`. */
-function serverProperties(id: number, n: number, port: number, controllerPort: number, voters: string, dir: string, settings: Record<string, string>): string {
+function serverProperties(id: number, n: number, host: string, port: number, controllerPort: number, voters: string, dir: string, settings: Record<string, string>): string {
   const props: Record<string, string> = {
     'process.roles': 'broker,controller',
     'node.id': String(id),
     'controller.quorum.voters': voters,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    listeners: `PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${host}:${port}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
@@ -191,6 +197,8 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
   if (n !== 1 && n !== 3) throw new ApacheKafkaError('an Apache Kafka cluster here has 1 or 3 brokers');
   const why = apacheKafkaProblem();
   if (why) throw new ApacheKafkaError(why);
+  if (opts.netns && (opts.netns.length !== n || opts.jmx)) throw new ApacheKafkaError('a cluster in network namespaces needs one per node, and no jmx');
+  const hostOf = (i: number): string => opts.netns?.[i]?.address ?? '127.0.0.1';
   const libs = `${kafkaLibsDir()}/*`;
   const root = mkdtempSync(join(tmpdir(), 'kafkatrace-kafka-'));
   const children: ChildProcess[] = [];
@@ -211,7 +219,7 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
     const perNode = opts.jmx ? 3 : 2;
     const free = await freePorts(n * perNode);
     for (let i = 0; i < n; i++) ports.push([free[i * perNode]!, free[i * perNode + 1]!, opts.jmx ? free[i * perNode + 2] : undefined]);
-    const voters = ports.map(([, c], i) => `${i + 1}@127.0.0.1:${c}`).join(',');
+    const voters = ports.map(([, c], i) => `${i + 1}@${hostOf(i)}:${c}`).join(',');
     writeFileSync(
       join(root, 'log4j2.properties'),
       ['rootLogger.level = WARN', 'rootLogger.appenderRef.f.ref = f', 'appender.f.type = File', 'appender.f.name = f',
@@ -223,7 +231,7 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       const dir = join(root, `node${i + 1}`);
       mkdirSync(dir);
       const props = join(dir, 'server.properties');
-      writeFileSync(props, serverProperties(i + 1, n, port, controllerPort, voters, dir, opts.settings ?? {}));
+      writeFileSync(props, serverProperties(i + 1, n, hostOf(i), port, controllerPort, voters, dir, opts.settings ?? {}));
       const format = spawnSync('java', javaArgs([libs], 'kafka.tools.StorageTool', ['format', '-t', CLUSTER_ID, '-c', props, ...(opts.release ? ['--release-version', opts.release] : [])], ['-Xmx256m']), {
         encoding: 'utf8',
         timeout: 60_000,
@@ -231,10 +239,12 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       if (format.status !== 0) throw new ApacheKafkaError(`kafka-storage format failed for node ${i + 1}: ${(format.stderr + format.stdout).trim()}`);
       // setpriv execs java with a parent-death signal: a caller that dies without stop() (killed,
       // crashed) takes its brokers along. Its own process group: Ctrl-C at a terminal reaches the
-      // caller alone, which stops its clients before the broker.
+      // caller alone, which stops its clients before the broker. `ip netns exec` execs what it runs
+      // in the namespace: the pid is java's all the same.
+      const ns = opts.netns?.[i]?.name;
       const child = spawn(
-        'setpriv',
-        ['--pdeathsig', 'KILL', 'java', ...javaArgs([libs], 'kafka.Kafka', [props], [...HEAP, ...(jmxPort === undefined ? [] : jmxArgs(jmxPort)), `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`])],
+        ns === undefined ? 'setpriv' : 'ip',
+        [...(ns === undefined ? [] : ['netns', 'exec', ns, 'setpriv']), '--pdeathsig', 'KILL', 'java', ...javaArgs([libs], 'kafka.Kafka', [props], [...HEAP, ...(jmxPort === undefined ? [] : jmxArgs(jmxPort)), `-Dkafka.logs.dir=${dir}`, `-Dlog4j2.configurationFile=${join(root, 'log4j2.properties')}`])],
         { stdio: ['ignore', 'ignore', 'ignore'], detached: true },
       );
       children.push(child);
@@ -242,11 +252,11 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       child.once('exit', () => running.delete(child));
       nodes.push({ id: i + 1, port, controllerPort, ...(jmxPort === undefined ? {} : { jmxPort }), pid: child.pid!, dir });
     }
-    const bootstrap = nodes.map((x) => `127.0.0.1:${x.port}`).join(',');
+    const bootstrap = nodes.map((x, i) => `${hostOf(i)}:${x.port}`).join(',');
     const until = Date.now() + READY_TIMEOUT_MS;
     const interrupted = (): boolean => opts.signal?.aborted === true;
     for (const node of nodes) {
-      while (!interrupted() && !(await accepts(node.port))) {
+      while (!interrupted() && !(await accepts(hostOf(node.id - 1), node.port))) {
         const c = children[node.id - 1]!;
         if (c.exitCode !== null) throw new ApacheKafkaError(`Kafka node ${node.id} exited (${c.exitCode}): ${log(node)}`);
         if (Date.now() > until) throw new ApacheKafkaError(`Kafka node ${node.id} did not listen within ${READY_TIMEOUT_MS / 1000} s: ${log(node)}`);

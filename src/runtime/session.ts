@@ -17,7 +17,7 @@ import { createSymbolizer } from './symbols.js';
 import type { Output } from './output.js';
 import { mapSnapshot, RecordDispatch } from './records.js';
 import type { MapSnapshot, StackLookup } from './values.js';
-import type { KafkaFeed, KafkaProbes } from './kafka-source.js';
+import type { KafkaFeed, KafkaProbeOptions, KafkaProbes } from './kafka-source.js';
 import { kafkaRuntime, type KafkaRuntime } from './kafka-runtime.js';
 import { decodeHealth, type DecodeHealth } from '../kafka/exchange/counters.js';
 import { userMapsOf, type UserMaps } from './user-maps.js';
@@ -91,6 +91,8 @@ export interface SessionOptions {
   releaseAtExit?: boolean;
   /** A Kafka feed shared with other sessions (the agent): kafka probes attach to it instead of starting a capture. */
   kafkaFeed?: KafkaFeed;
+  /** Kernel filters of the Kafka capture beyond the pid and the plan's predicates (--netns). */
+  kafkaCapture?: KafkaProbeOptions['capture'];
 }
 
 const LOST_MAP = 'kt_lost';
@@ -325,6 +327,7 @@ class Session {
         positional: this.options.positional,
         startNs,
         ...(this.options.kafkaFeed ? { feed: this.options.kafkaFeed } : {}),
+        ...(this.options.kafkaCapture ? { capture: this.options.kafkaCapture } : {}),
         onExit: (code) => {
           if (this.stopping) return;
           this.exitCode = code;

@@ -1,6 +1,6 @@
 // kafka:* probes through the command line, as a user runs them: the CLI traces the mock broker while
 // kcat produces, and its map printing at exit shows exactly what was sent, from both sides.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
 import { BIN, ROOT } from '../helpers/cli.js';
@@ -52,5 +52,27 @@ describe.runIf(run)('kafka probes from the command line', () => {
     expect(r.stdout).toContain('@records[cli-orders, broker]: 40\n');
     expect(r.stdout).toContain('@records[cli-orders, client]: 40\n');
     expect(r.stdout).toMatch(/^@produce_requests: [1-9]\d*$/m);
+  });
+
+  it('--netns PATH: only that network namespace\'s sockets, in the kernel', async () => {
+    const script = 'kafka:produce { @records[args.topic, args.role] = sum(args.records); }';
+    const own = await traceWhile(['--netns', '/proc/self/ns/net', '-e', script], async () => {
+      await produceWithKcat({ bootstrap: broker.bootstrap, topic: 'cli-orders', count: 25 });
+    });
+    expect(own.stderr).toBe('');
+    expect(own.stdout).toContain('@records[cli-orders, broker]: 25\n');
+    // The broker and kcat run in this namespace, none in an empty one.
+    const ns = `kt-cli-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      const other = await traceWhile(['--netns', `/run/netns/${ns}`, '-e', script], async () => {
+        await produceWithKcat({ bootstrap: broker.bootstrap, topic: 'cli-orders', count: 25 });
+      });
+      expect(other.stderr).toBe('');
+      expect(other.code).toBe(0);
+      expect(other.stdout).not.toContain('@records');
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
   });
 });

@@ -168,9 +168,10 @@ describe('packed batches', () => {
 
 describe('capture configuration', () => {
   it('encodes filters and sizes as the object expects', () => {
-    const g = captureGlobals({ pid: 4242, comm: 'java', cgroupId: 77n, ports: [9092, 19092], headBytes: 1024, maxFrameSize: 1 << 20 });
+    const g = captureGlobals({ pid: 4242, comm: 'java', cgroupId: 77n, netns: 4026532281, ports: [9092, 19092], headBytes: 1024, maxFrameSize: 1 << 20 });
     expect(g.get('kt_target_pid')!.readUInt32LE(0)).toBe(4242);
     expect(g.get('kt_cgroup_id')!.readBigUInt64LE(0)).toBe(77n);
+    expect(g.get('kt_netns')!.readUInt32LE(0)).toBe(4026532281);
     expect(g.get('kt_comm')!.subarray(0, 5).toString('latin1')).toBe('java\0');
     expect(g.get('kt_comm')!.length).toBe(16);
     expect(g.get('kt_nports')!.readUInt32LE(0)).toBe(2);
@@ -183,6 +184,7 @@ describe('capture configuration', () => {
   it('defaults to no filter, 64 KiB heads, Produce requests walked past 512 bytes and 100 MiB frames', () => {
     const g = captureGlobals({});
     expect(g.get('kt_target_pid')!.readUInt32LE(0)).toBe(0);
+    expect(g.get('kt_netns')!.readUInt32LE(0)).toBe(0);
     expect(g.get('kt_comm')!.every((b) => b === 0)).toBe(true);
     expect(g.get('kt_nports')!.readUInt32LE(0)).toBe(0);
     expect(g.get('kt_head_bytes')!.readUInt32LE(0)).toBe(64 << 10);
@@ -198,6 +200,7 @@ describe('capture configuration', () => {
     expect(() => captureGlobals({ headBytes: 2 })).toThrow(/head size 2/);
     expect(() => captureGlobals({ walkBytes: 2 })).toThrow(/walk size 2/);
     expect(() => captureGlobals({ pid: -1 })).toThrow(/invalid pid/);
+    expect(() => captureGlobals({ netns: 2 ** 32 })).toThrow(/invalid network namespace inode/);
   });
 
   it('maps programs to syscall tracepoints', () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAPTURE_RECORD_CAP, captureRecords, type CaptureRecord } from '../../src/kafka/capture/record.js';
 import { startCapture, type CaptureFrames, type CaptureOptions, type DirectionFrames } from '../../src/kafka/capture/loader.js';
+import { netnsInode } from '../../src/kafka/capture/netns.js';
 import { FrameStream } from '../../src/kafka/wire/stream.js';
 import { privilegeProblem } from '../../src/runtime/privileges.js';
 import { heldBpf } from '../helpers/bpf-held.js';
@@ -513,6 +514,52 @@ describe('kafka capture frame tracking', () => {
       expect(reassemble(r.out).frames.map((f) => f.size)).toEqual([12, 10000, 20, 300, 8, 8]);
     } finally {
       rmdirSync(group);
+    }
+  });
+
+  it('filters by network namespace in the kernel', async () => {
+    if (!runnable) return;
+    // The same client, port and frames in a namespace of its own (with a server there) and outside it.
+    const ns = `kt-cap-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    const children: ReturnType<typeof spawn>[] = [];
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const inode = netnsInode(`/run/netns/${ns}`);
+      expect(inode.ok).toBe(true);
+      if (!inode.ok) return;
+      expect(inode.inode).not.toBe(statSync('/proc/self/ns/net').ino);
+      const nsServer = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e',
+        `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1', () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(nsServer);
+      await new Promise((resolve) => nsServer.stdout!.once('data', resolve));
+      const start = (command: string, args: string[]) => {
+        const c = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+        children.push(c);
+        return { child: c, exited: new Promise<number | null>((resolve) => c.once('exit', resolve)), ready: new Promise((resolve) => c.stdout!.once('data', resolve)) };
+      };
+      const inside = start('ip', ['netns', 'exec', ns, client, String(port), 'split']);
+      const outside = start(client, [String(port), 'split']);
+      await Promise.all([inside.ready, outside.ready]);
+      const records: CaptureRecord[] = [];
+      const capture = startCapture({ ports: [port], headBytes: HEAD, netns: inode.inode }, (batch) => records.push(...captureRecords(batch)));
+      try {
+        inside.child.stdin!.end('go\n');
+        outside.child.stdin!.end('go\n');
+        expect(await inside.exited).toBe(0);
+        expect(await outside.exited).toBe(0);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        records.push(...captureRecords(capture.poll()));
+      } finally {
+        capture.close();
+      }
+      expect(records.filter((r) => r.pid === outside.child.pid || r.pid === process.pid)).toEqual([]);
+      expect(reassemble(records.filter((r) => r.pid === inside.child.pid && r.dir === 'out')).frames.map((f) => f.size)).toEqual([12, 10000, 20, 300, 8, 8]);
+      expect(reassemble(records.filter((r) => r.pid === nsServer.pid && r.dir === 'in')).frames.map((f) => f.size)).toEqual([12, 10000, 20, 300, 8, 8]);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((resolve) => c.once('exit', resolve)))));
+      execFileSync('ip', ['netns', 'del', ns]);
     }
   });
 

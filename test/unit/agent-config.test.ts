@@ -1,6 +1,6 @@
 // The agent's configuration: mistakes are one message at FILE:LINE:COL, and the validator and the
 // published JSON Schema (stdlib/agent-config.schema.json) accept and refuse the same documents.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,8 +47,19 @@ describe('agent configuration', () => {
     expect(problem('scripts:\n  - {name: Big, tool: x}\n')).toMatch(/^agent\.yaml:2:12: ERROR: script name 'Big' must be/);
     expect(problem('scripts:\n  - {name: agent_x, tool: x}\n')).toMatch(/^agent\.yaml:2:12: ERROR: script name 'agent_x' must be/);
     expect(problem('labels: {}\n')).toBe("agent.yaml:1:1: ERROR: the configuration needs 'scripts'");
-    expect(problem('x: &a 1\nscripts:\n  - *a\n')).toBe("agent.yaml:1:1: ERROR: unknown field 'x' in the configuration (known: listen, labels, max_series, scripts)");
+    expect(problem('x: &a 1\nscripts:\n  - *a\n')).toBe("agent.yaml:1:1: ERROR: unknown field 'x' in the configuration (known: listen, labels, max_series, kafka, scripts)");
     expect(problem('scripts:\n  - &a {name: a, tool: x}\n  - *a\n')).toBe('agent.yaml:3:5: ERROR: scripts[1]: aliases (*name) are not supported');
+  });
+
+  it('reads kafka.netns as the namespace inode, and says where a path is not a network namespace', () => {
+    const own = statSync('/proc/self/ns/net').ino;
+    expect(parseConfig('kafka:\n  netns: /proc/self/ns/net\nscripts: []\n', 'a.yaml').netns).toEqual({ path: '/proc/self/ns/net', inode: own });
+    expect(parseConfig('kafka: {}\nscripts: []\n', 'a.yaml')).not.toHaveProperty('netns');
+    expect(problem('scripts: []\nkafka:\n  netns: /proc/self/ns/mnt\n')).toBe("agent.yaml:3:10: ERROR: kafka.netns '/proc/self/ns/mnt' is a mnt namespace, not a network namespace");
+    expect(problem('kafka: {netns: /etc/hostname}\nscripts: []\n')).toMatch(/^agent\.yaml:1:16: ERROR: kafka\.netns '\/etc\/hostname' is not a network namespace \(ip netns add/);
+    expect(problem('kafka: {netns: /run/netns/nosuch-kt}\nscripts: []\n')).toBe("agent.yaml:1:16: ERROR: kafka.netns '/run/netns/nosuch-kt' cannot be read: no such file");
+    expect(problem('kafka: {netns: 3}\nscripts: []\n')).toBe('agent.yaml:1:16: ERROR: netns must be a string');
+    expect(problem('kafka: {ns: a}\nscripts: []\n')).toBe("agent.yaml:1:9: ERROR: unknown field 'ns' in kafka (known: netns)");
   });
 
   it('reads ${NAME} in label values from the environment, and says where one is missing', () => {
@@ -71,7 +82,7 @@ describe('agent configuration', () => {
   });
 
   it('escapes control characters of the file in its messages', () => {
-    expect(problem('scripts: []\n"x\\e[2J": 1\n')).toBe("agent.yaml:2:1: ERROR: unknown field 'x\\x1b[2J' in the configuration (known: listen, labels, max_series, scripts)");
+    expect(problem('scripts: []\n"x\\e[2J": 1\n')).toBe("agent.yaml:2:1: ERROR: unknown field 'x\\x1b[2J' in the configuration (known: listen, labels, max_series, kafka, scripts)");
   });
 
   it('reports a syntax error at its place, in one line', () => {
@@ -161,6 +172,11 @@ const EXAMPLES: { doc: string; valid: boolean }[] = [
   { doc: 'scripts: [{name: a, tool: x, labels: {b: 1}}]', valid: false },
   { doc: 'scripts: [{name: a, tool: x, other: 1}]', valid: false },
   { doc: '[]', valid: false },
+  { doc: 'kafka: {netns: /proc/self/ns/net}\nscripts: []', valid: true },
+  { doc: 'kafka: {}\nscripts: []', valid: true },
+  { doc: 'kafka: {netns: 3}\nscripts: []', valid: false },
+  { doc: 'kafka: {other: a}\nscripts: []', valid: false },
+  { doc: 'kafka: []\nscripts: []', valid: false },
 ];
 
 describe('the published schema', () => {

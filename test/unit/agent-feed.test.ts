@@ -3,7 +3,7 @@
 // afresh for the next.
 import { describe, expect, it } from 'vitest';
 import { prefixedLines, SharedFeed } from '../../src/agent/runner.js';
-import type { KafkaFeed } from '../../src/runtime/kafka-source.js';
+import type { KafkaFeed, KafkaFeedOptions } from '../../src/runtime/kafka-source.js';
 import { createOutput } from '../../src/runtime/output.js';
 
 function fakeFeeds() {
@@ -29,6 +29,15 @@ function fakeFeeds() {
 }
 
 describe('SharedFeed', () => {
+  it('starts every capture with the configuration\'s namespace filter and nothing else', async () => {
+    const seen: KafkaFeedOptions['capture'][] = [];
+    const fakes = fakeFeeds();
+    const shared = new SharedFeed(createOutput({ format: 'text', write: () => {} }), (o) => (seen.push(o.capture), fakes.start()), { netns: 4026532281 });
+    (await shared.acquire()).release();
+    (await shared.acquire()).release();
+    expect(seen).toEqual([{ netns: 4026532281 }, { netns: 4026532281 }]);
+  });
+
   it('starts once for concurrent users, closes after the last release, restarts for the next', async () => {
     const fakes = fakeFeeds();
     const shared = new SharedFeed(createOutput({ format: 'text', write: () => {} }), fakes.start);

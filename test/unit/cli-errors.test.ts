@@ -68,6 +68,9 @@ describe('failure reports from the CLI', () => {
     const script = kafkatrace(['check', '-e', 'BEGIN { nosuch(); }']);
     expect(script.code).toBe(1);
     expect(script.stderr).toMatch(/^-e:1:9: ERROR: /);
+    const netns = kafkatrace(['--netns', '/etc/hostname', '-e', 'kafka:produce { @n = count(); }']);
+    expect(netns).toMatchObject({ code: 1, stdout: '', stderr: "ERROR: --netns '/etc/hostname' is not a network namespace (ip netns add makes them in /run/netns; /proc/PID/ns/net is a process's)\n" });
+    expect(kafkatrace(['--netns', '/proc/self/ns/mnt', '-e', 'kafka:produce { @n = count(); }']).stderr).toBe("ERROR: --netns '/proc/self/ns/mnt' is a mnt namespace, not a network namespace\n");
     const tool = kafkatrace(['run', 'no-such-tool-here']);
     expect(tool).toMatchObject({ code: 1, stderr: "ERROR: no tool named 'no-such-tool-here' (kafkatrace run --list shows the tools)\n" });
   });

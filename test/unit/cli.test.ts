@@ -55,6 +55,11 @@ describe('command line parsing', () => {
       else process.env['BPFTRACE_MAP_KEYS_MAX'] = saved;
     }
   });
+  it('takes --netns PATH for a script that runs', () => {
+    expect(parseCli(['run', 'kafka-lag', '--netns', '/run/netns/n1']).netns).toBe('/run/netns/n1');
+    expect(parseCli(['-e', 'x']).netns).toBeUndefined();
+    expect(() => parseCli(['check', '--netns', '/run/netns/n1', 'a.ktr'])).toThrow(/--netns only applies when a script runs, not to check/);
+  });
   it('takes bpftrace\'s -q, --no-warnings, --info and BPFTRACE_CAT_BYTES_MAX', () => {
     const saved = { cat: process.env['BPFTRACE_CAT_BYTES_MAX'], notify: process.env['__BPFTRACE_NOTIFY_PROBES_ATTACHED'] };
     try {

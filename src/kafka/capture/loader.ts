@@ -14,6 +14,8 @@ export interface CaptureOptions {
   comm?: string;
   /** Only this cgroup v2 id. */
   cgroupId?: bigint;
+  /** Only sockets of the network namespace with this inode number (netnsInode in ./netns.ts). */
+  netns?: number;
   /** Only connections whose local or remote port is one of these (at most 8). */
   ports?: number[];
   /**
@@ -63,6 +65,10 @@ export function captureGlobals(o: CaptureOptions): Map<string, Buffer> {
   const cgBuf = Buffer.alloc(8);
   cgBuf.writeBigUInt64LE(cg);
   g.set('kt_cgroup_id', cgBuf);
+
+  const netns = o.netns ?? 0;
+  if (!Number.isInteger(netns) || netns < 0 || netns > 0xffffffff) throw new CaptureConfigError(`invalid network namespace inode ${o.netns}`);
+  g.set('kt_netns', u32(netns));
 
   const comm = Buffer.alloc(COMM_BYTES);
   if (o.comm !== undefined) {

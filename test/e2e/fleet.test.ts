@@ -230,7 +230,8 @@ describe.runIf(missing === undefined)('a fleet: three brokers in network namespa
     expect(empty, `seed ${SEED}: dashboard queries without a series`).toEqual([]);
 
     const fetched = await sums('kafkatrace_overview_records_out{cluster="fleet"}', ['node', 'topic']);
-    console.log(`fleet: seed ${SEED}: records fetched per node and topic (followers' fetches included) ${JSON.stringify(fetched)}; log ends ${JSON.stringify(endsByTopic)}`);
+    const replicated = await sums('kafkatrace_overview_records_replicated{cluster="fleet"}', ['node', 'topic']);
+    console.log(`fleet: seed ${SEED}: records fetched by consumers per node and topic ${JSON.stringify(fetched)}; by followers ${JSON.stringify(replicated)}; log ends ${JSON.stringify(endsByTopic)}`);
 
     // One node's agent stops: its target is down, its series are gone (stale), the others' stay.
     const victim = f.nodes[int(0, f.nodes.length - 1)]!;

@@ -13,6 +13,7 @@
 // lane (src/kafka/lane/fast-lane.ts), which makes no exchange object at all.
 import { RECORD_PREFIX } from '../native/ring-records.js';
 import { FileSplice, ProcFiles, type CaptureFiles } from './capture/files.js';
+import { ProcTopicIds, type TopicIdSource } from './capture/topic-ids.js';
 import { CAPTURE_AT, CAPTURE_FLAGS, CAPTURE_HEADER_SIZE, captureHeaderSound, captureSkipped, decodeCaptureRecord, type CaptureRecord } from './capture/record.js';
 import { BoundedMap } from './exchange/bounded-map.js';
 import type { FrameMeta, SharedState } from './exchange/connection.js';
@@ -77,6 +78,8 @@ export interface KafkaDecoderOptions {
   demand?: KafkaDemand;
   /** Where the record batches a broker sent with sendfile(2) are read back (default: /proc/PID/fd). */
   files?: CaptureFiles;
+  /** Where topic ids no Metadata answer named are looked up: a broker's log directories (ProcTopicIds). */
+  topicIds?: TopicIdSource;
 }
 
 /** The end of the record whose size prefix is at `at` of a packed batch (as walkRecords reads it). */
@@ -97,6 +100,7 @@ export class KafkaDecoder {
   private readonly rebalances = new RebalanceTracker();
   private readonly lag = new LagTracker();
   private readonly splice: FileSplice;
+  private readonly diskTopics: TopicIdSource;
   /** The trackers the plan needs (all without a plan), in the order they see each exchange. */
   private trackers: readonly ExchangeTracker[] = [];
   private readonly shared: SharedState = {
@@ -112,6 +116,7 @@ export class KafkaDecoder {
       return m;
     },
     anyTopicNames: new BoundedMap<string, string>(100_000),
+    topicOnDisk: (pid, id) => this.diskTopics.name(pid, id),
     lane: undefined,
     emit: (ex, request, response) => {
       const trackers = this.trackers;
@@ -129,6 +134,7 @@ export class KafkaDecoder {
 
   constructor(private readonly options: KafkaDecoderOptions) {
     this.splice = new FileSplice(options.files ?? new ProcFiles());
+    this.diskTopics = options.topicIds ?? new ProcTopicIds();
     this.connections = new Connections(this.shared, {
       maxConnections: options.maxConnections ?? 65_536,
       maxPendingPerConnection: options.maxPendingPerConnection ?? 4_096,

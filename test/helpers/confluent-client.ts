@@ -149,18 +149,6 @@ interface ConfluentMessage {
 }
 
 /**
- * Asks `bootstrap` (one broker) for the metadata of every topic, as the node-rdkafka API's connect
- * does, and disconnects: librdkafka connects to no other broker for it (sparse connections), so
- * that broker answers.
- */
-export async function metadataWithConfluent(bootstrap: string, clientId: string): Promise<void> {
-  const { Producer } = confluent();
-  const producer = new Producer({ 'bootstrap.servers': bootstrap, 'client.id': clientId });
-  await new Promise<void>((resolve, reject) => producer.connect({ allTopics: true, timeout: 30_000 }, (e) => (e ? reject(new Error(e.message)) : resolve())));
-  await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-}
-
-/**
  * Produces `messages` with the node-rdkafka API (`config`: more librdkafka properties, e.g. acks,
  * compression.codec, enable.idempotence), waits for every delivery report and disconnects. Fails
  * on a failed delivery.

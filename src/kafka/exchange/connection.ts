@@ -37,6 +37,8 @@ export interface SharedState {
    * topic wherever it was learnt. The process's own table is asked first.
    */
   anyTopicNames: Map<string, string>;
+  /** A topic id named from the log directories process `pid` holds open (a broker's), asked last. */
+  topicOnDisk(pid: number, id: string): string | undefined;
   groups: Map<string, string>;
   /** What the running script needs decoded; undefined: everything. */
   plan: DecodePlan | undefined;
@@ -591,7 +593,7 @@ export class Connection {
     let lastGroupKey = '';
     const ctx: DetailsContext & LaneContext = {
       // Looked up per call: the per-process topic table may be evicted and recreated meanwhile.
-      topicName: (id) => this.shared.topicNames(pid).get(id) ?? this.shared.anyTopicNames.get(id),
+      topicName: (id) => this.shared.topicNames(pid).get(id) ?? this.shared.anyTopicNames.get(id) ?? this.shared.topicOnDisk(pid, id),
       fetchOffset: (topic, partition) => {
         const offset = this.fetchOffsets.get(offsetKey(topic, partition));
         return typeof offset === 'number' ? BigInt(offset) : offset;

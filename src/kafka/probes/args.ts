@@ -268,7 +268,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'produce', api: 'Produce',
     doc: 'A Produce exchange, once per topic-partition written.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on v13+ when a Metadata response was seen, else the id); empty when not captured', { unknown: '', lane: { code: 'P.items[i].topic' }, reach: 'process' }),
+      str('topic', 256, 'topic name (resolved from the topic id on v13+ from a Metadata response seen or, on a broker, its log directories, else the id); empty when not captured', { unknown: '', lane: { code: 'P.items[i].topic' }, reach: 'process' }),
       int('partition', 'partition index; -1 when it was not captured (incomplete is then 1)', { unknown: -1, lane: { code: 'big(P.items[i].part)' } }),
       int('records', 'records in the partition\'s record batches, from their headers (0 for null data); -1 when a batch header was not copied or could not be read (incomplete is then 1)', {
         unknown: -1, body: { request: ['Records'] },
@@ -297,7 +297,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'fetch', api: 'Fetch',
     doc: 'A Fetch exchange, once per topic-partition in the response.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { lane: { code: 'X.topic[i]' }, reach: 'process' }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions from a Metadata response seen or, on a broker, its log directories)', { lane: { code: 'X.topic[i]' }, reach: 'process' }),
       int('partition', 'partition index; -1 when it was not captured (incomplete is then 1)', { unknown: -1, lane: { code: 'big(X.part[i])' } }),
       int('fetch_offset', 'offset the consumer asked to fetch from (for a partition a fetch session left out of the request, the one it last asked for on the connection); -1 when unknown', {
         unknown: -1, lane: { code: { present: 'X.fo[i]' } },
@@ -344,7 +344,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'listoffsets', api: 'ListOffsets',
     doc: 'A ListOffsets exchange, once per topic-partition.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: keyIn('Topics.Name') }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions from a Metadata response seen or, on a broker, its log directories)', { reach: 'process', item: keyIn('Topics.Name') }),
       int('partition', 'partition index', { unknown: -1, item: keyIn('Topics.Partitions.PartitionIndex') }),
       int('timestamp', 'timestamp asked for (-1 latest, -2 earliest)', { item: { request: ['Topics.Partitions.Timestamp'] } }),
       // Version 0 answers with a list of offsets, the first the one asked for.
@@ -371,7 +371,7 @@ export const PROBES: readonly ProbeSpec[] = [
       str('group', 256, 'consumer group id', { item: { inherit: true } }),
       str('member', 256, 'member id assigned by the coordinator (empty on a first join)'),
       int('generation', 'group generation id; -1 when not captured', { unknown: -1 }),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: keyIn('Topics.Name') }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions from a Metadata response seen or, on a broker, its log directories)', { reach: 'process', item: keyIn('Topics.Name') }),
       int('partition', 'partition index', { unknown: -1, item: keyIn('Topics.Partitions.PartitionIndex') }),
       int('committed_offset', 'offset committed; -1 when not captured', { unknown: -1, item: { request: ['Topics.Partitions.CommittedOffset'] } }),
       int('committed_lag', 'log end of the partition (highest high watermark, ListOffsets latest or Produce end seen) minus the committed offset, once the commit is acknowledged; -1 when unknown', { unknown: -1, tracker: 'lag', reach: 'machine' }),
@@ -385,7 +385,7 @@ export const PROBES: readonly ProbeSpec[] = [
     // Versions 8 and later answer per group, earlier ones for the request's one group.
     args: [
       str('group', 256, 'consumer group id', { item: { response: ['Groups.GroupId'], inherit: true } }),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: { response: ['Topics.Name', 'Groups.Topics.Name'], key: true } }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions from a Metadata response seen or, on a broker, its log directories)', { reach: 'process', item: { response: ['Topics.Name', 'Groups.Topics.Name'], key: true } }),
       int('partition', 'partition index', {
         unknown: -1, item: { response: ['Topics.Partitions.PartitionIndex', 'Groups.Topics.Partitions.PartitionIndex'], key: true },
       }),
@@ -501,7 +501,7 @@ export const PROBES: readonly ProbeSpec[] = [
       }),
       int('producer_id', 'producer id'),
       int('producer_epoch', 'producer epoch'),
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: {
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions from a Metadata response seen or, on a broker, its log directories)', { reach: 'process', item: {
         request: ['V3AndBelowTopics.Name', 'Transactions.Topics.Name'],
         response: ['ResultsByTopicV3AndBelow.Name', 'ResultsByTransaction.TopicResults.Name'], key: true,
       } }),
@@ -527,7 +527,7 @@ export const PROBES: readonly ProbeSpec[] = [
     name: 'createtopics', api: 'CreateTopics',
     doc: 'A CreateTopics exchange, once per topic.',
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: keyIn('Topics.Name') }),
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions from a Metadata response seen or, on a broker, its log directories)', { reach: 'process', item: keyIn('Topics.Name') }),
       str('topic_id', 36, 'topic id the broker gave the topic (v7+)', { internal: true, item: { response: ['Topics.TopicId'] } }),
       int('partitions', 'partitions asked for (-1 for the broker default)', { item: { request: ['Topics.NumPartitions'], response: ['Topics.NumPartitions'] } }),
       int('replication_factor', 'replication factor asked for (-1 for the broker default)', {
@@ -542,7 +542,7 @@ export const PROBES: readonly ProbeSpec[] = [
     doc: 'A DeleteTopics exchange, once per topic.',
     // Versions 6 and later name topics by name or id, earlier ones by name alone.
     args: [
-      str('topic', 256, 'topic name (resolved from the topic id on newer versions when a Metadata response was seen)', { reach: 'process', item: {
+      str('topic', 256, 'topic name (resolved from the topic id on newer versions from a Metadata response seen or, on a broker, its log directories)', { reach: 'process', item: {
         request: ['TopicNames[]', 'Topics.TopicId#topic', 'Topics.Name'], response: ['Responses.TopicId#topic', 'Responses.Name'], key: true,
       } }),
       str('topic_id', 36, 'topic id (v6+)', { internal: true, item: { request: ['Topics.TopicId'], response: ['Responses.TopicId'] } }),
@@ -581,7 +581,7 @@ export const PROBES: readonly ProbeSpec[] = [
       str('member', 256, 'member id (the client makes it)'),
       int('member_epoch', 'member epoch in the response (in the request without one; -1 leaving); -1 when not seen', { unknown: -1 }),
       int('assigned_partitions', 'partitions in the assignment of the response; -1 when it carries none (the assignment is unchanged) or there was no response', { unknown: -1 }),
-      str('assignment', 256, 'the assignment of the response, e.g. orders[0,1] (topic ids resolved when a Metadata response was seen); empty when it carries none'),
+      str('assignment', 256, 'the assignment of the response, e.g. orders[0,1] (topic ids resolved from a Metadata response seen or, on a broker, its log directories); empty when it carries none'),
     ],
   },
   {
@@ -591,7 +591,7 @@ export const PROBES: readonly ProbeSpec[] = [
       str('group', 256, 'share group id'),
       str('member', 256, 'member id'),
       int('session_epoch', 'share session epoch of the request (0 opens a session, -1 closes it)'),
-      str('topic', 256, 'topic name (resolved from the topic id when a Metadata response was seen, else the id)', { reach: 'process' }),
+      str('topic', 256, 'topic name (resolved from the topic id from a Metadata response seen or, on a broker, its log directories, else the id)', { reach: 'process' }),
       int('partition', 'partition index', { unknown: -1 }),
       int('records', 'records the member acquired from the partition: the offsets of the response\'s acquired ranges (0 when a response seen whole leaves the partition out); -1 without a response', { unknown: -1 }),
       int('acquired_ranges', 'acquired ranges (first offset, last offset, delivery count) in the response (0 when a response seen whole leaves the partition out); -1 without a response', { unknown: -1 }),
@@ -611,7 +611,7 @@ export const PROBES: readonly ProbeSpec[] = [
       str('group', 256, 'share group id'),
       str('member', 256, 'member id'),
       int('session_epoch', 'share session epoch of the request (-1 closes the session)'),
-      str('topic', 256, 'topic name (resolved from the topic id when a Metadata response was seen, else the id)', { reach: 'process' }),
+      str('topic', 256, 'topic name (resolved from the topic id from a Metadata response seen or, on a broker, its log directories, else the id)', { reach: 'process' }),
       int('partition', 'partition index', { unknown: -1 }),
       int('accepted', 'records acknowledged as processed (accept)', { unknown: -1 }),
       int('released', 'records given back for another delivery (release)', { unknown: -1 }),
@@ -655,7 +655,7 @@ export const PROBES: readonly ProbeSpec[] = [
       str('leader', 256, 'member id of the group leader (classic)'),
       int('joined', 'members new in this generation (first joins, or absent from the previous generation); consumer: 1 on a member\'s first assignment'),
       int('departed', 'members of the previous generation missing from this one (left or timed out); -1 unless the member lists of both generations were seen', { unknown: -1 }),
-      str('assignment', 256, 'consumer: the member\'s assignment, e.g. orders[0,1] (topic ids resolved when a Metadata response was seen); classic: empty'),
+      str('assignment', 256, 'consumer: the member\'s assignment, e.g. orders[0,1] (topic ids resolved from a Metadata response seen or, on a broker, its log directories); classic: empty'),
       int('assigned_partitions', 'consumer: partitions in the member\'s assignment; classic: -1', { unknown: -1 }),
     ],
   },

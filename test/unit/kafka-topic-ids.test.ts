@@ -54,18 +54,31 @@ describe('topic ids from log directories', () => {
     expect(ids.name(PID + 1, orders.uuid)).toBeUndefined();
   });
 
-  it('looks again for an id it could not name only after a while, and finds partitions made since', () => {
+  it('looks for a new id at once, and again for one it could not name only after a while', () => {
     const ids = source();
-    const later = topicId();
-    expect(ids.name(PID, later.uuid)).toBeUndefined();
+    const first = topicId();
+    expect(ids.name(PID, first.uuid)).toBeUndefined();
+    // A topic made since: its id, never looked for, is looked for at once.
+    const made = topicId();
+    partition('made-0', `version: 0\ntopic_id: ${made.kafka}\n`);
+    expect(ids.name(PID, made.uuid)).toBe('made');
+    // The metadata written after the segment: the directory is read again, when the id is due.
     partition('later-0', undefined);
-    expect(ids.name(PID, later.uuid)).toBeUndefined();
-    // The metadata is written after the segment: the directory is read again.
-    writeFileSync(join(dir, 'rootfs', 'kafka-logs', 'later-0', 'partition.metadata'), `version: 0\ntopic_id: ${later.kafka}\n`);
+    writeFileSync(join(dir, 'rootfs', 'kafka-logs', 'later-0', 'partition.metadata'), `version: 0\ntopic_id: ${first.kafka}\n`);
     clock += 5_000;
-    expect(ids.name(PID, later.uuid)).toBeUndefined();
+    expect(ids.name(PID, first.uuid)).toBeUndefined();
     clock += 5_000;
-    expect(ids.name(PID, later.uuid)).toBe('later');
+    expect(ids.name(PID, first.uuid)).toBe('later');
+  });
+
+  it('makes no more than a burst of scans for ids read from corrupt frames, then one per 10 ms', () => {
+    const ids = source();
+    for (let i = 0; i < 20; i++) expect(ids.name(PID, topicId().uuid)).toBeUndefined();
+    const made = topicId();
+    partition('made-0', `version: 0\ntopic_id: ${made.kafka}\n`);
+    expect(ids.name(PID, made.uuid)).toBeUndefined();
+    clock += 10;
+    expect(ids.name(PID, made.uuid)).toBe('made');
   });
 
   it('takes nothing from what is not a partition directory of Kafka or its metadata', () => {

@@ -12,8 +12,13 @@ export interface TopicIdSource {
   name(pid: number, id: string): string | undefined;
 }
 
-/** How long a process that named no unknown id is left alone before its files are looked at again. */
+/** How long an id the process's files did not name waits before they are looked at again for it. */
 const RESCAN_MS = 10_000;
+/** Scans for ids never looked for: a burst of this many at once, then one per NEW_ID_MS (ids read from a corrupt frame must not make a scan each). */
+const NEW_ID_BURST = 20;
+const NEW_ID_MS = 10;
+/** Ids remembered as not found, per process. */
+const MAX_MISSED = 10_000;
 /** Open files looked at per scan: a broker holds a few per partition. */
 const MAX_FDS = 100_000;
 /** Processes remembered; the oldest is forgotten past this. */
@@ -39,13 +44,24 @@ export function partitionMetadataId(text: string): string | undefined {
   return m ? kafkaIdToUuid(m[1]!) : undefined;
 }
 
+interface Known {
+  byId: Map<string, string>;
+  /** Partition directories whose metadata was read. */
+  dirs: Set<string>;
+  /** Ids not found, and when they were last looked for. */
+  missed: Map<string, number>;
+  /** The new-id scans allowed now, and when that was last worked out. */
+  tokens: number;
+  refilled: number;
+}
+
 /**
  * TopicIdSource through /proc/PID/fd (the files the process has open) and /proc/PID/root (paths as
  * the process sees them, in its own mount namespace). Only root runs a capture; what is read is a
  * topic name, checked to be a legal one, and an id.
  */
 export class ProcTopicIds implements TopicIdSource {
-  private readonly names = new Map<number, { byId: Map<string, string>; dirs: Set<string>; scanned: number }>();
+  private readonly names = new Map<number, Known>();
 
   constructor(
     private readonly proc = '/proc',
@@ -56,17 +72,32 @@ export class ProcTopicIds implements TopicIdSource {
     let known = this.names.get(pid);
     const found = known?.byId.get(id);
     if (found !== undefined) return found;
-    if (known && this.now() - known.scanned < RESCAN_MS) return undefined;
+    const now = this.now();
     if (!known) {
       if (this.names.size >= MAX_PROCESSES) this.names.delete(this.names.keys().next().value!);
-      this.names.set(pid, (known = { byId: new Map(), dirs: new Set(), scanned: 0 }));
+      this.names.set(pid, (known = { byId: new Map(), dirs: new Set(), missed: new Map(), tokens: NEW_ID_BURST, refilled: now }));
     }
-    known.scanned = this.now();
+    // A new topic's first exchanges come right after its partitions are made: an id never looked
+    // for is looked for at once; one not found, again only after a while.
+    const missed = known.missed.get(id);
+    if (missed !== undefined) {
+      if (now - missed < RESCAN_MS) return undefined;
+    } else {
+      known.tokens = Math.min(NEW_ID_BURST, known.tokens + (now - known.refilled) / NEW_ID_MS);
+      known.refilled = now;
+      if (known.tokens < 1) return undefined;
+      known.tokens -= 1;
+    }
     this.scan(pid, known);
-    return known.byId.get(id);
+    const name = known.byId.get(id);
+    if (name === undefined) {
+      if (known.missed.size >= MAX_MISSED) known.missed.delete(known.missed.keys().next().value!);
+      known.missed.set(id, now);
+    }
+    return name;
   }
 
-  private scan(pid: number, known: { byId: Map<string, string>; dirs: Set<string> }): void {
+  private scan(pid: number, known: Known): void {
     let fds: string[];
     try {
       fds = readdirSync(`${this.proc}/${pid}/fd`);

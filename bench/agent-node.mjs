@@ -16,9 +16,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cpuSeconds, median, positive } from './common.mjs';
-import { consumerPerf, producerPerf } from './kafka-apache.mjs';
+import { fileURLToPath } from 'node:url';
+import { cpuSeconds, median } from './common.mjs';
+import { apacheBenchSetup, consumerPerf, producerPerf } from './kafka-apache.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'kafkatrace.js');
@@ -88,27 +88,14 @@ function total(text, metric, where = /.*/) {
 }
 
 export async function benchAgentNode() {
+  const setup = await apacheBenchSetup('agent per node');
+  if (!setup) return;
+  const { apache, reps, records, size, partitions, java } = setup;
   const live = new Set();
   const onSigint = () => {
     for (const child of live) child.kill('SIGKILL');
   };
   process.on('SIGINT', onSigint);
-  const apache = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'demo', 'apache-kafka.js')).href);
-  console.log('');
-  const why = apache.apacheKafkaProblem();
-  if (why) {
-    console.log(`agent per node: skipped (${why})`);
-    return;
-  }
-  if (process.getuid?.() !== 0) {
-    console.log('agent per node: skipped (tracing needs root)');
-    return;
-  }
-  const reps = positive('BENCH_REPS', 5);
-  const records = positive('BENCH_APACHE_RECORDS', 1_000_000);
-  const size = positive('BENCH_APACHE_VALUE', 100);
-  const partitions = positive('BENCH_APACHE_PARTITIONS', 3);
-  const java = (main, args) => apache.javaArgs([`${apache.kafkaLibsDir()}/*`], main, args, ['-Xmx512m']);
   const dir = mkdtempSync(join(tmpdir(), 'kt-bench-agent-'));
   const cluster = await apache.startKafkaCluster({ brokers: 1 });
   let agent;

@@ -101,29 +101,37 @@ function tracerReport(t) {
 const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 const spread = (xs) => `${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}`;
 
+/**
+ * What the benches on Apache Kafka share: the broker's module, the settings from the environment and
+ * how to run Kafka's tools; undefined (the reason printed under `title`) without Kafka or root.
+ */
+export async function apacheBenchSetup(title) {
+  const apache = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'demo', 'apache-kafka.js')).href);
+  console.log('');
+  const why = apache.apacheKafkaProblem() ?? (process.getuid?.() !== 0 ? 'tracing needs root' : undefined);
+  if (why) {
+    console.log(`${title}: skipped (${why})`);
+    return undefined;
+  }
+  return {
+    apache,
+    reps: positive('BENCH_REPS', 5),
+    records: positive('BENCH_APACHE_RECORDS', 1_000_000),
+    size: positive('BENCH_APACHE_VALUE', 100),
+    partitions: positive('BENCH_APACHE_PARTITIONS', 3),
+    java: (main, args) => apache.javaArgs([`${apache.kafkaLibsDir()}/*`], main, args, ['-Xmx512m']),
+  };
+}
+
 export async function benchApacheKafka() {
+  const setup = await apacheBenchSetup('kafka on Apache Kafka');
+  if (!setup) return;
+  const { apache, reps, records, size, partitions, java } = setup;
   const live = new Set();
   const onSigint = () => {
     for (const child of live) child.kill('SIGKILL');
   };
   process.on('SIGINT', onSigint);
-  const dist = (...p) => import(pathToFileURL(join(ROOT, 'dist', 'src', ...p)).href);
-  const apache = await dist('demo', 'apache-kafka.js');
-  console.log('');
-  const why = apache.apacheKafkaProblem();
-  if (why) {
-    console.log(`kafka on Apache Kafka: skipped (${why})`);
-    return;
-  }
-  if (process.getuid?.() !== 0) {
-    console.log('kafka on Apache Kafka: skipped (tracing needs root)');
-    return;
-  }
-  const reps = positive('BENCH_REPS', 5);
-  const records = positive('BENCH_APACHE_RECORDS', 1_000_000);
-  const size = positive('BENCH_APACHE_VALUE', 100);
-  const partitions = positive('BENCH_APACHE_PARTITIONS', 3);
-  const java = (main, args) => apache.javaArgs([`${apache.kafkaLibsDir()}/*`], main, args, ['-Xmx512m']);
   const cluster = await apache.startKafkaCluster({ brokers: 1 });
   try {
     apache.createTopics(cluster, { [TOPIC]: partitions });

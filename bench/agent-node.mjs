@@ -90,12 +90,7 @@ function total(text, metric, where = /.*/) {
 export async function benchAgentNode() {
   const setup = await apacheBenchSetup('agent per node');
   if (!setup) return;
-  const { apache, reps, records, size, partitions, java } = setup;
-  const live = new Set();
-  const onSigint = () => {
-    for (const child of live) child.kill('SIGKILL');
-  };
-  process.on('SIGINT', onSigint);
+  const { apache, reps, records, size, partitions, java, live, release } = setup;
   const dir = mkdtempSync(join(tmpdir(), 'kt-bench-agent-'));
   const cluster = await apache.startKafkaCluster({ brokers: 1 });
   let agent;
@@ -152,7 +147,7 @@ export async function benchAgentNode() {
     for (const child of live) child.kill('SIGKILL');
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
-    process.off('SIGINT', onSigint);
+    release();
   }
 }
 

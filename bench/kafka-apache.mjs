@@ -102,8 +102,9 @@ const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 const spread = (xs) => `${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}`;
 
 /**
- * What the benches on Apache Kafka share: the broker's module, the settings from the environment and
- * how to run Kafka's tools; undefined (the reason printed under `title`) without Kafka or root.
+ * What the benches on Apache Kafka share: the broker's module, the settings from the environment,
+ * how to run Kafka's tools, and `live`, the children a SIGINT kills until `release()`; undefined
+ * (the reason printed under `title`) without Kafka or root.
  */
 export async function apacheBenchSetup(title) {
   const apache = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'demo', 'apache-kafka.js')).href);
@@ -113,6 +114,11 @@ export async function apacheBenchSetup(title) {
     console.log(`${title}: skipped (${why})`);
     return undefined;
   }
+  const live = new Set();
+  const onSigint = () => {
+    for (const child of live) child.kill('SIGKILL');
+  };
+  process.on('SIGINT', onSigint);
   return {
     apache,
     reps: positive('BENCH_REPS', 5),
@@ -120,18 +126,15 @@ export async function apacheBenchSetup(title) {
     size: positive('BENCH_APACHE_VALUE', 100),
     partitions: positive('BENCH_APACHE_PARTITIONS', 3),
     java: (main, args) => apache.javaArgs([`${apache.kafkaLibsDir()}/*`], main, args, ['-Xmx512m']),
+    live,
+    release: () => process.off('SIGINT', onSigint),
   };
 }
 
 export async function benchApacheKafka() {
   const setup = await apacheBenchSetup('kafka on Apache Kafka');
   if (!setup) return;
-  const { apache, reps, records, size, partitions, java } = setup;
-  const live = new Set();
-  const onSigint = () => {
-    for (const child of live) child.kill('SIGKILL');
-  };
-  process.on('SIGINT', onSigint);
+  const { apache, reps, records, size, partitions, java, live, release } = setup;
   const cluster = await apache.startKafkaCluster({ brokers: 1 });
   try {
     apache.createTopics(cluster, { [TOPIC]: partitions });
@@ -195,7 +198,7 @@ export async function benchApacheKafka() {
   } finally {
     for (const child of live) child.kill('SIGKILL');
     await cluster.stop();
-    process.off('SIGINT', onSigint);
+    release();
   }
 }
 

@@ -93,7 +93,8 @@ export class ProcFiles implements CaptureFiles {
   }
 }
 
-function closeQuietly(fd: number): void {
+/** Closes `fd`, never throwing: what reads another process's files must never throw. */
+export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
   } catch {

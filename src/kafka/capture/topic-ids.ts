@@ -4,7 +4,8 @@
 // itself keeps each partition's topic id beside its segments, in `<topic>-<partition>/
 // partition.metadata` ("version: 0" and "topic_id: <base64>"), and holds its segments open: the
 // directories behind the open `.log` files of the process are its partitions.
-import { closeSync, constants, fstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { constants, fstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeQuietly } from './files.js';
 
 /** Names a topic id from what process `pid` keeps on disk: the seam between the decoder and /proc. */
 export interface TopicIdSource {
@@ -140,6 +141,6 @@ function smallFile(path: string): string | undefined {
   } catch {
     return undefined;
   } finally {
-    closeSync(fd);
+    closeQuietly(fd);
   }
 }

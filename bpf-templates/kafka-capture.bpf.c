@@ -459,6 +459,14 @@ static __always_inline void fill_identity(struct record *r, struct conn *c, __u3
   bpf_get_current_comm(r->hdr.comm, sizeof r->hdr.comm);
 }
 
+/* User space drains the ring on a timer (DRAIN_MS in src/kafka/capture/loader.ts): a record wakes it only once a quarter of the
+ * ring waits, so that a busy broker's syscalls do not each pay for waking the tracer. */
+static __always_inline __u64 ring_wakeup(void) {
+  return bpf_ringbuf_query(&kafka_events, BPF_RB_AVAIL_DATA) >= bpf_ringbuf_query(&kafka_events, BPF_RB_RING_SIZE) / 4
+             ? BPF_RB_FORCE_WAKEUP
+             : BPF_RB_NO_WAKEUP;
+}
+
 /* Frames of direction `dir` are lost: the other direction's next record says so (KC_F_LOSS). */
 static __always_inline void tell_loss(struct conn *c, __u32 dir) {
   c->dir[(dir ^ 1) & 1].flags |= KC_F_LOSS;
@@ -471,7 +479,7 @@ static __always_inline void flush(struct record *r, struct conn *c, struct dir_s
   if (len == 0) return;
   if (len > KC_REC_CAP) len = KC_REC_CAP;
   fill_identity(r, c, dir);
-  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + len, 0)) {
+  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + len, ring_wakeup())) {
     /* Its bytes count as skipped; user space, skipping across a boundary, resyncs where we do. */
     count_lost();
     count_frames(dir, KC_FR_RING, r->v.frames);
@@ -1294,7 +1302,7 @@ static __always_inline void walk_end(struct walk *w) {
   r->hdr.flags = d->flags;
   r->hdr.len = 0;
   fill_identity(r, w->c, r->v.dir);
-  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), 0)) {
+  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), ring_wakeup())) {
     count_lost();
     return;
   }
@@ -1391,7 +1399,7 @@ static __always_inline int file_record(struct walk *w, struct pending *p, __u64 
   r->hdr.skipped = d->skipped;
   r->hdr.flags = KC_F_FILE | d->flags;
   r->hdr.len = sizeof(struct kc_file);
-  int sent = bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + sizeof(struct kc_file), 0) == 0;
+  int sent = bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + sizeof(struct kc_file), ring_wakeup()) == 0;
   r->hdr.len = 0;
   if (!sent) {
     /* Batches may go on in the next sendfile, which user space would read as starting one: the walk
@@ -1591,7 +1599,7 @@ int kt_ce_close(struct sys_enter_ctx *ctx) {
       r->hdr.skipped = c->dir[KC_DIR_OUT].skipped;
       r->hdr.len = 0;
       r->hdr.flags = KC_F_CLOSE;
-      if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), 0)) count_lost();
+      if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), ring_wakeup())) count_lost();
     }
   }
   bpf_map_delete_elem(&kafka_conns, &k);

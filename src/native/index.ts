@@ -77,9 +77,10 @@ export interface BpfObject {
   /**
    * Polls the ring buffer on Node's loop; onRecords gets the records of one wakeup (copies, at most
    * 16384: a flood is delivered over several turns of the loop), packed in one Buffer (see
-   * ring-records.ts).
+   * ring-records.ts). With drainMs, also every drainMs milliseconds: for programs that submit with
+   * BPF_RB_NO_WAKEUP and wake the reader only for a backlog.
    */
-  ringStart(map: string, onRecords: (batch: Buffer) => void): void;
+  ringStart(map: string, onRecords: (batch: Buffer) => void, drainMs?: number): void;
   /** The records available now (at most one batch, packed), synchronously. */
   ringConsume(): Buffer;
   ringStop(): void;

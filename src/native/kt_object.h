@@ -67,9 +67,11 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Buffer<uint8_t> TakeRecords(Napi::Env env);
   // finalizing: called from the destructor, when the JS object is already gone.
   void StopRing(bool finalizing);
+  void DrainRing();
   void DestroyLinks();
   void CloseAll(bool finalizing);
   static void OnRingReadable(uv_poll_t* handle, int status, int events);
+  static void OnRingTimer(uv_timer_t* handle);
   static int OnSample(void* ctx, void* data, size_t size);
 
   struct bpf_object* obj_ = nullptr;
@@ -77,6 +79,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   std::vector<struct bpf_link*> links_;
   struct ring_buffer* ring_ = nullptr;
   uv_poll_t* poll_ = nullptr;
+  // Drains the ring every drainMs_ when the programs wake user space only for a backlog.
+  uv_timer_t* timer_ = nullptr;
+  uint64_t drainMs_ = 0;
   Napi::FunctionReference ringCallback_;
   Napi::AsyncContext* ringContext_ = nullptr;
   // Records of the current batch, packed: each a 4-byte little-endian size, then its bytes.

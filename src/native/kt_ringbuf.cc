@@ -1,7 +1,9 @@
 // The `events` ring buffer, polled on Node's own event loop: its epoll fd is watched with a uv_poll_t
-// (no thread, no timer), and each wakeup delivers every available record to JS in one batch: one
-// Buffer holding the records packed (each a 4-byte little-endian size, then its bytes), so a batch
-// costs one allocation however many records it has (src/native/ring-records.ts reads it).
+// (no thread), and each wakeup delivers every available record to JS in one batch: one Buffer holding
+// the records packed (each a 4-byte little-endian size, then its bytes), so a batch costs one
+// allocation however many records it has (src/native/ring-records.ts reads it). A ring whose programs
+// submit with BPF_RB_NO_WAKEUP (the Kafka capture) is also drained on a timer: a wakeup per record
+// costs the traced process a wakeup of ours inside its syscall, and us a turn of the loop.
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -38,23 +40,33 @@ Napi::Buffer<uint8_t> BpfObject::TakeRecords(Napi::Env env) {
   return out;
 }
 
-void BpfObject::OnRingReadable(uv_poll_t* handle, int status, int) {
-  auto* self = static_cast<BpfObject*>(handle->data);
-  if (self == nullptr || self->ring_ == nullptr || status < 0) return;
-  ring_buffer__consume(self->ring_);
-  if (self->pending_.empty()) return;
-  Napi::Env env = self->Env();
+void BpfObject::DrainRing() {
+  if (ring_ == nullptr) return;
+  ring_buffer__consume(ring_);
+  if (pending_.empty()) return;
+  Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Buffer<uint8_t> records = self->TakeRecords(env);
+  Napi::Buffer<uint8_t> records = TakeRecords(env);
   try {
-    self->ringCallback_.MakeCallback(self->Value(), {records}, *self->ringContext_);
+    ringCallback_.MakeCallback(Value(), {records}, *ringContext_);
   } catch (const Napi::Error& e) {
     // An exception in the JS handler is the program's uncaught exception, as for any other callback.
     napi_fatal_exception(env, e.Value());
   }
 }
 
-// ringStart(map, onRecords): onRecords(batch: Buffer) is called once per wakeup.
+void BpfObject::OnRingReadable(uv_poll_t* handle, int status, int) {
+  auto* self = static_cast<BpfObject*>(handle->data);
+  if (self != nullptr && status >= 0) self->DrainRing();
+}
+
+void BpfObject::OnRingTimer(uv_timer_t* handle) {
+  auto* self = static_cast<BpfObject*>(handle->data);
+  if (self != nullptr) self->DrainRing();
+}
+
+// ringStart(map, onRecords, drainMs?): onRecords(batch: Buffer) is called once per wakeup, and every
+// drainMs milliseconds when records wait.
 void BpfObject::RingStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Loaded(env);
@@ -80,6 +92,15 @@ void BpfObject::RingStart(const Napi::CallbackInfo& info) {
     ring_ = nullptr;
     throw Napi::Error::New(env, std::string("cannot poll the ring buffer: ") + uv_strerror(err));
   }
+  drainMs_ = info[2].IsNumber() ? static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()) : 0;
+  if (drainMs_ > 0) {
+    timer_ = new uv_timer_t;
+    timer_->data = this;
+    uv_timer_init(loop, timer_);
+    uv_timer_start(timer_, OnRingTimer, drainMs_, drainMs_);
+    // The poll handle keeps the loop alive; the timer alone must not.
+    uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+  }
   ringCallback_ = Napi::Persistent(info[1].As<Napi::Function>());
   ringContext_ = new Napi::AsyncContext(env, "kafkatrace:ringbuf");
   // While records may arrive, the JS object must not be collected under the poll handle.
@@ -104,6 +125,11 @@ void BpfObject::StopRing(bool finalizing) {
     poll_ = nullptr;
     if (!finalizing) Unref();
   }
+  if (timer_ != nullptr) {
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
   if (ring_ != nullptr) {
     ring_buffer__free(ring_);
     ring_ = nullptr;
@@ -123,7 +149,11 @@ void BpfObject::RingStop(const Napi::CallbackInfo&) { StopRing(false); }
 // ring keeps what arrives until it is full, then the programs count what they drop.
 void BpfObject::RingPause(const Napi::CallbackInfo& info) {
   if (poll_ == nullptr) return;
-  int err = info[0].ToBoolean().Value() ? uv_poll_stop(poll_) : uv_poll_start(poll_, UV_READABLE, OnRingReadable);
+  bool paused = info[0].ToBoolean().Value();
+  int err = paused ? uv_poll_stop(poll_) : uv_poll_start(poll_, UV_READABLE, OnRingReadable);
+  if (err == 0 && timer_ != nullptr) {
+    err = paused ? uv_timer_stop(timer_) : uv_timer_start(timer_, OnRingTimer, drainMs_, drainMs_);
+  }
   if (err != 0) throw Napi::Error::New(info.Env(), std::string("cannot poll the ring buffer: ") + uv_strerror(err));
 }
 

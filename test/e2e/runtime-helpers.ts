@@ -51,6 +51,8 @@ interface Fixtures {
   probesExit: Buffer;
   /** probes.bpf.c that sends a `tick 7` record per getppid (to overflow a small ring buffer). */
   probesTick: Buffer;
+  /** probesTick submitting with BPF_RB_NO_WAKEUP, as the Kafka capture does: no record wakes the reader. */
+  probesQuiet: Buffer;
   fentry: Buffer;
   /** A program the verifier rejects. */
   rejected: Buffer;
@@ -86,6 +88,7 @@ export function buildFixtures(): Fixtures {
     probes: readFileSync(bpfObject('probes')),
     probesExit: readFileSync(bpfObject('probes', '-exit', ['FX_EXIT_AFTER=5', 'FX_EXIT_CODE=3'])),
     probesTick: readFileSync(bpfObject('probes', '-tick', ['FX_EMIT_PER_GETPPID=1'])),
+    probesQuiet: readFileSync(bpfObject('probes', '-quiet', ['FX_EMIT_PER_GETPPID=1', 'FX_SUBMIT_FLAGS=BPF_RB_NO_WAKEUP'])),
     fentry: readFileSync(bpfObject('fentry')),
     rejected: readFileSync(bpfObject('rejected')),
     paths: { probes: join(OUT, 'probes.bpf.o'), probesTick: join(OUT, 'probes-tick.bpf.o') },

@@ -181,6 +181,12 @@ function captureFrames(entries: Iterable<{ key: Buffer; values: Buffer[] }>): Ca
   return { out: dir(0), in: dir(1) };
 }
 
+/**
+ * How often the ring is drained: the capture wakes the reader only once a quarter of the ring waits
+ * (ring_wakeup() in bpf-templates/kafka-capture.bpf.c), so records wait at most this long.
+ */
+const DRAIN_MS = 10;
+
 function ringSize(bytes: number | undefined): number {
   const n = bytes ?? 8 << 20;
   if (!Number.isInteger(n) || n < 4096 || (n & (n - 1)) !== 0) {
@@ -213,7 +219,7 @@ export function startCapture(options: CaptureOptions, onBatch: (batch: Buffer) =
       obj.attachTracepoint(tp.program, tp.category, tp.name);
       probes++;
     }
-    obj.ringStart('kafka_events', onBatch);
+    obj.ringStart('kafka_events', onBatch, DRAIN_MS);
   } catch (e) {
     obj.close();
     throw e;

@@ -1,6 +1,7 @@
 // User-space maps (kafka probes): same semantics and snapshots as kernel maps.
 import { describe, expect, it, vi } from 'vitest';
 import { UserMaps, keyIdentity } from '../../src/runtime/user-maps.js';
+import type { Value } from '../../src/runtime/values.js';
 import { i64, str, u64 } from './format-helpers.js';
 
 const make = () =>
@@ -105,20 +106,28 @@ describe('UserMaps', () => {
     expect(keyIdentity(['a', 2n])).toBe(keyIdentity(['a', 2n]));
   });
 
-  it('identifies keys of integers and strings as the general form does, without its replacer', () => {
-    // The general form: each value typed in a JSON string (i: integers, s: strings).
+  it('identifies keys of integers and strings without the replacer: equal keys alike, any two others apart', () => {
+    // The general form of a tuple: each value typed in a JSON string (i: integers, s: strings).
     const general = (keys: unknown[]): string => JSON.stringify(keys.map((k) => (typeof k === 'bigint' ? `i:${k}` : `s:${k}`)));
+    const cases: Value[][] = [
+      [], [0n], [-1n], [2n ** 64n - 1n], [''], ['orders'], ['a"b\\c\n\u0001'], ['ü😀'], ['g', 'orders', 3n], [7n, 'a,b', ''], ['x"', -5n],
+      // Strings that spell another key's identity.
+      ['i1'], ['1'], [1n], ['s'], ['[]'], ['["s:a"]'], ['a'], ['s:a'], ['i:1', 'x'], [1n, 'x'],
+    ];
     const stringify = vi.spyOn(JSON, 'stringify');
+    let ids: string[];
     try {
-      for (const keys of [[], [0n], [-1n], [2n ** 64n - 1n], [''], ['orders'], ['a"b\\c\n\u0001'], ['ü😀'], ['g', 'orders', 3n], [7n, 'a,b', ''], ['x"', -5n]]) {
-        expect(keyIdentity(keys)).toBe(general(keys));
-      }
+      ids = cases.map((keys) => keyIdentity(keys));
+      cases.forEach((keys, i) => {
+        if (keys.length !== 1) expect(ids[i]).toBe(general(keys));
+      });
       // general() stringifies without a replacer: any call with one came from keyIdentity.
       expect(stringify.mock.calls.filter((c) => c.length > 1 && c[1] !== undefined)).toEqual([]);
     } finally {
       stringify.mockRestore();
     }
-    expect(keyIdentity(['1'])).not.toBe(keyIdentity([1n]));
+    expect(new Set(ids).size).toBe(cases.length);
+    expect(cases.map((keys) => keyIdentity([...keys]))).toEqual(ids);
   });
 
   it('holds at most its key limit, as a full kernel map: new keys dropped and counted, old keys still updated', () => {

@@ -4,14 +4,18 @@
 // a single-node Apache Kafka (KRaft, src/demo/apache-kafka.ts starts it), untraced and traced by
 // `kafkatrace run kafka-overview` (system-wide: the broker and both clients, all on this machine),
 // alternating in one run, BENCH_REPS rounds. Throughput is the tools' own report; `lost` is
-// 1 - traced/untraced of the medians, target under 3%. Also kafkatrace's CPU (user + system of its
-// process, from /proc) per 100 MB/s of Kafka traffic, the broker's CPU both ways, and the capture's
-// losses as kafkatrace reports them at exit. A traced run in which kafkatrace saw no Kafka request
-// makes the figure INVALID.
+// 1 - traced/untraced of the medians, target under 3%. The figure is a long-running tracer's: each
+// round, traced or not, first runs both tools over BENCH_APACHE_WARMUP records unmeasured, so that
+// kafkatrace's JIT has compiled its hot paths (a fresh kafkatrace spends several times its steady CPU
+// in its first million records); that warm-up's CPU is printed apart. Also kafkatrace's CPU (user +
+// system of its process, from /proc) per 100 MB/s of Kafka traffic, the broker's CPU both ways, and the
+// capture's losses as kafkatrace reports them at exit. A traced run in which kafkatrace saw no Kafka
+// request makes the figure INVALID.
 // Needs root, a built kafkatrace (npm run build), build/ (node scripts/build-kafka.mjs) and Apache
 // Kafka (scripts/install-kafka.sh); without Kafka or root it says so and is skipped.
 // Environment: BENCH_REPS (rounds, default 5), BENCH_APACHE_RECORDS (records per tool run, default
-// 1000000), BENCH_APACHE_VALUE (bytes per record, default 100), BENCH_APACHE_PARTITIONS (default 3).
+// 1000000), BENCH_APACHE_WARMUP (records per round's warm-up, default 2000000), BENCH_APACHE_VALUE
+// (bytes per record, default 100), BENCH_APACHE_PARTITIONS (default 3).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -123,6 +127,7 @@ export async function apacheBenchSetup(title) {
     apache,
     reps: positive('BENCH_REPS', 5),
     records: positive('BENCH_APACHE_RECORDS', 1_000_000),
+    warmup: positive('BENCH_APACHE_WARMUP', 2_000_000),
     size: positive('BENCH_APACHE_VALUE', 100),
     partitions: positive('BENCH_APACHE_PARTITIONS', 3),
     java: (main, args) => apache.javaArgs([`${apache.kafkaLibsDir()}/*`], main, args, ['-Xmx512m']),
@@ -134,12 +139,12 @@ export async function apacheBenchSetup(title) {
 export async function benchApacheKafka() {
   const setup = await apacheBenchSetup('kafka on Apache Kafka');
   if (!setup) return;
-  const { apache, reps, records, size, partitions, java, live, release } = setup;
+  const { apache, reps, records, warmup, size, partitions, java, live, release } = setup;
   const cluster = await apache.startKafkaCluster({ brokers: 1 });
   try {
     apache.createTopics(cluster, { [TOPIC]: partitions });
     const broker = cluster.nodes[0].pid;
-    console.log(`kafka on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes each, ${partitions} partitions, acks=1; ${reps} rounds, untraced then traced by \`kafkatrace run ${TOOL}\` (system-wide: broker and clients)`);
+    console.log(`kafka on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes each, ${partitions} partitions, acks=1; ${reps} rounds, untraced then traced by \`kafkatrace run ${TOOL}\` (system-wide: broker and clients), each after a warm-up of ${fmt(warmup)} records`);
     console.log(`  load average at start: ${loadavg()}`);
     // Warm-up: the JVMs' class loading from disk, the broker's first segments.
     await producerPerf(live, java, cluster.bootstrap, records, size);
@@ -149,6 +154,8 @@ export async function benchApacheKafka() {
     for (let round = 1; round <= reps; round++) {
       for (const way of ['untraced', 'traced']) {
         const t = way === 'traced' ? await startKafkatrace(live, ['run', TOOL, '-v']) : undefined;
+        await producerPerf(live, java, cluster.bootstrap, warmup, size);
+        await consumerPerf(live, java, cluster.bootstrap, warmup, `bench-warm-${way}-${round}`);
         const tracer0 = t ? cpuSeconds(t.child.pid) : 0;
         const broker0 = cpuSeconds(broker);
         const produce = await producerPerf(live, java, cluster.bootstrap, records, size);
@@ -158,12 +165,13 @@ export async function benchApacheKafka() {
         let extra = '';
         if (t) {
           run.tracerCpu = cpuSeconds(t.child.pid) - tracer0;
+          run.warmupCpu = tracer0;
           t.child.kill('SIGINT');
           await t.exited;
           run.report = tracerReport(t);
           if (run.report.requests === 0) valid = false;
           const r = run.report;
-          extra = `  kafkatrace ${run.tracerCpu.toFixed(2)} s CPU, saw ${fmt(r.requests)} requests, ${fmt(r.recordsIn)} records in and ${fmt(r.recordsOut)} out (every topic); lost ${r.lostEvents} events (${r.ringFull ?? '?'} frames ring full, ${r.afterLoss ?? '?'} after a loss, ${r.desyncs ?? '?'} desyncs)`;
+          extra = `  kafkatrace ${run.tracerCpu.toFixed(2)} s CPU (${run.warmupCpu.toFixed(2)} s from its start through the warm-up), saw ${fmt(r.requests)} requests, ${fmt(r.recordsIn)} records in and ${fmt(r.recordsOut)} out (every topic); lost ${r.lostEvents} events (${r.ringFull ?? '?'} frames ring full, ${r.afterLoss ?? '?'} after a loss, ${r.desyncs ?? '?'} desyncs)`;
         }
         runs[way].push(run);
         console.log(`  round ${round} ${way.padEnd(9)} produce ${fmt(produce.recordsPerSec)} rec/s ${produce.mbPerSec.toFixed(1)} MB/s, consume ${fmt(consume.recordsPerSec)} rec/s ${consume.mbPerSec.toFixed(1)} MB/s, broker ${brokerCpu.toFixed(2)} s CPU, load ${run.load}${extra}`);
@@ -187,6 +195,8 @@ export async function benchApacheKafka() {
     // connection, seen at both its ends.
     const tracerCpu = runs.traced.reduce((n, r) => n + r.tracerCpu, 0);
     const trafficMb = runs.traced.reduce((n, r) => n + r.produce.mb + r.consume.mb, 0);
+    const warmupCpu = median(runs.traced.map((r) => r.warmupCpu));
+    console.log(`  kafkatrace warm  ${warmupCpu.toFixed(2)} s CPU per start (median) from its start through the warm-up's ${fmt(warmup)} records each way, not counted below`);
     console.log(`  kafkatrace CPU   ${tracerCpu.toFixed(2)} s over ${fmt(trafficMb)} MB produced and fetched: ${((tracerCpu / trafficMb) * 100 * 100).toFixed(1)}% of a core per 100 MB/s`);
     const brokerBase = median(runs.untraced.map((r) => r.brokerCpu));
     const brokerTraced = median(runs.traced.map((r) => r.brokerCpu));

@@ -3,8 +3,8 @@
 // kafka-consumer-perf-test (org.apache.kafka.tools.ProducerPerformance and ConsumerPerformance), against
 // a single-node Apache Kafka (KRaft, src/demo/apache-kafka.ts starts it), untraced and traced by
 // `kafkatrace run kafka-overview` (system-wide: the broker and both clients, all on this machine),
-// alternating in one run, BENCH_REPS rounds. Throughput is the tools' own report; `lost` is
-// 1 - traced/untraced of the medians, target under 3%. The figure is a long-running tracer's: each
+// alternating in one run (each way first in every other round), BENCH_REPS rounds. Throughput is
+// the tools' own report; `lost` is 1 - traced/untraced of the medians, target under 3%. The figure is a long-running tracer's: each
 // round, traced or not, first runs both tools over BENCH_APACHE_WARMUP records unmeasured, so that
 // kafkatrace's JIT has compiled its hot paths (a fresh kafkatrace spends several times its steady CPU
 // in its first million records); that warm-up's CPU is printed apart. Also kafkatrace's CPU (user +
@@ -144,7 +144,7 @@ export async function benchApacheKafka() {
   try {
     apache.createTopics(cluster, { [TOPIC]: partitions });
     const broker = cluster.nodes[0].pid;
-    console.log(`kafka on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes each, ${partitions} partitions, acks=1; ${reps} rounds, untraced then traced by \`kafkatrace run ${TOOL}\` (system-wide: broker and clients), each after a warm-up of ${fmt(warmup)} records`);
+    console.log(`kafka on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes each, ${partitions} partitions, acks=1; ${reps} rounds, untraced and traced (each first in every other round) by \`kafkatrace run ${TOOL}\` (system-wide: broker and clients), each after a warm-up of ${fmt(warmup)} records`);
     console.log(`  load average at start: ${loadavg()}`);
     // Warm-up: the JVMs' class loading from disk, the broker's first segments.
     await producerPerf(live, java, cluster.bootstrap, records, size);
@@ -152,7 +152,9 @@ export async function benchApacheKafka() {
     const runs = { untraced: [], traced: [] };
     let valid = true;
     for (let round = 1; round <= reps; round++) {
-      for (const way of ['untraced', 'traced']) {
+      // Untraced first in odd rounds, traced first in even ones: a drift over the run (the broker's log
+      // growing, the machine warming) falls on both ways alike.
+      for (const way of round % 2 === 1 ? ['untraced', 'traced'] : ['traced', 'untraced']) {
         const t = way === 'traced' ? await startKafkatrace(live, ['run', TOOL, '-v']) : undefined;
         await producerPerf(live, java, cluster.bootstrap, warmup, size);
         await consumerPerf(live, java, cluster.bootstrap, warmup, `bench-warm-${way}-${round}`);

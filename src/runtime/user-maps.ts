@@ -35,22 +35,22 @@ type Stored =
 interface UserMap {
   spec: UserMapSpec;
   maxKeys: number;
-  entries: Map<string, { keys: Value[]; stored: Stored }>;
+  /**
+   * Entries by identity: a map of one string or one integer key is keyed by the key itself (a topic
+   * name the decoder hands over again hashes once and compares by reference), any other by
+   * keyIdentity.
+   */
+  entries: Map<string | bigint, { keys: Value[]; stored: Stored }>;
+  identity: (keys: Value[]) => string | bigint;
   /** Updates refused because the map was full. */
   dropped: number;
 }
 
 /** A canonical identity for a key tuple: equal keys (by value) give equal strings. */
 export function keyIdentity(keys: Value[]): string {
-  // One integer or string (the usual key): its type's letter and its text. Every other identity is a
-  // JSON array, starting with '[', so none can equal it.
-  if (keys.length === 1) {
-    const k = keys[0];
-    if (typeof k === 'string') return `s${k}`;
-    if (typeof k === 'bigint') return `i${k}`;
-  }
-  // Keys of integers and strings alone: the same string without the replacer, which costs about a
-  // microsecond a call (a quarter of decoding a small Kafka exchange for `@n = count()`).
+  // Keys of integers and strings alone (the usual ones): the same string without the replacer,
+  // which costs about a microsecond a call (a quarter of decoding a small Kafka exchange for
+  // `@n = count()`).
   let plain = '[';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
@@ -60,6 +60,18 @@ export function keyIdentity(keys: Value[]): string {
     else return replaced(keys);
   }
   return `${plain}]`;
+}
+
+/** How a map of these key types identifies a key tuple. */
+function identityOf(keyTypes: KType[]): (keys: Value[]) => string | bigint {
+  const only = keyTypes.length === 1 ? keyTypes[0]!.kind : undefined;
+  if (only !== 'str' && only !== 'int') return keyIdentity;
+  const type = only === 'str' ? 'string' : 'bigint';
+  return (keys) => {
+    const k = keys[0];
+    if (typeof k !== type) throw new InternalError(`a ${only} map key is ${typeof k}`);
+    return k as string | bigint;
+  };
 }
 
 function replaced(keys: Value[]): string {
@@ -196,7 +208,7 @@ export class UserMaps {
 
   private entryOf(m: UserMap, keys: Value[]): Stored | undefined {
     const name = m.spec.name;
-    const id = keyIdentity(keys);
+    const id = m.identity(keys);
     let e = m.entries.get(id);
     if (!e) {
       if (m.entries.size >= m.maxKeys) {
@@ -275,12 +287,14 @@ export class UserMaps {
 
   /** The entry's value as a snapshot holds it, or undefined when the key is absent. */
   get(name: string, keys: Value[]): MapEntryValue | undefined {
-    const e = this.map(name).entries.get(keyIdentity(keys));
+    const m = this.map(name);
+    const e = m.entries.get(m.identity(keys));
     return e ? publicValue(e.stored) : undefined;
   }
 
   hasKey(name: string, keys: Value[]): boolean {
-    return this.map(name).entries.has(keyIdentity(keys));
+    const m = this.map(name);
+    return m.entries.has(m.identity(keys));
   }
 
   delete(name: string, keys: Value[]): boolean {
@@ -289,7 +303,7 @@ export class UserMaps {
       this.zero(name);
       return true;
     }
-    return m.entries.delete(keyIdentity(keys));
+    return m.entries.delete(m.identity(keys));
   }
 
   clear(name: string): void {
@@ -310,7 +324,9 @@ export class UserMaps {
 
   /** Adds a map (the REPL's set grows as blocks attach); one of that name already here stays as it is. */
   add(spec: UserMapSpec): void {
-    if (!this.maps.has(spec.name)) this.maps.set(spec.name, { spec, maxKeys: spec.maxKeys ?? MAP_MAX_ENTRIES, entries: new Map(), dropped: 0 });
+    if (!this.maps.has(spec.name)) {
+      this.maps.set(spec.name, { spec, maxKeys: spec.maxKeys ?? MAP_MAX_ENTRIES, entries: new Map(), identity: identityOf(spec.keyTypes), dropped: 0 });
+    }
   }
 
   remove(name: string): void {

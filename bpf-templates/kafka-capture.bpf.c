@@ -459,12 +459,15 @@ static __always_inline void fill_identity(struct record *r, struct conn *c, __u3
   bpf_get_current_comm(r->hdr.comm, sizeof r->hdr.comm);
 }
 
-/* User space drains the ring on a timer (DRAIN_MS in src/kafka/capture/loader.ts): a record wakes it only once a quarter of the
- * ring waits, so that a busy broker's syscalls do not each pay for waking the tracer. */
-static __always_inline __u64 ring_wakeup(void) {
-  return bpf_ringbuf_query(&kafka_events, BPF_RB_AVAIL_DATA) >= bpf_ringbuf_query(&kafka_events, BPF_RB_RING_SIZE) / 4
-             ? BPF_RB_FORCE_WAKEUP
-             : BPF_RB_NO_WAKEUP;
+/* User space drains the ring on a timer (DRAIN_MS in src/kafka/capture/loader.ts): a record of `size`
+ * bytes wakes it only when it makes the backlog pass a quarter of the ring, so that a busy broker's
+ * syscalls do not each pay for waking the tracer (an interrupt each), nor do they all once the
+ * tracer falls behind. */
+static __always_inline __u64 ring_wakeup(__u64 size) {
+  __u64 quarter = bpf_ringbuf_query(&kafka_events, BPF_RB_RING_SIZE) / 4;
+  __u64 waiting = bpf_ringbuf_query(&kafka_events, BPF_RB_AVAIL_DATA);
+  __u64 taken = (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL; /* as the ring lays a record out */
+  return waiting < quarter && waiting + taken >= quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* Frames of direction `dir` are lost: the other direction's next record says so (KC_F_LOSS). */
@@ -479,7 +482,7 @@ static __always_inline void flush(struct record *r, struct conn *c, struct dir_s
   if (len == 0) return;
   if (len > KC_REC_CAP) len = KC_REC_CAP;
   fill_identity(r, c, dir);
-  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + len, ring_wakeup())) {
+  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + len, ring_wakeup(sizeof(struct kc_event) + len))) {
     /* Its bytes count as skipped; user space, skipping across a boundary, resyncs where we do. */
     count_lost();
     count_frames(dir, KC_FR_RING, r->v.frames);
@@ -1302,7 +1305,7 @@ static __always_inline void walk_end(struct walk *w) {
   r->hdr.flags = d->flags;
   r->hdr.len = 0;
   fill_identity(r, w->c, r->v.dir);
-  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), ring_wakeup())) {
+  if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), ring_wakeup(sizeof(struct kc_event)))) {
     count_lost();
     return;
   }
@@ -1399,7 +1402,7 @@ static __always_inline int file_record(struct walk *w, struct pending *p, __u64 
   r->hdr.skipped = d->skipped;
   r->hdr.flags = KC_F_FILE | d->flags;
   r->hdr.len = sizeof(struct kc_file);
-  int sent = bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + sizeof(struct kc_file), ring_wakeup()) == 0;
+  int sent = bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event) + sizeof(struct kc_file), ring_wakeup(sizeof(struct kc_event) + sizeof(struct kc_file))) == 0;
   r->hdr.len = 0;
   if (!sent) {
     /* Batches may go on in the next sendfile, which user space would read as starting one: the walk
@@ -1599,7 +1602,7 @@ int kt_ce_close(struct sys_enter_ctx *ctx) {
       r->hdr.skipped = c->dir[KC_DIR_OUT].skipped;
       r->hdr.len = 0;
       r->hdr.flags = KC_F_CLOSE;
-      if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), ring_wakeup())) count_lost();
+      if (bpf_ringbuf_output(&kafka_events, &r->hdr, sizeof(struct kc_event), ring_wakeup(sizeof(struct kc_event)))) count_lost();
     }
   }
   bpf_map_delete_elem(&kafka_conns, &k);

@@ -222,9 +222,20 @@ describe.runIf(missing === undefined)('a fleet: three brokers in network namespa
     }
     expect(empty, `seed ${SEED}: dashboard queries without a series`).toEqual([]);
 
+    // Followers' fetches are not consumers': each record is fetched once by each of its two followers
+    // (replication factor 3, acks=all: all of it before the producers ended), seen by the leader's
+    // agent and by the follower's. Consumers, traced on the brokers' side alone, fetched at least the
+    // records the members were handed (more where a fetch was buffered when a member paused or lost
+    // its partitions).
     const fetched = await sums('kafkatrace_overview_records_out{cluster="fleet"}', ['node', 'topic']);
     const replicated = await sums('kafkatrace_overview_records_replicated{cluster="fleet"}', ['node', 'topic']);
     console.log(`fleet: seed ${SEED}: records fetched by consumers per node and topic ${JSON.stringify(fetched)}; by followers ${JSON.stringify(replicated)}; log ends ${JSON.stringify(endsByTopic)}`);
+    await settles('records fetched by followers per topic', () => sums('kafkatrace_overview_records_replicated{cluster="fleet"}', ['topic']), sortedRecord(Object.fromEntries(Object.entries(endsByTopic).map(([t, n]) => [t, 4 * n]))));
+    const handed: Record<string, number> = {};
+    for (const e of [...m1.events, ...m2run.events]) if (e.event === 'records') handed[String(e['topic'])] = (handed[String(e['topic'])] ?? 0) + Number(e['count']);
+    const fetchedByTopic = await sums('kafkatrace_overview_records_out{cluster="fleet"}', ['topic']);
+    for (const t of names) expect(fetchedByTopic[t] ?? 0, `seed ${SEED}: records fetched by consumers of ${t}, at least the ${handed[t] ?? 0} handed to the members`).toBeGreaterThanOrEqual(handed[t] ?? 0);
+    expect(Object.values(handed).reduce((a, b) => a + b, 0), `seed ${SEED}: records handed to the members`).toBeGreaterThan(0);
 
     // One node's agent stops: its target is down, its series are gone (stale), the others' stay.
     const victim = f.nodes[int(0, f.nodes.length - 1)]!;

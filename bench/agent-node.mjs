@@ -10,7 +10,7 @@
 // Needs root, a built kafkatrace (npm run build), build/ (node scripts/build-kafka.mjs) and Apache
 // Kafka (scripts/install-kafka.sh); without Kafka or root it says so and is skipped.
 // Environment: BENCH_REPS (rounds, default 5), BENCH_APACHE_RECORDS (records per tool run, default
-// 1000000), BENCH_APACHE_VALUE (bytes per record, default 100), BENCH_APACHE_PARTITIONS (default 3).
+// 3000000), BENCH_APACHE_VALUE (bytes per record, default 100), BENCH_APACHE_PARTITIONS (default 3).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -96,13 +96,15 @@ export async function benchAgentNode() {
   let agent;
   try {
     apache.createTopics(cluster, { [TOPIC]: partitions });
-    console.log(`agent per node on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): \`kafkatrace agent\` with ${Object.values(TOOLS).join(', ')} (system-wide: broker and clients); kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes, ${partitions} partitions, acks=1; ${reps} rounds, without then with the agent`);
+    console.log(`agent per node on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): \`kafkatrace agent\` with ${Object.values(TOOLS).join(', ')} (system-wide: broker and clients); kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes, ${partitions} partitions, acks=1; ${reps} rounds, without and with the agent (each first in every other round)`);
     await producerPerf(live, java, cluster.bootstrap, records, size);
     await consumerPerf(live, java, cluster.bootstrap, records, 'bench-agent-warm-up');
     const rounds = { without: [], with: [] };
     let valid = true;
     for (let round = 1; round <= reps; round++) {
-      for (const way of ['without', 'with']) {
+      // Without first in odd rounds, with first in even ones, as in the Apache figure: a drift over the
+      // run falls on both ways alike.
+      for (const way of round % 2 === 1 ? ['without', 'with'] : ['with', 'without']) {
         // A fresh agent each round, started (its scripts compiled and attached) before the tools and
         // stopped after them: "without" has no kafkatrace program loaded at all.
         if (way === 'with') agent = await startAgent(live, dir);

@@ -147,9 +147,6 @@ export async function benchApacheKafka() {
     const broker = cluster.nodes[0].pid;
     console.log(`kafka on Apache Kafka ${apache.apacheKafkaVersion()} (one KRaft node): kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes each, ${partitions} partitions, acks=1; ${reps} rounds, untraced and traced (each first in every other round) by \`kafkatrace run ${TOOL}\` (system-wide: broker and clients), each after a warm-up of ${fmt(warmup)} records`);
     console.log(`  load average at start: ${loadavg()}`);
-    // Warm-up: the JVMs' class loading from disk, the broker's first segments.
-    await producerPerf(live, java, cluster.bootstrap, records, size);
-    await consumerPerf(live, java, cluster.bootstrap, records, 'bench-warm-up');
     const runs = { untraced: [], traced: [] };
     let valid = true;
     for (let round = 1; round <= reps; round++) {

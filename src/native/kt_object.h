@@ -79,9 +79,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   std::vector<struct bpf_link*> links_;
   struct ring_buffer* ring_ = nullptr;
   uv_poll_t* poll_ = nullptr;
-  // Drains the ring every drainMs_ when the programs wake user space only for a backlog.
+  // Drains the ring on a repeating timer when the programs wake user space only for a backlog.
   uv_timer_t* timer_ = nullptr;
-  uint64_t drainMs_ = 0;
   Napi::FunctionReference ringCallback_;
   Napi::AsyncContext* ringContext_ = nullptr;
   // Records of the current batch, packed: each a 4-byte little-endian size, then its bytes.

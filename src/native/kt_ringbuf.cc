@@ -92,12 +92,12 @@ void BpfObject::RingStart(const Napi::CallbackInfo& info) {
     ring_ = nullptr;
     throw Napi::Error::New(env, std::string("cannot poll the ring buffer: ") + uv_strerror(err));
   }
-  drainMs_ = info[2].IsNumber() ? static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()) : 0;
-  if (drainMs_ > 0) {
+  const int64_t drainMs = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
+  if (drainMs > 0) {
     timer_ = new uv_timer_t;
     timer_->data = this;
     uv_timer_init(loop, timer_);
-    uv_timer_start(timer_, OnRingTimer, drainMs_, drainMs_);
+    uv_timer_start(timer_, OnRingTimer, drainMs, drainMs);
     // The poll handle keeps the loop alive; the timer alone must not.
     uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
   }
@@ -152,7 +152,8 @@ void BpfObject::RingPause(const Napi::CallbackInfo& info) {
   bool paused = info[0].ToBoolean().Value();
   int err = paused ? uv_poll_stop(poll_) : uv_poll_start(poll_, UV_READABLE, OnRingReadable);
   if (err == 0 && timer_ != nullptr) {
-    err = paused ? uv_timer_stop(timer_) : uv_timer_start(timer_, OnRingTimer, drainMs_, drainMs_);
+    // uv_timer_again starts a stopped timer again with its own repeat interval.
+    err = paused ? uv_timer_stop(timer_) : uv_timer_again(timer_);
   }
   if (err != 0) throw Napi::Error::New(info.Env(), std::string("cannot poll the ring buffer: ") + uv_strerror(err));
 }

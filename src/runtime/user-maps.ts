@@ -83,19 +83,6 @@ function replaced(keys: Value[]): string {
   });
 }
 
-/** What each update expects a map to hold: one array each, not one per call. */
-const EXPECT = {
-  count: ['count'],
-  sum: ['sum'],
-  min: ['min'],
-  max: ['max'],
-  avg: ['avg'],
-  stats: ['stats'],
-  hist: ['hist'],
-  lhist: ['lhist'],
-  scalar: ['scalar'],
-} as const satisfies Record<string, readonly MapValueKind['kind'][]>;
-
 const wrap64 = (v: bigint, signed: boolean): bigint => (signed ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v));
 
 function normalize(type: KType, v: Value): Value {
@@ -192,17 +179,17 @@ export class UserMaps {
     for (const spec of specs) this.add(spec);
   }
 
-  private map(name: string, expect?: readonly MapValueKind['kind'][]): UserMap {
+  private map(name: string, expect?: MapValueKind['kind']): UserMap {
     const m = this.maps.get(name);
     if (!m) throw new InternalError(`no user-space map ${name}`);
-    if (expect && !expect.includes(m.spec.value.kind)) {
-      throw new InternalError(`map ${name} holds ${m.spec.value.kind}, not ${expect.join('/')}`);
+    if (expect !== undefined && m.spec.value.kind !== expect) {
+      throw new InternalError(`map ${name} holds ${m.spec.value.kind}, not ${expect}`);
     }
     return m;
   }
 
   /** The key's stored value, added if absent; undefined when the map is full (the update is dropped). */
-  private entry(name: string, keys: Value[], expect: readonly MapValueKind['kind'][]): Stored | undefined {
+  private entry(name: string, keys: Value[], expect: MapValueKind['kind']): Stored | undefined {
     return this.entryOf(this.map(name, expect), keys);
   }
 
@@ -222,32 +209,32 @@ export class UserMaps {
   }
 
   count(name: string, keys: Value[]): void {
-    const s = this.entry(name, keys, EXPECT.count) as { value: bigint } | undefined;
+    const s = this.entry(name, keys, 'count') as { value: bigint } | undefined;
     if (s) s.value = wrap64(s.value + 1n, false);
   }
 
   sum(name: string, keys: Value[], v: bigint): void {
-    const m = this.map(name, EXPECT.sum);
+    const m = this.map(name, 'sum');
     const s = this.entryOf(m, keys) as { value: bigint } | undefined;
     if (s) s.value = wrap64(s.value + v, m.spec.value.kind === 'sum' && m.spec.value.signed);
   }
 
   min(name: string, keys: Value[], v: bigint): void {
-    const s = this.entry(name, keys, EXPECT.min) as { value: bigint; set: boolean } | undefined;
+    const s = this.entry(name, keys, 'min') as { value: bigint; set: boolean } | undefined;
     if (s && (!s.set || v < s.value)) Object.assign(s, { value: v, set: true });
   }
 
   max(name: string, keys: Value[], v: bigint): void {
-    const s = this.entry(name, keys, EXPECT.max) as { value: bigint; set: boolean } | undefined;
+    const s = this.entry(name, keys, 'max') as { value: bigint; set: boolean } | undefined;
     if (s && (!s.set || v > s.value)) Object.assign(s, { value: v, set: true });
   }
 
   avg(name: string, keys: Value[], v: bigint): void {
-    this.addAvg(this.entry(name, keys, EXPECT.avg), v);
+    this.addAvg(this.entry(name, keys, 'avg'), v);
   }
 
   stats(name: string, keys: Value[], v: bigint): void {
-    this.addAvg(this.entry(name, keys, EXPECT.stats), v);
+    this.addAvg(this.entry(name, keys, 'stats'), v);
   }
 
   private addAvg(s: Stored | undefined, v: bigint): void {
@@ -258,15 +245,16 @@ export class UserMaps {
   }
 
   hist(name: string, keys: Value[], v: bigint): void {
-    const s = this.entry(name, keys, EXPECT.hist) as { buckets: bigint[] } | undefined;
+    const s = this.entry(name, keys, 'hist') as { buckets: bigint[] } | undefined;
     if (!s) return;
     const i = histBucketIndex(v);
     s.buckets[i] = wrap64(s.buckets[i]! + 1n, false);
   }
 
   lhist(name: string, keys: Value[], v: bigint): void {
-    const spec = this.map(name, EXPECT.lhist).spec.value as { min: number; max: number; step: number };
-    const s = this.entry(name, keys, EXPECT.lhist) as { buckets: bigint[] } | undefined;
+    const m = this.map(name, 'lhist');
+    const spec = m.spec.value as { min: number; max: number; step: number };
+    const s = this.entryOf(m, keys) as { buckets: bigint[] } | undefined;
     if (!s) return;
     const i = lhistBucketIndex(v, spec);
     s.buckets[i] = wrap64(s.buckets[i]! + 1n, false);
@@ -274,9 +262,9 @@ export class UserMaps {
 
   /** `@m[k] = v` on a map of plain values. */
   assign(name: string, keys: Value[], v: Value): void {
-    const m = this.map(name, EXPECT.scalar);
+    const m = this.map(name, 'scalar');
     const type = (m.spec.value as { type: KType }).type;
-    const s = this.entry(name, keys, EXPECT.scalar) as { value: Value } | undefined;
+    const s = this.entryOf(m, keys) as { value: Value } | undefined;
     if (s) s.value = normalize(type, v);
   }
 

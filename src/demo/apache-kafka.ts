@@ -255,16 +255,28 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
     const bootstrap = nodes.map((x, i) => `${hostOf(i)}:${x.port}`).join(',');
     const until = Date.now() + READY_TIMEOUT_MS;
     const interrupted = (): boolean => opts.signal?.aborted === true;
+    /** Throws when a node has died: a port taken meanwhile, a bad setting; its log says which. */
+    const alive = (): void => {
+      for (const node of nodes) {
+        const c = children[node.id - 1]!;
+        if (c.exitCode !== null || c.signalCode !== null) throw new ApacheKafkaError(`Kafka node ${node.id} exited (${c.exitCode ?? c.signalCode}): ${log(node)}`);
+      }
+    };
     for (const node of nodes) {
       while (!interrupted() && !(await accepts(hostOf(node.id - 1), node.port))) {
-        const c = children[node.id - 1]!;
-        if (c.exitCode !== null) throw new ApacheKafkaError(`Kafka node ${node.id} exited (${c.exitCode}): ${log(node)}`);
+        alive();
         if (Date.now() > until) throw new ApacheKafkaError(`Kafka node ${node.id} did not listen within ${READY_TIMEOUT_MS / 1000} s: ${log(node)}`);
         await sleep(100);
       }
     }
-    while (!interrupted() && metadataBrokers(bootstrap) !== n) {
-      if (Date.now() > until) throw new ApacheKafkaError(`Kafka Metadata did not list ${n} brokers within ${READY_TIMEOUT_MS / 1000} s`);
+    for (let listed = metadataBrokers(bootstrap); !interrupted() && listed?.length !== n; listed = metadataBrokers(bootstrap)) {
+      alive();
+      if (Date.now() > until) {
+        // The nodes missing from Metadata are the ones whose logs say why.
+        const missing = nodes.filter((x) => !listed?.includes(x.id));
+        const said = listed ? `listed ${listed.length === 0 ? 'none' : `node ${listed.join(', ')}`}` : 'gave no answer';
+        throw new ApacheKafkaError(`Kafka Metadata did not list ${n} brokers within ${READY_TIMEOUT_MS / 1000} s (it ${said}): ${missing.map((x) => `node ${x.id}'s log: ${log(x)}`).join('\n')}`);
+      }
       await sleep(200);
     }
     if (interrupted()) throw new ApacheKafkaError('interrupted while Apache Kafka was starting');
@@ -280,11 +292,15 @@ function log(node: KafkaNode): string {
   return existsSync(f) ? readFileSync(f, 'utf8').slice(-2000) : '(no log)';
 }
 
-/** How many brokers the cluster's Metadata answer lists (kcat -L), or -1 when there is no answer. */
-function metadataBrokers(bootstrap: string): number {
+/** The node ids of the brokers the cluster's Metadata answer lists (kcat -L), or undefined when there is no answer. */
+function metadataBrokers(bootstrap: string): number[] | undefined {
   const r = spawnSync('kcat', ['-b', bootstrap, '-L', '-J', '-m', '5'], { encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) return -1;
-  return (JSON.parse(r.stdout) as { brokers: unknown[] }).brokers.length;
+  if (r.status !== 0) return undefined;
+  try {
+    return (JSON.parse(r.stdout) as { brokers: { id: number }[] }).brokers.map((b) => b.id);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

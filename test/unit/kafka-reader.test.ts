@@ -43,6 +43,15 @@ describe('Reader', () => {
     }
   });
 
+  it('reads every id as itself when ids seen before share the cache\'s slots', () => {
+    // 2,000 ids in a 256-slot cache: most slots are taken over and over, each id must still read as itself.
+    const ids = Array.from({ length: 2000 }, () => randomUUID());
+    const bytes = ids.map((t) => Buffer.from(t.replaceAll('-', ''), 'hex'));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < ids.length; i++) expect(uuidAt(bytes[i]!, 0)).toBe(ids[i]);
+    }
+  });
+
   it('reads unsigned and zig-zag varints and varlongs', () => {
     expect(Reader.of(Uint8Array.from([0xac, 0x02])).uvarint()).toBe(300);
     expect(Reader.of(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f])).uvarint()).toBe(0xffffffff);

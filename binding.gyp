@@ -8,7 +8,8 @@
         "src/native/kt_object.cc",
         "src/native/kt_maps.cc",
         "src/native/kt_ringbuf.cc",
-        "src/native/kt_process.cc"
+        "src/native/kt_process.cc",
+        "src/native/kt_files.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

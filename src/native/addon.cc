@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "kt_errors.h"
+#include "kt_files.h"
 #include "kt_object.h"
 #include "kt_process.h"
 
@@ -99,6 +100,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("kernelFeatures", Napi::Function::New(env, KernelFeatures));
   exports.Set("releaseLinksAtExit", Napi::Function::New(env, kt::ReleaseLinksAtExit));
+  exports.Set("batchHeaders", Napi::Function::New(env, kt::BatchHeaders));
   return exports;
 }
 

@@ -121,6 +121,13 @@ interface NativeAddon {
    * when its session ends (the CLI), never for one that goes on (the REPL).
    */
   releaseLinksAtExit(): void;
+  /**
+   * The record batch headers of the file open as `fd` from `pos` to `end`: each batch's first 61
+   * bytes in a 64-byte slot, its 62nd byte the count read; the batches follow one another by their
+   * length. Stops after a slot read short or a negative length, and after 1,024 batches; undefined
+   * when nothing could be read (see kt_files.cc).
+   */
+  batchHeaders(fd: number, pos: number, end: number): Buffer | undefined;
 }
 
 /** An Error from the addon: errno is positive; log holds libbpf's or the verifier's last lines. */
@@ -170,6 +177,11 @@ export function releaseLinksAtExit(): void {
 /** See ProcessWatch. */
 export function watchProcessExit(pid: number, onExit: () => void): ProcessWatch {
   return new (loadNative().ProcessWatch)(pid, onExit);
+}
+
+/** See NativeAddon.batchHeaders. */
+export function batchHeaders(fd: number, pos: number, end: number): Buffer | undefined {
+  return loadNative().batchHeaders(fd, pos, end);
 }
 
 /** Opens a BPF object from its ELF bytes (nothing is loaded into the kernel yet). */

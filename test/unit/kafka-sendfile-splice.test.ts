@@ -7,7 +7,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileSplice, ProcFiles, type CaptureFiles } from '../../src/kafka/capture/files.js';
+import { BATCH_HEADER, FileSplice, HEADER_SLOT, ProcFiles, type CaptureFiles } from '../../src/kafka/capture/files.js';
 import { CAPTURE_AT, CAPTURE_FILE_SIZE, CAPTURE_HEADER_SIZE, decodeCaptureRecord, encodeCaptureRecord, FILE_AT, type CaptureFile, type CaptureRecord } from '../../src/kafka/capture/record.js';
 import { KafkaDecoder, type KafkaExchange } from '../../src/kafka/index.js';
 import { rng } from '../helpers/seeded.js';
@@ -53,13 +53,26 @@ class FakeFiles implements CaptureFiles {
   closed = false;
   /** Reads that fail before the file reads again (an fd closed, then the same segment opened again there). */
   failing = 0;
+  /** Headers answered per call at most, as batchHeaders stops after its limit: the splice asks again. */
+  perCall = Infinity;
   constructor(private readonly bytes: Uint8Array | undefined, private readonly ino = INO) {}
-  read(pid: number, fd: number, dev: number, ino: bigint, pos: number, length: number): Uint8Array | undefined {
+  headers(pid: number, fd: number, dev: number, ino: bigint, pos: number, end: number): Uint8Array | undefined {
     this.reads++;
     if (this.failing > 0 && this.failing--) return undefined;
     if (!this.bytes || pid !== PID || fd !== SEGMENT_FD || dev !== DEV || ino !== this.ino) return undefined;
-    const at = pos - FILE_BASE;
-    return at < 0 ? undefined : this.bytes.slice(at, Math.min(this.bytes.length, at + length));
+    // The walk batchHeaders makes (src/native/kt_files.cc), over the fake's bytes.
+    const slots: Uint8Array[] = [];
+    for (let at = pos - FILE_BASE; at >= 0 && at < this.bytes.length && at + FILE_BASE < end && slots.length < this.perCall; ) {
+      const header = this.bytes.subarray(at, Math.min(this.bytes.length, at + BATCH_HEADER));
+      const slot = new Uint8Array(HEADER_SLOT);
+      slot.set(header);
+      slot[BATCH_HEADER] = header.length;
+      slots.push(slot);
+      const length = header.length < BATCH_HEADER ? -1 : new DataView(header.buffer, header.byteOffset).getInt32(8);
+      if (length < 0) break;
+      at += 12 + length;
+    }
+    return slots.length === 0 ? undefined : concat(...slots);
   }
   close(): void {
     this.closed = true;
@@ -134,6 +147,7 @@ describe('Fetch record batches sent with sendfile(2)', () => {
       const parts = partitions(random);
       const { records, segment } = brokerRecords(parts, random, 1 + Math.floor(random() * 200));
       const files = new FakeFiles(segment);
+      files.perCall = round % 2 === 0 ? Infinity : 1 + Math.floor(random() * 3);
       const { exchanges, decoder } = decode(records, files);
       expect(exchanges, `seed ${SEED}`).toHaveLength(1);
       const ex = exchanges[0]!;
@@ -233,31 +247,65 @@ describe('the capture structs', () => {
 });
 
 describe('ProcFiles', () => {
-  it('reads a file another fd of a process has open, only while that fd names the same regular file', () => {
+  it('reads the batch headers of a file another fd of a process has open, only while that fd names the same regular file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kt-procfiles-'));
     const files = new ProcFiles();
     try {
       const path = join(dir, '00000000000000000000.log');
-      writeFileSync(path, Buffer.from('0123456789abcdef'));
+      const batches = [recordBatch({ baseOffset: 0n, records: 3, payload: 200 }), recordBatch({ baseOffset: 3n, records: 1, payload: 10 }), recordBatch({ baseOffset: 4n, records: 5, payload: 700 })];
+      // The last batch cut 30 bytes into its header, as a segment being appended to may be.
+      const segment = concat(batches[0]!, batches[1]!, batches[2]!.subarray(0, 30));
+      writeFileSync(path, segment);
       const fd = openSync(path, 'r');
       const st = fstatSync(fd, { bigint: true });
       const dev = Number(st.dev);
+      const slots = (got: Uint8Array | undefined): number[][] => {
+        const out: number[][] = [];
+        for (let at = 0; got && at < got.length; at += HEADER_SLOT) out.push([...got.subarray(at, at + got[at + BATCH_HEADER]!)]);
+        return out;
+      };
+      const header = (b: Uint8Array, n = BATCH_HEADER): number[] => [...b.subarray(0, n)];
       // Another inode or device: not the file the capture saw.
-      expect(files.read(process.pid, fd, dev, st.ino + 1n, 0, 4)).toBeUndefined();
-      expect(files.read(process.pid, fd, dev + 1, st.ino, 0, 4)).toBeUndefined();
-      expect([...files.read(process.pid, fd, dev, st.ino, 4, 6)!]).toEqual([...Buffer.from('456789')]);
-      // Past the end: what is there.
-      expect(files.read(process.pid, fd, dev, st.ino, 14, 61)!.length).toBe(2);
+      expect(files.headers(process.pid, fd, dev, st.ino + 1n, 0, segment.length)).toBeUndefined();
+      expect(files.headers(process.pid, fd, dev + 1, st.ino, 0, segment.length)).toBeUndefined();
+      // Batch after batch, the one cut short last, with what there is of it.
+      expect(slots(files.headers(process.pid, fd, dev, st.ino, 0, segment.length))).toEqual([header(batches[0]!), header(batches[1]!), header(batches[2]!, 30)]);
+      // Only the batches that start before the end asked for; from the second batch on.
+      expect(slots(files.headers(process.pid, fd, dev, st.ino, 0, batches[0]!.length))).toEqual([header(batches[0]!)]);
+      expect(slots(files.headers(process.pid, fd, dev, st.ino, batches[0]!.length, segment.length))).toEqual([header(batches[1]!), header(batches[2]!, 30)]);
+      // At the file's end: nothing.
+      expect(files.headers(process.pid, fd, dev, st.ino, segment.length, segment.length + 100)).toBeUndefined();
       // Not a regular file, or no such fd: nothing, and no throw.
       const devNull = openSync('/dev/null', 'r');
       const nullSt = fstatSync(devNull, { bigint: true });
-      expect(files.read(process.pid, devNull, Number(nullSt.dev), nullSt.ino, 0, 4)).toBeUndefined();
+      expect(files.headers(process.pid, devNull, Number(nullSt.dev), nullSt.ino, 0, 4)).toBeUndefined();
       closeSync(devNull);
       closeSync(fd);
-      expect(files.read(process.pid, 987_654, dev, st.ino, 0, 4)).toBeUndefined();
+      expect(files.headers(process.pid, 987_654, dev, st.ino, 0, 4)).toBeUndefined();
       // Held open once read: the segment stays readable after its fd is closed and the file deleted.
       rmSync(path);
-      expect([...files.read(process.pid, fd, dev, st.ino, 0, 3)!]).toEqual([...Buffer.from('012')]);
+      expect(slots(files.headers(process.pid, fd, dev, st.ino, 0, 1))).toEqual([header(batches[0]!)]);
+    } finally {
+      files.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops at a batch whose length is negative: its end is unknown', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kt-procfiles-'));
+    const files = new ProcFiles();
+    try {
+      const path = join(dir, '00000000000000000000.log');
+      const bad = recordBatch({ baseOffset: 0n, records: 1, payload: 10 });
+      new DataView(bad.buffer, bad.byteOffset).setInt32(8, -5);
+      const segment = concat(bad, recordBatch({ baseOffset: 1n, records: 1, payload: 10 }));
+      writeFileSync(path, segment);
+      const fd = openSync(path, 'r');
+      const st = fstatSync(fd, { bigint: true });
+      const got = files.headers(process.pid, fd, Number(st.dev), st.ino, 0, segment.length)!;
+      expect(got.length).toBe(HEADER_SLOT);
+      expect([...got.subarray(0, BATCH_HEADER)]).toEqual([...bad.subarray(0, BATCH_HEADER)]);
+      closeSync(fd);
     } finally {
       files.close();
       rmSync(dir, { recursive: true, force: true });

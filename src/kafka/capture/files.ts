@@ -6,19 +6,26 @@
 // side. Segments are append-only, so the bytes are still there when read a little later. A file
 // that is gone (its fd closed or reused: another device or inode) or unreadable leaves the bytes
 // skipped, the partition's records unknown, and the record counted.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { batchHeaders } from '../../native/index.js';
 import type { CaptureRecord } from './record.js';
 
-/** Reads bytes of a file that another process has open: the seam between FileSplice and the machine. */
+/** Reads batch headers of a file that another process has open: the seam between FileSplice and the machine. */
 export interface CaptureFiles {
   /**
-   * Up to `length` bytes at `pos` of the regular file open as `fd` in process `pid`, when that fd
-   * still names the file (`dev`, `ino`, as stat(2) reports them); undefined otherwise. Never throws.
+   * The headers of the record batches that follow one another from `pos` up to `end` of the
+   * regular file open as `fd` in process `pid`, when that fd still names the file (`dev`, `ino`, as
+   * stat(2) reports them): each in a HEADER_SLOT-byte slot, as batchHeaders (src/native) lays them
+   * out. It may stop early (the caller asks again from there); undefined when the file is gone or
+   * nothing could be read. Never throws.
    */
-  read(pid: number, fd: number, dev: number, ino: bigint, pos: number, length: number): Uint8Array | undefined;
+  headers(pid: number, fd: number, dev: number, ino: bigint, pos: number, end: number): Uint8Array | undefined;
   /** Closes the files it holds open. */
   close(): void;
 }
+
+/** A batch header's slot in what CaptureFiles.headers answers: its bytes, then the count read at BATCH_HEADER. */
+export const HEADER_SLOT = 64;
 
 /** Files held open at once: a broker serves fetches from few segments at a time. */
 const MAX_OPEN = 64;
@@ -38,12 +45,11 @@ interface OpenFile {
 export class ProcFiles implements CaptureFiles {
   private readonly open = new Map<string, OpenFile>();
 
-  read(pid: number, fd: number, dev: number, ino: bigint, pos: number, length: number): Uint8Array | undefined {
+  headers(pid: number, fd: number, dev: number, ino: bigint, pos: number, end: number): Uint8Array | undefined {
     const file = this.file(pid, fd, BigInt(dev), ino);
     if (!file) return undefined;
-    const out = new Uint8Array(length);
     try {
-      return out.subarray(0, readSync(file.fd, out, 0, length, pos));
+      return batchHeaders(file.fd, pos, end);
     } catch {
       return undefined;
     }
@@ -111,7 +117,7 @@ export interface FilePiece {
 /** A record batch's base offset and length, which give its size (Kafka's LOG_OVERHEAD). */
 const BATCH_PREFIX = 12;
 /** A magic 2 batch header: what the capture copies of each batch (BATCH_HEADER in kafka-capture.bpf.c). */
-const BATCH_HEADER = 61;
+export const BATCH_HEADER = 61;
 
 /** Where the walk of one direction's file bytes stopped: inside a batch, to go on in the next record. */
 interface FileWalk {
@@ -155,18 +161,25 @@ export class FileSplice {
     let header = goesOn ? prev.header : EMPTY;
     const pieces: FilePiece[] = [];
     let skipped = record.skipped;
+    // The headers read ahead, from the batch that starts where the last one read ends.
+    let slots: Uint8Array | undefined;
+    let slot = 0;
     for (let at = pos; at < end; ) {
       if (at >= batchEnd) {
-        const read = this.files.read(record.pid, file.inFd, file.dev, file.ino, at, BATCH_HEADER);
-        if (read === undefined || read.length === 0) {
-          this.unread++;
-          // The batch may go on in the next record: all of it is skipped too, never read as a batch's start.
-          this.remember(key, record, { batchStart: end, batchEnd: Infinity, header: EMPTY });
-          return [{ skipped: skipped + end - at, data: EMPTY }];
+        if (slots === undefined || slot >= slots.length) {
+          slots = this.files.headers(record.pid, file.inFd, file.dev, file.ino, at, end);
+          slot = 0;
+          if (slots === undefined || slots.length < HEADER_SLOT) {
+            this.unread++;
+            // The batch may go on in the next record: all of it is skipped too, never read as a batch's start.
+            this.remember(key, record, { batchStart: end, batchEnd: Infinity, header: EMPTY });
+            return [{ skipped: skipped + end - at, data: EMPTY }];
+          }
         }
         batchStart = at;
-        header = read;
-        const length = read.length >= BATCH_PREFIX ? new DataView(read.buffer, read.byteOffset).getInt32(8) : -1;
+        header = slots.subarray(slot, slot + slots[slot + BATCH_HEADER]!);
+        slot += HEADER_SLOT;
+        const length = header.length >= BATCH_PREFIX ? new DataView(header.buffer, header.byteOffset).getInt32(8) : -1;
         // A batch cut short (the fetch's size limit) or past the file's end: the rest is its tail.
         batchEnd = length >= 0 ? at + BATCH_PREFIX + length : end;
       }
@@ -181,7 +194,8 @@ export class FileSplice {
       at = skipEnd;
     }
     if (skipped > 0) pieces.push({ skipped, data: EMPTY });
-    if (end < batchEnd) this.remember(key, record, { batchStart, batchEnd, header });
+    // A copy: the header is a view of all the headers read at once.
+    if (end < batchEnd) this.remember(key, record, { batchStart, batchEnd, header: header.slice() });
     return pieces;
   }
 

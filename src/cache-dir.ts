@@ -10,6 +10,7 @@
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, realpathSync, rmSync, type Stats } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
+import { writableBy } from './trusted-file.js';
 
 /** Where the cache is named to be; whether it may be used is trustedCacheDir's to say. */
 export function cacheBase(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
@@ -31,7 +32,7 @@ function directoryProblem(path: string, s: Stats, own: boolean): string | undefi
     return `${path} belongs to uid ${s.uid}, not to ${own ? '' : 'root or '}uid ${uid}`;
   }
   if ((s.mode & 0o022) !== 0 && !(!own && (s.mode & STICKY) !== 0)) {
-    return `${path} is writable by ${(s.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`;
+    return `${path} is ${writableBy(s)}`;
   }
   return undefined;
 }
@@ -102,7 +103,7 @@ function untrustedFile(fd: number, path: string): string | undefined {
   const s = fstatSync(fd);
   if (!s.isFile()) return `${path} is not a regular file`;
   if (s.uid !== euid()) return `${path} belongs to uid ${s.uid}, not to uid ${euid()}`;
-  if ((s.mode & 0o022) !== 0) return `${path} is writable by others (mode ${(s.mode & 0o7777).toString(8)})`;
+  if ((s.mode & 0o022) !== 0) return `${path} is ${writableBy(s)}`;
   return undefined;
 }
 

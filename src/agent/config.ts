@@ -1,10 +1,11 @@
 // The agent's configuration file: YAML or JSON (JSON is YAML), checked against the same rules as
 // stdlib/agent-config.schema.json, which a test keeps in step with this validator. A mistake is one
 // message at FILE:LINE:COL; nothing here throws anything but a KtError.
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { KtError } from '../errors.js';
+import { readTrustedFile } from '../trusted-file.js';
 import { parseExportTarget, type ExportTarget } from '../export/address.js';
 import { netnsInode } from '../kafka/capture/netns.js';
 import { escapeControls } from '../runtime/format/value.js';
@@ -254,25 +255,7 @@ export function parseConfig(text: string, file: string, env: Environment = proce
  * what the file says into the kernel. Opened without following a symbolic link at its last step.
  */
 export function readTrustedText(path: string, what: string): string {
-  const shown = escapeControls(path);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message;
-    throw new KtError('config-unreadable', `cannot read ${what} ${shown}: ${why}`);
-  }
-  try {
-    const s = fstatSync(fd);
-    if (!s.isFile()) throw new KtError('config-unreadable', `cannot read ${what} ${shown}: not a regular file`);
-    const uid = process.geteuid?.() ?? s.uid;
-    if (s.uid !== uid && s.uid !== 0) throw new KtError('config-unreadable', `not using ${what} ${shown}: it belongs to uid ${s.uid}, not to uid ${uid} or root`);
-    if ((s.mode & 0o022) !== 0) throw new KtError('config-unreadable', `not using ${what} ${shown}: it is writable by ${(s.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`);
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readTrustedFile(path, { what, shown: escapeControls(path), code: 'config-unreadable', followLinks: false }).toString('utf8');
 }
 
 /** The configuration file, read and checked. */

@@ -3,11 +3,12 @@
 // pod's own service account when running in a cluster. Read with node's fs and the `yaml` package:
 // @kubernetes/client-node 2.x needs a newer node than kafkatrace's, and brings far more than this.
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { KtError } from '../errors.js';
+import { readTrustedFile } from '../trusted-file.js';
 import { escapeControls } from '../runtime/format/value.js';
 
 /** Everything a request to the API server needs. */
@@ -52,24 +53,7 @@ function fail(message: string): never {
  * linked); the check is on the file opened.
  */
 function readTrusted(path: string, what: string): Buffer {
-  const shown = escapeControls(path);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    fail(`cannot read ${what} ${shown}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? String(e))}`);
-  }
-  try {
-    const s = fstatSync(fd);
-    if (!s.isFile()) fail(`cannot read ${what} ${shown}: not a regular file`);
-    const uid = process.geteuid?.() ?? s.uid;
-    if (s.uid !== uid && s.uid !== 0) fail(`not using ${what} ${shown}: it belongs to uid ${s.uid}, not to uid ${uid} or root`);
-    if ((s.mode & 0o022) !== 0) fail(`not using ${what} ${shown}: it is writable by ${(s.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`);
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  return readTrustedFile(path, { what, shown: escapeControls(path), code: 'kube-config', followLinks: true });
 }
 
 function exists(path: string): boolean {

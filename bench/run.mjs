@@ -6,9 +6,9 @@
 // Environment: BENCH_REPS (repetitions, default 5), BENCH_CALLS (getppid loop, default 2000000),
 // BENCH_EVENTS (printf events, default 200000), BENCH_FRAMES (Kafka frames under which /metrics is
 // timed, default 300000), BENCH_ONLY (figures to run, comma-separated: attach,
-// stop, cost, printf, kafka, apache, agent; default all). `apache` (bench/kafka-apache.mjs) and
-// `agent` (bench/agent-node.mjs) need Apache Kafka (scripts/install-kafka.sh) and say so when it is
-// not installed.
+// stop, cost, printf, kafka, apache, agent, replay; default all). `apache` (bench/kafka-apache.mjs),
+// `agent` (bench/agent-node.mjs) and `replay` (bench/kafka-replay.mjs) need Apache Kafka
+// (scripts/install-kafka.sh) and say so when it is not installed.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ const SPIN = join(OUT, 'ktbench-spin');
 const REPS = positive('BENCH_REPS', 5);
 const CALLS = positive('BENCH_CALLS', 2_000_000);
 const EVENTS = positive('BENCH_EVENTS', 200_000);
-const FIGURES = ['attach', 'stop', 'cost', 'printf', 'kafka', 'apache', 'agent'];
+const FIGURES = ['attach', 'stop', 'cost', 'printf', 'kafka', 'apache', 'agent', 'replay'];
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : FIGURES;
 const unknownFigure = ONLY.find((f) => !FIGURES.includes(f));
 const want = (figure) => ONLY.includes(figure);
@@ -376,6 +376,7 @@ async function main() {
   }
   if (want('apache')) await (await import('./kafka-apache.mjs')).benchApacheKafka();
   if (want('agent')) await (await import('./agent-node.mjs')).benchAgentNode();
+  if (want('replay')) await (await import('./kafka-replay.mjs')).benchKafkaReplay();
 }
 
 /** The attach figures, then SIGINT to exit (measured on the attach runs of the hist script). */

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startMockBroker, type MockBroker } from '../../src/demo/mock-broker.js';
+import { BATCH_HEADER } from '../../src/kafka/capture/files.js';
 import { emptyHeld, heldBpf, stillLoaded } from '../helpers/bpf-held.js';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { freePort, waitForValue } from '../helpers/cli-trace.js';
@@ -166,15 +167,16 @@ describe.runIf(run)('the agent as the DaemonSet runs it', () => {
       const readBack = (withCaps: string[]): string => {
         const code = `const { ProcFiles } = await import(${JSON.stringify(pathToFileURL(files).href)});
           const f = new ProcFiles();
-          const b = f.read(${holder.pid}, 7, ${Number(st.dev)}, ${st.ino}n, 0, ${content.length});
+          const b = f.headers(${holder.pid}, 7, ${Number(st.dev)}, ${st.ino}n, 0, ${content.length});
           f.close();
-          process.stdout.write(b === undefined ? 'unread' : Buffer.from(b).toString());`;
+          // The first slot: a batch header's bytes, then how many were read.
+          process.stdout.write(b === undefined ? 'unread' : Buffer.from(b.subarray(0, b[${BATCH_HEADER}])).toString());`;
         const caps = withCaps.map((c) => `+${c.toLowerCase()}`).join(',');
         const r = spawnSync('setpriv', ['--bounding-set', `-all,${caps}`, '--inh-caps', '-all', '--no-new-privs', '--', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
         expect(r.stderr).toBe('');
         return r.stdout;
       };
-      expect(readBack(caps)).toBe(content);
+      expect(readBack(caps)).toBe(content.slice(0, BATCH_HEADER));
       expect(readBack(caps.filter((c) => c !== 'SYS_PTRACE'))).toBe('unread');
       expect(readBack(caps.filter((c) => c !== 'DAC_READ_SEARCH'))).toBe('unread');
     } finally {

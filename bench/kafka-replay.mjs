@@ -56,9 +56,9 @@ export async function benchKafkaReplay() {
     console.log(`${title} on Apache Kafka (one KRaft node): the capture's ring batches over kafka-producer-perf-test then kafka-consumer-perf-test, ${fmt(records)} records of ${size} bytes each, ${partitions} partitions (broker and clients traced), fed ${passes} times to kafka-overview's probes`);
     console.log(`  recorded         ${fmt(batches.length)} ring batches, ${fmt(bytes / 1024)} KiB`);
     const runs = [];
+    const plan = planScript(source, TOOL, { positional: [], unsafe: false, system: realSystem() });
+    if (!plan.ok) throw new Error(`${TOOL} does not compile: ${plan.diagnostics.map((d) => d.message).join('; ')}`);
     for (let pass = 0; pass < passes; pass++) {
-      const plan = planScript(source, TOOL, { positional: [], unsafe: false, system: realSystem() });
-      if (!plan.ok) throw new Error(`${TOOL} does not compile: ${plan.diagnostics.map((d) => d.message).join('; ')}`);
       const output = createOutput({ format: 'text', write: () => {}, quiet: true });
       let feedBatch;
       const fake = (_options, onBatch) => {
@@ -66,7 +66,7 @@ export async function benchKafkaReplay() {
         const none = { handed: 0, ring: 0, afterLoss: 0, tooMany: 0, desyncs: 0 };
         return { probes: 0, lost: () => 0, frames: () => ({ out: none, in: none }), poll: () => Buffer.alloc(0), pause() {}, close() {} };
       };
-      // Never cut into slices: a pass is timed whole.
+      // A fresh decoder and fresh maps each pass, never cut into slices: a pass is timed whole.
       const feed = startKafkaFeed({ output, capture: {}, startCapture: fake, now: () => 0 });
       const probes = startKafkaProbes(plan.compiled.plan, { output, maps: userMapsOf(plan.compiled.plan), onExit() {}, feed });
       const cpu0 = process.cpuUsage();

@@ -462,9 +462,11 @@ describe('kafka capture frame tracking', () => {
     // Two records fill this ring; the rest of the burst is lost until the Node loop drains it.
     const r = await run('many', { ringBytes: 8192 });
     expect(r.lost).toBeGreaterThan(0);
-    const { frames } = reassemble(r.out);
+    // Which direction loses is timing: the loop may drain the client's first record while the kernel
+    // still walks the rest of its write, leaving room for them, and the server's reads lose instead.
+    const frames = [...reassemble(r.out).frames, ...reassemble(r.in).frames];
     expect(frames.length).toBeGreaterThan(0);
-    expect(frames.length).toBeLessThan(1000);
+    expect(frames.length).toBeLessThan(2000);
     expect(frames.every((f) => f.size === 8 && f.intact)).toBe(true);
     const sent = r.out.reduce((n, x) => n + x.data.length + x.skipped, 0);
     expect(sent).toBeLessThanOrEqual(12000);

@@ -16,7 +16,9 @@
 // Kafka (scripts/install-kafka.sh); without Kafka or root it says so and is skipped.
 // Environment: BENCH_REPS (rounds, default 5), BENCH_APACHE_RECORDS (records per tool run, default
 // 3000000), BENCH_APACHE_WARMUP (records per round's warm-up, default 2000000), BENCH_APACHE_VALUE
-// (bytes per record, default 100), BENCH_APACHE_PARTITIONS (default 3).
+// (bytes per record, default 100), BENCH_APACHE_PARTITIONS (default 3); the one-run producer
+// figure (producerWindows): BENCH_APACHE_CYCLES (traced phases, default 6), BENCH_APACHE_PHASE
+// (seconds per phase, default 12).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -137,6 +139,112 @@ export async function apacheBenchSetup(title) {
   };
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const mean = (xs) => xs.reduce((n, x) => n + x, 0) / xs.length;
+
+/**
+ * The producer's loss within one long run of kafka-producer-perf-test (one JVM, warm throughout):
+ * kafkatrace is started and stopped in turn while the tool runs, and the tool's interim reports
+ * (one per window) are compared, so neither the tool's start-up and JIT nor a drift between separate
+ * runs lands on one side only, as it can in the rounds above. Untraced phases come before and after
+ * every traced one, each traced phase is set against the mean of the two around it. A window counts
+ * as untraced when no kafkatrace ran at any time in it, as traced when kafkatrace had been attached
+ * for SETTLE_MS (its start-up CPU: the rounds print it) and was not stopping; the others are left out.
+ */
+async function producerWindows(setup, cluster) {
+  const { java, live, size } = setup;
+  const cycles = positive('BENCH_APACHE_CYCLES', 6);
+  const phaseMs = positive('BENCH_APACHE_PHASE', 12) * 1000;
+  const WINDOW_MS = 2000;
+  const SETTLE_MS = 4000;
+  console.log(`  producer, one run: kafka-producer-perf-test producing throughout (one JVM, warmed up for 10 s), kafkatrace started and stopped ${cycles} times, ${phaseMs / 1000} s untraced before and after each ${phaseMs / 1000} s traced; the tool's reports every ${WINDOW_MS / 1000} s compared, those while kafkatrace started (through ${SETTLE_MS / 1000} s after it attached) or stopped left out`);
+  const tool = spawn('java', java('org.apache.kafka.tools.ProducerPerformance', [
+    '--topic', TOPIC, '--num-records', '2000000000', '--record-size', String(size), '--throughput', '-1',
+    '--reporting-interval', String(WINDOW_MS), '--producer-props', `bootstrap.servers=${cluster.bootstrap}`, 'acks=1', 'client.id=bench-perf-windows',
+  ]), { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(tool);
+  /** The tool's reports as they came: when, records/s and MB/s over the window before, kafkatrace's CPU then. */
+  const reports = [];
+  /** Each kafkatrace run: when it was spawned, attached, asked to stop and exited (ms), and its exit report. */
+  const tracers = [];
+  let running;
+  let rest = '';
+  tool.stdout.setEncoding('utf8').on('data', (d) => {
+    const lines = (rest + d).split('\n');
+    rest = lines.pop();
+    for (const line of lines) {
+      const m = /^\d+ records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(line);
+      if (m) reports.push({ at: Date.now(), rate: Number(m[1]), mb: Number(m[2]), cpu: running ? cpuSeconds(running.child.pid) : 0 });
+    }
+  });
+  let failed = '';
+  tool.stderr.setEncoding('utf8').on('data', (d) => (failed += d));
+  const toolExit = new Promise((r) => tool.on('close', (code) => {
+    live.delete(tool);
+    r(code);
+  }));
+  const phase = async () => {
+    await Promise.race([sleep(phaseMs), toolExit]);
+    if (tool.exitCode !== null || tool.signalCode !== null) throw new Error(`kafka-producer-perf-test stopped early: ${failed.trim().slice(-300)}`);
+  };
+  try {
+    await sleep(10_000);
+    for (let c = 0; c < cycles; c++) {
+      await phase();
+      const run = { spawned: Date.now() };
+      running = await startKafkatrace(live, ['run', TOOL, '-v']);
+      run.attached = Date.now();
+      await sleep(SETTLE_MS);
+      await phase();
+      run.stopping = Date.now();
+      running.child.kill('SIGINT');
+      await running.exited;
+      run.exited = Date.now();
+      run.report = tracerReport(running);
+      running = undefined;
+      tracers.push(run);
+    }
+    await phase();
+  } finally {
+    tool.kill('SIGKILL');
+    await toolExit;
+  }
+  // A window is (the report before it, this report]; the first has no start and is left out.
+  const windows = reports.slice(1).map((r, i) => ({ from: reports[i].at, to: r.at, rate: r.rate, mb: r.mb, cpu: r.cpu - reports[i].cpu }));
+  const untracedIn = (w) => tracers.every((t) => w.to < t.spawned || w.from > t.exited);
+  const tracedBy = (w) => tracers.findIndex((t) => w.from >= t.attached + SETTLE_MS && w.to <= t.stopping);
+  // Phase k: untraced ones are 0..cycles (before tracer k and after the last), traced ones 0..cycles-1.
+  const untracedPhase = (w) => tracers.filter((t) => t.exited < w.from).length;
+  const untraced = Array.from({ length: cycles + 1 }, () => []);
+  const traced = Array.from({ length: cycles }, () => []);
+  for (const w of windows) {
+    const k = tracedBy(w);
+    if (k >= 0) traced[k].push(w);
+    else if (untracedIn(w)) untraced[untracedPhase(w)].push(w);
+  }
+  if (untraced.some((ws) => ws.length === 0) || traced.some((ws) => ws.length === 0)) {
+    console.log(`    INVALID: a phase had no whole window (untraced ${untraced.map((ws) => ws.length).join('/')}, traced ${traced.map((ws) => ws.length).join('/')})`);
+    return;
+  }
+  const rate = (ws) => mean(ws.map((w) => w.rate));
+  const ratios = traced.map((ws, k) => rate(ws) / ((rate(untraced[k]) + rate(untraced[k + 1])) / 2));
+  const allUntraced = untraced.flat();
+  const allTraced = traced.flat();
+  const b = median(allUntraced.map((w) => w.rate));
+  const t = median(allTraced.map((w) => w.rate));
+  const loss = Math.max((1 - t / b) * 100, (1 - median(ratios)) * 100);
+  const phases = untraced.map(rate);
+  const noise = ((Math.max(...phases) - Math.min(...phases)) / median(phases)) * 100;
+  const valid = tracers.every((r) => r.report.requests > 0);
+  console.log(`    untraced ${allUntraced.length} windows, median ${fmt(b)} rec/s (phases ${spread(phases)}); traced ${allTraced.length} windows, median ${fmt(t)} rec/s (phases ${spread(traced.map(rate))})`);
+  console.log(`    traced/untraced ${(t / b).toFixed(3)}x of the medians; per traced phase (against the untraced phases around it) ${ratios.map((x) => `${x.toFixed(3)}x`).join(' ')}, median ${median(ratios).toFixed(3)}x`);
+  console.log(`    lost ${loss.toFixed(1)}% (the larger)  ${valid ? `${verdict(loss < LOSS_TARGET, `< ${LOSS_TARGET}%`)}${noise > 2 * LOSS_TARGET ? ` (NOISY: the untraced phases differ by ${noise.toFixed(0)}% of their median)` : ''}` : 'INVALID: kafkatrace saw no Kafka request in a traced phase'}`);
+  const seconds = allTraced.reduce((n, w) => n + (w.to - w.from) / 1000, 0);
+  const cpu = allTraced.reduce((n, w) => n + w.cpu, 0);
+  const mbps = mean(allTraced.map((w) => w.mb));
+  console.log(`    kafkatrace ${((cpu / seconds) * 100).toFixed(1)}% of a core over the traced windows, at ${mbps.toFixed(1)} MB/s produced (${((cpu / seconds) * 100 * (100 / mbps)).toFixed(1)}% per 100 MB/s); lost ${tracers.reduce((n, r) => n + r.report.lostEvents, 0)} events`);
+}
+
 export async function benchApacheKafka() {
   const setup = await apacheBenchSetup('kafka on Apache Kafka');
   if (!setup) return;
@@ -209,6 +317,7 @@ export async function benchApacheKafka() {
     const lost = runs.traced.reduce((n, r) => n + r.report.lostEvents, 0);
     const ringFull = runs.traced.reduce((n, r) => n + (r.report.ringFull ?? 0), 0);
     console.log(`  capture losses   ${lost} events lost, ${ringFull} frames lost to a full ring buffer, over ${reps} traced rounds`);
+    await producerWindows(setup, cluster);
     console.log(`  load average at end: ${loadavg()}`);
   } finally {
     for (const child of live) child.kill('SIGKILL');

@@ -248,8 +248,9 @@ export class KafkaDecoder {
     const dir: Direction = batch[start + CAPTURE_AT.dir] === 0 ? 'out' : 'in';
     const dataStart = start + CAPTURE_HEADER_SIZE;
     const meta = { ts: dv.getBigUint64(start + CAPTURE_AT.ts, true), tid: dv.getUint32(start + CAPTURE_AT.tid, true) };
-    const resync = (batch[start + CAPTURE_AT.flags]! & CAPTURE_FLAGS.resync) !== 0;
-    this.streamOf(t, dir).pushRange(batch, dataStart + from, dataStart + dv.getUint16(start + CAPTURE_AT.len, true), skipped, resync, meta, dir === 'out' ? t.onFrame.out : t.onFrame.in, dv);
+    const flags = batch[start + CAPTURE_AT.flags]!;
+    const resync = (flags & CAPTURE_FLAGS.resync) !== 0;
+    this.streamOf(t, dir).pushRange(batch, dataStart + from, dataStart + dv.getUint16(start + CAPTURE_AT.len, true), skipped, resync, (flags & CAPTURE_FLAGS.loss) !== 0, meta, dir === 'out' ? t.onFrame.out : t.onFrame.in, dv);
   }
 
   /**

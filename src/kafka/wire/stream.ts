@@ -25,6 +25,11 @@ export interface StreamChunk {
   skipped: number;
   /** The capture knows a frame starts at data[0] (after lost records): restart framing there. */
   resync?: boolean;
+  /**
+   * With resync: the capture lost records of this stream before data[0], counting the frames in
+   * them, so a frame in progress was cut short there, not swallowed by a wrong size.
+   */
+  loss?: boolean;
 }
 
 export interface StreamFrame<T> {
@@ -260,29 +265,29 @@ export class FrameStream<T> {
 
   /** Feeds one chunk; calls `emit` for every frame it completes. */
   push(chunk: StreamChunk, meta: T, emit: (frame: StreamFrame<T>) => void): void {
-    this.pushRange(chunk.data, 0, chunk.data.length, chunk.skipped, chunk.resync === true, meta, emit);
+    this.pushRange(chunk.data, 0, chunk.data.length, chunk.skipped, chunk.resync === true, chunk.loss === true, meta, emit);
   }
 
   /**
    * push of a chunk whose data is data[start, end), with no chunk object (or view) made for it;
    * `dataView`, when given, is a DataView of all of `data` (the caller's, for a batch of chunks).
    */
-  pushRange(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, meta: T, emit: (frame: StreamFrame<T>) => void, dataView?: DataView<ArrayBufferLike>): void {
+  pushRange(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, loss: boolean, meta: T, emit: (frame: StreamFrame<T>) => void, dataView?: DataView<ArrayBufferLike>): void {
     this.source = data;
     this.sourceView = dataView;
-    this.pushRangeOf(data, start, end, skippedBefore, resync, meta, emit);
+    this.pushRangeOf(data, start, end, skippedBefore, resync, loss, meta, emit);
     // Not kept past the push: the chunk's buffer is the caller's (a capture batch, megabytes).
     this.source = EMPTY;
     this.sourceView = undefined;
   }
 
-  private pushRangeOf(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, meta: T, emit: (frame: StreamFrame<T>) => void): void {
+  private pushRangeOf(data: Uint8Array, start: number, end: number, skippedBefore: number, resync: boolean, loss: boolean, meta: T, emit: (frame: StreamFrame<T>) => void): void {
     this.pushes++;
     this.rescans = 0;
     if (skippedBefore > 0) this.stats.bytesSkipped += skippedBefore;
     let skipped = skippedBefore;
     if (resync) {
-      this.flush(emit);
+      this.flush(emit, loss);
       this.owedTail = 0;
       this.outOfSync = false;
       this.stats.resyncs++;
@@ -525,9 +530,11 @@ export class FrameStream<T> {
   /**
    * Hands on the frame in progress, if any, as truncated (the connection closed mid-frame). A stream
    * that ends inside a frame may have been swallowed by a wrong size: the frames in the bytes after
-   * that size field, up to the end, come out first. Bytes carried while out of sync are parsed too.
+   * that size field, up to the end, come out first, unless `cut` (the capture lost what came
+   * next: the frame's size was right, and frames read in its copied bytes would be phantoms). Bytes
+   * carried while out of sync are parsed too.
    */
-  flush(emit: (frame: StreamFrame<T>) => void): void {
+  flush(emit: (frame: StreamFrame<T>) => void, cut = false): void {
     // The last chunk's bytes may be gone: only copies are read from here on.
     this.pushes++;
     this.rescans = 0;
@@ -545,7 +552,7 @@ export class FrameStream<T> {
         this.stats.bytesDropped += carried.length;
       }
     }
-    this.searchTail(emit);
+    if (!cut) this.searchTail(emit);
     if (this.frame) {
       this.frame.truncated = true;
       this.finish(emit);

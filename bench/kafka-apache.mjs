@@ -21,6 +21,7 @@
 // (seconds per phase, default 12).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuSeconds, median, positive, startKafkatrace, verdict } from './common.mjs';
@@ -31,6 +32,8 @@ const TOOL = 'kafka-overview';
 const LOSS_TARGET = 3;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
+/** ProducerPerformance's report of a window (--reporting-interval) or of its whole run: records, records/s, MB/s. */
+const SENT = /^(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/;
 
 
 /** Runs a child to its end; rejects with its output when it fails. */
@@ -64,7 +67,7 @@ export async function producerPerf(live, java, bootstrap, records, size) {
   ]));
   // "1000000 records sent, 312012.5 records/sec (29.76 MB/sec), 12.3 ms avg latency, ...": the last such
   // line is the whole run's, the ones before it are interim reports.
-  const m = [...out.matchAll(/^(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/gm)].at(-1);
+  const m = [...out.matchAll(new RegExp(SENT, 'gm'))].at(-1);
   if (!m || Number(m[1]) !== records) throw new Error(`unexpected ProducerPerformance output: ${out.trim().split('\n').pop()}`);
   return { recordsPerSec: Number(m[2]), mbPerSec: Number(m[3]), mb: (records * size) / (1024 * 1024) };
 }
@@ -168,14 +171,9 @@ async function producerWindows(setup, cluster) {
   /** Each kafkatrace run: when it was spawned, attached, asked to stop and exited (ms), and its exit report. */
   const tracers = [];
   let running;
-  let rest = '';
-  tool.stdout.setEncoding('utf8').on('data', (d) => {
-    const lines = (rest + d).split('\n');
-    rest = lines.pop();
-    for (const line of lines) {
-      const m = /^\d+ records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(line);
-      if (m) reports.push({ at: Date.now(), rate: Number(m[1]), mb: Number(m[2]), cpu: running ? cpuSeconds(running.child.pid) : 0 });
-    }
+  createInterface({ input: tool.stdout }).on('line', (line) => {
+    const m = SENT.exec(line);
+    if (m) reports.push({ at: Date.now(), rate: Number(m[2]), mb: Number(m[3]), cpu: running ? cpuSeconds(running.child.pid) : 0 });
   });
   let failed = '';
   tool.stderr.setEncoding('utf8').on('data', (d) => (failed += d));

@@ -308,11 +308,11 @@ describe('kafka capture frame tracking', () => {
     };
   }
 
-  /** Frames a FrameStream hands on from one direction's records, resyncing where the capture says. */
+  /** Frames a FrameStream hands on from one direction's records, resyncing where the capture says, as the decoder does. */
   function emitted(records: CaptureRecord[]): number {
     const stream = new FrameStream<null>();
     let n = 0;
-    for (const r of records) stream.push({ data: r.data, skipped: r.skipped, resync: r.resync }, null, () => n++);
+    for (const r of records) stream.push(r, null, () => n++);
     stream.flush(() => n++);
     return n;
   }

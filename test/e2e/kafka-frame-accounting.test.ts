@@ -104,7 +104,7 @@ describe('kafka capture: frame accounting under ring-buffer loss', () => {
       const key = `${r.conn}/${r.dir}`;
       let stream = streams.get(key);
       if (!stream) streams.set(key, (stream = new FrameStream<null>()));
-      stream.push({ data: r.data, skipped: r.skipped, resync: r.resync, loss: r.loss }, null, () => reassembled++);
+      stream.push(r, null, () => reassembled++);
     }
     for (const stream of streams.values()) stream.flush(() => reassembled++);
     const lost = (d: keyof CaptureFrames): number => frames[d].ring + frames[d].afterLoss + frames[d].tooMany;

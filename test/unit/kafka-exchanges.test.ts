@@ -293,7 +293,8 @@ describe('exchange pairing', () => {
   });
 
   it('the loss ends the same way when the fast lane pairs the answer', () => {
-    const { send, decoder } = setup({ onExchange: undefined, onFiring: () => undefined, demand: { probes: ['produce'], args: ['records'] } });
+    const fired: string[] = [];
+    const { send, decoder } = setup({ onExchange: undefined, onFiring: (_p, _a, _c, _t, ns) => void fired.push(`${ns}`), demand: { probes: ['produce'], args: ['records'] } });
     const produce = (id: number): Uint8Array => requestFrame(0, 7, id, 'p', {
       TransactionalId: null, Acks: 1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: recordBatch({ records: 2 }) }] }],
     });
@@ -308,7 +309,10 @@ describe('exchange pairing', () => {
       send('in', produced(5), 7n);
       send('in', produced(9), 8n);
     });
-    expect(taken).toBe(1);
+    // The lane answers request 3, the first after the loss (its window ends there as on the schema
+    // decoder's path), and request 5; the first exchange, which teaches the direction, is that path's.
+    expect(fired).toEqual(['1', '5', '7']);
+    expect(taken).toBe(2);
     expect(decoder.counters().framesFailed).toEqual({ request_lost: 1, orphan_response: 1 });
   });
 

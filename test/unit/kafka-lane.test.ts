@@ -8,7 +8,7 @@ import { encodeCaptureRecord } from '../../src/kafka/capture/record.js';
 import { DecodePlan } from '../../src/kafka/probes/demand.js';
 import { Connection } from '../../src/kafka/exchange/connection.js';
 import { KafkaDecoder, type CaptureChunk, type KafkaDemand, type ProbeArgs } from '../../src/kafka/index.js';
-import { FastLane, laneArgKinds } from '../../src/kafka/lane/fast-lane.js';
+import { FastLane, laneArgKinds, laneRequestArgKinds } from '../../src/kafka/lane/fast-lane.js';
 import { chunk, conn, corpus, exchangeChunks, lagFlow } from '../fixtures/kafka/corpus.js';
 import { laneResponses } from '../helpers/lane-count.js';
 import { concat, legacyMessage, recordBatch, requestFrame, responseFrame } from '../fixtures/kafka/encoder.js';
@@ -54,9 +54,9 @@ const produced = (v: number, id: number, topics: [string, number[]][], base = 10
     Responses: topics.map(([Name, parts]) => ({ Name, TopicId: Name, PartitionResponses: parts.map((Index) => ({ Index, ErrorCode: Index === 2 ? 6 : 0, BaseOffset: base + BigInt(Index) })) })),
     ThrottleTimeMs: 0,
   });
-const fetch = (v: number, id: number, topics: [string, number[]][], offset = 40n): Uint8Array =>
+const fetch = (v: number, id: number, topics: [string, number[]][], offset = 40n, replica = -1): Uint8Array =>
   requestFrame(1, v, id, 'c', {
-    ReplicaId: -1, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 1 << 20, IsolationLevel: 0, SessionId: 0, SessionEpoch: -1,
+    ReplicaId: replica, ...(replica >= 0 && v >= 15 ? { ReplicaState: { ReplicaId: replica, ReplicaEpoch: 7n } } : {}), MaxWaitMs: 500, MinBytes: 1, MaxBytes: 1 << 20, IsolationLevel: 0, SessionId: 0, SessionEpoch: -1,
     Topics: topics.map(([t, parts]) => ({ Topic: t, TopicId: t, Partitions: parts.map((Partition) => ({ Partition, FetchOffset: offset + BigInt(Partition), PartitionMaxBytes: 1 << 20 })) })),
   });
 const fetched = (v: number, id: number, topics: [string, number[]][], hw = 50n): Uint8Array =>
@@ -89,12 +89,21 @@ function laneFlow(): CaptureChunk[] {
     const topics: [string, number[]][] = v >= 13 ? [[ID_A, [0, 3]], [ID_B, [1]]] : [['orders', [0, 3]], ['audit', [1]]];
     exchange(fetch(v, id, topics), fetched(v, id++, topics));
   }
-  // Answered out of order, and with a partition the request did not name: the schema decoder's path.
+  // Answered out of order (as a broker answers from a map): the lane's. With a partition the request
+  // did not name, or one partition answered twice and another not at all: the schema decoder's path.
   exchange(produce(7, id, two), produced(7, id++, [['audit', [0]], ['orders', [2, 1, 0]]]));
   exchange(produce(9, id, [['orders', [0]]]), produced(9, id++, [['orders', [0, 5]]]));
+  exchange(produce(7, id, two), produced(7, id++, [['orders', [0, 1, 0]], ['audit', [0]]]));
   // A Fetch of a session answered with a partition the request left out: its offset is remembered.
   exchange(fetch(11, id, [['orders', [0, 1]]], 70n), fetched(11, id++, [['orders', [0, 1]]]));
   exchange(fetch(11, id, [['orders', [0]]], 80n), fetched(11, id++, [['orders', [0, 1]]]));
+  // Followers' Fetches (ReplicaState, a tagged field, from v15: the schema decoder's path), and
+  // Fetches of KRaft's metadata log, by name and by id: their kafka:request firings' scope.
+  for (const v of [11, 12, 15, 17]) exchange(fetch(v, id, [['orders', [0]]], 40n, 2), fetched(v, id++, [['orders', [0]]]));
+  exchange(fetch(12, id, [['__cluster_metadata', [0]]]), fetched(12, id++, [['__cluster_metadata', [0]]]));
+  const metadataLog: [string, number[]][] = [['00000000-0000-0000-0000-000000000001', [0]]];
+  exchange(fetch(17, id, metadataLog, 40n, 1), fetched(17, id++, metadataLog));
+  exchange(fetch(17, id, metadataLog), fetched(17, id++, metadataLog));
   // An empty Fetch response; null records; acks=0 (no response); a null client id.
   exchange(fetch(11, id, [['orders', [0]]]), fetched(11, id++, []));
   exchange(produce(3, id, [['orders', [0]]], -1, null), produced(3, id++, [['orders', [0]]]));
@@ -136,7 +145,7 @@ function numbersFlow(): CaptureChunk[] {
   exchange(produce(3, id, [['orders', [0]]]), produced(3, id++, [['orders', [0]]], 2n ** 60n));
   exchange(fetch(4, id, [['orders', [0]]], 2n ** 60n), fetched(4, id++, [['orders', [0]]], 2n ** 60n + 5n));
   exchange(fetch(4, id, [['orders', [0]]], 2n ** 53n - 10n), fetched(4, id++, [['orders', [0]]], 2n ** 53n - 5n));
-  // The session's first request, split across two writes, takes the schema decoder's path.
+  // The session's first request, split across two writes: the lane takes it as the stream puts it together.
   const first = fetch(11, id, [['orders', [0, 1]]], 70n);
   chunks.push(chunk('out', first.subarray(0, 25), (ts += 1_000n)), chunk('out', first.subarray(25), (ts += 5n)));
   chunks.push(chunk('in', fetched(11, id++, [['orders', [0, 1]]]), (ts += 5n)));
@@ -254,9 +263,19 @@ function acks0Flow(): CaptureChunk[] {
   return chunks;
 }
 
+/**
+ * `chunks` as the JVM's clients and brokers read frames: a frame's 4-byte size in one read, then its
+ * payload (here, the rest of the chunk) in the next.
+ */
+function sizesApart(chunks: CaptureChunk[]): CaptureChunk[] {
+  return chunks.flatMap((c) => (c.data.length <= 4 || c.skipped > 0 ? [c] : [{ ...c, data: c.data.subarray(0, 4) }, { ...c, data: c.data.subarray(4), ts: c.ts + 1n }]));
+}
+
 const PRODUCE = ['topic', 'partition', 'acks', 'records', 'bytes', 'base_offset', 'error', 'error_name', 'incomplete'];
 const FETCH = ['topic', 'partition', 'fetch_offset', 'high_watermark', 'last_stable_offset', 'log_start_offset', 'lag', 'records', 'bytes', 'error', 'error_name', 'incomplete'];
 const COMMON = ['api', 'api_key', 'version', 'correlation_id', 'client_id', 'latency', 'role', 'status', 'incomplete', 'request_bytes', 'response_bytes', 'laddr', 'lport', 'raddr', 'rport'];
+/** What stdlib/kafka-overview.ktr reads. */
+const OVERVIEW = ['incomplete', 'topic', 'records', 'bytes', 'client_id', 'status', 'replica', 'api', 'latency'];
 
 const DEMANDS: [string, KafkaDemand][] = [
   ['the bench script', { probes: ['produce', 'fetch'], args: ['topic', 'records', 'lag'] }],
@@ -265,10 +284,16 @@ const DEMANDS: [string, KafkaDemand][] = [
   ['both, and another API', { probes: ['produce', 'fetch', 'metadata'], args: [...new Set([...FETCH, ...PRODUCE, 'latency'])] }],
   ['no args', { probes: ['fetch'], args: [] }],
   ['only whether values are known', { probes: ['produce', 'fetch'], args: ['incomplete'] }],
+  ['kafka-overview', { probes: ['produce', 'fetch', 'request'], args: OVERVIEW }],
+  ['every request arg the lane makes, with every produce and fetch arg', { probes: ['request', 'produce', 'fetch'], args: [...new Set([...COMMON, ...PRODUCE, ...FETCH, 'scope', 'replica'])].filter((a) => a !== 'error' && a !== 'error_name') }],
+  ['kafka:request alone, reading bodies', { probes: ['request'], args: ['api', 'scope', 'replica', 'acks', 'incomplete', 'latency'] }],
 ];
 
 describe('the fast lane', () => {
-  const flows = { 'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow(), 'the numbers flow': numbersFlow(), 'the walked flow': walkedFlow(), 'the acks=0 flow': acks0Flow() };
+  const flows = {
+    'every API and version': corpus(), 'the lag flow': lagFlow(), 'the lane flow': laneFlow(), 'the numbers flow': numbersFlow(), 'the walked flow': walkedFlow(), 'the acks=0 flow': acks0Flow(),
+    'the lane flow, sizes read apart': sizesApart(laneFlow()),
+  };
 
   for (const [name, demand] of DEMANDS) {
     it(`gives the schema decoder's firings and counters for ${name}`, () => {
@@ -288,8 +313,9 @@ describe('the fast lane', () => {
       [3n, 'client', 'no_response', 1n, 3n], [4n, 'client', 'complete', 2n, 3n],
     ]);
     expect(fast.decoder.counters()).toMatchObject({ resyncs: 0, framesFailed: { acks0_response: 4 } });
-    // The answers to the acks=1 requests (a chunk the lane declined at an acks=0 request goes the usual way).
-    expect(taken).toBe(2);
+    // The answers to the acks=1 requests: the lane declines a chunk at an acks=0 request, and takes
+    // the request after it as the stream hands it on.
+    expect(taken).toBe(3);
   });
 
   it('reads walked Produce requests and Fetch responses from their copied bytes, and declines other gaps', () => {
@@ -317,9 +343,12 @@ describe('the fast lane', () => {
     const demand = { probes: ['produce', 'fetch'], args: ['version', 'topic', 'partition', 'records', 'lag', 'error_name', 'fetch_offset'] };
     let fast!: ReturnType<typeof run>;
     const { taken } = laneResponses(() => (fast = run(laneFlow(), demand, true)));
-    // 14 Produce and 19 Fetch versions, the two session Fetches, null records, acks=1, the two
-    // answers of one read, the answer to the whole request before the cut one, both threads.
-    expect(taken).toBe(14 + 19 + 2 + 1 + 1 + 2 + 1 + 2);
+    // 14 Produce and 19 Fetch versions, the followers' and metadata log's 7 Fetches, the Produce
+    // answered out of order, the two session
+    // Fetches, null records, acks=1, the two answers of one read, the answer read in two reads (as
+    // the stream puts it together), the answers to the whole request and to the one cut after it,
+    // both threads.
+    expect(taken).toBe(14 + 19 + 7 + 1 + 2 + 1 + 1 + 2 + 1 + 2 + 2);
     // Produce v13 names topics by id: the one Metadata named reads as its name, the other as its id.
     const p13 = fast.fired.filter((f) => f.probe === 'produce' && f.args.version === 13n);
     expect(p13.map((f) => [f.args.topic, f.args.partition, f.args.records, f.args.error_name])).toEqual([
@@ -338,12 +367,30 @@ describe('the fast lane', () => {
     expect(fast.fired.some((f) => f.tid === 102)).toBe(true);
   });
 
+  it('fires kafka:request for the Produce and Fetch exchanges it takes, before their partitions, with the Fetches\' replica and scope', () => {
+    const demand = { probes: ['request', 'fetch'], args: ['api', 'version', 'replica', 'scope', 'partition'] };
+    let fast!: ReturnType<typeof run>;
+    const { taken } = laneResponses(() => (fast = run(laneFlow(), demand, true)));
+    expect(taken).toBeGreaterThan(40);
+    const requests = fast.fired.filter((f) => f.probe === 'request' && f.args.api === 'Fetch' && (f.args.replica !== -1n || f.args.scope !== 'client'));
+    // Followers (from v15 in ReplicaState, which the schema decoder's path reads), then the metadata log.
+    expect(requests.map((f) => [f.args.version, f.args.replica, f.args.scope])).toEqual([
+      [11n, 2n, 'inter-broker'], [12n, 2n, 'inter-broker'], [15n, 2n, 'inter-broker'], [17n, 2n, 'inter-broker'],
+      [12n, -1n, 'controller'], [17n, 1n, 'controller'], [17n, -1n, 'controller'],
+    ]);
+    // Each exchange's kafka:request firing comes first, then one per partition.
+    const v4 = fast.fired.filter((f) => f.args.api === 'Fetch' && f.args.version === 4n).slice(0, 3);
+    expect(v4.map((f) => [f.probe, f.args.partition])).toEqual([['request', undefined], ['fetch', 0n], ['fetch', 3n]]);
+    // Produce exchanges fire kafka:request alone under this demand.
+    expect(fast.fired.filter((f) => f.args.api === 'Produce').every((f) => f.probe === 'request' && f.args.scope === 'client' && f.args.replica === undefined)).toBe(true);
+  });
+
   it('reads int64 fields as numbers exactly, and leaves those past 2^53 to the schema decoder', () => {
     const demand = { probes: ['produce', 'fetch'], args: ['topic', 'partition', 'records', 'base_offset', 'fetch_offset', 'high_watermark', 'lag'] };
     let fast!: ReturnType<typeof run>;
     const { taken } = laneResponses(() => (fast = run(numbersFlow(), demand, true)));
-    // The fetch near 2^53, the session's second fetch, the three topics, the two batches, the malformed one.
-    expect(taken).toBe(1 + 1 + 3 + 1 + 1);
+    // The fetch near 2^53, the session's two fetches, the three topics, the two batches, the malformed one.
+    expect(taken).toBe(1 + 2 + 3 + 1 + 1);
     const values = fast.fired.map((f) => [f.probe, f.args.topic, f.args.partition, f.args.records, f.args.base_offset ?? f.args.fetch_offset, f.args.high_watermark, f.args.lag]);
     expect(values).toEqual([
       ['produce', 'orders', 0n, 3n, 2n ** 60n, undefined, undefined],
@@ -365,7 +412,8 @@ describe('the fast lane', () => {
   it('is not used for what only the schema decoder gives', () => {
     const sink = (): void => undefined;
     for (const demand of [
-      { probes: ['request'], args: ['api'] },
+      { probes: ['request'], args: ['error'] },
+      { probes: ['request', 'produce'], args: ['error_name', 'topic'] },
       { probes: ['fetch'], args: ['time_lag'] },
       { probes: ['lag'], args: [] },
       { probes: ['member', 'produce'], args: ['topic'] },
@@ -400,16 +448,28 @@ describe('the fast lane', () => {
     expect(fired).toEqual(both(false));
   });
 
-  it('knows every arg the schema decoder gives Produce and Fetch firings', () => {
+  it('knows every arg the schema decoder gives Produce and Fetch firings, and their exchanges\' kafka:request firings', () => {
     const names = new Set<string>();
+    const requestNames = { produce: new Set<string>(), fetch: new Set<string>() };
     const decoder = new KafkaDecoder({
       onExchange: (ex) => {
-        for (const f of decoder.firings(ex)) if (f.probe === 'produce' || f.probe === 'fetch') for (const a in f.args) names.add(a);
+        for (const f of decoder.firings(ex)) {
+          if (f.probe === 'produce' || f.probe === 'fetch') for (const a in f.args) names.add(a);
+          if (f.probe === 'request' && (ex.api === 'Produce' || ex.api === 'Fetch')) for (const a in f.args) requestNames[ex.api === 'Produce' ? 'produce' : 'fetch'].add(a);
+        }
       },
     });
     for (const c of [...corpus(), ...lagFlow(), ...laneFlow()]) decoder.push(c);
     expect(names.size).toBeGreaterThan(30);
     for (const name of names) expect(laneArgKinds(name), name).not.toBe('absent');
+    for (const api of ['produce', 'fetch'] as const) {
+      expect(requestNames[api].size).toBeGreaterThan(15);
+      for (const name of requestNames[api]) expect(laneRequestArgKinds(api, name), `${api} ${name}`).not.toBe('absent');
+    }
+    // Their per-partition args are absent from kafka:request firings, on the lane too.
+    expect(laneRequestArgKinds('produce', 'topic')).toBe('absent');
+    expect(laneRequestArgKinds('fetch', 'acks')).toBe('absent');
+    expect(laneRequestArgKinds('fetch', 'replica')).toBe('lane');
   });
 
   it("gives the schema decoder's firings and counters for corrupted Produce and Fetch frames", () => {
@@ -503,7 +563,7 @@ function runPacked(batches: Uint8Array[], demand: KafkaDemand, lane: boolean): {
 }
 
 describe('packed capture records (pushCapture)', () => {
-  const flows = [corpus(), lagFlow(), laneFlow(), walkedFlow(), acks0Flow()];
+  const flows = [corpus(), lagFlow(), laneFlow(), walkedFlow(), acks0Flow(), sizesApart(laneFlow())];
 
   for (const [name, demand] of DEMANDS) {
     it(`give the firings and counters of their chunks for ${name}, with and without the lane`, () => {
@@ -524,7 +584,7 @@ describe('packed capture records (pushCapture)', () => {
     const demand = DEMANDS[0]![1];
     const batches = packed(laneFlow(), 100_000);
     const { taken } = laneResponses(() => runPacked(batches, demand, true));
-    expect(taken).toBe(14 + 19 + 2 + 1 + 1 + 2 + 1 + 2);
+    expect(taken).toBe(14 + 19 + 7 + 1 + 2 + 1 + 1 + 2 + 1 + 2 + 2);
   });
 
   it('read a walked frame where its pieces lie when the records after its first carry them, and copy it otherwise', () => {

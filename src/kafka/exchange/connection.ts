@@ -162,7 +162,7 @@ export class Connection {
   private laneContext: (DetailsContext & LaneContext) | undefined;
   /** The last connection info handed out with an exchange (most exchanges share their thread). */
   private lastConnection: ConnectionInfo | undefined;
-  /** Time and thread of the walked frame offered to the lane (takeWalked). */
+  /** Time and thread of the walked or assembled frame offered to the lane (takeWalked, takeAssembled). */
   private walkedMeta: LaneMeta | undefined;
   /**
    * The time of the latest record flagged KC_F_LOSS, until a response answers a request seen since:
@@ -262,6 +262,21 @@ export class Connection {
     return this.walkable(dir, data, start, copied) && this.takeWithGaps(dir, data, start, copied, size, meta, gaps);
   }
 
+  /**
+   * The fast lane's turn at a whole frame the stream put together from several chunks: the JVM's
+   * clients and brokers read a frame's size, then its payload, in two reads (two capture records).
+   */
+  private takeAssembled(dir: Direction, frame: StreamFrame<FrameMeta>): boolean {
+    const first = frame.segments[0];
+    if (frame.segments.length !== 1 || first!.offset !== 0 || first!.data.length !== frame.size) return false;
+    const data = first!.data;
+    const meta = (this.walkedMeta ??= new LaneMeta());
+    const v = meta.view;
+    if (v.buffer !== data.buffer || v.byteOffset !== data.byteOffset || v.byteLength !== data.byteLength) meta.setChunk(data, frame.meta.ts, frame.meta.tid);
+    else meta.setView(v, frame.meta.ts, frame.meta.tid);
+    return this.takeWhole(dir, data, 0, data.length, meta);
+  }
+
   /** Whether a walked frame whose copied bytes start at data[start] may be the lane's: a Produce or Fetch request, or a response to a lane request. */
   private walkable(dir: Direction, data: Uint8Array, start: number, copied: number): boolean {
     if (!this.shared.lane || this.saslTokens || this.requestDir === null || copied < 8) return false;
@@ -284,6 +299,7 @@ export class Connection {
   }
 
   onFrame(dir: Direction, frame: StreamFrame<FrameMeta>): void {
+    if (this.shared.lane && !frame.truncated && this.takeAssembled(dir, frame)) return;
     this.expireBy(frame.meta.ts);
     const counters = this.shared.counters;
     const other = opposite(dir);

@@ -271,13 +271,15 @@ class LaneGenerator {
   /**
    * The top struct's fields, up to the last one the lane or the projection needs, as the schema
    * decoder's projected body (body-compiler.ts) goes. One that ends with the body (no field or
-   * tagged section after it) must end at the frame's end, as that path checks ('trailing'); one that
-   * needs a tagged field of the top struct is left to that path.
+   * tagged section after it) must end at the frame's end, as that path checks ('trailing'). One that
+   * needs a tagged field of the top struct (Fetch's ReplicaState, a follower's) reads the whole body,
+   * as that path does: with the tagged section empty (the field at its default, a consumer's), the
+   * lane takes it; else that path does.
    */
   top(fields: readonly FieldSpec[]): string[] {
     const keep = this.shape.keep;
     const stop = projectionStop(fields, this.version, this.flexible, (f) => this.needed(f.n) || wantedField(f, keep, this.version));
-    if (!stop) return ['return -1;'];
+    if (!stop) return [...this.present(fields).flatMap((f) => this.field(f, f.n)), 'if (p >= e || b[p] !== 0) return -1;', 'p++;', 'if (p !== e) return -1;'];
     const lines = stop.fields.flatMap((f) => this.field(f, f.n));
     if (stop.whole) lines.push('if (p !== e) return -1;');
     return lines;

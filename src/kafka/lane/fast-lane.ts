@@ -12,7 +12,7 @@ import { API_KEYS } from '../wire/api-names.js';
 import { cached, compile, inherited, literal } from '../wire/generated-code.js';
 import type { DecodedStruct } from '../wire/values.js';
 import type { DecodePlan } from '../probes/demand.js';
-import { topicNamed } from '../probes/details.js';
+import { METADATA_TOPIC, METADATA_TOPIC_ID, topicNamed } from '../probes/details.js';
 import { errorName } from '../wire/error-codes.js';
 import type { DecodedRequest } from '../wire/frame.js';
 import { isFlexible } from '../wire/headers.js';
@@ -20,7 +20,7 @@ import { compileLaneBody, laneBig, laneGapsBefore, laneString, type LaneBody, ty
 import { unknownArgs } from '../probes/firings.js';
 import { requestSpec, responseSpec } from '../wire/schemas/index.js';
 import { inRange, type MessageSpec } from '../wire/schemas/spec.js';
-import { COMMON_ARGS, PROBES, type LaneArg, type LaneCode } from '../probes/args.js';
+import { API_SCOPES, COMMON_ARGS, PROBES, type LaneArg, type LaneCode } from '../probes/args.js';
 
 /** Where firings go: the probe, its args, the connection and thread, and the firing's time. */
 export type FiringSink = (probe: string, args: ProbeArgs, connection: ConnectionInfo, tid: number, nsecs: bigint) => void;
@@ -128,6 +128,8 @@ export class LanePending {
   /** Its response's lane body; set by FastLane.request. */
   responseBody: LaneBody<LanePending, ResponseScratch> = declineAll;
   acks = 0;
+  /** Fetch: the follower's broker id, -1 for a consumer (read only when an arg needs it: ReplicaId). */
+  replica = -1;
   /** The request's partitions, in order (see add). */
   items: readonly LaneItem[] = NO_ITEMS;
   private decoded: DecodedRequest | undefined;
@@ -145,6 +147,22 @@ export class LanePending {
   add(item: LaneItem): void {
     if (this.items === NO_ITEMS) this.items = [item];
     else (this.items as LaneItem[]).push(item);
+  }
+
+  /**
+   * Which of the request's partitions the response's k-th answers: the k-th, when the response
+   * keeps the request's order; else the first alike (a broker answers from a map, in its own
+   * order); -1 when none.
+   */
+  indexOf(k: number, topic: string | undefined, id: string | undefined, part: number): number {
+    const items = this.items;
+    const at = items[k];
+    if (at !== undefined && at.part === part && at.topic === topic && at.id === id) return k;
+    for (let j = 0; j < items.length; j++) {
+      const item = items[j]!;
+      if (item.part === part && item.topic === topic && item.id === id) return j;
+    }
+    return -1;
   }
 
   /** The request as the schema decoder would have projected it, for the decoder's other paths. */
@@ -173,7 +191,8 @@ export class LanePending {
       const Partitions = [{ Partition: i.part, FetchOffset: BigInt(i.fo!) }];
       return i.id === undefined ? { Topic: i.topic!, Partitions } : { TopicId: i.id, Partitions };
     });
-    return { Topics } as unknown as DecodedStruct;
+    // The replica as read (-1 where the lane did not read it), which details.ts's replicaOf reads first.
+    return { ReplicaId: this.replica, Topics } as unknown as DecodedStruct;
   }
 }
 
@@ -194,6 +213,22 @@ class ResponseScratch {
   readonly lag: (number | undefined)[] = [];
   /** Topic names of the request's partitions. */
   readonly requested: string[] = [];
+  /** Produce: the response that answered each of the request's partitions (its `response` number). */
+  private readonly answeredBy: number[] = [];
+  /** Counts the responses read, telling one's answers from another's. */
+  response = 0;
+
+  /**
+   * Keeps a Produce response's answer for the request's partition j (see LanePending.indexOf); false
+   * when there is none, or the response already answered it.
+   */
+  answer(j: number, err: number | undefined, base: number | undefined): boolean {
+    if (j < 0 || this.answeredBy[j] === this.response) return false;
+    this.answeredBy[j] = this.response;
+    this.err[j] = err!;
+    this.base[j] = base;
+    return true;
+  }
 }
 
 /** What a firing's args are built from besides the pending request and the response scratch. */
@@ -203,6 +238,8 @@ interface FiringSource {
   /** The response's time (latency is made only for the scripts that read it). */
   meta: LaneMeta;
   role: 'client' | 'broker';
+  /** The scope arg (set only when the plan reads it). */
+  scope: string;
   bytes: number;
   info: ConnectionInfo;
 }
@@ -234,18 +271,19 @@ const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
       'Responses.Name': 'topic', 'Responses.TopicId': 'tid', 'Responses.PartitionResponses.Index': 'part',
       'Responses.PartitionResponses.ErrorCode': 'err', 'Responses.PartitionResponses.BaseOffset': 'base',
     },
-    // The schema decoder's items follow the request's partitions: the lane takes responses that
-    // answer them in the same order.
+    // The schema decoder's items follow the request's partitions: the lane keeps each answer at its
+    // partition's place, and takes responses that answer each partition once.
     each: {
-      'Responses.PartitionResponses':
-        'if (k >= P.items.length || P.items[k].part !== part || P.items[k].topic !== topic || P.items[k].id !== tid) return -1; X.err[k] = err; X.base[k] = base; k++;',
+      'Responses.PartitionResponses': 'if (!X.answer(P.indexOf(k, topic, tid, part), err, base)) return -1; k++;',
     },
     end: 'if (k !== P.items.length) return -1; X.n = k;',
   },
   fetchRequest: {
-    capture: { 'Topics.Topic': 'topic', 'Topics.TopicId': 'tid', 'Topics.Partitions.Partition': 'part', 'Topics.Partitions.FetchOffset': 'fo' },
+    // From v15 a follower says who it is in the tagged ReplicaState, which the lane leaves to the
+    // schema decoder (compiler.ts): a request the lane reads there is a consumer's.
+    capture: { ReplicaId: 'rid', 'Topics.Topic': 'topic', 'Topics.TopicId': 'tid', 'Topics.Partitions.Partition': 'part', 'Topics.Partitions.FetchOffset': 'fo' },
     each: { 'Topics.Partitions': 'P.add({ topic, id: tid, part, records: 0, bytes: 0, fo });' },
-    end: '',
+    end: 'if (rid !== undefined) P.replica = rid;',
   },
   fetchResponse: {
     capture: {
@@ -263,7 +301,7 @@ const SHAPES: Record<ShapeName, Omit<LaneShape, 'keep'>> = {
   },
 };
 
-type LaneProbe = 'produce' | 'fetch';
+export type LaneProbe = 'produce' | 'fetch';
 
 /** The probe each shape's firings belong to. */
 const SHAPE_PROBE: Record<ShapeName, LaneProbe> = { produceRequest: 'produce', produceResponse: 'produce', fetchRequest: 'fetch', fetchResponse: 'fetch' };
@@ -319,26 +357,64 @@ export function laneArgKinds(name: string): 'lane' | 'beyond' | 'absent' {
   return LANE_CODE.produce.has(name) || LANE_CODE.fetch.has(name) ? 'lane' : 'absent';
 }
 
-/** The builder of one probe's args, in the demand's order; undefined when an arg is beyond the lane. */
-function compileBuilder(probe: LaneProbe, names: readonly string[]): Builder | undefined {
-  return cached(`lane-args ${probe} ${names.map(literal).join(',')}`, () => generateBuilder(probe, names));
+/**
+ * Args of the kafka:request firing of a Produce or Fetch exchange besides the common ones: those
+ * details.ts puts in the exchange's details (its `copy: 'exchange'` args, and the replica and group
+ * its Fetch extractor sets). A firing of the schema decoder's path has them; every other arg of the
+ * probe is absent from it on either path.
+ */
+const EXCHANGE_ARGS: Record<LaneProbe, ReadonlySet<string>> = {
+  produce: new Set(PROBES.find((p) => p.name === 'produce')!.args.filter((a) => a.body?.copy === 'exchange').map((a) => a.name)),
+  fetch: new Set([...PROBES.find((p) => p.name === 'fetch')!.args.filter((a) => a.body?.copy === 'exchange').map((a) => a.name), 'replica', 'group']),
+};
+
+/**
+ * How the lane makes each arg of the kafka:request firing of a Produce or Fetch exchange, whose code
+ * reads only the request `P` and the source `R` (not the items'): null where it cannot (an error
+ * of the whole exchange; details the lane does not read), and absent where that firing has no such arg.
+ */
+const REQUEST_CODE: Record<LaneProbe, ReadonlyMap<string, LaneCode | null>> = {
+  produce: requestCode('produce'),
+  fetch: requestCode('fetch'),
+};
+
+function requestCode(probe: LaneProbe): Map<string, LaneCode | null> {
+  const out = new Map<string, LaneCode | null>(COMMON_ARGS.map((a) => [a.name, a.lane?.code ?? null]));
+  for (const a of PROBES.find((p) => p.name === probe)!.args) if (EXCHANGE_ARGS[probe].has(a.name)) out.set(a.name, a.lane?.code ?? null);
+  return out;
+}
+
+/** What the lane makes of an arg of a Produce or Fetch exchange's kafka:request firing (as laneArgKinds). */
+export function laneRequestArgKinds(probe: LaneProbe, name: string): 'lane' | 'beyond' | 'absent' {
+  const code = REQUEST_CODE[probe].get(name);
+  return code === undefined ? 'absent' : code === null ? 'beyond' : 'lane';
+}
+
+/**
+ * The builder of the args of one probe's firings (`request`: the kafka:request firing of a `probe`
+ * exchange), in the demand's order; undefined when an arg is beyond the lane.
+ */
+function compileBuilder(probe: LaneProbe, names: readonly string[], request = false): Builder | undefined {
+  return cached(`lane-args ${request ? 'request ' : ''}${probe} ${names.map(literal).join(',')}`, () => generateBuilder(probe, names, request));
 }
 
 /**
  * Args always present are set in one object literal (one allocation with its final shape, where
  * adding them one by one moved the object through a shape per arg); optional ones are added after.
  */
-function generateBuilder(probe: LaneProbe, names: readonly string[]): Builder | undefined {
+function generateBuilder(probe: LaneProbe, names: readonly string[], request: boolean): Builder | undefined {
   const fields: string[] = [];
   const optional: string[] = [];
   for (const name of names) {
     if (inherited(name)) continue;
     if (BEYOND.has(name)) return undefined;
-    const code = LANE_CODE[probe].get(name);
+    const code = request ? REQUEST_CODE[probe].get(name) : LANE_CODE[probe].get(name);
+    if (code === null) return undefined;
     const key = literal(name);
     if (typeof code === 'string') fields.push(`${key}: ${code}`);
     else if (code !== undefined) {
-      const unknown = unknownArgs(probe)[name];
+      // kafka:request firings read no sentinel (firings.ts's plannedFirings).
+      const unknown = request ? undefined : unknownArgs(probe)[name];
       // A sentinel in the literal keeps the firing's shape whether or not the value was there.
       if (typeof unknown === 'bigint') fields.push(`${key}: (v = ${code.present}) === undefined ? ${unknown}n : big(v)`);
       else optional.push(`v = ${code.present}; if (v !== undefined) args[${key}] = big(v);`);
@@ -349,6 +425,15 @@ function generateBuilder(probe: LaneProbe, names: readonly string[]): Builder | 
 }
 
 const clientIdAt = laneString();
+
+const PRODUCE_SCOPE = API_SCOPES[API_KEYS.Produce] ?? 'client';
+const FETCH_SCOPE = API_SCOPES[API_KEYS.Fetch] ?? 'client';
+
+/** A Fetch's scope, as details.ts's requestScope reads it from the request's body. */
+function fetchScope(P: LanePending): string {
+  for (const item of P.items) if (item.topic === METADATA_TOPIC || item.id === METADATA_TOPIC_ID) return 'controller';
+  return P.replica >= 0 ? 'inter-broker' : FETCH_SCOPE;
+}
 
 const PRODUCE = { request: requestSpec(API_KEYS.Produce)!, response: responseSpec(API_KEYS.Produce)! };
 const FETCH = { request: requestSpec(API_KEYS.Fetch)!, response: responseSpec(API_KEYS.Fetch)! };
@@ -367,13 +452,17 @@ export class FastLane {
   private readonly bodies: (LaneBody<LanePending, ResponseScratch> | undefined)[][] = [[], [], [], []];
   private readonly shapeAt: (LaneShape | undefined)[];
   private readonly scratch = new ResponseScratch();
-  private readonly source: FiringSource = { api: '', apiKey: 0, meta: undefined as unknown as LaneMeta, role: 'client', bytes: 0, info: undefined as unknown as ConnectionInfo };
+  private readonly source: FiringSource = { api: '', apiKey: 0, meta: undefined as unknown as LaneMeta, role: 'client', scope: '', bytes: 0, info: undefined as unknown as ConnectionInfo };
 
   private constructor(
     /** The shapes of the APIs the lane takes (those whose bodies the plan projects). */
     shapes: Partial<Record<ShapeName, LaneShape>>,
     private readonly fires: { produce: boolean; fetch: boolean },
     private readonly build: { produce: Builder; fetch: Builder },
+    /** The builders of the exchanges' kafka:request firings, when the plan fires it. */
+    private readonly buildRequest: { produce: Builder; fetch: Builder } | undefined,
+    /** Whether the plan reads the scope arg (R.scope is worked out for it). */
+    private readonly scoped: boolean,
     private readonly sink: FiringSink,
   ) {
     this.shapeAt = SHAPE_ORDER.map((name) => shapes[name]);
@@ -381,15 +470,21 @@ export class FastLane {
 
   /**
    * The lane of a running script's plan, or undefined when the plan needs what only the schema
-   * decoder gives: the lag or rebalance trackers, `kafka:request` firings (built from the whole
-   * exchange), or args the lane does not make.
+   * decoder gives: the lag or rebalance trackers, or args the lane does not make.
    */
   static of(plan: DecodePlan, sink: FiringSink): FastLane | undefined {
-    if (plan.lag || plan.rebalance || plan.fires('request')) return undefined;
+    if (plan.lag || plan.rebalance) return undefined;
     const names = [...plan.args];
     const produce = compileBuilder('produce', names);
     const fetch = compileBuilder('fetch', names);
     if (!produce || !fetch) return undefined;
+    let buildRequest: { produce: Builder; fetch: Builder } | undefined;
+    if (plan.fires('request')) {
+      const produceRequest = compileBuilder('produce', names, true);
+      const fetchRequest = compileBuilder('fetch', names, true);
+      if (!produceRequest || !fetchRequest) return undefined;
+      buildRequest = { produce: produceRequest, fetch: fetchRequest };
+    }
     const shapes: Partial<Record<ShapeName, LaneShape>> = {};
     for (const [key, request, response] of [[API_KEYS.Produce, 'produceRequest', 'produceResponse'], [API_KEYS.Fetch, 'fetchRequest', 'fetchResponse']] as const) {
       // An API whose response the plan does not decode is the schema decoder's (it reads little of it).
@@ -399,7 +494,7 @@ export class FastLane {
       shapes[request] = shapeFor(request, plan.args, requestKeep);
       shapes[response] = shapeFor(response, plan.args, responseKeep);
     }
-    return new FastLane(shapes, { produce: plan.fires('produce'), fetch: plan.fires('fetch') }, { produce, fetch }, sink);
+    return new FastLane(shapes, { produce: plan.fires('produce'), fetch: plan.fires('fetch') }, { produce, fetch }, buildRequest, plan.args.has('scope'), sink);
   }
 
   /**
@@ -451,6 +546,7 @@ export class FastLane {
       p++;
     }
     const X = this.scratch;
+    X.response++;
     const end = P.responseBody(data, meta.view, p, e, P, X);
     if (end < 0 || !laneGapsBefore(end)) return false;
     const R = this.source;
@@ -463,12 +559,16 @@ export class FastLane {
       R.apiKey = API_KEYS.Produce;
       // Produce v13 names topics by id alone: the firings carry the name Metadata gave it, else the id.
       for (const item of P.items) if (item.id !== undefined) item.topic = topicNamed(undefined, item.id, ctx);
+      R.scope = PRODUCE_SCOPE;
+      if (this.buildRequest) this.sink('request', this.buildRequest.produce(P, X, -1, R, laneBig, errorName, latency), info, P.tid, meta.ts);
       if (this.fires.produce) for (let i = 0; i < X.n; i++) this.sink('produce', this.build.produce(P, X, i, R, laneBig, errorName, latency), info, P.tid, meta.ts);
       return true;
     }
     R.api = 'Fetch';
     R.apiKey = API_KEYS.Fetch;
     if (!this.fetchItems(P, X, ctx)) return false;
+    if (this.scoped) R.scope = fetchScope(P);
+    if (this.buildRequest) this.sink('request', this.buildRequest.fetch(P, X, -1, R, laneBig, errorName, latency), info, P.tid, meta.ts);
     if (this.fires.fetch) for (let i = 0; i < X.n; i++) this.sink('fetch', this.build.fetch(P, X, i, R, laneBig, errorName, latency), info, P.tid, meta.ts);
     return true;
   }

@@ -208,7 +208,8 @@ export const COMMON_ARGS: readonly CommonArg[] = [
   },
   {
     ...int('incomplete', '1 when a value of this firing is unknown because bytes of the exchange were not captured or could not be decoded: a frame the capture cut short, a batch header not copied or malformed, a body of a version no schema knows. Produce and Fetch judge it per partition, other APIs per exchange; kafka:rebalance and kafka:member take it from the exchange they come from, kafka:lag too, and is 1 while its log end is only a lower bound. 0 otherwise: values absent by nature (no response, acks=0, a field the version lacks) read their unknown sentinel without it'),
-    get: (ex) => (ex.incomplete ? 1n : 0n), header: true,
+    // An exchange the lane takes was read whole (its kafka:request firing's); its partitions say their own.
+    get: (ex) => (ex.incomplete ? 1n : 0n), header: true, lane: { code: '0n' },
     produce: { body: { request: ['Records'] }, lane: { code: 'P.items[i].records < -1 ? 1n : 0n', needs: PRODUCE_RECORDS } },
     fetch: { body: { response: ['Records'] }, lane: { code: 'X.records[i] < -1 ? 1n : 0n', needs: FETCH_RECORDS } },
   },
@@ -233,9 +234,9 @@ export const COMMON_ARGS: readonly CommonArg[] = [
     get: (ex) => BigInt(ex.connection.rport), header: true, lane: { code: 'big(R.info.rport)' },
   },
   {
-    // Fetch's comes from fields the lane does not capture: a demand for it on kafka:fetch leaves the lane.
+    // The lane's R.scope is Fetch's from its request's replica id and topics, as details.ts's requestScope.
     ...str('scope', 16, 'who the request is between: "client" (a client and a broker), "inter-broker" (a follower\'s Fetch or ListOffsets, its replica id >= 0; transaction markers; share-group state; AddPartitionsToTxn v4+) or "controller" (Fetch of __cluster_metadata, Vote, BeginQuorumEpoch, BrokerRegistration, BrokerHeartbeat, AlterPartition and the other APIs only controllers serve); per request, from its API and, for those that say it, its body (empty when that body was not decoded: bytes lost, a version no schema knows). APIs any client may send (ApiVersions, Metadata, ...) read "client" also between brokers and controllers; OffsetForLeaderEpoch reads empty, its body not being decoded'),
-    get: (ex) => API_SCOPES[ex.api_key] ?? 'client', header: false,
+    get: (ex) => API_SCOPES[ex.api_key] ?? 'client', header: false, lane: { code: 'R.scope', needs: ['ReplicaId'] },
     fetch: { body: { request: ['ReplicaId', 'ReplicaState', 'Topic', 'TopicId'] } },
   },
   {
@@ -329,7 +330,7 @@ export const PROBES: readonly ProbeSpec[] = [
       // From the group requests of the fetching client: decoded whenever any body is (demand.ts's STATE_APIS).
       str('group', 256, 'consumer group of the fetching client when known (from its group requests on the same process), else empty', { reach: 'process' }),
       int('replica', 'broker id of the follower replica that sent the Fetch, copying the partition (ReplicaId; ReplicaState.ReplicaId from v15): not a consumer, and never counted in consumer lag; -1 for a consumer; -2 when the request was not captured', {
-        unknown: -2, body: { request: ['ReplicaId', 'ReplicaState'] },
+        unknown: -2, body: { request: ['ReplicaId', 'ReplicaState'] }, lane: { code: 'big(P.replica)', needs: ['ReplicaId'] },
       }),
       fetchSetting('max_wait_ms', 'MaxWaitMs', 'most milliseconds the broker may wait for min_bytes'),
       fetchSetting('min_bytes', 'MinBytes', 'least bytes of record data the broker waits for'),

@@ -728,8 +728,8 @@ function shareItem(items: ItemIndex, req: DecodedStruct | null, topic: string, i
 }
 
 /** KRaft's metadata log, as its Fetch requests name it: by name, or by its fixed topic id. */
-const METADATA_TOPIC = '__cluster_metadata';
-const METADATA_TOPIC_ID = '00000000-0000-0000-0000-000000000001';
+export const METADATA_TOPIC = '__cluster_metadata';
+export const METADATA_TOPIC_ID = '00000000-0000-0000-0000-000000000001';
 
 /** APIs whose scope only their request body tells: unknown ('') without it. */
 const BODY_SCOPED = new Set<number>([API_KEYS.Fetch, API_KEYS.OffsetForLeaderEpoch, API_KEYS.ListOffsets, API_KEYS.AddPartitionsToTxn]);

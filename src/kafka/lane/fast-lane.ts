@@ -1,7 +1,8 @@
-// The fast lane: Produce and Fetch frames that lie whole in one capture chunk, or that the capture
-// walked (their copied bytes laid end to end, the record data skipped between them), for a running script
-// whose demand the lane can serve, go from the chunk's bytes to probe firings with no frame, view,
-// reader, decoded struct, exchange or item object on the way. Bodies are read in place by functions
+// The fast lane: Produce and Fetch frames that lie whole in one capture chunk, that the capture
+// walked (their copied bytes laid end to end, the record data skipped between them), or that the
+// stream put together from several chunks, for a running script whose demand the lane can serve
+// (kafka:produce, kafka:fetch, and the kafka:request firings of their exchanges), go from the bytes
+// to probe firings with no view, reader, decoded struct, exchange or item object on the way. Bodies are read in place by functions
 // compiled per version (compiler.ts); a request waits for its response as a LanePending, which
 // the rest of the decoder can read as any other pending request (its `request` is made when asked
 // for: a response that does not take the lane, a close, a timeout). Everything else, and whatever a

@@ -6,14 +6,16 @@
 // kafka-overview's compiled probes, as `kafkatrace run kafka-overview` would on the live capture
 // (sendfile's batch headers are read back from the broker's segments, which stay open). The figure
 // is the median pass once warm (the first BENCH_REPLAY_WARM passes are left out, JIT compiling): ms
-// of CPU per pass and µs per exchange decoded, and the firings it ran. Every pass must decode the
-// same exchanges and fire the same probes, with no sendfile read failed, or the figure is INVALID.
+// of CPU per pass and µs per exchange decoded, and the firings it ran. Every other pass runs with the
+// fast lane off (Produce and Fetch on the schema decoder's path), so that the lane's share is weighed
+// within one run: its median is printed apart. Every pass must decode the same exchanges and fire the
+// same probes, with no sendfile read failed, or the figure is INVALID.
 // It has no target: it tells a change to the decoder or the interpreter apart from the throughput
 // figures' noise (bench/kafka-apache.mjs).
 // Needs root, a built kafkatrace (npm run build), build/ (node scripts/build-kafka.mjs) and Apache
 // Kafka (scripts/install-kafka.sh); without Kafka or root it says so and is skipped.
 // Environment: BENCH_REPLAY_RECORDS (records per tool run, default 1000000), BENCH_REPLAY_PASSES
-// (default 15), BENCH_REPLAY_WARM (passes left out, default 5), and the Apache figure's
+// (default 20), BENCH_REPLAY_WARM (passes left out, default 6), and the Apache figure's
 // BENCH_APACHE_VALUE (bytes per record, default 100) and BENCH_APACHE_PARTITIONS (default 3).
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -32,8 +34,9 @@ export async function benchKafkaReplay() {
   if (!setup) return;
   const { apache, java, live, size, partitions, release } = setup;
   const records = positive('BENCH_REPLAY_RECORDS', 1_000_000);
-  const passes = positive('BENCH_REPLAY_PASSES', 15);
-  const warm = Math.min(positive('BENCH_REPLAY_WARM', 5), passes - 1);
+  const passes = positive('BENCH_REPLAY_PASSES', 20);
+  // At least one pass with the lane and one without are measured.
+  const warm = Math.min(positive('BENCH_REPLAY_WARM', 6), Math.max(passes - 2, 0));
   const [{ startCapture }, { startKafkaFeed, startKafkaProbes }, { planScript }, { userMapsOf }, { createOutput }, { realSystem }] = await Promise.all([
     dist('kafka/capture/loader.js'), dist('runtime/kafka-source.js'), dist('compiler.js'), dist('runtime/user-maps.js'), dist('runtime/output.js'), dist('frontend/system.js'),
   ]);
@@ -67,7 +70,8 @@ export async function benchKafkaReplay() {
         return { probes: 0, lost: () => 0, frames: () => ({ out: none, in: none }), poll: () => Buffer.alloc(0), pause() {}, close() {} };
       };
       // A fresh decoder and fresh maps each pass, never cut into slices: a pass is timed whole.
-      const feed = startKafkaFeed({ output, capture: {}, startCapture: fake, now: () => 0 });
+      const lane = pass % 2 === 0;
+      const feed = startKafkaFeed({ output, capture: {}, startCapture: fake, now: () => 0, lane });
       const probes = startKafkaProbes(plan.compiled.plan, { output, maps: userMapsOf(plan.compiled.plan), onExit() {}, feed });
       const cpu0 = process.cpuUsage();
       for (const b of batches) feedBatch(b);
@@ -75,15 +79,20 @@ export async function benchKafkaReplay() {
       const c = feed.counters();
       probes.stop();
       feed.close();
-      runs.push({ ms: (cpu.user + cpu.system) / 1000, exchanges: c.exchanges, firings: c.firings, unread: c.sendfileUnread });
+      runs.push({ lane, ms: (cpu.user + cpu.system) / 1000, exchanges: c.exchanges, firings: c.firings, unread: c.sendfileUnread });
     }
     const steady = runs.slice(warm);
-    const ms = median(steady.map((r) => r.ms));
+    const ms = median(steady.filter((r) => r.lane).map((r) => r.ms));
+    const withoutLane = steady.filter((r) => !r.lane).map((r) => r.ms);
     const { exchanges, firings } = runs[0];
     const same = runs.every((r) => r.exchanges === exchanges && r.firings === firings && r.unread === 0);
-    console.log(`  passes           ${runs.map((r) => fmt(r.ms, 1)).join(' ')} ms of CPU (the first ${warm} left out: warming up)`);
+    console.log(`  passes           ${runs.map((r) => `${fmt(r.ms, 1)}${r.lane ? '' : '*'}`).join(' ')} ms of CPU (the first ${warm} left out: warming up; * the fast lane off)`);
     console.log(`  decoded          ${fmt(exchanges)} exchanges, ${fmt(firings)} probe firings per pass${same ? '' : `: INVALID, the passes differ (${runs.map((r) => `${r.exchanges}/${r.firings}/${r.unread} unread`).join(', ')})`}`);
     console.log(`  kafkatrace CPU   ${fmt(ms, 1)} ms per pass (median): ${fmt((ms * 1000) / exchanges, 2)} µs per exchange decoded, its probes run`);
+    if (withoutLane.length > 0) {
+      const off = median(withoutLane);
+      console.log(`  fast lane off    ${fmt(off, 1)} ms per pass (median of the passes between): the lane saves ${fmt((1 - ms / off) * 100, 1)}% of kafkatrace's CPU here`);
+    }
   } finally {
     for (const child of live) child.kill('SIGKILL');
     await cluster.stop();

@@ -229,6 +229,8 @@ export interface KafkaFeedOptions {
   startCapture?: (options: CaptureOptions, onBatch: (batch: Buffer) => void) => Capture;
   /** The clock decoding slices are timed by, in ms: performance.now by default. */
   now?: () => number;
+  /** false: Produce and Fetch take the schema decoder's path too (bench/kafka-replay.mjs weighs the fast lane). */
+  lane?: boolean;
 }
 
 /** Probes attached to a KafkaFeed together: a script's, or one REPL block's. */
@@ -354,7 +356,7 @@ export function startKafkaFeed(opts: KafkaFeedOptions): KafkaFeed {
     fire(probe, args, ev.connection, ev.connection.tid, ev.ts);
   };
 
-  const decoder = new KafkaDecoder({ onFiring: fire, onDerived });
+  const decoder = new KafkaDecoder({ onFiring: fire, onDerived, lane: opts.lane });
   const feed = (batch: Buffer): void => {
     if (running === 0) return;
     try {

@@ -2,12 +2,13 @@
 // walked (their copied bytes laid end to end, the record data skipped between them), or that the
 // stream put together from several chunks, for a running script whose demand the lane can serve
 // (kafka:produce, kafka:fetch, and the kafka:request firings of their exchanges), go from the bytes
-// to probe firings with no view, reader, decoded struct, exchange or item object on the way. Bodies are read in place by functions
-// compiled per version (compiler.ts); a request waits for its response as a LanePending, which
-// the rest of the decoder can read as any other pending request (its `request` is made when asked
-// for: a response that does not take the lane, a close, a timeout). Everything else, and whatever a
-// lane function declines, takes the schema decoder's path (exchange/connection.ts), with the same
-// outcome: test/unit/kafka-lane.test.ts decodes the same streams both ways and compares the firings.
+// to probe firings with no view, reader, decoded struct, exchange or item object on the way. Bodies
+// are read in place by functions compiled per version (compiler.ts); a request waits for its
+// response as a LanePending, which the rest of the decoder can read as any other pending request
+// (its `request` is made when asked for: a response that does not take the lane, a close, a
+// timeout). Everything else, and whatever a lane function declines, takes the schema decoder's path
+// (exchange/connection.ts), with the same outcome: test/unit/kafka-lane.test.ts decodes the same
+// streams both ways and compares the firings.
 import type { ConnectionInfo, Direction, ProbeArgs } from '../model.js';
 import { API_KEYS } from '../wire/api-names.js';
 import { cached, compile, inherited, literal } from '../wire/generated-code.js';

@@ -6,12 +6,11 @@
 // batch in the log, and its records the count of the batches it wrote from there. Nothing is
 // reported on a partition the topic lacks. Needs root, the addon, a built dist/, java and
 // scripts/install-kafka.sh.
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCapture } from '../../src/kafka/capture/loader.js';
 import { KafkaDecoder, type ProbeArgs } from '../../src/kafka/index.js';
-import { runCommand } from '../helpers/kafka-clients.js';
+import { logBatches } from '../helpers/kafka-truth.js';
 import { runProducerPerformance } from '../helpers/real-kafka-clients.js';
 import { kafka3ClientsVersion, realKafkaProblem, runJavaPeer, startKafkaCluster, stopCluster, type KafkaCluster } from '../helpers/real-kafka.js';
 import { canRun } from './runtime-helpers.js';
@@ -24,21 +23,6 @@ const TIMEOUT_MS = 300_000;
 const PARTITIONS = 3;
 const CODECS = ['none', 'gzip', 'lz4', 'zstd'] as const;
 const TOPIC = `loss-${process.pid}`;
-const KAFKA_LIBS = join(import.meta.dirname, '..', '..', 'build', 'kafka', 'libs');
-
-/** A batch of the log: its first offset and how many offsets it spans. */
-interface LogBatch {
-  base: number;
-  count: number;
-}
-
-/** The batches of one partition's log, as Kafka's DumpLogSegments (kafka-dump-log) prints them. */
-async function logBatches(dir: string): Promise<LogBatch[]> {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.log')).sort().map((f) => join(dir, f));
-  const r = await runCommand('java', ['-Xmx256m', '-cp', `${KAFKA_LIBS}/*`, 'org.apache.kafka.tools.DumpLogSegments', '--files', files.join(',')], '', 120_000);
-  expect(r.code, r.stderr).toBe(0);
-  return [...r.stdout.matchAll(/^baseOffset: (\d+) lastOffset: (\d+) count: (\d+)/gm)].map((m) => ({ base: Number(m[1]), count: Number(m[2]) - Number(m[1]) + 1 }));
-}
 
 describe.runIf(run)('after the capture lost records, on Apache Kafka', () => {
   let cluster: KafkaCluster | undefined;

@@ -2,6 +2,7 @@
 // peer's Jmx command), `kafka-consumer-groups --describe` (ConsumerGroupCommand) and
 // `kafka-get-offsets` (GetOffsetShell), run from the broker's own jars in build/kafka/libs.
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './cli.js';
 import { kafka3ClientsVersion, startJavaPeer, type KafkaCluster } from './real-kafka.js';
@@ -197,4 +198,18 @@ export async function logEndOffsets(cluster: KafkaCluster, topics: string): Prom
   const r = await kafkaTool('org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', cluster.bootstrap, '--topic', topics, '--time', 'latest']);
   if (r.code !== 0) throw new Error(`kafka-get-offsets failed (${r.code}): ${r.stderr}${r.stdout}`);
   return parseGetOffsets(r.stdout);
+}
+
+/** A batch of a partition's log: its first offset and how many offsets it spans. */
+export interface LogBatch {
+  base: number;
+  count: number;
+}
+
+/** The batches of the log segments in `dir` (one partition's), as `kafka-dump-log` prints them. */
+export async function logBatches(dir: string): Promise<LogBatch[]> {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.log')).sort().map((f) => join(dir, f));
+  const r = await kafkaTool('org.apache.kafka.tools.DumpLogSegments', ['--files', files.join(',')]);
+  if (r.code !== 0) throw new Error(`kafka-dump-log failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return [...r.stdout.matchAll(/^baseOffset: (\d+) lastOffset: (\d+) count: \d+/gm)].map((m) => ({ base: Number(m[1]), count: Number(m[2]) - Number(m[1]) + 1 }));
 }

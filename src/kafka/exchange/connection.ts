@@ -245,12 +245,17 @@ export class Connection {
       wireEnd = run.offset + run.len;
     }
     if (wireEnd < size) gaps.add(copied, size - wireEnd, 0);
+    return this.takeWithGaps(dir, packed, 0, copied, size, this.metaOver(packed, copied, meta), gaps);
+  }
+
+  /** The lane's time, thread and view for `n` bytes from data[0] that the stream copied (walked or assembled frames). */
+  private metaOver(data: Uint8Array, n: number, meta: FrameMeta): LaneMeta {
     const laneMeta = (this.walkedMeta ??= new LaneMeta());
-    // A stream packs its walked frames in the same buffer, mostly: one view of it serves.
+    // A stream packs its frames in the same buffer, mostly: one view of it serves.
     const v = laneMeta.view;
-    if (v.buffer !== packed.buffer || v.byteOffset !== packed.byteOffset || v.byteLength < copied) laneMeta.setChunk(packed, meta.ts, meta.tid);
+    if (v.buffer !== data.buffer || v.byteOffset !== data.byteOffset || v.byteLength < n) laneMeta.setChunk(data, meta.ts, meta.tid);
     else laneMeta.setView(v, meta.ts, meta.tid);
-    return this.takeWithGaps(dir, packed, 0, copied, size, laneMeta, gaps);
+    return laneMeta;
   }
 
   /**
@@ -270,14 +275,11 @@ export class Connection {
     const first = frame.segments[0];
     if (frame.segments.length !== 1 || first!.offset !== 0 || first!.data.length !== frame.size) return false;
     const data = first!.data;
-    const meta = (this.walkedMeta ??= new LaneMeta());
-    const v = meta.view;
-    if (v.buffer !== data.buffer || v.byteOffset !== data.byteOffset || v.byteLength !== data.byteLength) meta.setChunk(data, frame.meta.ts, frame.meta.tid);
-    else meta.setView(v, frame.meta.ts, frame.meta.tid);
-    return this.takeWhole(dir, data, 0, data.length, meta);
+    // Most frames are no Produce or Fetch, nor an answer to one the lane read: no view made for them.
+    return this.walkable(dir, data, 0, data.length) && this.takeWhole(dir, data, 0, data.length, this.metaOver(data, data.length, frame.meta));
   }
 
-  /** Whether a walked frame whose copied bytes start at data[start] may be the lane's: a Produce or Fetch request, or a response to a lane request. */
+  /** Whether a walked or assembled frame whose copied bytes start at data[start] may be the lane's: a Produce or Fetch request, or a response to a lane request. */
   private walkable(dir: Direction, data: Uint8Array, start: number, copied: number): boolean {
     if (!this.shared.lane || this.saslTokens || this.requestDir === null || copied < 8) return false;
     if (dir === this.requestDir) {

@@ -279,14 +279,15 @@ class LaneGenerator {
   top(fields: readonly FieldSpec[]): string[] {
     const keep = this.shape.keep;
     const stop = projectionStop(fields, this.version, this.flexible, (f) => this.needed(f.n) || wantedField(f, keep, this.version));
-    if (!stop) return [...this.present(fields).flatMap((f) => this.field(f, f.n)), 'if (p >= e || b[p] !== 0) return -1;', 'p++;', 'if (p !== e) return -1;'];
+    if (!stop) return [...this.struct(fields, ''), 'if (p !== e) return -1;'];
     const lines = stop.fields.flatMap((f) => this.field(f, f.n));
     if (stop.whole) lines.push('if (p !== e) return -1;');
     return lines;
   }
 
+  /** A struct's fields at `path` ('' for the top struct), then its tagged section. */
   private struct(fields: readonly FieldSpec[], path: string): string[] {
-    const lines = this.present(fields).flatMap((f) => this.field(f, `${path}.${f.n}`));
+    const lines = this.present(fields).flatMap((f) => this.field(f, path === '' ? f.n : `${path}.${f.n}`));
     // A tagged field present is rare in these bodies: the schema decoder's path takes it.
     if (this.flexible) lines.push('if (p >= e || b[p] !== 0) return -1;', 'p++;');
     return lines;
